@@ -1,0 +1,442 @@
+//! Load and validate a configuration: TOML text + environment → [`Config`] or every error at
+//! once. Pure: the caller reads the file and the environment and passes them in.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::Value as Json;
+use toml::de::{DeTable, DeValue};
+
+use super::error::{ConfigError, ConfigErrors, Origin};
+use super::model::Config;
+use super::schema::{self, KEYS, Kind, KeySpec, MAX_SYMBOLS, SECTIONS, quoted_list};
+use super::suggest::closest;
+use crate::domain::Symbol;
+
+/// The config file's name (for messages) and text.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+}
+
+/// Prefix of the environment overrides.
+pub const ENV_PREFIX: &str = "BALLAST_";
+
+/// Validate and build the configuration. `file` is `None` when no config file is used (the
+/// built-in paper configuration). `env` is the process environment (only variables that are
+/// overrides are looked at: `BALLAST_<SECTION>__<KEY>` and the guard aliases).
+pub fn load(file: Option<Source<'_>>, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
+    let mut loader = Loader::default();
+    if let Some(src) = file {
+        loader.read_file(src);
+    }
+    loader.read_env(env);
+    loader.finish()
+}
+
+#[derive(Default)]
+struct Loader {
+    values: BTreeMap<(&'static str, &'static str), (Json, Origin)>,
+    errors: Vec<ConfigError>,
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, col)
+}
+
+impl Loader {
+    fn error(&mut self, origin: Origin, message: String, help: Option<String>) {
+        self.errors.push(ConfigError {
+            origin,
+            message,
+            help,
+        });
+    }
+
+    fn read_file(&mut self, src: Source<'_>) {
+        let at = |span: Range<usize>| {
+            let (line, col) = line_col(src.text, span.start);
+            Origin::File {
+                path: src.path.to_owned(),
+                line,
+                col,
+            }
+        };
+        let (doc, syntax_errors) = DeTable::parse_recoverable(src.text);
+        if !syntax_errors.is_empty() {
+            for e in syntax_errors {
+                let origin = at(e.span().unwrap_or(0..0));
+                self.error(
+                    origin,
+                    format!("TOML syntax: {}", e.message().trim()),
+                    Some("fix the syntax; `ballast init` writes a valid, commented sample".into()),
+                );
+            }
+            return;
+        }
+        for (name, item) in doc.get_ref().iter() {
+            let name_str: &str = name.get_ref();
+            let DeValue::Table(table) = item.get_ref() else {
+                let help = match KEYS.iter().find(|k| k.key == name_str) {
+                    Some(k) => format!("put it under [{}]", k.section),
+                    None => "every key belongs to a [section]".into(),
+                };
+                self.error(
+                    at(name.span()),
+                    format!("key {name_str:?} is outside any section"),
+                    Some(help),
+                );
+                continue;
+            };
+            if !schema::section_exists(name_str) {
+                let help = match closest(name_str, SECTIONS.iter().map(|s| s.name)) {
+                    Some(s) => format!("did you mean [{s}]?"),
+                    None => format!(
+                        "known sections: {}",
+                        SECTIONS.iter().map(|s| format!("[{}]", s.name)).collect::<Vec<_>>().join(" ")
+                    ),
+                };
+                self.error(at(name.span()), format!("unknown section [{name_str}]"), Some(help));
+                continue;
+            }
+            for (key, value) in table.iter() {
+                let key_str: &str = key.get_ref();
+                let Some(spec) = schema::find(name_str, key_str) else {
+                    let help = unknown_key_help(name_str, key_str);
+                    self.error(
+                        at(key.span()),
+                        format!("unknown key {key_str:?} in [{name_str}]"),
+                        Some(help),
+                    );
+                    continue;
+                };
+                match check_toml(spec, value.get_ref()) {
+                    Ok(json) => {
+                        self.values
+                            .insert((spec.section, spec.key), (json, at(key.span())));
+                    }
+                    Err((message, span)) => {
+                        let origin = at(span.unwrap_or_else(|| value.span()));
+                        self.error(
+                            origin,
+                            format!("[{}] {}: {message}", spec.section, spec.key),
+                            Some(format!("expected {}; default {}", spec.allowed(), spec.default)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn read_env(&mut self, env: &[(String, String)]) {
+        let mut sorted: Vec<&(String, String)> = env.iter().collect();
+        sorted.sort();
+        for (var, text) in sorted {
+            let spec = if let Some(spec) = KEYS.iter().find(|k| k.env_alias == Some(var.as_str())) {
+                spec
+            } else if let Some(rest) = var.strip_prefix(ENV_PREFIX) {
+                let Some((section, key)) = rest.split_once("__") else {
+                    continue; // BALLAST_HOME and friends are not overrides
+                };
+                let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+                match schema::find(&section, &key) {
+                    Some(spec) => spec,
+                    None => {
+                        let all: Vec<String> = KEYS.iter().map(KeySpec::env_name).collect();
+                        let help = match closest(var, all.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean {s}?"),
+                            None => "overrides are named BALLAST_<SECTION>__<KEY>, e.g. BALLAST_GUARD__MAX_OPEN_ORDERS".into(),
+                        };
+                        self.error(
+                            Origin::Env { var: var.clone() },
+                            format!("no configuration key [{section}] {key} for this override"),
+                            Some(help),
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                continue;
+            };
+            match check_env(spec, text) {
+                Ok(json) => {
+                    self.values
+                        .insert((spec.section, spec.key), (json, Origin::Env { var: var.clone() }));
+                }
+                Err(message) => self.error(
+                    Origin::Env { var: var.clone() },
+                    format!("[{}] {}: {message}", spec.section, spec.key),
+                    Some(format!("expected {}", spec.allowed())),
+                ),
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<Config, ConfigErrors> {
+        let mut origins = BTreeMap::new();
+        let mut tree = serde_json::Map::new();
+        for spec in KEYS {
+            let (json, origin) = match self.values.remove(&(spec.section, spec.key)) {
+                Some(v) => v,
+                None => match default_value(spec) {
+                    Ok(json) => (
+                        json,
+                        Origin::Default {
+                            section: spec.section.into(),
+                            key: spec.key.into(),
+                        },
+                    ),
+                    Err(message) => {
+                        // A bug in the schema table, caught by the tests; reported, not panicked.
+                        self.error(
+                            Origin::Default {
+                                section: spec.section.into(),
+                                key: spec.key.into(),
+                            },
+                            format!("invalid built-in default: {message}"),
+                            None,
+                        );
+                        continue;
+                    }
+                },
+            };
+            origins.insert((spec.section, spec.key), origin);
+            let section = tree
+                .entry(spec.section)
+                .or_insert_with(|| Json::Object(serde_json::Map::new()));
+            if let Json::Object(map) = section {
+                map.insert(spec.key.into(), json);
+            }
+        }
+        if !self.errors.is_empty() {
+            return Err(sorted(self.errors));
+        }
+        let config: Config = match serde_json::from_value(Json::Object(tree)) {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(ConfigErrors(vec![ConfigError {
+                    origin: Origin::Default {
+                        section: "?".into(),
+                        key: "?".into(),
+                    },
+                    message: format!("internal: validated values do not fit the typed configuration: {e}"),
+                    help: Some("this is a bug in Ballast; please report it".into()),
+                }]));
+            }
+        };
+        let cross = super::rules::check(&config, &|section, key| {
+            origins
+                .get(&(section, key))
+                .cloned()
+                .unwrap_or(Origin::Default {
+                    section: section.into(),
+                    key: key.into(),
+                })
+        });
+        if cross.is_empty() {
+            Ok(config)
+        } else {
+            Err(sorted(cross))
+        }
+    }
+}
+
+fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
+    let rank = |o: &Origin| match o {
+        Origin::File { line, col, .. } => (0, *line, *col, String::new()),
+        Origin::Env { var } => (1, 0, 0, var.clone()),
+        Origin::Default { section, key } => (2, 0, 0, format!("{section}.{key}")),
+    };
+    errors.sort_by_key(|e| rank(&e.origin));
+    ConfigErrors(errors)
+}
+
+fn unknown_key_help(section: &str, key: &str) -> String {
+    let in_section = KEYS.iter().filter(|k| k.section == section).map(|k| k.key);
+    if let Some(s) = closest(key, in_section) {
+        return format!("did you mean {s:?}?");
+    }
+    if let Some(k) = KEYS.iter().find(|k| k.key == key) {
+        return format!("{key:?} belongs in [{}]", k.section);
+    }
+    format!(
+        "keys of [{section}]: {}",
+        KEYS.iter()
+            .filter(|k| k.section == section)
+            .map(|k| k.key)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn default_value(spec: &KeySpec) -> Result<Json, String> {
+    let parsed = DeValue::parse(spec.default).map_err(|e| e.message().to_owned())?;
+    check_toml(spec, parsed.get_ref()).map_err(|(m, _)| m)
+}
+
+type ValueError = (String, Option<Range<usize>>);
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueError> {
+    let wrong = || (format!("found {}", type_name(v)), None);
+    match (spec.kind, v) {
+        (Kind::Bool, DeValue::Boolean(b)) => Ok(Json::Bool(*b)),
+        (Kind::Int { min, max }, DeValue::Integer(i)) => {
+            let digits = i.as_str().replace('_', "");
+            let n = i64::from_str_radix(&digits, i.radix())
+                .map_err(|_| (format!("{digits} does not fit a 64-bit integer"), None))?;
+            check_int(n, min, max).map_err(|m| (m, None))
+        }
+        (Kind::Dec { .. }, DeValue::Integer(i)) if i.radix() == 10 => {
+            check_dec(spec.kind, &i.as_str().replace('_', "")).map_err(|m| (m, None))
+        }
+        (Kind::Dec { .. }, DeValue::Float(f)) => {
+            check_dec(spec.kind, &f.as_str().replace('_', "")).map_err(|m| (m, None))
+        }
+        (Kind::Dec { .. }, DeValue::String(s)) => check_dec(spec.kind, s).map_err(|m| (m, None)),
+        (Kind::Choice(words), DeValue::String(s)) => check_choice(words, s).map_err(|m| (m, None)),
+        (Kind::Text, DeValue::String(s)) => Ok(Json::String(s.to_string())),
+        (Kind::Symbols, DeValue::Array(items)) => {
+            if items.len() > MAX_SYMBOLS {
+                return Err((format!("{} symbols; at most {MAX_SYMBOLS} are allowed", items.len()), None));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                let DeValue::String(s) = item.get_ref() else {
+                    return Err((
+                        format!("a symbol must be a string, found {}", type_name(item.get_ref())),
+                        Some(item.span()),
+                    ));
+                };
+                let sym = check_symbol(s, &out).map_err(|m| (m, Some(item.span())))?;
+                out.push(sym);
+            }
+            Ok(Json::Array(out))
+        }
+        _ => Err(wrong()),
+    }
+}
+
+fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
+    let text = text.trim();
+    match spec.kind {
+        Kind::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Json::Bool(true)),
+            "false" | "0" | "no" | "off" => Ok(Json::Bool(false)),
+            _ => Err(format!("{text:?} is not a boolean")),
+        },
+        Kind::Int { min, max } => {
+            let n = text
+                .replace('_', "")
+                .parse::<i64>()
+                .map_err(|_| format!("{text:?} is not an integer"))?;
+            check_int(n, min, max)
+        }
+        Kind::Dec { .. } => check_dec(spec.kind, text),
+        Kind::Choice(words) => check_choice(words, text),
+        Kind::Text => Ok(Json::String(text.to_owned())),
+        Kind::Symbols => {
+            let mut out = Vec::new();
+            for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                if out.len() == MAX_SYMBOLS {
+                    return Err(format!("more than {MAX_SYMBOLS} symbols"));
+                }
+                let sym = check_symbol(part, &out)?;
+                out.push(sym);
+            }
+            Ok(Json::Array(out))
+        }
+    }
+}
+
+fn check_int(n: i64, min: i64, max: i64) -> Result<Json, String> {
+    if n < min || n > max {
+        return Err(format!("{n} is out of range (allowed {min} to {max})"));
+    }
+    Ok(Json::from(n))
+}
+
+fn check_dec(kind: Kind, text: &str) -> Result<Json, String> {
+    let Kind::Dec {
+        min,
+        max,
+        min_exclusive,
+    } = kind
+    else {
+        return Err("internal: not a decimal key".into());
+    };
+    let lower = text.to_ascii_lowercase();
+    let value = if lower.contains('e') {
+        Decimal::from_scientific(&lower)
+    } else {
+        Decimal::from_str(text)
+    }
+    .map_err(|_| format!("{text:?} is not a decimal number"))?;
+    let (lo, hi) = match (Decimal::from_str(min), Decimal::from_str(max)) {
+        (Ok(lo), Ok(hi)) => (lo, hi),
+        _ => return Err("internal: bad bounds in the schema".into()),
+    };
+    let below = if min_exclusive { value <= lo } else { value < lo };
+    if below || value > hi {
+        let range = if min_exclusive {
+            format!("greater than {lo}, at most {hi}")
+        } else {
+            format!("{lo} to {hi}")
+        };
+        return Err(format!("{value} is out of range (allowed {range})"));
+    }
+    Ok(Json::String(value.normalize().to_string()))
+}
+
+fn check_choice(words: &[&str], s: &str) -> Result<Json, String> {
+    if words.contains(&s) {
+        return Ok(Json::String(s.to_owned()));
+    }
+    let hint = closest(s, words.iter().copied())
+        .map(|w| format!(" (did you mean \"{w}\"?)"))
+        .unwrap_or_default();
+    Err(format!("{s:?} is not one of {}{hint}", quoted_list(words)))
+}
+
+fn check_symbol(s: &str, seen: &[Json]) -> Result<Json, String> {
+    let sym = Symbol::new(s).map_err(|e| e.to_string())?;
+    let json = Json::String(sym.as_str().to_owned());
+    if seen.contains(&json) {
+        return Err(format!("symbol {sym} is listed twice"));
+    }
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let t = "ab\ncdé\nxyz";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 3), (2, 1));
+        assert_eq!(line_col(t, 8), (3, 1));
+        assert_eq!(line_col(t, 100), (3, 4));
+    }
+}

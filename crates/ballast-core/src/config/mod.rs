@@ -1,0 +1,256 @@
+//! Configuration: one TOML file (`ballast.toml`), every key documented with its default,
+//! environment overrides, validation that reports every error at once with `file:line:col`.
+//!
+//! The schema ([`schema::KEYS`]) is the single source: it drives validation, the sample
+//! written by `ballast init` ([`sample_toml`]) and the reference ([`reference_markdown`]).
+
+mod error;
+mod load;
+mod model;
+mod rules;
+pub mod schema;
+mod suggest;
+
+pub use error::{ConfigError, ConfigErrors, Origin};
+pub use load::{ENV_PREFIX, Source, load};
+pub use model::*;
+pub use suggest::{closest, edit_distance};
+
+use schema::{KEYS, SECTIONS};
+
+/// The built-in paper configuration used when there is no config file.
+pub fn builtin() -> Result<Config, ConfigErrors> {
+    load(None, &[])
+}
+
+fn env_names(spec: &schema::KeySpec) -> String {
+    match spec.env_alias {
+        Some(alias) => format!("{} or {alias}", spec.env_name()),
+        None => spec.env_name(),
+    }
+}
+
+/// A complete, commented configuration with every key at its default.
+pub fn sample_toml() -> String {
+    let mut out = String::from(
+        "# Ballast configuration. Every key is shown with its default value.\n\
+         # Validate with `ballast check --config ballast.toml`.\n\
+         # Any key can be overridden from the environment as BALLAST_<SECTION>__<KEY>.\n",
+    );
+    for section in SECTIONS {
+        out.push_str(&format!("\n# {}\n[{}]\n", section.doc, section.name));
+        for spec in KEYS.iter().filter(|k| k.section == section.name) {
+            out.push_str(&format!(
+                "\n# {}\n# Allowed: {}. Env: {}.\n{} = {}\n",
+                spec.doc,
+                spec.allowed(),
+                env_names(spec),
+                spec.key,
+                spec.default
+            ));
+        }
+    }
+    out
+}
+
+/// The configuration reference (`docs/CONFIG.md`), generated from the schema.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         <!-- Generated from crates/ballast-core/src/config/schema.rs; a test keeps it in sync. -->\n\n\
+         Ballast reads one TOML file (`--config FILE`); without one it uses the built-in paper\n\
+         configuration, which is every default below. `ballast init` writes a commented sample;\n\
+         `ballast check` validates a file and reports every error at once with `file:line:col`\n\
+         (exit code 78 on error).\n\n\
+         Environment overrides take precedence over the file: `BALLAST_<SECTION>__<KEY>` for any\n\
+         key (e.g. `BALLAST_GUARD__MAX_OPEN_ORDERS=10`; booleans `true/false`, lists\n\
+         comma-separated), and the guard aliases listed below. A `BALLAST_*__*` variable that names\n\
+         no key is an error, so a typo never goes unnoticed.\n",
+    );
+    for section in SECTIONS {
+        out.push_str(&format!(
+            "\n## [{}]\n\n{}\n\n| key | default | allowed | env | meaning |\n|---|---|---|---|---|\n",
+            section.name, section.doc
+        ));
+        for spec in KEYS.iter().filter(|k| k.section == section.name) {
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} | `{}` | {} |\n",
+                spec.key,
+                spec.default,
+                spec.allowed(),
+                env_names(spec).replace(" or ", "` or `"),
+                spec.doc
+            ));
+        }
+    }
+    out.push_str(
+        "\n## Cross-field rules\n\n\
+         - `[journal] max_record_bytes` ≤ `segment_max_bytes` and ≤ `max_pending_bytes`.\n\
+         - `[strategy] fast` < `slow`.\n\
+         - `[guard] max_notional_per_order_usd` ≤ `max_position_notional_usd`.\n\
+         - `[guard] max_orders_per_second` ≤ `max_orders_per_minute`.\n\
+         - `[guard] max_portfolio_exposure_pct` ≤ `[risk] max_total_at_risk_pct`.\n\
+         - `[api] bind` is an IP address; a non-loopback one needs `allow_remote = true`.\n\
+         - `[feed] symbols` is not empty; `[general] data_dir` is not empty.\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn file(text: &str) -> Result<Config, ConfigErrors> {
+        load(
+            Some(Source {
+                path: "ballast.toml",
+                text,
+            }),
+            &[],
+        )
+    }
+
+    #[test]
+    fn builtin_is_paper_and_every_default_is_valid() {
+        let c = builtin().unwrap();
+        assert_eq!(c.general.mode, Mode::Paper);
+        assert_eq!(c.api.port, 7878);
+        assert_eq!(c.feed.symbols.len(), 3);
+        assert_eq!(c.paper.participation.to_string(), "0.1");
+    }
+
+    #[test]
+    fn the_sample_is_the_builtin_config() {
+        assert_eq!(file(&sample_toml()).unwrap(), builtin().unwrap());
+    }
+
+    #[test]
+    fn misspelled_key_gets_location_and_suggestion() {
+        let errs = file("[guard]\nmax_open_ordrs = 5\n").unwrap_err();
+        assert_eq!(errs.0.len(), 1);
+        let text = errs.0[0].to_string();
+        assert!(text.starts_with("ballast.toml:2:1: error: unknown key \"max_open_ordrs\""), "{text}");
+        assert!(text.contains("did you mean \"max_open_orders\"?"), "{text}");
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_in_file_order() {
+        let text = "[guard]\nmax_open_orders = \"many\"\nbogus = 1\n[feeed]\nx = 1\n[paper]\nfee_bps = -1\n[general]\nmode = \"liev\"\n";
+        let errs = file(text).unwrap_err();
+        let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.0.len(), 5, "{lines:#?}");
+        assert!(lines[0].starts_with("ballast.toml:2:19:"), "{}", lines[0]);
+        assert!(lines[1].starts_with("ballast.toml:3:1:"), "{}", lines[1]);
+        assert!(lines[2].contains("unknown section [feeed]") && lines[2].contains("[feed]"));
+        assert!(lines[3].contains("-1 is out of range"), "{}", lines[3]);
+        assert!(lines[4].contains("did you mean \"live\""), "{}", lines[4]);
+    }
+
+    #[test]
+    fn syntax_errors_have_locations() {
+        let errs = file("[guard]\nmax_open_orders = = 3\n").unwrap_err();
+        assert!(errs.0[0].to_string().starts_with("ballast.toml:2:"), "{errs}");
+    }
+
+    #[test]
+    fn key_in_wrong_section_is_pointed_out() {
+        let errs = file("[paper]\nmax_open_orders = 3\n").unwrap_err();
+        assert!(errs.to_string().contains("belongs in [guard]"), "{errs}");
+        let errs = file("mode = \"paper\"\n").unwrap_err();
+        assert!(errs.to_string().contains("put it under [general]"), "{errs}");
+    }
+
+    #[test]
+    fn decimals_stay_exact() {
+        let c = file("[paper]\nparticipation = 0.3\nfee_bps = \"0.1\"\n").unwrap();
+        assert_eq!(c.paper.participation, Decimal::new(3, 1));
+        assert_eq!(c.paper.fee_bps, Decimal::new(1, 1));
+    }
+
+    #[test]
+    fn env_overrides_file_and_aliases_work() {
+        let c = load(
+            Some(Source {
+                path: "b.toml",
+                text: "[guard]\nmax_open_orders = 3\n",
+            }),
+            &env(&[
+                ("BALLAST_GUARD__MAX_OPEN_ORDERS", "7"),
+                ("MAX_NOTIONAL_PER_ORDER", "1234.5"),
+                ("BALLAST_FEED__SYMBOLS", "spy, qqq"),
+                ("BALLAST_HOME", "/somewhere"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.guard.max_open_orders, 7);
+        assert_eq!(c.guard.max_notional_per_order_usd, Decimal::new(12345, 1));
+        assert_eq!(c.feed.symbols[1].as_str(), "QQQ");
+    }
+
+    #[test]
+    fn bad_env_overrides_are_errors_with_the_variable_name() {
+        let errs = load(
+            None,
+            &env(&[
+                ("BALLAST_GUARD__MAX_OPEN_ORDRS", "7"),
+                ("MIN_COOLDOWN_MINUTES", "soon"),
+            ]),
+        )
+        .unwrap_err();
+        let text = errs.to_string();
+        assert!(text.contains("environment variable BALLAST_GUARD__MAX_OPEN_ORDRS"), "{text}");
+        assert!(text.contains("did you mean BALLAST_GUARD__MAX_OPEN_ORDERS?"), "{text}");
+        assert!(text.contains("environment variable MIN_COOLDOWN_MINUTES"), "{text}");
+    }
+
+    #[test]
+    fn cross_field_rules_point_at_the_key() {
+        let errs = file(
+            "[guard]\nmax_position_notional_usd = 100\nmax_notional_per_order_usd = 200\n[strategy]\nfast = 30\nslow = 10\n[api]\nbind = \"0.0.0.0\"\n",
+        )
+        .unwrap_err();
+        let text = errs.to_string();
+        assert!(text.contains("ballast.toml:3:1: error: [guard] max_notional_per_order_usd = 200 exceeds"), "{text}");
+        assert!(text.contains("ballast.toml:5:1: error: [strategy] fast = 30"), "{text}");
+        assert!(text.contains("not a loopback address"), "{text}");
+        assert!(file("[api]\nbind = \"0.0.0.0\"\nallow_remote = true\n").is_ok());
+    }
+
+    #[test]
+    fn symbol_lists_are_validated_per_item() {
+        let errs = file("[feed]\nsymbols = [\"AAPL\", \"bad sym\", 3]\n").unwrap_err();
+        assert!(errs.to_string().starts_with("ballast.toml:2:20:"), "{errs}");
+        let errs = file("[feed]\nsymbols = [\"AAPL\", \"aapl\"]\n").unwrap_err();
+        assert!(errs.to_string().contains("listed twice"), "{errs}");
+    }
+
+    #[test]
+    fn the_typed_config_mirrors_the_schema() {
+        // Every key in the schema appears in the typed config and nothing else does.
+        let json = serde_json::to_value(builtin().unwrap()).unwrap();
+        let mut n = 0;
+        for (section, keys) in json.as_object().unwrap() {
+            for key in keys.as_object().unwrap().keys() {
+                assert!(schema::find(section, key).is_some(), "{section}.{key}");
+                n += 1;
+            }
+        }
+        assert_eq!(n, KEYS.len());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for text in ["\u{0}", "[", "[[guard]]\nx=1", "[guard]\n[guard]\n", "a.b.c = 1", "[general]\nmode = 1e999"] {
+            let _ = file(text);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The typed configuration. Built only by [`super::load`] from values the schema has already
+//! validated, so every field here holds a checked value.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Symbol;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub general: General,
+    pub journal: Journal,
+    pub feed: Feed,
+    pub strategy: Strategy,
+    pub guard: Guard,
+    pub paper: Paper,
+    pub risk: Risk,
+    pub api: Api,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Paper,
+    Live,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct General {
+    pub mode: Mode,
+    pub data_dir: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    pub segment_max_bytes: u64,
+    pub max_record_bytes: u64,
+    pub max_pending_bytes: u64,
+    pub snapshot_every_records: u64,
+    pub snapshot_retain: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedKind {
+    Replay,
+    Synthetic,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feed {
+    pub kind: FeedKind,
+    pub replay_file: String,
+    pub symbols: Vec<Symbol>,
+    pub bars_per_second: u32,
+    pub skip_bad_rows: bool,
+    pub seed: u64,
+    pub synthetic_start_price: Decimal,
+    pub synthetic_volatility_pct: Decimal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    SmaCross,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strategy {
+    pub kind: StrategyKind,
+    pub fast: u32,
+    pub slow: u32,
+    pub qty: Decimal,
+    pub allow_short: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    pub max_position_notional_usd: Decimal,
+    pub max_notional_per_order_usd: Decimal,
+    pub max_portfolio_exposure_pct: Decimal,
+    pub max_concentration_per_symbol_pct: Decimal,
+    pub max_price_deviation_pct: Decimal,
+    pub min_cooldown_minutes: u32,
+    pub max_open_orders: u32,
+    pub max_orders_per_second: u32,
+    pub max_orders_per_minute: u32,
+    pub allow_direction_flip: bool,
+    pub duplicate_window_secs: u32,
+    pub daily_loss_limit_pct: Decimal,
+    pub max_drawdown_pct: Decimal,
+    pub stop_loss_streak: u32,
+    pub stop_loss_window_minutes: u32,
+    pub stop_loss_cooldown_minutes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paper {
+    pub starting_cash_usd: Decimal,
+    pub slippage_bps: Decimal,
+    pub fee_bps: Decimal,
+    pub participation: Decimal,
+    pub latency_ms: u32,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Risk {
+    pub max_total_at_risk_pct: Decimal,
+    pub max_trim_failures_before_alert: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    pub bind: String,
+    pub port: u16,
+    pub allow_remote: bool,
+}

@@ -1,0 +1,108 @@
+//! Cross-field rules: combinations of individually valid values that cannot work together.
+
+use std::net::IpAddr;
+
+use super::error::{ConfigError, Origin};
+use super::model::Config;
+
+/// Check `config`; `origin(section, key)` says where a value came from.
+pub fn check(config: &Config, origin: &dyn Fn(&'static str, &'static str) -> Origin) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut fail = |section, key, message: String, help: &str| {
+        errors.push(ConfigError {
+            origin: origin(section, key),
+            message,
+            help: Some(help.to_owned()),
+        })
+    };
+
+    if config.general.data_dir.trim().is_empty() {
+        fail("general", "data_dir", "[general] data_dir is empty".into(), "set a directory path, e.g. \"./ballast-data\"");
+    }
+    let j = &config.journal;
+    if j.max_record_bytes > j.segment_max_bytes {
+        fail(
+            "journal",
+            "max_record_bytes",
+            format!(
+                "[journal] max_record_bytes = {} exceeds segment_max_bytes = {}",
+                j.max_record_bytes, j.segment_max_bytes
+            ),
+            "a record must fit in one segment: lower max_record_bytes or raise segment_max_bytes",
+        );
+    }
+    if j.max_record_bytes > j.max_pending_bytes {
+        fail(
+            "journal",
+            "max_record_bytes",
+            format!(
+                "[journal] max_record_bytes = {} exceeds max_pending_bytes = {}",
+                j.max_record_bytes, j.max_pending_bytes
+            ),
+            "a record must fit in the group-commit buffer: raise max_pending_bytes",
+        );
+    }
+    if config.feed.symbols.is_empty() {
+        fail("feed", "symbols", "[feed] symbols is empty".into(), "list at least one symbol, e.g. [\"AAPL\"]");
+    }
+    let s = &config.strategy;
+    if s.fast >= s.slow {
+        fail(
+            "strategy",
+            "fast",
+            format!("[strategy] fast = {} must be less than slow = {}", s.fast, s.slow),
+            "the fast SMA must be shorter than the slow one",
+        );
+    }
+    let g = &config.guard;
+    if g.max_notional_per_order_usd > g.max_position_notional_usd {
+        fail(
+            "guard",
+            "max_notional_per_order_usd",
+            format!(
+                "[guard] max_notional_per_order_usd = {} exceeds max_position_notional_usd = {}",
+                g.max_notional_per_order_usd, g.max_position_notional_usd
+            ),
+            "one order cannot be larger than the largest allowed position: lower it or raise the position limit",
+        );
+    }
+    if g.max_orders_per_second > g.max_orders_per_minute {
+        fail(
+            "guard",
+            "max_orders_per_second",
+            format!(
+                "[guard] max_orders_per_second = {} exceeds max_orders_per_minute = {}",
+                g.max_orders_per_second, g.max_orders_per_minute
+            ),
+            "the per-minute limit must allow at least one second's worth of orders",
+        );
+    }
+    if g.max_portfolio_exposure_pct > config.risk.max_total_at_risk_pct {
+        fail(
+            "guard",
+            "max_portfolio_exposure_pct",
+            format!(
+                "[guard] max_portfolio_exposure_pct = {} exceeds [risk] max_total_at_risk_pct = {}",
+                g.max_portfolio_exposure_pct, config.risk.max_total_at_risk_pct
+            ),
+            "the guard would approve orders that auto-trim then sells: keep the guard's cap at or below the trim cap",
+        );
+    }
+    let api = &config.api;
+    match api.bind.parse::<IpAddr>() {
+        Err(_) => fail(
+            "api",
+            "bind",
+            format!("[api] bind = {:?} is not an IP address", api.bind),
+            "use an address such as \"127.0.0.1\" or \"::1\"",
+        ),
+        Ok(ip) if !ip.is_loopback() && !api.allow_remote => fail(
+            "api",
+            "bind",
+            format!("[api] bind = {:?} is not a loopback address", api.bind),
+            "the API controls trading: keep it on 127.0.0.1, or set [api] allow_remote = true (and a non-default token)",
+        ),
+        Ok(_) => {}
+    }
+    errors
+}

@@ -1,0 +1,263 @@
+//! The configuration schema: one table that drives validation, env overrides, the sample
+//! written by `ballast init`, and the reference in `docs/CONFIG.md`. A key exists in exactly
+//! one place — here — and the typed [`super::Config`] mirrors it (a test checks they agree).
+
+/// What a key accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bool,
+    /// An integer in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// An exact decimal in `min..=max` (written as a TOML number or string; kept exact).
+    /// `min_exclusive` makes the lower bound strict.
+    Dec {
+        min: &'static str,
+        max: &'static str,
+        min_exclusive: bool,
+    },
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+    /// Free text (paths, addresses); may be empty where the doc says so.
+    Text,
+    /// A list of ticker symbols.
+    Symbols,
+}
+
+/// The most symbols a list may hold (bounded like everything else).
+pub const MAX_SYMBOLS: usize = 10_000;
+
+/// One documented key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    pub section: &'static str,
+    pub key: &'static str,
+    pub kind: Kind,
+    /// The default as a TOML literal; the sample config prints it verbatim.
+    pub default: &'static str,
+    pub doc: &'static str,
+    /// An extra environment variable name accepted for this key (the seeds' guard names).
+    pub env_alias: Option<&'static str>,
+}
+
+impl KeySpec {
+    /// `BALLAST_<SECTION>__<KEY>`.
+    pub fn env_name(&self) -> String {
+        format!(
+            "BALLAST_{}__{}",
+            self.section.to_ascii_uppercase(),
+            self.key.to_ascii_uppercase()
+        )
+    }
+
+    /// What values are allowed, for messages and the docs.
+    pub fn allowed(&self) -> String {
+        match self.kind {
+            Kind::Bool => "true or false".into(),
+            Kind::Int { min, max } => format!("an integer from {min} to {max}"),
+            Kind::Dec {
+                min,
+                max,
+                min_exclusive: false,
+            } => format!("a number from {min} to {max}"),
+            Kind::Dec {
+                min,
+                max,
+                min_exclusive: true,
+            } => format!("a number greater than {min}, at most {max}"),
+            Kind::Choice(words) => format!("one of {}", quoted_list(words)),
+            Kind::Text => "a string".into(),
+            Kind::Symbols => format!("a list of up to {MAX_SYMBOLS} ticker symbols"),
+        }
+    }
+}
+
+pub(crate) fn quoted_list(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One section of the file.
+#[derive(Debug, Clone, Copy)]
+pub struct SectionSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+pub const SECTIONS: &[SectionSpec] = &[
+    SectionSpec {
+        name: "general",
+        doc: "How this instance runs.",
+    },
+    SectionSpec {
+        name: "journal",
+        doc: "The engine's crash-safe event journal and its snapshots (data_dir/journal, data_dir/state).",
+    },
+    SectionSpec {
+        name: "feed",
+        doc: "Market data feeding the engine.",
+    },
+    SectionSpec {
+        name: "strategy",
+        doc: "The built-in strategy.",
+    },
+    SectionSpec {
+        name: "guard",
+        doc: "The trade guard: limits every order is checked against before it leaves.",
+    },
+    SectionSpec {
+        name: "paper",
+        doc: "The embedded paper broker (simulator), the default broker.",
+    },
+    SectionSpec {
+        name: "risk",
+        doc: "Portfolio-level risk: auto-trim of total exposure.",
+    },
+    SectionSpec {
+        name: "api",
+        doc: "The HTTP API and dashboard.",
+    },
+];
+
+const fn int(min: i64, max: i64) -> Kind {
+    Kind::Int { min, max }
+}
+
+const fn dec(min: &'static str, max: &'static str) -> Kind {
+    Kind::Dec {
+        min,
+        max,
+        min_exclusive: false,
+    }
+}
+
+const fn dec_pos(max: &'static str) -> Kind {
+    Kind::Dec {
+        min: "0",
+        max,
+        min_exclusive: true,
+    }
+}
+
+macro_rules! keys {
+    ($( [$section:literal] $key:literal : $kind:expr, $default:literal, $env:expr, $doc:literal; )*) => {
+        pub const KEYS: &[KeySpec] = &[
+            $( KeySpec { section: $section, key: $key, kind: $kind, default: $default, doc: $doc, env_alias: $env }, )*
+        ];
+    };
+}
+
+keys! {
+    ["general"] "mode": Kind::Choice(&["paper", "live"]), "\"paper\"", None,
+        "Trading mode. \"live\" also needs --live on the command line, broker credentials and a clean startup reconciliation.";
+    ["general"] "data_dir": Kind::Text, "\"./ballast-data\"", None,
+        "Data directory (journal, state, quarantine, logs, run). --data-dir and BALLAST_HOME take precedence.";
+
+    ["journal"] "segment_max_bytes": int(4096, 1 << 30), "67108864", None,
+        "A journal segment is closed and a new one started once it reaches this size.";
+    ["journal"] "max_record_bytes": int(256, 16 << 20), "1048576", None,
+        "Largest single journal record; larger appends are refused with an error.";
+    ["journal"] "max_pending_bytes": int(65536, 256 << 20), "8388608", None,
+        "Bound of the group-commit buffer; appenders wait when it is full.";
+    ["journal"] "snapshot_every_records": int(1, 10_000_000), "10000", None,
+        "The engine writes a state snapshot after this many journal records.";
+    ["journal"] "snapshot_retain": int(1, 100), "3", None,
+        "How many snapshots are kept; older ones are removed once a newer one is durable.";
+
+    ["feed"] "kind": Kind::Choice(&["replay", "synthetic"]), "\"replay\"", None,
+        "replay: CSV OHLCV bars (then a seeded synthetic walk when the file ends); synthetic: seeded geometric Brownian motion.";
+    ["feed"] "replay_file": Kind::Text, "\"\"", None,
+        "CSV or CSV.gz file to replay (Ticker,Date,Open,High,Low,Close,Volume,...). Empty = the bundled real data.";
+    ["feed"] "symbols": Kind::Symbols, "[\"AAPL\", \"IBM\", \"MSFT\"]", None,
+        "Symbols the engine trades.";
+    ["feed"] "bars_per_second": int(0, 1_000_000), "10", None,
+        "Replay speed; 0 = as fast as possible.";
+    ["feed"] "skip_bad_rows": Kind::Bool, "false", None,
+        "Skip malformed CSV rows with a counted warning instead of stopping with an error.";
+    ["feed"] "seed": int(0, i64::MAX), "42", None,
+        "Seed of the synthetic walk.";
+    ["feed"] "synthetic_start_price": dec_pos("1000000"), "100", None,
+        "Start price of synthetic symbols that have no replayed history.";
+    ["feed"] "synthetic_volatility_pct": dec("0", "100"), "2", None,
+        "Volatility of the synthetic walk per bar, in percent.";
+
+    ["strategy"] "kind": Kind::Choice(&["sma_cross"]), "\"sma_cross\"", None,
+        "Built-in strategy.";
+    ["strategy"] "fast": int(1, 10_000), "10", None,
+        "Fast SMA length in bars.";
+    ["strategy"] "slow": int(2, 10_000), "30", None,
+        "Slow SMA length in bars; must be greater than fast.";
+    ["strategy"] "qty": dec_pos("1000000000"), "10", None,
+        "Quantity bought on a cross up.";
+    ["strategy"] "allow_short": Kind::Bool, "false", None,
+        "Long/short: a cross down also opens a short.";
+
+    ["guard"] "max_position_notional_usd": dec_pos("1000000000000"), "10000", Some("MAX_POSITION_SIZE_USD"),
+        "Largest position notional per symbol.";
+    ["guard"] "max_notional_per_order_usd": dec_pos("1000000000000"), "5000", Some("MAX_NOTIONAL_PER_ORDER"),
+        "Largest notional of a single order; must not exceed max_position_notional_usd.";
+    ["guard"] "max_portfolio_exposure_pct": dec_pos("1000"), "25", Some("MAX_PORTFOLIO_EXPOSURE_PCT"),
+        "Largest gross exposure as a percentage of equity; must not exceed risk.max_total_at_risk_pct.";
+    ["guard"] "max_concentration_per_symbol_pct": dec_pos("100"), "10", Some("MAX_CONCENTRATION_PER_SYMBOL_PCT"),
+        "Largest share of equity in one symbol, in percent.";
+    ["guard"] "max_price_deviation_pct": dec_pos("100"), "10", Some("MAX_PRICE_DEVIATION_PCT"),
+        "Fat-finger band: a limit price further than this from the last trade is rejected.";
+    ["guard"] "min_cooldown_minutes": int(0, 10_080), "0", Some("MIN_COOLDOWN_MINUTES"),
+        "Minimum time between two trades in the same symbol.";
+    ["guard"] "max_open_orders": int(1, 100_000), "20", None,
+        "Largest number of orders open at once.";
+    ["guard"] "max_orders_per_second": int(1, 10_000), "5", None,
+        "Order submit rate limit per second.";
+    ["guard"] "max_orders_per_minute": int(1, 600_000), "60", None,
+        "Order submit rate limit per minute; must be at least max_orders_per_second.";
+    ["guard"] "allow_direction_flip": Kind::Bool, "false", None,
+        "Allow one order to take a position from long to short (or back) in one step.";
+    ["guard"] "duplicate_window_secs": int(0, 86_400), "60", None,
+        "An identical order (symbol, side, quantity, price) within this window is a duplicate.";
+    ["guard"] "daily_loss_limit_pct": dec_pos("100"), "5", None,
+        "Trading stops for the day once the day's loss reaches this share of start-of-day equity.";
+    ["guard"] "max_drawdown_pct": dec_pos("100"), "20", None,
+        "Trading stops once equity falls this far below its high-water mark.";
+    ["guard"] "stop_loss_streak": int(1, 1000), "3", None,
+        "This many losing exits within stop_loss_window_minutes start a cooldown.";
+    ["guard"] "stop_loss_window_minutes": int(1, 525_600), "1440", None,
+        "Window of the stop-loss streak.";
+    ["guard"] "stop_loss_cooldown_minutes": int(1, 525_600), "1440", None,
+        "Length of the cooldown after a stop-loss streak.";
+
+    ["paper"] "starting_cash_usd": dec_pos("1000000000000"), "100000", None,
+        "Cash the paper account starts with.";
+    ["paper"] "slippage_bps": dec("0", "1000"), "5", None,
+        "Market orders fill at the next bar's open plus (buy) or minus (sell) this many basis points.";
+    ["paper"] "fee_bps": dec("0", "1000"), "1", None,
+        "Fee per fill in basis points of its notional.";
+    ["paper"] "participation": dec_pos("1"), "0.1", None,
+        "Largest fraction of a bar's volume one order can take; the rest fills on later bars.";
+    ["paper"] "latency_ms": int(0, 60_000), "0", None,
+        "Simulated order latency.";
+    ["paper"] "seed": int(0, i64::MAX), "7", None,
+        "Seed of the simulator.";
+
+    ["risk"] "max_total_at_risk_pct": dec_pos("1000"), "25", None,
+        "Auto-trim reduces positions whenever gross exposure exceeds this share of equity.";
+    ["risk"] "max_trim_failures_before_alert": int(1, 100), "3", None,
+        "Consecutive failed trims before a CRITICAL alert.";
+
+    ["api"] "bind": Kind::Text, "\"127.0.0.1\"", None,
+        "Address the HTTP API and dashboard listen on. A non-loopback address needs allow_remote = true.";
+    ["api"] "port": int(1, 65_535), "7878", None,
+        "HTTP port; when taken, the next 3 ports are tried.";
+    ["api"] "allow_remote": Kind::Bool, "false", None,
+        "Allow binding a non-loopback address.";
+}
+
+/// The spec of `[section] key`, if it exists.
+pub fn find(section: &str, key: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.section == section && k.key == key)
+}
+
+pub fn section_exists(name: &str) -> bool {
+    SECTIONS.iter().any(|s| s.name == name)
+}

@@ -1,0 +1,21 @@
+//! # ballast-core — the pure decision core of Ballast
+//!
+//! Everything Ballast *decides* lives here, as plain functions of data and an injected
+//! [`Clock`](clock::Clock): configuration validation, and (with later components) guard
+//! verdicts, signal transitions, reconciliation diffs, heal plans and health aggregation.
+//!
+//! Invariants of this crate (SPEC principle 8, checked in review and by its dependency list):
+//! - no I/O: no `std::fs`, no sockets, no processes, no environment reads;
+//! - no async runtime;
+//! - no wall-clock reads: time comes in through [`clock::Clock`] or as an argument.
+//!
+//! Shells (`ballast-store`, the `ballast` binary) read files and the environment and pass the
+//! text in; they carry out what this crate decides.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod time;
+
+pub use clock::{Clock, ManualClock};
+pub use time::Timestamp;
