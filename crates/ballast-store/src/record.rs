@@ -1,0 +1,201 @@
+//! The record framing shared by journal lines and snapshot files.
+//!
+//! A record is one line of JSON, readable with `jq`:
+//!
+//! ```text
+//! {"v":1,"seq":42,"ts":"2026-11-22T22:59:20.123Z","type":"order.intent","body":{...},"crc":"1a2b3c4d"}
+//! ```
+//!
+//! `crc` is the CRC32C (lower-case hex) of every byte of the line before `,"crc":`. It sits at
+//! a fixed place at the end, so a reader checks it before parsing anything.
+
+use std::borrow::Cow;
+
+use ballast_core::Timestamp;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The record format this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `,"crc":"` + 8 hex digits + `"}`.
+const SUFFIX_LEN: usize = 19;
+const SUFFIX_HEAD: &[u8] = b",\"crc\":\"";
+
+/// Longest event type name.
+pub const MAX_KIND_LEN: usize = 64;
+
+/// Is `kind` a valid event type: `[a-z][a-z0-9_.-]*`, at most 64 characters?
+pub fn valid_kind(kind: &str) -> bool {
+    let b = kind.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_KIND_LEN
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// Append one framed record (with its trailing newline) to `out`. `body` is serialized JSON
+/// (serde_json's compact output never contains a raw newline). `kind` must be [`valid_kind`].
+pub fn encode(out: &mut Vec<u8>, seq: u64, ts: Timestamp, kind: &str, body: &[u8]) {
+    debug_assert!(valid_kind(kind), "invalid record kind {kind:?}");
+    debug_assert!(!body.contains(&b'\n'), "record body contains a newline");
+    let start = out.len();
+    out.extend_from_slice(b"{\"v\":");
+    out.extend_from_slice(SCHEMA_VERSION.to_string().as_bytes());
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(b",\"ts\":\"");
+    out.extend_from_slice(ts.to_string().as_bytes());
+    out.extend_from_slice(b"\",\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"body\":");
+    out.extend_from_slice(body);
+    let crc = crc32c::crc32c(&out[start..]);
+    out.extend_from_slice(SUFFIX_HEAD);
+    out.extend_from_slice(format!("{crc:08x}").as_bytes());
+    out.extend_from_slice(b"\"}\n");
+}
+
+/// A decoded record borrowing from the line it was read from.
+#[derive(Debug)]
+pub struct RecordRef<'a> {
+    pub seq: u64,
+    pub ts: Timestamp,
+    pub kind: Cow<'a, str>,
+    pub body: &'a RawValue,
+    /// The line, without its newline.
+    pub line: &'a [u8],
+}
+
+/// Why a line is not a valid record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// Bad framing or checksum: the bytes are not what was written.
+    Corrupt(String),
+    /// A valid record of a newer format than this build understands.
+    NewerSchema { found: u32 },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire<'a> {
+    v: u32,
+    seq: u64,
+    #[serde(borrow)]
+    ts: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    body: &'a RawValue,
+    #[allow(dead_code)]
+    #[serde(borrow)]
+    crc: Cow<'a, str>,
+}
+
+fn hex_value(b: u8) -> Option<u32> {
+    match b {
+        b'0'..=b'9' => Some(u32::from(b - b'0')),
+        b'a'..=b'f' => Some(u32::from(b - b'a' + 10)),
+        _ => None,
+    }
+}
+
+/// Decode and validate one line (without its newline).
+pub fn decode(line: &[u8]) -> Result<RecordRef<'_>, LineError> {
+    let corrupt = |why: &str| LineError::Corrupt(why.to_owned());
+    if line.len() < SUFFIX_LEN + 2 {
+        return Err(corrupt("line too short to be a record"));
+    }
+    let (prefix, suffix) = line.split_at(line.len() - SUFFIX_LEN);
+    if &suffix[..SUFFIX_HEAD.len()] != SUFFIX_HEAD || &suffix[SUFFIX_LEN - 2..] != b"\"}" {
+        return Err(corrupt("no checksum at the end of the line"));
+    }
+    let mut stored = 0u32;
+    for &b in &suffix[SUFFIX_HEAD.len()..SUFFIX_LEN - 2] {
+        stored = stored << 4 | hex_value(b).ok_or_else(|| corrupt("checksum is not lower-case hex"))?;
+    }
+    let actual = crc32c::crc32c(prefix);
+    if stored != actual {
+        return Err(LineError::Corrupt(format!(
+            "checksum mismatch (stored {stored:08x}, computed {actual:08x})"
+        )));
+    }
+    let wire: Wire<'_> =
+        serde_json::from_slice(line).map_err(|e| LineError::Corrupt(format!("checksum ok but not a record: {e}")))?;
+    if wire.v > SCHEMA_VERSION {
+        return Err(LineError::NewerSchema { found: wire.v });
+    }
+    if wire.v == 0 {
+        return Err(corrupt("record format version 0"));
+    }
+    if !valid_kind(&wire.kind) {
+        return Err(corrupt("invalid event type"));
+    }
+    let ts = Timestamp::parse_rfc3339(&wire.ts).map_err(|e| LineError::Corrupt(e.to_string()))?;
+    Ok(RecordRef {
+        seq: wire.seq,
+        ts,
+        kind: wire.kind,
+        body: wire.body,
+        line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(seq: u64, body: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(&mut out, seq, Timestamp::from_unix_ms(1_763_852_360_123), "order.intent", body.as_bytes());
+        out
+    }
+
+    #[test]
+    fn round_trip_and_jq_readable() {
+        let line = one(42, r#"{"qty":"1.5","sym":"AAPL"}"#);
+        assert_eq!(line.last(), Some(&b'\n'));
+        let text = std::str::from_utf8(&line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v["seq"], 42);
+        assert_eq!(v["type"], "order.intent");
+        assert_eq!(v["body"]["qty"], "1.5");
+        let r = decode(&line[..line.len() - 1]).unwrap();
+        assert_eq!(r.seq, 42);
+        assert_eq!(r.ts.to_string(), "2026-11-22T22:59:20.123Z");
+        assert_eq!(r.body.get(), r#"{"qty":"1.5","sym":"AAPL"}"#);
+    }
+
+    #[test]
+    fn every_single_byte_change_is_detected() {
+        let line = one(7, r#"{"a":[1,2,3],"crc":"x"}"#);
+        let line = &line[..line.len() - 1];
+        for i in 0..line.len() {
+            for flip in [0x01u8, 0x20, 0xff] {
+                let mut bad = line.to_vec();
+                bad[i] ^= flip;
+                assert!(decode(&bad).is_err(), "byte {i} ^ {flip:#x} went unnoticed");
+            }
+        }
+    }
+
+    #[test]
+    fn newer_schema_is_not_corruption() {
+        let mut line = one(1, "{}");
+        line.pop();
+        let text = String::from_utf8(line).unwrap().replacen("\"v\":1", "\"v\":9", 1);
+        let prefix_end = text.len() - SUFFIX_LEN;
+        let crc = crc32c::crc32c(&text.as_bytes()[..prefix_end]);
+        let fixed = format!("{},\"crc\":\"{crc:08x}\"}}", &text[..prefix_end]);
+        assert_eq!(decode(fixed.as_bytes()).unwrap_err(), LineError::NewerSchema { found: 9 });
+    }
+
+    #[test]
+    fn kinds() {
+        assert!(valid_kind("signal.accepted"));
+        assert!(!valid_kind("Signal"));
+        assert!(!valid_kind(""));
+        assert!(!valid_kind("a\"b"));
+    }
+}

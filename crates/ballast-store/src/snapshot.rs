@@ -1,0 +1,207 @@
+//! Atomic snapshots of a state, each recording the journal seq it covers.
+//!
+//! Written with the atomic recipe, through [`Storage`] so the crash harness checks it:
+//! temp file in the same directory → `fdatasync` → rename over the target → fsync the
+//! directory. A snapshot file is one framed record (see [`crate::record`]) of type
+//! `snapshot` whose `seq` is the last journal seq it covers, so it carries a CRC32C too.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use ballast_core::Clock;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::layout::Layout;
+use crate::quarantine::{Heal, Quarantine};
+use crate::record::{self, LineError};
+use crate::storage::Storage;
+
+const KIND: &str = "snapshot";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot {op} snapshot {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot serialize the state for a snapshot: {0}")]
+    Serialize(#[source] serde_json::Error),
+    #[error(
+        "snapshot {} is intact (checksum ok) but does not fit this build's state: {message}. \
+         It was left in place; upgrade Ballast or move the file away to replay from the journal",
+        path.display()
+    )]
+    Incompatible { path: PathBuf, message: String },
+    #[error(
+        "snapshot {} was written by a newer Ballast (format {found}); upgrade Ballast. Nothing was changed",
+        path.display()
+    )]
+    NewerSchema { path: PathBuf, found: u32 },
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + use<> {
+    let path = path.to_path_buf();
+    move |source| SnapshotError::Io { op, path, source }
+}
+
+/// The snapshots of one named state (e.g. `engine`) in `state/`.
+pub struct Snapshots<'a> {
+    pub storage: &'a dyn Storage,
+    pub layout: &'a Layout,
+    pub clock: &'a dyn Clock,
+    /// Name of the state: files are `<name>.snapshot.<seq, 20 digits>.json`.
+    pub name: &'a str,
+    /// How many snapshots to keep (at least 1).
+    pub retain: usize,
+}
+
+/// A snapshot that was read back.
+#[derive(Debug)]
+pub struct Loaded<T> {
+    /// `(seq covered, state)` of the newest valid snapshot, if any.
+    pub newest: Option<(u64, T)>,
+    /// Corrupt snapshots and interrupted writes moved to quarantine.
+    pub heals: Vec<Heal>,
+}
+
+impl Snapshots<'_> {
+    fn file_name(&self, seq: u64) -> String {
+        format!("{}.snapshot.{seq:020}.json", self.name)
+    }
+
+    fn seq_of(&self, file: &str) -> Option<u64> {
+        let digits = file
+            .strip_prefix(self.name)?
+            .strip_prefix(".snapshot.")?
+            .strip_suffix(".json")?;
+        (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    }
+
+    fn is_temp(&self, file: &str) -> bool {
+        file.starts_with(&format!(".{}.snapshot.", self.name)) && file.ends_with(".tmp")
+    }
+
+    /// `(seq, file name)` of every snapshot file, oldest first.
+    fn list(&self) -> Result<(Vec<(u64, String)>, Vec<String>), SnapshotError> {
+        let dir = self.layout.state();
+        let names = match self.storage.list(&dir) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err("list", &dir)(e)),
+        };
+        let mut snaps: Vec<(u64, String)> = names
+            .iter()
+            .filter_map(|n| self.seq_of(n).map(|s| (s, n.clone())))
+            .collect();
+        snaps.sort();
+        let temps = names.into_iter().filter(|n| self.is_temp(n)).collect();
+        Ok((snaps, temps))
+    }
+
+    /// Durably write a snapshot of `state` covering journal records up to `seq`, then remove
+    /// snapshots beyond the retention count. Returns the snapshot's path.
+    pub fn write<T: Serialize + ?Sized>(&self, seq: u64, state: &T) -> Result<PathBuf, SnapshotError> {
+        let body = serde_json::to_vec(state).map_err(SnapshotError::Serialize)?;
+        let mut buf = Vec::with_capacity(body.len() + 160);
+        record::encode(&mut buf, seq, self.clock.now(), KIND, &body);
+        let dir = self.layout.state();
+        self.storage
+            .create_dir_all(&dir)
+            .map_err(io_err("create directory for", &dir))?;
+        let tmp = dir.join(format!(".{}.tmp", self.file_name(seq)));
+        let target = dir.join(self.file_name(seq));
+        let mut f = self
+            .storage
+            .create_truncate(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        f.write_all(&buf).map_err(io_err("write", &tmp))?;
+        f.sync_data().map_err(io_err("fdatasync", &tmp))?;
+        drop(f);
+        self.storage
+            .rename(&tmp, &target)
+            .map_err(io_err("rename into place", &target))?;
+        self.storage
+            .sync_dir(&dir)
+            .map_err(io_err("fsync the directory of", &target))?;
+
+        let (snaps, _) = self.list()?;
+        let keep = self.retain.max(1);
+        if snaps.len() > keep {
+            for (old_seq, name) in &snaps[..snaps.len() - keep] {
+                if *old_seq < seq {
+                    let p = dir.join(name);
+                    self.storage.remove_file(&p).map_err(io_err("remove old", &p))?;
+                }
+            }
+            self.storage
+                .sync_dir(&dir)
+                .map_err(io_err("fsync the directory of", &target))?;
+        }
+        Ok(target)
+    }
+
+    /// Read the newest valid snapshot. Corrupt ones (and leftovers of interrupted writes) are
+    /// moved to quarantine and the next older one is tried: safe, the journal replay is
+    /// simply longer.
+    pub fn load<T: DeserializeOwned>(&self) -> Result<Loaded<T>, SnapshotError> {
+        let (snaps, temps) = self.list()?;
+        let dir = self.layout.state();
+        let mut heals = Vec::new();
+        let q = Quarantine {
+            storage: self.storage,
+            layout: self.layout,
+            clock: self.clock,
+        };
+        let aside = |path: &Path, why: String, heals: &mut Vec<Heal>| -> Result<(), SnapshotError> {
+            let moved = q.move_aside(path).map_err(io_err("move to quarantine", path))?;
+            heals.push(Heal {
+                component: "snapshot".into(),
+                action: format!("moved aside: {why}"),
+                path: self.layout.display(path),
+                quarantined: Some(self.layout.display(&moved)),
+                before: why,
+                after: "an older snapshot (or none) plus a longer journal replay is used".into(),
+            });
+            Ok(())
+        };
+        for t in temps {
+            aside(&dir.join(&t), "leftover of an interrupted snapshot write".into(), &mut heals)?;
+        }
+        for (seq, name) in snaps.iter().rev() {
+            let path = dir.join(name);
+            let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+            let line = data.strip_suffix(b"\n").unwrap_or(&data);
+            let problem = match record::decode(line) {
+                Ok(rec) if rec.kind != KIND => format!("record type {:?} is not a snapshot", rec.kind),
+                Ok(rec) if rec.seq != *seq => {
+                    format!("covers seq {} but is named for seq {seq}", rec.seq)
+                }
+                Ok(_) if data.last() != Some(&b'\n') => "not terminated by a newline".to_owned(),
+                Ok(rec) => {
+                    return match serde_json::from_str::<T>(rec.body.get()) {
+                        Ok(state) => Ok(Loaded {
+                            newest: Some((*seq, state)),
+                            heals,
+                        }),
+                        Err(e) => Err(SnapshotError::Incompatible {
+                            path,
+                            message: e.to_string(),
+                        }),
+                    };
+                }
+                Err(LineError::NewerSchema { found }) => {
+                    return Err(SnapshotError::NewerSchema { path, found });
+                }
+                Err(LineError::Corrupt(reason)) => reason,
+            };
+            aside(&path, format!("corrupt snapshot ({problem})"), &mut heals)?;
+        }
+        Ok(Loaded { newest: None, heals })
+    }
+}
