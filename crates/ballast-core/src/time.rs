@@ -217,7 +217,15 @@ mod tests {
 
     #[test]
     fn parse_round_trips_and_rejects_garbage() {
-        for ms in [0, 1, 999, 1_763_852_360_123, -1, -86_400_001, 4_102_444_799_999] {
+        for ms in [
+            0,
+            1,
+            999,
+            1_763_852_360_123,
+            -1,
+            -86_400_001,
+            4_102_444_799_999,
+        ] {
             let t = Timestamp::from_unix_ms(ms);
             assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t), "{t}");
         }

@@ -40,9 +40,10 @@ impl Quarantine<'_> {
             .layout
             .quarantine()
             .join(rel.parent().unwrap_or(Path::new("")));
-        let name = rel
-            .file_name()
-            .map_or_else(|| "unnamed".to_owned(), |n| n.to_string_lossy().into_owned());
+        let name = rel.file_name().map_or_else(
+            || "unnamed".to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let stamp: String = self
             .clock
             .now()

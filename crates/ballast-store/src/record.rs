@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// `,"crc":"` + 8 hex digits + `"}`.
-const SUFFIX_LEN: usize = 19;
+const SUFFIX_LEN: usize = SUFFIX_HEAD.len() + 8 + 2;
 const SUFFIX_HEAD: &[u8] = b",\"crc\":\"";
 
 /// Longest event type name.
@@ -31,8 +31,9 @@ pub fn valid_kind(kind: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_KIND_LEN
         && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-')
+        })
 }
 
 /// Append one framed record (with its trailing newline) to `out`. `body` is serialized JSON
@@ -113,7 +114,8 @@ pub fn decode(line: &[u8]) -> Result<RecordRef<'_>, LineError> {
     }
     let mut stored = 0u32;
     for &b in &suffix[SUFFIX_HEAD.len()..SUFFIX_LEN - 2] {
-        stored = stored << 4 | hex_value(b).ok_or_else(|| corrupt("checksum is not lower-case hex"))?;
+        stored =
+            stored << 4 | hex_value(b).ok_or_else(|| corrupt("checksum is not lower-case hex"))?;
     }
     let actual = crc32c::crc32c(prefix);
     if stored != actual {
@@ -121,8 +123,8 @@ pub fn decode(line: &[u8]) -> Result<RecordRef<'_>, LineError> {
             "checksum mismatch (stored {stored:08x}, computed {actual:08x})"
         )));
     }
-    let wire: Wire<'_> =
-        serde_json::from_slice(line).map_err(|e| LineError::Corrupt(format!("checksum ok but not a record: {e}")))?;
+    let wire: Wire<'_> = serde_json::from_slice(line)
+        .map_err(|e| LineError::Corrupt(format!("checksum ok but not a record: {e}")))?;
     if wire.v > SCHEMA_VERSION {
         return Err(LineError::NewerSchema { found: wire.v });
     }
@@ -148,7 +150,13 @@ mod tests {
 
     fn one(seq: u64, body: &str) -> Vec<u8> {
         let mut out = Vec::new();
-        encode(&mut out, seq, Timestamp::from_unix_ms(1_763_852_360_123), "order.intent", body.as_bytes());
+        encode(
+            &mut out,
+            seq,
+            Timestamp::from_unix_ms(1_763_852_360_123),
+            "order.intent",
+            body.as_bytes(),
+        );
         out
     }
 
@@ -163,7 +171,7 @@ mod tests {
         assert_eq!(v["body"]["qty"], "1.5");
         let r = decode(&line[..line.len() - 1]).unwrap();
         assert_eq!(r.seq, 42);
-        assert_eq!(r.ts.to_string(), "2026-11-22T22:59:20.123Z");
+        assert_eq!(r.ts.to_string(), "2025-11-22T22:59:20.123Z");
         assert_eq!(r.body.get(), r#"{"qty":"1.5","sym":"AAPL"}"#);
     }
 
@@ -184,11 +192,16 @@ mod tests {
     fn newer_schema_is_not_corruption() {
         let mut line = one(1, "{}");
         line.pop();
-        let text = String::from_utf8(line).unwrap().replacen("\"v\":1", "\"v\":9", 1);
+        let text = String::from_utf8(line)
+            .unwrap()
+            .replacen("\"v\":1", "\"v\":9", 1);
         let prefix_end = text.len() - SUFFIX_LEN;
         let crc = crc32c::crc32c(&text.as_bytes()[..prefix_end]);
         let fixed = format!("{},\"crc\":\"{crc:08x}\"}}", &text[..prefix_end]);
-        assert_eq!(decode(fixed.as_bytes()).unwrap_err(), LineError::NewerSchema { found: 9 });
+        assert_eq!(
+            decode(fixed.as_bytes()).unwrap_err(),
+            LineError::NewerSchema { found: 9 }
+        );
     }
 
     #[test]

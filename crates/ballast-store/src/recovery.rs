@@ -25,7 +25,10 @@ pub enum RecoverError {
          records are missing from the journal. Nothing was guessed; restore the journal or run \
          `ballast heal --dry-run` for the plan"
     )]
-    SnapshotAhead { snapshot_seq: u64, journal_last: u64 },
+    SnapshotAhead {
+        snapshot_seq: u64,
+        journal_last: u64,
+    },
 }
 
 /// A recovered state and how it was obtained.

@@ -31,13 +31,31 @@ pub const EIO: i32 = 5;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     CreateDir(PathBuf),
-    Create { path: PathBuf, inode: usize },
-    Write { inode: usize, bytes: Vec<u8> },
-    Sync { inode: usize },
-    SetLen { inode: usize, len: u64 },
-    Rename { from: PathBuf, to: PathBuf },
-    Remove { path: PathBuf },
-    SyncDir { dir: PathBuf },
+    Create {
+        path: PathBuf,
+        inode: usize,
+    },
+    Write {
+        inode: usize,
+        bytes: Vec<u8>,
+    },
+    Sync {
+        inode: usize,
+    },
+    SetLen {
+        inode: usize,
+        len: u64,
+    },
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+    },
+    Remove {
+        path: PathBuf,
+    },
+    SyncDir {
+        dir: PathBuf,
+    },
     /// A marker the test puts in the log (e.g. "seq N was acknowledged here").
     Mark(u64),
 }
@@ -86,7 +104,8 @@ impl SimFs {
             }
             Op::SetLen { inode, len } => {
                 if let Some(i) = self.inodes.get_mut(*inode) {
-                    i.data.resize(usize::try_from(*len).unwrap_or(usize::MAX), 0);
+                    i.data
+                        .resize(usize::try_from(*len).unwrap_or(usize::MAX), 0);
                 }
             }
             Op::Rename { from, to } => {
@@ -113,13 +132,22 @@ impl SimFs {
     /// The states a crash right now could leave behind, each with a label.
     pub fn crash_images(&self) -> Vec<(String, SimFs)> {
         let mut out = Vec::new();
-        let entry_sets = [("synced entries", &self.durable_entries), ("all entries", &self.entries)];
+        let entry_sets = [
+            ("synced entries", &self.durable_entries),
+            ("all entries", &self.entries),
+        ];
         for (label, entries) in entry_sets {
             if label == "all entries" && self.entries == self.durable_entries {
                 continue;
             }
-            out.push((format!("{label}, synced data"), self.image(entries, &|_, i| i.durable.clone())));
-            out.push((format!("{label}, all data"), self.image(entries, &|_, i| i.data.clone())));
+            out.push((
+                format!("{label}, synced data"),
+                self.image(entries, &|_, i| i.durable.clone()),
+            ));
+            out.push((
+                format!("{label}, all data"),
+                self.image(entries, &|_, i| i.data.clone()),
+            ));
             for (id, ino) in self.inodes.iter().enumerate() {
                 let d = ino.durable.len();
                 if ino.data.len() <= d || ino.data[..d] != ino.durable[..] {
@@ -129,14 +157,26 @@ impl SimFs {
                 zeroed.resize(ino.data.len(), 0);
                 out.push((
                     format!("{label}, inode {id} unsynced tail zero-filled"),
-                    self.image(entries, &|j, i| if j == id { zeroed.clone() } else { i.durable.clone() }),
+                    self.image(entries, &|j, i| {
+                        if j == id {
+                            zeroed.clone()
+                        } else {
+                            i.durable.clone()
+                        }
+                    }),
                 ));
                 let mut cut = (d / 512 + 1) * 512;
                 while cut < ino.data.len() {
                     let torn = ino.data[..cut].to_vec();
                     out.push((
                         format!("{label}, inode {id} torn at byte {cut}"),
-                        self.image(entries, &|j, i| if j == id { torn.clone() } else { i.durable.clone() }),
+                        self.image(entries, &|j, i| {
+                            if j == id {
+                                torn.clone()
+                            } else {
+                                i.durable.clone()
+                            }
+                        }),
                     ));
                     cut += 512;
                 }
@@ -145,7 +185,11 @@ impl SimFs {
         out
     }
 
-    fn image(&self, entries: &BTreeMap<PathBuf, usize>, content: &dyn Fn(usize, &Inode) -> Vec<u8>) -> SimFs {
+    fn image(
+        &self,
+        entries: &BTreeMap<PathBuf, usize>,
+        content: &dyn Fn(usize, &Inode) -> Vec<u8>,
+    ) -> SimFs {
         let inodes = self
             .inodes
             .iter()
@@ -212,7 +256,10 @@ impl Inner {
     fn fault(&mut self, op: FaultOp, path: &Path) -> Option<Fault> {
         let path = path.to_string_lossy();
         let idx = self.faults.iter().position(|f| {
-            f.op == op && f.path_contains.as_ref().is_none_or(|p| path.contains(p.as_str()))
+            f.op == op
+                && f.path_contains
+                    .as_ref()
+                    .is_none_or(|p| path.contains(p.as_str()))
         })?;
         if self.faults[idx].skip > 0 {
             self.faults[idx].skip -= 1;
@@ -234,11 +281,16 @@ pub struct SimStorage {
 
 fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
     // A panic while holding the lock only happens in a failing test; keep going.
-    inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, format!("{} not found", path.display()))
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} not found", path.display()),
+    )
 }
 
 impl SimStorage {
@@ -281,7 +333,9 @@ impl SimStorage {
     /// Overwrite byte `offset` of `path` (for corruption tests), without logging.
     pub fn corrupt(&self, path: &Path, offset: usize, byte: u8) -> bool {
         let mut g = lock(&self.inner);
-        let Some(&ino) = g.fs.entries.get(path) else { return false };
+        let Some(&ino) = g.fs.entries.get(path) else {
+            return false;
+        };
         let i = &mut g.fs.inodes[ino];
         if offset >= i.data.len() {
             return false;
@@ -395,7 +449,9 @@ impl Storage for SimStorage {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let g = lock(&self.inner);
-        g.fs.content(path).map(<[u8]>::to_vec).ok_or_else(|| not_found(path))
+        g.fs.content(path)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| not_found(path))
     }
 
     fn exists(&self, path: &Path) -> bool {
@@ -474,7 +530,11 @@ mod tests {
         f.write_all(&[b'x'; 1200]).unwrap();
         let images = s.fs().crash_images();
         let (_, synced) = &images[0];
-        assert_eq!(synced.content(&dir.join("a")), None, "entry never dir-synced");
+        assert_eq!(
+            synced.content(&dir.join("a")),
+            None,
+            "entry never dir-synced"
+        );
         s.sync_dir(dir).unwrap();
         let images = s.fs().crash_images();
         let get = |label: &str| {

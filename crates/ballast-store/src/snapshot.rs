@@ -48,6 +48,8 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotEr
     move |source| SnapshotError::Io { op, path, source }
 }
 
+type SnapshotListing = (Vec<(u64, String)>, Vec<String>);
+
 /// The snapshots of one named state (e.g. `engine`) in `state/`.
 pub struct Snapshots<'a> {
     pub storage: &'a dyn Storage,
@@ -87,8 +89,8 @@ impl Snapshots<'_> {
         file.starts_with(&format!(".{}.snapshot.", self.name)) && file.ends_with(".tmp")
     }
 
-    /// `(seq, file name)` of every snapshot file, oldest first.
-    fn list(&self) -> Result<(Vec<(u64, String)>, Vec<String>), SnapshotError> {
+    /// `(seq, file name)` of every snapshot file, oldest first, and leftover temp files.
+    fn list(&self) -> Result<SnapshotListing, SnapshotError> {
         let dir = self.layout.state();
         let names = match self.storage.list(&dir) {
             Ok(n) => n,
@@ -106,7 +108,11 @@ impl Snapshots<'_> {
 
     /// Durably write a snapshot of `state` covering journal records up to `seq`, then remove
     /// snapshots beyond the retention count. Returns the snapshot's path.
-    pub fn write<T: Serialize + ?Sized>(&self, seq: u64, state: &T) -> Result<PathBuf, SnapshotError> {
+    pub fn write<T: Serialize + ?Sized>(
+        &self,
+        seq: u64,
+        state: &T,
+    ) -> Result<PathBuf, SnapshotError> {
         let body = serde_json::to_vec(state).map_err(SnapshotError::Serialize)?;
         let mut buf = Vec::with_capacity(body.len() + 160);
         record::encode(&mut buf, seq, self.clock.now(), KIND, &body);
@@ -136,7 +142,9 @@ impl Snapshots<'_> {
             for (old_seq, name) in &snaps[..snaps.len() - keep] {
                 if *old_seq < seq {
                     let p = dir.join(name);
-                    self.storage.remove_file(&p).map_err(io_err("remove old", &p))?;
+                    self.storage
+                        .remove_file(&p)
+                        .map_err(io_err("remove old", &p))?;
                 }
             }
             self.storage
@@ -158,27 +166,37 @@ impl Snapshots<'_> {
             layout: self.layout,
             clock: self.clock,
         };
-        let aside = |path: &Path, why: String, heals: &mut Vec<Heal>| -> Result<(), SnapshotError> {
-            let moved = q.move_aside(path).map_err(io_err("move to quarantine", path))?;
-            heals.push(Heal {
-                component: "snapshot".into(),
-                action: format!("moved aside: {why}"),
-                path: self.layout.display(path),
-                quarantined: Some(self.layout.display(&moved)),
-                before: why,
-                after: "an older snapshot (or none) plus a longer journal replay is used".into(),
-            });
-            Ok(())
-        };
+        let aside =
+            |path: &Path, why: String, heals: &mut Vec<Heal>| -> Result<(), SnapshotError> {
+                let moved = q
+                    .move_aside(path)
+                    .map_err(io_err("move to quarantine", path))?;
+                heals.push(Heal {
+                    component: "snapshot".into(),
+                    action: format!("moved aside: {why}"),
+                    path: self.layout.display(path),
+                    quarantined: Some(self.layout.display(&moved)),
+                    before: why,
+                    after: "an older snapshot (or none) plus a longer journal replay is used"
+                        .into(),
+                });
+                Ok(())
+            };
         for t in temps {
-            aside(&dir.join(&t), "leftover of an interrupted snapshot write".into(), &mut heals)?;
+            aside(
+                &dir.join(&t),
+                "leftover of an interrupted snapshot write".into(),
+                &mut heals,
+            )?;
         }
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
             let data = self.storage.read(&path).map_err(io_err("read", &path))?;
             let line = data.strip_suffix(b"\n").unwrap_or(&data);
             let problem = match record::decode(line) {
-                Ok(rec) if rec.kind != KIND => format!("record type {:?} is not a snapshot", rec.kind),
+                Ok(rec) if rec.kind != KIND => {
+                    format!("record type {:?} is not a snapshot", rec.kind)
+                }
                 Ok(rec) if rec.seq != *seq => {
                     format!("covers seq {} but is named for seq {seq}", rec.seq)
                 }
@@ -202,6 +220,9 @@ impl Snapshots<'_> {
             };
             aside(&path, format!("corrupt snapshot ({problem})"), &mut heals)?;
         }
-        Ok(Loaded { newest: None, heals })
+        Ok(Loaded {
+            newest: None,
+            heals,
+        })
     }
 }

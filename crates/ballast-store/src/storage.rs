@@ -90,7 +90,10 @@ impl Storage for RealStorage {
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
-        let f = OpenOptions::new().append(true).create_new(true).open(path)?;
+        let f = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(path)?;
         Ok(Box::new(RealFile(f)))
     }
 

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Origin};
 use super::model::Config;
-use super::schema::{self, KEYS, Kind, KeySpec, MAX_SYMBOLS, SECTIONS, quoted_list};
+use super::schema::{self, KEYS, KeySpec, Kind, MAX_SYMBOLS, SECTIONS, quoted_list};
 use super::suggest::closest;
 use crate::domain::Symbol;
 
@@ -102,10 +102,18 @@ impl Loader {
                     Some(s) => format!("did you mean [{s}]?"),
                     None => format!(
                         "known sections: {}",
-                        SECTIONS.iter().map(|s| format!("[{}]", s.name)).collect::<Vec<_>>().join(" ")
+                        SECTIONS
+                            .iter()
+                            .map(|s| format!("[{}]", s.name))
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     ),
                 };
-                self.error(at(name.span()), format!("unknown section [{name_str}]"), Some(help));
+                self.error(
+                    at(name.span()),
+                    format!("unknown section [{name_str}]"),
+                    Some(help),
+                );
                 continue;
             }
             for (key, value) in table.iter() {
@@ -129,7 +137,11 @@ impl Loader {
                         self.error(
                             origin,
                             format!("[{}] {}: {message}", spec.section, spec.key),
-                            Some(format!("expected {}; default {}", spec.allowed(), spec.default)),
+                            Some(format!(
+                                "expected {}; default {}",
+                                spec.allowed(),
+                                spec.default
+                            )),
                         );
                     }
                 }
@@ -169,8 +181,10 @@ impl Loader {
             };
             match check_env(spec, text) {
                 Ok(json) => {
-                    self.values
-                        .insert((spec.section, spec.key), (json, Origin::Env { var: var.clone() }));
+                    self.values.insert(
+                        (spec.section, spec.key),
+                        (json, Origin::Env { var: var.clone() }),
+                    );
                 }
                 Err(message) => self.error(
                     Origin::Env { var: var.clone() },
@@ -228,7 +242,9 @@ impl Loader {
                         section: "?".into(),
                         key: "?".into(),
                     },
-                    message: format!("internal: validated values do not fit the typed configuration: {e}"),
+                    message: format!(
+                        "internal: validated values do not fit the typed configuration: {e}"
+                    ),
                     help: Some("this is a bug in Ballast; please report it".into()),
                 }]));
             }
@@ -318,13 +334,19 @@ fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueError> {
         (Kind::Text, DeValue::String(s)) => Ok(Json::String(s.to_string())),
         (Kind::Symbols, DeValue::Array(items)) => {
             if items.len() > MAX_SYMBOLS {
-                return Err((format!("{} symbols; at most {MAX_SYMBOLS} are allowed", items.len()), None));
+                return Err((
+                    format!("{} symbols; at most {MAX_SYMBOLS} are allowed", items.len()),
+                    None,
+                ));
             }
             let mut out = Vec::with_capacity(items.len());
             for item in items.iter() {
                 let DeValue::String(s) = item.get_ref() else {
                     return Err((
-                        format!("a symbol must be a string, found {}", type_name(item.get_ref())),
+                        format!(
+                            "a symbol must be a string, found {}",
+                            type_name(item.get_ref())
+                        ),
                         Some(item.span()),
                     ));
                 };
@@ -396,7 +418,11 @@ fn check_dec(kind: Kind, text: &str) -> Result<Json, String> {
         (Ok(lo), Ok(hi)) => (lo, hi),
         _ => return Err("internal: bad bounds in the schema".into()),
     };
-    let below = if min_exclusive { value <= lo } else { value < lo };
+    let below = if min_exclusive {
+        value <= lo
+    } else {
+        value < lo
+    };
     if below || value > hi {
         let range = if min_exclusive {
             format!("greater than {lo}, at most {hi}")

@@ -137,7 +137,10 @@ mod tests {
         let errs = file("[guard]\nmax_open_ordrs = 5\n").unwrap_err();
         assert_eq!(errs.0.len(), 1);
         let text = errs.0[0].to_string();
-        assert!(text.starts_with("ballast.toml:2:1: error: unknown key \"max_open_ordrs\""), "{text}");
+        assert!(
+            text.starts_with("ballast.toml:2:1: error: unknown key \"max_open_ordrs\""),
+            "{text}"
+        );
         assert!(text.contains("did you mean \"max_open_orders\"?"), "{text}");
     }
 
@@ -157,7 +160,10 @@ mod tests {
     #[test]
     fn syntax_errors_have_locations() {
         let errs = file("[guard]\nmax_open_orders = = 3\n").unwrap_err();
-        assert!(errs.0[0].to_string().starts_with("ballast.toml:2:"), "{errs}");
+        assert!(
+            errs.0[0].to_string().starts_with("ballast.toml:2:"),
+            "{errs}"
+        );
     }
 
     #[test]
@@ -165,7 +171,10 @@ mod tests {
         let errs = file("[paper]\nmax_open_orders = 3\n").unwrap_err();
         assert!(errs.to_string().contains("belongs in [guard]"), "{errs}");
         let errs = file("mode = \"paper\"\n").unwrap_err();
-        assert!(errs.to_string().contains("put it under [general]"), "{errs}");
+        assert!(
+            errs.to_string().contains("put it under [general]"),
+            "{errs}"
+        );
     }
 
     #[test]
@@ -207,9 +216,18 @@ mod tests {
         )
         .unwrap_err();
         let text = errs.to_string();
-        assert!(text.contains("environment variable BALLAST_GUARD__MAX_OPEN_ORDRS"), "{text}");
-        assert!(text.contains("did you mean BALLAST_GUARD__MAX_OPEN_ORDERS?"), "{text}");
-        assert!(text.contains("environment variable MIN_COOLDOWN_MINUTES"), "{text}");
+        assert!(
+            text.contains("environment variable BALLAST_GUARD__MAX_OPEN_ORDRS"),
+            "{text}"
+        );
+        assert!(
+            text.contains("did you mean BALLAST_GUARD__MAX_OPEN_ORDERS?"),
+            "{text}"
+        );
+        assert!(
+            text.contains("environment variable MIN_COOLDOWN_MINUTES"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -219,8 +237,16 @@ mod tests {
         )
         .unwrap_err();
         let text = errs.to_string();
-        assert!(text.contains("ballast.toml:3:1: error: [guard] max_notional_per_order_usd = 200 exceeds"), "{text}");
-        assert!(text.contains("ballast.toml:5:1: error: [strategy] fast = 30"), "{text}");
+        assert!(
+            text.contains(
+                "ballast.toml:3:1: error: [guard] max_notional_per_order_usd = 200 exceeds"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("ballast.toml:5:1: error: [strategy] fast = 30"),
+            "{text}"
+        );
         assert!(text.contains("not a loopback address"), "{text}");
         assert!(file("[api]\nbind = \"0.0.0.0\"\nallow_remote = true\n").is_ok());
     }
@@ -249,7 +275,14 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for text in ["\u{0}", "[", "[[guard]]\nx=1", "[guard]\n[guard]\n", "a.b.c = 1", "[general]\nmode = 1e999"] {
+        for text in [
+            "\u{0}",
+            "[",
+            "[[guard]]\nx=1",
+            "[guard]\n[guard]\n",
+            "a.b.c = 1",
+            "[general]\nmode = 1e999",
+        ] {
             let _ = file(text);
         }
     }

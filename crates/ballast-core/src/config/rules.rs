@@ -6,7 +6,10 @@ use super::error::{ConfigError, Origin};
 use super::model::Config;
 
 /// Check `config`; `origin(section, key)` says where a value came from.
-pub fn check(config: &Config, origin: &dyn Fn(&'static str, &'static str) -> Origin) -> Vec<ConfigError> {
+pub fn check(
+    config: &Config,
+    origin: &dyn Fn(&'static str, &'static str) -> Origin,
+) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut fail = |section, key, message: String, help: &str| {
         errors.push(ConfigError {
@@ -17,7 +20,12 @@ pub fn check(config: &Config, origin: &dyn Fn(&'static str, &'static str) -> Ori
     };
 
     if config.general.data_dir.trim().is_empty() {
-        fail("general", "data_dir", "[general] data_dir is empty".into(), "set a directory path, e.g. \"./ballast-data\"");
+        fail(
+            "general",
+            "data_dir",
+            "[general] data_dir is empty".into(),
+            "set a directory path, e.g. \"./ballast-data\"",
+        );
     }
     let j = &config.journal;
     if j.max_record_bytes > j.segment_max_bytes {
@@ -43,14 +51,22 @@ pub fn check(config: &Config, origin: &dyn Fn(&'static str, &'static str) -> Ori
         );
     }
     if config.feed.symbols.is_empty() {
-        fail("feed", "symbols", "[feed] symbols is empty".into(), "list at least one symbol, e.g. [\"AAPL\"]");
+        fail(
+            "feed",
+            "symbols",
+            "[feed] symbols is empty".into(),
+            "list at least one symbol, e.g. [\"AAPL\"]",
+        );
     }
     let s = &config.strategy;
     if s.fast >= s.slow {
         fail(
             "strategy",
             "fast",
-            format!("[strategy] fast = {} must be less than slow = {}", s.fast, s.slow),
+            format!(
+                "[strategy] fast = {} must be less than slow = {}",
+                s.fast, s.slow
+            ),
             "the fast SMA must be shorter than the slow one",
         );
     }

@@ -7,7 +7,10 @@
 pub enum Kind {
     Bool,
     /// An integer in `min..=max`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// An exact decimal in `min..=max` (written as a TOML number or string; kept exact).
     /// `min_exclusive` makes the lower bound strict.
     Dec {

@@ -54,7 +54,10 @@ mod tests {
     fn suggests_only_plausible_typos() {
         let keys = ["max_open_orders", "max_notional_per_order_usd", "fee_bps"];
         assert_eq!(closest("max_open_ordrs", keys), Some("max_open_orders"));
-        assert_eq!(closest("max_notional", keys), Some("max_notional_per_order_usd"));
+        assert_eq!(
+            closest("max_notional", keys),
+            Some("max_notional_per_order_usd")
+        );
         assert_eq!(closest("FEE_BPS", keys), Some("fee_bps"));
         assert_eq!(closest("completely_else", keys), None);
     }

@@ -138,7 +138,10 @@ mod tests {
         assert!(Quantity::new(d("0")).is_err());
         assert!(Quantity::new(d("-1")).is_err());
         assert!(Price::new(d("0.00000000001")).is_err(), "11 decimals");
-        assert_eq!(Price::new(d("101.2500")).unwrap().value().to_string(), "101.25");
+        assert_eq!(
+            Price::new(d("101.2500")).unwrap().value().to_string(),
+            "101.25"
+        );
         assert!(Notional::new(d("-0.01")).is_err());
         let n = Price::new(d("101.25")).unwrap() * Quantity::new(d("3")).unwrap();
         assert_eq!(n.value(), d("303.75"));

@@ -46,7 +46,8 @@ impl Position {
         }
         let delta = fill.signed_qty();
         let price = fill.price.value();
-        let extending = self.qty.is_zero() || self.qty.is_sign_positive() == delta.is_sign_positive();
+        let extending =
+            self.qty.is_zero() || self.qty.is_sign_positive() == delta.is_sign_positive();
         if extending {
             let new_qty = self.qty + delta;
             self.avg_entry_price =

@@ -32,10 +32,9 @@ impl Symbol {
             return Err(err("it is too long"));
         }
         let upper = text.to_ascii_uppercase();
-        if !upper
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-'))
-        {
+        if !upper.bytes().all(|b| {
+            b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-')
+        }) {
             return Err(err("it has a character outside the allowed set"));
         }
         Ok(Symbol(upper))

@@ -54,7 +54,13 @@ impl FailInfo {
 
 impl fmt::Display for FailInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} of {} failed: {}", self.op, self.path.display(), self.message)
+        write!(
+            f,
+            "{} of {} failed: {}",
+            self.op,
+            self.path.display(),
+            self.message
+        )
     }
 }
 
@@ -84,8 +90,14 @@ pub enum JournalError {
         dir.display()
     )]
     NewerSchema { dir: PathBuf, damage: Damage },
-    #[error("a {kind:?} record is {bytes} bytes; the limit is {max} bytes ([journal] max_record_bytes)")]
-    RecordTooLarge { kind: String, bytes: usize, max: u64 },
+    #[error(
+        "a {kind:?} record is {bytes} bytes; the limit is {max} bytes ([journal] max_record_bytes)"
+    )]
+    RecordTooLarge {
+        kind: String,
+        bytes: usize,
+        max: u64,
+    },
     #[error("invalid event type {0:?}: expected [a-z][a-z0-9_.-]*, at most 64 characters")]
     InvalidKind(String),
     #[error("cannot serialize the body of a {kind:?} record: {source}")]
@@ -99,7 +111,10 @@ pub enum JournalError {
 }
 
 impl JournalError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> JournalError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> JournalError {
         let path = path.into();
         move |source| JournalError::Io { op, path, source }
     }

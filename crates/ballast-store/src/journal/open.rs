@@ -108,10 +108,8 @@ impl Journal {
         let mut heals = Vec::new();
         let mut salvaged = None;
         // (segment to append to, its length) — or None to start a new segment.
-        let mut tail_at: Option<(String, u64)> = scan
-            .segments
-            .last()
-            .map(|s| (s.name.clone(), s.bytes));
+        let mut tail_at: Option<(String, u64)> =
+            scan.segments.last().map(|s| (s.name.clone(), s.bytes));
         match &scan.verdict {
             Verdict::Clean => {}
             Verdict::TornTail(t) => {
@@ -167,6 +165,19 @@ impl Journal {
                     .map_err(JournalError::io("open", &path))?;
                 Tail { file, path, bytes }
             }
+            None if storage.exists(&dir.join(segment::name(scan.last_seq + 1))) => {
+                // Salvage left an empty segment that starts exactly after the valid prefix
+                // (a segment with records there would hold valid records past the prefix).
+                let path = dir.join(segment::name(scan.last_seq + 1));
+                let file = storage
+                    .open_append(&path)
+                    .map_err(JournalError::io("open", &path))?;
+                Tail {
+                    file,
+                    path,
+                    bytes: 0,
+                }
+            }
             None => {
                 let path = dir.join(segment::name(scan.last_seq + 1));
                 let file = storage
@@ -202,7 +213,12 @@ impl Journal {
 }
 
 /// Paper-mode salvage: keep the valid prefix, quarantine everything from the damage on.
-fn salvage(ctx: &Ctx<'_>, scan: &Scan, d: &Damage, heals: &mut Vec<Heal>) -> Result<(), JournalError> {
+fn salvage(
+    ctx: &Ctx<'_>,
+    scan: &Scan,
+    d: &Damage,
+    heals: &mut Vec<Heal>,
+) -> Result<(), JournalError> {
     let (all, _) = scan::list_segments(ctx.storage, ctx.dir)?;
     let damaged_first = all
         .iter()
@@ -218,7 +234,10 @@ fn salvage(ctx: &Ctx<'_>, scan: &Scan, d: &Damage, heals: &mut Vec<Heal>) -> Res
                 &path,
                 &q,
                 "damaged segment".into(),
-                format!("valid prefix of {} bytes, last seq {}", d.offset, scan.last_seq),
+                format!(
+                    "valid prefix of {} bytes, last seq {}",
+                    d.offset, scan.last_seq
+                ),
             ));
         } else {
             let q = ctx.move_aside(&path)?;

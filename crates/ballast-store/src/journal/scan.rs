@@ -144,8 +144,11 @@ pub enum ScanError {
 /// A visitor of valid records, in `seq` order.
 pub type Visitor<'v> = dyn FnMut(&RecordRef<'_>) -> Result<(), String> + 'v;
 
+/// `(file name, first seq)` of each segment, and the names of the other files.
+pub type Listing = (Vec<(String, u64)>, Vec<String>);
+
 /// The segments of `dir`, sorted by first seq, and the other files.
-pub fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<(Vec<(String, u64)>, Vec<String>), ScanError> {
+pub fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Listing, ScanError> {
     let names = match storage.list(dir) {
         Ok(n) => n,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
@@ -257,7 +260,16 @@ pub fn scan(storage: &dyn Storage, dir: &Path, visit: &mut Visitor<'_>) -> Resul
                 },
                 Err(LineError::Corrupt(reason)) => Problem::Corrupt { reason },
             };
-            out.verdict = classify(storage, dir, &segs[idx + 1..], name, pos, line_no, rest, problem)?;
+            out.verdict = classify(
+                storage,
+                dir,
+                &segs[idx + 1..],
+                name,
+                pos,
+                line_no,
+                rest,
+                problem,
+            )?;
             out.segments.push(info);
             return Ok(out);
         }
@@ -311,7 +323,9 @@ fn classify(
             }));
         }
     }
-    Ok(Verdict::Dangerous(damage(later_data || !is_torn_tail(rest))))
+    Ok(Verdict::Dangerous(damage(
+        later_data || !is_torn_tail(rest),
+    )))
 }
 
 #[cfg(test)]

@@ -115,7 +115,10 @@ impl Journal {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The directory of this journal.
@@ -126,6 +129,11 @@ impl Journal {
     /// The last seq known durable.
     pub fn durable_seq(&self) -> u64 {
         self.lock().durable_seq
+    }
+
+    /// Bytes queued for the next group commit (waiting for the current leader's sync).
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().pending.len()
     }
 
     /// Why the writer is refusing, if it is.
@@ -164,7 +172,10 @@ impl Journal {
             }
             bodies.push((kind, bytes));
         }
-        let needed: usize = bodies.iter().map(|(k, b)| b.len() + k.len() + FRAMING_BYTES).sum();
+        let needed: usize = bodies
+            .iter()
+            .map(|(k, b)| b.len() + k.len() + FRAMING_BYTES)
+            .sum();
 
         let shared = &*self.shared;
         let mut st = self.lock();
@@ -232,7 +243,12 @@ impl Journal {
 impl Shared {
     /// Write and sync one batch; roll the segment if it is full. On error, says whether the
     /// batch itself was made durable before the failure.
-    fn flush(&self, tail: &mut Option<Tail>, batch: &[u8], batch_last: u64) -> Result<(), (bool, FailInfo)> {
+    fn flush(
+        &self,
+        tail: &mut Option<Tail>,
+        batch: &[u8],
+        batch_last: u64,
+    ) -> Result<(), (bool, FailInfo)> {
         let Some(t) = tail.as_mut() else {
             let e = std::io::Error::other("journal has no open segment");
             return Err((false, FailInfo::new(IoOp::Write, self.dir.clone(), &e)));
@@ -255,7 +271,11 @@ impl Shared {
             self.storage
                 .sync_dir(&self.dir)
                 .map_err(|e| (true, FailInfo::new(IoOp::SyncDir, self.dir.clone(), &e)))?;
-            *tail = Some(Tail { file, path, bytes: 0 });
+            *tail = Some(Tail {
+                file,
+                path,
+                bytes: 0,
+            });
         }
         Ok(())
     }
