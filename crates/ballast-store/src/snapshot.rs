@@ -192,17 +192,9 @@ impl Snapshots<'_> {
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
             let data = self.storage.read(&path).map_err(io_err("read", &path))?;
-            let line = data.strip_suffix(b"\n").unwrap_or(&data);
-            let problem = match record::decode(line) {
-                Ok(rec) if rec.kind != KIND => {
-                    format!("record type {:?} is not a snapshot", rec.kind)
-                }
-                Ok(rec) if rec.seq != *seq => {
-                    format!("covers seq {} but is named for seq {seq}", rec.seq)
-                }
-                Ok(_) if data.last() != Some(&b'\n') => "not terminated by a newline".to_owned(),
-                Ok(rec) => {
-                    return match serde_json::from_str::<T>(rec.body.get()) {
+            let problem = match validate(*seq, &data) {
+                Validity::Valid(body) => {
+                    return match serde_json::from_str::<T>(body) {
                         Ok(state) => Ok(Loaded {
                             newest: Some((*seq, state)),
                             heals,
@@ -213,10 +205,8 @@ impl Snapshots<'_> {
                         }),
                     };
                 }
-                Err(LineError::NewerSchema { found }) => {
-                    return Err(SnapshotError::NewerSchema { path, found });
-                }
-                Err(LineError::Corrupt(reason)) => reason,
+                Validity::Newer(found) => return Err(SnapshotError::NewerSchema { path, found }),
+                Validity::Corrupt(problem) => problem,
             };
             aside(&path, format!("corrupt snapshot ({problem})"), &mut heals)?;
         }
@@ -224,5 +214,73 @@ impl Snapshots<'_> {
             newest: None,
             heals,
         })
+    }
+}
+
+enum Validity<'a> {
+    Valid(&'a str),
+    Corrupt(String),
+    Newer(u32),
+}
+
+/// Check a snapshot file's bytes against the seq in its name.
+fn validate(seq: u64, data: &[u8]) -> Validity<'_> {
+    let line = data.strip_suffix(b"\n").unwrap_or(data);
+    match record::decode(line) {
+        Ok(rec) if rec.kind != KIND => {
+            Validity::Corrupt(format!("record type {:?} is not a snapshot", rec.kind))
+        }
+        Ok(rec) if rec.seq != seq => {
+            Validity::Corrupt(format!("covers seq {} but is named for seq {seq}", rec.seq))
+        }
+        Ok(_) if data.last() != Some(&b'\n') => {
+            Validity::Corrupt("not terminated by a newline".to_owned())
+        }
+        Ok(rec) => Validity::Valid(rec.body.get()),
+        Err(LineError::NewerSchema { found }) => Validity::Newer(found),
+        Err(LineError::Corrupt(reason)) => Validity::Corrupt(reason),
+    }
+}
+
+/// The state of one snapshot file, for `ballast journal verify`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SnapshotStatus {
+    pub file: String,
+    /// Seq covered, from the file name (`None` for a leftover temp file).
+    pub seq: Option<u64>,
+    /// What is wrong with it, if anything.
+    pub problem: Option<String>,
+}
+
+impl Snapshots<'_> {
+    /// Check every snapshot file without changing anything, newest first.
+    pub fn inspect(&self) -> Result<Vec<SnapshotStatus>, SnapshotError> {
+        let (snaps, temps) = self.list()?;
+        let dir = self.layout.state();
+        let mut out = Vec::new();
+        for (seq, name) in snaps.iter().rev() {
+            let path = dir.join(name);
+            let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+            let problem = match validate(*seq, &data) {
+                Validity::Valid(_) => None,
+                Validity::Corrupt(p) => Some(format!("corrupt: {p}")),
+                Validity::Newer(found) => {
+                    Some(format!("written by a newer Ballast (format {found})"))
+                }
+            };
+            out.push(SnapshotStatus {
+                file: name.clone(),
+                seq: Some(*seq),
+                problem,
+            });
+        }
+        for t in temps {
+            out.push(SnapshotStatus {
+                file: t,
+                seq: None,
+                problem: Some("leftover of an interrupted snapshot write".into()),
+            });
+        }
+        Ok(out)
     }
 }

@@ -172,7 +172,8 @@ fn concurrent_appends_are_group_committed_in_one_sync() {
                 s.spawn(move || j.append("entry", &entry(10 + i)).unwrap())
             })
             .collect();
-        while j.queued_bytes() < 7 * 90 {
+        // Each follower's framed record is 105 bytes: wait until all seven are queued.
+        while j.queued_bytes() < 7 * 100 {
             std::thread::yield_now();
         }
         {

@@ -41,6 +41,9 @@ pub fn load(file: Option<Source<'_>>, env: &[(String, String)]) -> Result<Config
 struct Loader {
     values: BTreeMap<(&'static str, &'static str), (Json, Origin)>,
     errors: Vec<ConfigError>,
+    /// Keys whose value was rejected (their default stands in for the cross-field rules).
+    bad_keys: Vec<(&'static str, &'static str)>,
+    syntax_error: bool,
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -73,6 +76,7 @@ impl Loader {
         };
         let (doc, syntax_errors) = DeTable::parse_recoverable(src.text);
         if !syntax_errors.is_empty() {
+            self.syntax_error = true;
             for e in syntax_errors {
                 let origin = at(e.span().unwrap_or(0..0));
                 self.error(
@@ -133,6 +137,7 @@ impl Loader {
                             .insert((spec.section, spec.key), (json, at(key.span())));
                     }
                     Err((message, span)) => {
+                        self.bad_keys.push((spec.section, spec.key));
                         let origin = at(span.unwrap_or_else(|| value.span()));
                         self.error(
                             origin,
@@ -186,11 +191,14 @@ impl Loader {
                         (json, Origin::Env { var: var.clone() }),
                     );
                 }
-                Err(message) => self.error(
-                    Origin::Env { var: var.clone() },
-                    format!("[{}] {}: {message}", spec.section, spec.key),
-                    Some(format!("expected {}", spec.allowed())),
-                ),
+                Err(message) => {
+                    self.bad_keys.push((spec.section, spec.key));
+                    self.error(
+                        Origin::Env { var: var.clone() },
+                        format!("[{}] {}: {message}", spec.section, spec.key),
+                        Some(format!("expected {}", spec.allowed())),
+                    );
+                }
             }
         }
     }
@@ -231,7 +239,7 @@ impl Loader {
                 map.insert(spec.key.into(), json);
             }
         }
-        if !self.errors.is_empty() {
+        if self.syntax_error {
             return Err(sorted(self.errors));
         }
         let config: Config = match serde_json::from_value(Json::Object(tree)) {
@@ -258,10 +266,20 @@ impl Loader {
                     key: key.into(),
                 })
         });
-        if cross.is_empty() {
+        // Cross-field rules run even when some keys were rejected, so every error is reported
+        // at once; a rule involving a rejected key is skipped (its default stood in).
+        let mut errors = self.errors;
+        let bad = self.bad_keys;
+        errors.extend(
+            cross
+                .into_iter()
+                .filter(|(_, keys)| !keys.iter().any(|k| bad.contains(k)))
+                .map(|(e, _)| e),
+        );
+        if errors.is_empty() {
             Ok(config)
         } else {
-            Err(sorted(cross))
+            Err(sorted(errors))
         }
     }
 }

@@ -252,6 +252,17 @@ mod tests {
     }
 
     #[test]
+    fn cross_field_errors_come_with_key_errors_but_not_from_rejected_keys() {
+        let errs =
+            file("[strategy]\nfast = 50\nslow = 20\n[guard]\nmax_open_orders = -1\n").unwrap_err();
+        assert_eq!(errs.0.len(), 2, "{errs}");
+        // `slow` is rejected: no rule is run against its stand-in default.
+        let errs = file("[strategy]\nfast = 50\nslow = \"x\"\n").unwrap_err();
+        assert_eq!(errs.0.len(), 1, "{errs}");
+        assert!(errs.0[0].message.contains("slow"), "{errs}");
+    }
+
+    #[test]
     fn symbol_lists_are_validated_per_item() {
         let errs = file("[feed]\nsymbols = [\"AAPL\", \"bad sym\", 3]\n").unwrap_err();
         assert!(errs.to_string().starts_with("ballast.toml:2:20:"), "{errs}");

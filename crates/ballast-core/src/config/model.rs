@@ -26,6 +26,15 @@ pub enum Mode {
     Live,
 }
 
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Paper => "paper",
+            Mode::Live => "live",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct General {
@@ -50,6 +59,15 @@ pub enum FeedKind {
     Synthetic,
 }
 
+impl FeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Replay => "replay",
+            FeedKind::Synthetic => "synthetic",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Feed {
@@ -67,6 +85,14 @@ pub struct Feed {
 #[serde(rename_all = "snake_case")]
 pub enum StrategyKind {
     SmaCross,
+}
+
+impl StrategyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::SmaCross => "sma_cross",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,24 +5,31 @@ use std::net::IpAddr;
 use super::error::{ConfigError, Origin};
 use super::model::Config;
 
-/// Check `config`; `origin(section, key)` says where a value came from.
+/// A key, as `(section, key)`.
+pub type KeyRef = (&'static str, &'static str);
+
+/// Check `config`; `origin(section, key)` says where a value came from. Each error comes
+/// with the keys it involves (the first is the one it points at).
 pub fn check(
     config: &Config,
     origin: &dyn Fn(&'static str, &'static str) -> Origin,
-) -> Vec<ConfigError> {
+) -> Vec<(ConfigError, Vec<KeyRef>)> {
     let mut errors = Vec::new();
-    let mut fail = |section, key, message: String, help: &str| {
-        errors.push(ConfigError {
-            origin: origin(section, key),
-            message,
-            help: Some(help.to_owned()),
-        })
+    let mut fail = |keys: &[KeyRef], message: String, help: &str| {
+        let (section, key) = keys[0];
+        errors.push((
+            ConfigError {
+                origin: origin(section, key),
+                message,
+                help: Some(help.to_owned()),
+            },
+            keys.to_vec(),
+        ))
     };
 
     if config.general.data_dir.trim().is_empty() {
         fail(
-            "general",
-            "data_dir",
+            &[("general", "data_dir")],
             "[general] data_dir is empty".into(),
             "set a directory path, e.g. \"./ballast-data\"",
         );
@@ -30,8 +37,10 @@ pub fn check(
     let j = &config.journal;
     if j.max_record_bytes > j.segment_max_bytes {
         fail(
-            "journal",
-            "max_record_bytes",
+            &[
+                ("journal", "max_record_bytes"),
+                ("journal", "segment_max_bytes"),
+            ],
             format!(
                 "[journal] max_record_bytes = {} exceeds segment_max_bytes = {}",
                 j.max_record_bytes, j.segment_max_bytes
@@ -41,8 +50,10 @@ pub fn check(
     }
     if j.max_record_bytes > j.max_pending_bytes {
         fail(
-            "journal",
-            "max_record_bytes",
+            &[
+                ("journal", "max_record_bytes"),
+                ("journal", "max_pending_bytes"),
+            ],
             format!(
                 "[journal] max_record_bytes = {} exceeds max_pending_bytes = {}",
                 j.max_record_bytes, j.max_pending_bytes
@@ -52,8 +63,7 @@ pub fn check(
     }
     if config.feed.symbols.is_empty() {
         fail(
-            "feed",
-            "symbols",
+            &[("feed", "symbols")],
             "[feed] symbols is empty".into(),
             "list at least one symbol, e.g. [\"AAPL\"]",
         );
@@ -61,8 +71,7 @@ pub fn check(
     let s = &config.strategy;
     if s.fast >= s.slow {
         fail(
-            "strategy",
-            "fast",
+            &[("strategy", "fast"), ("strategy", "slow")],
             format!(
                 "[strategy] fast = {} must be less than slow = {}",
                 s.fast, s.slow
@@ -73,8 +82,10 @@ pub fn check(
     let g = &config.guard;
     if g.max_notional_per_order_usd > g.max_position_notional_usd {
         fail(
-            "guard",
-            "max_notional_per_order_usd",
+            &[
+                ("guard", "max_notional_per_order_usd"),
+                ("guard", "max_position_notional_usd"),
+            ],
             format!(
                 "[guard] max_notional_per_order_usd = {} exceeds max_position_notional_usd = {}",
                 g.max_notional_per_order_usd, g.max_position_notional_usd
@@ -84,8 +95,10 @@ pub fn check(
     }
     if g.max_orders_per_second > g.max_orders_per_minute {
         fail(
-            "guard",
-            "max_orders_per_second",
+            &[
+                ("guard", "max_orders_per_second"),
+                ("guard", "max_orders_per_minute"),
+            ],
             format!(
                 "[guard] max_orders_per_second = {} exceeds max_orders_per_minute = {}",
                 g.max_orders_per_second, g.max_orders_per_minute
@@ -95,8 +108,10 @@ pub fn check(
     }
     if g.max_portfolio_exposure_pct > config.risk.max_total_at_risk_pct {
         fail(
-            "guard",
-            "max_portfolio_exposure_pct",
+            &[
+                ("guard", "max_portfolio_exposure_pct"),
+                ("risk", "max_total_at_risk_pct"),
+            ],
             format!(
                 "[guard] max_portfolio_exposure_pct = {} exceeds [risk] max_total_at_risk_pct = {}",
                 g.max_portfolio_exposure_pct, config.risk.max_total_at_risk_pct
@@ -107,14 +122,12 @@ pub fn check(
     let api = &config.api;
     match api.bind.parse::<IpAddr>() {
         Err(_) => fail(
-            "api",
-            "bind",
+            &[("api", "bind")],
             format!("[api] bind = {:?} is not an IP address", api.bind),
             "use an address such as \"127.0.0.1\" or \"::1\"",
         ),
         Ok(ip) if !ip.is_loopback() && !api.allow_remote => fail(
-            "api",
-            "bind",
+            &[("api", "bind"), ("api", "allow_remote")],
             format!("[api] bind = {:?} is not a loopback address", api.bind),
             "the API controls trading: keep it on 127.0.0.1, or set [api] allow_remote = true (and a non-default token)",
         ),

@@ -1,0 +1,28 @@
+//! `ballast init`: write the commented sample configuration.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::exit::{self, Exit};
+
+pub fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
+    if path.exists() && !force {
+        eprintln!(
+            "ballast: {} already exists; nothing was written. Use --force to overwrite it, or give another path",
+            path.display()
+        );
+        return Ok(exit::FAILURE);
+    }
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(ballast_core::config::sample_toml().as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {p}: every key at its default, documented. Check it with `ballast check --config {p}`.",
+        p = path.display()
+    );
+    Ok(exit::OK)
+}

@@ -1,0 +1,96 @@
+//! Command-line interface.
+
+mod check;
+mod init;
+mod journal;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::exit::{self, Exit};
+
+/// Ballast: a self-healing, risk-aware runtime for automated trading.
+#[derive(Debug, Parser)]
+#[command(name = "ballast", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Configuration file (TOML). Without it, the built-in paper configuration is used.
+    #[arg(long, short = 'c', env = "BALLAST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Which data directory to use.
+#[derive(Debug, clap::Args)]
+pub struct DataDirArg {
+    /// Data directory [default: ./ballast-data, or [general] data_dir of the config]
+    #[arg(long, env = "BALLAST_HOME", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start Ballast (the supervisor and the trading engine).
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Validate a configuration: every error at once with file:line:col; exit 78 on error.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Write a fully commented sample configuration.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "ballast.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Inspect the engine's journal and snapshots.
+    Journal {
+        #[command(subcommand)]
+        command: journal::JournalCommand,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Run { config, data_dir } => run::run(&config, &data_dir),
+        Command::Check { config } => Ok(check::check(&config)),
+        Command::Init { path, force } => init::init(&path, force),
+        Command::Journal { command } => journal::journal(command),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "ballast", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

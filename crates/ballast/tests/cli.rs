@@ -1,0 +1,271 @@
+//! The `ballast` binary, run as a real process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use ballast_store::journal::{JournalOptions, OpenPolicy};
+use ballast_store::{Journal, Layout, RealStorage, SystemClock};
+
+fn ballast(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("BALLAST_HOME")
+        .env_remove("BALLAST_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn version_and_completions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(&["--version"], tmp.path());
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("ballast {}", env!("CARGO_PKG_VERSION"))
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = ballast(&["completions", shell], tmp.path());
+        assert!(out.status.success(), "{shell}");
+        assert!(text(&out.stdout).contains("journal"), "{shell}");
+    }
+}
+
+#[test]
+fn check_reports_a_misspelled_key_with_location_and_exits_78() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("bad.toml"),
+        "[guard]\nmax_notional_per_ordr_usd = 100\n\n[strategy]\nfast = 50\nslow = 20\n",
+    )
+    .unwrap();
+    let out = ballast(&["check", "--config", "bad.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(78));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:2:1: error: unknown key \"max_notional_per_ordr_usd\" in [guard]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean \"max_notional_per_order_usd\"?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml:5:1: error: [strategy] fast = 50 must be less than slow = 20"),
+        "{err}"
+    );
+    assert!(err.contains("2 configuration errors found"), "{err}");
+}
+
+#[test]
+fn init_writes_a_config_that_checks_and_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(&["init"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sample = std::fs::read_to_string(tmp.path().join("ballast.toml")).unwrap();
+    assert!(
+        sample.contains("# Largest notional of a single order"),
+        "documented"
+    );
+    let out = ballast(&["check", "--config", "ballast.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = ballast(&["init"], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--force"));
+    assert!(ballast(&["init", "--force"], tmp.path()).status.success());
+}
+
+#[test]
+fn check_handles_missing_files_and_bad_env_overrides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(&["check", "--config", "nope.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        text(&out.stderr).contains("ballast init"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .arg("check")
+        .current_dir(tmp.path())
+        .env("MAX_NOTIONAL_PER_ORDER", "1e9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        text(&out.stderr).contains("environment variable MAX_NOTIONAL_PER_ORDER"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn journal_with(dir: &Path, n: u64) -> PathBuf {
+    let layout = Layout::new(dir);
+    let (j, _) = Journal::open(
+        Arc::new(RealStorage),
+        &layout,
+        &layout.engine_journal(),
+        Arc::new(SystemClock),
+        JournalOptions::default(),
+        OpenPolicy::RefuseDangerous,
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    for i in 0..n {
+        let kind = if i % 2 == 0 {
+            "signal.accepted"
+        } else {
+            "order.intent"
+        };
+        j.append(kind, &serde_json::json!({ "i": i })).unwrap();
+    }
+    layout.engine_journal().join("00000000000000000001.jsonl")
+}
+
+#[test]
+fn journal_verify_and_dump_report_clean_healable_and_dangerous() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let segment = journal_with(&data, 10);
+    let d = data.to_str().unwrap();
+
+    let out = ballast(&["journal", "verify", "--data-dir", d], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("10 valid record(s), last seq 10"));
+
+    let out = ballast(
+        &[
+            "journal",
+            "dump",
+            "--data-dir",
+            d,
+            "--json",
+            "--type",
+            "order.intent",
+            "--from",
+            "3",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|v| v["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![4, 6, 8, 10]
+    );
+    let out = ballast(
+        &["journal", "dump", "--data-dir", d, "--limit", "2"],
+        tmp.path(),
+    );
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+
+    // A torn tail: healable (exit 1), and verify changes nothing.
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes.extend_from_slice(b"{\"v\":1,\"seq\":11,\"ts\":\"20");
+    std::fs::write(&segment, &bytes).unwrap();
+    let out = ballast(
+        &["journal", "verify", "--data-dir", d, "--json"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["status"], "healable");
+    assert_eq!(v["journal"]["verdict"]["verdict"], "torn_tail");
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        bytes,
+        "verify must not change anything"
+    );
+
+    // Corruption with valid records after it: dangerous (exit 2).
+    let mut bad = bytes.clone();
+    let third_line = bad
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .unwrap()
+        .0
+        + 5;
+    bad[third_line] ^= 0x20;
+    std::fs::write(&segment, &bad).unwrap();
+    let out = ballast(&["journal", "verify", "--data-dir", d], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("DANGEROUS") && stdout.contains("line 3"),
+        "{stdout}"
+    );
+    let out = ballast(&["journal", "dump", "--data-dir", d], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        2,
+        "only the valid prefix"
+    );
+    assert!(text(&out.stderr).contains("only the valid prefix"));
+}
+
+#[test]
+fn journal_verify_explains_a_missing_data_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(&["journal", "verify", "--data-dir", "nowhere"], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("does not exist; pass --data-dir"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn run_prepares_the_data_directory_and_refuses_bad_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(&["run"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for d in [
+        "journal/engine",
+        "journal/ops",
+        "state",
+        "quarantine",
+        "logs",
+        "run",
+        "inbox",
+    ] {
+        assert!(tmp.path().join("ballast-data").join(d).is_dir(), "{d}");
+    }
+    std::fs::write(tmp.path().join("b.toml"), "[api]\nport = 0\n").unwrap();
+    let out = ballast(&["run", "--config", "b.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        text(&out.stderr).contains("b.toml:2:8"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_configuration_reference_is_generated_from_the_schema() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIG.md");
+    let generated = ballast_core::config::reference_markdown();
+    if std::env::var_os("BALLAST_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "docs/CONFIG.md is out of date: run `BALLAST_BLESS=1 cargo test -p ballast --test cli` and commit it"
+    );
+}
