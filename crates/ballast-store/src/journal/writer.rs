@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
 use serde::Serialize;
@@ -13,6 +14,11 @@ use crate::storage::{Storage, StorageFile};
 
 /// Bytes of framing around a body (`{"v":1,"seq":…,"crc":"…"}` and the newline), at most.
 const FRAMING_BYTES: usize = 160;
+
+/// Longest a leader waits to gather more records before it syncs.
+const MAX_GATHER: Duration = Duration::from_micros(500);
+/// A leader waits for at most this many appenders before it syncs anyway.
+const MAX_GATHER_APPENDERS: usize = 256;
 
 /// Limits of a journal writer (from `[journal]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +61,14 @@ struct State {
     next_seq: u64,
     durable_seq: u64,
     pending: Vec<u8>,
+    /// Append calls with records in `pending`.
+    pending_appenders: usize,
+    /// Append calls in the last synced batch, and how long its write + sync took: the group
+    /// commit's estimate of how many appenders are active and what waiting for them costs.
+    last_batch_appenders: usize,
+    last_flush: Duration,
+    /// While a leader gathers: how many appenders it waits for (0 = not gathering).
+    gather_target: usize,
     spare: Vec<u8>,
     leader_active: bool,
     failure: Option<FailInfo>,
@@ -68,6 +82,8 @@ struct Shared {
     opts: JournalOptions,
     state: Mutex<State>,
     cond: Condvar,
+    /// Wakes a gathering leader when a record is queued.
+    gather: Condvar,
 }
 
 /// A handle to an open journal. Cheap to clone; all clones append to the same journal.
@@ -104,12 +120,17 @@ impl Journal {
                     next_seq: last_seq + 1,
                     durable_seq: last_seq,
                     pending: Vec::new(),
+                    pending_appenders: 0,
+                    last_batch_appenders: 0,
+                    last_flush: Duration::ZERO,
+                    gather_target: 0,
                     spare: Vec::new(),
                     leader_active: false,
                     failure: None,
                     tail: Some(tail),
                 }),
                 cond: Condvar::new(),
+                gather: Condvar::new(),
             }),
         }
     }
@@ -199,7 +220,11 @@ impl Journal {
             st.next_seq += 1;
             record::encode(&mut st.pending, seq, now, kind, body);
         }
+        st.pending_appenders += 1;
         let my_last = st.next_seq - 1;
+        if st.gather_target > 0 && st.pending_appenders >= st.gather_target {
+            shared.gather.notify_one();
+        }
 
         loop {
             if st.durable_seq >= my_last {
@@ -214,14 +239,20 @@ impl Journal {
             }
             // Become the leader: take everything queued, write and sync it without the lock.
             st.leader_active = true;
+            st = shared.gather_more(st);
             let spare = std::mem::take(&mut st.spare);
             let mut batch = std::mem::replace(&mut st.pending, spare);
             let batch_last = st.next_seq - 1;
+            let batch_appenders = std::mem::take(&mut st.pending_appenders);
             let mut tail = st.tail.take();
             drop(st);
             shared.cond.notify_all(); // the buffer has room again
+            let started = Instant::now();
             let result = shared.flush(&mut tail, &batch, batch_last);
+            let took = started.elapsed();
             st = self.lock();
+            st.last_batch_appenders = batch_appenders;
+            st.last_flush = took;
             st.tail = tail;
             batch.clear();
             st.spare = batch;
@@ -241,6 +272,33 @@ impl Journal {
 }
 
 impl Shared {
+    /// Group commit under concurrency: when the last batch came from several appenders, they
+    /// were just acknowledged and are about to append again. Waiting a fraction of a sync for
+    /// them to queue turns several partial syncs into one full one. Bounded by half the last
+    /// sync's duration and [`MAX_GATHER`]; a lone writer (last batch from one appender) never
+    /// waits.
+    fn gather_more<'a>(&self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        if st.last_batch_appenders < 2 {
+            return st;
+        }
+        let target = st.last_batch_appenders.min(MAX_GATHER_APPENDERS);
+        let deadline = Instant::now() + (st.last_flush / 2).min(MAX_GATHER);
+        st.gather_target = target;
+        while st.pending_appenders < target && st.failure.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            st = self
+                .gather
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        st.gather_target = 0;
+        st
+    }
+
     /// Write and sync one batch; roll the segment if it is full. On error, says whether the
     /// batch itself was made durable before the failure.
     fn flush(
