@@ -15,6 +15,8 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod market;
+pub mod strategy;
 pub mod time;
 
 pub use clock::{Clock, ManualClock};

@@ -1,0 +1,180 @@
+//! Fast/slow simple-moving-average crossover on closes, computed exactly in decimal.
+//!
+//! A cross up at bar t: SMA_fast(t−1) ≤ SMA_slow(t−1) and SMA_fast(t) > SMA_slow(t), both SMAs
+//! defined at t−1. A cross down: SMA_fast(t−1) ≥ SMA_slow(t−1) and SMA_fast(t) < SMA_slow(t).
+//! Up targets `+qty`; down targets flat (long-only) or `−qty` (long/short).
+//!
+//! SMAs are compared without division: `sum_fast / fast < sum_slow / slow` ⇔
+//! `sum_fast · slow < sum_slow · fast`, so the comparison is exact and cheap.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, VecDeque};
+
+use rust_decimal::Decimal;
+
+use super::{Strategy, Target};
+use crate::domain::Symbol;
+use crate::market::Bar;
+
+#[derive(Debug, Default)]
+struct Series {
+    closes: VecDeque<Decimal>,
+    sum_fast: Decimal,
+    sum_slow: Decimal,
+    /// Ordering of fast vs slow SMA at the previous bar, once both were defined.
+    prev: Option<Ordering>,
+}
+
+/// The `sma_cross` strategy.
+#[derive(Debug)]
+pub struct SmaCross {
+    fast: usize,
+    slow: usize,
+    qty: Decimal,
+    allow_short: bool,
+    series: HashMap<Symbol, Series>,
+}
+
+impl SmaCross {
+    /// `fast < slow`, both ≥ 1 (the configuration guarantees it), `qty > 0`.
+    pub fn new(fast: usize, slow: usize, qty: Decimal, allow_short: bool) -> Self {
+        debug_assert!(fast >= 1 && fast < slow, "sma_cross needs 1 <= fast < slow");
+        SmaCross {
+            fast: fast.max(1),
+            slow: slow.max(fast + 1),
+            qty,
+            allow_short,
+            series: HashMap::new(),
+        }
+    }
+}
+
+impl Strategy for SmaCross {
+    fn name(&self) -> &'static str {
+        "sma_cross"
+    }
+
+    fn on_bar(&mut self, bar: &Bar) -> Option<Target> {
+        let (fast, slow) = (self.fast, self.slow);
+        let s = self.series.entry(bar.symbol.clone()).or_default();
+        s.closes.push_back(bar.close);
+        s.sum_fast += bar.close;
+        s.sum_slow += bar.close;
+        let n = s.closes.len();
+        if n > fast {
+            s.sum_fast -= s.closes[n - 1 - fast];
+        }
+        if n > slow {
+            if let Some(old) = s.closes.pop_front() {
+                s.sum_slow -= old;
+            }
+        }
+        if s.closes.len() < slow {
+            return None;
+        }
+        let now = (s.sum_fast * Decimal::from(slow)).cmp(&(s.sum_slow * Decimal::from(fast)));
+        let prev = s.prev.replace(now);
+        match (prev?, now) {
+            (Ordering::Less | Ordering::Equal, Ordering::Greater) => Some(Target {
+                qty: self.qty,
+                reason: "sma_cross up",
+            }),
+            (Ordering::Greater | Ordering::Equal, Ordering::Less) => Some(Target {
+                qty: if self.allow_short {
+                    -self.qty
+                } else {
+                    Decimal::ZERO
+                },
+                reason: "sma_cross down",
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn bar(i: i64, close: i64) -> Bar {
+        let c = Decimal::from(close);
+        Bar {
+            symbol: Symbol::new("T").unwrap(),
+            ts: Timestamp::from_unix_ms(i),
+            open: c,
+            high: c,
+            low: c,
+            close: c,
+            volume: Decimal::ONE,
+        }
+    }
+
+    /// Straightforward reference: recompute both SMAs with division at every bar.
+    fn reference(closes: &[i64], fast: usize, slow: usize) -> Vec<(usize, bool)> {
+        let sma = |t: usize, n: usize| {
+            closes[t + 1 - n..=t]
+                .iter()
+                .map(|c| Decimal::from(*c))
+                .sum::<Decimal>()
+                / Decimal::from(n)
+        };
+        let mut out = Vec::new();
+        for t in slow..closes.len() {
+            let (f0, s0, f1, s1) = (
+                sma(t - 1, fast),
+                sma(t - 1, slow),
+                sma(t, fast),
+                sma(t, slow),
+            );
+            if f0 <= s0 && f1 > s1 {
+                out.push((t, true));
+            } else if f0 >= s0 && f1 < s1 {
+                out.push((t, false));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_the_textbook_definition() {
+        let mut seed = 12345u64;
+        let mut closes = vec![100i64];
+        for _ in 0..2000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let step = (seed >> 60) as i64 - 7; // -7..=8, with exact ties now and then
+            closes.push((closes.last().unwrap() + step).max(1));
+        }
+        for (fast, slow) in [(1, 2), (3, 7), (10, 30)] {
+            let mut s = SmaCross::new(fast, slow, Decimal::ONE, true);
+            let got: Vec<(usize, bool)> = closes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    s.on_bar(&bar(i as i64, *c))
+                        .map(|t| (i, t.qty > Decimal::ZERO))
+                })
+                .collect();
+            assert_eq!(
+                got,
+                reference(&closes, fast, slow),
+                "fast {fast} slow {slow}"
+            );
+            assert!(got.len() > 20);
+        }
+    }
+
+    #[test]
+    fn long_only_exits_to_flat() {
+        let mut s = SmaCross::new(1, 2, Decimal::TEN, false);
+        let targets: Vec<Decimal> = [5, 4, 6, 3]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| s.on_bar(&bar(i as i64, *c)))
+            .map(|t| t.qty)
+            .collect();
+        assert_eq!(targets, vec![Decimal::TEN, Decimal::ZERO]);
+    }
+}
