@@ -12,10 +12,13 @@
 //! Shells (`ballast-store`, the `ballast` binary) read files and the environment and pass the
 //! text in; they carry out what this crate decides.
 
+pub mod backtest;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod market;
+pub mod paper;
+pub mod portfolio;
 pub mod strategy;
 pub mod time;
 

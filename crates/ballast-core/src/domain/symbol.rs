@@ -1,12 +1,18 @@
 use std::fmt;
+use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A tradable instrument's ticker: 1–16 characters of `A–Z`, `0–9`, `.`, `/`, `-`
-/// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Symbol(String);
+/// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased. Cheap to clone (shared).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Symbol(Arc<str>);
+
+impl Serialize for Symbol {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 pub const SYMBOL_MAX_LEN: usize = 16;
 
@@ -37,7 +43,7 @@ impl Symbol {
         }) {
             return Err(err("it has a character outside the allowed set"));
         }
-        Ok(Symbol(upper))
+        Ok(Symbol(upper.into()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod backtest;
 mod check;
 mod init;
 mod journal;
@@ -64,6 +65,8 @@ enum Command {
         #[command(subcommand)]
         command: journal::JournalCommand,
     },
+    /// Run a strategy over a CSV file as fast as possible and print a summary.
+    Backtest(backtest::BacktestArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -77,6 +80,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Check { config } => Ok(check::check(&config)),
         Command::Init { path, force } => init::init(&path, force),
         Command::Journal { command } => journal::journal(command),
+        Command::Backtest(args) => backtest::backtest(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "ballast", &mut std::io::stdout());

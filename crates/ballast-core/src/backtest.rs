@@ -1,0 +1,350 @@
+//! The backtest driver: bars → strategy → orders → paper broker → fills → portfolio, on the
+//! bars' own (virtual) time, with round-trip trades and a summary. Pure and deterministic.
+//!
+//! Per bar: the broker first fills orders waiting for this bar (at its open), then the
+//! portfolio is marked at the close, then the strategy sees the closed bar and may change its
+//! target; the difference from the position (and open orders) becomes a market order that
+//! fills at the next bar's open.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::domain::{
+    ClientOrderId, Fill, Order, OrderKind, Quantity, Side, SignalId, Symbol, TimeInForce,
+};
+use crate::market::Bar;
+use crate::paper::{PaperBroker, PaperConfig};
+use crate::portfolio::Portfolio;
+use crate::strategy::Strategy;
+use crate::time::Timestamp;
+
+/// One round trip: from flat to flat (or to a flip).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trade {
+    pub symbol: Symbol,
+    pub entry_time: Timestamp,
+    pub entry_price: Decimal,
+    /// `None` while the trade is still open.
+    pub exit_time: Option<Timestamp>,
+    pub exit_price: Option<Decimal>,
+    /// Signed: positive long, negative short.
+    pub qty: Decimal,
+    /// Realized PnL net of the fees of its fills (`None` while open).
+    pub pnl: Option<Decimal>,
+}
+
+#[derive(Debug, Default)]
+struct OpenTrade {
+    entry_time: Timestamp,
+    entry_notional: Decimal,
+    qty: Decimal,
+    exit_notional: Decimal,
+    exit_qty: Decimal,
+    fees: Decimal,
+    realized_at_entry: Decimal,
+}
+
+/// The summary of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub bars: u64,
+    pub signals: u64,
+    pub orders: u64,
+    pub fills: u64,
+    /// Orders refused, by the check that refused them.
+    pub rejections: BTreeMap<String, u64>,
+    pub trades: u64,
+    pub starting_equity: Decimal,
+    pub final_equity: Decimal,
+    pub return_pct: Decimal,
+    pub max_drawdown_pct: Decimal,
+    pub fees: Decimal,
+}
+
+/// A running backtest.
+pub struct Backtest<S: Strategy> {
+    strategy: S,
+    broker: PaperBroker,
+    portfolio: Portfolio,
+    open_trades: HashMap<Symbol, OpenTrade>,
+    trades: Vec<Trade>,
+    next_signal: u64,
+    summary: Summary,
+    peak: Decimal,
+    max_dd: Decimal,
+}
+
+impl<S: Strategy> Backtest<S> {
+    pub fn new(strategy: S, paper: PaperConfig, cash: Decimal) -> Self {
+        Backtest {
+            strategy,
+            broker: PaperBroker::new(paper),
+            portfolio: Portfolio::new(cash),
+            open_trades: HashMap::new(),
+            trades: Vec::new(),
+            next_signal: 1,
+            summary: Summary {
+                bars: 0,
+                signals: 0,
+                orders: 0,
+                fills: 0,
+                rejections: BTreeMap::new(),
+                trades: 0,
+                starting_equity: cash,
+                final_equity: cash,
+                return_pct: Decimal::ZERO,
+                max_drawdown_pct: Decimal::ZERO,
+                fees: Decimal::ZERO,
+            },
+            peak: cash,
+            max_dd: Decimal::ZERO,
+        }
+    }
+
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    /// Feed one bar (bars must come in time order).
+    pub fn on_bar(&mut self, bar: &Bar) {
+        self.summary.bars += 1;
+        for fill in self.broker.on_bar(bar) {
+            self.book(&fill);
+        }
+        self.portfolio.mark(&bar.symbol, bar.close);
+        let equity = self.portfolio.equity();
+        if equity > self.peak {
+            self.peak = equity;
+        } else if self.peak > Decimal::ZERO {
+            let dd = (self.peak - equity) / self.peak;
+            if dd > self.max_dd {
+                self.max_dd = dd;
+            }
+        }
+        let Some(target) = self.strategy.on_bar(bar) else {
+            return;
+        };
+        self.summary.signals += 1;
+        let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
+        let delta = target.qty - have;
+        if delta.is_zero() {
+            return;
+        }
+        let side = if delta > Decimal::ZERO {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let Ok(qty) = Quantity::new(delta.abs()) else {
+            *self
+                .summary
+                .rejections
+                .entry("invalid_quantity".into())
+                .or_default() += 1;
+            return;
+        };
+        // A cash account cannot buy more than its cash (estimated at this close).
+        if side == Side::Buy
+            && delta * bar.close > self.portfolio.cash
+            && self.portfolio.qty(&bar.symbol) >= Decimal::ZERO
+        {
+            *self
+                .summary
+                .rejections
+                .entry("buying_power".into())
+                .or_default() += 1;
+            return;
+        }
+        let signal = SignalId(self.next_signal);
+        self.next_signal += 1;
+        self.summary.orders += 1;
+        self.broker.submit(Order {
+            client_order_id: ClientOrderId::for_signal(signal, 0),
+            symbol: bar.symbol.clone(),
+            side,
+            qty,
+            kind: OrderKind::Market,
+            tif: TimeInForce::Day,
+            created_at: bar.ts,
+        });
+    }
+
+    fn book(&mut self, fill: &Fill) {
+        let before = self.portfolio.qty(&fill.symbol);
+        let realized_before = self
+            .portfolio
+            .position(&fill.symbol)
+            .map_or(Decimal::ZERO, |p| p.realized_pnl);
+        if self.portfolio.apply_fill(fill).is_err() {
+            return; // a fill for another symbol cannot come out of the simulator
+        }
+        self.summary.fills += 1;
+        let after = self.portfolio.qty(&fill.symbol);
+        let realized_after = self
+            .portfolio
+            .position(&fill.symbol)
+            .map_or(Decimal::ZERO, |p| p.realized_pnl);
+        let price = fill.price.value();
+        let signed = fill.signed_qty();
+        // Split the fill into the part that closes and the part that opens.
+        let closing = if before.is_zero() || before.is_sign_positive() == signed.is_sign_positive()
+        {
+            Decimal::ZERO
+        } else {
+            signed.abs().min(before.abs())
+        };
+        let opening = signed.abs() - closing;
+        let fee_per_unit = fill.fee.value() / fill.qty.value();
+        if !closing.is_zero() {
+            if let Some(t) = self.open_trades.get_mut(&fill.symbol) {
+                t.exit_notional += closing * price;
+                t.exit_qty += closing;
+                t.fees += fee_per_unit * closing;
+            }
+            if after.is_zero() || after.is_sign_positive() != before.is_sign_positive() {
+                if let Some(t) = self.open_trades.remove(&fill.symbol) {
+                    let realized = realized_after - t.realized_at_entry;
+                    self.trades.push(Trade {
+                        symbol: fill.symbol.clone(),
+                        entry_time: t.entry_time,
+                        entry_price: (t.entry_notional / t.qty.abs()).normalize(),
+                        exit_time: Some(fill.ts),
+                        exit_price: Some((t.exit_notional / t.exit_qty).normalize()),
+                        qty: t.qty,
+                        pnl: Some((realized - t.fees).normalize()),
+                    });
+                    self.summary.trades += 1;
+                }
+            }
+        }
+        if !opening.is_zero() {
+            let t = self
+                .open_trades
+                .entry(fill.symbol.clone())
+                .or_insert_with(|| OpenTrade {
+                    entry_time: fill.ts,
+                    realized_at_entry: if closing.is_zero() {
+                        realized_before
+                    } else {
+                        realized_after
+                    },
+                    ..OpenTrade::default()
+                });
+            t.entry_notional += opening * price;
+            t.qty += fill.side.sign() * opening;
+            t.fees += fee_per_unit * opening;
+        }
+    }
+
+    /// Finish: the summary and every trade, open ones last (with empty exit fields).
+    pub fn finish(mut self) -> (Summary, Vec<Trade>) {
+        let mut open: Vec<(Symbol, OpenTrade)> = self.open_trades.drain().collect();
+        open.sort_by(|a, b| a.0.cmp(&b.0));
+        for (symbol, t) in open {
+            self.trades.push(Trade {
+                symbol,
+                entry_time: t.entry_time,
+                entry_price: (t.entry_notional / t.qty.abs()).normalize(),
+                exit_time: None,
+                exit_price: None,
+                qty: t.qty,
+                pnl: None,
+            });
+        }
+        let s = &mut self.summary;
+        s.final_equity = self.portfolio.equity();
+        s.fees = self.portfolio.fees;
+        let hundred = Decimal::ONE_HUNDRED;
+        if !s.starting_equity.is_zero() {
+            s.return_pct =
+                ((s.final_equity - s.starting_equity) / s.starting_equity * hundred).round_dp(4);
+        }
+        s.max_drawdown_pct = (self.max_dd * hundred).round_dp(4);
+        (self.summary, self.trades)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::SmaCross;
+
+    fn bar(day: i64, sym: &str, open: i64, close: i64) -> Bar {
+        let (o, c) = (Decimal::from(open), Decimal::from(close));
+        Bar {
+            symbol: Symbol::new(sym).unwrap(),
+            ts: Timestamp::from_unix_ms(day * 86_400_000),
+            open: o,
+            high: o.max(c),
+            low: o.min(c),
+            close: c,
+            volume: Decimal::from(1_000_000),
+        }
+    }
+
+    fn zero_cost() -> PaperConfig {
+        PaperConfig {
+            slippage_bps: Decimal::ZERO,
+            fee_bps: Decimal::ZERO,
+            participation: Decimal::ONE,
+        }
+    }
+
+    #[test]
+    fn a_cross_up_then_down_is_one_round_trip_filled_at_next_opens() {
+        let closes = [10, 9, 8, 12, 13, 7, 6];
+        let mut bt = Backtest::new(
+            SmaCross::new(1, 2, Decimal::from(5), false),
+            zero_cost(),
+            Decimal::from(1000),
+        );
+        for (i, c) in closes.iter().enumerate() {
+            bt.on_bar(&bar(i as i64, "X", 100 + i as i64, *c));
+        }
+        let (s, trades) = bt.finish();
+        // Cross up at bar 3 (8→12 over 2-SMA), filled at bar 4's open 104; down at bar 5, filled at 106.
+        assert_eq!(trades.len(), 1);
+        let t = &trades[0];
+        assert_eq!(
+            (t.entry_price, t.exit_price),
+            (Decimal::from(104), Some(Decimal::from(106)))
+        );
+        assert_eq!(t.entry_time.unix_ms(), 4 * 86_400_000);
+        assert_eq!(t.pnl, Some(Decimal::from(10)));
+        assert_eq!((s.orders, s.fills, s.trades), (2, 2, 1));
+        assert_eq!(s.final_equity, Decimal::from(1010));
+    }
+
+    #[test]
+    fn a_cross_on_the_last_bar_has_no_fill_and_open_trades_are_listed() {
+        let closes = [10, 9, 8, 12];
+        let mut bt = Backtest::new(
+            SmaCross::new(1, 2, Decimal::ONE, false),
+            zero_cost(),
+            Decimal::from(1000),
+        );
+        for (i, c) in closes.iter().enumerate() {
+            bt.on_bar(&bar(i as i64, "X", 10, *c));
+        }
+        let (s, trades) = bt.finish();
+        assert_eq!((s.orders, s.fills), (1, 0));
+        assert!(trades.is_empty());
+    }
+
+    #[test]
+    fn buying_beyond_cash_is_rejected_and_counted() {
+        let mut bt = Backtest::new(
+            SmaCross::new(1, 2, Decimal::from(1000), false),
+            zero_cost(),
+            Decimal::from(100),
+        );
+        for (i, c) in [10, 9, 8, 12, 13].iter().enumerate() {
+            bt.on_bar(&bar(i as i64, "X", 10, *c));
+        }
+        let (s, _) = bt.finish();
+        assert_eq!(s.rejections.get("buying_power"), Some(&1));
+        assert_eq!(s.orders, 0);
+    }
+}

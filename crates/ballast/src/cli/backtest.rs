@@ -1,0 +1,283 @@
+//! `ballast backtest`: the strategy over a CSV file as fast as possible, on the bars' time.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ballast_core::backtest::{Backtest, Summary, Trade};
+use ballast_core::domain::Symbol;
+use ballast_core::paper::PaperConfig;
+use ballast_core::strategy::SmaCross;
+use clap::{Args, ValueEnum};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::exit::{self, Exit};
+use crate::market_file;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    SmaCross,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FillArg {
+    /// Market orders fill at the next bar's open (± slippage).
+    NextOpen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GuardArg {
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// OHLCV CSV file, plain or gzipped (Ticker,Date,Open,High,Low,Close,Volume,...).
+    #[arg(long, value_name = "FILE.csv[.gz]")]
+    data: PathBuf,
+    /// Only these symbols (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    symbols: Vec<String>,
+    #[arg(long, value_enum, default_value = "sma-cross")]
+    strategy: StrategyArg,
+    /// Fast SMA length (bars).
+    #[arg(long, default_value_t = 10)]
+    fast: usize,
+    /// Slow SMA length (bars).
+    #[arg(long, default_value_t = 30)]
+    slow: usize,
+    /// Quantity bought on a cross up.
+    #[arg(long, default_value = "10")]
+    qty: Decimal,
+    /// Long/short instead of long-only.
+    #[arg(long)]
+    allow_short: bool,
+    #[arg(long, value_enum, default_value = "next-open")]
+    fill: FillArg,
+    /// Fee per fill, basis points of notional.
+    #[arg(long, default_value = "0")]
+    fee_bps: Decimal,
+    /// Slippage of market orders, basis points.
+    #[arg(long, default_value = "0")]
+    slippage_bps: Decimal,
+    /// Largest fraction of a bar's volume one order takes.
+    #[arg(long, default_value = "1")]
+    participation: Decimal,
+    /// Starting cash.
+    #[arg(long, default_value = "100000")]
+    cash: Decimal,
+    /// The trade guard (not in this build yet: only `off` is accepted).
+    #[arg(long, value_enum, default_value = "off")]
+    guard: GuardArg,
+    /// Skip malformed rows with a counted warning instead of stopping.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Write the round-trip trades to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    trades_out: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    data: String,
+    strategy: String,
+    symbols: Vec<String>,
+    first_bar: Option<String>,
+    last_bar: Option<String>,
+    skipped_rows: u64,
+    summary: &'a Summary,
+    load_seconds: f64,
+    run_seconds: f64,
+    bars_per_second: f64,
+}
+
+fn check_args(a: &BacktestArgs) -> anyhow::Result<()> {
+    if a.guard == GuardArg::On {
+        bail!(
+            "the trade guard is not part of this build yet; run with --guard off (the results then carry no risk checks)"
+        );
+    }
+    if a.fast == 0 || a.fast >= a.slow {
+        bail!(
+            "--fast {} must be at least 1 and less than --slow {}",
+            a.fast,
+            a.slow
+        );
+    }
+    if a.qty <= Decimal::ZERO {
+        bail!("--qty {} must be greater than zero", a.qty);
+    }
+    if a.cash <= Decimal::ZERO {
+        bail!("--cash {} must be greater than zero", a.cash);
+    }
+    if a.fee_bps < Decimal::ZERO || a.slippage_bps < Decimal::ZERO {
+        bail!("--fee-bps and --slippage-bps must not be negative");
+    }
+    if a.participation <= Decimal::ZERO || a.participation > Decimal::ONE {
+        bail!(
+            "--participation {} must be greater than 0 and at most 1",
+            a.participation
+        );
+    }
+    Ok(())
+}
+
+pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
+    check_args(a)?;
+    let symbols = a
+        .symbols
+        .iter()
+        .map(|s| Symbol::new(s.trim()).map_err(|e| anyhow::anyhow!("--symbols: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let t0 = Instant::now();
+    let loaded = market_file::load(&a.data, &symbols, a.skip_bad_rows)?;
+    let load_seconds = t0.elapsed().as_secs_f64();
+    for e in &loaded.first_errors {
+        eprintln!("warning: skipped {e}");
+    }
+    if loaded.skipped > 0 {
+        eprintln!("warning: {} malformed row(s) skipped", loaded.skipped);
+    }
+    if loaded.bars.is_empty() {
+        bail!(
+            "{}: no bars{}",
+            a.data.display(),
+            if symbols.is_empty() {
+                String::new()
+            } else {
+                " for the requested --symbols".into()
+            }
+        );
+    }
+    let strategy = match a.strategy {
+        StrategyArg::SmaCross => SmaCross::new(a.fast, a.slow, a.qty, a.allow_short),
+    };
+    let paper = PaperConfig {
+        slippage_bps: a.slippage_bps,
+        fee_bps: a.fee_bps,
+        participation: a.participation,
+    };
+    let mut bt = Backtest::new(strategy, paper, a.cash);
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new(loaded.bars.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} bars {per_sec} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let t1 = Instant::now();
+    for (i, bar) in loaded.bars.iter().enumerate() {
+        bt.on_bar(bar);
+        if i % 65_536 == 0 {
+            if let Some(pb) = &progress {
+                pb.set_position(i as u64);
+            }
+        }
+    }
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    let (summary, trades) = bt.finish();
+    let run_seconds = t1.elapsed().as_secs_f64();
+    let mut syms: Vec<String> = loaded.bars.iter().map(|b| b.symbol.to_string()).collect();
+    syms.sort();
+    syms.dedup();
+    if let Some(path) = &a.trades_out {
+        write_trades(path, &trades)?;
+    }
+    let report = Report {
+        data: a.data.display().to_string(),
+        strategy: format!(
+            "sma_cross(fast {}, slow {}, qty {}{})",
+            a.fast,
+            a.slow,
+            a.qty,
+            if a.allow_short { ", long/short" } else { "" }
+        ),
+        symbols: syms,
+        first_bar: loaded.bars.first().map(|b| b.ts.to_string()),
+        last_bar: loaded.bars.last().map(|b| b.ts.to_string()),
+        skipped_rows: loaded.skipped,
+        summary: &summary,
+        load_seconds,
+        run_seconds,
+        bars_per_second: summary.bars as f64 / (load_seconds + run_seconds).max(1e-9),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_human(&report);
+    }
+    Ok(exit::OK)
+}
+
+fn print_human(r: &Report<'_>) {
+    let s = r.summary;
+    println!(
+        "backtest {} on {} ({}), {} to {}",
+        r.strategy,
+        r.data,
+        r.symbols.join(","),
+        r.first_bar.as_deref().unwrap_or("-"),
+        r.last_bar.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  bars {}  signals {}  orders {}  fills {}  trades {}",
+        s.bars, s.signals, s.orders, s.fills, s.trades
+    );
+    if s.rejections.is_empty() {
+        println!("  rejections: none");
+    } else {
+        let list: Vec<String> = s
+            .rejections
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!("  rejections: {}", list.join(", "));
+    }
+    println!(
+        "  equity {} -> {} (return {} %), max drawdown {} %, fees {}",
+        s.starting_equity,
+        s.final_equity.round_dp(2),
+        s.return_pct.round_dp(2),
+        s.max_drawdown_pct.round_dp(2),
+        s.fees.round_dp(2)
+    );
+    println!(
+        "  {:.0} bars/s (load {:.3} s, run {:.3} s)",
+        r.bars_per_second, r.load_seconds, r.run_seconds
+    );
+}
+
+fn write_trades(path: &std::path::Path, trades: &[Trade]) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    writeln!(
+        w,
+        "symbol,entry_time,entry_price,exit_time,exit_price,qty,pnl"
+    )?;
+    for t in trades {
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{}",
+            t.symbol,
+            t.entry_time,
+            t.entry_price,
+            opt(t.exit_time.map(|x| x.to_string())),
+            opt(t.exit_price.map(|x| x.to_string())),
+            t.qty,
+            opt(t.pnl.map(|x| x.to_string()))
+        )?;
+    }
+    w.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
