@@ -155,10 +155,18 @@ impl Loader {
     }
 
     fn read_env(&mut self, env: &[(String, String)]) {
+        // Aliases first, so that the explicit BALLAST_ form wins when both are set.
         let mut sorted: Vec<&(String, String)> = env.iter().collect();
-        sorted.sort();
+        sorted.sort_by_key(|(k, _)| (k.starts_with(ENV_PREFIX), k.clone()));
         for (var, text) in sorted {
+            let mut text = text.clone();
             let spec = if let Some(spec) = KEYS.iter().find(|k| k.env_alias == Some(var.as_str())) {
+                // The seeds' percentage limits are fractions (0.30 = 30 %).
+                if var.ends_with("_PCT") {
+                    if let Ok(v) = Decimal::from_str(text.trim()) {
+                        text = (v * Decimal::ONE_HUNDRED).normalize().to_string();
+                    }
+                }
                 spec
             } else if let Some(rest) = var.strip_prefix(ENV_PREFIX) {
                 let Some((section, key)) = rest.split_once("__") else {
@@ -184,7 +192,7 @@ impl Loader {
             } else {
                 continue;
             };
-            match check_env(spec, text) {
+            match check_env(spec, &text) {
                 Ok(json) => {
                     self.values.insert(
                         (spec.section, spec.key),

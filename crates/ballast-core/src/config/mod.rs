@@ -64,7 +64,9 @@ pub fn reference_markdown() -> String {
          (exit code 78 on error).\n\n\
          Environment overrides take precedence over the file: `BALLAST_<SECTION>__<KEY>` for any\n\
          key (e.g. `BALLAST_GUARD__MAX_OPEN_ORDERS=10`; booleans `true/false`, lists\n\
-         comma-separated), and the guard aliases listed below. A `BALLAST_*__*` variable that names\n\
+         comma-separated), and the guard aliases listed below. The aliases keep the units of the bots\n\
+         they come from: `*_PCT` aliases are fractions (`MAX_PORTFOLIO_EXPOSURE_PCT=0.30` is 30 %).\n\
+         When both forms are set, the `BALLAST_` form wins. A `BALLAST_*__*` variable that names\n\
          no key is an error, so a typo never goes unnoticed.\n",
     );
     for section in SECTIONS {
@@ -194,6 +196,9 @@ mod tests {
             &env(&[
                 ("BALLAST_GUARD__MAX_OPEN_ORDERS", "7"),
                 ("MAX_NOTIONAL_PER_ORDER", "1234.5"),
+                ("MAX_CONCENTRATION_PER_SYMBOL_PCT", "0.08"),
+                ("MAX_PORTFOLIO_EXPOSURE_PCT", "0.30"),
+                ("BALLAST_GUARD__MAX_PORTFOLIO_EXPOSURE_PCT", "20"),
                 ("BALLAST_FEED__SYMBOLS", "spy, qqq"),
                 ("BALLAST_HOME", "/somewhere"),
                 ("PATH", "/bin"),
@@ -203,6 +208,16 @@ mod tests {
         assert_eq!(c.guard.max_open_orders, 7);
         assert_eq!(c.guard.max_notional_per_order_usd, Decimal::new(12345, 1));
         assert_eq!(c.feed.symbols[1].as_str(), "QQQ");
+        assert_eq!(
+            c.guard.max_concentration_per_symbol_pct,
+            Decimal::from(8),
+            "fraction alias"
+        );
+        assert_eq!(
+            c.guard.max_portfolio_exposure_pct,
+            Decimal::from(20),
+            "BALLAST_ form wins"
+        );
     }
 
     #[test]
