@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::domain::{
     ClientOrderId, Fill, Order, OrderKind, Quantity, Side, SignalId, Symbol, TimeInForce,
 };
+use crate::guard::{self, Account, Candidate, Gate, GuardState, Limits, Verdict};
 use crate::market::Bar;
 use crate::paper::{PaperBroker, PaperConfig};
 use crate::portfolio::Portfolio;
@@ -55,6 +56,8 @@ pub struct Summary {
     pub fills: u64,
     /// Orders refused, by the check that refused them.
     pub rejections: BTreeMap<String, u64>,
+    /// Orders the guard made smaller, by the check that decided.
+    pub resized: BTreeMap<String, u64>,
     pub trades: u64,
     pub starting_equity: Decimal,
     pub final_equity: Decimal,
@@ -63,8 +66,23 @@ pub struct Summary {
     pub fees: Decimal,
 }
 
+/// The trade guard as the backtest runs it (the same pure function as the engine).
+pub struct GuardSetup {
+    pub limits: Limits,
+    pub gate: Gate,
+}
+
+struct GuardRun {
+    limits: Limits,
+    gate: Gate,
+    state: GuardState,
+    day: Option<(i32, u32, u32)>,
+    start_of_day_equity: Decimal,
+}
+
 /// A running backtest.
 pub struct Backtest<S: Strategy> {
+    guard: Option<GuardRun>,
     strategy: S,
     broker: PaperBroker,
     portfolio: Portfolio,
@@ -79,6 +97,7 @@ pub struct Backtest<S: Strategy> {
 impl<S: Strategy> Backtest<S> {
     pub fn new(strategy: S, paper: PaperConfig, cash: Decimal) -> Self {
         Backtest {
+            guard: None,
             strategy,
             broker: PaperBroker::new(paper),
             portfolio: Portfolio::new(cash),
@@ -91,6 +110,7 @@ impl<S: Strategy> Backtest<S> {
                 orders: 0,
                 fills: 0,
                 rejections: BTreeMap::new(),
+                resized: BTreeMap::new(),
                 trades: 0,
                 starting_equity: cash,
                 final_equity: cash,
@@ -101,6 +121,18 @@ impl<S: Strategy> Backtest<S> {
             peak: cash,
             max_dd: Decimal::ZERO,
         }
+    }
+
+    /// Check every order with the trade guard.
+    pub fn with_guard(mut self, setup: GuardSetup) -> Self {
+        self.guard = Some(GuardRun {
+            limits: setup.limits,
+            gate: setup.gate,
+            state: GuardState::default(),
+            day: None,
+            start_of_day_equity: self.summary.starting_equity,
+        });
+        self
     }
 
     pub fn portfolio(&self) -> &Portfolio {
@@ -123,6 +155,13 @@ impl<S: Strategy> Backtest<S> {
                 self.max_dd = dd;
             }
         }
+        if let Some(g) = &mut self.guard {
+            let day = bar.ts.date();
+            if g.day != Some(day) {
+                g.day = Some(day);
+                g.start_of_day_equity = equity;
+            }
+        }
         let Some(target) = self.strategy.on_bar(bar) else {
             return;
         };
@@ -137,25 +176,53 @@ impl<S: Strategy> Backtest<S> {
         } else {
             Side::Sell
         };
-        let Ok(qty) = Quantity::new(delta.abs()) else {
-            *self
-                .summary
-                .rejections
-                .entry("invalid_quantity".into())
-                .or_default() += 1;
+        let mut candidate = Candidate {
+            symbol: bar.symbol.clone(),
+            side,
+            qty: delta.abs(),
+            limit_price: None,
+            idempotency_key: None,
+        };
+        if let Some(g) = &self.guard {
+            let account = Account::from_portfolio(
+                &self.portfolio,
+                &bar.symbol,
+                u32::try_from(self.broker.open_count()).unwrap_or(u32::MAX),
+                self.broker.reserved_cash(|s| self.portfolio.mark_of(s)),
+                g.start_of_day_equity,
+                self.peak,
+            );
+            let verdict =
+                guard::evaluate(&g.limits, &g.gate, &g.state, &candidate, &account, bar.ts);
+            match verdict.approved_qty(candidate.qty) {
+                Some(q) => {
+                    if let Verdict::Resize { reasons, .. } = &verdict {
+                        if let Some(r) = reasons.first() {
+                            self.count_resize(r.check.name());
+                        }
+                    }
+                    candidate.qty = q;
+                }
+                None => {
+                    self.count_rejection(verdict.deciding_check().map_or("guard", |c| c.name()));
+                    return;
+                }
+            }
+        }
+        let Ok(qty) = Quantity::new(candidate.qty) else {
+            self.count_rejection("invalid_quantity");
             return;
         };
         // A cash account cannot buy more than its cash (estimated at this close).
         if side == Side::Buy
-            && delta * bar.close > self.portfolio.cash
+            && candidate.qty * bar.close > self.portfolio.cash
             && self.portfolio.qty(&bar.symbol) >= Decimal::ZERO
         {
-            *self
-                .summary
-                .rejections
-                .entry("buying_power".into())
-                .or_default() += 1;
+            self.count_rejection("buying_power");
             return;
+        }
+        if let Some(g) = &mut self.guard {
+            g.state.record_submit(&candidate, bar.ts, &g.limits);
         }
         let signal = SignalId(self.next_signal);
         self.next_signal += 1;
@@ -169,6 +236,14 @@ impl<S: Strategy> Backtest<S> {
             tif: TimeInForce::Day,
             created_at: bar.ts,
         });
+    }
+
+    fn count_rejection(&mut self, check: &str) {
+        *self.summary.rejections.entry(check.to_owned()).or_default() += 1;
+    }
+
+    fn count_resize(&mut self, check: &str) {
+        *self.summary.resized.entry(check.to_owned()).or_default() += 1;
     }
 
     fn book(&mut self, fill: &Fill) {
@@ -206,6 +281,9 @@ impl<S: Strategy> Backtest<S> {
             if after.is_zero() || after.is_sign_positive() != before.is_sign_positive() {
                 if let Some(t) = self.open_trades.remove(&fill.symbol) {
                     let realized = realized_after - t.realized_at_entry;
+                    if let Some(g) = &mut self.guard {
+                        g.state.record_exit(realized - t.fees, fill.ts, &g.limits);
+                    }
                     self.trades.push(Trade {
                         symbol: fill.symbol.clone(),
                         entry_time: t.entry_time,
@@ -330,6 +408,33 @@ mod tests {
         }
         let (s, trades) = bt.finish();
         assert_eq!((s.orders, s.fills), (1, 0));
+        assert!(trades.is_empty());
+    }
+
+    #[test]
+    fn the_guard_decides_every_order_and_counts_by_check() {
+        let limits = crate::guard::Limits::from(&crate::config::builtin().unwrap());
+        let gate = crate::guard::Gate {
+            kill_switch: true,
+            ..crate::guard::Gate::default()
+        };
+        let mut bt = Backtest::new(
+            SmaCross::new(1, 2, Decimal::ONE, false),
+            zero_cost(),
+            Decimal::from(1000),
+        )
+        .with_guard(GuardSetup { limits, gate });
+        for (i, c) in [10, 9, 8, 12, 13, 7, 6].iter().enumerate() {
+            bt.on_bar(&bar(i as i64, "X", 10, *c));
+        }
+        let (s, trades) = bt.finish();
+        assert_eq!(s.orders, 0);
+        assert_eq!(
+            s.rejections.get("kill_switch"),
+            Some(&1),
+            "{:?}",
+            s.rejections
+        );
         assert!(trades.is_empty());
     }
 

@@ -73,6 +73,29 @@ impl PaperBroker {
             .sum()
     }
 
+    /// Number of open orders.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Cash that open orders adding exposure would use, at `price_of` each symbol.
+    pub fn reserved_cash(
+        &self,
+        price_of: impl Fn(&crate::domain::Symbol) -> Option<Decimal>,
+    ) -> Decimal {
+        self.open
+            .iter()
+            .map(|w| {
+                let p = w
+                    .order
+                    .limit_price()
+                    .map(|p| p.value())
+                    .or_else(|| price_of(&w.order.symbol));
+                w.remaining * p.unwrap_or(Decimal::ZERO)
+            })
+            .sum()
+    }
+
     /// Look an order up by its client order id (settles unknown outcomes).
     pub fn lookup(&self, id: &ClientOrderId) -> Option<(&Order, Decimal)> {
         self.open_orders().find(|(o, _)| &o.client_order_id == id)

@@ -172,3 +172,53 @@ fn malformed_rows_are_reported_with_line_and_column_or_skipped_when_asked() {
     assert_eq!(v["summary"]["bars"], 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 malformed row(s) skipped"));
 }
+
+#[test]
+fn the_guard_is_on_by_default_and_its_decisions_are_counted_by_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("tight.toml");
+    std::fs::write(
+        &cfg,
+        "[guard]\nmax_notional_per_order_usd = 500\nmax_position_notional_usd = 800\nmax_portfolio_exposure_pct = 1\n[risk]\nmax_total_at_risk_pct = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args([
+            "backtest",
+            "--data",
+            data().to_str().unwrap(),
+            "--symbols",
+            "AAPL,IBM",
+            "--json",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["guard"].as_str().unwrap().starts_with("on, limits from"),
+        "{}",
+        v["guard"]
+    );
+    let resized = v["summary"]["resized"].as_object().unwrap();
+    assert!(
+        resized
+            .get("max_notional_per_order")
+            .is_some_and(|n| n.as_u64().unwrap() > 10),
+        "{resized:?}"
+    );
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[guard]\nmax_notional_per_ordr_usd = 5\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(["backtest", "--data", data().to_str().unwrap(), "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}

@@ -5,16 +5,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ballast_core::backtest::{Backtest, Summary, Trade};
+use ballast_core::backtest::{Backtest, GuardSetup, Summary, Trade};
 use ballast_core::domain::Symbol;
+use ballast_core::guard::{Gate, Limits};
 use ballast_core::paper::PaperConfig;
 use ballast_core::strategy::SmaCross;
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::ConfigArg;
 use crate::exit::{self, Exit};
-use crate::market_file;
+use crate::{market_file, settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StrategyArg {
@@ -69,9 +71,11 @@ pub struct BacktestArgs {
     /// Starting cash.
     #[arg(long, default_value = "100000")]
     cash: Decimal,
-    /// The trade guard (not in this build yet: only `off` is accepted).
-    #[arg(long, value_enum, default_value = "off")]
+    /// Check every order with the trade guard, limits from `[guard]` of the configuration.
+    #[arg(long, value_enum, default_value = "on")]
     guard: GuardArg,
+    #[command(flatten)]
+    config: ConfigArg,
     /// Skip malformed rows with a counted warning instead of stopping.
     #[arg(long)]
     skip_bad_rows: bool,
@@ -87,6 +91,7 @@ pub struct BacktestArgs {
 struct Report<'a> {
     data: String,
     strategy: String,
+    guard: String,
     symbols: Vec<String>,
     first_bar: Option<String>,
     last_bar: Option<String>,
@@ -98,11 +103,6 @@ struct Report<'a> {
 }
 
 fn check_args(a: &BacktestArgs) -> anyhow::Result<()> {
-    if a.guard == GuardArg::On {
-        bail!(
-            "the trade guard is not part of this build yet; run with --guard off (the results then carry no risk checks)"
-        );
-    }
     if a.fast == 0 || a.fast >= a.slow {
         bail!(
             "--fast {} must be at least 1 and less than --slow {}",
@@ -164,6 +164,26 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
         participation: a.participation,
     };
     let mut bt = Backtest::new(strategy, paper, a.cash);
+    let guard = match a.guard {
+        GuardArg::Off => "off".to_owned(),
+        GuardArg::On => {
+            let config = match settings::load(a.config.config.as_deref()) {
+                Ok(c) => c,
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    return Ok(exit::CONFIG);
+                }
+            };
+            bt = bt.with_guard(GuardSetup {
+                limits: Limits::from(&config),
+                gate: Gate::default(),
+            });
+            match &a.config.config {
+                Some(p) => format!("on, limits from {}", p.display()),
+                None => "on, built-in limits".to_owned(),
+            }
+        }
+    };
     let progress = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new(loaded.bars.len() as u64);
         pb.set_style(
@@ -201,6 +221,7 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
             a.qty,
             if a.allow_short { ", long/short" } else { "" }
         ),
+        guard,
         symbols: syms,
         first_bar: loaded.bars.first().map(|b| b.ts.to_string()),
         last_bar: loaded.bars.last().map(|b| b.ts.to_string()),
@@ -221,8 +242,9 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
 fn print_human(r: &Report<'_>) {
     let s = r.summary;
     println!(
-        "backtest {} on {} ({}), {} to {}",
+        "backtest {} (guard {}) on {} ({}), {} to {}",
         r.strategy,
+        r.guard,
         r.data,
         r.symbols.join(","),
         r.first_bar.as_deref().unwrap_or("-"),
@@ -241,6 +263,10 @@ fn print_human(r: &Report<'_>) {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         println!("  rejections: {}", list.join(", "));
+    }
+    if !s.resized.is_empty() {
+        let list: Vec<String> = s.resized.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("  resized by the guard: {}", list.join(", "));
     }
     println!(
         "  equity {} -> {} (return {} %), max drawdown {} %, fees {}",

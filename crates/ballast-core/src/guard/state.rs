@@ -1,0 +1,130 @@
+//! What the guard remembers between orders: recent submits (rate limits), recent orders and
+//! idempotency keys (duplicates), the last trade per symbol (cooldown) and losing exits
+//! (stop-loss streak). Every collection is bounded.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{Candidate, Limits};
+use crate::domain::{Side, Symbol};
+use crate::time::Timestamp;
+
+/// Idempotency keys remembered (oldest forgotten first).
+pub const MAX_KEYS: usize = 100_000;
+/// Recent orders remembered for duplicate detection.
+pub const MAX_RECENT: usize = 10_000;
+
+/// An order's identity for "identical order" detection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderKey {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub qty: Decimal,
+    pub limit_price: Option<Decimal>,
+}
+
+impl OrderKey {
+    pub fn of(c: &Candidate) -> Self {
+        OrderKey {
+            symbol: c.symbol.clone(),
+            side: c.side,
+            qty: c.qty.normalize(),
+            limit_price: c.limit_price.map(|p| p.normalize()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardState {
+    /// Submit times within the last minute, oldest first.
+    submits: VecDeque<Timestamp>,
+    recent: VecDeque<(Timestamp, OrderKey)>,
+    recent_last: HashMap<OrderKey, Timestamp>,
+    keys: HashSet<String>,
+    key_order: VecDeque<String>,
+    last_trade: HashMap<Symbol, Timestamp>,
+    losses: VecDeque<Timestamp>,
+    streak_cooldown_until: Option<Timestamp>,
+}
+
+impl GuardState {
+    /// Submits in `(now - window_ms, now]`.
+    pub fn submits_within(&self, now: Timestamp, window_ms: i64) -> u32 {
+        let from = now.plus_ms(-window_ms);
+        self.submits.iter().rev().take_while(|t| **t > from).count() as u32
+    }
+
+    /// When an identical order was last sent, if within memory.
+    pub fn last_identical(&self, key: &OrderKey) -> Option<Timestamp> {
+        self.recent_last.get(key).copied()
+    }
+
+    pub fn key_seen(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    pub fn last_trade(&self, symbol: &Symbol) -> Option<Timestamp> {
+        self.last_trade.get(symbol).copied()
+    }
+
+    /// Until when new exposure is blocked by a stop-loss streak.
+    pub fn streak_cooldown_until(&self) -> Option<Timestamp> {
+        self.streak_cooldown_until
+    }
+
+    /// Record an order that was sent.
+    pub fn record_submit(&mut self, c: &Candidate, now: Timestamp, limits: &Limits) {
+        self.submits.push_back(now);
+        let minute_ago = now.plus_ms(-60_000);
+        while self.submits.front().is_some_and(|t| *t <= minute_ago)
+            || self.submits.len() > limits.max_orders_per_minute as usize + 1
+        {
+            self.submits.pop_front();
+        }
+        let key = OrderKey::of(c);
+        self.recent.push_back((now, key.clone()));
+        self.recent_last.insert(key, now);
+        let horizon = now.plus_ms(-limits.duplicate_window_ms);
+        while let Some((t, k)) = self.recent.front() {
+            if *t > horizon && self.recent.len() <= MAX_RECENT {
+                break;
+            }
+            if self.recent_last.get(k) == Some(t) {
+                self.recent_last.remove(k);
+            }
+            self.recent.pop_front();
+        }
+        if let Some(k) = &c.idempotency_key {
+            if self.keys.insert(k.clone()) {
+                self.key_order.push_back(k.clone());
+                if self.key_order.len() > MAX_KEYS {
+                    if let Some(old) = self.key_order.pop_front() {
+                        self.keys.remove(&old);
+                    }
+                }
+            }
+        }
+        self.last_trade.insert(c.symbol.clone(), now);
+    }
+
+    /// Record a closed trade's PnL; a streak of losses starts a cooldown.
+    pub fn record_exit(&mut self, pnl: Decimal, now: Timestamp, limits: &Limits) {
+        if pnl >= Decimal::ZERO {
+            self.losses.clear();
+            return;
+        }
+        self.losses.push_back(now);
+        let from = now.plus_ms(-limits.stop_loss_window_ms);
+        while self.losses.front().is_some_and(|t| *t <= from)
+            || self.losses.len() > limits.stop_loss_streak as usize
+        {
+            self.losses.pop_front();
+        }
+        if self.losses.len() >= limits.stop_loss_streak as usize {
+            self.streak_cooldown_until = Some(now.plus_ms(limits.stop_loss_cooldown_ms));
+            self.losses.clear();
+        }
+    }
+}
