@@ -6,7 +6,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ballast_core::config;
-use ballast_core::domain::{ClientOrderId, Fill, FillId, Notional, Price, Quantity, Side, SignalId, Symbol};
+use ballast_core::domain::{
+    ClientOrderId, Fill, FillId, Notional, Price, Quantity, Side, SignalId, Symbol,
+};
 use ballast_core::guard::{self, Account, Candidate, Gate, GuardState, Limits};
 use ballast_core::portfolio::Portfolio;
 use ballast_core::time::Timestamp;
@@ -56,7 +58,14 @@ fn setup(n: usize) -> (Limits, Gate, GuardState, Portfolio, Vec<Symbol>) {
     (limits, Gate::default(), state, p, symbols)
 }
 
-fn verdict(l: &Limits, g: &Gate, s: &GuardState, p: &Portfolio, sym: &Symbol, now: Timestamp) -> guard::Verdict {
+fn verdict(
+    l: &Limits,
+    g: &Gate,
+    s: &GuardState,
+    p: &Portfolio,
+    sym: &Symbol,
+    now: Timestamp,
+) -> guard::Verdict {
     let account = Account::from_portfolio(p, sym, 3, Decimal::from(1_000), p.equity(), p.equity());
     let c = Candidate {
         symbol: sym.clone(),
@@ -88,9 +97,18 @@ fn main() {
     let large = median_ns(10_000);
     println!();
     println!("guard verdict, every check on (median of 101 samples of 2,000 verdicts)");
-    println!("  portfolio of     10 positions: {small:>7.0} ns   ratio to 1 µs target {:.2}", small / 1000.0);
-    println!("  portfolio of 10,000 positions: {large:>7.0} ns   ratio to 1 µs target {:.2}", large / 1000.0);
-    println!("  10,000 vs 10 positions: {:.2}x (O(1) means about 1)", large / small);
+    println!(
+        "  portfolio of     10 positions: {small:>7.0} ns   ratio to 1 µs target {:.2}",
+        small / 1000.0
+    );
+    println!(
+        "  portfolio of 10,000 positions: {large:>7.0} ns   ratio to 1 µs target {:.2}",
+        large / 1000.0
+    );
+    println!(
+        "  10,000 vs 10 positions: {:.2}x (O(1) means about 1)",
+        large / small
+    );
     println!();
 
     let mut c = Criterion::default()

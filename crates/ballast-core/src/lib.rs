@@ -20,6 +20,7 @@ pub mod guard;
 pub mod market;
 pub mod paper;
 pub mod portfolio;
+pub mod signal;
 pub mod strategy;
 pub mod time;
 
