@@ -61,14 +61,20 @@ impl SignalState {
     /// Is `self → to` a legal transition?
     pub fn can_go_to(self, to: SignalState) -> bool {
         use SignalState::*;
-        match (self, to) {
-            (New, Validated | Rejected | Expired) => true,
-            (Validated, Approved | Rejected | Expired) => true,
-            (Approved, Submitted | Failed | Expired | Cancelled) => true,
-            (Submitted, PartiallyFilled | Filled | Cancelled | Expired | Failed) => true,
-            (PartiallyFilled, PartiallyFilled | Filled | Cancelled | Expired) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (New, Validated | Rejected | Expired)
+                | (Validated, Approved | Rejected | Expired)
+                | (Approved, Submitted | Failed | Expired | Cancelled)
+                | (
+                    Submitted,
+                    PartiallyFilled | Filled | Cancelled | Expired | Failed
+                )
+                | (
+                    PartiallyFilled,
+                    PartiallyFilled | Filled | Cancelled | Expired
+                )
+        )
     }
 
     pub fn name(self) -> &'static str {
