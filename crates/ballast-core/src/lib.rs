@@ -16,6 +16,7 @@ pub mod backtest;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod guard;
 pub mod market;
 pub mod paper;

@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 
 use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ClientOrderId, Fill, FillId, Notional, Order, OrderKind, Price, Quantity, Side,
@@ -23,21 +24,21 @@ use crate::market::Bar;
 const PRICE_DP: u32 = 6;
 
 /// The simulator's settings (`[paper]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaperConfig {
     pub slippage_bps: Decimal,
     pub fee_bps: Decimal,
     pub participation: Decimal,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Working {
     order: Order,
     remaining: Decimal,
 }
 
-/// An order the simulator holds until it is filled or cancelled.
-#[derive(Debug, Default)]
+/// The simulator: the orders it holds until they are filled or cancelled.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaperBroker {
     cfg: Option<PaperConfig>,
     open: VecDeque<Working>,
@@ -110,15 +111,26 @@ impl PaperBroker {
         self.open.remove(i).map(|w| w.remaining)
     }
 
-    /// Fill what this bar fills.
+    /// Fill what this bar fills (computes the fills, then applies them).
     pub fn on_bar(&mut self, bar: &Bar) -> Vec<Fill> {
-        let Some(cfg) = self.cfg.clone() else {
+        let fills = self.fills_for(bar);
+        for f in &fills {
+            self.apply_fill(f);
+        }
+        fills
+    }
+
+    /// The fills this bar would produce, without changing anything. Deterministic: the same
+    /// broker state and bar always give the same fills and fill ids.
+    pub fn fills_for(&self, bar: &Bar) -> Vec<Fill> {
+        let Some(cfg) = &self.cfg else {
             return Vec::new();
         };
         let mut out = Vec::new();
         let mut capacity = bar.volume * cfg.participation;
         let bps = Decimal::from(10_000);
-        for w in self.open.iter_mut() {
+        let mut n = self.fills;
+        for w in &self.open {
             if w.order.symbol != bar.symbol
                 || w.order.created_at >= bar.ts
                 || capacity <= Decimal::ZERO
@@ -151,12 +163,11 @@ impl PaperBroker {
                 continue;
             };
             capacity -= qty;
-            w.remaining -= qty;
-            self.fills += 1;
+            n += 1;
             let fee = (price * qty * cfg.fee_bps / bps)
                 .round_dp_with_strategy(PRICE_DP, RoundingStrategy::MidpointAwayFromZero);
             out.push(Fill {
-                fill_id: FillId::parse(&format!("paper-{}", self.fills))
+                fill_id: FillId::parse(&format!("paper-{n}"))
                     .unwrap_or_else(|_| unreachable!("paper-<n> is a valid fill id")),
                 client_order_id: w.order.client_order_id.clone(),
                 symbol: w.order.symbol.clone(),
@@ -167,8 +178,22 @@ impl PaperBroker {
                 ts: bar.ts,
             });
         }
-        self.open.retain(|w| w.remaining > Decimal::ZERO);
         out
+    }
+
+    /// Apply a fill produced by [`Self::fills_for`]: reduce (or close) its order.
+    pub fn apply_fill(&mut self, fill: &Fill) {
+        self.fills += 1;
+        if let Some(i) = self
+            .open
+            .iter()
+            .position(|w| w.order.client_order_id == fill.client_order_id)
+        {
+            self.open[i].remaining -= fill.qty.value();
+            if self.open[i].remaining <= Decimal::ZERO {
+                self.open.remove(i);
+            }
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub struct GuardState {
     /// Submit times within the last minute, oldest first.
     submits: VecDeque<Timestamp>,
     recent: VecDeque<(Timestamp, OrderKey)>,
+    #[serde(with = "as_pairs")]
     recent_last: HashMap<OrderKey, Timestamp>,
     keys: HashSet<String>,
     key_order: VecDeque<String>,
@@ -126,5 +127,32 @@ impl GuardState {
             self.streak_cooldown_until = Some(now.plus_ms(limits.stop_loss_cooldown_ms));
             self.losses.clear();
         }
+    }
+}
+
+/// A map with struct keys, serialized as a list of pairs (JSON keys must be strings).
+mod as_pairs {
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &HashMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut pairs: Vec<(&K, &V)> = map.iter().collect();
+        // A stable order, so the same state always serializes to the same bytes.
+        pairs.sort_by_cached_key(|(k, _)| serde_json::to_string(k).unwrap_or_default());
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<HashMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Eq + Hash,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }

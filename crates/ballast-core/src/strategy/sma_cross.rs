@@ -11,22 +11,24 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use super::{Strategy, Target};
 use crate::domain::Symbol;
 use crate::market::Bar;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Series {
     closes: VecDeque<Decimal>,
     sum_fast: Decimal,
     sum_slow: Decimal,
-    /// Ordering of fast vs slow SMA at the previous bar, once both were defined.
-    prev: Option<Ordering>,
+    /// Ordering of fast vs slow SMA at the previous bar, once both were defined
+    /// (-1, 0, 1).
+    prev: Option<i8>,
 }
 
 /// The `sma_cross` strategy.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmaCross {
     fast: usize,
     slow: usize,
@@ -73,7 +75,7 @@ impl Strategy for SmaCross {
             return None;
         }
         let now = (s.sum_fast * Decimal::from(slow)).cmp(&(s.sum_slow * Decimal::from(fast)));
-        let prev = s.prev.replace(now);
+        let prev = s.prev.replace(now as i8).map(|p| p.cmp(&0));
         match (prev?, now) {
             (Ordering::Less | Ordering::Equal, Ordering::Greater) => Some(Target {
                 qty: self.qty,

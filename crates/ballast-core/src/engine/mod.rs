@@ -1,0 +1,370 @@
+//! The engine's state as a fold of its journal (SPEC §3), and its decisions as pure
+//! functions of that state.
+//!
+//! Per bar the runtime journals two records, each applied only after it is durable:
+//!
+//! 1. `market.bar` ([`BarRecord`]): the bar and the paper broker's fills on it — facts. Applying
+//!    it books the fills (dedupe by fill id, overfills refused), moves signals along, marks the
+//!    portfolio and feeds the strategy, which may leave a *pending target*.
+//! 2. `engine.decision` ([`DecisionRecord`]): for a pending target, the signal, the guard's
+//!    verdict and, if approved, the order intent with its deterministic `client_order_id`.
+//!    Applying it submits the order to the embedded paper broker — after the intent is durable.
+//!
+//! After a crash between the two, the pending target is still in the recovered state and the
+//! runtime decides it again: nothing is lost and no order is sent twice. Replaying the same
+//! journal always yields the same state.
+
+mod records;
+#[cfg(test)]
+mod tests;
+
+pub use records::{BarRecord, DecisionRecord, Stats};
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::domain::{
+    ClientOrderId, FillId, Order, OrderKind, Quantity, Side, SignalId, Symbol, TimeInForce,
+};
+use crate::guard::{self, Account, Candidate, Gate, GuardState, Limits, TradingState, Verdict};
+use crate::market::Bar;
+use crate::paper::{PaperBroker, PaperConfig};
+use crate::portfolio::Portfolio;
+use crate::signal::{Signal, SignalBook, SignalState};
+use crate::strategy::{SmaCross, Strategy};
+use crate::time::Timestamp;
+
+/// Version of the engine state's shape (snapshots carry it).
+pub const STATE_SCHEMA: u32 = 1;
+/// Fill ids remembered for deduplication.
+pub const FILL_ID_MEMORY: usize = 100_000;
+
+/// A target the strategy set that has not been decided yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTarget {
+    pub symbol: Symbol,
+    pub target_qty: Decimal,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// An order Ballast sent and tracks to a terminal state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderTrack {
+    pub order: Order,
+    pub signal: SignalId,
+    pub filled: Decimal,
+}
+
+/// Everything the engine knows, rebuilt exactly from snapshot + journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineState {
+    pub schema: u32,
+    pub portfolio: Portfolio,
+    pub broker: PaperBroker,
+    pub strategy: SmaCross,
+    pub signals: SignalBook,
+    pub guard: GuardState,
+    pub trading_state: TradingState,
+    pub orders: BTreeMap<ClientOrderId, OrderTrack>,
+    fill_ids: HashSet<FillId>,
+    fill_order: VecDeque<FillId>,
+    pub pending: Option<PendingTarget>,
+    pub next_signal: u64,
+    /// Bars applied: the feed resumes after them.
+    pub bars: u64,
+    pub last_bar: Option<Timestamp>,
+    pub peak_equity: Decimal,
+    pub start_of_day_equity: Decimal,
+    day: Option<(i32, u32, u32)>,
+    pub stats: Stats,
+}
+
+/// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
+/// journal; reported, never guessed around).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("decision for signal {found} but the next signal id is {expected}")]
+    SignalOutOfOrder { expected: u64, found: u64 },
+    #[error("decision recorded with no pending target")]
+    NoPendingTarget,
+    #[error(transparent)]
+    Transition(#[from] crate::signal::TransitionError),
+}
+
+impl EngineState {
+    /// A fresh engine for `config`.
+    pub fn new(config: &Config) -> Self {
+        let paper = &config.paper;
+        let s = &config.strategy;
+        EngineState {
+            schema: STATE_SCHEMA,
+            portfolio: Portfolio::new(paper.starting_cash_usd),
+            broker: PaperBroker::new(PaperConfig {
+                slippage_bps: paper.slippage_bps,
+                fee_bps: paper.fee_bps,
+                participation: paper.participation,
+            }),
+            strategy: SmaCross::new(s.fast as usize, s.slow as usize, s.qty, s.allow_short),
+            signals: SignalBook::default(),
+            guard: GuardState::default(),
+            trading_state: TradingState::Active,
+            orders: BTreeMap::new(),
+            fill_ids: HashSet::new(),
+            fill_order: VecDeque::new(),
+            pending: None,
+            next_signal: 1,
+            bars: 0,
+            last_bar: None,
+            peak_equity: paper.starting_cash_usd,
+            start_of_day_equity: paper.starting_cash_usd,
+            day: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Record 1 of a bar: the bar and the fills the paper broker gives on it.
+    pub fn bar_record(&self, bar: Bar) -> BarRecord {
+        let fills = self.broker.fills_for(&bar);
+        BarRecord { bar, fills }
+    }
+
+    /// Apply a `market.bar` record. `limits` feed the guard's memory of losing exits (it only
+    /// affects decisions still to be made).
+    pub fn apply_bar(&mut self, r: &BarRecord, limits: &Limits) -> Result<(), ApplyError> {
+        let bar = &r.bar;
+        for fill in &r.fills {
+            if self.fill_ids.contains(&fill.fill_id) {
+                self.stats.duplicate_fills += 1;
+                continue;
+            }
+            let Some(track) = self.orders.get_mut(&fill.client_order_id) else {
+                self.stats.unknown_fills += 1;
+                continue;
+            };
+            let remaining = track.order.qty.value() - track.filled;
+            if fill.qty.value() > remaining {
+                self.stats.overfills_refused += 1;
+                continue;
+            }
+            self.fill_ids.insert(fill.fill_id.clone());
+            self.fill_order.push_back(fill.fill_id.clone());
+            if self.fill_order.len() > FILL_ID_MEMORY {
+                if let Some(old) = self.fill_order.pop_front() {
+                    self.fill_ids.remove(&old);
+                }
+            }
+            self.broker.apply_fill(fill);
+            let before = self.portfolio.qty(&fill.symbol);
+            let realized_before = self
+                .portfolio
+                .position(&fill.symbol)
+                .map_or(Decimal::ZERO, |p| p.realized_pnl);
+            // The fill is for this symbol's position by construction; a mismatch is counted.
+            if self.portfolio.apply_fill(fill).is_err() {
+                self.stats.unknown_fills += 1;
+                continue;
+            }
+            self.stats.fills += 1;
+            let after = self.portfolio.qty(&fill.symbol);
+            if !before.is_zero()
+                && (after.is_zero() || after.is_sign_positive() != before.is_sign_positive())
+            {
+                let realized = self
+                    .portfolio
+                    .position(&fill.symbol)
+                    .map_or(Decimal::ZERO, |p| p.realized_pnl)
+                    - realized_before;
+                self.guard.record_exit(realized, fill.ts, limits);
+            }
+            track.filled += fill.qty.value();
+            let signal = track.signal;
+            let done = track.filled >= track.order.qty.value();
+            self.signals.add_fill(signal, fill.qty.value());
+            let to = if done {
+                SignalState::Filled
+            } else {
+                SignalState::PartiallyFilled
+            };
+            self.signals.transition(signal, to, fill.ts)?;
+            if done {
+                self.orders.remove(&fill.client_order_id);
+            }
+        }
+        self.portfolio.mark(&bar.symbol, bar.close);
+        let equity = self.portfolio.equity();
+        let day = bar.ts.date();
+        if self.day != Some(day) {
+            self.day = Some(day);
+            self.start_of_day_equity = equity;
+        }
+        if equity > self.peak_equity {
+            self.peak_equity = equity;
+        }
+        self.bars += 1;
+        self.last_bar = Some(bar.ts);
+        if let Some(target) = self.strategy.on_bar(bar) {
+            self.stats.targets += 1;
+            let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
+            if target.qty != have {
+                self.pending = Some(PendingTarget {
+                    symbol: bar.symbol.clone(),
+                    target_qty: target.qty,
+                    reason: target.reason.to_owned(),
+                    at: bar.ts,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Record 2 of a bar, if the strategy left a target: the signal, the verdict and the order.
+    pub fn decide(&self, limits: &Limits, gate: &Gate) -> Option<DecisionRecord> {
+        let p = self.pending.as_ref()?;
+        let id = SignalId(self.next_signal);
+        let have = self.portfolio.qty(&p.symbol) + self.broker.pending_qty(&p.symbol);
+        let delta = p.target_qty - have;
+        let side = if delta > Decimal::ZERO {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let candidate = Candidate {
+            symbol: p.symbol.clone(),
+            side,
+            qty: delta.abs(),
+            limit_price: None,
+            idempotency_key: Some(id.to_string()),
+        };
+        let gate = Gate {
+            trading_state: self.trading_state.max_with(gate.trading_state),
+            ..gate.clone()
+        };
+        let account = Account::from_portfolio(
+            &self.portfolio,
+            &p.symbol,
+            u32::try_from(self.broker.open_count()).unwrap_or(u32::MAX),
+            self.broker.reserved_cash(|s| self.portfolio.mark_of(s)),
+            self.start_of_day_equity,
+            self.peak_equity,
+        );
+        let verdict = guard::evaluate(limits, &gate, &self.guard, &candidate, &account, p.at);
+        let order = verdict.approved_qty(candidate.qty).and_then(|q| {
+            Some(Order {
+                client_order_id: ClientOrderId::for_signal(id, 0),
+                symbol: p.symbol.clone(),
+                side,
+                qty: Quantity::new(q).ok()?,
+                kind: OrderKind::Market,
+                tif: TimeInForce::Day,
+                created_at: p.at,
+            })
+        });
+        Some(DecisionRecord {
+            signal: id.0,
+            symbol: p.symbol.clone(),
+            target_qty: p.target_qty,
+            reason: p.reason.clone(),
+            at: p.at,
+            candidate_qty: candidate.qty,
+            side,
+            verdict,
+            order,
+        })
+    }
+
+    /// Apply an `engine.decision` record: the signal's life so far, the guard's memory, and the
+    /// order handed to the broker.
+    pub fn apply_decision(
+        &mut self,
+        d: &DecisionRecord,
+        limits: &Limits,
+    ) -> Result<(), ApplyError> {
+        if self.pending.is_none() {
+            return Err(ApplyError::NoPendingTarget);
+        }
+        if d.signal != self.next_signal {
+            return Err(ApplyError::SignalOutOfOrder {
+                expected: self.next_signal,
+                found: d.signal,
+            });
+        }
+        self.pending = None;
+        self.next_signal += 1;
+        let id = SignalId(d.signal);
+        self.signals.add(Signal {
+            id,
+            symbol: d.symbol.clone(),
+            target_qty: d.target_qty,
+            reason: d.reason.clone(),
+            strategy: self.strategy.name().to_owned(),
+            created_at: d.at,
+            state: SignalState::New,
+            since: d.at,
+            filled_qty: Decimal::ZERO,
+        });
+        self.stats.signals += 1;
+        self.signals.transition(id, SignalState::Validated, d.at)?;
+        match (&d.verdict, &d.order) {
+            (Verdict::Reject { reasons }, _) | (Verdict::Resize { reasons, .. }, None) => {
+                self.signals.transition(id, SignalState::Rejected, d.at)?;
+                let check = reasons.first().map_or("guard", |r| r.check.name());
+                *self.stats.rejections.entry(check.to_owned()).or_default() += 1;
+            }
+            (_, None) => {
+                self.signals.transition(id, SignalState::Rejected, d.at)?;
+                *self
+                    .stats
+                    .rejections
+                    .entry("invalid_quantity".to_owned())
+                    .or_default() += 1;
+            }
+            (verdict, Some(order)) => {
+                if let Verdict::Resize { reasons, .. } = verdict {
+                    let check = reasons.first().map_or("guard", |r| r.check.name());
+                    *self.stats.resized.entry(check.to_owned()).or_default() += 1;
+                }
+                self.signals.transition(id, SignalState::Approved, d.at)?;
+                let sent = Candidate {
+                    symbol: order.symbol.clone(),
+                    side: order.side,
+                    qty: order.qty.value(),
+                    limit_price: order.limit_price().map(|p| p.value()),
+                    idempotency_key: Some(id.to_string()),
+                };
+                self.guard.record_submit(&sent, d.at, limits);
+                self.broker.submit(order.clone());
+                self.orders.insert(
+                    order.client_order_id.clone(),
+                    OrderTrack {
+                        order: order.clone(),
+                        signal: id,
+                        filled: Decimal::ZERO,
+                    },
+                );
+                self.stats.orders += 1;
+                self.signals.transition(id, SignalState::Submitted, d.at)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TradingState {
+    /// The stricter of two states.
+    pub fn max_with(self, other: TradingState) -> TradingState {
+        let rank = |s: TradingState| match s {
+            TradingState::Active => 0,
+            TradingState::Reducing => 1,
+            TradingState::Halted => 2,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
