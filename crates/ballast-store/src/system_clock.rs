@@ -8,6 +8,13 @@ use ballast_core::{Clock, Timestamp};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+impl SystemClock {
+    /// The time now as RFC 3339 text, for log lines.
+    pub fn now_string(&self) -> String {
+        self.now().to_string()
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         let ms = match SystemTime::now().duration_since(UNIX_EPOCH) {

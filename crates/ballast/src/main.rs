@@ -3,7 +3,7 @@
 
 mod cli;
 mod exit;
-mod market_file;
+
 mod settings;
 
 use std::process::ExitCode;

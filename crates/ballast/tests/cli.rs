@@ -231,10 +231,43 @@ fn journal_verify_explains_a_missing_data_dir() {
 }
 
 #[test]
-fn run_prepares_the_data_directory_and_refuses_bad_config() {
+fn run_trades_in_the_foreground_stops_cleanly_on_sigterm_and_refuses_bad_config() {
+    use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
-    let out = ballast(&["run"], tmp.path());
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .arg("run")
+        .current_dir(tmp.path())
+        .env_remove("BALLAST_HOME")
+        .env_remove("BALLAST_CONFIG")
+        .env("BALLAST_FEED__BARS_PER_SECOND", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    // Wait for the engine to report its tenth bar, then ask it to stop.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("engine: bar 10 ") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for _ in lines {} // drain until the process closes stderr
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "SIGTERM stops the engine cleanly");
+    assert!(
+        text(&out.stdout).contains("engine stopped after"),
+        "{}",
+        text(&out.stdout)
+    );
     for d in [
         "journal/engine",
         "journal/ops",
@@ -246,6 +279,11 @@ fn run_prepares_the_data_directory_and_refuses_bad_config() {
     ] {
         assert!(tmp.path().join("ballast-data").join(d).is_dir(), "{d}");
     }
+    assert!(
+        tmp.path()
+            .join("ballast-data/run/engine.heartbeat")
+            .is_file()
+    );
     std::fs::write(tmp.path().join("b.toml"), "[api]\nport = 0\n").unwrap();
     let out = ballast(&["run", "--config", "b.toml"], tmp.path());
     assert_eq!(out.status.code(), Some(78));

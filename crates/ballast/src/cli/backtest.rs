@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use super::ConfigArg;
 use crate::exit::{self, Exit};
-use crate::{market_file, settings};
+use crate::settings;
+use ballast_engine::feed::file as market_file;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StrategyArg {

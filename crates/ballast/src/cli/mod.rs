@@ -2,9 +2,9 @@
 
 mod backtest;
 mod check;
+mod engine;
 mod init;
 mod journal;
-mod run;
 
 use std::path::PathBuf;
 
@@ -39,13 +39,15 @@ pub struct DataDirArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start Ballast (the supervisor and the trading engine).
+    /// Start Ballast. Until the supervisor lands, this runs the trading engine in the foreground.
     Run {
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// The trading engine (`--standalone` to run it without the supervisor).
+    Engine(engine::EngineArgs),
     /// Validate a configuration: every error at once with file:line:col; exit 78 on error.
     Check {
         #[command(flatten)]
@@ -76,7 +78,13 @@ enum Command {
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Run { config, data_dir } => run::run(&config, &data_dir),
+        Command::Run { config, data_dir } => {
+            eprintln!(
+                "ballast run: the supervisor is not part of this build yet; running the engine in the foreground (Ctrl-C stops it)"
+            );
+            engine::foreground(&config, &data_dir, None, None)
+        }
+        Command::Engine(args) => engine::engine(&args),
         Command::Check { config } => Ok(check::check(&config)),
         Command::Init { path, force } => init::init(&path, force),
         Command::Journal { command } => journal::journal(command),

@@ -1,0 +1,11 @@
+//! # ballast-engine — the trading engine runtime
+//!
+//! Carries out what `ballast_core::engine` decides: reads the feed, journals each record
+//! before applying it, snapshots, writes the heartbeat, and recovers from snapshot + journal
+//! after any crash. `ballast engine --standalone` and `ballast run` drive it.
+
+pub mod feed;
+pub mod heartbeat;
+pub mod runtime;
+
+pub use runtime::{EngineError, Options, Report, run};

@@ -1,0 +1,360 @@
+//! The engine loop.
+//!
+//! Recovery: newest valid snapshot + replay of the journal (`market.bar`, `engine.decision`);
+//! a target left pending by a crash is decided now. Then, per bar: build the `market.bar`
+//! record, journal it (durable), apply it; if the strategy left a target, build the
+//! `engine.decision` record (signal, verdict, order intent), journal it, apply it — the order
+//! reaches the paper broker only after its intent is durable.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ballast_core::Clock;
+use ballast_core::config::{Config, FeedKind, Mode};
+use ballast_core::engine::{ApplyError, BarRecord, DecisionRecord, EngineState, STATE_SCHEMA};
+use ballast_core::guard::{Gate, Limits};
+use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
+use ballast_store::record::RecordRef;
+use ballast_store::recovery::{RecoverError, RecoverSpec, recover};
+use ballast_store::snapshot::{SnapshotError, Snapshots};
+use ballast_store::{Journal, Layout, RealStorage, Storage, SystemClock};
+
+use crate::feed::{Feed, file};
+use crate::heartbeat::{self, Heartbeat};
+
+pub const BAR: &str = "market.bar";
+pub const DECISION: &str = "engine.decision";
+const SNAPSHOT_NAME: &str = "engine";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot prepare the data directory {}: {source}", dir.display())]
+    DataDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("recovery failed: {0}")]
+    Recover(#[from] RecoverError),
+    #[error("the journal refused a write, trading stops: {0}")]
+    Journal(#[from] JournalError),
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] SnapshotError),
+    #[error("market data: {0}")]
+    Feed(#[from] file::FileError),
+    #[error("cannot encode an engine record: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("the journal and the engine disagree at seq {seq}: {error}")]
+    Apply { seq: u64, error: ApplyError },
+    #[error("the engine state in the journal has schema {found}; this build has {STATE_SCHEMA}")]
+    Schema { found: u32 },
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Stop cleanly after this many bars in total (journal included): for tests and demos.
+    pub max_bars: Option<u64>,
+    /// Overrides `[feed] bars_per_second` (0 = as fast as possible).
+    pub bars_per_second: Option<u32>,
+    /// Chaos (paper mode only): abort the process right after the journal record with this
+    /// seq is durable, as a crash would.
+    pub crash_after_seq: Option<u64>,
+}
+
+fn chaos_crash(opts: &Options, seq: u64, log: &mut dyn FnMut(&str)) {
+    if opts.crash_after_seq == Some(seq) {
+        log(&format!("chaos: crashing right after seq {seq}"));
+        std::process::abort();
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub recovered_bars: u64,
+    pub snapshot_seq: u64,
+    pub replayed: u64,
+    pub heals: usize,
+    pub bars: u64,
+    pub last_seq: u64,
+    pub state: EngineState,
+}
+
+fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Result<(), String> {
+    match &*rec.kind {
+        BAR => {
+            let r: BarRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad market.bar record: {e}"))?;
+            state.apply_bar(&r, limits).map_err(|e| e.to_string())
+        }
+        DECISION => {
+            let d: DecisionRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad engine.decision record: {e}"))?;
+            state.apply_decision(&d, limits).map_err(|e| e.to_string())
+        }
+        _ => Ok(()), // other components' records
+    }
+}
+
+fn build_feed(config: &Config, log: &mut dyn FnMut(&str)) -> Result<Feed, EngineError> {
+    let f = &config.feed;
+    Ok(match f.kind {
+        FeedKind::Synthetic => Feed::synthetic(
+            &f.symbols,
+            f.synthetic_start_price,
+            f.seed,
+            f.synthetic_volatility_pct,
+        ),
+        FeedKind::Replay => {
+            let loaded = if f.replay_file.is_empty() {
+                file::load_bundled(&f.symbols)?
+            } else {
+                file::load(Path::new(&f.replay_file), &f.symbols, f.skip_bad_rows)?
+            };
+            for e in &loaded.first_errors {
+                log(&format!("warning: skipped {e}"));
+            }
+            if loaded.skipped > 0 {
+                log(&format!(
+                    "warning: {} malformed row(s) skipped",
+                    loaded.skipped
+                ));
+            }
+            Feed::replay(loaded.bars, f.seed, f.synthetic_volatility_pct)
+        }
+    })
+}
+
+/// Run the engine until `stop` is set or `max_bars` is reached. `log` receives one line per
+/// notable event.
+pub fn run(
+    config: &Config,
+    data_dir: &Path,
+    opts: &Options,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Result<Report, EngineError> {
+    let storage: Arc<dyn Storage> = Arc::new(RealStorage);
+    let layout = Layout::new(data_dir);
+    layout
+        .create(&*storage)
+        .map_err(|source| EngineError::DataDir {
+            dir: data_dir.to_path_buf(),
+            source,
+        })?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let limits = Limits::from(config);
+    let policy = match config.general.mode {
+        Mode::Paper => OpenPolicy::SalvageDangerous,
+        Mode::Live => OpenPolicy::RefuseDangerous,
+    };
+    let spec = RecoverSpec {
+        storage: Arc::clone(&storage),
+        layout: &layout,
+        clock: Arc::clone(&clock),
+        opts: JournalOptions::from(&config.journal),
+        policy,
+        snapshot_name: SNAPSHOT_NAME,
+        snapshot_retain: config.journal.snapshot_retain as usize,
+    };
+    let (journal, recovered) = recover(
+        &spec,
+        || EngineState::new(config),
+        &mut |s: &mut EngineState, r| apply(s, &limits, r),
+    )?;
+    let mut state = recovered.state;
+    if state.schema != STATE_SCHEMA {
+        return Err(EngineError::Schema {
+            found: state.schema,
+        });
+    }
+    for h in &recovered.heals {
+        log(&format!("heal: {} {}: {}", h.component, h.path, h.action));
+    }
+    if let Some(d) = &recovered.journal.salvaged {
+        log(&format!(
+            "CRITICAL: the journal was damaged ({d}); its valid prefix was kept and the rest moved to quarantine"
+        ));
+    }
+    log(&format!(
+        "recovered: {} bars, snapshot at seq {}, {} records replayed, journal at seq {}",
+        state.bars, recovered.snapshot_seq, recovered.replayed, recovered.last_seq
+    ));
+    let mut report = Report {
+        recovered_bars: state.bars,
+        snapshot_seq: recovered.snapshot_seq,
+        replayed: recovered.replayed,
+        heals: recovered.heals.len(),
+        bars: state.bars,
+        last_seq: recovered.last_seq,
+        state: state.clone(),
+    };
+
+    let mut feed = build_feed(config, log)?;
+    feed.skip(state.bars);
+    let snapshots = Snapshots {
+        storage: &*storage,
+        layout: &layout,
+        clock: &*clock,
+        name: SNAPSHOT_NAME,
+        retain: config.journal.snapshot_retain as usize,
+    };
+    let mut since_snapshot = 0u64;
+    let mut last_seq = recovered.last_seq;
+    let bps = opts.bars_per_second.unwrap_or(config.feed.bars_per_second);
+    let pace = (bps > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(bps)));
+    let mut loops = 0u64;
+    let started = Instant::now();
+    let opts = &Options {
+        crash_after_seq: opts
+            .crash_after_seq
+            .filter(|_| config.general.mode == Mode::Paper),
+        ..opts.clone()
+    };
+
+    // A target left pending by a crash between the two records of a bar.
+    decide(
+        &mut state,
+        &limits,
+        &layout,
+        &journal,
+        &mut last_seq,
+        &mut since_snapshot,
+        opts,
+        log,
+    )?;
+
+    while !stop.load(Ordering::Relaxed) && opts.max_bars.is_none_or(|m| state.bars < m) {
+        let bar = feed.next_bar();
+        let rec = state.bar_record(bar);
+        last_seq = journal.append(BAR, &rec)?;
+        chaos_crash(opts, last_seq, log);
+        state
+            .apply_bar(&rec, &limits)
+            .map_err(|error| EngineError::Apply {
+                seq: last_seq,
+                error,
+            })?;
+        since_snapshot += 1;
+        for f in &rec.fills {
+            log(&format!(
+                "fill {} {} {} {} @ {} ({})",
+                f.fill_id, f.symbol, f.side, f.qty, f.price, f.client_order_id
+            ));
+        }
+        decide(
+            &mut state,
+            &limits,
+            &layout,
+            &journal,
+            &mut last_seq,
+            &mut since_snapshot,
+            opts,
+            log,
+        )?;
+        if since_snapshot >= config.journal.snapshot_every_records {
+            snapshots.write(last_seq, &state)?;
+            since_snapshot = 0;
+        }
+        loops += 1;
+        let hb = Heartbeat {
+            pid: std::process::id(),
+            loops,
+            time: clock.now(),
+            bars: state.bars,
+            last_seq,
+        };
+        if let Err(e) = heartbeat::write(&layout.run(), &hb) {
+            log(&format!("warning: cannot write the heartbeat: {e}"));
+        }
+        log(&format!("bar {} seq {last_seq}", state.bars));
+        if let Some(p) = pace {
+            let due = p.mul_f64(loops as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    if since_snapshot > 0 {
+        snapshots.write(last_seq, &state)?;
+    }
+    report.bars = state.bars;
+    report.last_seq = last_seq;
+    report.state = state;
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    state: &mut EngineState,
+    limits: &Limits,
+    layout: &Layout,
+    journal: &Journal,
+    last_seq: &mut u64,
+    since_snapshot: &mut u64,
+    opts: &Options,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    let gate = Gate {
+        kill_switch: layout.kill_switch().exists(),
+        ..Gate::default()
+    };
+    let Some(d) = state.decide(limits, &gate) else {
+        return Ok(());
+    };
+    *last_seq = journal.append(DECISION, &d)?;
+    chaos_crash(opts, *last_seq, log);
+    state
+        .apply_decision(&d, limits)
+        .map_err(|error| EngineError::Apply {
+            seq: *last_seq,
+            error,
+        })?;
+    *since_snapshot += 1;
+    match &d.order {
+        Some(o) => log(&format!(
+            "signal {} {} -> order {} {} {} {} ({})",
+            d.signal,
+            d.reason,
+            o.client_order_id,
+            o.side,
+            o.qty,
+            o.symbol,
+            verdict_word(&d)
+        )),
+        None => log(&format!(
+            "signal {} {} {} -> {}",
+            d.signal,
+            d.reason,
+            d.symbol,
+            verdict_word(&d)
+        )),
+    }
+    Ok(())
+}
+
+fn verdict_word(d: &DecisionRecord) -> String {
+    use ballast_core::guard::Verdict;
+    match &d.verdict {
+        Verdict::Approve => "approved".into(),
+        Verdict::Resize { qty, reasons } => format!(
+            "resized to {qty}: {}",
+            reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Verdict::Reject { reasons } => format!(
+            "rejected: {}",
+            reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}
