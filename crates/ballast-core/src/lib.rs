@@ -20,6 +20,7 @@ pub mod engine;
 pub mod guard;
 pub mod market;
 pub mod paper;
+pub mod pipeline;
 pub mod portfolio;
 pub mod signal;
 pub mod strategy;

@@ -32,6 +32,7 @@ use crate::domain::{
 use crate::guard::{self, Account, Candidate, Gate, GuardState, Limits, TradingState, Verdict};
 use crate::market::Bar;
 use crate::paper::{PaperBroker, PaperConfig};
+use crate::pipeline::DecisionLog;
 use crate::portfolio::Portfolio;
 use crate::signal::{Signal, SignalBook, SignalState};
 use crate::strategy::{SmaCross, Strategy};
@@ -81,6 +82,8 @@ pub struct EngineState {
     pub start_of_day_equity: Decimal,
     day: Option<(i32, u32, u32)>,
     pub stats: Stats,
+    /// The decision tracker.
+    pub decisions: DecisionLog,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -123,6 +126,7 @@ impl EngineState {
             start_of_day_equity: paper.starting_cash_usd,
             day: None,
             stats: Stats::default(),
+            decisions: DecisionLog::default(),
         }
     }
 
@@ -307,6 +311,13 @@ impl EngineState {
             filled_qty: Decimal::ZERO,
         });
         self.stats.signals += 1;
+        self.decisions.record(
+            d.signal,
+            d.at,
+            d.symbol.as_str(),
+            d.candidate_qty,
+            &d.verdict,
+        );
         self.signals.transition(id, SignalState::Validated, d.at)?;
         match (&d.verdict, &d.order) {
             (Verdict::Reject { reasons }, _) | (Verdict::Resize { reasons, .. }, None) => {
