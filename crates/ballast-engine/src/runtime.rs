@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
-use ballast_core::engine::{ApplyError, BarRecord, DecisionRecord, EngineState, STATE_SCHEMA};
+use ballast_core::engine::{
+    ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord, STATE_SCHEMA,
+};
 use ballast_core::guard::{Gate, Limits};
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
 use ballast_store::record::RecordRef;
@@ -26,6 +28,9 @@ use crate::heartbeat::{self, Heartbeat};
 
 pub const BAR: &str = "market.bar";
 pub const DECISION: &str = "engine.decision";
+pub const INBOX: &str = "inbox.line";
+/// Bytes of the inbox read per loop, at most.
+const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +99,12 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
             let d: DecisionRecord = serde_json::from_str(rec.body.get())
                 .map_err(|e| format!("bad engine.decision record: {e}"))?;
             state.apply_decision(&d, limits).map_err(|e| e.to_string())
+        }
+        INBOX => {
+            let r: InboxRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad inbox.line record: {e}"))?;
+            state.apply_inbox(&r);
+            Ok(())
         }
         _ => Ok(()), // other components' records
     }
@@ -228,6 +239,15 @@ pub fn run(
     )?;
 
     while !stop.load(Ordering::Relaxed) && opts.max_bars.is_none_or(|m| state.bars < m) {
+        read_inbox(
+            &mut state,
+            config,
+            &layout,
+            &journal,
+            &mut last_seq,
+            &mut since_snapshot,
+            log,
+        )?;
         let bar = feed.next_bar();
         let rec = state.bar_record(bar);
         last_seq = journal.append(BAR, &rec)?;
@@ -302,38 +322,162 @@ fn decide(
         kill_switch: layout.kill_switch().exists(),
         ..Gate::default()
     };
-    let Some(d) = state.decide(limits, &gate) else {
-        return Ok(());
-    };
-    *last_seq = journal.append(DECISION, &d)?;
-    chaos_crash(opts, *last_seq, log);
-    state
-        .apply_decision(&d, limits)
-        .map_err(|error| EngineError::Apply {
-            seq: *last_seq,
-            error,
-        })?;
-    *since_snapshot += 1;
-    match &d.order {
-        Some(o) => log(&format!(
-            "signal {} {} -> order {} {} {} {} ({})",
-            d.signal,
-            d.reason,
-            o.client_order_id,
-            o.side,
-            o.qty,
-            o.symbol,
-            verdict_word(&d)
-        )),
-        None => log(&format!(
-            "signal {} {} {} -> {}",
-            d.signal,
-            d.reason,
-            d.symbol,
-            verdict_word(&d)
-        )),
+    while let Some(d) = state.decide(limits, &gate) {
+        *last_seq = journal.append(DECISION, &d)?;
+        chaos_crash(opts, *last_seq, log);
+        state
+            .apply_decision(&d, limits)
+            .map_err(|error| EngineError::Apply {
+                seq: *last_seq,
+                error,
+            })?;
+        *since_snapshot += 1;
+        match &d.order {
+            Some(o) => log(&format!(
+                "signal {} {} -> order {} {} {} {} ({})",
+                d.signal,
+                d.reason,
+                o.client_order_id,
+                o.side,
+                o.qty,
+                o.symbol,
+                verdict_word(&d)
+            )),
+            None => log(&format!(
+                "signal {} {} {} -> {}",
+                d.signal,
+                d.reason,
+                d.symbol,
+                verdict_word(&d)
+            )),
+        }
     }
     Ok(())
+}
+
+/// Consume the complete lines appended to `inbox/signals.jsonl` since the last time (the
+/// offset is part of the engine state, journaled with each line). A bad line is copied to
+/// quarantine with its line number and never blocks the lines after it; a line still being
+/// written (no newline yet) waits for the next loop.
+fn read_inbox(
+    state: &mut EngineState,
+    config: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    last_seq: &mut u64,
+    since_snapshot: &mut u64,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = layout.inbox().join("signals.jsonl");
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return Ok(());
+    };
+    let mut commit = |state: &mut EngineState, rec: InboxRecord| -> Result<(), EngineError> {
+        *last_seq = journal.append(INBOX, &rec)?;
+        state.apply_inbox(&rec);
+        *since_snapshot += 1;
+        Ok(())
+    };
+    if meta.len() < state.inbox_offset {
+        log(&format!(
+            "warning: inbox/signals.jsonl is shorter ({} bytes) than what was read ({} bytes): it was truncated or rotated; reading it from the start",
+            meta.len(),
+            state.inbox_offset
+        ));
+        let previous_offset = state.inbox_offset;
+        commit(
+            state,
+            InboxRecord {
+                offset_after: 0,
+                line: 0,
+                outcome: InboxOutcome::Reset { previous_offset },
+            },
+        )?;
+    }
+    if meta.len() == state.inbox_offset || !state.inbox_has_room() {
+        return Ok(());
+    }
+    let mut buf = Vec::new();
+    let read = std::fs::File::open(&path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(state.inbox_offset))?;
+        f.take(INBOX_CHUNK).read_to_end(&mut buf)
+    });
+    if let Err(e) = read {
+        log(&format!("warning: cannot read inbox/signals.jsonl: {e}"));
+        return Ok(());
+    }
+    let mut start = 0usize;
+    while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
+        if !state.inbox_has_room() {
+            break;
+        }
+        let raw = &buf[start..start + nl];
+        let offset_after = state.inbox_offset + (nl + 1) as u64;
+        let line = state.inbox_lines + 1;
+        start += nl + 1;
+        let parsed = std::str::from_utf8(raw)
+            .map_err(|_| "the line is not UTF-8".to_owned())
+            .and_then(|t| {
+                if t.trim().is_empty() {
+                    Err("empty line".to_owned())
+                } else {
+                    Ok(t)
+                }
+            })
+            .and_then(|t| ballast_core::inbox::parse_line(t.trim(), &config.feed.symbols));
+        let outcome = match parsed {
+            Ok(signal) => {
+                log(&format!(
+                    "inbox line {line}: accepted {} {:?} ({})",
+                    signal.symbol, signal.ask, signal.reason
+                ));
+                InboxOutcome::Accepted { signal }
+            }
+            Err(error) => {
+                let quarantined = if raw.iter().all(u8::is_ascii_whitespace) {
+                    None
+                } else {
+                    quarantine_line(layout, line, raw)
+                };
+                log(&format!(
+                    "inbox line {line} rejected: {error}{}",
+                    quarantined
+                        .as_ref()
+                        .map(|q| format!(" (copied to {q})"))
+                        .unwrap_or_default()
+                ));
+                InboxOutcome::Rejected { error, quarantined }
+            }
+        };
+        commit(
+            state,
+            InboxRecord {
+                offset_after,
+                line,
+                outcome,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Copy a rejected inbox line to `quarantine/inbox/signals.jsonl.line-<n>.corrupt.<UTC>`.
+fn quarantine_line(layout: &Layout, line: u64, raw: &[u8]) -> Option<String> {
+    let dir = layout.quarantine().join("inbox");
+    let stamp: String = SystemClock
+        .now()
+        .to_string()
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    let path = dir.join(format!("signals.jsonl.line-{line}.corrupt.{stamp}"));
+    let write = std::fs::create_dir_all(&dir).and_then(|()| {
+        let mut data = raw.to_vec();
+        data.push(b'\n');
+        std::fs::write(&path, data)
+    });
+    write.ok().map(|()| layout.display(&path))
 }
 
 fn verdict_word(d: &DecisionRecord) -> String {

@@ -148,3 +148,87 @@ fn engine_without_standalone_explains_itself() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--standalone"));
 }
+
+#[test]
+fn inbox_signals_are_consumed_once_bad_lines_quarantined_partial_lines_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    let inbox = data.join("inbox/signals.jsonl");
+    std::fs::write(
+        &inbox,
+        concat!(
+            "{\"symbol\":\"AAPL\",\"side\":\"buy\",\"qty\":\"3\",\"strategy\":\"my_bot\",\"idempotency_key\":\"mb-1\"}\n",
+            "{\"symbol\":\"AAPL\",\"side\":\"buy\",\"qty\":\"oops\"}\n",
+            "not json at all\n",
+            "{\"symbol\":\"IBM\",\"target_qty\":\"4\",\"reason\":\"rebalance\"}\n",
+            "{\"symbol\":\"MSFT\",\"side\":\"buy\",\"qty\":\"2\""
+        ),
+    )
+    .unwrap();
+    let out = engine(&data).args(["--max-bars", "30"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&data);
+    let inbox_recs: Vec<&String> = recs
+        .iter()
+        .filter(|(k, _)| k == "inbox.line")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(
+        inbox_recs.len(),
+        4,
+        "the partial last line waits: {inbox_recs:#?}"
+    );
+    assert!(inbox_recs[0].contains("\"outcome\":\"accepted\""));
+    assert!(
+        inbox_recs[1].contains("\"outcome\":\"rejected\"") && inbox_recs[1].contains("\"line\":2")
+    );
+    assert!(inbox_recs[2].contains("not a signal"));
+    let decisions: Vec<&String> = recs
+        .iter()
+        .filter(|(k, _)| k == "engine.decision")
+        .map(|(_, b)| b)
+        .collect();
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.contains("\"strategy\":\"my_bot\"") && d.contains("\"client_order_id\"")),
+        "{decisions:#?}"
+    );
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.contains("\"reason\":\"rebalance\""))
+    );
+    let quarantined: Vec<String> = std::fs::read_dir(data.join("quarantine/inbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(quarantined.len(), 2);
+    assert!(quarantined.contains(&"not json at all\n".to_owned()));
+
+    // The producer finishes its line; a restart consumes it once, and nothing before it again.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&inbox)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"}\n").unwrap();
+    let out = engine(&data).args(["--max-bars", "31"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&data);
+    let inbox_recs: Vec<&String> = recs
+        .iter()
+        .filter(|(k, _)| k == "inbox.line")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(inbox_recs.len(), 5);
+    assert!(inbox_recs[4].contains("MSFT") && inbox_recs[4].contains("\"line\":5"));
+}

@@ -18,7 +18,7 @@ mod records;
 #[cfg(test)]
 mod tests;
 
-pub use records::{BarRecord, DecisionRecord, Stats};
+pub use records::{BarRecord, DecisionRecord, InboxOutcome, InboxRecord, Stats};
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
@@ -30,6 +30,7 @@ use crate::domain::{
     ClientOrderId, FillId, Order, OrderKind, Quantity, Side, SignalId, Symbol, TimeInForce,
 };
 use crate::guard::{self, Account, Candidate, Gate, GuardState, Limits, TradingState, Verdict};
+use crate::inbox::Ask;
 use crate::market::Bar;
 use crate::paper::{PaperBroker, PaperConfig};
 use crate::pipeline::DecisionLog;
@@ -43,12 +44,18 @@ pub const STATE_SCHEMA: u32 = 1;
 /// Fill ids remembered for deduplication.
 pub const FILL_ID_MEMORY: usize = 100_000;
 
-/// A target the strategy set that has not been decided yet.
+/// Targets and external signals waiting for a decision, at most this many.
+pub const MAX_PENDING: usize = 1_000;
+
+/// A target the strategy set, or an external signal, that has not been decided yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingTarget {
     pub symbol: Symbol,
-    pub target_qty: Decimal,
+    pub ask: Ask,
     pub reason: String,
+    pub strategy: String,
+    pub limit_price: Option<Decimal>,
+    pub idempotency_key: Option<String>,
     pub at: Timestamp,
 }
 
@@ -73,7 +80,11 @@ pub struct EngineState {
     pub orders: BTreeMap<ClientOrderId, OrderTrack>,
     fill_ids: HashSet<FillId>,
     fill_order: VecDeque<FillId>,
-    pub pending: Option<PendingTarget>,
+    /// Oldest first.
+    pub pending: VecDeque<PendingTarget>,
+    /// Bytes of `inbox/signals.jsonl` consumed, and lines.
+    pub inbox_offset: u64,
+    pub inbox_lines: u64,
     pub next_signal: u64,
     /// Bars applied: the feed resumes after them.
     pub bars: u64,
@@ -118,7 +129,9 @@ impl EngineState {
             orders: BTreeMap::new(),
             fill_ids: HashSet::new(),
             fill_order: VecDeque::new(),
-            pending: None,
+            pending: VecDeque::new(),
+            inbox_offset: 0,
+            inbox_lines: 0,
             next_signal: 1,
             bars: 0,
             last_bar: None,
@@ -213,35 +226,82 @@ impl EngineState {
         if let Some(target) = self.strategy.on_bar(bar) {
             self.stats.targets += 1;
             let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
-            if target.qty != have {
-                self.pending = Some(PendingTarget {
+            if target.qty != have && self.pending.len() < MAX_PENDING {
+                self.pending.push_back(PendingTarget {
                     symbol: bar.symbol.clone(),
-                    target_qty: target.qty,
+                    ask: Ask::Target { qty: target.qty },
                     reason: target.reason.to_owned(),
+                    strategy: self.strategy.name().to_owned(),
+                    limit_price: None,
+                    idempotency_key: None,
                     at: bar.ts,
                 });
+            } else if target.qty != have {
+                self.stats.targets_dropped += 1;
             }
         }
         Ok(())
     }
 
-    /// Record 2 of a bar, if the strategy left a target: the signal, the verdict and the order.
+    /// Apply an `inbox.line` record: the offset moves on; an accepted signal waits for a
+    /// decision.
+    pub fn apply_inbox(&mut self, r: &InboxRecord) {
+        self.inbox_offset = r.offset_after;
+        self.inbox_lines = r.line;
+        match &r.outcome {
+            InboxOutcome::Accepted { signal } => {
+                self.stats.inbox_accepted += 1;
+                self.pending.push_back(PendingTarget {
+                    symbol: signal.symbol.clone(),
+                    ask: signal.ask.clone(),
+                    reason: signal.reason.clone(),
+                    strategy: signal.strategy.clone(),
+                    limit_price: signal.limit_price,
+                    idempotency_key: signal.idempotency_key.clone(),
+                    at: self.last_bar.unwrap_or(Timestamp::EPOCH),
+                });
+            }
+            InboxOutcome::Rejected { .. } => self.stats.inbox_rejected += 1,
+            InboxOutcome::Reset { .. } => {}
+        }
+    }
+
+    /// Can the inbox be read (is there room for more pending signals)?
+    pub fn inbox_has_room(&self) -> bool {
+        self.pending.len() < MAX_PENDING
+    }
+
+    /// The decision for the oldest pending target, if any: the signal, the verdict and the
+    /// order.
     pub fn decide(&self, limits: &Limits, gate: &Gate) -> Option<DecisionRecord> {
-        let p = self.pending.as_ref()?;
+        let p = self.pending.front()?;
         let id = SignalId(self.next_signal);
-        let have = self.portfolio.qty(&p.symbol) + self.broker.pending_qty(&p.symbol);
-        let delta = p.target_qty - have;
-        let side = if delta > Decimal::ZERO {
-            Side::Buy
-        } else {
-            Side::Sell
+        let (side, qty, target_qty) = match &p.ask {
+            Ask::Target { qty } => {
+                let have = self.portfolio.qty(&p.symbol) + self.broker.pending_qty(&p.symbol);
+                let delta = *qty - have;
+                (
+                    if delta > Decimal::ZERO {
+                        Side::Buy
+                    } else {
+                        Side::Sell
+                    },
+                    delta.abs(),
+                    *qty,
+                )
+            }
+            Ask::Order { side, qty } => (
+                *side,
+                *qty,
+                self.portfolio.qty(&p.symbol) + side.sign() * *qty,
+            ),
         };
         let candidate = Candidate {
             symbol: p.symbol.clone(),
             side,
-            qty: delta.abs(),
-            limit_price: None,
-            idempotency_key: Some(id.to_string()),
+            qty,
+            limit_price: p.limit_price,
+            idempotency_key: Some(p.idempotency_key.clone().unwrap_or_else(|| id.to_string())),
         };
         let gate = Gate {
             trading_state: self.trading_state.max_with(gate.trading_state),
@@ -256,13 +316,17 @@ impl EngineState {
             self.peak_equity,
         );
         let verdict = guard::evaluate(limits, &gate, &self.guard, &candidate, &account, p.at);
+        let kind = match p.limit_price.map(crate::domain::Price::new) {
+            Some(Ok(limit_price)) => OrderKind::Limit { limit_price },
+            _ => OrderKind::Market,
+        };
         let order = verdict.approved_qty(candidate.qty).and_then(|q| {
             Some(Order {
                 client_order_id: ClientOrderId::for_signal(id, 0),
                 symbol: p.symbol.clone(),
                 side,
                 qty: Quantity::new(q).ok()?,
-                kind: OrderKind::Market,
+                kind,
                 tif: TimeInForce::Day,
                 created_at: p.at,
             })
@@ -270,8 +334,9 @@ impl EngineState {
         Some(DecisionRecord {
             signal: id.0,
             symbol: p.symbol.clone(),
-            target_qty: p.target_qty,
+            target_qty,
             reason: p.reason.clone(),
+            strategy: p.strategy.clone(),
             at: p.at,
             candidate_qty: candidate.qty,
             side,
@@ -287,7 +352,7 @@ impl EngineState {
         d: &DecisionRecord,
         limits: &Limits,
     ) -> Result<(), ApplyError> {
-        if self.pending.is_none() {
+        if self.pending.is_empty() {
             return Err(ApplyError::NoPendingTarget);
         }
         if d.signal != self.next_signal {
@@ -296,7 +361,7 @@ impl EngineState {
                 found: d.signal,
             });
         }
-        self.pending = None;
+        let pending = self.pending.pop_front();
         self.next_signal += 1;
         let id = SignalId(d.signal);
         self.signals.add(Signal {
@@ -304,7 +369,7 @@ impl EngineState {
             symbol: d.symbol.clone(),
             target_qty: d.target_qty,
             reason: d.reason.clone(),
-            strategy: self.strategy.name().to_owned(),
+            strategy: d.strategy.clone(),
             created_at: d.at,
             state: SignalState::New,
             since: d.at,
@@ -344,7 +409,11 @@ impl EngineState {
                     side: order.side,
                     qty: order.qty.value(),
                     limit_price: order.limit_price().map(|p| p.value()),
-                    idempotency_key: Some(id.to_string()),
+                    idempotency_key: Some(
+                        pending
+                            .and_then(|p| p.idempotency_key)
+                            .unwrap_or_else(|| id.to_string()),
+                    ),
                 };
                 self.guard.record_submit(&sent, d.at, limits);
                 self.broker.submit(order.clone());

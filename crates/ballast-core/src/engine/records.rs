@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Fill, Order, Side, Symbol};
 use crate::guard::Verdict;
+use crate::inbox::ExternalSignal;
 use crate::market::Bar;
 use crate::time::Timestamp;
 
@@ -24,6 +25,7 @@ pub struct DecisionRecord {
     pub symbol: Symbol,
     pub target_qty: Decimal,
     pub reason: String,
+    pub strategy: String,
     pub at: Timestamp,
     pub side: Side,
     pub candidate_qty: Decimal,
@@ -32,10 +34,39 @@ pub struct DecisionRecord {
     pub order: Option<Order>,
 }
 
+/// `inbox.line`: one line of `inbox/signals.jsonl`, consumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxRecord {
+    /// Byte offset just after the line: where reading resumes.
+    pub offset_after: u64,
+    /// 1-based line number in the file.
+    pub line: u64,
+    pub outcome: InboxOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum InboxOutcome {
+    Accepted {
+        signal: ExternalSignal,
+    },
+    /// Refused with a reason; the raw line was copied to `quarantined` (if any).
+    Rejected {
+        error: String,
+        quarantined: Option<String>,
+    },
+    /// The file became shorter than the offset (rotated or truncated): start over at 0.
+    Reset {
+        previous_offset: u64,
+    },
+}
+
 /// Pipeline counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub targets: u64,
+    /// Targets dropped because MAX_PENDING targets were waiting.
+    pub targets_dropped: u64,
     pub signals: u64,
     pub orders: u64,
     pub fills: u64,
@@ -44,4 +75,6 @@ pub struct Stats {
     pub duplicate_fills: u64,
     pub overfills_refused: u64,
     pub unknown_fills: u64,
+    pub inbox_accepted: u64,
+    pub inbox_rejected: u64,
 }

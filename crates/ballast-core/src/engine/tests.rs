@@ -103,7 +103,7 @@ fn a_crash_between_bar_and_decision_decides_once_after_recovery() {
         live.apply_bar(&r, &limits).unwrap();
         journal.push(Rec::Bar(r));
         i += 1;
-        if live.pending.is_some() {
+        if !live.pending.is_empty() {
             break;
         }
         if let Some(d) = live.decide(&limits, &Gate::default()) {
