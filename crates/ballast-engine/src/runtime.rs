@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
-    ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord, STATE_SCHEMA,
+    ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord,
+    LiquidationAction, LiquidationRecord, STATE_SCHEMA, TrimRules,
 };
 use ballast_core::guard::{Gate, Limits};
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
@@ -29,6 +30,7 @@ use crate::heartbeat::{self, Heartbeat};
 pub const BAR: &str = "market.bar";
 pub const DECISION: &str = "engine.decision";
 pub const INBOX: &str = "inbox.line";
+pub const LIQUIDATION: &str = "engine.liquidation";
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
@@ -58,7 +60,7 @@ pub enum EngineError {
 }
 
 /// How to run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Stop cleanly after this many bars in total (journal included): for tests and demos.
     pub max_bars: Option<u64>,
@@ -67,12 +69,31 @@ pub struct Options {
     /// Chaos (paper mode only): abort the process right after the journal record with this
     /// seq is durable, as a crash would.
     pub crash_after_seq: Option<u64>,
+    /// Auto-trim rules (set by [`run`] from the configuration).
+    pub trim: TrimRules,
 }
 
 fn chaos_crash(opts: &Options, seq: u64, log: &mut dyn FnMut(&str)) {
     if opts.crash_after_seq == Some(seq) {
         log(&format!("chaos: crashing right after seq {seq}"));
         std::process::abort();
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_bars: None,
+            bars_per_second: None,
+            crash_after_seq: None,
+            trim: TrimRules {
+                max_total_at_risk_pct: rust_decimal::Decimal::from(25),
+                max_failures_before_alert: 3,
+                patience_bars: 1,
+                twap_slices: 3,
+                headroom_pct: rust_decimal::Decimal::from(5),
+            },
+        }
     }
 }
 
@@ -99,6 +120,12 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
             let d: DecisionRecord = serde_json::from_str(rec.body.get())
                 .map_err(|e| format!("bad engine.decision record: {e}"))?;
             state.apply_decision(&d, limits).map_err(|e| e.to_string())
+        }
+        LIQUIDATION => {
+            let r: LiquidationRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad engine.liquidation record: {e}"))?;
+            state.apply_liquidation(&r);
+            Ok(())
         }
         INBOX => {
             let r: InboxRecord = serde_json::from_str(rec.body.get())
@@ -223,6 +250,7 @@ pub fn run(
         crash_after_seq: opts
             .crash_after_seq
             .filter(|_| config.general.mode == Mode::Paper),
+        trim: TrimRules::from(config),
         ..opts.clone()
     };
 
@@ -322,6 +350,45 @@ fn decide(
         kill_switch: layout.kill_switch().exists(),
         ..Gate::default()
     };
+    if let Some(r) = state.plan_liquidations(&opts.trim, &gate) {
+        *last_seq = journal.append(LIQUIDATION, &r)?;
+        chaos_crash(opts, *last_seq, log);
+        state.apply_liquidation(&r);
+        *since_snapshot += 1;
+        for a in &r.actions {
+            match a {
+                LiquidationAction::Start { liquidation: l } => log(&format!(
+                    "liquidation {} {} {} {}: {}",
+                    l.id, l.side, l.remaining, l.symbol, l.reason
+                )),
+                LiquidationAction::Place {
+                    id, step, order, ..
+                } => log(&format!(
+                    "liquidation {id}: {step:?} order {} {} {}",
+                    order.client_order_id, order.side, order.qty
+                )),
+                LiquidationAction::GiveUp { id, remaining } => log(&format!(
+                    "liquidation {id}: path exhausted with {remaining} left"
+                )),
+                LiquidationAction::TrimEnded {
+                    success,
+                    exposure_pct,
+                    cap_pct,
+                } => log(&format!(
+                    "auto-trim ended ({}): exposure {exposure_pct} % of equity, cap {cap_pct} %",
+                    if *success { "under the cap" } else { "FAILED" }
+                )),
+                LiquidationAction::Alert {
+                    failures,
+                    exposure_pct,
+                    cap_pct,
+                    excess_usd,
+                } => log(&format!(
+                    "CRITICAL: auto-trim failed {failures} times in a row: exposure {exposure_pct} % of equity > cap {cap_pct} % (excess {excess_usd} USD)"
+                )),
+            }
+        }
+    }
     while let Some(d) = state.decide(limits, &gate) {
         *last_seq = journal.append(DECISION, &d)?;
         chaos_crash(opts, *last_seq, log);

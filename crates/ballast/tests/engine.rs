@@ -232,3 +232,47 @@ fn inbox_signals_are_consumed_once_bad_lines_quarantined_partial_lines_wait() {
     assert_eq!(inbox_recs.len(), 5);
     assert!(inbox_recs[4].contains("MSFT") && inbox_recs[4].contains("\"line\":5"));
 }
+
+#[test]
+fn auto_trim_brings_exposure_under_a_lowered_cap_through_the_liquidation_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = engine(&data).args(["--max-bars", "700"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = tmp.path().join("tight.toml");
+    std::fs::write(
+        &cfg,
+        "[guard]\nmax_portfolio_exposure_pct = 1\n[risk]\nmax_total_at_risk_pct = 1\n",
+    )
+    .unwrap();
+    let out = engine(&data)
+        .args(["--max-bars", "760", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let liq: Vec<String> = records(&data)
+        .into_iter()
+        .filter(|(k, _)| k == "engine.liquidation")
+        .map(|(_, b)| b)
+        .collect();
+    assert!(
+        liq.first().is_some_and(
+            |b| b.contains("\"action\":\"start\"") && b.contains("\"step\":\"primary\"")
+        ),
+        "{liq:#?}"
+    );
+    assert!(
+        liq.iter()
+            .any(|b| b.contains("\"action\":\"trim_ended\",\"success\":true")),
+        "{liq:#?}"
+    );
+}

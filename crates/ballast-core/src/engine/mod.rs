@@ -17,8 +17,10 @@
 mod records;
 #[cfg(test)]
 mod tests;
+mod trim;
 
 pub use records::{BarRecord, DecisionRecord, InboxOutcome, InboxRecord, Stats};
+pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
@@ -63,8 +65,16 @@ pub struct PendingTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderTrack {
     pub order: Order,
-    pub signal: SignalId,
+    pub owner: Owner,
     pub filled: Decimal,
+}
+
+/// Who an order belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Owner {
+    Signal(SignalId),
+    Liquidation(u64),
 }
 
 /// Everything the engine knows, rebuilt exactly from snapshot + journal.
@@ -89,12 +99,21 @@ pub struct EngineState {
     /// Bars applied: the feed resumes after them.
     pub bars: u64,
     pub last_bar: Option<Timestamp>,
+    /// Time of the last bar of each symbol.
+    pub last_bar_of: BTreeMap<Symbol, Timestamp>,
     pub peak_equity: Decimal,
     pub start_of_day_equity: Decimal,
     day: Option<(i32, u32, u32)>,
     pub stats: Stats,
     /// The decision tracker.
     pub decisions: DecisionLog,
+    /// Liquidations in progress (auto-trim), by id.
+    pub liquidations: BTreeMap<u64, Liquidation>,
+    pub next_liquidation: u64,
+    /// Consecutive auto-trims that did not bring exposure under the cap.
+    pub trim_failures: u32,
+    /// Exposure was over the cap when the current trim started.
+    pub trimming: bool,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -135,11 +154,16 @@ impl EngineState {
             next_signal: 1,
             bars: 0,
             last_bar: None,
+            last_bar_of: BTreeMap::new(),
             peak_equity: paper.starting_cash_usd,
             start_of_day_equity: paper.starting_cash_usd,
             day: None,
             stats: Stats::default(),
             decisions: DecisionLog::default(),
+            liquidations: BTreeMap::new(),
+            next_liquidation: 1,
+            trim_failures: 0,
+            trimming: false,
         }
     }
 
@@ -198,17 +222,22 @@ impl EngineState {
                 self.guard.record_exit(realized, fill.ts, limits);
             }
             track.filled += fill.qty.value();
-            let signal = track.signal;
+            let owner = track.owner;
             let done = track.filled >= track.order.qty.value();
-            self.signals.add_fill(signal, fill.qty.value());
-            let to = if done {
-                SignalState::Filled
-            } else {
-                SignalState::PartiallyFilled
-            };
-            self.signals.transition(signal, to, fill.ts)?;
             if done {
                 self.orders.remove(&fill.client_order_id);
+            }
+            match owner {
+                Owner::Signal(signal) => {
+                    self.signals.add_fill(signal, fill.qty.value());
+                    let to = if done {
+                        SignalState::Filled
+                    } else {
+                        SignalState::PartiallyFilled
+                    };
+                    self.signals.transition(signal, to, fill.ts)?;
+                }
+                Owner::Liquidation(id) => self.liquidation_filled(id, fill.qty.value(), done),
             }
         }
         self.portfolio.mark(&bar.symbol, bar.close);
@@ -223,6 +252,8 @@ impl EngineState {
         }
         self.bars += 1;
         self.last_bar = Some(bar.ts);
+        self.last_bar_of.insert(bar.symbol.clone(), bar.ts);
+        self.liquidation_bar(&bar.symbol);
         if let Some(target) = self.strategy.on_bar(bar) {
             self.stats.targets += 1;
             let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
@@ -421,7 +452,7 @@ impl EngineState {
                     order.client_order_id.clone(),
                     OrderTrack {
                         order: order.clone(),
-                        signal: id,
+                        owner: Owner::Signal(id),
                         filled: Decimal::ZERO,
                     },
                 );

@@ -77,4 +77,7 @@ pub struct Stats {
     pub unknown_fills: u64,
     pub inbox_accepted: u64,
     pub inbox_rejected: u64,
+    pub liquidations_done: u64,
+    pub liquidations_given_up: u64,
+    pub critical_alerts: u64,
 }

@@ -169,3 +169,143 @@ fn duplicate_unknown_and_over_fills_are_refused_and_counted() {
     assert_eq!(s.stats.unknown_fills, 1);
     let _ = equity;
 }
+
+mod trim {
+    use super::*;
+    use crate::domain::ClientOrderId;
+    use crate::engine::{LiquidationAction, LiquidationStep, TrimRules};
+
+    fn bar_at(n: i64, close: i64, volume: i64) -> Bar {
+        let c = Decimal::from(close);
+        Bar {
+            symbol: Symbol::new("AAA").unwrap(),
+            ts: Timestamp::from_unix_ms(n * 86_400_000),
+            open: c,
+            high: c + Decimal::ONE,
+            low: c - Decimal::ONE,
+            close: c,
+            volume: Decimal::from(volume),
+        }
+    }
+
+    /// A state holding 400 AAA at 100 with 100,000 cash: exposure 40,000 of 100,000 equity.
+    fn heavy() -> (EngineState, Limits, TrimRules) {
+        let (mut s, limits) = setup();
+        let fill = Fill {
+            fill_id: FillId::parse("seed").unwrap(),
+            client_order_id: ClientOrderId::parse("seed").unwrap(),
+            symbol: Symbol::new("AAA").unwrap(),
+            side: Side::Buy,
+            qty: Quantity::new(Decimal::from(400)).unwrap(),
+            price: Price::new(Decimal::from(100)).unwrap(),
+            fee: Notional::ZERO,
+            ts: Timestamp::EPOCH,
+        };
+        s.portfolio.apply_fill(&fill).unwrap();
+        s.portfolio.cash = Decimal::from(60_000);
+        s.apply_bar(&s.bar_record(bar_at(1, 100, 1_000_000)), &limits)
+            .unwrap();
+        s.pending.clear();
+        let rules = TrimRules {
+            max_total_at_risk_pct: Decimal::from(25),
+            max_failures_before_alert: 3,
+            patience_bars: 1,
+            twap_slices: 3,
+            headroom_pct: Decimal::from(5),
+        };
+        (s, limits, rules)
+    }
+
+    #[test]
+    fn exposure_over_the_cap_is_trimmed_through_the_primary_route() {
+        let (mut s, limits, rules) = heavy();
+        let r = s.plan_liquidations(&rules, &Gate::default()).unwrap();
+        // Down to 95 % of the 25,000 cap: 40,000 − 23,750 = 16,250 → 163 shares, with a limit
+        // order at the last price.
+        match &r.actions[..] {
+            [
+                LiquidationAction::Start { liquidation },
+                LiquidationAction::Place {
+                    step: LiquidationStep::Primary,
+                    order,
+                    ..
+                },
+            ] => {
+                assert_eq!(liquidation.remaining, Decimal::from(163));
+                assert_eq!(order.side, Side::Sell);
+                assert_eq!(
+                    order.limit_price().map(|p| p.value()),
+                    Some(Decimal::from(100))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        s.apply_liquidation(&r);
+        s.apply_bar(&s.bar_record(bar_at(2, 100, 1_000_000)), &limits)
+            .unwrap();
+        assert_eq!(
+            s.portfolio.qty(&Symbol::new("AAA").unwrap()),
+            Decimal::from(237)
+        );
+        let r = s.plan_liquidations(&rules, &Gate::default()).unwrap();
+        assert!(
+            matches!(
+                r.actions[..],
+                [LiquidationAction::TrimEnded { success: true, .. }]
+            ),
+            "{r:?}"
+        );
+        s.apply_liquidation(&r);
+        assert_eq!((s.trim_failures, s.trimming), (0, false));
+        assert!(s.plan_liquidations(&rules, &Gate::default()).is_none());
+    }
+
+    #[test]
+    fn the_path_falls_back_to_market_then_twap_and_repeated_failures_raise_an_alert() {
+        let (mut s, limits, rules) = heavy();
+        let mut steps = Vec::new();
+        let mut alerts = Vec::new();
+        for n in 2..60 {
+            if let Some(r) = s.plan_liquidations(&rules, &Gate::default()) {
+                for a in &r.actions {
+                    match a {
+                        LiquidationAction::Place { step, .. } => steps.push(*step),
+                        LiquidationAction::Alert {
+                            failures,
+                            excess_usd,
+                            ..
+                        } => alerts.push((*failures, *excess_usd)),
+                        _ => {}
+                    }
+                }
+                s.apply_liquidation(&r);
+            }
+            // No volume: nothing ever fills.
+            s.apply_bar(&s.bar_record(bar_at(n, 100, 0)), &limits)
+                .unwrap();
+            s.pending.clear();
+        }
+        assert_eq!(
+            &steps[..5],
+            &[
+                LiquidationStep::Primary,
+                LiquidationStep::Market,
+                LiquidationStep::Twap { slices_left: 3 },
+                LiquidationStep::Twap { slices_left: 2 },
+                LiquidationStep::Twap { slices_left: 1 },
+            ]
+        );
+        assert_eq!(
+            alerts.first(),
+            Some(&(3, Decimal::from(15_000))),
+            "after the third failed trim"
+        );
+        assert!(s.stats.liquidations_given_up >= 3);
+        // The kill switch stops the liquidation path too.
+        let ks = Gate {
+            kill_switch: true,
+            ..Gate::default()
+        };
+        assert!(s.plan_liquidations(&rules, &ks).is_none());
+    }
+}

@@ -87,6 +87,7 @@ pub fn foreground(
         max_bars,
         bars_per_second,
         crash_after_seq,
+        ..Options::default()
     };
     match run(&cfg, &dir, &opts, &stop, &mut log) {
         Ok(report) => {

@@ -1,0 +1,358 @@
+//! Auto-trim and the liquidation path (SPEC §3).
+//!
+//! When gross exposure exceeds `max_total_at_risk_pct` of equity, the largest positions are
+//! reduced until it fits, each through the liquidation path: a limit order at the last price
+//! (the primary route), then a market order, then time-sliced (TWAP) market orders — each step
+//! journaled before its order goes out (`engine.liquidation`). A trim that ends with exposure
+//! still over the cap is a failure; after `max_trim_failures_before_alert` consecutive failures
+//! a CRITICAL alert carries the exposure, the cap and the excess.
+//!
+//! Liquidation orders only ever reduce a position; they bypass the size checks of the guard
+//! (they are the way back under the limits) but never a kill switch or a HALTED state.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use super::{EngineState, OrderTrack, Owner};
+use crate::config::Config;
+use crate::domain::{ClientOrderId, Order, OrderKind, Price, Quantity, Side, Symbol, TimeInForce};
+use crate::guard::{Gate, TradingState};
+
+/// The rules of auto-trim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrimRules {
+    pub max_total_at_risk_pct: Decimal,
+    pub max_failures_before_alert: u32,
+    /// Bars of its symbol an order of the liquidation path gets before the next step.
+    pub patience_bars: u64,
+    pub twap_slices: u32,
+    /// A trim aims this far under the cap (in percent of the cap), so that fees and small price
+    /// moves do not leave it a hair above and start another one.
+    pub headroom_pct: Decimal,
+}
+
+impl From<&Config> for TrimRules {
+    fn from(c: &Config) -> Self {
+        TrimRules {
+            max_total_at_risk_pct: c.risk.max_total_at_risk_pct,
+            max_failures_before_alert: c.risk.max_trim_failures_before_alert,
+            patience_bars: 1,
+            twap_slices: 3,
+            headroom_pct: Decimal::from(5),
+        }
+    }
+}
+
+/// Where a liquidation is on its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum LiquidationStep {
+    Primary,
+    Market,
+    Twap { slices_left: u32 },
+}
+
+/// One position being reduced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Liquidation {
+    pub id: u64,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub remaining: Decimal,
+    pub step: LiquidationStep,
+    pub order: Option<ClientOrderId>,
+    pub attempt: u32,
+    /// Bars of its symbol seen since the current step's order went out.
+    pub bars_seen: u64,
+    pub reason: String,
+}
+
+/// One journaled step of auto-trim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum LiquidationAction {
+    Start {
+        liquidation: Liquidation,
+    },
+    Place {
+        id: u64,
+        cancel: Option<ClientOrderId>,
+        step: LiquidationStep,
+        order: Order,
+    },
+    /// The path ran out with quantity left.
+    GiveUp {
+        id: u64,
+        remaining: Decimal,
+    },
+    /// A trim ended: did exposure get under the cap?
+    TrimEnded {
+        success: bool,
+        exposure_pct: Decimal,
+        cap_pct: Decimal,
+    },
+    /// CRITICAL: consecutive trims failed.
+    Alert {
+        failures: u32,
+        exposure_pct: Decimal,
+        cap_pct: Decimal,
+        excess_usd: Decimal,
+    },
+}
+
+/// `engine.liquidation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiquidationRecord {
+    pub actions: Vec<LiquidationAction>,
+}
+
+fn pct(part: Decimal, whole: Decimal) -> Decimal {
+    if whole <= Decimal::ZERO {
+        Decimal::ZERO
+    } else {
+        (part / whole * Decimal::ONE_HUNDRED).round_dp(4)
+    }
+}
+
+impl EngineState {
+    /// A bar of `symbol` was applied: liquidation orders in it had a chance to fill.
+    pub(super) fn liquidation_bar(&mut self, symbol: &Symbol) {
+        for l in self
+            .liquidations
+            .values_mut()
+            .filter(|l| &l.symbol == symbol)
+        {
+            l.bars_seen += 1;
+        }
+    }
+
+    pub(super) fn liquidation_filled(&mut self, id: u64, qty: Decimal, order_done: bool) {
+        let Some(l) = self.liquidations.get_mut(&id) else {
+            return;
+        };
+        l.remaining -= qty;
+        if l.remaining <= Decimal::ZERO {
+            self.liquidations.remove(&id);
+            self.stats.liquidations_done += 1;
+        } else if order_done {
+            l.order = None;
+        }
+    }
+
+    fn liquidation_order(
+        &self,
+        l: &Liquidation,
+        step: LiquidationStep,
+        qty: Decimal,
+    ) -> Option<Order> {
+        let id = ClientOrderId::parse(&format!("bl-liq-{}-{}", l.id, l.attempt + 1)).ok()?;
+        let kind = match step {
+            LiquidationStep::Primary => OrderKind::Limit {
+                limit_price: Price::new(self.portfolio.mark_of(&l.symbol)?).ok()?,
+            },
+            _ => OrderKind::Market,
+        };
+        Some(Order {
+            client_order_id: id,
+            symbol: l.symbol.clone(),
+            side: l.side,
+            qty: Quantity::new(qty).ok()?,
+            kind,
+            tif: TimeInForce::Day,
+            created_at: self.last_bar?,
+        })
+    }
+
+    /// What auto-trim does after this bar, if anything.
+    pub fn plan_liquidations(&self, rules: &TrimRules, gate: &Gate) -> Option<LiquidationRecord> {
+        if gate.kill_switch
+            || self.trading_state.max_with(gate.trading_state) == TradingState::Halted
+        {
+            return None;
+        }
+        let mut actions = Vec::new();
+        // 1. Move each liquidation along its path when its order had its chance.
+        for l in self.liquidations.values() {
+            let open = l
+                .order
+                .as_ref()
+                .is_some_and(|c| self.orders.contains_key(c));
+            if open && l.bars_seen < rules.patience_bars {
+                continue;
+            }
+            let next = match l.step {
+                LiquidationStep::Primary => LiquidationStep::Market,
+                LiquidationStep::Market => LiquidationStep::Twap {
+                    slices_left: rules.twap_slices.max(1),
+                },
+                LiquidationStep::Twap { slices_left } if slices_left > 1 => LiquidationStep::Twap {
+                    slices_left: slices_left - 1,
+                },
+                LiquidationStep::Twap { .. } => {
+                    actions.push(LiquidationAction::GiveUp {
+                        id: l.id,
+                        remaining: l.remaining,
+                    });
+                    continue;
+                }
+            };
+            let scale = l.remaining.normalize().scale();
+            let qty = match next {
+                LiquidationStep::Twap { slices_left } => (l.remaining / Decimal::from(slices_left))
+                    .round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero)
+                    .min(l.remaining),
+                _ => l.remaining,
+            };
+            if let Some(order) = self.liquidation_order(l, next, qty) {
+                let cancel = l.order.clone().filter(|c| self.orders.contains_key(c));
+                actions.push(LiquidationAction::Place {
+                    id: l.id,
+                    cancel,
+                    step: next,
+                    order,
+                });
+            }
+        }
+        // 2. With no liquidation left: judge the trim that ran, and start one if needed.
+        let equity = self.portfolio.equity();
+        let exposure = self.portfolio.gross_exposure();
+        let cap = rules.max_total_at_risk_pct * equity / Decimal::ONE_HUNDRED;
+        let (exposure_pct, cap_pct) = (pct(exposure, equity), rules.max_total_at_risk_pct);
+        let idle = self.liquidations.is_empty()
+            || self.liquidations.values().all(|l| {
+                actions
+                    .iter()
+                    .any(|a| matches!(a, LiquidationAction::GiveUp { id, .. } if *id == l.id))
+            });
+        if idle && self.trimming {
+            let success = exposure <= cap;
+            actions.push(LiquidationAction::TrimEnded {
+                success,
+                exposure_pct,
+                cap_pct,
+            });
+            let failures = if success { 0 } else { self.trim_failures + 1 };
+            if failures >= rules.max_failures_before_alert {
+                actions.push(LiquidationAction::Alert {
+                    failures,
+                    exposure_pct,
+                    cap_pct,
+                    excess_usd: (exposure - cap).max(Decimal::ZERO).round_dp(2),
+                });
+            }
+        }
+        if idle && equity > Decimal::ZERO && exposure > cap {
+            let mut positions: Vec<(Decimal, &crate::domain::Position)> = self
+                .portfolio
+                .positions()
+                .filter_map(|p| Some(((p.qty * self.portfolio.mark_of(&p.symbol)?).abs(), p)))
+                .collect();
+            positions.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.symbol.cmp(&b.1.symbol)));
+            let target = cap * (Decimal::ONE_HUNDRED - rules.headroom_pct) / Decimal::ONE_HUNDRED;
+            let mut excess = exposure - target;
+            let mut next_id = self.next_liquidation;
+            for (value, p) in positions {
+                if excess <= Decimal::ZERO {
+                    break;
+                }
+                let Some(price) = self
+                    .portfolio
+                    .mark_of(&p.symbol)
+                    .filter(|m| *m > Decimal::ZERO)
+                else {
+                    continue;
+                };
+                let scale = p.qty.normalize().scale();
+                let qty = (excess / price)
+                    .round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero)
+                    .min(p.qty.abs());
+                if qty <= Decimal::ZERO {
+                    continue;
+                }
+                excess -= (qty * price).min(value);
+                let l = Liquidation {
+                    id: next_id,
+                    symbol: p.symbol.clone(),
+                    side: if p.qty > Decimal::ZERO {
+                        Side::Sell
+                    } else {
+                        Side::Buy
+                    },
+                    remaining: qty,
+                    step: LiquidationStep::Primary,
+                    order: None,
+                    attempt: 0,
+                    bars_seen: 0,
+                    reason: format!(
+                        "auto-trim: exposure {exposure_pct} % of equity > cap {cap_pct} %"
+                    ),
+                };
+                next_id += 1;
+                if let Some(order) = self.liquidation_order(&l, LiquidationStep::Primary, qty) {
+                    let id = l.id;
+                    actions.push(LiquidationAction::Start { liquidation: l });
+                    actions.push(LiquidationAction::Place {
+                        id,
+                        cancel: None,
+                        step: LiquidationStep::Primary,
+                        order,
+                    });
+                }
+            }
+        }
+        (!actions.is_empty()).then_some(LiquidationRecord { actions })
+    }
+
+    /// Apply an `engine.liquidation` record.
+    pub fn apply_liquidation(&mut self, r: &LiquidationRecord) {
+        for a in &r.actions {
+            match a {
+                LiquidationAction::Start { liquidation } => {
+                    self.next_liquidation = self.next_liquidation.max(liquidation.id + 1);
+                    self.trimming = true;
+                    self.liquidations
+                        .insert(liquidation.id, liquidation.clone());
+                }
+                LiquidationAction::Place {
+                    id,
+                    cancel,
+                    step,
+                    order,
+                } => {
+                    if let Some(c) = cancel {
+                        self.broker.cancel(c);
+                        self.orders.remove(c);
+                    }
+                    self.broker.submit(order.clone());
+                    self.orders.insert(
+                        order.client_order_id.clone(),
+                        OrderTrack {
+                            order: order.clone(),
+                            owner: Owner::Liquidation(*id),
+                            filled: Decimal::ZERO,
+                        },
+                    );
+                    self.stats.orders += 1;
+                    if let Some(l) = self.liquidations.get_mut(id) {
+                        l.step = *step;
+                        l.order = Some(order.client_order_id.clone());
+                        l.attempt += 1;
+                        l.bars_seen = 0;
+                    }
+                }
+                LiquidationAction::GiveUp { id, .. } => {
+                    if let Some(c) = self.liquidations.remove(id).and_then(|l| l.order) {
+                        self.broker.cancel(&c);
+                        self.orders.remove(&c);
+                    }
+                    self.stats.liquidations_given_up += 1;
+                }
+                LiquidationAction::TrimEnded { success, .. } => {
+                    self.trimming = false;
+                    self.trim_failures = if *success { 0 } else { self.trim_failures + 1 };
+                }
+                LiquidationAction::Alert { .. } => self.stats.critical_alerts += 1,
+            }
+        }
+    }
+}
