@@ -91,7 +91,9 @@ pub struct Backtest<S: Strategy> {
     next_signal: u64,
     summary: Summary,
     peak: Decimal,
-    max_dd: Decimal,
+    /// The worst drawdown so far as (peak, equity), compared by cross-multiplication so the
+    /// per-bar path has no division.
+    worst: (Decimal, Decimal),
 }
 
 impl<S: Strategy> Backtest<S> {
@@ -119,7 +121,7 @@ impl<S: Strategy> Backtest<S> {
                 fees: Decimal::ZERO,
             },
             peak: cash,
-            max_dd: Decimal::ZERO,
+            worst: (cash, cash),
         }
     }
 
@@ -150,9 +152,10 @@ impl<S: Strategy> Backtest<S> {
         if equity > self.peak {
             self.peak = equity;
         } else if self.peak > Decimal::ZERO {
-            let dd = (self.peak - equity) / self.peak;
-            if dd > self.max_dd {
-                self.max_dd = dd;
+            // (peak − equity) / peak > (p − e) / p  ⇔  (peak − equity)·p > (p − e)·peak
+            let (p, e) = self.worst;
+            if (self.peak - equity) * p > (p - e) * self.peak {
+                self.worst = (self.peak, equity);
             }
         }
         if let Some(g) = &mut self.guard {
@@ -339,7 +342,10 @@ impl<S: Strategy> Backtest<S> {
             s.return_pct =
                 ((s.final_equity - s.starting_equity) / s.starting_equity * hundred).round_dp(4);
         }
-        s.max_drawdown_pct = (self.max_dd * hundred).round_dp(4);
+        let (p, e) = self.worst;
+        if p > Decimal::ZERO {
+            s.max_drawdown_pct = ((p - e) / p * hundred).round_dp(4);
+        }
         (self.summary, self.trades)
     }
 }

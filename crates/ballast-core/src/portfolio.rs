@@ -64,11 +64,22 @@ impl Portfolio {
         self.gross_value += v.abs();
     }
 
-    /// Mark `symbol` at `price` (the last trade or close).
+    /// Mark `symbol` at `price` (the last trade or close). Two hash lookups: this runs once
+    /// per bar.
     pub fn mark(&mut self, symbol: &Symbol, price: Decimal) {
-        self.remove_value(symbol);
-        self.marks.insert(symbol.clone(), price);
-        self.add_value(symbol);
+        let old = match self.marks.get_mut(symbol) {
+            Some(m) => std::mem::replace(m, price),
+            None => {
+                self.marks.insert(symbol.clone(), price);
+                Decimal::ZERO
+            }
+        };
+        let qty = self.qty(symbol);
+        if !qty.is_zero() {
+            let (before, after) = (qty * old, qty * price);
+            self.net_value += after - before;
+            self.gross_value += after.abs() - before.abs();
+        }
     }
 
     /// Book a fill: cash moves by the fill's notional and fee; the position changes; the

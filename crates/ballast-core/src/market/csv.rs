@@ -69,24 +69,100 @@ pub fn check_header(line: &str) -> Result<(), CsvError> {
     }
 }
 
-/// Parse a date or date-time: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]`, or RFC 3339 UTC.
+/// Parse a date or date-time: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]`, or RFC 3339 UTC
+/// (`YYYY-MM-DDTHH:MM:SS[.fff]Z`). Allocation-free on the common forms.
 pub fn parse_time(text: &str) -> Option<Timestamp> {
     let t = text.trim();
-    if t.len() == 10 {
-        return Timestamp::parse_rfc3339(t).ok();
-    }
     let b = t.as_bytes();
-    if b.len() >= 16 && (b[10] == b' ' || b[10] == b'T') {
-        let time = &t[11..];
-        let time = time.strip_suffix('Z').unwrap_or(time);
-        let full = if time.len() == 5 {
-            format!("{time}:00")
-        } else {
-            time.to_owned()
-        };
-        return Timestamp::parse_rfc3339(&format!("{}T{full}Z", &t[..10])).ok();
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| d.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')))
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
     }
-    None
+    let day = Timestamp::from_date(
+        i32::try_from(digits(0..4)?).ok()?,
+        u32::try_from(digits(5..7)?).ok()?,
+        u32::try_from(digits(8..10)?).ok()?,
+    )?;
+    if b.len() == 10 {
+        return Some(day);
+    }
+    if b[10] != b' ' && b[10] != b'T' {
+        return None;
+    }
+    let rest = t.get(11..)?.strip_suffix('Z').unwrap_or(&t[11..]);
+    let r = rest.as_bytes();
+    let (h, m, sec) = match r.len() {
+        5 if r[2] == b':' => (digits(11..13)?, digits(14..16)?, 0),
+        8 if r[2] == b':' && r[5] == b':' => (digits(11..13)?, digits(14..16)?, digits(17..19)?),
+        _ => return Timestamp::parse_rfc3339(t).ok(), // fractional seconds
+    };
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    Some(day.plus_ms(((h * 60 + m) * 60 + sec) * 1000))
+}
+
+/// Plain `digits[.digits]` with at most 18 digits, without going through the general parser
+/// (the hot path of a backtest's loading); anything else returns `None` and takes the general
+/// path, so the result is always what `Decimal::from_str` gives.
+fn fast_decimal(text: &str) -> Option<Decimal> {
+    let b = text.as_bytes();
+    if b.is_empty() || b.len() > 19 {
+        return None;
+    }
+    let (mut mantissa, mut scale, mut seen_dot, mut digits) = (0i64, 0u32, false, 0);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + i64::from(c - b'0');
+                digits += 1;
+                if seen_dot {
+                    scale += 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 18 || (seen_dot && scale == 0) {
+        return None;
+    }
+    Some(Decimal::new(mantissa, scale))
+}
+
+/// Reuses one [`Symbol`] per ticker text, so a million rows of a few symbols allocate a few
+/// symbols.
+#[derive(Debug, Default)]
+pub struct SymbolCache {
+    last: Option<Symbol>,
+    all: std::collections::HashMap<String, Symbol>,
+}
+
+impl SymbolCache {
+    fn get(&mut self, text: &str) -> Result<Symbol, crate::domain::SymbolError> {
+        if let Some(s) = &self.last {
+            if s.as_str() == text {
+                return Ok(s.clone());
+            }
+        }
+        let sym = match self.all.get(text) {
+            Some(s) => s.clone(),
+            None => {
+                let s = Symbol::new(text)?;
+                if self.all.len() < 100_000 {
+                    self.all.insert(text.to_owned(), s.clone());
+                }
+                s
+            }
+        };
+        self.last = Some(sym.clone());
+        Ok(sym)
+    }
 }
 
 fn err(line: u64, column: usize, value: &str, why: impl Into<String>) -> CsvError {
@@ -100,6 +176,15 @@ fn err(line: u64, column: usize, value: &str, why: impl Into<String>) -> CsvErro
 
 /// Parse one data line (without its newline).
 pub fn parse_row(line_no: u64, line: &str) -> Result<Bar, CsvError> {
+    parse_row_cached(line_no, line, &mut SymbolCache::default())
+}
+
+/// [`parse_row`] with a symbol cache shared across rows.
+pub fn parse_row_cached(
+    line_no: u64,
+    line: &str,
+    symbols: &mut SymbolCache,
+) -> Result<Bar, CsvError> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let mut fields = line.split(',');
     let mut next = |col: usize| {
@@ -117,7 +202,9 @@ pub fn parse_row(line_no: u64, line: &str) -> Result<Bar, CsvError> {
         })
     };
     let ticker = next(1)?;
-    let symbol = Symbol::new(ticker).map_err(|e| err(line_no, 1, ticker, e.why))?;
+    let symbol = symbols
+        .get(ticker)
+        .map_err(|e| err(line_no, 1, ticker, e.why))?;
     let date = next(2)?;
     let ts = parse_time(date).ok_or_else(|| {
         err(
@@ -129,8 +216,10 @@ pub fn parse_row(line_no: u64, line: &str) -> Result<Bar, CsvError> {
     })?;
     let mut num = |col: usize| -> Result<Decimal, CsvError> {
         let text = next(col)?;
-        let v =
-            Decimal::from_str(text).map_err(|_| err(line_no, col, text, "not a decimal number"))?;
+        let v = fast_decimal(text)
+            .map(Ok)
+            .unwrap_or_else(|| Decimal::from_str(text))
+            .map_err(|_| err(line_no, col, text, "not a decimal number"))?;
         if v.is_sign_negative() || (col < 7 && v.is_zero()) {
             return Err(err(
                 line_no,
@@ -179,6 +268,39 @@ mod tests {
         assert_eq!(b.close, Decimal::new(13031, 2));
         let m = parse_row(3, "X,2024-01-02 09:31,1,1,1,1,5").unwrap();
         assert_eq!(m.ts.to_string(), "2024-01-02T09:31:00.000Z");
+    }
+
+    #[test]
+    fn the_fast_decimal_path_agrees_with_the_general_parser() {
+        for t in [
+            "0",
+            "1",
+            "118.56",
+            "0.0001",
+            "123456789012345678",
+            "9616100",
+            "1.",
+            ".5",
+            "1.2.3",
+            "-1",
+            "1e5",
+            "",
+            "12345678901234567890",
+        ] {
+            if let Some(v) = fast_decimal(t) {
+                assert_eq!(Some(v), Decimal::from_str(t).ok(), "{t}");
+                assert_eq!(
+                    v.to_string(),
+                    Decimal::from_str(t).unwrap().to_string(),
+                    "{t}: scale kept"
+                );
+            }
+        }
+        assert!(
+            fast_decimal("1.").is_none()
+                && fast_decimal("-1").is_none()
+                && fast_decimal("1e5").is_none()
+        );
     }
 
     #[test]

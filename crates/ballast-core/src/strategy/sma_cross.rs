@@ -58,7 +58,10 @@ impl Strategy for SmaCross {
 
     fn on_bar(&mut self, bar: &Bar) -> Option<Target> {
         let (fast, slow) = (self.fast, self.slow);
-        let s = self.series.entry(bar.symbol.clone()).or_default();
+        if !self.series.contains_key(&bar.symbol) {
+            self.series.insert(bar.symbol.clone(), Series::default());
+        }
+        let s = self.series.get_mut(&bar.symbol)?;
         s.closes.push_back(bar.close);
         s.sum_fast += bar.close;
         s.sum_slow += bar.close;

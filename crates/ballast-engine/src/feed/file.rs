@@ -2,7 +2,7 @@
 //! `ballast_core::market::csv`; this file does the I/O. The bundled real data is compiled into
 //! the binary, so a fresh build replays it with no file at hand.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use ballast_core::domain::Symbol;
@@ -60,27 +60,98 @@ pub fn load_bundled(symbols: &[Symbol]) -> Result<Loaded, FileError> {
 }
 
 /// Read CSV or gzipped CSV held in memory; keep `symbols` (all if empty); sort by time, then
-/// symbol.
+/// symbol. Rows are parsed on all cores, in chunks split at line boundaries; errors still name
+/// the file's line.
 pub fn load_bytes(
     name: &str,
     bytes: &[u8],
     symbols: &[Symbol],
     skip_bad_rows: bool,
 ) -> Result<Loaded, FileError> {
-    let reader: Box<dyn BufRead + '_> = if bytes.starts_with(&GZIP_MAGIC) {
-        Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::read::MultiGzDecoder::new(bytes),
-        ))
+    let inflated;
+    let text: &[u8] = if bytes.starts_with(&GZIP_MAGIC) {
+        let mut v = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut v)
+            .map_err(|source| FileError::Io {
+                name: name.to_owned(),
+                source,
+            })?;
+        inflated = v;
+        &inflated
     } else {
-        Box::new(BufReader::new(bytes))
+        bytes
     };
-    load_reader(name, reader, symbols, skip_bad_rows)
+    let header_end = text.iter().position(|b| *b == b'\n').unwrap_or(text.len());
+    let header = String::from_utf8_lossy(&text[..header_end]);
+    csv::check_header(header.trim_end_matches('\r')).map_err(|error| FileError::Header {
+        name: name.to_owned(),
+        error,
+    })?;
+    let body = text.get(header_end + 1..).unwrap_or(&[]);
+    // Chunks end at newlines; each knows the file line number it starts at.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let mut chunks: Vec<(&[u8], u64)> = Vec::with_capacity(threads);
+    let (mut start, mut line) = (0usize, 2u64);
+    for i in 1..=threads {
+        let mut end = if i == threads {
+            body.len()
+        } else {
+            (body.len() * i / threads).max(start)
+        };
+        while end < body.len() && body[end - 1] != b'\n' {
+            end += 1;
+        }
+        let chunk = &body[start..end];
+        chunks.push((chunk, line));
+        line += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        start = end;
+    }
+    let parts: Vec<Result<Loaded, FileError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|(chunk, first)| {
+                scope.spawn(move || parse_chunk(name, chunk, *first, symbols, skip_bad_rows))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(FileError::Io {
+                        name: name.to_owned(),
+                        source: std::io::Error::other("a parser thread panicked"),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut out = Loaded {
+        bars: Vec::new(),
+        skipped: 0,
+        first_errors: Vec::new(),
+    };
+    for part in parts {
+        let part = part?;
+        out.bars.extend(part.bars);
+        out.skipped += part.skipped;
+        for e in part.first_errors {
+            if out.first_errors.len() < KEEP_ERRORS {
+                out.first_errors.push(e);
+            }
+        }
+    }
+    out.bars
+        .sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.symbol.cmp(&b.symbol)));
+    Ok(out)
 }
 
-fn load_reader(
+fn parse_chunk(
     name: &str,
-    reader: impl BufRead,
+    chunk: &[u8],
+    first_line: u64,
     symbols: &[Symbol],
     skip_bad_rows: bool,
 ) -> Result<Loaded, FileError> {
@@ -89,24 +160,25 @@ fn load_reader(
         skipped: 0,
         first_errors: Vec::new(),
     };
-    let mut line_no = 0u64;
-    for line in reader.lines() {
-        line_no += 1;
-        let line = line.map_err(|source| FileError::Io {
-            name: format!("{name} line {line_no}"),
-            source,
-        })?;
-        if line_no == 1 {
-            csv::check_header(&line).map_err(|error| FileError::Header {
-                name: name.to_owned(),
-                error,
-            })?;
-            continue;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        match csv::parse_row(line_no, &line) {
+    let mut cache = csv::SymbolCache::default();
+    for (i, raw) in chunk.split(|b| *b == b'\n').enumerate() {
+        let line_no = first_line + i as u64;
+        let parsed = match std::str::from_utf8(raw) {
+            Ok(l) => {
+                let l = l.trim_end_matches('\r');
+                if l.trim().is_empty() {
+                    continue;
+                }
+                csv::parse_row_cached(line_no, l, &mut cache)
+            }
+            Err(_) => Err(csv::CsvError {
+                line: line_no,
+                column: 0,
+                value: String::new(),
+                why: "the line is not UTF-8".into(),
+            }),
+        };
+        match parsed {
             Ok(bar) => {
                 if symbols.is_empty() || symbols.contains(&bar.symbol) {
                     out.bars.push(bar);
@@ -126,19 +198,24 @@ fn load_reader(
             }
         }
     }
-    out.bars
-        .sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.symbol.cmp(&b.symbol)));
     Ok(out)
 }
 
 /// Read from any reader (for tests and pipes).
 pub fn load_from(
     name: &str,
-    reader: impl Read,
+    mut reader: impl Read,
     symbols: &[Symbol],
     skip_bad_rows: bool,
 ) -> Result<Loaded, FileError> {
-    load_reader(name, BufReader::new(reader), symbols, skip_bad_rows)
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| FileError::Io {
+            name: name.to_owned(),
+            source,
+        })?;
+    load_bytes(name, &bytes, symbols, skip_bad_rows)
 }
 
 #[cfg(test)]
