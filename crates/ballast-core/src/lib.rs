@@ -26,6 +26,7 @@ pub mod portfolio;
 pub mod signal;
 pub mod strategy;
 pub mod time;
+pub mod universe;
 
 pub use clock::{Clock, ManualClock};
 pub use time::Timestamp;

@@ -240,6 +240,14 @@ pub fn run(
         name: SNAPSHOT_NAME,
         retain: config.journal.snapshot_retain as usize,
     };
+    // The universe's eligibility, persisted beside the engine snapshot for operators.
+    let universe = Snapshots {
+        storage: &*storage,
+        layout: &layout,
+        clock: &*clock,
+        name: "universe",
+        retain: 1,
+    };
     let mut since_snapshot = 0u64;
     let mut last_seq = recovered.last_seq;
     let bps = opts.bars_per_second.unwrap_or(config.feed.bars_per_second);
@@ -305,6 +313,7 @@ pub fn run(
         )?;
         if since_snapshot >= config.journal.snapshot_every_records {
             snapshots.write(last_seq, &state)?;
+            universe.write(last_seq, &state.universe.snapshot())?;
             since_snapshot = 0;
         }
         loops += 1;
@@ -328,6 +337,7 @@ pub fn run(
     }
     if since_snapshot > 0 {
         snapshots.write(last_seq, &state)?;
+        universe.write(last_seq, &state.universe.snapshot())?;
     }
     report.bars = state.bars;
     report.last_seq = last_seq;

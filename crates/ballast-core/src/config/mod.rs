@@ -93,7 +93,8 @@ pub fn reference_markdown() -> String {
          - `[guard] max_orders_per_second` ≤ `max_orders_per_minute`.\n\
          - `[guard] max_portfolio_exposure_pct` ≤ `[risk] max_total_at_risk_pct`.\n\
          - `[api] bind` is an IP address; a non-loopback one needs `allow_remote = true`.\n\
-         - `[feed] symbols` is not empty; `[general] data_dir` is not empty.\n",
+         - `[feed] symbols` is not empty; `[general] data_dir` is not empty.\n\
+         - `[universe] force_eligible` symbols are in `[feed] symbols`.\n",
     );
     out
 }

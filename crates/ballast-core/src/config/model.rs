@@ -12,6 +12,7 @@ pub struct Config {
     pub general: General,
     pub journal: Journal,
     pub feed: Feed,
+    pub universe: Universe,
     pub strategy: Strategy,
     pub guard: Guard,
     pub paper: Paper,
@@ -79,6 +80,14 @@ pub struct Feed {
     pub seed: u64,
     pub synthetic_start_price: Decimal,
     pub synthetic_volatility_pct: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Universe {
+    pub min_avg_dollar_volume_usd: Decimal,
+    pub window_bars: u32,
+    pub force_eligible: Vec<Symbol>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,6 +68,15 @@ pub fn check(
             "list at least one symbol, e.g. [\"AAPL\"]",
         );
     }
+    for sym in &config.universe.force_eligible {
+        if !config.feed.symbols.contains(sym) {
+            fail(
+                &[("universe", "force_eligible"), ("feed", "symbols")],
+                format!("[universe] force_eligible lists {sym}, which is not in [feed] symbols"),
+                "add it to [feed] symbols, or remove it from force_eligible",
+            );
+        }
+    }
     let s = &config.strategy;
     if s.fast >= s.slow {
         fail(

@@ -103,6 +103,10 @@ pub const SECTIONS: &[SectionSpec] = &[
         doc: "Market data feeding the engine.",
     },
     SectionSpec {
+        name: "universe",
+        doc: "Which of the feed's symbols may be traded: an optional liquidity filter.",
+    },
+    SectionSpec {
         name: "strategy",
         doc: "The built-in strategy.",
     },
@@ -185,6 +189,13 @@ keys! {
         "Start price of synthetic symbols that have no replayed history.";
     ["feed"] "synthetic_volatility_pct": dec("0", "100"), "2", None,
         "Volatility of the synthetic walk per bar, in percent.";
+
+    ["universe"] "min_avg_dollar_volume_usd": dec("0", "1000000000000000"), "0", None,
+        "A symbol is tradable only when its average close x volume over window_bars reaches this; 0 turns the filter off.";
+    ["universe"] "window_bars": int(1, 100_000), "20", None,
+        "Window of the liquidity filter, in bars of the symbol.";
+    ["universe"] "force_eligible": Kind::Symbols, "[]", None,
+        "Symbols that are always tradable, whatever their liquidity.";
 
     ["strategy"] "kind": Kind::Choice(&["sma_cross"]), "\"sma_cross\"", None,
         "Built-in strategy.";

@@ -40,6 +40,7 @@ use crate::portfolio::Portfolio;
 use crate::signal::{Signal, SignalBook, SignalState};
 use crate::strategy::{SmaCross, Strategy};
 use crate::time::Timestamp;
+use crate::universe::Universe;
 
 /// Version of the engine state's shape (snapshots carry it).
 pub const STATE_SCHEMA: u32 = 1;
@@ -84,6 +85,7 @@ pub struct EngineState {
     pub portfolio: Portfolio,
     pub broker: PaperBroker,
     pub strategy: SmaCross,
+    pub universe: Universe,
     pub signals: SignalBook,
     pub guard: GuardState,
     pub trading_state: TradingState,
@@ -142,6 +144,7 @@ impl EngineState {
                 participation: paper.participation,
             }),
             strategy: SmaCross::new(s.fast as usize, s.slow as usize, s.qty, s.allow_short),
+            universe: Universe::new(config),
             signals: SignalBook::default(),
             guard: GuardState::default(),
             trading_state: TradingState::Active,
@@ -254,6 +257,7 @@ impl EngineState {
         self.last_bar = Some(bar.ts);
         self.last_bar_of.insert(bar.symbol.clone(), bar.ts);
         self.liquidation_bar(&bar.symbol);
+        self.universe.on_bar(bar);
         if let Some(target) = self.strategy.on_bar(bar) {
             self.stats.targets += 1;
             let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
@@ -346,7 +350,21 @@ impl EngineState {
             self.start_of_day_equity,
             self.peak_equity,
         );
-        let verdict = guard::evaluate(limits, &gate, &self.guard, &candidate, &account, p.at);
+        let verdict = if self.universe.eligible(&p.symbol) {
+            guard::evaluate(limits, &gate, &self.guard, &candidate, &account, p.at)
+        } else {
+            Verdict::Reject {
+                reasons: vec![guard::Reason {
+                    check: guard::Check::Universe,
+                    observed: Decimal::ZERO,
+                    limit: Decimal::ONE,
+                    detail: format!(
+                        "{} is not in the tradable universe now (liquidity filter)",
+                        p.symbol
+                    ),
+                }],
+            }
+        };
         let kind = match p.limit_price.map(crate::domain::Price::new) {
             Some(Ok(limit_price)) => OrderKind::Limit { limit_price },
             _ => OrderKind::Market,

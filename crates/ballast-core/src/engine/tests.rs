@@ -41,6 +41,7 @@ fn setup() -> (EngineState, Limits) {
     let mut cfg = config::builtin().unwrap();
     cfg.strategy.fast = 3;
     cfg.strategy.slow = 8;
+    cfg.feed.symbols = vec![Symbol::new("AAA").unwrap(), Symbol::new("BBB").unwrap()];
     let limits = Limits::from(&cfg);
     (EngineState::new(&cfg), limits)
 }
@@ -128,6 +129,26 @@ fn a_crash_between_bar_and_decision_decides_once_after_recovery() {
         recovered.apply_decision(&again, &limits).is_err(),
         "a second application is refused"
     );
+}
+
+#[test]
+fn symbols_outside_the_universe_are_rejected_by_the_universe_check() {
+    let mut cfg = config::builtin().unwrap();
+    cfg.strategy.fast = 3;
+    cfg.strategy.slow = 8;
+    cfg.feed.symbols = vec![Symbol::new("AAA").unwrap(), Symbol::new("BBB").unwrap()];
+    cfg.universe.min_avg_dollar_volume_usd = Decimal::from(1_000_000_000); // more than any bar has
+    cfg.universe.force_eligible = vec![Symbol::new("BBB").unwrap()];
+    let limits = Limits::from(&cfg);
+    let mut s = EngineState::new(&cfg);
+    run(&mut s, &limits, &bars(300));
+    assert!(
+        s.stats.rejections.get("universe").is_some_and(|n| *n > 5),
+        "{:?}",
+        s.stats.rejections
+    );
+    assert!(s.orders.values().all(|o| o.order.symbol.as_str() == "BBB"));
+    assert!(s.stats.orders > 0, "the forced symbol still trades");
 }
 
 #[test]

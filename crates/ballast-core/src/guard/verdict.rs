@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum Check {
     KillSwitch,
     Mode,
+    Universe,
     TradingState,
     InvalidOrder,
     ReferencePrice,
@@ -35,6 +36,7 @@ impl Check {
         match self {
             Check::KillSwitch => "kill_switch",
             Check::Mode => "mode",
+            Check::Universe => "universe",
             Check::TradingState => "trading_state",
             Check::InvalidOrder => "invalid_order",
             Check::ReferencePrice => "reference_price",
