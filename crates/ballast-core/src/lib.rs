@@ -23,6 +23,7 @@ pub mod market;
 pub mod paper;
 pub mod pipeline;
 pub mod portfolio;
+pub mod shadow;
 pub mod signal;
 pub mod strategy;
 pub mod time;

@@ -37,6 +37,7 @@ use crate::market::Bar;
 use crate::paper::{PaperBroker, PaperConfig};
 use crate::pipeline::DecisionLog;
 use crate::portfolio::Portfolio;
+use crate::shadow::Shadow;
 use crate::signal::{Signal, SignalBook, SignalState};
 use crate::strategy::{SmaCross, Strategy};
 use crate::time::Timestamp;
@@ -86,6 +87,8 @@ pub struct EngineState {
     pub broker: PaperBroker,
     pub strategy: SmaCross,
     pub universe: Universe,
+    /// The shadow execution engine.
+    pub shadow: Shadow,
     pub signals: SignalBook,
     pub guard: GuardState,
     pub trading_state: TradingState,
@@ -145,6 +148,7 @@ impl EngineState {
             }),
             strategy: SmaCross::new(s.fast as usize, s.slow as usize, s.qty, s.allow_short),
             universe: Universe::new(config),
+            shadow: Shadow::default(),
             signals: SignalBook::default(),
             guard: GuardState::default(),
             trading_state: TradingState::Active,
@@ -258,6 +262,7 @@ impl EngineState {
         self.last_bar_of.insert(bar.symbol.clone(), bar.ts);
         self.liquidation_bar(&bar.symbol);
         self.universe.on_bar(bar);
+        self.shadow.on_bar(bar);
         if let Some(target) = self.strategy.on_bar(bar) {
             self.stats.targets += 1;
             let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
@@ -432,6 +437,23 @@ impl EngineState {
             d.candidate_qty,
             &d.verdict,
         );
+        if let Some(price) = self.portfolio.mark_of(&d.symbol) {
+            // A signal towards flat opens no shadow trade; it only closes the other side.
+            let qty = if d.target_qty.is_zero() {
+                Decimal::ZERO
+            } else {
+                d.candidate_qty
+            };
+            self.shadow.on_signal(
+                d.signal,
+                &d.symbol,
+                d.side,
+                qty,
+                price,
+                d.order.is_some(),
+                d.at,
+            );
+        }
         self.signals.transition(id, SignalState::Validated, d.at)?;
         match (&d.verdict, &d.order) {
             (Verdict::Reject { reasons }, _) | (Verdict::Resize { reasons, .. }, None) => {

@@ -103,6 +103,19 @@ pub fn foreground(
                 s.stats.fills,
                 s.stats.rejections
             );
+            let t = &s.shadow.totals;
+            println!(
+                "shadow: approved signals made {} over {} closed trades; rejected signals would have made {} over {} ({} for the guard's rejections)",
+                t.approved_pnl.round_dp(2),
+                t.approved_trades,
+                t.rejected_pnl.round_dp(2),
+                t.rejected_trades,
+                if t.rejected_pnl > rust_decimal::Decimal::ZERO {
+                    "a cost"
+                } else {
+                    "a saving or nothing"
+                }
+            );
             Ok(exit::OK)
         }
         Err(e) => {
