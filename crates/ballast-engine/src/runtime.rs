@@ -248,8 +248,6 @@ pub fn run(
         name: "universe",
         retain: 1,
     };
-    let mut since_snapshot = 0u64;
-    let mut last_seq = recovered.last_seq;
     let bps = opts.bars_per_second.unwrap_or(config.feed.bars_per_second);
     let pace = (bps > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(bps)));
     let mut loops = 0u64;
@@ -262,59 +260,41 @@ pub fn run(
         ..opts.clone()
     };
 
-    // A target left pending by a crash between the two records of a bar.
-    decide(
-        &mut state,
-        &limits,
-        &layout,
-        &journal,
-        &mut last_seq,
-        &mut since_snapshot,
+    let mut w = Writer {
+        journal: &journal,
+        layout: &layout,
+        limits: &limits,
         opts,
-        log,
-    )?;
+        last_seq: recovered.last_seq,
+        since_snapshot: 0,
+    };
+    let write_snapshots = |state: &EngineState, seq: u64| -> Result<(), EngineError> {
+        snapshots.write(seq, state)?;
+        universe.write(seq, &state.universe.snapshot())?;
+        Ok(())
+    };
+
+    // A target left pending by a crash between the two records of a bar.
+    decide(&mut state, &mut w, log)?;
 
     while !stop.load(Ordering::Relaxed) && opts.max_bars.is_none_or(|m| state.bars < m) {
-        read_inbox(
-            &mut state,
-            config,
-            &layout,
-            &journal,
-            &mut last_seq,
-            &mut since_snapshot,
-            log,
-        )?;
+        read_inbox(&mut state, config, &mut w, log)?;
         let bar = feed.next_bar();
         let rec = state.bar_record(bar);
-        last_seq = journal.append(BAR, &rec)?;
-        chaos_crash(opts, last_seq, log);
+        let seq = w.append(BAR, &rec, log)?;
         state
             .apply_bar(&rec, &limits)
-            .map_err(|error| EngineError::Apply {
-                seq: last_seq,
-                error,
-            })?;
-        since_snapshot += 1;
+            .map_err(|error| EngineError::Apply { seq, error })?;
         for f in &rec.fills {
             log(&format!(
                 "fill {} {} {} {} @ {} ({})",
                 f.fill_id, f.symbol, f.side, f.qty, f.price, f.client_order_id
             ));
         }
-        decide(
-            &mut state,
-            &limits,
-            &layout,
-            &journal,
-            &mut last_seq,
-            &mut since_snapshot,
-            opts,
-            log,
-        )?;
-        if since_snapshot >= config.journal.snapshot_every_records {
-            snapshots.write(last_seq, &state)?;
-            universe.write(last_seq, &state.universe.snapshot())?;
-            since_snapshot = 0;
+        decide(&mut state, &mut w, log)?;
+        if w.since_snapshot >= config.journal.snapshot_every_records {
+            write_snapshots(&state, w.last_seq)?;
+            w.since_snapshot = 0;
         }
         loops += 1;
         let hb = Heartbeat {
@@ -322,12 +302,12 @@ pub fn run(
             loops,
             time: clock.now(),
             bars: state.bars,
-            last_seq,
+            last_seq: w.last_seq,
         };
         if let Err(e) = heartbeat::write(&layout.run(), &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
         }
-        log(&format!("bar {} seq {last_seq}", state.bars));
+        log(&format!("bar {} seq {}", state.bars, w.last_seq));
         if let Some(p) = pace {
             let due = p.mul_f64(loops as f64);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -335,36 +315,54 @@ pub fn run(
             }
         }
     }
-    if since_snapshot > 0 {
-        snapshots.write(last_seq, &state)?;
-        universe.write(last_seq, &state.universe.snapshot())?;
+    if w.since_snapshot > 0 {
+        write_snapshots(&state, w.last_seq)?;
     }
     report.bars = state.bars;
-    report.last_seq = last_seq;
+    report.last_seq = w.last_seq;
     report.state = state;
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Appends the engine's records: durable first, then counted toward the next snapshot, then
+/// (paper chaos only) possibly a crash.
+struct Writer<'a> {
+    journal: &'a Journal,
+    layout: &'a Layout,
+    limits: &'a Limits,
+    opts: &'a Options,
+    last_seq: u64,
+    since_snapshot: u64,
+}
+
+impl Writer<'_> {
+    fn append<T: serde::Serialize + ?Sized>(
+        &mut self,
+        kind: &str,
+        body: &T,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<u64, EngineError> {
+        let seq = self.journal.append(kind, body)?;
+        self.last_seq = seq;
+        self.since_snapshot += 1;
+        chaos_crash(self.opts, seq, log);
+        Ok(seq)
+    }
+}
+
+/// Auto-trim, then every pending target: each record journaled, then applied.
 fn decide(
     state: &mut EngineState,
-    limits: &Limits,
-    layout: &Layout,
-    journal: &Journal,
-    last_seq: &mut u64,
-    since_snapshot: &mut u64,
-    opts: &Options,
+    w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
     let gate = Gate {
-        kill_switch: layout.kill_switch().exists(),
+        kill_switch: w.layout.kill_switch().exists(),
         ..Gate::default()
     };
-    if let Some(r) = state.plan_liquidations(&opts.trim, &gate) {
-        *last_seq = journal.append(LIQUIDATION, &r)?;
-        chaos_crash(opts, *last_seq, log);
+    if let Some(r) = state.plan_liquidations(&w.opts.trim, &gate) {
+        w.append(LIQUIDATION, &r, log)?;
         state.apply_liquidation(&r);
-        *since_snapshot += 1;
         for a in &r.actions {
             match a {
                 LiquidationAction::Start { liquidation: l } => log(&format!(
@@ -399,16 +397,11 @@ fn decide(
             }
         }
     }
-    while let Some(d) = state.decide(limits, &gate) {
-        *last_seq = journal.append(DECISION, &d)?;
-        chaos_crash(opts, *last_seq, log);
+    while let Some(d) = state.decide(w.limits, &gate) {
+        let seq = w.append(DECISION, &d, log)?;
         state
-            .apply_decision(&d, limits)
-            .map_err(|error| EngineError::Apply {
-                seq: *last_seq,
-                error,
-            })?;
-        *since_snapshot += 1;
+            .apply_decision(&d, w.limits)
+            .map_err(|error| EngineError::Apply { seq, error })?;
         match &d.order {
             Some(o) => log(&format!(
                 "signal {} {} -> order {} {} {} {} ({})",
@@ -439,23 +432,25 @@ fn decide(
 fn read_inbox(
     state: &mut EngineState,
     config: &Config,
-    layout: &Layout,
-    journal: &Journal,
-    last_seq: &mut u64,
-    since_snapshot: &mut u64,
+    w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
     use std::io::{Read, Seek, SeekFrom};
+    let layout = w.layout;
     let path = layout.inbox().join("signals.jsonl");
     let Ok(meta) = std::fs::metadata(&path) else {
         return Ok(());
     };
-    let mut commit = |state: &mut EngineState, rec: InboxRecord| -> Result<(), EngineError> {
-        *last_seq = journal.append(INBOX, &rec)?;
+    fn commit(
+        state: &mut EngineState,
+        w: &mut Writer<'_>,
+        rec: InboxRecord,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        w.append(INBOX, &rec, log)?;
         state.apply_inbox(&rec);
-        *since_snapshot += 1;
         Ok(())
-    };
+    }
     if meta.len() < state.inbox_offset {
         log(&format!(
             "warning: inbox/signals.jsonl is shorter ({} bytes) than what was read ({} bytes): it was truncated or rotated; reading it from the start",
@@ -465,11 +460,13 @@ fn read_inbox(
         let previous_offset = state.inbox_offset;
         commit(
             state,
+            w,
             InboxRecord {
                 offset_after: 0,
                 line: 0,
                 outcome: InboxOutcome::Reset { previous_offset },
             },
+            log,
         )?;
     }
     if meta.len() == state.inbox_offset || !state.inbox_has_room() {
@@ -529,11 +526,13 @@ fn read_inbox(
         };
         commit(
             state,
+            w,
             InboxRecord {
                 offset_after,
                 line,
                 outcome,
             },
+            log,
         )?;
     }
     Ok(())
