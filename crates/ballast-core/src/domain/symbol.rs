@@ -5,8 +5,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A tradable instrument's ticker: 1–16 characters of `A–Z`, `0–9`, `.`, `/`, `-`
 /// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased. Cheap to clone (shared).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialOrd, Ord, Hash)]
 pub struct Symbol(Arc<str>);
+
+impl PartialEq for Symbol {
+    fn eq(&self, other: &Self) -> bool {
+        // Symbols of one feed share their text: comparing pointers settles most comparisons.
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Symbol {}
 
 impl Serialize for Symbol {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
