@@ -5,8 +5,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A tradable instrument's ticker: 1–16 characters of `A–Z`, `0–9`, `.`, `/`, `-`
 /// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased. Cheap to clone (shared).
-#[derive(Clone, Debug, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialOrd, Ord)]
 pub struct Symbol(Arc<str>);
+
+impl std::hash::Hash for Symbol {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Consistent with `eq`: equal text, equal hash.
+        self.0.hash(state);
+    }
+}
 
 impl PartialEq for Symbol {
     fn eq(&self, other: &Self) -> bool {
