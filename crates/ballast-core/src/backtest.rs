@@ -373,6 +373,7 @@ mod tests {
             slippage_bps: Decimal::ZERO,
             fee_bps: Decimal::ZERO,
             participation: Decimal::ONE,
+            latency_ms: 0,
         }
     }
 

@@ -8,7 +8,9 @@
 //!   bars (partial fills), rounded down to the order quantity's decimal places;
 //! - each fill pays `fee_bps` of its notional.
 //!
-//! Latency is modelled by the next-bar rule. Fill ids are `paper-<n>`, deterministic.
+//! Latency: an order never fills on the bar it was sent on, nor on a bar less than
+//! `latency_ms` after it was sent. Fill ids are `paper-<n>`: the simulator draws nothing at
+//! random, so the same bars always give the same fills.
 
 use std::collections::VecDeque;
 
@@ -29,6 +31,9 @@ pub struct PaperConfig {
     pub slippage_bps: Decimal,
     pub fee_bps: Decimal,
     pub participation: Decimal,
+    /// An order fills only on bars at least this long after it was sent.
+    #[serde(default)]
+    pub latency_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +138,7 @@ impl PaperBroker {
         for w in &self.open {
             if w.order.symbol != bar.symbol
                 || w.order.created_at >= bar.ts
+                || bar.ts.ms_since(w.order.created_at) < cfg.latency_ms
                 || capacity <= Decimal::ZERO
             {
                 continue;
@@ -236,6 +242,7 @@ mod tests {
             slippage_bps: d(slip),
             fee_bps: d(fee),
             participation: d(part),
+            latency_ms: 0,
         }
     }
 
@@ -252,6 +259,24 @@ mod tests {
         assert_eq!(f[0].price.value(), d("100.1"));
         assert_eq!(f[0].fee.value(), d("0.5005"));
         assert_eq!(b.open_orders().count(), 0);
+    }
+
+    #[test]
+    fn latency_delays_the_first_possible_fill() {
+        let mut c = cfg("0", "0", "1");
+        c.latency_ms = 90_000;
+        let mut b = PaperBroker::new(c);
+        b.submit(order(0, Side::Buy, "1", OrderKind::Market));
+        assert!(
+            b.on_bar(&bar(60_000, "10", "9", "11", "100")).is_empty(),
+            "60 s < 90 s of latency"
+        );
+        assert_eq!(
+            b.on_bar(&bar(120_000, "12", "11", "13", "100"))[0]
+                .price
+                .value(),
+            d("12")
+        );
     }
 
     #[test]

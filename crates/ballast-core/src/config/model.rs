@@ -143,7 +143,6 @@ pub struct Paper {
     pub fee_bps: Decimal,
     pub participation: Decimal,
     pub latency_ms: u32,
-    pub seed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

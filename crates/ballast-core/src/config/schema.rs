@@ -250,9 +250,7 @@ keys! {
     ["paper"] "participation": dec_pos("1"), "0.1", None,
         "Largest fraction of a bar's volume one order can take; the rest fills on later bars.";
     ["paper"] "latency_ms": int(0, 60_000), "0", None,
-        "Simulated order latency.";
-    ["paper"] "seed": int(0, i64::MAX), "7", None,
-        "Seed of the simulator.";
+        "Simulated order latency: an order can fill only on a bar at least this long after it was sent (and never on the bar it was sent on).";
 
     ["risk"] "max_total_at_risk_pct": dec_pos("1000"), "25", None,
         "Auto-trim reduces positions whenever gross exposure exceeds this share of equity.";

@@ -145,6 +145,7 @@ impl EngineState {
                 slippage_bps: paper.slippage_bps,
                 fee_bps: paper.fee_bps,
                 participation: paper.participation,
+                latency_ms: i64::from(paper.latency_ms),
             }),
             strategy: SmaCross::new(s.fast as usize, s.slow as usize, s.qty, s.allow_short),
             universe: Universe::new(config),

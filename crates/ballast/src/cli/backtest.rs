@@ -163,6 +163,7 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
         slippage_bps: a.slippage_bps,
         fee_bps: a.fee_bps,
         participation: a.participation,
+        latency_ms: 0,
     };
     let mut bt = Backtest::new(strategy, paper, a.cash);
     let guard = match a.guard {
