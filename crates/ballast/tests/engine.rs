@@ -276,3 +276,16 @@ fn auto_trim_brings_exposure_under_a_lowered_cap_through_the_liquidation_path() 
         "{liq:#?}"
     );
 }
+
+#[test]
+fn a_live_configuration_is_refused_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = engine(&data)
+        .env("BALLAST_GENERAL__MODE", "live")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was started"));
+    assert!(!data.exists(), "no data directory was created");
+}

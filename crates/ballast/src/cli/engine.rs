@@ -56,6 +56,15 @@ pub fn foreground(
             return Ok(exit::CONFIG);
         }
     };
+    if cfg.general.mode == ballast_core::config::Mode::Live {
+        // Principle 1: live only when asked twice, with credentials and a clean reconciliation.
+        // This build has only the paper broker, so it cannot honour a live configuration.
+        eprintln!(
+            "ballast: [general] mode = \"live\" needs --live, broker credentials and the Alpaca broker, which this \
+             build does not have; nothing was started. Use mode = \"paper\"."
+        );
+        return Ok(exit::CONFIG);
+    }
     let dir = settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
