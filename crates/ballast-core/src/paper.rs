@@ -79,6 +79,11 @@ impl PaperBroker {
             .sum()
     }
 
+    /// The simulator's settings.
+    pub fn config(&self) -> Option<&PaperConfig> {
+        self.cfg.as_ref()
+    }
+
     /// Number of open orders.
     pub fn open_count(&self) -> usize {
         self.open.len()

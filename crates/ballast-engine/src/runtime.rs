@@ -231,6 +231,26 @@ pub fn run(
         state: state.clone(),
     };
 
+    if let Some(kept) = state.broker.config() {
+        let p = &config.paper;
+        if (
+            kept.slippage_bps,
+            kept.fee_bps,
+            kept.participation,
+            kept.latency_ms,
+        ) != (
+            p.slippage_bps,
+            p.fee_bps,
+            p.participation,
+            i64::from(p.latency_ms),
+        ) {
+            log(&format!(
+                "warning: this data directory's paper broker keeps its settings (slippage {} bps, fee {} bps, participation {}, latency {} ms); \
+                 the [paper] settings of the configuration apply to new data directories only",
+                kept.slippage_bps, kept.fee_bps, kept.participation, kept.latency_ms
+            ));
+        }
+    }
     let mut feed = build_feed(config, log)?;
     feed.skip(state.bars);
     let snapshots = Snapshots {
@@ -268,9 +288,18 @@ pub fn run(
         last_seq: recovered.last_seq,
         since_snapshot: 0,
     };
+    // What operators (and the health monitor) read: pipeline, recent decisions, shadow totals.
+    let report_snap = Snapshots {
+        storage: &*storage,
+        layout: &layout,
+        clock: &*clock,
+        name: "pipeline",
+        retain: 1,
+    };
     let write_snapshots = |state: &EngineState, seq: u64| -> Result<(), EngineError> {
         snapshots.write(seq, state)?;
         universe.write(seq, &state.universe.snapshot())?;
+        report_snap.write(seq, &pipeline_report(state))?;
         Ok(())
     };
 
@@ -322,6 +351,42 @@ pub fn run(
     report.last_seq = w.last_seq;
     report.state = state;
     Ok(report)
+}
+
+/// Stuck-signal thresholds of the pipeline report (SPEC §3 defaults).
+const STUCK_AFTER_MS: i64 = 3_600_000;
+const MAX_AGE_MS: i64 = 7_200_000;
+const MAX_STUCK: usize = 10;
+/// Recent decisions in the pipeline report.
+const REPORT_DECISIONS: usize = 50;
+
+#[derive(serde::Serialize)]
+struct PipelineFile<'a> {
+    pipeline: ballast_core::pipeline::PipelineReport,
+    stats: &'a ballast_core::engine::Stats,
+    recent_decisions: Vec<&'a ballast_core::pipeline::Decision>,
+    shadow: &'a ballast_core::shadow::ShadowTotals,
+    trim_failures: u32,
+    liquidations_in_progress: usize,
+}
+
+/// The pipeline report, on the engine's (market) time.
+fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
+    let now = state.last_bar.unwrap_or(ballast_core::Timestamp::EPOCH);
+    PipelineFile {
+        pipeline: ballast_core::pipeline::report(
+            &state.signals,
+            now,
+            STUCK_AFTER_MS,
+            MAX_AGE_MS,
+            MAX_STUCK,
+        ),
+        stats: &state.stats,
+        recent_decisions: state.decisions.recent().take(REPORT_DECISIONS).collect(),
+        shadow: &state.shadow.totals,
+        trim_failures: state.trim_failures,
+        liquidations_in_progress: state.liquidations.len(),
+    }
 }
 
 /// Appends the engine's records: durable first, then counted toward the next snapshot, then
