@@ -128,14 +128,24 @@ pub fn load_bytes(
             })
             .collect()
     });
+    let parts = parts
+        .into_iter()
+        .collect::<Result<Vec<Loaded>, FileError>>()?;
+    let total: usize = parts.iter().map(|p| p.bars.len()).sum();
     let mut out = Loaded {
         bars: Vec::new(),
         skipped: 0,
         first_errors: Vec::new(),
     };
-    for part in parts {
-        let part = part?;
-        out.bars.extend(part.bars);
+    for mut part in parts {
+        // The first part's buffer grows in place (a large realloc remaps pages rather than
+        // copying them); only the later parts are copied.
+        if out.bars.is_empty() {
+            std::mem::swap(&mut out.bars, &mut part.bars);
+            out.bars.reserve(total - out.bars.len());
+        } else {
+            out.bars.append(&mut part.bars);
+        }
         out.skipped += part.skipped;
         for e in part.first_errors {
             if out.first_errors.len() < KEEP_ERRORS {
