@@ -26,6 +26,7 @@ pub mod portfolio;
 pub mod shadow;
 pub mod signal;
 pub mod strategy;
+pub mod supervisor;
 pub mod time;
 pub mod universe;
 

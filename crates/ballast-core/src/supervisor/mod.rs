@@ -1,0 +1,245 @@
+//! The supervisor's decisions about one service (SPEC §6), as a pure state machine:
+//! `STARTING → RUNNING → BACKOFF → FAILED` (+ `STOPPED`, `FAILED_CONFIG`).
+//!
+//! - Restart delay: exponential (initial, × 2, capped) with deterministic jitter, reset after a
+//!   stable uptime.
+//! - Failure budget: a sliding window. More than `max_restarts` unrequested exits or liveness
+//!   kills within `restart_window` → FAILED, sticky until an operator resets it. Every failure
+//!   counts, including after RUNNING (the widely used supervisors count only start-up failures
+//!   and loop forever).
+//! - Exit code 78 (`EX_CONFIG`): no restart, FAILED_CONFIG.
+//!
+//! The supervisor runtime feeds events in and carries out the returned actions.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// `EX_CONFIG`: "my configuration is wrong".
+pub const EX_CONFIG: i32 = 78;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServiceState {
+    Starting,
+    Running,
+    Backoff,
+    Failed,
+    FailedConfig,
+    Stopped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// The rules for one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartRules {
+    pub policy: RestartPolicy,
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// Jitter as a percentage of the delay (0–100), deterministic in `(seed, attempt)`.
+    pub jitter_pct: u64,
+    /// Uptime after which the delay goes back to `initial_delay_ms`.
+    pub stable_after_ms: u64,
+    pub max_restarts: u32,
+    pub restart_window_ms: u64,
+    pub seed: u64,
+}
+
+impl RestartRules {
+    /// The delay before restart number `attempt` (0-based), before jitter.
+    pub fn base_delay_ms(&self, attempt: u32) -> u64 {
+        let factor = 1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX);
+        self.initial_delay_ms
+            .saturating_mul(factor)
+            .min(self.max_delay_ms)
+    }
+
+    /// Why these rules can never trip the failure budget, if they cannot: the failures needed to
+    /// trip it cannot all fall inside the window when the smallest possible delays between them
+    /// already add up to more than the window.
+    pub fn never_trips(&self) -> Option<String> {
+        let needed = self.max_restarts; // the (max_restarts + 1)-th failure trips; max_restarts delays precede it
+        let min_jitter = |d: u64| d - d * self.jitter_pct.min(100) / 100;
+        let sum: u64 = (0..needed)
+            .map(|i| min_jitter(self.base_delay_ms(i)))
+            .fold(0, u64::saturating_add);
+        (sum > self.restart_window_ms).then(|| {
+            format!(
+                "restart_window {} ms is shorter than the {} ms of restart delays needed to see {} failures: the budget could never trip and the service would restart forever",
+                self.restart_window_ms,
+                sum,
+                self.max_restarts + 1
+            )
+        })
+    }
+
+    fn jittered(&self, attempt: u32) -> u64 {
+        let base = self.base_delay_ms(attempt);
+        if self.jitter_pct == 0 || base == 0 {
+            return base;
+        }
+        let span = base * self.jitter_pct.min(100) / 100;
+        let mut z = self.seed ^ u64::from(attempt).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z ^= z >> 29;
+        // Uniform in [base - span, base + span].
+        (base - span) + z % (2 * span + 1)
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// The supervisor asked for it (stop, restart command).
+    pub requested: bool,
+    /// The supervisor killed it because its liveness check failed.
+    pub liveness_kill: bool,
+}
+
+/// What the runtime must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start again after this many milliseconds.
+    Restart { after_ms: u64 },
+    /// Stay down: FAILED (budget exhausted), FAILED_CONFIG, or not restarted by policy.
+    StayDown { state: ServiceState, reason: String },
+}
+
+/// One service's supervision state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub state: ServiceState,
+    pub restarts: u64,
+    pub started_at: Option<Timestamp>,
+    /// Restart attempts since the last stable run (drives the exponential delay).
+    attempt: u32,
+    /// Recent failures within the window.
+    failures: VecDeque<Timestamp>,
+    pub last_reason: Option<String>,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            state: ServiceState::Stopped,
+            restarts: 0,
+            started_at: None,
+            attempt: 0,
+            failures: VecDeque::new(),
+            last_reason: None,
+        }
+    }
+}
+
+impl Service {
+    /// The process was started.
+    pub fn started(&mut self, now: Timestamp) {
+        self.state = ServiceState::Starting;
+        self.started_at = Some(now);
+    }
+
+    /// The process reported ready (or its readiness check passed).
+    pub fn ready(&mut self) {
+        if self.state == ServiceState::Starting {
+            self.state = ServiceState::Running;
+        }
+    }
+
+    /// An operator resets a FAILED service.
+    pub fn reset(&mut self) {
+        self.failures.clear();
+        self.attempt = 0;
+        self.state = ServiceState::Stopped;
+        self.last_reason = None;
+    }
+
+    /// Failures currently inside the window.
+    pub fn failures_in_window(&self) -> usize {
+        self.failures.len()
+    }
+
+    /// The process ended: decide.
+    pub fn exited(&mut self, exit: Exit, now: Timestamp, rules: &RestartRules) -> Action {
+        let uptime = self.started_at.map_or(0, |s| now.ms_since(s).max(0) as u64);
+        if uptime >= rules.stable_after_ms {
+            self.attempt = 0;
+        }
+        let how = match (exit.code, exit.signal) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "unknown exit".to_owned(),
+        };
+        if exit.requested {
+            self.state = ServiceState::Stopped;
+            return self.stay(ServiceState::Stopped, format!("stopped on request ({how})"));
+        }
+        if exit.code == Some(EX_CONFIG) {
+            return self.stay(ServiceState::FailedConfig, format!("{how}: the service reports a configuration error; not restarted until it is fixed"));
+        }
+        let failure = exit.liveness_kill || exit.code != Some(0);
+        let restart = match rules.policy {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => failure,
+            RestartPolicy::Never => false,
+        };
+        // Every unrequested exit counts against the budget, clean ones included when the
+        // policy restarts them (a service that keeps exiting is failing).
+        if restart {
+            self.failures.push_back(now);
+            let from = now.plus_ms(-(rules.restart_window_ms as i64));
+            while self.failures.front().is_some_and(|t| *t <= from)
+                || self.failures.len() > rules.max_restarts as usize + 1
+            {
+                self.failures.pop_front();
+            }
+            if self.failures.len() > rules.max_restarts as usize {
+                return self.stay(
+                    ServiceState::Failed,
+                    format!(
+                        "{how}: {} unrequested exits within {} ms (budget {}); FAILED until an operator resets it",
+                        self.failures.len(),
+                        rules.restart_window_ms,
+                        rules.max_restarts
+                    ),
+                );
+            }
+            let after_ms = rules.jittered(self.attempt);
+            self.attempt = self.attempt.saturating_add(1);
+            self.restarts += 1;
+            self.state = ServiceState::Backoff;
+            self.last_reason = Some(format!(
+                "{how}{}",
+                if exit.liveness_kill {
+                    " (liveness kill)"
+                } else {
+                    ""
+                }
+            ));
+            return Action::Restart { after_ms };
+        }
+        self.stay(
+            ServiceState::Stopped,
+            format!("{how}; restart policy does not restart it"),
+        )
+    }
+
+    fn stay(&mut self, state: ServiceState, reason: String) -> Action {
+        self.state = state;
+        self.last_reason = Some(reason.clone());
+        Action::StayDown { state, reason }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+use super::*;
+
+fn rules() -> RestartRules {
+    RestartRules {
+        policy: RestartPolicy::Always,
+        initial_delay_ms: 1_000,
+        max_delay_ms: 60_000,
+        jitter_pct: 0,
+        stable_after_ms: 60_000,
+        max_restarts: 5,
+        restart_window_ms: 600_000,
+        seed: 1,
+    }
+}
+
+fn crash() -> Exit {
+    Exit {
+        code: None,
+        signal: Some(9),
+        requested: false,
+        liveness_kill: false,
+    }
+}
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_unix_ms(ms)
+}
+
+#[test]
+fn delays_grow_exponentially_to_the_cap() {
+    let r = rules();
+    let d: Vec<u64> = (0..8).map(|i| r.base_delay_ms(i)).collect();
+    assert_eq!(
+        d,
+        vec![1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]
+    );
+    assert_eq!(r.base_delay_ms(200), 60_000, "no overflow");
+}
+
+#[test]
+fn the_budget_trips_after_max_restarts_even_after_running() {
+    let r = rules();
+    let mut s = Service::default();
+    let mut t = 0;
+    for i in 0..5 {
+        s.started(at(t));
+        s.ready();
+        assert_eq!(s.state, ServiceState::Running);
+        t += 10_000; // ran a while, then crashed: still counts
+        match s.exited(crash(), at(t), &r) {
+            Action::Restart { after_ms } => assert_eq!(after_ms, r.base_delay_ms(i)),
+            other => panic!("{other:?}"),
+        }
+        t += 1;
+    }
+    s.started(at(t));
+    let a = s.exited(crash(), at(t + 10), &r);
+    assert!(
+        matches!(
+            a,
+            Action::StayDown {
+                state: ServiceState::Failed,
+                ..
+            }
+        ),
+        "{a:?}"
+    );
+    assert_eq!(s.state, ServiceState::Failed);
+    s.reset();
+    assert_eq!(s.failures_in_window(), 0);
+}
+
+#[test]
+fn old_failures_leave_the_window_and_stable_runs_reset_the_delay() {
+    let r = rules();
+    let mut s = Service::default();
+    for k in 0..20 {
+        let t = k * 700_000; // one crash every 700 s: never 6 within 600 s
+        s.started(at(t));
+        let a = s.exited(crash(), at(t + 100_000), &r);
+        assert_eq!(
+            a,
+            Action::Restart { after_ms: 1_000 },
+            "stable uptime resets the delay"
+        );
+    }
+}
+
+#[test]
+fn exit_78_is_failed_config_and_policies_apply() {
+    let mut s = Service::default();
+    s.started(at(0));
+    let a = s.exited(
+        Exit {
+            code: Some(78),
+            signal: None,
+            requested: false,
+            liveness_kill: false,
+        },
+        at(5),
+        &rules(),
+    );
+    assert!(matches!(
+        a,
+        Action::StayDown {
+            state: ServiceState::FailedConfig,
+            ..
+        }
+    ));
+    let on_failure = RestartRules {
+        policy: RestartPolicy::OnFailure,
+        ..rules()
+    };
+    let mut s = Service::default();
+    s.started(at(0));
+    let clean = Exit {
+        code: Some(0),
+        signal: None,
+        requested: false,
+        liveness_kill: false,
+    };
+    assert!(matches!(
+        s.exited(clean, at(5), &on_failure),
+        Action::StayDown {
+            state: ServiceState::Stopped,
+            ..
+        }
+    ));
+    let never = RestartRules {
+        policy: RestartPolicy::Never,
+        ..rules()
+    };
+    assert!(matches!(
+        s.exited(crash(), at(9), &never),
+        Action::StayDown { .. }
+    ));
+    let mut s = Service::default();
+    s.started(at(0));
+    let stop = Exit {
+        requested: true,
+        ..crash()
+    };
+    assert!(matches!(
+        s.exited(stop, at(5), &rules()),
+        Action::StayDown {
+            state: ServiceState::Stopped,
+            ..
+        }
+    ));
+    assert_eq!(s.restarts, 0);
+}
+
+#[test]
+fn jitter_is_bounded_and_deterministic() {
+    let r = RestartRules {
+        jitter_pct: 20,
+        ..rules()
+    };
+    for attempt in 0..10 {
+        let base = r.base_delay_ms(attempt);
+        let j = r.jittered(attempt);
+        assert!(
+            j >= base - base / 5 && j <= base + base / 5,
+            "{attempt}: {j} vs {base}"
+        );
+        assert_eq!(j, r.jittered(attempt));
+    }
+}
+
+#[test]
+fn a_window_that_can_never_trip_is_reported() {
+    assert_eq!(rules().never_trips(), None);
+    let short = RestartRules {
+        restart_window_ms: 10_000,
+        ..rules()
+    };
+    let why = short.never_trips().unwrap();
+    assert!(why.contains("31000 ms"), "{why}"); // 1+2+4+8+16 s of delays for 6 failures
+}
