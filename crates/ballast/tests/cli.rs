@@ -307,3 +307,26 @@ fn the_configuration_reference_is_generated_from_the_schema() {
         "docs/CONFIG.md is out of date: run `BALLAST_BLESS=1 cargo test -p ballast --test cli` and commit it"
     );
 }
+
+#[test]
+fn run_with_the_engine_disabled_says_there_is_nothing_to_run_yet() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("s.toml"),
+        "[engine]\nenabled = false\n\n[[services]]\nname = \"bot\"\ncommand = \"/bin/true\"\n",
+    )
+    .unwrap();
+    let out = ballast(&["check", "--config", "s.toml"], tmp.path());
+    assert!(
+        text(&out.stdout).contains("engine disabled, 1 service(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ballast(&["run", "--config", "s.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("1 [[services]] declared") && err.contains("nothing to run"),
+        "{err}"
+    );
+}

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Origin};
 use super::model::Config;
-use super::schema::{self, KEYS, KeySpec, Kind, MAX_SYMBOLS, SECTIONS, quoted_list};
+use super::schema::{self, KEYS, KeySpec, Kind, MAX_LIST, MAX_SYMBOLS, SECTIONS, quoted_list};
 use super::suggest::closest;
 use crate::domain::Symbol;
 
@@ -44,10 +44,12 @@ struct Loader {
     /// Keys whose value was rejected (their default stands in for the cross-field rules).
     bad_keys: Vec<(&'static str, &'static str)>,
     syntax_error: bool,
+    /// `[[services]]`: each service's values and where each key came from.
+    services: Vec<super::services::ServiceValues>,
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
@@ -89,6 +91,22 @@ impl Loader {
         }
         for (name, item) in doc.get_ref().iter() {
             let name_str: &str = name.get_ref();
+            if name_str == "services" {
+                match item.get_ref() {
+                    DeValue::Array(tables) => {
+                        self.services = super::services::read(tables, &at, &mut self.errors);
+                    }
+                    other => self.error(
+                        at(name.span()),
+                        format!(
+                            "services must be [[services]] tables, found {}",
+                            type_name(other)
+                        ),
+                        Some("declare each service in its own [[services]] table".into()),
+                    ),
+                }
+                continue;
+            }
             let DeValue::Table(table) = item.get_ref() else {
                 let help = match KEYS.iter().find(|k| k.key == name_str) {
                     Some(k) => format!("put it under [{}]", k.section),
@@ -250,6 +268,10 @@ impl Loader {
         if self.syntax_error {
             return Err(sorted(self.errors));
         }
+        tree.insert(
+            "services".into(),
+            Json::Array(self.services.iter().map(|s| s.json.clone()).collect()),
+        );
         let config: Config = match serde_json::from_value(Json::Object(tree)) {
             Ok(c) => c,
             Err(e) => {
@@ -277,6 +299,7 @@ impl Loader {
         // Cross-field rules run even when some keys were rejected, so every error is reported
         // at once; a rule involving a rejected key is skipped (its default stood in).
         let mut errors = self.errors;
+        errors.extend(super::services::check(&config, &self.services));
         let bad = self.bad_keys;
         errors.extend(
             cross
@@ -320,14 +343,14 @@ fn unknown_key_help(section: &str, key: &str) -> String {
     )
 }
 
-fn default_value(spec: &KeySpec) -> Result<Json, String> {
+pub(super) fn default_value(spec: &KeySpec) -> Result<Json, String> {
     let parsed = DeValue::parse(spec.default).map_err(|e| e.message().to_owned())?;
     check_toml(spec, parsed.get_ref()).map_err(|(m, _)| m)
 }
 
-type ValueError = (String, Option<Range<usize>>);
+pub(super) type ValueError = (String, Option<Range<usize>>);
 
-fn type_name(v: &DeValue<'_>) -> &'static str {
+pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",
@@ -339,7 +362,7 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
     }
 }
 
-fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueError> {
+pub(super) fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueError> {
     let wrong = || (format!("found {}", type_name(v)), None);
     match (spec.kind, v) {
         (Kind::Bool, DeValue::Boolean(b)) => Ok(Json::Bool(*b)),
@@ -381,6 +404,51 @@ fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueError> {
             }
             Ok(Json::Array(out))
         }
+        (Kind::Strings, DeValue::Array(items)) => {
+            if items.len() > MAX_LIST {
+                return Err((
+                    format!("{} entries; at most {MAX_LIST} are allowed", items.len()),
+                    None,
+                ));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                let DeValue::String(v) = item.get_ref() else {
+                    return Err((
+                        format!(
+                            "an entry must be a string, found {}",
+                            type_name(item.get_ref())
+                        ),
+                        Some(item.span()),
+                    ));
+                };
+                out.push(Json::String(v.to_string()));
+            }
+            Ok(Json::Array(out))
+        }
+        (Kind::StringMap, DeValue::Table(t)) => {
+            if t.len() > MAX_LIST {
+                return Err((
+                    format!("{} entries; at most {MAX_LIST} are allowed", t.len()),
+                    None,
+                ));
+            }
+            let mut out = serde_json::Map::new();
+            for (k, v) in t.iter() {
+                let DeValue::String(text) = v.get_ref() else {
+                    return Err((
+                        format!(
+                            "{:?} must be a string, found {}",
+                            k.get_ref(),
+                            type_name(v.get_ref())
+                        ),
+                        Some(v.span()),
+                    ));
+                };
+                out.insert(k.get_ref().to_string(), Json::String(text.to_string()));
+            }
+            Ok(Json::Object(out))
+        }
         _ => Err(wrong()),
     }
 }
@@ -403,6 +471,17 @@ fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
         Kind::Dec { .. } => check_dec(spec.kind, text),
         Kind::Choice(words) => check_choice(words, text),
         Kind::Text => Ok(Json::String(text.to_owned())),
+        Kind::Strings => Ok(Json::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .take(MAX_LIST)
+                .map(|p| Json::String(p.to_owned()))
+                .collect(),
+        )),
+        Kind::StringMap => {
+            Err("a table cannot be set from the environment; set it in the file".into())
+        }
         Kind::Symbols => {
             let mut out = Vec::new();
             for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {

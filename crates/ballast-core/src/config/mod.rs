@@ -9,6 +9,7 @@ mod load;
 mod model;
 mod rules;
 pub mod schema;
+mod services;
 mod suggest;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
@@ -16,7 +17,7 @@ pub use load::{ENV_PREFIX, Source, load};
 pub use model::*;
 pub use suggest::{closest, edit_distance};
 
-use schema::{KEYS, SECTIONS};
+use schema::{KEYS, SECTIONS, SERVICE_KEYS};
 
 /// The built-in paper configuration used when there is no config file.
 pub fn builtin() -> Result<Config, ConfigErrors> {
@@ -50,6 +51,29 @@ pub fn sample_toml() -> String {
             ));
         }
     }
+    out.push_str(
+        "\n# Services the supervisor runs besides the engine: one [[services]] table each.\n\
+         # Keys (defaults in parentheses):\n",
+    );
+    for spec in SERVICE_KEYS {
+        out.push_str(&format!(
+            "#   {} ({}): {}\n",
+            spec.key, spec.default, spec.doc
+        ));
+    }
+    out.push_str(
+        "#\n\
+         # [[services]]\n\
+         # name = \"my-bot\"\n\
+         # command = \"/usr/bin/python3\"\n\
+         # args = [\"bot.py\"]\n\
+         # cwd = \"/srv/my-bot\"\n\
+         # kind = \"critical\"\n\
+         # restart = \"on-failure\"\n\
+         # readiness = \"notify\"\n\
+         # heartbeat_file = \"/srv/my-bot/heartbeat\"\n\
+         # heartbeat_max_age_secs = 60\n",
+    );
     out
 }
 
@@ -86,6 +110,21 @@ pub fn reference_markdown() -> String {
         }
     }
     out.push_str(
+        "\n## [[services]]\n\n\
+         Services the supervisor runs besides the built-in engine (their own bot in any language, a\n\
+         data daemon), one `[[services]]` table each. Environment overrides do not reach services.\n\n\
+         | key | default | allowed | meaning |\n|---|---|---|---|\n",
+    );
+    for spec in SERVICE_KEYS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            spec.key,
+            spec.default,
+            spec.allowed(),
+            spec.doc
+        ));
+    }
+    out.push_str(
         "\n## Cross-field rules\n\n\
          - `[journal] max_record_bytes` ≤ `segment_max_bytes` and ≤ `max_pending_bytes`.\n\
          - `[strategy] fast` < `slow`.\n\
@@ -94,7 +133,11 @@ pub fn reference_markdown() -> String {
          - `[guard] max_portfolio_exposure_pct` ≤ `[risk] max_total_at_risk_pct`.\n\
          - `[api] bind` is an IP address; a non-loopback one needs `allow_remote = true`.\n\
          - `[feed] symbols` is not empty; `[general] data_dir` is not empty.\n\
-         - `[universe] force_eligible` symbols are in `[feed] symbols`.\n",
+         - `[universe] force_eligible` symbols are in `[feed] symbols`.\n\
+         - `[[services]]`: names unique and valid (`engine` is reserved); `depends_on` names declared\n\
+           services (or `engine` while it is enabled) and forms no cycle; `readiness = \"http\"` needs\n\
+           `readiness_url`, `\"heartbeat\"` needs `heartbeat_file`; the failure budget can trip\n\
+           (`restart_window_secs` longer than the restart delays before `max_restarts + 1` failures).\n",
     );
     out
 }
@@ -292,12 +335,66 @@ mod tests {
         let json = serde_json::to_value(builtin().unwrap()).unwrap();
         let mut n = 0;
         for (section, keys) in json.as_object().unwrap() {
+            if section == "services" {
+                continue;
+            }
             for key in keys.as_object().unwrap().keys() {
                 assert!(schema::find(section, key).is_some(), "{section}.{key}");
                 n += 1;
             }
         }
         assert_eq!(n, KEYS.len());
+    }
+
+    #[test]
+    fn services_are_checked_key_by_key_and_together() {
+        let ok = file(
+            "[[services]]\nname = \"data\"\ncommand = \"/bin/sleep\"\nargs = [\"60\"]\n\n[[services]]\nname = \"bot\"\ncommand = \"python3\"\ndepends_on = [\"data\", \"engine\"]\nenv = { MODE = \"paper\" }\nkind = \"critical\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.services.len(), 2);
+        assert_eq!(ok.services[1].env["MODE"], "paper");
+        assert_eq!(ok.services[1].kind, ServiceKind::Critical);
+        assert_eq!(
+            ok.services[0].restart,
+            crate::supervisor::RestartPolicy::OnFailure
+        );
+
+        let errs = file(
+            "[[services]]\nname = \"a\"\ncommand = \"x\"\ndepends_on = [\"b\"]\nrestrat = \"always\"\n\n[[services]]\nname = \"b\"\ncommand = \"y\"\ndepends_on = [\"a\"]\nreadiness = \"http\"\n\n[[services]]\nname = \"a\"\ncommand = \"z\"\nmax_restarts = 5\nrestart_window_secs = 10\n\n[[services]]\nargs = []\n",
+        )
+        .unwrap_err();
+        let text = errs.to_string();
+        assert!(
+            text.contains("ballast.toml:5:1: error: unknown key \"restrat\" in [[services]]")
+                && text.contains("did you mean \"restart\"?"),
+            "{text}"
+        );
+        assert!(
+            text.contains("has no name") && text.contains("has no command"),
+            "{text}"
+        );
+        // The key errors come first; the rules between services need a valid set of keys.
+        let errs = file(
+            "[[services]]\nname = \"a\"\ncommand = \"x\"\ndepends_on = [\"b\"]\n\n[[services]]\nname = \"b\"\ncommand = \"y\"\ndepends_on = [\"a\", \"nope\"]\nreadiness = \"http\"\n\n[[services]]\nname = \"c\"\ncommand = \"z\"\nmax_restarts = 5\nrestart_window_secs = 10\n\n[[services]]\nname = \"c\"\ncommand = \"w\"\n",
+        )
+        .unwrap_err();
+        let text = errs.to_string();
+        for want in [
+            "dependency cycle: a -> b -> a",
+            "declared twice",
+            "needs readiness_url",
+            "could never trip",
+            "depends on \"nope\"",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        let off = file("[engine]\nenabled = false\n[[services]]\nname = \"bot\"\ncommand = \"x\"\ndepends_on = [\"engine\"]\n").unwrap_err();
+        assert!(
+            off.to_string()
+                .contains("depends on \"engine\", which is not declared"),
+            "{off}"
+        );
     }
 
     #[test]

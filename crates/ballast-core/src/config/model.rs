@@ -5,11 +5,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Symbol;
+use crate::supervisor::RestartPolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub general: General,
+    pub engine: Engine,
     pub journal: Journal,
     pub feed: Feed,
     pub universe: Universe,
@@ -18,6 +20,54 @@ pub struct Config {
     pub paper: Paper,
     pub risk: Risk,
     pub api: Api,
+    /// `[[services]]`, in the order declared.
+    pub services: Vec<ServiceConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Engine {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    Critical,
+    Supportive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readiness {
+    MinUptime,
+    Notify,
+    Http,
+    Heartbeat,
+}
+
+/// One user service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: std::collections::BTreeMap<String, String>,
+    pub cwd: String,
+    pub kind: ServiceKind,
+    pub restart: RestartPolicy,
+    pub depends_on: Vec<String>,
+    pub readiness: Readiness,
+    pub readiness_url: String,
+    pub min_uptime_secs: u32,
+    pub heartbeat_file: String,
+    pub heartbeat_max_age_secs: u32,
+    pub watchdog_secs: u32,
+    pub stop_signal: String,
+    pub stop_timeout_secs: u32,
+    pub max_restarts: u32,
+    pub restart_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

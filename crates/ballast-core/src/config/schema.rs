@@ -24,7 +24,14 @@ pub enum Kind {
     Text,
     /// A list of ticker symbols.
     Symbols,
+    /// A list of strings (at most [`MAX_LIST`]).
+    Strings,
+    /// A table of string values (at most [`MAX_LIST`] entries), e.g. `env = { KEY = "v" }`.
+    StringMap,
 }
+
+/// The most entries a list or table value may hold.
+pub const MAX_LIST: usize = 256;
 
 /// The most symbols a list may hold (bounded like everything else).
 pub const MAX_SYMBOLS: usize = 10_000;
@@ -70,6 +77,8 @@ impl KeySpec {
             Kind::Choice(words) => format!("one of {}", quoted_list(words)),
             Kind::Text => "a string".into(),
             Kind::Symbols => format!("a list of up to {MAX_SYMBOLS} ticker symbols"),
+            Kind::Strings => format!("a list of up to {MAX_LIST} strings"),
+            Kind::StringMap => format!("a table of up to {MAX_LIST} string values"),
         }
     }
 }
@@ -93,6 +102,10 @@ pub const SECTIONS: &[SectionSpec] = &[
     SectionSpec {
         name: "general",
         doc: "How this instance runs.",
+    },
+    SectionSpec {
+        name: "engine",
+        doc: "The built-in trading engine, a critical service of the supervisor.",
     },
     SectionSpec {
         name: "journal",
@@ -161,6 +174,9 @@ keys! {
         "Trading mode. \"live\" also needs --live on the command line, broker credentials and a clean startup reconciliation.";
     ["general"] "data_dir": Kind::Text, "\"./ballast-data\"", None,
         "Data directory (journal, state, quarantine, logs, run). --data-dir and BALLAST_HOME take precedence.";
+
+    ["engine"] "enabled": Kind::Bool, "true", None,
+        "Run the built-in engine. false: the supervisor runs only the [[services]] declared below.";
 
     ["journal"] "segment_max_bytes": int(4096, 1 << 30), "67108864", None,
         "A journal segment is closed and a new one started once it reaches this size.";
@@ -272,4 +288,171 @@ pub fn find(section: &str, key: &str) -> Option<&'static KeySpec> {
 
 pub fn section_exists(name: &str) -> bool {
     SECTIONS.iter().any(|s| s.name == name)
+}
+
+/// The keys of one `[[services]]` table (environment overrides do not reach services).
+pub const SERVICE_KEYS: &[KeySpec] = &[
+    KeySpec {
+        section: "services",
+        key: "name",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "Required. Unique name: a-z, 0-9, '-' and '_' (\"engine\" is reserved).",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "command",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "Required. Executable to run (a path, or a name looked up in PATH).",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "args",
+        kind: Kind::Strings,
+        default: "[]",
+        doc: "Arguments.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "env",
+        kind: Kind::StringMap,
+        default: "{}",
+        doc: "Extra environment variables.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "cwd",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "Working directory; empty = the supervisor's.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "kind",
+        kind: Kind::Choice(&["critical", "supportive"]),
+        default: "\"supportive\"",
+        doc: "A critical service FAILED makes the whole system FAILED; a supportive one degrades it.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "restart",
+        kind: Kind::Choice(&["always", "on-failure", "never"]),
+        default: "\"on-failure\"",
+        doc: "When to restart after an exit the supervisor did not ask for.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "depends_on",
+        kind: Kind::Strings,
+        default: "[]",
+        doc: "Services started before this one (and stopped after it).",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "readiness",
+        kind: Kind::Choice(&["min-uptime", "notify", "http", "heartbeat"]),
+        default: "\"min-uptime\"",
+        doc: "How readiness is known: running min_uptime_secs, sd_notify READY=1, an HTTP probe, or a fresh heartbeat file.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "readiness_url",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "HTTP probe URL (readiness = \"http\"); 2xx = ready.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "min_uptime_secs",
+        kind: Kind::Int { min: 0, max: 3600 },
+        default: "5",
+        doc: "Uptime after which a min-uptime service is ready.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "heartbeat_file",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "A file the service touches; liveness and heartbeat readiness use it.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "heartbeat_max_age_secs",
+        kind: Kind::Int {
+            min: 0,
+            max: 86_400,
+        },
+        default: "0",
+        doc: "A heartbeat older than this is a liveness failure (the service is restarted); 0 = not checked.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "watchdog_secs",
+        kind: Kind::Int {
+            min: 0,
+            max: 86_400,
+        },
+        default: "0",
+        doc: "sd_notify WATCHDOG=1 must arrive at least this often; 0 = not checked.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "stop_signal",
+        kind: Kind::Choice(&[
+            "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2",
+        ]),
+        default: "\"SIGTERM\"",
+        doc: "Signal sent to the service's process group to stop it.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "stop_timeout_secs",
+        kind: Kind::Int { min: 0, max: 3600 },
+        default: "10",
+        doc: "After this long the process group is killed (SIGKILL).",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "max_restarts",
+        kind: Kind::Int {
+            min: 0,
+            max: 10_000,
+        },
+        default: "5",
+        doc: "More unrequested exits than this within restart_window_secs: FAILED until reset.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "restart_window_secs",
+        kind: Kind::Int {
+            min: 1,
+            max: 604_800,
+        },
+        default: "600",
+        doc: "The failure budget's sliding window.",
+        env_alias: None,
+    },
+];
+
+/// The spec of a `[[services]]` key.
+pub fn find_service_key(key: &str) -> Option<&'static KeySpec> {
+    SERVICE_KEYS.iter().find(|k| k.key == key)
 }

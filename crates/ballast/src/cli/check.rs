@@ -13,13 +13,19 @@ pub fn check(arg: &ConfigArg) -> Exit {
             };
             let symbols: Vec<&str> = c.feed.symbols.iter().map(|s| s.as_str()).collect();
             println!(
-                "{source}: OK (mode {}, {} feed of {}, strategy {}, API on {}:{})",
+                "{source}: OK (mode {}, {} feed of {}, strategy {}, API on {}:{}, engine {}, {} service(s))",
                 c.general.mode.as_str(),
                 c.feed.kind.as_str(),
                 symbols.join(","),
                 c.strategy.kind.as_str(),
                 c.api.bind,
-                c.api.port
+                c.api.port,
+                if c.engine.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                c.services.len()
             );
             exit::OK
         }

@@ -39,15 +39,17 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
         );
         return Ok(exit::FAILURE);
     }
-    foreground(&a.config, &a.data_dir, a.max_bars, a.bars_per_second)
+    foreground(&a.config, &a.data_dir, a.max_bars, a.bars_per_second, false)
 }
 
-/// Run the engine in this process until Ctrl-C / SIGTERM (or `max_bars`).
+/// Run the engine in this process until Ctrl-C / SIGTERM (or `max_bars`). `as_run`: started by
+/// `ballast run`, which honours `[engine] enabled` and says what it cannot run yet.
 pub fn foreground(
     config: &ConfigArg,
     data_dir: &DataDirArg,
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
+    as_run: bool,
 ) -> anyhow::Result<Exit> {
     let cfg = match settings::load(config.config.as_deref()) {
         Ok(c) => c,
@@ -56,6 +58,18 @@ pub fn foreground(
             return Ok(exit::CONFIG);
         }
     };
+    if as_run && !cfg.services.is_empty() {
+        eprintln!(
+            "ballast run: {} [[services]] declared; the supervisor that runs them is not part of this build yet, so they are not started",
+            cfg.services.len()
+        );
+    }
+    if as_run && !cfg.engine.enabled {
+        eprintln!(
+            "ballast run: [engine] enabled = false and this build has no supervisor for [[services]]: nothing to run"
+        );
+        return Ok(exit::FAILURE);
+    }
     if cfg.general.mode == ballast_core::config::Mode::Live {
         // Principle 1: live only when asked twice, with credentials and a clean reconciliation.
         // This build has only the paper broker, so it cannot honour a live configuration.

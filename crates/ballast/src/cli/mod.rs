@@ -82,7 +82,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             eprintln!(
                 "ballast run: the supervisor is not part of this build yet; running the engine in the foreground (Ctrl-C stops it)"
             );
-            engine::foreground(&config, &data_dir, None, None)
+            engine::foreground(&config, &data_dir, None, None, true)
         }
         Command::Engine(args) => engine::engine(&args),
         Command::Check { config } => Ok(check::check(&config)),

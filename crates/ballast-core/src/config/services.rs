@@ -1,0 +1,315 @@
+//! `[[services]]`: the user's services the supervisor runs (their bot in any language, a data
+//! daemon, …). Each table is checked key by key like a section; then the rules between
+//! services: unique names, dependencies that exist and do not form a cycle, the settings each
+//! readiness mode needs, and a failure budget that can trip.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use serde_json::Value as Json;
+use toml::de::{DeArray, DeValue};
+
+use super::error::{ConfigError, Origin};
+use super::load::{check_toml, default_value, type_name};
+use super::model::{Config, Readiness};
+use super::schema::{SERVICE_KEYS, find_service_key};
+use super::suggest::closest;
+use crate::supervisor::RestartRules;
+
+/// Services declared at most.
+pub const MAX_SERVICES: usize = 64;
+
+/// One `[[services]]` table after key checks.
+#[derive(Debug, Clone)]
+pub struct ServiceValues {
+    pub json: Json,
+    /// Where each key was written.
+    pub origins: BTreeMap<&'static str, Origin>,
+    /// Where the table starts.
+    pub table: Origin,
+}
+
+fn err(origin: Origin, message: String, help: impl Into<String>) -> ConfigError {
+    ConfigError {
+        origin,
+        message,
+        help: Some(help.into()),
+    }
+}
+
+pub fn read(
+    tables: &DeArray<'_>,
+    at: &dyn Fn(Range<usize>) -> Origin,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<ServiceValues> {
+    let mut out = Vec::new();
+    for (i, item) in tables.iter().enumerate() {
+        let table_origin = at(item.span());
+        if i == MAX_SERVICES {
+            errors.push(err(
+                table_origin,
+                format!("more than {MAX_SERVICES} services"),
+                "run fewer services per supervisor",
+            ));
+            break;
+        }
+        let DeValue::Table(t) = item.get_ref() else {
+            errors.push(err(
+                table_origin,
+                format!(
+                    "a service must be a table, found {}",
+                    type_name(item.get_ref())
+                ),
+                "write it as a [[services]] table",
+            ));
+            continue;
+        };
+        let mut values = serde_json::Map::new();
+        let mut origins = BTreeMap::new();
+        for (key, value) in t.iter() {
+            let key_str: &str = key.get_ref();
+            let Some(spec) = find_service_key(key_str) else {
+                let help = match closest(key_str, SERVICE_KEYS.iter().map(|k| k.key)) {
+                    Some(s) => format!("did you mean {s:?}?"),
+                    None => format!(
+                        "keys of [[services]]: {}",
+                        SERVICE_KEYS
+                            .iter()
+                            .map(|k| k.key)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                errors.push(err(
+                    at(key.span()),
+                    format!("unknown key {key_str:?} in [[services]]"),
+                    help,
+                ));
+                continue;
+            };
+            match check_toml(spec, value.get_ref()) {
+                Ok(json) => {
+                    values.insert(spec.key.to_owned(), json);
+                    origins.insert(spec.key, at(key.span()));
+                }
+                Err((message, span)) => errors.push(err(
+                    at(span.unwrap_or_else(|| value.span())),
+                    format!("[[services]] {}: {message}", spec.key),
+                    format!("expected {}", spec.allowed()),
+                )),
+            }
+        }
+        for spec in SERVICE_KEYS {
+            if !values.contains_key(spec.key) {
+                if let Ok(json) = default_value(spec) {
+                    values.insert(spec.key.to_owned(), json);
+                }
+            }
+        }
+        for required in ["name", "command"] {
+            if values
+                .get(required)
+                .and_then(Json::as_str)
+                .is_none_or(str::is_empty)
+            {
+                errors.push(err(
+                    table_origin.clone(),
+                    format!("[[services]] entry {} has no {required}", i + 1),
+                    format!("set {required} = \"...\""),
+                ));
+            }
+        }
+        out.push(ServiceValues {
+            json: Json::Object(values),
+            origins,
+            table: table_origin,
+        });
+    }
+    out
+}
+
+/// The rules between services (and with the engine).
+pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let origin = |i: usize, key: &str| -> Origin {
+        values
+            .get(i)
+            .and_then(|v| {
+                v.origins
+                    .get(key)
+                    .cloned()
+                    .or_else(|| Some(v.table.clone()))
+            })
+            .unwrap_or(Origin::Default {
+                section: "services".into(),
+                key: key.into(),
+            })
+    };
+    let mut names = BTreeSet::new();
+    for (i, s) in config.services.iter().enumerate() {
+        if s.name.is_empty() {
+            continue; // reported as missing
+        }
+        if !s
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            || s.name.len() > 64
+        {
+            errors.push(err(
+                origin(i, "name"),
+                format!("[[services]] name {:?} is not a valid service name", s.name),
+                "use 1-64 characters of a-z, 0-9, '-' and '_'",
+            ));
+        }
+        if s.name == "engine" {
+            errors.push(err(
+                origin(i, "name"),
+                "[[services]] name \"engine\" is reserved for the built-in engine".into(),
+                "pick another name; [engine] enabled controls the built-in one",
+            ));
+        }
+        if !names.insert(s.name.as_str()) {
+            errors.push(err(
+                origin(i, "name"),
+                format!("[[services]] name {:?} is declared twice", s.name),
+                "service names must be unique",
+            ));
+        }
+        match s.readiness {
+            Readiness::Http
+                if !(s.readiness_url.starts_with("http://")
+                    || s.readiness_url.starts_with("https://")) =>
+            {
+                errors.push(err(origin(i, "readiness_url"), format!("[[services]] {}: readiness = \"http\" needs readiness_url (an http:// URL), found {:?}", s.name, s.readiness_url), "set readiness_url = \"http://127.0.0.1:PORT/ready\""));
+            }
+            Readiness::Heartbeat if s.heartbeat_file.is_empty() => {
+                errors.push(err(
+                    origin(i, "heartbeat_file"),
+                    format!(
+                        "[[services]] {}: readiness = \"heartbeat\" needs heartbeat_file",
+                        s.name
+                    ),
+                    "set heartbeat_file to the file the service touches",
+                ));
+            }
+            _ => {}
+        }
+        if s.heartbeat_max_age_secs > 0 && s.heartbeat_file.is_empty() {
+            errors.push(err(
+                origin(i, "heartbeat_max_age_secs"),
+                format!(
+                    "[[services]] {}: heartbeat_max_age_secs needs heartbeat_file",
+                    s.name
+                ),
+                "set heartbeat_file, or heartbeat_max_age_secs = 0",
+            ));
+        }
+        let rules = RestartRules {
+            policy: s.restart,
+            initial_delay_ms: 1_000,
+            max_delay_ms: 60_000,
+            jitter_pct: 10,
+            stable_after_ms: 60_000,
+            max_restarts: s.max_restarts,
+            restart_window_ms: s.restart_window_secs.saturating_mul(1000),
+            seed: 0,
+        };
+        if let Some(why) = rules.never_trips() {
+            errors.push(err(
+                origin(i, "restart_window_secs"),
+                format!("[[services]] {}: {why}", s.name),
+                "lengthen restart_window_secs or lower max_restarts",
+            ));
+        }
+    }
+    // Dependencies exist, are not the service itself, and form no cycle.
+    let index: BTreeMap<&str, usize> = config
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    for (i, s) in config.services.iter().enumerate() {
+        for d in &s.depends_on {
+            if d == &s.name {
+                errors.push(err(
+                    origin(i, "depends_on"),
+                    format!("[[services]] {} depends on itself", s.name),
+                    "remove it from depends_on",
+                ));
+            } else if !(index.contains_key(d.as_str()) || (d == "engine" && config.engine.enabled))
+            {
+                let help = match closest(d, index.keys().copied()) {
+                    Some(n) => format!("did you mean {n:?}?"),
+                    None => "declare that service, or remove the dependency".into(),
+                };
+                errors.push(err(
+                    origin(i, "depends_on"),
+                    format!(
+                        "[[services]] {} depends on {d:?}, which is not declared",
+                        s.name
+                    ),
+                    help,
+                ));
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(config, &index) {
+        let first = index.get(cycle[0].as_str()).copied().unwrap_or(0);
+        errors.push(err(
+            origin(first, "depends_on"),
+            format!("[[services]] dependency cycle: {}", cycle.join(" -> ")),
+            "break the cycle: services start in dependency order",
+        ));
+    }
+    errors
+}
+
+fn find_cycle(config: &Config, index: &BTreeMap<&str, usize>) -> Option<Vec<String>> {
+    // 0 = unvisited, 1 = on the stack, 2 = done.
+    let mut mark = vec![0u8; config.services.len()];
+    fn visit(
+        i: usize,
+        config: &Config,
+        index: &BTreeMap<&str, usize>,
+        mark: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<String>> {
+        mark[i] = 1;
+        path.push(i);
+        for d in &config.services[i].depends_on {
+            let Some(&j) = index.get(d.as_str()) else {
+                continue;
+            };
+            if j == i {
+                continue; // reported separately
+            }
+            if mark[j] == 1 {
+                let start = path.iter().position(|p| *p == j).unwrap_or(0);
+                let mut c: Vec<String> = path[start..]
+                    .iter()
+                    .map(|k| config.services[*k].name.clone())
+                    .collect();
+                c.push(config.services[j].name.clone());
+                return Some(c);
+            }
+            if mark[j] == 0 {
+                if let Some(c) = visit(j, config, index, mark, path) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        mark[i] = 2;
+        None
+    }
+    for i in 0..config.services.len() {
+        if mark[i] == 0 {
+            if let Some(c) = visit(i, config, index, &mut mark, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
