@@ -27,17 +27,7 @@ fn dir() -> PathBuf {
 /// A pristine journal: (segment name, bytes, record end offsets) per segment.
 fn pristine() -> Vec<(String, Vec<u8>, Vec<usize>)> {
     let storage = SimStorage::new();
-    let layout = Layout::new("/data");
-    let (j, _) = Journal::open(
-        Arc::new(storage.clone()),
-        &layout,
-        &dir(),
-        clock(),
-        OPTS,
-        OpenPolicy::RefuseDangerous,
-        &mut |_| Ok(()),
-    )
-    .unwrap();
+    let (j, _) = open(&storage, OpenPolicy::RefuseDangerous).unwrap();
     for n in 1..=12 {
         j.append(
             "entry",
@@ -63,6 +53,32 @@ fn pristine() -> Vec<(String, Vec<u8>, Vec<usize>)> {
     }
     assert_eq!(out.len(), 2, "the sweep needs two segments");
     out
+}
+
+fn open(
+    storage: &SimStorage,
+    policy: OpenPolicy,
+) -> Result<(Journal, journal::OpenReport), JournalError> {
+    Journal::open(
+        Arc::new(storage.clone()),
+        &Layout::new("/data"),
+        &dir(),
+        clock(),
+        OPTS,
+        policy,
+        &mut |_| Ok(()),
+    )
+}
+
+fn append_one(j: &Journal) -> u64 {
+    j.append(
+        "entry",
+        &Entry {
+            n: 0,
+            pad: String::new(),
+        },
+    )
+    .unwrap()
 }
 
 fn storage_with(segments: &[(String, Vec<u8>)]) -> SimStorage {
@@ -105,17 +121,8 @@ fn check(label: &str, segments: &[(String, Vec<u8>)], expect: Expect) {
     let valid = scan.records;
 
     // Opening with the live policy: dangerous → refused and nothing changed.
-    let layout = Layout::new("/data");
     let before = storage.fs();
-    let opened = Journal::open(
-        Arc::new(storage.clone()),
-        &layout,
-        &dir(),
-        clock(),
-        OPTS,
-        OpenPolicy::RefuseDangerous,
-        &mut |_| Ok(()),
-    );
+    let opened = open(&storage, OpenPolicy::RefuseDangerous);
     match expect {
         Expect::Dangerous(_) => {
             let err = opened.unwrap_err();
@@ -133,32 +140,13 @@ fn check(label: &str, segments: &[(String, Vec<u8>)], expect: Expect) {
                 "{label}: a refused open changed files"
             );
             // Paper-mode salvage keeps the valid prefix and continues.
-            let (j, report) = Journal::open(
-                Arc::new(storage.clone()),
-                &layout,
-                &dir(),
-                clock(),
-                OPTS,
-                OpenPolicy::SalvageDangerous,
-                &mut |_| Ok(()),
-            )
-            .unwrap_or_else(|e| panic!("{label}: salvage failed: {e}"));
+            let (j, report) = open(&storage, OpenPolicy::SalvageDangerous)
+                .unwrap_or_else(|e| panic!("{label}: salvage failed: {e}"));
             assert!(
                 report.salvaged.is_some() && !report.heals.is_empty(),
                 "{label}"
             );
-            assert_eq!(
-                j.append(
-                    "entry",
-                    &Entry {
-                        n: 0,
-                        pad: String::new()
-                    }
-                )
-                .unwrap(),
-                valid + 1,
-                "{label}"
-            );
+            assert_eq!(append_one(&j), valid + 1, "{label}");
         }
         Expect::Torn(_) => {
             let (j, report) = opened.unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -175,18 +163,7 @@ fn check(label: &str, segments: &[(String, Vec<u8>)], expect: Expect) {
                 original,
                 "{label}: quarantine copy differs"
             );
-            assert_eq!(
-                j.append(
-                    "entry",
-                    &Entry {
-                        n: 0,
-                        pad: String::new()
-                    }
-                )
-                .unwrap(),
-                valid + 1,
-                "{label}"
-            );
+            assert_eq!(append_one(&j), valid + 1, "{label}");
             drop(j);
             let rescan = journal::scan(&storage, &dir(), &mut |_| Ok(())).unwrap();
             assert_eq!(
