@@ -23,7 +23,7 @@ fn portfolio(n: usize) -> (Portfolio, Vec<Symbol>) {
         let fill = Fill {
             fill_id: FillId::parse(&format!("f{i}")).unwrap(),
             client_order_id: ClientOrderId::for_signal(SignalId(i as u64), 0),
-            symbol: sym.clone(),
+            symbol: sym,
             side: if i % 3 == 0 { Side::Sell } else { Side::Buy },
             qty: Quantity::new(Decimal::from(1 + i % 7)).unwrap(),
             price: Price::new(Decimal::new(10_000 + i as i64, 2)).unwrap(),
@@ -47,7 +47,7 @@ fn setup(n: usize) -> (Limits, Gate, GuardState, Portfolio, Vec<Symbol>) {
     let mut state = GuardState::default();
     for (i, s) in symbols.iter().take(200).enumerate() {
         let c = Candidate {
-            symbol: s.clone(),
+            symbol: *s,
             side: Side::Buy,
             qty: Decimal::ONE,
             limit_price: None,
@@ -68,7 +68,7 @@ fn verdict(
 ) -> guard::Verdict {
     let account = Account::from_portfolio(p, sym, 3, Decimal::from(1_000), p.equity(), p.equity());
     let c = Candidate {
-        symbol: sym.clone(),
+        symbol: *sym,
         side: Side::Buy,
         qty: Decimal::from(3),
         limit_price: Some(Decimal::new(10_060, 2)),

@@ -28,6 +28,7 @@ pub mod signal;
 pub mod strategy;
 pub mod supervisor;
 pub mod time;
+pub mod trades;
 pub mod universe;
 
 pub use clock::{Clock, ManualClock};

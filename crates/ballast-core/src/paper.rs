@@ -181,7 +181,7 @@ impl PaperBroker {
                 fill_id: FillId::parse(&format!("paper-{n}"))
                     .unwrap_or_else(|_| unreachable!("paper-<n> is a valid fill id")),
                 client_order_id: w.order.client_order_id.clone(),
-                symbol: w.order.symbol.clone(),
+                symbol: w.order.symbol,
                 side: w.order.side,
                 qty: qty_v,
                 price: price_v,

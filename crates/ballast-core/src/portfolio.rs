@@ -1,19 +1,17 @@
 //! Positions, cash, equity and exposure, from fills and marks. Aggregates are kept
 //! incrementally, so reading equity or exposure is O(1) whatever the number of positions.
 
-use std::collections::HashMap;
-
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Fill, Position, PositionError, Symbol};
+use crate::domain::{Fill, Position, PositionError, Symbol, SymbolMap};
 
 /// The account as Ballast books it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Portfolio {
     pub cash: Decimal,
-    positions: HashMap<Symbol, Position>,
-    marks: HashMap<Symbol, Decimal>,
+    positions: SymbolMap<Position>,
+    marks: SymbolMap<Decimal>,
     /// Σ qty · mark over positions (signed).
     net_value: Decimal,
     /// Σ |qty · mark| over positions.
@@ -70,7 +68,7 @@ impl Portfolio {
         let old = match self.marks.get_mut(symbol) {
             Some(m) => std::mem::replace(m, price),
             None => {
-                self.marks.insert(symbol.clone(), price);
+                self.marks.insert(*symbol, price);
                 Decimal::ZERO
             }
         };
@@ -88,15 +86,13 @@ impl Portfolio {
         self.remove_value(&fill.symbol);
         let pos = self
             .positions
-            .entry(fill.symbol.clone())
-            .or_insert_with(|| Position::flat(fill.symbol.clone()));
+            .entry(fill.symbol)
+            .or_insert_with(|| Position::flat(fill.symbol));
         let result = pos.apply_fill(fill);
         if result.is_ok() {
             self.cash += fill.cash_delta();
             self.fees += fill.fee.value();
-            self.marks
-                .entry(fill.symbol.clone())
-                .or_insert(fill.price.value());
+            self.marks.entry(fill.symbol).or_insert(fill.price.value());
         }
         self.add_value(&fill.symbol);
         result

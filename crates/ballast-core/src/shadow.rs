@@ -109,7 +109,7 @@ impl Shadow {
             signal,
             ShadowTrade {
                 signal,
-                symbol: symbol.clone(),
+                symbol: *symbol,
                 side,
                 qty,
                 approved,

@@ -54,7 +54,7 @@ impl Universe {
         if self.min_adv.is_zero() || !self.symbols.contains(&bar.symbol) {
             return;
         }
-        let w = self.stats.entry(bar.symbol.clone()).or_default();
+        let w = self.stats.entry(bar.symbol).or_default();
         let dv = bar.close * bar.volume;
         w.values.push_back(dv);
         w.sum += dv;
@@ -91,7 +91,7 @@ impl Universe {
             avg_dollar_volume: self
                 .symbols
                 .iter()
-                .filter_map(|s| Some((s.clone(), self.average(s)?.round_dp(2))))
+                .filter_map(|s| Some((*s, self.average(s)?.round_dp(2))))
                 .collect(),
         }
     }

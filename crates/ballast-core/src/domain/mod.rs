@@ -14,4 +14,4 @@ pub use money::{AmountError, MAX_SCALE as MAX_AMOUNT_SCALE, Notional, Price, Qua
 pub use order::{Order, OrderKind, TimeInForce};
 pub use position::{Position, PositionError};
 pub use side::Side;
-pub use symbol::{Symbol, SymbolError};
+pub use symbol::{Symbol, SymbolError, SymbolMap};

@@ -40,8 +40,8 @@ impl Position {
     pub fn apply_fill(&mut self, fill: &Fill) -> Result<(), PositionError> {
         if fill.symbol != self.symbol {
             return Err(PositionError::WrongSymbol {
-                fill: fill.symbol.clone(),
-                position: self.symbol.clone(),
+                fill: fill.symbol,
+                position: self.symbol,
             });
         }
         let delta = fill.signed_qty();

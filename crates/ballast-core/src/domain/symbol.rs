@@ -1,32 +1,37 @@
 use std::fmt;
-use std::sync::Arc;
+use std::hash::Hasher;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A tradable instrument's ticker: 1–16 characters of `A–Z`, `0–9`, `.`, `/`, `-`
-/// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased. Cheap to clone (shared).
-#[derive(Clone, Debug, PartialOrd, Ord)]
-pub struct Symbol(Arc<str>);
+/// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased.
+///
+/// Held inline as 16 ASCII bytes padded with zeros: `Copy`, compared as one 128-bit integer,
+/// ordered like its text (zero sorts before every allowed character), hashed as one word — the
+/// per-bar path of an engine or a backtest looks symbols up several times per bar.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Symbol([u8; SYMBOL_MAX_LEN]);
 
 impl std::hash::Hash for Symbol {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // Consistent with `eq`: equal text, equal hash.
-        self.0.hash(state);
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // One 128-bit word (consistent with `eq`: equal bytes).
+        state.write_u128(u128::from_le_bytes(self.0));
     }
 }
 
-impl PartialEq for Symbol {
-    fn eq(&self, other: &Self) -> bool {
-        // Symbols of one feed share their text: comparing pointers settles most comparisons.
-        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+/// A map keyed by symbol, with the fast non-keyed hash of [`rustc_hash`]: symbols come from
+/// configuration and data files, not from an adversary.
+pub type SymbolMap<V> = rustc_hash::FxHashMap<Symbol, V>;
+
+impl fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Symbol({:?})", self.as_str())
     }
 }
-
-impl Eq for Symbol {}
 
 impl Serialize for Symbol {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -43,33 +48,41 @@ pub struct SymbolError {
 
 impl Symbol {
     pub fn new(text: &str) -> Result<Self, SymbolError> {
-        let err = |why| SymbolError {
+        Self::from_bytes(text.as_bytes()).map_err(|why| SymbolError {
             text: text.chars().take(32).collect(),
             why,
-        };
+        })
+    }
+
+    /// [`Symbol::new`] on raw bytes, with only the reason on failure (the CSV hot path).
+    pub fn from_bytes(text: &[u8]) -> Result<Self, &'static str> {
         if text.is_empty() {
-            return Err(err("it is empty"));
+            return Err("it is empty");
         }
         if text.len() > SYMBOL_MAX_LEN {
-            return Err(err("it is too long"));
+            return Err("it is too long");
         }
-        let upper = text.to_ascii_uppercase();
-        if !upper.bytes().all(|b| {
-            b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-')
-        }) {
-            return Err(err("it has a character outside the allowed set"));
+        let mut out = [0u8; SYMBOL_MAX_LEN];
+        for (o, b) in out.iter_mut().zip(text) {
+            let b = b.to_ascii_uppercase();
+            if !(b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-')) {
+                return Err("it has a character outside the allowed set");
+            }
+            *o = b;
         }
-        Ok(Symbol(upper.into()))
+        Ok(Symbol(out))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        let len = SYMBOL_MAX_LEN - (u128::from_le_bytes(self.0).leading_zeros() / 8) as usize;
+        // Only ASCII is ever stored, so this never falls back.
+        std::str::from_utf8(&self.0[..len]).unwrap_or("?")
     }
 }
 
 impl fmt::Display for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -93,6 +106,24 @@ mod tests {
         assert!(Symbol::new("A B").is_err());
         assert!(Symbol::new("ÄPPL").is_err());
         assert!(Symbol::new(&"X".repeat(17)).is_err());
+        assert_eq!(
+            Symbol::new(&"X".repeat(16)).unwrap().as_str(),
+            "X".repeat(16)
+        );
+    }
+
+    #[test]
+    fn orders_like_its_text_and_hashes_equal_symbols_equally() {
+        let mut texts = ["AB", "A", "B", "A.B", "AA", "Z9", "A-", "BTC/USD", "BRK.B"];
+        let mut syms: Vec<Symbol> = texts.iter().map(|t| Symbol::new(t).unwrap()).collect();
+        texts.sort_unstable();
+        syms.sort();
+        let back: Vec<&str> = syms.iter().map(Symbol::as_str).collect();
+        assert_eq!(back, texts);
+        let mut m = SymbolMap::default();
+        m.insert(Symbol::new("aapl").unwrap(), 1);
+        assert_eq!(m.get(&Symbol::new("AAPL").unwrap()), Some(&1));
+        assert_eq!(m.get(&Symbol::new("AAPM").unwrap()), None);
         let e = serde_json::from_str::<Symbol>("\"a;b\"").unwrap_err();
         assert!(e.to_string().contains("invalid symbol"), "{e}");
     }

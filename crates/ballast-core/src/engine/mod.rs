@@ -22,7 +22,9 @@ mod trim;
 pub use records::{BarRecord, DecisionRecord, InboxOutcome, InboxRecord, Stats};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashSet;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -41,6 +43,7 @@ use crate::shadow::Shadow;
 use crate::signal::{Signal, SignalBook, SignalState};
 use crate::strategy::{SmaCross, Strategy};
 use crate::time::Timestamp;
+use crate::trades::{Booked, RoundTrips};
 use crate::universe::Universe;
 
 /// Version of the engine state's shape (snapshots carry it).
@@ -93,7 +96,7 @@ pub struct EngineState {
     pub guard: GuardState,
     pub trading_state: TradingState,
     pub orders: BTreeMap<ClientOrderId, OrderTrack>,
-    fill_ids: HashSet<FillId>,
+    fill_ids: FxHashSet<FillId>,
     fill_order: VecDeque<FillId>,
     /// Oldest first.
     pub pending: VecDeque<PendingTarget>,
@@ -119,6 +122,9 @@ pub struct EngineState {
     pub trim_failures: u32,
     /// Exposure was over the cap when the current trim started.
     pub trimming: bool,
+    /// Round-trip trades: open ones and the most recent closed ones.
+    #[serde(default)]
+    pub trips: RoundTrips,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -154,7 +160,7 @@ impl EngineState {
             guard: GuardState::default(),
             trading_state: TradingState::Active,
             orders: BTreeMap::new(),
-            fill_ids: HashSet::new(),
+            fill_ids: FxHashSet::default(),
             fill_order: VecDeque::new(),
             pending: VecDeque::new(),
             inbox_offset: 0,
@@ -172,6 +178,7 @@ impl EngineState {
             next_liquidation: 1,
             trim_failures: 0,
             trimming: false,
+            trips: RoundTrips::default(),
         }
     }
 
@@ -219,15 +226,26 @@ impl EngineState {
             }
             self.stats.fills += 1;
             let after = self.portfolio.qty(&fill.symbol);
+            let realized_after = self
+                .portfolio
+                .position(&fill.symbol)
+                .map_or(Decimal::ZERO, |p| p.realized_pnl);
+            let closed = self.trips.on_fill(
+                fill,
+                Booked {
+                    qty_before: before,
+                    qty_after: after,
+                    realized_before,
+                    realized_after,
+                },
+            );
             if !before.is_zero()
                 && (after.is_zero() || after.is_sign_positive() != before.is_sign_positive())
             {
-                let realized = self
-                    .portfolio
-                    .position(&fill.symbol)
-                    .map_or(Decimal::ZERO, |p| p.realized_pnl)
-                    - realized_before;
-                self.guard.record_exit(realized, fill.ts, limits);
+                // The trade's result net of its fees (the gross change if the trade began
+                // before this state kept trades).
+                let net = closed.unwrap_or(realized_after - realized_before);
+                self.guard.record_exit(net, fill.ts, limits);
             }
             track.filled += fill.qty.value();
             let owner = track.owner;
@@ -260,7 +278,7 @@ impl EngineState {
         }
         self.bars += 1;
         self.last_bar = Some(bar.ts);
-        self.last_bar_of.insert(bar.symbol.clone(), bar.ts);
+        self.last_bar_of.insert(bar.symbol, bar.ts);
         self.liquidation_bar(&bar.symbol);
         self.universe.on_bar(bar);
         self.shadow.on_bar(bar);
@@ -269,7 +287,7 @@ impl EngineState {
             let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
             if target.qty != have && self.pending.len() < MAX_PENDING {
                 self.pending.push_back(PendingTarget {
-                    symbol: bar.symbol.clone(),
+                    symbol: bar.symbol,
                     ask: Ask::Target { qty: target.qty },
                     reason: target.reason.to_owned(),
                     strategy: self.strategy.name().to_owned(),
@@ -293,7 +311,7 @@ impl EngineState {
             InboxOutcome::Accepted { signal } => {
                 self.stats.inbox_accepted += 1;
                 self.pending.push_back(PendingTarget {
-                    symbol: signal.symbol.clone(),
+                    symbol: signal.symbol,
                     ask: signal.ask.clone(),
                     reason: signal.reason.clone(),
                     strategy: signal.strategy.clone(),
@@ -315,6 +333,12 @@ impl EngineState {
     /// The decision for the oldest pending target, if any: the signal, the verdict and the
     /// order.
     pub fn decide(&self, limits: &Limits, gate: &Gate) -> Option<DecisionRecord> {
+        self.decide_with(Some((limits, gate)))
+    }
+
+    /// [`Self::decide`], or with `None` every order the strategy asks for is approved without
+    /// the trade guard (a backtest with `--guard off`; the universe still applies).
+    pub fn decide_with(&self, guard: Option<(&Limits, &Gate)>) -> Option<DecisionRecord> {
         let p = self.pending.front()?;
         let id = SignalId(self.next_signal);
         let (side, qty, target_qty) = match &p.ask {
@@ -338,15 +362,11 @@ impl EngineState {
             ),
         };
         let candidate = Candidate {
-            symbol: p.symbol.clone(),
+            symbol: p.symbol,
             side,
             qty,
             limit_price: p.limit_price,
             idempotency_key: Some(p.idempotency_key.clone().unwrap_or_else(|| id.to_string())),
-        };
-        let gate = Gate {
-            trading_state: self.trading_state.max_with(gate.trading_state),
-            ..gate.clone()
         };
         let account = Account::from_portfolio(
             &self.portfolio,
@@ -356,9 +376,7 @@ impl EngineState {
             self.start_of_day_equity,
             self.peak_equity,
         );
-        let verdict = if self.universe.eligible(&p.symbol) {
-            guard::evaluate(limits, &gate, &self.guard, &candidate, &account, p.at)
-        } else {
+        let verdict = if !self.universe.eligible(&p.symbol) {
             Verdict::Reject {
                 reasons: vec![guard::Reason {
                     check: guard::Check::Universe,
@@ -370,6 +388,14 @@ impl EngineState {
                     ),
                 }],
             }
+        } else if let Some((limits, gate)) = guard {
+            let gate = Gate {
+                trading_state: self.trading_state.max_with(gate.trading_state),
+                ..gate.clone()
+            };
+            guard::evaluate(limits, &gate, &self.guard, &candidate, &account, p.at)
+        } else {
+            Verdict::Approve
         };
         let kind = match p.limit_price.map(crate::domain::Price::new) {
             Some(Ok(limit_price)) => OrderKind::Limit { limit_price },
@@ -378,7 +404,7 @@ impl EngineState {
         let order = verdict.approved_qty(candidate.qty).and_then(|q| {
             Some(Order {
                 client_order_id: ClientOrderId::for_signal(id, 0),
-                symbol: p.symbol.clone(),
+                symbol: p.symbol,
                 side,
                 qty: Quantity::new(q).ok()?,
                 kind,
@@ -388,7 +414,7 @@ impl EngineState {
         });
         Some(DecisionRecord {
             signal: id.0,
-            symbol: p.symbol.clone(),
+            symbol: p.symbol,
             target_qty,
             reason: p.reason.clone(),
             strategy: p.strategy.clone(),
@@ -421,7 +447,7 @@ impl EngineState {
         let id = SignalId(d.signal);
         self.signals.add(Signal {
             id,
-            symbol: d.symbol.clone(),
+            symbol: d.symbol,
             target_qty: d.target_qty,
             reason: d.reason.clone(),
             strategy: d.strategy.clone(),
@@ -477,7 +503,7 @@ impl EngineState {
                 }
                 self.signals.transition(id, SignalState::Approved, d.at)?;
                 let sent = Candidate {
-                    symbol: order.symbol.clone(),
+                    symbol: order.symbol,
                     side: order.side,
                     qty: order.qty.value(),
                     limit_price: order.limit_price().map(|p| p.value()),

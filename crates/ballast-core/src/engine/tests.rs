@@ -50,7 +50,7 @@ fn setup() -> (EngineState, Limits) {
 fn run(state: &mut EngineState, limits: &Limits, bars: &[Bar]) -> Vec<Rec> {
     let mut journal = Vec::new();
     for bar in bars {
-        let r = state.bar_record(bar.clone());
+        let r = state.bar_record(*bar);
         state.apply_bar(&r, limits).unwrap();
         journal.push(Rec::Bar(r));
         if let Some(d) = state.decide(limits, &Gate::default()) {
@@ -100,7 +100,7 @@ fn a_crash_between_bar_and_decision_decides_once_after_recovery() {
     // Find a bar that leaves a pending target; "crash" right after journaling it.
     let mut i = 40;
     loop {
-        let r = live.bar_record(all[i].clone());
+        let r = live.bar_record(all[i]);
         live.apply_bar(&r, &limits).unwrap();
         journal.push(Rec::Bar(r));
         i += 1;
@@ -164,7 +164,7 @@ fn duplicate_unknown_and_over_fills_are_refused_and_counted() {
     };
     let equity = s.portfolio.equity();
     let dup = BarRecord {
-        bar: s.bar_record(with_fill.bar.clone()).bar,
+        bar: s.bar_record(with_fill.bar).bar,
         fills: with_fill.fills.clone(),
     };
     s.apply_bar(&dup, &limits).unwrap();
@@ -181,7 +181,7 @@ fn duplicate_unknown_and_over_fills_are_refused_and_counted() {
     };
     s.apply_bar(
         &BarRecord {
-            bar: with_fill.bar.clone(),
+            bar: with_fill.bar,
             fills: vec![stranger],
         },
         &limits,

@@ -154,7 +154,7 @@ impl EngineState {
         };
         Some(Order {
             client_order_id: id,
-            symbol: l.symbol.clone(),
+            symbol: l.symbol,
             side: l.side,
             qty: Quantity::new(qty).ok()?,
             kind,
@@ -272,7 +272,7 @@ impl EngineState {
                 excess -= (qty * price).min(value);
                 let l = Liquidation {
                     id: next_id,
-                    symbol: p.symbol.clone(),
+                    symbol: p.symbol,
                     side: if p.qty > Decimal::ZERO {
                         Side::Sell
                     } else {

@@ -2,13 +2,15 @@
 //! idempotency keys (duplicates), the last trade per symbol (cooldown) and losing exits
 //! (stop-loss streak). Every collection is bounded.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Candidate, Limits};
-use crate::domain::{Side, Symbol};
+use crate::domain::{Side, Symbol, SymbolMap};
 use crate::time::Timestamp;
 
 /// Idempotency keys remembered (oldest forgotten first).
@@ -28,7 +30,7 @@ pub struct OrderKey {
 impl OrderKey {
     pub fn of(c: &Candidate) -> Self {
         OrderKey {
-            symbol: c.symbol.clone(),
+            symbol: c.symbol,
             side: c.side,
             qty: c.qty.normalize(),
             limit_price: c.limit_price.map(|p| p.normalize()),
@@ -42,10 +44,10 @@ pub struct GuardState {
     submits: VecDeque<Timestamp>,
     recent: VecDeque<(Timestamp, OrderKey)>,
     #[serde(with = "as_pairs")]
-    recent_last: HashMap<OrderKey, Timestamp>,
-    keys: HashSet<String>,
+    recent_last: FxHashMap<OrderKey, Timestamp>,
+    keys: FxHashSet<String>,
     key_order: VecDeque<String>,
-    last_trade: HashMap<Symbol, Timestamp>,
+    last_trade: SymbolMap<Timestamp>,
     losses: VecDeque<Timestamp>,
     streak_cooldown_until: Option<Timestamp>,
 }
@@ -107,7 +109,7 @@ impl GuardState {
                 }
             }
         }
-        self.last_trade.insert(c.symbol.clone(), now);
+        self.last_trade.insert(c.symbol, now);
     }
 
     /// Record a closed trade's PnL; a streak of losses starts a cooldown.
@@ -133,12 +135,12 @@ impl GuardState {
 /// A map with struct keys, serialized as a list of pairs (JSON keys must be strings).
 mod as_pairs {
     use std::collections::HashMap;
-    use std::hash::Hash;
+    use std::hash::{BuildHasher, Hash};
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        map: &HashMap<K, V>,
+    pub fn serialize<K: Serialize, V: Serialize, H, S: Serializer>(
+        map: &HashMap<K, V, H>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         let mut pairs: Vec<(&K, &V)> = map.iter().collect();
@@ -147,9 +149,10 @@ mod as_pairs {
         pairs.serialize(s)
     }
 
-    pub fn deserialize<'de, K, V, D>(d: D) -> Result<HashMap<K, V>, D::Error>
+    pub fn deserialize<'de, K, V, H, D>(d: D) -> Result<HashMap<K, V, H>, D::Error>
     where
         K: Deserialize<'de> + Eq + Hash,
+        H: BuildHasher + Default,
         V: Deserialize<'de>,
         D: Deserializer<'de>,
     {

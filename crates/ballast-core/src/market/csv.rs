@@ -72,21 +72,23 @@ pub fn check_header(line: &str) -> Result<(), CsvError> {
 /// Parse a date or date-time: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]`, or RFC 3339 UTC
 /// (`YYYY-MM-DDTHH:MM:SS[.fff]Z`). Allocation-free on the common forms.
 pub fn parse_time(text: &str) -> Option<Timestamp> {
-    let t = text.trim();
-    let b = t.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let d = b.get(r)?;
-        d.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| d.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')))
-    };
+    parse_time_bytes(text.trim().as_bytes())
+}
+
+fn digits(b: &[u8]) -> Option<i64> {
+    b.iter().try_fold(0i64, |a, c| {
+        c.is_ascii_digit().then(|| a * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn parse_time_bytes(b: &[u8]) -> Option<Timestamp> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
     let day = Timestamp::from_date(
-        i32::try_from(digits(0..4)?).ok()?,
-        u32::try_from(digits(5..7)?).ok()?,
-        u32::try_from(digits(8..10)?).ok()?,
+        i32::try_from(digits(&b[0..4])?).ok()?,
+        u32::try_from(digits(&b[5..7])?).ok()?,
+        u32::try_from(digits(&b[8..10])?).ok()?,
     )?;
     if b.len() == 10 {
         return Some(day);
@@ -94,12 +96,14 @@ pub fn parse_time(text: &str) -> Option<Timestamp> {
     if b[10] != b' ' && b[10] != b'T' {
         return None;
     }
-    let rest = t.get(11..)?.strip_suffix('Z').unwrap_or(&t[11..]);
-    let r = rest.as_bytes();
+    let r = b[11..].strip_suffix(b"Z").unwrap_or(&b[11..]);
     let (h, m, sec) = match r.len() {
-        5 if r[2] == b':' => (digits(11..13)?, digits(14..16)?, 0),
-        8 if r[2] == b':' && r[5] == b':' => (digits(11..13)?, digits(14..16)?, digits(17..19)?),
-        _ => return Timestamp::parse_rfc3339(t).ok(), // fractional seconds
+        5 if r[2] == b':' => (digits(&r[0..2])?, digits(&r[3..5])?, 0),
+        8 if r[2] == b':' && r[5] == b':' => {
+            (digits(&r[0..2])?, digits(&r[3..5])?, digits(&r[6..8])?)
+        }
+        // Fractional seconds and offsets take the general parser.
+        _ => return Timestamp::parse_rfc3339(std::str::from_utf8(b).ok()?).ok(),
     };
     if h > 23 || m > 59 || sec > 59 {
         return None;
@@ -110,85 +114,68 @@ pub fn parse_time(text: &str) -> Option<Timestamp> {
 /// Plain `digits[.digits]` with at most 18 digits, without going through the general parser
 /// (the hot path of a backtest's loading); anything else returns `None` and takes the general
 /// path, so the result is always what `Decimal::from_str` gives.
-fn fast_decimal(text: &str) -> Option<Decimal> {
-    let b = text.as_bytes();
+fn fast_decimal(b: &[u8]) -> Option<Decimal> {
     if b.is_empty() || b.len() > 19 {
         return None;
     }
-    let (mut mantissa, mut scale, mut seen_dot, mut digits) = (0i64, 0u32, false, 0);
-    for &c in b {
+    let (mut mantissa, mut dot, mut digits) = (0i64, None, 0u32);
+    for (i, &c) in b.iter().enumerate() {
         match c {
             b'0'..=b'9' => {
                 mantissa = mantissa * 10 + i64::from(c - b'0');
                 digits += 1;
-                if seen_dot {
-                    scale += 1;
-                }
             }
-            b'.' if !seen_dot => seen_dot = true,
+            b'.' if dot.is_none() => dot = Some(i),
             _ => return None,
         }
     }
-    if digits == 0 || digits > 18 || (seen_dot && scale == 0) {
+    let scale = dot.map_or(0, |i| b.len() - 1 - i) as u32;
+    if digits == 0 || digits > 18 || (dot.is_some() && scale == 0) {
         return None;
     }
     Some(Decimal::new(mantissa, scale))
 }
 
-/// Reuses one [`Symbol`] per ticker text, so a million rows of a few symbols allocate a few
-/// symbols.
-#[derive(Debug, Default)]
-pub struct SymbolCache {
-    last: Option<Symbol>,
-    all: std::collections::HashMap<String, Symbol>,
+fn decimal(b: &[u8]) -> Option<Decimal> {
+    fast_decimal(b).or_else(|| Decimal::from_str(std::str::from_utf8(b).ok()?).ok())
 }
 
-impl SymbolCache {
-    fn get(&mut self, text: &str) -> Result<Symbol, crate::domain::SymbolError> {
-        if let Some(s) = &self.last {
-            if s.as_str() == text {
-                return Ok(s.clone());
-            }
-        }
-        let sym = match self.all.get(text) {
-            Some(s) => s.clone(),
-            None => {
-                let s = Symbol::new(text)?;
-                if self.all.len() < 100_000 {
-                    self.all.insert(text.to_owned(), s.clone());
-                }
-                s
-            }
-        };
-        self.last = Some(sym.clone());
-        Ok(sym)
-    }
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).chars().take(64).collect()
 }
 
-fn err(line: u64, column: usize, value: &str, why: impl Into<String>) -> CsvError {
+fn err(line: u64, column: usize, value: &[u8], why: impl Into<String>) -> CsvError {
     CsvError {
         line,
         column,
-        value: value.chars().take(64).collect(),
+        value: text(value),
         why: why.into(),
     }
 }
 
-/// Parse one data line (without its newline).
-pub fn parse_row(line_no: u64, line: &str) -> Result<Bar, CsvError> {
-    parse_row_cached(line_no, line, &mut SymbolCache::default())
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if !first.is_ascii_whitespace() {
+            break;
+        }
+        b = rest;
+    }
+    while let [rest @ .., last] = b {
+        if !last.is_ascii_whitespace() {
+            break;
+        }
+        b = rest;
+    }
+    b
 }
 
-/// [`parse_row`] with a symbol cache shared across rows.
-pub fn parse_row_cached(
-    line_no: u64,
-    line: &str,
-    symbols: &mut SymbolCache,
-) -> Result<Bar, CsvError> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let mut fields = line.split(',');
+/// Parse one data line (without its newline; a trailing `\r` is ignored). Works on bytes in
+/// one pass: the fields are split, trimmed and parsed without copying or allocating.
+pub fn parse_row(line_no: u64, line: &[u8]) -> Result<Bar, CsvError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut fields = line.split(|b| *b == b',');
     let mut next = |col: usize| {
-        fields.next().map(str::trim).ok_or_else(|| {
+        fields.next().map(trim).ok_or_else(|| {
             err(
                 line_no,
                 0,
@@ -202,11 +189,9 @@ pub fn parse_row_cached(
         })
     };
     let ticker = next(1)?;
-    let symbol = symbols
-        .get(ticker)
-        .map_err(|e| err(line_no, 1, ticker, e.why))?;
+    let symbol = Symbol::from_bytes(ticker).map_err(|why| err(line_no, 1, ticker, why))?;
     let date = next(2)?;
-    let ts = parse_time(date).ok_or_else(|| {
+    let ts = parse_time_bytes(date).ok_or_else(|| {
         err(
             line_no,
             2,
@@ -215,16 +200,13 @@ pub fn parse_row_cached(
         )
     })?;
     let mut num = |col: usize| -> Result<Decimal, CsvError> {
-        let text = next(col)?;
-        let v = fast_decimal(text)
-            .map(Ok)
-            .unwrap_or_else(|| Decimal::from_str(text))
-            .map_err(|_| err(line_no, col, text, "not a decimal number"))?;
+        let field = next(col)?;
+        let v = decimal(field).ok_or_else(|| err(line_no, col, field, "not a decimal number"))?;
         if v.is_sign_negative() || (col < 7 && v.is_zero()) {
             return Err(err(
                 line_no,
                 col,
-                text,
+                field,
                 if col < 7 {
                     "a price must be positive"
                 } else {
@@ -262,11 +244,15 @@ mod tests {
     fn parses_the_bundled_format() {
         check_header("Ticker,Date,Open,High,Low,Close,Volume,Adj Close").unwrap();
         assert!(check_header("Date,Open").is_err());
-        let b = parse_row(2, "AAPL,2000-03-01,118.56,132.06,118.5,130.31,9616100,4.18").unwrap();
+        let b = parse_row(
+            2,
+            b"AAPL,2000-03-01,118.56,132.06,118.5,130.31,9616100,4.18",
+        )
+        .unwrap();
         assert_eq!(b.symbol.as_str(), "AAPL");
         assert_eq!(b.ts.to_string(), "2000-03-01T00:00:00.000Z");
         assert_eq!(b.close, Decimal::new(13031, 2));
-        let m = parse_row(3, "X,2024-01-02 09:31,1,1,1,1,5").unwrap();
+        let m = parse_row(3, b"X,2024-01-02 09:31,1,1,1,1,5").unwrap();
         assert_eq!(m.ts.to_string(), "2024-01-02T09:31:00.000Z");
     }
 
@@ -287,7 +273,7 @@ mod tests {
             "",
             "12345678901234567890",
         ] {
-            if let Some(v) = fast_decimal(t) {
+            if let Some(v) = fast_decimal(t.as_bytes()) {
                 assert_eq!(Some(v), Decimal::from_str(t).ok(), "{t}");
                 assert_eq!(
                     v.to_string(),
@@ -297,41 +283,41 @@ mod tests {
             }
         }
         assert!(
-            fast_decimal("1.").is_none()
-                && fast_decimal("-1").is_none()
-                && fast_decimal("1e5").is_none()
+            fast_decimal(b"1.").is_none()
+                && fast_decimal(b"-1").is_none()
+                && fast_decimal(b"1e5").is_none()
         );
     }
 
     #[test]
     fn errors_name_line_column_and_value() {
-        let e = parse_row(7, "AAPL,2000-03-01,118.56,abc,118.5,130.31,9616100").unwrap_err();
+        let e = parse_row(7, b"AAPL,2000-03-01,118.56,abc,118.5,130.31,9616100").unwrap_err();
         assert_eq!((e.line, e.column), (7, 4));
         assert_eq!(
             e.to_string(),
             "line 7, column 4 (High): \"abc\": not a decimal number"
         );
         assert_eq!(
-            parse_row(8, "AAPL,2000-13-01,1,1,1,1,1")
+            parse_row(8, b"AAPL,2000-13-01,1,1,1,1,1")
                 .unwrap_err()
                 .column,
             2
         );
-        assert_eq!(parse_row(9, "AAPL,2000-03-01,1,1").unwrap_err().column, 0);
+        assert_eq!(parse_row(9, b"AAPL,2000-03-01,1,1").unwrap_err().column, 0);
         assert_eq!(
-            parse_row(10, "AAPL,2000-03-01,-1,1,1,1,1")
+            parse_row(10, b"AAPL,2000-03-01,-1,1,1,1,1")
                 .unwrap_err()
                 .column,
             3
         );
         assert!(
-            parse_row(11, "AAPL,2000-03-01,5,4,1,2,1")
+            parse_row(11, b"AAPL,2000-03-01,5,4,1,2,1")
                 .unwrap_err()
                 .why
                 .contains("inconsistent")
         );
         assert_eq!(
-            parse_row(12, "A A,2000-03-01,1,1,1,1,1")
+            parse_row(12, b"A A,2000-03-01,1,1,1,1,1")
                 .unwrap_err()
                 .column,
             1

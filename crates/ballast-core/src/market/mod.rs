@@ -10,7 +10,7 @@ use crate::time::Timestamp;
 
 /// One OHLCV bar. Prices are positive, `low ≤ open, close ≤ high`, volume non-negative
 /// (checked where bars enter: [`csv::parse_row`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bar {
     pub symbol: Symbol,
     pub ts: Timestamp,

@@ -8,13 +8,13 @@
 //! `sum_fast · slow < sum_slow · fast`, so the comparison is exact and cheap.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Strategy, Target};
-use crate::domain::Symbol;
+use crate::domain::SymbolMap;
 use crate::market::Bar;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +34,7 @@ pub struct SmaCross {
     slow: usize,
     qty: Decimal,
     allow_short: bool,
-    series: HashMap<Symbol, Series>,
+    series: SymbolMap<Series>,
 }
 
 impl SmaCross {
@@ -46,7 +46,7 @@ impl SmaCross {
             slow: slow.max(fast + 1),
             qty,
             allow_short,
-            series: HashMap::new(),
+            series: SymbolMap::default(),
         }
     }
 }
@@ -58,9 +58,7 @@ impl Strategy for SmaCross {
 
     fn on_bar(&mut self, bar: &Bar) -> Option<Target> {
         let (fast, slow) = (self.fast, self.slow);
-        if !self.series.contains_key(&bar.symbol) {
-            self.series.insert(bar.symbol.clone(), Series::default());
-        }
+        self.series.entry(bar.symbol).or_default();
         let s = self.series.get_mut(&bar.symbol)?;
         s.closes.push_back(bar.close);
         s.sum_fast += bar.close;
@@ -100,6 +98,7 @@ impl Strategy for SmaCross {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Symbol;
     use crate::time::Timestamp;
 
     fn bar(i: i64, close: i64) -> Bar {

@@ -93,7 +93,8 @@ pub fn load_bytes(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    let mut chunks: Vec<(&[u8], u64)> = Vec::with_capacity(threads);
+    // (chunk, its first line number, its number of lines)
+    let mut chunks: Vec<(&[u8], u64, usize)> = Vec::with_capacity(threads);
     let (mut start, mut line) = (0usize, 2u64);
     for i in 1..=threads {
         let mut end = if i == threads {
@@ -105,15 +106,17 @@ pub fn load_bytes(
             end += 1;
         }
         let chunk = &body[start..end];
-        chunks.push((chunk, line));
-        line += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        let lines = chunk.iter().filter(|b| **b == b'\n').count();
+        chunks.push((chunk, line, lines + 1));
+        line += lines as u64;
         start = end;
     }
     let parts: Vec<Result<Loaded, FileError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .iter()
-            .map(|(chunk, first)| {
-                scope.spawn(move || parse_chunk(name, chunk, *first, symbols, skip_bad_rows))
+            .map(|(chunk, first, lines)| {
+                scope
+                    .spawn(move || parse_chunk(name, chunk, *first, *lines, symbols, skip_bad_rows))
             })
             .collect();
         handles
@@ -162,32 +165,21 @@ fn parse_chunk(
     name: &str,
     chunk: &[u8],
     first_line: u64,
+    lines: usize,
     symbols: &[Symbol],
     skip_bad_rows: bool,
 ) -> Result<Loaded, FileError> {
     let mut out = Loaded {
-        bars: Vec::new(),
+        bars: Vec::with_capacity(if symbols.is_empty() { lines } else { 0 }),
         skipped: 0,
         first_errors: Vec::new(),
     };
-    let mut cache = csv::SymbolCache::default();
     for (i, raw) in chunk.split(|b| *b == b'\n').enumerate() {
         let line_no = first_line + i as u64;
-        let parsed = match std::str::from_utf8(raw) {
-            Ok(l) => {
-                let l = l.trim_end_matches('\r');
-                if l.trim().is_empty() {
-                    continue;
-                }
-                csv::parse_row_cached(line_no, l, &mut cache)
-            }
-            Err(_) => Err(csv::CsvError {
-                line: line_no,
-                column: 0,
-                value: String::new(),
-                why: "the line is not UTF-8".into(),
-            }),
-        };
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = csv::parse_row(line_no, raw);
         match parsed {
             Ok(bar) => {
                 if symbols.is_empty() || symbols.contains(&bar.symbol) {

@@ -64,7 +64,7 @@ impl Feed {
     pub fn next_bar(&mut self) -> Bar {
         if let Some(b) = self.replay.get(self.pos) {
             self.pos += 1;
-            return b.clone();
+            return *b;
         }
         self.walk.next_bar()
     }

@@ -34,7 +34,7 @@ pub struct Walk {
 
 impl Walk {
     pub fn new(symbols: &[Symbol], start: Decimal, seed: u64, volatility_pct: Decimal) -> Self {
-        let last = symbols.iter().map(|s| (s.clone(), start)).collect();
+        let last = symbols.iter().map(|s| (*s, start)).collect();
         Walk {
             last,
             order: symbols.to_vec(),
@@ -50,7 +50,7 @@ impl Walk {
     pub fn after(bars: &[Bar], seed: u64, volatility_pct: Decimal) -> Self {
         let mut last = BTreeMap::new();
         for b in bars {
-            last.insert(b.symbol.clone(), b.close);
+            last.insert(b.symbol, b.close);
         }
         let order = last.keys().cloned().collect();
         let ts = bars
@@ -82,10 +82,9 @@ impl Walk {
         if self.order.is_empty() {
             self.order
                 .push(Symbol::new("SYN").unwrap_or_else(|_| unreachable!("SYN is a valid symbol")));
-            self.last
-                .insert(self.order[0].clone(), Decimal::ONE_HUNDRED);
+            self.last.insert(self.order[0], Decimal::ONE_HUNDRED);
         }
-        let symbol = self.order[self.next].clone();
+        let symbol = self.order[self.next];
         let open = self
             .last
             .get(&symbol)
@@ -98,7 +97,7 @@ impl Walk {
             .max(FLOOR);
         let spread = (open.max(close) * self.volatility_pct / Decimal::from(400)).round_dp(2);
         let bar = Bar {
-            symbol: symbol.clone(),
+            symbol,
             ts: self.ts,
             open,
             high: open.max(close) + spread,

@@ -5,11 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ballast_core::backtest::{Backtest, GuardSetup, Summary, Trade};
+use ballast_core::backtest::{Backtest, Summary, Trade};
 use ballast_core::domain::Symbol;
-use ballast_core::guard::{Gate, Limits};
-use ballast_core::paper::PaperConfig;
-use ballast_core::strategy::SmaCross;
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -156,36 +153,44 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
             }
         );
     }
-    let strategy = match a.strategy {
-        StrategyArg::SmaCross => SmaCross::new(a.fast, a.slow, a.qty, a.allow_short),
-    };
-    let paper = PaperConfig {
-        slippage_bps: a.slippage_bps,
-        fee_bps: a.fee_bps,
-        participation: a.participation,
-        latency_ms: 0,
-    };
-    let mut bt = Backtest::new(strategy, paper, a.cash);
-    let guard = match a.guard {
-        GuardArg::Off => "off".to_owned(),
-        GuardArg::On => {
-            let config = match settings::load(a.config.config.as_deref()) {
-                Ok(c) => c,
-                Err(errors) => {
-                    eprintln!("{errors}");
-                    return Ok(exit::CONFIG);
-                }
-            };
-            bt = bt.with_guard(GuardSetup {
-                limits: Limits::from(&config),
-                gate: Gate::default(),
-            });
-            match &a.config.config {
-                Some(p) => format!("on, limits from {}", p.display()),
-                None => "on, built-in limits".to_owned(),
-            }
+    // The engine the configuration describes, with the command line's strategy and paper
+    // broker, trading the symbols of the data.
+    let mut config = match settings::load(a.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(exit::CONFIG);
         }
     };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut last = None;
+    for b in &loaded.bars {
+        if last != Some(b.symbol) {
+            last = Some(b.symbol);
+            seen.insert(b.symbol);
+        }
+    }
+    let syms: Vec<Symbol> = seen.into_iter().collect();
+    match a.strategy {
+        StrategyArg::SmaCross => {
+            config.strategy.fast = u32::try_from(a.fast).unwrap_or(u32::MAX);
+            config.strategy.slow = u32::try_from(a.slow).unwrap_or(u32::MAX);
+            config.strategy.qty = a.qty;
+            config.strategy.allow_short = a.allow_short;
+        }
+    }
+    config.feed.symbols = syms.clone();
+    config.paper.starting_cash_usd = a.cash;
+    config.paper.slippage_bps = a.slippage_bps;
+    config.paper.fee_bps = a.fee_bps;
+    config.paper.participation = a.participation;
+    config.paper.latency_ms = 0;
+    let guard = match (a.guard, &a.config.config) {
+        (GuardArg::Off, _) => "off".to_owned(),
+        (GuardArg::On, Some(p)) => format!("on, limits from {}", p.display()),
+        (GuardArg::On, None) => "on, built-in limits".to_owned(),
+    };
+    let mut bt = Backtest::new(&config, a.guard == GuardArg::On, loaded.bars.len());
     let progress = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new(loaded.bars.len() as u64);
         pb.set_style(
@@ -196,7 +201,8 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
     });
     let t1 = Instant::now();
     for (i, bar) in loaded.bars.iter().enumerate() {
-        bt.on_bar(bar);
+        bt.on_bar(bar)
+            .with_context(|| format!("bar {} of {}", i + 1, a.data.display()))?;
         if i % 65_536 == 0 {
             if let Some(pb) = &progress {
                 pb.set_position(i as u64);
@@ -208,9 +214,6 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
     }
     let (summary, trades) = bt.finish();
     let run_seconds = t1.elapsed().as_secs_f64();
-    let mut syms: Vec<String> = loaded.bars.iter().map(|b| b.symbol.to_string()).collect();
-    syms.sort();
-    syms.dedup();
     if let Some(path) = &a.trades_out {
         write_trades(path, &trades)?;
     }
@@ -224,7 +227,7 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
             if a.allow_short { ", long/short" } else { "" }
         ),
         guard,
-        symbols: syms,
+        symbols: syms.iter().map(Symbol::to_string).collect(),
         first_bar: loaded.bars.first().map(|b| b.ts.to_string()),
         last_bar: loaded.bars.last().map(|b| b.ts.to_string()),
         skipped_rows: loaded.skipped,
@@ -253,8 +256,8 @@ fn print_human(r: &Report<'_>) {
         r.last_bar.as_deref().unwrap_or("-")
     );
     println!(
-        "  bars {}  signals {}  orders {}  fills {}  trades {}",
-        s.bars, s.signals, s.orders, s.fills, s.trades
+        "  bars {}  targets {}  signals {}  orders {}  fills {}  trades {}",
+        s.bars, s.targets, s.signals, s.orders, s.fills, s.trades
     );
     if s.rejections.is_empty() {
         println!("  rejections: none");
