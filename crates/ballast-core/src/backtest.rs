@@ -154,6 +154,12 @@ impl Backtest {
 
     /// Finish: the summary and every trade, open ones last (with empty exit fields).
     pub fn finish(self) -> (Summary, Vec<Trade>) {
+        let summary = self.summary();
+        (summary, self.state.trips.into_all())
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> Summary {
         let st = &self.state;
         let stats = &st.stats;
         let final_equity = st.portfolio.equity();
@@ -163,7 +169,7 @@ impl Backtest {
                 * Decimal::ONE_HUNDRED)
                 .round_dp(4);
         }
-        let summary = Summary {
+        Summary {
             bars: st.bars,
             targets: stats.targets,
             signals: stats.signals,
@@ -178,8 +184,7 @@ impl Backtest {
             return_pct,
             max_drawdown_pct: self.drawdown.pct(),
             fees: st.portfolio.fees,
-        };
-        (summary, self.state.trips.into_all())
+        }
     }
 }
 

@@ -136,6 +136,9 @@ impl PaperBroker {
         let Some(cfg) = &self.cfg else {
             return Vec::new();
         };
+        if !self.open.iter().any(|w| w.order.symbol == bar.symbol) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         let mut capacity = bar.volume * cfg.participation;
         let bps = Decimal::from(10_000);

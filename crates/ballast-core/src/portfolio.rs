@@ -73,10 +73,16 @@ impl Portfolio {
             }
         };
         let qty = self.qty(symbol);
-        if !qty.is_zero() {
-            let (before, after) = (qty * old, qty * price);
-            self.net_value += after - before;
-            self.gross_value += after.abs() - before.abs();
+        if !qty.is_zero() && price != old {
+            // Marks are never negative, so |qty·price| − |qty·old| = ±(qty·price − qty·old):
+            // one multiplication.
+            let change = qty * (price - old);
+            self.net_value += change;
+            if qty.is_sign_positive() {
+                self.gross_value += change;
+            } else {
+                self.gross_value -= change;
+            }
         }
     }
 

@@ -45,6 +45,11 @@ impl Timestamp {
     }
 
     /// `(year, month, day)` of this instant in UTC.
+    /// Days since 1970-01-01 (UTC): equal for two instants of the same date.
+    pub fn day_number(self) -> i64 {
+        self.0.div_euclid(MS_PER_DAY)
+    }
+
     pub fn date(self) -> (i32, u32, u32) {
         civil_from_days(self.0.div_euclid(MS_PER_DAY))
     }

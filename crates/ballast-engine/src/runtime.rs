@@ -161,7 +161,7 @@ fn build_feed(config: &Config, log: &mut dyn FnMut(&str)) -> Result<Feed, Engine
                     loaded.skipped
                 ));
             }
-            Feed::replay(loaded.bars, f.seed, f.synthetic_volatility_pct)
+            Feed::replay(loaded.bars.into_vec(), f.seed, f.synthetic_volatility_pct)
         }
     })
 }

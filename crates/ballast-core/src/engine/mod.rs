@@ -268,10 +268,17 @@ impl EngineState {
         }
         self.portfolio.mark(&bar.symbol, bar.close);
         let equity = self.portfolio.equity();
-        let day = bar.ts.date();
-        if self.day != Some(day) {
-            self.day = Some(day);
-            self.start_of_day_equity = equity;
+        // A new date starts the day's loss accounting (the calendar date is only worked out
+        // when the day number moves).
+        let same_day = self
+            .last_bar
+            .is_some_and(|t| t.day_number() == bar.ts.day_number());
+        if !same_day || self.day.is_none() {
+            let day = bar.ts.date();
+            if self.day != Some(day) {
+                self.day = Some(day);
+                self.start_of_day_equity = equity;
+            }
         }
         if equity > self.peak_equity {
             self.peak_equity = equity;

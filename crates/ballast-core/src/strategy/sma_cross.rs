@@ -51,6 +51,19 @@ impl SmaCross {
     }
 }
 
+/// `sum_a / a` against `sum_b / b`, exactly, as `sum_a · b` against `sum_b · a`: on the
+/// integer mantissas when the scales agree (sums of closes quoted alike), else in decimal.
+fn compare_means(sum_a: Decimal, a: usize, sum_b: Decimal, b: usize) -> Ordering {
+    if sum_a.scale() == sum_b.scale() {
+        let lhs = sum_a.mantissa().checked_mul(b as i128);
+        let rhs = sum_b.mantissa().checked_mul(a as i128);
+        if let (Some(l), Some(r)) = (lhs, rhs) {
+            return l.cmp(&r);
+        }
+    }
+    (sum_a * Decimal::from(b)).cmp(&(sum_b * Decimal::from(a)))
+}
+
 impl Strategy for SmaCross {
     fn name(&self) -> &'static str {
         "sma_cross"
@@ -75,7 +88,7 @@ impl Strategy for SmaCross {
         if s.closes.len() < slow {
             return None;
         }
-        let now = (s.sum_fast * Decimal::from(slow)).cmp(&(s.sum_slow * Decimal::from(fast)));
+        let now = compare_means(s.sum_fast, fast, s.sum_slow, slow);
         let prev = s.prev.replace(now as i8).map(|p| p.cmp(&0));
         match (prev?, now) {
             (Ordering::Less | Ordering::Equal, Ordering::Greater) => Some(Target {
@@ -180,5 +193,27 @@ mod tests {
             .map(|t| t.qty)
             .collect();
         assert_eq!(targets, vec![Decimal::TEN, Decimal::ZERO]);
+    }
+}
+
+#[cfg(test)]
+mod compare_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn comparing_means_on_mantissas_agrees_with_decimal(
+            ma in -1_000_000_000i64..1_000_000_000,
+            mb in -1_000_000_000i64..1_000_000_000,
+            sa in 0u32..6,
+            sb in 0u32..6,
+            a in 1usize..500,
+            b in 1usize..500,
+        ) {
+            let (x, y) = (Decimal::new(ma, sa), Decimal::new(mb, sb));
+            let exact = (x * Decimal::from(b)).cmp(&(y * Decimal::from(a)));
+            prop_assert_eq!(compare_means(x, a, y, b), exact);
+        }
     }
 }

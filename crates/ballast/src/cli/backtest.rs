@@ -164,7 +164,7 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
     };
     let mut seen = std::collections::BTreeSet::new();
     let mut last = None;
-    for b in &loaded.bars {
+    for b in loaded.bars.iter() {
         if last != Some(b.symbol) {
             last = Some(b.symbol);
             seen.insert(b.symbol);
@@ -212,8 +212,9 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
-    let (summary, trades) = bt.finish();
+    let summary = bt.summary();
     let run_seconds = t1.elapsed().as_secs_f64();
+    let (_, trades) = bt.finish();
     if let Some(path) = &a.trades_out {
         write_trades(path, &trades)?;
     }
