@@ -4,8 +4,9 @@
 //! before applying it; a backtest applies the same records at once. Pure and deterministic.
 //!
 //! Per bar: the broker's fills on it (orders waiting for this bar fill at its open), the
-//! portfolio marked at the close, the strategy on the closed bar; then auto-trim and the
-//! decisions on pending targets, whose orders fill from the next bar on.
+//! portfolio marked at the close, the strategy on the closed bar; then auto-trim, the
+//! decisions on pending targets, and the order intents sent to the paper venue; they fill from
+//! the next bar on.
 
 use std::collections::BTreeMap;
 
@@ -148,6 +149,9 @@ impl Backtest {
             .decide_with(self.guarding.as_ref().map(|g| (&g.limits, &g.gate)))
         {
             self.state.apply_decision(&d, limits)?;
+        }
+        for sent in self.state.paper_sends(bar.ts) {
+            self.state.apply_sent(&sent)?;
         }
         Ok(())
     }

@@ -59,8 +59,13 @@ impl PaperBroker {
         }
     }
 
-    /// Accept an order; it can fill from the next bar of its symbol on.
+    /// Accept an order; it can fill from the next bar of its symbol on. Submitting an id that
+    /// is already open changes nothing (a venue dedupes by `client_order_id`, which is what
+    /// makes resending after an unknown outcome safe).
     pub fn submit(&mut self, order: Order) {
+        if self.lookup(&order.client_order_id).is_some() {
+            return;
+        }
         let remaining = order.qty.value();
         self.open.push_back(Working { order, remaining });
     }
@@ -68,15 +73,6 @@ impl PaperBroker {
     /// Orders not yet completely filled.
     pub fn open_orders(&self) -> impl Iterator<Item = (&Order, Decimal)> {
         self.open.iter().map(|w| (&w.order, w.remaining))
-    }
-
-    /// Unfilled signed quantity of open orders in `symbol`.
-    pub fn pending_qty(&self, symbol: &crate::domain::Symbol) -> Decimal {
-        self.open
-            .iter()
-            .filter(|w| &w.order.symbol == symbol)
-            .map(|w| w.order.side.sign() * w.remaining)
-            .sum()
     }
 
     /// The simulator's settings.
@@ -87,24 +83,6 @@ impl PaperBroker {
     /// Number of open orders.
     pub fn open_count(&self) -> usize {
         self.open.len()
-    }
-
-    /// Cash that open orders adding exposure would use, at `price_of` each symbol.
-    pub fn reserved_cash(
-        &self,
-        price_of: impl Fn(&crate::domain::Symbol) -> Option<Decimal>,
-    ) -> Decimal {
-        self.open
-            .iter()
-            .map(|w| {
-                let p = w
-                    .order
-                    .limit_price()
-                    .map(|p| p.value())
-                    .or_else(|| price_of(&w.order.symbol));
-                w.remaining * p.unwrap_or(Decimal::ZERO)
-            })
-            .sum()
     }
 
     /// Look an order up by its client order id (settles unknown outcomes).

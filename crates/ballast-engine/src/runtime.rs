@@ -15,9 +15,11 @@ use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
     ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord,
-    LiquidationAction, LiquidationRecord, STATE_SCHEMA, TrimRules,
+    LiquidationAction, LiquidationRecord, STATE_SCHEMA, SendOutcome, SentRecord, SettleRecord,
+    TrimRules,
 };
 use ballast_core::guard::{Gate, Limits};
+use ballast_core::time::Timestamp;
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
 use ballast_store::record::RecordRef;
 use ballast_store::recovery::{RecoverError, RecoverSpec, recover};
@@ -31,6 +33,8 @@ pub const BAR: &str = "market.bar";
 pub const DECISION: &str = "engine.decision";
 pub const INBOX: &str = "inbox.line";
 pub const LIQUIDATION: &str = "engine.liquidation";
+pub const SENT: &str = "order.sent";
+pub const SETTLE: &str = "order.settle";
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
@@ -69,6 +73,10 @@ pub struct Options {
     /// Chaos (paper mode only): abort the process right after the journal record with this
     /// seq is durable, as a crash would.
     pub crash_after_seq: Option<u64>,
+    /// Chaos (paper mode only): the paper venue's reply to one send in this many is lost (the
+    /// outcome is unknown; whether the venue got the order is decided per order, seeded), so
+    /// the order stays in flight until a lookup by `client_order_id` settles it.
+    pub lost_reply_every: Option<u32>,
     /// Auto-trim rules (set by [`run`] from the configuration).
     pub trim: TrimRules,
 }
@@ -86,6 +94,7 @@ impl Default for Options {
             max_bars: None,
             bars_per_second: None,
             crash_after_seq: None,
+            lost_reply_every: None,
             trim: TrimRules {
                 max_total_at_risk_pct: rust_decimal::Decimal::from(25),
                 max_failures_before_alert: 3,
@@ -126,6 +135,16 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
                 .map_err(|e| format!("bad engine.liquidation record: {e}"))?;
             state.apply_liquidation(&r);
             Ok(())
+        }
+        SENT => {
+            let r: SentRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad order.sent record: {e}"))?;
+            state.apply_sent(&r).map_err(|e| e.to_string())
+        }
+        SETTLE => {
+            let r: SettleRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad order.settle record: {e}"))?;
+            state.apply_settle(&r).map_err(|e| e.to_string())
         }
         INBOX => {
             let r: InboxRecord = serde_json::from_str(rec.body.get())
@@ -487,7 +506,72 @@ fn decide(
             )),
         }
     }
+    send_orders(state, w, log)
+}
+
+/// Settle orders whose outcome is unknown by looking them up, then send the intents — each
+/// answer journaled, then applied.
+fn send_orders(
+    state: &mut EngineState,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    let now = state.last_bar.unwrap_or(Timestamp::EPOCH);
+    for r in state.paper_lookups(now) {
+        let seq = w.append(SETTLE, &r, log)?;
+        state
+            .apply_settle(&r)
+            .map_err(|error| EngineError::Apply { seq, error })?;
+        log(&format!(
+            "order {} looked up: {}",
+            r.client_order_id,
+            if r.found {
+                "the venue has it (settled)"
+            } else {
+                "the venue never got it; sending it again with the same id"
+            }
+        ));
+    }
+    for mut r in state.paper_sends(now) {
+        if let Some(received) = lost_reply(w.opts, &r) {
+            r.outcome = SendOutcome::Unknown {
+                error: "chaos: the paper venue's reply was lost".into(),
+                paper_venue_received: received,
+            };
+        }
+        let seq = w.append(SENT, &r, log)?;
+        state
+            .apply_sent(&r)
+            .map_err(|error| EngineError::Apply { seq, error })?;
+        match &r.outcome {
+            SendOutcome::Accepted => {}
+            SendOutcome::Rejected { reason } => log(&format!(
+                "order {} rejected by the venue: {reason}",
+                r.client_order_id
+            )),
+            SendOutcome::Unknown { error, .. } => log(&format!(
+                "order {} (attempt {}): no answer ({error}); in flight until a lookup settles it",
+                r.client_order_id, r.attempt
+            )),
+        }
+    }
     Ok(())
+}
+
+/// Paper chaos: is the reply to this send lost, and if so did the venue get the order?
+/// Seeded by the order id and attempt, so a restarted engine makes the same choices.
+fn lost_reply(opts: &Options, r: &SentRecord) -> Option<bool> {
+    let every = u64::from(opts.lost_reply_every?);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in r
+        .client_order_id
+        .as_str()
+        .bytes()
+        .chain(r.attempt.to_le_bytes())
+    {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % every == 0).then_some((h >> 32) & 1 == 1)
 }
 
 /// Consume the complete lines appended to `inbox/signals.jsonl` since the last time (the

@@ -19,7 +19,10 @@ mod records;
 mod tests;
 mod trim;
 
-pub use records::{BarRecord, DecisionRecord, InboxOutcome, InboxRecord, Stats};
+pub use records::{
+    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, SendOutcome, SentRecord, SettleRecord,
+    Stats,
+};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -66,13 +69,44 @@ pub struct PendingTarget {
     pub at: Timestamp,
 }
 
-/// An order Ballast sent and tracks to a terminal state.
+/// An order Ballast decided on and tracks to a terminal state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderTrack {
     pub order: Order,
     pub owner: Owner,
     pub filled: Decimal,
+    /// Where it is between the engine and the venue.
+    #[serde(default)]
+    pub send: SendState,
+    /// Sends so far.
+    #[serde(default)]
+    pub attempts: u32,
 }
+
+/// Where an order is between the engine and the venue (SPEC principles 3 and 4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SendState {
+    /// Journaled, not sent yet — or to be sent again with the same `client_order_id`, because a
+    /// lookup did not find it.
+    Intent,
+    /// Sent without an answer: in flight until a lookup settles it. Looked up from the next
+    /// bar on (`at_bar` is the bar count when the answer was lost), which gives the venue a
+    /// moment and keeps a recovered engine's journal identical to an uninterrupted one's.
+    Unknown {
+        since: Timestamp,
+        error: String,
+        #[serde(default)]
+        at_bar: u64,
+    },
+    /// At the venue.
+    #[default]
+    Accepted,
+}
+
+/// Sends of one order at most; after that an order the venue never confirmed stays in flight
+/// (UNKNOWN, reported) and is only looked up.
+pub const MAX_SEND_ATTEMPTS: u32 = 5;
 
 /// Who an order belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +169,8 @@ pub enum ApplyError {
     SignalOutOfOrder { expected: u64, found: u64 },
     #[error("decision recorded with no pending target")]
     NoPendingTarget,
+    #[error("send or lookup recorded for order {0}, which the engine does not track")]
+    UnknownOrder(ClientOrderId),
     #[error(transparent)]
     Transition(#[from] crate::signal::TransitionError),
 }
@@ -248,6 +284,8 @@ impl EngineState {
                 self.guard.record_exit(net, fill.ts, limits);
             }
             track.filled += fill.qty.value();
+            // A fill proves the venue has the order.
+            track.send = SendState::Accepted;
             let owner = track.owner;
             let done = track.filled >= track.order.qty.value();
             if done {
@@ -291,7 +329,7 @@ impl EngineState {
         self.shadow.on_bar(bar);
         if let Some(target) = self.strategy.on_bar(bar) {
             self.stats.targets += 1;
-            let have = self.portfolio.qty(&bar.symbol) + self.broker.pending_qty(&bar.symbol);
+            let have = self.portfolio.qty(&bar.symbol) + self.pending_qty(&bar.symbol);
             if target.qty != have && self.pending.len() < MAX_PENDING {
                 self.pending.push_back(PendingTarget {
                     symbol: bar.symbol,
@@ -350,7 +388,7 @@ impl EngineState {
         let id = SignalId(self.next_signal);
         let (side, qty, target_qty) = match &p.ask {
             Ask::Target { qty } => {
-                let have = self.portfolio.qty(&p.symbol) + self.broker.pending_qty(&p.symbol);
+                let have = self.portfolio.qty(&p.symbol) + self.pending_qty(&p.symbol);
                 let delta = *qty - have;
                 (
                     if delta > Decimal::ZERO {
@@ -378,8 +416,8 @@ impl EngineState {
         let account = Account::from_portfolio(
             &self.portfolio,
             &p.symbol,
-            u32::try_from(self.broker.open_count()).unwrap_or(u32::MAX),
-            self.broker.reserved_cash(|s| self.portfolio.mark_of(s)),
+            u32::try_from(self.orders.len()).unwrap_or(u32::MAX),
+            self.reserved_cash(),
             self.start_of_day_equity,
             self.peak_equity,
         );
@@ -521,20 +559,152 @@ impl EngineState {
                     ),
                 };
                 self.guard.record_submit(&sent, d.at, limits);
-                self.broker.submit(order.clone());
+                // The intent is durable; sending is the next record (`order.sent`).
                 self.orders.insert(
                     order.client_order_id.clone(),
                     OrderTrack {
                         order: order.clone(),
                         owner: Owner::Signal(id),
                         filled: Decimal::ZERO,
+                        send: SendState::Intent,
+                        attempts: 0,
                     },
                 );
                 self.stats.orders += 1;
-                self.signals.transition(id, SignalState::Submitted, d.at)?;
             }
         }
         Ok(())
+    }
+}
+
+impl EngineState {
+    /// Unfilled signed quantity of the orders the engine tracks in `symbol` (sent or not: an
+    /// intent counts, so a target is never ordered twice).
+    pub fn pending_qty(&self, symbol: &Symbol) -> Decimal {
+        self.orders
+            .values()
+            .filter(|t| t.order.symbol == *symbol)
+            .map(|t| t.order.side.sign() * (t.order.qty.value() - t.filled))
+            .sum()
+    }
+
+    /// Cash the tracked orders would use, at their limit price or the symbol's mark.
+    pub fn reserved_cash(&self) -> Decimal {
+        self.orders
+            .values()
+            .map(|t| {
+                let price = t
+                    .order
+                    .limit_price()
+                    .map(|p| p.value())
+                    .or_else(|| self.portfolio.mark_of(&t.order.symbol))
+                    .unwrap_or(Decimal::ZERO);
+                (t.order.qty.value() - t.filled) * price
+            })
+            .sum()
+    }
+
+    /// Orders waiting to be sent, in id order, with the embedded paper venue's answer (it
+    /// accepts every well-formed order). A runtime with another venue sends them itself.
+    pub fn paper_sends(&self, at: Timestamp) -> Vec<SentRecord> {
+        self.orders
+            .iter()
+            .filter(|(_, t)| t.send == SendState::Intent && t.attempts < MAX_SEND_ATTEMPTS)
+            .map(|(id, t)| SentRecord {
+                client_order_id: id.clone(),
+                attempt: t.attempts + 1,
+                at,
+                outcome: SendOutcome::Accepted,
+            })
+            .collect()
+    }
+
+    /// Lookups by `client_order_id` of the orders whose outcome is unknown, answered by the
+    /// embedded paper venue.
+    pub fn paper_lookups(&self, at: Timestamp) -> Vec<SettleRecord> {
+        self.orders
+            .iter()
+            .filter(
+                |(_, t)| matches!(t.send, SendState::Unknown { at_bar, .. } if at_bar < self.bars),
+            )
+            .map(|(id, _)| SettleRecord {
+                client_order_id: id.clone(),
+                at,
+                found: self.broker.lookup(id).is_some(),
+            })
+            .collect()
+    }
+
+    /// Apply an `order.sent` record.
+    pub fn apply_sent(&mut self, r: &SentRecord) -> Result<(), ApplyError> {
+        let id = &r.client_order_id;
+        let Some(track) = self.orders.get_mut(id) else {
+            return Err(ApplyError::UnknownOrder(id.clone()));
+        };
+        track.attempts = r.attempt;
+        let owner = track.owner;
+        match &r.outcome {
+            SendOutcome::Accepted => {
+                track.send = SendState::Accepted;
+                self.broker.submit(track.order.clone());
+            }
+            SendOutcome::Unknown {
+                error,
+                paper_venue_received,
+            } => {
+                track.send = SendState::Unknown {
+                    since: r.at,
+                    error: error.clone(),
+                    at_bar: self.bars,
+                };
+                self.stats.unknown_outcomes += 1;
+                if *paper_venue_received {
+                    self.broker.submit(track.order.clone());
+                }
+            }
+            SendOutcome::Rejected { .. } => {
+                self.orders.remove(id);
+                self.stats.venue_rejections += 1;
+                if let Owner::Signal(signal) = owner {
+                    self.signals.transition(signal, SignalState::Failed, r.at)?;
+                }
+                // A liquidation whose order is gone moves to its next step.
+                return Ok(());
+            }
+        }
+        if let Owner::Signal(signal) = owner {
+            if self
+                .signals
+                .get(signal)
+                .is_some_and(|s| s.state == SignalState::Approved)
+            {
+                self.signals
+                    .transition(signal, SignalState::Submitted, r.at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply an `order.settle` record: found → at the venue; not found → to be sent again.
+    pub fn apply_settle(&mut self, r: &SettleRecord) -> Result<(), ApplyError> {
+        let Some(track) = self.orders.get_mut(&r.client_order_id) else {
+            return Err(ApplyError::UnknownOrder(r.client_order_id.clone()));
+        };
+        if r.found {
+            track.send = SendState::Accepted;
+            self.stats.settled_by_lookup += 1;
+        } else if track.attempts < MAX_SEND_ATTEMPTS {
+            track.send = SendState::Intent;
+        }
+        Ok(())
+    }
+
+    /// Orders sent whose outcome is still unknown.
+    pub fn unknown_orders(&self) -> usize {
+        self.orders
+            .values()
+            .filter(|t| matches!(t.send, SendState::Unknown { .. }))
+            .count()
     }
 }
 

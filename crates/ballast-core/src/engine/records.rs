@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Fill, Order, Side, Symbol};
+use crate::domain::{ClientOrderId, Fill, Order, Side, Symbol};
 use crate::guard::Verdict;
 use crate::inbox::ExternalSignal;
 use crate::market::Bar;
@@ -32,6 +32,44 @@ pub struct DecisionRecord {
     pub verdict: Verdict,
     /// The order intent, journaled before it is handed to the broker.
     pub order: Option<Order>,
+}
+
+/// `order.sent`: what the venue answered when an order intent was sent to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRecord {
+    pub client_order_id: ClientOrderId,
+    /// 1 for the first send; a resend after a lookup found nothing counts up.
+    pub attempt: u32,
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub outcome: SendOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// The venue has the order.
+    Accepted,
+    /// The venue refused it (a definite answer).
+    Rejected { reason: String },
+    /// No answer (timeout, transport error): the order stays in flight until a lookup by
+    /// `client_order_id` settles it. Never taken for a rejection.
+    Unknown {
+        error: String,
+        /// Paper chaos only: whether the simulated venue did get the order (the engine does
+        /// not look at this; only the simulator does).
+        #[serde(default)]
+        paper_venue_received: bool,
+    },
+}
+
+/// `order.settle`: a lookup by `client_order_id` of an order whose outcome was unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleRecord {
+    pub client_order_id: ClientOrderId,
+    pub at: Timestamp,
+    /// The venue has (or had) the order; if not, it is sent again with the same id.
+    pub found: bool,
 }
 
 /// `inbox.line`: one line of `inbox/signals.jsonl`, consumed.
@@ -80,4 +118,13 @@ pub struct Stats {
     pub liquidations_done: u64,
     pub liquidations_given_up: u64,
     pub critical_alerts: u64,
+    /// Orders the venue refused outright.
+    #[serde(default)]
+    pub venue_rejections: u64,
+    /// Sends whose outcome was unknown (timeouts, transport errors), and lookups that settled
+    /// one.
+    #[serde(default)]
+    pub unknown_outcomes: u64,
+    #[serde(default)]
+    pub settled_by_lookup: u64,
 }

@@ -8,6 +8,25 @@ use crate::domain::{Fill, FillId, Notional, Price};
 enum Rec {
     Bar(BarRecord),
     Decision(DecisionRecord),
+    Sent(SentRecord),
+    Settle(SettleRecord),
+}
+
+fn apply(s: &mut EngineState, r: &Rec, limits: &Limits) {
+    match r {
+        Rec::Bar(b) => s.apply_bar(b, limits).unwrap(),
+        Rec::Decision(d) => s.apply_decision(d, limits).unwrap(),
+        Rec::Sent(x) => s.apply_sent(x).unwrap(),
+        Rec::Settle(x) => s.apply_settle(x).unwrap(),
+    }
+}
+
+/// Send the intents to the paper venue, journaling the answers.
+fn send(state: &mut EngineState, journal: &mut Vec<Rec>, at: Timestamp) {
+    for r in state.paper_sends(at) {
+        state.apply_sent(&r).unwrap();
+        journal.push(Rec::Sent(r));
+    }
 }
 
 fn bars(n: usize) -> Vec<Bar> {
@@ -57,6 +76,7 @@ fn run(state: &mut EngineState, limits: &Limits, bars: &[Bar]) -> Vec<Rec> {
             state.apply_decision(&d, limits).unwrap();
             journal.push(Rec::Decision(d));
         }
+        send(state, &mut journal, bar.ts);
     }
     journal
 }
@@ -64,10 +84,7 @@ fn run(state: &mut EngineState, limits: &Limits, bars: &[Bar]) -> Vec<Rec> {
 fn replay(journal: &[Rec], limits: &Limits) -> EngineState {
     let (mut s, _) = setup();
     for r in journal {
-        match r {
-            Rec::Bar(b) => s.apply_bar(b, limits).unwrap(),
-            Rec::Decision(d) => s.apply_decision(d, limits).unwrap(),
-        }
+        apply(&mut s, r, limits);
     }
     s
 }
@@ -84,10 +101,7 @@ fn the_engine_trades_and_replay_rebuilds_the_exact_state() {
     let snap = serde_json::to_string(&replay(&journal[..mid], &limits)).unwrap();
     let mut s: EngineState = serde_json::from_str(&snap).unwrap();
     for r in &journal[mid..] {
-        match r {
-            Rec::Bar(b) => s.apply_bar(b, &limits).unwrap(),
-            Rec::Decision(d) => s.apply_decision(d, &limits).unwrap(),
-        }
+        apply(&mut s, r, &limits);
     }
     assert_eq!(s, live);
 }
@@ -111,6 +125,7 @@ fn a_crash_between_bar_and_decision_decides_once_after_recovery() {
             live.apply_decision(&d, &limits).unwrap();
             journal.push(Rec::Decision(d));
         }
+        send(&mut live, &mut journal, all[i - 1].ts);
     }
     let before = live.decide(&limits, &Gate::default()).unwrap();
     // Recovery from the journal: the pending target is there, and decides the same way.
@@ -191,6 +206,151 @@ fn duplicate_unknown_and_over_fills_are_refused_and_counted() {
     let _ = equity;
 }
 
+/// Run until an order intent is waiting to be sent; the journal so far.
+fn until_an_intent(s: &mut EngineState, limits: &Limits, all: &[Bar]) -> (Vec<Rec>, usize) {
+    let mut journal = Vec::new();
+    for (i, bar) in all.iter().enumerate() {
+        let r = s.bar_record(*bar);
+        s.apply_bar(&r, limits).unwrap();
+        journal.push(Rec::Bar(r));
+        if let Some(d) = s.decide(limits, &Gate::default()) {
+            s.apply_decision(&d, limits).unwrap();
+            let ordered = d.order.is_some();
+            journal.push(Rec::Decision(d));
+            if ordered {
+                return (journal, i + 1);
+            }
+        }
+    }
+    panic!("no order in {} bars", all.len());
+}
+
+#[test]
+fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplicate() {
+    for received in [true, false] {
+        let (mut s, limits) = setup();
+        let all = bars(300);
+        let (mut journal, next) = until_an_intent(&mut s, &limits, &all);
+        let intent = s.paper_sends(all[next - 1].ts);
+        assert_eq!(intent.len(), 1);
+        let id = intent[0].client_order_id.clone();
+        let signal = match s.orders[&id].owner {
+            Owner::Signal(sig) => sig,
+            Owner::Liquidation(_) => unreachable!(),
+        };
+        // The reply is lost.
+        let lost = SentRecord {
+            outcome: SendOutcome::Unknown {
+                error: "timeout".into(),
+                paper_venue_received: received,
+            },
+            ..intent[0].clone()
+        };
+        s.apply_sent(&lost).unwrap();
+        journal.push(Rec::Sent(lost));
+        assert_eq!(s.unknown_orders(), 1);
+        assert!(s.paper_sends(all[next].ts).is_empty(), "not resent blindly");
+        assert_eq!(
+            s.signals.get(signal).map(|x| x.state),
+            Some(SignalState::Submitted),
+            "in flight, never rejected for a timeout"
+        );
+        // Whatever the strategy says meanwhile, the in-flight quantity counts: no second order.
+        let pending_before = s.pending_qty(&s.orders[&id].order.symbol);
+        assert!(!pending_before.is_zero());
+        // The lookup settles it, from the next bar on (a bar of the other symbol: it cannot
+        // fill this order).
+        assert!(s.paper_lookups(all[next - 1].ts).is_empty());
+        let r = s.bar_record(all[next]);
+        assert!(r.fills.iter().all(|f| f.client_order_id != id));
+        s.apply_bar(&r, &limits).unwrap();
+        journal.push(Rec::Bar(r));
+        let looked = s.paper_lookups(all[next].ts);
+        assert_eq!(looked.len(), 1);
+        assert_eq!(looked[0].found, received);
+        s.apply_settle(&looked[0]).unwrap();
+        journal.push(Rec::Settle(looked[0].clone()));
+        let resend = s.paper_sends(all[next].ts);
+        if received {
+            assert!(resend.is_empty());
+            assert_eq!(s.stats.settled_by_lookup, 1);
+        } else {
+            assert_eq!(resend.len(), 1, "not found: sent again");
+            assert_eq!(
+                (resend[0].client_order_id.clone(), resend[0].attempt),
+                (id.clone(), 2)
+            );
+            s.apply_sent(&resend[0]).unwrap();
+            journal.push(Rec::Sent(resend[0].clone()));
+        }
+        assert_eq!(s.unknown_orders(), 0);
+        // Exactly one order at the venue under that id, filled once on the next bar.
+        assert_eq!(
+            s.broker
+                .open_orders()
+                .filter(|(o, _)| o.client_order_id == id)
+                .count(),
+            1
+        );
+        let mut fills = 0;
+        for bar in &all[next + 1..next + 5] {
+            let r = s.bar_record(*bar);
+            fills += r.fills.iter().filter(|f| f.client_order_id == id).count();
+            s.apply_bar(&r, &limits).unwrap();
+            journal.push(Rec::Bar(r));
+        }
+        assert_eq!(fills, 1);
+        assert!(!s.orders.contains_key(&id));
+        // And the journal replays to the same state.
+        assert_eq!(replay(&journal, &limits), s);
+    }
+}
+
+#[test]
+fn a_fill_settles_an_unknown_order_and_a_venue_rejection_fails_its_signal() {
+    let (mut s, limits) = setup();
+    let all = bars(300);
+    let (_, next) = until_an_intent(&mut s, &limits, &all);
+    let sent = s.paper_sends(all[next - 1].ts).remove(0);
+    let id = sent.client_order_id.clone();
+    s.apply_sent(&SentRecord {
+        outcome: SendOutcome::Unknown {
+            error: "connection reset".into(),
+            paper_venue_received: true,
+        },
+        ..sent.clone()
+    })
+    .unwrap();
+    for bar in &all[next..next + 4] {
+        let r = s.bar_record(*bar);
+        s.apply_bar(&r, &limits).unwrap();
+    }
+    assert!(!s.orders.contains_key(&id), "filled: settled by the fill");
+    assert_eq!(s.unknown_orders(), 0);
+
+    let (mut s, limits) = setup();
+    let (_, next) = until_an_intent(&mut s, &limits, &all);
+    let sent = s.paper_sends(all[next - 1].ts).remove(0);
+    let symbol = s.orders[&sent.client_order_id].order.symbol;
+    s.apply_sent(&SentRecord {
+        outcome: SendOutcome::Rejected {
+            reason: "insufficient buying power".into(),
+        },
+        ..sent.clone()
+    })
+    .unwrap();
+    assert!(s.pending_qty(&symbol).is_zero());
+    assert_eq!(s.stats.venue_rejections, 1);
+    assert_eq!(
+        s.signals.recent_done().next().map(|x| x.state),
+        Some(SignalState::Failed)
+    );
+    assert!(
+        s.apply_sent(&sent).is_err(),
+        "a send for an order no longer tracked is refused"
+    );
+}
+
 mod trim {
     use super::*;
     use crate::domain::ClientOrderId;
@@ -262,6 +422,7 @@ mod trim {
             other => panic!("{other:?}"),
         }
         s.apply_liquidation(&r);
+        send(&mut s, &mut Vec::new(), Timestamp::EPOCH);
         s.apply_bar(&s.bar_record(bar_at(2, 100, 1_000_000)), &limits)
             .unwrap();
         assert_eq!(
@@ -300,6 +461,7 @@ mod trim {
                     }
                 }
                 s.apply_liquidation(&r);
+                send(&mut s, &mut Vec::new(), Timestamp::EPOCH);
             }
             // No volume: nothing ever fills.
             s.apply_bar(&s.bar_record(bar_at(n, 100, 0)), &limits)

@@ -13,7 +13,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use super::{EngineState, OrderTrack, Owner};
+use super::{EngineState, OrderTrack, Owner, SendState};
 use crate::config::Config;
 use crate::domain::{ClientOrderId, Order, OrderKind, Price, Quantity, Side, Symbol, TimeInForce};
 use crate::guard::{Gate, TradingState};
@@ -323,13 +323,15 @@ impl EngineState {
                         self.broker.cancel(c);
                         self.orders.remove(c);
                     }
-                    self.broker.submit(order.clone());
+                    // The intent; sending is the next record (`order.sent`).
                     self.orders.insert(
                         order.client_order_id.clone(),
                         OrderTrack {
                             order: order.clone(),
                             owner: Owner::Liquidation(*id),
                             filled: Decimal::ZERO,
+                            send: SendState::Intent,
+                            attempts: 0,
                         },
                     );
                     self.stats.orders += 1;

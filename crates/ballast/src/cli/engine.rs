@@ -13,6 +13,8 @@ use crate::settings;
 
 /// Chaos hook (paper mode only): crash right after this journal seq is durable.
 pub const CRASH_ENV: &str = "BALLAST_CHAOS_CRASH_AFTER_SEQ";
+/// Chaos (paper only): lose the paper venue's reply to one send in this many.
+pub const LOST_REPLY_ENV: &str = "BALLAST_CHAOS_LOST_REPLY_EVERY";
 
 #[derive(Debug, clap::Args)]
 pub struct EngineArgs {
@@ -106,10 +108,25 @@ pub fn foreground(
         ),
         Err(_) => None,
     };
+    let lost_reply_every = match std::env::var(LOST_REPLY_ENV) {
+        Ok(v) => Some(
+            v.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{LOST_REPLY_ENV}={v:?} must be a whole number of sends, at least 1"
+                    )
+                })?,
+        ),
+        Err(_) => None,
+    };
     let opts = Options {
         max_bars,
         bars_per_second,
         crash_after_seq,
+        lost_reply_every,
         ..Options::default()
     };
     match run(&cfg, &dir, &opts, &stop, &mut log) {
