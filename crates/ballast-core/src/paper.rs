@@ -36,6 +36,17 @@ pub struct PaperConfig {
     pub latency_ms: i64,
 }
 
+impl From<&crate::config::Paper> for PaperConfig {
+    fn from(p: &crate::config::Paper) -> Self {
+        PaperConfig {
+            slippage_bps: p.slippage_bps,
+            fee_bps: p.fee_bps,
+            participation: p.participation,
+            latency_ms: i64::from(p.latency_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Working {
     order: Order,
@@ -73,6 +84,11 @@ impl PaperBroker {
     /// Orders not yet completely filled.
     pub fn open_orders(&self) -> impl Iterator<Item = (&Order, Decimal)> {
         self.open.iter().map(|w| (&w.order, w.remaining))
+    }
+
+    /// New settings for the fills from now on (open orders keep their place).
+    pub fn set_config(&mut self, cfg: PaperConfig) {
+        self.cfg = Some(cfg);
     }
 
     /// The simulator's settings.

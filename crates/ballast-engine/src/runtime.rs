@@ -15,10 +15,11 @@ use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
     ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord,
-    LiquidationAction, LiquidationRecord, STATE_SCHEMA, SendOutcome, SentRecord, SettleRecord,
-    TrimRules,
+    LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA, SendOutcome,
+    SentRecord, SettleRecord, TrimRules,
 };
 use ballast_core::guard::{Gate, Limits};
+use ballast_core::paper::PaperConfig;
 use ballast_core::time::Timestamp;
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
 use ballast_store::record::RecordRef;
@@ -35,6 +36,7 @@ pub const INBOX: &str = "inbox.line";
 pub const LIQUIDATION: &str = "engine.liquidation";
 pub const SENT: &str = "order.sent";
 pub const SETTLE: &str = "order.settle";
+pub const PAPER_SETTINGS: &str = "paper.settings";
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
@@ -134,6 +136,12 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
             let r: LiquidationRecord = serde_json::from_str(rec.body.get())
                 .map_err(|e| format!("bad engine.liquidation record: {e}"))?;
             state.apply_liquidation(&r);
+            Ok(())
+        }
+        PAPER_SETTINGS => {
+            let r: PaperSettingsRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad paper.settings record: {e}"))?;
+            state.apply_paper_settings(&r);
             Ok(())
         }
         SENT => {
@@ -250,26 +258,6 @@ pub fn run(
         state: state.clone(),
     };
 
-    if let Some(kept) = state.broker.config() {
-        let p = &config.paper;
-        if (
-            kept.slippage_bps,
-            kept.fee_bps,
-            kept.participation,
-            kept.latency_ms,
-        ) != (
-            p.slippage_bps,
-            p.fee_bps,
-            p.participation,
-            i64::from(p.latency_ms),
-        ) {
-            log(&format!(
-                "warning: this data directory's paper broker keeps its settings (slippage {} bps, fee {} bps, participation {}, latency {} ms); \
-                 the [paper] settings of the configuration apply to new data directories only",
-                kept.slippage_bps, kept.fee_bps, kept.participation, kept.latency_ms
-            ));
-        }
-    }
     let mut feed = build_feed(config, log)?;
     feed.skip(state.bars);
     let snapshots = Snapshots {
@@ -294,6 +282,9 @@ pub fn run(
     let opts = &Options {
         crash_after_seq: opts
             .crash_after_seq
+            .filter(|_| config.general.mode == Mode::Paper),
+        lost_reply_every: opts
+            .lost_reply_every
             .filter(|_| config.general.mode == Mode::Paper),
         trim: TrimRules::from(config),
         ..opts.clone()
@@ -321,6 +312,28 @@ pub fn run(
         report_snap.write(seq, &pipeline_report(state))?;
         Ok(())
     };
+
+    // Changed [paper] settings apply from here on, journaled so that replay agrees.
+    let wanted = PaperConfig::from(&config.paper);
+    if let Some(kept) = state.broker.config().filter(|k| **k != wanted) {
+        let r = PaperSettingsRecord {
+            previous: kept.clone(),
+            now: wanted,
+        };
+        let seq = w.append(PAPER_SETTINGS, &r, log)?;
+        state.apply_paper_settings(&r);
+        log(&format!(
+            "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
+            r.previous.slippage_bps,
+            r.now.slippage_bps,
+            r.previous.fee_bps,
+            r.now.fee_bps,
+            r.previous.participation,
+            r.now.participation,
+            r.previous.latency_ms,
+            r.now.latency_ms
+        ));
+    }
 
     // A target left pending by a crash between the two records of a bar.
     decide(&mut state, &mut w, log)?;

@@ -348,3 +348,65 @@ fn a_live_configuration_is_refused_before_anything_starts() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was started"));
     assert!(!data.exists(), "no data directory was created");
 }
+
+#[test]
+fn changed_paper_settings_are_journaled_and_apply_to_later_fills() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let first = engine(&data).args(["--max-bars", "600"]).output().unwrap();
+    assert!(first.status.success());
+    let config = tmp.path().join("ballast.toml");
+    std::fs::write(&config, "[paper]\nfee_bps = 250\nslippage_bps = 0\n").unwrap();
+    let second = engine(&data)
+        .args(["--max-bars", "3000", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(String::from_utf8_lossy(&second.stderr).contains("[paper] settings changed"));
+    let recs = records(&data);
+    let at = recs
+        .iter()
+        .position(|(k, _)| k == "paper.settings")
+        .expect("a paper.settings record");
+    assert!(recs[at].1.contains("\"fee_bps\":\"250\""), "{}", recs[at].1);
+    // Fills before it cost 1 bp, after it 250 bp (fee / notional, rounded to cents).
+    let bps = |(k, b): &(String, String)| -> Vec<f64> {
+        if k != "market.bar" {
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        v["fills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let n = |x: &str| f[x].as_str().unwrap().parse::<f64>().unwrap();
+                n("fee") / (n("qty") * n("price")) * 10_000.0
+            })
+            .collect()
+    };
+    let before: Vec<f64> = recs[..at].iter().flat_map(bps).collect();
+    let after: Vec<f64> = recs[at..].iter().flat_map(bps).collect();
+    assert!(!before.is_empty() && !after.is_empty());
+    assert!(before.iter().all(|b| *b < 2.0), "{before:?}");
+    assert!(after.iter().all(|b| (*b - 250.0).abs() < 1.0), "{after:?}");
+    // A restart with the same settings journals nothing new.
+    let third = engine(&data)
+        .args(["--max-bars", "3000", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(third.status.success());
+    assert_eq!(
+        records(&data)
+            .iter()
+            .filter(|(k, _)| k == "paper.settings")
+            .count(),
+        1
+    );
+}

@@ -20,8 +20,8 @@ mod tests;
 mod trim;
 
 pub use records::{
-    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, SendOutcome, SentRecord, SettleRecord,
-    Stats,
+    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, PaperSettingsRecord, SendOutcome,
+    SentRecord, SettleRecord, Stats,
 };
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 
@@ -183,12 +183,7 @@ impl EngineState {
         EngineState {
             schema: STATE_SCHEMA,
             portfolio: Portfolio::new(paper.starting_cash_usd),
-            broker: PaperBroker::new(PaperConfig {
-                slippage_bps: paper.slippage_bps,
-                fee_bps: paper.fee_bps,
-                participation: paper.participation,
-                latency_ms: i64::from(paper.latency_ms),
-            }),
+            broker: PaperBroker::new(PaperConfig::from(paper)),
             strategy: SmaCross::new(s.fast as usize, s.slow as usize, s.qty, s.allow_short),
             universe: Universe::new(config),
             shadow: Shadow::default(),
@@ -697,6 +692,11 @@ impl EngineState {
             track.send = SendState::Intent;
         }
         Ok(())
+    }
+
+    /// Apply a `paper.settings` record.
+    pub fn apply_paper_settings(&mut self, r: &PaperSettingsRecord) {
+        self.broker.set_config(r.now.clone());
     }
 
     /// Orders sent whose outcome is still unknown.

@@ -9,6 +9,7 @@ use crate::domain::{ClientOrderId, Fill, Order, Side, Symbol};
 use crate::guard::Verdict;
 use crate::inbox::ExternalSignal;
 use crate::market::Bar;
+use crate::paper::PaperConfig;
 use crate::time::Timestamp;
 
 /// `market.bar`: a bar and the paper broker's fills on it.
@@ -70,6 +71,14 @@ pub struct SettleRecord {
     pub at: Timestamp,
     /// The venue has (or had) the order; if not, it is sent again with the same id.
     pub found: bool,
+}
+
+/// `paper.settings`: the paper venue's settings changed (the configuration's `[paper]` at a
+/// start); they apply to fills from here on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaperSettingsRecord {
+    pub previous: PaperConfig,
+    pub now: PaperConfig,
 }
 
 /// `inbox.line`: one line of `inbox/signals.jsonl`, consumed.
