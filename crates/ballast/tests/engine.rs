@@ -410,3 +410,40 @@ fn changed_paper_settings_are_journaled_and_apply_to_later_fills() {
         1
     );
 }
+
+#[test]
+fn the_built_in_demo_trades_and_the_guard_visibly_rejects_some_signals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = engine(tmp.path())
+        .args(["--max-bars", "12154"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let count = |what: &str| -> u64 {
+        let before = text
+            .split(&format!(" {what},"))
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .unwrap_or("");
+        before
+            .parse()
+            .unwrap_or_else(|_| panic!("{what} in {text}"))
+    };
+    let (signals, orders) = (count("signals"), count("orders"));
+    assert!(signals >= 200, "{text}");
+    assert!(
+        orders * 10 >= signals * 9 && orders < signals,
+        "most signals pass, some do not: {text}"
+    );
+    assert!(text.contains("\"cooldown\":"), "rejected by name: {text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("-> rejected: cooldown"),
+        "and logged with the reason"
+    );
+    assert!(
+        stderr.contains("resized to"),
+        "the guard also resizes some orders"
+    );
+}

@@ -173,6 +173,7 @@ pub struct Guard {
     pub max_concentration_per_symbol_pct: Decimal,
     pub max_price_deviation_pct: Decimal,
     pub min_cooldown_minutes: u32,
+    pub min_cooldown_bars: u32,
     pub max_open_orders: u32,
     pub max_orders_per_second: u32,
     pub max_orders_per_minute: u32,

@@ -219,7 +219,7 @@ keys! {
         "Fast SMA length in bars.";
     ["strategy"] "slow": int(2, 10_000), "30", None,
         "Slow SMA length in bars; must be greater than fast.";
-    ["strategy"] "qty": dec_pos("1000000000"), "10", None,
+    ["strategy"] "qty": dec_pos("1000000000"), "25", None,
         "Quantity bought on a cross up.";
     ["strategy"] "allow_short": Kind::Bool, "false", None,
         "Long/short: a cross down also opens a short.";
@@ -235,7 +235,9 @@ keys! {
     ["guard"] "max_price_deviation_pct": dec_pos("100"), "10", Some("MAX_PRICE_DEVIATION_PCT"),
         "Fat-finger band: a limit price further than this from the last trade is rejected.";
     ["guard"] "min_cooldown_minutes": int(0, 10_080), "0", Some("MIN_COOLDOWN_MINUTES"),
-        "Minimum time between two trades in the same symbol.";
+        "Minimum time between a trade in a symbol and new exposure in it (exits are never held back).";
+    ["guard"] "min_cooldown_bars": int(0, 100_000), "3", None,
+        "New exposure in a symbol waits this many of its bars after its last trade, whatever the bar length (exits are never held back); 0 turns it off.";
     ["guard"] "max_open_orders": int(1, 100_000), "20", None,
         "Largest number of orders open at once.";
     ["guard"] "max_orders_per_second": int(1, 10_000), "5", None,

@@ -322,6 +322,7 @@ impl EngineState {
         self.liquidation_bar(&bar.symbol);
         self.universe.on_bar(bar);
         self.shadow.on_bar(bar);
+        self.guard.on_bar(&bar.symbol);
         if let Some(target) = self.strategy.on_bar(bar) {
             self.stats.targets += 1;
             let have = self.portfolio.qty(&bar.symbol) + self.pending_qty(&bar.symbol);

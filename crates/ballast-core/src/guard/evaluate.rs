@@ -184,6 +184,16 @@ pub fn evaluate(
                 ));
             }
         }
+        if let Some(bars) = state.bars_since_trade(&c.symbol) {
+            if bars < u64::from(limits.min_cooldown_bars) {
+                hard.push(reason(
+                    Check::Cooldown,
+                    Decimal::from(bars),
+                    Decimal::from(limits.min_cooldown_bars),
+                    "bars since the last trade in this symbol, below the cooldown",
+                ));
+            }
+        }
         if a.start_of_day_equity > zero {
             let loss = pct(a.start_of_day_equity - a.equity, a.start_of_day_equity);
             if loss >= limits.daily_loss_limit_pct {

@@ -71,6 +71,8 @@ pub struct Limits {
     pub max_concentration_pct: Decimal,
     pub max_price_deviation_pct: Decimal,
     pub min_cooldown_ms: i64,
+    /// New exposure in a symbol waits this many of its bars after its last trade.
+    pub min_cooldown_bars: u32,
     pub max_open_orders: u32,
     pub max_orders_per_second: u32,
     pub max_orders_per_minute: u32,
@@ -94,6 +96,7 @@ impl From<&Config> for Limits {
             max_concentration_pct: g.max_concentration_per_symbol_pct,
             max_price_deviation_pct: g.max_price_deviation_pct,
             min_cooldown_ms: min(g.min_cooldown_minutes),
+            min_cooldown_bars: g.min_cooldown_bars,
             max_open_orders: g.max_open_orders,
             max_orders_per_second: g.max_orders_per_second,
             max_orders_per_minute: g.max_orders_per_minute,

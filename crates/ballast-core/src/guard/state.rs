@@ -48,6 +48,11 @@ pub struct GuardState {
     keys: FxHashSet<String>,
     key_order: VecDeque<String>,
     last_trade: SymbolMap<Timestamp>,
+    /// Bars seen per symbol, and the count at each symbol's last trade (the bar cooldown).
+    #[serde(default)]
+    bars: SymbolMap<u64>,
+    #[serde(default)]
+    last_trade_bar: SymbolMap<u64>,
     losses: VecDeque<Timestamp>,
     streak_cooldown_until: Option<Timestamp>,
 }
@@ -70,6 +75,23 @@ impl GuardState {
 
     pub fn last_trade(&self, symbol: &Symbol) -> Option<Timestamp> {
         self.last_trade.get(symbol).copied()
+    }
+
+    /// A bar of `symbol` closed.
+    pub fn on_bar(&mut self, symbol: &Symbol) {
+        *self.bars.entry(*symbol).or_default() += 1;
+    }
+
+    /// Bars of `symbol` since its last trade, if it traded.
+    pub fn bars_since_trade(&self, symbol: &Symbol) -> Option<u64> {
+        let last = self.last_trade_bar.get(symbol)?;
+        Some(
+            self.bars
+                .get(symbol)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(*last),
+        )
     }
 
     /// Until when new exposure is blocked by a stop-loss streak.
@@ -110,6 +132,8 @@ impl GuardState {
             }
         }
         self.last_trade.insert(c.symbol, now);
+        self.last_trade_bar
+            .insert(c.symbol, self.bars.get(&c.symbol).copied().unwrap_or(0));
     }
 
     /// Record a closed trade's PnL; a streak of losses starts a cooldown.

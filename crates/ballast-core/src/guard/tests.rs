@@ -17,6 +17,7 @@ fn limits() -> Limits {
         max_concentration_pct: d(20),
         max_price_deviation_pct: d(10),
         min_cooldown_ms: 0,
+        min_cooldown_bars: 0,
         max_open_orders: 5,
         max_orders_per_second: 2,
         max_orders_per_minute: 10,
@@ -227,6 +228,57 @@ fn flips_price_band_and_missing_prices_are_rejected() {
         checks(&verdict(&Gate::default(), &s, &order(Side::Buy, 1), &a)),
         vec![Check::ReferencePrice]
     );
+}
+
+#[test]
+fn the_bar_cooldown_holds_back_new_exposure_but_never_an_exit() {
+    let l = Limits {
+        min_cooldown_bars: 3,
+        ..limits()
+    };
+    let mut s = GuardState::default();
+    let buy = order(Side::Buy, 1);
+    let aapl = buy.symbol;
+    s.on_bar(&aapl);
+    assert_eq!(s.bars_since_trade(&aapl), None, "never traded: no cooldown");
+    s.record_submit(&buy, NOW, &l);
+    for bars in 0..3 {
+        let v = evaluate(
+            &l,
+            &Gate::default(),
+            &s,
+            &buy,
+            &account(0),
+            NOW.plus_ms(86_400_000),
+        );
+        assert_eq!(
+            checks(&v),
+            vec![Check::Cooldown],
+            "{bars} bars after the trade"
+        );
+        // Selling out of a long position is never held back.
+        let exit = evaluate(
+            &l,
+            &Gate::default(),
+            &s,
+            &order(Side::Sell, 1),
+            &account(5),
+            NOW,
+        );
+        assert!(!checks(&exit).contains(&Check::Cooldown));
+        s.on_bar(&aapl);
+        // Bars of another symbol do not count.
+        s.on_bar(&Symbol::new("IBM").unwrap());
+    }
+    let v = evaluate(
+        &l,
+        &Gate::default(),
+        &s,
+        &buy,
+        &account(0),
+        NOW.plus_ms(86_400_000),
+    );
+    assert!(!checks(&v).contains(&Check::Cooldown), "3 bars later");
 }
 
 #[test]
