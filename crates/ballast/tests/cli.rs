@@ -231,7 +231,7 @@ fn journal_verify_explains_a_missing_data_dir() {
 }
 
 #[test]
-fn run_trades_in_the_foreground_stops_cleanly_on_sigterm_and_refuses_bad_config() {
+fn run_supervises_the_engine_stops_cleanly_on_sigterm_and_refuses_bad_config() {
     use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
@@ -246,11 +246,28 @@ fn run_trades_in_the_foreground_stops_cleanly_on_sigterm_and_refuses_bad_config(
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
-    // Wait for the engine to report its tenth bar, then ask it to stop.
+    // The supervisor says when the engine is running; then wait for its tenth bar.
     for line in lines.by_ref() {
-        if line.unwrap().contains("engine: bar 10 ") {
+        if line.unwrap().contains("engine: RUNNING") {
             break;
         }
+    }
+    let heartbeat = tmp.path().join("ballast-data/run/engine.heartbeat");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let bars = std::fs::read_to_string(&heartbeat)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["bars"].as_u64())
+            .unwrap_or(0);
+        if bars >= 10 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine does not trade"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let pid = child.id().to_string();
     assert!(
@@ -262,12 +279,13 @@ fn run_trades_in_the_foreground_stops_cleanly_on_sigterm_and_refuses_bad_config(
     );
     for _ in lines {} // drain until the process closes stderr
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "SIGTERM stops the engine cleanly");
     assert!(
-        text(&out.stdout).contains("engine stopped after"),
-        "{}",
-        text(&out.stdout)
+        out.status.success(),
+        "SIGTERM stops the supervisor and the engine cleanly"
     );
+    let engine_log =
+        std::fs::read_to_string(tmp.path().join("ballast-data/logs/engine.log")).unwrap();
+    assert!(engine_log.contains("engine stopped after"), "{engine_log}");
     for d in [
         "journal/engine",
         "journal/ops",
@@ -309,7 +327,7 @@ fn the_configuration_reference_is_generated_from_the_schema() {
 }
 
 #[test]
-fn run_with_the_engine_disabled_says_there_is_nothing_to_run_yet() {
+fn run_with_the_engine_disabled_and_no_services_says_there_is_nothing_to_run() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("s.toml"),
@@ -322,11 +340,12 @@ fn run_with_the_engine_disabled_says_there_is_nothing_to_run_yet() {
         "{}",
         text(&out.stdout)
     );
-    let out = ballast(&["run", "--config", "s.toml"], tmp.path());
+    std::fs::write(tmp.path().join("none.toml"), "[engine]\nenabled = false\n").unwrap();
+    let out = ballast(&["run", "--config", "none.toml"], tmp.path());
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("1 [[services]] declared") && err.contains("nothing to run"),
+        err.contains("no [[services]] declared: nothing to run"),
         "{err}"
     );
 }

@@ -67,7 +67,26 @@ pub struct ServiceConfig {
     pub stop_signal: String,
     pub stop_timeout_secs: u32,
     pub max_restarts: u32,
+    pub restart_delay_ms: u64,
     pub restart_window_secs: u64,
+}
+
+impl ServiceConfig {
+    /// The supervisor's restart rules for this service.
+    pub fn restart_rules(&self) -> crate::supervisor::RestartRules {
+        crate::supervisor::RestartRules {
+            policy: self.restart,
+            initial_delay_ms: self.restart_delay_ms,
+            max_delay_ms: 60_000,
+            jitter_pct: 10,
+            stable_after_ms: 60_000,
+            max_restarts: self.max_restarts,
+            restart_window_ms: self.restart_window_secs.saturating_mul(1000),
+            seed: self.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

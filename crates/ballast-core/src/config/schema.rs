@@ -443,6 +443,17 @@ pub const SERVICE_KEYS: &[KeySpec] = &[
     },
     KeySpec {
         section: "services",
+        key: "restart_delay_ms",
+        kind: Kind::Int {
+            min: 0,
+            max: 60_000,
+        },
+        default: "1000",
+        doc: "First restart delay; it doubles on each restart up to 60 s (with 10 % jitter) and starts over after 60 s of uptime.",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
         key: "restart_window_secs",
         kind: Kind::Int {
             min: 1,

@@ -14,7 +14,6 @@ use super::load::{check_toml, default_value, type_name};
 use super::model::{Config, Readiness};
 use super::schema::{SERVICE_KEYS, find_service_key};
 use super::suggest::closest;
-use crate::supervisor::RestartRules;
 
 /// Services declared at most.
 pub const MAX_SERVICES: usize = 64;
@@ -205,17 +204,7 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
                 "set heartbeat_file, or heartbeat_max_age_secs = 0",
             ));
         }
-        let rules = RestartRules {
-            policy: s.restart,
-            initial_delay_ms: 1_000,
-            max_delay_ms: 60_000,
-            jitter_pct: 10,
-            stable_after_ms: 60_000,
-            max_restarts: s.max_restarts,
-            restart_window_ms: s.restart_window_secs.saturating_mul(1000),
-            seed: 0,
-        };
-        if let Some(why) = rules.never_trips() {
+        if let Some(why) = s.restart_rules().never_trips() {
             errors.push(err(
                 origin(i, "restart_window_secs"),
                 format!("[[services]] {}: {why}", s.name),

@@ -1,4 +1,4 @@
-//! `ballast engine --standalone` (and, until the supervisor lands, `ballast run`): the trading
+//! `ballast engine --standalone` (or `--supervised`, as `ballast run` starts it): the trading
 //! engine in the foreground. Logs go to stderr; Ctrl-C or SIGTERM stops it cleanly (a final
 //! snapshot is written).
 
@@ -16,11 +16,22 @@ pub const CRASH_ENV: &str = "BALLAST_CHAOS_CRASH_AFTER_SEQ";
 /// Chaos (paper only): lose the paper venue's reply to one send in this many.
 pub const LOST_REPLY_ENV: &str = "BALLAST_CHAOS_LOST_REPLY_EVERY";
 
+/// Write a line, ignoring a closed stream (the supervisor that read it may be gone).
+macro_rules! say {
+    ($stream:expr, $($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!($stream, $($arg)*);
+    }};
+}
+
 #[derive(Debug, clap::Args)]
 pub struct EngineArgs {
     /// Run without a Ballast supervisor (systemd, Kubernetes or a terminal supervises it).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "supervised")]
     pub standalone: bool,
+    /// Started by `ballast run`: halts (stops cleanly, state persisted) when the supervisor dies.
+    #[arg(long, hide = true)]
+    pub supervised: bool,
     #[command(flatten)]
     pub config: ConfigArg,
     #[command(flatten)]
@@ -34,24 +45,31 @@ pub struct EngineArgs {
 }
 
 pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
-    if !a.standalone {
+    if !a.standalone && !a.supervised {
         eprintln!(
-            "ballast: `ballast engine` is started by the supervisor, which is not part of this build yet; \
-             run it with --standalone (or use `ballast run`)"
+            "ballast: `ballast engine` is started by the supervisor (`ballast run`); \
+             to run it on its own, use --standalone"
         );
         return Ok(exit::FAILURE);
     }
-    foreground(&a.config, &a.data_dir, a.max_bars, a.bars_per_second, false)
+    if a.supervised {
+        // The supervisor's death is a SIGTERM for the engine: it stops cleanly, state persisted.
+        let parent = rustix::process::getppid();
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))?;
+        if rustix::process::getppid() != parent {
+            eprintln!("ballast engine: the supervisor is already gone; not starting");
+            return Ok(exit::FAILURE);
+        }
+    }
+    foreground(&a.config, &a.data_dir, a.max_bars, a.bars_per_second)
 }
 
-/// Run the engine in this process until Ctrl-C / SIGTERM (or `max_bars`). `as_run`: started by
-/// `ballast run`, which honours `[engine] enabled` and says what it cannot run yet.
+/// Run the engine in this process until Ctrl-C / SIGTERM (or `max_bars`).
 pub fn foreground(
     config: &ConfigArg,
     data_dir: &DataDirArg,
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
-    as_run: bool,
 ) -> anyhow::Result<Exit> {
     let cfg = match settings::load(config.config.as_deref()) {
         Ok(c) => c,
@@ -60,18 +78,6 @@ pub fn foreground(
             return Ok(exit::CONFIG);
         }
     };
-    if as_run && !cfg.services.is_empty() {
-        eprintln!(
-            "ballast run: {} [[services]] declared; the supervisor that runs them is not part of this build yet, so they are not started",
-            cfg.services.len()
-        );
-    }
-    if as_run && !cfg.engine.enabled {
-        eprintln!(
-            "ballast run: [engine] enabled = false and this build has no supervisor for [[services]]: nothing to run"
-        );
-        return Ok(exit::FAILURE);
-    }
     if cfg.general.mode == ballast_core::config::Mode::Live {
         // Principle 1: live only when asked twice, with credentials and a clean reconciliation.
         // This build has only the paper broker, so it cannot honour a live configuration.
@@ -86,8 +92,16 @@ pub fn foreground(
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let mut log =
-        |line: &str| eprintln!("{} engine: {line}", ballast_store::SystemClock.now_string());
+    let mut log = |line: &str| {
+        // Never panics on a closed stderr (the supervisor that read it may be gone): the
+        // engine must still stop cleanly.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{} engine: {line}",
+            ballast_store::SystemClock.now_string()
+        );
+    };
     log(&format!(
         "starting: mode {}, data directory {}, {} feed of {}",
         cfg.general.mode.as_str(),
@@ -132,7 +146,8 @@ pub fn foreground(
     match run(&cfg, &dir, &opts, &stop, &mut log) {
         Ok(report) => {
             let s = &report.state;
-            println!(
+            say!(
+                std::io::stdout(),
                 "engine stopped after {} bars (journal seq {}): equity {} (cash {}), {} signals, {} orders, {} fills, rejections {:?}",
                 report.bars,
                 report.last_seq,
@@ -144,7 +159,8 @@ pub fn foreground(
                 s.stats.rejections
             );
             let t = &s.shadow.totals;
-            println!(
+            say!(
+                std::io::stdout(),
                 "shadow: approved signals made {} over {} closed trades; rejected signals would have made {} over {} ({} for the guard's rejections)",
                 t.approved_pnl.round_dp(2),
                 t.approved_trades,
@@ -159,7 +175,7 @@ pub fn foreground(
             Ok(exit::OK)
         }
         Err(e) => {
-            eprintln!("ballast: engine: {e}");
+            say!(std::io::stderr(), "ballast: engine: {e}");
             Ok(match e {
                 ballast_engine::EngineError::Recover(_) => exit::DANGEROUS,
                 _ => exit::FAILURE,

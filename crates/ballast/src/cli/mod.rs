@@ -5,6 +5,7 @@ mod check;
 mod engine;
 mod init;
 mod journal;
+mod supervise;
 
 use std::path::PathBuf;
 
@@ -39,8 +40,35 @@ pub struct DataDirArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start Ballast. Until the supervisor lands, this runs the trading engine in the foreground.
+    /// Start Ballast: the supervisor, which runs the trading engine and the declared
+    /// [[services]] (foreground; Ctrl-C / SIGTERM stops them in reverse order).
     Run {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Services of the running supervisor: state, pid, restarts, uptime, last exit.
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Restart a service of the running supervisor.
+    Restart {
+        service: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Clear a FAILED service's failure budget and start it again.
+    Reset {
+        service: String,
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
@@ -78,12 +106,30 @@ enum Command {
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Run { config, data_dir } => {
-            eprintln!(
-                "ballast run: the supervisor is not part of this build yet; running the engine in the foreground (Ctrl-C stops it)"
-            );
-            engine::foreground(&config, &data_dir, None, None, true)
-        }
+        Command::Run { config, data_dir } => supervise::run(&config, &data_dir),
+        Command::Status {
+            json,
+            config,
+            data_dir,
+        } => supervise::status(&data_dir, &config, json),
+        Command::Restart {
+            service,
+            config,
+            data_dir,
+        } => supervise::command(
+            &data_dir,
+            &config,
+            ballast_supervisor::control::Request::Restart { service },
+        ),
+        Command::Reset {
+            service,
+            config,
+            data_dir,
+        } => supervise::command(
+            &data_dir,
+            &config,
+            ballast_supervisor::control::Request::Reset { service },
+        ),
         Command::Engine(args) => engine::engine(&args),
         Command::Check { config } => Ok(check::check(&config)),
         Command::Init { path, force } => init::init(&path, force),

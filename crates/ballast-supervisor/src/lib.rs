@@ -1,0 +1,657 @@
+//! The supervisor (SPEC §1, §6): runs services — the trading engine and the user's own
+//! programs — as child processes, restarts them by the pure decisions of
+//! `ballast_core::supervisor`, and answers `ballast status` over a local socket whatever state
+//! the services are in.
+//!
+//! - Each child leads its own process group; a stop sends the service's stop signal to the
+//!   group, waits `stop_timeout`, then SIGKILL to the group — and SIGKILL to whatever is left of
+//!   the group once the leader is gone, so no grandchild survives.
+//! - The supervisor is a child subreaper: orphaned grandchildren are re-parented to it and
+//!   reaped. Children carry `BALLAST_SUPERVISOR_PID` and `BALLAST_SERVICE` in their environment.
+//! - Event-driven: one loop thread owns every decision; SIGCHLD, SIGINT/SIGTERM and control
+//!   requests arrive as events, timers (restart delays, readiness, stop deadlines) as the loop's
+//!   receive timeout. Children are spawned and reaped on the loop thread only, so reaping with
+//!   `waitpid(-1)` never races the standard library's spawn.
+//! - Child output goes to size-rotated files in `logs/`.
+
+pub mod control;
+pub mod logs;
+
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use ballast_core::Clock;
+use ballast_core::supervisor::{Action, Exit, RestartRules, Service, ServiceState};
+use rustix::process::{Pid, Signal, WaitOptions};
+
+use crate::control::{Envelope, Request, Response, ServiceStatus};
+use crate::logs::{LogSpec, RotatingLog};
+
+/// One service to supervise.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub command: PathBuf,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    pub critical: bool,
+    pub rules: RestartRules,
+    pub depends_on: Vec<String>,
+    /// Running this long makes it RUNNING (ready).
+    pub min_uptime: Duration,
+    pub stop_signal: Signal,
+    pub stop_timeout: Duration,
+}
+
+/// Parse a stop signal name (`TERM`, `SIGTERM`, `INT`, `HUP`, `QUIT`, `USR1`, `USR2`, `KILL`).
+pub fn parse_signal(name: &str) -> Option<Signal> {
+    let n = name.trim().to_ascii_uppercase();
+    Some(match n.strip_prefix("SIG").unwrap_or(&n) {
+        "TERM" => Signal::TERM,
+        "INT" => Signal::INT,
+        "HUP" => Signal::HUP,
+        "QUIT" => Signal::QUIT,
+        "USR1" => Signal::USR1,
+        "USR2" => Signal::USR2,
+        "KILL" => Signal::KILL,
+        _ => return None,
+    })
+}
+
+/// Why the supervisor could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "another supervisor is already running for this data directory (it answers on {0})\n    help: use `ballast status`, or stop it first"
+    )]
+    AlreadyRunning(String),
+    #[error("cannot watch signals: {0}")]
+    Signals(std::io::Error),
+}
+
+enum Event {
+    /// SIGCHLD: some child changed state.
+    Child,
+    /// SIGINT / SIGTERM: stop everything and exit.
+    Stop,
+    Control(Envelope),
+}
+
+/// A running service's process.
+struct Proc {
+    pid: Pid,
+    started: Instant,
+}
+
+struct Stopping {
+    kill_at: Instant,
+    /// Start again once it is down (the `restart` command).
+    then_start: bool,
+}
+
+struct Slot {
+    spec: ServiceSpec,
+    svc: Service,
+    proc: Option<Proc>,
+    restart_at: Option<Instant>,
+    ready_at: Option<Instant>,
+    stopping: Option<Stopping>,
+    /// Wanted up (false after a stop command or policy stop).
+    wanted: bool,
+    last_exit: Option<String>,
+}
+
+/// Run the supervisor until SIGINT / SIGTERM (or `shutdown` is sent), then stop every service
+/// in reverse dependency order. `data_dir` holds `run/supervisor.sock` and `logs/`.
+pub fn run(
+    data_dir: &Path,
+    services: Vec<ServiceSpec>,
+    clock: Arc<dyn Clock>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), SupervisorError> {
+    let io = |what, path: &Path| {
+        let path = path.display().to_string();
+        move |source| SupervisorError::Io { what, path, source }
+    };
+    let run_dir = data_dir.join("run");
+    let log_dir = data_dir.join("logs");
+    for d in [&run_dir, &log_dir] {
+        std::fs::create_dir_all(d).map_err(io("cannot create", d))?;
+    }
+    // Orphans re-parent to us and are reaped here.
+    if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+        log(&format!("warning: cannot become a child subreaper: {e}"));
+    }
+    let socket = run_dir.join("supervisor.sock");
+    if control::call(&socket, &Request::Status).is_ok() {
+        return Err(SupervisorError::AlreadyRunning(
+            socket.display().to_string(),
+        ));
+    }
+    // A socket file left by a supervisor that died.
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket).map_err(io("cannot listen on", &socket))?;
+
+    let (tx, rx) = mpsc::channel::<Event>();
+    let to_loop = tx.clone();
+    control::serve(listener, move |env| {
+        to_loop.send(Event::Control(env)).is_ok()
+    });
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGCHLD,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(SupervisorError::Signals)?;
+    let sig_handle = signals.handle();
+    let sig_tx = tx.clone();
+    std::thread::spawn(move || {
+        for s in signals.forever() {
+            let ev = if s == signal_hook::consts::SIGCHLD {
+                Event::Child
+            } else {
+                Event::Stop
+            };
+            if sig_tx.send(ev).is_err() {
+                return;
+            }
+        }
+    });
+
+    let mut sup = Supervisor {
+        slots: order_by_dependencies(services)
+            .into_iter()
+            .map(|spec| Slot {
+                spec,
+                svc: Service::default(),
+                proc: None,
+                restart_at: None,
+                ready_at: None,
+                stopping: None,
+                wanted: true,
+                last_exit: None,
+            })
+            .collect(),
+        clock,
+        log_dir,
+        events: tx,
+    };
+    log(&format!(
+        "supervisor {} up: {} service(s), control socket {}",
+        std::process::id(),
+        sup.slots.len(),
+        socket.display()
+    ));
+    sup.start_due(log);
+    loop {
+        let timeout = sup
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        let ev = match timeout {
+            Some(t) => rx.recv_timeout(t),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match ev {
+            Ok(Event::Child) => sup.reap(log),
+            Ok(Event::Stop) => break,
+            Ok(Event::Control((req, reply))) => {
+                let answer = sup.control(req, log);
+                let _ = reply.send(answer);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        sup.timers(log);
+        sup.start_due(log);
+    }
+    log("supervisor: stopping services in reverse order");
+    sup.shutdown(&rx, log);
+    sig_handle.close();
+    let _ = std::fs::remove_file(&socket);
+    log("supervisor: stopped");
+    Ok(())
+}
+
+/// Dependencies first (the configuration was checked for cycles and unknown names; anything
+/// left over keeps its place at the end).
+fn order_by_dependencies(mut rest: Vec<ServiceSpec>) -> Vec<ServiceSpec> {
+    let mut out: Vec<ServiceSpec> = Vec::with_capacity(rest.len());
+    while !rest.is_empty() {
+        let ready = rest.iter().position(|s| {
+            s.depends_on
+                .iter()
+                .all(|d| out.iter().any(|o| &o.name == d) || !rest.iter().any(|r| &r.name == d))
+        });
+        match ready {
+            Some(i) => out.push(rest.remove(i)),
+            None => out.append(&mut rest),
+        }
+    }
+    out
+}
+
+struct Supervisor {
+    slots: Vec<Slot>,
+    clock: Arc<dyn Clock>,
+    log_dir: PathBuf,
+    events: Sender<Event>,
+}
+
+impl Supervisor {
+    fn slot_of_pid(&mut self, pid: Pid) -> Option<&mut Slot> {
+        self.slots
+            .iter_mut()
+            .find(|s| s.proc.as_ref().is_some_and(|p| p.pid == pid))
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .flat_map(|s| {
+                [
+                    s.restart_at,
+                    s.ready_at,
+                    s.stopping.as_ref().map(|x| x.kill_at),
+                ]
+            })
+            .flatten()
+            .min()
+    }
+
+    /// Start every wanted service that is down, not waiting for a restart delay, not failed,
+    /// and whose dependencies are running.
+    fn start_due(&mut self, log: &mut dyn FnMut(&str)) {
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            let down = s.proc.is_none() && s.restart_at.is_none() && s.stopping.is_none();
+            let startable = matches!(s.svc.state, ServiceState::Stopped) && s.wanted;
+            let deps_up = s.spec.depends_on.iter().all(|d| {
+                self.slots
+                    .iter()
+                    .any(|o| &o.spec.name == d && o.svc.state == ServiceState::Running)
+            });
+            if down && startable && deps_up {
+                self.spawn(i, log);
+            }
+        }
+    }
+
+    fn spawn(&mut self, i: usize, log: &mut dyn FnMut(&str)) {
+        let now = self.clock.now();
+        let log_dir = self.log_dir.clone();
+        let slot = &mut self.slots[i];
+        let spec = &slot.spec;
+        let mut cmd = Command::new(&spec.command);
+        cmd.args(&spec.args)
+            .envs(&spec.env)
+            .env("BALLAST_SERVICE", &spec.name)
+            .env("BALLAST_SUPERVISOR_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        slot.svc.started(now);
+        match cmd.spawn() {
+            Ok(mut child) => {
+                let pid = Pid::from_child(&child);
+                let shared =
+                    match RotatingLog::open(LogSpec::for_service(&log_dir, &slot.spec.name)) {
+                        Ok(l) => Some(logs::SharedLog(Arc::new(std::sync::Mutex::new(l)))),
+                        Err(e) => {
+                            log(&format!(
+                                "{}: cannot open its log in {}: {e}; its output is discarded",
+                                slot.spec.name,
+                                log_dir.display()
+                            ));
+                            None
+                        }
+                    };
+                let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+                    child
+                        .stdout
+                        .take()
+                        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                    child
+                        .stderr
+                        .take()
+                        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                ];
+                for stream in streams.into_iter().flatten() {
+                    let name = slot.spec.name.clone();
+                    let shared = shared.clone();
+                    std::thread::spawn(move || match shared {
+                        Some(mut sink) => logs::pump(stream, &mut sink, &mut |e| {
+                            use std::io::Write;
+                            let _ = writeln!(
+                                std::io::stderr(),
+                                "supervisor: cannot write the log of {name}: {e}"
+                            );
+                        }),
+                        None => logs::pump(stream, &mut NullLog, &mut |_| {}),
+                    });
+                }
+                // The handle is not waited on: the loop reaps every child with waitpid(-1).
+                drop(child);
+                log(&format!(
+                    "{}: started, pid {}",
+                    slot.spec.name,
+                    pid.as_raw_nonzero()
+                ));
+                slot.proc = Some(Proc {
+                    pid,
+                    started: Instant::now(),
+                });
+                slot.ready_at = Some(Instant::now() + slot.spec.min_uptime);
+            }
+            Err(e) => {
+                let why = format!("cannot start {}: {e}", slot.spec.command.display());
+                log(&format!("{}: {why}", slot.spec.name));
+                slot.last_exit = Some(why);
+                // Counted as a failed start: code 127 like a shell's "command not found".
+                let action = slot.svc.exited(
+                    Exit {
+                        code: Some(127),
+                        signal: None,
+                        requested: false,
+                        liveness_kill: false,
+                    },
+                    now,
+                    &slot.spec.rules,
+                );
+                apply_action(slot, action, log);
+            }
+        }
+    }
+
+    /// Reap every child that has exited (services, and orphans re-parented to us).
+    fn reap(&mut self, log: &mut dyn FnMut(&str)) {
+        loop {
+            match rustix::process::wait(WaitOptions::NOHANG) {
+                Ok(Some((pid, status))) => {
+                    if !(status.exited() || status.signaled()) {
+                        continue;
+                    }
+                    let code = status.exit_status();
+                    let signal = status.terminating_signal();
+                    let now = self.clock.now();
+                    let Some(slot) = self.slot_of_pid(pid) else {
+                        continue; // an orphaned grandchild
+                    };
+                    // Whatever the leader left behind in its group goes with it.
+                    let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+                    let how = match (code, signal) {
+                        (Some(c), _) => format!("exit code {c}"),
+                        (None, Some(s)) => format!("signal {s}"),
+                        _ => "exited".to_owned(),
+                    };
+                    slot.proc = None;
+                    slot.ready_at = None;
+                    slot.last_exit = Some(how.clone());
+                    let stopping = slot.stopping.take();
+                    let action = slot.svc.exited(
+                        Exit {
+                            code,
+                            signal,
+                            requested: stopping.is_some(),
+                            liveness_kill: false,
+                        },
+                        now,
+                        &slot.spec.rules,
+                    );
+                    log(&format!("{}: {how}", slot.spec.name));
+                    apply_action(slot, action, log);
+                    if stopping.is_some_and(|s| s.then_start) {
+                        slot.wanted = true;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) if e == rustix::io::Errno::INTR => {}
+                Err(_) => return, // ECHILD: no children left
+            }
+        }
+    }
+
+    fn timers(&mut self, log: &mut dyn FnMut(&str)) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            if slot.restart_at.is_some_and(|t| t <= now) {
+                slot.restart_at = None;
+                if slot.svc.state == ServiceState::Backoff {
+                    slot.svc.state = ServiceState::Stopped; // start_due starts it
+                }
+            }
+            if slot.ready_at.is_some_and(|t| t <= now) {
+                slot.ready_at = None;
+                slot.svc.ready();
+                log(&format!("{}: RUNNING", slot.spec.name));
+            }
+            if let Some(st) = &slot.stopping {
+                if st.kill_at <= now {
+                    if let Some(p) = &slot.proc {
+                        log(&format!(
+                            "{}: still up after its stop timeout; SIGKILL to its process group",
+                            slot.spec.name
+                        ));
+                        let _ = rustix::process::kill_process_group(p.pid, Signal::KILL);
+                    }
+                    slot.stopping = Some(Stopping {
+                        kill_at: now + Duration::from_secs(3600),
+                        then_start: st.then_start,
+                    });
+                }
+            }
+        }
+    }
+
+    fn stop_slot(slot: &mut Slot, then_start: bool, log: &mut dyn FnMut(&str)) {
+        slot.restart_at = None;
+        let Some(p) = &slot.proc else {
+            return;
+        };
+        if slot.stopping.is_some() {
+            return;
+        }
+        log(&format!(
+            "{}: stopping (signal {} to process group {})",
+            slot.spec.name,
+            slot.spec.stop_signal.as_raw(),
+            p.pid.as_raw_nonzero()
+        ));
+        let _ = rustix::process::kill_process_group(p.pid, slot.spec.stop_signal);
+        slot.stopping = Some(Stopping {
+            kill_at: Instant::now() + slot.spec.stop_timeout,
+            then_start,
+        });
+    }
+
+    fn control(&mut self, req: Request, log: &mut dyn FnMut(&str)) -> Response {
+        match req {
+            Request::Status => self.status(),
+            Request::Restart { service } | Request::Reset { service }
+                if !self.slots.iter().any(|s| s.spec.name == service) =>
+            {
+                Response::Error {
+                    message: format!(
+                        "no service named {service:?}; known: {}",
+                        self.slots
+                            .iter()
+                            .map(|s| s.spec.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
+            Request::Restart { service } => {
+                let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
+                    return Response::Error {
+                        message: format!("no service named {service:?}"),
+                    };
+                };
+                if matches!(
+                    slot.svc.state,
+                    ServiceState::Failed | ServiceState::FailedConfig
+                ) {
+                    return Response::Error {
+                        message: format!(
+                            "{service} is {:?}: `ballast reset {service}` clears it and starts it",
+                            slot.svc.state
+                        ),
+                    };
+                }
+                slot.wanted = true;
+                if slot.proc.is_some() {
+                    Self::stop_slot(slot, true, log);
+                } else {
+                    slot.restart_at = None;
+                    slot.svc.state = ServiceState::Stopped;
+                }
+                Response::Done {
+                    message: format!("{service}: restarting"),
+                }
+            }
+            Request::Reset { service } => {
+                let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
+                    return Response::Error {
+                        message: format!("no service named {service:?}"),
+                    };
+                };
+                let was = slot.svc.state;
+                slot.svc.reset();
+                slot.wanted = true;
+                slot.restart_at = None;
+                log(&format!("{service}: reset by an operator (was {was:?})"));
+                Response::Done {
+                    message: format!("{service}: reset (was {was:?}); starting"),
+                }
+            }
+        }
+    }
+
+    fn status(&self) -> Response {
+        let services: Vec<ServiceStatus> = self
+            .slots
+            .iter()
+            .map(|s| ServiceStatus {
+                name: s.spec.name.clone(),
+                state: state_name(s.svc.state).to_owned(),
+                critical: s.spec.critical,
+                pid: s.proc.as_ref().map(|p| p.pid.as_raw_nonzero().get()),
+                restarts: s.svc.restarts,
+                uptime_secs: s.proc.as_ref().map(|p| p.started.elapsed().as_secs()),
+                last_exit: s.svc.last_reason.clone().or_else(|| s.last_exit.clone()),
+                failures_in_window: s.svc.failures_in_window(),
+                max_restarts: s.spec.rules.max_restarts,
+            })
+            .collect();
+        let overall = overall(&self.slots);
+        Response::Status {
+            supervisor_pid: std::process::id(),
+            overall: overall.to_owned(),
+            services,
+        }
+    }
+
+    /// Stop services in reverse dependency order, each fully down before the next.
+    fn shutdown(&mut self, rx: &mpsc::Receiver<Event>, log: &mut dyn FnMut(&str)) {
+        for i in (0..self.slots.len()).rev() {
+            self.slots[i].wanted = false;
+            self.slots[i].restart_at = None;
+            Self::stop_slot(&mut self.slots[i], false, log);
+            while self.slots[i].proc.is_some() {
+                let wait = self.next_deadline().map_or(Duration::from_secs(1), |d| {
+                    d.saturating_duration_since(Instant::now())
+                });
+                match rx.recv_timeout(wait) {
+                    Ok(Event::Child) => self.reap(log),
+                    Ok(Event::Control((_, reply))) => {
+                        let _ = reply.send(Response::Error {
+                            message: "the supervisor is shutting down".into(),
+                        });
+                    }
+                    Ok(Event::Stop) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                // A SIGCHLD may have been coalesced with one already handled.
+                self.reap(log);
+                self.timers(log);
+            }
+        }
+        let _ = &self.events;
+    }
+}
+
+fn apply_action(slot: &mut Slot, action: Action, log: &mut dyn FnMut(&str)) {
+    match action {
+        Action::Restart { after_ms } => {
+            log(&format!(
+                "{}: BACKOFF, restart in {after_ms} ms ({} of {} failures in the window)",
+                slot.spec.name,
+                slot.svc.failures_in_window(),
+                slot.spec.rules.max_restarts
+            ));
+            slot.restart_at = Some(Instant::now() + Duration::from_millis(after_ms));
+        }
+        Action::StayDown { state, reason } => {
+            log(&format!(
+                "{}: {} — {reason}",
+                slot.spec.name,
+                state_name(state)
+            ));
+            if state != ServiceState::Stopped {
+                slot.wanted = false;
+            } else if slot.stopping.is_none() {
+                // Ended on its own and the policy does not restart it.
+                slot.wanted = false;
+            }
+        }
+    }
+}
+
+pub fn state_name(s: ServiceState) -> &'static str {
+    match s {
+        ServiceState::Starting => "STARTING",
+        ServiceState::Running => "RUNNING",
+        ServiceState::Backoff => "BACKOFF",
+        ServiceState::Failed => "FAILED",
+        ServiceState::FailedConfig => "FAILED_CONFIG",
+        ServiceState::Stopped => "STOPPED",
+    }
+}
+
+/// The whole system: FAILED_CONFIG or FAILED if a critical service is; DEGRADED if any service
+/// is not running; HEALTHY otherwise.
+fn overall(slots: &[Slot]) -> &'static str {
+    let critical = |st: ServiceState| slots.iter().any(|s| s.spec.critical && s.svc.state == st);
+    if critical(ServiceState::FailedConfig) {
+        "FAILED_CONFIG"
+    } else if critical(ServiceState::Failed) {
+        "FAILED"
+    } else if slots.iter().all(|s| s.svc.state == ServiceState::Running) {
+        "HEALTHY"
+    } else {
+        "DEGRADED"
+    }
+}
+
+/// A log that drops what it is given (when the log file cannot be opened: the child must still
+/// never block on a full pipe).
+struct NullLog;
+
+impl logs::Sink for NullLog {}

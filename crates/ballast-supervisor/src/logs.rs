@@ -1,0 +1,165 @@
+//! Child output captured to size-rotated files: `logs/<service>.log`, rolled to `.1`, `.2`…
+//! when it reaches its size, at most `keep` old files — a bounded total per service.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Where and how much.
+#[derive(Debug, Clone)]
+pub struct LogSpec {
+    pub path: PathBuf,
+    pub max_bytes: u64,
+    /// Rolled files kept (`.1` … `.keep`).
+    pub keep: u32,
+}
+
+/// Bytes per service at most: the live file and `keep` rolled ones.
+pub const MAX_BYTES: u64 = 10 * 1024 * 1024;
+pub const KEEP: u32 = 3;
+
+impl LogSpec {
+    pub fn for_service(dir: &Path, name: &str) -> Self {
+        LogSpec {
+            path: dir.join(format!("{name}.log")),
+            max_bytes: MAX_BYTES,
+            keep: KEEP,
+        }
+    }
+
+    fn rolled(&self, n: u32) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    }
+}
+
+/// An appending, rotating writer.
+pub struct RotatingLog {
+    spec: LogSpec,
+    file: File,
+    size: u64,
+}
+
+impl RotatingLog {
+    pub fn open(spec: LogSpec) -> io::Result<Self> {
+        if let Some(dir) = spec.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&spec.path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingLog { spec, file, size })
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        for n in (1..self.spec.keep).rev() {
+            let from = self.spec.rolled(n);
+            if from.exists() {
+                std::fs::rename(&from, self.spec.rolled(n + 1))?;
+            }
+        }
+        if self.spec.keep > 0 {
+            std::fs::rename(&self.spec.path, self.spec.rolled(1))?;
+        }
+        self.file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.spec.path)?;
+        self.size = 0;
+        Ok(())
+    }
+
+    pub fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            if self.size >= self.spec.max_bytes {
+                self.rotate()?;
+            }
+            let room = (self.spec.max_bytes - self.size).max(1) as usize;
+            let n = buf.len().min(room);
+            self.file.write_all(&buf[..n])?;
+            self.size += n as u64;
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+}
+
+/// Where output goes.
+pub trait Sink {
+    fn write_all(&mut self, _buf: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for RotatingLog {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        RotatingLog::write_all(self, buf)
+    }
+}
+
+/// One log shared by a child's stdout and stderr (one writer, so rotation stays consistent).
+#[derive(Clone)]
+pub struct SharedLog(pub std::sync::Arc<std::sync::Mutex<RotatingLog>>);
+
+impl Sink for SharedLog {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self.0.lock() {
+            Ok(mut log) => log.write_all(buf),
+            Err(_) => Err(io::Error::other("the log's writer panicked")),
+        }
+    }
+}
+
+/// Copy `from` (a child's stdout or stderr) into the log until it closes. A log that cannot be
+/// written does not stop the copy (the child must never block on a full pipe); the first error
+/// is reported once through `on_error`.
+pub fn pump(mut from: impl Read, log: &mut dyn Sink, on_error: &mut dyn FnMut(io::Error)) {
+    let mut buf = [0u8; 16 * 1024];
+    let mut failed = false;
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if let Err(e) = log.write_all(&buf[..n]) {
+                    if !failed {
+                        failed = true;
+                        on_error(e);
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_a_bounded_total() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = LogSpec {
+            path: tmp.path().join("svc.log"),
+            max_bytes: 100,
+            keep: 2,
+        };
+        let mut log = RotatingLog::open(spec.clone()).unwrap();
+        for i in 0..50 {
+            log.write_all(format!("line {i:04}\n").as_bytes()).unwrap();
+        }
+        let total: u64 = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert!(total <= 300, "{total}");
+        assert!(spec.rolled(2).exists() && !spec.rolled(3).exists());
+        let live = std::fs::read_to_string(&spec.path).unwrap();
+        assert!(live.ends_with("line 0049\n"), "{live}");
+    }
+}

@@ -1,0 +1,191 @@
+//! `ballast run` (the supervisor with the engine and the declared services), and the commands
+//! that talk to a running supervisor over its socket: `status`, `restart`, `reset`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballast_core::config::{Config, Readiness, ServiceKind};
+use ballast_core::supervisor::{RestartPolicy, RestartRules};
+use ballast_supervisor::control::{self, Request, Response};
+use ballast_supervisor::{ServiceSpec, parse_signal};
+
+use super::{ConfigArg, DataDirArg};
+use crate::exit::{self, Exit};
+use crate::settings;
+
+/// The engine as the supervisor runs it: this same binary, `engine --supervised`.
+fn engine_service(cfg: &Config, config: &ConfigArg, dir: &Path) -> anyhow::Result<ServiceSpec> {
+    let exe = std::env::current_exe()?;
+    let mut args = vec![
+        "engine".to_owned(),
+        "--supervised".to_owned(),
+        "--data-dir".to_owned(),
+        dir.display().to_string(),
+    ];
+    if let Some(c) = &config.config {
+        args.push("--config".into());
+        args.push(c.display().to_string());
+    }
+    let _ = cfg;
+    Ok(ServiceSpec {
+        name: "engine".into(),
+        command: exe,
+        args,
+        env: Default::default(),
+        cwd: None,
+        critical: true,
+        rules: RestartRules {
+            policy: RestartPolicy::Always,
+            initial_delay_ms: 1_000,
+            max_delay_ms: 60_000,
+            jitter_pct: 10,
+            stable_after_ms: 60_000,
+            max_restarts: 5,
+            restart_window_ms: 600_000,
+            seed: 1,
+        },
+        depends_on: Vec::new(),
+        min_uptime: Duration::from_secs(1),
+        stop_signal: rustix::process::Signal::TERM,
+        stop_timeout: Duration::from_secs(10),
+    })
+}
+
+fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
+    cfg.services
+        .iter()
+        .map(|s| ServiceSpec {
+            name: s.name.clone(),
+            command: s.command.clone().into(),
+            args: s.args.clone(),
+            env: s.env.clone(),
+            cwd: (!s.cwd.is_empty()).then(|| s.cwd.clone().into()),
+            critical: s.kind == ServiceKind::Critical,
+            rules: s.restart_rules(),
+            depends_on: s.depends_on.clone(),
+            min_uptime: match s.readiness {
+                Readiness::MinUptime => Duration::from_secs(u64::from(s.min_uptime_secs)),
+                // Not built yet: notify, http and heartbeat readiness fall back to min-uptime.
+                _ => Duration::from_secs(u64::from(s.min_uptime_secs.max(1))),
+            },
+            stop_signal: parse_signal(&s.stop_signal).unwrap_or(rustix::process::Signal::TERM),
+            stop_timeout: Duration::from_secs(u64::from(s.stop_timeout_secs)),
+        })
+        .collect()
+}
+
+pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
+    let cfg = match settings::load(config.config.as_deref()) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(exit::CONFIG);
+        }
+    };
+    let dir = settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let mut services = Vec::new();
+    if cfg.engine.enabled {
+        services.push(engine_service(&cfg, config, &dir)?);
+    }
+    services.extend(user_services(&cfg));
+    if services.is_empty() {
+        eprintln!(
+            "ballast run: [engine] enabled = false and no [[services]] declared: nothing to run"
+        );
+        return Ok(exit::FAILURE);
+    }
+    let mut log = |line: &str| {
+        // A closed terminal must not take the supervisor down.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{} supervisor: {line}",
+            ballast_store::SystemClock.now_string()
+        );
+    };
+    match ballast_supervisor::run(
+        &dir,
+        services,
+        Arc::new(ballast_store::SystemClock),
+        &mut log,
+    ) {
+        Ok(()) => Ok(exit::OK),
+        Err(e) => {
+            eprintln!("ballast run: {e}");
+            Ok(exit::FAILURE)
+        }
+    }
+}
+
+fn socket(data_dir: &DataDirArg, config: &ConfigArg) -> std::path::PathBuf {
+    let cfg = settings::load(config.config.as_deref()).ok();
+    settings::data_dir(data_dir.data_dir.as_deref(), cfg.as_ref()).join("run/supervisor.sock")
+}
+
+/// `ballast status [--json]`.
+pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::Result<Exit> {
+    let answer = match control::call(&socket(data_dir, config), &Request::Status) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ballast status: {e}");
+            return Ok(exit::FAILURE);
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(exit::OK);
+    }
+    match answer {
+        Response::Status {
+            supervisor_pid,
+            overall,
+            services,
+        } => {
+            println!("supervisor pid {supervisor_pid}: {overall}");
+            println!(
+                "{:<16} {:<14} {:>8} {:>8} {:>10}  LAST EXIT",
+                "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME"
+            );
+            for s in services {
+                println!(
+                    "{:<16} {:<14} {:>8} {:>8} {:>10}  {}",
+                    s.name,
+                    s.state,
+                    s.pid.map_or("-".into(), |p| p.to_string()),
+                    s.restarts,
+                    s.uptime_secs.map_or("-".into(), |u| format!("{u}s")),
+                    s.last_exit.unwrap_or_default()
+                );
+            }
+            Ok(exit::OK)
+        }
+        other => {
+            eprintln!("ballast status: unexpected answer {other:?}");
+            Ok(exit::FAILURE)
+        }
+    }
+}
+
+/// `ballast restart <service>` / `ballast reset <service>`.
+pub fn command(data_dir: &DataDirArg, config: &ConfigArg, req: Request) -> anyhow::Result<Exit> {
+    match control::call(&socket(data_dir, config), &req) {
+        Ok(Response::Done { message }) => {
+            println!("{message}");
+            Ok(exit::OK)
+        }
+        Ok(Response::Error { message }) => {
+            eprintln!("ballast: {message}");
+            Ok(exit::FAILURE)
+        }
+        Ok(other) => {
+            eprintln!("ballast: unexpected answer {other:?}");
+            Ok(exit::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("ballast: {e}");
+            Ok(exit::FAILURE)
+        }
+    }
+}

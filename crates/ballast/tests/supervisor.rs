@@ -1,0 +1,363 @@
+//! `ballast run` as a real supervisor of real processes: restarts and the failure budget, exit
+//! 78, process-group stops that leave no grandchild (not even one that ignores SIGTERM), a service that ignores SIGTERM, a missing
+//! executable, `ballast status` / `restart` / `reset` over the socket, the engine restarted after
+//! kill -9 with its state intact, and the engine halting when the supervisor dies.
+//!
+//! Every wait polls for a condition with a deadline; none sleeps a fixed time hoping.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn ballast() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    c.env_remove("BALLAST_HOME").env_remove("BALLAST_CONFIG");
+    c
+}
+
+struct Sup {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Sup {
+    fn start(dir: &Path, config: &str) -> Sup {
+        let cfg = dir.join("ballast.toml");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(&cfg, config).unwrap();
+        let child = ballast()
+            .args(["run", "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--config")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("supervisor.err")).unwrap(),
+            ))
+            .spawn()
+            .unwrap();
+        let sup = Sup {
+            child,
+            dir: dir.to_owned(),
+        };
+        sup.wait_for("the control socket", |_| true);
+        sup
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        ballast()
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.dir.join("data"))
+            .output()
+            .unwrap()
+    }
+
+    fn status(&self) -> Option<Value> {
+        let out = self.cli(&["status", "--json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    fn service(status: &Value, name: &str) -> Value {
+        status["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Poll `status` until `cond` holds (at most 30 s).
+    fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.status() {
+                if cond(&s) {
+                    return s;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last status {:?}\n{}",
+                self.status(),
+                std::fs::read_to_string(self.dir.join("supervisor.err")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(mut self) -> (std::process::ExitStatus, Duration) {
+        let t = Instant::now();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        let status = self.child.wait().unwrap();
+        (status, t.elapsed())
+    }
+}
+
+impl Drop for Sup {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn state(s: &Value, name: &str) -> String {
+    Sup::service(s, name)["state"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn alive(pid: i32) -> bool {
+    // Zombies count as dead: look at /proc state.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| !r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+const NO_ENGINE: &str = "[engine]\nenabled = false\n";
+
+#[test]
+fn a_crashing_service_is_restarted_until_its_budget_then_failed_until_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"crasher\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exit 3\"]
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 3
+restart_window_secs = 60
+"
+        ),
+    );
+    let s = sup.wait_for("FAILED", |s| state(s, "crasher") == "FAILED");
+    let c = Sup::service(&s, "crasher");
+    assert_eq!(c["restarts"], 3, "{c}");
+    assert!(
+        c["last_exit"]
+            .as_str()
+            .unwrap()
+            .contains("FAILED until an operator resets it"),
+        "{c}"
+    );
+    assert_eq!(s["overall"], "DEGRADED", "a supportive service");
+    // FAILED is sticky: restart is refused, reset starts it again.
+    let out = sup.cli(&["restart", "crasher"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ballast reset crasher"));
+    let out = sup.cli(&["reset", "crasher"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = sup.wait_for("FAILED again after reset", |s| {
+        state(s, "crasher") == "FAILED" && Sup::service(s, "crasher")["restarts"] == 6
+    });
+    assert_eq!(Sup::service(&s, "crasher")["failures_in_window"], 4);
+    let (code, _) = sup.stop();
+    assert!(code.success());
+}
+
+#[test]
+fn exit_78_is_failed_config_without_a_restart_and_a_missing_command_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"misconfigured\"
+command = \"/bin/sh\"
+args = [\"-c\", \"echo bad key >&2; exit 78\"]
+kind = \"critical\"
+restart = \"always\"
+restart_delay_ms = 0
+
+[[services]]
+name = \"missing\"
+command = \"/nonexistent/bot\"
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 2
+"
+        ),
+    );
+    let s = sup.wait_for("FAILED_CONFIG and FAILED", |s| {
+        state(s, "misconfigured") == "FAILED_CONFIG" && state(s, "missing") == "FAILED"
+    });
+    assert_eq!(Sup::service(&s, "misconfigured")["restarts"], 0);
+    assert_eq!(s["overall"], "FAILED_CONFIG", "a critical service");
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(err.contains("cannot start /nonexistent/bot"), "{err}");
+    // Its output went to its log.
+    let log = std::fs::read_to_string(tmp.path().join("data/logs/misconfigured.log")).unwrap();
+    assert!(log.contains("bad key"), "{log}");
+    assert!(sup.stop().0.success());
+}
+
+#[test]
+fn a_stop_leaves_no_grandchild_and_kills_what_ignores_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pids = tmp.path().join("pids");
+    std::fs::create_dir_all(&pids).unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"parent\"
+command = \"/bin/sh\"
+args = [\"-c\", \"(trap '' TERM; exec sleep 1000) & echo $! > {p}/grandchild; echo $$ > {p}/parent; wait\"]
+min_uptime_secs = 0
+
+[[services]]
+name = \"stubborn\"
+command = \"/bin/sh\"
+args = [\"-c\", \"trap '' TERM; echo $$ > {p}/stubborn; while :; do sleep 0.05; done\"]
+depends_on = [\"parent\"]
+stop_timeout_secs = 1
+min_uptime_secs = 0
+",
+            p = pids.display()
+        ),
+    );
+    sup.wait_for("both running", |s| {
+        state(s, "parent") == "RUNNING" && state(s, "stubborn") == "RUNNING"
+    });
+    let read = |n: &str| -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(t) = std::fs::read_to_string(pids.join(n)) {
+                if let Ok(p) = t.trim().parse() {
+                    return p;
+                }
+            }
+            assert!(Instant::now() < deadline, "{n} never wrote its pid");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let (grandchild, parent, stubborn) = (read("grandchild"), read("parent"), read("stubborn"));
+    assert!(alive(grandchild) && alive(parent) && alive(stubborn));
+    let (code, took) = sup.stop();
+    assert!(code.success(), "{code:?}");
+    for (what, pid) in [
+        ("grandchild", grandchild),
+        ("parent", parent),
+        ("stubborn", stubborn),
+    ] {
+        assert!(!alive(pid), "{what} {pid} survived the stop");
+    }
+    assert!(
+        took < Duration::from_secs(5),
+        "the stubborn one is killed after its 1 s stop timeout: {took:?}"
+    );
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(
+        err.contains("stubborn: still up after its stop timeout"),
+        "{err}"
+    );
+    // Reverse order: the dependent service stopped first.
+    let first = |n: &str| err.find(&format!("{n}: stopping")).unwrap();
+    assert!(first("stubborn") < first("parent"), "{err}");
+}
+
+#[test]
+fn the_engine_comes_back_after_kill_9_with_its_state_and_halts_when_the_supervisor_dies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        "[feed]\nbars_per_second = 200\n\n[[services]]\nname = \"helper\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"exec sleep 1000\"]\nmin_uptime_secs = 0\n",
+    );
+    let s = sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    assert_eq!(Sup::service(&s, "engine")["critical"], true);
+    let pid = Sup::service(&s, "engine")["pid"].as_i64().unwrap() as i32;
+    let heartbeat = tmp.path().join("data/run/engine.heartbeat");
+    let bars = || -> u64 {
+        std::fs::read_to_string(&heartbeat)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["bars"].as_u64())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bars() < 20 {
+        assert!(Instant::now() < deadline, "the engine does not trade");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let before = bars();
+    let s = sup.wait_for("engine back", |s| {
+        state(s, "engine") == "RUNNING"
+            && Sup::service(s, "engine")["pid"].as_i64() != Some(pid.into())
+    });
+    assert_eq!(Sup::service(&s, "engine")["restarts"], 1);
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(err.contains("engine: signal 9"), "{err}");
+    // Recovered, not started over: its log says so and the bar count only grows.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bars() <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted engine does not continue"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(tmp.path().join("data/logs/engine.log")).unwrap();
+    assert!(log.matches("recovered:").count() >= 2, "{log}");
+    // The supervisor dies without a chance to stop anything: the engine halts by itself.
+    let engine = Sup::service(&sup.status().unwrap(), "engine")["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let mut sup = sup;
+    sup.child.kill().unwrap(); // SIGKILL
+    sup.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while alive(engine) {
+        assert!(
+            Instant::now() < deadline,
+            "the engine kept running without its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(tmp.path().join("data/logs/engine.log")).unwrap_or_default();
+    let _ = log;
+}
+
+#[test]
+fn status_without_a_supervisor_says_how_to_start_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast()
+        .args(["status", "--data-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no supervisor is answering") && err.contains("ballast run"),
+        "{err}"
+    );
+}
