@@ -44,8 +44,10 @@ pub struct ServiceSpec {
     pub critical: bool,
     pub rules: RestartRules,
     pub depends_on: Vec<String>,
-    /// Running this long makes it RUNNING (ready).
+    /// Running this long makes it RUNNING (ready) — unless `notify`.
     pub min_uptime: Duration,
+    /// Ready when it sends `READY=1` to its `NOTIFY_SOCKET` (sd_notify protocol).
+    pub notify: bool,
     pub stop_signal: Signal,
     pub stop_timeout: Duration,
 }
@@ -86,6 +88,11 @@ pub enum SupervisorError {
 enum Event {
     /// SIGCHLD: some child changed state.
     Child,
+    /// An sd_notify datagram from a service's notify socket.
+    Notify {
+        service: String,
+        message: String,
+    },
     /// SIGINT / SIGTERM: stop everything and exit.
     Stop,
     Control(Envelope),
@@ -115,12 +122,15 @@ struct Slot {
     last_exit: Option<String>,
 }
 
-/// Run the supervisor until SIGINT / SIGTERM (or `shutdown` is sent), then stop every service
-/// in reverse dependency order. `data_dir` holds `run/supervisor.sock` and `logs/`.
+/// Run the supervisor until SIGINT / SIGTERM, then stop every service in reverse dependency
+/// order. `data_dir` holds `run/supervisor.sock`, `run/notify/` and `logs/`. Orphans of a
+/// previous supervisor of the same data directory are killed when `paper_orphans` (paper mode),
+/// else reported.
 pub fn run(
     data_dir: &Path,
     services: Vec<ServiceSpec>,
     clock: Arc<dyn Clock>,
+    paper_orphans: bool,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), SupervisorError> {
     let io = |what, path: &Path| {
@@ -172,6 +182,35 @@ pub fn run(
         }
     });
 
+    // Processes a previous supervisor of this data directory left behind.
+    orphans(data_dir, paper_orphans, log);
+    let notify_dir = run_dir.join("notify");
+    let mut notify_sockets = BTreeMap::new();
+    for spec in services.iter().filter(|s| s.notify) {
+        std::fs::create_dir_all(&notify_dir).map_err(io("cannot create", &notify_dir))?;
+        let path = notify_dir.join(format!("{}.sock", spec.name));
+        let _ = std::fs::remove_file(&path);
+        let sock = std::os::unix::net::UnixDatagram::bind(&path)
+            .map_err(io("cannot listen for sd_notify on", &path))?;
+        let (name, tx) = (spec.name.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = sock.recv(&mut buf) {
+                let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if tx
+                    .send(Event::Notify {
+                        service: name.clone(),
+                        message,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        notify_sockets.insert(spec.name.clone(), path);
+    }
+
     let mut sup = Supervisor {
         slots: order_by_dependencies(services)
             .into_iter()
@@ -188,6 +227,8 @@ pub fn run(
             .collect(),
         clock,
         log_dir,
+        data_dir: data_dir.to_owned(),
+        notify_sockets,
         events: tx,
     };
     log(&format!(
@@ -207,6 +248,7 @@ pub fn run(
         };
         match ev {
             Ok(Event::Child) => sup.reap(log),
+            Ok(Event::Notify { service, message }) => sup.notified(&service, &message, log),
             Ok(Event::Stop) => break,
             Ok(Event::Control((req, reply))) => {
                 let answer = sup.control(req, log);
@@ -224,6 +266,75 @@ pub fn run(
     let _ = std::fs::remove_file(&socket);
     log("supervisor: stopped");
     Ok(())
+}
+
+/// The environment variable that tags every child with its supervisor's data directory.
+pub const DATA_DIR_TAG: &str = "BALLAST_DATA_DIR";
+
+/// Processes tagged with this data directory whose supervisor is gone (a supervisor that was
+/// killed leaves its services behind). Found through `/proc/<pid>/environ`.
+pub fn find_orphans(data_dir: &Path) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let want = format!("{DATA_DIR_TAG}={}", data_dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+        if !vars.contains(&want.as_bytes()) {
+            continue;
+        }
+        let value = |key: &str| {
+            vars.iter().find_map(|v| {
+                std::str::from_utf8(v)
+                    .ok()?
+                    .strip_prefix(key)?
+                    .strip_prefix('=')
+                    .map(str::to_owned)
+            })
+        };
+        let supervisor: Option<i32> = value("BALLAST_SUPERVISOR_PID").and_then(|p| p.parse().ok());
+        let supervisor_alive =
+            supervisor.is_some_and(|p| p != me && Path::new(&format!("/proc/{p}")).exists());
+        let zombie = std::fs::read_to_string(e.path().join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !supervisor_alive && !zombie {
+            out.push((pid, value("BALLAST_SERVICE").unwrap_or_else(|| "?".into())));
+        }
+    }
+    out
+}
+
+fn orphans(data_dir: &Path, kill: bool, log: &mut dyn FnMut(&str)) {
+    for (pid, service) in find_orphans(data_dir) {
+        if kill {
+            log(&format!(
+                "orphan of a previous supervisor: pid {pid} (service {service}); killed (paper mode)"
+            ));
+            if let Some(p) = Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, Signal::KILL);
+            }
+        } else {
+            log(&format!(
+                "orphan of a previous supervisor: pid {pid} (service {service}); left running (live mode) — stop it, or halt it if it trades"
+            ));
+        }
+    }
 }
 
 /// Dependencies first (the configuration was checked for cycles and unknown names; anything
@@ -248,6 +359,8 @@ struct Supervisor {
     slots: Vec<Slot>,
     clock: Arc<dyn Clock>,
     log_dir: PathBuf,
+    data_dir: PathBuf,
+    notify_sockets: BTreeMap<String, PathBuf>,
     events: Sender<Event>,
 }
 
@@ -296,10 +409,14 @@ impl Supervisor {
         let slot = &mut self.slots[i];
         let spec = &slot.spec;
         let mut cmd = Command::new(&spec.command);
+        if let Some(sock) = self.notify_sockets.get(&spec.name) {
+            cmd.env("NOTIFY_SOCKET", sock);
+        }
         cmd.args(&spec.args)
             .envs(&spec.env)
             .env("BALLAST_SERVICE", &spec.name)
             .env("BALLAST_SUPERVISOR_PID", std::process::id().to_string())
+            .env(DATA_DIR_TAG, &self.data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -358,7 +475,9 @@ impl Supervisor {
                     pid,
                     started: Instant::now(),
                 });
-                slot.ready_at = Some(Instant::now() + slot.spec.min_uptime);
+                if !slot.spec.notify {
+                    slot.ready_at = Some(Instant::now() + slot.spec.min_uptime);
+                }
             }
             Err(e) => {
                 let why = format!("cannot start {}: {e}", slot.spec.command.display());
@@ -424,6 +543,25 @@ impl Supervisor {
                 Ok(None) => return,
                 Err(e) if e == rustix::io::Errno::INTR => {}
                 Err(_) => return, // ECHILD: no children left
+            }
+        }
+    }
+
+    /// An sd_notify message: `READY=1` makes a STARTING service RUNNING; `STATUS=` is logged.
+    fn notified(&mut self, service: &str, message: &str, log: &mut dyn FnMut(&str)) {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
+            return;
+        };
+        for line in message.lines() {
+            match line.split_once('=') {
+                Some(("READY", "1"))
+                    if slot.proc.is_some() && slot.svc.state == ServiceState::Starting =>
+                {
+                    slot.svc.ready();
+                    log(&format!("{service}: RUNNING (READY=1)"));
+                }
+                Some(("STATUS", text)) => log(&format!("{service}: status: {text}")),
+                _ => {}
             }
         }
     }
@@ -585,7 +723,7 @@ impl Supervisor {
                             message: "the supervisor is shutting down".into(),
                         });
                     }
-                    Ok(Event::Stop) | Err(RecvTimeoutError::Timeout) => {}
+                    Ok(Event::Stop | Event::Notify { .. }) | Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
                 // A SIGCHLD may have been coalesced with one already handled.

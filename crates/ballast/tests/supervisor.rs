@@ -361,3 +361,96 @@ fn status_without_a_supervisor_says_how_to_start_one() {
         "{err}"
     );
 }
+
+#[test]
+fn a_notify_service_is_starting_until_it_sends_ready() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flags = tmp.path().join("flags");
+    std::fs::create_dir_all(&flags).unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"touch {f}/started; while [ ! -f {f}/go ]; do sleep 0.02; done; {exe} notify READY=1 STATUS=warmed-up; exec sleep 1000\"]
+readiness = \"notify\"
+
+[[services]]
+name = \"after-bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+depends_on = [\"bot\"]
+min_uptime_secs = 0
+",
+            f = flags.display(),
+            exe = env!("CARGO_BIN_EXE_ballast")
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !flags.join("started").exists() {
+        assert!(Instant::now() < deadline, "the service never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Started, not ready: STARTING, and its dependent waits.
+    let s = sup.status().unwrap();
+    assert_eq!(state(&s, "bot"), "STARTING", "{s}");
+    assert_eq!(state(&s, "after-bot"), "STOPPED", "{s}");
+    std::fs::write(flags.join("go"), "").unwrap();
+    sup.wait_for("READY=1, then the dependent", |s| {
+        state(s, "bot") == "RUNNING" && state(s, "after-bot") == "RUNNING"
+    });
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(
+        err.contains("bot: RUNNING (READY=1)") && err.contains("bot: status: warmed-up"),
+        "{err}"
+    );
+    assert!(sup.stop().0.success());
+}
+
+#[test]
+fn orphans_of_a_killed_supervisor_are_found_and_killed_at_startup_in_paper_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("svc.pid");
+    let config = format!(
+        "{NO_ENGINE}
+[[services]]
+name = \"lingerer\"
+command = \"/bin/sh\"
+args = [\"-c\", \"echo $$ > {p}; exec sleep 1000\"]
+min_uptime_secs = 0
+",
+        p = pidfile.display()
+    );
+    let mut first = Sup::start(tmp.path(), &config);
+    first.wait_for("running", |s| state(s, "lingerer") == "RUNNING");
+    let orphan: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The supervisor dies without stopping anything: its service is left behind.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    assert!(alive(orphan), "left behind");
+    std::fs::remove_file(&pidfile).unwrap();
+    let second = Sup::start(tmp.path(), &config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while alive(orphan) {
+        assert!(
+            Instant::now() < deadline,
+            "the orphan {orphan} was not killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(
+        err.contains(&format!(
+            "orphan of a previous supervisor: pid {orphan} (service lingerer); killed"
+        )),
+        "{err}"
+    );
+    second.wait_for("its own lingerer", |s| state(s, "lingerer") == "RUNNING");
+    assert!(second.stop().0.success());
+}

@@ -66,6 +66,11 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Send sd_notify messages (`READY=1`, `STATUS=…`) to the supervisor from a service.
+    Notify {
+        #[arg(required = true, value_name = "MESSAGE")]
+        messages: Vec<String>,
+    },
     /// Clear a FAILED service's failure budget and start it again.
     Reset {
         service: String,
@@ -121,6 +126,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             &config,
             ballast_supervisor::control::Request::Restart { service },
         ),
+        Command::Notify { messages } => supervise::notify(&messages),
         Command::Reset {
             service,
             config,

@@ -47,6 +47,7 @@ fn engine_service(cfg: &Config, config: &ConfigArg, dir: &Path) -> anyhow::Resul
         },
         depends_on: Vec::new(),
         min_uptime: Duration::from_secs(1),
+        notify: false,
         stop_signal: rustix::process::Signal::TERM,
         stop_timeout: Duration::from_secs(10),
     })
@@ -65,10 +66,15 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
             rules: s.restart_rules(),
             depends_on: s.depends_on.clone(),
             min_uptime: match s.readiness {
-                Readiness::MinUptime => Duration::from_secs(u64::from(s.min_uptime_secs)),
-                // Not built yet: notify, http and heartbeat readiness fall back to min-uptime.
-                _ => Duration::from_secs(u64::from(s.min_uptime_secs.max(1))),
+                Readiness::MinUptime | Readiness::Notify => {
+                    Duration::from_secs(u64::from(s.min_uptime_secs))
+                }
+                // Not built yet: http and heartbeat readiness fall back to min-uptime.
+                Readiness::Http | Readiness::Heartbeat => {
+                    Duration::from_secs(u64::from(s.min_uptime_secs.max(1)))
+                }
             },
+            notify: s.readiness == Readiness::Notify,
             stop_signal: parse_signal(&s.stop_signal).unwrap_or(rustix::process::Signal::TERM),
             stop_timeout: Duration::from_secs(u64::from(s.stop_timeout_secs)),
         })
@@ -105,10 +111,12 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
             ballast_store::SystemClock.now_string()
         );
     };
+    let paper = cfg.general.mode == ballast_core::config::Mode::Paper;
     match ballast_supervisor::run(
         &dir,
         services,
         Arc::new(ballast_store::SystemClock),
+        paper,
         &mut log,
     ) {
         Ok(()) => Ok(exit::OK),
@@ -188,4 +196,25 @@ pub fn command(data_dir: &DataDirArg, config: &ConfigArg, req: Request) -> anyho
             Ok(exit::FAILURE)
         }
     }
+}
+
+/// `ballast notify READY=1 …`: send sd_notify messages to `$NOTIFY_SOCKET` (for services
+/// written where no sd_notify library is at hand; like `systemd-notify`).
+pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        eprintln!(
+            "ballast notify: NOTIFY_SOCKET is not set (the service's readiness must be \"notify\")"
+        );
+        return Ok(exit::FAILURE);
+    };
+    let sock = std::os::unix::net::UnixDatagram::unbound()?;
+    let text = messages.join("\n");
+    if let Err(e) = sock.send_to(text.as_bytes(), &path) {
+        eprintln!(
+            "ballast notify: cannot send to {}: {e}",
+            Path::new(&path).display()
+        );
+        return Ok(exit::FAILURE);
+    }
+    Ok(exit::OK)
 }
