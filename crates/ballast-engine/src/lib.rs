@@ -6,6 +6,7 @@
 
 pub mod feed;
 pub mod heartbeat;
+pub mod lock;
 pub mod runtime;
 
 pub use runtime::{EngineError, Options, Report, run};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
-    ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord,
+    ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord, JournalStamp,
     LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA, SendOutcome,
     SentRecord, SettleRecord, TrimRules,
 };
@@ -37,6 +37,7 @@ pub const LIQUIDATION: &str = "engine.liquidation";
 pub const SENT: &str = "order.sent";
 pub const SETTLE: &str = "order.settle";
 pub const PAPER_SETTINGS: &str = "paper.settings";
+pub const STAMP: &str = "journal.stamp";
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
@@ -63,6 +64,16 @@ pub enum EngineError {
     Apply { seq: u64, error: ApplyError },
     #[error("the engine state in the journal has schema {found}; this build has {STATE_SCHEMA}")]
     Schema { found: u32 },
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    #[error(
+        "this data directory's journal was written in {journal} mode (account {account}) and the configuration asks for {config} mode: refused — a {journal} journal is never continued in {config} mode\n    help: use another --data-dir for {config} trading"
+    )]
+    ModeMismatch {
+        journal: String,
+        account: String,
+        config: String,
+    },
 }
 
 /// How to run.
@@ -138,6 +149,12 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
             state.apply_liquidation(&r);
             Ok(())
         }
+        STAMP => {
+            let r: JournalStamp = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad journal.stamp record: {e}"))?;
+            state.stamp = Some(r);
+            Ok(())
+        }
         PAPER_SETTINGS => {
             let r: PaperSettingsRecord = serde_json::from_str(rec.body.get())
                 .map_err(|e| format!("bad paper.settings record: {e}"))?;
@@ -210,6 +227,8 @@ pub fn run(
             dir: data_dir.to_path_buf(),
             source,
         })?;
+    // One engine per data directory, before anything reads or writes the journal.
+    let _lock = crate::lock::acquire(&layout.run())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let limits = Limits::from(config);
     let policy = match config.general.mode {
@@ -312,6 +331,29 @@ pub fn run(
         report_snap.write(seq, &pipeline_report(state))?;
         Ok(())
     };
+
+    // The journal's mode and account: stamped once, then checked at every start.
+    let wanted_stamp = JournalStamp {
+        mode: config.general.mode.as_str().to_owned(),
+        account: match config.general.mode {
+            Mode::Paper => "paper".to_owned(),
+            Mode::Live => "live".to_owned(),
+        },
+    };
+    match &state.stamp {
+        Some(st) if st.mode != wanted_stamp.mode => {
+            return Err(EngineError::ModeMismatch {
+                journal: st.mode.clone(),
+                account: st.account.clone(),
+                config: wanted_stamp.mode,
+            });
+        }
+        Some(_) => {}
+        None => {
+            w.append(STAMP, &wanted_stamp, log)?;
+            state.stamp = Some(wanted_stamp);
+        }
+    }
 
     // Changed [paper] settings apply from here on, journaled so that replay agrees.
     let wanted = PaperConfig::from(&config.paper);

@@ -20,8 +20,8 @@ mod tests;
 mod trim;
 
 pub use records::{
-    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, PaperSettingsRecord, SendOutcome,
-    SentRecord, SettleRecord, Stats,
+    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, JournalStamp, PaperSettingsRecord,
+    SendOutcome, SentRecord, SettleRecord, Stats,
 };
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 
@@ -159,6 +159,9 @@ pub struct EngineState {
     /// Round-trip trades: open ones and the most recent closed ones.
     #[serde(default)]
     pub trips: RoundTrips,
+    /// The journal's mode and account (`journal.stamp`).
+    #[serde(default)]
+    pub stamp: Option<JournalStamp>,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -210,6 +213,7 @@ impl EngineState {
             trim_failures: 0,
             trimming: false,
             trips: RoundTrips::default(),
+            stamp: None,
         }
     }
 

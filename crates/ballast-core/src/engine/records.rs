@@ -73,6 +73,15 @@ pub struct SettleRecord {
     pub found: bool,
 }
 
+/// `journal.stamp`: the mode and account the journal belongs to (the first record). A paper
+/// journal is never continued in live mode, nor the other way round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalStamp {
+    pub mode: String,
+    /// A fingerprint of the broker account (`paper` for the paper broker).
+    pub account: String,
+}
+
 /// `paper.settings`: the paper venue's settings changed (the configuration's `[paper]` at a
 /// start); they apply to fills from here on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
