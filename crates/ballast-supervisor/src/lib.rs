@@ -48,6 +48,13 @@ pub struct ServiceSpec {
     pub min_uptime: Duration,
     /// Ready when it sends `READY=1` to its `NOTIFY_SOCKET` (sd_notify protocol).
     pub notify: bool,
+    /// A file the service touches: ready once it is touched after the start (when
+    /// `heartbeat_ready`), and a liveness failure when older than `heartbeat_max_age`.
+    pub heartbeat_file: Option<PathBuf>,
+    pub heartbeat_ready: bool,
+    pub heartbeat_max_age: Option<Duration>,
+    /// sd_notify `WATCHDOG=1` must arrive at least this often.
+    pub watchdog: Option<Duration>,
     pub stop_signal: Signal,
     pub stop_timeout: Duration,
 }
@@ -102,6 +109,79 @@ enum Event {
 struct Proc {
     pid: Pid,
     started: Instant,
+    started_wall: std::time::SystemTime,
+}
+
+/// How often liveness and heartbeat readiness are looked at (the heartbeat is a file's mtime).
+const LIVENESS_TICK: Duration = Duration::from_millis(100);
+
+impl ServiceSpec {
+    fn needs_tick(&self) -> bool {
+        self.heartbeat_ready || self.heartbeat_max_age.is_some() || self.watchdog.is_some()
+    }
+}
+
+/// Heartbeat readiness, heartbeat age and the sd_notify watchdog of a running service. A failed
+/// check kills the process group; the exit then counts as a liveness failure.
+fn liveness(slot: &mut Slot, now: Instant, log: &mut dyn FnMut(&str)) {
+    let Some(p) = &slot.proc else { return };
+    if slot.stopping.is_some() || slot.liveness_kill {
+        return;
+    }
+    let up = now.saturating_duration_since(p.started);
+    let mtime = slot
+        .spec
+        .heartbeat_file
+        .as_ref()
+        .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
+    if slot.spec.heartbeat_ready
+        && slot.svc.state == ServiceState::Starting
+        && mtime.is_some_and(|m| m >= p.started_wall)
+    {
+        slot.svc.ready();
+        log(&format!("{}: RUNNING (heartbeat)", slot.spec.name));
+    }
+    let mut failed = None;
+    if let Some(max) = slot.spec.heartbeat_max_age {
+        // Measured from the start until the first heartbeat after it.
+        let since = mtime
+            .filter(|m| *m >= p.started_wall)
+            .and_then(|m| m.elapsed().ok())
+            .unwrap_or(up);
+        if since > max {
+            failed = Some(format!(
+                "heartbeat {} is {} ms old (max {} ms){}",
+                slot.spec
+                    .heartbeat_file
+                    .as_ref()
+                    .map_or(String::new(), |f| f.display().to_string()),
+                since.as_millis(),
+                max.as_millis(),
+                if mtime.is_none() { ", missing" } else { "" }
+            ));
+        }
+    }
+    if let Some(every) = slot.spec.watchdog {
+        let since = slot
+            .last_watchdog
+            .map_or(up, |t| now.saturating_duration_since(t));
+        if since > every {
+            failed = Some(format!(
+                "no WATCHDOG=1 for {} ms (every {} ms)",
+                since.as_millis(),
+                every.as_millis()
+            ));
+        }
+    }
+    if let Some(why) = failed {
+        log(&format!(
+            "{}: liveness failed: {why}; SIGKILL to its process group",
+            slot.spec.name
+        ));
+        slot.liveness_kill = true;
+        slot.last_exit = Some(format!("liveness: {why}"));
+        let _ = rustix::process::kill_process_group(p.pid, Signal::KILL);
+    }
 }
 
 struct Stopping {
@@ -119,6 +199,10 @@ struct Slot {
     stopping: Option<Stopping>,
     /// Wanted up (false after a stop command or policy stop).
     wanted: bool,
+    /// The last `WATCHDOG=1`.
+    last_watchdog: Option<Instant>,
+    /// The process was killed because a liveness check failed.
+    liveness_kill: bool,
     last_exit: Option<String>,
 }
 
@@ -223,6 +307,8 @@ pub fn run(
                 stopping: None,
                 wanted: true,
                 last_exit: None,
+                last_watchdog: None,
+                liveness_kill: false,
             })
             .collect(),
         clock,
@@ -372,6 +458,12 @@ impl Supervisor {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
+        // Liveness and heartbeat readiness are checked on a tick while such a service runs.
+        let tick = self
+            .slots
+            .iter()
+            .any(|s| s.proc.is_some() && s.spec.needs_tick())
+            .then(|| Instant::now() + LIVENESS_TICK);
         self.slots
             .iter()
             .flat_map(|s| {
@@ -382,6 +474,7 @@ impl Supervisor {
                 ]
             })
             .flatten()
+            .chain(tick)
             .min()
     }
 
@@ -474,8 +567,11 @@ impl Supervisor {
                 slot.proc = Some(Proc {
                     pid,
                     started: Instant::now(),
+                    started_wall: std::time::SystemTime::now(),
                 });
-                if !slot.spec.notify {
+                slot.last_watchdog = None;
+                slot.liveness_kill = false;
+                if !slot.spec.notify && !slot.spec.heartbeat_ready {
                     slot.ready_at = Some(Instant::now() + slot.spec.min_uptime);
                 }
             }
@@ -524,12 +620,13 @@ impl Supervisor {
                     slot.ready_at = None;
                     slot.last_exit = Some(how.clone());
                     let stopping = slot.stopping.take();
+                    let liveness_kill = std::mem::take(&mut slot.liveness_kill);
                     let action = slot.svc.exited(
                         Exit {
                             code,
                             signal,
                             requested: stopping.is_some(),
-                            liveness_kill: false,
+                            liveness_kill,
                         },
                         now,
                         &slot.spec.rules,
@@ -561,6 +658,7 @@ impl Supervisor {
                     log(&format!("{service}: RUNNING (READY=1)"));
                 }
                 Some(("STATUS", text)) => log(&format!("{service}: status: {text}")),
+                Some(("WATCHDOG", "1")) => slot.last_watchdog = Some(Instant::now()),
                 _ => {}
             }
         }
@@ -569,6 +667,7 @@ impl Supervisor {
     fn timers(&mut self, log: &mut dyn FnMut(&str)) {
         let now = Instant::now();
         for slot in &mut self.slots {
+            liveness(slot, now, log);
             if slot.restart_at.is_some_and(|t| t <= now) {
                 slot.restart_at = None;
                 if slot.svc.state == ServiceState::Backoff {

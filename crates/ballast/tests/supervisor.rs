@@ -454,3 +454,60 @@ min_uptime_secs = 0
     second.wait_for("its own lingerer", |s| state(s, "lingerer") == "RUNNING");
     assert!(second.stop().0.success());
 }
+
+#[test]
+fn liveness_a_stale_heartbeat_or_a_silent_watchdog_kills_and_counts_as_a_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hb = tmp.path().join("bot.heartbeat");
+    let go = tmp.path().join("go");
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"stale\"
+command = \"/bin/sh\"
+args = [\"-c\", \"while [ ! -f {go} ]; do sleep 0.02; done; touch {hb}; exec sleep 1000\"]
+readiness = \"heartbeat\"
+heartbeat_file = \"{hb}\"
+heartbeat_max_age_secs = 1
+restart_delay_ms = 0
+
+[[services]]
+name = \"silent\"
+command = \"/bin/sh\"
+args = [\"-c\", \"{exe} notify READY=1 WATCHDOG=1; exec sleep 1000\"]
+readiness = \"notify\"
+watchdog_secs = 1
+restart_delay_ms = 0
+",
+            go = go.display(),
+            hb = hb.display(),
+            exe = env!("CARGO_BIN_EXE_ballast")
+        ),
+    );
+    // No heartbeat yet: STARTING (heartbeat readiness).
+    let s = sup.wait_for("started", |s| Sup::service(s, "stale")["pid"].is_i64());
+    assert_eq!(state(&s, "stale"), "STARTING", "{s}");
+    std::fs::write(&go, "").unwrap();
+    sup.wait_for("RUNNING on its heartbeat", |s| {
+        state(s, "stale") == "RUNNING"
+    });
+    // Then it never touches it again, and the other never sends another WATCHDOG=1.
+    let s = sup.wait_for("both killed by liveness and restarted", |s| {
+        ["stale", "silent"].iter().all(|n| {
+            Sup::service(s, n)["restarts"].as_u64() >= Some(1)
+                && Sup::service(s, n)["last_exit"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("liveness kill"))
+        })
+    });
+    assert!(Sup::service(&s, "stale")["failures_in_window"].as_u64() >= Some(1));
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(err.contains("stale: liveness failed: heartbeat"), "{err}");
+    assert!(
+        err.contains("silent: liveness failed: no WATCHDOG=1"),
+        "{err}"
+    );
+    assert!(sup.stop().0.success());
+}

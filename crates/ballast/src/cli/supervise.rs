@@ -1,7 +1,7 @@
 //! `ballast run` (the supervisor with the engine and the declared services), and the commands
 //! that talk to a running supervisor over its socket: `status`, `restart`, `reset`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +48,10 @@ fn engine_service(cfg: &Config, config: &ConfigArg, dir: &Path) -> anyhow::Resul
         depends_on: Vec::new(),
         min_uptime: Duration::from_secs(1),
         notify: false,
+        heartbeat_file: None,
+        heartbeat_ready: false,
+        heartbeat_max_age: None,
+        watchdog: None,
         stop_signal: rustix::process::Signal::TERM,
         stop_timeout: Duration::from_secs(10),
     })
@@ -69,12 +73,23 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
                 Readiness::MinUptime | Readiness::Notify => {
                     Duration::from_secs(u64::from(s.min_uptime_secs))
                 }
-                // Not built yet: http and heartbeat readiness fall back to min-uptime.
-                Readiness::Http | Readiness::Heartbeat => {
-                    Duration::from_secs(u64::from(s.min_uptime_secs.max(1)))
-                }
+                Readiness::Heartbeat => Duration::ZERO,
+                // Not built yet: http readiness falls back to min-uptime.
+                Readiness::Http => Duration::from_secs(u64::from(s.min_uptime_secs.max(1))),
             },
             notify: s.readiness == Readiness::Notify,
+            heartbeat_file: (!s.heartbeat_file.is_empty()).then(|| {
+                let f = PathBuf::from(&s.heartbeat_file);
+                match (&s.cwd, f.is_relative()) {
+                    (cwd, true) if !cwd.is_empty() => Path::new(cwd).join(f),
+                    _ => f,
+                }
+            }),
+            heartbeat_ready: s.readiness == Readiness::Heartbeat,
+            heartbeat_max_age: (s.heartbeat_max_age_secs > 0)
+                .then(|| Duration::from_secs(u64::from(s.heartbeat_max_age_secs))),
+            watchdog: (s.watchdog_secs > 0)
+                .then(|| Duration::from_secs(u64::from(s.watchdog_secs))),
             stop_signal: parse_signal(&s.stop_signal).unwrap_or(rustix::process::Signal::TERM),
             stop_timeout: Duration::from_secs(u64::from(s.stop_timeout_secs)),
         })
