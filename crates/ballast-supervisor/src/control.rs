@@ -33,6 +33,9 @@ pub struct ServiceStatus {
     /// Unrequested exits inside the failure budget's window, and the budget.
     pub failures_in_window: usize,
     pub max_restarts: u32,
+    /// Age of the service's heartbeat file, if it has one.
+    #[serde(default)]
+    pub heartbeat_age_ms: Option<u64>,
 }
 
 /// The answer.

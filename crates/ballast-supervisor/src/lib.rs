@@ -55,6 +55,8 @@ pub struct ServiceSpec {
     pub heartbeat_max_age: Option<Duration>,
     /// sd_notify `WATCHDOG=1` must arrive at least this often.
     pub watchdog: Option<Duration>,
+    /// Ready when a GET of this `http://` URL answers 2xx.
+    pub http_ready: Option<String>,
     pub stop_signal: Signal,
     pub stop_timeout: Duration,
 }
@@ -100,6 +102,11 @@ enum Event {
         service: String,
         message: String,
     },
+    /// The HTTP readiness probe of this start of the service answered 2xx.
+    Probed {
+        service: String,
+        start: u64,
+    },
     /// SIGINT / SIGTERM: stop everything and exit.
     Stop,
     Control(Envelope),
@@ -140,6 +147,11 @@ fn liveness(slot: &mut Slot, now: Instant, log: &mut dyn FnMut(&str)) {
     {
         slot.svc.ready();
         log(&format!("{}: RUNNING (heartbeat)", slot.spec.name));
+    }
+    // Liveness applies once the service is ready: a long start (an engine replaying a big
+    // journal) is not a hang.
+    if slot.svc.state != ServiceState::Running {
+        return;
     }
     let mut failed = None;
     if let Some(max) = slot.spec.heartbeat_max_age {
@@ -203,6 +215,8 @@ struct Slot {
     last_watchdog: Option<Instant>,
     /// The process was killed because a liveness check failed.
     liveness_kill: bool,
+    /// Starts so far (tells a probe of an earlier start from the current one).
+    starts: u64,
     last_exit: Option<String>,
 }
 
@@ -309,6 +323,7 @@ pub fn run(
                 last_exit: None,
                 last_watchdog: None,
                 liveness_kill: false,
+                starts: 0,
             })
             .collect(),
         clock,
@@ -335,6 +350,7 @@ pub fn run(
         match ev {
             Ok(Event::Child) => sup.reap(log),
             Ok(Event::Notify { service, message }) => sup.notified(&service, &message, log),
+            Ok(Event::Probed { service, start }) => sup.probed(&service, start, log),
             Ok(Event::Stop) => break,
             Ok(Event::Control((req, reply))) => {
                 let answer = sup.control(req, log);
@@ -352,6 +368,65 @@ pub fn run(
     let _ = std::fs::remove_file(&socket);
     log("supervisor: stopped");
     Ok(())
+}
+
+/// Probe `url` every 100 ms while the process `pid` lives, until it answers 2xx; then report
+/// it for start number `start`.
+fn probe(url: String, service: String, start: u64, pid: Pid, events: Sender<Event>) {
+    std::thread::spawn(move || {
+        while Path::new(&format!("/proc/{}", pid.as_raw_nonzero())).exists() {
+            if http_ok(&url) {
+                let _ = events.send(Event::Probed { service, start });
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+/// `GET url` over plain HTTP/1.1 (the probe is local): does it answer 2xx within a second?
+pub fn http_ok(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let addr = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:80")
+    };
+    let Some(sock) = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .ok()
+        .and_then(|mut a| a.next())
+    else {
+        return false;
+    };
+    let timeout = Duration::from_secs(1);
+    let Ok(mut conn) = std::net::TcpStream::connect_timeout(&sock, timeout) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(timeout));
+    let _ = conn.set_write_timeout(Some(timeout));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if conn.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 32];
+    let mut n = 0;
+    while n < 12 {
+        match conn.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let line = String::from_utf8_lossy(&head[..n]);
+    let mut parts = line.split_whitespace();
+    parts.next().is_some_and(|v| v.starts_with("HTTP/1."))
+        && parts
+            .next()
+            .is_some_and(|code| code.starts_with('2') && code.len() == 3)
 }
 
 /// The environment variable that tags every child with its supervisor's data directory.
@@ -571,7 +646,18 @@ impl Supervisor {
                 });
                 slot.last_watchdog = None;
                 slot.liveness_kill = false;
-                if !slot.spec.notify && !slot.spec.heartbeat_ready {
+                slot.starts += 1;
+                if let Some(url) = &slot.spec.http_ready {
+                    probe(
+                        url.clone(),
+                        slot.spec.name.clone(),
+                        slot.starts,
+                        pid,
+                        self.events.clone(),
+                    );
+                }
+                if !slot.spec.notify && !slot.spec.heartbeat_ready && slot.spec.http_ready.is_none()
+                {
                     slot.ready_at = Some(Instant::now() + slot.spec.min_uptime);
                 }
             }
@@ -640,6 +726,19 @@ impl Supervisor {
                 Ok(None) => return,
                 Err(e) if e == rustix::io::Errno::INTR => {}
                 Err(_) => return, // ECHILD: no children left
+            }
+        }
+    }
+
+    /// The HTTP probe of start `start` answered 2xx.
+    fn probed(&mut self, service: &str, start: u64, log: &mut dyn FnMut(&str)) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) {
+            if slot.starts == start
+                && slot.proc.is_some()
+                && slot.svc.state == ServiceState::Starting
+            {
+                slot.svc.ready();
+                log(&format!("{service}: RUNNING (HTTP probe)"));
             }
         }
     }
@@ -795,6 +894,13 @@ impl Supervisor {
                 last_exit: s.svc.last_reason.clone().or_else(|| s.last_exit.clone()),
                 failures_in_window: s.svc.failures_in_window(),
                 max_restarts: s.spec.rules.max_restarts,
+                heartbeat_age_ms: s
+                    .spec
+                    .heartbeat_file
+                    .as_ref()
+                    .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                    .and_then(|m| m.elapsed().ok())
+                    .map(|d| d.as_millis() as u64),
             })
             .collect();
         let overall = overall(&self.slots);
@@ -822,7 +928,8 @@ impl Supervisor {
                             message: "the supervisor is shutting down".into(),
                         });
                     }
-                    Ok(Event::Stop | Event::Notify { .. }) | Err(RecvTimeoutError::Timeout) => {}
+                    Ok(Event::Stop | Event::Notify { .. } | Event::Probed { .. })
+                    | Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
                 // A SIGCHLD may have been coalesced with one already handled.

@@ -511,3 +511,54 @@ restart_delay_ms = 0
     );
     assert!(sup.stop().0.success());
 }
+
+#[test]
+fn an_http_service_is_starting_until_its_probe_answers_2xx() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ready = Arc::new(AtomicBool::new(false));
+    let probes = Arc::new(AtomicUsize::new(0));
+    {
+        let (ready, probes) = (Arc::clone(&ready), Arc::clone(&probes));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                probes.fetch_add(1, Ordering::SeqCst);
+                let answer: &[u8] = if ready.load(Ordering::SeqCst) {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                } else {
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+                };
+                let _ = conn.write_all(answer);
+            }
+        });
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"web\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+readiness = \"http\"
+readiness_url = \"http://127.0.0.1:{port}/ready\"
+"
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while probes.load(Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < deadline, "no probe arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(state(&sup.status().unwrap(), "web"), "STARTING", "503 is not ready");
+    ready.store(true, Ordering::SeqCst);
+    sup.wait_for("RUNNING on 200", |s| state(s, "web") == "RUNNING");
+    assert!(sup.stop().0.success());
+}

@@ -176,11 +176,8 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
             ));
         }
         match s.readiness {
-            Readiness::Http
-                if !(s.readiness_url.starts_with("http://")
-                    || s.readiness_url.starts_with("https://")) =>
-            {
-                errors.push(err(origin(i, "readiness_url"), format!("[[services]] {}: readiness = \"http\" needs readiness_url (an http:// URL), found {:?}", s.name, s.readiness_url), "set readiness_url = \"http://127.0.0.1:PORT/ready\""));
+            Readiness::Http if !s.readiness_url.starts_with("http://") => {
+                errors.push(err(origin(i, "readiness_url"), format!("[[services]] {}: readiness = \"http\" needs readiness_url (a plain http:// URL: the probe is local), found {:?}", s.name, s.readiness_url), "set readiness_url = \"http://127.0.0.1:PORT/ready\""));
             }
             Readiness::Heartbeat if s.heartbeat_file.is_empty() => {
                 errors.push(err(

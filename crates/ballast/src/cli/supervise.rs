@@ -46,12 +46,15 @@ fn engine_service(cfg: &Config, config: &ConfigArg, dir: &Path) -> anyhow::Resul
             seed: 1,
         },
         depends_on: Vec::new(),
-        min_uptime: Duration::from_secs(1),
+        min_uptime: Duration::ZERO,
         notify: false,
-        heartbeat_file: None,
-        heartbeat_ready: false,
-        heartbeat_max_age: None,
+        // The engine rewrites run/engine.heartbeat every loop: ready at its first one after
+        // recovery; a minute without one is a hang.
+        heartbeat_file: Some(dir.join("run/engine.heartbeat")),
+        heartbeat_ready: true,
+        heartbeat_max_age: Some(Duration::from_secs(60)),
         watchdog: None,
+        http_ready: None,
         stop_signal: rustix::process::Signal::TERM,
         stop_timeout: Duration::from_secs(10),
     })
@@ -73,9 +76,7 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
                 Readiness::MinUptime | Readiness::Notify => {
                     Duration::from_secs(u64::from(s.min_uptime_secs))
                 }
-                Readiness::Heartbeat => Duration::ZERO,
-                // Not built yet: http readiness falls back to min-uptime.
-                Readiness::Http => Duration::from_secs(u64::from(s.min_uptime_secs.max(1))),
+                Readiness::Heartbeat | Readiness::Http => Duration::ZERO,
             },
             notify: s.readiness == Readiness::Notify,
             heartbeat_file: (!s.heartbeat_file.is_empty()).then(|| {
@@ -90,6 +91,7 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
                 .then(|| Duration::from_secs(u64::from(s.heartbeat_max_age_secs))),
             watchdog: (s.watchdog_secs > 0)
                 .then(|| Duration::from_secs(u64::from(s.watchdog_secs))),
+            http_ready: (s.readiness == Readiness::Http).then(|| s.readiness_url.clone()),
             stop_signal: parse_signal(&s.stop_signal).unwrap_or(rustix::process::Signal::TERM),
             stop_timeout: Duration::from_secs(u64::from(s.stop_timeout_secs)),
         })
@@ -168,17 +170,19 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
         } => {
             println!("supervisor pid {supervisor_pid}: {overall}");
             println!(
-                "{:<16} {:<14} {:>8} {:>8} {:>10}  LAST EXIT",
-                "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME"
+                "{:<16} {:<14} {:>8} {:>8} {:>10} {:>10}  LAST EXIT",
+                "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "HEARTBEAT"
             );
             for s in services {
                 println!(
-                    "{:<16} {:<14} {:>8} {:>8} {:>10}  {}",
+                    "{:<16} {:<14} {:>8} {:>8} {:>10} {:>10}  {}",
                     s.name,
                     s.state,
                     s.pid.map_or("-".into(), |p| p.to_string()),
                     s.restarts,
                     s.uptime_secs.map_or("-".into(), |u| format!("{u}s")),
+                    s.heartbeat_age_ms
+                        .map_or("-".into(), |a| format!("{:.1}s ago", a as f64 / 1000.0)),
                     s.last_exit.unwrap_or_default()
                 );
             }
