@@ -330,6 +330,7 @@ pub fn run(
         log_dir,
         data_dir: data_dir.to_owned(),
         notify_sockets,
+        inherited_ignored: ignored_signals(),
         events: tx,
     };
     log(&format!(
@@ -429,6 +430,40 @@ pub fn http_ok(url: &str) -> bool {
             .is_some_and(|code| code.starts_with('2') && code.len() == 3)
 }
 
+/// Signals ignored in this process, from `SigIgn` of `/proc/self/status`, without SIGPIPE (the
+/// standard library ignores it here and resets it in children itself).
+fn ignored_signals() -> Vec<i32> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .unwrap_or(0);
+    (1..=64)
+        .filter(|n| mask & (1u64 << (n - 1)) != 0 && *n != libc::SIGPIPE)
+        .collect()
+}
+
+/// Live processes in process group `pgid` (from `/proc/<pid>/stat`).
+fn group_members(pgid: Pid) -> Vec<i32> {
+    let want = pgid.as_raw_nonzero().get();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // After "(comm)": state ppid pgrp …
+            let mut f = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = f.next()?;
+            let pgrp: i32 = f.nth(1)?.parse().ok()?;
+            (pgrp == want && state != "Z").then_some(pid)
+        })
+        .collect()
+}
+
 /// The environment variable that tags every child with its supervisor's data directory.
 pub const DATA_DIR_TAG: &str = "BALLAST_DATA_DIR";
 
@@ -522,6 +557,8 @@ struct Supervisor {
     log_dir: PathBuf,
     data_dir: PathBuf,
     notify_sockets: BTreeMap<String, PathBuf>,
+    /// Signals this process inherited as ignored (SIGPIPE aside), reset in every child.
+    inherited_ignored: Vec<i32>,
     events: Sender<Event>,
 }
 
@@ -591,6 +628,34 @@ impl Supervisor {
             .process_group(0);
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
+        }
+        // Children start with default dispositions: the standard library resets the signal
+        // mask and SIGPIPE; signals ignored by whoever started the supervisor (nohup, a
+        // service manager) are reset here. Without any, the fast posix_spawn path stays.
+        if !self.inherited_ignored.is_empty() {
+            let signals = self.inherited_ignored.clone();
+            // SAFETY: the closure runs in the forked child before exec and only calls
+            // signal(2), which is async-signal-safe; it allocates nothing (the Vec was
+            // allocated before the fork and is only read).
+            unsafe {
+                cmd.pre_exec(move || {
+                    for &s in &signals {
+                        if libc::signal(s, libc::SIG_DFL) == libc::SIG_ERR {
+                            // The C library refuses the signals it reserves for itself (32,
+                            // 33); the kernel does not: a zeroed kernel sigaction is SIG_DFL.
+                            let act = [0u64; 4];
+                            libc::syscall(
+                                libc::SYS_rt_sigaction,
+                                s,
+                                act.as_ptr(),
+                                std::ptr::null_mut::<u64>(),
+                                8usize,
+                            );
+                        }
+                    }
+                    Ok(())
+                });
+            }
         }
         slot.svc.started(now);
         match cmd.spawn() {
@@ -695,8 +760,21 @@ impl Supervisor {
                     let Some(slot) = self.slot_of_pid(pid) else {
                         continue; // an orphaned grandchild
                     };
-                    // Whatever the leader left behind in its group goes with it.
+                    // Whatever the leader left behind in its group goes with it. A service that
+                    // exits leaving processes behind has most likely daemonized: say so.
+                    let left = group_members(pid);
                     let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+                    if !left.is_empty() && slot.stopping.is_none() {
+                        log(&format!(
+                            "{}: exited leaving {} process(es) of its group behind (pids {}); killed. A service that forks and exits (daemonizes) cannot be supervised: run it in the foreground",
+                            slot.spec.name,
+                            left.len(),
+                            left.iter()
+                                .map(i32::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
                     let how = match (code, signal) {
                         (Some(c), _) => format!("exit code {c}"),
                         (None, Some(s)) => format!("signal {s}"),

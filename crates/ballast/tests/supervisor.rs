@@ -557,8 +557,68 @@ readiness_url = \"http://127.0.0.1:{port}/ready\"
         assert!(Instant::now() < deadline, "no probe arrived");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(state(&sup.status().unwrap(), "web"), "STARTING", "503 is not ready");
+    assert_eq!(
+        state(&sup.status().unwrap(), "web"),
+        "STARTING",
+        "503 is not ready"
+    );
     ready.store(true, Ordering::SeqCst);
     sup.wait_for("RUNNING on 200", |s| state(s, "web") == "RUNNING");
+    assert!(sup.stop().0.success());
+}
+
+#[test]
+fn children_start_clean_and_a_daemonizing_service_is_named_and_its_leftovers_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("signals");
+    let daemon = tmp.path().join("daemon.pid");
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"clean\"
+command = \"/bin/sh\"
+args = [\"-c\", \"grep -E '^Sig(Blk|Ign)' /proc/self/status > {out}; exec sleep 1000\"]
+min_uptime_secs = 0
+
+[[services]]
+name = \"forker\"
+command = \"/bin/sh\"
+args = [\"-c\", \"sleep 1000 & echo $! > {daemon}; exit 0\"]
+",
+            out = out.display(),
+            daemon = daemon.display()
+        ),
+    );
+    sup.wait_for("clean running, forker stopped", |s| {
+        state(s, "clean") == "RUNNING"
+            && state(s, "forker") == "STOPPED"
+            && Sup::service(s, "forker")["last_exit"].is_string()
+    });
+    // The grep ran in a fresh child: nothing blocked, nothing ignored.
+    let sig = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        sig.lines().all(|l| l.ends_with("0000000000000000")) && sig.lines().count() == 2,
+        "{sig}"
+    );
+    let left: i32 = std::fs::read_to_string(&daemon)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while alive(left) {
+        assert!(
+            Instant::now() < deadline,
+            "the daemonized child {left} survived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(
+        err.contains("forker: exited leaving 1 process(es)") && err.contains("daemonizes"),
+        "{err}"
+    );
     assert!(sup.stop().0.success());
 }
