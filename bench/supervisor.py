@@ -7,7 +7,7 @@
   (c) the supervisor's RSS with 3 idle children, and its CPU time over 30 s idle
   (d) whether a grandchild survives a stop, and how long the stop takes
 
-Usage: supervisor.py BALLAST CHILD SUPERVISORD_PYTHON PM2 WORKDIR
+Usage: supervisor.py BALLAST CHILD SUPERVISORD_PYTHON PM2 WORKDIR [NAME ...]  (only these)
 Prints a table; ratios are Ballast against each of the others."""
 import json
 import os
@@ -18,6 +18,7 @@ import sys
 import time
 
 BALLAST, CHILD, SUP_PY, PM2, WORK = sys.argv[1:6]
+ONLY = set(sys.argv[6:])
 KILLS = 20
 IDLE_SECS = 30
 EXIT_SECS = 10
@@ -270,6 +271,8 @@ def bench(kind):
 def main():
     rows = []
     for kind in (Ballast, Supervisord, Pm2):
+        if ONLY and kind.name not in ONLY:
+            continue
         try:
             rows.append(bench(kind))
         except Exception as e:  # a tool that is missing or broken: say so, keep the others
