@@ -262,6 +262,19 @@ pub fn run(
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).map_err(io("cannot listen on", &socket))?;
 
+    // Children must start with default dispositions. A signal the supervisor inherited as
+    // ignored (nohup, a service manager) would stay ignored across exec; a handler that does
+    // nothing keeps ignoring it here, and exec resets handled signals to their default — so
+    // children get SIG_DFL with no code between fork and exec, and spawning keeps the
+    // posix_spawn fast path.
+    let swallowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in ignored_signals() {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&swallowed)) {
+            log(&format!(
+                "warning: signal {sig} is ignored and stays ignored in services ({e})"
+            ));
+        }
+    }
     let (tx, rx) = mpsc::channel::<Event>();
     let to_loop = tx.clone();
     control::serve(listener, move |env| {
@@ -340,7 +353,6 @@ pub fn run(
         log_dir,
         data_dir: data_dir.to_owned(),
         notify_sockets,
-        inherited_ignored: ignored_signals(),
         events: tx,
     };
     log(&format!(
@@ -518,7 +530,6 @@ pub fn http_ok(url: &str) -> bool {
 /// Signals ignored in this process, from `SigIgn` of `/proc/self/status`, without SIGPIPE (the
 /// standard library ignores it here and resets it in children itself) and without 32 and 33,
 /// which the C library reserves for its threads and handles itself whenever it uses them.
-/// Any other one moves spawning from posix_spawn to fork + `pre_exec`, about 1 ms slower.
 fn ignored_signals() -> Vec<i32> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let mask = status
@@ -527,7 +538,11 @@ fn ignored_signals() -> Vec<i32> {
         .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
         .unwrap_or(0);
     (1..=64)
-        .filter(|n| mask & (1u64 << (n - 1)) != 0 && *n != libc::SIGPIPE && !(32..=33).contains(n))
+        .filter(|n| {
+            mask & (1u64 << (n - 1)) != 0
+                && *n != signal_hook::consts::SIGPIPE
+                && !(32..=33).contains(n)
+        })
         .collect()
 }
 
@@ -644,8 +659,6 @@ struct Supervisor {
     log_dir: PathBuf,
     data_dir: PathBuf,
     notify_sockets: BTreeMap<String, PathBuf>,
-    /// Signals this process inherited as ignored (SIGPIPE aside), reset in every child.
-    inherited_ignored: Vec<i32>,
     events: Sender<Event>,
 }
 
@@ -715,23 +728,6 @@ impl Supervisor {
             .process_group(0);
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
-        }
-        // Children start with default dispositions: the standard library resets the signal
-        // mask and SIGPIPE; signals ignored by whoever started the supervisor (nohup, a
-        // service manager) are reset here. Without any, the fast posix_spawn path stays.
-        if !self.inherited_ignored.is_empty() {
-            let signals = self.inherited_ignored.clone();
-            // SAFETY: the closure runs in the forked child before exec and only calls
-            // signal(2), which is async-signal-safe; it allocates nothing (the Vec was
-            // allocated before the fork and is only read).
-            unsafe {
-                cmd.pre_exec(move || {
-                    for &s in &signals {
-                        libc::signal(s, libc::SIG_DFL);
-                    }
-                    Ok(())
-                });
-            }
         }
         slot.svc.started(now);
         match cmd.spawn() {

@@ -120,13 +120,14 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
         return Ok(exit::FAILURE);
     }
     let mut log = |line: &str| {
-        // A closed terminal must not take the supervisor down.
+        // One write per line (stderr is unbuffered), and a closed terminal must not take the
+        // supervisor down.
         use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "{} supervisor: {line}",
+        let text = format!(
+            "{} supervisor: {line}\n",
             ballast_store::SystemClock.now_string()
         );
+        let _ = std::io::stderr().write_all(text.as_bytes());
     };
     let paper = cfg.general.mode == ballast_core::config::Mode::Paper;
     match ballast_supervisor::run(
