@@ -723,50 +723,57 @@ impl Supervisor {
             .env("BALLAST_SUPERVISOR_PID", std::process::id().to_string())
             .env(DATA_DIR_TAG, &self.data_dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .process_group(0);
+        // stdout and stderr share one pipe, read by one thread into the service's log.
+        let output = match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+            Ok((read, write)) => match write.try_clone() {
+                Ok(write2) => {
+                    cmd.stdout(Stdio::from(write)).stderr(Stdio::from(write2));
+                    Some(std::fs::File::from(read))
+                }
+                Err(_) => None,
+            },
+            Err(e) => {
+                log(&format!(
+                    "{}: cannot create its output pipe ({e}); output discarded",
+                    spec.name
+                ));
+                None
+            }
+        };
+        if output.is_none() {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
         }
         slot.svc.started(now);
         match cmd.spawn() {
-            Ok(mut child) => {
+            Ok(child) => {
+                // The parent's copies of the pipe's write end go with the command, so the
+                // log thread sees end-of-file when the service's processes are gone.
+                drop(cmd);
                 let pid = Pid::from_child(&child);
-                let shared =
-                    match RotatingLog::open(LogSpec::for_service(&log_dir, &slot.spec.name)) {
-                        Ok(l) => Some(logs::SharedLog(Arc::new(std::sync::Mutex::new(l)))),
-                        Err(e) => {
-                            log(&format!(
-                                "{}: cannot open its log in {}: {e}; its output is discarded",
-                                slot.spec.name,
-                                log_dir.display()
-                            ));
-                            None
-                        }
-                    };
-                let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
-                    child
-                        .stdout
-                        .take()
-                        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                    child
-                        .stderr
-                        .take()
-                        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                ];
-                for stream in streams.into_iter().flatten() {
+                if let Some(output) = output {
+                    let spec = LogSpec::for_service(&log_dir, &slot.spec.name);
                     let name = slot.spec.name.clone();
-                    let shared = shared.clone();
-                    std::thread::spawn(move || match shared {
-                        Some(mut sink) => logs::pump(stream, &mut sink, &mut |e| {
-                            use std::io::Write;
-                            let _ = writeln!(
-                                std::io::stderr(),
-                                "supervisor: cannot write the log of {name}: {e}"
-                            );
-                        }),
-                        None => logs::pump(stream, &mut NullLog, &mut |_| {}),
+                    std::thread::spawn(move || {
+                        use std::io::Write;
+                        match RotatingLog::open(spec) {
+                            Ok(mut l) => logs::pump(output, &mut l, &mut |e| {
+                                let _ = writeln!(
+                                    std::io::stderr(),
+                                    "supervisor: cannot write the log of {name}: {e}"
+                                );
+                            }),
+                            Err(e) => {
+                                let _ = writeln!(
+                                    std::io::stderr(),
+                                    "supervisor: cannot open the log of {name}: {e}; its output is discarded"
+                                );
+                                logs::pump(output, &mut NullLog, &mut |_| {});
+                            }
+                        }
                     });
                 }
                 // The handle is not waited on: the loop reaps every child with waitpid(-1).

@@ -101,19 +101,6 @@ impl Sink for RotatingLog {
     }
 }
 
-/// One log shared by a child's stdout and stderr (one writer, so rotation stays consistent).
-#[derive(Clone)]
-pub struct SharedLog(pub std::sync::Arc<std::sync::Mutex<RotatingLog>>);
-
-impl Sink for SharedLog {
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self.0.lock() {
-            Ok(mut log) => log.write_all(buf),
-            Err(_) => Err(io::Error::other("the log's writer panicked")),
-        }
-    }
-}
-
 /// Copy `from` (a child's stdout or stderr) into the log until it closes. A log that cannot be
 /// written does not stop the copy (the child must never block on a full pipe); the first error
 /// is reported once through `on_error`.
