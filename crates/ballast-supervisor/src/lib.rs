@@ -24,7 +24,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
@@ -95,6 +95,23 @@ pub enum SupervisorError {
     Signals(std::io::Error),
 }
 
+/// How other threads hand events to the loop: the event on a channel, then a write to an
+/// eventfd the loop polls together with the children's pidfds.
+#[derive(Clone)]
+struct Waker {
+    tx: Sender<Event>,
+    fd: Arc<rustix::fd::OwnedFd>,
+}
+
+impl Waker {
+    /// False once the loop is gone.
+    fn send(&self, ev: Event) -> bool {
+        let ok = self.tx.send(ev).is_ok();
+        let _ = rustix::io::write(&*self.fd, &1u64.to_ne_bytes());
+        ok
+    }
+}
+
 enum Event {
     /// SIGCHLD: some child changed state.
     Child,
@@ -120,6 +137,8 @@ enum Event {
 /// A running service's process.
 struct Proc {
     pid: Pid,
+    /// Readable when the process exits (pidfd_open); without one, SIGCHLD still tells.
+    pidfd: Option<rustix::fd::OwnedFd>,
     started: Instant,
     started_wall: std::time::SystemTime,
 }
@@ -276,10 +295,18 @@ pub fn run(
         }
     }
     let (tx, rx) = mpsc::channel::<Event>();
+    let wake_fd = rustix::event::eventfd(
+        0,
+        rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+    )
+    .map_err(|e| SupervisorError::Signals(e.into()))?;
+    let wake_fd = Arc::new(wake_fd);
+    let tx = Waker {
+        tx,
+        fd: Arc::clone(&wake_fd),
+    };
     let to_loop = tx.clone();
-    control::serve(listener, move |env| {
-        to_loop.send(Event::Control(env)).is_ok()
-    });
+    control::serve(listener, move |env| to_loop.send(Event::Control(env)));
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGCHLD,
         signal_hook::consts::SIGINT,
@@ -295,7 +322,7 @@ pub fn run(
             } else {
                 Event::Stop
             };
-            if sig_tx.send(ev).is_err() {
+            if !sig_tx.send(ev) {
                 return;
             }
         }
@@ -318,13 +345,10 @@ pub fn run(
             let mut buf = [0u8; 4096];
             while let Ok(n) = sock.recv(&mut buf) {
                 let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if tx
-                    .send(Event::Notify {
-                        service: name.clone(),
-                        message,
-                    })
-                    .is_err()
-                {
+                if !tx.send(Event::Notify {
+                    service: name.clone(),
+                    message,
+                }) {
                     return;
                 }
             }
@@ -354,6 +378,8 @@ pub fn run(
         data_dir: data_dir.to_owned(),
         notify_sockets,
         events: tx,
+        rx,
+        wake: wake_fd,
     };
     log(&format!(
         "supervisor {} up: {} service(s), control socket {}",
@@ -366,32 +392,32 @@ pub fn run(
         let timeout = sup
             .next_deadline()
             .map(|d| d.saturating_duration_since(Instant::now()));
-        let ev = match timeout {
-            Some(t) => rx.recv_timeout(t),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match ev {
-            Ok(Event::Child) => sup.reap(log),
-            Ok(Event::Notify { service, message }) => sup.notified(&service, &message, log),
-            Ok(Event::Probed { service, start }) => sup.probed(&service, start, log),
-            Ok(Event::Heartbeat { service }) => {
-                if let Some(slot) = sup.slots.iter_mut().find(|s| s.spec.name == service) {
-                    liveness(slot, Instant::now(), "seen by inotify", log);
+        let mut stop = false;
+        for ev in sup.wait(timeout) {
+            match ev {
+                Event::Child => sup.reap(log),
+                Event::Notify { service, message } => sup.notified(&service, &message, log),
+                Event::Probed { service, start } => sup.probed(&service, start, log),
+                Event::Heartbeat { service } => {
+                    if let Some(slot) = sup.slots.iter_mut().find(|s| s.spec.name == service) {
+                        liveness(slot, Instant::now(), "seen by inotify", log);
+                    }
+                }
+                Event::Stop => stop = true,
+                Event::Control((req, reply)) => {
+                    let answer = sup.control(req, log);
+                    let _ = reply.send(answer);
                 }
             }
-            Ok(Event::Stop) => break,
-            Ok(Event::Control((req, reply))) => {
-                let answer = sup.control(req, log);
-                let _ = reply.send(answer);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if stop {
+            break;
         }
         sup.timers(log);
         sup.start_due(log);
     }
     log("supervisor: stopping services in reverse order");
-    sup.shutdown(&rx, log);
+    sup.shutdown(log);
     sig_handle.close();
     let _ = std::fs::remove_file(&socket);
     log("supervisor: stopped");
@@ -401,7 +427,7 @@ pub fn run(
 /// Watch the directories of the services' heartbeat files with inotify; a change to one (written,
 /// touched, replaced, deleted) is an event for its service. Where a directory cannot be watched,
 /// the 100 ms tick still sees the file.
-fn watch_heartbeats(services: &[ServiceSpec], events: Sender<Event>, log: &mut dyn FnMut(&str)) {
+fn watch_heartbeats(services: &[ServiceSpec], events: Waker, log: &mut dyn FnMut(&str)) {
     use rustix::fs::inotify;
     let files: Vec<(String, PathBuf)> = services
         .iter()
@@ -459,7 +485,7 @@ fn watch_heartbeats(services: &[ServiceSpec], events: Sender<Event>, log: &mut d
             for (wd, file, service) in &watched {
                 if *wd == ev.wd() && file.as_os_str() == name {
                     let service = service.clone();
-                    if events.send(Event::Heartbeat { service }).is_err() {
+                    if !events.send(Event::Heartbeat { service }) {
                         return;
                     }
                 }
@@ -470,7 +496,7 @@ fn watch_heartbeats(services: &[ServiceSpec], events: Sender<Event>, log: &mut d
 
 /// Probe `url` every 100 ms while the process `pid` lives, until it answers 2xx; then report
 /// it for start number `start`.
-fn probe(url: String, service: String, start: u64, pid: Pid, events: Sender<Event>) {
+fn probe(url: String, service: String, start: u64, pid: Pid, events: Waker) {
     std::thread::spawn(move || {
         while Path::new(&format!("/proc/{}", pid.as_raw_nonzero())).exists() {
             if http_ok(&url) {
@@ -659,7 +685,9 @@ struct Supervisor {
     log_dir: PathBuf,
     data_dir: PathBuf,
     notify_sockets: BTreeMap<String, PathBuf>,
-    events: Sender<Event>,
+    events: Waker,
+    rx: mpsc::Receiver<Event>,
+    wake: Arc<rustix::fd::OwnedFd>,
 }
 
 impl Supervisor {
@@ -785,6 +813,8 @@ impl Supervisor {
                 ));
                 slot.proc = Some(Proc {
                     pid,
+                    pidfd: rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+                        .ok(),
                     started: Instant::now(),
                     started_wall: std::time::SystemTime::now(),
                 });
@@ -1074,7 +1104,7 @@ impl Supervisor {
     }
 
     /// Stop services in reverse dependency order, each fully down before the next.
-    fn shutdown(&mut self, rx: &mpsc::Receiver<Event>, log: &mut dyn FnMut(&str)) {
+    fn shutdown(&mut self, log: &mut dyn FnMut(&str)) {
         for i in (0..self.slots.len()).rev() {
             self.slots[i].wanted = false;
             self.slots[i].restart_at = None;
@@ -1083,28 +1113,61 @@ impl Supervisor {
                 let wait = self.next_deadline().map_or(Duration::from_secs(1), |d| {
                     d.saturating_duration_since(Instant::now())
                 });
-                match rx.recv_timeout(wait) {
-                    Ok(Event::Child) => self.reap(log),
-                    Ok(Event::Control((_, reply))) => {
-                        let _ = reply.send(Response::Error {
-                            message: "the supervisor is shutting down".into(),
-                        });
-                    }
-                    Ok(
+                for ev in self.wait(Some(wait)) {
+                    match ev {
+                        Event::Child => self.reap(log),
+                        Event::Control((_, reply)) => {
+                            let _ = reply.send(Response::Error {
+                                message: "the supervisor is shutting down".into(),
+                            });
+                        }
                         Event::Stop
                         | Event::Notify { .. }
                         | Event::Probed { .. }
-                        | Event::Heartbeat { .. },
-                    )
-                    | Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
+                        | Event::Heartbeat { .. } => {}
+                    }
                 }
                 // A SIGCHLD may have been coalesced with one already handled.
                 self.reap(log);
                 self.timers(log);
             }
         }
-        let _ = &self.events;
+    }
+
+    /// The next events: those queued, else whatever comes first within `timeout` — a child's
+    /// exit (its pidfd becomes readable: the loop wakes directly, no other thread involved) or
+    /// an event from another thread (the eventfd). `None` waits without a limit.
+    fn wait(&self, timeout: Option<Duration>) -> Vec<Event> {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        let mut out: Vec<Event> = self.rx.try_iter().collect();
+        if !out.is_empty() {
+            return out;
+        }
+        let mut child = false;
+        {
+            let mut fds = vec![PollFd::new(&*self.wake, PollFlags::IN)];
+            for s in &self.slots {
+                if let Some(fd) = s.proc.as_ref().and_then(|p| p.pidfd.as_ref()) {
+                    fds.push(PollFd::new(fd, PollFlags::IN));
+                }
+            }
+            let ts = timeout.map(|d| Timespec {
+                tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(d.subsec_nanos()),
+            });
+            if rustix::event::poll(&mut fds, ts.as_ref()).is_ok() {
+                child = fds[1..].iter().any(|f| !f.revents().is_empty());
+                if !fds[0].revents().is_empty() {
+                    let mut buf = [0u8; 8];
+                    let _ = rustix::io::read(&*self.wake, &mut buf);
+                }
+            }
+        }
+        out.extend(self.rx.try_iter());
+        if child {
+            out.push(Event::Child);
+        }
+        out
     }
 }
 
@@ -1208,7 +1271,12 @@ mod tests {
         let hb = tmp.path().join("bot.heartbeat");
         let other = tmp.path().join("unrelated");
         let (tx, rx) = mpsc::channel();
-        watch_heartbeats(&[spec("bot", &hb)], tx, &mut |_| {});
+        let fd = rustix::event::eventfd(0, rustix::event::EventfdFlags::NONBLOCK).unwrap();
+        let waker = Waker {
+            tx,
+            fd: Arc::new(fd),
+        };
+        watch_heartbeats(&[spec("bot", &hb)], waker, &mut |_| {});
         let next = || match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Event::Heartbeat { service }) => service,
             _ => panic!("no heartbeat event"),
