@@ -140,7 +140,9 @@ struct Proc {
     /// Readable when the process exits (pidfd_open); without one, SIGCHLD still tells.
     pidfd: Option<rustix::fd::OwnedFd>,
     started: Instant,
-    started_wall: std::time::SystemTime,
+    /// The heartbeat file's mtime just before the start: a heartbeat is a change from it (file
+    /// times are coarse, and a service may touch the file before the spawn call returns).
+    heartbeat_before: Option<std::time::SystemTime>,
 }
 
 /// How often liveness and heartbeat readiness are looked at (the heartbeat is a file's mtime).
@@ -167,7 +169,8 @@ fn liveness(slot: &mut Slot, now: Instant, seen_by: &str, log: &mut dyn FnMut(&s
         .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
     if slot.spec.heartbeat_ready
         && slot.svc.state == ServiceState::Starting
-        && mtime.is_some_and(|m| m >= p.started_wall)
+        && mtime.is_some()
+        && mtime != p.heartbeat_before
     {
         slot.svc.ready();
         log(&format!(
@@ -184,7 +187,7 @@ fn liveness(slot: &mut Slot, now: Instant, seen_by: &str, log: &mut dyn FnMut(&s
     if let Some(max) = slot.spec.heartbeat_max_age {
         // Measured from the start until the first heartbeat after it.
         let since = mtime
-            .filter(|m| *m >= p.started_wall)
+            .filter(|m| Some(*m) != p.heartbeat_before)
             .and_then(|m| m.elapsed().ok())
             .unwrap_or(up);
         if since > max {
@@ -775,6 +778,10 @@ impl Supervisor {
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
         }
+        let heartbeat_before = spec
+            .heartbeat_file
+            .as_ref()
+            .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
         slot.svc.started(now);
         match cmd.spawn() {
             Ok(child) => {
@@ -816,7 +823,7 @@ impl Supervisor {
                     pidfd: rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
                         .ok(),
                     started: Instant::now(),
-                    started_wall: std::time::SystemTime::now(),
+                    heartbeat_before,
                 });
                 slot.last_watchdog = None;
                 slot.liveness_kill = false;

@@ -631,3 +631,62 @@ args = [\"-c\", \"sleep 1000 & echo $! > {daemon}; exit 0\"]
     );
     assert!(sup.stop().0.success());
 }
+
+#[test]
+fn a_non_executable_command_and_a_deleted_heartbeat_get_clear_states_and_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("bot.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 1000\n").unwrap(); // not chmod +x
+    let hb = tmp.path().join("hb");
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"noexec\"
+command = \"{script}\"
+restart_delay_ms = 0
+max_restarts = 1
+
+[[services]]
+name = \"beating\"
+command = \"/bin/sh\"
+args = [\"-c\", \"touch {hb}; exec sleep 1000\"]
+readiness = \"heartbeat\"
+heartbeat_file = \"{hb}\"
+heartbeat_max_age_secs = 1
+max_restarts = 1
+restart_window_secs = 600
+",
+            script = script.display(),
+            hb = hb.display()
+        ),
+    );
+    sup.wait_for("noexec FAILED, beating RUNNING", |s| {
+        state(s, "noexec") == "FAILED" && state(s, "beating") == "RUNNING"
+    });
+    // The heartbeat file disappears: a liveness failure, named as such.
+    std::fs::remove_file(&hb).unwrap();
+    let s = sup.wait_for("beating restarted after its heartbeat vanished", |s| {
+        Sup::service(s, "beating")["restarts"].as_u64() >= Some(1)
+    });
+    assert!(
+        Sup::service(&s, "beating")["last_exit"]
+            .as_str()
+            .is_some_and(|e| e.contains("liveness kill")),
+        "{s}"
+    );
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(
+        err.contains(&format!(
+            "cannot start {}: Permission denied",
+            script.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("beating: liveness failed: heartbeat") && err.contains("missing"),
+        "{err}"
+    );
+    assert!(sup.stop().0.success());
+}
