@@ -16,6 +16,7 @@
 
 pub mod control;
 pub mod logs;
+pub mod ops;
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
@@ -33,6 +34,8 @@ use rustix::process::{Pid, Signal, WaitOptions};
 
 use crate::control::{Envelope, Request, Response, ServiceStatus};
 use crate::logs::{LogSpec, RotatingLog};
+use crate::ops::Ops;
+use serde_json::json;
 
 /// One service to supervise.
 #[derive(Debug, Clone)]
@@ -156,7 +159,7 @@ impl ServiceSpec {
 
 /// Heartbeat readiness, heartbeat age and the sd_notify watchdog of a running service. A failed
 /// check kills the process group; the exit then counts as a liveness failure.
-fn liveness(slot: &mut Slot, now: Instant, seen_by: &str, log: &mut dyn FnMut(&str)) {
+fn liveness(slot: &mut Slot, now: Instant, seen_by: &str, ops: &Ops, log: &mut dyn FnMut(&str)) {
     let Some(p) = &slot.proc else { return };
     if slot.stopping.is_some() || slot.liveness_kill {
         return;
@@ -177,6 +180,10 @@ fn liveness(slot: &mut Slot, now: Instant, seen_by: &str, log: &mut dyn FnMut(&s
             "{}: RUNNING (heartbeat, {seen_by})",
             slot.spec.name
         ));
+        ops.record(
+            "service.ready",
+            json!({ "service": slot.spec.name, "via": "heartbeat" }),
+        );
     }
     // Liveness applies once the service is ready: a long start (an engine replaying a big
     // journal) is not a hang.
@@ -220,6 +227,10 @@ fn liveness(slot: &mut Slot, now: Instant, seen_by: &str, log: &mut dyn FnMut(&s
             "{}: liveness failed: {why}; SIGKILL to its process group",
             slot.spec.name
         ));
+        ops.record(
+            "service.liveness_kill",
+            json!({ "service": slot.spec.name, "why": why }),
+        );
         slot.liveness_kill = true;
         slot.last_exit = Some(format!("liveness: {why}"));
         let _ = rustix::process::kill_process_group(p.pid, Signal::KILL);
@@ -333,8 +344,16 @@ pub fn run(
 
     // Heartbeat files are watched with inotify (the 100 ms tick is the fallback).
     watch_heartbeats(&services, tx.clone(), log);
+    let ops = Ops::open(data_dir, Arc::clone(&clock), log);
+    ops.record(
+        "supervisor.started",
+        json!({
+            "pid": std::process::id(),
+            "services": services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        }),
+    );
     // Processes a previous supervisor of this data directory left behind.
-    orphans(data_dir, paper_orphans, log);
+    orphans(data_dir, paper_orphans, &ops, log);
     let notify_dir = run_dir.join("notify");
     let mut notify_sockets = BTreeMap::new();
     for spec in services.iter().filter(|s| s.notify) {
@@ -381,6 +400,7 @@ pub fn run(
         data_dir: data_dir.to_owned(),
         notify_sockets,
         events: tx,
+        ops,
         rx,
         wake: wake_fd,
     };
@@ -403,7 +423,7 @@ pub fn run(
                 Event::Probed { service, start } => sup.probed(&service, start, log),
                 Event::Heartbeat { service } => {
                     if let Some(slot) = sup.slots.iter_mut().find(|s| s.spec.name == service) {
-                        liveness(slot, Instant::now(), "seen by inotify", log);
+                        liveness(slot, Instant::now(), "seen by inotify", &sup.ops, log);
                     }
                 }
                 Event::Stop => stop = true,
@@ -418,9 +438,13 @@ pub fn run(
         }
         sup.timers(log);
         sup.start_due(log);
+        sup.ops.flush();
     }
     log("supervisor: stopping services in reverse order");
     sup.shutdown(log);
+    sup.ops
+        .record("supervisor.stopped", json!({ "pid": std::process::id() }));
+    sup.ops.close();
     sig_handle.close();
     let _ = std::fs::remove_file(&socket);
     log("supervisor: stopped");
@@ -647,8 +671,12 @@ pub fn find_orphans(data_dir: &Path) -> Vec<(i32, String)> {
     out
 }
 
-fn orphans(data_dir: &Path, kill: bool, log: &mut dyn FnMut(&str)) {
+fn orphans(data_dir: &Path, kill: bool, ops: &Ops, log: &mut dyn FnMut(&str)) {
     for (pid, service) in find_orphans(data_dir) {
+        ops.record(
+            "supervisor.orphan",
+            json!({ "pid": pid, "service": service, "killed": kill }),
+        );
         if kill {
             log(&format!(
                 "orphan of a previous supervisor: pid {pid} (service {service}); killed (paper mode)"
@@ -689,17 +717,12 @@ struct Supervisor {
     data_dir: PathBuf,
     notify_sockets: BTreeMap<String, PathBuf>,
     events: Waker,
+    ops: Ops,
     rx: mpsc::Receiver<Event>,
     wake: Arc<rustix::fd::OwnedFd>,
 }
 
 impl Supervisor {
-    fn slot_of_pid(&mut self, pid: Pid) -> Option<&mut Slot> {
-        self.slots
-            .iter_mut()
-            .find(|s| s.proc.as_ref().is_some_and(|p| p.pid == pid))
-    }
-
     fn next_deadline(&self) -> Option<Instant> {
         // Liveness and heartbeat readiness are checked on a tick while such a service runs.
         let tick = self
@@ -818,6 +841,10 @@ impl Supervisor {
                     slot.spec.name,
                     pid.as_raw_nonzero()
                 ));
+                self.ops.record(
+                    "service.started",
+                    json!({ "service": slot.spec.name, "pid": pid.as_raw_nonzero().get() }),
+                );
                 slot.proc = Some(Proc {
                     pid,
                     pidfd: rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
@@ -857,7 +884,7 @@ impl Supervisor {
                     now,
                     &slot.spec.rules,
                 );
-                apply_action(slot, action, log);
+                apply_action(slot, action, &self.ops, log);
             }
         }
     }
@@ -873,7 +900,11 @@ impl Supervisor {
                     let code = status.exit_status();
                     let signal = status.terminating_signal();
                     let now = self.clock.now();
-                    let Some(slot) = self.slot_of_pid(pid) else {
+                    let Some(slot) = self
+                        .slots
+                        .iter_mut()
+                        .find(|s| s.proc.as_ref().is_some_and(|p| p.pid == pid))
+                    else {
                         continue; // an orphaned grandchild
                     };
                     // Whatever the leader left behind in its group goes with it. A service that
@@ -917,7 +948,17 @@ impl Supervisor {
                         &slot.spec.rules,
                     );
                     log(&format!("{}: {how}", slot.spec.name));
-                    apply_action(slot, action, log);
+                    self.ops.record(
+                        "service.exited",
+                        json!({
+                            "service": slot.spec.name,
+                            "pid": pid.as_raw_nonzero().get(),
+                            "how": how,
+                            "requested": stopping.is_some(),
+                            "liveness_kill": liveness_kill,
+                        }),
+                    );
+                    apply_action(slot, action, &self.ops, log);
                     if stopping.is_some_and(|s| s.then_start) {
                         slot.wanted = true;
                     }
@@ -938,6 +979,10 @@ impl Supervisor {
             {
                 slot.svc.ready();
                 log(&format!("{service}: RUNNING (HTTP probe)"));
+                self.ops.record(
+                    "service.ready",
+                    json!({ "service": service, "via": "http" }),
+                );
             }
         }
     }
@@ -954,6 +999,10 @@ impl Supervisor {
                 {
                     slot.svc.ready();
                     log(&format!("{service}: RUNNING (READY=1)"));
+                    self.ops.record(
+                        "service.ready",
+                        json!({ "service": service, "via": "notify" }),
+                    );
                 }
                 Some(("STATUS", text)) => log(&format!("{service}: status: {text}")),
                 Some(("WATCHDOG", "1")) => slot.last_watchdog = Some(Instant::now()),
@@ -965,7 +1014,7 @@ impl Supervisor {
     fn timers(&mut self, log: &mut dyn FnMut(&str)) {
         let now = Instant::now();
         for slot in &mut self.slots {
-            liveness(slot, now, "seen on the 100 ms tick", log);
+            liveness(slot, now, "seen on the 100 ms tick", &self.ops, log);
             if slot.restart_at.is_some_and(|t| t <= now) {
                 slot.restart_at = None;
                 if slot.svc.state == ServiceState::Backoff {
@@ -976,6 +1025,10 @@ impl Supervisor {
                 slot.ready_at = None;
                 slot.svc.ready();
                 log(&format!("{}: RUNNING", slot.spec.name));
+                self.ops.record(
+                    "service.ready",
+                    json!({ "service": slot.spec.name, "via": "min_uptime" }),
+                );
             }
             if let Some(st) = &slot.stopping {
                 if st.kill_at <= now {
@@ -1051,6 +1104,8 @@ impl Supervisor {
                     };
                 }
                 slot.wanted = true;
+                self.ops
+                    .record("service.restart_requested", json!({ "service": service }));
                 if slot.proc.is_some() {
                     Self::stop_slot(slot, true, log);
                 } else {
@@ -1072,6 +1127,10 @@ impl Supervisor {
                 slot.wanted = true;
                 slot.restart_at = None;
                 log(&format!("{service}: reset by an operator (was {was:?})"));
+                self.ops.record(
+                    "service.reset",
+                    json!({ "service": service, "was": state_name(was) }),
+                );
                 Response::Done {
                     message: format!("{service}: reset (was {was:?}); starting"),
                 }
@@ -1178,9 +1237,18 @@ impl Supervisor {
     }
 }
 
-fn apply_action(slot: &mut Slot, action: Action, log: &mut dyn FnMut(&str)) {
+fn apply_action(slot: &mut Slot, action: Action, ops: &Ops, log: &mut dyn FnMut(&str)) {
     match action {
         Action::Restart { after_ms } => {
+            ops.record(
+                "service.backoff",
+                json!({
+                    "service": slot.spec.name,
+                    "after_ms": after_ms,
+                    "failures_in_window": slot.svc.failures_in_window(),
+                    "max_restarts": slot.spec.rules.max_restarts,
+                }),
+            );
             log(&format!(
                 "{}: BACKOFF, restart in {after_ms} ms ({} of {} failures in the window)",
                 slot.spec.name,
@@ -1190,6 +1258,10 @@ fn apply_action(slot: &mut Slot, action: Action, log: &mut dyn FnMut(&str)) {
             slot.restart_at = Some(Instant::now() + Duration::from_millis(after_ms));
         }
         Action::StayDown { state, reason } => {
+            ops.record(
+                "service.down",
+                json!({ "service": slot.spec.name, "state": state_name(state), "reason": reason }),
+            );
             log(&format!(
                 "{}: {} — {reason}",
                 slot.spec.name,

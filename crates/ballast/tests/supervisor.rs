@@ -175,6 +175,41 @@ restart_window_secs = 60
     assert_eq!(Sup::service(&s, "crasher")["failures_in_window"], 4);
     let (code, _) = sup.stop();
     assert!(code.success());
+    // Every event is in the ops journal, in order, durable and checksummed.
+    let mut kinds = Vec::new();
+    let scan = ballast_store::journal::scan(
+        &ballast_store::RealStorage,
+        &tmp.path().join("data/journal/ops"),
+        &mut |r: &ballast_store::record::RecordRef<'_>| {
+            kinds.push(format!("{} {}", r.kind, r.body.get()));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(scan.verdict, ballast_store::journal::Verdict::Clean);
+    let has = |kind: &str, text: &str| {
+        kinds
+            .iter()
+            .filter(|k| k.starts_with(kind) && k.contains(text))
+            .count()
+    };
+    assert!(
+        kinds
+            .first()
+            .is_some_and(|k| k.starts_with("supervisor.started")),
+        "{kinds:#?}"
+    );
+    assert!(
+        kinds
+            .last()
+            .is_some_and(|k| k.starts_with("supervisor.stopped")),
+        "{kinds:#?}"
+    );
+    assert_eq!(has("service.started ", "crasher"), 8, "{kinds:#?}");
+    assert_eq!(has("service.exited ", "exit code 3"), 8, "{kinds:#?}");
+    assert_eq!(has("service.backoff ", "crasher"), 6, "{kinds:#?}");
+    assert_eq!(has("service.down ", "\"FAILED\""), 2, "{kinds:#?}");
+    assert_eq!(has("service.reset ", "\"was\":\"FAILED\""), 1, "{kinds:#?}");
 }
 
 #[test]

@@ -1,0 +1,146 @@
+//! The ops journal (`journal/ops`): every supervisor event — a start, an exit, a backoff, a
+//! FAILED, a liveness kill, a reset, an orphan killed — as a durable, checksummed record, for
+//! audit and for the dashboard's timeline (SPEC principle 7).
+//!
+//! Appends are durable (fdatasync), so they happen on a writer thread, in bursts a few
+//! milliseconds after the events: the loop's restart path never waits for a disk or shares a
+//! core with a sync. The queue to it is bounded; when it is full (a disk far slower than
+//! the events), events are counted and the count is journaled (`ops.dropped`) as soon as there
+//! is room again — the loss is itself on record.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+
+use ballast_core::Clock;
+use ballast_store::{Journal, JournalOptions, Layout, OpenPolicy, RealStorage, Storage};
+use serde_json::Value;
+
+/// Events waiting for the writer, at most.
+pub const QUEUE: usize = 4_096;
+/// How long the writer lets a burst of events gather before writing it.
+const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The recorder (one, owned by the supervisor loop).
+pub struct Ops {
+    tx: Option<SyncSender<(String, Value)>>,
+    /// Recorded during a loop iteration, handed to the writer at its end ([`Ops::flush`]) —
+    /// after any spawn of that iteration, so waking the writer never delays a restart.
+    pending: std::cell::RefCell<Vec<(String, Value)>>,
+    dropped: Arc<AtomicU64>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ops {
+    /// Events go nowhere (the journal could not be opened; the log still has them).
+    pub fn disabled() -> Self {
+        Ops {
+            tx: None,
+            pending: std::cell::RefCell::new(Vec::new()),
+            dropped: Arc::new(AtomicU64::new(0)),
+            writer: None,
+        }
+    }
+
+    /// Open `journal/ops` of `data_dir` and start its writer. A journal that cannot be opened
+    /// (dangerous damage is never repaired here) is reported and the supervisor runs without it.
+    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>, log: &mut dyn FnMut(&str)) -> Self {
+        let storage: Arc<dyn Storage> = Arc::new(RealStorage);
+        let layout = Layout::new(data_dir);
+        let dir = layout.ops_journal();
+        let opened = Journal::open(
+            storage,
+            &layout,
+            &dir,
+            clock,
+            JournalOptions::default(),
+            OpenPolicy::RefuseDangerous,
+            &mut |_| Ok(()),
+        );
+        let (journal, report) = match opened {
+            Ok(j) => j,
+            Err(e) => {
+                log(&format!(
+                    "CRITICAL: the ops journal {} cannot be opened ({e}); supervisor events go to the log only until it is repaired",
+                    dir.display()
+                ));
+                return Ops::disabled();
+            }
+        };
+        for h in &report.heals {
+            log(&format!("heal: {} {}: {}", h.component, h.path, h.action));
+        }
+        let (tx, rx) = mpsc::sync_channel::<(String, Value)>(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let lost = Arc::clone(&dropped);
+        let writer = std::thread::spawn(move || {
+            let mut failed = false;
+            while let Ok(first) = rx.recv() {
+                // Events come in bursts (an exit, its backoff, the next start): wait a moment
+                // and write the burst with one sync, after the restart it belongs to is done.
+                std::thread::sleep(BATCH_WAIT);
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter().take(QUEUE));
+                let n = lost.swap(0, Ordering::Relaxed);
+                let dropped = ("ops.dropped".to_owned(), serde_json::json!({ "events": n }));
+                let items = (n > 0)
+                    .then_some(&dropped)
+                    .into_iter()
+                    .chain(batch.iter())
+                    .map(|(k, v)| (k.as_str(), v));
+                if let Err(e) = journal.append_many(items) {
+                    if !failed {
+                        failed = true;
+                        use std::io::Write;
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "supervisor: CRITICAL: the ops journal refused a write ({e}); supervisor events go to the log only"
+                        );
+                    }
+                }
+            }
+        });
+        Ops {
+            tx: Some(tx),
+            pending: std::cell::RefCell::new(Vec::new()),
+            dropped,
+            writer: Some(writer),
+        }
+    }
+
+    /// Write what is queued, then stop the writer (at shutdown: nothing recorded is lost).
+    pub fn close(mut self) {
+        self.flush();
+        self.tx = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+
+    /// Record an event (no system call; see [`Ops::flush`]).
+    pub fn record(&self, kind: &str, body: Value) {
+        if self.tx.is_none() {
+            return;
+        }
+        let mut pending = self.pending.borrow_mut();
+        if pending.len() < QUEUE {
+            pending.push((kind.to_owned(), body));
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Hand what was recorded to the writer (never blocks; a full queue is counted).
+    pub fn flush(&self) {
+        let Some(tx) = &self.tx else { return };
+        for ev in self.pending.borrow_mut().drain(..) {
+            match tx.try_send(ev) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
