@@ -210,6 +210,40 @@ restart_window_secs = 60
     assert_eq!(has("service.backoff ", "crasher"), 6, "{kinds:#?}");
     assert_eq!(has("service.down ", "\"FAILED\""), 2, "{kinds:#?}");
     assert_eq!(has("service.reset ", "\"was\":\"FAILED\""), 1, "{kinds:#?}");
+    // And an operator reads it with the journal commands.
+    let out = ballast()
+        .args([
+            "journal",
+            "dump",
+            "--ops",
+            "--type",
+            "service.reset",
+            "--data-dir",
+        ])
+        .arg(tmp.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("service.reset") && text.contains("crasher"),
+        "{text}"
+    );
+    let out = ballast()
+        .args(["journal", "verify", "--ops", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]

@@ -24,6 +24,9 @@ pub enum JournalCommand {
     Verify {
         #[command(flatten)]
         data_dir: DataDirArg,
+        /// The supervisor's ops journal (journal/ops) instead of the engine's.
+        #[arg(long)]
+        ops: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -32,6 +35,9 @@ pub enum JournalCommand {
     Dump {
         #[command(flatten)]
         data_dir: DataDirArg,
+        /// The supervisor's ops journal (journal/ops) instead of the engine's.
+        #[arg(long)]
+        ops: bool,
         /// One raw journal line per record (each is a JSON object).
         #[arg(long)]
         json: bool,
@@ -49,18 +55,25 @@ pub enum JournalCommand {
 
 pub fn journal(cmd: JournalCommand) -> anyhow::Result<Exit> {
     match cmd {
-        JournalCommand::Verify { data_dir, json } => verify(
+        JournalCommand::Verify {
+            data_dir,
+            ops,
+            json,
+        } => verify(
             &settings::data_dir(data_dir.data_dir.as_deref(), None),
+            ops,
             json,
         ),
         JournalCommand::Dump {
             data_dir,
+            ops,
             json,
             from,
             kind,
             limit,
         } => dump(
             &settings::data_dir(data_dir.data_dir.as_deref(), None),
+            ops,
             json,
             from,
             kind.as_deref(),
@@ -100,16 +113,22 @@ fn require_dir(dir: &Path) -> anyhow::Result<()> {
 
 fn inspect(
     dir: &Path,
+    ops: bool,
     visit: &mut journal::scan::Visitor<'_>,
 ) -> anyhow::Result<(Scan, Vec<SnapshotStatus>)> {
     require_dir(dir)?;
     let layout = Layout::new(dir);
-    let scan = journal::scan(&RealStorage, &layout.engine_journal(), visit).with_context(|| {
-        format!(
-            "cannot read the journal in {}",
-            layout.engine_journal().display()
-        )
-    })?;
+    let path = if ops {
+        layout.ops_journal()
+    } else {
+        layout.engine_journal()
+    };
+    let scan = journal::scan(&RealStorage, &path, visit)
+        .with_context(|| format!("cannot read the journal in {}", path.display()))?;
+    if ops {
+        // The ops journal has no snapshots.
+        return Ok((scan, Vec::new()));
+    }
     let snapshots = Snapshots {
         storage: &RealStorage,
         layout: &layout,
@@ -122,8 +141,8 @@ fn inspect(
     Ok((scan, snapshots))
 }
 
-fn verify(dir: &Path, json: bool) -> anyhow::Result<Exit> {
-    let (scan, snapshots) = inspect(dir, &mut |_| Ok(()))?;
+fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
+    let (scan, snapshots) = inspect(dir, ops, &mut |_| Ok(()))?;
     let (word, code) = status(&scan, &snapshots);
     if json {
         let report = Report {
@@ -179,6 +198,7 @@ fn verify(dir: &Path, json: bool) -> anyhow::Result<Exit> {
 
 fn dump(
     dir: &Path,
+    ops: bool,
     json: bool,
     from: u64,
     kind: Option<&str>,
@@ -215,7 +235,7 @@ fn dump(
                 msg
             })
         };
-        inspect(dir, &mut visit)
+        inspect(dir, ops, &mut visit)
     };
     out.flush().ok();
     if let Some(e) = write_err {
