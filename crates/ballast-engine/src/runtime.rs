@@ -15,8 +15,8 @@ use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
     ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord, JournalStamp,
-    LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA, SendOutcome,
-    SentRecord, SettleRecord, TrimRules,
+    KillSwitchRecord, LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA,
+    SendOutcome, SentRecord, SettleRecord, TrimRules,
 };
 use ballast_core::guard::{Gate, Limits};
 use ballast_core::paper::PaperConfig;
@@ -38,6 +38,7 @@ pub const SENT: &str = "order.sent";
 pub const SETTLE: &str = "order.settle";
 pub const PAPER_SETTINGS: &str = "paper.settings";
 pub const STAMP: &str = "journal.stamp";
+pub const KILL_SWITCH: &str = "engine.kill_switch";
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
@@ -147,6 +148,12 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
             let r: LiquidationRecord = serde_json::from_str(rec.body.get())
                 .map_err(|e| format!("bad engine.liquidation record: {e}"))?;
             state.apply_liquidation(&r);
+            Ok(())
+        }
+        KILL_SWITCH => {
+            let r: KillSwitchRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad engine.kill_switch record: {e}"))?;
+            state.apply_kill_switch(&r);
             Ok(())
         }
         STAMP => {
@@ -495,8 +502,38 @@ fn decide(
     w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
+    // The kill switch is the KILL_SWITCH file (`ballast kill` / `ballast resume`, with or
+    // without a supervisor); each change is journaled, and engaging cancels open orders.
+    let engaged = w.layout.kill_switch().exists();
+    if engaged != state.kill_switch.is_some() {
+        let reason = if engaged {
+            std::fs::read_to_string(w.layout.kill_switch())
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["reason"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "KILL_SWITCH file present".to_owned())
+        } else {
+            "KILL_SWITCH file removed".to_owned()
+        };
+        let r = KillSwitchRecord {
+            engaged,
+            reason,
+            at: state.last_bar.unwrap_or(Timestamp::EPOCH),
+        };
+        w.append(KILL_SWITCH, &r, log)?;
+        let open = state.orders.len();
+        state.apply_kill_switch(&r);
+        log(&if engaged {
+            format!(
+                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled",
+                r.reason
+            )
+        } else {
+            "kill switch released: trading resumes".to_owned()
+        });
+    }
     let gate = Gate {
-        kill_switch: w.layout.kill_switch().exists(),
+        kill_switch: engaged,
         ..Gate::default()
     };
     if let Some(r) = state.plan_liquidations(&w.opts.trim, &gate) {

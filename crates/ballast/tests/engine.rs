@@ -447,3 +447,90 @@ fn the_built_in_demo_trades_and_the_guard_visibly_rejects_some_signals() {
         "the guard also resizes some orders"
     );
 }
+
+#[test]
+fn the_kill_switch_halts_trading_survives_a_restart_and_is_released_only_by_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ballast"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("BALLAST_HOME")
+            .env_remove("BALLAST_CONFIG")
+            .output()
+            .unwrap()
+    };
+    // Trade a while, then engage the switch (no engine running: the file is the switch).
+    assert!(
+        engine(&data)
+            .args(["--max-bars", "1500"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = cli(&["kill", "--reason", "drill"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(data.join("KILL_SWITCH").is_file());
+    let before = records(&data).len();
+    // Restart with the switch engaged: journaled once, then every signal refused by it.
+    let out = engine(&data).args(["--max-bars", "4000"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KILL SWITCH ENGAGED (drill)"));
+    let recs = records(&data);
+    let after: Vec<&(String, String)> = recs[before..].iter().collect();
+    let kills: Vec<&&(String, String)> = after
+        .iter()
+        .filter(|(k, _)| k == "engine.kill_switch")
+        .collect();
+    assert_eq!(kills.len(), 1, "journaled once");
+    assert!(kills[0].1.contains("\"engaged\":true") && kills[0].1.contains("drill"));
+    let decisions: Vec<&&(String, String)> = after
+        .iter()
+        .filter(|(k, _)| k == "engine.decision")
+        .collect();
+    assert!(!decisions.is_empty(), "signals keep coming");
+    assert!(
+        decisions
+            .iter()
+            .all(|(_, b)| b.contains("kill_switch") && b.contains("\"order\":null")),
+        "every one refused by the kill switch"
+    );
+    assert!(after.iter().all(|(k, _)| k != "order.sent"), "nothing sent");
+    // Another restart: still halted, nothing new journaled about the switch.
+    let n = records(&data).len();
+    assert!(
+        engine(&data)
+            .args(["--max-bars", "4500"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let recs = records(&data);
+    assert!(recs[n..].iter().all(|(k, _)| k != "engine.kill_switch"));
+    assert!(recs[n..].iter().all(|(k, _)| k != "order.sent"));
+    // Released only by resume; then trading resumes.
+    assert!(cli(&["resume"]).status.success());
+    assert!(!data.join("KILL_SWITCH").exists());
+    let n = records(&data).len();
+    let out = engine(&data).args(["--max-bars", "7000"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kill switch released"));
+    let recs = records(&data);
+    assert!(
+        recs[n..]
+            .iter()
+            .any(|(k, b)| k == "engine.kill_switch" && b.contains("\"engaged\":false"))
+    );
+    assert!(
+        recs[n..].iter().any(|(k, _)| k == "order.sent"),
+        "orders again"
+    );
+}

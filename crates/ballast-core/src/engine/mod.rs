@@ -20,8 +20,8 @@ mod tests;
 mod trim;
 
 pub use records::{
-    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, JournalStamp, PaperSettingsRecord,
-    SendOutcome, SentRecord, SettleRecord, Stats,
+    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, JournalStamp, KillSwitchRecord,
+    PaperSettingsRecord, SendOutcome, SentRecord, SettleRecord, Stats,
 };
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 
@@ -162,6 +162,9 @@ pub struct EngineState {
     /// The journal's mode and account (`journal.stamp`).
     #[serde(default)]
     pub stamp: Option<JournalStamp>,
+    /// The kill switch, while engaged (`engine.kill_switch`).
+    #[serde(default)]
+    pub kill_switch: Option<KillSwitchRecord>,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -214,6 +217,7 @@ impl EngineState {
             trimming: false,
             trips: RoundTrips::default(),
             stamp: None,
+            kill_switch: None,
         }
     }
 
@@ -697,6 +701,34 @@ impl EngineState {
             track.send = SendState::Intent;
         }
         Ok(())
+    }
+
+    /// Apply an `engine.kill_switch` record. Engaging cancels every open order (cancels are
+    /// not orders: the kill switch allows them); the guard refuses every new order while it is
+    /// engaged, and the liquidation path stops.
+    pub fn apply_kill_switch(&mut self, r: &KillSwitchRecord) {
+        if !r.engaged {
+            self.kill_switch = None;
+            return;
+        }
+        for (id, track) in std::mem::take(&mut self.orders) {
+            self.broker.cancel(&id);
+            self.stats.cancelled_by_kill_switch += 1;
+            match track.owner {
+                Owner::Signal(signal) => {
+                    // Only live signals can be cancelled; a refused transition changes nothing.
+                    let _ = self
+                        .signals
+                        .transition(signal, SignalState::Cancelled, r.at);
+                }
+                Owner::Liquidation(l) => {
+                    if let Some(l) = self.liquidations.get_mut(&l) {
+                        l.order = None;
+                    }
+                }
+            }
+        }
+        self.kill_switch = Some(r.clone());
     }
 
     /// Apply a `paper.settings` record.

@@ -82,6 +82,15 @@ pub struct JournalStamp {
     pub account: String,
 }
 
+/// `engine.kill_switch`: the kill switch was engaged or released (the `KILL_SWITCH` file of the
+/// data directory appeared or went away). Engaging cancels every open order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillSwitchRecord {
+    pub engaged: bool,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
 /// `paper.settings`: the paper venue's settings changed (the configuration's `[paper]` at a
 /// start); they apply to fills from here on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,4 +154,7 @@ pub struct Stats {
     pub unknown_outcomes: u64,
     #[serde(default)]
     pub settled_by_lookup: u64,
+    /// Orders cancelled because the kill switch was engaged.
+    #[serde(default)]
+    pub cancelled_by_kill_switch: u64,
 }

@@ -492,3 +492,42 @@ mod trim {
         assert!(s.plan_liquidations(&rules, &ks).is_none());
     }
 }
+
+#[test]
+fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
+    let (mut s, limits) = setup();
+    let all = bars(300);
+    let (_, next) = until_an_intent(&mut s, &limits, &all);
+    let sent = s.paper_sends(all[next - 1].ts).remove(0);
+    s.apply_sent(&sent).unwrap();
+    let signal = match s.orders[&sent.client_order_id].owner {
+        Owner::Signal(sig) => sig,
+        Owner::Liquidation(_) => unreachable!(),
+    };
+    assert_eq!(s.broker.open_orders().count(), 1);
+    let engage = KillSwitchRecord {
+        engaged: true,
+        reason: "drill".into(),
+        at: all[next - 1].ts,
+    };
+    s.apply_kill_switch(&engage);
+    assert!(s.orders.is_empty() && s.broker.open_orders().count() == 0);
+    assert_eq!(s.stats.cancelled_by_kill_switch, 1);
+    assert_eq!(
+        s.signals.recent_done().next().map(|x| (x.id, x.state)),
+        Some((signal, SignalState::Cancelled))
+    );
+    // Nothing fills afterwards, and the guard refuses new orders while it is engaged.
+    for bar in &all[next..next + 4] {
+        let r = s.bar_record(*bar);
+        assert!(r.fills.is_empty());
+        s.apply_bar(&r, &limits).unwrap();
+    }
+    assert!(s.kill_switch.is_some());
+    s.apply_kill_switch(&KillSwitchRecord {
+        engaged: false,
+        reason: "resume".into(),
+        at: all[next].ts,
+    });
+    assert!(s.kill_switch.is_none());
+}

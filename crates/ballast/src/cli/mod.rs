@@ -5,6 +5,7 @@ mod check;
 mod engine;
 mod init;
 mod journal;
+mod kill;
 mod supervise;
 
 use std::path::PathBuf;
@@ -61,6 +62,24 @@ enum Command {
     /// Restart a service of the running supervisor.
     Restart {
         service: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Engage the kill switch: the engine cancels open orders and refuses new ones until
+    /// `ballast resume` (works with or without a running supervisor).
+    Kill {
+        /// Why (recorded in the switch and the engine journal).
+        #[arg(long, default_value = "operator")]
+        reason: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Release the kill switch.
+    Resume {
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
@@ -127,6 +146,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             ballast_supervisor::control::Request::Restart { service },
         ),
         Command::Notify { messages } => supervise::notify(&messages),
+        Command::Kill {
+            reason,
+            config,
+            data_dir,
+        } => kill::kill(&data_dir, &config, &reason),
+        Command::Resume { config, data_dir } => kill::resume(&data_dir, &config),
         Command::Reset {
             service,
             config,

@@ -1,0 +1,72 @@
+//! `ballast kill` / `ballast resume`: the kill switch is the `KILL_SWITCH` file of the data
+//! directory, so both work with or without a running supervisor or engine. The engine sees the
+//! file on its next loop: it journals the change, cancels every open order, and its guard
+//! refuses every new order until the file is removed — only explicitly, by `ballast resume`.
+
+use std::io::Write;
+
+use ballast_store::Layout;
+
+use super::{ConfigArg, DataDirArg};
+use crate::exit::{self, Exit};
+use crate::settings;
+
+fn layout(data_dir: &DataDirArg, config: &ConfigArg) -> Layout {
+    let cfg = settings::load(config.config.as_deref()).ok();
+    Layout::new(settings::data_dir(
+        data_dir.data_dir.as_deref(),
+        cfg.as_ref(),
+    ))
+}
+
+/// Engage: write the file atomically (temp file, fsync, rename).
+pub fn kill(data_dir: &DataDirArg, config: &ConfigArg, reason: &str) -> anyhow::Result<Exit> {
+    let layout = layout(data_dir, config);
+    let path = layout.kill_switch();
+    std::fs::create_dir_all(layout.root())?;
+    let body = serde_json::json!({
+        "engaged_at": ballast_store::SystemClock.now_string(),
+        "reason": reason,
+        "by": "ballast kill",
+    });
+    let tmp = layout.root().join(".KILL_SWITCH.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    writeln!(f, "{body}")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(layout.root())?.sync_all()?;
+    println!(
+        "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused. Release it with `ballast resume`.",
+        path.display()
+    );
+    Ok(exit::OK)
+}
+
+/// Release: remove the file.
+pub fn resume(data_dir: &DataDirArg, config: &ConfigArg) -> anyhow::Result<Exit> {
+    let layout = layout(data_dir, config);
+    let path = layout.kill_switch();
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            if let Ok(d) = std::fs::File::open(layout.root()) {
+                let _ = d.sync_all();
+            }
+            println!(
+                "kill switch released: {} removed; trading resumes on the engine's next loop",
+                path.display()
+            );
+            Ok(exit::OK)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!(
+                "the kill switch is not engaged ({} does not exist)",
+                path.display()
+            );
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("ballast resume: cannot remove {}: {e}", path.display());
+            Ok(exit::FAILURE)
+        }
+    }
+}
