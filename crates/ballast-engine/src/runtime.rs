@@ -505,28 +505,34 @@ fn decide(
     // The kill switch is the KILL_SWITCH file (`ballast kill` / `ballast resume`, with or
     // without a supervisor); each change is journaled, and engaging cancels open orders.
     let engaged = w.layout.kill_switch().exists();
-    if engaged != state.kill_switch.is_some() {
+    let file: Option<serde_json::Value> = engaged
+        .then(|| std::fs::read_to_string(w.layout.kill_switch()).ok())
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let flatten = file.as_ref().is_some_and(|v| v["flatten"] == true);
+    let flattened = state.kill_switch.as_ref().is_some_and(|k| k.flatten);
+    if engaged != state.kill_switch.is_some() || (engaged && flatten && !flattened) {
         let reason = if engaged {
-            std::fs::read_to_string(w.layout.kill_switch())
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            file.as_ref()
                 .and_then(|v| v["reason"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "KILL_SWITCH file present".to_owned())
         } else {
             "KILL_SWITCH file removed".to_owned()
         };
-        let r = KillSwitchRecord {
-            engaged,
-            reason,
-            at: state.last_bar.unwrap_or(Timestamp::EPOCH),
-        };
+        let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
+        let r = state.kill_switch_record(engaged, reason, flatten, at);
         w.append(KILL_SWITCH, &r, log)?;
         let open = state.orders.len();
         state.apply_kill_switch(&r);
         log(&if engaged {
             format!(
-                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled",
-                r.reason
+                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled{}",
+                r.reason,
+                if r.flatten {
+                    format!(", {} position(s) being closed at market", r.orders.len())
+                } else {
+                    String::new()
+                }
             )
         } else {
             "kill switch released: trading resumes".to_owned()

@@ -534,3 +534,69 @@ fn the_kill_switch_halts_trading_survives_a_restart_and_is_released_only_by_resu
         "orders again"
     );
 }
+
+#[test]
+fn kill_flatten_closes_every_position_at_market_while_trading_stays_halted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Positions per symbol from the fills in the journal.
+    let positions = |recs: &[(String, String)]| {
+        let mut pos = std::collections::BTreeMap::<String, f64>::new();
+        for (k, b) in recs {
+            if k != "market.bar" {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            for f in v["fills"].as_array().unwrap() {
+                let q: f64 = f["qty"].as_str().unwrap().parse().unwrap();
+                let signed = if f["side"] == "buy" { q } else { -q };
+                *pos.entry(f["symbol"].as_str().unwrap().to_owned())
+                    .or_default() += signed;
+            }
+        }
+        pos.retain(|_, q| q.abs() > 1e-9);
+        pos
+    };
+    assert!(
+        engine(&data)
+            .args(["--max-bars", "2000"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        !positions(&records(&data)).is_empty(),
+        "the demo holds positions"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args([
+            "kill",
+            "--flatten",
+            "--reason",
+            "flatten drill",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = engine(&data).args(["--max-bars", "2100"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("being closed at market"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&data);
+    assert!(positions(&recs).is_empty(), "flat: {:?}", positions(&recs));
+    let k = recs
+        .iter()
+        .find(|(k, _)| k == "engine.kill_switch")
+        .unwrap();
+    assert!(
+        k.1.contains("\"flatten\":true") && k.1.contains("bl-ks-"),
+        "{}",
+        k.1
+    );
+}

@@ -114,6 +114,8 @@ pub const MAX_SEND_ATTEMPTS: u32 = 5;
 pub enum Owner {
     Signal(SignalId),
     Liquidation(u64),
+    /// A closing order of `ballast kill --flatten`.
+    KillSwitch,
 }
 
 /// Everything the engine knows, rebuilt exactly from snapshot + journal.
@@ -305,6 +307,7 @@ impl EngineState {
                     self.signals.transition(signal, to, fill.ts)?;
                 }
                 Owner::Liquidation(id) => self.liquidation_filled(id, fill.qty.value(), done),
+                Owner::KillSwitch => {}
             }
         }
         self.portfolio.mark(&bar.symbol, bar.close);
@@ -726,9 +729,71 @@ impl EngineState {
                         l.order = None;
                     }
                 }
+                Owner::KillSwitch => {}
             }
         }
+        for order in &r.orders {
+            self.orders.insert(
+                order.client_order_id.clone(),
+                OrderTrack {
+                    order: order.clone(),
+                    owner: Owner::KillSwitch,
+                    filled: Decimal::ZERO,
+                    send: SendState::Intent,
+                    attempts: 0,
+                },
+            );
+            self.stats.orders += 1;
+        }
         self.kill_switch = Some(r.clone());
+    }
+
+    /// The record for a change of the kill switch: with `flatten`, a market order closing each
+    /// position (ids `bl-ks-<bar>-<n>`, deterministic).
+    pub fn kill_switch_record(
+        &self,
+        engaged: bool,
+        reason: String,
+        flatten: bool,
+        at: Timestamp,
+    ) -> KillSwitchRecord {
+        let mut positions: Vec<&crate::domain::Position> = self.portfolio.positions().collect();
+        positions.sort_by_key(|p| p.symbol);
+        let orders = if engaged && flatten {
+            positions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    Some(Order {
+                        client_order_id: ClientOrderId::parse(&format!(
+                            "bl-ks-{}-{}",
+                            self.bars,
+                            i + 1
+                        ))
+                        .ok()?,
+                        symbol: p.symbol,
+                        side: if p.qty > Decimal::ZERO {
+                            Side::Sell
+                        } else {
+                            Side::Buy
+                        },
+                        qty: Quantity::new(p.qty.abs()).ok()?,
+                        kind: OrderKind::Market,
+                        tif: TimeInForce::Day,
+                        created_at: at,
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        KillSwitchRecord {
+            engaged,
+            reason,
+            at,
+            flatten: engaged && flatten,
+            orders,
+        }
     }
 
     /// Apply a `paper.settings` record.

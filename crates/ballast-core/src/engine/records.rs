@@ -89,6 +89,13 @@ pub struct KillSwitchRecord {
     pub engaged: bool,
     pub reason: String,
     pub at: Timestamp,
+    /// Flatten was asked for (`ballast kill --flatten`).
+    #[serde(default)]
+    pub flatten: bool,
+    /// With flatten: one market order per position, closing it (sent like any intent; the
+    /// guard is not asked — cancels and closing out are what a kill switch allows).
+    #[serde(default)]
+    pub orders: Vec<Order>,
 }
 
 /// `paper.settings`: the paper venue's settings changed (the configuration's `[paper]` at a

@@ -236,7 +236,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
         let id = intent[0].client_order_id.clone();
         let signal = match s.orders[&id].owner {
             Owner::Signal(sig) => sig,
-            Owner::Liquidation(_) => unreachable!(),
+            Owner::Liquidation(_) | Owner::KillSwitch => unreachable!(),
         };
         // The reply is lost.
         let lost = SentRecord {
@@ -502,14 +502,10 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
     s.apply_sent(&sent).unwrap();
     let signal = match s.orders[&sent.client_order_id].owner {
         Owner::Signal(sig) => sig,
-        Owner::Liquidation(_) => unreachable!(),
+        Owner::Liquidation(_) | Owner::KillSwitch => unreachable!(),
     };
     assert_eq!(s.broker.open_orders().count(), 1);
-    let engage = KillSwitchRecord {
-        engaged: true,
-        reason: "drill".into(),
-        at: all[next - 1].ts,
-    };
+    let engage = s.kill_switch_record(true, "drill".into(), false, all[next - 1].ts);
     s.apply_kill_switch(&engage);
     assert!(s.orders.is_empty() && s.broker.open_orders().count() == 0);
     assert_eq!(s.stats.cancelled_by_kill_switch, 1);
@@ -524,10 +520,6 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
         s.apply_bar(&r, &limits).unwrap();
     }
     assert!(s.kill_switch.is_some());
-    s.apply_kill_switch(&KillSwitchRecord {
-        engaged: false,
-        reason: "resume".into(),
-        at: all[next].ts,
-    });
+    s.apply_kill_switch(&s.kill_switch_record(false, "resume".into(), false, all[next].ts));
     assert!(s.kill_switch.is_none());
 }

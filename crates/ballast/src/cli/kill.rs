@@ -20,13 +20,19 @@ fn layout(data_dir: &DataDirArg, config: &ConfigArg) -> Layout {
 }
 
 /// Engage: write the file atomically (temp file, fsync, rename).
-pub fn kill(data_dir: &DataDirArg, config: &ConfigArg, reason: &str) -> anyhow::Result<Exit> {
+pub fn kill(
+    data_dir: &DataDirArg,
+    config: &ConfigArg,
+    reason: &str,
+    flatten: bool,
+) -> anyhow::Result<Exit> {
     let layout = layout(data_dir, config);
     let path = layout.kill_switch();
     std::fs::create_dir_all(layout.root())?;
     let body = serde_json::json!({
         "engaged_at": ballast_store::SystemClock.now_string(),
         "reason": reason,
+        "flatten": flatten,
         "by": "ballast kill",
     });
     let tmp = layout.root().join(".KILL_SWITCH.tmp");
@@ -36,8 +42,13 @@ pub fn kill(data_dir: &DataDirArg, config: &ConfigArg, reason: &str) -> anyhow::
     std::fs::rename(&tmp, &path)?;
     std::fs::File::open(layout.root())?.sync_all()?;
     println!(
-        "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused. Release it with `ballast resume`.",
-        path.display()
+        "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused{}. Release it with `ballast resume`.",
+        path.display(),
+        if flatten {
+            ", every position closed at market"
+        } else {
+            ""
+        }
     );
     Ok(exit::OK)
 }

@@ -73,6 +73,9 @@ enum Command {
         /// Why (recorded in the switch and the engine journal).
         #[arg(long, default_value = "operator")]
         reason: String,
+        /// Also close every position with a market order.
+        #[arg(long)]
+        flatten: bool,
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
@@ -148,9 +151,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Notify { messages } => supervise::notify(&messages),
         Command::Kill {
             reason,
+            flatten,
             config,
             data_dir,
-        } => kill::kill(&data_dir, &config, &reason),
+        } => kill::kill(&data_dir, &config, &reason, flatten),
         Command::Resume { config, data_dir } => kill::resume(&data_dir, &config),
         Command::Reset {
             service,
