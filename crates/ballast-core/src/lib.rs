@@ -18,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod guard;
+pub mod hash;
 pub mod inbox;
 pub mod market;
 pub mod paper;

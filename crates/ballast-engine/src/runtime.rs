@@ -660,15 +660,12 @@ fn send_orders(
 /// Seeded by the order id and attempt, so a restarted engine makes the same choices.
 fn lost_reply(opts: &Options, r: &SentRecord) -> Option<bool> {
     let every = u64::from(opts.lost_reply_every?);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in r
-        .client_order_id
-        .as_str()
-        .bytes()
-        .chain(r.attempt.to_le_bytes())
-    {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = ballast_core::hash::fnv1a(
+        r.client_order_id
+            .as_str()
+            .bytes()
+            .chain(r.attempt.to_le_bytes()),
+    );
     (h % every == 0).then_some((h >> 32) & 1 == 1)
 }
 

@@ -25,11 +25,13 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
-use ballast_core::supervisor::{Action, Exit, RestartRules, Service, ServiceState};
+use ballast_core::supervisor::{
+    Action, Exit, LivenessFailure, LivenessRules, LivenessSeen, RestartRules, Service, ServiceState,
+};
 use rustix::process::{Pid, Signal, WaitOptions};
 
 use crate::control::{Envelope, Request, Response, ServiceStatus};
@@ -102,16 +104,32 @@ pub enum SupervisorError {
 /// eventfd the loop polls together with the children's pidfds.
 #[derive(Clone)]
 struct Waker {
-    tx: Sender<Event>,
+    tx: SyncSender<Event>,
     fd: Arc<rustix::fd::OwnedFd>,
 }
 
+/// Events waiting for the loop, at most. Signals, control requests and probe results wait for
+/// room; sd_notify datagrams and heartbeat changes beyond it are dropped (a service flooding
+/// its socket cannot grow the supervisor's memory; the heartbeat tick still looks).
+const EVENT_QUEUE: usize = 1_024;
+
 impl Waker {
-    /// False once the loop is gone.
+    /// Queue `ev`, waiting for room. False once the loop is gone.
     fn send(&self, ev: Event) -> bool {
         let ok = self.tx.send(ev).is_ok();
-        let _ = rustix::io::write(&*self.fd, &1u64.to_ne_bytes());
+        self.wake();
         ok
+    }
+
+    /// Queue `ev` if there is room (dropped otherwise). False once the loop is gone.
+    fn offer(&self, ev: Event) -> bool {
+        let ok = !matches!(self.tx.try_send(ev), Err(TrySendError::Disconnected(_)));
+        self.wake();
+        ok
+    }
+
+    fn wake(&self) {
+        let _ = rustix::io::write(&*self.fd, &1u64.to_ne_bytes());
     }
 }
 
@@ -190,38 +208,33 @@ fn liveness(slot: &mut Slot, now: Instant, seen_by: &str, ops: &Ops, log: &mut d
     if slot.svc.state != ServiceState::Running {
         return;
     }
-    let mut failed = None;
-    if let Some(max) = slot.spec.heartbeat_max_age {
-        // Measured from the start until the first heartbeat after it.
-        let since = mtime
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let rules = LivenessRules {
+        heartbeat_max_age_ms: slot.spec.heartbeat_max_age.map(ms),
+        watchdog_ms: slot.spec.watchdog.map(ms),
+    };
+    let seen = LivenessSeen {
+        uptime_ms: ms(up),
+        // A heartbeat is a change of the file from before the start.
+        heartbeat_age_ms: mtime
             .filter(|m| Some(*m) != p.heartbeat_before)
             .and_then(|m| m.elapsed().ok())
-            .unwrap_or(up);
-        if since > max {
-            failed = Some(format!(
-                "heartbeat {} is {} ms old (max {} ms){}",
-                slot.spec
-                    .heartbeat_file
-                    .as_ref()
-                    .map_or(String::new(), |f| f.display().to_string()),
-                since.as_millis(),
-                max.as_millis(),
-                if mtime.is_none() { ", missing" } else { "" }
-            ));
-        }
-    }
-    if let Some(every) = slot.spec.watchdog {
-        let since = slot
+            .map(ms),
+        heartbeat_file_exists: mtime.is_some(),
+        watchdog_age_ms: slot
             .last_watchdog
-            .map_or(up, |t| now.saturating_duration_since(t));
-        if since > every {
-            failed = Some(format!(
-                "no WATCHDOG=1 for {} ms (every {} ms)",
-                since.as_millis(),
-                every.as_millis()
-            ));
-        }
-    }
+            .map(|t| ms(now.saturating_duration_since(t))),
+    };
+    let failed = ballast_core::supervisor::liveness(&rules, &seen).map(|f| match f {
+        LivenessFailure::StaleHeartbeat { .. } => format!(
+            "{f} ({})",
+            slot.spec
+                .heartbeat_file
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        ),
+        LivenessFailure::SilentWatchdog { .. } => f.to_string(),
+    });
     if let Some(why) = failed {
         log(&format!(
             "{}: liveness failed: {why}; SIGKILL to its process group",
@@ -308,7 +321,7 @@ pub fn run(
             ));
         }
     }
-    let (tx, rx) = mpsc::channel::<Event>();
+    let (tx, rx) = mpsc::sync_channel::<Event>(EVENT_QUEUE);
     let wake_fd = rustix::event::eventfd(
         0,
         rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
@@ -367,7 +380,7 @@ pub fn run(
             let mut buf = [0u8; 4096];
             while let Ok(n) = sock.recv(&mut buf) {
                 let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if !tx.send(Event::Notify {
+                if !tx.offer(Event::Notify {
                     service: name.clone(),
                     message,
                 }) {
@@ -512,7 +525,7 @@ fn watch_heartbeats(services: &[ServiceSpec], events: Waker, log: &mut dyn FnMut
             for (wd, file, service) in &watched {
                 if *wd == ev.wd() && file.as_os_str() == name {
                     let service = service.clone();
-                    if !events.send(Event::Heartbeat { service }) {
+                    if !events.offer(Event::Heartbeat { service }) {
                         return;
                     }
                 }
@@ -1161,7 +1174,12 @@ impl Supervisor {
                     .map(|d| d.as_millis() as u64),
             })
             .collect();
-        let overall = overall(&self.slots);
+        let states: Vec<(bool, ServiceState)> = self
+            .slots
+            .iter()
+            .map(|s| (s.spec.critical, s.svc.state))
+            .collect();
+        let overall = ballast_core::supervisor::overall(&states);
         Response::Status {
             supervisor_pid: std::process::id(),
             overall: overall.to_owned(),
@@ -1288,21 +1306,6 @@ pub fn state_name(s: ServiceState) -> &'static str {
     }
 }
 
-/// The whole system: FAILED_CONFIG or FAILED if a critical service is; DEGRADED if any service
-/// is not running; HEALTHY otherwise.
-fn overall(slots: &[Slot]) -> &'static str {
-    let critical = |st: ServiceState| slots.iter().any(|s| s.spec.critical && s.svc.state == st);
-    if critical(ServiceState::FailedConfig) {
-        "FAILED_CONFIG"
-    } else if critical(ServiceState::Failed) {
-        "FAILED"
-    } else if slots.iter().all(|s| s.svc.state == ServiceState::Running) {
-        "HEALTHY"
-    } else {
-        "DEGRADED"
-    }
-}
-
 /// A log that drops what it is given (when the log file cannot be opened: the child must still
 /// never block on a full pipe).
 struct NullLog;
@@ -1349,7 +1352,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let hb = tmp.path().join("bot.heartbeat");
         let other = tmp.path().join("unrelated");
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(EVENT_QUEUE);
         let fd = rustix::event::eventfd(0, rustix::event::EventfdFlags::NONBLOCK).unwrap();
         let waker = Waker {
             tx,

@@ -82,9 +82,7 @@ impl ServiceConfig {
             stable_after_ms: 60_000,
             max_restarts: self.max_restarts,
             restart_window_ms: self.restart_window_secs.saturating_mul(1000),
-            seed: self.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            }),
+            seed: crate::hash::fnv1a(self.name.bytes()),
         }
     }
 }

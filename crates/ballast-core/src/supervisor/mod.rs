@@ -241,5 +241,94 @@ impl Service {
     }
 }
 
+/// Liveness limits of a service (each `None` when not checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LivenessRules {
+    pub heartbeat_max_age_ms: Option<u64>,
+    pub watchdog_ms: Option<u64>,
+}
+
+/// What the runtime saw of a ready service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivenessSeen {
+    pub uptime_ms: u64,
+    /// Age of its last heartbeat since the start, `None` if there has been none.
+    pub heartbeat_age_ms: Option<u64>,
+    /// The heartbeat file exists at all.
+    pub heartbeat_file_exists: bool,
+    /// Time since its last `WATCHDOG=1`, `None` if none came since the start.
+    pub watchdog_age_ms: Option<u64>,
+}
+
+/// Why a service failed its liveness check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivenessFailure {
+    /// No heartbeat for `age_ms` (since the start when there was none).
+    StaleHeartbeat {
+        age_ms: u64,
+        max_ms: u64,
+        missing: bool,
+    },
+    SilentWatchdog {
+        age_ms: u64,
+        every_ms: u64,
+    },
+}
+
+impl std::fmt::Display for LivenessFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LivenessFailure::StaleHeartbeat {
+                age_ms,
+                max_ms,
+                missing,
+            } => write!(
+                f,
+                "heartbeat is {age_ms} ms old (max {max_ms} ms){}",
+                if *missing { ", missing" } else { "" }
+            ),
+            LivenessFailure::SilentWatchdog { age_ms, every_ms } => {
+                write!(f, "no WATCHDOG=1 for {age_ms} ms (every {every_ms} ms)")
+            }
+        }
+    }
+}
+
+/// The liveness verdict for a ready service: a heartbeat or watchdog older than its limit
+/// (measured from the start while none has come). The watchdog is reported when both fail.
+pub fn liveness(rules: &LivenessRules, seen: &LivenessSeen) -> Option<LivenessFailure> {
+    let watchdog = rules.watchdog_ms.and_then(|every| {
+        let age = seen.watchdog_age_ms.unwrap_or(seen.uptime_ms);
+        (age > every).then_some(LivenessFailure::SilentWatchdog {
+            age_ms: age,
+            every_ms: every,
+        })
+    });
+    let heartbeat = rules.heartbeat_max_age_ms.and_then(|max| {
+        let age = seen.heartbeat_age_ms.unwrap_or(seen.uptime_ms);
+        (age > max).then_some(LivenessFailure::StaleHeartbeat {
+            age_ms: age,
+            max_ms: max,
+            missing: !seen.heartbeat_file_exists,
+        })
+    });
+    watchdog.or(heartbeat)
+}
+
+/// The whole system from its services' `(critical, state)`: FAILED_CONFIG or FAILED if a
+/// critical service is; HEALTHY if every service runs; DEGRADED otherwise.
+pub fn overall(services: &[(bool, ServiceState)]) -> &'static str {
+    let critical = |st| services.iter().any(|(c, s)| *c && *s == st);
+    if critical(ServiceState::FailedConfig) {
+        "FAILED_CONFIG"
+    } else if critical(ServiceState::Failed) {
+        "FAILED"
+    } else if services.iter().all(|(_, s)| *s == ServiceState::Running) {
+        "HEALTHY"
+    } else {
+        "DEGRADED"
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -177,3 +177,73 @@ fn a_window_that_can_never_trip_is_reported() {
     let why = short.never_trips().unwrap();
     assert!(why.contains("31000 ms"), "{why}"); // 1+2+4+8+16 s of delays for 6 failures
 }
+
+#[test]
+fn liveness_fails_on_a_stale_or_missing_heartbeat_and_a_silent_watchdog() {
+    use super::{LivenessFailure, LivenessRules, LivenessSeen, liveness};
+    let rules = LivenessRules {
+        heartbeat_max_age_ms: Some(1_000),
+        watchdog_ms: None,
+    };
+    let seen = |uptime, hb: Option<u64>, exists| LivenessSeen {
+        uptime_ms: uptime,
+        heartbeat_age_ms: hb,
+        heartbeat_file_exists: exists,
+        watchdog_age_ms: None,
+    };
+    assert_eq!(liveness(&rules, &seen(5_000, Some(999), true)), None);
+    assert_eq!(
+        liveness(&rules, &seen(5_000, Some(1_001), true)),
+        Some(LivenessFailure::StaleHeartbeat {
+            age_ms: 1_001,
+            max_ms: 1_000,
+            missing: false
+        })
+    );
+    // No heartbeat since the start: the uptime counts; a deleted file says so.
+    assert_eq!(liveness(&rules, &seen(800, None, false)), None);
+    assert_eq!(
+        liveness(&rules, &seen(1_200, None, false)),
+        Some(LivenessFailure::StaleHeartbeat {
+            age_ms: 1_200,
+            max_ms: 1_000,
+            missing: true
+        })
+    );
+    let wd = LivenessRules {
+        heartbeat_max_age_ms: None,
+        watchdog_ms: Some(500),
+    };
+    let mut s = seen(10_000, None, false);
+    s.watchdog_age_ms = Some(400);
+    assert_eq!(liveness(&wd, &s), None);
+    s.watchdog_age_ms = Some(600);
+    assert_eq!(
+        liveness(&wd, &s).map(|f| f.to_string()),
+        Some("no WATCHDOG=1 for 600 ms (every 500 ms)".to_owned())
+    );
+    assert_eq!(
+        liveness(&LivenessRules::default(), &s),
+        None,
+        "nothing checked"
+    );
+}
+
+#[test]
+fn overall_follows_critical_services() {
+    use super::{ServiceState as S, overall};
+    assert_eq!(
+        overall(&[(true, S::Running), (false, S::Running)]),
+        "HEALTHY"
+    );
+    assert_eq!(
+        overall(&[(true, S::Running), (false, S::Failed)]),
+        "DEGRADED"
+    );
+    assert_eq!(overall(&[(true, S::Failed), (false, S::Running)]), "FAILED");
+    assert_eq!(
+        overall(&[(true, S::Failed), (true, S::FailedConfig)]),
+        "FAILED_CONFIG"
+    );
+    assert_eq!(overall(&[(true, S::Backoff)]), "DEGRADED");
+}
