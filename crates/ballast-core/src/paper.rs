@@ -96,11 +96,6 @@ impl PaperBroker {
         self.cfg.as_ref()
     }
 
-    /// Number of open orders.
-    pub fn open_count(&self) -> usize {
-        self.open.len()
-    }
-
     /// Look an order up by its client order id (settles unknown outcomes).
     pub fn lookup(&self, id: &ClientOrderId) -> Option<(&Order, Decimal)> {
         self.open_orders().find(|(o, _)| &o.client_order_id == id)

@@ -163,11 +163,6 @@ impl RoundTrips {
         self.closed.push_back(trade);
     }
 
-    /// Closed trades kept, oldest first.
-    pub fn closed(&self) -> impl Iterator<Item = &Trade> {
-        self.closed.iter()
-    }
-
     /// Open trades, by symbol.
     pub fn open(&self) -> Vec<Trade> {
         let mut v: Vec<Trade> = self.open.iter().map(|(s, t)| t.trade(*s)).collect();
