@@ -19,6 +19,7 @@ pub mod domain;
 pub mod engine;
 pub mod guard;
 pub mod hash;
+pub mod heal;
 pub mod inbox;
 pub mod market;
 pub mod paper;
