@@ -1,5 +1,7 @@
 //! Moving damaged content aside. Nothing is ever deleted by a heal: it goes to
-//! `quarantine/<relative path>.corrupt.<UTC timestamp>` first (SPEC principle 5).
+//! `quarantine/<relative path>.corrupt.<UTC timestamp>` first (SPEC principle 5); a file
+//! outside the data directory (a user service's declared artifact) goes next to itself, as
+//! `<name>.corrupt.<UTC timestamp>`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,12 +36,23 @@ pub struct Quarantine<'a> {
 
 impl Quarantine<'_> {
     fn target(&self, path: &Path) -> PathBuf {
-        let rel = path.strip_prefix(self.layout.root()).unwrap_or(path);
-        let rel = rel.strip_prefix("/").unwrap_or(rel);
-        let dir = self
-            .layout
-            .quarantine()
-            .join(rel.parent().unwrap_or(Path::new("")));
+        let (dir, rel) = match path.strip_prefix(self.layout.root()) {
+            Ok(rel) => (
+                self.layout
+                    .quarantine()
+                    .join(rel.parent().unwrap_or(Path::new(""))),
+                rel,
+            ),
+            Err(_) if path.is_absolute() => {
+                (path.parent().unwrap_or(Path::new("/")).to_path_buf(), path)
+            }
+            Err(_) => (
+                self.layout
+                    .quarantine()
+                    .join(path.parent().unwrap_or(Path::new(""))),
+                path,
+            ),
+        };
         let name = rel.file_name().map_or_else(
             || "unnamed".to_owned(),
             |n| n.to_string_lossy().into_owned(),
@@ -64,6 +77,12 @@ impl Quarantine<'_> {
     /// Durably copy `path` into quarantine; returns the copy's path.
     pub fn copy(&self, path: &Path) -> io::Result<PathBuf> {
         let data = self.storage.read(path)?;
+        self.store(path, &data)
+    }
+
+    /// Durably write `data` (part of `path`'s content, e.g. its corrupt lines) into
+    /// quarantine under `path`'s name; returns the copy's path.
+    pub fn store(&self, path: &Path, data: &[u8]) -> io::Result<PathBuf> {
         let target = self.target(path);
         let dir = target.parent().unwrap_or(Path::new("")).to_path_buf();
         self.storage.create_dir_all(&dir)?;

@@ -250,6 +250,8 @@ pub struct SnapshotStatus {
     pub seq: Option<u64>,
     /// What is wrong with it, if anything.
     pub problem: Option<String>,
+    /// Written by a newer Ballast (a schema problem, not damage).
+    pub newer: bool,
 }
 
 impl Snapshots<'_> {
@@ -261,17 +263,19 @@ impl Snapshots<'_> {
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
             let data = self.storage.read(&path).map_err(io_err("read", &path))?;
-            let problem = match validate(*seq, &data) {
-                Validity::Valid(_) => None,
-                Validity::Corrupt(p) => Some(format!("corrupt: {p}")),
-                Validity::Newer(found) => {
-                    Some(format!("written by a newer Ballast (format {found})"))
-                }
+            let (problem, newer) = match validate(*seq, &data) {
+                Validity::Valid(_) => (None, false),
+                Validity::Corrupt(p) => (Some(format!("corrupt: {p}")), false),
+                Validity::Newer(found) => (
+                    Some(format!("written by a newer Ballast (format {found})")),
+                    true,
+                ),
             };
             out.push(SnapshotStatus {
                 file: name.clone(),
                 seq: Some(*seq),
                 problem,
+                newer,
             });
         }
         for t in temps {
@@ -279,8 +283,23 @@ impl Snapshots<'_> {
                 file: t,
                 seq: None,
                 problem: Some("leftover of an interrupted snapshot write".into()),
+                newer: false,
             });
         }
         Ok(out)
+    }
+
+    /// `(seq, JSON body)` of the newest valid snapshot, without changing anything.
+    pub fn newest_valid(&self) -> Result<Option<(u64, String)>, SnapshotError> {
+        let (snaps, _) = self.list()?;
+        let dir = self.layout.state();
+        for (seq, name) in snaps.iter().rev() {
+            let path = dir.join(name);
+            let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+            if let Validity::Valid(body) = validate(*seq, &data) {
+                return Ok(Some((*seq, body.to_owned())));
+            }
+        }
+        Ok(None)
     }
 }

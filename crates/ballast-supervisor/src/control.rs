@@ -17,6 +17,8 @@ pub enum Request {
     Status,
     Restart { service: String },
     Reset { service: String },
+    /// Run the healer now; `dry_run` only reports the plan.
+    Heal { dry_run: bool },
 }
 
 /// One service as `status` reports it.
@@ -49,6 +51,10 @@ pub enum Response {
     },
     Done {
         message: String,
+    },
+    /// A heal run's report (`heal::Report` as JSON).
+    Heal {
+        report: serde_json::Value,
     },
     Error {
         message: String,

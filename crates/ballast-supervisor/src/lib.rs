@@ -15,6 +15,7 @@
 //! - Child output goes to size-rotated files in `logs/`.
 
 pub mod control;
+pub mod heal;
 pub mod logs;
 pub mod ops;
 
@@ -152,6 +153,8 @@ enum Event {
     },
     /// SIGINT / SIGTERM: stop everything and exit.
     Stop,
+    /// Something in the data directory changed (inotify): sweep now.
+    Heal,
     Control(Envelope),
 }
 
@@ -274,15 +277,28 @@ struct Slot {
     last_exit: Option<String>,
 }
 
+/// What the supervisor heals and gates (SPEC §4).
+#[derive(Debug, Clone)]
+pub struct HealOptions {
+    /// The configuration: mode, declared artifacts, services.
+    pub config: ballast_core::config::Config,
+    /// Services that start only when the self-heal allows it (the engine: in live mode, not
+    /// while anything dangerous is found).
+    pub gated: Vec<String>,
+    /// Period of the healing operator's sweep.
+    pub sweep: Duration,
+}
+
 /// Run the supervisor until SIGINT / SIGTERM, then stop every service in reverse dependency
-/// order. `data_dir` holds `run/supervisor.sock`, `run/notify/` and `logs/`. Orphans of a
-/// previous supervisor of the same data directory are killed when `paper_orphans` (paper mode),
-/// else reported.
+/// order. `data_dir` holds `run/supervisor.sock`, `run/notify/` and `logs/`. Before any service
+/// starts, the startup self-heal runs (orphans of a previous supervisor of the same data
+/// directory are killed in paper mode, else reported); then the healing operator sweeps every
+/// `heal.sweep` and whenever inotify reports a change to the data directory's own directories.
 pub fn run(
     data_dir: &Path,
     services: Vec<ServiceSpec>,
     clock: Arc<dyn Clock>,
-    paper_orphans: bool,
+    heal: HealOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), SupervisorError> {
     let io = |what, path: &Path| {
@@ -357,6 +373,8 @@ pub fn run(
 
     // Heartbeat files are watched with inotify (the 100 ms tick is the fallback).
     watch_heartbeats(&services, tx.clone(), log);
+    // So are the data directory's own directories: a deleted one is recreated at once.
+    watch_data_dir(data_dir, tx.clone(), log);
     let ops = Ops::open(data_dir, Arc::clone(&clock), log);
     ops.record(
         "supervisor.started",
@@ -365,8 +383,6 @@ pub fn run(
             "services": services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         }),
     );
-    // Processes a previous supervisor of this data directory left behind.
-    orphans(data_dir, paper_orphans, &ops, log);
     let notify_dir = run_dir.join("notify");
     let mut notify_sockets = BTreeMap::new();
     for spec in services.iter().filter(|s| s.notify) {
@@ -416,7 +432,15 @@ pub fn run(
         ops,
         rx,
         wake: wake_fd,
+        heal_every: heal.sweep,
+        next_sweep: Instant::now() + heal.sweep,
+        heal,
+        reported: heal::Reported::default(),
+        held: BTreeMap::new(),
     };
+    // The startup self-heal, before any service starts (orphans of a previous supervisor
+    // included).
+    sup.sweep(true, log);
     log(&format!(
         "supervisor {} up: {} service(s), control socket {}",
         std::process::id(),
@@ -440,6 +464,7 @@ pub fn run(
                     }
                 }
                 Event::Stop => stop = true,
+                Event::Heal => sup.next_sweep = Instant::now(),
                 Event::Control((req, reply)) => {
                     let answer = sup.control(req, log);
                     let _ = reply.send(answer);
@@ -448,6 +473,9 @@ pub fn run(
         }
         if stop {
             break;
+        }
+        if sup.next_sweep <= Instant::now() {
+            sup.sweep(false, log);
         }
         sup.timers(log);
         sup.start_due(log);
@@ -529,6 +557,49 @@ fn watch_heartbeats(services: &[ServiceSpec], events: Waker, log: &mut dyn FnMut
                         return;
                     }
                 }
+            }
+        }
+    });
+}
+
+/// Watch the data directory and its `journal/` with inotify: when one of Ballast's own
+/// directories is deleted or moved away, the loop sweeps at once (it is recreated within
+/// milliseconds, not at the next periodic sweep).
+fn watch_data_dir(data_dir: &Path, events: Waker, log: &mut dyn FnMut(&str)) {
+    use rustix::fs::inotify;
+    let fd = match inotify::init(inotify::CreateFlags::CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) => {
+            log(&format!(
+                "inotify unavailable ({e}); the data directory is checked by the periodic sweep only"
+            ));
+            return;
+        }
+    };
+    let flags = inotify::WatchFlags::DELETE
+        | inotify::WatchFlags::MOVED_FROM
+        | inotify::WatchFlags::DELETE_SELF
+        | inotify::WatchFlags::MOVE_SELF;
+    for dir in [data_dir.to_path_buf(), data_dir.join("journal")] {
+        if let Err(e) = inotify::add_watch(&fd, &dir, flags) {
+            log(&format!(
+                "cannot watch {} ({e}); it is checked by the periodic sweep",
+                dir.display()
+            ));
+        }
+    }
+    std::thread::spawn(move || {
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut reader = inotify::Reader::new(&fd, &mut buf);
+        loop {
+            match reader.next() {
+                Ok(_) => {
+                    if !events.offer(Event::Heal) {
+                        return;
+                    }
+                }
+                Err(e) if e == rustix::io::Errno::INTR => continue,
+                Err(_) => return,
             }
         }
     });
@@ -684,27 +755,6 @@ pub fn find_orphans(data_dir: &Path) -> Vec<(i32, String)> {
     out
 }
 
-fn orphans(data_dir: &Path, kill: bool, ops: &Ops, log: &mut dyn FnMut(&str)) {
-    for (pid, service) in find_orphans(data_dir) {
-        ops.record(
-            "supervisor.orphan",
-            json!({ "pid": pid, "service": service, "killed": kill }),
-        );
-        if kill {
-            log(&format!(
-                "orphan of a previous supervisor: pid {pid} (service {service}); killed (paper mode)"
-            ));
-            if let Some(p) = Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(p, Signal::KILL);
-            }
-        } else {
-            log(&format!(
-                "orphan of a previous supervisor: pid {pid} (service {service}); left running (live mode) — stop it, or halt it if it trades"
-            ));
-        }
-    }
-}
-
 /// Dependencies first (the configuration was checked for cycles and unknown names; anything
 /// left over keeps its place at the end).
 fn order_by_dependencies(mut rest: Vec<ServiceSpec>) -> Vec<ServiceSpec> {
@@ -733,6 +783,13 @@ struct Supervisor {
     ops: Ops,
     rx: mpsc::Receiver<Event>,
     wake: Arc<rustix::fd::OwnedFd>,
+    heal: HealOptions,
+    heal_every: Duration,
+    next_sweep: Instant,
+    /// Dangerous and skipped findings already journaled.
+    reported: heal::Reported,
+    /// Gated services held back by the self-heal, and why.
+    held: BTreeMap<String, String>,
 }
 
 impl Supervisor {
@@ -754,7 +811,100 @@ impl Supervisor {
             })
             .flatten()
             .chain(tick)
+            .chain([self.next_sweep])
             .min()
+    }
+
+    /// One healing pass: observe, plan, apply the heals, journal and log what was done and
+    /// what is dangerous, restart services with stale heartbeats, and hold or release the
+    /// gated services (SPEC §4 mode gating).
+    fn sweep(&mut self, startup: bool, log: &mut dyn FnMut(&str)) -> heal::Report {
+        self.next_sweep = Instant::now() + self.heal_every;
+        let engine_running = heal::engine_lock_held(&self.data_dir.join("run"));
+        let running: BTreeMap<String, bool> = self
+            .slots
+            .iter()
+            .map(|s| (s.spec.name.clone(), s.proc.is_some()))
+            .collect();
+        let mut restarts = Vec::new();
+        let ops = &self.ops;
+        let healer = heal::Healer {
+            data_dir: &self.data_dir,
+            config: &self.heal.config,
+            clock: &*self.clock,
+        };
+        let report = healer.run(
+            false,
+            engine_running,
+            &|s| running.get(s).copied().unwrap_or(false),
+            &mut |s| {
+                restarts.push(s.to_owned());
+                Ok(())
+            },
+            &mut |kind, body| ops.record(kind, body),
+        );
+        for a in &report.applied {
+            match &a.error {
+                None => log(&format!(
+                    "heal: {} {}: {} ({} -> {}){}",
+                    a.action.component,
+                    a.action.target,
+                    a.action.reason,
+                    a.before,
+                    a.after,
+                    a.quarantined
+                        .as_ref()
+                        .map(|q| format!(", original in {q}"))
+                        .unwrap_or_default()
+                )),
+                Some(e) => log(&format!(
+                    "heal failed: {} {}: {e}",
+                    a.action.component, a.action.target
+                )),
+            }
+        }
+        for a in self.reported.new_findings(&report.plan) {
+            let (kind, level) = match a.class {
+                ballast_core::heal::Class::Dangerous => ("heal.dangerous", "CRITICAL"),
+                _ => ("heal.skipped", "warning"),
+            };
+            log(&format!(
+                "{level}: {} {}: {}",
+                a.component, a.target, a.reason
+            ));
+            self.ops.record(kind, serde_json::to_value(a).unwrap_or_default());
+        }
+        for service in restarts {
+            if let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) {
+                if slot.proc.is_some() && slot.stopping.is_none() {
+                    slot.last_exit = Some("restarted by the healer: stale heartbeat".into());
+                    Self::stop_slot(slot, true, log);
+                }
+            }
+        }
+        for name in self.heal.gated.clone() {
+            match (&report.refusal, self.held.contains_key(&name)) {
+                (Some(why), false) => {
+                    log(&format!("{name}: not started: {why}"));
+                    self.ops
+                        .record("heal.engine_held", json!({ "service": name, "why": why }));
+                    self.held.insert(name, why.clone());
+                }
+                (None, true) => {
+                    log(&format!(
+                        "{name}: the self-heal finds nothing dangerous any more; starting it"
+                    ));
+                    self.ops
+                        .record("heal.engine_released", json!({ "service": name }));
+                    self.held.remove(&name);
+                }
+                _ => {}
+            }
+        }
+        if startup && report.plan.is_clean() {
+            log("self-heal: every component is healthy");
+        }
+        report
     }
 
     /// Start every wanted service that is down, not waiting for a restart delay, not failed,
@@ -763,7 +913,9 @@ impl Supervisor {
         for i in 0..self.slots.len() {
             let s = &self.slots[i];
             let down = s.proc.is_none() && s.restart_at.is_none() && s.stopping.is_none();
-            let startable = matches!(s.svc.state, ServiceState::Stopped) && s.wanted;
+            let startable = matches!(s.svc.state, ServiceState::Stopped)
+                && s.wanted
+                && !self.held.contains_key(&s.spec.name);
             let deps_up = s.spec.depends_on.iter().all(|d| {
                 self.slots
                     .iter()
@@ -1085,6 +1237,27 @@ impl Supervisor {
     fn control(&mut self, req: Request, log: &mut dyn FnMut(&str)) -> Response {
         match req {
             Request::Status => self.status(),
+            Request::Heal { dry_run } => {
+                let report = if dry_run {
+                    heal::Healer {
+                        data_dir: &self.data_dir,
+                        config: &self.heal.config,
+                        clock: &*self.clock,
+                    }
+                    .run(
+                        true,
+                        heal::engine_lock_held(&self.data_dir.join("run")),
+                        &|s| self.slots.iter().any(|x| x.spec.name == s && x.proc.is_some()),
+                        &mut |_| Ok(()),
+                        &mut |_, _| {},
+                    )
+                } else {
+                    self.sweep(false, log)
+                };
+                Response::Heal {
+                    report: serde_json::to_value(&report).unwrap_or_default(),
+                }
+            }
             Request::Restart { service } | Request::Reset { service }
                 if !self.slots.iter().any(|s| s.spec.name == service) =>
             {
@@ -1157,12 +1330,20 @@ impl Supervisor {
             .iter()
             .map(|s| ServiceStatus {
                 name: s.spec.name.clone(),
-                state: state_name(s.svc.state).to_owned(),
+                state: match self.held.get(&s.spec.name) {
+                    Some(_) if s.proc.is_none() => "HELD".to_owned(),
+                    _ => state_name(s.svc.state).to_owned(),
+                },
                 critical: s.spec.critical,
                 pid: s.proc.as_ref().map(|p| p.pid.as_raw_nonzero().get()),
                 restarts: s.svc.restarts,
                 uptime_secs: s.proc.as_ref().map(|p| p.started.elapsed().as_secs()),
-                last_exit: s.svc.last_reason.clone().or_else(|| s.last_exit.clone()),
+                last_exit: self
+                    .held
+                    .get(&s.spec.name)
+                    .cloned()
+                    .or_else(|| s.svc.last_reason.clone())
+                    .or_else(|| s.last_exit.clone()),
                 failures_in_window: s.svc.failures_in_window(),
                 max_restarts: s.spec.rules.max_restarts,
                 heartbeat_age_ms: s
@@ -1208,7 +1389,8 @@ impl Supervisor {
                         Event::Stop
                         | Event::Notify { .. }
                         | Event::Probed { .. }
-                        | Event::Heartbeat { .. } => {}
+                        | Event::Heartbeat { .. }
+                        | Event::Heal => {}
                     }
                 }
                 // A SIGCHLD may have been coalesced with one already handled.

@@ -46,6 +46,8 @@ struct Loader {
     syntax_error: bool,
     /// `[[services]]`: each service's values and where each key came from.
     services: Vec<super::services::ServiceValues>,
+    /// `[[artifacts]]`, likewise.
+    artifacts: Vec<super::services::ServiceValues>,
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -91,19 +93,26 @@ impl Loader {
         }
         for (name, item) in doc.get_ref().iter() {
             let name_str: &str = name.get_ref();
-            if name_str == "services" {
+            let array = match name_str {
+                "services" => Some((&super::services::SERVICES, &mut self.services)),
+                "artifacts" => Some((&super::artifacts::ARTIFACTS, &mut self.artifacts)),
+                _ => None,
+            };
+            if let Some((kind, slot)) = array {
                 match item.get_ref() {
                     DeValue::Array(tables) => {
-                        self.services = super::services::read(tables, &at, &mut self.errors);
+                        *slot = super::services::read(kind, tables, &at, &mut self.errors);
                     }
-                    other => self.error(
-                        at(name.span()),
-                        format!(
-                            "services must be [[services]] tables, found {}",
+                    other => self.errors.push(ConfigError {
+                        origin: at(name.span()),
+                        message: format!(
+                            "{name_str} must be [[{name_str}]] tables, found {}",
                             type_name(other)
                         ),
-                        Some("declare each service in its own [[services]] table".into()),
-                    ),
+                        help: Some(format!(
+                            "declare each one in its own [[{name_str}]] table"
+                        )),
+                    }),
                 }
                 continue;
             }
@@ -272,6 +281,10 @@ impl Loader {
             "services".into(),
             Json::Array(self.services.iter().map(|s| s.json.clone()).collect()),
         );
+        tree.insert(
+            "artifacts".into(),
+            Json::Array(self.artifacts.iter().map(|s| s.json.clone()).collect()),
+        );
         let config: Config = match serde_json::from_value(Json::Object(tree)) {
             Ok(c) => c,
             Err(e) => {
@@ -300,6 +313,7 @@ impl Loader {
         // at once; a rule involving a rejected key is skipped (its default stood in).
         let mut errors = self.errors;
         errors.extend(super::services::check(&config, &self.services));
+        errors.extend(super::artifacts::check(&config, &self.artifacts));
         let bad = self.bad_keys;
         errors.extend(
             cross

@@ -4,6 +4,7 @@
 //! The schema ([`schema::KEYS`]) is the single source: it drives validation, the sample
 //! written by `ballast init` ([`sample_toml`]) and the reference ([`reference_markdown`]).
 
+mod artifacts;
 mod error;
 mod load;
 mod model;
@@ -17,7 +18,7 @@ pub use load::{ENV_PREFIX, Source, load};
 pub use model::*;
 pub use suggest::{closest, edit_distance};
 
-use schema::{KEYS, SECTIONS, SERVICE_KEYS};
+use schema::{ARTIFACT_KEYS, KEYS, SECTIONS, SERVICE_KEYS};
 
 /// The built-in paper configuration used when there is no config file.
 pub fn builtin() -> Result<Config, ConfigErrors> {
@@ -74,6 +75,25 @@ pub fn sample_toml() -> String {
          # heartbeat_file = \"/srv/my-bot/heartbeat\"\n\
          # heartbeat_max_age_secs = 60\n",
     );
+    out.push_str(
+        "\n# Files of those services the healer keeps healthy: one [[artifacts]] table each.\n\
+         # Keys (defaults in parentheses):\n",
+    );
+    for spec in ARTIFACT_KEYS {
+        out.push_str(&format!(
+            "#   {} ({}): {}\n",
+            spec.key, spec.default, spec.doc
+        ));
+    }
+    out.push_str(
+        "#\n\
+         # [[artifacts]]\n\
+         # service = \"my-bot\"\n\
+         # kind = \"json\"\n\
+         # path = \"state/positions.json\"\n\
+         # default = '{\"positions\": [], \"version\": 1}'\n\
+         # required_keys = [\"positions\"]\n",
+    );
     out
 }
 
@@ -125,6 +145,23 @@ pub fn reference_markdown() -> String {
         ));
     }
     out.push_str(
+        "\n## [[artifacts]]\n\n\
+         Files and directories of the declared services that the healer keeps healthy (SPEC §4),\n\
+         one `[[artifacts]]` table each. What the healer removes is copied to `quarantine/` first\n\
+         (for a file outside the data directory: next to the original, as\n\
+         `<name>.corrupt.<UTC timestamp>`).\n\n\
+         | key | default | allowed | meaning |\n|---|---|---|---|\n",
+    );
+    for spec in ARTIFACT_KEYS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            spec.key,
+            spec.default,
+            spec.allowed(),
+            spec.doc
+        ));
+    }
+    out.push_str(
         "\n## Cross-field rules\n\n\
          - `[journal] max_record_bytes` ≤ `segment_max_bytes` and ≤ `max_pending_bytes`.\n\
          - `[strategy] fast` < `slow`.\n\
@@ -137,7 +174,9 @@ pub fn reference_markdown() -> String {
          - `[[services]]`: names unique and valid (`engine` is reserved); `depends_on` names declared\n\
            services (or `engine` while it is enabled) and forms no cycle; `readiness = \"http\"` needs\n\
            `readiness_url`, `\"heartbeat\"` needs `heartbeat_file`; the failure budget can trip\n\
-           (`restart_window_secs` longer than the restart delays before `max_restarts + 1` failures).\n",
+           (`restart_window_secs` longer than the restart delays before `max_restarts + 1` failures).\n\
+         - `[[artifacts]]`: `service` names a declared service; a `json` default is a JSON object\n\
+           holding every `required_keys` entry; a `heartbeat` has `max_age_secs`.\n",
     );
     out
 }
@@ -335,7 +374,7 @@ mod tests {
         let json = serde_json::to_value(builtin().unwrap()).unwrap();
         let mut n = 0;
         for (section, keys) in json.as_object().unwrap() {
-            if section == "services" {
+            if section == "services" || section == "artifacts" {
                 continue;
             }
             for key in keys.as_object().unwrap().keys() {
@@ -344,6 +383,45 @@ mod tests {
             }
         }
         assert_eq!(n, KEYS.len());
+    }
+
+    #[test]
+    fn artifacts_are_checked_key_by_key_and_against_services() {
+        let base = "[[services]]\nname = \"bot\"\ncommand = \"x\"\n";
+        let ok = file(&format!(
+            "{base}[[artifacts]]\nservice = \"bot\"\nkind = \"json\"\npath = \"s.json\"\ndefault = '{{\"a\": 1}}'\nrequired_keys = [\"a\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.artifacts[0].kind, ArtifactKind::Json);
+        assert_eq!(ok.heal.sweep_secs, 10);
+        let errs = file(&format!(
+            "{base}[[artifacts]]\nservice = \"bto\"\nkind = \"json\"\npath = \"s.json\"\ndefault = '{{\"a\": 1}}'\nrequired_keys = [\"b\"]\n\n[[artifacts]]\nservice = \"bot\"\nkind = \"heartbeat\"\npath = \"hb\"\n\n[[artifacts]]\nservice = \"bot\"\nkind = \"json\"\npath = \"x\"\ndefault = \"[1\"\nmax_age = 3\n\n[[artifacts]]\nkind = \"dir\"\n"
+        ))
+        .unwrap_err();
+        let text = errs.to_string();
+        for want in [
+            "unknown key \"max_age\" in [[artifacts]]",
+            "did you mean \"max_age_secs\"",
+            "[[artifacts]] entry 4 has no service",
+            "[[artifacts]] entry 4 has no path",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        // The rules between tables need valid keys first (like services).
+        let errs = file(&format!(
+            "{base}[[artifacts]]\nservice = \"bto\"\nkind = \"json\"\npath = \"s.json\"\ndefault = '{{\"a\": 1}}'\nrequired_keys = [\"b\"]\n\n[[artifacts]]\nservice = \"bot\"\nkind = \"heartbeat\"\npath = \"hb\"\n\n[[artifacts]]\nservice = \"bot\"\nkind = \"json\"\npath = \"x\"\ndefault = \"[1\"\n"
+        ))
+        .unwrap_err();
+        let text = errs.to_string();
+        for want in [
+            "service \"bto\" is not declared",
+            "did you mean \"bot\"",
+            "required key \"b\" is not in default",
+            "a heartbeat needs max_age_secs",
+            "default is not JSON",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
     }
 
     #[test]

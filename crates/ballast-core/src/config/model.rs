@@ -20,8 +20,39 @@ pub struct Config {
     pub paper: Paper,
     pub risk: Risk,
     pub api: Api,
+    pub heal: Heal,
     /// `[[services]]`, in the order declared.
     pub services: Vec<ServiceConfig>,
+    /// `[[artifacts]]`: files of user services the healer keeps healthy.
+    pub artifacts: Vec<ArtifactConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heal {
+    pub sweep_secs: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKind {
+    Dir,
+    Json,
+    Jsonl,
+    Lock,
+    Heartbeat,
+}
+
+/// One declared artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactConfig {
+    pub service: String,
+    pub kind: ArtifactKind,
+    pub path: String,
+    pub default: String,
+    pub required_keys: Vec<String>,
+    pub max_age_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

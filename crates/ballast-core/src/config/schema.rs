@@ -139,6 +139,10 @@ pub const SECTIONS: &[SectionSpec] = &[
         name: "api",
         doc: "The HTTP API and dashboard.",
     },
+    SectionSpec {
+        name: "heal",
+        doc: "Self-healing: the startup self-heal and the healing operator of the supervisor.",
+    },
 ];
 
 const fn int(min: i64, max: i64) -> Kind {
@@ -281,6 +285,9 @@ keys! {
         "HTTP port; when taken, the next 3 ports are tried.";
     ["api"] "allow_remote": Kind::Bool, "false", None,
         "Allow binding a non-loopback address.";
+
+    ["heal"] "sweep_secs": int(1, 3600), "10", None,
+        "Period of the healing operator's sweep over every component (changes the kernel reports — a deleted directory, a child's exit — are handled at once).";
 }
 
 /// The spec of `[section] key`, if it exists.
@@ -465,7 +472,62 @@ pub const SERVICE_KEYS: &[KeySpec] = &[
     },
 ];
 
-/// The spec of a `[[services]]` key.
-pub fn find_service_key(key: &str) -> Option<&'static KeySpec> {
-    SERVICE_KEYS.iter().find(|k| k.key == key)
+const fn artifact_key(
+    key: &'static str,
+    kind: Kind,
+    default: &'static str,
+    doc: &'static str,
+) -> KeySpec {
+    KeySpec {
+        section: "artifacts",
+        key,
+        kind,
+        default,
+        doc,
+        env_alias: None,
+    }
 }
+
+/// The keys of one `[[artifacts]]` table: a file or directory of a user service that the
+/// healer keeps healthy.
+pub const ARTIFACT_KEYS: &[KeySpec] = &[
+    artifact_key(
+        "service",
+        Kind::Text,
+        "\"\"",
+        "Required. The declared service the artifact belongs to.",
+    ),
+    artifact_key(
+        "kind",
+        Kind::Choice(&["dir", "json", "jsonl", "lock", "heartbeat"]),
+        "\"dir\"",
+        "dir: must exist; json: must parse, with required_keys (malformed: a copy to quarantine, what parses salvaged, missing keys from default); jsonl: corrupt lines to quarantine with their line numbers, valid ones kept in order; lock: a pid file, stale when its owner is dead and it is older than 5 min; heartbeat: older than max_age_secs restarts the service.",
+    ),
+    artifact_key(
+        "path",
+        Kind::Text,
+        "\"\"",
+        "Required. The file or directory; a relative path is relative to the service's cwd.",
+    ),
+    artifact_key(
+        "default",
+        Kind::Text,
+        "\"{}\"",
+        "json: the default document (a JSON object, as a string); a missing file is created from it.",
+    ),
+    artifact_key(
+        "required_keys",
+        Kind::Strings,
+        "[]",
+        "json: top-level keys the document must have; each must be in default.",
+    ),
+    artifact_key(
+        "max_age_secs",
+        Kind::Int {
+            min: 0,
+            max: 86_400,
+        },
+        "0",
+        "heartbeat: older than this restarts the service (required for a heartbeat).",
+    ),
+];

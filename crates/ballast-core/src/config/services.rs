@@ -12,13 +12,29 @@ use toml::de::{DeArray, DeValue};
 use super::error::{ConfigError, Origin};
 use super::load::{check_toml, default_value, type_name};
 use super::model::{Config, Readiness};
-use super::schema::{SERVICE_KEYS, find_service_key};
+use super::schema::{KeySpec, SERVICE_KEYS};
 use super::suggest::closest;
 
 /// Services declared at most.
 pub const MAX_SERVICES: usize = 64;
 
-/// One `[[services]]` table after key checks.
+/// A kind of array of tables (`[[services]]`, `[[artifacts]]`): its keys, bound and required
+/// keys.
+pub struct TableArray {
+    pub name: &'static str,
+    pub keys: &'static [KeySpec],
+    pub max: usize,
+    pub required: &'static [&'static str],
+}
+
+pub const SERVICES: TableArray = TableArray {
+    name: "services",
+    keys: SERVICE_KEYS,
+    max: MAX_SERVICES,
+    required: &["name", "command"],
+};
+
+/// One table of an array after key checks.
 #[derive(Debug, Clone)]
 pub struct ServiceValues {
     pub json: Json,
@@ -37,6 +53,7 @@ fn err(origin: Origin, message: String, help: impl Into<String>) -> ConfigError 
 }
 
 pub fn read(
+    kind: &TableArray,
     tables: &DeArray<'_>,
     at: &dyn Fn(Range<usize>) -> Origin,
     errors: &mut Vec<ConfigError>,
@@ -44,11 +61,12 @@ pub fn read(
     let mut out = Vec::new();
     for (i, item) in tables.iter().enumerate() {
         let table_origin = at(item.span());
-        if i == MAX_SERVICES {
+        let name = kind.name;
+        if i == kind.max {
             errors.push(err(
                 table_origin,
-                format!("more than {MAX_SERVICES} services"),
-                "run fewer services per supervisor",
+                format!("more than {} [[{name}]] tables", kind.max),
+                format!("declare at most {}", kind.max),
             ));
             break;
         }
@@ -56,10 +74,10 @@ pub fn read(
             errors.push(err(
                 table_origin,
                 format!(
-                    "a service must be a table, found {}",
+                    "[[{name}]] entries must be tables, found {}",
                     type_name(item.get_ref())
                 ),
-                "write it as a [[services]] table",
+                format!("write it as a [[{name}]] table"),
             ));
             continue;
         };
@@ -67,12 +85,12 @@ pub fn read(
         let mut origins = BTreeMap::new();
         for (key, value) in t.iter() {
             let key_str: &str = key.get_ref();
-            let Some(spec) = find_service_key(key_str) else {
-                let help = match closest(key_str, SERVICE_KEYS.iter().map(|k| k.key)) {
+            let Some(spec) = kind.keys.iter().find(|k| k.key == key_str) else {
+                let help = match closest(key_str, kind.keys.iter().map(|k| k.key)) {
                     Some(s) => format!("did you mean {s:?}?"),
                     None => format!(
-                        "keys of [[services]]: {}",
-                        SERVICE_KEYS
+                        "keys of [[{name}]]: {}",
+                        kind.keys
                             .iter()
                             .map(|k| k.key)
                             .collect::<Vec<_>>()
@@ -81,7 +99,7 @@ pub fn read(
                 };
                 errors.push(err(
                     at(key.span()),
-                    format!("unknown key {key_str:?} in [[services]]"),
+                    format!("unknown key {key_str:?} in [[{name}]]"),
                     help,
                 ));
                 continue;
@@ -93,27 +111,27 @@ pub fn read(
                 }
                 Err((message, span)) => errors.push(err(
                     at(span.unwrap_or_else(|| value.span())),
-                    format!("[[services]] {}: {message}", spec.key),
+                    format!("[[{name}]] {}: {message}", spec.key),
                     format!("expected {}", spec.allowed()),
                 )),
             }
         }
-        for spec in SERVICE_KEYS {
+        for spec in kind.keys {
             if !values.contains_key(spec.key) {
                 if let Ok(json) = default_value(spec) {
                     values.insert(spec.key.to_owned(), json);
                 }
             }
         }
-        for required in ["name", "command"] {
+        for required in kind.required {
             if values
-                .get(required)
+                .get(*required)
                 .and_then(Json::as_str)
                 .is_none_or(str::is_empty)
             {
                 errors.push(err(
                     table_origin.clone(),
-                    format!("[[services]] entry {} has no {required}", i + 1),
+                    format!("[[{name}]] entry {} has no {required}", i + 1),
                     format!("set {required} = \"...\""),
                 ));
             }

@@ -3,6 +3,7 @@
 mod backtest;
 mod check;
 mod engine;
+mod heal;
 mod init;
 mod journal;
 mod kill;
@@ -88,6 +89,20 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Run the self-heal now: every component checked, safe problems healed (originals to
+    /// quarantine), dangerous ones reported. Exit 1 when something is dangerous or a heal failed.
+    Heal {
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// Send sd_notify messages (`READY=1`, `STATUS=…`) to the supervisor from a service.
     Notify {
         #[arg(required = true, value_name = "MESSAGE")]
@@ -134,6 +149,12 @@ enum Command {
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Run { config, data_dir } => supervise::run(&config, &data_dir),
+        Command::Heal {
+            dry_run,
+            json,
+            config,
+            data_dir,
+        } => heal::run(&config, &data_dir, dry_run, json),
         Command::Status {
             json,
             config,

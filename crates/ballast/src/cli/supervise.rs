@@ -129,12 +129,20 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
         );
         let _ = std::io::stderr().write_all(text.as_bytes());
     };
-    let paper = cfg.general.mode == ballast_core::config::Mode::Paper;
+    let heal = ballast_supervisor::HealOptions {
+        gated: if cfg.engine.enabled {
+            vec!["engine".to_owned()]
+        } else {
+            Vec::new()
+        },
+        sweep: Duration::from_secs(u64::from(cfg.heal.sweep_secs)),
+        config: cfg,
+    };
     match ballast_supervisor::run(
         &dir,
         services,
         Arc::new(ballast_store::SystemClock),
-        paper,
+        heal,
         &mut log,
     ) {
         Ok(()) => Ok(exit::OK),

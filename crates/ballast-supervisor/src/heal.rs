@@ -1,0 +1,689 @@
+//! The healer's runtime (SPEC §4): observe every component — files, the journal, snapshots,
+//! the process table — into a [`heal::Observation`], let the pure core decide the
+//! [`heal::Plan`], and carry out its `heal` actions. Whatever an action removes is copied to
+//! quarantine first; each applied action is an ops-journal event with before and after.
+//!
+//! Used by the startup self-heal and the healing operator (both in the supervisor) and by
+//! `ballast heal` when no supervisor runs.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ballast_core::config::{ArtifactKind, Config, Mode};
+use ballast_core::heal::{
+    self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, JournalState, LockObs,
+    MAX_ARTIFACT_BYTES, Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
+    SnapshotFile, SnapshotState,
+};
+use ballast_core::Clock;
+use ballast_store::journal::{Verdict, scan};
+use ballast_store::quarantine::Quarantine;
+use ballast_store::snapshot::Snapshots;
+use ballast_store::{Layout, RealStorage, Storage};
+use rustix::fs::{FlockOperation, flock};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Files looked at by the permissions check, at most (the data directory's own files).
+pub const MAX_PERMISSION_ENTRIES: usize = 20_000;
+
+/// Name of the engine's snapshots in `state/`.
+pub const ENGINE_SNAPSHOT: &str = "engine";
+
+/// The result of one applied action.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub action: Action,
+    /// `None` when it worked; otherwise why not (it is retried by the next sweep).
+    pub error: Option<String>,
+    pub before: String,
+    pub after: String,
+    pub quarantined: Option<String>,
+}
+
+/// What one heal run found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub plan: Plan,
+    pub applied: Vec<Applied>,
+    /// Whether the engine may start after this (SPEC §4 mode gating) and, if not, why.
+    pub engine_may_start: bool,
+    pub refusal: Option<String>,
+}
+
+/// One data directory's healer.
+pub struct Healer<'a> {
+    pub data_dir: &'a Path,
+    pub config: &'a Config,
+    pub clock: &'a dyn Clock,
+}
+
+impl Healer<'_> {
+    fn layout(&self) -> Layout {
+        Layout::new(self.data_dir)
+    }
+
+    /// Where a path of the plan is: relative ones are inside the data directory.
+    fn resolve(&self, target: &str) -> PathBuf {
+        let p = Path::new(target);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.data_dir.join(p)
+        }
+    }
+
+    fn rel(&self, path: &Path) -> String {
+        self.layout().display(path)
+    }
+
+    /// Observe every component. `engine_running`: the engine owns its journal and snapshots
+    /// (they are inspected at its next start instead). `running(service)`: whether a service
+    /// runs now (a stale heartbeat restarts only a running service).
+    pub fn observe(&self, engine_running: bool, running: &dyn Fn(&str) -> bool) -> Observation {
+        let layout = self.layout();
+        let mut obs = Observation::new(self.config.general.mode);
+        for d in layout.dirs() {
+            obs.dirs.push((self.rel(&d), path_state(&d)));
+        }
+        if !engine_running {
+            obs.journal = Some(self.journal_state(&layout));
+            self.snapshots(&layout, &mut obs);
+        }
+        obs.locks = self.locks(&layout.run());
+        obs.orphans = orphans(self.data_dir);
+        obs.read_only = self.read_only();
+        let health = layout.state().join("health.json");
+        if let Ok(text) = std::fs::read_to_string(&health) {
+            if let Err(e) = serde_json::from_str::<Value>(&text) {
+                obs.health_snapshot_corrupt = Some(e.to_string());
+            }
+        }
+        let logs = layout.logs();
+        if logs.is_dir() {
+            if let Err(e) = rustix::fs::access(&logs, rustix::fs::Access::WRITE_OK) {
+                obs.logs_unwritable = Some(std::io::Error::from(e).to_string());
+            }
+        }
+        obs.artifacts = self.artifacts(running);
+        obs
+    }
+
+    fn journal_state(&self, layout: &Layout) -> JournalState {
+        let dir = layout.engine_journal();
+        if !dir.is_dir() {
+            return JournalState::Clean;
+        }
+        match scan(&RealStorage, &dir, &mut |_| Ok(())) {
+            Ok(s) => match s.verdict {
+                Verdict::Clean => JournalState::Clean,
+                Verdict::TornTail(t) => JournalState::TornTail {
+                    segment: self.rel(&dir.join(&t.segment)),
+                    keep_bytes: t.offset,
+                    drop_bytes: t.bytes,
+                    line: t.line,
+                    reason: t.reason,
+                },
+                Verdict::Dangerous(d) => match d.problem {
+                    ballast_store::journal::Problem::NewerSchema { .. } => JournalState::Newer {
+                        at: format!("journal/engine/{d}"),
+                    },
+                    _ => JournalState::Damaged {
+                        at: format!("journal/engine/{d}"),
+                    },
+                },
+            },
+            Err(e) => JournalState::Unreadable {
+                error: e.to_string(),
+            },
+        }
+    }
+
+    fn snapshots(&self, layout: &Layout, obs: &mut Observation) {
+        let snaps = Snapshots {
+            storage: &RealStorage,
+            layout,
+            clock: self.clock,
+            name: ENGINE_SNAPSHOT,
+            retain: 1,
+        };
+        if let Ok(list) = snaps.inspect() {
+            for s in list {
+                let state = match (s.seq, s.problem) {
+                    (None, _) => SnapshotState::Temp,
+                    (Some(_), None) => SnapshotState::Valid,
+                    (Some(_), Some(problem)) if s.newer => SnapshotState::Newer { problem },
+                    (Some(_), Some(problem)) => SnapshotState::Corrupt { problem },
+                };
+                obs.snapshots.push(SnapshotFile {
+                    path: format!("state/{}", s.file),
+                    state,
+                });
+            }
+        }
+        if let Ok(Some((_, body))) = snaps.newest_valid() {
+            obs.positions = Some(position_rows(&body));
+        }
+    }
+
+    fn locks(&self, run: &Path) -> Vec<LockObs> {
+        let Ok(entries) = std::fs::read_dir(run) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten().take(1_000) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            // engine.lock is an flock: the kernel releases it with its owner, it is never stale.
+            if name == "engine.lock" || !(name.ends_with(".lock") || name.ends_with(".pid")) {
+                continue;
+            }
+            out.push(self.lock_obs(&e.path(), self.rel(&e.path())));
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    fn lock_obs(&self, path: &Path, shown: String) -> LockObs {
+        let mut l = LockObs {
+            path: shown,
+            pid: None,
+            recorded_start: None,
+            exists: false,
+            alive: false,
+            actual_start: None,
+            age_ms: 0,
+            held: false,
+        };
+        let Ok(mut f) = std::fs::File::open(path) else {
+            return l;
+        };
+        l.exists = true;
+        l.age_ms = self.age_ms(path).unwrap_or(0);
+        let mut text = String::new();
+        let _ = (&mut f).take(4096).read_to_string(&mut text);
+        (l.pid, l.recorded_start) = parse_lock(&text);
+        match flock(&f, FlockOperation::NonBlockingLockShared) {
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => l.held = true,
+            Ok(()) => {
+                let _ = flock(&f, FlockOperation::Unlock);
+            }
+            Err(_) => {}
+        }
+        if let Some(pid) = l.pid {
+            l.actual_start = start_time(pid);
+            l.alive = l.actual_start.is_some();
+        }
+        l
+    }
+
+    fn age_ms(&self, path: &Path) -> Option<i64> {
+        let m = std::fs::metadata(path).ok()?;
+        let mtime = m.mtime() * 1000 + m.mtime_nsec() / 1_000_000;
+        Some(self.clock.now().unix_ms().saturating_sub(mtime).max(0))
+    }
+
+    /// Ballast's own files its owner cannot write (bounded walk of the data directory).
+    fn read_only(&self) -> Vec<ReadOnlyObs> {
+        let me = rustix::process::geteuid().as_raw();
+        let mut out = Vec::new();
+        let mut stack = vec![self.data_dir.to_path_buf()];
+        let mut seen = 0usize;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                seen += 1;
+                if seen > MAX_PERMISSION_ENTRIES {
+                    return out;
+                }
+                let Ok(m) = e.path().symlink_metadata() else {
+                    continue;
+                };
+                if m.file_type().is_symlink() || m.file_type().is_socket() {
+                    continue;
+                }
+                if m.permissions().mode() & 0o200 == 0 {
+                    out.push(ReadOnlyObs {
+                        path: self.rel(&e.path()),
+                        ours: m.uid() == me,
+                    });
+                }
+                if m.is_dir() {
+                    stack.push(e.path());
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    /// Where a declared artifact is: relative to its service's working directory.
+    pub fn artifact_path(&self, service: &str, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        let cwd = self
+            .config
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .map(|s| s.cwd.as_str())
+            .unwrap_or("");
+        let base = if cwd.is_empty() {
+            std::env::current_dir().unwrap_or_default()
+        } else {
+            PathBuf::from(cwd)
+        };
+        base.join(p)
+    }
+
+    fn artifacts(&self, running: &dyn Fn(&str) -> bool) -> Vec<ArtifactObs> {
+        let mut out = Vec::new();
+        for a in &self.config.artifacts {
+            let path = self.artifact_path(&a.service, &a.path);
+            let shown = path.display().to_string();
+            let state = match a.kind {
+                ArtifactKind::Dir => ArtifactState::Dir {
+                    state: path_state(&path),
+                },
+                ArtifactKind::Json => {
+                    let (text, too_large) = read_bounded(&path);
+                    ArtifactState::Json {
+                        text,
+                        too_large,
+                        default: serde_json::from_str(&a.default).unwrap_or(json!({})),
+                        required: a.required_keys.clone(),
+                    }
+                }
+                ArtifactKind::Jsonl => {
+                    let (text, too_large) = read_bounded(&path);
+                    ArtifactState::Jsonl { text, too_large }
+                }
+                ArtifactKind::Lock => ArtifactState::Lock(self.lock_obs(&path, shown.clone())),
+                ArtifactKind::Heartbeat => ArtifactState::Heartbeat(HeartbeatObs {
+                    path: shown.clone(),
+                    service: a.service.clone(),
+                    age_ms: self.age_ms(&path),
+                    max_age_ms: i64::from(a.max_age_secs) * 1000,
+                    running: running(&a.service),
+                }),
+            };
+            out.push(ArtifactObs {
+                service: a.service.clone(),
+                path: shown,
+                state,
+            });
+        }
+        out
+    }
+
+    /// Observe, plan and (unless `dry_run`) apply. `record(kind, body)` journals each event;
+    /// `restart(service)` asks for a restart; `engine_running` as for [`Self::observe`].
+    pub fn run(
+        &self,
+        dry_run: bool,
+        engine_running: bool,
+        running: &dyn Fn(&str) -> bool,
+        restart: &mut dyn FnMut(&str) -> Result<(), String>,
+        record: &mut dyn FnMut(&str, Value),
+    ) -> Report {
+        let obs = self.observe(engine_running, running);
+        let plan = heal::inspect(&obs);
+        let applied = if dry_run {
+            Vec::new()
+        } else {
+            plan.heals()
+                .map(|a| {
+                    let done = self.apply(a, restart);
+                    record(
+                        if done.error.is_none() {
+                            "heal.applied"
+                        } else {
+                            "heal.failed"
+                        },
+                        serde_json::to_value(&done).unwrap_or(Value::Null),
+                    );
+                    done
+                })
+                .collect()
+        };
+        let gate = heal::engine_may_start(self.config.general.mode, &plan);
+        Report {
+            mode: self.config.general.mode,
+            dry_run,
+            plan,
+            applied,
+            engine_may_start: gate.is_ok(),
+            refusal: gate.err(),
+        }
+    }
+
+    /// Carry out one `heal` action.
+    pub fn apply(
+        &self,
+        action: &Action,
+        restart: &mut dyn FnMut(&str) -> Result<(), String>,
+    ) -> Applied {
+        let mut done = Applied {
+            action: action.clone(),
+            error: None,
+            before: String::new(),
+            after: String::new(),
+            quarantined: None,
+        };
+        if action.class != Class::Heal {
+            done.error = Some("not a heal action".into());
+            return done;
+        }
+        if let Err(e) = self.apply_op(action, &mut done, restart) {
+            done.error = Some(e);
+        }
+        done
+    }
+
+    fn quarantine(&self) -> (Layout, RealStorage) {
+        (self.layout(), RealStorage)
+    }
+
+    fn apply_op(
+        &self,
+        action: &Action,
+        done: &mut Applied,
+        restart: &mut dyn FnMut(&str) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let path = self.resolve(&action.target);
+        let shown = path.display().to_string();
+        let (layout, storage) = self.quarantine();
+        let q = Quarantine {
+            storage: &storage,
+            layout: &layout,
+            clock: self.clock,
+        };
+        let e = |what: &str| {
+            let shown = shown.clone();
+            let what = what.to_owned();
+            move |err: std::io::Error| format!("cannot {what} {shown}: {err}")
+        };
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        match &action.op {
+            Op::CreateDir => {
+                done.before = "missing".into();
+                storage
+                    .create_dir_all(&path)
+                    .map_err(e("create directory"))?;
+                if let Some(parent) = path.parent() {
+                    let _ = storage.sync_dir(parent);
+                }
+                done.after = "directory".into();
+            }
+            Op::ReplaceWithDir => {
+                done.before = format!("a non-directory of {} bytes", size(&path));
+                let moved = q.move_aside(&path).map_err(e("move to quarantine"))?;
+                done.quarantined = Some(self.rel(&moved));
+                storage
+                    .create_dir_all(&path)
+                    .map_err(e("create directory"))?;
+                done.after = "directory".into();
+            }
+            Op::Truncate { keep_bytes } => {
+                let len = size(&path);
+                if len <= *keep_bytes {
+                    return Err(format!(
+                        "{shown} has {len} bytes now, not more than {keep_bytes}: nothing to cut (it changed since it was inspected)"
+                    ));
+                }
+                done.before = format!("{len} bytes");
+                let copy = q.copy(&path).map_err(e("copy to quarantine"))?;
+                done.quarantined = Some(self.rel(&copy));
+                let mut f = storage.open_append(&path).map_err(e("open"))?;
+                f.set_len(*keep_bytes).map_err(e("truncate"))?;
+                f.sync_data().map_err(e("fdatasync"))?;
+                done.after = format!("{keep_bytes} bytes");
+            }
+            Op::MoveAside => {
+                done.before = format!("{} bytes", size(&path));
+                let moved = q.move_aside(&path).map_err(e("move to quarantine"))?;
+                done.quarantined = Some(self.rel(&moved));
+                done.after = "moved to quarantine".into();
+            }
+            Op::Rewrite {
+                content,
+                expect_bytes,
+                bad_lines,
+            } => {
+                let len = size(&path);
+                if len != *expect_bytes {
+                    return Err(format!(
+                        "{shown} changed since it was inspected ({expect_bytes} -> {len} bytes): retried by the next sweep"
+                    ));
+                }
+                done.before = format!("{len} bytes");
+                let saved = match bad_lines {
+                    Some(lines) => q.store(&path, lines.as_bytes()),
+                    None => q.copy(&path),
+                }
+                .map_err(e("copy to quarantine"))?;
+                done.quarantined = Some(self.rel(&saved));
+                write_atomic(&storage, &path, content.as_bytes()).map_err(e("rewrite"))?;
+                done.after = format!("{} bytes", content.len());
+            }
+            Op::CreateFile { content } => {
+                done.before = "missing".into();
+                if let Some(parent) = path.parent() {
+                    storage
+                        .create_dir_all(parent)
+                        .map_err(e("create the directory of"))?;
+                }
+                write_atomic(&storage, &path, content.as_bytes()).map_err(e("create"))?;
+                done.after = format!("{} bytes (the default document)", content.len());
+            }
+            Op::MakeWritable => {
+                let m = std::fs::symlink_metadata(&path).map_err(e("stat"))?;
+                let mode = m.permissions().mode() & 0o7777;
+                done.before = format!("mode {mode:04o}");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o200))
+                    .map_err(e("chmod"))?;
+                done.after = format!("mode {:04o}", mode | 0o200);
+            }
+            Op::Restart { service } => {
+                done.before = format!("service {service} running with a stale heartbeat");
+                restart(service)?;
+                done.after = format!("service {service} restarted");
+            }
+            Op::Kill { pid, start_time } => {
+                if self::start_time(*pid) != Some(*start_time) {
+                    done.before = format!("pid {pid} gone");
+                    done.after = "nothing to kill".into();
+                    return Ok(());
+                }
+                done.before = format!("pid {pid} running");
+                let p = rustix::process::Pid::from_raw(*pid)
+                    .ok_or_else(|| format!("invalid pid {pid}"))?;
+                let sig = rustix::process::Signal::KILL;
+                if rustix::process::kill_process_group(p, sig).is_err() {
+                    rustix::process::kill_process(p, sig)
+                        .map_err(|err| format!("cannot kill pid {pid}: {err}"))?;
+                }
+                done.after = "process group killed".into();
+            }
+            Op::Report => return Err("nothing to apply".into()),
+        }
+        Ok(())
+    }
+}
+
+/// Whether an engine holds `run/engine.lock` now (it owns the journal and snapshots then).
+pub fn engine_lock_held(run_dir: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(run_dir.join("engine.lock")) else {
+        return false;
+    };
+    match flock(&f, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => {
+            let _ = flock(&f, FlockOperation::Unlock);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Temp file, fdatasync, rename over the target, fsync of the directory.
+fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.heal.tmp"));
+    let mut f = storage.create_truncate(&tmp)?;
+    f.write_all(data)?;
+    f.sync_data()?;
+    drop(f);
+    storage.rename(&tmp, path)?;
+    storage.sync_dir(dir)
+}
+
+fn path_state(path: &Path) -> PathState {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => PathState::Dir,
+        Ok(_) => PathState::NotDir,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => PathState::Missing,
+        // Unreadable in another way (a broken symlink is NotFound): leave it to the checks.
+        Err(_) => PathState::NotDir,
+    }
+}
+
+/// The file's text if it exists and is not too large.
+fn read_bounded(path: &Path) -> (Option<String>, bool) {
+    match std::fs::metadata(path) {
+        Err(_) => (None, false),
+        Ok(m) if m.len() > MAX_ARTIFACT_BYTES => (Some(String::new()), true),
+        Ok(_) => match std::fs::read(path) {
+            Ok(bytes) => (Some(String::from_utf8_lossy(&bytes).into_owned()), false),
+            Err(_) => (None, false),
+        },
+    }
+}
+
+/// A lock file's pid (and owner start time): a bare number on the first line, or a JSON
+/// object with `pid` (and `start_time`).
+pub fn parse_lock(text: &str) -> (Option<i32>, Option<u64>) {
+    let t = text.trim();
+    if let Ok(v) = serde_json::from_str::<Value>(t) {
+        if let Some(o) = v.as_object() {
+            let pid = o
+                .get("pid")
+                .and_then(Value::as_i64)
+                .and_then(|p| i32::try_from(p).ok());
+            let start = o.get("start_time").and_then(Value::as_u64);
+            return (pid.filter(|p| *p > 0), start);
+        }
+    }
+    let mut words = t.split_whitespace();
+    let pid = words
+        .next()
+        .and_then(|w| w.parse::<i32>().ok())
+        .filter(|p| *p > 0);
+    (pid, words.next().and_then(|w| w.parse().ok()))
+}
+
+/// Start time of `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot); `None` when
+/// it does not exist (or is a zombie).
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut f = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = f.next()?;
+    if state == "Z" {
+        return None;
+    }
+    // Fields after the state: ppid (4) … starttime (22) → index 22 - 4 = 18.
+    f.nth(18)?.parse().ok()
+}
+
+/// The positions of an engine snapshot as stored (`portfolio.positions`).
+pub fn position_rows(body: &str) -> Vec<PositionRow> {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    let Some(map) = v.pointer("/portfolio/positions").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let dec = |v: Option<&Value>| -> rust_decimal::Decimal {
+        v.and_then(|x| match x {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.to_string().parse().ok(),
+            _ => None,
+        })
+        .unwrap_or_default()
+    };
+    map.iter()
+        .map(|(key, p)| PositionRow {
+            key: key.clone(),
+            symbol: p
+                .get("symbol")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            qty: dec(p.get("qty")),
+            avg_entry_price: dec(p.get("avg_entry_price")),
+        })
+        .collect()
+}
+
+/// Processes tagged with this data directory whose supervisor is gone, with start times.
+fn orphans(data_dir: &Path) -> Vec<OrphanObs> {
+    crate::find_orphans(data_dir)
+        .into_iter()
+        .filter_map(|(pid, service)| {
+            let start_time = start_time(pid)?;
+            let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    c.split(|b| *b == 0)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| String::from_utf8_lossy(s).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            Some(OrphanObs {
+                pid,
+                start_time,
+                service,
+                command,
+            })
+        })
+        .collect()
+}
+
+/// Remembers what was already reported, so a sweep every few seconds journals a dangerous or
+/// skipped finding once, not every time (bounded; forgotten findings are reported again).
+#[derive(Debug, Default)]
+pub struct Reported {
+    seen: BTreeSet<String>,
+}
+
+impl Reported {
+    pub const MAX: usize = 4_096;
+
+    /// The findings of `plan` not reported before; the rest are forgotten.
+    pub fn new_findings<'p>(&mut self, plan: &'p Plan) -> Vec<&'p Action> {
+        let mut now = BTreeSet::new();
+        let mut fresh = Vec::new();
+        for a in plan.actions.iter().filter(|a| a.class != Class::Heal) {
+            let key = format!("{}|{}|{}", a.component, a.target, a.reason);
+            if !self.seen.contains(&key) {
+                fresh.push(a);
+            }
+            if now.len() < Self::MAX {
+                now.insert(key);
+            }
+        }
+        self.seen = now;
+        fresh
+    }
+}

@@ -1,0 +1,159 @@
+//! `ballast heal [--dry-run] [--json]`: the startup self-heal by hand. With a running
+//! supervisor it runs there (the supervisor owns the ops journal and restarts services);
+//! otherwise here, journaling to the ops journal itself. `--dry-run` prints the plan and
+//! changes nothing.
+
+use std::sync::Arc;
+
+use ballast_core::heal::Class;
+use ballast_supervisor::control::{self, Request, Response};
+use ballast_supervisor::heal::{Healer, Report, engine_lock_held};
+use ballast_supervisor::ops::Ops;
+
+use super::{ConfigArg, DataDirArg};
+use crate::exit::{self, Exit};
+use crate::settings;
+
+pub fn run(
+    config: &ConfigArg,
+    data_dir: &DataDirArg,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<Exit> {
+    let cfg = match settings::load(config.config.as_deref()) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(exit::CONFIG);
+        }
+    };
+    let dir = settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let socket = dir.join("run/supervisor.sock");
+    let (report, via) = match control::call(&socket, &Request::Heal { dry_run }) {
+        Ok(Response::Heal { report }) => (
+            serde_json::from_value::<serde_json::Value>(report)?,
+            "by the running supervisor",
+        ),
+        Ok(other) => {
+            eprintln!("ballast heal: unexpected answer from the supervisor: {other:?}");
+            return Ok(exit::FAILURE);
+        }
+        Err(_) => {
+            let clock = Arc::new(ballast_store::SystemClock);
+            let healer = Healer {
+                data_dir: &dir,
+                config: &cfg,
+                clock: &*clock,
+            };
+            let ops = if dry_run {
+                Ops::disabled()
+            } else {
+                Ops::open(&dir, clock.clone(), &mut |line| eprintln!("{line}"))
+            };
+            let report: Report = healer.run(
+                dry_run,
+                engine_lock_held(&dir.join("run")),
+                &|_| false,
+                &mut |s| {
+                    Err(format!(
+                        "no supervisor runs, so service {s} is not running here: nothing to restart"
+                    ))
+                },
+                &mut |kind, body| ops.record(kind, body),
+            );
+            if !dry_run {
+                for a in report.plan.actions.iter().filter(|a| a.class != Class::Heal) {
+                    ops.record(
+                        if a.class == Class::Dangerous {
+                            "heal.dangerous"
+                        } else {
+                            "heal.skipped"
+                        },
+                        serde_json::to_value(a)?,
+                    );
+                }
+            }
+            ops.close();
+            (serde_json::to_value(&report)?, "here (no supervisor runs)")
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&dir, &report, via);
+    }
+    let dangerous = report["plan"]["actions"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["class"] == "dangerous"));
+    let failed = report["applied"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| !x["error"].is_null()));
+    Ok(if dangerous || failed {
+        exit::FAILURE
+    } else {
+        exit::OK
+    })
+}
+
+fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
+    let dry = r["dry_run"].as_bool().unwrap_or(false);
+    println!(
+        "self-heal of {} ({} mode){}, {via}",
+        dir.display(),
+        r["mode"].as_str().unwrap_or("?"),
+        if dry { ", dry run: nothing changed" } else { "" }
+    );
+    let empty = Vec::new();
+    let actions = r["plan"]["actions"].as_array().unwrap_or(&empty);
+    let applied = r["applied"].as_array().unwrap_or(&empty);
+    if actions.is_empty() {
+        println!("  every component is healthy");
+    }
+    let mut heals = 0;
+    for a in actions {
+        let class = a["class"].as_str().unwrap_or("?");
+        let outcome = if class != "heal" {
+            String::new()
+        } else if dry {
+            heals += 1;
+            "  [would apply]".into()
+        } else {
+            heals += 1;
+            let done = applied
+                .iter()
+                .find(|x| x["action"] == *a)
+                .cloned()
+                .unwrap_or_default();
+            match done["error"].as_str() {
+                Some(e) => format!("  [FAILED: {e}]"),
+                None => format!(
+                    "  [done: {} -> {}{}]",
+                    done["before"].as_str().unwrap_or(""),
+                    done["after"].as_str().unwrap_or(""),
+                    done["quarantined"]
+                        .as_str()
+                        .map(|q| format!("; original in {q}"))
+                        .unwrap_or_default()
+                ),
+            }
+        };
+        println!(
+            "  {:<10} {:<18} {}: {}{outcome}",
+            class.to_uppercase(),
+            a["component"].as_str().unwrap_or("?"),
+            a["target"].as_str().unwrap_or("?"),
+            a["reason"].as_str().unwrap_or("?"),
+        );
+    }
+    let count = |c: &str| actions.iter().filter(|a| a["class"] == c).count();
+    println!(
+        "{heals} heal(s), {} dangerous, {} skipped",
+        count("dangerous"),
+        count("skip")
+    );
+    match r["refusal"].as_str() {
+        Some(why) => println!("engine: {why}"),
+        None => println!("engine: may start"),
+    }
+}
