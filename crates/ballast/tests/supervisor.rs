@@ -5,128 +5,12 @@
 //!
 //! Every wait polls for a condition with a deadline; none sleeps a fixed time hoping.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn ballast() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ballast"));
-    c.env_remove("BALLAST_HOME").env_remove("BALLAST_CONFIG");
-    c
-}
-
-struct Sup {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Sup {
-    fn start(dir: &Path, config: &str) -> Sup {
-        let cfg = dir.join("ballast.toml");
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(&cfg, config).unwrap();
-        let child = ballast()
-            .args(["run", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("supervisor.err")).unwrap(),
-            ))
-            .spawn()
-            .unwrap();
-        let sup = Sup {
-            child,
-            dir: dir.to_owned(),
-        };
-        sup.wait_for("the control socket", |_| true);
-        sup
-    }
-
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        ballast()
-            .args(args)
-            .arg("--data-dir")
-            .arg(self.dir.join("data"))
-            .output()
-            .unwrap()
-    }
-
-    fn status(&self) -> Option<Value> {
-        let out = self.cli(&["status", "--json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).unwrap())
-    }
-
-    fn service(status: &Value, name: &str) -> Value {
-        status["services"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
-    /// Poll `status` until `cond` holds (at most 30 s).
-    fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(s) = self.status() {
-                if cond(&s) {
-                    return s;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; last status {:?}\n{}",
-                self.status(),
-                std::fs::read_to_string(self.dir.join("supervisor.err")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(mut self) -> (std::process::ExitStatus, Duration) {
-        let t = Instant::now();
-        rustix::process::kill_process(
-            rustix::process::Pid::from_child(&self.child),
-            rustix::process::Signal::TERM,
-        )
-        .unwrap();
-        let status = self.child.wait().unwrap();
-        (status, t.elapsed())
-    }
-}
-
-impl Drop for Sup {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn state(s: &Value, name: &str) -> String {
-    Sup::service(s, name)["state"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
-}
-
-fn alive(pid: i32) -> bool {
-    // Zombies count as dead: look at /proc state.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|r| !r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
+mod common;
+use common::*;
 
 const NO_ENGINE: &str = "[engine]\nenabled = false\n";
 
@@ -520,8 +404,8 @@ min_uptime_secs = 0
     let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
     assert!(
         err.contains(&format!(
-            "orphan of a previous supervisor: pid {orphan} (service lingerer); killed"
-        )),
+            "heal: orphans pid {orphan} (lingerer sleep 1000): left by a previous supervisor of this data directory"
+        )) && err.contains("process group killed"),
         "{err}"
     );
     second.wait_for("its own lingerer", |s| state(s, "lingerer") == "RUNNING");
