@@ -87,7 +87,7 @@ impl Quarantine<'_> {
         let dir = target.parent().unwrap_or(Path::new("")).to_path_buf();
         self.storage.create_dir_all(&dir)?;
         let mut f = self.storage.create_new(&target)?;
-        f.write_all(&data)?;
+        f.write_all(data)?;
         f.sync_data()?;
         self.storage.sync_dir(&dir)?;
         Ok(target)

@@ -15,10 +15,16 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Status,
-    Restart { service: String },
-    Reset { service: String },
+    Restart {
+        service: String,
+    },
+    Reset {
+        service: String,
+    },
     /// Run the healer now; `dry_run` only reports the plan.
-    Heal { dry_run: bool },
+    Heal {
+        dry_run: bool,
+    },
 }
 
 /// One service as `status` reports it.

@@ -11,13 +11,13 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use ballast_core::Clock;
 use ballast_core::config::{ArtifactKind, Config, Mode};
 use ballast_core::heal::{
     self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, JournalState, LockObs,
     MAX_ARTIFACT_BYTES, Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
     SnapshotFile, SnapshotState,
 };
-use ballast_core::Clock;
 use ballast_store::journal::{Verdict, scan};
 use ballast_store::quarantine::Quarantine;
 use ballast_store::snapshot::Snapshots;

@@ -373,8 +373,6 @@ pub fn run(
 
     // Heartbeat files are watched with inotify (the 100 ms tick is the fallback).
     watch_heartbeats(&services, tx.clone(), log);
-    // So are the data directory's own directories: a deleted one is recreated at once.
-    watch_data_dir(data_dir, tx.clone(), log);
     let ops = Ops::open(data_dir, Arc::clone(&clock), log);
     ops.record(
         "supervisor.started",
@@ -441,6 +439,8 @@ pub fn run(
     // The startup self-heal, before any service starts (orphans of a previous supervisor
     // included).
     sup.sweep(true, log);
+    // The data directory's own directories are watched: a deleted one is recreated at once.
+    watch_data_dir(data_dir, sup.events.clone(), log);
     log(&format!(
         "supervisor {} up: {} service(s), control socket {}",
         std::process::id(),
@@ -710,6 +710,7 @@ pub const DATA_DIR_TAG: &str = "BALLAST_DATA_DIR";
 /// killed leaves its services behind). Found through `/proc/<pid>/environ`.
 pub fn find_orphans(data_dir: &Path) -> Vec<(i32, String)> {
     let me = std::process::id() as i32;
+    let my_start = heal::start_time(me);
     let want = format!("{DATA_DIR_TAG}={}", data_dir.display());
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -739,8 +740,13 @@ pub fn find_orphans(data_dir: &Path) -> Vec<(i32, String)> {
             })
         };
         let supervisor: Option<i32> = value("BALLAST_SUPERVISOR_PID").and_then(|p| p.parse().ok());
-        let supervisor_alive =
-            supervisor.is_some_and(|p| p != me && Path::new(&format!("/proc/{p}")).exists());
+        // Tagged with our own pid: ours (a service or one of its children) — unless it is older
+        // than we are, i.e. left by an earlier supervisor that had the same pid.
+        let supervisor_alive = match supervisor {
+            Some(p) if p == me => heal::start_time(pid) >= my_start,
+            Some(p) => Path::new(&format!("/proc/{p}")).exists(),
+            None => false,
+        };
         let zombie = std::fs::read_to_string(e.path().join("stat"))
             .map(|s| {
                 s.rsplit(')')
@@ -872,7 +878,8 @@ impl Supervisor {
                 "{level}: {} {}: {}",
                 a.component, a.target, a.reason
             ));
-            self.ops.record(kind, serde_json::to_value(a).unwrap_or_default());
+            self.ops
+                .record(kind, serde_json::to_value(a).unwrap_or_default());
         }
         for service in restarts {
             if let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) {
@@ -1247,7 +1254,11 @@ impl Supervisor {
                     .run(
                         true,
                         heal::engine_lock_held(&self.data_dir.join("run")),
-                        &|s| self.slots.iter().any(|x| x.spec.name == s && x.proc.is_some()),
+                        &|s| {
+                            self.slots
+                                .iter()
+                                .any(|x| x.spec.name == s && x.proc.is_some())
+                        },
                         &mut |_| Ok(()),
                         &mut |_, _| {},
                     )

@@ -24,7 +24,12 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
     let origin = |i: usize, key: &str| -> Origin {
         values
             .get(i)
-            .and_then(|v| v.origins.get(key).cloned().or_else(|| Some(v.table.clone())))
+            .and_then(|v| {
+                v.origins
+                    .get(key)
+                    .cloned()
+                    .or_else(|| Some(v.table.clone()))
+            })
             .unwrap_or(Origin::Default {
                 section: "artifacts".into(),
                 key: key.into(),
@@ -42,8 +47,7 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
             continue; // reported as missing
         }
         if !config.services.iter().any(|s| s.name == a.service) {
-            let help = match closest(&a.service, config.services.iter().map(|s| s.name.as_str()))
-            {
+            let help = match closest(&a.service, config.services.iter().map(|s| s.name.as_str())) {
                 Some(n) => format!("did you mean {n:?}?"),
                 None => "declare the service in a [[services]] table first".into(),
             };

@@ -109,9 +109,7 @@ impl Loader {
                             "{name_str} must be [[{name_str}]] tables, found {}",
                             type_name(other)
                         ),
-                        help: Some(format!(
-                            "declare each one in its own [[{name_str}]] table"
-                        )),
+                        help: Some(format!("declare each one in its own [[{name_str}]] table")),
                     }),
                 }
                 continue;

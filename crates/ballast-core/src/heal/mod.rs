@@ -181,11 +181,17 @@ pub enum JournalState {
         reason: String,
     },
     /// Corruption or a seq gap with valid records after it.
-    Damaged { at: String },
+    Damaged {
+        at: String,
+    },
     /// Records of a newer format than this build reads.
-    Newer { at: String },
+    Newer {
+        at: String,
+    },
     /// The scan itself failed (unreadable directory, …).
-    Unreadable { error: String },
+    Unreadable {
+        error: String,
+    },
 }
 
 /// One snapshot file.
@@ -199,8 +205,12 @@ pub struct SnapshotFile {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SnapshotState {
     Valid,
-    Corrupt { problem: String },
-    Newer { problem: String },
+    Corrupt {
+        problem: String,
+    },
+    Newer {
+        problem: String,
+    },
     /// Left over by an interrupted write.
     Temp,
 }
@@ -583,8 +593,8 @@ pub fn lock(plan: &mut Plan, component: &str, l: &LockObs) {
         }
         return;
     };
-    let reused = l.alive
-        && matches!((l.recorded_start, l.actual_start), (Some(a), Some(b)) if a != b);
+    let reused =
+        l.alive && matches!((l.recorded_start, l.actual_start), (Some(a), Some(b)) if a != b);
     if (l.alive && !reused) || l.age_ms <= STALE_LOCK_MS {
         return;
     }
@@ -690,7 +700,15 @@ fn artifact(plan: &mut Plan, a: &ArtifactObs) {
             too_large,
             default,
             required,
-        } => json_artifact(plan, c, &a.path, text.as_deref(), *too_large, default, required),
+        } => json_artifact(
+            plan,
+            c,
+            &a.path,
+            text.as_deref(),
+            *too_large,
+            default,
+            required,
+        ),
         ArtifactState::Jsonl { text, too_large } => {
             if *too_large {
                 plan.push(

@@ -63,7 +63,12 @@ pub fn run(
                 &mut |kind, body| ops.record(kind, body),
             );
             if !dry_run {
-                for a in report.plan.actions.iter().filter(|a| a.class != Class::Heal) {
+                for a in report
+                    .plan
+                    .actions
+                    .iter()
+                    .filter(|a| a.class != Class::Heal)
+                {
                     ops.record(
                         if a.class == Class::Dangerous {
                             "heal.dangerous"
@@ -102,7 +107,11 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
         "self-heal of {} ({} mode){}, {via}",
         dir.display(),
         r["mode"].as_str().unwrap_or("?"),
-        if dry { ", dry run: nothing changed" } else { "" }
+        if dry {
+            ", dry run: nothing changed"
+        } else {
+            ""
+        }
     );
     let empty = Vec::new();
     let actions = r["plan"]["actions"].as_array().unwrap_or(&empty);

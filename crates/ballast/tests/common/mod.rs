@@ -124,4 +124,3 @@ pub fn alive(pid: i32) -> bool {
         })
         .unwrap_or(false)
 }
-
