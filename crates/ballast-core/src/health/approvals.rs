@@ -1,0 +1,205 @@
+//! Recommendations over time: automatic ones are listed as such; the others wait for an
+//! operator (`ballast approve ID` / `ballast reject ID`), and expire after their time to live
+//! or as soon as their issue is gone. Bounded: at most [`MAX_PENDING`] waiting and the last
+//! [`MAX_DECIDED`] decided ones.
+
+use serde::{Deserialize, Serialize};
+
+use super::Advice;
+use crate::time::Timestamp;
+
+pub const MAX_PENDING: usize = 256;
+pub const MAX_DECIDED: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecommendationState {
+    /// Runs without an operator.
+    Auto,
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// `<issue id>/<action>`: what `ballast approve` takes.
+    pub id: String,
+    #[serde(flatten)]
+    pub advice: Advice,
+    pub state: RecommendationState,
+    pub created: Timestamp,
+    /// When a pending one expires.
+    pub expires: Option<Timestamp>,
+    pub decided: Option<Timestamp>,
+    /// Why it ended (`approved by operator`, `issue cleared`, `time to live passed`).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approvals {
+    /// Current recommendations (auto and pending), in priority order.
+    pub open: Vec<Recommendation>,
+    /// Decided or expired ones, newest last.
+    pub decided: Vec<Recommendation>,
+}
+
+fn action_name(a: &Advice) -> String {
+    serde_json::to_value(a.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Approvals {
+    /// Bring the open list in line with this cycle's advice: new advice is added (pending ones
+    /// with `ttl_ms`), advice no longer given expires ("issue cleared"), pending ones past
+    /// their time expire. Returns the ids that became pending.
+    pub fn sync(&mut self, advice: &[Advice], now: Timestamp, ttl_ms: i64) -> Vec<String> {
+        let mut added = Vec::new();
+        let ids: Vec<String> = advice
+            .iter()
+            .map(|a| format!("{}/{}", a.issue, action_name(a)))
+            .collect();
+        let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.open)
+            .into_iter()
+            .partition(|r| ids.contains(&r.id));
+        self.open = keep;
+        for mut r in gone {
+            if r.state == RecommendationState::Pending {
+                r.state = RecommendationState::Expired;
+                r.decided = Some(now);
+                r.note = Some("issue cleared".into());
+                self.remember(r);
+            }
+        }
+        for (a, id) in advice.iter().zip(ids) {
+            if self.open.iter().any(|r| r.id == id) {
+                continue;
+            }
+            // A recent decision on the same recommendation stands while the issue lasts.
+            if self
+                .decided
+                .iter()
+                .any(|r| r.id == id && r.state != RecommendationState::Expired)
+            {
+                continue;
+            }
+            let pending = !a.auto;
+            if pending && self.pending().count() >= MAX_PENDING {
+                continue;
+            }
+            self.open.push(Recommendation {
+                id: id.clone(),
+                advice: a.clone(),
+                state: if pending {
+                    RecommendationState::Pending
+                } else {
+                    RecommendationState::Auto
+                },
+                created: now,
+                expires: pending.then(|| now.plus_ms(ttl_ms)),
+                decided: None,
+                note: None,
+            });
+            if pending {
+                added.push(id);
+            }
+        }
+        let expired: Vec<usize> = self
+            .open
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.expires.is_some_and(|t| t <= now))
+            .map(|(i, _)| i)
+            .collect();
+        for i in expired.into_iter().rev() {
+            let mut r = self.open.remove(i);
+            r.state = RecommendationState::Expired;
+            r.decided = Some(now);
+            r.note = Some("time to live passed without a decision".into());
+            self.remember(r);
+        }
+        self.open.sort_by(|a, b| {
+            a.advice
+                .priority
+                .cmp(&b.advice.priority)
+                .then(a.id.cmp(&b.id))
+        });
+        added
+    }
+
+    pub fn pending(&self) -> impl Iterator<Item = &Recommendation> {
+        self.open
+            .iter()
+            .filter(|r| r.state == RecommendationState::Pending)
+    }
+
+    fn remember(&mut self, r: Recommendation) {
+        self.decided.push(r);
+        if self.decided.len() > MAX_DECIDED {
+            let extra = self.decided.len() - MAX_DECIDED;
+            self.decided.drain(..extra);
+        }
+    }
+
+    fn decide(
+        &mut self,
+        id: &str,
+        now: Timestamp,
+        state: RecommendationState,
+        note: String,
+    ) -> Result<Recommendation, String> {
+        let Some(i) = self.open.iter().position(|r| r.id == id) else {
+            let known: Vec<&str> = self.pending().map(|r| r.id.as_str()).collect();
+            return Err(match self.decided.iter().rev().find(|r| r.id == id) {
+                Some(r) => format!(
+                    "recommendation {id} is already {:?}{}",
+                    r.state,
+                    r.note
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                ),
+                None if known.is_empty() => {
+                    format!("no recommendation {id}: none is waiting for approval")
+                }
+                None => format!(
+                    "no recommendation {id}; waiting for approval: {}",
+                    known.join(", ")
+                ),
+            });
+        };
+        if self.open[i].state != RecommendationState::Pending {
+            return Err(format!(
+                "recommendation {id} runs automatically: there is nothing to approve"
+            ));
+        }
+        let mut r = self.open.remove(i);
+        r.state = state;
+        r.decided = Some(now);
+        r.note = Some(note);
+        self.remember(r.clone());
+        Ok(r)
+    }
+
+    /// An operator approves `id`: it is returned for the caller to carry out.
+    pub fn approve(&mut self, id: &str, now: Timestamp) -> Result<Recommendation, String> {
+        self.decide(
+            id,
+            now,
+            RecommendationState::Approved,
+            "approved by an operator".into(),
+        )
+    }
+
+    pub fn reject(&mut self, id: &str, now: Timestamp) -> Result<Recommendation, String> {
+        self.decide(
+            id,
+            now,
+            RecommendationState::Rejected,
+            "rejected by an operator".into(),
+        )
+    }
+}

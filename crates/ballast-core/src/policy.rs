@@ -1,0 +1,593 @@
+//! The safety policy (SPEC §5), evaluated every health cycle: from the kill switch, the health
+//! report and the protections to one of five policies, each mapped onto the guard's trading
+//! state and size multiplier. Escalation is immediate; de-escalation waits until the lower
+//! target has held for the hysteresis period; EMERGENCY_SHUTDOWN is left only by an operator
+//! with a clean reconciliation. The state is persisted by the supervisor (`state/policy.json`),
+//! so a restart never re-arms trading.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::guard::TradingState;
+use crate::health::{Report, Severity, Status};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Policy {
+    AllowAll,
+    SafeRiskProfile,
+    NoNewTrades,
+    DefensiveExit,
+    EmergencyShutdown,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::AllowAll => "ALLOW_ALL",
+            Policy::SafeRiskProfile => "SAFE_RISK_PROFILE",
+            Policy::NoNewTrades => "NO_NEW_TRADES",
+            Policy::DefensiveExit => "DEFENSIVE_EXIT",
+            Policy::EmergencyShutdown => "EMERGENCY_SHUTDOWN",
+        }
+    }
+
+    pub fn trading_state(self) -> TradingState {
+        match self {
+            Policy::AllowAll | Policy::SafeRiskProfile => TradingState::Active,
+            Policy::NoNewTrades | Policy::DefensiveExit => TradingState::Reducing,
+            Policy::EmergencyShutdown => TradingState::Halted,
+        }
+    }
+
+    /// Order sizes are multiplied by this (0.5 in SAFE_RISK_PROFILE).
+    pub fn size_multiplier(self) -> Decimal {
+        match self {
+            Policy::SafeRiskProfile => Decimal::new(5, 1),
+            _ => Decimal::ONE,
+        }
+    }
+
+    /// Whether trading that adds exposure is allowed.
+    pub fn trading_allowed(self) -> bool {
+        self.trading_state() == TradingState::Active
+    }
+}
+
+/// A protection that trips automatically and stays tripped (latched) until its reset time or
+/// an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectionKind {
+    /// Equity this far below its high-water mark: until an operator.
+    Drawdown,
+    /// The day's loss reached its limit: until the next UTC day.
+    DailyLoss,
+    /// A streak of losing exits: for the stop-loss cooldown.
+    StopLossStreak,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latch {
+    pub kind: ProtectionKind,
+    pub tripped_at: Timestamp,
+    /// `None`: until an operator resets it.
+    pub until: Option<Timestamp>,
+    pub detail: String,
+}
+
+/// What the engine reports for the protections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub equity: Decimal,
+    pub peak_equity: Decimal,
+    pub start_of_day_equity: Decimal,
+    /// Losing exits in the stop-loss window.
+    pub losing_streak: u32,
+}
+
+/// The protection limits (from `[guard]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Protections {
+    pub max_drawdown_pct: Decimal,
+    pub daily_loss_limit_pct: Decimal,
+    pub stop_loss_streak: u32,
+    pub stop_loss_cooldown_ms: i64,
+}
+
+/// The persisted policy state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    pub policy: Policy,
+    pub since: Timestamp,
+    pub reason: String,
+    /// A lower target seen continuously since then (de-escalation waits for the hysteresis).
+    pub lower_since: Option<Timestamp>,
+    /// An operator's floor ("pause trading"): the policy is at least this until released.
+    pub floor: Option<Policy>,
+    pub latches: Vec<Latch>,
+}
+
+impl PolicyState {
+    pub fn new(now: Timestamp) -> Self {
+        PolicyState {
+            policy: Policy::AllowAll,
+            since: now,
+            reason: "start".into(),
+            lower_since: None,
+            floor: None,
+            latches: Vec::new(),
+        }
+    }
+}
+
+/// One policy change, for the ops journal and the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub from: Policy,
+    pub to: Policy,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// The inputs of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub kill_switch: bool,
+    pub report: &'a Report,
+    /// `None` when the engine has not reported yet.
+    pub account: Option<&'a Account>,
+}
+
+/// Trip the protections that are newly breached and drop latches whose time has come.
+pub fn update_latches(
+    latches: &mut Vec<Latch>,
+    account: Option<&Account>,
+    limits: &Protections,
+    now: Timestamp,
+) {
+    latches.retain(|l| l.until.is_none_or(|u| u > now));
+    let Some(a) = account else { return };
+    let mut trip = |kind, until, detail: String| {
+        if !latches.iter().any(|l| l.kind == kind) {
+            latches.push(Latch {
+                kind,
+                tripped_at: now,
+                until,
+                detail,
+            });
+        }
+    };
+    let hundred = Decimal::ONE_HUNDRED;
+    if a.peak_equity > Decimal::ZERO {
+        let dd = (a.peak_equity - a.equity) * hundred / a.peak_equity;
+        if dd >= limits.max_drawdown_pct {
+            trip(
+                ProtectionKind::Drawdown,
+                None,
+                format!(
+                    "equity {} is {} % below its high-water mark {} (limit {} %)",
+                    a.equity.round_dp(2),
+                    dd.round_dp(2),
+                    a.peak_equity.round_dp(2),
+                    limits.max_drawdown_pct
+                ),
+            );
+        }
+    }
+    if a.start_of_day_equity > Decimal::ZERO {
+        let loss = (a.start_of_day_equity - a.equity) * hundred / a.start_of_day_equity;
+        if loss >= limits.daily_loss_limit_pct {
+            let next_day = Timestamp::from_unix_ms((now.day_number() + 1) * 86_400_000);
+            trip(
+                ProtectionKind::DailyLoss,
+                Some(next_day),
+                format!(
+                    "today's loss {} % of start-of-day equity {} (limit {} %)",
+                    loss.round_dp(2),
+                    a.start_of_day_equity.round_dp(2),
+                    limits.daily_loss_limit_pct
+                ),
+            );
+        }
+    }
+    if limits.stop_loss_streak > 0 && a.losing_streak >= limits.stop_loss_streak {
+        trip(
+            ProtectionKind::StopLossStreak,
+            Some(now.plus_ms(limits.stop_loss_cooldown_ms)),
+            format!(
+                "{} losing exits in a row (limit {})",
+                a.losing_streak, limits.stop_loss_streak
+            ),
+        );
+    }
+}
+
+/// The policy the rules ask for right now (SPEC §5 evaluation order: the first match wins).
+pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
+    let r = input.report;
+    if input.kill_switch {
+        return (Policy::EmergencyShutdown, "kill switch engaged".into());
+    }
+    if let Some(s) = r
+        .subsystems
+        .iter()
+        .find(|s| s.subsystem.critical && s.status == Status::Failed)
+    {
+        return (
+            Policy::EmergencyShutdown,
+            format!("critical subsystem {} FAILED", s.subsystem.name),
+        );
+    }
+    if let Some(i) = r
+        .issues
+        .iter()
+        .find(|i| i.severity == Severity::Critical && i.impacts_trading)
+    {
+        return (
+            Policy::DefensiveExit,
+            format!("CRITICAL issue {} impacts trading", i.id),
+        );
+    }
+    if let Some(i) = r.issues.iter().find(|i| i.severity == Severity::Critical) {
+        return (Policy::NoNewTrades, format!("CRITICAL issue {}", i.id));
+    }
+    if let Some(s) = r
+        .subsystems
+        .iter()
+        .find(|s| s.subsystem.impacts_trading && s.status >= Status::Degraded)
+    {
+        return (
+            Policy::NoNewTrades,
+            format!(
+                "{} is {} and impacts trading",
+                s.subsystem.name,
+                s.status.as_str()
+            ),
+        );
+    }
+    if let Some(l) = latches.first() {
+        return (
+            Policy::NoNewTrades,
+            format!("protection {:?} tripped: {}", l.kind, l.detail),
+        );
+    }
+    if let Some(i) = r.issues.iter().find(|i| i.severity == Severity::High) {
+        return (Policy::SafeRiskProfile, format!("HIGH issue {}", i.id));
+    }
+    (Policy::AllowAll, "all clear".into())
+}
+
+/// One evaluation: escalate at once, de-escalate after `hysteresis_ms` of a lower target,
+/// never leave EMERGENCY_SHUTDOWN by itself.
+pub fn step(
+    state: &mut PolicyState,
+    input: &Input<'_>,
+    limits: &Protections,
+    hysteresis_ms: i64,
+    now: Timestamp,
+) -> Option<Transition> {
+    update_latches(&mut state.latches, input.account, limits, now);
+    let (mut want, mut why) = target(input, &state.latches);
+    if let Some(floor) = state.floor {
+        if floor > want {
+            want = floor;
+            why = format!("operator: {} until released", floor.as_str());
+        }
+    }
+    let from = state.policy;
+    if want > from {
+        state.lower_since = None;
+        return Some(set(state, want, why, now));
+    }
+    if want == from {
+        state.lower_since = None;
+        return None;
+    }
+    if from == Policy::EmergencyShutdown {
+        // Only `release` leaves it.
+        state.lower_since = None;
+        return None;
+    }
+    let since = *state.lower_since.get_or_insert(now);
+    if now.ms_since(since) >= hysteresis_ms {
+        state.lower_since = None;
+        return Some(set(
+            state,
+            want,
+            format!("{why} (clear for {} s)", hysteresis_ms / 1000),
+            now,
+        ));
+    }
+    None
+}
+
+fn set(state: &mut PolicyState, to: Policy, reason: String, now: Timestamp) -> Transition {
+    let t = Transition {
+        from: state.policy,
+        to,
+        reason: reason.clone(),
+        at: now,
+    };
+    state.policy = to;
+    state.since = now;
+    state.reason = reason;
+    t
+}
+
+/// An operator leaves EMERGENCY_SHUTDOWN (and clears the latches and the operator floor):
+/// only with a clean reconciliation and the kill switch released. The policy then drops to
+/// what the rules ask for now — never below it.
+pub fn release(
+    state: &mut PolicyState,
+    input: &Input<'_>,
+    reconciliation: Result<(), String>,
+    now: Timestamp,
+) -> Result<Option<Transition>, String> {
+    if input.kill_switch {
+        return Err("the kill switch is engaged: `ballast resume` releases it first".into());
+    }
+    reconciliation.map_err(|why| format!("reconciliation is not clean: {why}"))?;
+    state.latches.clear();
+    state.floor = None;
+    state.lower_since = None;
+    let (want, why) = target(input, &state.latches);
+    if want == Policy::EmergencyShutdown {
+        return Err(format!("still {}: {why}", want.as_str()));
+    }
+    if want == state.policy {
+        return Ok(None);
+    }
+    Ok(Some(set(
+        state,
+        want,
+        format!("released by an operator: {why}"),
+        now,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{CheckResult, Subsystem, SubsystemHealth};
+
+    fn report(subs: &[(&str, bool, bool, Status)]) -> Report {
+        let v = subs
+            .iter()
+            .map(|(name, critical, trading, status)| {
+                SubsystemHealth::new(
+                    Subsystem {
+                        name: name.to_string(),
+                        critical: *critical,
+                        impacts_trading: *trading,
+                        depends_on: vec![],
+                        interval_ms: 1000,
+                    },
+                    vec![CheckResult::new("main", *status, "x")],
+                    Timestamp::EPOCH,
+                )
+            })
+            .collect();
+        Report::build(v, &[], Timestamp::EPOCH)
+    }
+
+    fn limits() -> Protections {
+        Protections {
+            max_drawdown_pct: Decimal::from(20),
+            daily_loss_limit_pct: Decimal::from(5),
+            stop_loss_streak: 3,
+            stop_loss_cooldown_ms: 60_000,
+        }
+    }
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_unix_ms(1_700_000_000_000 + s * 1000)
+    }
+
+    const HEALTHY: &[(&str, bool, bool, Status)] = &[("engine", true, true, Status::Healthy)];
+
+    fn input(r: &Report) -> Input<'_> {
+        Input {
+            kill_switch: false,
+            report: r,
+            account: None,
+        }
+    }
+
+    #[test]
+    fn the_rules_in_order_first_match_wins() {
+        let cases: &[(&[(&str, bool, bool, Status)], Policy)] = &[
+            (HEALTHY, Policy::AllowAll),
+            (
+                &[("engine", true, true, Status::Failed)],
+                Policy::EmergencyShutdown,
+            ),
+            (
+                &[("engine", true, true, Status::Critical)],
+                Policy::DefensiveExit,
+            ),
+            (
+                &[("journal", true, false, Status::Critical)],
+                Policy::NoNewTrades,
+            ),
+            (
+                &[("feed", true, true, Status::Degraded)],
+                Policy::NoNewTrades,
+            ),
+            (
+                &[("resources", false, false, Status::Critical)],
+                Policy::SafeRiskProfile,
+            ),
+            (
+                &[("service:bot", false, false, Status::Failed)],
+                Policy::SafeRiskProfile,
+            ),
+            (
+                &[("logging", false, false, Status::Degraded)],
+                Policy::AllowAll,
+            ),
+            // A CRITICAL trading issue is treated more strictly than a DEGRADED one, never less.
+            (
+                &[
+                    ("feed", true, true, Status::Degraded),
+                    ("engine", true, true, Status::Critical),
+                ],
+                Policy::DefensiveExit,
+            ),
+        ];
+        for (subs, want) in cases {
+            let r = report(subs);
+            assert_eq!(target(&input(&r), &[]).0, *want, "{subs:?}");
+        }
+        let r = report(HEALTHY);
+        let ks = Input {
+            kill_switch: true,
+            ..input(&r)
+        };
+        assert_eq!(target(&ks, &[]).0, Policy::EmergencyShutdown);
+        assert_eq!(
+            Policy::EmergencyShutdown.trading_state(),
+            TradingState::Halted
+        );
+        assert_eq!(
+            Policy::DefensiveExit.trading_state(),
+            TradingState::Reducing
+        );
+        assert_eq!(
+            Policy::SafeRiskProfile.size_multiplier(),
+            Decimal::new(5, 1)
+        );
+    }
+
+    #[test]
+    fn escalation_is_immediate_de_escalation_waits_for_the_hysteresis() {
+        let mut st = PolicyState::new(t(0));
+        let bad = report(&[("feed", true, true, Status::Degraded)]);
+        let good = report(HEALTHY);
+        let tr = step(&mut st, &input(&bad), &limits(), 300_000, t(1)).unwrap();
+        assert_eq!((tr.from, tr.to), (Policy::AllowAll, Policy::NoNewTrades));
+        // Clear, but not for long enough.
+        assert!(step(&mut st, &input(&good), &limits(), 300_000, t(2)).is_none());
+        assert!(step(&mut st, &input(&good), &limits(), 300_000, t(301)).is_none());
+        // The condition comes back: the clock starts over.
+        assert!(step(&mut st, &input(&bad), &limits(), 300_000, t(302)).is_none());
+        assert!(step(&mut st, &input(&good), &limits(), 300_000, t(303)).is_none());
+        assert!(step(&mut st, &input(&good), &limits(), 300_000, t(602)).is_none());
+        let down = step(&mut st, &input(&good), &limits(), 300_000, t(603)).unwrap();
+        assert_eq!(down.to, Policy::AllowAll);
+        assert!(down.reason.contains("clear for 300 s"), "{}", down.reason);
+    }
+
+    #[test]
+    fn emergency_shutdown_is_left_only_by_an_operator_with_a_clean_reconciliation() {
+        let mut st = PolicyState::new(t(0));
+        let failed = report(&[("engine", true, true, Status::Failed)]);
+        let good = report(HEALTHY);
+        step(&mut st, &input(&failed), &limits(), 1_000, t(1)).unwrap();
+        assert_eq!(st.policy, Policy::EmergencyShutdown);
+        for s in [10, 100, 10_000] {
+            assert!(step(&mut st, &input(&good), &limits(), 1_000, t(s)).is_none());
+        }
+        assert_eq!(st.policy, Policy::EmergencyShutdown);
+        let ks = Input {
+            kill_switch: true,
+            ..input(&good)
+        };
+        assert!(
+            release(&mut st, &ks, Ok(()), t(20_000))
+                .unwrap_err()
+                .contains("kill switch")
+        );
+        let e = release(
+            &mut st,
+            &input(&good),
+            Err("1 order in unknown state".into()),
+            t(20_000),
+        );
+        assert!(e.unwrap_err().contains("1 order in unknown state"));
+        assert!(
+            release(&mut st, &input(&failed), Ok(()), t(20_000))
+                .unwrap_err()
+                .contains("still EMERGENCY_SHUTDOWN")
+        );
+        let tr = release(&mut st, &input(&good), Ok(()), t(20_001))
+            .unwrap()
+            .unwrap();
+        assert_eq!(tr.to, Policy::AllowAll);
+    }
+
+    #[test]
+    fn protections_latch_until_their_reset_or_an_operator() {
+        let good = report(HEALTHY);
+        let mut st = PolicyState::new(t(0));
+        let acct = |equity: i64, peak: i64, sod: i64, streak| Account {
+            equity: Decimal::from(equity),
+            peak_equity: Decimal::from(peak),
+            start_of_day_equity: Decimal::from(sod),
+            losing_streak: streak,
+        };
+        fn with<'a>(good: &'a Report, a: &'a Account) -> Input<'a> {
+            Input {
+                kill_switch: false,
+                report: good,
+                account: Some(a),
+            }
+        }
+        let with = |a| with(&good, a);
+        // Daily loss: latched until the next UTC day, even when equity recovers.
+        let down = acct(94_000, 100_000, 100_000, 0);
+        let tr = step(&mut st, &with(&down), &limits(), 0, t(0)).unwrap();
+        assert_eq!(tr.to, Policy::NoNewTrades);
+        assert!(tr.reason.contains("DailyLoss"), "{}", tr.reason);
+        let up = acct(100_000, 100_000, 100_000, 0);
+        assert!(step(&mut st, &with(&up), &limits(), 0, t(60)).is_none());
+        let midnight = (t(0).day_number() + 1) * 86_400_000;
+        let after = Timestamp::from_unix_ms(midnight);
+        let tr = step(&mut st, &with(&up), &limits(), 0, after).unwrap();
+        assert_eq!(tr.to, Policy::AllowAll);
+        // Drawdown: until an operator.
+        let dd = acct(79_000, 100_000, 79_500, 0);
+        step(&mut st, &with(&dd), &limits(), 0, after.plus_ms(1)).unwrap();
+        assert!(
+            step(
+                &mut st,
+                &with(&up),
+                &limits(),
+                0,
+                after.plus_ms(86_400_000 * 30)
+            )
+            .is_none()
+        );
+        assert_eq!(st.policy, Policy::NoNewTrades);
+        release(&mut st, &with(&up), Ok(()), after.plus_ms(86_400_000 * 30)).unwrap();
+        assert_eq!(st.policy, Policy::AllowAll);
+        // Stop-loss streak: for the cooldown.
+        let streak = acct(100_000, 100_000, 100_000, 3);
+        let start = after.plus_ms(86_400_000 * 31);
+        step(&mut st, &with(&streak), &limits(), 0, start).unwrap();
+        let calm = acct(100_000, 100_000, 100_000, 0);
+        assert!(step(&mut st, &with(&calm), &limits(), 0, start.plus_ms(59_000)).is_none());
+        assert_eq!(
+            step(&mut st, &with(&calm), &limits(), 0, start.plus_ms(60_000))
+                .unwrap()
+                .to,
+            Policy::AllowAll
+        );
+    }
+
+    #[test]
+    fn an_operator_floor_holds_until_released_and_the_state_round_trips() {
+        let good = report(HEALTHY);
+        let mut st = PolicyState::new(t(0));
+        st.floor = Some(Policy::NoNewTrades);
+        let tr = step(&mut st, &input(&good), &limits(), 0, t(1)).unwrap();
+        assert!(tr.reason.contains("operator"), "{}", tr.reason);
+        assert!(step(&mut st, &input(&good), &limits(), 0, t(1_000)).is_none());
+        let json = serde_json::to_string(&st).unwrap();
+        let back: PolicyState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, st);
+        release(&mut st, &input(&good), Ok(()), t(1_001)).unwrap();
+        assert_eq!(st.policy, Policy::AllowAll);
+    }
+}
