@@ -353,6 +353,7 @@ mod tests {
     use crate::health::{CheckResult, Subsystem, SubsystemHealth};
 
     fn report(subs: &[(&str, bool, bool, Status)]) -> Report {
+        // (name, critical, impacts trading, status) of each subsystem's single check.
         let v = subs
             .iter()
             .map(|(name, critical, trading, status)| {
@@ -397,7 +398,8 @@ mod tests {
 
     #[test]
     fn the_rules_in_order_first_match_wins() {
-        let cases: &[(&[(&str, bool, bool, Status)], Policy)] = &[
+        type Subs<'a> = &'a [(&'a str, bool, bool, Status)];
+        let cases: &[(Subs<'_>, Policy)] = &[
             (HEALTHY, Policy::AllowAll),
             (
                 &[("engine", true, true, Status::Failed)],

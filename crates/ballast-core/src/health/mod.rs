@@ -297,7 +297,7 @@ pub fn dependents(name: &str, subsystems: &[SubsystemHealth]) -> Vec<String> {
     let mut todo = vec![name.to_owned()];
     while let Some(n) = todo.pop() {
         for s in subsystems {
-            if s.subsystem.depends_on.iter().any(|d| *d == n)
+            if s.subsystem.depends_on.contains(&n)
                 && s.subsystem.name != name
                 && out.insert(s.subsystem.name.clone())
             {
