@@ -81,6 +81,14 @@ impl Universe {
         self.average(symbol).is_some_and(|a| a >= self.min_adv)
     }
 
+    /// Symbols tradable now, and symbols configured.
+    pub fn eligible_count(&self) -> usize {
+        self.symbols.iter().filter(|s| self.eligible(s)).count()
+    }
+    pub fn symbol_count(&self) -> usize {
+        self.symbols.len()
+    }
+
     pub fn snapshot(&self) -> UniverseSnapshot {
         let (eligible, ineligible) = self.symbols.iter().cloned().partition(|s| self.eligible(s));
         UniverseSnapshot {

@@ -14,6 +14,8 @@ pub struct Heartbeat {
     pub time: Timestamp,
     pub bars: u64,
     pub last_seq: u64,
+    /// What the supervisor's health monitor reads.
+    pub status: ballast_core::engine::EngineStatus,
 }
 
 pub fn write(run_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {

@@ -18,7 +18,7 @@ use ballast_core::engine::{
     KillSwitchRecord, LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA,
     SendOutcome, SentRecord, SettleRecord, TrimRules,
 };
-use ballast_core::guard::{Gate, Limits};
+use ballast_core::guard::Limits;
 use ballast_core::paper::PaperConfig;
 use ballast_core::time::Timestamp;
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
@@ -39,6 +39,7 @@ pub const SETTLE: &str = "order.settle";
 pub const PAPER_SETTINGS: &str = "paper.settings";
 pub const STAMP: &str = "journal.stamp";
 pub const KILL_SWITCH: &str = "engine.kill_switch";
+pub const POLICY: &str = "engine.policy";
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
@@ -154,6 +155,12 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
             let r: KillSwitchRecord = serde_json::from_str(rec.body.get())
                 .map_err(|e| format!("bad engine.kill_switch record: {e}"))?;
             state.apply_kill_switch(&r);
+            Ok(())
+        }
+        POLICY => {
+            let r: ballast_core::engine::PolicyRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad engine.policy record: {e}"))?;
+            state.apply_policy(&r);
             Ok(())
         }
         STAMP => {
@@ -323,6 +330,7 @@ pub fn run(
         opts,
         last_seq: recovered.last_seq,
         since_snapshot: 0,
+        policy_seen: None,
     };
     // What operators (and the health monitor) read: pipeline, recent decisions, shadow totals.
     let report_snap = Snapshots {
@@ -413,6 +421,7 @@ pub fn run(
             time: clock.now(),
             bars: state.bars,
             last_seq: w.last_seq,
+            status: state.status(),
         };
         if let Err(e) = heartbeat::write(&layout.run(), &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
@@ -434,10 +443,7 @@ pub fn run(
     Ok(report)
 }
 
-/// Stuck-signal thresholds of the pipeline report (SPEC §3 defaults).
-const STUCK_AFTER_MS: i64 = 3_600_000;
-const MAX_AGE_MS: i64 = 7_200_000;
-const MAX_STUCK: usize = 10;
+use ballast_core::engine::{MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
 /// Recent decisions in the pipeline report.
 const REPORT_DECISIONS: usize = 50;
 
@@ -479,6 +485,8 @@ struct Writer<'a> {
     opts: &'a Options,
     last_seq: u64,
     since_snapshot: u64,
+    /// `state/policy.json` as last read: (modified, length), to read it only when it changes.
+    policy_seen: Option<(std::time::SystemTime, u64)>,
 }
 
 impl Writer<'_> {
@@ -538,10 +546,8 @@ fn decide(
             "kill switch released: trading resumes".to_owned()
         });
     }
-    let gate = Gate {
-        kill_switch: engaged,
-        ..Gate::default()
-    };
+    follow_policy(state, w, log)?;
+    let gate = state.gate();
     if let Some(r) = state.plan_liquidations(&w.opts.trim, &gate) {
         w.append(LIQUIDATION, &r, log)?;
         state.apply_liquidation(&r);
@@ -605,6 +611,69 @@ fn decide(
         }
     }
     send_orders(state, w, log)
+}
+
+/// The supervisor's safety policy (`state/policy.json`, written by its health monitor): each
+/// change is journaled (`engine.policy`), then applied — entering DEFENSIVE_EXIT places the
+/// closing orders of the riskiest positions. A missing or unreadable file changes nothing:
+/// the last journaled policy stays in force (a restart never re-arms trading).
+fn follow_policy(
+    state: &mut EngineState,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    let path = w.layout.state().join("policy.json");
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return Ok(());
+    };
+    let seen = (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len());
+    if w.policy_seen == Some(seen) {
+        return Ok(());
+    }
+    w.policy_seen = Some(seen);
+    #[derive(serde::Deserialize)]
+    struct File {
+        policy: ballast_core::policy::Policy,
+        reason: String,
+    }
+    let file: File = match std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            log(&format!(
+                "warning: {} cannot be read ({e}); the policy in force stays {}",
+                path.display(),
+                state.policy().as_str()
+            ));
+            return Ok(());
+        }
+    };
+    if file.policy == state.policy() {
+        return Ok(());
+    }
+    let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
+    let r = state.policy_record(file.policy, file.reason, at);
+    w.append(POLICY, &r, log)?;
+    let from = state.policy();
+    state.apply_policy(&r);
+    log(&format!(
+        "safety policy {} -> {} ({}): trading {:?}{}",
+        from.as_str(),
+        r.policy.as_str(),
+        r.reason,
+        r.policy.trading_state(),
+        if r.orders.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", closing {} riskiest position(s) at market",
+                r.orders.len()
+            )
+        }
+    ));
+    Ok(())
 }
 
 /// Settle orders whose outcome is unknown by looking them up, then send the intents — each

@@ -600,3 +600,77 @@ fn kill_flatten_closes_every_position_at_market_while_trading_stays_halted() {
         k.1
     );
 }
+
+#[test]
+fn the_engine_follows_the_safety_policy_journals_it_and_keeps_it_across_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let set_policy = |policy: &str| {
+        std::fs::write(
+            data.join("state/policy.json"),
+            serde_json::json!({"policy": policy, "reason": "test"}).to_string(),
+        )
+        .unwrap();
+    };
+    let run = |bars: u32| {
+        let out = engine(&data)
+            .args(["--max-bars", &bars.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    run(2000);
+    // DEFENSIVE_EXIT: reducing only, and the riskiest positions closed at market.
+    set_policy("DEFENSIVE_EXIT");
+    let n = records(&data).len();
+    let err = run(2300);
+    assert!(
+        err.contains("safety policy ALLOW_ALL -> DEFENSIVE_EXIT"),
+        "{err}"
+    );
+    let recs = records(&data);
+    let after = &recs[n..];
+    let pol: Vec<&(String, String)> = after.iter().filter(|(k, _)| k == "engine.policy").collect();
+    assert_eq!(pol.len(), 1, "journaled once");
+    assert!(pol[0].1.contains("bl-pol-"), "closing orders: {}", pol[0].1);
+    // The demo strategy is long only: an order that reduces is an exit (target 0).
+    let mut refused = 0;
+    for (_, b) in after.iter().filter(|(k, _)| k == "engine.decision") {
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        if v["order"].is_null() {
+            refused += usize::from(b.contains("trading_state"));
+        } else {
+            assert_eq!(v["target_qty"], "0", "only reducing orders pass: {b}");
+        }
+    }
+    assert!(refused > 0, "entries are refused by the trading state");
+    // The file goes away (a restart, a lost state dir): the journaled policy stays in force.
+    std::fs::remove_file(data.join("state/policy.json")).unwrap();
+    let n = records(&data).len();
+    run(2600);
+    let recs = records(&data);
+    assert!(recs[n..].iter().all(|(k, _)| k != "engine.policy"));
+    for (_, b) in recs[n..].iter().filter(|(k, _)| k == "engine.decision") {
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        assert!(v["order"].is_null() || v["target_qty"] == "0", "{b}");
+    }
+    // ALLOW_ALL: trading again.
+    set_policy("ALLOW_ALL");
+    let n = records(&data).len();
+    run(4500);
+    let recs = records(&data);
+    assert!(
+        recs[n..]
+            .iter()
+            .any(|(k, b)| k == "engine.policy" && b.contains("ALLOW_ALL"))
+    );
+    assert!(
+        recs[n..].iter().any(|(k, _)| k == "order.sent"),
+        "orders again"
+    );
+}

@@ -15,14 +15,16 @@
 //! journal always yields the same state.
 
 mod records;
+mod status;
 #[cfg(test)]
 mod tests;
 mod trim;
 
 pub use records::{
     BarRecord, DecisionRecord, InboxOutcome, InboxRecord, JournalStamp, KillSwitchRecord,
-    PaperSettingsRecord, SendOutcome, SentRecord, SettleRecord, Stats,
+    PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord, Stats,
 };
+pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -116,6 +118,8 @@ pub enum Owner {
     Liquidation(u64),
     /// A closing order of `ballast kill --flatten`.
     KillSwitch,
+    /// A closing order of the safety policy's DEFENSIVE_EXIT.
+    Policy,
 }
 
 /// Everything the engine knows, rebuilt exactly from snapshot + journal.
@@ -167,6 +171,9 @@ pub struct EngineState {
     /// The kill switch, while engaged (`engine.kill_switch`).
     #[serde(default)]
     pub kill_switch: Option<KillSwitchRecord>,
+    /// The safety policy in force (`engine.policy`); none = ALLOW_ALL.
+    #[serde(default)]
+    pub policy: Option<PolicyRecord>,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -220,6 +227,7 @@ impl EngineState {
             trips: RoundTrips::default(),
             stamp: None,
             kill_switch: None,
+            policy: None,
         }
     }
 
@@ -307,7 +315,7 @@ impl EngineState {
                     self.signals.transition(signal, to, fill.ts)?;
                 }
                 Owner::Liquidation(id) => self.liquidation_filled(id, fill.qty.value(), done),
-                Owner::KillSwitch => {}
+                Owner::KillSwitch | Owner::Policy => {}
             }
         }
         self.portfolio.mark(&bar.symbol, bar.close);
@@ -729,7 +737,7 @@ impl EngineState {
                         l.order = None;
                     }
                 }
-                Owner::KillSwitch => {}
+                Owner::KillSwitch | Owner::Policy => {}
             }
         }
         for order in &r.orders {
@@ -794,6 +802,102 @@ impl EngineState {
             flatten: engaged && flatten,
             orders,
         }
+    }
+
+    /// The policy in force (ALLOW_ALL when none was journaled).
+    pub fn policy(&self) -> crate::policy::Policy {
+        self.policy
+            .as_ref()
+            .map_or(crate::policy::Policy::AllowAll, |p| p.policy)
+    }
+
+    /// What the guard is told about trading now: the policy's trading state and size
+    /// multiplier, and the kill switch.
+    pub fn gate(&self) -> Gate {
+        let p = self.policy();
+        Gate {
+            trading_state: p.trading_state(),
+            size_multiplier: p.size_multiplier(),
+            kill_switch: self.kill_switch.is_some(),
+            mode_refusal: None,
+        }
+    }
+
+    /// The record for a policy change. Entering DEFENSIVE_EXIT closes the riskiest positions
+    /// — the largest by |notional| — until half the gross exposure is closed (at least one
+    /// position); ids `bl-pol-<bar>-<n>`, deterministic.
+    pub fn policy_record(
+        &self,
+        policy: crate::policy::Policy,
+        reason: String,
+        at: Timestamp,
+    ) -> PolicyRecord {
+        let mut orders = Vec::new();
+        if policy == crate::policy::Policy::DefensiveExit
+            && self.policy() != crate::policy::Policy::DefensiveExit
+        {
+            let notional = |p: &crate::domain::Position| {
+                (p.qty
+                    * self
+                        .portfolio
+                        .mark_of(&p.symbol)
+                        .unwrap_or(p.avg_entry_price))
+                .abs()
+            };
+            let mut positions: Vec<&crate::domain::Position> = self.portfolio.positions().collect();
+            positions.sort_by(|a, b| notional(b).cmp(&notional(a)).then(a.symbol.cmp(&b.symbol)));
+            let gross: Decimal = positions.iter().map(|p| notional(p)).sum();
+            let mut closed = Decimal::ZERO;
+            for (i, p) in positions.iter().enumerate() {
+                if i > 0 && closed * Decimal::TWO >= gross {
+                    break;
+                }
+                let (Ok(id), Ok(qty)) = (
+                    ClientOrderId::parse(&format!("bl-pol-{}-{}", self.bars, i + 1)),
+                    Quantity::new(p.qty.abs()),
+                ) else {
+                    continue;
+                };
+                closed += notional(p);
+                orders.push(Order {
+                    client_order_id: id,
+                    symbol: p.symbol,
+                    side: if p.qty > Decimal::ZERO {
+                        Side::Sell
+                    } else {
+                        Side::Buy
+                    },
+                    qty,
+                    kind: OrderKind::Market,
+                    tif: TimeInForce::Day,
+                    created_at: at,
+                });
+            }
+        }
+        PolicyRecord {
+            policy,
+            reason,
+            at,
+            orders,
+        }
+    }
+
+    /// Apply an `engine.policy` record: the policy is in force, its closing orders are intents.
+    pub fn apply_policy(&mut self, r: &PolicyRecord) {
+        for order in &r.orders {
+            self.orders.insert(
+                order.client_order_id.clone(),
+                OrderTrack {
+                    order: order.clone(),
+                    owner: Owner::Policy,
+                    filled: Decimal::ZERO,
+                    send: SendState::Intent,
+                    attempts: 0,
+                },
+            );
+            self.stats.orders += 1;
+        }
+        self.policy = Some(r.clone());
     }
 
     /// Apply a `paper.settings` record.

@@ -82,6 +82,20 @@ pub struct JournalStamp {
     pub account: String,
 }
 
+/// `engine.policy`: the supervisor's safety policy changed (`state/policy.json`); the engine
+/// trades under it from here on. Entering DEFENSIVE_EXIT closes the riskiest positions with
+/// market orders (`orders`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    /// `ALLOW_ALL`, `SAFE_RISK_PROFILE`, `NO_NEW_TRADES`, `DEFENSIVE_EXIT`,
+    /// `EMERGENCY_SHUTDOWN`.
+    pub policy: crate::policy::Policy,
+    pub reason: String,
+    pub at: Timestamp,
+    #[serde(default)]
+    pub orders: Vec<Order>,
+}
+
 /// `engine.kill_switch`: the kill switch was engaged or released (the `KILL_SWITCH` file of the
 /// data directory appeared or went away). Engaging cancels every open order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -236,7 +236,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
         let id = intent[0].client_order_id.clone();
         let signal = match s.orders[&id].owner {
             Owner::Signal(sig) => sig,
-            Owner::Liquidation(_) | Owner::KillSwitch => unreachable!(),
+            Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
         };
         // The reply is lost.
         let lost = SentRecord {
@@ -502,7 +502,7 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
     s.apply_sent(&sent).unwrap();
     let signal = match s.orders[&sent.client_order_id].owner {
         Owner::Signal(sig) => sig,
-        Owner::Liquidation(_) | Owner::KillSwitch => unreachable!(),
+        Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
     };
     assert_eq!(s.broker.open_orders().count(), 1);
     let engage = s.kill_switch_record(true, "drill".into(), false, all[next - 1].ts);

@@ -99,6 +99,11 @@ impl GuardState {
         self.streak_cooldown_until
     }
 
+    /// Whether the stop-loss cooldown of a losing streak is on at `now`.
+    pub fn in_stop_loss_cooldown(&self, now: Timestamp) -> bool {
+        self.streak_cooldown_until.is_some_and(|u| u > now)
+    }
+
     /// Record an order that was sent.
     pub fn record_submit(&mut self, c: &Candidate, now: Timestamp, limits: &Limits) {
         self.submits.push_back(now);

@@ -1,0 +1,75 @@
+//! What the engine tells the supervisor's health monitor each loop (in its heartbeat file):
+//! the figures behind the data feed, broker, execution, guard, pipeline, universe and shadow
+//! checks, and the account figures behind the policy's protections.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::EngineState;
+use crate::guard::TradingState;
+use crate::policy::Policy;
+use crate::time::Timestamp;
+
+/// Stuck-signal thresholds of the pipeline (SPEC §3 defaults).
+pub const STUCK_AFTER_MS: i64 = 3_600_000;
+pub const MAX_AGE_MS: i64 = 7_200_000;
+/// More stuck signals than this: the pipeline is CRITICAL.
+pub const MAX_STUCK: usize = 10;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    /// Market time of the last bar.
+    pub market_time: Option<Timestamp>,
+    pub bars: u64,
+    pub trading_state: TradingState,
+    pub policy: Option<Policy>,
+    pub kill_switch: bool,
+    pub orders_open: usize,
+    /// Orders whose outcome is unknown (sent, no answer): unreconciled.
+    pub orders_unknown: usize,
+    pub orders_sent: u64,
+    /// Sends whose outcome was unknown, and outright venue rejections (the broker's errors).
+    pub unknown_outcomes: u64,
+    pub venue_rejections: u64,
+    pub guard_rejections: u64,
+    pub signals_in_flight: usize,
+    pub signals_stuck: usize,
+    pub universe_eligible: usize,
+    pub universe_symbols: usize,
+    pub shadow_trades: u64,
+    pub equity: Decimal,
+    pub peak_equity: Decimal,
+    pub start_of_day_equity: Decimal,
+    /// The guard's stop-loss cooldown is on (a losing streak).
+    pub stop_loss_cooldown: bool,
+    pub trim_failures: u32,
+}
+
+impl EngineState {
+    pub fn status(&self) -> EngineStatus {
+        let now = self.last_bar.unwrap_or(Timestamp::EPOCH);
+        EngineStatus {
+            market_time: self.last_bar,
+            bars: self.bars,
+            trading_state: self.gate().trading_state,
+            policy: self.policy.as_ref().map(|p| p.policy),
+            kill_switch: self.kill_switch.is_some(),
+            orders_open: self.orders.len(),
+            orders_unknown: self.unknown_orders(),
+            orders_sent: self.stats.orders,
+            unknown_outcomes: self.stats.unknown_outcomes,
+            venue_rejections: self.stats.venue_rejections,
+            guard_rejections: self.stats.rejections.values().sum(),
+            signals_in_flight: self.signals.live().count(),
+            signals_stuck: self.signals.stale(now, STUCK_AFTER_MS, MAX_AGE_MS).len(),
+            universe_eligible: self.universe.eligible_count(),
+            universe_symbols: self.universe.symbol_count(),
+            shadow_trades: self.shadow.totals.approved_trades + self.shadow.totals.rejected_trades,
+            equity: self.portfolio.equity(),
+            peak_equity: self.peak_equity,
+            start_of_day_equity: self.start_of_day_equity,
+            stop_loss_cooldown: self.guard.in_stop_loss_cooldown(now),
+            trim_failures: self.trim_failures,
+        }
+    }
+}
