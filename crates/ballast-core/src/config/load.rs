@@ -46,8 +46,9 @@ struct Loader {
     syntax_error: bool,
     /// `[[services]]`: each service's values and where each key came from.
     services: Vec<super::services::ServiceValues>,
-    /// `[[artifacts]]`, likewise.
+    /// `[[artifacts]]` and `[[checks]]`, likewise.
     artifacts: Vec<super::services::ServiceValues>,
+    checks: Vec<super::services::ServiceValues>,
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -96,6 +97,7 @@ impl Loader {
             let array = match name_str {
                 "services" => Some((&super::services::SERVICES, &mut self.services)),
                 "artifacts" => Some((&super::artifacts::ARTIFACTS, &mut self.artifacts)),
+                "checks" => Some((&super::checks::CHECKS, &mut self.checks)),
                 _ => None,
             };
             if let Some((kind, slot)) = array {
@@ -283,6 +285,10 @@ impl Loader {
             "artifacts".into(),
             Json::Array(self.artifacts.iter().map(|s| s.json.clone()).collect()),
         );
+        tree.insert(
+            "checks".into(),
+            Json::Array(self.checks.iter().map(|s| s.json.clone()).collect()),
+        );
         let config: Config = match serde_json::from_value(Json::Object(tree)) {
             Ok(c) => c,
             Err(e) => {
@@ -312,6 +318,7 @@ impl Loader {
         let mut errors = self.errors;
         errors.extend(super::services::check(&config, &self.services));
         errors.extend(super::artifacts::check(&config, &self.artifacts));
+        errors.extend(super::checks::check(&config, &self.checks));
         let bad = self.bad_keys;
         errors.extend(
             cross

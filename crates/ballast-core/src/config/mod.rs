@@ -5,6 +5,7 @@
 //! written by `ballast init` ([`sample_toml`]) and the reference ([`reference_markdown`]).
 
 mod artifacts;
+pub mod checks;
 mod error;
 mod load;
 mod model;
@@ -18,7 +19,26 @@ pub use load::{ENV_PREFIX, Source, load};
 pub use model::*;
 pub use suggest::{closest, edit_distance};
 
-use schema::{ARTIFACT_KEYS, KEYS, SECTIONS, SERVICE_KEYS};
+use schema::{KEYS, SECTIONS};
+
+/// The arrays of tables: their keys, what they are, and a commented example for the sample.
+const ARRAYS: &[(&services::TableArray, &str, &str)] = &[
+    (
+        &services::SERVICES,
+        "Services the supervisor runs besides the built-in engine (your own bot in any language, a data daemon)",
+        "[[services]]\nname = \"my-bot\"\ncommand = \"/usr/bin/python3\"\nargs = [\"bot.py\"]\ncwd = \"/srv/my-bot\"\nkind = \"critical\"\nrestart = \"on-failure\"\nreadiness = \"notify\"\nheartbeat_file = \"/srv/my-bot/heartbeat\"\nheartbeat_max_age_secs = 60",
+    ),
+    (
+        &artifacts::ARTIFACTS,
+        "Files and directories of those services that the healer keeps healthy (what it removes is copied to quarantine/ first; a file outside the data directory is copied next to itself as <name>.corrupt.<UTC timestamp>)",
+        "[[artifacts]]\nservice = \"my-bot\"\nkind = \"json\"\npath = \"state/positions.json\"\ndefault = '{\"positions\": [], \"version\": 1}'\nrequired_keys = [\"positions\"]",
+    ),
+    (
+        &checks::CHECKS,
+        "Your own health checks, each reported as a subsystem of the health report",
+        "[[checks]]\nname = \"models\"\nkind = \"files_present\"\npaths = [\"/srv/my-bot/models/a.bin\", \"/srv/my-bot/models/b.bin\"]\ndegraded_min = 1\nimpacts_trading = true",
+    ),
+];
 
 /// The built-in paper configuration used when there is no config file.
 pub fn builtin() -> Result<Config, ConfigErrors> {
@@ -52,48 +72,22 @@ pub fn sample_toml() -> String {
             ));
         }
     }
-    out.push_str(
-        "\n# Services the supervisor runs besides the engine: one [[services]] table each.\n\
-         # Keys (defaults in parentheses):\n",
-    );
-    for spec in SERVICE_KEYS {
+    for (kind, intro, example) in ARRAYS {
         out.push_str(&format!(
-            "#   {} ({}): {}\n",
-            spec.key, spec.default, spec.doc
+            "\n# {intro}: one [[{}]] table each.\n# Keys (defaults in parentheses):\n",
+            kind.name
         ));
+        for spec in kind.keys {
+            out.push_str(&format!(
+                "#   {} ({}): {}\n",
+                spec.key, spec.default, spec.doc
+            ));
+        }
+        out.push_str("#\n");
+        for line in example.lines() {
+            out.push_str(&format!("# {line}\n"));
+        }
     }
-    out.push_str(
-        "#\n\
-         # [[services]]\n\
-         # name = \"my-bot\"\n\
-         # command = \"/usr/bin/python3\"\n\
-         # args = [\"bot.py\"]\n\
-         # cwd = \"/srv/my-bot\"\n\
-         # kind = \"critical\"\n\
-         # restart = \"on-failure\"\n\
-         # readiness = \"notify\"\n\
-         # heartbeat_file = \"/srv/my-bot/heartbeat\"\n\
-         # heartbeat_max_age_secs = 60\n",
-    );
-    out.push_str(
-        "\n# Files of those services the healer keeps healthy: one [[artifacts]] table each.\n\
-         # Keys (defaults in parentheses):\n",
-    );
-    for spec in ARTIFACT_KEYS {
-        out.push_str(&format!(
-            "#   {} ({}): {}\n",
-            spec.key, spec.default, spec.doc
-        ));
-    }
-    out.push_str(
-        "#\n\
-         # [[artifacts]]\n\
-         # service = \"my-bot\"\n\
-         # kind = \"json\"\n\
-         # path = \"state/positions.json\"\n\
-         # default = '{\"positions\": [], \"version\": 1}'\n\
-         # required_keys = [\"positions\"]\n",
-    );
     out
 }
 
@@ -129,37 +123,20 @@ pub fn reference_markdown() -> String {
             ));
         }
     }
-    out.push_str(
-        "\n## [[services]]\n\n\
-         Services the supervisor runs besides the built-in engine (their own bot in any language, a\n\
-         data daemon), one `[[services]]` table each. Environment overrides do not reach services.\n\n\
-         | key | default | allowed | meaning |\n|---|---|---|---|\n",
-    );
-    for spec in SERVICE_KEYS {
+    for (kind, intro, _) in ARRAYS {
         out.push_str(&format!(
-            "| `{}` | `{}` | {} | {} |\n",
-            spec.key,
-            spec.default,
-            spec.allowed(),
-            spec.doc
+            "\n## [[{}]]\n\n{intro}, one `[[{}]]` table each. Environment overrides do not reach them.\n\n| key | default | allowed | meaning |\n|---|---|---|---|\n",
+            kind.name, kind.name
         ));
-    }
-    out.push_str(
-        "\n## [[artifacts]]\n\n\
-         Files and directories of the declared services that the healer keeps healthy (SPEC §4),\n\
-         one `[[artifacts]]` table each. What the healer removes is copied to `quarantine/` first\n\
-         (for a file outside the data directory: next to the original, as\n\
-         `<name>.corrupt.<UTC timestamp>`).\n\n\
-         | key | default | allowed | meaning |\n|---|---|---|---|\n",
-    );
-    for spec in ARTIFACT_KEYS {
-        out.push_str(&format!(
-            "| `{}` | `{}` | {} | {} |\n",
-            spec.key,
-            spec.default,
-            spec.allowed(),
-            spec.doc
-        ));
+        for spec in kind.keys {
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} | {} |\n",
+                spec.key,
+                spec.default,
+                spec.allowed(),
+                spec.doc
+            ));
+        }
     }
     out.push_str(
         "\n## Cross-field rules\n\n\
@@ -176,7 +153,11 @@ pub fn reference_markdown() -> String {
            `readiness_url`, `\"heartbeat\"` needs `heartbeat_file`; the failure budget can trip\n\
            (`restart_window_secs` longer than the restart delays before `max_restarts + 1` failures).\n\
          - `[[artifacts]]`: `service` names a declared service; a `json` default is a JSON object\n\
-           holding every `required_keys` entry; a `heartbeat` has `max_age_secs`.\n",
+           holding every `required_keys` entry; a `heartbeat` has `max_age_secs`.\n\
+         - `[[checks]]`: names valid, unique and not a built-in subsystem's; each kind has its key\n\
+           (`path`, `paths`, `url`, `address`, `pattern`, `command`); `healthy_max_age_secs` ≤\n\
+           `degraded_max_age_secs`; `degraded_min` ≤ the number of `paths`; `depends_on` names\n\
+           known subsystems (built-in, `service:<name>`, other checks).\n",
     );
     out
 }
@@ -374,7 +355,7 @@ mod tests {
         let json = serde_json::to_value(builtin().unwrap()).unwrap();
         let mut n = 0;
         for (section, keys) in json.as_object().unwrap() {
-            if section == "services" || section == "artifacts" {
+            if ["services", "artifacts", "checks"].contains(&section.as_str()) {
                 continue;
             }
             for key in keys.as_object().unwrap().keys() {
@@ -421,6 +402,33 @@ mod tests {
             "default is not JSON",
         ] {
             assert!(text.contains(want), "{want}: {text}");
+        }
+    }
+
+    #[test]
+    fn checks_are_checked_key_by_key_and_together() {
+        let ok = file(
+            "[[services]]\nname = \"bot\"\ncommand = \"x\"\n[[checks]]\nname = \"models\"\nkind = \"files_present\"\npaths = [\"a\", \"b\"]\ndepends_on = [\"service:bot\", \"data_feed\"]\n[[checks]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:5432\"\ncritical = true\n",
+        )
+        .unwrap();
+        assert_eq!(ok.checks.len(), 2);
+        assert_eq!(ok.checks[1].kind, CheckKind::Tcp);
+        assert_eq!(ok.health.hysteresis_secs, 300);
+        let errs = file(
+            "[[checks]]\nname = \"engine\"\nkind = \"http\"\nurl = \"https://x\"\n[[checks]]\nname = \"m\"\nkind = \"files_present\"\npaths = [\"a\"]\ndegraded_min = 2\ndepends_on = [\"data_fed\"]\n[[checks]]\nname = \"m\"\nkind = \"file_age\"\npath = \"x\"\nhealthy_max_age_secs = 10\ndegraded_max_age_secs = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "name \"engine\" is a built-in subsystem",
+            "kind Http needs url",
+            "degraded_min 2 > the 1 paths listed",
+            "depends on unknown subsystem \"data_fed\"",
+            "did you mean \"data_feed\"",
+            "name \"m\" is declared twice",
+            "healthy_max_age_secs 10 > degraded_max_age_secs 5",
+        ] {
+            assert!(errs.contains(want), "{want}: {errs}");
         }
     }
 

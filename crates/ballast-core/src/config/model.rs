@@ -20,11 +20,68 @@ pub struct Config {
     pub paper: Paper,
     pub risk: Risk,
     pub api: Api,
+    pub health: Health,
     pub heal: Heal,
     /// `[[services]]`, in the order declared.
     pub services: Vec<ServiceConfig>,
     /// `[[artifacts]]`: files of user services the healer keeps healthy.
     pub artifacts: Vec<ArtifactConfig>,
+    /// `[[checks]]`: the user's own health checks.
+    pub checks: Vec<CheckConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub cycle_ms: u32,
+    pub critical_interval_secs: u32,
+    pub interval_secs: u32,
+    pub hysteresis_secs: u32,
+    pub feed_degraded_secs: u32,
+    pub feed_critical_secs: u32,
+    pub engine_degraded_secs: u32,
+    pub engine_critical_secs: u32,
+    pub error_rate_degraded_pct: u32,
+    pub error_rate_critical_pct: u32,
+    pub cpu_degraded_pct: u32,
+    pub memory_degraded_pct: u32,
+    pub disk_free_min_pct: u32,
+    pub recommendation_ttl_secs: u32,
+    pub history: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    FileAge,
+    FilesPresent,
+    Http,
+    Tcp,
+    Process,
+    Command,
+}
+
+/// One `[[checks]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    pub name: String,
+    pub kind: CheckKind,
+    pub critical: bool,
+    pub impacts_trading: bool,
+    pub depends_on: Vec<String>,
+    pub interval_secs: u32,
+    pub timeout_ms: u32,
+    pub path: String,
+    pub healthy_max_age_secs: u32,
+    pub degraded_max_age_secs: u32,
+    pub paths: Vec<String>,
+    pub degraded_min: u32,
+    pub url: String,
+    pub address: String,
+    pub pattern: String,
+    pub command: String,
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

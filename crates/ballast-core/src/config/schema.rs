@@ -140,6 +140,10 @@ pub const SECTIONS: &[SectionSpec] = &[
         doc: "The HTTP API and dashboard.",
     },
     SectionSpec {
+        name: "health",
+        doc: "The health monitor and the safety policy: thresholds of the built-in checks, check intervals, policy hysteresis.",
+    },
+    SectionSpec {
         name: "heal",
         doc: "Self-healing: the startup self-heal and the healing operator of the supervisor.",
     },
@@ -285,6 +289,37 @@ keys! {
         "HTTP port; when taken, the next 3 ports are tried.";
     ["api"] "allow_remote": Kind::Bool, "false", None,
         "Allow binding a non-loopback address.";
+
+    ["health"] "cycle_ms": int(100, 60_000), "1000", None,
+        "How often the health report and the safety policy are evaluated (each check runs on its own interval).";
+    ["health"] "critical_interval_secs": int(1, 3600), "5", None,
+        "Interval of the checks of critical subsystems.";
+    ["health"] "interval_secs": int(1, 3600), "30", None,
+        "Interval of the checks of supportive subsystems.";
+    ["health"] "hysteresis_secs": int(0, 86_400), "300", None,
+        "The safety policy steps down only after the lower level has held this long (escalation is immediate).";
+    ["health"] "feed_degraded_secs": int(1, 86_400), "300", None,
+        "Data feed: no bar for this long is DEGRADED (stops new trades).";
+    ["health"] "feed_critical_secs": int(1, 604_800), "3600", None,
+        "Data feed: no bar for this long is CRITICAL (defensive exit).";
+    ["health"] "engine_degraded_secs": int(1, 86_400), "15", None,
+        "Engine loop: a heartbeat older than this is DEGRADED.";
+    ["health"] "engine_critical_secs": int(1, 86_400), "60", None,
+        "Engine loop: a heartbeat older than this is CRITICAL.";
+    ["health"] "error_rate_degraded_pct": int(1, 100), "20", None,
+        "Broker: this share of sends with an error or unknown outcome is DEGRADED.";
+    ["health"] "error_rate_critical_pct": int(1, 100), "50", None,
+        "Broker: this share of sends with an error or unknown outcome is CRITICAL.";
+    ["health"] "cpu_degraded_pct": int(1, 100), "90", None,
+        "Resources: machine CPU use at or above this is DEGRADED.";
+    ["health"] "memory_degraded_pct": int(1, 100), "90", None,
+        "Resources: machine memory use at or above this is DEGRADED (97 % is CRITICAL).";
+    ["health"] "disk_free_min_pct": int(0, 100), "10", None,
+        "Resources: less free space than this on the data directory's file system is DEGRADED (a third of it is CRITICAL).";
+    ["health"] "recommendation_ttl_secs": int(10, 604_800), "900", None,
+        "A recommendation waiting for an operator's approval expires after this.";
+    ["health"] "history": int(1, 100_000), "500", None,
+        "Health reports kept for the dashboard's timeline (state/health.json carries the last 100).";
 
     ["heal"] "sweep_secs": int(1, 3600), "10", None,
         "Period of the healing operator's sweep over every component (changes the kernel reports — a deleted directory, a child's exit — are handled at once).";
@@ -487,6 +522,122 @@ const fn artifact_key(
         env_alias: None,
     }
 }
+
+const fn check_key(
+    key: &'static str,
+    kind: Kind,
+    default: &'static str,
+    doc: &'static str,
+) -> KeySpec {
+    KeySpec {
+        section: "checks",
+        key,
+        kind,
+        default,
+        doc,
+        env_alias: None,
+    }
+}
+
+/// The keys of one `[[checks]]` table: a health check of the user's own (SPEC §5).
+pub const CHECK_KEYS: &[KeySpec] = &[
+    check_key(
+        "name",
+        Kind::Text,
+        "\"\"",
+        "Required. The subsystem this check reports as: a-z, 0-9, '-' and '_'.",
+    ),
+    check_key(
+        "kind",
+        Kind::Choice(&[
+            "file_age",
+            "files_present",
+            "http",
+            "tcp",
+            "process",
+            "command",
+        ]),
+        "\"file_age\"",
+        "file_age: a file's age against healthy/degraded maxima; files_present: how many of paths exist (all: healthy, at least degraded_min: degraded); http: GET url answers 2xx; tcp: address accepts a connection; process: a process whose command line contains pattern runs; command: exit 0 healthy, 1 degraded, other critical.",
+    ),
+    check_key(
+        "critical",
+        Kind::Bool,
+        "false",
+        "A critical check decides the overall status; a supportive one only degrades it.",
+    ),
+    check_key(
+        "impacts_trading",
+        Kind::Bool,
+        "false",
+        "Its trouble moves the safety policy (DEGRADED: no new trades; CRITICAL: defensive exit).",
+    ),
+    check_key(
+        "depends_on",
+        Kind::Strings,
+        "[]",
+        "Subsystems it needs (built-in names, services as service:<name>, other checks): an issue there lists this one as affected.",
+    ),
+    check_key(
+        "interval_secs",
+        Kind::Int {
+            min: 0,
+            max: 86_400,
+        },
+        "0",
+        "How often it runs; 0 = [health] critical_interval_secs or interval_secs.",
+    ),
+    check_key(
+        "timeout_ms",
+        Kind::Int {
+            min: 10,
+            max: 60_000,
+        },
+        "2000",
+        "http, tcp, command: longer than this is CRITICAL.",
+    ),
+    check_key("path", Kind::Text, "\"\"", "file_age: the file."),
+    check_key(
+        "healthy_max_age_secs",
+        Kind::Int {
+            min: 1,
+            max: 604_800,
+        },
+        "300",
+        "file_age: younger than this is healthy.",
+    ),
+    check_key(
+        "degraded_max_age_secs",
+        Kind::Int {
+            min: 1,
+            max: 604_800,
+        },
+        "3600",
+        "file_age: younger than this is degraded; older (or missing) is critical.",
+    ),
+    check_key("paths", Kind::Strings, "[]", "files_present: the files."),
+    check_key(
+        "degraded_min",
+        Kind::Int { min: 0, max: 256 },
+        "1",
+        "files_present: at least this many present is degraded; fewer is critical.",
+    ),
+    check_key("url", Kind::Text, "\"\"", "http: a plain http:// URL."),
+    check_key("address", Kind::Text, "\"\"", "tcp: host:port."),
+    check_key(
+        "pattern",
+        Kind::Text,
+        "\"\"",
+        "process: text the process's command line contains.",
+    ),
+    check_key(
+        "command",
+        Kind::Text,
+        "\"\"",
+        "command: the executable (its exit code is the status).",
+    ),
+    check_key("args", Kind::Strings, "[]", "command: its arguments."),
+];
 
 /// The keys of one `[[artifacts]]` table: a file or directory of a user service that the
 /// healer keeps healthy.
