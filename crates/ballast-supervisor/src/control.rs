@@ -25,6 +25,18 @@ pub enum Request {
     Heal {
         dry_run: bool,
     },
+    /// The health report (`state/health.json`'s content).
+    Health,
+    /// Approve or reject a recommendation waiting for an operator.
+    Approve {
+        id: String,
+    },
+    Reject {
+        id: String,
+    },
+    /// Leave EMERGENCY_SHUTDOWN (and clear latched protections and operator floors), given a
+    /// clean reconciliation and a released kill switch.
+    Release,
 }
 
 /// One service as `status` reports it.
@@ -54,12 +66,19 @@ pub enum Response {
         supervisor_pid: u32,
         overall: String,
         services: Vec<ServiceStatus>,
+        /// Health and policy summary: overall, score, policy, issues, pending approvals.
+        #[serde(default)]
+        health: serde_json::Value,
     },
     Done {
         message: String,
     },
     /// A heal run's report (`heal::Report` as JSON).
     Heal {
+        report: serde_json::Value,
+    },
+    /// The health report.
+    Health {
         report: serde_json::Value,
     },
     Error {

@@ -29,6 +29,9 @@ use serde_json::{Value, json};
 /// Files looked at by the permissions check, at most (the data directory's own files).
 pub const MAX_PERMISSION_ENTRIES: usize = 20_000;
 
+/// Components the engine owns while it runs (inspected only when it does not).
+pub const ENGINE_OWNED: &[&str] = &["journal", "snapshots", "engine_state"];
+
 /// Name of the engine's snapshots in `state/`.
 pub const ENGINE_SNAPSHOT: &str = "engine";
 
@@ -533,7 +536,7 @@ pub fn engine_lock_held(run_dir: &Path) -> bool {
 }
 
 /// Temp file, fdatasync, rename over the target, fsync of the directory.
-fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

@@ -16,6 +16,7 @@
 
 pub mod control;
 pub mod heal;
+pub mod health;
 pub mod logs;
 pub mod ops;
 
@@ -155,6 +156,11 @@ enum Event {
     Stop,
     /// Something in the data directory changed (inotify): sweep now.
     Heal,
+    /// An event of the health monitor to journal (and log).
+    Record {
+        kind: String,
+        body: serde_json::Value,
+    },
     Control(Envelope),
 }
 
@@ -405,6 +411,7 @@ pub fn run(
         notify_sockets.insert(spec.name.clone(), path);
     }
 
+    let clock_now = clock.now();
     let mut sup = Supervisor {
         slots: order_by_dependencies(services)
             .into_iter()
@@ -432,13 +439,41 @@ pub fn run(
         wake: wake_fd,
         heal_every: heal.sweep,
         next_sweep: Instant::now() + heal.sweep,
-        heal,
         reported: heal::Reported::default(),
         held: BTreeMap::new(),
+        governor: Arc::new(std::sync::Mutex::new(health::Governor::load(
+            data_dir,
+            &heal.config,
+            clock_now,
+            log,
+        ))),
+        inputs: Arc::new(std::sync::Mutex::new(health::Inputs::default())),
+        exits: Arc::new(health::ForeignExits::default()),
+        heal_refusal: None,
+        heal,
     };
     // The startup self-heal, before any service starts (orphans of a previous supervisor
-    // included).
+    // included), then a first health report for the live-start gate.
     sup.sweep(true, log);
+    let mut monitor = health::Monitor::new(
+        data_dir,
+        Arc::new(sup.heal.config.clone()),
+        Arc::clone(&sup.clock),
+        Arc::clone(&sup.exits),
+    );
+    sup.publish_inputs();
+    sup.health_cycle(&mut monitor, true, log);
+    sup.apply_gate(log);
+    let health_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    spawn_health(
+        monitor,
+        Arc::clone(&sup.governor),
+        Arc::clone(&sup.inputs),
+        sup.events.clone(),
+        Duration::from_millis(u64::from(sup.heal.config.health.cycle_ms)),
+        Arc::clone(&health_stop),
+        sup.restartable(),
+    );
     // The data directory's own directories are watched: a deleted one is recreated at once.
     watch_data_dir(data_dir, sup.events.clone(), log);
     log(&format!(
@@ -465,6 +500,7 @@ pub fn run(
                 }
                 Event::Stop => stop = true,
                 Event::Heal => sup.next_sweep = Instant::now(),
+                Event::Record { kind, body } => sup.recorded(&kind, body, log),
                 Event::Control((req, reply)) => {
                     let answer = sup.control(req, log);
                     let _ = reply.send(answer);
@@ -479,8 +515,10 @@ pub fn run(
         }
         sup.timers(log);
         sup.start_due(log);
+        sup.publish_inputs();
         sup.ops.flush();
     }
+    health_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     log("supervisor: stopping services in reverse order");
     sup.shutdown(log);
     sup.ops
@@ -562,6 +600,47 @@ fn watch_heartbeats(services: &[ServiceSpec], events: Waker, log: &mut dyn FnMut
     });
 }
 
+/// The health monitor's thread: a cycle every `every` (each check on its own interval), its
+/// events handed to the loop to journal. Ends with the supervisor.
+fn spawn_health(
+    mut monitor: health::Monitor,
+    governor: Arc<std::sync::Mutex<health::Governor>>,
+    inputs: Arc<std::sync::Mutex<health::Inputs>>,
+    events: Waker,
+    every: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    restartable: Vec<String>,
+) {
+    std::thread::spawn(move || {
+        let (_keep, tick) = mpsc::channel::<()>();
+        loop {
+            // Nothing is ever sent: this is a timer that the thread's own channel cannot miss.
+            let _ = tick.recv_timeout(every);
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
+            if let Ok(g) = governor.lock() {
+                monitor.policy = Some((g.policy.policy, g.policy.since));
+            }
+            let report = monitor.cycle(&snapshot, false);
+            let engine = monitor.engine_status().cloned();
+            let now = report.at;
+            let out = match governor.lock() {
+                Ok(mut g) => {
+                    g.evaluate(report, engine, &|s| restartable.iter().any(|r| r == s), now)
+                }
+                Err(_) => return,
+            };
+            for (kind, body) in out {
+                if !events.send(Event::Record { kind, body }) {
+                    return;
+                }
+            }
+        }
+    });
+}
+
 /// Watch the data directory and its `journal/` with inotify: when one of Ballast's own
 /// directories is deleted or moved away, the loop sweeps at once (it is recreated within
 /// milliseconds, not at the next periodic sweep).
@@ -621,10 +700,15 @@ fn probe(url: String, service: String, start: u64, pid: Pid, events: Waker) {
 
 /// `GET url` over plain HTTP/1.1 (the probe is local): does it answer 2xx within a second?
 pub fn http_ok(url: &str) -> bool {
+    http_status(url, Duration::from_secs(1)).is_ok_and(|c| (200..300).contains(&c))
+}
+
+/// `GET url` over plain HTTP/1.1 within `timeout`: the status code, or why there is none.
+pub fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
     use std::io::{Read, Write};
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?} is not a plain http:// URL"))?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     let addr = if host.contains(':') {
@@ -632,36 +716,34 @@ pub fn http_ok(url: &str) -> bool {
     } else {
         format!("{host}:80")
     };
-    let Some(sock) = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+    let sock = std::net::ToSocketAddrs::to_socket_addrs(&addr)
         .ok()
         .and_then(|mut a| a.next())
-    else {
-        return false;
-    };
-    let timeout = Duration::from_secs(1);
-    let Ok(mut conn) = std::net::TcpStream::connect_timeout(&sock, timeout) else {
-        return false;
-    };
+        .ok_or_else(|| format!("cannot resolve {addr}"))?;
+    let mut conn = std::net::TcpStream::connect_timeout(&sock, timeout)
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
     let _ = conn.set_read_timeout(Some(timeout));
     let _ = conn.set_write_timeout(Some(timeout));
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    if conn.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
+    conn.write_all(req.as_bytes())
+        .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut head = [0u8; 32];
     let mut n = 0;
     while n < 12 {
         match conn.read(&mut head[n..]) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) => return Err(format!("read from {addr}: {e}")),
             Ok(k) => n += k,
         }
     }
     let line = String::from_utf8_lossy(&head[..n]);
     let mut parts = line.split_whitespace();
-    parts.next().is_some_and(|v| v.starts_with("HTTP/1."))
-        && parts
-            .next()
-            .is_some_and(|code| code.starts_with('2') && code.len() == 3)
+    match (parts.next(), parts.next()) {
+        (Some(v), Some(code)) if v.starts_with("HTTP/1.") && code.len() == 3 => code
+            .parse()
+            .map_err(|_| format!("bad status line {line:?}")),
+        _ => Err(format!("not an HTTP answer: {line:?}")),
+    }
 }
 
 /// Signals ignored in this process, from `SigIgn` of `/proc/self/status`, without SIGPIPE (the
@@ -796,6 +878,14 @@ struct Supervisor {
     reported: heal::Reported,
     /// Gated services held back by the self-heal, and why.
     held: BTreeMap<String, String>,
+    /// The health monitor's persistent side: policy, recommendations, history.
+    governor: Arc<std::sync::Mutex<health::Governor>>,
+    /// What the monitor's thread reads about services and the healer.
+    inputs: Arc<std::sync::Mutex<health::Inputs>>,
+    /// Exit statuses of reaped children that are not services (a command check's).
+    exits: Arc<health::ForeignExits>,
+    /// Why the last sweep's plan refuses a live engine start, if it does.
+    heal_refusal: Option<String>,
 }
 
 impl Supervisor {
@@ -819,6 +909,226 @@ impl Supervisor {
             .chain(tick)
             .chain([self.next_sweep])
             .min()
+    }
+
+    /// Hold or release the gated services (the engine): in live mode it starts only with
+    /// nothing dangerous found by the self-heal and a health report that allows a live start
+    /// (SPEC §4 mode gating; the engine's own subsystems do not count before it runs).
+    fn apply_gate(&mut self, log: &mut dyn FnMut(&str)) {
+        let live = self.heal.config.general.mode == ballast_core::config::Mode::Live;
+        let health = if live {
+            self.governor
+                .lock()
+                .ok()
+                .and_then(|g| g.live_gate().err())
+                .map(|why| format!("live start refused: {why}"))
+        } else {
+            None
+        };
+        let refusal = self.heal_refusal.clone().or(health);
+        for name in self.heal.gated.clone() {
+            match (&refusal, self.held.contains_key(&name)) {
+                (Some(why), false) => {
+                    log(&format!("{name}: not started: {why}"));
+                    self.ops
+                        .record("heal.engine_held", json!({ "service": name, "why": why }));
+                    self.held.insert(name, why.clone());
+                }
+                (None, true) => {
+                    log(&format!(
+                        "{name}: nothing dangerous and health allows it now; starting it"
+                    ));
+                    self.ops
+                        .record("heal.engine_released", json!({ "service": name }));
+                    self.held.remove(&name);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Hand the monitor's thread what it reads about the services.
+    fn publish_inputs(&self) {
+        let services: Vec<health::ServiceBrief> = self
+            .slots
+            .iter()
+            .map(|s| health::ServiceBrief {
+                name: s.spec.name.clone(),
+                state: match self.held.get(&s.spec.name) {
+                    Some(_) if s.proc.is_none() => "HELD".to_owned(),
+                    None if s.starts == 0 && s.proc.is_none() => "NOT_STARTED".to_owned(),
+                    _ => state_name(s.svc.state).to_owned(),
+                },
+                critical: s.spec.critical,
+                depends_on: s.spec.depends_on.clone(),
+                last_exit: self
+                    .held
+                    .get(&s.spec.name)
+                    .cloned()
+                    .or_else(|| s.svc.last_reason.clone())
+                    .or_else(|| s.last_exit.clone()),
+            })
+            .collect();
+        let (dropped, failed) = self.ops.health();
+        if let Ok(mut i) = self.inputs.lock() {
+            if i.services != services {
+                i.services = services;
+            }
+            i.ops_dropped = dropped;
+            i.ops_failed = failed;
+        }
+    }
+
+    /// Which subsystems are services the supervisor can restart.
+    fn restartable(&self) -> Vec<String> {
+        self.slots
+            .iter()
+            .map(|s| {
+                if s.spec.name == "engine" {
+                    "engine".to_owned()
+                } else {
+                    format!("service:{}", s.spec.name)
+                }
+            })
+            .collect()
+    }
+
+    /// One health cycle on the loop's thread (at startup, before the monitor's thread runs).
+    fn health_cycle(
+        &mut self,
+        monitor: &mut health::Monitor,
+        force: bool,
+        log: &mut dyn FnMut(&str),
+    ) {
+        let inputs = self.inputs.lock().map(|i| i.clone()).unwrap_or_default();
+        let restartable = self.restartable();
+        let report = monitor.cycle(&inputs, force);
+        let engine = monitor.engine_status().cloned();
+        let events = match self.governor.lock() {
+            Ok(mut g) => g.evaluate(
+                report,
+                engine,
+                &|s| restartable.iter().any(|r| r == s),
+                self.clock.now(),
+            ),
+            Err(_) => Vec::new(),
+        };
+        for (kind, body) in events {
+            self.recorded(&kind, body, log);
+        }
+    }
+
+    /// Journal an event of the health monitor, and log the ones an operator must see.
+    fn recorded(&mut self, kind: &str, body: serde_json::Value, log: &mut dyn FnMut(&str)) {
+        match kind {
+            "policy.changed" => {
+                let to = body["to"].as_str().unwrap_or("?");
+                let level = if matches!(to, "EMERGENCY_SHUTDOWN" | "DEFENSIVE_EXIT") {
+                    "CRITICAL: "
+                } else {
+                    ""
+                };
+                log(&format!(
+                    "{level}safety policy {} -> {to}: {}",
+                    body["from"].as_str().unwrap_or("?"),
+                    body["reason"].as_str().unwrap_or("")
+                ));
+            }
+            "health.changed" => log(&format!(
+                "health {} -> {} (score {})",
+                body["from"].as_str().unwrap_or("-"),
+                body["to"].as_str().unwrap_or("?"),
+                body["score"]
+            )),
+            "recommendation.pending" => log(&format!(
+                "recommendation {} waits for an operator: {} (risks: {}) — `ballast approve {}` or `ballast reject {}`",
+                body["id"].as_str().unwrap_or("?"),
+                body["expected"].as_str().unwrap_or(""),
+                body["risks"].as_str().unwrap_or(""),
+                body["id"].as_str().unwrap_or("?"),
+                body["id"].as_str().unwrap_or("?"),
+            )),
+            "policy.persist_failed" | "health.write_failed" => log(&format!(
+                "CRITICAL: {kind}: {}",
+                body["error"].as_str().unwrap_or("")
+            )),
+            _ => {}
+        }
+        self.ops.record(kind, body);
+        if kind == "health.changed" || kind == "policy.changed" {
+            // The live gate may change with the health.
+            self.apply_gate(log);
+        }
+    }
+
+    /// Carry out an approved recommendation.
+    fn carry_out(
+        &mut self,
+        r: &ballast_core::health::Recommendation,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<String, String> {
+        use ballast_core::health::RecoveryAction as A;
+        use ballast_core::policy::Policy;
+        let now = self.clock.now();
+        let floor = |p| -> Option<Policy> { Some(p) };
+        let wanted = match r.advice.action {
+            A::RestartSubsystem => None,
+            A::PauseTrading | A::NoNewTrades => floor(Policy::NoNewTrades),
+            A::SwitchToSafeRiskProfile => floor(Policy::SafeRiskProfile),
+            A::DefensiveExit => floor(Policy::DefensiveExit),
+            A::CloseAllPositions => {
+                let path = health::engage_kill_switch(
+                    &self.data_dir,
+                    &format!("approved recommendation {}", r.id),
+                    true,
+                    "ballast approve",
+                    now,
+                )
+                .map_err(|e| format!("cannot engage the kill switch: {e}"))?;
+                return Ok(format!(
+                    "kill switch engaged with flatten ({}): every position is closed at market; `ballast resume` releases it",
+                    path.display()
+                ));
+            }
+        };
+        if let Some(p) = wanted {
+            let t = self
+                .governor
+                .lock()
+                .map_err(|_| "the health monitor is unavailable".to_owned())?
+                .set_floor(p, now)?;
+            if let Some(t) = t {
+                let (kind, body) = health::transition_event(&t);
+                self.recorded(&kind, body, log);
+            }
+            return Ok(format!(
+                "policy is at least {} until `ballast resume`",
+                p.as_str()
+            ));
+        }
+        let name = r
+            .advice
+            .target
+            .strip_prefix("service:")
+            .unwrap_or(&r.advice.target)
+            .to_owned();
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == name) else {
+            return Err(format!("no service {name} to restart"));
+        };
+        if matches!(
+            slot.svc.state,
+            ServiceState::Failed | ServiceState::FailedConfig
+        ) {
+            slot.svc.reset();
+        }
+        slot.wanted = true;
+        slot.restart_at = None;
+        if slot.proc.is_some() {
+            Self::stop_slot(slot, true, log);
+        } else {
+            slot.svc.state = ServiceState::Stopped;
+        }
+        Ok(format!("{name}: restarting"))
     }
 
     /// One healing pass: observe, plan, apply the heals, journal and log what was done and
@@ -889,25 +1199,47 @@ impl Supervisor {
                 }
             }
         }
-        for name in self.heal.gated.clone() {
-            match (&report.refusal, self.held.contains_key(&name)) {
-                (Some(why), false) => {
-                    log(&format!("{name}: not started: {why}"));
-                    self.ops
-                        .record("heal.engine_held", json!({ "service": name, "why": why }));
-                    self.held.insert(name, why.clone());
-                }
-                (None, true) => {
-                    log(&format!(
-                        "{name}: the self-heal finds nothing dangerous any more; starting it"
-                    ));
-                    self.ops
-                        .record("heal.engine_released", json!({ "service": name }));
-                    self.held.remove(&name);
-                }
-                _ => {}
+        // What the health monitor sees of the healer: dangerous findings and failed heals.
+        let mut findings: Vec<(String, String, String, ballast_core::heal::FailureClass)> = report
+            .plan
+            .dangerous()
+            .map(|a| {
+                (
+                    a.component.clone(),
+                    a.target.clone(),
+                    a.reason.clone(),
+                    a.failure,
+                )
+            })
+            .chain(report.applied.iter().filter_map(|a| {
+                let e = a.error.as_ref()?;
+                Some((
+                    a.action.component.clone(),
+                    a.action.target.clone(),
+                    format!("heal failed: {e}"),
+                    a.action.failure,
+                ))
+            }))
+            .collect();
+        if let Ok(mut i) = self.inputs.lock() {
+            // While the engine runs it owns its journal, snapshots and state: what was found
+            // there at the last inspection stands until the next one (an operator acts, the
+            // engine stops) — a dangerous finding never clears by not being looked at.
+            if engine_running {
+                findings.extend(
+                    i.heal_findings
+                        .iter()
+                        .filter(|(c, ..)| heal::ENGINE_OWNED.contains(&c.as_str()))
+                        .cloned(),
+                );
             }
+            if let Ok(mut g) = self.governor.lock() {
+                g.dangerous = findings.len();
+            }
+            i.heal_findings = findings;
         }
+        self.heal_refusal = report.refusal.clone();
+        self.apply_gate(log);
         if startup && report.plan.is_clean() {
             log("self-heal: every component is healthy");
         }
@@ -1077,7 +1409,10 @@ impl Supervisor {
                         .iter_mut()
                         .find(|s| s.proc.as_ref().is_some_and(|p| p.pid == pid))
                     else {
-                        continue; // an orphaned grandchild
+                        // An orphaned grandchild, or a command check's process: its status
+                        // goes to whoever waits for it.
+                        self.exits.record(pid.as_raw_nonzero().get(), code);
+                        continue;
                     };
                     // Whatever the leader left behind in its group goes with it. A service that
                     // exits leaving processes behind has most likely daemonized: say so.
@@ -1244,6 +1579,81 @@ impl Supervisor {
     fn control(&mut self, req: Request, log: &mut dyn FnMut(&str)) -> Response {
         match req {
             Request::Status => self.status(),
+            Request::Health => Response::Health {
+                report: self
+                    .governor
+                    .lock()
+                    .map(|g| g.report_json())
+                    .unwrap_or_default(),
+            },
+            Request::Approve { id } => {
+                let now = self.clock.now();
+                let decided = self
+                    .governor
+                    .lock()
+                    .map_err(|_| "the health monitor is unavailable".to_owned())
+                    .and_then(|mut g| g.approve(&id, now));
+                match decided {
+                    Err(message) => Response::Error { message },
+                    Ok(r) => {
+                        self.ops.record("recommendation.approved", json!(r));
+                        log(&format!("recommendation {id} approved by an operator"));
+                        match self.carry_out(&r, log) {
+                            Ok(message) => Response::Done {
+                                message: format!("{id} approved: {message}"),
+                            },
+                            Err(message) => Response::Error {
+                                message: format!("{id} approved, but {message}"),
+                            },
+                        }
+                    }
+                }
+            }
+            Request::Reject { id } => {
+                let now = self.clock.now();
+                let decided = self
+                    .governor
+                    .lock()
+                    .map_err(|_| "the health monitor is unavailable".to_owned())
+                    .and_then(|mut g| g.reject(&id, now));
+                match decided {
+                    Err(message) => Response::Error { message },
+                    Ok(r) => {
+                        self.ops.record("recommendation.rejected", json!(r));
+                        log(&format!("recommendation {id} rejected by an operator"));
+                        Response::Done {
+                            message: format!("{id} rejected"),
+                        }
+                    }
+                }
+            }
+            Request::Release => {
+                let now = self.clock.now();
+                let released = self
+                    .governor
+                    .lock()
+                    .map_err(|_| "the health monitor is unavailable".to_owned())
+                    .and_then(|mut g| g.release(now));
+                match released {
+                    Err(message) => Response::Error { message },
+                    Ok(t) => {
+                        self.ops
+                            .record("policy.released", json!({ "by": "operator" }));
+                        let message = match &t {
+                            Some(t) => {
+                                format!("safety policy {} -> {}", t.from.as_str(), t.to.as_str())
+                            }
+                            None => "latches and operator floors cleared; the policy is unchanged"
+                                .into(),
+                        };
+                        if let Some(t) = t {
+                            let (kind, body) = health::transition_event(&t);
+                            self.recorded(&kind, body, log);
+                        }
+                        Response::Done { message }
+                    }
+                }
+            }
             Request::Heal { dry_run } => {
                 let report = if dry_run {
                     heal::Healer {
@@ -1376,6 +1786,11 @@ impl Supervisor {
             supervisor_pid: std::process::id(),
             overall: overall.to_owned(),
             services,
+            health: self
+                .governor
+                .lock()
+                .map(|g| json!(health::summary(&g)))
+                .unwrap_or_default(),
         }
     }
 
@@ -1402,6 +1817,7 @@ impl Supervisor {
                         | Event::Probed { .. }
                         | Event::Heartbeat { .. }
                         | Event::Heal => {}
+                        Event::Record { kind, body } => self.ops.record(&kind, body),
                     }
                 }
                 // A SIGCHLD may have been coalesced with one already handled.

@@ -29,6 +29,9 @@ pub struct Ops {
     /// after any spawn of that iteration, so waking the writer never delays a restart.
     pending: std::cell::RefCell<Vec<(String, Value)>>,
     dropped: Arc<AtomicU64>,
+    /// Events dropped since the start (for the health monitor), and whether a write failed.
+    dropped_total: Arc<AtomicU64>,
+    failed: Arc<std::sync::atomic::AtomicBool>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -39,8 +42,23 @@ impl Ops {
             tx: None,
             pending: std::cell::RefCell::new(Vec::new()),
             dropped: Arc::new(AtomicU64::new(0)),
+            dropped_total: Arc::new(AtomicU64::new(0)),
+            failed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             writer: None,
         }
+    }
+
+    /// Events dropped so far, and whether the journal refused a write.
+    pub fn health(&self) -> (u64, bool) {
+        (
+            self.dropped_total.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+
+    fn drop_one(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.dropped_total.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Open `journal/ops` of `data_dir` and start its writer. A journal that cannot be opened
@@ -74,6 +92,8 @@ impl Ops {
         let (tx, rx) = mpsc::sync_channel::<(String, Value)>(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let lost = Arc::clone(&dropped);
+        let failed_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failed_w = Arc::clone(&failed_flag);
         let writer = std::thread::spawn(move || {
             let mut failed = false;
             while let Ok(first) = rx.recv() {
@@ -90,6 +110,7 @@ impl Ops {
                     .chain(batch.iter())
                     .map(|(k, v)| (k.as_str(), v));
                 if let Err(e) = journal.append_many(items) {
+                    failed_w.store(true, Ordering::Relaxed);
                     if !failed {
                         failed = true;
                         use std::io::Write;
@@ -105,6 +126,8 @@ impl Ops {
             tx: Some(tx),
             pending: std::cell::RefCell::new(Vec::new()),
             dropped,
+            dropped_total: Arc::new(AtomicU64::new(0)),
+            failed: failed_flag,
             writer: Some(writer),
         }
     }
@@ -127,7 +150,7 @@ impl Ops {
         if pending.len() < QUEUE {
             pending.push((kind.to_owned(), body));
         } else {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.drop_one();
         }
     }
 
@@ -137,9 +160,7 @@ impl Ops {
         for ev in self.pending.borrow_mut().drain(..) {
             match tx.try_send(ev) {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(_)) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                }
+                Err(TrySendError::Full(_)) => self.drop_one(),
             }
         }
     }

@@ -371,6 +371,9 @@ pub struct Advice {
 /// can restart.
 pub fn recommend(issue: &Issue, restartable: bool) -> Vec<Advice> {
     let mut out = Vec::new();
+    if issue.status == Status::Unknown {
+        return out; // nothing is known to be wrong yet
+    }
     let mut add = |action, priority, expected: &str, risks: &str, auto| {
         out.push(Advice {
             issue: issue.id.clone(),

@@ -53,6 +53,28 @@ pub fn kill(
     Ok(exit::OK)
 }
 
+/// With a running supervisor: leave EMERGENCY_SHUTDOWN and clear latched protections and
+/// operator floors (it checks the reconciliation first).
+fn release(layout: &ballast_store::Layout) -> Exit {
+    use ballast_supervisor::control::{self, Request, Response};
+    match control::call(&layout.run().join("supervisor.sock"), &Request::Release) {
+        Ok(Response::Done { message }) => {
+            println!("supervisor: {message}");
+            exit::OK
+        }
+        Ok(Response::Error { message }) => {
+            eprintln!("supervisor: the safety policy stays: {message}");
+            exit::FAILURE
+        }
+        Ok(other) => {
+            eprintln!("supervisor: unexpected answer {other:?}");
+            exit::FAILURE
+        }
+        // No supervisor: the file was the whole switch; the policy is evaluated at its start.
+        Err(_) => exit::OK,
+    }
+}
+
 /// Release: remove the file.
 pub fn resume(data_dir: &DataDirArg, config: &ConfigArg) -> anyhow::Result<Exit> {
     let layout = layout(data_dir, config);
@@ -66,14 +88,14 @@ pub fn resume(data_dir: &DataDirArg, config: &ConfigArg) -> anyhow::Result<Exit>
                 "kill switch released: {} removed; trading resumes on the engine's next loop",
                 path.display()
             );
-            Ok(exit::OK)
+            Ok(release(&layout))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             println!(
                 "the kill switch is not engaged ({} does not exist)",
                 path.display()
             );
-            Ok(exit::OK)
+            Ok(release(&layout))
         }
         Err(e) => {
             eprintln!("ballast resume: cannot remove {}: {e}", path.display());

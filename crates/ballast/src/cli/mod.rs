@@ -103,6 +103,33 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// The health report of the running supervisor: overall status, score, safety policy,
+    /// subsystems, issues and recommendations (without a supervisor: the last one written).
+    Health {
+        /// As JSON (the content of state/health.json).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Approve a recommendation waiting for an operator (its id is in `ballast status`).
+    Approve {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Reject a recommendation waiting for an operator.
+    Reject {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// Send sd_notify messages (`READY=1`, `STATUS=…`) to the supervisor from a service.
     Notify {
         #[arg(required = true, value_name = "MESSAGE")]
@@ -170,6 +197,29 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             ballast_supervisor::control::Request::Restart { service },
         ),
         Command::Notify { messages } => supervise::notify(&messages),
+        Command::Health {
+            json,
+            config,
+            data_dir,
+        } => supervise::health(&data_dir, &config, json),
+        Command::Approve {
+            id,
+            config,
+            data_dir,
+        } => supervise::command(
+            &data_dir,
+            &config,
+            ballast_supervisor::control::Request::Approve { id },
+        ),
+        Command::Reject {
+            id,
+            config,
+            data_dir,
+        } => supervise::command(
+            &data_dir,
+            &config,
+            ballast_supervisor::control::Request::Reject { id },
+        ),
         Command::Kill {
             reason,
             flatten,

@@ -176,8 +176,29 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
             supervisor_pid,
             overall,
             services,
+            health,
         } => {
-            println!("supervisor pid {supervisor_pid}: {overall}");
+            println!("supervisor pid {supervisor_pid}: services {overall}");
+            if let Some(policy) = health["policy"].as_str() {
+                println!(
+                    "health {} (score {}), safety policy {policy}: {}",
+                    health["overall"].as_str().unwrap_or("UNKNOWN"),
+                    health["score"],
+                    health["policy_reason"].as_str().unwrap_or("")
+                );
+            }
+            for issue in health["issues"].as_array().into_iter().flatten() {
+                println!("  issue {}", issue.as_str().unwrap_or(""));
+            }
+            for p in health["pending"].as_array().into_iter().flatten() {
+                println!(
+                    "  waiting for approval: {} — {} (risks: {}) — `ballast approve {}`",
+                    p["id"].as_str().unwrap_or("?"),
+                    p["expected"].as_str().unwrap_or(""),
+                    p["risks"].as_str().unwrap_or(""),
+                    p["id"].as_str().unwrap_or("?")
+                );
+            }
             println!(
                 "{:<16} {:<14} {:>8} {:>8} {:>10} {:>10}  LAST EXIT",
                 "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "HEARTBEAT"
@@ -202,6 +223,125 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
             Ok(exit::FAILURE)
         }
     }
+}
+
+/// `ballast health [--json]`.
+pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::Result<Exit> {
+    let sock = socket(data_dir, config);
+    let (report, live) = match control::call(&sock, &Request::Health) {
+        Ok(Response::Health { report }) => (report, true),
+        _ => {
+            let file = sock
+                .parent()
+                .and_then(|run| run.parent())
+                .map(|d| d.join("state/health.json"))
+                .unwrap_or_default();
+            match std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            {
+                Some(r) => (r, false),
+                None => {
+                    eprintln!(
+                        "ballast health: no supervisor answers on {} and {} cannot be read\n    help: start it with `ballast run`",
+                        sock.display(),
+                        file.display()
+                    );
+                    return Ok(exit::FAILURE);
+                }
+            }
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(exit::OK);
+    }
+    if !live {
+        println!(
+            "no supervisor runs: the last report written ({})",
+            report["at"].as_str().unwrap_or("?")
+        );
+    }
+    println!(
+        "health {} (score {}), safety policy {} ({}), trading {}",
+        report["overall"].as_str().unwrap_or("?"),
+        report["score"],
+        report["policy"]["policy"].as_str().unwrap_or("?"),
+        report["policy"]["reason"].as_str().unwrap_or(""),
+        if report["trading_allowed"] == true {
+            "allowed"
+        } else {
+            "restricted"
+        }
+    );
+    println!(
+        "{:<22} {:<9} {:>9}  DETAILS",
+        "SUBSYSTEM", "STATUS", "LATENCY"
+    );
+    for s in report["subsystems"].as_array().into_iter().flatten() {
+        let details: Vec<String> = s["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c["name"].as_str().unwrap_or(""),
+                    c["detail"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        println!(
+            "{:<22} {:<9} {:>7}us  {}",
+            format!(
+                "{}{}",
+                s["name"].as_str().unwrap_or("?"),
+                if s["critical"] == true { " *" } else { "" }
+            ),
+            s["status"].as_str().unwrap_or("?"),
+            s["latency_us"],
+            details.join("; ")
+        );
+    }
+    for i in report["issues"].as_array().into_iter().flatten() {
+        println!(
+            "issue {} {} ({}): {}{}{}",
+            i["severity"].as_str().unwrap_or("?"),
+            i["id"].as_str().unwrap_or("?"),
+            if i["impacts_trading"] == true {
+                "impacts trading"
+            } else {
+                "does not impact trading"
+            },
+            i["symptoms"][0].as_str().unwrap_or(""),
+            i["root_cause"]
+                .as_str()
+                .map(|c| format!("; cause: {c}"))
+                .unwrap_or_default(),
+            i["affects"]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .map(|a| format!(
+                    "; affects {}",
+                    a.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .unwrap_or_default()
+        );
+    }
+    for r in report["recommendations"].as_array().into_iter().flatten() {
+        println!(
+            "recommendation {} [{}] priority {}: {} (risks: {})",
+            r["id"].as_str().unwrap_or("?"),
+            r["state"].as_str().unwrap_or("?"),
+            r["priority"],
+            r["expected"].as_str().unwrap_or(""),
+            r["risks"].as_str().unwrap_or("")
+        );
+    }
+    Ok(exit::OK)
 }
 
 /// `ballast restart <service>` / `ballast reset <service>`.
