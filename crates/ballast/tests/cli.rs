@@ -345,7 +345,7 @@ fn run_with_the_engine_disabled_and_no_services_says_there_is_nothing_to_run() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("no [[services]] declared: nothing to run"),
+        err.contains("no [[services]], [[checks]] or [[artifacts]] declared: nothing to run"),
         "{err}"
     );
 }

@@ -113,9 +113,9 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
         services.push(engine_service(&cfg, config, &dir)?);
     }
     services.extend(user_services(&cfg));
-    if services.is_empty() {
+    if services.is_empty() && cfg.checks.is_empty() && cfg.artifacts.is_empty() {
         eprintln!(
-            "ballast run: [engine] enabled = false and no [[services]] declared: nothing to run"
+            "ballast run: [engine] enabled = false and no [[services]], [[checks]] or [[artifacts]] declared: nothing to run"
         );
         return Ok(exit::FAILURE);
     }
