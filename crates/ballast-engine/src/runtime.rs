@@ -40,6 +40,7 @@ pub const PAPER_SETTINGS: &str = "paper.settings";
 pub const STAMP: &str = "journal.stamp";
 pub const KILL_SWITCH: &str = "engine.kill_switch";
 pub const POLICY: &str = "engine.policy";
+pub const EXPIRED: &str = "signal.expired";
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
@@ -155,6 +156,12 @@ fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Resul
             let r: KillSwitchRecord = serde_json::from_str(rec.body.get())
                 .map_err(|e| format!("bad engine.kill_switch record: {e}"))?;
             state.apply_kill_switch(&r);
+            Ok(())
+        }
+        EXPIRED => {
+            let r: ballast_core::engine::ExpiryRecord = serde_json::from_str(rec.body.get())
+                .map_err(|e| format!("bad signal.expired record: {e}"))?;
+            state.apply_expiry(&r);
             Ok(())
         }
         POLICY => {
@@ -443,7 +450,7 @@ pub fn run(
     Ok(report)
 }
 
-use ballast_core::engine::{MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
+use ballast_core::engine::MAX_STUCK;
 /// Recent decisions in the pipeline report.
 const REPORT_DECISIONS: usize = 50;
 
@@ -461,13 +468,10 @@ struct PipelineFile<'a> {
 fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
     let now = state.last_bar.unwrap_or(ballast_core::Timestamp::EPOCH);
     PipelineFile {
-        pipeline: ballast_core::pipeline::report(
-            &state.signals,
-            now,
-            STUCK_AFTER_MS,
-            MAX_AGE_MS,
-            MAX_STUCK,
-        ),
+        pipeline: {
+            let (stuck, age) = state.stale_thresholds();
+            ballast_core::pipeline::report(&state.signals, now, stuck, age, MAX_STUCK)
+        },
         stats: &state.stats,
         recent_decisions: state.decisions.recent().take(REPORT_DECISIONS).collect(),
         shadow: &state.shadow.totals,
@@ -547,6 +551,19 @@ fn decide(
         });
     }
     follow_policy(state, w, log)?;
+    // The stuck-signal healer, on market time (so replay decides the same).
+    if let Some(now) = state.last_bar {
+        if let Some(r) = state.expiry_record(now) {
+            w.append(EXPIRED, &r, log)?;
+            state.apply_expiry(&r);
+            for (id, why) in &r.expired {
+                log(&format!("heal: signal {id} expired: {why}"));
+            }
+            for id in &r.cancelled {
+                log(&format!("heal: order {id} of an expired signal cancelled"));
+            }
+        }
+    }
     let gate = state.gate();
     if let Some(r) = state.plan_liquidations(&w.opts.trim, &gate) {
         w.append(LIQUIDATION, &r, log)?;

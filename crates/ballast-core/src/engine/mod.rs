@@ -21,8 +21,9 @@ mod tests;
 mod trim;
 
 pub use records::{
-    BarRecord, DecisionRecord, InboxOutcome, InboxRecord, JournalStamp, KillSwitchRecord,
-    PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord, Stats,
+    BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
+    KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,
+    Stats,
 };
 pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
@@ -174,6 +175,10 @@ pub struct EngineState {
     /// The safety policy in force (`engine.policy`); none = ALLOW_ALL.
     #[serde(default)]
     pub policy: Option<PolicyRecord>,
+    /// The latest gap between two bars of one symbol (market time): stale-signal thresholds
+    /// scale with it, so daily bars do not make every waiting signal "stuck".
+    #[serde(default)]
+    pub bar_interval_ms: i64,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -228,6 +233,7 @@ impl EngineState {
             stamp: None,
             kill_switch: None,
             policy: None,
+            bar_interval_ms: 0,
         }
     }
 
@@ -337,7 +343,12 @@ impl EngineState {
         }
         self.bars += 1;
         self.last_bar = Some(bar.ts);
-        self.last_bar_of.insert(bar.symbol, bar.ts);
+        if let Some(prev) = self.last_bar_of.insert(bar.symbol, bar.ts) {
+            let gap = bar.ts.ms_since(prev);
+            if gap > 0 {
+                self.bar_interval_ms = gap;
+            }
+        }
         self.liquidation_bar(&bar.symbol);
         self.universe.on_bar(bar);
         self.shadow.on_bar(bar);
@@ -801,6 +812,66 @@ impl EngineState {
             at,
             flatten: engaged && flatten,
             orders,
+        }
+    }
+
+    /// Stuck after an hour (or three bar intervals, if longer) in one state; too old after two
+    /// hours (or six bar intervals).
+    pub fn stale_thresholds(&self) -> (i64, i64) {
+        let bar = self.bar_interval_ms.max(0);
+        (
+            STUCK_AFTER_MS.max(bar.saturating_mul(3)),
+            MAX_AGE_MS.max(bar.saturating_mul(6)),
+        )
+    }
+
+    /// The stuck-signal healer: signals stale at `now` (market time), except those with an
+    /// order whose outcome is unknown or not yet sent; their open orders are cancelled.
+    pub fn expiry_record(&self, now: Timestamp) -> Option<ExpiryRecord> {
+        let (stuck_after, max_age) = self.stale_thresholds();
+        let stale = self.signals.stale(now, stuck_after, max_age);
+        if stale.is_empty() {
+            return None;
+        }
+        let mut expired = Vec::new();
+        let mut cancelled = Vec::new();
+        for (id, why) in stale {
+            let orders: Vec<(&ClientOrderId, &OrderTrack)> = self
+                .orders
+                .iter()
+                .filter(|(_, t)| t.owner == Owner::Signal(id))
+                .collect();
+            if orders
+                .iter()
+                .any(|(_, t)| !matches!(t.send, SendState::Accepted))
+            {
+                continue; // in flight: the lookup settles it, never a guess
+            }
+            cancelled.extend(orders.into_iter().map(|(c, _)| c.clone()));
+            expired.push((id, why));
+        }
+        (!expired.is_empty()).then_some(ExpiryRecord {
+            at: now,
+            expired,
+            cancelled,
+        })
+    }
+
+    /// Apply a `signal.expired` record.
+    pub fn apply_expiry(&mut self, r: &ExpiryRecord) {
+        for id in &r.cancelled {
+            self.broker.cancel(id);
+            self.orders.remove(id);
+        }
+        for (id, _) in &r.expired {
+            // A signal that moved on meanwhile refuses the transition: nothing changes.
+            if self
+                .signals
+                .transition(*id, SignalState::Expired, r.at)
+                .is_ok()
+            {
+                self.stats.signals_expired += 1;
+            }
         }
     }
 

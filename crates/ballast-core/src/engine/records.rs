@@ -82,6 +82,17 @@ pub struct JournalStamp {
     pub account: String,
 }
 
+/// `signal.expired`: the healer of the signal state machine expired stale signals (stuck in one
+/// state longer than an hour, or older than two: SPEC §3 defaults), each with why; an order
+/// of theirs still open at the venue is cancelled with them. A signal whose order's outcome
+/// is unknown is never expired (unknown is not safe: reconciliation settles it first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryRecord {
+    pub at: Timestamp,
+    pub expired: Vec<(crate::domain::SignalId, String)>,
+    pub cancelled: Vec<crate::domain::ClientOrderId>,
+}
+
 /// `engine.policy`: the supervisor's safety policy changed (`state/policy.json`); the engine
 /// trades under it from here on. Entering DEFENSIVE_EXIT closes the riskiest positions with
 /// market orders (`orders`).
@@ -175,6 +186,9 @@ pub struct Stats {
     pub unknown_outcomes: u64,
     #[serde(default)]
     pub settled_by_lookup: u64,
+    /// Stale signals the healer expired.
+    #[serde(default)]
+    pub signals_expired: u64,
     /// Orders cancelled because the kill switch was engaged.
     #[serde(default)]
     pub cancelled_by_kill_switch: u64,

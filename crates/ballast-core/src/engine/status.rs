@@ -61,7 +61,10 @@ impl EngineState {
             venue_rejections: self.stats.venue_rejections,
             guard_rejections: self.stats.rejections.values().sum(),
             signals_in_flight: self.signals.live().count(),
-            signals_stuck: self.signals.stale(now, STUCK_AFTER_MS, MAX_AGE_MS).len(),
+            signals_stuck: {
+                let (stuck, age) = self.stale_thresholds();
+                self.signals.stale(now, stuck, age).len()
+            },
             universe_eligible: self.universe.eligible_count(),
             universe_symbols: self.universe.symbol_count(),
             shadow_trades: self.shadow.totals.approved_trades + self.shadow.totals.rejected_trades,

@@ -523,3 +523,66 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
     s.apply_kill_switch(&s.kill_switch_record(false, "resume".into(), false, all[next].ts));
     assert!(s.kill_switch.is_none());
 }
+
+#[test]
+fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outcome() {
+    for unknown in [false, true] {
+        let (mut s, limits) = setup();
+        let all = bars(300);
+        let (_, next) = until_an_intent(&mut s, &limits, &all);
+        let at = all[next - 1].ts;
+        let mut sent = s.paper_sends(at).remove(0);
+        if unknown {
+            sent.outcome = SendOutcome::Unknown {
+                error: "timeout".into(),
+                paper_venue_received: true,
+            };
+        }
+        s.apply_sent(&sent).unwrap();
+        let signal = match s.orders[&sent.client_order_id].owner {
+            Owner::Signal(sig) => sig,
+            Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
+        };
+        // Daily bars: a signal waits three bar intervals (not an hour) before it is stuck.
+        let (stuck_after, _) = s.stale_thresholds();
+        assert_eq!(stuck_after, 3 * 86_400_000);
+        assert!(
+            s.expiry_record(at.plus_ms(86_400_000)).is_none(),
+            "a day is normal"
+        );
+        assert!(s.expiry_record(at.plus_ms(stuck_after)).is_none());
+        let later = at.plus_ms(stuck_after + 1);
+        let r = s.expiry_record(later);
+        if unknown {
+            assert!(
+                r.is_none(),
+                "an unknown outcome is reconciled, never expired"
+            );
+            assert_eq!(s.unknown_orders(), 1);
+            continue;
+        }
+        let r = r.expect("stale");
+        assert_eq!(r.expired.len(), 1);
+        assert_eq!(r.expired[0].0, signal);
+        assert!(
+            r.expired[0].1.contains("stuck in SUBMITTED"),
+            "{}",
+            r.expired[0].1
+        );
+        assert_eq!(r.cancelled, vec![sent.client_order_id.clone()]);
+        // Replay of the record gives the same state as applying it live.
+        let mut replayed = s.clone();
+        s.apply_expiry(&r);
+        replayed.apply_expiry(&serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap());
+        assert_eq!(s, replayed);
+        assert!(s.orders.is_empty() && s.broker.open_orders().count() == 0);
+        assert_eq!(
+            s.signals.get(signal).map(|x| x.state),
+            Some(SignalState::Expired)
+        );
+        assert!(s.signals.live().all(|x| x.id != signal), "no longer live");
+        assert_eq!(s.stats.signals_expired, 1);
+        assert!(s.expiry_record(later.plus_ms(1)).is_none(), "healed once");
+        let _ = limits;
+    }
+}

@@ -3,8 +3,6 @@
 //! file on its next loop: it journals the change, cancels every open order, and its guard
 //! refuses every new order until the file is removed — only explicitly, by `ballast resume`.
 
-use std::io::Write;
-
 use ballast_store::Layout;
 
 use super::{ConfigArg, DataDirArg};
@@ -26,21 +24,15 @@ pub fn kill(
     reason: &str,
     flatten: bool,
 ) -> anyhow::Result<Exit> {
+    use ballast_core::Clock;
     let layout = layout(data_dir, config);
-    let path = layout.kill_switch();
-    std::fs::create_dir_all(layout.root())?;
-    let body = serde_json::json!({
-        "engaged_at": ballast_store::SystemClock.now_string(),
-        "reason": reason,
-        "flatten": flatten,
-        "by": "ballast kill",
-    });
-    let tmp = layout.root().join(".KILL_SWITCH.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    writeln!(f, "{body}")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(layout.root())?.sync_all()?;
+    let path = ballast_supervisor::health::engage_kill_switch(
+        layout.root(),
+        reason,
+        flatten,
+        "ballast kill",
+        ballast_store::SystemClock.now(),
+    )?;
     println!(
         "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused{}. Release it with `ballast resume`.",
         path.display(),
