@@ -326,6 +326,47 @@ fn the_configuration_reference_is_generated_from_the_schema() {
     );
 }
 
+/// Every row of the failure playbook names tests that exist (each `file::test` or
+/// `module::tests::test` in its last column is a `fn` somewhere in the workspace).
+#[test]
+fn every_playbook_row_names_a_test_that_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let playbook = std::fs::read_to_string(root.join("docs/PLAYBOOK.md")).unwrap();
+    let mut sources = String::new();
+    let mut stack = vec![root.join("crates")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                sources.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut rows = 0;
+    let classes = playbook.split_once("## TRANSIENT").map_or("", |(_, rest)| rest);
+    for line in classes
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| component"))
+    {
+        let Some(last) = line.trim_end_matches('|').rsplit('|').next() else {
+            continue;
+        };
+        let names: Vec<&str> = last.split('`').skip(1).step_by(2).collect();
+        rows += 1;
+        assert!(!names.is_empty(), "a playbook row without a test: {line}");
+        for n in names {
+            let f = n.rsplit("::").next().unwrap();
+            assert!(
+                sources.contains(&format!("fn {f}(")),
+                "docs/PLAYBOOK.md names {n}, which is not a test: {line}"
+            );
+        }
+    }
+    assert!(rows >= 30, "{rows} rows");
+}
+
 #[test]
 fn run_with_the_engine_disabled_and_no_services_says_there_is_nothing_to_run() {
     let tmp = tempfile::tempdir().unwrap();
