@@ -345,7 +345,9 @@ fn every_playbook_row_names_a_test_that_exists() {
         }
     }
     let mut rows = 0;
-    let classes = playbook.split_once("## TRANSIENT").map_or("", |(_, rest)| rest);
+    let classes = playbook
+        .split_once("## TRANSIENT")
+        .map_or("", |(_, rest)| rest);
     for line in classes
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| component"))
