@@ -640,6 +640,18 @@ fn dangerous_findings_hold_a_live_engine_and_let_a_paper_engine_start() {
             lines[5] = lines[5].replace("\"v\":1", "\"v\":1 ");
             std::fs::write(&seg, lines.join("\n") + "\n").unwrap();
         }),
+        ("a record of a newer format", "journal", |data| {
+            // A valid record (its checksum right) that this build cannot read.
+            let seg = segment(data);
+            let text = std::fs::read_to_string(&seg).unwrap();
+            let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+            let seq = last["seq"].as_u64().unwrap() + 1;
+            let line = format!(
+                r#"{{"v":9,"seq":{seq},"ts":"2026-01-01T00:00:00.000Z","type":"market.bar","body":{{}}"#
+            );
+            let crc = crc32c::crc32c(line.as_bytes());
+            std::fs::write(&seg, format!("{text}{line},\"crc\":\"{crc:08x}\"}}\n")).unwrap();
+        }),
         ("entry price <= 0", "engine_state", |data| {
             snapshot_with_positions(
                 data,
@@ -701,7 +713,15 @@ fn dangerous_findings_hold_a_live_engine_and_let_a_paper_engine_start() {
         let paper = Sup::start(tmp.path(), SNAPSHOTS);
         paper.wait_for("the engine started", |s| {
             state(s, "engine") != "HELD" && Sup::service(s, "engine")["pid"].is_i64()
+                || Sup::service(s, "engine")["restarts"].as_u64() > Some(0)
         });
+        if name == "a record of a newer format" {
+            // A schema problem in a critical subsystem: FAILED_API_SCHEMA, not a restart loop
+            // of guesses (the engine itself refuses the journal).
+            let out = paper.cli(&["health", "--json"]);
+            let h: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(h["overall"], "FAILED_API_SCHEMA", "{h:#}");
+        }
         paper.stop();
     }
 }
