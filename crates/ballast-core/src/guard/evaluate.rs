@@ -287,13 +287,19 @@ pub fn evaluate(
         after_value,
         limits.max_position_notional,
     ));
-    let exposure_cap = limits.max_portfolio_exposure_pct * a.equity / Decimal::ONE_HUNDRED;
+    // SAFE_RISK_PROFILE's leverage cap: the exposure limit shrinks with the size multiplier.
+    let exposure_pct = if gate.size_multiplier < Decimal::ONE {
+        limits.max_portfolio_exposure_pct * gate.size_multiplier.max(zero)
+    } else {
+        limits.max_portfolio_exposure_pct
+    };
+    let exposure_cap = exposure_pct * a.equity / Decimal::ONE_HUNDRED;
     let others = a.gross_exposure - pos.abs() * price;
     bounds.push((
         Check::MaxPortfolioExposure,
         max_qty_within(pos, sign, (exposure_cap - others) / price),
         pct(others + after_value, a.equity),
-        limits.max_portfolio_exposure_pct,
+        exposure_pct,
     ));
     let conc_cap = limits.max_concentration_pct * a.equity / Decimal::ONE_HUNDRED;
     bounds.push((

@@ -202,6 +202,22 @@ fn sizes_are_resized_down_to_the_tightest_limit_with_reasons() {
     );
     assert_eq!(v.approved_qty(d(10)), Some(d(5)));
     assert_eq!(v.deciding_check(), Some(Check::SizeMultiplier));
+    // SAFE_RISK_PROFILE's leverage cap: the 50 % exposure limit becomes 25 %. With 24,000 of
+    // other exposure on 100,000 equity, 1,000 is left: 10 shares at 100, whatever is asked.
+    let mut a = account(0);
+    a.gross_exposure = d(24_000);
+    a.cash = d(76_000);
+    let v = verdict(&half, &GuardState::default(), &order(Side::Buy, 40), &a);
+    assert_eq!(v.approved_qty(d(40)), Some(d(10)), "{v:?}");
+    assert!(checks(&v).contains(&Check::MaxPortfolioExposure), "{v:?}");
+    // At full size the same order passes the exposure check.
+    let v = verdict(
+        &Gate::default(),
+        &GuardState::default(),
+        &order(Side::Buy, 40),
+        &a,
+    );
+    assert_eq!(v.approved_qty(d(40)), Some(d(40)), "{v:?}");
 }
 
 #[test]
