@@ -175,6 +175,9 @@ struct Proc {
     heartbeat_before: Option<std::time::SystemTime>,
 }
 
+/// How soon after a child's exit the healer sweeps.
+const CHILD_EXIT_SWEEP: Duration = Duration::from_millis(100);
+
 /// How often liveness and heartbeat readiness are looked at (the heartbeat is a file's mtime).
 const LIVENESS_TICK: Duration = Duration::from_millis(100);
 
@@ -329,6 +332,13 @@ pub fn run(
     // A socket file left by a supervisor that died.
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).map_err(io("cannot listen on", &socket))?;
+    // Only this user may operate the supervisor (approve, release, restart): the socket's
+    // permissions are the authentication of the local control channel.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("cannot restrict the permissions of", &socket))?;
+    }
 
     // Children must start with default dispositions. A signal the supervisor inherited as
     // ignored (nohup, a service manager) would stay ignored across exec; a handler that does
@@ -1442,6 +1452,10 @@ impl Supervisor {
                     slot.proc = None;
                     slot.ready_at = None;
                     slot.last_exit = Some(how.clone());
+                    // A child's exit is a healing event: what it left behind (a stale lock, a
+                    // half-written declared file) is looked at shortly — after any immediate
+                    // restart, so the sweep never delays one.
+                    self.next_sweep = self.next_sweep.min(Instant::now() + CHILD_EXIT_SWEEP);
                     let stopping = slot.stopping.take();
                     let liveness_kill = std::mem::take(&mut slot.liveness_kill);
                     let action = slot.svc.exited(

@@ -784,3 +784,54 @@ max_age_secs = 1
     );
     sup.stop();
 }
+
+#[test]
+fn a_crashed_service_s_half_written_file_is_healed_before_it_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bot = tmp.path().join("bot");
+    std::fs::create_dir_all(&bot).unwrap();
+    let starts = bot.join("starts");
+    let config = format!(
+        "[engine]\nenabled = false\n[heal]\nsweep_secs = 3600\n
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"echo start >> {starts}; printf '{{\\\"cash\\\": 12, \\\"pos' > state.json; exit 1\"]
+cwd = \"{cwd}\"
+restart_delay_ms = 5000
+
+[[artifacts]]
+service = \"bot\"
+kind = \"json\"
+path = \"state.json\"
+default = '{{\"cash\": 0, \"positions\": []}}'
+required_keys = [\"cash\", \"positions\"]
+",
+        starts = starts.display(),
+        cwd = bot.display()
+    );
+    let sup = Sup::start(tmp.path(), &config);
+    // The sweep is an hour away: only the child's exit can trigger the heal.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let doc = loop {
+        let parsed: Option<Value> = std::fs::read(bot.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(v) = parsed {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "state.json was never healed");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(doc, json!({"cash": 12, "positions": []}));
+    assert_eq!(
+        std::fs::read_to_string(&starts).unwrap().lines().count(),
+        1,
+        "healed before the restart"
+    );
+    // `ballast heal` reaches the running supervisor, which does the work.
+    let out = sup.cli(&["heal", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("by the running supervisor"), "{text}");
+    sup.stop();
+}
