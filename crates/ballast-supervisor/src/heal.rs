@@ -63,6 +63,37 @@ pub struct Healer<'a> {
     pub data_dir: &'a Path,
     pub config: &'a Config,
     pub clock: &'a dyn Clock,
+    /// What the last sweep saw of the engine's journal and snapshots (`None`: always read).
+    pub cache: Option<&'a std::cell::RefCell<EngineFiles>>,
+}
+
+/// The engine's journal and snapshots as last observed, keyed by a fingerprint of their files
+/// (names, sizes, modification times): a sweep reads them again only when one changed — a
+/// large journal takes a while to scan, and sweeps run on the supervisor's loop.
+#[derive(Debug, Default)]
+pub struct EngineFiles {
+    key: Vec<(String, u64, i64, i64)>,
+    seen: Option<(JournalState, Vec<SnapshotFile>, Option<Vec<PositionRow>>)>,
+}
+
+fn fingerprint(layout: &Layout) -> Vec<(String, u64, i64, i64)> {
+    let mut key = Vec::new();
+    for dir in [layout.engine_journal(), layout.state()] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if dir == layout.state() && !name.contains(&format!("{ENGINE_SNAPSHOT}.snapshot.")) {
+                continue;
+            }
+            if let Ok(m) = e.metadata() {
+                key.push((name, m.len(), m.mtime(), m.mtime_nsec()));
+            }
+        }
+    }
+    key.sort();
+    key
 }
 
 impl Healer<'_> {
@@ -94,8 +125,32 @@ impl Healer<'_> {
             obs.dirs.push((self.rel(&d), path_state(&d)));
         }
         if !engine_running {
-            obs.journal = Some(self.journal_state(&layout));
-            self.snapshots(&layout, &mut obs);
+            let key = self.cache.map(|_| fingerprint(&layout));
+            let cached = self.cache.and_then(|c| {
+                let c = c.borrow();
+                (Some(&c.key) == key.as_ref())
+                    .then(|| c.seen.clone())
+                    .flatten()
+            });
+            match cached {
+                Some((journal, snapshots, positions)) => {
+                    obs.journal = Some(journal);
+                    obs.snapshots = snapshots;
+                    obs.positions = positions;
+                }
+                None => {
+                    obs.journal = Some(self.journal_state(&layout));
+                    self.snapshots(&layout, &mut obs);
+                    if let (Some(c), Some(key)) = (self.cache, key) {
+                        let mut c = c.borrow_mut();
+                        c.key = key;
+                        c.seen = obs
+                            .journal
+                            .clone()
+                            .map(|j| (j, obs.snapshots.clone(), obs.positions.clone()));
+                    }
+                }
+            }
         }
         obs.locks = self.locks(&layout.run());
         obs.orphans = orphans(self.data_dir);
@@ -688,5 +743,80 @@ impl Reported {
         }
         self.seen = now;
         fresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_core::ManualClock;
+    use ballast_core::Timestamp;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_engine_files_are_rescanned_exactly_when_they_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::new(tmp.path());
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(1_000)));
+        let (journal, _) = ballast_store::Journal::open(
+            Arc::new(RealStorage),
+            &layout,
+            &layout.engine_journal(),
+            clock.clone(),
+            ballast_store::JournalOptions::default(),
+            ballast_store::OpenPolicy::RefuseDangerous,
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+        journal
+            .append("market.bar", &serde_json::json!({"n": 1}))
+            .unwrap();
+        drop(journal);
+        let config = ballast_core::config::builtin().unwrap();
+        let cache = std::cell::RefCell::new(EngineFiles::default());
+        let healer = Healer {
+            data_dir: tmp.path(),
+            config: &config,
+            clock: &*clock,
+            cache: Some(&cache),
+        };
+        let seg = layout.engine_journal().join("00000000000000000001.jsonl");
+        let clean = std::fs::read(&seg).unwrap();
+        assert_eq!(
+            healer.observe(false, &|_| false).journal,
+            Some(JournalState::Clean)
+        );
+        let mut torn = clean.clone();
+        torn.extend_from_slice(b"{\"v\":1,\"se");
+        std::fs::write(&seg, &torn).unwrap();
+        assert!(matches!(
+            healer.observe(false, &|_| false).journal,
+            Some(JournalState::TornTail { .. })
+        ));
+        // Unchanged: the cached verdict. Changed back: scanned again.
+        assert!(matches!(
+            healer.observe(false, &|_| false).journal,
+            Some(JournalState::TornTail { .. })
+        ));
+        std::fs::write(&seg, &clean).unwrap();
+        assert_eq!(
+            healer.observe(false, &|_| false).journal,
+            Some(JournalState::Clean)
+        );
+        // The engine owns them while it runs: not looked at.
+        assert_eq!(healer.observe(true, &|_| false).journal, None);
+    }
+
+    #[test]
+    fn lock_files_name_their_owner_as_a_number_or_json() {
+        assert_eq!(parse_lock("4242\n"), (Some(4242), None));
+        assert_eq!(parse_lock("4242 99"), (Some(4242), Some(99)));
+        assert_eq!(
+            parse_lock(r#"{"pid": 7, "start_time": 12}"#),
+            (Some(7), Some(12))
+        );
+        assert_eq!(parse_lock("garbage"), (None, None));
+        assert_eq!(parse_lock("-3"), (None, None));
+        assert!(start_time(std::process::id() as i32).is_some());
     }
 }

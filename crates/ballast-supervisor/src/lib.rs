@@ -460,6 +460,7 @@ pub fn run(
         inputs: Arc::new(std::sync::Mutex::new(health::Inputs::default())),
         exits: Arc::new(health::ForeignExits::default()),
         heal_refusal: None,
+        engine_files: std::cell::RefCell::new(heal::EngineFiles::default()),
         heal,
     };
     // The startup self-heal, before any service starts (orphans of a previous supervisor
@@ -896,6 +897,8 @@ struct Supervisor {
     exits: Arc<health::ForeignExits>,
     /// Why the last sweep's plan refuses a live engine start, if it does.
     heal_refusal: Option<String>,
+    /// The engine's files as the last sweep saw them (rescanned only when they change).
+    engine_files: std::cell::RefCell<heal::EngineFiles>,
 }
 
 impl Supervisor {
@@ -1158,6 +1161,7 @@ impl Supervisor {
             data_dir: &self.data_dir,
             config: &self.heal.config,
             clock: &*self.clock,
+            cache: Some(&self.engine_files),
         };
         let report = healer.run(
             false,
@@ -1674,6 +1678,7 @@ impl Supervisor {
                         data_dir: &self.data_dir,
                         config: &self.heal.config,
                         clock: &*self.clock,
+                        cache: Some(&self.engine_files),
                     }
                     .run(
                         true,

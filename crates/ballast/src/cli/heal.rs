@@ -45,6 +45,7 @@ pub fn run(
                 data_dir: &dir,
                 config: &cfg,
                 clock: &*clock,
+                cache: None,
             };
             let ops = if dry_run {
                 Ops::disabled()
