@@ -175,6 +175,9 @@ struct Proc {
     heartbeat_before: Option<std::time::SystemTime>,
 }
 
+/// The shortest time between two sweeps triggered by file events.
+const EVENT_SWEEP_GAP: Duration = Duration::from_millis(100);
+
 /// How soon after a child's exit the healer sweeps.
 const CHILD_EXIT_SWEEP: Duration = Duration::from_millis(100);
 
@@ -461,6 +464,7 @@ pub fn run(
         exits: Arc::new(health::ForeignExits::default()),
         heal_refusal: None,
         engine_files: std::cell::RefCell::new(heal::EngineFiles::default()),
+        last_sweep: Instant::now(),
         heal,
     };
     // The startup self-heal, before any service starts (orphans of a previous supervisor
@@ -486,7 +490,23 @@ pub fn run(
         sup.restartable(),
     );
     // The data directory's own directories are watched: a deleted one is recreated at once.
-    watch_data_dir(data_dir, sup.events.clone(), log);
+    let artifacts: Vec<PathBuf> = {
+        let healer = heal::Healer {
+            data_dir,
+            config: &sup.heal.config,
+            clock: &*sup.clock,
+            cache: None,
+        };
+        sup.heal
+            .config
+            .artifacts
+            .iter()
+            // A heartbeat changes all the time: the liveness path watches those.
+            .filter(|a| a.kind != ballast_core::config::ArtifactKind::Heartbeat)
+            .map(|a| healer.artifact_path(&a.service, &a.path))
+            .collect()
+    };
+    watch_data_dir(data_dir, &artifacts, sup.events.clone(), log);
     log(&format!(
         "supervisor {} up: {} service(s), control socket {}",
         std::process::id(),
@@ -510,7 +530,14 @@ pub fn run(
                     }
                 }
                 Event::Stop => stop = true,
-                Event::Heal => sup.next_sweep = Instant::now(),
+                // A change the kernel reported: sweep now, but not more often than every
+                // EVENT_SWEEP_GAP (a bot rewriting its file in a loop must not keep the
+                // supervisor sweeping).
+                Event::Heal => {
+                    sup.next_sweep = sup
+                        .next_sweep
+                        .min((sup.last_sweep + EVENT_SWEEP_GAP).max(Instant::now()))
+                }
                 Event::Record { kind, body } => sup.recorded(&kind, body, log),
                 Event::Control((req, reply)) => {
                     let answer = sup.control(req, log);
@@ -655,7 +682,12 @@ fn spawn_health(
 /// Watch the data directory and its `journal/` with inotify: when one of Ballast's own
 /// directories is deleted or moved away, the loop sweeps at once (it is recreated within
 /// milliseconds, not at the next periodic sweep).
-fn watch_data_dir(data_dir: &Path, events: Waker, log: &mut dyn FnMut(&str)) {
+fn watch_data_dir(
+    data_dir: &Path,
+    artifacts: &[PathBuf],
+    events: Waker,
+    log: &mut dyn FnMut(&str),
+) {
     use rustix::fs::inotify;
     let fd = match inotify::init(inotify::CreateFlags::CLOEXEC) {
         Ok(fd) => fd,
@@ -678,13 +710,41 @@ fn watch_data_dir(data_dir: &Path, events: Waker, log: &mut dyn FnMut(&str)) {
             ));
         }
     }
+    // Declared artifacts: a write, a replacement or a deletion of one of them. Only events on
+    // their names count (the directory may hold much else).
+    let mut named: Vec<(i32, std::ffi::OsString)> = Vec::new();
+    let file_flags = flags
+        | inotify::WatchFlags::CLOSE_WRITE
+        | inotify::WatchFlags::MOVED_TO
+        | inotify::WatchFlags::CREATE;
+    for a in artifacts {
+        let (Some(dir), Some(name)) = (a.parent(), a.file_name()) else {
+            continue;
+        };
+        match inotify::add_watch(&fd, dir, file_flags) {
+            Ok(wd) => named.push((wd, name.to_owned())),
+            Err(e) => log(&format!(
+                "cannot watch {} ({e}); {} is checked by the periodic sweep",
+                dir.display(),
+                a.display()
+            )),
+        }
+    }
     std::thread::spawn(move || {
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(&fd, &mut buf);
         loop {
             match reader.next() {
-                Ok(_) => {
-                    if !events.offer(Event::Heal) {
+                Ok(ev) => {
+                    let artifact_dir = named.iter().any(|(wd, _)| *wd == ev.wd());
+                    let relevant = !artifact_dir
+                        || ev.file_name().is_some_and(|n| {
+                            let n = std::ffi::OsStr::from_bytes(n.to_bytes());
+                            named
+                                .iter()
+                                .any(|(wd, name)| *wd == ev.wd() && name.as_os_str() == n)
+                        });
+                    if relevant && !events.offer(Event::Heal) {
                         return;
                     }
                 }
@@ -899,6 +959,7 @@ struct Supervisor {
     heal_refusal: Option<String>,
     /// The engine's files as the last sweep saw them (rescanned only when they change).
     engine_files: std::cell::RefCell<heal::EngineFiles>,
+    last_sweep: Instant,
 }
 
 impl Supervisor {
@@ -1149,6 +1210,7 @@ impl Supervisor {
     /// gated services (SPEC §4 mode gating).
     fn sweep(&mut self, startup: bool, log: &mut dyn FnMut(&str)) -> heal::Report {
         self.next_sweep = Instant::now() + self.heal_every;
+        self.last_sweep = Instant::now();
         let engine_running = heal::engine_lock_held(&self.data_dir.join("run"));
         let running: BTreeMap<String, bool> = self
             .slots

@@ -835,3 +835,50 @@ required_keys = [\"cash\", \"positions\"]
     assert!(text.contains("by the running supervisor"), "{text}");
     sup.stop();
 }
+
+#[test]
+fn a_declared_file_damaged_while_the_supervisor_runs_is_healed_on_the_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bot = tmp.path().join("bot");
+    std::fs::create_dir_all(&bot).unwrap();
+    let signals = bot.join("signals.jsonl");
+    std::fs::write(&signals, "{\"id\":1}\n").unwrap();
+    let config = format!(
+        "[engine]\nenabled = false\n[heal]\nsweep_secs = 3600\n
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+# Lives as long as its supervisor (no orphan if a test fails).
+args = [\"-c\", \"while kill -0 $BALLAST_SUPERVISOR_PID 2>/dev/null; do sleep 0.2; done\"]
+cwd = \"{cwd}\"
+min_uptime_secs = 0
+
+[[artifacts]]
+service = \"bot\"
+kind = \"jsonl\"
+path = \"signals.jsonl\"
+",
+        cwd = bot.display()
+    );
+    let sup = Sup::start(tmp.path(), &config);
+    sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
+    // The sweep is an hour away: the write itself (inotify) triggers the heal.
+    std::fs::write(&signals, "{\"id\":1}\n{\"id\": tru\n{\"id\":3}\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&signals).unwrap() != "{\"id\":1}\n{\"id\":3}\n" {
+        assert!(Instant::now() < deadline, "not healed on the change");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let quarantined: Vec<PathBuf> = std::fs::read_dir(&bot)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("signals.jsonl.corrupt."))
+        .collect();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&quarantined[0]).unwrap(),
+        "2\t{\"id\": tru\n"
+    );
+    sup.stop();
+}
