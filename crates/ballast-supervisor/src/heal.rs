@@ -35,6 +35,10 @@ pub const ENGINE_OWNED: &[&str] = &["journal", "snapshots", "engine_state"];
 /// Name of the engine's snapshots in `state/`.
 pub const ENGINE_SNAPSHOT: &str = "engine";
 
+/// Every snapshot the engine writes: its state, the pipeline report (decision tracker,
+/// pipeline monitor, shadow engine) and the universe.
+pub const SNAPSHOT_NAMES: [&str; 3] = [ENGINE_SNAPSHOT, "pipeline", "universe"];
+
 /// The result of one applied action.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
@@ -84,7 +88,7 @@ fn fingerprint(layout: &Layout) -> Vec<(String, u64, i64, i64)> {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if dir == layout.state() && !name.contains(&format!("{ENGINE_SNAPSHOT}.snapshot.")) {
+            if dir == layout.state() && !name.contains(".snapshot.") {
                 continue;
             }
             if let Ok(m) = e.metadata() {
@@ -202,14 +206,19 @@ impl Healer<'_> {
     }
 
     fn snapshots(&self, layout: &Layout, obs: &mut Observation) {
-        let snaps = Snapshots {
+        let snaps = |name| Snapshots {
             storage: &RealStorage,
             layout,
             clock: self.clock,
-            name: ENGINE_SNAPSHOT,
+            name,
             retain: 1,
         };
-        if let Ok(list) = snaps.inspect() {
+        // The engine's state, and the reports it writes beside it: the decision tracker,
+        // pipeline monitor and shadow engine's totals (`pipeline`), the universe.
+        for name in SNAPSHOT_NAMES {
+            let Ok(list) = snaps(name).inspect() else {
+                continue;
+            };
             for s in list {
                 let state = match (s.seq, s.problem) {
                     (None, _) => SnapshotState::Temp,
@@ -223,7 +232,7 @@ impl Healer<'_> {
                 });
             }
         }
-        if let Ok(Some((_, body))) = snaps.newest_valid() {
+        if let Ok(Some((_, body))) = snaps(ENGINE_SNAPSHOT).newest_valid() {
             obs.positions = Some(position_rows(&body));
         }
     }

@@ -263,6 +263,14 @@ fn corrupt_and_leftover_snapshots_move_to_quarantine() {
     std::fs::write(&newest, &bytes).unwrap();
     let temp = state.join(".engine.snapshot.00000000000000009999.json.tmp");
     std::fs::write(&temp, b"half a snapshot").unwrap();
+    // The pipeline report (decision tracker, pipeline monitor, shadow totals) too.
+    let pipeline = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("pipeline.snapshot."))
+        .unwrap();
+    std::fs::write(&pipeline, b"{\"v\":1,\"seq\":").unwrap();
 
     let (code, r) = heal(&data, Some(&cfg), &[]);
     assert_eq!(code, 0, "{r:#}");
@@ -275,6 +283,8 @@ fn corrupt_and_leftover_snapshots_move_to_quarantine() {
     assert_eq!(quarantined(&data, a), bytes);
     assert!(!newest.exists() && !temp.exists());
     assert_eq!(quarantined(&data, applied(&r, ".tmp")), b"half a snapshot");
+    let p = pipeline.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(quarantined(&data, applied(&r, &p)), b"{\"v\":1,\"seq\":");
     // Recovery now uses the older snapshot plus a longer replay.
     engine(&data, &cfg, 5);
 }
