@@ -1262,13 +1262,12 @@ impl Governor {
             return Err("no health report yet: try again in a moment".into());
         };
         self.kill_switch = self.data_dir.join("KILL_SWITCH").exists();
-        let account = self.account();
+        // Latches are cleared by the release: the account does not re-trip them here.
         let input = policy::Input {
             kill_switch: self.kill_switch,
             report: &report,
             account: None,
         };
-        let _ = account;
         let rec = self.reconciliation();
         let t = policy::release(&mut self.policy, &input, rec, now)?;
         self.persist_policy()

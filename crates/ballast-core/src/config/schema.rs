@@ -634,7 +634,7 @@ pub const CHECK_KEYS: &[KeySpec] = &[
         "command",
         Kind::Text,
         "\"\"",
-        "command: the executable (its exit code is the status).",
+        "command: the executable; exit 0 healthy, 1 degraded, other critical; the first line of its output is the detail (output beyond 64 KiB is not read and can make it time out).",
     ),
     check_key("args", Kind::Strings, "[]", "command: its arguments."),
 ];
