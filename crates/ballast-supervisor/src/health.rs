@@ -1379,10 +1379,7 @@ pub fn summary(g: &Governor) -> BTreeMap<&'static str, Value> {
                     .iter()
                     .map(|i| format!(
                         "{} {}: {}",
-                        serde_json::to_value(i.severity)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
+                        i.severity.as_str(),
                         i.id,
                         i.symptoms.join("; ")
                     ))
