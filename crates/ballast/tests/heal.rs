@@ -662,6 +662,18 @@ fn dangerous_findings_hold_a_live_engine_and_let_a_paper_engine_start() {
             let crc = crc32c::crc32c(line.as_bytes());
             std::fs::write(&seg, format!("{text}{line},\"crc\":\"{crc:08x}\"}}\n")).unwrap();
         }),
+        ("a snapshot of a newer format", "snapshots", |data| {
+            let seq = 999_999u64;
+            let line = format!(
+                r#"{{"v":9,"seq":{seq},"ts":"2026-01-01T00:00:00.000Z","type":"snapshot","body":{{}}"#
+            );
+            let crc = crc32c::crc32c(line.as_bytes());
+            std::fs::write(
+                data.join(format!("state/engine.snapshot.{seq:020}.json")),
+                format!("{line},\"crc\":\"{crc:08x}\"}}\n"),
+            )
+            .unwrap();
+        }),
         ("entry price <= 0", "engine_state", |data| {
             snapshot_with_positions(
                 data,
@@ -725,7 +737,7 @@ fn dangerous_findings_hold_a_live_engine_and_let_a_paper_engine_start() {
             state(s, "engine") != "HELD" && Sup::service(s, "engine")["pid"].is_i64()
                 || Sup::service(s, "engine")["restarts"].as_u64() > Some(0)
         });
-        if name == "a record of a newer format" {
+        if name.contains("newer format") {
             // A schema problem in a critical subsystem: FAILED_API_SCHEMA, not a restart loop
             // of guesses (the engine itself refuses the journal).
             let out = paper.cli(&["health", "--json"]);
