@@ -399,3 +399,48 @@ fn artifact_dirs_locks_and_heartbeats_use_the_same_rules() {
     );
     assert!(p.actions.iter().all(|a| a.component == "artifact:bot"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a declared file holds, salvage never panics and always yields an object
+        /// with every required key.
+        #[test]
+        fn salvage_always_yields_an_object_with_the_required_keys(text in "\\PC{0,200}", cut in 0usize..200) {
+            let default = json!({"a": 1, "b": [2]});
+            let required = vec!["a".to_string(), "b".to_string()];
+            let t: String = text.chars().take(cut).collect();
+            let s = salvage_json(&t, &default, &required);
+            let obj = s.value.as_object().unwrap();
+            prop_assert!(obj.contains_key("a") && obj.contains_key("b"));
+            // A truncated valid document keeps whatever members were complete.
+            let doc = json!({"a": 5, "x": "y,}", "b": [1, {"c": 2}]}).to_string();
+            let part = &doc[..cut.min(doc.len())];
+            let s = salvage_json(part, &default, &required);
+            for (k, v) in s.value.as_object().unwrap() {
+                if s.salvaged.contains(k) {
+                    let full: serde_json::Value = serde_json::from_str(&doc).unwrap();
+                    prop_assert_eq!(&full[k], v);
+                }
+            }
+        }
+
+        /// Splitting a JSONL file loses nothing: every line is kept or quarantined, in order.
+        #[test]
+        fn jsonl_split_loses_no_line(lines in proptest::collection::vec("[ -~]{0,20}", 0..20), newline_end in any::<bool>()) {
+            let mut text = lines.join("\n");
+            if newline_end && !text.is_empty() {
+                text.push('\n');
+            }
+            let split = split_jsonl(&text);
+            let kept = split.good.lines().count();
+            let total = text.lines().count();
+            prop_assert_eq!(kept + split.bad.len(), total);
+            for (n, line) in &split.bad {
+                prop_assert_eq!(text.lines().nth(n - 1), Some(line.as_str()));
+            }
+        }
+    }
+}
