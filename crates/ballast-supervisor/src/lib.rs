@@ -154,8 +154,11 @@ enum Event {
     },
     /// SIGINT / SIGTERM: stop everything and exit.
     Stop,
-    /// Something in the data directory changed (inotify): sweep now.
-    Heal,
+    /// Something changed (inotify): one of Ballast's own directories went away (`urgent`:
+    /// sweep now), or a declared file changed (sweep soon, at most every EVENT_SWEEP_GAP).
+    Heal {
+        urgent: bool,
+    },
     /// An event of the health monitor to journal (and log).
     Record {
         kind: String,
@@ -533,10 +536,13 @@ pub fn run(
                 // A change the kernel reported: sweep now, but not more often than every
                 // EVENT_SWEEP_GAP (a bot rewriting its file in a loop must not keep the
                 // supervisor sweeping).
-                Event::Heal => {
-                    sup.next_sweep = sup
-                        .next_sweep
-                        .min((sup.last_sweep + EVENT_SWEEP_GAP).max(Instant::now()))
+                Event::Heal { urgent } => {
+                    let at = if urgent {
+                        Instant::now()
+                    } else {
+                        (sup.last_sweep + EVENT_SWEEP_GAP).max(Instant::now())
+                    };
+                    sup.next_sweep = sup.next_sweep.min(at);
                 }
                 Event::Record { kind, body } => sup.recorded(&kind, body, log),
                 Event::Control((req, reply)) => {
@@ -702,21 +708,25 @@ fn watch_data_dir(
         | inotify::WatchFlags::MOVED_FROM
         | inotify::WatchFlags::DELETE_SELF
         | inotify::WatchFlags::MOVE_SELF;
+    let mut dir_wds: Vec<i32> = Vec::new();
     for dir in [data_dir.to_path_buf(), data_dir.join("journal")] {
-        if let Err(e) = inotify::add_watch(&fd, &dir, flags) {
-            log(&format!(
+        match inotify::add_watch(&fd, &dir, flags) {
+            Ok(wd) => dir_wds.push(wd),
+            Err(e) => log(&format!(
                 "cannot watch {} ({e}); it is checked by the periodic sweep",
                 dir.display()
-            ));
+            )),
         }
     }
     // Declared artifacts: a write, a replacement or a deletion of one of them. Only events on
     // their names count (the directory may hold much else).
     let mut named: Vec<(i32, std::ffi::OsString)> = Vec::new();
+    // MASK_ADD: a declared file in one of the directories above keeps that watch's events.
     let file_flags = flags
         | inotify::WatchFlags::CLOSE_WRITE
         | inotify::WatchFlags::MOVED_TO
-        | inotify::WatchFlags::CREATE;
+        | inotify::WatchFlags::CREATE
+        | inotify::WatchFlags::MASK_ADD;
     for a in artifacts {
         let (Some(dir), Some(name)) = (a.parent(), a.file_name()) else {
             continue;
@@ -736,15 +746,20 @@ fn watch_data_dir(
         loop {
             match reader.next() {
                 Ok(ev) => {
-                    let artifact_dir = named.iter().any(|(wd, _)| *wd == ev.wd());
-                    let relevant = !artifact_dir
-                        || ev.file_name().is_some_and(|n| {
-                            let n = std::ffi::OsStr::from_bytes(n.to_bytes());
-                            named
-                                .iter()
-                                .any(|(wd, name)| *wd == ev.wd() && name.as_os_str() == n)
-                        });
-                    if relevant && !events.offer(Event::Heal) {
+                    use inotify::ReadFlags as R;
+                    // Something of the data directory or its journal/ went away: now.
+                    let removal = ev
+                        .events()
+                        .intersects(R::DELETE | R::MOVED_FROM | R::DELETE_SELF | R::MOVE_SELF);
+                    let urgent = removal && dir_wds.contains(&ev.wd());
+                    // A declared file changed: soon.
+                    let declared = ev.file_name().is_some_and(|n| {
+                        let n = std::ffi::OsStr::from_bytes(n.to_bytes());
+                        named
+                            .iter()
+                            .any(|(wd, name)| *wd == ev.wd() && name.as_os_str() == n)
+                    });
+                    if (urgent || declared) && !events.offer(Event::Heal { urgent }) {
                         return;
                     }
                 }
@@ -1897,7 +1912,7 @@ impl Supervisor {
                         | Event::Notify { .. }
                         | Event::Probed { .. }
                         | Event::Heartbeat { .. }
-                        | Event::Heal => {}
+                        | Event::Heal { .. } => {}
                         Event::Record { kind, body } => self.ops.record(&kind, body),
                     }
                 }
