@@ -585,7 +585,11 @@ impl Monitor {
         let cpu = self.sys.global_cpu_usage().round() as u64;
         let mut r = CheckResult::new(
             "cpu",
-            health::at_most(cpu, h.cpu_degraded_pct.into(), 98),
+            health::at_most(
+                cpu,
+                h.cpu_degraded_pct.into(),
+                critical_at(h.cpu_degraded_pct, 98),
+            ),
             format!("{cpu} % (degraded at {} %)", h.cpu_degraded_pct),
         );
         r.latency_us = micros(t);
@@ -596,7 +600,11 @@ impl Monitor {
         let mem = self.sys.used_memory().saturating_mul(100) / total;
         let mut r = CheckResult::new(
             "memory",
-            health::at_most(mem, h.memory_degraded_pct.into(), 97),
+            health::at_most(
+                mem,
+                h.memory_degraded_pct.into(),
+                critical_at(h.memory_degraded_pct, 97),
+            ),
             format!("{mem} % used (degraded at {} %)", h.memory_degraded_pct),
         );
         r.latency_us = micros(t);
@@ -644,6 +652,16 @@ impl Monitor {
         r.latency_us = micros(t);
         out.push(r);
         out
+    }
+}
+
+/// A level's critical threshold: `usual`, or never when the degraded one is set at 100
+/// (the check then only reports the figure).
+fn critical_at(degraded_pct: u32, usual: u64) -> u64 {
+    if degraded_pct >= 100 {
+        u64::MAX
+    } else {
+        usual.max(u64::from(degraded_pct))
     }
 }
 

@@ -833,19 +833,24 @@ required_keys = [\"cash\", \"positions\"]
         cwd = bot.display()
     );
     let sup = Sup::start(tmp.path(), &config);
-    // The sweep is an hour away: only the child's exit can trigger the heal.
+    // The sweep is an hour away: only the child's exit can trigger the heal. (Before the bot
+    // starts, the startup self-heal creates the file from its default; the bot then overwrites
+    // it with half a document and exits.)
+    let want = json!({"cash": 12, "positions": []});
     let deadline = Instant::now() + Duration::from_secs(30);
-    let doc = loop {
+    loop {
         let parsed: Option<Value> = std::fs::read(bot.join("state.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        if let Some(v) = parsed {
-            break v;
+        if parsed.as_ref() == Some(&want) {
+            break;
         }
-        assert!(Instant::now() < deadline, "state.json was never healed");
+        assert!(
+            Instant::now() < deadline,
+            "state.json was never salvaged: {parsed:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
-    };
-    assert_eq!(doc, json!({"cash": 12, "positions": []}));
+    }
     assert_eq!(
         std::fs::read_to_string(&starts).unwrap().lines().count(),
         1,

@@ -311,11 +311,11 @@ keys! {
     ["health"] "error_rate_critical_pct": int(1, 100), "50", None,
         "Broker: this share of sends with an error or unknown outcome is CRITICAL.";
     ["health"] "cpu_degraded_pct": int(1, 100), "90", None,
-        "Resources: machine CPU use at or above this is DEGRADED.";
+        "Resources: machine CPU use at or above this is DEGRADED, at 98 % CRITICAL; 100 only reports the figure.";
     ["health"] "memory_degraded_pct": int(1, 100), "90", None,
-        "Resources: machine memory use at or above this is DEGRADED (97 % is CRITICAL).";
+        "Resources: machine memory use at or above this is DEGRADED, at 97 % CRITICAL; 100 only reports the figure.";
     ["health"] "disk_free_min_pct": int(0, 100), "10", None,
-        "Resources: less free space than this on the data directory's file system is DEGRADED (a third of it is CRITICAL).";
+        "Resources: less free space than this on the data directory's file system is DEGRADED (a third of it is CRITICAL); 0 only reports the figure.";
     ["health"] "recommendation_ttl_secs": int(10, 604_800), "900", None,
         "A recommendation waiting for an operator's approval expires after this.";
     ["health"] "history": int(1, 100_000), "500", None,
