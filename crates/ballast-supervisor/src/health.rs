@@ -20,7 +20,7 @@ use ballast_core::engine::{EngineStatus, MAX_STUCK};
 use ballast_core::heal::FailureClass;
 use ballast_core::health::{
     self, Advice, Approvals, CheckResult, Issue, Recommendation, Report, Status, Subsystem,
-    SubsystemHealth,
+    SubsystemHealth, rules,
 };
 use ballast_core::policy::{self, Policy, PolicyState, Protections, Transition};
 use ballast_core::{Clock, Timestamp};
@@ -373,13 +373,7 @@ impl Monitor {
                 )
             })],
             Probe::Pipeline => vec![self.engine_figure("stuck_signals", |s| {
-                let st = if s.signals_stuck > MAX_STUCK {
-                    Status::Critical
-                } else if s.signals_stuck > 0 {
-                    Status::Degraded
-                } else {
-                    Status::Healthy
-                };
+                let st = rules::stuck_signals(s.signals_stuck, MAX_STUCK);
                 (
                     st,
                     format!(
@@ -454,7 +448,7 @@ impl Monitor {
                 )
             }
             Some((state, last)) => {
-                let (st, failure) = service_status(state);
+                let (st, failure) = rules::service(state);
                 let mut r = CheckResult::new(
                     "loop",
                     st,
@@ -579,53 +573,42 @@ impl Monitor {
 
     fn resources(&mut self) -> Vec<CheckResult> {
         let h = &self.config.health;
-        let mut out = Vec::new();
-        let t = Instant::now();
-        self.sys.refresh_cpu_usage();
-        let cpu = self.sys.global_cpu_usage().round() as u64;
-        let mut r = CheckResult::new(
-            "cpu",
-            health::at_most(
-                cpu,
-                h.cpu_degraded_pct.into(),
-                critical_at(h.cpu_degraded_pct, 98),
-            ),
-            format!("{cpu} % (degraded at {} %)", h.cpu_degraded_pct),
-        );
-        r.latency_us = micros(t);
-        out.push(r);
-        let t = Instant::now();
-        self.sys.refresh_memory();
-        let total = self.sys.total_memory().max(1);
-        let mem = self.sys.used_memory().saturating_mul(100) / total;
-        let mut r = CheckResult::new(
-            "memory",
-            health::at_most(
-                mem,
-                h.memory_degraded_pct.into(),
-                critical_at(h.memory_degraded_pct, 97),
-            ),
-            format!("{mem} % used (degraded at {} %)", h.memory_degraded_pct),
-        );
-        r.latency_us = micros(t);
-        out.push(r);
-        let t = Instant::now();
-        let mut r = match rustix::fs::statvfs(&self.data_dir) {
+        // Each figure measured with its own latency; what it means is the core's rule.
+        let timed = |f: &mut dyn FnMut() -> CheckResult| {
+            let t = Instant::now();
+            let mut r = f();
+            r.latency_us = micros(t);
+            r
+        };
+        let sys = &mut self.sys;
+        let cpu = timed(&mut || {
+            sys.refresh_cpu_usage();
+            let cpu = sys.global_cpu_usage().round() as u64;
+            CheckResult::new(
+                "cpu",
+                rules::level(cpu, h.cpu_degraded_pct, rules::CPU_CRITICAL_PCT),
+                format!("{cpu} % (degraded at {} %)", h.cpu_degraded_pct),
+            )
+        });
+        let memory = timed(&mut || {
+            sys.refresh_memory();
+            let mem = sys.used_memory().saturating_mul(100) / sys.total_memory().max(1);
+            CheckResult::new(
+                "memory",
+                rules::level(mem, h.memory_degraded_pct, rules::MEMORY_CRITICAL_PCT),
+                format!("{mem} % used (degraded at {} %)", h.memory_degraded_pct),
+            )
+        });
+        let data_dir = &self.data_dir;
+        let disk = timed(&mut || match rustix::fs::statvfs(data_dir) {
             Ok(v) => {
                 let free = v.f_bavail.saturating_mul(100) / v.f_blocks.max(1);
-                let min = u64::from(h.disk_free_min_pct);
-                let st = if free < min / 3 {
-                    Status::Critical
-                } else if free < min {
-                    Status::Degraded
-                } else {
-                    Status::Healthy
-                };
                 CheckResult::new(
                     "disk_free",
-                    st,
+                    rules::disk_free(free, h.disk_free_min_pct),
                     format!(
-                        "{free} % free on the data directory's file system (degraded below {min} %)"
+                        "{free} % free on the data directory's file system (degraded below {} %)",
+                        h.disk_free_min_pct
                     ),
                 )
             }
@@ -634,34 +617,24 @@ impl Monitor {
                 Status::Unknown,
                 format!("statvfs: {}", std::io::Error::from(e)),
             ),
-        };
-        r.latency_us = micros(t);
-        out.push(r);
-        let t = Instant::now();
-        let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
-        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-            .current
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let pct = open.saturating_mul(100) / limit;
-        let mut r = CheckResult::new(
-            "open_fds",
-            health::at_most(pct, 80, 95),
-            format!("{open} of {limit} file descriptors"),
-        );
-        r.latency_us = micros(t);
-        out.push(r);
-        out
-    }
-}
-
-/// A level's critical threshold: `usual`, or never when the degraded one is set at 100
-/// (the check then only reports the figure).
-fn critical_at(degraded_pct: u32, usual: u64) -> u64 {
-    if degraded_pct >= 100 {
-        u64::MAX
-    } else {
-        usual.max(u64::from(degraded_pct))
+        });
+        let fds = timed(&mut || {
+            let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+                .current
+                .unwrap_or(u64::MAX)
+                .max(1);
+            CheckResult::new(
+                "open_fds",
+                health::at_most(
+                    open.saturating_mul(100) / limit,
+                    rules::FDS_DEGRADED_PCT,
+                    rules::FDS_CRITICAL_PCT,
+                ),
+                format!("{open} of {limit} file descriptors"),
+            )
+        });
+        vec![cpu, memory, disk, fds]
     }
 }
 
@@ -723,24 +696,11 @@ fn heal_check(inputs: &Inputs) -> CheckResult {
     }
 }
 
-/// A service's state as a status: starting (its first start, or a start after a restart) is
-/// not known to be bad yet; a restart pending is degraded; stopped or held is critical.
-fn service_status(state: &str) -> (Status, Option<FailureClass>) {
-    match state {
-        "RUNNING" => (Status::Healthy, None),
-        "NOT_STARTED" | "STARTING" => (Status::Unknown, None),
-        "FAILED_CONFIG" => (Status::Failed, Some(FailureClass::PersistentConfig)),
-        "FAILED" => (Status::Failed, None),
-        "STOPPED" | "HELD" => (Status::Critical, None),
-        _ => (Status::Degraded, None),
-    }
-}
-
 fn service_check(name: &str, inputs: &Inputs) -> CheckResult {
     let Some(s) = inputs.services.iter().find(|s| s.name == name) else {
         return CheckResult::new("state", Status::Unknown, "not supervised yet");
     };
-    let (st, failure) = service_status(&s.state);
+    let (st, failure) = rules::service(&s.state);
     let mut r = CheckResult::new(
         "state",
         st,
@@ -1236,26 +1196,9 @@ impl Governor {
     /// among the subsystems that do not depend on the engine running (the engine's own are
     /// unknown before it starts).
     pub fn live_gate(&self) -> Result<(), String> {
-        const ENGINE_OWNED: &[&str] = &[
-            "engine",
-            "data_feed",
-            "broker",
-            "execution",
-            "guard",
-            "universe",
-            "shadow",
-            "pipeline",
-        ];
-        let Some(r) = &self.report else { return Ok(()) };
-        let known: Vec<SubsystemHealth> = r
-            .subsystems
-            .iter()
-            .filter(|s| {
-                !ENGINE_OWNED.contains(&s.subsystem.name.as_str()) && s.status != Status::Unknown
-            })
-            .cloned()
-            .collect();
-        Report::build(known, &[], r.at).live_start_allowed()
+        self.report
+            .as_ref()
+            .map_or(Ok(()), Report::live_start_allowed_before_the_engine)
     }
 
     /// Whether reconciliation is clean enough to leave EMERGENCY_SHUTDOWN.

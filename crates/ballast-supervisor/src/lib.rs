@@ -1150,6 +1150,42 @@ impl Supervisor {
         }
     }
 
+    /// An operator approves (and the supervisor carries out) or rejects a recommendation.
+    fn decide(&mut self, id: &str, approve: bool, log: &mut dyn FnMut(&str)) -> Response {
+        let now = self.clock.now();
+        let decided = self
+            .governor
+            .lock()
+            .map_err(|_| "the health monitor is unavailable".to_owned())
+            .and_then(|mut g| {
+                if approve {
+                    g.approve(id, now)
+                } else {
+                    g.reject(id, now)
+                }
+            });
+        let r = match decided {
+            Err(message) => return Response::Error { message },
+            Ok(r) => r,
+        };
+        let word = if approve { "approved" } else { "rejected" };
+        self.ops.record(&format!("recommendation.{word}"), json!(r));
+        log(&format!("recommendation {id} {word} by an operator"));
+        if !approve {
+            return Response::Done {
+                message: format!("{id} rejected"),
+            };
+        }
+        match self.carry_out(&r, log) {
+            Ok(message) => Response::Done {
+                message: format!("{id} approved: {message}"),
+            },
+            Err(message) => Response::Error {
+                message: format!("{id} approved, but {message}"),
+            },
+        }
+    }
+
     /// Carry out an approved recommendation.
     fn carry_out(
         &mut self,
@@ -1681,47 +1717,8 @@ impl Supervisor {
                     .map(|g| g.report_json())
                     .unwrap_or_default(),
             },
-            Request::Approve { id } => {
-                let now = self.clock.now();
-                let decided = self
-                    .governor
-                    .lock()
-                    .map_err(|_| "the health monitor is unavailable".to_owned())
-                    .and_then(|mut g| g.approve(&id, now));
-                match decided {
-                    Err(message) => Response::Error { message },
-                    Ok(r) => {
-                        self.ops.record("recommendation.approved", json!(r));
-                        log(&format!("recommendation {id} approved by an operator"));
-                        match self.carry_out(&r, log) {
-                            Ok(message) => Response::Done {
-                                message: format!("{id} approved: {message}"),
-                            },
-                            Err(message) => Response::Error {
-                                message: format!("{id} approved, but {message}"),
-                            },
-                        }
-                    }
-                }
-            }
-            Request::Reject { id } => {
-                let now = self.clock.now();
-                let decided = self
-                    .governor
-                    .lock()
-                    .map_err(|_| "the health monitor is unavailable".to_owned())
-                    .and_then(|mut g| g.reject(&id, now));
-                match decided {
-                    Err(message) => Response::Error { message },
-                    Ok(r) => {
-                        self.ops.record("recommendation.rejected", json!(r));
-                        log(&format!("recommendation {id} rejected by an operator"));
-                        Response::Done {
-                            message: format!("{id} rejected"),
-                        }
-                    }
-                }
-            }
+            Request::Approve { id } => self.decide(&id, true, log),
+            Request::Reject { id } => self.decide(&id, false, log),
             Request::Release => {
                 let now = self.clock.now();
                 let released = self

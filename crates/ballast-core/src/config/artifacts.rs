@@ -6,7 +6,7 @@
 use super::error::{ConfigError, Origin};
 use super::model::{ArtifactKind, Config};
 use super::schema::ARTIFACT_KEYS;
-use super::services::{ServiceValues, TableArray};
+use super::services::{ServiceValues, TableArray, err};
 use super::suggest::closest;
 
 /// Artifacts declared at most.
@@ -21,26 +21,9 @@ pub const ARTIFACTS: TableArray = TableArray {
 
 pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
     let mut errors = Vec::new();
-    let origin = |i: usize, key: &str| -> Origin {
-        values
-            .get(i)
-            .and_then(|v| {
-                v.origins
-                    .get(key)
-                    .cloned()
-                    .or_else(|| Some(v.table.clone()))
-            })
-            .unwrap_or(Origin::Default {
-                section: "artifacts".into(),
-                key: key.into(),
-            })
-    };
+    let origin = |i: usize, key: &str| ARTIFACTS.origin(values, i, key);
     let mut push = |origin: Origin, message: String, help: String| {
-        errors.push(ConfigError {
-            origin,
-            message,
-            help: Some(help),
-        });
+        errors.push(err(origin, message, help));
     };
     for (i, a) in config.artifacts.iter().enumerate() {
         if a.service.is_empty() || a.path.is_empty() {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::error::{ConfigError, Origin};
 use super::model::{CheckKind, Config};
 use super::schema::CHECK_KEYS;
-use super::services::{ServiceValues, TableArray};
+use super::services::{ServiceValues, TableArray, err, valid_name};
 use super::suggest::closest;
 
 /// Checks declared at most.
@@ -39,26 +39,9 @@ pub const CHECKS: TableArray = TableArray {
 
 pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
     let mut errors = Vec::new();
-    let origin = |i: usize, key: &str| -> Origin {
-        values
-            .get(i)
-            .and_then(|v| {
-                v.origins
-                    .get(key)
-                    .cloned()
-                    .or_else(|| Some(v.table.clone()))
-            })
-            .unwrap_or(Origin::Default {
-                section: "checks".into(),
-                key: key.into(),
-            })
-    };
+    let origin = |i: usize, key: &str| CHECKS.origin(values, i, key);
     let mut push = |origin: Origin, message: String, help: String| {
-        errors.push(ConfigError {
-            origin,
-            message,
-            help: Some(help),
-        });
+        errors.push(err(origin, message, help));
     };
     let mut known: BTreeSet<String> = BUILTIN_SUBSYSTEMS.iter().map(|s| s.to_string()).collect();
     known.extend(
@@ -74,12 +57,7 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
             continue; // reported as missing
         }
         let n = &c.name;
-        if !c
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-            || c.name.len() > 64
-        {
+        if !valid_name(n) {
             push(
                 origin(i, "name"),
                 format!("[[checks]] name {n:?} is not a valid name"),

@@ -34,6 +34,34 @@ pub const SERVICES: TableArray = TableArray {
     required: &["name", "command"],
 };
 
+impl TableArray {
+    /// Where `key` of table `i` was written — the table itself when the key was left to its
+    /// default.
+    pub fn origin(&self, values: &[ServiceValues], i: usize, key: &str) -> Origin {
+        values
+            .get(i)
+            .map(|v| {
+                v.origins
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| v.table.clone())
+            })
+            .unwrap_or(Origin::Default {
+                section: self.name.into(),
+                key: key.into(),
+            })
+    }
+}
+
+/// A service or check name: 1-64 characters of a-z, 0-9, '-' and '_'.
+pub(super) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 /// One table of an array after key checks.
 #[derive(Debug, Clone)]
 pub struct ServiceValues {
@@ -44,7 +72,7 @@ pub struct ServiceValues {
     pub table: Origin,
 }
 
-fn err(origin: Origin, message: String, help: impl Into<String>) -> ConfigError {
+pub(super) fn err(origin: Origin, message: String, help: impl Into<String>) -> ConfigError {
     ConfigError {
         origin,
         message,
@@ -148,31 +176,13 @@ pub fn read(
 /// The rules between services (and with the engine).
 pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
     let mut errors = Vec::new();
-    let origin = |i: usize, key: &str| -> Origin {
-        values
-            .get(i)
-            .and_then(|v| {
-                v.origins
-                    .get(key)
-                    .cloned()
-                    .or_else(|| Some(v.table.clone()))
-            })
-            .unwrap_or(Origin::Default {
-                section: "services".into(),
-                key: key.into(),
-            })
-    };
+    let origin = |i: usize, key: &str| SERVICES.origin(values, i, key);
     let mut names = BTreeSet::new();
     for (i, s) in config.services.iter().enumerate() {
         if s.name.is_empty() {
             continue; // reported as missing
         }
-        if !s
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-            || s.name.len() > 64
-        {
+        if !valid_name(&s.name) {
             errors.push(err(
                 origin(i, "name"),
                 format!("[[services]] name {:?} is not a valid service name", s.name),

@@ -783,24 +783,7 @@ impl EngineState {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| {
-                    Some(Order {
-                        client_order_id: ClientOrderId::parse(&format!(
-                            "bl-ks-{}-{}",
-                            self.bars,
-                            i + 1
-                        ))
-                        .ok()?,
-                        symbol: p.symbol,
-                        side: if p.qty > Decimal::ZERO {
-                            Side::Sell
-                        } else {
-                            Side::Buy
-                        },
-                        qty: Quantity::new(p.qty.abs()).ok()?,
-                        kind: OrderKind::Market,
-                        tif: TimeInForce::Day,
-                        created_at: at,
-                    })
+                    closing_order(p, &format!("bl-ks-{}-{}", self.bars, i + 1), at)
                 })
                 .collect()
         } else {
@@ -923,26 +906,10 @@ impl EngineState {
                 if i > 0 && closed * Decimal::TWO >= gross {
                     break;
                 }
-                let (Ok(id), Ok(qty)) = (
-                    ClientOrderId::parse(&format!("bl-pol-{}-{}", self.bars, i + 1)),
-                    Quantity::new(p.qty.abs()),
-                ) else {
-                    continue;
-                };
-                closed += notional(p);
-                orders.push(Order {
-                    client_order_id: id,
-                    symbol: p.symbol,
-                    side: if p.qty > Decimal::ZERO {
-                        Side::Sell
-                    } else {
-                        Side::Buy
-                    },
-                    qty,
-                    kind: OrderKind::Market,
-                    tif: TimeInForce::Day,
-                    created_at: at,
-                });
+                if let Some(o) = closing_order(p, &format!("bl-pol-{}-{}", self.bars, i + 1), at) {
+                    closed += notional(p);
+                    orders.push(o);
+                }
             }
         }
         PolicyRecord {
@@ -983,6 +950,23 @@ impl EngineState {
             .filter(|t| matches!(t.send, SendState::Unknown { .. }))
             .count()
     }
+}
+
+/// A market order closing position `p` whole, under `id`.
+fn closing_order(p: &crate::domain::Position, id: &str, at: Timestamp) -> Option<Order> {
+    Some(Order {
+        client_order_id: ClientOrderId::parse(id).ok()?,
+        symbol: p.symbol,
+        side: if p.qty > Decimal::ZERO {
+            Side::Sell
+        } else {
+            Side::Buy
+        },
+        qty: Quantity::new(p.qty.abs()).ok()?,
+        kind: OrderKind::Market,
+        tif: TimeInForce::Day,
+        created_at: at,
+    })
 }
 
 impl TradingState {

@@ -509,17 +509,22 @@ fn snapshots(plan: &mut Plan, files: &[SnapshotFile]) {
 /// Engine state: duplicate positions for one symbol and side, entry price ≤ 0 or size ≤ 0 are
 /// never fixed by guessing (SPEC principle 2).
 pub fn positions(plan: &mut Plan, rows: &[PositionRow]) {
-    let component = "engine_state";
+    let mut danger = |target: &str, reason: String| {
+        plan.push(
+            "engine_state",
+            target,
+            Class::Dangerous,
+            FailureClass::LogicRisk,
+            Op::Report,
+            reason,
+        )
+    };
     let mut seen: Vec<(&str, bool)> = Vec::new();
     for r in rows {
         let long = r.qty.is_sign_positive();
         if r.qty.is_zero() && !r.avg_entry_price.is_zero() {
-            plan.push(
-                component,
-                r.symbol.clone(),
-                Class::Dangerous,
-                FailureClass::LogicRisk,
-                Op::Report,
+            danger(
+                &r.symbol,
                 format!(
                     "position with size 0 and entry price {}: invalid",
                     r.avg_entry_price
@@ -527,12 +532,8 @@ pub fn positions(plan: &mut Plan, rows: &[PositionRow]) {
             );
         }
         if !r.qty.is_zero() && r.avg_entry_price <= rust_decimal::Decimal::ZERO {
-            plan.push(
-                component,
-                r.symbol.clone(),
-                Class::Dangerous,
-                FailureClass::LogicRisk,
-                Op::Report,
+            danger(
+                &r.symbol,
                 format!(
                     "position of {} with entry price {} <= 0: invalid",
                     r.qty, r.avg_entry_price
@@ -540,12 +541,8 @@ pub fn positions(plan: &mut Plan, rows: &[PositionRow]) {
             );
         }
         if r.key != r.symbol {
-            plan.push(
-                component,
-                r.key.clone(),
-                Class::Dangerous,
-                FailureClass::LogicRisk,
-                Op::Report,
+            danger(
+                &r.key,
                 format!(
                     "position stored under {:?} is for {:?}: state is inconsistent",
                     r.key, r.symbol
@@ -556,12 +553,8 @@ pub fn positions(plan: &mut Plan, rows: &[PositionRow]) {
             continue;
         }
         if seen.contains(&(r.symbol.as_str(), long)) {
-            plan.push(
-                component,
-                r.symbol.clone(),
-                Class::Dangerous,
-                FailureClass::LogicRisk,
-                Op::Report,
+            danger(
+                &r.symbol,
                 format!(
                     "duplicate {} position for {}: which one is true is for the broker and the operator to say",
                     if long { "long" } else { "short" },
@@ -711,14 +704,7 @@ fn artifact(plan: &mut Plan, a: &ArtifactObs) {
         ),
         ArtifactState::Jsonl { text, too_large } => {
             if *too_large {
-                plan.push(
-                    c,
-                    a.path.clone(),
-                    Class::Skip,
-                    FailureClass::Transient,
-                    Op::Report,
-                    format!("larger than {MAX_ARTIFACT_BYTES} bytes: not inspected"),
-                );
+                too_large_to_inspect(plan, c, &a.path);
                 return;
             }
             let Some(text) = text else { return };
@@ -758,14 +744,7 @@ fn json_artifact(
     required: &[String],
 ) {
     if too_large {
-        plan.push(
-            c,
-            path,
-            Class::Skip,
-            FailureClass::Transient,
-            Op::Report,
-            format!("larger than {MAX_ARTIFACT_BYTES} bytes: not inspected"),
-        );
+        too_large_to_inspect(plan, c, path);
         return;
     }
     let Some(text) = text else {
@@ -809,6 +788,17 @@ fn json_artifact(
             bad_lines: None,
         },
         format!("{}; the original copied to quarantine", why.join("; ")),
+    );
+}
+
+fn too_large_to_inspect(plan: &mut Plan, component: &str, path: &str) {
+    plan.push(
+        component,
+        path,
+        Class::Skip,
+        FailureClass::Transient,
+        Op::Report,
+        format!("larger than {MAX_ARTIFACT_BYTES} bytes: not inspected"),
     );
 }
 

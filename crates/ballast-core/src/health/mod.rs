@@ -5,6 +5,7 @@
 //! results in; [`crate::policy`] turns the report into the safety policy.
 
 mod approvals;
+pub mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -249,6 +250,18 @@ pub fn score(subsystems: &[SubsystemHealth]) -> u32 {
 }
 
 pub const LIVE_MIN_SCORE: u32 = 50;
+
+/// The subsystems computed from the running engine (its loop and what it reports).
+pub const ENGINE_SUBSYSTEMS: &[&str] = &[
+    "engine",
+    "data_feed",
+    "broker",
+    "execution",
+    "guard",
+    "universe",
+    "shadow",
+    "pipeline",
+];
 
 /// Issue severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -510,6 +523,22 @@ impl Report {
             Overall::Healthy | Overall::Degraded => Ok(()),
             o => Err(format!("overall health is {}", o.as_str())),
         }
+    }
+
+    /// The live-start gate before the engine runs: as [`Self::live_start_allowed`] over the
+    /// subsystems that do not need the engine running and are known (the engine's own are
+    /// unknown, or report its absence, until it starts).
+    pub fn live_start_allowed_before_the_engine(&self) -> Result<(), String> {
+        let known: Vec<SubsystemHealth> = self
+            .subsystems
+            .iter()
+            .filter(|s| {
+                !ENGINE_SUBSYSTEMS.contains(&s.subsystem.name.as_str())
+                    && s.status != Status::Unknown
+            })
+            .cloned()
+            .collect();
+        Report::build(known, &[], self.at).live_start_allowed()
     }
 
     /// A critical subsystem is FAILED (policy rule 1).

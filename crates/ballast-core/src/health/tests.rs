@@ -289,3 +289,37 @@ fn a_live_start_needs_score_and_nothing_critical() {
             .contains("score 25 < 50")
     );
 }
+
+#[test]
+fn before_the_engine_runs_only_the_other_subsystems_gate_a_live_start() {
+    let held = health(sub("engine", true, true, &[]), Status::Critical);
+    let feed = health(sub("data_feed", true, true, &["engine"]), Status::Unknown);
+    let ok = Report::build(
+        vec![
+            held.clone(),
+            feed.clone(),
+            health(sub("journal", true, false, &[]), Status::Healthy),
+        ],
+        &[],
+        Timestamp::EPOCH,
+    );
+    assert!(
+        ok.live_start_allowed().is_err(),
+        "the whole report would refuse"
+    );
+    assert!(ok.live_start_allowed_before_the_engine().is_ok());
+    let bad = Report::build(
+        vec![
+            held,
+            feed,
+            health(sub("database", true, false, &[]), Status::Critical),
+        ],
+        &[],
+        Timestamp::EPOCH,
+    );
+    assert!(
+        bad.live_start_allowed_before_the_engine()
+            .unwrap_err()
+            .contains("CRITICAL")
+    );
+}

@@ -71,12 +71,9 @@ pub fn foreground(
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
 ) -> anyhow::Result<Exit> {
-    let cfg = match settings::load(config.config.as_deref()) {
+    let cfg = match config.load() {
         Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(exit::CONFIG);
-        }
+        Err(code) => return Ok(code),
     };
     if cfg.general.mode == ballast_core::config::Mode::Live {
         // Principle 1: live only when asked twice, with credentials and a clean reconciliation.

@@ -12,7 +12,6 @@ use ballast_supervisor::ops::Ops;
 
 use super::{ConfigArg, DataDirArg};
 use crate::exit::{self, Exit};
-use crate::settings;
 
 pub fn run(
     config: &ConfigArg,
@@ -20,15 +19,10 @@ pub fn run(
     dry_run: bool,
     json: bool,
 ) -> anyhow::Result<Exit> {
-    let cfg = match settings::load(config.config.as_deref()) {
+    let (cfg, dir) = match config.load_with_dir(data_dir) {
         Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(exit::CONFIG);
-        }
+        Err(code) => return Ok(code),
     };
-    let dir = settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
     let socket = dir.join("run/supervisor.sock");
     let (report, via) = match control::call(&socket, &Request::Heal { dry_run }) {
         Ok(Response::Heal { report }) => (

@@ -32,6 +32,27 @@ pub struct ConfigArg {
     pub config: Option<PathBuf>,
 }
 
+impl ConfigArg {
+    /// The configuration, or its errors printed (every one, with file:line:col) and exit 78.
+    pub fn load(&self) -> Result<ballast_core::config::Config, Exit> {
+        crate::settings::load(self.config.as_deref()).map_err(|errors| {
+            eprintln!("{errors}");
+            exit::CONFIG
+        })
+    }
+
+    /// The configuration and the data directory it names (absolute), as [`Self::load`].
+    pub fn load_with_dir(
+        &self,
+        data_dir: &DataDirArg,
+    ) -> Result<(ballast_core::config::Config, PathBuf), Exit> {
+        let cfg = self.load()?;
+        let dir = crate::settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        Ok((cfg, dir))
+    }
+}
+
 /// Which data directory to use.
 #[derive(Debug, clap::Args)]
 pub struct DataDirArg {

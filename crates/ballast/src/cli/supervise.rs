@@ -99,15 +99,10 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
 }
 
 pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
-    let cfg = match settings::load(config.config.as_deref()) {
+    let (cfg, dir) = match config.load_with_dir(data_dir) {
         Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(exit::CONFIG);
-        }
+        Err(code) => return Ok(code),
     };
-    let dir = settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
     let mut services = Vec::new();
     if cfg.engine.enabled {
         services.push(engine_service(&cfg, config, &dir)?);
