@@ -216,14 +216,20 @@ impl SignalBook {
                 if age > max_age_ms {
                     Some((
                         s.id,
-                        format!("older than max_age ({} ms > {max_age_ms} ms)", age),
+                        format!(
+                            "older than max_age ({} > {})",
+                            crate::time::Human(age.max(0).unsigned_abs()),
+                            crate::time::Human(max_age_ms.max(0).unsigned_abs())
+                        ),
                     ))
                 } else if stuck > stuck_after_ms {
                     Some((
                         s.id,
                         format!(
-                            "stuck in {} for {} ms > {stuck_after_ms} ms",
-                            s.state, stuck
+                            "stuck in {} for {} > {}",
+                            s.state,
+                            crate::time::Human(stuck.max(0).unsigned_abs()),
+                            crate::time::Human(stuck_after_ms.max(0).unsigned_abs())
                         ),
                     ))
                 } else {

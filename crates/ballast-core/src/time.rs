@@ -260,3 +260,71 @@ mod tests {
         }
     }
 }
+
+/// A duration for people: `250 ms`, `4.5 s`, `10 min`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h`
+/// (never `600000 ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Human(pub u64);
+
+impl Human {
+    pub fn ms(ms: u64) -> Human {
+        Human(ms)
+    }
+    pub fn secs(secs: u64) -> Human {
+        Human(secs.saturating_mul(1000))
+    }
+}
+
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0;
+        const S: u64 = 1000;
+        const MIN: u64 = 60 * S;
+        const H: u64 = 60 * MIN;
+        const D: u64 = 24 * H;
+        let pair = |f: &mut fmt::Formatter<'_>, big: u64, bu: &str, small: u64, su: &str| {
+            if small == 0 {
+                write!(f, "{big} {bu}")
+            } else {
+                write!(f, "{big} {bu} {small} {su}")
+            }
+        };
+        if ms < S {
+            write!(f, "{ms} ms")
+        } else if ms < 10 * S && ms % S != 0 {
+            write!(f, "{}.{} s", ms / S, (ms % S) / 100)
+        } else if ms < MIN {
+            write!(f, "{} s", ms / S)
+        } else if ms < H {
+            pair(f, ms / MIN, "min", (ms % MIN) / S, "s")
+        } else if ms < D {
+            pair(f, ms / H, "h", (ms % H) / MIN, "min")
+        } else {
+            pair(f, ms / D, "d", (ms % D) / H, "h")
+        }
+    }
+}
+
+#[cfg(test)]
+mod human_tests {
+    use super::Human;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        for (ms, text) in [
+            (0, "0 ms"),
+            (250, "250 ms"),
+            (1_000, "1 s"),
+            (4_500, "4.5 s"),
+            (31_000, "31 s"),
+            (60_000, "1 min"),
+            (250_000, "4 min 10 s"),
+            (600_000, "10 min"),
+            (3_600_000, "1 h"),
+            (7_500_000, "2 h 5 min"),
+            (86_400_000 * 3 + 3_600_000 * 4, "3 d 4 h"),
+        ] {
+            assert_eq!(Human(ms).to_string(), text, "{ms}");
+        }
+    }
+}

@@ -41,6 +41,20 @@ pub const STAMP: &str = "journal.stamp";
 pub const KILL_SWITCH: &str = "engine.kill_switch";
 pub const POLICY: &str = "engine.policy";
 pub const EXPIRED: &str = "signal.expired";
+/// Every record type of the engine journal (`ballast journal dump --type` refuses others).
+pub const RECORD_TYPES: &[&str] = &[
+    STAMP,
+    BAR,
+    DECISION,
+    INBOX,
+    LIQUIDATION,
+    SENT,
+    SETTLE,
+    PAPER_SETTINGS,
+    KILL_SWITCH,
+    POLICY,
+    EXPIRED,
+];
 /// Bytes of the inbox read per loop, at most.
 const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";

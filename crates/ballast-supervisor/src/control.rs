@@ -69,6 +69,9 @@ pub enum Response {
         /// Health and policy summary: overall, score, policy, issues, pending approvals.
         #[serde(default)]
         health: serde_json::Value,
+        /// The configuration the supervisor runs: "FILE (how it was chosen)".
+        #[serde(default)]
+        config: Option<String>,
     },
     Done {
         message: String,

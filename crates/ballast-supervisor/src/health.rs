@@ -914,7 +914,11 @@ fn command_check(c: &CheckConfig, exits: &ForeignExits, timeout: Duration) -> Ch
         return CheckResult::new(
             "command",
             Status::Critical,
-            format!("{} did not finish within {} ms", c.command, c.timeout_ms),
+            format!(
+                "{} did not finish within {}",
+                c.command,
+                ballast_core::time::Human(u64::from(c.timeout_ms))
+            ),
         );
     }
     let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(500);

@@ -302,6 +302,11 @@ pub struct HealOptions {
     pub gated: Vec<String>,
     /// Period of the healing operator's sweep.
     pub sweep: Duration,
+    /// The configuration file in use, as `ballast status` shows it.
+    pub config_file: Option<String>,
+    /// Why a live start is refused whatever the heal and health say (a precondition of
+    /// principle 1 is missing): the gated services stay HELD with this reason.
+    pub live_refused: Option<String>,
 }
 
 /// Run the supervisor until SIGINT / SIGTERM, then stop every service in reverse dependency
@@ -1014,7 +1019,11 @@ impl Supervisor {
         } else {
             None
         };
-        let refusal = self.heal_refusal.clone().or(health);
+        let refusal = self
+            .heal_refusal
+            .clone()
+            .or(health)
+            .or_else(|| self.heal.live_refused.clone());
         for name in self.heal.gated.clone() {
             match (&refusal, self.held.contains_key(&name)) {
                 (Some(why), false) => {
@@ -1031,7 +1040,13 @@ impl Supervisor {
                         .record("heal.engine_released", json!({ "service": name }));
                     self.held.remove(&name);
                 }
-                _ => {}
+                (Some(why), true) => {
+                    // Still held, perhaps for another reason now: status shows the current one.
+                    if let Some(held) = self.held.get_mut(&name) {
+                        held.clone_from(why);
+                    }
+                }
+                (None, false) => {}
             }
         }
     }
@@ -1884,6 +1899,7 @@ impl Supervisor {
                 .lock()
                 .map(|g| json!(health::summary(&g)))
                 .unwrap_or_default(),
+            config: self.heal.config_file.clone(),
         }
     }
 
@@ -1970,8 +1986,9 @@ fn apply_action(slot: &mut Slot, action: Action, ops: &Ops, log: &mut dyn FnMut(
                 }),
             );
             log(&format!(
-                "{}: BACKOFF, restart in {after_ms} ms ({} of {} failures in the window)",
+                "{}: BACKOFF, restart in {} ({} of {} failures in the window)",
                 slot.spec.name,
+                ballast_core::time::Human(after_ms),
                 slot.svc.failures_in_window(),
                 slot.spec.rules.max_restarts
             ));

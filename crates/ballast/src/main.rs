@@ -15,8 +15,26 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("ballast: error: {e:#}");
+            eprintln!("ballast: error: {}", chain(&e));
             exit::FAILURE.into()
         }
     }
+}
+
+/// An error and its causes, each said once: a cause whose text the message before it already
+/// contains (`cannot read x: No such file or directory` caused by `No such file or
+/// directory`) is not repeated.
+fn chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }

@@ -1,21 +1,148 @@
 //! Reading the configuration file and environment (the I/O half of configuration; the
-//! validation itself is `ballast_core::config::load`).
+//! validation itself is `ballast_core::config::load`), and choosing the configuration file and
+//! the data directory — each with how it was chosen, so a message can say so.
 
 use std::path::{Path, PathBuf};
 
-use ballast_core::config::{self, Config, ConfigError, ConfigErrors, Origin, Source};
+use ballast_core::config::{self, Config, ConfigError, ConfigErrors, Origin, Setting, Source};
 
 /// The default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./ballast-data";
+/// The configuration file used when none is named: in the working directory, as `ballast init`
+/// writes it.
+pub const DEFAULT_CONFIG_FILE: &str = "ballast.toml";
+/// The environment variables that name the configuration file and the data directory.
+pub const CONFIG_ENV: &str = "BALLAST_CONFIG";
+pub const HOME_ENV: &str = "BALLAST_HOME";
+
+/// The configuration file in use (`None`: the built-in paper configuration) and how it was
+/// chosen.
+#[derive(Debug, Clone)]
+pub struct ConfigChoice {
+    pub path: Option<PathBuf>,
+    pub how: &'static str,
+}
+
+impl ConfigChoice {
+    /// `--config FILE`, else `BALLAST_CONFIG`, else `./ballast.toml` if it exists, else none.
+    pub fn new(flag: Option<&Path>) -> ConfigChoice {
+        if let Some(p) = flag {
+            return ConfigChoice {
+                path: Some(p.to_path_buf()),
+                how: "--config",
+            };
+        }
+        if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+            return ConfigChoice {
+                path: Some(PathBuf::from(p)),
+                how: CONFIG_ENV,
+            };
+        }
+        let local = Path::new(DEFAULT_CONFIG_FILE);
+        if local.exists() {
+            return ConfigChoice {
+                path: Some(local.to_path_buf()),
+                how: "found in the working directory",
+            };
+        }
+        ConfigChoice {
+            path: None,
+            how: "no --config, BALLAST_CONFIG or ./ballast.toml",
+        }
+    }
+
+    /// The file as an absolute path (for children with another working directory).
+    pub fn absolute(&self) -> Option<PathBuf> {
+        self.path
+            .as_deref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+    }
+
+    /// "FILE (how)" or "the built-in paper configuration (how)".
+    pub fn describe(&self) -> String {
+        match self.absolute() {
+            Some(p) => format!("{} ({})", p.display(), self.how),
+            None => format!("the built-in paper configuration ({})", self.how),
+        }
+    }
+}
+
+/// The data directory (absolute) and how it was chosen.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    pub path: PathBuf,
+    pub how: String,
+}
+
+impl DataDir {
+    /// `--data-dir`, else `BALLAST_HOME`, else the configuration's `[general] data_dir`, else
+    /// `./ballast-data`. `config` is the loaded configuration and its settings, if any.
+    pub fn new(flag: Option<&Path>, config: Option<(&Config, &[Setting])>) -> DataDir {
+        let (path, how) = if let Some(p) = flag {
+            (p.to_path_buf(), "--data-dir".to_owned())
+        } else if let Some(p) = std::env::var_os(HOME_ENV).filter(|v| !v.is_empty()) {
+            (PathBuf::from(p), HOME_ENV.to_owned())
+        } else if let Some((cfg, settings)) = config {
+            let origin = settings
+                .iter()
+                .find(|s| s.section == "general" && s.key == "data_dir")
+                .map(|s| &s.origin);
+            let how = match origin {
+                Some(Origin::Default { .. }) | None => {
+                    format!("the default {DEFAULT_DATA_DIR}, in the working directory")
+                }
+                Some(o) => format!("[general] data_dir at {o}"),
+            };
+            (PathBuf::from(&cfg.general.data_dir), how)
+        } else {
+            (
+                PathBuf::from(DEFAULT_DATA_DIR),
+                format!("the default {DEFAULT_DATA_DIR}, in the working directory"),
+            )
+        };
+        let path = std::path::absolute(&path).unwrap_or(path);
+        DataDir { path, how }
+    }
+
+    /// For commands that act on an existing data directory (control commands): refuse one that
+    /// does not exist or was never initialised (no `journal/`), naming the path and how it was
+    /// chosen — a mistyped directory must not look like success.
+    pub fn require_initialised(&self, command: &str) -> Result<(), String> {
+        let help = "help: name the data directory `ballast run` uses (--data-dir DIR, BALLAST_HOME, or [general] data_dir of the configuration); nothing was changed";
+        match std::fs::metadata(&self.path) {
+            Err(_) => Err(format!(
+                "ballast {command}: the data directory {} (from {}) does not exist\n    {help}",
+                self.path.display(),
+                self.how
+            )),
+            Ok(m) if !m.is_dir() => Err(format!(
+                "ballast {command}: {} (from {}) is not a directory\n    {help}",
+                self.path.display(),
+                self.how
+            )),
+            Ok(_) if !self.path.join("journal").is_dir() => Err(format!(
+                "ballast {command}: {} (from {}) has never been initialised as a Ballast data directory (no journal/ in it)\n    {help}",
+                self.path.display(),
+                self.how
+            )),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+/// The process environment, as the configuration loader takes it.
+fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
 
 /// Load the configuration from `file` (or the built-in paper configuration) plus the
-/// process environment.
-pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
-    let env: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+/// process environment, with every effective setting and its origin.
+pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), ConfigErrors> {
+    let env = environment();
     match file {
-        None => config::load(None, &env),
+        None => config::load_explained(None, &env),
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 let help = if e.kind() == std::io::ErrorKind::NotFound {
@@ -33,7 +160,7 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
                     help: Some(help.into()),
                 }])
             })?;
-            config::load(
+            config::load_explained(
                 Some(Source {
                     path: &path.display().to_string(),
                     text: &text,
@@ -41,17 +168,5 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
                 &env,
             )
         }
-    }
-}
-
-/// The data directory: `--data-dir` / `BALLAST_HOME` (clap resolves both), else the
-/// configuration's `[general] data_dir`, else `./ballast-data`.
-pub fn data_dir(flag: Option<&Path>, config: Option<&Config>) -> PathBuf {
-    if let Some(p) = flag {
-        return p.to_path_buf();
-    }
-    match config {
-        Some(c) => PathBuf::from(&c.general.data_dir),
-        None => PathBuf::from(DEFAULT_DATA_DIR),
     }
 }

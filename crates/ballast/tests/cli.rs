@@ -119,9 +119,9 @@ fn journal_with(dir: &Path, n: u64) -> PathBuf {
     .unwrap();
     for i in 0..n {
         let kind = if i % 2 == 0 {
-            "signal.accepted"
+            "market.bar"
         } else {
-            "order.intent"
+            "engine.decision"
         };
         j.append(kind, &serde_json::json!({ "i": i })).unwrap();
     }
@@ -147,7 +147,7 @@ fn journal_verify_and_dump_report_clean_healable_and_dangerous() {
             d,
             "--json",
             "--type",
-            "order.intent",
+            "engine.decision",
             "--from",
             "3",
         ],

@@ -552,7 +552,12 @@ fn a_live_engine_is_held_while_health_is_critical_and_a_paper_one_starts() {
         tmp.path(),
         &format!("[general]\nmode = \"live\"\n{FAST}\n{check}"),
     );
-    let s = live.wait_for("engine held", |s| state(s, "engine") == "HELD");
+    let s = live.wait_for("engine held by health", |s| {
+        state(s, "engine") == "HELD"
+            && Sup::service(s, "engine")["last_exit"]
+                .as_str()
+                .is_some_and(|w| w.contains("health"))
+    });
     let why = Sup::service(&s, "engine")["last_exit"]
         .as_str()
         .unwrap()

@@ -29,6 +29,25 @@ pub const ENV_PREFIX: &str = "BALLAST_";
 /// built-in paper configuration). `env` is the process environment (only variables that are
 /// overrides are looked at: `BALLAST_<SECTION>__<KEY>` and the guard aliases).
 pub fn load(file: Option<Source<'_>>, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
+    load_explained(file, env).map(|(config, _)| config)
+}
+
+/// One effective setting and where it came from (`ballast config show`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// `general`, or `services[0] bot` for a key of an array of tables.
+    pub section: String,
+    pub key: String,
+    pub value: Json,
+    pub origin: Origin,
+}
+
+/// As [`load`], plus every effective setting with its origin, in schema order (the arrays of
+/// tables after the sections, in the order declared).
+pub fn load_explained(
+    file: Option<Source<'_>>,
+    env: &[(String, String)],
+) -> Result<(Config, Vec<Setting>), ConfigErrors> {
     let mut loader = Loader::default();
     if let Some(src) = file {
         loader.read_file(src);
@@ -238,8 +257,9 @@ impl Loader {
         }
     }
 
-    fn finish(mut self) -> Result<Config, ConfigErrors> {
+    fn finish(mut self) -> Result<(Config, Vec<Setting>), ConfigErrors> {
         let mut origins = BTreeMap::new();
+        let mut settings = Vec::new();
         let mut tree = serde_json::Map::new();
         for spec in KEYS {
             let (json, origin) = match self.values.remove(&(spec.section, spec.key)) {
@@ -266,6 +286,12 @@ impl Loader {
                     }
                 },
             };
+            settings.push(Setting {
+                section: spec.section.into(),
+                key: spec.key.into(),
+                value: json.clone(),
+                origin: origin.clone(),
+            });
             origins.insert((spec.section, spec.key), origin);
             let section = tree
                 .entry(spec.section)
@@ -327,7 +353,14 @@ impl Loader {
                 .map(|(e, _)| e),
         );
         if errors.is_empty() {
-            Ok(config)
+            for (array, tables) in [
+                ("services", &self.services),
+                ("artifacts", &self.artifacts),
+                ("checks", &self.checks),
+            ] {
+                settings.extend(super::services::settings(array, tables));
+            }
+            Ok((config, settings))
         } else {
             Err(sorted(errors))
         }

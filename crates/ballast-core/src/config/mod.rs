@@ -15,7 +15,7 @@ mod services;
 mod suggest;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
-pub use load::{ENV_PREFIX, Source, load};
+pub use load::{ENV_PREFIX, Setting, Source, load, load_explained};
 pub use model::*;
 pub use suggest::{closest, edit_distance};
 

@@ -196,6 +196,13 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
                 "pick another name; [engine] enabled controls the built-in one",
             ));
         }
+        if s.name == "supervisor" {
+            errors.push(err(
+                origin(i, "name"),
+                "[[services]] name \"supervisor\" is reserved: logs/supervisor.log is the supervisor's own log".into(),
+                "pick another name",
+            ));
+        }
         if !names.insert(s.name.as_str()) {
             errors.push(err(
                 origin(i, "name"),
@@ -326,4 +333,33 @@ fn find_cycle(config: &Config, index: &BTreeMap<&str, usize>) -> Option<Vec<Stri
         }
     }
     None
+}
+
+/// The effective settings of one array of tables (`services`, `artifacts`, `checks`), each
+/// key with where it was written (the built-in default where it was not).
+pub(super) fn settings(array: &str, tables: &[ServiceValues]) -> Vec<super::load::Setting> {
+    let mut out = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        let Json::Object(map) = &t.json else { continue };
+        let name = map.get("name").and_then(Json::as_str).unwrap_or("");
+        let section = format!("{array}[{i}] {name}");
+        for (key, value) in map {
+            let origin = t
+                .origins
+                .iter()
+                .find(|(k, _)| **k == key.as_str())
+                .map(|(_, o)| o.clone())
+                .unwrap_or_else(|| Origin::Default {
+                    section: format!("[{array}]"),
+                    key: key.clone(),
+                });
+            out.push(super::load::Setting {
+                section: section.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                origin,
+            });
+        }
+    }
+    out
 }

@@ -616,7 +616,9 @@ pub fn heartbeat(plan: &mut Plan, component: &str, h: &HeartbeatObs) {
     }
     let stale = match h.age_ms {
         None => "missing".to_owned(),
-        Some(age) if age > h.max_age_ms => format!("{age} ms old"),
+        Some(age) if age > h.max_age_ms => {
+            format!("{} old", crate::time::Human(age.max(0).unsigned_abs()))
+        }
         Some(_) => return,
     };
     plan.push(
@@ -628,8 +630,9 @@ pub fn heartbeat(plan: &mut Plan, component: &str, h: &HeartbeatObs) {
             service: h.service.clone(),
         },
         format!(
-            "heartbeat {stale} (max {} ms): service {} restarted",
-            h.max_age_ms, h.service
+            "heartbeat {stale} (max {}): service {} restarted",
+            crate::time::Human(h.max_age_ms.unsigned_abs()),
+            h.service
         ),
     );
 }

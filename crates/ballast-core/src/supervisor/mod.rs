@@ -74,9 +74,9 @@ impl RestartRules {
             .fold(0, u64::saturating_add);
         (sum > self.restart_window_ms).then(|| {
             format!(
-                "restart_window {} ms is shorter than the {} ms of restart delays needed to see {} failures: the budget could never trip and the service would restart forever",
-                self.restart_window_ms,
-                sum,
+                "restart_window {} is shorter than the {} of restart delays needed to see {} failures: the budget could never trip and the service would restart forever",
+                crate::time::Human(self.restart_window_ms),
+                crate::time::Human(sum),
                 self.max_restarts + 1
             )
         })
@@ -207,9 +207,9 @@ impl Service {
                 return self.stay(
                     ServiceState::Failed,
                     format!(
-                        "{how}: {} unrequested exits within {} ms (budget {}); FAILED until an operator resets it",
+                        "{how}: {} unrequested exits within {} (budget {}); FAILED until an operator resets it",
                         self.failures.len(),
-                        rules.restart_window_ms,
+                        crate::time::Human(rules.restart_window_ms),
                         rules.max_restarts
                     ),
                 );
@@ -284,11 +284,18 @@ impl std::fmt::Display for LivenessFailure {
                 missing,
             } => write!(
                 f,
-                "heartbeat is {age_ms} ms old (max {max_ms} ms){}",
+                "heartbeat is {} old (max {}){}",
+                crate::time::Human(*age_ms),
+                crate::time::Human(*max_ms),
                 if *missing { ", missing" } else { "" }
             ),
             LivenessFailure::SilentWatchdog { age_ms, every_ms } => {
-                write!(f, "no WATCHDOG=1 for {age_ms} ms (every {every_ms} ms)")
+                write!(
+                    f,
+                    "no WATCHDOG=1 for {} (every {})",
+                    crate::time::Human(*age_ms),
+                    crate::time::Human(*every_ms)
+                )
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `ballast backtest`: the strategy over a CSV file as fast as possible, on the bars' time.
 
+use super::out;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,7 +14,6 @@ use serde::Serialize;
 
 use super::ConfigArg;
 use crate::exit::{self, Exit};
-use crate::settings;
 use ballast_engine::feed::file as market_file;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,12 +155,9 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
     }
     // The engine the configuration describes, with the command line's strategy and paper
     // broker, trading the symbols of the data.
-    let mut config = match settings::load(a.config.config.as_deref()) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(exit::CONFIG);
-        }
+    let mut config = match a.config.load() {
+        Ok(l) => l.config,
+        Err(code) => return Ok(code),
     };
     let mut seen = std::collections::BTreeSet::new();
     let mut last = None;
@@ -238,7 +235,7 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
         bars_per_second: summary.bars as f64 / (load_seconds + run_seconds).max(1e-9),
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report);
     }
@@ -247,7 +244,7 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
 
 fn print_human(r: &Report<'_>) {
     let s = r.summary;
-    println!(
+    out!(
         "backtest {} (guard {}) on {} ({}), {} to {}",
         r.strategy,
         r.guard,
@@ -256,25 +253,30 @@ fn print_human(r: &Report<'_>) {
         r.first_bar.as_deref().unwrap_or("-"),
         r.last_bar.as_deref().unwrap_or("-")
     );
-    println!(
+    out!(
         "  bars {}  targets {}  signals {}  orders {}  fills {}  trades {}",
-        s.bars, s.targets, s.signals, s.orders, s.fills, s.trades
+        s.bars,
+        s.targets,
+        s.signals,
+        s.orders,
+        s.fills,
+        s.trades
     );
     if s.rejections.is_empty() {
-        println!("  rejections: none");
+        out!("  rejections: none");
     } else {
         let list: Vec<String> = s
             .rejections
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        println!("  rejections: {}", list.join(", "));
+        out!("  rejections: {}", list.join(", "));
     }
     if !s.resized.is_empty() {
         let list: Vec<String> = s.resized.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("  resized by the guard: {}", list.join(", "));
+        out!("  resized by the guard: {}", list.join(", "));
     }
-    println!(
+    out!(
         "  equity {} -> {} (return {} %), max drawdown {} %, fees {}",
         s.starting_equity,
         s.final_equity.round_dp(2),
@@ -282,9 +284,11 @@ fn print_human(r: &Report<'_>) {
         s.max_drawdown_pct.round_dp(2),
         s.fees.round_dp(2)
     );
-    println!(
+    out!(
         "  {:.0} bars/s (load {:.3} s, run {:.3} s)",
-        r.bars_per_second, r.load_seconds, r.run_seconds
+        r.bars_per_second,
+        r.load_seconds,
+        r.run_seconds
     );
 }
 

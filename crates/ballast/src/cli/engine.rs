@@ -71,20 +71,27 @@ pub fn foreground(
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
 ) -> anyhow::Result<Exit> {
-    let cfg = match config.load() {
+    let loaded = match config.load() {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    if cfg.general.mode == ballast_core::config::Mode::Live {
-        // Principle 1: live only when asked twice, with credentials and a clean reconciliation.
-        // This build has only the paper broker, so it cannot honour a live configuration.
+    // Principle 1. `ballast engine` has no --live of its own: the supervisor's `run --live`
+    // is the second ask, and this build has no live broker either way.
+    let missing = super::check::live_missing(&loaded.config, false);
+    if loaded.config.general.mode == ballast_core::config::Mode::Live {
         eprintln!(
-            "ballast: [general] mode = \"live\" needs --live, broker credentials and the Alpaca broker, which this \
-             build does not have; nothing was started. Use mode = \"paper\"."
+            "ballast engine: refusing to start: {}; missing: {}; nothing was started",
+            super::check::live_refusal(&loaded.config, false),
+            missing.join("; ")
         );
         return Ok(exit::CONFIG);
     }
-    let dir = settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
+    let dir = settings::DataDir::new(
+        data_dir.data_dir.as_deref(),
+        Some((&loaded.config, &loaded.settings)),
+    )
+    .path;
+    let cfg = loaded.config;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
@@ -145,7 +152,7 @@ pub fn foreground(
             let s = &report.state;
             say!(
                 std::io::stdout(),
-                "engine stopped after {} bars (journal seq {}): equity {} (cash {}), {} signals, {} orders, {} fills, rejections {:?}",
+                "engine stopped after {} bars (journal seq {}): equity {} (cash {}), {} signals, {} orders, {} fills, {}",
                 report.bars,
                 report.last_seq,
                 s.portfolio.equity().round_dp(2),
@@ -153,7 +160,7 @@ pub fn foreground(
                 s.stats.signals,
                 s.stats.orders,
                 s.stats.fills,
-                s.stats.rejections
+                rejections(&s.stats.rejections)
             );
             let t = &s.shadow.totals;
             say!(
@@ -179,4 +186,13 @@ pub fn foreground(
             })
         }
     }
+}
+
+/// "no guard rejections", or "guard rejections: max_open_orders 3, cooldown 1".
+fn rejections<K: std::fmt::Display>(by_check: &std::collections::BTreeMap<K, u64>) -> String {
+    if by_check.is_empty() {
+        return "no guard rejections".to_owned();
+    }
+    let parts: Vec<String> = by_check.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!("guard rejections: {}", parts.join(", "))
 }

@@ -3,6 +3,7 @@
 //! otherwise here, journaling to the ops journal itself. `--dry-run` prints the plan and
 //! changes nothing.
 
+use super::out;
 use std::sync::Arc;
 
 use ballast_core::heal::Class;
@@ -19,10 +20,12 @@ pub fn run(
     dry_run: bool,
     json: bool,
 ) -> anyhow::Result<Exit> {
-    let (cfg, dir) = match config.load_with_dir(data_dir) {
+    let (loaded, dir) = match config.load_with_dir(data_dir) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    let cfg = loaded.config;
+    let dir = dir.path;
     let socket = dir.join("run/supervisor.sock");
     let (report, via) = match control::call(&socket, &Request::Heal { dry_run }) {
         Ok(Response::Heal { report }) => (
@@ -30,7 +33,10 @@ pub fn run(
             "by the running supervisor",
         ),
         Ok(other) => {
-            eprintln!("ballast heal: unexpected answer from the supervisor: {other:?}");
+            eprintln!(
+                "ballast heal: unexpected answer from the supervisor: {}",
+                serde_json::to_string(&other).unwrap_or_default()
+            );
             return Ok(exit::FAILURE);
         }
         Err(_) => {
@@ -79,7 +85,7 @@ pub fn run(
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&dir, &report, via);
     }
@@ -98,7 +104,7 @@ pub fn run(
 
 fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
     let dry = r["dry_run"].as_bool().unwrap_or(false);
-    println!(
+    out!(
         "self-heal of {} ({} mode){}, {via}",
         dir.display(),
         r["mode"].as_str().unwrap_or("?"),
@@ -112,7 +118,7 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
     let actions = r["plan"]["actions"].as_array().unwrap_or(&empty);
     let applied = r["applied"].as_array().unwrap_or(&empty);
     if actions.is_empty() {
-        println!("  every component is healthy");
+        out!("  every component is healthy");
     }
     let mut heals = 0;
     for a in actions {
@@ -142,7 +148,7 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
                 ),
             }
         };
-        println!(
+        out!(
             "  {:<10} {:<18} {}: {}{outcome}",
             class.to_uppercase(),
             a["component"].as_str().unwrap_or("?"),
@@ -151,13 +157,13 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
         );
     }
     let count = |c: &str| actions.iter().filter(|a| a["class"] == c).count();
-    println!(
+    out!(
         "{heals} heal(s), {} dangerous, {} skipped",
         count("dangerous"),
         count("skip")
     );
     match r["refusal"].as_str() {
-        Some(why) => println!("engine: {why}"),
-        None => println!("engine: may start"),
+        Some(why) => out!("engine: {why}"),
+        None => out!("engine: may start"),
     }
 }

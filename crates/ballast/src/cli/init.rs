@@ -1,5 +1,6 @@
 //! `ballast init`: write the commented sample configuration.
 
+use super::out;
 use std::io::Write;
 use std::path::Path;
 
@@ -20,7 +21,7 @@ pub fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
     f.write_all(ballast_core::config::sample_toml().as_bytes())
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
+    out!(
         "wrote {p}: every key at its default, documented. Check it with `ballast check --config {p}`.",
         p = path.display()
     );

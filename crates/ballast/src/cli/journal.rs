@@ -1,5 +1,6 @@
 //! `ballast journal verify|dump`: read-only inspection of the engine journal and snapshots.
 
+use super::out;
 use std::io::Write;
 use std::path::Path;
 
@@ -60,7 +61,7 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<Exit> {
             ops,
             json,
         } => verify(
-            &settings::data_dir(data_dir.data_dir.as_deref(), None),
+            &settings::DataDir::new(data_dir.data_dir.as_deref(), None).path,
             ops,
             json,
         ),
@@ -71,14 +72,26 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<Exit> {
             from,
             kind,
             limit,
-        } => dump(
-            &settings::data_dir(data_dir.data_dir.as_deref(), None),
-            ops,
-            json,
-            from,
-            kind.as_deref(),
-            limit,
-        ),
+        } => {
+            if let Some(k) = kind.as_deref() {
+                let known = ballast_engine::runtime::RECORD_TYPES;
+                if !ops && !known.contains(&k) {
+                    eprintln!(
+                        "ballast journal dump: no engine record type {k:?}\n    help: the types are {}",
+                        known.join(", ")
+                    );
+                    return Ok(exit::FAILURE);
+                }
+            }
+            dump(
+                &settings::DataDir::new(data_dir.data_dir.as_deref(), None).path,
+                ops,
+                json,
+                from,
+                kind.as_deref(),
+                limit,
+            )
+        }
     }
 }
 
@@ -151,48 +164,55 @@ fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
             journal: &scan,
             snapshots: &snapshots,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);
     }
-    println!("journal {}", scan.dir.display());
-    println!(
+    out!("journal {}", scan.dir.display());
+    out!(
         "  {} segment(s), {} valid record(s), last seq {}",
         scan.segments.len(),
         scan.records,
         scan.last_seq
     );
     for s in &scan.segments {
-        println!(
+        out!(
             "  {}  first seq {}  {} record(s)  {} bytes",
-            s.name, s.first_seq, s.records, s.bytes
+            s.name,
+            s.first_seq,
+            s.records,
+            s.bytes
         );
     }
     for f in &scan.other_files {
-        println!("  (ignored: {f} is not a segment)");
+        out!("  (ignored: {f} is not a segment)");
     }
     match &scan.verdict {
-        Verdict::Clean => println!("  verdict: clean"),
-        Verdict::TornTail(t) => println!(
+        Verdict::Clean => out!("  verdict: clean"),
+        Verdict::TornTail(t) => out!(
             "  verdict: torn tail in {} at line {} (byte {}, {} bytes, {}): safe to heal.\n  \
              The engine heals it at start (copy to quarantine, truncate); `ballast heal` does it now",
-            t.segment, t.line, t.offset, t.bytes, t.reason
+            t.segment,
+            t.line,
+            t.offset,
+            t.bytes,
+            t.reason
         ),
-        Verdict::Dangerous(d) => println!(
+        Verdict::Dangerous(d) => out!(
             "  verdict: DANGEROUS: {d}.\n  Nothing was changed. A live engine refuses this journal; a paper engine \
              salvages the valid prefix (the damaged segment goes to quarantine) and reports CRITICAL"
         ),
     }
-    println!("snapshots {}", Layout::new(dir).state().display());
+    out!("snapshots {}", Layout::new(dir).state().display());
     if snapshots.is_empty() {
-        println!("  none (recovery replays the whole journal)");
+        out!("  none (recovery replays the whole journal)");
     }
     for s in &snapshots {
         match &s.problem {
-            None => println!("  {}  covers seq {}  ok", s.file, s.seq.unwrap_or(0)),
-            Some(p) => println!("  {}  {p}: moved to quarantine at the next start", s.file),
+            None => out!("  {}  covers seq {}  ok", s.file, s.seq.unwrap_or(0)),
+            Some(p) => out!("  {}  {p}: moved to quarantine at the next start", s.file),
         }
     }
-    println!("status: {word}");
+    out!("status: {word}");
     Ok(code)
 }
 
@@ -208,8 +228,13 @@ fn dump(
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0u64;
     let mut write_err: Option<std::io::Error> = None;
+    // The types met, to name them when --type matched none (at most 100 kept).
+    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let result = {
         let mut visit = |r: &RecordRef<'_>| -> Result<(), String> {
+            if kind.is_some() && seen.len() < 100 {
+                seen.insert(r.kind.to_string());
+            }
             if r.seq < from
                 || kind.is_some_and(|k| k != r.kind)
                 || limit.is_some_and(|l| printed >= l)
@@ -245,6 +270,18 @@ fn dump(
         return Err(e.into());
     }
     let (scan, snapshots) = result?;
+    // The ops journal's types are open-ended: one that matched nothing is named with those met.
+    if let Some(k) = kind.filter(|k| ops && !seen.contains(*k)) {
+        eprintln!(
+            "ballast journal dump: no record of type {k:?} in this journal\n    help: the types in it are {}",
+            if seen.is_empty() {
+                "none (it is empty)".to_owned()
+            } else {
+                seen.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        );
+        return Ok(exit::FAILURE);
+    }
     let (word, code) = status(&scan, &snapshots);
     if code != exit::OK {
         eprintln!(

@@ -3,29 +3,20 @@
 //! file on its next loop: it journals the change, cancels every open order, and its guard
 //! refuses every new order until the file is removed — only explicitly, by `ballast resume`.
 
+use super::out;
 use ballast_store::Layout;
 
-use super::{ConfigArg, DataDirArg};
 use crate::exit::{self, Exit};
-use crate::settings;
+use crate::settings::DataDir;
 
-fn layout(data_dir: &DataDirArg, config: &ConfigArg) -> Layout {
-    let cfg = settings::load(config.config.as_deref()).ok();
-    Layout::new(settings::data_dir(
-        data_dir.data_dir.as_deref(),
-        cfg.as_ref(),
-    ))
+fn layout(dir: &DataDir) -> Layout {
+    Layout::new(dir.path.clone())
 }
 
 /// Engage: write the file atomically (temp file, fsync, rename).
-pub fn kill(
-    data_dir: &DataDirArg,
-    config: &ConfigArg,
-    reason: &str,
-    flatten: bool,
-) -> anyhow::Result<Exit> {
+pub fn kill(dir: &DataDir, reason: &str, flatten: bool) -> anyhow::Result<Exit> {
     use ballast_core::Clock;
-    let layout = layout(data_dir, config);
+    let layout = layout(dir);
     let path = ballast_supervisor::health::engage_kill_switch(
         layout.root(),
         reason,
@@ -33,7 +24,7 @@ pub fn kill(
         "ballast kill",
         ballast_store::SystemClock.now(),
     )?;
-    println!(
+    out!(
         "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused{}. Release it with `ballast resume`.",
         path.display(),
         if flatten {
@@ -51,7 +42,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
     use ballast_supervisor::control::{self, Request, Response};
     match control::call(&layout.run().join("supervisor.sock"), &Request::Release) {
         Ok(Response::Done { message }) => {
-            println!("supervisor: {message}");
+            out!("supervisor: {message}");
             exit::OK
         }
         Ok(Response::Error { message }) => {
@@ -59,7 +50,10 @@ fn release(layout: &ballast_store::Layout) -> Exit {
             exit::FAILURE
         }
         Ok(other) => {
-            eprintln!("supervisor: unexpected answer {other:?}");
+            eprintln!(
+                "supervisor: unexpected answer: {}",
+                serde_json::to_string(&other).unwrap_or_default()
+            );
             exit::FAILURE
         }
         // No supervisor: the file was the whole switch; the policy is evaluated at its start.
@@ -68,22 +62,22 @@ fn release(layout: &ballast_store::Layout) -> Exit {
 }
 
 /// Release: remove the file.
-pub fn resume(data_dir: &DataDirArg, config: &ConfigArg) -> anyhow::Result<Exit> {
-    let layout = layout(data_dir, config);
+pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
+    let layout = layout(dir);
     let path = layout.kill_switch();
     match std::fs::remove_file(&path) {
         Ok(()) => {
             if let Ok(d) = std::fs::File::open(layout.root()) {
                 let _ = d.sync_all();
             }
-            println!(
+            out!(
                 "kill switch released: {} removed; trading resumes on the engine's next loop",
                 path.display()
             );
             Ok(release(&layout))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!(
+            out!(
                 "the kill switch is not engaged ({} does not exist)",
                 path.display()
             );

@@ -2,12 +2,17 @@
 
 mod backtest;
 mod check;
+mod config;
 mod engine;
 mod heal;
 mod init;
 mod journal;
 mod kill;
+mod logs;
+mod output;
 mod supervise;
+
+pub(crate) use output::out;
 
 use std::path::PathBuf;
 
@@ -27,38 +32,97 @@ pub struct Cli {
 /// Where the configuration comes from.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArg {
-    /// Configuration file (TOML). Without it, the built-in paper configuration is used.
-    #[arg(long, short = 'c', env = "BALLAST_CONFIG", value_name = "FILE")]
+    /// Configuration file (TOML) [default: $BALLAST_CONFIG, else ./ballast.toml if it exists,
+    /// else the built-in paper configuration]
+    #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
+/// A loaded configuration, its settings with their origins, and which file it came from.
+pub struct Loaded {
+    pub config: ballast_core::config::Config,
+    pub settings: Vec<ballast_core::config::Setting>,
+    pub choice: crate::settings::ConfigChoice,
+}
+
 impl ConfigArg {
+    /// Which file is used, and why.
+    pub fn choice(&self) -> crate::settings::ConfigChoice {
+        crate::settings::ConfigChoice::new(self.config.as_deref())
+    }
+
     /// The configuration, or its errors printed (every one, with file:line:col) and exit 78.
-    pub fn load(&self) -> Result<ballast_core::config::Config, Exit> {
-        crate::settings::load(self.config.as_deref()).map_err(|errors| {
-            eprintln!("{errors}");
-            exit::CONFIG
-        })
+    pub fn load(&self) -> Result<Loaded, Exit> {
+        let choice = self.choice();
+        match crate::settings::load_explained(choice.path.as_deref()) {
+            Ok((config, settings)) => Ok(Loaded {
+                config,
+                settings,
+                choice,
+            }),
+            Err(errors) => {
+                eprintln!("{errors}");
+                Err(exit::CONFIG)
+            }
+        }
     }
 
     /// The configuration and the data directory it names (absolute), as [`Self::load`].
     pub fn load_with_dir(
         &self,
         data_dir: &DataDirArg,
-    ) -> Result<(ballast_core::config::Config, PathBuf), Exit> {
-        let cfg = self.load()?;
-        let dir = crate::settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
-        Ok((cfg, dir))
+    ) -> Result<(Loaded, crate::settings::DataDir), Exit> {
+        let loaded = self.load()?;
+        let dir = crate::settings::DataDir::new(
+            data_dir.data_dir.as_deref(),
+            Some((&loaded.config, &loaded.settings)),
+        );
+        Ok((loaded, dir))
     }
 }
 
 /// Which data directory to use.
 #[derive(Debug, clap::Args)]
 pub struct DataDirArg {
-    /// Data directory [default: ./ballast-data, or [general] data_dir of the config]
-    #[arg(long, env = "BALLAST_HOME", value_name = "DIR")]
+    /// Data directory [default: $BALLAST_HOME, else [general] data_dir of the configuration,
+    /// else ./ballast-data]
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+impl DataDirArg {
+    /// The data directory a control command acts on: it must exist and have been initialised
+    /// (else the refusal, naming the path and how it was chosen, is printed: exit 1). The
+    /// configuration is read only when neither --data-dir nor BALLAST_HOME names it.
+    pub fn control(
+        &self,
+        config: &ConfigArg,
+        command: &str,
+    ) -> Result<crate::settings::DataDir, Exit> {
+        let named = self.data_dir.is_some()
+            || std::env::var_os(crate::settings::HOME_ENV).is_some_and(|v| !v.is_empty());
+        let dir = if named {
+            crate::settings::DataDir::new(self.data_dir.as_deref(), None)
+        } else {
+            let choice = config.choice();
+            match crate::settings::load_explained(choice.path.as_deref()) {
+                Ok((cfg, settings)) => crate::settings::DataDir::new(None, Some((&cfg, &settings))),
+                Err(errors) => {
+                    eprintln!(
+                        "{errors}\nballast {command}: the data directory comes from the configuration, which is invalid\n    help: fix it, or name the data directory with --data-dir DIR"
+                    );
+                    return Err(exit::CONFIG);
+                }
+            }
+        };
+        match dir.require_initialised(command) {
+            Ok(()) => Ok(dir),
+            Err(message) => {
+                eprintln!("{message}");
+                Err(exit::FAILURE)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +130,10 @@ enum Command {
     /// Start Ballast: the supervisor, which runs the trading engine and the declared
     /// [[services]] (foreground; Ctrl-C / SIGTERM stops them in reverse order).
     Run {
+        /// Trade live: needs `[general] mode = "live"` too (asked twice), broker credentials and
+        /// a clean reconciliation; `ballast check` lists what is missing.
+        #[arg(long)]
+        live: bool,
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
@@ -180,6 +248,27 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The effective configuration: every value after environment overrides, with where it
+    /// came from (secrets masked).
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
+    /// The supervisor's log and each service's (`logs/<name>.log`): the last lines, or follow.
+    Logs {
+        /// A service (`engine`, one of your [[services]]) or `supervisor`; without it, every log.
+        service: Option<String>,
+        /// Keep printing lines as they are written (Ctrl-C stops).
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// How many of the last lines to print first.
+        #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
+        lines: usize,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// Inspect the engine's journal and snapshots.
     Journal {
         #[command(subcommand)]
@@ -195,8 +284,22 @@ enum Command {
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    use ballast_supervisor::control::Request;
+    // A control command: the data directory must be a real one (else the refusal is printed).
+    macro_rules! control {
+        ($data_dir:expr, $config:expr, $name:expr) => {
+            match $data_dir.control(&$config, $name) {
+                Ok(d) => d,
+                Err(code) => return Ok(code),
+            }
+        };
+    }
     match cli.command {
-        Command::Run { config, data_dir } => supervise::run(&config, &data_dir),
+        Command::Run {
+            live,
+            config,
+            data_dir,
+        } => supervise::run(&config, &data_dir, live),
         Command::Heal {
             dry_run,
             json,
@@ -207,64 +310,89 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             json,
             config,
             data_dir,
-        } => supervise::status(&data_dir, &config, json),
+        } => {
+            let dir = match data_dir.control(&config, "status") {
+                Ok(d) => d,
+                Err(code) if json => {
+                    out!(
+                        "{}",
+                        serde_json::json!({"error": "no such data directory (see the message on stderr)"})
+                    );
+                    return Ok(code);
+                }
+                Err(code) => return Ok(code),
+            };
+            supervise::status(&dir, json)
+        }
         Command::Restart {
             service,
             config,
             data_dir,
         } => supervise::command(
-            &data_dir,
-            &config,
-            ballast_supervisor::control::Request::Restart { service },
+            &control!(data_dir, config, "restart"),
+            Request::Restart { service },
         ),
         Command::Notify { messages } => supervise::notify(&messages),
         Command::Health {
             json,
             config,
             data_dir,
-        } => supervise::health(&data_dir, &config, json),
+        } => supervise::health(&control!(data_dir, config, "health"), json),
         Command::Approve {
             id,
             config,
             data_dir,
         } => supervise::command(
-            &data_dir,
-            &config,
-            ballast_supervisor::control::Request::Approve { id },
+            &control!(data_dir, config, "approve"),
+            Request::Approve { id },
         ),
         Command::Reject {
             id,
             config,
             data_dir,
         } => supervise::command(
-            &data_dir,
-            &config,
-            ballast_supervisor::control::Request::Reject { id },
+            &control!(data_dir, config, "reject"),
+            Request::Reject { id },
         ),
         Command::Kill {
             reason,
             flatten,
             config,
             data_dir,
-        } => kill::kill(&data_dir, &config, &reason, flatten),
-        Command::Resume { config, data_dir } => kill::resume(&data_dir, &config),
+        } => kill::kill(&control!(data_dir, config, "kill"), &reason, flatten),
+        Command::Resume { config, data_dir } => kill::resume(&control!(data_dir, config, "resume")),
         Command::Reset {
             service,
             config,
             data_dir,
         } => supervise::command(
-            &data_dir,
-            &config,
-            ballast_supervisor::control::Request::Reset { service },
+            &control!(data_dir, config, "reset"),
+            Request::Reset { service },
+        ),
+        Command::Logs {
+            service,
+            follow,
+            lines,
+            config,
+            data_dir,
+        } => logs::logs(
+            &control!(data_dir, config, "logs"),
+            service.as_deref(),
+            lines,
+            follow,
         ),
         Command::Engine(args) => engine::engine(&args),
         Command::Check { config } => Ok(check::check(&config)),
+        Command::Config { command } => config::config(command),
         Command::Init { path, force } => init::init(&path, force),
         Command::Journal { command } => journal::journal(command),
         Command::Backtest(args) => backtest::backtest(&args),
         Command::Completions { shell } => {
+            // Generated into memory, then written: a closed pipe is a quiet exit, not a panic.
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "ballast", &mut std::io::stdout());
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ballast", &mut text);
+            output::write_stdout(&text);
             Ok(exit::OK)
         }
     }

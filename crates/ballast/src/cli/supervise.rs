@@ -1,6 +1,7 @@
 //! `ballast run` (the supervisor with the engine and the declared services), and the commands
 //! that talk to a running supervisor over its socket: `status`, `restart`, `reset`.
 
+use super::out;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +13,10 @@ use ballast_supervisor::{ServiceSpec, parse_signal};
 
 use super::{ConfigArg, DataDirArg};
 use crate::exit::{self, Exit};
-use crate::settings;
+use crate::settings::DataDir;
 
 /// The engine as the supervisor runs it: this same binary, `engine --supervised`.
-fn engine_service(cfg: &Config, config: &ConfigArg, dir: &Path) -> anyhow::Result<ServiceSpec> {
+fn engine_service(config: Option<&Path>, dir: &Path) -> anyhow::Result<ServiceSpec> {
     let exe = std::env::current_exe()?;
     let mut args = vec![
         "engine".to_owned(),
@@ -23,11 +24,10 @@ fn engine_service(cfg: &Config, config: &ConfigArg, dir: &Path) -> anyhow::Resul
         "--data-dir".to_owned(),
         dir.display().to_string(),
     ];
-    if let Some(c) = &config.config {
+    if let Some(c) = config {
         args.push("--config".into());
         args.push(c.display().to_string());
     }
-    let _ = cfg;
     Ok(ServiceSpec {
         name: "engine".into(),
         command: exe,
@@ -98,14 +98,46 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
         .collect()
 }
 
-pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
-    let (cfg, dir) = match config.load_with_dir(data_dir) {
+pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Result<Exit> {
+    let (loaded, dir) = match config.load_with_dir(data_dir) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    // Principle 1: live only when asked twice. `--live` on a paper configuration is a
+    // contradiction: refused before anything starts. A live configuration that lacks any
+    // precondition is refused trading — said here, on the operator's terminal — while the
+    // supervisor, `status` and `health` stay up with the engine HELD and the reason.
+    let missing = super::check::live_missing(&loaded.config, live);
+    let live_refused = if missing.is_empty() {
+        None
+    } else {
+        let why = super::check::live_refusal(&loaded.config, live);
+        eprintln!(
+            "ballast run: live trading refused: {why}\n{}",
+            missing
+                .iter()
+                .map(|m| format!("    missing: {m}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        if loaded.config.general.mode != ballast_core::config::Mode::Live {
+            eprintln!("    nothing was started");
+            return Ok(exit::CONFIG);
+        }
+        eprintln!(
+            "    the supervisor starts without the engine (HELD): `ballast status` shows why; `ballast check` lists the preconditions"
+        );
+        Some(format!(
+            "live start refused: {why}; missing: {}",
+            missing.join("; ")
+        ))
+    };
+    let cfg = loaded.config;
+    let dir = dir.path;
+    let config_file = loaded.choice.absolute();
     let mut services = Vec::new();
     if cfg.engine.enabled {
-        services.push(engine_service(&cfg, config, &dir)?);
+        services.push(engine_service(config_file.as_deref(), &dir)?);
     }
     services.extend(user_services(&cfg));
     if services.is_empty() && cfg.checks.is_empty() && cfg.artifacts.is_empty() {
@@ -114,6 +146,10 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
         );
         return Ok(exit::FAILURE);
     }
+    // Every line to stderr and to logs/supervisor.log (`ballast logs supervisor`), opened once
+    // the supervisor has created logs/ (so this never creates the data directory itself).
+    let log_path = dir.join("logs");
+    let mut file: Option<ballast_supervisor::logs::RotatingLog> = None;
     let mut log = |line: &str| {
         // One write per line (stderr is unbuffered), and a closed terminal must not take the
         // supervisor down.
@@ -123,6 +159,17 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
             ballast_store::SystemClock.now_string()
         );
         let _ = std::io::stderr().write_all(text.as_bytes());
+        if file.is_none() && log_path.is_dir() {
+            file = ballast_supervisor::logs::RotatingLog::open(
+                ballast_supervisor::logs::LogSpec::for_service(&log_path, super::logs::SUPERVISOR),
+            )
+            .ok();
+        }
+        if let Some(f) = &mut file {
+            if f.write_all(text.as_bytes()).is_err() {
+                file = None;
+            }
+        }
     };
     let heal = ballast_supervisor::HealOptions {
         gated: if cfg.engine.enabled {
@@ -132,6 +179,8 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
         },
         sweep: Duration::from_secs(u64::from(cfg.heal.sweep_secs)),
         config: cfg,
+        config_file: Some(loaded.choice.describe()),
+        live_refused,
     };
     match ballast_supervisor::run(
         &dir,
@@ -148,22 +197,28 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg) -> anyhow::Result<Exit> {
     }
 }
 
-fn socket(data_dir: &DataDirArg, config: &ConfigArg) -> std::path::PathBuf {
-    let cfg = settings::load(config.config.as_deref()).ok();
-    settings::data_dir(data_dir.data_dir.as_deref(), cfg.as_ref()).join("run/supervisor.sock")
+fn socket(dir: &DataDir) -> PathBuf {
+    dir.path.join("run/supervisor.sock")
 }
 
+/// How many log lines `status` shows for a service that is not running.
+const STATUS_LOG_LINES: usize = 5;
+
 /// `ballast status [--json]`.
-pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::Result<Exit> {
-    let answer = match control::call(&socket(data_dir, config), &Request::Status) {
+pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
+    let answer = match control::call(&socket(dir), &Request::Status) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("ballast status: {e}");
+            let message = format!("no supervisor answers for {} ({e})", dir.path.display());
+            if json {
+                out!("{}", serde_json::json!({ "error": message }));
+            }
+            eprintln!("ballast status: {message}\n    help: start one with `ballast run`");
             return Ok(exit::FAILURE);
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        out!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(exit::OK);
     }
     match answer {
@@ -172,10 +227,15 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
             overall,
             services,
             health,
+            config,
         } => {
-            println!("supervisor pid {supervisor_pid}: services {overall}");
+            out!("supervisor pid {supervisor_pid}: services {overall}");
+            out!("data directory {}", dir.path.display());
+            if let Some(c) = config {
+                out!("configuration {c}");
+            }
             if let Some(policy) = health["policy"].as_str() {
-                println!(
+                out!(
                     "health {} (score {}), safety policy {policy}: {}",
                     health["overall"].as_str().unwrap_or("UNKNOWN"),
                     health["score"],
@@ -183,10 +243,10 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
                 );
             }
             for issue in health["issues"].as_array().into_iter().flatten() {
-                println!("  issue {}", issue.as_str().unwrap_or(""));
+                out!("  issue {}", issue.as_str().unwrap_or(""));
             }
             for p in health["pending"].as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "  waiting for approval: {} — {} (risks: {}) — `ballast approve {}`",
                     p["id"].as_str().unwrap_or("?"),
                     p["expected"].as_str().unwrap_or(""),
@@ -194,35 +254,65 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
                     p["id"].as_str().unwrap_or("?")
                 );
             }
-            println!(
+            out!(
                 "{:<16} {:<14} {:>8} {:>8} {:>10} {:>10}  LAST EXIT",
-                "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "HEARTBEAT"
+                "SERVICE",
+                "STATE",
+                "PID",
+                "RESTARTS",
+                "UPTIME",
+                "HEARTBEAT"
             );
-            for s in services {
-                println!(
+            for s in &services {
+                out!(
                     "{:<16} {:<14} {:>8} {:>8} {:>10} {:>10}  {}",
                     s.name,
                     s.state,
                     s.pid.map_or("-".into(), |p| p.to_string()),
                     s.restarts,
-                    s.uptime_secs.map_or("-".into(), |u| format!("{u}s")),
+                    s.uptime_secs
+                        .map_or("-".into(), |u| ballast_core::time::Human::secs(u)
+                            .to_string()),
                     s.heartbeat_age_ms
                         .map_or("-".into(), |a| format!("{:.1}s ago", a as f64 / 1000.0)),
-                    s.last_exit.unwrap_or_default()
+                    s.last_exit.clone().unwrap_or_default()
                 );
+            }
+            // Why a service is not running, as `systemctl status` shows it: its last lines.
+            for s in services.iter().filter(|s| s.state != "RUNNING") {
+                let tail = super::logs::tail(&dir.path, &s.name, STATUS_LOG_LINES);
+                if tail.is_empty() {
+                    continue;
+                }
+                out!(
+                    "\n{} is {}{}; the last lines of its log (`ballast logs {}`):",
+                    s.name,
+                    s.state,
+                    s.last_exit
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default(),
+                    s.name
+                );
+                for line in tail {
+                    out!("  {line}");
+                }
             }
             Ok(exit::OK)
         }
         other => {
-            eprintln!("ballast status: unexpected answer {other:?}");
+            eprintln!(
+                "ballast status: the supervisor answered something else than a status: {}",
+                serde_json::to_string(&other).unwrap_or_default()
+            );
             Ok(exit::FAILURE)
         }
     }
 }
 
 /// `ballast health [--json]`.
-pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::Result<Exit> {
-    let sock = socket(data_dir, config);
+pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
+    let sock = socket(dir);
     let (report, live) = match control::call(&sock, &Request::Health) {
         Ok(Response::Health { report }) => (report, true),
         _ => {
@@ -248,16 +338,16 @@ pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(exit::OK);
     }
     if !live {
-        println!(
+        out!(
             "no supervisor runs: the last report written ({})",
             report["at"].as_str().unwrap_or("?")
         );
     }
-    println!(
+    out!(
         "health {} (score {}), safety policy {} ({}), trading {}",
         report["overall"].as_str().unwrap_or("?"),
         report["score"],
@@ -269,9 +359,11 @@ pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
             "restricted"
         }
     );
-    println!(
+    out!(
         "{:<22} {:<9} {:>9}  DETAILS",
-        "SUBSYSTEM", "STATUS", "LATENCY"
+        "SUBSYSTEM",
+        "STATUS",
+        "LATENCY"
     );
     for s in report["subsystems"].as_array().into_iter().flatten() {
         let details: Vec<String> = s["checks"]
@@ -286,7 +378,7 @@ pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
                 )
             })
             .collect();
-        println!(
+        out!(
             "{:<22} {:<9} {:>7}us  {}",
             format!(
                 "{}{}",
@@ -299,7 +391,7 @@ pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
         );
     }
     for i in report["issues"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "issue {} {} ({}): {}{}{}",
             i["severity"].as_str().unwrap_or("?"),
             i["id"].as_str().unwrap_or("?"),
@@ -327,7 +419,7 @@ pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
         );
     }
     for r in report["recommendations"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "recommendation {} [{}] priority {}: {} (risks: {})",
             r["id"].as_str().unwrap_or("?"),
             r["state"].as_str().unwrap_or("?"),
@@ -340,10 +432,10 @@ pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
 }
 
 /// `ballast restart <service>` / `ballast reset <service>`.
-pub fn command(data_dir: &DataDirArg, config: &ConfigArg, req: Request) -> anyhow::Result<Exit> {
-    match control::call(&socket(data_dir, config), &req) {
+pub fn command(dir: &DataDir, req: Request) -> anyhow::Result<Exit> {
+    match control::call(&socket(dir), &req) {
         Ok(Response::Done { message }) => {
-            println!("{message}");
+            out!("{message}");
             Ok(exit::OK)
         }
         Ok(Response::Error { message }) => {
@@ -351,7 +443,10 @@ pub fn command(data_dir: &DataDirArg, config: &ConfigArg, req: Request) -> anyho
             Ok(exit::FAILURE)
         }
         Ok(other) => {
-            eprintln!("ballast: unexpected answer {other:?}");
+            eprintln!(
+                "ballast: unexpected answer from the supervisor: {}",
+                serde_json::to_string(&other).unwrap_or_default()
+            );
             Ok(exit::FAILURE)
         }
         Err(e) => {

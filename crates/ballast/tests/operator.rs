@@ -1,0 +1,477 @@
+//! What a new operator meets in the first hour (issue 10, part D): the `ballast` binary run as
+//! a real process with careless input — a mistyped data directory, a live configuration, a
+//! `ballast.toml` in the working directory, a closed pipe, unknown names.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::Sup;
+
+fn ballast(args: &[&str], cwd: &Path) -> Output {
+    common::ballast()
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const PAPER_NO_ENGINE: &str = "[engine]\nenabled = false\n\n[[services]]\nname = \"bot\"\ncommand = \"sleep\"\nargs = [\"600\"]\n";
+
+// --- item 15: control commands on a data directory that is not one ----------------------------
+
+#[test]
+fn item_15_control_commands_refuse_a_data_directory_that_does_not_exist_naming_how_it_was_chosen() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cmd in [
+        &["kill"][..],
+        &["resume"],
+        &["status"],
+        &["health"],
+        &["restart", "engine"],
+        &["reset", "engine"],
+        &["approve", "x"],
+        &["reject", "x"],
+        &["logs"],
+    ] {
+        // A mistyped --data-dir.
+        let mut args = cmd.to_vec();
+        args.extend(["--data-dir", "ballast-dta"]);
+        let out = ballast(&args, tmp.path());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {err}");
+        let looked = tmp.path().join("ballast-dta");
+        assert!(
+            err.contains(&looked.display().to_string()) && err.contains("--data-dir"),
+            "{cmd:?} names the absolute path and where it came from: {err}"
+        );
+        assert!(err.contains("does not exist"), "{cmd:?}: {err}");
+        assert!(!err.contains("ENGAGED"), "{cmd:?}: {err}");
+        assert!(!looked.exists(), "{cmd:?} created nothing");
+        // The default, relative to the working directory.
+        let out = ballast(cmd, tmp.path());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {err}");
+        assert!(
+            err.contains("default") && err.contains("ballast-data"),
+            "{cmd:?}: {err}"
+        );
+        assert!(!tmp.path().join("ballast-data").exists(), "{cmd:?}");
+    }
+    // BALLAST_HOME is named as such.
+    let out = common::ballast()
+        .args(["kill"])
+        .env("BALLAST_HOME", tmp.path().join("nowhere"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("BALLAST_HOME"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!tmp.path().join("nowhere/KILL_SWITCH").exists());
+    // A directory that exists but was never initialised (no journal/).
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let out = ballast(&["kill", "--data-dir", "empty"], tmp.path());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("never been initialised") && err.contains("journal"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("empty/KILL_SWITCH").exists());
+}
+
+#[test]
+fn item_15_kill_on_an_initialised_data_directory_still_engages() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("d/journal")).unwrap();
+    let out = ballast(&["kill", "--data-dir", "d"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ENGAGED"));
+    assert!(tmp.path().join("d/KILL_SWITCH").exists());
+    let out = ballast(&["resume", "--data-dir", "d"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!tmp.path().join("d/KILL_SWITCH").exists());
+}
+
+// --- item 19: ./ballast.toml is the configuration; `ballast config show` ------------------------
+
+#[test]
+fn item_19_a_ballast_toml_in_the_working_directory_is_used_without_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("ballast.toml"),
+        "[general]\ndata_dir = \"from-toml\"\n\n[guard]\nmax_notional_per_order_usd = 1234\n",
+    )
+    .unwrap();
+    let out = ballast(&["check"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("ballast.toml: OK"),
+        "check names the file in use: {}",
+        text(&out.stdout)
+    );
+    let out = ballast(&["config", "show"], tmp.path());
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(shown.contains("ballast.toml"), "{shown}");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("max_notional_per_order_usd")
+                && l.contains("1234")
+                && l.contains("ballast.toml:5")),
+        "each value with its origin: {shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("max_open_orders") && l.contains("default")),
+        "{shown}"
+    );
+    // The environment wins and says so.
+    let out = common::ballast()
+        .args(["config", "show"])
+        .env("BALLAST_GUARD__MAX_NOTIONAL_PER_ORDER_USD", "999")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("max_notional_per_order_usd")
+                && l.contains("999")
+                && l.contains("BALLAST_GUARD__MAX_NOTIONAL_PER_ORDER_USD")),
+        "{shown}"
+    );
+    // `ballast run` uses it too: the data directory it names is the one created.
+    let mut run = common::ballast()
+        .args(["run"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !tmp.path().join("from-toml/run/supervisor.sock").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the supervisor used ./ballast.toml"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // `status` (from the same directory, also without --config) says which file is in use.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = ballast(&["status"], tmp.path());
+        if out.status.success() {
+            let s = text(&out.stdout);
+            assert!(s.contains("ballast.toml"), "{s}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            text(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&run),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    run.wait().unwrap();
+    assert!(!tmp.path().join("ballast-data").exists());
+}
+
+#[test]
+fn item_19_config_show_masks_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("ballast.toml"),
+        "[[services]]\nname = \"bot\"\ncommand = \"sleep\"\nenv = { API_SECRET = \"hunter2-very-secret\", LEVEL = \"info\" }\n",
+    )
+    .unwrap();
+    let out = ballast(&["config", "show"], tmp.path());
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("API_SECRET"), "{shown}");
+    let out = ballast(&["config", "show", "--json"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("hunter2"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["file"].as_str().unwrap().ends_with("ballast.toml"), "{v}");
+}
+
+// --- item 16: live mode is refused by `run` itself, and `check` lists what is missing ---------
+
+#[test]
+fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("live.toml"), "[general]\nmode = \"live\"\n").unwrap();
+    let out = ballast(&["check", "--config", "live.toml"], tmp.path());
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a live config that cannot trade is not OK: {said}"
+    );
+    for pre in ["--live", "credentials", "broker", "reconciliation"] {
+        assert!(said.contains(pre), "{pre}: {said}");
+    }
+    assert!(said.contains("missing"), "{said}");
+    // `run` without --live: it says why on its own stderr, the supervisor stays up and the
+    // engine is HELD with the reason (principle 1: refuse to trade, keep the surfaces up).
+    let sup = Sup::start(&tmp.path().join("a"), "[general]\nmode = \"live\"\n");
+    let s = sup.wait_for("the engine held", |s| common::state(s, "engine") == "HELD");
+    let why = Sup::service(&s, "engine")["last_exit"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        why.contains("--live") && why.contains("no live broker configured"),
+        "{why}"
+    );
+    let err = std::fs::read_to_string(tmp.path().join("a/supervisor.err")).unwrap();
+    assert!(
+        err.contains("live trading refused") && err.contains("--live"),
+        "{err}"
+    );
+    sup.stop();
+    // `--live` is a real flag: with it, the flag is no longer missing but the broker still is.
+    let out = common::ballast()
+        .args(["run", "--live", "--config", "live.toml", "--data-dir", "b"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = out.id() as i32;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !tmp.path().join("b/run/supervisor.sock").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run --live started the supervisor"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = out.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(!err.contains("unexpected argument"), "{err}");
+    assert!(err.contains("no live broker configured"), "{err}");
+    assert!(!err.contains("missing: --live"), "{err}");
+    // `--live` on a paper configuration is refused: asked once is not asked twice.
+    let out = ballast(&["run", "--live", "--data-dir", "d"], tmp.path());
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        text(&out.stderr).contains("mode = \"live\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!tmp.path().join("d").exists());
+}
+
+// --- item 20: small but visible ----------------------------------------------------------------
+
+#[test]
+fn item_20_a_closed_pipe_is_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("d/journal")).unwrap();
+    for args in [
+        &["completions", "bash"][..],
+        &["config", "show"],
+        &["journal", "dump", "--data-dir", "d"],
+        &["logs", "--data-dir", "d"],
+    ] {
+        let mut child = common::ballast()
+            .args(args)
+            .current_dir(tmp.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn item_20_status_json_without_a_supervisor_is_a_json_error_object() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("d/journal")).unwrap();
+    let out = ballast(&["status", "--json", "--data-dir", "d"], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    assert!(
+        v["error"].as_str().unwrap().contains("no supervisor"),
+        "{v}"
+    );
+}
+
+#[test]
+fn item_20_journal_dump_refuses_an_unknown_type_listing_the_real_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(
+        &[
+            "engine",
+            "--standalone",
+            "--data-dir",
+            "d",
+            "--max-bars",
+            "400",
+            "--bars-per-second",
+            "0",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ballast(
+        &[
+            "journal",
+            "dump",
+            "--data-dir",
+            "d",
+            "--type",
+            "order.intent",
+        ],
+        tmp.path(),
+    );
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("order.intent"), "{err}");
+    assert!(
+        err.contains("market.bar") && err.contains("engine.decision"),
+        "{err}"
+    );
+    let out = ballast(
+        &[
+            "journal",
+            "dump",
+            "--data-dir",
+            "d",
+            "--type",
+            "engine.decision",
+            "--limit",
+            "1",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("engine.decision"));
+    // The ops journal's types are open: one that matched nothing names the ones there.
+    let out = ballast(
+        &[
+            "journal",
+            "dump",
+            "--ops",
+            "--data-dir",
+            "d",
+            "--type",
+            "heal.nothing",
+        ],
+        tmp.path(),
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("types in it"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn item_20_errors_do_not_repeat_their_cause_and_no_debug_output_reaches_the_user() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A missing CSV and a corrupt gzip.
+    std::fs::write(tmp.path().join("bad.csv.gz"), b"\x1f\x8b\x08\x00garbage").unwrap();
+    for data in ["missing.csv", "bad.csv.gz"] {
+        let out = ballast(&["backtest", "--data", data], tmp.path());
+        let err = text(&out.stderr);
+        assert_ne!(out.status.code(), Some(0));
+        for line in err.lines() {
+            let parts: Vec<&str> = line.split(": ").collect();
+            for w in parts.windows(2) {
+                assert_ne!(w[0], w[1], "a repeated cause in {line:?}");
+            }
+        }
+    }
+    // The engine's summary speaks words, not Debug.
+    let out = ballast(
+        &[
+            "engine",
+            "--standalone",
+            "--data-dir",
+            "d",
+            "--max-bars",
+            "40",
+            "--bars-per-second",
+            "0",
+        ],
+        tmp.path(),
+    );
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    for debug in ["{}", "{\"", "Some(", "Order {", "Buy,"] {
+        assert!(!said.contains(debug), "{debug} in {said}");
+    }
+    // `check` does not announce an API nothing serves.
+    let out = ballast(&["check"], tmp.path());
+    assert!(
+        !text(&out.stdout).contains("API on"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn item_20_durations_are_printed_for_people() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("bad.toml"),
+        "[[services]]\nname = \"bot\"\ncommand = \"sleep\"\nmax_restarts = 100\nrestart_window_secs = 1\n",
+    )
+    .unwrap();
+    let out = ballast(&["check", "--config", "bad.toml"], tmp.path());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(!err.contains("000 ms"), "{err}");
+}
+
+// --- a supervisor: `status` says which configuration it runs ----------------------------------
+
+#[test]
+fn item_19_status_names_the_configuration_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), PAPER_NO_ENGINE);
+    sup.wait_for("bot RUNNING", |s| common::state(s, "bot") == "RUNNING");
+    let out = sup.cli(&["status"]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(
+        s.contains(&tmp.path().join("ballast.toml").display().to_string()),
+        "{s}"
+    );
+    let _ = Command::new("true").status();
+    sup.stop();
+}
