@@ -116,6 +116,15 @@ pub fn parse_line(line: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Stri
     })
 }
 
+impl std::fmt::Display for Ask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ask::Order { side, qty } => write!(f, "{side} {qty}"),
+            Ask::Target { qty } => write!(f, "target position {qty}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,12 @@ use std::io::Write;
 use std::path::Path;
 
 use ballast_core::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize)]
+/// The largest heartbeat file read back.
+pub const MAX_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Heartbeat {
     pub pid: u32,
     pub loops: u64,
@@ -16,6 +19,21 @@ pub struct Heartbeat {
     pub last_seq: u64,
     /// What the supervisor's health monitor reads.
     pub status: ballast_core::engine::EngineStatus,
+    /// What `ballast status` shows of the trading (bounded).
+    #[serde(default)]
+    pub view: ballast_core::engine::EngineView,
+}
+
+/// The heartbeat in `run_dir`, if there is a readable one (at most [`MAX_BYTES`]).
+pub fn read(run_dir: &Path) -> Option<Heartbeat> {
+    use std::io::Read;
+    let f = std::fs::File::open(run_dir.join("engine.heartbeat")).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = Vec::new();
+    f.take(MAX_BYTES).read_to_end(&mut text).ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
 pub fn write(run_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {

@@ -109,6 +109,8 @@ pub struct Options {
     pub lost_reply_every: Option<u32>,
     /// Auto-trim rules (set by [`run`] from the configuration).
     pub trim: TrimRules,
+    /// Log every bar too (debug level: `RUST_LOG=debug`).
+    pub debug: bool,
 }
 
 fn chaos_crash(opts: &Options, seq: u64, log: &mut dyn FnMut(&str)) {
@@ -125,6 +127,7 @@ impl Default for Options {
             bars_per_second: None,
             crash_after_seq: None,
             lost_reply_every: None,
+            debug: false,
             trim: TrimRules {
                 max_total_at_risk_pct: rust_decimal::Decimal::from(25),
                 max_failures_before_alert: 3,
@@ -426,8 +429,16 @@ pub fn run(
             .map_err(|error| EngineError::Apply { seq, error })?;
         for f in &rec.fills {
             log(&format!(
-                "fill {} {} {} {} @ {} ({})",
-                f.fill_id, f.symbol, f.side, f.qty, f.price, f.client_order_id
+                "{} {} {} @ {} (order {}, fill {})",
+                match f.side {
+                    ballast_core::domain::Side::Buy => "bought",
+                    ballast_core::domain::Side::Sell => "sold",
+                },
+                f.qty,
+                f.symbol,
+                f.price,
+                f.client_order_id,
+                f.fill_id
             ));
         }
         decide(&mut state, &mut w, log)?;
@@ -443,11 +454,14 @@ pub fn run(
             bars: state.bars,
             last_seq: w.last_seq,
             status: state.status(),
+            view: state.view(config.risk.max_total_at_risk_pct),
         };
         if let Err(e) = heartbeat::write(&layout.run(), &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
         }
-        log(&format!("bar {} seq {}", state.bars, w.last_seq));
+        if opts.debug {
+            log(&format!("debug: bar {} seq {}", state.bars, w.last_seq));
+        }
         if let Some(p) = pace {
             let due = p.mul_f64(loops as f64);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -591,7 +605,7 @@ fn decide(
                 LiquidationAction::Place {
                     id, step, order, ..
                 } => log(&format!(
-                    "liquidation {id}: {step:?} order {} {} {}",
+                    "liquidation {id}: {step} order {} {} {}",
                     order.client_order_id, order.side, order.qty
                 )),
                 LiquidationAction::GiveUp { id, remaining } => log(&format!(
@@ -623,21 +637,25 @@ fn decide(
             .map_err(|error| EngineError::Apply { seq, error })?;
         match &d.order {
             Some(o) => log(&format!(
-                "signal {} {} -> order {} {} {} {} ({})",
-                d.signal,
-                d.reason,
-                o.client_order_id,
+                "{} {} {} ({}: {}), guard {} -> order {} (signal {})",
                 o.side,
                 o.qty,
                 o.symbol,
-                verdict_word(&d)
+                d.strategy,
+                d.reason,
+                verdict_word(&d),
+                o.client_order_id,
+                d.signal
             )),
             None => log(&format!(
-                "signal {} {} {} -> {}",
-                d.signal,
-                d.reason,
+                "no order for {} {} {} ({}: {}) -> {} (signal {})",
+                d.side,
+                d.candidate_qty,
                 d.symbol,
-                verdict_word(&d)
+                d.strategy,
+                d.reason,
+                verdict_word(&d),
+                d.signal
             )),
         }
     }
@@ -690,7 +708,7 @@ fn follow_policy(
     let from = state.policy();
     state.apply_policy(&r);
     log(&format!(
-        "safety policy {} -> {} ({}): trading {:?}{}",
+        "safety policy {} -> {} ({}): trading {}{}",
         from.as_str(),
         r.policy.as_str(),
         r.reason,
@@ -847,8 +865,8 @@ fn read_inbox(
         let outcome = match parsed {
             Ok(signal) => {
                 log(&format!(
-                    "inbox line {line}: accepted {} {:?} ({})",
-                    signal.symbol, signal.ask, signal.reason
+                    "inbox line {line}: accepted {} {} ({})",
+                    signal.ask, signal.symbol, signal.reason
                 ));
                 InboxOutcome::Accepted { signal }
             }

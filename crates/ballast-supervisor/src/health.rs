@@ -544,7 +544,7 @@ impl Monitor {
                 _ => (
                     Status::Healthy,
                     format!(
-                        "{:?} under {}{}, {} rejection(s) so far",
+                        "{} under {}{}, {} rejection(s) so far",
                         s.trading_state,
                         applied.as_str(),
                         if s.kill_switch { ", kill switch" } else { "" },

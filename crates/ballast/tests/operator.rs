@@ -475,3 +475,144 @@ fn item_19_status_names_the_configuration_in_use() {
     let _ = Command::new("true").status();
     sup.stop();
 }
+
+// --- item 18: the trading is visible in `status`; the engine's log speaks words ---------------
+
+#[test]
+fn item_18_status_shows_the_trading_from_the_engine_s_own_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), "[feed]\nbars_per_second = 0\n");
+    let s = sup.wait_for("positions and decisions", |s| {
+        s["engine"]["positions"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+            && s["engine"]["decisions"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty())
+    });
+    let e = &s["engine"];
+    for key in [
+        "equity",
+        "cash",
+        "gross_exposure",
+        "exposure_pct",
+        "exposure_cap_pct",
+        "day_pnl",
+    ] {
+        assert!(e[key].is_string(), "{key}: {e}");
+    }
+    assert_eq!(
+        e["exposure_cap_pct"], "25",
+        "[risk] max_total_at_risk_pct: {e}"
+    );
+    let p = &e["positions"][0];
+    for key in ["symbol", "qty", "avg_price", "unrealized_pnl"] {
+        assert!(!p[key].is_null(), "{key}: {p}");
+    }
+    assert!(e["positions"].as_array().unwrap().len() <= 20);
+    let out = sup.cli(&["status"]);
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    for words in [
+        "equity",
+        "day PnL",
+        "exposure",
+        "% of equity (cap 25 %)",
+        "POSITION",
+        "UNREALIZED",
+        "last decisions",
+    ] {
+        assert!(said.contains(words), "{words}: {said}");
+    }
+    // The engine's log says what it did in words, and the per-bar line is debug level.
+    let log = std::fs::read_to_string(tmp.path().join("data/logs/engine.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| (l.contains(" bought ") || l.contains(" sold ")) && l.contains(" @ ")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("sma_cross") && l.contains("guard approved")),
+        "{}",
+        &log[..log.len().min(3000)]
+    );
+    assert!(
+        !log.contains("engine: bar "),
+        "per-bar lines are debug level"
+    );
+    sup.stop();
+}
+
+// --- item 17: `ballast logs`, and why a service is not running ------------------------------
+
+#[test]
+fn item_17_logs_and_the_reason_a_service_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        "[engine]\nenabled = false\n\n[[services]]\nname = \"bot\"\ncommand = \"sh\"\nargs = [\"-c\", \"echo connecting to the exchange; echo 'fatal: API key rejected' >&2; exit 3\"]\nrestart = \"never\"\n",
+    );
+    sup.wait_for("bot stopped", |s| {
+        let st = common::state(s, "bot");
+        st != "RUNNING" && st != "STARTING"
+    });
+    let out = sup.cli(&["status"]);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("fatal: API key rejected"),
+        "status shows the last lines: {said}"
+    );
+    assert!(said.contains("ballast logs bot"), "{said}");
+    let out = sup.cli(&["logs", "bot", "-n", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "fatal: API key rejected");
+    let out = sup.cli(&["logs", "supervisor"]);
+    assert!(
+        text(&out.stdout).contains("bot"),
+        "the supervisor's own log: {}",
+        text(&out.stdout)
+    );
+    let out = sup.cli(&["logs"]);
+    let all = text(&out.stdout);
+    assert!(
+        all.contains("bot          | connecting to the exchange"),
+        "{all}"
+    );
+    assert!(all.contains("supervisor   |"), "{all}");
+    let out = sup.cli(&["logs", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bot"),
+        "names the logs there: {}",
+        text(&out.stderr)
+    );
+    // -f follows new lines (a child that prints later).
+    let mut follow = common::ballast()
+        .args(["logs", "supervisor", "-f", "-n", "0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("bot"))
+    });
+    // Something the supervisor logs after -f started: an operator's restart of the bot.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        let _ = sup.cli(&["restart", "bot"]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(
+        reader.join().unwrap().is_some(),
+        "-f printed a line written after it started"
+    );
+    sup.stop();
+}

@@ -306,6 +306,7 @@ fn the_engine_comes_back_after_kill_9_with_its_state_and_halts_when_the_supervis
 #[test]
 fn status_without_a_supervisor_says_how_to_start_one() {
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("journal")).unwrap();
     let out = ballast()
         .args(["status", "--data-dir"])
         .arg(tmp.path())

@@ -19,6 +19,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 mod trim;
+mod view;
 
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
@@ -27,6 +28,7 @@ pub use records::{
 };
 pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
+pub use view::{EngineView, OrderView, PositionView, VIEW_DECISIONS, VIEW_ORDERS, VIEW_POSITIONS};
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -358,3 +358,15 @@ impl EngineState {
         }
     }
 }
+
+impl std::fmt::Display for LiquidationStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LiquidationStep::Primary => f.write_str("limit"),
+            LiquidationStep::Market => f.write_str("market"),
+            LiquidationStep::Twap { slices_left } => {
+                write!(f, "TWAP slice ({slices_left} left)")
+            }
+        }
+    }
+}

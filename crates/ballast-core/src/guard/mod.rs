@@ -174,3 +174,13 @@ impl Candidate {
             && self.qty <= position_qty.abs()
     }
 }
+
+impl std::fmt::Display for TradingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TradingState::Active => "ACTIVE",
+            TradingState::Reducing => "REDUCING",
+            TradingState::Halted => "HALTED",
+        })
+    }
+}

@@ -145,6 +145,7 @@ pub fn foreground(
         bars_per_second,
         crash_after_seq,
         lost_reply_every,
+        debug: std::env::var("RUST_LOG").is_ok_and(|v| v.contains("debug") || v.contains("trace")),
         ..Options::default()
     };
     match run(&cfg, &dir, &opts, &stop, &mut log) {

@@ -217,8 +217,13 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             return Ok(exit::FAILURE);
         }
     };
+    let heartbeat = ballast_engine::heartbeat::read(&dir.path.join("run"));
     if json {
-        out!("{}", serde_json::to_string_pretty(&answer)?);
+        let mut v = serde_json::to_value(&answer)?;
+        if let (Some(map), Some(hb)) = (v.as_object_mut(), &heartbeat) {
+            map.insert("engine".into(), serde_json::to_value(&hb.view)?);
+        }
+        out!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(exit::OK);
     }
     match answer {
@@ -273,10 +278,15 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
                     s.uptime_secs
                         .map_or("-".into(), |u| ballast_core::time::Human::secs(u)
                             .to_string()),
-                    s.heartbeat_age_ms
-                        .map_or("-".into(), |a| format!("{:.1}s ago", a as f64 / 1000.0)),
+                    s.heartbeat_age_ms.map_or("-".into(), |a| format!(
+                        "{} ago",
+                        ballast_core::time::Human(a)
+                    )),
                     s.last_exit.clone().unwrap_or_default()
                 );
+            }
+            if let Some(hb) = &heartbeat {
+                print_trading(hb);
             }
             // Why a service is not running, as `systemctl status` shows it: its last lines.
             for s in services.iter().filter(|s| s.state != "RUNNING") {
@@ -390,6 +400,25 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             details.join("; ")
         );
     }
+    // A service that is not healthy: its last log lines (the exit reason is usually there).
+    for sub in report["subsystems"].as_array().into_iter().flatten() {
+        let Some(name) = sub["name"]
+            .as_str()
+            .and_then(|n| n.strip_prefix("service:"))
+        else {
+            continue;
+        };
+        if sub["status"] == "HEALTHY" {
+            continue;
+        }
+        let tail = super::logs::tail(&dir.path, name, STATUS_LOG_LINES);
+        if !tail.is_empty() {
+            out!("{name}: the last lines of its log (`ballast logs {name}`):");
+            for line in tail {
+                out!("  {line}");
+            }
+        }
+    }
     for i in report["issues"].as_array().into_iter().flatten() {
         out!(
             "issue {} {} ({}): {}{}{}",
@@ -475,4 +504,110 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
         return Ok(exit::FAILURE);
     }
     Ok(exit::OK)
+}
+
+/// The trading, from the engine's own state (its heartbeat): account, exposure against the
+/// cap, positions, open orders, the last decisions.
+fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
+    use ballast_core::Clock;
+    let v = &hb.view;
+    let age_ms = ballast_store::SystemClock.now().ms_since(hb.time).max(0);
+    out!(
+        "\ntrading (the engine's state {} ago{}): equity {} cash {} day PnL {} realized {} fees {}",
+        ballast_core::time::Human(age_ms.unsigned_abs()),
+        v.market_time
+            .map(|t| format!(", market time {t}"))
+            .unwrap_or_default(),
+        v.equity,
+        v.cash,
+        signed(v.day_pnl),
+        signed(v.realized_pnl),
+        v.fees
+    );
+    out!(
+        "exposure {} = {} % of equity (cap {} %){}",
+        v.gross_exposure,
+        v.exposure_pct,
+        v.exposure_cap_pct,
+        if v.exposure_pct > v.exposure_cap_pct {
+            ": ABOVE THE CAP, auto-trim reduces it"
+        } else {
+            ""
+        }
+    );
+    if v.positions.is_empty() {
+        out!("no positions");
+    } else {
+        out!(
+            "{:<10} {:>12} {:>12} {:>12} {:>14} {:>14}",
+            "POSITION",
+            "QTY",
+            "AVG PRICE",
+            "MARK",
+            "VALUE",
+            "UNREALIZED"
+        );
+        for p in &v.positions {
+            out!(
+                "{:<10} {:>12} {:>12} {:>12} {:>14} {:>14}",
+                p.symbol,
+                p.qty.normalize().to_string(),
+                p.avg_price.normalize().to_string(),
+                p.mark.map_or("-".into(), |m| m.normalize().to_string()),
+                p.market_value.to_string(),
+                signed(p.unrealized_pnl)
+            );
+        }
+        if v.positions_total > v.positions.len() {
+            out!(
+                "… and {} smaller position(s)",
+                v.positions_total - v.positions.len()
+            );
+        }
+    }
+    if v.open_orders.is_empty() {
+        out!("no open orders");
+    } else {
+        out!("open orders:");
+        for o in &v.open_orders {
+            out!(
+                "  {} {} {} {} ({} filled), {}, {}",
+                o.client_order_id,
+                o.side,
+                o.qty.normalize(),
+                o.symbol,
+                o.filled.normalize(),
+                o.kind,
+                o.state
+            );
+        }
+        if v.open_orders_total > v.open_orders.len() {
+            out!("  … and {} more", v.open_orders_total - v.open_orders.len());
+        }
+    }
+    if !v.decisions.is_empty() {
+        out!("last decisions:");
+        for d in &v.decisions {
+            out!(
+                "  {} {} {} -> {}{}",
+                d.at,
+                d.symbol,
+                d.requested_qty.normalize(),
+                d.outcome,
+                d.reasons
+                    .first()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// A signed amount: `+12.50`, `-3.10`, `0`.
+fn signed(x: rust_decimal::Decimal) -> String {
+    if x > rust_decimal::Decimal::ZERO {
+        format!("+{x}")
+    } else {
+        x.to_string()
+    }
 }
