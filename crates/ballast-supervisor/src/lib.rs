@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
 use ballast_core::supervisor::{
-    Action, Exit, LivenessFailure, LivenessRules, LivenessSeen, RestartRules, Service, ServiceState,
+    Action, ControlPlan, ControlRequest, Exit, LivenessFailure, LivenessRules, LivenessSeen,
+    RestartRules, Service, ServiceState, plan_control,
 };
 use rustix::process::{Pid, Signal, WaitOptions};
 
@@ -1237,23 +1238,12 @@ impl Supervisor {
             .strip_prefix("service:")
             .unwrap_or(&r.advice.target)
             .to_owned();
-        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == name) else {
-            return Err(format!("no service {name} to restart"));
-        };
-        if matches!(
-            slot.svc.state,
-            ServiceState::Failed | ServiceState::FailedConfig
-        ) {
-            slot.svc.reset();
-        }
-        slot.wanted = true;
-        slot.restart_at = None;
-        if slot.proc.is_some() {
-            Self::stop_slot(slot, true, log);
-        } else {
-            slot.svc.state = ServiceState::Stopped;
-        }
-        Ok(format!("{name}: restarting"))
+        self.control_service(
+            ControlRequest::Recover,
+            &name,
+            "approved recommendation",
+            log,
+        )
     }
 
     /// One healing pass: observe, plan, apply the heals, journal and log what was done and
@@ -1772,70 +1762,147 @@ impl Supervisor {
                     report: serde_json::to_value(&report).unwrap_or_default(),
                 }
             }
-            Request::Restart { service } | Request::Reset { service }
-                if !self.slots.iter().any(|s| s.spec.name == service) =>
-            {
-                Response::Error {
-                    message: format!(
-                        "no service named {service:?}; known: {}",
-                        self.slots
-                            .iter()
-                            .map(|s| s.spec.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                }
-            }
             Request::Restart { service } => {
-                let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
-                    return Response::Error {
-                        message: format!("no service named {service:?}"),
-                    };
-                };
-                if matches!(
-                    slot.svc.state,
-                    ServiceState::Failed | ServiceState::FailedConfig
-                ) {
-                    return Response::Error {
-                        message: format!(
-                            "{service} is {:?}: `ballast reset {service}` clears it and starts it",
-                            slot.svc.state
-                        ),
-                    };
-                }
-                slot.wanted = true;
-                self.ops
-                    .record("service.restart_requested", json!({ "service": service }));
-                if slot.proc.is_some() {
-                    Self::stop_slot(slot, true, log);
-                } else {
-                    slot.restart_at = None;
-                    slot.svc.state = ServiceState::Stopped;
-                }
-                Response::Done {
-                    message: format!("{service}: restarting"),
-                }
+                answer(self.control_service(ControlRequest::Restart, &service, "operator", log))
             }
             Request::Reset { service } => {
-                let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
-                    return Response::Error {
-                        message: format!("no service named {service:?}"),
-                    };
-                };
-                let was = slot.svc.state;
-                slot.svc.reset();
-                slot.wanted = true;
-                slot.restart_at = None;
-                log(&format!("{service}: reset by an operator (was {was:?})"));
-                self.ops.record(
-                    "service.reset",
-                    json!({ "service": service, "was": state_name(was) }),
-                );
-                Response::Done {
-                    message: format!("{service}: reset (was {was:?}); starting"),
-                }
+                answer(self.control_service(ControlRequest::Reset, &service, "operator", log))
             }
         }
+    }
+
+    /// One path for every request that acts on a service — `restart`, `reset`, an approved
+    /// restart recommendation: the core's plan for the service's state, carried out. A service
+    /// whose process is up is only ever stopped (and started again once reaped); its recorded
+    /// state is never changed under it.
+    fn control_service(
+        &mut self,
+        request: ControlRequest,
+        service: &str,
+        by: &str,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<String, String> {
+        let known = self
+            .slots
+            .iter()
+            .map(|s| s.spec.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
+            return Err(format!(
+                "no service named \"{service}\"; the services are: {known}"
+            ));
+        };
+        let was = slot.svc.state;
+        // The plan follows the process actually held: a process that is up is stopped first,
+        // whatever the recorded state says.
+        let plan = match (&slot.proc, plan_control(request, service, was)) {
+            (Some(_), ControlPlan::StartNow | ControlPlan::ClearThenStart) => {
+                ControlPlan::StopThenStart
+            }
+            (_, plan) => plan,
+        };
+        let kind = match request {
+            ControlRequest::Reset => "service.reset",
+            ControlRequest::Restart | ControlRequest::Recover => "service.restart_requested",
+        };
+        match plan {
+            ControlPlan::Refuse(why) => {
+                log(&format!("{service}: {} refused: {why}", request.as_str()));
+                Err(why)
+            }
+            ControlPlan::StopThenStart => {
+                let pid = slot
+                    .proc
+                    .as_ref()
+                    .map_or(0, |p| p.pid.as_raw_nonzero().get());
+                slot.wanted = true;
+                Self::stop_slot(slot, true, log);
+                self.ops.record(
+                    kind,
+                    json!({ "service": service, "was": state_name(was), "by": by, "pid": pid }),
+                );
+                Ok(format!(
+                    "{service}: restarting (was {}, pid {pid}: stopping it, then starting it again)",
+                    state_name(was)
+                ))
+            }
+            ControlPlan::StartNow | ControlPlan::ClearThenStart => {
+                slot.restart_at = None;
+                slot.wanted = true;
+                slot.svc.make_startable(&plan);
+                log(&format!(
+                    "{service}: {} by {by} (was {})",
+                    if request == ControlRequest::Reset {
+                        "reset"
+                    } else {
+                        "restart"
+                    },
+                    state_name(was)
+                ));
+                self.ops.record(
+                    kind,
+                    json!({ "service": service, "was": state_name(was), "by": by }),
+                );
+                let waits: Vec<&str> = self.waiting_for(service);
+                Ok(if waits.is_empty() {
+                    format!(
+                        "{service}: {} (was {}); starting",
+                        if request == ControlRequest::Reset {
+                            "reset"
+                        } else {
+                            "restarting"
+                        },
+                        state_name(was)
+                    )
+                } else {
+                    format!(
+                        "{service}: {} (was {}); it starts once {} runs",
+                        if request == ControlRequest::Reset {
+                            "reset"
+                        } else {
+                            "restarting"
+                        },
+                        state_name(was),
+                        waits.join(", ")
+                    )
+                })
+            }
+        }
+    }
+
+    /// A service's state as `status` shows it: a wanted service that is down only because a
+    /// dependency is not running is `WAITING (for NAME, …)`, not STOPPED.
+    fn shown_state(&self, s: &Slot) -> String {
+        let waits = self.waiting_for(&s.spec.name);
+        if s.proc.is_none()
+            && s.wanted
+            && s.svc.state == ServiceState::Stopped
+            && s.restart_at.is_none()
+            && !waits.is_empty()
+        {
+            format!("WAITING (for {})", waits.join(", "))
+        } else {
+            state_name(s.svc.state).to_owned()
+        }
+    }
+
+    /// The dependencies of `service` that are not RUNNING (it waits for them to start).
+    fn waiting_for(&self, service: &str) -> Vec<&str> {
+        let Some(slot) = self.slots.iter().find(|s| s.spec.name == service) else {
+            return Vec::new();
+        };
+        slot.spec
+            .depends_on
+            .iter()
+            .filter(|d| {
+                !self
+                    .slots
+                    .iter()
+                    .any(|o| &o.spec.name == *d && o.svc.state == ServiceState::Running)
+            })
+            .map(String::as_str)
+            .collect()
     }
 
     fn status(&self) -> Response {
@@ -1846,7 +1913,7 @@ impl Supervisor {
                 name: s.spec.name.clone(),
                 state: match self.held.get(&s.spec.name) {
                     Some(_) if s.proc.is_none() => "HELD".to_owned(),
-                    _ => state_name(s.svc.state).to_owned(),
+                    _ => self.shown_state(s),
                 },
                 critical: s.spec.critical,
                 pid: s.proc.as_ref().map(|p| p.pid.as_raw_nonzero().get()),
@@ -1957,6 +2024,14 @@ impl Supervisor {
     }
 }
 
+/// A control request's outcome as the client's answer.
+fn answer(r: Result<String, String>) -> Response {
+    match r {
+        Ok(message) => Response::Done { message },
+        Err(message) => Response::Error { message },
+    }
+}
+
 fn apply_action(slot: &mut Slot, action: Action, ops: &Ops, log: &mut dyn FnMut(&str)) {
     match action {
         Action::Restart { after_ms } => {
@@ -1998,14 +2073,7 @@ fn apply_action(slot: &mut Slot, action: Action, ops: &Ops, log: &mut dyn FnMut(
 }
 
 pub fn state_name(s: ServiceState) -> &'static str {
-    match s {
-        ServiceState::Starting => "STARTING",
-        ServiceState::Running => "RUNNING",
-        ServiceState::Backoff => "BACKOFF",
-        ServiceState::Failed => "FAILED",
-        ServiceState::FailedConfig => "FAILED_CONFIG",
-        ServiceState::Stopped => "STOPPED",
-    }
+    s.as_str()
 }
 
 /// A log that drops what it is given (when the log file cannot be opened: the child must still

@@ -353,7 +353,7 @@ min_uptime_secs = 0
     // Started, not ready: STARTING, and its dependent waits.
     let s = sup.status().unwrap();
     assert_eq!(state(&s, "bot"), "STARTING", "{s}");
-    assert_eq!(state(&s, "after-bot"), "STOPPED", "{s}");
+    assert_eq!(state(&s, "after-bot"), "WAITING (for bot)", "{s}");
     std::fs::write(flags.join("go"), "").unwrap();
     sup.wait_for("READY=1, then the dependent", |s| {
         state(s, "bot") == "RUNNING" && state(s, "after-bot") == "RUNNING"
@@ -641,5 +641,208 @@ restart_window_secs = 600
         err.contains("beating: liveness failed: heartbeat") && err.contains("missing"),
         "{err}"
     );
+    assert!(sup.stop().0.success());
+}
+
+/// Live processes tagged with this data directory (every service and its children carry the
+/// tag), with their start times: a pid alive in two scans with the same start time lived
+/// between them.
+fn tagged(data: &std::path::Path) -> Vec<(i32, String)> {
+    let want = format!("BALLAST_DATA_DIR={}", data.display());
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if !env.split(|b| *b == 0).any(|v| v == want.as_bytes()) || !alive(pid) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let start = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(19).map(str::to_owned))
+            .unwrap_or_default();
+        out.push((pid, start));
+    }
+    out
+}
+
+/// The supervisor's view matches the processes: a service is STARTING or RUNNING exactly when
+/// status names a pid, and every process of the data directory that lived through the status
+/// call is the pid of a service status shows up (no live child unaccounted for).
+fn accounted(sup: &Sup) -> Value {
+    let data = sup.dir.join("data");
+    let before = tagged(&data);
+    let s = sup.status().expect("status answers");
+    let after = tagged(&data);
+    let mut up = Vec::new();
+    for svc in s["services"].as_array().unwrap() {
+        let st = svc["state"].as_str().unwrap();
+        let holds = matches!(st, "STARTING" | "RUNNING");
+        assert_eq!(
+            holds,
+            svc["pid"].is_i64(),
+            "{}: state {st} with pid {}: the supervisor's view diverges from its process\n{s}",
+            svc["name"],
+            svc["pid"]
+        );
+        if let Some(p) = svc["pid"].as_i64() {
+            up.push(p as i32);
+        }
+    }
+    for p in before.iter().filter(|p| after.contains(p)) {
+        assert!(
+            up.contains(&p.0),
+            "process {} of this data directory runs, but status shows no service up with that pid\n{s}",
+            p.0
+        );
+    }
+    s
+}
+
+/// issue 10 item 1: `ballast reset` of a RUNNING service marked it STOPPED while its process
+/// ran on. Every control request (restart, reset, heal, approve, reject, resume/release) is
+/// sent to a service in every state (STARTING, RUNNING, BACKOFF, FAILED, STOPPED, waiting for
+/// a dependency); after each, the supervisor's view matches the processes it holds.
+#[test]
+fn item_1_reset_of_a_running_service_is_refused_and_no_request_loses_a_live_child() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"running\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+min_uptime_secs = 0
+
+[[services]]
+name = \"starting\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+readiness = \"notify\"
+
+[[services]]
+name = \"backoff\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exit 3\"]
+restart = \"always\"
+restart_delay_ms = 60000
+max_restarts = 10
+restart_window_secs = 604800
+
+[[services]]
+name = \"failed\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exit 3\"]
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 0
+
+[[services]]
+name = \"stopped\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exit 0\"]
+restart = \"never\"
+
+[[services]]
+name = \"dependent\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+depends_on = [\"backoff\"]
+min_uptime_secs = 0
+"
+        ),
+    );
+    let settled = |s: &Value| {
+        state(s, "running") == "RUNNING"
+            && state(s, "starting") == "STARTING"
+            && state(s, "backoff") == "BACKOFF"
+            && state(s, "failed") == "FAILED"
+            && state(s, "stopped") == "STOPPED"
+            && state(s, "dependent").starts_with("WAITING")
+    };
+    let s = sup.wait_for("every state", settled);
+    let pid_of = |s: &Value, n: &str| Sup::service(s, n)["pid"].as_i64();
+    let running = pid_of(&s, "running").unwrap();
+    accounted(&sup);
+
+    // The repro: reset of a RUNNING service is refused, naming restart; nothing changes.
+    let out = sup.cli(&["reset", "running"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("running is RUNNING") && err.contains("ballast restart running"),
+        "{err}"
+    );
+    let s = accounted(&sup);
+    assert_eq!(state(&s, "running"), "RUNNING");
+    assert_eq!(pid_of(&s, "running"), Some(running));
+    assert!(alive(running as i32));
+
+    let services = [
+        "running",
+        "starting",
+        "backoff",
+        "failed",
+        "stopped",
+        "dependent",
+    ];
+    for service in services {
+        for req in [
+            vec!["reset", service],
+            vec!["restart", service],
+            vec!["heal"],
+            vec!["approve", "no-such-recommendation"],
+            vec!["reject", "no-such-recommendation"],
+            vec!["resume"],
+        ] {
+            let before = sup.status().unwrap();
+            let was = state(&before, service);
+            let out = sup.cli(&req);
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            let s = accounted(&sup);
+            match (req[0], was.as_str()) {
+                ("reset", "FAILED") => assert!(out.status.success(), "{err}"),
+                ("reset", _) => {
+                    assert!(!out.status.success(), "reset of {was} {service}");
+                    assert!(err.contains(&format!("ballast restart {service}")), "{err}");
+                    assert_eq!(state(&s, service), was, "a refused reset changes nothing");
+                    assert_eq!(pid_of(&s, service), pid_of(&before, service));
+                }
+                ("restart", "FAILED") => {
+                    assert!(err.contains(&format!("ballast reset {service}")), "{err}")
+                }
+                ("restart", "RUNNING" | "STARTING") => {
+                    assert!(out.status.success(), "{err}");
+                    let old = pid_of(&before, service).unwrap();
+                    let s = sup.wait_for("a new process", |s| {
+                        pid_of(s, service).is_some_and(|p| p != old)
+                    });
+                    assert!(
+                        !alive(old as i32),
+                        "the old process of {service} still runs"
+                    );
+                    assert_eq!(state(&s, service), was);
+                }
+                ("restart", _) => assert!(out.status.success(), "{err}"),
+                _ => {}
+            }
+            // Back to the states the services settle in, accounted for all the way.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !settled(&accounted(&sup)) {
+                assert!(
+                    Instant::now() < deadline,
+                    "after {req:?}: {:?}",
+                    sup.status()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
     assert!(sup.stop().0.success());
 }

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
+mod control;
+pub use control::{ControlPlan, ControlRequest, holds_process, plan_control};
+
 /// `EX_CONFIG`: "my configuration is wrong".
 pub const EX_CONFIG: i32 = 78;
 
@@ -29,6 +32,29 @@ pub enum ServiceState {
     Failed,
     FailedConfig,
     Stopped,
+}
+
+impl ServiceState {
+    pub const ALL: [ServiceState; 6] = [
+        ServiceState::Starting,
+        ServiceState::Running,
+        ServiceState::Backoff,
+        ServiceState::Failed,
+        ServiceState::FailedConfig,
+        ServiceState::Stopped,
+    ];
+
+    /// The name operators see (`ballast status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Starting => "STARTING",
+            ServiceState::Running => "RUNNING",
+            ServiceState::Backoff => "BACKOFF",
+            ServiceState::Failed => "FAILED",
+            ServiceState::FailedConfig => "FAILED_CONFIG",
+            ServiceState::Stopped => "STOPPED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,8 +182,8 @@ impl Service {
         }
     }
 
-    /// An operator resets a FAILED service.
-    pub fn reset(&mut self) {
+    /// Clear a FAILED service (only through a [`ControlPlan::ClearThenStart`]).
+    fn reset(&mut self) {
         self.failures.clear();
         self.attempt = 0;
         self.state = ServiceState::Stopped;
