@@ -17,6 +17,7 @@
 pub mod control;
 pub mod heal;
 pub mod health;
+pub mod lock;
 pub mod logs;
 pub mod ops;
 
@@ -95,10 +96,8 @@ pub enum SupervisorError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "another supervisor is already running for this data directory (it answers on {0})\n    help: use `ballast status`, or stop it first"
-    )]
-    AlreadyRunning(String),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     #[error("cannot watch signals: {0}")]
     Signals(std::io::Error),
 }
@@ -323,20 +322,21 @@ pub fn run(
     };
     let run_dir = data_dir.join("run");
     let log_dir = data_dir.join("logs");
-    for d in [&run_dir, &log_dir] {
-        std::fs::create_dir_all(d).map_err(io("cannot create", d))?;
-    }
+    // run/ is the owner's only (0700 whatever the umask; a missing data directory is created
+    // with it): the control socket, the locks and the notify sockets live there.
+    ballast_store::storage::create_dirs(&run_dir, ballast_store::storage::PRIVATE_DIR_MODE)
+        .map_err(io("cannot create", &run_dir))?;
+    // One supervisor per data directory, and none beside a standalone engine: decided before
+    // anything else is touched.
+    let _lock = lock::acquire(data_dir, &clock.now().to_string())?;
+    ballast_store::storage::create_dirs(&log_dir, ballast_store::storage::DIR_MODE)
+        .map_err(io("cannot create", &log_dir))?;
     // Orphans re-parent to us and are reaped here.
     if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         log(&format!("warning: cannot become a child subreaper: {e}"));
     }
     let socket = run_dir.join("supervisor.sock");
-    if control::call(&socket, &Request::Status).is_ok() {
-        return Err(SupervisorError::AlreadyRunning(
-            socket.display().to_string(),
-        ));
-    }
-    // A socket file left by a supervisor that died.
+    // A socket file left by a supervisor that died (the lock says none runs).
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).map_err(io("cannot listen on", &socket))?;
     // Only this user may operate the supervisor (approve, release, restart): the socket's
@@ -407,7 +407,8 @@ pub fn run(
     let notify_dir = run_dir.join("notify");
     let mut notify_sockets = BTreeMap::new();
     for spec in services.iter().filter(|s| s.notify) {
-        std::fs::create_dir_all(&notify_dir).map_err(io("cannot create", &notify_dir))?;
+        ballast_store::storage::create_dirs(&notify_dir, ballast_store::storage::PRIVATE_DIR_MODE)
+            .map_err(io("cannot create", &notify_dir))?;
         let path = notify_dir.join(format!("{}.sock", spec.name));
         let _ = std::fs::remove_file(&path);
         let sock = std::os::unix::net::UnixDatagram::bind(&path)

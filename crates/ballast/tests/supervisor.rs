@@ -846,3 +846,146 @@ min_uptime_secs = 0
     }
     assert!(sup.stop().0.success());
 }
+
+/// Run `cmd` to its end, at most 30 s (then it is killed and the test fails).
+fn run_bounded(mut cmd: std::process::Command, what: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{what} did not exit: it started beside the other runtime\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// issue 10 item 3: a second runtime on the same data directory drove the wrong engine. One
+/// supervisor per data directory (`run/supervisor.lock`, the owner named in the refusal), no
+/// supervisor beside a standalone engine and no standalone engine beside a supervisor — each
+/// refused before anything starts, without touching the other runtime's files.
+#[test]
+fn item_3_one_supervisor_per_data_directory_and_none_beside_a_standalone_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        &tmp.path().join("a"),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+min_uptime_secs = 0
+"
+        ),
+    );
+    let s = sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
+    let bot = Sup::service(&s, "bot")["pid"].as_i64().unwrap();
+    let data = sup.dir.join("data");
+    let mut second = ballast();
+    second
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"));
+    let out = run_bounded(second, "a second supervisor");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "another supervisor (pid {}, started ",
+            sup.child.id()
+        )) && err.contains("run/supervisor.lock")
+            && err.contains("one supervisor per data directory"),
+        "{err}"
+    );
+    let s = sup.status().unwrap();
+    assert_eq!(state(&s, "bot"), "RUNNING");
+    assert_eq!(Sup::service(&s, "bot")["pid"].as_i64(), Some(bot));
+    // A standalone engine beside the running supervisor is refused too.
+    let mut engine = ballast();
+    engine
+        .args(["engine", "--standalone", "--max-bars", "5", "--data-dir"])
+        .arg(&data);
+    let out = run_bounded(engine, "a standalone engine");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("a supervisor (pid {})", sup.child.id()))
+            && err.contains("nothing was started"),
+        "{err}"
+    );
+    assert!(
+        !data.join("journal/engine").exists()
+            || std::fs::read_dir(data.join("journal/engine"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    assert!(sup.stop().0.success());
+
+    // A standalone engine runs; `ballast run` beside it is refused, naming it.
+    let data = tmp.path().join("b/data");
+    let mut standalone = ballast()
+        .args([
+            "engine",
+            "--standalone",
+            "--bars-per-second",
+            "20",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !data.join("run/engine.heartbeat").exists() {
+        assert!(Instant::now() < deadline, "the standalone engine never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cfg = tmp.path().join("b/ballast.toml");
+    std::fs::write(&cfg, "[feed]\nbars_per_second = 20\n").unwrap();
+    let mut beside = ballast();
+    beside
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg);
+    let out = run_bounded(beside, "a supervisor beside a standalone engine");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("a standalone engine (pid {})", standalone.id()))
+            && err.contains("run/engine.lock"),
+        "{err}"
+    );
+    // Nothing of a supervisor was left: no socket, no ops journal, no policy or health file.
+    assert!(!data.join("run/supervisor.sock").exists());
+    let empty = |d: &str| std::fs::read_dir(data.join(d)).map_or(true, |mut e| e.next().is_none());
+    assert!(
+        empty("journal/ops"),
+        "the refused supervisor wrote an ops journal"
+    );
+    assert!(!data.join("state/policy.json").exists());
+    assert!(!data.join("state/health.json").exists());
+    assert!(
+        alive(standalone.id() as i32),
+        "the standalone engine was disturbed"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&standalone),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert!(standalone.wait().unwrap().success());
+}

@@ -61,13 +61,20 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
             return Ok(exit::FAILURE);
         }
     }
-    foreground(&a.config, &a.data_dir, a.max_bars, a.bars_per_second)
+    foreground(
+        &a.config,
+        &a.data_dir,
+        a.standalone,
+        a.max_bars,
+        a.bars_per_second,
+    )
 }
 
 /// Run the engine in this process until Ctrl-C / SIGTERM (or `max_bars`).
 pub fn foreground(
     config: &ConfigArg,
     data_dir: &DataDirArg,
+    standalone: bool,
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
 ) -> anyhow::Result<Exit> {
@@ -85,6 +92,22 @@ pub fn foreground(
         return Ok(exit::CONFIG);
     }
     let dir = settings::data_dir(data_dir.data_dir.as_deref(), Some(&cfg));
+    // A standalone engine beside a supervisor of the same data directory would obey (and
+    // fight) the other runtime: refused before anything is touched.
+    if standalone {
+        use ballast_supervisor::lock::{SUPERVISOR_LOCK, holder};
+        if let Some(h) = holder(&dir.join("run"), SUPERVISOR_LOCK) {
+            say!(
+                std::io::stderr(),
+                "ballast engine: a supervisor{} runs for the data directory {}: it holds {} and runs its own engine; a standalone engine beside it is refused — nothing was started\n    help: `ballast status --data-dir {}` shows it; stop it first, or use another --data-dir",
+                h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                dir.display(),
+                dir.join("run").join(SUPERVISOR_LOCK).display(),
+                dir.display()
+            );
+            return Ok(exit::FAILURE);
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
