@@ -989,3 +989,75 @@ min_uptime_secs = 0
     .unwrap();
     assert!(standalone.wait().unwrap().success());
 }
+
+/// `(seq, type, body)` of the engine journal's valid records (the engine may be writing it).
+fn engine_records(data: &std::path::Path) -> Vec<(u64, String, String)> {
+    let mut out = Vec::new();
+    let _ = ballast_store::journal::scan(
+        &ballast_store::RealStorage,
+        &data.join("journal/engine"),
+        &mut |r: &ballast_store::record::RecordRef<'_>| {
+            out.push((r.seq, r.kind.to_string(), r.body.get().to_owned()));
+            Ok(())
+        },
+    );
+    out
+}
+
+/// issue 10 item 14: the engine outlived a SIGKILLed supervisor by up to a second (its pacing
+/// sleep), and a bar in progress went on to send its orders. The engine is caught between an
+/// order intent and its send (a chaos stall of 20 s); the supervisor is SIGKILLed: the engine
+/// halts at once, and no order is sent after the supervisor's death.
+#[test]
+fn item_14_the_engine_halts_before_its_next_order_when_its_supervisor_is_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sup = Sup::start_with_env(
+        tmp.path(),
+        "[feed]\nbars_per_second = 0\n",
+        &[("BALLAST_CHAOS_STALL_BEFORE_SEND_MS", "20000")],
+    );
+    let s = sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    let engine = Sup::service(&s, "engine")["pid"].as_i64().unwrap() as i32;
+    let data = tmp.path().join("data");
+    let log = data.join("logs/engine.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("chaos: stalling")) {
+        assert!(
+            Instant::now() < deadline,
+            "the engine never placed an order"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let intent = engine_records(&data)
+        .into_iter()
+        .rfind(|(_, k, b)| k == "engine.decision" && b.contains("\"client_order_id\""))
+        .expect("the stalled order's intent is journaled")
+        .0;
+    sup.child.kill().unwrap(); // SIGKILL: no chance to stop anything
+    sup.child.wait().unwrap();
+    let died = Instant::now();
+    let deadline = died + Duration::from_secs(40);
+    while alive(engine) {
+        assert!(
+            Instant::now() < deadline,
+            "the engine kept running without its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let outlived = died.elapsed();
+    let sent: Vec<u64> = engine_records(&data)
+        .into_iter()
+        .filter(|(seq, k, _)| *seq > intent && k == "order.sent")
+        .map(|(seq, ..)| seq)
+        .collect();
+    assert!(
+        sent.is_empty(),
+        "orders were sent after the supervisor died (seqs {sent:?}, intent at seq {intent})"
+    );
+    assert!(
+        outlived < Duration::from_secs(5),
+        "the engine outlived its supervisor by {outlived:?}"
+    );
+    // Its log pipe died with the supervisor: the journal is the evidence. The intent stays
+    // unsent in the journal; the next start's recovery sends it.
+}
