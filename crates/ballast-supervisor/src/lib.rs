@@ -338,14 +338,7 @@ pub fn run(
     let socket = run_dir.join("supervisor.sock");
     // A socket file left by a supervisor that died (the lock says none runs).
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(io("cannot listen on", &socket))?;
-    // Only this user may operate the supervisor (approve, release, restart): the socket's
-    // permissions are the authentication of the local control channel.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-            .map_err(io("cannot restrict the permissions of", &socket))?;
-    }
+    let listener = bind_private(&run_dir, &socket).map_err(io("cannot listen on", &socket))?;
 
     // Children must start with default dispositions. A signal the supervisor inherited as
     // ignored (nohup, a service manager) would stay ignored across exec; a handler that does
@@ -574,6 +567,31 @@ pub fn run(
     let _ = std::fs::remove_file(&socket);
     log("supervisor: stopped");
     Ok(())
+}
+
+/// Bind the control socket at `socket` with its permissions right from the first instant: it
+/// is bound inside a fresh private directory (0700), restricted to 0600 there, then renamed
+/// into place — so neither the umask nor the mode of `run/` ever leaves it reachable by
+/// another user, not even between bind and chmod. Only this user may operate the supervisor
+/// (approve, release, restart): the socket's permissions are the authentication of the local
+/// control channel.
+fn bind_private(run_dir: &Path, socket: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let private = run_dir.join(format!(".control.{}", std::process::id()));
+    // Left by an earlier supervisor that had this pid.
+    let _ = std::fs::remove_file(private.join("supervisor.sock"));
+    let _ = std::fs::remove_dir(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let bound = (|| {
+        let path = private.join("supervisor.sock");
+        let listener = UnixListener::bind(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&path, socket)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_file(private.join("supervisor.sock"));
+    let _ = std::fs::remove_dir(&private);
+    bound
 }
 
 /// Watch the directories of the services' heartbeat files with inotify; a change to one (written,

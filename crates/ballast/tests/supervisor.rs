@@ -1061,3 +1061,127 @@ fn item_14_the_engine_halts_before_its_next_order_when_its_supervisor_is_killed(
     // Its log pipe died with the supervisor: the journal is the evidence. The intent stays
     // unsent in the journal; the next start's recovery sends it.
 }
+
+/// issue 10 item 13: under `umask 000` the data directory and `run/` were created 0777 and the
+/// control socket bound 0777 before its chmod; and the socket served one connection at a time,
+/// so one idle client made `ballast status` fail. Now the directories are created with their
+/// modes whatever the umask, the socket is 0600 from its first instant (bound in a private
+/// directory), connections are served at once — an idle one never delays another — with a
+/// bound on how many and a per-connection deadline.
+#[test]
+fn item_13_control_socket_and_directories_are_private_under_umask_000_and_idle_clients_block_nothing()
+ {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cfg = tmp.path().join("ballast.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+min_uptime_secs = 0
+"
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" run --data-dir \"$1\" --config \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_ballast"))
+        .arg(&data)
+        .arg(&cfg)
+        .env_remove("BALLAST_HOME")
+        .env_remove("BALLAST_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("supervisor.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: tmp.path().to_owned(),
+    };
+    sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let socket = data.join("run/supervisor.sock");
+    assert_eq!(mode(&socket), 0o600, "the control socket");
+    assert_eq!(mode(&data.join("run")), 0o700, "run/");
+    for d in [
+        "",
+        "logs",
+        "journal",
+        "journal/ops",
+        "state",
+        "quarantine",
+        "inbox",
+    ] {
+        let p = data.join(d);
+        if p.exists() {
+            assert_eq!(
+                mode(&p) & 0o027,
+                0,
+                "{} is {:o} under umask 000",
+                p.display(),
+                mode(&p)
+            );
+        }
+    }
+    // No private binding directory is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(data.join("run"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".control"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // An idle client does not delay `ballast status`.
+    let idle = UnixStream::connect(&socket).unwrap();
+    let t = Instant::now();
+    assert!(
+        sup.status().is_some(),
+        "status with an idle client connected"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "status took {:?} beside an idle client",
+        t.elapsed()
+    );
+    // Beyond the bound, a connection is answered with a clear error, not left hanging.
+    let max = ballast_supervisor::control::MAX_CONNECTIONS;
+    let held: Vec<UnixStream> = (1..max)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refusal = loop {
+        let extra = UnixStream::connect(&socket).unwrap();
+        extra
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut line = String::new();
+        let _ = BufReader::new(&extra).read_line(&mut line);
+        if line.contains("connections already") {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "never refused: {line}");
+    };
+    assert!(
+        refusal.contains(&format!("serving {max} connections")),
+        "{refusal}"
+    );
+    // Idle connections are dropped after the per-connection deadline; status works again.
+    let t = Instant::now();
+    let mut answer = String::new();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = BufReader::new(&idle).read_line(&mut answer);
+    assert!(answer.contains("no complete request within"), "{answer}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    sup.wait_for("status after the idle clients were dropped", |_| true);
+    drop(held);
+    assert!(sup.stop().0.success());
+}
