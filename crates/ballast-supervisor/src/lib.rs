@@ -1065,7 +1065,14 @@ impl Supervisor {
                 name: s.spec.name.clone(),
                 state: match self.held.get(&s.spec.name) {
                     Some(_) if s.proc.is_none() => "HELD".to_owned(),
-                    None if s.starts == 0 && s.proc.is_none() => "NOT_STARTED".to_owned(),
+                    // Never started and not down for a reason (a command that cannot start
+                    // is FAILED_CONFIG before any start).
+                    None if s.starts == 0
+                        && s.proc.is_none()
+                        && s.svc.state == ServiceState::Stopped =>
+                    {
+                        "NOT_STARTED".to_owned()
+                    }
                     _ => state_name(s.svc.state).to_owned(),
                 },
                 critical: s.spec.critical,
@@ -1510,20 +1517,52 @@ impl Supervisor {
                 }
             }
             Err(e) => {
-                let why = format!("cannot start {}: {e}", slot.spec.command.display());
-                log(&format!("{}: {why}", slot.spec.name));
-                slot.last_exit = Some(why);
-                // Counted as a failed start: code 127 like a shell's "command not found".
-                let action = slot.svc.exited(
-                    Exit {
-                        code: Some(127),
-                        signal: None,
-                        requested: false,
-                        liveness_kill: false,
-                    },
-                    now,
-                    &slot.spec.rules,
+                let name = slot.spec.name.clone();
+                let command = slot.spec.command.display().to_string();
+                let cwd = slot.spec.cwd.clone();
+                let fix = format!(
+                    "fix `command` of the [[services]] entry \"{name}\", then `ballast reset {name}`"
                 );
+                // A missing or non-executable command stays so: FAILED_CONFIG at once, not a
+                // restart loop. Anything else (out of processes, memory) may pass: a failure.
+                let permanent = match e.kind() {
+                    std::io::ErrorKind::NotFound => Some(match &cwd {
+                        Some(d) if !d.is_dir() => format!(
+                            "working directory not found: {} — fix `cwd` of the [[services]] entry \"{name}\", then `ballast reset {name}`",
+                            d.display()
+                        ),
+                        _ if !command.contains('/') => {
+                            format!("command not found: {command} (searched PATH) — {fix}")
+                        }
+                        _ => format!("command not found: {command} — {fix}"),
+                    }),
+                    std::io::ErrorKind::PermissionDenied => Some(format!(
+                        "not executable: {command} (permission denied; `chmod +x` it, or run it through its interpreter) — {fix}"
+                    )),
+                    _ if e.raw_os_error() == Some(rustix::io::Errno::NOEXEC.raw_os_error()) => {
+                        Some(format!(
+                            "not executable: {command} (not a program this system can run, e.g. a script without a #! line) — {fix}"
+                        ))
+                    }
+                    _ => None,
+                };
+                let why = format!("cannot start {command}: {e}");
+                log(&format!("{name}: {why}"));
+                slot.last_exit = Some(why);
+                let action = match permanent {
+                    Some(reason) => slot.svc.start_refused(reason),
+                    // Counted as a failed start: code 127 like a shell's "command not found".
+                    None => slot.svc.exited(
+                        Exit {
+                            code: Some(127),
+                            signal: None,
+                            requested: false,
+                            liveness_kill: false,
+                        },
+                        now,
+                        &slot.spec.rules,
+                    ),
+                };
                 apply_action(slot, action, &self.ops, log);
             }
         }

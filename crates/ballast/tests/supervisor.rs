@@ -154,10 +154,11 @@ max_restarts = 2
 "
         ),
     );
-    let s = sup.wait_for("FAILED_CONFIG and FAILED", |s| {
-        state(s, "misconfigured") == "FAILED_CONFIG" && state(s, "missing") == "FAILED"
+    let s = sup.wait_for("FAILED_CONFIG, both", |s| {
+        state(s, "misconfigured") == "FAILED_CONFIG" && state(s, "missing") == "FAILED_CONFIG"
     });
     assert_eq!(Sup::service(&s, "misconfigured")["restarts"], 0);
+    assert_eq!(Sup::service(&s, "missing")["restarts"], 0);
     assert_eq!(s["overall"], "FAILED_CONFIG", "a critical service");
     let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
     assert!(err.contains("cannot start /nonexistent/bot"), "{err}");
@@ -615,8 +616,8 @@ restart_window_secs = 600
             hb = hb.display()
         ),
     );
-    sup.wait_for("noexec FAILED, beating RUNNING", |s| {
-        state(s, "noexec") == "FAILED" && state(s, "beating") == "RUNNING"
+    sup.wait_for("noexec FAILED_CONFIG, beating RUNNING", |s| {
+        state(s, "noexec") == "FAILED_CONFIG" && state(s, "beating") == "RUNNING"
     });
     // The heartbeat file disappears: a liveness failure, named as such.
     std::fs::remove_file(&hb).unwrap();
@@ -1183,5 +1184,82 @@ min_uptime_secs = 0
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     sup.wait_for("status after the idle clients were dropped", |_| true);
     drop(held);
+    assert!(sup.stop().0.success());
+}
+
+/// issue 10 item 17 (part): a missing or non-executable service command was retried until its
+/// budget ran out, as FAILED. It is FAILED_CONFIG at once — never started again by itself — and
+/// status says why and what to fix.
+#[test]
+fn item_17_a_missing_or_non_executable_command_is_failed_config_at_once_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("bot.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 1000\n").unwrap(); // not chmod +x
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"missing\"
+command = \"/nonexistent/bot\"
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 5
+
+[[services]]
+name = \"not-in-path\"
+command = \"no-such-command-of-ballast\"
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 5
+
+[[services]]
+name = \"noexec\"
+command = \"{script}\"
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 5
+",
+            script = script.display()
+        ),
+    );
+    let s = sup.wait_for("FAILED_CONFIG, all three", |s| {
+        ["missing", "not-in-path", "noexec"]
+            .iter()
+            .all(|n| state(s, n) == "FAILED_CONFIG")
+    });
+    let why = |n: &str| {
+        Sup::service(&s, n)["last_exit"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    for n in ["missing", "not-in-path", "noexec"] {
+        assert_eq!(Sup::service(&s, n)["restarts"], 0, "{n} was retried: {s}");
+        assert!(why(n).contains(&format!("ballast reset {n}")), "{}", why(n));
+    }
+    assert!(
+        why("missing").contains("command not found: /nonexistent/bot"),
+        "{}",
+        why("missing")
+    );
+    assert!(
+        why("not-in-path")
+            .contains("command not found: no-such-command-of-ballast (searched PATH)"),
+        "{}",
+        why("not-in-path")
+    );
+    assert!(
+        why("noexec").contains(&format!("not executable: {}", script.display())),
+        "{}",
+        why("noexec")
+    );
+    // Never started again by itself: one attempt each in the log.
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert_eq!(
+        err.matches("cannot start /nonexistent/bot").count(),
+        1,
+        "{err}"
+    );
     assert!(sup.stop().0.success());
 }

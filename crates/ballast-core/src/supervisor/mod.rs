@@ -190,6 +190,12 @@ impl Service {
         self.last_reason = None;
     }
 
+    /// The process could not be started for a reason a restart cannot change (its command is
+    /// missing or not executable): FAILED_CONFIG at once, never retried, `reason` shown.
+    pub fn start_refused(&mut self, reason: String) -> Action {
+        self.stay(ServiceState::FailedConfig, reason)
+    }
+
     /// Failures currently inside the window.
     pub fn failures_in_window(&self) -> usize {
         self.failures.len()
