@@ -1903,6 +1903,17 @@ impl Supervisor {
                     json!({ "service": service, "was": state_name(was), "by": by }),
                 );
                 let waits: Vec<&str> = self.waiting_for(service);
+                if let Some(why) = self.held.get(service) {
+                    return Ok(format!(
+                        "{service}: {} (was {}); it stays held until this clears: {why}",
+                        if request == ControlRequest::Reset {
+                            "reset"
+                        } else {
+                            "restarting"
+                        },
+                        state_name(was)
+                    ));
+                }
                 Ok(if waits.is_empty() {
                     format!(
                         "{service}: {} (was {}); starting",
