@@ -111,6 +111,16 @@ pub struct Options {
     pub trim: TrimRules,
     /// Log every bar too (debug level: `RUST_LOG=debug`).
     pub debug: bool,
+    /// The supervisor's pid when it started this engine (`engine --supervised`): once it is no
+    /// longer the engine's parent — the supervisor died — the engine halts before its next
+    /// order, whether or not its parent-death signal arrived.
+    pub supervisor: Option<u32>,
+    /// Readable when a stop signal arrived (a self-pipe): every wait of the engine — the
+    /// pacing between bars, a stall — ends at once on it.
+    pub wake: Option<Arc<std::os::unix::net::UnixStream>>,
+    /// Chaos (paper mode only): stall this long between the first order intent and its send
+    /// (a slow decision path), to show that nothing is sent once a stop is asked for.
+    pub stall_before_send_ms: Option<u64>,
 }
 
 fn chaos_crash(opts: &Options, seq: u64, log: &mut dyn FnMut(&str)) {
@@ -128,6 +138,9 @@ impl Default for Options {
             crash_after_seq: None,
             lost_reply_every: None,
             debug: false,
+            supervisor: None,
+            wake: None,
+            stall_before_send_ms: None,
             trim: TrimRules {
                 max_total_at_risk_pct: rust_decimal::Decimal::from(25),
                 max_failures_before_alert: 3,
@@ -343,6 +356,9 @@ pub fn run(
         lost_reply_every: opts
             .lost_reply_every
             .filter(|_| config.general.mode == Mode::Paper),
+        stall_before_send_ms: opts
+            .stall_before_send_ms
+            .filter(|_| config.general.mode == Mode::Paper),
         trim: TrimRules::from(config),
         ..opts.clone()
     };
@@ -355,6 +371,8 @@ pub fn run(
         last_seq: recovered.last_seq,
         since_snapshot: 0,
         policy_seen: None,
+        stalled: false,
+        stop,
     };
     // What operators (and the health monitor) read: pipeline, recent decisions, shadow totals.
     let report_snap = Snapshots {
@@ -419,7 +437,7 @@ pub fn run(
     // A target left pending by a crash between the two records of a bar.
     decide(&mut state, &mut w, log)?;
 
-    while !stop.load(Ordering::Relaxed) && opts.max_bars.is_none_or(|m| state.bars < m) {
+    while !w.halting() && opts.max_bars.is_none_or(|m| state.bars < m) {
         read_inbox(&mut state, config, &mut w, log)?;
         let bar = feed.next_bar();
         let rec = state.bar_record(bar);
@@ -464,10 +482,16 @@ pub fn run(
         }
         if let Some(p) = pace {
             let due = p.mul_f64(loops as f64);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
+            if let Some(left) = due.checked_sub(started.elapsed()) {
+                wait(opts, left);
             }
         }
+    }
+    if let Some(pid) = opts.supervisor.filter(|_| supervisor_gone(opts)) {
+        log(&format!(
+            "the supervisor (pid {pid}) is gone: halted before the next order (journal at seq {}); the next supervisor recovers from here",
+            w.last_seq
+        ));
     }
     if w.since_snapshot > 0 {
         write_snapshots(&state, w.last_seq)?;
@@ -519,9 +543,20 @@ struct Writer<'a> {
     since_snapshot: u64,
     /// `state/policy.json` as last read: (modified, length), to read it only when it changes.
     policy_seen: Option<(std::time::SystemTime, u64)>,
+    /// The chaos stall before a send happened (it happens once).
+    stalled: bool,
+    /// Set by SIGINT / SIGTERM (and the parent-death signal of a supervised engine).
+    stop: &'a AtomicBool,
 }
 
 impl Writer<'_> {
+    /// Whether the engine must halt now: a stop was asked for, or the supervisor that started
+    /// it is gone (it is no longer the parent; the parent-death signal may not have been seen
+    /// yet). Checked before every order intent and every send.
+    fn halting(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || supervisor_gone(self.opts)
+    }
+
     fn append<T: serde::Serialize + ?Sized>(
         &mut self,
         kind: &str,
@@ -542,6 +577,11 @@ fn decide(
     w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
+    // Halting: no new intent and no send (intents already journaled are sent by the next
+    // start's recovery).
+    if w.halting() {
+        return Ok(());
+    }
     // The kill switch is the KILL_SWITCH file (`ballast kill` / `ballast resume`, with or
     // without a supervisor); each change is journaled, and engaging cancels open orders.
     let engaged = w.layout.kill_switch().exists();
@@ -593,6 +633,9 @@ fn decide(
         }
     }
     let gate = state.gate();
+    if w.halting() {
+        return Ok(());
+    }
     if let Some(r) = state.plan_liquidations(&w.opts.trim, &gate) {
         w.append(LIQUIDATION, &r, log)?;
         state.apply_liquidation(&r);
@@ -631,6 +674,9 @@ fn decide(
         }
     }
     while let Some(d) = state.decide(w.limits, &gate) {
+        if w.halting() {
+            return Ok(());
+        }
         let seq = w.append(DECISION, &d, log)?;
         state
             .apply_decision(&d, w.limits)
@@ -733,6 +779,9 @@ fn send_orders(
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
     let now = state.last_bar.unwrap_or(Timestamp::EPOCH);
+    if w.halting() {
+        return Ok(());
+    }
     for r in state.paper_lookups(now) {
         let seq = w.append(SETTLE, &r, log)?;
         state
@@ -749,6 +798,17 @@ fn send_orders(
         ));
     }
     for mut r in state.paper_sends(now) {
+        if let Some(ms) = w.opts.stall_before_send_ms.filter(|_| !w.stalled) {
+            w.stalled = true;
+            log(&format!(
+                "chaos: stalling {ms} ms before sending order {}",
+                r.client_order_id
+            ));
+            wait(w.opts, Duration::from_millis(ms));
+        }
+        if w.halting() {
+            return Ok(());
+        }
         if let Some(received) = lost_reply(w.opts, &r) {
             r.outcome = SendOutcome::Unknown {
                 error: "chaos: the paper venue's reply was lost".into(),
@@ -772,6 +832,39 @@ fn send_orders(
         }
     }
     Ok(())
+}
+
+/// A supervised engine's supervisor is no longer its parent.
+fn supervisor_gone(opts: &Options) -> bool {
+    opts.supervisor.is_some_and(|pid| {
+        rustix::process::getppid().is_none_or(|p| p.as_raw_nonzero().get() as u32 != pid)
+    })
+}
+
+/// Wait `d`, or less when a stop signal arrives (the wake pipe becomes readable).
+fn wait(opts: &Options, d: Duration) {
+    let Some(wake) = &opts.wake else {
+        std::thread::sleep(d);
+        return;
+    };
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let until = Instant::now() + d;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let ts = Timespec {
+            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&**wake, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => {}
+            // Readable (a stop signal), or poll failed: stop waiting.
+            _ => return,
+        }
+    }
 }
 
 /// Paper chaos: is the reply to this send lost, and if so did the venue get the order?

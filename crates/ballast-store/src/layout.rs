@@ -65,6 +65,8 @@ impl Layout {
 
     /// Create every directory of the layout.
     pub fn create(&self, storage: &dyn Storage) -> io::Result<()> {
+        // run/ first: a missing data directory is then created with it, owner-only.
+        storage.create_private_dir_all(&self.run())?;
         for d in self.dirs() {
             storage.create_dir_all(&d)?;
         }

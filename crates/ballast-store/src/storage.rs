@@ -22,8 +22,12 @@ pub trait StorageFile: Send {
 
 /// The file-system operations Ballast's storage needs, and nothing more.
 pub trait Storage: Send + Sync + fmt::Debug {
-    /// Create `dir` and its parents.
+    /// Create `dir` and its parents ([`DIR_MODE`] on a real file system, whatever the umask).
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Create `dir` and its parents, readable by the owner only ([`PRIVATE_DIR_MODE`]).
+    fn create_private_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.create_dir_all(dir)
+    }
     /// Names of the regular files in `dir`, sorted.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// The whole content of `path`.
@@ -62,9 +66,26 @@ impl StorageFile for RealFile {
     }
 }
 
+/// The mode of the directories Ballast creates: the umask can only take bits away from a mode
+/// given at creation, so a umask of 000 never leaves them world-writable. The mode of a
+/// directory that exists already is left as the operator set it.
+pub const DIR_MODE: u32 = 0o750;
+/// The mode of `run/` (the control socket, locks, notify sockets): the owner only.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// Create `dir` and every missing parent with `mode`.
+pub fn create_dirs(dir: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().recursive(true).mode(mode).create(dir)
+}
+
 impl Storage for RealStorage {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        fs::create_dir_all(dir)
+        create_dirs(dir, DIR_MODE)
+    }
+
+    fn create_private_dir_all(&self, dir: &Path) -> io::Result<()> {
+        create_dirs(dir, PRIVATE_DIR_MODE)
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {

@@ -2,11 +2,13 @@
 //! in, one JSON response line out. `ballast status`, `restart` and `reset` use it (an HTTP API
 //! can call the same operations later).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -96,53 +98,131 @@ pub type Envelope = (Request, Sender<Response>);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest request line accepted.
 const MAX_LINE: usize = 64 * 1024;
+/// The longest answer line a client reads.
+const MAX_ANSWER: u64 = 16 * 1024 * 1024;
+/// Connections served at once, at most; one more is answered with an error and closed.
+pub const MAX_CONNECTIONS: usize = 16;
+/// How long a connection may take to send its whole request line, and to take the answer:
+/// an idle or trickling client is dropped after this, whatever it sends.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serve `listener` forever on its own thread: each connection's request goes to `to_loop`.
-pub fn serve(listener: UnixListener, to_loop: impl Fn(Envelope) -> bool + Send + 'static) {
+/// Serve `listener` on its own thread: each connection on a thread of its own (at most
+/// [`MAX_CONNECTIONS`] at once, each bounded by [`REQUEST_TIMEOUT`]), its request handed to
+/// `to_loop` — so an idle client never keeps `ballast status` waiting.
+pub fn serve(listener: UnixListener, to_loop: impl Fn(Envelope) -> bool + Send + Sync + 'static) {
+    let to_loop: Arc<dyn Fn(Envelope) -> bool + Send + Sync> = Arc::new(to_loop);
+    let active = Arc::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let (tx, rx) = mpsc::channel();
-            let request = read_request(&conn);
-            let answer = match request {
-                Ok(req) => {
-                    if !to_loop((req, tx)) {
-                        return; // the supervisor is gone
-                    }
-                    rx.recv_timeout(CLIENT_TIMEOUT)
-                        .unwrap_or_else(|_| Response::Error {
-                            message: "the supervisor did not answer in time".into(),
-                        })
-                }
-                Err(message) => Response::Error { message },
-            };
-            let mut conn = conn;
-            if let Ok(mut line) = serde_json::to_string(&answer) {
-                line.push('\n');
-                let _ = conn.write_all(line.as_bytes());
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_write_timeout(Some(REQUEST_TIMEOUT));
+            if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                active.fetch_sub(1, Ordering::SeqCst);
+                reply(
+                    &mut conn,
+                    &Response::Error {
+                        message: format!(
+                            "the supervisor is serving {MAX_CONNECTIONS} connections already (its limit); try again in a few seconds — idle connections are dropped after {} s",
+                            REQUEST_TIMEOUT.as_secs()
+                        ),
+                    },
+                );
+                continue;
+            }
+            let slot = Slot(Arc::clone(&active));
+            let to_loop = Arc::clone(&to_loop);
+            let spawned = std::thread::Builder::new()
+                .name("control".into())
+                .spawn(move || {
+                    let _slot = slot;
+                    handle(conn, &*to_loop);
+                });
+            if spawned.is_err() {
+                // The thread was not created: its slot was dropped with the closure.
+                continue;
             }
         }
     });
 }
 
-fn read_request(conn: &UnixStream) -> Result<Request, String> {
-    let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
-    let mut line = String::new();
-    let mut reader = BufReader::new(conn.take_limit());
-    reader
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the request: {e}"))?;
-    serde_json::from_str(line.trim()).map_err(|e| format!("not a request ({e}): {line:.200}"))
-}
+/// A connection's place among the ones served at once (freed on drop).
+struct Slot(Arc<AtomicUsize>);
 
-trait TakeLimit {
-    fn take_limit(&self) -> std::io::Take<&UnixStream>;
-}
-
-impl TakeLimit for UnixStream {
-    fn take_limit(&self) -> std::io::Take<&UnixStream> {
-        std::io::Read::take(self, MAX_LINE as u64)
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+fn handle(mut conn: UnixStream, to_loop: &(dyn Fn(Envelope) -> bool + Send + Sync)) {
+    let answer = match read_request(&conn, Instant::now() + REQUEST_TIMEOUT) {
+        Ok(req) => {
+            let (tx, rx) = mpsc::channel();
+            if to_loop((req, tx)) {
+                rx.recv_timeout(CLIENT_TIMEOUT)
+                    .unwrap_or_else(|_| Response::Error {
+                        message: "the supervisor did not answer in time".into(),
+                    })
+            } else {
+                Response::Error {
+                    message: "the supervisor is shutting down".into(),
+                }
+            }
+        }
+        Err(message) => Response::Error { message },
+    };
+    reply(&mut conn, &answer);
+}
+
+fn reply(conn: &mut UnixStream, answer: &Response) {
+    if let Ok(mut line) = serde_json::to_string(answer) {
+        line.push('\n');
+        let _ = conn.write_all(line.as_bytes());
+    }
+}
+
+/// One request line, read by `deadline` and at most [`MAX_LINE`] bytes.
+fn read_request(conn: &UnixStream, deadline: Instant) -> Result<Request, String> {
+    let mut line = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut reader = conn;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no complete request within {} s; connection dropped",
+                REQUEST_TIMEOUT.as_secs()
+            ));
+        }
+        let _ = conn.set_read_timeout(Some(left));
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(format!("cannot read the request: {e}")),
+        };
+        let chunk = &buf[..n];
+        if let Some(end) = chunk.iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(&chunk[..end]);
+            break;
+        }
+        line.extend_from_slice(chunk);
+        if line.len() > MAX_LINE {
+            return Err(format!(
+                "the request is longer than {MAX_LINE} bytes; connection dropped"
+            ));
+        }
+    }
+    let text = String::from_utf8_lossy(&line);
+    serde_json::from_str(text.trim()).map_err(|e| format!("not a request ({e}): {text:.200}"))
 }
 
 /// Why a client call failed.
@@ -177,7 +257,7 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
     conn.write_all(line.as_bytes())
         .map_err(|e| proto(e.to_string()))?;
     let mut answer = String::new();
-    BufReader::new(&conn)
+    BufReader::new(Read::take(&conn, MAX_ANSWER))
         .read_line(&mut answer)
         .map_err(|e| proto(e.to_string()))?;
     serde_json::from_str(answer.trim()).map_err(|e| proto(format!("bad answer ({e})")))

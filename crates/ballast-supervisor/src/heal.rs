@@ -244,8 +244,12 @@ impl Healer<'_> {
         let mut out = Vec::new();
         for e in entries.flatten().take(1_000) {
             let name = e.file_name().to_string_lossy().into_owned();
-            // engine.lock is an flock: the kernel releases it with its owner, it is never stale.
-            if name == "engine.lock" || !(name.ends_with(".lock") || name.ends_with(".pid")) {
+            // engine.lock and supervisor.lock are flocks: the kernel releases them with their
+            // owner, they are never stale.
+            if name == "engine.lock"
+                || name == crate::lock::SUPERVISOR_LOCK
+                || !(name.ends_with(".lock") || name.ends_with(".pid"))
+            {
                 continue;
             }
             out.push(self.lock_obs(&e.path(), self.rel(&e.path())));

@@ -1315,7 +1315,7 @@ pub fn engage_kill_switch(
     by: &str,
     now: Timestamp,
 ) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(data_dir)?;
+    ballast_store::storage::create_dirs(data_dir, ballast_store::storage::DIR_MODE)?;
     let body = json!({
         "engaged_at": now,
         "reason": reason,

@@ -17,6 +17,7 @@
 pub mod control;
 pub mod heal;
 pub mod health;
+pub mod lock;
 pub mod logs;
 pub mod ops;
 
@@ -32,7 +33,8 @@ use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
 use ballast_core::supervisor::{
-    Action, Exit, LivenessFailure, LivenessRules, LivenessSeen, RestartRules, Service, ServiceState,
+    Action, ControlPlan, ControlRequest, Exit, LivenessFailure, LivenessRules, LivenessSeen,
+    RestartRules, Service, ServiceState, plan_control,
 };
 use rustix::process::{Pid, Signal, WaitOptions};
 
@@ -94,10 +96,8 @@ pub enum SupervisorError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "another supervisor is already running for this data directory (it answers on {0})\n    help: use `ballast status`, or stop it first"
-    )]
-    AlreadyRunning(String),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     #[error("cannot watch signals: {0}")]
     Signals(std::io::Error),
 }
@@ -327,29 +327,23 @@ pub fn run(
     };
     let run_dir = data_dir.join("run");
     let log_dir = data_dir.join("logs");
-    for d in [&run_dir, &log_dir] {
-        std::fs::create_dir_all(d).map_err(io("cannot create", d))?;
-    }
+    // run/ is the owner's only (0700 whatever the umask; a missing data directory is created
+    // with it): the control socket, the locks and the notify sockets live there.
+    ballast_store::storage::create_dirs(&run_dir, ballast_store::storage::PRIVATE_DIR_MODE)
+        .map_err(io("cannot create", &run_dir))?;
+    // One supervisor per data directory, and none beside a standalone engine: decided before
+    // anything else is touched.
+    let _lock = lock::acquire(data_dir, &clock.now().to_string())?;
+    ballast_store::storage::create_dirs(&log_dir, ballast_store::storage::DIR_MODE)
+        .map_err(io("cannot create", &log_dir))?;
     // Orphans re-parent to us and are reaped here.
     if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         log(&format!("warning: cannot become a child subreaper: {e}"));
     }
     let socket = run_dir.join("supervisor.sock");
-    if control::call(&socket, &Request::Status).is_ok() {
-        return Err(SupervisorError::AlreadyRunning(
-            socket.display().to_string(),
-        ));
-    }
-    // A socket file left by a supervisor that died.
+    // A socket file left by a supervisor that died (the lock says none runs).
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(io("cannot listen on", &socket))?;
-    // Only this user may operate the supervisor (approve, release, restart): the socket's
-    // permissions are the authentication of the local control channel.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-            .map_err(io("cannot restrict the permissions of", &socket))?;
-    }
+    let listener = bind_private(&run_dir, &socket).map_err(io("cannot listen on", &socket))?;
 
     // Children must start with default dispositions. A signal the supervisor inherited as
     // ignored (nohup, a service manager) would stay ignored across exec; a handler that does
@@ -411,7 +405,8 @@ pub fn run(
     let notify_dir = run_dir.join("notify");
     let mut notify_sockets = BTreeMap::new();
     for spec in services.iter().filter(|s| s.notify) {
-        std::fs::create_dir_all(&notify_dir).map_err(io("cannot create", &notify_dir))?;
+        ballast_store::storage::create_dirs(&notify_dir, ballast_store::storage::PRIVATE_DIR_MODE)
+            .map_err(io("cannot create", &notify_dir))?;
         let path = notify_dir.join(format!("{}.sock", spec.name));
         let _ = std::fs::remove_file(&path);
         let sock = std::os::unix::net::UnixDatagram::bind(&path)
@@ -577,6 +572,31 @@ pub fn run(
     let _ = std::fs::remove_file(&socket);
     log("supervisor: stopped");
     Ok(())
+}
+
+/// Bind the control socket at `socket` with its permissions right from the first instant: it
+/// is bound inside a fresh private directory (0700), restricted to 0600 there, then renamed
+/// into place — so neither the umask nor the mode of `run/` ever leaves it reachable by
+/// another user, not even between bind and chmod. Only this user may operate the supervisor
+/// (approve, release, restart): the socket's permissions are the authentication of the local
+/// control channel.
+fn bind_private(run_dir: &Path, socket: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let private = run_dir.join(format!(".control.{}", std::process::id()));
+    // Left by an earlier supervisor that had this pid.
+    let _ = std::fs::remove_file(private.join("supervisor.sock"));
+    let _ = std::fs::remove_dir(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let bound = (|| {
+        let path = private.join("supervisor.sock");
+        let listener = UnixListener::bind(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&path, socket)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_file(private.join("supervisor.sock"));
+    let _ = std::fs::remove_dir(&private);
+    bound
 }
 
 /// Watch the directories of the services' heartbeat files with inotify; a change to one (written,
@@ -1060,7 +1080,14 @@ impl Supervisor {
                 name: s.spec.name.clone(),
                 state: match self.held.get(&s.spec.name) {
                     Some(_) if s.proc.is_none() => "HELD".to_owned(),
-                    None if s.starts == 0 && s.proc.is_none() => "NOT_STARTED".to_owned(),
+                    // Never started and not down for a reason (a command that cannot start
+                    // is FAILED_CONFIG before any start).
+                    None if s.starts == 0
+                        && s.proc.is_none()
+                        && s.svc.state == ServiceState::Stopped =>
+                    {
+                        "NOT_STARTED".to_owned()
+                    }
                     _ => state_name(s.svc.state).to_owned(),
                 },
                 critical: s.spec.critical,
@@ -1252,23 +1279,12 @@ impl Supervisor {
             .strip_prefix("service:")
             .unwrap_or(&r.advice.target)
             .to_owned();
-        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == name) else {
-            return Err(format!("no service {name} to restart"));
-        };
-        if matches!(
-            slot.svc.state,
-            ServiceState::Failed | ServiceState::FailedConfig
-        ) {
-            slot.svc.reset();
-        }
-        slot.wanted = true;
-        slot.restart_at = None;
-        if slot.proc.is_some() {
-            Self::stop_slot(slot, true, log);
-        } else {
-            slot.svc.state = ServiceState::Stopped;
-        }
-        Ok(format!("{name}: restarting"))
+        self.control_service(
+            ControlRequest::Recover,
+            &name,
+            "approved recommendation",
+            log,
+        )
     }
 
     /// One healing pass: observe, plan, apply the heals, journal and log what was done and
@@ -1516,20 +1532,52 @@ impl Supervisor {
                 }
             }
             Err(e) => {
-                let why = format!("cannot start {}: {e}", slot.spec.command.display());
-                log(&format!("{}: {why}", slot.spec.name));
-                slot.last_exit = Some(why);
-                // Counted as a failed start: code 127 like a shell's "command not found".
-                let action = slot.svc.exited(
-                    Exit {
-                        code: Some(127),
-                        signal: None,
-                        requested: false,
-                        liveness_kill: false,
-                    },
-                    now,
-                    &slot.spec.rules,
+                let name = slot.spec.name.clone();
+                let command = slot.spec.command.display().to_string();
+                let cwd = slot.spec.cwd.clone();
+                let fix = format!(
+                    "fix `command` of the [[services]] entry \"{name}\", then `ballast reset {name}`"
                 );
+                // A missing or non-executable command stays so: FAILED_CONFIG at once, not a
+                // restart loop. Anything else (out of processes, memory) may pass: a failure.
+                let permanent = match e.kind() {
+                    std::io::ErrorKind::NotFound => Some(match &cwd {
+                        Some(d) if !d.is_dir() => format!(
+                            "working directory not found: {} — fix `cwd` of the [[services]] entry \"{name}\", then `ballast reset {name}`",
+                            d.display()
+                        ),
+                        _ if !command.contains('/') => {
+                            format!("command not found: {command} (searched PATH) — {fix}")
+                        }
+                        _ => format!("command not found: {command} — {fix}"),
+                    }),
+                    std::io::ErrorKind::PermissionDenied => Some(format!(
+                        "not executable: {command} (permission denied; `chmod +x` it, or run it through its interpreter) — {fix}"
+                    )),
+                    _ if e.raw_os_error() == Some(rustix::io::Errno::NOEXEC.raw_os_error()) => {
+                        Some(format!(
+                            "not executable: {command} (not a program this system can run, e.g. a script without a #! line) — {fix}"
+                        ))
+                    }
+                    _ => None,
+                };
+                let why = format!("cannot start {command}: {e}");
+                log(&format!("{name}: {why}"));
+                slot.last_exit = Some(why);
+                let action = match permanent {
+                    Some(reason) => slot.svc.start_refused(reason),
+                    // Counted as a failed start: code 127 like a shell's "command not found".
+                    None => slot.svc.exited(
+                        Exit {
+                            code: Some(127),
+                            signal: None,
+                            requested: false,
+                            liveness_kill: false,
+                        },
+                        now,
+                        &slot.spec.rules,
+                    ),
+                };
                 apply_action(slot, action, &self.ops, log);
             }
         }
@@ -1787,70 +1835,158 @@ impl Supervisor {
                     report: serde_json::to_value(&report).unwrap_or_default(),
                 }
             }
-            Request::Restart { service } | Request::Reset { service }
-                if !self.slots.iter().any(|s| s.spec.name == service) =>
-            {
-                Response::Error {
-                    message: format!(
-                        "no service named {service:?}; known: {}",
-                        self.slots
-                            .iter()
-                            .map(|s| s.spec.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                }
-            }
             Request::Restart { service } => {
-                let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
-                    return Response::Error {
-                        message: format!("no service named {service:?}"),
-                    };
-                };
-                if matches!(
-                    slot.svc.state,
-                    ServiceState::Failed | ServiceState::FailedConfig
-                ) {
-                    return Response::Error {
-                        message: format!(
-                            "{service} is {:?}: `ballast reset {service}` clears it and starts it",
-                            slot.svc.state
-                        ),
-                    };
-                }
-                slot.wanted = true;
-                self.ops
-                    .record("service.restart_requested", json!({ "service": service }));
-                if slot.proc.is_some() {
-                    Self::stop_slot(slot, true, log);
-                } else {
-                    slot.restart_at = None;
-                    slot.svc.state = ServiceState::Stopped;
-                }
-                Response::Done {
-                    message: format!("{service}: restarting"),
-                }
+                answer(self.control_service(ControlRequest::Restart, &service, "operator", log))
             }
             Request::Reset { service } => {
-                let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
-                    return Response::Error {
-                        message: format!("no service named {service:?}"),
-                    };
-                };
-                let was = slot.svc.state;
-                slot.svc.reset();
-                slot.wanted = true;
-                slot.restart_at = None;
-                log(&format!("{service}: reset by an operator (was {was:?})"));
-                self.ops.record(
-                    "service.reset",
-                    json!({ "service": service, "was": state_name(was) }),
-                );
-                Response::Done {
-                    message: format!("{service}: reset (was {was:?}); starting"),
-                }
+                answer(self.control_service(ControlRequest::Reset, &service, "operator", log))
             }
         }
+    }
+
+    /// One path for every request that acts on a service — `restart`, `reset`, an approved
+    /// restart recommendation: the core's plan for the service's state, carried out. A service
+    /// whose process is up is only ever stopped (and started again once reaped); its recorded
+    /// state is never changed under it.
+    fn control_service(
+        &mut self,
+        request: ControlRequest,
+        service: &str,
+        by: &str,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<String, String> {
+        let known = self
+            .slots
+            .iter()
+            .map(|s| s.spec.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
+            return Err(format!(
+                "no service named \"{service}\"; the services are: {known}"
+            ));
+        };
+        let was = slot.svc.state;
+        // The plan follows the process actually held: a process that is up is stopped first,
+        // whatever the recorded state says.
+        let plan = match (&slot.proc, plan_control(request, service, was)) {
+            (Some(_), ControlPlan::StartNow | ControlPlan::ClearThenStart) => {
+                ControlPlan::StopThenStart
+            }
+            (_, plan) => plan,
+        };
+        let kind = match request {
+            ControlRequest::Reset => "service.reset",
+            ControlRequest::Restart | ControlRequest::Recover => "service.restart_requested",
+        };
+        match plan {
+            ControlPlan::Refuse(why) => {
+                log(&format!("{service}: {} refused: {why}", request.as_str()));
+                Err(why)
+            }
+            ControlPlan::StopThenStart => {
+                let pid = slot
+                    .proc
+                    .as_ref()
+                    .map_or(0, |p| p.pid.as_raw_nonzero().get());
+                slot.wanted = true;
+                Self::stop_slot(slot, true, log);
+                self.ops.record(
+                    kind,
+                    json!({ "service": service, "was": state_name(was), "by": by, "pid": pid }),
+                );
+                Ok(format!(
+                    "{service}: restarting (was {}, pid {pid}: stopping it, then starting it again)",
+                    state_name(was)
+                ))
+            }
+            ControlPlan::StartNow | ControlPlan::ClearThenStart => {
+                slot.restart_at = None;
+                slot.wanted = true;
+                slot.svc.make_startable(&plan);
+                log(&format!(
+                    "{service}: {} by {by} (was {})",
+                    if request == ControlRequest::Reset {
+                        "reset"
+                    } else {
+                        "restart"
+                    },
+                    state_name(was)
+                ));
+                self.ops.record(
+                    kind,
+                    json!({ "service": service, "was": state_name(was), "by": by }),
+                );
+                let waits: Vec<&str> = self.waiting_for(service);
+                if let Some(why) = self.held.get(service) {
+                    return Ok(format!(
+                        "{service}: {} (was {}); it stays held until this clears: {why}",
+                        if request == ControlRequest::Reset {
+                            "reset"
+                        } else {
+                            "restarting"
+                        },
+                        state_name(was)
+                    ));
+                }
+                Ok(if waits.is_empty() {
+                    format!(
+                        "{service}: {} (was {}); starting",
+                        if request == ControlRequest::Reset {
+                            "reset"
+                        } else {
+                            "restarting"
+                        },
+                        state_name(was)
+                    )
+                } else {
+                    format!(
+                        "{service}: {} (was {}); it starts once {} runs",
+                        if request == ControlRequest::Reset {
+                            "reset"
+                        } else {
+                            "restarting"
+                        },
+                        state_name(was),
+                        waits.join(", ")
+                    )
+                })
+            }
+        }
+    }
+
+    /// A service's state as `status` shows it: a wanted service that is down only because a
+    /// dependency is not running is `WAITING (for NAME, …)`, not STOPPED.
+    fn shown_state(&self, s: &Slot) -> String {
+        let waits = self.waiting_for(&s.spec.name);
+        if s.proc.is_none()
+            && s.wanted
+            && s.svc.state == ServiceState::Stopped
+            && s.restart_at.is_none()
+            && !waits.is_empty()
+        {
+            format!("WAITING (for {})", waits.join(", "))
+        } else {
+            state_name(s.svc.state).to_owned()
+        }
+    }
+
+    /// The dependencies of `service` that are not RUNNING (it waits for them to start).
+    fn waiting_for(&self, service: &str) -> Vec<&str> {
+        let Some(slot) = self.slots.iter().find(|s| s.spec.name == service) else {
+            return Vec::new();
+        };
+        slot.spec
+            .depends_on
+            .iter()
+            .filter(|d| {
+                !self
+                    .slots
+                    .iter()
+                    .any(|o| &o.spec.name == *d && o.svc.state == ServiceState::Running)
+            })
+            .map(String::as_str)
+            .collect()
     }
 
     fn status(&self) -> Response {
@@ -1861,7 +1997,7 @@ impl Supervisor {
                 name: s.spec.name.clone(),
                 state: match self.held.get(&s.spec.name) {
                     Some(_) if s.proc.is_none() => "HELD".to_owned(),
-                    _ => state_name(s.svc.state).to_owned(),
+                    _ => self.shown_state(s),
                 },
                 critical: s.spec.critical,
                 pid: s.proc.as_ref().map(|p| p.pid.as_raw_nonzero().get()),
@@ -1973,6 +2109,14 @@ impl Supervisor {
     }
 }
 
+/// A control request's outcome as the client's answer.
+fn answer(r: Result<String, String>) -> Response {
+    match r {
+        Ok(message) => Response::Done { message },
+        Err(message) => Response::Error { message },
+    }
+}
+
 fn apply_action(slot: &mut Slot, action: Action, ops: &Ops, log: &mut dyn FnMut(&str)) {
     match action {
         Action::Restart { after_ms } => {
@@ -2015,14 +2159,7 @@ fn apply_action(slot: &mut Slot, action: Action, ops: &Ops, log: &mut dyn FnMut(
 }
 
 pub fn state_name(s: ServiceState) -> &'static str {
-    match s {
-        ServiceState::Starting => "STARTING",
-        ServiceState::Running => "RUNNING",
-        ServiceState::Backoff => "BACKOFF",
-        ServiceState::Failed => "FAILED",
-        ServiceState::FailedConfig => "FAILED_CONFIG",
-        ServiceState::Stopped => "STOPPED",
-    }
+    s.as_str()
 }
 
 /// A log that drops what it is given (when the log file cannot be opened: the child must still

@@ -44,7 +44,7 @@ pub struct RotatingLog {
 impl RotatingLog {
     pub fn open(spec: LogSpec) -> io::Result<Self> {
         if let Some(dir) = spec.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            ballast_store::storage::create_dirs(dir, ballast_store::storage::DIR_MODE)?;
         }
         let file = OpenOptions::new()
             .create(true)

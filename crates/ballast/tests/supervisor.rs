@@ -154,10 +154,11 @@ max_restarts = 2
 "
         ),
     );
-    let s = sup.wait_for("FAILED_CONFIG and FAILED", |s| {
-        state(s, "misconfigured") == "FAILED_CONFIG" && state(s, "missing") == "FAILED"
+    let s = sup.wait_for("FAILED_CONFIG, both", |s| {
+        state(s, "misconfigured") == "FAILED_CONFIG" && state(s, "missing") == "FAILED_CONFIG"
     });
     assert_eq!(Sup::service(&s, "misconfigured")["restarts"], 0);
+    assert_eq!(Sup::service(&s, "missing")["restarts"], 0);
     assert_eq!(s["overall"], "FAILED_CONFIG", "a critical service");
     let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
     assert!(err.contains("cannot start /nonexistent/bot"), "{err}");
@@ -354,7 +355,7 @@ min_uptime_secs = 0
     // Started, not ready: STARTING, and its dependent waits.
     let s = sup.status().unwrap();
     assert_eq!(state(&s, "bot"), "STARTING", "{s}");
-    assert_eq!(state(&s, "after-bot"), "STOPPED", "{s}");
+    assert_eq!(state(&s, "after-bot"), "WAITING (for bot)", "{s}");
     std::fs::write(flags.join("go"), "").unwrap();
     sup.wait_for("READY=1, then the dependent", |s| {
         state(s, "bot") == "RUNNING" && state(s, "after-bot") == "RUNNING"
@@ -616,8 +617,8 @@ restart_window_secs = 600
             hb = hb.display()
         ),
     );
-    sup.wait_for("noexec FAILED, beating RUNNING", |s| {
-        state(s, "noexec") == "FAILED" && state(s, "beating") == "RUNNING"
+    sup.wait_for("noexec FAILED_CONFIG, beating RUNNING", |s| {
+        state(s, "noexec") == "FAILED_CONFIG" && state(s, "beating") == "RUNNING"
     });
     // The heartbeat file disappears: a liveness failure, named as such.
     std::fs::remove_file(&hb).unwrap();
@@ -640,6 +641,625 @@ restart_window_secs = 600
     );
     assert!(
         err.contains("beating: liveness failed: heartbeat") && err.contains("missing"),
+        "{err}"
+    );
+    assert!(sup.stop().0.success());
+}
+
+/// Live processes tagged with this data directory (every service and its children carry the
+/// tag), with their start times: a pid alive in two scans with the same start time lived
+/// between them.
+fn tagged(data: &std::path::Path) -> Vec<(i32, String)> {
+    let want = format!("BALLAST_DATA_DIR={}", data.display());
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if !env.split(|b| *b == 0).any(|v| v == want.as_bytes()) || !alive(pid) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let start = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(19).map(str::to_owned))
+            .unwrap_or_default();
+        out.push((pid, start));
+    }
+    out
+}
+
+/// The supervisor's view matches the processes: a service is STARTING or RUNNING exactly when
+/// status names a pid, and every process of the data directory that lived through the status
+/// call is the pid of a service status shows up (no live child unaccounted for).
+fn accounted(sup: &Sup) -> Value {
+    let data = sup.dir.join("data");
+    let before = tagged(&data);
+    let s = sup.status().expect("status answers");
+    let after = tagged(&data);
+    let mut up = Vec::new();
+    for svc in s["services"].as_array().unwrap() {
+        let st = svc["state"].as_str().unwrap();
+        let holds = matches!(st, "STARTING" | "RUNNING");
+        assert_eq!(
+            holds,
+            svc["pid"].is_i64(),
+            "{}: state {st} with pid {}: the supervisor's view diverges from its process\n{s}",
+            svc["name"],
+            svc["pid"]
+        );
+        if let Some(p) = svc["pid"].as_i64() {
+            up.push(p as i32);
+        }
+    }
+    for p in before.iter().filter(|p| after.contains(p)) {
+        assert!(
+            up.contains(&p.0),
+            "process {} of this data directory runs, but status shows no service up with that pid\n{s}",
+            p.0
+        );
+    }
+    s
+}
+
+/// issue 10 item 1: `ballast reset` of a RUNNING service marked it STOPPED while its process
+/// ran on. Every control request (restart, reset, heal, approve, reject, resume/release) is
+/// sent to a service in every state (STARTING, RUNNING, BACKOFF, FAILED, STOPPED, waiting for
+/// a dependency); after each, the supervisor's view matches the processes it holds.
+#[test]
+fn item_1_reset_of_a_running_service_is_refused_and_no_request_loses_a_live_child() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"running\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+min_uptime_secs = 0
+
+[[services]]
+name = \"starting\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+readiness = \"notify\"
+
+[[services]]
+name = \"backoff\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exit 3\"]
+restart = \"always\"
+restart_delay_ms = 60000
+max_restarts = 10
+restart_window_secs = 604800
+
+[[services]]
+name = \"failed\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exit 3\"]
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 0
+
+[[services]]
+name = \"stopped\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exit 0\"]
+restart = \"never\"
+
+[[services]]
+name = \"dependent\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+depends_on = [\"backoff\"]
+min_uptime_secs = 0
+"
+        ),
+    );
+    let settled = |s: &Value| {
+        state(s, "running") == "RUNNING"
+            && state(s, "starting") == "STARTING"
+            && state(s, "backoff") == "BACKOFF"
+            && state(s, "failed") == "FAILED"
+            && state(s, "stopped") == "STOPPED"
+            && state(s, "dependent").starts_with("WAITING")
+    };
+    let s = sup.wait_for("every state", settled);
+    let pid_of = |s: &Value, n: &str| Sup::service(s, n)["pid"].as_i64();
+    let running = pid_of(&s, "running").unwrap();
+    accounted(&sup);
+
+    // The repro: reset of a RUNNING service is refused, naming restart; nothing changes.
+    let out = sup.cli(&["reset", "running"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("running is RUNNING") && err.contains("ballast restart running"),
+        "{err}"
+    );
+    let s = accounted(&sup);
+    assert_eq!(state(&s, "running"), "RUNNING");
+    assert_eq!(pid_of(&s, "running"), Some(running));
+    assert!(alive(running as i32));
+
+    let services = [
+        "running",
+        "starting",
+        "backoff",
+        "failed",
+        "stopped",
+        "dependent",
+    ];
+    for service in services {
+        for req in [
+            vec!["reset", service],
+            vec!["restart", service],
+            vec!["heal"],
+            vec!["approve", "no-such-recommendation"],
+            vec!["reject", "no-such-recommendation"],
+            vec!["resume"],
+        ] {
+            let before = sup.status().unwrap();
+            let was = state(&before, service);
+            let out = sup.cli(&req);
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            let s = accounted(&sup);
+            match (req[0], was.as_str()) {
+                ("reset", "FAILED") => assert!(out.status.success(), "{err}"),
+                ("reset", _) => {
+                    assert!(!out.status.success(), "reset of {was} {service}");
+                    assert!(err.contains(&format!("ballast restart {service}")), "{err}");
+                    assert_eq!(state(&s, service), was, "a refused reset changes nothing");
+                    assert_eq!(pid_of(&s, service), pid_of(&before, service));
+                }
+                ("restart", "FAILED") => {
+                    assert!(err.contains(&format!("ballast reset {service}")), "{err}")
+                }
+                ("restart", "RUNNING" | "STARTING") => {
+                    assert!(out.status.success(), "{err}");
+                    let old = pid_of(&before, service).unwrap();
+                    let s = sup.wait_for("a new process", |s| {
+                        pid_of(s, service).is_some_and(|p| p != old)
+                    });
+                    assert!(
+                        !alive(old as i32),
+                        "the old process of {service} still runs"
+                    );
+                    assert_eq!(state(&s, service), was);
+                }
+                ("restart", _) => assert!(out.status.success(), "{err}"),
+                _ => {}
+            }
+            // Back to the states the services settle in, accounted for all the way.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !settled(&accounted(&sup)) {
+                assert!(
+                    Instant::now() < deadline,
+                    "after {req:?}: {:?}",
+                    sup.status()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    assert!(sup.stop().0.success());
+}
+
+/// Run `cmd` to its end, at most 30 s (then it is killed and the test fails).
+fn run_bounded(mut cmd: std::process::Command, what: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{what} did not exit: it started beside the other runtime\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// issue 10 item 3: a second runtime on the same data directory drove the wrong engine. One
+/// supervisor per data directory (`run/supervisor.lock`, the owner named in the refusal), no
+/// supervisor beside a standalone engine and no standalone engine beside a supervisor — each
+/// refused before anything starts, without touching the other runtime's files.
+#[test]
+fn item_3_one_supervisor_per_data_directory_and_none_beside_a_standalone_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        &tmp.path().join("a"),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+min_uptime_secs = 0
+"
+        ),
+    );
+    let s = sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
+    let bot = Sup::service(&s, "bot")["pid"].as_i64().unwrap();
+    let data = sup.dir.join("data");
+    let mut second = ballast();
+    second
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"));
+    let out = run_bounded(second, "a second supervisor");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "another supervisor (pid {}, started ",
+            sup.child.id()
+        )) && err.contains("run/supervisor.lock")
+            && err.contains("one supervisor per data directory"),
+        "{err}"
+    );
+    let s = sup.status().unwrap();
+    assert_eq!(state(&s, "bot"), "RUNNING");
+    assert_eq!(Sup::service(&s, "bot")["pid"].as_i64(), Some(bot));
+    // A standalone engine beside the running supervisor is refused too.
+    let mut engine = ballast();
+    engine
+        .args(["engine", "--standalone", "--max-bars", "5", "--data-dir"])
+        .arg(&data);
+    let out = run_bounded(engine, "a standalone engine");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("a supervisor (pid {})", sup.child.id()))
+            && err.contains("nothing was started"),
+        "{err}"
+    );
+    assert!(
+        !data.join("journal/engine").exists()
+            || std::fs::read_dir(data.join("journal/engine"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    assert!(sup.stop().0.success());
+
+    // A standalone engine runs; `ballast run` beside it is refused, naming it.
+    let data = tmp.path().join("b/data");
+    let mut standalone = ballast()
+        .args([
+            "engine",
+            "--standalone",
+            "--bars-per-second",
+            "20",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !data.join("run/engine.heartbeat").exists() {
+        assert!(Instant::now() < deadline, "the standalone engine never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cfg = tmp.path().join("b/ballast.toml");
+    std::fs::write(&cfg, "[feed]\nbars_per_second = 20\n").unwrap();
+    let mut beside = ballast();
+    beside
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg);
+    let out = run_bounded(beside, "a supervisor beside a standalone engine");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("a standalone engine (pid {})", standalone.id()))
+            && err.contains("run/engine.lock"),
+        "{err}"
+    );
+    // Nothing of a supervisor was left: no socket, no ops journal, no policy or health file.
+    assert!(!data.join("run/supervisor.sock").exists());
+    let empty = |d: &str| std::fs::read_dir(data.join(d)).map_or(true, |mut e| e.next().is_none());
+    assert!(
+        empty("journal/ops"),
+        "the refused supervisor wrote an ops journal"
+    );
+    assert!(!data.join("state/policy.json").exists());
+    assert!(!data.join("state/health.json").exists());
+    assert!(
+        alive(standalone.id() as i32),
+        "the standalone engine was disturbed"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&standalone),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert!(standalone.wait().unwrap().success());
+}
+
+/// `(seq, type, body)` of the engine journal's valid records (the engine may be writing it).
+fn engine_records(data: &std::path::Path) -> Vec<(u64, String, String)> {
+    let mut out = Vec::new();
+    let _ = ballast_store::journal::scan(
+        &ballast_store::RealStorage,
+        &data.join("journal/engine"),
+        &mut |r: &ballast_store::record::RecordRef<'_>| {
+            out.push((r.seq, r.kind.to_string(), r.body.get().to_owned()));
+            Ok(())
+        },
+    );
+    out
+}
+
+/// issue 10 item 14: the engine outlived a SIGKILLed supervisor by up to a second (its pacing
+/// sleep), and a bar in progress went on to send its orders. The engine is caught between an
+/// order intent and its send (a chaos stall of 20 s); the supervisor is SIGKILLed: the engine
+/// halts at once, and no order is sent after the supervisor's death.
+#[test]
+fn item_14_the_engine_halts_before_its_next_order_when_its_supervisor_is_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sup = Sup::start_with_env(
+        tmp.path(),
+        "[feed]\nbars_per_second = 0\n",
+        &[("BALLAST_CHAOS_STALL_BEFORE_SEND_MS", "20000")],
+    );
+    let s = sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    let engine = Sup::service(&s, "engine")["pid"].as_i64().unwrap() as i32;
+    let data = tmp.path().join("data");
+    let log = data.join("logs/engine.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("chaos: stalling")) {
+        assert!(
+            Instant::now() < deadline,
+            "the engine never placed an order"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let intent = engine_records(&data)
+        .into_iter()
+        .rfind(|(_, k, b)| k == "engine.decision" && b.contains("\"client_order_id\""))
+        .expect("the stalled order's intent is journaled")
+        .0;
+    sup.child.kill().unwrap(); // SIGKILL: no chance to stop anything
+    sup.child.wait().unwrap();
+    let died = Instant::now();
+    let deadline = died + Duration::from_secs(40);
+    while alive(engine) {
+        assert!(
+            Instant::now() < deadline,
+            "the engine kept running without its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let outlived = died.elapsed();
+    let sent: Vec<u64> = engine_records(&data)
+        .into_iter()
+        .filter(|(seq, k, _)| *seq > intent && k == "order.sent")
+        .map(|(seq, ..)| seq)
+        .collect();
+    assert!(
+        sent.is_empty(),
+        "orders were sent after the supervisor died (seqs {sent:?}, intent at seq {intent})"
+    );
+    assert!(
+        outlived < Duration::from_secs(5),
+        "the engine outlived its supervisor by {outlived:?}"
+    );
+    // Its log pipe died with the supervisor: the journal is the evidence. The intent stays
+    // unsent in the journal; the next start's recovery sends it.
+}
+
+/// issue 10 item 13: under `umask 000` the data directory and `run/` were created 0777 and the
+/// control socket bound 0777 before its chmod; and the socket served one connection at a time,
+/// so one idle client made `ballast status` fail. Now the directories are created with their
+/// modes whatever the umask, the socket is 0600 from its first instant (bound in a private
+/// directory), connections are served at once — an idle one never delays another — with a
+/// bound on how many and a per-connection deadline.
+#[test]
+fn item_13_control_socket_and_directories_are_private_under_umask_000_and_idle_clients_block_nothing()
+ {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cfg = tmp.path().join("ballast.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+min_uptime_secs = 0
+"
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" run --data-dir \"$1\" --config \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_ballast"))
+        .arg(&data)
+        .arg(&cfg)
+        .env_remove("BALLAST_HOME")
+        .env_remove("BALLAST_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("supervisor.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: tmp.path().to_owned(),
+    };
+    sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let socket = data.join("run/supervisor.sock");
+    assert_eq!(mode(&socket), 0o600, "the control socket");
+    assert_eq!(mode(&data.join("run")), 0o700, "run/");
+    for d in [
+        "",
+        "logs",
+        "journal",
+        "journal/ops",
+        "state",
+        "quarantine",
+        "inbox",
+    ] {
+        let p = data.join(d);
+        if p.exists() {
+            assert_eq!(
+                mode(&p) & 0o027,
+                0,
+                "{} is {:o} under umask 000",
+                p.display(),
+                mode(&p)
+            );
+        }
+    }
+    // No private binding directory is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(data.join("run"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".control"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // An idle client does not delay `ballast status`.
+    let idle = UnixStream::connect(&socket).unwrap();
+    let t = Instant::now();
+    assert!(
+        sup.status().is_some(),
+        "status with an idle client connected"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "status took {:?} beside an idle client",
+        t.elapsed()
+    );
+    // Beyond the bound, a connection is answered with a clear error, not left hanging.
+    let max = ballast_supervisor::control::MAX_CONNECTIONS;
+    let held: Vec<UnixStream> = (1..max)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refusal = loop {
+        let extra = UnixStream::connect(&socket).unwrap();
+        extra
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut line = String::new();
+        let _ = BufReader::new(&extra).read_line(&mut line);
+        if line.contains("connections already") {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "never refused: {line}");
+    };
+    assert!(
+        refusal.contains(&format!("serving {max} connections")),
+        "{refusal}"
+    );
+    // Idle connections are dropped after the per-connection deadline; status works again.
+    let t = Instant::now();
+    let mut answer = String::new();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = BufReader::new(&idle).read_line(&mut answer);
+    assert!(answer.contains("no complete request within"), "{answer}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    sup.wait_for("status after the idle clients were dropped", |_| true);
+    drop(held);
+    assert!(sup.stop().0.success());
+}
+
+/// issue 10 item 17 (part): a missing or non-executable service command was retried until its
+/// budget ran out, as FAILED. It is FAILED_CONFIG at once — never started again by itself — and
+/// status says why and what to fix.
+#[test]
+fn item_17_a_missing_or_non_executable_command_is_failed_config_at_once_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("bot.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 1000\n").unwrap(); // not chmod +x
+    let sup = Sup::start(
+        tmp.path(),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"missing\"
+command = \"/nonexistent/bot\"
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 5
+
+[[services]]
+name = \"not-in-path\"
+command = \"no-such-command-of-ballast\"
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 5
+
+[[services]]
+name = \"noexec\"
+command = \"{script}\"
+restart = \"always\"
+restart_delay_ms = 0
+max_restarts = 5
+",
+            script = script.display()
+        ),
+    );
+    let s = sup.wait_for("FAILED_CONFIG, all three", |s| {
+        ["missing", "not-in-path", "noexec"]
+            .iter()
+            .all(|n| state(s, n) == "FAILED_CONFIG")
+    });
+    let why = |n: &str| {
+        Sup::service(&s, n)["last_exit"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    for n in ["missing", "not-in-path", "noexec"] {
+        assert_eq!(Sup::service(&s, n)["restarts"], 0, "{n} was retried: {s}");
+        assert!(why(n).contains(&format!("ballast reset {n}")), "{}", why(n));
+    }
+    assert!(
+        why("missing").contains("command not found: /nonexistent/bot"),
+        "{}",
+        why("missing")
+    );
+    assert!(
+        why("not-in-path")
+            .contains("command not found: no-such-command-of-ballast (searched PATH)"),
+        "{}",
+        why("not-in-path")
+    );
+    assert!(
+        why("noexec").contains(&format!("not executable: {}", script.display())),
+        "{}",
+        why("noexec")
+    );
+    // Never started again by itself: one attempt each in the log.
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert_eq!(
+        err.matches("cannot start /nonexistent/bot").count(),
+        1,
         "{err}"
     );
     assert!(sup.stop().0.success());

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
+mod control;
+pub use control::{ControlPlan, ControlRequest, holds_process, plan_control};
+
 /// `EX_CONFIG`: "my configuration is wrong".
 pub const EX_CONFIG: i32 = 78;
 
@@ -29,6 +32,29 @@ pub enum ServiceState {
     Failed,
     FailedConfig,
     Stopped,
+}
+
+impl ServiceState {
+    pub const ALL: [ServiceState; 6] = [
+        ServiceState::Starting,
+        ServiceState::Running,
+        ServiceState::Backoff,
+        ServiceState::Failed,
+        ServiceState::FailedConfig,
+        ServiceState::Stopped,
+    ];
+
+    /// The name operators see (`ballast status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Starting => "STARTING",
+            ServiceState::Running => "RUNNING",
+            ServiceState::Backoff => "BACKOFF",
+            ServiceState::Failed => "FAILED",
+            ServiceState::FailedConfig => "FAILED_CONFIG",
+            ServiceState::Stopped => "STOPPED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,12 +182,18 @@ impl Service {
         }
     }
 
-    /// An operator resets a FAILED service.
-    pub fn reset(&mut self) {
+    /// Clear a FAILED service (only through a [`ControlPlan::ClearThenStart`]).
+    fn reset(&mut self) {
         self.failures.clear();
         self.attempt = 0;
         self.state = ServiceState::Stopped;
         self.last_reason = None;
+    }
+
+    /// The process could not be started for a reason a restart cannot change (its command is
+    /// missing or not executable): FAILED_CONFIG at once, never retried, `reason` shown.
+    pub fn start_refused(&mut self, reason: String) -> Action {
+        self.stay(ServiceState::FailedConfig, reason)
     }
 
     /// Failures currently inside the window.

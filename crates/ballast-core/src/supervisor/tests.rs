@@ -247,3 +247,130 @@ fn overall_follows_critical_services() {
     );
     assert_eq!(overall(&[(true, S::Backoff)]), "DEGRADED");
 }
+
+/// A service driven into `state` by real transitions, and whether it then holds a process.
+fn service_in(state: ServiceState) -> (Service, bool) {
+    let mut s = Service::default();
+    let mut r = rules();
+    match state {
+        ServiceState::Stopped => {}
+        ServiceState::Starting => s.started(at(0)),
+        ServiceState::Running => {
+            s.started(at(0));
+            s.ready();
+        }
+        ServiceState::Backoff => {
+            s.started(at(0));
+            assert!(matches!(
+                s.exited(crash(), at(10), &r),
+                Action::Restart { .. }
+            ));
+        }
+        ServiceState::Failed => {
+            r.max_restarts = 0;
+            s.started(at(0));
+            s.exited(crash(), at(10), &r);
+        }
+        ServiceState::FailedConfig => {
+            s.started(at(0));
+            let exit = Exit {
+                code: Some(EX_CONFIG),
+                ..crash()
+            };
+            s.exited(exit, at(10), &r);
+        }
+    }
+    assert_eq!(s.state, state);
+    (s, holds_process(state))
+}
+
+/// issue 10 item 1: every control request against every service state. The table is the
+/// contract; after each plan is carried out as the runtime does it, the recorded state still
+/// matches the process held — a live process is never recorded as down.
+#[test]
+fn item_1_every_control_request_against_every_service_state_keeps_the_process_accounted_for() {
+    use ControlPlan as P;
+    use ControlRequest as Q;
+    use ServiceState as S;
+    let want = |q: Q, s: S| -> &'static str {
+        match (q, s) {
+            (Q::Reset, S::Failed | S::FailedConfig) => "clear",
+            (Q::Reset, _) => "refuse",
+            (Q::Restart, S::Failed | S::FailedConfig) => "refuse",
+            (Q::Restart | Q::Recover, S::Starting | S::Running) => "stop-then-start",
+            (Q::Restart | Q::Recover, S::Backoff | S::Stopped) => "start",
+            (Q::Recover, S::Failed | S::FailedConfig) => "clear",
+        }
+    };
+    for q in Q::ALL {
+        for st in S::ALL {
+            let (mut svc, mut process) = service_in(st);
+            let before = svc.clone();
+            let plan = plan_control(q, "bot", st);
+            let got = match &plan {
+                P::StopThenStart => "stop-then-start",
+                P::StartNow => "start",
+                P::ClearThenStart => "clear",
+                P::Refuse(_) => "refuse",
+            };
+            assert_eq!(got, want(q, st), "{} on {}", q.as_str(), st.as_str());
+            let startable = svc.make_startable(&plan);
+            match &plan {
+                P::Refuse(why) => {
+                    assert_eq!(svc, before, "a refusal changes nothing");
+                    assert!(!startable);
+                    assert!(why.contains(st.as_str()), "{why}");
+                    let hint = if q == Q::Reset {
+                        "ballast restart bot"
+                    } else {
+                        "ballast reset bot"
+                    };
+                    assert!(why.contains(hint), "{why}");
+                }
+                P::StopThenStart => {
+                    // The state is untouched while the process is up; it follows the exit.
+                    assert!(!startable);
+                    assert_eq!(svc, before);
+                    assert!(process);
+                    svc.exited(
+                        Exit {
+                            requested: true,
+                            ..crash()
+                        },
+                        at(20),
+                        &rules(),
+                    );
+                    process = false;
+                    assert_eq!(svc.state, S::Stopped, "down on request, then started again");
+                }
+                P::StartNow | P::ClearThenStart => {
+                    assert!(startable && !process);
+                    assert_eq!(svc.state, S::Stopped);
+                    if matches!(plan, P::ClearThenStart) {
+                        assert_eq!(svc.failures_in_window(), 0);
+                        assert_eq!(svc.last_reason, None);
+                    }
+                }
+            }
+            assert_eq!(
+                holds_process(svc.state),
+                process,
+                "{} on {}: state {} with process {process}",
+                q.as_str(),
+                st.as_str(),
+                svc.state.as_str()
+            );
+        }
+    }
+}
+
+#[test]
+fn make_startable_never_touches_a_service_that_holds_a_process() {
+    for st in [ServiceState::Starting, ServiceState::Running] {
+        for plan in [ControlPlan::StartNow, ControlPlan::ClearThenStart] {
+            let (mut svc, _) = service_in(st);
+            assert!(!svc.make_startable(&plan));
+            assert_eq!(svc.state, st);
+        }
+    }
+}

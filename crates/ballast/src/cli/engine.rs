@@ -15,6 +15,8 @@ use crate::settings;
 pub const CRASH_ENV: &str = "BALLAST_CHAOS_CRASH_AFTER_SEQ";
 /// Chaos (paper only): lose the paper venue's reply to one send in this many.
 pub const LOST_REPLY_ENV: &str = "BALLAST_CHAOS_LOST_REPLY_EVERY";
+/// Chaos (paper only): stall this many ms between the first order intent and its send.
+pub const STALL_ENV: &str = "BALLAST_CHAOS_STALL_BEFORE_SEND_MS";
 
 /// Write a line, ignoring a closed stream (the supervisor that read it may be gone).
 macro_rules! say {
@@ -52,22 +54,36 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
         );
         return Ok(exit::FAILURE);
     }
+    let mut supervisor = None;
     if a.supervised {
-        // The supervisor's death is a SIGTERM for the engine: it stops cleanly, state persisted.
+        // The supervisor's death is a SIGTERM for the engine (it wakes any wait at once), and
+        // the engine also sees that its parent changed before every order: it halts before its
+        // next order, state persisted. The parent is read before the signal is armed: had the
+        // supervisor died in between, the parent would differ now.
         let parent = rustix::process::getppid();
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))?;
         if rustix::process::getppid() != parent {
             eprintln!("ballast engine: the supervisor is already gone; not starting");
             return Ok(exit::FAILURE);
         }
+        supervisor = parent.map(|p| p.as_raw_nonzero().get() as u32);
     }
-    foreground(&a.config, &a.data_dir, a.max_bars, a.bars_per_second)
+    foreground(
+        &a.config,
+        &a.data_dir,
+        a.standalone,
+        supervisor,
+        a.max_bars,
+        a.bars_per_second,
+    )
 }
 
 /// Run the engine in this process until Ctrl-C / SIGTERM (or `max_bars`).
 pub fn foreground(
     config: &ConfigArg,
     data_dir: &DataDirArg,
+    standalone: bool,
+    supervisor: Option<u32>,
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
 ) -> anyhow::Result<Exit> {
@@ -92,9 +108,30 @@ pub fn foreground(
     )
     .path;
     let cfg = loaded.config;
+    // A standalone engine beside a supervisor of the same data directory would obey (and
+    // fight) the other runtime: refused before anything is touched.
+    if standalone {
+        use ballast_supervisor::lock::{SUPERVISOR_LOCK, holder};
+        if let Some(h) = holder(&dir.join("run"), SUPERVISOR_LOCK) {
+            say!(
+                std::io::stderr(),
+                "ballast engine: a supervisor{} runs for the data directory {}: it holds {} and runs its own engine; a standalone engine beside it is refused — nothing was started\n    help: `ballast status --data-dir {}` shows it; stop it first, or use another --data-dir",
+                h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                dir.display(),
+                dir.join("run").join(SUPERVISOR_LOCK).display(),
+                dir.display()
+            );
+            return Ok(exit::FAILURE);
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
+    // A stop signal sets the flag, then writes to a self-pipe that ends any wait of the
+    // engine at once (the flag is set first: whoever wakes sees it).
+    let (wake, wake_write) = std::os::unix::net::UnixStream::pair()?;
+    wake_write.set_nonblocking(true)?;
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
+        signal_hook::low_level::pipe::register(sig, wake_write.try_clone()?)?;
     }
     let mut log = |line: &str| {
         // Never panics on a closed stderr (the supervisor that read it may be gone): the
@@ -140,8 +177,17 @@ pub fn foreground(
         ),
         Err(_) => None,
     };
+    let stall_before_send_ms = match std::env::var(STALL_ENV) {
+        Ok(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            anyhow::anyhow!("{STALL_ENV}={v:?} must be a whole number of milliseconds")
+        })?),
+        Err(_) => None,
+    };
     let opts = Options {
         max_bars,
+        stall_before_send_ms,
+        supervisor,
+        wake: Some(Arc::new(wake)),
         bars_per_second,
         crash_after_seq,
         lost_reply_every,

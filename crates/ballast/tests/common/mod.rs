@@ -21,10 +21,16 @@ pub struct Sup {
 
 impl Sup {
     pub fn start(dir: &Path, config: &str) -> Sup {
+        Sup::start_with_env(dir, config, &[])
+    }
+
+    /// `start`, with these environment variables for the supervisor (and so its services).
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Sup {
         let cfg = dir.join("ballast.toml");
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(&cfg, config).unwrap();
         let child = ballast()
+            .envs(env.iter().copied())
             .args(["run", "--data-dir"])
             .arg(dir.join("data"))
             .arg("--config")

@@ -1,0 +1,182 @@
+//! One supervisor per data directory: an exclusive `flock` on `run/supervisor.lock`, held for
+//! the supervisor's life (the kernel releases it however the process ends). The file says who
+//! holds it — pid and start time — for the refusal a second supervisor prints. And a supervisor
+//! never starts beside a standalone engine (`ballast engine --standalone` holding
+//! `run/engine.lock`): two runtimes on one data directory would have one's safety policy obeyed
+//! by the other's engine.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FlockOperation, flock};
+
+/// The lock file's name in `run/`.
+pub const SUPERVISOR_LOCK: &str = "supervisor.lock";
+/// The engine's lock file in `run/` (taken by `ballast_engine::lock`).
+pub const ENGINE_LOCK: &str = "engine.lock";
+/// The longest lock file read (it holds one short line).
+const MAX_LOCK_FILE: u64 = 4096;
+
+/// The held lock (released on drop or exit).
+#[derive(Debug)]
+pub struct SupervisorLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Who holds a lock, as its file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: Option<u32>,
+    /// When it started (UTC), if the file says.
+    pub started: Option<String>,
+}
+
+impl Holder {
+    fn describe(&self) -> String {
+        match (&self.pid, &self.started) {
+            (Some(p), Some(t)) => format!("pid {p}, started {t}"),
+            (Some(p), None) => format!("pid {p}"),
+            _ => "its pid is not recorded".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another supervisor ({}) runs for the data directory {dir}: it holds {path} — one supervisor per data directory; nothing was started\n    help: `ballast status --data-dir {dir}` talks to it; stop it first{} to start a new one, or use another --data-dir",
+        holder.describe(),
+        holder.pid.map(|p| format!(" (`kill -TERM {p}`)")).unwrap_or_default()
+    )]
+    Supervisor {
+        dir: String,
+        path: String,
+        holder: Holder,
+    },
+    #[error(
+        "a standalone engine ({}) runs on the data directory {dir}: it holds {path}; a supervisor beside it would drive the wrong engine — nothing was started\n    help: stop it first{} (it stops cleanly on SIGTERM), then `ballast run` starts and supervises the engine itself; or use another --data-dir",
+        holder.describe(),
+        holder.pid.map(|p| format!(" (`kill -TERM {p}`)")).unwrap_or_default()
+    )]
+    StandaloneEngine {
+        dir: String,
+        path: String,
+        holder: Holder,
+    },
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Take `run/supervisor.lock` of `data_dir` (its `run/` exists), or say who has it; then make
+/// sure no standalone engine holds `run/engine.lock`. An engine left by a supervisor that died
+/// (tagged with `BALLAST_SUPERVISOR_PID`) is not refused: the startup self-heal deals with
+/// orphans. `started` is the UTC start time written for the next one.
+pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockError> {
+    let run = data_dir.join("run");
+    let path = run.join(SUPERVISOR_LOCK);
+    let shown = path.display().to_string();
+    let io = |source| LockError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&path)
+        .map_err(io)?;
+    if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        if e == rustix::io::Errno::WOULDBLOCK {
+            return Err(LockError::Supervisor {
+                dir: data_dir.display().to_string(),
+                path: shown,
+                holder: read_holder(&mut file),
+            });
+        }
+        return Err(io(e.into()));
+    }
+    if let Some(holder) = standalone_engine(&run) {
+        return Err(LockError::StandaloneEngine {
+            dir: data_dir.display().to_string(),
+            path: run.join(ENGINE_LOCK).display().to_string(),
+            holder,
+        });
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{} {started}", std::process::id()).map_err(io)?;
+    Ok(SupervisorLock { _file: file, path })
+}
+
+/// Who holds the lock file `name` in `run_dir`, if anyone does (a shared lock is tried and
+/// released at once; nothing is written).
+pub fn holder(run_dir: &Path, name: &str) -> Option<Holder> {
+    let mut f = File::open(run_dir.join(name)).ok()?;
+    match flock(&f, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => {
+            let _ = flock(&f, FlockOperation::Unlock);
+            None
+        }
+        Err(_) => Some(read_holder(&mut f)),
+    }
+}
+
+/// The holder of `run/engine.lock` when it is not a service of some supervisor.
+fn standalone_engine(run_dir: &Path) -> Option<Holder> {
+    let h = holder(run_dir, ENGINE_LOCK)?;
+    let supervised = h.pid.is_some_and(|pid| {
+        std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+            env.split(|b| *b == 0)
+                .any(|v| v.starts_with(b"BALLAST_SUPERVISOR_PID="))
+        })
+    });
+    (!supervised).then_some(h)
+}
+
+fn read_holder(file: &mut File) -> Holder {
+    let mut text = String::new();
+    let _ = file.rewind();
+    let _ = Read::take(&mut *file, MAX_LOCK_FILE).read_to_string(&mut text);
+    let mut words = text.split_whitespace();
+    Holder {
+        pid: words.next().and_then(|p| p.parse().ok()),
+        started: words.next().map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_supervisor_is_refused_with_the_owner_and_the_lock_frees_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("run")).unwrap();
+        let first = acquire(tmp.path(), "2026-12-01T09:00:00.000Z").unwrap();
+        let e = acquire(tmp.path(), "later").unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "pid {}, started 2026-12-01T09:00:00.000Z",
+                std::process::id()
+            )) && e.contains("one supervisor per data directory"),
+            "{e}"
+        );
+        assert_eq!(
+            holder(&tmp.path().join("run"), SUPERVISOR_LOCK).and_then(|h| h.pid),
+            Some(std::process::id())
+        );
+        drop(first);
+        assert_eq!(holder(&tmp.path().join("run"), SUPERVISOR_LOCK), None);
+        acquire(tmp.path(), "now").unwrap();
+    }
+}
