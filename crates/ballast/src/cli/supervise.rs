@@ -164,7 +164,13 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
-        return Ok(exit::OK);
+        // An error answer (the supervisor is busy or shutting down) is printed as JSON too,
+        // and is a failure.
+        return Ok(if matches!(answer, Response::Error { .. }) {
+            exit::FAILURE
+        } else {
+            exit::OK
+        });
     }
     match answer {
         Response::Status {
@@ -213,8 +219,12 @@ pub fn status(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
             }
             Ok(exit::OK)
         }
-        other => {
-            eprintln!("ballast status: unexpected answer {other:?}");
+        Response::Error { message } => {
+            eprintln!("ballast status: {message}");
+            Ok(exit::FAILURE)
+        }
+        _ => {
+            eprintln!("ballast status: the supervisor answered something other than a status");
             Ok(exit::FAILURE)
         }
     }
@@ -350,8 +360,8 @@ pub fn command(data_dir: &DataDirArg, config: &ConfigArg, req: Request) -> anyho
             eprintln!("ballast: {message}");
             Ok(exit::FAILURE)
         }
-        Ok(other) => {
-            eprintln!("ballast: unexpected answer {other:?}");
+        Ok(_) => {
+            eprintln!("ballast: the supervisor answered something other than done or an error");
             Ok(exit::FAILURE)
         }
         Err(e) => {
