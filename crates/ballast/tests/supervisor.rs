@@ -1264,3 +1264,52 @@ max_restarts = 5
     );
     assert!(sup.stop().0.success());
 }
+
+/// issue 10 item 1, the repro: `ballast reset engine` while the engine trades marked it
+/// STOPPED with its pid still running; health went CRITICAL ("engine STOPPED") and the policy
+/// DEFENSIVE_EXIT closed a position. Now the reset is refused and nothing follows from it.
+#[test]
+fn item_1_reset_engine_while_it_trades_is_refused_and_health_never_sees_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        "[feed]\nbars_per_second = 50\n\n[health]\ncycle_ms = 200\n",
+    );
+    let s = sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    let pid = Sup::service(&s, "engine")["pid"].as_i64().unwrap();
+    let out = sup.cli(&["reset", "engine"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("engine is RUNNING, not FAILED") && err.contains("ballast restart engine"),
+        "{err}"
+    );
+    // Three health cycles later: the same engine, RUNNING, and no issue says it stopped.
+    let at = || -> String {
+        let out = sup.cli(&["health", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout)
+            .map(|r| r["at"].to_string())
+            .unwrap_or_default()
+    };
+    let mut seen = vec![at()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < 4 {
+        assert!(Instant::now() < deadline, "health does not cycle");
+        let now = at();
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = sup.status().unwrap();
+    assert_eq!(state(&s, "engine"), "RUNNING", "{s}");
+    assert_eq!(Sup::service(&s, "engine")["pid"].as_i64(), Some(pid));
+    let issues = s["health"]["issues"].to_string();
+    assert!(!issues.contains("STOPPED"), "{issues}");
+    let policy = s["health"]["policy"].as_str().unwrap_or("");
+    assert!(
+        !matches!(policy, "DEFENSIVE_EXIT" | "EMERGENCY_SHUTDOWN"),
+        "policy {policy}: {s}"
+    );
+    assert!(sup.stop().0.success());
+}

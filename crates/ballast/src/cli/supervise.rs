@@ -224,7 +224,13 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             map.insert("engine".into(), serde_json::to_value(&hb.view)?);
         }
         out!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(exit::OK);
+        // An error answer (the supervisor is busy or shutting down) is printed as JSON too,
+        // and is a failure.
+        return Ok(if matches!(answer, Response::Error { .. }) {
+            exit::FAILURE
+        } else {
+            exit::OK
+        });
     }
     match answer {
         Response::Status {
@@ -310,11 +316,12 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             }
             Ok(exit::OK)
         }
-        other => {
-            eprintln!(
-                "ballast status: the supervisor answered something else than a status: {}",
-                serde_json::to_string(&other).unwrap_or_default()
-            );
+        Response::Error { message } => {
+            eprintln!("ballast status: {message}");
+            Ok(exit::FAILURE)
+        }
+        _ => {
+            eprintln!("ballast status: the supervisor answered something other than a status");
             Ok(exit::FAILURE)
         }
     }
@@ -471,11 +478,8 @@ pub fn command(dir: &DataDir, req: Request) -> anyhow::Result<Exit> {
             eprintln!("ballast: {message}");
             Ok(exit::FAILURE)
         }
-        Ok(other) => {
-            eprintln!(
-                "ballast: unexpected answer from the supervisor: {}",
-                serde_json::to_string(&other).unwrap_or_default()
-            );
+        Ok(_) => {
+            eprintln!("ballast: the supervisor answered something other than done or an error");
             Ok(exit::FAILURE)
         }
         Err(e) => {
