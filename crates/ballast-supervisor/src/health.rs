@@ -958,16 +958,6 @@ pub struct HistoryEntry {
     pub issues: usize,
 }
 
-/// The policy file: the persisted state plus what the engine reads.
-#[derive(Serialize)]
-struct PolicyFile<'a> {
-    #[serde(flatten)]
-    state: &'a PolicyState,
-    trading_state: ballast_core::guard::TradingState,
-    size_multiplier: rust_decimal::Decimal,
-    trading_allowed: bool,
-}
-
 /// What outlives a health cycle: the policy, the recommendations, the history.
 pub struct Governor {
     data_dir: PathBuf,
@@ -989,8 +979,11 @@ pub struct Governor {
 pub const HISTORY_IN_REPORT: usize = 100;
 
 impl Governor {
-    /// Load the persisted policy (an unreadable file starts at NO_NEW_TRADES: a restart never
-    /// re-arms trading by losing its state).
+    /// Load the persisted policy, checked against the engine's journal
+    /// ([`policy::restore`]): a missing, damaged, hand-written or less strict file never
+    /// re-arms trading — the last policy the engine journaled is the floor, and only a fresh
+    /// data directory starts at ALLOW_ALL. A file that was not taken as it is is written
+    /// again at once.
     pub fn load(
         data_dir: &Path,
         config: &Config,
@@ -998,25 +991,21 @@ impl Governor {
         log: &mut dyn FnMut(&str),
     ) -> Governor {
         let path = data_dir.join("state/policy.json");
-        let policy = match std::fs::read_to_string(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PolicyState::new(now),
-            Err(e) => unreadable(&path, &e.to_string(), now, log),
-            Ok(text) => match serde_json::from_str::<PolicyState>(&text) {
-                Ok(p) => {
-                    if p.policy != Policy::AllowAll {
-                        log(&format!(
-                            "safety policy {} kept from before the restart ({})",
-                            p.policy.as_str(),
-                            p.reason
-                        ));
-                    }
-                    p
-                }
-                Err(e) => unreadable(&path, &e.to_string(), now, log),
-            },
-        };
-        let g = &config.guard;
-        Governor {
+        let file = read_policy_file(&path);
+        let journal = journaled_policy(data_dir, log);
+        let restored = policy::restore(file, &journal, now);
+        if let Some(w) = &restored.warning {
+            log(w);
+        } else if restored.state.policy != Policy::AllowAll {
+            log(&format!(
+                "safety policy {} kept from before the restart ({})",
+                restored.state.policy.as_str(),
+                restored.state.reason
+            ));
+        }
+        let policy = restored.state;
+        let guard = &config.guard;
+        let g = Governor {
             data_dir: data_dir.to_owned(),
             policy,
             approvals: Approvals::default(),
@@ -1027,14 +1016,23 @@ impl Governor {
             hysteresis_ms: i64::from(config.health.hysteresis_secs) * 1000,
             ttl_ms: i64::from(config.health.recommendation_ttl_secs) * 1000,
             limits: Protections {
-                max_drawdown_pct: g.max_drawdown_pct,
-                daily_loss_limit_pct: g.daily_loss_limit_pct,
-                stop_loss_streak: g.stop_loss_streak,
-                stop_loss_cooldown_ms: i64::from(g.stop_loss_cooldown_minutes) * 60_000,
+                max_drawdown_pct: guard.max_drawdown_pct,
+                daily_loss_limit_pct: guard.daily_loss_limit_pct,
+                stop_loss_streak: guard.stop_loss_streak,
+                stop_loss_cooldown_ms: i64::from(guard.stop_loss_cooldown_minutes) * 60_000,
             },
             kill_switch: false,
             dangerous: 0,
+        };
+        if restored.rewrite {
+            if let Err(e) = g.persist_policy() {
+                log(&format!(
+                    "CRITICAL: cannot write {} ({e}): the engine keeps the policy it journaled",
+                    path.display()
+                ));
+            }
         }
+        g
     }
 
     fn account(&self) -> Option<policy::Account> {
@@ -1132,16 +1130,10 @@ impl Governor {
         events
     }
 
-    /// `state/policy.json`, durably (temp file, fdatasync, rename, directory fsync).
+    /// `state/policy.json`, durably (temp file, fdatasync, rename, directory fsync), with its
+    /// checksum ([`policy::encode_file`]).
     pub fn persist_policy(&self) -> std::io::Result<()> {
-        let p = self.policy.policy;
-        let file = PolicyFile {
-            state: &self.policy,
-            trading_state: p.trading_state(),
-            size_multiplier: p.size_multiplier(),
-            trading_allowed: p.trading_allowed(),
-        };
-        let body = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
+        let body = policy::encode_file(&self.policy);
         let dir = self.data_dir.join("state");
         RealStorage.create_dir_all(&dir)?;
         crate::heal::write_atomic(&RealStorage, &dir.join("policy.json"), &body)
@@ -1276,17 +1268,75 @@ impl Governor {
     }
 }
 
-fn unreadable(path: &Path, error: &str, now: Timestamp, log: &mut dyn FnMut(&str)) -> PolicyState {
-    log(&format!(
-        "CRITICAL: {} cannot be read ({error}); starting at NO_NEW_TRADES until an operator runs `ballast resume`",
-        path.display()
-    ));
-    let mut p = PolicyState::new(now);
-    p.policy = Policy::NoNewTrades;
-    p.floor = Some(Policy::NoNewTrades);
-    p.reason = format!("the persisted policy could not be read: {error}");
-    p
+/// `state/policy.json` as found: missing, unusable (why), or a file Ballast wrote.
+fn read_policy_file(path: &Path) -> policy::FileRead {
+    use std::io::Read;
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return policy::FileRead::Missing,
+        Err(e) => return policy::FileRead::Unreadable(e.to_string()),
+        Ok(m) => m,
+    };
+    if !meta.is_file() {
+        return policy::FileRead::Unreadable("it is not a regular file".into());
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = std::fs::File::open(path)
+        .and_then(|f| f.take(policy::MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+    {
+        return policy::FileRead::Unreadable(e.to_string());
+    }
+    match policy::decode_file(&bytes) {
+        Ok(s) => policy::FileRead::Valid(s),
+        Err(e) => policy::FileRead::Unreadable(e),
+    }
 }
+
+/// The last `engine.policy` of the engine's journal (its valid prefix: a damaged journal is
+/// the healer's and the engine's to refuse). A journal that cannot be read at all counts as
+/// NO_NEW_TRADES: nothing says what the engine held, so nothing re-arms trading.
+fn journaled_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> policy::JournalView {
+    let dir = ballast_store::Layout::new(data_dir).engine_journal();
+    let mut last: Option<policy::Journaled> = None;
+    let mut bad = None;
+    let scan = ballast_store::journal::scan(&RealStorage, &dir, &mut |rec| {
+        if rec.kind == ENGINE_POLICY {
+            match serde_json::from_str::<policy::Journaled>(rec.body.get()) {
+                Ok(j) => last = Some(j),
+                Err(e) => bad = Some(format!("seq {}: {e}", rec.seq)),
+            }
+        }
+        Ok(())
+    });
+    match scan {
+        Ok(s) if s.records == 0 => policy::JournalView::Fresh,
+        Ok(_) => {
+            if let Some(e) = bad {
+                log(&format!(
+                    "warning: an engine.policy record of the engine's journal cannot be read ({e}); the last readable one is used"
+                ));
+            }
+            last.map_or(policy::JournalView::NeverChanged, policy::JournalView::Last)
+        }
+        Err(ballast_store::journal::scan::ScanError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            policy::JournalView::Fresh
+        }
+        Err(e) => {
+            log(&format!(
+                "CRITICAL: the engine's journal cannot be read for its last policy ({e}): starting at NO_NEW_TRADES at least"
+            ));
+            policy::JournalView::Last(policy::Journaled {
+                policy: Policy::NoNewTrades,
+                reason: format!("the engine's journal could not be read: {e}"),
+                releases: 0,
+            })
+        }
+    }
+}
+
+/// The engine's policy record type (`ballast_engine::runtime::POLICY`).
+const ENGINE_POLICY: &str = "engine.policy";
 
 /// The ops-journal event of a policy change.
 pub fn transition_event(t: &Transition) -> (String, Value) {

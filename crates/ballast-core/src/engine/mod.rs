@@ -917,6 +917,7 @@ impl EngineState {
             reason,
             at,
             orders,
+            releases: self.policy.as_ref().map_or(0, |p| p.releases),
         }
     }
 
