@@ -9,12 +9,15 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::guard::TradingState;
-use crate::health::{Report, Severity, Status};
+use crate::health::{Issue, Report, Severity, Status};
 use crate::time::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Policy {
+    #[default]
     AllowAll,
     SafeRiskProfile,
     NoNewTrades,
@@ -52,6 +55,21 @@ impl Policy {
     /// Whether trading that adds exposure is allowed.
     pub fn trading_allowed(self) -> bool {
         self.trading_state() == TradingState::Active
+    }
+
+    /// What the policy does to trading, in words, with its name (shown beside each issue).
+    pub fn effect(self) -> &'static str {
+        match self {
+            Policy::AllowAll => "no effect on trading",
+            Policy::SafeRiskProfile => "order sizes halved (SAFE_RISK_PROFILE)",
+            Policy::NoNewTrades => "no new trades (NO_NEW_TRADES)",
+            Policy::DefensiveExit => {
+                "only reducing orders, the riskiest positions closed (DEFENSIVE_EXIT)"
+            }
+            Policy::EmergencyShutdown => {
+                "trading halted until `ballast resume` (EMERGENCY_SHUTDOWN)"
+            }
+        }
     }
 }
 
@@ -264,6 +282,93 @@ pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
     (Policy::AllowAll, "all clear".into())
 }
 
+/// What the safety policy does about one issue on its own: the rules of [`target`] applied
+/// to that issue alone (the policy is the strictest of its issues', the kill switch and the
+/// protections aside). Shown beside the issue so its words never contradict the policy.
+pub fn issue_policy(i: &Issue) -> Policy {
+    if i.status == Status::Failed && i.severity == Severity::Critical {
+        Policy::EmergencyShutdown
+    } else if i.severity == Severity::Critical && i.impacts_trading {
+        Policy::DefensiveExit
+    } else if i.severity == Severity::Critical
+        || (i.impacts_trading && i.status >= Status::Degraded)
+    {
+        Policy::NoNewTrades
+    } else if i.severity == Severity::High {
+        Policy::SafeRiskProfile
+    } else {
+        Policy::AllowAll
+    }
+}
+
+/// The policy the rules and the operator's floor ask for now.
+fn wanted(state: &PolicyState, input: &Input<'_>) -> (Policy, String) {
+    let (mut want, mut why) = target(input, &state.latches);
+    if let Some(floor) = state.floor {
+        if floor > want {
+            want = floor;
+            why = format!("operator: {} until released", floor.as_str());
+        }
+    }
+    (want, why)
+}
+
+/// Where the policy goes next by itself, for `ballast health` / `ballast status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outlook {
+    /// The policy it steps down to if the conditions stay clear (none: only an operator).
+    pub to: Option<Policy>,
+    /// In how long.
+    pub in_ms: Option<i64>,
+    /// `steps down to ALLOW_ALL in 4 min 10 s if clear`.
+    pub text: String,
+}
+
+/// The hysteresis countdown (after [`step`] at `now`): where a lower target is waiting, when
+/// the policy steps down to it; in EMERGENCY_SHUTDOWN, that only an operator leaves it.
+pub fn outlook(
+    state: &PolicyState,
+    input: &Input<'_>,
+    hysteresis_ms: i64,
+    now: Timestamp,
+) -> Option<Outlook> {
+    if state.policy == Policy::EmergencyShutdown {
+        return Some(Outlook {
+            to: None,
+            in_ms: None,
+            text: "stays EMERGENCY_SHUTDOWN until an operator runs `ballast resume`".into(),
+        });
+    }
+    let (want, _) = wanted(state, input);
+    if want >= state.policy {
+        return None;
+    }
+    let waited = state.lower_since.map_or(0, |s| now.ms_since(s).max(0));
+    let left = (hysteresis_ms - waited).max(0);
+    Some(Outlook {
+        to: Some(want),
+        in_ms: Some(left),
+        text: format!(
+            "steps down to {} in {} if clear",
+            want.as_str(),
+            duration_words(left)
+        ),
+    })
+}
+
+/// `4 min 10 s`, `45 s`, `1 h 5 min` (rounded up to the second).
+pub fn duration_words(ms: i64) -> String {
+    let secs = (ms.max(0) + 999) / 1000;
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
 /// One evaluation: escalate at once, de-escalate after `hysteresis_ms` of a lower target,
 /// never leave EMERGENCY_SHUTDOWN by itself.
 pub fn step(
@@ -274,13 +379,7 @@ pub fn step(
     now: Timestamp,
 ) -> Option<Transition> {
     update_latches(&mut state.latches, input.account, limits, now);
-    let (mut want, mut why) = target(input, &state.latches);
-    if let Some(floor) = state.floor {
-        if floor > want {
-            want = floor;
-            why = format!("operator: {} until released", floor.as_str());
-        }
-    }
+    let (want, why) = wanted(state, input);
     let from = state.policy;
     if want > from {
         state.lower_since = None;
@@ -1012,6 +1111,82 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+    #[test]
+    fn item_21_each_issue_names_what_the_policy_does_and_never_contradicts_it() {
+        let statuses = [
+            Status::Healthy,
+            Status::Unknown,
+            Status::Degraded,
+            Status::Critical,
+            Status::Failed,
+        ];
+        let mut kinds = Vec::new();
+        for critical in [false, true] {
+            for trading in [false, true] {
+                for st in statuses {
+                    kinds.push((critical, trading, st));
+                }
+            }
+        }
+        for a in &kinds {
+            for b in &kinds {
+                let subs = [("a", a.0, a.1, a.2), ("b", b.0, b.1, b.2)];
+                let r = report(&subs);
+                let strictest = r.issues.iter().map(|i| i.policy).max().unwrap_or_default();
+                assert_eq!(target(&input(&r), &[]).0, strictest, "{subs:?}");
+            }
+        }
+        // The case of issue 10 item 21: a busy machine is HIGH and halves order sizes — and says so.
+        let r = report(&[("resources", false, false, Status::Critical)]);
+        assert_eq!(r.issues[0].policy, Policy::SafeRiskProfile);
+        assert_eq!(
+            r.issues[0].policy.effect(),
+            "order sizes halved (SAFE_RISK_PROFILE)"
+        );
+        let r = report(&[("logging", false, false, Status::Degraded)]);
+        assert_eq!(r.issues[0].policy.effect(), "no effect on trading");
+    }
+
+    #[test]
+    fn item_21_the_outlook_counts_the_hysteresis_down() {
+        let mut st = PolicyState::new(t(0));
+        let high = report(&[("resources", false, false, Status::Critical)]);
+        let good = report(HEALTHY);
+        step(&mut st, &input(&high), &limits(), 300_000, t(1)).unwrap();
+        assert_eq!(
+            outlook(&st, &input(&high), 300_000, t(1)),
+            None,
+            "nothing lower yet"
+        );
+        assert!(step(&mut st, &input(&good), &limits(), 300_000, t(10)).is_none());
+        let o = outlook(&st, &input(&good), 300_000, t(60)).unwrap();
+        assert_eq!(o.to, Some(Policy::AllowAll));
+        assert_eq!(o.in_ms, Some(250_000));
+        assert_eq!(o.text, "steps down to ALLOW_ALL in 4 min 10 s if clear");
+        let o = outlook(&st, &input(&good), 300_000, t(309)).unwrap();
+        assert_eq!(o.text, "steps down to ALLOW_ALL in 1 s if clear");
+        // An operator floor holds it: no countdown below the floor.
+        st.floor = Some(Policy::SafeRiskProfile);
+        assert_eq!(outlook(&st, &input(&good), 300_000, t(60)), None);
+        st.floor = None;
+        // EMERGENCY_SHUTDOWN: only an operator.
+        let failed = report(&[("engine", true, true, Status::Failed)]);
+        step(&mut st, &input(&failed), &limits(), 300_000, t(400)).unwrap();
+        let o = outlook(&st, &input(&good), 300_000, t(500)).unwrap();
+        assert_eq!((o.to, o.in_ms), (None, None));
+        assert!(o.text.contains("`ballast resume`"), "{}", o.text);
+        for (ms, words) in [
+            (0, "0 s"),
+            (1, "1 s"),
+            (45_000, "45 s"),
+            (60_000, "1 min"),
+            (250_000, "4 min 10 s"),
+            (3_600_000, "1 h"),
+            (3_900_000, "1 h 5 min"),
+        ] {
+            assert_eq!(duration_words(ms), words);
         }
     }
 }

@@ -152,6 +152,8 @@ pub struct Monitor {
     /// The policy in force, for the guard check.
     pub policy: Option<(Policy, Timestamp)>,
     services_seen: Option<Vec<ServiceBrief>>,
+    /// How long each resource figure has been past its threshold ([`rules::Sustained`]).
+    resource_windows: BTreeMap<String, rules::Sustained>,
 }
 
 fn sub(name: &str, critical: bool, trading: bool, deps: &[&str], interval_ms: i64) -> Subsystem {
@@ -268,6 +270,7 @@ impl Monitor {
             engine: None,
             policy: None,
             services_seen: None,
+            resource_windows: BTreeMap::new(),
         }
     }
 
@@ -402,7 +405,7 @@ impl Monitor {
                 CheckResult::new("ops_journal", Status::Healthy, "every event journaled")
             }],
             Probe::Logging => vec![self.logging_check()],
-            Probe::Resources => self.resources(),
+            Probe::Resources => self.resources(now),
             Probe::Heal => vec![heal_check(inputs)],
             Probe::Service(name) => vec![service_check(name, inputs)],
             Probe::User(c) => vec![user_check(c, &self.exits, now)],
@@ -571,7 +574,10 @@ impl Monitor {
         }
     }
 
-    fn resources(&mut self) -> Vec<CheckResult> {
+    /// CPU, memory, free disk and file descriptors, each counted only once it has stayed past
+    /// its threshold for `[health] resource_window_secs` (free disk below a third of its
+    /// minimum at once).
+    fn resources(&mut self, now: Timestamp) -> Vec<CheckResult> {
         let h = &self.config.health;
         // Each figure measured with its own latency; what it means is the core's rule.
         let timed = |f: &mut dyn FnMut() -> CheckResult| {
@@ -634,7 +640,18 @@ impl Monitor {
                 format!("{open} of {limit} file descriptors"),
             )
         });
-        vec![cpu, memory, disk, fds]
+        let window_ms = i64::from(h.resource_window_secs) * 1000;
+        let mut out = vec![cpu, memory, disk, fds];
+        for r in &mut out {
+            let held = self
+                .resource_windows
+                .entry(r.name.clone())
+                .or_default()
+                .observe(r.status, now, window_ms, r.name == "disk_free");
+            r.detail = rules::sustained_detail(&r.detail, &held);
+            r.status = held.status;
+        }
+        out
     }
 }
 
@@ -973,6 +990,8 @@ pub struct Governor {
     kill_switch: bool,
     /// Dangerous heal findings of the last sweep (reconciliation is not clean while any).
     pub dangerous: usize,
+    /// Where the policy goes next by itself (the hysteresis countdown), as of the last cycle.
+    pub outlook: Option<policy::Outlook>,
 }
 
 /// How many history entries `state/health.json` carries.
@@ -1023,6 +1042,7 @@ impl Governor {
             },
             kill_switch: false,
             dangerous: 0,
+            outlook: None,
         };
         if restored.rewrite {
             if let Err(e) = g.persist_policy() {
@@ -1088,6 +1108,7 @@ impl Governor {
         ) {
             events.push(transition_event(&t));
         }
+        self.outlook = policy::outlook(&self.policy, &input, self.hysteresis_ms, now);
         let advice: Vec<Advice> = report
             .issues
             .iter()
@@ -1159,6 +1180,7 @@ impl Governor {
                 "floor": self.policy.floor,
                 "latches": self.policy.latches,
                 "kill_switch": self.kill_switch,
+                "outlook": self.outlook,
             },
             "trading_allowed": p.trading_allowed() && !self.kill_switch,
             "live_start": r.live_start_allowed().err(),
@@ -1380,6 +1402,9 @@ pub fn summary(g: &Governor) -> BTreeMap<&'static str, Value> {
     let mut m = BTreeMap::new();
     m.insert("policy", json!(g.policy.policy.as_str()));
     m.insert("policy_reason", json!(g.policy.reason));
+    if let Some(o) = &g.outlook {
+        m.insert("policy_outlook", json!(o.text));
+    }
     if let Some(r) = &g.report {
         m.insert("overall", json!(r.overall.as_str()));
         m.insert("score", json!(r.score));
@@ -1389,10 +1414,11 @@ pub fn summary(g: &Governor) -> BTreeMap<&'static str, Value> {
                 r.issues
                     .iter()
                     .map(|i| format!(
-                        "{} {}: {}",
+                        "{} {}: {} — {}",
                         i.severity.as_str(),
                         i.id,
-                        i.symptoms.join("; ")
+                        i.symptoms.join("; "),
+                        i.policy.effect()
                     ))
                     .collect::<Vec<_>>()
             ),

@@ -327,3 +327,140 @@ fn item_2_only_a_fresh_data_directory_starts_at_allow_all_and_a_damaged_file_the
     );
     sup.stop();
 }
+
+/// Monitor-only: no engine, a declared check of `dir/needed` (supportive: a HIGH issue while
+/// the file is missing), the machine's memory past a 1 % threshold (always: the window is
+/// what is tested), a long hysteresis to count down.
+fn busy_machine(dir: &Path, window_secs: u32) -> String {
+    format!(
+        "[engine]\nenabled = false\n[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\nhysteresis_secs = 600\ncpu_degraded_pct = 100\nmemory_degraded_pct = 1\ndisk_free_min_pct = 0\nresource_window_secs = {window_secs}\n
+[[checks]]
+name = \"models\"
+kind = \"files_present\"
+paths = [\"{}\"]
+",
+        dir.join("needed").display()
+    )
+}
+
+fn check<'a>(h: &'a Value, subsystem: &str, name: &str) -> &'a Value {
+    h["subsystems"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == subsystem))
+        .and_then(|s| s["checks"].as_array())
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+fn issue<'a>(h: &'a Value, id: &str) -> Option<&'a Value> {
+    h["issues"].as_array()?.iter().find(|i| i["id"] == id)
+}
+
+#[test]
+fn item_21_a_busy_machine_raises_an_issue_only_after_the_window_and_says_what_the_policy_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("needed"), b"").unwrap();
+    let sup = Sup::start(dir, &busy_machine(dir, 4));
+    // Past the threshold, but not for the window yet: HEALTHY, no issue, and the detail says
+    // how long it has lasted and how long it must.
+    let h = wait_health(&sup, "the memory figure measured", |h| {
+        check(h, "resources", "memory")["detail"].is_string()
+    });
+    let memory = check(&h, "resources", "memory");
+    assert_eq!(memory["status"], "HEALTHY", "{h:#}");
+    assert!(
+        memory["detail"]
+            .as_str()
+            .unwrap()
+            .contains("past the threshold for ")
+            && memory["detail"]
+                .as_str()
+                .unwrap()
+                .ends_with(": DEGRADED only after 4 s"),
+        "{memory:#}"
+    );
+    assert!(issue(&h, "resources/memory").is_none(), "{h:#}");
+    let first = Instant::now();
+    // Sustained for the window: now it counts (a LOW issue: the policy does nothing).
+    let h = wait_health(&sup, "memory DEGRADED after the window", |h| {
+        check(h, "resources", "memory")["status"] == "DEGRADED"
+    });
+    assert!(first.elapsed() >= Duration::from_secs(2), "{h:#}");
+    let i = issue(&h, "resources/memory").unwrap();
+    assert_eq!(
+        (&i["severity"], &i["policy"]),
+        (&"LOW".into(), &"ALLOW_ALL".into())
+    );
+    assert_eq!(policy(&h), "ALLOW_ALL");
+    let text = String::from_utf8_lossy(&sup.cli(&["health"]).stdout).into_owned();
+    assert!(
+        text.contains("issue LOW resources/memory (no effect on trading)"),
+        "{text}"
+    );
+    sup.stop();
+}
+
+#[test]
+fn item_21_health_and_status_say_what_an_issue_does_to_trading_and_count_the_hysteresis_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A supportive check CRITICAL: HIGH → SAFE_RISK_PROFILE, and the issue says so.
+    let sup = Sup::start(dir, &busy_machine(dir, 0));
+    let h = wait_health(&sup, "SAFE_RISK_PROFILE", |h| {
+        policy(h) == "SAFE_RISK_PROFILE"
+    });
+    let i = issue(&h, "models/files").or_else(|| {
+        h["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["subsystem"] == "models")
+    });
+    let i = i.unwrap_or_else(|| panic!("{h:#}"));
+    assert_eq!(
+        (&i["severity"], &i["policy"]),
+        (&"HIGH".into(), &"SAFE_RISK_PROFILE".into())
+    );
+    let text = String::from_utf8_lossy(&sup.cli(&["health"]).stdout).into_owned();
+    assert!(
+        text.contains(&format!(
+            "issue HIGH {} (order sizes halved (SAFE_RISK_PROFILE))",
+            i["id"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("does not impact trading"), "{text}");
+    let status = String::from_utf8_lossy(&sup.cli(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("— order sizes halved (SAFE_RISK_PROFILE)"),
+        "{status}"
+    );
+    // Clear: the policy waits out the hysteresis, and both commands count it down.
+    std::fs::write(dir.join("needed"), b"").unwrap();
+    let h = wait_health(&sup, "the countdown", |h| {
+        h["policy"]["outlook"]["to"] == "ALLOW_ALL"
+    });
+    assert_eq!(policy(&h), "SAFE_RISK_PROFILE");
+    let left = h["policy"]["outlook"]["in_ms"].as_i64().unwrap();
+    assert!((590_000..=600_000).contains(&left), "{h:#}");
+    // `10 min` at first, then `9 min 59 s`, … — in words, never in ms.
+    let counting = |t: &str| {
+        t.lines().next().is_some_and(|l| {
+            l.contains("; steps down to ALLOW_ALL in ")
+                && l.ends_with(" if clear")
+                && (l.contains(" in 10 min ") || l.contains(" in 9 min "))
+        })
+    };
+    let text = String::from_utf8_lossy(&sup.cli(&["health"]).stdout).into_owned();
+    assert!(counting(&text), "{text}");
+    let status = String::from_utf8_lossy(&sup.cli(&["status"]).stdout).into_owned();
+    assert!(
+        status
+            .lines()
+            .find(|l| l.starts_with("health "))
+            .is_some_and(counting),
+        "{status}"
+    );
+    sup.stop();
+}
