@@ -570,11 +570,17 @@ pub struct Restored {
 /// engine's journal is the source of truth: a valid file is taken when it is at least as
 /// strict as the last journaled policy (it may be stricter: the engine was down when the
 /// supervisor escalated); a less strict one is overruled; a missing or unreadable one is
-/// rebuilt from the journal. Only a fresh data directory with no file starts at ALLOW_ALL (a
-/// damaged file there starts at NO_NEW_TRADES until an operator resumes: nothing says what
-/// it held).
-pub fn restore(file: FileRead, journal: &JournalView, now: Timestamp) -> Restored {
-    let journaled = match journal {
+/// rebuilt from the journal. `recorded`, the last policy change in the supervisor's ops
+/// journal, is a floor too (it covers what the engine could not journal: it was down, or
+/// disabled). Only a fresh data directory with no file starts at ALLOW_ALL (a damaged file
+/// there starts at NO_NEW_TRADES until an operator resumes: nothing says what it held).
+pub fn restore(
+    file: FileRead,
+    journal: &JournalView,
+    recorded: Option<Policy>,
+    now: Timestamp,
+) -> Restored {
+    let engine = match journal {
         JournalView::Fresh => None,
         JournalView::NeverChanged => Some(Journaled {
             policy: Policy::AllowAll,
@@ -583,11 +589,26 @@ pub fn restore(file: FileRead, journal: &JournalView, now: Timestamp) -> Restore
         }),
         JournalView::Last(j) => Some(j.clone()),
     };
+    let (journaled, source, said) = match (engine, recorded) {
+        (e, Some(r)) if e.as_ref().is_none_or(|e| r > e.policy) => (
+            Some(Journaled {
+                policy: r,
+                reason: format!(
+                    "the supervisor's ops journal last recorded a change to {}",
+                    r.as_str()
+                ),
+                releases: e.map_or(0, |e| e.releases),
+            }),
+            "the supervisor's ops journal",
+            "the ops journal last recorded",
+        ),
+        (e, _) => (e, "the engine's journal", "the engine last journaled"),
+    };
     let rebuilt = |j: &Journaled, why: &str| {
         let mut s = PolicyState::new(now);
         s.policy = j.policy;
         s.releases = j.releases;
-        s.reason = format!("rebuilt from the engine's journal ({why}): {}", j.reason);
+        s.reason = format!("rebuilt from {source} ({why}): {}", j.reason);
         s
     };
     match (file, journaled) {
@@ -606,14 +627,14 @@ pub fn restore(file: FileRead, journal: &JournalView, now: Timestamp) -> Restore
                 };
             }
             let warning = format!(
-                "state/policy.json says {} but the engine last journaled {}: the journal wins, the policy stays {}{}",
+                "state/policy.json says {} but {said} {}: the journal wins, the policy stays {}{}",
                 s.policy.as_str(),
                 j.policy.as_str(),
                 j.policy.as_str(),
                 leave_hint(j.policy)
             );
             s.reason = format!(
-                "kept from the engine's journal (the file said {}): {}",
+                "kept from {source} (the file said {}): {}",
                 s.policy.as_str(),
                 j.reason
             );
@@ -633,7 +654,7 @@ pub fn restore(file: FileRead, journal: &JournalView, now: Timestamp) -> Restore
         },
         (FileRead::Missing, Some(j)) => Restored {
             warning: Some(format!(
-                "state/policy.json is missing: the policy is rebuilt from the engine's journal as {}{}",
+                "state/policy.json is missing: the policy is rebuilt from {source} as {}{}",
                 j.policy.as_str(),
                 leave_hint(j.policy)
             )),
@@ -642,7 +663,7 @@ pub fn restore(file: FileRead, journal: &JournalView, now: Timestamp) -> Restore
         },
         (FileRead::Unreadable(e), Some(j)) => Restored {
             warning: Some(format!(
-                "CRITICAL: state/policy.json cannot be used ({e}): the policy is rebuilt from the engine's journal as {}{}",
+                "CRITICAL: state/policy.json cannot be used ({e}): the policy is rebuilt from {source} as {}{}",
                 j.policy.as_str(),
                 leave_hint(j.policy)
             )),
@@ -1049,7 +1070,7 @@ mod tests {
             ),
         ];
         for (i, (f, jv, want, floor, rewrite)) in cases.into_iter().enumerate() {
-            let r = restore(f, &jv, t(5));
+            let r = restore(f, &jv, None, t(5));
             assert_eq!(r.state.policy, want, "case {i}");
             assert_eq!(r.state.floor, floor, "case {i}");
             assert_eq!(r.rewrite, rewrite, "case {i}");
@@ -1064,8 +1085,36 @@ mod tests {
                 }
             }
         }
+        // The ops journal's last change is a floor too: the engine was down (or disabled) when
+        // the supervisor escalated.
+        let ops = |f: FileRead, jv: JournalView, rec: Policy| restore(f, &jv, Some(rec), t(5));
+        let r = ops(FileRead::Missing, JournalView::Fresh, es);
+        assert_eq!((r.state.policy, r.rewrite), (es, true));
+        assert!(
+            r.warning
+                .unwrap()
+                .contains("rebuilt from the supervisor's ops journal as EMERGENCY_SHUTDOWN")
+        );
+        let r = ops(file(Policy::AllowAll), JournalView::NeverChanged, es);
+        assert_eq!(r.state.policy, es);
+        assert!(
+            r.warning
+                .unwrap()
+                .contains("the ops journal last recorded EMERGENCY_SHUTDOWN")
+        );
+        let r = ops(FileRead::Missing, j(Policy::NoNewTrades, 2), es);
+        assert_eq!((r.state.policy, r.state.releases), (es, 2));
+        let r = ops(FileRead::Missing, j(es, 1), Policy::AllowAll);
+        assert_eq!(r.state.policy, es, "the stricter of the two");
+        assert!(
+            r.state.reason.contains("engine's journal"),
+            "{}",
+            r.state.reason
+        );
+        let r = ops(file(es), JournalView::Fresh, Policy::NoNewTrades);
+        assert_eq!((r.state.policy, r.rewrite), (es, false));
         // Rebuilt from the journal, EMERGENCY_SHUTDOWN is still left only by a release.
-        let mut st = restore(FileRead::Missing, &j(es, 0), t(5)).state;
+        let mut st = restore(FileRead::Missing, &j(es, 0), None, t(5)).state;
         let good = report(HEALTHY);
         assert!(step(&mut st, &input(&good), &limits(), 0, t(6_000)).is_none());
         assert_eq!(st.policy, es);

@@ -1012,7 +1012,8 @@ impl Governor {
         let path = data_dir.join("state/policy.json");
         let file = read_policy_file(&path);
         let journal = journaled_policy(data_dir, log);
-        let restored = policy::restore(file, &journal, now);
+        let recorded = recorded_policy(data_dir, log);
+        let restored = policy::restore(file, &journal, recorded, now);
         if let Some(w) = &restored.warning {
             log(w);
         } else if restored.state.policy != Policy::AllowAll {
@@ -1313,16 +1314,18 @@ fn read_policy_file(path: &Path) -> policy::FileRead {
     }
 }
 
-/// The last `engine.policy` of the engine's journal (its valid prefix: a damaged journal is
-/// the healer's and the engine's to refuse). A journal that cannot be read at all counts as
-/// NO_NEW_TRADES: nothing says what the engine held, so nothing re-arms trading.
-fn journaled_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> policy::JournalView {
-    let dir = ballast_store::Layout::new(data_dir).engine_journal();
-    let mut last: Option<policy::Journaled> = None;
+/// The last record of `kind` in the journal at `dir` (its valid prefix), as `T`, and how many
+/// records the journal holds; a record that does not parse is reported and skipped.
+fn last_record<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    kind: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<(u64, Option<T>), ballast_store::journal::scan::ScanError> {
+    let mut last = None;
     let mut bad = None;
-    let scan = ballast_store::journal::scan(&RealStorage, &dir, &mut |rec| {
-        if rec.kind == ENGINE_POLICY {
-            match serde_json::from_str::<policy::Journaled>(rec.body.get()) {
+    let scan = ballast_store::journal::scan(&RealStorage, dir, &mut |rec| {
+        if rec.kind == kind {
+            match serde_json::from_str::<T>(rec.body.get()) {
                 Ok(j) => last = Some(j),
                 Err(e) => bad = Some(format!("seq {}: {e}", rec.seq)),
             }
@@ -1330,20 +1333,32 @@ fn journaled_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> policy::Journ
         Ok(())
     });
     match scan {
-        Ok(s) if s.records == 0 => policy::JournalView::Fresh,
-        Ok(_) => {
+        Ok(s) => {
             if let Some(e) = bad {
                 log(&format!(
-                    "warning: an engine.policy record of the engine's journal cannot be read ({e}); the last readable one is used"
+                    "warning: a {kind} record of {} cannot be read ({e}); the last readable one is used",
+                    dir.display()
                 ));
             }
-            last.map_or(policy::JournalView::NeverChanged, policy::JournalView::Last)
+            Ok((s.records, last))
         }
         Err(ballast_store::journal::scan::ScanError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
-            policy::JournalView::Fresh
+            Ok((0, None))
         }
+        Err(e) => Err(e),
+    }
+}
+
+/// The last `engine.policy` of the engine's journal (its valid prefix: a damaged journal is
+/// the healer's and the engine's to refuse). A journal that cannot be read at all counts as
+/// NO_NEW_TRADES: nothing says what the engine held, so nothing re-arms trading.
+fn journaled_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> policy::JournalView {
+    let dir = ballast_store::Layout::new(data_dir).engine_journal();
+    match last_record::<policy::Journaled>(&dir, ENGINE_POLICY, log) {
+        Ok((0, _)) => policy::JournalView::Fresh,
+        Ok((_, last)) => last.map_or(policy::JournalView::NeverChanged, policy::JournalView::Last),
         Err(e) => {
             log(&format!(
                 "CRITICAL: the engine's journal cannot be read for its last policy ({e}): starting at NO_NEW_TRADES at least"
@@ -1353,6 +1368,25 @@ fn journaled_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> policy::Journ
                 reason: format!("the engine's journal could not be read: {e}"),
                 releases: 0,
             })
+        }
+    }
+}
+
+/// The policy of the last `policy.changed` in the ops journal (what the supervisor decided,
+/// whether or not an engine was there to journal it).
+fn recorded_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> Option<Policy> {
+    #[derive(Deserialize)]
+    struct Changed {
+        to: Policy,
+    }
+    let dir = ballast_store::Layout::new(data_dir).ops_journal();
+    match last_record::<Changed>(&dir, "policy.changed", log) {
+        Ok((_, last)) => last.map(|c| c.to),
+        Err(e) => {
+            log(&format!(
+                "warning: the ops journal cannot be read for the last policy change ({e}); the engine's journal decides alone"
+            ));
+            None
         }
     }
 }

@@ -300,6 +300,58 @@ fn item_2_a_hand_written_forged_or_corrupt_policy_file_never_re_arms_trading() {
 }
 
 #[test]
+fn item_2_without_an_engine_the_ops_journal_keeps_emergency_shutdown_when_the_file_is_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = config(dir).replace("[health]", "[engine]\nenabled = false\n[health]");
+    let sup = Sup::start(dir, &config);
+    wait_health(&sup, "EMERGENCY_SHUTDOWN", |h| {
+        policy(h) == "EMERGENCY_SHUTDOWN"
+    });
+    // The ops journal has the change before the supervisor stops.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&sup.cli(&["journal", "dump", "--ops"]).stdout)
+        .contains("\"to\":\"EMERGENCY_SHUTDOWN\"")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no policy.changed in the ops journal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sup.stop().0.success());
+    std::fs::write(dir.join("ok"), b"").unwrap();
+    std::fs::remove_file(policy_path(dir)).unwrap();
+    let sup = Sup::start(dir, &config);
+    let h = wait_health(&sup, "a report", |h| h["at"].is_string());
+    assert_eq!(policy(&h), "EMERGENCY_SHUTDOWN", "{h:#}");
+    let err = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        err.contains("rebuilt from the supervisor's ops journal as EMERGENCY_SHUTDOWN"),
+        "{err}"
+    );
+    let s = sup.wait_for("risk-feed running", |s| state(s, "risk-feed") == "RUNNING");
+    assert_eq!(s["services"].as_array().unwrap().len(), 1);
+    let h = wait_health(&sup, "all clear for longer than the hysteresis", |h| {
+        status(h, "service:risk-feed") == "HEALTHY"
+    });
+    let at = h["at"].clone();
+    let later = wait_health(&sup, "two seconds later", |h| {
+        h["at"].as_str() > at.as_str() && {
+            let t = |v: &Value| {
+                v.as_str()
+                    .and_then(|s| ballast_core::Timestamp::parse_rfc3339(s).ok())
+            };
+            t(&h["at"])
+                .zip(t(&at))
+                .is_some_and(|(a, b)| a.ms_since(b) > 2_000)
+        }
+    });
+    assert_eq!(policy(&later), "EMERGENCY_SHUTDOWN", "{later:#}");
+    sup.stop();
+}
+
+#[test]
 fn item_2_only_a_fresh_data_directory_starts_at_allow_all_and_a_damaged_file_there_stops_new_trades()
  {
     let tmp = tempfile::tempdir().unwrap();
