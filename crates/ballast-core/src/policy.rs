@@ -341,7 +341,15 @@ pub fn outlook(
     }
     let (want, _) = wanted(state, input);
     if want >= state.policy {
-        return None;
+        let rules = target(input, &state.latches).0;
+        return (state.floor == Some(state.policy) && rules < state.policy).then(|| Outlook {
+            to: None,
+            in_ms: None,
+            text: format!(
+                "held at {} by an operator until `ballast resume`",
+                state.policy.as_str()
+            ),
+        });
     }
     let waited = state.lower_since.map_or(0, |s| now.ms_since(s).max(0));
     let left = (hysteresis_ms - waited).max(0);
@@ -570,7 +578,8 @@ pub struct Restored {
 /// engine's journal is the source of truth: a valid file is taken when it is at least as
 /// strict as the last journaled policy (it may be stricter: the engine was down when the
 /// supervisor escalated); a less strict one is overruled; a missing or unreadable one is
-/// rebuilt from the journal. `recorded`, the last policy change in the supervisor's ops
+/// rebuilt from the journal (so an operator release the engine had not followed yet when the
+/// supervisor stopped is asked for again). `recorded`, the last policy change in the supervisor's ops
 /// journal, is a floor too (it covers what the engine could not journal: it was down, or
 /// disabled). Only a fresh data directory with no file starts at ALLOW_ALL (a damaged file
 /// there starts at NO_NEW_TRADES until an operator resumes: nothing says what it held).
@@ -1216,9 +1225,15 @@ mod tests {
         assert_eq!(o.text, "steps down to ALLOW_ALL in 4 min 10 s if clear");
         let o = outlook(&st, &input(&good), 300_000, t(309)).unwrap();
         assert_eq!(o.text, "steps down to ALLOW_ALL in 1 s if clear");
-        // An operator floor holds it: no countdown below the floor.
+        // An operator floor holds it: no countdown below the floor, and it says who holds it.
         st.floor = Some(Policy::SafeRiskProfile);
-        assert_eq!(outlook(&st, &input(&good), 300_000, t(60)), None);
+        let o = outlook(&st, &input(&good), 300_000, t(60)).unwrap();
+        assert_eq!((o.to, o.in_ms), (None, None));
+        assert_eq!(
+            o.text,
+            "held at SAFE_RISK_PROFILE by an operator until `ballast resume`"
+        );
+        assert_eq!(outlook(&st, &input(&high), 300_000, t(60)), None);
         st.floor = None;
         // EMERGENCY_SHUTDOWN: only an operator.
         let failed = report(&[("engine", true, true, Status::Failed)]);
