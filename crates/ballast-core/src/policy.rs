@@ -9,12 +9,15 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::guard::TradingState;
-use crate::health::{Report, Severity, Status};
+use crate::health::{Issue, Report, Severity, Status};
 use crate::time::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Policy {
+    #[default]
     AllowAll,
     SafeRiskProfile,
     NoNewTrades,
@@ -52,6 +55,21 @@ impl Policy {
     /// Whether trading that adds exposure is allowed.
     pub fn trading_allowed(self) -> bool {
         self.trading_state() == TradingState::Active
+    }
+
+    /// What the policy does to trading, in words, with its name (shown beside each issue).
+    pub fn effect(self) -> &'static str {
+        match self {
+            Policy::AllowAll => "no effect on trading",
+            Policy::SafeRiskProfile => "order sizes halved (SAFE_RISK_PROFILE)",
+            Policy::NoNewTrades => "no new trades (NO_NEW_TRADES)",
+            Policy::DefensiveExit => {
+                "only reducing orders, the riskiest positions closed (DEFENSIVE_EXIT)"
+            }
+            Policy::EmergencyShutdown => {
+                "trading halted until `ballast resume` (EMERGENCY_SHUTDOWN)"
+            }
+        }
     }
 }
 
@@ -107,6 +125,10 @@ pub struct PolicyState {
     /// An operator's floor ("pause trading"): the policy is at least this until released.
     pub floor: Option<Policy>,
     pub latches: Vec<Latch>,
+    /// How many times an operator released the policy (`ballast resume`): the engine leaves
+    /// EMERGENCY_SHUTDOWN only for a file carrying more releases than its journaled policy.
+    #[serde(default)]
+    pub releases: u64,
 }
 
 impl PolicyState {
@@ -118,6 +140,7 @@ impl PolicyState {
             lower_since: None,
             floor: None,
             latches: Vec::new(),
+            releases: 0,
         }
     }
 }
@@ -259,6 +282,101 @@ pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
     (Policy::AllowAll, "all clear".into())
 }
 
+/// What the safety policy does about one issue on its own: the rules of [`target`] applied
+/// to that issue alone (the policy is the strictest of its issues', the kill switch and the
+/// protections aside). Shown beside the issue so its words never contradict the policy.
+pub fn issue_policy(i: &Issue) -> Policy {
+    if i.status == Status::Failed && i.severity == Severity::Critical {
+        Policy::EmergencyShutdown
+    } else if i.severity == Severity::Critical && i.impacts_trading {
+        Policy::DefensiveExit
+    } else if i.severity == Severity::Critical
+        || (i.impacts_trading && i.status >= Status::Degraded)
+    {
+        Policy::NoNewTrades
+    } else if i.severity == Severity::High {
+        Policy::SafeRiskProfile
+    } else {
+        Policy::AllowAll
+    }
+}
+
+/// The policy the rules and the operator's floor ask for now.
+fn wanted(state: &PolicyState, input: &Input<'_>) -> (Policy, String) {
+    let (mut want, mut why) = target(input, &state.latches);
+    if let Some(floor) = state.floor {
+        if floor > want {
+            want = floor;
+            why = format!("operator: {} until released", floor.as_str());
+        }
+    }
+    (want, why)
+}
+
+/// Where the policy goes next by itself, for `ballast health` / `ballast status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outlook {
+    /// The policy it steps down to if the conditions stay clear (none: only an operator).
+    pub to: Option<Policy>,
+    /// In how long.
+    pub in_ms: Option<i64>,
+    /// `steps down to ALLOW_ALL in 4 min 10 s if clear`.
+    pub text: String,
+}
+
+/// The hysteresis countdown (after [`step`] at `now`): where a lower target is waiting, when
+/// the policy steps down to it; in EMERGENCY_SHUTDOWN, that only an operator leaves it.
+pub fn outlook(
+    state: &PolicyState,
+    input: &Input<'_>,
+    hysteresis_ms: i64,
+    now: Timestamp,
+) -> Option<Outlook> {
+    if state.policy == Policy::EmergencyShutdown {
+        return Some(Outlook {
+            to: None,
+            in_ms: None,
+            text: "stays EMERGENCY_SHUTDOWN until an operator runs `ballast resume`".into(),
+        });
+    }
+    let (want, _) = wanted(state, input);
+    if want >= state.policy {
+        let rules = target(input, &state.latches).0;
+        return (state.floor == Some(state.policy) && rules < state.policy).then(|| Outlook {
+            to: None,
+            in_ms: None,
+            text: format!(
+                "held at {} by an operator until `ballast resume`",
+                state.policy.as_str()
+            ),
+        });
+    }
+    let waited = state.lower_since.map_or(0, |s| now.ms_since(s).max(0));
+    let left = (hysteresis_ms - waited).max(0);
+    Some(Outlook {
+        to: Some(want),
+        in_ms: Some(left),
+        text: format!(
+            "steps down to {} in {} if clear",
+            want.as_str(),
+            duration_words(left)
+        ),
+    })
+}
+
+/// `4 min 10 s`, `45 s`, `1 h 5 min` (rounded up to the second).
+pub fn duration_words(ms: i64) -> String {
+    let secs = (ms.max(0) + 999) / 1000;
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
 /// One evaluation: escalate at once, de-escalate after `hysteresis_ms` of a lower target,
 /// never leave EMERGENCY_SHUTDOWN by itself.
 pub fn step(
@@ -269,13 +387,7 @@ pub fn step(
     now: Timestamp,
 ) -> Option<Transition> {
     update_latches(&mut state.latches, input.account, limits, now);
-    let (mut want, mut why) = target(input, &state.latches);
-    if let Some(floor) = state.floor {
-        if floor > want {
-            want = floor;
-            why = format!("operator: {} until released", floor.as_str());
-        }
-    }
+    let (want, why) = wanted(state, input);
     let from = state.policy;
     if want > from {
         state.lower_since = None;
@@ -336,6 +448,7 @@ pub fn release(
     if want == Policy::EmergencyShutdown {
         return Err(format!("still {}: {why}", want.as_str()));
     }
+    state.releases = state.releases.saturating_add(1);
     if want == state.policy {
         return Ok(None);
     }
@@ -345,6 +458,273 @@ pub fn release(
         format!("released by an operator: {why}"),
         now,
     )))
+}
+
+/// The longest `state/policy.json` a reader takes (a few latches and a reason: far less).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// `,"crc":"` + 8 hex digits + `"}`: the file ends like a journal record.
+const CRC_HEAD: &[u8] = b",\"crc\":\"";
+const CRC_SUFFIX_LEN: usize = CRC_HEAD.len() + 8 + 2;
+
+/// What `state/policy.json` carries: the persisted state plus what the engine applies.
+#[derive(Serialize)]
+struct FileBody<'a> {
+    #[serde(flatten)]
+    state: &'a PolicyState,
+    trading_state: TradingState,
+    size_multiplier: Decimal,
+    trading_allowed: bool,
+}
+
+/// The bytes of `state/policy.json`: one line of JSON (readable with `jq`) whose last field
+/// `crc` is the CRC32C (lower-case hex) of every byte before `,"crc":`, as in the journal's
+/// records — a reader tells a file Ballast wrote from a damaged or hand-written one.
+pub fn encode_file(state: &PolicyState) -> Vec<u8> {
+    let p = state.policy;
+    let body = FileBody {
+        state,
+        trading_state: p.trading_state(),
+        size_multiplier: p.size_multiplier(),
+        trading_allowed: p.trading_allowed(),
+    };
+    // A struct of strings, numbers and enums always serializes.
+    let mut out = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    out.pop(); // the closing brace: the checksum goes before it
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(CRC_HEAD);
+    out.extend_from_slice(format!("{crc:08x}").as_bytes());
+    out.extend_from_slice(b"\"}\n");
+    out
+}
+
+/// Read `state/policy.json`'s bytes back: only a file whose checksum matches is a policy
+/// Ballast wrote. The error says what is wrong, in words.
+pub fn decode_file(bytes: &[u8]) -> Result<PolicyState, String> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "it is {} bytes, more than the {MAX_FILE_BYTES} a policy file can be",
+            bytes.len()
+        ));
+    }
+    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if line.len() < CRC_SUFFIX_LEN + 2 {
+        return Err("it is too short to be a policy file Ballast wrote".into());
+    }
+    let (prefix, suffix) = line.split_at(line.len() - CRC_SUFFIX_LEN);
+    if !suffix.starts_with(CRC_HEAD) || !suffix.ends_with(b"\"}") {
+        return Err(
+            "it has no checksum (`\"crc\"` last): Ballast did not write it (a hand-written or older file)"
+                .into(),
+        );
+    }
+    let hex = &suffix[CRC_HEAD.len()..CRC_SUFFIX_LEN - 2];
+    let stored = std::str::from_utf8(hex)
+        .ok()
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .ok_or("its checksum is not 8 lower-case hex digits")?;
+    let actual = crc32c::crc32c(prefix);
+    if stored != actual {
+        return Err(format!(
+            "its checksum does not match its content (stored {stored:08x}, computed {actual:08x}): it was changed or damaged after Ballast wrote it"
+        ));
+    }
+    serde_json::from_slice(line).map_err(|e| format!("its content is not a policy state: {e}"))
+}
+
+/// `state/policy.json` as a reader found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRead {
+    Missing,
+    /// It could not be read, or is not a file Ballast wrote (why, in words).
+    Unreadable(String),
+    Valid(PolicyState),
+}
+
+/// The last policy the engine journaled (`engine.policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journaled {
+    pub policy: Policy,
+    pub reason: String,
+    #[serde(default)]
+    pub releases: u64,
+}
+
+/// What the engine's journal says about the policy when the supervisor starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalView {
+    /// No engine journal with a record yet: a fresh data directory (or no engine).
+    Fresh,
+    /// Records, none of them `engine.policy`: the engine has only traded under ALLOW_ALL.
+    NeverChanged,
+    Last(Journaled),
+}
+
+/// The supervisor's policy at its start, and what to tell the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    pub state: PolicyState,
+    /// A line for the log when the file was not taken as it is.
+    pub warning: Option<String>,
+    /// The file must be written again (it was missing, unreadable or overruled).
+    pub rewrite: bool,
+}
+
+/// The supervisor's policy at its start (SPEC principle 6: halts survive restarts). The
+/// engine's journal is the source of truth: a valid file is taken when it is at least as
+/// strict as the last journaled policy (it may be stricter: the engine was down when the
+/// supervisor escalated); a less strict one is overruled; a missing or unreadable one is
+/// rebuilt from the journal (so an operator release the engine had not followed yet when the
+/// supervisor stopped is asked for again). `recorded`, the last policy change in the supervisor's ops
+/// journal, is a floor too (it covers what the engine could not journal: it was down, or
+/// disabled). Only a fresh data directory with no file starts at ALLOW_ALL (a damaged file
+/// there starts at NO_NEW_TRADES until an operator resumes: nothing says what it held).
+pub fn restore(
+    file: FileRead,
+    journal: &JournalView,
+    recorded: Option<Policy>,
+    now: Timestamp,
+) -> Restored {
+    let engine = match journal {
+        JournalView::Fresh => None,
+        JournalView::NeverChanged => Some(Journaled {
+            policy: Policy::AllowAll,
+            reason: "the engine never journaled another policy".into(),
+            releases: 0,
+        }),
+        JournalView::Last(j) => Some(j.clone()),
+    };
+    let (journaled, source, said) = match (engine, recorded) {
+        (e, Some(r)) if e.as_ref().is_none_or(|e| r > e.policy) => (
+            Some(Journaled {
+                policy: r,
+                reason: format!(
+                    "the supervisor's ops journal last recorded a change to {}",
+                    r.as_str()
+                ),
+                releases: e.map_or(0, |e| e.releases),
+            }),
+            "the supervisor's ops journal",
+            "the ops journal last recorded",
+        ),
+        (e, _) => (e, "the engine's journal", "the engine last journaled"),
+    };
+    let rebuilt = |j: &Journaled, why: &str| {
+        let mut s = PolicyState::new(now);
+        s.policy = j.policy;
+        s.releases = j.releases;
+        s.reason = format!("rebuilt from {source} ({why}): {}", j.reason);
+        s
+    };
+    match (file, journaled) {
+        (FileRead::Valid(s), None) => Restored {
+            state: s,
+            warning: None,
+            rewrite: false,
+        },
+        (FileRead::Valid(mut s), Some(j)) => {
+            s.releases = s.releases.max(j.releases);
+            if s.policy >= j.policy {
+                return Restored {
+                    state: s,
+                    warning: None,
+                    rewrite: false,
+                };
+            }
+            let warning = format!(
+                "state/policy.json says {} but {said} {}: the journal wins, the policy stays {}{}",
+                s.policy.as_str(),
+                j.policy.as_str(),
+                j.policy.as_str(),
+                leave_hint(j.policy)
+            );
+            s.reason = format!(
+                "kept from {source} (the file said {}): {}",
+                s.policy.as_str(),
+                j.reason
+            );
+            s.policy = j.policy;
+            s.since = now;
+            s.lower_since = None;
+            Restored {
+                state: s,
+                warning: Some(warning),
+                rewrite: true,
+            }
+        }
+        (FileRead::Missing, None) => Restored {
+            state: PolicyState::new(now),
+            warning: None,
+            rewrite: false,
+        },
+        (FileRead::Missing, Some(j)) => Restored {
+            warning: Some(format!(
+                "state/policy.json is missing: the policy is rebuilt from {source} as {}{}",
+                j.policy.as_str(),
+                leave_hint(j.policy)
+            )),
+            state: rebuilt(&j, "state/policy.json was missing"),
+            rewrite: true,
+        },
+        (FileRead::Unreadable(e), Some(j)) => Restored {
+            warning: Some(format!(
+                "CRITICAL: state/policy.json cannot be used ({e}): the policy is rebuilt from {source} as {}{}",
+                j.policy.as_str(),
+                leave_hint(j.policy)
+            )),
+            state: rebuilt(&j, &format!("state/policy.json could not be used: {e}")),
+            rewrite: true,
+        },
+        (FileRead::Unreadable(e), None) => {
+            let mut s = PolicyState::new(now);
+            s.policy = Policy::NoNewTrades;
+            s.floor = Some(Policy::NoNewTrades);
+            s.reason = format!("the persisted policy could not be used: {e}");
+            Restored {
+                state: s,
+                warning: Some(format!(
+                    "CRITICAL: state/policy.json cannot be used ({e}) and no engine journal says what it held: starting at NO_NEW_TRADES until an operator runs `ballast resume`"
+                )),
+                rewrite: true,
+            }
+        }
+    }
+}
+
+fn leave_hint(p: Policy) -> &'static str {
+    if p == Policy::EmergencyShutdown {
+        " (only `ballast resume` leaves it)"
+    } else {
+        ""
+    }
+}
+
+/// Whether the engine, under the policy it journaled (`in_force`, with the operator releases
+/// that record carried), takes the policy of a valid `state/policy.json`: `Ok(true)` to
+/// journal and apply it, `Ok(false)` when nothing changes, `Err` (why, in words) when it
+/// refuses. A stricter policy is always taken; a less strict one too (the supervisor's
+/// hysteresis), except out of EMERGENCY_SHUTDOWN: that needs an operator release newer than
+/// the journaled policy — a forged, restored or stale file never re-arms trading.
+pub fn adopt(in_force: Policy, in_force_releases: u64, file: &PolicyState) -> Result<bool, String> {
+    if file.policy == in_force {
+        return Ok(false);
+    }
+    if file.policy > in_force || in_force != Policy::EmergencyShutdown {
+        return Ok(true);
+    }
+    if file.releases > in_force_releases {
+        return Ok(true);
+    }
+    Err(format!(
+        "state/policy.json asks for {} but the engine journaled EMERGENCY_SHUTDOWN and no operator released it since (releases {} in the file, {} journaled): trading stays halted until `ballast resume`",
+        file.policy.as_str(),
+        file.releases,
+        in_force_releases
+    ))
 }
 
 #[cfg(test)]
@@ -591,5 +971,286 @@ mod tests {
         assert_eq!(back, st);
         release(&mut st, &input(&good), Ok(()), t(1_001)).unwrap();
         assert_eq!(st.policy, Policy::AllowAll);
+    }
+    #[test]
+    fn item_2_the_policy_file_carries_a_checksum_and_only_an_intact_one_is_read() {
+        let mut st = PolicyState::new(t(0));
+        st.policy = Policy::EmergencyShutdown;
+        st.releases = 3;
+        st.reason = "critical subsystem service:risk-feed FAILED".into();
+        let bytes = encode_file(&st);
+        assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 1, "one line");
+        assert_eq!(decode_file(&bytes).unwrap(), st);
+        // What the engine and `jq` read is plain JSON.
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["policy"], "EMERGENCY_SHUTDOWN");
+        assert_eq!(v["trading_state"], "HALTED");
+        // Any changed byte of the content, a hand-written file, an older one without the
+        // checksum, an empty or oversized one: refused, with what is wrong in words.
+        for i in [2, 12, bytes.len() / 2, bytes.len() - 14] {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            assert!(decode_file(&b).is_err(), "byte {i} flipped");
+        }
+        let hand = br#"{"policy":"ALLOW_ALL","reason":"by hand"}"#;
+        assert!(decode_file(hand).unwrap_err().contains("no checksum"));
+        assert!(decode_file(b"").unwrap_err().contains("too short"));
+        let big = vec![b' '; (MAX_FILE_BYTES + 1) as usize];
+        assert!(decode_file(&big).unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn item_2_a_restart_never_starts_less_strict_than_the_engine_journaled() {
+        let j = |p: Policy, releases| {
+            JournalView::Last(Journaled {
+                policy: p,
+                reason: "critical subsystem service:risk-feed FAILED".into(),
+                releases,
+            })
+        };
+        let file = |p: Policy| {
+            let mut s = PolicyState::new(t(0));
+            s.policy = p;
+            s.reason = "from the file".into();
+            FileRead::Valid(s)
+        };
+        let es = Policy::EmergencyShutdown;
+        let bad = || FileRead::Unreadable("its checksum does not match".into());
+        // (file, journal) -> (policy, floor, written again and warned about)
+        let cases: Vec<(FileRead, JournalView, Policy, Option<Policy>, bool)> = vec![
+            // A fresh data directory.
+            (
+                FileRead::Missing,
+                JournalView::Fresh,
+                Policy::AllowAll,
+                None,
+                false,
+            ),
+            (
+                bad(),
+                JournalView::Fresh,
+                Policy::NoNewTrades,
+                Some(Policy::NoNewTrades),
+                true,
+            ),
+            (
+                file(Policy::SafeRiskProfile),
+                JournalView::Fresh,
+                Policy::SafeRiskProfile,
+                None,
+                false,
+            ),
+            // Deleted or damaged: rebuilt from the journal.
+            (FileRead::Missing, j(es, 2), es, None, true),
+            (bad(), j(es, 2), es, None, true),
+            (
+                FileRead::Missing,
+                j(Policy::NoNewTrades, 0),
+                Policy::NoNewTrades,
+                None,
+                true,
+            ),
+            (
+                FileRead::Missing,
+                JournalView::NeverChanged,
+                Policy::AllowAll,
+                None,
+                true,
+            ),
+            // A valid but less strict file (forged, or written before the engine followed):
+            // the journal wins.
+            (file(Policy::AllowAll), j(es, 0), es, None, true),
+            (
+                file(Policy::SafeRiskProfile),
+                j(Policy::DefensiveExit, 0),
+                Policy::DefensiveExit,
+                None,
+                true,
+            ),
+            // As strict or stricter (the engine was down when the supervisor escalated).
+            (file(es), j(Policy::AllowAll, 0), es, None, false),
+            (file(es), JournalView::NeverChanged, es, None, false),
+            (
+                file(Policy::NoNewTrades),
+                j(Policy::NoNewTrades, 0),
+                Policy::NoNewTrades,
+                None,
+                false,
+            ),
+        ];
+        for (i, (f, jv, want, floor, rewrite)) in cases.into_iter().enumerate() {
+            let r = restore(f, &jv, None, t(5));
+            assert_eq!(r.state.policy, want, "case {i}");
+            assert_eq!(r.state.floor, floor, "case {i}");
+            assert_eq!(r.rewrite, rewrite, "case {i}");
+            assert_eq!(r.warning.is_some(), rewrite, "case {i}: {:?}", r.warning);
+            if let JournalView::Last(j) = &jv {
+                assert!(r.state.releases >= j.releases, "case {i}");
+            }
+            if let Some(w) = &r.warning {
+                assert!(!w.contains("Some(") && !w.contains("{"), "words only: {w}");
+                if want == es {
+                    assert!(w.contains("only `ballast resume` leaves it"), "{w}");
+                }
+            }
+        }
+        // The ops journal's last change is a floor too: the engine was down (or disabled) when
+        // the supervisor escalated.
+        let ops = |f: FileRead, jv: JournalView, rec: Policy| restore(f, &jv, Some(rec), t(5));
+        let r = ops(FileRead::Missing, JournalView::Fresh, es);
+        assert_eq!((r.state.policy, r.rewrite), (es, true));
+        assert!(
+            r.warning
+                .unwrap()
+                .contains("rebuilt from the supervisor's ops journal as EMERGENCY_SHUTDOWN")
+        );
+        let r = ops(file(Policy::AllowAll), JournalView::NeverChanged, es);
+        assert_eq!(r.state.policy, es);
+        assert!(
+            r.warning
+                .unwrap()
+                .contains("the ops journal last recorded EMERGENCY_SHUTDOWN")
+        );
+        let r = ops(FileRead::Missing, j(Policy::NoNewTrades, 2), es);
+        assert_eq!((r.state.policy, r.state.releases), (es, 2));
+        let r = ops(FileRead::Missing, j(es, 1), Policy::AllowAll);
+        assert_eq!(r.state.policy, es, "the stricter of the two");
+        assert!(
+            r.state.reason.contains("engine's journal"),
+            "{}",
+            r.state.reason
+        );
+        let r = ops(file(es), JournalView::Fresh, Policy::NoNewTrades);
+        assert_eq!((r.state.policy, r.rewrite), (es, false));
+        // Rebuilt from the journal, EMERGENCY_SHUTDOWN is still left only by a release.
+        let mut st = restore(FileRead::Missing, &j(es, 0), None, t(5)).state;
+        let good = report(HEALTHY);
+        assert!(step(&mut st, &input(&good), &limits(), 0, t(6_000)).is_none());
+        assert_eq!(st.policy, es);
+        release(&mut st, &input(&good), Ok(()), t(6_001)).unwrap();
+        assert_eq!((st.policy, st.releases), (Policy::AllowAll, 1));
+    }
+
+    #[test]
+    fn item_2_the_engine_leaves_emergency_shutdown_only_for_a_newer_operator_release() {
+        let file = |p: Policy, releases| {
+            let mut s = PolicyState::new(t(0));
+            s.policy = p;
+            s.releases = releases;
+            s
+        };
+        let es = Policy::EmergencyShutdown;
+        let all = [
+            Policy::AllowAll,
+            Policy::SafeRiskProfile,
+            Policy::NoNewTrades,
+            Policy::DefensiveExit,
+            es,
+        ];
+        for in_force in all {
+            for to in all {
+                for (journaled, carried) in [(0, 0), (2, 2), (2, 1), (2, 3)] {
+                    let got = adopt(in_force, journaled, &file(to, carried));
+                    let want = if to == in_force {
+                        Ok(false)
+                    } else if to > in_force || in_force != es || carried > journaled {
+                        Ok(true)
+                    } else {
+                        Err(())
+                    };
+                    assert_eq!(
+                        got.clone().map_err(|_| ()),
+                        want,
+                        "{in_force:?} -> {to:?} releases {journaled}/{carried}"
+                    );
+                    if let Err(e) = got {
+                        assert!(e.contains("`ballast resume`"), "{e}");
+                        assert!(e.contains(to.as_str()), "{e}");
+                    }
+                }
+            }
+        }
+    }
+    #[test]
+    fn item_21_each_issue_names_what_the_policy_does_and_never_contradicts_it() {
+        let statuses = [
+            Status::Healthy,
+            Status::Unknown,
+            Status::Degraded,
+            Status::Critical,
+            Status::Failed,
+        ];
+        let mut kinds = Vec::new();
+        for critical in [false, true] {
+            for trading in [false, true] {
+                for st in statuses {
+                    kinds.push((critical, trading, st));
+                }
+            }
+        }
+        for a in &kinds {
+            for b in &kinds {
+                let subs = [("a", a.0, a.1, a.2), ("b", b.0, b.1, b.2)];
+                let r = report(&subs);
+                let strictest = r.issues.iter().map(|i| i.policy).max().unwrap_or_default();
+                assert_eq!(target(&input(&r), &[]).0, strictest, "{subs:?}");
+            }
+        }
+        // The case of issue 10 item 21: a busy machine is HIGH and halves order sizes — and says so.
+        let r = report(&[("resources", false, false, Status::Critical)]);
+        assert_eq!(r.issues[0].policy, Policy::SafeRiskProfile);
+        assert_eq!(
+            r.issues[0].policy.effect(),
+            "order sizes halved (SAFE_RISK_PROFILE)"
+        );
+        let r = report(&[("logging", false, false, Status::Degraded)]);
+        assert_eq!(r.issues[0].policy.effect(), "no effect on trading");
+    }
+
+    #[test]
+    fn item_21_the_outlook_counts_the_hysteresis_down() {
+        let mut st = PolicyState::new(t(0));
+        let high = report(&[("resources", false, false, Status::Critical)]);
+        let good = report(HEALTHY);
+        step(&mut st, &input(&high), &limits(), 300_000, t(1)).unwrap();
+        assert_eq!(
+            outlook(&st, &input(&high), 300_000, t(1)),
+            None,
+            "nothing lower yet"
+        );
+        assert!(step(&mut st, &input(&good), &limits(), 300_000, t(10)).is_none());
+        let o = outlook(&st, &input(&good), 300_000, t(60)).unwrap();
+        assert_eq!(o.to, Some(Policy::AllowAll));
+        assert_eq!(o.in_ms, Some(250_000));
+        assert_eq!(o.text, "steps down to ALLOW_ALL in 4 min 10 s if clear");
+        let o = outlook(&st, &input(&good), 300_000, t(309)).unwrap();
+        assert_eq!(o.text, "steps down to ALLOW_ALL in 1 s if clear");
+        // An operator floor holds it: no countdown below the floor, and it says who holds it.
+        st.floor = Some(Policy::SafeRiskProfile);
+        let o = outlook(&st, &input(&good), 300_000, t(60)).unwrap();
+        assert_eq!((o.to, o.in_ms), (None, None));
+        assert_eq!(
+            o.text,
+            "held at SAFE_RISK_PROFILE by an operator until `ballast resume`"
+        );
+        assert_eq!(outlook(&st, &input(&high), 300_000, t(60)), None);
+        st.floor = None;
+        // EMERGENCY_SHUTDOWN: only an operator.
+        let failed = report(&[("engine", true, true, Status::Failed)]);
+        step(&mut st, &input(&failed), &limits(), 300_000, t(400)).unwrap();
+        let o = outlook(&st, &input(&good), 300_000, t(500)).unwrap();
+        assert_eq!((o.to, o.in_ms), (None, None));
+        assert!(o.text.contains("`ballast resume`"), "{}", o.text);
+        for (ms, words) in [
+            (0, "0 s"),
+            (1, "1 s"),
+            (45_000, "45 s"),
+            (60_000, "1 min"),
+            (250_000, "4 min 10 s"),
+            (3_600_000, "1 h"),
+            (3_900_000, "1 h 5 min"),
+        ] {
+            assert_eq!(duration_words(ms), words);
+        }
     }
 }

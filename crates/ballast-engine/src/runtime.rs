@@ -710,8 +710,10 @@ fn decide(
 
 /// The supervisor's safety policy (`state/policy.json`, written by its health monitor): each
 /// change is journaled (`engine.policy`), then applied — entering DEFENSIVE_EXIT places the
-/// closing orders of the riskiest positions. A missing or unreadable file changes nothing:
-/// the last journaled policy stays in force (a restart never re-arms trading).
+/// closing orders of the riskiest positions. A missing file, or one that is not a policy file
+/// Ballast wrote (no or a wrong checksum), changes nothing: the last journaled policy stays in
+/// force (a restart never re-arms trading). What a valid file may change is decided by
+/// [`ballast_core::policy::adopt`]: out of EMERGENCY_SHUTDOWN only with an operator release.
 fn follow_policy(
     state: &mut EngineState,
     w: &mut Writer<'_>,
@@ -726,30 +728,34 @@ fn follow_policy(
         return Ok(());
     }
     w.policy_seen = Some(seen);
-    #[derive(serde::Deserialize)]
-    struct File {
-        policy: ballast_core::policy::Policy,
-        reason: String,
-    }
-    let file: File = match std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
+    let read = if meta.is_file() {
+        read_bounded(&path, ballast_core::policy::MAX_FILE_BYTES)
+    } else {
+        Err("it is not a regular file".to_owned())
+    };
+    let file = match read.and_then(|bytes| ballast_core::policy::decode_file(&bytes)) {
         Ok(f) => f,
         Err(e) => {
             log(&format!(
-                "warning: {} cannot be read ({e}); the policy in force stays {}",
+                "warning: {} is not used ({e}); the policy in force stays {}",
                 path.display(),
                 state.policy().as_str()
             ));
             return Ok(());
         }
     };
-    if file.policy == state.policy() {
-        return Ok(());
+    let releases = state.policy.as_ref().map_or(0, |p| p.releases);
+    match ballast_core::policy::adopt(state.policy(), releases, &file) {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(refusal) => {
+            log(&format!("warning: {refusal}"));
+            return Ok(());
+        }
     }
     let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-    let r = state.policy_record(file.policy, file.reason, at);
+    let mut r = state.policy_record(file.policy, file.reason, at);
+    r.releases = file.releases;
     w.append(POLICY, &r, log)?;
     let from = state.policy();
     state.apply_policy(&r);
@@ -769,6 +775,21 @@ fn follow_policy(
         }
     ));
     Ok(())
+}
+
+/// At most `limit` bytes of `path` (a longer file is an error, never read whole).
+fn read_bounded(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut buf))
+        .map_err(|e| e.to_string())?;
+    if buf.len() as u64 > limit {
+        return Err(format!(
+            "it is longer than the {limit} bytes a policy file can be"
+        ));
+    }
+    Ok(buf)
 }
 
 /// Settle orders whose outcome is unknown by looking them up, then send the intents — each

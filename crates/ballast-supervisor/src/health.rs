@@ -152,6 +152,8 @@ pub struct Monitor {
     /// The policy in force, for the guard check.
     pub policy: Option<(Policy, Timestamp)>,
     services_seen: Option<Vec<ServiceBrief>>,
+    /// How long each resource figure has been past its threshold ([`rules::Sustained`]).
+    resource_windows: BTreeMap<String, rules::Sustained>,
 }
 
 fn sub(name: &str, critical: bool, trading: bool, deps: &[&str], interval_ms: i64) -> Subsystem {
@@ -268,6 +270,7 @@ impl Monitor {
             engine: None,
             policy: None,
             services_seen: None,
+            resource_windows: BTreeMap::new(),
         }
     }
 
@@ -402,7 +405,7 @@ impl Monitor {
                 CheckResult::new("ops_journal", Status::Healthy, "every event journaled")
             }],
             Probe::Logging => vec![self.logging_check()],
-            Probe::Resources => self.resources(),
+            Probe::Resources => self.resources(now),
             Probe::Heal => vec![heal_check(inputs)],
             Probe::Service(name) => vec![service_check(name, inputs)],
             Probe::User(c) => vec![user_check(c, &self.exits, now)],
@@ -571,7 +574,10 @@ impl Monitor {
         }
     }
 
-    fn resources(&mut self) -> Vec<CheckResult> {
+    /// CPU, memory, free disk and file descriptors, each counted only once it has stayed past
+    /// its threshold for `[health] resource_window_secs` (free disk below a third of its
+    /// minimum at once).
+    fn resources(&mut self, now: Timestamp) -> Vec<CheckResult> {
         let h = &self.config.health;
         // Each figure measured with its own latency; what it means is the core's rule.
         let timed = |f: &mut dyn FnMut() -> CheckResult| {
@@ -634,7 +640,18 @@ impl Monitor {
                 format!("{open} of {limit} file descriptors"),
             )
         });
-        vec![cpu, memory, disk, fds]
+        let window_ms = i64::from(h.resource_window_secs) * 1000;
+        let mut out = vec![cpu, memory, disk, fds];
+        for r in &mut out {
+            let held = self
+                .resource_windows
+                .entry(r.name.clone())
+                .or_default()
+                .observe(r.status, now, window_ms, r.name == "disk_free");
+            r.detail = rules::sustained_detail(&r.detail, &held);
+            r.status = held.status;
+        }
+        out
     }
 }
 
@@ -962,16 +979,6 @@ pub struct HistoryEntry {
     pub issues: usize,
 }
 
-/// The policy file: the persisted state plus what the engine reads.
-#[derive(Serialize)]
-struct PolicyFile<'a> {
-    #[serde(flatten)]
-    state: &'a PolicyState,
-    trading_state: ballast_core::guard::TradingState,
-    size_multiplier: rust_decimal::Decimal,
-    trading_allowed: bool,
-}
-
 /// What outlives a health cycle: the policy, the recommendations, the history.
 pub struct Governor {
     data_dir: PathBuf,
@@ -987,14 +994,19 @@ pub struct Governor {
     kill_switch: bool,
     /// Dangerous heal findings of the last sweep (reconciliation is not clean while any).
     pub dangerous: usize,
+    /// Where the policy goes next by itself (the hysteresis countdown), as of the last cycle.
+    pub outlook: Option<policy::Outlook>,
 }
 
 /// How many history entries `state/health.json` carries.
 pub const HISTORY_IN_REPORT: usize = 100;
 
 impl Governor {
-    /// Load the persisted policy (an unreadable file starts at NO_NEW_TRADES: a restart never
-    /// re-arms trading by losing its state).
+    /// Load the persisted policy, checked against the engine's journal
+    /// ([`policy::restore`]): a missing, damaged, hand-written or less strict file never
+    /// re-arms trading — the last policy the engine journaled is the floor, and only a fresh
+    /// data directory starts at ALLOW_ALL. A file that was not taken as it is is written
+    /// again at once.
     pub fn load(
         data_dir: &Path,
         config: &Config,
@@ -1002,25 +1014,22 @@ impl Governor {
         log: &mut dyn FnMut(&str),
     ) -> Governor {
         let path = data_dir.join("state/policy.json");
-        let policy = match std::fs::read_to_string(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PolicyState::new(now),
-            Err(e) => unreadable(&path, &e.to_string(), now, log),
-            Ok(text) => match serde_json::from_str::<PolicyState>(&text) {
-                Ok(p) => {
-                    if p.policy != Policy::AllowAll {
-                        log(&format!(
-                            "safety policy {} kept from before the restart ({})",
-                            p.policy.as_str(),
-                            p.reason
-                        ));
-                    }
-                    p
-                }
-                Err(e) => unreadable(&path, &e.to_string(), now, log),
-            },
-        };
-        let g = &config.guard;
-        Governor {
+        let file = read_policy_file(&path);
+        let journal = journaled_policy(data_dir, log);
+        let recorded = recorded_policy(data_dir, log);
+        let restored = policy::restore(file, &journal, recorded, now);
+        if let Some(w) = &restored.warning {
+            log(w);
+        } else if restored.state.policy != Policy::AllowAll {
+            log(&format!(
+                "safety policy {} kept from before the restart ({})",
+                restored.state.policy.as_str(),
+                restored.state.reason
+            ));
+        }
+        let policy = restored.state;
+        let guard = &config.guard;
+        let g = Governor {
             data_dir: data_dir.to_owned(),
             policy,
             approvals: Approvals::default(),
@@ -1031,14 +1040,24 @@ impl Governor {
             hysteresis_ms: i64::from(config.health.hysteresis_secs) * 1000,
             ttl_ms: i64::from(config.health.recommendation_ttl_secs) * 1000,
             limits: Protections {
-                max_drawdown_pct: g.max_drawdown_pct,
-                daily_loss_limit_pct: g.daily_loss_limit_pct,
-                stop_loss_streak: g.stop_loss_streak,
-                stop_loss_cooldown_ms: i64::from(g.stop_loss_cooldown_minutes) * 60_000,
+                max_drawdown_pct: guard.max_drawdown_pct,
+                daily_loss_limit_pct: guard.daily_loss_limit_pct,
+                stop_loss_streak: guard.stop_loss_streak,
+                stop_loss_cooldown_ms: i64::from(guard.stop_loss_cooldown_minutes) * 60_000,
             },
             kill_switch: false,
             dangerous: 0,
+            outlook: None,
+        };
+        if restored.rewrite {
+            if let Err(e) = g.persist_policy() {
+                log(&format!(
+                    "CRITICAL: cannot write {} ({e}): the engine keeps the policy it journaled",
+                    path.display()
+                ));
+            }
         }
+        g
     }
 
     fn account(&self) -> Option<policy::Account> {
@@ -1094,6 +1113,7 @@ impl Governor {
         ) {
             events.push(transition_event(&t));
         }
+        self.outlook = policy::outlook(&self.policy, &input, self.hysteresis_ms, now);
         let advice: Vec<Advice> = report
             .issues
             .iter()
@@ -1136,16 +1156,10 @@ impl Governor {
         events
     }
 
-    /// `state/policy.json`, durably (temp file, fdatasync, rename, directory fsync).
+    /// `state/policy.json`, durably (temp file, fdatasync, rename, directory fsync), with its
+    /// checksum ([`policy::encode_file`]).
     pub fn persist_policy(&self) -> std::io::Result<()> {
-        let p = self.policy.policy;
-        let file = PolicyFile {
-            state: &self.policy,
-            trading_state: p.trading_state(),
-            size_multiplier: p.size_multiplier(),
-            trading_allowed: p.trading_allowed(),
-        };
-        let body = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
+        let body = policy::encode_file(&self.policy);
         let dir = self.data_dir.join("state");
         RealStorage.create_dir_all(&dir)?;
         crate::heal::write_atomic(&RealStorage, &dir.join("policy.json"), &body)
@@ -1171,6 +1185,7 @@ impl Governor {
                 "floor": self.policy.floor,
                 "latches": self.policy.latches,
                 "kill_switch": self.kill_switch,
+                "outlook": self.outlook,
             },
             "trading_allowed": p.trading_allowed() && !self.kill_switch,
             "live_start": r.live_start_allowed().err(),
@@ -1280,17 +1295,108 @@ impl Governor {
     }
 }
 
-fn unreadable(path: &Path, error: &str, now: Timestamp, log: &mut dyn FnMut(&str)) -> PolicyState {
-    log(&format!(
-        "CRITICAL: {} cannot be read ({error}); starting at NO_NEW_TRADES until an operator runs `ballast resume`",
-        path.display()
-    ));
-    let mut p = PolicyState::new(now);
-    p.policy = Policy::NoNewTrades;
-    p.floor = Some(Policy::NoNewTrades);
-    p.reason = format!("the persisted policy could not be read: {error}");
-    p
+/// `state/policy.json` as found: missing, unusable (why), or a file Ballast wrote.
+fn read_policy_file(path: &Path) -> policy::FileRead {
+    use std::io::Read;
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return policy::FileRead::Missing,
+        Err(e) => return policy::FileRead::Unreadable(e.to_string()),
+        Ok(m) => m,
+    };
+    if !meta.is_file() {
+        return policy::FileRead::Unreadable("it is not a regular file".into());
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = std::fs::File::open(path)
+        .and_then(|f| f.take(policy::MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+    {
+        return policy::FileRead::Unreadable(e.to_string());
+    }
+    match policy::decode_file(&bytes) {
+        Ok(s) => policy::FileRead::Valid(s),
+        Err(e) => policy::FileRead::Unreadable(e),
+    }
 }
+
+/// The last record of `kind` in the journal at `dir` (its valid prefix), as `T`, and how many
+/// records the journal holds; a record that does not parse is reported and skipped.
+fn last_record<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    kind: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<(u64, Option<T>), ballast_store::journal::scan::ScanError> {
+    let mut last = None;
+    let mut bad = None;
+    let scan = ballast_store::journal::scan(&RealStorage, dir, &mut |rec| {
+        if rec.kind == kind {
+            match serde_json::from_str::<T>(rec.body.get()) {
+                Ok(j) => last = Some(j),
+                Err(e) => bad = Some(format!("seq {}: {e}", rec.seq)),
+            }
+        }
+        Ok(())
+    });
+    match scan {
+        Ok(s) => {
+            if let Some(e) = bad {
+                log(&format!(
+                    "warning: a {kind} record of {} cannot be read ({e}); the last readable one is used",
+                    dir.display()
+                ));
+            }
+            Ok((s.records, last))
+        }
+        Err(ballast_store::journal::scan::ScanError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok((0, None))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The last `engine.policy` of the engine's journal (its valid prefix: a damaged journal is
+/// the healer's and the engine's to refuse). A journal that cannot be read at all counts as
+/// NO_NEW_TRADES: nothing says what the engine held, so nothing re-arms trading.
+fn journaled_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> policy::JournalView {
+    let dir = ballast_store::Layout::new(data_dir).engine_journal();
+    match last_record::<policy::Journaled>(&dir, ENGINE_POLICY, log) {
+        Ok((0, _)) => policy::JournalView::Fresh,
+        Ok((_, last)) => last.map_or(policy::JournalView::NeverChanged, policy::JournalView::Last),
+        Err(e) => {
+            log(&format!(
+                "CRITICAL: the engine's journal cannot be read for its last policy ({e}): starting at NO_NEW_TRADES at least"
+            ));
+            policy::JournalView::Last(policy::Journaled {
+                policy: Policy::NoNewTrades,
+                reason: format!("the engine's journal could not be read: {e}"),
+                releases: 0,
+            })
+        }
+    }
+}
+
+/// The policy of the last `policy.changed` in the ops journal (what the supervisor decided,
+/// whether or not an engine was there to journal it).
+fn recorded_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> Option<Policy> {
+    #[derive(Deserialize)]
+    struct Changed {
+        to: Policy,
+    }
+    let dir = ballast_store::Layout::new(data_dir).ops_journal();
+    match last_record::<Changed>(&dir, "policy.changed", log) {
+        Ok((_, last)) => last.map(|c| c.to),
+        Err(e) => {
+            log(&format!(
+                "warning: the ops journal cannot be read for the last policy change ({e}); the engine's journal decides alone"
+            ));
+            None
+        }
+    }
+}
+
+/// The engine's policy record type (`ballast_engine::runtime::POLICY`).
+const ENGINE_POLICY: &str = "engine.policy";
 
 /// The ops-journal event of a policy change.
 pub fn transition_event(t: &Transition) -> (String, Value) {
@@ -1334,6 +1440,9 @@ pub fn summary(g: &Governor) -> BTreeMap<&'static str, Value> {
     let mut m = BTreeMap::new();
     m.insert("policy", json!(g.policy.policy.as_str()));
     m.insert("policy_reason", json!(g.policy.reason));
+    if let Some(o) = &g.outlook {
+        m.insert("policy_outlook", json!(o.text));
+    }
     if let Some(r) = &g.report {
         m.insert("overall", json!(r.overall.as_str()));
         m.insert("score", json!(r.score));
@@ -1343,10 +1452,11 @@ pub fn summary(g: &Governor) -> BTreeMap<&'static str, Value> {
                 r.issues
                     .iter()
                     .map(|i| format!(
-                        "{} {}: {}",
+                        "{} {}: {} — {}",
                         i.severity.as_str(),
                         i.id,
-                        i.symptoms.join("; ")
+                        i.symptoms.join("; "),
+                        i.policy.effect()
                     ))
                     .collect::<Vec<_>>()
             ),

@@ -605,13 +605,7 @@ fn kill_flatten_closes_every_position_at_market_while_trading_stays_halted() {
 fn the_engine_follows_the_safety_policy_journals_it_and_keeps_it_across_restarts() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let set_policy = |policy: &str| {
-        std::fs::write(
-            data.join("state/policy.json"),
-            serde_json::json!({"policy": policy, "reason": "test"}).to_string(),
-        )
-        .unwrap();
-    };
+    let set_policy = |policy: &str| write_policy(&data, policy, 0);
     let run = |bars: u32| {
         let out = engine(&data)
             .args(["--max-bars", &bars.to_string()])
@@ -673,4 +667,91 @@ fn the_engine_follows_the_safety_policy_journals_it_and_keeps_it_across_restarts
         recs[n..].iter().any(|(k, _)| k == "order.sent"),
         "orders again"
     );
+}
+
+/// `state/policy.json` as the supervisor writes it (with its checksum).
+fn write_policy(data: &Path, policy: &str, releases: u64) {
+    let mut st = ballast_core::policy::PolicyState::new(ballast_core::Timestamp::EPOCH);
+    st.policy = serde_json::from_value(serde_json::json!(policy)).unwrap();
+    st.reason = "test".into();
+    st.releases = releases;
+    std::fs::write(
+        data.join("state/policy.json"),
+        ballast_core::policy::encode_file(&st),
+    )
+    .unwrap();
+}
+
+#[test]
+fn item_2_the_engine_leaves_emergency_shutdown_only_for_a_policy_file_with_an_operator_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |bars: u32| {
+        let out = engine(&data)
+            .args(["--max-bars", &bars.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let policies = || -> Vec<String> {
+        records(&data)
+            .into_iter()
+            .filter(|(k, _)| k == "engine.policy")
+            .map(|(_, b)| b)
+            .collect()
+    };
+    run(500);
+    write_policy(&data, "EMERGENCY_SHUTDOWN", 0);
+    let err = run(600);
+    assert!(
+        err.contains("safety policy ALLOW_ALL -> EMERGENCY_SHUTDOWN"),
+        "{err}"
+    );
+    assert_eq!(policies().len(), 1);
+    // A hand-written file (no checksum) and a damaged one are not policy files at all.
+    std::fs::write(
+        data.join("state/policy.json"),
+        br#"{"policy":"ALLOW_ALL","reason":"by hand"}"#,
+    )
+    .unwrap();
+    let err = run(700);
+    assert!(err.contains("it has no checksum"), "{err}");
+    write_policy(&data, "ALLOW_ALL", 0);
+    let mut bytes = std::fs::read(data.join("state/policy.json")).unwrap();
+    bytes[12] ^= 0x20;
+    std::fs::write(data.join("state/policy.json"), &bytes).unwrap();
+    let err = run(800);
+    assert!(err.contains("its checksum does not match"), "{err}");
+    // A valid file with no operator release since the halt: refused, whatever it asks.
+    for lower in [
+        "ALLOW_ALL",
+        "SAFE_RISK_PROFILE",
+        "NO_NEW_TRADES",
+        "DEFENSIVE_EXIT",
+    ] {
+        write_policy(&data, lower, 0);
+        let err = run(900);
+        assert!(
+            err.contains(&format!(
+                "state/policy.json asks for {lower} but the engine journaled EMERGENCY_SHUTDOWN and no operator released it since"
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(policies().len(), 1, "nothing less strict journaled");
+    // `ballast resume` counts a release: now the engine follows.
+    write_policy(&data, "ALLOW_ALL", 1);
+    let err = run(2500);
+    assert!(
+        err.contains("safety policy EMERGENCY_SHUTDOWN -> ALLOW_ALL"),
+        "{err}"
+    );
+    let p = policies();
+    assert_eq!(p.len(), 2);
+    assert!(p[1].contains("\"releases\":1"), "{}", p[1]);
 }

@@ -46,6 +46,7 @@ pub struct Health {
     pub cpu_degraded_pct: u32,
     pub memory_degraded_pct: u32,
     pub disk_free_min_pct: u32,
+    pub resource_window_secs: u32,
     pub recommendation_ttl_secs: u32,
     pub history: u32,
 }

@@ -316,6 +316,8 @@ keys! {
         "Resources: machine memory use at or above this is DEGRADED, at 97 % CRITICAL; 100 only reports the figure.";
     ["health"] "disk_free_min_pct": int(0, 100), "10", None,
         "Resources: less free space than this on the data directory's file system is DEGRADED (a third of it is CRITICAL); 0 only reports the figure.";
+    ["health"] "resource_window_secs": int(0, 3600), "60", None,
+        "Resources: CPU, memory, free disk and file descriptors count only after they stay past their threshold this long, so a burst of load beside Ballast (a build) raises no issue and moves no policy; free disk below a third of its minimum counts at once; 0: at once.";
     ["health"] "recommendation_ttl_secs": int(10, 604_800), "900", None,
         "A recommendation waiting for an operator's approval expires after this.";
     ["health"] "history": int(1, 100_000), "500", None,

@@ -919,6 +919,7 @@ impl EngineState {
             reason,
             at,
             orders,
+            releases: self.policy.as_ref().map_or(0, |p| p.releases),
         }
     }
 

@@ -105,6 +105,10 @@ pub struct PolicyRecord {
     pub at: Timestamp,
     #[serde(default)]
     pub orders: Vec<Order>,
+    /// The operator releases the policy file carried (`ballast resume` counts up): leaving
+    /// EMERGENCY_SHUTDOWN needs a file with more than this.
+    #[serde(default)]
+    pub releases: u64,
 }
 
 /// `engine.kill_switch`: the kill switch was engaged or released (the `KILL_SWITCH` file of the

@@ -300,6 +300,9 @@ pub struct Issue {
     pub affects: Vec<String>,
     /// When it was first seen (kept across cycles by the caller).
     pub since: Timestamp,
+    /// What the safety policy does about it ([`crate::policy::issue_policy`]).
+    #[serde(default)]
+    pub policy: crate::policy::Policy,
 }
 
 /// Severity of a check's status in its subsystem: a FAILED or CRITICAL critical subsystem is
@@ -343,7 +346,7 @@ pub fn issues(subsystems: &[SubsystemHealth], previous: &[Issue], now: Timestamp
                 continue;
             };
             let id = format!("{}/{}", s.subsystem.name, c.name);
-            out.push(Issue {
+            let mut issue = Issue {
                 since: before.get(id.as_str()).copied().unwrap_or(now),
                 id,
                 subsystem: s.subsystem.name.clone(),
@@ -354,7 +357,10 @@ pub fn issues(subsystems: &[SubsystemHealth], previous: &[Issue], now: Timestamp
                 root_cause: c.root_cause.clone(),
                 impacts_trading: s.subsystem.impacts_trading,
                 affects: dependents(&s.subsystem.name, subsystems),
-            });
+                policy: crate::policy::Policy::AllowAll,
+            };
+            issue.policy = crate::policy::issue_policy(&issue);
+            out.push(issue);
         }
     }
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));

@@ -153,6 +153,7 @@ fn recommendations_depend_on_impact_and_severity() {
             impacts_trading: trading,
             affects: vec![],
             since: Timestamp::EPOCH,
+            policy: crate::policy::Policy::AllowAll,
         }
     };
     let actions = |i: &Issue, restartable| -> Vec<(RecoveryAction, bool)> {

@@ -247,10 +247,11 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             }
             if let Some(policy) = health["policy"].as_str() {
                 out!(
-                    "health {} (score {}), safety policy {policy}: {}",
+                    "health {} (score {}), safety policy {policy}: {}{}",
                     health["overall"].as_str().unwrap_or("UNKNOWN"),
                     health["score"],
-                    health["policy_reason"].as_str().unwrap_or("")
+                    health["policy_reason"].as_str().unwrap_or(""),
+                    outlook(&health["policy_outlook"])
                 );
             }
             for issue in health["issues"].as_array().into_iter().flatten() {
@@ -327,6 +328,11 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     }
 }
 
+/// `; steps down to ALLOW_ALL in 4 min 10 s if clear` (the hysteresis countdown), when known.
+fn outlook(text: &serde_json::Value) -> String {
+    text.as_str().map(|t| format!("; {t}")).unwrap_or_default()
+}
+
 /// `ballast health [--json]`.
 pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     let sock = socket(dir);
@@ -365,7 +371,7 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
         );
     }
     out!(
-        "health {} (score {}), safety policy {} ({}), trading {}",
+        "health {} (score {}), safety policy {} ({}), trading {}{}",
         report["overall"].as_str().unwrap_or("?"),
         report["score"],
         report["policy"]["policy"].as_str().unwrap_or("?"),
@@ -374,7 +380,8 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             "allowed"
         } else {
             "restricted"
-        }
+        },
+        outlook(&report["policy"]["outlook"]["text"])
     );
     out!(
         "{:<22} {:<9} {:>9}  DETAILS",
@@ -431,11 +438,8 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             "issue {} {} ({}): {}{}{}",
             i["severity"].as_str().unwrap_or("?"),
             i["id"].as_str().unwrap_or("?"),
-            if i["impacts_trading"] == true {
-                "impacts trading"
-            } else {
-                "does not impact trading"
-            },
+            serde_json::from_value::<ballast_core::policy::Policy>(i["policy"].clone())
+                .map_or("policy unknown", |p| p.effect()),
             i["symptoms"][0].as_str().unwrap_or(""),
             i["root_cause"]
                 .as_str()
