@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
-    ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord, JournalStamp,
+    ApplyError, BarRecord, DecisionRecord, EngineState, InboxRecord, JournalStamp,
     KillSwitchRecord, LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA,
     SendOutcome, SentRecord, SettleRecord, TrimRules,
 };
@@ -41,8 +41,6 @@ pub const STAMP: &str = "journal.stamp";
 pub const KILL_SWITCH: &str = "engine.kill_switch";
 pub const POLICY: &str = "engine.policy";
 pub const EXPIRED: &str = "signal.expired";
-/// Bytes of the inbox read per loop, at most.
-const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
 
 #[derive(Debug, thiserror::Error)]
@@ -403,7 +401,7 @@ pub fn run(
     decide(&mut state, &mut w, log)?;
 
     while !stop.load(Ordering::Relaxed) && opts.max_bars.is_none_or(|m| state.bars < m) {
-        read_inbox(&mut state, config, &mut w, log)?;
+        crate::inbox::read_inbox(&mut state, config, &mut w, clock.now(), log)?;
         let bar = feed.next_bar();
         let rec = state.bar_record(bar);
         let seq = w.append(BAR, &rec, log)?;
@@ -482,9 +480,9 @@ fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
 
 /// Appends the engine's records: durable first, then counted toward the next snapshot, then
 /// (paper chaos only) possibly a crash.
-struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     journal: &'a Journal,
-    layout: &'a Layout,
+    pub(crate) layout: &'a Layout,
     limits: &'a Limits,
     opts: &'a Options,
     last_seq: u64,
@@ -494,7 +492,7 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn append<T: serde::Serialize + ?Sized>(
+    pub(crate) fn append<T: serde::Serialize + ?Sized>(
         &mut self,
         kind: &str,
         body: &T,
@@ -753,137 +751,6 @@ fn lost_reply(opts: &Options, r: &SentRecord) -> Option<bool> {
             .chain(r.attempt.to_le_bytes()),
     );
     (h % every == 0).then_some((h >> 32) & 1 == 1)
-}
-
-/// Consume the complete lines appended to `inbox/signals.jsonl` since the last time (the
-/// offset is part of the engine state, journaled with each line). A bad line is copied to
-/// quarantine with its line number and never blocks the lines after it; a line still being
-/// written (no newline yet) waits for the next loop.
-fn read_inbox(
-    state: &mut EngineState,
-    config: &Config,
-    w: &mut Writer<'_>,
-    log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let layout = w.layout;
-    let path = layout.inbox().join("signals.jsonl");
-    let Ok(meta) = std::fs::metadata(&path) else {
-        return Ok(());
-    };
-    fn commit(
-        state: &mut EngineState,
-        w: &mut Writer<'_>,
-        rec: InboxRecord,
-        log: &mut dyn FnMut(&str),
-    ) -> Result<(), EngineError> {
-        w.append(INBOX, &rec, log)?;
-        state.apply_inbox(&rec);
-        Ok(())
-    }
-    if meta.len() < state.inbox_offset {
-        log(&format!(
-            "warning: inbox/signals.jsonl is shorter ({} bytes) than what was read ({} bytes): it was truncated or rotated; reading it from the start",
-            meta.len(),
-            state.inbox_offset
-        ));
-        let previous_offset = state.inbox_offset;
-        commit(
-            state,
-            w,
-            InboxRecord {
-                offset_after: 0,
-                line: 0,
-                outcome: InboxOutcome::Reset { previous_offset },
-            },
-            log,
-        )?;
-    }
-    if meta.len() == state.inbox_offset || !state.inbox_has_room() {
-        return Ok(());
-    }
-    let mut buf = Vec::new();
-    let read = std::fs::File::open(&path).and_then(|mut f| {
-        f.seek(SeekFrom::Start(state.inbox_offset))?;
-        f.take(INBOX_CHUNK).read_to_end(&mut buf)
-    });
-    if let Err(e) = read {
-        log(&format!("warning: cannot read inbox/signals.jsonl: {e}"));
-        return Ok(());
-    }
-    let mut start = 0usize;
-    while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
-        if !state.inbox_has_room() {
-            break;
-        }
-        let raw = &buf[start..start + nl];
-        let offset_after = state.inbox_offset + (nl + 1) as u64;
-        let line = state.inbox_lines + 1;
-        start += nl + 1;
-        let parsed = std::str::from_utf8(raw)
-            .map_err(|_| "the line is not UTF-8".to_owned())
-            .and_then(|t| {
-                if t.trim().is_empty() {
-                    Err("empty line".to_owned())
-                } else {
-                    Ok(t)
-                }
-            })
-            .and_then(|t| ballast_core::inbox::parse_line(t.trim(), &config.feed.symbols));
-        let outcome = match parsed {
-            Ok(signal) => {
-                log(&format!(
-                    "inbox line {line}: accepted {} {:?} ({})",
-                    signal.symbol, signal.ask, signal.reason
-                ));
-                InboxOutcome::Accepted { signal }
-            }
-            Err(error) => {
-                let quarantined = if raw.iter().all(u8::is_ascii_whitespace) {
-                    None
-                } else {
-                    quarantine_line(layout, line, raw)
-                };
-                log(&format!(
-                    "inbox line {line} rejected: {error}{}",
-                    quarantined
-                        .as_ref()
-                        .map(|q| format!(" (copied to {q})"))
-                        .unwrap_or_default()
-                ));
-                InboxOutcome::Rejected { error, quarantined }
-            }
-        };
-        commit(
-            state,
-            w,
-            InboxRecord {
-                offset_after,
-                line,
-                outcome,
-            },
-            log,
-        )?;
-    }
-    Ok(())
-}
-
-/// Copy a rejected inbox line to `quarantine/inbox/signals.jsonl.line-<n>.corrupt.<UTC>`.
-fn quarantine_line(layout: &Layout, line: u64, raw: &[u8]) -> Option<String> {
-    let dir = layout.quarantine().join("inbox");
-    let stamp: String = SystemClock
-        .now()
-        .to_string()
-        .chars()
-        .filter(|c| *c != '-' && *c != ':')
-        .collect();
-    let path = dir.join(format!("signals.jsonl.line-{line}.corrupt.{stamp}"));
-    let write = std::fs::create_dir_all(&dir).and_then(|()| {
-        let mut data = raw.to_vec();
-        data.push(b'\n');
-        std::fs::write(&path, data)
-    });
-    write.ok().map(|()| layout.display(&path))
 }
 
 fn verdict_word(d: &DecisionRecord) -> String {

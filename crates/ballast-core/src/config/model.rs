@@ -116,6 +116,8 @@ pub struct ArtifactConfig {
 #[serde(deny_unknown_fields)]
 pub struct Engine {
     pub enabled: bool,
+    /// Bytes, at most, of each day's quarantine file of bad inbox lines.
+    pub inbox_quarantine_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
