@@ -48,7 +48,7 @@ pub fn acquire(run_dir: &Path) -> Result<EngineLock, LockError> {
     if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
         if e == rustix::io::Errno::WOULDBLOCK {
             let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
+            let _ = (&mut file).take(4096).read_to_string(&mut text);
             return Err(LockError::Held {
                 path: shown,
                 owner: text.trim().parse().ok(),

@@ -21,6 +21,7 @@ use ballast_core::engine::{
 use ballast_core::guard::Limits;
 use ballast_core::paper::PaperConfig;
 use ballast_core::time::Timestamp;
+use ballast_store::bounded;
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
 use ballast_store::record::RecordRef;
 use ballast_store::recovery::{RecoverError, RecoverSpec, recover};
@@ -516,7 +517,7 @@ fn decide(
     // without a supervisor); each change is journaled, and engaging cancels open orders.
     let engaged = w.layout.kill_switch().exists();
     let file: Option<serde_json::Value> = engaged
-        .then(|| std::fs::read_to_string(w.layout.kill_switch()).ok())
+        .then(|| bounded::read_own_string(&w.layout.kill_switch(), bounded::MAX_FILE_BYTES).ok())
         .flatten()
         .and_then(|t| serde_json::from_str(&t).ok());
     let flatten = file.as_ref().is_some_and(|v| v["flatten"] == true);
@@ -651,7 +652,7 @@ fn follow_policy(
         policy: ballast_core::policy::Policy,
         reason: String,
     }
-    let file: File = match std::fs::read_to_string(&path)
+    let file: File = match bounded::read_own_string(&path, bounded::MAX_FILE_BYTES)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
     {

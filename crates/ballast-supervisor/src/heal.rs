@@ -18,6 +18,7 @@ use ballast_core::heal::{
     MAX_ARTIFACT_BYTES, Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
     SnapshotFile, SnapshotState,
 };
+use ballast_store::bounded;
 use ballast_store::journal::{Verdict, scan};
 use ballast_store::quarantine::Quarantine;
 use ballast_store::snapshot::Snapshots;
@@ -160,10 +161,16 @@ impl Healer<'_> {
         obs.orphans = orphans(self.data_dir);
         obs.read_only = self.read_only();
         let health = layout.state().join("health.json");
-        if let Ok(text) = std::fs::read_to_string(&health) {
-            if let Err(e) = serde_json::from_str::<Value>(&text) {
+        match bounded::read_own_string(&health, bounded::MAX_FILE_BYTES) {
+            Ok(text) => {
+                if let Err(e) = serde_json::from_str::<Value>(&text) {
+                    obs.health_snapshot_corrupt = Some(e.to_string());
+                }
+            }
+            Err(e @ bounded::ReadError::NotRegular { .. }) => {
                 obs.health_snapshot_corrupt = Some(e.to_string());
             }
+            Err(_) => {}
         }
         let logs = layout.logs();
         if logs.is_dir() {
@@ -265,7 +272,8 @@ impl Healer<'_> {
             age_ms: 0,
             held: false,
         };
-        let Ok(mut f) = std::fs::File::open(path) else {
+        // Never blocks on a FIFO; a lock that is not a regular file is not a lock.
+        let Ok(mut f) = bounded::open_regular(path) else {
             return l;
         };
         l.exists = true;
@@ -360,17 +368,17 @@ impl Healer<'_> {
                     state: path_state(&path),
                 },
                 ArtifactKind::Json => {
-                    let (text, too_large) = read_bounded(&path);
+                    let (text, unreadable) = read_bounded(&path);
                     ArtifactState::Json {
                         text,
-                        too_large,
+                        unreadable,
                         default: serde_json::from_str(&a.default).unwrap_or(json!({})),
                         required: a.required_keys.clone(),
                     }
                 }
                 ArtifactKind::Jsonl => {
-                    let (text, too_large) = read_bounded(&path);
-                    ArtifactState::Jsonl { text, too_large }
+                    let (text, unreadable) = read_bounded(&path);
+                    ArtifactState::Jsonl { text, unreadable }
                 }
                 ArtifactKind::Lock => ArtifactState::Lock(self.lock_obs(&path, shown.clone())),
                 ArtifactKind::Heartbeat => ArtifactState::Heartbeat(HeartbeatObs {
@@ -625,15 +633,13 @@ fn path_state(path: &Path) -> PathState {
     }
 }
 
-/// The file's text if it exists and is not too large.
-fn read_bounded(path: &Path) -> (Option<String>, bool) {
-    match std::fs::metadata(path) {
-        Err(_) => (None, false),
-        Ok(m) if m.len() > MAX_ARTIFACT_BYTES => (Some(String::new()), true),
-        Ok(_) => match std::fs::read(path) {
-            Ok(bytes) => (Some(String::from_utf8_lossy(&bytes).into_owned()), false),
-            Err(_) => (None, false),
-        },
+/// A declared file's text (`None`: missing), or why it was not read: it is not a regular
+/// file, or it is over [`MAX_ARTIFACT_BYTES`].
+fn read_bounded(path: &Path) -> (Option<String>, Option<String>) {
+    match bounded::read_regular_string(path, MAX_ARTIFACT_BYTES) {
+        Ok(text) => (Some(text), None),
+        Err(e) if e.is_not_found() => (None, None),
+        Err(e) => (None, Some(e.to_string())),
     }
 }
 

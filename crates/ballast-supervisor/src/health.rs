@@ -325,7 +325,11 @@ impl Monitor {
     }
 
     fn read_engine(&self, now: Timestamp) -> Option<(EngineStatus, i64)> {
-        let text = std::fs::read_to_string(self.data_dir.join("run/engine.heartbeat")).ok()?;
+        let text = ballast_store::bounded::read_own_string(
+            &self.data_dir.join("run/engine.heartbeat"),
+            ballast_store::bounded::MAX_FILE_BYTES,
+        )
+        .ok()?;
         let hb: EngineHeartbeat = serde_json::from_str(&text).ok()?;
         Some((hb.status.unwrap_or_default(), now.ms_since(hb.time).max(0)))
     }
@@ -998,8 +1002,11 @@ impl Governor {
         log: &mut dyn FnMut(&str),
     ) -> Governor {
         let path = data_dir.join("state/policy.json");
-        let policy = match std::fs::read_to_string(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PolicyState::new(now),
+        let policy = match ballast_store::bounded::read_own_string(
+            &path,
+            ballast_store::bounded::MAX_FILE_BYTES,
+        ) {
+            Err(e) if e.is_not_found() => PolicyState::new(now),
             Err(e) => unreadable(&path, &e.to_string(), now, log),
             Ok(text) => match serde_json::from_str::<PolicyState>(&text) {
                 Ok(p) => {

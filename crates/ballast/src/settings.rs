@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use ballast_core::config::{self, Config, ConfigError, ConfigErrors, Origin, Source};
+use ballast_store::bounded::{self, MAX_FILE_BYTES, ReadError};
 
 /// The default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./ballast-data";
@@ -17,22 +18,7 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
     match file {
         None => config::load(None, &env),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                let help = if e.kind() == std::io::ErrorKind::NotFound {
-                    "run `ballast init` to write a commented sample, or omit --config to use the built-in paper configuration"
-                } else {
-                    "check the path and its permissions"
-                };
-                ConfigErrors(vec![ConfigError {
-                    origin: Origin::File {
-                        path: path.display().to_string(),
-                        line: 1,
-                        col: 1,
-                    },
-                    message: format!("cannot read the configuration file: {e}"),
-                    help: Some(help.into()),
-                }])
-            })?;
+            let text = read_config(path)?;
             config::load(
                 Some(Source {
                     path: &path.display().to_string(),
@@ -42,6 +28,45 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
             )
         }
     }
+}
+
+/// The configuration file's text: a regular file (or a link to one) of at most
+/// [`MAX_FILE_BYTES`].
+fn read_config(path: &Path) -> Result<String, ConfigErrors> {
+    let bytes = bounded::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
+        let help = match &e {
+            ReadError::NotFound { .. } => {
+                "run `ballast init` to write a commented sample, or omit --config to use the built-in paper configuration"
+            }
+            ReadError::NotRegular { .. } | ReadError::TooLarge { .. } => {
+                "give --config (or BALLAST_CONFIG) the path of a TOML file, such as the one `ballast init` writes"
+            }
+            ReadError::Io { .. } => "check the path and its permissions",
+        };
+        ConfigErrors(vec![ConfigError {
+            origin: Origin::File {
+                path: path.display().to_string(),
+                line: 1,
+                col: 1,
+            },
+            message: format!("cannot read the configuration file: {e}"),
+            help: Some(help.into()),
+        }])
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            origin: Origin::File {
+                path: path.display().to_string(),
+                line: 1,
+                col: 1,
+            },
+            message: format!(
+                "the configuration file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            help: Some("save it as UTF-8".into()),
+        }])
+    })
 }
 
 /// The data directory: `--data-dir` / `BALLAST_HOME` (clap resolves both), else the

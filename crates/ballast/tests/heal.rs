@@ -909,3 +909,96 @@ path = \"signals.jsonl\"
     );
     sup.stop();
 }
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+#[test]
+fn item_12_heal_and_the_engine_read_no_fifo_device_or_file_over_1_mib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bot = tmp.path().join("bot");
+    std::fs::create_dir_all(&bot).unwrap();
+    let cfg = write_config(tmp.path(), &artifacts_config(&bot, 10));
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("state")).unwrap();
+    std::fs::create_dir_all(data.join("run")).unwrap();
+    // Declared files: a FIFO where a JSON document should be, a lock that is a FIFO, a JSONL
+    // file over the bound; Ballast's own: health.json and a lock as FIFOs.
+    mkfifo(&bot.join("state.json"));
+    mkfifo(&bot.join("bot.pid"));
+    let big = "{\"id\":1}\n".repeat(2 * 1024 * 1024 / 9);
+    std::fs::write(bot.join("signals.jsonl"), &big).unwrap();
+    mkfifo(&data.join("state/health.json"));
+    mkfifo(&data.join("run/other.lock"));
+    let out = common::output_within(
+        ballast()
+            .args(["heal", "--dry-run", "--json", "--data-dir"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg),
+        20,
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let find = |target: &str| -> Value {
+        r["plan"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["target"].as_str().is_some_and(|t| t.ends_with(target)))
+            .cloned()
+            .unwrap_or_else(|| panic!("no action on {target}: {r:#}"))
+    };
+    let state = find("state.json");
+    assert_eq!(state["class"], "skip", "{state:#}");
+    assert!(
+        state["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a FIFO (named pipe), not a regular file"),
+        "{state:#}"
+    );
+    let lines = find("signals.jsonl");
+    assert_eq!(lines["class"], "skip", "{lines:#}");
+    let why = lines["reason"].as_str().unwrap();
+    assert!(
+        why.contains(&format!("{} bytes", big.len())) && why.contains("1048576 bytes"),
+        "{why}"
+    );
+    let health = find("health.json");
+    assert!(
+        health["reason"].as_str().unwrap().contains("FIFO"),
+        "{health:#}"
+    );
+    // The bounded file is left as it was.
+    assert_eq!(
+        std::fs::read(bot.join("signals.jsonl")).unwrap(),
+        big.as_bytes()
+    );
+
+    // The engine does not block on a kill switch or a policy file that is a FIFO: the kill
+    // switch is engaged (present), the policy file unreadable (the journaled one stays).
+    std::fs::remove_file(data.join("state/health.json")).unwrap();
+    mkfifo(&data.join("KILL_SWITCH"));
+    mkfifo(&data.join("state/policy.json"));
+    let out = common::output_within(
+        ballast()
+            .args([
+                "engine",
+                "--standalone",
+                "--bars-per-second",
+                "0",
+                "--max-bars",
+                "20",
+                "--data-dir",
+            ])
+            .arg(&data),
+        30,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("KILL SWITCH ENGAGED"), "{err}");
+    assert!(err.contains("state/policy.json"), "{err}");
+}

@@ -24,7 +24,7 @@ pub const STALE_LOCK_MS: i64 = 5 * 60 * 1000;
 
 /// Declared artifact files larger than this are reported, not rewritten (the healer reads a
 /// file whole to salvage it; this bounds that read).
-pub const MAX_ARTIFACT_BYTES: u64 = 64 << 20;
+pub const MAX_ARTIFACT_BYTES: u64 = crate::limits::MAX_FILE_BYTES;
 
 /// How an action is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,14 +289,17 @@ pub enum ArtifactState {
     Json {
         /// The file's text (`None`: missing).
         text: Option<String>,
-        /// Larger than [`MAX_ARTIFACT_BYTES`]: not read.
-        too_large: bool,
+        /// Why the file was not read (not a regular file, larger than
+        /// [`MAX_ARTIFACT_BYTES`]), in words.
+        #[serde(default)]
+        unreadable: Option<String>,
         default: serde_json::Value,
         required: Vec<String>,
     },
     Jsonl {
         text: Option<String>,
-        too_large: bool,
+        #[serde(default)]
+        unreadable: Option<String>,
     },
     Lock(LockObs),
     Heartbeat(HeartbeatObs),
@@ -690,7 +693,7 @@ fn artifact(plan: &mut Plan, a: &ArtifactObs) {
         ArtifactState::Heartbeat(h) => heartbeat(plan, c, h),
         ArtifactState::Json {
             text,
-            too_large,
+            unreadable,
             default,
             required,
         } => json_artifact(
@@ -698,13 +701,13 @@ fn artifact(plan: &mut Plan, a: &ArtifactObs) {
             c,
             &a.path,
             text.as_deref(),
-            *too_large,
+            unreadable.as_deref(),
             default,
             required,
         ),
-        ArtifactState::Jsonl { text, too_large } => {
-            if *too_large {
-                too_large_to_inspect(plan, c, &a.path);
+        ArtifactState::Jsonl { text, unreadable } => {
+            if let Some(why) = unreadable {
+                not_inspected(plan, c, &a.path, why);
                 return;
             }
             let Some(text) = text else { return };
@@ -739,12 +742,12 @@ fn json_artifact(
     c: &str,
     path: &str,
     text: Option<&str>,
-    too_large: bool,
+    unreadable: Option<&str>,
     default: &serde_json::Value,
     required: &[String],
 ) {
-    if too_large {
-        too_large_to_inspect(plan, c, path);
+    if let Some(why) = unreadable {
+        not_inspected(plan, c, path, why);
         return;
     }
     let Some(text) = text else {
@@ -791,14 +794,16 @@ fn json_artifact(
     );
 }
 
-fn too_large_to_inspect(plan: &mut Plan, component: &str, path: &str) {
+/// A declared file that was not read (`why`: not a regular file, over
+/// [`MAX_ARTIFACT_BYTES`]) is reported, never changed.
+fn not_inspected(plan: &mut Plan, component: &str, path: &str, why: &str) {
     plan.push(
         component,
         path,
         Class::Skip,
         FailureClass::Transient,
         Op::Report,
-        format!("larger than {MAX_ARTIFACT_BYTES} bytes: not inspected"),
+        format!("not inspected and left as it is: {why}"),
     );
 }
 

@@ -273,7 +273,7 @@ fn json_artifact(text: Option<&str>) -> ArtifactObs {
         path: "/srv/bot/state.json".into(),
         state: ArtifactState::Json {
             text: text.map(str::to_owned),
-            too_large: false,
+            unreadable: None,
             default: json!({"positions": [], "cash": 0, "version": 1}),
             required: vec!["positions".into(), "cash".into()],
         },
@@ -335,7 +335,7 @@ fn jsonl_artifacts_keep_valid_lines_in_order() {
         path: "/srv/bot/signals.jsonl".into(),
         state: ArtifactState::Jsonl {
             text: Some(text.into()),
-            too_large: false,
+            unreadable: None,
         },
     }];
     let p = inspect(&o);

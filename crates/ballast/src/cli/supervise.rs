@@ -231,9 +231,12 @@ pub fn health(data_dir: &DataDirArg, config: &ConfigArg, json: bool) -> anyhow::
                 .and_then(|run| run.parent())
                 .map(|d| d.join("state/health.json"))
                 .unwrap_or_default();
-            match std::fs::read_to_string(&file)
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            match ballast_store::bounded::read_own_string(
+                &file,
+                ballast_store::bounded::MAX_FILE_BYTES,
+            )
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             {
                 Some(r) => (r, false),
                 None => {
