@@ -16,7 +16,7 @@ use ballast_core::config::{ArtifactKind, Config, Mode};
 use ballast_core::heal::{
     self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, JournalState, LockObs,
     MAX_ARTIFACT_BYTES, Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
-    SnapshotFile, SnapshotState,
+    SnapshotFile, SnapshotState, SymlinkObs,
 };
 use ballast_store::bounded;
 use ballast_store::journal::{Verdict, scan};
@@ -129,6 +129,16 @@ impl Healer<'_> {
         for d in layout.dirs() {
             obs.dirs.push((self.rel(&d), path_state(&d)));
         }
+        obs.symlinks = layout
+            .symlinks()
+            .into_iter()
+            .map(|p| SymlinkObs {
+                path: self.rel(&p),
+                target: std::fs::read_link(&p)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default(),
+            })
+            .collect();
         if !engine_running {
             let key = self.cache.map(|_| fingerprint(&layout));
             let cached = self.cache.and_then(|c| {
@@ -475,6 +485,11 @@ impl Healer<'_> {
         let path = self.resolve(&action.target);
         let shown = path.display().to_string();
         let (layout, storage) = self.quarantine();
+        // Never through a link inside the data directory (the plan holds those back; this
+        // also refuses one put in place since the inspection).
+        layout
+            .check_no_symlink(&path)
+            .map_err(|err| format!("cannot heal {shown}: {err}"))?;
         let q = Quarantine {
             storage: &storage,
             layout: &layout,

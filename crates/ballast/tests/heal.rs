@@ -1002,3 +1002,102 @@ fn item_12_heal_and_the_engine_read_no_fifo_device_or_file_over_1_mib() {
     assert!(err.contains("KILL SWITCH ENGAGED"), "{err}");
     assert!(err.contains("state/policy.json"), "{err}");
 }
+
+/// The action on `target` (exactly), if any.
+fn action_on(report: &Value, target: &str) -> Option<Value> {
+    report["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["target"] == target)
+        .cloned()
+}
+
+#[test]
+fn item_8_a_symlinked_ballast_directory_is_dangerous_and_nothing_is_written_through_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), SNAPSHOTS);
+    let data = tmp.path().join("data");
+    engine(&data, &cfg, 120);
+    let seg = segment(&data);
+    let mut torn = std::fs::read(&seg).unwrap();
+    torn.extend_from_slice(b"{\"v\":1,\"seq\":99999,\"ty");
+    std::fs::write(&seg, &torn).unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::remove_dir(data.join("quarantine")).unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("quarantine")).unwrap();
+
+    // The dry run says so, and plans nothing through the link.
+    let (_, r) = heal(&data, Some(&cfg), &["--dry-run"]);
+    let link = action_on(&r, "quarantine").unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(link["class"], "dangerous", "{link:#}");
+    let why = link["reason"].as_str().unwrap();
+    assert!(
+        why.contains("symbolic link") && why.contains(&outside.display().to_string()),
+        "{why}"
+    );
+    let tail = r["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["component"] == "journal")
+        .cloned()
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_ne!(tail["class"], "heal", "{tail:#}");
+    assert!(
+        tail["reason"].as_str().unwrap().contains("quarantine"),
+        "{tail:#}"
+    );
+
+    // The heal writes nothing outside and leaves the journal as it is.
+    let (code, r) = heal(&data, Some(&cfg), &[]);
+    assert_ne!(code, 0, "a dangerous finding: {r:#}");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    assert_eq!(std::fs::read(&seg).unwrap(), torn);
+    assert!(action_on(&r, "quarantine").is_some_and(|a| a["class"] == "dangerous"));
+
+    // The class: each of Ballast's own directories (and its kill switch) as a link.
+    std::fs::remove_file(data.join("quarantine")).unwrap();
+    std::fs::create_dir(data.join("quarantine")).unwrap();
+    for own in ["state", "logs", "run", "inbox", "journal/ops"] {
+        let moved = tmp.path().join(format!("moved-{}", own.replace('/', "-")));
+        std::fs::rename(data.join(own), &moved).unwrap();
+        std::os::unix::fs::symlink(&moved, data.join(own)).unwrap();
+    }
+    std::os::unix::fs::symlink(outside.join("KS"), data.join("KILL_SWITCH")).unwrap();
+    let (_, r) = heal(&data, Some(&cfg), &["--dry-run"]);
+    for own in [
+        "state",
+        "logs",
+        "run",
+        "inbox",
+        "journal/ops",
+        "KILL_SWITCH",
+    ] {
+        assert!(
+            action_on(&r, own).is_some_and(|a| a["class"] == "dangerous"),
+            "{own}: {r:#}"
+        );
+    }
+    for own in ["state", "logs", "run", "inbox", "journal/ops"] {
+        std::fs::remove_file(data.join(own)).unwrap();
+        let moved = tmp.path().join(format!("moved-{}", own.replace('/', "-")));
+        std::fs::rename(&moved, data.join(own)).unwrap();
+    }
+    std::fs::remove_file(data.join("KILL_SWITCH")).unwrap();
+
+    // The data directory itself may be a link: the heal works through it, inside it.
+    let via = tmp.path().join("via-link");
+    std::os::unix::fs::symlink(&data, &via).unwrap();
+    let (code, r) = heal(&via, Some(&cfg), &[]);
+    assert_eq!(code, 0, "{r:#}");
+    let a = applied(&r, "journal/engine/");
+    assert_eq!(a["action"]["op"]["op"], "truncate");
+    assert_eq!(quarantined(&data, a), torn);
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}

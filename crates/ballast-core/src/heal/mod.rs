@@ -9,6 +9,7 @@
 //! read, so every healer is testable with plain values.
 
 mod files;
+mod links;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Mode;
 
 pub use files::{JsonSalvage, JsonlSplit, salvage_json, split_jsonl};
+pub use links::SymlinkObs;
 
 /// A lock or heartbeat is considered only after this age (SPEC §4: stale locks are older
 /// than 5 min).
@@ -325,6 +327,9 @@ pub struct Observation {
     /// The logs directory cannot be written (with the error).
     pub logs_unwritable: Option<String>,
     pub artifacts: Vec<ArtifactObs>,
+    /// Ballast's own paths that are symbolic links.
+    #[serde(default)]
+    pub symlinks: Vec<SymlinkObs>,
 }
 
 impl Observation {
@@ -342,6 +347,7 @@ impl Observation {
             health_snapshot_corrupt: None,
             logs_unwritable: None,
             artifacts: Vec::new(),
+            symlinks: Vec::new(),
         }
     }
 }
@@ -398,6 +404,7 @@ pub fn inspect(obs: &Observation) -> Plan {
     for a in &obs.artifacts {
         artifact(&mut plan, a);
     }
+    links::links(&mut plan, &obs.symlinks);
     plan
 }
 
