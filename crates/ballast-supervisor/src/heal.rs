@@ -347,25 +347,14 @@ impl Healer<'_> {
         out
     }
 
-    /// Where a declared artifact is: relative to its service's working directory.
+    /// Where a declared artifact is: [`ServiceConfig::declared_path`] (under its service's
+    /// resolved working directory), made absolute so that inspection and action agree.
     pub fn artifact_path(&self, service: &str, path: &str) -> PathBuf {
-        let p = Path::new(path);
-        if p.is_absolute() {
-            return p.to_path_buf();
-        }
-        let cwd = self
-            .config
-            .services
-            .iter()
-            .find(|s| s.name == service)
-            .map(|s| s.cwd.as_str())
-            .unwrap_or("");
-        let base = if cwd.is_empty() {
-            std::env::current_dir().unwrap_or_default()
-        } else {
-            PathBuf::from(cwd)
+        let p = match self.config.services.iter().find(|s| s.name == service) {
+            Some(s) => s.declared_path(path),
+            None => PathBuf::from(path),
         };
-        base.join(p)
+        std::path::absolute(&p).unwrap_or(p)
     }
 
     fn artifacts(&self, running: &dyn Fn(&str) -> bool) -> Vec<ArtifactObs> {

@@ -15,8 +15,9 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    match file {
-        None => config::load(None, &env),
+    let here = std::env::current_dir().unwrap_or_default();
+    let mut cfg = match file {
+        None => config::load(None, &env)?,
         Some(path) => {
             let text = read_config(path)?;
             config::load(
@@ -25,9 +26,17 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
                     text: &text,
                 }),
                 &env,
-            )
+            )?
         }
-    }
+    };
+    // A relative `cwd` is the configuration file's directory's (the built-in configuration:
+    // the working directory's), resolved here once for every user of the configuration.
+    let config_dir = file
+        .and_then(|f| std::path::absolute(f).ok())
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| here.clone());
+    cfg.resolve_cwds(&config_dir, &here);
+    Ok(cfg)
 }
 
 /// The configuration file's text: a regular file (or a link to one) of at most

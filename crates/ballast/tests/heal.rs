@@ -1101,3 +1101,136 @@ fn item_8_a_symlinked_ballast_directory_is_dangerous_and_nothing_is_written_thro
     assert_eq!(quarantined(&data, a), torn);
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
 }
+
+#[test]
+fn item_10b_a_relative_cwd_is_resolved_once_against_the_config_file_and_healed_where_inspected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bot = tmp.path().join("bot");
+    std::fs::create_dir_all(bot.join("state")).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        "[engine]\nenabled = false\n
+[[services]]
+name = \"bot\"
+command = \"/bin/sleep\"
+args = [\"1000\"]
+cwd = \"bot\"
+
+[[artifacts]]
+service = \"bot\"
+kind = \"json\"
+path = \"state/bot.json\"
+default = '{\"cash\": 0}'
+
+[[artifacts]]
+service = \"bot\"
+kind = \"lock\"
+path = \"state/bot.lock\"
+
+[[artifacts]]
+service = \"bot\"
+kind = \"jsonl\"
+path = \"state/trades.jsonl\"
+",
+    );
+    let data = tmp.path().join("data");
+    std::fs::write(bot.join("state/bot.json"), b"{\"cash\": 12, \"x\": tru").unwrap();
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    std::fs::write(bot.join("state/bot.lock"), dead.to_string()).unwrap();
+    age(&bot.join("state/bot.lock"), 3600);
+    std::fs::write(bot.join("state/trades.jsonl"), "{\"id\":1}\nbroken\n").unwrap();
+
+    // Run from another directory: `cwd = "bot"` is the config file's bot/, not ./bot.
+    let heal_from = |extra: &[&str]| -> (i32, Value) {
+        let out = ballast()
+            .current_dir(&elsewhere)
+            .arg("heal")
+            .args(extra)
+            .args(["--json", "--data-dir"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let r = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        (out.status.code().unwrap_or(-1), r)
+    };
+    let (_, dry) = heal_from(&["--dry-run"]);
+    for f in ["bot.json", "bot.lock", "trades.jsonl"] {
+        let want = bot.join("state").join(f).display().to_string();
+        assert!(
+            action_on(&dry, &want).is_some_and(|a| a["class"] == "heal"),
+            "{want} shown resolved and planned: {dry:#}"
+        );
+    }
+    let (code, r) = heal_from(&[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(
+        r["applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["error"].is_null()),
+        "{r:#}"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&std::fs::read(bot.join("state/bot.json")).unwrap())
+            .unwrap(),
+        json!({"cash": 12})
+    );
+    assert!(!bot.join("state/bot.lock").exists());
+    assert_eq!(
+        std::fs::read_to_string(bot.join("state/trades.jsonl")).unwrap(),
+        "{\"id\":1}\n"
+    );
+    // Nothing was made in the data directory's bot/ or an empty quarantine/bot/state.
+    assert!(!data.join("bot").exists());
+    assert!(!data.join("quarantine/bot").exists());
+    assert!(!elsewhere.join("bot").exists());
+    assert_eq!(heal_from(&[]).1["plan"]["actions"], json!([]));
+
+    // The supervisor starts the service in the same resolved directory.
+    std::fs::write(
+        &cfg,
+        "[engine]\nenabled = false\n
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"pwd > where; exec sleep 1000\"]
+cwd = \"bot\"
+",
+    )
+    .unwrap();
+    let mut sup = ballast()
+        .current_dir(&elsewhere)
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !bot.join("where").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(sup.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    sup.wait().unwrap();
+    let pwd = std::fs::read_to_string(bot.join("where")).unwrap_or_default();
+    assert_eq!(
+        Path::new(pwd.trim()).canonicalize().ok(),
+        bot.canonicalize().ok(),
+        "the service ran in {pwd:?}"
+    );
+}

@@ -375,7 +375,7 @@ pub const SERVICE_KEYS: &[KeySpec] = &[
         key: "cwd",
         kind: Kind::Text,
         default: "\"\"",
-        doc: "Working directory; empty = the supervisor's.",
+        doc: "Working directory; a relative one is relative to the configuration file's directory (resolved once, when the configuration is loaded); empty = the supervisor's.",
         env_alias: None,
     },
     KeySpec {

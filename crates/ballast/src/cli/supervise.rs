@@ -1,7 +1,7 @@
 //! `ballast run` (the supervisor with the engine and the declared services), and the commands
 //! that talk to a running supervisor over its socket: `status`, `restart`, `reset`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,13 +79,8 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
                 Readiness::Heartbeat | Readiness::Http => Duration::ZERO,
             },
             notify: s.readiness == Readiness::Notify,
-            heartbeat_file: (!s.heartbeat_file.is_empty()).then(|| {
-                let f = PathBuf::from(&s.heartbeat_file);
-                match (&s.cwd, f.is_relative()) {
-                    (cwd, true) if !cwd.is_empty() => Path::new(cwd).join(f),
-                    _ => f,
-                }
-            }),
+            heartbeat_file: (!s.heartbeat_file.is_empty())
+                .then(|| s.declared_path(&s.heartbeat_file)),
             heartbeat_ready: s.readiness == Readiness::Heartbeat,
             heartbeat_max_age: (s.heartbeat_max_age_secs > 0)
                 .then(|| Duration::from_secs(u64::from(s.heartbeat_max_age_secs))),
