@@ -145,3 +145,44 @@ pub fn open_append_nofollow(path: &Path) -> io::Result<std::fs::File> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::RealStorage;
+
+    #[test]
+    fn item_8_nothing_is_written_through_a_link_inside_the_data_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("file"), b"theirs").unwrap();
+        // The data directory itself is a link: allowed.
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, tmp.path().join("data")).unwrap();
+        let layout = Layout::new(tmp.path().join("data"));
+        layout.create(&RealStorage).unwrap();
+        layout
+            .create_own_dir(&layout.quarantine().join("inbox"))
+            .unwrap();
+        assert!(layout.symlinks().is_empty());
+        // A directory of it as a link: refused, and listed.
+        std::fs::remove_dir_all(layout.quarantine()).unwrap();
+        std::os::unix::fs::symlink(&outside, layout.quarantine()).unwrap();
+        let e = layout
+            .create_own_dir(&layout.quarantine().join("inbox"))
+            .unwrap_err();
+        assert!(e.to_string().contains("quarantine"), "{e}");
+        assert!(!outside.join("inbox").exists());
+        assert_eq!(layout.symlinks(), vec![layout.quarantine()]);
+        // A file of it as a link: Storage's writes and the append helper refuse it.
+        let hb = layout.run().join("x.log");
+        std::os::unix::fs::symlink(outside.join("file"), &hb).unwrap();
+        assert!(RealStorage.open_append(&hb).is_err());
+        assert!(RealStorage.create_truncate(&hb).is_err());
+        assert!(RealStorage.create_new(&hb).is_err());
+        assert!(open_append_nofollow(&hb).is_err());
+        assert_eq!(std::fs::read(outside.join("file")).unwrap(), b"theirs");
+    }
+}
