@@ -33,6 +33,9 @@ pub const CHUNK_BYTES: usize = 64 * 1024;
 /// Bytes of one over-long line skipped (and streamed to quarantine) per loop, at most.
 pub const LONG_LINE_BYTES_PER_LOOP: u64 = 1 << 20;
 
+/// Whether the engine said once that the inbox is not a regular file.
+static NOT_REGULAR_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Consume what was appended to the inbox since the last loop; `now` names the day's
 /// quarantine file.
 pub(crate) fn read_inbox(
@@ -44,10 +47,17 @@ pub(crate) fn read_inbox(
 ) -> Result<(), EngineError> {
     let layout = w.layout;
     let path = layout.inbox().join("signals.jsonl");
-    let Ok(meta) = std::fs::symlink_metadata(&path) else {
+    // A link to a regular file is read (nothing is written through it); a FIFO or a device
+    // is never opened (it would block the loop or never end).
+    let Ok(meta) = std::fs::metadata(&path) else {
         return Ok(());
     };
     if !meta.is_file() {
+        if !NOT_REGULAR_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            log(
+                "warning: inbox/signals.jsonl is not a regular file (a FIFO, a device or a directory): it is not read; make it a file that producers append lines to",
+            );
+        }
         return Ok(());
     }
     if meta.len() < state.inbox_offset {
@@ -100,10 +110,12 @@ fn commit(
 /// Up to [`CHUNK_BYTES`] read from `offset`, or the error logged.
 fn read_from(path: &Path, offset: u64, limit: usize, log: &mut dyn FnMut(&str)) -> Option<Vec<u8>> {
     let mut buf = Vec::with_capacity(limit.min(CHUNK_BYTES));
-    let read = File::open(path).and_then(|mut f| {
-        f.seek(SeekFrom::Start(offset))?;
-        f.take(limit as u64).read_to_end(&mut buf)
-    });
+    let read = ballast_store::bounded::open_regular(path)
+        .map_err(io::Error::other)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::Start(offset))?;
+            f.take(limit as u64).read_to_end(&mut buf)
+        });
     match read {
         Ok(_) => Some(buf),
         Err(e) => {

@@ -77,7 +77,6 @@ impl Layout {
         let mut paths = self.dirs();
         paths.push(self.root.join("journal"));
         paths.push(self.kill_switch());
-        paths.push(self.inbox().join("signals.jsonl"));
         paths.sort();
         paths
             .into_iter()

@@ -804,8 +804,8 @@ fn item_7_an_inbox_line_over_64_kib_is_quarantined_and_the_lines_after_it_go_on(
 
 #[test]
 fn item_11_garbage_inbox_lines_go_to_one_bounded_quarantine_file_per_day_with_a_counted_overflow() {
-    const LINES: usize = 20_000;
-    const BOUND: u64 = 65_536;
+    const LINES: usize = 6_000;
+    const BOUND: u64 = 16_384;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir_all(data.join("inbox")).unwrap();
@@ -851,7 +851,7 @@ fn item_11_garbage_inbox_lines_go_to_one_bounded_quarantine_file_per_day_with_a_
     // Entries are whole, numbered, in order, from the first line on.
     let text = String::from_utf8(bytes.clone()).unwrap();
     let kept: Vec<&str> = text.lines().collect();
-    assert!(kept.len() > 1_000, "{} entries", kept.len());
+    assert!(kept.len() > 500, "{} entries", kept.len());
     for (i, entry) in kept.iter().enumerate() {
         assert_eq!(*entry, format!("{}\tgarbage {}", i + 1, i + 1));
     }

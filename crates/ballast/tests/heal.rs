@@ -983,6 +983,8 @@ fn item_12_heal_and_the_engine_read_no_fifo_device_or_file_over_1_mib() {
     std::fs::remove_file(data.join("state/health.json")).unwrap();
     mkfifo(&data.join("KILL_SWITCH"));
     mkfifo(&data.join("state/policy.json"));
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    mkfifo(&data.join("inbox/signals.jsonl"));
     let out = common::output_within(
         ballast()
             .args([
@@ -1001,6 +1003,12 @@ fn item_12_heal_and_the_engine_read_no_fifo_device_or_file_over_1_mib() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("KILL SWITCH ENGAGED"), "{err}");
     assert!(err.contains("state/policy.json"), "{err}");
+    assert_eq!(
+        err.matches("inbox/signals.jsonl is not a regular file")
+            .count(),
+        1,
+        "said once: {err}"
+    );
 }
 
 /// The action on `target` (exactly), if any.
