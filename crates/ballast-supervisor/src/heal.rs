@@ -599,7 +599,8 @@ impl Healer<'_> {
 
 /// Whether an engine holds `run/engine.lock` now (it owns the journal and snapshots then).
 pub fn engine_lock_held(run_dir: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(run_dir.join("engine.lock")) else {
+    // Never blocks on a FIFO put in its place.
+    let Ok(f) = bounded::open_regular(&run_dir.join("engine.lock")) else {
         return false;
     };
     match flock(&f, FlockOperation::NonBlockingLockShared) {

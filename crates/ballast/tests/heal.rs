@@ -931,6 +931,7 @@ fn item_12_heal_and_the_engine_read_no_fifo_device_or_file_over_1_mib() {
     std::fs::write(bot.join("signals.jsonl"), &big).unwrap();
     mkfifo(&data.join("state/health.json"));
     mkfifo(&data.join("run/other.lock"));
+    mkfifo(&data.join("run/engine.lock"));
     let out = common::output_within(
         ballast()
             .args(["heal", "--dry-run", "--json", "--data-dir"])
@@ -981,6 +982,7 @@ fn item_12_heal_and_the_engine_read_no_fifo_device_or_file_over_1_mib() {
     // The engine does not block on a kill switch or a policy file that is a FIFO: the kill
     // switch is engaged (present), the policy file unreadable (the journaled one stays).
     std::fs::remove_file(data.join("state/health.json")).unwrap();
+    std::fs::remove_file(data.join("run/engine.lock")).unwrap();
     mkfifo(&data.join("KILL_SWITCH"));
     mkfifo(&data.join("state/policy.json"));
     std::fs::create_dir_all(data.join("inbox")).unwrap();
