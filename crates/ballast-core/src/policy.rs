@@ -461,7 +461,7 @@ pub fn release(
 }
 
 /// The longest `state/policy.json` a reader takes (a few latches and a reason: far less).
-pub const MAX_FILE_BYTES: u64 = 1 << 20;
+pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_FILE_BYTES;
 
 /// `,"crc":"` + 8 hex digits + `"}`: the file ends like a journal record.
 const CRC_HEAD: &[u8] = b",\"crc\":\"";

@@ -38,7 +38,16 @@ pub fn read(run_dir: &Path) -> Option<Heartbeat> {
 
 pub fn write(run_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {
     let tmp = run_dir.join(".engine.heartbeat.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    // Not through a link at the temp name (the rename replaces a link, never follows it).
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&tmp)?
+    };
     serde_json::to_writer(&mut f, hb).map_err(std::io::Error::other)?;
     f.write_all(b"\n")?;
     std::fs::rename(&tmp, run_dir.join("engine.heartbeat"))

@@ -6,6 +6,7 @@
 
 pub mod feed;
 pub mod heartbeat;
+pub mod inbox;
 pub mod lock;
 pub mod runtime;
 

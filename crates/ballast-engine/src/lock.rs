@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, flock};
@@ -38,17 +39,19 @@ pub fn acquire(run_dir: &Path) -> Result<EngineLock, LockError> {
         path: shown.clone(),
         source,
     };
+    // Never through a link at run/engine.lock (a link there is reported by `ballast heal`).
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&path)
         .map_err(io)?;
     if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
         if e == rustix::io::Errno::WOULDBLOCK {
             let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
+            let _ = (&mut file).take(4096).read_to_string(&mut text);
             return Err(LockError::Held {
                 path: shown,
                 owner: text.trim().parse().ok(),

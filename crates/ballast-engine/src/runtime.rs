@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 use ballast_core::Clock;
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
-    ApplyError, BarRecord, DecisionRecord, EngineState, InboxOutcome, InboxRecord, JournalStamp,
+    ApplyError, BarRecord, DecisionRecord, EngineState, InboxRecord, JournalStamp,
     KillSwitchRecord, LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA,
     SendOutcome, SentRecord, SettleRecord, TrimRules,
 };
 use ballast_core::guard::Limits;
 use ballast_core::paper::PaperConfig;
 use ballast_core::time::Timestamp;
+use ballast_store::bounded;
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
 use ballast_store::record::RecordRef;
 use ballast_store::recovery::{RecoverError, RecoverSpec, recover};
@@ -55,8 +56,6 @@ pub const RECORD_TYPES: &[&str] = &[
     POLICY,
     EXPIRED,
 ];
-/// Bytes of the inbox read per loop, at most.
-const INBOX_CHUNK: u64 = 64 * 1024;
 const SNAPSHOT_NAME: &str = "engine";
 
 #[derive(Debug, thiserror::Error)]
@@ -438,7 +437,7 @@ pub fn run(
     decide(&mut state, &mut w, log)?;
 
     while !w.halting() && opts.max_bars.is_none_or(|m| state.bars < m) {
-        read_inbox(&mut state, config, &mut w, log)?;
+        crate::inbox::read_inbox(&mut state, config, &mut w, clock.now(), log)?;
         let bar = feed.next_bar();
         let rec = state.bar_record(bar);
         let seq = w.append(BAR, &rec, log)?;
@@ -534,9 +533,9 @@ fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
 
 /// Appends the engine's records: durable first, then counted toward the next snapshot, then
 /// (paper chaos only) possibly a crash.
-struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     journal: &'a Journal,
-    layout: &'a Layout,
+    pub(crate) layout: &'a Layout,
     limits: &'a Limits,
     opts: &'a Options,
     last_seq: u64,
@@ -557,7 +556,7 @@ impl Writer<'_> {
         self.stop.load(Ordering::SeqCst) || supervisor_gone(self.opts)
     }
 
-    fn append<T: serde::Serialize + ?Sized>(
+    pub(crate) fn append<T: serde::Serialize + ?Sized>(
         &mut self,
         kind: &str,
         body: &T,
@@ -586,7 +585,7 @@ fn decide(
     // without a supervisor); each change is journaled, and engaging cancels open orders.
     let engaged = w.layout.kill_switch().exists();
     let file: Option<serde_json::Value> = engaged
-        .then(|| std::fs::read_to_string(w.layout.kill_switch()).ok())
+        .then(|| bounded::read_own_string(&w.layout.kill_switch(), bounded::MAX_FILE_BYTES).ok())
         .flatten()
         .and_then(|t| serde_json::from_str(&t).ok());
     let flatten = file.as_ref().is_some_and(|v| v["flatten"] == true);
@@ -728,11 +727,7 @@ fn follow_policy(
         return Ok(());
     }
     w.policy_seen = Some(seen);
-    let read = if meta.is_file() {
-        read_bounded(&path, ballast_core::policy::MAX_FILE_BYTES)
-    } else {
-        Err("it is not a regular file".to_owned())
-    };
+    let read = bounded::read_own(&path, bounded::MAX_FILE_BYTES).map_err(|e| e.to_string());
     let file = match read.and_then(|bytes| ballast_core::policy::decode_file(&bytes)) {
         Ok(f) => f,
         Err(e) => {
@@ -778,20 +773,6 @@ fn follow_policy(
 }
 
 /// At most `limit` bytes of `path` (a longer file is an error, never read whole).
-fn read_bounded(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut buf))
-        .map_err(|e| e.to_string())?;
-    if buf.len() as u64 > limit {
-        return Err(format!(
-            "it is longer than the {limit} bytes a policy file can be"
-        ));
-    }
-    Ok(buf)
-}
-
 /// Settle orders whose outcome is unknown by looking them up, then send the intents — each
 /// answer journaled, then applied.
 fn send_orders(
@@ -899,137 +880,6 @@ fn lost_reply(opts: &Options, r: &SentRecord) -> Option<bool> {
             .chain(r.attempt.to_le_bytes()),
     );
     (h % every == 0).then_some((h >> 32) & 1 == 1)
-}
-
-/// Consume the complete lines appended to `inbox/signals.jsonl` since the last time (the
-/// offset is part of the engine state, journaled with each line). A bad line is copied to
-/// quarantine with its line number and never blocks the lines after it; a line still being
-/// written (no newline yet) waits for the next loop.
-fn read_inbox(
-    state: &mut EngineState,
-    config: &Config,
-    w: &mut Writer<'_>,
-    log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let layout = w.layout;
-    let path = layout.inbox().join("signals.jsonl");
-    let Ok(meta) = std::fs::metadata(&path) else {
-        return Ok(());
-    };
-    fn commit(
-        state: &mut EngineState,
-        w: &mut Writer<'_>,
-        rec: InboxRecord,
-        log: &mut dyn FnMut(&str),
-    ) -> Result<(), EngineError> {
-        w.append(INBOX, &rec, log)?;
-        state.apply_inbox(&rec);
-        Ok(())
-    }
-    if meta.len() < state.inbox_offset {
-        log(&format!(
-            "warning: inbox/signals.jsonl is shorter ({} bytes) than what was read ({} bytes): it was truncated or rotated; reading it from the start",
-            meta.len(),
-            state.inbox_offset
-        ));
-        let previous_offset = state.inbox_offset;
-        commit(
-            state,
-            w,
-            InboxRecord {
-                offset_after: 0,
-                line: 0,
-                outcome: InboxOutcome::Reset { previous_offset },
-            },
-            log,
-        )?;
-    }
-    if meta.len() == state.inbox_offset || !state.inbox_has_room() {
-        return Ok(());
-    }
-    let mut buf = Vec::new();
-    let read = std::fs::File::open(&path).and_then(|mut f| {
-        f.seek(SeekFrom::Start(state.inbox_offset))?;
-        f.take(INBOX_CHUNK).read_to_end(&mut buf)
-    });
-    if let Err(e) = read {
-        log(&format!("warning: cannot read inbox/signals.jsonl: {e}"));
-        return Ok(());
-    }
-    let mut start = 0usize;
-    while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
-        if !state.inbox_has_room() {
-            break;
-        }
-        let raw = &buf[start..start + nl];
-        let offset_after = state.inbox_offset + (nl + 1) as u64;
-        let line = state.inbox_lines + 1;
-        start += nl + 1;
-        let parsed = std::str::from_utf8(raw)
-            .map_err(|_| "the line is not UTF-8".to_owned())
-            .and_then(|t| {
-                if t.trim().is_empty() {
-                    Err("empty line".to_owned())
-                } else {
-                    Ok(t)
-                }
-            })
-            .and_then(|t| ballast_core::inbox::parse_line(t.trim(), &config.feed.symbols));
-        let outcome = match parsed {
-            Ok(signal) => {
-                log(&format!(
-                    "inbox line {line}: accepted {} {} ({})",
-                    signal.ask, signal.symbol, signal.reason
-                ));
-                InboxOutcome::Accepted { signal }
-            }
-            Err(error) => {
-                let quarantined = if raw.iter().all(u8::is_ascii_whitespace) {
-                    None
-                } else {
-                    quarantine_line(layout, line, raw)
-                };
-                log(&format!(
-                    "inbox line {line} rejected: {error}{}",
-                    quarantined
-                        .as_ref()
-                        .map(|q| format!(" (copied to {q})"))
-                        .unwrap_or_default()
-                ));
-                InboxOutcome::Rejected { error, quarantined }
-            }
-        };
-        commit(
-            state,
-            w,
-            InboxRecord {
-                offset_after,
-                line,
-                outcome,
-            },
-            log,
-        )?;
-    }
-    Ok(())
-}
-
-/// Copy a rejected inbox line to `quarantine/inbox/signals.jsonl.line-<n>.corrupt.<UTC>`.
-fn quarantine_line(layout: &Layout, line: u64, raw: &[u8]) -> Option<String> {
-    let dir = layout.quarantine().join("inbox");
-    let stamp: String = SystemClock
-        .now()
-        .to_string()
-        .chars()
-        .filter(|c| *c != '-' && *c != ':')
-        .collect();
-    let path = dir.join(format!("signals.jsonl.line-{line}.corrupt.{stamp}"));
-    let write = std::fs::create_dir_all(&dir).and_then(|()| {
-        let mut data = raw.to_vec();
-        data.push(b'\n');
-        std::fs::write(&path, data)
-    });
-    write.ok().map(|()| layout.display(&path))
 }
 
 fn verdict_word(d: &DecisionRecord) -> String {

@@ -73,11 +73,117 @@ impl Layout {
         Ok(())
     }
 
+    /// Ballast's own directories and files that are symbolic links (the data directory
+    /// itself may be one): a dangerous finding, nothing is written through them.
+    pub fn symlinks(&self) -> Vec<PathBuf> {
+        let mut paths = self.dirs();
+        paths.push(self.root.join("journal"));
+        paths.push(self.kill_switch());
+        paths.sort();
+        paths
+            .into_iter()
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
+            .collect()
+    }
+
+    /// Refuse `path` if a component of it below the data directory is a symbolic link
+    /// (`path` itself and its parents may be missing). A path outside the data directory is
+    /// not checked.
+    pub fn check_no_symlink(&self, path: &Path) -> io::Result<()> {
+        let Ok(rel) = path.strip_prefix(&self.root) else {
+            return Ok(());
+        };
+        let mut cur = self.root.clone();
+        for c in rel.components() {
+            cur.push(c);
+            match std::fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => return Err(symlink_error(self, &cur)),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Create `dir` (inside the data directory) and its missing parents, never through a
+    /// symbolic link below the data directory (which may itself be one).
+    pub fn create_own_dir(&self, dir: &Path) -> io::Result<()> {
+        self.check_no_symlink(dir)?;
+        std::fs::create_dir_all(dir)?;
+        // A link put in place meanwhile is refused too.
+        self.check_no_symlink(dir)
+    }
+
     /// `path` relative to the data directory, for messages and reports.
     pub fn display(&self, path: &Path) -> String {
         path.strip_prefix(&self.root)
             .unwrap_or(path)
             .display()
             .to_string()
+    }
+}
+
+fn symlink_error(layout: &Layout, path: &Path) -> io::Error {
+    let target = std::fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_else(|_| "?".into());
+    io::Error::other(format!(
+        "{} in the data directory {} is a symbolic link (to {target}); Ballast never writes through a link inside its data directory: replace it with a real directory or file (`ballast heal --dry-run` reports it)",
+        layout.display(path),
+        layout.root().display()
+    ))
+}
+
+/// Open `path` for appending, creating it (mode 0600), without following a symbolic link
+/// at its last component.
+pub fn open_append_nofollow(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::RealStorage;
+
+    #[test]
+    fn item_8_nothing_is_written_through_a_link_inside_the_data_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("file"), b"theirs").unwrap();
+        // The data directory itself is a link: allowed.
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, tmp.path().join("data")).unwrap();
+        let layout = Layout::new(tmp.path().join("data"));
+        layout.create(&RealStorage).unwrap();
+        layout
+            .create_own_dir(&layout.quarantine().join("inbox"))
+            .unwrap();
+        assert!(layout.symlinks().is_empty());
+        // A directory of it as a link: refused, and listed.
+        std::fs::remove_dir_all(layout.quarantine()).unwrap();
+        std::os::unix::fs::symlink(&outside, layout.quarantine()).unwrap();
+        let e = layout
+            .create_own_dir(&layout.quarantine().join("inbox"))
+            .unwrap_err();
+        assert!(e.to_string().contains("quarantine"), "{e}");
+        assert!(!outside.join("inbox").exists());
+        assert_eq!(layout.symlinks(), vec![layout.quarantine()]);
+        // A file of it as a link: Storage's writes and the append helper refuse it.
+        let hb = layout.run().join("x.log");
+        std::os::unix::fs::symlink(outside.join("file"), &hb).unwrap();
+        assert!(RealStorage.open_append(&hb).is_err());
+        assert!(RealStorage.create_truncate(&hb).is_err());
+        assert!(RealStorage.create_new(&hb).is_err());
+        assert!(open_append_nofollow(&hb).is_err());
+        assert_eq!(std::fs::read(outside.join("file")).unwrap(), b"theirs");
     }
 }

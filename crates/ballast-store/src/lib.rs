@@ -10,6 +10,7 @@
 //! Invariant: nothing but [`journal::Journal`] appends to a journal, and every byte this crate
 //! writes goes through a [`storage::Storage`].
 
+pub mod bounded;
 pub mod journal;
 pub mod layout;
 pub mod quarantine;

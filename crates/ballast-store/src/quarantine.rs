@@ -1,7 +1,8 @@
 //! Moving damaged content aside. Nothing is ever deleted by a heal: it goes to
 //! `quarantine/<relative path>.corrupt.<UTC timestamp>` first (SPEC principle 5); a file
 //! outside the data directory (a user service's declared artifact) goes next to itself, as
-//! `<name>.corrupt.<UTC timestamp>`.
+//! `<name>.corrupt.<UTC timestamp>`. Nothing is written through a symbolic link inside the
+//! data directory (`quarantine/` as a link to elsewhere is refused).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -85,7 +86,9 @@ impl Quarantine<'_> {
     pub fn store(&self, path: &Path, data: &[u8]) -> io::Result<PathBuf> {
         let target = self.target(path);
         let dir = target.parent().unwrap_or(Path::new("")).to_path_buf();
+        self.layout.check_no_symlink(&target)?;
         self.storage.create_dir_all(&dir)?;
+        self.layout.check_no_symlink(&target)?;
         let mut f = self.storage.create_new(&target)?;
         f.write_all(data)?;
         f.sync_data()?;
@@ -97,7 +100,10 @@ impl Quarantine<'_> {
     pub fn move_aside(&self, path: &Path) -> io::Result<PathBuf> {
         let target = self.target(path);
         let dir = target.parent().unwrap_or(Path::new("")).to_path_buf();
+        self.layout.check_no_symlink(path)?;
+        self.layout.check_no_symlink(&target)?;
         self.storage.create_dir_all(&dir)?;
+        self.layout.check_no_symlink(&target)?;
         self.storage.rename(path, &target)?;
         self.storage.sync_dir(&dir)?;
         if let Some(src_dir) = path.parent() {

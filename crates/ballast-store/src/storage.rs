@@ -7,6 +7,11 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Files Ballast writes are never opened through a symbolic link at their own name (a link
+/// there fails with ELOOP; `create_new` never follows one either).
+const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -123,12 +128,16 @@ impl Storage for RealStorage {
             .write(true)
             .create(true)
             .truncate(true)
+            .custom_flags(NOFOLLOW)
             .open(path)?;
         Ok(Box::new(RealFile(f)))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
-        let f = OpenOptions::new().append(true).open(path)?;
+        let f = OpenOptions::new()
+            .append(true)
+            .custom_flags(NOFOLLOW)
+            .open(path)?;
         Ok(Box::new(RealFile(f)))
     }
 

@@ -16,8 +16,9 @@ use ballast_core::config::{ArtifactKind, Config, Mode};
 use ballast_core::heal::{
     self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, JournalState, LockObs,
     MAX_ARTIFACT_BYTES, Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
-    SnapshotFile, SnapshotState,
+    SnapshotFile, SnapshotState, SymlinkObs,
 };
+use ballast_store::bounded;
 use ballast_store::journal::{Verdict, scan};
 use ballast_store::quarantine::Quarantine;
 use ballast_store::snapshot::Snapshots;
@@ -128,6 +129,16 @@ impl Healer<'_> {
         for d in layout.dirs() {
             obs.dirs.push((self.rel(&d), path_state(&d)));
         }
+        obs.symlinks = layout
+            .symlinks()
+            .into_iter()
+            .map(|p| SymlinkObs {
+                path: self.rel(&p),
+                target: std::fs::read_link(&p)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default(),
+            })
+            .collect();
         if !engine_running {
             let key = self.cache.map(|_| fingerprint(&layout));
             let cached = self.cache.and_then(|c| {
@@ -160,10 +171,16 @@ impl Healer<'_> {
         obs.orphans = orphans(self.data_dir);
         obs.read_only = self.read_only();
         let health = layout.state().join("health.json");
-        if let Ok(text) = std::fs::read_to_string(&health) {
-            if let Err(e) = serde_json::from_str::<Value>(&text) {
+        match bounded::read_own_string(&health, bounded::MAX_FILE_BYTES) {
+            Ok(text) => {
+                if let Err(e) = serde_json::from_str::<Value>(&text) {
+                    obs.health_snapshot_corrupt = Some(e.to_string());
+                }
+            }
+            Err(e @ bounded::ReadError::NotRegular { .. }) => {
                 obs.health_snapshot_corrupt = Some(e.to_string());
             }
+            Err(_) => {}
         }
         let logs = layout.logs();
         if logs.is_dir() {
@@ -269,7 +286,8 @@ impl Healer<'_> {
             age_ms: 0,
             held: false,
         };
-        let Ok(mut f) = std::fs::File::open(path) else {
+        // Never blocks on a FIFO; a lock that is not a regular file is not a lock.
+        let Ok(mut f) = bounded::open_regular(path) else {
             return l;
         };
         l.exists = true;
@@ -333,25 +351,14 @@ impl Healer<'_> {
         out
     }
 
-    /// Where a declared artifact is: relative to its service's working directory.
+    /// Where a declared artifact is: [`ServiceConfig::declared_path`] (under its service's
+    /// resolved working directory), made absolute so that inspection and action agree.
     pub fn artifact_path(&self, service: &str, path: &str) -> PathBuf {
-        let p = Path::new(path);
-        if p.is_absolute() {
-            return p.to_path_buf();
-        }
-        let cwd = self
-            .config
-            .services
-            .iter()
-            .find(|s| s.name == service)
-            .map(|s| s.cwd.as_str())
-            .unwrap_or("");
-        let base = if cwd.is_empty() {
-            std::env::current_dir().unwrap_or_default()
-        } else {
-            PathBuf::from(cwd)
+        let p = match self.config.services.iter().find(|s| s.name == service) {
+            Some(s) => s.declared_path(path),
+            None => PathBuf::from(path),
         };
-        base.join(p)
+        std::path::absolute(&p).unwrap_or(p)
     }
 
     fn artifacts(&self, running: &dyn Fn(&str) -> bool) -> Vec<ArtifactObs> {
@@ -364,17 +371,17 @@ impl Healer<'_> {
                     state: path_state(&path),
                 },
                 ArtifactKind::Json => {
-                    let (text, too_large) = read_bounded(&path);
+                    let (text, unreadable) = read_bounded(&path);
                     ArtifactState::Json {
                         text,
-                        too_large,
+                        unreadable,
                         default: serde_json::from_str(&a.default).unwrap_or(json!({})),
                         required: a.required_keys.clone(),
                     }
                 }
                 ArtifactKind::Jsonl => {
-                    let (text, too_large) = read_bounded(&path);
-                    ArtifactState::Jsonl { text, too_large }
+                    let (text, unreadable) = read_bounded(&path);
+                    ArtifactState::Jsonl { text, unreadable }
                 }
                 ArtifactKind::Lock => ArtifactState::Lock(self.lock_obs(&path, shown.clone())),
                 ArtifactKind::Heartbeat => ArtifactState::Heartbeat(HeartbeatObs {
@@ -471,6 +478,11 @@ impl Healer<'_> {
         let path = self.resolve(&action.target);
         let shown = path.display().to_string();
         let (layout, storage) = self.quarantine();
+        // Never through a link inside the data directory (the plan holds those back; this
+        // also refuses one put in place since the inspection).
+        layout
+            .check_no_symlink(&path)
+            .map_err(|err| format!("cannot heal {shown}: {err}"))?;
         let q = Quarantine {
             storage: &storage,
             layout: &layout,
@@ -591,7 +603,8 @@ impl Healer<'_> {
 
 /// Whether an engine holds `run/engine.lock` now (it owns the journal and snapshots then).
 pub fn engine_lock_held(run_dir: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(run_dir.join("engine.lock")) else {
+    // Never blocks on a FIFO put in its place.
+    let Ok(f) = bounded::open_regular(&run_dir.join("engine.lock")) else {
         return false;
     };
     match flock(&f, FlockOperation::NonBlockingLockShared) {
@@ -629,15 +642,13 @@ fn path_state(path: &Path) -> PathState {
     }
 }
 
-/// The file's text if it exists and is not too large.
-fn read_bounded(path: &Path) -> (Option<String>, bool) {
-    match std::fs::metadata(path) {
-        Err(_) => (None, false),
-        Ok(m) if m.len() > MAX_ARTIFACT_BYTES => (Some(String::new()), true),
-        Ok(_) => match std::fs::read(path) {
-            Ok(bytes) => (Some(String::from_utf8_lossy(&bytes).into_owned()), false),
-            Err(_) => (None, false),
-        },
+/// A declared file's text (`None`: missing), or why it was not read: it is not a regular
+/// file, or it is over [`MAX_ARTIFACT_BYTES`].
+fn read_bounded(path: &Path) -> (Option<String>, Option<String>) {
+    match bounded::read_regular_string(path, MAX_ARTIFACT_BYTES) {
+        Ok(text) => (Some(text), None),
+        Err(e) if e.is_not_found() => (None, None),
+        Err(e) => (None, Some(e.to_string())),
     }
 }
 

@@ -328,7 +328,11 @@ impl Monitor {
     }
 
     fn read_engine(&self, now: Timestamp) -> Option<(EngineStatus, i64)> {
-        let text = std::fs::read_to_string(self.data_dir.join("run/engine.heartbeat")).ok()?;
+        let text = ballast_store::bounded::read_own_string(
+            &self.data_dir.join("run/engine.heartbeat"),
+            ballast_store::bounded::MAX_FILE_BYTES,
+        )
+        .ok()?;
         let hb: EngineHeartbeat = serde_json::from_str(&text).ok()?;
         Some((hb.status.unwrap_or_default(), now.ms_since(hb.time).max(0)))
     }
@@ -1297,21 +1301,12 @@ impl Governor {
 
 /// `state/policy.json` as found: missing, unusable (why), or a file Ballast wrote.
 fn read_policy_file(path: &Path) -> policy::FileRead {
-    use std::io::Read;
-    let meta = match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return policy::FileRead::Missing,
+    use ballast_store::bounded::{self, ReadError};
+    let bytes = match bounded::read_own(path, bounded::MAX_FILE_BYTES) {
+        Err(ReadError::NotFound { .. }) => return policy::FileRead::Missing,
         Err(e) => return policy::FileRead::Unreadable(e.to_string()),
-        Ok(m) => m,
+        Ok(b) => b,
     };
-    if !meta.is_file() {
-        return policy::FileRead::Unreadable("it is not a regular file".into());
-    }
-    let mut bytes = Vec::new();
-    if let Err(e) = std::fs::File::open(path)
-        .and_then(|f| f.take(policy::MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-    {
-        return policy::FileRead::Unreadable(e.to_string());
-    }
     match policy::decode_file(&bytes) {
         Ok(s) => policy::FileRead::Valid(s),
         Err(e) => policy::FileRead::Unreadable(e),

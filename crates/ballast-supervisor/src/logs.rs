@@ -2,6 +2,10 @@
 //! when it reaches its size, at most `keep` old files — a bounded total per service.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+
+/// A log file is never opened through a symbolic link at its name.
+const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -49,6 +53,7 @@ impl RotatingLog {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(NOFOLLOW)
             .open(&spec.path)?;
         let size = file.metadata()?.len();
         Ok(RotatingLog { spec, file, size })
@@ -68,6 +73,7 @@ impl RotatingLog {
             .create(true)
             .write(true)
             .truncate(true)
+            .custom_flags(NOFOLLOW)
             .open(&self.spec.path)?;
         self.size = 0;
         Ok(())

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ballast_core::config::{self, Config, ConfigError, ConfigErrors, Origin, Setting, Source};
+use ballast_store::bounded::{self, MAX_FILE_BYTES, ReadError};
 
 /// The default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./ballast-data";
@@ -141,32 +142,78 @@ fn environment() -> Vec<(String, String)> {
 /// process environment, with every effective setting and its origin.
 pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), ConfigErrors> {
     let env = environment();
-    match file {
-        None => config::load_explained(None, &env),
+    let here = std::env::current_dir().unwrap_or_default();
+    let (mut cfg, settings) = match file {
+        None => config::load_explained(None, &env)?,
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                let help = if e.kind() == std::io::ErrorKind::NotFound {
-                    "run `ballast init` to write a commented sample, or omit --config to use the built-in paper configuration"
-                } else {
-                    "check the path and its permissions"
-                };
-                ConfigErrors(vec![ConfigError {
-                    origin: Origin::File {
-                        path: path.display().to_string(),
-                        line: 1,
-                        col: 1,
-                    },
-                    message: format!("cannot read the configuration file: {e}"),
-                    help: Some(help.into()),
-                }])
-            })?;
+            let text = read_config(path)?;
             config::load_explained(
                 Some(Source {
                     path: &path.display().to_string(),
                     text: &text,
                 }),
                 &env,
-            )
+            )?
+        }
+    };
+    // A relative `cwd` is the configuration file's directory's (the built-in configuration:
+    // the working directory's), resolved here once for every user of the configuration.
+    let config_dir = file
+        .and_then(|f| std::path::absolute(f).ok())
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| here.clone());
+    cfg.resolve_cwds(&config_dir, &here);
+    // `config show` shows each service's working directory as resolved.
+    let mut settings = settings;
+    for s in &mut settings {
+        let service = s
+            .section
+            .strip_prefix("services[")
+            .and_then(|r| r.split(']').next())
+            .and_then(|i| i.parse::<usize>().ok())
+            .and_then(|i| cfg.services.get(i));
+        if let (Some(svc), "cwd") = (service, s.key.as_str()) {
+            s.value = serde_json::Value::String(svc.cwd.clone());
         }
     }
+    Ok((cfg, settings))
+}
+
+/// The configuration file's text: a regular file (or a link to one) of at most
+/// [`MAX_FILE_BYTES`].
+fn read_config(path: &Path) -> Result<String, ConfigErrors> {
+    let bytes = bounded::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
+        let help = match &e {
+            ReadError::NotFound { .. } => {
+                "run `ballast init` to write a commented sample, or omit --config to use the built-in paper configuration"
+            }
+            ReadError::NotRegular { .. } | ReadError::TooLarge { .. } => {
+                "give --config (or BALLAST_CONFIG) the path of a TOML file, such as the one `ballast init` writes"
+            }
+            ReadError::Io { .. } => "check the path and its permissions",
+        };
+        ConfigErrors(vec![ConfigError {
+            origin: Origin::File {
+                path: path.display().to_string(),
+                line: 1,
+                col: 1,
+            },
+            message: format!("cannot read the configuration file: {e}"),
+            help: Some(help.into()),
+        }])
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            origin: Origin::File {
+                path: path.display().to_string(),
+                line: 1,
+                col: 1,
+            },
+            message: format!(
+                "the configuration file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            help: Some("save it as UTF-8".into()),
+        }])
+    })
 }

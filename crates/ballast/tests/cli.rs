@@ -392,3 +392,76 @@ fn run_with_the_engine_disabled_and_no_services_says_there_is_nothing_to_run() {
         "{err}"
     );
 }
+
+/// `ballast args…` in `cwd`, killed and failed if it has not ended within `secs`.
+fn ballast_within(args: &[&str], cwd: &Path, secs: u64) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("BALLAST_HOME")
+        .env_remove("BALLAST_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("`ballast {}` did not end within {secs} s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn item_12_check_refuses_a_device_a_fifo_a_directory_and_a_config_over_1_mib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let big = tmp.path().join("big.toml");
+    let mut text_2mib = "# padding\n".repeat(2 * 1024 * 1024 / 10);
+    text_2mib.push_str("[engine]\nenabled = true\n");
+    std::fs::write(&big, &text_2mib).unwrap();
+    let size = text_2mib.len().to_string();
+    for (path, words) in [
+        (
+            "/dev/zero",
+            vec!["/dev/zero", "a character device", "not a regular file"],
+        ),
+        (
+            fifo.to_str().unwrap(),
+            vec!["fifo.toml", "a FIFO", "not a regular file"],
+        ),
+        (
+            tmp.path().to_str().unwrap(),
+            vec!["a directory", "not a regular file"],
+        ),
+        (
+            big.to_str().unwrap(),
+            vec!["big.toml", size.as_str(), "1048576 bytes"],
+        ),
+    ] {
+        let out = ballast_within(&["check", "--config", path], tmp.path(), 10);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{path}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{path}: {w:?} in {err}");
+        }
+    }
+    // The same bound for `run` and the engine, which load it the same way.
+    let out = ballast_within(
+        &["engine", "--standalone", "--config", "/dev/zero"],
+        tmp.path(),
+        10,
+    );
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    // A link to a regular file is a regular file.
+    std::fs::write(tmp.path().join("real.toml"), "[engine]\nenabled = true\n").unwrap();
+    std::os::unix::fs::symlink("real.toml", tmp.path().join("link.toml")).unwrap();
+    let out = ballast_within(&["check", "--config", "link.toml"], tmp.path(), 10);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -263,12 +263,14 @@ fn inbox_signals_are_consumed_once_bad_lines_quarantined_partial_lines_wait() {
             .iter()
             .any(|d| d.contains("\"reason\":\"rebalance\""))
     );
-    let quarantined: Vec<String> = std::fs::read_dir(data.join("quarantine/inbox"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect();
-    assert_eq!(quarantined.len(), 2);
-    assert!(quarantined.contains(&"not json at all\n".to_owned()));
+    // Both bad lines, with their numbers, in the one quarantine file of the day.
+    let quarantined = inbox_quarantine(&data);
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert!(quarantined[0].0.starts_with("signals.jsonl.corrupt."));
+    assert_eq!(
+        String::from_utf8_lossy(&quarantined[0].1),
+        "2\t{\"symbol\":\"AAPL\",\"side\":\"buy\",\"qty\":\"oops\"}\n3\tnot json at all\n"
+    );
 
     // The producer finishes its line; a restart consumes it once, and nothing before it again.
     let mut f = std::fs::OpenOptions::new()
@@ -754,4 +756,207 @@ fn item_2_the_engine_leaves_emergency_shutdown_only_for_a_policy_file_with_an_op
     let p = policies();
     assert_eq!(p.len(), 2);
     assert!(p[1].contains("\"releases\":1"), "{}", p[1]);
+}
+
+/// The `inbox.line` records of a data directory's journal, in order.
+fn inbox_records(data: &Path) -> Vec<String> {
+    records(data)
+        .into_iter()
+        .filter(|(k, _)| k == "inbox.line")
+        .map(|(_, b)| b)
+        .collect()
+}
+
+/// Everything under `quarantine/inbox`, as (file name, bytes).
+fn inbox_quarantine(data: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(data.join("quarantine/inbox"))
+        .map(|d| {
+            d.map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn item_7_an_inbox_line_over_64_kib_is_quarantined_and_the_lines_after_it_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    let inbox = data.join("inbox/signals.jsonl");
+    // Over the line bound (4 KiB), over the read chunk (64 KiB), and over what one loop
+    // streams through (1 MiB): each is rejected, and the signal after them is traded.
+    let mut text = Vec::new();
+    text.extend_from_slice(b"{\"symbol\":\"AAPL\",\"side\":\"buy\",\"qty\":\"3\"}\n");
+    text.extend(std::iter::repeat_n(b'a', 5_000));
+    text.push(b'\n');
+    text.extend(std::iter::repeat_n(b'b', 70_000));
+    text.push(b'\n');
+    text.extend(std::iter::repeat_n(b'c', 3_000_000));
+    text.push(b'\n');
+    text.extend_from_slice(
+        b"{\"symbol\":\"MSFT\",\"side\":\"buy\",\"qty\":\"2\",\"reason\":\"after the long lines\"}\n",
+    );
+    std::fs::write(&inbox, &text).unwrap();
+    let out = engine(&data).args(["--max-bars", "30"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let all = inbox_records(&data);
+    // The over-long lines' further bytes are `continued` records, each ending once.
+    let continued: Vec<&String> = all
+        .iter()
+        .filter(|r| r.contains("\"outcome\":\"continued\""))
+        .collect();
+    assert!(continued.len() >= 4, "{continued:#?}");
+    for n in [3, 4] {
+        assert_eq!(
+            continued
+                .iter()
+                .filter(|r| r.contains(&format!("\"line\":{n},")) && r.contains("\"ended\":true"))
+                .count(),
+            1,
+            "{continued:#?}"
+        );
+    }
+    let recs: Vec<String> = all
+        .iter()
+        .filter(|r| !r.contains("\"outcome\":\"continued\""))
+        .cloned()
+        .collect();
+    assert_eq!(recs.len(), 5, "{recs:#?}");
+    assert!(recs[0].contains("\"outcome\":\"accepted\""), "{}", recs[0]);
+    for (i, n) in [(1, 2), (2, 3), (3, 4)] {
+        assert!(
+            recs[i].contains("\"outcome\":\"rejected\"")
+                && recs[i].contains(&format!("\"line\":{n}")),
+            "{}",
+            &recs[i][..recs[i].len().min(400)]
+        );
+    }
+    assert!(
+        recs[4].contains("\"outcome\":\"accepted\"")
+            && recs[4].contains("\"line\":5")
+            && recs[4].contains("after the long lines"),
+        "{}",
+        recs[4]
+    );
+    assert!(
+        recs[4].contains(&format!("\"offset_after\":{}", text.len())),
+        "{}",
+        recs[4]
+    );
+    // No record carries a long line whole.
+    assert!(recs.iter().all(|r| r.len() < 2_000), "records stay small");
+    // Said, and counted.
+    assert!(
+        stderr.contains("inbox line 3 rejected") && stderr.contains("inbox line 4 rejected"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("70000 bytes"), "{stderr}");
+    assert!(stderr.contains("3000000 bytes"), "{stderr}");
+    // Kept in quarantine whole, with their line numbers.
+    let q: Vec<u8> = inbox_quarantine(&data)
+        .into_iter()
+        .flat_map(|(_, b)| b)
+        .collect();
+    for (n, c, len) in [(2, b'a', 5_000), (3, b'b', 70_000), (4, b'c', 3_000_000)] {
+        let mut entry = format!("{n}\t").into_bytes();
+        entry.extend(std::iter::repeat_n(c, len));
+        entry.push(b'\n');
+        assert!(
+            q.windows(entry.len()).any(|w| w == entry.as_slice()),
+            "line {n} is in quarantine whole with its number"
+        );
+    }
+    let decisions: Vec<String> = records(&data)
+        .into_iter()
+        .filter(|(k, b)| k == "engine.decision" && b.contains("after the long lines"))
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(decisions.len(), 1, "the signal after them is decided once");
+}
+
+#[test]
+fn item_11_garbage_inbox_lines_go_to_one_bounded_quarantine_file_per_day_with_a_counted_overflow() {
+    const LINES: usize = 6_000;
+    const BOUND: u64 = 16_384;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    let config = tmp.path().join("ballast.toml");
+    std::fs::write(
+        &config,
+        format!("[engine]\ninbox_quarantine_max_bytes = {BOUND}\n"),
+    )
+    .unwrap();
+    let mut text = String::new();
+    for i in 1..=LINES {
+        text.push_str(&format!("garbage {i}\n"));
+    }
+    text.push_str(
+        "{\"symbol\":\"MSFT\",\"side\":\"buy\",\"qty\":\"2\",\"reason\":\"after the garbage\"}\n",
+    );
+    std::fs::write(data.join("inbox/signals.jsonl"), &text).unwrap();
+    let out = engine(&data)
+        .arg("--config")
+        .arg(&config)
+        .args(["--max-bars", "40"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    // One file for the inbox file and the day, never more than the bound.
+    let q = inbox_quarantine(&data);
+    assert_eq!(
+        q.len(),
+        1,
+        "{:?}",
+        q.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    let (name, bytes) = &q[0];
+    let day: String = std::process::Command::new("date")
+        .args(["-u", "+%Y%m%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap();
+    assert_eq!(name, &format!("signals.jsonl.corrupt.{day}"));
+    assert!(bytes.len() as u64 <= BOUND, "{} bytes", bytes.len());
+    // Entries are whole, numbered, in order, from the first line on.
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    assert!(kept.len() > 500, "{} entries", kept.len());
+    for (i, entry) in kept.iter().enumerate() {
+        assert_eq!(*entry, format!("{}\tgarbage {}", i + 1, i + 1));
+    }
+    // The rest is dropped from quarantine, and each drop is journaled and counted.
+    let recs = inbox_records(&data);
+    let dropped = recs
+        .iter()
+        .filter(|r| r.contains("\"dropped\":true"))
+        .count();
+    assert_eq!(dropped, LINES - kept.len());
+    assert!(
+        stderr.contains(&format!("({} lines so far", LINES - kept.len())),
+        "the overflow count is logged"
+    );
+    assert!(
+        stderr.contains("inbox_quarantine_max_bytes"),
+        "it names the bound"
+    );
+    // And the lines after the garbage go on.
+    assert!(
+        recs.last().is_some_and(
+            |r| r.contains("\"outcome\":\"accepted\"") && r.contains("after the garbage")
+        ),
+        "{:?}",
+        recs.last()
+    );
 }

@@ -909,3 +909,338 @@ path = \"signals.jsonl\"
     );
     sup.stop();
 }
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+#[test]
+fn item_12_heal_and_the_engine_read_no_fifo_device_or_file_over_1_mib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bot = tmp.path().join("bot");
+    std::fs::create_dir_all(&bot).unwrap();
+    let cfg = write_config(tmp.path(), &artifacts_config(&bot, 10));
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("state")).unwrap();
+    std::fs::create_dir_all(data.join("run")).unwrap();
+    // Declared files: a FIFO where a JSON document should be, a lock that is a FIFO, a JSONL
+    // file over the bound; Ballast's own: health.json and a lock as FIFOs.
+    mkfifo(&bot.join("state.json"));
+    mkfifo(&bot.join("bot.pid"));
+    let big = "{\"id\":1}\n".repeat(2 * 1024 * 1024 / 9);
+    std::fs::write(bot.join("signals.jsonl"), &big).unwrap();
+    mkfifo(&data.join("state/health.json"));
+    mkfifo(&data.join("run/other.lock"));
+    mkfifo(&data.join("run/engine.lock"));
+    let out = common::output_within(
+        ballast()
+            .args(["heal", "--dry-run", "--json", "--data-dir"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg),
+        20,
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let find = |target: &str| -> Value {
+        r["plan"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["target"].as_str().is_some_and(|t| t.ends_with(target)))
+            .cloned()
+            .unwrap_or_else(|| panic!("no action on {target}: {r:#}"))
+    };
+    let state = find("state.json");
+    assert_eq!(state["class"], "skip", "{state:#}");
+    assert!(
+        state["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a FIFO (named pipe), not a regular file"),
+        "{state:#}"
+    );
+    let lines = find("signals.jsonl");
+    assert_eq!(lines["class"], "skip", "{lines:#}");
+    let why = lines["reason"].as_str().unwrap();
+    assert!(
+        why.contains(&format!("{} bytes", big.len())) && why.contains("1048576 bytes"),
+        "{why}"
+    );
+    let health = find("health.json");
+    assert!(
+        health["reason"].as_str().unwrap().contains("FIFO"),
+        "{health:#}"
+    );
+    // The bounded file is left as it was.
+    assert_eq!(
+        std::fs::read(bot.join("signals.jsonl")).unwrap(),
+        big.as_bytes()
+    );
+
+    // The engine does not block on a kill switch or a policy file that is a FIFO: the kill
+    // switch is engaged (present), the policy file unreadable (the journaled one stays).
+    std::fs::remove_file(data.join("state/health.json")).unwrap();
+    std::fs::remove_file(data.join("run/engine.lock")).unwrap();
+    mkfifo(&data.join("KILL_SWITCH"));
+    mkfifo(&data.join("state/policy.json"));
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    mkfifo(&data.join("inbox/signals.jsonl"));
+    let out = common::output_within(
+        ballast()
+            .args([
+                "engine",
+                "--standalone",
+                "--bars-per-second",
+                "0",
+                "--max-bars",
+                "20",
+                "--data-dir",
+            ])
+            .arg(&data),
+        30,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("KILL SWITCH ENGAGED"), "{err}");
+    assert!(err.contains("state/policy.json"), "{err}");
+    assert_eq!(
+        err.matches("inbox/signals.jsonl is not a regular file")
+            .count(),
+        1,
+        "said once: {err}"
+    );
+}
+
+/// The action on `target` (exactly), if any.
+fn action_on(report: &Value, target: &str) -> Option<Value> {
+    report["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["target"] == target)
+        .cloned()
+}
+
+#[test]
+fn item_8_a_symlinked_ballast_directory_is_dangerous_and_nothing_is_written_through_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), SNAPSHOTS);
+    let data = tmp.path().join("data");
+    engine(&data, &cfg, 120);
+    let seg = segment(&data);
+    let mut torn = std::fs::read(&seg).unwrap();
+    torn.extend_from_slice(b"{\"v\":1,\"seq\":99999,\"ty");
+    std::fs::write(&seg, &torn).unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::remove_dir(data.join("quarantine")).unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("quarantine")).unwrap();
+
+    // The dry run says so, and plans nothing through the link.
+    let (_, r) = heal(&data, Some(&cfg), &["--dry-run"]);
+    let link = action_on(&r, "quarantine").unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(link["class"], "dangerous", "{link:#}");
+    let why = link["reason"].as_str().unwrap();
+    assert!(
+        why.contains("symbolic link") && why.contains(&outside.display().to_string()),
+        "{why}"
+    );
+    let tail = r["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["component"] == "journal")
+        .cloned()
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_ne!(tail["class"], "heal", "{tail:#}");
+    assert!(
+        tail["reason"].as_str().unwrap().contains("quarantine"),
+        "{tail:#}"
+    );
+
+    // The heal writes nothing outside and leaves the journal as it is.
+    let (code, r) = heal(&data, Some(&cfg), &[]);
+    assert_ne!(code, 0, "a dangerous finding: {r:#}");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    assert_eq!(std::fs::read(&seg).unwrap(), torn);
+    assert!(action_on(&r, "quarantine").is_some_and(|a| a["class"] == "dangerous"));
+
+    // The class: each of Ballast's own directories (and its kill switch) as a link.
+    std::fs::remove_file(data.join("quarantine")).unwrap();
+    std::fs::create_dir(data.join("quarantine")).unwrap();
+    for own in ["state", "logs", "run", "inbox", "journal/ops"] {
+        let moved = tmp.path().join(format!("moved-{}", own.replace('/', "-")));
+        std::fs::rename(data.join(own), &moved).unwrap();
+        std::os::unix::fs::symlink(&moved, data.join(own)).unwrap();
+    }
+    std::os::unix::fs::symlink(outside.join("KS"), data.join("KILL_SWITCH")).unwrap();
+    let (_, r) = heal(&data, Some(&cfg), &["--dry-run"]);
+    for own in [
+        "state",
+        "logs",
+        "run",
+        "inbox",
+        "journal/ops",
+        "KILL_SWITCH",
+    ] {
+        assert!(
+            action_on(&r, own).is_some_and(|a| a["class"] == "dangerous"),
+            "{own}: {r:#}"
+        );
+    }
+    for own in ["state", "logs", "run", "inbox", "journal/ops"] {
+        std::fs::remove_file(data.join(own)).unwrap();
+        let moved = tmp.path().join(format!("moved-{}", own.replace('/', "-")));
+        std::fs::rename(&moved, data.join(own)).unwrap();
+    }
+    std::fs::remove_file(data.join("KILL_SWITCH")).unwrap();
+
+    // The data directory itself may be a link: the heal works through it, inside it.
+    let via = tmp.path().join("via-link");
+    std::os::unix::fs::symlink(&data, &via).unwrap();
+    let (code, r) = heal(&via, Some(&cfg), &[]);
+    assert_eq!(code, 0, "{r:#}");
+    let a = applied(&r, "journal/engine/");
+    assert_eq!(a["action"]["op"]["op"], "truncate");
+    assert_eq!(quarantined(&data, a), torn);
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+#[test]
+fn item_10b_a_relative_cwd_is_resolved_once_against_the_config_file_and_healed_where_inspected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bot = tmp.path().join("bot");
+    std::fs::create_dir_all(bot.join("state")).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        "[engine]\nenabled = false\n
+[[services]]
+name = \"bot\"
+command = \"/bin/sleep\"
+args = [\"1000\"]
+cwd = \"bot\"
+
+[[artifacts]]
+service = \"bot\"
+kind = \"json\"
+path = \"state/bot.json\"
+default = '{\"cash\": 0}'
+
+[[artifacts]]
+service = \"bot\"
+kind = \"lock\"
+path = \"state/bot.lock\"
+
+[[artifacts]]
+service = \"bot\"
+kind = \"jsonl\"
+path = \"state/trades.jsonl\"
+",
+    );
+    let data = tmp.path().join("data");
+    std::fs::write(bot.join("state/bot.json"), b"{\"cash\": 12, \"x\": tru").unwrap();
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    std::fs::write(bot.join("state/bot.lock"), dead.to_string()).unwrap();
+    age(&bot.join("state/bot.lock"), 3600);
+    std::fs::write(bot.join("state/trades.jsonl"), "{\"id\":1}\nbroken\n").unwrap();
+
+    // Run from another directory: `cwd = "bot"` is the config file's bot/, not ./bot.
+    let heal_from = |extra: &[&str]| -> (i32, Value) {
+        let out = ballast()
+            .current_dir(&elsewhere)
+            .arg("heal")
+            .args(extra)
+            .args(["--json", "--data-dir"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let r = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        (out.status.code().unwrap_or(-1), r)
+    };
+    let (_, dry) = heal_from(&["--dry-run"]);
+    for f in ["bot.json", "bot.lock", "trades.jsonl"] {
+        let want = bot.join("state").join(f).display().to_string();
+        assert!(
+            action_on(&dry, &want).is_some_and(|a| a["class"] == "heal"),
+            "{want} shown resolved and planned: {dry:#}"
+        );
+    }
+    let (code, r) = heal_from(&[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(
+        r["applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["error"].is_null()),
+        "{r:#}"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&std::fs::read(bot.join("state/bot.json")).unwrap())
+            .unwrap(),
+        json!({"cash": 12})
+    );
+    assert!(!bot.join("state/bot.lock").exists());
+    assert_eq!(
+        std::fs::read_to_string(bot.join("state/trades.jsonl")).unwrap(),
+        "{\"id\":1}\n"
+    );
+    // Nothing was made in the data directory's bot/ or an empty quarantine/bot/state.
+    assert!(!data.join("bot").exists());
+    assert!(!data.join("quarantine/bot").exists());
+    assert!(!elsewhere.join("bot").exists());
+    assert_eq!(heal_from(&[]).1["plan"]["actions"], json!([]));
+
+    // The supervisor starts the service in the same resolved directory.
+    std::fs::write(
+        &cfg,
+        "[engine]\nenabled = false\n
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"pwd > where; exec sleep 1000\"]
+cwd = \"bot\"
+",
+    )
+    .unwrap();
+    let mut sup = ballast()
+        .current_dir(&elsewhere)
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !bot.join("where").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(sup.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    sup.wait().unwrap();
+    let pwd = std::fs::read_to_string(bot.join("where")).unwrap_or_default();
+    assert_eq!(
+        Path::new(pwd.trim()).canonicalize().ok(),
+        bot.canonicalize().ok(),
+        "the service ran in {pwd:?}"
+    );
+}

@@ -496,4 +496,33 @@ mod tests {
             let _ = file(text);
         }
     }
+
+    #[test]
+    fn item_10b_a_relative_cwd_resolves_against_the_config_directory_and_declared_paths_under_it() {
+        let mut c = file(
+            "[[services]]\nname = \"a\"\ncommand = \"x\"\ncwd = \"./bot\"\n\
+             [[services]]\nname = \"b\"\ncommand = \"x\"\ncwd = \"/srv/b\"\n\
+             [[services]]\nname = \"c\"\ncommand = \"x\"\n",
+        )
+        .unwrap();
+        c.resolve_cwds(
+            std::path::Path::new("/etc/ballast"),
+            std::path::Path::new("/home/op"),
+        );
+        let cwd: Vec<&str> = c.services.iter().map(|s| s.cwd.as_str()).collect();
+        assert_eq!(cwd, ["/etc/ballast/bot", "/srv/b", "/home/op"]);
+        let a = &c.services[0];
+        assert_eq!(
+            a.declared_path("state/./bot.json"),
+            std::path::Path::new("/etc/ballast/bot/state/bot.json")
+        );
+        assert_eq!(a.declared_path("/abs/x"), std::path::Path::new("/abs/x"));
+        // Resolving twice changes nothing.
+        let once = c.clone();
+        c.resolve_cwds(
+            std::path::Path::new("/other"),
+            std::path::Path::new("/else"),
+        );
+        assert_eq!(c, once);
+    }
 }

@@ -117,6 +117,8 @@ pub struct ArtifactConfig {
 #[serde(deny_unknown_fields)]
 pub struct Engine {
     pub enabled: bool,
+    /// Bytes, at most, of each day's quarantine file of bad inbox lines.
+    pub inbox_quarantine_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +163,19 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// Where a path declared for this service is — its artifacts, its heartbeat file: an
+    /// absolute path as it is, a relative one under the service's `cwd`. The one place that
+    /// decides it, for the healer's inspection and action, the health checks and the
+    /// supervisor alike (`cwd` is absolute once the configuration is loaded:
+    /// [`super::Config::resolve_cwds`]).
+    pub fn declared_path(&self, path: &str) -> std::path::PathBuf {
+        let p = std::path::Path::new(path);
+        if p.is_absolute() || self.cwd.is_empty() {
+            return p.to_path_buf();
+        }
+        normal(&std::path::Path::new(&self.cwd).join(p))
+    }
+
     /// The supervisor's restart rules for this service.
     pub fn restart_rules(&self) -> crate::supervisor::RestartRules {
         crate::supervisor::RestartRules {
@@ -315,4 +330,29 @@ pub struct Api {
     pub bind: String,
     pub port: u16,
     pub allow_remote: bool,
+}
+
+/// `path` without `.` components (lexically; `..` is kept).
+fn normal(path: &std::path::Path) -> std::path::PathBuf {
+    path.components().collect()
+}
+
+impl super::Config {
+    /// Resolve every service's `cwd` once: a relative one against `config_dir` (the
+    /// configuration file's directory), an empty one to `process_cwd` (the supervisor's
+    /// working directory, which the service inherits). Pure: the caller gives both
+    /// directories, absolute.
+    pub fn resolve_cwds(&mut self, config_dir: &std::path::Path, process_cwd: &std::path::Path) {
+        for s in &mut self.services {
+            let cwd = std::path::Path::new(&s.cwd);
+            let resolved = if s.cwd.is_empty() {
+                process_cwd.to_path_buf()
+            } else if cwd.is_relative() {
+                normal(&config_dir.join(cwd))
+            } else {
+                continue;
+            };
+            s.cwd = resolved.display().to_string();
+        }
+    }
 }

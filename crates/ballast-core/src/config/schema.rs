@@ -185,6 +185,8 @@ keys! {
 
     ["engine"] "enabled": Kind::Bool, "true", None,
         "Run the built-in engine. false: the supervisor runs only the [[services]] declared below.";
+    ["engine"] "inbox_quarantine_max_bytes": int(4096, 1 << 30), "16777216", None,
+        "Bound of each day's quarantine file of bad inbox lines (data_dir/quarantine/inbox/signals.jsonl.corrupt.<YYYYMMDD>, one entry per line: its number, a tab, the line). Lines that no longer fit are dropped from it, counted and logged; the inbox itself is left as it is.";
 
     ["journal"] "segment_max_bytes": int(4096, 1 << 30), "67108864", None,
         "A journal segment is closed and a new one started once it reaches this size.";
@@ -375,7 +377,7 @@ pub const SERVICE_KEYS: &[KeySpec] = &[
         key: "cwd",
         kind: Kind::Text,
         default: "\"\"",
-        doc: "Working directory; empty = the supervisor's.",
+        doc: "Working directory; a relative one is relative to the configuration file's directory (resolved once, when the configuration is loaded); empty = the supervisor's.",
         env_alias: None,
     },
     KeySpec {

@@ -125,6 +125,18 @@ pub enum Owner {
     Policy,
 }
 
+/// An inbox line longer than the line bound whose end of line has not been read yet: its
+/// bytes are skipped (and streamed to its quarantine entry) as they arrive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LongLine {
+    /// Bytes of the line consumed so far.
+    pub bytes: u64,
+    /// Its quarantine file, if its first bytes were kept.
+    pub quarantined: Option<String>,
+    /// Some of its bytes did not fit in the quarantine file.
+    pub dropped: bool,
+}
+
 /// Everything the engine knows, rebuilt exactly from snapshot + journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineState {
@@ -146,6 +158,9 @@ pub struct EngineState {
     /// Bytes of `inbox/signals.jsonl` consumed, and lines.
     pub inbox_offset: u64,
     pub inbox_lines: u64,
+    /// The over-long line being skipped (rejected, no end of line read yet).
+    #[serde(default)]
+    pub inbox_long_line: Option<LongLine>,
     pub next_signal: u64,
     /// Bars applied: the feed resumes after them.
     pub bars: u64,
@@ -218,6 +233,7 @@ impl EngineState {
             pending: VecDeque::new(),
             inbox_offset: 0,
             inbox_lines: 0,
+            inbox_long_line: None,
             next_signal: 1,
             bars: 0,
             last_bar: None,
@@ -378,6 +394,7 @@ impl EngineState {
     /// Apply an `inbox.line` record: the offset moves on; an accepted signal waits for a
     /// decision.
     pub fn apply_inbox(&mut self, r: &InboxRecord) {
+        let consumed = r.offset_after.saturating_sub(self.inbox_offset);
         self.inbox_offset = r.offset_after;
         self.inbox_lines = r.line;
         match &r.outcome {
@@ -393,8 +410,40 @@ impl EngineState {
                     at: self.last_bar.unwrap_or(Timestamp::EPOCH),
                 });
             }
-            InboxOutcome::Rejected { .. } => self.stats.inbox_rejected += 1,
-            InboxOutcome::Reset { .. } => {}
+            InboxOutcome::Rejected {
+                quarantined,
+                open,
+                dropped,
+                ..
+            } => {
+                self.stats.inbox_rejected += 1;
+                if *open {
+                    self.inbox_long_line = Some(LongLine {
+                        bytes: consumed,
+                        quarantined: quarantined.clone(),
+                        dropped: *dropped,
+                    });
+                } else if *dropped {
+                    self.stats.inbox_quarantine_dropped += 1;
+                }
+            }
+            InboxOutcome::Continued {
+                bytes,
+                ended,
+                dropped,
+            } => {
+                if let Some(long) = &mut self.inbox_long_line {
+                    long.bytes += bytes;
+                    long.dropped |= *dropped;
+                    if *ended {
+                        if long.dropped {
+                            self.stats.inbox_quarantine_dropped += 1;
+                        }
+                        self.inbox_long_line = None;
+                    }
+                }
+            }
+            InboxOutcome::Reset { .. } => self.inbox_long_line = None,
         }
     }
 

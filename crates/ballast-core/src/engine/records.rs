@@ -155,6 +155,21 @@ pub enum InboxOutcome {
     Rejected {
         error: String,
         quarantined: Option<String>,
+        /// The line goes on past `offset_after`: longer than the line bound and no end of
+        /// line read yet. Its further bytes are `continued` records.
+        #[serde(default, skip_serializing_if = "is_false")]
+        open: bool,
+        /// The quarantine file of the day was full: the line was not kept (or not whole).
+        #[serde(default, skip_serializing_if = "is_false")]
+        dropped: bool,
+    },
+    /// More bytes of the open over-long line (`line`), streamed to its quarantine entry as
+    /// they were read; `ended`: its end of line was read.
+    Continued {
+        bytes: u64,
+        ended: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        dropped: bool,
     },
     /// The file became shorter than the offset (rotated or truncated): start over at 0.
     Reset {
@@ -178,6 +193,10 @@ pub struct Stats {
     pub unknown_fills: u64,
     pub inbox_accepted: u64,
     pub inbox_rejected: u64,
+    /// Rejected inbox lines that were not kept (or not whole) in quarantine: the day's
+    /// quarantine file was at its bound.
+    #[serde(default)]
+    pub inbox_quarantine_dropped: u64,
     pub liquidations_done: u64,
     pub liquidations_given_up: u64,
     pub critical_alerts: u64,
@@ -196,4 +215,12 @@ pub struct Stats {
     /// Orders cancelled because the kill switch was engaged.
     #[serde(default)]
     pub cancelled_by_kill_switch: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if"
+)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }

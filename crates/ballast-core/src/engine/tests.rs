@@ -586,3 +586,67 @@ fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outc
         let _ = limits;
     }
 }
+
+#[test]
+fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records() {
+    let (mut s, _) = setup();
+    let rec = |offset_after, line, outcome| InboxRecord {
+        offset_after,
+        line,
+        outcome,
+    };
+    s.apply_inbox(&rec(
+        65_536,
+        1,
+        InboxOutcome::Rejected {
+            error: "too long".into(),
+            quarantined: Some("quarantine/inbox/signals.jsonl.corrupt.20261201".into()),
+            open: true,
+            dropped: false,
+        },
+    ));
+    assert_eq!(s.inbox_long_line.as_ref().map(|l| l.bytes), Some(65_536));
+    s.apply_inbox(&rec(
+        65_536 + 1_000,
+        1,
+        InboxOutcome::Continued {
+            bytes: 1_000,
+            ended: false,
+            dropped: true,
+        },
+    ));
+    assert!(s.inbox_long_line.as_ref().is_some_and(|l| l.dropped));
+    s.apply_inbox(&rec(
+        65_536 + 1_010,
+        1,
+        InboxOutcome::Continued {
+            bytes: 10,
+            ended: true,
+            dropped: false,
+        },
+    ));
+    assert_eq!(s.inbox_long_line, None);
+    assert_eq!(s.inbox_offset, 66_546);
+    assert_eq!(s.inbox_lines, 1);
+    assert_eq!(s.stats.inbox_rejected, 1, "one line, one rejection");
+    assert_eq!(s.stats.inbox_quarantine_dropped, 1, "not kept whole");
+    // A rotated inbox forgets the open line.
+    s.apply_inbox(&rec(
+        70_000,
+        2,
+        InboxOutcome::Rejected {
+            error: "too long".into(),
+            quarantined: None,
+            open: true,
+            dropped: true,
+        },
+    ));
+    s.apply_inbox(&rec(
+        0,
+        0,
+        InboxOutcome::Reset {
+            previous_offset: 70_000,
+        },
+    ));
+    assert_eq!(s.inbox_long_line, None);
+}

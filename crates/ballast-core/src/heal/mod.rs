@@ -9,6 +9,7 @@
 //! read, so every healer is testable with plain values.
 
 mod files;
+mod links;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Mode;
 
 pub use files::{JsonSalvage, JsonlSplit, salvage_json, split_jsonl};
+pub use links::SymlinkObs;
 
 /// A lock or heartbeat is considered only after this age (SPEC §4: stale locks are older
 /// than 5 min).
@@ -24,7 +26,7 @@ pub const STALE_LOCK_MS: i64 = 5 * 60 * 1000;
 
 /// Declared artifact files larger than this are reported, not rewritten (the healer reads a
 /// file whole to salvage it; this bounds that read).
-pub const MAX_ARTIFACT_BYTES: u64 = 64 << 20;
+pub const MAX_ARTIFACT_BYTES: u64 = crate::limits::MAX_FILE_BYTES;
 
 /// How an action is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,14 +291,17 @@ pub enum ArtifactState {
     Json {
         /// The file's text (`None`: missing).
         text: Option<String>,
-        /// Larger than [`MAX_ARTIFACT_BYTES`]: not read.
-        too_large: bool,
+        /// Why the file was not read (not a regular file, larger than
+        /// [`MAX_ARTIFACT_BYTES`]), in words.
+        #[serde(default)]
+        unreadable: Option<String>,
         default: serde_json::Value,
         required: Vec<String>,
     },
     Jsonl {
         text: Option<String>,
-        too_large: bool,
+        #[serde(default)]
+        unreadable: Option<String>,
     },
     Lock(LockObs),
     Heartbeat(HeartbeatObs),
@@ -322,6 +327,9 @@ pub struct Observation {
     /// The logs directory cannot be written (with the error).
     pub logs_unwritable: Option<String>,
     pub artifacts: Vec<ArtifactObs>,
+    /// Ballast's own paths that are symbolic links.
+    #[serde(default)]
+    pub symlinks: Vec<SymlinkObs>,
 }
 
 impl Observation {
@@ -339,6 +347,7 @@ impl Observation {
             health_snapshot_corrupt: None,
             logs_unwritable: None,
             artifacts: Vec::new(),
+            symlinks: Vec::new(),
         }
     }
 }
@@ -395,6 +404,7 @@ pub fn inspect(obs: &Observation) -> Plan {
     for a in &obs.artifacts {
         artifact(&mut plan, a);
     }
+    links::links(&mut plan, &obs.symlinks);
     plan
 }
 
@@ -693,7 +703,7 @@ fn artifact(plan: &mut Plan, a: &ArtifactObs) {
         ArtifactState::Heartbeat(h) => heartbeat(plan, c, h),
         ArtifactState::Json {
             text,
-            too_large,
+            unreadable,
             default,
             required,
         } => json_artifact(
@@ -701,13 +711,13 @@ fn artifact(plan: &mut Plan, a: &ArtifactObs) {
             c,
             &a.path,
             text.as_deref(),
-            *too_large,
+            unreadable.as_deref(),
             default,
             required,
         ),
-        ArtifactState::Jsonl { text, too_large } => {
-            if *too_large {
-                too_large_to_inspect(plan, c, &a.path);
+        ArtifactState::Jsonl { text, unreadable } => {
+            if let Some(why) = unreadable {
+                not_inspected(plan, c, &a.path, why);
                 return;
             }
             let Some(text) = text else { return };
@@ -742,12 +752,12 @@ fn json_artifact(
     c: &str,
     path: &str,
     text: Option<&str>,
-    too_large: bool,
+    unreadable: Option<&str>,
     default: &serde_json::Value,
     required: &[String],
 ) {
-    if too_large {
-        too_large_to_inspect(plan, c, path);
+    if let Some(why) = unreadable {
+        not_inspected(plan, c, path, why);
         return;
     }
     let Some(text) = text else {
@@ -794,14 +804,16 @@ fn json_artifact(
     );
 }
 
-fn too_large_to_inspect(plan: &mut Plan, component: &str, path: &str) {
+/// A declared file that was not read (`why`: not a regular file, over
+/// [`MAX_ARTIFACT_BYTES`]) is reported, never changed.
+fn not_inspected(plan: &mut Plan, component: &str, path: &str, why: &str) {
     plan.push(
         component,
         path,
         Class::Skip,
         FailureClass::Transient,
         Op::Report,
-        format!("larger than {MAX_ARTIFACT_BYTES} bytes: not inspected"),
+        format!("not inspected and left as it is: {why}"),
     );
 }
 

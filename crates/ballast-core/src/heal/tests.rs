@@ -273,7 +273,7 @@ fn json_artifact(text: Option<&str>) -> ArtifactObs {
         path: "/srv/bot/state.json".into(),
         state: ArtifactState::Json {
             text: text.map(str::to_owned),
-            too_large: false,
+            unreadable: None,
             default: json!({"positions": [], "cash": 0, "version": 1}),
             required: vec!["positions".into(), "cash".into()],
         },
@@ -335,7 +335,7 @@ fn jsonl_artifacts_keep_valid_lines_in_order() {
         path: "/srv/bot/signals.jsonl".into(),
         state: ArtifactState::Jsonl {
             text: Some(text.into()),
-            too_large: false,
+            unreadable: None,
         },
     }];
     let p = inspect(&o);
@@ -443,4 +443,51 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn item_8_links_are_dangerous_and_hold_back_heals_through_them() {
+    let mut o = obs();
+    o.dirs = vec![("logs".into(), PathState::Missing)];
+    o.journal = Some(JournalState::TornTail {
+        segment: "journal/engine/00000000000000000001.log".into(),
+        keep_bytes: 120,
+        drop_bytes: 7,
+        line: 3,
+        reason: "no newline".into(),
+    });
+    o.health_snapshot_corrupt = Some("eof".into());
+    o.symlinks = vec![
+        SymlinkObs {
+            path: "quarantine".into(),
+            target: "/elsewhere".into(),
+        },
+        SymlinkObs {
+            path: "logs".into(),
+            target: "/var/log/x".into(),
+        },
+    ];
+    let p = inspect(&o);
+    // The two links, dangerous; the torn tail and the health snapshot need quarantine/, the
+    // directory creation goes through logs: none is applied.
+    assert_eq!(p.heals().count(), 0, "{p:#?}");
+    assert!(p.has_dangerous());
+    let dangerous: Vec<&str> = p
+        .actions
+        .iter()
+        .filter(|a| a.class == Class::Dangerous)
+        .map(|a| a.target.as_str())
+        .collect();
+    assert_eq!(dangerous, ["quarantine", "logs"]);
+    assert!(
+        p.actions
+            .iter()
+            .filter(|a| a.class == Class::Skip)
+            .all(|a| a
+                .reason
+                .contains("is a symbolic link, and nothing is written through it"))
+    );
+    // Without links the same observation heals all three.
+    o.symlinks.clear();
+    assert_eq!(inspect(&o).heals().count(), 3);
 }

@@ -79,13 +79,8 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
                 Readiness::Heartbeat | Readiness::Http => Duration::ZERO,
             },
             notify: s.readiness == Readiness::Notify,
-            heartbeat_file: (!s.heartbeat_file.is_empty()).then(|| {
-                let f = PathBuf::from(&s.heartbeat_file);
-                match (&s.cwd, f.is_relative()) {
-                    (cwd, true) if !cwd.is_empty() => Path::new(cwd).join(f),
-                    _ => f,
-                }
-            }),
+            heartbeat_file: (!s.heartbeat_file.is_empty())
+                .then(|| s.declared_path(&s.heartbeat_file)),
             heartbeat_ready: s.readiness == Readiness::Heartbeat,
             heartbeat_max_age: (s.heartbeat_max_age_secs > 0)
                 .then(|| Duration::from_secs(u64::from(s.heartbeat_max_age_secs))),
@@ -344,9 +339,12 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
                 .and_then(|run| run.parent())
                 .map(|d| d.join("state/health.json"))
                 .unwrap_or_default();
-            match std::fs::read_to_string(&file)
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            match ballast_store::bounded::read_own_string(
+                &file,
+                ballast_store::bounded::MAX_FILE_BYTES,
+            )
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             {
                 Some(r) => (r, false),
                 None => {
