@@ -310,7 +310,22 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
         ),
         Ok(j) => journal(&mut b, j, ack.as_ref(), facts.heartbeat_seq),
     }
+    // Past a newer-format record the journal may well go on: snapshots beyond it are not
+    // judged by this build.
+    let newer = matches!(
+        &facts.journal,
+        Ok(JournalFacts {
+            problem: Some(JournalProblem {
+                kind: ProblemKind::Newer { .. },
+                ..
+            }),
+            ..
+        })
+    );
     for s in &facts.snapshots {
+        if newer && s.seq.is_some_and(|seq| seq > kept) {
+            continue;
+        }
         snapshot(&mut b, s, facts.journal.as_ref().ok(), kept);
     }
     let snapshot = facts
@@ -437,8 +452,8 @@ fn journal(b: &mut Builder, j: &JournalFacts, ack: Option<&(u64, String)>, hb: O
             Class::Dangerous,
             FailureClass::CodeSchema,
             format!(
-                "{}: written by a newer Ballast (record format {found}, this build reads {supported}): upgrade Ballast to read it; nothing is repaired or salvaged (FAILED_API_SCHEMA)",
-                p.at
+                "{} line {} (byte {}): written by a newer Ballast (record format {found}, this build reads {supported}): upgrade Ballast to read it; nothing is repaired or salvaged (FAILED_API_SCHEMA)",
+                p.segment, p.line, p.offset
             ),
             Vec::new(),
         );
