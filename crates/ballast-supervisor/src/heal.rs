@@ -753,7 +753,10 @@ mod tests {
         )
         .unwrap();
         journal
-            .append("test.note", &serde_json::json!({"n": 1}))
+            .append(
+                "journal.stamp",
+                &serde_json::json!({"mode": "paper", "account": "paper"}),
+            )
             .unwrap();
         drop(journal);
         let config = ballast_core::config::builtin().unwrap();

@@ -16,7 +16,8 @@ use common::ballast;
 use serde_json::Value;
 
 /// Several segments and snapshots along the way.
-const CFG: &str = "[journal]\nsnapshot_every_records = 100\nsegment_max_bytes = 16384\nmax_record_bytes = 8192\n";
+const CFG: &str =
+    "[journal]\nsnapshot_every_records = 100\nsegment_max_bytes = 16384\nmax_record_bytes = 8192\n";
 /// One segment.
 const ONE_SEGMENT: &str = "[journal]\nsnapshot_every_records = 100\n";
 
@@ -516,6 +517,18 @@ fn item_9_verify_heal_and_the_engine_agree_on_what_the_engine_refuses() {
         ("the last segment renamed", "salvage", |data| {
             let last = segments(data).pop().unwrap();
             std::fs::rename(&last, last.with_extension("jsonl.bak")).unwrap();
+        }),
+        ("an unknown record type in the middle", "salvage", |data| {
+            // Replaying past it would silently drop the bar it replaced.
+            let seg = &segments(data)[1];
+            let mut l = lines(seg);
+            let i = l
+                .iter()
+                .position(|x| x.contains("\"type\":\"market.bar\""))
+                .unwrap();
+            let (seq, ts, _, body) = parts(&l[i]);
+            l[i] = frame(1, seq, &ts, "market.tick", &body, "");
+            write_lines(seg, &l);
         }),
         ("a newer-format snapshot", "refuse", |data| {
             let newest = snapshots(data, "engine").pop().unwrap();

@@ -27,8 +27,9 @@ fn parses<T: DeserializeOwned>(kind: &str, body: &str) -> Result<(), String> {
         .map_err(|e| format!("bad {kind} record: {e}"))
 }
 
-/// Whether `body` parses as a record of type `kind`. Types the engine does not know are
-/// other components' records and are left alone.
+/// Whether `body` parses as a record of type `kind`. Only the engine writes its journal, so
+/// a type it does not know is refused too: replaying past it would silently drop what it
+/// stood for (a newer Ballast's record, or another program's).
 pub fn check_body(kind: &str, body: &str) -> Result<(), String> {
     match kind {
         BAR => parses::<BarRecord>(kind, body),
@@ -42,7 +43,9 @@ pub fn check_body(kind: &str, body: &str) -> Result<(), String> {
         SENT => parses::<SentRecord>(kind, body),
         SETTLE => parses::<SettleRecord>(kind, body),
         INBOX => parses::<InboxRecord>(kind, body),
-        _ => Ok(()),
+        _ => Err(format!(
+            "record type {kind:?} is not one this build's engine writes or reads (a newer Ballast or another program wrote it)"
+        )),
     }
 }
 
