@@ -145,11 +145,18 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The journal and the snapshots: what the engine's recovery may change.
-fn recovery_files(data: &Path) -> Vec<(String, Vec<u8>)> {
+/// The journal and the snapshots — what the engine's recovery may change — as (path, size,
+/// CRC32C of the content).
+fn recovery_files(data: &Path) -> Vec<(String, usize, u32)> {
     let mut f = files(&data.join("journal/engine"));
-    f.extend(files(&data.join("state")));
-    f
+    f.extend(
+        files(&data.join("state"))
+            .into_iter()
+            .filter(|(p, _)| p.contains(".snapshot.")),
+    );
+    f.into_iter()
+        .map(|(p, c)| (p, c.len(), crc32c::crc32c(&c)))
+        .collect()
 }
 
 fn quarantined(data: &Path) -> Vec<String> {
@@ -634,4 +641,47 @@ fn item_10_acknowledged_records_are_never_cut_as_a_torn_tail() {
     let (code, report) = verify(&data);
     assert_eq!(code, 1, "{report}");
     assert_eq!(tools_and_engine_agree("torn tail", &data, &cfg), "heal");
+}
+
+#[test]
+fn item_9_the_supervisor_s_healer_holds_a_live_engine_and_a_paper_engine_salvages_and_runs() {
+    use common::{Sup, state};
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), "b.toml", CFG);
+    let data = tmp.path().join("data");
+    engine_ok(&data, &cfg, 300);
+    // The last segment deleted: acknowledged records missing, a snapshot ahead.
+    std::fs::remove_file(segments(&data).pop().unwrap()).unwrap();
+    let before = recovery_files(&data);
+
+    let live = Sup::start(tmp.path(), &format!("{CFG}[general]\nmode = \"live\"\n"));
+    let s = live.wait_for("the engine held", |s| state(s, "engine") == "HELD");
+    let why = Sup::service(&s, "engine")["last_exit"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        why.contains("live start refused") && why.contains("missing"),
+        "{why}"
+    );
+    drop(live);
+    assert_eq!(
+        recovery_files(&data),
+        before,
+        "the live supervisor changed files"
+    );
+
+    let paper = Sup::start(tmp.path(), CFG);
+    paper.wait_for("the engine running after the salvage", |s| {
+        state(s, "engine") == "RUNNING" && Sup::service(s, "engine")["pid"].is_i64()
+    });
+    paper.stop();
+    let (code, report) = verify(&data);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        quarantined(&data)
+            .iter()
+            .any(|p| p.starts_with("state/engine.snapshot.")),
+        "the snapshots ahead are in quarantine"
+    );
 }
