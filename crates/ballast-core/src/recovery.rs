@@ -222,7 +222,7 @@ impl Decision {
                 self.keep_seq
             ),
             Outcome::Salvage => format!(
-                "a paper engine salvages at its start: the valid journal prefix up to seq {} is kept, {} file(s) go to quarantine first, it starts from {}, shows DEGRADED and raises a CRITICAL alert",
+                "a paper engine salvages at its start: the valid journal prefix up to seq {} is kept, {} file(s) go to quarantine first, it starts from {} and logs each finding as CRITICAL (under `ballast run` the journal stays CRITICAL in health until the next inspection)",
                 self.keep_seq,
                 self.steps.len(),
                 match &self.snapshot {
@@ -343,44 +343,7 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
         })
         .max_by_key(|(seq, _)| *seq);
 
-    let blocking = b.findings.iter().find(|f| {
-        f.class == Class::Dangerous
-            && matches!(
-                f.failure,
-                FailureClass::CodeSchema | FailureClass::PersistentConfig
-            )
-    });
-    let dangerous = b.findings.iter().find(|f| f.class == Class::Dangerous);
-    let (outcome, refusal) = match (blocking, dangerous, mode) {
-        (Some(f), _, _) => (
-            Outcome::Refuse,
-            Some(format!(
-                "the engine does not start ({} mode): {} {}: {}",
-                mode.as_str(),
-                f.component,
-                f.target,
-                f.reason
-            )),
-        ),
-        (None, Some(f), Mode::Live) => (
-            Outcome::Refuse,
-            Some(format!(
-                "live start refused: {} dangerous recovery problem(s); first: {} {}: {}. Nothing was changed",
-                b.findings
-                    .iter()
-                    .filter(|f| f.class == Class::Dangerous)
-                    .count(),
-                f.component,
-                f.target,
-                f.reason
-            )),
-        ),
-        (None, Some(_), Mode::Paper) => (Outcome::Salvage, None),
-        (None, None, _) if b.findings.iter().any(|f| f.class == Class::Heal) => {
-            (Outcome::Heal, None)
-        }
-        (None, None, _) => (Outcome::Clean, None),
-    };
+    let (outcome, refusal) = outcome(mode, &b.findings);
     let steps = match outcome {
         Outcome::Refuse | Outcome::Clean => Vec::new(),
         Outcome::Heal | Outcome::Salvage => {
@@ -407,6 +370,45 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
             snapshot
         },
         refusal,
+    }
+}
+
+/// What a start does with these findings, and why it refuses if it does.
+fn outcome(mode: Mode, findings: &[Finding]) -> (Outcome, Option<String>) {
+    let blocking = findings.iter().find(|f| {
+        f.class == Class::Dangerous
+            && matches!(
+                f.failure,
+                FailureClass::CodeSchema | FailureClass::PersistentConfig
+            )
+    });
+    let dangerous = findings.iter().find(|f| f.class == Class::Dangerous);
+    match (blocking, dangerous, mode) {
+        (Some(f), _, _) => (
+            Outcome::Refuse,
+            Some(format!(
+                "the engine does not start, in any mode ({} here): {}: {}",
+                mode.as_str(),
+                f.target,
+                f.reason
+            )),
+        ),
+        (None, Some(f), Mode::Live) => (
+            Outcome::Refuse,
+            Some(format!(
+                "live start refused: {} dangerous recovery problem(s); first: {} {}: {}. Nothing was changed",
+                findings
+                    .iter()
+                    .filter(|f| f.class == Class::Dangerous)
+                    .count(),
+                f.component,
+                f.target,
+                f.reason
+            )),
+        ),
+        (None, Some(_), Mode::Paper) => (Outcome::Salvage, None),
+        (None, None, _) if findings.iter().any(|f| f.class == Class::Heal) => (Outcome::Heal, None),
+        (None, None, _) => (Outcome::Clean, None),
     }
 }
 
@@ -452,8 +454,8 @@ fn journal(b: &mut Builder, j: &JournalFacts, ack: Option<&(u64, String)>, hb: O
             Class::Dangerous,
             FailureClass::CodeSchema,
             format!(
-                "{} line {} (byte {}): written by a newer Ballast (record format {found}, this build reads {supported}): upgrade Ballast to read it; nothing is repaired or salvaged (FAILED_API_SCHEMA)",
-                p.segment, p.line, p.offset
+                "line {} (byte {}): written by a newer Ballast (record format {found}, this build reads {supported}): upgrade Ballast to read it; nothing is repaired or salvaged (FAILED_API_SCHEMA)",
+                p.line, p.offset
             ),
             Vec::new(),
         );
@@ -734,6 +736,52 @@ mod tests {
         assert!(d.steps.contains(&Step::MoveAside {
             path: HEARTBEAT.into()
         }));
+    }
+
+    #[test]
+    fn a_journal_ending_before_what_the_heartbeat_reported_is_dangerous() {
+        let d = decide(Mode::Paper, &facts(clean(10), vec![], Some(15)));
+        assert_eq!(d.outcome, Outcome::Salvage);
+        assert!(d.findings[0].reason.contains("are missing"), "{d:#?}");
+        assert_eq!(
+            d.steps,
+            vec![Step::MoveAside {
+                path: HEARTBEAT.into()
+            }]
+        );
+        assert_eq!(
+            decide(Mode::Paper, &facts(clean(10), vec![], Some(10))).outcome,
+            Outcome::Clean
+        );
+    }
+
+    #[test]
+    fn unbound_snapshots_are_moved_aside_and_unfit_ones_are_dangerous() {
+        let d = decide(Mode::Live, &facts(clean(10), vec![snap(10, None)], None));
+        assert_eq!(d.outcome, Outcome::Heal);
+        assert_eq!(d.snapshot, None, "an unbound snapshot is never used");
+        let mut unfit = snap(10, Some(7));
+        unfit.check = SnapshotCheck::Intact {
+            bound: Some(7),
+            unfit: Some("missing field".into()),
+        };
+        let d = decide(Mode::Paper, &facts(clean(10), vec![unfit], None));
+        assert_eq!(d.outcome, Outcome::Salvage);
+        assert_eq!(d.snapshot, None);
+    }
+
+    #[test]
+    fn an_unreadable_journal_is_refused_in_every_mode() {
+        let f = RecoveryFacts {
+            journal: Err("permission denied".into()),
+            snapshots: vec![],
+            heartbeat_seq: None,
+        };
+        for mode in [Mode::Paper, Mode::Live] {
+            let d = decide(mode, &f);
+            assert_eq!(d.outcome, Outcome::Refuse);
+            assert!(d.refusal.unwrap().contains("permission denied"));
+        }
     }
 
     #[test]

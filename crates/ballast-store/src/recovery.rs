@@ -231,8 +231,16 @@ fn heartbeat_seq(storage: &dyn Storage, layout: &Layout) -> Option<u64> {
     if data.len() > MAX_HEARTBEAT_BYTES {
         return None;
     }
-    let v: serde_json::Value = serde_json::from_slice(&data).ok()?;
-    v.get("last_seq")?.as_u64()
+    serde_json::from_slice::<HeartbeatSeq>(&data)
+        .ok()
+        .map(|h| h.last_seq)
+}
+
+/// The one field of the engine's heartbeat (`ballast_engine::heartbeat::Heartbeat`) recovery
+/// reads: the last seq that was durable when it was written.
+#[derive(serde::Deserialize)]
+struct HeartbeatSeq {
+    last_seq: u64,
 }
 
 /// Carry out decided steps: whatever is cut or moved is copied to quarantine first.

@@ -157,7 +157,7 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
         count("skip")
     );
     match (r["plan"]["engine_refusal"].as_str(), r["refusal"].as_str()) {
-        (Some(why), _) => println!("engine: will refuse to start: {why}"),
+        (Some(why), _) => println!("engine: will refuse to start — {why}"),
         (None, Some(why)) => println!("engine: {why}"),
         (None, None)
             if actions.iter().any(|a| {
