@@ -174,7 +174,8 @@ impl Snapshots<'_> {
 
     /// Read the newest valid snapshot. Corrupt ones (and leftovers of interrupted writes) are
     /// moved to quarantine and the next older one is tried: safe, the journal replay is
-    /// simply longer.
+    /// simply longer. This does not check the binding to a journal: the engine's recovery
+    /// decides with [`Self::facts`] and reads the chosen one with [`Self::read_state`].
     pub fn load<T: DeserializeOwned>(&self) -> Result<Loaded<T>, SnapshotError> {
         let (snaps, temps) = self.list()?;
         let dir = self.layout.state();
@@ -394,19 +395,5 @@ impl Snapshots<'_> {
             Validity::Newer(found) => Err(SnapshotError::NewerSchema { path, found }),
             Validity::Corrupt(message) => Err(SnapshotError::Incompatible { path, message }),
         }
-    }
-
-    /// `(seq, JSON body)` of the newest valid snapshot, without changing anything.
-    pub fn newest_valid(&self) -> Result<Option<(u64, String)>, SnapshotError> {
-        let (snaps, _) = self.list()?;
-        let dir = self.layout.state();
-        for (seq, name) in snaps.iter().rev() {
-            let path = dir.join(name);
-            let data = self.storage.read(&path).map_err(io_err("read", &path))?;
-            if let Validity::Valid(body) = validate(*seq, &data) {
-                return Ok(Some((*seq, split_body(body).1.to_owned())));
-            }
-        }
-        Ok(None)
     }
 }
