@@ -28,6 +28,7 @@ pub mod paper;
 pub mod pipeline;
 pub mod policy;
 pub mod portfolio;
+pub mod recovery;
 pub mod shadow;
 pub mod signal;
 pub mod strategy;

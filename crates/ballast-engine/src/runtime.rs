@@ -31,32 +31,13 @@ use ballast_store::{Journal, Layout, RealStorage, Storage, SystemClock};
 use crate::feed::{Feed, file};
 use crate::heartbeat::{self, Heartbeat};
 
-pub const BAR: &str = "market.bar";
-pub const DECISION: &str = "engine.decision";
-pub const INBOX: &str = "inbox.line";
-pub const LIQUIDATION: &str = "engine.liquidation";
-pub const SENT: &str = "order.sent";
-pub const SETTLE: &str = "order.settle";
-pub const PAPER_SETTINGS: &str = "paper.settings";
-pub const STAMP: &str = "journal.stamp";
-pub const KILL_SWITCH: &str = "engine.kill_switch";
-pub const POLICY: &str = "engine.policy";
-pub const EXPIRED: &str = "signal.expired";
-/// Every record type of the engine journal (`ballast journal dump --type` refuses others).
-pub const RECORD_TYPES: &[&str] = &[
-    STAMP,
-    BAR,
-    DECISION,
-    INBOX,
-    LIQUIDATION,
-    SENT,
-    SETTLE,
-    PAPER_SETTINGS,
-    KILL_SWITCH,
-    POLICY,
-    EXPIRED,
-];
+pub use ballast_core::engine::kinds::{
+    ALL as RECORD_TYPES, BAR, DECISION, EXPIRED, INBOX, KILL_SWITCH, LIQUIDATION, PAPER_SETTINGS,
+    POLICY, SENT, SETTLE, STAMP,
+};
 const SNAPSHOT_NAME: &str = "engine";
+/// The reports written beside the engine's snapshot, at the same seq.
+const REPORT_SNAPSHOTS: &[&str] = &["pipeline", "universe"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -293,6 +274,8 @@ pub fn run(
         policy,
         snapshot_name: SNAPSHOT_NAME,
         snapshot_retain: config.journal.snapshot_retain as usize,
+        report_snapshots: REPORT_SNAPSHOTS,
+        check_record: ballast_core::engine::kinds::check_body,
     };
     let (journal, recovered) = recover(
         &spec,
@@ -308,9 +291,16 @@ pub fn run(
     for h in &recovered.heals {
         log(&format!("heal: {} {}: {}", h.component, h.path, h.action));
     }
-    if let Some(d) = &recovered.journal.salvaged {
+    if recovered.decision.outcome == ballast_core::recovery::Outcome::Salvage {
+        for f in recovered.decision.dangerous() {
+            log(&format!(
+                "CRITICAL: {} {}: {}",
+                f.component, f.target, f.reason
+            ));
+        }
         log(&format!(
-            "CRITICAL: the journal was damaged ({d}); its valid prefix was kept and the rest moved to quarantine"
+            "CRITICAL: paper-mode salvage done: the journal continues from seq {}; what was cut or moved is in quarantine/",
+            recovered.decision.keep_seq
         ));
     }
     log(&format!(
@@ -381,10 +371,14 @@ pub fn run(
         name: "pipeline",
         retain: 1,
     };
-    let write_snapshots = |state: &EngineState, seq: u64| -> Result<(), EngineError> {
-        snapshots.write(seq, state)?;
-        universe.write(seq, &state.universe.snapshot())?;
-        report_snap.write(seq, &pipeline_report(state))?;
+    // Each snapshot is bound to the journal record at the seq it covers (the last durable one).
+    let write_snapshots = |state: &EngineState, _seq: u64| -> Result<(), EngineError> {
+        let Some((seq, crc)) = journal.durable_record() else {
+            return Ok(());
+        };
+        snapshots.write(seq, crc, state)?;
+        universe.write(seq, crc, &state.universe.snapshot())?;
+        report_snap.write(seq, crc, &pipeline_report(state))?;
         Ok(())
     };
 

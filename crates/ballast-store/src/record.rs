@@ -38,7 +38,8 @@ pub fn valid_kind(kind: &str) -> bool {
 
 /// Append one framed record (with its trailing newline) to `out`. `body` is serialized JSON
 /// (serde_json's compact output never contains a raw newline). `kind` must be [`valid_kind`].
-pub fn encode(out: &mut Vec<u8>, seq: u64, ts: Timestamp, kind: &str, body: &[u8]) {
+/// Returns the record's CRC32C (what a snapshot binds itself to).
+pub fn encode(out: &mut Vec<u8>, seq: u64, ts: Timestamp, kind: &str, body: &[u8]) -> u32 {
     debug_assert!(valid_kind(kind), "invalid record kind {kind:?}");
     debug_assert!(!body.contains(&b'\n'), "record body contains a newline");
     let start = out.len();
@@ -56,6 +57,7 @@ pub fn encode(out: &mut Vec<u8>, seq: u64, ts: Timestamp, kind: &str, body: &[u8
     out.extend_from_slice(SUFFIX_HEAD);
     out.extend_from_slice(format!("{crc:08x}").as_bytes());
     out.extend_from_slice(b"\"}\n");
+    crc
 }
 
 /// A decoded record borrowing from the line it was read from.
@@ -69,6 +71,15 @@ pub struct RecordRef<'a> {
     pub line: &'a [u8],
 }
 
+impl RecordRef<'_> {
+    /// The record's CRC32C, as stored at the end of its line (checked by [`decode`]).
+    pub fn crc(&self) -> u32 {
+        let hex = &self.line[self.line.len() - SUFFIX_LEN + SUFFIX_HEAD.len()..self.line.len() - 2];
+        hex.iter()
+            .fold(0u32, |acc, b| acc << 4 | hex_value(*b).unwrap_or(0))
+    }
+}
+
 /// Why a line is not a valid record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineError {
@@ -76,6 +87,13 @@ pub enum LineError {
     Corrupt(String),
     /// A valid record of a newer format than this build understands.
     NewerSchema { found: u32 },
+}
+
+/// Only the format version: read first, so that a newer record with fields this build does
+/// not know is a schema problem ("upgrade Ballast"), never taken for corruption.
+#[derive(Deserialize)]
+struct Version {
+    v: u32,
 }
 
 #[derive(Deserialize)]
@@ -123,11 +141,13 @@ pub fn decode(line: &[u8]) -> Result<RecordRef<'_>, LineError> {
             "checksum mismatch (stored {stored:08x}, computed {actual:08x})"
         )));
     }
+    let version: Version = serde_json::from_slice(line)
+        .map_err(|e| LineError::Corrupt(format!("checksum ok but not a record: {e}")))?;
+    if version.v > SCHEMA_VERSION {
+        return Err(LineError::NewerSchema { found: version.v });
+    }
     let wire: Wire<'_> = serde_json::from_slice(line)
         .map_err(|e| LineError::Corrupt(format!("checksum ok but not a record: {e}")))?;
-    if wire.v > SCHEMA_VERSION {
-        return Err(LineError::NewerSchema { found: wire.v });
-    }
     if wire.v == 0 {
         return Err(corrupt("record format version 0"));
     }
@@ -202,6 +222,38 @@ mod tests {
             decode(fixed.as_bytes()).unwrap_err(),
             LineError::NewerSchema { found: 9 }
         );
+    }
+
+    /// Issue 10 item 6: a newer record may carry fields this build does not know; the version
+    /// is read before unknown fields are rejected.
+    #[test]
+    fn item_6_a_newer_record_with_an_extra_field_is_newer_not_corrupt() {
+        let mut line = one(1, "{}");
+        line.pop();
+        let text = String::from_utf8(line)
+            .unwrap()
+            .replacen("\"v\":1", "\"v\":2", 1)
+            .replacen(",\"crc\":", ",\"origin\":\"x\",\"crc\":", 1);
+        let prefix_end = text.len() - SUFFIX_LEN;
+        let crc = crc32c::crc32c(&text.as_bytes()[..prefix_end]);
+        let fixed = format!("{},\"crc\":\"{crc:08x}\"}}", &text[..prefix_end]);
+        assert_eq!(
+            decode(fixed.as_bytes()).unwrap_err(),
+            LineError::NewerSchema { found: 2 }
+        );
+        // The same extra field in a v1 record is corruption.
+        let v1 = fixed.replacen("\"v\":2", "\"v\":1", 1);
+        let prefix_end = v1.len() - SUFFIX_LEN;
+        let crc = crc32c::crc32c(&v1.as_bytes()[..prefix_end]);
+        let v1 = format!("{},\"crc\":\"{crc:08x}\"}}", &v1[..prefix_end]);
+        assert!(matches!(decode(v1.as_bytes()), Err(LineError::Corrupt(_))));
+    }
+
+    #[test]
+    fn crc_of_a_decoded_record_is_the_one_encode_returned() {
+        let mut out = Vec::new();
+        let crc = encode(&mut out, 3, Timestamp::from_unix_ms(5), "a.b", b"{}");
+        assert_eq!(decode(&out[..out.len() - 1]).unwrap().crc(), crc);
     }
 
     #[test]

@@ -4,13 +4,20 @@
 //! temp file in the same directory → `fdatasync` → rename over the target → fsync the
 //! directory. A snapshot file is one framed record (see [`crate::record`]) of type
 //! `snapshot` whose `seq` is the last journal seq it covers, so it carries a CRC32C too.
+//!
+//! A snapshot is bound to its journal: its body is `{"bound":{"crc":"<8 hex>"},"state":…}`,
+//! the CRC32C of the journal record at the seq it covers. Recovery uses it only where the
+//! journal has that very record (`ballast_core::recovery`). A body without `bound` was
+//! written by an older Ballast and is never adopted.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use ballast_core::Clock;
-use serde::Serialize;
+use ballast_core::recovery::{SnapshotCheck, SnapshotFacts};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::layout::Layout;
 use crate::quarantine::{Heal, Quarantine};
@@ -49,6 +56,9 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotEr
 }
 
 type SnapshotListing = (Vec<(u64, String)>, Vec<String>);
+
+/// Whether a snapshot's state JSON parses as the state type.
+pub type StateCheck<'c> = dyn Fn(&str) -> Result<(), String> + 'c;
 
 /// The snapshots of one named state (e.g. `engine`) in `state/`.
 pub struct Snapshots<'a> {
@@ -106,14 +116,22 @@ impl Snapshots<'_> {
         Ok((snaps, temps))
     }
 
-    /// Durably write a snapshot of `state` covering journal records up to `seq`, then remove
-    /// snapshots beyond the retention count. Returns the snapshot's path.
+    /// Durably write a snapshot of `state` covering journal records up to `seq`, bound to the
+    /// journal record there (`crc`: its CRC32C, see [`crate::Journal::durable_record`]), then
+    /// remove snapshots beyond the retention count. Returns the snapshot's path.
     pub fn write<T: Serialize + ?Sized>(
         &self,
         seq: u64,
+        crc: u32,
         state: &T,
     ) -> Result<PathBuf, SnapshotError> {
-        let body = serde_json::to_vec(state).map_err(SnapshotError::Serialize)?;
+        let body = serde_json::to_vec(&BoundBody {
+            bound: Binding {
+                crc: format!("{crc:08x}"),
+            },
+            state,
+        })
+        .map_err(SnapshotError::Serialize)?;
         let mut buf = Vec::with_capacity(body.len() + 160);
         record::encode(&mut buf, seq, self.clock.now(), KIND, &body);
         let dir = self.layout.state();
@@ -156,7 +174,8 @@ impl Snapshots<'_> {
 
     /// Read the newest valid snapshot. Corrupt ones (and leftovers of interrupted writes) are
     /// moved to quarantine and the next older one is tried: safe, the journal replay is
-    /// simply longer.
+    /// simply longer. This does not check the binding to a journal: the engine's recovery
+    /// decides with [`Self::facts`] and reads the chosen one with [`Self::read_state`].
     pub fn load<T: DeserializeOwned>(&self) -> Result<Loaded<T>, SnapshotError> {
         let (snaps, temps) = self.list()?;
         let dir = self.layout.state();
@@ -194,7 +213,7 @@ impl Snapshots<'_> {
             let data = self.storage.read(&path).map_err(io_err("read", &path))?;
             let problem = match validate(*seq, &data) {
                 Validity::Valid(body) => {
-                    return match serde_json::from_str::<T>(body) {
+                    return match serde_json::from_str::<T>(split_body(body).1) {
                         Ok(state) => Ok(Loaded {
                             newest: Some((*seq, state)),
                             heals,
@@ -214,6 +233,38 @@ impl Snapshots<'_> {
             newest: None,
             heals,
         })
+    }
+}
+
+#[derive(Serialize)]
+struct BoundBody<'a, T: ?Sized> {
+    bound: Binding,
+    state: &'a T,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Binding {
+    crc: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BoundRaw<'a> {
+    bound: Binding,
+    #[serde(borrow)]
+    state: &'a RawValue,
+}
+
+/// The journal CRC a snapshot body is bound to (`None`: an unbound body of an older Ballast)
+/// and the state's JSON.
+pub fn split_body(body: &str) -> (Option<u32>, &str) {
+    match serde_json::from_str::<BoundRaw<'_>>(body) {
+        Ok(b) => match u32::from_str_radix(&b.bound.crc, 16) {
+            Ok(crc) if b.bound.crc.len() == 8 => (Some(crc), b.state.get()),
+            _ => (None, body),
+        },
+        Err(_) => (None, body),
     }
 }
 
@@ -289,17 +340,60 @@ impl Snapshots<'_> {
         Ok(out)
     }
 
-    /// `(seq, JSON body)` of the newest valid snapshot, without changing anything.
-    pub fn newest_valid(&self) -> Result<Option<(u64, String)>, SnapshotError> {
-        let (snaps, _) = self.list()?;
+    /// What recovery needs to know of every snapshot file, newest first, without changing
+    /// anything. `fits` checks that a state parses in this build (`None`: not checked).
+    pub fn facts(
+        &self,
+        fits: Option<&StateCheck<'_>>,
+    ) -> Result<Vec<SnapshotFacts>, SnapshotError> {
+        let (snaps, temps) = self.list()?;
         let dir = self.layout.state();
+        let mut out = Vec::new();
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
             let data = self.storage.read(&path).map_err(io_err("read", &path))?;
-            if let Validity::Valid(body) = validate(*seq, &data) {
-                return Ok(Some((*seq, body.to_owned())));
-            }
+            let check = match validate(*seq, &data) {
+                Validity::Valid(body) => {
+                    let (bound, state) = split_body(body);
+                    SnapshotCheck::Intact {
+                        bound,
+                        unfit: fits.and_then(|f| f(state).err()),
+                    }
+                }
+                Validity::Corrupt(problem) => SnapshotCheck::Corrupt { problem },
+                Validity::Newer(found) => SnapshotCheck::Newer { found },
+            };
+            out.push(SnapshotFacts {
+                file: self.layout.display(&path),
+                seq: Some(*seq),
+                engine: fits.is_some(),
+                check,
+            });
         }
-        Ok(None)
+        for t in temps {
+            out.push(SnapshotFacts {
+                file: self.layout.display(&dir.join(t)),
+                seq: None,
+                engine: false,
+                check: SnapshotCheck::Temp,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The state of the snapshot covering `seq` (one [`Self::facts`] found usable).
+    pub fn read_state<T: DeserializeOwned>(&self, seq: u64) -> Result<T, SnapshotError> {
+        let path = self.layout.state().join(self.file_name(seq));
+        let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+        match validate(seq, &data) {
+            Validity::Valid(body) => serde_json::from_str::<T>(split_body(body).1).map_err(|e| {
+                SnapshotError::Incompatible {
+                    path,
+                    message: e.to_string(),
+                }
+            }),
+            Validity::Newer(found) => Err(SnapshotError::NewerSchema { path, found }),
+            Validity::Corrupt(message) => Err(SnapshotError::Incompatible { path, message }),
+        }
     }
 }

@@ -268,8 +268,8 @@ fn snapshot_truncated_or_flipped_anywhere_falls_back_to_the_previous_one() {
         last_seq: 10,
         digest: Ledger::expected(10),
     };
-    snaps.write(5, &old).unwrap();
-    let newest = snaps.write(10, &new).unwrap();
+    snaps.write(5, 0, &old).unwrap();
+    let newest = snaps.write(10, 0, &new).unwrap();
     let pristine_fs = storage.fs();
     let bytes = storage.read(&newest).unwrap();
     let mut mutations: Vec<(String, Vec<u8>)> = Vec::new();

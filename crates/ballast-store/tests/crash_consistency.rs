@@ -47,7 +47,7 @@ fn workload(storage: &SimStorage, appends_per_session: u64) {
                 n,
                 pad: "x".repeat((n * 37 % 300) as usize),
             };
-            let seq = journal.append("entry", &body).expect("append");
+            let (seq, crc) = journal.append_record("entry", &body).expect("append");
             storage.mark(seq);
             ledger.count = n;
             ledger.last_seq = seq;
@@ -60,7 +60,7 @@ fn workload(storage: &SimStorage, appends_per_session: u64) {
                     name: "engine",
                     retain: 2,
                 };
-                snaps.write(seq, &ledger).expect("snapshot");
+                snaps.write(seq, crc, &ledger).expect("snapshot");
             }
         }
     }

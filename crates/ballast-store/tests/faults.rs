@@ -188,6 +188,7 @@ fn a_failed_snapshot_rename_is_typed_and_keeps_the_previous_snapshot() {
     snaps
         .write(
             10,
+            0,
             &common::Ledger {
                 count: 10,
                 last_seq: 10,
@@ -205,6 +206,7 @@ fn a_failed_snapshot_rename_is_typed_and_keeps_the_previous_snapshot() {
     let err = snaps
         .write(
             20,
+            0,
             &common::Ledger {
                 count: 20,
                 last_seq: 20,
@@ -244,7 +246,7 @@ fn a_failed_snapshot_rename_is_typed_and_keeps_the_previous_snapshot() {
         path_contains: Some("state".into()),
         partial_write: false,
     });
-    let err = snaps.write(30, &common::Ledger::default()).unwrap_err();
+    let err = snaps.write(30, 0, &common::Ledger::default()).unwrap_err();
     assert!(
         matches!(
             err,

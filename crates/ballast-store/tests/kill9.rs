@@ -71,8 +71,8 @@ fn kill9_child() {
     let mut ledger = rec.state;
     loop {
         let n = ledger.count + 1;
-        let seq = journal
-            .append(
+        let (seq, crc) = journal
+            .append_record(
                 "entry",
                 &Entry {
                     n,
@@ -93,7 +93,7 @@ fn kill9_child() {
                 name: "engine",
                 retain: 2,
             };
-            snaps.write(seq, &ledger).expect("snapshot");
+            snaps.write(seq, crc, &ledger).expect("snapshot");
         }
     }
 }

@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use ballast_core::Clock;
 use ballast_core::config::{ArtifactKind, Config, Mode};
 use ballast_core::heal::{
-    self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, JournalState, LockObs,
-    MAX_ARTIFACT_BYTES, Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
-    SnapshotFile, SnapshotState, SymlinkObs,
+    self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, LockObs, MAX_ARTIFACT_BYTES,
+    Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs, SymlinkObs,
 };
+use ballast_core::recovery::RecoveryFacts;
 use ballast_store::bounded;
-use ballast_store::journal::{Verdict, scan};
 use ballast_store::quarantine::Quarantine;
+use ballast_store::recovery::{AssessSpec, assess};
 use ballast_store::snapshot::Snapshots;
 use ballast_store::{Layout, RealStorage, Storage};
 use rustix::fs::{FlockOperation, flock};
@@ -78,18 +78,21 @@ pub struct Healer<'a> {
 #[derive(Debug, Default)]
 pub struct EngineFiles {
     key: Vec<(String, u64, i64, i64)>,
-    seen: Option<(JournalState, Vec<SnapshotFile>, Option<Vec<PositionRow>>)>,
+    seen: Option<(RecoveryFacts, Option<Vec<PositionRow>>)>,
 }
 
 fn fingerprint(layout: &Layout) -> Vec<(String, u64, i64, i64)> {
     let mut key = Vec::new();
-    for dir in [layout.engine_journal(), layout.state()] {
+    for dir in [layout.engine_journal(), layout.state(), layout.run()] {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if dir == layout.state() && !name.contains(".snapshot.") {
+                continue;
+            }
+            if dir == layout.run() && name != "engine.heartbeat" {
                 continue;
             }
             if let Ok(m) = e.metadata() {
@@ -148,21 +151,16 @@ impl Healer<'_> {
                     .flatten()
             });
             match cached {
-                Some((journal, snapshots, positions)) => {
-                    obs.journal = Some(journal);
-                    obs.snapshots = snapshots;
+                Some((facts, positions)) => {
+                    obs.recovery = Some(facts);
                     obs.positions = positions;
                 }
                 None => {
-                    obs.journal = Some(self.journal_state(&layout));
-                    self.snapshots(&layout, &mut obs);
+                    self.recovery(&layout, &mut obs);
                     if let (Some(c), Some(key)) = (self.cache, key) {
                         let mut c = c.borrow_mut();
                         c.key = key;
-                        c.seen = obs
-                            .journal
-                            .clone()
-                            .map(|j| (j, obs.snapshots.clone(), obs.positions.clone()));
+                        c.seen = obs.recovery.clone().map(|f| (f, obs.positions.clone()));
                     }
                 }
             }
@@ -192,66 +190,40 @@ impl Healer<'_> {
         obs
     }
 
-    fn journal_state(&self, layout: &Layout) -> JournalState {
-        let dir = layout.engine_journal();
-        if !dir.is_dir() {
-            return JournalState::Clean;
-        }
-        match scan(&RealStorage, &dir, &mut |_| Ok(())) {
-            Ok(s) => match s.verdict {
-                Verdict::Clean => JournalState::Clean,
-                Verdict::TornTail(t) => JournalState::TornTail {
-                    segment: self.rel(&dir.join(&t.segment)),
-                    keep_bytes: t.offset,
-                    drop_bytes: t.bytes,
-                    line: t.line,
-                    reason: t.reason,
-                },
-                Verdict::Dangerous(d) => match d.problem {
-                    ballast_store::journal::Problem::NewerSchema { .. } => JournalState::Newer {
-                        at: format!("journal/engine/{d}"),
-                    },
-                    _ => JournalState::Damaged {
-                        at: format!("journal/engine/{d}"),
-                    },
-                },
-            },
-            Err(e) => JournalState::Unreadable {
-                error: e.to_string(),
-            },
-        }
-    }
-
-    fn snapshots(&self, layout: &Layout, obs: &mut Observation) {
-        let snaps = |name| Snapshots {
+    /// The journal, snapshots and heartbeat as the engine's start reads them (one decision,
+    /// `ballast_core::recovery`), and the positions of the snapshot it would start from.
+    fn recovery(&self, layout: &Layout, obs: &mut Observation) {
+        let assessed = assess(&AssessSpec {
             storage: &RealStorage,
             layout,
             clock: self.clock,
-            name,
-            retain: 1,
+            snapshot_name: ENGINE_SNAPSHOT,
+            report_snapshots: &SNAPSHOT_NAMES[1..],
+            check_record: ballast_core::engine::kinds::check_body,
+            check_state: &ballast_core::engine::kinds::check_state,
+        });
+        let facts = match assessed {
+            Ok(a) => a.facts,
+            Err(e) => RecoveryFacts {
+                journal: Err(format!("cannot read the snapshots: {e}")),
+                snapshots: Vec::new(),
+                heartbeat_seq: None,
+            },
         };
-        // The engine's state, and the reports it writes beside it: the decision tracker,
-        // pipeline monitor and shadow engine's totals (`pipeline`), the universe.
-        for name in SNAPSHOT_NAMES {
-            let Ok(list) = snaps(name).inspect() else {
-                continue;
+        let decision = ballast_core::recovery::decide(obs.mode, &facts);
+        if let Some((seq, _)) = decision.snapshot {
+            let snaps = Snapshots {
+                storage: &RealStorage,
+                layout,
+                clock: self.clock,
+                name: ENGINE_SNAPSHOT,
+                retain: 1,
             };
-            for s in list {
-                let state = match (s.seq, s.problem) {
-                    (None, _) => SnapshotState::Temp,
-                    (Some(_), None) => SnapshotState::Valid,
-                    (Some(_), Some(problem)) if s.newer => SnapshotState::Newer { problem },
-                    (Some(_), Some(problem)) => SnapshotState::Corrupt { problem },
-                };
-                obs.snapshots.push(SnapshotFile {
-                    path: format!("state/{}", s.file),
-                    state,
-                });
+            if let Ok(body) = snaps.read_state::<Value>(seq) {
+                obs.positions = Some(position_rows(&body.to_string()));
             }
         }
-        if let Ok(Some((_, body))) = snaps(ENGINE_SNAPSHOT).newest_valid() {
-            obs.positions = Some(position_rows(&body));
-        }
+        obs.recovery = Some(facts);
     }
 
     fn locks(&self, run: &Path) -> Vec<LockObs> {
@@ -432,12 +404,15 @@ impl Healer<'_> {
                 .collect()
         };
         let gate = heal::engine_may_start(self.config.general.mode, &plan);
+        // What the engine's own recovery decision refuses (a newer format, also in paper
+        // mode) means it will not start, whatever the gate lets through.
+        let may_start = gate.is_ok() && plan.engine_refusal.is_none();
         Report {
             mode: self.config.general.mode,
             dry_run,
             plan,
             applied,
-            engine_may_start: gate.is_ok(),
+            engine_may_start: may_start,
             refusal: gate.err(),
         }
     }
@@ -793,7 +768,10 @@ mod tests {
         )
         .unwrap();
         journal
-            .append("market.bar", &serde_json::json!({"n": 1}))
+            .append(
+                "journal.stamp",
+                &serde_json::json!({"mode": "paper", "account": "paper"}),
+            )
             .unwrap();
         drop(journal);
         let config = ballast_core::config::builtin().unwrap();
@@ -806,29 +784,34 @@ mod tests {
         };
         let seg = layout.engine_journal().join("00000000000000000001.jsonl");
         let clean = std::fs::read(&seg).unwrap();
+        let verdict = |o: Observation| {
+            o.recovery
+                .map(|f| ballast_core::recovery::decide(Mode::Paper, &f).outcome)
+        };
+        use ballast_core::recovery::Outcome;
         assert_eq!(
-            healer.observe(false, &|_| false).journal,
-            Some(JournalState::Clean)
+            verdict(healer.observe(false, &|_| false)),
+            Some(Outcome::Clean)
         );
         let mut torn = clean.clone();
         torn.extend_from_slice(b"{\"v\":1,\"se");
         std::fs::write(&seg, &torn).unwrap();
-        assert!(matches!(
-            healer.observe(false, &|_| false).journal,
-            Some(JournalState::TornTail { .. })
-        ));
+        assert_eq!(
+            verdict(healer.observe(false, &|_| false)),
+            Some(Outcome::Heal)
+        );
         // Unchanged: the cached verdict. Changed back: scanned again.
-        assert!(matches!(
-            healer.observe(false, &|_| false).journal,
-            Some(JournalState::TornTail { .. })
-        ));
+        assert_eq!(
+            verdict(healer.observe(false, &|_| false)),
+            Some(Outcome::Heal)
+        );
         std::fs::write(&seg, &clean).unwrap();
         assert_eq!(
-            healer.observe(false, &|_| false).journal,
-            Some(JournalState::Clean)
+            verdict(healer.observe(false, &|_| false)),
+            Some(Outcome::Clean)
         );
         // The engine owns them while it runs: not looked at.
-        assert_eq!(healer.observe(true, &|_| false).journal, None);
+        assert_eq!(verdict(healer.observe(true, &|_| false)), None);
     }
 
     #[test]

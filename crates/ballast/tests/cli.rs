@@ -117,13 +117,20 @@ fn journal_with(dir: &Path, n: u64) -> PathBuf {
         &mut |_| Ok(()),
     )
     .unwrap();
+    // Records the engine reads (verify checks every body against its type).
     for i in 0..n {
-        let kind = if i % 2 == 0 {
-            "market.bar"
+        if i % 2 == 0 {
+            j.append(
+                "journal.stamp",
+                &serde_json::json!({ "mode": "paper", "account": "paper" }),
+            )
         } else {
-            "engine.decision"
-        };
-        j.append(kind, &serde_json::json!({ "i": i })).unwrap();
+            j.append(
+                "engine.policy",
+                &serde_json::json!({ "policy": "ALLOW_ALL", "reason": format!("test {i}"), "at": "2026-01-01T00:00:00.000Z" }),
+            )
+        }
+        .unwrap();
     }
     layout.engine_journal().join("00000000000000000001.jsonl")
 }
@@ -147,7 +154,7 @@ fn journal_verify_and_dump_report_clean_healable_and_dangerous() {
             d,
             "--json",
             "--type",
-            "engine.decision",
+            "engine.policy",
             "--from",
             "3",
         ],

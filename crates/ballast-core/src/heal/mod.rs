@@ -16,6 +16,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Mode;
+use crate::recovery::{Decision, RecoveryFacts, Step, decide};
 
 pub use files::{JsonSalvage, JsonlSplit, salvage_json, split_jsonl};
 pub use links::SymlinkObs;
@@ -101,6 +102,12 @@ pub struct Action {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub actions: Vec<Action>,
+    /// Why the engine will refuse to start, as the recovery decision says (a newer format in
+    /// every mode, dangerous damage in live mode). The supervisor's gate is
+    /// [`engine_may_start`]; in paper mode it starts the engine, which refuses and reports
+    /// FAILED_API_SCHEMA.
+    #[serde(default)]
+    pub engine_refusal: Option<String>,
 }
 
 impl Plan {
@@ -168,53 +175,6 @@ pub enum PathState {
     Dir,
     /// A file (or anything else) where a directory belongs.
     NotDir,
-}
-
-/// The engine journal's repair verdict (from a read-only scan).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum JournalState {
-    Clean,
-    TornTail {
-        segment: String,
-        keep_bytes: u64,
-        drop_bytes: u64,
-        line: u64,
-        reason: String,
-    },
-    /// Corruption or a seq gap with valid records after it.
-    Damaged {
-        at: String,
-    },
-    /// Records of a newer format than this build reads.
-    Newer {
-        at: String,
-    },
-    /// The scan itself failed (unreadable directory, …).
-    Unreadable {
-        error: String,
-    },
-}
-
-/// One snapshot file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotFile {
-    pub path: String,
-    pub state: SnapshotState,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SnapshotState {
-    Valid,
-    Corrupt {
-        problem: String,
-    },
-    Newer {
-        problem: String,
-    },
-    /// Left over by an interrupted write.
-    Temp,
 }
 
 /// One position row of the engine's state as stored (the latest valid snapshot).
@@ -313,9 +273,10 @@ pub struct Observation {
     pub mode: Mode,
     /// The data directory's own directories.
     pub dirs: Vec<(String, PathState)>,
-    /// `None` when the engine owns the journal right now (it is not inspected then).
-    pub journal: Option<JournalState>,
-    pub snapshots: Vec<SnapshotFile>,
+    /// The engine journal, its snapshots and heartbeat, as read for the one recovery decision
+    /// ([`crate::recovery::decide`]); `None` when the engine owns them right now (they are
+    /// not inspected then).
+    pub recovery: Option<RecoveryFacts>,
     /// Positions of the latest valid snapshot (`None`: none to read).
     pub positions: Option<Vec<PositionRow>>,
     pub locks: Vec<LockObs>,
@@ -337,8 +298,7 @@ impl Observation {
         Observation {
             mode,
             dirs: Vec::new(),
-            journal: None,
-            snapshots: Vec::new(),
+            recovery: None,
             positions: None,
             locks: Vec::new(),
             heartbeats: Vec::new(),
@@ -360,10 +320,9 @@ pub fn inspect(obs: &Observation) -> Plan {
     for (path, state) in &obs.dirs {
         dir(&mut plan, "data_dirs", path, *state);
     }
-    if let Some(j) = &obs.journal {
-        journal(&mut plan, j);
+    if let Some(facts) = &obs.recovery {
+        recovery(&mut plan, &decide(obs.mode, facts));
     }
-    snapshots(&mut plan, &obs.snapshots);
     if let Some(rows) = &obs.positions {
         positions(&mut plan, rows);
     }
@@ -430,89 +389,29 @@ fn dir(plan: &mut Plan, component: &str, path: &str, state: PathState) {
     }
 }
 
-fn journal(plan: &mut Plan, j: &JournalState) {
-    let component = "journal";
-    match j {
-        JournalState::Clean => {}
-        JournalState::TornTail {
-            segment,
-            keep_bytes,
-            drop_bytes,
-            line,
-            reason,
-        } => plan.push(
-            component,
-            segment.clone(),
-            Class::Heal,
-            FailureClass::Transient,
-            Op::Truncate {
+/// The journal and snapshot findings of the recovery decision, as heal actions: a `heal`
+/// finding's one step is applied here exactly as the engine's start would; a dangerous one is
+/// reported (a paper engine's start salvages it, `ballast heal` never does).
+fn recovery(plan: &mut Plan, d: &Decision) {
+    for f in &d.findings {
+        let op = match (f.class, f.steps.as_slice()) {
+            (Class::Heal, [Step::Truncate { keep_bytes, .. }]) => Op::Truncate {
                 keep_bytes: *keep_bytes,
             },
-            format!(
-                "torn tail at line {line} ({reason}): the last {drop_bytes} bytes were never acknowledged; copied to quarantine and truncated"
-            ),
-        ),
-        JournalState::Damaged { at } => plan.push(
-            component,
-            at.clone(),
-            Class::Dangerous,
-            FailureClass::LogicRisk,
-            Op::Report,
-            format!(
-                "corruption in the middle of the journal ({at}): acknowledged records may be lost; live refuses to start, paper salvages the valid prefix at open"
-            ),
-        ),
-        JournalState::Newer { at } => plan.push(
-            component,
-            at.clone(),
-            Class::Dangerous,
-            FailureClass::CodeSchema,
-            Op::Report,
-            format!("{at}: run the Ballast version that wrote it (FAILED_API_SCHEMA)"),
-        ),
-        JournalState::Unreadable { error } => plan.push(
-            component,
-            "journal/engine",
-            Class::Dangerous,
-            FailureClass::PersistentConfig,
-            Op::Report,
-            format!("cannot be read: {error}"),
-        ),
+            (Class::Heal, [Step::MoveAside { .. }]) => Op::MoveAside,
+            _ => Op::Report,
+        };
+        plan.push(
+            &f.component,
+            f.target.clone(),
+            f.class,
+            f.failure,
+            op,
+            f.reason.clone(),
+        );
     }
-}
-
-fn snapshots(plan: &mut Plan, files: &[SnapshotFile]) {
-    let component = "snapshots";
-    for f in files {
-        match &f.state {
-            SnapshotState::Valid => {}
-            SnapshotState::Corrupt { problem } => plan.push(
-                component,
-                f.path.clone(),
-                Class::Heal,
-                FailureClass::Transient,
-                Op::MoveAside,
-                format!(
-                    "{problem}: moved to quarantine; recovery uses an older snapshot and replays the journal"
-                ),
-            ),
-            SnapshotState::Newer { problem } => plan.push(
-                component,
-                f.path.clone(),
-                Class::Dangerous,
-                FailureClass::CodeSchema,
-                Op::Report,
-                problem.clone(),
-            ),
-            SnapshotState::Temp => plan.push(
-                component,
-                f.path.clone(),
-                Class::Heal,
-                FailureClass::Transient,
-                Op::MoveAside,
-                "leftover of an interrupted snapshot write: moved to quarantine",
-            ),
-        }
+    if let Some(why) = &d.refusal {
+        plan.engine_refusal = Some(why.clone());
     }
 }
 

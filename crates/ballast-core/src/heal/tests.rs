@@ -28,61 +28,109 @@ fn missing_and_blocked_directories_are_healed() {
     assert!(p.heals().count() == 2 && !p.has_dangerous());
 }
 
+fn facts(problem: Option<crate::recovery::JournalProblem>) -> RecoveryFacts {
+    RecoveryFacts {
+        journal: Ok(crate::recovery::JournalFacts {
+            dir: "journal/engine".into(),
+            segments: vec!["00000000000000000001.jsonl".into()],
+            last_seq: 2,
+            problem,
+            crc_at: Vec::new(),
+            other_files: Vec::new(),
+        }),
+        snapshots: Vec::new(),
+        heartbeat_seq: None,
+    }
+}
+
+fn problem(
+    kind: crate::recovery::ProblemKind,
+    tail_shaped: bool,
+) -> crate::recovery::JournalProblem {
+    crate::recovery::JournalProblem {
+        segment: "00000000000000000001.jsonl".into(),
+        offset: 120,
+        kind,
+        tail_shaped,
+        bytes: 7,
+        line: 3,
+        empty_after: Vec::new(),
+        at: "00000000000000000001.jsonl line 3".into(),
+    }
+}
+
 #[test]
 fn torn_tail_is_healed_mid_journal_damage_is_dangerous() {
-    let mut o = obs();
-    o.journal = Some(JournalState::TornTail {
-        segment: "journal/engine/00000000000000000001.log".into(),
-        keep_bytes: 120,
-        drop_bytes: 7,
-        line: 3,
+    use crate::recovery::ProblemKind;
+    let corrupt = ProblemKind::Corrupt {
         reason: "no newline".into(),
-    });
+    };
+    let mut o = obs();
+    o.recovery = Some(facts(Some(problem(corrupt.clone(), true))));
     let p = inspect(&o);
     assert_eq!(only(&p).op, Op::Truncate { keep_bytes: 120 });
     assert_eq!(only(&p).class, Class::Heal);
 
-    o.journal = Some(JournalState::Damaged {
-        at: "seg line 2".into(),
-    });
+    o.recovery = Some(facts(Some(problem(corrupt, false))));
     let p = inspect(&o);
     assert_eq!(only(&p).class, Class::Dangerous);
     assert!(engine_may_start(Mode::Paper, &p).is_ok());
+    o.mode = Mode::Live;
+    let p = inspect(&o);
     let why = engine_may_start(Mode::Live, &p).unwrap_err();
     assert!(
         why.contains("journal") && why.contains("1 dangerous"),
         "{why}"
     );
 
-    o.journal = Some(JournalState::Newer { at: "x".into() });
-    assert_eq!(only(&inspect(&o)).failure, FailureClass::CodeSchema);
+    // A newer format: refused in paper mode too (the engine does not start on it).
+    o.mode = Mode::Paper;
+    o.recovery = Some(facts(Some(problem(
+        ProblemKind::Newer {
+            found: 2,
+            supported: 1,
+        },
+        false,
+    ))));
+    let p = inspect(&o);
+    assert_eq!(only(&p).failure, FailureClass::CodeSchema);
+    assert!(p.engine_refusal.unwrap().contains("upgrade Ballast"));
 }
 
 #[test]
 fn corrupt_and_temp_snapshots_move_aside_newer_ones_are_dangerous() {
-    let mut o = obs();
-    o.snapshots = vec![
-        SnapshotFile {
-            path: "state/a".into(),
-            state: SnapshotState::Valid,
-        },
-        SnapshotFile {
-            path: "state/b".into(),
-            state: SnapshotState::Corrupt {
+    use crate::recovery::{SnapshotCheck, SnapshotFacts};
+    let mut f = facts(None);
+    let snap = |file: &str, seq: Option<u64>, check| SnapshotFacts {
+        file: file.into(),
+        seq,
+        engine: true,
+        check,
+    };
+    f.snapshots = vec![
+        snap(
+            "state/a",
+            Some(1),
+            SnapshotCheck::Intact {
+                bound: Some(5),
+                unfit: None,
+            },
+        ),
+        snap(
+            "state/b",
+            Some(1),
+            SnapshotCheck::Corrupt {
                 problem: "bad crc".into(),
             },
-        },
-        SnapshotFile {
-            path: "state/c.tmp".into(),
-            state: SnapshotState::Temp,
-        },
-        SnapshotFile {
-            path: "state/d".into(),
-            state: SnapshotState::Newer {
-                problem: "format 9".into(),
-            },
-        },
+        ),
+        snap("state/c.tmp", None, SnapshotCheck::Temp),
+        snap("state/d", Some(2), SnapshotCheck::Newer { found: 9 }),
     ];
+    if let Ok(j) = &mut f.journal {
+        j.crc_at = vec![(1, 5)];
+    }
+    let mut o = obs();
+    o.recovery = Some(f);
     let p = inspect(&o);
     let ops: Vec<_> = p.actions.iter().map(|a| (a.class, &a.op)).collect();
     assert_eq!(
@@ -449,13 +497,12 @@ mod properties {
 fn item_8_links_are_dangerous_and_hold_back_heals_through_them() {
     let mut o = obs();
     o.dirs = vec![("logs".into(), PathState::Missing)];
-    o.journal = Some(JournalState::TornTail {
-        segment: "journal/engine/00000000000000000001.log".into(),
-        keep_bytes: 120,
-        drop_bytes: 7,
-        line: 3,
-        reason: "no newline".into(),
-    });
+    o.recovery = Some(facts(Some(problem(
+        crate::recovery::ProblemKind::Corrupt {
+            reason: "no newline".into(),
+        },
+        true,
+    ))));
     o.health_snapshot_corrupt = Some("eof".into());
     o.symlinks = vec![
         SymlinkObs {

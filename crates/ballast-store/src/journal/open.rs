@@ -199,6 +199,7 @@ impl Journal {
             clock,
             opts,
             scan.last_seq,
+            scan.last_crc,
             tail,
         );
         Ok((

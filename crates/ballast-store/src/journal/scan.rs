@@ -37,6 +37,8 @@ pub enum Problem {
     SeqGap { expected: u64, found: u64 },
     /// A valid record of a newer format than this build reads.
     NewerSchema { found: u32, supported: u32 },
+    /// The checksum is right but the body does not parse as its record type.
+    BadBody { reason: String },
 }
 
 impl fmt::Display for Problem {
@@ -50,6 +52,9 @@ impl fmt::Display for Problem {
                 f,
                 "record format {found} is newer than this build reads ({supported})"
             ),
+            Problem::BadBody { reason } => {
+                write!(f, "checksum ok but the body does not parse ({reason})")
+            }
         }
     }
 }
@@ -117,6 +122,8 @@ pub struct Scan {
     pub records: u64,
     /// Seq of the last valid record (0 if none).
     pub last_seq: u64,
+    /// CRC32C of the last valid record (what a snapshot taken at `last_seq` binds to).
+    pub last_crc: Option<u32>,
     pub verdict: Verdict,
     /// Files in the directory that are not segments (left alone).
     pub other_files: Vec<String>,
@@ -183,15 +190,30 @@ fn is_torn_tail(rest: &[u8]) -> bool {
     }
 }
 
+/// A check of a valid record's body (does it parse as its type?).
+pub type Check<'c> = dyn Fn(&RecordRef<'_>) -> Result<(), String> + 'c;
+
 /// Read and validate every segment of `dir`, calling `visit` for each valid record of the
 /// valid prefix. Never changes anything.
 pub fn scan(storage: &dyn Storage, dir: &Path, visit: &mut Visitor<'_>) -> Result<Scan, ScanError> {
+    scan_checked(storage, dir, &|_| Ok(()), visit)
+}
+
+/// As [`scan`], and a record whose body fails `check` is a problem at its place
+/// ([`Problem::BadBody`], dangerous), as the engine's replay would refuse it.
+pub fn scan_checked(
+    storage: &dyn Storage,
+    dir: &Path,
+    check: &Check<'_>,
+    visit: &mut Visitor<'_>,
+) -> Result<Scan, ScanError> {
     let (segs, other_files) = list_segments(storage, dir)?;
     let mut out = Scan {
         dir: dir.to_path_buf(),
         segments: Vec::new(),
         records: 0,
         last_seq: 0,
+        last_crc: None,
         verdict: Verdict::Clean,
         other_files,
     };
@@ -233,6 +255,11 @@ pub fn scan(storage: &dyn Storage, dir: &Path, visit: &mut Visitor<'_>) -> Resul
                 None => (rest, false),
             };
             let problem = match record::decode(line) {
+                Ok(rec) if rec.seq == expected && terminated && check(&rec).is_err() => {
+                    Problem::BadBody {
+                        reason: check(&rec).err().unwrap_or_default(),
+                    }
+                }
                 Ok(rec) if rec.seq == expected && terminated => {
                     visit(&rec).map_err(|message| ScanError::Visit {
                         segment: name.clone(),
@@ -244,6 +271,7 @@ pub fn scan(storage: &dyn Storage, dir: &Path, visit: &mut Visitor<'_>) -> Resul
                     info.records += 1;
                     out.records += 1;
                     out.last_seq = rec.seq;
+                    out.last_crc = Some(rec.crc());
                     pos += line.len() + 1;
                     continue;
                 }

@@ -60,6 +60,10 @@ pub(super) struct Tail {
 struct State {
     next_seq: u64,
     durable_seq: u64,
+    /// CRC32C of the record at `durable_seq` (`None`: empty journal).
+    durable_crc: Option<u32>,
+    /// CRC32C of the last record queued in `pending`.
+    pending_crc: Option<u32>,
     pending: Vec<u8>,
     /// Append calls with records in `pending`.
     pending_appenders: usize,
@@ -108,6 +112,7 @@ impl Journal {
         clock: Arc<dyn Clock>,
         opts: JournalOptions,
         last_seq: u64,
+        last_crc: Option<u32>,
         tail: Tail,
     ) -> Journal {
         Journal {
@@ -119,6 +124,8 @@ impl Journal {
                 state: Mutex::new(State {
                     next_seq: last_seq + 1,
                     durable_seq: last_seq,
+                    durable_crc: last_crc,
+                    pending_crc: None,
                     pending: Vec::new(),
                     pending_appenders: 0,
                     last_batch_appenders: 0,
@@ -152,6 +159,13 @@ impl Journal {
         self.lock().durable_seq
     }
 
+    /// The last durable seq and the CRC32C of its record: what a snapshot covering that seq
+    /// binds itself to (`None`: nothing written yet).
+    pub fn durable_record(&self) -> Option<(u64, u32)> {
+        let st = self.lock();
+        st.durable_crc.map(|c| (st.durable_seq, c))
+    }
+
     /// Bytes queued for the next group commit (waiting for the current leader's sync).
     pub fn queued_bytes(&self) -> usize {
         self.lock().pending.len()
@@ -167,8 +181,27 @@ impl Journal {
         self.append_many(std::iter::once((kind, body)))
     }
 
+    /// Durably append one record; returns its seq and CRC32C (what a snapshot covering it
+    /// binds to) once it is on disk.
+    pub fn append_record<T: Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        body: &T,
+    ) -> Result<(u64, u32), JournalError> {
+        self.append_inner(std::iter::once((kind, body)))
+            .map(|(seq, crc)| (seq, crc.unwrap_or(0)))
+    }
+
     /// Durably append several records with consecutive seqs (one sync); returns the last seq.
     pub fn append_many<'a, T, I>(&self, items: I) -> Result<u64, JournalError>
+    where
+        T: Serialize + ?Sized + 'a,
+        I: IntoIterator<Item = (&'a str, &'a T)>,
+    {
+        self.append_inner(items).map(|(seq, _)| seq)
+    }
+
+    fn append_inner<'a, T, I>(&self, items: I) -> Result<(u64, Option<u32>), JournalError>
     where
         T: Serialize + ?Sized + 'a,
         I: IntoIterator<Item = (&'a str, &'a T)>,
@@ -212,23 +245,25 @@ impl Journal {
             return Err(JournalError::WriteFailed(f.clone()));
         }
         if bodies.is_empty() {
-            return Ok(st.durable_seq);
+            return Ok((st.durable_seq, st.durable_crc));
         }
         let now = shared.clock.now();
         for (kind, body) in &bodies {
             let seq = st.next_seq;
             st.next_seq += 1;
-            record::encode(&mut st.pending, seq, now, kind, body);
+            let crc = record::encode(&mut st.pending, seq, now, kind, body);
+            st.pending_crc = Some(crc);
         }
         st.pending_appenders += 1;
         let my_last = st.next_seq - 1;
+        let my_crc = st.pending_crc;
         if st.gather_target > 0 && st.pending_appenders >= st.gather_target {
             shared.gather.notify_one();
         }
 
         loop {
             if st.durable_seq >= my_last {
-                return Ok(my_last);
+                return Ok((my_last, my_crc));
             }
             if let Some(f) = &st.failure {
                 return Err(JournalError::WriteFailed(f.clone()));
@@ -243,6 +278,7 @@ impl Journal {
             let spare = std::mem::take(&mut st.spare);
             let mut batch = std::mem::replace(&mut st.pending, spare);
             let batch_last = st.next_seq - 1;
+            let batch_crc = st.pending_crc;
             let batch_appenders = std::mem::take(&mut st.pending_appenders);
             let mut tail = st.tail.take();
             drop(st);
@@ -257,10 +293,14 @@ impl Journal {
             batch.clear();
             st.spare = batch;
             match result {
-                Ok(()) => st.durable_seq = batch_last,
+                Ok(()) => {
+                    st.durable_seq = batch_last;
+                    st.durable_crc = batch_crc;
+                }
                 Err((durable, info)) => {
                     if durable {
                         st.durable_seq = batch_last;
+                        st.durable_crc = batch_crc;
                     }
                     st.failure = Some(info);
                 }

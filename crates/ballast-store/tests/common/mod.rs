@@ -75,6 +75,8 @@ pub fn spec<'a>(
         policy,
         snapshot_name: "engine",
         snapshot_retain: 2,
+        report_snapshots: &[],
+        check_record: |_, _| Ok(()),
     }
 }
 

@@ -162,8 +162,19 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
         count("dangerous"),
         count("skip")
     );
-    match r["refusal"].as_str() {
-        Some(why) => out!("engine: {why}"),
-        None => out!("engine: may start"),
+    match (r["plan"]["engine_refusal"].as_str(), r["refusal"].as_str()) {
+        (Some(why), _) => out!("engine: will refuse to start — {why}"),
+        (None, Some(why)) => out!("engine: {why}"),
+        (None, None)
+            if actions.iter().any(|a| {
+                a["class"] == "dangerous"
+                    && (a["component"] == "journal" || a["component"] == "snapshots")
+            }) =>
+        {
+            out!(
+                "engine: may start (paper mode): it salvages at its start as said above — the valid journal prefix is kept, what it cuts or moves is copied to quarantine first, and it reports CRITICAL"
+            )
+        }
+        (None, None) => out!("engine: may start"),
     }
 }

@@ -5,8 +5,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use ballast_core::config::Mode;
+use ballast_core::heal::Class;
+use ballast_core::recovery::{Decision, Outcome, SnapshotFacts};
 use ballast_store::journal::{self, Scan, Verdict};
 use ballast_store::record::RecordRef;
+use ballast_store::recovery::{AssessSpec, Assessment, assess};
 use ballast_store::snapshot::{SnapshotStatus, Snapshots};
 use ballast_store::{Layout, RealStorage, SystemClock};
 use clap::Subcommand;
@@ -18,10 +22,12 @@ use crate::settings;
 
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
-    /// Validate every record and snapshot without changing anything.
+    /// Validate every record and snapshot without changing anything, and say what the
+    /// engine's start will do (the same decision the engine takes).
     ///
     /// Exit status: 0 clean; 1 a problem a heal can fix (torn tail, corrupt snapshot);
-    /// 2 dangerous damage (mid-journal corruption, seq gap, newer schema).
+    /// 2 dangerous damage (mid-journal corruption, seq gap, missing acknowledged records, a
+    /// snapshot that does not belong to the journal, newer format).
     Verify {
         #[command(flatten)]
         data_dir: DataDirArg,
@@ -99,8 +105,46 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<Exit> {
 struct Report<'a> {
     data_dir: String,
     status: &'static str,
+    journal: Option<&'a Scan>,
+    snapshots: &'a [SnapshotFacts],
+    /// What the engine's start does, per mode.
+    paper: &'a Decision,
+    live: &'a Decision,
+}
+
+#[derive(Serialize)]
+struct OpsReport<'a> {
+    data_dir: String,
+    status: &'static str,
     journal: &'a Scan,
-    snapshots: &'a [SnapshotStatus],
+}
+
+/// The engine journal, snapshots and heartbeat, read as the engine's start reads them.
+fn assess_engine(dir: &Path) -> anyhow::Result<Assessment> {
+    require_dir(dir)?;
+    let layout = Layout::new(dir);
+    assess(&AssessSpec {
+        storage: &RealStorage,
+        layout: &layout,
+        clock: &SystemClock,
+        snapshot_name: "engine",
+        report_snapshots: &["pipeline", "universe"],
+        check_record: ballast_core::engine::kinds::check_body,
+        check_state: &ballast_core::engine::kinds::check_state,
+    })
+    .context("cannot read the snapshots")
+}
+
+/// Status word and exit code of a decision (the same facts give the same findings in
+/// either mode; only the outcome differs).
+fn decision_status(d: &Decision) -> (&'static str, Exit) {
+    if d.dangerous().next().is_some() {
+        ("dangerous", exit::DANGEROUS)
+    } else if d.outcome == Outcome::Heal {
+        ("healable", exit::HEALABLE)
+    } else {
+        ("clean", exit::OK)
+    }
 }
 
 fn status(scan: &Scan, snapshots: &[SnapshotStatus]) -> (&'static str, Exit) {
@@ -155,18 +199,97 @@ fn inspect(
 }
 
 fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
-    let (scan, snapshots) = inspect(dir, ops, &mut |_| Ok(()))?;
-    let (word, code) = status(&scan, &snapshots);
+    if ops {
+        let (scan, snapshots) = inspect(dir, true, &mut |_| Ok(()))?;
+        let (word, code) = status(&scan, &snapshots);
+        if json {
+            let report = OpsReport {
+                data_dir: dir.display().to_string(),
+                status: word,
+                journal: &scan,
+            };
+            out!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(code);
+        }
+        print_scan(&scan);
+        match &scan.verdict {
+            Verdict::Clean => out!("  verdict: clean"),
+            Verdict::TornTail(t) => out!(
+                "  verdict: torn tail in {} at line {} (byte {}, {} bytes, {}): safe to heal; the supervisor heals it when it opens the ops journal",
+                t.segment,
+                t.line,
+                t.offset,
+                t.bytes,
+                t.reason
+            ),
+            Verdict::Dangerous(d) => {
+                out!("  verdict: DANGEROUS: {d}. Nothing was changed")
+            }
+        }
+        out!("status: {word}");
+        return Ok(code);
+    }
+    let a = assess_engine(dir)?;
+    let paper = a.decide(Mode::Paper);
+    let live = a.decide(Mode::Live);
+    let (word, code) = decision_status(&paper);
     if json {
         let report = Report {
             data_dir: dir.display().to_string(),
             status: word,
-            journal: &scan,
-            snapshots: &snapshots,
+            journal: a.scan.as_ref(),
+            snapshots: &a.facts.snapshots,
+            paper: &paper,
+            live: &live,
         };
         out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);
     }
+    match &a.scan {
+        Some(scan) => print_scan(scan),
+        None => out!("journal {}", Layout::new(dir).engine_journal().display()),
+    }
+    out!("snapshots {}", Layout::new(dir).state().display());
+    if a.facts.snapshots.is_empty() {
+        out!("  none (recovery replays the whole journal)");
+    }
+    for s in &a.facts.snapshots {
+        let flagged = paper.findings.iter().any(|f| f.target == s.file);
+        match (s.seq, flagged) {
+            (Some(seq), false) => out!("  {}  covers seq {seq}  ok", s.file),
+            _ => out!("  {}  (see below)", s.file),
+        }
+    }
+    if let Some(hb) = a.facts.heartbeat_seq {
+        out!("heartbeat: the engine last reported seq {hb} durable");
+    }
+    if paper.findings.is_empty() {
+        out!("verdict: clean");
+    }
+    for f in &paper.findings {
+        let class = match f.class {
+            Class::Heal => "HEAL",
+            Class::Dangerous => "DANGEROUS",
+            Class::Skip => "SKIP",
+        };
+        out!("  {class:<10} {}: {}", f.target, f.reason);
+    }
+    if paper.outcome == Outcome::Heal {
+        out!(
+            "  The engine heals these at its start (copy to quarantine first); `ballast heal` does it now"
+        );
+    }
+    if paper.summary() == live.summary() {
+        out!("engine start: {}", paper.summary());
+    } else {
+        out!("engine start, paper mode: {}", paper.summary());
+        out!("engine start, live mode: {}", live.summary());
+    }
+    out!("status: {word}");
+    Ok(code)
+}
+
+fn print_scan(scan: &Scan) {
     out!("journal {}", scan.dir.display());
     out!(
         "  {} segment(s), {} valid record(s), last seq {}",
@@ -186,34 +309,6 @@ fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
     for f in &scan.other_files {
         out!("  (ignored: {f} is not a segment)");
     }
-    match &scan.verdict {
-        Verdict::Clean => out!("  verdict: clean"),
-        Verdict::TornTail(t) => out!(
-            "  verdict: torn tail in {} at line {} (byte {}, {} bytes, {}): safe to heal.\n  \
-             The engine heals it at start (copy to quarantine, truncate); `ballast heal` does it now",
-            t.segment,
-            t.line,
-            t.offset,
-            t.bytes,
-            t.reason
-        ),
-        Verdict::Dangerous(d) => out!(
-            "  verdict: DANGEROUS: {d}.\n  Nothing was changed. A live engine refuses this journal; a paper engine \
-             salvages the valid prefix (the damaged segment goes to quarantine) and reports CRITICAL"
-        ),
-    }
-    out!("snapshots {}", Layout::new(dir).state().display());
-    if snapshots.is_empty() {
-        out!("  none (recovery replays the whole journal)");
-    }
-    for s in &snapshots {
-        match &s.problem {
-            None => out!("  {}  covers seq {}  ok", s.file, s.seq.unwrap_or(0)),
-            Some(p) => out!("  {}  {p}: moved to quarantine at the next start", s.file),
-        }
-    }
-    out!("status: {word}");
-    Ok(code)
 }
 
 fn dump(
@@ -282,7 +377,11 @@ fn dump(
         );
         return Ok(exit::FAILURE);
     }
-    let (word, code) = status(&scan, &snapshots);
+    let (word, code) = if ops {
+        status(&scan, &snapshots)
+    } else {
+        decision_status(&assess_engine(dir)?.decide(Mode::Paper))
+    };
     if code != exit::OK {
         eprintln!(
             "ballast: the journal is {word}: only the valid prefix (up to seq {}) was printed; run `ballast journal verify` for details",
