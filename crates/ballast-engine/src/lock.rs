@@ -2,12 +2,10 @@
 //! engine's life (the kernel releases it when the process ends, however it ends). The file
 //! holds the owner's pid, for the message a second engine gets.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, flock};
+use ballast_store::pidlock;
 
 /// The held lock (released on drop or exit).
 #[derive(Debug)]
@@ -31,38 +29,21 @@ pub enum LockError {
     },
 }
 
-/// Take `run/engine.lock` in `run_dir`, or say who has it.
+/// Take `run/engine.lock` in `run_dir`, or say who has it. Never through a link at its name
+/// (a link there is reported by `ballast heal`).
 pub fn acquire(run_dir: &Path) -> Result<EngineLock, LockError> {
     let path = run_dir.join("engine.lock");
-    let shown = path.display().to_string();
-    let io = |source| LockError::Io {
-        path: shown.clone(),
-        source,
-    };
-    // Never through a link at run/engine.lock (a link there is reported by `ballast heal`).
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&path)
-        .map_err(io)?;
-    if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        if e == rustix::io::Errno::WOULDBLOCK {
-            let mut text = String::new();
-            let _ = (&mut file).take(4096).read_to_string(&mut text);
-            return Err(LockError::Held {
-                path: shown,
-                owner: text.trim().parse().ok(),
-            });
-        }
-        return Err(io(e.into()));
+    match pidlock::take(&path, 0o644, None) {
+        Ok(Ok(file)) => Ok(EngineLock { _file: file, path }),
+        Ok(Err(holder)) => Err(LockError::Held {
+            path: path.display().to_string(),
+            owner: holder.pid,
+        }),
+        Err(source) => Err(LockError::Io {
+            path: path.display().to_string(),
+            source,
+        }),
     }
-    file.set_len(0).map_err(io)?;
-    file.rewind().map_err(io)?;
-    writeln!(file, "{}", std::process::id()).map_err(io)?;
-    Ok(EngineLock { _file: file, path })
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@
 //!   produce every crash image.
 //!
 //! Invariant: nothing but [`journal::Journal`] appends to a journal, and every byte this crate
-//! writes goes through a [`storage::Storage`].
+//! writes goes through a [`storage::Storage`] — but the holder's pid in a [`pidlock`] file.
 
 pub mod bounded;
 pub mod journal;
 pub mod layout;
+pub mod pidlock;
 pub mod quarantine;
 pub mod record;
 pub mod recovery;

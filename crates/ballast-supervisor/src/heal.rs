@@ -579,16 +579,7 @@ impl Healer<'_> {
 /// Whether an engine holds `run/engine.lock` now (it owns the journal and snapshots then).
 pub fn engine_lock_held(run_dir: &Path) -> bool {
     // Never blocks on a FIFO put in its place.
-    let Ok(f) = bounded::open_regular(&run_dir.join("engine.lock")) else {
-        return false;
-    };
-    match flock(&f, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => {
-            let _ = flock(&f, FlockOperation::Unlock);
-            false
-        }
-        Err(_) => true,
-    }
+    ballast_store::pidlock::holder(&run_dir.join("engine.lock")).is_some()
 }
 
 /// Temp file, fdatasync, rename over the target, fsync of the directory.

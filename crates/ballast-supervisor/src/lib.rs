@@ -1080,6 +1080,12 @@ impl Supervisor {
                 name: s.spec.name.clone(),
                 state: match self.held.get(&s.spec.name) {
                     Some(_) if s.proc.is_none() => "HELD".to_owned(),
+                    // Down only because a dependency is not running: health says so.
+                    _ if !self.waiting_for(&s.spec.name).is_empty()
+                        && self.shown_state(s).starts_with("WAITING") =>
+                    {
+                        self.shown_state(s)
+                    }
                     // Never started and not down for a reason (a command that cannot start
                     // is FAILED_CONFIG before any start).
                     None if s.starts == 0
@@ -1997,6 +2003,12 @@ impl Supervisor {
                 name: s.spec.name.clone(),
                 state: match self.held.get(&s.spec.name) {
                     Some(_) if s.proc.is_none() => "HELD".to_owned(),
+                    // Down only because a dependency is not running: health says so.
+                    _ if !self.waiting_for(&s.spec.name).is_empty()
+                        && self.shown_state(s).starts_with("WAITING") =>
+                    {
+                        self.shown_state(s)
+                    }
                     _ => self.shown_state(s),
                 },
                 critical: s.spec.critical,

@@ -5,43 +5,22 @@
 //! `run/engine.lock`): two runtimes on one data directory would have one's safety policy obeyed
 //! by the other's engine.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, flock};
+use ballast_store::pidlock;
+pub use ballast_store::pidlock::Holder;
 
 /// The lock file's name in `run/`.
 pub const SUPERVISOR_LOCK: &str = "supervisor.lock";
 /// The engine's lock file in `run/` (taken by `ballast_engine::lock`).
 pub const ENGINE_LOCK: &str = "engine.lock";
-/// The longest lock file read (it holds one short line).
-const MAX_LOCK_FILE: u64 = 4096;
 
 /// The held lock (released on drop or exit).
 #[derive(Debug)]
 pub struct SupervisorLock {
     _file: File,
     pub path: PathBuf,
-}
-
-/// Who holds a lock, as its file says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    pub pid: Option<u32>,
-    /// When it started (UTC), if the file says.
-    pub started: Option<String>,
-}
-
-impl Holder {
-    fn describe(&self) -> String {
-        match (&self.pid, &self.started) {
-            (Some(p), Some(t)) => format!("pid {p}, started {t}"),
-            (Some(p), None) => format!("pid {p}"),
-            _ => "its pid is not recorded".to_owned(),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,25 +65,17 @@ pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockErr
         path: shown.clone(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&path)
-        .map_err(io)?;
-    if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        if e == rustix::io::Errno::WOULDBLOCK {
+    let file = match pidlock::take(&path, 0o600, Some(started)) {
+        Ok(Ok(file)) => file,
+        Ok(Err(holder)) => {
             return Err(LockError::Supervisor {
                 dir: data_dir.display().to_string(),
                 path: shown,
-                holder: read_holder(&mut file),
+                holder,
             });
         }
-        return Err(io(e.into()));
-    }
+        Err(e) => return Err(io(e)),
+    };
     if let Some(holder) = standalone_engine(&run) {
         return Err(LockError::StandaloneEngine {
             dir: data_dir.display().to_string(),
@@ -112,23 +83,12 @@ pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockErr
             holder,
         });
     }
-    file.set_len(0).map_err(io)?;
-    file.rewind().map_err(io)?;
-    writeln!(file, "{} {started}", std::process::id()).map_err(io)?;
     Ok(SupervisorLock { _file: file, path })
 }
 
-/// Who holds the lock file `name` in `run_dir`, if anyone does (a shared lock is tried and
-/// released at once; nothing is written).
+/// Who holds the lock file `name` in `run_dir`, if anyone does (nothing is written).
 pub fn holder(run_dir: &Path, name: &str) -> Option<Holder> {
-    let mut f = File::open(run_dir.join(name)).ok()?;
-    match flock(&f, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => {
-            let _ = flock(&f, FlockOperation::Unlock);
-            None
-        }
-        Err(_) => Some(read_holder(&mut f)),
-    }
+    pidlock::holder(&run_dir.join(name))
 }
 
 /// The holder of `run/engine.lock` when it is not a service of some supervisor.
@@ -141,17 +101,6 @@ fn standalone_engine(run_dir: &Path) -> Option<Holder> {
         })
     });
     (!supervised).then_some(h)
-}
-
-fn read_holder(file: &mut File) -> Holder {
-    let mut text = String::new();
-    let _ = file.rewind();
-    let _ = Read::take(&mut *file, MAX_LOCK_FILE).read_to_string(&mut text);
-    let mut words = text.split_whitespace();
-    Holder {
-        pid: words.next().and_then(|p| p.parse().ok()),
-        started: words.next().map(str::to_owned),
-    }
 }
 
 #[cfg(test)]

@@ -89,21 +89,7 @@ fn quarantined(data: &Path, a: &Value) -> Vec<u8> {
 }
 
 fn engine(data: &Path, config: &Path, bars: u32) {
-    let out = ballast()
-        .args([
-            "engine",
-            "--standalone",
-            "--bars-per-second",
-            "0",
-            "--max-bars",
-        ])
-        .arg(bars.to_string())
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap();
+    let out = common::standalone_engine(data, config, bars);
     assert!(
         out.status.success(),
         "{}",

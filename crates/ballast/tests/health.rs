@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sup, state};
+use common::{Sup, state, wait_health};
 use serde_json::Value;
 
 /// Fast cycles; the machine's own CPU, memory and disk only reported (a busy test machine must
@@ -36,33 +36,6 @@ impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn health(sup: &Sup) -> Option<Value> {
-    let out = sup.cli(&["health", "--json"]);
-    out.status
-        .success()
-        .then(|| serde_json::from_slice(&out.stdout).ok())
-        .flatten()
-}
-
-/// Poll the health report until `cond` holds (at most 30 s).
-fn wait_health(sup: &Sup, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(h) = health(sup) {
-            if cond(&h) {
-                return h;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; last report {h:#}\n{}",
-                std::fs::read_to_string(sup.dir.join("supervisor.err")).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "no health report");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

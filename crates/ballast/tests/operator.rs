@@ -616,3 +616,31 @@ fn item_17_logs_and_the_reason_a_service_stopped() {
     );
     sup.stop();
 }
+
+#[test]
+fn item_20_a_service_waiting_for_a_crashed_dependency_is_waiting_in_status_and_health() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        "[engine]\nenabled = false\n\n[[services]]\nname = \"my-bot\"\ncommand = \"sh\"\nargs = [\"-c\", \"exit 3\"]\nrestart = \"never\"\n\n[[services]]\nname = \"reporter\"\ncommand = \"sleep\"\nargs = [\"600\"]\ndepends_on = [\"my-bot\"]\n",
+    );
+    sup.wait_for("reporter waiting", |s| {
+        common::state(s, "reporter") == "WAITING (for my-bot)"
+    });
+    let h = common::wait_health(&sup, "reporter's health", |h| {
+        h["subsystems"].as_array().is_some_and(|subs| {
+            subs.iter()
+                .any(|s| s["name"] == "service:reporter" && s["status"] != "UNKNOWN")
+        })
+    });
+    let sub = h["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "service:reporter")
+        .unwrap()
+        .clone();
+    assert_eq!(sub["status"], "DEGRADED", "{sub}");
+    assert!(sub.to_string().contains("WAITING (for my-bot)"), "{sub}");
+    sup.stop();
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ballast_store::RealStorage;
 use ballast_store::record::RecordRef;
-use common::{Sup, state};
+use common::{Sup, state, wait_health};
 use serde_json::Value;
 
 /// Fast cycles, a one-second hysteresis; the machine's own CPU, memory and disk only reported.
@@ -34,33 +34,6 @@ restart_delay_ms = 0
 ",
         ok = dir.join("ok").display()
     )
-}
-
-fn health(sup: &Sup) -> Option<Value> {
-    let out = sup.cli(&["health", "--json"]);
-    out.status
-        .success()
-        .then(|| serde_json::from_slice(&out.stdout).ok())
-        .flatten()
-}
-
-/// Poll the health report until `cond` holds (at most 30 s).
-fn wait_health(sup: &Sup, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(h) = health(sup) {
-            if cond(&h) {
-                return h;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; last report {h:#}\n{}",
-                std::fs::read_to_string(sup.dir.join("supervisor.err")).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "no health report for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn status<'a>(h: &'a Value, name: &str) -> &'a str {

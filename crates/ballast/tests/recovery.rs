@@ -32,21 +32,7 @@ fn write_config(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 fn engine(data: &Path, cfg: &Path, bars: u32) -> Output {
-    ballast()
-        .args([
-            "engine",
-            "--standalone",
-            "--bars-per-second",
-            "0",
-            "--max-bars",
-        ])
-        .arg(bars.to_string())
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--config")
-        .arg(cfg)
-        .output()
-        .unwrap()
+    common::standalone_engine(data, cfg, bars)
 }
 
 fn engine_ok(data: &Path, cfg: &Path, bars: u32) -> String {

@@ -47,9 +47,14 @@ pub fn stuck_signals(stuck: usize, max_stuck: usize) -> Status {
     }
 }
 
-/// A supervised service's state: starting is not known to be bad yet; a restart pending is
-/// DEGRADED; stopped or held CRITICAL; FAILED (FAILED_CONFIG with its class) FAILED.
+/// A supervised service's state: starting is not known to be bad yet; a restart pending, or
+/// waiting for a dependency that is not running (`WAITING (for NAME)`: the dependency's own
+/// issue is the cause), is DEGRADED; stopped or held CRITICAL; FAILED (FAILED_CONFIG with its
+/// class) FAILED.
 pub fn service(state: &str) -> (Status, Option<FailureClass>) {
+    if state.starts_with("WAITING") {
+        return (Status::Degraded, None);
+    }
     match state {
         "RUNNING" => (Status::Healthy, None),
         "NOT_STARTED" | "STARTING" => (Status::Unknown, None),

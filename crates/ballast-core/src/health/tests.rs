@@ -324,3 +324,11 @@ fn before_the_engine_runs_only_the_other_subsystems_gate_a_live_start() {
             .contains("CRITICAL")
     );
 }
+
+#[test]
+fn item_20_a_service_waiting_for_a_dependency_is_degraded_not_stopped() {
+    use super::rules::service;
+    assert_eq!(service("WAITING (for my-bot)").0, Status::Degraded);
+    assert_eq!(service("STOPPED").0, Status::Critical);
+    assert_eq!(service("RUNNING").0, Status::Healthy);
+}

@@ -113,6 +113,53 @@ impl Drop for Sup {
     }
 }
 
+/// The supervisor's health report (`ballast health --json`), if it answers.
+pub fn health(sup: &Sup) -> Option<Value> {
+    let out = sup.cli(&["health", "--json"]);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).ok())
+        .flatten()
+}
+
+/// Poll the health report until `cond` holds (at most 30 s).
+pub fn wait_health(sup: &Sup, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(h) = health(sup) {
+            if cond(&h) {
+                return h;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last report {h:#}\n{}",
+                std::fs::read_to_string(sup.dir.join("supervisor.err")).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "no health report for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `ballast engine --standalone` on `data` with `config`, as fast as it goes, for `bars` bars.
+pub fn standalone_engine(data: &Path, config: &Path, bars: u32) -> std::process::Output {
+    ballast()
+        .args([
+            "engine",
+            "--standalone",
+            "--bars-per-second",
+            "0",
+            "--max-bars",
+        ])
+        .arg(bars.to_string())
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 pub fn state(s: &Value, name: &str) -> String {
     Sup::service(s, name)["state"]
         .as_str()
