@@ -408,7 +408,7 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
                 if s["critical"] == true { " *" } else { "" }
             ),
             s["status"].as_str().unwrap_or("?"),
-            s["latency_us"],
+            s["latency_us"].as_u64().unwrap_or(0),
             details.join("; ")
         );
     }
@@ -524,14 +524,14 @@ fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
         v.market_time
             .map(|t| format!(", market time {t}"))
             .unwrap_or_default(),
-        v.equity,
-        v.cash,
+        format!("{:.2}", v.equity),
+        format!("{:.2}", v.cash),
         signed(v.day_pnl),
         signed(v.realized_pnl),
-        v.fees
+        format!("{:.2}", v.fees)
     );
     out!(
-        "exposure {} = {} % of equity (cap {} %){}",
+        "exposure {:.2} = {} % of equity (cap {} %){}",
         v.gross_exposure,
         v.exposure_pct,
         v.exposure_cap_pct,
@@ -560,7 +560,7 @@ fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
                 p.qty.normalize().to_string(),
                 p.avg_price.normalize().to_string(),
                 p.mark.map_or("-".into(), |m| m.normalize().to_string()),
-                p.market_value.to_string(),
+                format!("{:.2}", p.market_value),
                 signed(p.unrealized_pnl)
             );
         }
@@ -612,8 +612,8 @@ fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
 /// A signed amount: `+12.50`, `-3.10`, `0`.
 fn signed(x: rust_decimal::Decimal) -> String {
     if x > rust_decimal::Decimal::ZERO {
-        format!("+{x}")
+        format!("+{x:.2}")
     } else {
-        x.to_string()
+        format!("{x:.2}")
     }
 }
