@@ -408,7 +408,10 @@ pub fn step(
         return Some(set(
             state,
             want,
-            format!("{why} (clear for {} s)", hysteresis_ms / 1000),
+            format!(
+                "{why}, clear for {}",
+                crate::time::Human(hysteresis_ms.max(0).unsigned_abs())
+            ),
             now,
         ));
     }
@@ -858,7 +861,7 @@ mod tests {
         assert!(step(&mut st, &input(&good), &limits(), 300_000, t(602)).is_none());
         let down = step(&mut st, &input(&good), &limits(), 300_000, t(603)).unwrap();
         assert_eq!(down.to, Policy::AllowAll);
-        assert!(down.reason.contains("clear for 300 s"), "{}", down.reason);
+        assert!(down.reason.contains("clear for 5 min"), "{}", down.reason);
     }
 
     #[test]

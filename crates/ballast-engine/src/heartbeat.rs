@@ -24,16 +24,12 @@ pub struct Heartbeat {
     pub view: ballast_core::engine::EngineView,
 }
 
-/// The heartbeat in `run_dir`, if there is a readable one (at most [`MAX_BYTES`]).
+/// The heartbeat in `run_dir`, if there is a readable one (a regular file of at most
+/// [`MAX_BYTES`]; never blocks on a FIFO put in its place).
 pub fn read(run_dir: &Path) -> Option<Heartbeat> {
-    use std::io::Read;
-    let f = std::fs::File::open(run_dir.join("engine.heartbeat")).ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = Vec::new();
-    f.take(MAX_BYTES).read_to_end(&mut text).ok()?;
-    serde_json::from_slice(&text).ok()
+    let bytes =
+        ballast_store::bounded::read_own(&run_dir.join("engine.heartbeat"), MAX_BYTES).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 pub fn write(run_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {

@@ -36,6 +36,11 @@ pub const LONG_LINE_BYTES_PER_LOOP: u64 = 1 << 20;
 /// Whether the engine said once that the inbox is not a regular file.
 static NOT_REGULAR_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Rejected lines logged one by one, then one in [`REJECTIONS_LOGGED_EVERY`] (per process).
+const REJECTIONS_LOGGED_EACH: u64 = 20;
+const REJECTIONS_LOGGED_EVERY: u64 = 1_000;
+static REJECTIONS_LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Consume what was appended to the inbox since the last loop; `now` names the day's
 /// quarantine file.
 pub(crate) fn read_inbox(
@@ -60,23 +65,42 @@ pub(crate) fn read_inbox(
         }
         return Ok(());
     }
-    if meta.len() < state.inbox_offset {
-        log(&format!(
-            "warning: inbox/signals.jsonl is shorter ({} bytes) than what was read ({} bytes): it was truncated or rotated; reading it from the start",
-            meta.len(),
-            state.inbox_offset
-        ));
-        let previous_offset = state.inbox_offset;
-        commit(
-            state,
-            w,
-            InboxRecord {
+    use std::os::unix::fs::MetadataExt;
+    let file = Some(meta.ino());
+    let previous_offset = state.inbox_offset;
+    let restart = if state.inbox_file.is_none() {
+        // The first sight of an inbox file (or a journal of a version that did not record
+        // which): adopted where reading stands, unless it is shorter.
+        (meta.len() < previous_offset).then_some("is shorter than what was read: it was truncated")
+    } else if state.inbox_file != file {
+        Some("is another file than the one read so far (renamed and replaced: rotated)")
+    } else if meta.len() < previous_offset {
+        Some("is shorter than what was read: it was truncated")
+    } else {
+        None
+    };
+    if restart.is_some() || state.inbox_file.is_none() {
+        if let Some(why) = restart {
+            log(&format!(
+                "warning: inbox/signals.jsonl {why} ({} bytes, {previous_offset} read); reading it from the start",
+                meta.len()
+            ));
+        }
+        let rec = match restart {
+            Some(_) => InboxRecord {
+                file,
                 offset_after: 0,
                 line: 0,
                 outcome: InboxOutcome::Reset { previous_offset },
             },
-            log,
-        )?;
+            None => InboxRecord {
+                file,
+                offset_after: previous_offset,
+                line: state.inbox_lines,
+                outcome: InboxOutcome::Opened,
+            },
+        };
+        commit(state, w, rec, log)?;
     }
     if meta.len() == state.inbox_offset || !state.inbox_has_room() {
         return Ok(());
@@ -161,6 +185,7 @@ fn read_lines(
             state,
             w,
             InboxRecord {
+                file: None,
                 offset_after,
                 line,
                 outcome,
@@ -177,6 +202,7 @@ fn read_lines(
         );
         let outcome = reject(state, quarantine, line, rest, false, error, log);
         let rec = InboxRecord {
+            file: None,
             offset_after: state.inbox_offset + rest.len() as u64,
             line,
             outcome,
@@ -242,9 +268,19 @@ fn reject(
         ),
         (None, false) => String::new(),
     };
-    log(&format!(
-        "warning: inbox line {line} rejected: {error}{kept} [{rejected} inbox lines rejected]"
-    ));
+    // Bounded: the first rejections one by one, then one in a thousand (each is in the journal,
+    // `ballast journal dump --type inbox.line`) — a flood of garbage does not flood the log.
+    let said = REJECTIONS_LOGGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if said <= REJECTIONS_LOGGED_EACH || said % REJECTIONS_LOGGED_EVERY == 0 {
+        log(&format!(
+            "warning: inbox line {line} rejected: {error}{kept} [{rejected} inbox lines rejected]"
+        ));
+    }
+    if said == REJECTIONS_LOGGED_EACH {
+        log(&format!(
+            "warning: more inbox lines are rejected than the log says one by one: from now on one in {REJECTIONS_LOGGED_EVERY} is logged; every one is in the journal (`ballast journal dump --type inbox.line`) and the bad lines in quarantine/inbox/"
+        ));
+    }
     InboxOutcome::Rejected {
         error,
         quarantined,
@@ -324,6 +360,7 @@ fn skip_long_line(
         ));
     }
     let rec = InboxRecord {
+        file: None,
         offset_after: state.inbox_offset + consumed,
         line,
         outcome: InboxOutcome::Continued {

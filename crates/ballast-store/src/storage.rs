@@ -108,7 +108,15 @@ impl Storage for RealStorage {
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+        // Ballast's own files only: a regular file, not through a link at its name, never
+        // blocking on a FIFO nor reading a device without end (a regular file is finite).
+        crate::bounded::read_own(path, u64::MAX / 2).map_err(|e| match e {
+            crate::bounded::ReadError::NotFound { .. } => {
+                io::Error::new(io::ErrorKind::NotFound, e.to_string())
+            }
+            crate::bounded::ReadError::Io { source, .. } => source,
+            other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+        })
     }
 
     fn exists(&self, path: &Path) -> bool {

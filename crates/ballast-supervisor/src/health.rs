@@ -445,10 +445,10 @@ impl Monitor {
                     st,
                     match age {
                         Some(a) => format!(
-                            "heartbeat {:.1} s old (degraded at {} s, critical at {} s)",
-                            a as f64 / 1000.0,
-                            h.engine_degraded_secs,
-                            h.engine_critical_secs
+                            "heartbeat {} old (degraded at {}, critical at {})",
+                            ballast_core::time::Human(a.max(0).unsigned_abs()),
+                            ballast_core::time::Human::secs(u64::from(h.engine_degraded_secs)),
+                            ballast_core::time::Human::secs(u64::from(h.engine_critical_secs))
                         ),
                         None => "no heartbeat".into(),
                     },
@@ -504,12 +504,12 @@ impl Monitor {
             "bar_age",
             st,
             format!(
-                "last bar {:.1} s ago (market time {}), {} bars (degraded at {} s, critical at {} s)",
-                *age as f64 / 1000.0,
+                "last bar {} ago (market time {}), {} bars (degraded at {}, critical at {})",
+                ballast_core::time::Human((*age).max(0).unsigned_abs()),
                 s.market_time.map_or("-".into(), |t| t.to_string()),
                 s.bars,
-                h.feed_degraded_secs,
-                h.feed_critical_secs
+                ballast_core::time::Human::secs(u64::from(h.feed_degraded_secs)),
+                ballast_core::time::Human::secs(u64::from(h.feed_critical_secs))
             ),
         )
     }
@@ -766,11 +766,11 @@ pub fn user_check(c: &CheckConfig, exits: &ForeignExits, now: Timestamp) -> Chec
                 st,
                 match age {
                     Some(a) => format!(
-                        "{} is {} s old (healthy under {} s, degraded under {} s)",
+                        "{} is {} old (healthy under {}, degraded under {})",
                         c.path,
-                        a / 1000,
-                        c.healthy_max_age_secs,
-                        c.degraded_max_age_secs
+                        ballast_core::time::Human(a.max(0).unsigned_abs()),
+                        ballast_core::time::Human::secs(u64::from(c.healthy_max_age_secs)),
+                        ballast_core::time::Human::secs(u64::from(c.degraded_max_age_secs))
                     ),
                     None => format!("{} is missing", c.path),
                 },

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use ballast_core::Clock;
 use ballast_core::supervisor::{
     Action, ControlPlan, ControlRequest, Exit, LivenessFailure, LivenessRules, LivenessSeen,
-    RestartRules, Service, ServiceState, plan_control,
+    RestartRules, Service, ServiceState, plan_control_shown,
 };
 use rustix::process::{Pid, Signal, WaitOptions};
 
@@ -1867,15 +1867,25 @@ impl Supervisor {
             .map(|s| s.spec.name.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        // The state as `status` shows it (WAITING (for …), HELD), for the messages.
+        let shown = match self.slots.iter().find(|s| s.spec.name == service) {
+            Some(s) if s.proc.is_none() && self.held.contains_key(service) => "HELD".to_owned(),
+            Some(s) => self.shown_state(s),
+            None => String::new(),
+        };
         let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == service) else {
             return Err(format!(
                 "no service named \"{service}\"; the services are: {known}"
             ));
         };
         let was = slot.svc.state;
+        let was_shown = shown.as_str();
         // The plan follows the process actually held: a process that is up is stopped first,
         // whatever the recorded state says.
-        let plan = match (&slot.proc, plan_control(request, service, was)) {
+        let plan = match (
+            &slot.proc,
+            plan_control_shown(request, service, was, was_shown),
+        ) {
             (Some(_), ControlPlan::StartNow | ControlPlan::ClearThenStart) => {
                 ControlPlan::StopThenStart
             }
@@ -1899,11 +1909,11 @@ impl Supervisor {
                 Self::stop_slot(slot, true, log);
                 self.ops.record(
                     kind,
-                    json!({ "service": service, "was": state_name(was), "by": by, "pid": pid }),
+                    json!({ "service": service, "was": was_shown, "by": by, "pid": pid }),
                 );
                 Ok(format!(
                     "{service}: restarting (was {}, pid {pid}: stopping it, then starting it again)",
-                    state_name(was)
+                    was_shown
                 ))
             }
             ControlPlan::StartNow | ControlPlan::ClearThenStart => {
@@ -1917,11 +1927,11 @@ impl Supervisor {
                     } else {
                         "restart"
                     },
-                    state_name(was)
+                    was_shown
                 ));
                 self.ops.record(
                     kind,
-                    json!({ "service": service, "was": state_name(was), "by": by }),
+                    json!({ "service": service, "was": was_shown, "by": by }),
                 );
                 let waits: Vec<&str> = self.waiting_for(service);
                 if let Some(why) = self.held.get(service) {
@@ -1932,7 +1942,7 @@ impl Supervisor {
                         } else {
                             "restarting"
                         },
-                        state_name(was)
+                        was_shown
                     ));
                 }
                 Ok(if waits.is_empty() {
@@ -1943,7 +1953,7 @@ impl Supervisor {
                         } else {
                             "restarting"
                         },
-                        state_name(was)
+                        was_shown
                     )
                 } else {
                     format!(

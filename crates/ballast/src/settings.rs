@@ -94,7 +94,19 @@ impl DataDir {
                 }
                 Some(o) => format!("[general] data_dir at {o}"),
             };
-            (PathBuf::from(&cfg.general.data_dir), how)
+            // Written in a configuration file, a relative path is that file's directory's
+            // (as a service's cwd and the replay file): the same data directory whatever
+            // the working directory `ballast` runs in.
+            let path = PathBuf::from(&cfg.general.data_dir);
+            let path = match origin {
+                Some(Origin::File { path: file, .. }) if path.is_relative() => {
+                    config_file_dir(Path::new(file))
+                        .map(|d| d.join(&path))
+                        .unwrap_or(path)
+                }
+                _ => path,
+            };
+            (path, how)
         } else {
             (
                 PathBuf::from(DEFAULT_DATA_DIR),
@@ -131,6 +143,13 @@ impl DataDir {
     }
 }
 
+/// The directory of a configuration file, absolute and without `..` (a relative path written
+/// in the file is this directory's).
+fn config_file_dir(file: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(file).ok()?.parent()?.to_path_buf();
+    Some(std::fs::canonicalize(&dir).unwrap_or(dir))
+}
+
 /// The process environment, as the configuration loader takes it.
 fn environment() -> Vec<(String, String)> {
     std::env::vars_os()
@@ -159,12 +178,12 @@ pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), Con
     // A relative `cwd` is the configuration file's directory's (the built-in configuration:
     // the working directory's), resolved here once for every user of the configuration.
     let config_dir = file
-        .and_then(|f| std::path::absolute(f).ok())
-        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .and_then(config_file_dir)
         .unwrap_or_else(|| here.clone());
-    cfg.resolve_cwds(&config_dir, &here);
-    // `config show` shows each service's working directory as resolved.
+    cfg.resolve_cwds(&config_dir);
     let mut settings = settings;
+    check_replay_file(&mut cfg, &mut settings, &config_dir, &here)?;
+    // `config show` shows each service's working directory as resolved.
     for s in &mut settings {
         let service = s
             .section
@@ -177,6 +196,60 @@ pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), Con
         }
     }
     Ok((cfg, settings))
+}
+
+/// `[feed] replay_file`: a relative path written in the configuration file is the file's
+/// directory's (from the environment: the working directory's), resolved here once; a replay
+/// feed's file must be a regular file that exists — else a configuration error at its
+/// `file:line`, before anything starts (not an engine that crash-loops on it).
+fn check_replay_file(
+    cfg: &mut Config,
+    settings: &mut [Setting],
+    config_dir: &Path,
+    here: &Path,
+) -> Result<(), ConfigErrors> {
+    if cfg.feed.replay_file.is_empty() {
+        return Ok(());
+    }
+    let Some(setting) = settings
+        .iter_mut()
+        .find(|s| s.section == "feed" && s.key == "replay_file")
+    else {
+        return Ok(());
+    };
+    let base = match setting.origin {
+        Origin::File { .. } => config_dir,
+        _ => here,
+    };
+    let path = Path::new(&cfg.feed.replay_file);
+    let path = if path.is_relative() {
+        base.join(path)
+    } else {
+        path.to_path_buf()
+    };
+    if cfg.feed.kind == config::FeedKind::Replay {
+        let problem = match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist".to_owned()),
+            Err(e) => Some(format!("cannot be read: {e}")),
+            Ok(m) if !m.is_file() => Some("is not a regular file".to_owned()),
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Err(ConfigErrors(vec![ConfigError {
+                origin: setting.origin.clone(),
+                message: format!(
+                    "[feed] replay_file: {} {problem}",
+                    path.display()
+                ),
+                help: Some(
+                    "name a CSV (or .csv.gz) of OHLCV bars; a relative path is the configuration file's directory's; an empty one replays the bundled data".into(),
+                ),
+            }]));
+        }
+    }
+    cfg.feed.replay_file = path.display().to_string();
+    setting.value = serde_json::Value::String(cfg.feed.replay_file.clone());
+    Ok(())
 }
 
 /// The configuration file's text: a regular file (or a link to one) of at most

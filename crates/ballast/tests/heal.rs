@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 
 /// `ballast heal [extra] --json` on `data` with `config`: exit code and the report.
 fn heal(data: &Path, config: Option<&Path>, extra: &[&str]) -> (i32, Value) {
+    // `ballast heal` acts on a data directory that exists (what is missing inside it, it
+    // creates).
+    std::fs::create_dir_all(data).unwrap();
     let mut c = ballast();
     c.arg("heal")
         .args(extra)
@@ -1140,6 +1143,7 @@ path = \"state/trades.jsonl\"
 ",
     );
     let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
     std::fs::write(bot.join("state/bot.json"), b"{\"cash\": 12, \"x\": tru").unwrap();
     let mut child = Command::new("/bin/true").spawn().unwrap();
     let dead = child.id();

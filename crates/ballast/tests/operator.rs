@@ -64,6 +64,15 @@ fn item_15_control_commands_refuse_a_data_directory_that_does_not_exist_naming_h
         );
         assert!(!tmp.path().join("ballast-data").exists(), "{cmd:?}");
     }
+    // `heal` does not make a fresh data directory out of a mistyped one.
+    let out = ballast(&["heal", "--data-dir", "ballast-dta"], tmp.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!tmp.path().join("ballast-dta").exists());
     // BALLAST_HOME is named as such.
     let out = common::ballast()
         .args(["kill"])
@@ -643,4 +652,170 @@ fn item_20_a_service_waiting_for_a_crashed_dependency_is_waiting_in_status_and_h
     assert_eq!(sub["status"], "DEGRADED", "{sub}");
     assert!(sub.to_string().contains("WAITING (for my-bot)"), "{sub}");
     sup.stop();
+}
+
+// --- a mistyped replay file is a configuration error; relative paths are the file's ---------
+
+#[test]
+fn item_17_a_missing_replay_file_is_a_configuration_error_not_a_crash_loop() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("ballast.toml"),
+        "[feed]\nreplay_file = \"nope.csv\"\n",
+    )
+    .unwrap();
+    let out = ballast(&["check"], tmp.path());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("ballast.toml:2:1")
+            && err.contains("nope.csv")
+            && err.contains("does not exist"),
+        "{err}"
+    );
+    let out = ballast(&["run", "--data-dir", "d"], tmp.path());
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "refused before anything starts"
+    );
+    assert!(!tmp.path().join("d").exists());
+    // Through the environment (no configuration check can see the file): the engine exits 78,
+    // FAILED_CONFIG, not a restart loop.
+    let out = common::ballast()
+        .args([
+            "engine",
+            "--standalone",
+            "--data-dir",
+            "e",
+            "--max-bars",
+            "5",
+        ])
+        .env("BALLAST_FEED__REPLAY_FILE", "/nonexistent/bars.csv")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+}
+
+#[test]
+fn relative_paths_written_in_a_configuration_file_are_that_file_s_directory_s() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(
+        conf.join("bars.csv"),
+        "symbol,ts,open,high,low,close,volume\n",
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("ballast.toml"),
+        "[general]\ndata_dir = \"data\"\n\n[feed]\nreplay_file = \"bars.csv\"\n",
+    )
+    .unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let out = ballast(
+        &[
+            "config",
+            "show",
+            "--json",
+            "--config",
+            "../conf/ballast.toml",
+        ],
+        &elsewhere,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let value = |key: &str| {
+        v["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .map(|s| s["value"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        value("replay_file"),
+        conf.join("bars.csv").display().to_string()
+    );
+    // The data directory too: a control command from elsewhere looks in conf/data.
+    std::fs::create_dir_all(conf.join("data/journal")).unwrap();
+    let out = ballast(&["kill", "--config", "../conf/ballast.toml"], &elsewhere);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(conf.join("data/KILL_SWITCH").exists());
+    assert!(!elsewhere.join("data").exists());
+}
+
+// --- item 12: Ballast's own files are read bounded too (a FIFO or a device in their place) --
+
+#[test]
+fn item_12_a_fifo_or_a_device_as_the_engine_heartbeat_blocks_no_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(
+        &[
+            "engine",
+            "--standalone",
+            "--data-dir",
+            "d",
+            "--max-bars",
+            "30",
+            "--bars-per-second",
+            "0",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hb = tmp.path().join("d/run/engine.heartbeat");
+    for kind in ["fifo", "device"] {
+        let _ = std::fs::remove_file(&hb);
+        if kind == "fifo" {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                &hb,
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                0,
+            )
+            .unwrap();
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &hb).unwrap();
+        }
+        let d = tmp.path().join("d");
+        for args in [
+            vec!["journal", "verify", "--data-dir"],
+            vec!["heal", "--dry-run", "--data-dir"],
+            vec!["status", "--data-dir"],
+        ] {
+            let out = common::output_within(
+                common::ballast()
+                    .args(&args)
+                    .arg(&d)
+                    .current_dir(tmp.path()),
+                20,
+            );
+            assert!(
+                !text(&out.stderr).contains("panicked"),
+                "{kind} {args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+        let out = common::output_within(
+            common::ballast()
+                .args([
+                    "engine",
+                    "--standalone",
+                    "--max-bars",
+                    "40",
+                    "--bars-per-second",
+                    "0",
+                    "--data-dir",
+                ])
+                .arg(&d)
+                .current_dir(tmp.path()),
+            20,
+        );
+        assert!(out.status.success(), "{kind}: {}", text(&out.stderr));
+    }
 }

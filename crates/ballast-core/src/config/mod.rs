@@ -505,12 +505,9 @@ mod tests {
              [[services]]\nname = \"c\"\ncommand = \"x\"\n",
         )
         .unwrap();
-        c.resolve_cwds(
-            std::path::Path::new("/etc/ballast"),
-            std::path::Path::new("/home/op"),
-        );
+        c.resolve_cwds(std::path::Path::new("/etc/ballast"));
         let cwd: Vec<&str> = c.services.iter().map(|s| s.cwd.as_str()).collect();
-        assert_eq!(cwd, ["/etc/ballast/bot", "/srv/b", "/home/op"]);
+        assert_eq!(cwd, ["/etc/ballast/bot", "/srv/b", "/etc/ballast"]);
         let a = &c.services[0];
         assert_eq!(
             a.declared_path("state/./bot.json"),
@@ -519,10 +516,7 @@ mod tests {
         assert_eq!(a.declared_path("/abs/x"), std::path::Path::new("/abs/x"));
         // Resolving twice changes nothing.
         let once = c.clone();
-        c.resolve_cwds(
-            std::path::Path::new("/other"),
-            std::path::Path::new("/else"),
-        );
+        c.resolve_cwds(std::path::Path::new("/other"));
         assert_eq!(c, once);
     }
 }

@@ -339,14 +339,15 @@ fn normal(path: &std::path::Path) -> std::path::PathBuf {
 
 impl super::Config {
     /// Resolve every service's `cwd` once: a relative one against `config_dir` (the
-    /// configuration file's directory), an empty one to `process_cwd` (the supervisor's
-    /// working directory, which the service inherits). Pure: the caller gives both
-    /// directories, absolute.
-    pub fn resolve_cwds(&mut self, config_dir: &std::path::Path, process_cwd: &std::path::Path) {
+    /// configuration file's directory), an empty one to `config_dir` itself — so a service,
+    /// and the files declared relative to it, are in the same place whichever directory
+    /// `ballast` is run from (with the built-in configuration, `config_dir` is the working
+    /// directory). Pure: the caller gives the directory, absolute.
+    pub fn resolve_cwds(&mut self, config_dir: &std::path::Path) {
         for s in &mut self.services {
             let cwd = std::path::Path::new(&s.cwd);
             let resolved = if s.cwd.is_empty() {
-                process_cwd.to_path_buf()
+                config_dir.to_path_buf()
             } else if cwd.is_relative() {
                 normal(&config_dir.join(cwd))
             } else {

@@ -377,7 +377,7 @@ pub const SERVICE_KEYS: &[KeySpec] = &[
         key: "cwd",
         kind: Kind::Text,
         default: "\"\"",
-        doc: "Working directory; a relative one is relative to the configuration file's directory (resolved once, when the configuration is loaded); empty = the supervisor's.",
+        doc: "Working directory; a relative one is relative to the configuration file's directory (resolved once, when the configuration is loaded); empty = the configuration file's directory.",
         env_alias: None,
     },
     KeySpec {

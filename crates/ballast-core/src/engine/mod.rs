@@ -158,6 +158,9 @@ pub struct EngineState {
     pub pending: VecDeque<PendingTarget>,
     /// Bytes of `inbox/signals.jsonl` consumed, and lines.
     pub inbox_offset: u64,
+    /// The inbox file (inode) `inbox_offset` is in; `None` before the first one was seen.
+    #[serde(default)]
+    pub inbox_file: Option<u64>,
     pub inbox_lines: u64,
     /// The over-long line being skipped (rejected, no end of line read yet).
     #[serde(default)]
@@ -233,6 +236,7 @@ impl EngineState {
             fill_order: VecDeque::new(),
             pending: VecDeque::new(),
             inbox_offset: 0,
+            inbox_file: None,
             inbox_lines: 0,
             inbox_long_line: None,
             next_signal: 1,
@@ -444,7 +448,13 @@ impl EngineState {
                     }
                 }
             }
-            InboxOutcome::Reset { .. } => self.inbox_long_line = None,
+            InboxOutcome::Reset { .. } => {
+                self.inbox_long_line = None;
+                if r.file.is_some() {
+                    self.inbox_file = r.file;
+                }
+            }
+            InboxOutcome::Opened => self.inbox_file = r.file,
         }
     }
 

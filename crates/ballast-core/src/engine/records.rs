@@ -143,6 +143,10 @@ pub struct InboxRecord {
     /// 1-based line number in the file.
     pub line: u64,
     pub outcome: InboxOutcome,
+    /// On a `reset` or `opened`: the file (its inode) that reading follows from now on — a file renamed away
+    /// and replaced (log rotation) is a new file, read from its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,10 +175,13 @@ pub enum InboxOutcome {
         #[serde(default, skip_serializing_if = "is_false")]
         dropped: bool,
     },
-    /// The file became shorter than the offset (rotated or truncated): start over at 0.
+    /// The file became shorter than the offset (truncated) or is another file (rotated, its
+    /// inode changed): start over at 0.
     Reset {
         previous_offset: u64,
     },
+    /// The first sight of the inbox file (`file`): reading follows it from where it stands.
+    Opened,
 }
 
 /// Pipeline counters.

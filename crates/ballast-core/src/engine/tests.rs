@@ -591,6 +591,7 @@ fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outc
 fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records() {
     let (mut s, _) = setup();
     let rec = |offset_after, line, outcome| InboxRecord {
+        file: None,
         offset_after,
         line,
         outcome,

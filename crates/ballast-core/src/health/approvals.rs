@@ -22,6 +22,18 @@ pub enum RecommendationState {
     Expired,
 }
 
+impl std::fmt::Display for RecommendationState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RecommendationState::Auto => "automatic",
+            RecommendationState::Pending => "waiting for an operator",
+            RecommendationState::Approved => "approved",
+            RecommendationState::Rejected => "rejected",
+            RecommendationState::Expired => "expired",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recommendation {
     /// `<issue id>/<action>`: what `ballast approve` takes.
@@ -155,7 +167,7 @@ impl Approvals {
             let known: Vec<&str> = self.pending().map(|r| r.id.as_str()).collect();
             return Err(match self.decided.iter().rev().find(|r| r.id == id) {
                 Some(r) => format!(
-                    "recommendation {id} is already {:?}{}",
+                    "recommendation {id} is already {}{}",
                     r.state,
                     r.note
                         .as_ref()

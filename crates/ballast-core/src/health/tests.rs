@@ -227,7 +227,7 @@ fn approvals_wait_expire_and_are_decided_once() {
     let ok = a.approve("feed/age/pause_trading", t(2)).unwrap();
     assert_eq!(ok.state, RecommendationState::Approved);
     let again = a.approve("feed/age/pause_trading", t(3)).unwrap_err();
-    assert!(again.contains("already Approved"), "{again}");
+    assert!(again.contains("already approved"), "{again}");
     // Still advised next cycle: the decision stands, it is not asked again.
     assert!(a.sync(&given, t(4), 60_000).is_empty());
     assert!(

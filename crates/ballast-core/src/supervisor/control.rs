@@ -61,22 +61,32 @@ pub fn holds_process(state: ServiceState) -> bool {
 
 /// The plan for `request` on the service `name`, now in `state`.
 pub fn plan_control(request: ControlRequest, name: &str, state: ServiceState) -> ControlPlan {
+    plan_control_shown(request, name, state, state.as_str())
+}
+
+/// As [`plan_control`]; the messages name the state as `status` shows it (`shown`: `WAITING
+/// (for my-bot)`, `HELD`), the decision is the state's alone.
+pub fn plan_control_shown(
+    request: ControlRequest,
+    name: &str,
+    state: ServiceState,
+    shown: &str,
+) -> ControlPlan {
     use ServiceState as S;
     match state {
         S::Starting | S::Running | S::Backoff | S::Stopped if request == ControlRequest::Reset => {
             ControlPlan::Refuse(format!(
-                "{name} is {}, not FAILED: `ballast reset` only clears a FAILED service; to stop and start it again use `ballast restart {name}`",
-                state.as_str()
+                "{name} is {shown}, not FAILED: `ballast reset` only clears a FAILED service; to stop and start it again use `ballast restart {name}`"
             ))
         }
         S::Starting | S::Running => ControlPlan::StopThenStart,
         S::Backoff | S::Stopped => ControlPlan::StartNow,
-        S::Failed | S::FailedConfig if request == ControlRequest::Restart => {
-            ControlPlan::Refuse(format!(
-                "{name} is {}: its failure budget is spent, so `ballast restart {name}` does not start it; `ballast reset {name}` clears it and starts it",
-                state.as_str()
-            ))
-        }
+        S::Failed if request == ControlRequest::Restart => ControlPlan::Refuse(format!(
+            "{name} is {shown}: its failure budget is spent, so `ballast restart {name}` does not start it; `ballast reset {name}` clears it and starts it"
+        )),
+        S::FailedConfig if request == ControlRequest::Restart => ControlPlan::Refuse(format!(
+            "{name} is {shown}: its configuration is wrong (see `ballast status` and `ballast logs {name}`); fix it, then `ballast reset {name}` starts it"
+        )),
         S::Failed | S::FailedConfig => ControlPlan::ClearThenStart,
     }
 }

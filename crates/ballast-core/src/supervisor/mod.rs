@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Timestamp;
 
 mod control;
-pub use control::{ControlPlan, ControlRequest, holds_process, plan_control};
+pub use control::{ControlPlan, ControlRequest, holds_process, plan_control, plan_control_shown};
 
 /// `EX_CONFIG`: "my configuration is wrong".
 pub const EX_CONFIG: i32 = 78;

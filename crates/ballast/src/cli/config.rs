@@ -20,38 +20,70 @@ pub enum ConfigCommand {
     },
 }
 
-/// Words in a name that mark its value as a secret.
-const SECRET_WORDS: [&str; 7] = [
+/// Words in a name that mark its value as a secret (whole words of the name: `API_KEY`,
+/// `APCA_API_SECRET_KEY`, `DB_PASSWORD` — not `required_keys`).
+const SECRET_WORDS: [&str; 11] = [
     "SECRET",
     "TOKEN",
     "PASSWORD",
     "PASSWD",
+    "PASS",
+    "PWD",
     "KEY",
+    "APIKEY",
     "CREDENTIAL",
+    "CREDENTIALS",
     "AUTH",
 ];
 const MASK: &str = "********";
 
 fn is_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    SECRET_WORDS.iter().any(|w| upper.contains(w))
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| SECRET_WORDS.contains(&word.to_ascii_uppercase().as_str()))
 }
 
-/// The value with secrets masked: a key whose name says secret, and in a service's `env`
-/// table every variable whose name does.
+/// A URL's password (`scheme://user:password@host`) masked, the rest kept.
+fn mask_url_password(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_owned();
+    };
+    let rest = &text[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return text.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let user = userinfo.split(':').next().unwrap_or("");
+    let masked = if userinfo.contains(':') {
+        format!("{user}:{MASK}")
+    } else {
+        MASK.to_owned()
+    };
+    format!("{}{masked}{}", &text[..scheme_end + 3], &rest[at..])
+}
+
+/// The value with secrets masked: a key whose name says secret, in a service's `env` table
+/// every variable whose name does, and the password of any URL (a `DB_URL` with
+/// `user:password@`, a readiness URL).
 fn masked(key: &str, value: &Json) -> Json {
     if is_secret(key) && !value.as_str().is_some_and(str::is_empty) {
         return json!(MASK);
     }
     match value {
-        Json::Object(map) if key == "env" => Json::Object(
+        Json::Object(map) => Json::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let v = if is_secret(k) { json!(MASK) } else { v.clone() };
+                    let v = if is_secret(k) && key == "env" {
+                        json!(MASK)
+                    } else {
+                        masked(k, v)
+                    };
                     (k.clone(), v)
                 })
                 .collect(),
         ),
+        Json::Array(items) => Json::Array(items.iter().map(|v| masked("", v)).collect()),
+        Json::String(text) => Json::String(mask_url_password(text)),
         other => other.clone(),
     }
 }
@@ -96,7 +128,7 @@ pub fn config(cmd: ConfigCommand) -> anyhow::Result<Exit> {
     let mut section = String::new();
     for (sec, key, value, origin) in &rows {
         if *sec != section {
-            out!("\n[{sec}]");
+            out!("\n[{}]", sec.trim_end());
             section.clone_from(sec);
         }
         let origin = if origin.ends_with("(built-in default)") {
@@ -107,4 +139,34 @@ pub fn config(cmd: ConfigCommand) -> anyhow::Result<Exit> {
         out!("{key} = {value}    # {origin}");
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_url_passwords_are_masked() {
+        assert_eq!(
+            mask_url_password("postgres://u:urlpass444@h/db"),
+            "postgres://u:********@h/db"
+        );
+        assert_eq!(
+            mask_url_password("http://token@127.0.0.1:1/x?a=b@c"),
+            "http://********@127.0.0.1:1/x?a=b@c"
+        );
+        assert_eq!(
+            mask_url_password("http://127.0.0.1:1/"),
+            "http://127.0.0.1:1/"
+        );
+        let env = json!({"DB_URL": "postgres://u:p@h/db", "API_KEY": "k", "LEVEL": "info"});
+        let m = masked("env", &env);
+        assert_eq!(m["DB_URL"], "postgres://u:********@h/db");
+        assert_eq!(m["API_KEY"], MASK);
+        assert_eq!(m["LEVEL"], "info");
+        assert_eq!(
+            masked("args", &json!(["--pass=x", "https://a:b@c"]))[1],
+            "https://a:********@c"
+        );
+    }
 }

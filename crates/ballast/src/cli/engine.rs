@@ -229,6 +229,10 @@ pub fn foreground(
             say!(std::io::stderr(), "ballast: engine: {e}");
             Ok(match e {
                 ballast_engine::EngineError::Recover(_) => exit::DANGEROUS,
+                // A replay file that cannot be read, a journal of the other mode: the
+                // configuration is wrong — FAILED_CONFIG, not a restart loop.
+                ballast_engine::EngineError::Feed(_)
+                | ballast_engine::EngineError::ModeMismatch { .. } => exit::CONFIG,
                 _ => exit::FAILURE,
             })
         }

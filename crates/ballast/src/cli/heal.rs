@@ -24,6 +24,22 @@ pub fn run(
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    // A mistyped data directory must not be "healed" into a fresh one: the directory itself
+    // must exist (what is missing inside it is the self-heal's to create).
+    if !dir.path.is_dir() {
+        eprintln!(
+            "ballast heal: the data directory {} (from {}) does not exist; nothing was changed\n    help: name the data directory `ballast run` uses (--data-dir DIR, BALLAST_HOME, or [general] data_dir); `ballast run` creates a new one",
+            dir.path.display(),
+            dir.how
+        );
+        if json {
+            out!(
+                "{}",
+                serde_json::json!({ "error": format!("the data directory {} does not exist", dir.path.display()) })
+            );
+        }
+        return Ok(exit::FAILURE);
+    }
     let cfg = loaded.config;
     let dir = dir.path;
     let socket = dir.join("run/supervisor.sock");
