@@ -63,6 +63,8 @@ pub enum EngineError {
     Schema { found: u32 },
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    #[error("refusing to start: {0}")]
+    Link(String),
     #[error(
         "this data directory's journal was written in {journal} mode (account {account}) and the configuration asks for {config} mode: refused — a {journal} journal is never continued in {config} mode\n    help: use another --data-dir for {config} trading"
     )]
@@ -252,6 +254,12 @@ pub fn run(
 ) -> Result<Report, EngineError> {
     let storage: Arc<dyn Storage> = Arc::new(RealStorage);
     let layout = Layout::new(data_dir);
+    // Nothing is written through a link inside the data directory: not the journal, the
+    // snapshots, the quarantine copies, the lock (the same refusal `ballast heal` and
+    // `ballast journal verify` report).
+    if let Some(why) = ballast_core::heal::link_refusal(&layout.symlink_obs()) {
+        return Err(EngineError::Link(why));
+    }
     layout
         .create(&*storage)
         .map_err(|source| EngineError::DataDir {

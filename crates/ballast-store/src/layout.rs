@@ -86,6 +86,20 @@ impl Layout {
             .collect()
     }
 
+    /// [`Self::symlinks`] as the healer observes them: each path relative to the data
+    /// directory, with where it points.
+    pub fn symlink_obs(&self) -> Vec<ballast_core::heal::SymlinkObs> {
+        self.symlinks()
+            .into_iter()
+            .map(|p| ballast_core::heal::SymlinkObs {
+                path: self.display(&p),
+                target: std::fs::read_link(&p)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
     /// Refuse `path` if a component of it below the data directory is a symbolic link
     /// (`path` itself and its parents may be missing). A path outside the data directory is
     /// not checked.

@@ -15,7 +15,7 @@ use ballast_core::Clock;
 use ballast_core::config::{ArtifactKind, Config, Mode};
 use ballast_core::heal::{
     self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, LockObs, MAX_ARTIFACT_BYTES,
-    Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs, SymlinkObs,
+    Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
 };
 use ballast_core::recovery::RecoveryFacts;
 use ballast_store::bounded;
@@ -132,16 +132,7 @@ impl Healer<'_> {
         for d in layout.dirs() {
             obs.dirs.push((self.rel(&d), path_state(&d)));
         }
-        obs.symlinks = layout
-            .symlinks()
-            .into_iter()
-            .map(|p| SymlinkObs {
-                path: self.rel(&p),
-                target: std::fs::read_link(&p)
-                    .map(|t| t.display().to_string())
-                    .unwrap_or_default(),
-            })
-            .collect();
+        obs.symlinks = layout.symlink_obs();
         if !engine_running {
             let key = self.cache.map(|_| fingerprint(&layout));
             let cached = self.cache.and_then(|c| {

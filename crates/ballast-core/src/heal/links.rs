@@ -16,10 +16,28 @@ pub struct SymlinkObs {
     pub target: String,
 }
 
+/// The paths the engine writes under: it refuses to start while one of them is a link.
+pub const ENGINE_PATHS: [&str; 5] = ["journal", "journal/engine", "state", "quarantine", "run"];
+
+/// Why the engine refuses to start in a data directory with these links (in every mode: it
+/// would write its journal, snapshots, quarantine copies or lock through them), if it does.
+pub fn engine_refusal(links: &[SymlinkObs]) -> Option<String> {
+    let l = links
+        .iter()
+        .find(|l| ENGINE_PATHS.contains(&l.path.as_str()))?;
+    Some(format!(
+        "{} in the data directory is a symbolic link (to {}): the engine writes nothing through a link inside its data directory; make it a real directory (move the link away, create the directory, move the contents back), or link the whole data directory instead",
+        l.path, l.target
+    ))
+}
+
 /// Report each link as dangerous and hold back every heal that would write through one.
 pub(super) fn links(plan: &mut Plan, links: &[SymlinkObs]) {
     if links.is_empty() {
         return;
+    }
+    if let Some(why) = engine_refusal(links) {
+        plan.engine_refusal.get_or_insert(why);
     }
     for a in &mut plan.actions {
         if a.class != Class::Heal {

@@ -19,7 +19,7 @@ use crate::config::Mode;
 use crate::recovery::{Decision, RecoveryFacts, Step, decide};
 
 pub use files::{JsonSalvage, JsonlSplit, salvage_json, split_jsonl};
-pub use links::SymlinkObs;
+pub use links::{ENGINE_PATHS, SymlinkObs, engine_refusal as link_refusal};
 
 /// A lock or heartbeat is considered only after this age (SPEC §4: stale locks are older
 /// than 5 min).

@@ -232,6 +232,7 @@ pub fn foreground(
                 // A replay file that cannot be read, a journal of the other mode: the
                 // configuration is wrong — FAILED_CONFIG, not a restart loop.
                 ballast_engine::EngineError::Feed(_)
+                | ballast_engine::EngineError::Link(_)
                 | ballast_engine::EngineError::ModeMismatch { .. } => exit::CONFIG,
                 _ => exit::FAILURE,
             })
