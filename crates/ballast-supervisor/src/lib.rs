@@ -1781,6 +1781,12 @@ impl Supervisor {
             Request::Approve { id } => self.decide(&id, true, log),
             Request::Reject { id } => self.decide(&id, false, log),
             Request::Release => {
+                // Judged on what is there now: a dangerous finding of the last sweep that is
+                // gone since (the engine salvaged at its start) does not hold the release.
+                if self.governor.lock().is_ok_and(|g| g.dangerous > 0) {
+                    self.engine_files.borrow_mut().forget();
+                    self.sweep(false, log);
+                }
                 let now = self.clock.now();
                 let released = self
                     .governor

@@ -126,3 +126,138 @@ fn item_9_journal_verify_and_dump_on_a_running_engine_are_never_dangerous_or_hea
     assert_eq!(report["engine_running"], true, "{report:#}");
     assert!(sup.stop().0.success());
 }
+
+/// Fast health cycles and a one-second hysteresis; the machine's own resources only reported.
+const FAST: &str = "[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\nhysteresis_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\ndisk_free_min_pct = 0\n\n[journal]\nsnapshot_every_records = 20\n";
+
+/// The engine and a critical service that fails its budget at once until `ok` exists.
+fn critical_config(dir: &Path) -> String {
+    format!(
+        "{FAST}
+[[services]]
+name = \"risk-feed\"
+kind = \"critical\"
+command = \"/bin/sh\"
+args = [\"-c\", \"test -f {ok} && exec sleep 1000; exit 3\"]
+max_restarts = 0
+restart_delay_ms = 0
+",
+        ok = dir.join("ok").display()
+    )
+}
+
+fn policy(h: &serde_json::Value) -> &str {
+    h["policy"]["policy"].as_str().unwrap_or("")
+}
+
+/// Every issue's text: its symptom and, when known, a root cause that says something else.
+fn repeated_causes(h: &serde_json::Value) -> Vec<String> {
+    h["issues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            let cause = i["root_cause"].as_str()?;
+            let symptoms = i["symptoms"].to_string();
+            symptoms.contains(cause).then(|| format!("{i:#}"))
+        })
+        .collect()
+}
+
+type Damage = fn(&Path);
+
+#[test]
+fn item_2_after_a_paper_salvage_resume_leaves_emergency_shutdown_without_a_supervisor_restart() {
+    let cases: [(&str, Damage); 2] = [
+        ("the engine journal moved away", |data| {
+            std::fs::rename(
+                data.join("journal/engine"),
+                data.join("engine-journal-elsewhere"),
+            )
+            .unwrap();
+        }),
+        ("a middle record corrupted", |data| {
+            let dir = data.join("journal/engine");
+            let mut segs: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            segs.sort();
+            let seg = &segs[0];
+            let mut bytes = std::fs::read(seg).unwrap();
+            let lines: Vec<usize> = bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i)
+                .collect();
+            assert!(lines.len() > 10, "a journal with records");
+            // A byte inside the fifth record.
+            let at = lines[3] + 10;
+            bytes[at] ^= 0x20;
+            std::fs::write(seg, bytes).unwrap();
+        }),
+    ];
+    for (name, damage) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let data = data(dir);
+        // EMERGENCY_SHUTDOWN through the critical service, journaled by the engine, with
+        // snapshots written.
+        let sup = Sup::start(dir, &critical_config(dir));
+        common::wait_health(&sup, "EMERGENCY_SHUTDOWN", |h| {
+            policy(h) == "EMERGENCY_SHUTDOWN"
+        });
+        wait_seq(&sup, 60);
+        assert!(sup.stop().0.success());
+        std::fs::write(dir.join("ok"), b"").unwrap();
+        damage(&data);
+        let sup = Sup::start(dir, &critical_config(dir));
+        sup.wait_for("the engine and the service running", |s| {
+            state(s, "engine") == "RUNNING" && state(s, "risk-feed") == "RUNNING"
+        });
+        let log = data.join("logs/engine.log");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("salvage")
+        {
+            assert!(Instant::now() < deadline, "{name}: the engine salvaged");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The salvaged files are what the healer now sees: nothing dangerous stands, and the
+        // operator's release works (an order left unknown by the stop may take a moment).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
+        loop {
+            let out = sup.cli(&["resume"]);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if out.status.success() {
+                assert!(text.contains("EMERGENCY_SHUTDOWN -> "), "{name}: {text}");
+                break;
+            }
+            let heal = sup.cli(&["heal", "--dry-run"]);
+            last = format!(
+                "{text}\nheal --dry-run: {}\nhealth: {:#}",
+                String::from_utf8_lossy(&heal.stdout),
+                common::health(&sup).unwrap_or_default()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{name}: resume never succeeded after the salvage: {last}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = last;
+        let h = common::wait_health(&sup, "the policy released", |h| {
+            policy(h) != "EMERGENCY_SHUTDOWN"
+        });
+        let repeated = repeated_causes(&h);
+        assert!(repeated.is_empty(), "{name}: {repeated:?}");
+        assert!(sup.stop().0.success());
+    }
+}
