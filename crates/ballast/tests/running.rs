@@ -109,6 +109,11 @@ fn item_9_journal_verify_and_dump_on_a_running_engine_are_never_dangerous_or_hea
             ));
         }
     }
+    let text = String::from_utf8_lossy(&sup.cli(&["heal", "--dry-run"]).stdout).into_owned();
+    assert!(
+        text.contains("0 dangerous") && text.contains("engine: running (pid"),
+        "heal names the running engine rather than saying it may start: {text}"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
     assert!(
         running_said,
