@@ -134,6 +134,12 @@ pub struct RecoveryFacts {
     pub snapshots: Vec<SnapshotFacts>,
     /// The last durable seq the engine's heartbeat (`run/engine.heartbeat`) reported.
     pub heartbeat_seq: Option<u64>,
+    /// An engine held `run/engine.lock` when the files were read (checked after reading
+    /// them): it is appending to the journal and writing snapshots, so a partial record at
+    /// the very end is being written and a snapshot's temp file is being filled — neither is
+    /// damage. (The engine's own start reads with this `false`: nobody else writes then.)
+    #[serde(default)]
+    pub engine_running: bool,
 }
 
 /// The heartbeat file, relative to the data directory.
@@ -198,6 +204,9 @@ pub struct Decision {
     pub snapshot: Option<(u64, String)>,
     /// Why the engine does not start, in words.
     pub refusal: Option<String>,
+    /// With the engine running: what is being written right now and was therefore not judged
+    /// (a partial last record, a snapshot's temp file), in words.
+    pub writing: Vec<String>,
 }
 
 impl Decision {
@@ -292,6 +301,7 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
     let mut b = Builder {
         findings: Vec::new(),
     };
+    let mut writing = Vec::new();
     let ack = evidence(facts);
     let kept = match &facts.journal {
         Ok(j) => j.last_seq,
@@ -308,7 +318,7 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
             ),
             Vec::new(),
         ),
-        Ok(j) => journal(&mut b, j, ack.as_ref(), facts.heartbeat_seq),
+        Ok(j) => journal(&mut b, j, ack.as_ref(), facts, &mut writing),
     }
     // Past a newer-format record the journal may well go on: snapshots beyond it are not
     // judged by this build.
@@ -324,6 +334,10 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
     );
     for s in &facts.snapshots {
         if newer && s.seq.is_some_and(|seq| seq > kept) {
+            continue;
+        }
+        if facts.engine_running && s.seq.is_none() {
+            writing.push(format!("{} (a snapshot being written)", s.file));
             continue;
         }
         snapshot(&mut b, s, facts.journal.as_ref().ok(), kept);
@@ -370,6 +384,7 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
             snapshot
         },
         refusal,
+        writing,
     }
 }
 
@@ -412,7 +427,14 @@ fn outcome(mode: Mode, findings: &[Finding]) -> (Outcome, Option<String>) {
     }
 }
 
-fn journal(b: &mut Builder, j: &JournalFacts, ack: Option<&(u64, String)>, hb: Option<u64>) {
+fn journal(
+    b: &mut Builder,
+    j: &JournalFacts,
+    ack: Option<&(u64, String)>,
+    facts: &RecoveryFacts,
+    writing: &mut Vec<String>,
+) {
+    let hb = facts.heartbeat_seq;
     let kept = j.last_seq;
     let at = |p: &JournalProblem| format!("{}/{}", j.dir, p.segment);
     // Ahead of the kept prefix, the heartbeat would be evidence against the salvaged journal
@@ -462,6 +484,16 @@ fn journal(b: &mut Builder, j: &JournalFacts, ack: Option<&(u64, String)>, hb: O
         return;
     }
     let torn = p.tail_shaped && matches!(p.kind, ProblemKind::Corrupt { .. });
+    if torn && acknowledged_after.is_none() && facts.engine_running {
+        // The running engine's append in progress (nothing says it was acknowledged).
+        writing.push(format!(
+            "{}: the record after seq {kept} ({} bytes so far, line {})",
+            at(p),
+            p.bytes,
+            p.line
+        ));
+        return;
+    }
     if torn && acknowledged_after.is_none() {
         b.push(
             "journal",
@@ -675,6 +707,7 @@ mod tests {
             journal: Ok(j),
             snapshots: snaps,
             heartbeat_seq: hb,
+            engine_running: false,
         }
     }
 
@@ -771,11 +804,35 @@ mod tests {
     }
 
     #[test]
+    fn with_the_engine_running_a_partial_last_record_is_being_written_not_torn() {
+        let mut f = facts(torn(10), vec![], Some(10));
+        f.snapshots.push(SnapshotFacts {
+            file: "state/.engine.snapshot.tmp".into(),
+            seq: None,
+            engine: false,
+            check: SnapshotCheck::Temp,
+        });
+        f.engine_running = true;
+        let d = decide(Mode::Live, &f);
+        assert_eq!(d.outcome, Outcome::Clean, "{d:#?}");
+        assert!(d.findings.is_empty() && d.steps.is_empty());
+        assert_eq!(d.writing.len(), 2, "{d:#?}");
+        // Acknowledged records missing stay dangerous, running or not.
+        f.heartbeat_seq = Some(11);
+        assert_eq!(decide(Mode::Live, &f).outcome, Outcome::Refuse);
+        // Without the engine: the torn tail and the leftover are healed.
+        f.heartbeat_seq = Some(10);
+        f.engine_running = false;
+        assert_eq!(decide(Mode::Live, &f).outcome, Outcome::Heal);
+    }
+
+    #[test]
     fn an_unreadable_journal_is_refused_in_every_mode() {
         let f = RecoveryFacts {
             journal: Err("permission denied".into()),
             snapshots: vec![],
             heartbeat_seq: None,
+            engine_running: false,
         };
         for mode in [Mode::Paper, Mode::Live] {
             let d = decide(mode, &f);

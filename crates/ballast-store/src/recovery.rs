@@ -94,6 +94,10 @@ pub struct AssessSpec<'a> {
     pub check_record: RecordCheck,
     /// Whether a snapshot's state parses in this build.
     pub check_state: &'a dyn Fn(&str) -> Result<(), String>,
+    /// Whether an engine other than the caller may be writing these files (the tools, the
+    /// healer): then whether one holds `run/engine.lock` is checked once they are read
+    /// ([`RecoveryFacts::engine_running`]). `false` for the engine's own start.
+    pub engine_may_run: bool,
 }
 
 /// The facts read, and the scan they came from (`None`: the journal could not be read).
@@ -111,6 +115,22 @@ impl Assessment {
 
 /// Read the journal, the snapshots and the heartbeat; change nothing.
 pub fn assess(spec: &AssessSpec<'_>) -> Result<Assessment, SnapshotError> {
+    assess_visiting(spec, &mut |_| Ok(()))
+}
+
+/// As [`assess`], calling `visit` for each record of the journal's valid prefix (one read
+/// for `ballast journal dump` and its verdict).
+///
+/// The order of the reads makes a running engine's files consistent: the evidence that only
+/// grows while the engine runs — the heartbeat's durable seq, then the snapshots — is read
+/// first, the journal last, so the journal read is never shorter than what that evidence
+/// says was acknowledged; only then is the engine's lock looked at (a partial last record
+/// is the engine's append in progress only while it holds the lock).
+pub fn assess_visiting(
+    spec: &AssessSpec<'_>,
+    visit: &mut scan::Visitor<'_>,
+) -> Result<Assessment, SnapshotError> {
+    let heartbeat_seq = heartbeat_seq(spec.storage, spec.layout);
     let snaps = |name| Snapshots {
         storage: spec.storage,
         layout: spec.layout,
@@ -134,9 +154,11 @@ pub fn assess(spec: &AssessSpec<'_>) -> Result<Assessment, SnapshotError> {
             if wanted.contains(&r.seq) {
                 crc_at.push((r.seq, r.crc()));
             }
-            Ok(())
+            visit(r)
         },
     );
+    let engine_running = spec.engine_may_run
+        && crate::pidlock::holder(&spec.layout.run().join("engine.lock")).is_some();
     let (journal, scan) = match scanned {
         Ok(s) => (
             Ok(journal_facts(spec.storage, spec.layout, &dir, &s, crc_at)),
@@ -148,7 +170,8 @@ pub fn assess(spec: &AssessSpec<'_>) -> Result<Assessment, SnapshotError> {
         facts: RecoveryFacts {
             journal,
             snapshots,
-            heartbeat_seq: heartbeat_seq(spec.storage, spec.layout),
+            heartbeat_seq,
+            engine_running,
         },
         scan,
     })
@@ -333,6 +356,7 @@ pub fn recover<S: Serialize + DeserializeOwned>(
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         },
+        engine_may_run: false,
     })?;
     let decision = assessment.decide(mode);
     if decision.outcome == Outcome::Refuse {

@@ -351,7 +351,12 @@ impl Snapshots<'_> {
         let mut out = Vec::new();
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
-            let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+            let data = match self.storage.read(&path) {
+                Ok(d) => d,
+                // Pruned by the running engine's retention since the listing: not there.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("read", &path)(e)),
+            };
             let check = match validate(*seq, &data) {
                 Validity::Valid(body) => {
                     let (bound, state) = split_body(body);

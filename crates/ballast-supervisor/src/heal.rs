@@ -74,34 +74,71 @@ pub struct Healer<'a> {
 
 /// The engine's journal and snapshots as last observed, keyed by a fingerprint of their files
 /// (names, sizes, modification times): a sweep reads them again only when one changed — a
-/// large journal takes a while to scan, and sweeps run on the supervisor's loop.
+/// large journal takes a while to scan, and sweeps run on the supervisor's loop. While the
+/// engine runs and they were last found clean, only a change that is not the engine's
+/// ordinary writing reads them again: a new or removed file (a snapshot, a segment), a
+/// segment other than the last changing, another engine holding the lock. While anything was
+/// found there, every change reads them again, so a finding clears as soon as it is gone.
 #[derive(Debug, Default)]
 pub struct EngineFiles {
-    key: Vec<(String, u64, i64, i64)>,
+    key: Vec<FileKey>,
     seen: Option<(RecoveryFacts, Option<Vec<PositionRow>>)>,
+    /// The last reading found nothing and an engine was running.
+    quiet: bool,
 }
 
-fn fingerprint(layout: &Layout) -> Vec<(String, u64, i64, i64)> {
+impl EngineFiles {
+    /// Read them again at the next observation (an operator's `ballast heal`).
+    pub fn forget(&mut self) {
+        self.seen = None;
+    }
+}
+
+/// `(where, name, size, mtime s, mtime ns)`; where: 0 journal, 1 snapshots, 2 heartbeat, 3
+/// the engine lock's holder.
+type FileKey = (u8, String, u64, i64, i64);
+
+fn fingerprint(layout: &Layout) -> Vec<FileKey> {
     let mut key = Vec::new();
-    for dir in [layout.engine_journal(), layout.state(), layout.run()] {
+    for (at, dir) in [layout.engine_journal(), layout.state(), layout.run()]
+        .into_iter()
+        .enumerate()
+    {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if dir == layout.state() && !name.contains(".snapshot.") {
+            if at == 1 && !name.contains(".snapshot.") {
                 continue;
             }
-            if dir == layout.run() && name != "engine.heartbeat" {
+            if at == 2 && name != "engine.heartbeat" {
                 continue;
             }
             if let Ok(m) = e.metadata() {
-                key.push((name, m.len(), m.mtime(), m.mtime_nsec()));
+                key.push((at as u8, name, m.len(), m.mtime(), m.mtime_nsec()));
             }
         }
     }
+    if let Some(h) = ballast_store::pidlock::holder(&layout.run().join("engine.lock")) {
+        let who = format!("{:?} {}", h.pid, h.started.unwrap_or_default());
+        key.push((3, who, 0, 0, 0));
+    }
     key.sort();
     key
+}
+
+/// What of a fingerprint a running engine does not change by writing as usual: file names,
+/// and the sizes and times of every journal segment but the last; not the heartbeat.
+fn coarse(key: &[FileKey]) -> Vec<FileKey> {
+    let last = key.iter().filter(|k| k.0 == 0).map(|k| &k.1).max();
+    key.iter()
+        .filter(|k| k.0 != 2)
+        .map(|k| match k.0 {
+            0 if Some(&k.1) != last => k.clone(),
+            _ => (k.0, k.1.clone(), 0, 0, 0),
+        })
+        .collect()
 }
 
 impl Healer<'_> {
@@ -123,8 +160,8 @@ impl Healer<'_> {
         self.layout().display(path)
     }
 
-    /// Observe every component. `engine_running`: the engine owns its journal and snapshots
-    /// (they are inspected at its next start instead). `running(service)`: whether a service
+    /// Observe every component. `engine_running`: an engine holds its lock (its journal and
+    /// snapshots are read as a running engine's; their heals wait for its next start). `running(service)`: whether a service
     /// runs now (a stale heartbeat restarts only a running service).
     pub fn observe(&self, engine_running: bool, running: &dyn Fn(&str) -> bool) -> Observation {
         let layout = self.layout();
@@ -133,26 +170,37 @@ impl Healer<'_> {
             obs.dirs.push((self.rel(&d), path_state(&d)));
         }
         obs.symlinks = layout.symlink_obs();
-        if !engine_running {
-            let key = self.cache.map(|_| fingerprint(&layout));
-            let cached = self.cache.and_then(|c| {
-                let c = c.borrow();
-                (Some(&c.key) == key.as_ref())
-                    .then(|| c.seen.clone())
-                    .flatten()
-            });
-            match cached {
-                Some((facts, positions)) => {
-                    obs.recovery = Some(facts);
-                    obs.positions = positions;
-                }
-                None => {
-                    self.recovery(&layout, &mut obs);
-                    if let (Some(c), Some(key)) = (self.cache, key) {
-                        let mut c = c.borrow_mut();
-                        c.key = key;
-                        c.seen = obs.recovery.clone().map(|f| (f, obs.positions.clone()));
-                    }
+        // Also while the engine runs: the reads are ordered for a running engine's files, and
+        // a finding stands only while it is found.
+        let key = self.cache.map(|_| fingerprint(&layout));
+        let cached = self.cache.and_then(|c| {
+            let c = c.borrow();
+            let key = key.as_ref()?;
+            let same = if engine_running && c.quiet {
+                coarse(&c.key) == coarse(key)
+            } else {
+                c.key == *key
+            };
+            same.then(|| c.seen.clone()).flatten()
+        });
+        match cached {
+            Some((facts, positions)) => {
+                obs.recovery = Some(facts);
+                obs.positions = positions;
+            }
+            None => {
+                self.recovery(&layout, &mut obs);
+                if let (Some(c), Some(key)) = (self.cache, key) {
+                    let mut c = c.borrow_mut();
+                    c.key = key;
+                    c.seen = obs.recovery.clone().map(|f| (f, obs.positions.clone()));
+                    c.quiet = engine_running
+                        && obs.recovery.as_ref().is_some_and(|f| {
+                            f.engine_running
+                                && ballast_core::recovery::decide(obs.mode, f)
+                                    .findings
+                                    .is_empty()
+                        });
                 }
             }
         }
@@ -192,6 +240,7 @@ impl Healer<'_> {
             report_snapshots: &SNAPSHOT_NAMES[1..],
             check_record: ballast_core::engine::kinds::check_body,
             check_state: &ballast_core::engine::kinds::check_state,
+            engine_may_run: true,
         });
         let facts = match assessed {
             Ok(a) => a.facts,
@@ -199,6 +248,7 @@ impl Healer<'_> {
                 journal: Err(format!("cannot read the snapshots: {e}")),
                 snapshots: Vec::new(),
                 heartbeat_seq: None,
+                engine_running: false,
             },
         };
         let decision = ballast_core::recovery::decide(obs.mode, &facts);
@@ -792,8 +842,11 @@ mod tests {
             verdict(healer.observe(false, &|_| false)),
             Some(Outcome::Clean)
         );
-        // The engine owns them while it runs: not looked at.
-        assert_eq!(verdict(healer.observe(true, &|_| false)), None);
+        // Also read while the engine runs (what is found stands only while it is there).
+        assert_eq!(
+            verdict(healer.observe(true, &|_| false)),
+            Some(Outcome::Clean)
+        );
     }
 
     #[test]

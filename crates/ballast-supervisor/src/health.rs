@@ -682,10 +682,11 @@ fn journal_check(inputs: &Inputs) -> CheckResult {
                 "integrity",
                 Status::Critical,
                 format!(
-                    "{} dangerous finding(s); first: {c} {target}: {reason}",
+                    "{} dangerous finding(s) of the self-heal in the engine's journal, snapshots or state; first: {c} {target}",
                     bad.len()
                 ),
             );
+            // What is wrong there: the symptom names where, the cause says what.
             r.root_cause = Some(reason.clone());
             r.failure = Some(*class)
                 .filter(|c| matches!(c, FailureClass::CodeSchema | FailureClass::PersistentConfig));

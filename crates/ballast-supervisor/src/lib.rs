@@ -1364,7 +1364,7 @@ impl Supervisor {
             }
         }
         // What the health monitor sees of the healer: dangerous findings and failed heals.
-        let mut findings: Vec<(String, String, String, ballast_core::heal::FailureClass)> = report
+        let findings: Vec<(String, String, String, ballast_core::heal::FailureClass)> = report
             .plan
             .dangerous()
             .map(|a| {
@@ -1386,17 +1386,9 @@ impl Supervisor {
             }))
             .collect();
         if let Ok(mut i) = self.inputs.lock() {
-            // While the engine runs it owns its journal, snapshots and state: what was found
-            // there at the last inspection stands until the next one (an operator acts, the
-            // engine stops) — a dangerous finding never clears by not being looked at.
-            if engine_running {
-                findings.extend(
-                    i.heal_findings
-                        .iter()
-                        .filter(|(c, ..)| heal::ENGINE_OWNED.contains(&c.as_str()))
-                        .cloned(),
-                );
-            }
+            // The engine's files are inspected also while it runs (read-only, in an order that
+            // keeps them consistent): a finding stands exactly while it is found — after a
+            // paper salvage it clears, and a damage found stays.
             if let Ok(mut g) = self.governor.lock() {
                 g.dangerous = findings.len();
             }
@@ -1789,6 +1781,12 @@ impl Supervisor {
             Request::Approve { id } => self.decide(&id, true, log),
             Request::Reject { id } => self.decide(&id, false, log),
             Request::Release => {
+                // Judged on what is there now: a dangerous finding of the last sweep that is
+                // gone since (the engine salvaged at its start) does not hold the release.
+                if self.governor.lock().is_ok_and(|g| g.dangerous > 0) {
+                    self.engine_files.borrow_mut().forget();
+                    self.sweep(false, log);
+                }
                 let now = self.clock.now();
                 let released = self
                     .governor
@@ -1816,6 +1814,8 @@ impl Supervisor {
                 }
             }
             Request::Heal { dry_run } => {
+                // The operator asked: everything is read again now, the engine's files too.
+                self.engine_files.borrow_mut().forget();
                 let report = if dry_run {
                     heal::Healer {
                         data_dir: &self.data_dir,

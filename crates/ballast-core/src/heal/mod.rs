@@ -274,8 +274,9 @@ pub struct Observation {
     /// The data directory's own directories.
     pub dirs: Vec<(String, PathState)>,
     /// The engine journal, its snapshots and heartbeat, as read for the one recovery decision
-    /// ([`crate::recovery::decide`]); `None` when the engine owns them right now (they are
-    /// not inspected then).
+    /// ([`crate::recovery::decide`]), also while the engine runs (read in an order that
+    /// keeps a running engine's files consistent; its heals wait for its next start);
+    /// `None`: not read.
     pub recovery: Option<RecoveryFacts>,
     /// Positions of the latest valid snapshot (`None`: none to read).
     pub positions: Option<Vec<PositionRow>>,
@@ -321,7 +322,7 @@ pub fn inspect(obs: &Observation) -> Plan {
         dir(&mut plan, "data_dirs", path, *state);
     }
     if let Some(facts) = &obs.recovery {
-        recovery(&mut plan, &decide(obs.mode, facts));
+        recovery(&mut plan, &decide(obs.mode, facts), facts.engine_running);
     }
     if let Some(rows) = &obs.positions {
         positions(&mut plan, rows);
@@ -391,9 +392,24 @@ fn dir(plan: &mut Plan, component: &str, path: &str, state: PathState) {
 
 /// The journal and snapshot findings of the recovery decision, as heal actions: a `heal`
 /// finding's one step is applied here exactly as the engine's start would; a dangerous one is
-/// reported (a paper engine's start salvages it, `ballast heal` never does).
-fn recovery(plan: &mut Plan, d: &Decision) {
+/// reported (a paper engine's start salvages it, `ballast heal` never does). While the engine
+/// runs it owns these files: a heal is held back (skipped, done at its next start).
+fn recovery(plan: &mut Plan, d: &Decision, engine_running: bool) {
     for f in &d.findings {
+        if engine_running && f.class == Class::Heal {
+            plan.push(
+                &f.component,
+                f.target.clone(),
+                Class::Skip,
+                f.failure,
+                Op::Report,
+                format!(
+                    "{}; not now: the engine is running and owns this file (its next start does it, or `ballast heal` once it is stopped)",
+                    f.reason
+                ),
+            );
+            continue;
+        }
         let op = match (f.class, f.steps.as_slice()) {
             (Class::Heal, [Step::Truncate { keep_bytes, .. }]) => Op::Truncate {
                 keep_bytes: *keep_bytes,

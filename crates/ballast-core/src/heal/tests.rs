@@ -40,6 +40,7 @@ fn facts(problem: Option<crate::recovery::JournalProblem>) -> RecoveryFacts {
         }),
         snapshots: Vec::new(),
         heartbeat_seq: None,
+        engine_running: false,
     }
 }
 

@@ -354,7 +354,11 @@ pub fn issues(subsystems: &[SubsystemHealth], previous: &[Issue], now: Timestamp
                 status: c.status,
                 severity,
                 symptoms: vec![format!("{}: {}", c.status.as_str(), c.detail)],
-                root_cause: c.root_cause.clone(),
+                // The cause says what the symptom does not (never the same words twice).
+                root_cause: c
+                    .root_cause
+                    .clone()
+                    .filter(|cause| !cause.trim().is_empty() && !c.detail.contains(cause.as_str())),
                 impacts_trading: s.subsystem.impacts_trading,
                 affects: dependents(&s.subsystem.name, subsystems),
                 policy: crate::policy::Policy::AllowAll,

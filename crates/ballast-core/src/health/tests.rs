@@ -139,6 +139,28 @@ fn issues_carry_severity_dependents_and_keep_their_start() {
 }
 
 #[test]
+fn item_2_an_issues_root_cause_never_repeats_its_symptom() {
+    let with = |detail: &str, cause: &str| {
+        let mut c = CheckResult::new("main", Status::Critical, detail);
+        c.root_cause = Some(cause.into());
+        let s = SubsystemHealth::new(sub("journal", true, true, &[]), vec![c], Timestamp::EPOCH);
+        issues(&[s], &[], Timestamp::EPOCH).remove(0).root_cause
+    };
+    // The cause already in the symptom (a service's last exit, an engine loop's error).
+    assert_eq!(with("FAILED (last exit: exit code 2)", "exit code 2"), None);
+    assert_eq!(with("engine FAILED: boom", "boom"), None);
+    // A cause the symptom does not say is kept.
+    assert_eq!(
+        with(
+            "1 dangerous finding(s); first: journal journal/engine",
+            "seq gap"
+        )
+        .as_deref(),
+        Some("seq gap")
+    );
+}
+
+#[test]
 fn recommendations_depend_on_impact_and_severity() {
     let issue = |status, trading, critical| {
         let s = sub("x", critical, trading, &[]);

@@ -178,6 +178,22 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
         count("dangerous"),
         count("skip")
     );
+    let lock = ballast_store::Layout::new(dir).run().join("engine.lock");
+    if let Some(h) = ballast_store::pidlock::holder(&lock) {
+        let pid = h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        let found = actions
+            .iter()
+            .any(|a| a["component"] == "journal" || a["component"] == "snapshots");
+        out!(
+            "engine: running{pid}: its journal and snapshots were read as it writes them{}",
+            if found {
+                "; a heal of them waits for its next start, which decides again"
+            } else {
+                ""
+            }
+        );
+        return;
+    }
     match (r["plan"]["engine_refusal"].as_str(), r["refusal"].as_str()) {
         (Some(why), _) => out!("engine: will refuse to start — {why}"),
         (None, Some(why)) => out!("engine: {why}"),

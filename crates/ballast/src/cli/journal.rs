@@ -10,7 +10,7 @@ use ballast_core::heal::Class;
 use ballast_core::recovery::{Decision, Outcome, SnapshotFacts};
 use ballast_store::journal::{self, Scan, Verdict};
 use ballast_store::record::RecordRef;
-use ballast_store::recovery::{AssessSpec, Assessment, assess};
+use ballast_store::recovery::{AssessSpec, Assessment, assess_visiting};
 use ballast_store::snapshot::{SnapshotStatus, Snapshots};
 use ballast_store::{Layout, RealStorage, SystemClock};
 use clap::Subcommand;
@@ -105,6 +105,8 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<Exit> {
 struct Report<'a> {
     data_dir: String,
     status: &'static str,
+    /// An engine held `run/engine.lock` while this was read (it is writing the journal).
+    engine_running: bool,
     journal: Option<&'a Scan>,
     snapshots: &'a [SnapshotFacts],
     /// What the engine's start does, per mode.
@@ -119,20 +121,44 @@ struct OpsReport<'a> {
     journal: &'a Scan,
 }
 
-/// The engine journal, snapshots and heartbeat, read as the engine's start reads them.
-fn assess_engine(dir: &Path) -> anyhow::Result<Assessment> {
+/// The engine journal, snapshots and heartbeat, read as the engine's start reads them (a
+/// running engine's files in the order that keeps them consistent), `visit` called for each
+/// record of the journal's valid prefix.
+fn assess_engine(dir: &Path, visit: &mut journal::scan::Visitor<'_>) -> anyhow::Result<Assessment> {
     require_dir(dir)?;
     let layout = Layout::new(dir);
-    assess(&AssessSpec {
-        storage: &RealStorage,
-        layout: &layout,
-        clock: &SystemClock,
-        snapshot_name: "engine",
-        report_snapshots: &["pipeline", "universe"],
-        check_record: ballast_core::engine::kinds::check_body,
-        check_state: &ballast_core::engine::kinds::check_state,
-    })
+    assess_visiting(
+        &AssessSpec {
+            storage: &RealStorage,
+            layout: &layout,
+            clock: &SystemClock,
+            snapshot_name: "engine",
+            report_snapshots: &["pipeline", "universe"],
+            check_record: ballast_core::engine::kinds::check_body,
+            check_state: &ballast_core::engine::kinds::check_state,
+            engine_may_run: true,
+        },
+        visit,
+    )
     .context("cannot read the snapshots")
+}
+
+/// What verify says of a running engine (its pid as its lock names it).
+fn running_line(dir: &Path, d: &Decision) -> String {
+    let pid = ballast_store::pidlock::holder(&Layout::new(dir).run().join("engine.lock"))
+        .and_then(|h| h.pid)
+        .map(|p| format!(" (pid {p})"))
+        .unwrap_or_default();
+    let mut line = format!(
+        "engine: the engine is running{pid}; the journal is being written: this is the journal as it was read, and its next start decides again from what is there then"
+    );
+    if !d.writing.is_empty() {
+        line.push_str(&format!(
+            "\n  being written (not judged): {}",
+            d.writing.join("; ")
+        ));
+    }
+    line
 }
 
 /// Status word and exit code of a decision (the same facts give the same findings in
@@ -229,7 +255,7 @@ fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
         out!("status: {word}");
         return Ok(code);
     }
-    let a = assess_engine(dir)?;
+    let a = assess_engine(dir, &mut |_| Ok(()))?;
     let paper = a.decide(Mode::Paper);
     let live = a.decide(Mode::Live);
     let (word, code) = decision_status(&paper);
@@ -237,6 +263,7 @@ fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
         let report = Report {
             data_dir: dir.display().to_string(),
             status: word,
+            engine_running: a.facts.engine_running,
             journal: a.scan.as_ref(),
             snapshots: &a.facts.snapshots,
             paper: &paper,
@@ -279,7 +306,12 @@ fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
             "  The engine heals these at its start (copy to quarantine first); `ballast heal` does it now"
         );
     }
-    if paper.summary() == live.summary() {
+    if a.facts.engine_running {
+        out!("{}", running_line(dir, &paper));
+    }
+    if a.facts.engine_running && paper.outcome == Outcome::Clean {
+        // What a start would do is decided at that start.
+    } else if paper.summary() == live.summary() {
         out!("engine start: {}", paper.summary());
     } else {
         out!("engine start, paper mode: {}", paper.summary());
@@ -355,7 +387,19 @@ fn dump(
                 msg
             })
         };
-        inspect(dir, ops, &mut visit)
+        // One read for the records and the verdict (the engine's: its evidence first).
+        if ops {
+            inspect(dir, true, &mut visit).map(|(scan, snapshots)| {
+                let (word, code) = status(&scan, &snapshots);
+                (word, code, scan.last_seq, false)
+            })
+        } else {
+            assess_engine(dir, &mut visit).map(|a| {
+                let (word, code) = decision_status(&a.decide(Mode::Paper));
+                let last = a.facts.journal.as_ref().map_or(0, |j| j.last_seq);
+                (word, code, last, a.facts.engine_running)
+            })
+        }
     };
     out.flush().ok();
     if let Some(e) = write_err {
@@ -364,7 +408,7 @@ fn dump(
         }
         return Err(e.into());
     }
-    let (scan, snapshots) = result?;
+    let (word, code, last_seq, running) = result?;
     // The ops journal's types are open-ended: one that matched nothing is named with those met.
     if let Some(k) = kind.filter(|k| ops && !seen.contains(*k)) {
         eprintln!(
@@ -377,15 +421,13 @@ fn dump(
         );
         return Ok(exit::FAILURE);
     }
-    let (word, code) = if ops {
-        status(&scan, &snapshots)
-    } else {
-        decision_status(&assess_engine(dir)?.decide(Mode::Paper))
-    };
     if code != exit::OK {
         eprintln!(
-            "ballast: the journal is {word}: only the valid prefix (up to seq {}) was printed; run `ballast journal verify` for details",
-            scan.last_seq
+            "ballast: the journal is {word}: only the valid prefix (up to seq {last_seq}) was printed; run `ballast journal verify` for details"
+        );
+    } else if running {
+        eprintln!(
+            "ballast: the engine is running; the journal is being written: printed up to seq {last_seq}, as it was when read"
         );
     }
     Ok(code)
