@@ -120,8 +120,25 @@ fn hex_value(b: u8) -> Option<u32> {
     }
 }
 
+/// A line that is a whole JSON object of a newer format (`"v"` above this build's), whatever
+/// its framing: a newer Ballast may frame or checksum its records differently, so such a line
+/// is never taken for corruption (and never cut or salvaged) — it is a schema problem.
+fn newer_format(line: &[u8]) -> Option<u32> {
+    serde_json::from_slice::<Version>(line)
+        .ok()
+        .map(|v| v.v)
+        .filter(|v| *v > SCHEMA_VERSION)
+}
+
 /// Decode and validate one line (without its newline).
 pub fn decode(line: &[u8]) -> Result<RecordRef<'_>, LineError> {
+    decode_framed(line).map_err(|e| match (&e, newer_format(line)) {
+        (LineError::Corrupt(_), Some(found)) => LineError::NewerSchema { found },
+        _ => e,
+    })
+}
+
+fn decode_framed(line: &[u8]) -> Result<RecordRef<'_>, LineError> {
     let corrupt = |why: &str| LineError::Corrupt(why.to_owned());
     if line.len() < SUFFIX_LEN + 2 {
         return Err(corrupt("line too short to be a record"));
@@ -167,6 +184,21 @@ pub fn decode(line: &[u8]) -> Result<RecordRef<'_>, LineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_6_a_newer_record_framed_differently_is_newer_not_corrupt() {
+        // An extra field after the checksum: this build's framing does not hold, the line is
+        // still a whole JSON object of format 2.
+        let line = br#"{"v":2,"seq":7,"ts":"2026-12-01T00:00:00.000Z","type":"market.bar","body":{},"crc":"00000000","sig":"ab"}"#;
+        assert_eq!(
+            decode(line).unwrap_err(),
+            LineError::NewerSchema { found: 2 }
+        );
+        // A damaged line of this format stays corrupt.
+        let bad = br#"{"v":1,"seq":7,"ts":"2026-12-01T00:00:00.000Z","type":"market.bar","body":{},"crc":"00000000","sig":"ab"}"#;
+        assert!(matches!(decode(bad), Err(LineError::Corrupt(_))));
+        assert!(matches!(decode(b"{\"v\":2"), Err(LineError::Corrupt(_))));
+    }
 
     fn one(seq: u64, body: &str) -> Vec<u8> {
         let mut out = Vec::new();

@@ -819,3 +819,82 @@ fn item_12_a_fifo_or_a_device_as_the_engine_heartbeat_blocks_no_reader() {
         assert!(out.status.success(), "{kind}: {}", text(&out.stderr));
     }
 }
+
+// --- item 8: the engine and the tools agree on a link inside the data directory -----------
+
+#[test]
+fn item_8_the_engine_writes_nothing_through_a_symlinked_journal_or_state_and_the_tools_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(
+        &[
+            "engine",
+            "--standalone",
+            "--data-dir",
+            "d",
+            "--max-bars",
+            "30",
+            "--bars-per-second",
+            "0",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for dir in ["journal/engine", "state"] {
+        let d = tmp.path().join(format!("d-{}", dir.replace('/', "-")));
+        let copy = std::process::Command::new("cp")
+            .args(["-a"])
+            .arg(tmp.path().join("d"))
+            .arg(&d)
+            .status()
+            .unwrap();
+        assert!(copy.success());
+        let outside = tmp
+            .path()
+            .join(format!("outside-{}", dir.replace('/', "-")));
+        std::fs::rename(d.join(dir), &outside).unwrap();
+        std::os::unix::fs::symlink(&outside, d.join(dir)).unwrap();
+        let before = std::process::Command::new("ls")
+            .args(["-lR"])
+            .arg(&outside)
+            .output()
+            .unwrap()
+            .stdout;
+        let ds = d.to_str().unwrap();
+        let out = ballast(&["journal", "verify", "--data-dir", ds], tmp.path());
+        assert_eq!(out.status.code(), Some(2), "{dir}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("symbolic link"),
+            "{}",
+            text(&out.stdout)
+        );
+        let out = ballast(&["heal", "--dry-run", "--data-dir", ds], tmp.path());
+        let said = text(&out.stdout);
+        assert!(said.contains("will refuse to start"), "{dir}: {said}");
+        let out = ballast(
+            &[
+                "engine",
+                "--standalone",
+                "--data-dir",
+                ds,
+                "--max-bars",
+                "60",
+                "--bars-per-second",
+                "0",
+            ],
+            tmp.path(),
+        );
+        assert_eq!(out.status.code(), Some(78), "{dir}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("symbolic link"),
+            "{}",
+            text(&out.stderr)
+        );
+        let after = std::process::Command::new("ls")
+            .args(["-lR"])
+            .arg(&outside)
+            .output()
+            .unwrap()
+            .stdout;
+        assert_eq!(before, after, "{dir}: nothing written through the link");
+    }
+}

@@ -255,6 +255,25 @@ fn verify(dir: &Path, ops: bool, json: bool) -> anyhow::Result<Exit> {
         out!("status: {word}");
         return Ok(code);
     }
+    // A link among the engine's own directories: the engine refuses to start in every mode
+    // (it writes nothing through one), so verify says so too.
+    if let Some(why) = ballast_core::heal::link_refusal(&Layout::new(dir).symlink_obs()) {
+        if json {
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "data_dir": dir.display().to_string(),
+                    "status": "dangerous",
+                    "engine_refusal": why,
+                }))?
+            );
+        } else {
+            out!("verdict: DANGEROUS: {why}");
+            out!("engine start: refused in paper and live mode; nothing was changed");
+            out!("status: dangerous");
+        }
+        return Ok(exit::DANGEROUS);
+    }
     let a = assess_engine(dir, &mut |_| Ok(()))?;
     let paper = a.decide(Mode::Paper);
     let live = a.decide(Mode::Live);
