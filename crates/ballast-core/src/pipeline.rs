@@ -60,6 +60,9 @@ pub struct Decision {
     pub signal: u64,
     pub at: Timestamp,
     pub symbol: String,
+    /// The side of the order asked for (absent in decisions recorded by older versions).
+    #[serde(default)]
+    pub side: Option<crate::domain::Side>,
     pub outcome: String,
     pub check: Option<String>,
     pub limit: Option<Decimal>,
@@ -85,6 +88,7 @@ impl DecisionLog {
         signal: u64,
         at: Timestamp,
         symbol: &str,
+        side: crate::domain::Side,
         requested: Decimal,
         verdict: &Verdict,
     ) {
@@ -98,6 +102,7 @@ impl DecisionLog {
             signal,
             at,
             symbol: symbol.to_owned(),
+            side: Some(side),
             outcome: outcome.to_owned(),
             check: first.map(|r| r.check.name().to_owned()),
             limit: first.map(|r| r.limit),
@@ -183,7 +188,14 @@ mod tests {
             } else {
                 &Verdict::Approve
             };
-            log.record(i, Timestamp::EPOCH, "AAPL", Decimal::TEN, v);
+            log.record(
+                i,
+                Timestamp::EPOCH,
+                "AAPL",
+                crate::domain::Side::Buy,
+                Decimal::TEN,
+                v,
+            );
         }
         assert_eq!(log.recent().count(), DECISION_HISTORY);
         let d = log.by_check("max_notional_per_order").next().unwrap();

@@ -684,23 +684,21 @@ fn decide(
             .map_err(|error| EngineError::Apply { seq, error })?;
         match &d.order {
             Some(o) => log(&format!(
-                "{} {} {} ({}: {}), guard {} -> order {} (signal {})",
+                "{} {} {} ({}), guard {} -> order {} (signal {})",
                 o.side,
                 o.qty,
                 o.symbol,
-                d.strategy,
-                d.reason,
+                why(&d),
                 verdict_word(&d),
                 o.client_order_id,
                 d.signal
             )),
             None => log(&format!(
-                "no order for {} {} {} ({}: {}) -> {} (signal {})",
+                "no order for {} {} {} ({}) -> {} (signal {})",
                 d.side,
                 d.candidate_qty,
                 d.symbol,
-                d.strategy,
-                d.reason,
+                why(&d),
                 verdict_word(&d),
                 d.signal
             )),
@@ -882,6 +880,16 @@ fn lost_reply(opts: &Options, r: &SentRecord) -> Option<bool> {
             .chain(r.attempt.to_le_bytes()),
     );
     (h % every == 0).then_some((h >> 32) & 1 == 1)
+}
+
+/// The strategy and its reason, the strategy named once (`sma_cross: sma_cross 10/30 cross
+/// up` reads `sma_cross 10/30 cross up`).
+fn why(d: &DecisionRecord) -> String {
+    if d.reason.starts_with(&d.strategy) {
+        d.reason.clone()
+    } else {
+        format!("{}: {}", d.strategy, d.reason)
+    }
 }
 
 fn verdict_word(d: &DecisionRecord) -> String {

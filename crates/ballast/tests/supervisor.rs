@@ -316,7 +316,7 @@ fn status_without_a_supervisor_says_how_to_start_one() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("no supervisor is answering") && err.contains("ballast run"),
+        err.contains("no supervisor runs") && err.contains("ballast run"),
         "{err}"
     );
 }

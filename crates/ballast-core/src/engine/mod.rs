@@ -594,6 +594,7 @@ impl EngineState {
             d.signal,
             d.at,
             d.symbol.as_str(),
+            d.side,
             d.candidate_qty,
             &d.verdict,
         );

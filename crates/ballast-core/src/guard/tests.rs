@@ -499,3 +499,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn item_20_a_gate_s_reason_is_said_in_words_a_limit_s_with_its_figures() {
+    let halted = Reason {
+        check: Check::TradingState,
+        observed: Decimal::ONE,
+        limit: Decimal::ZERO,
+        detail: "trading is HALTED".into(),
+    };
+    assert_eq!(halted.to_string(), "trading_state: trading is HALTED");
+    let notional = Reason {
+        check: Check::MaxNotionalPerOrder,
+        observed: Decimal::from(2500),
+        limit: Decimal::from(2000),
+        detail: String::new(),
+    };
+    assert_eq!(notional.to_string(), "max_notional_per_order: 2500 > 2000");
+}

@@ -77,6 +77,21 @@ pub struct Reason {
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A gate (halted, kill switch, mode, universe, no price, an invalid order) has no
+        // figure to compare: its words say it (`trading_state: trading is HALTED`, not
+        // `1 > 0`).
+        let gate = matches!(
+            self.check,
+            Check::KillSwitch
+                | Check::Mode
+                | Check::Universe
+                | Check::TradingState
+                | Check::InvalidOrder
+                | Check::ReferencePrice
+        );
+        if gate && !self.detail.is_empty() {
+            return write!(f, "{}: {}", self.check, self.detail);
+        }
         write!(
             f,
             "{}: {} > {}",

@@ -63,7 +63,7 @@ pub fn live_refusal(cfg: &Config, live_flag: bool) -> String {
         (false, true) => {
             "--live was given but the configuration says mode = \"paper\" (live needs mode = \"live\" too)".into()
         }
-        _ => "live trading needs every precondition below; no live broker configured".into(),
+        _ => "live trading needs every precondition below".into(),
     }
 }
 
@@ -78,8 +78,13 @@ pub fn check(arg: &ConfigArg) -> Exit {
         None => "no config file: the built-in paper configuration".to_owned(),
     };
     let symbols: Vec<&str> = c.feed.symbols.iter().map(|s| s.as_str()).collect();
+    let verdict = if c.general.mode == Mode::Live {
+        "valid, but this build cannot trade live (below)"
+    } else {
+        "OK"
+    };
     out!(
-        "{source}: OK (mode {}, {} feed of {}, strategy {}, engine {}, {} service(s), {} check(s), {} artifact(s))",
+        "{source}: {verdict} (mode {}, {} feed of {}, strategy {}, engine {}, {} service(s), {} check(s), {} artifact(s))",
         c.general.mode.as_str(),
         c.feed.kind.as_str(),
         symbols.join(","),

@@ -92,7 +92,15 @@ pub fn config(cmd: ConfigCommand) -> anyhow::Result<Exit> {
     let ConfigCommand::Show { json, config } = cmd;
     let loaded = match config.load() {
         Ok(l) => l,
-        Err(code) => return Ok(code),
+        Err(code) => {
+            if json {
+                out!(
+                    "{}",
+                    json!({ "error": "the configuration is invalid: every error is on stderr" })
+                );
+            }
+            return Ok(code);
+        }
     };
     let file = loaded.choice.absolute().map(|p| p.display().to_string());
     let rows: Vec<(String, String, Json, String)> = loaded

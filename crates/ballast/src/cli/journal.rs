@@ -66,11 +66,21 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<Exit> {
             data_dir,
             ops,
             json,
-        } => verify(
-            &settings::DataDir::new(data_dir.data_dir.as_deref(), None).path,
-            ops,
-            json,
-        ),
+        } => {
+            let result = verify(
+                &settings::DataDir::new(data_dir.data_dir.as_deref(), None).path,
+                ops,
+                json,
+            );
+            // `--json` answers in JSON, errors too.
+            match result {
+                Err(e) if json => {
+                    out!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+                    Err(e)
+                }
+                other => other,
+            }
+        }
         JournalCommand::Dump {
             data_dir,
             ops,

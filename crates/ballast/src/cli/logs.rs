@@ -94,7 +94,7 @@ pub fn logs(dir: &DataDir, service: Option<&str>, n: usize, follow: bool) -> any
         Some(s) if all.iter().any(|a| a == s) => vec![s.to_owned()],
         Some(s) => {
             eprintln!(
-                "ballast logs: no log for {s:?} in {} (logs there: {})\n    help: name a service of the configuration, `engine` or `supervisor`",
+                "ballast logs: no log for {s:?} in {} (logs there: {})\n    help: a service's log appears when it first starts; name a service of the configuration, `engine` or `supervisor`",
                 dir.path.join("logs").display(),
                 if all.is_empty() {
                     "none yet".to_owned()

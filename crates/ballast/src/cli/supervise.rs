@@ -196,6 +196,30 @@ fn socket(dir: &DataDir) -> PathBuf {
     dir.path.join("run/supervisor.sock")
 }
 
+/// What to say when no supervisor answers: who runs here instead (a standalone engine), and
+/// what to do.
+fn no_supervisor(dir: &DataDir, e: &control::ClientError) -> (String, String) {
+    let engine = ballast_store::pidlock::holder(&dir.path.join("run/engine.lock"));
+    match (e, engine) {
+        (control::ClientError::NotRunning { .. }, Some(h)) => (
+            format!(
+                "no supervisor runs for the data directory {}; a standalone engine ({}) trades there",
+                dir.path.display(),
+                h.describe()
+            ),
+            "`ballast journal verify`, `ballast logs` and `ballast kill` work without a supervisor; to supervise the engine, stop it (SIGTERM) and start `ballast run`".to_owned(),
+        ),
+        (control::ClientError::NotRunning { .. }, None) => (
+            format!("no supervisor runs for the data directory {}", dir.path.display()),
+            "start one with `ballast run` (with the same data directory)".to_owned(),
+        ),
+        (other, _) => (
+            other.to_string(),
+            "try again; `ballast logs supervisor` says what the supervisor is doing".to_owned(),
+        ),
+    }
+}
+
 /// How many log lines `status` shows for a service that is not running.
 const STATUS_LOG_LINES: usize = 5;
 
@@ -204,11 +228,11 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     let answer = match control::call(&socket(dir), &Request::Status) {
         Ok(a) => a,
         Err(e) => {
-            let message = format!("no supervisor answers for {} ({e})", dir.path.display());
+            let (message, help) = no_supervisor(dir, &e);
             if json {
-                out!("{}", serde_json::json!({ "error": message }));
+                out!("{}", serde_json::json!({ "error": message, "help": help }));
             }
-            eprintln!("ballast status: {message}\n    help: start one with `ballast run`");
+            eprintln!("ballast status: {message}\n    help: {help}");
             return Ok(exit::FAILURE);
         }
     };
@@ -348,11 +372,15 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             {
                 Some(r) => (r, false),
                 None => {
-                    eprintln!(
-                        "ballast health: no supervisor answers on {} and {} cannot be read\n    help: start it with `ballast run`",
+                    let message = format!(
+                        "no supervisor answers on {} and {} cannot be read",
                         sock.display(),
                         file.display()
                     );
+                    if json {
+                        out!("{}", serde_json::json!({ "error": message }));
+                    }
+                    eprintln!("ballast health: {message}\n    help: start it with `ballast run`");
                     return Ok(exit::FAILURE);
                 }
             }
@@ -595,10 +623,11 @@ fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
         out!("last decisions:");
         for d in &v.decisions {
             out!(
-                "  {} {} {} -> {}{}",
+                "  {} {}{} {} -> {}{}",
                 d.at,
-                d.symbol,
+                d.side.map(|s| format!("{s} ")).unwrap_or_default(),
                 d.requested_qty.normalize(),
+                d.symbol,
                 d.outcome,
                 d.reasons
                     .first()
