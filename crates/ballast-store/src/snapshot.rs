@@ -210,7 +210,13 @@ impl Snapshots<'_> {
         }
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
-            let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+            let data = match read_file(self.storage, &path).map_err(io_err("read", &path))? {
+                Ok(d) => d,
+                Err(why) => {
+                    aside(&path, format!("damaged snapshot ({why})"), &mut heals)?;
+                    continue;
+                }
+            };
             let problem = match validate(*seq, &data) {
                 Validity::Valid(body) => {
                     return match serde_json::from_str::<T>(split_body(body).1) {
@@ -305,6 +311,20 @@ pub struct SnapshotStatus {
     pub newer: bool,
 }
 
+/// A snapshot file's bytes; `Ok(Err(why))` when it is not a regular file (a link, a FIFO, a
+/// device put in its place): that is a damaged snapshot, reported and moved aside like a
+/// corrupt one, never read through.
+fn read_file(
+    storage: &dyn Storage,
+    path: &Path,
+) -> Result<Result<Vec<u8>, String>, std::io::Error> {
+    match storage.read(path) {
+        Ok(d) => Ok(Ok(d)),
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(Err(e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
 impl Snapshots<'_> {
     /// Check every snapshot file without changing anything, newest first.
     pub fn inspect(&self) -> Result<Vec<SnapshotStatus>, SnapshotError> {
@@ -313,7 +333,18 @@ impl Snapshots<'_> {
         let mut out = Vec::new();
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
-            let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+            let data = match read_file(self.storage, &path).map_err(io_err("read", &path))? {
+                Ok(d) => d,
+                Err(why) => {
+                    out.push(SnapshotStatus {
+                        file: name.clone(),
+                        seq: Some(*seq),
+                        problem: Some(why),
+                        newer: false,
+                    });
+                    continue;
+                }
+            };
             let (problem, newer) = match validate(*seq, &data) {
                 Validity::Valid(_) => (None, false),
                 Validity::Corrupt(p) => (Some(format!("corrupt: {p}")), false),
@@ -351,8 +382,17 @@ impl Snapshots<'_> {
         let mut out = Vec::new();
         for (seq, name) in snaps.iter().rev() {
             let path = dir.join(name);
-            let data = match self.storage.read(&path) {
-                Ok(d) => d,
+            let data = match read_file(self.storage, &path) {
+                Ok(Ok(d)) => d,
+                Ok(Err(why)) => {
+                    out.push(SnapshotFacts {
+                        file: self.layout.display(&path),
+                        seq: Some(*seq),
+                        engine: fits.is_some(),
+                        check: SnapshotCheck::Corrupt { problem: why },
+                    });
+                    continue;
+                }
                 // Pruned by the running engine's retention since the listing: not there.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_err("read", &path)(e)),
