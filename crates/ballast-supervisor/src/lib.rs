@@ -1533,6 +1533,11 @@ impl Supervisor {
                 let name = slot.spec.name.clone();
                 let command = slot.spec.command.display().to_string();
                 let cwd = slot.spec.cwd.clone();
+                // The program as the child looks for it (a relative path is its cwd's).
+                let program = match &cwd {
+                    Some(d) if slot.spec.command.is_relative() => d.join(&slot.spec.command),
+                    _ => slot.spec.command.clone(),
+                };
                 let fix = format!(
                     "fix `command` of the [[services]] entry \"{name}\", then `ballast reset {name}`"
                 );
@@ -1547,8 +1552,15 @@ impl Supervisor {
                         _ if !command.contains('/') => {
                             format!("command not found: {command} (searched PATH) — {fix}")
                         }
+                        // The file is there: what is missing is its #! interpreter.
+                        _ if program.is_file() => format!(
+                            "the interpreter of {command} is not found (its #! line names a program that does not exist) — fix its #! line, or run it through an interpreter that exists, then `ballast reset {name}`"
+                        ),
                         _ => format!("command not found: {command} — {fix}"),
                     }),
+                    std::io::ErrorKind::PermissionDenied if program.is_dir() => {
+                        Some(format!("not a program: {command} is a directory — {fix}"))
+                    }
                     std::io::ErrorKind::PermissionDenied => Some(format!(
                         "not executable: {command} (permission denied; `chmod +x` it, or run it through its interpreter) — {fix}"
                     )),

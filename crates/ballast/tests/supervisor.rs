@@ -1196,6 +1196,13 @@ fn item_17_a_missing_or_non_executable_command_is_failed_config_at_once_and_says
     let tmp = tempfile::tempdir().unwrap();
     let script = tmp.path().join("bot.sh");
     std::fs::write(&script, "#!/bin/sh\nexec sleep 1000\n").unwrap(); // not chmod +x
+    let no_interpreter = tmp.path().join("old.sh");
+    std::fs::write(&no_interpreter, "#!/nonexistent/python9\nprint(1)\n").unwrap();
+    std::fs::set_permissions(
+        &no_interpreter,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let sup = Sup::start(
         tmp.path(),
         &format!(
@@ -1220,14 +1227,34 @@ command = \"{script}\"
 restart = \"always\"
 restart_delay_ms = 0
 max_restarts = 5
+
+[[services]]
+name = \"a-dir\"
+command = \"{dir}\"
+restart = \"always\"
+max_restarts = 5
+
+[[services]]
+name = \"no-interpreter\"
+command = \"{no_interpreter}\"
+restart = \"always\"
+max_restarts = 5
 ",
-            script = script.display()
+            script = script.display(),
+            dir = tmp.path().display(),
+            no_interpreter = no_interpreter.display()
         ),
     );
-    let s = sup.wait_for("FAILED_CONFIG, all three", |s| {
-        ["missing", "not-in-path", "noexec"]
-            .iter()
-            .all(|n| state(s, n) == "FAILED_CONFIG")
+    let s = sup.wait_for("FAILED_CONFIG, all five", |s| {
+        [
+            "missing",
+            "not-in-path",
+            "noexec",
+            "a-dir",
+            "no-interpreter",
+        ]
+        .iter()
+        .all(|n| state(s, n) == "FAILED_CONFIG")
     });
     let why = |n: &str| {
         Sup::service(&s, n)["last_exit"]
@@ -1254,6 +1281,12 @@ max_restarts = 5
         why("noexec").contains(&format!("not executable: {}", script.display())),
         "{}",
         why("noexec")
+    );
+    assert!(why("a-dir").contains("is a directory"), "{}", why("a-dir"));
+    assert!(
+        why("no-interpreter").contains("interpreter") && why("no-interpreter").contains("#!"),
+        "{}",
+        why("no-interpreter")
     );
     // Never started again by itself: one attempt each in the log.
     let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
