@@ -258,8 +258,9 @@ pub fn run(
             dir: data_dir.to_path_buf(),
             source,
         })?;
-    // One engine per data directory, before anything reads or writes the journal.
-    let _lock = crate::lock::acquire(&layout.run())?;
+    // One engine per data directory, and one runtime (a standalone engine holds the data
+    // directory itself), before anything reads or writes the journal.
+    let _lock = crate::lock::acquire_runtime(data_dir, &layout.run(), opts.supervisor)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let limits = Limits::from(config);
     let policy = match config.general.mode {

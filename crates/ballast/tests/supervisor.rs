@@ -1313,3 +1313,149 @@ fn item_1_reset_engine_while_it_trades_is_refused_and_health_never_sees_it_stopp
     );
     assert!(sup.stop().0.success());
 }
+
+/// Wait until `path` exists (at most 30 s).
+fn wait_file(path: &std::path::Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{what} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Part E, item 3 again: the exclusivity of a data directory must not depend on a file an
+/// operator can delete. With `run/supervisor.lock` or `run/engine.lock` removed, a second
+/// runtime (supervisor or standalone engine) is still refused — by the lock on the data
+/// directory itself — naming the runtime that holds it; the running one is not disturbed (its
+/// control socket still answers, no second engine writes its journal).
+#[test]
+fn part_e_a_deleted_lock_file_does_not_let_a_second_runtime_onto_the_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(&tmp.path().join("a"), "[feed]\nbars_per_second = 50\n");
+    sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    let data = sup.dir.join("data");
+    std::fs::remove_file(data.join("run/supervisor.lock")).unwrap();
+    std::fs::remove_file(data.join("run/engine.lock")).unwrap();
+    let mut second = ballast();
+    second
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"));
+    let out = run_bounded(second, "a second supervisor (lock files removed)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("its lock file was removed")
+            && err.contains(&format!("pid {}", sup.child.id())),
+        "{err}"
+    );
+    let mut engine = ballast();
+    engine
+        .args(["engine", "--standalone", "--max-bars", "5", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"));
+    let out = run_bounded(engine, "a standalone engine (lock files removed)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("its lock file was removed")
+            && err.contains(&format!("pid {}", sup.child.id())),
+        "{err}"
+    );
+    // The first supervisor still answers on its socket, its engine untouched.
+    let s = sup
+        .status()
+        .expect("the first supervisor's socket was removed");
+    assert_eq!(
+        s["supervisor_pid"].as_u64(),
+        Some(u64::from(sup.child.id()))
+    );
+    assert_eq!(state(&s, "engine"), "RUNNING");
+    assert!(sup.stop().0.success());
+
+    // A standalone engine whose lock file is removed: neither `run` nor a second standalone
+    // engine gets in.
+    let data = tmp.path().join("b/data");
+    let cfg = tmp.path().join("b/ballast.toml");
+    std::fs::create_dir_all(tmp.path().join("b")).unwrap();
+    std::fs::write(&cfg, "[feed]\nbars_per_second = 50\n").unwrap();
+    let mut standalone = ballast()
+        .args(["engine", "--standalone", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_file(
+        &data.join("run/engine.heartbeat"),
+        "the standalone engine's heartbeat",
+    );
+    std::fs::remove_file(data.join("run/engine.lock")).unwrap();
+    for args in [
+        &["run", "--data-dir"][..],
+        &["engine", "--standalone", "--max-bars", "5", "--data-dir"][..],
+    ] {
+        let mut c = ballast();
+        c.args(args).arg(&data).arg("--config").arg(&cfg);
+        let out = run_bounded(c, "a second runtime beside a standalone engine");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            err.contains("its lock file was removed")
+                && err.contains(&format!("pid {}", standalone.id())),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!data.join("run/supervisor.sock").exists());
+    assert!(
+        alive(standalone.id() as i32),
+        "the standalone engine was disturbed"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&standalone),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert!(standalone.wait().unwrap().success());
+    // One engine wrote the journal: its seqs have no gap.
+    let recs = engine_records(&data);
+    for (i, w) in recs.windows(2).enumerate() {
+        assert_eq!(
+            w[1].0,
+            w[0].0 + 1,
+            "a seq gap at record {i}: two engines wrote"
+        );
+    }
+}
+
+/// Part E: a supervisor never unlinks a control socket it did not create — at its exit, the
+/// socket at `run/supervisor.sock` is removed only if it is the one it bound.
+#[test]
+fn part_e_a_supervisor_never_unlinks_a_control_socket_it_did_not_create() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        &tmp.path().join("a"),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+"
+        ),
+    );
+    let sock = sup.dir.join("data/run/supervisor.sock");
+    // Another socket put in its place (as another runtime would have bound it).
+    let other = sup.dir.join("data/run/other.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&other).unwrap();
+    std::fs::rename(&other, &sock).unwrap();
+    assert!(sup.stop().0.success());
+    assert!(
+        sock.exists(),
+        "the exiting supervisor removed a socket it did not create"
+    );
+}

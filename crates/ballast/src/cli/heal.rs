@@ -54,7 +54,10 @@ pub fn run(
             };
             let report: Report = healer.run(
                 dry_run,
-                engine_lock_held(&dir.join("run")),
+                // Its lock file, or a runtime holding the data directory itself (no supervisor
+                // answers: a standalone engine, whose lock file may have been removed).
+                engine_lock_held(&dir.join("run"))
+                    || ballast_store::pidlock::dir_holder(&dir).is_some(),
                 &|_| false,
                 &mut |s| {
                     Err(format!(

@@ -502,7 +502,10 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
     };
     let sock = std::os::unix::net::UnixDatagram::unbound()?;
     let text = messages.join("\n");
-    if let Err(e) = sock.send_to(text.as_bytes(), &path) {
+    let sent = ballast_supervisor::control::with_short_path(Path::new(&path), |p| {
+        sock.send_to(text.as_bytes(), p)
+    });
+    if let Err(e) = sent {
         eprintln!(
             "ballast notify: cannot send to {}: {e}",
             Path::new(&path).display()
