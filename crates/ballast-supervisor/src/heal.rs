@@ -168,6 +168,8 @@ impl Healer<'_> {
         obs.locks = self.locks(&layout.run());
         obs.orphans = orphans(self.data_dir);
         obs.read_only = self.read_only();
+        obs.open_to_others = ballast_store::storage::open_to_others(self.data_dir)
+            .map(|mode| (self.data_dir.display().to_string(), mode));
         let health = layout.state().join("health.json");
         match bounded::read_own_string(&health, bounded::MAX_FILE_BYTES) {
             Ok(text) => {

@@ -1208,10 +1208,12 @@ impl Governor {
     pub fn write_report(&self) -> std::io::Result<()> {
         let dir = self.data_dir.join("state");
         let tmp = dir.join(".health.json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(&self.report_json()).map_err(std::io::Error::other)?,
-        )?;
+        {
+            let mut f = RealStorage.create_truncate(&tmp)?;
+            f.write_all(
+                &serde_json::to_vec_pretty(&self.report_json()).map_err(std::io::Error::other)?,
+            )?;
+        }
         std::fs::rename(&tmp, dir.join("health.json"))
     }
 

@@ -334,6 +334,12 @@ pub fn run(
     // One supervisor per data directory, and none beside a standalone engine: decided before
     // anything else is touched.
     let _lock = lock::acquire(data_dir, &clock.now().to_string())?;
+    if let Some(mode) = ballast_store::storage::open_to_others(data_dir) {
+        log(&format!(
+            "WARNING: {}",
+            ballast_core::heal::open_to_others(&data_dir.display().to_string(), mode)
+        ));
+    }
     ballast_store::storage::create_dirs(&log_dir, ballast_store::storage::DIR_MODE)
         .map_err(io("cannot create", &log_dir))?;
     // Orphans re-parent to us and are reaped here.

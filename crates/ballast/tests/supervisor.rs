@@ -1459,3 +1459,124 @@ args = [\"-c\", \"exec sleep 1000\"]
         "the exiting supervisor removed a socket it did not create"
     );
 }
+
+/// Every file under `root` (not following links) with its permission bits.
+fn file_modes(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = e.path().symlink_metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() {
+                out.push((e.path(), m.permissions().mode() & 0o7777));
+            }
+        }
+    }
+    out
+}
+
+/// Part E, item 13 again: under `umask 000` every file Ballast created was 0666 (journals, logs,
+/// health.json, engine.lock, the `ballast init` output), and a world-writable data directory
+/// was accepted silently. Every file is now created 0600 whatever the umask, and a data
+/// directory writable by group or others is warned about at `ballast run`'s start (naming
+/// `chmod 700 DIR`) and reported by `ballast heal` as a finding (not dangerous).
+#[test]
+fn part_e_under_umask_000_every_file_is_private_and_an_open_data_directory_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let umask0 = |args: &str| {
+        let mut c = std::process::Command::new("/bin/sh");
+        c.arg("-c")
+            .arg(format!("umask 000; exec \"$0\" {args}"))
+            .arg(env!("CARGO_BIN_EXE_ballast"))
+            .env_remove("BALLAST_HOME")
+            .env_remove("BALLAST_CONFIG")
+            .current_dir(tmp.path());
+        c
+    };
+    let out = umask0("init ./ballast.toml").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let init_mode = std::fs::metadata(tmp.path().join("ballast.toml"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(init_mode & 0o077, 0, "ballast init wrote {init_mode:o}");
+    let dir = tmp.path().join("s");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(dir.join("ballast.toml"), "[feed]\nbars_per_second = 200\n").unwrap();
+    let child = umask0("run --data-dir ./s/data --config ./s/ballast.toml")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("supervisor.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: dir.clone(),
+    };
+    sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !data.join("state/health.json").exists() || !data.join("run/engine.heartbeat").exists() {
+        assert!(Instant::now() < deadline, "no health report or heartbeat");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sup.stop().0.success());
+    let err = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        err.contains(&format!(
+            "WARNING: the data directory {} is writable by its group and every other user (mode 0777)",
+            data.display()
+        )) && err.contains(&format!("`chmod 700 {}`", data.display())),
+        "{err}"
+    );
+    let files = file_modes(&data);
+    for name in [
+        "engine.lock",
+        "supervisor.lock",
+        "engine.heartbeat",
+        "health.json",
+    ] {
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| p.file_name().is_some_and(|n| n == name)),
+            "{name} was not written: {files:?}"
+        );
+    }
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.starts_with(data.join("journal/engine")))
+    );
+    assert!(files.iter().any(|(p, _)| p.starts_with(data.join("logs"))));
+    let open: Vec<_> = files.iter().filter(|(_, m)| m & 0o077 != 0).collect();
+    assert!(
+        open.is_empty(),
+        "files open to others under umask 000: {open:?}"
+    );
+    // `ballast heal` reports it as a finding, not a dangerous one.
+    let out = ballast()
+        .args(["heal", "--dry-run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("is writable by its group and every other user (mode 0777)")
+            && text.contains("chmod 700"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("0 dangerous"), "{text}");
+}

@@ -291,6 +291,10 @@ pub struct Observation {
     /// Ballast's own paths that are symbolic links.
     #[serde(default)]
     pub symlinks: Vec<SymlinkObs>,
+    /// The data directory (as shown) and its permission bits, when group or others may write
+    /// it.
+    #[serde(default)]
+    pub open_to_others: Option<(String, u32)>,
 }
 
 impl Observation {
@@ -308,6 +312,7 @@ impl Observation {
             logs_unwritable: None,
             artifacts: Vec::new(),
             symlinks: Vec::new(),
+            open_to_others: None,
         }
     }
 }
@@ -337,6 +342,16 @@ pub fn inspect(obs: &Observation) -> Plan {
     }
     for r in &obs.read_only {
         read_only(&mut plan, r);
+    }
+    if let Some((dir, mode)) = &obs.open_to_others {
+        plan.push(
+            "permissions",
+            ".",
+            Class::Skip,
+            FailureClass::PersistentConfig,
+            Op::Report,
+            open_to_others(dir, *mode),
+        );
     }
     if let Some(problem) = &obs.health_snapshot_corrupt {
         plan.push(
@@ -569,6 +584,20 @@ fn orphan(plan: &mut Plan, mode: Mode, o: &OrphanObs) {
             "left by a previous supervisor of this data directory: live mode never kills it — it may hold orders; stop it yourself",
         ),
     }
+}
+
+/// What a data directory writable by group or others (`mode`, its permission bits) means, and
+/// the fix — for the heal report and the warning at `ballast run`'s start.
+pub fn open_to_others(dir: &str, mode: u32) -> String {
+    let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+        (true, true) => "its group and every other user",
+        (true, false) => "its group",
+        _ => "every other user",
+    };
+    format!(
+        "the data directory {dir} is writable by {who} (mode {:04o}): they can change the journal, the safety policy and the kill switch — nothing is changed; fix it with `chmod 700 {dir}`",
+        mode & 0o7777
+    )
 }
 
 fn read_only(plan: &mut Plan, r: &ReadOnlyObs) {
