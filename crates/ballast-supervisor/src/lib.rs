@@ -441,6 +441,15 @@ pub fn run(
                 }
             }
         });
+        if path.as_os_str().len() > control::MAX_SOCKET_PATH {
+            log(&format!(
+                "warning: {}: its NOTIFY_SOCKET {} is {} bytes, over the {} a socket address holds: `ballast notify` reaches it, but an sd_notify library may not — use a shorter --data-dir if its readiness never arrives",
+                spec.name,
+                path.display(),
+                path.as_os_str().len(),
+                control::MAX_SOCKET_PATH
+            ));
+        }
         notify_sockets.insert(spec.name.clone(), path);
     }
 

@@ -1580,3 +1580,36 @@ fn part_e_under_umask_000_every_file_is_private_and_an_open_data_directory_is_wa
     );
     assert!(text.contains("0 dangerous"), "{text}");
 }
+
+/// Part E, item 13: a data directory whose control socket path is longer than a socket
+/// address holds (107 bytes) could not run ("path must be shorter than SUN_LEN"). The
+/// supervisor binds, and every client reaches, the socket through a descriptor of its
+/// directory: `run`, `status`, `kill` / `resume` and the engine all work.
+#[test]
+fn part_e_a_data_directory_with_a_long_path_runs_and_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a".repeat(60)).join("b".repeat(60));
+    let sock = dir.join("data/run/supervisor.sock");
+    assert!(sock.as_os_str().len() > 150, "{}", sock.display());
+    let sup = Sup::start(&dir, "[feed]\nbars_per_second = 50\n");
+    let s = sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    assert_eq!(
+        s["supervisor_pid"].as_u64(),
+        Some(u64::from(sup.child.id()))
+    );
+    assert!(sock.exists());
+    assert!(sup.cli(&["kill", "--reason", "drill"]).status.success());
+    let out = sup.cli(&["resume"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, _) = sup.stop();
+    assert!(status.success());
+    assert!(
+        !sock.exists(),
+        "the supervisor removes its own socket at exit"
+    );
+}
