@@ -236,6 +236,24 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "no supervisor is answering on {path} ({source}), but a Ballast runtime ({}) holds the data directory: {}",
+        holder.describe(),
+        if holder.command.as_deref().is_some_and(|c| c.contains("--standalone")) {
+            "it is a standalone engine, which has no control socket\n    help: stop it (it stops cleanly on SIGTERM) and use `ballast run` for a supervisor".to_owned()
+        } else {
+            format!(
+                "its control socket was removed or replaced\n    help: restart it to get its socket back{}, then `ballast run`",
+                holder.pid.map(|p| format!(" (`kill -TERM {p}`: it stops its services cleanly)")).unwrap_or_default()
+            )
+        }
+    )]
+    SocketGone {
+        path: String,
+        #[source]
+        source: std::io::Error,
+        holder: ballast_store::pidlock::DirHolder,
+    },
     #[error("talking to the supervisor on {path}: {why}")]
     Protocol { path: String, why: String },
 }
@@ -279,9 +297,21 @@ pub fn with_short_path<T>(
 pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
     let path = socket.display().to_string();
     let mut conn = with_short_path(socket, |p| UnixStream::connect(p)).map_err(|source| {
-        ClientError::NotRunning {
-            path: path.clone(),
-            source,
+        // A runtime holds the data directory (`run/..`) but nothing answers: say who.
+        let holder = socket
+            .parent()
+            .and_then(Path::parent)
+            .and_then(ballast_store::pidlock::dir_holder);
+        match holder {
+            Some(holder) => ClientError::SocketGone {
+                path: path.clone(),
+                source,
+                holder,
+            },
+            None => ClientError::NotRunning {
+                path: path.clone(),
+                source,
+            },
         }
     })?;
     let proto = |why: String| ClientError::Protocol {

@@ -1613,3 +1613,45 @@ fn part_e_a_data_directory_with_a_long_path_runs_and_answers() {
         "the supervisor removes its own socket at exit"
     );
 }
+
+/// Part E: with `run/supervisor.sock` removed by hand, `ballast status` said only "no
+/// supervisor answers" while the supervisor ran on, and an offline `ballast heal` would act
+/// beside the supervisor's own healer. The tools name the runtime that holds the data
+/// directory and say how to get the socket back; the offline heal is refused.
+#[test]
+fn part_e_a_removed_control_socket_names_the_running_supervisor_and_offline_heal_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        &tmp.path().join("a"),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+"
+        ),
+    );
+    sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
+    std::fs::remove_file(sup.dir.join("data/run/supervisor.sock")).unwrap();
+    let out = sup.cli(&["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("a Ballast runtime (pid {}: ", sup.child.id()))
+            && err.contains("its control socket was removed or replaced")
+            && err.contains(&format!("kill -TERM {}", sup.child.id())),
+        "{err}"
+    );
+    let out = ballast()
+        .args(["heal", "--data-dir"])
+        .arg(sup.dir.join("data"))
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("nothing was healed"), "{err}");
+    assert!(alive(sup.child.id() as i32));
+}

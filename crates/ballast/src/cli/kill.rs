@@ -70,16 +70,10 @@ pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
     let path = layout.kill_switch();
     let token_path = layout.kill_switch_release();
     let requested = std::fs::symlink_metadata(&path).is_ok();
-    // The engine's journaled switch, as its last heartbeat says.
-    let journaled =
-        ballast_engine::heartbeat::read(&layout.run()).is_some_and(|h| h.status.kill_switch);
-    if !requested && !journaled {
-        out!(
-            "the kill switch is not engaged ({} does not exist, and the engine's last heartbeat says it is released)",
-            path.display()
-        );
-        return Ok(release(&layout));
-    }
+    // The engine's journaled switch, as its last heartbeat says (it may lag the journal: a
+    // release is written whatever it says, and the engine discards one that finds nothing
+    // engaged — so resume can never leave an engaged switch without a way out).
+    let engaged = ballast_engine::heartbeat::read(&layout.run()).map(|h| h.status.kill_switch);
     let engaged_reason = requested
         .then(|| {
             ballast_store::bounded::read_own_string(&path, ballast_store::bounded::MAX_FILE_BYTES)
@@ -121,6 +115,14 @@ pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
     }
     if let Ok(d) = std::fs::File::open(layout.root()) {
         let _ = d.sync_all();
+    }
+    if !requested && engaged == Some(false) {
+        out!(
+            "the kill switch is not engaged ({} does not exist and the engine's last heartbeat says it is released); a release was left in {} in case the engine's journal says otherwise (the engine discards it if nothing is engaged)",
+            path.display(),
+            token_path.display()
+        );
+        return Ok(release(&layout));
     }
     out!(
         "kill switch released: {} written{}; the engine journals the release and trading resumes on its next loop (or at its next start)",
