@@ -139,4 +139,26 @@ mod tests {
         drop(first);
         acquire(tmp.path()).unwrap();
     }
+
+    #[test]
+    fn a_standalone_engine_holds_the_data_directory_even_when_its_lock_file_is_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        let first = acquire_runtime(tmp.path(), &run, None).unwrap();
+        std::fs::remove_file(run.join("engine.lock")).unwrap();
+        let e = acquire_runtime(tmp.path(), &run, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("(pid {}: ", std::process::id()))
+                && e.contains("its lock file was removed"),
+            "{e}"
+        );
+        // A supervised engine is refused when another process than its supervisor holds it.
+        let e = acquire_runtime(tmp.path(), &run, Some(1)).unwrap_err();
+        assert!(matches!(e, LockError::Runtime { .. }), "{e}");
+        drop(first);
+        acquire_runtime(tmp.path(), &run, None).unwrap();
+    }
 }

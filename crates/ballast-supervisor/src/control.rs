@@ -237,7 +237,7 @@ pub enum ClientError {
         source: std::io::Error,
     },
     #[error(
-        "no supervisor is answering on {path} ({source}), but a Ballast runtime ({}) holds the data directory: {}",
+        "no supervisor is answering on {path}, but a Ballast runtime ({}) holds the data directory: {}",
         holder.describe(),
         if holder.command.as_deref().is_some_and(|c| c.contains("--standalone")) {
             "it is a standalone engine, which has no control socket\n    help: stop it (it stops cleanly on SIGTERM) and use `ballast run` for a supervisor".to_owned()

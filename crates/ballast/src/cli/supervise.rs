@@ -204,11 +204,19 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     let answer = match control::call(&socket(dir), &Request::Status) {
         Ok(a) => a,
         Err(e) => {
-            let message = format!("no supervisor answers for {} ({e})", dir.path.display());
+            // A runtime holds the data directory without an answering socket: the error says
+            // who and what to do.
+            let (message, help) = match &e {
+                control::ClientError::SocketGone { .. } => (e.to_string(), ""),
+                _ => (
+                    format!("no supervisor answers for {} ({e})", dir.path.display()),
+                    "\n    help: start one with `ballast run`",
+                ),
+            };
             if json {
                 out!("{}", serde_json::json!({ "error": message }));
             }
-            eprintln!("ballast status: {message}\n    help: start one with `ballast run`");
+            eprintln!("ballast status: {message}{help}");
             return Ok(exit::FAILURE);
         }
     };
