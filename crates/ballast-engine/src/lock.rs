@@ -57,7 +57,7 @@ pub enum LockError {
 pub struct RuntimeLock {
     /// The data directory's own lock: a standalone engine's, or a supervised engine's whose
     /// parent holds none.
-    _dir: Option<File>,
+    pub dir: Option<pidlock::DirLock>,
     pub engine: EngineLock,
 }
 
@@ -99,7 +99,7 @@ pub fn acquire_runtime(
         Err(source) => return Err(LockError::Io { path: dir, source }),
     };
     Ok(RuntimeLock {
-        _dir: held,
+        dir: held,
         engine: acquire(run_dir)?,
     })
 }

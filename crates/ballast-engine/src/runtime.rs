@@ -260,7 +260,10 @@ pub fn run(
         })?;
     // One engine per data directory, and one runtime (a standalone engine holds the data
     // directory itself), before anything reads or writes the journal.
-    let _lock = crate::lock::acquire_runtime(data_dir, &layout.run(), opts.supervisor)?;
+    let lock = crate::lock::acquire_runtime(data_dir, &layout.run(), opts.supervisor)?;
+    if let Some(w) = lock.dir.as_ref().and_then(|d| d.warning(data_dir)) {
+        log(&format!("warning: {w}"));
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let limits = Limits::from(config);
     let policy = match config.general.mode {

@@ -110,16 +110,50 @@ impl DirHolder {
 /// Take an exclusive `flock` on the directory `dir` itself (an `O_DIRECTORY` descriptor, closed
 /// on exec), held while the returned file lives; or, when another process holds it, who that
 /// is. Unlike a lock file, nothing an operator can delete inside the directory releases it: a
-/// runtime holds its data directory this way.
-pub fn take_dir(dir: &Path) -> std::io::Result<Result<File, DirHolder>> {
+/// runtime holds its data directory this way. On a file system that cannot lock a directory
+/// (some network file systems), [`DirLock::Unsupported`]: the lock files alone protect it there.
+pub fn take_dir(dir: &Path) -> std::io::Result<Result<DirLock, DirHolder>> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::DIRECTORY.bits() as i32)
         .open(dir)?;
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Ok(file)),
+        Ok(()) => Ok(Ok(DirLock::Held(file))),
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(Err(dir_holder_of(&file))),
+        Err(e)
+            if [
+                rustix::io::Errno::INVAL,
+                rustix::io::Errno::NOLCK,
+                rustix::io::Errno::BADF,
+                rustix::io::Errno::OPNOTSUPP,
+            ]
+            .contains(&e) =>
+        {
+            Ok(Ok(DirLock::Unsupported(e.to_string())))
+        }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A directory's own lock, taken.
+#[derive(Debug)]
+pub enum DirLock {
+    /// Held while this lives.
+    Held(File),
+    /// The file system cannot lock a directory (why, as the kernel said).
+    Unsupported(String),
+}
+
+impl DirLock {
+    /// The warning to give when the directory could not be locked.
+    pub fn warning(&self, dir: &Path) -> Option<String> {
+        match self {
+            DirLock::Held(_) => None,
+            DirLock::Unsupported(why) => Some(format!(
+                "the file system of {} cannot lock a directory ({why}): only the lock files in run/ keep a second runtime out — do not remove them",
+                dir.display()
+            )),
+        }
     }
 }
 
@@ -218,6 +252,7 @@ mod tests {
     fn a_directory_lock_is_exclusive_names_its_holder_and_frees_on_drop() {
         let tmp = tempfile::tempdir().unwrap();
         let first = take_dir(tmp.path()).unwrap().unwrap();
+        assert!(matches!(first, DirLock::Held(_)));
         let h = take_dir(tmp.path()).unwrap().unwrap_err();
         assert_eq!(h.pid, Some(std::process::id()));
         assert!(

@@ -333,7 +333,10 @@ pub fn run(
         .map_err(io("cannot create", &run_dir))?;
     // One supervisor per data directory, and none beside a standalone engine: decided before
     // anything else is touched.
-    let _lock = lock::acquire(data_dir, &clock.now().to_string())?;
+    let held = lock::acquire(data_dir, &clock.now().to_string())?;
+    if let Some(w) = held.dir.warning(data_dir) {
+        log(&format!("warning: {w}"));
+    }
     if let Some(mode) = ballast_store::storage::open_to_others(data_dir) {
         log(&format!(
             "WARNING: {}",

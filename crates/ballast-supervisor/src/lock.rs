@@ -26,7 +26,7 @@ pub const ENGINE_LOCK: &str = "engine.lock";
 pub struct SupervisorLock {
     _file: File,
     /// The data directory's own lock (see the module doc).
-    _dir: File,
+    pub dir: pidlock::DirLock,
     pub path: PathBuf,
 }
 
@@ -112,7 +112,7 @@ pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockErr
     }
     Ok(SupervisorLock {
         _file: file,
-        _dir: dir_lock,
+        dir: dir_lock,
         path,
     })
 }
