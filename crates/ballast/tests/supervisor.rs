@@ -1579,6 +1579,32 @@ fn part_e_under_umask_000_every_file_is_private_and_an_open_data_directory_is_wa
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("0 dangerous"), "{text}");
+    // A file left writable by every other user (by an earlier version under umask 000) is
+    // healed: the write permission of others is taken away.
+    let seg = files
+        .iter()
+        .find(|(p, _)| p.starts_with(data.join("journal/engine")))
+        .unwrap()
+        .0
+        .clone();
+    std::fs::set_permissions(&seg, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = ballast()
+        .args(["heal", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("writable by every other user (mode 0666): made 0664"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().permissions().mode() & 0o777,
+        0o664
+    );
 }
 
 /// Part E, item 13: a data directory whose control socket path is longer than a socket

@@ -76,6 +76,8 @@ pub enum Op {
     CreateFile { content: String },
     /// Make the file writable by its owner again (`chmod u+w`).
     MakeWritable,
+    /// Take the write permission of every other user away (`chmod o-w`).
+    MakeUnwritableByOthers,
     /// Restart the named service (stale heartbeat).
     Restart { service: String },
     /// Kill the process group led by `pid` if it still has `start_time` (an orphan).
@@ -291,6 +293,10 @@ pub struct Observation {
     /// Ballast's own paths that are symbolic links.
     #[serde(default)]
     pub symlinks: Vec<SymlinkObs>,
+    /// Ballast's own regular files (owned by its user) that every other user may write, with
+    /// their permission bits (left so by a umask of 000 before every file was created 0600).
+    #[serde(default)]
+    pub writable_by_others: Vec<(String, u32)>,
     /// The data directory (as shown) and its permission bits, when group or others may write
     /// it.
     #[serde(default)]
@@ -313,6 +319,7 @@ impl Observation {
             artifacts: Vec::new(),
             symlinks: Vec::new(),
             open_to_others: None,
+            writable_by_others: Vec::new(),
         }
     }
 }
@@ -342,6 +349,20 @@ pub fn inspect(obs: &Observation) -> Plan {
     }
     for r in &obs.read_only {
         read_only(&mut plan, r);
+    }
+    for (path, mode) in &obs.writable_by_others {
+        plan.push(
+            "permissions",
+            path.clone(),
+            Class::Heal,
+            FailureClass::Transient,
+            Op::MakeUnwritableByOthers,
+            format!(
+                "writable by every other user (mode {:04o}): made {:04o}",
+                mode & 0o7777,
+                mode & 0o7775
+            ),
+        );
     }
     if let Some((dir, mode)) = &obs.open_to_others {
         plan.push(
