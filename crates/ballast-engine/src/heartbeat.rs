@@ -41,6 +41,7 @@ pub fn write(run_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(ballast_store::storage::FILE_MODE)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&tmp)?
     };

@@ -266,8 +266,12 @@ pub fn run(
             dir: data_dir.to_path_buf(),
             source,
         })?;
-    // One engine per data directory, before anything reads or writes the journal.
-    let _lock = crate::lock::acquire(&layout.run())?;
+    // One engine per data directory, and one runtime (a standalone engine holds the data
+    // directory itself), before anything reads or writes the journal.
+    let lock = crate::lock::acquire_runtime(data_dir, &layout.run(), opts.supervisor)?;
+    if let Some(w) = lock.dir.as_ref().and_then(|d| d.warning(data_dir)) {
+        log(&format!("warning: {w}"));
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let limits = Limits::from(config);
     let policy = match config.general.mode {
@@ -369,6 +373,7 @@ pub fn run(
         since_snapshot: 0,
         policy_seen: None,
         stalled: false,
+        kill_switch_noted: false,
         stop,
     };
     // What operators (and the health monitor) read: pipeline, recent decisions, shadow totals.
@@ -546,6 +551,8 @@ pub(crate) struct Writer<'a> {
     policy_seen: Option<(std::time::SystemTime, u64)>,
     /// The chaos stall before a send happened (it happens once).
     stalled: bool,
+    /// "KILL_SWITCH was removed but not released" was said (it is said once).
+    kill_switch_noted: bool,
     /// Set by SIGINT / SIGTERM (and the parent-death signal of a supervised engine).
     stop: &'a AtomicBool,
 }
@@ -583,42 +590,7 @@ fn decide(
     if w.halting() {
         return Ok(());
     }
-    // The kill switch is the KILL_SWITCH file (`ballast kill` / `ballast resume`, with or
-    // without a supervisor); each change is journaled, and engaging cancels open orders.
-    let engaged = w.layout.kill_switch().exists();
-    let file: Option<serde_json::Value> = engaged
-        .then(|| bounded::read_own_string(&w.layout.kill_switch(), bounded::MAX_FILE_BYTES).ok())
-        .flatten()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let flatten = file.as_ref().is_some_and(|v| v["flatten"] == true);
-    let flattened = state.kill_switch.as_ref().is_some_and(|k| k.flatten);
-    if engaged != state.kill_switch.is_some() || (engaged && flatten && !flattened) {
-        let reason = if engaged {
-            file.as_ref()
-                .and_then(|v| v["reason"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "KILL_SWITCH file present".to_owned())
-        } else {
-            "KILL_SWITCH file removed".to_owned()
-        };
-        let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-        let r = state.kill_switch_record(engaged, reason, flatten, at);
-        w.append(KILL_SWITCH, &r, log)?;
-        let open = state.orders.len();
-        state.apply_kill_switch(&r);
-        log(&if engaged {
-            format!(
-                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled{}",
-                r.reason,
-                if r.flatten {
-                    format!(", {} position(s) being closed at market", r.orders.len())
-                } else {
-                    String::new()
-                }
-            )
-        } else {
-            "kill switch released: trading resumes".to_owned()
-        });
-    }
+    kill_switch(state, w, log)?;
     follow_policy(state, w, log)?;
     // The stuck-signal healer, on market time (so replay decides the same).
     if let Some(now) = state.last_bar {
@@ -705,6 +677,104 @@ fn decide(
         }
     }
     send_orders(state, w, log)
+}
+
+/// The kill switch: the `KILL_SWITCH` file (`ballast kill`, with or without a supervisor) is a
+/// request to engage it; the engine journals each change, and engaging cancels open orders.
+/// It is released only by the release token of `ballast resume` (`KILL_SWITCH.release`, owned
+/// by this user): the release is journaled, then the token removed. A file removed by hand
+/// leaves the switch engaged (said once). Decided by [`ballast_core::engine::kill_switch::step`].
+fn kill_switch(
+    state: &mut EngineState,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    use ballast_core::engine::kill_switch::{Step, step};
+    let path = w.layout.kill_switch();
+    let token_path = w.layout.kill_switch_release();
+    let request = std::fs::symlink_metadata(&path).is_ok().then(|| {
+        let file: Option<serde_json::Value> =
+            bounded::read_own_string(&path, bounded::MAX_FILE_BYTES)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        let reason = file
+            .as_ref()
+            .and_then(|v| v["reason"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "KILL_SWITCH file present".to_owned());
+        let flatten = file.as_ref().is_some_and(|v| v["flatten"] == true);
+        (reason, flatten)
+    });
+    let release = read_release(&token_path);
+    let remove_token = || {
+        let _ = std::fs::remove_file(&token_path);
+    };
+    match step(state.kill_switch.as_ref(), request, &release) {
+        Step::Nothing => {}
+        Step::Engage { reason, flatten } => {
+            w.kill_switch_noted = false;
+            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
+            let r = state.kill_switch_record(true, reason, flatten, at);
+            w.append(KILL_SWITCH, &r, log)?;
+            let open = state.orders.len();
+            state.apply_kill_switch(&r);
+            remove_token();
+            log(&format!(
+                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled{}",
+                r.reason,
+                if r.flatten {
+                    format!(", {} position(s) being closed at market", r.orders.len())
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        Step::Release { reason } => {
+            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
+            let r = state.kill_switch_record(false, reason, false, at);
+            w.append(KILL_SWITCH, &r, log)?;
+            state.apply_kill_switch(&r);
+            remove_token();
+            w.kill_switch_noted = false;
+            log(&format!(
+                "kill switch released ({}): trading resumes",
+                r.reason
+            ));
+        }
+        Step::DiscardToken { why } => {
+            remove_token();
+            log(&format!("{} removed: {why}", w.layout.display(&token_path)));
+        }
+        Step::StaysEngaged { why } => {
+            if !w.kill_switch_noted {
+                w.kill_switch_noted = true;
+                log(&format!("warning: {why}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The release token at `path`: a regular file of this user (never through a link), at most
+/// [`bounded::MAX_FILE_BYTES`], that parses as one.
+fn read_release(path: &Path) -> ballast_core::engine::kill_switch::Release {
+    use ballast_core::engine::kill_switch::Release;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Release::None;
+    };
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Release::Invalid(format!(
+            "it belongs to user id {}, not to this engine's user",
+            meta.uid()
+        ));
+    }
+    match bounded::read_own(path, bounded::MAX_FILE_BYTES) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(t) => Release::Token(t),
+            Err(e) => Release::Invalid(format!("not a release token: {e}")),
+        },
+        Err(e) => Release::Invalid(e.to_string()),
+    }
 }
 
 /// The supervisor's safety policy (`state/policy.json`, written by its health monitor): each

@@ -45,9 +45,15 @@ impl Layout {
     pub fn inbox(&self) -> PathBuf {
         self.root.join("inbox")
     }
-    /// Present = kill switch engaged.
+    /// Present = a request to engage the kill switch (`ballast kill`). The switch itself is the
+    /// engine's journaled state: removing the file releases nothing.
     pub fn kill_switch(&self) -> PathBuf {
         self.root.join("KILL_SWITCH")
+    }
+    /// The release `ballast resume` writes, consumed by the engine (the only way the kill
+    /// switch is released).
+    pub fn kill_switch_release(&self) -> PathBuf {
+        self.root.join("KILL_SWITCH.release")
     }
 
     /// Every directory of the layout.
@@ -79,6 +85,7 @@ impl Layout {
         let mut paths = self.dirs();
         paths.push(self.root.join("journal"));
         paths.push(self.kill_switch());
+        paths.push(self.kill_switch_release());
         paths.sort();
         paths
             .into_iter()

@@ -77,6 +77,18 @@ impl StorageFile for RealFile {
 pub const DIR_MODE: u32 = 0o750;
 /// The mode of `run/` (the control socket, locks, notify sockets): the owner only.
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// The mode every file Ballast creates in its data directory gets (journals, snapshots, state,
+/// logs, locks, the heartbeat), given at creation so that no umask (not even 000) leaves one
+/// readable or writable by others.
+pub const FILE_MODE: u32 = 0o600;
+
+/// The permission bits of the directory `dir` (a link to it followed) when its group or others
+/// may write it: a data directory like that lets another user change what Ballast trusts.
+pub fn open_to_others(dir: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(dir).ok()?.permissions().mode();
+    (mode & 0o022 != 0).then_some(mode & 0o7777)
+}
 
 /// Create `dir` and every missing parent with `mode`.
 pub fn create_dirs(dir: &Path, mode: u32) -> io::Result<()> {
@@ -127,6 +139,7 @@ impl Storage for RealStorage {
         let f = OpenOptions::new()
             .append(true)
             .create_new(true)
+            .mode(FILE_MODE)
             .open(path)?;
         Ok(Box::new(RealFile(f)))
     }
@@ -136,6 +149,7 @@ impl Storage for RealStorage {
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(FILE_MODE)
             .custom_flags(NOFOLLOW)
             .open(path)?;
         Ok(Box::new(RealFile(f)))

@@ -236,16 +236,83 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "no supervisor is answering on {path}, but a Ballast runtime ({}) holds the data directory: {}",
+        holder.describe(),
+        if holder.command.as_deref().is_some_and(|c| c.contains("--standalone")) {
+            "it is a standalone engine, which has no control socket\n    help: stop it (it stops cleanly on SIGTERM) and use `ballast run` for a supervisor".to_owned()
+        } else {
+            format!(
+                "its control socket was removed or replaced\n    help: restart it to get its socket back{}, then `ballast run`",
+                holder.pid.map(|p| format!(" (`kill -TERM {p}`: it stops its services cleanly)")).unwrap_or_default()
+            )
+        }
+    )]
+    SocketGone {
+        path: String,
+        #[source]
+        source: std::io::Error,
+        holder: ballast_store::pidlock::DirHolder,
+    },
     #[error("talking to the supervisor on {path}: {why}")]
     Protocol { path: String, why: String },
+}
+
+/// The longest path a Unix socket address holds (`sun_path`, less its NUL byte).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// Call `f` with a path to `path` that a socket address holds: `path` itself when it is at
+/// most [`MAX_SOCKET_PATH`] bytes, else `/proc/self/fd/N/NAME` through a descriptor of its
+/// directory (the kernel resolves it to the same place) — so a data directory with a long path
+/// still binds and reaches its control socket.
+pub fn with_short_path<T>(
+    path: &Path,
+    f: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+        return f(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return f(path);
+    };
+    let dir_fd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::DIRECTORY.bits() as i32)
+        .open(dir)?;
+    let short = Path::new(&format!("/proc/self/fd/{}", dir_fd.as_raw_fd())).join(name);
+    if short.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(std::io::Error::other(format!(
+            "the socket name {} is too long: a socket path holds at most {MAX_SOCKET_PATH} bytes",
+            name.to_string_lossy()
+        )));
+    }
+    let r = f(&short);
+    drop(dir_fd);
+    r
 }
 
 /// Send one request to the supervisor listening on `socket`.
 pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
     let path = socket.display().to_string();
-    let mut conn = UnixStream::connect(socket).map_err(|source| ClientError::NotRunning {
-        path: path.clone(),
-        source,
+    let mut conn = with_short_path(socket, |p| UnixStream::connect(p)).map_err(|source| {
+        // A runtime holds the data directory (`run/..`) but nothing answers: say who.
+        let holder = socket
+            .parent()
+            .and_then(Path::parent)
+            .and_then(ballast_store::pidlock::dir_holder);
+        match holder {
+            Some(holder) => ClientError::SocketGone {
+                path: path.clone(),
+                source,
+                holder,
+            },
+            None => ClientError::NotRunning {
+                path: path.clone(),
+                source,
+            },
+        }
     })?;
     let proto = |why: String| ClientError::Protocol {
         path: path.clone(),

@@ -206,7 +206,9 @@ impl Healer<'_> {
         }
         obs.locks = self.locks(&layout.run());
         obs.orphans = orphans(self.data_dir);
-        obs.read_only = self.read_only();
+        (obs.read_only, obs.writable_by_others) = self.read_only();
+        obs.open_to_others = ballast_store::storage::open_to_others(self.data_dir)
+            .map(|mode| (self.data_dir.display().to_string(), mode));
         let health = layout.state().join("health.json");
         match bounded::read_own_string(&health, bounded::MAX_FILE_BYTES) {
             Ok(text) => {
@@ -328,10 +330,12 @@ impl Healer<'_> {
         Some(self.clock.now().unix_ms().saturating_sub(mtime).max(0))
     }
 
-    /// Ballast's own files its owner cannot write (bounded walk of the data directory).
-    fn read_only(&self) -> Vec<ReadOnlyObs> {
+    /// Ballast's own files its owner cannot write, and its own regular files every other user
+    /// can (bounded walk of the data directory; `inbox/` is the bots', not looked at for that).
+    fn read_only(&self) -> (Vec<ReadOnlyObs>, Vec<(String, u32)>) {
         let me = rustix::process::geteuid().as_raw();
         let mut out = Vec::new();
+        let mut open = Vec::new();
         let mut stack = vec![self.data_dir.to_path_buf()];
         let mut seen = 0usize;
         while let Some(dir) = stack.pop() {
@@ -341,13 +345,22 @@ impl Healer<'_> {
             for e in entries.flatten() {
                 seen += 1;
                 if seen > MAX_PERMISSION_ENTRIES {
-                    return out;
+                    return (out, open);
                 }
                 let Ok(m) = e.path().symlink_metadata() else {
                     continue;
                 };
                 if m.file_type().is_symlink() || m.file_type().is_socket() {
                     continue;
+                }
+                // Every other user may write it (a group may be shared on purpose; the inbox is
+                // the bots').
+                if m.is_file()
+                    && m.uid() == me
+                    && m.permissions().mode() & 0o002 != 0
+                    && !e.path().starts_with(self.data_dir.join("inbox"))
+                {
+                    open.push((self.rel(&e.path()), m.permissions().mode() & 0o7777));
                 }
                 if m.permissions().mode() & 0o200 == 0 {
                     out.push(ReadOnlyObs {
@@ -361,7 +374,8 @@ impl Healer<'_> {
             }
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
-        out
+        open.sort();
+        (out, open)
     }
 
     /// Where a declared artifact is: [`ServiceConfig::declared_path`] (under its service's
@@ -581,6 +595,17 @@ impl Healer<'_> {
                 }
                 write_atomic(&storage, &path, content.as_bytes()).map_err(e("create"))?;
                 done.after = format!("{} bytes (the default document)", content.len());
+            }
+            Op::MakeUnwritableByOthers => {
+                let m = std::fs::symlink_metadata(&path).map_err(e("stat"))?;
+                if !m.is_file() {
+                    return Err("not a regular file any more: left as it is".into());
+                }
+                let mode = m.permissions().mode() & 0o7777;
+                done.before = format!("mode {mode:04o}");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7775))
+                    .map_err(e("chmod"))?;
+                done.after = format!("mode {:04o}", mode & 0o7775);
             }
             Op::MakeWritable => {
                 let m = std::fs::symlink_metadata(&path).map_err(e("stat"))?;

@@ -1089,8 +1089,8 @@ impl Governor {
         now: Timestamp,
     ) -> Vec<(String, Value)> {
         let mut events = Vec::new();
-        self.kill_switch = self.data_dir.join("KILL_SWITCH").exists();
         self.engine = engine;
+        self.kill_switch = kill_switch_engaged(&self.data_dir, self.engine.as_ref());
         let before = self.report.as_ref().map(|r| r.overall);
         if before != Some(report.overall) {
             events.push((
@@ -1209,10 +1209,12 @@ impl Governor {
     pub fn write_report(&self) -> std::io::Result<()> {
         let dir = self.data_dir.join("state");
         let tmp = dir.join(".health.json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(&self.report_json()).map_err(std::io::Error::other)?,
-        )?;
+        {
+            let mut f = RealStorage.create_truncate(&tmp)?;
+            f.write_all(
+                &serde_json::to_vec_pretty(&self.report_json()).map_err(std::io::Error::other)?,
+            )?;
+        }
         std::fs::rename(&tmp, dir.join("health.json"))
     }
 
@@ -1246,7 +1248,7 @@ impl Governor {
         let Some(report) = self.report.clone() else {
             return Err("no health report yet: try again in a moment".into());
         };
-        self.kill_switch = self.data_dir.join("KILL_SWITCH").exists();
+        self.kill_switch = kill_switch_engaged(&self.data_dir, self.engine.as_ref());
         // Latches are cleared by the release: the account does not re-trip them here.
         let input = policy::Input {
             kill_switch: self.kill_switch,
@@ -1428,7 +1430,24 @@ pub fn engage_kill_switch(
     let mut text = body.to_string();
     text.push('\n');
     crate::heal::write_atomic(&RealStorage, &path, text.as_bytes())?;
+    // A release written before this engagement releases nothing.
+    match std::fs::remove_file(data_dir.join(KILL_SWITCH_RELEASE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     Ok(path)
+}
+
+/// The release token `ballast resume` writes beside `KILL_SWITCH`.
+pub const KILL_SWITCH_RELEASE: &str = "KILL_SWITCH.release";
+
+/// Whether the kill switch is engaged: the engine's journaled switch (its last status) unless
+/// a release from `ballast resume` waits for it, or a request to engage (`KILL_SWITCH`). A
+/// `KILL_SWITCH` removed by hand releases nothing.
+pub fn kill_switch_engaged(data_dir: &Path, engine: Option<&EngineStatus>) -> bool {
+    data_dir.join("KILL_SWITCH").exists()
+        || (engine.is_some_and(|e| e.kill_switch)
+            && std::fs::symlink_metadata(data_dir.join(KILL_SWITCH_RELEASE)).is_err())
 }
 
 /// Keep only the serializable map of health for `ballast status`.

@@ -333,7 +333,16 @@ pub fn run(
         .map_err(io("cannot create", &run_dir))?;
     // One supervisor per data directory, and none beside a standalone engine: decided before
     // anything else is touched.
-    let _lock = lock::acquire(data_dir, &clock.now().to_string())?;
+    let held = lock::acquire(data_dir, &clock.now().to_string())?;
+    if let Some(w) = held.dir.warning(data_dir) {
+        log(&format!("warning: {w}"));
+    }
+    if let Some(mode) = ballast_store::storage::open_to_others(data_dir) {
+        log(&format!(
+            "WARNING: {}",
+            ballast_core::heal::open_to_others(&data_dir.display().to_string(), mode)
+        ));
+    }
     ballast_store::storage::create_dirs(&log_dir, ballast_store::storage::DIR_MODE)
         .map_err(io("cannot create", &log_dir))?;
     // Orphans re-parent to us and are reaped here.
@@ -341,9 +350,20 @@ pub fn run(
         log(&format!("warning: cannot become a child subreaper: {e}"));
     }
     let socket = run_dir.join("supervisor.sock");
-    // A socket file left by a supervisor that died (the lock says none runs).
-    let _ = std::fs::remove_file(&socket);
-    let listener = bind_private(&run_dir, &socket).map_err(io("cannot listen on", &socket))?;
+    // Never take the place of a supervisor that still answers there (the locks say none runs;
+    // this one would be a runtime that holds no lock). A socket left by a supervisor that died
+    // is replaced by the rename of the new one.
+    if control::with_short_path(&socket, |p| std::os::unix::net::UnixStream::connect(p)).is_ok() {
+        return Err(SupervisorError::Io {
+            what: "another supervisor answers on",
+            path: socket.display().to_string(),
+            source: std::io::Error::other(
+                "one supervisor per data directory; nothing was started — `ballast status` talks to it",
+            ),
+        });
+    }
+    let (listener, bound) =
+        bind_private(&run_dir, &socket).map_err(io("cannot listen on", &socket))?;
 
     // Children must start with default dispositions. A signal the supervisor inherited as
     // ignored (nohup, a service manager) would stay ignored across exec; a handler that does
@@ -409,7 +429,7 @@ pub fn run(
             .map_err(io("cannot create", &notify_dir))?;
         let path = notify_dir.join(format!("{}.sock", spec.name));
         let _ = std::fs::remove_file(&path);
-        let sock = std::os::unix::net::UnixDatagram::bind(&path)
+        let sock = control::with_short_path(&path, |p| std::os::unix::net::UnixDatagram::bind(p))
             .map_err(io("cannot listen for sd_notify on", &path))?;
         let (name, tx) = (spec.name.clone(), tx.clone());
         std::thread::spawn(move || {
@@ -424,6 +444,15 @@ pub fn run(
                 }
             }
         });
+        if path.as_os_str().len() > control::MAX_SOCKET_PATH {
+            log(&format!(
+                "warning: {}: its NOTIFY_SOCKET {} is {} bytes, over the {} a socket address holds: `ballast notify` reaches it, but an sd_notify library may not — use a shorter --data-dir if its readiness never arrives",
+                spec.name,
+                path.display(),
+                path.as_os_str().len(),
+                control::MAX_SOCKET_PATH
+            ));
+        }
         notify_sockets.insert(spec.name.clone(), path);
     }
 
@@ -569,7 +598,10 @@ pub fn run(
         .record("supervisor.stopped", json!({ "pid": std::process::id() }));
     sup.ops.close();
     sig_handle.close();
-    let _ = std::fs::remove_file(&socket);
+    // Only the socket this supervisor bound: one put in its place since is not ours to remove.
+    if same_file(&socket, bound) {
+        let _ = std::fs::remove_file(&socket);
+    }
     log("supervisor: stopped");
     Ok(())
 }
@@ -580,8 +612,12 @@ pub fn run(
 /// another user, not even between bind and chmod. Only this user may operate the supervisor
 /// (approve, release, restart): the socket's permissions are the authentication of the local
 /// control channel.
-fn bind_private(run_dir: &Path, socket: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+///
+/// Returns the listener and the socket file's (device, inode), to remove it at exit only if it
+/// is still the one bound. A path longer than a socket address holds is bound through a
+/// descriptor of its directory ([`control::with_short_path`]).
+fn bind_private(run_dir: &Path, socket: &Path) -> std::io::Result<(UnixListener, (u64, u64))> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let private = run_dir.join(format!(".control.{}", std::process::id()));
     // Left by an earlier supervisor that had this pid.
     let _ = std::fs::remove_file(private.join("supervisor.sock"));
@@ -589,14 +625,21 @@ fn bind_private(run_dir: &Path, socket: &Path) -> std::io::Result<UnixListener> 
     std::fs::DirBuilder::new().mode(0o700).create(&private)?;
     let bound = (|| {
         let path = private.join("supervisor.sock");
-        let listener = UnixListener::bind(&path)?;
+        let listener = control::with_short_path(&path, |p| UnixListener::bind(p))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        let meta = std::fs::symlink_metadata(&path)?;
         std::fs::rename(&path, socket)?;
-        Ok(listener)
+        Ok((listener, (meta.dev(), meta.ino())))
     })();
     let _ = std::fs::remove_file(private.join("supervisor.sock"));
     let _ = std::fs::remove_dir(&private);
     bound
+}
+
+/// Whether `path` is (still) the file `(device, inode)`, not following a link at it.
+fn same_file(path: &Path, (dev, ino): (u64, u64)) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.dev() == dev && m.ino() == ino)
 }
 
 /// Watch the directories of the services' heartbeat files with inotify; a change to one (written,
@@ -1299,7 +1342,12 @@ impl Supervisor {
     fn sweep(&mut self, startup: bool, log: &mut dyn FnMut(&str)) -> heal::Report {
         self.next_sweep = Instant::now() + self.heal_every;
         self.last_sweep = Instant::now();
-        let engine_running = heal::engine_lock_held(&self.data_dir.join("run"));
+        // Its lock file, or the engine service's process (the lock file may have been removed).
+        let engine_running = heal::engine_lock_held(&self.data_dir.join("run"))
+            || self
+                .slots
+                .iter()
+                .any(|s| s.spec.name == "engine" && s.proc.is_some());
         let running: BTreeMap<String, bool> = self
             .slots
             .iter()

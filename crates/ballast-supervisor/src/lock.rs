@@ -4,6 +4,11 @@
 //! never starts beside a standalone engine (`ballast engine --standalone` holding
 //! `run/engine.lock`): two runtimes on one data directory would have one's safety policy obeyed
 //! by the other's engine.
+//!
+//! The exclusivity itself does not rest on a file an operator can delete: every runtime (this
+//! supervisor, a standalone engine) also holds an exclusive `flock` on the data directory
+//! itself, taken first. The lock files only name the holder for the refusal; with them
+//! removed, the refusal names the holder from `/proc/locks`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,6 +25,8 @@ pub const ENGINE_LOCK: &str = "engine.lock";
 #[derive(Debug)]
 pub struct SupervisorLock {
     _file: File,
+    /// The data directory's own lock (see the module doc).
+    pub dir: pidlock::DirLock,
     pub path: PathBuf,
 }
 
@@ -45,6 +52,15 @@ pub enum LockError {
         path: String,
         holder: Holder,
     },
+    #[error(
+        "another Ballast runtime ({}) holds the data directory {dir} (its lock file was removed): one runtime per data directory; nothing was started\n    help: stop it first{} (it stops cleanly on SIGTERM), or use another --data-dir; `ballast status --data-dir {dir}` talks to it if it is a supervisor",
+        holder.describe(),
+        holder.pid.map(|p| format!(" (`kill -TERM {p}`)")).unwrap_or_default()
+    )]
+    Runtime {
+        dir: String,
+        holder: pidlock::DirHolder,
+    },
     #[error("cannot lock {path}: {source}")]
     Io {
         path: String,
@@ -65,6 +81,17 @@ pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockErr
         path: shown.clone(),
         source,
     };
+    // The data directory itself first: a removed lock file must not let a second runtime in.
+    let dir_lock = match pidlock::take_dir(data_dir) {
+        Ok(Ok(f)) => f,
+        Ok(Err(holder)) => return Err(refusal(data_dir, holder)),
+        Err(source) => {
+            return Err(LockError::Io {
+                path: data_dir.display().to_string(),
+                source,
+            });
+        }
+    };
     let file = match pidlock::take(&path, 0o600, Some(started)) {
         Ok(Ok(file)) => file,
         Ok(Err(holder)) => {
@@ -83,7 +110,33 @@ pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockErr
             holder,
         });
     }
-    Ok(SupervisorLock { _file: file, path })
+    Ok(SupervisorLock {
+        _file: file,
+        dir: dir_lock,
+        path,
+    })
+}
+
+/// Why the data directory is taken: the holder its lock files name, else the one the kernel
+/// names (the lock file was removed).
+fn refusal(data_dir: &Path, holder: pidlock::DirHolder) -> LockError {
+    let run = data_dir.join("run");
+    let dir = data_dir.display().to_string();
+    if let Some(h) = self::holder(&run, SUPERVISOR_LOCK) {
+        return LockError::Supervisor {
+            dir,
+            path: run.join(SUPERVISOR_LOCK).display().to_string(),
+            holder: h,
+        };
+    }
+    if let Some(h) = standalone_engine(&run) {
+        return LockError::StandaloneEngine {
+            dir,
+            path: run.join(ENGINE_LOCK).display().to_string(),
+            holder: h,
+        };
+    }
+    LockError::Runtime { dir, holder }
 }
 
 /// Who holds the lock file `name` in `run_dir`, if anyone does (nothing is written).

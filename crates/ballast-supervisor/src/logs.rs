@@ -53,6 +53,7 @@ impl RotatingLog {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(ballast_store::storage::FILE_MODE)
             .custom_flags(NOFOLLOW)
             .open(&spec.path)?;
         let size = file.metadata()?.len();
@@ -73,6 +74,7 @@ impl RotatingLog {
             .create(true)
             .write(true)
             .truncate(true)
+            .mode(ballast_store::storage::FILE_MODE)
             .custom_flags(NOFOLLOW)
             .open(&self.spec.path)?;
         self.size = 0;

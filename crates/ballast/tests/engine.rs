@@ -1004,3 +1004,157 @@ fn item_7_an_inbox_rotated_by_rename_is_read_from_its_start() {
         );
     }
 }
+
+/// The engine journal's valid records while an engine may be writing it (no verdict asked).
+fn live_records(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let _ = ballast_store::journal::scan(
+        &RealStorage,
+        &dir.join("journal/engine"),
+        &mut |r: &RecordRef<'_>| {
+            out.push((r.kind.to_string(), r.body.get().to_owned()));
+            Ok(())
+        },
+    );
+    out
+}
+
+/// Poll the journal until `cond` holds (at most 60 s).
+fn wait_records(
+    dir: &Path,
+    what: &str,
+    cond: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let recs = live_records(dir);
+        if cond(&recs) {
+            return recs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn bars(recs: &[(String, String)]) -> usize {
+    recs.iter().filter(|(k, _)| k == "market.bar").count()
+}
+
+/// Part E: deleting `KILL_SWITCH` by hand released the kill switch (the engine journaled
+/// `engaged:false "KILL_SWITCH file removed"`), though only `ballast resume` may. The switch is
+/// the engine's journaled state: removed by hand — while the engine runs, and across restarts —
+/// it stays engaged (said once per start, in words); `ballast resume` (here after the hand
+/// removal) writes a release the engine journals, and trading resumes.
+#[test]
+fn part_e_a_kill_switch_file_removed_by_hand_releases_nothing_only_resume_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ballast"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("BALLAST_HOME")
+            .env_remove("BALLAST_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let released = |recs: &[(String, String)]| {
+        recs.iter()
+            .any(|(k, b)| k == "engine.kill_switch" && b.contains("\"engaged\":false"))
+    };
+    const WARNING: &str = "KILL_SWITCH was removed but not released by `ballast resume`; the kill switch stays engaged";
+    // A running engine; the switch engaged, then its file removed by hand.
+    let err_path = tmp.path().join("engine.err");
+    let mut running = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args([
+            "engine",
+            "--standalone",
+            "--bars-per-second",
+            "300",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env_remove("BALLAST_HOME")
+        .env_remove("BALLAST_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_records(&data, "the engine trading", |r| bars(r) > 50);
+    let out = cli(&["kill", "--reason", "drill"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = wait_records(&data, "the engagement", |r| {
+        r.iter()
+            .any(|(k, b)| k == "engine.kill_switch" && b.contains("\"engaged\":true"))
+    });
+    let engaged_at = recs.len();
+    std::fs::remove_file(data.join("KILL_SWITCH")).unwrap();
+    let seen = bars(&recs);
+    let recs = wait_records(&data, "bars after the removal", |r| bars(r) > seen + 100);
+    assert!(!released(&recs[engaged_at..]), "released by a hand removal");
+    assert!(recs[engaged_at..].iter().all(|(k, _)| k != "order.sent"));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&running),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert!(running.wait().unwrap().success());
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(err.matches(WARNING).count(), 1, "said once: {err}");
+    // Restarted: still engaged, said again once.
+    let total = bars(&records(&data));
+    let out = engine(&data)
+        .args(["--max-bars", &(total + 500).to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches(WARNING)
+            .count(),
+        1
+    );
+    let recs = records(&data);
+    assert!(!released(&recs[engaged_at..]));
+    assert!(recs[engaged_at..].iter().all(|(k, _)| k != "order.sent"));
+    // `ballast resume`, the file already gone: the release the engine journals.
+    let out = cli(&["resume"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("already removed by hand"), "{text}");
+    assert!(data.join("KILL_SWITCH.release").is_file());
+    let n = recs.len();
+    let out = engine(&data)
+        .args(["--max-bars", &(total + 6000).to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kill switch released (released by `ballast resume`"),
+        "{err}"
+    );
+    assert!(!err.contains(WARNING), "{err}");
+    assert!(
+        !data.join("KILL_SWITCH.release").exists(),
+        "the release is consumed"
+    );
+    let recs = records(&data);
+    assert!(released(&recs[n..]));
+    assert!(
+        recs[n..].iter().any(|(k, _)| k == "order.sent"),
+        "orders again"
+    );
+}

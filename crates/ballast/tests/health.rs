@@ -549,3 +549,39 @@ fn a_live_engine_is_held_while_health_is_critical_and_a_paper_one_starts() {
     });
     paper.stop();
 }
+
+/// Part E, with a supervisor: `KILL_SWITCH` removed by hand while the engine runs leaves the
+/// switch engaged — in the engine and in the supervisor's health (from the engine's journaled
+/// state, not the file) — and `ballast resume` releases both.
+#[test]
+fn part_e_with_a_supervisor_a_kill_switch_removed_by_hand_stays_engaged_until_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!("{FAST}hysteresis_secs = 0\n[feed]\nbars_per_second = 50\n"),
+    );
+    sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    assert!(sup.cli(&["kill", "--reason", "drill"]).status.success());
+    wait_health(&sup, "the engine engaged", |h| {
+        h["policy"]["kill_switch"] == true && h["engine"]["kill_switch"] == true
+    });
+    std::fs::remove_file(tmp.path().join("data/KILL_SWITCH")).unwrap();
+    let first = wait_health(&sup, "a cycle", |h| h["at"].is_string());
+    let later = wait_health(&sup, "two cycles later", |h| h["at"] != first["at"]);
+    let later = wait_health(&sup, "a later cycle", |h| h["at"] != later["at"]);
+    assert_eq!(later["policy"]["kill_switch"], true, "{later:#}");
+    assert_eq!(later["engine"]["kill_switch"], true, "{later:#}");
+    assert_eq!(policy(&later), "EMERGENCY_SHUTDOWN");
+    let out = sup.cli(&["resume"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_health(&sup, "the engine released", |h| {
+        h["engine"]["kill_switch"] == false && h["policy"]["kill_switch"] == false
+    });
+    assert!(!tmp.path().join("data/KILL_SWITCH.release").exists());
+    sup.stop();
+}

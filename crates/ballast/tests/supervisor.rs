@@ -1346,3 +1346,371 @@ fn item_1_reset_engine_while_it_trades_is_refused_and_health_never_sees_it_stopp
     );
     assert!(sup.stop().0.success());
 }
+
+/// Wait until `path` exists (at most 30 s).
+fn wait_file(path: &std::path::Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{what} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Part E, item 3 again: the exclusivity of a data directory must not depend on a file an
+/// operator can delete. With `run/supervisor.lock` or `run/engine.lock` removed, a second
+/// runtime (supervisor or standalone engine) is still refused — by the lock on the data
+/// directory itself — naming the runtime that holds it; the running one is not disturbed (its
+/// control socket still answers, no second engine writes its journal).
+#[test]
+fn part_e_a_deleted_lock_file_does_not_let_a_second_runtime_onto_the_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(&tmp.path().join("a"), "[feed]\nbars_per_second = 50\n");
+    sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    let data = sup.dir.join("data");
+    std::fs::remove_file(data.join("run/supervisor.lock")).unwrap();
+    std::fs::remove_file(data.join("run/engine.lock")).unwrap();
+    let mut second = ballast();
+    second
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"));
+    let out = run_bounded(second, "a second supervisor (lock files removed)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("its lock file was removed")
+            && err.contains(&format!("pid {}", sup.child.id())),
+        "{err}"
+    );
+    let mut engine = ballast();
+    engine
+        .args(["engine", "--standalone", "--max-bars", "5", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"));
+    let out = run_bounded(engine, "a standalone engine (lock files removed)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("its lock file was removed")
+            && err.contains(&format!("pid {}", sup.child.id())),
+        "{err}"
+    );
+    // The first supervisor still answers on its socket, its engine untouched.
+    let s = sup
+        .status()
+        .expect("the first supervisor's socket was removed");
+    assert_eq!(
+        s["supervisor_pid"].as_u64(),
+        Some(u64::from(sup.child.id()))
+    );
+    assert_eq!(state(&s, "engine"), "RUNNING");
+    assert!(sup.stop().0.success());
+
+    // A standalone engine whose lock file is removed: neither `run` nor a second standalone
+    // engine gets in.
+    let data = tmp.path().join("b/data");
+    let cfg = tmp.path().join("b/ballast.toml");
+    std::fs::create_dir_all(tmp.path().join("b")).unwrap();
+    std::fs::write(&cfg, "[feed]\nbars_per_second = 50\n").unwrap();
+    let mut standalone = ballast()
+        .args(["engine", "--standalone", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_file(
+        &data.join("run/engine.heartbeat"),
+        "the standalone engine's heartbeat",
+    );
+    std::fs::remove_file(data.join("run/engine.lock")).unwrap();
+    for args in [
+        &["run", "--data-dir"][..],
+        &["engine", "--standalone", "--max-bars", "5", "--data-dir"][..],
+    ] {
+        let mut c = ballast();
+        c.args(args).arg(&data).arg("--config").arg(&cfg);
+        let out = run_bounded(c, "a second runtime beside a standalone engine");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            err.contains("its lock file was removed")
+                && err.contains(&format!("pid {}", standalone.id())),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!data.join("run/supervisor.sock").exists());
+    assert!(
+        alive(standalone.id() as i32),
+        "the standalone engine was disturbed"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&standalone),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert!(standalone.wait().unwrap().success());
+    // One engine wrote the journal: its seqs have no gap.
+    let recs = engine_records(&data);
+    for (i, w) in recs.windows(2).enumerate() {
+        assert_eq!(
+            w[1].0,
+            w[0].0 + 1,
+            "a seq gap at record {i}: two engines wrote"
+        );
+    }
+}
+
+/// Part E: a supervisor never unlinks a control socket it did not create — at its exit, the
+/// socket at `run/supervisor.sock` is removed only if it is the one it bound.
+#[test]
+fn part_e_a_supervisor_never_unlinks_a_control_socket_it_did_not_create() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        &tmp.path().join("a"),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+"
+        ),
+    );
+    let sock = sup.dir.join("data/run/supervisor.sock");
+    // Another socket put in its place (as another runtime would have bound it).
+    let other = sup.dir.join("data/run/other.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&other).unwrap();
+    std::fs::rename(&other, &sock).unwrap();
+    assert!(sup.stop().0.success());
+    assert!(
+        sock.exists(),
+        "the exiting supervisor removed a socket it did not create"
+    );
+}
+
+/// Every file under `root` (not following links) with its permission bits.
+fn file_modes(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = e.path().symlink_metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() {
+                out.push((e.path(), m.permissions().mode() & 0o7777));
+            }
+        }
+    }
+    out
+}
+
+/// Part E, item 13 again: under `umask 000` every file Ballast created was 0666 (journals, logs,
+/// health.json, engine.lock, the `ballast init` output), and a world-writable data directory
+/// was accepted silently. Every file is now created 0600 whatever the umask, and a data
+/// directory writable by group or others is warned about at `ballast run`'s start (naming
+/// `chmod 700 DIR`) and reported by `ballast heal` as a finding (not dangerous).
+#[test]
+fn part_e_under_umask_000_every_file_is_private_and_an_open_data_directory_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let umask0 = |args: &str| {
+        let mut c = std::process::Command::new("/bin/sh");
+        c.arg("-c")
+            .arg(format!("umask 000; exec \"$0\" {args}"))
+            .arg(env!("CARGO_BIN_EXE_ballast"))
+            .env_remove("BALLAST_HOME")
+            .env_remove("BALLAST_CONFIG")
+            .current_dir(tmp.path());
+        c
+    };
+    let out = umask0("init ./ballast.toml").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let init_mode = std::fs::metadata(tmp.path().join("ballast.toml"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(init_mode & 0o077, 0, "ballast init wrote {init_mode:o}");
+    let dir = tmp.path().join("s");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(dir.join("ballast.toml"), "[feed]\nbars_per_second = 200\n").unwrap();
+    let child = umask0("run --data-dir ./s/data --config ./s/ballast.toml")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("supervisor.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: dir.clone(),
+    };
+    sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !data.join("state/health.json").exists() || !data.join("run/engine.heartbeat").exists() {
+        assert!(Instant::now() < deadline, "no health report or heartbeat");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sup.stop().0.success());
+    let err = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        err.contains(&format!(
+            "WARNING: the data directory {} is writable by its group and every other user (mode 0777)",
+            data.display()
+        )) && err.contains(&format!("`chmod 700 {}`", data.display())),
+        "{err}"
+    );
+    let files = file_modes(&data);
+    for name in [
+        "engine.lock",
+        "supervisor.lock",
+        "engine.heartbeat",
+        "health.json",
+    ] {
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| p.file_name().is_some_and(|n| n == name)),
+            "{name} was not written: {files:?}"
+        );
+    }
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.starts_with(data.join("journal/engine")))
+    );
+    assert!(files.iter().any(|(p, _)| p.starts_with(data.join("logs"))));
+    let open: Vec<_> = files.iter().filter(|(_, m)| m & 0o077 != 0).collect();
+    assert!(
+        open.is_empty(),
+        "files open to others under umask 000: {open:?}"
+    );
+    // `ballast heal` reports it as a finding, not a dangerous one.
+    let out = ballast()
+        .args(["heal", "--dry-run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("is writable by its group and every other user (mode 0777)")
+            && text.contains("chmod 700"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("0 dangerous"), "{text}");
+    // A file left writable by every other user (by an earlier version under umask 000) is
+    // healed: the write permission of others is taken away.
+    let seg = files
+        .iter()
+        .find(|(p, _)| p.starts_with(data.join("journal/engine")))
+        .unwrap()
+        .0
+        .clone();
+    std::fs::set_permissions(&seg, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = ballast()
+        .args(["heal", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("writable by every other user (mode 0666): made 0664"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().permissions().mode() & 0o777,
+        0o664
+    );
+}
+
+/// Part E, item 13: a data directory whose control socket path is longer than a socket
+/// address holds (107 bytes) could not run ("path must be shorter than SUN_LEN"). The
+/// supervisor binds, and every client reaches, the socket through a descriptor of its
+/// directory: `run`, `status`, `kill` / `resume` and the engine all work.
+#[test]
+fn part_e_a_data_directory_with_a_long_path_runs_and_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a".repeat(60)).join("b".repeat(60));
+    let sock = dir.join("data/run/supervisor.sock");
+    assert!(sock.as_os_str().len() > 150, "{}", sock.display());
+    let sup = Sup::start(&dir, "[feed]\nbars_per_second = 50\n");
+    let s = sup.wait_for("engine running", |s| state(s, "engine") == "RUNNING");
+    assert_eq!(
+        s["supervisor_pid"].as_u64(),
+        Some(u64::from(sup.child.id()))
+    );
+    assert!(sock.exists());
+    assert!(sup.cli(&["kill", "--reason", "drill"]).status.success());
+    let out = sup.cli(&["resume"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, _) = sup.stop();
+    assert!(status.success());
+    assert!(
+        !sock.exists(),
+        "the supervisor removes its own socket at exit"
+    );
+}
+
+/// Part E: with `run/supervisor.sock` removed by hand, `ballast status` said only "no
+/// supervisor answers" while the supervisor ran on, and an offline `ballast heal` would act
+/// beside the supervisor's own healer. The tools name the runtime that holds the data
+/// directory and say how to get the socket back; the offline heal is refused.
+#[test]
+fn part_e_a_removed_control_socket_names_the_running_supervisor_and_offline_heal_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        &tmp.path().join("a"),
+        &format!(
+            "{NO_ENGINE}
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+"
+        ),
+    );
+    sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
+    std::fs::remove_file(sup.dir.join("data/run/supervisor.sock")).unwrap();
+    let out = sup.cli(&["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("a Ballast runtime (pid {}: ", sup.child.id()))
+            && err.contains("its control socket was removed or replaced")
+            && err.contains(&format!("kill -TERM {}", sup.child.id())),
+        "{err}"
+    );
+    let out = ballast()
+        .args(["heal", "--data-dir"])
+        .arg(sup.dir.join("data"))
+        .arg("--config")
+        .arg(sup.dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("nothing was healed"), "{err}");
+    assert!(alive(sup.child.id() as i32));
+}

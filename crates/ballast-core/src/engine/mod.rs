@@ -14,6 +14,7 @@
 //! runtime decides it again: nothing is lost and no order is sent twice. Replaying the same
 //! journal always yields the same state.
 
+pub mod kill_switch;
 pub mod kinds;
 mod records;
 mod status;

@@ -76,6 +76,8 @@ pub enum Op {
     CreateFile { content: String },
     /// Make the file writable by its owner again (`chmod u+w`).
     MakeWritable,
+    /// Take the write permission of every other user away (`chmod o-w`).
+    MakeUnwritableByOthers,
     /// Restart the named service (stale heartbeat).
     Restart { service: String },
     /// Kill the process group led by `pid` if it still has `start_time` (an orphan).
@@ -292,6 +294,14 @@ pub struct Observation {
     /// Ballast's own paths that are symbolic links.
     #[serde(default)]
     pub symlinks: Vec<SymlinkObs>,
+    /// Ballast's own regular files (owned by its user) that every other user may write, with
+    /// their permission bits (left so by a umask of 000 before every file was created 0600).
+    #[serde(default)]
+    pub writable_by_others: Vec<(String, u32)>,
+    /// The data directory (as shown) and its permission bits, when group or others may write
+    /// it.
+    #[serde(default)]
+    pub open_to_others: Option<(String, u32)>,
 }
 
 impl Observation {
@@ -309,6 +319,8 @@ impl Observation {
             logs_unwritable: None,
             artifacts: Vec::new(),
             symlinks: Vec::new(),
+            open_to_others: None,
+            writable_by_others: Vec::new(),
         }
     }
 }
@@ -338,6 +350,30 @@ pub fn inspect(obs: &Observation) -> Plan {
     }
     for r in &obs.read_only {
         read_only(&mut plan, r);
+    }
+    for (path, mode) in &obs.writable_by_others {
+        plan.push(
+            "permissions",
+            path.clone(),
+            Class::Heal,
+            FailureClass::Transient,
+            Op::MakeUnwritableByOthers,
+            format!(
+                "writable by every other user (mode {:04o}): made {:04o}",
+                mode & 0o7777,
+                mode & 0o7775
+            ),
+        );
+    }
+    if let Some((dir, mode)) = &obs.open_to_others {
+        plan.push(
+            "permissions",
+            ".",
+            Class::Skip,
+            FailureClass::PersistentConfig,
+            Op::Report,
+            open_to_others(dir, *mode),
+        );
     }
     if let Some(problem) = &obs.health_snapshot_corrupt {
         plan.push(
@@ -585,6 +621,20 @@ fn orphan(plan: &mut Plan, mode: Mode, o: &OrphanObs) {
             "left by a previous supervisor of this data directory: live mode never kills it — it may hold orders; stop it yourself",
         ),
     }
+}
+
+/// What a data directory writable by group or others (`mode`, its permission bits) means, and
+/// the fix — for the heal report and the warning at `ballast run`'s start.
+pub fn open_to_others(dir: &str, mode: u32) -> String {
+    let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+        (true, true) => "its group and every other user",
+        (true, false) => "its group",
+        _ => "every other user",
+    };
+    format!(
+        "the data directory {dir} is writable by {who} (mode {:04o}): they can change the journal, the safety policy and the kill switch — nothing is changed; fix it with `chmod 700 {dir}`",
+        mode & 0o7777
+    )
 }
 
 fn read_only(plan: &mut Plan, r: &ReadOnlyObs) {

@@ -293,8 +293,17 @@ fn print_human(r: &Report<'_>) {
 }
 
 fn write_trades(path: &std::path::Path, trades: &[Trade]) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    // Readable by others, writable only by its owner, whatever the umask.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?
+    };
     let mut w = std::io::BufWriter::new(file);
     let opt = |v: Option<String>| v.unwrap_or_default();
     writeln!(

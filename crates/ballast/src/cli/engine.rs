@@ -155,6 +155,12 @@ pub fn foreground(
             .collect::<Vec<_>>()
             .join(",")
     ));
+    if let Some(mode) = ballast_store::storage::open_to_others(&dir) {
+        log(&format!(
+            "WARNING: {}",
+            ballast_core::heal::open_to_others(&dir.display().to_string(), mode)
+        ));
+    }
     let crash_after_seq = match std::env::var(CRASH_ENV) {
         Ok(v) => Some(
             v.trim()

@@ -55,6 +55,18 @@ pub fn run(
             );
             return Ok(exit::FAILURE);
         }
+        // A supervisor holds the data directory but its socket is gone: a heal here would act
+        // beside its own healer. Refused, with the way out (a standalone engine is fine: the
+        // offline heal leaves what it owns alone).
+        Err(e @ control::ClientError::SocketGone { .. })
+            if !matches!(&e, control::ClientError::SocketGone { holder, .. }
+                if holder.command.as_deref().is_some_and(|c| c.contains("--standalone"))) =>
+        {
+            eprintln!(
+                "ballast heal: {e}\n    nothing was healed: a heal beside a running supervisor is its own healer's job"
+            );
+            return Ok(exit::FAILURE);
+        }
         Err(_) => {
             let clock = Arc::new(ballast_store::SystemClock);
             let healer = Healer {
@@ -70,7 +82,10 @@ pub fn run(
             };
             let report: Report = healer.run(
                 dry_run,
-                engine_lock_held(&dir.join("run")),
+                // Its lock file, or a runtime holding the data directory itself (no supervisor
+                // answers: a standalone engine, whose lock file may have been removed).
+                engine_lock_held(&dir.join("run"))
+                    || ballast_store::pidlock::dir_holder(&dir).is_some(),
                 &|_| false,
                 &mut |s| {
                     Err(format!(

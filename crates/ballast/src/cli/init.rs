@@ -16,8 +16,17 @@ pub fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
         );
         return Ok(exit::FAILURE);
     }
-    let mut f =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    // The owner's only, whatever the umask (a configuration may come to hold credentials).
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(ballast_store::storage::FILE_MODE)
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?
+    };
     f.write_all(ballast_core::config::sample_toml().as_bytes())
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;

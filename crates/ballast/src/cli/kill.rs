@@ -1,7 +1,9 @@
-//! `ballast kill` / `ballast resume`: the kill switch is the `KILL_SWITCH` file of the data
-//! directory, so both work with or without a running supervisor or engine. The engine sees the
-//! file on its next loop: it journals the change, cancels every open order, and its guard
-//! refuses every new order until the file is removed — only explicitly, by `ballast resume`.
+//! `ballast kill` / `ballast resume`, with or without a running supervisor or engine. `kill`
+//! writes the `KILL_SWITCH` file, the request to engage: the engine sees it on its next loop,
+//! journals the engagement, cancels every open order, and its guard refuses every new order.
+//! The switch is then the engine's journaled state: removing the file by hand releases
+//! nothing. `resume` writes the release token `KILL_SWITCH.release` (then removes the file);
+//! the engine journals the release and removes the token, now or at its next start.
 
 use super::out;
 use ballast_store::Layout;
@@ -61,31 +63,78 @@ fn release(layout: &ballast_store::Layout) -> Exit {
     }
 }
 
-/// Release: remove the file.
+/// Release: write the release token (atomically, this user's only), then remove the request.
 pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
+    use ballast_core::Clock;
     let layout = layout(dir);
     let path = layout.kill_switch();
+    let token_path = layout.kill_switch_release();
+    let requested = std::fs::symlink_metadata(&path).is_ok();
+    // The engine's journaled switch, as its last heartbeat says (it may lag the journal: a
+    // release is written whatever it says, and the engine discards one that finds nothing
+    // engaged — so resume can never leave an engaged switch without a way out).
+    let engaged = ballast_engine::heartbeat::read(&layout.run()).map(|h| h.status.kill_switch);
+    let engaged_reason = requested
+        .then(|| {
+            ballast_store::bounded::read_own_string(&path, ballast_store::bounded::MAX_FILE_BYTES)
+                .ok()
+        })
+        .flatten()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["reason"].as_str().map(str::to_owned));
+    let token = ballast_core::engine::kill_switch::ReleaseToken {
+        released_at: ballast_store::SystemClock.now(),
+        by: "ballast resume".to_owned(),
+        engaged_reason,
+    };
+    let mut text = serde_json::to_string(&token)?;
+    text.push('\n');
+    if let Err(e) = ballast_supervisor::heal::write_atomic(
+        &ballast_store::RealStorage,
+        &token_path,
+        text.as_bytes(),
+    ) {
+        eprintln!(
+            "ballast resume: cannot write the release {}: {e}; the kill switch stays engaged",
+            token_path.display()
+        );
+        return Ok(exit::FAILURE);
+    }
     match std::fs::remove_file(&path) {
-        Ok(()) => {
-            if let Ok(d) = std::fs::File::open(layout.root()) {
-                let _ = d.sync_all();
-            }
-            out!(
-                "kill switch released: {} removed; trading resumes on the engine's next loop",
-                path.display()
-            );
-            Ok(release(&layout))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            out!(
-                "the kill switch is not engaged ({} does not exist)",
-                path.display()
-            );
-            Ok(release(&layout))
-        }
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            eprintln!("ballast resume: cannot remove {}: {e}", path.display());
-            Ok(exit::FAILURE)
+            // The request stays: the release would wait for it forever, so it is taken back.
+            let _ = std::fs::remove_file(&token_path);
+            eprintln!(
+                "ballast resume: cannot remove {}: {e}; the kill switch stays engaged",
+                path.display()
+            );
+            return Ok(exit::FAILURE);
         }
     }
+    if let Ok(d) = std::fs::File::open(layout.root()) {
+        let _ = d.sync_all();
+    }
+    if !requested && engaged == Some(false) {
+        out!(
+            "the kill switch is not engaged ({} does not exist and the engine's last heartbeat says it is released); a release was left in {} in case the engine's journal says otherwise (the engine discards it if nothing is engaged)",
+            path.display(),
+            token_path.display()
+        );
+        return Ok(release(&layout));
+    }
+    out!(
+        "kill switch released: {} written{}; the engine journals the release and trading resumes on its next loop (or at its next start)",
+        token_path.display(),
+        if requested {
+            format!(", {} removed", path.display())
+        } else {
+            format!(
+                " ({} was already removed by hand, which released nothing)",
+                path.display()
+            )
+        }
+    );
+    Ok(release(&layout))
 }

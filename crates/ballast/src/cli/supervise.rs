@@ -213,6 +213,14 @@ fn no_supervisor(dir: &DataDir, e: &control::ClientError) -> (String, String) {
             format!("no supervisor runs for the data directory {}", dir.path.display()),
             "start one with `ballast run` (with the same data directory)".to_owned(),
         ),
+        (control::ClientError::SocketGone { .. }, _) => {
+            // Who holds the data directory, and what to do: its own help line.
+            let text = e.to_string();
+            match text.split_once("\n    help: ") {
+                Some((m, h)) => (m.to_owned(), h.to_owned()),
+                None => (text, "`ballast logs supervisor` says what it is doing".to_owned()),
+            }
+        }
         (other, _) => (
             other.to_string(),
             "try again; `ballast logs supervisor` says what the supervisor is doing".to_owned(),
@@ -530,7 +538,10 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
     };
     let sock = std::os::unix::net::UnixDatagram::unbound()?;
     let text = messages.join("\n");
-    if let Err(e) = sock.send_to(text.as_bytes(), &path) {
+    let sent = ballast_supervisor::control::with_short_path(Path::new(&path), |p| {
+        sock.send_to(text.as_bytes(), p)
+    });
+    if let Err(e) = sent {
         eprintln!(
             "ballast notify: cannot send to {}: {e}",
             Path::new(&path).display()
