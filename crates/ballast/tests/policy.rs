@@ -16,24 +16,12 @@ use ballast_store::record::RecordRef;
 use common::{Sup, state, wait_health};
 use serde_json::Value;
 
-/// Fast cycles, a one-second hysteresis; the machine's own CPU, memory and disk only reported.
-const FAST: &str = "[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\nhysteresis_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\ndisk_free_min_pct = 0\n";
+const FAST: &str = common::FAST_HEALTH;
 
 /// The engine and a critical service that fails its budget at once, until `ok` exists in
 /// `dir` (then it runs).
 fn config(dir: &Path) -> String {
-    format!(
-        "{FAST}
-[[services]]
-name = \"risk-feed\"
-kind = \"critical\"
-command = \"/bin/sh\"
-args = [\"-c\", \"test -f {ok} && exec sleep 1000; exit 3\"]
-max_restarts = 0
-restart_delay_ms = 0
-",
-        ok = dir.join("ok").display()
-    )
+    format!("{FAST}{}", common::failing_critical_service(dir))
 }
 
 fn status<'a>(h: &'a Value, name: &str) -> &'a str {

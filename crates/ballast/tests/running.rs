@@ -132,22 +132,13 @@ fn item_9_journal_verify_and_dump_on_a_running_engine_are_never_dangerous_or_hea
     assert!(sup.stop().0.success());
 }
 
-/// Fast health cycles and a one-second hysteresis; the machine's own resources only reported.
-const FAST: &str = "[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\nhysteresis_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\ndisk_free_min_pct = 0\n\n[journal]\nsnapshot_every_records = 20\n";
-
-/// The engine and a critical service that fails its budget at once until `ok` exists.
+/// The engine (a snapshot every 20 records) and a critical service that fails its budget at
+/// once until `ok` exists.
 fn critical_config(dir: &Path) -> String {
     format!(
-        "{FAST}
-[[services]]
-name = \"risk-feed\"
-kind = \"critical\"
-command = \"/bin/sh\"
-args = [\"-c\", \"test -f {ok} && exec sleep 1000; exit 3\"]
-max_restarts = 0
-restart_delay_ms = 0
-",
-        ok = dir.join("ok").display()
+        "{}\n[journal]\nsnapshot_every_records = 20\n{}",
+        common::FAST_HEALTH,
+        common::failing_critical_service(dir)
     )
 }
 

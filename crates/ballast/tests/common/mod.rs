@@ -8,6 +8,27 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Fast health cycles and a one-second hysteresis; the machine's own CPU, memory and disk only
+/// reported (a busy test machine must not move the policy).
+pub const FAST_HEALTH: &str = "[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\nhysteresis_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\ndisk_free_min_pct = 0\n";
+
+/// A critical `[[services]]` entry that fails its budget at once until `dir/ok` exists (then
+/// it runs): the way to EMERGENCY_SHUTDOWN.
+pub fn failing_critical_service(dir: &Path) -> String {
+    format!(
+        "
+[[services]]
+name = \"risk-feed\"
+kind = \"critical\"
+command = \"/bin/sh\"
+args = [\"-c\", \"test -f {ok} && exec sleep 1000; exit 3\"]
+max_restarts = 0
+restart_delay_ms = 0
+",
+        ok = dir.join("ok").display()
+    )
+}
+
 pub fn ballast() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ballast"));
     c.env_remove("BALLAST_HOME").env_remove("BALLAST_CONFIG");
