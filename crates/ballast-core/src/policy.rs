@@ -129,6 +129,11 @@ pub struct PolicyState {
     /// EMERGENCY_SHUTDOWN only for a file carrying more releases than its journaled policy.
     #[serde(default)]
     pub releases: u64,
+    /// The engine journal this policy is about (`ballast_store::journal::identity`: the CRC32C
+    /// of its first record): a policy file copied from another data directory never lowers
+    /// this one's policy. `None` before the journal exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
 }
 
 impl PolicyState {
@@ -141,6 +146,7 @@ impl PolicyState {
             floor: None,
             latches: Vec::new(),
             releases: 0,
+            journal: None,
         }
     }
 }
@@ -441,7 +447,7 @@ pub fn release(
     now: Timestamp,
 ) -> Result<Option<Transition>, String> {
     if input.kill_switch {
-        return Err("the kill switch is engaged: `ballast resume` releases it first".into());
+        return Err(KILL_SWITCH_STILL_ENGAGED.into());
     }
     reconciliation.map_err(|why| format!("reconciliation is not clean: {why}"))?;
     state.latches.clear();
@@ -712,11 +718,35 @@ fn leave_hint(p: Policy) -> &'static str {
 /// refuses. A stricter policy is always taken; a less strict one too (the supervisor's
 /// hysteresis), except out of EMERGENCY_SHUTDOWN: that needs an operator release newer than
 /// the journaled policy — a forged, restored or stale file never re-arms trading.
-pub fn adopt(in_force: Policy, in_force_releases: u64, file: &PolicyState) -> Result<bool, String> {
+/// The refusal of a release while the engine still reports its kill switch engaged (`ballast
+/// resume` retries it while the engine takes the release it just wrote).
+pub const KILL_SWITCH_STILL_ENGAGED: &str =
+    "the kill switch is engaged: `ballast resume` releases it first";
+
+pub fn adopt(
+    in_force: Policy,
+    in_force_releases: u64,
+    file: &PolicyState,
+    journal: Option<&str>,
+) -> Result<bool, String> {
     if file.policy == in_force {
         return Ok(false);
     }
-    if file.policy > in_force || in_force != Policy::EmergencyShutdown {
+    if file.policy > in_force {
+        return Ok(true);
+    }
+    // Less strict: only a policy written for this journal (a copy of another data directory's
+    // file — a restored backup, a neighbour's state/ — never lowers it).
+    if file.journal.as_deref() != journal || journal.is_none() {
+        return Err(format!(
+            "state/policy.json asks for {} but it was not written for this data directory's journal (it names journal {}, this one is {}): it is not followed; the policy stays {} until this supervisor changes it (`ballast resume` for EMERGENCY_SHUTDOWN)",
+            file.policy.as_str(),
+            file.journal.as_deref().unwrap_or("none"),
+            journal.unwrap_or("not started"),
+            in_force.as_str()
+        ));
+    }
+    if in_force != Policy::EmergencyShutdown {
         return Ok(true);
     }
     if file.releases > in_force_releases {
@@ -1140,6 +1170,7 @@ mod tests {
             let mut s = PolicyState::new(t(0));
             s.policy = p;
             s.releases = releases;
+            s.journal = Some("0badc0de".into());
             s
         };
         let es = Policy::EmergencyShutdown;
@@ -1153,7 +1184,13 @@ mod tests {
         for in_force in all {
             for to in all {
                 for (journaled, carried) in [(0, 0), (2, 2), (2, 1), (2, 3)] {
-                    let got = adopt(in_force, journaled, &file(to, carried));
+                    let got = adopt(in_force, journaled, &file(to, carried), Some("0badc0de"));
+                    // Another journal's file never lowers the policy; a stricter one is taken.
+                    let foreign = adopt(in_force, journaled, &file(to, carried), Some("feedbeef"));
+                    assert_eq!(foreign.is_ok(), to >= in_force, "{in_force:?} -> {to:?}");
+                    if let Err(e) = &foreign {
+                        assert!(e.contains("not written for this data directory"), "{e}");
+                    }
                     let want = if to == in_force {
                         Ok(false)
                     } else if to > in_force || in_force != es || carried > journaled {

@@ -810,7 +810,8 @@ fn follow_policy(
         }
     };
     let releases = state.policy.as_ref().map_or(0, |p| p.releases);
-    match ballast_core::policy::adopt(state.policy(), releases, &file) {
+    let journal = ballast_store::journal::identity(&w.layout.engine_journal());
+    match ballast_core::policy::adopt(state.policy(), releases, &file, journal.as_deref()) {
         Ok(true) => {}
         Ok(false) => return Ok(()),
         Err(refusal) => {

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::storage::Storage;
 
 /// Paths inside one data directory.
+/// Entries below Ballast's directories looked at for links, at most.
+pub const MAX_LINK_SCAN: usize = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     root: PathBuf,
@@ -82,15 +85,43 @@ impl Layout {
     /// Ballast's own directories and files that are symbolic links (the data directory
     /// itself may be one): a dangerous finding, nothing is written through them.
     pub fn symlinks(&self) -> Vec<PathBuf> {
+        let is_link =
+            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
         let mut paths = self.dirs();
         paths.push(self.root.join("journal"));
         paths.push(self.kill_switch());
         paths.push(self.kill_switch_release());
         paths.sort();
-        paths
+        let mut links: Vec<PathBuf> = paths.iter().filter(|p| is_link(p)).cloned().collect();
+        // Inside them too: a segment, a snapshot, a lock, a quarantine subdirectory that is a
+        // link (at most [`MAX_LINK_SCAN`] entries looked at: quarantine/ only grows). The
+        // inbox is the bots' (a link to where they write is allowed and only read).
+        let mut budget = MAX_LINK_SCAN;
+        let mut stack: Vec<(PathBuf, usize)> = paths
             .into_iter()
-            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
-            .collect()
+            .filter(|p| *p != self.inbox() && !is_link(p) && p.is_dir())
+            .map(|p| (p, 0))
+            .collect();
+        while let Some((dir, depth)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if budget == 0 {
+                    break;
+                }
+                budget -= 1;
+                let Ok(t) = e.file_type() else { continue };
+                if t.is_symlink() {
+                    links.push(e.path());
+                } else if t.is_dir() && depth < 4 {
+                    stack.push((e.path(), depth + 1));
+                }
+            }
+        }
+        links.sort();
+        links.dedup();
+        links
     }
 
     /// [`Self::symlinks`] as the healer observes them: each path relative to the data

@@ -53,6 +53,43 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 
+const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+
+/// A FIFO without a reader (ENXIO) or a link at the name (ELOOP) said as what it is.
+fn not_regular(e: io::Error, path: &Path) -> io::Error {
+    let errno = rustix::io::Errno::from_io_error(&e);
+    let what = if errno == Some(rustix::io::Errno::NXIO) {
+        "a FIFO or a device"
+    } else if errno == Some(rustix::io::Errno::LOOP) {
+        "a symbolic link"
+    } else {
+        return e;
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {what}, not a regular file: Ballast writes only its own regular files, never through a link; move it away",
+            path.display()
+        ),
+    )
+}
+
+/// `f` if it is a regular file: Ballast writes its own files only (a FIFO or a device put in
+/// the place of a journal segment is refused, never written to or waited on).
+fn regular(f: File, path: &Path) -> io::Result<File> {
+    if f.metadata()?.is_file() {
+        Ok(f)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a regular file (a FIFO, a device or a directory in its place): Ballast writes only its own regular files; move it away",
+                path.display()
+            ),
+        ))
+    }
+}
+
 /// The real file system.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RealStorage;
@@ -109,7 +146,9 @@ impl Storage for RealStorage {
         let mut names = Vec::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
+            // Everything but directories: a link, a FIFO or a device put where a file of
+            // Ballast belongs is listed, so reading it is refused by name (not skipped).
+            if !entry.file_type()?.is_dir() {
                 if let Some(name) = entry.file_name().to_str() {
                     names.push(name.to_owned());
                 }
@@ -145,22 +184,26 @@ impl Storage for RealStorage {
     }
 
     fn create_truncate(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
+        // Non-blocking open: a FIFO put in a file's place fails at once instead of waiting
+        // for a reader (and is refused below); a regular file is unaffected.
         let f = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(FILE_MODE)
-            .custom_flags(NOFOLLOW)
-            .open(path)?;
-        Ok(Box::new(RealFile(f)))
+            .custom_flags(NOFOLLOW | NONBLOCK)
+            .open(path)
+            .map_err(|e| not_regular(e, path))?;
+        Ok(Box::new(RealFile(regular(f, path)?)))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
         let f = OpenOptions::new()
             .append(true)
-            .custom_flags(NOFOLLOW)
-            .open(path)?;
-        Ok(Box::new(RealFile(f)))
+            .custom_flags(NOFOLLOW | NONBLOCK)
+            .open(path)
+            .map_err(|e| not_regular(e, path))?;
+        Ok(Box::new(RealFile(regular(f, path)?)))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

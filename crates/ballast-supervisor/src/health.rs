@@ -1164,7 +1164,12 @@ impl Governor {
     /// `state/policy.json`, durably (temp file, fdatasync, rename, directory fsync), with its
     /// checksum ([`policy::encode_file`]).
     pub fn persist_policy(&self) -> std::io::Result<()> {
-        let body = policy::encode_file(&self.policy);
+        // Bound to this data directory's engine journal: a copy elsewhere lowers nothing.
+        let mut p = self.policy.clone();
+        if let Some(id) = ballast_store::journal::identity(&self.data_dir.join("journal/engine")) {
+            p.journal = Some(id);
+        }
+        let body = policy::encode_file(&p);
         let dir = self.data_dir.join("state");
         RealStorage.create_dir_all(&dir)?;
         crate::heal::write_atomic(&RealStorage, &dir.join("policy.json"), &body)

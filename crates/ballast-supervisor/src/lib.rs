@@ -98,6 +98,8 @@ pub enum SupervisorError {
     },
     #[error(transparent)]
     Lock(#[from] lock::LockError),
+    #[error("refusing to start: {0}")]
+    Link(String),
     #[error("cannot watch signals: {0}")]
     Signals(std::io::Error),
 }
@@ -327,6 +329,13 @@ pub fn run(
     };
     let run_dir = data_dir.join("run");
     let log_dir = data_dir.join("logs");
+    // Nothing is written through a link inside the data directory — not the lock, the socket,
+    // the logs: refused before anything is created (the engine refuses the same).
+    if let Some(why) =
+        ballast_core::heal::link_refusal(&ballast_store::Layout::new(data_dir).symlink_obs())
+    {
+        return Err(SupervisorError::Link(why));
+    }
     // run/ is the owner's only (0700 whatever the umask; a missing data directory is created
     // with it): the control socket, the locks and the notify sockets live there.
     ballast_store::storage::create_dirs(&run_dir, ballast_store::storage::PRIVATE_DIR_MODE)

@@ -669,6 +669,27 @@ fn the_engine_follows_the_safety_policy_journals_it_and_keeps_it_across_restarts
         recs[n..].iter().any(|(k, _)| k == "order.sent"),
         "orders again"
     );
+    // Another data directory's policy file (a restored backup, a neighbour's state/) never
+    // lowers this one's policy: NO_NEW_TRADES here, an intact ALLOW_ALL file of another journal.
+    set_policy("NO_NEW_TRADES");
+    run(4700);
+    let other = tmp.path().join("other");
+    let out = engine(&other).args(["--max-bars", "20"]).output().unwrap();
+    assert!(out.status.success());
+    write_policy(&other, "ALLOW_ALL", 5);
+    std::fs::copy(
+        other.join("state/policy.json"),
+        data.join("state/policy.json"),
+    )
+    .unwrap();
+    let n = records(&data).len();
+    let err = run(4900);
+    assert!(err.contains("not written for this data directory"), "{err}");
+    let recs = records(&data);
+    assert!(
+        recs[n..].iter().all(|(k, _)| k != "engine.policy"),
+        "nothing lowered"
+    );
 }
 
 /// `state/policy.json` as the supervisor writes it (with its checksum).
@@ -677,6 +698,7 @@ fn write_policy(data: &Path, policy: &str, releases: u64) {
     st.policy = serde_json::from_value(serde_json::json!(policy)).unwrap();
     st.reason = "test".into();
     st.releases = releases;
+    st.journal = ballast_store::journal::identity(&data.join("journal/engine"));
     std::fs::write(
         data.join("state/policy.json"),
         ballast_core::policy::encode_file(&st),

@@ -897,4 +897,162 @@ fn item_8_the_engine_writes_nothing_through_a_symlinked_journal_or_state_and_the
             .stdout;
         assert_eq!(before, after, "{dir}: nothing written through the link");
     }
+    // `ballast run` refuses too, before it writes its lock or binds its socket through run/.
+    let d = tmp.path().join("d");
+    let outside = tmp.path().join("outside-run");
+    std::fs::rename(d.join("run"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, d.join("run")).unwrap();
+    let out = common::output_within(
+        common::ballast()
+            .args(["run", "--data-dir"])
+            .arg(&d)
+            .current_dir(tmp.path()),
+        20,
+    );
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("symbolic link"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!outside.join("supervisor.lock").exists() && !outside.join("supervisor.sock").exists());
+}
+
+// --- the kill switch with a running engine: `ballast resume` once is enough -----------------
+
+#[test]
+fn resume_right_after_kill_releases_the_switch_and_the_policy_in_one_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(
+        tmp.path(),
+        &format!("{}\n[feed]\nbars_per_second = 200\n", common::FAST_HEALTH),
+    );
+    sup.wait_for("the engine running", |s| {
+        common::state(s, "engine") == "RUNNING"
+    });
+    let out = sup.cli(&["kill"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    common::wait_health(&sup, "EMERGENCY_SHUTDOWN", |h| {
+        h["policy"]["policy"] == "EMERGENCY_SHUTDOWN"
+    });
+    let out = sup.cli(&["resume"]);
+    assert!(
+        out.status.success(),
+        "one resume releases both: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("releases it first"),
+        "{}",
+        text(&out.stderr)
+    );
+    common::wait_health(&sup, "the policy released", |h| {
+        h["policy"]["policy"] != "EMERGENCY_SHUTDOWN"
+    });
+    sup.stop();
+}
+
+#[test]
+fn item_12_a_fifo_or_a_link_in_place_of_a_segment_hangs_nothing_and_the_tools_agree_with_the_engine()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ballast(
+        &[
+            "engine",
+            "--standalone",
+            "--data-dir",
+            "base",
+            "--max-bars",
+            "40",
+            "--bars-per-second",
+            "0",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let seg = "journal/engine/00000000000000000001.jsonl";
+    for (case, make) in [
+        ("fifo", 0),
+        ("segment link", 1),
+        ("quarantine/journal link", 2),
+    ] {
+        let d = tmp.path().join(case.replace([' ', '/'], "-"));
+        assert!(
+            Command::new("cp")
+                .arg("-a")
+                .arg(tmp.path().join("base"))
+                .arg(&d)
+                .status()
+                .unwrap()
+                .success()
+        );
+        match make {
+            0 => {
+                std::fs::rename(d.join(seg), tmp.path().join("seg.real")).unwrap();
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    d.join(seg),
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0,
+                )
+                .unwrap();
+            }
+            1 => {
+                let real = tmp.path().join("seg-link-target.jsonl");
+                std::fs::rename(d.join(seg), &real).unwrap();
+                std::os::unix::fs::symlink(&real, d.join(seg)).unwrap();
+            }
+            _ => {
+                let outside = tmp.path().join("outside-q");
+                std::fs::create_dir_all(&outside).unwrap();
+                std::fs::create_dir_all(d.join("quarantine")).unwrap();
+                std::os::unix::fs::symlink(&outside, d.join("quarantine/journal")).unwrap();
+            }
+        }
+        let verify = common::output_within(
+            common::ballast()
+                .args(["journal", "verify", "--data-dir"])
+                .arg(&d),
+            20,
+        );
+        let plan = common::output_within(
+            common::ballast()
+                .args(["heal", "--dry-run", "--data-dir"])
+                .arg(&d),
+            20,
+        );
+        let engine = common::output_within(
+            common::ballast()
+                .args([
+                    "engine",
+                    "--standalone",
+                    "--max-bars",
+                    "60",
+                    "--bars-per-second",
+                    "0",
+                    "--data-dir",
+                ])
+                .arg(&d),
+            20,
+        );
+        assert_eq!(
+            verify.status.code(),
+            Some(2),
+            "{case}: {}",
+            text(&verify.stdout)
+        );
+        assert!(
+            text(&plan.stdout).contains("will refuse to start"),
+            "{case}: {}",
+            text(&plan.stdout)
+        );
+        assert!(!engine.status.success(), "{case}: the engine refuses");
+        let said = text(&engine.stderr);
+        assert!(
+            said.contains("FIFO") || said.contains("symbolic link"),
+            "{case}: says what it is: {said}"
+        );
+    }
 }

@@ -55,7 +55,7 @@ impl fmt::Display for ConfigErrors {
         let n = self.0.len();
         write!(
             f,
-            "{n} configuration error{} found; nothing was started.",
+            "{n} configuration error{} found; nothing was started or changed.",
             if n == 1 { "" } else { "s" }
         )
     }

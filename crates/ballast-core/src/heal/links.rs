@@ -22,9 +22,14 @@ pub const ENGINE_PATHS: [&str; 5] = ["journal", "journal/engine", "state", "quar
 /// Why the engine refuses to start in a data directory with these links (in every mode: it
 /// would write its journal, snapshots, quarantine copies or lock through them), if it does.
 pub fn engine_refusal(links: &[SymlinkObs]) -> Option<String> {
-    let l = links
-        .iter()
-        .find(|l| ENGINE_PATHS.contains(&l.path.as_str()))?;
+    // The heartbeat is replaced by a rename each loop, never written through: a link there
+    // is reported (and replaced), not a reason to refuse.
+    let l = links.iter().find(|l| {
+        l.path != "run/engine.heartbeat"
+            && ENGINE_PATHS
+                .iter()
+                .any(|p| l.path == *p || l.path.starts_with(&format!("{p}/")))
+    })?;
     Some(format!(
         "{} in the data directory is a symbolic link (to {}): the engine writes nothing through a link inside its data directory; make it a real directory (move the link away, create the directory, move the contents back), or link the whole data directory instead",
         l.path, l.target

@@ -22,7 +22,8 @@ pub enum ConfigCommand {
 
 /// Words in a name that mark its value as a secret (whole words of the name: `API_KEY`,
 /// `APCA_API_SECRET_KEY`, `DB_PASSWORD` — not `required_keys`).
-const SECRET_WORDS: [&str; 11] = [
+const SECRET_WORDS: [&str; 12] = [
+    "PAT",
     "SECRET",
     "TOKEN",
     "PASSWORD",
@@ -62,6 +63,38 @@ fn mask_url_password(text: &str) -> String {
     format!("{}{masked}{}", &text[..scheme_end + 3], &rest[at..])
 }
 
+/// Every `NAME=value` inside a text whose NAME says secret (`--api-key=sk_live_…`, a URL's
+/// `?token=…`) with its value masked.
+fn mask_assignments(text: &str) -> String {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = rest.split_at(eq);
+        let name_start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| name_char(*c))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        let name = &before[name_start..];
+        out.push_str(before);
+        out.push('=');
+        let after = &after[1..];
+        let end = after
+            .find(|c: char| c == '&' || c == ';' || c == ',' || c.is_whitespace())
+            .unwrap_or(after.len());
+        if is_secret(name) && end > 0 {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&after[..end]);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The value with secrets masked: a key whose name says secret, in a service's `env` table
 /// every variable whose name does, and the password of any URL (a `DB_URL` with
 /// `user:password@`, a readiness URL).
@@ -83,7 +116,7 @@ fn masked(key: &str, value: &Json) -> Json {
                 .collect(),
         ),
         Json::Array(items) => Json::Array(items.iter().map(|v| masked("", v)).collect()),
-        Json::String(text) => Json::String(mask_url_password(text)),
+        Json::String(text) => Json::String(mask_assignments(&mask_url_password(text))),
         other => other.clone(),
     }
 }
@@ -103,10 +136,25 @@ pub fn config(cmd: ConfigCommand) -> anyhow::Result<Exit> {
         }
     };
     let file = loaded.choice.absolute().map(|p| p.display().to_string());
+    // The data directory every command uses (BALLAST_HOME wins over the file), resolved.
+    let dir = crate::settings::DataDir::new(None, Some((&loaded.config, &loaded.settings)));
     let rows: Vec<(String, String, Json, String)> = loaded
         .settings
         .iter()
         .map(|s| {
+            if s.section == "general" && s.key == "data_dir" {
+                let origin = if dir.how == crate::settings::HOME_ENV {
+                    format!("environment variable {}", crate::settings::HOME_ENV)
+                } else {
+                    s.origin.to_string()
+                };
+                return (
+                    s.section.clone(),
+                    s.key.clone(),
+                    json!(dir.path.display().to_string()),
+                    origin,
+                );
+            }
             (
                 s.section.clone(),
                 s.key.clone(),

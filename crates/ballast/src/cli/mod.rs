@@ -316,7 +316,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 Err(code) if json => {
                     out!(
                         "{}",
-                        serde_json::json!({"error": "no such data directory (see the message on stderr)"})
+                        serde_json::json!({"error": "not a Ballast data directory (see the message on stderr)"})
                     );
                     return Ok(code);
                 }
@@ -337,7 +337,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             json,
             config,
             data_dir,
-        } => supervise::health(&control!(data_dir, config, "health"), json),
+        } => {
+            let dir = match data_dir.control(&config, "health") {
+                Ok(d) => d,
+                Err(code) => {
+                    if json {
+                        out!(
+                            "{}",
+                            serde_json::json!({"error": "not a Ballast data directory (see the message on stderr)"})
+                        );
+                    }
+                    return Ok(code);
+                }
+            };
+            supervise::health(&dir, json)
+        }
         Command::Approve {
             id,
             config,

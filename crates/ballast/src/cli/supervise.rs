@@ -187,7 +187,12 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
         Ok(()) => Ok(exit::OK),
         Err(e) => {
             eprintln!("ballast run: {e}");
-            Ok(exit::FAILURE)
+            // A link inside the data directory is the operator's environment to fix: 78, as
+            // the engine's own refusal, so systemd does not restart into it.
+            Ok(match e {
+                ballast_supervisor::SupervisorError::Link(_) => exit::CONFIG,
+                _ => exit::FAILURE,
+            })
         }
     }
 }
