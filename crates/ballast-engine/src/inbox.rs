@@ -76,6 +76,13 @@ pub(crate) fn read_inbox(
         Some("is another file than the one read so far (renamed and replaced: rotated)")
     } else if meta.len() < previous_offset {
         Some("is shorter than what was read: it was truncated")
+    } else if previous_offset > 0
+        && state.inbox_long_line.is_none()
+        && !ends_a_line_at(&path, previous_offset)
+    {
+        // Truncated and written again past the old offset (logrotate's copytruncate): what
+        // was read ended at a newline, so a byte there that is not one is another content.
+        Some("was truncated and written again (what was read no longer ends at a line's end)")
     } else {
         None
     };
@@ -118,6 +125,20 @@ pub(crate) fn read_inbox(
         ));
     }
     result
+}
+
+/// Whether the byte just before `offset` in `path` is a newline (where every complete line
+/// read so far ended).
+fn ends_a_line_at(path: &std::path::Path, offset: u64) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = ballast_store::bounded::open_regular(path) else {
+        return true;
+    };
+    let mut byte = [0u8; 1];
+    if f.seek(SeekFrom::Start(offset - 1)).is_err() || f.read_exact(&mut byte).is_err() {
+        return true; // not readable now: the next loop looks again
+    }
+    byte[0] == b'\n'
 }
 
 fn commit(

@@ -162,7 +162,8 @@ impl Layout {
     /// symbolic link below the data directory (which may itself be one).
     pub fn create_own_dir(&self, dir: &Path) -> io::Result<()> {
         self.check_no_symlink(dir)?;
-        std::fs::create_dir_all(dir)?;
+        // With Ballast's directory mode, whatever the umask.
+        crate::storage::create_dirs(dir, crate::storage::DIR_MODE)?;
         // A link put in place meanwhile is refused too.
         self.check_no_symlink(dir)
     }
@@ -191,12 +192,23 @@ fn symlink_error(layout: &Layout, path: &Path) -> io::Error {
 /// at its last component.
 pub fn open_append_nofollow(path: &Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    // Non-blocking: a FIFO put in its place fails at once rather than waiting for a reader.
+    let f = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a regular file: Ballast appends only to its own regular files",
+                path.display()
+            ),
+        ));
+    }
+    Ok(f)
 }
 
 #[cfg(test)]

@@ -124,10 +124,14 @@ fn hex_value(b: u8) -> Option<u32> {
 /// its framing: a newer Ballast may frame or checksum its records differently, so such a line
 /// is never taken for corruption (and never cut or salvaged) — it is a schema problem.
 fn newer_format(line: &[u8]) -> Option<u32> {
-    serde_json::from_slice::<Version>(line)
-        .ok()
-        .map(|v| v.v)
-        .filter(|v| *v > SCHEMA_VERSION)
+    // Any JSON number (`2`, `2.0`, `1e1`): a newer writer's, whatever it chose.
+    #[derive(Deserialize)]
+    struct AnyVersion {
+        v: f64,
+    }
+    let v = serde_json::from_slice::<AnyVersion>(line).ok()?.v;
+    (v.is_finite() && v > f64::from(SCHEMA_VERSION))
+        .then(|| v.ceil().min(f64::from(u32::MAX)) as u32)
 }
 
 /// Decode and validate one line (without its newline).
@@ -198,6 +202,13 @@ mod tests {
         let bad = br#"{"v":1,"seq":7,"ts":"2026-12-01T00:00:00.000Z","type":"market.bar","body":{},"crc":"00000000","sig":"ab"}"#;
         assert!(matches!(decode(bad), Err(LineError::Corrupt(_))));
         assert!(matches!(decode(b"{\"v\":2"), Err(LineError::Corrupt(_))));
+        for v in ["2.0", "1e1", "1.5"] {
+            let line = format!("{{\"v\":{v},\"seq\":1587}}");
+            assert!(
+                matches!(decode(line.as_bytes()), Err(LineError::NewerSchema { .. })),
+                "{v}"
+            );
+        }
     }
 
     fn one(seq: u64, body: &str) -> Vec<u8> {

@@ -353,11 +353,12 @@ impl Healer<'_> {
                 if m.file_type().is_symlink() || m.file_type().is_socket() {
                     continue;
                 }
-                // Every other user may write it (a group may be shared on purpose; the inbox is
-                // the bots').
-                if m.is_file()
+                // Its group or every other user may write it — a file or a directory of
+                // Ballast's (they could change the journal, the policy, the kill switch); the
+                // inbox is the bots'.
+                if (m.is_file() || m.is_dir())
                     && m.uid() == me
-                    && m.permissions().mode() & 0o002 != 0
+                    && m.permissions().mode() & 0o022 != 0
                     && !e.path().starts_with(self.data_dir.join("inbox"))
                 {
                     open.push((self.rel(&e.path()), m.permissions().mode() & 0o7777));
@@ -598,14 +599,14 @@ impl Healer<'_> {
             }
             Op::MakeUnwritableByOthers => {
                 let m = std::fs::symlink_metadata(&path).map_err(e("stat"))?;
-                if !m.is_file() {
-                    return Err("not a regular file any more: left as it is".into());
+                if !m.is_file() && !m.is_dir() {
+                    return Err("not a regular file or a directory any more: left as it is".into());
                 }
                 let mode = m.permissions().mode() & 0o7777;
                 done.before = format!("mode {mode:04o}");
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7775))
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7755))
                     .map_err(e("chmod"))?;
-                done.after = format!("mode {:04o}", mode & 0o7775);
+                done.after = format!("mode {:04o}", mode & 0o7755);
             }
             Op::MakeWritable => {
                 let m = std::fs::symlink_metadata(&path).map_err(e("stat"))?;

@@ -2032,7 +2032,7 @@ impl Supervisor {
                         } else {
                             "restarting"
                         },
-                        state_name(was),
+                        was_shown,
                         waits.join(", ")
                     )
                 })

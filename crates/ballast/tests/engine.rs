@@ -1011,11 +1011,27 @@ fn item_7_an_inbox_rotated_by_rename_is_read_from_its_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("renamed and replaced"), "said: {err}");
+    // Truncated and written again, longer than what was read (logrotate's copytruncate).
+    std::fs::write(&inbox, "").unwrap();
+    std::fs::write(
+        &inbox,
+        format!(
+            "{{\"symbol\":\"AAPL\",\"side\":\"buy\",\"qty\":\"21\",\"strategy\":\"padding_padding_padding_padding_padding_padding_padding_padding_padding_padding_padding\"}}\n{}",
+            line(22)
+        ),
+    )
+    .unwrap();
+    let out = engine(&data).args(["--max-bars", "150"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("truncated and written again"), "said: {err}");
     let accepted: Vec<String> = inbox_records(&data)
         .into_iter()
         .filter(|b| b.contains("\"accepted\""))
         .collect();
-    for qty in ["\"1\"", "\"2\"", "\"11\"", "\"12\"", "\"13\""] {
+    for qty in [
+        "\"1\"", "\"2\"", "\"11\"", "\"12\"", "\"13\"", "\"21\"", "\"22\"",
+    ] {
         assert_eq!(
             accepted
                 .iter()

@@ -105,7 +105,17 @@ fn item_15_kill_on_an_initialised_data_directory_still_engages() {
     std::fs::create_dir_all(tmp.path().join("d/journal")).unwrap();
     let out = ballast(&["kill", "--data-dir", "d"], tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("ENGAGED"));
+    // No engine runs: said as a request the engine engages at its start, not as ENGAGED.
+    assert!(
+        text(&out.stdout).contains("kill switch requested"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("No engine runs now"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(tmp.path().join("d/KILL_SWITCH").exists());
     let out = ballast(&["resume", "--data-dir", "d"], tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -651,6 +661,14 @@ fn item_20_a_service_waiting_for_a_crashed_dependency_is_waiting_in_status_and_h
         .clone();
     assert_eq!(sub["status"], "DEGRADED", "{sub}");
     assert!(sub.to_string().contains("WAITING (for my-bot)"), "{sub}");
+    // The control requests name the state as status shows it.
+    for (cmd, code) in [("restart", 0), ("reset", 1)] {
+        let out = sup.cli(&[cmd, "reporter"]);
+        let said = text(&out.stdout) + &text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{cmd}: {said}");
+        assert!(said.contains("WAITING (for my-bot)"), "{cmd}: {said}");
+        assert!(!said.contains("STOPPED"), "{cmd}: {said}");
+    }
     sup.stop();
 }
 
@@ -1055,4 +1073,30 @@ fn item_12_a_fifo_or_a_link_in_place_of_a_segment_hangs_nothing_and_the_tools_ag
             "{case}: says what it is: {said}"
         );
     }
+}
+
+#[test]
+fn heal_makes_no_data_directory_out_of_a_file_or_a_directory_of_something_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("afile"), "x").unwrap();
+    std::fs::create_dir(tmp.path().join("home")).unwrap();
+    std::fs::write(tmp.path().join("home/notes.txt"), "mine").unwrap();
+    for (d, says) in [
+        ("afile", "is not a directory"),
+        ("home", "is not a Ballast data directory"),
+    ] {
+        let out = ballast(&["heal", "--data-dir", d], tmp.path());
+        assert_eq!(out.status.code(), Some(1), "{d}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{d}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!tmp.path().join("home/journal").exists());
+    // An empty directory is a new data directory: healed into one.
+    std::fs::create_dir(tmp.path().join("new")).unwrap();
+    let out = ballast(&["heal", "--data-dir", "new"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(tmp.path().join("new/journal").is_dir());
 }

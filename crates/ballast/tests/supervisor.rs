@@ -1630,13 +1630,33 @@ fn part_e_under_umask_000_every_file_is_private_and_an_open_data_directory_is_wa
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("writable by every other user (mode 0666): made 0664"),
+        text.contains("writable by its group and every other user (mode 0666): made 0644"),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
         std::fs::metadata(&seg).unwrap().permissions().mode() & 0o777,
-        0o664
+        0o644
+    );
+    // A Ballast directory left open (state/, run/) is made private the same way.
+    std::fs::set_permissions(data.join("state"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = ballast()
+        .args(["heal", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success() || out.status.code() == Some(1));
+    assert_eq!(
+        std::fs::metadata(data.join("state"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o755,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 

@@ -92,9 +92,15 @@ impl fmt::Display for Reason {
         if gate && !self.detail.is_empty() {
             return write!(f, "{}: {}", self.check, self.detail);
         }
+        // A minimum (the cooldown: bars since the last trade) is refused below its limit.
+        let op = if self.check == Check::Cooldown {
+            "<"
+        } else {
+            ">"
+        };
         write!(
             f,
-            "{}: {} > {}",
+            "{}: {} {op} {}",
             self.check,
             self.observed.normalize(),
             self.limit.normalize()

@@ -76,7 +76,7 @@ pub enum Op {
     CreateFile { content: String },
     /// Make the file writable by its owner again (`chmod u+w`).
     MakeWritable,
-    /// Take the write permission of every other user away (`chmod o-w`).
+    /// Take the write permission of its group and every other user away (`chmod go-w`).
     MakeUnwritableByOthers,
     /// Restart the named service (stale heartbeat).
     Restart { service: String },
@@ -359,9 +359,14 @@ pub fn inspect(obs: &Observation) -> Plan {
             FailureClass::Transient,
             Op::MakeUnwritableByOthers,
             format!(
-                "writable by every other user (mode {:04o}): made {:04o}",
+                "writable by {} (mode {:04o}): made {:04o}",
+                match (mode & 0o020 != 0, mode & 0o002 != 0) {
+                    (true, true) => "its group and every other user",
+                    (true, false) => "its group",
+                    _ => "every other user",
+                },
                 mode & 0o7777,
-                mode & 0o7775
+                mode & 0o7755
             ),
         );
     }

@@ -26,16 +26,32 @@ pub fn run(
     };
     // A mistyped data directory must not be "healed" into a fresh one: the directory itself
     // must exist (what is missing inside it is the self-heal's to create).
-    if !dir.path.is_dir() {
+    // Nor a directory that is something else (`--data-dir ~`): one with content but none of
+    // Ballast's directories in it is not healed into one.
+    let ballast_dirs = ["journal", "state", "run", "logs", "quarantine", "inbox"];
+    let problem = match std::fs::metadata(&dir.path) {
+        Err(_) => Some("does not exist"),
+        Ok(m) if !m.is_dir() => Some("is not a directory"),
+        Ok(_)
+            if !ballast_dirs.iter().any(|d| dir.path.join(d).exists())
+                && std::fs::read_dir(&dir.path).is_ok_and(|mut e| e.next().is_some()) =>
+        {
+            Some(
+                "is not a Ballast data directory (it has content but none of journal/, state/, run/, logs/, quarantine/, inbox/)",
+            )
+        }
+        Ok(_) => None,
+    };
+    if let Some(problem) = problem {
         eprintln!(
-            "ballast heal: the data directory {} (from {}) does not exist; nothing was changed\n    help: name the data directory `ballast run` uses (--data-dir DIR, BALLAST_HOME, or [general] data_dir); `ballast run` creates a new one",
+            "ballast heal: the data directory {} (from {}) {problem}; nothing was changed\n    help: name the data directory `ballast run` uses (--data-dir DIR, BALLAST_HOME, or [general] data_dir); `ballast run` creates a new one",
             dir.path.display(),
             dir.how
         );
         if json {
             out!(
                 "{}",
-                serde_json::json!({ "error": format!("the data directory {} does not exist", dir.path.display()) })
+                serde_json::json!({ "error": format!("the data directory {} {problem}", dir.path.display()) })
             );
         }
         return Ok(exit::FAILURE);

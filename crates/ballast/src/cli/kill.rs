@@ -26,15 +26,25 @@ pub fn kill(dir: &DataDir, reason: &str, flatten: bool) -> anyhow::Result<Exit> 
         "ballast kill",
         ballast_store::SystemClock.now(),
     )?;
-    out!(
-        "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused{}. Release it with `ballast resume`.",
-        path.display(),
-        if flatten {
-            ", every position closed at market"
-        } else {
-            ""
-        }
-    );
+    let what = if flatten {
+        ", every position closed at market"
+    } else {
+        ""
+    };
+    // An engine that runs journals the engagement on its next loop, and from then on only
+    // `ballast resume` releases it. With none running, the request is the file alone until
+    // an engine starts: said as it is.
+    if ballast_supervisor::heal::engine_lock_held(&layout.run()) {
+        out!(
+            "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused{what}; it journals the switch, and only `ballast resume` releases it.",
+            path.display()
+        );
+    } else {
+        out!(
+            "kill switch requested: {} ({reason}). No engine runs now: the engine engages it when it starts (before any order{what}) and journals it; until then the request is this file — do not remove it by hand; `ballast resume` releases it.",
+            path.display()
+        );
+    }
     Ok(exit::OK)
 }
 

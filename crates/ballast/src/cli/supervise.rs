@@ -298,8 +298,21 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
                     p["id"].as_str().unwrap_or("?")
                 );
             }
+            // The columns fit the longest name and state (`WAITING (for my-bot)`).
+            let nw = services
+                .iter()
+                .map(|s| s.name.len())
+                .max()
+                .unwrap_or(0)
+                .max(16);
+            let sw = services
+                .iter()
+                .map(|s| s.state.len())
+                .max()
+                .unwrap_or(0)
+                .max(14);
             out!(
-                "{:<16} {:<14} {:>8} {:>8} {:>10} {:>10}  LAST EXIT",
+                "{:<nw$} {:<sw$} {:>8} {:>8} {:>10} {:>10}  LAST EXIT",
                 "SERVICE",
                 "STATE",
                 "PID",
@@ -309,7 +322,7 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             );
             for s in &services {
                 out!(
-                    "{:<16} {:<14} {:>8} {:>8} {:>10} {:>10}  {}",
+                    "{:<nw$} {:<sw$} {:>8} {:>8} {:>10} {:>10}  {}",
                     s.name,
                     s.state,
                     s.pid.map_or("-".into(), |p| p.to_string()),
