@@ -326,6 +326,12 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
     let mut answer = String::new();
     BufReader::new(Read::take(&conn, MAX_ANSWER))
         .read_line(&mut answer)
-        .map_err(|e| proto(e.to_string()))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => proto(format!(
+                "no answer within {} (the supervisor is busy or stuck; `ballast logs supervisor` says what it does)",
+                ballast_core::time::Human((CLIENT_TIMEOUT + Duration::from_secs(1)).as_millis() as u64)
+            )),
+            _ => proto(e.to_string()),
+        })?;
     serde_json::from_str(answer.trim()).map_err(|e| proto(format!("bad answer ({e})")))
 }

@@ -678,7 +678,9 @@ fn path_state(path: &Path) -> PathState {
 /// A declared file's text (`None`: missing), or why it was not read: it is not a regular
 /// file, or it is over [`MAX_ARTIFACT_BYTES`].
 fn read_bounded(path: &Path) -> (Option<String>, Option<String>) {
-    match bounded::read_regular_string(path, MAX_ARTIFACT_BYTES) {
+    // Not through a link at its name: the heal that would follow writes nothing through one,
+    // so the plan (and the dry run) says so rather than planning what cannot be done.
+    match bounded::read_own_string(path, MAX_ARTIFACT_BYTES) {
         Ok(text) => (Some(text), None),
         Err(e) if e.is_not_found() => (None, None),
         Err(e) => (None, Some(e.to_string())),
