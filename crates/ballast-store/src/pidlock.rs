@@ -47,8 +47,17 @@ pub fn take(
         .create(true)
         .truncate(false)
         .mode(mode)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a regular file (a FIFO or a device in its place): it cannot be a lock; move it away, Ballast creates the lock file again",
+                path.display()
+            ),
+        ));
+    }
     if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
         if e == rustix::io::Errno::WOULDBLOCK {
             return Ok(Err(read_holder(&mut file)));

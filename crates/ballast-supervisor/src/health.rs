@@ -1019,7 +1019,20 @@ impl Governor {
         log: &mut dyn FnMut(&str),
     ) -> Governor {
         let path = data_dir.join("state/policy.json");
-        let file = read_policy_file(&path);
+        // A file written for another data directory's journal (a copy, a restored backup) is
+        // not this one's: its policy, releases and floors are not taken.
+        let file = match read_policy_file(&path) {
+            policy::FileRead::Valid(s)
+                if s.journal.is_some()
+                    && s.journal
+                        != ballast_store::journal::identity(&data_dir.join("journal/engine")) =>
+            {
+                policy::FileRead::Unreadable(
+                    "it was written for another data directory's journal (a copy or a restored backup)".into(),
+                )
+            }
+            other => other,
+        };
         let journal = journaled_policy(data_dir, log);
         let recorded = recorded_policy(data_dir, log);
         let restored = policy::restore(file, &journal, recorded, now);
@@ -1144,7 +1157,22 @@ impl Governor {
             self.history.pop_front();
         }
         self.report = Some(report);
-        if events.iter().any(|(k, _)| k == "policy.changed") {
+        // The file is the supervisor's word to the engine: one replaced behind its back (a
+        // copy, a hand edit, a forgery) is written again at once, so the engine — which
+        // always takes a stricter policy — never trades less strictly than this one.
+        let replaced = !matches!(
+            read_policy_file(&self.data_dir.join("state/policy.json")),
+            policy::FileRead::Valid(s)
+                if s.policy == self.policy.policy && s.releases == self.policy.releases
+        );
+        let changed = events.iter().any(|(k, _)| k == "policy.changed");
+        if replaced && !changed && self.persist_policy().is_ok() {
+            events.push((
+                "policy.file_restored".to_owned(),
+                json!({ "policy": self.policy.policy.as_str(), "why": "state/policy.json was not the policy in force: written again" }),
+            ));
+        }
+        if changed {
             if let Err(e) = self.persist_policy() {
                 events.push((
                     "policy.persist_failed".to_owned(),

@@ -1100,3 +1100,90 @@ fn heal_makes_no_data_directory_out_of_a_file_or_a_directory_of_something_else()
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(tmp.path().join("new/journal").is_dir());
 }
+
+// --- round 3: the policy file while a supervisor runs, and a cloned data directory ---------
+
+#[test]
+fn item_2_a_replaced_policy_file_is_written_again_and_a_clone_s_release_lowers_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let config = format!(
+        "{}{}",
+        common::FAST_HEALTH,
+        common::failing_critical_service(&dir)
+    );
+    let sup = Sup::start(&dir, &config);
+    common::wait_health(&sup, "EMERGENCY_SHUTDOWN", |h| {
+        h["policy"]["policy"] == "EMERGENCY_SHUTDOWN"
+    });
+    let data = dir.join("data");
+    let file = data.join("state/policy.json");
+    // The engine journaled it (the policy it trades under).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = sup.cli(&["journal", "dump", "--type", "engine.policy"]);
+        if text(&out.stdout).contains("EMERGENCY_SHUTDOWN") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine never journaled it"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A forged ALLOW_ALL of this very journal, with many releases.
+    let mut forged = ballast_core::policy::PolicyState::new(ballast_core::Timestamp::EPOCH);
+    forged.reason = "forged".into();
+    forged.releases = 99;
+    forged.journal = ballast_store::journal::identity(&data.join("journal/engine"));
+    std::fs::write(&file, ballast_core::policy::encode_file(&forged)).unwrap();
+    // The supervisor writes its own again within a cycle or so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.contains("EMERGENCY_SHUTDOWN") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not restored: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    sup.stop();
+    // A clone of the data directory (cp -a) is another journal: a release there, copied back,
+    // lowers nothing here.
+    let clone = tmp.path().join("clone");
+    assert!(
+        Command::new("cp")
+            .arg("-a")
+            .arg(&data)
+            .arg(&clone)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let here = ballast_store::journal::identity(&data.join("journal/engine"));
+    let there = ballast_store::journal::identity(&clone.join("journal/engine"));
+    assert!(
+        here.is_some() && there.is_some() && here != there,
+        "{here:?} {there:?}"
+    );
+    let mut released = forged.clone();
+    released.journal = there;
+    released.releases = 1;
+    std::fs::write(&file, ballast_core::policy::encode_file(&released)).unwrap();
+    let out = common::ballast()
+        .args([
+            "engine",
+            "--standalone",
+            "--max-bars",
+            "50",
+            "--bars-per-second",
+            "0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(err.contains("not written for this data directory"), "{err}");
+    assert!(!err.contains("-> ALLOW_ALL"), "{err}");
+}

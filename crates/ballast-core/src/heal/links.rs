@@ -16,8 +16,16 @@ pub struct SymlinkObs {
     pub target: String,
 }
 
-/// The paths the engine writes under: it refuses to start while one of them is a link.
-pub const ENGINE_PATHS: [&str; 5] = ["journal", "journal/engine", "state", "quarantine", "run"];
+/// The paths the engine and `ballast run` (which also writes the services' logs) write under:
+/// they refuse to start while one of them, or anything below it, is a link.
+pub const ENGINE_PATHS: [&str; 6] = [
+    "journal",
+    "journal/engine",
+    "state",
+    "quarantine",
+    "run",
+    "logs",
+];
 
 /// Why the engine refuses to start in a data directory with these links (in every mode: it
 /// would write its journal, snapshots, quarantine copies or lock through them), if it does.
@@ -31,7 +39,7 @@ pub fn engine_refusal(links: &[SymlinkObs]) -> Option<String> {
                 .any(|p| l.path == *p || l.path.starts_with(&format!("{p}/")))
     })?;
     Some(format!(
-        "{} in the data directory is a symbolic link (to {}): the engine writes nothing through a link inside its data directory; make it a real directory (move the link away, create the directory, move the contents back), or link the whole data directory instead",
+        "{} in the data directory is a symbolic link (to {}): Ballast writes nothing through a link inside its data directory; make it a real directory or file (move the link away, create it, move the contents back), or link the whole data directory instead",
         l.path, l.target
     ))
 }

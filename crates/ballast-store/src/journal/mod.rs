@@ -21,11 +21,15 @@ pub use writer::{Journal, JournalOptions};
 
 /// The identity of the journal in `dir`: the CRC32C of its first record (hex), which no other
 /// journal shares (its time stamp differs) and which never changes (records are only
-/// appended). Files that speak about one data directory's journal — the safety policy file —
-/// carry it, so a copy from another data directory is recognised. `None`: no readable first
-/// record yet. Reads at most one record's worth of the first segment.
+/// appended), and the directory's own inode — so a copy of the whole data directory (`cp -a`,
+/// a restored backup) is another journal too. Files that speak about one data directory's
+/// journal — the safety policy file — carry it, so a copy from elsewhere is recognised.
+/// `None`: no readable first record yet. Reads at most one record's worth of the first
+/// segment.
 pub fn identity(dir: &std::path::Path) -> Option<String> {
     use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(dir).ok()?.ino();
     let mut names: Vec<(u64, String)> = std::fs::read_dir(dir)
         .ok()?
         .flatten()
@@ -44,5 +48,5 @@ pub fn identity(dir: &std::path::Path) -> Option<String> {
     let line = &buf[..buf.iter().position(|b| *b == b'\n')?];
     crate::record::decode(line)
         .ok()
-        .map(|r| format!("{:08x}", r.crc()))
+        .map(|r| format!("{:08x}-{inode:x}", r.crc()))
 }

@@ -237,6 +237,11 @@ pub fn foreground(
                 ballast_engine::EngineError::Recover(_) => exit::DANGEROUS,
                 // A replay file that cannot be read, a journal of the other mode: the
                 // configuration is wrong — FAILED_CONFIG, not a restart loop.
+                // A lock that cannot be one (a FIFO in its place): fix, not a restart loop.
+                ballast_engine::EngineError::Lock(ballast_engine::lock::LockError::Io {
+                    ref source,
+                    ..
+                }) if source.kind() == std::io::ErrorKind::InvalidInput => exit::CONFIG,
                 ballast_engine::EngineError::Feed(_)
                 | ballast_engine::EngineError::Link(_)
                 | ballast_engine::EngineError::ModeMismatch { .. } => exit::CONFIG,
