@@ -129,6 +129,18 @@ impl Sup {
 
 impl Drop for Sup {
     fn drop(&mut self) {
+        // SIGTERM first, so the supervisor stops its services (a SIGKILLed supervisor leaves
+        // them to the next start's orphan sweep); SIGKILL if it is not gone within 10 s.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_child(&self.child),
+                rustix::process::Signal::TERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
