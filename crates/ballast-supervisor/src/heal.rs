@@ -649,22 +649,6 @@ pub fn engine_lock_held(run_dir: &Path) -> bool {
     ballast_store::pidlock::holder(&run_dir.join("engine.lock")).is_some()
 }
 
-/// Temp file, fdatasync, rename over the target, fsync of the directory.
-pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.heal.tmp"));
-    let mut f = storage.create_truncate(&tmp)?;
-    f.write_all(data)?;
-    f.sync_data()?;
-    drop(f);
-    storage.rename(&tmp, path)?;
-    storage.sync_dir(dir)
-}
-
 fn path_state(path: &Path) -> PathState {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => PathState::Dir,
@@ -673,40 +657,6 @@ fn path_state(path: &Path) -> PathState {
         // Unreadable in another way (a broken symlink is NotFound): leave it to the checks.
         Err(_) => PathState::NotDir,
     }
-}
-
-/// A declared file's text (`None`: missing), or why it was not read: it is not a regular
-/// file, or it is over [`MAX_ARTIFACT_BYTES`].
-fn read_bounded(path: &Path) -> (Option<String>, Option<String>) {
-    // Not through a link at its name: the heal that would follow writes nothing through one,
-    // so the plan (and the dry run) says so rather than planning what cannot be done.
-    match bounded::read_own_string(path, MAX_ARTIFACT_BYTES) {
-        Ok(text) => (Some(text), None),
-        Err(e) if e.is_not_found() => (None, None),
-        Err(e) => (None, Some(e.to_string())),
-    }
-}
-
-/// A lock file's pid (and owner start time): a bare number on the first line, or a JSON
-/// object with `pid` (and `start_time`).
-pub fn parse_lock(text: &str) -> (Option<i32>, Option<u64>) {
-    let t = text.trim();
-    if let Ok(v) = serde_json::from_str::<Value>(t) {
-        if let Some(o) = v.as_object() {
-            let pid = o
-                .get("pid")
-                .and_then(Value::as_i64)
-                .and_then(|p| i32::try_from(p).ok());
-            let start = o.get("start_time").and_then(Value::as_u64);
-            return (pid.filter(|p| *p > 0), start);
-        }
-    }
-    let mut words = t.split_whitespace();
-    let pid = words
-        .next()
-        .and_then(|w| w.parse::<i32>().ok())
-        .filter(|p| *p > 0);
-    (pid, words.next().and_then(|w| w.parse().ok()))
 }
 
 /// Start time of `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot); `None` when
@@ -805,88 +755,9 @@ impl Reported {
     }
 }
 
+mod files;
+use files::read_bounded;
+pub use files::{parse_lock, write_atomic};
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ballast_core::ManualClock;
-    use ballast_core::Timestamp;
-    use std::sync::Arc;
-
-    #[test]
-    fn the_engine_files_are_rescanned_exactly_when_they_change() {
-        let tmp = tempfile::tempdir().unwrap();
-        let layout = Layout::new(tmp.path());
-        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(1_000)));
-        let (journal, _) = ballast_store::Journal::open(
-            Arc::new(RealStorage),
-            &layout,
-            &layout.engine_journal(),
-            clock.clone(),
-            ballast_store::JournalOptions::default(),
-            ballast_store::OpenPolicy::RefuseDangerous,
-            &mut |_| Ok(()),
-        )
-        .unwrap();
-        journal
-            .append(
-                "journal.stamp",
-                &serde_json::json!({"mode": "paper", "account": "paper"}),
-            )
-            .unwrap();
-        drop(journal);
-        let config = ballast_core::config::builtin().unwrap();
-        let cache = std::cell::RefCell::new(EngineFiles::default());
-        let healer = Healer {
-            data_dir: tmp.path(),
-            config: &config,
-            clock: &*clock,
-            cache: Some(&cache),
-        };
-        let seg = layout.engine_journal().join("00000000000000000001.jsonl");
-        let clean = std::fs::read(&seg).unwrap();
-        let verdict = |o: Observation| {
-            o.recovery
-                .map(|f| ballast_core::recovery::decide(Mode::Paper, &f).outcome)
-        };
-        use ballast_core::recovery::Outcome;
-        assert_eq!(
-            verdict(healer.observe(false, &|_| false)),
-            Some(Outcome::Clean)
-        );
-        let mut torn = clean.clone();
-        torn.extend_from_slice(b"{\"v\":1,\"se");
-        std::fs::write(&seg, &torn).unwrap();
-        assert_eq!(
-            verdict(healer.observe(false, &|_| false)),
-            Some(Outcome::Heal)
-        );
-        // Unchanged: the cached verdict. Changed back: scanned again.
-        assert_eq!(
-            verdict(healer.observe(false, &|_| false)),
-            Some(Outcome::Heal)
-        );
-        std::fs::write(&seg, &clean).unwrap();
-        assert_eq!(
-            verdict(healer.observe(false, &|_| false)),
-            Some(Outcome::Clean)
-        );
-        // Also read while the engine runs (what is found stands only while it is there).
-        assert_eq!(
-            verdict(healer.observe(true, &|_| false)),
-            Some(Outcome::Clean)
-        );
-    }
-
-    #[test]
-    fn lock_files_name_their_owner_as_a_number_or_json() {
-        assert_eq!(parse_lock("4242\n"), (Some(4242), None));
-        assert_eq!(parse_lock("4242 99"), (Some(4242), Some(99)));
-        assert_eq!(
-            parse_lock(r#"{"pid": 7, "start_time": 12}"#),
-            (Some(7), Some(12))
-        );
-        assert_eq!(parse_lock("garbage"), (None, None));
-        assert_eq!(parse_lock("-3"), (None, None));
-        assert!(start_time(std::process::id() as i32).is_some());
-    }
-}
+mod tests;

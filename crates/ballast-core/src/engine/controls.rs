@@ -1,0 +1,234 @@
+//! The controls the engine follows, each as a journaled record: the kill switch, the
+//! stuck-signal healer's expiry, the safety policy (and DEFENSIVE_EXIT's closing orders), the
+//! paper venue's settings.
+
+use super::*;
+
+impl EngineState {
+    /// Apply an `engine.kill_switch` record. Engaging cancels every open order (cancels are
+    /// not orders: the kill switch allows them); the guard refuses every new order while it is
+    /// engaged, and the liquidation path stops.
+    pub fn apply_kill_switch(&mut self, r: &KillSwitchRecord) {
+        if !r.engaged {
+            self.kill_switch = None;
+            return;
+        }
+        for (id, track) in std::mem::take(&mut self.orders) {
+            self.broker.cancel(&id);
+            self.stats.cancelled_by_kill_switch += 1;
+            match track.owner {
+                Owner::Signal(signal) => {
+                    // Only live signals can be cancelled; a refused transition changes nothing.
+                    let _ = self
+                        .signals
+                        .transition(signal, SignalState::Cancelled, r.at);
+                }
+                Owner::Liquidation(l) => {
+                    if let Some(l) = self.liquidations.get_mut(&l) {
+                        l.order = None;
+                    }
+                }
+                Owner::KillSwitch | Owner::Policy => {}
+            }
+        }
+        for order in &r.orders {
+            self.orders.insert(
+                order.client_order_id.clone(),
+                OrderTrack {
+                    order: order.clone(),
+                    owner: Owner::KillSwitch,
+                    filled: Decimal::ZERO,
+                    send: SendState::Intent,
+                    attempts: 0,
+                },
+            );
+            self.stats.orders += 1;
+        }
+        self.kill_switch = Some(r.clone());
+    }
+
+    /// The record for a change of the kill switch: with `flatten`, a market order closing each
+    /// position (ids `bl-ks-<bar>-<n>`, deterministic).
+    pub fn kill_switch_record(
+        &self,
+        engaged: bool,
+        reason: String,
+        flatten: bool,
+        at: Timestamp,
+    ) -> KillSwitchRecord {
+        let mut positions: Vec<&crate::domain::Position> = self.portfolio.positions().collect();
+        positions.sort_by_key(|p| p.symbol);
+        let orders = if engaged && flatten {
+            positions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    closing_order(p, &format!("bl-ks-{}-{}", self.bars, i + 1), at)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        KillSwitchRecord {
+            engaged,
+            reason,
+            at,
+            flatten: engaged && flatten,
+            orders,
+        }
+    }
+
+    /// Stuck after an hour (or three bar intervals, if longer) in one state; too old after two
+    /// hours (or six bar intervals).
+    pub fn stale_thresholds(&self) -> (i64, i64) {
+        let bar = self.bar_interval_ms.max(0);
+        (
+            STUCK_AFTER_MS.max(bar.saturating_mul(3)),
+            MAX_AGE_MS.max(bar.saturating_mul(6)),
+        )
+    }
+
+    /// The stuck-signal healer: signals stale at `now` (market time), except those with an
+    /// order whose outcome is unknown or not yet sent; their open orders are cancelled.
+    pub fn expiry_record(&self, now: Timestamp) -> Option<ExpiryRecord> {
+        let (stuck_after, max_age) = self.stale_thresholds();
+        let stale = self.signals.stale(now, stuck_after, max_age);
+        if stale.is_empty() {
+            return None;
+        }
+        let mut expired = Vec::new();
+        let mut cancelled = Vec::new();
+        for (id, why) in stale {
+            let orders: Vec<(&ClientOrderId, &OrderTrack)> = self
+                .orders
+                .iter()
+                .filter(|(_, t)| t.owner == Owner::Signal(id))
+                .collect();
+            if orders
+                .iter()
+                .any(|(_, t)| !matches!(t.send, SendState::Accepted))
+            {
+                continue; // in flight: the lookup settles it, never a guess
+            }
+            cancelled.extend(orders.into_iter().map(|(c, _)| c.clone()));
+            expired.push((id, why));
+        }
+        (!expired.is_empty()).then_some(ExpiryRecord {
+            at: now,
+            expired,
+            cancelled,
+        })
+    }
+
+    /// Apply a `signal.expired` record.
+    pub fn apply_expiry(&mut self, r: &ExpiryRecord) {
+        for id in &r.cancelled {
+            self.broker.cancel(id);
+            self.orders.remove(id);
+        }
+        for (id, _) in &r.expired {
+            // A signal that moved on meanwhile refuses the transition: nothing changes.
+            if self
+                .signals
+                .transition(*id, SignalState::Expired, r.at)
+                .is_ok()
+            {
+                self.stats.signals_expired += 1;
+            }
+        }
+    }
+
+    /// The policy in force (ALLOW_ALL when none was journaled).
+    pub fn policy(&self) -> crate::policy::Policy {
+        self.policy
+            .as_ref()
+            .map_or(crate::policy::Policy::AllowAll, |p| p.policy)
+    }
+
+    /// What the guard is told about trading now: the policy's trading state and size
+    /// multiplier, and the kill switch.
+    pub fn gate(&self) -> Gate {
+        let p = self.policy();
+        Gate {
+            trading_state: p.trading_state(),
+            size_multiplier: p.size_multiplier(),
+            kill_switch: self.kill_switch.is_some(),
+            mode_refusal: None,
+        }
+    }
+
+    /// The record for a policy change. Entering DEFENSIVE_EXIT closes the riskiest positions
+    /// — the largest by |notional| — until half the gross exposure is closed (at least one
+    /// position); ids `bl-pol-<bar>-<n>`, deterministic.
+    pub fn policy_record(
+        &self,
+        policy: crate::policy::Policy,
+        reason: String,
+        at: Timestamp,
+    ) -> PolicyRecord {
+        let mut orders = Vec::new();
+        if policy == crate::policy::Policy::DefensiveExit
+            && self.policy() != crate::policy::Policy::DefensiveExit
+        {
+            let notional = |p: &crate::domain::Position| {
+                (p.qty
+                    * self
+                        .portfolio
+                        .mark_of(&p.symbol)
+                        .unwrap_or(p.avg_entry_price))
+                .abs()
+            };
+            let mut positions: Vec<&crate::domain::Position> = self.portfolio.positions().collect();
+            positions.sort_by(|a, b| notional(b).cmp(&notional(a)).then(a.symbol.cmp(&b.symbol)));
+            let gross: Decimal = positions.iter().map(|p| notional(p)).sum();
+            let mut closed = Decimal::ZERO;
+            for (i, p) in positions.iter().enumerate() {
+                if i > 0 && closed * Decimal::TWO >= gross {
+                    break;
+                }
+                if let Some(o) = closing_order(p, &format!("bl-pol-{}-{}", self.bars, i + 1), at) {
+                    closed += notional(p);
+                    orders.push(o);
+                }
+            }
+        }
+        PolicyRecord {
+            policy,
+            reason,
+            at,
+            orders,
+            releases: self.policy.as_ref().map_or(0, |p| p.releases),
+        }
+    }
+
+    /// Apply an `engine.policy` record: the policy is in force, its closing orders are intents.
+    pub fn apply_policy(&mut self, r: &PolicyRecord) {
+        for order in &r.orders {
+            self.orders.insert(
+                order.client_order_id.clone(),
+                OrderTrack {
+                    order: order.clone(),
+                    owner: Owner::Policy,
+                    filled: Decimal::ZERO,
+                    send: SendState::Intent,
+                    attempts: 0,
+                },
+            );
+            self.stats.orders += 1;
+        }
+        self.policy = Some(r.clone());
+    }
+
+    /// Apply a `paper.settings` record.
+    pub fn apply_paper_settings(&mut self, r: &PaperSettingsRecord) {
+        self.broker.set_config(r.now.clone());
+    }
+
+    /// Orders sent whose outcome is still unknown.
+    pub fn unknown_orders(&self) -> usize {
+        self.orders
+            .values()
+            .filter(|t| matches!(t.send, SendState::Unknown { .. }))
+            .count()
+    }
+}

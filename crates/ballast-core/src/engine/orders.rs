@@ -1,0 +1,127 @@
+//! The orders the engine tracks: what is pending per symbol, the cash they reserve, the paper
+//! venue's sends and lookups, and applying the venue's answers (`order.sent`, `order.settle`).
+
+use super::*;
+
+impl EngineState {
+    /// Unfilled signed quantity of the orders the engine tracks in `symbol` (sent or not: an
+    /// intent counts, so a target is never ordered twice).
+    pub fn pending_qty(&self, symbol: &Symbol) -> Decimal {
+        self.orders
+            .values()
+            .filter(|t| t.order.symbol == *symbol)
+            .map(|t| t.order.side.sign() * (t.order.qty.value() - t.filled))
+            .sum()
+    }
+
+    /// Cash the tracked orders would use, at their limit price or the symbol's mark.
+    pub fn reserved_cash(&self) -> Decimal {
+        self.orders
+            .values()
+            .map(|t| {
+                let price = t
+                    .order
+                    .limit_price()
+                    .map(|p| p.value())
+                    .or_else(|| self.portfolio.mark_of(&t.order.symbol))
+                    .unwrap_or(Decimal::ZERO);
+                (t.order.qty.value() - t.filled) * price
+            })
+            .sum()
+    }
+
+    /// Orders waiting to be sent, in id order, with the embedded paper venue's answer (it
+    /// accepts every well-formed order). A runtime with another venue sends them itself.
+    pub fn paper_sends(&self, at: Timestamp) -> Vec<SentRecord> {
+        self.orders
+            .iter()
+            .filter(|(_, t)| t.send == SendState::Intent && t.attempts < MAX_SEND_ATTEMPTS)
+            .map(|(id, t)| SentRecord {
+                client_order_id: id.clone(),
+                attempt: t.attempts + 1,
+                at,
+                outcome: SendOutcome::Accepted,
+            })
+            .collect()
+    }
+
+    /// Lookups by `client_order_id` of the orders whose outcome is unknown, answered by the
+    /// embedded paper venue.
+    pub fn paper_lookups(&self, at: Timestamp) -> Vec<SettleRecord> {
+        self.orders
+            .iter()
+            .filter(
+                |(_, t)| matches!(t.send, SendState::Unknown { at_bar, .. } if at_bar < self.bars),
+            )
+            .map(|(id, _)| SettleRecord {
+                client_order_id: id.clone(),
+                at,
+                found: self.broker.lookup(id).is_some(),
+            })
+            .collect()
+    }
+
+    /// Apply an `order.sent` record.
+    pub fn apply_sent(&mut self, r: &SentRecord) -> Result<(), ApplyError> {
+        let id = &r.client_order_id;
+        let Some(track) = self.orders.get_mut(id) else {
+            return Err(ApplyError::UnknownOrder(id.clone()));
+        };
+        track.attempts = r.attempt;
+        let owner = track.owner;
+        match &r.outcome {
+            SendOutcome::Accepted => {
+                track.send = SendState::Accepted;
+                self.broker.submit(track.order.clone());
+            }
+            SendOutcome::Unknown {
+                error,
+                paper_venue_received,
+            } => {
+                track.send = SendState::Unknown {
+                    since: r.at,
+                    error: error.clone(),
+                    at_bar: self.bars,
+                };
+                self.stats.unknown_outcomes += 1;
+                if *paper_venue_received {
+                    self.broker.submit(track.order.clone());
+                }
+            }
+            SendOutcome::Rejected { .. } => {
+                self.orders.remove(id);
+                self.stats.venue_rejections += 1;
+                if let Owner::Signal(signal) = owner {
+                    self.signals.transition(signal, SignalState::Failed, r.at)?;
+                }
+                // A liquidation whose order is gone moves to its next step.
+                return Ok(());
+            }
+        }
+        if let Owner::Signal(signal) = owner {
+            if self
+                .signals
+                .get(signal)
+                .is_some_and(|s| s.state == SignalState::Approved)
+            {
+                self.signals
+                    .transition(signal, SignalState::Submitted, r.at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply an `order.settle` record: found → at the venue; not found → to be sent again.
+    pub fn apply_settle(&mut self, r: &SettleRecord) -> Result<(), ApplyError> {
+        let Some(track) = self.orders.get_mut(&r.client_order_id) else {
+            return Err(ApplyError::UnknownOrder(r.client_order_id.clone()));
+        };
+        if r.found {
+            track.send = SendState::Accepted;
+            self.stats.settled_by_lookup += 1;
+        } else if track.attempts < MAX_SEND_ATTEMPTS {
+            track.send = SendState::Intent;
+        }
+        Ok(())
+    }
+}

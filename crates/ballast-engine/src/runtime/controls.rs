@@ -1,0 +1,169 @@
+//! What the engine follows from outside, each change journaled before it applies: the kill
+//! switch (`KILL_SWITCH`, released only by `ballast resume`'s release) and the supervisor's
+//! safety policy (`state/policy.json`).
+
+use super::*;
+
+/// The kill switch: the `KILL_SWITCH` file (`ballast kill`, with or without a supervisor) is a
+/// request to engage it; the engine journals each change, and engaging cancels open orders.
+/// It is released only by the release token of `ballast resume` (`KILL_SWITCH.release`, owned
+/// by this user): the release is journaled, then the token removed. A file removed by hand
+/// leaves the switch engaged (said once). Decided by [`ballast_core::engine::kill_switch::step`].
+pub(super) fn kill_switch(
+    state: &mut EngineState,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    use ballast_core::engine::kill_switch::{Step, step};
+    let path = w.layout.kill_switch();
+    let token_path = w.layout.kill_switch_release();
+    let request = std::fs::symlink_metadata(&path).is_ok().then(|| {
+        let file: Option<serde_json::Value> =
+            bounded::read_own_string(&path, bounded::MAX_FILE_BYTES)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        let reason = file
+            .as_ref()
+            .and_then(|v| v["reason"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "KILL_SWITCH file present".to_owned());
+        let flatten = file.as_ref().is_some_and(|v| v["flatten"] == true);
+        (reason, flatten)
+    });
+    let release = read_release(&token_path);
+    let remove_token = || {
+        let _ = std::fs::remove_file(&token_path);
+    };
+    match step(state.kill_switch.as_ref(), request, &release) {
+        Step::Nothing => {}
+        Step::Engage { reason, flatten } => {
+            w.kill_switch_noted = false;
+            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
+            let r = state.kill_switch_record(true, reason, flatten, at);
+            w.append(KILL_SWITCH, &r, log)?;
+            let open = state.orders.len();
+            state.apply_kill_switch(&r);
+            remove_token();
+            log(&format!(
+                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled{}",
+                r.reason,
+                if r.flatten {
+                    format!(", {} position(s) being closed at market", r.orders.len())
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        Step::Release { reason } => {
+            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
+            let r = state.kill_switch_record(false, reason, false, at);
+            w.append(KILL_SWITCH, &r, log)?;
+            state.apply_kill_switch(&r);
+            remove_token();
+            w.kill_switch_noted = false;
+            log(&format!(
+                "kill switch released ({}): trading resumes",
+                r.reason
+            ));
+        }
+        Step::DiscardToken { why } => {
+            remove_token();
+            log(&format!("{} removed: {why}", w.layout.display(&token_path)));
+        }
+        Step::StaysEngaged { why } => {
+            if !w.kill_switch_noted {
+                w.kill_switch_noted = true;
+                log(&format!("warning: {why}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The release token at `path`: a regular file of this user (never through a link), at most
+/// [`bounded::MAX_FILE_BYTES`], that parses as one.
+fn read_release(path: &Path) -> ballast_core::engine::kill_switch::Release {
+    use ballast_core::engine::kill_switch::Release;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Release::None;
+    };
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Release::Invalid(format!(
+            "it belongs to user id {}, not to this engine's user",
+            meta.uid()
+        ));
+    }
+    match bounded::read_own(path, bounded::MAX_FILE_BYTES) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(t) => Release::Token(t),
+            Err(e) => Release::Invalid(format!("not a release token: {e}")),
+        },
+        Err(e) => Release::Invalid(e.to_string()),
+    }
+}
+
+/// The supervisor's safety policy (`state/policy.json`, written by its health monitor): each
+/// change is journaled (`engine.policy`), then applied — entering DEFENSIVE_EXIT places the
+/// closing orders of the riskiest positions. A missing file, or one that is not a policy file
+/// Ballast wrote (no or a wrong checksum), changes nothing: the last journaled policy stays in
+/// force (a restart never re-arms trading). What a valid file may change is decided by
+/// [`ballast_core::policy::adopt`]: out of EMERGENCY_SHUTDOWN only with an operator release.
+pub(super) fn follow_policy(
+    state: &mut EngineState,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    let path = w.layout.state().join("policy.json");
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return Ok(());
+    };
+    let seen = (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len());
+    if w.policy_seen == Some(seen) {
+        return Ok(());
+    }
+    w.policy_seen = Some(seen);
+    let read = bounded::read_own(&path, bounded::MAX_FILE_BYTES).map_err(|e| e.to_string());
+    let file = match read.and_then(|bytes| ballast_core::policy::decode_file(&bytes)) {
+        Ok(f) => f,
+        Err(e) => {
+            log(&format!(
+                "warning: {} is not used ({e}); the policy in force stays {}",
+                path.display(),
+                state.policy().as_str()
+            ));
+            return Ok(());
+        }
+    };
+    let releases = state.policy.as_ref().map_or(0, |p| p.releases);
+    let journal = ballast_store::journal::identity(&w.layout.engine_journal());
+    match ballast_core::policy::adopt(state.policy(), releases, &file, journal.as_deref()) {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(refusal) => {
+            log(&format!("warning: {refusal}"));
+            return Ok(());
+        }
+    }
+    let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
+    let mut r = state.policy_record(file.policy, file.reason, at);
+    r.releases = file.releases;
+    w.append(POLICY, &r, log)?;
+    let from = state.policy();
+    state.apply_policy(&r);
+    log(&format!(
+        "safety policy {} -> {} ({}): trading {}{}",
+        from.as_str(),
+        r.policy.as_str(),
+        r.reason,
+        r.policy.trading_state(),
+        if r.orders.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", closing {} riskiest position(s) at market",
+                r.orders.len()
+            )
+        }
+    ));
+    Ok(())
+}

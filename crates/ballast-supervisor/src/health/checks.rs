@@ -1,0 +1,236 @@
+//! The user's own `[[checks]]` (`file_age`, `files_present`, `http`, `tcp`, `process`,
+//! `command`): each measured with its timeout, its status decided by the core's thresholds.
+
+use super::*;
+
+/// Run one `[[checks]]` entry.
+pub fn user_check(c: &CheckConfig, exits: &ForeignExits, now: Timestamp) -> CheckResult {
+    let timeout = Duration::from_millis(u64::from(c.timeout_ms));
+    let t = Instant::now();
+    let mut r = match c.kind {
+        CheckKind::FileAge => {
+            let age = std::fs::metadata(&c.path)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|m| {
+                    let ms = m
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                    now.unix_ms().saturating_sub(ms).max(0)
+                });
+            let st = health::staleness(
+                age,
+                i64::from(c.healthy_max_age_secs) * 1000,
+                i64::from(c.degraded_max_age_secs) * 1000,
+            );
+            CheckResult::new(
+                "file_age",
+                st,
+                match age {
+                    Some(a) => format!(
+                        "{} is {} old (healthy under {}, degraded under {})",
+                        c.path,
+                        ballast_core::time::Human(a.max(0).unsigned_abs()),
+                        ballast_core::time::Human::secs(u64::from(c.healthy_max_age_secs)),
+                        ballast_core::time::Human::secs(u64::from(c.degraded_max_age_secs))
+                    ),
+                    None => format!("{} is missing", c.path),
+                },
+            )
+        }
+        CheckKind::FilesPresent => {
+            let missing: Vec<&String> = c.paths.iter().filter(|p| !Path::new(p).exists()).collect();
+            let found = (c.paths.len() - missing.len()) as u64;
+            let st = health::at_least(found, c.paths.len() as u64, u64::from(c.degraded_min));
+            CheckResult::new(
+                "files_present",
+                st,
+                if missing.is_empty() {
+                    format!("all {} present", c.paths.len())
+                } else {
+                    format!(
+                        "{found} of {} present (degraded from {}); missing: {}",
+                        c.paths.len(),
+                        c.degraded_min,
+                        missing
+                            .iter()
+                            .take(5)
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            )
+        }
+        CheckKind::Http => match crate::http_status(&c.url, timeout) {
+            Ok(code) if (200..300).contains(&code) => {
+                CheckResult::new("http", Status::Healthy, format!("GET {} -> {code}", c.url))
+            }
+            Ok(code) => {
+                let mut r =
+                    CheckResult::new("http", Status::Critical, format!("GET {} -> {code}", c.url));
+                r.root_cause = Some(format!("HTTP {code}"));
+                r
+            }
+            Err(e) => {
+                let mut r =
+                    CheckResult::new("http", Status::Critical, format!("GET {}: {e}", c.url));
+                r.root_cause = Some(e);
+                r
+            }
+        },
+        CheckKind::Tcp => {
+            let addr = std::net::ToSocketAddrs::to_socket_addrs(&c.address)
+                .ok()
+                .and_then(|mut a| a.next());
+            let res = match addr {
+                Some(a) => {
+                    std::net::TcpStream::connect_timeout(&a, timeout).map_err(|e| e.to_string())
+                }
+                None => Err("cannot resolve the address".into()),
+            };
+            match res {
+                Ok(_) => CheckResult::new(
+                    "tcp",
+                    Status::Healthy,
+                    format!("{} accepts connections", c.address),
+                ),
+                Err(e) => {
+                    let mut r =
+                        CheckResult::new("tcp", Status::Critical, format!("{}: {e}", c.address));
+                    r.root_cause = Some(e);
+                    r
+                }
+            }
+        }
+        CheckKind::Process => {
+            let found = process_matching(&c.pattern);
+            match found {
+                Some(pid) => CheckResult::new(
+                    "process",
+                    Status::Healthy,
+                    format!("pid {pid} matches {:?}", c.pattern),
+                ),
+                None => CheckResult::new(
+                    "process",
+                    Status::Critical,
+                    format!("no process matches {:?}", c.pattern),
+                ),
+            }
+        }
+        CheckKind::Command => command_check(c, exits, timeout),
+    };
+    r.latency_us = micros(t);
+    r
+}
+
+/// A process (not this one) whose command line contains `pattern`.
+fn process_matching(pattern: &str) -> Option<i32> {
+    let me = std::process::id() as i32;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let line: Vec<u8> = cmd
+            .iter()
+            .map(|b| if *b == 0 { b' ' } else { *b })
+            .collect();
+        if String::from_utf8_lossy(&line).contains(pattern) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Run a `command` check: exit 0 healthy, 1 degraded, anything else (or the timeout)
+/// critical; the first line of its output is the detail.
+fn command_check(c: &CheckConfig, exits: &ForeignExits, timeout: Duration) -> CheckResult {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let spawned = std::process::Command::new(&c.command)
+        .args(&c.args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn();
+    let mut child = match spawned {
+        Ok(ch) => ch,
+        Err(e) => {
+            let mut r = CheckResult::new(
+                "command",
+                Status::Critical,
+                format!("cannot run {}: {e}", c.command),
+            );
+            r.root_cause = Some(e.to_string());
+            return r;
+        }
+    };
+    let pid = child.id() as i32;
+    let deadline = Instant::now() + timeout;
+    // The loop reaps the child (it reaps every child as the subreaper); its status arrives
+    // through `exits`. The pidfd tells when it ends without a poll loop.
+    let pidfd = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    let ended = match &pidfd {
+        Some(fd) => {
+            let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+            let ts = rustix::event::Timespec {
+                tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(timeout.subsec_nanos()),
+            };
+            matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+        }
+        None => true, // already gone (and reaped)
+    };
+    if !ended {
+        if let Some(p) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
+        }
+        let _ = exits.take(pid, Duration::from_secs(1));
+        return CheckResult::new(
+            "command",
+            Status::Critical,
+            format!(
+                "{} did not finish within {}",
+                c.command,
+                ballast_core::time::Human(u64::from(c.timeout_ms))
+            ),
+        );
+    }
+    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
+    let code = exits
+        .take(pid, left)
+        .or_else(|| child.try_wait().ok().flatten().map(|s| s.code()));
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = (&mut o).take(4096).read_to_string(&mut out);
+    }
+    let first = out.lines().next().unwrap_or("").trim().to_owned();
+    let (st, what) = match code {
+        Some(Some(0)) => (Status::Healthy, "exit 0".to_owned()),
+        Some(Some(1)) => (Status::Degraded, "exit 1".to_owned()),
+        Some(Some(n)) => (Status::Critical, format!("exit {n}")),
+        Some(None) => (Status::Critical, "killed by a signal".to_owned()),
+        None => (Status::Unknown, "its exit status was not seen".to_owned()),
+    };
+    let mut r = CheckResult::new(
+        "command",
+        st,
+        if first.is_empty() {
+            format!("{}: {what}", c.command)
+        } else {
+            format!("{}: {what}: {first}", c.command)
+        },
+    );
+    if st >= Status::Degraded && !first.is_empty() {
+        r.root_cause = Some(first);
+    }
+    r
+}
