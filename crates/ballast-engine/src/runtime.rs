@@ -36,7 +36,9 @@ pub use ballast_core::engine::kinds::{
     POLICY, SENT, SETTLE, STAMP,
 };
 mod controls;
+mod report;
 use controls::{follow_policy, kill_switch};
+use report::pipeline_report;
 
 const SNAPSHOT_NAME: &str = "engine";
 /// The reports written beside the engine's snapshot, at the same seq.
@@ -512,34 +514,6 @@ pub fn run(
 }
 
 use ballast_core::engine::MAX_STUCK;
-/// Recent decisions in the pipeline report.
-const REPORT_DECISIONS: usize = 50;
-
-#[derive(serde::Serialize)]
-struct PipelineFile<'a> {
-    pipeline: ballast_core::pipeline::PipelineReport,
-    stats: &'a ballast_core::engine::Stats,
-    recent_decisions: Vec<&'a ballast_core::pipeline::Decision>,
-    shadow: &'a ballast_core::shadow::ShadowTotals,
-    trim_failures: u32,
-    liquidations_in_progress: usize,
-}
-
-/// The pipeline report, on the engine's (market) time.
-fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
-    let now = state.last_bar.unwrap_or(ballast_core::Timestamp::EPOCH);
-    PipelineFile {
-        pipeline: {
-            let (stuck, age) = state.stale_thresholds();
-            ballast_core::pipeline::report(&state.signals, now, stuck, age, MAX_STUCK)
-        },
-        stats: &state.stats,
-        recent_decisions: state.decisions.recent().take(REPORT_DECISIONS).collect(),
-        shadow: &state.shadow.totals,
-        trim_failures: state.trim_failures,
-        liquidations_in_progress: state.liquidations.len(),
-    }
-}
 
 /// Appends the engine's records: durable first, then counted toward the next snapshot, then
 /// (paper chaos only) possibly a crash.
