@@ -22,6 +22,7 @@ pub mod hash;
 pub mod heal;
 pub mod health;
 pub mod inbox;
+pub mod layout;
 pub mod limits;
 pub mod market;
 pub mod paper;

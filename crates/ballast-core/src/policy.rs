@@ -479,6 +479,7 @@ const CRC_SUFFIX_LEN: usize = CRC_HEAD.len() + 8 + 2;
 /// What `state/policy.json` carries: the persisted state plus what the engine applies.
 #[derive(Serialize)]
 struct FileBody<'a> {
+    version: u32,
     #[serde(flatten)]
     state: &'a PolicyState,
     trading_state: TradingState,
@@ -492,6 +493,7 @@ struct FileBody<'a> {
 pub fn encode_file(state: &PolicyState) -> Vec<u8> {
     let p = state.policy;
     let body = FileBody {
+        version: FILE_VERSION,
         state,
         trading_state: p.trading_state(),
         size_multiplier: p.size_multiplier(),
@@ -542,8 +544,25 @@ pub fn decode_file(bytes: &[u8]) -> Result<PolicyState, String> {
             "its checksum does not match its content (stored {stored:08x}, computed {actual:08x}): it was changed or damaged after Ballast wrote it"
         ));
     }
+    #[derive(Deserialize)]
+    struct Version {
+        #[serde(default)]
+        version: Option<serde_json::Value>,
+    }
+    let version = serde_json::from_slice::<Version>(line)
+        .ok()
+        .and_then(|v| v.version)
+        .and_then(|v| v.as_u64());
+    if let Some(v) = version.filter(|v| *v > u64::from(FILE_VERSION)) {
+        return Err(format!(
+            "it is of format version {v}, newer than version {FILE_VERSION} that this Ballast reads: a newer Ballast wrote it; run that version, or let this supervisor write it again"
+        ));
+    }
     serde_json::from_slice(line).map_err(|e| format!("its content is not a policy state: {e}"))
 }
+
+/// The format version of `state/policy.json` (absent in files written before it: 1).
+pub const FILE_VERSION: u32 = 1;
 
 /// `state/policy.json` as a reader found it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::storage::Storage;
+pub use ballast_core::layout::rel;
 
 /// Paths inside one data directory.
 /// Entries below Ballast's directories looked at for links, at most.
@@ -22,41 +23,73 @@ impl Layout {
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// `rel` (a path of [`rel`]) inside the data directory.
+    pub fn at(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
     /// Segmented journal of the engine: the source of truth.
     pub fn engine_journal(&self) -> PathBuf {
-        self.root.join("journal").join("engine")
+        self.at(rel::ENGINE_JOURNAL)
     }
     /// Journal of the supervisor: heals, restarts, alerts, policy changes, approvals.
     pub fn ops_journal(&self) -> PathBuf {
-        self.root.join("journal").join("ops")
+        self.at(rel::OPS_JOURNAL)
+    }
+    /// The directory of both journals.
+    pub fn journals(&self) -> PathBuf {
+        self.at(rel::JOURNAL)
     }
     /// Atomic JSON snapshots.
     pub fn state(&self) -> PathBuf {
-        self.root.join("state")
+        self.at(rel::STATE)
     }
     /// Everything a heal moved aside; never deleted automatically.
     pub fn quarantine(&self) -> PathBuf {
-        self.root.join("quarantine")
+        self.at(rel::QUARANTINE)
     }
     pub fn logs(&self) -> PathBuf {
-        self.root.join("logs")
+        self.at(rel::LOGS)
     }
     /// Lock files, pid files, heartbeats, control socket.
     pub fn run(&self) -> PathBuf {
-        self.root.join("run")
+        self.at(rel::RUN)
     }
     pub fn inbox(&self) -> PathBuf {
-        self.root.join("inbox")
+        self.at(rel::INBOX)
     }
     /// Present = a request to engage the kill switch (`ballast kill`). The switch itself is the
     /// engine's journaled state: removing the file releases nothing.
     pub fn kill_switch(&self) -> PathBuf {
-        self.root.join("KILL_SWITCH")
+        self.at(rel::KILL_SWITCH)
     }
     /// The release `ballast resume` writes, consumed by the engine (the only way the kill
     /// switch is released).
     pub fn kill_switch_release(&self) -> PathBuf {
-        self.root.join("KILL_SWITCH.release")
+        self.at(rel::KILL_SWITCH_RELEASE)
+    }
+    /// The engine's heartbeat ([`crate::files::heartbeat`]).
+    pub fn heartbeat(&self) -> PathBuf {
+        self.at(rel::HEARTBEAT)
+    }
+    /// One engine per data directory ([`crate::files::lock`]).
+    pub fn engine_lock(&self) -> PathBuf {
+        self.at(rel::ENGINE_LOCK)
+    }
+    /// One supervisor per data directory ([`crate::files::lock`]).
+    pub fn supervisor_lock(&self) -> PathBuf {
+        self.at(rel::SUPERVISOR_LOCK)
+    }
+    /// The supervisor's control socket.
+    pub fn control_socket(&self) -> PathBuf {
+        self.at(rel::CONTROL_SOCKET)
+    }
+    /// The safety policy ([`crate::files::policy`]).
+    pub fn policy_file(&self) -> PathBuf {
+        self.at(rel::POLICY)
+    }
+    /// The health report ([`crate::files::health`]).
+    pub fn health_report(&self) -> PathBuf {
+        self.at(rel::HEALTH)
     }
 
     /// Every directory of the layout.
@@ -88,7 +121,7 @@ impl Layout {
         let is_link =
             |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
         let mut paths = self.dirs();
-        paths.push(self.root.join("journal"));
+        paths.push(self.journals());
         paths.push(self.kill_switch());
         paths.push(self.kill_switch_release());
         paths.sort();

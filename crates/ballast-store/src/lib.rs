@@ -11,6 +11,7 @@
 //! writes goes through a [`storage::Storage`] — but the holder's pid in a [`pidlock`] file.
 
 pub mod bounded;
+pub mod files;
 pub mod journal;
 pub mod layout;
 pub mod pidlock;

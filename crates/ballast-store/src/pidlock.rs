@@ -12,27 +12,9 @@ use std::path::Path;
 
 use rustix::fs::{FlockOperation, flock};
 
-/// The longest lock file read (it holds one short line).
-const MAX_LOCK_FILE: u64 = 4096;
-
-/// Who holds a lock, as its file says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    pub pid: Option<u32>,
-    /// When it started (UTC), if the file says.
-    pub started: Option<String>,
-}
-
-impl Holder {
-    /// `pid 42, started 2026-12-01T09:00:00.000Z`, `pid 42`, or that it is not recorded.
-    pub fn describe(&self) -> String {
-        match (&self.pid, &self.started) {
-            (Some(p), Some(t)) => format!("pid {p}, started {t}"),
-            (Some(p), None) => format!("pid {p}"),
-            _ => "its pid is not recorded".to_owned(),
-        }
-    }
-}
+/// Who holds a lock, as its file says ([`crate::files::lock::LockFile`]: the one type of
+/// both lock files).
+pub type Holder = crate::files::lock::LockFile;
 
 /// Take the lock at `path` (created with `mode`) and write `pid [started]` into it; or, when
 /// another process holds it, who that is.
@@ -66,10 +48,7 @@ pub fn take(
     }
     file.set_len(0)?;
     file.rewind()?;
-    match started {
-        Some(t) => writeln!(file, "{} {t}", std::process::id())?,
-        None => writeln!(file, "{}", std::process::id())?,
-    }
+    file.write_all(Holder::this_process(started).line().as_bytes())?;
     Ok(Ok(file))
 }
 
@@ -89,12 +68,8 @@ pub fn holder(path: &Path) -> Option<Holder> {
 fn read_holder(file: &mut File) -> Holder {
     let mut text = String::new();
     let _ = file.rewind();
-    let _ = Read::take(&mut *file, MAX_LOCK_FILE).read_to_string(&mut text);
-    let mut words = text.split_whitespace();
-    Holder {
-        pid: words.next().and_then(|p| p.parse().ok()),
-        started: words.next().map(str::to_owned),
-    }
+    let _ = Read::take(&mut *file, crate::files::lock::MAX_BYTES).read_to_string(&mut text);
+    Holder::parse(&text)
 }
 
 /// Who holds a data directory's own lock, as the kernel says (`/proc/locks`) and, where it

@@ -37,6 +37,32 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// The whole content of `path`.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The whole content of `path` if it is at most `limit` bytes (a regular file, never
+    /// through a link at its name): the bounded read of every file two processes share
+    /// ([`crate::files`]).
+    fn read_bounded(&self, path: &Path, limit: u64) -> Result<Vec<u8>, crate::bounded::ReadError> {
+        use crate::bounded::ReadError;
+        let bytes = self.read(path).map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                ReadError::NotFound {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                ReadError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
+        if bytes.len() as u64 > limit {
+            return Err(ReadError::TooLarge {
+                path: path.to_path_buf(),
+                size: bytes.len() as u64,
+                limit,
+            });
+        }
+        Ok(bytes)
+    }
     /// Whether `path` exists.
     fn exists(&self, path: &Path) -> bool;
     /// Create `path`, failing if it exists.
@@ -168,6 +194,10 @@ impl Storage for RealStorage {
             crate::bounded::ReadError::Io { source, .. } => source,
             other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
         })
+    }
+
+    fn read_bounded(&self, path: &Path, limit: u64) -> Result<Vec<u8>, crate::bounded::ReadError> {
+        crate::bounded::read_own(path, limit)
     }
 
     fn exists(&self, path: &Path) -> bool {

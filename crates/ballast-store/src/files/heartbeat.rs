@@ -1,0 +1,125 @@
+//! `run/engine.heartbeat`: pid, loop count, time, the last durable seq and what the engine
+//! reports, rewritten every loop by the engine (temp file + rename, so a reader never sees
+//! half a file; not fsynced: a heartbeat is about now, not history). Read by the supervisor's
+//! health monitor, `ballast status` / `resume`, and recovery (the durable seq is evidence).
+
+use serde::{Deserialize, Serialize};
+
+use super::{FileError, read_json, replace};
+use crate::{Layout, Storage};
+use ballast_core::Timestamp;
+use ballast_core::engine::{EngineStatus, EngineView};
+
+/// The largest heartbeat file read back.
+pub const MAX_BYTES: u64 = 1024 * 1024;
+
+const WHAT: &str = "an engine heartbeat";
+const HELP: &str = "the engine rewrites it on its next loop; if no engine runs, move it away";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Format version ([`super::VERSION`]; absent before it was written: 1).
+    #[serde(default = "super::v1")]
+    pub version: u32,
+    pub pid: u32,
+    pub loops: u64,
+    pub time: Timestamp,
+    pub bars: u64,
+    /// The last seq durable in the journal when this was written.
+    pub last_seq: u64,
+    /// What the supervisor's health monitor reads.
+    #[serde(default)]
+    pub status: EngineStatus,
+    /// What `ballast status` shows of the trading (bounded).
+    #[serde(default)]
+    pub view: EngineView,
+}
+
+/// The heartbeat of the data directory, if there is a readable one (a regular file of at
+/// most [`MAX_BYTES`]; never blocks on a FIFO put in its place).
+pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<Heartbeat, FileError> {
+    read_json(storage, &layout.heartbeat(), MAX_BYTES, WHAT, HELP)
+}
+
+/// Replace the heartbeat (never through a link at the temp name: the rename replaces a link
+/// at the heartbeat's name, never follows it).
+pub fn write(storage: &dyn Storage, layout: &Layout, hb: &Heartbeat) -> Result<(), FileError> {
+    let path = layout.heartbeat();
+    let write = |e| FileError::Write {
+        path: path.clone(),
+        source: e,
+    };
+    let mut bytes = serde_json::to_vec(hb).map_err(|e| write(std::io::Error::other(e)))?;
+    bytes.push(b'\n');
+    let tmp = layout.run().join(".engine.heartbeat.tmp");
+    replace(storage, &tmp, &path, &bytes).map_err(write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{layout, oversize};
+    use super::*;
+    use crate::storage::RealStorage;
+
+    fn hb() -> Heartbeat {
+        Heartbeat {
+            version: super::super::VERSION,
+            pid: 42,
+            loops: 7,
+            time: Timestamp::from_unix_ms(1_000),
+            bars: 5,
+            last_seq: 12,
+            status: EngineStatus::default(),
+            view: EngineView::default(),
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_round_trips() {
+        let (_t, l) = layout();
+        write(&RealStorage, &l, &hb()).unwrap();
+        assert_eq!(read(&RealStorage, &l).unwrap(), hb());
+        let text = std::fs::read_to_string(l.heartbeat()).unwrap();
+        assert!(text.starts_with("{\"version\":1,\"pid\":42,") && text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn a_heartbeat_written_before_the_version_reads_back() {
+        let (_t, l) = layout();
+        // As the engine wrote it before this type existed (status and view elided: defaults).
+        std::fs::write(
+            l.heartbeat(),
+            "{\"pid\":42,\"loops\":7,\"time\":\"1970-01-01T00:00:01.000Z\",\"bars\":5,\"last_seq\":12}\n",
+        )
+        .unwrap();
+        assert_eq!(read(&RealStorage, &l).unwrap(), hb());
+    }
+
+    #[test]
+    fn a_newer_version_a_bad_shape_and_an_oversize_file_are_refused() {
+        let (_t, l) = layout();
+        std::fs::write(l.heartbeat(), "{\"version\":2,\"pid\":\"x\"}").unwrap();
+        let e = read(&RealStorage, &l).unwrap_err();
+        assert!(matches!(e, FileError::Version { found: 2, .. }), "{e}");
+        assert!(e.to_string().contains("newer than version 1"), "{e}");
+        std::fs::write(l.heartbeat(), "{\"pid\":\"x\"}").unwrap();
+        let e = read(&RealStorage, &l).unwrap_err();
+        assert!(matches!(e, FileError::Invalid { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("engine.heartbeat is not an engine heartbeat"),
+            "{e}"
+        );
+        oversize(&l.heartbeat(), MAX_BYTES + 1);
+        let e = read(&RealStorage, &l).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FileError::Read(crate::bounded::ReadError::TooLarge { .. })
+            ),
+            "{e}"
+        );
+        std::fs::remove_file(l.heartbeat()).unwrap();
+        assert!(read(&RealStorage, &l).unwrap_err().is_not_found());
+    }
+}

@@ -1,0 +1,189 @@
+//! One type per file that two processes share, each with its reader and writer — and nobody
+//! else reads or writes these files (STYLE §9, "one type per file format"):
+//!
+//! | file | type | written by | read by |
+//! |---|---|---|---|
+//! | `run/engine.heartbeat` | [`heartbeat::Heartbeat`] | engine | supervisor, CLI, recovery |
+//! | `state/policy.json` | [`ballast_core::policy::PolicyState`] ([`policy`]) | supervisor | engine, supervisor |
+//! | `KILL_SWITCH` | [`kill_switch::KillSwitch`] | CLI (`ballast kill`) | engine, CLI |
+//! | `KILL_SWITCH.release` | [`kill_switch::ReleaseFile`] | CLI (`ballast resume`) | engine |
+//! | `run/engine.lock`, `run/supervisor.lock` | [`lock::LockFile`] | engine, supervisor | CLI, heal, each other |
+//! | `state/health.json` | [`health::HealthReport`] | supervisor | CLI, heal |
+//!
+//! Every reader goes through [`Storage::read_bounded`] (a regular file, at most the type's
+//! limit) and rejects what it does not understand — a newer `version`, a bad shape — with a
+//! [`FileError`] that says what, where, the value and what to do. The `version` field is
+//! written by this code and optional on read: a file written before it existed is version 1.
+//! (The lock files are one text line read through the locked descriptor, see [`lock`]; the
+//! engine snapshots have their own checked format in [`crate::snapshot`].)
+
+pub mod health;
+pub mod heartbeat;
+pub mod kill_switch;
+pub mod lock;
+pub mod policy;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::bounded::ReadError;
+use crate::storage::Storage;
+
+/// The format version every JSON file of this module is written with.
+pub const VERSION: u32 = 1;
+
+/// `version` of a file written before the field existed.
+pub(crate) fn v1() -> u32 {
+    VERSION
+}
+
+/// Why a shared file was not read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Missing, not a regular file, over its limit, or unreadable (the error says which).
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(
+        "{} is {what} of format version {found}, newer than version {supported} that this Ballast reads: a newer Ballast wrote it; run that version, or move the file away if it is stale",
+        path.display()
+    )]
+    Version {
+        path: PathBuf,
+        what: &'static str,
+        found: u64,
+        supported: u32,
+    },
+    #[error("{} is not {what} Ballast wrote ({detail}): {help}", path.display())]
+    Invalid {
+        path: PathBuf,
+        what: &'static str,
+        /// What is wrong, in words.
+        detail: String,
+        /// What to do.
+        help: &'static str,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl FileError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, FileError::Read(e) if e.is_not_found())
+    }
+
+    /// The reason alone, without the file's name (for messages that name it already).
+    pub fn reason(&self) -> String {
+        match self {
+            FileError::Invalid { detail, .. } => detail.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Only the version of a JSON object (every other member ignored).
+#[derive(serde::Deserialize)]
+struct VersionOnly {
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+}
+
+/// The version a JSON text declares, if it declares one it can be compared by.
+pub(crate) fn declared_version(bytes: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<VersionOnly>(bytes)
+        .ok()
+        .and_then(|v| v.version)
+        .and_then(|v| v.as_u64())
+}
+
+/// `bytes` (the content of `path`) as `T`: first its version (a newer one is refused before
+/// its shape is looked at), then its shape.
+pub(crate) fn decode<T: DeserializeOwned>(
+    path: &Path,
+    bytes: &[u8],
+    what: &'static str,
+    help: &'static str,
+) -> Result<T, FileError> {
+    if let Some(found) = declared_version(bytes).filter(|v| *v > u64::from(VERSION)) {
+        return Err(FileError::Version {
+            path: path.to_path_buf(),
+            what,
+            found,
+            supported: VERSION,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| FileError::Invalid {
+        path: path.to_path_buf(),
+        what,
+        detail: e.to_string(),
+        help,
+    })
+}
+
+/// The bounded read of `path` as `T` ([`decode`]).
+pub(crate) fn read_json<T: DeserializeOwned>(
+    storage: &dyn Storage,
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+    help: &'static str,
+) -> Result<T, FileError> {
+    let bytes = storage.read_bounded(path, limit)?;
+    decode(path, &bytes, what, help)
+}
+
+/// Replace `path` with `data` durably: temp file, fdatasync, rename over the target, fsync of
+/// the directory (a reader sees the old file or the new one, never half of one).
+pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.heal.tmp"));
+    let mut f = storage.create_truncate(&tmp)?;
+    f.write_all(data)?;
+    f.sync_data()?;
+    drop(f);
+    storage.rename(&tmp, path)?;
+    storage.sync_dir(dir)
+}
+
+/// Replace `path` with `data` atomically but without syncing (a file about now, rewritten
+/// often: a crash may leave the old one): temp file `tmp` in the same directory, then rename.
+pub(crate) fn replace(
+    storage: &dyn Storage,
+    tmp: &Path,
+    path: &Path,
+    data: &[u8],
+) -> io::Result<()> {
+    let mut f = storage.create_truncate(tmp)?;
+    f.write_all(data)?;
+    drop(f);
+    storage.rename(tmp, path)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+    use crate::storage::RealStorage;
+
+    /// A data directory on a temp dir, created.
+    pub fn layout() -> (tempfile::TempDir, crate::Layout) {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = crate::Layout::new(tmp.path().join("d"));
+        layout.create(&RealStorage).unwrap();
+        (tmp, layout)
+    }
+
+    /// A file of `size` bytes at `path`.
+    pub fn oversize(path: &Path, size: u64) {
+        let f = std::fs::File::create(path).unwrap();
+        f.set_len(size).unwrap();
+    }
+}
