@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::guard::TradingState;
 use crate::health::{Issue, Report, Severity, Status};
+use crate::layout::rel::POLICY as POLICY_FILE;
 use crate::time::Timestamp;
 
 #[derive(
@@ -664,7 +665,7 @@ pub fn restore(
                 };
             }
             let warning = format!(
-                "state/policy.json says {} but {said} {}: the journal wins, the policy stays {}{}",
+                "{POLICY_FILE} says {} but {said} {}: the journal wins, the policy stays {}{}",
                 s.policy.as_str(),
                 j.policy.as_str(),
                 j.policy.as_str(),
@@ -691,20 +692,20 @@ pub fn restore(
         },
         (FileRead::Missing, Some(j)) => Restored {
             warning: Some(format!(
-                "state/policy.json is missing: the policy is rebuilt from {source} as {}{}",
+                "{POLICY_FILE} is missing: the policy is rebuilt from {source} as {}{}",
                 j.policy.as_str(),
                 leave_hint(j.policy)
             )),
-            state: rebuilt(&j, "state/policy.json was missing"),
+            state: rebuilt(&j, &format!("{POLICY_FILE} was missing")),
             rewrite: true,
         },
         (FileRead::Unreadable(e), Some(j)) => Restored {
             warning: Some(format!(
-                "CRITICAL: state/policy.json cannot be used ({e}): the policy is rebuilt from {source} as {}{}",
+                "CRITICAL: {POLICY_FILE} cannot be used ({e}): the policy is rebuilt from {source} as {}{}",
                 j.policy.as_str(),
                 leave_hint(j.policy)
             )),
-            state: rebuilt(&j, &format!("state/policy.json could not be used: {e}")),
+            state: rebuilt(&j, &format!("{POLICY_FILE} could not be used: {e}")),
             rewrite: true,
         },
         (FileRead::Unreadable(e), None) => {
@@ -715,7 +716,7 @@ pub fn restore(
             Restored {
                 state: s,
                 warning: Some(format!(
-                    "CRITICAL: state/policy.json cannot be used ({e}) and no engine journal says what it held: starting at NO_NEW_TRADES until an operator runs `ballast resume`"
+                    "CRITICAL: {POLICY_FILE} cannot be used ({e}) and no engine journal says what it held: starting at NO_NEW_TRADES until an operator runs `ballast resume`"
                 )),
                 rewrite: true,
             }
@@ -758,7 +759,7 @@ pub fn adopt(
     // file — a restored backup, a neighbour's state/ — never lowers it).
     if file.journal.as_deref() != journal || journal.is_none() {
         return Err(format!(
-            "state/policy.json asks for {} but it was not written for this data directory's journal (it names journal {}, this one is {}): it is not followed; the policy stays {} until this supervisor changes it (`ballast resume` for EMERGENCY_SHUTDOWN)",
+            "{POLICY_FILE} asks for {} but it was not written for this data directory's journal (it names journal {}, this one is {}): it is not followed; the policy stays {} until this supervisor changes it (`ballast resume` for EMERGENCY_SHUTDOWN)",
             file.policy.as_str(),
             file.journal.as_deref().unwrap_or("none"),
             journal.unwrap_or("not started"),
@@ -772,7 +773,7 @@ pub fn adopt(
         return Ok(true);
     }
     Err(format!(
-        "state/policy.json asks for {} but the engine journaled EMERGENCY_SHUTDOWN and no operator released it since (releases {} in the file, {} journaled): trading stays halted until `ballast resume`",
+        "{POLICY_FILE} asks for {} but the engine journaled EMERGENCY_SHUTDOWN and no operator released it since (releases {} in the file, {} journaled): trading stays halted until `ballast resume`",
         file.policy.as_str(),
         file.releases,
         in_force_releases

@@ -41,6 +41,12 @@ impl Portfolio {
         self.positions.values().filter(|p| !p.is_flat())
     }
 
+    /// Every stored position with the symbol it is stored under, flat ones too (what the
+    /// healer checks of a snapshot).
+    pub fn stored(&self) -> impl Iterator<Item = (&Symbol, &Position)> {
+        self.positions.iter()
+    }
+
     /// Last mark of `symbol`.
     pub fn mark_of(&self, symbol: &Symbol) -> Option<Decimal> {
         self.marks.get(symbol).copied()

@@ -143,7 +143,7 @@ pub struct RecoveryFacts {
 }
 
 /// The heartbeat file, relative to the data directory.
-pub const HEARTBEAT: &str = "run/engine.heartbeat";
+pub const HEARTBEAT: &str = crate::layout::rel::HEARTBEAT;
 
 /// One change a start carries out; paths relative to the data directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,7 +310,7 @@ pub fn decide(mode: Mode, facts: &RecoveryFacts) -> Decision {
     match &facts.journal {
         Err(error) => b.push(
             "journal",
-            "journal/engine",
+            crate::layout::rel::ENGINE_JOURNAL,
             Class::Dangerous,
             FailureClass::PersistentConfig,
             format!(

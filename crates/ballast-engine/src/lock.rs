@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use ballast_store::layout::rel;
 use ballast_store::pidlock;
 
 /// The held lock (released on drop or exit).
@@ -79,14 +80,14 @@ pub fn acquire_runtime(
             None
         }
         Ok(Err(holder)) => {
-            let engine = run_dir.join("engine.lock");
+            let engine = run_dir.join(rel::name(rel::ENGINE_LOCK));
             if let Some(h) = pidlock::holder(&engine) {
                 return Err(LockError::Held {
                     path: engine.display().to_string(),
                     owner: h.pid,
                 });
             }
-            let sup = run_dir.join("supervisor.lock");
+            let sup = run_dir.join(rel::name(rel::SUPERVISOR_LOCK));
             if let Some(h) = pidlock::holder(&sup) {
                 return Err(LockError::Supervisor {
                     dir,
@@ -107,7 +108,7 @@ pub fn acquire_runtime(
 /// Take `run/engine.lock` in `run_dir`, or say who has it. Never through a link at its name
 /// (a link there is reported by `ballast heal`).
 pub fn acquire(run_dir: &Path) -> Result<EngineLock, LockError> {
-    let path = run_dir.join("engine.lock");
+    let path = run_dir.join(rel::name(rel::ENGINE_LOCK));
     match pidlock::take(&path, 0o600, None) {
         Ok(Ok(file)) => Ok(EngineLock { _file: file, path }),
         Ok(Err(holder)) => Err(LockError::Held {

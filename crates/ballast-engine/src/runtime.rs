@@ -21,7 +21,6 @@ use ballast_core::engine::{
 use ballast_core::guard::Limits;
 use ballast_core::paper::PaperConfig;
 use ballast_core::time::Timestamp;
-use ballast_store::bounded;
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
 use ballast_store::record::RecordRef;
 use ballast_store::recovery::{RecoverError, RecoverSpec, recover};
@@ -477,6 +476,7 @@ pub fn run(
         }
         loops += 1;
         let hb = Heartbeat {
+            version: ballast_store::files::VERSION,
             pid: std::process::id(),
             loops,
             time: clock.now(),
@@ -485,7 +485,7 @@ pub fn run(
             status: state.status(),
             view: state.view(config.risk.max_total_at_risk_pct),
         };
-        if let Err(e) = heartbeat::write(&layout.run(), &hb) {
+        if let Err(e) = heartbeat::write(&layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
         }
         if opts.debug {

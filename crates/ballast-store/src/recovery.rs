@@ -26,9 +26,6 @@ use crate::record::RecordRef;
 use crate::snapshot::{SnapshotError, Snapshots};
 use crate::storage::Storage;
 
-/// Largest heartbeat file read (it is a one-line JSON object).
-const MAX_HEARTBEAT_BYTES: usize = 64 * 1024;
-
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
     #[error(transparent)]
@@ -157,8 +154,8 @@ pub fn assess_visiting(
             visit(r)
         },
     );
-    let engine_running = spec.engine_may_run
-        && crate::pidlock::holder(&spec.layout.run().join("engine.lock")).is_some();
+    let engine_running =
+        spec.engine_may_run && crate::files::lock::engine_holder(spec.layout).is_some();
     let (journal, scan) = match scanned {
         Ok(s) => (
             Ok(journal_facts(spec.storage, spec.layout, &dir, &s, crc_at)),
@@ -248,22 +245,9 @@ fn journal_facts(
 
 /// The last durable seq the engine's heartbeat reported, if it can be read.
 fn heartbeat_seq(storage: &dyn Storage, layout: &Layout) -> Option<u64> {
-    let data = storage
-        .read(&layout.root().join(recovery::HEARTBEAT))
-        .ok()?;
-    if data.len() > MAX_HEARTBEAT_BYTES {
-        return None;
-    }
-    serde_json::from_slice::<HeartbeatSeq>(&data)
+    crate::files::heartbeat::read(storage, layout)
         .ok()
         .map(|h| h.last_seq)
-}
-
-/// The one field of the engine's heartbeat (`ballast_engine::heartbeat::Heartbeat`) recovery
-/// reads: the last seq that was durable when it was written.
-#[derive(serde::Deserialize)]
-struct HeartbeatSeq {
-    last_seq: u64,
 }
 
 /// Carry out decided steps: whatever is cut or moved is copied to quarantine first.
@@ -290,9 +274,11 @@ pub fn apply_steps(
                 source,
             }
         };
-        let component = if step.path().starts_with("state/") {
+        let under =
+            |dir: &str| std::path::Path::new(step.path()).starts_with(dir) && step.path() != dir;
+        let component = if under(crate::layout::rel::STATE) {
             "snapshot"
-        } else if step.path().starts_with("run/") {
+        } else if under(crate::layout::rel::RUN) {
             "heartbeat"
         } else {
             "journal"

@@ -19,6 +19,7 @@ use ballast_core::heal::{
 };
 use ballast_core::recovery::RecoveryFacts;
 use ballast_store::bounded;
+use ballast_store::layout::rel;
 use ballast_store::quarantine::Quarantine;
 use ballast_store::recovery::{AssessSpec, assess};
 use ballast_store::snapshot::Snapshots;
@@ -112,7 +113,7 @@ fn fingerprint(layout: &Layout) -> Vec<FileKey> {
             if at == 1 && !name.contains(".snapshot.") {
                 continue;
             }
-            if at == 2 && name != "engine.heartbeat" {
+            if at == 2 && name != rel::name(rel::HEARTBEAT) {
                 continue;
             }
             if let Ok(m) = e.metadata() {
@@ -120,7 +121,7 @@ fn fingerprint(layout: &Layout) -> Vec<FileKey> {
             }
         }
     }
-    if let Some(h) = ballast_store::pidlock::holder(&layout.run().join("engine.lock")) {
+    if let Some(h) = ballast_store::files::lock::engine_holder(layout) {
         let who = format!("{:?} {}", h.pid, h.started.unwrap_or_default());
         key.push((3, who, 0, 0, 0));
     }
@@ -209,14 +210,14 @@ impl Healer<'_> {
         (obs.read_only, obs.writable_by_others) = self.read_only();
         obs.open_to_others = ballast_store::storage::open_to_others(self.data_dir)
             .map(|mode| (self.data_dir.display().to_string(), mode));
-        let health = layout.state().join("health.json");
-        match bounded::read_own_string(&health, bounded::MAX_FILE_BYTES) {
-            Ok(text) => {
-                if let Err(e) = serde_json::from_str::<Value>(&text) {
-                    obs.health_snapshot_corrupt = Some(e.to_string());
-                }
+        match ballast_store::files::health::check(&RealStorage, &layout) {
+            Ok(()) => {}
+            Err(ballast_store::files::FileError::Invalid { detail, .. }) => {
+                obs.health_snapshot_corrupt = Some(detail);
             }
-            Err(e @ bounded::ReadError::NotRegular { .. }) => {
+            Err(ballast_store::files::FileError::Read(
+                e @ bounded::ReadError::NotRegular { .. },
+            )) => {
                 obs.health_snapshot_corrupt = Some(e.to_string());
             }
             Err(_) => {}
@@ -262,8 +263,8 @@ impl Healer<'_> {
                 name: ENGINE_SNAPSHOT,
                 retain: 1,
             };
-            if let Ok(body) = snaps.read_state::<Value>(seq) {
-                obs.positions = Some(position_rows(&body.to_string()));
+            if let Ok(state) = snaps.read_state::<ballast_core::engine::EngineState>(seq) {
+                obs.positions = Some(position_rows(&state));
             }
         }
         obs.recovery = Some(facts);
@@ -278,8 +279,8 @@ impl Healer<'_> {
             let name = e.file_name().to_string_lossy().into_owned();
             // engine.lock and supervisor.lock are flocks: the kernel releases them with their
             // owner, they are never stale.
-            if name == "engine.lock"
-                || name == crate::lock::SUPERVISOR_LOCK
+            if name == rel::name(rel::ENGINE_LOCK)
+                || name == rel::name(rel::SUPERVISOR_LOCK)
                 || !(name.ends_with(".lock") || name.ends_with(".pid"))
             {
                 continue;
@@ -359,7 +360,7 @@ impl Healer<'_> {
                 if (m.is_file() || m.is_dir())
                     && m.uid() == me
                     && m.permissions().mode() & 0o022 != 0
-                    && !e.path().starts_with(self.data_dir.join("inbox"))
+                    && !e.path().starts_with(self.layout().inbox())
                 {
                     open.push((self.rel(&e.path()), m.permissions().mode() & 0o7777));
                 }
@@ -644,9 +645,9 @@ impl Healer<'_> {
 }
 
 /// Whether an engine holds `run/engine.lock` now (it owns the journal and snapshots then).
-pub fn engine_lock_held(run_dir: &Path) -> bool {
+pub fn engine_lock_held(layout: &Layout) -> bool {
     // Never blocks on a FIFO put in its place.
-    ballast_store::pidlock::holder(&run_dir.join("engine.lock")).is_some()
+    ballast_store::files::lock::engine_holder(layout).is_some()
 }
 
 fn path_state(path: &Path) -> PathState {
@@ -672,34 +673,21 @@ pub fn start_time(pid: i32) -> Option<u64> {
     f.nth(18)?.parse().ok()
 }
 
-/// The positions of an engine snapshot as stored (`portfolio.positions`).
-pub fn position_rows(body: &str) -> Vec<PositionRow> {
-    let Ok(v) = serde_json::from_str::<Value>(body) else {
-        return Vec::new();
-    };
-    let Some(map) = v.pointer("/portfolio/positions").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    let dec = |v: Option<&Value>| -> rust_decimal::Decimal {
-        v.and_then(|x| match x {
-            Value::String(s) => s.parse().ok(),
-            Value::Number(n) => n.to_string().parse().ok(),
-            _ => None,
-        })
-        .unwrap_or_default()
-    };
-    map.iter()
+/// The positions of an engine snapshot as stored, in the order of the keys they are stored
+/// under.
+pub fn position_rows(state: &ballast_core::engine::EngineState) -> Vec<PositionRow> {
+    let mut rows: Vec<PositionRow> = state
+        .portfolio
+        .stored()
         .map(|(key, p)| PositionRow {
-            key: key.clone(),
-            symbol: p
-                .get("symbol")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            qty: dec(p.get("qty")),
-            avg_entry_price: dec(p.get("avg_entry_price")),
+            key: key.to_string(),
+            symbol: p.symbol.to_string(),
+            qty: p.qty,
+            avg_entry_price: p.avg_entry_price,
         })
-        .collect()
+        .collect();
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    rows
 }
 
 /// Processes tagged with this data directory whose supervisor is gone, with start times.

@@ -24,8 +24,8 @@ use ballast_core::health::{
 };
 use ballast_core::policy::{self, Policy, PolicyState, Protections, Transition};
 use ballast_core::{Clock, Timestamp};
-use ballast_store::{RealStorage, Storage};
-use serde::{Deserialize, Serialize};
+use ballast_store::RealStorage;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 mod checks;
@@ -134,14 +134,6 @@ struct Entry {
     due: Option<Instant>,
     last: Vec<CheckResult>,
     checked_at: Option<Timestamp>,
-}
-
-/// The engine's heartbeat file as the monitor reads it.
-#[derive(Debug, Clone, Deserialize)]
-struct EngineHeartbeat {
-    time: Timestamp,
-    #[serde(default)]
-    status: Option<EngineStatus>,
 }
 
 /// The health monitor of one data directory.
@@ -334,13 +326,9 @@ impl Monitor {
     }
 
     fn read_engine(&self, now: Timestamp) -> Option<(EngineStatus, i64)> {
-        let text = ballast_store::bounded::read_own_string(
-            &self.data_dir.join("run/engine.heartbeat"),
-            ballast_store::bounded::MAX_FILE_BYTES,
-        )
-        .ok()?;
-        let hb: EngineHeartbeat = serde_json::from_str(&text).ok()?;
-        Some((hb.status.unwrap_or_default(), now.ms_since(hb.time).max(0)))
+        let layout = ballast_store::Layout::new(&self.data_dir);
+        let hb = ballast_store::files::heartbeat::read(&RealStorage, &layout).ok()?;
+        Some((hb.status, now.ms_since(hb.time).max(0)))
     }
 
     fn run_probe(&mut self, i: usize, inputs: &Inputs, now: Timestamp) -> Vec<CheckResult> {
@@ -569,7 +557,7 @@ impl Monitor {
     }
 
     fn logging_check(&self) -> CheckResult {
-        let logs = self.data_dir.join("logs");
+        let logs = ballast_store::Layout::new(&self.data_dir).logs();
         match rustix::fs::access(&logs, rustix::fs::Access::WRITE_OK) {
             Ok(()) => CheckResult::new("writable", Status::Healthy, "logs/ is writable"),
             Err(e) => {

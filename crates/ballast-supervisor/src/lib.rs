@@ -327,8 +327,8 @@ pub fn run(
         let path = path.display().to_string();
         move |source| SupervisorError::Io { what, path, source }
     };
-    let run_dir = data_dir.join("run");
-    let log_dir = data_dir.join("logs");
+    let run_dir = ballast_store::Layout::new(data_dir).run();
+    let log_dir = ballast_store::Layout::new(data_dir).logs();
     // Nothing is written through a link inside the data directory — not the lock, the socket,
     // the logs: refused before anything is created (the engine refuses the same).
     if let Some(why) =
@@ -358,7 +358,7 @@ pub fn run(
     if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         log(&format!("warning: cannot become a child subreaper: {e}"));
     }
-    let socket = run_dir.join("supervisor.sock");
+    let socket = ballast_store::Layout::new(data_dir).control_socket();
     // Never take the place of a supervisor that still answers there (the locks say none runs;
     // this one would be a runtime that holds no lock). A socket left by a supervisor that died
     // is replaced by the rename of the new one.
@@ -786,7 +786,10 @@ fn watch_data_dir(
         | inotify::WatchFlags::DELETE_SELF
         | inotify::WatchFlags::MOVE_SELF;
     let mut dir_wds: Vec<i32> = Vec::new();
-    for dir in [data_dir.to_path_buf(), data_dir.join("journal")] {
+    for dir in [
+        data_dir.to_path_buf(),
+        ballast_store::Layout::new(data_dir).journals(),
+    ] {
         match inotify::add_watch(&fd, &dir, flags) {
             Ok(wd) => dir_wds.push(wd),
             Err(e) => log(&format!(
@@ -1352,7 +1355,7 @@ impl Supervisor {
         self.next_sweep = Instant::now() + self.heal_every;
         self.last_sweep = Instant::now();
         // Its lock file, or the engine service's process (the lock file may have been removed).
-        let engine_running = heal::engine_lock_held(&self.data_dir.join("run"))
+        let engine_running = heal::engine_lock_held(&ballast_store::Layout::new(&self.data_dir))
             || self
                 .slots
                 .iter()
@@ -1894,7 +1897,7 @@ impl Supervisor {
                     }
                     .run(
                         true,
-                        heal::engine_lock_held(&self.data_dir.join("run")),
+                        heal::engine_lock_held(&ballast_store::Layout::new(&self.data_dir)),
                         &|s| {
                             self.slots
                                 .iter()

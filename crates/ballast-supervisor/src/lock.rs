@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use ballast_store::pidlock;
 pub use ballast_store::pidlock::Holder;
 
+use ballast_store::Layout;
+
 /// The lock file's name in `run/`.
 pub const SUPERVISOR_LOCK: &str = "supervisor.lock";
 /// The engine's lock file in `run/` (taken by `ballast_engine::lock`).
@@ -74,8 +76,9 @@ pub enum LockError {
 /// (tagged with `BALLAST_SUPERVISOR_PID`) is not refused: the startup self-heal deals with
 /// orphans. `started` is the UTC start time written for the next one.
 pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockError> {
-    let run = data_dir.join("run");
-    let path = run.join(SUPERVISOR_LOCK);
+    let layout = Layout::new(data_dir);
+    let run = layout.run();
+    let path = layout.supervisor_lock();
     let shown = path.display().to_string();
     let io = |source| LockError::Io {
         path: shown.clone(),
@@ -106,7 +109,7 @@ pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockErr
     if let Some(holder) = standalone_engine(&run) {
         return Err(LockError::StandaloneEngine {
             dir: data_dir.display().to_string(),
-            path: run.join(ENGINE_LOCK).display().to_string(),
+            path: layout.engine_lock().display().to_string(),
             holder,
         });
     }
@@ -120,19 +123,20 @@ pub fn acquire(data_dir: &Path, started: &str) -> Result<SupervisorLock, LockErr
 /// Why the data directory is taken: the holder its lock files name, else the one the kernel
 /// names (the lock file was removed).
 fn refusal(data_dir: &Path, holder: pidlock::DirHolder) -> LockError {
-    let run = data_dir.join("run");
+    let layout = Layout::new(data_dir);
+    let run = layout.run();
     let dir = data_dir.display().to_string();
     if let Some(h) = self::holder(&run, SUPERVISOR_LOCK) {
         return LockError::Supervisor {
             dir,
-            path: run.join(SUPERVISOR_LOCK).display().to_string(),
+            path: layout.supervisor_lock().display().to_string(),
             holder: h,
         };
     }
     if let Some(h) = standalone_engine(&run) {
         return LockError::StandaloneEngine {
             dir,
-            path: run.join(ENGINE_LOCK).display().to_string(),
+            path: layout.engine_lock().display().to_string(),
             holder: h,
         };
     }
@@ -159,6 +163,13 @@ fn standalone_engine(run_dir: &Path) -> Option<Holder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lock_names_are_the_layout_s() {
+        use ballast_store::layout::rel;
+        assert_eq!(SUPERVISOR_LOCK, rel::name(rel::SUPERVISOR_LOCK));
+        assert_eq!(ENGINE_LOCK, rel::name(rel::ENGINE_LOCK));
+    }
 
     #[test]
     fn a_second_supervisor_is_refused_with_the_owner_and_the_lock_frees_on_drop() {

@@ -133,7 +133,7 @@ impl DataDir {
                 self.path.display(),
                 self.how
             )),
-            Ok(_) if !self.path.join("journal").is_dir() => Err(format!(
+            Ok(_) if !ballast_store::Layout::new(&self.path).journals().is_dir() => Err(format!(
                 "ballast {command}: {} (from {}) has never been initialised as a Ballast data directory (no journal/ in it)\n    {help}",
                 self.path.display(),
                 self.how

@@ -72,3 +72,92 @@ fn the_core_does_no_io_and_reads_no_wall_clock() {
         );
     }
 }
+
+/// Only `Layout` spells a path inside the data directory: a string literal starting with
+/// `"run/`, `"state/` or `"journal/`, or a `join("run")`-style construction, anywhere in
+/// `crates/*/src` but the layout tables (`ballast-store/src/layout.rs`, whose paths come from
+/// `ballast-core/src/layout.rs`) is a second spelling. Unit tests (`tests.rs` files, and a
+/// file's `#[cfg(test)]` module, which Ballast keeps at the end) and comments may name paths.
+#[test]
+fn only_the_layout_spells_a_path_inside_the_data_directory() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&crates).unwrap().flatten() {
+        if e.path().join("src").is_dir() {
+            rust_files(&e.path().join("src"), &mut files);
+        }
+    }
+    files.sort();
+    assert!(files.len() > 50, "the crates' sources were found");
+    let mut found = Vec::new();
+    for f in &files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name == "layout.rs" || name == "tests.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            // A test module written inline (not `mod tests;`, a file of its own) ends the
+            // code looked at.
+            if line.trim_start().starts_with("#[cfg(test)]")
+                && !lines
+                    .get(n + 1)
+                    .is_some_and(|next| next.trim_end().ends_with(';'))
+            {
+                break;
+            }
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            if let Some(what) = data_dir_path(line) {
+                found.push(format!(
+                    "{}:{}: {what}: {}",
+                    f.strip_prefix(&crates).unwrap_or(f).display(),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "paths inside the data directory spelled outside Layout (use a `Layout` method or `ballast_core::layout::rel`):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The data-directory path `line` spells, if it spells one: a literal starting with one of
+/// the layout's directories (not an escaped quote inside another literal), or a join of one.
+fn data_dir_path(line: &str) -> Option<String> {
+    for dir in ["run", "state", "journal"] {
+        let literal = format!("\"{dir}/");
+        let mut from = 0;
+        while let Some(i) = line[from..].find(&literal) {
+            let at = from + i;
+            if !line[..at].ends_with('\\') {
+                return Some(literal);
+            }
+            from = at + 1;
+        }
+    }
+    // The data directory's own directories joined by name (a `quarantine/inbox` copy is not
+    // the inbox: only the directories whose name is nowhere else).
+    for dir in ["run", "state", "journal", "logs"] {
+        let join = format!("join(\"{dir}\")");
+        if line.contains(&join) {
+            return Some(join);
+        }
+    }
+    None
+}
+
+#[test]
+fn the_path_grep_finds_what_it_looks_for() {
+    assert!(data_dir_path(r#"let p = dir.join("run/engine.lock");"#).is_some());
+    assert!(data_dir_path(r#"let p = dir.join("state");"#).is_some());
+    assert!(data_dir_path(r#"format!("journal/{x}")"#).is_some());
+    // A sample configuration's escaped path inside another literal, and other words.
+    assert!(data_dir_path(r#""path = \"state/positions.json\"""#).is_none());
+    assert!(data_dir_path(r#"let running = "running";"#).is_none());
+}

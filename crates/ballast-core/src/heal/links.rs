@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Class, FailureClass, Op, Plan};
+use crate::layout::rel;
 
 /// One of Ballast's own paths that is a symbolic link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,12 +20,12 @@ pub struct SymlinkObs {
 /// The paths the engine and `ballast run` (which also writes the services' logs) write under:
 /// they refuse to start while one of them, or anything below it, is a link.
 pub const ENGINE_PATHS: [&str; 6] = [
-    "journal",
-    "journal/engine",
-    "state",
-    "quarantine",
-    "run",
-    "logs",
+    rel::JOURNAL,
+    rel::ENGINE_JOURNAL,
+    rel::STATE,
+    rel::QUARANTINE,
+    rel::RUN,
+    rel::LOGS,
 ];
 
 /// Why the engine refuses to start in a data directory with these links (in every mode: it
@@ -33,7 +34,7 @@ pub fn engine_refusal(links: &[SymlinkObs]) -> Option<String> {
     // The heartbeat is replaced by a rename each loop, never written through: a link there
     // is reported (and replaced), not a reason to refuse.
     let l = links.iter().find(|l| {
-        l.path != "run/engine.heartbeat"
+        l.path != rel::HEARTBEAT
             && ENGINE_PATHS
                 .iter()
                 .any(|p| l.path == *p || l.path.starts_with(&format!("{p}/")))

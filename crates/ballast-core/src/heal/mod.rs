@@ -383,7 +383,7 @@ pub fn inspect(obs: &Observation) -> Plan {
     if let Some(problem) = &obs.health_snapshot_corrupt {
         plan.push(
             "health_snapshot",
-            "state/health.json",
+            crate::layout::rel::HEALTH,
             Class::Heal,
             FailureClass::Transient,
             Op::MoveAside,

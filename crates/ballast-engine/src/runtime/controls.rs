@@ -15,21 +15,9 @@ pub(super) fn kill_switch(
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
     use ballast_core::engine::kill_switch::{Step, step};
-    let path = w.layout.kill_switch();
     let token_path = w.layout.kill_switch_release();
-    let request = std::fs::symlink_metadata(&path).is_ok().then(|| {
-        let file: Option<serde_json::Value> =
-            bounded::read_own_string(&path, bounded::MAX_FILE_BYTES)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
-        let reason = file
-            .as_ref()
-            .and_then(|v| v["reason"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "KILL_SWITCH file present".to_owned());
-        let flatten = file.as_ref().is_some_and(|v| v["flatten"] == true);
-        (reason, flatten)
-    });
-    let release = read_release(&token_path);
+    let request = ballast_store::files::kill_switch::request(&ballast_store::RealStorage, w.layout);
+    let release = read_release(w.layout);
     let remove_token = || {
         let _ = std::fs::remove_file(&token_path);
     };
@@ -79,12 +67,13 @@ pub(super) fn kill_switch(
     Ok(())
 }
 
-/// The release token at `path`: a regular file of this user (never through a link), at most
-/// [`bounded::MAX_FILE_BYTES`], that parses as one.
-fn read_release(path: &Path) -> ballast_core::engine::kill_switch::Release {
+/// The release token of `layout`: a regular file of this user (never through a link), at
+/// most `MAX_FILE_BYTES`, that parses as one.
+fn read_release(layout: &Layout) -> ballast_core::engine::kill_switch::Release {
     use ballast_core::engine::kill_switch::Release;
+    use ballast_store::files::{FileError, kill_switch};
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
+    let Ok(meta) = std::fs::symlink_metadata(layout.kill_switch_release()) else {
         return Release::None;
     };
     if meta.uid() != rustix::process::geteuid().as_raw() {
@@ -93,11 +82,11 @@ fn read_release(path: &Path) -> ballast_core::engine::kill_switch::Release {
             meta.uid()
         ));
     }
-    match bounded::read_own(path, bounded::MAX_FILE_BYTES) {
-        Ok(bytes) => match serde_json::from_slice(&bytes) {
-            Ok(t) => Release::Token(t),
-            Err(e) => Release::Invalid(format!("not a release token: {e}")),
-        },
+    match kill_switch::read_release(&ballast_store::RealStorage, layout) {
+        Ok(t) => Release::Token(t),
+        Err(FileError::Invalid { detail, .. }) => {
+            Release::Invalid(format!("not a release token: {detail}"))
+        }
         Err(e) => Release::Invalid(e.to_string()),
     }
 }
@@ -113,7 +102,7 @@ pub(super) fn follow_policy(
     w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    let path = w.layout.state().join("policy.json");
+    let path = w.layout.policy_file();
     let Ok(meta) = std::fs::metadata(&path) else {
         return Ok(());
     };
@@ -122,13 +111,13 @@ pub(super) fn follow_policy(
         return Ok(());
     }
     w.policy_seen = Some(seen);
-    let read = bounded::read_own(&path, bounded::MAX_FILE_BYTES).map_err(|e| e.to_string());
-    let file = match read.and_then(|bytes| ballast_core::policy::decode_file(&bytes)) {
+    let file = match ballast_store::files::policy::read(&ballast_store::RealStorage, w.layout) {
         Ok(f) => f,
         Err(e) => {
             log(&format!(
-                "warning: {} is not used ({e}); the policy in force stays {}",
+                "warning: {} is not used ({}); the policy in force stays {}",
                 path.display(),
+                e.reason(),
                 state.policy().as_str()
             ));
             return Ok(());

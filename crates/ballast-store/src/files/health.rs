@@ -67,17 +67,48 @@ pub struct HealthReport {
     pub history: Vec<HistoryEntry>,
 }
 
-impl HealthReport {
-    /// The report's JSON as the file and the control socket carry it (members sorted).
+/// What the file holds: the last cycle's report, or — before the first cycle (an operator
+/// floor set at once after the start) — only the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum HealthFile {
+    Report(Box<HealthReport>),
+    Pending(Pending),
+}
+
+/// The report before the first health cycle: `{"overall": "UNKNOWN", "policy": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub overall: NotYet,
+    pub policy: Policy,
+}
+
+/// The overall status before the first health cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotYet {
+    #[serde(rename = "UNKNOWN")]
+    Unknown,
+}
+
+impl HealthFile {
+    /// The JSON the file and the control socket carry (members sorted).
     pub fn to_value(&self) -> serde_json::Value {
         // Plain data of strings, numbers and enums always serializes.
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 }
 
-/// The report of the last cycle.
-pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<HealthReport, FileError> {
-    read_json(storage, &layout.health_report(), MAX_FILE_BYTES, WHAT, HELP)
+/// The report of the last cycle (or the pending one before it).
+pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<HealthFile, FileError> {
+    let path = layout.health_report();
+    let bytes = storage.read_bounded(&path, MAX_FILE_BYTES)?;
+    match super::decode::<HealthReport>(&path, &bytes, WHAT, HELP) {
+        Ok(r) => Ok(HealthFile::Report(Box::new(r))),
+        Err(e @ FileError::Invalid { .. }) => serde_json::from_slice::<Pending>(&bytes)
+            .map(HealthFile::Pending)
+            .map_err(|_| e),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether the report parses as JSON at all (the healer's question: one that does not is
@@ -96,7 +127,7 @@ pub fn check(storage: &dyn Storage, layout: &Layout) -> Result<(), FileError> {
 }
 
 /// Replace the report (atomically; not synced: it is rewritten every cycle).
-pub fn write(storage: &dyn Storage, layout: &Layout, report: &HealthReport) -> std::io::Result<()> {
+pub fn write(storage: &dyn Storage, layout: &Layout, report: &HealthFile) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(&report.to_value()).map_err(std::io::Error::other)?;
     let tmp = layout.state().join(".health.json.tmp");
     replace(storage, &tmp, &layout.health_report(), &bytes)
@@ -189,11 +220,23 @@ mod tests {
     #[test]
     fn a_report_round_trips_with_the_bytes_written_before() {
         let (_t, l) = layout();
-        write(&RealStorage, &l, &report()).unwrap();
-        assert_eq!(read(&RealStorage, &l).unwrap(), report());
+        let file = HealthFile::Report(Box::new(report()));
+        write(&RealStorage, &l, &file).unwrap();
+        assert_eq!(read(&RealStorage, &l).unwrap(), file);
         assert_eq!(std::fs::read_to_string(l.health_report()).unwrap(), OLD);
         std::fs::write(l.health_report(), OLD).unwrap();
-        assert_eq!(read(&RealStorage, &l).unwrap(), report());
+        assert_eq!(read(&RealStorage, &l).unwrap(), file);
+        // Before the first cycle.
+        let pending = HealthFile::Pending(Pending {
+            overall: NotYet::Unknown,
+            policy: Policy::NoNewTrades,
+        });
+        write(&RealStorage, &l, &pending).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(l.health_report()).unwrap(),
+            "{\n  \"overall\": \"UNKNOWN\",\n  \"policy\": \"NO_NEW_TRADES\"\n}"
+        );
+        assert_eq!(read(&RealStorage, &l).unwrap(), pending);
     }
 
     #[test]

@@ -43,16 +43,11 @@ pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<Heartbeat, FileErr
 
 /// Replace the heartbeat (never through a link at the temp name: the rename replaces a link
 /// at the heartbeat's name, never follows it).
-pub fn write(storage: &dyn Storage, layout: &Layout, hb: &Heartbeat) -> Result<(), FileError> {
-    let path = layout.heartbeat();
-    let write = |e| FileError::Write {
-        path: path.clone(),
-        source: e,
-    };
-    let mut bytes = serde_json::to_vec(hb).map_err(|e| write(std::io::Error::other(e)))?;
+pub fn write(storage: &dyn Storage, layout: &Layout, hb: &Heartbeat) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec(hb).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     let tmp = layout.run().join(".engine.heartbeat.tmp");
-    replace(storage, &tmp, &path, &bytes).map_err(write)
+    replace(storage, &tmp, &layout.heartbeat(), &bytes)
 }
 
 #[cfg(test)]

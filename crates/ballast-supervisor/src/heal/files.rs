@@ -4,20 +4,7 @@
 use super::*;
 
 /// Temp file, fdatasync, rename over the target, fsync of the directory.
-pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.heal.tmp"));
-    let mut f = storage.create_truncate(&tmp)?;
-    f.write_all(data)?;
-    f.sync_data()?;
-    drop(f);
-    storage.rename(&tmp, path)?;
-    storage.sync_dir(dir)
-}
+pub use ballast_store::files::write_atomic;
 
 /// A declared file's text (`None`: missing), or why it was not read: it is not a regular
 /// file, or it is over [`MAX_ARTIFACT_BYTES`].

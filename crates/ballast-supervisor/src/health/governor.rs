@@ -4,15 +4,9 @@
 
 use super::*;
 
-/// One point of the health timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub at: Timestamp,
-    pub overall: health::Overall,
-    pub score: u32,
-    pub policy: Policy,
-    pub issues: usize,
-}
+pub use ballast_store::files::health::HistoryEntry;
+use ballast_store::files::health::{HealthFile, HealthReport, NotYet, Pending, PolicyView};
+use ballast_store::{Layout, files};
 
 /// What outlives a health cycle: the policy, the recommendations, the history.
 pub struct Governor {
@@ -48,14 +42,15 @@ impl Governor {
         now: Timestamp,
         log: &mut dyn FnMut(&str),
     ) -> Governor {
-        let path = data_dir.join("state/policy.json");
+        let layout = Layout::new(data_dir);
+        let path = layout.policy_file();
         // A file written for another data directory's journal (a copy, a restored backup) is
         // not this one's: its policy, releases and floors are not taken.
-        let file = match read_policy_file(&path) {
+        let file = match files::policy::read_state(&RealStorage, &layout) {
             policy::FileRead::Valid(s)
                 if s.journal.is_some()
                     && s.journal
-                        != ballast_store::journal::identity(&data_dir.join("journal/engine")) =>
+                        != ballast_store::journal::identity(&layout.engine_journal()) =>
             {
                 policy::FileRead::Unreadable(
                     "it was written for another data directory's journal (a copy or a restored backup)".into(),
@@ -191,7 +186,7 @@ impl Governor {
         // copy, a hand edit, a forgery) is written again at once, so the engine — which
         // always takes a stricter policy — never trades less strictly than this one.
         let replaced = !matches!(
-            read_policy_file(&self.data_dir.join("state/policy.json")),
+            files::policy::read_state(&RealStorage, &self.layout()),
             policy::FileRead::Valid(s)
                 if s.policy == self.policy.policy && s.releases == self.policy.releases
         );
@@ -199,7 +194,7 @@ impl Governor {
         if replaced && !changed && self.persist_policy().is_ok() {
             events.push((
                 "policy.file_restored".to_owned(),
-                json!({ "policy": self.policy.policy.as_str(), "why": "state/policy.json was not the policy in force: written again" }),
+                json!({ "policy": self.policy.policy.as_str(), "why": format!("{} was not the policy in force: written again", ballast_store::layout::rel::POLICY) }),
             ));
         }
         if changed {
@@ -224,61 +219,71 @@ impl Governor {
     pub fn persist_policy(&self) -> std::io::Result<()> {
         // Bound to this data directory's engine journal: a copy elsewhere lowers nothing.
         let mut p = self.policy.clone();
-        if let Some(id) = ballast_store::journal::identity(&self.data_dir.join("journal/engine")) {
+        let layout = self.layout();
+        if let Some(id) = ballast_store::journal::identity(&layout.engine_journal()) {
             p.journal = Some(id);
         }
-        let body = policy::encode_file(&p);
-        let dir = self.data_dir.join("state");
-        RealStorage.create_dir_all(&dir)?;
-        crate::heal::write_atomic(&RealStorage, &dir.join("policy.json"), &body)
+        files::policy::write(&RealStorage, &layout, &p)
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::new(&self.data_dir)
     }
 
     /// The report as `state/health.json` and `GET /v1/health` carry it.
     pub fn report_json(&self) -> Value {
-        let Some(r) = &self.report else {
-            return json!({ "overall": "UNKNOWN", "policy": self.policy.policy.as_str() });
+        self.health_file().to_value()
+    }
+
+    /// The report of the last cycle, or the policy alone before it ([`files::health`]).
+    pub fn health_file(&self) -> HealthFile {
+        let Some(r) = self.report.as_ref() else {
+            return HealthFile::Pending(Pending {
+                overall: NotYet::Unknown,
+                policy: self.policy.policy,
+            });
         };
         let p = self.policy.policy;
         let skip = self.history.len().saturating_sub(HISTORY_IN_REPORT);
-        json!({
-            "at": r.at,
-            "overall": r.overall.as_str(),
-            "score": r.score,
-            "policy": {
-                "policy": p.as_str(),
-                "since": self.policy.since,
-                "reason": self.policy.reason,
-                "trading_state": p.trading_state(),
-                "size_multiplier": p.size_multiplier(),
-                "floor": self.policy.floor,
-                "latches": self.policy.latches,
-                "kill_switch": self.kill_switch,
-                "outlook": self.outlook,
+        HealthFile::Report(Box::new(HealthReport {
+            version: None,
+            at: r.at,
+            overall: r.overall,
+            score: r.score,
+            policy: PolicyView {
+                policy: p,
+                since: self.policy.since,
+                reason: self.policy.reason.clone(),
+                trading_state: p.trading_state(),
+                size_multiplier: p.size_multiplier(),
+                floor: self.policy.floor,
+                latches: self.policy.latches.clone(),
+                kill_switch: self.kill_switch,
+                outlook: self.outlook.clone(),
             },
-            "trading_allowed": p.trading_allowed() && !self.kill_switch,
-            "live_start": r.live_start_allowed().err(),
-            "subsystems": r.subsystems,
-            "issues": r.issues,
-            "recommendations": self.approvals.open,
-            "decided": self.approvals.decided.iter().rev().take(20).collect::<Vec<_>>(),
-            "counts": r.counts,
-            "engine": self.engine,
-            "history": self.history.iter().skip(skip).collect::<Vec<_>>(),
-        })
+            trading_allowed: p.trading_allowed() && !self.kill_switch,
+            live_start: r.live_start_allowed().err(),
+            subsystems: r.subsystems.clone(),
+            issues: r.issues.clone(),
+            recommendations: self.approvals.open.clone(),
+            decided: self
+                .approvals
+                .decided
+                .iter()
+                .rev()
+                .take(20)
+                .cloned()
+                .collect(),
+            counts: r.counts.clone(),
+            engine: self.engine.clone(),
+            history: self.history.iter().skip(skip).cloned().collect(),
+        }))
     }
 
     /// `state/health.json`, atomically (a reader never sees half of it; not synced: it is
     /// rewritten every cycle).
     pub fn write_report(&self) -> std::io::Result<()> {
-        let dir = self.data_dir.join("state");
-        let tmp = dir.join(".health.json.tmp");
-        {
-            let mut f = RealStorage.create_truncate(&tmp)?;
-            f.write_all(
-                &serde_json::to_vec_pretty(&self.report_json()).map_err(std::io::Error::other)?,
-            )?;
-        }
-        std::fs::rename(&tmp, dir.join("health.json"))
+        files::health::write(&RealStorage, &self.layout(), &self.health_file())
     }
 
     /// Whether health allows a live engine start: score ≥ 50 and nothing CRITICAL or FAILED
@@ -366,19 +371,6 @@ impl Governor {
 }
 
 /// `state/policy.json` as found: missing, unusable (why), or a file Ballast wrote.
-fn read_policy_file(path: &Path) -> policy::FileRead {
-    use ballast_store::bounded::{self, ReadError};
-    let bytes = match bounded::read_own(path, bounded::MAX_FILE_BYTES) {
-        Err(ReadError::NotFound { .. }) => return policy::FileRead::Missing,
-        Err(e) => return policy::FileRead::Unreadable(e.to_string()),
-        Ok(b) => b,
-    };
-    match policy::decode_file(&bytes) {
-        Ok(s) => policy::FileRead::Valid(s),
-        Err(e) => policy::FileRead::Unreadable(e),
-    }
-}
-
 /// The last record of `kind` in the journal at `dir` (its valid prefix), as `T`, and how many
 /// records the journal holds; a record that does not parse is reported and skipped.
 fn last_record<T: serde::de::DeserializeOwned>(
@@ -483,34 +475,31 @@ pub fn engage_kill_switch(
     now: Timestamp,
 ) -> std::io::Result<PathBuf> {
     ballast_store::storage::create_dirs(data_dir, ballast_store::storage::DIR_MODE)?;
-    let body = json!({
-        "engaged_at": now,
-        "reason": reason,
-        "flatten": flatten,
-        "by": by,
-    });
-    let path = data_dir.join("KILL_SWITCH");
-    let mut text = body.to_string();
-    text.push('\n');
-    crate::heal::write_atomic(&RealStorage, &path, text.as_bytes())?;
+    let layout = Layout::new(data_dir);
+    let file = files::kill_switch::KillSwitch {
+        version: files::VERSION,
+        engaged_at: Some(now),
+        reason: Some(reason.to_owned()),
+        flatten,
+        by: Some(by.to_owned()),
+    };
+    files::kill_switch::write(&RealStorage, &layout, &file)?;
     // A release written before this engagement releases nothing.
-    match std::fs::remove_file(data_dir.join(KILL_SWITCH_RELEASE)) {
+    match std::fs::remove_file(layout.kill_switch_release()) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    Ok(path)
+    Ok(layout.kill_switch())
 }
-
-/// The release token `ballast resume` writes beside `KILL_SWITCH`.
-pub const KILL_SWITCH_RELEASE: &str = "KILL_SWITCH.release";
 
 /// Whether the kill switch is engaged: the engine's journaled switch (its last status) unless
 /// a release from `ballast resume` waits for it, or a request to engage (`KILL_SWITCH`). A
 /// `KILL_SWITCH` removed by hand releases nothing.
 pub fn kill_switch_engaged(data_dir: &Path, engine: Option<&EngineStatus>) -> bool {
-    data_dir.join("KILL_SWITCH").exists()
+    let layout = Layout::new(data_dir);
+    layout.kill_switch().exists()
         || (engine.is_some_and(|e| e.kill_switch)
-            && std::fs::symlink_metadata(data_dir.join(KILL_SWITCH_RELEASE)).is_err())
+            && std::fs::symlink_metadata(layout.kill_switch_release()).is_err())
 }
 
 /// Keep only the serializable map of health for `ballast status`.

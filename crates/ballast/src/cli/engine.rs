@@ -111,14 +111,14 @@ pub fn foreground(
     // A standalone engine beside a supervisor of the same data directory would obey (and
     // fight) the other runtime: refused before anything is touched.
     if standalone {
-        use ballast_supervisor::lock::{SUPERVISOR_LOCK, holder};
-        if let Some(h) = holder(&dir.join("run"), SUPERVISOR_LOCK) {
+        let layout = ballast_store::Layout::new(&dir);
+        if let Some(h) = ballast_store::files::lock::supervisor_holder(&layout) {
             say!(
                 std::io::stderr(),
                 "ballast engine: a supervisor{} runs for the data directory {}: it holds {} and runs its own engine; a standalone engine beside it is refused — nothing was started\n    help: `ballast status --data-dir {}` shows it; stop it first, or use another --data-dir",
                 h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
                 dir.display(),
-                dir.join("run").join(SUPERVISOR_LOCK).display(),
+                layout.supervisor_lock().display(),
                 dir.display()
             );
             return Ok(exit::FAILURE);

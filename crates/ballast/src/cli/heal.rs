@@ -58,7 +58,7 @@ pub fn run(
     }
     let cfg = loaded.config;
     let dir = dir.path;
-    let socket = dir.join("run/supervisor.sock");
+    let socket = ballast_store::Layout::new(&dir).control_socket();
     let (report, via) = match control::call(&socket, &Request::Heal { dry_run }) {
         Ok(Response::Heal { report }) => (
             serde_json::from_value::<serde_json::Value>(report)?,
@@ -100,7 +100,7 @@ pub fn run(
                 dry_run,
                 // Its lock file, or a runtime holding the data directory itself (no supervisor
                 // answers: a standalone engine, whose lock file may have been removed).
-                engine_lock_held(&dir.join("run"))
+                engine_lock_held(&ballast_store::Layout::new(&dir))
                     || ballast_store::pidlock::dir_holder(&dir).is_some(),
                 &|_| false,
                 &mut |s| {
@@ -209,8 +209,7 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
         count("dangerous"),
         count("skip")
     );
-    let lock = ballast_store::Layout::new(dir).run().join("engine.lock");
-    if let Some(h) = ballast_store::pidlock::holder(&lock) {
+    if let Some(h) = ballast_store::files::lock::engine_holder(&ballast_store::Layout::new(dir)) {
         let pid = h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         let found = actions
             .iter()

@@ -155,7 +155,7 @@ fn assess_engine(dir: &Path, visit: &mut journal::scan::Visitor<'_>) -> anyhow::
 
 /// What verify says of a running engine (its pid as its lock names it).
 fn running_line(dir: &Path, d: &Decision) -> String {
-    let pid = ballast_store::pidlock::holder(&Layout::new(dir).run().join("engine.lock"))
+    let pid = ballast_store::files::lock::engine_holder(&Layout::new(dir))
         .and_then(|h| h.pid)
         .map(|p| format!(" (pid {p})"))
         .unwrap_or_default();

@@ -34,7 +34,7 @@ pub fn kill(dir: &DataDir, reason: &str, flatten: bool) -> anyhow::Result<Exit> 
     // An engine that runs journals the engagement on its next loop, and from then on only
     // `ballast resume` releases it. With none running, the request is the file alone until
     // an engine starts: said as it is.
-    if ballast_supervisor::heal::engine_lock_held(&layout.run()) {
+    if ballast_supervisor::heal::engine_lock_held(&layout) {
         out!(
             "kill switch ENGAGED: {} ({reason}). The engine halts on its next loop: open orders are cancelled, new orders refused{what}; it journals the switch, and only `ballast resume` releases it.",
             path.display()
@@ -61,7 +61,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
     // switch is engaged: asked again, within a bound, rather than told to the operator.
     let deadline = std::time::Instant::now() + RELEASE_TAKEN_WITHIN;
     let answer = loop {
-        let answer = control::call(&layout.run().join("supervisor.sock"), &Request::Release);
+        let answer = control::call(&layout.control_socket(), &Request::Release);
         let waiting = matches!(&answer, Ok(Response::Error { message })
             if message.contains(ballast_core::policy::KILL_SWITCH_STILL_ENGAGED));
         if !waiting || std::time::Instant::now() >= deadline {
@@ -109,26 +109,20 @@ pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
     // The engine's journaled switch, as its last heartbeat says (it may lag the journal: a
     // release is written whatever it says, and the engine discards one that finds nothing
     // engaged — so resume can never leave an engaged switch without a way out).
-    let engaged = ballast_engine::heartbeat::read(&layout.run()).map(|h| h.status.kill_switch);
+    let engaged = ballast_engine::heartbeat::read(&layout).map(|h| h.status.kill_switch);
     let engaged_reason = requested
-        .then(|| {
-            ballast_store::bounded::read_own_string(&path, ballast_store::bounded::MAX_FILE_BYTES)
-                .ok()
-        })
+        .then(|| ballast_store::files::kill_switch::read(&ballast_store::RealStorage, &layout).ok())
         .flatten()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["reason"].as_str().map(str::to_owned));
+        .and_then(|f| f.reason);
     let token = ballast_core::engine::kill_switch::ReleaseToken {
         released_at: ballast_store::SystemClock.now(),
         by: "ballast resume".to_owned(),
         engaged_reason,
     };
-    let mut text = serde_json::to_string(&token)?;
-    text.push('\n');
-    if let Err(e) = ballast_supervisor::heal::write_atomic(
+    if let Err(e) = ballast_store::files::kill_switch::write_release(
         &ballast_store::RealStorage,
-        &token_path,
-        text.as_bytes(),
+        &layout,
+        &token,
     ) {
         eprintln!(
             "ballast resume: cannot write the release {}: {e}; the kill switch stays engaged",

@@ -21,7 +21,9 @@ const MAX_LINE_CHARS: usize = 4_096;
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 fn log_file(data_dir: &Path, name: &str) -> PathBuf {
-    data_dir.join("logs").join(format!("{name}.log"))
+    ballast_store::Layout::new(data_dir)
+        .logs()
+        .join(format!("{name}.log"))
 }
 
 fn rolled(path: &Path) -> PathBuf {
@@ -75,7 +77,7 @@ pub fn tail(data_dir: &Path, name: &str, n: usize) -> Vec<String> {
 
 /// Every log in `logs/` (the supervisor's first), by name.
 fn every_log(data_dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(data_dir.join("logs"))
+    let mut names: Vec<String> = std::fs::read_dir(ballast_store::Layout::new(data_dir).logs())
         .into_iter()
         .flatten()
         .flatten()
@@ -95,7 +97,7 @@ pub fn logs(dir: &DataDir, service: Option<&str>, n: usize, follow: bool) -> any
         Some(s) => {
             eprintln!(
                 "ballast logs: no log for {s:?} in {} (logs there: {})\n    help: a service's log appears when it first starts; name a service of the configuration, `engine` or `supervisor`",
-                dir.path.join("logs").display(),
+                ballast_store::Layout::new(&dir.path).logs().display(),
                 if all.is_empty() {
                     "none yet".to_owned()
                 } else {
@@ -109,7 +111,7 @@ pub fn logs(dir: &DataDir, service: Option<&str>, n: usize, follow: bool) -> any
     if names.is_empty() {
         eprintln!(
             "ballast logs: no logs in {} yet (the supervisor writes them once `ballast run` starts)",
-            dir.path.join("logs").display()
+            ballast_store::Layout::new(&dir.path).logs().display()
         );
         return Ok(exit::FAILURE);
     }

@@ -50,7 +50,7 @@ fn engine_service(config: Option<&Path>, dir: &Path) -> anyhow::Result<ServiceSp
         notify: false,
         // The engine rewrites run/engine.heartbeat every loop: ready at its first one after
         // recovery; a minute without one is a hang.
-        heartbeat_file: Some(dir.join("run/engine.heartbeat")),
+        heartbeat_file: Some(ballast_store::Layout::new(dir).heartbeat()),
         heartbeat_ready: true,
         heartbeat_max_age: Some(Duration::from_secs(60)),
         watchdog: None,
@@ -143,7 +143,7 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
     }
     // Every line to stderr and to logs/supervisor.log (`ballast logs supervisor`), opened once
     // the supervisor has created logs/ (so this never creates the data directory itself).
-    let log_path = dir.join("logs");
+    let log_path = ballast_store::Layout::new(&dir).logs();
     let mut file: Option<ballast_supervisor::logs::RotatingLog> = None;
     let mut log = |line: &str| {
         // One write per line (stderr is unbuffered), and a closed terminal must not take the
@@ -198,13 +198,13 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
 }
 
 fn socket(dir: &DataDir) -> PathBuf {
-    dir.path.join("run/supervisor.sock")
+    ballast_store::Layout::new(&dir.path).control_socket()
 }
 
 /// What to say when no supervisor answers: who runs here instead (a standalone engine), and
 /// what to do.
 fn no_supervisor(dir: &DataDir, e: &control::ClientError) -> (String, String) {
-    let engine = ballast_store::pidlock::holder(&dir.path.join("run/engine.lock"));
+    let engine = ballast_store::files::lock::engine_holder(&ballast_store::Layout::new(&dir.path));
     match (e, engine) {
         (control::ClientError::NotRunning { .. }, Some(h)) => (
             format!(
@@ -249,7 +249,7 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             return Ok(exit::FAILURE);
         }
     };
-    let heartbeat = ballast_engine::heartbeat::read(&dir.path.join("run"));
+    let heartbeat = ballast_engine::heartbeat::read(&ballast_store::Layout::new(&dir.path));
     if json {
         let mut v = serde_json::to_value(&answer)?;
         if let (Some(map), Some(hb)) = (v.as_object_mut(), &heartbeat) {
@@ -384,19 +384,10 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     let (report, live) = match control::call(&sock, &Request::Health) {
         Ok(Response::Health { report }) => (report, true),
         _ => {
-            let file = sock
-                .parent()
-                .and_then(|run| run.parent())
-                .map(|d| d.join("state/health.json"))
-                .unwrap_or_default();
-            match ballast_store::bounded::read_own_string(
-                &file,
-                ballast_store::bounded::MAX_FILE_BYTES,
-            )
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            {
-                Some(r) => (r, false),
+            let layout = ballast_store::Layout::new(&dir.path);
+            let file = layout.health_report();
+            match ballast_store::files::health::read(&ballast_store::RealStorage, &layout).ok() {
+                Some(r) => (r.to_value(), false),
                 None => {
                     let message = format!(
                         "no supervisor answers on {} and {} cannot be read",
