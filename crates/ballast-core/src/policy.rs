@@ -553,8 +553,10 @@ pub fn decode_file(bytes: &[u8]) -> Result<PolicyState, String> {
     let version = serde_json::from_slice::<Version>(line)
         .ok()
         .and_then(|v| v.version)
-        .and_then(|v| v.as_u64());
-    if let Some(v) = version.filter(|v| *v > u64::from(FILE_VERSION)) {
+        .and_then(|v| v.as_f64())
+        .filter(|v| v.is_finite());
+    // Any JSON number (`2`, `2.0`, `1e1`): a newer writer's, whatever it chose.
+    if let Some(v) = version.filter(|v| *v > f64::from(FILE_VERSION)) {
         return Err(format!(
             "it is of format version {v}, newer than version {FILE_VERSION} that this Ballast reads: a newer Ballast wrote it; run that version, or let this supervisor write it again"
         ));

@@ -6,6 +6,9 @@
 //!   the seq they cover; [`recovery`]: newest valid snapshot + replay.
 //! - [`storage`]: the only door to the file system, so that [`sim`] can stand in for it and
 //!   produce every crash image.
+//! - [`files`]: one type per file two processes share (heartbeat, policy, kill switch, locks,
+//!   health report), read bounded and written through a [`storage::Storage`]; [`layout`]
+//!   names every path of the data directory.
 //!
 //! Invariant: nothing but [`journal::Journal`] appends to a journal, and every byte this crate
 //! writes goes through a [`storage::Storage`] — but the holder's pid in a [`pidlock`] file.

@@ -52,7 +52,8 @@ pub enum FileError {
     Version {
         path: PathBuf,
         what: &'static str,
-        found: u64,
+        /// As written (any JSON number: `2`, `2.0`, `1e1`).
+        found: f64,
         supported: u32,
     },
     #[error("{} is not {what} Ballast wrote ({detail}): {help}", path.display())]
@@ -93,12 +94,14 @@ struct VersionOnly {
     version: Option<serde_json::Value>,
 }
 
-/// The version a JSON text declares, if it declares one it can be compared by.
-pub(crate) fn declared_version(bytes: &[u8]) -> Option<u64> {
+/// The version a JSON text declares, if it declares one as a number (any JSON number: a
+/// newer writer's `2.0` or `1e1` is newer too, as for journal records).
+pub(crate) fn declared_version(bytes: &[u8]) -> Option<f64> {
     serde_json::from_slice::<VersionOnly>(bytes)
         .ok()
         .and_then(|v| v.version)
-        .and_then(|v| v.as_u64())
+        .and_then(|v| v.as_f64())
+        .filter(|v| v.is_finite())
 }
 
 /// `bytes` (the content of `path`) as `T`: first its version (a newer one is refused before
@@ -109,7 +112,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
     what: &'static str,
     help: &'static str,
 ) -> Result<T, FileError> {
-    if let Some(found) = declared_version(bytes).filter(|v| *v > u64::from(VERSION)) {
+    if let Some(found) = declared_version(bytes).filter(|v| *v > f64::from(VERSION)) {
         return Err(FileError::Version {
             path: path.to_path_buf(),
             what,
