@@ -105,7 +105,7 @@ pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
     let layout = layout(dir);
     let path = layout.kill_switch();
     let token_path = layout.kill_switch_release();
-    let requested = std::fs::symlink_metadata(&path).is_ok();
+    let requested = ballast_store::files::kill_switch::requested(&layout);
     // The engine's journaled switch, as its last heartbeat says (it may lag the journal: a
     // release is written whatever it says, and the engine discards one that finds nothing
     // engaged — so resume can never leave an engaged switch without a way out).
