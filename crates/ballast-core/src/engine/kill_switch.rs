@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::KillSwitchRecord;
+use crate::layout::rel::KILL_SWITCH as KILL_SWITCH_FILE;
 use crate::time::Timestamp;
 
 /// The release `ballast resume` writes (`KILL_SWITCH.release`), consumed by the engine.
@@ -81,13 +82,13 @@ pub fn step(
         (Some(k), None) => match release {
             Release::None => Step::StaysEngaged {
                 why: format!(
-                    "KILL_SWITCH was removed but not released by `ballast resume`; the kill switch stays engaged ({}, engaged at bar time {}) — release it with `ballast resume`",
+                    "{KILL_SWITCH_FILE} was removed but not released by `ballast resume`; the kill switch stays engaged ({}, engaged at bar time {}) — release it with `ballast resume`",
                     k.reason, k.at
                 ),
             },
             Release::Invalid(why) => Step::StaysEngaged {
                 why: format!(
-                    "KILL_SWITCH was removed and the release beside it is not one `ballast resume` wrote ({why}); the kill switch stays engaged ({}) — release it with `ballast resume`",
+                    "{KILL_SWITCH_FILE} was removed and the release beside it is not one `ballast resume` wrote ({why}); the kill switch stays engaged ({}) — release it with `ballast resume`",
                     k.reason
                 ),
             },

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{FileError, read_json, replace};
+use crate::layout::rel;
 use crate::{Layout, Storage};
 use ballast_core::Timestamp;
 use ballast_core::engine::{EngineStatus, EngineView};
@@ -46,7 +47,9 @@ pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<Heartbeat, FileErr
 pub fn write(storage: &dyn Storage, layout: &Layout, hb: &Heartbeat) -> std::io::Result<()> {
     let mut bytes = serde_json::to_vec(hb).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
-    let tmp = layout.run().join(".engine.heartbeat.tmp");
+    let tmp = layout
+        .run()
+        .join(format!(".{}.tmp", rel::name(rel::HEARTBEAT)));
     replace(storage, &tmp, &layout.heartbeat(), &bytes)
 }
 

@@ -39,7 +39,8 @@ pub(crate) fn v1() -> u32 {
     VERSION
 }
 
-/// Why a shared file was not read or written.
+/// Why a shared file was not read (a write fails with the `io::Error` of the step that
+/// failed, as every write through `Storage`).
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// Missing, not a regular file, over its limit, or unreadable (the error says which).
@@ -64,12 +65,6 @@ pub enum FileError {
         detail: String,
         /// What to do.
         help: &'static str,
-    },
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
     },
 }
 
