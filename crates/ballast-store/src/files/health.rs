@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{FileError, read_json, replace};
+use super::{FileError, replace};
 use crate::bounded::MAX_FILE_BYTES;
 use crate::layout::rel;
 use crate::{Layout, Storage};
@@ -113,18 +113,22 @@ pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<HealthFile, FileEr
 }
 
 /// Whether the report parses as JSON at all (the healer's question: one that does not is
-/// rewritten), without its shape being looked at; `Ok` for a missing report.
+/// rewritten — it is rewritten every cycle anyway), without its version or shape being looked
+/// at; `Ok` for a missing report.
 pub fn check(storage: &dyn Storage, layout: &Layout) -> Result<(), FileError> {
-    match read_json::<serde_json::Value>(
-        storage,
-        &layout.health_report(),
-        MAX_FILE_BYTES,
-        WHAT,
-        HELP,
-    ) {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    let path = layout.health_report();
+    let bytes = match storage.read_bounded(&path, MAX_FILE_BYTES) {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+        .map(|_| ())
+        .map_err(|e| FileError::Invalid {
+            path,
+            what: WHAT,
+            detail: e.to_string(),
+            help: HELP,
+        })
 }
 
 /// Replace the report (atomically; not synced: it is rewritten every cycle).
@@ -247,6 +251,10 @@ mod tests {
         let (_t, l) = layout();
         assert!(check(&RealStorage, &l).is_ok());
         std::fs::write(l.health_report(), "{\"version\":2.0}").unwrap();
+        assert!(
+            check(&RealStorage, &l).is_ok(),
+            "a newer report is no damage"
+        );
         let e = read(&RealStorage, &l).unwrap_err();
         assert!(matches!(e, FileError::Version { .. }), "{e}");
         std::fs::write(l.health_report(), "{\"overall\":\"HEALTHY\"}").unwrap();
