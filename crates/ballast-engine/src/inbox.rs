@@ -26,7 +26,7 @@ use ballast_core::inbox::MAX_LINE_BYTES;
 use ballast_core::time::Timestamp;
 use ballast_store::Layout;
 
-use crate::runtime::{EngineError, INBOX, Writer};
+use crate::runtime::{EngineError, Writer};
 
 /// Bytes of the inbox read per loop for its lines, at most.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -147,8 +147,7 @@ fn commit(
     rec: InboxRecord,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    w.append(INBOX, &rec, log)?;
-    state.apply_inbox(&rec);
+    w.commit(state, ballast_core::engine::EngineRecord::Inbox(rec), log)?;
     Ok(())
 }
 

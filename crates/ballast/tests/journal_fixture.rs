@@ -129,6 +129,10 @@ fn engine_reads_a_journal_written_before_issue_11() {
             .find(|k| **k == kind)
             .unwrap_or_else(|| panic!("{kind} is not an engine record type"));
         ballast_core::engine::kinds::check_body(kind, body).unwrap();
+        // As a typed record: its type, and its body written back byte for byte.
+        let record = ballast_core::engine::EngineRecord::decode(kind, body).unwrap();
+        assert_eq!(record.kind(), kind);
+        assert_eq!(&serde_json::to_string(&record.body()).unwrap(), body);
         *counts.entry(known).or_default() += 1;
     }
     assert_eq!(counts.into_iter().collect::<Vec<_>>(), KINDS);

@@ -14,10 +14,12 @@
 //! runtime decides it again: nothing is lost and no order is sent twice. Replaying the same
 //! journal always yields the same state.
 
+mod apply;
 mod controls;
 pub mod kill_switch;
 pub mod kinds;
 mod orders;
+mod poll;
 mod records;
 mod status;
 #[cfg(test)]
@@ -25,6 +27,8 @@ mod tests;
 mod trim;
 mod view;
 
+pub use kinds::EngineRecord;
+pub use poll::{Inputs, Next, PolicyChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
     KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,

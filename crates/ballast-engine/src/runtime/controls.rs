@@ -2,19 +2,25 @@
 //! switch (`KILL_SWITCH`, released only by `ballast resume`'s release) and the supervisor's
 //! safety policy (`state/policy.json`).
 
-use super::*;
+use std::path::Path;
+
+use ballast_core::engine::kill_switch::{Step, step};
+use ballast_core::engine::{EngineState, PolicyChange};
+use ballast_store::bounded;
+
+use super::Writer;
 
 /// The kill switch: the `KILL_SWITCH` file (`ballast kill`, with or without a supervisor) is a
 /// request to engage it; the engine journals each change, and engaging cancels open orders.
 /// It is released only by the release token of `ballast resume` (`KILL_SWITCH.release`, owned
 /// by this user): the release is journaled, then the token removed. A file removed by hand
-/// leaves the switch engaged (said once). Decided by [`ballast_core::engine::kill_switch::step`].
+/// leaves the switch engaged (said once). Decided by [`ballast_core::engine::kill_switch::step`];
+/// an engagement or a release is journaled by the pass ([`EngineState::poll`]).
 pub(super) fn kill_switch(
-    state: &mut EngineState,
+    state: &EngineState,
     w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
-    use ballast_core::engine::kill_switch::{Step, step};
+) -> Step {
     let path = w.layout.kill_switch();
     let token_path = w.layout.kill_switch_release();
     let request = std::fs::symlink_metadata(&path).is_ok().then(|| {
@@ -30,53 +36,36 @@ pub(super) fn kill_switch(
         (reason, flatten)
     });
     let release = read_release(&token_path);
-    let remove_token = || {
-        let _ = std::fs::remove_file(&token_path);
-    };
     match step(state.kill_switch.as_ref(), request, &release) {
-        Step::Nothing => {}
-        Step::Engage { reason, flatten } => {
-            w.kill_switch_noted = false;
-            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-            let r = state.kill_switch_record(true, reason, flatten, at);
-            w.append(KILL_SWITCH, &r, log)?;
-            let open = state.orders.len();
-            state.apply_kill_switch(&r);
-            remove_token();
-            log(&format!(
-                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled{}",
-                r.reason,
-                if r.flatten {
-                    format!(", {} position(s) being closed at market", r.orders.len())
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        Step::Release { reason } => {
-            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-            let r = state.kill_switch_record(false, reason, false, at);
-            w.append(KILL_SWITCH, &r, log)?;
-            state.apply_kill_switch(&r);
-            remove_token();
-            w.kill_switch_noted = false;
-            log(&format!(
-                "kill switch released ({}): trading resumes",
-                r.reason
-            ));
-        }
         Step::DiscardToken { why } => {
-            remove_token();
+            remove_token(w);
             log(&format!("{} removed: {why}", w.layout.display(&token_path)));
+            Step::Nothing
         }
         Step::StaysEngaged { why } => {
             if !w.kill_switch_noted {
                 w.kill_switch_noted = true;
                 log(&format!("warning: {why}"));
             }
+            Step::Nothing
         }
+        journaled @ (Step::Engage { .. } | Step::Release { .. }) => {
+            w.kill_switch_noted = false;
+            journaled
+        }
+        Step::Nothing => Step::Nothing,
     }
-    Ok(())
+}
+
+/// After an `engine.kill_switch` record is journaled and applied: the release token is
+/// consumed (a token written before an engagement releases nothing).
+pub(super) fn kill_switch_journaled(w: &mut Writer<'_>) {
+    remove_token(w);
+    w.kill_switch_noted = false;
+}
+
+fn remove_token(w: &Writer<'_>) {
+    let _ = std::fs::remove_file(w.layout.kill_switch_release());
 }
 
 /// The release token at `path`: a regular file of this user (never through a link), at most
@@ -109,17 +98,17 @@ fn read_release(path: &Path) -> ballast_core::engine::kill_switch::Release {
 /// force (a restart never re-arms trading). What a valid file may change is decided by
 /// [`ballast_core::policy::adopt`]: out of EMERGENCY_SHUTDOWN only with an operator release.
 pub(super) fn follow_policy(
-    state: &mut EngineState,
+    state: &EngineState,
     w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
+) -> Option<PolicyChange> {
     let path = w.layout.state().join("policy.json");
     let Ok(meta) = std::fs::metadata(&path) else {
-        return Ok(());
+        return None;
     };
     let seen = (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len());
     if w.policy_seen == Some(seen) {
-        return Ok(());
+        return None;
     }
     w.policy_seen = Some(seen);
     let read = bounded::read_own(&path, bounded::MAX_FILE_BYTES).map_err(|e| e.to_string());
@@ -131,39 +120,22 @@ pub(super) fn follow_policy(
                 path.display(),
                 state.policy().as_str()
             ));
-            return Ok(());
+            return None;
         }
     };
     let releases = state.policy.as_ref().map_or(0, |p| p.releases);
     let journal = ballast_store::journal::identity(&w.layout.engine_journal());
     match ballast_core::policy::adopt(state.policy(), releases, &file, journal.as_deref()) {
         Ok(true) => {}
-        Ok(false) => return Ok(()),
+        Ok(false) => return None,
         Err(refusal) => {
             log(&format!("warning: {refusal}"));
-            return Ok(());
+            return None;
         }
     }
-    let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-    let mut r = state.policy_record(file.policy, file.reason, at);
-    r.releases = file.releases;
-    w.append(POLICY, &r, log)?;
-    let from = state.policy();
-    state.apply_policy(&r);
-    log(&format!(
-        "safety policy {} -> {} ({}): trading {}{}",
-        from.as_str(),
-        r.policy.as_str(),
-        r.reason,
-        r.policy.trading_state(),
-        if r.orders.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", closing {} riskiest position(s) at market",
-                r.orders.len()
-            )
-        }
-    ));
-    Ok(())
+    Some(PolicyChange {
+        policy: file.policy,
+        reason: file.reason,
+        releases: file.releases,
+    })
 }
