@@ -67,17 +67,17 @@ pub(crate) fn read_inbox(
     }
     use std::os::unix::fs::MetadataExt;
     let file = Some(meta.ino());
-    let previous_offset = state.inbox_offset;
-    let restart = if state.inbox_file.is_none() {
+    let previous_offset = state.decisions.inbox_offset;
+    let restart = if state.decisions.inbox_file.is_none() {
         // The first sight of an inbox file (or a journal of a version that did not record
         // which): adopted where reading stands, unless it is shorter.
         (meta.len() < previous_offset).then_some("is shorter than what was read: it was truncated")
-    } else if state.inbox_file != file {
+    } else if state.decisions.inbox_file != file {
         Some("is another file than the one read so far (renamed and replaced: rotated)")
     } else if meta.len() < previous_offset {
         Some("is shorter than what was read: it was truncated")
     } else if previous_offset > 0
-        && state.inbox_long_line.is_none()
+        && state.decisions.inbox_long_line.is_none()
         && !ends_a_line_at(&path, previous_offset)
     {
         // Truncated and written again past the old offset (logrotate's copytruncate): what
@@ -86,7 +86,7 @@ pub(crate) fn read_inbox(
     } else {
         None
     };
-    if restart.is_some() || state.inbox_file.is_none() {
+    if restart.is_some() || state.decisions.inbox_file.is_none() {
         if let Some(why) = restart {
             log(&format!(
                 "warning: inbox/signals.jsonl {why} ({} bytes, {previous_offset} read); reading it from the start",
@@ -103,18 +103,18 @@ pub(crate) fn read_inbox(
             None => InboxRecord {
                 file,
                 offset_after: previous_offset,
-                line: state.inbox_lines,
+                line: state.decisions.inbox_lines,
                 outcome: InboxOutcome::Opened,
             },
         };
         commit(state, w, rec, log)?;
     }
-    if meta.len() == state.inbox_offset || !state.inbox_has_room() {
+    if meta.len() == state.decisions.inbox_offset || !state.inbox_has_room() {
         return Ok(());
     }
     let mut quarantine =
         DayQuarantine::new(layout, &path, now, config.engine.inbox_quarantine_max_bytes);
-    let result = match state.inbox_long_line.is_some() {
+    let result = match state.decisions.inbox_long_line.is_some() {
         true => skip_long_line(state, w, &path, &mut quarantine, log),
         false => read_lines(state, config, w, &path, &mut quarantine, log),
     };
@@ -179,7 +179,7 @@ fn read_lines(
     quarantine: &mut DayQuarantine,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    let Some(buf) = read_from(path, state.inbox_offset, CHUNK_BYTES, log) else {
+    let Some(buf) = read_from(path, state.decisions.inbox_offset, CHUNK_BYTES, log) else {
         return Ok(());
     };
     let mut start = 0usize;
@@ -188,8 +188,8 @@ fn read_lines(
             return Ok(());
         }
         let raw = &buf[start..start + nl];
-        let offset_after = state.inbox_offset + (nl + 1) as u64;
-        let line = state.inbox_lines + 1;
+        let offset_after = state.decisions.inbox_offset + (nl + 1) as u64;
+        let line = state.decisions.inbox_lines + 1;
         start += nl + 1;
         let outcome = match parse(raw, config) {
             Ok(signal) => {
@@ -215,7 +215,7 @@ fn read_lines(
     }
     let rest = &buf[start..];
     if rest.len() > MAX_LINE_BYTES && state.inbox_has_room() {
-        let line = state.inbox_lines + 1;
+        let line = state.decisions.inbox_lines + 1;
         let error = format!(
             "the line is longer than {MAX_LINE_BYTES} bytes ({} bytes read, no end of line yet)",
             rest.len()
@@ -223,7 +223,7 @@ fn read_lines(
         let outcome = reject(state, quarantine, line, rest, false, error, log);
         let rec = InboxRecord {
             file: None,
-            offset_after: state.inbox_offset + rest.len() as u64,
+            offset_after: state.decisions.inbox_offset + rest.len() as u64,
             line,
             outcome,
         };
@@ -318,10 +318,10 @@ fn skip_long_line(
     quarantine: &mut DayQuarantine,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    let Some(long) = state.inbox_long_line.clone() else {
+    let Some(long) = state.decisions.inbox_long_line.clone() else {
         return Ok(());
     };
-    let line = state.inbox_lines;
+    let line = state.decisions.inbox_lines;
     let mut consumed = 0u64;
     let mut ended = false;
     let mut dropped = false;
@@ -331,7 +331,7 @@ fn skip_long_line(
     };
     while consumed < LONG_LINE_BYTES_PER_LOOP && !ended {
         let room = (LONG_LINE_BYTES_PER_LOOP - consumed).min(CHUNK_BYTES as u64) as usize;
-        let Some(buf) = read_from(path, state.inbox_offset + consumed, room, log) else {
+        let Some(buf) = read_from(path, state.decisions.inbox_offset + consumed, room, log) else {
             break;
         };
         if buf.is_empty() {
@@ -381,7 +381,7 @@ fn skip_long_line(
     }
     let rec = InboxRecord {
         file: None,
-        offset_after: state.inbox_offset + consumed,
+        offset_after: state.decisions.inbox_offset + consumed,
         line,
         outcome: InboxOutcome::Continued {
             bytes: consumed,

@@ -364,7 +364,7 @@ fn start(
             Mode::Live => "live".to_owned(),
         },
     };
-    match &state.stamp {
+    match &state.controls.stamp {
         Some(st) if st.mode != wanted_stamp.mode => {
             return Err(EngineError::ModeMismatch {
                 journal: st.mode.clone(),

@@ -10,7 +10,7 @@ impl EngineState {
     /// still to be made).
     pub fn apply(&mut self, record: &EngineRecord, limits: &Limits) -> Result<(), ApplyError> {
         match record {
-            EngineRecord::Stamp(r) => self.stamp = Some(r.clone()),
+            EngineRecord::Stamp(r) => self.controls.stamp = Some(r.clone()),
             EngineRecord::Bar(r) => self.apply_bar(r, limits)?,
             EngineRecord::Decision(r) => self.apply_decision(r, limits)?,
             EngineRecord::Inbox(r) => self.apply_inbox(r),

@@ -182,6 +182,7 @@ impl EngineState {
         use std::ops::Bound;
         let from = id.map_or(Bound::Unbounded, Bound::Excluded);
         self.orders
+            .tracked
             .range::<ClientOrderId, _>((from, Bound::Unbounded))
     }
 }

@@ -107,7 +107,7 @@ fn a_crash_between_bar_and_decision_decides_once_after_recovery() {
         live.apply_bar(&r, &limits).unwrap();
         journal.push(Rec::Bar(r));
         i += 1;
-        if !live.pending.is_empty() {
+        if !live.decisions.pending.is_empty() {
             break;
         }
         if let Some(d) = live.decide(&limits, &Gate::default()) {
@@ -151,7 +151,12 @@ fn symbols_outside_the_universe_are_rejected_by_the_universe_check() {
         "{:?}",
         s.stats.rejections
     );
-    assert!(s.orders.values().all(|o| o.order.symbol.as_str() == "BBB"));
+    assert!(
+        s.orders
+            .tracked
+            .values()
+            .all(|o| o.order.symbol.as_str() == "BBB")
+    );
     assert!(s.stats.orders > 0, "the forced symbol still trades");
 }
 
@@ -223,7 +228,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
         let intent = s.paper_sends(all[next - 1].ts);
         assert_eq!(intent.len(), 1);
         let id = intent[0].client_order_id.clone();
-        let signal = match s.orders[&id].owner {
+        let signal = match s.orders.tracked[&id].owner {
             Owner::Signal(sig) => sig,
             Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
         };
@@ -245,7 +250,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
             "in flight, never rejected for a timeout"
         );
         // Whatever the strategy says meanwhile, the in-flight quantity counts: no second order.
-        let pending_before = s.pending_qty(&s.orders[&id].order.symbol);
+        let pending_before = s.pending_qty(&s.orders.tracked[&id].order.symbol);
         assert!(!pending_before.is_zero());
         // The lookup settles it, from the next bar on (a bar of the other symbol: it cannot
         // fill this order).
@@ -289,7 +294,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
             journal.push(Rec::Bar(r));
         }
         assert_eq!(fills, 1);
-        assert!(!s.orders.contains_key(&id));
+        assert!(!s.orders.tracked.contains_key(&id));
         // And the journal replays to the same state.
         assert_eq!(replay(&journal, &limits), s);
     }
@@ -314,13 +319,16 @@ fn a_fill_settles_an_unknown_order_and_a_venue_rejection_fails_its_signal() {
         let r = s.bar_record(*bar);
         s.apply_bar(&r, &limits).unwrap();
     }
-    assert!(!s.orders.contains_key(&id), "filled: settled by the fill");
+    assert!(
+        !s.orders.tracked.contains_key(&id),
+        "filled: settled by the fill"
+    );
     assert_eq!(s.unknown_orders(), 0);
 
     let (mut s, limits) = setup();
     let (_, next) = until_an_intent(&mut s, &limits, &all);
     let sent = s.paper_sends(all[next - 1].ts).remove(0);
-    let symbol = s.orders[&sent.client_order_id].order.symbol;
+    let symbol = s.orders.tracked[&sent.client_order_id].order.symbol;
     s.apply_sent(&SentRecord {
         outcome: SendOutcome::Rejected {
             reason: "insufficient buying power".into(),
@@ -375,7 +383,7 @@ mod trim {
         s.portfolio.cash = Decimal::from(60_000);
         s.apply_bar(&s.bar_record(bar_at(1, 100, 1_000_000)), &limits)
             .unwrap();
-        s.pending.clear();
+        s.decisions.pending.clear();
         let rules = TrimRules {
             max_total_at_risk_pct: Decimal::from(25),
             max_failures_before_alert: 3,
@@ -427,7 +435,7 @@ mod trim {
             "{r:?}"
         );
         s.apply_liquidation(&r);
-        assert_eq!((s.trim_failures, s.trimming), (0, false));
+        assert_eq!((s.orders.trim_failures, s.orders.trimming), (0, false));
         assert!(s.plan_liquidations(&rules, &Gate::default()).is_none());
     }
 
@@ -455,7 +463,7 @@ mod trim {
             // No volume: nothing ever fills.
             s.apply_bar(&s.bar_record(bar_at(n, 100, 0)), &limits)
                 .unwrap();
-            s.pending.clear();
+            s.decisions.pending.clear();
         }
         assert_eq!(
             &steps[..5],
@@ -489,14 +497,14 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
     let (_, next) = until_an_intent(&mut s, &limits, &all);
     let sent = s.paper_sends(all[next - 1].ts).remove(0);
     s.apply_sent(&sent).unwrap();
-    let signal = match s.orders[&sent.client_order_id].owner {
+    let signal = match s.orders.tracked[&sent.client_order_id].owner {
         Owner::Signal(sig) => sig,
         Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
     };
     assert_eq!(s.broker.open_orders().count(), 1);
     let engage = s.kill_switch_record(true, "drill".into(), false, all[next - 1].ts);
     s.apply_kill_switch(&engage);
-    assert!(s.orders.is_empty() && s.broker.open_orders().count() == 0);
+    assert!(s.orders.tracked.is_empty() && s.broker.open_orders().count() == 0);
     assert_eq!(s.stats.cancelled_by_kill_switch, 1);
     assert_eq!(
         s.signals.recent_done().next().map(|x| (x.id, x.state)),
@@ -508,9 +516,9 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
         assert!(r.fills.is_empty());
         s.apply_bar(&r, &limits).unwrap();
     }
-    assert!(s.kill_switch.is_some());
+    assert!(s.controls.kill_switch.is_some());
     s.apply_kill_switch(&s.kill_switch_record(false, "resume".into(), false, all[next].ts));
-    assert!(s.kill_switch.is_none());
+    assert!(s.controls.kill_switch.is_none());
 }
 
 #[test]
@@ -528,7 +536,7 @@ fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outc
             };
         }
         s.apply_sent(&sent).unwrap();
-        let signal = match s.orders[&sent.client_order_id].owner {
+        let signal = match s.orders.tracked[&sent.client_order_id].owner {
             Owner::Signal(sig) => sig,
             Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
         };
@@ -564,7 +572,7 @@ fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outc
         s.apply_expiry(&r);
         replayed.apply_expiry(&serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap());
         assert_eq!(s, replayed);
-        assert!(s.orders.is_empty() && s.broker.open_orders().count() == 0);
+        assert!(s.orders.tracked.is_empty() && s.broker.open_orders().count() == 0);
         assert_eq!(
             s.signals.get(signal).map(|x| x.state),
             Some(SignalState::Expired)
@@ -595,7 +603,10 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             dropped: false,
         },
     ));
-    assert_eq!(s.inbox_long_line.as_ref().map(|l| l.bytes), Some(65_536));
+    assert_eq!(
+        s.decisions.inbox_long_line.as_ref().map(|l| l.bytes),
+        Some(65_536)
+    );
     s.apply_inbox(&rec(
         65_536 + 1_000,
         1,
@@ -605,7 +616,12 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             dropped: true,
         },
     ));
-    assert!(s.inbox_long_line.as_ref().is_some_and(|l| l.dropped));
+    assert!(
+        s.decisions
+            .inbox_long_line
+            .as_ref()
+            .is_some_and(|l| l.dropped)
+    );
     s.apply_inbox(&rec(
         65_536 + 1_010,
         1,
@@ -615,9 +631,9 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             dropped: false,
         },
     ));
-    assert_eq!(s.inbox_long_line, None);
-    assert_eq!(s.inbox_offset, 66_546);
-    assert_eq!(s.inbox_lines, 1);
+    assert_eq!(s.decisions.inbox_long_line, None);
+    assert_eq!(s.decisions.inbox_offset, 66_546);
+    assert_eq!(s.decisions.inbox_lines, 1);
     assert_eq!(s.stats.inbox_rejected, 1, "one line, one rejection");
     assert_eq!(s.stats.inbox_quarantine_dropped, 1, "not kept whole");
     // A rotated inbox forgets the open line.
@@ -638,144 +654,7 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             previous_offset: 70_000,
         },
     ));
-    assert_eq!(s.inbox_long_line, None);
+    assert_eq!(s.decisions.inbox_long_line, None);
 }
 
-/// One pass of the core, carried out as a runtime would: each record applied, every send
-/// answered by `answer`, every lookup by the paper book. The kinds journaled, in order.
-fn pass(
-    s: &mut EngineState,
-    inputs: &mut Inputs<'_>,
-    answer: &dyn Fn(u32) -> SendOutcome,
-) -> Vec<&'static str> {
-    let mut kinds = Vec::new();
-    while let Some(next) = s.poll(inputs) {
-        let r = match next {
-            Next::Record(r) => r,
-            Next::Lookup {
-                client_order_id,
-                at,
-            } => Rec::Settle(SettleRecord {
-                found: s.broker.lookup(&client_order_id).is_some(),
-                client_order_id,
-                at,
-            }),
-            Next::Send { order, attempt, at } => Rec::Sent(SentRecord {
-                client_order_id: order.client_order_id,
-                attempt,
-                at,
-                outcome: answer(attempt),
-            }),
-        };
-        kinds.push(r.kind());
-        s.apply(&r, inputs.limits).unwrap();
-        assert!(kinds.len() < 100, "a pass ends: {kinds:?}");
-    }
-    kinds
-}
-
-#[test]
-fn a_pass_goes_kill_switch_policy_decisions_then_sends_in_the_core() {
-    let (mut s, limits) = setup();
-    let all = bars(300);
-    let (_, next) = until_an_intent(&mut s, &limits, &all);
-    let trim = TrimRules {
-        max_total_at_risk_pct: Decimal::from(100),
-        max_failures_before_alert: 3,
-        patience_bars: 1,
-        twap_slices: 3,
-        headroom_pct: Decimal::from(5),
-    };
-    let accepted = |_| SendOutcome::Accepted;
-    // The intent the bar left is sent; nothing else is due.
-    let mut inputs = Inputs::new(&limits, &trim);
-    assert_eq!(pass(&mut s, &mut inputs, &accepted), [kinds::SENT]);
-    assert_eq!(s.poll(&mut inputs), None, "a pass is over once it said so");
-    // Kill switch and policy first, each once, then the pending target decided (refused: the
-    // switch is engaged), nothing sent.
-    let r = s.bar_record(all[next]);
-    s.apply_bar(&r, &limits).unwrap();
-    let mut inputs = Inputs::new(&limits, &trim);
-    inputs.kill_switch = kill_switch::Step::Engage {
-        reason: "drill".into(),
-        flatten: false,
-    };
-    inputs.policy = Some(PolicyChange {
-        policy: crate::policy::Policy::NoNewTrades,
-        reason: "test".into(),
-        releases: 0,
-    });
-    s.pending.push_back(PendingTarget {
-        symbol: all[next].symbol,
-        ask: Ask::Target {
-            qty: Decimal::from(7),
-        },
-        reason: "test".into(),
-        strategy: "test".into(),
-        limit_price: None,
-        idempotency_key: None,
-        at: all[next].ts,
-    });
-    let kinds = pass(&mut s, &mut inputs, &accepted);
-    assert_eq!(
-        kinds,
-        [kinds::KILL_SWITCH, kinds::POLICY, kinds::DECISION],
-        "in the core's order"
-    );
-    assert!(s.kill_switch.is_some() && s.orders.is_empty());
-}
-
-#[test]
-fn a_lost_reply_is_looked_up_on_the_next_pass_then_sent_again_in_the_same_pass() {
-    let (mut s, limits) = setup();
-    let all = bars(300);
-    let (_, next) = until_an_intent(&mut s, &limits, &all);
-    let trim = TrimRules::from(&config::builtin().unwrap());
-    let lost = |attempt| {
-        if attempt == 1 {
-            SendOutcome::Unknown {
-                error: "timeout".into(),
-                paper_venue_received: false,
-            }
-        } else {
-            SendOutcome::Accepted
-        }
-    };
-    let mut inputs = Inputs::new(&limits, &trim);
-    assert_eq!(pass(&mut s, &mut inputs, &lost), [kinds::SENT]);
-    assert_eq!(s.unknown_orders(), 1);
-    // Not looked up on the bar it was lost on: same pass again gives nothing.
-    assert!(pass(&mut s, &mut Inputs::new(&limits, &trim), &lost).is_empty());
-    let r = s.bar_record(all[next]);
-    s.apply_bar(&r, &limits).unwrap();
-    // The next bar: looked up (the venue never got it), then sent again with attempt 2.
-    let kinds = pass(&mut s, &mut Inputs::new(&limits, &trim), &lost);
-    assert_eq!(kinds, [kinds::SETTLE, kinds::SENT]);
-    assert_eq!(s.unknown_orders(), 0);
-    assert_eq!(
-        s.orders.values().map(|t| t.attempts).collect::<Vec<_>>(),
-        [2]
-    );
-}
-
-#[test]
-fn a_record_reads_back_from_its_journal_type_and_body_and_from_its_serde_form() {
-    let (mut s, limits) = setup();
-    let all = bars(300);
-    let (journal, _) = until_an_intent(&mut s, &limits, &all);
-    for r in &journal {
-        let body = serde_json::to_string(&r.body()).unwrap();
-        assert_eq!(&Rec::decode(r.kind(), &body).unwrap(), r);
-        let tagged = serde_json::to_value(r).unwrap();
-        assert_eq!(tagged["type"], r.kind());
-        assert_eq!(
-            tagged["body"],
-            serde_json::from_str::<serde_json::Value>(&body).unwrap()
-        );
-        assert_eq!(&serde_json::from_value::<Rec>(tagged).unwrap(), r);
-    }
-    let unknown = Rec::decode("engine.future", "{}").unwrap_err();
-    assert!(unknown.contains("not one this build's engine"), "{unknown}");
-    let bad = Rec::decode(kinds::BAR, "{}").unwrap_err();
-    assert!(bad.starts_with("bad market.bar record: "), "{bad}");
-}
+mod poll;

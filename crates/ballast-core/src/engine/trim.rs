@@ -13,7 +13,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use super::{EngineState, OrderTrack, Owner, SendState};
+use super::{EngineState, Owner};
 use crate::config::Config;
 use crate::domain::{ClientOrderId, Order, OrderKind, Price, Quantity, Side, Symbol, TimeInForce};
 use crate::guard::{Gate, TradingState};
@@ -118,6 +118,7 @@ impl EngineState {
     /// A bar of `symbol` was applied: liquidation orders in it had a chance to fill.
     pub(super) fn liquidation_bar(&mut self, symbol: &Symbol) {
         for l in self
+            .orders
             .liquidations
             .values_mut()
             .filter(|l| &l.symbol == symbol)
@@ -127,12 +128,12 @@ impl EngineState {
     }
 
     pub(super) fn liquidation_filled(&mut self, id: u64, qty: Decimal, order_done: bool) {
-        let Some(l) = self.liquidations.get_mut(&id) else {
+        let Some(l) = self.orders.liquidations.get_mut(&id) else {
             return;
         };
         l.remaining -= qty;
         if l.remaining <= Decimal::ZERO {
-            self.liquidations.remove(&id);
+            self.orders.liquidations.remove(&id);
             self.stats.liquidations_done += 1;
         } else if order_done {
             l.order = None;
@@ -166,17 +167,17 @@ impl EngineState {
     /// What auto-trim does after this bar, if anything.
     pub fn plan_liquidations(&self, rules: &TrimRules, gate: &Gate) -> Option<LiquidationRecord> {
         if gate.kill_switch
-            || self.trading_state.max_with(gate.trading_state) == TradingState::Halted
+            || self.controls.trading_state.max_with(gate.trading_state) == TradingState::Halted
         {
             return None;
         }
         let mut actions = Vec::new();
         // 1. Move each liquidation along its path when its order had its chance.
-        for l in self.liquidations.values() {
+        for l in self.orders.liquidations.values() {
             let open = l
                 .order
                 .as_ref()
-                .is_some_and(|c| self.orders.contains_key(c));
+                .is_some_and(|c| self.orders.tracked.contains_key(c));
             if open && l.bars_seen < rules.patience_bars {
                 continue;
             }
@@ -204,7 +205,10 @@ impl EngineState {
                 _ => l.remaining,
             };
             if let Some(order) = self.liquidation_order(l, next, qty) {
-                let cancel = l.order.clone().filter(|c| self.orders.contains_key(c));
+                let cancel = l
+                    .order
+                    .clone()
+                    .filter(|c| self.orders.tracked.contains_key(c));
                 actions.push(LiquidationAction::Place {
                     id: l.id,
                     cancel,
@@ -218,20 +222,24 @@ impl EngineState {
         let exposure = self.portfolio.gross_exposure();
         let cap = rules.max_total_at_risk_pct * equity / Decimal::ONE_HUNDRED;
         let (exposure_pct, cap_pct) = (pct(exposure, equity), rules.max_total_at_risk_pct);
-        let idle = self.liquidations.is_empty()
-            || self.liquidations.values().all(|l| {
+        let idle = self.orders.liquidations.is_empty()
+            || self.orders.liquidations.values().all(|l| {
                 actions
                     .iter()
                     .any(|a| matches!(a, LiquidationAction::GiveUp { id, .. } if *id == l.id))
             });
-        if idle && self.trimming {
+        if idle && self.orders.trimming {
             let success = exposure <= cap;
             actions.push(LiquidationAction::TrimEnded {
                 success,
                 exposure_pct,
                 cap_pct,
             });
-            let failures = if success { 0 } else { self.trim_failures + 1 };
+            let failures = if success {
+                0
+            } else {
+                self.orders.trim_failures + 1
+            };
             if failures >= rules.max_failures_before_alert {
                 actions.push(LiquidationAction::Alert {
                     failures,
@@ -250,7 +258,7 @@ impl EngineState {
             positions.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.symbol.cmp(&b.1.symbol)));
             let target = cap * (Decimal::ONE_HUNDRED - rules.headroom_pct) / Decimal::ONE_HUNDRED;
             let mut excess = exposure - target;
-            let mut next_id = self.next_liquidation;
+            let mut next_id = self.orders.next_liquidation;
             for (value, p) in positions {
                 if excess <= Decimal::ZERO {
                     break;
@@ -308,9 +316,11 @@ impl EngineState {
         for a in &r.actions {
             match a {
                 LiquidationAction::Start { liquidation } => {
-                    self.next_liquidation = self.next_liquidation.max(liquidation.id + 1);
-                    self.trimming = true;
-                    self.liquidations
+                    self.orders.next_liquidation =
+                        self.orders.next_liquidation.max(liquidation.id + 1);
+                    self.orders.trimming = true;
+                    self.orders
+                        .liquidations
                         .insert(liquidation.id, liquidation.clone());
                 }
                 LiquidationAction::Place {
@@ -321,21 +331,11 @@ impl EngineState {
                 } => {
                     if let Some(c) = cancel {
                         self.broker.cancel(c);
-                        self.orders.remove(c);
+                        self.orders.tracked.remove(c);
                     }
                     // The intent; sending is the next record (`order.sent`).
-                    self.orders.insert(
-                        order.client_order_id.clone(),
-                        OrderTrack {
-                            order: order.clone(),
-                            owner: Owner::Liquidation(*id),
-                            filled: Decimal::ZERO,
-                            send: SendState::Intent,
-                            attempts: 0,
-                        },
-                    );
-                    self.stats.orders += 1;
-                    if let Some(l) = self.liquidations.get_mut(id) {
+                    self.track_intent(order, Owner::Liquidation(*id));
+                    if let Some(l) = self.orders.liquidations.get_mut(id) {
                         l.step = *step;
                         l.order = Some(order.client_order_id.clone());
                         l.attempt += 1;
@@ -343,15 +343,19 @@ impl EngineState {
                     }
                 }
                 LiquidationAction::GiveUp { id, .. } => {
-                    if let Some(c) = self.liquidations.remove(id).and_then(|l| l.order) {
+                    if let Some(c) = self.orders.liquidations.remove(id).and_then(|l| l.order) {
                         self.broker.cancel(&c);
-                        self.orders.remove(&c);
+                        self.orders.tracked.remove(&c);
                     }
                     self.stats.liquidations_given_up += 1;
                 }
                 LiquidationAction::TrimEnded { success, .. } => {
-                    self.trimming = false;
-                    self.trim_failures = if *success { 0 } else { self.trim_failures + 1 };
+                    self.orders.trimming = false;
+                    self.orders.trim_failures = if *success {
+                        0
+                    } else {
+                        self.orders.trim_failures + 1
+                    };
                 }
                 LiquidationAction::Alert { .. } => self.stats.critical_alerts += 1,
             }

@@ -36,7 +36,7 @@ pub(super) fn kill_switch(
         (reason, flatten)
     });
     let release = read_release(&token_path);
-    match step(state.kill_switch.as_ref(), request, &release) {
+    match step(state.controls.kill_switch.as_ref(), request, &release) {
         Step::DiscardToken { why } => {
             remove_token(w);
             log(&format!("{} removed: {why}", w.layout.display(&token_path)));
@@ -123,7 +123,7 @@ pub(super) fn follow_policy(
             return None;
         }
     };
-    let releases = state.policy.as_ref().map_or(0, |p| p.releases);
+    let releases = state.controls.policy.as_ref().map_or(0, |p| p.releases);
     let journal = ballast_store::journal::identity(&w.layout.engine_journal());
     match ballast_core::policy::adopt(state.policy(), releases, &file, journal.as_deref()) {
         Ok(true) => {}

@@ -25,9 +25,14 @@ pub(super) fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
             ballast_core::pipeline::report(&state.signals, now, stuck, age, MAX_STUCK)
         },
         stats: &state.stats,
-        recent_decisions: state.decisions.recent().take(REPORT_DECISIONS).collect(),
+        recent_decisions: state
+            .decisions
+            .log
+            .recent()
+            .take(REPORT_DECISIONS)
+            .collect(),
         shadow: &state.shadow.totals,
-        trim_failures: state.trim_failures,
-        liquidations_in_progress: state.liquidations.len(),
+        trim_failures: state.orders.trim_failures,
+        liquidations_in_progress: state.orders.liquidations.len(),
     }
 }

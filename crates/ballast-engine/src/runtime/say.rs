@@ -64,7 +64,7 @@ pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<S
         EngineRecord::KillSwitch(r) if r.engaged => vec![format!(
             "KILL SWITCH ENGAGED ({}): trading HALTED, {} open order(s) cancelled{}",
             r.reason,
-            state.orders.len(),
+            state.orders.tracked.len(),
             if r.flatten {
                 format!(", {} position(s) being closed at market", r.orders.len())
             } else {
