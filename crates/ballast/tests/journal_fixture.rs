@@ -181,6 +181,55 @@ fn engine_reads_a_journal_written_before_issue_11() {
     );
     assert_eq!(state_json(&report.state), want_state);
     assert_eq!(records(&data), recs, "nothing journaled on top");
+    // And it is written as before: the same keys in the same order.
+    let snapshot = std::fs::read_to_string(fixture().join(format!(
+        "data/state/engine.snapshot.{:020}.json",
+        recs.len()
+    )))
+    .unwrap();
+    let line: SnapshotLine<'_> = serde_json::from_str(snapshot.trim_end()).unwrap();
+    let written = serde_json::to_string(&report.state).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Keys>(&written).unwrap().0,
+        serde_json::from_str::<Keys>(line.body.state.get())
+            .unwrap()
+            .0
+    );
+}
+
+#[derive(serde::Deserialize)]
+struct SnapshotLine<'a> {
+    #[serde(borrow)]
+    body: SnapshotBody<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct SnapshotBody<'a> {
+    #[serde(borrow)]
+    state: &'a serde_json::value::RawValue,
+}
+
+/// The keys of a JSON object, in the order they are written.
+struct Keys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> serde::de::Visitor<'de> for InOrder {
+            type Value = Keys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Keys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(k);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(InOrder)
+    }
 }
 
 /// `state/policy.json` as the supervisor writes it (with its checksum and journal binding).

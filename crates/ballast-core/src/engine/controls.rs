@@ -6,17 +6,14 @@ use super::*;
 
 /// The controls job: what the engine trades under — the journal's stamp, the kill switch and
 /// the safety policy as journaled, and the trading state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Controls {
     pub trading_state: TradingState,
     /// The journal's mode and account (`journal.stamp`).
-    #[serde(default)]
     pub stamp: Option<JournalStamp>,
     /// The kill switch, while engaged (`engine.kill_switch`).
-    #[serde(default)]
     pub kill_switch: Option<KillSwitchRecord>,
     /// The safety policy in force (`engine.policy`); none = ALLOW_ALL.
-    #[serde(default)]
     pub policy: Option<PolicyRecord>,
 }
 

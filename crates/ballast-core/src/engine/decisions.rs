@@ -4,27 +4,22 @@
 
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
-
 use super::{LongLine, PendingTarget};
 use crate::pipeline::DecisionLog;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decisions {
     /// Oldest first.
     pub pending: VecDeque<PendingTarget>,
     /// Bytes of `inbox/signals.jsonl` consumed, and lines.
     pub inbox_offset: u64,
     /// The inbox file (inode) `inbox_offset` is in; `None` before the first one was seen.
-    #[serde(default)]
     pub inbox_file: Option<u64>,
     pub inbox_lines: u64,
     /// The over-long line being skipped (rejected, no end of line read yet).
-    #[serde(default)]
     pub inbox_long_line: Option<LongLine>,
     pub next_signal: u64,
     /// The decision tracker.
-    #[serde(rename = "decisions")]
     pub log: DecisionLog,
 }
 

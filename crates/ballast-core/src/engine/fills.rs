@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashSet;
-use serde::{Deserialize, Serialize};
 
 use super::{ApplyError, EngineState, FILL_ID_MEMORY, Owner, SendState};
 use crate::domain::{Fill, FillId};
@@ -15,13 +14,11 @@ use crate::signal::SignalState;
 use crate::trades::Booked;
 
 /// The fill ids booked, at most [`FILL_ID_MEMORY`] (the oldest forgotten first).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fills {
-    #[serde(rename = "fill_ids")]
-    ids: FxHashSet<FillId>,
+    pub(super) ids: FxHashSet<FillId>,
     /// Oldest first.
-    #[serde(rename = "fill_order")]
-    order: VecDeque<FillId>,
+    pub(super) order: VecDeque<FillId>,
 }
 
 impl Fills {

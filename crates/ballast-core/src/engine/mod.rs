@@ -23,6 +23,7 @@ pub mod kinds;
 mod orders;
 mod poll;
 mod records;
+mod shape;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -149,11 +150,11 @@ pub struct LongLine {
 }
 
 /// Everything the engine knows, rebuilt exactly from snapshot + journal. The jobs' own state
-/// is in sub-structs, flattened in the snapshot (its keys are those of one flat object, as
-/// before the split): [`Fills`] (the fill-id memory), [`Decisions`] (targets waiting for a
+/// is in sub-structs: [`Fills`] (the fill-id memory), [`Decisions`] (targets waiting for a
 /// decision, the inbox they come from, the decision log), [`Orders`] (tracked orders and
-/// liquidations), [`Controls`] (stamp, kill switch, policy, trading state).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// liquidations), [`Controls`] (stamp, kill switch, policy, trading state). On disk it is one
+/// flat object, keys in the order of the state before the split (`shape.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineState {
     pub schema: u32,
     pub portfolio: Portfolio,
@@ -164,13 +165,9 @@ pub struct EngineState {
     pub shadow: Shadow,
     pub signals: SignalBook,
     pub guard: GuardState,
-    #[serde(flatten)]
     pub controls: Controls,
-    #[serde(flatten)]
     pub orders: Orders,
-    #[serde(flatten)]
     fills: Fills,
-    #[serde(flatten)]
     pub decisions: Decisions,
     /// Bars applied: the feed resumes after them.
     pub bars: u64,
@@ -182,11 +179,9 @@ pub struct EngineState {
     day: Option<(i32, u32, u32)>,
     pub stats: Stats,
     /// Round-trip trades: open ones and the most recent closed ones.
-    #[serde(default)]
     pub trips: RoundTrips,
     /// The latest gap between two bars of one symbol (market time): stale-signal thresholds
     /// scale with it, so daily bars do not make every waiting signal "stuck".
-    #[serde(default)]
     pub bar_interval_ms: i64,
 }
 

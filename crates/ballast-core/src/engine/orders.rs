@@ -5,9 +5,8 @@ use super::*;
 
 /// The orders job: the orders Ballast decided on, tracked to a terminal state, and the
 /// liquidations (auto-trim) that place some of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Orders {
-    #[serde(rename = "orders")]
     pub tracked: BTreeMap<ClientOrderId, OrderTrack>,
     /// Liquidations in progress (auto-trim), by id.
     pub liquidations: BTreeMap<u64, Liquidation>,
