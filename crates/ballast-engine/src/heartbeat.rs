@@ -8,7 +8,7 @@ use ballast_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The largest heartbeat file read back.
-pub const MAX_BYTES: u64 = 1024 * 1024;
+pub use crate::limits::HEARTBEAT_MAX_BYTES as MAX_BYTES;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Heartbeat {

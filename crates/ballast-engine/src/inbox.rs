@@ -16,29 +16,30 @@
 //! `inbox_quarantine_dropped` and logged), never silently. A crash between a quarantine write
 //! and its record writes the entry again at the restart: an entry may repeat, none is lost.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use ballast_core::config::Config;
 use ballast_core::engine::{EngineState, InboxOutcome, InboxRecord};
 use ballast_core::inbox::MAX_LINE_BYTES;
 use ballast_core::time::Timestamp;
-use ballast_store::Layout;
+use ballast_store::storage::StorageFile;
+use ballast_store::{Layout, Storage};
 
 use crate::runtime::{EngineError, Writer};
 
-/// Bytes of the inbox read per loop for its lines, at most.
-pub const CHUNK_BYTES: usize = 64 * 1024;
-/// Bytes of one over-long line skipped (and streamed to quarantine) per loop, at most.
-pub const LONG_LINE_BYTES_PER_LOOP: u64 = 1 << 20;
+pub use crate::limits::{
+    INBOX_CHUNK_BYTES as CHUNK_BYTES, INBOX_LONG_LINE_BYTES_PER_LOOP as LONG_LINE_BYTES_PER_LOOP,
+};
+use crate::limits::{
+    INBOX_REJECTIONS_LOGGED_EACH as REJECTIONS_LOGGED_EACH,
+    INBOX_REJECTIONS_LOGGED_EVERY as REJECTIONS_LOGGED_EVERY,
+};
 
 /// Whether the engine said once that the inbox is not a regular file.
 static NOT_REGULAR_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Rejected lines logged one by one, then one in [`REJECTIONS_LOGGED_EVERY`] (per process).
-const REJECTIONS_LOGGED_EACH: u64 = 20;
-const REJECTIONS_LOGGED_EVERY: u64 = 1_000;
+/// Rejected lines logged so far (one by one, then one in [`REJECTIONS_LOGGED_EVERY`]).
 static REJECTIONS_LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Consume what was appended to the inbox since the last loop; `now` names the day's
@@ -112,8 +113,13 @@ pub(crate) fn read_inbox(
     if meta.len() == state.decisions.inbox_offset || !state.inbox_has_room() {
         return Ok(());
     }
-    let mut quarantine =
-        DayQuarantine::new(layout, &path, now, config.engine.inbox_quarantine_max_bytes);
+    let mut quarantine = DayQuarantine::new(
+        w.storage,
+        layout,
+        &path,
+        now,
+        config.engine.inbox_quarantine_max_bytes,
+    );
     let result = match state.decisions.inbox_long_line.is_some() {
         true => skip_long_line(state, w, &path, &mut quarantine, log),
         false => read_lines(state, config, w, &path, &mut quarantine, log),
@@ -401,17 +407,24 @@ enum Kept {
 }
 
 /// The day's quarantine file of one inbox file, opened on first use, appended to, bounded.
-struct DayQuarantine {
+struct DayQuarantine<'a> {
+    storage: &'a dyn Storage,
     layout: Layout,
     path: PathBuf,
     max_bytes: u64,
     /// The open file and its length.
-    file: Option<(PathBuf, File, u64)>,
+    file: Option<(PathBuf, Box<dyn StorageFile>, u64)>,
     written: bool,
 }
 
-impl DayQuarantine {
-    fn new(layout: &Layout, source: &Path, now: Timestamp, max_bytes: u64) -> Self {
+impl<'a> DayQuarantine<'a> {
+    fn new(
+        storage: &'a dyn Storage,
+        layout: &Layout,
+        source: &Path,
+        now: Timestamp,
+        max_bytes: u64,
+    ) -> Self {
         let day: String = now
             .to_string()
             .chars()
@@ -423,6 +436,7 @@ impl DayQuarantine {
             .map_or_else(|| "inbox".into(), |n| n.to_string_lossy().into_owned());
         let dir = layout.quarantine().join("inbox");
         DayQuarantine {
+            storage,
             layout: layout.clone(),
             path: dir.join(format!("{name}.corrupt.{day}")),
             max_bytes,
@@ -431,14 +445,21 @@ impl DayQuarantine {
         }
     }
 
-    /// The file `path`, open for appending, and its length.
-    fn open(&mut self, path: &Path) -> io::Result<&mut (PathBuf, File, u64)> {
+    /// The file `path`, open for appending (created if need be, never through a link), and
+    /// its length.
+    fn open(&mut self, path: &Path) -> io::Result<&mut (PathBuf, Box<dyn StorageFile>, u64)> {
         if self.file.as_ref().is_none_or(|(p, _, _)| p != path) {
             self.sync()?;
             let dir = path.parent().unwrap_or(Path::new(""));
             self.layout.create_own_dir(dir)?;
-            let f = ballast_store::layout::open_append_nofollow(path)?;
-            let len = f.metadata()?.len();
+            let (f, len) = match self.storage.create_new(path) {
+                Ok(f) => (f, 0),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let f = self.storage.open_append(path)?;
+                    (f, self.storage.len(path)?)
+                }
+                Err(e) => return Err(e),
+            };
             self.file = Some((path.to_path_buf(), f, len));
         }
         self.file
@@ -492,7 +513,7 @@ impl DayQuarantine {
 
     /// Make what was written durable.
     fn sync(&mut self) -> io::Result<()> {
-        if let Some((_, f, _)) = &self.file {
+        if let Some((_, f, _)) = &mut self.file {
             if self.written {
                 f.sync_data()?;
                 self.written = false;

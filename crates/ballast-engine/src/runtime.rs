@@ -228,6 +228,7 @@ pub fn run(
     };
     let mut w = Writer {
         journal: &journal,
+        storage: &*storage,
         layout: &layout,
         limits: &limits,
         opts,
@@ -482,6 +483,8 @@ use ballast_core::engine::MAX_STUCK;
 /// (paper chaos only) possibly a crash, then applied.
 pub(crate) struct Writer<'a> {
     journal: &'a Journal,
+    /// Every other file the engine writes goes through it (the inbox's quarantine).
+    pub(crate) storage: &'a dyn Storage,
     pub(crate) layout: &'a Layout,
     limits: &'a Limits,
     opts: &'a Options,

@@ -3,8 +3,7 @@
 
 use super::*;
 
-/// Recent decisions in the pipeline report.
-const REPORT_DECISIONS: usize = 50;
+use crate::limits::REPORT_DECISIONS;
 
 #[derive(serde::Serialize)]
 pub(super) struct PipelineFile<'a> {
