@@ -35,7 +35,7 @@ pub use decisions::Decisions;
 pub use fills::Fills;
 pub use kinds::EngineRecord;
 pub use orders::Orders;
-pub use poll::{Inputs, Next, PolicyChange};
+pub use poll::{Cancels, Inputs, Next, PolicyChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
     KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,

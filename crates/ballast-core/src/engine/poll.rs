@@ -41,6 +41,16 @@ pub enum Next {
     },
 }
 
+/// The cancels at the venue a record stands for (journaled first, then carried out: the
+/// paper venue's book moves when the record is applied; a real venue is asked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancels {
+    None,
+    /// Every open order (the kill switch engaged).
+    All,
+    These(Vec<ClientOrderId>),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     KillSwitch,
@@ -171,6 +181,34 @@ impl EngineState {
                 }
                 Phase::Done => return None,
             }
+        }
+    }
+
+    /// The cancels `record` stands for, for the state before it is applied.
+    pub fn cancels(&self, record: &EngineRecord) -> Cancels {
+        use super::LiquidationAction;
+        let ids: Vec<ClientOrderId> = match record {
+            EngineRecord::KillSwitch(r) if r.engaged => return Cancels::All,
+            EngineRecord::Expired(r) => r.cancelled.clone(),
+            EngineRecord::Liquidation(r) => r
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    LiquidationAction::Place { cancel, .. } => cancel.clone(),
+                    LiquidationAction::GiveUp { id, .. } => self
+                        .orders
+                        .liquidations
+                        .get(id)
+                        .and_then(|l| l.order.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if ids.is_empty() {
+            Cancels::None
+        } else {
+            Cancels::These(ids)
         }
     }
 

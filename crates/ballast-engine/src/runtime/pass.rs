@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ballast_core::broker::{Broker, BrokerError, PaperVenue};
 use ballast_core::engine::{
-    EngineRecord, EngineState, Inputs, Next, SendOutcome, SentRecord, SettleRecord,
+    Cancels, EngineRecord, EngineState, Inputs, Next, SendOutcome, SentRecord, SettleRecord,
 };
 
 use super::controls::{follow_policy, kill_switch, kill_switch_journaled};
@@ -80,12 +80,43 @@ pub(super) fn pass(
             }
         };
         let kill = matches!(record, EngineRecord::KillSwitch(_));
+        let cancels = state.cancels(&record);
         w.commit(state, record, log)?;
         if kill {
             kill_switch_journaled(w);
         }
+        cancel(state, w, cancels, log);
     }
     Ok(())
+}
+
+/// The cancels a journaled record stands for, asked of the venue. The paper venue's book
+/// moved when the record was applied (its answers change nothing); a venue that does not
+/// answer is said, and the order stays for reconciliation to settle.
+fn cancel(state: &EngineState, w: &Writer<'_>, cancels: Cancels, log: &mut dyn FnMut(&str)) {
+    let mut venue = venue(state, w);
+    let mut failed = Vec::new();
+    match cancels {
+        Cancels::None => {}
+        Cancels::All => failed.extend(
+            venue
+                .cancel_all()
+                .err()
+                .map(|e| ("every open order".to_owned(), e)),
+        ),
+        Cancels::These(ids) => {
+            for id in ids {
+                if let Err(e) = venue.cancel(&id) {
+                    failed.push((format!("order {id}"), e));
+                }
+            }
+        }
+    }
+    for (what, e) in failed {
+        log(&format!(
+            "warning: the venue did not cancel {what} ({e}); reconciliation settles it"
+        ));
+    }
 }
 
 /// The venue: the paper broker, seen through the [`Broker`] trait.

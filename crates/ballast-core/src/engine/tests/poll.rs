@@ -146,3 +146,23 @@ fn a_record_reads_back_from_its_journal_type_and_body_and_from_its_serde_form() 
     let bad = Rec::decode(kinds::BAR, "{}").unwrap_err();
     assert!(bad.starts_with("bad market.bar record: "), "{bad}");
 }
+
+#[test]
+fn the_cancels_a_record_stands_for_are_said_before_it_is_applied() {
+    let (mut s, limits) = setup();
+    let all = bars(300);
+    let (_, _) = until_an_intent(&mut s, &limits, &all);
+    let id = s.orders.tracked.keys().next().cloned().unwrap();
+    let at = s.last_bar.unwrap();
+    let engage = Rec::KillSwitch(s.kill_switch_record(true, "drill".into(), false, at));
+    assert_eq!(s.cancels(&engage), Cancels::All);
+    let release = Rec::KillSwitch(s.kill_switch_record(false, "resume".into(), false, at));
+    assert_eq!(s.cancels(&release), Cancels::None);
+    let expiry = Rec::Expired(ExpiryRecord {
+        at,
+        expired: Vec::new(),
+        cancelled: vec![id.clone()],
+    });
+    assert_eq!(s.cancels(&expiry), Cancels::These(vec![id]));
+    assert_eq!(s.cancels(&Rec::Bar(s.bar_record(all[0]))), Cancels::None);
+}
