@@ -1,10 +1,11 @@
 //! The engine loop.
 //!
-//! Recovery: newest valid snapshot + replay of the journal (`market.bar`, `engine.decision`);
-//! a target left pending by a crash is decided now. Then, per bar: build the `market.bar`
-//! record, journal it (durable), apply it; if the strategy left a target, build the
-//! `engine.decision` record (signal, verdict, order intent), journal it, apply it — the order
-//! reaches the paper broker only after its intent is durable.
+//! Recovery: newest valid snapshot + replay of the journal, each record decoded as an
+//! [`EngineRecord`] and applied. Then a pass for what a crash left pending, and per bar: the
+//! inbox, the `market.bar` record (with the venue's fills on it), then a pass
+//! (`pass::pass`: the core's [`EngineState::poll`] decides what comes next; every record is
+//! journaled, durable, before it is applied — `Writer::commit` — so an order reaches the
+//! venue only after its intent is durable).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -476,8 +477,6 @@ fn trade(
     }
     Ok(())
 }
-
-use ballast_core::engine::MAX_STUCK;
 
 /// Appends the engine's records: durable first, then counted toward the next snapshot, then
 /// (paper chaos only) possibly a crash, then applied.

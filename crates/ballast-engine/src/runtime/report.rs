@@ -21,7 +21,13 @@ pub(super) fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
     PipelineFile {
         pipeline: {
             let (stuck, age) = state.stale_thresholds();
-            ballast_core::pipeline::report(&state.signals, now, stuck, age, MAX_STUCK)
+            ballast_core::pipeline::report(
+                &state.signals,
+                now,
+                stuck,
+                age,
+                ballast_core::engine::MAX_STUCK,
+            )
         },
         stats: &state.stats,
         recent_decisions: state
