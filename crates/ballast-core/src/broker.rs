@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use crate::domain::{ClientOrderId, Fill, Order, Symbol};
 use crate::market::Bar;
 use crate::paper::PaperBroker;
+use crate::portfolio::Portfolio;
 
 /// Why a broker call did not give an answer the engine can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,21 +100,24 @@ pub struct PaperChaos {
 }
 
 /// The embedded paper venue as a [`Broker`]: its book is the engine state's
-/// [`PaperBroker`], which moves only when the journal's records are applied (a send is booked
-/// when its `order.sent` is applied, a fill when its `market.bar` is) — so replaying the
-/// journal rebuilds the venue too. This view answers from the book and changes nothing; the
-/// fills it offers are those of the bar it is shown ([`PaperVenue::at_bar`]).
+/// [`PaperBroker`] (and its account the state's portfolio: the simulator's fills are the
+/// only ones), which move only when the journal's records are applied (a send is booked when
+/// its `order.sent` is applied, a fill when its `market.bar` is) — so replaying the journal
+/// rebuilds the venue too. This view answers from them and changes nothing; the fills it
+/// offers are those of the bar it is shown ([`PaperVenue::at_bar`]).
 #[derive(Debug, Clone, Copy)]
 pub struct PaperVenue<'a> {
     book: &'a PaperBroker,
+    account: &'a Portfolio,
     chaos: PaperChaos,
     bar: Option<&'a Bar>,
 }
 
 impl<'a> PaperVenue<'a> {
-    pub fn new(book: &'a PaperBroker, chaos: PaperChaos) -> Self {
+    pub fn new(book: &'a PaperBroker, account: &'a Portfolio, chaos: PaperChaos) -> Self {
         PaperVenue {
             book,
+            account,
             chaos,
             bar: None,
         }
@@ -177,15 +181,23 @@ impl Broker for PaperVenue<'_> {
             .collect())
     }
 
-    /// The simulator keeps no positions of its own: the engine's portfolio is the book.
+    /// The positions its fills made (the flat ones left out).
     fn positions(&mut self) -> Result<Vec<VenuePosition>, BrokerError> {
-        Ok(Vec::new())
+        Ok(self
+            .account
+            .positions()
+            .filter(|p| !p.qty.is_zero())
+            .map(|p| VenuePosition {
+                symbol: p.symbol,
+                qty: p.qty,
+            })
+            .collect())
     }
 
     fn account(&mut self) -> Result<VenueAccount, BrokerError> {
         Ok(VenueAccount {
             id: "paper".into(),
-            cash: None,
+            cash: Some(self.account.cash),
         })
     }
 
@@ -230,24 +242,28 @@ mod tests {
         let mut b = book();
         b.submit(order("bl-1-0"));
         let before = b.clone();
-        let mut v = PaperVenue::new(&b, PaperChaos::default());
+        let account = Portfolio::new(Decimal::from(1000));
+        let mut v = PaperVenue::new(&b, &account, PaperChaos::default());
         v.submit(&order("bl-2-0"), 1).unwrap();
         let found = v.lookup(&ClientOrderId::parse("bl-1-0").unwrap()).unwrap();
         assert_eq!(found.map(|o| o.remaining), Some(Decimal::from(5)));
         assert_eq!(v.lookup(&ClientOrderId::parse("bl-2-0").unwrap()), Ok(None));
         assert_eq!(v.open_orders().unwrap().len(), 1);
         assert_eq!(v.cancel_all().unwrap().len(), 1);
+        assert_eq!(v.positions(), Ok(Vec::new()), "no fill yet: flat");
+        assert_eq!(v.account().unwrap().cash, Some(Decimal::from(1000)));
         assert_eq!(b, before, "the book moves only by applied records");
     }
 
     #[test]
     fn lost_replies_are_seeded_by_order_and_attempt() {
         let b = book();
+        let account = Portfolio::new(Decimal::from(1000));
         let chaos = PaperChaos {
             lost_reply_every: Some(3),
         };
         let answers = |attempt| -> Vec<Result<(), BrokerError>> {
-            let mut v = PaperVenue::new(&b, chaos);
+            let mut v = PaperVenue::new(&b, &account, chaos);
             (1..40)
                 .map(|i| v.submit(&order(&format!("bl-{i}-0")), attempt))
                 .collect()
@@ -256,7 +272,7 @@ mod tests {
         assert_eq!(first, answers(1), "the same choices every time");
         let lost = first.iter().filter(|a| a.is_err()).count();
         assert!((5..30).contains(&lost), "about one in three: {lost}");
-        let mut calm = PaperVenue::new(&b, PaperChaos::default());
+        let mut calm = PaperVenue::new(&b, &account, PaperChaos::default());
         assert_eq!(calm.submit(&order("bl-1-0"), 1), Ok(()));
     }
 }

@@ -444,7 +444,8 @@ fn trade(
     while !w.halting() && w.opts.max_bars.is_none_or(|m| state.bars < m) {
         crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
         let bar = feed.next_bar();
-        let mut venue = PaperVenue::new(&state.broker, w.opts.paper_chaos()).at_bar(&bar);
+        let mut venue =
+            PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos()).at_bar(&bar);
         let fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
         w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
         pass(state, w, log)?;

@@ -121,7 +121,7 @@ fn cancel(state: &EngineState, w: &Writer<'_>, cancels: Cancels, log: &mut dyn F
 
 /// The venue: the paper broker, seen through the [`Broker`] trait.
 fn venue<'a>(state: &'a EngineState, w: &Writer<'_>) -> PaperVenue<'a> {
-    PaperVenue::new(&state.broker, w.opts.paper_chaos())
+    PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
 }
 
 /// Chaos (paper only): the first send waits, once (a slow decision path).
