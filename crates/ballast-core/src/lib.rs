@@ -13,6 +13,7 @@
 //! text in; they carry out what this crate decides.
 
 pub mod backtest;
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -91,6 +91,11 @@ impl PaperBroker {
         self.cfg = Some(cfg);
     }
 
+    /// Fills given so far (the next fill id is `paper-<this + 1>`).
+    pub fn fills(&self) -> u64 {
+        self.fills
+    }
+
     /// The simulator's settings.
     pub fn config(&self) -> Option<&PaperConfig> {
         self.cfg.as_ref()

@@ -16,29 +16,30 @@
 //! `inbox_quarantine_dropped` and logged), never silently. A crash between a quarantine write
 //! and its record writes the entry again at the restart: an entry may repeat, none is lost.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use ballast_core::config::Config;
 use ballast_core::engine::{EngineState, InboxOutcome, InboxRecord};
 use ballast_core::inbox::MAX_LINE_BYTES;
 use ballast_core::time::Timestamp;
-use ballast_store::Layout;
+use ballast_store::storage::StorageFile;
+use ballast_store::{Layout, Storage};
 
-use crate::runtime::{EngineError, INBOX, Writer};
+use crate::runtime::{EngineError, Writer};
 
-/// Bytes of the inbox read per loop for its lines, at most.
-pub const CHUNK_BYTES: usize = 64 * 1024;
-/// Bytes of one over-long line skipped (and streamed to quarantine) per loop, at most.
-pub const LONG_LINE_BYTES_PER_LOOP: u64 = 1 << 20;
+pub use crate::limits::{
+    INBOX_CHUNK_BYTES as CHUNK_BYTES, INBOX_LONG_LINE_BYTES_PER_LOOP as LONG_LINE_BYTES_PER_LOOP,
+};
+use crate::limits::{
+    INBOX_REJECTIONS_LOGGED_EACH as REJECTIONS_LOGGED_EACH,
+    INBOX_REJECTIONS_LOGGED_EVERY as REJECTIONS_LOGGED_EVERY,
+};
 
 /// Whether the engine said once that the inbox is not a regular file.
 static NOT_REGULAR_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Rejected lines logged one by one, then one in [`REJECTIONS_LOGGED_EVERY`] (per process).
-const REJECTIONS_LOGGED_EACH: u64 = 20;
-const REJECTIONS_LOGGED_EVERY: u64 = 1_000;
+/// Rejected lines logged so far (one by one, then one in [`REJECTIONS_LOGGED_EVERY`]).
 static REJECTIONS_LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Consume what was appended to the inbox since the last loop; `now` names the day's
@@ -67,17 +68,17 @@ pub(crate) fn read_inbox(
     }
     use std::os::unix::fs::MetadataExt;
     let file = Some(meta.ino());
-    let previous_offset = state.inbox_offset;
-    let restart = if state.inbox_file.is_none() {
+    let previous_offset = state.decisions.inbox_offset;
+    let restart = if state.decisions.inbox_file.is_none() {
         // The first sight of an inbox file (or a journal of a version that did not record
         // which): adopted where reading stands, unless it is shorter.
         (meta.len() < previous_offset).then_some("is shorter than what was read: it was truncated")
-    } else if state.inbox_file != file {
+    } else if state.decisions.inbox_file != file {
         Some("is another file than the one read so far (renamed and replaced: rotated)")
     } else if meta.len() < previous_offset {
         Some("is shorter than what was read: it was truncated")
     } else if previous_offset > 0
-        && state.inbox_long_line.is_none()
+        && state.decisions.inbox_long_line.is_none()
         && !ends_a_line_at(&path, previous_offset)
     {
         // Truncated and written again past the old offset (logrotate's copytruncate): what
@@ -86,7 +87,7 @@ pub(crate) fn read_inbox(
     } else {
         None
     };
-    if restart.is_some() || state.inbox_file.is_none() {
+    if restart.is_some() || state.decisions.inbox_file.is_none() {
         if let Some(why) = restart {
             log(&format!(
                 "warning: inbox/signals.jsonl {why} ({} bytes, {previous_offset} read); reading it from the start",
@@ -103,18 +104,23 @@ pub(crate) fn read_inbox(
             None => InboxRecord {
                 file,
                 offset_after: previous_offset,
-                line: state.inbox_lines,
+                line: state.decisions.inbox_lines,
                 outcome: InboxOutcome::Opened,
             },
         };
         commit(state, w, rec, log)?;
     }
-    if meta.len() == state.inbox_offset || !state.inbox_has_room() {
+    if meta.len() == state.decisions.inbox_offset || !state.inbox_has_room() {
         return Ok(());
     }
-    let mut quarantine =
-        DayQuarantine::new(layout, &path, now, config.engine.inbox_quarantine_max_bytes);
-    let result = match state.inbox_long_line.is_some() {
+    let mut quarantine = DayQuarantine::new(
+        w.storage,
+        layout,
+        &path,
+        now,
+        config.engine.inbox_quarantine_max_bytes,
+    );
+    let result = match state.decisions.inbox_long_line.is_some() {
         true => skip_long_line(state, w, &path, &mut quarantine, log),
         false => read_lines(state, config, w, &path, &mut quarantine, log),
     };
@@ -147,8 +153,7 @@ fn commit(
     rec: InboxRecord,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    w.append(INBOX, &rec, log)?;
-    state.apply_inbox(&rec);
+    w.commit(state, ballast_core::engine::EngineRecord::Inbox(rec), log)?;
     Ok(())
 }
 
@@ -180,7 +185,7 @@ fn read_lines(
     quarantine: &mut DayQuarantine,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    let Some(buf) = read_from(path, state.inbox_offset, CHUNK_BYTES, log) else {
+    let Some(buf) = read_from(path, state.decisions.inbox_offset, CHUNK_BYTES, log) else {
         return Ok(());
     };
     let mut start = 0usize;
@@ -189,8 +194,8 @@ fn read_lines(
             return Ok(());
         }
         let raw = &buf[start..start + nl];
-        let offset_after = state.inbox_offset + (nl + 1) as u64;
-        let line = state.inbox_lines + 1;
+        let offset_after = state.decisions.inbox_offset + (nl + 1) as u64;
+        let line = state.decisions.inbox_lines + 1;
         start += nl + 1;
         let outcome = match parse(raw, config) {
             Ok(signal) => {
@@ -216,7 +221,7 @@ fn read_lines(
     }
     let rest = &buf[start..];
     if rest.len() > MAX_LINE_BYTES && state.inbox_has_room() {
-        let line = state.inbox_lines + 1;
+        let line = state.decisions.inbox_lines + 1;
         let error = format!(
             "the line is longer than {MAX_LINE_BYTES} bytes ({} bytes read, no end of line yet)",
             rest.len()
@@ -224,7 +229,7 @@ fn read_lines(
         let outcome = reject(state, quarantine, line, rest, false, error, log);
         let rec = InboxRecord {
             file: None,
-            offset_after: state.inbox_offset + rest.len() as u64,
+            offset_after: state.decisions.inbox_offset + rest.len() as u64,
             line,
             outcome,
         };
@@ -319,10 +324,10 @@ fn skip_long_line(
     quarantine: &mut DayQuarantine,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    let Some(long) = state.inbox_long_line.clone() else {
+    let Some(long) = state.decisions.inbox_long_line.clone() else {
         return Ok(());
     };
-    let line = state.inbox_lines;
+    let line = state.decisions.inbox_lines;
     let mut consumed = 0u64;
     let mut ended = false;
     let mut dropped = false;
@@ -332,7 +337,7 @@ fn skip_long_line(
     };
     while consumed < LONG_LINE_BYTES_PER_LOOP && !ended {
         let room = (LONG_LINE_BYTES_PER_LOOP - consumed).min(CHUNK_BYTES as u64) as usize;
-        let Some(buf) = read_from(path, state.inbox_offset + consumed, room, log) else {
+        let Some(buf) = read_from(path, state.decisions.inbox_offset + consumed, room, log) else {
             break;
         };
         if buf.is_empty() {
@@ -382,7 +387,7 @@ fn skip_long_line(
     }
     let rec = InboxRecord {
         file: None,
-        offset_after: state.inbox_offset + consumed,
+        offset_after: state.decisions.inbox_offset + consumed,
         line,
         outcome: InboxOutcome::Continued {
             bytes: consumed,
@@ -402,17 +407,24 @@ enum Kept {
 }
 
 /// The day's quarantine file of one inbox file, opened on first use, appended to, bounded.
-struct DayQuarantine {
+struct DayQuarantine<'a> {
+    storage: &'a dyn Storage,
     layout: Layout,
     path: PathBuf,
     max_bytes: u64,
     /// The open file and its length.
-    file: Option<(PathBuf, File, u64)>,
+    file: Option<(PathBuf, Box<dyn StorageFile>, u64)>,
     written: bool,
 }
 
-impl DayQuarantine {
-    fn new(layout: &Layout, source: &Path, now: Timestamp, max_bytes: u64) -> Self {
+impl<'a> DayQuarantine<'a> {
+    fn new(
+        storage: &'a dyn Storage,
+        layout: &Layout,
+        source: &Path,
+        now: Timestamp,
+        max_bytes: u64,
+    ) -> Self {
         let day: String = now
             .to_string()
             .chars()
@@ -424,6 +436,7 @@ impl DayQuarantine {
             .map_or_else(|| "inbox".into(), |n| n.to_string_lossy().into_owned());
         let dir = layout.quarantine().join("inbox");
         DayQuarantine {
+            storage,
             layout: layout.clone(),
             path: dir.join(format!("{name}.corrupt.{day}")),
             max_bytes,
@@ -432,14 +445,21 @@ impl DayQuarantine {
         }
     }
 
-    /// The file `path`, open for appending, and its length.
-    fn open(&mut self, path: &Path) -> io::Result<&mut (PathBuf, File, u64)> {
+    /// The file `path`, open for appending (created if need be, never through a link), and
+    /// its length.
+    fn open(&mut self, path: &Path) -> io::Result<&mut (PathBuf, Box<dyn StorageFile>, u64)> {
         if self.file.as_ref().is_none_or(|(p, _, _)| p != path) {
             self.sync()?;
             let dir = path.parent().unwrap_or(Path::new(""));
             self.layout.create_own_dir(dir)?;
-            let f = ballast_store::layout::open_append_nofollow(path)?;
-            let len = f.metadata()?.len();
+            let (f, len) = match self.storage.create_new(path) {
+                Ok(f) => (f, 0),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let f = self.storage.open_append(path)?;
+                    (f, self.storage.len(path)?)
+                }
+                Err(e) => return Err(e),
+            };
             self.file = Some((path.to_path_buf(), f, len));
         }
         self.file
@@ -493,7 +513,7 @@ impl DayQuarantine {
 
     /// Make what was written durable.
     fn sync(&mut self) -> io::Result<()> {
-        if let Some((_, f, _)) = &self.file {
+        if let Some((_, f, _)) = &mut self.file {
             if self.written {
                 f.sync_data()?;
                 self.written = false;

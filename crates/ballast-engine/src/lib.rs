@@ -7,6 +7,7 @@
 pub mod feed;
 pub mod heartbeat;
 pub mod inbox;
+pub mod limits;
 pub mod lock;
 pub mod runtime;
 

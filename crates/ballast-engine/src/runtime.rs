@@ -1,10 +1,11 @@
 //! The engine loop.
 //!
-//! Recovery: newest valid snapshot + replay of the journal (`market.bar`, `engine.decision`);
-//! a target left pending by a crash is decided now. Then, per bar: build the `market.bar`
-//! record, journal it (durable), apply it; if the strategy left a target, build the
-//! `engine.decision` record (signal, verdict, order intent), journal it, apply it — the order
-//! reaches the paper broker only after its intent is durable.
+//! Recovery: newest valid snapshot + replay of the journal, each record decoded as an
+//! [`EngineRecord`] and applied. Then a pass for what a crash left pending, and per bar: the
+//! inbox, the `market.bar` record (with the venue's fills on it), then a pass
+//! (`pass::pass`: the core's [`EngineState::poll`] decides what comes next; every record is
+//! journaled, durable, before it is applied — `Writer::commit` — so an order reaches the
+//! venue only after its intent is durable).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,18 +13,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
+use ballast_core::broker::{Broker, PaperChaos, PaperVenue};
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
-    ApplyError, BarRecord, DecisionRecord, EngineState, InboxRecord, JournalStamp,
-    KillSwitchRecord, LiquidationAction, LiquidationRecord, PaperSettingsRecord, STATE_SCHEMA,
-    SendOutcome, SentRecord, SettleRecord, TrimRules,
+    ApplyError, BarRecord, EngineRecord, EngineState, JournalStamp, PaperSettingsRecord,
+    STATE_SCHEMA, TrimRules,
 };
 use ballast_core::guard::Limits;
 use ballast_core::paper::PaperConfig;
-use ballast_core::time::Timestamp;
 use ballast_store::journal::{JournalError, JournalOptions, OpenPolicy};
 use ballast_store::record::RecordRef;
-use ballast_store::recovery::{RecoverError, RecoverSpec, recover};
+use ballast_store::recovery::{RecoverError, RecoverSpec, Recovered, recover};
 use ballast_store::snapshot::{SnapshotError, Snapshots};
 use ballast_store::{Journal, Layout, RealStorage, Storage, SystemClock};
 
@@ -35,8 +35,10 @@ pub use ballast_core::engine::kinds::{
     POLICY, SENT, SETTLE, STAMP,
 };
 mod controls;
+mod pass;
 mod report;
-use controls::{follow_policy, kill_switch};
+mod say;
+use pass::pass;
 use report::pipeline_report;
 
 const SNAPSHOT_NAME: &str = "engine";
@@ -59,6 +61,8 @@ pub enum EngineError {
     Snapshot(#[from] SnapshotError),
     #[error("market data: {0}")]
     Feed(#[from] file::FileError),
+    #[error("the venue did not answer a query, trading stops: {0}")]
+    Venue(ballast_core::broker::BrokerError),
     #[error("cannot encode an engine record: {0}")]
     Encode(#[from] serde_json::Error),
     #[error("the journal and the engine disagree at seq {seq}: {error}")]
@@ -150,72 +154,10 @@ pub struct Report {
     pub state: EngineState,
 }
 
+/// Replay one journal record: decoded as its type, then applied.
 fn apply(state: &mut EngineState, limits: &Limits, rec: &RecordRef<'_>) -> Result<(), String> {
-    match &*rec.kind {
-        BAR => {
-            let r: BarRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad market.bar record: {e}"))?;
-            state.apply_bar(&r, limits).map_err(|e| e.to_string())
-        }
-        DECISION => {
-            let d: DecisionRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad engine.decision record: {e}"))?;
-            state.apply_decision(&d, limits).map_err(|e| e.to_string())
-        }
-        LIQUIDATION => {
-            let r: LiquidationRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad engine.liquidation record: {e}"))?;
-            state.apply_liquidation(&r);
-            Ok(())
-        }
-        KILL_SWITCH => {
-            let r: KillSwitchRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad engine.kill_switch record: {e}"))?;
-            state.apply_kill_switch(&r);
-            Ok(())
-        }
-        EXPIRED => {
-            let r: ballast_core::engine::ExpiryRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad signal.expired record: {e}"))?;
-            state.apply_expiry(&r);
-            Ok(())
-        }
-        POLICY => {
-            let r: ballast_core::engine::PolicyRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad engine.policy record: {e}"))?;
-            state.apply_policy(&r);
-            Ok(())
-        }
-        STAMP => {
-            let r: JournalStamp = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad journal.stamp record: {e}"))?;
-            state.stamp = Some(r);
-            Ok(())
-        }
-        PAPER_SETTINGS => {
-            let r: PaperSettingsRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad paper.settings record: {e}"))?;
-            state.apply_paper_settings(&r);
-            Ok(())
-        }
-        SENT => {
-            let r: SentRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad order.sent record: {e}"))?;
-            state.apply_sent(&r).map_err(|e| e.to_string())
-        }
-        SETTLE => {
-            let r: SettleRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad order.settle record: {e}"))?;
-            state.apply_settle(&r).map_err(|e| e.to_string())
-        }
-        INBOX => {
-            let r: InboxRecord = serde_json::from_str(rec.body.get())
-                .map_err(|e| format!("bad inbox.line record: {e}"))?;
-            state.apply_inbox(&r);
-            Ok(())
-        }
-        _ => Ok(()), // other components' records
-    }
+    let r = EngineRecord::decode(&rec.kind, rec.body.get())?;
+    state.apply(&r, limits).map_err(|e| e.to_string())
 }
 
 fn build_feed(config: &Config, log: &mut dyn FnMut(&str)) -> Result<Feed, EngineError> {
@@ -258,52 +200,135 @@ pub fn run(
 ) -> Result<Report, EngineError> {
     let storage: Arc<dyn Storage> = Arc::new(RealStorage);
     let layout = Layout::new(data_dir);
+    let _lock = open_data_dir(&*storage, &layout, opts, log)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let limits = Limits::from(config);
+    let (journal, recovered) = recover_state(config, &storage, &layout, &clock, &limits)?;
+    if recovered.state.schema != STATE_SCHEMA {
+        return Err(EngineError::Schema {
+            found: recovered.state.schema,
+        });
+    }
+    say_recovered(&recovered, log);
+    let mut state = recovered.state;
+    let mut report = Report {
+        recovered_bars: state.bars,
+        snapshot_seq: recovered.snapshot_seq,
+        replayed: recovered.replayed,
+        heals: recovered.heals.len(),
+        bars: state.bars,
+        last_seq: recovered.last_seq,
+        state: state.clone(),
+    };
+    let opts = &Options {
+        crash_after_seq: opts.crash_after_seq.filter(|_| paper(config)),
+        lost_reply_every: opts.lost_reply_every.filter(|_| paper(config)),
+        stall_before_send_ms: opts.stall_before_send_ms.filter(|_| paper(config)),
+        trim: TrimRules::from(config),
+        ..opts.clone()
+    };
+    let mut w = Writer {
+        journal: &journal,
+        storage: &*storage,
+        layout: &layout,
+        limits: &limits,
+        opts,
+        last_seq: recovered.last_seq,
+        since_snapshot: 0,
+        policy_seen: None,
+        stalled: false,
+        kill_switch_noted: false,
+        stop,
+    };
+    let files = Files {
+        storage: &*storage,
+        clock: &*clock,
+        journal: &journal,
+    };
+    let mut feed = build_feed(config, log)?;
+    feed.skip(state.bars);
+    start(&mut state, config, &mut w, log)?;
+    trade(&mut state, config, &mut feed, &mut w, &files, log)?;
+    if let Some(pid) = opts.supervisor.filter(|_| supervisor_gone(opts)) {
+        log(&format!(
+            "the supervisor (pid {pid}) is gone: halted before the next order (journal at seq {}); the next supervisor recovers from here",
+            w.last_seq
+        ));
+    }
+    if w.since_snapshot > 0 {
+        files.write_snapshots(&state, &layout, config)?;
+    }
+    report.bars = state.bars;
+    report.last_seq = w.last_seq;
+    report.state = state;
+    Ok(report)
+}
+
+fn paper(config: &Config) -> bool {
+    config.general.mode == Mode::Paper
+}
+
+/// Refuse links in the data directory, create it, and take the engine lock (one engine per
+/// data directory, and one runtime: a standalone engine holds the data directory itself),
+/// before anything reads or writes the journal.
+fn open_data_dir(
+    storage: &dyn Storage,
+    layout: &Layout,
+    opts: &Options,
+    log: &mut dyn FnMut(&str),
+) -> Result<crate::lock::RuntimeLock, EngineError> {
     // Nothing is written through a link inside the data directory: not the journal, the
     // snapshots, the quarantine copies, the lock (the same refusal `ballast heal` and
     // `ballast journal verify` report).
     if let Some(why) = ballast_core::heal::link_refusal(&layout.symlink_obs()) {
         return Err(EngineError::Link(why));
     }
+    let data_dir = layout.root();
     layout
-        .create(&*storage)
+        .create(storage)
         .map_err(|source| EngineError::DataDir {
             dir: data_dir.to_path_buf(),
             source,
         })?;
-    // One engine per data directory, and one runtime (a standalone engine holds the data
-    // directory itself), before anything reads or writes the journal.
     let lock = crate::lock::acquire_runtime(data_dir, &layout.run(), opts.supervisor)?;
     if let Some(w) = lock.dir.as_ref().and_then(|d| d.warning(data_dir)) {
         log(&format!("warning: {w}"));
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let limits = Limits::from(config);
-    let policy = match config.general.mode {
-        Mode::Paper => OpenPolicy::SalvageDangerous,
-        Mode::Live => OpenPolicy::RefuseDangerous,
-    };
+    Ok(lock)
+}
+
+/// The newest valid snapshot and the journal after it, replayed; what recovery did, logged.
+fn recover_state(
+    config: &Config,
+    storage: &Arc<dyn Storage>,
+    layout: &Layout,
+    clock: &Arc<dyn Clock>,
+    limits: &Limits,
+) -> Result<(Journal, Recovered<EngineState>), EngineError> {
     let spec = RecoverSpec {
-        storage: Arc::clone(&storage),
-        layout: &layout,
-        clock: Arc::clone(&clock),
+        storage: Arc::clone(storage),
+        layout,
+        clock: Arc::clone(clock),
         opts: JournalOptions::from(&config.journal),
-        policy,
+        policy: if paper(config) {
+            OpenPolicy::SalvageDangerous
+        } else {
+            OpenPolicy::RefuseDangerous
+        },
         snapshot_name: SNAPSHOT_NAME,
         snapshot_retain: config.journal.snapshot_retain as usize,
         report_snapshots: REPORT_SNAPSHOTS,
         check_record: ballast_core::engine::kinds::check_body,
     };
-    let (journal, recovered) = recover(
+    Ok(recover(
         &spec,
         || EngineState::new(config),
-        &mut |s: &mut EngineState, r| apply(s, &limits, r),
-    )?;
-    let mut state = recovered.state;
-    if state.schema != STATE_SCHEMA {
-        return Err(EngineError::Schema {
-            found: state.schema,
-        });
-    }
+        &mut |s: &mut EngineState, r| apply(s, limits, r),
+    )?)
+}
+
+/// What recovery did, in the log.
+fn say_recovered(recovered: &Recovered<EngineState>, log: &mut dyn FnMut(&str)) {
     for h in &recovered.heals {
         log(&format!("heal: {} {}: {}", h.component, h.path, h.action));
     }
@@ -321,85 +346,19 @@ pub fn run(
     }
     log(&format!(
         "recovered: {} bars, snapshot at seq {}, {} records replayed, journal at seq {}",
-        state.bars, recovered.snapshot_seq, recovered.replayed, recovered.last_seq
+        recovered.state.bars, recovered.snapshot_seq, recovered.replayed, recovered.last_seq
     ));
-    let mut report = Report {
-        recovered_bars: state.bars,
-        snapshot_seq: recovered.snapshot_seq,
-        replayed: recovered.replayed,
-        heals: recovered.heals.len(),
-        bars: state.bars,
-        last_seq: recovered.last_seq,
-        state: state.clone(),
-    };
+}
 
-    let mut feed = build_feed(config, log)?;
-    feed.skip(state.bars);
-    let snapshots = Snapshots {
-        storage: &*storage,
-        layout: &layout,
-        clock: &*clock,
-        name: SNAPSHOT_NAME,
-        retain: config.journal.snapshot_retain as usize,
-    };
-    // The universe's eligibility, persisted beside the engine snapshot for operators.
-    let universe = Snapshots {
-        storage: &*storage,
-        layout: &layout,
-        clock: &*clock,
-        name: "universe",
-        retain: 1,
-    };
-    let bps = opts.bars_per_second.unwrap_or(config.feed.bars_per_second);
-    let pace = (bps > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(bps)));
-    let mut loops = 0u64;
-    let started = Instant::now();
-    let opts = &Options {
-        crash_after_seq: opts
-            .crash_after_seq
-            .filter(|_| config.general.mode == Mode::Paper),
-        lost_reply_every: opts
-            .lost_reply_every
-            .filter(|_| config.general.mode == Mode::Paper),
-        stall_before_send_ms: opts
-            .stall_before_send_ms
-            .filter(|_| config.general.mode == Mode::Paper),
-        trim: TrimRules::from(config),
-        ..opts.clone()
-    };
-
-    let mut w = Writer {
-        journal: &journal,
-        layout: &layout,
-        limits: &limits,
-        opts,
-        last_seq: recovered.last_seq,
-        since_snapshot: 0,
-        policy_seen: None,
-        stalled: false,
-        kill_switch_noted: false,
-        stop,
-    };
-    // What operators (and the health monitor) read: pipeline, recent decisions, shadow totals.
-    let report_snap = Snapshots {
-        storage: &*storage,
-        layout: &layout,
-        clock: &*clock,
-        name: "pipeline",
-        retain: 1,
-    };
-    // Each snapshot is bound to the journal record at the seq it covers (the last durable one).
-    let write_snapshots = |state: &EngineState, _seq: u64| -> Result<(), EngineError> {
-        let Some((seq, crc)) = journal.durable_record() else {
-            return Ok(());
-        };
-        snapshots.write(seq, crc, state)?;
-        universe.write(seq, crc, &state.universe.snapshot())?;
-        report_snap.write(seq, crc, &pipeline_report(state))?;
-        Ok(())
-    };
-
-    // The journal's mode and account: stamped once, then checked at every start.
+/// At a start: the journal's mode and account (stamped once, then checked at every start),
+/// changed `[paper]` settings (journaled so that replay agrees), then a pass for what a crash
+/// left pending (a target between the two records of a bar).
+fn start(
+    state: &mut EngineState,
+    config: &Config,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
     let wanted_stamp = JournalStamp {
         mode: config.general.mode.as_str().to_owned(),
         account: match config.general.mode {
@@ -407,7 +366,7 @@ pub fn run(
             Mode::Live => "live".to_owned(),
         },
     };
-    match &state.stamp {
+    match &state.controls.stamp {
         Some(st) if st.mode != wanted_stamp.mode => {
             return Err(EngineError::ModeMismatch {
                 journal: st.mode.clone(),
@@ -417,61 +376,81 @@ pub fn run(
         }
         Some(_) => {}
         None => {
-            w.append(STAMP, &wanted_stamp, log)?;
-            state.stamp = Some(wanted_stamp);
+            w.commit(state, EngineRecord::Stamp(wanted_stamp), log)?;
         }
     }
-
-    // Changed [paper] settings apply from here on, journaled so that replay agrees.
     let wanted = PaperConfig::from(&config.paper);
     if let Some(kept) = state.broker.config().filter(|k| **k != wanted) {
         let r = PaperSettingsRecord {
             previous: kept.clone(),
             now: wanted,
         };
-        let seq = w.append(PAPER_SETTINGS, &r, log)?;
-        state.apply_paper_settings(&r);
-        log(&format!(
-            "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
-            r.previous.slippage_bps,
-            r.now.slippage_bps,
-            r.previous.fee_bps,
-            r.now.fee_bps,
-            r.previous.participation,
-            r.now.participation,
-            r.previous.latency_ms,
-            r.now.latency_ms
-        ));
+        w.commit(state, EngineRecord::PaperSettings(r), log)?;
     }
+    pass(state, w, log)
+}
 
-    // A target left pending by a crash between the two records of a bar.
-    decide(&mut state, &mut w, log)?;
+/// The files written beside the journal: snapshots and the heartbeat.
+struct Files<'a> {
+    storage: &'a dyn Storage,
+    clock: &'a dyn Clock,
+    journal: &'a Journal,
+}
 
-    while !w.halting() && opts.max_bars.is_none_or(|m| state.bars < m) {
-        crate::inbox::read_inbox(&mut state, config, &mut w, clock.now(), log)?;
+impl Files<'_> {
+    /// The engine's snapshot, and beside it at the same seq what operators (and the health
+    /// monitor) read: the universe's eligibility and the pipeline report. Each is bound to
+    /// the journal record at the seq it covers (the last durable one).
+    fn write_snapshots(
+        &self,
+        state: &EngineState,
+        layout: &Layout,
+        config: &Config,
+    ) -> Result<(), EngineError> {
+        let Some((seq, crc)) = self.journal.durable_record() else {
+            return Ok(());
+        };
+        let snap = |name, retain| Snapshots {
+            storage: self.storage,
+            layout,
+            clock: self.clock,
+            name,
+            retain,
+        };
+        snap(SNAPSHOT_NAME, config.journal.snapshot_retain as usize).write(seq, crc, state)?;
+        snap("universe", 1).write(seq, crc, &state.universe.snapshot())?;
+        snap("pipeline", 1).write(seq, crc, &pipeline_report(state))?;
+        Ok(())
+    }
+}
+
+/// The loop: per bar the inbox, the bar record (with the venue's fills on it), a pass, a
+/// snapshot now and then, the heartbeat, the pace.
+fn trade(
+    state: &mut EngineState,
+    config: &Config,
+    feed: &mut Feed,
+    w: &mut Writer<'_>,
+    files: &Files<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    let bps = w
+        .opts
+        .bars_per_second
+        .unwrap_or(config.feed.bars_per_second);
+    let pace = (bps > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(bps)));
+    let mut loops = 0u64;
+    let started = Instant::now();
+    while !w.halting() && w.opts.max_bars.is_none_or(|m| state.bars < m) {
+        crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
         let bar = feed.next_bar();
-        let rec = state.bar_record(bar);
-        let seq = w.append(BAR, &rec, log)?;
-        state
-            .apply_bar(&rec, &limits)
-            .map_err(|error| EngineError::Apply { seq, error })?;
-        for f in &rec.fills {
-            log(&format!(
-                "{} {} {} @ {} (order {}, fill {})",
-                match f.side {
-                    ballast_core::domain::Side::Buy => "bought",
-                    ballast_core::domain::Side::Sell => "sold",
-                },
-                f.qty,
-                f.symbol,
-                f.price,
-                f.client_order_id,
-                f.fill_id
-            ));
-        }
-        decide(&mut state, &mut w, log)?;
+        let mut venue =
+            PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos()).at_bar(&bar);
+        let fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
+        w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
+        pass(state, w, log)?;
         if w.since_snapshot >= config.journal.snapshot_every_records {
-            write_snapshots(&state, w.last_seq)?;
+            files.write_snapshots(state, w.layout, config)?;
             w.since_snapshot = 0;
         }
         loops += 1;
@@ -479,46 +458,34 @@ pub fn run(
             version: ballast_store::files::VERSION,
             pid: std::process::id(),
             loops,
-            time: clock.now(),
+            time: files.clock.now(),
             bars: state.bars,
             last_seq: w.last_seq,
             status: state.status(),
             view: state.view(config.risk.max_total_at_risk_pct),
         };
-        if let Err(e) = heartbeat::write(&layout, &hb) {
+        if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
         }
-        if opts.debug {
+        if w.opts.debug {
             log(&format!("debug: bar {} seq {}", state.bars, w.last_seq));
         }
         if let Some(p) = pace {
             let due = p.mul_f64(loops as f64);
             if let Some(left) = due.checked_sub(started.elapsed()) {
-                wait(opts, left);
+                wait(w.opts, left);
             }
         }
     }
-    if let Some(pid) = opts.supervisor.filter(|_| supervisor_gone(opts)) {
-        log(&format!(
-            "the supervisor (pid {pid}) is gone: halted before the next order (journal at seq {}); the next supervisor recovers from here",
-            w.last_seq
-        ));
-    }
-    if w.since_snapshot > 0 {
-        write_snapshots(&state, w.last_seq)?;
-    }
-    report.bars = state.bars;
-    report.last_seq = w.last_seq;
-    report.state = state;
-    Ok(report)
+    Ok(())
 }
 
-use ballast_core::engine::MAX_STUCK;
-
 /// Appends the engine's records: durable first, then counted toward the next snapshot, then
-/// (paper chaos only) possibly a crash.
+/// (paper chaos only) possibly a crash, then applied.
 pub(crate) struct Writer<'a> {
     journal: &'a Journal,
+    /// Every other file the engine writes goes through it (the inbox's quarantine).
+    pub(crate) storage: &'a dyn Storage,
     pub(crate) layout: &'a Layout,
     limits: &'a Limits,
     opts: &'a Options,
@@ -542,182 +509,36 @@ impl Writer<'_> {
         self.stop.load(Ordering::SeqCst) || supervisor_gone(self.opts)
     }
 
-    pub(crate) fn append<T: serde::Serialize + ?Sized>(
+    /// Journal `record` (durable), run the chaos crash hook, apply it to `state`, and log
+    /// what it did. Returns its seq.
+    pub(crate) fn commit(
         &mut self,
-        kind: &str,
-        body: &T,
+        state: &mut EngineState,
+        record: EngineRecord,
         log: &mut dyn FnMut(&str),
     ) -> Result<u64, EngineError> {
-        let seq = self.journal.append(kind, body)?;
+        let seq = self.journal.append(record.kind(), &record.body())?;
         self.last_seq = seq;
         self.since_snapshot += 1;
         chaos_crash(self.opts, seq, log);
+        let said = say::say(state, &record, seq);
+        state
+            .apply(&record, self.limits)
+            .map_err(|error| EngineError::Apply { seq, error })?;
+        for line in &said {
+            log(line);
+        }
         Ok(seq)
     }
 }
 
-/// Auto-trim, then every pending target: each record journaled, then applied.
-fn decide(
-    state: &mut EngineState,
-    w: &mut Writer<'_>,
-    log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
-    // Halting: no new intent and no send (intents already journaled are sent by the next
-    // start's recovery).
-    if w.halting() {
-        return Ok(());
-    }
-    kill_switch(state, w, log)?;
-    follow_policy(state, w, log)?;
-    // The stuck-signal healer, on market time (so replay decides the same).
-    if let Some(now) = state.last_bar {
-        if let Some(r) = state.expiry_record(now) {
-            w.append(EXPIRED, &r, log)?;
-            state.apply_expiry(&r);
-            for (id, why) in &r.expired {
-                log(&format!("heal: signal {id} expired: {why}"));
-            }
-            for id in &r.cancelled {
-                log(&format!("heal: order {id} of an expired signal cancelled"));
-            }
+impl Options {
+    /// The paper venue's chaos options.
+    fn paper_chaos(&self) -> PaperChaos {
+        PaperChaos {
+            lost_reply_every: self.lost_reply_every,
         }
     }
-    let gate = state.gate();
-    if w.halting() {
-        return Ok(());
-    }
-    if let Some(r) = state.plan_liquidations(&w.opts.trim, &gate) {
-        w.append(LIQUIDATION, &r, log)?;
-        state.apply_liquidation(&r);
-        for a in &r.actions {
-            match a {
-                LiquidationAction::Start { liquidation: l } => log(&format!(
-                    "liquidation {} {} {} {}: {}",
-                    l.id, l.side, l.remaining, l.symbol, l.reason
-                )),
-                LiquidationAction::Place {
-                    id, step, order, ..
-                } => log(&format!(
-                    "liquidation {id}: {step} order {} {} {}",
-                    order.client_order_id, order.side, order.qty
-                )),
-                LiquidationAction::GiveUp { id, remaining } => log(&format!(
-                    "liquidation {id}: path exhausted with {remaining} left"
-                )),
-                LiquidationAction::TrimEnded {
-                    success,
-                    exposure_pct,
-                    cap_pct,
-                } => log(&format!(
-                    "auto-trim ended ({}): exposure {exposure_pct} % of equity, cap {cap_pct} %",
-                    if *success { "under the cap" } else { "FAILED" }
-                )),
-                LiquidationAction::Alert {
-                    failures,
-                    exposure_pct,
-                    cap_pct,
-                    excess_usd,
-                } => log(&format!(
-                    "CRITICAL: auto-trim failed {failures} times in a row: exposure {exposure_pct} % of equity > cap {cap_pct} % (excess {excess_usd} USD)"
-                )),
-            }
-        }
-    }
-    while let Some(d) = state.decide(w.limits, &gate) {
-        if w.halting() {
-            return Ok(());
-        }
-        let seq = w.append(DECISION, &d, log)?;
-        state
-            .apply_decision(&d, w.limits)
-            .map_err(|error| EngineError::Apply { seq, error })?;
-        match &d.order {
-            Some(o) => log(&format!(
-                "{} {} {} ({}), guard {} -> order {} (signal {})",
-                o.side,
-                o.qty,
-                o.symbol,
-                why(&d),
-                verdict_word(&d),
-                o.client_order_id,
-                d.signal
-            )),
-            None => log(&format!(
-                "no order for {} {} {} ({}) -> {} (signal {})",
-                d.side,
-                d.candidate_qty,
-                d.symbol,
-                why(&d),
-                verdict_word(&d),
-                d.signal
-            )),
-        }
-    }
-    send_orders(state, w, log)
-}
-
-/// At most `limit` bytes of `path` (a longer file is an error, never read whole).
-/// Settle orders whose outcome is unknown by looking them up, then send the intents — each
-/// answer journaled, then applied.
-fn send_orders(
-    state: &mut EngineState,
-    w: &mut Writer<'_>,
-    log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
-    let now = state.last_bar.unwrap_or(Timestamp::EPOCH);
-    if w.halting() {
-        return Ok(());
-    }
-    for r in state.paper_lookups(now) {
-        let seq = w.append(SETTLE, &r, log)?;
-        state
-            .apply_settle(&r)
-            .map_err(|error| EngineError::Apply { seq, error })?;
-        log(&format!(
-            "order {} looked up: {}",
-            r.client_order_id,
-            if r.found {
-                "the venue has it (settled)"
-            } else {
-                "the venue never got it; sending it again with the same id"
-            }
-        ));
-    }
-    for mut r in state.paper_sends(now) {
-        if let Some(ms) = w.opts.stall_before_send_ms.filter(|_| !w.stalled) {
-            w.stalled = true;
-            log(&format!(
-                "chaos: stalling {ms} ms before sending order {}",
-                r.client_order_id
-            ));
-            wait(w.opts, Duration::from_millis(ms));
-        }
-        if w.halting() {
-            return Ok(());
-        }
-        if let Some(received) = lost_reply(w.opts, &r) {
-            r.outcome = SendOutcome::Unknown {
-                error: "chaos: the paper venue's reply was lost".into(),
-                paper_venue_received: received,
-            };
-        }
-        let seq = w.append(SENT, &r, log)?;
-        state
-            .apply_sent(&r)
-            .map_err(|error| EngineError::Apply { seq, error })?;
-        match &r.outcome {
-            SendOutcome::Accepted => {}
-            SendOutcome::Rejected { reason } => log(&format!(
-                "order {} rejected by the venue: {reason}",
-                r.client_order_id
-            )),
-            SendOutcome::Unknown { error, .. } => log(&format!(
-                "order {} (attempt {}): no answer ({error}); in flight until a lookup settles it",
-                r.client_order_id, r.attempt
-            )),
-        }
-    }
-    Ok(())
 }
 
 /// A supervised engine's supervisor is no longer its parent.
@@ -750,51 +571,5 @@ fn wait(opts: &Options, d: Duration) {
             // Readable (a stop signal), or poll failed: stop waiting.
             _ => return,
         }
-    }
-}
-
-/// Paper chaos: is the reply to this send lost, and if so did the venue get the order?
-/// Seeded by the order id and attempt, so a restarted engine makes the same choices.
-fn lost_reply(opts: &Options, r: &SentRecord) -> Option<bool> {
-    let every = u64::from(opts.lost_reply_every?);
-    let h = ballast_core::hash::fnv1a(
-        r.client_order_id
-            .as_str()
-            .bytes()
-            .chain(r.attempt.to_le_bytes()),
-    );
-    (h % every == 0).then_some((h >> 32) & 1 == 1)
-}
-
-/// The strategy and its reason, the strategy named once (`sma_cross: sma_cross 10/30 cross
-/// up` reads `sma_cross 10/30 cross up`).
-fn why(d: &DecisionRecord) -> String {
-    if d.reason.starts_with(&d.strategy) {
-        d.reason.clone()
-    } else {
-        format!("{}: {}", d.strategy, d.reason)
-    }
-}
-
-fn verdict_word(d: &DecisionRecord) -> String {
-    use ballast_core::guard::Verdict;
-    match &d.verdict {
-        Verdict::Approve => "approved".into(),
-        Verdict::Resize { qty, reasons } => format!(
-            "resized to {qty}: {}",
-            reasons
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        Verdict::Reject { reasons } => format!(
-            "rejected: {}",
-            reasons
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
     }
 }

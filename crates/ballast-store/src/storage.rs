@@ -65,6 +65,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     }
     /// Whether `path` exists.
     fn exists(&self, path: &Path) -> bool;
+    /// The length of the file `path` (not through a link at its name).
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        self.read(path).map(|b| b.len() as u64)
+    }
     /// Create `path`, failing if it exists.
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn StorageFile>>;
     /// Create `path`, truncating it if it exists.
@@ -202,6 +206,10 @@ impl Storage for RealStorage {
 
     fn exists(&self, path: &Path) -> bool {
         path.exists()
+    }
+
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        fs::symlink_metadata(path).map(|m| m.len())
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {

@@ -4,16 +4,40 @@
 
 use super::*;
 
+/// The controls job: what the engine trades under — the journal's stamp, the kill switch and
+/// the safety policy as journaled, and the trading state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Controls {
+    pub trading_state: TradingState,
+    /// The journal's mode and account (`journal.stamp`).
+    pub stamp: Option<JournalStamp>,
+    /// The kill switch, while engaged (`engine.kill_switch`).
+    pub kill_switch: Option<KillSwitchRecord>,
+    /// The safety policy in force (`engine.policy`); none = ALLOW_ALL.
+    pub policy: Option<PolicyRecord>,
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Controls {
+            trading_state: TradingState::Active,
+            stamp: None,
+            kill_switch: None,
+            policy: None,
+        }
+    }
+}
+
 impl EngineState {
     /// Apply an `engine.kill_switch` record. Engaging cancels every open order (cancels are
     /// not orders: the kill switch allows them); the guard refuses every new order while it is
     /// engaged, and the liquidation path stops.
     pub fn apply_kill_switch(&mut self, r: &KillSwitchRecord) {
         if !r.engaged {
-            self.kill_switch = None;
+            self.controls.kill_switch = None;
             return;
         }
-        for (id, track) in std::mem::take(&mut self.orders) {
+        for (id, track) in std::mem::take(&mut self.orders.tracked) {
             self.broker.cancel(&id);
             self.stats.cancelled_by_kill_switch += 1;
             match track.owner {
@@ -24,7 +48,7 @@ impl EngineState {
                         .transition(signal, SignalState::Cancelled, r.at);
                 }
                 Owner::Liquidation(l) => {
-                    if let Some(l) = self.liquidations.get_mut(&l) {
+                    if let Some(l) = self.orders.liquidations.get_mut(&l) {
                         l.order = None;
                     }
                 }
@@ -32,19 +56,9 @@ impl EngineState {
             }
         }
         for order in &r.orders {
-            self.orders.insert(
-                order.client_order_id.clone(),
-                OrderTrack {
-                    order: order.clone(),
-                    owner: Owner::KillSwitch,
-                    filled: Decimal::ZERO,
-                    send: SendState::Intent,
-                    attempts: 0,
-                },
-            );
-            self.stats.orders += 1;
+            self.track_intent(order, Owner::KillSwitch);
         }
-        self.kill_switch = Some(r.clone());
+        self.controls.kill_switch = Some(r.clone());
     }
 
     /// The record for a change of the kill switch: with `flatten`, a market order closing each
@@ -101,6 +115,7 @@ impl EngineState {
         for (id, why) in stale {
             let orders: Vec<(&ClientOrderId, &OrderTrack)> = self
                 .orders
+                .tracked
                 .iter()
                 .filter(|(_, t)| t.owner == Owner::Signal(id))
                 .collect();
@@ -124,7 +139,7 @@ impl EngineState {
     pub fn apply_expiry(&mut self, r: &ExpiryRecord) {
         for id in &r.cancelled {
             self.broker.cancel(id);
-            self.orders.remove(id);
+            self.orders.tracked.remove(id);
         }
         for (id, _) in &r.expired {
             // A signal that moved on meanwhile refuses the transition: nothing changes.
@@ -140,7 +155,8 @@ impl EngineState {
 
     /// The policy in force (ALLOW_ALL when none was journaled).
     pub fn policy(&self) -> crate::policy::Policy {
-        self.policy
+        self.controls
+            .policy
             .as_ref()
             .map_or(crate::policy::Policy::AllowAll, |p| p.policy)
     }
@@ -152,7 +168,7 @@ impl EngineState {
         Gate {
             trading_state: p.trading_state(),
             size_multiplier: p.size_multiplier(),
-            kill_switch: self.kill_switch.is_some(),
+            kill_switch: self.controls.kill_switch.is_some(),
             mode_refusal: None,
         }
     }
@@ -197,26 +213,16 @@ impl EngineState {
             reason,
             at,
             orders,
-            releases: self.policy.as_ref().map_or(0, |p| p.releases),
+            releases: self.controls.policy.as_ref().map_or(0, |p| p.releases),
         }
     }
 
     /// Apply an `engine.policy` record: the policy is in force, its closing orders are intents.
     pub fn apply_policy(&mut self, r: &PolicyRecord) {
         for order in &r.orders {
-            self.orders.insert(
-                order.client_order_id.clone(),
-                OrderTrack {
-                    order: order.clone(),
-                    owner: Owner::Policy,
-                    filled: Decimal::ZERO,
-                    send: SendState::Intent,
-                    attempts: 0,
-                },
-            );
-            self.stats.orders += 1;
+            self.track_intent(order, Owner::Policy);
         }
-        self.policy = Some(r.clone());
+        self.controls.policy = Some(r.clone());
     }
 
     /// Apply a `paper.settings` record.
@@ -227,6 +233,7 @@ impl EngineState {
     /// Orders sent whose outcome is still unknown.
     pub fn unknown_orders(&self) -> usize {
         self.orders
+            .tracked
             .values()
             .filter(|t| matches!(t.send, SendState::Unknown { .. }))
             .count()

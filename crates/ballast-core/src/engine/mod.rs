@@ -14,17 +14,28 @@
 //! runtime decides it again: nothing is lost and no order is sent twice. Replaying the same
 //! journal always yields the same state.
 
+mod apply;
 mod controls;
+mod decisions;
+mod fills;
 pub mod kill_switch;
 pub mod kinds;
 mod orders;
+mod poll;
 mod records;
+mod shape;
 mod status;
 #[cfg(test)]
 mod tests;
 mod trim;
 mod view;
 
+pub use controls::Controls;
+pub use decisions::Decisions;
+pub use fills::Fills;
+pub use kinds::EngineRecord;
+pub use orders::Orders;
+pub use poll::{Cancels, Inputs, Next, PolicyChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
     KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,
@@ -34,28 +45,25 @@ pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 pub use view::{EngineView, OrderView, PositionView, VIEW_DECISIONS, VIEW_ORDERS, VIEW_POSITIONS};
 
-use std::collections::{BTreeMap, VecDeque};
-
-use rustc_hash::FxHashSet;
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::domain::{
-    ClientOrderId, FillId, Order, OrderKind, Quantity, Side, SignalId, Symbol, TimeInForce,
+    ClientOrderId, Order, OrderKind, Quantity, Side, SignalId, Symbol, TimeInForce,
 };
 use crate::guard::{self, Account, Candidate, Gate, GuardState, Limits, TradingState, Verdict};
 use crate::inbox::Ask;
 use crate::market::Bar;
 use crate::paper::{PaperBroker, PaperConfig};
-use crate::pipeline::DecisionLog;
 use crate::portfolio::Portfolio;
 use crate::shadow::Shadow;
 use crate::signal::{Signal, SignalBook, SignalState};
 use crate::strategy::{SmaCross, Strategy};
 use crate::time::Timestamp;
-use crate::trades::{Booked, RoundTrips};
+use crate::trades::RoundTrips;
 use crate::universe::Universe;
 
 /// Version of the engine state's shape (snapshots carry it).
@@ -141,8 +149,12 @@ pub struct LongLine {
     pub dropped: bool,
 }
 
-/// Everything the engine knows, rebuilt exactly from snapshot + journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything the engine knows, rebuilt exactly from snapshot + journal. The jobs' own state
+/// is in sub-structs: [`Fills`] (the fill-id memory), [`Decisions`] (targets waiting for a
+/// decision, the inbox they come from, the decision log), [`Orders`] (tracked orders and
+/// liquidations), [`Controls`] (stamp, kill switch, policy, trading state). On disk it is one
+/// flat object, keys in the order of the state before the split (`shape.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineState {
     pub schema: u32,
     pub portfolio: Portfolio,
@@ -153,22 +165,10 @@ pub struct EngineState {
     pub shadow: Shadow,
     pub signals: SignalBook,
     pub guard: GuardState,
-    pub trading_state: TradingState,
-    pub orders: BTreeMap<ClientOrderId, OrderTrack>,
-    fill_ids: FxHashSet<FillId>,
-    fill_order: VecDeque<FillId>,
-    /// Oldest first.
-    pub pending: VecDeque<PendingTarget>,
-    /// Bytes of `inbox/signals.jsonl` consumed, and lines.
-    pub inbox_offset: u64,
-    /// The inbox file (inode) `inbox_offset` is in; `None` before the first one was seen.
-    #[serde(default)]
-    pub inbox_file: Option<u64>,
-    pub inbox_lines: u64,
-    /// The over-long line being skipped (rejected, no end of line read yet).
-    #[serde(default)]
-    pub inbox_long_line: Option<LongLine>,
-    pub next_signal: u64,
+    pub controls: Controls,
+    pub orders: Orders,
+    fills: Fills,
+    pub decisions: Decisions,
     /// Bars applied: the feed resumes after them.
     pub bars: u64,
     pub last_bar: Option<Timestamp>,
@@ -178,30 +178,10 @@ pub struct EngineState {
     pub start_of_day_equity: Decimal,
     day: Option<(i32, u32, u32)>,
     pub stats: Stats,
-    /// The decision tracker.
-    pub decisions: DecisionLog,
-    /// Liquidations in progress (auto-trim), by id.
-    pub liquidations: BTreeMap<u64, Liquidation>,
-    pub next_liquidation: u64,
-    /// Consecutive auto-trims that did not bring exposure under the cap.
-    pub trim_failures: u32,
-    /// Exposure was over the cap when the current trim started.
-    pub trimming: bool,
     /// Round-trip trades: open ones and the most recent closed ones.
-    #[serde(default)]
     pub trips: RoundTrips,
-    /// The journal's mode and account (`journal.stamp`).
-    #[serde(default)]
-    pub stamp: Option<JournalStamp>,
-    /// The kill switch, while engaged (`engine.kill_switch`).
-    #[serde(default)]
-    pub kill_switch: Option<KillSwitchRecord>,
-    /// The safety policy in force (`engine.policy`); none = ALLOW_ALL.
-    #[serde(default)]
-    pub policy: Option<PolicyRecord>,
     /// The latest gap between two bars of one symbol (market time): stale-signal thresholds
     /// scale with it, so daily bars do not make every waiting signal "stuck".
-    #[serde(default)]
     pub bar_interval_ms: i64,
 }
 
@@ -233,16 +213,10 @@ impl EngineState {
             shadow: Shadow::default(),
             signals: SignalBook::default(),
             guard: GuardState::default(),
-            trading_state: TradingState::Active,
-            orders: BTreeMap::new(),
-            fill_ids: FxHashSet::default(),
-            fill_order: VecDeque::new(),
-            pending: VecDeque::new(),
-            inbox_offset: 0,
-            inbox_file: None,
-            inbox_lines: 0,
-            inbox_long_line: None,
-            next_signal: 1,
+            controls: Controls::default(),
+            orders: Orders::default(),
+            fills: Fills::default(),
+            decisions: Decisions::default(),
             bars: 0,
             last_bar: None,
             last_bar_of: BTreeMap::new(),
@@ -250,15 +224,7 @@ impl EngineState {
             start_of_day_equity: paper.starting_cash_usd,
             day: None,
             stats: Stats::default(),
-            decisions: DecisionLog::default(),
-            liquidations: BTreeMap::new(),
-            next_liquidation: 1,
-            trim_failures: 0,
-            trimming: false,
             trips: RoundTrips::default(),
-            stamp: None,
-            kill_switch: None,
-            policy: None,
             bar_interval_ms: 0,
         }
     }
@@ -273,83 +239,7 @@ impl EngineState {
     /// affects decisions still to be made).
     pub fn apply_bar(&mut self, r: &BarRecord, limits: &Limits) -> Result<(), ApplyError> {
         let bar = &r.bar;
-        for fill in &r.fills {
-            if self.fill_ids.contains(&fill.fill_id) {
-                self.stats.duplicate_fills += 1;
-                continue;
-            }
-            let Some(track) = self.orders.get_mut(&fill.client_order_id) else {
-                self.stats.unknown_fills += 1;
-                continue;
-            };
-            let remaining = track.order.qty.value() - track.filled;
-            if fill.qty.value() > remaining {
-                self.stats.overfills_refused += 1;
-                continue;
-            }
-            self.fill_ids.insert(fill.fill_id.clone());
-            self.fill_order.push_back(fill.fill_id.clone());
-            if self.fill_order.len() > FILL_ID_MEMORY {
-                if let Some(old) = self.fill_order.pop_front() {
-                    self.fill_ids.remove(&old);
-                }
-            }
-            self.broker.apply_fill(fill);
-            let before = self.portfolio.qty(&fill.symbol);
-            let realized_before = self
-                .portfolio
-                .position(&fill.symbol)
-                .map_or(Decimal::ZERO, |p| p.realized_pnl);
-            // The fill is for this symbol's position by construction; a mismatch is counted.
-            if self.portfolio.apply_fill(fill).is_err() {
-                self.stats.unknown_fills += 1;
-                continue;
-            }
-            self.stats.fills += 1;
-            let after = self.portfolio.qty(&fill.symbol);
-            let realized_after = self
-                .portfolio
-                .position(&fill.symbol)
-                .map_or(Decimal::ZERO, |p| p.realized_pnl);
-            let closed = self.trips.on_fill(
-                fill,
-                Booked {
-                    qty_before: before,
-                    qty_after: after,
-                    realized_before,
-                    realized_after,
-                },
-            );
-            if !before.is_zero()
-                && (after.is_zero() || after.is_sign_positive() != before.is_sign_positive())
-            {
-                // The trade's result net of its fees (the gross change if the trade began
-                // before this state kept trades).
-                let net = closed.unwrap_or(realized_after - realized_before);
-                self.guard.record_exit(net, fill.ts, limits);
-            }
-            track.filled += fill.qty.value();
-            // A fill proves the venue has the order.
-            track.send = SendState::Accepted;
-            let owner = track.owner;
-            let done = track.filled >= track.order.qty.value();
-            if done {
-                self.orders.remove(&fill.client_order_id);
-            }
-            match owner {
-                Owner::Signal(signal) => {
-                    self.signals.add_fill(signal, fill.qty.value());
-                    let to = if done {
-                        SignalState::Filled
-                    } else {
-                        SignalState::PartiallyFilled
-                    };
-                    self.signals.transition(signal, to, fill.ts)?;
-                }
-                Owner::Liquidation(id) => self.liquidation_filled(id, fill.qty.value(), done),
-                Owner::KillSwitch | Owner::Policy => {}
-            }
-        }
+        self.book_fills(&r.fills, limits)?;
         self.portfolio.mark(&bar.symbol, bar.close);
         let equity = self.portfolio.equity();
         // A new date starts the day's loss accounting (the calendar date is only worked out
@@ -382,8 +272,8 @@ impl EngineState {
         if let Some(target) = self.strategy.on_bar(bar) {
             self.stats.targets += 1;
             let have = self.portfolio.qty(&bar.symbol) + self.pending_qty(&bar.symbol);
-            if target.qty != have && self.pending.len() < MAX_PENDING {
-                self.pending.push_back(PendingTarget {
+            if target.qty != have && self.decisions.pending.len() < MAX_PENDING {
+                self.decisions.pending.push_back(PendingTarget {
                     symbol: bar.symbol,
                     ask: Ask::Target { qty: target.qty },
                     reason: target.reason.to_owned(),
@@ -402,13 +292,13 @@ impl EngineState {
     /// Apply an `inbox.line` record: the offset moves on; an accepted signal waits for a
     /// decision.
     pub fn apply_inbox(&mut self, r: &InboxRecord) {
-        let consumed = r.offset_after.saturating_sub(self.inbox_offset);
-        self.inbox_offset = r.offset_after;
-        self.inbox_lines = r.line;
+        let consumed = r.offset_after.saturating_sub(self.decisions.inbox_offset);
+        self.decisions.inbox_offset = r.offset_after;
+        self.decisions.inbox_lines = r.line;
         match &r.outcome {
             InboxOutcome::Accepted { signal } => {
                 self.stats.inbox_accepted += 1;
-                self.pending.push_back(PendingTarget {
+                self.decisions.pending.push_back(PendingTarget {
                     symbol: signal.symbol,
                     ask: signal.ask.clone(),
                     reason: signal.reason.clone(),
@@ -426,7 +316,7 @@ impl EngineState {
             } => {
                 self.stats.inbox_rejected += 1;
                 if *open {
-                    self.inbox_long_line = Some(LongLine {
+                    self.decisions.inbox_long_line = Some(LongLine {
                         bytes: consumed,
                         quarantined: quarantined.clone(),
                         dropped: *dropped,
@@ -440,30 +330,30 @@ impl EngineState {
                 ended,
                 dropped,
             } => {
-                if let Some(long) = &mut self.inbox_long_line {
+                if let Some(long) = &mut self.decisions.inbox_long_line {
                     long.bytes += bytes;
                     long.dropped |= *dropped;
                     if *ended {
                         if long.dropped {
                             self.stats.inbox_quarantine_dropped += 1;
                         }
-                        self.inbox_long_line = None;
+                        self.decisions.inbox_long_line = None;
                     }
                 }
             }
             InboxOutcome::Reset { .. } => {
-                self.inbox_long_line = None;
+                self.decisions.inbox_long_line = None;
                 if r.file.is_some() {
-                    self.inbox_file = r.file;
+                    self.decisions.inbox_file = r.file;
                 }
             }
-            InboxOutcome::Opened => self.inbox_file = r.file,
+            InboxOutcome::Opened => self.decisions.inbox_file = r.file,
         }
     }
 
     /// Can the inbox be read (is there room for more pending signals)?
     pub fn inbox_has_room(&self) -> bool {
-        self.pending.len() < MAX_PENDING
+        self.decisions.pending.len() < MAX_PENDING
     }
 
     /// The decision for the oldest pending target, if any: the signal, the verdict and the
@@ -475,8 +365,8 @@ impl EngineState {
     /// [`Self::decide`], or with `None` every order the strategy asks for is approved without
     /// the trade guard (a backtest with `--guard off`; the universe still applies).
     pub fn decide_with(&self, guard: Option<(&Limits, &Gate)>) -> Option<DecisionRecord> {
-        let p = self.pending.front()?;
-        let id = SignalId(self.next_signal);
+        let p = self.decisions.pending.front()?;
+        let id = SignalId(self.decisions.next_signal);
         let (side, qty, target_qty) = match &p.ask {
             Ask::Target { qty } => {
                 let have = self.portfolio.qty(&p.symbol) + self.pending_qty(&p.symbol);
@@ -507,7 +397,7 @@ impl EngineState {
         let account = Account::from_portfolio(
             &self.portfolio,
             &p.symbol,
-            u32::try_from(self.orders.len()).unwrap_or(u32::MAX),
+            u32::try_from(self.orders.tracked.len()).unwrap_or(u32::MAX),
             self.reserved_cash(),
             self.start_of_day_equity,
             self.peak_equity,
@@ -526,7 +416,7 @@ impl EngineState {
             }
         } else if let Some((limits, gate)) = guard {
             let gate = Gate {
-                trading_state: self.trading_state.max_with(gate.trading_state),
+                trading_state: self.controls.trading_state.max_with(gate.trading_state),
                 ..gate.clone()
             };
             guard::evaluate(limits, &gate, &self.guard, &candidate, &account, p.at)
@@ -569,17 +459,17 @@ impl EngineState {
         d: &DecisionRecord,
         limits: &Limits,
     ) -> Result<(), ApplyError> {
-        if self.pending.is_empty() {
+        if self.decisions.pending.is_empty() {
             return Err(ApplyError::NoPendingTarget);
         }
-        if d.signal != self.next_signal {
+        if d.signal != self.decisions.next_signal {
             return Err(ApplyError::SignalOutOfOrder {
-                expected: self.next_signal,
+                expected: self.decisions.next_signal,
                 found: d.signal,
             });
         }
-        let pending = self.pending.pop_front();
-        self.next_signal += 1;
+        let pending = self.decisions.pending.pop_front();
+        self.decisions.next_signal += 1;
         let id = SignalId(d.signal);
         self.signals.add(Signal {
             id,
@@ -593,7 +483,7 @@ impl EngineState {
             filled_qty: Decimal::ZERO,
         });
         self.stats.signals += 1;
-        self.decisions.record(
+        self.decisions.log.record(
             d.signal,
             d.at,
             d.symbol.as_str(),
@@ -652,17 +542,7 @@ impl EngineState {
                 };
                 self.guard.record_submit(&sent, d.at, limits);
                 // The intent is durable; sending is the next record (`order.sent`).
-                self.orders.insert(
-                    order.client_order_id.clone(),
-                    OrderTrack {
-                        order: order.clone(),
-                        owner: Owner::Signal(id),
-                        filled: Decimal::ZERO,
-                        send: SendState::Intent,
-                        attempts: 0,
-                    },
-                );
-                self.stats.orders += 1;
+                self.track_intent(order, Owner::Signal(id));
             }
         }
         Ok(())

@@ -3,11 +3,56 @@
 
 use super::*;
 
+/// The orders job: the orders Ballast decided on, tracked to a terminal state, and the
+/// liquidations (auto-trim) that place some of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orders {
+    pub tracked: BTreeMap<ClientOrderId, OrderTrack>,
+    /// Liquidations in progress (auto-trim), by id.
+    pub liquidations: BTreeMap<u64, Liquidation>,
+    pub next_liquidation: u64,
+    /// Consecutive auto-trims that did not bring exposure under the cap.
+    pub trim_failures: u32,
+    /// Exposure was over the cap when the current trim started.
+    pub trimming: bool,
+}
+
+impl Default for Orders {
+    fn default() -> Self {
+        Orders {
+            tracked: BTreeMap::new(),
+            liquidations: BTreeMap::new(),
+            next_liquidation: 1,
+            trim_failures: 0,
+            trimming: false,
+        }
+    }
+}
+
+impl EngineState {
+    /// Track a new order intent of `owner` (journaled; sending it is a later record,
+    /// `order.sent`).
+    pub(super) fn track_intent(&mut self, order: &Order, owner: Owner) {
+        self.orders.tracked.insert(
+            order.client_order_id.clone(),
+            OrderTrack {
+                order: order.clone(),
+                owner,
+                filled: Decimal::ZERO,
+                send: SendState::Intent,
+                attempts: 0,
+            },
+        );
+        self.stats.orders += 1;
+    }
+}
+
 impl EngineState {
     /// Unfilled signed quantity of the orders the engine tracks in `symbol` (sent or not: an
     /// intent counts, so a target is never ordered twice).
     pub fn pending_qty(&self, symbol: &Symbol) -> Decimal {
         self.orders
+            .tracked
             .values()
             .filter(|t| t.order.symbol == *symbol)
             .map(|t| t.order.side.sign() * (t.order.qty.value() - t.filled))
@@ -17,6 +62,7 @@ impl EngineState {
     /// Cash the tracked orders would use, at their limit price or the symbol's mark.
     pub fn reserved_cash(&self) -> Decimal {
         self.orders
+            .tracked
             .values()
             .map(|t| {
                 let price = t
@@ -34,6 +80,7 @@ impl EngineState {
     /// accepts every well-formed order). A runtime with another venue sends them itself.
     pub fn paper_sends(&self, at: Timestamp) -> Vec<SentRecord> {
         self.orders
+            .tracked
             .iter()
             .filter(|(_, t)| t.send == SendState::Intent && t.attempts < MAX_SEND_ATTEMPTS)
             .map(|(id, t)| SentRecord {
@@ -49,6 +96,7 @@ impl EngineState {
     /// embedded paper venue.
     pub fn paper_lookups(&self, at: Timestamp) -> Vec<SettleRecord> {
         self.orders
+            .tracked
             .iter()
             .filter(
                 |(_, t)| matches!(t.send, SendState::Unknown { at_bar, .. } if at_bar < self.bars),
@@ -64,7 +112,7 @@ impl EngineState {
     /// Apply an `order.sent` record.
     pub fn apply_sent(&mut self, r: &SentRecord) -> Result<(), ApplyError> {
         let id = &r.client_order_id;
-        let Some(track) = self.orders.get_mut(id) else {
+        let Some(track) = self.orders.tracked.get_mut(id) else {
             return Err(ApplyError::UnknownOrder(id.clone()));
         };
         track.attempts = r.attempt;
@@ -89,7 +137,7 @@ impl EngineState {
                 }
             }
             SendOutcome::Rejected { .. } => {
-                self.orders.remove(id);
+                self.orders.tracked.remove(id);
                 self.stats.venue_rejections += 1;
                 if let Owner::Signal(signal) = owner {
                     self.signals.transition(signal, SignalState::Failed, r.at)?;
@@ -113,7 +161,7 @@ impl EngineState {
 
     /// Apply an `order.settle` record: found → at the venue; not found → to be sent again.
     pub fn apply_settle(&mut self, r: &SettleRecord) -> Result<(), ApplyError> {
-        let Some(track) = self.orders.get_mut(&r.client_order_id) else {
+        let Some(track) = self.orders.tracked.get_mut(&r.client_order_id) else {
             return Err(ApplyError::UnknownOrder(r.client_order_id.clone()));
         };
         if r.found {

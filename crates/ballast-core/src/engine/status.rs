@@ -52,9 +52,9 @@ impl EngineState {
             market_time: self.last_bar,
             bars: self.bars,
             trading_state: self.gate().trading_state,
-            policy: self.policy.as_ref().map(|p| p.policy),
-            kill_switch: self.kill_switch.is_some(),
-            orders_open: self.orders.len(),
+            policy: self.controls.policy.as_ref().map(|p| p.policy),
+            kill_switch: self.controls.kill_switch.is_some(),
+            orders_open: self.orders.tracked.len(),
             orders_unknown: self.unknown_orders(),
             orders_sent: self.stats.orders,
             unknown_outcomes: self.stats.unknown_outcomes,
@@ -72,7 +72,7 @@ impl EngineState {
             peak_equity: self.peak_equity,
             start_of_day_equity: self.start_of_day_equity,
             stop_loss_cooldown: self.guard.in_stop_loss_cooldown(now),
-            trim_failures: self.trim_failures,
+            trim_failures: self.orders.trim_failures,
         }
     }
 }

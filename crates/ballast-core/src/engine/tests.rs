@@ -4,21 +4,10 @@ use super::*;
 use crate::config;
 use crate::domain::{Fill, FillId, Notional, Price};
 
-#[derive(Debug, Clone)]
-enum Rec {
-    Bar(BarRecord),
-    Decision(DecisionRecord),
-    Sent(SentRecord),
-    Settle(SettleRecord),
-}
+type Rec = EngineRecord;
 
 fn apply(s: &mut EngineState, r: &Rec, limits: &Limits) {
-    match r {
-        Rec::Bar(b) => s.apply_bar(b, limits).unwrap(),
-        Rec::Decision(d) => s.apply_decision(d, limits).unwrap(),
-        Rec::Sent(x) => s.apply_sent(x).unwrap(),
-        Rec::Settle(x) => s.apply_settle(x).unwrap(),
-    }
+    s.apply(r, limits).unwrap();
 }
 
 /// Send the intents to the paper venue, journaling the answers.
@@ -118,7 +107,7 @@ fn a_crash_between_bar_and_decision_decides_once_after_recovery() {
         live.apply_bar(&r, &limits).unwrap();
         journal.push(Rec::Bar(r));
         i += 1;
-        if !live.pending.is_empty() {
+        if !live.decisions.pending.is_empty() {
             break;
         }
         if let Some(d) = live.decide(&limits, &Gate::default()) {
@@ -162,7 +151,12 @@ fn symbols_outside_the_universe_are_rejected_by_the_universe_check() {
         "{:?}",
         s.stats.rejections
     );
-    assert!(s.orders.values().all(|o| o.order.symbol.as_str() == "BBB"));
+    assert!(
+        s.orders
+            .tracked
+            .values()
+            .all(|o| o.order.symbol.as_str() == "BBB")
+    );
     assert!(s.stats.orders > 0, "the forced symbol still trades");
 }
 
@@ -234,7 +228,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
         let intent = s.paper_sends(all[next - 1].ts);
         assert_eq!(intent.len(), 1);
         let id = intent[0].client_order_id.clone();
-        let signal = match s.orders[&id].owner {
+        let signal = match s.orders.tracked[&id].owner {
             Owner::Signal(sig) => sig,
             Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
         };
@@ -256,7 +250,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
             "in flight, never rejected for a timeout"
         );
         // Whatever the strategy says meanwhile, the in-flight quantity counts: no second order.
-        let pending_before = s.pending_qty(&s.orders[&id].order.symbol);
+        let pending_before = s.pending_qty(&s.orders.tracked[&id].order.symbol);
         assert!(!pending_before.is_zero());
         // The lookup settles it, from the next bar on (a bar of the other symbol: it cannot
         // fill this order).
@@ -300,7 +294,7 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
             journal.push(Rec::Bar(r));
         }
         assert_eq!(fills, 1);
-        assert!(!s.orders.contains_key(&id));
+        assert!(!s.orders.tracked.contains_key(&id));
         // And the journal replays to the same state.
         assert_eq!(replay(&journal, &limits), s);
     }
@@ -325,13 +319,16 @@ fn a_fill_settles_an_unknown_order_and_a_venue_rejection_fails_its_signal() {
         let r = s.bar_record(*bar);
         s.apply_bar(&r, &limits).unwrap();
     }
-    assert!(!s.orders.contains_key(&id), "filled: settled by the fill");
+    assert!(
+        !s.orders.tracked.contains_key(&id),
+        "filled: settled by the fill"
+    );
     assert_eq!(s.unknown_orders(), 0);
 
     let (mut s, limits) = setup();
     let (_, next) = until_an_intent(&mut s, &limits, &all);
     let sent = s.paper_sends(all[next - 1].ts).remove(0);
-    let symbol = s.orders[&sent.client_order_id].order.symbol;
+    let symbol = s.orders.tracked[&sent.client_order_id].order.symbol;
     s.apply_sent(&SentRecord {
         outcome: SendOutcome::Rejected {
             reason: "insufficient buying power".into(),
@@ -386,7 +383,7 @@ mod trim {
         s.portfolio.cash = Decimal::from(60_000);
         s.apply_bar(&s.bar_record(bar_at(1, 100, 1_000_000)), &limits)
             .unwrap();
-        s.pending.clear();
+        s.decisions.pending.clear();
         let rules = TrimRules {
             max_total_at_risk_pct: Decimal::from(25),
             max_failures_before_alert: 3,
@@ -438,7 +435,7 @@ mod trim {
             "{r:?}"
         );
         s.apply_liquidation(&r);
-        assert_eq!((s.trim_failures, s.trimming), (0, false));
+        assert_eq!((s.orders.trim_failures, s.orders.trimming), (0, false));
         assert!(s.plan_liquidations(&rules, &Gate::default()).is_none());
     }
 
@@ -466,7 +463,7 @@ mod trim {
             // No volume: nothing ever fills.
             s.apply_bar(&s.bar_record(bar_at(n, 100, 0)), &limits)
                 .unwrap();
-            s.pending.clear();
+            s.decisions.pending.clear();
         }
         assert_eq!(
             &steps[..5],
@@ -500,14 +497,14 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
     let (_, next) = until_an_intent(&mut s, &limits, &all);
     let sent = s.paper_sends(all[next - 1].ts).remove(0);
     s.apply_sent(&sent).unwrap();
-    let signal = match s.orders[&sent.client_order_id].owner {
+    let signal = match s.orders.tracked[&sent.client_order_id].owner {
         Owner::Signal(sig) => sig,
         Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
     };
     assert_eq!(s.broker.open_orders().count(), 1);
     let engage = s.kill_switch_record(true, "drill".into(), false, all[next - 1].ts);
     s.apply_kill_switch(&engage);
-    assert!(s.orders.is_empty() && s.broker.open_orders().count() == 0);
+    assert!(s.orders.tracked.is_empty() && s.broker.open_orders().count() == 0);
     assert_eq!(s.stats.cancelled_by_kill_switch, 1);
     assert_eq!(
         s.signals.recent_done().next().map(|x| (x.id, x.state)),
@@ -519,9 +516,9 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
         assert!(r.fills.is_empty());
         s.apply_bar(&r, &limits).unwrap();
     }
-    assert!(s.kill_switch.is_some());
+    assert!(s.controls.kill_switch.is_some());
     s.apply_kill_switch(&s.kill_switch_record(false, "resume".into(), false, all[next].ts));
-    assert!(s.kill_switch.is_none());
+    assert!(s.controls.kill_switch.is_none());
 }
 
 #[test]
@@ -539,7 +536,7 @@ fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outc
             };
         }
         s.apply_sent(&sent).unwrap();
-        let signal = match s.orders[&sent.client_order_id].owner {
+        let signal = match s.orders.tracked[&sent.client_order_id].owner {
             Owner::Signal(sig) => sig,
             Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
         };
@@ -575,7 +572,7 @@ fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outc
         s.apply_expiry(&r);
         replayed.apply_expiry(&serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap());
         assert_eq!(s, replayed);
-        assert!(s.orders.is_empty() && s.broker.open_orders().count() == 0);
+        assert!(s.orders.tracked.is_empty() && s.broker.open_orders().count() == 0);
         assert_eq!(
             s.signals.get(signal).map(|x| x.state),
             Some(SignalState::Expired)
@@ -606,7 +603,10 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             dropped: false,
         },
     ));
-    assert_eq!(s.inbox_long_line.as_ref().map(|l| l.bytes), Some(65_536));
+    assert_eq!(
+        s.decisions.inbox_long_line.as_ref().map(|l| l.bytes),
+        Some(65_536)
+    );
     s.apply_inbox(&rec(
         65_536 + 1_000,
         1,
@@ -616,7 +616,12 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             dropped: true,
         },
     ));
-    assert!(s.inbox_long_line.as_ref().is_some_and(|l| l.dropped));
+    assert!(
+        s.decisions
+            .inbox_long_line
+            .as_ref()
+            .is_some_and(|l| l.dropped)
+    );
     s.apply_inbox(&rec(
         65_536 + 1_010,
         1,
@@ -626,9 +631,9 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             dropped: false,
         },
     ));
-    assert_eq!(s.inbox_long_line, None);
-    assert_eq!(s.inbox_offset, 66_546);
-    assert_eq!(s.inbox_lines, 1);
+    assert_eq!(s.decisions.inbox_long_line, None);
+    assert_eq!(s.decisions.inbox_offset, 66_546);
+    assert_eq!(s.decisions.inbox_lines, 1);
     assert_eq!(s.stats.inbox_rejected, 1, "one line, one rejection");
     assert_eq!(s.stats.inbox_quarantine_dropped, 1, "not kept whole");
     // A rotated inbox forgets the open line.
@@ -649,5 +654,7 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
             previous_offset: 70_000,
         },
     ));
-    assert_eq!(s.inbox_long_line, None);
+    assert_eq!(s.decisions.inbox_long_line, None);
 }
+
+mod poll;

@@ -13,7 +13,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use super::{EngineState, OrderTrack, Owner, SendState};
+use super::{EngineState, Owner};
 use crate::config::Config;
 use crate::domain::{ClientOrderId, Order, OrderKind, Price, Quantity, Side, Symbol, TimeInForce};
 use crate::guard::{Gate, TradingState};
@@ -114,10 +114,20 @@ fn pct(part: Decimal, whole: Decimal) -> Decimal {
     }
 }
 
+/// Exposure against the cap, as a trim judges it.
+#[derive(Debug, Clone, Copy)]
+struct Trim {
+    exposure: Decimal,
+    cap: Decimal,
+    exposure_pct: Decimal,
+    cap_pct: Decimal,
+}
+
 impl EngineState {
     /// A bar of `symbol` was applied: liquidation orders in it had a chance to fill.
     pub(super) fn liquidation_bar(&mut self, symbol: &Symbol) {
         for l in self
+            .orders
             .liquidations
             .values_mut()
             .filter(|l| &l.symbol == symbol)
@@ -127,12 +137,12 @@ impl EngineState {
     }
 
     pub(super) fn liquidation_filled(&mut self, id: u64, qty: Decimal, order_done: bool) {
-        let Some(l) = self.liquidations.get_mut(&id) else {
+        let Some(l) = self.orders.liquidations.get_mut(&id) else {
             return;
         };
         l.remaining -= qty;
         if l.remaining <= Decimal::ZERO {
-            self.liquidations.remove(&id);
+            self.orders.liquidations.remove(&id);
             self.stats.liquidations_done += 1;
         } else if order_done {
             l.order = None;
@@ -166,17 +176,46 @@ impl EngineState {
     /// What auto-trim does after this bar, if anything.
     pub fn plan_liquidations(&self, rules: &TrimRules, gate: &Gate) -> Option<LiquidationRecord> {
         if gate.kill_switch
-            || self.trading_state.max_with(gate.trading_state) == TradingState::Halted
+            || self.controls.trading_state.max_with(gate.trading_state) == TradingState::Halted
         {
             return None;
         }
         let mut actions = Vec::new();
         // 1. Move each liquidation along its path when its order had its chance.
-        for l in self.liquidations.values() {
+        self.advance_liquidations(rules, &mut actions);
+        // 2. With no liquidation left: judge the trim that ran, and start one if needed.
+        let equity = self.portfolio.equity();
+        let exposure = self.portfolio.gross_exposure();
+        let cap = rules.max_total_at_risk_pct * equity / Decimal::ONE_HUNDRED;
+        let (exposure_pct, cap_pct) = (pct(exposure, equity), rules.max_total_at_risk_pct);
+        let idle = self.orders.liquidations.is_empty()
+            || self.orders.liquidations.values().all(|l| {
+                actions
+                    .iter()
+                    .any(|a| matches!(a, LiquidationAction::GiveUp { id, .. } if *id == l.id))
+            });
+        let trim = Trim {
+            exposure,
+            cap,
+            exposure_pct,
+            cap_pct,
+        };
+        if idle && self.orders.trimming {
+            self.judge_trim(rules, &trim, &mut actions);
+        }
+        if idle && equity > Decimal::ZERO && exposure > cap {
+            self.start_trim(rules, &trim, &mut actions);
+        }
+        (!actions.is_empty()).then_some(LiquidationRecord { actions })
+    }
+
+    /// Each liquidation whose order had its chance moves to its next step (or gives up).
+    fn advance_liquidations(&self, rules: &TrimRules, actions: &mut Vec<LiquidationAction>) {
+        for l in self.orders.liquidations.values() {
             let open = l
                 .order
                 .as_ref()
-                .is_some_and(|c| self.orders.contains_key(c));
+                .is_some_and(|c| self.orders.tracked.contains_key(c));
             if open && l.bars_seen < rules.patience_bars {
                 continue;
             }
@@ -204,7 +243,10 @@ impl EngineState {
                 _ => l.remaining,
             };
             if let Some(order) = self.liquidation_order(l, next, qty) {
-                let cancel = l.order.clone().filter(|c| self.orders.contains_key(c));
+                let cancel = l
+                    .order
+                    .clone()
+                    .filter(|c| self.orders.tracked.contains_key(c));
                 actions.push(LiquidationAction::Place {
                     id: l.id,
                     cancel,
@@ -213,94 +255,101 @@ impl EngineState {
                 });
             }
         }
-        // 2. With no liquidation left: judge the trim that ran, and start one if needed.
-        let equity = self.portfolio.equity();
-        let exposure = self.portfolio.gross_exposure();
-        let cap = rules.max_total_at_risk_pct * equity / Decimal::ONE_HUNDRED;
-        let (exposure_pct, cap_pct) = (pct(exposure, equity), rules.max_total_at_risk_pct);
-        let idle = self.liquidations.is_empty()
-            || self.liquidations.values().all(|l| {
-                actions
-                    .iter()
-                    .any(|a| matches!(a, LiquidationAction::GiveUp { id, .. } if *id == l.id))
-            });
-        if idle && self.trimming {
-            let success = exposure <= cap;
-            actions.push(LiquidationAction::TrimEnded {
-                success,
+    }
+
+    /// The trim that ran is over: judged, and an alert after too many failures in a row.
+    fn judge_trim(&self, rules: &TrimRules, t: &Trim, actions: &mut Vec<LiquidationAction>) {
+        let Trim {
+            exposure,
+            cap,
+            exposure_pct,
+            cap_pct,
+        } = *t;
+        let success = exposure <= cap;
+        actions.push(LiquidationAction::TrimEnded {
+            success,
+            exposure_pct,
+            cap_pct,
+        });
+        let failures = if success {
+            0
+        } else {
+            self.orders.trim_failures + 1
+        };
+        if failures >= rules.max_failures_before_alert {
+            actions.push(LiquidationAction::Alert {
+                failures,
                 exposure_pct,
                 cap_pct,
+                excess_usd: (exposure - cap).max(Decimal::ZERO).round_dp(2),
             });
-            let failures = if success { 0 } else { self.trim_failures + 1 };
-            if failures >= rules.max_failures_before_alert {
-                actions.push(LiquidationAction::Alert {
-                    failures,
-                    exposure_pct,
-                    cap_pct,
-                    excess_usd: (exposure - cap).max(Decimal::ZERO).round_dp(2),
+        }
+    }
+
+    /// Exposure over the cap: liquidations of the largest positions, down to the cap less the
+    /// headroom.
+    fn start_trim(&self, rules: &TrimRules, t: &Trim, actions: &mut Vec<LiquidationAction>) {
+        let Trim {
+            exposure,
+            cap,
+            exposure_pct,
+            cap_pct,
+        } = *t;
+        let mut positions: Vec<(Decimal, &crate::domain::Position)> = self
+            .portfolio
+            .positions()
+            .filter_map(|p| Some(((p.qty * self.portfolio.mark_of(&p.symbol)?).abs(), p)))
+            .collect();
+        positions.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.symbol.cmp(&b.1.symbol)));
+        let target = cap * (Decimal::ONE_HUNDRED - rules.headroom_pct) / Decimal::ONE_HUNDRED;
+        let mut excess = exposure - target;
+        let mut next_id = self.orders.next_liquidation;
+        for (value, p) in positions {
+            if excess <= Decimal::ZERO {
+                break;
+            }
+            let Some(price) = self
+                .portfolio
+                .mark_of(&p.symbol)
+                .filter(|m| *m > Decimal::ZERO)
+            else {
+                continue;
+            };
+            let scale = p.qty.normalize().scale();
+            let qty = (excess / price)
+                .round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero)
+                .min(p.qty.abs());
+            if qty <= Decimal::ZERO {
+                continue;
+            }
+            excess -= (qty * price).min(value);
+            let l = Liquidation {
+                id: next_id,
+                symbol: p.symbol,
+                side: if p.qty > Decimal::ZERO {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                },
+                remaining: qty,
+                step: LiquidationStep::Primary,
+                order: None,
+                attempt: 0,
+                bars_seen: 0,
+                reason: format!("auto-trim: exposure {exposure_pct} % of equity > cap {cap_pct} %"),
+            };
+            next_id += 1;
+            if let Some(order) = self.liquidation_order(&l, LiquidationStep::Primary, qty) {
+                let id = l.id;
+                actions.push(LiquidationAction::Start { liquidation: l });
+                actions.push(LiquidationAction::Place {
+                    id,
+                    cancel: None,
+                    step: LiquidationStep::Primary,
+                    order,
                 });
             }
         }
-        if idle && equity > Decimal::ZERO && exposure > cap {
-            let mut positions: Vec<(Decimal, &crate::domain::Position)> = self
-                .portfolio
-                .positions()
-                .filter_map(|p| Some(((p.qty * self.portfolio.mark_of(&p.symbol)?).abs(), p)))
-                .collect();
-            positions.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.symbol.cmp(&b.1.symbol)));
-            let target = cap * (Decimal::ONE_HUNDRED - rules.headroom_pct) / Decimal::ONE_HUNDRED;
-            let mut excess = exposure - target;
-            let mut next_id = self.next_liquidation;
-            for (value, p) in positions {
-                if excess <= Decimal::ZERO {
-                    break;
-                }
-                let Some(price) = self
-                    .portfolio
-                    .mark_of(&p.symbol)
-                    .filter(|m| *m > Decimal::ZERO)
-                else {
-                    continue;
-                };
-                let scale = p.qty.normalize().scale();
-                let qty = (excess / price)
-                    .round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero)
-                    .min(p.qty.abs());
-                if qty <= Decimal::ZERO {
-                    continue;
-                }
-                excess -= (qty * price).min(value);
-                let l = Liquidation {
-                    id: next_id,
-                    symbol: p.symbol,
-                    side: if p.qty > Decimal::ZERO {
-                        Side::Sell
-                    } else {
-                        Side::Buy
-                    },
-                    remaining: qty,
-                    step: LiquidationStep::Primary,
-                    order: None,
-                    attempt: 0,
-                    bars_seen: 0,
-                    reason: format!(
-                        "auto-trim: exposure {exposure_pct} % of equity > cap {cap_pct} %"
-                    ),
-                };
-                next_id += 1;
-                if let Some(order) = self.liquidation_order(&l, LiquidationStep::Primary, qty) {
-                    let id = l.id;
-                    actions.push(LiquidationAction::Start { liquidation: l });
-                    actions.push(LiquidationAction::Place {
-                        id,
-                        cancel: None,
-                        step: LiquidationStep::Primary,
-                        order,
-                    });
-                }
-            }
-        }
-        (!actions.is_empty()).then_some(LiquidationRecord { actions })
     }
 
     /// Apply an `engine.liquidation` record.
@@ -308,9 +357,11 @@ impl EngineState {
         for a in &r.actions {
             match a {
                 LiquidationAction::Start { liquidation } => {
-                    self.next_liquidation = self.next_liquidation.max(liquidation.id + 1);
-                    self.trimming = true;
-                    self.liquidations
+                    self.orders.next_liquidation =
+                        self.orders.next_liquidation.max(liquidation.id + 1);
+                    self.orders.trimming = true;
+                    self.orders
+                        .liquidations
                         .insert(liquidation.id, liquidation.clone());
                 }
                 LiquidationAction::Place {
@@ -321,21 +372,11 @@ impl EngineState {
                 } => {
                     if let Some(c) = cancel {
                         self.broker.cancel(c);
-                        self.orders.remove(c);
+                        self.orders.tracked.remove(c);
                     }
                     // The intent; sending is the next record (`order.sent`).
-                    self.orders.insert(
-                        order.client_order_id.clone(),
-                        OrderTrack {
-                            order: order.clone(),
-                            owner: Owner::Liquidation(*id),
-                            filled: Decimal::ZERO,
-                            send: SendState::Intent,
-                            attempts: 0,
-                        },
-                    );
-                    self.stats.orders += 1;
-                    if let Some(l) = self.liquidations.get_mut(id) {
+                    self.track_intent(order, Owner::Liquidation(*id));
+                    if let Some(l) = self.orders.liquidations.get_mut(id) {
                         l.step = *step;
                         l.order = Some(order.client_order_id.clone());
                         l.attempt += 1;
@@ -343,15 +384,19 @@ impl EngineState {
                     }
                 }
                 LiquidationAction::GiveUp { id, .. } => {
-                    if let Some(c) = self.liquidations.remove(id).and_then(|l| l.order) {
+                    if let Some(c) = self.orders.liquidations.remove(id).and_then(|l| l.order) {
                         self.broker.cancel(&c);
-                        self.orders.remove(&c);
+                        self.orders.tracked.remove(&c);
                     }
                     self.stats.liquidations_given_up += 1;
                 }
                 LiquidationAction::TrimEnded { success, .. } => {
-                    self.trimming = false;
-                    self.trim_failures = if *success { 0 } else { self.trim_failures + 1 };
+                    self.orders.trimming = false;
+                    self.orders.trim_failures = if *success {
+                        0
+                    } else {
+                        self.orders.trim_failures + 1
+                    };
                 }
                 LiquidationAction::Alert { .. } => self.stats.critical_alerts += 1,
             }

@@ -100,6 +100,7 @@ impl EngineState {
         positions.truncate(VIEW_POSITIONS);
         let mut open_orders: Vec<OrderView> = self
             .orders
+            .tracked
             .values()
             .map(|t| OrderView {
                 client_order_id: t.order.client_order_id.as_str().to_owned(),
@@ -138,6 +139,7 @@ impl EngineState {
             open_orders_total,
             decisions: self
                 .decisions
+                .log
                 .recent()
                 .take(VIEW_DECISIONS)
                 .cloned()

@@ -110,10 +110,7 @@ pub enum FileError {
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-/// How many skipped-row errors are kept for the report.
-const KEEP_ERRORS: usize = 5;
-/// Bytes read at a time when a range's last line runs past its end, and for the header.
-const STEP: usize = 64 * 1024;
+use crate::limits::{FEED_KEEP_ERRORS as KEEP_ERRORS, FEED_STEP_BYTES as STEP};
 
 fn threads() -> usize {
     std::thread::available_parallelism()

@@ -2,69 +2,58 @@
 //! switch (`KILL_SWITCH`, released only by `ballast resume`'s release) and the supervisor's
 //! safety policy (`state/policy.json`).
 
-use super::*;
+use ballast_core::engine::kill_switch::{Step, step};
+use ballast_core::engine::{EngineState, PolicyChange};
+use ballast_store::Layout;
+
+use super::Writer;
 
 /// The kill switch: the `KILL_SWITCH` file (`ballast kill`, with or without a supervisor) is a
 /// request to engage it; the engine journals each change, and engaging cancels open orders.
 /// It is released only by the release token of `ballast resume` (`KILL_SWITCH.release`, owned
 /// by this user): the release is journaled, then the token removed. A file removed by hand
-/// leaves the switch engaged (said once). Decided by [`ballast_core::engine::kill_switch::step`].
+/// leaves the switch engaged (said once). Decided by [`ballast_core::engine::kill_switch::step`];
+/// an engagement or a release is journaled by the pass ([`EngineState::poll`]).
 pub(super) fn kill_switch(
-    state: &mut EngineState,
+    state: &EngineState,
     w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
-    use ballast_core::engine::kill_switch::{Step, step};
-    let token_path = w.layout.kill_switch_release();
+) -> Step {
     let request = ballast_store::files::kill_switch::request(&ballast_store::RealStorage, w.layout);
     let release = read_release(w.layout);
-    let remove_token = || {
-        let _ = std::fs::remove_file(&token_path);
-    };
-    match step(state.kill_switch.as_ref(), request, &release) {
-        Step::Nothing => {}
-        Step::Engage { reason, flatten } => {
-            w.kill_switch_noted = false;
-            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-            let r = state.kill_switch_record(true, reason, flatten, at);
-            w.append(KILL_SWITCH, &r, log)?;
-            let open = state.orders.len();
-            state.apply_kill_switch(&r);
-            remove_token();
-            log(&format!(
-                "KILL SWITCH ENGAGED ({}): trading HALTED, {open} open order(s) cancelled{}",
-                r.reason,
-                if r.flatten {
-                    format!(", {} position(s) being closed at market", r.orders.len())
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        Step::Release { reason } => {
-            let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-            let r = state.kill_switch_record(false, reason, false, at);
-            w.append(KILL_SWITCH, &r, log)?;
-            state.apply_kill_switch(&r);
-            remove_token();
-            w.kill_switch_noted = false;
-            log(&format!(
-                "kill switch released ({}): trading resumes",
-                r.reason
-            ));
-        }
+    match step(state.controls.kill_switch.as_ref(), request, &release) {
         Step::DiscardToken { why } => {
-            remove_token();
-            log(&format!("{} removed: {why}", w.layout.display(&token_path)));
+            remove_token(w);
+            log(&format!(
+                "{} removed: {why}",
+                w.layout.display(&w.layout.kill_switch_release())
+            ));
+            Step::Nothing
         }
         Step::StaysEngaged { why } => {
             if !w.kill_switch_noted {
                 w.kill_switch_noted = true;
                 log(&format!("warning: {why}"));
             }
+            Step::Nothing
         }
+        journaled @ (Step::Engage { .. } | Step::Release { .. }) => {
+            w.kill_switch_noted = false;
+            journaled
+        }
+        Step::Nothing => Step::Nothing,
     }
-    Ok(())
+}
+
+/// After an `engine.kill_switch` record is journaled and applied: the release token is
+/// consumed (a token written before an engagement releases nothing).
+pub(super) fn kill_switch_journaled(w: &mut Writer<'_>) {
+    remove_token(w);
+    w.kill_switch_noted = false;
+}
+
+fn remove_token(w: &Writer<'_>) {
+    let _ = std::fs::remove_file(w.layout.kill_switch_release());
 }
 
 /// The release token of `layout`: a regular file of this user (never through a link), at
@@ -98,17 +87,17 @@ fn read_release(layout: &Layout) -> ballast_core::engine::kill_switch::Release {
 /// force (a restart never re-arms trading). What a valid file may change is decided by
 /// [`ballast_core::policy::adopt`]: out of EMERGENCY_SHUTDOWN only with an operator release.
 pub(super) fn follow_policy(
-    state: &mut EngineState,
+    state: &EngineState,
     w: &mut Writer<'_>,
     log: &mut dyn FnMut(&str),
-) -> Result<(), EngineError> {
+) -> Option<PolicyChange> {
     let path = w.layout.policy_file();
     let Ok(meta) = std::fs::metadata(&path) else {
-        return Ok(());
+        return None;
     };
     let seen = (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len());
     if w.policy_seen == Some(seen) {
-        return Ok(());
+        return None;
     }
     w.policy_seen = Some(seen);
     let file = match ballast_store::files::policy::read(&ballast_store::RealStorage, w.layout) {
@@ -120,39 +109,22 @@ pub(super) fn follow_policy(
                 e.reason(),
                 state.policy().as_str()
             ));
-            return Ok(());
+            return None;
         }
     };
-    let releases = state.policy.as_ref().map_or(0, |p| p.releases);
+    let releases = state.controls.policy.as_ref().map_or(0, |p| p.releases);
     let journal = ballast_store::journal::identity(&w.layout.engine_journal());
     match ballast_core::policy::adopt(state.policy(), releases, &file, journal.as_deref()) {
         Ok(true) => {}
-        Ok(false) => return Ok(()),
+        Ok(false) => return None,
         Err(refusal) => {
             log(&format!("warning: {refusal}"));
-            return Ok(());
+            return None;
         }
     }
-    let at = state.last_bar.unwrap_or(Timestamp::EPOCH);
-    let mut r = state.policy_record(file.policy, file.reason, at);
-    r.releases = file.releases;
-    w.append(POLICY, &r, log)?;
-    let from = state.policy();
-    state.apply_policy(&r);
-    log(&format!(
-        "safety policy {} -> {} ({}): trading {}{}",
-        from.as_str(),
-        r.policy.as_str(),
-        r.reason,
-        r.policy.trading_state(),
-        if r.orders.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", closing {} riskiest position(s) at market",
-                r.orders.len()
-            )
-        }
-    ));
-    Ok(())
+    Some(PolicyChange {
+        policy: file.policy,
+        reason: file.reason,
+        releases: file.releases,
+    })
 }

@@ -3,8 +3,7 @@
 
 use super::*;
 
-/// Recent decisions in the pipeline report.
-const REPORT_DECISIONS: usize = 50;
+use crate::limits::REPORT_DECISIONS;
 
 #[derive(serde::Serialize)]
 pub(super) struct PipelineFile<'a> {
@@ -22,12 +21,23 @@ pub(super) fn pipeline_report(state: &EngineState) -> PipelineFile<'_> {
     PipelineFile {
         pipeline: {
             let (stuck, age) = state.stale_thresholds();
-            ballast_core::pipeline::report(&state.signals, now, stuck, age, MAX_STUCK)
+            ballast_core::pipeline::report(
+                &state.signals,
+                now,
+                stuck,
+                age,
+                ballast_core::engine::MAX_STUCK,
+            )
         },
         stats: &state.stats,
-        recent_decisions: state.decisions.recent().take(REPORT_DECISIONS).collect(),
+        recent_decisions: state
+            .decisions
+            .log
+            .recent()
+            .take(REPORT_DECISIONS)
+            .collect(),
         shadow: &state.shadow.totals,
-        trim_failures: state.trim_failures,
-        liquidations_in_progress: state.liquidations.len(),
+        trim_failures: state.orders.trim_failures,
+        liquidations_in_progress: state.orders.liquidations.len(),
     }
 }

@@ -448,8 +448,8 @@ fn recorded_policy(data_dir: &Path, log: &mut dyn FnMut(&str)) -> Option<Policy>
     }
 }
 
-/// The engine's policy record type (`ballast_engine::runtime::POLICY`).
-const ENGINE_POLICY: &str = "engine.policy";
+/// The engine's policy record type.
+const ENGINE_POLICY: &str = ballast_core::engine::kinds::POLICY;
 
 /// The ops-journal event of a policy change.
 pub fn transition_event(t: &Transition) -> (String, Value) {

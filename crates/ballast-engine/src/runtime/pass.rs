@@ -1,0 +1,140 @@
+//! One pass of the engine after a bar (and at a start): the core decides what comes next
+//! ([`EngineState::poll`]: kill switch, policy, expiry, auto-trim, decisions, lookups, sends);
+//! this carries it out — asks the venue where a record needs its answer, journals and applies
+//! each record ([`Writer::commit`]), and stops at once when the engine must halt.
+
+use std::time::Duration;
+
+use ballast_core::broker::{Broker, BrokerError, PaperVenue};
+use ballast_core::engine::{
+    Cancels, EngineRecord, EngineState, Inputs, Next, SendOutcome, SentRecord, SettleRecord,
+};
+
+use super::controls::{follow_policy, kill_switch, kill_switch_journaled};
+use super::{EngineError, Writer, wait};
+
+/// Everything the pass has to do, each record journaled, then applied. Halting: no new intent
+/// and no send (intents already journaled are sent by the next start's recovery).
+pub(super) fn pass(
+    state: &mut EngineState,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    if w.halting() {
+        return Ok(());
+    }
+    let (limits, trim) = (w.limits, &w.opts.trim);
+    let mut inputs = Inputs::new(limits, trim);
+    inputs.kill_switch = kill_switch(state, w, log);
+    inputs.policy = follow_policy(state, w, log);
+    while let Some(next) = state.poll(&mut inputs) {
+        if w.halting() {
+            return Ok(());
+        }
+        let record = match next {
+            Next::Record(r) => r,
+            Next::Lookup {
+                client_order_id,
+                at,
+            } => match venue(state, w).lookup(&client_order_id) {
+                Ok(found) => EngineRecord::Settle(SettleRecord {
+                    client_order_id,
+                    at,
+                    found: found.is_some(),
+                }),
+                Err(e) => {
+                    log(&format!(
+                        "warning: order {client_order_id} could not be looked up ({e}); it stays in flight until the next pass"
+                    ));
+                    return Ok(());
+                }
+            },
+            Next::Send { order, attempt, at } => {
+                stall_before_send(w, &order.client_order_id, log);
+                if w.halting() {
+                    return Ok(());
+                }
+                let outcome = match venue(state, w).submit(&order, attempt) {
+                    Ok(()) => SendOutcome::Accepted,
+                    Err(BrokerError::Rejected { reason }) => SendOutcome::Rejected { reason },
+                    Err(BrokerError::NoAnswer {
+                        error,
+                        venue_received,
+                    }) => SendOutcome::Unknown {
+                        error,
+                        paper_venue_received: venue_received,
+                    },
+                    Err(e @ (BrokerError::Unavailable(_) | BrokerError::Schema(_))) => {
+                        SendOutcome::Unknown {
+                            error: e.to_string(),
+                            paper_venue_received: false,
+                        }
+                    }
+                };
+                EngineRecord::Sent(SentRecord {
+                    client_order_id: order.client_order_id,
+                    attempt,
+                    at,
+                    outcome,
+                })
+            }
+        };
+        let kill = matches!(record, EngineRecord::KillSwitch(_));
+        let cancels = state.cancels(&record);
+        w.commit(state, record, log)?;
+        if kill {
+            kill_switch_journaled(w);
+        }
+        cancel(state, w, cancels, log);
+    }
+    Ok(())
+}
+
+/// The cancels a journaled record stands for, asked of the venue. The paper venue's book
+/// moved when the record was applied (its answers change nothing); a venue that does not
+/// answer is said, and the order stays for reconciliation to settle.
+fn cancel(state: &EngineState, w: &Writer<'_>, cancels: Cancels, log: &mut dyn FnMut(&str)) {
+    let mut venue = venue(state, w);
+    let mut failed = Vec::new();
+    match cancels {
+        Cancels::None => {}
+        Cancels::All => failed.extend(
+            venue
+                .cancel_all()
+                .err()
+                .map(|e| ("every open order".to_owned(), e)),
+        ),
+        Cancels::These(ids) => {
+            for id in ids {
+                if let Err(e) = venue.cancel(&id) {
+                    failed.push((format!("order {id}"), e));
+                }
+            }
+        }
+    }
+    for (what, e) in failed {
+        log(&format!(
+            "warning: the venue did not cancel {what} ({e}); reconciliation settles it"
+        ));
+    }
+}
+
+/// The venue: the paper broker, seen through the [`Broker`] trait.
+fn venue<'a>(state: &'a EngineState, w: &Writer<'_>) -> PaperVenue<'a> {
+    PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
+}
+
+/// Chaos (paper only): the first send waits, once (a slow decision path).
+fn stall_before_send(
+    w: &mut Writer<'_>,
+    id: &ballast_core::domain::ClientOrderId,
+    log: &mut dyn FnMut(&str),
+) {
+    if let Some(ms) = w.opts.stall_before_send_ms.filter(|_| !w.stalled) {
+        w.stalled = true;
+        log(&format!(
+            "chaos: stalling {ms} ms before sending order {id}"
+        ));
+        wait(w.opts, Duration::from_millis(ms));
+    }
+}

@@ -1,0 +1,193 @@
+//! What the engine's log says about each record it journals: worked out from the state
+//! before the record is applied (how many orders a kill switch cancels, the policy it leaves).
+
+use ballast_core::domain::Side;
+use ballast_core::engine::{
+    DecisionRecord, EngineRecord, EngineState, LiquidationAction, LiquidationRecord, SendOutcome,
+};
+
+/// The log lines for `record`, journaled at `seq`, about to be applied to `state`.
+pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<String> {
+    match record {
+        EngineRecord::Stamp(_) | EngineRecord::Inbox(_) => Vec::new(),
+        EngineRecord::Bar(r) => r
+            .fills
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} @ {} (order {}, fill {})",
+                    match f.side {
+                        Side::Buy => "bought",
+                        Side::Sell => "sold",
+                    },
+                    f.qty,
+                    f.symbol,
+                    f.price,
+                    f.client_order_id,
+                    f.fill_id
+                )
+            })
+            .collect(),
+        EngineRecord::Decision(d) => vec![decision(d)],
+        EngineRecord::Liquidation(r) => liquidation(r),
+        EngineRecord::Sent(r) => match &r.outcome {
+            SendOutcome::Accepted => Vec::new(),
+            SendOutcome::Rejected { reason } => vec![format!(
+                "order {} rejected by the venue: {reason}",
+                r.client_order_id
+            )],
+            SendOutcome::Unknown { error, .. } => vec![format!(
+                "order {} (attempt {}): no answer ({error}); in flight until a lookup settles it",
+                r.client_order_id, r.attempt
+            )],
+        },
+        EngineRecord::Settle(r) => vec![format!(
+            "order {} looked up: {}",
+            r.client_order_id,
+            if r.found {
+                "the venue has it (settled)"
+            } else {
+                "the venue never got it; sending it again with the same id"
+            }
+        )],
+        EngineRecord::PaperSettings(r) => vec![format!(
+            "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
+            r.previous.slippage_bps,
+            r.now.slippage_bps,
+            r.previous.fee_bps,
+            r.now.fee_bps,
+            r.previous.participation,
+            r.now.participation,
+            r.previous.latency_ms,
+            r.now.latency_ms
+        )],
+        EngineRecord::KillSwitch(r) if r.engaged => vec![format!(
+            "KILL SWITCH ENGAGED ({}): trading HALTED, {} open order(s) cancelled{}",
+            r.reason,
+            state.orders.tracked.len(),
+            if r.flatten {
+                format!(", {} position(s) being closed at market", r.orders.len())
+            } else {
+                String::new()
+            }
+        )],
+        EngineRecord::KillSwitch(r) => {
+            vec![format!(
+                "kill switch released ({}): trading resumes",
+                r.reason
+            )]
+        }
+        EngineRecord::Policy(r) => vec![format!(
+            "safety policy {} -> {} ({}): trading {}{}",
+            state.policy().as_str(),
+            r.policy.as_str(),
+            r.reason,
+            r.policy.trading_state(),
+            if r.orders.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", closing {} riskiest position(s) at market",
+                    r.orders.len()
+                )
+            }
+        )],
+        EngineRecord::Expired(r) => r
+            .expired
+            .iter()
+            .map(|(id, why)| format!("heal: signal {id} expired: {why}"))
+            .chain(
+                r.cancelled
+                    .iter()
+                    .map(|id| format!("heal: order {id} of an expired signal cancelled")),
+            )
+            .collect(),
+    }
+}
+
+fn decision(d: &DecisionRecord) -> String {
+    match &d.order {
+        Some(o) => format!(
+            "{} {} {} ({}), guard {} -> order {} (signal {})",
+            o.side,
+            o.qty,
+            o.symbol,
+            why(d),
+            verdict_word(d),
+            o.client_order_id,
+            d.signal
+        ),
+        None => format!(
+            "no order for {} {} {} ({}) -> {} (signal {})",
+            d.side,
+            d.candidate_qty,
+            d.symbol,
+            why(d),
+            verdict_word(d),
+            d.signal
+        ),
+    }
+}
+
+fn liquidation(r: &LiquidationRecord) -> Vec<String> {
+    r.actions
+        .iter()
+        .map(|a| match a {
+            LiquidationAction::Start { liquidation: l } => format!(
+                "liquidation {} {} {} {}: {}",
+                l.id, l.side, l.remaining, l.symbol, l.reason
+            ),
+            LiquidationAction::Place {
+                id, step, order, ..
+            } => format!(
+                "liquidation {id}: {step} order {} {} {}",
+                order.client_order_id, order.side, order.qty
+            ),
+            LiquidationAction::GiveUp { id, remaining } => {
+                format!("liquidation {id}: path exhausted with {remaining} left")
+            }
+            LiquidationAction::TrimEnded {
+                success,
+                exposure_pct,
+                cap_pct,
+            } => format!(
+                "auto-trim ended ({}): exposure {exposure_pct} % of equity, cap {cap_pct} %",
+                if *success { "under the cap" } else { "FAILED" }
+            ),
+            LiquidationAction::Alert {
+                failures,
+                exposure_pct,
+                cap_pct,
+                excess_usd,
+            } => format!(
+                "CRITICAL: auto-trim failed {failures} times in a row: exposure {exposure_pct} % of equity > cap {cap_pct} % (excess {excess_usd} USD)"
+            ),
+        })
+        .collect()
+}
+
+/// The strategy and its reason, the strategy named once (`sma_cross: sma_cross 10/30 cross
+/// up` reads `sma_cross 10/30 cross up`).
+fn why(d: &DecisionRecord) -> String {
+    if d.reason.starts_with(&d.strategy) {
+        d.reason.clone()
+    } else {
+        format!("{}: {}", d.strategy, d.reason)
+    }
+}
+
+fn verdict_word(d: &DecisionRecord) -> String {
+    use ballast_core::guard::Verdict;
+    let joined = |reasons: &[ballast_core::guard::Reason]| {
+        reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    match &d.verdict {
+        Verdict::Approve => "approved".into(),
+        Verdict::Resize { qty, reasons } => format!("resized to {qty}: {}", joined(reasons)),
+        Verdict::Reject { reasons } => format!("rejected: {}", joined(reasons)),
+    }
+}
