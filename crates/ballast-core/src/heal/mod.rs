@@ -23,7 +23,7 @@ pub use links::{ENGINE_PATHS, SymlinkObs, engine_refusal as link_refusal};
 
 /// A lock or heartbeat is considered only after this age (SPEC §4: stale locks are older
 /// than 5 min).
-pub const STALE_LOCK_MS: i64 = 5 * 60 * 1000;
+pub const STALE_LOCK_MS: i64 = crate::time::ms_from_secs(5 * 60);
 
 /// Declared artifact files larger than this are reported, not rewritten (the healer reads a
 /// file whole to salvage it; this bounds that read).
