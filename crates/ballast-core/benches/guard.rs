@@ -2,6 +2,8 @@
 //! positions (target: median ≤ 1 µs, O(1) in portfolio size). Run with
 //! `cargo bench -p ballast-core --bench guard`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

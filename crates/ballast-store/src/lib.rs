@@ -10,6 +10,8 @@
 //! Invariant: nothing but [`journal::Journal`] appends to a journal, and every byte this crate
 //! writes goes through a [`storage::Storage`] — but the holder's pid in a [`pidlock`] file.
 
+#![forbid(unsafe_code)]
+
 pub mod bounded;
 pub mod journal;
 pub mod layout;
