@@ -3,17 +3,19 @@
 //! journal ends up record for record the same as that of an uninterrupted run: no lost or
 //! duplicate bar, no lost or duplicate decision, no duplicate order.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use ballast_store::RealStorage;
-use ballast_store::record::RecordRef;
+use common::journal::engine_records as live_records;
+use common::process::sigterm;
 
 const TOTAL_BARS: u64 = 1_500;
 
 fn engine(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    let mut c = common::ballast();
     c.args([
         "engine",
         "--standalone",
@@ -21,9 +23,7 @@ fn engine(dir: &Path) -> Command {
         "0",
         "--data-dir",
     ])
-    .arg(dir)
-    .env_remove("BALLAST_HOME")
-    .env_remove("BALLAST_CONFIG");
+    .arg(dir);
     c
 }
 
@@ -36,20 +36,16 @@ fn chaotic(dir: &Path) -> Command {
     c
 }
 
-/// `(seq, type, body)` of every record of the engine journal.
+/// `(type, body)` of every record of the engine journal, which must be clean.
 fn records(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let scan = ballast_store::journal::scan(
-        &RealStorage,
-        &dir.join("journal/engine"),
-        &mut |r: &RecordRef<'_>| {
-            out.push((r.kind.to_string(), r.body.get().to_owned()));
-            Ok(())
-        },
-    )
-    .unwrap();
-    assert_eq!(scan.verdict, ballast_store::journal::Verdict::Clean);
-    out
+    let (recs, scan) = common::journal::engine_scan(dir);
+    assert_eq!(
+        scan.unwrap().verdict,
+        ballast_store::journal::Verdict::Clean
+    );
+    recs.into_iter()
+        .map(|(_, kind, body)| (kind, body))
+        .collect()
 }
 
 #[test]
@@ -1043,38 +1039,20 @@ fn item_7_an_inbox_rotated_by_rename_is_read_from_its_start() {
     }
 }
 
-/// The engine journal's valid records while an engine may be writing it (no verdict asked).
-fn live_records(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let _ = ballast_store::journal::scan(
-        &RealStorage,
-        &dir.join("journal/engine"),
-        &mut |r: &RecordRef<'_>| {
-            out.push((r.kind.to_string(), r.body.get().to_owned()));
-            Ok(())
-        },
-    );
-    out
-}
-
 /// Poll the journal until `cond` holds (at most 60 s).
 fn wait_records(
     dir: &Path,
     what: &str,
     cond: impl Fn(&[(String, String)]) -> bool,
 ) -> Vec<(String, String)> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let recs = live_records(dir);
-        if cond(&recs) {
-            return recs;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait::until(
+        std::time::Duration::from_secs(60),
+        || {
+            let recs = live_records(dir);
+            if cond(&recs) { Ok(recs) } else { Err(()) }
+        },
+        |()| format!("timed out waiting for {what}"),
+    )
 }
 
 fn bars(recs: &[(String, String)]) -> usize {
@@ -1139,11 +1117,7 @@ fn part_e_a_kill_switch_file_removed_by_hand_releases_nothing_only_resume_does()
     let recs = wait_records(&data, "bars after the removal", |r| bars(r) > seen + 100);
     assert!(!released(&recs[engaged_at..]), "released by a hand removal");
     assert!(recs[engaged_at..].iter().all(|(k, _)| k != "order.sent"));
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&running),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    sigterm(&running);
     assert!(running.wait().unwrap().success());
     let err = std::fs::read_to_string(&err_path).unwrap();
     assert_eq!(err.matches(WARNING).count(), 1, "said once: {err}");

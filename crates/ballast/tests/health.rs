@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::report::policy;
 use common::{Sup, state, wait_health};
 use serde_json::Value;
 
@@ -37,10 +38,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn policy(h: &Value) -> &str {
-    h["policy"]["policy"].as_str().unwrap_or("")
 }
 
 fn subsystem<'a>(h: &'a Value, name: &str) -> &'a Value {
