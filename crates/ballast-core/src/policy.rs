@@ -5,6 +5,7 @@
 //! with a clean reconciliation. The state is persisted by the supervisor (`state/policy.json`),
 //! so a restart never re-arms trading.
 
+use crate::limits::POLICY_FILE_MAX_BYTES;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -469,9 +470,6 @@ pub fn release(
     )))
 }
 
-/// The longest `state/policy.json` a reader takes (a few latches and a reason: far less).
-pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_FILE_BYTES;
-
 /// `,"crc":"` + 8 hex digits + `"}`: the file ends like a journal record.
 const CRC_HEAD: &[u8] = b",\"crc\":\"";
 const CRC_SUFFIX_LEN: usize = CRC_HEAD.len() + 8 + 2;
@@ -510,9 +508,9 @@ pub fn encode_file(state: &PolicyState) -> Vec<u8> {
 /// Read `state/policy.json`'s bytes back: only a file whose checksum matches is a policy
 /// Ballast wrote. The error says what is wrong, in words.
 pub fn decode_file(bytes: &[u8]) -> Result<PolicyState, String> {
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if bytes.len() as u64 > POLICY_FILE_MAX_BYTES {
         return Err(format!(
-            "it is {} bytes, more than the {MAX_FILE_BYTES} a policy file can be",
+            "it is {} bytes, more than the {POLICY_FILE_MAX_BYTES} a policy file can be",
             bytes.len()
         ));
     }

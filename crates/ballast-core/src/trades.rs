@@ -2,6 +2,7 @@
 //! returns to flat (or flips, which closes one trade and opens the next). The engine keeps the
 //! most recent ones for the operator; a backtest keeps them all.
 
+use crate::limits::CLOSED_TRADES_KEPT_COUNT;
 use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
@@ -9,9 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Fill, Symbol, SymbolMap};
 use crate::time::Timestamp;
-
-/// Closed trades an engine remembers by default (older ones are counted, not kept).
-pub const KEEP_CLOSED: usize = 1_000;
 
 /// One round trip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +78,7 @@ pub struct RoundTrips {
 
 impl Default for RoundTrips {
     fn default() -> Self {
-        RoundTrips::keeping(KEEP_CLOSED)
+        RoundTrips::keeping(CLOSED_TRADES_KEPT_COUNT)
     }
 }
 

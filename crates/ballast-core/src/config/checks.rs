@@ -2,6 +2,7 @@
 //! valid, unique and not a built-in subsystem's; each kind has what it needs; thresholds are
 //! ordered; dependencies name known subsystems.
 
+use crate::limits::MAX_CHECKS_COUNT;
 use std::collections::BTreeSet;
 
 use super::error::{ConfigError, Origin};
@@ -9,9 +10,6 @@ use super::model::{CheckKind, Config};
 use super::schema::CHECK_KEYS;
 use super::services::{ServiceValues, TableArray, err, valid_name};
 use super::suggest::closest;
-
-/// Checks declared at most.
-pub const MAX_CHECKS: usize = 128;
 
 /// The subsystems Ballast registers itself (a check may not take their names).
 pub const BUILTIN_SUBSYSTEMS: &[&str] = &[
@@ -33,7 +31,7 @@ pub const BUILTIN_SUBSYSTEMS: &[&str] = &[
 pub const CHECKS: TableArray = TableArray {
     name: "checks",
     keys: CHECK_KEYS,
-    max: MAX_CHECKS,
+    max: MAX_CHECKS_COUNT,
     required: &["name"],
 };
 

@@ -1,6 +1,8 @@
 //! Load and validate a configuration: TOML text + environment → [`Config`] or every error at
 //! once. Pure: the caller reads the file and the environment and passes them in.
 
+use crate::limits::MAX_LIST_ENTRIES_COUNT;
+use crate::limits::MAX_SYMBOLS_COUNT;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::str::FromStr;
@@ -11,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Origin};
 use super::model::Config;
-use super::schema::{self, KEYS, KeySpec, Kind, MAX_LIST, MAX_SYMBOLS, SECTIONS, quoted_list};
+use super::schema::{self, KEYS, KeySpec, Kind, SECTIONS, quoted_list};
 use super::suggest::closest;
 use crate::domain::Symbol;
 
@@ -434,9 +436,12 @@ pub(super) fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueE
         (Kind::Choice(words), DeValue::String(s)) => check_choice(words, s).map_err(|m| (m, None)),
         (Kind::Text, DeValue::String(s)) => Ok(Json::String(s.to_string())),
         (Kind::Symbols, DeValue::Array(items)) => {
-            if items.len() > MAX_SYMBOLS {
+            if items.len() > MAX_SYMBOLS_COUNT {
                 return Err((
-                    format!("{} symbols; at most {MAX_SYMBOLS} are allowed", items.len()),
+                    format!(
+                        "{} symbols; at most {MAX_SYMBOLS_COUNT} are allowed",
+                        items.len()
+                    ),
                     None,
                 ));
             }
@@ -457,9 +462,12 @@ pub(super) fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueE
             Ok(Json::Array(out))
         }
         (Kind::Strings, DeValue::Array(items)) => {
-            if items.len() > MAX_LIST {
+            if items.len() > MAX_LIST_ENTRIES_COUNT {
                 return Err((
-                    format!("{} entries; at most {MAX_LIST} are allowed", items.len()),
+                    format!(
+                        "{} entries; at most {MAX_LIST_ENTRIES_COUNT} are allowed",
+                        items.len()
+                    ),
                     None,
                 ));
             }
@@ -479,9 +487,12 @@ pub(super) fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueE
             Ok(Json::Array(out))
         }
         (Kind::StringMap, DeValue::Table(t)) => {
-            if t.len() > MAX_LIST {
+            if t.len() > MAX_LIST_ENTRIES_COUNT {
                 return Err((
-                    format!("{} entries; at most {MAX_LIST} are allowed", t.len()),
+                    format!(
+                        "{} entries; at most {MAX_LIST_ENTRIES_COUNT} are allowed",
+                        t.len()
+                    ),
                     None,
                 ));
             }
@@ -527,7 +538,7 @@ fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
             text.split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
-                .take(MAX_LIST)
+                .take(MAX_LIST_ENTRIES_COUNT)
                 .map(|p| Json::String(p.to_owned()))
                 .collect(),
         )),
@@ -537,8 +548,8 @@ fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
         Kind::Symbols => {
             let mut out = Vec::new();
             for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                if out.len() == MAX_SYMBOLS {
-                    return Err(format!("more than {MAX_SYMBOLS} symbols"));
+                if out.len() == MAX_SYMBOLS_COUNT {
+                    return Err(format!("more than {MAX_SYMBOLS_COUNT} symbols"));
                 }
                 let sym = check_symbol(part, &out)?;
                 out.push(sym);

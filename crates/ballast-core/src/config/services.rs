@@ -3,6 +3,7 @@
 //! services: unique names, dependencies that exist and do not form a cycle, the settings each
 //! readiness mode needs, and a failure budget that can trip.
 
+use crate::limits::MAX_SERVICES_COUNT;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -14,9 +15,6 @@ use super::load::{check_toml, default_value, type_name};
 use super::model::{Config, Readiness};
 use super::schema::{KeySpec, SERVICE_KEYS};
 use super::suggest::closest;
-
-/// Services declared at most.
-pub const MAX_SERVICES: usize = 64;
 
 /// A kind of array of tables (`[[services]]`, `[[artifacts]]`): its keys, bound and required
 /// keys.
@@ -30,7 +28,7 @@ pub struct TableArray {
 pub const SERVICES: TableArray = TableArray {
     name: "services",
     keys: SERVICE_KEYS,
-    max: MAX_SERVICES,
+    max: MAX_SERVICES_COUNT,
     required: &["name", "command"],
 };
 
