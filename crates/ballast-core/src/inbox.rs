@@ -9,11 +9,11 @@
 //! `reason`, `strategy`, `limit_price`, `idempotency_key`. Parsing is pure; a bad line gets an
 //! error that says what is wrong, and never blocks the lines after it.
 
-use crate::limits::INBOX_MAX_TEXT_CHARS;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Price, Quantity, Side, Symbol};
+use crate::limits::INBOX_MAX_TEXT_CHARS;
 
 pub use crate::limits::INBOX_MAX_LINE_BYTES as MAX_LINE_BYTES;
 

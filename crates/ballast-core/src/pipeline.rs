@@ -1,13 +1,13 @@
 //! The pipeline monitor and the decision tracker: what the dashboard and the healer read about
 //! the signal pipeline. Pure functions of the engine's state.
 
-use crate::limits::DECISIONS_KEPT_COUNT;
 use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::guard::Verdict;
+use crate::limits::DECISIONS_KEPT_COUNT;
 use crate::signal::{SignalBook, SignalState};
 use crate::time::Timestamp;
 

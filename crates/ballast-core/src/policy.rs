@@ -5,12 +5,12 @@
 //! with a clean reconciliation. The state is persisted by the supervisor (`state/policy.json`),
 //! so a restart never re-arms trading.
 
-use crate::limits::POLICY_FILE_MAX_BYTES;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::guard::TradingState;
 use crate::health::{Issue, Report, Severity, Status};
+use crate::limits::POLICY_FILE_MAX_BYTES;
 use crate::time::Timestamp;
 
 #[derive(

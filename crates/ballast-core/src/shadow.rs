@@ -4,15 +4,13 @@
 //! the approved and rejected sides shows what the guard's rejections cost or saved. Pure and
 //! bounded.
 
-use crate::limits::SHADOW_CLOSED_KEPT_COUNT;
-use crate::limits::SHADOW_HORIZON_BARS;
-use crate::limits::SHADOW_MAX_OPEN_COUNT;
 use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Side, Symbol};
+use crate::limits::{SHADOW_CLOSED_KEPT_COUNT, SHADOW_HORIZON_BARS, SHADOW_MAX_OPEN_COUNT};
 use crate::market::Bar;
 use crate::time::Timestamp;
 

@@ -9,7 +9,6 @@
 //! Non-terminal signals expire when stuck longer than `stuck_after` in one state or older than
 //! `max_age` ([`SignalBook::stale`], used by the healer).
 
-use crate::limits::DONE_SIGNALS_KEPT_COUNT;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
@@ -17,6 +16,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{SignalId, Symbol};
+use crate::limits::DONE_SIGNALS_KEPT_COUNT;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

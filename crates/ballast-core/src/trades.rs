@@ -2,13 +2,13 @@
 //! returns to flat (or flips, which closes one trade and opens the next). The engine keeps the
 //! most recent ones for the operator; a backtest keeps them all.
 
-use crate::limits::CLOSED_TRADES_KEPT_COUNT;
 use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Fill, Symbol, SymbolMap};
+use crate::limits::CLOSED_TRADES_KEPT_COUNT;
 use crate::time::Timestamp;
 
 /// One round trip.

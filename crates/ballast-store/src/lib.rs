@@ -15,6 +15,7 @@
 pub mod bounded;
 pub mod journal;
 pub mod layout;
+pub mod limits;
 pub mod pidlock;
 pub mod quarantine;
 pub mod record;

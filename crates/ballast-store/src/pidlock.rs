@@ -12,8 +12,7 @@ use std::path::Path;
 
 use rustix::fs::{FlockOperation, flock};
 
-/// The longest lock file read (it holds one short line).
-const MAX_LOCK_FILE: u64 = 4096;
+use crate::limits::{CMDLINE_MAX_BYTES, LOCK_FILE_MAX_BYTES, PROC_LOCKS_MAX_BYTES};
 
 /// Who holds a lock, as its file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +88,7 @@ pub fn holder(path: &Path) -> Option<Holder> {
 fn read_holder(file: &mut File) -> Holder {
     let mut text = String::new();
     let _ = file.rewind();
-    let _ = Read::take(&mut *file, MAX_LOCK_FILE).read_to_string(&mut text);
+    let _ = Read::take(&mut *file, LOCK_FILE_MAX_BYTES).read_to_string(&mut text);
     let mut words = text.split_whitespace();
     Holder {
         pid: words.next().and_then(|p| p.parse().ok()),
@@ -182,15 +181,11 @@ pub fn dir_holder(dir: &Path) -> Option<DirHolder> {
     }
 }
 
-/// The longest `/proc/locks` read, and the longest command line shown.
-const MAX_PROC_LOCKS: u64 = 1024 * 1024;
-const MAX_CMDLINE: u64 = 4096;
-
 fn dir_holder_of(file: &File) -> DirHolder {
     let pid = rustix::fs::fstat(file).ok().and_then(|st| {
         let mut text = String::new();
         File::open("/proc/locks")
-            .and_then(|f| Read::take(f, MAX_PROC_LOCKS).read_to_string(&mut text))
+            .and_then(|f| Read::take(f, PROC_LOCKS_MAX_BYTES).read_to_string(&mut text))
             .ok()?;
         flock_holder(
             &text,
@@ -226,7 +221,7 @@ fn flock_holder(text: &str, major: u32, minor: u32, ino: u64) -> Option<u32> {
 fn command_line(pid: u32) -> Option<String> {
     let mut raw = Vec::new();
     File::open(format!("/proc/{pid}/cmdline"))
-        .and_then(|f| Read::take(f, MAX_CMDLINE).read_to_end(&mut raw))
+        .and_then(|f| Read::take(f, CMDLINE_MAX_BYTES).read_to_end(&mut raw))
         .ok()?;
     let words: Vec<String> = raw
         .split(|b| *b == 0)

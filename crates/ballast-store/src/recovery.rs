@@ -21,13 +21,11 @@ use serde::de::DeserializeOwned;
 use crate::journal::scan::{self, Problem, Scan, Verdict};
 use crate::journal::{Journal, JournalError, JournalOptions, OpenPolicy, OpenReport};
 use crate::layout::Layout;
+use crate::limits::HEARTBEAT_MAX_BYTES;
 use crate::quarantine::{Heal, Quarantine};
 use crate::record::RecordRef;
 use crate::snapshot::{SnapshotError, Snapshots};
 use crate::storage::Storage;
-
-/// Largest heartbeat file read (it is a one-line JSON object).
-const MAX_HEARTBEAT_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
@@ -251,7 +249,7 @@ fn heartbeat_seq(storage: &dyn Storage, layout: &Layout) -> Option<u64> {
     let data = storage
         .read(&layout.root().join(recovery::HEARTBEAT))
         .ok()?;
-    if data.len() > MAX_HEARTBEAT_BYTES {
+    if data.len() > HEARTBEAT_MAX_BYTES {
         return None;
     }
     serde_json::from_slice::<HeartbeatSeq>(&data)

@@ -2,7 +2,6 @@
 //! valid, unique and not a built-in subsystem's; each kind has what it needs; thresholds are
 //! ordered; dependencies name known subsystems.
 
-use crate::limits::MAX_CHECKS_COUNT;
 use std::collections::BTreeSet;
 
 use super::error::{ConfigError, Origin};
@@ -10,6 +9,7 @@ use super::model::{CheckKind, Config};
 use super::schema::CHECK_KEYS;
 use super::services::{ServiceValues, TableArray, err, valid_name};
 use super::suggest::closest;
+use crate::limits::MAX_CHECKS_COUNT;
 
 /// The subsystems Ballast registers itself (a check may not take their names).
 pub const BUILTIN_SUBSYSTEMS: &[&str] = &[

@@ -1,8 +1,6 @@
 //! Load and validate a configuration: TOML text + environment → [`Config`] or every error at
 //! once. Pure: the caller reads the file and the environment and passes them in.
 
-use crate::limits::MAX_LIST_ENTRIES_COUNT;
-use crate::limits::MAX_SYMBOLS_COUNT;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::str::FromStr;
@@ -16,6 +14,7 @@ use super::model::Config;
 use super::schema::{self, KEYS, KeySpec, Kind, SECTIONS, quoted_list};
 use super::suggest::closest;
 use crate::domain::Symbol;
+use crate::limits::{MAX_LIST_ENTRIES_COUNT, MAX_SYMBOLS_COUNT};
 
 /// The config file's name (for messages) and text.
 #[derive(Debug, Clone, Copy)]

@@ -1,8 +1,8 @@
 //! The configuration schema: one table that drives validation, env overrides, the sample
 //! written by `ballast init`, and the reference in `docs/CONFIG.md`. A key exists in exactly
 //! one place — here — and the typed [`super::Config`] mirrors it (a test checks they agree).
-use crate::limits::MAX_LIST_ENTRIES_COUNT;
-use crate::limits::MAX_SYMBOLS_COUNT;
+
+use crate::limits::{MAX_LIST_ENTRIES_COUNT, MAX_SYMBOLS_COUNT};
 
 /// What a key accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! services: unique names, dependencies that exist and do not form a cycle, the settings each
 //! readiness mode needs, and a failure budget that can trip.
 
-use crate::limits::MAX_SERVICES_COUNT;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -15,6 +14,7 @@ use super::load::{check_toml, default_value, type_name};
 use super::model::{Config, Readiness};
 use super::schema::{KeySpec, SERVICE_KEYS};
 use super::suggest::closest;
+use crate::limits::MAX_SERVICES_COUNT;
 
 /// A kind of array of tables (`[[services]]`, `[[artifacts]]`): its keys, bound and required
 /// keys.

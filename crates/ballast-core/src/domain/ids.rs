@@ -1,8 +1,8 @@
-use crate::limits::CLIENT_ORDER_ID_MAX_CHARS;
-use crate::limits::FILL_ID_MAX_CHARS;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::limits::{CLIENT_ORDER_ID_MAX_CHARS, FILL_ID_MAX_CHARS};
 
 /// The id the signal bus gives an accepted signal. Derived from the journal sequence number
 /// of the record that accepted it, so a replay reproduces it.

@@ -1,12 +1,13 @@
 //! Exact amounts. Each newtype states its invariant at construction; arithmetic between them
 //! yields the type a trader expects (`Price × Quantity = Notional`).
 
-use crate::limits::MAX_DECIMAL_PLACES;
 use std::fmt;
 use std::ops::Mul;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::limits::MAX_DECIMAL_PLACES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {

@@ -1,8 +1,9 @@
-use crate::limits::SYMBOL_MAX_BYTES;
 use std::fmt;
 use std::hash::Hasher;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::limits::SYMBOL_MAX_BYTES;
 
 /// A tradable instrument's ticker: 1–16 characters of `A–Z`, `0–9`, `.`, `/`, `-`
 /// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased.

@@ -2,8 +2,6 @@
 //! idempotency keys (duplicates), the last trade per symbol (cooldown) and losing exits
 //! (stop-loss streak). Every collection is bounded.
 
-use crate::limits::GUARD_MAX_KEYS_COUNT;
-use crate::limits::GUARD_MAX_RECENT_COUNT;
 use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -13,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Candidate, Limits};
 use crate::domain::{Side, Symbol, SymbolMap};
+use crate::limits::{GUARD_MAX_KEYS_COUNT, GUARD_MAX_RECENT_COUNT};
 use crate::time::Timestamp;
 
 /// An order's identity for "identical order" detection.

@@ -3,11 +3,10 @@
 //! or as soon as their issue is gone. Bounded: at most [`MAX_PENDING_APPROVALS_COUNT`] waiting and the last
 //! [`DECIDED_APPROVALS_KEPT_COUNT`] decided ones.
 
-use crate::limits::DECIDED_APPROVALS_KEPT_COUNT;
-use crate::limits::MAX_PENDING_APPROVALS_COUNT;
 use serde::{Deserialize, Serialize};
 
 use super::Advice;
+use crate::limits::{DECIDED_APPROVALS_KEPT_COUNT, MAX_PENDING_APPROVALS_COUNT};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
