@@ -5,7 +5,7 @@
 
 mod cli;
 mod exit;
-
+mod limits;
 mod settings;
 
 use std::process::ExitCode;
