@@ -596,30 +596,7 @@ pub fn restore(
     recorded: Option<Policy>,
     now: Timestamp,
 ) -> Restored {
-    let engine = match journal {
-        JournalView::Fresh => None,
-        JournalView::NeverChanged => Some(Journaled {
-            policy: Policy::AllowAll,
-            reason: "the engine never journaled another policy".into(),
-            releases: 0,
-        }),
-        JournalView::Last(j) => Some(j.clone()),
-    };
-    let (journaled, source, said) = match (engine, recorded) {
-        (e, Some(r)) if e.as_ref().is_none_or(|e| r > e.policy) => (
-            Some(Journaled {
-                policy: r,
-                reason: format!(
-                    "the supervisor's ops journal last recorded a change to {}",
-                    r.as_str()
-                ),
-                releases: e.map_or(0, |e| e.releases),
-            }),
-            "the supervisor's ops journal",
-            "the ops journal last recorded",
-        ),
-        (e, _) => (e, "the engine's journal", "the engine last journaled"),
-    };
+    let (journaled, source, said) = strictest_record(journal, recorded);
     let rebuilt = |j: &Journaled, why: &str| {
         let mut s = PolicyState::new(now);
         s.policy = j.policy;
@@ -699,6 +676,38 @@ pub fn restore(
                 rewrite: true,
             }
         }
+    }
+}
+
+/// The last policy on record that the file must not undercut — the engine's journaled one, or
+/// the ops journal's when stricter — with where it comes from, as the warnings name it.
+fn strictest_record(
+    journal: &JournalView,
+    recorded: Option<Policy>,
+) -> (Option<Journaled>, &'static str, &'static str) {
+    let engine = match journal {
+        JournalView::Fresh => None,
+        JournalView::NeverChanged => Some(Journaled {
+            policy: Policy::AllowAll,
+            reason: "the engine never journaled another policy".into(),
+            releases: 0,
+        }),
+        JournalView::Last(j) => Some(j.clone()),
+    };
+    match (engine, recorded) {
+        (e, Some(r)) if e.as_ref().is_none_or(|e| r > e.policy) => (
+            Some(Journaled {
+                policy: r,
+                reason: format!(
+                    "the supervisor's ops journal last recorded a change to {}",
+                    r.as_str()
+                ),
+                releases: e.map_or(0, |e| e.releases),
+            }),
+            "the supervisor's ops journal",
+            "the ops journal last recorded",
+        ),
+        (e, _) => (e, "the engine's journal", "the engine last journaled"),
     }
 }
 

@@ -149,17 +149,7 @@ impl Loader {
                 continue;
             };
             if !schema::section_exists(name_str) {
-                let help = match closest(name_str, SECTIONS.iter().map(|s| s.name)) {
-                    Some(s) => format!("did you mean [{s}]?"),
-                    None => format!(
-                        "known sections: {}",
-                        SECTIONS
-                            .iter()
-                            .map(|s| format!("[{}]", s.name))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
-                };
+                let help = unknown_section_help(name_str);
                 self.error(
                     at(name.span()),
                     format!("unknown section [{name_str}]"),
@@ -316,21 +306,7 @@ impl Loader {
             "checks".into(),
             Json::Array(self.checks.iter().map(|s| s.json.clone()).collect()),
         );
-        let config: Config = match serde_json::from_value(Json::Object(tree)) {
-            Ok(c) => c,
-            Err(e) => {
-                return Err(ConfigErrors(vec![ConfigError {
-                    origin: Origin::Default {
-                        section: "?".into(),
-                        key: "?".into(),
-                    },
-                    message: format!(
-                        "internal: validated values do not fit the typed configuration: {e}"
-                    ),
-                    help: Some("this is a bug in Ballast; please report it".into()),
-                }]));
-            }
-        };
+        let config = typed(tree)?;
         let cross = super::rules::check(&config, &|section, key| {
             origins
                 .get(&(section, key))
@@ -368,6 +344,20 @@ impl Loader {
     }
 }
 
+/// The validated values as the typed [`Config`]; a mismatch is a bug in Ballast, reported.
+fn typed(tree: serde_json::Map<String, Json>) -> Result<Config, ConfigErrors> {
+    serde_json::from_value(Json::Object(tree)).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            origin: Origin::Default {
+                section: "?".into(),
+                key: "?".into(),
+            },
+            message: format!("internal: validated values do not fit the typed configuration: {e}"),
+            help: Some("this is a bug in Ballast; please report it".into()),
+        }])
+    })
+}
+
 fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
     let rank = |o: &Origin| match o {
         Origin::File { line, col, .. } => (0, *line, *col, String::new()),
@@ -376,6 +366,21 @@ fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
     };
     errors.sort_by_key(|e| rank(&e.origin));
     ConfigErrors(errors)
+}
+
+/// How to fix an unknown section name: the closest known one, or the list of them.
+fn unknown_section_help(name: &str) -> String {
+    match closest(name, SECTIONS.iter().map(|s| s.name)) {
+        Some(s) => format!("did you mean [{s}]?"),
+        None => format!(
+            "known sections: {}",
+            SECTIONS
+                .iter()
+                .map(|s| format!("[{}]", s.name))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
 }
 
 fn unknown_key_help(section: &str, key: &str) -> String {

@@ -242,7 +242,13 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
             ));
         }
     }
-    // Dependencies exist, are not the service itself, and form no cycle.
+    errors.extend(check_dependencies(config, &origin));
+    errors
+}
+
+/// Dependencies exist, are not the service itself, and form no cycle.
+fn check_dependencies(config: &Config, origin: &dyn Fn(usize, &str) -> Origin) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
     let index: BTreeMap<&str, usize> = config
         .services
         .iter()
