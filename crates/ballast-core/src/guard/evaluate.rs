@@ -274,28 +274,20 @@ fn exposure_checks(
             ));
         }
     }
-    if a.start_of_day_equity > zero {
-        let loss = pct(a.start_of_day_equity - a.equity, a.start_of_day_equity);
-        if loss >= limits.daily_loss_limit_pct {
-            hard.push(reason(
-                Check::DailyLoss,
-                loss,
-                limits.daily_loss_limit_pct,
-                "% of start-of-day equity lost today",
-            ));
-        }
-    }
-    if a.high_water_mark > zero {
-        let dd = pct(a.high_water_mark - a.equity, a.high_water_mark);
-        if dd >= limits.max_drawdown_pct {
-            hard.push(reason(
-                Check::MaxDrawdown,
-                dd,
-                limits.max_drawdown_pct,
-                "% below the equity high-water mark",
-            ));
-        }
-    }
+    hard.extend(loss_over(
+        Check::DailyLoss,
+        a.start_of_day_equity,
+        a.equity,
+        limits.daily_loss_limit_pct,
+        "% of start-of-day equity lost today",
+    ));
+    hard.extend(loss_over(
+        Check::MaxDrawdown,
+        a.high_water_mark,
+        a.equity,
+        limits.max_drawdown_pct,
+        "% below the equity high-water mark",
+    ));
     if let Some(until) = state.streak_cooldown_until() {
         if now < until {
             hard.push(reason(
@@ -331,6 +323,22 @@ fn exposure_checks(
             "equity is not positive: no new exposure",
         ));
     }
+}
+
+/// The loss from `base` to `equity` in % of `base`, when `base` is positive and the loss is
+/// at or over `limit_pct`.
+fn loss_over(
+    check: Check,
+    base: Decimal,
+    equity: Decimal,
+    limit_pct: Decimal,
+    detail: &'static str,
+) -> Option<Reason> {
+    if base <= Decimal::ZERO {
+        return None;
+    }
+    let lost = pct(base - equity, base);
+    (lost >= limit_pct).then(|| reason(check, lost, limit_pct, detail))
 }
 
 /// `(check, max qty, observed, limit)`: the largest quantity one size limit allows.
