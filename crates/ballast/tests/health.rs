@@ -222,11 +222,7 @@ impacts_trading = true
     assert!(String::from_utf8_lossy(&out.stderr).contains("service:flaky/state/restart_subsystem"));
     // Approve the restart: the FAILED service is reset and started again.
     let out = sup.cli(&["approve", "service:flaky/state/restart_subsystem"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::read_to_string(&starts)
         .unwrap_or_default()
@@ -239,11 +235,7 @@ impacts_trading = true
     }
     // Approve pausing: the policy stays at NO_NEW_TRADES even when the models are back.
     let out = sup.cli(&["approve", "models/files_present/pause_trading"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let again = sup.cli(&["approve", "models/files_present/pause_trading"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already approved"));
     std::fs::write(models.join("b.bin"), b"b").unwrap();

@@ -48,11 +48,7 @@ restart_window_secs = 60
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ballast reset crasher"));
     let out = sup.cli(&["reset", "crasher"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let s = sup.wait_for("FAILED again after reset", |s| {
         state(s, "crasher") == "FAILED" && Sup::service(s, "crasher")["restarts"] == 6
     });
@@ -107,11 +103,7 @@ restart_window_secs = 60
         .arg(tmp.path().join("data"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("service.reset") && text.contains("crasher"),
@@ -1493,11 +1485,7 @@ fn part_e_under_umask_000_every_file_is_private_and_an_open_data_directory_is_wa
         c
     };
     let out = umask0("init ./ballast.toml").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let init_mode = std::fs::metadata(tmp.path().join("ballast.toml"))
         .unwrap()
         .permissions()

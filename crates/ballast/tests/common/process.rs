@@ -12,6 +12,17 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Fail the test with the process's stderr unless it exited 0 (the failure names the caller's
+/// line).
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `ballast args…` in `cwd`, to its end (standard input closed).
 pub fn ballast_in(args: &[&str], cwd: &Path) -> Output {
     super::ballast()
