@@ -2,6 +2,8 @@
 //! and on), per bar — the part of `bench/backtest.sh` that is the engine's. Run with
 //! `cargo bench -p ballast-core --bench backtest`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 
 use ballast_core::backtest::Backtest;

@@ -2,6 +2,8 @@
 //! writes (the first stage of a backtest's load). Run with
 //! `cargo bench -p ballast-core --bench csv`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 
 use ballast_core::market::csv::RowParser;

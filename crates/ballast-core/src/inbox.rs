@@ -13,10 +13,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Price, Quantity, Side, Symbol};
+use crate::limits::INBOX_MAX_TEXT_CHARS;
 
-/// Longest accepted line.
-pub const MAX_LINE_BYTES: usize = 4096;
-const MAX_TEXT: usize = 200;
+pub use crate::limits::INBOX_MAX_LINE_BYTES as MAX_LINE_BYTES;
 
 /// What an external signal asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +53,10 @@ struct Wire {
 
 fn text(field: &str, v: Option<String>, default: &str) -> Result<String, String> {
     let v = v.unwrap_or_else(|| default.to_owned());
-    if v.chars().count() > MAX_TEXT {
-        return Err(format!("{field} is longer than {MAX_TEXT} characters"));
+    if v.chars().count() > INBOX_MAX_TEXT_CHARS {
+        return Err(format!(
+            "{field} is longer than {INBOX_MAX_TEXT_CHARS} characters"
+        ));
     }
     if v.chars().any(char::is_control) {
         return Err(format!("{field} contains control characters"));
@@ -89,7 +90,7 @@ pub fn parse_line(line: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Stri
             qty: Quantity::new(qty).map_err(|e| e.to_string())?.value(),
         },
         (None, None, Some(t)) => {
-            if t.normalize().scale() > crate::domain::MAX_AMOUNT_SCALE {
+            if t.normalize().scale() > crate::limits::MAX_DECIMAL_PLACES {
                 return Err(format!("target_qty {t} has too many decimal places"));
             }
             Ask::Target { qty: t.normalize() }

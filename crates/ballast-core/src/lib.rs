@@ -12,6 +12,8 @@
 //! Shells (`ballast-store`, the `ballast` binary) read files and the environment and pass the
 //! text in; they carry out what this crate decides.
 
+#![forbid(unsafe_code)]
+
 pub mod backtest;
 pub mod broker;
 pub mod clock;

@@ -1,6 +1,112 @@
-//! Bounds shared by every crate.
+//! Every size bound, count bound and time limit of `ballast-core`, in one place (TigerBeetle's
+//! `constants.zig` style): units in the names (`_BYTES`, `_CHARS`, `_COUNT`, `_MS`, `_BARS`), a
+//! line each on what it bounds, and the relations between them checked at compile time. The
+//! modules that enforce a bound import it from here; the configurable limits are in the
+//! configuration schema (`config::schema`) instead.
+
+// --- files read whole -------------------------------------------------------------------------
 
 /// The largest file Ballast reads whole when it comes from outside its own writes: the
 /// configuration, declared `json` / `jsonl` artifacts, the policy, health and heartbeat
 /// files, the kill switch (1 MiB). Market data (CSV) is streamed and not bound by it.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+// --- the configuration -------------------------------------------------------------------
+
+/// `[[services]]` entries a configuration may declare.
+pub const MAX_SERVICES_COUNT: usize = 64;
+
+/// `[[checks]]` entries a configuration may declare.
+pub const MAX_CHECKS_COUNT: usize = 128;
+
+/// `[[artifacts]]` entries a configuration may declare.
+pub const MAX_ARTIFACTS_COUNT: usize = 256;
+
+/// Entries a list or table value of the configuration may hold.
+pub const MAX_LIST_ENTRIES_COUNT: usize = 256;
+
+/// Symbols a symbol list of the configuration may hold (bounded like everything else).
+pub const MAX_SYMBOLS_COUNT: usize = 10_000;
+
+// --- identifiers and amounts -------------------------------------------------------------
+
+/// Longest ticker symbol, in bytes (ASCII: one character each); a `Symbol` is stored inline in this many.
+pub const SYMBOL_MAX_BYTES: usize = 16;
+
+/// Longest `client_order_id`: brokers cap them (Alpaca at 48 characters).
+pub const CLIENT_ORDER_ID_MAX_CHARS: usize = 48;
+
+/// Longest broker fill id.
+pub const FILL_ID_MAX_CHARS: usize = 128;
+
+/// The most decimal places an amount may carry (prices of crypto pairs need 8 or more).
+pub const MAX_DECIMAL_PLACES: u32 = 10;
+
+// --- the inbox ---------------------------------------------------------------------------
+
+/// Longest inbox signal line accepted (`inbox/signals.jsonl`).
+pub const INBOX_MAX_LINE_BYTES: usize = 4096;
+
+/// Longest free-text field of an inbox signal, in characters.
+pub const INBOX_MAX_TEXT_CHARS: usize = 200;
+
+// --- histories and books kept in memory --------------------------------------------------
+
+/// Idempotency keys the guard remembers (oldest forgotten first).
+pub const GUARD_MAX_KEYS_COUNT: usize = 100_000;
+
+/// Recent orders the guard remembers for duplicate detection.
+pub const GUARD_MAX_RECENT_COUNT: usize = 10_000;
+
+/// Decisions kept for queries (oldest dropped first).
+pub const DECISIONS_KEPT_COUNT: usize = 1_000;
+
+/// Terminal signals kept for queries (oldest dropped first).
+pub const DONE_SIGNALS_KEPT_COUNT: usize = 1_000;
+
+/// Closed trades an engine remembers by default (older ones are counted, not kept).
+pub const CLOSED_TRADES_KEPT_COUNT: usize = 1_000;
+
+/// Bars of its symbol after which a shadow trade is closed if no exit signal came.
+pub const SHADOW_HORIZON_BARS: u64 = 20;
+
+/// Open shadow trades kept at most (the oldest is closed at its last price beyond it).
+pub const SHADOW_MAX_OPEN_COUNT: usize = 10_000;
+
+/// Closed shadow trades kept for queries.
+pub const SHADOW_CLOSED_KEPT_COUNT: usize = 1_000;
+
+/// Recommendations waiting for an operator at most (the oldest waiting one is dropped beyond it).
+pub const MAX_PENDING_APPROVALS_COUNT: usize = 256;
+
+/// Decided recommendations (approved, rejected, expired) kept for queries.
+pub const DECIDED_APPROVALS_KEPT_COUNT: usize = 100;
+
+// --- healing and the policy file ---------------------------------------------------------
+
+/// A lock or heartbeat is considered only after this age (SPEC §4: stale locks are older
+/// than 5 min).
+pub const STALE_LOCK_MS: i64 = crate::time::ms_from_secs(5 * 60);
+
+/// Declared artifact files larger than this are reported, not rewritten (the healer reads a
+/// file whole to salvage it; this bounds that read).
+pub const MAX_ARTIFACT_BYTES: u64 = MAX_FILE_BYTES;
+
+/// The longest `state/policy.json` a reader takes (a few latches and a reason: far less).
+pub const POLICY_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;
+
+// --- relations ---------------------------------------------------------------------------------
+
+// What the healer and the policy reader take whole is never more than any reader takes whole.
+const _: () = assert!(MAX_ARTIFACT_BYTES <= MAX_FILE_BYTES);
+const _: () = assert!(POLICY_FILE_MAX_BYTES <= MAX_FILE_BYTES);
+// A text field fits in a line, with room for the rest of the signal.
+const _: () = assert!(INBOX_MAX_TEXT_CHARS * 4 < INBOX_MAX_LINE_BYTES);
+// An inbox line is far below what a file read whole may be.
+const _: () = assert!((INBOX_MAX_LINE_BYTES as u64) < MAX_FILE_BYTES);
+// A `Symbol` packs its bytes into one `u128` (its length is read from the leading zeros).
+const _: () = assert!(SYMBOL_MAX_BYTES == 16);
+// A configuration's symbol list holds more than the one-per-table lists.
+const _: () = assert!(MAX_LIST_ENTRIES_COUNT <= MAX_SYMBOLS_COUNT);
+// A lock is called stale only after a positive age.
+const _: () = assert!(STALE_LOCK_MS > 0);

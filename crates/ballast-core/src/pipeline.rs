@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::guard::Verdict;
+use crate::limits::DECISIONS_KEPT_COUNT;
 use crate::signal::{SignalBook, SignalState};
 use crate::time::Timestamp;
 
@@ -73,10 +74,7 @@ pub struct Decision {
     pub reasons: Vec<String>,
 }
 
-/// Decisions kept for queries (oldest dropped first).
-pub const DECISION_HISTORY: usize = 1_000;
-
-/// The decision tracker: the last [`DECISION_HISTORY`] verdicts.
+/// The decision tracker: the last [`DECISIONS_KEPT_COUNT`] verdicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionLog {
     recent: VecDeque<Decision>,
@@ -111,7 +109,7 @@ impl DecisionLog {
             approved_qty: verdict.approved_qty(requested),
             reasons: reasons.iter().map(ToString::to_string).collect(),
         });
-        if self.recent.len() > DECISION_HISTORY {
+        if self.recent.len() > DECISIONS_KEPT_COUNT {
             self.recent.pop_front();
         }
     }
@@ -182,7 +180,7 @@ mod tests {
                 detail: String::new(),
             }],
         };
-        for i in 0..(DECISION_HISTORY as u64 + 5) {
+        for i in 0..(DECISIONS_KEPT_COUNT as u64 + 5) {
             let v = if i % 2 == 0 {
                 &reject
             } else {
@@ -197,7 +195,7 @@ mod tests {
                 v,
             );
         }
-        assert_eq!(log.recent().count(), DECISION_HISTORY);
+        assert_eq!(log.recent().count(), DECISIONS_KEPT_COUNT);
         let d = log.by_check("max_notional_per_order").next().unwrap();
         assert_eq!(
             (d.limit, d.observed),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::guard::TradingState;
 use crate::health::{Issue, Report, Severity, Status};
 use crate::layout::rel::POLICY as POLICY_FILE;
+use crate::limits::POLICY_FILE_MAX_BYTES;
 use crate::time::Timestamp;
 
 #[derive(
@@ -470,9 +471,6 @@ pub fn release(
     )))
 }
 
-/// The longest `state/policy.json` a reader takes (a few latches and a reason: far less).
-pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_FILE_BYTES;
-
 /// `,"crc":"` + 8 hex digits + `"}`: the file ends like a journal record.
 const CRC_HEAD: &[u8] = b",\"crc\":\"";
 const CRC_SUFFIX_LEN: usize = CRC_HEAD.len() + 8 + 2;
@@ -513,9 +511,9 @@ pub fn encode_file(state: &PolicyState) -> Vec<u8> {
 /// Read `state/policy.json`'s bytes back: only a file whose checksum matches is a policy
 /// Ballast wrote. The error says what is wrong, in words.
 pub fn decode_file(bytes: &[u8]) -> Result<PolicyState, String> {
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if bytes.len() as u64 > POLICY_FILE_MAX_BYTES {
         return Err(format!(
-            "it is {} bytes, more than the {MAX_FILE_BYTES} a policy file can be",
+            "it is {} bytes, more than the {POLICY_FILE_MAX_BYTES} a policy file can be",
             bytes.len()
         ));
     }
@@ -620,30 +618,7 @@ pub fn restore(
     recorded: Option<Policy>,
     now: Timestamp,
 ) -> Restored {
-    let engine = match journal {
-        JournalView::Fresh => None,
-        JournalView::NeverChanged => Some(Journaled {
-            policy: Policy::AllowAll,
-            reason: "the engine never journaled another policy".into(),
-            releases: 0,
-        }),
-        JournalView::Last(j) => Some(j.clone()),
-    };
-    let (journaled, source, said) = match (engine, recorded) {
-        (e, Some(r)) if e.as_ref().is_none_or(|e| r > e.policy) => (
-            Some(Journaled {
-                policy: r,
-                reason: format!(
-                    "the supervisor's ops journal last recorded a change to {}",
-                    r.as_str()
-                ),
-                releases: e.map_or(0, |e| e.releases),
-            }),
-            "the supervisor's ops journal",
-            "the ops journal last recorded",
-        ),
-        (e, _) => (e, "the engine's journal", "the engine last journaled"),
-    };
+    let (journaled, source, said) = strictest_record(journal, recorded);
     let rebuilt = |j: &Journaled, why: &str| {
         let mut s = PolicyState::new(now);
         s.policy = j.policy;
@@ -723,6 +698,38 @@ pub fn restore(
                 rewrite: true,
             }
         }
+    }
+}
+
+/// The last policy on record that the file must not undercut — the engine's journaled one, or
+/// the ops journal's when stricter — with where it comes from, as the warnings name it.
+fn strictest_record(
+    journal: &JournalView,
+    recorded: Option<Policy>,
+) -> (Option<Journaled>, &'static str, &'static str) {
+    let engine = match journal {
+        JournalView::Fresh => None,
+        JournalView::NeverChanged => Some(Journaled {
+            policy: Policy::AllowAll,
+            reason: "the engine never journaled another policy".into(),
+            releases: 0,
+        }),
+        JournalView::Last(j) => Some(j.clone()),
+    };
+    match (engine, recorded) {
+        (e, Some(r)) if e.as_ref().is_none_or(|e| r > e.policy) => (
+            Some(Journaled {
+                policy: r,
+                reason: format!(
+                    "the supervisor's ops journal last recorded a change to {}",
+                    r.as_str()
+                ),
+                releases: e.map_or(0, |e| e.releases),
+            }),
+            "the supervisor's ops journal",
+            "the ops journal last recorded",
+        ),
+        (e, _) => (e, "the engine's journal", "the engine last journaled"),
     }
 }
 

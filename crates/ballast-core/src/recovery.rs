@@ -495,57 +495,11 @@ fn journal(
         return;
     }
     if torn && acknowledged_after.is_none() {
-        b.push(
-            "journal",
-            at(p),
-            Class::Heal,
-            FailureClass::Transient,
-            format!(
-                "torn tail at line {} ({}): the last {} bytes were never acknowledged (nothing says seq {} or later was); copied to quarantine and truncated",
-                p.line,
-                match &p.kind {
-                    ProblemKind::Corrupt { reason } => reason.as_str(),
-                    _ => "",
-                },
-                p.bytes,
-                kept + 1
-            ),
-            vec![Step::Truncate {
-                path: at(p),
-                keep_bytes: p.offset,
-            }],
-        );
-        for e in &p.empty_after {
-            let path = format!("{}/{e}", j.dir);
-            b.push(
-                "journal",
-                path.clone(),
-                Class::Heal,
-                FailureClass::Transient,
-                "an empty segment after the torn tail (it would start at the wrong seq): moved to quarantine".into(),
-                vec![Step::MoveAside { path }],
-            );
-        }
+        torn_tail(b, j, p);
         return;
     }
     // Dangerous: the valid prefix is what a paper salvage keeps.
-    let mut steps = Vec::new();
-    let first = j
-        .segments
-        .iter()
-        .position(|s| *s == p.segment)
-        .unwrap_or(j.segments.len());
-    for (i, seg) in j.segments.iter().enumerate().skip(first) {
-        let path = format!("{}/{seg}", j.dir);
-        if i == first && p.offset > 0 {
-            steps.push(Step::Truncate {
-                path,
-                keep_bytes: p.offset,
-            });
-        } else {
-            steps.push(Step::MoveAside { path });
-        }
-    }
+    let mut steps = salvage_steps(j, p);
     steps.extend(heartbeat_step());
     let what = match (&p.kind, acknowledged_after) {
         (ProblemKind::Corrupt { .. }, Some((seq, why))) if torn => format!(
@@ -569,6 +523,67 @@ fn journal(
         format!("{what}; {PAPER_LIVE}: it keeps the valid prefix up to seq {kept}"),
         steps,
     );
+}
+
+/// A torn tail nothing says was acknowledged: cut after a copy to quarantine, with the empty
+/// segments after it (they would start at the wrong seq).
+fn torn_tail(b: &mut Builder, j: &JournalFacts, p: &JournalProblem) {
+    let kept = j.last_seq;
+    let at = format!("{}/{}", j.dir, p.segment);
+    b.push(
+        "journal",
+        at.clone(),
+        Class::Heal,
+        FailureClass::Transient,
+        format!(
+            "torn tail at line {} ({}): the last {} bytes were never acknowledged (nothing says seq {} or later was); copied to quarantine and truncated",
+            p.line,
+            match &p.kind {
+                ProblemKind::Corrupt { reason } => reason.as_str(),
+                _ => "",
+            },
+            p.bytes,
+            kept + 1
+        ),
+        vec![Step::Truncate {
+            path: at,
+            keep_bytes: p.offset,
+        }],
+    );
+    for e in &p.empty_after {
+        let path = format!("{}/{e}", j.dir);
+        b.push(
+            "journal",
+            path.clone(),
+            Class::Heal,
+            FailureClass::Transient,
+            "an empty segment after the torn tail (it would start at the wrong seq): moved to quarantine".into(),
+            vec![Step::MoveAside { path }],
+        );
+    }
+}
+
+/// What a paper salvage does to the journal: the segment with the problem cut at it (or moved
+/// aside when nothing before it is valid) and every later segment moved aside.
+fn salvage_steps(j: &JournalFacts, p: &JournalProblem) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let first = j
+        .segments
+        .iter()
+        .position(|s| *s == p.segment)
+        .unwrap_or(j.segments.len());
+    for (i, seg) in j.segments.iter().enumerate().skip(first) {
+        let path = format!("{}/{seg}", j.dir);
+        if i == first && p.offset > 0 {
+            steps.push(Step::Truncate {
+                path,
+                keep_bytes: p.offset,
+            });
+        } else {
+            steps.push(Step::MoveAside { path });
+        }
+    }
+    steps
 }
 
 fn snapshot(b: &mut Builder, s: &SnapshotFacts, j: Option<&JournalFacts>, kept: u64) {

@@ -10,15 +10,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Side, Symbol};
+use crate::limits::{SHADOW_CLOSED_KEPT_COUNT, SHADOW_HORIZON_BARS, SHADOW_MAX_OPEN_COUNT};
 use crate::market::Bar;
 use crate::time::Timestamp;
-
-/// Bars of its symbol after which a shadow trade is closed if no exit signal came.
-pub const HORIZON_BARS: u64 = 20;
-/// Open shadow trades kept at most (the oldest is closed at its last price beyond it).
-pub const MAX_OPEN: usize = 10_000;
-/// Closed shadow trades kept for queries.
-pub const CLOSED_HISTORY: usize = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShadowTrade {
@@ -69,7 +63,7 @@ impl Shadow {
             self.totals.rejected_pnl += pnl;
         }
         self.closed.push_back(t);
-        if self.closed.len() > CLOSED_HISTORY {
+        if self.closed.len() > SHADOW_CLOSED_KEPT_COUNT {
             self.closed.pop_front();
         }
     }
@@ -99,7 +93,7 @@ impl Shadow {
         if qty <= Decimal::ZERO || price <= Decimal::ZERO {
             return;
         }
-        if self.open.len() >= MAX_OPEN {
+        if self.open.len() >= SHADOW_MAX_OPEN_COUNT {
             if let Some((&oldest, t)) = self.open.iter().next() {
                 let (p, a) = (t.last_price, at);
                 self.close(oldest, p, a);
@@ -129,7 +123,7 @@ impl Shadow {
         for t in self.open.values_mut().filter(|t| t.symbol == bar.symbol) {
             t.bars_held += 1;
             t.last_price = bar.close;
-            if t.bars_held >= HORIZON_BARS {
+            if t.bars_held >= SHADOW_HORIZON_BARS {
                 due.push(t.signal);
             }
         }
@@ -205,7 +199,7 @@ mod tests {
             true,
             Timestamp::from_unix_ms(3),
         );
-        for n in 0..HORIZON_BARS as i64 {
+        for n in 0..SHADOW_HORIZON_BARS as i64 {
             s.on_bar(&bar(100, 10 + n));
         }
         assert_eq!(s.totals.approved_trades, 1);

@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{SignalId, Symbol};
+use crate::limits::DONE_SIGNALS_KEPT_COUNT;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -139,9 +140,6 @@ pub struct SignalBook {
     pub entered: BTreeMap<SignalState, u64>,
 }
 
-/// Terminal signals kept for queries.
-pub const DONE_HISTORY: usize = 1_000;
-
 impl SignalBook {
     /// Add a new signal in state NEW.
     pub fn add(&mut self, signal: Signal) {
@@ -185,7 +183,7 @@ impl SignalBook {
         if to.is_terminal() {
             if let Some(done) = self.live.remove(&id) {
                 self.done.push_back(done);
-                if self.done.len() > DONE_HISTORY {
+                if self.done.len() > DONE_SIGNALS_KEPT_COUNT {
                     self.done.pop_front();
                 }
             }
@@ -321,12 +319,12 @@ mod tests {
     #[test]
     fn terminal_history_is_bounded() {
         let mut b = SignalBook::default();
-        for i in 0..(DONE_HISTORY as u64 + 10) {
+        for i in 0..(DONE_SIGNALS_KEPT_COUNT as u64 + 10) {
             b.add(sig(i));
             b.transition(SignalId(i), SignalState::Rejected, Timestamp::EPOCH)
                 .unwrap();
         }
-        assert_eq!(b.recent_done().count(), DONE_HISTORY);
+        assert_eq!(b.recent_done().count(), DONE_SIGNALS_KEPT_COUNT);
     }
 
     proptest! {

@@ -14,6 +14,13 @@ pub struct Timestamp(i64);
 const MS_PER_SEC: i64 = 1_000;
 const MS_PER_DAY: i64 = 86_400 * MS_PER_SEC;
 
+/// Milliseconds in `secs` seconds: the one conversion of a seconds setting (the config counts
+/// in whole seconds) to the milliseconds the core decides in. Lossless: `u32::MAX` seconds is
+/// far inside `i64` milliseconds.
+pub const fn ms_from_secs(secs: u32) -> i64 {
+    secs as i64 * MS_PER_SEC
+}
+
 impl Timestamp {
     /// The Unix epoch.
     pub const EPOCH: Timestamp = Timestamp(0);
@@ -190,6 +197,14 @@ fn civil_from_days(z: i64) -> (i32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_convert_to_milliseconds_without_overflow() {
+        assert_eq!(ms_from_secs(0), 0);
+        assert_eq!(ms_from_secs(1), 1_000);
+        assert_eq!(ms_from_secs(300), 300_000);
+        assert_eq!(ms_from_secs(u32::MAX), 4_294_967_295_000);
+    }
 
     #[test]
     fn epoch_and_known_dates() {

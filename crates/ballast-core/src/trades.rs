@@ -8,10 +8,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Fill, Symbol, SymbolMap};
+use crate::limits::CLOSED_TRADES_KEPT_COUNT;
 use crate::time::Timestamp;
-
-/// Closed trades an engine remembers by default (older ones are counted, not kept).
-pub const KEEP_CLOSED: usize = 1_000;
 
 /// One round trip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +78,7 @@ pub struct RoundTrips {
 
 impl Default for RoundTrips {
     fn default() -> Self {
-        RoundTrips::keeping(KEEP_CLOSED)
+        RoundTrips::keeping(CLOSED_TRADES_KEPT_COUNT)
     }
 }
 

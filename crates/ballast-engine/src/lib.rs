@@ -4,6 +4,8 @@
 //! before applying it, snapshots, writes the heartbeat, and recovers from snapshot + journal
 //! after any crash. `ballast engine --standalone` and `ballast run` drive it.
 
+#![forbid(unsafe_code)]
+
 pub mod feed;
 pub mod heartbeat;
 pub mod inbox;

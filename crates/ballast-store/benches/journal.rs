@@ -10,6 +10,8 @@
 //!
 //! Then the same operations run under criterion for its statistics.
 
+#![forbid(unsafe_code)]
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;

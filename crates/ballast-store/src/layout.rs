@@ -3,13 +3,11 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::limits::LINK_SCAN_MAX_COUNT;
 use crate::storage::Storage;
 pub use ballast_core::layout::rel;
 
 /// Paths inside one data directory.
-/// Entries below Ballast's directories looked at for links, at most.
-pub const MAX_LINK_SCAN: usize = 10_000;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     root: PathBuf,
@@ -127,9 +125,9 @@ impl Layout {
         paths.sort();
         let mut links: Vec<PathBuf> = paths.iter().filter(|p| is_link(p)).cloned().collect();
         // Inside them too: a segment, a snapshot, a lock, a quarantine subdirectory that is a
-        // link (at most [`MAX_LINK_SCAN`] entries looked at: quarantine/ only grows). The
+        // link (at most [`LINK_SCAN_MAX_COUNT`] entries looked at: quarantine/ only grows). The
         // inbox is the bots' (a link to where they write is allowed and only read).
-        let mut budget = MAX_LINK_SCAN;
+        let mut budget = LINK_SCAN_MAX_COUNT;
         let mut stack: Vec<(PathBuf, usize)> = paths
             .into_iter()
             .filter(|p| *p != self.inbox() && !is_link(p) && p.is_dir())

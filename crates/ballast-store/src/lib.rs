@@ -13,10 +13,13 @@
 //! Invariant: nothing but [`journal::Journal`] appends to a journal, and every byte this crate
 //! writes goes through a [`storage::Storage`] — but the holder's pid in a [`pidlock`] file.
 
+#![forbid(unsafe_code)]
+
 pub mod bounded;
 pub mod files;
 pub mod journal;
 pub mod layout;
+pub mod limits;
 pub mod pidlock;
 pub mod quarantine;
 pub mod record;

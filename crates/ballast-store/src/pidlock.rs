@@ -12,6 +12,8 @@ use std::path::Path;
 
 use rustix::fs::{FlockOperation, flock};
 
+use crate::limits::{CMDLINE_MAX_BYTES, PROC_LOCKS_MAX_BYTES};
+
 /// Who holds a lock, as its file says ([`crate::files::lock::LockFile`]: the one type of
 /// both lock files).
 pub type Holder = crate::files::lock::LockFile;
@@ -157,15 +159,11 @@ pub fn dir_holder(dir: &Path) -> Option<DirHolder> {
     }
 }
 
-/// The longest `/proc/locks` read, and the longest command line shown.
-const MAX_PROC_LOCKS: u64 = 1024 * 1024;
-const MAX_CMDLINE: u64 = 4096;
-
 fn dir_holder_of(file: &File) -> DirHolder {
     let pid = rustix::fs::fstat(file).ok().and_then(|st| {
         let mut text = String::new();
         File::open("/proc/locks")
-            .and_then(|f| Read::take(f, MAX_PROC_LOCKS).read_to_string(&mut text))
+            .and_then(|f| Read::take(f, PROC_LOCKS_MAX_BYTES).read_to_string(&mut text))
             .ok()?;
         flock_holder(
             &text,
@@ -201,7 +199,7 @@ fn flock_holder(text: &str, major: u32, minor: u32, ino: u64) -> Option<u32> {
 fn command_line(pid: u32) -> Option<String> {
     let mut raw = Vec::new();
     File::open(format!("/proc/{pid}/cmdline"))
-        .and_then(|f| Read::take(f, MAX_CMDLINE).read_to_end(&mut raw))
+        .and_then(|f| Read::take(f, CMDLINE_MAX_BYTES).read_to_end(&mut raw))
         .ok()?;
     let words: Vec<String> = raw
         .split(|b| *b == 0)

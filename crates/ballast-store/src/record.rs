@@ -15,6 +15,8 @@ use ballast_core::Timestamp;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::limits::RECORD_KIND_MAX_BYTES;
+
 /// The record format this build writes and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -22,14 +24,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 const SUFFIX_LEN: usize = SUFFIX_HEAD.len() + 8 + 2;
 const SUFFIX_HEAD: &[u8] = b",\"crc\":\"";
 
-/// Longest event type name.
-pub const MAX_KIND_LEN: usize = 64;
-
 /// Is `kind` a valid event type: `[a-z][a-z0-9_.-]*`, at most 64 characters?
 pub fn valid_kind(kind: &str) -> bool {
     let b = kind.as_bytes();
     !b.is_empty()
-        && b.len() <= MAX_KIND_LEN
+        && b.len() <= RECORD_KIND_MAX_BYTES
         && b[0].is_ascii_lowercase()
         && b.iter().all(|c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-')

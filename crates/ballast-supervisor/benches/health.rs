@@ -3,6 +3,8 @@
 //! declared `file_age` checks on real files — forced to run all at once (target: median
 //! ≤ 1 ms). Run with `cargo bench -p ballast-supervisor --bench health`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

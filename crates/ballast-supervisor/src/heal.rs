@@ -417,7 +417,7 @@ impl Healer<'_> {
                     path: shown.clone(),
                     service: a.service.clone(),
                     age_ms: self.age_ms(&path),
-                    max_age_ms: i64::from(a.max_age_secs) * 1000,
+                    max_age_ms: ballast_core::time::ms_from_secs(a.max_age_secs),
                     running: running(&a.service),
                 }),
             };

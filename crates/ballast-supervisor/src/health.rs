@@ -174,8 +174,8 @@ impl Monitor {
         exits: Arc<ForeignExits>,
     ) -> Monitor {
         let h = &config.health;
-        let crit = i64::from(h.critical_interval_secs) * 1000;
-        let supp = i64::from(h.interval_secs) * 1000;
+        let crit = ballast_core::time::ms_from_secs(h.critical_interval_secs);
+        let supp = ballast_core::time::ms_from_secs(h.interval_secs);
         let mut entries = Vec::new();
         let mut add = |subsystem: Subsystem, probe: Probe| {
             entries.push(Entry {
@@ -244,7 +244,7 @@ impl Monitor {
             let interval = match c.interval_secs {
                 0 if c.critical => crit,
                 0 => supp,
-                n => i64::from(n) * 1000,
+                n => ballast_core::time::ms_from_secs(n),
             };
             add(
                 Subsystem {
@@ -431,8 +431,8 @@ impl Monitor {
                 let age = self.engine.as_ref().map(|(_, a)| *a);
                 let st = health::staleness(
                     age,
-                    i64::from(h.engine_degraded_secs) * 1000,
-                    i64::from(h.engine_critical_secs) * 1000,
+                    ballast_core::time::ms_from_secs(h.engine_degraded_secs),
+                    ballast_core::time::ms_from_secs(h.engine_critical_secs),
                 );
                 CheckResult::new(
                     "loop",
@@ -491,8 +491,8 @@ impl Monitor {
         };
         let st = health::staleness(
             Some(*age),
-            i64::from(h.feed_degraded_secs) * 1000,
-            i64::from(h.feed_critical_secs) * 1000,
+            ballast_core::time::ms_from_secs(h.feed_degraded_secs),
+            ballast_core::time::ms_from_secs(h.feed_critical_secs),
         );
         CheckResult::new(
             "bar_age",
@@ -528,7 +528,7 @@ impl Monitor {
     }
 
     fn guard_check(&self, now: Timestamp) -> CheckResult {
-        let grace = i64::from(self.config.health.engine_degraded_secs) * 1000;
+        let grace = ballast_core::time::ms_from_secs(self.config.health.engine_degraded_secs);
         let policy = self.policy;
         self.engine_figure("policy_applied", |s| {
             let applied = s.policy.unwrap_or(Policy::AllowAll);
@@ -638,7 +638,7 @@ impl Monitor {
                 format!("{open} of {limit} file descriptors"),
             )
         });
-        let window_ms = i64::from(h.resource_window_secs) * 1000;
+        let window_ms = ballast_core::time::ms_from_secs(h.resource_window_secs);
         let mut out = vec![cpu, memory, disk, fds];
         for r in &mut out {
             let held = self

@@ -14,6 +14,8 @@
 //!   `waitpid(-1)` never races the standard library's spawn.
 //! - Child output goes to size-rotated files in `logs/`.
 
+#![forbid(unsafe_code)]
+
 pub mod control;
 pub mod heal;
 pub mod health;

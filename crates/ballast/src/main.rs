@@ -1,9 +1,11 @@
 //! `ballast`: the command-line entry point. Parses arguments and hands each command to its
 //! module under `cli/`; every decision those commands need lives in `ballast-core`.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod exit;
-
+mod limits;
 mod settings;
 
 use std::process::ExitCode;

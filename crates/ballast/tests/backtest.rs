@@ -2,6 +2,8 @@
 //! trades: computed here independently (SMAs with division, crosses by definition, fills at
 //! the next bar's open) and compared with the binary's trades.csv line by line.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -112,11 +114,7 @@ fn sma_cross_on_the_bundled_data_gives_the_textbook_trades() {
             .arg(&out_csv)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::process::assert_ok(&out);
         let got = std::fs::read_to_string(&out_csv).unwrap();
         let mut lines = got.lines();
         assert_eq!(
@@ -162,11 +160,7 @@ fn malformed_rows_are_reported_with_line_and_column_or_skipped_when_asked() {
         "{err}"
     );
     let out = run(&["--skip-bad-rows", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["skipped_rows"], 1);
     assert_eq!(v["summary"]["bars"], 2);
@@ -195,11 +189,7 @@ fn the_guard_is_on_by_default_and_its_decisions_are_counted_by_check() {
         .arg(&cfg)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         v["guard"].as_str().unwrap().starts_with("on, limits from"),

@@ -1,25 +1,14 @@
 //! The `ballast` binary, run as a real process.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
 use ballast_store::journal::{JournalOptions, OpenPolicy};
 use ballast_store::{Journal, Layout, RealStorage, SystemClock};
-
-fn ballast(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("BALLAST_HOME")
-        .env_remove("BALLAST_CONFIG")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::process::{ballast_in as ballast, text};
 
 #[test]
 fn version_and_completions() {
@@ -402,25 +391,11 @@ fn run_with_the_engine_disabled_and_no_services_says_there_is_nothing_to_run() {
 
 /// `ballast args…` in `cwd`, killed and failed if it has not ended within `secs`.
 fn ballast_within(args: &[&str], cwd: &Path, secs: u64) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("BALLAST_HOME")
-        .env_remove("BALLAST_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("`ballast {}` did not end within {secs} s", args.join(" "));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    common::process::run_within(
+        common::ballast().args(args).current_dir(cwd),
+        std::time::Duration::from_secs(secs),
+    )
+    .unwrap_or_else(|_| panic!("`ballast {}` did not end within {secs} s", args.join(" ")))
 }
 
 #[test]

@@ -3,17 +3,19 @@
 //! journal ends up record for record the same as that of an uninterrupted run: no lost or
 //! duplicate bar, no lost or duplicate decision, no duplicate order.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use ballast_store::RealStorage;
-use ballast_store::record::RecordRef;
+use common::journal::engine_records as live_records;
+use common::process::sigterm;
 
 const TOTAL_BARS: u64 = 1_500;
 
 fn engine(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    let mut c = common::ballast();
     c.args([
         "engine",
         "--standalone",
@@ -21,9 +23,7 @@ fn engine(dir: &Path) -> Command {
         "0",
         "--data-dir",
     ])
-    .arg(dir)
-    .env_remove("BALLAST_HOME")
-    .env_remove("BALLAST_CONFIG");
+    .arg(dir);
     c
 }
 
@@ -36,20 +36,16 @@ fn chaotic(dir: &Path) -> Command {
     c
 }
 
-/// `(seq, type, body)` of every record of the engine journal.
+/// `(type, body)` of every record of the engine journal, which must be clean.
 fn records(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let scan = ballast_store::journal::scan(
-        &RealStorage,
-        &dir.join("journal/engine"),
-        &mut |r: &RecordRef<'_>| {
-            out.push((r.kind.to_string(), r.body.get().to_owned()));
-            Ok(())
-        },
-    )
-    .unwrap();
-    assert_eq!(scan.verdict, ballast_store::journal::Verdict::Clean);
-    out
+    let (recs, scan) = common::journal::engine_scan(dir);
+    assert_eq!(
+        scan.unwrap().verdict,
+        ballast_store::journal::Verdict::Clean
+    );
+    recs.into_iter()
+        .map(|(_, kind, body)| (kind, body))
+        .collect()
 }
 
 #[test]
@@ -60,11 +56,7 @@ fn kill_9_and_restart_continue_from_the_same_state_without_duplicate_orders() {
         .args(["--max-bars", &TOTAL_BARS.to_string()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let want = records(&reference);
     let orders = want
         .iter()
@@ -177,11 +169,7 @@ fn kill_9_and_restart_continue_from_the_same_state_without_duplicate_orders() {
         .args(["--max-bars", &TOTAL_BARS.to_string()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let got = records(&crashed);
     assert_eq!(got.len(), want.len(), "same number of records");
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -226,11 +214,7 @@ fn inbox_signals_are_consumed_once_bad_lines_quarantined_partial_lines_wait() {
     )
     .unwrap();
     let out = engine(&data).args(["--max-bars", "30"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let recs = records(&data);
     let inbox_recs: Vec<&String> = recs
         .iter()
@@ -279,11 +263,7 @@ fn inbox_signals_are_consumed_once_bad_lines_quarantined_partial_lines_wait() {
         .unwrap();
     std::io::Write::write_all(&mut f, b"}\n").unwrap();
     let out = engine(&data).args(["--max-bars", "31"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let recs = records(&data);
     let inbox_recs: Vec<&String> = recs
         .iter()
@@ -299,11 +279,7 @@ fn auto_trim_brings_exposure_under_a_lowered_cap_through_the_liquidation_path() 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let out = engine(&data).args(["--max-bars", "700"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let cfg = tmp.path().join("tight.toml");
     std::fs::write(
         &cfg,
@@ -315,11 +291,7 @@ fn auto_trim_brings_exposure_under_a_lowered_cap_through_the_liquidation_path() 
         .arg(&cfg)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let liq: Vec<String> = records(&data)
         .into_iter()
         .filter(|(k, _)| k == "engine.liquidation")
@@ -364,11 +336,7 @@ fn changed_paper_settings_are_journaled_and_apply_to_later_fills() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    common::process::assert_ok(&second);
     assert!(String::from_utf8_lossy(&second.stderr).contains("[paper] settings changed"));
     let recs = records(&data);
     let at = recs
@@ -474,11 +442,7 @@ fn the_kill_switch_halts_trading_survives_a_restart_and_is_released_only_by_resu
             .success()
     );
     let out = cli(&["kill", "--reason", "drill"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     assert!(data.join("KILL_SWITCH").is_file());
     let before = records(&data).len();
     // Restart with the switch engaged: journaled once, then every signal refused by it.
@@ -613,11 +577,7 @@ fn the_engine_follows_the_safety_policy_journals_it_and_keeps_it_across_restarts
             .args(["--max-bars", &bars.to_string()])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::process::assert_ok(&out);
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     run(2000);
@@ -715,11 +675,7 @@ fn item_2_the_engine_leaves_emergency_shutdown_only_for_a_policy_file_with_an_op
             .args(["--max-bars", &bars.to_string()])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::process::assert_ok(&out);
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let policies = || -> Vec<String> {
@@ -999,11 +955,7 @@ fn item_7_an_inbox_rotated_by_rename_is_read_from_its_start() {
     let inbox = data.join("inbox/signals.jsonl");
     std::fs::write(&inbox, format!("{}{}", line(1), line(2))).unwrap();
     let out = engine(&data).args(["--max-bars", "50"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     // Rotated: renamed away, a new file in its place longer than what was read of the old.
     std::fs::rename(&inbox, data.join("inbox/signals.jsonl.1")).unwrap();
     std::fs::write(&inbox, format!("{}{}{}", line(11), line(12), line(13))).unwrap();
@@ -1043,38 +995,20 @@ fn item_7_an_inbox_rotated_by_rename_is_read_from_its_start() {
     }
 }
 
-/// The engine journal's valid records while an engine may be writing it (no verdict asked).
-fn live_records(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let _ = ballast_store::journal::scan(
-        &RealStorage,
-        &dir.join("journal/engine"),
-        &mut |r: &RecordRef<'_>| {
-            out.push((r.kind.to_string(), r.body.get().to_owned()));
-            Ok(())
-        },
-    );
-    out
-}
-
 /// Poll the journal until `cond` holds (at most 60 s).
 fn wait_records(
     dir: &Path,
     what: &str,
     cond: impl Fn(&[(String, String)]) -> bool,
 ) -> Vec<(String, String)> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let recs = live_records(dir);
-        if cond(&recs) {
-            return recs;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait::until(
+        std::time::Duration::from_secs(60),
+        || {
+            let recs = live_records(dir);
+            if cond(&recs) { Ok(recs) } else { Err(()) }
+        },
+        |()| format!("timed out waiting for {what}"),
+    )
 }
 
 fn bars(recs: &[(String, String)]) -> usize {
@@ -1124,11 +1058,7 @@ fn part_e_a_kill_switch_file_removed_by_hand_releases_nothing_only_resume_does()
         .unwrap();
     wait_records(&data, "the engine trading", |r| bars(r) > 50);
     let out = cli(&["kill", "--reason", "drill"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let recs = wait_records(&data, "the engagement", |r| {
         r.iter()
             .any(|(k, b)| k == "engine.kill_switch" && b.contains("\"engaged\":true"))
@@ -1139,11 +1069,7 @@ fn part_e_a_kill_switch_file_removed_by_hand_releases_nothing_only_resume_does()
     let recs = wait_records(&data, "bars after the removal", |r| bars(r) > seen + 100);
     assert!(!released(&recs[engaged_at..]), "released by a hand removal");
     assert!(recs[engaged_at..].iter().all(|(k, _)| k != "order.sent"));
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&running),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    sigterm(&running);
     assert!(running.wait().unwrap().success());
     let err = std::fs::read_to_string(&err_path).unwrap();
     assert_eq!(err.matches(WARNING).count(), 1, "said once: {err}");

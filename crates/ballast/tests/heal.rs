@@ -93,11 +93,7 @@ fn quarantined(data: &Path, a: &Value) -> Vec<u8> {
 
 fn engine(data: &Path, config: &Path, bars: u32) {
     let out = common::standalone_engine(data, config, bars);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
 }
 
 fn write_config(dir: &Path, text: &str) -> PathBuf {

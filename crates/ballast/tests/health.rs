@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::report::policy;
 use common::{Sup, state, wait_health};
 use serde_json::Value;
 
@@ -37,10 +38,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn policy(h: &Value) -> &str {
-    h["policy"]["policy"].as_str().unwrap_or("")
 }
 
 fn subsystem<'a>(h: &'a Value, name: &str) -> &'a Value {
@@ -225,11 +222,7 @@ impacts_trading = true
     assert!(String::from_utf8_lossy(&out.stderr).contains("service:flaky/state/restart_subsystem"));
     // Approve the restart: the FAILED service is reset and started again.
     let out = sup.cli(&["approve", "service:flaky/state/restart_subsystem"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::read_to_string(&starts)
         .unwrap_or_default()
@@ -242,11 +235,7 @@ impacts_trading = true
     }
     // Approve pausing: the policy stays at NO_NEW_TRADES even when the models are back.
     let out = sup.cli(&["approve", "models/files_present/pause_trading"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let again = sup.cli(&["approve", "models/files_present/pause_trading"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already approved"));
     std::fs::write(models.join("b.bin"), b"b").unwrap();

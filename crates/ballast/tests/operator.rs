@@ -4,23 +4,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use common::Sup;
-
-fn ballast(args: &[&str], cwd: &Path) -> Output {
-    common::ballast()
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::process::{ballast_in as ballast, text};
 
 const PAPER_NO_ENGINE: &str = "[engine]\nenabled = false\n\n[[services]]\nname = \"bot\"\ncommand = \"sleep\"\nargs = [\"600\"]\n";
 

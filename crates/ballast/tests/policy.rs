@@ -11,8 +11,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ballast_store::RealStorage;
-use ballast_store::record::RecordRef;
+use common::report::{policy, status};
 use common::{Sup, state, wait_health};
 use serde_json::Value;
 
@@ -24,49 +23,30 @@ fn config(dir: &Path) -> String {
     format!("{FAST}{}", common::failing_critical_service(dir))
 }
 
-fn status<'a>(h: &'a Value, name: &str) -> &'a str {
-    h["subsystems"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["name"] == name))
-        .and_then(|s| s["status"].as_str())
-        .unwrap_or("")
-}
-
-fn policy(h: &Value) -> &str {
-    h["policy"]["policy"].as_str().unwrap_or("")
-}
-
 /// The bodies of the engine's `engine.policy` records, in order (the engine may be writing:
 /// the valid prefix).
 fn journaled(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let _ = ballast_store::journal::scan(
-        &RealStorage,
-        &dir.join("data/journal/engine"),
-        &mut |r: &RecordRef<'_>| {
-            if r.kind == "engine.policy" {
-                out.push(serde_json::from_str(r.body.get()).unwrap());
-            }
-            Ok(())
-        },
-    );
-    out
+    common::journal::engine_records(&dir.join("data"))
+        .into_iter()
+        .filter(|(kind, _)| kind == "engine.policy")
+        .map(|(_, body)| serde_json::from_str(&body).unwrap())
+        .collect()
 }
 
 fn wait_journaled(dir: &Path, what: &str, cond: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let j = journaled(dir);
-        if cond(&j) {
-            return j;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for the engine to journal {what}; engine.policy records {j:?}\n{}",
-            std::fs::read_to_string(dir.join("supervisor.err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let j = journaled(dir);
+            if cond(&j) { Ok(j) } else { Err(j) }
+        },
+        |j| {
+            format!(
+                "timed out waiting for the engine to journal {what}; engine.policy records {j:?}\n{}",
+                std::fs::read_to_string(dir.join("supervisor.err")).unwrap_or_default()
+            )
+        },
+    )
 }
 
 fn last_policy(j: &[Value]) -> &str {

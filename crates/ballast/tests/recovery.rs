@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::ballast;
+use common::process::text;
 use serde_json::Value;
 
 /// Several segments and snapshots along the way.
@@ -20,10 +21,6 @@ const CFG: &str =
     "[journal]\nsnapshot_every_records = 100\nsegment_max_bytes = 16384\nmax_record_bytes = 8192\n";
 /// One segment.
 const ONE_SEGMENT: &str = "[journal]\nsnapshot_every_records = 100\n";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn write_config(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);

@@ -12,6 +12,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::report::policy;
 use common::{Sup, ballast, state};
 
 /// A fast engine that snapshots often: the heartbeat, the snapshots and the journal all move
@@ -24,22 +25,18 @@ fn data(dir: &Path) -> std::path::PathBuf {
 
 fn wait_seq(sup: &Sup, at_least: u64) {
     let hb = data(&sup.dir).join("run/engine.heartbeat");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let seq = std::fs::read(&hb)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["last_seq"].as_u64())
-            .unwrap_or(0);
-        if seq >= at_least {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the engine did not reach seq {at_least} (heartbeat at {seq})"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let seq = std::fs::read(&hb)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["last_seq"].as_u64())
+                .unwrap_or(0);
+            if seq >= at_least { Ok(()) } else { Err(seq) }
+        },
+        |seq| format!("the engine did not reach seq {at_least} (heartbeat at {seq})"),
+    );
 }
 
 #[test]
@@ -140,10 +137,6 @@ fn critical_config(dir: &Path) -> String {
         common::FAST_HEALTH,
         common::failing_critical_service(dir)
     )
-}
-
-fn policy(h: &serde_json::Value) -> &str {
-    h["policy"]["policy"].as_str().unwrap_or("")
 }
 
 /// Every issue's text: its symptom and, when known, a root cause that says something else.

@@ -48,11 +48,7 @@ restart_window_secs = 60
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ballast reset crasher"));
     let out = sup.cli(&["reset", "crasher"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let s = sup.wait_for("FAILED again after reset", |s| {
         state(s, "crasher") == "FAILED" && Sup::service(s, "crasher")["restarts"] == 6
     });
@@ -107,11 +103,7 @@ restart_window_secs = 60
         .arg(tmp.path().join("data"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("service.reset") && text.contains("crasher"),
@@ -851,24 +843,12 @@ min_uptime_secs = 0
 
 /// Run `cmd` to its end, at most 30 s (then it is killed and the test fails).
 fn run_bounded(mut cmd: std::process::Command, what: &str) -> std::process::Output {
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{what} did not exit: it started beside the other runtime\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    process::run_within(&mut cmd, Duration::from_secs(30)).unwrap_or_else(|out| {
+        panic!(
+            "{what} did not exit: it started beside the other runtime\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 /// issue 10 item 3: a second runtime on the same data directory drove the wrong engine. One
@@ -984,26 +964,13 @@ min_uptime_secs = 0
         alive(standalone.id() as i32),
         "the standalone engine was disturbed"
     );
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&standalone),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    process::sigterm(&standalone);
     assert!(standalone.wait().unwrap().success());
 }
 
 /// `(seq, type, body)` of the engine journal's valid records (the engine may be writing it).
 fn engine_records(data: &std::path::Path) -> Vec<(u64, String, String)> {
-    let mut out = Vec::new();
-    let _ = ballast_store::journal::scan(
-        &ballast_store::RealStorage,
-        &data.join("journal/engine"),
-        &mut |r: &ballast_store::record::RecordRef<'_>| {
-            out.push((r.seq, r.kind.to_string(), r.body.get().to_owned()));
-            Ok(())
-        },
-    );
-    out
+    journal::engine_scan(data).0
 }
 
 /// issue 10 item 14: the engine outlived a SIGKILLed supervisor by up to a second (its pacing
@@ -1347,15 +1314,6 @@ fn item_1_reset_engine_while_it_trades_is_refused_and_health_never_sees_it_stopp
     assert!(sup.stop().0.success());
 }
 
-/// Wait until `path` exists (at most 30 s).
-fn wait_file(path: &std::path::Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "{what} never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Part E, item 3 again: the exclusivity of a data directory must not depend on a file an
 /// operator can delete. With `run/supervisor.lock` or `run/engine.lock` removed, a second
 /// runtime (supervisor or standalone engine) is still refused — by the lock on the data
@@ -1423,7 +1381,7 @@ fn part_e_a_deleted_lock_file_does_not_let_a_second_runtime_onto_the_data_direct
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_file(
+    wait::file(
         &data.join("run/engine.heartbeat"),
         "the standalone engine's heartbeat",
     );
@@ -1448,11 +1406,7 @@ fn part_e_a_deleted_lock_file_does_not_let_a_second_runtime_onto_the_data_direct
         alive(standalone.id() as i32),
         "the standalone engine was disturbed"
     );
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&standalone),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    process::sigterm(&standalone);
     assert!(standalone.wait().unwrap().success());
     // One engine wrote the journal: its seqs have no gap.
     let recs = engine_records(&data);
@@ -1531,11 +1485,7 @@ fn part_e_under_umask_000_every_file_is_private_and_an_open_data_directory_is_wa
         c
     };
     let out = umask0("init ./ballast.toml").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::assert_ok(&out);
     let init_mode = std::fs::metadata(tmp.path().join("ballast.toml"))
         .unwrap()
         .permissions()

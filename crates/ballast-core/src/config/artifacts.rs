@@ -8,14 +8,12 @@ use super::model::{ArtifactKind, Config};
 use super::schema::ARTIFACT_KEYS;
 use super::services::{ServiceValues, TableArray, err};
 use super::suggest::closest;
-
-/// Artifacts declared at most.
-pub const MAX_ARTIFACTS: usize = 256;
+use crate::limits::MAX_ARTIFACTS_COUNT;
 
 pub const ARTIFACTS: TableArray = TableArray {
     name: "artifacts",
     keys: ARTIFACT_KEYS,
-    max: MAX_ARTIFACTS,
+    max: MAX_ARTIFACTS_COUNT,
     required: &["service", "path"],
 };
 

@@ -5,13 +5,11 @@
 use std::collections::BTreeSet;
 
 use super::error::{ConfigError, Origin};
-use super::model::{CheckKind, Config};
+use super::model::{CheckConfig, CheckKind, Config};
 use super::schema::CHECK_KEYS;
 use super::services::{ServiceValues, TableArray, err, valid_name};
 use super::suggest::closest;
-
-/// Checks declared at most.
-pub const MAX_CHECKS: usize = 128;
+use crate::limits::MAX_CHECKS_COUNT;
 
 /// The subsystems Ballast registers itself (a check may not take their names).
 pub const BUILTIN_SUBSYSTEMS: &[&str] = &[
@@ -33,7 +31,7 @@ pub const BUILTIN_SUBSYSTEMS: &[&str] = &[
 pub const CHECKS: TableArray = TableArray {
     name: "checks",
     keys: CHECK_KEYS,
-    max: MAX_CHECKS,
+    max: MAX_CHECKS_COUNT,
     required: &["name"],
 };
 
@@ -78,40 +76,7 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
                 "check names must be unique".into(),
             );
         }
-        let need =
-            |key: &str, ok: bool, help: &str| (!ok).then(|| (key.to_owned(), help.to_owned()));
-        let missing = match c.kind {
-            CheckKind::FileAge => need(
-                "path",
-                !c.path.is_empty(),
-                "set path = \"/srv/bot/heartbeat\"",
-            ),
-            CheckKind::FilesPresent => need(
-                "paths",
-                !c.paths.is_empty(),
-                "set paths = [\"models/a.bin\", \"models/b.bin\"]",
-            ),
-            CheckKind::Http => need(
-                "url",
-                c.url.starts_with("http://"),
-                "set url = \"http://127.0.0.1:PORT/health\" (plain http: the check is local)",
-            ),
-            CheckKind::Tcp => need(
-                "address",
-                c.address.contains(':'),
-                "set address = \"127.0.0.1:5432\"",
-            ),
-            CheckKind::Process => need(
-                "pattern",
-                !c.pattern.is_empty(),
-                "set pattern to text of the process's command line",
-            ),
-            CheckKind::Command => need(
-                "command",
-                !c.command.is_empty(),
-                "set command = \"/usr/local/bin/check-bot\"",
-            ),
-        };
+        let missing = required_key(c);
         if let Some((key, help)) = missing {
             push(
                 origin(i, &key),
@@ -158,4 +123,41 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
         }
     }
     errors
+}
+
+/// The key a check of this kind cannot do without, with how to set it, when it is missing.
+fn required_key(c: &CheckConfig) -> Option<(String, String)> {
+    let need = |key: &str, ok: bool, help: &str| (!ok).then(|| (key.to_owned(), help.to_owned()));
+    match c.kind {
+        CheckKind::FileAge => need(
+            "path",
+            !c.path.is_empty(),
+            "set path = \"/srv/bot/heartbeat\"",
+        ),
+        CheckKind::FilesPresent => need(
+            "paths",
+            !c.paths.is_empty(),
+            "set paths = [\"models/a.bin\", \"models/b.bin\"]",
+        ),
+        CheckKind::Http => need(
+            "url",
+            c.url.starts_with("http://"),
+            "set url = \"http://127.0.0.1:PORT/health\" (plain http: the check is local)",
+        ),
+        CheckKind::Tcp => need(
+            "address",
+            c.address.contains(':'),
+            "set address = \"127.0.0.1:5432\"",
+        ),
+        CheckKind::Process => need(
+            "pattern",
+            !c.pattern.is_empty(),
+            "set pattern to text of the process's command line",
+        ),
+        CheckKind::Command => need(
+            "command",
+            !c.command.is_empty(),
+            "set command = \"/usr/local/bin/check-bot\"",
+        ),
+    }
 }

@@ -11,9 +11,10 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Origin};
 use super::model::Config;
-use super::schema::{self, KEYS, KeySpec, Kind, MAX_LIST, MAX_SYMBOLS, SECTIONS, quoted_list};
+use super::schema::{self, KEYS, KeySpec, Kind, SECTIONS, quoted_list};
 use super::suggest::closest;
 use crate::domain::Symbol;
+use crate::limits::{MAX_LIST_ENTRIES_COUNT, MAX_SYMBOLS_COUNT};
 
 /// The config file's name (for messages) and text.
 #[derive(Debug, Clone, Copy)]
@@ -148,17 +149,7 @@ impl Loader {
                 continue;
             };
             if !schema::section_exists(name_str) {
-                let help = match closest(name_str, SECTIONS.iter().map(|s| s.name)) {
-                    Some(s) => format!("did you mean [{s}]?"),
-                    None => format!(
-                        "known sections: {}",
-                        SECTIONS
-                            .iter()
-                            .map(|s| format!("[{}]", s.name))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
-                };
+                let help = unknown_section_help(name_str);
                 self.error(
                     at(name.span()),
                     format!("unknown section [{name_str}]"),
@@ -315,21 +306,7 @@ impl Loader {
             "checks".into(),
             Json::Array(self.checks.iter().map(|s| s.json.clone()).collect()),
         );
-        let config: Config = match serde_json::from_value(Json::Object(tree)) {
-            Ok(c) => c,
-            Err(e) => {
-                return Err(ConfigErrors(vec![ConfigError {
-                    origin: Origin::Default {
-                        section: "?".into(),
-                        key: "?".into(),
-                    },
-                    message: format!(
-                        "internal: validated values do not fit the typed configuration: {e}"
-                    ),
-                    help: Some("this is a bug in Ballast; please report it".into()),
-                }]));
-            }
-        };
+        let config = typed(tree)?;
         let cross = super::rules::check(&config, &|section, key| {
             origins
                 .get(&(section, key))
@@ -367,6 +344,20 @@ impl Loader {
     }
 }
 
+/// The validated values as the typed [`Config`]; a mismatch is a bug in Ballast, reported.
+fn typed(tree: serde_json::Map<String, Json>) -> Result<Config, ConfigErrors> {
+    serde_json::from_value(Json::Object(tree)).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            origin: Origin::Default {
+                section: "?".into(),
+                key: "?".into(),
+            },
+            message: format!("internal: validated values do not fit the typed configuration: {e}"),
+            help: Some("this is a bug in Ballast; please report it".into()),
+        }])
+    })
+}
+
 fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
     let rank = |o: &Origin| match o {
         Origin::File { line, col, .. } => (0, *line, *col, String::new()),
@@ -375,6 +366,21 @@ fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
     };
     errors.sort_by_key(|e| rank(&e.origin));
     ConfigErrors(errors)
+}
+
+/// How to fix an unknown section name: the closest known one, or the list of them.
+fn unknown_section_help(name: &str) -> String {
+    match closest(name, SECTIONS.iter().map(|s| s.name)) {
+        Some(s) => format!("did you mean [{s}]?"),
+        None => format!(
+            "known sections: {}",
+            SECTIONS
+                .iter()
+                .map(|s| format!("[{}]", s.name))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
 }
 
 fn unknown_key_help(section: &str, key: &str) -> String {
@@ -434,9 +440,12 @@ pub(super) fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueE
         (Kind::Choice(words), DeValue::String(s)) => check_choice(words, s).map_err(|m| (m, None)),
         (Kind::Text, DeValue::String(s)) => Ok(Json::String(s.to_string())),
         (Kind::Symbols, DeValue::Array(items)) => {
-            if items.len() > MAX_SYMBOLS {
+            if items.len() > MAX_SYMBOLS_COUNT {
                 return Err((
-                    format!("{} symbols; at most {MAX_SYMBOLS} are allowed", items.len()),
+                    format!(
+                        "{} symbols; at most {MAX_SYMBOLS_COUNT} are allowed",
+                        items.len()
+                    ),
                     None,
                 ));
             }
@@ -457,9 +466,12 @@ pub(super) fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueE
             Ok(Json::Array(out))
         }
         (Kind::Strings, DeValue::Array(items)) => {
-            if items.len() > MAX_LIST {
+            if items.len() > MAX_LIST_ENTRIES_COUNT {
                 return Err((
-                    format!("{} entries; at most {MAX_LIST} are allowed", items.len()),
+                    format!(
+                        "{} entries; at most {MAX_LIST_ENTRIES_COUNT} are allowed",
+                        items.len()
+                    ),
                     None,
                 ));
             }
@@ -479,9 +491,12 @@ pub(super) fn check_toml(spec: &KeySpec, v: &DeValue<'_>) -> Result<Json, ValueE
             Ok(Json::Array(out))
         }
         (Kind::StringMap, DeValue::Table(t)) => {
-            if t.len() > MAX_LIST {
+            if t.len() > MAX_LIST_ENTRIES_COUNT {
                 return Err((
-                    format!("{} entries; at most {MAX_LIST} are allowed", t.len()),
+                    format!(
+                        "{} entries; at most {MAX_LIST_ENTRIES_COUNT} are allowed",
+                        t.len()
+                    ),
                     None,
                 ));
             }
@@ -527,7 +542,7 @@ fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
             text.split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
-                .take(MAX_LIST)
+                .take(MAX_LIST_ENTRIES_COUNT)
                 .map(|p| Json::String(p.to_owned()))
                 .collect(),
         )),
@@ -537,8 +552,8 @@ fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
         Kind::Symbols => {
             let mut out = Vec::new();
             for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                if out.len() == MAX_SYMBOLS {
-                    return Err(format!("more than {MAX_SYMBOLS} symbols"));
+                if out.len() == MAX_SYMBOLS_COUNT {
+                    return Err(format!("more than {MAX_SYMBOLS_COUNT} symbols"));
                 }
                 let sym = check_symbol(part, &out)?;
                 out.push(sym);

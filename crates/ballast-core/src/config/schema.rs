@@ -2,6 +2,8 @@
 //! written by `ballast init`, and the reference in `docs/CONFIG.md`. A key exists in exactly
 //! one place — here — and the typed [`super::Config`] mirrors it (a test checks they agree).
 
+use crate::limits::{MAX_LIST_ENTRIES_COUNT, MAX_SYMBOLS_COUNT};
+
 /// What a key accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -24,17 +26,11 @@ pub enum Kind {
     Text,
     /// A list of ticker symbols.
     Symbols,
-    /// A list of strings (at most [`MAX_LIST`]).
+    /// A list of strings (at most [`MAX_LIST_ENTRIES_COUNT`]).
     Strings,
-    /// A table of string values (at most [`MAX_LIST`] entries), e.g. `env = { KEY = "v" }`.
+    /// A table of string values (at most [`MAX_LIST_ENTRIES_COUNT`] entries), e.g. `env = { KEY = "v" }`.
     StringMap,
 }
-
-/// The most entries a list or table value may hold.
-pub const MAX_LIST: usize = 256;
-
-/// The most symbols a list may hold (bounded like everything else).
-pub const MAX_SYMBOLS: usize = 10_000;
 
 /// One documented key.
 #[derive(Debug, Clone, Copy)]
@@ -76,9 +72,9 @@ impl KeySpec {
             } => format!("a number greater than {min}, at most {max}"),
             Kind::Choice(words) => format!("one of {}", quoted_list(words)),
             Kind::Text => "a string".into(),
-            Kind::Symbols => format!("a list of up to {MAX_SYMBOLS} ticker symbols"),
-            Kind::Strings => format!("a list of up to {MAX_LIST} strings"),
-            Kind::StringMap => format!("a table of up to {MAX_LIST} string values"),
+            Kind::Symbols => format!("a list of up to {MAX_SYMBOLS_COUNT} ticker symbols"),
+            Kind::Strings => format!("a list of up to {MAX_LIST_ENTRIES_COUNT} strings"),
+            Kind::StringMap => format!("a table of up to {MAX_LIST_ENTRIES_COUNT} string values"),
         }
     }
 }

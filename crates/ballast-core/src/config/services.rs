@@ -14,9 +14,7 @@ use super::load::{check_toml, default_value, type_name};
 use super::model::{Config, Readiness};
 use super::schema::{KeySpec, SERVICE_KEYS};
 use super::suggest::closest;
-
-/// Services declared at most.
-pub const MAX_SERVICES: usize = 64;
+use crate::limits::MAX_SERVICES_COUNT;
 
 /// A kind of array of tables (`[[services]]`, `[[artifacts]]`): its keys, bound and required
 /// keys.
@@ -30,7 +28,7 @@ pub struct TableArray {
 pub const SERVICES: TableArray = TableArray {
     name: "services",
     keys: SERVICE_KEYS,
-    max: MAX_SERVICES,
+    max: MAX_SERVICES_COUNT,
     required: &["name", "command"],
 };
 
@@ -244,7 +242,13 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
             ));
         }
     }
-    // Dependencies exist, are not the service itself, and form no cycle.
+    errors.extend(check_dependencies(config, &origin));
+    errors
+}
+
+/// Dependencies exist, are not the service itself, and form no cycle.
+fn check_dependencies(config: &Config, origin: &dyn Fn(usize, &str) -> Origin) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
     let index: BTreeMap<&str, usize> = config
         .services
         .iter()

@@ -2,6 +2,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::limits::{CLIENT_ORDER_ID_MAX_CHARS, FILL_ID_MAX_CHARS};
+
 /// The id the signal bus gives an accepted signal. Derived from the journal sequence number
 /// of the record that accepted it, so a replay reproduces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -13,9 +15,6 @@ impl fmt::Display for SignalId {
         write!(f, "sig-{}", self.0)
     }
 }
-
-/// Brokers cap client order ids (Alpaca at 48 characters).
-pub const CLIENT_ORDER_ID_MAX_LEN: usize = 48;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -69,7 +68,7 @@ impl ClientOrderId {
     }
 
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        check_id("client_order_id", text, CLIENT_ORDER_ID_MAX_LEN)?;
+        check_id("client_order_id", text, CLIENT_ORDER_ID_MAX_CHARS)?;
         Ok(ClientOrderId(text.to_owned()))
     }
 
@@ -96,11 +95,9 @@ impl<'de> Deserialize<'de> for ClientOrderId {
 #[serde(transparent)]
 pub struct FillId(String);
 
-pub const FILL_ID_MAX_LEN: usize = 128;
-
 impl FillId {
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        check_id("fill_id", text, FILL_ID_MAX_LEN)?;
+        check_id("fill_id", text, FILL_ID_MAX_CHARS)?;
         Ok(FillId(text.to_owned()))
     }
 
@@ -129,7 +126,7 @@ mod tests {
     #[test]
     fn client_order_ids_are_deterministic_and_short() {
         let a = ClientOrderId::for_signal(SignalId(u64::MAX), u32::MAX);
-        assert!(a.as_str().len() <= CLIENT_ORDER_ID_MAX_LEN);
+        assert!(a.as_str().len() <= CLIENT_ORDER_ID_MAX_CHARS);
         assert_eq!(ClientOrderId::for_signal(SignalId(7), 2).as_str(), "bl-7-2");
         assert_eq!(
             ClientOrderId::for_signal(SignalId(7), 2),

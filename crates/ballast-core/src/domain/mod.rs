@@ -10,7 +10,7 @@ mod symbol;
 
 pub use fill::Fill;
 pub use ids::{ClientOrderId, FillId, IdError, SignalId};
-pub use money::{AmountError, MAX_SCALE as MAX_AMOUNT_SCALE, Notional, Price, Quantity};
+pub use money::{AmountError, Notional, Price, Quantity};
 pub use order::{Order, OrderKind, TimeInForce};
 pub use position::{Position, PositionError};
 pub use side::Side;

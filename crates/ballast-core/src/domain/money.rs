@@ -7,8 +7,7 @@ use std::ops::Mul;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// The most decimal places an amount may carry (prices of crypto pairs need 8 or more).
-pub const MAX_SCALE: u32 = 10;
+use crate::limits::MAX_DECIMAL_PLACES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
@@ -16,7 +15,7 @@ pub enum AmountError {
     NotPositive { what: &'static str, value: Decimal },
     #[error("{what} must not be negative, got {value}")]
     Negative { what: &'static str, value: Decimal },
-    #[error("{what} {value} has {scale} decimal places; at most {MAX_SCALE} are allowed")]
+    #[error("{what} {value} has {scale} decimal places; at most {MAX_DECIMAL_PLACES} are allowed")]
     TooPrecise {
         what: &'static str,
         value: Decimal,
@@ -26,7 +25,7 @@ pub enum AmountError {
 
 fn check_scale(what: &'static str, value: Decimal) -> Result<Decimal, AmountError> {
     let value = value.normalize();
-    if value.scale() > MAX_SCALE {
+    if value.scale() > MAX_DECIMAL_PLACES {
         return Err(AmountError::TooPrecise {
             what,
             value,

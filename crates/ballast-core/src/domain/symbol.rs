@@ -3,6 +3,8 @@ use std::hash::Hasher;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::limits::SYMBOL_MAX_BYTES;
+
 /// A tradable instrument's ticker: 1–16 characters of `A–Z`, `0–9`, `.`, `/`, `-`
 /// (`AAPL`, `BRK.B`, `BTC/USD`). Lower-case input is upper-cased.
 ///
@@ -10,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// ordered like its text (zero sorts before every allowed character), hashed as one word — the
 /// per-bar path of an engine or a backtest looks symbols up several times per bar.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Symbol([u8; SYMBOL_MAX_LEN]);
+pub struct Symbol([u8; SYMBOL_MAX_BYTES]);
 
 impl std::hash::Hash for Symbol {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -35,11 +37,9 @@ impl Serialize for Symbol {
     }
 }
 
-pub const SYMBOL_MAX_LEN: usize = 16;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid symbol {text:?}: {why}; a symbol is 1-{SYMBOL_MAX_LEN} characters of A-Z, 0-9, '.', '/', '-'"
+    "invalid symbol {text:?}: {why}; a symbol is 1-{SYMBOL_MAX_BYTES} characters of A-Z, 0-9, '.', '/', '-'"
 )]
 pub struct SymbolError {
     pub text: String,
@@ -59,10 +59,10 @@ impl Symbol {
         if text.is_empty() {
             return Err("it is empty");
         }
-        if text.len() > SYMBOL_MAX_LEN {
+        if text.len() > SYMBOL_MAX_BYTES {
             return Err("it is too long");
         }
-        let mut out = [0u8; SYMBOL_MAX_LEN];
+        let mut out = [0u8; SYMBOL_MAX_BYTES];
         for (o, b) in out.iter_mut().zip(text) {
             let b = b.to_ascii_uppercase();
             if !(b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-')) {
@@ -74,7 +74,7 @@ impl Symbol {
     }
 
     pub fn as_str(&self) -> &str {
-        let len = SYMBOL_MAX_LEN - (u128::from_le_bytes(self.0).leading_zeros() / 8) as usize;
+        let len = SYMBOL_MAX_BYTES - (u128::from_le_bytes(self.0).leading_zeros() / 8) as usize;
         // Only ASCII is ever stored, so this never falls back.
         std::str::from_utf8(&self.0[..len]).unwrap_or("?")
     }

@@ -48,6 +48,79 @@ pub fn evaluate(
 ) -> Verdict {
     let zero = Decimal::ZERO;
     let mut hard = Vec::new();
+    let pos = a.position_qty;
+    let reduce_only = c.is_reduce_only(pos);
+    gate_checks(gate, c, pos, reduce_only, &mut hard);
+    // A price to value the order at.
+    let Some(price) = c
+        .limit_price
+        .filter(|p| *p > zero)
+        .or(a.last_price.filter(|p| *p > zero))
+    else {
+        hard.push(reason(
+            Check::ReferencePrice,
+            zero,
+            zero,
+            "no last price for this symbol and no limit price",
+        ));
+        return Verdict::Reject { reasons: hard };
+    };
+    order_checks(limits, state, c, a, now, &mut hard);
+    if !reduce_only {
+        exposure_checks(limits, state, c, a, now, &mut hard);
+    }
+    if !hard.is_empty() {
+        return Verdict::Reject { reasons: hard };
+    }
+    if reduce_only {
+        return Verdict::Approve; // reductions always pass the exposure checks
+    }
+    let bounds = size_bounds(limits, gate, c, a, price);
+    let scale = c.qty.normalize().scale();
+    let mut allowed = c.qty;
+    let mut reasons = Vec::new();
+    for (check, max_q, observed, limit) in bounds {
+        if max_q < c.qty {
+            allowed = allowed.min(max_q);
+            reasons.push(reason(
+                check,
+                observed,
+                limit,
+                format!(
+                    "at most {} allowed",
+                    max_q
+                        .max(zero)
+                        .round_dp_with_strategy(scale, RoundingStrategy::ToZero)
+                ),
+            ));
+        }
+    }
+    if reasons.is_empty() {
+        return Verdict::Approve;
+    }
+    let allowed = allowed
+        .max(zero)
+        .round_dp_with_strategy(scale, RoundingStrategy::ToZero);
+    if allowed <= zero {
+        Verdict::Reject { reasons }
+    } else {
+        Verdict::Resize {
+            qty: allowed,
+            reasons,
+        }
+    }
+}
+
+/// The checks of the gate and of the order itself: kill switch, mode, a valid order, the
+/// trading state.
+fn gate_checks(
+    gate: &Gate,
+    c: &Candidate,
+    pos: Decimal,
+    reduce_only: bool,
+    hard: &mut Vec<Reason>,
+) {
+    let zero = Decimal::ZERO;
     if gate.kill_switch {
         hard.push(reason(
             Check::KillSwitch,
@@ -75,8 +148,6 @@ pub fn evaluate(
             "limit price must be greater than zero",
         ));
     }
-    let pos = a.position_qty;
-    let reduce_only = c.is_reduce_only(pos);
     match gate.trading_state {
         TradingState::Active => {}
         TradingState::Halted => hard.push(reason(
@@ -97,23 +168,19 @@ pub fn evaluate(
         )),
         TradingState::Reducing => {}
     }
-    // A price to value the order at.
-    let price = match c
-        .limit_price
-        .filter(|p| *p > zero)
-        .or(a.last_price.filter(|p| *p > zero))
-    {
-        Some(p) => p,
-        None => {
-            hard.push(reason(
-                Check::ReferencePrice,
-                zero,
-                zero,
-                "no last price for this symbol and no limit price",
-            ));
-            return Verdict::Reject { reasons: hard };
-        }
-    };
+}
+
+/// The checks every order passes, reducing or not: price band, duplicates, open orders, order
+/// rates.
+fn order_checks(
+    limits: &Limits,
+    state: &GuardState,
+    c: &Candidate,
+    a: &Account,
+    now: Timestamp,
+    hard: &mut Vec<Reason>,
+) {
+    let zero = Decimal::ZERO;
     if let (Some(lp), Some(last)) = (c.limit_price, a.last_price.filter(|p| *p > zero)) {
         let dev = pct((lp - last).abs(), last);
         if dev > limits.max_price_deviation_pct {
@@ -172,96 +239,123 @@ pub fn evaluate(
             "",
         ));
     }
-    if !reduce_only {
-        if let Some(t) = state.last_trade(&c.symbol) {
-            let since = now.ms_since(t);
-            if since < limits.min_cooldown_ms {
-                hard.push(reason(
-                    Check::Cooldown,
-                    Decimal::from(since),
-                    Decimal::from(limits.min_cooldown_ms),
-                    "ms since the last trade in this symbol, below the cooldown",
-                ));
-            }
-        }
-        if let Some(bars) = state.bars_since_trade(&c.symbol) {
-            if bars < u64::from(limits.min_cooldown_bars) {
-                hard.push(reason(
-                    Check::Cooldown,
-                    Decimal::from(bars),
-                    Decimal::from(limits.min_cooldown_bars),
-                    "bars since the last trade in this symbol, below the cooldown",
-                ));
-            }
-        }
-        if a.start_of_day_equity > zero {
-            let loss = pct(a.start_of_day_equity - a.equity, a.start_of_day_equity);
-            if loss >= limits.daily_loss_limit_pct {
-                hard.push(reason(
-                    Check::DailyLoss,
-                    loss,
-                    limits.daily_loss_limit_pct,
-                    "% of start-of-day equity lost today",
-                ));
-            }
-        }
-        if a.high_water_mark > zero {
-            let dd = pct(a.high_water_mark - a.equity, a.high_water_mark);
-            if dd >= limits.max_drawdown_pct {
-                hard.push(reason(
-                    Check::MaxDrawdown,
-                    dd,
-                    limits.max_drawdown_pct,
-                    "% below the equity high-water mark",
-                ));
-            }
-        }
-        if let Some(until) = state.streak_cooldown_until() {
-            if now < until {
-                hard.push(reason(
-                    Check::StopLossStreak,
-                    Decimal::from(until.ms_since(now)),
-                    zero,
-                    format!(
-                        "{} losing exits in a row: new exposure blocked until {until}",
-                        limits.stop_loss_streak
-                    ),
-                ));
-            }
-        }
-        let sign = c.side.sign();
-        let after = pos + sign * c.qty;
-        if !limits.allow_direction_flip
-            && !pos.is_zero()
-            && !after.is_zero()
-            && after.is_sign_positive() != pos.is_sign_positive()
-        {
-            hard.push(reason(
-                Check::DirectionFlip,
-                after,
-                zero,
-                format!("position would go from {pos} to {after} in one order"),
-            ));
-        }
-        if a.equity <= zero {
-            hard.push(reason(
-                Check::MaxPortfolioExposure,
-                a.equity,
-                zero,
-                "equity is not positive: no new exposure",
-            ));
-        }
-    }
-    if !hard.is_empty() {
-        return Verdict::Reject { reasons: hard };
-    }
-    if reduce_only {
-        return Verdict::Approve; // reductions always pass the exposure checks
-    }
+}
 
-    // Size limits: the largest quantity every one of them allows.
+/// The checks of an order that adds exposure: cooldowns, daily loss, drawdown, losing streak,
+/// direction flip, positive equity.
+fn exposure_checks(
+    limits: &Limits,
+    state: &GuardState,
+    c: &Candidate,
+    a: &Account,
+    now: Timestamp,
+    hard: &mut Vec<Reason>,
+) {
+    let zero = Decimal::ZERO;
+    let pos = a.position_qty;
+    if let Some(t) = state.last_trade(&c.symbol) {
+        let since = now.ms_since(t);
+        if since < limits.min_cooldown_ms {
+            hard.push(reason(
+                Check::Cooldown,
+                Decimal::from(since),
+                Decimal::from(limits.min_cooldown_ms),
+                "ms since the last trade in this symbol, below the cooldown",
+            ));
+        }
+    }
+    if let Some(bars) = state.bars_since_trade(&c.symbol) {
+        if bars < u64::from(limits.min_cooldown_bars) {
+            hard.push(reason(
+                Check::Cooldown,
+                Decimal::from(bars),
+                Decimal::from(limits.min_cooldown_bars),
+                "bars since the last trade in this symbol, below the cooldown",
+            ));
+        }
+    }
+    hard.extend(loss_over(
+        Check::DailyLoss,
+        a.start_of_day_equity,
+        a.equity,
+        limits.daily_loss_limit_pct,
+        "% of start-of-day equity lost today",
+    ));
+    hard.extend(loss_over(
+        Check::MaxDrawdown,
+        a.high_water_mark,
+        a.equity,
+        limits.max_drawdown_pct,
+        "% below the equity high-water mark",
+    ));
+    if let Some(until) = state.streak_cooldown_until() {
+        if now < until {
+            hard.push(reason(
+                Check::StopLossStreak,
+                Decimal::from(until.ms_since(now)),
+                zero,
+                format!(
+                    "{} losing exits in a row: new exposure blocked until {until}",
+                    limits.stop_loss_streak
+                ),
+            ));
+        }
+    }
     let sign = c.side.sign();
-    let mut bounds: Vec<(Check, Decimal, Decimal, Decimal)> = Vec::with_capacity(6); // (check, max qty, observed, limit)
+    let after = pos + sign * c.qty;
+    if !limits.allow_direction_flip
+        && !pos.is_zero()
+        && !after.is_zero()
+        && after.is_sign_positive() != pos.is_sign_positive()
+    {
+        hard.push(reason(
+            Check::DirectionFlip,
+            after,
+            zero,
+            format!("position would go from {pos} to {after} in one order"),
+        ));
+    }
+    if a.equity <= zero {
+        hard.push(reason(
+            Check::MaxPortfolioExposure,
+            a.equity,
+            zero,
+            "equity is not positive: no new exposure",
+        ));
+    }
+}
+
+/// The loss from `base` to `equity` in % of `base`, when `base` is positive and the loss is
+/// at or over `limit_pct`.
+fn loss_over(
+    check: Check,
+    base: Decimal,
+    equity: Decimal,
+    limit_pct: Decimal,
+    detail: &'static str,
+) -> Option<Reason> {
+    if base <= Decimal::ZERO {
+        return None;
+    }
+    let lost = pct(base - equity, base);
+    (lost >= limit_pct).then(|| reason(check, lost, limit_pct, detail))
+}
+
+/// `(check, max qty, observed, limit)`: the largest quantity one size limit allows.
+type SizeBound = (Check, Decimal, Decimal, Decimal);
+
+/// Size limits: the largest quantity each of them allows, valued at `price`.
+fn size_bounds(
+    limits: &Limits,
+    gate: &Gate,
+    c: &Candidate,
+    a: &Account,
+    price: Decimal,
+) -> Vec<SizeBound> {
+    let zero = Decimal::ZERO;
+    let pos = a.position_qty;
+    let sign = c.side.sign();
+    let mut bounds: Vec<SizeBound> = Vec::with_capacity(6);
     let notional = c.qty * price;
     // The part of the order that closes an opposite position (the rest opens exposure).
     let closing = if pos.is_zero() || pos.is_sign_positive() == sign.is_sign_positive() {
@@ -317,37 +411,5 @@ pub fn evaluate(
         a.cash,
     ));
 
-    let scale = c.qty.normalize().scale();
-    let mut allowed = c.qty;
-    let mut reasons = Vec::new();
-    for (check, max_q, observed, limit) in bounds {
-        if max_q < c.qty {
-            allowed = allowed.min(max_q);
-            reasons.push(reason(
-                check,
-                observed,
-                limit,
-                format!(
-                    "at most {} allowed",
-                    max_q
-                        .max(zero)
-                        .round_dp_with_strategy(scale, RoundingStrategy::ToZero)
-                ),
-            ));
-        }
-    }
-    if reasons.is_empty() {
-        return Verdict::Approve;
-    }
-    let allowed = allowed
-        .max(zero)
-        .round_dp_with_strategy(scale, RoundingStrategy::ToZero);
-    if allowed <= zero {
-        Verdict::Reject { reasons }
-    } else {
-        Verdict::Resize {
-            qty: allowed,
-            reasons,
-        }
-    }
+    bounds
 }

@@ -101,7 +101,7 @@ impl From<&Config> for Limits {
             max_orders_per_second: g.max_orders_per_second,
             max_orders_per_minute: g.max_orders_per_minute,
             allow_direction_flip: g.allow_direction_flip,
-            duplicate_window_ms: i64::from(g.duplicate_window_secs) * 1000,
+            duplicate_window_ms: crate::time::ms_from_secs(g.duplicate_window_secs),
             daily_loss_limit_pct: g.daily_loss_limit_pct,
             max_drawdown_pct: g.max_drawdown_pct,
             stop_loss_streak: g.stop_loss_streak,

@@ -11,12 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Candidate, Limits};
 use crate::domain::{Side, Symbol, SymbolMap};
+use crate::limits::{GUARD_MAX_KEYS_COUNT, GUARD_MAX_RECENT_COUNT};
 use crate::time::Timestamp;
-
-/// Idempotency keys remembered (oldest forgotten first).
-pub const MAX_KEYS: usize = 100_000;
-/// Recent orders remembered for duplicate detection.
-pub const MAX_RECENT: usize = 10_000;
 
 /// An order's identity for "identical order" detection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -118,7 +114,7 @@ impl GuardState {
         self.recent_last.insert(key, now);
         let horizon = now.plus_ms(-limits.duplicate_window_ms);
         while let Some((t, k)) = self.recent.front() {
-            if *t > horizon && self.recent.len() <= MAX_RECENT {
+            if *t > horizon && self.recent.len() <= GUARD_MAX_RECENT_COUNT {
                 break;
             }
             if self.recent_last.get(k) == Some(t) {
@@ -129,7 +125,7 @@ impl GuardState {
         if let Some(k) = &c.idempotency_key {
             if self.keys.insert(k.clone()) {
                 self.key_order.push_back(k.clone());
-                if self.key_order.len() > MAX_KEYS {
+                if self.key_order.len() > GUARD_MAX_KEYS_COUNT {
                     if let Some(old) = self.key_order.pop_front() {
                         self.keys.remove(&old);
                     }

@@ -21,13 +21,9 @@ use crate::recovery::{Decision, RecoveryFacts, Step, decide};
 pub use files::{JsonSalvage, JsonlSplit, salvage_json, split_jsonl};
 pub use links::{ENGINE_PATHS, SymlinkObs, engine_refusal as link_refusal};
 
-/// A lock or heartbeat is considered only after this age (SPEC §4: stale locks are older
-/// than 5 min).
-pub const STALE_LOCK_MS: i64 = 5 * 60 * 1000;
+pub use crate::limits::STALE_LOCK_MS;
 
-/// Declared artifact files larger than this are reported, not rewritten (the healer reads a
-/// file whole to salvage it; this bounds that read).
-pub const MAX_ARTIFACT_BYTES: u64 = crate::limits::MAX_FILE_BYTES;
+pub use crate::limits::MAX_ARTIFACT_BYTES;
 
 /// How an action is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

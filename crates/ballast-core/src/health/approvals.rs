@@ -1,15 +1,13 @@
 //! Recommendations over time: automatic ones are listed as such; the others wait for an
 //! operator (`ballast approve ID` / `ballast reject ID`), and expire after their time to live
-//! or as soon as their issue is gone. Bounded: at most [`MAX_PENDING`] waiting and the last
-//! [`MAX_DECIDED`] decided ones.
+//! or as soon as their issue is gone. Bounded: at most [`MAX_PENDING_APPROVALS_COUNT`] waiting and the last
+//! [`DECIDED_APPROVALS_KEPT_COUNT`] decided ones.
 
 use serde::{Deserialize, Serialize};
 
 use super::Advice;
+use crate::limits::{DECIDED_APPROVALS_KEPT_COUNT, MAX_PENDING_APPROVALS_COUNT};
 use crate::time::Timestamp;
-
-pub const MAX_PENDING: usize = 256;
-pub const MAX_DECIDED: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -99,7 +97,7 @@ impl Approvals {
                 continue;
             }
             let pending = !a.auto;
-            if pending && self.pending().count() >= MAX_PENDING {
+            if pending && self.pending().count() >= MAX_PENDING_APPROVALS_COUNT {
                 continue;
             }
             self.open.push(Recommendation {
@@ -150,8 +148,8 @@ impl Approvals {
 
     fn remember(&mut self, r: Recommendation) {
         self.decided.push(r);
-        if self.decided.len() > MAX_DECIDED {
-            let extra = self.decided.len() - MAX_DECIDED;
+        if self.decided.len() > DECIDED_APPROVALS_KEPT_COUNT {
+            let extra = self.decided.len() - DECIDED_APPROVALS_KEPT_COUNT;
             self.decided.drain(..extra);
         }
     }

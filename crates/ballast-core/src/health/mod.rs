@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::heal::FailureClass;
 use crate::time::Timestamp;
 
-pub use approvals::{Approvals, MAX_PENDING, Recommendation, RecommendationState};
+pub use approvals::{Approvals, Recommendation, RecommendationState};
 
 /// A check's or subsystem's status, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

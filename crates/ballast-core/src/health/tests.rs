@@ -1,4 +1,5 @@
 use super::*;
+use crate::limits::MAX_PENDING_APPROVALS_COUNT;
 
 fn sub(name: &str, critical: bool, trading: bool, deps: &[&str]) -> Subsystem {
     Subsystem {
@@ -279,12 +280,12 @@ fn approvals_wait_expire_and_are_decided_once() {
             .all(|r| r.note.as_deref() == Some("issue cleared"))
     );
     // Bounded.
-    let many: Vec<Advice> = (0..MAX_PENDING + 10)
+    let many: Vec<Advice> = (0..MAX_PENDING_APPROVALS_COUNT + 10)
         .map(|i| advice(&format!("s{i}/c"), RecoveryAction::PauseTrading, false))
         .collect();
     let mut c = Approvals::default();
     c.sync(&many, t(0), 60_000);
-    assert_eq!(c.pending().count(), MAX_PENDING);
+    assert_eq!(c.pending().count(), MAX_PENDING_APPROVALS_COUNT);
 }
 
 #[test]

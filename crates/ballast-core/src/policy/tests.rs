@@ -1,5 +1,6 @@
 use super::*;
 use crate::health::{CheckResult, Subsystem, SubsystemHealth};
+use crate::limits::POLICY_FILE_MAX_BYTES;
 
 fn report(subs: &[(&str, bool, bool, Status)]) -> Report {
     // (name, critical, impacts trading, status) of each subsystem's single check.
@@ -264,7 +265,7 @@ fn item_2_the_policy_file_carries_a_checksum_and_only_an_intact_one_is_read() {
     let hand = br#"{"policy":"ALLOW_ALL","reason":"by hand"}"#;
     assert!(decode_file(hand).unwrap_err().contains("no checksum"));
     assert!(decode_file(b"").unwrap_err().contains("too short"));
-    let big = vec![b' '; (MAX_FILE_BYTES + 1) as usize];
+    let big = vec![b' '; (POLICY_FILE_MAX_BYTES + 1) as usize];
     assert!(decode_file(&big).unwrap_err().contains("more than"));
 }
 

@@ -12,7 +12,7 @@ use ballast_core::Timestamp;
 use ballast_core::engine::{EngineStatus, EngineView};
 
 /// The largest heartbeat file read back.
-pub const MAX_BYTES: u64 = 1024 * 1024;
+pub const MAX_BYTES: u64 = crate::limits::HEARTBEAT_MAX_BYTES;
 
 const WHAT: &str = "an engine heartbeat";
 const HELP: &str = "the engine rewrites it on its next loop; if no engine runs, move it away";

@@ -10,7 +10,7 @@ use crate::Layout;
 use crate::pidlock;
 
 /// The longest lock file read (it holds one short line).
-pub const MAX_BYTES: u64 = 4096;
+pub const MAX_BYTES: u64 = crate::limits::LOCK_FILE_MAX_BYTES;
 
 /// Who holds a lock, as its file says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use ballast_core::Clock;
 use serde::Serialize;
 
 use super::error::JournalError;
-use super::scan::{self, Damage, Problem, Scan, Verdict, Visitor};
+use super::scan::{self, Damage, Problem, Scan, TornTail, Verdict, Visitor};
 use super::segment;
 use super::writer::{Journal, JournalOptions, Tail};
 use crate::layout::Layout;
@@ -113,30 +113,7 @@ impl Journal {
         match &scan.verdict {
             Verdict::Clean => {}
             Verdict::TornTail(t) => {
-                let path = dir.join(&t.segment);
-                let q = ctx.copy_aside(&path)?;
-                ctx.truncate(&path, t.offset)?;
-                heals.push(ctx.heal(
-                    format!(
-                        "truncated torn tail at line {} ({}): {} bytes dropped",
-                        t.line, t.reason, t.bytes
-                    ),
-                    &path,
-                    &q,
-                    format!("{} bytes", t.offset + t.bytes),
-                    format!("{} bytes, last seq {}", t.offset, scan.last_seq),
-                ));
-                for empty in &t.empty_segments_after {
-                    let p = dir.join(empty);
-                    let q = ctx.move_aside(&p)?;
-                    heals.push(ctx.heal(
-                        "moved aside an empty segment after the torn tail".into(),
-                        &p,
-                        &q,
-                        "empty segment".into(),
-                        "removed from the journal".into(),
-                    ));
-                }
+                repair_torn_tail(&ctx, t, scan.last_seq, &mut heals)?;
                 tail_at = Some((t.segment.clone(), t.offset));
             }
             Verdict::Dangerous(d) => {
@@ -157,42 +134,7 @@ impl Journal {
                 tail_at = None;
             }
         }
-        let tail = match tail_at {
-            Some((name, bytes)) => {
-                let path = dir.join(name);
-                let file = storage
-                    .open_append(&path)
-                    .map_err(JournalError::io("open", &path))?;
-                Tail { file, path, bytes }
-            }
-            None if storage.exists(&dir.join(segment::name(scan.last_seq + 1))) => {
-                // Salvage left an empty segment that starts exactly after the valid prefix
-                // (a segment with records there would hold valid records past the prefix).
-                let path = dir.join(segment::name(scan.last_seq + 1));
-                let file = storage
-                    .open_append(&path)
-                    .map_err(JournalError::io("open", &path))?;
-                Tail {
-                    file,
-                    path,
-                    bytes: 0,
-                }
-            }
-            None => {
-                let path = dir.join(segment::name(scan.last_seq + 1));
-                let file = storage
-                    .create_new(&path)
-                    .map_err(JournalError::io("create", &path))?;
-                storage
-                    .sync_dir(dir)
-                    .map_err(JournalError::io("fsync directory", dir))?;
-                Tail {
-                    file,
-                    path,
-                    bytes: 0,
-                }
-            }
-        };
+        let tail = open_tail(&*storage, dir, tail_at, scan.last_seq)?;
         let journal = Journal::start(
             Arc::clone(&storage),
             dir.to_path_buf(),
@@ -211,6 +153,86 @@ impl Journal {
             },
         ))
     }
+}
+/// Cut a torn tail after a copy to quarantine, and move aside the empty segments after it.
+fn repair_torn_tail(
+    ctx: &Ctx<'_>,
+    t: &TornTail,
+    last_seq: u64,
+    heals: &mut Vec<Heal>,
+) -> Result<(), JournalError> {
+    let dir = ctx.dir;
+    let path = dir.join(&t.segment);
+    let q = ctx.copy_aside(&path)?;
+    ctx.truncate(&path, t.offset)?;
+    heals.push(ctx.heal(
+        format!(
+            "truncated torn tail at line {} ({}): {} bytes dropped",
+            t.line, t.reason, t.bytes
+        ),
+        &path,
+        &q,
+        format!("{} bytes", t.offset + t.bytes),
+        format!("{} bytes, last seq {}", t.offset, last_seq),
+    ));
+    for empty in &t.empty_segments_after {
+        let p = dir.join(empty);
+        let q = ctx.move_aside(&p)?;
+        heals.push(ctx.heal(
+            "moved aside an empty segment after the torn tail".into(),
+            &p,
+            &q,
+            "empty segment".into(),
+            "removed from the journal".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The segment the writer appends to: the last one at its kept length, an empty one a salvage
+/// left right after the valid prefix, or a new one (made durable in its directory).
+fn open_tail(
+    storage: &dyn Storage,
+    dir: &Path,
+    tail_at: Option<(String, u64)>,
+    last_seq: u64,
+) -> Result<Tail, JournalError> {
+    Ok(match tail_at {
+        Some((name, bytes)) => {
+            let path = dir.join(name);
+            let file = storage
+                .open_append(&path)
+                .map_err(JournalError::io("open", &path))?;
+            Tail { file, path, bytes }
+        }
+        None if storage.exists(&dir.join(segment::name(last_seq + 1))) => {
+            // Salvage left an empty segment that starts exactly after the valid prefix
+            // (a segment with records there would hold valid records past the prefix).
+            let path = dir.join(segment::name(last_seq + 1));
+            let file = storage
+                .open_append(&path)
+                .map_err(JournalError::io("open", &path))?;
+            Tail {
+                file,
+                path,
+                bytes: 0,
+            }
+        }
+        None => {
+            let path = dir.join(segment::name(last_seq + 1));
+            let file = storage
+                .create_new(&path)
+                .map_err(JournalError::io("create", &path))?;
+            storage
+                .sync_dir(dir)
+                .map_err(JournalError::io("fsync directory", dir))?;
+            Tail {
+                file,
+                path,
+                bytes: 0,
+            }
+        }
+    })
 }
 
 /// Paper-mode salvage: keep the valid prefix, quarantine everything from the damage on.

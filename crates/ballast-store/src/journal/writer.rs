@@ -9,16 +9,15 @@ use serde::Serialize;
 
 use super::error::{FailInfo, IoOp, JournalError};
 use super::segment;
+use crate::limits::{
+    GATHER_MAX_APPENDERS_COUNT, GATHER_MAX_WAIT_US, INVALID_KIND_SHOWN_CHARS,
+    RECORD_FRAMING_MAX_BYTES,
+};
 use crate::record::{self, valid_kind};
 use crate::storage::{Storage, StorageFile};
 
-/// Bytes of framing around a body (`{"v":1,"seq":…,"crc":"…"}` and the newline), at most.
-const FRAMING_BYTES: usize = 160;
-
 /// Longest a leader waits to gather more records before it syncs.
-const MAX_GATHER: Duration = Duration::from_micros(500);
-/// A leader waits for at most this many appenders before it syncs anyway.
-const MAX_GATHER_APPENDERS: usize = 256;
+const MAX_GATHER: Duration = Duration::from_micros(GATHER_MAX_WAIT_US);
 
 /// Limits of a journal writer (from `[journal]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,13 +209,15 @@ impl Journal {
         let mut bodies: Vec<(&str, Vec<u8>)> = Vec::new();
         for (kind, body) in items {
             if !valid_kind(kind) {
-                return Err(JournalError::InvalidKind(kind.chars().take(80).collect()));
+                return Err(JournalError::InvalidKind(
+                    kind.chars().take(INVALID_KIND_SHOWN_CHARS).collect(),
+                ));
             }
             let bytes = serde_json::to_vec(body).map_err(|source| JournalError::Serialize {
                 kind: kind.to_owned(),
                 source,
             })?;
-            let framed = bytes.len() + kind.len() + FRAMING_BYTES;
+            let framed = bytes.len() + kind.len() + RECORD_FRAMING_MAX_BYTES;
             if framed as u64 > max {
                 return Err(JournalError::RecordTooLarge {
                     kind: kind.to_owned(),
@@ -228,7 +229,7 @@ impl Journal {
         }
         let needed: usize = bodies
             .iter()
-            .map(|(k, b)| b.len() + k.len() + FRAMING_BYTES)
+            .map(|(k, b)| b.len() + k.len() + RECORD_FRAMING_MAX_BYTES)
             .sum();
 
         let shared = &*self.shared;
@@ -321,7 +322,7 @@ impl Shared {
         if st.last_batch_appenders < 2 {
             return st;
         }
-        let target = st.last_batch_appenders.min(MAX_GATHER_APPENDERS);
+        let target = st.last_batch_appenders.min(GATHER_MAX_APPENDERS_COUNT);
         let deadline = Instant::now() + (st.last_flush / 2).min(MAX_GATHER);
         st.gather_target = target;
         while st.pending_appenders < target && st.failure.is_none() {

@@ -20,8 +20,8 @@ pub fn user_check(c: &CheckConfig, exits: &ForeignExits, now: Timestamp) -> Chec
                 });
             let st = health::staleness(
                 age,
-                i64::from(c.healthy_max_age_secs) * 1000,
-                i64::from(c.degraded_max_age_secs) * 1000,
+                ballast_core::time::ms_from_secs(c.healthy_max_age_secs),
+                ballast_core::time::ms_from_secs(c.degraded_max_age_secs),
             );
             CheckResult::new(
                 "file_age",

@@ -80,8 +80,8 @@ impl Governor {
             report: None,
             engine: None,
             history_max: config.health.history as usize,
-            hysteresis_ms: i64::from(config.health.hysteresis_secs) * 1000,
-            ttl_ms: i64::from(config.health.recommendation_ttl_secs) * 1000,
+            hysteresis_ms: ballast_core::time::ms_from_secs(config.health.hysteresis_secs),
+            ttl_ms: ballast_core::time::ms_from_secs(config.health.recommendation_ttl_secs),
             limits: Protections {
                 max_drawdown_pct: guard.max_drawdown_pct,
                 daily_loss_limit_pct: guard.daily_loss_limit_pct,

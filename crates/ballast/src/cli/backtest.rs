@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ballast_core::backtest::{Backtest, Summary, Trade};
+use ballast_core::config::Config;
 use ballast_core::domain::Symbol;
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
@@ -159,43 +160,15 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
         Ok(l) => l.config,
         Err(code) => return Ok(code),
     };
-    let mut seen = std::collections::BTreeSet::new();
-    let mut last = None;
-    for b in loaded.bars.iter() {
-        if last != Some(b.symbol) {
-            last = Some(b.symbol);
-            seen.insert(b.symbol);
-        }
-    }
-    let syms: Vec<Symbol> = seen.into_iter().collect();
-    match a.strategy {
-        StrategyArg::SmaCross => {
-            config.strategy.fast = u32::try_from(a.fast).unwrap_or(u32::MAX);
-            config.strategy.slow = u32::try_from(a.slow).unwrap_or(u32::MAX);
-            config.strategy.qty = a.qty;
-            config.strategy.allow_short = a.allow_short;
-        }
-    }
-    config.feed.symbols = syms.clone();
-    config.paper.starting_cash_usd = a.cash;
-    config.paper.slippage_bps = a.slippage_bps;
-    config.paper.fee_bps = a.fee_bps;
-    config.paper.participation = a.participation;
-    config.paper.latency_ms = 0;
+    let syms = symbols_in(&loaded.bars);
+    with_args(&mut config, a, &syms);
     let guard = match (a.guard, &a.config.config) {
         (GuardArg::Off, _) => "off".to_owned(),
         (GuardArg::On, Some(p)) => format!("on, limits from {}", p.display()),
         (GuardArg::On, None) => "on, built-in limits".to_owned(),
     };
     let mut bt = Backtest::new(&config, a.guard == GuardArg::On, loaded.bars.len());
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let pb = indicatif::ProgressBar::new(loaded.bars.len() as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} bars {per_sec} {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
-    });
+    let progress = progress_bar(loaded.bars.len());
     let t1 = Instant::now();
     for (i, bar) in loaded.bars.iter().enumerate() {
         bt.on_bar(bar)
@@ -240,6 +213,49 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
         print_human(&report);
     }
     Ok(exit::OK)
+}
+
+/// The symbols of the data, in order (bars come grouped by symbol).
+fn symbols_in(bars: &market_file::Bars) -> Vec<Symbol> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut last = None;
+    for b in bars.iter() {
+        if last != Some(b.symbol) {
+            last = Some(b.symbol);
+            seen.insert(b.symbol);
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// The command line's strategy and paper broker over the configuration, trading `syms`.
+fn with_args(config: &mut Config, a: &BacktestArgs, syms: &[Symbol]) {
+    match a.strategy {
+        StrategyArg::SmaCross => {
+            config.strategy.fast = u32::try_from(a.fast).unwrap_or(u32::MAX);
+            config.strategy.slow = u32::try_from(a.slow).unwrap_or(u32::MAX);
+            config.strategy.qty = a.qty;
+            config.strategy.allow_short = a.allow_short;
+        }
+    }
+    config.feed.symbols = syms.to_vec();
+    config.paper.starting_cash_usd = a.cash;
+    config.paper.slippage_bps = a.slippage_bps;
+    config.paper.fee_bps = a.fee_bps;
+    config.paper.participation = a.participation;
+    config.paper.latency_ms = 0;
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+fn progress_bar(bars: usize) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new(bars as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} bars {per_sec} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    })
 }
 
 fn print_human(r: &Report<'_>) {

@@ -111,17 +111,8 @@ pub fn foreground(
     // A standalone engine beside a supervisor of the same data directory would obey (and
     // fight) the other runtime: refused before anything is touched.
     if standalone {
-        let layout = ballast_store::Layout::new(&dir);
-        if let Some(h) = ballast_store::files::lock::supervisor_holder(&layout) {
-            say!(
-                std::io::stderr(),
-                "ballast engine: a supervisor{} runs for the data directory {}: it holds {} and runs its own engine; a standalone engine beside it is refused — nothing was started\n    help: `ballast status --data-dir {}` shows it; stop it first, or use another --data-dir",
-                h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
-                dir.display(),
-                layout.supervisor_lock().display(),
-                dir.display()
-            );
-            return Ok(exit::FAILURE);
+        if let Some(code) = refuse_beside_supervisor(&dir) {
+            return Ok(code);
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -161,6 +152,93 @@ pub fn foreground(
             ballast_core::heal::open_to_others(&dir.display().to_string(), mode)
         ));
     }
+    let Chaos {
+        crash_after_seq,
+        lost_reply_every,
+        stall_before_send_ms,
+    } = chaos_from_env()?;
+    let opts = Options {
+        max_bars,
+        stall_before_send_ms,
+        supervisor,
+        wake: Some(Arc::new(wake)),
+        bars_per_second,
+        crash_after_seq,
+        lost_reply_every,
+        debug: std::env::var("RUST_LOG").is_ok_and(|v| v.contains("debug") || v.contains("trace")),
+        ..Options::default()
+    };
+    match run(&cfg, &dir, &opts, &stop, &mut log) {
+        Ok(report) => {
+            print_stopped(&report);
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            say!(std::io::stderr(), "ballast: engine: {e}");
+            Ok(exit_of(&e))
+        }
+    }
+}
+
+/// What a stopped engine did, on stdout: the trading, then the shadow book's verdict on the
+/// guard.
+fn print_stopped(report: &ballast_engine::Report) {
+    let s = &report.state;
+    say!(
+        std::io::stdout(),
+        "engine stopped after {} bars (journal seq {}): equity {} (cash {}), {} signals, {} orders, {} fills, {}",
+        report.bars,
+        report.last_seq,
+        s.portfolio.equity().round_dp(2),
+        s.portfolio.cash.round_dp(2),
+        s.stats.signals,
+        s.stats.orders,
+        s.stats.fills,
+        rejections(&s.stats.rejections)
+    );
+    let t = &s.shadow.totals;
+    say!(
+        std::io::stdout(),
+        "shadow: approved signals made {} over {} closed trades; rejected signals would have made {} over {} ({} for the guard's rejections)",
+        t.approved_pnl.round_dp(2),
+        t.approved_trades,
+        t.rejected_pnl.round_dp(2),
+        t.rejected_trades,
+        if t.rejected_pnl > rust_decimal::Decimal::ZERO {
+            "a cost"
+        } else {
+            "a saving or nothing"
+        }
+    );
+}
+
+/// A supervisor's lock on the data directory: a standalone engine beside it would obey (and
+/// fight) the other runtime, so it is refused, said in words.
+fn refuse_beside_supervisor(dir: &std::path::Path) -> Option<Exit> {
+    let layout = ballast_store::Layout::new(dir);
+    if let Some(h) = ballast_store::files::lock::supervisor_holder(&layout) {
+        say!(
+            std::io::stderr(),
+            "ballast engine: a supervisor{} runs for the data directory {}: it holds {} and runs its own engine; a standalone engine beside it is refused — nothing was started\n    help: `ballast status --data-dir {}` shows it; stop it first, or use another --data-dir",
+            h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+            dir.display(),
+            layout.supervisor_lock().display(),
+            dir.display()
+        );
+        return Some(exit::FAILURE);
+    }
+    None
+}
+
+/// The chaos hooks asked for in the environment (paper mode only), each refused in words when
+/// its value is not a number of its kind.
+struct Chaos {
+    crash_after_seq: Option<u64>,
+    lost_reply_every: Option<u32>,
+    stall_before_send_ms: Option<u64>,
+}
+
+fn chaos_from_env() -> anyhow::Result<Chaos> {
     let crash_after_seq = match std::env::var(CRASH_ENV) {
         Ok(v) => Some(
             v.trim()
@@ -189,65 +267,27 @@ pub fn foreground(
         })?),
         Err(_) => None,
     };
-    let opts = Options {
-        max_bars,
-        stall_before_send_ms,
-        supervisor,
-        wake: Some(Arc::new(wake)),
-        bars_per_second,
+    Ok(Chaos {
         crash_after_seq,
         lost_reply_every,
-        debug: std::env::var("RUST_LOG").is_ok_and(|v| v.contains("debug") || v.contains("trace")),
-        ..Options::default()
-    };
-    match run(&cfg, &dir, &opts, &stop, &mut log) {
-        Ok(report) => {
-            let s = &report.state;
-            say!(
-                std::io::stdout(),
-                "engine stopped after {} bars (journal seq {}): equity {} (cash {}), {} signals, {} orders, {} fills, {}",
-                report.bars,
-                report.last_seq,
-                s.portfolio.equity().round_dp(2),
-                s.portfolio.cash.round_dp(2),
-                s.stats.signals,
-                s.stats.orders,
-                s.stats.fills,
-                rejections(&s.stats.rejections)
-            );
-            let t = &s.shadow.totals;
-            say!(
-                std::io::stdout(),
-                "shadow: approved signals made {} over {} closed trades; rejected signals would have made {} over {} ({} for the guard's rejections)",
-                t.approved_pnl.round_dp(2),
-                t.approved_trades,
-                t.rejected_pnl.round_dp(2),
-                t.rejected_trades,
-                if t.rejected_pnl > rust_decimal::Decimal::ZERO {
-                    "a cost"
-                } else {
-                    "a saving or nothing"
-                }
-            );
-            Ok(exit::OK)
-        }
-        Err(e) => {
-            say!(std::io::stderr(), "ballast: engine: {e}");
-            Ok(match e {
-                ballast_engine::EngineError::Recover(_) => exit::DANGEROUS,
-                // A replay file that cannot be read, a journal of the other mode: the
-                // configuration is wrong — FAILED_CONFIG, not a restart loop.
-                // A lock that cannot be one (a FIFO in its place): fix, not a restart loop.
-                ballast_engine::EngineError::Lock(ballast_engine::lock::LockError::Io {
-                    ref source,
-                    ..
-                }) if source.kind() == std::io::ErrorKind::InvalidInput => exit::CONFIG,
-                ballast_engine::EngineError::Feed(_)
-                | ballast_engine::EngineError::Link(_)
-                | ballast_engine::EngineError::ModeMismatch { .. } => exit::CONFIG,
-                _ => exit::FAILURE,
-            })
-        }
+        stall_before_send_ms,
+    })
+}
+
+/// The exit code of an engine that stopped on `e`.
+fn exit_of(e: &ballast_engine::EngineError) -> Exit {
+    match e {
+        ballast_engine::EngineError::Recover(_) => exit::DANGEROUS,
+        // A replay file that cannot be read, a journal of the other mode: the
+        // configuration is wrong — FAILED_CONFIG, not a restart loop.
+        // A lock that cannot be one (a FIFO in its place): fix, not a restart loop.
+        ballast_engine::EngineError::Lock(ballast_engine::lock::LockError::Io {
+            source, ..
+        }) if source.kind() == std::io::ErrorKind::InvalidInput => exit::CONFIG,
+        ballast_engine::EngineError::Feed(_)
+        | ballast_engine::EngineError::Link(_)
+        | ballast_engine::EngineError::ModeMismatch { .. } => exit::CONFIG,
+        _ => exit::FAILURE,
     }
 }
 

@@ -24,25 +24,8 @@ pub fn run(
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    // A mistyped data directory must not be "healed" into a fresh one: the directory itself
-    // must exist (what is missing inside it is the self-heal's to create).
-    // Nor a directory that is something else (`--data-dir ~`): one with content but none of
-    // Ballast's directories in it is not healed into one.
-    let ballast_dirs = ["journal", "state", "run", "logs", "quarantine", "inbox"];
-    let problem = match std::fs::metadata(&dir.path) {
-        Err(_) => Some("does not exist"),
-        Ok(m) if !m.is_dir() => Some("is not a directory"),
-        Ok(_)
-            if !ballast_dirs.iter().any(|d| dir.path.join(d).exists())
-                && std::fs::read_dir(&dir.path).is_ok_and(|mut e| e.next().is_some()) =>
-        {
-            Some(
-                "is not a Ballast data directory (it has content but none of journal/, state/, run/, logs/, quarantine/, inbox/)",
-            )
-        }
-        Ok(_) => None,
-    };
-    if let Some(problem) = problem {
+    // A mistyped data directory must not be "healed" into a fresh one.
+    if let Some(problem) = not_a_data_directory(&dir.path) {
         eprintln!(
             "ballast heal: the data directory {} (from {}) {problem}; nothing was changed\n    help: name the data directory `ballast run` uses (--data-dir DIR, BALLAST_HOME, or [general] data_dir); `ballast run` creates a new one",
             dir.path.display(),
@@ -83,53 +66,7 @@ pub fn run(
             );
             return Ok(exit::FAILURE);
         }
-        Err(_) => {
-            let clock = Arc::new(ballast_store::SystemClock);
-            let healer = Healer {
-                data_dir: &dir,
-                config: &cfg,
-                clock: &*clock,
-                cache: None,
-            };
-            let ops = if dry_run {
-                Ops::disabled()
-            } else {
-                Ops::open(&dir, clock.clone(), &mut |line| eprintln!("{line}"))
-            };
-            let report: Report = healer.run(
-                dry_run,
-                // Its lock file, or a runtime holding the data directory itself (no supervisor
-                // answers: a standalone engine, whose lock file may have been removed).
-                engine_lock_held(&ballast_store::Layout::new(&dir))
-                    || ballast_store::pidlock::dir_holder(&dir).is_some(),
-                &|_| false,
-                &mut |s| {
-                    Err(format!(
-                        "no supervisor runs, so service {s} is not running here: nothing to restart"
-                    ))
-                },
-                &mut |kind, body| ops.record(kind, body),
-            );
-            if !dry_run {
-                for a in report
-                    .plan
-                    .actions
-                    .iter()
-                    .filter(|a| a.class != Class::Heal)
-                {
-                    ops.record(
-                        if a.class == Class::Dangerous {
-                            "heal.dangerous"
-                        } else {
-                            "heal.skipped"
-                        },
-                        serde_json::to_value(a)?,
-                    );
-                }
-            }
-            ops.close();
-            (serde_json::to_value(&report)?, "here (no supervisor runs)")
-        }
+        Err(_) => (heal_here(&dir, &cfg, dry_run)?, "here (no supervisor runs)"),
     };
     if json {
         out!("{}", serde_json::to_string_pretty(&report)?);
@@ -147,6 +84,80 @@ pub fn run(
     } else {
         exit::OK
     })
+}
+
+/// Why `path` is not a data directory to heal, if it is not: it must exist (what is missing
+/// inside it is the self-heal's to create), and a directory with content but none of
+/// Ballast's directories in it (`--data-dir ~`) is not healed into one.
+fn not_a_data_directory(path: &std::path::Path) -> Option<&'static str> {
+    let ballast_dirs = ["journal", "state", "run", "logs", "quarantine", "inbox"];
+    match std::fs::metadata(path) {
+        Err(_) => Some("does not exist"),
+        Ok(m) if !m.is_dir() => Some("is not a directory"),
+        Ok(_)
+            if !ballast_dirs.iter().any(|d| path.join(d).exists())
+                && std::fs::read_dir(path).is_ok_and(|mut e| e.next().is_some()) =>
+        {
+            Some(
+                "is not a Ballast data directory (it has content but none of journal/, state/, run/, logs/, quarantine/, inbox/)",
+            )
+        }
+        Ok(_) => None,
+    }
+}
+
+/// The heal with no supervisor to run it: here, journaling to the ops journal itself (what it
+/// held back or found dangerous too).
+fn heal_here(
+    dir: &std::path::Path,
+    cfg: &ballast_core::config::Config,
+    dry_run: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let clock = Arc::new(ballast_store::SystemClock);
+    let healer = Healer {
+        data_dir: dir,
+        config: cfg,
+        clock: &*clock,
+        cache: None,
+    };
+    let ops = if dry_run {
+        Ops::disabled()
+    } else {
+        Ops::open(dir, clock.clone(), &mut |line| eprintln!("{line}"))
+    };
+    let report: Report = healer.run(
+        dry_run,
+        // Its lock file, or a runtime holding the data directory itself (no supervisor
+        // answers: a standalone engine, whose lock file may have been removed).
+        engine_lock_held(&ballast_store::Layout::new(dir))
+            || ballast_store::pidlock::dir_holder(dir).is_some(),
+        &|_| false,
+        &mut |s| {
+            Err(format!(
+                "no supervisor runs, so service {s} is not running here: nothing to restart"
+            ))
+        },
+        &mut |kind, body| ops.record(kind, body),
+    );
+    if !dry_run {
+        for a in report
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.class != Class::Heal)
+        {
+            ops.record(
+                if a.class == Class::Dangerous {
+                    "heal.dangerous"
+                } else {
+                    "heal.skipped"
+                },
+                serde_json::to_value(a)?,
+            );
+        }
+    }
+    ops.close();
+    Ok(serde_json::to_value(&report)?)
 }
 
 fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {

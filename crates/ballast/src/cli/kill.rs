@@ -6,6 +6,7 @@
 //! the engine journals the release and removes the token, now or at its next start.
 
 use super::out;
+use crate::limits::{RELEASE_POLL_MS, RELEASE_TAKEN_WITHIN_MS};
 use ballast_store::Layout;
 
 use crate::exit::{self, Exit};
@@ -50,16 +51,13 @@ pub fn kill(dir: &DataDir, reason: &str, flatten: bool) -> anyhow::Result<Exit> 
 
 /// With a running supervisor: leave EMERGENCY_SHUTDOWN and clear latched protections and
 /// operator floors (it checks the reconciliation first).
-/// How long `resume` waits for the engine to take the release it wrote (it does on its next
-/// loop) before the supervisor's policy is released.
-const RELEASE_TAKEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
-
 fn release(layout: &ballast_store::Layout) -> Exit {
     use ballast_supervisor::control::{self, Request, Response};
     // The engine takes the release on its next loop and reports it in its heartbeat; the
     // supervisor sees that on its next health cycle. Until then it answers that the kill
     // switch is engaged: asked again, within a bound, rather than told to the operator.
-    let deadline = std::time::Instant::now() + RELEASE_TAKEN_WITHIN;
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(RELEASE_TAKEN_WITHIN_MS);
     let answer = loop {
         let answer = control::call(&layout.control_socket(), &Request::Release);
         let waiting = matches!(&answer, Ok(Response::Error { message })
@@ -67,7 +65,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
         if !waiting || std::time::Instant::now() >= deadline {
             break answer;
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep(std::time::Duration::from_millis(RELEASE_POLL_MS));
     };
     match answer {
         Ok(Response::Error { message })
@@ -75,7 +73,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
         {
             eprintln!(
                 "supervisor: the safety policy stays EMERGENCY_SHUTDOWN for now: the engine has not taken the release within {} (is it running? `ballast status` shows its kill switch); once it has, `ballast resume` again releases the policy",
-                ballast_core::time::Human(RELEASE_TAKEN_WITHIN.as_millis() as u64)
+                ballast_core::time::Human(RELEASE_TAKEN_WITHIN_MS)
             );
             exit::FAILURE
         }

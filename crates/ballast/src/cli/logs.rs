@@ -9,16 +9,11 @@ use std::time::Duration;
 
 use super::out;
 use crate::exit::{self, Exit};
+use crate::limits::{LOG_FOLLOW_EVERY_MS, LOG_LINE_MAX_CHARS, LOG_TAIL_MAX_BYTES};
 use crate::settings::DataDir;
 
 /// The supervisor's own log in `logs/`.
 pub const SUPERVISOR: &str = "supervisor";
-/// At most this many bytes are read from the end of a log for its last lines.
-const TAIL_BYTES: u64 = 256 * 1024;
-/// A line longer than this is cut (with a mark) when printed.
-const MAX_LINE_CHARS: usize = 4_096;
-/// `-f` looks for new bytes this often.
-const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 fn log_file(data_dir: &Path, name: &str) -> PathBuf {
     ballast_store::Layout::new(data_dir)
@@ -56,8 +51,11 @@ fn last_lines_of(path: &Path, max: u64) -> Vec<String> {
 }
 
 fn shorten(line: &str) -> String {
-    match line.char_indices().nth(MAX_LINE_CHARS) {
-        Some((i, _)) => format!("{}… (line cut at {MAX_LINE_CHARS} characters)", &line[..i]),
+    match line.char_indices().nth(LOG_LINE_MAX_CHARS) {
+        Some((i, _)) => format!(
+            "{}… (line cut at {LOG_LINE_MAX_CHARS} characters)",
+            &line[..i]
+        ),
         None => line.to_owned(),
     }
 }
@@ -65,9 +63,9 @@ fn shorten(line: &str) -> String {
 /// The last `n` lines of a service's (or the supervisor's) log.
 pub fn tail(data_dir: &Path, name: &str, n: usize) -> Vec<String> {
     let path = log_file(data_dir, name);
-    let mut lines = last_lines_of(&path, TAIL_BYTES);
+    let mut lines = last_lines_of(&path, LOG_TAIL_MAX_BYTES);
     if lines.len() < n {
-        let mut older = last_lines_of(&rolled(&path), TAIL_BYTES);
+        let mut older = last_lines_of(&rolled(&path), LOG_TAIL_MAX_BYTES);
         older.append(&mut lines);
         lines = older;
     }
@@ -141,7 +139,7 @@ pub fn logs(dir: &DataDir, service: Option<&str>, n: usize, follow: bool) -> any
                 show(&f.name, &line);
             }
         }
-        std::thread::sleep(FOLLOW_EVERY);
+        std::thread::sleep(Duration::from_millis(LOG_FOLLOW_EVERY_MS));
     }
 }
 
@@ -187,7 +185,7 @@ impl Follower {
             return Vec::new();
         }
         let mut bytes = Vec::new();
-        let Ok(read) = f.take(TAIL_BYTES).read_to_end(&mut bytes) else {
+        let Ok(read) = f.take(LOG_TAIL_MAX_BYTES).read_to_end(&mut bytes) else {
             return Vec::new();
         };
         self.offset += read as u64;
@@ -197,7 +195,7 @@ impl Follower {
             let line: Vec<u8> = self.partial.drain(..=i).collect();
             lines.push(shorten(String::from_utf8_lossy(&line[..i]).as_ref()));
         }
-        if self.partial.len() > TAIL_BYTES as usize {
+        if self.partial.len() > LOG_TAIL_MAX_BYTES as usize {
             // A line without an end that never stops: shown as it is, in parts.
             lines.push(shorten(&String::from_utf8_lossy(&self.partial)));
             self.partial.clear();

@@ -94,6 +94,24 @@ impl DataDirArg {
     /// The data directory a control command acts on: it must exist and have been initialised
     /// (else the refusal, naming the path and how it was chosen, is printed: exit 1). The
     /// configuration is read only when neither --data-dir nor BALLAST_HOME names it.
+    /// [`Self::control`], and with `--json` the refusal as a JSON error object on stdout too
+    /// (its words are on stderr), so a script reading stdout gets JSON either way.
+    pub fn control_or_json_error(
+        &self,
+        config: &ConfigArg,
+        command: &str,
+        json: bool,
+    ) -> Result<crate::settings::DataDir, Exit> {
+        self.control(config, command).inspect_err(|_| {
+            if json {
+                out!(
+                    "{}",
+                    serde_json::json!({"error": "not a Ballast data directory (see the message on stderr)"})
+                );
+            }
+        })
+    }
+
     pub fn control(
         &self,
         config: &ConfigArg,
@@ -310,20 +328,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             json,
             config,
             data_dir,
-        } => {
-            let dir = match data_dir.control(&config, "status") {
-                Ok(d) => d,
-                Err(code) if json => {
-                    out!(
-                        "{}",
-                        serde_json::json!({"error": "not a Ballast data directory (see the message on stderr)"})
-                    );
-                    return Ok(code);
-                }
-                Err(code) => return Ok(code),
-            };
-            supervise::status(&dir, json)
-        }
+        } => match data_dir.control_or_json_error(&config, "status", json) {
+            Ok(dir) => supervise::status(&dir, json),
+            Err(code) => Ok(code),
+        },
         Command::Restart {
             service,
             config,
@@ -337,21 +345,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             json,
             config,
             data_dir,
-        } => {
-            let dir = match data_dir.control(&config, "health") {
-                Ok(d) => d,
-                Err(code) => {
-                    if json {
-                        out!(
-                            "{}",
-                            serde_json::json!({"error": "not a Ballast data directory (see the message on stderr)"})
-                        );
-                    }
-                    return Ok(code);
-                }
-            };
-            supervise::health(&dir, json)
-        }
+        } => match data_dir.control_or_json_error(&config, "health", json) {
+            Ok(dir) => supervise::health(&dir, json),
+            Err(code) => Ok(code),
+        },
         Command::Approve {
             id,
             config,
@@ -401,15 +398,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init { path, force } => init::init(&path, force),
         Command::Journal { command } => journal::journal(command),
         Command::Backtest(args) => backtest::backtest(&args),
-        Command::Completions { shell } => {
-            // Generated into memory, then written: a closed pipe is a quiet exit, not a panic.
-            let mut cmd = Cli::command();
-            let mut text = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "ballast", &mut text);
-            output::write_stdout(&text);
-            Ok(exit::OK)
-        }
+        Command::Completions { shell } => Ok(completions(shell)),
     }
+}
+
+/// `ballast completions SHELL`: generated into memory, then written (a closed pipe is a quiet
+/// exit, not a panic).
+fn completions(shell: Shell) -> Exit {
+    let mut cmd = Cli::command();
+    let mut text = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "ballast", &mut text);
+    output::write_stdout(&text);
+    exit::OK
 }
 
 #[cfg(test)]

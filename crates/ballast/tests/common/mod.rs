@@ -1,6 +1,13 @@
 //! Helpers shared by the tests that run `ballast run`: a supervisor under test, its status
-//! over the control socket, waits that poll a condition with a deadline.
+//! over the control socket, waits that poll a condition with a deadline. By job: `process`
+//! (the binary and other commands as processes), `wait` (the one polling loop), `report` (the
+//! health report's fields), `journal` (the engine journal's records).
 #![allow(dead_code)]
+
+pub mod journal;
+pub mod process;
+pub mod report;
+pub mod wait;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -98,30 +105,22 @@ impl Sup {
 
     /// Poll `status` until `cond` holds (at most 30 s).
     pub fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(s) = self.status() {
-                if cond(&s) {
-                    return s;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; last status {:?}\n{}",
-                self.status(),
-                std::fs::read_to_string(self.dir.join("supervisor.err")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait::until(
+            Duration::from_secs(30),
+            || self.status().filter(|s| cond(s)).ok_or(()),
+            |()| {
+                format!(
+                    "timed out waiting for {what}; last status {:?}\n{}",
+                    self.status(),
+                    std::fs::read_to_string(self.dir.join("supervisor.err")).unwrap_or_default()
+                )
+            },
+        )
     }
 
     pub fn stop(mut self) -> (std::process::ExitStatus, Duration) {
         let t = Instant::now();
-        rustix::process::kill_process(
-            rustix::process::Pid::from_child(&self.child),
-            rustix::process::Signal::TERM,
-        )
-        .unwrap();
+        process::sigterm(&self.child);
         let status = self.child.wait().unwrap();
         (status, t.elapsed())
     }
@@ -157,21 +156,20 @@ pub fn health(sup: &Sup) -> Option<Value> {
 
 /// Poll the health report until `cond` holds (at most 30 s).
 pub fn wait_health(sup: &Sup, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(h) = health(sup) {
-            if cond(&h) {
-                return h;
-            }
-            assert!(
-                Instant::now() < deadline,
+    wait::until(
+        Duration::from_secs(30),
+        || match health(sup) {
+            Some(h) if cond(&h) => Ok(h),
+            last => Err(last),
+        },
+        |last| match last {
+            Some(h) => format!(
                 "timed out waiting for {what}; last report {h:#}\n{}",
                 std::fs::read_to_string(sup.dir.join("supervisor.err")).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "no health report for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            ),
+            None => format!("no health report for {what}"),
+        },
+    )
 }
 
 /// `ballast engine --standalone` on `data` with `config`, as fast as it goes, for `bars` bars.
@@ -214,22 +212,10 @@ pub fn alive(pid: i32) -> bool {
 /// Run `c` to its end, killed and failed if it takes longer than `secs` (a read that blocks
 /// on a FIFO, a read without end).
 pub fn output_within(c: &mut Command, secs: u64) -> std::process::Output {
-    let mut child = c
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{c:?} did not end within {secs} s: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    process::run_within(c, Duration::from_secs(secs)).unwrap_or_else(|out| {
+        panic!(
+            "{c:?} did not end within {secs} s: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
