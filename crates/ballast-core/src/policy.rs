@@ -469,6 +469,26 @@ pub fn release(
     )))
 }
 
+/// An operator puts a floor under the policy (pause trading, safe profile, defensive exit):
+/// the policy is at least `floor` until released, and is raised to it now if it is lower.
+/// Returns the change, if the policy changed.
+pub fn set_floor(state: &mut PolicyState, floor: Policy, now: Timestamp) -> Option<Transition> {
+    state.floor = Some(state.floor.map_or(floor, |f| f.max(floor)));
+    if floor <= state.policy {
+        return None;
+    }
+    let t = Transition {
+        from: state.policy,
+        to: floor,
+        reason: format!("operator: {} until released", floor.as_str()),
+        at: now,
+    };
+    state.policy = floor;
+    state.since = now;
+    state.reason = t.reason.clone();
+    Some(t)
+}
+
 /// The longest `state/policy.json` a reader takes (a few latches and a reason: far less).
 pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_FILE_BYTES;
 

@@ -3,9 +3,10 @@
 //! logging, resources, the healer, each service, each `[[checks]]` entry — runs each one's
 //! checks on its own interval with its latency, and hands the results to the pure core
 //! ([`ballast_core::health`], [`ballast_core::policy`]) for the report, the issues, the
-//! recommendations and the safety policy. The [`Governor`] keeps what must outlive a cycle:
-//! the policy (persisted in `state/policy.json`), the recommendations waiting for approval,
-//! and the bounded history; it writes `state/health.json` every cycle.
+//! recommendations. The monitor only *measures*: its thread hands each cycle's report to the
+//! supervisor's loop, whose [`crate::core::Governor`] decides the safety policy, the
+//! recommendations waiting for approval and the bounded history; `governor.rs` here reads
+//! and writes their files (`state/policy.json`, `state/health.json`, the kill switch).
 //!
 //! The monitor runs on its own thread: a slow check (an HTTP probe, a command) never delays
 //! the supervisor's loop.
@@ -19,13 +20,12 @@ use ballast_core::config::{CheckConfig, CheckKind, Config};
 use ballast_core::engine::{EngineStatus, MAX_STUCK};
 use ballast_core::heal::FailureClass;
 use ballast_core::health::{
-    self, Advice, Approvals, CheckResult, Issue, Recommendation, Report, Status, Subsystem,
-    SubsystemHealth, rules,
+    self, CheckResult, Issue, Report, Status, Subsystem, SubsystemHealth, rules,
 };
-use ballast_core::policy::{self, Policy, PolicyState, Protections, Transition};
+use ballast_core::policy::{self, Policy, PolicyState};
 use ballast_core::{Clock, Timestamp};
 use ballast_store::{RealStorage, Storage};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 mod checks;
@@ -44,6 +44,9 @@ pub struct Inputs {
     /// Ops-journal events dropped so far, and whether its writer failed.
     pub ops_dropped: u64,
     pub ops_failed: bool,
+    /// The policy in force and since when (the loop's governor decides it; the guard check
+    /// compares the engine's with it).
+    pub policy: Option<(Policy, Timestamp)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -182,6 +182,13 @@ impl Service {
         }
     }
 
+    /// The restart delay of a BACKOFF service is over: it is STOPPED and may be started again.
+    pub fn backoff_over(&mut self) {
+        if self.state == ServiceState::Backoff {
+            self.state = ServiceState::Stopped;
+        }
+    }
+
     /// Clear a FAILED service (only through a [`ControlPlan::ClearThenStart`]).
     fn reset(&mut self) {
         self.failures.clear();

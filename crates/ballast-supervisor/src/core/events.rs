@@ -1,0 +1,260 @@
+//! What the supervisor journals in `journal/ops` (SPEC principle 7): one variant per event
+//! kind. Its body is the variant's fields (`Serialize`, as the records were always written:
+//! `ballast journal` and `ballast ops` read them by these names), its log line its `Display`.
+//! The shell's `emit` journals every event and logs the ones [`OpsEvent::logged`] names —
+//! metrics and alerts subscribe to the same values.
+
+use ballast_core::Timestamp;
+use ballast_core::guard::TradingState;
+use ballast_core::health::Recommendation;
+use ballast_core::policy::{Policy, Transition};
+use ballast_core::supervisor::ServiceState;
+use serde::Serialize;
+
+/// How a service was found ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyVia {
+    Heartbeat,
+    Http,
+    Notify,
+    MinUptime,
+}
+
+/// One ops-journal event. The variant is the record's kind ([`OpsEvent::kind`]); its fields
+/// are the record's body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum OpsEvent {
+    SupervisorStarted {
+        pid: u32,
+        services: Vec<String>,
+    },
+    SupervisorStopped {
+        pid: u32,
+    },
+    ServiceStarted {
+        service: String,
+        pid: i32,
+    },
+    ServiceReady {
+        service: String,
+        via: ReadyVia,
+        /// How the heartbeat was seen (the log line says it; the record does not).
+        #[serde(skip)]
+        seen_by: &'static str,
+    },
+    ServiceExited {
+        service: String,
+        pid: i32,
+        how: String,
+        requested: bool,
+        liveness_kill: bool,
+    },
+    ServiceBackoff {
+        service: String,
+        after_ms: u64,
+        failures_in_window: usize,
+        max_restarts: u32,
+    },
+    ServiceDown {
+        service: String,
+        state: ServiceState,
+        reason: String,
+    },
+    LivenessKill {
+        service: String,
+        why: String,
+    },
+    /// `service.reset` or `service.restart_requested` (`reset`), with the pid of the process
+    /// it stops, if any.
+    ServiceControl {
+        #[serde(skip)]
+        reset: bool,
+        service: String,
+        was: String,
+        by: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
+    },
+    EngineHeld {
+        service: String,
+        why: String,
+    },
+    EngineReleased {
+        service: String,
+    },
+    RecommendationPending(Recommendation),
+    RecommendationExpired(Recommendation),
+    RecommendationApproved(Recommendation),
+    RecommendationRejected(Recommendation),
+    HealthChanged {
+        from: Option<&'static str>,
+        to: &'static str,
+        score: u32,
+        issues: Vec<String>,
+    },
+    PolicyChanged {
+        from: &'static str,
+        to: &'static str,
+        reason: String,
+        at: Timestamp,
+        trading_state: TradingState,
+    },
+    PolicyReleased {
+        by: &'static str,
+    },
+    PolicyFileRestored {
+        policy: &'static str,
+        why: &'static str,
+    },
+    PolicyPersistFailed {
+        error: String,
+    },
+    HealthWriteFailed {
+        error: String,
+    },
+}
+
+impl OpsEvent {
+    /// The record's type in the ops journal.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OpsEvent::SupervisorStarted { .. } => "supervisor.started",
+            OpsEvent::SupervisorStopped { .. } => "supervisor.stopped",
+            OpsEvent::ServiceStarted { .. } => "service.started",
+            OpsEvent::ServiceReady { .. } => "service.ready",
+            OpsEvent::ServiceExited { .. } => "service.exited",
+            OpsEvent::ServiceBackoff { .. } => "service.backoff",
+            OpsEvent::ServiceDown { .. } => "service.down",
+            OpsEvent::LivenessKill { .. } => "service.liveness_kill",
+            OpsEvent::ServiceControl { reset: true, .. } => "service.reset",
+            OpsEvent::ServiceControl { reset: false, .. } => "service.restart_requested",
+            OpsEvent::EngineHeld { .. } => "heal.engine_held",
+            OpsEvent::EngineReleased { .. } => "heal.engine_released",
+            OpsEvent::RecommendationPending(_) => "recommendation.pending",
+            OpsEvent::RecommendationExpired(_) => "recommendation.expired",
+            OpsEvent::RecommendationApproved(_) => "recommendation.approved",
+            OpsEvent::RecommendationRejected(_) => "recommendation.rejected",
+            OpsEvent::HealthChanged { .. } => "health.changed",
+            OpsEvent::PolicyChanged { .. } => "policy.changed",
+            OpsEvent::PolicyReleased { .. } => "policy.released",
+            OpsEvent::PolicyFileRestored { .. } => "policy.file_restored",
+            OpsEvent::PolicyPersistFailed { .. } => "policy.persist_failed",
+            OpsEvent::HealthWriteFailed { .. } => "health.write_failed",
+        }
+    }
+
+    /// Whether the supervisor's log shows it (the others are in the journal only, or logged
+    /// in other words by the step that caused them).
+    pub fn logged(&self) -> bool {
+        !matches!(
+            self,
+            OpsEvent::SupervisorStarted { .. }
+                | OpsEvent::SupervisorStopped { .. }
+                | OpsEvent::ServiceControl { pid: Some(_), .. }
+                | OpsEvent::RecommendationExpired(_)
+                | OpsEvent::PolicyReleased { .. }
+                | OpsEvent::PolicyFileRestored { .. }
+        )
+    }
+
+    /// The ops-journal event of a policy change.
+    pub fn policy_changed(t: &Transition) -> OpsEvent {
+        OpsEvent::PolicyChanged {
+            from: t.from.as_str(),
+            to: t.to.as_str(),
+            reason: t.reason.clone(),
+            at: t.at,
+            trading_state: t.to.trading_state(),
+        }
+    }
+}
+
+impl std::fmt::Display for OpsEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpsEvent::SupervisorStarted { pid, services } => {
+                write!(f, "supervisor {pid} started: {}", services.join(", "))
+            }
+            OpsEvent::SupervisorStopped { pid } => write!(f, "supervisor {pid} stopped"),
+            OpsEvent::ServiceStarted { service, pid } => {
+                write!(f, "{service}: started, pid {pid}")
+            }
+            OpsEvent::ServiceReady {
+                service,
+                via,
+                seen_by,
+            } => match via {
+                ReadyVia::Heartbeat => write!(f, "{service}: RUNNING (heartbeat, {seen_by})"),
+                ReadyVia::Http => write!(f, "{service}: RUNNING (HTTP probe)"),
+                ReadyVia::Notify => write!(f, "{service}: RUNNING (READY=1)"),
+                ReadyVia::MinUptime => write!(f, "{service}: RUNNING"),
+            },
+            OpsEvent::ServiceExited { service, how, .. } => write!(f, "{service}: {how}"),
+            OpsEvent::ServiceBackoff {
+                service,
+                after_ms,
+                failures_in_window,
+                max_restarts,
+            } => write!(
+                f,
+                "{service}: BACKOFF, restart in {} ({failures_in_window} of {max_restarts} failures in the window)",
+                ballast_core::time::Human(*after_ms)
+            ),
+            OpsEvent::ServiceDown {
+                service,
+                state,
+                reason,
+            } => write!(f, "{service}: {} — {reason}", state.as_str()),
+            OpsEvent::LivenessKill { service, why } => write!(
+                f,
+                "{service}: liveness failed: {why}; SIGKILL to its process group"
+            ),
+            OpsEvent::ServiceControl {
+                reset,
+                service,
+                was,
+                by,
+                ..
+            } => write!(
+                f,
+                "{service}: {} by {by} (was {was})",
+                if *reset { "reset" } else { "restart" }
+            ),
+            OpsEvent::EngineHeld { service, why } => write!(f, "{service}: not started: {why}"),
+            OpsEvent::EngineReleased { service } => write!(
+                f,
+                "{service}: nothing dangerous and health allows it now; starting it"
+            ),
+            OpsEvent::RecommendationPending(r) => write!(
+                f,
+                "recommendation {} waits for an operator: {} (risks: {}) — `ballast approve {}` or `ballast reject {}`",
+                r.id, r.advice.expected, r.advice.risks, r.id, r.id
+            ),
+            OpsEvent::RecommendationExpired(r) => write!(f, "recommendation {} expired", r.id),
+            OpsEvent::RecommendationApproved(r) => {
+                write!(f, "recommendation {} approved by an operator", r.id)
+            }
+            OpsEvent::RecommendationRejected(r) => {
+                write!(f, "recommendation {} rejected by an operator", r.id)
+            }
+            OpsEvent::HealthChanged {
+                from, to, score, ..
+            } => write!(f, "health {} -> {to} (score {score})", from.unwrap_or("-")),
+            OpsEvent::PolicyChanged {
+                from, to, reason, ..
+            } => {
+                let critical = *to == Policy::EmergencyShutdown.as_str()
+                    || *to == Policy::DefensiveExit.as_str();
+                let level = if critical { "CRITICAL: " } else { "" };
+                write!(f, "{level}safety policy {from} -> {to}: {reason}")
+            }
+            OpsEvent::PolicyReleased { by } => write!(f, "safety policy released by {by}"),
+            OpsEvent::PolicyFileRestored { policy, why } => write!(f, "{policy}: {why}"),
+            OpsEvent::PolicyPersistFailed { error } | OpsEvent::HealthWriteFailed { error } => {
+                write!(f, "CRITICAL: {}: {error}", self.kind())
+            }
+        }
+    }
+}
