@@ -1,0 +1,501 @@
+//! The supervisor's decisions driven without processes, files or a clock: a [`Sim`] (like
+//! quinn-proto's `Pair`) feeds `SupervisorCore` its inputs at a manual time, answers its
+//! spawns, sweeps and writes as the shell would, and keeps every output with the virtual
+//! time it was asked for. A crash loop, a budget trip, a reset, a dependency wait, a liveness
+//! kill and a policy escalation run in milliseconds.
+// The driver reads the clock once, for its manual clock's origin.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ballast_core::Timestamp;
+use ballast_core::health::{CheckResult, Report, Status, Subsystem, SubsystemHealth};
+use ballast_core::policy::Policy;
+use ballast_core::supervisor::{RestartPolicy, RestartRules, ServiceState};
+use ballast_supervisor::ServiceSpec;
+use ballast_supervisor::control::Request;
+use ballast_supervisor::core::{
+    ControlError, CoreConfig, FileWrite, Files, Governor, Input, KillSwitchFiles, Measured, Now,
+    OpsEvent, Output, ReadyVia, SupervisorCore, Swept, View,
+};
+use rustix::process::Signal;
+
+/// Wall-clock time of the simulation's start.
+const WALL_START_MS: i64 = 1_800_000_000_000;
+
+/// The core, a manual clock, and the shell's side played in memory.
+struct Sim {
+    core: SupervisorCore,
+    start: Instant,
+    /// Virtual milliseconds since the start.
+    t_ms: u64,
+    next_pid: i32,
+    /// The pid of each slot's process.
+    pids: BTreeMap<usize, i32>,
+    /// Every output, with the virtual time it was asked for; taken by [`Sim::take`].
+    seen: Vec<(u64, Output)>,
+}
+
+impl Sim {
+    fn new(services: Vec<ServiceSpec>) -> Sim {
+        let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
+        let start = Instant::now();
+        let now = Now {
+            at: start,
+            wall: Timestamp::from_unix_ms(WALL_START_MS),
+        };
+        let governor = Governor::new(ballast_core::policy::PolicyState::new(now.wall), &config);
+        let core = SupervisorCore::new(
+            CoreConfig {
+                services,
+                mode: ballast_core::config::Mode::Paper,
+                gated: Vec::new(),
+                live_refused: None,
+                sweep_every: Duration::from_secs(10),
+                config_file: None,
+                supervisor_pid: 1,
+            },
+            governor,
+            now,
+        );
+        let mut sim = Sim {
+            core,
+            start,
+            t_ms: 0,
+            next_pid: 100,
+            pids: BTreeMap::new(),
+            seen: Vec::new(),
+        };
+        sim.core.startup_sweep(sim.now());
+        sim.drain();
+        sim.core.begin(sim.now());
+        sim.drain();
+        sim
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            at: self.start + Duration::from_millis(self.t_ms),
+            wall: Timestamp::from_unix_ms(WALL_START_MS + self.t_ms as i64),
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        let now = self.now();
+        self.core.handle(now, input);
+        self.drain();
+    }
+
+    /// Carry out the outputs as the shell does: spawns succeed, sweeps find nothing, writes
+    /// work.
+    fn drain(&mut self) {
+        while let Some(out) = self.core.poll() {
+            self.seen.push((self.t_ms, out.clone()));
+            let now = self.now();
+            match out {
+                Output::Spawn { slot } => {
+                    let pid = self.next_pid;
+                    self.next_pid += 1;
+                    self.pids.insert(slot, pid);
+                    self.core.handle(
+                        now,
+                        Input::Spawned {
+                            slot,
+                            result: Ok(pid),
+                        },
+                    );
+                }
+                Output::Sweep { .. } => {
+                    let swept = Swept {
+                        clean: true,
+                        ..Swept::default()
+                    };
+                    self.core.handle(now, Input::Swept(Box::new(swept)));
+                }
+                Output::Write { id, .. } => self.core.handle(
+                    now,
+                    Input::Written {
+                        id,
+                        result: Ok("written".into()),
+                    },
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        self.input(Input::Tick {
+            heartbeats: Vec::new(),
+        });
+    }
+
+    /// Let `ms` pass, waking up whenever the core asks to.
+    fn run_for(&mut self, ms: u64) {
+        let until = self.t_ms + ms;
+        for _ in 0..100_000 {
+            let wake = self
+                .core
+                .next_wakeup(self.now().at)
+                .map(|w| w.saturating_duration_since(self.start).as_millis() as u64);
+            match wake {
+                Some(w) if w <= until => {
+                    self.t_ms = w.max(self.t_ms);
+                    self.tick();
+                }
+                _ => {
+                    self.t_ms = until;
+                    self.tick();
+                    return;
+                }
+            }
+        }
+        panic!("the core kept asking to wake up before {until} ms");
+    }
+
+    /// The process of `slot` ends.
+    fn exit(&mut self, slot: usize, code: Option<i32>, signal: Option<i32>) {
+        let pid = self.pids.remove(&slot).expect("a running process");
+        self.input(Input::ChildExited {
+            pid,
+            code,
+            signal,
+            left_behind: Vec::new(),
+        });
+    }
+
+    fn take(&mut self) -> Vec<(u64, Output)> {
+        std::mem::take(&mut self.seen)
+    }
+
+    fn control(&mut self, request: Request) -> Result<View, ControlError> {
+        self.input(Input::Control {
+            token: 7,
+            request,
+            kill_switch: KillSwitchFiles::default(),
+        });
+        self.take()
+            .into_iter()
+            .find_map(|(_, o)| match o {
+                Output::Reply { token: 7, reply } => Some(reply),
+                _ => None,
+            })
+            .expect("every request is answered")
+    }
+
+    fn state_of(&self, name: &str) -> String {
+        let v = self.core.views(self.now().at);
+        v.into_iter()
+            .find(|v| v.name == name)
+            .map(|v| v.shown())
+            .expect("the service")
+    }
+}
+
+fn spawns(out: &[(u64, Output)]) -> Vec<(u64, usize)> {
+    out.iter()
+        .filter_map(|(t, o)| match o {
+            Output::Spawn { slot } => Some((*t, *slot)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(out: &[(u64, Output)]) -> Vec<OpsEvent> {
+    out.iter()
+        .filter_map(|(_, o)| match o {
+            Output::Ops(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn spec(name: &str) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        command: PathBuf::from("/bin/true"),
+        args: Vec::new(),
+        env: BTreeMap::new(),
+        cwd: None,
+        critical: true,
+        rules: RestartRules {
+            policy: RestartPolicy::Always,
+            initial_delay_ms: 1_000,
+            max_delay_ms: 60_000,
+            jitter_pct: 0,
+            stable_after_ms: 60_000,
+            max_restarts: 5,
+            restart_window_ms: 600_000,
+            seed: 0,
+        },
+        depends_on: Vec::new(),
+        min_uptime: Duration::ZERO,
+        notify: false,
+        heartbeat_file: None,
+        heartbeat_ready: false,
+        heartbeat_max_age: None,
+        watchdog: None,
+        http_ready: None,
+        stop_signal: Signal::TERM,
+        stop_timeout: Duration::from_secs(5),
+    }
+}
+
+#[test]
+fn a_crash_loop_backs_off_exponentially_trips_its_budget_and_a_reset_starts_it_again() {
+    let mut sim = Sim::new(vec![spec("bot")]);
+    assert_eq!(spawns(&sim.take()), vec![(0, 0)], "started at once");
+    for (n, delay) in [1_000u64, 2_000, 4_000, 8_000, 16_000]
+        .into_iter()
+        .enumerate()
+    {
+        sim.run_for(50);
+        sim.exit(0, Some(1), None);
+        let out = sim.take();
+        assert!(
+            events(&out).contains(&OpsEvent::ServiceBackoff {
+                service: "bot".into(),
+                after_ms: delay,
+                failures_in_window: n + 1,
+                max_restarts: 5,
+            }),
+            "crash {}: backoff of {delay} ms in {out:?}",
+            n + 1
+        );
+        assert_eq!(sim.state_of("bot"), "BACKOFF");
+        let crashed_at = sim.t_ms;
+        sim.run_for(delay - 1);
+        assert!(spawns(&sim.take()).is_empty(), "not before its delay");
+        sim.run_for(1);
+        assert_eq!(
+            spawns(&sim.take()),
+            vec![(crashed_at + delay, 0)],
+            "restarted exactly after {delay} ms"
+        );
+    }
+    // The sixth unrequested exit within the window trips the budget: FAILED, no restart.
+    sim.run_for(50);
+    sim.exit(0, Some(1), None);
+    let out = sim.take();
+    let down = events(&out)
+        .into_iter()
+        .find_map(|e| match e {
+            OpsEvent::ServiceDown { state, reason, .. } => Some((state, reason)),
+            _ => None,
+        })
+        .expect("it stays down");
+    assert_eq!(down.0, ServiceState::Failed);
+    assert!(down.1.contains("budget 5"), "{}", down.1);
+    sim.run_for(120_000);
+    assert!(spawns(&sim.take()).is_empty(), "FAILED is sticky");
+    assert_eq!(sim.state_of("bot"), "FAILED");
+    // `restart` does not start a FAILED service; `reset` does.
+    let refused = sim.control(Request::Restart {
+        service: "bot".into(),
+    });
+    assert!(
+        matches!(refused, Err(ControlError::InvalidState(_))),
+        "{refused:?}"
+    );
+    let reset = sim.control(Request::Reset {
+        service: "bot".into(),
+    });
+    assert_eq!(
+        reset,
+        Ok(View::Done("bot: reset (was FAILED); starting".into()))
+    );
+    sim.tick();
+    assert_eq!(
+        spawns(&sim.take()).len(),
+        1,
+        "started again after the reset"
+    );
+    let unknown = sim.control(Request::Reset {
+        service: "nope".into(),
+    });
+    assert_eq!(
+        unknown,
+        Err(ControlError::NotFound(
+            "no service named \"nope\"; the services are: bot".into()
+        ))
+    );
+}
+
+#[test]
+fn a_service_waits_for_its_dependency_to_be_ready() {
+    let mut app = spec("app");
+    app.depends_on = vec!["db".into()];
+    let mut db = spec("db");
+    db.notify = true;
+    // Declared app first: the dependency order starts db first all the same.
+    let mut sim = Sim::new(vec![app, db]);
+    let first = spawns(&sim.take());
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        sim.core.spec(first[0].1).map(|s| s.name.as_str()),
+        Some("db")
+    );
+    assert_eq!(sim.state_of("app"), "WAITING (for db)");
+    assert_eq!(sim.state_of("db"), "STARTING");
+    sim.run_for(30_000);
+    assert!(
+        spawns(&sim.take()).is_empty(),
+        "app waits while db is starting"
+    );
+    sim.input(Input::Notify {
+        service: "db".into(),
+        message: "READY=1".into(),
+    });
+    assert!(events(&sim.take()).contains(&OpsEvent::ServiceReady {
+        service: "db".into(),
+        via: ReadyVia::Notify,
+        seen_by: "",
+    }));
+    sim.tick();
+    let next = spawns(&sim.take());
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        sim.core.spec(next[0].1).map(|s| s.name.as_str()),
+        Some("app")
+    );
+}
+
+#[test]
+fn a_silent_watchdog_is_a_liveness_kill_that_counts_as_a_failure() {
+    let mut bot = spec("bot");
+    bot.notify = true;
+    bot.watchdog = Some(Duration::from_secs(1));
+    let mut sim = Sim::new(vec![bot]);
+    let pid = *sim.pids.get(&0).expect("started");
+    sim.input(Input::Notify {
+        service: "bot".into(),
+        message: "READY=1\nWATCHDOG=1".into(),
+    });
+    assert_eq!(sim.state_of("bot"), "RUNNING");
+    sim.run_for(500);
+    sim.input(Input::Notify {
+        service: "bot".into(),
+        message: "WATCHDOG=1".into(),
+    });
+    sim.run_for(900);
+    assert!(
+        !sim.take()
+            .iter()
+            .any(|(_, o)| matches!(o, Output::Signal { .. })),
+        "a watchdog 900 ms old is alive"
+    );
+    sim.run_for(300);
+    let out = sim.take();
+    let kill = out
+        .iter()
+        .find(|(_, o)| matches!(o, Output::Signal { .. }))
+        .expect("killed");
+    assert_eq!(
+        kill.1,
+        Output::Signal {
+            pid,
+            signal: Signal::KILL
+        }
+    );
+    assert!(
+        kill.0 > 1_500 && kill.0 <= 1_600,
+        "killed on the first tick past 1 s of silence, at {} ms",
+        kill.0
+    );
+    assert!(events(&out).iter().any(|e| matches!(
+        e,
+        OpsEvent::LivenessKill { why, .. } if why.contains("WATCHDOG=1")
+    )));
+    sim.exit(0, None, Some(9));
+    let out = events(&sim.take());
+    assert!(out.iter().any(|e| matches!(
+        e,
+        OpsEvent::ServiceExited {
+            liveness_kill: true,
+            ..
+        }
+    )));
+    assert!(
+        out.iter().any(|e| matches!(
+            e,
+            OpsEvent::ServiceBackoff {
+                failures_in_window: 1,
+                ..
+            }
+        )),
+        "the kill counts against the budget: {out:?}"
+    );
+}
+
+fn report(status: Status, at: Timestamp) -> Report {
+    let journal = Subsystem {
+        name: "journal".into(),
+        critical: true,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 5_000,
+    };
+    let checks = vec![CheckResult::new("integrity", status, "as simulated")];
+    Report::build(vec![SubsystemHealth::new(journal, checks, at)], &[], at)
+}
+
+#[test]
+fn a_failed_critical_subsystem_escalates_the_policy_at_once_and_writes_it() {
+    let mut sim = Sim::new(Vec::new());
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report(Status::Healthy, at),
+        engine: None,
+        files: files.clone(),
+    })));
+    let out = sim.take();
+    assert!(
+        !events(&out)
+            .iter()
+            .any(|e| matches!(e, OpsEvent::PolicyChanged { .. })),
+        "healthy: ALLOW_ALL stays"
+    );
+    assert_eq!(sim.core.policy().0, Policy::AllowAll);
+    sim.run_for(1_000);
+    sim.take();
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report(Status::Failed, at),
+        engine: None,
+        files,
+    })));
+    let out = sim.take();
+    let changed = events(&out)
+        .into_iter()
+        .find_map(|e| match e {
+            OpsEvent::PolicyChanged { from, to, .. } => Some((from, to)),
+            _ => None,
+        })
+        .expect("the policy changes");
+    assert_eq!(changed, ("ALLOW_ALL", "EMERGENCY_SHUTDOWN"));
+    assert_eq!(sim.core.policy(), (Policy::EmergencyShutdown, at));
+    let written: Vec<&FileWrite> = out
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Write { file, .. } => Some(file),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(written.first(), Some(FileWrite::Policy(p)) if p.policy == Policy::EmergencyShutdown),
+        "the policy file first, durably: {written:?}"
+    );
+    assert!(matches!(written.get(1), Some(FileWrite::HealthReport(_))));
+    // An operator's release is refused while the cause stands.
+    let release = sim.control(Request::Release);
+    assert!(
+        matches!(release, Err(ControlError::Refused(_))),
+        "{release:?}"
+    );
+}
