@@ -16,9 +16,7 @@ pub(crate) fn response<'a>(
         Ok(View::Health(report)) => Response::Health { report },
         Ok(View::Heal(report)) => Response::Heal { report },
         Ok(View::Done(message)) => Response::Done { message },
-        Err(e) => Response::Error {
-            message: e.to_string(),
-        },
+        Err(e) => e.into(),
     }
 }
 

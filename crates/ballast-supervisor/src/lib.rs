@@ -32,6 +32,7 @@ mod main_loop;
 pub mod ops;
 mod process;
 mod procfs;
+pub mod protocol;
 mod readiness;
 mod sweep;
 mod watch;

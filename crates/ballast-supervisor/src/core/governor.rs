@@ -4,7 +4,7 @@
 //! switch's, the policy file as found) comes in as [`Files`], what it writes goes out as a
 //! [`FileWrite`] the shell carries out.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use ballast_core::Timestamp;
 use ballast_core::config::Config;
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::events::OpsEvent;
 use super::{After, FileWrite, Step};
+use crate::protocol::{HealthSummary, PendingApproval};
 
 /// One point of the health timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,36 +293,38 @@ impl Governor {
     }
 
     /// The health and policy summary `ballast status` shows.
-    pub fn summary(&self) -> BTreeMap<&'static str, Value> {
-        let mut m = BTreeMap::new();
-        m.insert("policy", json!(self.policy.policy.as_str()));
-        m.insert("policy_reason", json!(self.policy.reason));
-        if let Some(o) = &self.outlook {
-            m.insert("policy_outlook", json!(o.text));
-        }
-        if let Some(r) = &self.report {
-            m.insert("overall", json!(r.overall.as_str()));
-            m.insert("score", json!(r.score));
-            m.insert(
-                "issues",
-                json!(
-                    r.issues
-                        .iter()
-                        .map(|i| format!(
+    pub fn summary(&self) -> HealthSummary {
+        let report = self.report.as_ref();
+        HealthSummary {
+            issues: report.map(|r| {
+                r.issues
+                    .iter()
+                    .map(|i| {
+                        format!(
                             "{} {}: {} — {}",
                             i.severity.as_str(),
                             i.id,
                             i.symptoms.join("; "),
                             i.policy.effect()
-                        ))
-                        .collect::<Vec<_>>()
-                ),
-            );
+                        )
+                    })
+                    .collect()
+            }),
+            overall: report.map(|r| r.overall.as_str().to_owned()),
+            pending: self
+                .approvals
+                .pending()
+                .map(|r| PendingApproval {
+                    expected: r.advice.expected.clone(),
+                    expires: r.expires,
+                    id: r.id.clone(),
+                    risks: r.advice.risks.clone(),
+                })
+                .collect(),
+            policy: self.policy.policy.as_str().to_owned(),
+            policy_outlook: self.outlook.as_ref().map(|o| o.text.clone()),
+            policy_reason: self.policy.reason.clone(),
+            score: report.map(|r| r.score),
         }
-        m.insert(
-            "pending",
-            json!(self.approvals.pending().map(|r| json!({"id": r.id, "expected": r.advice.expected, "risks": r.advice.risks, "expires": r.expires})).collect::<Vec<_>>()),
-        );
-        m
     }
 }

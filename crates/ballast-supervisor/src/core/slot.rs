@@ -8,11 +8,11 @@ use ballast_core::supervisor::{
     Action, Exit, LivenessFailure, LivenessRules, LivenessSeen, Service, ServiceState,
 };
 use rustix::process::Signal;
-use serde_json::Value;
 
 use super::events::{OpsEvent, ReadyVia};
 use super::{CHILD_EXIT_SWEEP, HeartbeatSeen, Now, Output, SpawnFailed, SupervisorCore};
 use crate::ServiceSpec;
+use crate::protocol::HealthSummary;
 
 /// The process a slot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ pub struct StatusView {
     pub overall: &'static str,
     pub services: Vec<ServiceView>,
     /// Health and policy summary.
-    pub health: Value,
+    pub health: HealthSummary,
     pub config: Option<String>,
 }
 
@@ -169,7 +169,7 @@ impl SupervisorCore {
             supervisor_pid: self.supervisor_pid,
             overall: ballast_core::supervisor::overall(&states),
             services: self.views(now),
-            health: serde_json::json!(self.governor.summary()),
+            health: self.governor.summary(),
             config: self.config_file.clone(),
         }
     }
