@@ -56,7 +56,9 @@ fn setup(dir: &std::path::Path, files: usize) -> (Monitor, Inputs) {
     let inputs = Inputs {
         services: vec![ServiceBrief {
             name: "engine".into(),
-            state: "RUNNING".into(),
+            state: ballast_core::supervisor::ShownState::Is(
+                ballast_core::supervisor::ServiceState::Running,
+            ),
             critical: true,
             depends_on: vec![],
             last_exit: None,

@@ -30,9 +30,6 @@ use serde_json::{Value, json};
 /// Files looked at by the permissions check, at most (the data directory's own files).
 pub const MAX_PERMISSION_ENTRIES: usize = 20_000;
 
-/// Components the engine owns while it runs (inspected only when it does not).
-pub const ENGINE_OWNED: &[&str] = &["journal", "snapshots", "engine_state"];
-
 /// Name of the engine's snapshots in `state/`.
 pub const ENGINE_SNAPSHOT: &str = "engine";
 

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 
 use ballast_core::config::{CheckConfig, CheckKind, Config};
 use ballast_core::engine::{EngineStatus, MAX_STUCK};
-use ballast_core::heal::FailureClass;
+use ballast_core::heal::{Component, FailureClass};
 use ballast_core::health::{
     self, CheckResult, Issue, Report, Status, Subsystem, SubsystemHealth, rules,
 };
 use ballast_core::policy::{self, Policy, PolicyState};
+use ballast_core::supervisor::{ServiceState, ShownState};
 use ballast_core::{Clock, Timestamp};
 use ballast_store::{RealStorage, Storage};
 use serde::Deserialize;
@@ -52,9 +53,9 @@ pub struct Inputs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceBrief {
     pub name: String,
-    /// `RUNNING`, `STARTING`, `BACKOFF`, `FAILED`, `FAILED_CONFIG`, `STOPPED`, `HELD`, or
-    /// `NOT_STARTED` before its first start.
-    pub state: String,
+    /// Its state as shown (`RUNNING`, `HELD`, `WAITING (for …)`, `NOT_STARTED` before its
+    /// first start, …).
+    pub state: ShownState,
     pub critical: bool,
     pub depends_on: Vec<String>,
     pub last_exit: Option<String>,
@@ -231,18 +232,12 @@ impl Monitor {
             let deps: Vec<String> = s
                 .depends_on
                 .iter()
-                .map(|d| {
-                    if d == "engine" {
-                        d.clone()
-                    } else {
-                        format!("service:{d}")
-                    }
-                })
+                .map(|d| health::SubsystemId::of_service(d).to_string())
                 .collect();
             let critical = s.kind == ballast_core::config::ServiceKind::Critical;
             add(
                 Subsystem {
-                    name: format!("service:{}", s.name),
+                    name: health::SubsystemId::Service(s.name.clone()).to_string(),
                     critical,
                     impacts_trading: false,
                     depends_on: deps,
@@ -440,9 +435,9 @@ impl Monitor {
             .services
             .iter()
             .find(|s| s.name == "engine")
-            .map(|s| (s.state.as_str(), s.last_exit.clone()));
+            .map(|s| (&s.state, s.last_exit.clone()));
         match state {
-            Some(("RUNNING", _)) | None => {
+            Some((ShownState::Is(ServiceState::Running), _)) | None => {
                 let age = self.engine.as_ref().map(|(_, a)| *a);
                 let st = health::staleness(
                     age,
@@ -678,7 +673,7 @@ fn journal_check(inputs: &Inputs) -> CheckResult {
     let bad: Vec<&(String, String, String, FailureClass)> = inputs
         .heal_findings
         .iter()
-        .filter(|(c, ..)| crate::heal::ENGINE_OWNED.contains(&c.as_str()))
+        .filter(|(c, ..)| Component::parse(c).is_engine_owned())
         .collect();
     match bad.first() {
         None => CheckResult::new(
@@ -708,7 +703,7 @@ fn heal_check(inputs: &Inputs) -> CheckResult {
     let other: Vec<_> = inputs
         .heal_findings
         .iter()
-        .filter(|(c, ..)| !crate::heal::ENGINE_OWNED.contains(&c.as_str()))
+        .filter(|(c, ..)| !Component::parse(c).is_engine_owned())
         .collect();
     match other.first() {
         None => CheckResult::new(

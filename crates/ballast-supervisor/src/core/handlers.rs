@@ -8,12 +8,12 @@ use ballast_core::policy::{Policy, Transition};
 use ballast_core::supervisor::{ControlPlan, ControlRequest, plan_control_shown};
 
 use super::events::OpsEvent;
-use super::names::SubsystemId;
 use super::{
     After, AfterSweep, ControlError, FileWrite, KillSwitchFiles, Now, Output, SupervisorCore,
     Token, View,
 };
 use crate::control::Request;
+use ballast_core::health::SubsystemId;
 
 impl SupervisorCore {
     pub(super) fn control(

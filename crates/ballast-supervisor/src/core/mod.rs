@@ -33,9 +33,9 @@ pub mod errors;
 pub mod events;
 pub mod governor;
 mod handlers;
-pub mod names;
 mod slot;
 
+pub use ballast_core::health::SubsystemId;
 pub use contract::{
     After, CoreConfig, FileWrite, HeartbeatSeen, Input, Measured, Now, Output, SpawnFailed, Step,
     Swept, View,
@@ -43,7 +43,6 @@ pub use contract::{
 pub use errors::ControlError;
 pub use events::{OpsEvent, ReadyVia};
 pub use governor::{Files, Governor, KillSwitchFiles};
-pub use names::SubsystemId;
 pub use slot::{ServiceView, StatusView};
 
 use slot::Slot;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use ballast_core::supervisor::{
-    Action, Exit, LivenessFailure, LivenessRules, LivenessSeen, Service, ServiceState,
+    Action, Exit, LivenessFailure, LivenessRules, LivenessSeen, Service, ServiceState, ShownState,
 };
 use rustix::process::Signal;
 
@@ -87,24 +87,28 @@ pub struct ServiceView {
 }
 
 impl ServiceView {
-    /// The state as `status` shows it: `HELD`, `WAITING (for NAME, …)`, or the state's name.
-    pub fn shown(&self) -> String {
+    /// The state as `status` shows it: held, waiting for its dependencies, or its state.
+    pub fn shown_state(&self) -> ShownState {
         if self.held {
-            "HELD".to_owned()
+            ShownState::Held
         } else if !self.waiting_for.is_empty() {
-            format!("WAITING (for {})", self.waiting_for.join(", "))
+            ShownState::Waiting(self.waiting_for.clone())
         } else {
-            self.state.as_str().to_owned()
+            ShownState::Is(self.state)
         }
     }
 
-    /// The state as the health monitor takes it: as shown, or `NOT_STARTED` before a first
+    /// `HELD`, `WAITING (for NAME, …)`, or the state's name.
+    pub fn shown(&self) -> String {
+        self.shown_state().to_string()
+    }
+
+    /// The state as the health monitor takes it: as shown, or not started before a first
     /// start.
-    pub fn health_state(&self) -> String {
-        if !self.held && self.waiting_for.is_empty() && self.never_started {
-            "NOT_STARTED".to_owned()
-        } else {
-            self.shown()
+    pub fn health_state(&self) -> ShownState {
+        match self.shown_state() {
+            ShownState::Is(_) if self.never_started => ShownState::NotStarted,
+            shown => shown,
         }
     }
 }

@@ -473,16 +473,16 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     }
     // A service that is not healthy: its last log lines (the exit reason is usually there).
     for sub in report["subsystems"].as_array().into_iter().flatten() {
-        let Some(name) = sub["name"]
+        let Some(ballast_core::health::SubsystemId::Service(name)) = sub["name"]
             .as_str()
-            .and_then(|n| n.strip_prefix("service:"))
+            .map(ballast_core::health::SubsystemId::parse)
         else {
             continue;
         };
         if sub["status"] == "HEALTHY" {
             continue;
         }
-        let tail = super::logs::tail(&dir.path, name, STATUS_LOG_LINES);
+        let tail = super::logs::tail(&dir.path, &name, STATUS_LOG_LINES);
         if !tail.is_empty() {
             out!("{name}: the last lines of its log (`ballast logs {name}`):");
             for line in tail {
