@@ -36,10 +36,18 @@ struct Sim {
     pids: BTreeMap<usize, i32>,
     /// Every output, with the virtual time it was asked for; taken by [`Sim::take`].
     seen: Vec<(u64, Output)>,
+    /// What the next sweeps find (nothing, by default).
+    sweep_finds: Swept,
 }
 
 impl Sim {
     fn new(services: Vec<ServiceSpec>) -> Sim {
+        Sim::gated(services, Vec::new(), Swept::default())
+    }
+
+    /// A simulation whose `gated` services start only when the sweeps allow it, and whose
+    /// sweeps find `finds`.
+    fn gated(services: Vec<ServiceSpec>, gated: Vec<String>, finds: Swept) -> Sim {
         let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
         let start = Instant::now();
         let now = Now {
@@ -51,7 +59,7 @@ impl Sim {
             CoreConfig {
                 services,
                 mode: ballast_core::config::Mode::Paper,
-                gated: Vec::new(),
+                gated,
                 live_refused: None,
                 sweep_every: Duration::from_secs(10),
                 config_file: None,
@@ -67,6 +75,7 @@ impl Sim {
             next_pid: 100,
             pids: BTreeMap::new(),
             seen: Vec::new(),
+            sweep_finds: finds,
         };
         sim.core.startup_sweep(sim.now());
         sim.drain();
@@ -108,10 +117,7 @@ impl Sim {
                     );
                 }
                 Output::Sweep { .. } => {
-                    let swept = Swept {
-                        clean: true,
-                        ..Swept::default()
-                    };
+                    let swept = self.sweep_finds.clone();
                     self.core.handle(now, Input::Swept(Box::new(swept)));
                 }
                 Output::Write { id, .. } => self.core.handle(
@@ -176,13 +182,16 @@ impl Sim {
             request,
             kill_switch: KillSwitchFiles::default(),
         });
-        self.take()
+        // The answer is taken; the rest stays for the test to look at.
+        let (replies, rest): (Vec<_>, Vec<_>) = self
+            .take()
             .into_iter()
-            .find_map(|(_, o)| match o {
-                Output::Reply { token: 7, reply } => Some(reply),
-                _ => None,
-            })
-            .expect("every request is answered")
+            .partition(|(_, o)| matches!(o, Output::Reply { token: 7, .. }));
+        self.seen = rest;
+        match replies.as_slice() {
+            [(_, Output::Reply { reply, .. })] => reply.clone(),
+            other => panic!("one answer for each request, not {other:?}"),
+        }
     }
 
     fn state_of(&self, name: &str) -> String {
@@ -498,4 +507,116 @@ fn a_failed_critical_subsystem_escalates_the_policy_at_once_and_writes_it() {
         matches!(release, Err(ControlError::Refused(_))),
         "{release:?}"
     );
+}
+
+#[test]
+fn a_restart_stops_the_process_and_starts_it_again_without_counting_a_failure() {
+    let mut sim = Sim::new(vec![spec("bot")]);
+    sim.run_for(10);
+    let pid = *sim.pids.get(&0).expect("started");
+    sim.take();
+    let answer = sim.control(Request::Restart {
+        service: "bot".into(),
+    });
+    assert_eq!(
+        answer,
+        Ok(View::Done(format!(
+            "bot: restarting (was RUNNING, pid {pid}: stopping it, then starting it again)"
+        )))
+    );
+    let out = sim.take();
+    assert!(out.contains(&(
+        sim.t_ms,
+        Output::Signal {
+            pid,
+            signal: Signal::TERM
+        }
+    )));
+    assert!(spawns(&out).is_empty(), "not before it is down");
+    sim.exit(0, None, Some(15));
+    sim.tick();
+    let out = sim.take();
+    assert_eq!(spawns(&out).len(), 1, "started again once reaped");
+    let views = sim.core.views(sim.now().at);
+    assert_eq!(
+        views[0].failures_in_window, 0,
+        "a requested exit is no failure"
+    );
+}
+
+#[test]
+fn a_shutdown_stops_dependents_first_each_fully_down_and_kills_what_outlives_its_timeout() {
+    let mut app = spec("app");
+    app.depends_on = vec!["db".into()];
+    let mut sim = Sim::new(vec![spec("db"), app]);
+    sim.run_for(10); // db runs; app starts
+    sim.run_for(10);
+    let (db, app) = (sim.pids[&0], sim.pids[&1]);
+    sim.take();
+    sim.input(Input::Shutdown);
+    let signals = |out: &[(u64, Output)]| -> Vec<(i32, Signal)> {
+        out.iter()
+            .filter_map(|(_, o)| match o {
+                Output::Signal { pid, signal } => Some((*pid, *signal)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        signals(&sim.take()),
+        vec![(app, Signal::TERM)],
+        "the dependent first"
+    );
+    // app ignores SIGTERM: SIGKILL to its group after its stop timeout (5 s), and db waits.
+    sim.run_for(4_999);
+    assert!(signals(&sim.take()).is_empty());
+    sim.run_for(1);
+    assert_eq!(signals(&sim.take()), vec![(app, Signal::KILL)]);
+    assert!(!sim.core.finished());
+    sim.exit(1, None, Some(9));
+    assert_eq!(signals(&sim.take()), vec![(db, Signal::TERM)], "then db");
+    sim.exit(0, Some(0), None);
+    assert!(sim.core.finished());
+    sim.run_for(60_000);
+    assert!(
+        spawns(&sim.take()).is_empty(),
+        "nothing restarts during a shutdown"
+    );
+    // A request now is refused in words.
+    let late = sim.control(Request::Status);
+    assert_eq!(late, Err(ControlError::ShuttingDown));
+}
+
+#[test]
+fn a_gated_service_is_held_while_the_sweep_refuses_it_and_started_once_it_clears() {
+    let refused = Swept {
+        refusal: Some("journal: a bad record with valid records after it".into()),
+        ..Swept::default()
+    };
+    let mut sim = Sim::gated(vec![spec("engine")], vec!["engine".into()], refused);
+    let out = sim.take();
+    assert!(spawns(&out).is_empty(), "held at the start");
+    assert!(events(&out).iter().any(|e| matches!(
+        e,
+        OpsEvent::EngineHeld { service, why } if service == "engine" && why.contains("bad record")
+    )));
+    assert_eq!(sim.state_of("engine"), "HELD");
+    let status = sim.core.views(sim.now().at);
+    assert_eq!(
+        status[0].last_exit.as_deref(),
+        Some("journal: a bad record with valid records after it")
+    );
+    // The next periodic sweep (10 s) finds nothing: released and started.
+    sim.sweep_finds = Swept {
+        clean: true,
+        ..Swept::default()
+    };
+    sim.run_for(9_000);
+    assert!(spawns(&sim.take()).is_empty());
+    sim.run_for(1_000);
+    let out = sim.take();
+    assert!(events(&out).contains(&OpsEvent::EngineReleased {
+        service: "engine".into()
+    }));
+    assert_eq!(spawns(&out), vec![(10_000, 0)]);
 }

@@ -166,7 +166,8 @@ impl SupervisorCore {
             })
             .flatten()
             .chain(tick)
-            .chain([self.next_sweep])
+            // No sweep runs while shutting down: its time wakes nothing then.
+            .chain(Some(self.next_sweep).filter(|_| self.down_from.is_none()))
             .min()
     }
 
