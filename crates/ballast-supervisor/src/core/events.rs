@@ -258,3 +258,217 @@ impl std::fmt::Display for OpsEvent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(ev: &OpsEvent) -> (&'static str, serde_json::Value) {
+        (ev.kind(), serde_json::to_value(ev).unwrap())
+    }
+
+    /// The records read exactly as the `json!` bodies the supervisor wrote before these
+    /// types (`ballast journal` and `ballast ops` read them by these names).
+    #[test]
+    fn every_event_is_journaled_with_the_kind_and_body_written_before() {
+        let at = Timestamp::from_unix_ms(1_800_000_000_000);
+        let cases = [
+            (
+                OpsEvent::SupervisorStarted {
+                    pid: 7,
+                    services: vec!["engine".into(), "bot".into()],
+                },
+                "supervisor.started",
+                json!({ "pid": 7, "services": ["engine", "bot"] }),
+            ),
+            (
+                OpsEvent::SupervisorStopped { pid: 7 },
+                "supervisor.stopped",
+                json!({ "pid": 7 }),
+            ),
+            (
+                OpsEvent::ServiceStarted {
+                    service: "bot".into(),
+                    pid: 42,
+                },
+                "service.started",
+                json!({ "service": "bot", "pid": 42 }),
+            ),
+            (
+                OpsEvent::ServiceReady {
+                    service: "bot".into(),
+                    via: ReadyVia::MinUptime,
+                    seen_by: "",
+                },
+                "service.ready",
+                json!({ "service": "bot", "via": "min_uptime" }),
+            ),
+            (
+                OpsEvent::ServiceExited {
+                    service: "bot".into(),
+                    pid: 42,
+                    how: "exit code 1".into(),
+                    requested: false,
+                    liveness_kill: true,
+                },
+                "service.exited",
+                json!({ "service": "bot", "pid": 42, "how": "exit code 1", "requested": false, "liveness_kill": true }),
+            ),
+            (
+                OpsEvent::ServiceBackoff {
+                    service: "bot".into(),
+                    after_ms: 2_000,
+                    failures_in_window: 2,
+                    max_restarts: 5,
+                },
+                "service.backoff",
+                json!({ "service": "bot", "after_ms": 2000, "failures_in_window": 2, "max_restarts": 5 }),
+            ),
+            (
+                OpsEvent::ServiceDown {
+                    service: "bot".into(),
+                    state: ServiceState::FailedConfig,
+                    reason: "exit code 78".into(),
+                },
+                "service.down",
+                json!({ "service": "bot", "state": "FAILED_CONFIG", "reason": "exit code 78" }),
+            ),
+            (
+                OpsEvent::LivenessKill {
+                    service: "bot".into(),
+                    why: "no WATCHDOG=1".into(),
+                },
+                "service.liveness_kill",
+                json!({ "service": "bot", "why": "no WATCHDOG=1" }),
+            ),
+            (
+                OpsEvent::ServiceControl {
+                    reset: false,
+                    service: "bot".into(),
+                    was: "RUNNING".into(),
+                    by: "operator".into(),
+                    pid: Some(42),
+                },
+                "service.restart_requested",
+                json!({ "service": "bot", "was": "RUNNING", "by": "operator", "pid": 42 }),
+            ),
+            (
+                OpsEvent::ServiceControl {
+                    reset: true,
+                    service: "bot".into(),
+                    was: "FAILED".into(),
+                    by: "operator".into(),
+                    pid: None,
+                },
+                "service.reset",
+                json!({ "service": "bot", "was": "FAILED", "by": "operator" }),
+            ),
+            (
+                OpsEvent::EngineHeld {
+                    service: "engine".into(),
+                    why: "live start refused".into(),
+                },
+                "heal.engine_held",
+                json!({ "service": "engine", "why": "live start refused" }),
+            ),
+            (
+                OpsEvent::EngineReleased {
+                    service: "engine".into(),
+                },
+                "heal.engine_released",
+                json!({ "service": "engine" }),
+            ),
+            (
+                OpsEvent::HealthChanged {
+                    from: None,
+                    to: "HEALTHY",
+                    score: 100,
+                    issues: Vec::new(),
+                },
+                "health.changed",
+                json!({ "from": null, "to": "HEALTHY", "score": 100, "issues": [] }),
+            ),
+            (
+                OpsEvent::policy_changed(&Transition {
+                    from: Policy::AllowAll,
+                    to: Policy::EmergencyShutdown,
+                    reason: "kill switch".into(),
+                    at,
+                }),
+                "policy.changed",
+                json!({
+                    "from": "ALLOW_ALL",
+                    "to": "EMERGENCY_SHUTDOWN",
+                    "reason": "kill switch",
+                    "at": at,
+                    "trading_state": Policy::EmergencyShutdown.trading_state(),
+                }),
+            ),
+            (
+                OpsEvent::PolicyReleased { by: "operator" },
+                "policy.released",
+                json!({ "by": "operator" }),
+            ),
+            (
+                OpsEvent::PolicyFileRestored {
+                    policy: "NO_NEW_TRADES",
+                    why: "state/policy.json was not the policy in force: written again",
+                },
+                "policy.file_restored",
+                json!({ "policy": "NO_NEW_TRADES", "why": "state/policy.json was not the policy in force: written again" }),
+            ),
+            (
+                OpsEvent::PolicyPersistFailed {
+                    error: "disk full".into(),
+                },
+                "policy.persist_failed",
+                json!({ "error": "disk full" }),
+            ),
+            (
+                OpsEvent::HealthWriteFailed {
+                    error: "disk full".into(),
+                },
+                "health.write_failed",
+                json!({ "error": "disk full" }),
+            ),
+        ];
+        for (ev, kind, body) in cases {
+            assert_eq!(record(&ev), (kind, body), "{ev:?}");
+        }
+    }
+
+    #[test]
+    fn the_log_lines_are_the_ones_the_supervisor_printed() {
+        let backoff = OpsEvent::ServiceBackoff {
+            service: "bot".into(),
+            after_ms: 2_000,
+            failures_in_window: 2,
+            max_restarts: 5,
+        };
+        assert_eq!(
+            backoff.to_string(),
+            "bot: BACKOFF, restart in 2 s (2 of 5 failures in the window)"
+        );
+        let changed = OpsEvent::policy_changed(&Transition {
+            from: Policy::AllowAll,
+            to: Policy::DefensiveExit,
+            reason: "CRITICAL issue".into(),
+            at: Timestamp::from_unix_ms(0),
+        });
+        assert_eq!(
+            changed.to_string(),
+            "CRITICAL: safety policy ALLOW_ALL -> DEFENSIVE_EXIT: CRITICAL issue"
+        );
+        let held = OpsEvent::EngineHeld {
+            service: "engine".into(),
+            why: "live start refused: score 40".into(),
+        };
+        assert_eq!(
+            held.to_string(),
+            "engine: not started: live start refused: score 40"
+        );
+        assert!(held.logged());
+        assert!(!OpsEvent::PolicyReleased { by: "operator" }.logged());
+    }
+}
