@@ -14,7 +14,8 @@ pub(crate) fn response<'a>(
     match reply {
         Ok(View::Status(status)) => status_response(status, specs),
         Ok(View::Health(report)) => Response::Health { report },
-        Ok(View::Heal(report)) => Response::Heal { report },
+        Ok(View::Heal(Some(report))) => Response::Heal { report },
+        Ok(View::Heal(None)) => ControlError::Failed("the healer made no report".into()).into(),
         Ok(View::Done(message)) => Response::Done { message },
         Err(e) => e.into(),
     }

@@ -24,7 +24,7 @@ use ballast_store::recovery::{AssessSpec, assess};
 use ballast_store::snapshot::Snapshots;
 use ballast_store::{Layout, RealStorage, Storage};
 use rustix::fs::{FlockOperation, flock};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Files looked at by the permissions check, at most (the data directory's own files).
@@ -38,7 +38,7 @@ pub const ENGINE_SNAPSHOT: &str = "engine";
 pub const SNAPSHOT_NAMES: [&str; 3] = [ENGINE_SNAPSHOT, "pipeline", "universe"];
 
 /// The result of one applied action.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
     pub action: Action,
     /// `None` when it worked; otherwise why not (it is retried by the next sweep).
@@ -48,8 +48,8 @@ pub struct Applied {
     pub quarantined: Option<String>,
 }
 
-/// What one heal run found and did.
-#[derive(Debug, Clone, Serialize)]
+/// What one heal run found and did (`ballast heal`'s answer on the control socket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub mode: Mode,
     pub dry_run: bool,

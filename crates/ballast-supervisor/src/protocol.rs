@@ -93,9 +93,9 @@ pub enum Response {
     Done {
         message: String,
     },
-    /// A heal run's report (`heal::Report` as JSON).
+    /// A heal run's report.
     Heal {
-        report: serde_json::Value,
+        report: Box<crate::heal::Report>,
     },
     /// The health report.
     Health {

@@ -55,7 +55,7 @@ impl Sweeper {
         if dry_run {
             let report = healer.run(true, lock_held, &running, &mut |_| Ok(()), &mut |_, _| {});
             return Swept {
-                report: serde_json::to_value(&report).unwrap_or_default(),
+                report: Some(Box::new(report)),
                 ..Swept::default()
             };
         }
@@ -126,16 +126,14 @@ impl Sweeper {
                 ))
             }))
             .collect();
+        let refusal = report.refusal.clone();
+        let clean = report.plan.is_clean();
         Swept {
-            report: if with_report {
-                serde_json::to_value(&report).unwrap_or_default()
-            } else {
-                serde_json::Value::Null
-            },
-            refusal: report.refusal.clone(),
+            report: with_report.then(|| Box::new(report)),
+            refusal,
             findings,
             restarts,
-            clean: report.plan.is_clean(),
+            clean,
         }
     }
 }

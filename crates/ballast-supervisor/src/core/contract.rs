@@ -47,7 +47,7 @@ pub struct SpawnFailed {
 #[derive(Debug, Clone, Default)]
 pub struct Swept {
     /// The heal report, for a reply.
-    pub report: Value,
+    pub report: Option<Box<crate::heal::Report>>,
     /// Why the plan refuses a live engine start, if it does.
     pub refusal: Option<String>,
     /// Dangerous findings and failed heals: (component, target, reason, failure class).
@@ -136,7 +136,7 @@ pub enum FileWrite {
 pub enum View {
     Status(StatusView),
     Health(Value),
-    Heal(Value),
+    Heal(Option<Box<crate::heal::Report>>),
     Done(String),
 }
 
