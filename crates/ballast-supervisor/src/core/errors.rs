@@ -39,3 +39,41 @@ pub enum ControlError {
     #[error("{0}")]
     Timeout(String),
 }
+
+impl ControlError {
+    /// The HTTP status an API answers this with — decided here, and nowhere else.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ControlError::BadRequest(_) => 400,
+            ControlError::Refused(_) => 403,
+            ControlError::NotFound(_) => 404,
+            ControlError::Conflict(_) | ControlError::InvalidState(_) => 409,
+            ControlError::Busy(_) => 429,
+            ControlError::Failed(_) => 500,
+            ControlError::Unavailable(_) | ControlError::ShuttingDown => 503,
+            ControlError::Timeout(_) => 504,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_renders_its_words_and_knows_its_status() {
+        let e = ControlError::NotFound("no service named \"x\"; the services are: bot".into());
+        assert_eq!(
+            e.to_string(),
+            "no service named \"x\"; the services are: bot"
+        );
+        assert_eq!(e.http_status(), 404);
+        assert_eq!(
+            ControlError::ShuttingDown.to_string(),
+            "the supervisor is shutting down"
+        );
+        assert_eq!(ControlError::ShuttingDown.http_status(), 503);
+        assert_eq!(ControlError::InvalidState(String::new()).http_status(), 409);
+        assert_eq!(ControlError::Busy(String::new()).http_status(), 429);
+    }
+}
