@@ -3,7 +3,11 @@
 //! declared `file_age` checks on real files — forced to run all at once (target: median
 //! ≤ 1 ms). Run with `cargo bench -p ballast-supervisor --bench health`.
 // A bench does I/O and reads the clock: the disallowed methods are the pure core's only.
-#![allow(clippy::disallowed_methods)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! time it was asked for. A crash loop, a budget trip, a reset, a dependency wait, a liveness
 //! kill and a policy escalation run in milliseconds.
 // The driver reads the clock once, for its manual clock's origin.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -109,7 +109,9 @@ fn the_supervisor_core_does_no_io_and_reads_no_clock() {
         let text = std::fs::read_to_string(f).unwrap();
         assert!(
             f.file_name().is_none_or(|n| n != "mod.rs")
-                || text.contains("#![deny(clippy::disallowed_methods)]"),
+                || (text.contains("#![deny(")
+                    && text.contains("clippy::disallowed_methods")
+                    && text.contains("clippy::disallowed_types")),
             "{} denies the disallowed methods",
             f.display()
         );

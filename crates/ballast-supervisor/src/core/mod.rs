@@ -14,7 +14,11 @@
 //! [`Input::Swept`] and a [`Output::Write`] with [`Input::Written`] before the next input —
 //! then sleeps until [`SupervisorCore::next_wakeup`] or an event, and calls `handle` with
 //! [`Input::Tick`] at the end of every wake-up.
-#![deny(clippy::disallowed_methods)]
+#![deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
