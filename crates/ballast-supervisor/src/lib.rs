@@ -157,8 +157,8 @@ pub fn run(
     heal: HealOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), SupervisorError> {
-    let run_dir = data_dir.join("run");
-    let log_dir = data_dir.join("logs");
+    let layout = ballast_store::Layout::new(data_dir);
+    let (run_dir, log_dir) = (layout.run(), layout.logs());
     let held = prepare(data_dir, &clock, log)?;
     let socket = run_dir.join("supervisor.sock");
     let (listener, bound) = listen(&run_dir, &socket)?;
@@ -300,8 +300,8 @@ fn prepare(
     clock: &Arc<dyn Clock>,
     log: &mut dyn FnMut(&str),
 ) -> Result<lock::SupervisorLock, SupervisorError> {
-    let run_dir = data_dir.join("run");
-    let log_dir = data_dir.join("logs");
+    let layout = ballast_store::Layout::new(data_dir);
+    let (run_dir, log_dir) = (layout.run(), layout.logs());
     // Nothing is written through a link inside the data directory — not the lock, the socket,
     // the logs: refused before anything is created (the engine refuses the same).
     if let Some(why) =

@@ -185,15 +185,16 @@ impl Shell {
         self.core.handle(now, Input::Spawned { slot, result });
     }
 
-    /// Carry out a file write of the core: what was written (as shown), or why not.
+    /// Carry out a file write of the core: what was written (the kill switch's path, as
+    /// shown; empty for the others), or why not.
     fn write(&self, file: FileWrite) -> Result<String, String> {
         let dir = &self.data_dir;
         match file {
             FileWrite::Policy(state) => health::persist_policy(dir, &state)
-                .map(|()| "state/policy.json".to_owned())
+                .map(|()| String::new())
                 .map_err(|e| e.to_string()),
             FileWrite::HealthReport(report) => health::write_report(dir, &report)
-                .map(|()| "state/health.json".to_owned())
+                .map(|()| String::new())
                 .map_err(|e| e.to_string()),
             FileWrite::KillSwitch {
                 reason,
