@@ -7,6 +7,7 @@
 mod approvals;
 pub mod rules;
 mod subsystem_id;
+pub use subsystem_id::SubsystemId;
 #[cfg(test)]
 mod tests;
 
@@ -18,7 +19,6 @@ use crate::heal::FailureClass;
 use crate::time::Timestamp;
 
 pub use approvals::{Approvals, MAX_PENDING, Recommendation, RecommendationState};
-pub use subsystem_id::SubsystemId;
 
 /// A check's or subsystem's status, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
