@@ -38,6 +38,8 @@ struct Sim {
     seen: Vec<(u64, Output)>,
     /// What the next sweeps find (nothing, by default).
     sweep_finds: Swept,
+    /// Why every write fails, when one does (a full disk).
+    writes_fail: Option<String>,
 }
 
 impl Sim {
@@ -76,6 +78,7 @@ impl Sim {
             pids: BTreeMap::new(),
             seen: Vec::new(),
             sweep_finds: finds,
+            writes_fail: None,
         };
         sim.core.startup_sweep(sim.now());
         sim.drain();
@@ -120,13 +123,13 @@ impl Sim {
                     let swept = self.sweep_finds.clone();
                     self.core.handle(now, Input::Swept(Box::new(swept)));
                 }
-                Output::Write { id, .. } => self.core.handle(
-                    now,
-                    Input::Written {
-                        id,
-                        result: Ok("written".into()),
-                    },
-                ),
+                Output::Write { id, .. } => {
+                    let result = match &self.writes_fail {
+                        Some(why) => Err(why.clone()),
+                        None => Ok("written".into()),
+                    };
+                    self.core.handle(now, Input::Written { id, result });
+                }
                 _ => {}
             }
         }
@@ -619,4 +622,97 @@ fn a_gated_service_is_held_while_the_sweep_refuses_it_and_started_once_it_clears
         service: "engine".into()
     }));
     assert_eq!(spawns(&out), vec![(10_000, 0)]);
+}
+
+/// A report of one critical subsystem that impacts trading, in `status`.
+fn feed_report(status: Status, at: Timestamp) -> Report {
+    let feed = Subsystem {
+        name: "data_feed".into(),
+        critical: true,
+        impacts_trading: true,
+        depends_on: Vec::new(),
+        interval_ms: 5_000,
+    };
+    let checks = vec![CheckResult::new("bar_age", status, "as simulated")];
+    Report::build(vec![SubsystemHealth::new(feed, checks, at)], &[], at)
+}
+
+/// The id of the recommendation waiting for `action` among `out`'s events.
+fn pending(out: &[(u64, Output)], action: ballast_core::health::RecoveryAction) -> String {
+    events(out)
+        .into_iter()
+        .find_map(|e| match e {
+            OpsEvent::RecommendationPending(r) if r.advice.action == action => Some(r.id),
+            _ => None,
+        })
+        .expect("a recommendation waits for an operator")
+}
+
+#[test]
+fn an_approved_floor_is_persisted_before_it_is_confirmed_and_says_so_when_it_cannot_be() {
+    use ballast_core::health::RecoveryAction;
+    let mut sim = Sim::new(Vec::new());
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: feed_report(Status::Degraded, at),
+        engine: None,
+        files: files.clone(),
+    })));
+    let out = sim.take();
+    assert_eq!(sim.core.policy().0, Policy::NoNewTrades, "a degraded feed");
+    let pause = pending(&out, RecoveryAction::PauseTrading);
+    let unknown = sim.control(Request::Approve {
+        id: "nothing/here".into(),
+    });
+    assert!(
+        matches!(unknown, Err(ControlError::NotFound(_))),
+        "{unknown:?}"
+    );
+    // The disk is full: the approval stands, the floor is not confirmed.
+    sim.writes_fail = Some("No space left on device".into());
+    let failed = sim.control(Request::Approve { id: pause.clone() });
+    assert_eq!(
+        failed,
+        Err(ControlError::Failed(format!(
+            "{pause} approved, but cannot persist the policy: No space left on device"
+        )))
+    );
+    let again = sim.control(Request::Approve { id: pause.clone() });
+    assert!(matches!(again, Err(ControlError::Conflict(_))), "{again:?}");
+    // A floor that can be written is confirmed once it is.
+    sim.writes_fail = None;
+    sim.run_for(1_000);
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: feed_report(Status::Critical, at),
+        engine: None,
+        files,
+    })));
+    let out = sim.take();
+    let close = pending(&out, RecoveryAction::CloseAllPositions);
+    let closed = sim.control(Request::Approve { id: close.clone() });
+    assert_eq!(
+        closed,
+        Ok(View::Done(format!(
+            "{close} approved: kill switch engaged with flatten (written): every position is closed at market; `ballast resume` releases it"
+        )))
+    );
+    let wrote_switch = sim.take().into_iter().any(|(_, o)| {
+        matches!(
+            o,
+            Output::Write {
+                file: FileWrite::KillSwitch {
+                    flatten: true,
+                    by: "ballast approve",
+                    ..
+                },
+                ..
+            }
+        )
+    });
+    assert!(wrote_switch, "the kill switch's file is what engages it");
 }
