@@ -444,14 +444,8 @@ impl Healer<'_> {
             plan.heals()
                 .map(|a| {
                     let done = self.apply(a, restart);
-                    record(
-                        if done.error.is_none() {
-                            "heal.applied"
-                        } else {
-                            "heal.failed"
-                        },
-                        serde_json::to_value(&done).unwrap_or(Value::Null),
-                    );
+                    let ev = crate::core::OpsEvent::HealApplied(done.clone());
+                    record(ev.kind(), serde_json::to_value(&ev).unwrap_or(Value::Null));
                     done
                 })
                 .collect()

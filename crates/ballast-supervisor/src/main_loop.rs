@@ -423,7 +423,7 @@ pub(crate) fn emit(ops: &Ops, ev: &OpsEvent, log: &mut dyn FnMut(&str)) {
     if ev.logged() {
         log(&ev.to_string());
     }
-    ops.record(ev.kind(), serde_json::to_value(ev).unwrap_or_default());
+    ops.emit(ev);
 }
 
 /// The health monitor's thread: a cycle every `every` (each check on its own interval), its

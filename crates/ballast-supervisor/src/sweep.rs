@@ -8,7 +8,7 @@ use std::path::Path;
 use ballast_core::Clock;
 use ballast_core::config::Config;
 
-use crate::core::{SupervisorCore, Swept};
+use crate::core::{OpsEvent, SupervisorCore, Swept};
 use crate::heal;
 use crate::ops::Ops;
 
@@ -93,16 +93,13 @@ impl Sweeper {
             }
         }
         for a in self.reported.new_findings(&report.plan) {
-            let (kind, level) = match a.class {
-                ballast_core::heal::Class::Dangerous => ("heal.dangerous", "CRITICAL"),
-                _ => ("heal.skipped", "warning"),
+            let level = match a.class {
+                ballast_core::heal::Class::Dangerous => "CRITICAL",
+                _ => "warning",
             };
-            log(&format!(
-                "{level}: {} {}: {}",
-                a.component, a.target, a.reason
-            ));
-            of.ops
-                .record(kind, serde_json::to_value(a).unwrap_or_default());
+            let finding = OpsEvent::HealFinding(a.clone());
+            log(&format!("{level}: {finding}"));
+            of.ops.emit(&finding);
         }
         // What the health monitor sees of the healer: dangerous findings and failed heals.
         let findings = report

@@ -114,6 +114,15 @@ pub enum OpsEvent {
     HealthWriteFailed {
         error: String,
     },
+    /// A heal carried out (`heal.applied`), or tried and failed (`heal.failed`).
+    HealApplied(crate::heal::Applied),
+    /// A finding never applied: dangerous (`heal.dangerous`) or skipped by the mode
+    /// (`heal.skipped`).
+    HealFinding(ballast_core::heal::Action),
+    /// Events the ops journal's queue could not take (`ops.dropped`).
+    OpsDropped {
+        events: u64,
+    },
 }
 
 impl OpsEvent {
@@ -142,6 +151,13 @@ impl OpsEvent {
             OpsEvent::PolicyFileRestored { .. } => "policy.file_restored",
             OpsEvent::PolicyPersistFailed { .. } => "policy.persist_failed",
             OpsEvent::HealthWriteFailed { .. } => "health.write_failed",
+            OpsEvent::HealApplied(a) if a.error.is_none() => "heal.applied",
+            OpsEvent::HealApplied(_) => "heal.failed",
+            OpsEvent::HealFinding(a) if a.class == ballast_core::heal::Class::Dangerous => {
+                "heal.dangerous"
+            }
+            OpsEvent::HealFinding(_) => "heal.skipped",
+            OpsEvent::OpsDropped { .. } => "ops.dropped",
         }
     }
 
@@ -156,6 +172,10 @@ impl OpsEvent {
                 | OpsEvent::RecommendationExpired(_)
                 | OpsEvent::PolicyReleased { .. }
                 | OpsEvent::PolicyFileRestored { .. }
+                // The healer logs its own lines (with before, after and the quarantine).
+                | OpsEvent::HealApplied(_)
+                | OpsEvent::HealFinding(_)
+                | OpsEvent::OpsDropped { .. }
         )
     }
 
@@ -254,6 +274,25 @@ impl std::fmt::Display for OpsEvent {
             OpsEvent::PolicyFileRestored { policy, why } => write!(f, "{policy}: {why}"),
             OpsEvent::PolicyPersistFailed { error } | OpsEvent::HealthWriteFailed { error } => {
                 write!(f, "CRITICAL: {}: {error}", self.kind())
+            }
+            OpsEvent::HealApplied(a) => match &a.error {
+                None => write!(
+                    f,
+                    "heal: {} {}: {}",
+                    a.action.component, a.action.target, a.action.reason
+                ),
+                Some(e) => write!(
+                    f,
+                    "heal failed: {} {}: {e}",
+                    a.action.component, a.action.target
+                ),
+            },
+            OpsEvent::HealFinding(a) => write!(f, "{} {}: {}", a.component, a.target, a.reason),
+            OpsEvent::OpsDropped { events } => {
+                write!(
+                    f,
+                    "{events} event(s) dropped: the ops journal's queue overflowed"
+                )
             }
         }
     }
@@ -436,6 +475,35 @@ mod tests {
         for (ev, kind, body) in cases {
             assert_eq!(record(&ev), (kind, body), "{ev:?}");
         }
+        // The healer's records are its types as they serialize.
+        let action = ballast_core::heal::Action {
+            component: "journal".into(),
+            target: "journal/engine".into(),
+            class: ballast_core::heal::Class::Dangerous,
+            failure: ballast_core::heal::FailureClass::Transient,
+            op: ballast_core::heal::Op::Report,
+            reason: "a bad record with valid records after it".into(),
+        };
+        let finding = OpsEvent::HealFinding(action.clone());
+        assert_eq!(
+            record(&finding),
+            ("heal.dangerous", serde_json::to_value(&action).unwrap())
+        );
+        let applied = crate::heal::Applied {
+            action: action.clone(),
+            error: Some("disk full".into()),
+            before: "a".into(),
+            after: "b".into(),
+            quarantined: None,
+        };
+        assert_eq!(
+            record(&OpsEvent::HealApplied(applied.clone())),
+            ("heal.failed", serde_json::to_value(&applied).unwrap())
+        );
+        assert_eq!(
+            record(&OpsEvent::OpsDropped { events: 3 }),
+            ("ops.dropped", json!({ "events": 3 }))
+        );
     }
 
     #[test]
