@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ballast_core::heal::{Class, Component};
 use ballast_supervisor::control::{self, Request, Response};
+use ballast_supervisor::core::OpsEvent;
 use ballast_supervisor::heal::{Applied, Healer, Report, engine_lock_held};
 use ballast_supervisor::ops::Ops;
 
@@ -114,14 +115,7 @@ pub fn run(
                     .iter()
                     .filter(|a| a.class != Class::Heal)
                 {
-                    ops.record(
-                        if a.class == Class::Dangerous {
-                            "heal.dangerous"
-                        } else {
-                            "heal.skipped"
-                        },
-                        serde_json::to_value(a)?,
-                    );
+                    ops.emit(&OpsEvent::HealFinding(a.clone()));
                 }
             }
             ops.close();
