@@ -275,6 +275,17 @@ impl std::fmt::Display for OpsEvent {
             OpsEvent::PolicyPersistFailed { error } | OpsEvent::HealthWriteFailed { error } => {
                 write!(f, "CRITICAL: {}: {error}", self.kind())
             }
+            OpsEvent::HealApplied(_) | OpsEvent::HealFinding(_) | OpsEvent::OpsDropped { .. } => {
+                self.fmt_heal(f)
+            }
+        }
+    }
+}
+
+impl OpsEvent {
+    /// The words of the healer's and the journal's own events.
+    fn fmt_heal(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
             OpsEvent::HealApplied(a) => match &a.error {
                 None => write!(
                     f,
@@ -294,6 +305,7 @@ impl std::fmt::Display for OpsEvent {
                     "{events} event(s) dropped: the ops journal's queue overflowed"
                 )
             }
+            _ => Ok(()),
         }
     }
 }
