@@ -238,8 +238,8 @@ pub fn run(
     if same_file(&socket, bound) {
         let _ = std::fs::remove_file(&socket);
     }
-    drop(held);
     log("supervisor: stopped");
+    drop(held);
     Ok(())
 }
 
