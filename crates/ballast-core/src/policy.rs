@@ -439,6 +439,26 @@ fn set(state: &mut PolicyState, to: Policy, reason: String, now: Timestamp) -> T
     t
 }
 
+/// An operator puts a floor under the policy (pause trading, safe profile, defensive exit):
+/// the policy is at least `floor` until released, and is raised to it now if it is lower.
+/// Returns the change, if the policy changed.
+pub fn set_floor(state: &mut PolicyState, floor: Policy, now: Timestamp) -> Option<Transition> {
+    state.floor = Some(state.floor.map_or(floor, |f| f.max(floor)));
+    if floor <= state.policy {
+        return None;
+    }
+    let t = Transition {
+        from: state.policy,
+        to: floor,
+        reason: format!("operator: {} until released", floor.as_str()),
+        at: now,
+    };
+    state.policy = floor;
+    state.since = now;
+    state.reason = t.reason.clone();
+    Some(t)
+}
+
 /// An operator leaves EMERGENCY_SHUTDOWN (and clears the latches and the operator floor):
 /// only with a clean reconciliation and the kill switch released. The policy then drops to
 /// what the rules ask for now — never below it.

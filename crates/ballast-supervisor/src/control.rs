@@ -10,86 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-/// A request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Request {
-    Status,
-    Restart {
-        service: String,
-    },
-    Reset {
-        service: String,
-    },
-    /// Run the healer now; `dry_run` only reports the plan.
-    Heal {
-        dry_run: bool,
-    },
-    /// The health report (`state/health.json`'s content).
-    Health,
-    /// Approve or reject a recommendation waiting for an operator.
-    Approve {
-        id: String,
-    },
-    Reject {
-        id: String,
-    },
-    /// Leave EMERGENCY_SHUTDOWN (and clear latched protections and operator floors), given a
-    /// clean reconciliation and a released kill switch.
-    Release,
-}
-
-/// One service as `status` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceStatus {
-    pub name: String,
-    pub state: String,
-    pub critical: bool,
-    pub pid: Option<i32>,
-    pub restarts: u64,
-    /// Seconds since the current process started.
-    pub uptime_secs: Option<u64>,
-    pub last_exit: Option<String>,
-    /// Unrequested exits inside the failure budget's window, and the budget.
-    pub failures_in_window: usize,
-    pub max_restarts: u32,
-    /// Age of the service's heartbeat file, if it has one.
-    #[serde(default)]
-    pub heartbeat_age_ms: Option<u64>,
-}
-
-/// The answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum Response {
-    Status {
-        supervisor_pid: u32,
-        overall: String,
-        services: Vec<ServiceStatus>,
-        /// Health and policy summary: overall, score, policy, issues, pending approvals.
-        #[serde(default)]
-        health: serde_json::Value,
-        /// The configuration the supervisor runs: "FILE (how it was chosen)".
-        #[serde(default)]
-        config: Option<String>,
-    },
-    Done {
-        message: String,
-    },
-    /// A heal run's report (`heal::Report` as JSON).
-    Heal {
-        report: serde_json::Value,
-    },
-    /// The health report.
-    Health {
-        report: serde_json::Value,
-    },
-    Error {
-        message: String,
-    },
-}
+use crate::core::ControlError;
+pub use crate::protocol::{HealthSummary, PendingApproval, Request, Response, ServiceStatus};
 
 /// What the server hands to the supervisor loop: a request and where to answer.
 pub type Envelope = (Request, Sender<Response>);
@@ -118,15 +40,11 @@ pub fn serve(listener: UnixListener, to_loop: impl Fn(Envelope) -> bool + Send +
             let _ = conn.set_write_timeout(Some(REQUEST_TIMEOUT));
             if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
                 active.fetch_sub(1, Ordering::SeqCst);
-                reply(
-                    &mut conn,
-                    &Response::Error {
-                        message: format!(
-                            "the supervisor is serving {MAX_CONNECTIONS} connections already (its limit); try again in a few seconds — idle connections are dropped after {} s",
-                            REQUEST_TIMEOUT.as_secs()
-                        ),
-                    },
-                );
+                let busy = ControlError::Busy(format!(
+                    "the supervisor is serving {MAX_CONNECTIONS} connections already (its limit); try again in a few seconds — idle connections are dropped after {} s",
+                    REQUEST_TIMEOUT.as_secs()
+                ));
+                reply(&mut conn, &Response::from(busy));
                 continue;
             }
             let slot = Slot(Arc::clone(&active));
@@ -159,17 +77,14 @@ fn handle(mut conn: UnixStream, to_loop: &(dyn Fn(Envelope) -> bool + Send + Syn
         Ok(req) => {
             let (tx, rx) = mpsc::channel();
             if to_loop((req, tx)) {
-                rx.recv_timeout(CLIENT_TIMEOUT)
-                    .unwrap_or_else(|_| Response::Error {
-                        message: "the supervisor did not answer in time".into(),
-                    })
+                rx.recv_timeout(CLIENT_TIMEOUT).unwrap_or_else(|_| {
+                    ControlError::Timeout("the supervisor did not answer in time".into()).into()
+                })
             } else {
-                Response::Error {
-                    message: "the supervisor is shutting down".into(),
-                }
+                ControlError::ShuttingDown.into()
             }
         }
-        Err(message) => Response::Error { message },
+        Err(e) => e.into(),
     };
     reply(&mut conn, &answer);
 }
@@ -182,17 +97,17 @@ fn reply(conn: &mut UnixStream, answer: &Response) {
 }
 
 /// One request line, read by `deadline` and at most [`MAX_LINE`] bytes.
-fn read_request(conn: &UnixStream, deadline: Instant) -> Result<Request, String> {
+fn read_request(conn: &UnixStream, deadline: Instant) -> Result<Request, ControlError> {
     let mut line = Vec::new();
     let mut buf = [0u8; 4096];
     let mut reader = conn;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(format!(
+            return Err(ControlError::Timeout(format!(
                 "no complete request within {} s; connection dropped",
                 REQUEST_TIMEOUT.as_secs()
-            ));
+            )));
         }
         let _ = conn.set_read_timeout(Some(left));
         let n = match reader.read(&mut buf) {
@@ -207,7 +122,11 @@ fn read_request(conn: &UnixStream, deadline: Instant) -> Result<Request, String>
             {
                 continue;
             }
-            Err(e) => return Err(format!("cannot read the request: {e}")),
+            Err(e) => {
+                return Err(ControlError::BadRequest(format!(
+                    "cannot read the request: {e}"
+                )));
+            }
         };
         let chunk = &buf[..n];
         if let Some(end) = chunk.iter().position(|b| *b == b'\n') {
@@ -216,13 +135,15 @@ fn read_request(conn: &UnixStream, deadline: Instant) -> Result<Request, String>
         }
         line.extend_from_slice(chunk);
         if line.len() > MAX_LINE {
-            return Err(format!(
+            return Err(ControlError::BadRequest(format!(
                 "the request is longer than {MAX_LINE} bytes; connection dropped"
-            ));
+            )));
         }
     }
     let text = String::from_utf8_lossy(&line);
-    serde_json::from_str(text.trim()).map_err(|e| format!("not a request ({e}): {text:.200}"))
+    crate::protocol::check_version(text.trim()).map_err(ControlError::BadRequest)?;
+    serde_json::from_str(text.trim())
+        .map_err(|e| ControlError::BadRequest(format!("not a request ({e}): {text:.200}")))
 }
 
 /// Why a client call failed.
@@ -333,5 +254,6 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
             )),
             _ => proto(e.to_string()),
         })?;
+    crate::protocol::check_version(answer.trim()).map_err(proto)?;
     serde_json::from_str(answer.trim()).map_err(|e| proto(format!("bad answer ({e})")))
 }

@@ -25,14 +25,11 @@ use ballast_store::recovery::{AssessSpec, assess};
 use ballast_store::snapshot::Snapshots;
 use ballast_store::{Layout, RealStorage, Storage};
 use rustix::fs::{FlockOperation, flock};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Files looked at by the permissions check, at most (the data directory's own files).
 pub const MAX_PERMISSION_ENTRIES: usize = 20_000;
-
-/// Components the engine owns while it runs (inspected only when it does not).
-pub const ENGINE_OWNED: &[&str] = &["journal", "snapshots", "engine_state"];
 
 /// Name of the engine's snapshots in `state/`.
 pub const ENGINE_SNAPSHOT: &str = "engine";
@@ -42,7 +39,7 @@ pub const ENGINE_SNAPSHOT: &str = "engine";
 pub const SNAPSHOT_NAMES: [&str; 3] = [ENGINE_SNAPSHOT, "pipeline", "universe"];
 
 /// The result of one applied action.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
     pub action: Action,
     /// `None` when it worked; otherwise why not (it is retried by the next sweep).
@@ -52,8 +49,8 @@ pub struct Applied {
     pub quarantined: Option<String>,
 }
 
-/// What one heal run found and did.
-#[derive(Debug, Clone, Serialize)]
+/// What one heal run found and did (`ballast heal`'s answer on the control socket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub mode: Mode,
     pub dry_run: bool,
@@ -448,14 +445,8 @@ impl Healer<'_> {
             plan.heals()
                 .map(|a| {
                     let done = self.apply(a, restart);
-                    record(
-                        if done.error.is_none() {
-                            "heal.applied"
-                        } else {
-                            "heal.failed"
-                        },
-                        serde_json::to_value(&done).unwrap_or(Value::Null),
-                    );
+                    let ev = crate::core::OpsEvent::HealApplied(done.clone());
+                    record(ev.kind(), serde_json::to_value(&ev).unwrap_or(Value::Null));
                     done
                 })
                 .collect()

@@ -3,9 +3,10 @@
 //! logging, resources, the healer, each service, each `[[checks]]` entry — runs each one's
 //! checks on its own interval with its latency, and hands the results to the pure core
 //! ([`ballast_core::health`], [`ballast_core::policy`]) for the report, the issues, the
-//! recommendations and the safety policy. The [`Governor`] keeps what must outlive a cycle:
-//! the policy (persisted in `state/policy.json`), the recommendations waiting for approval,
-//! and the bounded history; it writes `state/health.json` every cycle.
+//! recommendations. The monitor only *measures*: its thread hands each cycle's report to the
+//! supervisor's loop, whose [`crate::core::Governor`] decides the safety policy, the
+//! recommendations waiting for approval and the bounded history; `governor.rs` here reads
+//! and writes their files (`state/policy.json`, `state/health.json`, the kill switch).
 //!
 //! The monitor runs on its own thread: a slow check (an HTTP probe, a command) never delays
 //! the supervisor's loop.
@@ -17,16 +18,15 @@ use std::time::{Duration, Instant};
 
 use ballast_core::config::{CheckConfig, CheckKind, Config};
 use ballast_core::engine::{EngineStatus, MAX_STUCK};
-use ballast_core::heal::FailureClass;
+use ballast_core::heal::{Component, FailureClass};
 use ballast_core::health::{
-    self, Advice, Approvals, CheckResult, Issue, Recommendation, Report, Status, Subsystem,
-    SubsystemHealth, rules,
+    self, CheckResult, Issue, Report, Status, Subsystem, SubsystemHealth, rules,
 };
-use ballast_core::policy::{self, Policy, PolicyState, Protections, Transition};
+use ballast_core::policy::{self, Policy, PolicyState};
+use ballast_core::supervisor::{ServiceState, ShownState};
 use ballast_core::{Clock, Timestamp};
 use ballast_store::RealStorage;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 mod checks;
 mod governor;
@@ -44,14 +44,17 @@ pub struct Inputs {
     /// Ops-journal events dropped so far, and whether its writer failed.
     pub ops_dropped: u64,
     pub ops_failed: bool,
+    /// The policy in force and since when (the loop's governor decides it; the guard check
+    /// compares the engine's with it).
+    pub policy: Option<(Policy, Timestamp)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceBrief {
     pub name: String,
-    /// `RUNNING`, `STARTING`, `BACKOFF`, `FAILED`, `FAILED_CONFIG`, `STOPPED`, `HELD`, or
-    /// `NOT_STARTED` before its first start.
-    pub state: String,
+    /// Its state as shown (`RUNNING`, `HELD`, `WAITING (for …)`, `NOT_STARTED` before its
+    /// first start, …).
+    pub state: ShownState,
     pub critical: bool,
     pub depends_on: Vec<String>,
     pub last_exit: Option<String>,
@@ -220,18 +223,12 @@ impl Monitor {
             let deps: Vec<String> = s
                 .depends_on
                 .iter()
-                .map(|d| {
-                    if d == "engine" {
-                        d.clone()
-                    } else {
-                        format!("service:{d}")
-                    }
-                })
+                .map(|d| health::SubsystemId::of_service(d).to_string())
                 .collect();
             let critical = s.kind == ballast_core::config::ServiceKind::Critical;
             add(
                 Subsystem {
-                    name: format!("service:{}", s.name),
+                    name: health::SubsystemId::Service(s.name.clone()).to_string(),
                     critical,
                     impacts_trading: false,
                     depends_on: deps,
@@ -425,9 +422,9 @@ impl Monitor {
             .services
             .iter()
             .find(|s| s.name == "engine")
-            .map(|s| (s.state.as_str(), s.last_exit.clone()));
+            .map(|s| (&s.state, s.last_exit.clone()));
         match state {
-            Some(("RUNNING", _)) | None => {
+            Some((ShownState::Is(ServiceState::Running), _)) | None => {
                 let age = self.engine.as_ref().map(|(_, a)| *a);
                 let st = health::staleness(
                     age,
@@ -663,7 +660,7 @@ fn journal_check(inputs: &Inputs) -> CheckResult {
     let bad: Vec<&(String, String, String, FailureClass)> = inputs
         .heal_findings
         .iter()
-        .filter(|(c, ..)| crate::heal::ENGINE_OWNED.contains(&c.as_str()))
+        .filter(|(c, ..)| Component::parse(c).is_engine_owned())
         .collect();
     match bad.first() {
         None => CheckResult::new(
@@ -693,7 +690,7 @@ fn heal_check(inputs: &Inputs) -> CheckResult {
     let other: Vec<_> = inputs
         .heal_findings
         .iter()
-        .filter(|(c, ..)| !crate::heal::ENGINE_OWNED.contains(&c.as_str()))
+        .filter(|(c, ..)| !Component::parse(c).is_engine_owned())
         .collect();
     match other.first() {
         None => CheckResult::new(

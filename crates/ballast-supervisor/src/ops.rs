@@ -103,7 +103,11 @@ impl Ops {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter().take(QUEUE));
                 let n = lost.swap(0, Ordering::Relaxed);
-                let dropped = ("ops.dropped".to_owned(), serde_json::json!({ "events": n }));
+                let ev = crate::core::OpsEvent::OpsDropped { events: n };
+                let dropped = (
+                    ev.kind().to_owned(),
+                    serde_json::to_value(&ev).unwrap_or(Value::Null),
+                );
                 let items = (n > 0)
                     .then_some(&dropped)
                     .into_iter()
@@ -139,6 +143,11 @@ impl Ops {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+    }
+
+    /// Journal an event (no system call; see [`Ops::flush`]): its kind and its body.
+    pub fn emit(&self, ev: &crate::core::OpsEvent) {
+        self.record(ev.kind(), serde_json::to_value(ev).unwrap_or(Value::Null));
     }
 
     /// Record an event (no system call; see [`Ops::flush`]).

@@ -161,3 +161,66 @@ fn the_path_grep_finds_what_it_looks_for() {
     assert!(data_dir_path(r#""path = \"state/positions.json\"""#).is_none());
     assert!(data_dir_path(r#"let running = "running";"#).is_none());
 }
+
+/// The supervisor's core (`crates/ballast-supervisor/src/core/`) decides without I/O: no file
+/// system, sockets, processes, environment, threads, standard streams or clock reads — time
+/// is an input. (Clippy's `disallowed-methods` refuses the same methods there.)
+#[test]
+fn the_supervisor_core_does_no_io_and_reads_no_clock() {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ballast-supervisor/src/core");
+    let forbidden = [
+        "std::fs",
+        "TcpStream",
+        "TcpListener",
+        "UdpSocket",
+        "UnixStream",
+        "UnixListener",
+        "UnixDatagram",
+        "std::process",
+        "std::env",
+        "std::thread",
+        "std::io::stdin",
+        "std::io::stdout",
+        "std::io::stderr",
+        "SystemTime",
+        "Instant::now",
+        "Clock",
+        "rustix::process::kill",
+        "rustix::fs",
+        "println!",
+        "eprintln!",
+    ];
+    let mut files = Vec::new();
+    rust_files(&core, &mut files);
+    assert!(files.len() >= 5, "the supervisor core's sources were found");
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            f.file_name().is_none_or(|n| n != "mod.rs")
+                || (text.contains("#![deny(")
+                    && text.contains("clippy::disallowed_methods")
+                    && text.contains("clippy::disallowed_types")),
+            "{} denies the disallowed methods",
+            f.display()
+        );
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in forbidden {
+                if code.contains(word) {
+                    found.push(format!(
+                        "{}:{}: {word}: {}",
+                        f.display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "I/O or a clock in the supervisor core:\n{}",
+        found.join("\n")
+    );
+}

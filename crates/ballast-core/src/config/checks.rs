@@ -46,7 +46,7 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
         config
             .services
             .iter()
-            .map(|s| format!("service:{}", s.name)),
+            .map(|s| crate::health::SubsystemId::Service(s.name.clone()).to_string()),
     );
     known.extend(config.checks.iter().map(|c| c.name.clone()));
     let mut names = BTreeSet::new();

@@ -8,6 +8,7 @@
 //! Nothing here touches a file: an observation carries the text or the facts the runtime
 //! read, so every healer is testable with plain values.
 
+mod component;
 mod files;
 mod links;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Mode;
 use crate::recovery::{Decision, RecoveryFacts, Step, decide};
 
+pub use component::Component;
 pub use files::{JsonSalvage, JsonlSplit, salvage_json, split_jsonl};
 pub use links::{ENGINE_PATHS, SymlinkObs, engine_refusal as link_refusal};
 

@@ -6,6 +6,8 @@
 
 mod approvals;
 pub mod rules;
+mod subsystem_id;
+pub use subsystem_id::SubsystemId;
 #[cfg(test)]
 mod tests;
 

@@ -3,6 +3,7 @@
 
 use super::{Status, at_most};
 use crate::heal::FailureClass;
+use crate::supervisor::{ServiceState, ShownState};
 use crate::time::Timestamp;
 
 /// CPU use at or above this is CRITICAL (unless the degraded threshold is 100: report only).
@@ -51,17 +52,16 @@ pub fn stuck_signals(stuck: usize, max_stuck: usize) -> Status {
 /// waiting for a dependency that is not running (`WAITING (for NAME)`: the dependency's own
 /// issue is the cause), is DEGRADED; stopped or held CRITICAL; FAILED (FAILED_CONFIG with its
 /// class) FAILED.
-pub fn service(state: &str) -> (Status, Option<FailureClass>) {
-    if state.starts_with("WAITING") {
-        return (Status::Degraded, None);
-    }
+pub fn service(state: &ShownState) -> (Status, Option<FailureClass>) {
+    use ServiceState as S;
     match state {
-        "RUNNING" => (Status::Healthy, None),
-        "NOT_STARTED" | "STARTING" => (Status::Unknown, None),
-        "FAILED_CONFIG" => (Status::Failed, Some(FailureClass::PersistentConfig)),
-        "FAILED" => (Status::Failed, None),
-        "STOPPED" | "HELD" => (Status::Critical, None),
-        _ => (Status::Degraded, None),
+        ShownState::Waiting(_) => (Status::Degraded, None),
+        ShownState::Is(S::Running) => (Status::Healthy, None),
+        ShownState::NotStarted | ShownState::Is(S::Starting) => (Status::Unknown, None),
+        ShownState::Is(S::FailedConfig) => (Status::Failed, Some(FailureClass::PersistentConfig)),
+        ShownState::Is(S::Failed) => (Status::Failed, None),
+        ShownState::Is(S::Stopped) | ShownState::Held => (Status::Critical, None),
+        ShownState::Is(S::Backoff) => (Status::Degraded, None),
     }
 }
 
@@ -167,11 +167,17 @@ mod tests {
         assert_eq!(stuck_signals(0, 10), Status::Healthy);
         assert_eq!(stuck_signals(10, 10), Status::Degraded);
         assert_eq!(stuck_signals(11, 10), Status::Critical);
-        assert_eq!(service("STARTING").0, Status::Unknown);
-        assert_eq!(service("BACKOFF").0, Status::Degraded);
-        assert_eq!(service("HELD").0, Status::Critical);
         assert_eq!(
-            service("FAILED_CONFIG"),
+            service(&ShownState::Is(ServiceState::Starting)).0,
+            Status::Unknown
+        );
+        assert_eq!(
+            service(&ShownState::Is(ServiceState::Backoff)).0,
+            Status::Degraded
+        );
+        assert_eq!(service(&ShownState::Held).0, Status::Critical);
+        assert_eq!(
+            service(&ShownState::Is(ServiceState::FailedConfig)),
             (Status::Failed, Some(FailureClass::PersistentConfig))
         );
     }

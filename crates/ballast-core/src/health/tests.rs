@@ -351,7 +351,16 @@ fn before_the_engine_runs_only_the_other_subsystems_gate_a_live_start() {
 #[test]
 fn item_20_a_service_waiting_for_a_dependency_is_degraded_not_stopped() {
     use super::rules::service;
-    assert_eq!(service("WAITING (for my-bot)").0, Status::Degraded);
-    assert_eq!(service("STOPPED").0, Status::Critical);
-    assert_eq!(service("RUNNING").0, Status::Healthy);
+    use crate::supervisor::{ServiceState, ShownState};
+    let waiting = ShownState::Waiting(vec!["my-bot".into()]);
+    assert_eq!(waiting.to_string(), "WAITING (for my-bot)");
+    assert_eq!(service(&waiting).0, Status::Degraded);
+    assert_eq!(
+        service(&ShownState::Is(ServiceState::Stopped)).0,
+        Status::Critical
+    );
+    assert_eq!(
+        service(&ShownState::Is(ServiceState::Running)).0,
+        Status::Healthy
+    );
 }

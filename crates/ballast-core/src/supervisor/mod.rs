@@ -57,6 +57,31 @@ impl ServiceState {
     }
 }
 
+/// A service's state as operators see it (`ballast status`, the health monitor): its
+/// machine's state, or why it is down although wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShownState {
+    /// The service machine's state.
+    Is(ServiceState),
+    /// Held back by the start gate (the self-heal or the live-start rules).
+    Held,
+    /// Down only because these dependencies are not running.
+    Waiting(Vec<String>),
+    /// Never started, and down for no reason yet.
+    NotStarted,
+}
+
+impl std::fmt::Display for ShownState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShownState::Is(s) => f.write_str(s.as_str()),
+            ShownState::Held => f.write_str("HELD"),
+            ShownState::Waiting(on) => write!(f, "WAITING (for {})", on.join(", ")),
+            ShownState::NotStarted => f.write_str("NOT_STARTED"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
@@ -179,6 +204,13 @@ impl Service {
     pub fn ready(&mut self) {
         if self.state == ServiceState::Starting {
             self.state = ServiceState::Running;
+        }
+    }
+
+    /// The restart delay of a BACKOFF service is over: it is STOPPED and may be started again.
+    pub fn backoff_over(&mut self) {
+        if self.state == ServiceState::Backoff {
+            self.state = ServiceState::Stopped;
         }
     }
 

@@ -6,9 +6,10 @@
 use super::out;
 use std::sync::Arc;
 
-use ballast_core::heal::Class;
+use ballast_core::heal::{Class, Component};
 use ballast_supervisor::control::{self, Request, Response};
-use ballast_supervisor::heal::{Healer, Report, engine_lock_held};
+use ballast_supervisor::core::OpsEvent;
+use ballast_supervisor::heal::{Applied, Healer, Report, engine_lock_held};
 use ballast_supervisor::ops::Ops;
 
 use super::{ConfigArg, DataDirArg};
@@ -43,10 +44,7 @@ pub fn run(
     let dir = dir.path;
     let socket = ballast_store::Layout::new(&dir).control_socket();
     let (report, via) = match control::call(&socket, &Request::Heal { dry_run }) {
-        Ok(Response::Heal { report }) => (
-            serde_json::from_value::<serde_json::Value>(report)?,
-            "by the running supervisor",
-        ),
+        Ok(Response::Heal { report }) => (*report, "by the running supervisor"),
         Ok(other) => {
             eprintln!(
                 "ballast heal: unexpected answer from the supervisor: {}",
@@ -69,16 +67,20 @@ pub fn run(
         Err(_) => (heal_here(&dir, &cfg, dry_run)?, "here (no supervisor runs)"),
     };
     if json {
-        out!("{}", serde_json::to_string_pretty(&report)?);
+        // Through a JSON value: its members in the order `heal --json` always printed them.
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::to_value(&report)?)?
+        );
     } else {
         print_report(&dir, &report, via);
     }
-    let dangerous = report["plan"]["actions"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["class"] == "dangerous"));
-    let failed = report["applied"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| !x["error"].is_null()));
+    let dangerous = report
+        .plan
+        .actions
+        .iter()
+        .any(|x| x.class == Class::Dangerous);
+    let failed = report.applied.iter().any(|x| x.error.is_some());
     Ok(if dangerous || failed {
         exit::FAILURE
     } else {
@@ -112,7 +114,7 @@ fn heal_here(
     dir: &std::path::Path,
     cfg: &ballast_core::config::Config,
     dry_run: bool,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<Report> {
     let clock = Arc::new(ballast_store::SystemClock);
     let healer = Healer {
         data_dir: dir,
@@ -146,85 +148,75 @@ fn heal_here(
             .iter()
             .filter(|a| a.class != Class::Heal)
         {
-            ops.record(
-                if a.class == Class::Dangerous {
-                    "heal.dangerous"
-                } else {
-                    "heal.skipped"
-                },
-                serde_json::to_value(a)?,
-            );
+            ops.emit(&OpsEvent::HealFinding(a.clone()));
         }
     }
     ops.close();
-    Ok(serde_json::to_value(&report)?)
+    Ok(report)
 }
 
-fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
-    let dry = r["dry_run"].as_bool().unwrap_or(false);
+fn print_report(dir: &std::path::Path, r: &Report, via: &str) {
     out!(
         "self-heal of {} ({} mode){}, {via}",
         dir.display(),
-        r["mode"].as_str().unwrap_or("?"),
-        if dry {
+        r.mode.as_str(),
+        if r.dry_run {
             ", dry run: nothing changed"
         } else {
             ""
         }
     );
-    let empty = Vec::new();
-    let actions = r["plan"]["actions"].as_array().unwrap_or(&empty);
-    let applied = r["applied"].as_array().unwrap_or(&empty);
+    let actions = &r.plan.actions;
     if actions.is_empty() {
         out!("  every component is healthy");
     }
     let mut heals = 0;
     for a in actions {
-        let class = a["class"].as_str().unwrap_or("?");
-        let outcome = if class != "heal" {
+        let outcome = if a.class != Class::Heal {
             String::new()
-        } else if dry {
+        } else if r.dry_run {
             heals += 1;
             "  [would apply]".into()
         } else {
             heals += 1;
-            let done = applied
-                .iter()
-                .find(|x| x["action"] == *a)
-                .cloned()
-                .unwrap_or_default();
-            match done["error"].as_str() {
-                Some(e) => format!("  [FAILED: {e}]"),
-                None => format!(
+            match r.applied.iter().find(|x| x.action == *a) {
+                Some(Applied { error: Some(e), .. }) => format!("  [FAILED: {e}]"),
+                Some(done) => format!(
                     "  [done: {} -> {}{}]",
-                    done["before"].as_str().unwrap_or(""),
-                    done["after"].as_str().unwrap_or(""),
-                    done["quarantined"]
-                        .as_str()
+                    done.before,
+                    done.after,
+                    done.quarantined
+                        .as_ref()
                         .map(|q| format!("; original in {q}"))
                         .unwrap_or_default()
                 ),
+                None => "  [done:  -> ]".into(),
             }
         };
         out!(
             "  {:<10} {:<18} {}: {}{outcome}",
-            class.to_uppercase(),
-            a["component"].as_str().unwrap_or("?"),
-            a["target"].as_str().unwrap_or("?"),
-            a["reason"].as_str().unwrap_or("?"),
+            class_name(a.class).to_uppercase(),
+            a.component,
+            a.target,
+            a.reason,
         );
     }
-    let count = |c: &str| actions.iter().filter(|a| a["class"] == c).count();
+    let count = |c: Class| actions.iter().filter(|a| a.class == c).count();
     out!(
         "{heals} heal(s), {} dangerous, {} skipped",
-        count("dangerous"),
-        count("skip")
+        count(Class::Dangerous),
+        count(Class::Skip)
     );
+    // The engine's journal and snapshots (read as it writes them while it runs).
+    let journal = |a: &&ballast_core::heal::Action| {
+        matches!(
+            Component::parse(&a.component),
+            Component::Journal | Component::Snapshots
+        )
+    };
     if let Some(h) = ballast_store::files::lock::engine_holder(&ballast_store::Layout::new(dir)) {
         let pid = h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-        let found = actions
-            .iter()
-            .any(|a| a["component"] == "journal" || a["component"] == "snapshots");
+        let found = actions.iter().any(|a| journal(&a));
         out!(
             "engine: running{pid}: its journal and snapshots were read as it writes them{}",
             if found {
@@ -235,19 +227,27 @@ fn print_report(dir: &std::path::Path, r: &serde_json::Value, via: &str) {
         );
         return;
     }
-    match (r["plan"]["engine_refusal"].as_str(), r["refusal"].as_str()) {
+    match (r.plan.engine_refusal.as_deref(), r.refusal.as_deref()) {
         (Some(why), _) => out!("engine: will refuse to start — {why}"),
         (None, Some(why)) => out!("engine: {why}"),
         (None, None)
-            if actions.iter().any(|a| {
-                a["class"] == "dangerous"
-                    && (a["component"] == "journal" || a["component"] == "snapshots")
-            }) =>
+            if actions
+                .iter()
+                .any(|a| a.class == Class::Dangerous && journal(&a)) =>
         {
             out!(
                 "engine: may start (paper mode): it salvages at its start as said above — the valid journal prefix is kept, what it cuts or moves is copied to quarantine first, and it reports CRITICAL"
             )
         }
         (None, None) => out!("engine: may start"),
+    }
+}
+
+/// A class as the report names it (`heal`, `dangerous`, `skip`).
+fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::Heal => "heal",
+        Class::Dangerous => "dangerous",
+        Class::Skip => "skip",
     }
 }

@@ -277,25 +277,30 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             if let Some(c) = config {
                 out!("configuration {c}");
             }
-            if let Some(policy) = health["policy"].as_str() {
+            if !health.policy.is_empty() {
                 out!(
-                    "health {} (score {}), safety policy {policy}: {}{}",
-                    health["overall"].as_str().unwrap_or("UNKNOWN"),
-                    health["score"],
-                    health["policy_reason"].as_str().unwrap_or(""),
-                    outlook(&health["policy_outlook"])
+                    "health {} (score {}), safety policy {}: {}{}",
+                    health.overall.as_deref().unwrap_or("UNKNOWN"),
+                    health.score.map_or("null".to_owned(), |s| s.to_string()),
+                    health.policy,
+                    health.policy_reason,
+                    health
+                        .policy_outlook
+                        .as_ref()
+                        .map(|t| format!("; {t}"))
+                        .unwrap_or_default()
                 );
             }
-            for issue in health["issues"].as_array().into_iter().flatten() {
-                out!("  issue {}", issue.as_str().unwrap_or(""));
+            for issue in health.issues.iter().flatten() {
+                out!("  issue {issue}");
             }
-            for p in health["pending"].as_array().into_iter().flatten() {
+            for p in &health.pending {
                 out!(
                     "  waiting for approval: {} — {} (risks: {}) — `ballast approve {}`",
-                    p["id"].as_str().unwrap_or("?"),
-                    p["expected"].as_str().unwrap_or(""),
-                    p["risks"].as_str().unwrap_or(""),
-                    p["id"].as_str().unwrap_or("?")
+                    p.id,
+                    p.expected,
+                    p.risks,
+                    p.id
                 );
             }
             // The columns fit the longest name and state (`WAITING (for my-bot)`).
@@ -459,16 +464,16 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     }
     // A service that is not healthy: its last log lines (the exit reason is usually there).
     for sub in report["subsystems"].as_array().into_iter().flatten() {
-        let Some(name) = sub["name"]
+        let Some(ballast_core::health::SubsystemId::Service(name)) = sub["name"]
             .as_str()
-            .and_then(|n| n.strip_prefix("service:"))
+            .map(ballast_core::health::SubsystemId::parse)
         else {
             continue;
         };
         if sub["status"] == "HEALTHY" {
             continue;
         }
-        let tail = super::logs::tail(&dir.path, name, STATUS_LOG_LINES);
+        let tail = super::logs::tail(&dir.path, &name, STATUS_LOG_LINES);
         if !tail.is_empty() {
             out!("{name}: the last lines of its log (`ballast logs {name}`):");
             for line in tail {

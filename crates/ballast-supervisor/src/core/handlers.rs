@@ -1,0 +1,306 @@
+//! The control requests, one function each (rust-analyzer's `handlers/`): what `ballast
+//! status`, `restart`, `reset`, `heal`, `health`, `approve`, `reject` and `resume` do, decided
+//! on the core's state. Each ends in exactly one [`Output::Reply`], at once or after the
+//! sweep or write it asked for.
+
+use ballast_core::health::{Recommendation, RecoveryAction};
+use ballast_core::policy::{Policy, Transition};
+use ballast_core::supervisor::{ControlPlan, ControlRequest, plan_control_shown};
+
+use super::events::OpsEvent;
+use super::{
+    After, AfterSweep, ControlError, FileWrite, KillSwitchFiles, Now, Output, SupervisorCore,
+    Token, View,
+};
+use crate::control::Request;
+use ballast_core::health::SubsystemId;
+
+impl SupervisorCore {
+    pub(super) fn control(
+        &mut self,
+        token: Token,
+        request: Request,
+        kill_switch: KillSwitchFiles,
+        now: Now,
+    ) {
+        match request {
+            Request::Status => self.status(token, now),
+            Request::Health => self.health(token),
+            Request::Approve { id } => self.decide(token, &id, true, now),
+            Request::Reject { id } => self.decide(token, &id, false, now),
+            Request::Release => self.release_request(token, kill_switch, now),
+            Request::Heal { dry_run } => self.heal(token, dry_run, now),
+            Request::Restart { service } => {
+                let r = self.control_service(ControlRequest::Restart, &service, "operator", now);
+                self.reply(token, r.map(View::Done));
+            }
+            Request::Reset { service } => {
+                let r = self.control_service(ControlRequest::Reset, &service, "operator", now);
+                self.reply(token, r.map(View::Done));
+            }
+        }
+    }
+
+    fn status(&mut self, token: Token, now: Now) {
+        let view = self.status_view(now.at);
+        self.reply(token, Ok(View::Status(view)));
+    }
+
+    fn health(&mut self, token: Token) {
+        let report = self.governor.report_json();
+        self.reply(token, Ok(View::Health(report)));
+    }
+
+    /// `ballast heal`: the operator asked, so everything is read again now, the engine's files
+    /// too; a dry run only plans.
+    fn heal(&mut self, token: Token, dry_run: bool, now: Now) {
+        if dry_run {
+            self.sweeping = Some(AfterSweep::DryRun(token));
+            self.out.push_back(Output::Sweep {
+                startup: false,
+                dry_run: true,
+                forget: true,
+                report: true,
+            });
+        } else {
+            self.sweep(false, true, AfterSweep::Heal(token), now);
+        }
+    }
+
+    /// `ballast resume`'s release, judged on what is there now: a dangerous finding of the
+    /// last sweep that is gone since (the engine salvaged at its start) does not hold it.
+    fn release_request(&mut self, token: Token, kill_switch: KillSwitchFiles, now: Now) {
+        if self.governor.dangerous > 0 {
+            self.sweep(false, true, AfterSweep::Release(token, kill_switch), now);
+        } else {
+            self.release(token, kill_switch, now);
+        }
+    }
+
+    pub(super) fn release(&mut self, token: Token, kill_switch: KillSwitchFiles, now: Now) {
+        match self.governor.release(kill_switch, now.wall) {
+            Err(None) => self.reply(
+                token,
+                Err(ControlError::Unavailable(
+                    "no health report yet: try again in a moment".into(),
+                )),
+            ),
+            Err(Some(why)) => self.reply(token, Err(ControlError::Refused(why))),
+            Ok(transition) => {
+                let step = self
+                    .governor
+                    .write_policy(After::Release { token, transition });
+                self.steps(vec![step]);
+            }
+        }
+    }
+
+    /// The release's policy file was written (or not).
+    pub(super) fn released(
+        &mut self,
+        token: Token,
+        transition: Option<Transition>,
+        written: Result<String, String>,
+    ) {
+        if let Err(e) = written {
+            let why = format!("cannot persist the policy: {e}");
+            return self.reply(token, Err(ControlError::Failed(why)));
+        }
+        let report = self.governor.write_report(After::Nothing);
+        self.steps(vec![report]);
+        self.ops(OpsEvent::PolicyReleased { by: "operator" });
+        let message = match &transition {
+            Some(t) => format!("safety policy {} -> {}", t.from.as_str(), t.to.as_str()),
+            None => "latches and operator floors cleared; the policy is unchanged".into(),
+        };
+        if let Some(t) = transition {
+            self.recorded(OpsEvent::policy_changed(&t));
+        }
+        self.reply(token, Ok(View::Done(message)));
+    }
+
+    /// An operator approves (and the supervisor carries out) or rejects a recommendation.
+    fn decide(&mut self, token: Token, id: &str, approve: bool, now: Now) {
+        let approvals = &self.governor.approvals;
+        let class: fn(String) -> ControlError = if approvals.open.iter().any(|r| r.id == id) {
+            ControlError::InvalidState
+        } else if approvals.decided.iter().any(|r| r.id == id) {
+            ControlError::Conflict
+        } else {
+            ControlError::NotFound
+        };
+        let decided = if approve {
+            self.governor.approve(id, now.wall)
+        } else {
+            self.governor.reject(id, now.wall)
+        };
+        let r = match decided {
+            Err(message) => return self.reply(token, Err(class(message))),
+            Ok(r) => r,
+        };
+        if !approve {
+            let report = self.governor.write_report(After::Nothing);
+            self.steps(vec![report]);
+            self.ops(OpsEvent::RecommendationRejected(r));
+            return self.reply(token, Ok(View::Done(format!("{id} rejected"))));
+        }
+        self.ops(OpsEvent::RecommendationApproved(r.clone()));
+        self.approved(token, &r, now);
+    }
+
+    /// Carry out an approved recommendation.
+    fn approved(&mut self, token: Token, r: &Recommendation, now: Now) {
+        let id = r.id.clone();
+        let floor = match r.advice.action {
+            RecoveryAction::RestartSubsystem => None,
+            RecoveryAction::PauseTrading | RecoveryAction::NoNewTrades => Some(Policy::NoNewTrades),
+            RecoveryAction::SwitchToSafeRiskProfile => Some(Policy::SafeRiskProfile),
+            RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),
+            RecoveryAction::CloseAllPositions => {
+                let file = FileWrite::KillSwitch {
+                    reason: format!("approved recommendation {id}"),
+                    flatten: true,
+                    by: "ballast approve",
+                    at: now.wall,
+                };
+                return self.write(file, After::KillSwitch { token, id });
+            }
+        };
+        if let Some(floor) = floor {
+            let transition = self.governor.set_floor(floor, now.wall);
+            let step = self.governor.write_policy(After::Floor {
+                token,
+                id,
+                floor,
+                transition,
+            });
+            return self.steps(vec![step]);
+        }
+        let target = SubsystemId::parse(&r.advice.target);
+        let name = target.service().unwrap_or(&r.advice.target).to_owned();
+        let reply = match self.control_service(
+            ControlRequest::Recover,
+            &name,
+            "approved recommendation",
+            now,
+        ) {
+            Ok(message) => Ok(View::Done(format!("{id} approved: {message}"))),
+            Err(e) => Err(ControlError::Failed(format!("{id} approved, but {e}"))),
+        };
+        self.reply(token, reply);
+    }
+
+    /// An approved floor's policy file was written (or not).
+    pub(super) fn floored(
+        &mut self,
+        token: Token,
+        id: &str,
+        floor: Policy,
+        transition: Option<Transition>,
+        written: Result<String, String>,
+    ) {
+        if let Err(e) = written {
+            let why = format!("{id} approved, but cannot persist the policy: {e}");
+            return self.reply(token, Err(ControlError::Failed(why)));
+        }
+        let report = self.governor.write_report(After::Nothing);
+        self.steps(vec![report]);
+        if let Some(t) = transition {
+            self.recorded(OpsEvent::policy_changed(&t));
+        }
+        let message = format!(
+            "{id} approved: policy is at least {} until `ballast resume`",
+            floor.as_str()
+        );
+        self.reply(token, Ok(View::Done(message)));
+    }
+
+    /// One path for every request that acts on a service — `restart`, `reset`, an approved
+    /// restart recommendation: the core's plan for the service's state, carried out. A
+    /// service whose process is up is only ever stopped (and started again once reaped); its
+    /// recorded state is never changed under it.
+    fn control_service(
+        &mut self,
+        request: ControlRequest,
+        service: &str,
+        by: &str,
+        now: Now,
+    ) -> Result<String, ControlError> {
+        let Some(i) = self.slot_of(service) else {
+            let known = self
+                .slots
+                .iter()
+                .map(|s| s.spec.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ControlError::NotFound(format!(
+                "no service named \"{service}\"; the services are: {known}"
+            )));
+        };
+        // The state as `status` shows it (WAITING (for …), HELD), for the messages.
+        let was = self.view(i, now.at).shown();
+        let slot = &self.slots[i];
+        // The plan follows the process actually held: a process that is up is stopped first,
+        // whatever the recorded state says.
+        let plan = match (
+            slot.proc,
+            plan_control_shown(request, service, slot.svc.state, &was),
+        ) {
+            (Some(_), ControlPlan::StartNow | ControlPlan::ClearThenStart) => {
+                ControlPlan::StopThenStart
+            }
+            (_, plan) => plan,
+        };
+        let reset = request == ControlRequest::Reset;
+        let (by, service) = (by.to_owned(), service.to_owned());
+        match plan {
+            ControlPlan::Refuse(why) => {
+                self.log(format!("{service}: {} refused: {why}", request.as_str()));
+                Err(ControlError::InvalidState(why))
+            }
+            ControlPlan::StopThenStart => {
+                let pid = slot.proc.map_or(0, |p| p.pid);
+                self.slots[i].wanted = true;
+                self.stop_slot(i, true, now);
+                self.ops(OpsEvent::ServiceControl {
+                    reset,
+                    service: service.clone(),
+                    was: was.clone(),
+                    by,
+                    pid: Some(pid),
+                });
+                Ok(format!(
+                    "{service}: restarting (was {was}, pid {pid}: stopping it, then starting it again)"
+                ))
+            }
+            ControlPlan::StartNow | ControlPlan::ClearThenStart => {
+                let slot = &mut self.slots[i];
+                slot.restart_at = None;
+                slot.wanted = true;
+                slot.svc.make_startable(&plan);
+                self.ops(OpsEvent::ServiceControl {
+                    reset,
+                    service: service.clone(),
+                    was: was.clone(),
+                    by,
+                    pid: None,
+                });
+                let doing = if reset { "reset" } else { "restarting" };
+                if let Some(why) = self.held.get(&service) {
+                    return Ok(format!(
+                        "{service}: {doing} (was {was}); it stays held until this clears: {why}"
+                    ));
+                }
+                let waits = self.waiting_for(i);
+                Ok(if waits.is_empty() {
+                    format!("{service}: {doing} (was {was}); starting")
+                } else {
+                    format!(
+                        "{service}: {doing} (was {was}); it starts once {} runs",
+                        waits.join(", ")
+                    )
+                })
+            }
+        }
+    }
+}

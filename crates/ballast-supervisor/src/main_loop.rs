@@ -1,0 +1,489 @@
+//! The loop (rust-analyzer's `main_loop.rs`): one thread that sleeps in `poll` on each child's
+//! pidfd and an eventfd, hands every event to the [`SupervisorCore`] and carries out what it
+//! asks for — spawns, signals, probes, sweeps, file writes, journal records, replies. Other
+//! threads (signals, control connections, sd_notify sockets, inotify, probes, the health
+//! monitor) only send events; the loop owns the core, and with it every decision.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ballast_core::Clock;
+use ballast_core::engine::EngineStatus;
+use ballast_core::health::Report;
+
+use crate::control::{Envelope, Request, Response};
+use crate::core::{
+    CoreConfig, FileWrite, HeartbeatSeen, Input, Measured, Now, OpsEvent, Output, SupervisorCore,
+    Token,
+};
+use crate::ops::Ops;
+use crate::process::{Launcher, Procs};
+use crate::sweep::{SweepOf, Sweeper};
+use crate::{HealOptions, ServiceSpec, health, readiness};
+
+/// Events waiting for the loop, at most. Signals, control requests and probe results wait for
+/// room; sd_notify datagrams and heartbeat changes beyond it are dropped (a service flooding
+/// its socket cannot grow the supervisor's memory; the heartbeat tick still looks).
+pub(crate) const EVENT_QUEUE: usize = 1_024;
+
+/// How other threads hand events to the loop: the event on a channel, then a write to an
+/// eventfd the loop polls together with the children's pidfds.
+#[derive(Clone)]
+pub(crate) struct Waker {
+    pub tx: SyncSender<Event>,
+    pub fd: Arc<rustix::fd::OwnedFd>,
+}
+
+impl Waker {
+    /// Queue `ev`, waiting for room. False once the loop is gone.
+    pub fn send(&self, ev: Event) -> bool {
+        let ok = self.tx.send(ev).is_ok();
+        self.wake();
+        ok
+    }
+
+    /// Queue `ev` if there is room (dropped otherwise). False once the loop is gone.
+    pub fn offer(&self, ev: Event) -> bool {
+        let ok = !matches!(self.tx.try_send(ev), Err(TrySendError::Disconnected(_)));
+        self.wake();
+        ok
+    }
+
+    fn wake(&self) {
+        let _ = rustix::io::write(&*self.fd, &1u64.to_ne_bytes());
+    }
+}
+
+pub(crate) enum Event {
+    /// SIGCHLD: some child changed state.
+    Child,
+    /// An sd_notify datagram from a service's notify socket.
+    Notify {
+        service: String,
+        message: String,
+    },
+    /// A service's heartbeat file changed (inotify).
+    Heartbeat {
+        slot: usize,
+    },
+    /// The HTTP readiness probe of this start of the service answered 2xx.
+    Probed {
+        service: String,
+        start: u64,
+    },
+    /// SIGINT / SIGTERM: stop everything and exit.
+    Stop,
+    /// Something changed (inotify): one of Ballast's own directories went away (`urgent`:
+    /// sweep now), or a declared file changed (sweep soon).
+    Heal {
+        urgent: bool,
+    },
+    /// A health cycle's report and the engine's status, measured on the monitor's thread.
+    Measured(Box<(Report, Option<EngineStatus>)>),
+    Control(Envelope),
+}
+
+/// The loop's side: the core, and what carries out its outputs.
+pub(crate) struct Shell {
+    pub core: SupervisorCore,
+    pub clock: Arc<dyn Clock>,
+    pub data_dir: PathBuf,
+    pub heal: HealOptions,
+    pub procs: Procs,
+    pub launcher: Launcher,
+    pub events: Waker,
+    pub rx: mpsc::Receiver<Event>,
+    pub wake: Arc<rustix::fd::OwnedFd>,
+    pub ops: Ops,
+    pub sweeper: Sweeper,
+    /// Control requests waiting for their reply.
+    pub replies: BTreeMap<Token, Sender<Response>>,
+    pub next_token: Token,
+    /// What the monitor's thread reads about the services and the healer.
+    pub inputs: Arc<Mutex<health::Inputs>>,
+    /// Exit statuses of reaped children that are not services (a command check's).
+    pub exits: Arc<health::ForeignExits>,
+}
+
+impl Shell {
+    fn now(&self) -> Now {
+        Now {
+            at: Instant::now(),
+            wall: self.clock.now(),
+        }
+    }
+
+    /// Hand `input` to the core, then carry out everything it asks for.
+    pub fn handle(&mut self, input: Input, log: &mut dyn FnMut(&str)) {
+        let now = self.now();
+        self.core.handle(now, input);
+        self.drain(log);
+    }
+
+    /// Carry out the core's outputs in order; spawns, sweeps and writes are answered at once.
+    pub fn drain(&mut self, log: &mut dyn FnMut(&str)) {
+        while let Some(out) = self.core.poll() {
+            match out {
+                Output::Spawn { slot } => self.spawn(slot, log),
+                Output::Signal { pid, signal } => crate::process::signal_group(pid, signal),
+                Output::Probe {
+                    service,
+                    url,
+                    start,
+                    pid,
+                } => {
+                    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                        readiness::probe(url, service, start, pid, self.events.clone());
+                    }
+                }
+                Output::Sweep {
+                    dry_run,
+                    forget,
+                    report,
+                    ..
+                } => {
+                    let of = SweepOf {
+                        data_dir: &self.data_dir,
+                        config: &self.heal.config,
+                        clock: &*self.clock,
+                        core: &self.core,
+                        ops: &self.ops,
+                    };
+                    let swept = self.sweeper.run(&of, dry_run, forget, report, log);
+                    let now = self.now();
+                    self.core.handle(now, Input::Swept(Box::new(swept)));
+                }
+                Output::Write { id, file } => {
+                    let result = self.write(file);
+                    let now = self.now();
+                    self.core.handle(now, Input::Written { id, result });
+                }
+                Output::Ops(ev) => emit(&self.ops, &ev, log),
+                Output::Log(line) => log(&line),
+                Output::Reply { token, reply } => {
+                    if let Some(tx) = self.replies.remove(&token) {
+                        let _ = tx.send(crate::handlers::response(reply, self.core.specs()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn spawn(&mut self, slot: usize, log: &mut dyn FnMut(&str)) {
+        let Some(spec) = self.core.spec(slot) else {
+            return;
+        };
+        let result = self.launcher.spawn(spec, log).map(|proc| {
+            let pid = proc.pid.as_raw_nonzero().get();
+            self.procs.insert(slot, proc);
+            pid
+        });
+        let now = self.now();
+        self.core.handle(now, Input::Spawned { slot, result });
+    }
+
+    /// Carry out a file write of the core: what was written (the kill switch's path, as
+    /// shown; empty for the others), or why not.
+    fn write(&self, file: FileWrite) -> Result<String, String> {
+        let dir = &self.data_dir;
+        match file {
+            FileWrite::Policy(state) => health::persist_policy(dir, &state)
+                .map(|()| String::new())
+                .map_err(|e| e.to_string()),
+            FileWrite::HealthReport(report) => health::write_report(dir, &report)
+                .map(|()| String::new())
+                .map_err(|e| e.to_string()),
+            FileWrite::KillSwitch {
+                reason,
+                flatten,
+                by,
+                at,
+            } => health::engage_kill_switch(dir, &reason, flatten, by, at)
+                .map(|p| p.display().to_string())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Reap every child that has exited: a service's exit goes to the core (its group's
+    /// leftovers killed first); any other child's status to whoever waits for it.
+    pub fn reap(&mut self, log: &mut dyn FnMut(&str)) {
+        while let Some(r) = crate::process::reap_one() {
+            let raw = r.pid.as_raw_nonzero().get();
+            let Some(slot) = self
+                .procs
+                .iter()
+                .find(|(_, p)| p.pid == r.pid)
+                .map(|(s, _)| *s)
+            else {
+                // An orphaned grandchild, or a command check's process.
+                self.exits.record(raw, r.code);
+                continue;
+            };
+            self.procs.remove(&slot);
+            let left_behind = crate::process::kill_leftovers(r.pid);
+            self.handle(
+                Input::ChildExited {
+                    pid: raw,
+                    code: r.code,
+                    signal: r.signal,
+                    left_behind,
+                },
+                log,
+            );
+        }
+    }
+
+    /// Each running service's heartbeat file as found now.
+    fn heartbeats(&self) -> Vec<(usize, HeartbeatSeen)> {
+        self.procs
+            .iter()
+            .filter_map(|(slot, p)| {
+                let file = self.core.spec(*slot)?.heartbeat_file.as_deref()?;
+                Some((
+                    *slot,
+                    readiness::heartbeat_seen(Some(file), p.heartbeat_before),
+                ))
+            })
+            .collect()
+    }
+
+    /// One event from another thread.
+    pub fn event(&mut self, ev: Event, log: &mut dyn FnMut(&str)) {
+        match ev {
+            Event::Child => self.reap(log),
+            Event::Stop => {}
+            Event::Notify { service, message } => {
+                self.handle(Input::Notify { service, message }, log);
+            }
+            Event::Probed { service, start } => self.handle(Input::Probed { service, start }, log),
+            Event::Heartbeat { slot } => {
+                let before = self.procs.get(&slot).map(|p| p.heartbeat_before);
+                let file = self.core.spec(slot).and_then(|s| s.heartbeat_file.clone());
+                let seen = match before {
+                    Some(before) => readiness::heartbeat_seen(file.as_deref(), before),
+                    None => HeartbeatSeen::default(),
+                };
+                self.handle(Input::Heartbeat { slot, seen }, log);
+            }
+            Event::Heal { urgent } => self.handle(Input::FileChanged { urgent }, log),
+            Event::Measured(m) => {
+                let (report, engine) = *m;
+                let files = health::governor_files(&self.data_dir);
+                let measured = Measured {
+                    report,
+                    engine,
+                    files,
+                };
+                self.handle(Input::Measured(Box::new(measured)), log);
+            }
+            Event::Control((request, reply)) => {
+                let token = self.next_token;
+                self.next_token = self.next_token.wrapping_add(1);
+                self.replies.insert(token, reply);
+                let kill_switch = if request == Request::Release {
+                    health::kill_switch_files(&self.data_dir)
+                } else {
+                    Default::default()
+                };
+                self.handle(
+                    Input::Control {
+                        token,
+                        request,
+                        kill_switch,
+                    },
+                    log,
+                );
+            }
+        }
+    }
+
+    /// The end of a wake-up.
+    pub fn tick(&mut self, log: &mut dyn FnMut(&str)) {
+        let heartbeats = self.heartbeats();
+        self.handle(Input::Tick { heartbeats }, log);
+    }
+
+    /// Hand the monitor's thread what it reads about the services.
+    pub fn publish_inputs(&self) {
+        let services: Vec<health::ServiceBrief> = self
+            .core
+            .views(Instant::now())
+            .into_iter()
+            .map(|v| health::ServiceBrief {
+                state: v.health_state(),
+                name: v.name,
+                critical: v.critical,
+                depends_on: v.depends_on,
+                last_exit: v.last_exit,
+            })
+            .collect();
+        let (dropped, failed) = self.ops.health();
+        if let Ok(mut i) = self.inputs.lock() {
+            if i.services != services {
+                i.services = services;
+            }
+            if i.heal_findings != self.core.heal_findings() {
+                i.heal_findings = self.core.heal_findings().to_vec();
+            }
+            i.ops_dropped = dropped;
+            i.ops_failed = failed;
+            i.policy = Some(self.core.policy());
+        }
+    }
+
+    /// The next events: those queued, else whatever comes first within `timeout` — a child's
+    /// exit (its pidfd becomes readable: the loop wakes directly, no other thread involved) or
+    /// an event from another thread (the eventfd). `None` waits without a limit.
+    pub fn wait(&self, timeout: Option<Duration>) -> Vec<Event> {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        let mut out: Vec<Event> = self.rx.try_iter().collect();
+        if !out.is_empty() {
+            return out;
+        }
+        let mut child = false;
+        {
+            let mut fds = vec![PollFd::new(&*self.wake, PollFlags::IN)];
+            for p in self.procs.values() {
+                if let Some(fd) = p.pidfd.as_ref() {
+                    fds.push(PollFd::new(fd, PollFlags::IN));
+                }
+            }
+            let ts = timeout.map(|d| Timespec {
+                tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(d.subsec_nanos()),
+            });
+            if rustix::event::poll(&mut fds, ts.as_ref()).is_ok() {
+                child = fds[1..].iter().any(|f| !f.revents().is_empty());
+                if !fds[0].revents().is_empty() {
+                    let mut buf = [0u8; 8];
+                    let _ = rustix::io::read(&*self.wake, &mut buf);
+                }
+            }
+        }
+        out.extend(self.rx.try_iter());
+        if child {
+            out.push(Event::Child);
+        }
+        out
+    }
+
+    /// How long to sleep at most.
+    fn timeout(&self) -> Option<Duration> {
+        self.core
+            .next_wakeup(Instant::now())
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Run until SIGINT / SIGTERM.
+    pub fn run(&mut self, log: &mut dyn FnMut(&str)) {
+        loop {
+            let mut stop = false;
+            for ev in self.wait(self.timeout()) {
+                match ev {
+                    Event::Stop => stop = true,
+                    ev => self.event(ev, log),
+                }
+            }
+            if stop {
+                break;
+            }
+            self.tick(log);
+            self.publish_inputs();
+            self.ops.flush();
+        }
+    }
+
+    /// Stop services in reverse dependency order, each fully down before the next.
+    pub fn shutdown(&mut self, log: &mut dyn FnMut(&str)) {
+        self.handle(Input::Shutdown, log);
+        while !self.core.finished() {
+            let wait = self.timeout().unwrap_or(Duration::from_secs(1));
+            for ev in self.wait(Some(wait)) {
+                match ev {
+                    Event::Child | Event::Control(_) | Event::Measured(_) => self.event(ev, log),
+                    Event::Stop
+                    | Event::Notify { .. }
+                    | Event::Probed { .. }
+                    | Event::Heartbeat { .. }
+                    | Event::Heal { .. } => {}
+                }
+            }
+            // A SIGCHLD may have been coalesced with one already handled.
+            self.reap(log);
+            self.tick(log);
+        }
+    }
+}
+
+/// Journal an event, and log it when operators see it in the log.
+pub(crate) fn emit(ops: &Ops, ev: &OpsEvent, log: &mut dyn FnMut(&str)) {
+    if ev.logged() {
+        log(&ev.to_string());
+    }
+    ops.emit(ev);
+}
+
+/// The health monitor's thread: a cycle every `every` (each check on its own interval), its
+/// report handed to the loop, whose governor decides. Ends with the supervisor.
+pub(crate) fn spawn_health(
+    mut monitor: health::Monitor,
+    inputs: Arc<Mutex<health::Inputs>>,
+    events: Waker,
+    every: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        let (_keep, tick) = mpsc::channel::<()>();
+        loop {
+            // Nothing is ever sent: this is a timer that the thread's own channel cannot miss.
+            let _ = tick.recv_timeout(every);
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
+            monitor.policy = snapshot.policy;
+            let report = monitor.cycle(&snapshot, false);
+            let engine = monitor.engine_status().cloned();
+            if !events.send(Event::Measured(Box::new((report, engine)))) {
+                return;
+            }
+        }
+    });
+}
+
+/// The core's setting from the options of `run`.
+pub(crate) fn core_config(services: Vec<ServiceSpec>, heal: &HealOptions) -> CoreConfig {
+    CoreConfig {
+        services,
+        mode: heal.config.general.mode,
+        gated: heal.gated.clone(),
+        live_refused: heal.live_refused.clone(),
+        sweep_every: heal.sweep,
+        config_file: heal.config_file.clone(),
+        supervisor_pid: std::process::id(),
+    }
+}
+
+/// The declared artifacts inotify watches (a heartbeat changes all the time: the liveness
+/// path watches those).
+pub(crate) fn watched_artifacts(
+    data_dir: &Path,
+    heal: &HealOptions,
+    clock: &dyn Clock,
+) -> Vec<PathBuf> {
+    let healer = crate::heal::Healer {
+        data_dir,
+        config: &heal.config,
+        clock,
+        cache: None,
+    };
+    heal.config
+        .artifacts
+        .iter()
+        .filter(|a| a.kind != ballast_core::config::ArtifactKind::Heartbeat)
+        .map(|a| healer.artifact_path(&a.service, &a.path))
+        .collect()
+}

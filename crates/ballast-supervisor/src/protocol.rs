@@ -1,0 +1,195 @@
+//! The control protocol's messages (`run/supervisor.sock`: one JSON line each way), one type
+//! for the requests and one for the answers, used by the supervisor and by the CLI alike —
+//! nobody reads them back by indexing a JSON value.
+//!
+//! Versioned: this is version [`VERSION`]. A message may say `"v": N`; version 1 is written
+//! without it (so its lines are the ones Ballast always wrote), and a reader refuses a newer
+//! version by name instead of misreading it.
+
+use ballast_core::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this Ballast speaks.
+pub const VERSION: u32 = 1;
+
+/// Why a line is refused before it is read as a message: it is of a newer protocol version.
+pub fn check_version(line: &str) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Version {
+        #[serde(default)]
+        v: Option<u32>,
+    }
+    match serde_json::from_str::<Version>(line) {
+        Ok(Version { v: Some(v) }) if v > VERSION => Err(format!(
+            "the message is of control protocol version {v}; this Ballast speaks version {VERSION}: use the same Ballast version for the supervisor and the CLI"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    Restart {
+        service: String,
+    },
+    Reset {
+        service: String,
+    },
+    /// Run the healer now; `dry_run` only reports the plan.
+    Heal {
+        dry_run: bool,
+    },
+    /// The health report (`state/health.json`'s content).
+    Health,
+    /// Approve or reject a recommendation waiting for an operator.
+    Approve {
+        id: String,
+    },
+    Reject {
+        id: String,
+    },
+    /// Leave EMERGENCY_SHUTDOWN (and clear latched protections and operator floors), given a
+    /// clean reconciliation and a released kill switch.
+    Release,
+}
+
+/// One service as `status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub state: String,
+    pub critical: bool,
+    pub pid: Option<i32>,
+    pub restarts: u64,
+    /// Seconds since the current process started.
+    pub uptime_secs: Option<u64>,
+    pub last_exit: Option<String>,
+    /// Unrequested exits inside the failure budget's window, and the budget.
+    pub failures_in_window: usize,
+    pub max_restarts: u32,
+    /// Age of the service's heartbeat file, if it has one.
+    #[serde(default)]
+    pub heartbeat_age_ms: Option<u64>,
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Status {
+        supervisor_pid: u32,
+        overall: String,
+        services: Vec<ServiceStatus>,
+        /// Health and policy summary: overall, score, policy, issues, pending approvals.
+        #[serde(default)]
+        health: HealthSummary,
+        /// The configuration the supervisor runs: "FILE (how it was chosen)".
+        #[serde(default)]
+        config: Option<String>,
+    },
+    Done {
+        message: String,
+    },
+    /// A heal run's report.
+    Heal {
+        report: Box<crate::heal::Report>,
+    },
+    /// The health report.
+    Health {
+        report: serde_json::Value,
+    },
+    Error {
+        message: String,
+    },
+}
+
+/// The health and policy summary `ballast status` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthSummary {
+    /// One line per open issue (`SEVERITY id: symptoms — effect`); absent before a report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issues: Option<Vec<String>>,
+    /// The overall status; absent before a report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overall: Option<String>,
+    /// Recommendations waiting for an operator.
+    pub pending: Vec<PendingApproval>,
+    /// The safety policy in force.
+    pub policy: String,
+    /// Where the policy goes next by itself (the hysteresis countdown), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_outlook: Option<String>,
+    pub policy_reason: String,
+    /// The health score 0–100; absent before a report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<u32>,
+}
+
+/// A recommendation waiting for an operator, as `status` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingApproval {
+    pub expected: String,
+    pub expires: Option<Timestamp>,
+    pub id: String,
+    pub risks: String,
+}
+
+impl From<crate::core::ControlError> for Response {
+    /// A refusal on the wire: its words, as the error renders them.
+    fn from(e: crate::core::ControlError) -> Response {
+        Response::Error {
+            message: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_lines_are_the_ones_ballast_always_wrote_and_a_newer_version_is_refused() {
+        let line = serde_json::to_string(&Request::Restart {
+            service: "bot".into(),
+        })
+        .unwrap();
+        assert_eq!(line, r#"{"cmd":"restart","service":"bot"}"#);
+        assert!(check_version(&line).is_ok());
+        assert!(check_version(r#"{"v":1,"cmd":"status"}"#).is_ok());
+        let newer = check_version(r#"{"v":2,"cmd":"status"}"#).unwrap_err();
+        assert!(
+            newer.contains("version 2") && newer.contains("version 1"),
+            "{newer}"
+        );
+    }
+
+    #[test]
+    fn the_status_summary_keeps_its_fields_and_their_order() {
+        let s = HealthSummary {
+            issues: Some(vec!["HIGH a/b: x — y".into()]),
+            overall: Some("DEGRADED".into()),
+            pending: vec![PendingApproval {
+                expected: "e".into(),
+                expires: None,
+                id: "a/b/restart".into(),
+                risks: "r".into(),
+            }],
+            policy: "ALLOW_ALL".into(),
+            policy_outlook: None,
+            policy_reason: "start".into(),
+            score: Some(80),
+        };
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"issues":["HIGH a/b: x — y"],"overall":"DEGRADED","pending":[{"expected":"e","expires":null,"id":"a/b/restart","risks":"r"}],"policy":"ALLOW_ALL","policy_reason":"start","score":80}"#
+        );
+        let back: HealthSummary =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}

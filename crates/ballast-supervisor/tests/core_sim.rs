@@ -1,0 +1,718 @@
+//! The supervisor's decisions driven without processes, files or a clock: a [`Sim`] (like
+//! quinn-proto's `Pair`) feeds `SupervisorCore` its inputs at a manual time, answers its
+//! spawns, sweeps and writes as the shell would, and keeps every output with the virtual
+//! time it was asked for. A crash loop, a budget trip, a reset, a dependency wait, a liveness
+//! kill and a policy escalation run in milliseconds.
+// The driver reads the clock once, for its manual clock's origin.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ballast_core::Timestamp;
+use ballast_core::health::{CheckResult, Report, Status, Subsystem, SubsystemHealth};
+use ballast_core::policy::Policy;
+use ballast_core::supervisor::{RestartPolicy, RestartRules, ServiceState};
+use ballast_supervisor::ServiceSpec;
+use ballast_supervisor::control::Request;
+use ballast_supervisor::core::{
+    ControlError, CoreConfig, FileWrite, Files, Governor, Input, KillSwitchFiles, Measured, Now,
+    OpsEvent, Output, ReadyVia, SupervisorCore, Swept, View,
+};
+use rustix::process::Signal;
+
+/// Wall-clock time of the simulation's start.
+const WALL_START_MS: i64 = 1_800_000_000_000;
+
+/// The core, a manual clock, and the shell's side played in memory.
+struct Sim {
+    core: SupervisorCore,
+    start: Instant,
+    /// Virtual milliseconds since the start.
+    t_ms: u64,
+    next_pid: i32,
+    /// The pid of each slot's process.
+    pids: BTreeMap<usize, i32>,
+    /// Every output, with the virtual time it was asked for; taken by [`Sim::take`].
+    seen: Vec<(u64, Output)>,
+    /// What the next sweeps find (nothing, by default).
+    sweep_finds: Swept,
+    /// Why every write fails, when one does (a full disk).
+    writes_fail: Option<String>,
+}
+
+impl Sim {
+    fn new(services: Vec<ServiceSpec>) -> Sim {
+        Sim::gated(services, Vec::new(), Swept::default())
+    }
+
+    /// A simulation whose `gated` services start only when the sweeps allow it, and whose
+    /// sweeps find `finds`.
+    fn gated(services: Vec<ServiceSpec>, gated: Vec<String>, finds: Swept) -> Sim {
+        let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
+        let start = Instant::now();
+        let now = Now {
+            at: start,
+            wall: Timestamp::from_unix_ms(WALL_START_MS),
+        };
+        let governor = Governor::new(ballast_core::policy::PolicyState::new(now.wall), &config);
+        let core = SupervisorCore::new(
+            CoreConfig {
+                services,
+                mode: ballast_core::config::Mode::Paper,
+                gated,
+                live_refused: None,
+                sweep_every: Duration::from_secs(10),
+                config_file: None,
+                supervisor_pid: 1,
+            },
+            governor,
+            now,
+        );
+        let mut sim = Sim {
+            core,
+            start,
+            t_ms: 0,
+            next_pid: 100,
+            pids: BTreeMap::new(),
+            seen: Vec::new(),
+            sweep_finds: finds,
+            writes_fail: None,
+        };
+        sim.core.startup_sweep(sim.now());
+        sim.drain();
+        sim.core.begin(sim.now());
+        sim.drain();
+        sim
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            at: self.start + Duration::from_millis(self.t_ms),
+            wall: Timestamp::from_unix_ms(WALL_START_MS + self.t_ms as i64),
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        let now = self.now();
+        self.core.handle(now, input);
+        self.drain();
+    }
+
+    /// Carry out the outputs as the shell does: spawns succeed, sweeps find nothing, writes
+    /// work.
+    fn drain(&mut self) {
+        while let Some(out) = self.core.poll() {
+            self.seen.push((self.t_ms, out.clone()));
+            let now = self.now();
+            match out {
+                Output::Spawn { slot } => {
+                    let pid = self.next_pid;
+                    self.next_pid += 1;
+                    self.pids.insert(slot, pid);
+                    self.core.handle(
+                        now,
+                        Input::Spawned {
+                            slot,
+                            result: Ok(pid),
+                        },
+                    );
+                }
+                Output::Sweep { .. } => {
+                    let swept = self.sweep_finds.clone();
+                    self.core.handle(now, Input::Swept(Box::new(swept)));
+                }
+                Output::Write { id, .. } => {
+                    let result = match &self.writes_fail {
+                        Some(why) => Err(why.clone()),
+                        None => Ok("written".into()),
+                    };
+                    self.core.handle(now, Input::Written { id, result });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        self.input(Input::Tick {
+            heartbeats: Vec::new(),
+        });
+    }
+
+    /// Let `ms` pass, waking up whenever the core asks to.
+    fn run_for(&mut self, ms: u64) {
+        let until = self.t_ms + ms;
+        for _ in 0..100_000 {
+            let wake = self
+                .core
+                .next_wakeup(self.now().at)
+                .map(|w| w.saturating_duration_since(self.start).as_millis() as u64);
+            match wake {
+                Some(w) if w <= until => {
+                    self.t_ms = w.max(self.t_ms);
+                    self.tick();
+                }
+                _ => {
+                    self.t_ms = until;
+                    self.tick();
+                    return;
+                }
+            }
+        }
+        panic!("the core kept asking to wake up before {until} ms");
+    }
+
+    /// The process of `slot` ends.
+    fn exit(&mut self, slot: usize, code: Option<i32>, signal: Option<i32>) {
+        let pid = self.pids.remove(&slot).expect("a running process");
+        self.input(Input::ChildExited {
+            pid,
+            code,
+            signal,
+            left_behind: Vec::new(),
+        });
+    }
+
+    fn take(&mut self) -> Vec<(u64, Output)> {
+        std::mem::take(&mut self.seen)
+    }
+
+    fn control(&mut self, request: Request) -> Result<View, ControlError> {
+        self.input(Input::Control {
+            token: 7,
+            request,
+            kill_switch: KillSwitchFiles::default(),
+        });
+        // The answer is taken; the rest stays for the test to look at.
+        let (replies, rest): (Vec<_>, Vec<_>) = self
+            .take()
+            .into_iter()
+            .partition(|(_, o)| matches!(o, Output::Reply { token: 7, .. }));
+        self.seen = rest;
+        match replies.as_slice() {
+            [(_, Output::Reply { reply, .. })] => reply.clone(),
+            other => panic!("one answer for each request, not {other:?}"),
+        }
+    }
+
+    fn state_of(&self, name: &str) -> String {
+        let v = self.core.views(self.now().at);
+        v.into_iter()
+            .find(|v| v.name == name)
+            .map(|v| v.shown())
+            .expect("the service")
+    }
+}
+
+fn spawns(out: &[(u64, Output)]) -> Vec<(u64, usize)> {
+    out.iter()
+        .filter_map(|(t, o)| match o {
+            Output::Spawn { slot } => Some((*t, *slot)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(out: &[(u64, Output)]) -> Vec<OpsEvent> {
+    out.iter()
+        .filter_map(|(_, o)| match o {
+            Output::Ops(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn spec(name: &str) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        command: PathBuf::from("/bin/true"),
+        args: Vec::new(),
+        env: BTreeMap::new(),
+        cwd: None,
+        critical: true,
+        rules: RestartRules {
+            policy: RestartPolicy::Always,
+            initial_delay_ms: 1_000,
+            max_delay_ms: 60_000,
+            jitter_pct: 0,
+            stable_after_ms: 60_000,
+            max_restarts: 5,
+            restart_window_ms: 600_000,
+            seed: 0,
+        },
+        depends_on: Vec::new(),
+        min_uptime: Duration::ZERO,
+        notify: false,
+        heartbeat_file: None,
+        heartbeat_ready: false,
+        heartbeat_max_age: None,
+        watchdog: None,
+        http_ready: None,
+        stop_signal: Signal::TERM,
+        stop_timeout: Duration::from_secs(5),
+    }
+}
+
+#[test]
+fn a_crash_loop_backs_off_exponentially_trips_its_budget_and_a_reset_starts_it_again() {
+    let mut sim = Sim::new(vec![spec("bot")]);
+    assert_eq!(spawns(&sim.take()), vec![(0, 0)], "started at once");
+    for (n, delay) in [1_000u64, 2_000, 4_000, 8_000, 16_000]
+        .into_iter()
+        .enumerate()
+    {
+        sim.run_for(50);
+        sim.exit(0, Some(1), None);
+        let out = sim.take();
+        assert!(
+            events(&out).contains(&OpsEvent::ServiceBackoff {
+                service: "bot".into(),
+                after_ms: delay,
+                failures_in_window: n + 1,
+                max_restarts: 5,
+            }),
+            "crash {}: backoff of {delay} ms in {out:?}",
+            n + 1
+        );
+        assert_eq!(sim.state_of("bot"), "BACKOFF");
+        let crashed_at = sim.t_ms;
+        sim.run_for(delay - 1);
+        assert!(spawns(&sim.take()).is_empty(), "not before its delay");
+        sim.run_for(1);
+        assert_eq!(
+            spawns(&sim.take()),
+            vec![(crashed_at + delay, 0)],
+            "restarted exactly after {delay} ms"
+        );
+    }
+    // The sixth unrequested exit within the window trips the budget: FAILED, no restart.
+    sim.run_for(50);
+    sim.exit(0, Some(1), None);
+    let out = sim.take();
+    let down = events(&out)
+        .into_iter()
+        .find_map(|e| match e {
+            OpsEvent::ServiceDown { state, reason, .. } => Some((state, reason)),
+            _ => None,
+        })
+        .expect("it stays down");
+    assert_eq!(down.0, ServiceState::Failed);
+    assert!(down.1.contains("budget 5"), "{}", down.1);
+    sim.run_for(120_000);
+    assert!(spawns(&sim.take()).is_empty(), "FAILED is sticky");
+    assert_eq!(sim.state_of("bot"), "FAILED");
+    // `restart` does not start a FAILED service; `reset` does.
+    let refused = sim.control(Request::Restart {
+        service: "bot".into(),
+    });
+    assert!(
+        matches!(refused, Err(ControlError::InvalidState(_))),
+        "{refused:?}"
+    );
+    let reset = sim.control(Request::Reset {
+        service: "bot".into(),
+    });
+    assert_eq!(
+        reset,
+        Ok(View::Done("bot: reset (was FAILED); starting".into()))
+    );
+    sim.tick();
+    assert_eq!(
+        spawns(&sim.take()).len(),
+        1,
+        "started again after the reset"
+    );
+    let unknown = sim.control(Request::Reset {
+        service: "nope".into(),
+    });
+    assert_eq!(
+        unknown,
+        Err(ControlError::NotFound(
+            "no service named \"nope\"; the services are: bot".into()
+        ))
+    );
+}
+
+#[test]
+fn a_service_waits_for_its_dependency_to_be_ready() {
+    let mut app = spec("app");
+    app.depends_on = vec!["db".into()];
+    let mut db = spec("db");
+    db.notify = true;
+    // Declared app first: the dependency order starts db first all the same.
+    let mut sim = Sim::new(vec![app, db]);
+    let first = spawns(&sim.take());
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        sim.core.spec(first[0].1).map(|s| s.name.as_str()),
+        Some("db")
+    );
+    assert_eq!(sim.state_of("app"), "WAITING (for db)");
+    assert_eq!(sim.state_of("db"), "STARTING");
+    sim.run_for(30_000);
+    assert!(
+        spawns(&sim.take()).is_empty(),
+        "app waits while db is starting"
+    );
+    sim.input(Input::Notify {
+        service: "db".into(),
+        message: "READY=1".into(),
+    });
+    assert!(events(&sim.take()).contains(&OpsEvent::ServiceReady {
+        service: "db".into(),
+        via: ReadyVia::Notify,
+        seen_by: "",
+    }));
+    sim.tick();
+    let next = spawns(&sim.take());
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        sim.core.spec(next[0].1).map(|s| s.name.as_str()),
+        Some("app")
+    );
+}
+
+#[test]
+fn a_silent_watchdog_is_a_liveness_kill_that_counts_as_a_failure() {
+    let mut bot = spec("bot");
+    bot.notify = true;
+    bot.watchdog = Some(Duration::from_secs(1));
+    let mut sim = Sim::new(vec![bot]);
+    let pid = *sim.pids.get(&0).expect("started");
+    sim.input(Input::Notify {
+        service: "bot".into(),
+        message: "READY=1\nWATCHDOG=1".into(),
+    });
+    assert_eq!(sim.state_of("bot"), "RUNNING");
+    sim.run_for(500);
+    sim.input(Input::Notify {
+        service: "bot".into(),
+        message: "WATCHDOG=1".into(),
+    });
+    sim.run_for(900);
+    assert!(
+        !sim.take()
+            .iter()
+            .any(|(_, o)| matches!(o, Output::Signal { .. })),
+        "a watchdog 900 ms old is alive"
+    );
+    sim.run_for(300);
+    let out = sim.take();
+    let kill = out
+        .iter()
+        .find(|(_, o)| matches!(o, Output::Signal { .. }))
+        .expect("killed");
+    assert_eq!(
+        kill.1,
+        Output::Signal {
+            pid,
+            signal: Signal::KILL
+        }
+    );
+    assert!(
+        kill.0 > 1_500 && kill.0 <= 1_600,
+        "killed on the first tick past 1 s of silence, at {} ms",
+        kill.0
+    );
+    assert!(events(&out).iter().any(|e| matches!(
+        e,
+        OpsEvent::LivenessKill { why, .. } if why.contains("WATCHDOG=1")
+    )));
+    sim.exit(0, None, Some(9));
+    let out = events(&sim.take());
+    assert!(out.iter().any(|e| matches!(
+        e,
+        OpsEvent::ServiceExited {
+            liveness_kill: true,
+            ..
+        }
+    )));
+    assert!(
+        out.iter().any(|e| matches!(
+            e,
+            OpsEvent::ServiceBackoff {
+                failures_in_window: 1,
+                ..
+            }
+        )),
+        "the kill counts against the budget: {out:?}"
+    );
+}
+
+fn report(status: Status, at: Timestamp) -> Report {
+    let journal = Subsystem {
+        name: "journal".into(),
+        critical: true,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 5_000,
+    };
+    let checks = vec![CheckResult::new("integrity", status, "as simulated")];
+    Report::build(vec![SubsystemHealth::new(journal, checks, at)], &[], at)
+}
+
+#[test]
+fn a_failed_critical_subsystem_escalates_the_policy_at_once_and_writes_it() {
+    let mut sim = Sim::new(Vec::new());
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report(Status::Healthy, at),
+        engine: None,
+        files: files.clone(),
+    })));
+    let out = sim.take();
+    assert!(
+        !events(&out)
+            .iter()
+            .any(|e| matches!(e, OpsEvent::PolicyChanged { .. })),
+        "healthy: ALLOW_ALL stays"
+    );
+    assert_eq!(sim.core.policy().0, Policy::AllowAll);
+    sim.run_for(1_000);
+    sim.take();
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report(Status::Failed, at),
+        engine: None,
+        files,
+    })));
+    let out = sim.take();
+    let changed = events(&out)
+        .into_iter()
+        .find_map(|e| match e {
+            OpsEvent::PolicyChanged { from, to, .. } => Some((from, to)),
+            _ => None,
+        })
+        .expect("the policy changes");
+    assert_eq!(changed, ("ALLOW_ALL", "EMERGENCY_SHUTDOWN"));
+    assert_eq!(sim.core.policy(), (Policy::EmergencyShutdown, at));
+    let written: Vec<&FileWrite> = out
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Write { file, .. } => Some(file),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(written.first(), Some(FileWrite::Policy(p)) if p.policy == Policy::EmergencyShutdown),
+        "the policy file first, durably: {written:?}"
+    );
+    assert!(matches!(written.get(1), Some(FileWrite::HealthReport(_))));
+    // An operator's release is refused while the cause stands.
+    let release = sim.control(Request::Release);
+    assert!(
+        matches!(release, Err(ControlError::Refused(_))),
+        "{release:?}"
+    );
+}
+
+#[test]
+fn a_restart_stops_the_process_and_starts_it_again_without_counting_a_failure() {
+    let mut sim = Sim::new(vec![spec("bot")]);
+    sim.run_for(10);
+    let pid = *sim.pids.get(&0).expect("started");
+    sim.take();
+    let answer = sim.control(Request::Restart {
+        service: "bot".into(),
+    });
+    assert_eq!(
+        answer,
+        Ok(View::Done(format!(
+            "bot: restarting (was RUNNING, pid {pid}: stopping it, then starting it again)"
+        )))
+    );
+    let out = sim.take();
+    assert!(out.contains(&(
+        sim.t_ms,
+        Output::Signal {
+            pid,
+            signal: Signal::TERM
+        }
+    )));
+    assert!(spawns(&out).is_empty(), "not before it is down");
+    sim.exit(0, None, Some(15));
+    sim.tick();
+    let out = sim.take();
+    assert_eq!(spawns(&out).len(), 1, "started again once reaped");
+    let views = sim.core.views(sim.now().at);
+    assert_eq!(
+        views[0].failures_in_window, 0,
+        "a requested exit is no failure"
+    );
+}
+
+#[test]
+fn a_shutdown_stops_dependents_first_each_fully_down_and_kills_what_outlives_its_timeout() {
+    let mut app = spec("app");
+    app.depends_on = vec!["db".into()];
+    let mut sim = Sim::new(vec![spec("db"), app]);
+    sim.run_for(10); // db runs; app starts
+    sim.run_for(10);
+    let (db, app) = (sim.pids[&0], sim.pids[&1]);
+    sim.take();
+    sim.input(Input::Shutdown);
+    let signals = |out: &[(u64, Output)]| -> Vec<(i32, Signal)> {
+        out.iter()
+            .filter_map(|(_, o)| match o {
+                Output::Signal { pid, signal } => Some((*pid, *signal)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        signals(&sim.take()),
+        vec![(app, Signal::TERM)],
+        "the dependent first"
+    );
+    // app ignores SIGTERM: SIGKILL to its group after its stop timeout (5 s), and db waits.
+    sim.run_for(4_999);
+    assert!(signals(&sim.take()).is_empty());
+    sim.run_for(1);
+    assert_eq!(signals(&sim.take()), vec![(app, Signal::KILL)]);
+    assert!(!sim.core.finished());
+    sim.exit(1, None, Some(9));
+    assert_eq!(signals(&sim.take()), vec![(db, Signal::TERM)], "then db");
+    sim.exit(0, Some(0), None);
+    assert!(sim.core.finished());
+    sim.run_for(60_000);
+    assert!(
+        spawns(&sim.take()).is_empty(),
+        "nothing restarts during a shutdown"
+    );
+    // A request now is refused in words.
+    let late = sim.control(Request::Status);
+    assert_eq!(late, Err(ControlError::ShuttingDown));
+}
+
+#[test]
+fn a_gated_service_is_held_while_the_sweep_refuses_it_and_started_once_it_clears() {
+    let refused = Swept {
+        refusal: Some("journal: a bad record with valid records after it".into()),
+        ..Swept::default()
+    };
+    let mut sim = Sim::gated(vec![spec("engine")], vec!["engine".into()], refused);
+    let out = sim.take();
+    assert!(spawns(&out).is_empty(), "held at the start");
+    assert!(events(&out).iter().any(|e| matches!(
+        e,
+        OpsEvent::EngineHeld { service, why } if service == "engine" && why.contains("bad record")
+    )));
+    assert_eq!(sim.state_of("engine"), "HELD");
+    let status = sim.core.views(sim.now().at);
+    assert_eq!(
+        status[0].last_exit.as_deref(),
+        Some("journal: a bad record with valid records after it")
+    );
+    // The next periodic sweep (10 s) finds nothing: released and started.
+    sim.sweep_finds = Swept {
+        clean: true,
+        ..Swept::default()
+    };
+    sim.run_for(9_000);
+    assert!(spawns(&sim.take()).is_empty());
+    sim.run_for(1_000);
+    let out = sim.take();
+    assert!(events(&out).contains(&OpsEvent::EngineReleased {
+        service: "engine".into()
+    }));
+    assert_eq!(spawns(&out), vec![(10_000, 0)]);
+}
+
+/// A report of one critical subsystem that impacts trading, in `status`.
+fn feed_report(status: Status, at: Timestamp) -> Report {
+    let feed = Subsystem {
+        name: "data_feed".into(),
+        critical: true,
+        impacts_trading: true,
+        depends_on: Vec::new(),
+        interval_ms: 5_000,
+    };
+    let checks = vec![CheckResult::new("bar_age", status, "as simulated")];
+    Report::build(vec![SubsystemHealth::new(feed, checks, at)], &[], at)
+}
+
+/// The id of the recommendation waiting for `action` among `out`'s events.
+fn pending(out: &[(u64, Output)], action: ballast_core::health::RecoveryAction) -> String {
+    events(out)
+        .into_iter()
+        .find_map(|e| match e {
+            OpsEvent::RecommendationPending(r) if r.advice.action == action => Some(r.id),
+            _ => None,
+        })
+        .expect("a recommendation waits for an operator")
+}
+
+#[test]
+fn an_approved_floor_is_persisted_before_it_is_confirmed_and_says_so_when_it_cannot_be() {
+    use ballast_core::health::RecoveryAction;
+    let mut sim = Sim::new(Vec::new());
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: feed_report(Status::Degraded, at),
+        engine: None,
+        files: files.clone(),
+    })));
+    let out = sim.take();
+    assert_eq!(sim.core.policy().0, Policy::NoNewTrades, "a degraded feed");
+    let pause = pending(&out, RecoveryAction::PauseTrading);
+    let unknown = sim.control(Request::Approve {
+        id: "nothing/here".into(),
+    });
+    assert!(
+        matches!(unknown, Err(ControlError::NotFound(_))),
+        "{unknown:?}"
+    );
+    // The disk is full: the approval stands, the floor is not confirmed.
+    sim.writes_fail = Some("No space left on device".into());
+    let failed = sim.control(Request::Approve { id: pause.clone() });
+    assert_eq!(
+        failed,
+        Err(ControlError::Failed(format!(
+            "{pause} approved, but cannot persist the policy: No space left on device"
+        )))
+    );
+    let again = sim.control(Request::Approve { id: pause.clone() });
+    assert!(matches!(again, Err(ControlError::Conflict(_))), "{again:?}");
+    // A floor that can be written is confirmed once it is.
+    sim.writes_fail = None;
+    sim.run_for(1_000);
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: feed_report(Status::Critical, at),
+        engine: None,
+        files,
+    })));
+    let out = sim.take();
+    let close = pending(&out, RecoveryAction::CloseAllPositions);
+    let closed = sim.control(Request::Approve { id: close.clone() });
+    assert_eq!(
+        closed,
+        Ok(View::Done(format!(
+            "{close} approved: kill switch engaged with flatten (written): every position is closed at market; `ballast resume` releases it"
+        )))
+    );
+    let wrote_switch = sim.take().into_iter().any(|(_, o)| {
+        matches!(
+            o,
+            Output::Write {
+                file: FileWrite::KillSwitch {
+                    flatten: true,
+                    by: "ballast approve",
+                    ..
+                },
+                ..
+            }
+        )
+    });
+    assert!(wrote_switch, "the kill switch's file is what engages it");
+}
