@@ -18,6 +18,7 @@
 //!   receive timeout. Children are spawned and reaped on the loop thread only, so reaping with
 //!   `waitpid(-1)` never races the standard library's spawn.
 //! - Child output goes to size-rotated files in `logs/`.
+#![forbid(unsafe_code)]
 // Only the pure core denies the I/O, clock and printing of `clippy.toml`.
 #![allow(
     clippy::disallowed_methods,
