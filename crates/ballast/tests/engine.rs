@@ -14,18 +14,7 @@ use common::process::sigterm;
 
 const TOTAL_BARS: u64 = 1_500;
 
-fn engine(dir: &Path) -> Command {
-    let mut c = common::ballast();
-    c.args([
-        "engine",
-        "--standalone",
-        "--bars-per-second",
-        "0",
-        "--data-dir",
-    ])
-    .arg(dir);
-    c
-}
+use common::engine_cmd as engine;
 
 /// The engine with lost replies: the paper venue's answer to one send in three is lost, so
 /// orders go through the unknown-outcome path (lookup by `client_order_id`, resend if the venue

@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
-use ballast_store::RealStorage;
-use ballast_store::record::RecordRef;
 
 mod common;
 
@@ -21,40 +19,29 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)
 }
 
-fn ballast() -> Command {
-    let mut c = common::ballast();
+/// The binary without the chaos of the environment.
+fn without_chaos(mut c: Command) -> Command {
     c.env_remove("BALLAST_CHAOS_LOST_REPLY_EVERY")
         .env_remove("BALLAST_CHAOS_CRASH_AFTER_SEQ");
     c
 }
 
-fn engine(dir: &Path) -> Command {
-    let mut c = ballast();
-    c.args([
-        "engine",
-        "--standalone",
-        "--bars-per-second",
-        "0",
-        "--data-dir",
-    ])
-    .arg(dir);
-    c
+fn ballast() -> Command {
+    without_chaos(common::ballast())
 }
 
-/// `(type, body)` of every record of the engine journal in `data`.
+fn engine(dir: &Path) -> Command {
+    without_chaos(common::engine_cmd(dir))
+}
+
+/// `(type, body)` of every record of the engine journal in `data`, which must be clean.
 fn records(data: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let scan = ballast_store::journal::scan(
-        &RealStorage,
-        &data.join("journal/engine"),
-        &mut |r: &RecordRef<'_>| {
-            out.push((r.kind.to_string(), r.body.get().to_owned()));
-            Ok(())
-        },
-    )
-    .unwrap();
-    assert_eq!(scan.verdict, ballast_store::journal::Verdict::Clean);
-    out
+    let (recs, scan) = common::journal::engine_scan(data);
+    assert_eq!(
+        scan.unwrap().verdict,
+        ballast_store::journal::Verdict::Clean
+    );
+    recs.into_iter().map(|(_, k, b)| (k, b)).collect()
 }
 
 /// A copy of the fixture's data directory in `to`: the journal, and the snapshots if asked.

@@ -42,6 +42,21 @@ pub fn ballast() -> Command {
     c
 }
 
+/// `ballast engine --standalone` on `dir`, as fast as the feed goes (`--bars-per-second 0`).
+#[allow(dead_code)]
+pub fn engine_cmd(dir: &Path) -> Command {
+    let mut c = ballast();
+    c.args([
+        "engine",
+        "--standalone",
+        "--bars-per-second",
+        "0",
+        "--data-dir",
+    ])
+    .arg(dir);
+    c
+}
+
 pub struct Sup {
     pub child: Child,
     pub dir: PathBuf,
