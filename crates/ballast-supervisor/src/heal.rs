@@ -15,15 +15,14 @@ use ballast_core::Clock;
 use ballast_core::config::{ArtifactKind, Config, Mode};
 use ballast_core::heal::{
     self, Action, ArtifactObs, ArtifactState, Class, HeartbeatObs, LockObs, MAX_ARTIFACT_BYTES,
-    Observation, Op, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
+    Observation, OrphanObs, PathState, Plan, PositionRow, ReadOnlyObs,
 };
 use ballast_core::recovery::RecoveryFacts;
 use ballast_store::bounded;
 use ballast_store::layout::rel;
-use ballast_store::quarantine::Quarantine;
 use ballast_store::recovery::{AssessSpec, assess};
 use ballast_store::snapshot::Snapshots;
-use ballast_store::{Layout, RealStorage, Storage};
+use ballast_store::{Layout, RealStorage};
 use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -464,175 +463,6 @@ impl Healer<'_> {
             refusal: gate.err(),
         }
     }
-
-    /// Carry out one `heal` action.
-    pub fn apply(
-        &self,
-        action: &Action,
-        restart: &mut dyn FnMut(&str) -> Result<(), String>,
-    ) -> Applied {
-        let mut done = Applied {
-            action: action.clone(),
-            error: None,
-            before: String::new(),
-            after: String::new(),
-            quarantined: None,
-        };
-        if action.class != Class::Heal {
-            done.error = Some("not a heal action".into());
-            return done;
-        }
-        if let Err(e) = self.apply_op(action, &mut done, restart) {
-            done.error = Some(e);
-        }
-        done
-    }
-
-    fn quarantine(&self) -> (Layout, RealStorage) {
-        (self.layout(), RealStorage)
-    }
-
-    fn apply_op(
-        &self,
-        action: &Action,
-        done: &mut Applied,
-        restart: &mut dyn FnMut(&str) -> Result<(), String>,
-    ) -> Result<(), String> {
-        let path = self.resolve(&action.target);
-        let shown = path.display().to_string();
-        let (layout, storage) = self.quarantine();
-        // Never through a link inside the data directory (the plan holds those back; this
-        // also refuses one put in place since the inspection).
-        layout
-            .check_no_symlink(&path)
-            .map_err(|err| format!("cannot heal {shown}: {err}"))?;
-        let q = Quarantine {
-            storage: &storage,
-            layout: &layout,
-            clock: self.clock,
-        };
-        let e = |what: &str| {
-            let shown = shown.clone();
-            let what = what.to_owned();
-            move |err: std::io::Error| format!("cannot {what} {shown}: {err}")
-        };
-        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        match &action.op {
-            Op::CreateDir => {
-                done.before = "missing".into();
-                storage
-                    .create_dir_all(&path)
-                    .map_err(e("create directory"))?;
-                if let Some(parent) = path.parent() {
-                    let _ = storage.sync_dir(parent);
-                }
-                done.after = "directory".into();
-            }
-            Op::ReplaceWithDir => {
-                done.before = format!("a non-directory of {} bytes", size(&path));
-                let moved = q.move_aside(&path).map_err(e("move to quarantine"))?;
-                done.quarantined = Some(self.rel(&moved));
-                storage
-                    .create_dir_all(&path)
-                    .map_err(e("create directory"))?;
-                done.after = "directory".into();
-            }
-            Op::Truncate { keep_bytes } => {
-                let len = size(&path);
-                if len <= *keep_bytes {
-                    return Err(format!(
-                        "{shown} has {len} bytes now, not more than {keep_bytes}: nothing to cut (it changed since it was inspected)"
-                    ));
-                }
-                done.before = format!("{len} bytes");
-                let copy = q.copy(&path).map_err(e("copy to quarantine"))?;
-                done.quarantined = Some(self.rel(&copy));
-                let mut f = storage.open_append(&path).map_err(e("open"))?;
-                f.set_len(*keep_bytes).map_err(e("truncate"))?;
-                f.sync_data().map_err(e("fdatasync"))?;
-                done.after = format!("{keep_bytes} bytes");
-            }
-            Op::MoveAside => {
-                done.before = format!("{} bytes", size(&path));
-                let moved = q.move_aside(&path).map_err(e("move to quarantine"))?;
-                done.quarantined = Some(self.rel(&moved));
-                done.after = "moved to quarantine".into();
-            }
-            Op::Rewrite {
-                content,
-                expect_bytes,
-                bad_lines,
-            } => {
-                let len = size(&path);
-                if len != *expect_bytes {
-                    return Err(format!(
-                        "{shown} changed since it was inspected ({expect_bytes} -> {len} bytes): retried by the next sweep"
-                    ));
-                }
-                done.before = format!("{len} bytes");
-                let saved = match bad_lines {
-                    Some(lines) => q.store(&path, lines.as_bytes()),
-                    None => q.copy(&path),
-                }
-                .map_err(e("copy to quarantine"))?;
-                done.quarantined = Some(self.rel(&saved));
-                write_atomic(&storage, &path, content.as_bytes()).map_err(e("rewrite"))?;
-                done.after = format!("{} bytes", content.len());
-            }
-            Op::CreateFile { content } => {
-                done.before = "missing".into();
-                if let Some(parent) = path.parent() {
-                    storage
-                        .create_dir_all(parent)
-                        .map_err(e("create the directory of"))?;
-                }
-                write_atomic(&storage, &path, content.as_bytes()).map_err(e("create"))?;
-                done.after = format!("{} bytes (the default document)", content.len());
-            }
-            Op::MakeUnwritableByOthers => {
-                let m = std::fs::symlink_metadata(&path).map_err(e("stat"))?;
-                if !m.is_file() && !m.is_dir() {
-                    return Err("not a regular file or a directory any more: left as it is".into());
-                }
-                let mode = m.permissions().mode() & 0o7777;
-                done.before = format!("mode {mode:04o}");
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7755))
-                    .map_err(e("chmod"))?;
-                done.after = format!("mode {:04o}", mode & 0o7755);
-            }
-            Op::MakeWritable => {
-                let m = std::fs::symlink_metadata(&path).map_err(e("stat"))?;
-                let mode = m.permissions().mode() & 0o7777;
-                done.before = format!("mode {mode:04o}");
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o200))
-                    .map_err(e("chmod"))?;
-                done.after = format!("mode {:04o}", mode | 0o200);
-            }
-            Op::Restart { service } => {
-                done.before = format!("service {service} running with a stale heartbeat");
-                restart(service)?;
-                done.after = format!("service {service} restarted");
-            }
-            Op::Kill { pid, start_time } => {
-                if self::start_time(*pid) != Some(*start_time) {
-                    done.before = format!("pid {pid} gone");
-                    done.after = "nothing to kill".into();
-                    return Ok(());
-                }
-                done.before = format!("pid {pid} running");
-                let p = rustix::process::Pid::from_raw(*pid)
-                    .ok_or_else(|| format!("invalid pid {pid}"))?;
-                let sig = rustix::process::Signal::KILL;
-                if rustix::process::kill_process_group(p, sig).is_err() {
-                    rustix::process::kill_process(p, sig)
-                        .map_err(|err| format!("cannot kill pid {pid}: {err}"))?;
-                }
-                done.after = "process group killed".into();
-            }
-            Op::Report => return Err("nothing to apply".into()),
-        }
-        Ok(())
-    }
 }
 
 /// Whether an engine holds `run/engine.lock` now (it owns the journal and snapshots then).
@@ -734,6 +564,7 @@ impl Reported {
     }
 }
 
+mod apply;
 mod files;
 use files::read_bounded;
 pub use files::{parse_lock, write_atomic};

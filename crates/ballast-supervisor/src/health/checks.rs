@@ -8,120 +8,143 @@ pub fn user_check(c: &CheckConfig, exits: &ForeignExits, now: Timestamp) -> Chec
     let timeout = Duration::from_millis(u64::from(c.timeout_ms));
     let t = Instant::now();
     let mut r = match c.kind {
-        CheckKind::FileAge => {
-            let age = std::fs::metadata(&c.path)
-                .and_then(|m| m.modified())
-                .ok()
-                .map(|m| {
-                    let ms = m
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-                    now.unix_ms().saturating_sub(ms).max(0)
-                });
-            let st = health::staleness(
-                age,
-                ballast_core::time::ms_from_secs(c.healthy_max_age_secs),
-                ballast_core::time::ms_from_secs(c.degraded_max_age_secs),
-            );
-            CheckResult::new(
-                "file_age",
-                st,
-                match age {
-                    Some(a) => format!(
-                        "{} is {} old (healthy under {}, degraded under {})",
-                        c.path,
-                        ballast_core::time::Human(a.max(0).unsigned_abs()),
-                        ballast_core::time::Human::secs(u64::from(c.healthy_max_age_secs)),
-                        ballast_core::time::Human::secs(u64::from(c.degraded_max_age_secs))
-                    ),
-                    None => format!("{} is missing", c.path),
-                },
-            )
-        }
+        CheckKind::FileAge => file_age_result(c, file_age(&c.path, now)),
         CheckKind::FilesPresent => {
             let missing: Vec<&String> = c.paths.iter().filter(|p| !Path::new(p).exists()).collect();
-            let found = (c.paths.len() - missing.len()) as u64;
-            let st = health::at_least(found, c.paths.len() as u64, u64::from(c.degraded_min));
-            CheckResult::new(
-                "files_present",
-                st,
-                if missing.is_empty() {
-                    format!("all {} present", c.paths.len())
-                } else {
-                    format!(
-                        "{found} of {} present (degraded from {}); missing: {}",
-                        c.paths.len(),
-                        c.degraded_min,
-                        missing
-                            .iter()
-                            .take(5)
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
-            )
+            files_present_result(c, &missing)
         }
-        CheckKind::Http => match crate::http_status(&c.url, timeout) {
-            Ok(code) if (200..300).contains(&code) => {
-                CheckResult::new("http", Status::Healthy, format!("GET {} -> {code}", c.url))
-            }
-            Ok(code) => {
-                let mut r =
-                    CheckResult::new("http", Status::Critical, format!("GET {} -> {code}", c.url));
-                r.root_cause = Some(format!("HTTP {code}"));
-                r
-            }
-            Err(e) => {
-                let mut r =
-                    CheckResult::new("http", Status::Critical, format!("GET {}: {e}", c.url));
-                r.root_cause = Some(e);
-                r
-            }
-        },
-        CheckKind::Tcp => {
-            let addr = std::net::ToSocketAddrs::to_socket_addrs(&c.address)
-                .ok()
-                .and_then(|mut a| a.next());
-            let res = match addr {
-                Some(a) => {
-                    std::net::TcpStream::connect_timeout(&a, timeout).map_err(|e| e.to_string())
-                }
-                None => Err("cannot resolve the address".into()),
-            };
-            match res {
-                Ok(_) => CheckResult::new(
-                    "tcp",
-                    Status::Healthy,
-                    format!("{} accepts connections", c.address),
-                ),
-                Err(e) => {
-                    let mut r =
-                        CheckResult::new("tcp", Status::Critical, format!("{}: {e}", c.address));
-                    r.root_cause = Some(e);
-                    r
-                }
-            }
-        }
-        CheckKind::Process => {
-            let found = process_matching(&c.pattern);
-            match found {
-                Some(pid) => CheckResult::new(
-                    "process",
-                    Status::Healthy,
-                    format!("pid {pid} matches {:?}", c.pattern),
-                ),
-                None => CheckResult::new(
-                    "process",
-                    Status::Critical,
-                    format!("no process matches {:?}", c.pattern),
-                ),
-            }
-        }
+        CheckKind::Http => http_result(&c.url, crate::http_status(&c.url, timeout)),
+        CheckKind::Tcp => tcp_result(&c.address, tcp_connect(&c.address, timeout)),
+        CheckKind::Process => process_result(&c.pattern, process_matching(&c.pattern)),
         CheckKind::Command => command_check(c, exits, timeout),
     };
     r.latency_us = micros(t);
     r
+}
+
+/// How long ago `path` was modified, in milliseconds (`None`: it cannot be read).
+fn file_age(path: &str, now: Timestamp) -> Option<i64> {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|m| {
+            let ms = m
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            now.unix_ms().saturating_sub(ms).max(0)
+        })
+}
+
+/// The verdict of a `file_age` check on the file's age (`None`: missing).
+fn file_age_result(c: &CheckConfig, age: Option<i64>) -> CheckResult {
+    let st = health::staleness(
+        age,
+        ballast_core::time::ms_from_secs(c.healthy_max_age_secs),
+        ballast_core::time::ms_from_secs(c.degraded_max_age_secs),
+    );
+    CheckResult::new(
+        "file_age",
+        st,
+        match age {
+            Some(a) => format!(
+                "{} is {} old (healthy under {}, degraded under {})",
+                c.path,
+                ballast_core::time::Human(a.max(0).unsigned_abs()),
+                ballast_core::time::Human::secs(u64::from(c.healthy_max_age_secs)),
+                ballast_core::time::Human::secs(u64::from(c.degraded_max_age_secs))
+            ),
+            None => format!("{} is missing", c.path),
+        },
+    )
+}
+
+/// The verdict of a `files_present` check on the paths found missing.
+fn files_present_result(c: &CheckConfig, missing: &[&String]) -> CheckResult {
+    let found = (c.paths.len() - missing.len()) as u64;
+    let st = health::at_least(found, c.paths.len() as u64, u64::from(c.degraded_min));
+    CheckResult::new(
+        "files_present",
+        st,
+        if missing.is_empty() {
+            format!("all {} present", c.paths.len())
+        } else {
+            format!(
+                "{found} of {} present (degraded from {}); missing: {}",
+                c.paths.len(),
+                c.degraded_min,
+                missing
+                    .iter()
+                    .take(5)
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    )
+}
+
+/// The verdict of an `http` check on the answer's status code (or why there was none).
+fn http_result(url: &str, answer: Result<u16, String>) -> CheckResult {
+    match answer {
+        Ok(code) if (200..300).contains(&code) => {
+            CheckResult::new("http", Status::Healthy, format!("GET {url} -> {code}"))
+        }
+        Ok(code) => {
+            let mut r = CheckResult::new("http", Status::Critical, format!("GET {url} -> {code}"));
+            r.root_cause = Some(format!("HTTP {code}"));
+            r
+        }
+        Err(e) => {
+            let mut r = CheckResult::new("http", Status::Critical, format!("GET {url}: {e}"));
+            r.root_cause = Some(e);
+            r
+        }
+    }
+}
+
+/// Connect to `address` within `timeout` (and close the connection again).
+fn tcp_connect(address: &str, timeout: Duration) -> Result<(), String> {
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(address)
+        .ok()
+        .and_then(|mut a| a.next());
+    match addr {
+        Some(a) => std::net::TcpStream::connect_timeout(&a, timeout)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        None => Err("cannot resolve the address".into()),
+    }
+}
+
+/// The verdict of a `tcp` check on whether the connection was accepted.
+fn tcp_result(address: &str, res: Result<(), String>) -> CheckResult {
+    match res {
+        Ok(()) => CheckResult::new(
+            "tcp",
+            Status::Healthy,
+            format!("{address} accepts connections"),
+        ),
+        Err(e) => {
+            let mut r = CheckResult::new("tcp", Status::Critical, format!("{address}: {e}"));
+            r.root_cause = Some(e);
+            r
+        }
+    }
+}
+
+/// The verdict of a `process` check on the pid found (if any).
+fn process_result(pattern: &str, found: Option<i32>) -> CheckResult {
+    match found {
+        Some(pid) => CheckResult::new(
+            "process",
+            Status::Healthy,
+            format!("pid {pid} matches {pattern:?}"),
+        ),
+        None => CheckResult::new(
+            "process",
+            Status::Critical,
+            format!("no process matches {pattern:?}"),
+        ),
+    }
 }
 
 /// A process (not this one) whose command line contains `pattern`.

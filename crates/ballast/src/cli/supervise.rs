@@ -277,94 +277,12 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             if let Some(c) = config {
                 out!("configuration {c}");
             }
-            if !health.policy.is_empty() {
-                out!(
-                    "health {} (score {}), safety policy {}: {}{}",
-                    health.overall.as_deref().unwrap_or("UNKNOWN"),
-                    health.score.map_or("null".to_owned(), |s| s.to_string()),
-                    health.policy,
-                    health.policy_reason,
-                    health
-                        .policy_outlook
-                        .as_ref()
-                        .map(|t| format!("; {t}"))
-                        .unwrap_or_default()
-                );
-            }
-            for issue in health.issues.iter().flatten() {
-                out!("  issue {issue}");
-            }
-            for p in &health.pending {
-                out!(
-                    "  waiting for approval: {} — {} (risks: {}) — `ballast approve {}`",
-                    p.id,
-                    p.expected,
-                    p.risks,
-                    p.id
-                );
-            }
-            // The columns fit the longest name and state (`WAITING (for my-bot)`).
-            let nw = services
-                .iter()
-                .map(|s| s.name.len())
-                .max()
-                .unwrap_or(0)
-                .max(16);
-            let sw = services
-                .iter()
-                .map(|s| s.state.len())
-                .max()
-                .unwrap_or(0)
-                .max(14);
-            out!(
-                "{:<nw$} {:<sw$} {:>8} {:>8} {:>10} {:>10}  LAST EXIT",
-                "SERVICE",
-                "STATE",
-                "PID",
-                "RESTARTS",
-                "UPTIME",
-                "HEARTBEAT"
-            );
-            for s in &services {
-                out!(
-                    "{:<nw$} {:<sw$} {:>8} {:>8} {:>10} {:>10}  {}",
-                    s.name,
-                    s.state,
-                    s.pid.map_or("-".into(), |p| p.to_string()),
-                    s.restarts,
-                    s.uptime_secs
-                        .map_or("-".into(), |u| ballast_core::time::Human::secs(u)
-                            .to_string()),
-                    s.heartbeat_age_ms.map_or("-".into(), |a| format!(
-                        "{} ago",
-                        ballast_core::time::Human(a)
-                    )),
-                    s.last_exit.clone().unwrap_or_default()
-                );
-            }
+            print_health_summary(&health);
+            print_services(&services);
             if let Some(hb) = &heartbeat {
                 print_trading(hb);
             }
-            // Why a service is not running, as `systemctl status` shows it: its last lines.
-            for s in services.iter().filter(|s| s.state != "RUNNING") {
-                let tail = super::logs::tail(&dir.path, &s.name, STATUS_LOG_LINES);
-                if tail.is_empty() {
-                    continue;
-                }
-                out!(
-                    "\n{} is {}{}; the last lines of its log (`ballast logs {}`):",
-                    s.name,
-                    s.state,
-                    s.last_exit
-                        .as_deref()
-                        .map(|e| format!(" ({e})"))
-                        .unwrap_or_default(),
-                    s.name
-                );
-                for line in tail {
-                    out!("  {line}");
-                }
-            }
+            print_stopped_logs(dir, &services);
             Ok(exit::OK)
         }
         Response::Error { message } => {
@@ -378,6 +296,103 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     }
 }
 
+/// `status`: the health and policy line, the open issues and the recommendations waiting
+/// for approval.
+fn print_health_summary(health: &control::HealthSummary) {
+    if !health.policy.is_empty() {
+        out!(
+            "health {} (score {}), safety policy {}: {}{}",
+            health.overall.as_deref().unwrap_or("UNKNOWN"),
+            health.score.map_or("null".to_owned(), |s| s.to_string()),
+            health.policy,
+            health.policy_reason,
+            health
+                .policy_outlook
+                .as_ref()
+                .map(|t| format!("; {t}"))
+                .unwrap_or_default()
+        );
+    }
+    for issue in health.issues.iter().flatten() {
+        out!("  issue {issue}");
+    }
+    for p in &health.pending {
+        out!(
+            "  waiting for approval: {} — {} (risks: {}) — `ballast approve {}`",
+            p.id,
+            p.expected,
+            p.risks,
+            p.id
+        );
+    }
+}
+
+/// `status`: the table of services.
+fn print_services(services: &[control::ServiceStatus]) {
+    // The columns fit the longest name and state (`WAITING (for my-bot)`).
+    let nw = services
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    let sw = services
+        .iter()
+        .map(|s| s.state.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    out!(
+        "{:<nw$} {:<sw$} {:>8} {:>8} {:>10} {:>10}  LAST EXIT",
+        "SERVICE",
+        "STATE",
+        "PID",
+        "RESTARTS",
+        "UPTIME",
+        "HEARTBEAT"
+    );
+    for s in services {
+        out!(
+            "{:<nw$} {:<sw$} {:>8} {:>8} {:>10} {:>10}  {}",
+            s.name,
+            s.state,
+            s.pid.map_or("-".into(), |p| p.to_string()),
+            s.restarts,
+            s.uptime_secs
+                .map_or("-".into(), |u| ballast_core::time::Human::secs(u)
+                    .to_string()),
+            s.heartbeat_age_ms.map_or("-".into(), |a| format!(
+                "{} ago",
+                ballast_core::time::Human(a)
+            )),
+            s.last_exit.clone().unwrap_or_default()
+        );
+    }
+}
+
+/// `status`: why a service is not running, as `systemctl status` shows it: its last lines.
+fn print_stopped_logs(dir: &DataDir, services: &[control::ServiceStatus]) {
+    for s in services.iter().filter(|s| s.state != "RUNNING") {
+        let tail = super::logs::tail(&dir.path, &s.name, STATUS_LOG_LINES);
+        if tail.is_empty() {
+            continue;
+        }
+        out!(
+            "\n{} is {}{}; the last lines of its log (`ballast logs {}`):",
+            s.name,
+            s.state,
+            s.last_exit
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+            s.name
+        );
+        for line in tail {
+            out!("  {line}");
+        }
+    }
+}
+
 /// `; steps down to ALLOW_ALL in 4 min 10 s if clear` (the hysteresis countdown), when known.
 fn outlook(text: &serde_json::Value) -> String {
     text.as_str().map(|t| format!("; {t}")).unwrap_or_default()
@@ -385,14 +400,32 @@ fn outlook(text: &serde_json::Value) -> String {
 
 /// `ballast health [--json]`.
 pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
+    let Some((report, live)) = health_answer(dir, json) else {
+        return Ok(exit::FAILURE);
+    };
+    if json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(exit::OK);
+    }
+    print_health_head(&report, live);
+    print_subsystems(&report);
+    print_unhealthy_logs(dir, &report);
+    print_issues(&report);
+    print_recommendations(&report);
+    Ok(exit::OK)
+}
+
+/// The health report: the supervisor's answer (`true`: live), or else the last one it wrote
+/// (`false`). `None` when neither can be had (the error is printed, as JSON too with `json`).
+fn health_answer(dir: &DataDir, json: bool) -> Option<(serde_json::Value, bool)> {
     let sock = socket(dir);
-    let (report, live) = match control::call(&sock, &Request::Health) {
-        Ok(Response::Health { report }) => (report, true),
+    match control::call(&sock, &Request::Health) {
+        Ok(Response::Health { report }) => Some((report, true)),
         _ => {
             let layout = ballast_store::Layout::new(&dir.path);
             let file = layout.health_report();
             match ballast_store::files::health::read(&ballast_store::RealStorage, &layout).ok() {
-                Some(r) => (r.to_value(), false),
+                Some(r) => Some((r.to_value(), false)),
                 None => {
                     let message = format!(
                         "no supervisor answers on {} and {} cannot be read",
@@ -403,15 +436,15 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
                         out!("{}", serde_json::json!({ "error": message }));
                     }
                     eprintln!("ballast health: {message}\n    help: start it with `ballast run`");
-                    return Ok(exit::FAILURE);
+                    None
                 }
             }
         }
-    };
-    if json {
-        out!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(exit::OK);
     }
+}
+
+/// `health`: where the report comes from (when no supervisor runs) and the overall line.
+fn print_health_head(report: &serde_json::Value, live: bool) {
     if !live {
         out!(
             "no supervisor runs: the last report written ({})",
@@ -431,6 +464,10 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
         },
         outlook(&report["policy"]["outlook"]["text"])
     );
+}
+
+/// `health`: the table of subsystems with their checks' details.
+fn print_subsystems(report: &serde_json::Value) {
     out!(
         "{:<22} {:<9} {:>9}  DETAILS",
         "SUBSYSTEM",
@@ -462,7 +499,11 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             details.join("; ")
         );
     }
-    // A service that is not healthy: its last log lines (the exit reason is usually there).
+}
+
+/// `health`: a service that is not healthy: its last log lines (the exit reason is usually
+/// there).
+fn print_unhealthy_logs(dir: &DataDir, report: &serde_json::Value) {
     for sub in report["subsystems"].as_array().into_iter().flatten() {
         let Some(ballast_core::health::SubsystemId::Service(name)) = sub["name"]
             .as_str()
@@ -481,6 +522,10 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             }
         }
     }
+}
+
+/// `health`: one line per open issue.
+fn print_issues(report: &serde_json::Value) {
     for i in report["issues"].as_array().into_iter().flatten() {
         out!(
             "issue {} {} ({}): {}{}{}",
@@ -506,6 +551,10 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
                 .unwrap_or_default()
         );
     }
+}
+
+/// `health`: one line per recommendation.
+fn print_recommendations(report: &serde_json::Value) {
     for r in report["recommendations"].as_array().into_iter().flatten() {
         out!(
             "recommendation {} [{}] priority {}: {} (risks: {})",
@@ -516,7 +565,6 @@ pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             r["risks"].as_str().unwrap_or("")
         );
     }
-    Ok(exit::OK)
 }
 
 /// `ballast restart <service>` / `ballast reset <service>`.
