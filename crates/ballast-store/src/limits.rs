@@ -37,6 +37,9 @@ pub const LOCK_FILE_MAX_BYTES: u64 = 4096;
 
 /// The longest `/proc/locks` read (to name the holder of a data directory lock).
 pub const PROC_LOCKS_MAX_BYTES: u64 = 1024 * 1024;
+/// Reads of `/proc/locks` for a lock's holder before it counts as not said (a read in
+/// pieces may miss a line while other locks come and go).
+pub const PROC_LOCKS_READS_COUNT: usize = 3;
 
 /// The longest `/proc/<pid>/cmdline` read to name a lock holder.
 pub const CMDLINE_MAX_BYTES: u64 = 4096;

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use rustix::fs::{FlockOperation, flock};
 
-use crate::limits::{CMDLINE_MAX_BYTES, PROC_LOCKS_MAX_BYTES};
+use crate::limits::{CMDLINE_MAX_BYTES, PROC_LOCKS_MAX_BYTES, PROC_LOCKS_READS_COUNT};
 
 /// Who holds a lock, as its file says ([`crate::files::lock::LockFile`]: the one type of
 /// both lock files).
@@ -160,17 +160,21 @@ pub fn dir_holder(dir: &Path) -> Option<DirHolder> {
 }
 
 fn dir_holder_of(file: &File) -> DirHolder {
+    // `/proc/locks` is read in pieces while other processes take and drop locks, so one
+    // read may miss a line: it is read again (a few times at most) before "not said".
     let pid = rustix::fs::fstat(file).ok().and_then(|st| {
-        let mut text = String::new();
-        File::open("/proc/locks")
-            .and_then(|f| Read::take(f, PROC_LOCKS_MAX_BYTES).read_to_string(&mut text))
-            .ok()?;
-        flock_holder(
-            &text,
-            rustix::fs::major(st.st_dev),
-            rustix::fs::minor(st.st_dev),
-            st.st_ino,
-        )
+        (0..PROC_LOCKS_READS_COUNT).find_map(|_| {
+            let mut text = String::new();
+            File::open("/proc/locks")
+                .and_then(|f| Read::take(f, PROC_LOCKS_MAX_BYTES).read_to_string(&mut text))
+                .ok()?;
+            flock_holder(
+                &text,
+                rustix::fs::major(st.st_dev),
+                rustix::fs::minor(st.st_dev),
+                st.st_ino,
+            )
+        })
     });
     DirHolder {
         pid,

@@ -243,11 +243,10 @@ fn journal_facts(
     }
 }
 
-/// The last durable seq the engine's heartbeat reported, if it can be read.
+/// The last durable seq the engine's heartbeat reported, if it says one (read alone:
+/// [`crate::files::heartbeat::durable_seq`]).
 fn heartbeat_seq(storage: &dyn Storage, layout: &Layout) -> Option<u64> {
-    crate::files::heartbeat::read(storage, layout)
-        .ok()
-        .map(|h| h.last_seq)
+    crate::files::heartbeat::durable_seq(storage, layout)
 }
 
 /// Carry out decided steps: whatever is cut or moved is copied to quarantine first.

@@ -80,3 +80,30 @@ fn the_files_of_a_real_runtime_read_back_through_their_types() {
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed, value);
 }
+
+/// With no supervisor, a `state/health.json` Ballast cannot take (a newer version, another
+/// shape) is refused with why, never shown as if it were a report.
+#[test]
+fn ballast_health_says_why_it_cannot_take_the_last_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::new(tmp.path().join("data"));
+    std::fs::create_dir_all(layout.state()).unwrap();
+    std::fs::create_dir_all(layout.engine_journal()).unwrap();
+    for (text, why) in [
+        (r#"{"version":2,"overall":"HEALTHY"}"#, "version 2"),
+        (r#"{"overall":"x"}"#, "unknown variant `x`"),
+    ] {
+        std::fs::write(layout.health_report(), text).unwrap();
+        let out = common::ballast()
+            .args(["health", "--data-dir"])
+            .arg(layout.root())
+            .output()
+            .unwrap();
+        let err = common::process::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {err}");
+        assert!(
+            err.contains("cannot be read") && err.contains(why),
+            "{text}: {err}"
+        );
+    }
+}

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
-
 mod common;
 
 const FIXTURE: &str = "tests/fixtures/journal-before-issue-11";

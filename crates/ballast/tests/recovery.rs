@@ -668,3 +668,68 @@ fn item_9_the_supervisor_s_healer_holds_a_live_engine_and_a_paper_engine_salvage
         "the snapshots ahead are in quarantine"
     );
 }
+
+/// The heartbeat's durable seq is evidence of acknowledged records whatever else in the file
+/// is spoiled or newer: the one field recovery reads is read alone, so a bad `pid`, a
+/// newer `version` or a heartbeat of nothing but `last_seq` never turns acknowledged records
+/// into a torn tail to cut.
+#[test]
+fn item_10_the_heartbeat_s_durable_seq_is_evidence_whatever_else_the_file_holds() {
+    type Spoil = fn(&mut serde_json::Map<String, Value>);
+    let cases: Vec<(&str, Spoil)> = vec![
+        ("a pid that is not a number", |h| {
+            h.insert("pid".into(), Value::from("x"));
+        }),
+        ("a time that is not one", |h| {
+            h.insert("time".into(), Value::from("bogus"));
+        }),
+        ("a newer version", |h| {
+            h.insert("version".into(), Value::from(2));
+        }),
+        ("nothing but the durable seq", |h| {
+            h.retain(|k, _| k == "last_seq");
+        }),
+    ];
+    for (name, spoil) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let (data, cfg) = written(tmp.path(), ONE_SEGMENT, 200);
+        for s in ["engine", "pipeline", "universe"] {
+            for p in snapshots(&data, s) {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+        let hb_path = data.join("run/engine.heartbeat");
+        let mut hb: serde_json::Map<String, Value> =
+            serde_json::from_slice(&std::fs::read(&hb_path).unwrap()).unwrap();
+        assert!(hb["last_seq"].as_u64().unwrap() > 10, "{name}: {hb:?}");
+        spoil(&mut hb);
+        std::fs::write(&hb_path, serde_json::to_vec(&hb).unwrap()).unwrap();
+        // The last records cut in the middle of a line: shaped like a torn tail.
+        let seg = segments(&data).pop().unwrap();
+        let b = std::fs::read(&seg).unwrap();
+        let cut = b[..b.len() - 1].iter().rposition(|c| *c == b'\n').unwrap();
+        let cut = b[..cut].iter().rposition(|c| *c == b'\n').unwrap() + 20;
+        std::fs::write(&seg, &b[..cut]).unwrap();
+        let damaged = std::fs::read(&seg).unwrap();
+
+        let (code, report) = verify(&data);
+        assert_eq!(code, 2, "{name}: {report}");
+        assert!(
+            report.contains("heartbeat") && report.contains("not a torn-tail repair"),
+            "{name}: {report}"
+        );
+        let out = ballast()
+            .args(["heal", "--data-dir"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        assert!(
+            text(&out.stdout).contains("DANGEROUS"),
+            "{name}: {}",
+            text(&out.stdout)
+        );
+        assert_eq!(std::fs::read(&seg).unwrap(), damaged, "{name}: heal cut it");
+    }
+}

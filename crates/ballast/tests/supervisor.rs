@@ -550,7 +550,19 @@ args = [\"-c\", \"sleep 1000 & echo $! > {daemon}; exit 0\"]
     // The grep ran in a fresh child: nothing blocked, nothing ignored — but signals 32 and 33,
     // which the C library reserves for its threads and handles itself (a sandbox may hand them
     // down ignored).
-    let sig = std::fs::read_to_string(&out).unwrap();
+    // RUNNING can come before the shell's grep has written its two lines (min_uptime 0).
+    let sig = common::wait::until(
+        std::time::Duration::from_secs(30),
+        || {
+            let t = std::fs::read_to_string(&out).unwrap_or_default();
+            if t.lines().count() >= 2 {
+                Ok(t)
+            } else {
+                Err(t)
+            }
+        },
+        |t| format!("the clean service never wrote its signal masks: {t:?}"),
+    );
     let masks: Vec<u64> = sig
         .lines()
         .map(|l| u64::from_str_radix(l.split_whitespace().nth(1).unwrap(), 16).unwrap())

@@ -42,6 +42,22 @@ pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<Heartbeat, FileErr
     read_json(storage, &layout.heartbeat(), MAX_BYTES, WHAT, HELP)
 }
 
+/// The last durable seq the heartbeat reports, read alone: it is recovery's evidence that
+/// records up to it were acknowledged, so a flaw anywhere else in the file (a bad `pid`, a
+/// newer `version`, missing fields) never discards it — evidence is only ever lost by the
+/// file missing, being unreadable, or not saying a seq. `None` then.
+pub fn durable_seq(storage: &dyn Storage, layout: &Layout) -> Option<u64> {
+    /// The one field recovery reads, in any version of the file.
+    #[derive(Deserialize)]
+    struct DurableSeq {
+        last_seq: u64,
+    }
+    let bytes = storage.read_bounded(&layout.heartbeat(), MAX_BYTES).ok()?;
+    serde_json::from_slice::<DurableSeq>(&bytes)
+        .ok()
+        .map(|d| d.last_seq)
+}
+
 /// Replace the heartbeat (never through a link at the temp name: the rename replaces a link
 /// at the heartbeat's name, never follows it).
 pub fn write(storage: &dyn Storage, layout: &Layout, hb: &Heartbeat) -> std::io::Result<()> {
@@ -69,6 +85,24 @@ mod tests {
             last_seq: 12,
             status: EngineStatus::default(),
             view: EngineView::default(),
+        }
+    }
+
+    #[test]
+    fn the_durable_seq_is_read_whatever_else_the_heartbeat_holds() {
+        let (_t, l) = layout();
+        for text in [
+            r#"{"version":2,"pid":"x","last_seq":9,"new":true}"#,
+            r#"{"last_seq":9}"#,
+            r#"{"pid":1,"loops":2,"time":"bogus","bars":3,"last_seq":9}"#,
+        ] {
+            std::fs::write(l.heartbeat(), text).unwrap();
+            assert!(read(&RealStorage, &l).is_err(), "{text}");
+            assert_eq!(durable_seq(&RealStorage, &l), Some(9), "{text}");
+        }
+        for text in ["", "{}", r#"{"last_seq":"9"}"#, "garbage"] {
+            std::fs::write(l.heartbeat(), text).unwrap();
+            assert_eq!(durable_seq(&RealStorage, &l), None, "{text}");
         }
     }
 

@@ -56,17 +56,41 @@ pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<KillSwitch, FileEr
 }
 
 /// The request as the engine follows it, if one is there: its reason (or
-/// [`DEFAULT_REASON`] when its content cannot be read) and whether to flatten.
+/// [`DEFAULT_REASON`] when it does not say one as a string) and whether to flatten (`flatten`
+/// is `true`). Each field is taken on its own, whatever the rest of the file holds — a bad
+/// field, a newer version, or content that is no request at all — because the file's mere
+/// presence engages the switch, and a close-all an operator asked for is never dropped for a
+/// flaw elsewhere in the file.
 pub fn request(storage: &dyn Storage, layout: &Layout) -> Option<(String, bool)> {
     if !requested(layout) {
         return None;
     }
-    let file = read(storage, layout).ok();
-    let reason = file
-        .as_ref()
-        .and_then(|f| f.reason.clone())
-        .unwrap_or_else(|| DEFAULT_REASON.to_owned());
-    Some((reason, file.is_some_and(|f| f.flatten)))
+    let followed = storage
+        .read_bounded(&layout.kill_switch(), MAX_FILE_BYTES)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<AsFollowed>(&bytes).ok())
+        .unwrap_or_default();
+    let reason = followed.reason.unwrap_or_else(|| DEFAULT_REASON.to_owned());
+    Some((reason, followed.flatten == Some(true)))
+}
+
+/// What the engine follows of `KILL_SWITCH`: each field if it has its type, else nothing.
+#[derive(Default, Deserialize)]
+struct AsFollowed {
+    #[serde(default, deserialize_with = "if_its_type")]
+    reason: Option<String>,
+    #[serde(default, deserialize_with = "if_its_type")]
+    flatten: Option<bool>,
+}
+
+/// A field's value if it has the field's type, `None` otherwise (never an error).
+fn if_its_type<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(T::deserialize(value).ok())
 }
 
 /// Write `KILL_SWITCH` durably.
@@ -156,10 +180,38 @@ mod tests {
             Some((DEFAULT_REASON.into(), false))
         );
         std::fs::write(l.kill_switch(), b"{\"reason\":\"r\",\"flatten\":\"yes\"}").unwrap();
-        assert_eq!(
-            request(&RealStorage, &l),
-            Some((DEFAULT_REASON.into(), false))
-        );
+        assert_eq!(request(&RealStorage, &l), Some(("r".into(), false)));
+    }
+
+    #[test]
+    fn a_request_is_followed_field_by_field_whatever_else_the_file_holds() {
+        // What the engine follows of a hand-written request: its `reason` if it is a string,
+        // and `flatten` if it is `true` — a flaw in another field, or a newer version, never
+        // drops the close-all an operator asked for.
+        let (_t, l) = layout();
+        for (text, reason, flatten) in [
+            (r#"{"flatten":true,"reason":5}"#, DEFAULT_REASON, true),
+            (r#"{"flatten":true,"by":5,"reason":"r"}"#, "r", true),
+            (
+                r#"{"flatten":true,"engaged_at":"bogus","reason":"r"}"#,
+                "r",
+                true,
+            ),
+            (r#"{"version":2,"flatten":true,"reason":"r"}"#, "r", true),
+            (r#"{"version":"1","flatten":true}"#, DEFAULT_REASON, true),
+            (r#"{"flatten":1,"reason":"r"}"#, "r", false),
+            (r#"{"flatten":"yes"}"#, DEFAULT_REASON, false),
+            (r#"[1,2]"#, DEFAULT_REASON, false),
+            ("null", DEFAULT_REASON, false),
+            (r#"{"flatten":true"#, DEFAULT_REASON, false),
+        ] {
+            std::fs::write(l.kill_switch(), text).unwrap();
+            assert_eq!(
+                request(&RealStorage, &l),
+                Some((reason.to_owned(), flatten)),
+                "{text}"
+            );
+        }
     }
 
     #[test]
@@ -168,10 +220,7 @@ mod tests {
         std::fs::write(l.kill_switch(), b"{\"version\":1e1,\"reason\":\"r\"}").unwrap();
         let e = read(&RealStorage, &l).unwrap_err();
         assert!(matches!(e, FileError::Version { .. }), "{e}");
-        assert_eq!(
-            request(&RealStorage, &l),
-            Some((DEFAULT_REASON.into(), false))
-        );
+        assert_eq!(request(&RealStorage, &l), Some(("r".into(), false)));
         std::fs::write(l.kill_switch_release(), b"{\"by\":\"me\"}").unwrap();
         let e = read_release(&RealStorage, &l).unwrap_err().to_string();
         assert!(

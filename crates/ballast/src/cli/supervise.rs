@@ -424,11 +424,17 @@ fn health_answer(dir: &DataDir, json: bool) -> Option<(serde_json::Value, bool)>
         _ => {
             let layout = ballast_store::Layout::new(&dir.path);
             let file = layout.health_report();
-            match ballast_store::files::health::read(&ballast_store::RealStorage, &layout).ok() {
-                Some(r) => Some((r.to_value(), false)),
-                None => {
+            match ballast_store::files::health::read(&ballast_store::RealStorage, &layout) {
+                Ok(r) => Some((r.to_value(), false)),
+                Err(e) => {
+                    // Why, unless it is simply not there (no supervisor has written one).
+                    let why = if e.is_not_found() {
+                        String::new()
+                    } else {
+                        format!(" ({})", e.reason())
+                    };
                     let message = format!(
-                        "no supervisor answers on {} and {} cannot be read",
+                        "no supervisor answers on {} and {} cannot be read{why}",
                         sock.display(),
                         file.display()
                     );
