@@ -44,20 +44,7 @@ fn the_core_does_no_io_and_reads_no_wall_clock() {
     let mut found = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            // Prose may name what the core does not do.
-            let code = line.split("//").next().unwrap_or("");
-            for word in forbidden {
-                if code.contains(word) {
-                    found.push(format!(
-                        "{}:{}: {word}: {}",
-                        f.display(),
-                        n + 1,
-                        line.trim()
-                    ));
-                }
-            }
-        }
+        forbidden_words(f, &text, &forbidden, &mut found);
     }
     assert!(
         found.is_empty(),
@@ -204,23 +191,29 @@ fn the_supervisor_core_does_no_io_and_reads_no_clock() {
             "{} denies the disallowed methods",
             f.display()
         );
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            for word in forbidden {
-                if code.contains(word) {
-                    found.push(format!(
-                        "{}:{}: {word}: {}",
-                        f.display(),
-                        n + 1,
-                        line.trim()
-                    ));
-                }
-            }
-        }
+        forbidden_words(f, &text, &forbidden, &mut found);
     }
     assert!(
         found.is_empty(),
         "I/O or a clock in the supervisor core:\n{}",
         found.join("\n")
     );
+}
+
+/// Each line of `text` (of file `f`) whose code — not its comment: prose may name what the
+/// code does not do — holds one of `forbidden`, as `file:line: word: line`.
+fn forbidden_words(f: &Path, text: &str, forbidden: &[&str], found: &mut Vec<String>) {
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for word in forbidden {
+            if code.contains(word) {
+                found.push(format!(
+                    "{}:{}: {word}: {}",
+                    f.display(),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
 }

@@ -577,26 +577,7 @@ fn item_10_acknowledged_records_are_never_cut_as_a_torn_tail() {
         let seg = segments(&data).pop().unwrap();
         let damaged = std::fs::read(&seg).unwrap();
 
-        let (code, report) = verify(&data);
-        assert_eq!(code, 2, "{name}: {report}");
-        assert!(
-            report.contains("were acknowledged") && report.contains("not a torn-tail repair"),
-            "{name}: {report}"
-        );
-        // `ballast heal` reports it and cuts nothing.
-        let out = ballast()
-            .args(["heal", "--data-dir"])
-            .arg(&data)
-            .arg("--config")
-            .arg(&cfg)
-            .output()
-            .unwrap();
-        assert!(
-            text(&out.stdout).contains("DANGEROUS"),
-            "{name}: {}",
-            text(&out.stdout)
-        );
-        assert_eq!(std::fs::read(&seg).unwrap(), damaged, "{name}: heal cut it");
+        acknowledged_not_cut(name, &data, &cfg, "were acknowledged", &seg, &damaged);
 
         assert_eq!(
             tools_and_engine_agree(name, &data, &cfg),
@@ -712,24 +693,37 @@ fn item_10_the_heartbeat_s_durable_seq_is_evidence_whatever_else_the_file_holds(
         std::fs::write(&seg, &b[..cut]).unwrap();
         let damaged = std::fs::read(&seg).unwrap();
 
-        let (code, report) = verify(&data);
-        assert_eq!(code, 2, "{name}: {report}");
-        assert!(
-            report.contains("heartbeat") && report.contains("not a torn-tail repair"),
-            "{name}: {report}"
-        );
-        let out = ballast()
-            .args(["heal", "--data-dir"])
-            .arg(&data)
-            .arg("--config")
-            .arg(&cfg)
-            .output()
-            .unwrap();
-        assert!(
-            text(&out.stdout).contains("DANGEROUS"),
-            "{name}: {}",
-            text(&out.stdout)
-        );
-        assert_eq!(std::fs::read(&seg).unwrap(), damaged, "{name}: heal cut it");
+        acknowledged_not_cut(name, &data, &cfg, "heartbeat", &seg, &damaged);
     }
+}
+
+/// `journal verify` says the damage is dangerous (with `evidence` named) and no torn-tail
+/// repair; `ballast heal` reports it DANGEROUS and leaves the damaged segment `seg` as it is.
+fn acknowledged_not_cut(
+    name: &str,
+    data: &Path,
+    cfg: &Path,
+    evidence: &str,
+    seg: &Path,
+    damaged: &[u8],
+) {
+    let (code, report) = verify(data);
+    assert_eq!(code, 2, "{name}: {report}");
+    assert!(
+        report.contains(evidence) && report.contains("not a torn-tail repair"),
+        "{name}: {report}"
+    );
+    let out = ballast()
+        .args(["heal", "--data-dir"])
+        .arg(data)
+        .arg("--config")
+        .arg(cfg)
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("DANGEROUS"),
+        "{name}: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(std::fs::read(seg).unwrap(), damaged, "{name}: heal cut it");
 }
