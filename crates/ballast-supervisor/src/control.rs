@@ -16,17 +16,11 @@ pub use crate::protocol::{HealthSummary, PendingApproval, Request, Response, Ser
 /// What the server hands to the supervisor loop: a request and where to answer.
 pub type Envelope = (Request, Sender<Response>);
 
-/// How long a client waits for an answer.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The longest request line accepted.
-const MAX_LINE: usize = 64 * 1024;
-/// The longest answer line a client reads.
-const MAX_ANSWER: u64 = 16 * 1024 * 1024;
-/// Connections served at once, at most; one more is answered with an error and closed.
-pub const MAX_CONNECTIONS: usize = 16;
-/// How long a connection may take to send its whole request line, and to take the answer:
-/// an idle or trickling client is dropped after this, whatever it sends.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::limits::CONTROL_ANSWER_MAX_BYTES as MAX_ANSWER;
+use crate::limits::CONTROL_CLIENT_TIMEOUT as CLIENT_TIMEOUT;
+pub use crate::limits::CONTROL_CONNECTIONS_COUNT as MAX_CONNECTIONS;
+use crate::limits::CONTROL_REQUEST_MAX_BYTES as MAX_LINE;
+pub use crate::limits::CONTROL_REQUEST_TIMEOUT as REQUEST_TIMEOUT;
 
 /// Serve `listener` on its own thread: each connection on a thread of its own (at most
 /// [`MAX_CONNECTIONS`] at once, each bounded by [`REQUEST_TIMEOUT`]), its request handed to
@@ -179,8 +173,7 @@ pub enum ClientError {
     Protocol { path: String, why: String },
 }
 
-/// The longest path a Unix socket address holds (`sun_path`, less its NUL byte).
-pub const MAX_SOCKET_PATH: usize = 107;
+pub use crate::limits::SOCKET_PATH_MAX_BYTES as MAX_SOCKET_PATH;
 
 /// Call `f` with a path to `path` that a socket address holds: `path` itself when it is at
 /// most [`MAX_SOCKET_PATH`] bytes, else `/proc/self/fd/N/NAME` through a descriptor of its

@@ -27,8 +27,7 @@ use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// Files looked at by the permissions check, at most (the data directory's own files).
-pub const MAX_PERMISSION_ENTRIES: usize = 20_000;
+pub use crate::limits::PERMISSION_ENTRIES_COUNT as MAX_PERMISSION_ENTRIES;
 
 /// Name of the engine's snapshots in `state/`.
 pub const ENGINE_SNAPSHOT: &str = "engine";

@@ -31,6 +31,7 @@ pub mod core;
 mod handlers;
 pub mod heal;
 pub mod health;
+pub mod limits;
 pub mod lock;
 pub mod logs;
 mod main_loop;

@@ -18,9 +18,8 @@ pub struct LogSpec {
     pub keep: u32,
 }
 
-/// Bytes per service at most: the live file and `keep` rolled ones.
-pub const MAX_BYTES: u64 = 10 * 1024 * 1024;
-pub const KEEP: u32 = 3;
+pub use crate::limits::SERVICE_LOG_KEEP_COUNT as KEEP;
+pub use crate::limits::SERVICE_LOG_MAX_BYTES as MAX_BYTES;
 
 impl LogSpec {
     pub fn for_service(dir: &Path, name: &str) -> Self {

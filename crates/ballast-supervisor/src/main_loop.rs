@@ -24,10 +24,7 @@ use crate::process::{Launcher, Procs};
 use crate::sweep::{SweepOf, Sweeper};
 use crate::{HealOptions, ServiceSpec, health, readiness};
 
-/// Events waiting for the loop, at most. Signals, control requests and probe results wait for
-/// room; sd_notify datagrams and heartbeat changes beyond it are dropped (a service flooding
-/// its socket cannot grow the supervisor's memory; the heartbeat tick still looks).
-pub(crate) const EVENT_QUEUE: usize = 1_024;
+pub(crate) use crate::limits::EVENT_QUEUE_COUNT as EVENT_QUEUE;
 
 /// How other threads hand events to the loop: the event on a channel, then a write to an
 /// eventfd the loop polls together with the children's pidfds.

@@ -17,10 +17,8 @@ use ballast_core::Clock;
 use ballast_store::{Journal, JournalOptions, Layout, OpenPolicy, RealStorage, Storage};
 use serde_json::Value;
 
-/// Events waiting for the writer, at most.
-pub const QUEUE: usize = 4_096;
-/// How long the writer lets a burst of events gather before writing it.
-const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+use crate::limits::OPS_BATCH_WAIT as BATCH_WAIT;
+pub use crate::limits::OPS_QUEUE_COUNT as QUEUE;
 
 /// The recorder (one, owned by the supervisor loop).
 pub struct Ops {

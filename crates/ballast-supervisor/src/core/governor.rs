@@ -20,8 +20,7 @@ use crate::protocol::{HealthSummary, PendingApproval};
 pub use ballast_store::files::health::HistoryEntry;
 use ballast_store::files::health::{HealthFile, HealthReport, NotYet, Pending, PolicyView};
 
-/// How many history entries `state/health.json` carries.
-pub const HISTORY_IN_REPORT: usize = 100;
+pub use crate::limits::HEALTH_HISTORY_IN_REPORT_COUNT as HISTORY_IN_REPORT;
 
 /// The kill switch's files as found: `KILL_SWITCH` (the request to engage) and the release
 /// token of `ballast resume`.

@@ -54,17 +54,13 @@ use slot::Slot;
 /// Identifies a control request, to route its reply.
 pub type Token = u64;
 
-/// The shortest time between two sweeps triggered by file events.
-pub const EVENT_SWEEP_GAP: Duration = Duration::from_millis(100);
+pub use crate::limits::EVENT_SWEEP_GAP;
 
-/// How soon after a child's exit the healer sweeps.
-pub const CHILD_EXIT_SWEEP: Duration = Duration::from_millis(100);
+pub use crate::limits::CHILD_EXIT_SWEEP;
 
-/// How often liveness and heartbeat readiness are looked at (the heartbeat is a file's mtime).
-pub const LIVENESS_TICK: Duration = Duration::from_millis(100);
+pub use crate::limits::LIVENESS_TICK;
 
-/// How long the stop deadline is pushed back once SIGKILL was sent.
-const AFTER_KILL: Duration = Duration::from_secs(3600);
+use crate::limits::AFTER_KILL;
 
 /// What follows a sweep.
 #[derive(Debug, Clone, PartialEq)]
