@@ -27,6 +27,8 @@ use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::core::OpsEvent;
+
 pub use crate::limits::PERMISSION_ENTRIES_COUNT as MAX_PERMISSION_ENTRIES;
 
 /// Name of the engine's snapshots in `state/`.
@@ -425,7 +427,8 @@ impl Healer<'_> {
         out
     }
 
-    /// Observe, plan and (unless `dry_run`) apply. `record(kind, body)` journals each event;
+    /// Observe, plan and (unless `dry_run`) apply. `record(event)` journals each heal carried
+    /// out or failed ([`OpsEvent::HealApplied`], in the order applied; the caller logs them);
     /// `restart(service)` asks for a restart; `engine_running` as for [`Self::observe`].
     pub fn run(
         &self,
@@ -433,7 +436,7 @@ impl Healer<'_> {
         engine_running: bool,
         running: &dyn Fn(&str) -> bool,
         restart: &mut dyn FnMut(&str) -> Result<(), String>,
-        record: &mut dyn FnMut(&str, Value),
+        record: &mut dyn FnMut(OpsEvent),
     ) -> Report {
         let obs = self.observe(engine_running, running);
         let plan = heal::inspect(&obs);
@@ -443,8 +446,7 @@ impl Healer<'_> {
             plan.heals()
                 .map(|a| {
                     let done = self.apply(a, restart);
-                    let ev = crate::core::OpsEvent::HealApplied(done.clone());
-                    record(ev.kind(), serde_json::to_value(&ev).unwrap_or(Value::Null));
+                    record(OpsEvent::HealApplied(done.clone()));
                     done
                 })
                 .collect()

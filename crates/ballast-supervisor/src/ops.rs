@@ -101,11 +101,8 @@ impl Ops {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter().take(QUEUE));
                 let n = lost.swap(0, Ordering::Relaxed);
-                let ev = crate::core::OpsEvent::OpsDropped { events: n };
-                let dropped = (
-                    ev.kind().to_owned(),
-                    serde_json::to_value(&ev).unwrap_or(Value::Null),
-                );
+                let (kind, body) = crate::core::OpsEvent::OpsDropped { events: n }.record();
+                let dropped = (kind.to_owned(), body);
                 let items = (n > 0)
                     .then_some(&dropped)
                     .into_iter()
@@ -143,18 +140,15 @@ impl Ops {
         }
     }
 
-    /// Journal an event (no system call; see [`Ops::flush`]): its kind and its body.
+    /// Journal an event (no system call; see [`Ops::flush`]): its kind and its body. The
+    /// only way in: every record of the ops journal is an [`crate::core::OpsEvent`].
     pub fn emit(&self, ev: &crate::core::OpsEvent) {
-        self.record(ev.kind(), serde_json::to_value(ev).unwrap_or(Value::Null));
-    }
-
-    /// Record an event (no system call; see [`Ops::flush`]).
-    pub fn record(&self, kind: &str, body: Value) {
         if self.tx.is_none() {
             return;
         }
         let mut pending = self.pending.borrow_mut();
         if pending.len() < QUEUE {
+            let (kind, body) = ev.record();
             pending.push((kind.to_owned(), body));
         } else {
             self.drop_one();

@@ -53,7 +53,7 @@ impl Sweeper {
         let lock_held = heal::engine_lock_held(&ballast_store::Layout::new(of.data_dir));
         let running = |s: &str| of.core.is_running(s);
         if dry_run {
-            let report = healer.run(true, lock_held, &running, &mut |_| Ok(()), &mut |_, _| {});
+            let report = healer.run(true, lock_held, &running, &mut |_| Ok(()), &mut |_| {});
             return Swept {
                 report: Some(Box::new(report)),
                 ..Swept::default()
@@ -70,7 +70,7 @@ impl Sweeper {
                 restarts.push(s.to_owned());
                 Ok(())
             },
-            &mut |kind, body| of.ops.record(kind, body),
+            &mut |ev| of.ops.emit(&ev),
         );
         for a in &report.applied {
             match &a.error {

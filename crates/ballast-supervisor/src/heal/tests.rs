@@ -80,3 +80,36 @@ fn lock_files_name_their_owner_as_a_number_or_json() {
     assert_eq!(parse_lock("-3"), (None, None));
     assert!(start_time(std::process::id() as i32).is_some());
 }
+
+#[test]
+fn every_heal_carried_out_is_reported_as_its_ops_event_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(Timestamp::from_unix_ms(1_000));
+    let config = ballast_core::config::builtin().unwrap();
+    let healer = Healer {
+        data_dir: tmp.path(),
+        config: &config,
+        clock: &clock,
+        cache: None,
+    };
+    let mut events = Vec::new();
+    let report = healer.run(false, false, &|_| false, &mut |_| Ok(()), &mut |ev| {
+        events.push(ev)
+    });
+    // A fresh data directory: its directories are made, each a heal on record.
+    assert!(!report.applied.is_empty(), "{report:?}");
+    let wanted: Vec<OpsEvent> = report
+        .applied
+        .iter()
+        .cloned()
+        .map(OpsEvent::HealApplied)
+        .collect();
+    assert_eq!(events, wanted);
+    assert!(events.iter().all(|e| e.kind() == "heal.applied"));
+    // A dry run applies nothing and records nothing.
+    let mut none = Vec::new();
+    let dry = healer.run(true, false, &|_| false, &mut |_| Ok(()), &mut |ev| {
+        none.push(ev)
+    });
+    assert!(dry.applied.is_empty() && none.is_empty());
+}

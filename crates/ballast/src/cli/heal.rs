@@ -139,7 +139,7 @@ fn heal_here(
                 "no supervisor runs, so service {s} is not running here: nothing to restart"
             ))
         },
-        &mut |kind, body| ops.record(kind, body),
+        &mut |ev| ops.emit(&ev),
     );
     if !dry_run {
         for a in report
