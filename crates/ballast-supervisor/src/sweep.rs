@@ -70,36 +70,12 @@ impl Sweeper {
                 restarts.push(s.to_owned());
                 Ok(())
             },
-            &mut |ev| of.ops.emit(&ev),
+            // Each heal is journaled and logged as it is done (with before, after and the
+            // quarantine); each dangerous or skipped finding once.
+            &mut |ev| crate::main_loop::emit(of.ops, &ev, log),
         );
-        for a in &report.applied {
-            match &a.error {
-                None => log(&format!(
-                    "heal: {} {}: {} ({} -> {}){}",
-                    a.action.component,
-                    a.action.target,
-                    a.action.reason,
-                    a.before,
-                    a.after,
-                    a.quarantined
-                        .as_ref()
-                        .map(|q| format!(", original in {q}"))
-                        .unwrap_or_default()
-                )),
-                Some(e) => log(&format!(
-                    "heal failed: {} {}: {e}",
-                    a.action.component, a.action.target
-                )),
-            }
-        }
         for a in self.reported.new_findings(&report.plan) {
-            let level = match a.class {
-                ballast_core::heal::Class::Dangerous => "CRITICAL",
-                _ => "warning",
-            };
-            let finding = OpsEvent::HealFinding(a.clone());
-            log(&format!("{level}: {finding}"));
-            of.ops.emit(&finding);
+            crate::main_loop::emit(of.ops, &OpsEvent::HealFinding(a.clone()), log);
         }
         // What the health monitor sees of the healer: dangerous findings and failed heals.
         let findings = report

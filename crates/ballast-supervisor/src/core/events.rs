@@ -181,9 +181,6 @@ impl OpsEvent {
                 | OpsEvent::RecommendationExpired(_)
                 | OpsEvent::PolicyReleased { .. }
                 | OpsEvent::PolicyFileRestored { .. }
-                // The healer logs its own lines (with before, after and the quarantine).
-                | OpsEvent::HealApplied(_)
-                | OpsEvent::HealFinding(_)
                 | OpsEvent::OpsDropped { .. }
         )
     }
@@ -296,18 +293,30 @@ impl OpsEvent {
     fn fmt_heal(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OpsEvent::HealApplied(a) => match &a.error {
-                None => write!(
-                    f,
-                    "heal: {} {}: {}",
-                    a.action.component, a.action.target, a.action.reason
-                ),
+                None => {
+                    write!(
+                        f,
+                        "heal: {} {}: {} ({} -> {})",
+                        a.action.component, a.action.target, a.action.reason, a.before, a.after
+                    )?;
+                    match &a.quarantined {
+                        Some(q) => write!(f, ", original in {q}"),
+                        None => Ok(()),
+                    }
+                }
                 Some(e) => write!(
                     f,
                     "heal failed: {} {}: {e}",
                     a.action.component, a.action.target
                 ),
             },
-            OpsEvent::HealFinding(a) => write!(f, "{} {}: {}", a.component, a.target, a.reason),
+            OpsEvent::HealFinding(a) => {
+                let level = match a.class {
+                    ballast_core::heal::Class::Dangerous => "CRITICAL",
+                    _ => "warning",
+                };
+                write!(f, "{level}: {} {}: {}", a.component, a.target, a.reason)
+            }
             OpsEvent::OpsDropped { events } => {
                 write!(
                     f,
@@ -561,5 +570,54 @@ mod tests {
         );
         assert!(held.logged());
         assert!(!OpsEvent::PolicyReleased { by: "operator" }.logged());
+    }
+
+    /// The healer's lines as the sweep logged them by hand before they were the events'.
+    #[test]
+    fn the_healers_log_lines_are_the_ones_the_sweep_printed() {
+        use ballast_core::heal::{Action, Class, FailureClass, Op};
+        let action = |class| Action {
+            component: "artifact".into(),
+            target: "state/x.json".into(),
+            class,
+            failure: FailureClass::Transient,
+            op: Op::Report,
+            reason: "not valid JSON".into(),
+        };
+        let applied = |error: Option<&str>, quarantined: Option<&str>| {
+            OpsEvent::HealApplied(crate::heal::Applied {
+                action: action(Class::Heal),
+                error: error.map(str::to_owned),
+                before: "invalid".into(),
+                after: "default".into(),
+                quarantined: quarantined.map(str::to_owned),
+            })
+        };
+        let cases = [
+            (
+                applied(None, Some("quarantine/x.json")),
+                "heal: artifact state/x.json: not valid JSON (invalid -> default), original in quarantine/x.json",
+            ),
+            (
+                applied(None, None),
+                "heal: artifact state/x.json: not valid JSON (invalid -> default)",
+            ),
+            (
+                applied(Some("disk full"), None),
+                "heal failed: artifact state/x.json: disk full",
+            ),
+            (
+                OpsEvent::HealFinding(action(Class::Dangerous)),
+                "CRITICAL: artifact state/x.json: not valid JSON",
+            ),
+            (
+                OpsEvent::HealFinding(action(Class::Skip)),
+                "warning: artifact state/x.json: not valid JSON",
+            ),
+        ];
+        for (ev, line) in cases {
+            assert!(ev.logged(), "{ev:?}");
+            assert_eq!(ev.to_string(), line);
+        }
     }
 }
