@@ -15,17 +15,18 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 
 use ballast_core::Clock;
 use ballast_store::{Journal, JournalOptions, Layout, OpenPolicy, RealStorage, Storage};
-use serde_json::Value;
 
+use crate::core::OpsEvent;
 use crate::limits::OPS_BATCH_WAIT as BATCH_WAIT;
 pub use crate::limits::OPS_QUEUE_COUNT as QUEUE;
 
 /// The recorder (one, owned by the supervisor loop).
 pub struct Ops {
-    tx: Option<SyncSender<(String, Value)>>,
+    /// Events travel typed; the writer thread makes them records (the loop never serializes).
+    tx: Option<SyncSender<OpsEvent>>,
     /// Recorded during a loop iteration, handed to the writer at its end ([`Ops::flush`]) —
     /// after any spawn of that iteration, so waking the writer never delays a restart.
-    pending: std::cell::RefCell<Vec<(String, Value)>>,
+    pending: std::cell::RefCell<Vec<OpsEvent>>,
     dropped: Arc<AtomicU64>,
     /// Events dropped since the start (for the health monitor), and whether a write failed.
     dropped_total: Arc<AtomicU64>,
@@ -87,7 +88,7 @@ impl Ops {
         for h in &report.heals {
             log(&format!("heal: {} {}: {}", h.component, h.path, h.action));
         }
-        let (tx, rx) = mpsc::sync_channel::<(String, Value)>(QUEUE);
+        let (tx, rx) = mpsc::sync_channel::<OpsEvent>(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let lost = Arc::clone(&dropped);
         let failed_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -101,14 +102,13 @@ impl Ops {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter().take(QUEUE));
                 let n = lost.swap(0, Ordering::Relaxed);
-                let (kind, body) = crate::core::OpsEvent::OpsDropped { events: n }.record();
-                let dropped = (kind.to_owned(), body);
-                let items = (n > 0)
-                    .then_some(&dropped)
-                    .into_iter()
-                    .chain(batch.iter())
-                    .map(|(k, v)| (k.as_str(), v));
-                if let Err(e) = journal.append_many(items) {
+                let lost_events = (n > 0).then_some(OpsEvent::OpsDropped { events: n });
+                let records: Vec<_> = lost_events
+                    .iter()
+                    .chain(&batch)
+                    .map(OpsEvent::record)
+                    .collect();
+                if let Err(e) = journal.append_many(records.iter().map(|(k, v)| (*k, v))) {
                     failed_w.store(true, Ordering::Relaxed);
                     if !failed {
                         failed = true;
@@ -141,15 +141,14 @@ impl Ops {
     }
 
     /// Journal an event (no system call; see [`Ops::flush`]): its kind and its body. The
-    /// only way in: every record of the ops journal is an [`crate::core::OpsEvent`].
-    pub fn emit(&self, ev: &crate::core::OpsEvent) {
+    /// only way in: every record of the ops journal is an [`OpsEvent`].
+    pub fn emit(&self, ev: &OpsEvent) {
         if self.tx.is_none() {
             return;
         }
         let mut pending = self.pending.borrow_mut();
         if pending.len() < QUEUE {
-            let (kind, body) = ev.record();
-            pending.push((kind.to_owned(), body));
+            pending.push(ev.clone());
         } else {
             self.drop_one();
         }
