@@ -254,3 +254,60 @@ fn ballast_health_prints_the_last_report_byte_for_byte() {
          service runs again (risks: none)\n"
     );
 }
+
+/// A supervisor that answers `health` with a report of neither form (another Ballast version,
+/// say): `ballast health` says so and fails, text and `--json`, and never shows the last
+/// file as if no supervisor ran.
+#[test]
+fn ballast_health_refuses_a_live_answer_it_cannot_read() {
+    use std::io::{BufRead, BufReader, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::new(tmp.path().join("data"));
+    std::fs::create_dir_all(layout.state()).unwrap();
+    std::fs::create_dir_all(layout.run()).unwrap();
+    std::fs::create_dir_all(layout.engine_journal()).unwrap();
+    let last = HealthFile::Report(Box::new(full_report()));
+    files::health::write(&RealStorage, &layout, &last).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(layout.control_socket()).unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (conn, _) = listener.accept().unwrap();
+            let mut request = String::new();
+            BufReader::new(&conn).read_line(&mut request).unwrap();
+            assert_eq!(request, "{\"cmd\":\"health\"}\n");
+            (&conn)
+                .write_all(b"{\"result\":\"health\",\"report\":{\"overall\":\"HEALTHY\"}}\n")
+                .unwrap();
+        }
+    });
+    for json in [false, true] {
+        let mut c = common::ballast();
+        c.arg("health");
+        if json {
+            c.arg("--json");
+        }
+        let out = c.arg("--data-dir").arg(layout.root()).output().unwrap();
+        let (stdout, stderr) = (
+            common::process::text(&out.stdout),
+            common::process::text(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stderr.starts_with("ballast health: the supervisor on ")
+                && stderr.contains("answered with a health report this Ballast cannot read")
+                && stderr.contains("missing field `at`")
+                && stderr.contains("help: use the same Ballast version"),
+            "{stderr}"
+        );
+        if json {
+            let v: Value = serde_json::from_str(&stdout).unwrap();
+            assert!(
+                v["error"].as_str().unwrap().contains("cannot read"),
+                "{stdout}"
+            );
+        } else {
+            assert_eq!(stdout, "");
+        }
+    }
+    server.join().unwrap();
+}
