@@ -155,6 +155,7 @@ pub fn is_health_answer(line: &str) -> bool {
 /// every level exactly as `state/health.json` and every answer before this type; read as a
 /// health cycle's report, or else as the pending form written before the first cycle.
 mod health_answer {
+    use ballast_store::files::VERSION;
     use ballast_store::files::health::{HealthFile, HealthReport, Pending};
     use serde::de::Error as _;
     use serde::ser::Error as _;
@@ -169,6 +170,14 @@ mod health_answer {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HealthFile, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
         let full = match serde_json::from_value::<HealthReport>(value.clone()) {
+            // A newer format is refused by name, as `state/health.json`'s reader does.
+            Ok(HealthReport {
+                version: Some(v), ..
+            }) if v > VERSION => {
+                return Err(D::Error::custom(format!(
+                    "the report is of format version {v}; this Ballast reads version {VERSION}"
+                )));
+            }
             Ok(r) => return Ok(HealthFile::Report(Box::new(r))),
             Err(e) => e,
         };
@@ -269,6 +278,17 @@ mod tests {
             "{err}"
         );
         assert!(is_health_answer(bad));
+        let newer = format!(
+            r#"{{"result":"health","report":{}}}"#,
+            report.replacen('{', r#"{"version":2,"#, 1)
+        );
+        let err = serde_json::from_str::<Response>(&newer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("format version 2") && err.contains("reads version 1"),
+            "{err}"
+        );
         assert!(!is_health_answer(r#"{"result":"done","message":"x"}"#));
     }
 }
