@@ -171,6 +171,12 @@ pub enum ClientError {
     },
     #[error("talking to the supervisor on {path}: {why}")]
     Protocol { path: String, why: String },
+    /// The supervisor answered `health` with a report this Ballast cannot read (of another
+    /// Ballast version, or spoiled).
+    #[error(
+        "the supervisor on {path} answered with a health report this Ballast cannot read: {why}"
+    )]
+    UnreadableHealth { path: String, why: String },
 }
 
 pub use crate::limits::SOCKET_PATH_MAX_BYTES as MAX_SOCKET_PATH;
@@ -248,5 +254,15 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
             _ => proto(e.to_string()),
         })?;
     crate::protocol::check_version(answer.trim()).map_err(proto)?;
-    serde_json::from_str(answer.trim()).map_err(|e| proto(format!("bad answer ({e})")))
+    let answer = answer.trim();
+    serde_json::from_str(answer).map_err(|e| {
+        if crate::protocol::is_health_answer(answer) {
+            ClientError::UnreadableHealth {
+                path: path.clone(),
+                why: e.to_string(),
+            }
+        } else {
+            proto(format!("bad answer ({e})"))
+        }
+    })
 }

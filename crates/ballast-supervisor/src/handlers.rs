@@ -51,7 +51,7 @@ fn status_response<'a>(
         supervisor_pid: status.supervisor_pid,
         overall: status.overall.to_owned(),
         services,
-        health: status.health,
+        health: Box::new(status.health),
         config: status.config,
     }
 }

@@ -7,6 +7,7 @@
 //! version by name instead of misreading it.
 
 use ballast_core::Timestamp;
+use ballast_store::files::health::HealthFile;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this Ballast speaks.
@@ -85,7 +86,7 @@ pub enum Response {
         services: Vec<ServiceStatus>,
         /// Health and policy summary: overall, score, policy, issues, pending approvals.
         #[serde(default)]
-        health: HealthSummary,
+        health: Box<HealthSummary>,
         /// The configuration the supervisor runs: "FILE (how it was chosen)".
         #[serde(default)]
         config: Option<String>,
@@ -97,9 +98,10 @@ pub enum Response {
     Heal {
         report: Box<crate::heal::Report>,
     },
-    /// The health report.
+    /// The health report: `state/health.json`'s type, its members sorted as there.
     Health {
-        report: serde_json::Value,
+        #[serde(with = "health_answer")]
+        report: HealthFile,
     },
     Error {
         message: String,
@@ -137,6 +139,56 @@ pub struct PendingApproval {
     pub expires: Option<Timestamp>,
     pub id: String,
     pub risks: String,
+}
+
+/// Whether an answer line that did not read as a [`Response`] is a health answer (its report
+/// then is what could not be read).
+pub fn is_health_answer(line: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Tag {
+        result: String,
+    }
+    serde_json::from_str::<Tag>(line).is_ok_and(|t| t.result == "health")
+}
+
+/// The health report on the wire: written through a JSON value, so its members are sorted at
+/// every level exactly as `state/health.json` and every answer before this type; read as a
+/// health cycle's report, or else as the pending form written before the first cycle.
+mod health_answer {
+    use ballast_store::files::VERSION;
+    use ballast_store::files::health::{HealthFile, HealthReport, Pending};
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(report: &HealthFile, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_value(report)
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HealthFile, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let full = match serde_json::from_value::<HealthReport>(value.clone()) {
+            // A newer format is refused by name, as `state/health.json`'s reader does.
+            Ok(HealthReport {
+                version: Some(v), ..
+            }) if v > VERSION => {
+                return Err(D::Error::custom(format!(
+                    "the report is of format version {v}; this Ballast reads version {VERSION}"
+                )));
+            }
+            Ok(r) => return Ok(HealthFile::Report(Box::new(r))),
+            Err(e) => e,
+        };
+        serde_json::from_value::<Pending>(value)
+            .map(HealthFile::Pending)
+            .map_err(|_| {
+                D::Error::custom(format!(
+                    "the report is neither a health cycle's report ({full}) nor the pending form written before the first cycle"
+                ))
+            })
+    }
 }
 
 impl From<crate::core::ControlError> for Response {
@@ -191,5 +243,52 @@ mod tests {
         let back: HealthSummary =
             serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(back, s);
+    }
+
+    /// The health answer's line is the one the untyped answer was: `result` first, then the
+    /// report with its members sorted at every level; it reads back to the same value, and a
+    /// report of neither form is refused in words.
+    #[test]
+    fn the_health_answer_keeps_its_bytes_and_refuses_a_report_it_cannot_read() {
+        use ballast_store::files::health::{NotYet, Pending};
+        let report = r#"{"at":"1970-01-01T00:00:01.000Z","counts":{"critical":0,"degraded":0,"failed":0,"healthy":0,"issues":0,"subsystems":0,"unknown":0},"decided":[],"engine":null,"history":[],"issues":[],"live_start":null,"overall":"HEALTHY","policy":{"floor":null,"kill_switch":false,"latches":[],"outlook":{"in_ms":5,"text":"t","to":"ALLOW_ALL"},"policy":"ALLOW_ALL","reason":"start","since":"1970-01-01T00:00:00.000Z","size_multiplier":"1","trading_state":"ACTIVE"},"recommendations":[],"score":100,"subsystems":[],"trading_allowed":true}"#;
+        let pending = HealthFile::Pending(Pending {
+            overall: NotYet::Unknown,
+            policy: ballast_core::policy::Policy::NoNewTrades,
+        });
+        let full = HealthFile::Report(Box::new(serde_json::from_str(report).unwrap()));
+        for (file, bytes) in [
+            (pending, r#"{"overall":"UNKNOWN","policy":"NO_NEW_TRADES"}"#),
+            (full, report),
+        ] {
+            let line = serde_json::to_string(&Response::Health {
+                report: file.clone(),
+            })
+            .unwrap();
+            assert_eq!(line, format!(r#"{{"result":"health","report":{bytes}}}"#));
+            let back: Response = serde_json::from_str(&line).unwrap();
+            assert_eq!(back, Response::Health { report: file });
+        }
+        let bad = r#"{"result":"health","report":{"overall":"HEALTHY"}}"#;
+        let err = serde_json::from_str::<Response>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("neither a health cycle's report") && err.contains("missing field"),
+            "{err}"
+        );
+        assert!(is_health_answer(bad));
+        let newer = format!(
+            r#"{{"result":"health","report":{}}}"#,
+            report.replacen('{', r#"{"version":2,"#, 1)
+        );
+        let err = serde_json::from_str::<Response>(&newer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("format version 2") && err.contains("reads version 1"),
+            "{err}"
+        );
+        assert!(!is_health_answer(r#"{"result":"done","message":"x"}"#));
     }
 }

@@ -10,7 +10,6 @@ use ballast_core::heal::FailureClass;
 use ballast_core::health::Report;
 use ballast_core::policy::{Policy, PolicyState, Transition};
 use rustix::process::Signal;
-use serde_json::Value;
 
 use super::{ControlError, Files, KillSwitchFiles, OpsEvent, StatusView, Token};
 use crate::ServiceSpec;
@@ -135,7 +134,7 @@ pub enum FileWrite {
 #[derive(Debug, Clone, PartialEq)]
 pub enum View {
     Status(StatusView),
-    Health(Value),
+    Health(ballast_store::files::health::HealthFile),
     Heal(Option<Box<crate::heal::Report>>),
     Done(String),
 }

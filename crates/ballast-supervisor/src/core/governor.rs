@@ -11,7 +11,6 @@ use ballast_core::config::Config;
 use ballast_core::engine::EngineStatus;
 use ballast_core::health::{self, Advice, Approvals, Recommendation, Report};
 use ballast_core::policy::{self, Policy, PolicyState, Protections, Transition};
-use serde_json::Value;
 
 use super::events::OpsEvent;
 use super::{After, FileWrite, Step};
@@ -189,13 +188,9 @@ impl Governor {
         Step::Write(FileWrite::HealthReport(self.health_file()), after)
     }
 
-    /// The report as `state/health.json` and `GET /v1/health` carry it.
-    pub fn report_json(&self) -> Value {
-        self.health_file().to_value()
-    }
-
     /// The report of the last cycle, or the policy alone before it (the one type of
-    /// `state/health.json`, [`ballast_store::files::health`]).
+    /// `state/health.json`, [`ballast_store::files::health`], and of the control socket's and
+    /// `GET /v1/health`'s answer).
     pub fn health_file(&self) -> HealthFile {
         let Some(r) = self.report.as_ref() else {
             return HealthFile::Pending(Pending {

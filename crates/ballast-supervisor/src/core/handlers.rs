@@ -47,7 +47,7 @@ impl SupervisorCore {
     }
 
     fn health(&mut self, token: Token) {
-        let report = self.governor.report_json();
+        let report = self.governor.health_file();
         self.reply(token, Ok(View::Health(report)));
     }
 

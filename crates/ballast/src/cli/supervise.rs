@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballast_core::config::{Config, Readiness, ServiceKind};
+use ballast_core::health::{Issue, Recommendation, Status, SubsystemHealth, SubsystemId};
 use ballast_core::supervisor::{RestartPolicy, RestartRules};
+use ballast_store::files::health::{HealthFile, HealthReport};
 use ballast_supervisor::control::{self, Request, Response};
 use ballast_supervisor::{ServiceSpec, parse_signal};
 
@@ -393,39 +395,65 @@ fn print_stopped_logs(dir: &DataDir, services: &[control::ServiceStatus]) {
     }
 }
 
-/// `; steps down to ALLOW_ALL in 4 min 10 s if clear` (the hysteresis countdown), when known.
-fn outlook(text: &serde_json::Value) -> String {
-    text.as_str().map(|t| format!("; {t}")).unwrap_or_default()
-}
-
 /// `ballast health [--json]`.
 pub fn health(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     let Some((report, live)) = health_answer(dir, json) else {
         return Ok(exit::FAILURE);
     };
     if json {
-        out!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report.to_value())?);
         return Ok(exit::OK);
     }
+    let report = match report {
+        HealthFile::Report(report) => report,
+        HealthFile::Pending(pending) => {
+            // Before the first health cycle only the policy is known. This prints what the
+            // report read as JSON always printed for it — no time, `score null`, `safety
+            // policy ? ()` (the policy was looked for one level deeper) — on purpose: its
+            // bytes stay as they were.
+            if !live {
+                out!("no supervisor runs: the last report written (?)");
+            }
+            out!(
+                "health {} (score null), safety policy ? (), trading restricted",
+                serde_name(&pending.overall)
+            );
+            print_subsystems(&[]);
+            return Ok(exit::OK);
+        }
+    };
     print_health_head(&report, live);
-    print_subsystems(&report);
-    print_unhealthy_logs(dir, &report);
-    print_issues(&report);
-    print_recommendations(&report);
+    print_subsystems(&report.subsystems);
+    print_unhealthy_logs(dir, &report.subsystems);
+    print_issues(&report.issues);
+    print_recommendations(&report.recommendations);
     Ok(exit::OK)
 }
 
 /// The health report: the supervisor's answer (`true`: live), or else the last one it wrote
-/// (`false`). `None` when neither can be had (the error is printed, as JSON too with `json`).
-fn health_answer(dir: &DataDir, json: bool) -> Option<(serde_json::Value, bool)> {
+/// (`false`). `None` when neither can be had, or the supervisor's answer cannot be read (the
+/// error is printed, as JSON too with `json`).
+fn health_answer(dir: &DataDir, json: bool) -> Option<(HealthFile, bool)> {
     let sock = socket(dir);
+    let failed = |message: String, help: &str| {
+        if json {
+            out!("{}", serde_json::json!({ "error": message }));
+        }
+        eprintln!("ballast health: {message}\n    help: {help}");
+        None
+    };
     match control::call(&sock, &Request::Health) {
         Ok(Response::Health { report }) => Some((report, true)),
+        // A supervisor runs: its last file would be shown as if none did.
+        Err(e @ control::ClientError::UnreadableHealth { .. }) => failed(
+            e.to_string(),
+            "use the same Ballast version for the supervisor and the CLI (`ballast logs supervisor` says which runs)",
+        ),
         _ => {
             let layout = ballast_store::Layout::new(&dir.path);
             let file = layout.health_report();
             match ballast_store::files::health::read(&ballast_store::RealStorage, &layout) {
-                Ok(r) => Some((r.to_value(), false)),
+                Ok(r) => Some((r, false)),
                 Err(e) => {
                     // Why, unless it is simply not there (no supervisor has written one).
                     let why = if e.is_not_found() {
@@ -433,16 +461,14 @@ fn health_answer(dir: &DataDir, json: bool) -> Option<(serde_json::Value, bool)>
                     } else {
                         format!(" ({})", e.reason())
                     };
-                    let message = format!(
-                        "no supervisor answers on {} and {} cannot be read{why}",
-                        sock.display(),
-                        file.display()
-                    );
-                    if json {
-                        out!("{}", serde_json::json!({ "error": message }));
-                    }
-                    eprintln!("ballast health: {message}\n    help: start it with `ballast run`");
-                    None
+                    failed(
+                        format!(
+                            "no supervisor answers on {} and {} cannot be read{why}",
+                            sock.display(),
+                            file.display()
+                        ),
+                        "start it with `ballast run`",
+                    )
                 }
             }
         }
@@ -450,58 +476,57 @@ fn health_answer(dir: &DataDir, json: bool) -> Option<(serde_json::Value, bool)>
 }
 
 /// `health`: where the report comes from (when no supervisor runs) and the overall line.
-fn print_health_head(report: &serde_json::Value, live: bool) {
+fn print_health_head(report: &HealthReport, live: bool) {
     if !live {
         out!(
             "no supervisor runs: the last report written ({})",
-            report["at"].as_str().unwrap_or("?")
+            report.at
         );
     }
+    let policy = &report.policy;
     out!(
         "health {} (score {}), safety policy {} ({}), trading {}{}",
-        report["overall"].as_str().unwrap_or("?"),
-        report["score"],
-        report["policy"]["policy"].as_str().unwrap_or("?"),
-        report["policy"]["reason"].as_str().unwrap_or(""),
-        if report["trading_allowed"] == true {
+        report.overall.as_str(),
+        report.score,
+        policy.policy.as_str(),
+        policy.reason,
+        if report.trading_allowed {
             "allowed"
         } else {
             "restricted"
         },
-        outlook(&report["policy"]["outlook"]["text"])
+        // `; steps down to ALLOW_ALL in 4 min 10 s if clear` (the hysteresis countdown).
+        policy
+            .outlook
+            .as_ref()
+            .map(|o| format!("; {}", o.text))
+            .unwrap_or_default()
     );
 }
 
 /// `health`: the table of subsystems with their checks' details.
-fn print_subsystems(report: &serde_json::Value) {
+fn print_subsystems(subsystems: &[SubsystemHealth]) {
     out!(
         "{:<22} {:<9} {:>9}  DETAILS",
         "SUBSYSTEM",
         "STATUS",
         "LATENCY"
     );
-    for s in report["subsystems"].as_array().into_iter().flatten() {
-        let details: Vec<String> = s["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                format!(
-                    "{}: {}",
-                    c["name"].as_str().unwrap_or(""),
-                    c["detail"].as_str().unwrap_or("")
-                )
-            })
+    for s in subsystems {
+        let details: Vec<String> = s
+            .checks
+            .iter()
+            .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
         out!(
             "{:<22} {:<9} {:>7}us  {}",
             format!(
                 "{}{}",
-                s["name"].as_str().unwrap_or("?"),
-                if s["critical"] == true { " *" } else { "" }
+                s.subsystem.name,
+                if s.subsystem.critical { " *" } else { "" }
             ),
-            s["status"].as_str().unwrap_or("?"),
-            s["latency_us"].as_u64().unwrap_or(0),
+            s.status.as_str(),
+            s.latency_us,
             details.join("; ")
         );
     }
@@ -509,15 +534,12 @@ fn print_subsystems(report: &serde_json::Value) {
 
 /// `health`: a service that is not healthy: its last log lines (the exit reason is usually
 /// there).
-fn print_unhealthy_logs(dir: &DataDir, report: &serde_json::Value) {
-    for sub in report["subsystems"].as_array().into_iter().flatten() {
-        let Some(ballast_core::health::SubsystemId::Service(name)) = sub["name"]
-            .as_str()
-            .map(ballast_core::health::SubsystemId::parse)
-        else {
+fn print_unhealthy_logs(dir: &DataDir, subsystems: &[SubsystemHealth]) {
+    for sub in subsystems {
+        let SubsystemId::Service(name) = SubsystemId::parse(&sub.subsystem.name) else {
             continue;
         };
-        if sub["status"] == "HEALTHY" {
+        if sub.status == Status::Healthy {
             continue;
         }
         let tail = super::logs::tail(&dir.path, &name, STATUS_LOG_LINES);
@@ -531,45 +553,46 @@ fn print_unhealthy_logs(dir: &DataDir, report: &serde_json::Value) {
 }
 
 /// `health`: one line per open issue.
-fn print_issues(report: &serde_json::Value) {
-    for i in report["issues"].as_array().into_iter().flatten() {
+fn print_issues(issues: &[Issue]) {
+    for i in issues {
         out!(
             "issue {} {} ({}): {}{}{}",
-            i["severity"].as_str().unwrap_or("?"),
-            i["id"].as_str().unwrap_or("?"),
-            serde_json::from_value::<ballast_core::policy::Policy>(i["policy"].clone())
-                .map_or("policy unknown", |p| p.effect()),
-            i["symptoms"][0].as_str().unwrap_or(""),
-            i["root_cause"]
-                .as_str()
+            i.severity.as_str(),
+            i.id,
+            i.policy.effect(),
+            i.symptoms.first().map_or("", String::as_str),
+            i.root_cause
+                .as_deref()
                 .map(|c| format!("; cause: {c}"))
                 .unwrap_or_default(),
-            i["affects"]
-                .as_array()
-                .filter(|a| !a.is_empty())
-                .map(|a| format!(
-                    "; affects {}",
-                    a.iter()
-                        .filter_map(|x| x.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .unwrap_or_default()
+            if i.affects.is_empty() {
+                String::new()
+            } else {
+                format!("; affects {}", i.affects.join(", "))
+            }
         );
     }
 }
 
 /// `health`: one line per recommendation.
-fn print_recommendations(report: &serde_json::Value) {
-    for r in report["recommendations"].as_array().into_iter().flatten() {
+fn print_recommendations(recommendations: &[Recommendation]) {
+    for r in recommendations {
         out!(
             "recommendation {} [{}] priority {}: {} (risks: {})",
-            r["id"].as_str().unwrap_or("?"),
-            r["state"].as_str().unwrap_or("?"),
-            r["priority"],
-            r["expected"].as_str().unwrap_or(""),
-            r["risks"].as_str().unwrap_or("")
+            r.id,
+            serde_name(&r.state),
+            r.advice.priority,
+            r.advice.expected,
+            r.advice.risks
         );
+    }
+}
+
+/// An enum's name as it serializes (`PENDING`), for those without an `as_str`.
+fn serde_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "?".to_owned(),
     }
 }
 
