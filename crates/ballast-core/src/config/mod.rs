@@ -9,6 +9,7 @@ pub mod checks;
 mod error;
 mod load;
 mod model;
+pub mod reload;
 mod rules;
 pub mod schema;
 mod services;

@@ -1,0 +1,386 @@
+//! The reload plan (issue 12, item 1): from the running configuration and a newly validated one,
+//! which keys changed and what each takes — applied live, a service restarted, started or
+//! stopped, or refused ("restart Ballast to change general.mode"). Pure: it decides, the
+//! supervisor acts. A plan with any refusal is refused whole: nothing of it is applied.
+//!
+//! What a key takes is decided by comparing the typed fields; every section is destructured in
+//! full, so a field added to the model does not compile until it is classified here. The diff's
+//! text (old and new value) comes from the JSON form of both configurations, secrets masked.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::model::*;
+
+/// What a changed key takes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    /// Guard and risk limits: the engine adopts them at the next bar boundary (journaled as a
+    /// settings record, so replay sees them).
+    EngineSettings,
+    /// `[health]` thresholds and intervals: the health cycle uses them from its next round.
+    HealthSettings,
+    /// `[heal]` (the policy's sweep): the healer uses it from its next sweep.
+    HealSettings,
+    /// `[[checks]]`: the declared checks are replaced.
+    Checks,
+    /// `[[artifacts]]`: the declared artifacts are replaced.
+    Artifacts,
+    /// A changed `[[services]]` entry: that service, and only it, is restarted.
+    Restart(String),
+    /// A new `[[services]]` entry: it is started.
+    Start(String),
+    /// A removed `[[services]]` entry: it is stopped.
+    Stop(String),
+}
+
+/// One line of the diff: the key path, its old and new value (`None`: absent on that side),
+/// as JSON text, a secret as `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// A key that cannot change while Ballast runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub key: String,
+}
+
+impl Refusal {
+    /// The words the operator sees.
+    pub fn message(&self) -> String {
+        format!(
+            "{} cannot change while Ballast runs: restart Ballast to change {}",
+            self.key, self.key
+        )
+    }
+}
+
+/// The plan: the diff, and either the actions to apply or the refusals that stop all of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadPlan {
+    /// Every changed key, in configuration order.
+    pub diff: Vec<Change>,
+    /// What to do, each once, in a fixed order; empty when the plan is refused.
+    pub actions: Vec<Action>,
+    /// The keys that cannot change live; any one refuses the whole plan.
+    pub refused: Vec<Refusal>,
+}
+
+impl ReloadPlan {
+    /// Nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.diff.is_empty()
+    }
+
+    /// Refused whole: nothing of it may be applied.
+    pub fn is_refused(&self) -> bool {
+        !self.refused.is_empty()
+    }
+}
+
+/// The key names whose values are never shown (compared without case, `-` and `_`).
+const SECRET_WORDS: &[&str] = &[
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "apikey",
+    "credential",
+    "privatekey",
+    "passphrase",
+];
+
+/// `name` says it holds a secret.
+pub fn is_secret(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_WORDS.iter().any(|w| folded.contains(w))
+}
+
+/// Push `section.field` for each listed field that differs; the destructuring is exhaustive,
+/// so a new field of the section must be listed (and so classified) before this compiles.
+macro_rules! changed_fields {
+    ($keys:ident, $old:ident, $new:ident, $section:ident: $ty:ident, [$($f:ident),* $(,)?]) => {{
+        let $ty { $($f: _),* } = &$old.$section;
+        $(
+            if $old.$section.$f != $new.$section.$f {
+                $keys.push(concat!(stringify!($section), ".", stringify!($f)));
+            }
+        )*
+    }};
+}
+
+/// The changed keys of the sections that cannot change live.
+fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut k = Vec::new();
+    changed_fields!(k, old, new, general: General, [mode, data_dir]);
+    changed_fields!(k, old, new, engine: Engine, [enabled, inbox_quarantine_max_bytes]);
+    changed_fields!(k, old, new, journal: Journal, [
+        segment_max_bytes, max_record_bytes, max_pending_bytes, snapshot_every_records,
+        snapshot_retain,
+    ]);
+    changed_fields!(k, old, new, feed: Feed, [
+        kind, replay_file, symbols, bars_per_second, skip_bad_rows, seed, synthetic_start_price,
+        synthetic_volatility_pct,
+    ]);
+    changed_fields!(k, old, new, universe: Universe, [
+        min_avg_dollar_volume_usd, window_bars, force_eligible,
+    ]);
+    changed_fields!(k, old, new, strategy: Strategy, [kind, fast, slow, qty, allow_short]);
+    changed_fields!(k, old, new, paper: Paper, [
+        starting_cash_usd, slippage_bps, fee_bps, participation, latency_ms,
+    ]);
+    changed_fields!(k, old, new, api: Api, [bind, port, allow_remote]);
+    k
+}
+
+/// The changed keys of the sections applied live, each with its action.
+fn live_keys(old: &Config, new: &Config) -> Vec<(&'static str, Action)> {
+    let mut engine = Vec::new();
+    changed_fields!(engine, old, new, guard: Guard, [
+        max_position_notional_usd, max_notional_per_order_usd, max_portfolio_exposure_pct,
+        max_concentration_per_symbol_pct, max_price_deviation_pct, min_cooldown_minutes,
+        min_cooldown_bars, max_open_orders, max_orders_per_second, max_orders_per_minute,
+        allow_direction_flip, duplicate_window_secs, daily_loss_limit_pct, max_drawdown_pct,
+        stop_loss_streak, stop_loss_window_minutes, stop_loss_cooldown_minutes,
+    ]);
+    changed_fields!(engine, old, new, risk: Risk, [
+        max_total_at_risk_pct, max_trim_failures_before_alert,
+    ]);
+    let mut health = Vec::new();
+    changed_fields!(health, old, new, health: Health, [
+        cycle_ms, critical_interval_secs, interval_secs, hysteresis_secs, feed_degraded_secs,
+        feed_critical_secs, engine_degraded_secs, engine_critical_secs, error_rate_degraded_pct,
+        error_rate_critical_pct, cpu_degraded_pct, memory_degraded_pct, disk_free_min_pct,
+        resource_window_secs, recommendation_ttl_secs, history,
+    ]);
+    let mut heal = Vec::new();
+    changed_fields!(heal, old, new, heal: Heal, [sweep_secs]);
+    let tag = |keys: Vec<&'static str>, a: Action| keys.into_iter().map(move |k| (k, a.clone()));
+    tag(engine, Action::EngineSettings)
+        .chain(tag(health, Action::HealthSettings))
+        .chain(tag(heal, Action::HealSettings))
+        .collect()
+}
+
+/// One entry of an array of tables, its identity and its typed value.
+struct Entry<'a, T> {
+    id: String,
+    value: &'a T,
+}
+
+fn entries<T>(items: &[T], id: impl Fn(&T) -> String) -> Vec<Entry<'_, T>> {
+    items
+        .iter()
+        .map(|value| Entry {
+            id: id(value),
+            value,
+        })
+        .collect()
+}
+
+/// The entries (by identity) added, removed and changed between `old` and `new`, in the order
+/// of `old` then the additions in the order of `new`.
+fn entry_changes<'a, T: PartialEq>(
+    old: &[Entry<'a, T>],
+    new: &[Entry<'a, T>],
+) -> Vec<(String, EntryChange)> {
+    let new_by_id: BTreeMap<&str, &T> = new.iter().map(|e| (e.id.as_str(), e.value)).collect();
+    let old_by_id: BTreeMap<&str, &T> = old.iter().map(|e| (e.id.as_str(), e.value)).collect();
+    let mut out = Vec::new();
+    for e in old {
+        match new_by_id.get(e.id.as_str()) {
+            None => out.push((e.id.clone(), EntryChange::Removed)),
+            Some(n) if *n != e.value => out.push((e.id.clone(), EntryChange::Changed)),
+            Some(_) => {}
+        }
+    }
+    for e in new {
+        if !old_by_id.contains_key(e.id.as_str()) {
+            out.push((e.id.clone(), EntryChange::Added));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryChange {
+    Added,
+    Removed,
+    Changed,
+}
+
+fn artifact_id(a: &ArtifactConfig) -> String {
+    format!("{}:{}", a.service, a.path)
+}
+
+/// The plan from the running configuration `old` to the validated `new` one.
+pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
+    // Every section is classified below: a new one does not compile until it is.
+    let Config {
+        general: _,
+        engine: _,
+        journal: _,
+        feed: _,
+        universe: _,
+        strategy: _,
+        guard: _,
+        paper: _,
+        risk: _,
+        api: _,
+        health: _,
+        heal: _,
+        services: _,
+        artifacts: _,
+        checks: _,
+    } = old;
+    let (old_json, new_json) = (json(old), json(new));
+    let mut plan = ReloadPlan::default();
+    let mut actions = Vec::new();
+    for key in fixed_keys(old, new) {
+        plan.diff.extend(diff_key(&old_json, &new_json, key));
+        plan.refused.push(Refusal {
+            key: key.to_string(),
+        });
+    }
+    for (key, action) in live_keys(old, new) {
+        plan.diff.extend(diff_key(&old_json, &new_json, key));
+        actions.push(action);
+    }
+    let services = entry_changes(
+        &entries(&old.services, |s| s.name.clone()),
+        &entries(&new.services, |s| s.name.clone()),
+    );
+    for (name, change) in services {
+        let id = |s: &ServiceConfig| s.name == name;
+        plan.diff.extend(diff_entry(
+            "services",
+            &name,
+            &old.services,
+            &new.services,
+            id,
+        ));
+        actions.push(match change {
+            EntryChange::Added => Action::Start(name),
+            EntryChange::Removed => Action::Stop(name),
+            EntryChange::Changed => Action::Restart(name),
+        });
+    }
+    let checks = entry_changes(
+        &entries(&old.checks, |c| c.name.clone()),
+        &entries(&new.checks, |c| c.name.clone()),
+    );
+    for (name, _) in checks {
+        let id = |c: &CheckConfig| c.name == name;
+        plan.diff
+            .extend(diff_entry("checks", &name, &old.checks, &new.checks, id));
+        actions.push(Action::Checks);
+    }
+    let artifacts = entry_changes(
+        &entries(&old.artifacts, artifact_id),
+        &entries(&new.artifacts, artifact_id),
+    );
+    for (name, _) in artifacts {
+        let id = |a: &ArtifactConfig| artifact_id(a) == name;
+        plan.diff.extend(diff_entry(
+            "artifacts",
+            &name,
+            &old.artifacts,
+            &new.artifacts,
+            id,
+        ));
+        actions.push(Action::Artifacts);
+    }
+    if !plan.is_refused() {
+        actions.sort();
+        actions.dedup();
+        plan.actions = actions;
+    }
+    plan
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The diff lines under `section.field`.
+fn diff_key(old: &Value, new: &Value, key: &str) -> Vec<Change> {
+    let pointer = format!("/{}", key.replace('.', "/"));
+    diff_values(key, old.pointer(&pointer), new.pointer(&pointer))
+}
+
+/// The diff lines of the entry `array[id]` (either side may lack it).
+fn diff_entry<T: serde::Serialize>(
+    array: &str,
+    id: &str,
+    old: &[T],
+    new: &[T],
+    is: impl Fn(&T) -> bool,
+) -> Vec<Change> {
+    let old = old.iter().find(|e| is(e)).map(json);
+    let new = new.iter().find(|e| is(e)).map(json);
+    diff_values(&format!("{array}[{id}]"), old.as_ref(), new.as_ref())
+}
+
+/// The leaves (objects flattened, arrays and scalars whole) that differ under `prefix`. They
+/// are compared by their real text and shown masked, so a changed secret is seen as changed.
+fn diff_values(prefix: &str, old: Option<&Value>, new: Option<&Value>) -> Vec<Change> {
+    let (mut o, mut n) = (BTreeMap::new(), BTreeMap::new());
+    if let Some(v) = old {
+        leaves(prefix, v, false, &mut o);
+    }
+    if let Some(v) = new {
+        leaves(prefix, v, false, &mut n);
+    }
+    let keys: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+    let shown = |leaf: Option<&Leaf>| {
+        leaf.map(|l| {
+            if l.secret {
+                "***".to_string()
+            } else {
+                l.text.clone()
+            }
+        })
+    };
+    keys.into_iter()
+        .filter(|k| o.get(*k).map(|l| &l.text) != n.get(*k).map(|l| &l.text))
+        .map(|k| Change {
+            key: k.clone(),
+            old: shown(o.get(k)),
+            new: shown(n.get(k)),
+        })
+        .collect()
+}
+
+/// A leaf's value as JSON text, and whether it is under a secret's name.
+struct Leaf {
+    text: String,
+    secret: bool,
+}
+
+/// The leaves of `value` by key path.
+fn leaves(path: &str, value: &Value, secret: bool, out: &mut BTreeMap<String, Leaf>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let child = format!("{path}.{k}");
+                leaves(&child, v, secret || is_secret(k), out);
+            }
+        }
+        _ => {
+            let text = value.to_string();
+            out.insert(path.to_string(), Leaf { text, secret });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
