@@ -105,6 +105,14 @@ pub fn is_secret(name: &str) -> bool {
     SECRET_WORDS.iter().any(|w| folded.contains(w))
 }
 
+/// `text` holds a URL with a user and password (`scheme://user:pass@host`).
+fn has_credentials(text: &str) -> bool {
+    text.split("://").skip(1).any(|rest| {
+        let authority = rest.split(['/', '?', '#', '"']).next().unwrap_or("");
+        authority.contains('@')
+    })
+}
+
 /// Push `section.field` for each listed field that differs; the destructuring is exhaustive,
 /// so a new field of the section must be listed (and so classified) before this compiles.
 macro_rules! changed_fields {
@@ -118,7 +126,10 @@ macro_rules! changed_fields {
     }};
 }
 
-/// The changed keys of the sections that cannot change live.
+/// The changed keys of the sections that cannot change live: where the data and the journal
+/// are, the mode, the engine on or off and its quarantine bound (fixed at its start), the feed,
+/// universe and strategy (a running strategy's state was built on them; replay must see one),
+/// the paper broker's account and fills, and the API's socket.
 fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut k = Vec::new();
     changed_fields!(k, old, new, general: General, [mode, data_dir]);
@@ -366,7 +377,9 @@ struct Leaf {
     secret: bool,
 }
 
-/// The leaves of `value` by key path.
+/// The leaves of `value` by key path. A value is masked when its key names a secret (and all
+/// under it), or when its own text does (`--api-key=…` in a service's args) or carries a
+/// URL's password: a journal must not keep them, and over-masking only hides a value.
 fn leaves(path: &str, value: &Value, secret: bool, out: &mut BTreeMap<String, Leaf>) {
     match value {
         Value::Object(map) => {
@@ -377,6 +390,7 @@ fn leaves(path: &str, value: &Value, secret: bool, out: &mut BTreeMap<String, Le
         }
         _ => {
             let text = value.to_string();
+            let secret = secret || is_secret(&text) || has_credentials(&text);
             out.insert(path.to_string(), Leaf { text, secret });
         }
     }

@@ -259,3 +259,31 @@ fn one_refusal_among_several_changes_refuses_the_whole_plan() {
         ]
     );
 }
+
+#[test]
+fn a_secret_in_a_value_or_a_url_password_is_masked_too() {
+    let old = config(TWO_SERVICES);
+    let new = config(&TWO_SERVICES.replace(
+        "args = [\"bot.py\"]",
+        "args = [\"bot.py\", \"--api-key=abc123\"]\nreadiness_url = \"http://me:hunter2@127.0.0.1:8080/ready\"",
+    ));
+    let p = plan(&old, &new);
+    assert_eq!(p.actions, vec![Action::Restart("bot".into())]);
+    let shown = |key: &str| {
+        p.diff
+            .iter()
+            .find(|c| c.key == key)
+            .and_then(|c| c.new.clone())
+    };
+    assert_eq!(shown("services[bot].args").as_deref(), Some("***"));
+    assert_eq!(shown("services[bot].readiness_url").as_deref(), Some("***"));
+    assert_eq!(
+        p.diff
+            .iter()
+            .find(|c| c.key == "services[bot].args")
+            .and_then(|c| c.old.clone()),
+        Some("[\"bot.py\"]".to_string()),
+        "a value that holds no secret is still shown"
+    );
+    assert!(!has_credentials("\"http://127.0.0.1:8080/a@b\""));
+}
