@@ -412,12 +412,10 @@ fn the_kill_switch_halts_trading_survives_a_restart_and_is_released_only_by_resu
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let cli = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ballast"))
+        common::ballast()
             .args(args)
             .arg("--data-dir")
             .arg(&data)
-            .env_remove("BALLAST_HOME")
-            .env_remove("BALLAST_CONFIG")
             .output()
             .unwrap()
     };
@@ -1014,12 +1012,10 @@ fn part_e_a_kill_switch_file_removed_by_hand_releases_nothing_only_resume_does()
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let cli = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ballast"))
+        common::ballast()
             .args(args)
             .arg("--data-dir")
             .arg(&data)
-            .env_remove("BALLAST_HOME")
-            .env_remove("BALLAST_CONFIG")
             .output()
             .unwrap()
     };

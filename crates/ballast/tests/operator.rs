@@ -758,19 +758,7 @@ fn relative_paths_written_in_a_configuration_file_are_that_file_s_directory_s() 
 #[test]
 fn item_12_a_fifo_or_a_device_as_the_engine_heartbeat_blocks_no_reader() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = ballast(
-        &[
-            "engine",
-            "--standalone",
-            "--data-dir",
-            "d",
-            "--max-bars",
-            "30",
-            "--bars-per-second",
-            "0",
-        ],
-        tmp.path(),
-    );
+    let out = engine_30_bars(tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let hb = tmp.path().join("d/run/engine.heartbeat");
     for kind in ["fifo", "device"] {
@@ -830,19 +818,7 @@ fn item_12_a_fifo_or_a_device_as_the_engine_heartbeat_blocks_no_reader() {
 #[test]
 fn item_8_the_engine_writes_nothing_through_a_symlinked_journal_or_state_and_the_tools_say_so() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = ballast(
-        &[
-            "engine",
-            "--standalone",
-            "--data-dir",
-            "d",
-            "--max-bars",
-            "30",
-            "--bars-per-second",
-            "0",
-        ],
-        tmp.path(),
-    );
+    let out = engine_30_bars(tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     for dir in ["journal/engine", "state"] {
         let d = tmp.path().join(format!("d-{}", dir.replace('/', "-")));
@@ -1173,4 +1149,21 @@ fn item_2_a_replaced_policy_file_is_written_again_and_a_clone_s_release_lowers_n
     let err = text(&out.stderr);
     assert!(err.contains("not written for this data directory"), "{err}");
     assert!(!err.contains("-> ALLOW_ALL"), "{err}");
+}
+
+/// A standalone engine of 30 bars, as fast as the feed goes, on the data directory `d` in `cwd`.
+fn engine_30_bars(cwd: &std::path::Path) -> std::process::Output {
+    ballast(
+        &[
+            "engine",
+            "--standalone",
+            "--data-dir",
+            "d",
+            "--max-bars",
+            "30",
+            "--bars-per-second",
+            "0",
+        ],
+        cwd,
+    )
 }

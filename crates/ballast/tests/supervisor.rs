@@ -14,6 +14,18 @@ use common::*;
 
 const NO_ENGINE: &str = "[engine]\nenabled = false\n";
 
+/// No engine, and one service `name` that sleeps until it is stopped.
+fn sleeper(name: &str) -> String {
+    format!(
+        "{NO_ENGINE}
+[[services]]
+name = \"{name}\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1000\"]
+"
+    )
+}
+
 #[test]
 fn a_crashing_service_is_restarted_until_its_budget_then_failed_until_reset() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1436,17 +1448,7 @@ fn part_e_a_deleted_lock_file_does_not_let_a_second_runtime_onto_the_data_direct
 #[test]
 fn part_e_a_supervisor_never_unlinks_a_control_socket_it_did_not_create() {
     let tmp = tempfile::tempdir().unwrap();
-    let sup = Sup::start(
-        &tmp.path().join("a"),
-        &format!(
-            "{NO_ENGINE}
-[[services]]
-name = \"bot\"
-command = \"/bin/sh\"
-args = [\"-c\", \"exec sleep 1000\"]
-"
-        ),
-    );
+    let sup = Sup::start(&tmp.path().join("a"), &sleeper("bot"));
     let sock = sup.dir.join("data/run/supervisor.sock");
     // Another socket put in its place (as another runtime would have bound it).
     let other = sup.dir.join("data/run/other.sock");
@@ -1662,17 +1664,7 @@ fn part_e_a_data_directory_with_a_long_path_runs_and_answers() {
 #[test]
 fn part_e_a_removed_control_socket_names_the_running_supervisor_and_offline_heal_refuses() {
     let tmp = tempfile::tempdir().unwrap();
-    let sup = Sup::start(
-        &tmp.path().join("a"),
-        &format!(
-            "{NO_ENGINE}
-[[services]]
-name = \"bot\"
-command = \"/bin/sh\"
-args = [\"-c\", \"exec sleep 1000\"]
-"
-        ),
-    );
+    let sup = Sup::start(&tmp.path().join("a"), &sleeper("bot"));
     sup.wait_for("bot running", |s| state(s, "bot") == "RUNNING");
     std::fs::remove_file(sup.dir.join("data/run/supervisor.sock")).unwrap();
     let out = sup.cli(&["status"]);
