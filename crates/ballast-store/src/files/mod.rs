@@ -77,6 +77,11 @@ impl FileError {
     pub fn reason(&self) -> String {
         match self {
             FileError::Invalid { detail, .. } => detail.clone(),
+            FileError::Version {
+                found, supported, ..
+            } => format!(
+                "format version {found}, newer than version {supported} that this Ballast reads: a newer Ballast wrote it"
+            ),
             other => other.to_string(),
         }
     }
