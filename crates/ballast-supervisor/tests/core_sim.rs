@@ -716,3 +716,51 @@ fn an_approved_floor_is_persisted_before_it_is_confirmed_and_says_so_when_it_can
     });
     assert!(wrote_switch, "the kill switch's file is what engages it");
 }
+
+/// The health report's outlook as last written.
+fn written_outlook(out: &[(u64, Output)]) -> Option<String> {
+    out.iter().rev().find_map(|(_, o)| match o {
+        Output::Write {
+            file: FileWrite::HealthReport(ballast_store::files::health::HealthFile::Report(r)),
+            ..
+        } => Some(
+            r.policy
+                .outlook
+                .as_ref()
+                .map_or(String::new(), |o| o.text.clone()),
+        ),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_outlook_written_after_a_release_is_the_new_policys() {
+    let mut sim = Sim::new(Vec::new());
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report(Status::Failed, at),
+        engine: None,
+        files: files.clone(),
+    })));
+    assert_eq!(sim.core.policy().0, Policy::EmergencyShutdown);
+    sim.run_for(1_000);
+    let at = sim.now().wall;
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report(Status::Healthy, at),
+        engine: None,
+        files: files.clone(),
+    })));
+    sim.take();
+    let released = sim.control(Request::Release);
+    assert!(matches!(released, Ok(View::Done(_))), "{released:?}");
+    assert_eq!(sim.core.policy().0, Policy::AllowAll);
+    let outlook = written_outlook(&sim.take()).expect("the report is written after a release");
+    assert!(
+        !outlook.contains("EMERGENCY_SHUTDOWN"),
+        "the report written after the release says where ALLOW_ALL goes, not the old policy: {outlook:?}"
+    );
+}

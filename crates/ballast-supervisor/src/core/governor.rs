@@ -278,13 +278,32 @@ impl Governor {
             account: None,
         };
         let rec = self.reconciliation();
-        policy::release(&mut self.policy, &input, rec, now).map_err(Some)
+        let released = policy::release(&mut self.policy, &input, rec, now).map_err(Some)?;
+        self.refresh_outlook(now);
+        Ok(released)
+    }
+
+    /// The outlook follows every change of the policy, not only a cycle's: the report written
+    /// after a release or an approved floor says where the new policy goes.
+    fn refresh_outlook(&mut self, now: Timestamp) {
+        let Some(report) = self.report.as_ref() else {
+            return;
+        };
+        let account = self.account();
+        let input = policy::Input {
+            kill_switch: self.kill_switch,
+            report,
+            account: account.as_ref(),
+        };
+        self.outlook = policy::outlook(&self.policy, &input, self.hysteresis_ms, now);
     }
 
     /// Put an operator floor under the policy (pause trading, safe profile, defensive exit)
     /// and apply it now ([`policy::set_floor`]; the policy file is then to be written).
     pub fn set_floor(&mut self, floor: Policy, now: Timestamp) -> Option<Transition> {
-        policy::set_floor(&mut self.policy, floor, now)
+        let changed = policy::set_floor(&mut self.policy, floor, now);
+        self.refresh_outlook(now);
+        changed
     }
 
     pub fn approve(&mut self, id: &str, now: Timestamp) -> Result<Recommendation, String> {
