@@ -44,6 +44,8 @@ fn status_response<'a>(
                 failures_in_window: v.failures_in_window,
                 max_restarts: v.max_restarts,
                 heartbeat_age_ms: readiness::heartbeat_age_ms(heartbeat),
+                covering: v.covering,
+                covered_by: v.covered_by,
             }
         })
         .collect();

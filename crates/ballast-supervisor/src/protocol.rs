@@ -55,6 +55,14 @@ pub enum Request {
     /// Leave EMERGENCY_SHUTDOWN (and clear latched protections and operator floors), given a
     /// clean reconciliation and a released kill switch.
     Release,
+    /// Disable a supportive service (stopped, kept stopped) or check (not run) until
+    /// `Enable`; it shows DISABLED and is not counted in the health.
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
 }
 
 /// One service as `status` reports it.
@@ -74,6 +82,12 @@ pub struct ServiceStatus {
     /// Age of the service's heartbeat file, if it has one.
     #[serde(default)]
     pub heartbeat_age_ms: Option<u64>,
+    /// A fallback service started now: the service it covers for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covering: Option<String>,
+    /// A service whose fallback is covering for it now: that fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered_by: Option<String>,
 }
 
 /// The answer.

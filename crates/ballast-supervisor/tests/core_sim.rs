@@ -66,6 +66,8 @@ impl Sim {
                 sweep_every: Duration::from_secs(10),
                 config_file: None,
                 supervisor_pid: 1,
+                checks: Vec::new(),
+                disabled: Ok(Vec::new()),
             },
             governor,
             now,
@@ -252,6 +254,8 @@ fn spec(name: &str) -> ServiceSpec {
         http_ready: None,
         stop_signal: Signal::TERM,
         stop_timeout: Duration::from_secs(5),
+        on_failure_disable: false,
+        fallback: None,
     }
 }
 
