@@ -1001,3 +1001,74 @@ fn a_fallback_stands_by_covers_a_failed_primary_and_hands_back_after_its_min_upt
     assert!(lifecycle_events(&out).iter().any(|e| matches!(e,
         LifecycleEvent::FallbackEngaged { why, .. } if why == "disabled")));
 }
+
+#[test]
+fn a_trading_check_disabled_on_failure_moves_no_policy_and_is_reported_disabled_at_once() {
+    let check = CheckModule {
+        name: "model".into(),
+        critical: false,
+        disable_on_failure: true,
+    };
+    let mut sim = Sim::build(
+        Vec::new(),
+        Vec::new(),
+        Swept::default(),
+        vec![check],
+        Vec::new(),
+    );
+    let model = Subsystem {
+        name: "model".into(),
+        critical: false,
+        impacts_trading: true,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    for _ in 0..2 {
+        let at = sim.now().wall;
+        let checks = vec![CheckResult::new(
+            "files_present",
+            Status::Critical,
+            "model.bin missing",
+        )];
+        let report = Report::build(
+            vec![SubsystemHealth::new(model.clone(), checks, at)],
+            &[],
+            at,
+        );
+        sim.input(Input::Measured(Box::new(Measured {
+            report,
+            engine: None,
+            files: files.clone(),
+        })));
+        sim.run_for(1_000);
+    }
+    let out = sim.take();
+    let disabled: Vec<_> = lifecycle_events(&out)
+        .into_iter()
+        .filter(|e| matches!(e, LifecycleEvent::Disabled { module, by, .. } if module == "model" && by == "on_failure"))
+        .collect();
+    assert_eq!(disabled.len(), 1, "disabled once: {out:?}");
+    assert_eq!(
+        sim.core.policy().0,
+        Policy::AllowAll,
+        "no defensive exit for it"
+    );
+    assert_eq!(
+        sim.core.disabled_checks(),
+        vec![(
+            "model".to_owned(),
+            "on_failure = \"disable\": CRITICAL model.bin missing".to_owned()
+        )]
+    );
+    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
+        sim.control(Request::Health)
+    else {
+        panic!("a health report");
+    };
+    assert_eq!(h.subsystems[0].status, Status::Disabled, "{h:?}");
+    assert!(h.issues.is_empty());
+}

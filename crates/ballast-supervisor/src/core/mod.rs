@@ -402,24 +402,11 @@ impl SupervisorCore {
     }
 
     /// Take a health cycle: the governor's events and writes, in order.
-    fn measured(&mut self, m: Measured, now: Now) {
-        let failing: Vec<(String, String)> = m
-            .report
-            .subsystems
-            .iter()
-            .filter(|s| s.status >= ballast_core::health::Status::Critical)
-            .filter(|s| self.checks.iter().any(|c| c.name == s.subsystem.name))
-            .map(|s| {
-                let detail = s
-                    .checks
-                    .iter()
-                    .map(|c| format!("{} {}", c.status.as_str(), c.detail));
-                (
-                    s.subsystem.name.clone(),
-                    detail.collect::<Vec<_>>().join("; "),
-                )
-            })
-            .collect();
+    fn measured(&mut self, mut m: Measured, now: Now) {
+        // A check that its `on_failure` disables, and every disabled module, counts as
+        // DISABLED in this very cycle (the policy never acts on what is disabled).
+        self.checks_measured(&m.report, now);
+        m.report = self.mask_disabled(m.report);
         let restartable = &self.restartable;
         let steps = self.governor.evaluate(
             m.report,
@@ -429,7 +416,6 @@ impl SupervisorCore {
             now.wall,
         );
         self.steps(steps);
-        self.checks_measured(&failing, now);
     }
 
     fn steps(&mut self, steps: Vec<Step>) {

@@ -7,11 +7,16 @@
 //! The disabled modules are the operator's decisions: each change is written to
 //! `state/disabled.json` (a [`FileWrite::Disabled`]) and restored from it at the next start.
 //! A critical service or check is never disabled, by anyone.
+#![deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 use std::time::Instant;
 
-use ballast_core::health::SubsystemId;
 use ballast_core::health::lifecycle::ModuleRecovery;
+use ballast_core::health::{CheckResult, Report, Status, SubsystemHealth, SubsystemId};
 use ballast_core::supervisor::{ControlPlan, ServiceState};
 use ballast_store::files::disabled::{DisabledFile, DisabledModule, ModuleKind};
 
@@ -331,14 +336,30 @@ impl SupervisorCore {
 
     /// A health cycle's checks: a supportive check with `on_failure = "disable"` that is
     /// CRITICAL or FAILED is disabled.
-    pub(super) fn checks_measured(&mut self, failing: &[(String, String)], now: Now) {
+    pub(super) fn checks_measured(&mut self, report: &Report, now: Now) {
+        let failing: Vec<(String, String)> = report
+            .subsystems
+            .iter()
+            .filter(|s| s.status >= Status::Critical)
+            .filter(|s| {
+                self.checks
+                    .iter()
+                    .any(|c| c.name == s.subsystem.name && c.disable_on_failure && !c.critical)
+            })
+            .map(|s| {
+                let detail = s
+                    .checks
+                    .iter()
+                    .map(|c| format!("{} {}", c.status.as_str(), c.detail));
+                (
+                    s.subsystem.name.clone(),
+                    detail.collect::<Vec<_>>().join("; "),
+                )
+            })
+            .collect();
         let mut changed = false;
-        for (name, detail) in failing {
-            let auto = self
-                .checks
-                .iter()
-                .any(|c| &c.name == name && c.disable_on_failure && !c.critical);
-            if !auto || self.disabled_entry(ModuleKind::Check, name).is_some() {
+        for (name, detail) in &failing {
+            if self.disabled_entry(ModuleKind::Check, name).is_some() {
                 continue;
             }
             let why = format!("on_failure = \"disable\": {detail}");
@@ -349,6 +370,43 @@ impl SupervisorCore {
         if changed {
             self.persist_disabled(None);
         }
+    }
+
+    /// `report` with every disabled module's subsystem DISABLED: the monitor's cycle may have
+    /// measured it before it heard of the disable.
+    pub(super) fn mask_disabled(&self, report: Report) -> Report {
+        let entry = |name: &str| match SubsystemId::parse(name).service() {
+            Some(n) => self.disabled_entry(ModuleKind::Service, n),
+            None => self.disabled_entry(ModuleKind::Check, name),
+        };
+        let stale = |s: &SubsystemHealth| {
+            s.status != Status::Disabled && entry(&s.subsystem.name).is_some()
+        };
+        if !report.subsystems.iter().any(stale) {
+            return report;
+        }
+        let Report {
+            at,
+            subsystems,
+            issues,
+            ..
+        } = report;
+        let subsystems = subsystems
+            .into_iter()
+            .map(|mut s| {
+                if let Some(d) = entry(&s.subsystem.name).filter(|_| stale(&s)) {
+                    let check = s
+                        .checks
+                        .first()
+                        .map_or("state".to_owned(), |c| c.name.clone());
+                    let detail = format!("DISABLED: {}", d.reason);
+                    s.checks = vec![CheckResult::new(check, Status::Disabled, detail)];
+                    s.status = Status::Disabled;
+                }
+                s
+            })
+            .collect();
+        Report::build(subsystems, &issues, at)
     }
 
     /// Engage or release the fallbacks: a primary FAILED or disabled has its fallback
