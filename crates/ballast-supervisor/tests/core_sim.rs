@@ -866,10 +866,16 @@ fn a_disable_restored_from_the_file_keeps_the_service_down_and_a_check_is_listed
         vec![
             restored("model", ModuleKind::Service),
             restored("gpu", ModuleKind::Check),
+            restored("gone", ModuleKind::Service),
         ],
     );
     sim.run_for(10_000);
-    assert_eq!(spawns(&sim.take()), vec![(0, 0)], "only the engine starts");
+    let out = sim.take();
+    assert_eq!(spawns(&out), vec![(0, 0)], "only the engine starts");
+    assert!(
+        out.iter().any(|(_, o)| matches!(o, Output::Log(l) if l.contains("service gone disabled but no longer declared"))),
+        "{out:?}"
+    );
     assert_eq!(sim.state_of("model"), "DISABLED");
     assert_eq!(
         sim.core.disabled_checks(),
@@ -1071,4 +1077,58 @@ fn a_trading_check_disabled_on_failure_moves_no_policy_and_is_reported_disabled_
     };
     assert_eq!(h.subsystems[0].status, Status::Disabled, "{h:?}");
     assert!(h.issues.is_empty());
+}
+
+#[test]
+fn an_approved_disable_module_disables_the_failed_service_and_a_switch_to_backup_is_automatic() {
+    let feed = ServiceSpec {
+        fallback: Some("replay".into()),
+        ..supportive("feed")
+    };
+    let mut sim = Sim::new(vec![feed, supportive("replay")]);
+    let failed = Subsystem {
+        name: "service:feed".into(),
+        critical: false,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let at = sim.now().wall;
+    let checks = vec![CheckResult::new("state", Status::Failed, "FAILED")];
+    let report = Report::build(vec![SubsystemHealth::new(failed, checks, at)], &[], at);
+    sim.input(Input::Measured(Box::new(Measured {
+        report,
+        engine: None,
+        files: Files {
+            kill_switch: KillSwitchFiles::default(),
+            policy_file: Some((Policy::AllowAll, 0)),
+        },
+    })));
+    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
+        sim.control(Request::Health)
+    else {
+        panic!("a health report");
+    };
+    let rec = |id: &str| h.recommendations.iter().find(|r| r.id == id).cloned();
+    let switch = rec("service:feed/state/switch_to_backup").expect("switch advised");
+    assert!(switch.advice.auto && switch.advice.expected.contains("replay"));
+    let disable = rec("service:feed/state/disable_module").expect("disable advised");
+    assert!(!disable.advice.auto, "it waits for an operator");
+    assert!(matches!(
+        sim.control(Request::Approve {
+            id: switch.id.clone()
+        }),
+        Err(ControlError::InvalidState(_))
+    ));
+    let approved = sim.control(Request::Approve {
+        id: disable.id.clone(),
+    });
+    assert!(
+        matches!(&approved, Ok(View::Done(m)) if m.contains("approved") && m.contains("DISABLED")),
+        "{approved:?}"
+    );
+    assert_eq!(sim.state_of("feed"), "DISABLED");
+    let out = sim.take();
+    assert!(lifecycle_events(&out).iter().any(|e| matches!(e,
+        LifecycleEvent::Disabled { by, .. } if by == "approved recommendation")));
 }

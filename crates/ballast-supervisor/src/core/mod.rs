@@ -124,6 +124,7 @@ impl SupervisorCore {
             Ok(d) => (d, None),
             Err(error) => (Vec::new(), Some(error)),
         };
+        let (disabled, gone) = lifecycle::still_declared(disabled, &specs, &config.checks);
         let restartable = slots
             .iter()
             .map(|s| SubsystemId::of_service(&s.spec.name).to_string())
@@ -155,6 +156,7 @@ impl SupervisorCore {
                     ))
                 })
                 .into_iter()
+                .chain(gone.map(Output::Log))
                 .collect(),
             checks: config.checks,
             disabled,

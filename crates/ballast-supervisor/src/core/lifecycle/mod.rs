@@ -76,6 +76,31 @@ pub(super) fn modules(
     services.chain(checks).collect()
 }
 
+/// The restored disabled modules that are still declared, and a line naming those that are
+/// not (they are dropped from the list at its next write).
+pub(super) fn still_declared(
+    disabled: Vec<DisabledModule>,
+    specs: &[&crate::ServiceSpec],
+    checks: &[CheckModule],
+) -> (Vec<DisabledModule>, Option<String>) {
+    let (kept, gone): (Vec<_>, Vec<_>) = disabled.into_iter().partition(|d| match d.kind {
+        ModuleKind::Service => specs.iter().any(|s| s.name == d.name),
+        ModuleKind::Check => checks.iter().any(|c| c.name == d.name),
+    });
+    let line = (!gone.is_empty()).then(|| {
+        let names: Vec<String> = gone
+            .iter()
+            .map(|d| format!("{} {}", d.kind.as_str(), d.name))
+            .collect();
+        format!(
+            "{}: {} disabled but no longer declared; forgotten",
+            ballast_core::layout::rel::DISABLED,
+            names.join(", ")
+        )
+    });
+    (kept, line)
+}
+
 impl SupervisorCore {
     /// The disabled entry of a module, if it is disabled.
     pub(super) fn disabled_entry(&self, kind: ModuleKind, name: &str) -> Option<&DisabledModule> {
