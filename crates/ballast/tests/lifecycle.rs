@@ -336,3 +336,33 @@ fallback = \"replay\"
         released[0].ms_since(last_start)
     );
 }
+
+#[test]
+fn a_damaged_disabled_list_is_reported_and_nothing_is_taken_as_disabled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("data/state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(
+        state_dir.join("disabled.json"),
+        b"{\"modules\": [{\"name\": 7}]}",
+    )
+    .unwrap();
+    let sup = Sup::start(tmp.path(), &format!("{BASE}{}", sleeper("model", "")));
+    sup.wait_for("model running", |s| state(s, "model") == "RUNNING");
+    let (code, _) = sup.stop();
+    assert!(code.success());
+    let journal = ops(&tmp.path().join("data"));
+    assert!(
+        journal
+            .iter()
+            .any(|r| r.starts_with("module.state_unreadable ") && r.contains("disabled.json")),
+        "{journal:#?}"
+    );
+    let log = std::fs::read_to_string(tmp.path().join("data/logs/supervisor.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("CRITICAL")
+            && l.contains("disabled.json")
+            && l.contains("every service and check starts enabled")),
+        "{log}"
+    );
+}

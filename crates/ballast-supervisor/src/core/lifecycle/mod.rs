@@ -102,6 +102,14 @@ pub(super) fn still_declared(
 }
 
 impl SupervisorCore {
+    /// After a reload changed the services or checks: the declared checks, and what each
+    /// subsystem allows besides a restart, taken again from the current slots.
+    pub fn reconfigure_lifecycle(&mut self, checks: Vec<CheckModule>) {
+        let specs: Vec<&crate::ServiceSpec> = self.slots.iter().map(|s| &s.spec).collect();
+        self.governor.modules = modules(&specs, &checks);
+        self.checks = checks;
+    }
+
     /// The disabled entry of a module, if it is disabled.
     pub(super) fn disabled_entry(&self, kind: ModuleKind, name: &str) -> Option<&DisabledModule> {
         self.disabled
