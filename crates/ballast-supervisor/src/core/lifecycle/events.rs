@@ -88,3 +88,63 @@ impl std::fmt::Display for LifecycleEvent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::OpsEvent;
+    use super::*;
+    use serde_json::json;
+
+    /// The records `ballast journal dump --ops` shows, kind and body, and their log lines.
+    #[test]
+    fn each_lifecycle_event_has_its_kind_its_body_and_its_alert() {
+        let cases = [
+            (
+                LifecycleEvent::Disabled {
+                    module: "model".into(),
+                    kind: ModuleKind::Service,
+                    by: "on_failure".into(),
+                    reason: "FAILED".into(),
+                },
+                "module.disabled",
+                json!({"module": "model", "kind": "service", "by": "on_failure", "reason": "FAILED"}),
+                "ALERT: service model: DISABLED by on_failure: FAILED; `ballast enable model` brings it back",
+            ),
+            (
+                LifecycleEvent::Enabled {
+                    module: "gpu".into(),
+                    kind: ModuleKind::Check,
+                    by: "operator".into(),
+                },
+                "module.enabled",
+                json!({"module": "gpu", "kind": "check", "by": "operator"}),
+                "check gpu: enabled by operator",
+            ),
+            (
+                LifecycleEvent::FallbackEngaged {
+                    service: "feed".into(),
+                    fallback: "replay".into(),
+                    why: "FAILED".into(),
+                },
+                "service.fallback_engaged",
+                json!({"service": "feed", "fallback": "replay", "why": "FAILED"}),
+                "ALERT: feed: FAILED; its fallback replay is started and covers for it",
+            ),
+            (
+                LifecycleEvent::FallbackReleased {
+                    service: "feed".into(),
+                    fallback: "replay".into(),
+                },
+                "service.fallback_released",
+                json!({"service": "feed", "fallback": "replay"}),
+                "ALERT: feed: back and running for its min uptime; its fallback replay is stopped (STANDBY)",
+            ),
+        ];
+        for (ev, kind, body, line) in cases {
+            let ev = OpsEvent::Lifecycle(ev);
+            assert_eq!(ev.record(), (kind, body));
+            assert!(ev.logged());
+            assert_eq!(ev.to_string(), line);
+        }
+    }
+}
