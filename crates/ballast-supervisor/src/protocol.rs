@@ -143,6 +143,9 @@ pub struct HealthSummary {
     /// The health score 0–100; absent before a report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<u32>,
+    /// The disabled services and checks: `KIND NAME: REASON (by BY)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disabled: Vec<String>,
 }
 
 /// A recommendation waiting for an operator, as `status` lists it.
@@ -249,6 +252,7 @@ mod tests {
             policy_outlook: None,
             policy_reason: "start".into(),
             score: Some(80),
+            disabled: Vec::new(),
         };
         assert_eq!(
             serde_json::to_string(&s).unwrap(),

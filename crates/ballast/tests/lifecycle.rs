@@ -88,8 +88,13 @@ fn a_disabled_service_is_stopped_shown_disabled_not_counted_and_stays_so_across_
     assert_eq!(h["counts"]["disabled"], 1, "{h:#}");
     let file = std::fs::read_to_string(tmp.path().join("data/state/health.json")).unwrap();
     assert!(file.contains("DISABLED"), "{file}");
+    assert_eq!(
+        s["health"]["disabled"][0], "service model: disabled by operator (by operator)",
+        "{s}"
+    );
     let out = sup.cli(&["status"]);
     let shown = text(&out);
+    assert!(shown.contains("disabled: service model"), "{shown}");
     assert!(
         shown.lines().any(|l| l.starts_with("model")
             && l.contains("DISABLED")
@@ -172,6 +177,8 @@ degraded_min = 1
     let h = wait_health(&sup, "the check DISABLED", |h| {
         health_of(h, "model") == "DISABLED"
     });
+    let shown = text(&sup.cli(&["status"]));
+    assert!(shown.contains("disabled: check model"), "{shown}");
     assert!(
         h["issues"]
             .as_array()

@@ -135,7 +135,7 @@ pub enum FileWrite {
 /// What a request answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum View {
-    Status(StatusView),
+    Status(Box<StatusView>),
     Health(ballast_store::files::health::HealthFile),
     Heal(Option<Box<crate::heal::Report>>),
     Done(String),

@@ -338,6 +338,8 @@ impl Governor {
             policy_outlook: self.outlook.as_ref().map(|o| o.text.clone()),
             policy_reason: self.policy.reason.clone(),
             score: report.map(|r| r.score),
+            // The core lists what it disabled.
+            disabled: Vec::new(),
         }
     }
 }

@@ -45,7 +45,7 @@ impl SupervisorCore {
 
     fn status(&mut self, token: Token, now: Now) {
         let view = self.status_view(now.at);
-        self.reply(token, Ok(View::Status(view)));
+        self.reply(token, Ok(View::Status(Box::new(view))));
     }
 
     fn health(&mut self, token: Token) {

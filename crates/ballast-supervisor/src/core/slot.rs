@@ -206,7 +206,10 @@ impl SupervisorCore {
             supervisor_pid: self.supervisor_pid,
             overall: ballast_core::supervisor::overall(&states),
             services: self.views(now),
-            health: self.governor.summary(),
+            health: crate::protocol::HealthSummary {
+                disabled: self.disabled_lines(),
+                ..self.governor.summary()
+            },
             config: self.config_file.clone(),
         }
     }

@@ -332,6 +332,9 @@ fn print_health_summary(health: &control::HealthSummary) {
             p.id
         );
     }
+    for d in &health.disabled {
+        out!("  disabled: {d}");
+    }
 }
 
 /// `status`: the table of services.

@@ -117,6 +117,14 @@ impl SupervisorCore {
             .find(|d| d.kind == kind && d.name == name)
     }
 
+    /// Each disabled module as `ballast status` lists it.
+    pub(super) fn disabled_lines(&self) -> Vec<String> {
+        self.disabled
+            .iter()
+            .map(|d| format!("{} {}: {} (by {})", d.kind.as_str(), d.name, d.reason, d.by))
+            .collect()
+    }
+
     /// The disabled checks and why (what the health monitor does not run).
     pub fn disabled_checks(&self) -> Vec<(String, String)> {
         self.disabled
