@@ -29,6 +29,8 @@ pub mod rel {
     pub const POLICY: &str = "state/policy.json";
     /// The health report of the last cycle.
     pub const HEALTH: &str = "state/health.json";
+    /// The services and checks an operator (or `on_failure = "disable"`) disabled.
+    pub const DISABLED: &str = "state/disabled.json";
     /// The request to engage the kill switch.
     pub const KILL_SWITCH: &str = "KILL_SWITCH";
     /// The release `ballast resume` writes.

@@ -89,6 +89,10 @@ impl Layout {
     pub fn health_report(&self) -> PathBuf {
         self.at(rel::HEALTH)
     }
+    /// The disabled modules ([`crate::files::disabled`]).
+    pub fn disabled_file(&self) -> PathBuf {
+        self.at(rel::DISABLED)
+    }
 
     /// Every directory of the layout.
     pub fn dirs(&self) -> Vec<PathBuf> {

@@ -42,6 +42,7 @@ fn setup(dir: &std::path::Path, files: usize) -> (Monitor, Inputs) {
             pattern: String::new(),
             command: String::new(),
             args: vec![],
+            on_failure: Default::default(),
         });
     }
     for d in ["run", "logs", "state"] {

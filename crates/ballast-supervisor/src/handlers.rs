@@ -12,7 +12,7 @@ pub(crate) fn response<'a>(
     specs: impl Iterator<Item = &'a ServiceSpec> + Clone,
 ) -> Response {
     match reply {
-        Ok(View::Status(status)) => status_response(status, specs),
+        Ok(View::Status(status)) => status_response(*status, specs),
         Ok(View::Health(report)) => Response::Health { report },
         Ok(View::Heal(Some(report))) => Response::Heal { report },
         Ok(View::Heal(None)) => ControlError::Failed("the healer made no report".into()).into(),
@@ -44,6 +44,8 @@ fn status_response<'a>(
                 failures_in_window: v.failures_in_window,
                 max_restarts: v.max_restarts,
                 heartbeat_age_ms: readiness::heartbeat_age_ms(heartbeat),
+                covering: v.covering,
+                covered_by: v.covered_by,
             }
         })
         .collect();

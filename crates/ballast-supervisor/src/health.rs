@@ -47,6 +47,8 @@ pub struct Inputs {
     /// The policy in force and since when (the loop's governor decides it; the guard check
     /// compares the engine's with it).
     pub policy: Option<(Policy, Timestamp)>,
+    /// The disabled `[[checks]]` and why: not run, reported DISABLED.
+    pub disabled_checks: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +155,7 @@ pub struct Monitor {
     /// The policy in force, for the guard check.
     pub policy: Option<(Policy, Timestamp)>,
     services_seen: Option<Vec<ServiceBrief>>,
+    disabled_seen: Vec<(String, String)>,
     /// How long each resource figure has been past its threshold ([`rules::Sustained`]).
     resource_windows: BTreeMap<String, rules::Sustained>,
 }
@@ -265,6 +268,7 @@ impl Monitor {
             engine: None,
             policy: None,
             services_seen: None,
+            disabled_seen: Vec::new(),
             resource_windows: BTreeMap::new(),
         }
     }
@@ -282,12 +286,18 @@ impl Monitor {
         if services_changed {
             self.services_seen = Some(inputs.services.clone());
         }
+        // A check disabled or enabled: its result changes now, not at its interval.
+        let disabled_changed = self.disabled_seen != inputs.disabled_checks;
+        if disabled_changed {
+            self.disabled_seen = inputs.disabled_checks.clone();
+        }
         for i in 0..self.entries.len() {
             // Event-driven besides the interval: a service's state changed, or the engine's
             // report appeared or went away.
             let event = (services_changed
                 && matches!(self.entries[i].probe, Probe::Engine | Probe::Service(_)))
-                || (engine_changed && self.entries[i].probe.reads_engine());
+                || (engine_changed && self.entries[i].probe.reads_engine())
+                || (disabled_changed && matches!(self.entries[i].probe, Probe::User(_)));
             let due = force || event || self.entries[i].due.is_none_or(|d| d <= now_i);
             if !due {
                 continue;
@@ -403,7 +413,17 @@ impl Monitor {
             Probe::Resources => self.resources(now),
             Probe::Heal => vec![heal_check(inputs)],
             Probe::Service(name) => vec![service_check(name, inputs)],
-            Probe::User(c) => vec![user_check(c, &self.exits, now)],
+            Probe::User(c) => match inputs.disabled_checks.iter().find(|(n, _)| *n == c.name) {
+                Some((_, why)) => vec![CheckResult::new(
+                    "check",
+                    Status::Disabled,
+                    format!(
+                        "DISABLED: {why} (not run; `ballast enable {}` runs it again)",
+                        c.name
+                    ),
+                )],
+                None => vec![user_check(c, &self.exits, now)],
+            },
         };
         // A check that reports no latency of its own gets the probe's.
         let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

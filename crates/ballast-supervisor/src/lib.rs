@@ -88,6 +88,10 @@ pub struct ServiceSpec {
     pub http_ready: Option<String>,
     pub stop_signal: Signal,
     pub stop_timeout: Duration,
+    /// `on_failure = "disable"`: disabled when FAILED (supportive services only).
+    pub on_failure_disable: bool,
+    /// The service started while this one is FAILED or disabled.
+    pub fallback: Option<String>,
 }
 
 /// Parse a stop signal name (`TERM`, `SIGTERM`, `INT`, `HUP`, `QUIT`, `USR1`, `USR2`, `KILL`).
@@ -195,7 +199,11 @@ pub fn run(
         wall: clock.now(),
     };
     let governor = health::load_governor(data_dir, &heal.config, now.wall, log);
-    let core = SupervisorCore::new(main_loop::core_config(services, &heal), governor, now);
+    let core = SupervisorCore::new(
+        main_loop::core_config(services, &heal, data_dir),
+        governor,
+        now,
+    );
     let mut shell = Shell {
         core,
         clock,

@@ -201,6 +201,12 @@ impl Shell {
             } => health::engage_kill_switch(dir, &reason, flatten, by, at)
                 .map(|p| p.display().to_string())
                 .map_err(|e| e.to_string()),
+            FileWrite::Disabled(file) => {
+                let layout = ballast_store::Layout::new(dir);
+                ballast_store::files::disabled::write(&ballast_store::RealStorage, &layout, &file)
+                    .map(|()| String::new())
+                    .map_err(|e| format!("{}: {e}", layout.disabled_file().display()))
+            }
         }
     }
 
@@ -324,6 +330,10 @@ impl Shell {
             }
             if i.heal_findings != self.core.heal_findings() {
                 i.heal_findings = self.core.heal_findings().to_vec();
+            }
+            let disabled = self.core.disabled_checks();
+            if i.disabled_checks != disabled {
+                i.disabled_checks = disabled;
             }
             i.ops_dropped = dropped;
             i.ops_failed = failed;
@@ -452,8 +462,28 @@ pub(crate) fn spawn_health(
 }
 
 /// The core's setting from the options of `run`.
-pub(crate) fn core_config(services: Vec<ServiceSpec>, heal: &HealOptions) -> CoreConfig {
+pub(crate) fn core_config(
+    services: Vec<ServiceSpec>,
+    heal: &HealOptions,
+    data_dir: &Path,
+) -> CoreConfig {
+    let layout = ballast_store::Layout::new(data_dir);
+    let disabled = ballast_store::files::disabled::read(&ballast_store::RealStorage, &layout)
+        .map(|f| f.modules)
+        .map_err(|e| e.to_string());
+    let checks = heal
+        .config
+        .checks
+        .iter()
+        .map(|c| crate::core::lifecycle::CheckModule {
+            name: c.name.clone(),
+            critical: c.critical,
+            disable_on_failure: c.on_failure == ballast_core::config::OnFailure::Disable,
+        })
+        .collect();
     CoreConfig {
+        checks,
+        disabled,
         services,
         mode: heal.config.general.mode,
         gated: heal.gated.clone(),

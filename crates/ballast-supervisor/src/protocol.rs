@@ -55,6 +55,14 @@ pub enum Request {
     /// Leave EMERGENCY_SHUTDOWN (and clear latched protections and operator floors), given a
     /// clean reconciliation and a released kill switch.
     Release,
+    /// Disable a supportive service (stopped, kept stopped) or check (not run) until
+    /// `Enable`; it shows DISABLED and is not counted in the health.
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
 }
 
 /// One service as `status` reports it.
@@ -74,6 +82,12 @@ pub struct ServiceStatus {
     /// Age of the service's heartbeat file, if it has one.
     #[serde(default)]
     pub heartbeat_age_ms: Option<u64>,
+    /// A fallback service started now: the service it covers for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covering: Option<String>,
+    /// A service whose fallback is covering for it now: that fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered_by: Option<String>,
 }
 
 /// The answer.
@@ -129,6 +143,9 @@ pub struct HealthSummary {
     /// The health score 0–100; absent before a report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<u32>,
+    /// The disabled services and checks: `KIND NAME: REASON (by BY)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disabled: Vec<String>,
 }
 
 /// A recommendation waiting for an operator, as `status` lists it.
@@ -235,6 +252,7 @@ mod tests {
             policy_outlook: None,
             policy_reason: "start".into(),
             score: Some(80),
+            disabled: Vec::new(),
         };
         assert_eq!(
             serde_json::to_string(&s).unwrap(),

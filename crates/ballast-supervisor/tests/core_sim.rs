@@ -14,8 +14,10 @@ use ballast_core::Timestamp;
 use ballast_core::health::{CheckResult, Report, Status, Subsystem, SubsystemHealth};
 use ballast_core::policy::Policy;
 use ballast_core::supervisor::{RestartPolicy, RestartRules, ServiceState};
+use ballast_store::files::disabled::{DisabledModule, ModuleKind};
 use ballast_supervisor::ServiceSpec;
 use ballast_supervisor::control::Request;
+use ballast_supervisor::core::lifecycle::{CheckModule, LifecycleEvent};
 use ballast_supervisor::core::{
     ControlError, CoreConfig, FileWrite, Files, Governor, Input, KillSwitchFiles, Measured, Now,
     OpsEvent, Output, ReadyVia, SupervisorCore, Swept, View,
@@ -50,6 +52,17 @@ impl Sim {
     /// A simulation whose `gated` services start only when the sweeps allow it, and whose
     /// sweeps find `finds`.
     fn gated(services: Vec<ServiceSpec>, gated: Vec<String>, finds: Swept) -> Sim {
+        Sim::build(services, gated, finds, Vec::new(), Vec::new())
+    }
+
+    /// A simulation with declared checks and the modules a previous run disabled.
+    fn build(
+        services: Vec<ServiceSpec>,
+        gated: Vec<String>,
+        finds: Swept,
+        checks: Vec<CheckModule>,
+        disabled: Vec<DisabledModule>,
+    ) -> Sim {
         let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
         let start = Instant::now();
         let now = Now {
@@ -66,6 +79,8 @@ impl Sim {
                 sweep_every: Duration::from_secs(10),
                 config_file: None,
                 supervisor_pid: 1,
+                checks,
+                disabled: Ok(disabled),
             },
             governor,
             now,
@@ -252,6 +267,8 @@ fn spec(name: &str) -> ServiceSpec {
         http_ready: None,
         stop_signal: Signal::TERM,
         stop_timeout: Duration::from_secs(5),
+        on_failure_disable: false,
+        fallback: None,
     }
 }
 
@@ -715,6 +732,405 @@ fn an_approved_floor_is_persisted_before_it_is_confirmed_and_says_so_when_it_can
         )
     });
     assert!(wrote_switch, "the kill switch's file is what engages it");
+}
+
+/// A supportive service that is ready after 1 s of uptime.
+fn supportive(name: &str) -> ServiceSpec {
+    ServiceSpec {
+        critical: false,
+        min_uptime: Duration::from_secs(1),
+        rules: RestartRules {
+            max_restarts: 1,
+            ..spec(name).rules
+        },
+        ..spec(name)
+    }
+}
+
+fn lifecycle_events(out: &[(u64, Output)]) -> Vec<LifecycleEvent> {
+    events(out)
+        .into_iter()
+        .filter_map(|e| match e {
+            OpsEvent::Lifecycle(l) => Some(l),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The disabled list of the last `state/disabled.json` write.
+fn last_disabled_write(out: &[(u64, Output)]) -> Option<Vec<String>> {
+    out.iter().rev().find_map(|(_, o)| match o {
+        Output::Write {
+            file: FileWrite::Disabled(f),
+            ..
+        } => Some(f.modules.iter().map(|m| m.name.clone()).collect()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_disabled_service_is_stopped_kept_stopped_not_counted_and_an_enable_starts_it_again() {
+    let mut sim = Sim::new(vec![spec("engine"), supportive("model")]);
+    sim.run_for(1_000);
+    let pid = sim.pids[&1];
+    sim.take();
+    let done = sim.control(Request::Disable {
+        name: "model".into(),
+    });
+    assert!(
+        matches!(&done, Ok(View::Done(m)) if m.contains("DISABLED") && m.contains(&format!("stopping pid {pid}"))),
+        "{done:?}"
+    );
+    let out = sim.take();
+    assert!(
+        out.iter().any(|(_, o)| *o
+            == Output::Signal {
+                pid,
+                signal: Signal::TERM
+            }),
+        "its stop signal to its group: {out:?}"
+    );
+    assert_eq!(last_disabled_write(&out), Some(vec!["model".to_owned()]));
+    assert!(matches!(
+        lifecycle_events(&out).as_slice(),
+        [LifecycleEvent::Disabled { module, by, .. }] if module == "model" && by == "operator"
+    ));
+    sim.exit(1, None, Some(15));
+    sim.run_for(60_000);
+    assert!(spawns(&sim.take()).is_empty(), "kept stopped");
+    assert_eq!(sim.state_of("model"), "DISABLED");
+    let Ok(View::Status(status)) = sim.control(Request::Status) else {
+        panic!("a status");
+    };
+    assert_eq!(
+        status.overall, "HEALTHY",
+        "a disabled service is not counted"
+    );
+    // Twice is a conflict; the critical engine is refused with what to do instead.
+    assert!(matches!(
+        sim.control(Request::Disable {
+            name: "model".into()
+        }),
+        Err(ControlError::Conflict(_))
+    ));
+    let refused = sim.control(Request::Disable {
+        name: "engine".into(),
+    });
+    assert!(
+        matches!(&refused, Err(ControlError::Refused(m)) if m.contains("critical") && m.contains("ballast kill") && m.contains("ballast restart engine")),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        sim.control(Request::Restart { service: "model".into() }),
+        Err(ControlError::InvalidState(m)) if m.contains("ballast enable model")
+    ));
+    let enabled = sim.control(Request::Enable {
+        name: "model".into(),
+    });
+    assert!(
+        matches!(&enabled, Ok(View::Done(m)) if m.contains("enabled")),
+        "{enabled:?}"
+    );
+    sim.tick();
+    let out = sim.take();
+    assert_eq!(spawns(&out).len(), 1, "started again: {out:?}");
+    assert_eq!(last_disabled_write(&out), Some(Vec::new()));
+    assert!(matches!(
+        sim.control(Request::Enable {
+            name: "model".into()
+        }),
+        Err(ControlError::InvalidState(_))
+    ));
+}
+
+#[test]
+fn a_disable_restored_from_the_file_keeps_the_service_down_and_a_check_is_listed_for_the_monitor() {
+    let at = Timestamp::from_unix_ms(WALL_START_MS);
+    let restored = |name: &str, kind| DisabledModule {
+        name: name.into(),
+        kind,
+        reason: "disabled by operator".into(),
+        by: "operator".into(),
+        at,
+    };
+    let check = |name: &str, critical| CheckModule {
+        name: name.into(),
+        critical,
+        disable_on_failure: false,
+    };
+    let mut sim = Sim::build(
+        vec![spec("engine"), supportive("model")],
+        Vec::new(),
+        Swept::default(),
+        vec![check("gpu", false), check("db", true)],
+        vec![
+            restored("model", ModuleKind::Service),
+            restored("gpu", ModuleKind::Check),
+            restored("gone", ModuleKind::Service),
+        ],
+    );
+    sim.run_for(10_000);
+    let out = sim.take();
+    assert_eq!(spawns(&out), vec![(0, 0)], "only the engine starts");
+    assert!(
+        out.iter().any(|(_, o)| matches!(o, Output::Log(l) if l.contains("service gone disabled but no longer declared"))),
+        "{out:?}"
+    );
+    assert_eq!(sim.state_of("model"), "DISABLED");
+    assert_eq!(
+        sim.core.disabled_checks(),
+        vec![("gpu".to_owned(), "disabled by operator".to_owned())]
+    );
+    assert!(matches!(
+        sim.control(Request::Disable { name: "db".into() }),
+        Err(ControlError::Refused(m)) if m.contains("critical check")
+    ));
+    assert!(matches!(
+        sim.control(Request::Disable { name: "nope".into() }),
+        Err(ControlError::NotFound(m)) if m.contains("engine, model") && m.contains("gpu, db")
+    ));
+    assert!(sim.control(Request::Enable { name: "gpu".into() }).is_ok());
+    assert!(sim.core.disabled_checks().is_empty());
+}
+
+#[test]
+fn on_failure_disable_disables_a_supportive_service_once_its_budget_is_spent() {
+    let model = ServiceSpec {
+        on_failure_disable: true,
+        ..supportive("model")
+    };
+    let mut sim = Sim::new(vec![spec("engine"), model]);
+    for _ in 0..2 {
+        sim.run_for(5_000);
+        sim.exit(1, Some(1), None);
+    }
+    let out = sim.take();
+    assert!(
+        lifecycle_events(&out).iter().any(|e| matches!(e,
+            LifecycleEvent::Disabled { module, by, reason, .. }
+                if module == "model" && by == "on_failure" && reason.contains("FAILED"))),
+        "{out:?}"
+    );
+    assert_eq!(last_disabled_write(&out), Some(vec!["model".to_owned()]));
+    assert_eq!(sim.state_of("model"), "DISABLED");
+    // Enabled, it starts with a fresh budget.
+    assert!(
+        sim.control(Request::Enable {
+            name: "model".into()
+        })
+        .is_ok()
+    );
+    sim.tick();
+    assert_eq!(spawns(&sim.take()).len(), 1);
+    assert_eq!(sim.state_of("model"), "STARTING");
+}
+
+#[test]
+fn a_fallback_stands_by_covers_a_failed_primary_and_hands_back_after_its_min_uptime() {
+    let feed = ServiceSpec {
+        fallback: Some("replay".into()),
+        ..supportive("feed")
+    };
+    let mut sim = Sim::new(vec![feed, supportive("replay")]);
+    sim.run_for(2_000);
+    assert_eq!(
+        spawns(&sim.take()),
+        vec![(0, 0)],
+        "the fallback is not started"
+    );
+    assert_eq!(sim.state_of("replay"), "STANDBY");
+    assert_eq!(sim.state_of("feed"), "RUNNING");
+    // The primary fails: the fallback is started, with an alert.
+    for _ in 0..2 {
+        sim.exit(0, Some(1), None);
+        sim.run_for(5_000);
+    }
+    let out = sim.take();
+    assert!(
+        lifecycle_events(&out).iter().any(|e| matches!(e,
+            LifecycleEvent::FallbackEngaged { service, fallback, why }
+                if service == "feed" && fallback == "replay" && why == "FAILED")),
+        "{out:?}"
+    );
+    assert!(
+        spawns(&out).iter().any(|(_, s)| *s == 1),
+        "replay started: {out:?}"
+    );
+    assert_eq!(sim.state_of("replay"), "RUNNING");
+    let views = sim.core.views(sim.now().at);
+    assert_eq!(views[0].covered_by.as_deref(), Some("replay"));
+    assert_eq!(views[1].covering.as_deref(), Some("feed"));
+    // Reset, the primary runs again; the fallback is stopped once it ran its min uptime.
+    assert!(
+        sim.control(Request::Reset {
+            service: "feed".into()
+        })
+        .is_ok()
+    );
+    sim.tick();
+    let restarted = sim.t_ms;
+    sim.run_for(999);
+    let replay_pid = sim.pids[&1];
+    let out = sim.take();
+    assert!(
+        !out.iter()
+            .any(|(_, o)| matches!(o, Output::Signal { pid, .. } if *pid == replay_pid)),
+        "not before the primary's min uptime: {out:?}"
+    );
+    sim.run_for(1);
+    let out = sim.take();
+    assert!(
+        out.iter().any(|(t, o)| *t == restarted + 1_000
+            && *o
+                == Output::Signal {
+                    pid: replay_pid,
+                    signal: Signal::TERM
+                }),
+        "stopped at the primary's min uptime: {out:?}"
+    );
+    assert!(lifecycle_events(&out).iter().any(|e| matches!(e,
+        LifecycleEvent::FallbackReleased { service, fallback } if service == "feed" && fallback == "replay")));
+    sim.exit(1, None, Some(15));
+    sim.run_for(30_000);
+    assert!(spawns(&sim.take()).is_empty(), "it stands by again");
+    assert_eq!(sim.state_of("replay"), "STANDBY");
+    // Disabling the primary engages it too.
+    assert!(
+        sim.control(Request::Disable {
+            name: "feed".into()
+        })
+        .is_ok()
+    );
+    sim.tick();
+    let out = sim.take();
+    assert!(spawns(&out).iter().any(|(_, s)| *s == 1), "{out:?}");
+    assert!(lifecycle_events(&out).iter().any(|e| matches!(e,
+        LifecycleEvent::FallbackEngaged { why, .. } if why == "disabled")));
+}
+
+#[test]
+fn a_trading_check_disabled_on_failure_moves_no_policy_and_is_reported_disabled_at_once() {
+    let check = CheckModule {
+        name: "model".into(),
+        critical: false,
+        disable_on_failure: true,
+    };
+    let mut sim = Sim::build(
+        Vec::new(),
+        Vec::new(),
+        Swept::default(),
+        vec![check],
+        Vec::new(),
+    );
+    let model = Subsystem {
+        name: "model".into(),
+        critical: false,
+        impacts_trading: true,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    for _ in 0..2 {
+        let at = sim.now().wall;
+        let checks = vec![CheckResult::new(
+            "files_present",
+            Status::Critical,
+            "model.bin missing",
+        )];
+        let report = Report::build(
+            vec![SubsystemHealth::new(model.clone(), checks, at)],
+            &[],
+            at,
+        );
+        sim.input(Input::Measured(Box::new(Measured {
+            report,
+            engine: None,
+            files: files.clone(),
+        })));
+        sim.run_for(1_000);
+    }
+    let out = sim.take();
+    let disabled: Vec<_> = lifecycle_events(&out)
+        .into_iter()
+        .filter(|e| matches!(e, LifecycleEvent::Disabled { module, by, .. } if module == "model" && by == "on_failure"))
+        .collect();
+    assert_eq!(disabled.len(), 1, "disabled once: {out:?}");
+    assert_eq!(
+        sim.core.policy().0,
+        Policy::AllowAll,
+        "no defensive exit for it"
+    );
+    assert_eq!(
+        sim.core.disabled_checks(),
+        vec![(
+            "model".to_owned(),
+            "on_failure = \"disable\": CRITICAL model.bin missing".to_owned()
+        )]
+    );
+    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
+        sim.control(Request::Health)
+    else {
+        panic!("a health report");
+    };
+    assert_eq!(h.subsystems[0].status, Status::Disabled, "{h:?}");
+    assert!(h.issues.is_empty());
+}
+
+#[test]
+fn an_approved_disable_module_disables_the_failed_service_and_a_switch_to_backup_is_automatic() {
+    let feed = ServiceSpec {
+        fallback: Some("replay".into()),
+        ..supportive("feed")
+    };
+    let mut sim = Sim::new(vec![feed, supportive("replay")]);
+    let failed = Subsystem {
+        name: "service:feed".into(),
+        critical: false,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let at = sim.now().wall;
+    let checks = vec![CheckResult::new("state", Status::Failed, "FAILED")];
+    let report = Report::build(vec![SubsystemHealth::new(failed, checks, at)], &[], at);
+    sim.input(Input::Measured(Box::new(Measured {
+        report,
+        engine: None,
+        files: Files {
+            kill_switch: KillSwitchFiles::default(),
+            policy_file: Some((Policy::AllowAll, 0)),
+        },
+    })));
+    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
+        sim.control(Request::Health)
+    else {
+        panic!("a health report");
+    };
+    let rec = |id: &str| h.recommendations.iter().find(|r| r.id == id).cloned();
+    let switch = rec("service:feed/state/switch_to_backup").expect("switch advised");
+    assert!(switch.advice.auto && switch.advice.expected.contains("replay"));
+    let disable = rec("service:feed/state/disable_module").expect("disable advised");
+    assert!(!disable.advice.auto, "it waits for an operator");
+    assert!(matches!(
+        sim.control(Request::Approve {
+            id: switch.id.clone()
+        }),
+        Err(ControlError::InvalidState(_))
+    ));
+    let approved = sim.control(Request::Approve {
+        id: disable.id.clone(),
+    });
+    assert!(
+        matches!(&approved, Ok(View::Done(m)) if m.contains("approved") && m.contains("DISABLED")),
+        "{approved:?}"
+    );
+    assert_eq!(sim.state_of("feed"), "DISABLED");
+    let out = sim.take();
+    assert!(lifecycle_events(&out).iter().any(|e| matches!(e,
+        LifecycleEvent::Disabled { by, .. } if by == "approved recommendation")));
 }
 
 /// The health report's outlook as last written.

@@ -76,6 +76,15 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
                 "check names must be unique".into(),
             );
         }
+        if c.on_failure == super::model::OnFailure::Disable && c.critical {
+            push(
+                origin(i, "on_failure"),
+                format!(
+                    "[[checks]] {n}: on_failure = \"disable\" on a critical check: a critical check is never disabled automatically"
+                ),
+                "remove on_failure, or make the check supportive (critical = false)".into(),
+            );
+        }
         let missing = required_key(c);
         if let Some((key, help)) = missing {
             push(

@@ -14,6 +14,8 @@ mod rules;
 pub mod schema;
 mod services;
 mod suggest;
+#[cfg(test)]
+mod tests_lifecycle;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
 pub use load::{ENV_PREFIX, Setting, Source, load, load_explained};

@@ -83,6 +83,18 @@ pub struct CheckConfig {
     pub pattern: String,
     pub command: String,
     pub args: Vec<String>,
+    /// `disable`: a CRITICAL or FAILED result disables the check (supportive checks only).
+    pub on_failure: OnFailure,
+}
+
+/// What happens to a supportive service that becomes FAILED, or a check that is CRITICAL or
+/// FAILED: the usual recovery, or it is disabled (an alert; `ballast enable` brings it back).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    #[default]
+    Restart,
+    Disable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +172,11 @@ pub struct ServiceConfig {
     pub max_restarts: u32,
     pub restart_delay_ms: u64,
     pub restart_window_secs: u64,
+    /// `disable`: FAILED (its failure budget spent) disables the service (supportive only).
+    pub on_failure: OnFailure,
+    /// A declared service started when this one is FAILED or disabled, stopped again once
+    /// this one runs for its `min_uptime_secs`; empty: none.
+    pub fallback: String,
 }
 
 impl ServiceConfig {

@@ -505,6 +505,22 @@ pub const SERVICE_KEYS: &[KeySpec] = &[
         doc: "The failure budget's sliding window.",
         env_alias: None,
     },
+    KeySpec {
+        section: "services",
+        key: "on_failure",
+        kind: Kind::Choice(&["restart", "disable"]),
+        default: "\"restart\"",
+        doc: "restart: a FAILED service waits for `ballast reset` (or an approved restart); disable: a FAILED one is disabled at once, with an alert, until `ballast enable` (supportive services only).",
+        env_alias: None,
+    },
+    KeySpec {
+        section: "services",
+        key: "fallback",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "Another declared supportive service that stands by (STANDBY, not started) and is started while this one is FAILED or disabled, then stopped once this one runs again for its min_uptime_secs; empty = none.",
+        env_alias: None,
+    },
 ];
 
 const fn artifact_key(
@@ -637,6 +653,12 @@ pub const CHECK_KEYS: &[KeySpec] = &[
         "command: the executable; exit 0 healthy, 1 degraded, other critical; the first line of its output is the detail (output beyond 64 KiB is not read and can make it time out).",
     ),
     check_key("args", Kind::Strings, "[]", "command: its arguments."),
+    check_key(
+        "on_failure",
+        Kind::Choice(&["restart", "disable"]),
+        "\"restart\"",
+        "restart: a CRITICAL or FAILED result is reported and recovered as usual; disable: it disables the check at once, with an alert, until `ballast enable` (supportive checks only).",
+    ),
 ];
 
 /// The keys of one `[[artifacts]]` table: a file or directory of a user service that the

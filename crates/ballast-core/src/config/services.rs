@@ -243,6 +243,78 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
         }
     }
     errors.extend(check_dependencies(config, &origin));
+    errors.extend(check_fallbacks(config, &origin));
+    errors
+}
+
+/// `on_failure = "disable"` only on supportive services; a `fallback` names another declared
+/// supportive service that is no primary itself and covers no other (no chains, no cycles).
+fn check_fallbacks(config: &Config, origin: &dyn Fn(usize, &str) -> Origin) -> Vec<ConfigError> {
+    use super::model::{OnFailure, ServiceKind};
+    let mut errors = Vec::new();
+    let by_name = |n: &str| config.services.iter().find(|s| s.name == n);
+    for (i, s) in config.services.iter().enumerate() {
+        if s.on_failure == OnFailure::Disable && s.kind == ServiceKind::Critical {
+            errors.push(err(
+                origin(i, "on_failure"),
+                format!(
+                    "[[services]] {}: on_failure = \"disable\" on a critical service: a critical service is never disabled",
+                    s.name
+                ),
+                "remove on_failure, or make the service supportive (kind = \"supportive\")",
+            ));
+        }
+        let f = s.fallback.as_str();
+        if f.is_empty() {
+            continue;
+        }
+        let why = match by_name(f) {
+            _ if f == s.name => Some("names the service itself".to_owned()),
+            None => Some(
+                match closest(f, config.services.iter().map(|s| s.name.as_str())) {
+                    Some(n) => format!("is not declared (did you mean {n:?}?)"),
+                    None => "is not declared".to_owned(),
+                },
+            ),
+            Some(b) if b.kind == ServiceKind::Critical => Some(
+                "is a critical service: a fallback stands by, it is not started with the others"
+                    .to_owned(),
+            ),
+            Some(b) if !b.fallback.is_empty() => Some(format!(
+                "has a fallback of its own ({:?}): fallbacks do not chain",
+                b.fallback
+            )),
+            Some(_) => config
+                .services
+                .iter()
+                .find(|o| o.name != s.name && o.fallback == f)
+                .map(|o| {
+                    format!(
+                        "is already the fallback of {:?}: one fallback covers one service",
+                        o.name
+                    )
+                })
+                .or_else(|| {
+                    config
+                        .services
+                        .iter()
+                        .any(|o| o.fallback == s.name)
+                        .then(|| {
+                            format!(
+                                "is set while {:?} is itself a fallback: fallbacks do not chain",
+                                s.name
+                            )
+                        })
+                }),
+        };
+        if let Some(why) = why {
+            errors.push(err(
+                origin(i, "fallback"),
+                format!("[[services]] {}: fallback {f:?} {why}", s.name),
+                "name another declared supportive service that has no fallback of its own, or remove fallback",
+            ));
+        }
+    }
     errors
 }
 

@@ -5,6 +5,7 @@
 //! results in; [`crate::policy`] turns the report into the safety policy.
 
 mod approvals;
+pub mod lifecycle;
 pub mod rules;
 mod subsystem_id;
 pub use subsystem_id::SubsystemId;
@@ -20,10 +21,14 @@ use crate::time::Timestamp;
 
 pub use approvals::{Approvals, Recommendation, RecommendationState};
 
-/// A check's or subsystem's status, from best to worst.
+/// A check's or subsystem's status, from best to worst — after DISABLED, which is below every
+/// other: a module an operator (or its `on_failure = "disable"`) took out is not counted in
+/// the aggregation, the score or the issues, and a subsystem is DISABLED only when all its
+/// checks are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
+    Disabled,
     Healthy,
     /// Not known yet (never checked, or the check could not run).
     Unknown,
@@ -35,6 +40,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Disabled => "DISABLED",
             Status::Healthy => "HEALTHY",
             Status::Unknown => "UNKNOWN",
             Status::Degraded => "DEGRADED",
@@ -227,8 +233,8 @@ pub fn aggregate(subsystems: &[SubsystemHealth]) -> Overall {
         Status::Failed => Overall::Failed,
         Status::Critical => Overall::Critical,
         Status::Degraded | Status::Unknown => Overall::Degraded,
-        Status::Healthy if supportive_failed => Overall::Degraded,
-        Status::Healthy => Overall::Healthy,
+        Status::Healthy | Status::Disabled if supportive_failed => Overall::Degraded,
+        Status::Healthy | Status::Disabled => Overall::Healthy,
     }
 }
 
@@ -239,7 +245,7 @@ pub fn score(subsystems: &[SubsystemHealth]) -> u32 {
         .iter()
         .map(|s| {
             let c = match s.status {
-                Status::Healthy => 0,
+                Status::Healthy | Status::Disabled => 0,
                 Status::Unknown => 5,
                 Status::Degraded => 10,
                 Status::Critical => 25,
@@ -312,7 +318,7 @@ pub struct Issue {
 /// trading) and LOW elsewhere; UNKNOWN is LOW.
 pub fn severity(status: Status, s: &Subsystem) -> Option<Severity> {
     Some(match status {
-        Status::Healthy => return None,
+        Status::Healthy | Status::Disabled => return None,
         Status::Failed | Status::Critical if s.critical => Severity::Critical,
         Status::Failed | Status::Critical => Severity::High,
         Status::Degraded if s.critical || s.impacts_trading => Severity::Medium,
@@ -386,6 +392,11 @@ pub enum RecoveryAction {
     DefensiveExit,
     /// Engage the kill switch with flatten.
     CloseAllPositions,
+    /// Disable a supportive service or check (stopped / not run, DISABLED, not counted)
+    /// until `ballast enable` ([`lifecycle::recommend`]).
+    DisableModule,
+    /// Start the fallback service of a FAILED or disabled one (the supervisor does it).
+    SwitchToBackup,
 }
 
 /// One recommendation before it is tracked.
@@ -501,6 +512,14 @@ pub struct Counts {
     pub failed: usize,
     pub unknown: usize,
     pub issues: usize,
+    /// Disabled subsystems: written only when there are some, so a report without any keeps
+    /// the bytes it always had (absent in reports written before the status existed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disabled: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -515,6 +534,7 @@ impl Report {
             failed: n(Status::Failed),
             unknown: n(Status::Unknown),
             issues: issues.len(),
+            disabled: n(Status::Disabled),
         };
         Report {
             at,

@@ -62,6 +62,9 @@ pub fn service(state: &ShownState) -> (Status, Option<FailureClass>) {
         ShownState::Is(S::Failed) => (Status::Failed, None),
         ShownState::Is(S::Stopped) | ShownState::Held => (Status::Critical, None),
         ShownState::Is(S::Backoff) => (Status::Degraded, None),
+        ShownState::Disabled => (Status::Disabled, None),
+        // Standing by is what a fallback is meant to do while its primary runs.
+        ShownState::Standby => (Status::Healthy, None),
     }
 }
 

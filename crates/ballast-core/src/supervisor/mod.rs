@@ -69,6 +69,11 @@ pub enum ShownState {
     Waiting(Vec<String>),
     /// Never started, and down for no reason yet.
     NotStarted,
+    /// Disabled (by an operator, or by its `on_failure = "disable"`): stopped and kept
+    /// stopped until `ballast enable`; not counted in the health.
+    Disabled,
+    /// A fallback service standing by: not started until its primary is FAILED or disabled.
+    Standby,
 }
 
 impl std::fmt::Display for ShownState {
@@ -78,6 +83,8 @@ impl std::fmt::Display for ShownState {
             ShownState::Held => f.write_str("HELD"),
             ShownState::Waiting(on) => write!(f, "WAITING (for {})", on.join(", ")),
             ShownState::NotStarted => f.write_str("NOT_STARTED"),
+            ShownState::Disabled => f.write_str("DISABLED"),
+            ShownState::Standby => f.write_str("STANDBY"),
         }
     }
 }

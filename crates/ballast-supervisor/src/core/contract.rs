@@ -128,12 +128,14 @@ pub enum FileWrite {
         by: &'static str,
         at: Timestamp,
     },
+    /// `state/disabled.json`, durably (a disable or an enable).
+    Disabled(ballast_store::files::disabled::DisabledFile),
 }
 
 /// What a request answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum View {
-    Status(StatusView),
+    Status(Box<StatusView>),
     Health(ballast_store::files::health::HealthFile),
     Heal(Option<Box<crate::heal::Report>>),
     Done(String),
@@ -203,6 +205,8 @@ pub enum After {
         token: Token,
         id: String,
     },
+    /// The disabled list: a failed write is journaled; an operator's request is answered.
+    Disabled(Option<(Token, String)>),
 }
 
 /// One step of the governor, in order.
@@ -227,4 +231,8 @@ pub struct CoreConfig {
     pub config_file: Option<String>,
     /// The supervisor's own pid, as `ballast status` shows it.
     pub supervisor_pid: u32,
+    /// The declared `[[checks]]` (what `ballast disable` and `on_failure` act on).
+    pub checks: Vec<super::lifecycle::CheckModule>,
+    /// The modules disabled before (`state/disabled.json`), or why that file was not read.
+    pub disabled: Result<Vec<ballast_store::files::disabled::DisabledModule>, String>,
 }

@@ -123,6 +123,8 @@ pub enum OpsEvent {
     OpsDropped {
         events: u64,
     },
+    /// A disable / enable, a fallback engaged or released (`module.*`, `service.fallback_*`).
+    Lifecycle(super::lifecycle::LifecycleEvent),
 }
 
 impl OpsEvent {
@@ -158,6 +160,7 @@ impl OpsEvent {
             }
             OpsEvent::HealFinding(_) => "heal.skipped",
             OpsEvent::OpsDropped { .. } => "ops.dropped",
+            OpsEvent::Lifecycle(e) => e.kind(),
         }
     }
 
@@ -284,6 +287,7 @@ impl std::fmt::Display for OpsEvent {
             OpsEvent::HealApplied(_) | OpsEvent::HealFinding(_) | OpsEvent::OpsDropped { .. } => {
                 self.fmt_heal(f)
             }
+            OpsEvent::Lifecycle(e) => e.fmt(f),
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct Governor {
     kill_switch: bool,
     /// Dangerous heal findings of the last sweep (reconciliation is not clean while any).
     pub dangerous: usize,
+    /// What each subsystem allows besides a restart (disable, fallback): set by the core.
+    pub modules: std::collections::BTreeMap<String, health::lifecycle::ModuleRecovery>,
     /// Where the policy goes next by itself (the hysteresis countdown), as of the last cycle.
     pub outlook: Option<policy::Outlook>,
 }
@@ -84,6 +86,7 @@ impl Governor {
             },
             kill_switch: false,
             dangerous: 0,
+            modules: Default::default(),
             outlook: None,
         }
     }
@@ -143,7 +146,14 @@ impl Governor {
         let advice: Vec<Advice> = report
             .issues
             .iter()
-            .flat_map(|i| health::recommend(i, restartable(&i.subsystem)))
+            .flat_map(|i| {
+                let mut a = health::recommend(i, restartable(&i.subsystem));
+                a.extend(health::lifecycle::recommend(
+                    i,
+                    self.modules.get(&i.subsystem),
+                ));
+                a
+            })
             .collect();
         let decided_before = self.approvals.decided.len();
         for id in self.approvals.sync(&advice, now, self.ttl_ms) {
@@ -347,6 +357,8 @@ impl Governor {
             policy_outlook: self.outlook.as_ref().map(|o| o.text.clone()),
             policy_reason: self.policy.reason.clone(),
             score: report.map(|r| r.score),
+            // The core lists what it disabled.
+            disabled: Vec::new(),
         }
     }
 }

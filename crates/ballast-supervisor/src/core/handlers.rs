@@ -38,12 +38,14 @@ impl SupervisorCore {
                 let r = self.control_service(ControlRequest::Reset, &service, "operator", now);
                 self.reply(token, r.map(View::Done));
             }
+            Request::Disable { name } => self.disable_request(token, &name, now),
+            Request::Enable { name } => self.enable_request(token, &name),
         }
     }
 
     fn status(&mut self, token: Token, now: Now) {
         let view = self.status_view(now.at);
-        self.reply(token, Ok(View::Status(view)));
+        self.reply(token, Ok(View::Status(Box::new(view))));
     }
 
     fn health(&mut self, token: Token) {
@@ -153,6 +155,13 @@ impl SupervisorCore {
         let id = r.id.clone();
         let floor = match r.advice.action {
             RecoveryAction::RestartSubsystem => None,
+            RecoveryAction::DisableModule => {
+                return self.disable_approved(token, &id, &r.advice.target, now);
+            }
+            RecoveryAction::SwitchToBackup => {
+                let why = format!("{id}: the supervisor switches to the fallback by itself");
+                return self.reply(token, Err(ControlError::InvalidState(why)));
+            }
             RecoveryAction::PauseTrading | RecoveryAction::NoNewTrades => Some(Policy::NoNewTrades),
             RecoveryAction::SwitchToSafeRiskProfile => Some(Policy::SafeRiskProfile),
             RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),
@@ -238,7 +247,19 @@ impl SupervisorCore {
             )));
         };
         // The state as `status` shows it (WAITING (for …), HELD), for the messages.
-        let was = self.view(i, now.at).shown();
+        let view = self.view(i, now.at);
+        let was = view.shown();
+        if view.disabled.is_some() || view.standby {
+            let why = match &view.disabled {
+                Some(why) => {
+                    format!("{service} is DISABLED ({why}): `ballast enable {service}` starts it")
+                }
+                None => format!(
+                    "{service} is a fallback standing by: it starts by itself when the service it covers is FAILED or disabled"
+                ),
+            };
+            return Err(ControlError::InvalidState(why));
+        }
         let slot = &self.slots[i];
         // The plan follows the process actually held: a process that is up is stopped first,
         // whatever the recorded state says.

@@ -37,6 +37,7 @@ pub mod errors;
 pub mod events;
 pub mod governor;
 mod handlers;
+pub mod lifecycle;
 mod slot;
 
 pub use ballast_core::health::SubsystemId;
@@ -105,15 +106,25 @@ pub struct SupervisorCore {
     down_from: Option<usize>,
     finished: bool,
     out: VecDeque<Output>,
+    /// The declared checks, and the modules disabled now ([`lifecycle`]).
+    checks: Vec<lifecycle::CheckModule>,
+    disabled: Vec<ballast_store::files::disabled::DisabledModule>,
 }
 
 impl SupervisorCore {
     /// A core for `config`'s services (put in dependency order) and the restored `governor`.
-    pub fn new(config: CoreConfig, governor: Governor, now: Now) -> SupervisorCore {
+    pub fn new(config: CoreConfig, mut governor: Governor, now: Now) -> SupervisorCore {
         let slots: Vec<Slot> = order_by_dependencies(config.services)
             .into_iter()
             .map(Slot::new)
             .collect();
+        let specs: Vec<&ServiceSpec> = slots.iter().map(|s| &s.spec).collect();
+        governor.modules = lifecycle::modules(&specs, &config.checks);
+        let (disabled, unreadable) = match config.disabled {
+            Ok(d) => (d, None),
+            Err(error) => (Vec::new(), Some(error)),
+        };
+        let (disabled, gone) = lifecycle::still_declared(disabled, &specs, &config.checks);
         let restartable = slots
             .iter()
             .map(|s| SubsystemId::of_service(&s.spec.name).to_string())
@@ -138,7 +149,17 @@ impl SupervisorCore {
             next_write: 0,
             down_from: None,
             finished: false,
-            out: VecDeque::new(),
+            out: unreadable
+                .map(|error| {
+                    Output::Ops(OpsEvent::Lifecycle(
+                        lifecycle::LifecycleEvent::StateUnreadable { error },
+                    ))
+                })
+                .into_iter()
+                .chain(gone.map(Output::Log))
+                .collect(),
+            checks: config.checks,
+            disabled,
         }
     }
 
@@ -166,6 +187,7 @@ impl SupervisorCore {
             })
             .flatten()
             .chain(tick)
+            .chain(self.fallback_wakeup(now))
             // No sweep runs while shutting down: its time wakes nothing then.
             .chain(Some(self.next_sweep).filter(|_| self.down_from.is_none()))
             .min()
@@ -277,6 +299,9 @@ impl SupervisorCore {
                 }
             }
         }
+        if self.down_from.is_none() {
+            self.fallbacks(now);
+        }
     }
 
     /// Stop the services one at a time, last first, each fully down before the next.
@@ -379,7 +404,11 @@ impl SupervisorCore {
     }
 
     /// Take a health cycle: the governor's events and writes, in order.
-    fn measured(&mut self, m: Measured, now: Now) {
+    fn measured(&mut self, mut m: Measured, now: Now) {
+        // A check that its `on_failure` disables, and every disabled module, counts as
+        // DISABLED in this very cycle (the policy never acts on what is disabled).
+        self.checks_measured(&m.report, now);
+        m.report = self.mask_disabled(m.report);
         let restartable = &self.restartable;
         let steps = self.governor.evaluate(
             m.report,
@@ -454,6 +483,7 @@ impl SupervisorCore {
                 },
                 result,
             ) => self.floored(token, &id, floor, transition, result),
+            (After::Disabled(reply), result) => self.disabled_written(reply, result),
             (After::KillSwitch { token, id }, result) => {
                 let reply = match result {
                     Ok(path) => Ok(View::Done(format!(
@@ -519,7 +549,14 @@ impl SupervisorCore {
             let down = s.proc.is_none() && s.restart_at.is_none() && s.stopping.is_none();
             let startable = s.svc.state == ServiceState::Stopped
                 && s.wanted
-                && !self.held.contains_key(&s.spec.name);
+                && !self.held.contains_key(&s.spec.name)
+                && !self.standing_by(i)
+                && self
+                    .disabled_entry(
+                        ballast_store::files::disabled::ModuleKind::Service,
+                        &s.spec.name,
+                    )
+                    .is_none();
             if down && startable && self.waiting_for(i).is_empty() {
                 self.slots[i].svc.started(now.wall);
                 self.out.push_back(Output::Spawn { slot: i });

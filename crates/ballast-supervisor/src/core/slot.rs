@@ -13,6 +13,7 @@ use super::events::{OpsEvent, ReadyVia};
 use super::{CHILD_EXIT_SWEEP, HeartbeatSeen, Now, Output, SpawnFailed, SupervisorCore};
 use crate::ServiceSpec;
 use crate::protocol::HealthSummary;
+use ballast_store::files::disabled::ModuleKind;
 
 /// The process a slot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub(super) struct Slot {
     /// Starts so far (tells a probe of an earlier start from the current one).
     pub starts: u64,
     pub last_exit: Option<String>,
+    /// A fallback service started for this primary (it is not standing by).
+    pub covering: Option<String>,
 }
 
 impl Slot {
@@ -60,6 +63,7 @@ impl Slot {
             liveness_kill: false,
             starts: 0,
             last_exit: None,
+            covering: None,
         }
     }
 }
@@ -84,12 +88,24 @@ pub struct ServiceView {
     pub last_exit: Option<String>,
     pub failures_in_window: usize,
     pub max_restarts: u32,
+    /// Disabled, and why.
+    pub disabled: Option<String>,
+    /// A fallback standing by (not started while its primary is up).
+    pub standby: bool,
+    /// A fallback started for this primary: the primary it covers.
+    pub covering: Option<String>,
+    /// A primary: the fallback covering for it now.
+    pub covered_by: Option<String>,
 }
 
 impl ServiceView {
     /// The state as `status` shows it: held, waiting for its dependencies, or its state.
     pub fn shown_state(&self) -> ShownState {
-        if self.held {
+        if self.disabled.is_some() {
+            ShownState::Disabled
+        } else if self.standby && self.pid.is_none() {
+            ShownState::Standby
+        } else if self.held {
             ShownState::Held
         } else if !self.waiting_for.is_empty() {
             ShownState::Waiting(self.waiting_for.clone())
@@ -131,6 +147,15 @@ fn ms(d: Duration) -> u64 {
 impl SupervisorCore {
     pub(super) fn view(&self, i: usize, now: Instant) -> ServiceView {
         let s = &self.slots[i];
+        let disabled = self
+            .disabled_entry(ModuleKind::Service, &s.spec.name)
+            .map(|d| d.reason.clone());
+        let covered_by = s.spec.fallback.as_deref().and_then(|f| {
+            self.slots
+                .iter()
+                .find(|o| o.spec.name == f && o.covering.is_some())
+                .map(|o| o.spec.name.clone())
+        });
         let held = s.proc.is_none() && self.held.contains_key(&s.spec.name);
         let waits = self.waiting_for(i);
         let waiting = s.proc.is_none()
@@ -151,29 +176,40 @@ impl SupervisorCore {
             pid: s.proc.map(|p| p.pid),
             restarts: s.svc.restarts,
             uptime: s.proc.map(|p| now.saturating_duration_since(p.started)),
-            last_exit: self
-                .held
-                .get(&s.spec.name)
-                .cloned()
+            last_exit: disabled
+                .clone()
+                .or_else(|| self.held.get(&s.spec.name).cloned())
                 .or_else(|| s.svc.last_reason.clone())
                 .or_else(|| s.last_exit.clone()),
             failures_in_window: s.svc.failures_in_window(),
             max_restarts: s.spec.rules.max_restarts,
+            standby: self.standing_by(i),
+            disabled,
+            covering: s.covering.clone(),
+            covered_by,
         }
     }
 
     /// What `ballast status` shows.
     pub(super) fn status_view(&self, now: Instant) -> StatusView {
-        let states: Vec<(bool, ServiceState)> = self
-            .slots
-            .iter()
+        // A disabled module and a fallback standing by are not counted.
+        let states: Vec<(bool, ServiceState)> = (0..self.slots.len())
+            .filter(|i| !self.standing_by(*i))
+            .map(|i| &self.slots[i])
+            .filter(|s| {
+                self.disabled_entry(ModuleKind::Service, &s.spec.name)
+                    .is_none()
+            })
             .map(|s| (s.spec.critical, s.svc.state))
             .collect();
         StatusView {
             supervisor_pid: self.supervisor_pid,
             overall: ballast_core::supervisor::overall(&states),
             services: self.views(now),
-            health: self.governor.summary(),
+            health: crate::protocol::HealthSummary {
+                disabled: self.disabled_lines(),
+                ..self.governor.summary()
+            },
             config: self.config_file.clone(),
         }
     }
@@ -316,8 +352,11 @@ impl SupervisorCore {
                 self.ops(OpsEvent::ServiceDown {
                     service,
                     state,
-                    reason,
+                    reason: reason.clone(),
                 });
+                if state == ServiceState::Failed {
+                    self.service_failed(i, &reason, now);
+                }
             }
         }
     }

@@ -250,6 +250,24 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Disable a supportive service (stopped and kept stopped) or a check (not run): it shows
+    /// DISABLED and is not counted in the health until `ballast enable`; survives a restart.
+    Disable {
+        /// A service or a [[checks]] name (service:NAME or check:NAME when both exist).
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Enable a disabled service (started again with a fresh failure budget) or check.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// The trading engine (`--standalone` to run it without the supervisor).
     Engine(engine::EngineArgs),
     /// Validate a configuration: every error at once with file:line:col; exit 78 on error.
@@ -379,6 +397,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         } => supervise::command(
             &control!(data_dir, config, "reset"),
             Request::Reset { service },
+        ),
+        Command::Disable {
+            name,
+            config,
+            data_dir,
+        } => supervise::command(
+            &control!(data_dir, config, "disable"),
+            Request::Disable { name },
+        ),
+        Command::Enable {
+            name,
+            config,
+            data_dir,
+        } => supervise::command(
+            &control!(data_dir, config, "enable"),
+            Request::Enable { name },
         ),
         Command::Logs {
             service,

@@ -59,6 +59,9 @@ fn engine_service(config: Option<&Path>, dir: &Path) -> anyhow::Result<ServiceSp
         http_ready: None,
         stop_signal: rustix::process::Signal::TERM,
         stop_timeout: Duration::from_secs(10),
+        // The engine is critical: never disabled, no fallback.
+        on_failure_disable: false,
+        fallback: None,
     })
 }
 
@@ -91,6 +94,8 @@ fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
             http_ready: (s.readiness == Readiness::Http).then(|| s.readiness_url.clone()),
             stop_signal: parse_signal(&s.stop_signal).unwrap_or(rustix::process::Signal::TERM),
             stop_timeout: Duration::from_secs(u64::from(s.stop_timeout_secs)),
+            on_failure_disable: s.on_failure == ballast_core::config::OnFailure::Disable,
+            fallback: (!s.fallback.is_empty()).then(|| s.fallback.clone()),
         })
         .collect()
 }
@@ -327,6 +332,9 @@ fn print_health_summary(health: &control::HealthSummary) {
             p.id
         );
     }
+    for d in &health.disabled {
+        out!("  disabled: {d}");
+    }
 }
 
 /// `status`: the table of services.
@@ -367,8 +375,22 @@ fn print_services(services: &[control::ServiceStatus]) {
                 "{} ago",
                 ballast_core::time::Human(a)
             )),
-            s.last_exit.clone().unwrap_or_default()
+            last_column(s)
         );
+    }
+}
+
+/// The last exit, and which fallback covers for which service.
+fn last_column(s: &control::ServiceStatus) -> String {
+    let cover = match (&s.covering, &s.covered_by) {
+        (Some(primary), _) => Some(format!("fallback covering {primary}")),
+        (None, Some(fallback)) => Some(format!("covered by its fallback {fallback}")),
+        (None, None) => None,
+    };
+    match (cover, &s.last_exit) {
+        (Some(c), Some(l)) => format!("{c}; {l}"),
+        (Some(c), None) => c,
+        (None, l) => l.clone().unwrap_or_default(),
     }
 }
 
