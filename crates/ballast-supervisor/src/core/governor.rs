@@ -4,11 +4,12 @@
 //! switch's, the policy file as found) comes in as [`Files`], what it writes goes out as a
 //! [`FileWrite`] the shell carries out.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use ballast_core::Timestamp;
 use ballast_core::config::Config;
 use ballast_core::engine::EngineStatus;
+use ballast_core::health::clear::{CacheDecl, recommend_clear};
 use ballast_core::health::{self, Advice, Approvals, Recommendation, Report};
 use ballast_core::policy::{self, Policy, PolicyState, Protections, Transition};
 
@@ -61,6 +62,11 @@ pub struct Governor {
     pub dangerous: usize,
     /// Where the policy goes next by itself (the hysteresis countdown), as of the last cycle.
     pub outlook: Option<policy::Outlook>,
+    /// The declared caches (`clear_cache`'s targets; a reload replaces them with
+    /// [`Governor::set_caches`]).
+    pub caches: Vec<CacheDecl>,
+    /// Each service's failures inside its restart window, as of this cycle (the core sets it).
+    pub failures: BTreeMap<String, usize>,
 }
 
 impl Governor {
@@ -85,7 +91,14 @@ impl Governor {
             kill_switch: false,
             dangerous: 0,
             outlook: None,
+            caches: CacheDecl::of(config),
+            failures: BTreeMap::new(),
         }
+    }
+
+    /// The declared caches of `config` (at a reload).
+    pub fn set_caches(&mut self, config: &Config) {
+        self.caches = CacheDecl::of(config);
     }
 
     fn account(&self) -> Option<policy::Account> {
@@ -143,7 +156,11 @@ impl Governor {
         let advice: Vec<Advice> = report
             .issues
             .iter()
-            .flat_map(|i| health::recommend(i, restartable(&i.subsystem)))
+            .flat_map(|i| {
+                let mut advice = health::recommend(i, restartable(&i.subsystem));
+                advice.extend(recommend_clear(i, &self.caches, &self.failures));
+                advice
+            })
             .collect();
         let decided_before = self.approvals.decided.len();
         for id in self.approvals.sync(&advice, now, self.ttl_ms) {

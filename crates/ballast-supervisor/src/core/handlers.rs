@@ -153,6 +153,7 @@ impl SupervisorCore {
         let id = r.id.clone();
         let floor = match r.advice.action {
             RecoveryAction::RestartSubsystem => None,
+            RecoveryAction::ClearCache => return self.clear_approved(token, r),
             RecoveryAction::PauseTrading | RecoveryAction::NoNewTrades => Some(Policy::NoNewTrades),
             RecoveryAction::SwitchToSafeRiskProfile => Some(Policy::SafeRiskProfile),
             RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),

@@ -32,6 +32,7 @@ use rustix::process::Signal;
 
 use crate::ServiceSpec;
 
+mod cache;
 mod contract;
 pub mod errors;
 pub mod events;
@@ -105,6 +106,8 @@ pub struct SupervisorCore {
     down_from: Option<usize>,
     finished: bool,
     out: VecDeque<Output>,
+    /// `clear_cache` runs in flight.
+    clears: cache::Clears,
 }
 
 impl SupervisorCore {
@@ -139,6 +142,7 @@ impl SupervisorCore {
             down_from: None,
             finished: false,
             out: VecDeque::new(),
+            clears: cache::Clears::default(),
         }
     }
 
@@ -269,6 +273,7 @@ impl SupervisorCore {
             Input::Measured(m) => self.measured(*m, now),
             Input::Swept(s) => self.swept(*s, now),
             Input::Written { id, result } => self.written(id, result),
+            Input::CacheCleared { id, cleared } => self.cache_cleared(id, *cleared),
             Input::Tick { heartbeats } => self.tick(heartbeats, now),
             Input::Shutdown => {
                 if !shutting_down {
@@ -380,6 +385,7 @@ impl SupervisorCore {
 
     /// Take a health cycle: the governor's events and writes, in order.
     fn measured(&mut self, m: Measured, now: Now) {
+        let auto_before = self.before_cycle();
         let restartable = &self.restartable;
         let steps = self.governor.evaluate(
             m.report,
@@ -389,6 +395,7 @@ impl SupervisorCore {
             now.wall,
         );
         self.steps(steps);
+        self.after_cycle(&auto_before);
     }
 
     fn steps(&mut self, steps: Vec<Step>) {
