@@ -91,17 +91,30 @@ fn name_of(n: &CStr) -> Option<String> {
     (s != "." && s != "..").then(|| s.to_owned())
 }
 
+/// `prefix/name`, as shown.
+fn shown(prefix: &[String], name: &str) -> String {
+    let mut p = prefix.join("/");
+    if !p.is_empty() {
+        p.push('/');
+    }
+    p.push_str(name);
+    p
+}
+
+/// What `name` in `dir` is, as `lstat` sees it, and a file's size.
+fn kind_of(dir: &OwnedFd, name: &str) -> Option<(EntryKind, u64)> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    Some(match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => (EntryKind::File, u64::try_from(st.st_size).unwrap_or(0)),
+        FileType::Directory => (EntryKind::Dir, 0),
+        FileType::Symlink => (EntryKind::Symlink, 0),
+        _ => (EntryKind::Other, 0),
+    })
+}
+
 /// List `dir` (at `prefix` below the cache) in post-order into `listing`, at most `limit`
 /// entries. True when everything under it was listed (its directory entry may then follow).
 fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: usize) -> bool {
-    let shown = |prefix: &[String], name: &str| {
-        let mut p = prefix.join("/");
-        if !p.is_empty() {
-            p.push('/');
-        }
-        p.push_str(name);
-        p
-    };
     let entries = match Dir::read_from(dir) {
         Ok(d) => d,
         Err(e) => {
@@ -110,10 +123,10 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: u
             } else {
                 prefix.join("/")
             };
-            listing.unlisted.push(format!(
-                "{at}: cannot be listed: {}",
-                std::io::Error::from(e)
-            ));
+            let e = std::io::Error::from(e);
+            listing
+                .unlisted
+                .push(format!("{at}: cannot be listed: {e}"));
             return false;
         }
     };
@@ -130,69 +143,58 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: u
         let Some(name) = name_of(entry.file_name()) else {
             if entry.file_name().to_str().is_err() {
                 complete = false;
-                listing.unlisted.push(format!(
-                    "{}: a name that is not UTF-8 is left",
-                    shown(prefix, "?")
-                ));
+                let at = shown(prefix, "?");
+                listing
+                    .unlisted
+                    .push(format!("{at}: a name that is not UTF-8 is left"));
             }
             continue;
         };
-        let Ok(st) = rustix::fs::statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) else {
+        let Some((kind, bytes)) = kind_of(dir, &name) else {
             complete = false;
             continue;
         };
-        let kind = match FileType::from_raw_mode(st.st_mode) {
-            FileType::RegularFile => EntryKind::File,
-            FileType::Directory => EntryKind::Dir,
-            FileType::Symlink => EntryKind::Symlink,
-            _ => EntryKind::Other,
-        };
-        if kind == EntryKind::Dir {
-            if prefix.len() + 1 >= MAX_CLEAR_DEPTH {
-                listing.unlisted.push(format!(
-                    "{}: deeper than {MAX_CLEAR_DEPTH} levels, left",
-                    shown(prefix, &name)
-                ));
-                complete = false;
-                continue;
-            }
-            let Ok(sub) = rustix::fs::openat(dir, name.as_str(), dir_flags(), Mode::empty()) else {
-                complete = false;
-                continue;
-            };
-            prefix.push(name);
-            let whole = walk(&sub, prefix, listing, limit);
-            let name = prefix.pop().unwrap_or_default();
+        if kind == EntryKind::Dir && !walk_into(dir, name.clone(), prefix, listing, limit) {
             if listing.truncated {
                 return false;
             }
-            if !whole {
-                complete = false;
-                continue;
-            }
-            if listing.entries.len() >= limit {
-                listing.truncated = true;
-                return false;
-            }
-            let mut path = prefix.clone();
-            path.push(name);
-            listing.entries.push(Entry {
-                path,
-                kind,
-                bytes: 0,
-            });
+            complete = false;
             continue;
+        }
+        if listing.entries.len() >= limit {
+            listing.truncated = true;
+            return false;
         }
         let mut path = prefix.clone();
         path.push(name);
-        let bytes = if kind == EntryKind::File {
-            u64::try_from(st.st_size).unwrap_or(0)
-        } else {
-            0
-        };
         listing.entries.push(Entry { path, kind, bytes });
     }
     complete
+}
+
+/// List the directory `name` in `dir`, entered through a handle opened with `O_NOFOLLOW`.
+/// True when everything in it was listed (its own entry may then be listed after it).
+fn walk_into(
+    dir: &OwnedFd,
+    name: String,
+    prefix: &mut Vec<String>,
+    listing: &mut Listing,
+    limit: usize,
+) -> bool {
+    if prefix.len() + 1 >= MAX_CLEAR_DEPTH {
+        let at = shown(prefix, &name);
+        listing
+            .unlisted
+            .push(format!("{at}: deeper than {MAX_CLEAR_DEPTH} levels, left"));
+        return false;
+    }
+    let Ok(sub) = rustix::fs::openat(dir, name.as_str(), dir_flags(), Mode::empty()) else {
+        return false;
+    };
+    prefix.push(name);
+    let whole = walk(&sub, prefix, listing, limit);
+    prefix.pop();
+    whole
 }
 
 /// Remove one entry of the plan: its parent directories opened one by one from the cache's

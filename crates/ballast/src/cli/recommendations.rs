@@ -45,3 +45,54 @@ pub fn decision(r: &Recommendation) -> String {
         state => format!("{state}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_core::Timestamp;
+    use ballast_core::health::{Advice, RecoveryAction};
+
+    /// issue 12 item 6: whatever the action, `health` says what it acts on, and how it is
+    /// decided: automatic, or the command that approves it.
+    #[test]
+    fn every_action_is_shown_with_its_target_and_how_it_is_decided() {
+        for action in RecoveryAction::ALL {
+            for auto in [true, false] {
+                let advice = Advice {
+                    issue: "resources/disk_free".into(),
+                    action: *action,
+                    target: "service:bot".into(),
+                    priority: 2,
+                    expected: "e".into(),
+                    risks: "r".into(),
+                    auto,
+                };
+                let id = advice.id();
+                let r = Recommendation {
+                    id: id.clone(),
+                    advice,
+                    state: if auto {
+                        RecommendationState::Auto
+                    } else {
+                        RecommendationState::Pending
+                    },
+                    created: Timestamp::from_unix_ms(0),
+                    expires: None,
+                    decided: None,
+                    note: None,
+                    approve_with: (!auto).then(|| format!("ballast approve {id}")),
+                };
+                let said = decision(&r);
+                if auto {
+                    assert!(said.starts_with("automatic"), "{said}");
+                } else {
+                    assert!(
+                        said.contains(&format!("`ballast approve {id}`")),
+                        "{action:?}: {said}"
+                    );
+                }
+                assert!(id.contains(action.as_str()), "{id}");
+            }
+        }
+    }
+}
