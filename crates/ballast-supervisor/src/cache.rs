@@ -219,3 +219,80 @@ fn remove(root: &OwnedFd, e: &Entry) -> Result<(), String> {
     };
     rustix::fs::unlinkat(at, name.as_str(), flags).map_err(|e| std::io::Error::from(e).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_core::config::{Source, load};
+
+    fn config(cwd: &Path, path: &str, extra: &str) -> Config {
+        let text = format!(
+            "[[services]]\nname = \"bot\"\ncommand = \"x\"\ncwd = \"{}\"\n[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"{path}\"\n{extra}",
+            cwd.display()
+        );
+        load(
+            Some(Source {
+                path: "ballast.toml",
+                text: &text,
+            }),
+            &[],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_clear_empties_the_directory_keeps_it_and_never_follows_a_link_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (cwd, data) = (tmp.path().join("bot"), tmp.path().join("data"));
+        let cache = cwd.join("cache");
+        std::fs::create_dir_all(cache.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("outside")).unwrap();
+        std::fs::write(tmp.path().join("outside/keep"), b"k").unwrap();
+        std::fs::write(cache.join("a/b/c/f"), b"1234").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside"), cache.join("a/out")).unwrap();
+        // Deeper than a clear descends: left, and said so.
+        let mut deep = cache.join("deep");
+        for i in 0..MAX_CLEAR_DEPTH + 1 {
+            deep = deep.join(i.to_string());
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let c = clear(&data, &config(&cwd, "cache", ""), "bot", "cache", "test");
+        assert_eq!(c.refused, None);
+        assert_eq!((c.files, c.bytes, c.links, c.dirs), (1, 4, 1, 3), "{c:?}");
+        assert!(c.more && c.failed_count == 1, "{c:?}");
+        assert!(c.failed[0].contains("deeper than"), "{c:?}");
+        assert!(cache.is_dir(), "the directory itself stays");
+        assert!(!cache.join("a").exists());
+        assert!(
+            tmp.path().join("outside/keep").exists(),
+            "a link's target stays"
+        );
+    }
+
+    #[test]
+    fn a_clear_refuses_what_is_not_declared_a_link_and_the_data_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = tmp.path().join("bot");
+        std::fs::create_dir_all(cwd.join("real")).unwrap();
+        std::fs::write(cwd.join("real/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(cwd.join("real"), cwd.join("cache")).unwrap();
+        let data = tmp.path().join("data");
+        let cfg = config(&cwd, "cache", "");
+        // Not declared as a cache: nothing.
+        let c = clear(&data, &cfg, "bot", "real", "test");
+        assert!(c.refused.unwrap().contains("declares no cache"));
+        // The declared directory is a link: not followed.
+        let c = clear(&data, &cfg, "bot", "cache", "test");
+        assert!(c.refused.unwrap().contains("symbolic link"), "refused");
+        assert!(cwd.join("real/f").exists());
+        // The data directory inside the cache (known only at run time): refused.
+        let cfg = config(&cwd, "real", "");
+        let c = clear(&cwd.join("real/data"), &cfg, "bot", "real", "test");
+        assert!(c.refused.unwrap().contains("data directory"));
+        assert!(cwd.join("real/f").exists());
+        // Missing: nothing to clear, said so.
+        std::fs::remove_dir_all(cwd.join("real")).unwrap();
+        let c = clear(&data, &cfg, "bot", "real", "test");
+        assert!(c.refused.unwrap().contains("does not exist"));
+    }
+}

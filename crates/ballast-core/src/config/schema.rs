@@ -691,9 +691,9 @@ pub const ARTIFACT_KEYS: &[KeySpec] = &[
         "max_clear_entries",
         Kind::Int {
             min: 1,
-            max: 1_000_000,
+            max: 100_000,
         },
         "10000",
-        "cache: entries (files, links, directories) one clear removes at most; what is left is said, and a second approval goes on.",
+        "cache: entries (files, links, directories) one clear removes at most (the supervisor's loop does it, so it is bounded); what is left is said, and a second approval goes on.",
     ),
 ];
