@@ -65,10 +65,19 @@ fn ops(sup: &Sup) -> Vec<Value> {
         .collect()
 }
 
+/// A record's type and body, as the ops journal writes them.
+fn kind(r: &Value) -> &str {
+    r["type"].as_str().or(r["kind"].as_str()).unwrap_or("")
+}
+
+fn body(r: &Value) -> &Value {
+    if r["body"].is_object() { &r["body"] } else { r }
+}
+
 fn cleared(sup: &Sup) -> Vec<Value> {
     ops(sup)
         .into_iter()
-        .filter(|r| r["type"] == "cache.cleared" || r["kind"] == "cache.cleared")
+        .filter(|r| kind(r) == "cache.cleared")
         .collect()
 }
 
@@ -263,5 +272,46 @@ fn a_repeatedly_failing_owner_is_advised_to_clear_its_cache() {
     let out = sup.cli(&["approve", id]);
     common::process::assert_ok(&out);
     assert!(entries(&dir.join("cache")).is_empty());
+    sup.stop();
+}
+
+#[test]
+fn an_owner_restarting_again_and_again_inside_its_window_is_advised_to_clear_its_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    // It crashes at once, within its budget: BACKOFF, restarts 0.3 s, 0.6 s, 1.2 s … apart.
+    let service = format!(
+        "disk_free_min_pct = 0\n\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"exit 3\"]\ncwd = \"{}\"\nmax_restarts = 6\nrestart_delay_ms = 300\n",
+        dir.display()
+    );
+    let sup = Sup::start(dir, &config(dir, &service, ""));
+    let id = "service:bot/state/clear_cache/cache:bot:cache";
+    let h = wait_health(&sup, "clear_cache for the crash-looping owner", |h| {
+        recommendation(h, id).is_some()
+    });
+    // Advised only from the third failure in the window on (CLEAR_CACHE_AFTER_FAILURES): the
+    // last backoff journaled before the recommendation counted at least three.
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let r = ops(&sup);
+            let pending = r
+                .iter()
+                .position(|x| kind(x) == "recommendation.pending" && body(x)["id"] == id);
+            pending.map(|p| r[..p].to_vec()).ok_or(())
+        },
+        |()| "no recommendation.pending record".into(),
+    );
+    let failures = records
+        .iter()
+        .rev()
+        .find(|x| kind(x) == "service.backoff")
+        .map(|x| body(x)["failures_in_window"].as_u64().unwrap_or(0));
+    assert!(
+        failures.is_some_and(|f| f >= 3),
+        "advised after {failures:?} failure(s) in the window: {h:#}"
+    );
+    assert_eq!(recommendation(&h, id).unwrap()["state"], "PENDING");
     sup.stop();
 }
