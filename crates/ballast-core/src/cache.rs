@@ -161,41 +161,47 @@ impl Cleared {
         }
     }
 
-    /// In words: `cache /srv/bot/cache of bot cleared by ballast approve: 12 files (3.1 MB),
-    /// 1 link, 2 directories removed; 0 failed; 40 entries left by the bound`.
+    /// In words: `cache /srv/bot/cache of bot cleared by ballast approve: 12 files (3100
+    /// bytes), 1 link, 2 directories, 0 others removed; nothing is left in it`.
     pub fn summary(&self) -> String {
         if let Some(why) = &self.refused {
             return format!("cache {} of {} not cleared: {why}", self.path, self.service);
         }
         let mut s = format!(
-            "cache {} of {} cleared by {}: {} file(s) ({} bytes), {} link(s), {} director(ies), {} other removed",
+            "cache {} of {} cleared by {}: {} ({} bytes), {}, {}, {} removed",
             self.path,
             self.service,
             self.by,
-            self.files,
+            count(self.files, "file", "files"),
             self.bytes,
-            self.links,
-            self.dirs,
-            self.other
+            count(self.links, "link", "links"),
+            count(self.dirs, "directory", "directories"),
+            count(self.other, "other", "others"),
         );
         if self.failed_count > 0 {
             s.push_str(&format!(
                 "; {} could not be removed: {}",
-                self.failed_count,
+                count(self.failed_count, "entry", "entries"),
                 self.failed.join("; ")
             ));
         }
         match (self.left, self.more) {
             (0, false) => s.push_str("; nothing is left in it"),
             (n, false) => s.push_str(&format!(
-                "; {n} entr(ies) left by the bound max_clear_entries: approve again, or raise it"
+                "; {} left by the bound max_clear_entries: approve again, or raise it",
+                count(n, "entry", "entries")
             )),
             (n, true) => s.push_str(&format!(
-                "; {n} or more entr(ies) left (the bound max_clear_entries, or beyond what the walk reaches): approve again, or raise it"
+                "; {n} or more entries left (the bound max_clear_entries, or beyond what a clear reaches): approve again, or raise it"
             )),
         }
         s
     }
+}
+
+/// `1 file`, `2 files`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `path` without `.` components and with `..` applied (lexically).
@@ -373,7 +379,7 @@ mod tests {
         c.left = 3;
         assert_eq!(
             c.summary(),
-            "cache /srv/bot/cache of bot cleared by ballast approve: 1 file(s) (7 bytes), 1 link(s), 0 director(ies), 0 other removed; 1 could not be removed: b: permission denied; 3 entr(ies) left by the bound max_clear_entries: approve again, or raise it"
+            "cache /srv/bot/cache of bot cleared by ballast approve: 1 file (7 bytes), 1 link, 0 directories, 0 others removed; 1 entry could not be removed: b: permission denied; 3 entries left by the bound max_clear_entries: approve again, or raise it"
         );
         for _ in 0..20 {
             c.failed("x".into());

@@ -163,7 +163,7 @@ fn an_approved_clear_is_answered_with_what_the_shell_removed_and_journaled() {
         panic!("{answer:?}")
     };
     assert!(
-        said.starts_with(&format!("{ID} approved: cache /srv/bot/cache of bot cleared by ballast approve ({ID}): 2 file(s) (10 bytes)")),
+        said.starts_with(&format!("{ID} approved: cache /srv/bot/cache of bot cleared by ballast approve ({ID}): 2 files (10 bytes)")),
         "{said}"
     );
     assert_eq!(

@@ -150,7 +150,9 @@ fn a_low_disk_advises_clear_cache_which_waits_for_approval_and_removes_only_the_
     common::process::assert_ok(&out);
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        said.contains("2 file(s) (8 bytes), 2 link(s), 1 director(ies), 0 other removed; nothing is left in it"),
+        said.contains(
+            "2 files (8 bytes), 2 links, 1 directory, 0 others removed; nothing is left in it"
+        ),
         "{said}"
     );
     // The contents are gone, the directory stays, and what the links pointed to survives.
