@@ -175,6 +175,26 @@ fn an_approved_clear_is_answered_with_what_the_shell_removed_and_journaled() {
         )]
     );
     assert_eq!(sim.journaled("cache.cleared"), 1);
+    // The record's body is the counts, by these names (`ballast journal dump --ops`).
+    let ev = sim
+        .events
+        .iter()
+        .find(|e| e.kind() == "cache.cleared")
+        .unwrap();
+    let (_, body) = ev.record();
+    for (key, value) in [
+        ("service", serde_json::json!("bot")),
+        ("path", serde_json::json!("/srv/bot/cache")),
+        ("files", serde_json::json!(2)),
+        ("bytes", serde_json::json!(10)),
+        ("links", serde_json::json!(0)),
+        ("dirs", serde_json::json!(0)),
+        ("failed_count", serde_json::json!(0)),
+        ("left", serde_json::json!(0)),
+    ] {
+        assert_eq!(body[key], value, "{key}: {body}");
+    }
+    assert!(ev.logged(), "a clear is logged too");
     // Decided: it is not advised again while the disk stays low.
     sim.cycle(Status::Degraded);
     assert_eq!(sim.clears.len(), 1);
