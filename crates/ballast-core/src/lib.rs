@@ -16,6 +16,7 @@
 
 pub mod backtest;
 pub mod broker;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod domain;

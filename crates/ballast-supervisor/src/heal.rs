@@ -410,6 +410,9 @@ impl Healer<'_> {
                     ArtifactState::Jsonl { text, unreadable }
                 }
                 ArtifactKind::Lock => ArtifactState::Lock(self.lock_obs(&path, shown.clone())),
+                // A cache is the user's disposable data: the healer neither checks nor
+                // repairs it; only an approved (or auto_clear) `clear_cache` touches it.
+                ArtifactKind::Cache => continue,
                 ArtifactKind::Heartbeat => ArtifactState::Heartbeat(HeartbeatObs {
                     path: shown.clone(),
                     service: a.service.clone(),

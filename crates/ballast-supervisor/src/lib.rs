@@ -26,6 +26,7 @@
     clippy::disallowed_macros
 )]
 
+pub mod cache;
 pub mod control;
 pub mod core;
 mod handlers;

@@ -158,6 +158,23 @@ impl Shell {
                     let now = self.now();
                     self.core.handle(now, Input::Written { id, result });
                 }
+                Output::ClearCache {
+                    id,
+                    service,
+                    path,
+                    by,
+                } => {
+                    let cleared = crate::cache::clear(
+                        &self.data_dir,
+                        &self.heal.config,
+                        &service,
+                        &path,
+                        &by,
+                    );
+                    let now = self.now();
+                    let cleared = Box::new(cleared);
+                    self.core.handle(now, Input::CacheCleared { id, cleared });
+                }
                 Output::Ops(ev) => emit(&self.ops, &ev, log),
                 Output::Log(line) => log(&line),
                 Output::Reply { token, reply } => {
@@ -510,7 +527,14 @@ pub(crate) fn watched_artifacts(
     heal.config
         .artifacts
         .iter()
-        .filter(|a| a.kind != ballast_core::config::ArtifactKind::Heartbeat)
+        // A cache changes all the time and is not the healer's: not watched.
+        .filter(|a| {
+            !matches!(
+                a.kind,
+                ballast_core::config::ArtifactKind::Heartbeat
+                    | ballast_core::config::ArtifactKind::Cache
+            )
+        })
         .map(|a| healer.artifact_path(&a.service, &a.path))
         .collect()
 }

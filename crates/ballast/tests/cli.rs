@@ -365,6 +365,63 @@ fn every_playbook_row_names_a_test_that_exists() {
     assert!(rows >= 30, "{rows} rows");
 }
 
+/// issue 12 item 6: every recovery action has its row in docs/PLAYBOOK.md's "Recovery
+/// actions" table (and that row names tests: [`every_playbook_row_names_a_test_that_exists`]).
+/// The variants are read from `RecoveryAction`'s source, so a new one fails here until it has
+/// its row and is in `RecoveryAction::ALL` (which `ballast health`'s display is tested over).
+#[test]
+fn every_recovery_action_has_a_playbook_row() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let source =
+        std::fs::read_to_string(root.join("crates/ballast-core/src/health/mod.rs")).unwrap();
+    let body = source
+        .split_once("pub enum RecoveryAction {")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(body, _)| body)
+        .expect("RecoveryAction's source");
+    let variants: Vec<String> = body
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with("#["))
+        .map(|camel| {
+            let mut snake = String::new();
+            for (i, c) in camel.chars().enumerate() {
+                if c.is_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            snake
+        })
+        .collect();
+    assert!(variants.len() >= 7, "{variants:?}");
+    let all: Vec<&str> = ballast_core::health::RecoveryAction::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(
+        variants, all,
+        "RecoveryAction::ALL lists every variant, in order"
+    );
+    let playbook = std::fs::read_to_string(root.join("docs/PLAYBOOK.md")).unwrap();
+    let table = playbook
+        .split_once("## Recovery actions")
+        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
+        .expect("docs/PLAYBOOK.md has a Recovery actions section");
+    for v in &variants {
+        let row = table.lines().find(|l| {
+            l.starts_with("| ")
+                && l.split('|')
+                    .nth(2)
+                    .is_some_and(|c| c.trim() == format!("`{v}`"))
+        });
+        assert!(
+            row.is_some(),
+            "docs/PLAYBOOK.md has no row for the recovery action `{v}` (its second column is `{v}`)"
+        );
+    }
+}
+
 #[test]
 fn run_with_the_engine_disabled_and_no_services_says_there_is_nothing_to_run() {
     let tmp = tempfile::tempdir().unwrap();

@@ -188,6 +188,7 @@ fn full_report() -> files::health::HealthReport {
             expires: None,
             decided: None,
             note: None,
+            approve_with: Some("ballast approve service:bot/process/restart_subsystem".into()),
         }],
         decided: Vec::new(),
         counts: Counts::default(),
@@ -251,7 +252,10 @@ fn ballast_health_prints_the_last_report_byte_for_byte() {
          issue CRITICAL service:bot/process (no new trades (NO_NEW_TRADES)): exited with \
          code 3; cause: bad config; affects engine, orders\n\
          recommendation service:bot/process/restart_subsystem [PENDING] priority 1: the \
-         service runs again (risks: none)\n"
+         service runs again (risks: none)\n  \
+         restart_subsystem on service:bot: waits for an operator: `ballast approve \
+         service:bot/process/restart_subsystem` (or `ballast reject \
+         service:bot/process/restart_subsystem`)\n"
     );
 }
 

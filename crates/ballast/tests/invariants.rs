@@ -207,3 +207,116 @@ fn forbidden_words(f: &Path, text: &str, forbidden: &[&str], found: &mut Vec<Str
         }
     }
 }
+
+/// What removes a file or a directory.
+const DELETES: &[&str] = &[
+    "remove_file(",
+    "remove_dir(",
+    "remove_dir_all(",
+    "unlinkat(",
+    "unlink(",
+    "rmdir(",
+];
+
+/// The only files that delete, each with how many deleting lines and what they delete —
+/// Ballast's own files, and the one place that deletes a user's: a declared cache.
+const MAY_DELETE: &[(&str, usize, &str)] = &[
+    (
+        "ballast-supervisor/src/cache.rs",
+        1,
+        "clear_cache: the contents of a declared cache, nothing else",
+    ),
+    (
+        "ballast-engine/src/runtime/controls.rs",
+        1,
+        "the kill switch's release token, consumed",
+    ),
+    (
+        "ballast-supervisor/src/health/governor.rs",
+        1,
+        "the kill switch's release token",
+    ),
+    ("ballast/src/cli/kill.rs", 2, "KILL_SWITCH and its token"),
+    ("ballast-supervisor/src/readiness.rs", 1, "a notify socket"),
+    (
+        "ballast-supervisor/src/lib.rs",
+        5,
+        "the control socket and its private directory",
+    ),
+    (
+        "ballast-store/src/storage.rs",
+        3,
+        "Storage::remove_file, for Ballast's files",
+    ),
+    ("ballast-store/src/snapshot.rs", 1, "snapshots past retain"),
+    ("ballast-store/src/sim.rs", 1, "the simulated file system"),
+];
+
+/// issue 12 item 5: Ballast deletes a user's files only by declaration (a `cache` artifact
+/// cleared by `clear_cache`); every other deletion in the crates' code is of Ballast's own
+/// files, in the files listed in [`MAY_DELETE`]. A new deletion anywhere fails this test until
+/// it is looked at and listed (tests and `#[cfg(test)]` modules may delete what they made).
+#[test]
+fn only_a_declared_cache_is_ever_deleted_from_a_users_files() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&crates).unwrap().flatten() {
+        if e.path().join("src").is_dir() {
+            rust_files(&e.path().join("src"), &mut files);
+        }
+    }
+    files.sort();
+    assert!(files.len() > 50, "the crates' sources were found");
+    let mut counts: Vec<(String, usize, Vec<String>)> = Vec::new();
+    for f in &files {
+        if f.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut hits = Vec::new();
+        for (n, line) in lines.iter().enumerate() {
+            if line.trim_start().starts_with("#[cfg(test)]")
+                && !lines
+                    .get(n + 1)
+                    .is_some_and(|next| next.trim_end().ends_with(';'))
+            {
+                break;
+            }
+            let code = line.split("//").next().unwrap_or("");
+            if DELETES.iter().any(|d| code.contains(d)) {
+                hits.push(format!("{}: {}", n + 1, line.trim()));
+            }
+        }
+        if !hits.is_empty() {
+            let rel = f.strip_prefix(&crates).unwrap_or(f).display().to_string();
+            counts.push((rel, hits.len(), hits));
+        }
+    }
+    let mut wrong = Vec::new();
+    for (file, n, hits) in &counts {
+        match MAY_DELETE.iter().find(|(f, ..)| f == file) {
+            Some((_, allowed, _)) if allowed == n => {}
+            Some((_, allowed, what)) => wrong.push(format!(
+                "{file} deletes on {n} lines, {allowed} listed ({what}):\n  {}",
+                hits.join("\n  ")
+            )),
+            None => wrong.push(format!(
+                "{file} deletes and is not listed:\n  {}",
+                hits.join("\n  ")
+            )),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "deletions outside the declared cache and Ballast's own files (docs/ARCHITECTURE.md, invariants):\n{}",
+        wrong.join("\n")
+    );
+    // The list is not stale: each listed file still deletes (the cache's clear among them).
+    for (f, ..) in MAY_DELETE {
+        assert!(
+            counts.iter().any(|(c, ..)| c == f),
+            "{f} deletes nothing now"
+        );
+    }
+}

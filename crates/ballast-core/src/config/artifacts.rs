@@ -1,7 +1,9 @@
 //! `[[artifacts]]`: files and directories of user services that the healer keeps healthy
 //! (SPEC §4, declared artifacts). Checked key by key like `[[services]]`, then: the service
 //! is declared, the path is set, a json default is an object holding every required key, a
-//! heartbeat has a max age.
+//! heartbeat has a max age, a cache is a directory of its own (never the service's working
+//! directory or above it, `/`, the data directory or anything above or inside it) with no
+//! other declared artifact inside it, and only a cache has `auto_clear` / `max_clear_entries`.
 
 use super::error::{ConfigError, Origin};
 use super::model::{ArtifactKind, Config};
@@ -73,8 +75,151 @@ pub fn check(config: &Config, values: &[ServiceValues]) -> Vec<ConfigError> {
                 format!("[[artifacts]] {}: a heartbeat needs max_age_secs", a.path),
                 "set max_age_secs to the age after which the service is restarted".into(),
             ),
+            ArtifactKind::Cache => {
+                for (key, why) in cache_problems(config, i) {
+                    push(
+                        origin(i, key),
+                        format!("[[artifacts]] {}: {why}", a.path),
+                        "declare the directory the service keeps its disposable files in (e.g. path = \"cache\"): everything in it may be deleted".into(),
+                    );
+                }
+            }
             _ => {}
+        }
+        if a.kind != ArtifactKind::Cache && a.auto_clear {
+            push(
+                origin(i, "auto_clear"),
+                format!(
+                    "[[artifacts]] {}: auto_clear applies to a cache only",
+                    a.path
+                ),
+                "remove it, or set kind = \"cache\"".into(),
+            );
         }
     }
     errors
+}
+
+/// What is wrong with cache artifact `i`'s path: refused by itself, the data directory's
+/// relation to it (when the configuration names an absolute one), another declared file inside
+/// it (a clear would delete it).
+fn cache_problems(config: &Config, i: usize) -> Vec<(&'static str, String)> {
+    use std::path::Path;
+    let a = &config.artifacts[i];
+    let mut out = Vec::new();
+    if let Some(why) = crate::cache::declared_refusal(&a.path) {
+        out.push(("path", why));
+        return out;
+    }
+    let Some(service) = config.services.iter().find(|s| s.name == a.service) else {
+        return out;
+    };
+    let dir = service.declared_path(&a.path);
+    let data = Path::new(&config.general.data_dir);
+    let cwd = Path::new(&service.cwd);
+    if dir.is_absolute() {
+        let data = data.is_absolute().then_some(data);
+        let cwd = cwd.is_absolute().then_some(cwd);
+        if let Some(why) = crate::cache::refusal(&dir, data, cwd) {
+            out.push(("path", why));
+        }
+    }
+    let declared = config
+        .artifacts
+        .iter()
+        .enumerate()
+        .filter(|(j, o)| *j != i && o.kind != ArtifactKind::Cache)
+        .filter_map(|(_, o)| {
+            let s = config.services.iter().find(|s| s.name == o.service)?;
+            Some(s.declared_path(&o.path))
+        })
+        .chain(
+            config
+                .services
+                .iter()
+                .filter(|s| !s.heartbeat_file.is_empty())
+                .map(|s| s.declared_path(&s.heartbeat_file)),
+        );
+    for p in declared {
+        if p.starts_with(&dir) && p != dir {
+            out.push((
+                "path",
+                format!(
+                    "{} is declared too and is inside this cache: a clear would delete it",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigErrors, Source, load};
+
+    fn file(text: &str) -> Result<Config, ConfigErrors> {
+        load(
+            Some(Source {
+                path: "ballast.toml",
+                text,
+            }),
+            &[],
+        )
+    }
+
+    const BASE: &str = "[general]\ndata_dir = \"/srv/ballast-data\"\n[[services]]\nname = \"bot\"\ncommand = \"x\"\ncwd = \"/srv/bot\"\nheartbeat_file = \"cache/hb\"\n";
+
+    fn cache(path: &str, extra: &str) -> String {
+        format!(
+            "{BASE}[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"{path}\"\n{extra}"
+        )
+    }
+
+    #[test]
+    fn a_cache_is_a_directory_of_its_own_and_says_its_bounds() {
+        let ok = file(&cache("/srv/bot/tmp", "auto_clear = true\n")).unwrap();
+        let a = &ok.artifacts[0];
+        assert_eq!(a.kind, super::ArtifactKind::Cache);
+        assert!(a.auto_clear);
+        assert_eq!(a.max_clear_entries, 10_000, "the documented default");
+        let ok = file(&cache("/srv/bot/tmp", "")).unwrap();
+        assert!(!ok.artifacts[0].auto_clear, "auto_clear is off by default");
+        // A careless path would delete the service's own files, or Ballast's.
+        for (path, want) in [
+            (
+                ".",
+                "the service's working directory or a directory above it",
+            ),
+            (
+                "..",
+                "the service's working directory or a directory above it",
+            ),
+            ("/", "is / or a top-level directory"),
+            ("/srv", "is / or a top-level directory"),
+            (
+                "/srv/ballast-data/journal",
+                "inside Ballast's data directory",
+            ),
+            ("/srv/bot/../ballast-data", "Ballast's data directory"),
+            ("cache", "is declared too and is inside this cache"),
+        ] {
+            let text = file(&cache(path, "")).unwrap_err().to_string();
+            assert!(text.contains(want), "{path}: {want}: {text}");
+            assert!(text.contains("ballast.toml:"), "{text}");
+        }
+        let text = file(&format!(
+            "{BASE}[[artifacts]]\nservice = \"bot\"\nkind = \"dir\"\npath = \"d\"\nauto_clear = true\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            text.contains("auto_clear applies to a cache only"),
+            "{text}"
+        );
+        let text = file(&cache("tmp", "max_clear_entries = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("max_clear_entries"), "{text}");
+    }
 }

@@ -156,7 +156,9 @@ pub fn reference_markdown() -> String {
            `readiness_url`, `\"heartbeat\"` needs `heartbeat_file`; the failure budget can trip\n\
            (`restart_window_secs` longer than the restart delays before `max_restarts + 1` failures).\n\
          - `[[artifacts]]`: `service` names a declared service; a `json` default is a JSON object\n\
-           holding every `required_keys` entry; a `heartbeat` has `max_age_secs`.\n\
+           holding every `required_keys` entry; a `heartbeat` has `max_age_secs`; a `cache` is not\n\
+           `.`, `..`, `/`, a top-level directory, the service's `cwd` or above it, the data directory\n\
+           or above or inside it, and holds no other declared file; only a cache has `auto_clear`.\n\
          - `[[checks]]`: names valid, unique and not a built-in subsystem's; each kind has its key\n\
            (`path`, `paths`, `url`, `address`, `pattern`, `command`); `healthy_max_age_secs` ≤\n\
            `degraded_max_age_secs`; `degraded_min` ≤ the number of `paths`; `depends_on` names\n\

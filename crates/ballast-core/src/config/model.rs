@@ -111,6 +111,8 @@ pub enum ArtifactKind {
     Jsonl,
     Lock,
     Heartbeat,
+    /// A directory whose contents the user declares disposable: `clear_cache` may empty it.
+    Cache,
 }
 
 /// One declared artifact.
@@ -123,6 +125,10 @@ pub struct ArtifactConfig {
     pub default: String,
     pub required_keys: Vec<String>,
     pub max_age_secs: u32,
+    /// cache: cleared without an operator's approval when `clear_cache` is recommended.
+    pub auto_clear: bool,
+    /// cache: entries removed at most by one clear.
+    pub max_clear_entries: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -672,9 +672,9 @@ pub const ARTIFACT_KEYS: &[KeySpec] = &[
     ),
     artifact_key(
         "kind",
-        Kind::Choice(&["dir", "json", "jsonl", "lock", "heartbeat"]),
+        Kind::Choice(&["dir", "json", "jsonl", "lock", "heartbeat", "cache"]),
         "\"dir\"",
-        "dir: must exist; json: must parse, with required_keys (malformed: a copy to quarantine, what parses salvaged, missing keys from default); jsonl: corrupt lines to quarantine with their line numbers, valid ones kept in order; lock: a pid file, stale when its owner is dead and it is older than 5 min; heartbeat: older than max_age_secs restarts the service.",
+        "dir: must exist; json: must parse, with required_keys (malformed: a copy to quarantine, what parses salvaged, missing keys from default); jsonl: corrupt lines to quarantine with their line numbers, valid ones kept in order; lock: a pid file, stale when its owner is dead and it is older than 5 min; heartbeat: older than max_age_secs restarts the service; cache: a directory whose contents are disposable — `clear_cache` (recommended when the disk is low or the service fails repeatedly) removes what is in it, never the directory itself nor what a symbolic link in it points to; it may not be /, a top-level directory, the data directory, above or inside it, nor the service's cwd or above it.",
     ),
     artifact_key(
         "path",
@@ -702,5 +702,20 @@ pub const ARTIFACT_KEYS: &[KeySpec] = &[
         },
         "0",
         "heartbeat: older than this restarts the service (required for a heartbeat).",
+    ),
+    artifact_key(
+        "auto_clear",
+        Kind::Bool,
+        "false",
+        "cache: clear it without waiting for `ballast approve` when clear_cache is recommended (false: the recommendation waits for an operator).",
+    ),
+    artifact_key(
+        "max_clear_entries",
+        Kind::Int {
+            min: 1,
+            max: 100_000,
+        },
+        "10000",
+        "cache: entries (files, links, directories) one clear removes at most (the supervisor's loop does it, so it is bounded); what is left is said, and a second approval goes on.",
     ),
 ];

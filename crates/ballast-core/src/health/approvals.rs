@@ -34,7 +34,7 @@ impl std::fmt::Display for RecommendationState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recommendation {
-    /// `<issue id>/<action>`: what `ballast approve` takes.
+    /// `<issue id>/<action>` ([`Advice::id`]): what `ballast approve` takes.
     pub id: String,
     #[serde(flatten)]
     pub advice: Advice,
@@ -45,6 +45,19 @@ pub struct Recommendation {
     pub decided: Option<Timestamp>,
     /// Why it ended (`approved by operator`, `issue cleared`, `time to live passed`).
     pub note: Option<String>,
+    /// While it waits for an operator: the command that approves it (`ballast approve ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_with: Option<String>,
+}
+
+impl Recommendation {
+    /// It has ended: nothing is left to approve.
+    fn ended(&mut self, state: RecommendationState, now: Timestamp, note: String) {
+        self.state = state;
+        self.decided = Some(now);
+        self.note = Some(note);
+        self.approve_with = None;
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,32 +68,20 @@ pub struct Approvals {
     pub decided: Vec<Recommendation>,
 }
 
-fn action_name(a: &Advice) -> String {
-    serde_json::to_value(a.action)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 impl Approvals {
     /// Bring the open list in line with this cycle's advice: new advice is added (pending ones
     /// with `ttl_ms`), advice no longer given expires ("issue cleared"), pending ones past
     /// their time expire. Returns the ids that became pending.
     pub fn sync(&mut self, advice: &[Advice], now: Timestamp, ttl_ms: i64) -> Vec<String> {
         let mut added = Vec::new();
-        let ids: Vec<String> = advice
-            .iter()
-            .map(|a| format!("{}/{}", a.issue, action_name(a)))
-            .collect();
+        let ids: Vec<String> = advice.iter().map(Advice::id).collect();
         let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.open)
             .into_iter()
             .partition(|r| ids.contains(&r.id));
         self.open = keep;
         for mut r in gone {
             if r.state == RecommendationState::Pending {
-                r.state = RecommendationState::Expired;
-                r.decided = Some(now);
-                r.note = Some("issue cleared".into());
+                r.ended(RecommendationState::Expired, now, "issue cleared".into());
                 self.remember(r);
             }
         }
@@ -112,6 +113,7 @@ impl Approvals {
                 expires: pending.then(|| now.plus_ms(ttl_ms)),
                 decided: None,
                 note: None,
+                approve_with: pending.then(|| format!("ballast approve {id}")),
             });
             if pending {
                 added.push(id);
@@ -126,9 +128,11 @@ impl Approvals {
             .collect();
         for i in expired.into_iter().rev() {
             let mut r = self.open.remove(i);
-            r.state = RecommendationState::Expired;
-            r.decided = Some(now);
-            r.note = Some("time to live passed without a decision".into());
+            r.ended(
+                RecommendationState::Expired,
+                now,
+                "time to live passed without a decision".into(),
+            );
             self.remember(r);
         }
         self.open.sort_by(|a, b| {
@@ -187,9 +191,7 @@ impl Approvals {
             ));
         }
         let mut r = self.open.remove(i);
-        r.state = state;
-        r.decided = Some(now);
-        r.note = Some(note);
+        r.ended(state, now, note);
         self.remember(r.clone());
         Ok(r)
     }

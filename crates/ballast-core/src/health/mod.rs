@@ -5,6 +5,7 @@
 //! results in; [`crate::policy`] turns the report into the safety policy.
 
 mod approvals;
+pub mod clear;
 pub mod lifecycle;
 pub mod rules;
 mod subsystem_id;
@@ -397,6 +398,38 @@ pub enum RecoveryAction {
     DisableModule,
     /// Start the fallback service of a FAILED or disabled one (the supervisor does it).
     SwitchToBackup,
+    /// Empty a declared cache directory (`[[artifacts]] kind = "cache"`; [`clear`]).
+    ClearCache,
+}
+
+impl RecoveryAction {
+    /// Every action, for the checks that each has its playbook row and its display.
+    pub const ALL: &[RecoveryAction] = &[
+        RecoveryAction::RestartSubsystem,
+        RecoveryAction::PauseTrading,
+        RecoveryAction::SwitchToSafeRiskProfile,
+        RecoveryAction::NoNewTrades,
+        RecoveryAction::DefensiveExit,
+        RecoveryAction::CloseAllPositions,
+        RecoveryAction::DisableModule,
+        RecoveryAction::SwitchToBackup,
+        RecoveryAction::ClearCache,
+    ];
+
+    /// Its name as it serializes (`clear_cache`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryAction::RestartSubsystem => "restart_subsystem",
+            RecoveryAction::PauseTrading => "pause_trading",
+            RecoveryAction::SwitchToSafeRiskProfile => "switch_to_safe_risk_profile",
+            RecoveryAction::NoNewTrades => "no_new_trades",
+            RecoveryAction::DefensiveExit => "defensive_exit",
+            RecoveryAction::CloseAllPositions => "close_all_positions",
+            RecoveryAction::DisableModule => "disable_module",
+            RecoveryAction::SwitchToBackup => "switch_to_backup",
+            RecoveryAction::ClearCache => "clear_cache",
+        }
+    }
 }
 
 /// One recommendation before it is tracked.
@@ -412,6 +445,20 @@ pub struct Advice {
     pub risks: String,
     /// Runs without an operator (the safety policy or the supervisor does it).
     pub auto: bool,
+}
+
+impl Advice {
+    /// The recommendation's id, what `ballast approve` takes: `<issue id>/<action>`; for
+    /// `clear_cache`, `/<target>` after it (one issue, a low disk, can advise clearing several
+    /// caches).
+    pub fn id(&self) -> String {
+        match self.action {
+            RecoveryAction::ClearCache => {
+                format!("{}/{}/{}", self.issue, self.action.as_str(), self.target)
+            }
+            _ => format!("{}/{}", self.issue, self.action.as_str()),
+        }
+    }
 }
 
 /// The recommendations for `issue`. `restartable`: the subsystem is a service the supervisor

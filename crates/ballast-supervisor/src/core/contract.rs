@@ -94,6 +94,11 @@ pub enum Input {
     FileChanged { urgent: bool },
     /// The answer to [`Output::Sweep`].
     Swept(Box<Swept>),
+    /// The answer to [`Output::ClearCache`]: what was removed, what failed, what is left.
+    CacheCleared {
+        id: u64,
+        cleared: Box<ballast_core::cache::Cleared>,
+    },
     /// The answer to [`Output::Write`]: what was written (shown as), or why not.
     Written {
         id: u64,
@@ -167,6 +172,14 @@ pub enum Output {
     },
     /// Write a file and answer with [`Input::Written`].
     Write { id: u64, file: FileWrite },
+    /// Empty the cache `path` (as declared) of `service` — only if the configuration declares
+    /// it as a cache — and answer with [`Input::CacheCleared`]. `by`: who asked, as journaled.
+    ClearCache {
+        id: u64,
+        service: String,
+        path: String,
+        by: String,
+    },
     /// Journal (and log) an event.
     Ops(OpsEvent),
     /// A line for the supervisor's log.

@@ -119,6 +119,9 @@ pub enum OpsEvent {
     /// A finding never applied: dangerous (`heal.dangerous`) or skipped by the mode
     /// (`heal.skipped`).
     HealFinding(ballast_core::heal::Action),
+    /// A declared cache emptied by `clear_cache` (`cache.cleared`), or not
+    /// (`cache.clear_refused`), with its counts.
+    CacheCleared(Box<ballast_core::cache::Cleared>),
     /// Events the ops journal's queue could not take (`ops.dropped`).
     OpsDropped {
         events: u64,
@@ -161,6 +164,8 @@ impl OpsEvent {
             OpsEvent::HealFinding(_) => "heal.skipped",
             OpsEvent::OpsDropped { .. } => "ops.dropped",
             OpsEvent::Lifecycle(e) => e.kind(),
+            OpsEvent::CacheCleared(c) if c.refused.is_some() => "cache.clear_refused",
+            OpsEvent::CacheCleared(_) => "cache.cleared",
         }
     }
 
@@ -288,6 +293,7 @@ impl std::fmt::Display for OpsEvent {
                 self.fmt_heal(f)
             }
             OpsEvent::Lifecycle(e) => e.fmt(f),
+            OpsEvent::CacheCleared(c) => f.write_str(&c.summary()),
         }
     }
 }

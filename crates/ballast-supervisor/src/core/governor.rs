@@ -4,11 +4,12 @@
 //! switch's, the policy file as found) comes in as [`Files`], what it writes goes out as a
 //! [`FileWrite`] the shell carries out.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use ballast_core::Timestamp;
 use ballast_core::config::Config;
 use ballast_core::engine::EngineStatus;
+use ballast_core::health::clear::{CacheDecl, recommend_clear};
 use ballast_core::health::{self, Advice, Approvals, Recommendation, Report};
 use ballast_core::policy::{self, Policy, PolicyState, Protections, Transition};
 
@@ -63,6 +64,11 @@ pub struct Governor {
     pub modules: std::collections::BTreeMap<String, health::lifecycle::ModuleRecovery>,
     /// Where the policy goes next by itself (the hysteresis countdown), as of the last cycle.
     pub outlook: Option<policy::Outlook>,
+    /// The declared caches (`clear_cache`'s targets; a reload replaces them with
+    /// [`Governor::set_caches`]).
+    pub caches: Vec<CacheDecl>,
+    /// Each service's failures inside its restart window, as of this cycle (the core sets it).
+    pub failures: BTreeMap<String, usize>,
 }
 
 impl Governor {
@@ -88,7 +94,14 @@ impl Governor {
             dangerous: 0,
             modules: Default::default(),
             outlook: None,
+            caches: CacheDecl::of(config),
+            failures: BTreeMap::new(),
         }
+    }
+
+    /// The declared caches of `config` (at a reload).
+    pub fn set_caches(&mut self, config: &Config) {
+        self.caches = CacheDecl::of(config);
     }
 
     fn account(&self) -> Option<policy::Account> {
@@ -147,12 +160,13 @@ impl Governor {
             .issues
             .iter()
             .flat_map(|i| {
-                let mut a = health::recommend(i, restartable(&i.subsystem));
-                a.extend(health::lifecycle::recommend(
+                let mut advice = health::recommend(i, restartable(&i.subsystem));
+                advice.extend(health::lifecycle::recommend(
                     i,
                     self.modules.get(&i.subsystem),
                 ));
-                a
+                advice.extend(recommend_clear(i, &self.caches, &self.failures));
+                advice
             })
             .collect();
         let decided_before = self.approvals.decided.len();

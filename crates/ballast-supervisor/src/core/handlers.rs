@@ -162,6 +162,7 @@ impl SupervisorCore {
                 let why = format!("{id}: the supervisor switches to the fallback by itself");
                 return self.reply(token, Err(ControlError::InvalidState(why)));
             }
+            RecoveryAction::ClearCache => return self.clear_approved(token, r),
             RecoveryAction::PauseTrading | RecoveryAction::NoNewTrades => Some(Policy::NoNewTrades),
             RecoveryAction::SwitchToSafeRiskProfile => Some(Policy::SafeRiskProfile),
             RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),

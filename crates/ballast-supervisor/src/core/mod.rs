@@ -32,6 +32,7 @@ use rustix::process::Signal;
 
 use crate::ServiceSpec;
 
+mod cache;
 mod contract;
 pub mod errors;
 pub mod events;
@@ -109,6 +110,8 @@ pub struct SupervisorCore {
     /// The declared checks, and the modules disabled now ([`lifecycle`]).
     checks: Vec<lifecycle::CheckModule>,
     disabled: Vec<ballast_store::files::disabled::DisabledModule>,
+    /// `clear_cache` runs in flight.
+    clears: cache::Clears,
 }
 
 impl SupervisorCore {
@@ -160,6 +163,7 @@ impl SupervisorCore {
                 .collect(),
             checks: config.checks,
             disabled,
+            clears: cache::Clears::default(),
         }
     }
 
@@ -291,6 +295,7 @@ impl SupervisorCore {
             Input::Measured(m) => self.measured(*m, now),
             Input::Swept(s) => self.swept(*s, now),
             Input::Written { id, result } => self.written(id, result),
+            Input::CacheCleared { id, cleared } => self.cache_cleared(id, *cleared),
             Input::Tick { heartbeats } => self.tick(heartbeats, now),
             Input::Shutdown => {
                 if !shutting_down {
@@ -409,6 +414,7 @@ impl SupervisorCore {
         // DISABLED in this very cycle (the policy never acts on what is disabled).
         self.checks_measured(&m.report, now);
         m.report = self.mask_disabled(m.report);
+        let auto_before = self.before_cycle();
         let restartable = &self.restartable;
         let steps = self.governor.evaluate(
             m.report,
@@ -418,6 +424,7 @@ impl SupervisorCore {
             now.wall,
         );
         self.steps(steps);
+        self.after_cycle(&auto_before);
     }
 
     fn steps(&mut self, steps: Vec<Step>) {

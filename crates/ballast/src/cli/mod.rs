@@ -10,6 +10,7 @@ mod journal;
 mod kill;
 mod logs;
 mod output;
+mod recommendations;
 mod supervise;
 
 pub(crate) use output::out;

@@ -599,19 +599,12 @@ fn print_issues(issues: &[Issue]) {
 /// `health`: one line per recommendation.
 fn print_recommendations(recommendations: &[Recommendation]) {
     for r in recommendations {
-        out!(
-            "recommendation {} [{}] priority {}: {} (risks: {})",
-            r.id,
-            serde_name(&r.state),
-            r.advice.priority,
-            r.advice.expected,
-            r.advice.risks
-        );
+        super::recommendations::print(r);
     }
 }
 
 /// An enum's name as it serializes (`PENDING`), for those without an `as_str`.
-fn serde_name(value: &impl serde::Serialize) -> String {
+pub(super) fn serde_name(value: &impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => "?".to_owned(),

@@ -1,0 +1,390 @@
+//! Clearing a declared cache (`[[artifacts]] kind = "cache"`, SPEC §5 `clear_cache`), decided
+//! purely: whether a directory may be cleared at all ([`refusal`]), and what to remove from a
+//! listing of it ([`plan`]). The shell lists the directory without following a symbolic link
+//! (a link inside is an entry of its own, removed as a link), removes what the plan says, one
+//! entry at a time under the cache's directory, and reports what it removed ([`Cleared`]).
+//!
+//! This is the one place Ballast deletes a user's files, and only by declaration: the
+//! contents of a directory the configuration declares disposable, never the directory itself,
+//! at most `max_clear_entries` entries per clear.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Failures a [`Cleared`] names one by one (the rest are counted).
+pub const FAILURES_NAMED_COUNT: usize = 10;
+
+/// Directory levels below a cache's directory that a clear descends (deeper ones are left and
+/// said so).
+pub const MAX_CLEAR_DEPTH: usize = 32;
+
+/// What an entry of the listing is (as `lstat` sees it: a symbolic link is a link, whatever
+/// it points to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    /// A socket, a FIFO, a device node: removed as the name it is.
+    Other,
+}
+
+/// One entry of a cache directory: its path below the directory, one name per level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: Vec<String>,
+    pub kind: EntryKind,
+    /// Its size (a file's; 0 for the others).
+    pub bytes: u64,
+}
+
+impl Entry {
+    /// The path below the cache directory, as shown (`a/b.bin`).
+    pub fn shown(&self) -> String {
+        self.path.join("/")
+    }
+}
+
+/// A listing of a cache directory, in post-order: a directory comes after everything in it,
+/// and only once everything in it was listed (so any prefix of the listing can be removed in
+/// order). The walk stops after `max_clear_entries + 1` entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// The walk stopped before it saw everything (the entry bound).
+    pub truncated: bool,
+    /// What the walk could not list, with why (`deep/…: deeper than 32 levels`, an
+    /// unreadable directory).
+    pub unlisted: Vec<String>,
+}
+
+/// What to remove, in order, and what is left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub remove: Vec<Entry>,
+    /// Entries that stay because of the bound (at least this many; more if `more`).
+    pub left: usize,
+    /// The walk did not see everything: more than `left` may stay.
+    pub more: bool,
+    /// Entries of the listing refused as malformed (a name that is empty, `.`, `..` or holds
+    /// a `/`): never removed.
+    pub refused: Vec<String>,
+}
+
+/// Why an entry's name is not one a clear may act on, if it is not.
+fn bad_name(name: &str) -> bool {
+    name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0')
+}
+
+/// The plan for `listing` with at most `max_entries` removals: the listing's order (children
+/// before their directory), malformed names refused, a directory only when everything listed
+/// under it is removed too.
+pub fn plan(listing: &Listing, max_entries: usize) -> Plan {
+    let mut remove: Vec<Entry> = Vec::new();
+    let mut refused = Vec::new();
+    let mut kept: Vec<&[String]> = Vec::new();
+    let mut left = 0;
+    for e in &listing.entries {
+        if e.path.is_empty() || e.path.iter().any(|n| bad_name(n)) {
+            refused.push(format!("{:?}", e.shown()));
+            kept.push(&e.path);
+            continue;
+        }
+        // A directory with anything kept under it stays (its removal would fail).
+        let holds_kept = e.kind == EntryKind::Dir
+            && kept
+                .iter()
+                .any(|k| k.len() > e.path.len() && k.starts_with(&e.path));
+        if remove.len() >= max_entries || holds_kept {
+            left += 1;
+            kept.push(&e.path);
+            continue;
+        }
+        remove.push(e.clone());
+    }
+    Plan {
+        remove,
+        left,
+        more: listing.truncated || !listing.unlisted.is_empty(),
+        refused,
+    }
+}
+
+/// What a clear did (journaled as `cache.cleared`, printed by `ballast approve`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cleared {
+    /// The owning service.
+    pub service: String,
+    /// The cache's directory, absolute.
+    pub path: String,
+    /// Who cleared it: `ballast approve` or `auto_clear`.
+    pub by: String,
+    /// What was removed.
+    pub files: u64,
+    pub bytes: u64,
+    pub links: u64,
+    pub dirs: u64,
+    pub other: u64,
+    /// Entries that could not be removed (the first [`FAILURES_NAMED_COUNT`], with why).
+    pub failed: Vec<String>,
+    pub failed_count: u64,
+    /// Entries left by the bound; `more`: and others the walk did not reach.
+    pub left: u64,
+    pub more: bool,
+    /// Why nothing was cleared, when nothing could be (the directory is missing, is a
+    /// symbolic link, is a refused path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+impl Cleared {
+    /// Count one entry removed.
+    pub fn removed(&mut self, e: &Entry) {
+        match e.kind {
+            EntryKind::File => {
+                self.files += 1;
+                self.bytes = self.bytes.saturating_add(e.bytes);
+            }
+            EntryKind::Dir => self.dirs += 1,
+            EntryKind::Symlink => self.links += 1,
+            EntryKind::Other => self.other += 1,
+        }
+    }
+
+    /// Count one entry that could not be removed.
+    pub fn failed(&mut self, what: String) {
+        self.failed_count += 1;
+        if self.failed.len() < FAILURES_NAMED_COUNT {
+            self.failed.push(what);
+        }
+    }
+
+    /// In words: `cache /srv/bot/cache of bot cleared by ballast approve: 12 files (3100
+    /// bytes), 1 link, 2 directories, 0 others removed; nothing is left in it`.
+    pub fn summary(&self) -> String {
+        if let Some(why) = &self.refused {
+            return format!("cache {} of {} not cleared: {why}", self.path, self.service);
+        }
+        let mut s = format!(
+            "cache {} of {} cleared by {}: {} ({} bytes), {}, {}, {} removed",
+            self.path,
+            self.service,
+            self.by,
+            count(self.files, "file", "files"),
+            self.bytes,
+            count(self.links, "link", "links"),
+            count(self.dirs, "directory", "directories"),
+            count(self.other, "other", "others"),
+        );
+        if self.failed_count > 0 {
+            s.push_str(&format!(
+                "; {} could not be removed: {}",
+                count(self.failed_count, "entry", "entries"),
+                self.failed.join("; ")
+            ));
+        }
+        match (self.left, self.more) {
+            (0, false) => s.push_str("; nothing is left in it"),
+            (n, false) => s.push_str(&format!(
+                "; {} left by the bound max_clear_entries: approve again, or raise it",
+                count(n, "entry", "entries")
+            )),
+            (n, true) => s.push_str(&format!(
+                "; {n} or more entries left (the bound max_clear_entries, or beyond what a clear reaches): approve again, or raise it"
+            )),
+        }
+        s
+    }
+}
+
+/// `1 file`, `2 files`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `path` without `.` components and with `..` applied (lexically).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Whether `a` is `b` or above it (lexically; both absolute).
+fn at_or_above(a: &Path, b: &Path) -> bool {
+    lexical(b).starts_with(lexical(a))
+}
+
+/// Why the directory `cache` (absolute) may not be cleared, if it may not: it is `/`, the data
+/// directory, above it or inside it, the service's working directory or above it — what a
+/// careless `path = "."` or `path = ".."` would otherwise delete.
+pub fn refusal(cache: &Path, data_dir: Option<&Path>, cwd: Option<&Path>) -> Option<String> {
+    let c = lexical(cache);
+    if !c.is_absolute() {
+        return Some(format!("{} is not an absolute path", cache.display()));
+    }
+    if c.parent().is_none() {
+        return Some("it is the root directory /".into());
+    }
+    if let Some(d) = data_dir {
+        if at_or_above(&c, d) {
+            return Some(format!(
+                "it is Ballast's data directory {} or a directory above it",
+                d.display()
+            ));
+        }
+        if at_or_above(d, &c) {
+            return Some(format!(
+                "it is inside Ballast's data directory {}",
+                d.display()
+            ));
+        }
+    }
+    if let Some(w) = cwd {
+        if at_or_above(&c, w) {
+            return Some(format!(
+                "it is the service's working directory {} or a directory above it",
+                w.display()
+            ));
+        }
+    }
+    None
+}
+
+/// Why a cache's declared `path` (as written in the configuration, relative to the service's
+/// working directory) is refused without knowing any directory, if it is: empty, `.`, or
+/// climbing to the working directory or above it with `..`; `/` or a top-level directory.
+pub fn declared_refusal(path: &str) -> Option<String> {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        let depth = lexical(p)
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .count();
+        return (depth < 2).then(|| {
+            format!("{path:?} is / or a top-level directory: a cache is a directory of its own")
+        });
+    }
+    let mut depth: i64 = 0;
+    for c in p.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            break;
+        }
+    }
+    (depth <= 0).then(|| {
+        format!(
+            "{path:?} is the service's working directory or a directory above it: clearing it would delete the service's own files"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(path: &str, kind: EntryKind, bytes: u64) -> Entry {
+        Entry {
+            path: path.split('/').map(str::to_owned).collect(),
+            kind,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn the_plan_removes_in_post_order_within_the_bound_and_keeps_a_directory_with_anything_left() {
+        let listing = Listing {
+            entries: vec![
+                e("a/x", EntryKind::File, 10),
+                e("a/y", EntryKind::Symlink, 0),
+                e("a", EntryKind::Dir, 0),
+                e("b/z", EntryKind::File, 5),
+                e("b/w", EntryKind::File, 5),
+                e("b", EntryKind::Dir, 0),
+                e("c", EntryKind::File, 1),
+            ],
+            truncated: false,
+            unlisted: Vec::new(),
+        };
+        let all = plan(&listing, 100);
+        assert_eq!(all.remove.len(), 7);
+        assert_eq!((all.left, all.more), (0, false));
+        // Bound 4: a/x, a/y, a, b/z; b/w is left, so b stays, and c is past the bound.
+        let bounded = plan(&listing, 4);
+        let shown: Vec<String> = bounded.remove.iter().map(Entry::shown).collect();
+        assert_eq!(shown, ["a/x", "a/y", "a", "b/z"]);
+        assert_eq!(bounded.left, 3);
+        // A malformed name is never acted on, nor the directory holding it.
+        let bad = Listing {
+            entries: vec![e("d/..", EntryKind::File, 0), e("d", EntryKind::Dir, 0)],
+            truncated: true,
+            unlisted: Vec::new(),
+        };
+        let p = plan(&bad, 100);
+        assert!(p.remove.is_empty(), "{p:?}");
+        assert_eq!(p.refused, ["\"d/..\""]);
+        assert!(p.more);
+    }
+
+    #[test]
+    fn a_cache_is_never_the_root_the_data_directory_or_the_services_own_directory() {
+        let data = Path::new("/srv/ballast-data");
+        let cwd = Path::new("/srv/bot");
+        let r = |c: &str| refusal(Path::new(c), Some(data), Some(cwd));
+        assert_eq!(r("/srv/bot/cache"), None);
+        assert_eq!(r("/var/cache/bot"), None);
+        for bad in [
+            "/",
+            "/srv",
+            "/srv/bot",
+            "/srv/bot/.",
+            "/srv/bot/cache/..",
+            "/srv/ballast-data",
+            "/srv/ballast-data/journal",
+        ] {
+            assert!(r(bad).is_some(), "{bad} is refused");
+        }
+        assert!(declared_refusal("cache").is_none());
+        assert!(declared_refusal("a/../cache").is_none());
+        assert!(declared_refusal("/var/cache/bot").is_none());
+        for bad in ["", ".", "./", "..", "cache/..", "a/../..", "/", "/var"] {
+            assert!(declared_refusal(bad).is_some(), "{bad:?} is refused");
+        }
+    }
+
+    #[test]
+    fn the_summary_says_what_was_removed_what_failed_and_what_is_left() {
+        let mut c = Cleared {
+            service: "bot".into(),
+            path: "/srv/bot/cache".into(),
+            by: "ballast approve".into(),
+            ..Cleared::default()
+        };
+        c.removed(&e("a", EntryKind::File, 7));
+        c.removed(&e("l", EntryKind::Symlink, 0));
+        c.failed("b: permission denied".into());
+        c.left = 3;
+        assert_eq!(
+            c.summary(),
+            "cache /srv/bot/cache of bot cleared by ballast approve: 1 file (7 bytes), 1 link, 0 directories, 0 others removed; 1 entry could not be removed: b: permission denied; 3 entries left by the bound max_clear_entries: approve again, or raise it"
+        );
+        for _ in 0..20 {
+            c.failed("x".into());
+        }
+        assert_eq!(c.failed.len(), FAILURES_NAMED_COUNT);
+        assert_eq!(c.failed_count, 21);
+    }
+}

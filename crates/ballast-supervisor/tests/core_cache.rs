@@ -1,0 +1,224 @@
+//! `clear_cache` in the supervisor's pure core, without processes, files or a clock: a low
+//! disk's recommendation waits for `ballast approve`, which asks the shell for the clear and
+//! answers the operator only with what the shell removed, journaled as `cache.cleared`; an
+//! `auto_clear` cache is asked to be cleared once while its issue lasts, without an operator.
+// The driver reads the clock once, for its manual clock's origin.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::time::{Duration, Instant};
+
+use ballast_core::Timestamp;
+use ballast_core::cache::Cleared;
+use ballast_core::health::{CheckResult, Report, Status, Subsystem, SubsystemHealth};
+use ballast_supervisor::control::Request;
+use ballast_supervisor::core::{
+    CoreConfig, Files, Governor, Input, KillSwitchFiles, Measured, Now, OpsEvent, Output,
+    SupervisorCore, View,
+};
+
+const WALL_START_MS: i64 = 1_800_000_000_000;
+
+struct Sim {
+    core: SupervisorCore,
+    start: Instant,
+    t_ms: u64,
+    /// The clears asked for: (service, path, by).
+    clears: Vec<(String, String, String)>,
+    events: Vec<OpsEvent>,
+    replies: Vec<Result<View, String>>,
+}
+
+impl Sim {
+    fn new(cache: &str) -> Sim {
+        let text = format!(
+            "[engine]\nenabled = false\n[[services]]\nname = \"bot\"\ncommand = \"x\"\ncwd = \"/srv/bot\"\n[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"cache\"\n{cache}"
+        );
+        let config = ballast_core::config::load(
+            Some(ballast_core::config::Source {
+                path: "ballast.toml",
+                text: &text,
+            }),
+            &[],
+        )
+        .unwrap();
+        let start = Instant::now();
+        let now = Now {
+            at: start,
+            wall: Timestamp::from_unix_ms(WALL_START_MS),
+        };
+        let governor = Governor::new(ballast_core::policy::PolicyState::new(now.wall), &config);
+        let core = SupervisorCore::new(
+            CoreConfig {
+                services: Vec::new(),
+                mode: ballast_core::config::Mode::Paper,
+                gated: Vec::new(),
+                live_refused: None,
+                sweep_every: Duration::from_secs(3600),
+                config_file: None,
+                supervisor_pid: 1,
+                checks: Vec::new(),
+                disabled: Ok(Vec::new()),
+            },
+            governor,
+            now,
+        );
+        Sim {
+            core,
+            start,
+            t_ms: 0,
+            clears: Vec::new(),
+            events: Vec::new(),
+            replies: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            at: self.start + Duration::from_millis(self.t_ms),
+            wall: Timestamp::from_unix_ms(WALL_START_MS + self.t_ms as i64),
+        }
+    }
+
+    /// Hand `input` in and play the shell: writes work, each clear removes two files.
+    fn input(&mut self, input: Input) {
+        let now = self.now();
+        self.core.handle(now, input);
+        while let Some(out) = self.core.poll() {
+            match out {
+                Output::Write { id, .. } => self.core.handle(
+                    now,
+                    Input::Written {
+                        id,
+                        result: Ok(String::new()),
+                    },
+                ),
+                Output::ClearCache {
+                    id,
+                    service,
+                    path,
+                    by,
+                } => {
+                    self.clears
+                        .push((service.clone(), path.clone(), by.clone()));
+                    let cleared = Box::new(Cleared {
+                        service,
+                        path: format!("/srv/bot/{path}"),
+                        by,
+                        files: 2,
+                        bytes: 10,
+                        ..Cleared::default()
+                    });
+                    self.core.handle(now, Input::CacheCleared { id, cleared });
+                }
+                Output::Ops(ev) => self.events.push(ev),
+                Output::Reply { reply, .. } => self.replies.push(reply.map_err(|e| e.to_string())),
+                _ => {}
+            }
+        }
+    }
+
+    /// A health cycle whose only figure is the free disk space, `status`.
+    fn cycle(&mut self, status: Status) {
+        self.t_ms += 1_000;
+        let at = self.now().wall;
+        let resources = Subsystem {
+            name: "resources".into(),
+            critical: false,
+            impacts_trading: false,
+            depends_on: Vec::new(),
+            interval_ms: 1_000,
+        };
+        let checks = vec![CheckResult::new("disk_free", status, "3 % free")];
+        let report = Report::build(vec![SubsystemHealth::new(resources, checks, at)], &[], at);
+        self.input(Input::Measured(Box::new(Measured {
+            report,
+            engine: None,
+            files: Files::default(),
+        })));
+    }
+
+    fn approve(&mut self, id: &str) -> Result<View, String> {
+        self.input(Input::Control {
+            token: 1,
+            request: Request::Approve { id: id.into() },
+            kill_switch: KillSwitchFiles::default(),
+        });
+        self.replies.pop().expect("an answer")
+    }
+
+    fn journaled(&self, kind: &str) -> usize {
+        self.events.iter().filter(|e| e.kind() == kind).count()
+    }
+}
+
+const ID: &str = "resources/disk_free/clear_cache/cache:bot:cache";
+
+#[test]
+fn an_approved_clear_is_answered_with_what_the_shell_removed_and_journaled() {
+    let mut sim = Sim::new("");
+    sim.cycle(Status::Degraded);
+    sim.cycle(Status::Degraded);
+    assert!(sim.clears.is_empty(), "nothing is cleared without approval");
+    assert_eq!(sim.journaled("recommendation.pending"), 1);
+    let answer = sim.approve(ID).unwrap();
+    let View::Done(said) = answer else {
+        panic!("{answer:?}")
+    };
+    assert!(
+        said.starts_with(&format!("{ID} approved: cache /srv/bot/cache of bot cleared by ballast approve ({ID}): 2 files (10 bytes)")),
+        "{said}"
+    );
+    assert_eq!(
+        sim.clears,
+        [(
+            "bot".into(),
+            "cache".into(),
+            format!("ballast approve ({ID})")
+        )]
+    );
+    assert_eq!(sim.journaled("cache.cleared"), 1);
+    // The record's body is the counts, by these names (`ballast journal dump --ops`).
+    let ev = sim
+        .events
+        .iter()
+        .find(|e| e.kind() == "cache.cleared")
+        .unwrap();
+    let (_, body) = ev.record();
+    for (key, value) in [
+        ("service", serde_json::json!("bot")),
+        ("path", serde_json::json!("/srv/bot/cache")),
+        ("files", serde_json::json!(2)),
+        ("bytes", serde_json::json!(10)),
+        ("links", serde_json::json!(0)),
+        ("dirs", serde_json::json!(0)),
+        ("failed_count", serde_json::json!(0)),
+        ("left", serde_json::json!(0)),
+    ] {
+        assert_eq!(body[key], value, "{key}: {body}");
+    }
+    assert!(ev.logged(), "a clear is logged too");
+    // Decided: it is not advised again while the disk stays low.
+    sim.cycle(Status::Degraded);
+    assert_eq!(sim.clears.len(), 1);
+    assert!(sim.approve(ID).unwrap_err().contains("already approved"));
+}
+
+#[test]
+fn an_auto_clear_cache_is_cleared_once_while_its_issue_lasts_and_again_when_it_returns() {
+    let mut sim = Sim::new("auto_clear = true\n");
+    sim.cycle(Status::Healthy);
+    assert!(sim.clears.is_empty());
+    sim.cycle(Status::Degraded);
+    assert_eq!(sim.clears.len(), 1, "cleared without an operator");
+    assert!(sim.clears[0].2.starts_with("auto_clear"));
+    sim.cycle(Status::Critical);
+    sim.cycle(Status::Degraded);
+    assert_eq!(sim.clears.len(), 1, "once while the issue lasts");
+    assert_eq!(sim.journaled("recommendation.pending"), 0);
+    // Nothing to approve.
+    assert!(sim.approve(ID).unwrap_err().contains("automatically"));
+    sim.cycle(Status::Healthy);
+    sim.cycle(Status::Degraded);
+    assert_eq!(sim.clears.len(), 2, "the issue came back");
+    assert_eq!(sim.journaled("cache.cleared"), 2);
+}

@@ -1,0 +1,319 @@
+//! `clear_cache` under a real supervisor (issue 12 item 5): a declared `cache` artifact is
+//! advised to be cleared when the disk is low or its service fails repeatedly; it waits for
+//! `ballast approve` unless it says `auto_clear = true`; a clear removes the directory's
+//! contents only — a symbolic link inside is removed as a link, what it points to survives —
+//! within its bound, and what it removed is counted, printed and journaled.
+//!
+//! The disk is made to look low honestly: `disk_free_min_pct = 100` makes any disk low (no
+//! file system has 100 % free), with `resource_window_secs = 0` so it counts at once.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Sup, wait_health};
+use serde_json::Value;
+
+/// No engine; the disk is low; the service `bot` runs (`sleep`) with its cache `cache`.
+fn config(dir: &Path, service: &str, cache: &str) -> String {
+    format!(
+        "[engine]\nenabled = false\n[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\n{service}\n[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"cache\"\n{cache}\n[[checks]]\nname = \"config\"\nkind = \"files_present\"\npaths = [\"{}\"]\n",
+        dir.join("ballast.toml").display()
+    )
+}
+
+const LOW_DISK: &str = "disk_free_min_pct = 100\nresource_window_secs = 0\n";
+
+fn running_bot(dir: &Path) -> String {
+    format!(
+        "{LOW_DISK}\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sleep\"\nargs = [\"1000\"]\ncwd = \"{}\"\n",
+        dir.display()
+    )
+}
+
+/// The cache with two files, a directory, a link to a file outside and a link to a directory
+/// outside (which holds a file); the outside things are in `keep/`.
+fn fill(dir: &Path) {
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(cache.join("sub")).unwrap();
+    std::fs::write(cache.join("a.bin"), b"12345").unwrap();
+    std::fs::write(cache.join("sub/b.bin"), b"123").unwrap();
+    let keep = dir.join("keep");
+    std::fs::create_dir_all(keep.join("dir")).unwrap();
+    std::fs::write(keep.join("target.txt"), b"precious").unwrap();
+    std::fs::write(keep.join("dir/inner.txt"), b"precious too").unwrap();
+    std::os::unix::fs::symlink(keep.join("target.txt"), cache.join("link")).unwrap();
+    std::os::unix::fs::symlink(keep.join("dir"), cache.join("sub/dirlink")).unwrap();
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn ops(sup: &Sup) -> Vec<Value> {
+    let out = sup.cli(&["journal", "dump", "--ops", "--json"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// A record's type and body, as the ops journal writes them.
+fn kind(r: &Value) -> &str {
+    r["type"].as_str().or(r["kind"].as_str()).unwrap_or("")
+}
+
+fn body(r: &Value) -> &Value {
+    if r["body"].is_object() { &r["body"] } else { r }
+}
+
+fn cleared(sup: &Sup) -> Vec<Value> {
+    ops(sup)
+        .into_iter()
+        .filter(|r| kind(r) == "cache.cleared")
+        .collect()
+}
+
+/// The `cache.cleared` records, once there is one (at most 30 s).
+fn journaled(sup: &Sup, dir: &Path) -> Vec<Value> {
+    common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let c = cleared(sup);
+            if c.is_empty() { Err(()) } else { Ok(c) }
+        },
+        |()| {
+            format!(
+                "no cache.cleared record: {}",
+                std::fs::read_to_string(dir.join("supervisor.err")).unwrap_or_default()
+            )
+        },
+    )
+}
+
+fn recommendation(h: &Value, id: &str) -> Option<Value> {
+    h["recommendations"]
+        .as_array()?
+        .iter()
+        .find(|r| r["id"] == id)
+        .cloned()
+}
+
+const DISK_CLEAR: &str = "resources/disk_free/clear_cache/cache:bot:cache";
+
+#[test]
+fn a_low_disk_advises_clear_cache_which_waits_for_approval_and_removes_only_the_contents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fill(dir);
+    let sup = Sup::start(dir, &config(dir, &running_bot(dir), ""));
+    let h = wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let rec = recommendation(&h, DISK_CLEAR).unwrap();
+    assert_eq!(rec["state"], "PENDING", "{rec:#}");
+    assert_eq!(rec["action"], "clear_cache");
+    assert_eq!(rec["target"], "cache:bot:cache");
+    assert_eq!(rec["priority"], 1);
+    assert_eq!(rec["approve_with"], format!("ballast approve {DISK_CLEAR}"));
+    assert!(
+        rec["expected"]
+            .as_str()
+            .unwrap()
+            .contains("never the directory itself")
+    );
+    assert!(
+        rec["risks"]
+            .as_str()
+            .unwrap()
+            .contains("rebuilds its cache")
+    );
+    // `ballast health` shows it with its target and the command that approves it.
+    let text = String::from_utf8_lossy(&sup.cli(&["health"]).stdout).into_owned();
+    assert!(
+        text.contains(&format!(
+            "clear_cache on cache:bot:cache: waits for an operator: `ballast approve {DISK_CLEAR}`"
+        )),
+        "{text}"
+    );
+    // Nothing is removed before the approval (the recommendation has been open for cycles).
+    assert_eq!(entries(&dir.join("cache")), ["a.bin", "link", "sub"]);
+
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    common::process::assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains(
+            "2 files (8 bytes), 2 links, 1 directory, 0 others removed; nothing is left in it"
+        ),
+        "{said}"
+    );
+    // The contents are gone, the directory stays, and what the links pointed to survives.
+    assert!(entries(&dir.join("cache")).is_empty());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("keep/target.txt")).unwrap(),
+        "precious"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("keep/dir/inner.txt")).unwrap(),
+        "precious too"
+    );
+    // The ops journal is written by its own thread: the record lands soon after.
+    let records = journaled(&sup, dir);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let body = &records[0];
+    let body = if body["body"].is_object() {
+        &body["body"]
+    } else {
+        body
+    };
+    assert_eq!(
+        (body["files"].as_u64(), body["bytes"].as_u64()),
+        (Some(2), Some(8))
+    );
+    assert_eq!(
+        (body["links"].as_u64(), body["dirs"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(
+        body["by"].as_str().unwrap().starts_with("ballast approve"),
+        "{body}"
+    );
+    assert_eq!(body["path"], dir.join("cache").display().to_string());
+    // The supervisor's log says it too.
+    let log = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(log.contains("cleared by ballast approve"), "{log}");
+    sup.stop();
+}
+
+#[test]
+fn an_auto_clear_cache_is_cleared_without_approval_within_its_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    for i in 0..5 {
+        std::fs::write(cache.join(format!("f{i}")), b"xx").unwrap();
+    }
+    let sup = Sup::start(
+        dir,
+        &config(
+            dir,
+            &running_bot(dir),
+            "auto_clear = true\nmax_clear_entries = 3\n",
+        ),
+    );
+    let records = journaled(&sup, dir);
+    let body = &records[0];
+    let body = if body["body"].is_object() {
+        &body["body"]
+    } else {
+        body
+    };
+    assert_eq!(body["files"].as_u64(), Some(3), "{body}");
+    // The walk stops one past the bound: at least one left, and more may be, said so.
+    assert_eq!(
+        (body["left"].as_u64(), body["more"].as_bool()),
+        (Some(1), Some(true)),
+        "{body}"
+    );
+    assert!(
+        body["by"].as_str().unwrap().starts_with("auto_clear"),
+        "{body}"
+    );
+    assert_eq!(entries(&cache).len(), 2, "the bound left two");
+    let h = wait_health(&sup, "the automatic recommendation", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let rec = recommendation(&h, DISK_CLEAR).unwrap();
+    assert_eq!(rec["state"], "AUTO");
+    assert!(rec["approve_with"].is_null());
+    // Once while the issue lasts: not again at the next cycles.
+    let mut at = h["at"].clone();
+    for _ in 0..3 {
+        let next = wait_health(&sup, "a later cycle", |n| n["at"] != at);
+        at = next["at"].clone();
+    }
+    let more = cleared(&sup);
+    assert_eq!(more.len(), 1, "{more:?}");
+    sup.stop();
+}
+
+#[test]
+fn a_repeatedly_failing_owner_is_advised_to_clear_its_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    std::fs::write(dir.join("cache/corrupt"), b"?").unwrap();
+    let service = format!(
+        "disk_free_min_pct = 0\n\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"exit 3\"]\ncwd = \"{}\"\nmax_restarts = 0\nrestart_delay_ms = 0\n",
+        dir.display()
+    );
+    let sup = Sup::start(dir, &config(dir, &service, ""));
+    let id = "service:bot/state/clear_cache/cache:bot:cache";
+    let h = wait_health(&sup, "clear_cache for the failed owner", |h| {
+        recommendation(h, id).is_some()
+    });
+    let rec = recommendation(&h, id).unwrap();
+    assert_eq!(rec["state"], "PENDING", "{rec:#}");
+    assert!(
+        rec["expected"]
+            .as_str()
+            .unwrap()
+            .contains("failing again and again")
+    );
+    // The disk is fine here: no disk advice.
+    assert!(recommendation(&h, DISK_CLEAR).is_none());
+    let out = sup.cli(&["approve", id]);
+    common::process::assert_ok(&out);
+    assert!(entries(&dir.join("cache")).is_empty());
+    sup.stop();
+}
+
+#[test]
+fn an_owner_restarting_again_and_again_inside_its_window_is_advised_to_clear_its_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    // It crashes at once, within its budget: BACKOFF, restarts 0.3 s, 0.6 s, 1.2 s … apart.
+    let service = format!(
+        "disk_free_min_pct = 0\n\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"exit 3\"]\ncwd = \"{}\"\nmax_restarts = 6\nrestart_delay_ms = 300\n",
+        dir.display()
+    );
+    let sup = Sup::start(dir, &config(dir, &service, ""));
+    let id = "service:bot/state/clear_cache/cache:bot:cache";
+    let h = wait_health(&sup, "clear_cache for the crash-looping owner", |h| {
+        recommendation(h, id).is_some()
+    });
+    // Advised only from the third failure in the window on (CLEAR_CACHE_AFTER_FAILURES): the
+    // last backoff journaled before the recommendation counted at least three.
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let r = ops(&sup);
+            let pending = r
+                .iter()
+                .position(|x| kind(x) == "recommendation.pending" && body(x)["id"] == id);
+            pending.map(|p| r[..p].to_vec()).ok_or(())
+        },
+        |()| "no recommendation.pending record".into(),
+    );
+    let failures = records
+        .iter()
+        .rev()
+        .find(|x| kind(x) == "service.backoff")
+        .map(|x| body(x)["failures_in_window"].as_u64().unwrap_or(0));
+    assert!(
+        failures.is_some_and(|f| f >= 3),
+        "advised after {failures:?} failure(s) in the window: {h:#}"
+    );
+    assert_eq!(recommendation(&h, id).unwrap()["state"], "PENDING");
+    sup.stop();
+}
