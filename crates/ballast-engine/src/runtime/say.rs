@@ -52,6 +52,11 @@ pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<S
             }
         )],
         EngineRecord::Settings(r) => vec![settings(r, seq)],
+        EngineRecord::FeedSwitch(r) => vec![format!(
+            "ALERT: market data switched to the {} feed at seq {seq}: {}",
+            r.to.as_str(),
+            r.why
+        )],
         EngineRecord::PaperSettings(r) => vec![format!(
             "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
             r.previous.slippage_bps,
