@@ -155,21 +155,16 @@ pub fn foreground(
             ballast_core::heal::open_to_others(&dir.display().to_string(), mode)
         ));
     }
-    let Chaos {
-        crash_after_seq,
-        lost_reply_every,
-        stall_before_send_ms,
-        feed_stall,
-    } = chaos_from_env()?;
+    let chaos = chaos_from_env()?;
     let opts = Options {
         max_bars,
-        stall_before_send_ms,
+        stall_before_send_ms: chaos.stall_before_send_ms,
         supervisor,
         wake: Some(Arc::new(wake)),
         bars_per_second,
-        crash_after_seq,
-        lost_reply_every,
-        feed_stall,
+        crash_after_seq: chaos.crash_after_seq,
+        lost_reply_every: chaos.lost_reply_every,
+        feed_stall: chaos.feed_stall,
         debug: std::env::var("RUST_LOG").is_ok_and(|v| v.contains("debug") || v.contains("trace")),
         ..Options::default()
     };
