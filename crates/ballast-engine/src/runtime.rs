@@ -17,7 +17,7 @@ use ballast_core::broker::{Broker, PaperChaos, PaperVenue};
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
     ApplyError, BarRecord, EngineRecord, EngineState, JournalStamp, PaperSettingsRecord,
-    STATE_SCHEMA, TrimRules,
+    STATE_SCHEMA, SettingsSource, TrimRules,
 };
 use ballast_core::guard::Limits;
 use ballast_core::paper::PaperConfig;
@@ -32,16 +32,21 @@ use crate::heartbeat::{self, Heartbeat};
 
 pub use ballast_core::engine::kinds::{
     ALL as RECORD_TYPES, BAR, DECISION, EXPIRED, INBOX, KILL_SWITCH, LIQUIDATION, PAPER_SETTINGS,
-    POLICY, SENT, SETTLE, STAMP,
+    POLICY, SENT, SETTINGS, SETTLE, STAMP,
 };
 mod controls;
+mod feeds;
 mod pass;
 mod report;
 mod say;
+mod settings;
+pub use feeds::FeedStall;
 use pass::pass;
 use report::pipeline_report;
 
 const SNAPSHOT_NAME: &str = "engine";
+/// How long an unpaced engine waits when its feed has no bar (instead of spinning).
+const IDLE: Duration = Duration::from_millis(20);
 /// The reports written beside the engine's snapshot, at the same seq.
 const REPORT_SNAPSHOTS: &[&str] = &["pipeline", "universe"];
 
@@ -111,6 +116,9 @@ pub struct Options {
     /// Chaos (paper mode only): stall this long between the first order intent and its send
     /// (a slow decision path), to show that nothing is sent once a stop is asked for.
     pub stall_before_send_ms: Option<u64>,
+    /// Chaos (paper mode only): the primary feed delivers nothing for these bars
+    /// (`BALLAST_CHAOS_FEED_STALL`), so that `[feed.backup]` takes over.
+    pub feed_stall: Option<FeedStall>,
 }
 
 fn chaos_crash(opts: &Options, seq: u64, log: &mut dyn FnMut(&str)) {
@@ -131,6 +139,7 @@ impl Default for Options {
             supervisor: None,
             wake: None,
             stall_before_send_ms: None,
+            feed_stall: None,
             trim: TrimRules {
                 max_total_at_risk_pct: rust_decimal::Decimal::from(25),
                 max_failures_before_alert: 3,
@@ -224,6 +233,7 @@ pub fn run(
         crash_after_seq: opts.crash_after_seq.filter(|_| paper(config)),
         lost_reply_every: opts.lost_reply_every.filter(|_| paper(config)),
         stall_before_send_ms: opts.stall_before_send_ms.filter(|_| paper(config)),
+        feed_stall: opts.feed_stall.filter(|_| paper(config)),
         trim: TrimRules::from(config),
         ..opts.clone()
     };
@@ -236,6 +246,7 @@ pub fn run(
         last_seq: recovered.last_seq,
         since_snapshot: 0,
         policy_seen: None,
+        settings_seen: None,
         stalled: false,
         kill_switch_noted: false,
         stop,
@@ -245,10 +256,9 @@ pub fn run(
         clock: &*clock,
         journal: &journal,
     };
-    let mut feed = build_feed(config, log)?;
-    feed.skip(state.bars);
+    let mut feeds = feeds::Feeds::new(config, &state, opts.feed_stall, clock.now(), log)?;
     start(&mut state, config, &mut w, log)?;
-    trade(&mut state, config, &mut feed, &mut w, &files, log)?;
+    trade(&mut state, config, &mut feeds, &mut w, &files, log)?;
     if let Some(pid) = opts.supervisor.filter(|_| supervisor_gone(opts)) {
         log(&format!(
             "the supervisor (pid {pid}) is gone: halted before the next order (journal at seq {}); the next supervisor recovers from here",
@@ -351,8 +361,9 @@ fn say_recovered(recovered: &Recovered<EngineState>, log: &mut dyn FnMut(&str)) 
 }
 
 /// At a start: the journal's mode and account (stamped once, then checked at every start),
-/// changed `[paper]` settings (journaled so that replay agrees), then a pass for what a crash
-/// left pending (a target between the two records of a bar).
+/// changed `[paper]` settings and changed `[guard]`/`[risk]` settings (journaled so that
+/// replay agrees), then a pass for what a crash left pending (a target between the two
+/// records of a bar).
 fn start(
     state: &mut EngineState,
     config: &Config,
@@ -387,6 +398,13 @@ fn start(
         };
         w.commit(state, EngineRecord::PaperSettings(r), log)?;
     }
+    // The configuration file wins at a start (the operator started the engine with it); a
+    // settings file already there is seen, not adopted (it may be stale).
+    let configured = ballast_core::engine::EngineSettings::of(config);
+    if let Some(r) = state.settings_record(&configured, None, SettingsSource::Start) {
+        w.commit(state, EngineRecord::Settings(Box::new(r)), log)?;
+    }
+    w.settings_seen = settings::file_state(w);
     pass(state, w, log)
 }
 
@@ -429,7 +447,7 @@ impl Files<'_> {
 fn trade(
     state: &mut EngineState,
     config: &Config,
-    feed: &mut Feed,
+    feeds: &mut feeds::Feeds,
     w: &mut Writer<'_>,
     files: &Files<'_>,
     log: &mut dyn FnMut(&str),
@@ -442,12 +460,20 @@ fn trade(
     let mut loops = 0u64;
     let started = Instant::now();
     while !w.halting() && w.opts.max_bars.is_none_or(|m| state.bars < m) {
-        crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
-        let bar = feed.next_bar();
-        let mut venue =
-            PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos()).at_bar(&bar);
-        let fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
-        w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
+        // Nothing new is decided on a feed that has no bar now (stalled, before the backup
+        // takes over): the inbox waits; the pass still follows the kill switch and policy.
+        match feeds.next(state, w, files.clock.now(), log)? {
+            Some(bar) => {
+                crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
+                let mut venue =
+                    PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
+                        .at_bar(&bar);
+                let fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
+                w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
+            }
+            None if pace.is_none() => wait(w.opts, IDLE),
+            None => {}
+        }
         pass(state, w, log)?;
         if w.since_snapshot >= config.journal.snapshot_every_records {
             files.write_snapshots(state, w.layout, config)?;
@@ -462,7 +488,7 @@ fn trade(
             bars: state.bars,
             last_seq: w.last_seq,
             status: state.status(),
-            view: state.view(config.risk.max_total_at_risk_pct),
+            view: state.view(state.trim_or(&w.opts.trim).max_total_at_risk_pct),
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
@@ -493,6 +519,8 @@ pub(crate) struct Writer<'a> {
     since_snapshot: u64,
     /// `state/policy.json` as last read: (modified, length), to read it only when it changes.
     policy_seen: Option<(std::time::SystemTime, u64)>,
+    /// `state/engine-settings.json` as last seen (modified, length): read only when it changes.
+    settings_seen: Option<(std::time::SystemTime, u64)>,
     /// The chaos stall before a send happened (it happens once).
     stalled: bool,
     /// "KILL_SWITCH was removed but not released" was said (it is said once).

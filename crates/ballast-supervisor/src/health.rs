@@ -511,11 +511,20 @@ impl Monitor {
             ballast_core::time::ms_from_secs(h.feed_degraded_secs),
             ballast_core::time::ms_from_secs(h.feed_critical_secs),
         );
+        // On the backup feed ([feed.backup]) the bars' age is the backup's: trading goes on, as
+        // the operator declared it may (a DEGRADED feed would stop new trades), and the detail
+        // says where the bars come from.
+        let feed = match s.feed {
+            ballast_core::market::fallback::FeedSource::Backup => {
+                "on the BACKUP feed (the primary is stale): "
+            }
+            ballast_core::market::fallback::FeedSource::Primary => "",
+        };
         CheckResult::new(
             "bar_age",
             st,
             format!(
-                "last bar {} ago (market time {}), {} bars (degraded at {}, critical at {})",
+                "{feed}last bar {} ago (market time {}), {} bars (degraded at {}, critical at {})",
                 ballast_core::time::Human((*age).max(0).unsigned_abs()),
                 s.market_time.map_or("-".into(), |t| t.to_string()),
                 s.bars,

@@ -9,10 +9,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::settings::SettingsRecord;
 use super::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxRecord, JournalStamp, KillSwitchRecord,
     LiquidationRecord, PaperSettingsRecord, PolicyRecord, SentRecord, SettleRecord,
 };
+use crate::market::fallback::FeedSwitch;
 
 macro_rules! engine_records {
     ($($(#[$doc:meta])* $name:ident = $kind:literal => $variant:ident($body:ty),)*) => {
@@ -87,6 +89,10 @@ engine_records! {
     POLICY = "engine.policy" => Policy(PolicyRecord),
     /// `signal.expired`: the stuck-signal healer expired signals.
     EXPIRED = "signal.expired" => Expired(ExpiryRecord),
+    /// `engine.settings`: the guard limits and risk rules in force changed.
+    SETTINGS = "engine.settings" => Settings(Box<SettingsRecord>),
+    /// `feed.switch`: the bars after it come from the other feed (`[feed.backup]`).
+    FEED_SWITCH = "feed.switch" => FeedSwitch(FeedSwitch),
 }
 
 /// A record's body alone, serialized as the journal line's `body` (the journal writes the type

@@ -17,12 +17,14 @@
 mod apply;
 mod controls;
 mod decisions;
+mod feed;
 mod fills;
 pub mod kill_switch;
 pub mod kinds;
 mod orders;
 mod poll;
 mod records;
+pub mod settings;
 mod shape;
 mod status;
 #[cfg(test)]
@@ -32,15 +34,17 @@ mod view;
 
 pub use controls::Controls;
 pub use decisions::Decisions;
+pub use feed::FeedUse;
 pub use fills::Fills;
 pub use kinds::EngineRecord;
 pub use orders::Orders;
-pub use poll::{Cancels, Inputs, Next, PolicyChange};
+pub use poll::{Cancels, Inputs, Next, PolicyChange, SettingsChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
     KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,
     Stats,
 };
+pub use settings::{EngineSettings, SettingsFile, SettingsRecord, SettingsSource};
 pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 pub use view::{EngineView, OrderView, PositionView, VIEW_DECISIONS, VIEW_ORDERS, VIEW_POSITIONS};
@@ -183,6 +187,8 @@ pub struct EngineState {
     /// The latest gap between two bars of one symbol (market time): stale-signal thresholds
     /// scale with it, so daily bars do not make every waiting signal "stuck".
     pub bar_interval_ms: i64,
+    /// Which feed the bars come from (`feed.switch`).
+    pub feed: FeedUse,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -226,6 +232,7 @@ impl EngineState {
             stats: Stats::default(),
             trips: RoundTrips::default(),
             bar_interval_ms: 0,
+            feed: FeedUse::default(),
         }
     }
 
@@ -258,6 +265,9 @@ impl EngineState {
             self.peak_equity = equity;
         }
         self.bars += 1;
+        if self.feed.active == crate::market::fallback::FeedSource::Backup {
+            self.feed.backup_bars += 1;
+        }
         self.last_bar = Some(bar.ts);
         if let Some(prev) = self.last_bar_of.insert(bar.symbol, bar.ts) {
             let gap = bar.ts.ms_since(prev);

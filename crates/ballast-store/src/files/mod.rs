@@ -10,6 +10,7 @@
 //! | `run/engine.lock`, `run/supervisor.lock` | [`lock::LockFile`] | engine, supervisor | CLI, heal, each other |
 //! | `state/health.json` | [`health::HealthReport`] | supervisor | CLI, heal |
 //! | `state/disabled.json` | [`disabled::DisabledFile`] | supervisor | supervisor (at its start) |
+//! | `state/engine-settings.json` | [`ballast_core::engine::SettingsFile`] ([`engine_settings`]) | supervisor (reload) | engine |
 //!
 //! Every reader goes through [`Storage::read_bounded`] (a regular file, at most the type's
 //! limit) and rejects what it does not understand — a newer `version`, a bad shape — with a
@@ -19,6 +20,7 @@
 //! engine snapshots have their own checked format in [`crate::snapshot`].)
 
 pub mod disabled;
+pub mod engine_settings;
 pub mod health;
 pub mod heartbeat;
 pub mod kill_switch;

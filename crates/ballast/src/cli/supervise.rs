@@ -260,7 +260,11 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     if json {
         let mut v = serde_json::to_value(&answer)?;
         if let (Some(map), Some(hb)) = (v.as_object_mut(), &heartbeat) {
-            map.insert("engine".into(), serde_json::to_value(&hb.view)?);
+            let mut engine = serde_json::to_value(&hb.view)?;
+            if let Some(e) = engine.as_object_mut() {
+                e.insert("feed".into(), serde_json::to_value(hb.status.feed)?);
+            }
+            map.insert("engine".into(), engine);
         }
         out!("{}", serde_json::to_string_pretty(&v)?);
         // An error answer (the supervisor is busy or shutting down) is printed as JSON too,
@@ -664,11 +668,17 @@ fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
     let v = &hb.view;
     let age_ms = ballast_store::SystemClock.now().ms_since(hb.time).max(0);
     out!(
-        "\ntrading (the engine's state {} ago{}): equity {} cash {} day PnL {} realized {} fees {}",
+        "\ntrading (the engine's state {} ago{}{}): equity {} cash {} day PnL {} realized {} fees {}",
         ballast_core::time::Human(age_ms.unsigned_abs()),
         v.market_time
             .map(|t| format!(", market time {t}"))
             .unwrap_or_default(),
+        match hb.status.feed {
+            ballast_core::market::fallback::FeedSource::Primary => "",
+            ballast_core::market::fallback::FeedSource::Backup => {
+                ", on the BACKUP feed: the primary is stale"
+            }
+        },
         format!("{:.2}", v.equity),
         format!("{:.2}", v.cash),
         signed(v.day_pnl),
