@@ -1094,10 +1094,12 @@ fn item_2_a_replaced_policy_file_is_written_again_and_a_clone_s_release_lowers_n
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // A forged ALLOW_ALL of this very journal, with many releases.
+    // A replaced ALLOW_ALL of this very journal that no operator released: the engine never
+    // follows it (so the state the rest of the test starts from does not depend on whether the
+    // engine read it before the supervisor wrote its own again), and the supervisor restores
+    // its own.
     let mut forged = ballast_core::policy::PolicyState::new(ballast_core::Timestamp::EPOCH);
     forged.reason = "forged".into();
-    forged.releases = 99;
     forged.journal = ballast_store::journal::identity(&data.join("journal/engine"));
     std::fs::write(&file, ballast_core::policy::encode_file(&forged)).unwrap();
     // The supervisor writes its own again within a cycle or so.
