@@ -12,11 +12,12 @@ pub(crate) fn response<'a>(
     specs: impl Iterator<Item = &'a ServiceSpec> + Clone,
 ) -> Response {
     match reply {
-        Ok(View::Status(status)) => status_response(status, specs),
+        Ok(View::Status(status)) => status_response(*status, specs),
         Ok(View::Health(report)) => Response::Health { report },
         Ok(View::Heal(Some(report))) => Response::Heal { report },
         Ok(View::Heal(None)) => ControlError::Failed("the healer made no report".into()).into(),
         Ok(View::Done(message)) => Response::Done { message },
+        Ok(View::Reload(answer)) => Response::Reload(answer),
         Err(e) => e.into(),
     }
 }
@@ -53,5 +54,6 @@ fn status_response<'a>(
         services,
         health: Box::new(status.health),
         config: status.config,
+        loaded: status.loaded,
     }
 }

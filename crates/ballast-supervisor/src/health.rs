@@ -30,6 +30,7 @@ use serde::Deserialize;
 
 mod checks;
 mod governor;
+mod reconfigure;
 
 pub use checks::*;
 pub use governor::*;

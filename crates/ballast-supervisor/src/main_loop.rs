@@ -73,6 +73,8 @@ pub(crate) enum Event {
     },
     /// SIGINT / SIGTERM: stop everything and exit.
     Stop,
+    /// SIGHUP: read the configuration again and apply it.
+    Reload,
     /// Something changed (inotify): one of Ballast's own directories went away (`urgent`:
     /// sweep now), or a declared file changed (sweep soon).
     Heal {
@@ -103,6 +105,8 @@ pub(crate) struct Shell {
     pub inputs: Arc<Mutex<health::Inputs>>,
     /// Exit statuses of reaped children that are not services (a command check's).
     pub exits: Arc<health::ForeignExits>,
+    /// A reloaded configuration for the monitor's thread, taken at its next cycle.
+    pub monitor_config: Arc<Mutex<Option<Arc<ballast_core::config::Config>>>>,
 }
 
 impl Shell {
@@ -160,6 +164,7 @@ impl Shell {
                 }
                 Output::Ops(ev) => emit(&self.ops, &ev, log),
                 Output::Log(line) => log(&line),
+                Output::Reconfigure(config) => self.reconfigure(*config, log),
                 Output::Reply { token, reply } => {
                     if let Some(tx) = self.replies.remove(&token) {
                         let _ = tx.send(crate::handlers::response(reply, self.core.specs()));
@@ -201,6 +206,7 @@ impl Shell {
             } => health::engage_kill_switch(dir, &reason, flatten, by, at)
                 .map(|p| p.display().to_string())
                 .map_err(|e| e.to_string()),
+            FileWrite::EngineSettings(config) => crate::reload::write_engine_settings(dir, &config),
         }
     }
 
@@ -252,6 +258,13 @@ impl Shell {
         match ev {
             Event::Child => self.reap(log),
             Event::Stop => {}
+            Event::Reload => self.reload(None, false, "SIGHUP", log),
+            Event::Control((Request::Reload { dry_run }, reply)) => {
+                let token = self.next_token;
+                self.next_token = self.next_token.wrapping_add(1);
+                self.replies.insert(token, reply);
+                self.reload(Some(token), dry_run, "ballast reload", log);
+            }
             Event::Notify { service, message } => {
                 self.handle(Input::Notify { service, message }, log);
             }
@@ -405,6 +418,7 @@ impl Shell {
                     | Event::Notify { .. }
                     | Event::Probed { .. }
                     | Event::Heartbeat { .. }
+                    | Event::Reload
                     | Event::Heal { .. } => {}
                 }
             }
@@ -429,16 +443,22 @@ pub(crate) fn spawn_health(
     mut monitor: health::Monitor,
     inputs: Arc<Mutex<health::Inputs>>,
     events: Waker,
-    every: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    reloaded: Arc<Mutex<Option<Arc<ballast_core::config::Config>>>>,
 ) {
     std::thread::spawn(move || {
         let (_keep, tick) = mpsc::channel::<()>();
+        let mut every = monitor.cycle_every();
         loop {
             // Nothing is ever sent: this is a timer that the thread's own channel cannot miss.
             let _ = tick.recv_timeout(every);
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
+            }
+            // A reload's configuration: its checks, thresholds and cycle from this cycle on.
+            if let Some(config) = reloaded.lock().ok().and_then(|mut c| c.take()) {
+                monitor.reconfigure(config);
+                every = monitor.cycle_every();
             }
             let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
             monitor.policy = snapshot.policy;
@@ -461,6 +481,8 @@ pub(crate) fn core_config(services: Vec<ServiceSpec>, heal: &HealOptions) -> Cor
         sweep_every: heal.sweep,
         config_file: heal.config_file.clone(),
         supervisor_pid: std::process::id(),
+        config: Box::new(heal.config.clone()),
+        config_hash: heal.config_hash.clone(),
     }
 }
 

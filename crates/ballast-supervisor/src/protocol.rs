@@ -55,6 +55,11 @@ pub enum Request {
     /// Leave EMERGENCY_SHUTDOWN (and clear latched protections and operator floors), given a
     /// clean reconciliation and a released kill switch.
     Release,
+    /// Read the configuration file again, validate it and apply the plan, all or nothing;
+    /// `dry_run` only answers the plan.
+    Reload {
+        dry_run: bool,
+    },
 }
 
 /// One service as `status` reports it.
@@ -90,7 +95,12 @@ pub enum Response {
         /// The configuration the supervisor runs: "FILE (how it was chosen)".
         #[serde(default)]
         config: Option<String>,
+        /// Its hash, when it was loaded, and the last reload's outcome.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loaded: Option<ConfigLoaded>,
     },
+    /// A reload's plan and what became of it.
+    Reload(Box<ReloadAnswer>),
     Done {
         message: String,
     },
@@ -106,6 +116,47 @@ pub enum Response {
     Error {
         message: String,
     },
+}
+
+/// The configuration in force, as `ballast status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigLoaded {
+    /// The file's hash (`crc32c:` and 8 hex digits of its bytes; `built-in` without a file).
+    pub hash: String,
+    pub loaded_at: Option<Timestamp>,
+    /// The last reload: `applied at …`, `refused at …: …`, `invalid at …: N errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reload: Option<String>,
+}
+
+/// One changed key of a reload: its old and new value as JSON text (a secret as `***`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReloadChange {
+    pub key: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// What a reload answers: `outcome` is `applied`, `unchanged`, `dry_run`, `refused` (a key
+/// that cannot change live), `invalid` (the file does not validate) or `failed` (writing the
+/// engine's settings failed: nothing was applied).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReloadAnswer {
+    pub outcome: String,
+    pub file: Option<String>,
+    pub hash: Option<String>,
+    pub diff: Vec<ReloadChange>,
+    /// What each change takes, in words (`restart service bot`, `engine settings`).
+    pub actions: Vec<String>,
+    /// The keys refused, each in the words the operator sees.
+    pub refused: Vec<String>,
+    /// Every validation error, as `ballast check` prints it (file:line:col: message).
+    pub errors: Vec<String>,
+    /// What became of it, in one line.
+    pub message: String,
 }
 
 /// The health and policy summary `ballast status` shows.

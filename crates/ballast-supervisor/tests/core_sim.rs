@@ -66,6 +66,8 @@ impl Sim {
                 sweep_every: Duration::from_secs(10),
                 config_file: None,
                 supervisor_pid: 1,
+                config: Box::new(config.clone()),
+                config_hash: "built-in".into(),
             },
             governor,
             now,

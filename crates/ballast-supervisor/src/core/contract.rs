@@ -112,6 +112,8 @@ pub enum Input {
     },
     /// SIGINT / SIGTERM: stop every service in reverse dependency order.
     Shutdown,
+    /// `ballast reload` (with its token) or SIGHUP: the configuration file as read again now.
+    Reload(Box<super::reload::Reload>),
 }
 
 /// A file the supervisor writes.
@@ -128,15 +130,19 @@ pub enum FileWrite {
         by: &'static str,
         at: Timestamp,
     },
+    /// `state/engine-settings.json`, atomically: the engine settings of this configuration
+    /// (its guard and risk limits), which the running engine adopts at its next bar.
+    EngineSettings(Box<ballast_core::config::Config>),
 }
 
 /// What a request answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum View {
-    Status(StatusView),
+    Status(Box<StatusView>),
     Health(ballast_store::files::health::HealthFile),
     Heal(Option<Box<crate::heal::Report>>),
     Done(String),
+    Reload(Box<crate::protocol::ReloadAnswer>),
 }
 
 /// What the caller must do.
@@ -174,6 +180,9 @@ pub enum Output {
         token: Token,
         reply: Result<View, ControlError>,
     },
+    /// A reload was applied: the healer, the watches and the health monitor take this
+    /// configuration from now on (its checks, artifacts, thresholds and intervals).
+    Reconfigure(Box<ballast_core::config::Config>),
 }
 
 /// What follows a write.
@@ -203,6 +212,10 @@ pub enum After {
         token: Token,
         id: String,
     },
+    /// The engine's settings of the reload in progress: applied once written, else nothing.
+    Reload,
+    /// The engine's settings of the starting configuration: a failed write is journaled.
+    StartSettings,
 }
 
 /// One step of the governor, in order.
@@ -227,4 +240,7 @@ pub struct CoreConfig {
     pub config_file: Option<String>,
     /// The supervisor's own pid, as `ballast status` shows it.
     pub supervisor_pid: u32,
+    /// The configuration in force (what a reload is compared with) and its file's hash.
+    pub config: Box<ballast_core::config::Config>,
+    pub config_hash: String,
 }

@@ -123,6 +123,11 @@ pub enum OpsEvent {
     OpsDropped {
         events: u64,
     },
+    /// A reload applied (`config.reloaded`): the whole plan, its diff with secrets masked.
+    ConfigReloaded(Box<super::ReloadRecord>),
+    /// A reload that changed nothing: invalid, refused, or its engine settings not written
+    /// (`config.reload_refused`).
+    ConfigReloadRefused(Box<super::ReloadRecord>),
 }
 
 impl OpsEvent {
@@ -158,6 +163,8 @@ impl OpsEvent {
             }
             OpsEvent::HealFinding(_) => "heal.skipped",
             OpsEvent::OpsDropped { .. } => "ops.dropped",
+            OpsEvent::ConfigReloaded(_) => "config.reloaded",
+            OpsEvent::ConfigReloadRefused(_) => "config.reload_refused",
         }
     }
 
@@ -283,6 +290,16 @@ impl std::fmt::Display for OpsEvent {
             }
             OpsEvent::HealApplied(_) | OpsEvent::HealFinding(_) | OpsEvent::OpsDropped { .. } => {
                 self.fmt_heal(f)
+            }
+            OpsEvent::ConfigReloaded(r) | OpsEvent::ConfigReloadRefused(r) => {
+                write!(f, "reload by {} ({}): {}", r.by, r.outcome, r.message)?;
+                for a in &r.actions {
+                    write!(f, "; {a}")?;
+                }
+                for e in r.refused.iter().chain(&r.errors) {
+                    write!(f, "\n  {e}")?;
+                }
+                Ok(())
             }
         }
     }

@@ -38,12 +38,18 @@ impl SupervisorCore {
                 let r = self.control_service(ControlRequest::Reset, &service, "operator", now);
                 self.reply(token, r.map(View::Done));
             }
+            Request::Reload { .. } => {
+                // The shell reads the file and hands `Input::Reload`; a bare request has nothing
+                // to apply.
+                let e = ControlError::Failed("the configuration could not be read again".into());
+                self.reply(token, Err(e));
+            }
         }
     }
 
     fn status(&mut self, token: Token, now: Now) {
         let view = self.status_view(now.at);
-        self.reply(token, Ok(View::Status(view)));
+        self.reply(token, Ok(View::Status(Box::new(view))));
     }
 
     fn health(&mut self, token: Token) {

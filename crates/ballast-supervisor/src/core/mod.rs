@@ -37,6 +37,7 @@ pub mod errors;
 pub mod events;
 pub mod governor;
 mod handlers;
+pub mod reload;
 mod slot;
 
 pub use ballast_core::health::SubsystemId;
@@ -47,6 +48,7 @@ pub use contract::{
 pub use errors::ControlError;
 pub use events::{OpsEvent, ReadyVia};
 pub use governor::{Files, Governor, KillSwitchFiles};
+pub use reload::{Loaded, Reload, ReloadRecord};
 pub use slot::{ServiceView, StatusView};
 
 use slot::Slot;
@@ -82,7 +84,6 @@ pub struct SupervisorCore {
     mode: Mode,
     gated: Vec<String>,
     live_refused: Option<String>,
-    config_file: Option<String>,
     supervisor_pid: u32,
     /// The subsystems that are services the supervisor can restart.
     restartable: Vec<String>,
@@ -101,6 +102,9 @@ pub struct SupervisorCore {
     /// the outputs of one input).
     writes: VecDeque<(u64, After)>,
     next_write: u64,
+    /// The configuration in force, and a reload waiting for its engine-settings write.
+    in_force: reload::InForce,
+    pending_reload: Option<reload::Pending>,
     /// Shutting down: `Some(n)`: slot `n` (if any) is being stopped, `n..` are done.
     down_from: Option<usize>,
     finished: bool,
@@ -124,7 +128,14 @@ impl SupervisorCore {
             mode: config.mode,
             gated: config.gated,
             live_refused: config.live_refused,
-            config_file: config.config_file,
+            in_force: reload::InForce {
+                config: config.config,
+                file: config.config_file,
+                hash: config.config_hash,
+                loaded_at: Some(now.wall),
+                last: None,
+            },
+            pending_reload: None,
             supervisor_pid: config.supervisor_pid,
             restartable,
             held: BTreeMap::new(),
@@ -185,9 +196,11 @@ impl SupervisorCore {
         self.slots.get(slot).map(|s| &s.spec)
     }
 
-    /// The slot of the service named `name`.
+    /// The slot of the service named `name` (a removed one has none).
     pub fn slot_of(&self, name: &str) -> Option<usize> {
-        self.slots.iter().position(|s| s.spec.name == name)
+        self.slots
+            .iter()
+            .position(|s| s.spec.name == name && !s.retired)
     }
 
     /// The slot whose process is `pid`.
@@ -204,9 +217,12 @@ impl SupervisorCore {
             .any(|s| s.spec.name == name && s.proc.is_some())
     }
 
-    /// Every service as `status` and the health monitor see it.
+    /// Every service as `status` and the health monitor see it (a removed one is not).
     pub fn views(&self, now: Instant) -> Vec<ServiceView> {
-        (0..self.slots.len()).map(|i| self.view(i, now)).collect()
+        (0..self.slots.len())
+            .filter(|i| !self.slots[*i].retired)
+            .map(|i| self.view(i, now))
+            .collect()
     }
 
     /// What the health monitor reads of the healer.
@@ -243,6 +259,12 @@ impl SupervisorCore {
             Input::Control { token, .. } if shutting_down => {
                 self.reply(token, Err(ControlError::ShuttingDown))
             }
+            Input::Reload(r) if shutting_down => {
+                if let Some(token) = r.token {
+                    self.reply(token, Err(ControlError::ShuttingDown));
+                }
+            }
+            Input::Reload(r) => self.reload(*r, now),
             Input::Control {
                 token,
                 request,
@@ -268,7 +290,7 @@ impl SupervisorCore {
             }
             Input::Measured(m) => self.measured(*m, now),
             Input::Swept(s) => self.swept(*s, now),
-            Input::Written { id, result } => self.written(id, result),
+            Input::Written { id, result } => self.written(id, result, now),
             Input::Tick { heartbeats } => self.tick(heartbeats, now),
             Input::Shutdown => {
                 if !shutting_down {
@@ -326,8 +348,12 @@ impl SupervisorCore {
         });
     }
 
-    /// The startup self-heal, before any service starts.
+    /// The startup self-heal, before any service starts (the engine's settings of the
+    /// starting configuration written first).
     pub fn startup_sweep(&mut self, now: Now) {
+        if self.in_force.config.engine.enabled {
+            self.write_start_settings(now);
+        }
         self.sweeping = None;
         self.next_sweep = now.at + self.sweep_every;
         self.last_sweep = now.at;
@@ -419,7 +445,7 @@ impl SupervisorCore {
         self.out.push_back(Output::Write { id, file });
     }
 
-    fn written(&mut self, id: u64, result: Result<String, String>) {
+    fn written(&mut self, id: u64, result: Result<String, String>, now: Now) {
         let Some(at) = self.writes.iter().position(|(w, _)| *w == id) else {
             return;
         };
@@ -442,6 +468,13 @@ impl SupervisorCore {
                 self.recorded(OpsEvent::HealthWriteFailed { error });
             }
             (After::PersistChanged | After::Restored(_) | After::HealthCycle, _) => {}
+            (After::Reload, result) => self.reload_written(result, now),
+            (After::StartSettings, Err(error)) => {
+                self.log(format!(
+                    "CRITICAL: cannot write the engine's settings of the starting configuration: {error}"
+                ));
+            }
+            (After::StartSettings, Ok(_)) => {}
             (After::Release { token, transition }, result) => {
                 self.released(token, transition, result);
             }

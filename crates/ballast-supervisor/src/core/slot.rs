@@ -44,6 +44,8 @@ pub(super) struct Slot {
     /// Starts so far (tells a probe of an earlier start from the current one).
     pub starts: u64,
     pub last_exit: Option<String>,
+    /// Removed from the configuration by a reload: stopped, not shown, not started.
+    pub retired: bool,
 }
 
 impl Slot {
@@ -60,6 +62,7 @@ impl Slot {
             liveness_kill: false,
             starts: 0,
             last_exit: None,
+            retired: false,
         }
     }
 }
@@ -122,6 +125,7 @@ pub struct StatusView {
     /// Health and policy summary.
     pub health: HealthSummary,
     pub config: Option<String>,
+    pub loaded: Option<crate::protocol::ConfigLoaded>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -167,6 +171,7 @@ impl SupervisorCore {
         let states: Vec<(bool, ServiceState)> = self
             .slots
             .iter()
+            .filter(|s| !s.retired)
             .map(|s| (s.spec.critical, s.svc.state))
             .collect();
         StatusView {
@@ -174,7 +179,8 @@ impl SupervisorCore {
             overall: ballast_core::supervisor::overall(&states),
             services: self.views(now),
             health: self.governor.summary(),
-            config: self.config_file.clone(),
+            config: self.in_force.file.clone(),
+            loaded: Some(self.config_loaded()),
         }
     }
 

@@ -10,6 +10,7 @@ mod journal;
 mod kill;
 mod logs;
 mod output;
+mod reload;
 mod supervise;
 
 pub(crate) use output::out;
@@ -159,6 +160,22 @@ enum Command {
     },
     /// Services of the running supervisor: state, pid, restarts, uptime, last exit.
     Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Read the configuration file again and apply it to the running supervisor, all or
+    /// nothing: limits and thresholds live, a changed service restarted alone, a new one
+    /// started, a removed one stopped; a key that cannot change live is refused by name.
+    /// Exit 78 when the file does not validate, 1 when refused.
+    Reload {
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// As JSON.
         #[arg(long)]
         json: bool,
@@ -341,6 +358,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Request::Restart { service },
         ),
         Command::Notify { messages } => supervise::notify(&messages),
+        Command::Reload {
+            dry_run,
+            json,
+            config,
+            data_dir,
+        } => match data_dir.control_or_json_error(&config, "reload", json) {
+            Ok(dir) => reload::reload(&dir, dry_run, json),
+            Err(code) => Ok(code),
+        },
         Command::Health {
             json,
             config,

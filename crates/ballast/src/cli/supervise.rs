@@ -62,7 +62,8 @@ fn engine_service(config: Option<&Path>, dir: &Path) -> anyhow::Result<ServiceSp
     })
 }
 
-fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
+/// The declared `[[services]]` as the supervisor runs them (at the start and at a reload).
+pub(super) fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
     cfg.services
         .iter()
         .map(|s| ServiceSpec {
@@ -178,6 +179,8 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
         config: cfg,
         config_file: Some(loaded.choice.describe()),
         live_refused,
+        config_hash: super::reload::file_hash(loaded.choice.path.as_deref()),
+        reloader: Some(super::reload::reader(loaded.choice.clone())),
     };
     match ballast_supervisor::run(
         &dir,
@@ -273,11 +276,22 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             services,
             health,
             config,
+            loaded,
         } => {
             out!("supervisor pid {supervisor_pid}: services {overall}");
             out!("data directory {}", dir.path.display());
             if let Some(c) = config {
                 out!("configuration {c}");
+            }
+            if let Some(l) = loaded {
+                out!(
+                    "configuration hash {}, loaded {}{}",
+                    l.hash,
+                    l.loaded_at.map_or("-".to_owned(), |t| t.to_string()),
+                    l.last_reload
+                        .map(|r| format!("; last reload: {r}"))
+                        .unwrap_or_default()
+                );
             }
             print_health_summary(&health);
             print_services(&services);

@@ -1,0 +1,71 @@
+//! The shell's half of a reload (`ballast reload`, SIGHUP): the configuration file read again
+//! by the reader `ballast run` handed over (the same file, the same environment rules, every
+//! error), given to the core, and an applied plan carried out where only the shell can — the
+//! healer's configuration, the monitor's thread, notify sockets for new services, the
+//! engine's settings file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ballast_core::config::Config;
+
+use crate::core::{Input, Reload};
+use crate::main_loop::Shell;
+
+impl Shell {
+    /// Read the configuration again and hand it to the core (`token`: the operator's reply).
+    pub(crate) fn reload(
+        &mut self,
+        token: Option<crate::core::Token>,
+        dry_run: bool,
+        by: &'static str,
+        log: &mut dyn FnMut(&str),
+    ) {
+        let loaded = match &self.heal.reloader {
+            Some(reader) => (reader.0)().map(Box::new),
+            None => Err(vec![
+                "this supervisor has no configuration reader (it was not started by `ballast run`): restart it to change its configuration".to_owned(),
+            ]),
+        };
+        let reload = Reload {
+            token,
+            dry_run,
+            by,
+            loaded,
+        };
+        self.handle(Input::Reload(Box::new(reload)), log);
+    }
+
+    /// An applied reload: the healer sweeps with `config` from now on, the monitor's thread
+    /// takes it at its next cycle, and a new service that signals readiness gets its socket.
+    pub(crate) fn reconfigure(&mut self, config: Config, log: &mut dyn FnMut(&str)) {
+        self.heal.sweep = std::time::Duration::from_secs(u64::from(config.heal.sweep_secs));
+        let config = Arc::new(config);
+        if let Ok(mut pending) = self.monitor_config.lock() {
+            *pending = Some(Arc::clone(&config));
+        }
+        self.heal.config = (*config).clone();
+        let unbound: Vec<crate::ServiceSpec> = self
+            .core
+            .specs()
+            .filter(|s| s.notify && !self.launcher.notify_sockets.contains_key(&s.name))
+            .cloned()
+            .collect();
+        if unbound.is_empty() {
+            return;
+        }
+        let run_dir = ballast_store::Layout::new(&self.data_dir).run();
+        match crate::readiness::bind_notify(&run_dir, &unbound, &self.events, log) {
+            Ok(sockets) => self.launcher.notify_sockets.extend(sockets),
+            Err(e) => log(&format!(
+                "reload: {e}; the new service(s) that signal readiness by sd_notify cannot become RUNNING"
+            )),
+        }
+    }
+}
+
+/// Write `state/engine-settings.json` with `config`'s engine settings.
+pub(crate) fn write_engine_settings(data_dir: &Path, config: &Config) -> Result<String, String> {
+    let _ = (data_dir, config);
+    Err("engine settings are not written by this build".to_owned())
+}

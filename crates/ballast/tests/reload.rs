@@ -1,0 +1,273 @@
+//! `ballast reload` and SIGHUP over a real supervisor of real processes (issue 12, item 1): a
+//! changed service restarts alone, a new one starts, a removed one stops; an invalid file
+//! changes nothing and names every error at its line:col (exit 78); a key that cannot change
+//! live refuses the whole plan by name; `--dry-run` changes nothing; SIGHUP reloads; `status`
+//! shows the file's hash and when it was loaded; each reload is one ops-journal event.
+//!
+//! Every wait polls for a condition with a deadline; none sleeps a fixed time hoping.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+mod common;
+use common::process::text;
+use common::*;
+
+const NO_ENGINE: &str = "[engine]\nenabled = false\n";
+
+/// A `[[services]]` entry that sleeps `secs` until it is stopped (`secs` tells two versions
+/// of an entry apart).
+fn sleeper(name: &str, secs: u32) -> String {
+    format!(
+        "
+[[services]]
+name = \"{name}\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep {secs}\"]
+min_uptime_secs = 0
+"
+    )
+}
+
+fn pid(s: &Value, name: &str) -> Option<i64> {
+    Sup::service(s, name)["pid"].as_i64()
+}
+
+/// Every service named is RUNNING.
+fn running(s: &Value, names: &[&str]) -> bool {
+    names.iter().all(|n| state(s, n) == "RUNNING")
+}
+
+/// `(kind, body)` of the ops journal's records.
+fn ops(data: &Path) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let _ = ballast_store::journal::scan(
+        &ballast_store::RealStorage,
+        &data.join("journal/ops"),
+        &mut |r: &ballast_store::record::RecordRef<'_>| {
+            out.push((
+                r.kind.to_string(),
+                serde_json::from_str(r.body.get()).unwrap_or(Value::Null),
+            ));
+            Ok(())
+        },
+    );
+    out
+}
+
+/// The ops journal's reload events, once `n` of them are there.
+fn wait_reloads(data: &Path, n: usize) -> Vec<(String, Value)> {
+    wait::until(
+        Duration::from_secs(30),
+        || {
+            let r: Vec<_> = ops(data)
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("config."))
+                .collect();
+            if r.len() >= n { Ok(r) } else { Err(r) }
+        },
+        |r| format!("{n} reload event(s) expected in the ops journal, found {r:?}"),
+    )
+}
+
+fn write_config(sup: &Sup, text: &str) {
+    // An editor's way: a new file renamed over the old one.
+    let tmp = sup.dir.join(".ballast.toml.new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, sup.dir.join("ballast.toml")).unwrap();
+}
+
+fn crc_of(sup: &Sup) -> String {
+    let bytes = std::fs::read(sup.dir.join("ballast.toml")).unwrap();
+    format!("crc32c:{:08x}", crc32c::crc32c(&bytes))
+}
+
+#[test]
+fn a_changed_service_restarts_alone_a_new_one_starts_and_a_removed_one_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = format!(
+        "{NO_ENGINE}{}{}{}",
+        sleeper("keep", 1000),
+        sleeper("changed", 1000),
+        sleeper("gone", 1000)
+    );
+    let sup = Sup::start(tmp.path(), &first);
+    let before = sup.wait_for("three running", |s| {
+        running(s, &["keep", "changed", "gone"])
+    });
+    assert_eq!(before["loaded"]["hash"], crc_of(&sup), "{before}");
+    let (keep, changed, gone) = (
+        pid(&before, "keep").unwrap(),
+        pid(&before, "changed").unwrap(),
+        pid(&before, "gone").unwrap(),
+    );
+    write_config(
+        &sup,
+        &format!(
+            "{NO_ENGINE}{}{}{}",
+            sleeper("keep", 1000),
+            sleeper("changed", 1001),
+            sleeper("new", 1000)
+        ),
+    );
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    for words in [
+        "restart service changed (only it)",
+        "start service new",
+        "stop service gone",
+        "services[changed]",
+    ] {
+        assert!(said.contains(words), "{words:?} not in {said}");
+    }
+    let after = sup.wait_for("the plan carried out", |s| {
+        running(s, &["keep", "changed", "new"])
+            && pid(s, "changed") != Some(changed)
+            && Sup::service(s, "gone").is_null()
+    });
+    assert_eq!(
+        pid(&after, "keep"),
+        Some(keep),
+        "the unchanged service ran on"
+    );
+    assert!(
+        !alive(i32::try_from(gone).unwrap()),
+        "the removed service is stopped"
+    );
+    assert_eq!(after["loaded"]["hash"], crc_of(&sup), "{after}");
+    assert!(
+        after["loaded"]["last_reload"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("applied")),
+        "{after}"
+    );
+    let status = text(&sup.cli(&["status"]).stdout);
+    assert!(
+        status.contains(&format!("configuration hash {}", crc_of(&sup))),
+        "{status}"
+    );
+    let events = wait_reloads(&tmp.path().join("data"), 1);
+    assert_eq!(events[0].0, "config.reloaded", "{events:?}");
+    let body = &events[0].1;
+    assert_eq!(body["outcome"], "applied");
+    assert_eq!(body["by"], "ballast reload");
+    assert!(
+        body["diff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"].as_str().unwrap().starts_with("services[new]")),
+        "{body}"
+    );
+}
+
+#[test]
+fn an_invalid_reload_changes_nothing_and_names_every_error_at_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = format!("{NO_ENGINE}{}", sleeper("bot", 1000));
+    let sup = Sup::start(tmp.path(), &first);
+    let before = sup.wait_for("running", |s| running(s, &["bot"]));
+    let hash = crc_of(&sup);
+    // Two errors: an unknown key on line 3 and a value of the wrong type on line 6 — and a
+    // changed service that must not restart.
+    write_config(
+        &sup,
+        &format!(
+            "{NO_ENGINE}[guard]\nmax_open_ordrs = 5\n[health]\ncycle_ms = \"fast\"\n{}",
+            sleeper("bot", 1001)
+        ),
+    );
+    let out = sup.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let file = sup.dir.join("ballast.toml").display().to_string();
+    for at in [format!("{file}:4:"), format!("{file}:6:")] {
+        assert!(err.contains(&at), "{at} not in {err}");
+    }
+    assert!(err.contains("max_open_ordrs"), "{err}");
+    assert!(err.contains("2 configuration errors"), "{err}");
+    let after = sup.status().unwrap();
+    assert_eq!(pid(&after, "bot"), pid(&before, "bot"), "nothing restarted");
+    assert_eq!(after["loaded"]["hash"], hash, "the configuration in force");
+    let events = wait_reloads(&tmp.path().join("data"), 1);
+    assert_eq!(events[0].0, "config.reload_refused");
+    assert_eq!(events[0].1["outcome"], "invalid");
+    assert_eq!(events[0].1["errors"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_key_that_cannot_change_live_is_refused_by_name_and_nothing_is_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), &format!("{NO_ENGINE}{}", sleeper("bot", 1000)));
+    let before = sup.wait_for("running", |s| running(s, &["bot"]));
+    write_config(
+        &sup,
+        &format!(
+            "{NO_ENGINE}[paper]\nstarting_cash_usd = 5000\n{}",
+            sleeper("bot", 1001)
+        ),
+    );
+    let out = sup.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("restart Ballast to change paper.starting_cash_usd"),
+        "{err}"
+    );
+    let after = sup.status().unwrap();
+    assert_eq!(pid(&after, "bot"), pid(&before, "bot"), "nothing restarted");
+    let events = wait_reloads(&tmp.path().join("data"), 1);
+    assert_eq!(events[0].0, "config.reload_refused");
+    assert_eq!(events[0].1["outcome"], "refused");
+}
+
+#[test]
+fn a_dry_run_prints_the_plan_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), &format!("{NO_ENGINE}{}", sleeper("bot", 1000)));
+    let before = sup.wait_for("running", |s| running(s, &["bot"]));
+    let hash = crc_of(&sup);
+    write_config(&sup, &format!("{NO_ENGINE}{}", sleeper("bot", 1001)));
+    let out = sup.cli(&["reload", "--dry-run", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["outcome"], "dry_run", "{plan}");
+    assert_eq!(
+        plan["actions"][0], "restart service bot (only it)",
+        "{plan}"
+    );
+    assert_eq!(plan["hash"], crc_of(&sup), "the plan names the file read");
+    let after = sup.status().unwrap();
+    assert_eq!(pid(&after, "bot"), pid(&before, "bot"));
+    assert_eq!(after["loaded"]["hash"], hash);
+    assert!(after["loaded"]["last_reload"].is_null(), "{after}");
+}
+
+#[test]
+fn sighup_reloads_the_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), &format!("{NO_ENGINE}{}", sleeper("bot", 1000)));
+    let before = sup.wait_for("running", |s| running(s, &["bot"]));
+    let old = pid(&before, "bot");
+    write_config(
+        &sup,
+        &format!(
+            "{NO_ENGINE}{}{}",
+            sleeper("bot", 1000),
+            sleeper("added", 1000)
+        ),
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&sup.child),
+        rustix::process::Signal::HUP,
+    )
+    .unwrap();
+    let after = sup.wait_for("the added service", |s| running(s, &["bot", "added"]));
+    assert_eq!(pid(&after, "bot"), old, "the unchanged service ran on");
+    let events = wait_reloads(&tmp.path().join("data"), 1);
+    assert_eq!(events[0].1["by"], "SIGHUP");
+    assert!(sup.child.id() > 0);
+}
