@@ -48,6 +48,8 @@ pub struct Inputs {
     /// The policy in force and since when (the loop's governor decides it; the guard check
     /// compares the engine's with it).
     pub policy: Option<(Policy, Timestamp)>,
+    /// The configuration file as last read, against the one in force.
+    pub config_file: crate::core::FileSeen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +113,8 @@ enum Probe {
     Logging,
     Resources,
     Heal,
+    /// The configuration file on disk against the one in force.
+    Config,
     Service(String),
     User(Box<CheckConfig>),
 }
@@ -289,6 +293,8 @@ impl Monitor {
             let event = (services_changed
                 && matches!(self.entries[i].probe, Probe::Engine | Probe::Service(_)))
                 || (engine_changed && self.entries[i].probe.reads_engine());
+            // The configuration file's check only reads what the loop found: every cycle.
+            let event = event || matches!(self.entries[i].probe, Probe::Config);
             let due = force || event || self.entries[i].due.is_none_or(|d| d <= now_i);
             if !due {
                 continue;
@@ -403,6 +409,7 @@ impl Monitor {
             Probe::Logging => vec![self.logging_check()],
             Probe::Resources => self.resources(now),
             Probe::Heal => vec![heal_check(inputs)],
+            Probe::Config => reconfigure::config_checks(inputs),
             Probe::Service(name) => vec![service_check(name, inputs)],
             Probe::User(c) => vec![user_check(c, &self.exits, now)],
         };

@@ -157,7 +157,12 @@ pub struct HealOptions {
 /// environment rules, validated completely, its services built — or every error, each as
 /// `ballast check` prints it.
 #[derive(Clone)]
-pub struct Reloader(pub Arc<dyn Fn() -> Result<core::Loaded, Vec<String>> + Send + Sync>);
+pub struct Reloader {
+    pub read: Arc<dyn Fn() -> Result<core::Loaded, Vec<String>> + Send + Sync>,
+    /// The file it reads (watched: a change that validates is a `reload_config`
+    /// recommendation), if any.
+    pub file: Option<PathBuf>,
+}
 
 impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -236,6 +241,10 @@ pub fn run(
         monitor_config: Default::default(),
         heal,
     };
+    if let Some(file) = shell.heal.reloader.as_ref().and_then(|r| r.file.clone()) {
+        shell.core.watch_config_file();
+        reload::watch_config_file(&file, shell.events.clone(), log);
+    }
     let health_stop = start(&mut shell, log);
     log(&format!(
         "supervisor {} up: {} service(s), control socket {}",
@@ -283,6 +292,9 @@ fn start(shell: &mut Shell, log: &mut dyn FnMut(&str)) -> Arc<std::sync::atomic:
         Arc::clone(&shell.clock),
         Arc::clone(&shell.exits),
     );
+    if shell.core.config_file_seen() != &crate::core::FileSeen::NotWatched {
+        monitor.watch_config_file();
+    }
     shell.publish_inputs();
     let inputs = shell.inputs.lock().map(|i| i.clone()).unwrap_or_default();
     let report = monitor.cycle(&inputs, true);

@@ -75,6 +75,8 @@ pub(crate) enum Event {
     Stop,
     /// SIGHUP: read the configuration again and apply it.
     Reload,
+    /// The configuration file changed on disk (inotify).
+    ConfigFile,
     /// Something changed (inotify): one of Ballast's own directories went away (`urgent`:
     /// sweep now), or a declared file changed (sweep soon).
     Heal {
@@ -165,6 +167,14 @@ impl Shell {
                 Output::Ops(ev) => emit(&self.ops, &ev, log),
                 Output::Log(line) => log(&line),
                 Output::Reconfigure(config) => self.reconfigure(*config, log),
+                Output::ReadConfig {
+                    approved: Some((token, id)),
+                } => self.reload(Some(token), false, "approved recommendation", Some(id), log),
+                Output::ReadConfig { approved: None } => {
+                    let loaded = self.read_config();
+                    let now = self.now();
+                    self.core.handle(now, Input::ConfigRead(loaded));
+                }
                 Output::Reply { token, reply } => {
                     if let Some(tx) = self.replies.remove(&token) {
                         let _ = tx.send(crate::handlers::response(reply, self.core.specs()));
@@ -258,12 +268,13 @@ impl Shell {
         match ev {
             Event::Child => self.reap(log),
             Event::Stop => {}
-            Event::Reload => self.reload(None, false, "SIGHUP", log),
+            Event::Reload => self.reload(None, false, "SIGHUP", None, log),
+            Event::ConfigFile => self.handle(Input::ConfigFileChanged, log),
             Event::Control((Request::Reload { dry_run }, reply)) => {
                 let token = self.next_token;
                 self.next_token = self.next_token.wrapping_add(1);
                 self.replies.insert(token, reply);
-                self.reload(Some(token), dry_run, "ballast reload", log);
+                self.reload(Some(token), dry_run, "ballast reload", None, log);
             }
             Event::Notify { service, message } => {
                 self.handle(Input::Notify { service, message }, log);
@@ -334,6 +345,9 @@ impl Shell {
         if let Ok(mut i) = self.inputs.lock() {
             if i.services != services {
                 i.services = services;
+            }
+            if &i.config_file != self.core.config_file_seen() {
+                i.config_file = self.core.config_file_seen().clone();
             }
             if i.heal_findings != self.core.heal_findings() {
                 i.heal_findings = self.core.heal_findings().to_vec();
@@ -419,6 +433,7 @@ impl Shell {
                     | Event::Probed { .. }
                     | Event::Heartbeat { .. }
                     | Event::Reload
+                    | Event::ConfigFile
                     | Event::Heal { .. } => {}
                 }
             }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use ballast_core::config::Config;
 
-use crate::core::{Input, Reload};
-use crate::main_loop::Shell;
+use crate::core::{Input, Loaded, Reload};
+use crate::main_loop::{Event, Shell, Waker};
 
 impl Shell {
     /// Read the configuration again and hand it to the core (`token`: the operator's reply).
@@ -19,21 +19,27 @@ impl Shell {
         token: Option<crate::core::Token>,
         dry_run: bool,
         by: &'static str,
+        approval: Option<String>,
         log: &mut dyn FnMut(&str),
     ) {
-        let loaded = match &self.heal.reloader {
-            Some(reader) => (reader.0)().map(Box::new),
-            None => Err(vec![
-                "this supervisor has no configuration reader (it was not started by `ballast run`): restart it to change its configuration".to_owned(),
-            ]),
-        };
         let reload = Reload {
             token,
             dry_run,
             by,
-            loaded,
+            loaded: self.read_config(),
+            approval,
         };
         self.handle(Input::Reload(Box::new(reload)), log);
+    }
+
+    /// The configuration file as it is now: validated, or every error.
+    pub(crate) fn read_config(&self) -> Result<Box<Loaded>, Vec<String>> {
+        match &self.heal.reloader {
+            Some(reader) => (reader.read)().map(Box::new),
+            None => Err(vec![
+                "this supervisor has no configuration reader (it was not started by `ballast run`): restart it to change its configuration".to_owned(),
+            ]),
+        }
     }
 
     /// An applied reload: the healer sweeps with `config` from now on, the monitor's thread
@@ -68,4 +74,59 @@ impl Shell {
 pub(crate) fn write_engine_settings(data_dir: &Path, config: &Config) -> Result<String, String> {
     let _ = (data_dir, config);
     Err("engine settings are not written by this build".to_owned())
+}
+
+/// Watch `file`'s directory for the file being written, replaced (an editor's rename) or
+/// removed; each change is offered to the loop (dropped when its queue is full: the core
+/// looks at the file at most every `CONFIG_CHECK_GAP` anyway). One thread, one descriptor.
+pub(crate) fn watch_config_file(file: &Path, events: Waker, log: &mut dyn FnMut(&str)) {
+    use rustix::fs::inotify;
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let fd = match inotify::init(inotify::CreateFlags::CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return log(&format!(
+                "inotify unavailable ({e}); a change of {} is seen by `ballast reload` only",
+                file.display()
+            ));
+        }
+    };
+    let flags = inotify::WatchFlags::CLOSE_WRITE
+        | inotify::WatchFlags::MOVED_TO
+        | inotify::WatchFlags::CREATE
+        | inotify::WatchFlags::DELETE
+        | inotify::WatchFlags::MOVED_FROM;
+    if let Err(e) = inotify::add_watch(&fd, dir, flags) {
+        return log(&format!(
+            "cannot watch {} ({e}); a change of {} is seen by `ballast reload` only",
+            dir.display(),
+            file.display()
+        ));
+    }
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut reader = inotify::Reader::new(&fd, &mut buf);
+        loop {
+            match reader.next() {
+                Ok(ev) => {
+                    let ours = ev
+                        .file_name()
+                        .is_some_and(|n| n.to_bytes() == name.as_encoded_bytes());
+                    if ours && !events.offer(Event::ConfigFile) {
+                        return;
+                    }
+                }
+                Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
+                Err(_) => return,
+            }
+        }
+    });
 }

@@ -271,3 +271,89 @@ fn sighup_reloads_the_configuration() {
     assert_eq!(events[0].1["by"], "SIGHUP");
     assert!(sup.child.id() > 0);
 }
+
+/// The recommendations waiting for an operator whose action is `action`.
+fn pending_of(h: &Value, action: &str) -> Vec<Value> {
+    h["recommendations"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["action"] == action && r["state"] == "PENDING")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn issue<'a>(h: &'a Value, id: &str) -> Option<&'a Value> {
+    h["issues"]
+        .as_array()
+        .and_then(|is| is.iter().find(|i| i["id"] == id))
+}
+
+#[test]
+fn a_changed_file_on_disk_waits_for_approval_and_an_invalid_one_is_a_medium_issue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1000));
+    let sup = Sup::start(tmp.path(), &first);
+    let before = sup.wait_for("running", |s| running(s, &["bot"]));
+    let old = pid(&before, "bot");
+    // A valid change: recommended, never carried out by itself.
+    write_config(
+        &sup,
+        &format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1001)),
+    );
+    let h = wait_health(&sup, "a reload_config recommendation", |h| {
+        !pending_of(h, "reload_config").is_empty()
+    });
+    let rec = &pending_of(&h, "reload_config")[0];
+    let id = rec["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("config/reload_"), "{rec}");
+    let i = issue(&h, rec["issue"].as_str().unwrap()).unwrap();
+    assert!(
+        i["symptoms"][0].as_str().unwrap().contains("services[bot]"),
+        "{i}"
+    );
+    // Several health cycles later it still waits, and nothing was restarted.
+    let later = wait_health(&sup, "more cycles", |x| x["at"] != h["at"]);
+    assert_eq!(pending_of(&later, "reload_config").len(), 1, "{later:#}");
+    assert_eq!(pid(&sup.status().unwrap(), "bot"), old, "never automatic");
+    let out = sup.cli(&["approve", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("restart service bot"),
+        "{}",
+        text(&out.stdout)
+    );
+    sup.wait_for("bot restarted by the approval", |s| {
+        running(s, &["bot"]) && pid(s, "bot") != old
+    });
+    wait_health(&sup, "the recommendation cleared", |h| {
+        pending_of(h, "reload_config").is_empty()
+            && h["issues"]
+                .as_array()
+                .is_some_and(|is| !is.iter().any(|i| i["subsystem"] == "config"))
+    });
+    let events = wait_reloads(&tmp.path().join("data"), 1);
+    assert_eq!(events[0].1["by"], "approved recommendation");
+    // An invalid file: a MEDIUM issue naming its error; put back, it clears.
+    let in_force = std::fs::read_to_string(sup.dir.join("ballast.toml")).unwrap();
+    write_config(&sup, &format!("{in_force}\n[guard]\nmax_open_ordrs = 5\n"));
+    let h = wait_health(&sup, "the invalid file's issue", |h| {
+        issue(h, "config/file").is_some()
+    });
+    let i = issue(&h, "config/file").unwrap();
+    assert_eq!(i["severity"], "MEDIUM", "{i}");
+    assert!(
+        i["symptoms"][0]
+            .as_str()
+            .unwrap()
+            .contains("max_open_ordrs"),
+        "{i}"
+    );
+    assert!(pending_of(&h, "reload_config").is_empty(), "{h:#}");
+    write_config(&sup, &in_force);
+    wait_health(&sup, "the issue cleared once the file is put back", |h| {
+        issue(h, "config/file").is_none()
+    });
+}

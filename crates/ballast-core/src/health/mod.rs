@@ -386,6 +386,8 @@ pub enum RecoveryAction {
     DefensiveExit,
     /// Engage the kill switch with flatten.
     CloseAllPositions,
+    /// Read the configuration file again and apply it (`ballast reload`), all or nothing.
+    ReloadConfig,
 }
 
 /// One recommendation before it is tracked.
@@ -402,6 +404,10 @@ pub struct Advice {
     /// Runs without an operator (the safety policy or the supervisor does it).
     pub auto: bool,
 }
+
+/// The issues of a configuration file that validates and differs from what runs (the check's
+/// name goes on with the file's hash): their one recommendation is `reload_config`.
+pub const RELOAD_ISSUE: &str = "config/reload";
 
 /// The recommendations for `issue`. `restartable`: the subsystem is a service the supervisor
 /// can restart.
@@ -421,6 +427,17 @@ pub fn recommend(issue: &Issue, restartable: bool) -> Vec<Advice> {
             auto,
         })
     };
+    if issue.id.starts_with(RELOAD_ISSUE) {
+        // Never automatic: an operator reads the diff (`ballast reload --dry-run`) first.
+        add(
+            RecoveryAction::ReloadConfig,
+            1,
+            "the changed configuration is applied all or nothing: limits and thresholds live, a changed service restarted alone",
+            "a changed service restarts; new limits bind the next orders (`ballast reload --dry-run` shows the plan)",
+            false,
+        );
+        return out;
+    }
     let bad = issue.status >= Status::Critical;
     if restartable && bad {
         add(

@@ -114,6 +114,10 @@ pub enum Input {
     Shutdown,
     /// `ballast reload` (with its token) or SIGHUP: the configuration file as read again now.
     Reload(Box<super::reload::Reload>),
+    /// Inotify saw the configuration file change.
+    ConfigFileChanged,
+    /// The answer to [`Output::ReadConfig`] without an approval: the file as read now.
+    ConfigRead(Result<Box<super::reload::Loaded>, Vec<String>>),
 }
 
 /// A file the supervisor writes.
@@ -180,6 +184,10 @@ pub enum Output {
         token: Token,
         reply: Result<View, ControlError>,
     },
+    /// Read the configuration file again: for an approved `reload_config` (its reply and id),
+    /// answered with [`Input::Reload`]; else to see what it holds, answered with
+    /// [`Input::ConfigRead`].
+    ReadConfig { approved: Option<(Token, String)> },
     /// A reload was applied: the healer, the watches and the health monitor take this
     /// configuration from now on (its checks, artifacts, thresholds and intervals).
     Reconfigure(Box<ballast_core::config::Config>),

@@ -162,6 +162,7 @@ impl SupervisorCore {
             RecoveryAction::PauseTrading | RecoveryAction::NoNewTrades => Some(Policy::NoNewTrades),
             RecoveryAction::SwitchToSafeRiskProfile => Some(Policy::SafeRiskProfile),
             RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),
+            RecoveryAction::ReloadConfig => return self.approved_reload(token, id),
             RecoveryAction::CloseAllPositions => {
                 let file = FileWrite::KillSwitch {
                     reason: format!("approved recommendation {id}"),

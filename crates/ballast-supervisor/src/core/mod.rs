@@ -32,6 +32,7 @@ use rustix::process::Signal;
 
 use crate::ServiceSpec;
 
+mod config_file;
 mod contract;
 pub mod errors;
 pub mod events;
@@ -41,6 +42,7 @@ pub mod reload;
 mod slot;
 
 pub use ballast_core::health::SubsystemId;
+pub use config_file::FileSeen;
 pub use contract::{
     After, CoreConfig, FileWrite, HeartbeatSeen, Input, Measured, Now, Output, SpawnFailed, Step,
     Swept, View,
@@ -105,6 +107,8 @@ pub struct SupervisorCore {
     /// The configuration in force, and a reload waiting for its engine-settings write.
     in_force: reload::InForce,
     pending_reload: Option<reload::Pending>,
+    /// When the configuration file is looked at next, and what was found.
+    watch: config_file::Watch,
     /// Shutting down: `Some(n)`: slot `n` (if any) is being stopped, `n..` are done.
     down_from: Option<usize>,
     finished: bool,
@@ -136,6 +140,7 @@ impl SupervisorCore {
                 last: None,
             },
             pending_reload: None,
+            watch: Default::default(),
             supervisor_pid: config.supervisor_pid,
             restartable,
             held: BTreeMap::new(),
@@ -179,6 +184,7 @@ impl SupervisorCore {
             .chain(tick)
             // No sweep runs while shutting down: its time wakes nothing then.
             .chain(Some(self.next_sweep).filter(|_| self.down_from.is_none()))
+            .chain(self.watch.due)
             .min()
     }
 
@@ -265,6 +271,9 @@ impl SupervisorCore {
                 }
             }
             Input::Reload(r) => self.reload(*r, now),
+            Input::ConfigFileChanged | Input::ConfigRead(_) if shutting_down => {}
+            Input::ConfigFileChanged => self.config_file_changed(now),
+            Input::ConfigRead(loaded) => self.config_file_read(loaded),
             Input::Control {
                 token,
                 request,
@@ -326,6 +335,7 @@ impl SupervisorCore {
             self.advance_shutdown(now);
             return;
         }
+        self.config_check_due(now);
         if self.next_sweep <= now.at {
             self.sweep(false, false, AfterSweep::Tick(heartbeats), now);
             return;

@@ -38,7 +38,13 @@ pub struct Reload {
     pub by: &'static str,
     /// The configuration, or every error it has (each as `ballast check` prints it).
     pub loaded: Result<Box<Loaded>, Vec<String>>,
+    /// The approved `reload_config` recommendation it carries out, if so (its reply then
+    /// says what `ballast approve` says).
+    pub approval: Option<String>,
 }
+
+/// Where a reload's reply goes: the request's token, and the approved recommendation's id.
+type ReplyTo = (Option<Token>, Option<String>);
 
 /// The configuration in force.
 pub(super) struct InForce {
@@ -53,6 +59,7 @@ pub(super) struct InForce {
 /// A reload waiting for its engine-settings write.
 pub(super) struct Pending {
     token: Option<Token>,
+    approval: Option<String>,
     by: &'static str,
     plan: ReloadPlan,
     loaded: Box<Loaded>,
@@ -160,10 +167,11 @@ impl SupervisorCore {
             dry_run,
             by,
             loaded,
+            approval,
         } = r;
         if self.pending_reload.is_some() {
             let e = ControlError::Unavailable("a reload is being applied: try again".into());
-            return self.reply_to(token, Err(e));
+            return self.reply_to((token, approval), Err(e));
         }
         let loaded = match loaded {
             Ok(l) => l,
@@ -174,7 +182,7 @@ impl SupervisorCore {
                     if n == 1 { "" } else { "s" }
                 );
                 let rec = record(by, "invalid", None, &ReloadPlan::default(), errors, message);
-                return self.reload_ended(token, rec, dry_run, now);
+                return self.reload_ended((token, approval), rec, dry_run, now);
             }
         };
         let plan = reload::plan(&self.in_force.config, &loaded.config);
@@ -188,7 +196,7 @@ impl SupervisorCore {
                     .join("; ")
             );
             let rec = record(by, "refused", Some(&loaded), &plan, Vec::new(), message);
-            return self.reload_ended(token, rec, dry_run, now);
+            return self.reload_ended((token, approval), rec, dry_run, now);
         }
         if dry_run {
             let message = if plan.is_empty() {
@@ -200,10 +208,11 @@ impl SupervisorCore {
                 )
             };
             let rec = record(by, "dry_run", Some(&loaded), &plan, Vec::new(), message);
-            return self.reload_ended(token, rec, true, now);
+            return self.reload_ended((token, approval), rec, true, now);
         }
         let pending = Pending {
             token,
+            approval,
             by,
             plan,
             loaded,
@@ -235,7 +244,7 @@ impl SupervisorCore {
                     Vec::new(),
                     message,
                 );
-                self.reload_ended(p.token, rec, false, now);
+                self.reload_ended((p.token, p.approval), rec, false, now);
             }
         }
     }
@@ -244,6 +253,7 @@ impl SupervisorCore {
     fn apply_reload(&mut self, p: Pending, now: Now) {
         let Pending {
             token,
+            approval,
             by,
             plan,
             loaded,
@@ -299,7 +309,7 @@ impl SupervisorCore {
         *self.in_force.config = loaded.config.clone();
         self.in_force.file.clone_from(&loaded.file);
         self.in_force.hash.clone_from(&loaded.hash);
-        self.reload_ended(token, rec, false, now);
+        self.reload_ended((token, approval), rec, false, now);
         self.start_due(now);
     }
 
@@ -361,7 +371,7 @@ impl SupervisorCore {
     }
 
     /// Journal, log and answer a reload's end.
-    fn reload_ended(&mut self, token: Option<Token>, rec: ReloadRecord, dry_run: bool, now: Now) {
+    fn reload_ended(&mut self, to: ReplyTo, rec: ReloadRecord, dry_run: bool, now: Now) {
         let line = format!(
             "reload by {} ({}): {}{}",
             rec.by,
@@ -374,6 +384,7 @@ impl SupervisorCore {
             }
         );
         if !dry_run {
+            self.config_file_reloaded(rec.outcome, &rec.errors);
             self.in_force.last = Some(format!("{} at {}: {}", rec.outcome, now.wall, rec.message));
             match rec.outcome {
                 "applied" | "unchanged" => {
@@ -387,12 +398,38 @@ impl SupervisorCore {
         if dry_run {
             self.log(line);
         }
-        self.reply_to(token, Ok(View::Reload(Box::new(rec.answer()))));
+        self.reply_to(to, Ok(View::Reload(Box::new(rec.answer()))));
     }
 
-    fn reply_to(&mut self, token: Option<Token>, reply: Result<View, ControlError>) {
-        if let Some(token) = token {
-            self.reply(token, reply);
-        }
+    /// The reply of a reload; an approval's says what `ballast approve` says.
+    fn reply_to(&mut self, (token, approval): ReplyTo, reply: Result<View, ControlError>) {
+        let Some(token) = token else {
+            return;
+        };
+        let reply = match (approval, reply) {
+            (None, reply) => reply,
+            (Some(id), Err(e)) => Err(ControlError::Failed(format!("{id} approved, but {e}"))),
+            (Some(id), Ok(View::Reload(a))) => match a.outcome.as_str() {
+                "applied" | "unchanged" => Ok(View::Done(format!(
+                    "{id} approved: configuration reloaded, {}{}",
+                    a.message,
+                    a.actions
+                        .iter()
+                        .map(|x| format!("; {x}"))
+                        .collect::<String>()
+                ))),
+                _ => Err(ControlError::Failed(format!(
+                    "{id} approved, but the reload was not applied: {}{}",
+                    a.message,
+                    a.errors
+                        .iter()
+                        .chain(&a.refused)
+                        .map(|x| format!("\n  {x}"))
+                        .collect::<String>()
+                ))),
+            },
+            (Some(_), other) => other,
+        };
+        self.reply(token, reply);
     }
 }

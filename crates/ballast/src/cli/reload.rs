@@ -28,7 +28,8 @@ pub fn file_hash(path: Option<&Path>) -> String {
 
 /// The supervisor's configuration reader: `choice`'s file read again now.
 pub fn reader(choice: ConfigChoice) -> ballast_supervisor::Reloader {
-    ballast_supervisor::Reloader(Arc::new(move || {
+    let file = choice.absolute();
+    let read = Arc::new(move || {
         // Hashed first: a file replaced between the two reads shows the older hash, and the
         // next reload the newer.
         let hash = file_hash(choice.path.as_deref());
@@ -40,7 +41,8 @@ pub fn reader(choice: ConfigChoice) -> ballast_supervisor::Reloader {
             file: Some(choice.describe()),
             hash,
         })
-    }))
+    });
+    ballast_supervisor::Reloader { read, file }
 }
 
 /// `ballast reload`: exit 0 applied (or unchanged, or a dry run), 78 when the file does not
