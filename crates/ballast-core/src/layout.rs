@@ -27,6 +27,8 @@ pub mod rel {
     pub const CONTROL_SOCKET: &str = "run/supervisor.sock";
     /// The safety policy the supervisor writes and the engine follows.
     pub const POLICY: &str = "state/policy.json";
+    /// The guard limits and risk rules the supervisor's `ballast reload` hands the engine.
+    pub const ENGINE_SETTINGS: &str = "state/engine-settings.json";
     /// The health report of the last cycle.
     pub const HEALTH: &str = "state/health.json";
     /// The request to engage the kill switch.

@@ -33,6 +33,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod portfolio;
 pub mod recovery;
+pub mod sealed;
 pub mod shadow;
 pub mod signal;
 pub mod strategy;

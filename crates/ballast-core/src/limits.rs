@@ -95,11 +95,16 @@ pub const MAX_ARTIFACT_BYTES: u64 = MAX_FILE_BYTES;
 /// The longest `state/policy.json` a reader takes (a few latches and a reason: far less).
 pub const POLICY_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;
 
+/// The longest `state/engine-settings.json` a reader takes (the `[guard]` and `[risk]`
+/// tables and a hash: about 1 KiB).
+pub const ENGINE_SETTINGS_FILE_MAX_BYTES: u64 = 64 * 1024;
+
 // --- relations ---------------------------------------------------------------------------------
 
 // What the healer and the policy reader take whole is never more than any reader takes whole.
 const _: () = assert!(MAX_ARTIFACT_BYTES <= MAX_FILE_BYTES);
 const _: () = assert!(POLICY_FILE_MAX_BYTES <= MAX_FILE_BYTES);
+const _: () = assert!(ENGINE_SETTINGS_FILE_MAX_BYTES <= MAX_FILE_BYTES);
 // A text field fits in a line, with room for the rest of the signal.
 const _: () = assert!(INBOX_MAX_TEXT_CHARS * 4 < INBOX_MAX_LINE_BYTES);
 // An inbox line is far below what a file read whole may be.

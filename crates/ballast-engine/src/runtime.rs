@@ -17,7 +17,7 @@ use ballast_core::broker::{Broker, PaperChaos, PaperVenue};
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
     ApplyError, BarRecord, EngineRecord, EngineState, JournalStamp, PaperSettingsRecord,
-    STATE_SCHEMA, TrimRules,
+    STATE_SCHEMA, SettingsSource, TrimRules,
 };
 use ballast_core::guard::Limits;
 use ballast_core::paper::PaperConfig;
@@ -32,12 +32,13 @@ use crate::heartbeat::{self, Heartbeat};
 
 pub use ballast_core::engine::kinds::{
     ALL as RECORD_TYPES, BAR, DECISION, EXPIRED, INBOX, KILL_SWITCH, LIQUIDATION, PAPER_SETTINGS,
-    POLICY, SENT, SETTLE, STAMP,
+    POLICY, SENT, SETTINGS, SETTLE, STAMP,
 };
 mod controls;
 mod pass;
 mod report;
 mod say;
+mod settings;
 use pass::pass;
 use report::pipeline_report;
 
@@ -236,6 +237,7 @@ pub fn run(
         last_seq: recovered.last_seq,
         since_snapshot: 0,
         policy_seen: None,
+        settings_seen: None,
         stalled: false,
         kill_switch_noted: false,
         stop,
@@ -351,7 +353,8 @@ fn say_recovered(recovered: &Recovered<EngineState>, log: &mut dyn FnMut(&str)) 
 }
 
 /// At a start: the journal's mode and account (stamped once, then checked at every start),
-/// changed `[paper]` settings (journaled so that replay agrees), then a pass for what a crash
+/// changed `[paper]` settings and changed `[guard]`/`[risk]` settings (journaled so that
+/// replay agrees), then a pass for what a crash
 /// left pending (a target between the two records of a bar).
 fn start(
     state: &mut EngineState,
@@ -387,6 +390,13 @@ fn start(
         };
         w.commit(state, EngineRecord::PaperSettings(r), log)?;
     }
+    // The configuration file wins at a start (the operator started the engine with it); a
+    // settings file already there is seen, not adopted (it may be stale).
+    let configured = ballast_core::engine::EngineSettings::of(config);
+    if let Some(r) = state.settings_record(&configured, None, SettingsSource::Start) {
+        w.commit(state, EngineRecord::Settings(Box::new(r)), log)?;
+    }
+    w.settings_seen = settings::file_state(w);
     pass(state, w, log)
 }
 
@@ -462,7 +472,7 @@ fn trade(
             bars: state.bars,
             last_seq: w.last_seq,
             status: state.status(),
-            view: state.view(config.risk.max_total_at_risk_pct),
+            view: state.view(state.trim_or(&w.opts.trim).max_total_at_risk_pct),
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
@@ -493,6 +503,8 @@ pub(crate) struct Writer<'a> {
     since_snapshot: u64,
     /// `state/policy.json` as last read: (modified, length), to read it only when it changes.
     policy_seen: Option<(std::time::SystemTime, u64)>,
+    /// `state/engine-settings.json` as last seen (modified, length): read only when it changes.
+    settings_seen: Option<(std::time::SystemTime, u64)>,
     /// The chaos stall before a send happened (it happens once).
     stalled: bool,
     /// "KILL_SWITCH was removed but not released" was said (it is said once).

@@ -85,6 +85,10 @@ impl Layout {
     pub fn policy_file(&self) -> PathBuf {
         self.at(rel::POLICY)
     }
+    /// The engine settings a reload hands the engine ([`crate::files::engine_settings`]).
+    pub fn engine_settings_file(&self) -> PathBuf {
+        self.at(rel::ENGINE_SETTINGS)
+    }
     /// The health report ([`crate::files::health`]).
     pub fn health_report(&self) -> PathBuf {
         self.at(rel::HEALTH)

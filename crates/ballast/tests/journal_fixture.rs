@@ -104,6 +104,34 @@ const KINDS: &[(&str, usize)] = &[
     ("signal.expired", 2),
 ];
 
+/// The record types added after the fixture was written (it cannot hold them).
+const SINCE: &[&str] = &["engine.settings"];
+
+/// The records an engine journals on top of the fixture at its start: the settings of its
+/// configuration (a journal without them is judged by the configured ones until then).
+fn started_on_top(data: &Path, recs: &[(String, String)]) {
+    let now = records(data);
+    assert_eq!(&now[..recs.len()], recs, "the fixture's records unchanged");
+    let top: Vec<&str> = now[recs.len()..].iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(top, ["engine.settings"], "only the start's settings on top");
+    let body: serde_json::Value = serde_json::from_str(&now[recs.len()].1).unwrap();
+    assert_eq!(body["source"], "start");
+    assert_eq!(body["previous"], serde_json::Value::Null);
+}
+
+/// The recovered state without the settings the start journaled (the old engine had none),
+/// once they are checked to be the configuration's.
+fn without_settings(state: &ballast_core::engine::EngineState) -> serde_json::Value {
+    let config = ballast_core::config::load(None, &[]).unwrap();
+    assert_eq!(
+        state.settings(),
+        Some(&ballast_core::engine::EngineSettings::of(&config))
+    );
+    let mut v = state_json(state);
+    v.as_object_mut().unwrap().remove("settings");
+    v
+}
+
 #[test]
 fn engine_reads_a_journal_written_before_issue_11() {
     let recs = records(&fixture().join("data"));
@@ -122,10 +150,15 @@ fn engine_reads_a_journal_written_before_issue_11() {
         *counts.entry(known).or_default() += 1;
     }
     assert_eq!(counts.into_iter().collect::<Vec<_>>(), KINDS);
-    let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+    let mut kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+    kinds.extend(SINCE);
+    kinds.sort_unstable();
     let mut all = ballast_core::engine::kinds::ALL.to_vec();
     all.sort_unstable();
-    assert_eq!(kinds, all, "the fixture holds every record type");
+    assert_eq!(
+        kinds, all,
+        "the fixture holds every record type but those added since"
+    );
     let bars = KINDS[6].1 as u64;
     let want_state: serde_json::Value = serde_json::from_str(&expected("expected-state.json"))
         .expect("expected-state.json is JSON");
@@ -145,18 +178,23 @@ fn engine_reads_a_journal_written_before_issue_11() {
         stderr.contains(&format!("{} records replayed", recs.len())),
         "{stderr}"
     );
+    // The same summary, one seq further: the settings record of the start.
+    let last = recs.len();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        expected("expected-summary.txt")
+        expected("expected-summary.txt").replace(
+            &format!("(journal seq {last})"),
+            &format!("(journal seq {})", last + 1)
+        )
     );
-    assert_eq!(records(&data), recs, "nothing journaled on top");
+    started_on_top(&data, &recs);
 
     // In this process, from the journal alone and from its last snapshot: the same state.
     let data = tmp.path().join("journal-only-again");
     copy_fixture(&data, false);
     let report = replay(&data, bars);
     assert_eq!(report.replayed, recs.len() as u64);
-    assert_eq!(state_json(&report.state), want_state);
+    assert_eq!(without_settings(&report.state), want_state);
     let data = tmp.path().join("with-snapshot");
     copy_fixture(&data, true);
     let report = replay(&data, bars);
@@ -165,9 +203,10 @@ fn engine_reads_a_journal_written_before_issue_11() {
         recs.len() as u64,
         "read from the snapshot"
     );
-    assert_eq!(state_json(&report.state), want_state);
-    assert_eq!(records(&data), recs, "nothing journaled on top");
-    // And it is written as before: the same keys in the same order.
+    assert_eq!(without_settings(&report.state), want_state);
+    started_on_top(&data, &recs);
+    // And it is written as before: the same keys in the same order (and the settings the
+    // start journaled last).
     let snapshot = std::fs::read_to_string(fixture().join(format!(
         "data/state/engine.snapshot.{:020}.json",
         recs.len()
@@ -175,12 +214,11 @@ fn engine_reads_a_journal_written_before_issue_11() {
     .unwrap();
     let line: SnapshotLine<'_> = serde_json::from_str(snapshot.trim_end()).unwrap();
     let written = serde_json::to_string(&report.state).unwrap();
-    assert_eq!(
-        serde_json::from_str::<Keys>(&written).unwrap().0,
-        serde_json::from_str::<Keys>(line.body.state.get())
-            .unwrap()
-            .0
-    );
+    let mut before = serde_json::from_str::<Keys>(line.body.state.get())
+        .unwrap()
+        .0;
+    before.push("settings".into());
+    assert_eq!(serde_json::from_str::<Keys>(&written).unwrap().0, before);
 }
 
 #[derive(serde::Deserialize)]

@@ -8,7 +8,9 @@ impl EngineState {
     /// Apply one record of the journal (durable first: the runtime applies what it journaled,
     /// the replay what it reads). `limits` feed the guard's memory (they only affect decisions
     /// still to be made).
+    /// The limits are the journaled settings' once an `engine.settings` record is in force.
     pub fn apply(&mut self, record: &EngineRecord, limits: &Limits) -> Result<(), ApplyError> {
+        let limits = &*self.limits_or(limits);
         match record {
             EngineRecord::Stamp(r) => self.controls.stamp = Some(r.clone()),
             EngineRecord::Bar(r) => self.apply_bar(r, limits)?,
@@ -21,6 +23,7 @@ impl EngineState {
             EngineRecord::KillSwitch(r) => self.apply_kill_switch(r),
             EngineRecord::Policy(r) => self.apply_policy(r),
             EngineRecord::Expired(r) => self.apply_expiry(r),
+            EngineRecord::Settings(r) => self.apply_settings(r),
         }
         Ok(())
     }

@@ -15,6 +15,9 @@ pub struct Controls {
     pub kill_switch: Option<KillSwitchRecord>,
     /// The safety policy in force (`engine.policy`); none = ALLOW_ALL.
     pub policy: Option<PolicyRecord>,
+    /// The guard limits and risk rules in force (`engine.settings`); none = the configured
+    /// ones (a journal written before the record existed).
+    pub settings: Option<super::settings::EngineSettings>,
 }
 
 impl Default for Controls {
@@ -24,6 +27,7 @@ impl Default for Controls {
             stamp: None,
             kill_switch: None,
             policy: None,
+            settings: None,
         }
     }
 }

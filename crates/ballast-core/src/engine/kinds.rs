@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::settings::SettingsRecord;
 use super::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxRecord, JournalStamp, KillSwitchRecord,
     LiquidationRecord, PaperSettingsRecord, PolicyRecord, SentRecord, SettleRecord,
@@ -87,6 +88,8 @@ engine_records! {
     POLICY = "engine.policy" => Policy(PolicyRecord),
     /// `signal.expired`: the stuck-signal healer expired signals.
     EXPIRED = "signal.expired" => Expired(ExpiryRecord),
+    /// `engine.settings`: the guard limits and risk rules in force changed.
+    SETTINGS = "engine.settings" => Settings(Box<SettingsRecord>),
 }
 
 /// A record's body alone, serialized as the journal line's `body` (the journal writes the type

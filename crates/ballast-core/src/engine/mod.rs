@@ -23,6 +23,7 @@ pub mod kinds;
 mod orders;
 mod poll;
 mod records;
+pub mod settings;
 mod shape;
 mod status;
 #[cfg(test)]
@@ -35,12 +36,13 @@ pub use decisions::Decisions;
 pub use fills::Fills;
 pub use kinds::EngineRecord;
 pub use orders::Orders;
-pub use poll::{Cancels, Inputs, Next, PolicyChange};
+pub use poll::{Cancels, Inputs, Next, PolicyChange, SettingsChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
     KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,
     Stats,
 };
+pub use settings::{EngineSettings, SettingsFile, SettingsRecord, SettingsSource};
 pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 pub use view::{EngineView, OrderView, PositionView, VIEW_DECISIONS, VIEW_ORDERS, VIEW_POSITIONS};

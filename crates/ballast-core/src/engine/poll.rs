@@ -1,5 +1,5 @@
 //! What the engine does next, in the order the core decides: one pass after each bar (and at
-//! a start) goes kill switch → safety policy → stuck-signal expiry → auto-trim → decisions →
+//! a start) goes live settings → kill switch → safety policy → stuck-signal expiry → auto-trim → decisions →
 //! lookups → sends. The runtime calls [`EngineState::poll`] until it answers `None`,
 //! journaling and applying each record before it asks again (quinn-proto's `poll_*` style: the
 //! caller owns the journal, the venue and time; this decides).
@@ -19,6 +19,14 @@ pub struct PolicyChange {
     pub reason: String,
     /// The operator releases the file carried.
     pub releases: u64,
+}
+
+/// A settings file the runtime read, valid: its settings and the configuration hash it names
+/// (journaled only if they differ from those in force).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub settings: super::EngineSettings,
+    pub config_hash: String,
 }
 
 /// What the engine does next.
@@ -53,6 +61,7 @@ pub enum Cancels {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    Settings,
     KillSwitch,
     Policy,
     Expiry,
@@ -66,8 +75,13 @@ enum Phase {
 /// One pass's inputs (what the runtime read from outside before it) and where the pass is.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
+    /// The configured limits and rules: those in force until an `engine.settings` record is
+    /// (then the state's, [`EngineState::limits_or`]).
     pub limits: &'a Limits,
     pub trim: &'a TrimRules,
+    /// Settings read from `state/engine-settings.json` (journaled first, before anything is
+    /// judged by them).
+    pub settings: Option<SettingsChange>,
     /// The kill switch's step ([`super::kill_switch::step`]): `Engage` and `Release` are
     /// journaled; the other steps are the runtime's (no record).
     pub kill_switch: Step,
@@ -86,9 +100,10 @@ impl<'a> Inputs<'a> {
         Inputs {
             limits,
             trim,
+            settings: None,
             kill_switch: Step::Nothing,
             policy: None,
-            phase: Phase::KillSwitch,
+            phase: Phase::Settings,
             gate: None,
             cursor: None,
         }
@@ -103,6 +118,20 @@ impl EngineState {
         let at = self.last_bar.unwrap_or(Timestamp::EPOCH);
         loop {
             match inputs.phase {
+                Phase::Settings => {
+                    inputs.phase = Phase::KillSwitch;
+                    let change = inputs.settings.take();
+                    let r = change.and_then(|c| {
+                        self.settings_record(
+                            &c.settings,
+                            Some(c.config_hash),
+                            super::SettingsSource::Reload,
+                        )
+                    });
+                    if let Some(r) = r {
+                        return Some(Next::Record(EngineRecord::Settings(Box::new(r))));
+                    }
+                }
                 Phase::KillSwitch => {
                     inputs.phase = Phase::Policy;
                     let step = std::mem::replace(&mut inputs.kill_switch, Step::Nothing);
@@ -136,7 +165,7 @@ impl EngineState {
                 Phase::Trim => {
                     inputs.phase = Phase::Decisions;
                     let gate = self.gate();
-                    let plan = self.plan_liquidations(inputs.trim, &gate);
+                    let plan = self.plan_liquidations(&self.trim_or(inputs.trim), &gate);
                     inputs.gate = Some(gate);
                     if let Some(r) = plan {
                         return Some(Next::Record(EngineRecord::Liquidation(r)));
@@ -144,7 +173,7 @@ impl EngineState {
                 }
                 Phase::Decisions => {
                     let gate = inputs.gate.get_or_insert_with(|| self.gate());
-                    if let Some(d) = self.decide(inputs.limits, gate) {
+                    if let Some(d) = self.decide(&self.limits_or(inputs.limits), gate) {
                         return Some(Next::Record(EngineRecord::Decision(d)));
                     }
                     inputs.phase = Phase::Lookups;

@@ -2,7 +2,8 @@
 //! in this order — the order of the state before it was split by job, so snapshots are written
 //! byte for byte as before. The table below is that shape: each key, its type, and where it
 //! lives in [`EngineState`]. A new field is one line here (with `#[serde(default)]`, so older
-//! snapshots still read).
+//! snapshots still read). Attributes in brackets (`[serde(skip_serializing_if = ...)]`) are
+//! the written shape's: a field absent while it is `None` keeps older snapshots' bytes.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -10,6 +11,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
+use super::settings::EngineSettings;
 use super::{
     Controls, Decisions, EngineState, Fills, JournalStamp, KillSwitchRecord, Liquidation, LongLine,
     OrderTrack, Orders, PendingTarget, PolicyRecord, Stats,
@@ -27,11 +29,11 @@ use crate::trades::RoundTrips;
 use crate::universe::Universe;
 
 macro_rules! shape {
-    ($($(#[$attr:meta])* $key:ident: $ty:ty = $($path:ident).+;)*) => {
+    ($($(#[$attr:meta])* $([$ser:meta])* $key:ident: $ty:ty = $($path:ident).+;)*) => {
         /// The state as written (borrowed).
         #[derive(Serialize)]
         struct ShapeRef<'a> {
-            $($key: &'a $ty,)*
+            $($(#[$ser])* $key: &'a $ty,)*
         }
 
         /// The state as read.
@@ -94,6 +96,14 @@ shape! {
     policy: Option<PolicyRecord> = controls.policy;
     #[serde(default)]
     bar_interval_ms: i64 = bar_interval_ms;
+    #[serde(default)]
+    [serde(skip_serializing_if = "none")]
+    settings: Option<EngineSettings> = controls.settings;
+}
+
+/// A borrowed field that is `None` (not written).
+fn none<T>(v: &&Option<T>) -> bool {
+    v.is_none()
 }
 
 impl<'de> Deserialize<'de> for EngineState {
@@ -113,6 +123,7 @@ impl<'de> Deserialize<'de> for EngineState {
                 stamp: s.stamp,
                 kill_switch: s.kill_switch,
                 policy: s.policy,
+                settings: s.settings,
             },
             orders: Orders {
                 tracked: s.orders,

@@ -33,13 +33,7 @@ pub struct TrimRules {
 
 impl From<&Config> for TrimRules {
     fn from(c: &Config) -> Self {
-        TrimRules {
-            max_total_at_risk_pct: c.risk.max_total_at_risk_pct,
-            max_failures_before_alert: c.risk.max_trim_failures_before_alert,
-            patience_bars: 1,
-            twap_slices: 3,
-            headroom_pct: Decimal::from(5),
-        }
+        super::EngineSettings::of(c).trim()
     }
 }
 

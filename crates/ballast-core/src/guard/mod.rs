@@ -87,27 +87,7 @@ pub struct Limits {
 
 impl From<&Config> for Limits {
     fn from(c: &Config) -> Self {
-        let g = &c.guard;
-        let min = |m: u32| i64::from(m) * 60_000;
-        Limits {
-            max_position_notional: g.max_position_notional_usd,
-            max_notional_per_order: g.max_notional_per_order_usd,
-            max_portfolio_exposure_pct: g.max_portfolio_exposure_pct,
-            max_concentration_pct: g.max_concentration_per_symbol_pct,
-            max_price_deviation_pct: g.max_price_deviation_pct,
-            min_cooldown_ms: min(g.min_cooldown_minutes),
-            min_cooldown_bars: g.min_cooldown_bars,
-            max_open_orders: g.max_open_orders,
-            max_orders_per_second: g.max_orders_per_second,
-            max_orders_per_minute: g.max_orders_per_minute,
-            allow_direction_flip: g.allow_direction_flip,
-            duplicate_window_ms: crate::time::ms_from_secs(g.duplicate_window_secs),
-            daily_loss_limit_pct: g.daily_loss_limit_pct,
-            max_drawdown_pct: g.max_drawdown_pct,
-            stop_loss_streak: g.stop_loss_streak,
-            stop_loss_window_ms: min(g.stop_loss_window_minutes),
-            stop_loss_cooldown_ms: min(g.stop_loss_cooldown_minutes),
-        }
+        crate::engine::EngineSettings::of(c).limits()
     }
 }
 

@@ -25,6 +25,7 @@ pub(super) fn pass(
     }
     let (limits, trim) = (w.limits, &w.opts.trim);
     let mut inputs = Inputs::new(limits, trim);
+    inputs.settings = super::settings::follow_settings(state, w, log);
     inputs.kill_switch = kill_switch(state, w, log);
     inputs.policy = follow_policy(state, w, log);
     while let Some(next) = state.poll(&mut inputs) {

@@ -4,6 +4,7 @@
 use ballast_core::domain::Side;
 use ballast_core::engine::{
     DecisionRecord, EngineRecord, EngineState, LiquidationAction, LiquidationRecord, SendOutcome,
+    SettingsRecord, SettingsSource,
 };
 
 /// The log lines for `record`, journaled at `seq`, about to be applied to `state`.
@@ -50,6 +51,7 @@ pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<S
                 "the venue never got it; sending it again with the same id"
             }
         )],
+        EngineRecord::Settings(r) => vec![settings(r, seq)],
         EngineRecord::PaperSettings(r) => vec![format!(
             "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
             r.previous.slippage_bps,
@@ -190,4 +192,30 @@ fn verdict_word(d: &DecisionRecord) -> String {
         Verdict::Resize { qty, reasons } => format!("resized to {qty}: {}", joined(reasons)),
         Verdict::Reject { reasons } => format!("rejected: {}", joined(reasons)),
     }
+}
+
+/// An `engine.settings` record: where the settings come from and each key that changed.
+fn settings(r: &SettingsRecord, seq: u64) -> String {
+    let from = match (r.source, &r.config_hash) {
+        (SettingsSource::Start, _) => "the configuration at the start".to_owned(),
+        (SettingsSource::Reload, Some(h)) => format!("a reload (configuration {h})"),
+        (SettingsSource::Reload, None) => "a reload".to_owned(),
+    };
+    let Some(previous) = &r.previous else {
+        return format!(
+            "settings at seq {seq}: the [guard] limits and [risk] rules of {from} are in force (the journal had none)"
+        );
+    };
+    let changes = r.now.changes(previous);
+    if changes.is_empty() {
+        return format!("settings at seq {seq} from {from}: unchanged");
+    }
+    let list: Vec<String> = changes
+        .iter()
+        .map(|(key, old, new)| format!("{key} {old} -> {new}"))
+        .collect();
+    format!(
+        "settings changed at seq {seq} by {from}: {}; the next order is judged by them",
+        list.join(", ")
+    )
 }

@@ -9,6 +9,7 @@
 //! | `KILL_SWITCH.release` | [`kill_switch::ReleaseFile`] | CLI (`ballast resume`) | engine |
 //! | `run/engine.lock`, `run/supervisor.lock` | [`lock::LockFile`] | engine, supervisor | CLI, heal, each other |
 //! | `state/health.json` | [`health::HealthReport`] | supervisor | CLI, heal |
+//! | `state/engine-settings.json` | [`ballast_core::engine::SettingsFile`] ([`engine_settings`]) | supervisor (reload) | engine |
 //!
 //! Every reader goes through [`Storage::read_bounded`] (a regular file, at most the type's
 //! limit) and rejects what it does not understand — a newer `version`, a bad shape — with a
@@ -17,6 +18,7 @@
 //! (The lock files are one text line read through the locked descriptor, see [`lock`]; the
 //! engine snapshots have their own checked format in [`crate::snapshot`].)
 
+pub mod engine_settings;
 pub mod health;
 pub mod heartbeat;
 pub mod kill_switch;

@@ -1,0 +1,43 @@
+//! The engine's live settings from outside: `state/engine-settings.json`, written by the
+//! supervisor's `ballast reload`. At each bar boundary (the start of a pass) a changed file is
+//! read; valid settings that differ from those in force are journaled (`engine.settings`,
+//! decided by [`EngineState::settings_record`] in the pass) before anything is judged by
+//! them. An invalid file is said once per state of the file and changes nothing.
+
+use ballast_core::engine::{EngineState, SettingsChange};
+
+use super::Writer;
+
+/// The file's (modified, length), to read it only when it changes; `None` when absent.
+pub(super) fn file_state(w: &Writer<'_>) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(w.layout.engine_settings_file()).ok()?;
+    Some((meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len()))
+}
+
+/// The settings file, when it changed since last seen and is valid.
+pub(super) fn follow_settings(
+    state: &EngineState,
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Option<SettingsChange> {
+    let seen = file_state(w);
+    if seen.is_none() || w.settings_seen == seen {
+        return None;
+    }
+    w.settings_seen = seen;
+    match ballast_store::files::engine_settings::read(&ballast_store::RealStorage, w.layout) {
+        Ok(file) => (state.settings() != Some(&file.settings)).then_some(SettingsChange {
+            settings: file.settings,
+            config_hash: file.config_hash,
+        }),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            log(&format!(
+                "warning: {} is not used ({}); the settings in force stay",
+                w.layout.display(&w.layout.engine_settings_file()),
+                e.reason()
+            ));
+            None
+        }
+    }
+}
