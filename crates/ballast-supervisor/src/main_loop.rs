@@ -216,7 +216,20 @@ impl Shell {
             } => health::engage_kill_switch(dir, &reason, flatten, by, at)
                 .map(|p| p.display().to_string())
                 .map_err(|e| e.to_string()),
-            FileWrite::EngineSettings(config) => crate::reload::write_engine_settings(dir, &config),
+            FileWrite::EngineSettings(file) => ballast_store::files::engine_settings::write(
+                &ballast_store::RealStorage,
+                &ballast_store::Layout::new(dir),
+                &file,
+            )
+            .map(|()| String::new())
+            .map_err(|e| {
+                format!(
+                    "{}: {e}",
+                    ballast_store::Layout::new(dir)
+                        .engine_settings_file()
+                        .display()
+                )
+            }),
         }
     }
 

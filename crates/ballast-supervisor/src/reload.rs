@@ -70,12 +70,6 @@ impl Shell {
     }
 }
 
-/// Write `state/engine-settings.json` with `config`'s engine settings.
-pub(crate) fn write_engine_settings(data_dir: &Path, config: &Config) -> Result<String, String> {
-    let _ = (data_dir, config);
-    Err("engine settings are not written by this build".to_owned())
-}
-
 /// Watch `file`'s directory for the file being written, replaced (an editor's rename) or
 /// removed; each change is offered to the loop (dropped when its queue is full: the core
 /// looks at the file at most every `CONFIG_CHECK_GAP` anyway). One thread, one descriptor.

@@ -357,3 +357,115 @@ fn a_changed_file_on_disk_waits_for_approval_and_an_invalid_one_is_a_medium_issu
         issue(h, "config/file").is_none()
     });
 }
+
+/// The engine's journal records of `data`, parsed: `(type, body)`.
+fn engine_records(data: &Path) -> Vec<(String, Value)> {
+    journal::engine_records(data)
+        .into_iter()
+        .map(|(k, b)| (k, serde_json::from_str(&b).unwrap_or(Value::Null)))
+        .collect()
+}
+
+/// Poll the engine journal until `find` finds something (at most 60 s).
+fn wait_engine<T>(data: &Path, what: &str, find: impl Fn(&[(String, Value)]) -> Option<T>) -> T {
+    wait::until(
+        Duration::from_secs(60),
+        || find(&engine_records(data)).ok_or(()),
+        |()| format!("timed out waiting for {what} in the engine journal"),
+    )
+}
+
+/// One buy signal of 2 MSFT with idempotency key `key`, in one write.
+fn signal(data: &Path, key: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.join("inbox/signals.jsonl"))
+        .unwrap();
+    let line = format!(
+        "{{\"symbol\":\"MSFT\",\"side\":\"buy\",\"qty\":\"2\",\"strategy\":\"t\",\"idempotency_key\":\"{key}\"}}\n"
+    );
+    f.write_all(line.as_bytes()).unwrap();
+}
+
+/// The decision of signal number `n` (0-based) of strategy `t`.
+fn decision(data: &Path, n: usize) -> Value {
+    wait_engine(data, &format!("the decision of signal {n}"), |recs| {
+        recs.iter()
+            .filter(|(k, b)| k == "engine.decision" && b["strategy"] == "t")
+            .nth(n)
+            .map(|(_, b)| b.clone())
+    })
+}
+
+#[test]
+fn a_reloaded_guard_limit_is_adopted_by_the_running_engine_and_judges_the_next_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Only the size checks judge the identical signals (no cooldown, no duplicate window).
+    let config =
+        "[feed]\nbars_per_second = 20\n[guard]\nmin_cooldown_bars = 0\nduplicate_window_secs = 0\n";
+    let sup = Sup::start(tmp.path(), config);
+    let data = tmp.path().join("data");
+    let s = sup.wait_for("the engine running", |s| running(s, &["engine"]));
+    let engine = pid(&s, "engine").unwrap();
+    // The supervisor wrote the starting configuration's settings before the engine started.
+    let file = ballast_store::files::engine_settings::read(
+        &ballast_store::RealStorage,
+        &ballast_store::Layout::new(&data),
+    )
+    .unwrap();
+    assert_eq!(file.config_hash, crc_of(&sup));
+    wait_engine(&data, "a few bars", |recs| {
+        (recs.iter().filter(|(k, _)| k == "market.bar").count() >= 10).then_some(())
+    });
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    signal(&data, "k1");
+    let first = decision(&data, 0);
+    assert!(
+        first["order"].is_object(),
+        "approved by the first limit: {first}"
+    );
+    // The per-order limit lowered under the price of two shares, and reloaded.
+    write_config(&sup, &format!("{config}max_notional_per_order_usd = 10\n"));
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("guard.max_notional_per_order_usd"),
+        "{}",
+        text(&out.stdout)
+    );
+    let adopted = wait_engine(&data, "the reload's settings", |recs| {
+        recs.iter()
+            .find(|(k, b)| k == "engine.settings" && b["source"] == "reload")
+            .map(|(_, b)| b.clone())
+    });
+    assert_eq!(adopted["now"]["guard"]["max_notional_per_order_usd"], "10");
+    assert_eq!(adopted["config_hash"], crc_of(&sup));
+    signal(&data, "k2");
+    let second = decision(&data, 1);
+    assert!(second["order"].is_null(), "rejected: {second}");
+    let reasons = second["verdict"]["reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r["check"] == "max_notional_per_order" && r["limit"] == "10"),
+        "judged by the new limit: {second}"
+    );
+    let after = sup.status().unwrap();
+    assert_eq!(
+        pid(&after, "engine"),
+        Some(engine),
+        "no restart of the engine"
+    );
+    let events = wait_reloads(&data, 1);
+    assert_eq!(events[0].0, "config.reloaded");
+    assert!(
+        events[0].1["actions"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("engine settings"),
+        "{:?}",
+        events[0]
+    );
+}

@@ -134,9 +134,9 @@ pub enum FileWrite {
         by: &'static str,
         at: Timestamp,
     },
-    /// `state/engine-settings.json`, atomically: the engine settings of this configuration
-    /// (its guard and risk limits), which the running engine adopts at its next bar.
-    EngineSettings(Box<ballast_core::config::Config>),
+    /// `state/engine-settings.json`, atomically: the engine settings of a configuration (its
+    /// guard and risk limits), which the running engine adopts at its next bar.
+    EngineSettings(Box<ballast_core::engine::SettingsFile>),
 }
 
 /// What a request answers.

@@ -138,6 +138,7 @@ impl SupervisorCore {
                 hash: config.config_hash,
                 loaded_at: Some(now.wall),
                 last: None,
+                settings_refusal: None,
             },
             pending_reload: None,
             watch: Default::default(),
@@ -398,6 +399,10 @@ impl SupervisorCore {
         }
         // A finding stands exactly while it is found: after a paper salvage it clears.
         self.governor.dangerous = s.findings.len();
+        if self.in_force.settings_refusal.is_some() {
+            // Tried again at every sweep until it is written.
+            self.write_start_settings(now);
+        }
         self.heal_findings = s.findings;
         self.heal_refusal = s.refusal;
         self.apply_gate();
@@ -479,12 +484,7 @@ impl SupervisorCore {
             }
             (After::PersistChanged | After::Restored(_) | After::HealthCycle, _) => {}
             (After::Reload, result) => self.reload_written(result, now),
-            (After::StartSettings, Err(error)) => {
-                self.log(format!(
-                    "CRITICAL: cannot write the engine's settings of the starting configuration: {error}"
-                ));
-            }
-            (After::StartSettings, Ok(_)) => {}
+            (After::StartSettings, result) => self.start_settings_written(result),
             (After::Release { token, transition }, result) => {
                 self.released(token, transition, result);
             }
@@ -527,7 +527,8 @@ impl SupervisorCore {
             .heal_refusal
             .clone()
             .or(health)
-            .or_else(|| self.live_refused.clone());
+            .or_else(|| self.live_refused.clone())
+            .or_else(|| self.in_force.settings_refusal.clone());
         for name in self.gated.clone() {
             match (&refusal, self.held.contains_key(&name)) {
                 (Some(why), false) => {

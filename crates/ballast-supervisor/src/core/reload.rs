@@ -54,6 +54,9 @@ pub(super) struct InForce {
     pub loaded_at: Option<Timestamp>,
     /// The last reload's outcome, in one line.
     pub last: Option<String>,
+    /// Why the engine is held: the starting configuration's engine settings could not be
+    /// written, so a file of an earlier configuration could be adopted.
+    pub settings_refusal: Option<String>,
 }
 
 /// A reload waiting for its engine-settings write.
@@ -93,6 +96,16 @@ impl ReloadRecord {
             message: self.message.clone(),
         }
     }
+}
+
+/// `state/engine-settings.json`'s content for `config` (its file's hash `hash`), now.
+fn settings_file(config: &Config, hash: &str, now: Now) -> Box<ballast_core::engine::SettingsFile> {
+    Box::new(ballast_core::engine::SettingsFile {
+        version: ballast_core::engine::settings::FILE_VERSION,
+        config_hash: hash.to_owned(),
+        at: now.wall,
+        settings: ballast_core::engine::EngineSettings::of(config),
+    })
 }
 
 /// What an action takes, in the operator's words.
@@ -155,9 +168,25 @@ impl SupervisorCore {
     /// The starting configuration's engine settings, written before any service starts, so
     /// the engine never adopts a file left by an earlier configuration.
     pub(super) fn write_start_settings(&mut self, now: Now) {
-        self.in_force.loaded_at = Some(now.wall);
-        let config = self.in_force.config.clone();
-        self.write(FileWrite::EngineSettings(config), After::StartSettings);
+        let file = settings_file(&self.in_force.config, &self.in_force.hash, now);
+        self.write(FileWrite::EngineSettings(file), After::StartSettings);
+    }
+
+    /// The starting settings were written (the engine may start), or not (it is held, and
+    /// the write is tried again at every sweep).
+    pub(super) fn start_settings_written(&mut self, result: Result<String, String>) {
+        let refusal = result.err().map(|e| {
+            format!(
+                "cannot write the engine's settings of the configuration in force ({e}): an older file could be adopted; fix the state directory, it is tried again at every sweep"
+            )
+        });
+        if refusal != self.in_force.settings_refusal {
+            if let Some(why) = &refusal {
+                self.log(format!("CRITICAL: {why}"));
+            }
+            self.in_force.settings_refusal = refusal;
+            self.apply_gate();
+        }
     }
 
     /// A reload: refused or invalid changes nothing; a dry run only answers the plan.
@@ -218,9 +247,9 @@ impl SupervisorCore {
             loaded,
         };
         if pending.plan.actions.contains(&Action::EngineSettings) {
-            let config = Box::new(pending.loaded.config.clone());
+            let file = settings_file(&pending.loaded.config, &pending.loaded.hash, now);
             self.pending_reload = Some(pending);
-            return self.write(FileWrite::EngineSettings(config), After::Reload);
+            return self.write(FileWrite::EngineSettings(file), After::Reload);
         }
         self.apply_reload(pending, now);
     }
@@ -231,7 +260,13 @@ impl SupervisorCore {
             return;
         };
         match result {
-            Ok(_) => self.apply_reload(p, now),
+            Ok(_) => {
+                // The file is the configuration in force's now: nothing older can be adopted.
+                if self.in_force.settings_refusal.take().is_some() {
+                    self.apply_gate();
+                }
+                self.apply_reload(p, now);
+            }
             Err(e) => {
                 let message = format!(
                     "cannot write the engine's settings ({e}); nothing was changed: fix it and reload again"
