@@ -51,6 +51,16 @@ impl Sim {
     /// sweeps find `finds`.
     fn gated(services: Vec<ServiceSpec>, gated: Vec<String>, finds: Swept) -> Sim {
         let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
+        Sim::build(services, gated, finds, config)
+    }
+
+    /// A simulation of the configuration `config` running `services`.
+    fn build(
+        services: Vec<ServiceSpec>,
+        gated: Vec<String>,
+        finds: Swept,
+        config: ballast_core::config::Config,
+    ) -> Sim {
         let start = Instant::now();
         let now = Now {
             at: start,
@@ -717,4 +727,164 @@ fn an_approved_floor_is_persisted_before_it_is_confirmed_and_says_so_when_it_can
         )
     });
     assert!(wrote_switch, "the kill switch's file is what engages it");
+}
+
+/// A configuration from TOML text (the built-in one with `text` over it).
+fn config_of(text: &str) -> ballast_core::config::Config {
+    ballast_core::config::load(
+        Some(ballast_core::config::Source {
+            path: "ballast.toml",
+            text,
+        }),
+        &[],
+    )
+    .expect("a valid configuration")
+}
+
+/// `[[services]]` entries named `names`, each running `/bin/true` (as [`spec`]).
+fn services_toml(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("[[services]]\nname = \"{n}\"\ncommand = \"/bin/true\"\n"))
+        .collect()
+}
+
+fn reload_to(
+    sim: &mut Sim,
+    text: &str,
+    names: &[&str],
+) -> ballast_supervisor::control::ReloadAnswer {
+    let loaded = ballast_supervisor::core::Loaded {
+        config: config_of(text),
+        services: names.iter().map(|n| spec(n)).collect(),
+        file: Some("ballast.toml".into()),
+        hash: format!("crc32c:{:08x}", text.len()),
+    };
+    sim.input(Input::Reload(Box::new(ballast_supervisor::core::Reload {
+        token: Some(9),
+        dry_run: false,
+        by: "ballast reload",
+        loaded: Ok(Box::new(loaded)),
+        approval: None,
+    })));
+    let reply = sim.seen.iter().find_map(|(_, o)| match o {
+        Output::Reply {
+            token: 9,
+            reply: Ok(View::Reload(a)),
+        } => Some((**a).clone()),
+        _ => None,
+    });
+    reply.expect("a reload's answer")
+}
+
+#[test]
+fn a_reload_whose_engine_settings_cannot_be_written_applies_nothing() {
+    let first = format!("[engine]\nenabled = false\n{}", services_toml(&["a"]));
+    let mut sim = Sim::build(
+        vec![spec("a")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&first),
+    );
+    sim.run_for(10);
+    sim.take();
+    // A guard limit and a new service: the settings are written first, and fail.
+    sim.writes_fail = Some("No space left on device".into());
+    let next = format!(
+        "[engine]\nenabled = false\n[guard]\nmax_open_orders = 3\n{}",
+        services_toml(&["a", "b"])
+    );
+    let answer = reload_to(&mut sim, &next, &["a", "b"]);
+    assert_eq!(answer.outcome, "failed", "{answer:?}");
+    assert!(answer.message.contains("No space left"), "{answer:?}");
+    let out = sim.take();
+    assert!(spawns(&out).is_empty(), "nothing started: {out:?}");
+    assert!(
+        out.iter().any(|(_, o)| matches!(
+            o,
+            Output::Write {
+                file: FileWrite::EngineSettings(_),
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|(_, o)| matches!(o, Output::Reconfigure(_))),
+        "nothing handed to the shell"
+    );
+    assert!(
+        events(&out)
+            .iter()
+            .any(|e| matches!(e, OpsEvent::ConfigReloadRefused(r) if r.outcome == "failed"))
+    );
+    let names: Vec<String> = sim
+        .core
+        .views(sim.now().at)
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["a"]);
+    // Written, the same reload applies whole.
+    sim.writes_fail = None;
+    let answer = reload_to(&mut sim, &next, &["a", "b"]);
+    assert_eq!(answer.outcome, "applied", "{answer:?}");
+    assert_eq!(spawns(&sim.take()), [(10, 1)], "b started in a new slot");
+}
+
+#[test]
+fn a_removed_service_is_retired_and_keeps_every_slot_index_valid() {
+    let both = format!("[engine]\nenabled = false\n{}", services_toml(&["a", "b"]));
+    let mut sim = Sim::build(
+        vec![spec("a"), spec("b")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&both),
+    );
+    sim.run_for(10);
+    sim.take();
+    let a_pid = sim.pids[&0];
+    let only_b = format!("[engine]\nenabled = false\n{}", services_toml(&["b"]));
+    let answer = reload_to(&mut sim, &only_b, &["b"]);
+    assert_eq!(answer.actions, ["stop service a"], "{answer:?}");
+    let out = sim.take();
+    assert!(
+        out.iter().any(|(_, o)| matches!(o, Output::Signal { pid, signal } if *pid == a_pid && *signal == Signal::TERM)),
+        "a is stopped: {out:?}"
+    );
+    sim.exit(0, None, Some(15));
+    sim.run_for(5_000);
+    // a is gone and never started again; b keeps slot 1, and its restart is slot 1's.
+    assert!(spawns(&sim.take()).is_empty());
+    let names: Vec<String> = sim
+        .core
+        .views(sim.now().at)
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["b"]);
+    assert!(
+        sim.core.slot_of("a").is_none(),
+        "a removed service has no slot"
+    );
+    sim.exit(1, Some(1), None);
+    sim.run_for(5_000);
+    assert_eq!(
+        spawns(&sim.take())
+            .iter()
+            .map(|(_, s)| *s)
+            .collect::<Vec<_>>(),
+        [1],
+        "b restarted in its own slot"
+    );
+    // a returns: its old slot is taken again.
+    let answer = reload_to(&mut sim, &both, &["a", "b"]);
+    assert_eq!(answer.actions, ["start service a"], "{answer:?}");
+    assert_eq!(
+        spawns(&sim.take())
+            .iter()
+            .map(|(_, s)| *s)
+            .collect::<Vec<_>>(),
+        [0]
+    );
 }
