@@ -239,6 +239,8 @@ pub fn run(
         inputs: Default::default(),
         exits: Default::default(),
         monitor_config: Default::default(),
+        watched: Default::default(),
+        reload_watches: 0,
         heal,
     };
     if let Some(file) = shell.heal.reloader.as_ref().and_then(|r| r.file.clone()) {
@@ -317,6 +319,11 @@ fn start(shell: &mut Shell, log: &mut dyn FnMut(&str)) -> Arc<std::sync::atomic:
         .filter_map(|(i, s)| Some((i, s.heartbeat_file.clone()?)))
         .collect();
     let artifacts = main_loop::watched_artifacts(&shell.data_dir, &shell.heal, &*shell.clock);
+    shell.watched = heartbeats
+        .iter()
+        .map(|(i, p)| (Some(*i), p.clone()))
+        .chain(artifacts.iter().map(|p| (None, p.clone())))
+        .collect();
     watch::watch(
         &shell.data_dir,
         &heartbeats,

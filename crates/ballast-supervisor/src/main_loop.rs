@@ -109,6 +109,10 @@ pub(crate) struct Shell {
     pub exits: Arc<health::ForeignExits>,
     /// A reloaded configuration for the monitor's thread, taken at its next cycle.
     pub monitor_config: Arc<Mutex<Option<Arc<ballast_core::config::Config>>>>,
+    /// The heartbeat files (with their slot) and declared files inotify watches, and how many
+    /// watches reloads added (bounded: beyond it, the tick and the periodic sweep see them).
+    pub watched: std::collections::BTreeSet<(Option<usize>, PathBuf)>,
+    pub reload_watches: usize,
 }
 
 impl Shell {

@@ -51,6 +51,7 @@ impl Shell {
             *pending = Some(Arc::clone(&config));
         }
         self.heal.config = (*config).clone();
+        self.watch_new_files(log);
         let unbound: Vec<crate::ServiceSpec> = self
             .core
             .specs()
@@ -67,6 +68,50 @@ impl Shell {
                 "reload: {e}; the new service(s) that signal readiness by sd_notify cannot become RUNNING"
             )),
         }
+    }
+}
+
+impl Shell {
+    /// The heartbeat files of new or changed services and the new declared files, watched by
+    /// inotify like those of the start (by one more watcher, at most
+    /// `RELOAD_WATCHERS_COUNT` over the supervisor's life).
+    fn watch_new_files(&mut self, log: &mut dyn FnMut(&str)) {
+        let heartbeats: Vec<(usize, std::path::PathBuf)> = self
+            .core
+            .specs()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.heartbeat_file.clone()?)))
+            .filter(|(i, p)| !self.watched.contains(&(Some(*i), p.clone())))
+            .collect();
+        let artifacts: Vec<std::path::PathBuf> =
+            crate::main_loop::watched_artifacts(&self.data_dir, &self.heal, &*self.clock)
+                .into_iter()
+                .filter(|p| !self.watched.contains(&(None, p.clone())))
+                .collect();
+        if heartbeats.is_empty() && artifacts.is_empty() {
+            return;
+        }
+        if self.reload_watches >= crate::limits::RELOAD_WATCHERS_COUNT {
+            return log(&format!(
+                "reload: {} new file(s) to watch, but reloads added {} watchers already (the limit): they are seen by the 100 ms tick and the periodic sweep",
+                heartbeats.len() + artifacts.len(),
+                self.reload_watches
+            ));
+        }
+        self.reload_watches += 1;
+        self.watched.extend(
+            heartbeats
+                .iter()
+                .map(|(i, p)| (Some(*i), p.clone()))
+                .chain(artifacts.iter().map(|p| (None, p.clone()))),
+        );
+        crate::watch::watch(
+            &self.data_dir,
+            &heartbeats,
+            &artifacts,
+            self.events.clone(),
+            log,
+        );
     }
 }
 

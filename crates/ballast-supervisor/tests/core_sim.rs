@@ -888,3 +888,28 @@ fn a_removed_service_is_retired_and_keeps_every_slot_index_valid() {
         [0]
     );
 }
+
+#[test]
+fn an_editor_saving_in_a_loop_has_the_file_read_at_most_once_a_second() {
+    let mut sim = Sim::new(vec![spec("a")]);
+    sim.core.watch_config_file();
+    sim.run_for(10);
+    sim.take();
+    let reads = |out: &[(u64, Output)]| -> Vec<u64> {
+        out.iter()
+            .filter(|(_, o)| matches!(o, Output::ReadConfig { approved: None }))
+            .map(|(t, _)| *t)
+            .collect()
+    };
+    // A change every 10 ms for 3 s: read at once, then at most once a second.
+    for _ in 0..300 {
+        sim.input(Input::ConfigFileChanged);
+        sim.run_for(10);
+    }
+    let times = reads(&sim.take());
+    assert!(times.len() >= 3 && times.len() <= 4, "{times:?}");
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= 1_000), "{times:?}");
+    // Quiet: nothing more is read.
+    sim.run_for(5_000);
+    assert!(reads(&sim.take()).len() <= 1);
+}
