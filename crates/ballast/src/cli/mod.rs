@@ -172,18 +172,7 @@ enum Command {
     /// nothing: limits and thresholds live, a changed service restarted alone, a new one
     /// started, a removed one stopped; a key that cannot change live is refused by name.
     /// Exit 78 when the file does not validate, 1 when refused.
-    Reload {
-        /// Print the plan and change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// As JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        config: ConfigArg,
-        #[command(flatten)]
-        data_dir: DataDirArg,
-    },
+    Reload(reload::ReloadArgs),
     /// Restart a service of the running supervisor.
     Restart {
         service: String,
@@ -358,15 +347,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Request::Restart { service },
         ),
         Command::Notify { messages } => supervise::notify(&messages),
-        Command::Reload {
-            dry_run,
-            json,
-            config,
-            data_dir,
-        } => match data_dir.control_or_json_error(&config, "reload", json) {
-            Ok(dir) => reload::reload(&dir, dry_run, json),
-            Err(code) => Ok(code),
-        },
+        Command::Reload(args) => reload::run(&args),
         Command::Health {
             json,
             config,

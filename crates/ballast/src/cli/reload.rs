@@ -45,6 +45,32 @@ pub fn reader(choice: ConfigChoice) -> ballast_supervisor::Reloader {
     ballast_supervisor::Reloader { read, file }
 }
 
+/// `ballast reload`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ReloadArgs {
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// As JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: super::ConfigArg,
+    #[command(flatten)]
+    data_dir: super::DataDirArg,
+}
+
+/// `ballast reload` on the data directory its arguments name.
+pub fn run(args: &ReloadArgs) -> anyhow::Result<Exit> {
+    match args
+        .data_dir
+        .control_or_json_error(&args.config, "reload", args.json)
+    {
+        Ok(dir) => reload(&dir, args.dry_run, args.json),
+        Err(code) => Ok(code),
+    }
+}
+
 /// `ballast reload`: exit 0 applied (or unchanged, or a dry run), 78 when the file does not
 /// validate (as `check`), 1 when refused or not applied.
 pub fn reload(dir: &DataDir, dry_run: bool, json: bool) -> anyhow::Result<Exit> {

@@ -169,19 +169,7 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
             }
         }
     };
-    let heal = ballast_supervisor::HealOptions {
-        gated: if cfg.engine.enabled {
-            vec!["engine".to_owned()]
-        } else {
-            Vec::new()
-        },
-        sweep: Duration::from_secs(u64::from(cfg.heal.sweep_secs)),
-        config: cfg,
-        config_file: Some(loaded.choice.describe()),
-        live_refused,
-        config_hash: super::reload::file_hash(loaded.choice.path.as_deref()),
-        reloader: Some(super::reload::reader(loaded.choice.clone())),
-    };
+    let heal = heal_options(cfg, &loaded.choice, live_refused);
     match ballast_supervisor::run(
         &dir,
         services,
@@ -199,6 +187,27 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
                 _ => exit::FAILURE,
             })
         }
+    }
+}
+
+/// What the supervisor heals and gates, and how it reads `choice`'s file again.
+fn heal_options(
+    cfg: Config,
+    choice: &crate::settings::ConfigChoice,
+    live_refused: Option<String>,
+) -> ballast_supervisor::HealOptions {
+    ballast_supervisor::HealOptions {
+        gated: if cfg.engine.enabled {
+            vec!["engine".to_owned()]
+        } else {
+            Vec::new()
+        },
+        sweep: Duration::from_secs(u64::from(cfg.heal.sweep_secs)),
+        config: cfg,
+        config_file: Some(choice.describe()),
+        live_refused,
+        config_hash: super::reload::file_hash(choice.path.as_deref()),
+        reloader: Some(super::reload::reader(choice.clone())),
     }
 }
 
