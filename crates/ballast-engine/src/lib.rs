@@ -13,4 +13,4 @@ pub mod limits;
 pub mod lock;
 pub mod runtime;
 
-pub use runtime::{EngineError, Options, Report, run};
+pub use runtime::{EngineError, FeedStall, Options, Report, run};

@@ -35,14 +35,18 @@ pub use ballast_core::engine::kinds::{
     POLICY, SENT, SETTINGS, SETTLE, STAMP,
 };
 mod controls;
+mod feeds;
 mod pass;
 mod report;
 mod say;
 mod settings;
+pub use feeds::FeedStall;
 use pass::pass;
 use report::pipeline_report;
 
 const SNAPSHOT_NAME: &str = "engine";
+/// How long an unpaced engine waits when its feed has no bar (instead of spinning).
+const IDLE: Duration = Duration::from_millis(20);
 /// The reports written beside the engine's snapshot, at the same seq.
 const REPORT_SNAPSHOTS: &[&str] = &["pipeline", "universe"];
 
@@ -112,6 +116,9 @@ pub struct Options {
     /// Chaos (paper mode only): stall this long between the first order intent and its send
     /// (a slow decision path), to show that nothing is sent once a stop is asked for.
     pub stall_before_send_ms: Option<u64>,
+    /// Chaos (paper mode only): the primary feed delivers nothing for these bars
+    /// (`BALLAST_CHAOS_FEED_STALL`), so that `[feed.backup]` takes over.
+    pub feed_stall: Option<FeedStall>,
 }
 
 fn chaos_crash(opts: &Options, seq: u64, log: &mut dyn FnMut(&str)) {
@@ -132,6 +139,7 @@ impl Default for Options {
             supervisor: None,
             wake: None,
             stall_before_send_ms: None,
+            feed_stall: None,
             trim: TrimRules {
                 max_total_at_risk_pct: rust_decimal::Decimal::from(25),
                 max_failures_before_alert: 3,
@@ -225,6 +233,7 @@ pub fn run(
         crash_after_seq: opts.crash_after_seq.filter(|_| paper(config)),
         lost_reply_every: opts.lost_reply_every.filter(|_| paper(config)),
         stall_before_send_ms: opts.stall_before_send_ms.filter(|_| paper(config)),
+        feed_stall: opts.feed_stall.filter(|_| paper(config)),
         trim: TrimRules::from(config),
         ..opts.clone()
     };
@@ -247,10 +256,9 @@ pub fn run(
         clock: &*clock,
         journal: &journal,
     };
-    let mut feed = build_feed(config, log)?;
-    feed.skip(state.bars);
+    let mut feeds = feeds::Feeds::new(config, &state, opts.feed_stall, clock.now(), log)?;
     start(&mut state, config, &mut w, log)?;
-    trade(&mut state, config, &mut feed, &mut w, &files, log)?;
+    trade(&mut state, config, &mut feeds, &mut w, &files, log)?;
     if let Some(pid) = opts.supervisor.filter(|_| supervisor_gone(opts)) {
         log(&format!(
             "the supervisor (pid {pid}) is gone: halted before the next order (journal at seq {}); the next supervisor recovers from here",
@@ -439,7 +447,7 @@ impl Files<'_> {
 fn trade(
     state: &mut EngineState,
     config: &Config,
-    feed: &mut Feed,
+    feeds: &mut feeds::Feeds,
     w: &mut Writer<'_>,
     files: &Files<'_>,
     log: &mut dyn FnMut(&str),
@@ -452,12 +460,20 @@ fn trade(
     let mut loops = 0u64;
     let started = Instant::now();
     while !w.halting() && w.opts.max_bars.is_none_or(|m| state.bars < m) {
-        crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
-        let bar = feed.next_bar();
-        let mut venue =
-            PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos()).at_bar(&bar);
-        let fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
-        w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
+        // Nothing new is decided on a feed that has no bar now (stalled, before the backup
+        // takes over): the inbox waits; the pass still follows the kill switch and policy.
+        match feeds.next(state, w, files.clock.now(), log)? {
+            Some(bar) => {
+                crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
+                let mut venue =
+                    PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
+                        .at_bar(&bar);
+                let fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
+                w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
+            }
+            None if pace.is_none() => wait(w.opts, IDLE),
+            None => {}
+        }
         pass(state, w, log)?;
         if w.since_snapshot >= config.journal.snapshot_every_records {
             files.write_snapshots(state, w.layout, config)?;

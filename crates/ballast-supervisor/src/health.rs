@@ -499,11 +499,21 @@ impl Monitor {
             ballast_core::time::ms_from_secs(h.feed_degraded_secs),
             ballast_core::time::ms_from_secs(h.feed_critical_secs),
         );
+        // Trading on the backup feed ([feed.backup]) is DEGRADED at least: the primary is stale.
+        let on_backup = s.feed == ballast_core::market::fallback::FeedSource::Backup;
+        let (st, feed) = if on_backup {
+            (
+                st.max(Status::Degraded),
+                "on the BACKUP feed (the primary is stale): ",
+            )
+        } else {
+            (st, "")
+        };
         CheckResult::new(
             "bar_age",
             st,
             format!(
-                "last bar {} ago (market time {}), {} bars (degraded at {}, critical at {})",
+                "{feed}last bar {} ago (market time {}), {} bars (degraded at {}, critical at {})",
                 ballast_core::time::Human((*age).max(0).unsigned_abs()),
                 s.market_time.map_or("-".into(), |t| t.to_string()),
                 s.bars,

@@ -198,22 +198,40 @@ pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), Con
     Ok((cfg, settings))
 }
 
-/// `[feed] replay_file`: a relative path written in the configuration file is the file's
-/// directory's (from the environment: the working directory's), resolved here once; a replay
-/// feed's file must be a regular file that exists — else a configuration error at its
-/// `file:line`, before anything starts (not an engine that crash-loops on it).
+/// `[feed] replay_file` and `[feed.backup] replay_file`: a relative path written in the
+/// configuration file is the file's directory's (from the environment: the working
+/// directory's), resolved here once; a replay feed's file must be a regular file that exists —
+/// else a configuration error at its `file:line`, before anything starts (not an engine that
+/// crash-loops on it).
 fn check_replay_file(
     cfg: &mut Config,
     settings: &mut [Setting],
     config_dir: &Path,
     here: &Path,
 ) -> Result<(), ConfigErrors> {
-    if cfg.feed.replay_file.is_empty() {
+    let replay = cfg.feed.kind == config::FeedKind::Replay;
+    let file = &mut cfg.feed.replay_file;
+    resolve_replay_file("feed", file, replay, settings, config_dir, here)?;
+    let replay = cfg.feed.backup.kind == config::BackupKind::Replay;
+    let file = &mut cfg.feed.backup.replay_file;
+    resolve_replay_file("feed.backup", file, replay, settings, config_dir, here)
+}
+
+/// [`check_replay_file`] for the `replay_file` of `[section]`, whose feed replays if `replay`.
+fn resolve_replay_file(
+    section: &str,
+    file: &mut String,
+    replay: bool,
+    settings: &mut [Setting],
+    config_dir: &Path,
+    here: &Path,
+) -> Result<(), ConfigErrors> {
+    if file.is_empty() {
         return Ok(());
     }
     let Some(setting) = settings
         .iter_mut()
-        .find(|s| s.section == "feed" && s.key == "replay_file")
+        .find(|s| s.section == section && s.key == "replay_file")
     else {
         return Ok(());
     };
@@ -221,13 +239,13 @@ fn check_replay_file(
         Origin::File { .. } => config_dir,
         _ => here,
     };
-    let path = Path::new(&cfg.feed.replay_file);
+    let path = Path::new(file.as_str());
     let path = if path.is_relative() {
         base.join(path)
     } else {
         path.to_path_buf()
     };
-    if cfg.feed.kind == config::FeedKind::Replay {
+    if replay {
         let problem = match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist".to_owned()),
             Err(e) => Some(format!("cannot be read: {e}")),
@@ -237,18 +255,15 @@ fn check_replay_file(
         if let Some(problem) = problem {
             return Err(ConfigErrors(vec![ConfigError {
                 origin: setting.origin.clone(),
-                message: format!(
-                    "[feed] replay_file: {} {problem}",
-                    path.display()
-                ),
+                message: format!("[{section}] replay_file: {} {problem}", path.display()),
                 help: Some(
                     "name a CSV (or .csv.gz) of OHLCV bars; a relative path is the configuration file's directory's; an empty one replays the bundled data".into(),
                 ),
             }]));
         }
     }
-    cfg.feed.replay_file = path.display().to_string();
-    setting.value = serde_json::Value::String(cfg.feed.replay_file.clone());
+    *file = path.display().to_string();
+    setting.value = serde_json::Value::String(file.clone());
     Ok(())
 }
 

@@ -71,6 +71,24 @@ struct Loader {
     checks: Vec<super::services::ServiceValues>,
 }
 
+/// The object of `section` in `tree` (a sub-table's inside its parent's), created if missing.
+fn section_map<'a>(
+    tree: &'a mut serde_json::Map<String, Json>,
+    section: &str,
+) -> Option<&'a mut serde_json::Map<String, Json>> {
+    let mut map = tree;
+    for part in section.split('.') {
+        match map
+            .entry(part)
+            .or_insert_with(|| Json::Object(serde_json::Map::new()))
+        {
+            Json::Object(inner) => map = inner,
+            _ => return None,
+        }
+    }
+    Some(map)
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -157,35 +175,53 @@ impl Loader {
                 );
                 continue;
             }
-            for (key, value) in table.iter() {
-                let key_str: &str = key.get_ref();
-                let Some(spec) = schema::find(name_str, key_str) else {
-                    let help = unknown_key_help(name_str, key_str);
+            self.read_table(name_str, table, &at);
+        }
+    }
+
+    /// The keys of `[section]` (and of its sub-tables that are sections of their own).
+    fn read_table(
+        &mut self,
+        section: &str,
+        table: &DeTable<'_>,
+        at: &dyn Fn(Range<usize>) -> Origin,
+    ) {
+        for (key, value) in table.iter() {
+            let key_str: &str = key.get_ref();
+            // A sub-table with its own section (`[feed.backup]`).
+            let sub = format!("{section}.{key_str}");
+            if let DeValue::Table(t) = value.get_ref()
+                && schema::section_exists(&sub)
+            {
+                self.read_table(&sub, t, at);
+                continue;
+            }
+            let Some(spec) = schema::find(section, key_str) else {
+                let help = unknown_key_help(section, key_str);
+                self.error(
+                    at(key.span()),
+                    format!("unknown key {key_str:?} in [{section}]"),
+                    Some(help),
+                );
+                continue;
+            };
+            match check_toml(spec, value.get_ref()) {
+                Ok(json) => {
+                    self.values
+                        .insert((spec.section, spec.key), (json, at(key.span())));
+                }
+                Err((message, span)) => {
+                    self.bad_keys.push((spec.section, spec.key));
+                    let origin = at(span.unwrap_or_else(|| value.span()));
                     self.error(
-                        at(key.span()),
-                        format!("unknown key {key_str:?} in [{name_str}]"),
-                        Some(help),
+                        origin,
+                        format!("[{}] {}: {message}", spec.section, spec.key),
+                        Some(format!(
+                            "expected {}; default {}",
+                            spec.allowed(),
+                            spec.default
+                        )),
                     );
-                    continue;
-                };
-                match check_toml(spec, value.get_ref()) {
-                    Ok(json) => {
-                        self.values
-                            .insert((spec.section, spec.key), (json, at(key.span())));
-                    }
-                    Err((message, span)) => {
-                        self.bad_keys.push((spec.section, spec.key));
-                        let origin = at(span.unwrap_or_else(|| value.span()));
-                        self.error(
-                            origin,
-                            format!("[{}] {}: {message}", spec.section, spec.key),
-                            Some(format!(
-                                "expected {}; default {}",
-                                spec.allowed(),
-                                spec.default
-                            )),
-                        );
-                    }
                 }
             }
         }
@@ -210,7 +246,7 @@ impl Loader {
                     continue; // BALLAST_HOME and friends are not overrides
                 };
                 let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-                match schema::find(&section, &key) {
+                match schema::find_env(&section, &key) {
                     Some(spec) => spec,
                     None => {
                         let all: Vec<String> = KEYS.iter().map(KeySpec::env_name).collect();
@@ -284,10 +320,8 @@ impl Loader {
                 origin: origin.clone(),
             });
             origins.insert((spec.section, spec.key), origin);
-            let section = tree
-                .entry(spec.section)
-                .or_insert_with(|| Json::Object(serde_json::Map::new()));
-            if let Json::Object(map) = section {
+            // A sub-table (`feed.backup`) is an object inside its parent's.
+            if let Some(map) = section_map(&mut tree, spec.section) {
                 map.insert(spec.key.into(), json);
             }
         }

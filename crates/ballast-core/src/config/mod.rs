@@ -186,6 +186,40 @@ mod tests {
     }
 
     #[test]
+    fn the_backup_feed_is_a_sub_table_read_from_the_file_and_the_environment() {
+        let c = builtin().unwrap();
+        assert_eq!(c.feed.backup.kind, BackupKind::None);
+        assert_eq!(
+            (c.feed.backup.stale_secs, c.feed.backup.recover_secs),
+            (30, 60)
+        );
+        let c = file("[feed]\nseed = 7\n\n[feed.backup]\nkind = \"replay\"\nreplay_file = \"b.csv\"\nstale_secs = 3\n")
+            .unwrap();
+        assert_eq!(c.feed.seed, 7);
+        assert_eq!(c.feed.backup.kind, BackupKind::Replay);
+        assert_eq!(c.feed.backup.replay_file, "b.csv");
+        assert_eq!(c.feed.backup.stale_secs, 3);
+        let env = [(
+            "BALLAST_FEED_BACKUP__RECOVER_SECS".to_string(),
+            "9".to_string(),
+        )];
+        assert_eq!(load(None, &env).unwrap().feed.backup.recover_secs, 9);
+        let errs = file("[feed.backup]\nkind = \"tape\"\nstale = 3\n").unwrap_err();
+        let text = errs.to_string();
+        assert!(
+            text.contains("ballast.toml:2:8: error: [feed.backup] kind"),
+            "{text}"
+        );
+        assert!(
+            text.contains("unknown key \"stale\" in [feed.backup]"),
+            "{text}"
+        );
+        assert!(sample_toml().contains("\n[feed.backup]\n"));
+        let sample = file(&sample_toml()).unwrap();
+        assert_eq!(sample, builtin().unwrap(), "the sample is every default");
+    }
+
+    #[test]
     fn builtin_is_paper_and_every_default_is_valid() {
         let c = builtin().unwrap();
         assert_eq!(c.general.mode, Mode::Paper);
@@ -359,7 +393,16 @@ mod tests {
             if ["services", "artifacts", "checks"].contains(&section.as_str()) {
                 continue;
             }
-            for key in keys.as_object().unwrap().keys() {
+            for (key, value) in keys.as_object().unwrap() {
+                // A sub-table that is a section of its own (`[feed.backup]`).
+                let sub = format!("{section}.{key}");
+                if schema::section_exists(&sub) {
+                    for key in value.as_object().unwrap().keys() {
+                        assert!(schema::find(&sub, key).is_some(), "{sub}.{key}");
+                        n += 1;
+                    }
+                    continue;
+                }
                 assert!(schema::find(section, key).is_some(), "{section}.{key}");
                 n += 1;
             }

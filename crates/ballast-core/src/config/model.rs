@@ -251,6 +251,28 @@ pub struct Feed {
     pub seed: u64,
     pub synthetic_start_price: Decimal,
     pub synthetic_volatility_pct: Decimal,
+    /// `[feed.backup]`.
+    pub backup: FeedBackup,
+}
+
+/// `[feed.backup]`: the feed switched to while the primary is stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedBackup {
+    pub kind: BackupKind,
+    pub replay_file: String,
+    pub stale_secs: u32,
+    pub recover_secs: u32,
+}
+
+/// What the backup feed is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupKind {
+    /// No backup: a stale primary is waited for.
+    None,
+    Replay,
+    Synthetic,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,9 +115,11 @@ fn has_credentials(text: &str) -> bool {
 
 /// Push `section.field` for each listed field that differs; the destructuring is exhaustive,
 /// so a new field of the section must be listed (and so classified) before this compiles.
+/// Fields listed after `nested` are sub-tables, compared key by key by the caller.
 macro_rules! changed_fields {
-    ($keys:ident, $old:ident, $new:ident, $section:ident: $ty:ident, [$($f:ident),* $(,)?]) => {{
-        let $ty { $($f: _),* } = &$old.$section;
+    ($keys:ident, $old:ident, $new:ident, $section:ident: $ty:ident, [$($f:ident),* $(,)?]
+        $(, nested [$($n:ident),*])?) => {{
+        let $ty { $($f: _,)* $($($n: _),*)? } = &$old.$section;
         $(
             if $old.$section.$f != $new.$section.$f {
                 $keys.push(concat!(stringify!($section), ".", stringify!($f)));
@@ -141,7 +143,26 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     changed_fields!(k, old, new, feed: Feed, [
         kind, replay_file, symbols, bars_per_second, skip_bad_rows, seed, synthetic_start_price,
         synthetic_volatility_pct,
-    ]);
+    ], nested [backup]);
+    // `[feed.backup]`: the engine builds both feeds at its start (their positions are in its
+    // journal), so none of it changes live either.
+    let FeedBackup {
+        kind,
+        replay_file,
+        stale_secs,
+        recover_secs,
+    } = &old.feed.backup;
+    let b = &new.feed.backup;
+    for (key, changed) in [
+        ("feed.backup.kind", *kind != b.kind),
+        ("feed.backup.replay_file", *replay_file != b.replay_file),
+        ("feed.backup.stale_secs", *stale_secs != b.stale_secs),
+        ("feed.backup.recover_secs", *recover_secs != b.recover_secs),
+    ] {
+        if changed {
+            k.push(key);
+        }
+    }
     changed_fields!(k, old, new, universe: Universe, [
         min_avg_dollar_volume_usd, window_bars, force_eligible,
     ]);

@@ -46,11 +46,11 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
-    /// `BALLAST_<SECTION>__<KEY>`.
+    /// `BALLAST_<SECTION>__<KEY>` (a sub-table's dot as `_`: `BALLAST_FEED_BACKUP__KIND`).
     pub fn env_name(&self) -> String {
         format!(
             "BALLAST_{}__{}",
-            self.section.to_ascii_uppercase(),
+            self.section.replace('.', "_").to_ascii_uppercase(),
             self.key.to_ascii_uppercase()
         )
     }
@@ -110,6 +110,10 @@ pub const SECTIONS: &[SectionSpec] = &[
     SectionSpec {
         name: "feed",
         doc: "Market data feeding the engine.",
+    },
+    SectionSpec {
+        name: "feed.backup",
+        doc: "A backup market-data feed, switched to while the primary feed is stale and back when it is fresh again for recover_secs.",
     },
     SectionSpec {
         name: "universe",
@@ -211,6 +215,15 @@ keys! {
         "Start price of synthetic symbols that have no replayed history.";
     ["feed"] "synthetic_volatility_pct": dec("0", "100"), "2", None,
         "Volatility of the synthetic walk per bar, in percent.";
+
+    ["feed.backup"] "kind": Kind::Choice(&["none", "replay", "synthetic"]), "\"none\"", None,
+        "The backup feed the engine switches to while the primary [feed] is stale: none (no backup: a stale feed is waited for), replay (CSV bars of replay_file, then the seeded walk) or synthetic (a seeded walk from [feed] synthetic_start_price, with its own seed). Its bars are journaled like the primary's, after a feed.switch record.";
+    ["feed.backup"] "replay_file": Kind::Text, "\"\"", None,
+        "CSV or CSV.gz file the replay backup plays (same format as [feed] replay_file). Empty = the bundled real data.";
+    ["feed.backup"] "stale_secs": int(1, 86_400), "30", None,
+        "The primary is stale once it delivered no bar for this long (wall clock): the engine switches to the backup, journaled and alerted.";
+    ["feed.backup"] "recover_secs": int(1, 86_400), "60", None,
+        "Back to the primary once it has delivered bars again without a gap of stale_secs for this long (the backup's bars meanwhile are the ones traded on).";
 
     ["universe"] "min_avg_dollar_volume_usd": dec("0", "1000000000000000"), "0", None,
         "A symbol is tradable only when its average close x volume over window_bars reaches this; 0 turns the filter off.";
@@ -328,6 +341,13 @@ keys! {
 /// The spec of `[section] key`, if it exists.
 pub fn find(section: &str, key: &str) -> Option<&'static KeySpec> {
     KEYS.iter().find(|k| k.section == section && k.key == key)
+}
+
+/// The spec of the key an environment override names (`feed_backup`, `kind`: a sub-table's
+/// dot spelled `_`).
+pub fn find_env(section: &str, key: &str) -> Option<&'static KeySpec> {
+    KEYS.iter()
+        .find(|k| k.section.replace('.', "_") == section && k.key == key)
 }
 
 pub fn section_exists(name: &str) -> bool {

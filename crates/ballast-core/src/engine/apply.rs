@@ -24,6 +24,7 @@ impl EngineState {
             EngineRecord::Policy(r) => self.apply_policy(r),
             EngineRecord::Expired(r) => self.apply_expiry(r),
             EngineRecord::Settings(r) => self.apply_settings(r),
+            EngineRecord::FeedSwitch(r) => self.apply_feed_switch(r),
         }
         Ok(())
     }

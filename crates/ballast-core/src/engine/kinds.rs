@@ -14,6 +14,7 @@ use super::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxRecord, JournalStamp, KillSwitchRecord,
     LiquidationRecord, PaperSettingsRecord, PolicyRecord, SentRecord, SettleRecord,
 };
+use crate::market::fallback::FeedSwitch;
 
 macro_rules! engine_records {
     ($($(#[$doc:meta])* $name:ident = $kind:literal => $variant:ident($body:ty),)*) => {
@@ -90,6 +91,8 @@ engine_records! {
     EXPIRED = "signal.expired" => Expired(ExpiryRecord),
     /// `engine.settings`: the guard limits and risk rules in force changed.
     SETTINGS = "engine.settings" => Settings(Box<SettingsRecord>),
+    /// `feed.switch`: the bars after it come from the other feed (`[feed.backup]`).
+    FEED_SWITCH = "feed.switch" => FeedSwitch(FeedSwitch),
 }
 
 /// A record's body alone, serialized as the journal line's `body` (the journal writes the type

@@ -17,6 +17,7 @@
 mod apply;
 mod controls;
 mod decisions;
+mod feed;
 mod fills;
 pub mod kill_switch;
 pub mod kinds;
@@ -33,6 +34,7 @@ mod view;
 
 pub use controls::Controls;
 pub use decisions::Decisions;
+pub use feed::FeedUse;
 pub use fills::Fills;
 pub use kinds::EngineRecord;
 pub use orders::Orders;
@@ -185,6 +187,8 @@ pub struct EngineState {
     /// The latest gap between two bars of one symbol (market time): stale-signal thresholds
     /// scale with it, so daily bars do not make every waiting signal "stuck".
     pub bar_interval_ms: i64,
+    /// Which feed the bars come from (`feed.switch`).
+    pub feed: FeedUse,
 }
 
 /// Why a record could not be applied (the journal and the state disagree: a bug or a foreign
@@ -228,6 +232,7 @@ impl EngineState {
             stats: Stats::default(),
             trips: RoundTrips::default(),
             bar_interval_ms: 0,
+            feed: FeedUse::default(),
         }
     }
 
@@ -260,6 +265,9 @@ impl EngineState {
             self.peak_equity = equity;
         }
         self.bars += 1;
+        if self.feed.active == crate::market::fallback::FeedSource::Backup {
+            self.feed.backup_bars += 1;
+        }
         self.last_bar = Some(bar.ts);
         if let Some(prev) = self.last_bar_of.insert(bar.symbol, bar.ts) {
             let gap = bar.ts.ms_since(prev);

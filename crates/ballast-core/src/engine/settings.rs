@@ -19,10 +19,45 @@ use crate::limits::ENGINE_SETTINGS_FILE_MAX_BYTES;
 use crate::time::Timestamp;
 
 /// What the engine may adopt while running: the guard limits and the risk rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EngineSettings {
     pub guard: config::Guard,
     pub risk: config::Risk,
+}
+
+/// Read over the built-in defaults: a record or file written before a `[guard]` or `[risk]`
+/// key existed still reads (the key takes its default, as the configuration would have), and
+/// a key this build does not know is refused (a newer Ballast wrote it).
+impl<'de> Deserialize<'de> for EngineSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Tables {
+            guard: serde_json::Map<String, serde_json::Value>,
+            risk: serde_json::Map<String, serde_json::Value>,
+        }
+        #[derive(Deserialize)]
+        struct Plain {
+            guard: config::Guard,
+            risk: config::Risk,
+        }
+        let written = Tables::deserialize(d)?;
+        let mut tables = crate::config::builtin()
+            .ok()
+            .and_then(|c| serde_json::to_value(EngineSettings::of(&c)).ok())
+            .unwrap_or_else(|| serde_json::json!({"guard": {}, "risk": {}}));
+        for (name, table) in [("guard", written.guard), ("risk", written.risk)] {
+            if let Some(base) = tables.get_mut(name).and_then(|t| t.as_object_mut()) {
+                base.extend(table);
+            }
+        }
+        let p: Plain = serde_json::from_value(tables).map_err(D::Error::custom)?;
+        Ok(EngineSettings {
+            guard: p.guard,
+            risk: p.risk,
+        })
+    }
 }
 
 impl EngineSettings {
@@ -260,6 +295,22 @@ mod tests {
         }
         let big = vec![b' '; ENGINE_SETTINGS_FILE_MAX_BYTES as usize + 1];
         assert!(decode_file(&big).unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn settings_written_before_a_key_existed_read_with_its_default_and_unknown_keys_are_refused() {
+        let mut v = serde_json::to_value(EngineSettings::of(&config())).unwrap();
+        v["guard"]
+            .as_object_mut()
+            .unwrap()
+            .remove("max_open_orders");
+        v["risk"]["max_total_at_risk_pct"] = "7".into();
+        let s: EngineSettings = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(s.guard.max_open_orders, config().guard.max_open_orders);
+        assert_eq!(s.risk.max_total_at_risk_pct, Decimal::from(7));
+        v["guard"]["max_leverage"] = "2".into();
+        let e = serde_json::from_value::<EngineSettings>(v).unwrap_err();
+        assert!(e.to_string().contains("max_leverage"), "{e}");
     }
 
     #[test]

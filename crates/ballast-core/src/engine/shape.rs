@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
+use super::FeedUse;
 use super::settings::EngineSettings;
 use super::{
     Controls, Decisions, EngineState, Fills, JournalStamp, KillSwitchRecord, Liquidation, LongLine,
@@ -99,6 +100,14 @@ shape! {
     #[serde(default)]
     [serde(skip_serializing_if = "none")]
     settings: Option<EngineSettings> = controls.settings;
+    #[serde(default)]
+    [serde(skip_serializing_if = "unused")]
+    feed: FeedUse = feed;
+}
+
+/// The feed fallback never used (not written).
+fn unused(v: &&FeedUse) -> bool {
+    **v == FeedUse::default()
 }
 
 /// A borrowed field that is `None` (not written).
@@ -154,6 +163,7 @@ impl<'de> Deserialize<'de> for EngineState {
             stats: s.stats,
             trips: s.trips,
             bar_interval_ms: s.bar_interval_ms,
+            feed: s.feed,
         })
     }
 }

@@ -43,6 +43,9 @@ pub struct EngineStatus {
     /// The guard's stop-loss cooldown is on (a losing streak).
     pub stop_loss_cooldown: bool,
     pub trim_failures: u32,
+    /// The feed the bars come from (`[feed.backup]`; absent in older heartbeats: primary).
+    #[serde(default)]
+    pub feed: crate::market::fallback::FeedSource,
 }
 
 impl EngineState {
@@ -73,6 +76,7 @@ impl EngineState {
             start_of_day_equity: self.start_of_day_equity,
             stop_loss_cooldown: self.guard.in_stop_loss_cooldown(now),
             trim_failures: self.orders.trim_failures,
+            feed: self.feed.active,
         }
     }
 }

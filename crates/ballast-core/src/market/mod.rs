@@ -1,6 +1,7 @@
 //! Market data: bars and the CSV format they are replayed from.
 
 pub mod csv;
+pub mod fallback;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

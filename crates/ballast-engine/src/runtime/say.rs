@@ -52,6 +52,7 @@ pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<S
             }
         )],
         EngineRecord::Settings(r) => vec![settings(r, seq)],
+        EngineRecord::FeedSwitch(r) => vec![feed_switch(r, seq)],
         EngineRecord::PaperSettings(r) => vec![format!(
             "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
             r.previous.slippage_bps,
@@ -217,5 +218,14 @@ fn settings(r: &SettingsRecord, seq: u64) -> String {
     format!(
         "settings changed at seq {seq} by {from}: {}; the next order is judged by them",
         list.join(", ")
+    )
+}
+
+/// A `feed.switch` record: an alert line, with why.
+fn feed_switch(r: &ballast_core::market::fallback::FeedSwitch, seq: u64) -> String {
+    format!(
+        "ALERT: market data switched to the {} feed at seq {seq}: {}",
+        r.to.as_str(),
+        r.why
     )
 }

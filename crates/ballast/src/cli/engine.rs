@@ -17,6 +17,9 @@ pub const CRASH_ENV: &str = "BALLAST_CHAOS_CRASH_AFTER_SEQ";
 pub const LOST_REPLY_ENV: &str = "BALLAST_CHAOS_LOST_REPLY_EVERY";
 /// Chaos (paper only): stall this many ms between the first order intent and its send.
 pub const STALL_ENV: &str = "BALLAST_CHAOS_STALL_BEFORE_SEND_MS";
+/// Chaos (paper mode only): the primary feed delivers nothing from bar `<from>` on (to bar
+/// `<to>` with `<from>..=<to>`), so that `[feed.backup]` takes over.
+pub const FEED_STALL_ENV: &str = "BALLAST_CHAOS_FEED_STALL";
 
 /// Write a line, ignoring a closed stream (the supervisor that read it may be gone).
 macro_rules! say {
@@ -152,19 +155,16 @@ pub fn foreground(
             ballast_core::heal::open_to_others(&dir.display().to_string(), mode)
         ));
     }
-    let Chaos {
-        crash_after_seq,
-        lost_reply_every,
-        stall_before_send_ms,
-    } = chaos_from_env()?;
+    let chaos = chaos_from_env()?;
     let opts = Options {
         max_bars,
-        stall_before_send_ms,
+        stall_before_send_ms: chaos.stall_before_send_ms,
         supervisor,
         wake: Some(Arc::new(wake)),
         bars_per_second,
-        crash_after_seq,
-        lost_reply_every,
+        crash_after_seq: chaos.crash_after_seq,
+        lost_reply_every: chaos.lost_reply_every,
+        feed_stall: chaos.feed_stall,
         debug: std::env::var("RUST_LOG").is_ok_and(|v| v.contains("debug") || v.contains("trace")),
         ..Options::default()
     };
@@ -236,6 +236,7 @@ struct Chaos {
     crash_after_seq: Option<u64>,
     lost_reply_every: Option<u32>,
     stall_before_send_ms: Option<u64>,
+    feed_stall: Option<ballast_engine::FeedStall>,
 }
 
 fn chaos_from_env() -> anyhow::Result<Chaos> {
@@ -267,10 +268,18 @@ fn chaos_from_env() -> anyhow::Result<Chaos> {
         })?),
         Err(_) => None,
     };
+    let feed_stall = match std::env::var(FEED_STALL_ENV) {
+        Ok(v) => Some(
+            ballast_engine::FeedStall::parse(&v)
+                .map_err(|why| anyhow::anyhow!("{FEED_STALL_ENV}: {why}"))?,
+        ),
+        Err(_) => None,
+    };
     Ok(Chaos {
         crash_after_seq,
         lost_reply_every,
         stall_before_send_ms,
+        feed_stall,
     })
 }
 

@@ -672,11 +672,17 @@ fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
     let v = &hb.view;
     let age_ms = ballast_store::SystemClock.now().ms_since(hb.time).max(0);
     out!(
-        "\ntrading (the engine's state {} ago{}): equity {} cash {} day PnL {} realized {} fees {}",
+        "\ntrading (the engine's state {} ago{}{}): equity {} cash {} day PnL {} realized {} fees {}",
         ballast_core::time::Human(age_ms.unsigned_abs()),
         v.market_time
             .map(|t| format!(", market time {t}"))
             .unwrap_or_default(),
+        match hb.status.feed {
+            ballast_core::market::fallback::FeedSource::Primary => "",
+            ballast_core::market::fallback::FeedSource::Backup => {
+                ", on the BACKUP feed: the primary is stale"
+            }
+        },
         format!("{:.2}", v.equity),
         format!("{:.2}", v.cash),
         signed(v.day_pnl),

@@ -287,3 +287,24 @@ fn a_secret_in_a_value_or_a_url_password_is_masked_too() {
     );
     assert!(!has_credentials("\"http://127.0.0.1:8080/a@b\""));
 }
+
+#[test]
+fn the_backup_feed_keys_are_refused_each_by_name() {
+    let old = config("");
+    let new = config("[feed.backup]\nkind = \"replay\"\nstale_secs = 5\n");
+    let p = plan(&old, &new);
+    let keys: Vec<&str> = p.refused.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["feed.backup.kind", "feed.backup.stale_secs"]);
+    assert!(
+        p.refused[1]
+            .message()
+            .contains("restart Ballast to change feed.backup.stale_secs")
+    );
+    assert_eq!(
+        p.diff,
+        vec![
+            change("feed.backup.kind", Some("\"none\""), Some("\"replay\"")),
+            change("feed.backup.stale_secs", Some("30"), Some("5")),
+        ]
+    );
+}
