@@ -308,7 +308,7 @@ fn a_changed_file_on_disk_waits_for_approval_and_an_invalid_one_is_a_medium_issu
     });
     let rec = &pending_of(&h, "reload_config")[0];
     let id = rec["id"].as_str().unwrap().to_owned();
-    assert!(id.starts_with("config/reload_"), "{rec}");
+    assert!(id.starts_with("configuration/reload_"), "{rec}");
     let i = issue(&h, rec["issue"].as_str().unwrap()).unwrap();
     assert!(
         i["symptoms"][0].as_str().unwrap().contains("services[bot]"),
@@ -332,7 +332,7 @@ fn a_changed_file_on_disk_waits_for_approval_and_an_invalid_one_is_a_medium_issu
         pending_of(h, "reload_config").is_empty()
             && h["issues"]
                 .as_array()
-                .is_some_and(|is| !is.iter().any(|i| i["subsystem"] == "config"))
+                .is_some_and(|is| !is.iter().any(|i| i["subsystem"] == "configuration"))
     });
     let events = wait_reloads(&tmp.path().join("data"), 1);
     assert_eq!(events[0].1["by"], "approved recommendation");
@@ -340,9 +340,9 @@ fn a_changed_file_on_disk_waits_for_approval_and_an_invalid_one_is_a_medium_issu
     let in_force = std::fs::read_to_string(sup.dir.join("ballast.toml")).unwrap();
     write_config(&sup, &format!("{in_force}\n[guard]\nmax_open_ordrs = 5\n"));
     let h = wait_health(&sup, "the invalid file's issue", |h| {
-        issue(h, "config/file").is_some()
+        issue(h, "configuration/file").is_some()
     });
-    let i = issue(&h, "config/file").unwrap();
+    let i = issue(&h, "configuration/file").unwrap();
     assert_eq!(i["severity"], "MEDIUM", "{i}");
     assert!(
         i["symptoms"][0]
@@ -354,7 +354,7 @@ fn a_changed_file_on_disk_waits_for_approval_and_an_invalid_one_is_a_medium_issu
     assert!(pending_of(&h, "reload_config").is_empty(), "{h:#}");
     write_config(&sup, &in_force);
     wait_health(&sup, "the issue cleared once the file is put back", |h| {
-        issue(h, "config/file").is_none()
+        issue(h, "configuration/file").is_none()
     });
 }
 

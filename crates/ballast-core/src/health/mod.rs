@@ -407,7 +407,7 @@ pub struct Advice {
 
 /// The issues of a configuration file that validates and differs from what runs (the check's
 /// name goes on with the file's hash): their one recommendation is `reload_config`.
-pub const RELOAD_ISSUE: &str = "config/reload";
+pub const RELOAD_ISSUE: &str = "configuration/reload";
 
 /// The recommendations for `issue`. `restartable`: the subsystem is a service the supervisor
 /// can restart.

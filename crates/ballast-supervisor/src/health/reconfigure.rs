@@ -124,7 +124,7 @@ pub(super) fn config_checks(inputs: &Inputs) -> Vec<CheckResult> {
 }
 
 impl Monitor {
-    /// Register the configuration file's subsystem (`config`; critical: an engine that
+    /// Register the configuration file's subsystem (`configuration`; critical: an engine that
     /// restarts reads the file).
     pub fn watch_config_file(&mut self) {
         if self
@@ -138,7 +138,7 @@ impl Monitor {
             ballast_core::time::ms_from_secs(self.config.health.critical_interval_secs);
         self.entries.push(Entry {
             subsystem: ballast_core::health::Subsystem {
-                name: "config".to_owned(),
+                name: "configuration".to_owned(),
                 critical: true,
                 impacts_trading: false,
                 depends_on: Vec::new(),
