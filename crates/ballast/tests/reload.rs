@@ -469,3 +469,44 @@ fn a_reloaded_guard_limit_is_adopted_by_the_running_engine_and_judges_the_next_o
         events[0]
     );
 }
+
+#[test]
+fn a_reload_replaces_the_declared_checks_in_the_running_health_monitor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let present = tmp.path().join("model.bin");
+    std::fs::write(&present, "x").unwrap();
+    let check = |name: &str| {
+        format!(
+            "\n[[checks]]\nname = \"{name}\"\nkind = \"files_present\"\npaths = [\"{}\"]\n",
+            present.display()
+        )
+    };
+    let base = format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1000));
+    let sup = Sup::start(tmp.path(), &format!("{base}{}", check("old-model")));
+    let names = |h: &Value| -> Vec<String> {
+        h["subsystems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    wait_health(&sup, "the first check", |h| {
+        names(h).contains(&"old-model".to_owned())
+    });
+    write_config(&sup, &format!("{base}{}", check("new-model")));
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("checks: the declared checks are replaced"));
+    let h = wait_health(&sup, "the reloaded check", |h| {
+        let n = names(h);
+        n.contains(&"new-model".to_owned()) && !n.contains(&"old-model".to_owned())
+    });
+    let sub = h["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "new-model")
+        .unwrap();
+    assert_eq!(sub["status"], "HEALTHY", "{sub}");
+}
