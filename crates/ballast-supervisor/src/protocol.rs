@@ -271,6 +271,31 @@ mod tests {
         );
     }
 
+    /// The reload request and answer on the wire; an old supervisor's status (without
+    /// `loaded`) still reads.
+    #[test]
+    fn the_reload_messages_read_back_and_an_older_status_still_reads() {
+        let line = serde_json::to_string(&Request::Reload { dry_run: true }).unwrap();
+        assert_eq!(line, r#"{"cmd":"reload","dry_run":true}"#);
+        let answer = Response::Reload(Box::new(ReloadAnswer {
+            outcome: "invalid".into(),
+            errors: vec!["ballast.toml:4:1: error: unknown key".into()],
+            ..Default::default()
+        }));
+        let line = serde_json::to_string(&answer).unwrap();
+        assert!(
+            line.starts_with(r#"{"result":"reload","outcome":"invalid""#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Response>(&line).unwrap(), answer);
+        let old =
+            r#"{"result":"status","supervisor_pid":1,"overall":"OK","services":[],"config":null}"#;
+        match serde_json::from_str::<Response>(old).unwrap() {
+            Response::Status { loaded, .. } => assert_eq!(loaded, None),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn the_status_summary_keeps_its_fields_and_their_order() {
         let s = HealthSummary {
