@@ -510,3 +510,32 @@ fn a_reload_replaces_the_declared_checks_in_the_running_health_monitor() {
         .unwrap();
     assert_eq!(sub["status"], "HEALTHY", "{sub}");
 }
+
+#[test]
+fn a_service_added_by_a_reload_that_signals_readiness_by_sd_notify_becomes_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = format!("{NO_ENGINE}{}", sleeper("bot", 1000));
+    let sup = Sup::start(tmp.path(), &base);
+    sup.wait_for("running", |s| running(s, &["bot"]));
+    // Its NOTIFY_SOCKET did not exist at the start: the reload binds it.
+    write_config(
+        &sup,
+        &format!(
+            "{base}
+[[services]]
+name = \"notifier\"
+command = \"/bin/sh\"
+args = [\"-c\", \"{exe} notify READY=1; exec sleep 1000\"]
+readiness = \"notify\"
+min_uptime_secs = 600
+",
+            exe = env!("CARGO_BIN_EXE_ballast")
+        ),
+    );
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // RUNNING long before its 600 s of uptime: by READY=1 on the new socket.
+    sup.wait_for("the new notify service ready", |s| {
+        running(s, &["notifier", "bot"])
+    });
+}
