@@ -913,3 +913,53 @@ fn an_editor_saving_in_a_loop_has_the_file_read_at_most_once_a_second() {
     sim.run_for(5_000);
     assert!(reads(&sim.take()).len() <= 1);
 }
+
+#[test]
+fn an_approved_reload_of_a_file_that_changed_since_its_recommendation_applies_nothing() {
+    let first = format!("[engine]\nenabled = false\n{}", services_toml(&["a"]));
+    let mut sim = Sim::build(
+        vec![spec("a")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&first),
+    );
+    sim.run_for(10);
+    sim.take();
+    let next = format!("[engine]\nenabled = false\n{}", services_toml(&["a", "b"]));
+    let approve = |sim: &mut Sim, hash: &str| {
+        sim.input(Input::Reload(Box::new(ballast_supervisor::core::Reload {
+            token: Some(9),
+            dry_run: false,
+            by: "approved recommendation",
+            loaded: Ok(Box::new(ballast_supervisor::core::Loaded {
+                config: config_of(&next),
+                services: vec![spec("a"), spec("b")],
+                file: None,
+                hash: hash.into(),
+            })),
+            approval: Some("configuration/reload_0000aaaa/reload_config".into()),
+        })));
+        sim.take()
+            .into_iter()
+            .find_map(|(_, o)| match o {
+                Output::Reply { token: 9, reply } => Some(reply),
+                _ => None,
+            })
+            .expect("the approval's answer")
+    };
+    match approve(&mut sim, "crc32c:0000bbbb") {
+        Err(ControlError::Failed(why)) => assert!(why.contains("changed since"), "{why}"),
+        other => panic!("refused, not {other:?}"),
+    }
+    let names: Vec<String> = sim
+        .core
+        .views(sim.now().at)
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["a"], "nothing applied");
+    match approve(&mut sim, "crc32c:0000aaaa") {
+        Ok(View::Done(message)) => assert!(message.contains("start service b"), "{message}"),
+        other => panic!("applied, not {other:?}"),
+    }
+}

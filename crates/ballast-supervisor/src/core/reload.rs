@@ -108,6 +108,19 @@ fn settings_file(config: &Config, hash: &str, now: Now) -> Box<ballast_core::eng
     })
 }
 
+/// Why an approved `reload_config` (`id` names the file's hash it was raised for) must not
+/// apply the file read now (of hash `hash`): it changed since the operator saw it.
+fn changed_since(id: &str, hash: &str) -> Option<String> {
+    let prefix = format!("{}_", ballast_core::health::RELOAD_ISSUE);
+    let seen = id.strip_prefix(&prefix)?.split('/').next()?;
+    let now = hash.trim_start_matches("crc32c:");
+    (seen != now).then(|| {
+        format!(
+            "the configuration file changed since this recommendation (hash {seen}, now {now}); nothing was changed: review it (`ballast reload --dry-run`) and approve the new recommendation or run `ballast reload`"
+        )
+    })
+}
+
 /// What an action takes, in the operator's words.
 pub fn action_words(a: &Action) -> String {
     match a {
@@ -214,6 +227,20 @@ impl SupervisorCore {
                 return self.reload_ended((token, approval), rec, dry_run, now);
             }
         };
+        if let Some(why) = approval
+            .as_deref()
+            .and_then(|id| changed_since(id, &loaded.hash))
+        {
+            let rec = record(
+                by,
+                "refused",
+                Some(&loaded),
+                &ReloadPlan::default(),
+                Vec::new(),
+                why,
+            );
+            return self.reload_ended((token, approval), rec, dry_run, now);
+        }
         let plan = reload::plan(&self.in_force.config, &loaded.config);
         if plan.is_refused() {
             let message = format!(
