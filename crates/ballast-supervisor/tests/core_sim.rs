@@ -813,6 +813,19 @@ fn a_reload_whose_engine_settings_cannot_be_written_applies_nothing() {
         !out.iter().any(|(_, o)| matches!(o, Output::Reconfigure(_))),
         "nothing handed to the shell"
     );
+    // The settings in force are written back (a failed write may have replaced the file).
+    let settings: Vec<String> = out
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Write {
+                file: FileWrite::EngineSettings(f),
+                ..
+            } => Some(f.settings.guard.max_open_orders.to_string()),
+            _ => None,
+        })
+        .collect();
+    let before = config_of(&first).guard.max_open_orders.to_string();
+    assert_eq!(settings, ["3".to_owned(), before], "{out:?}");
     assert!(
         events(&out)
             .iter()

@@ -307,6 +307,9 @@ impl SupervisorCore {
                     message,
                 );
                 self.reload_ended((p.token, p.approval), rec, false, now);
+                // A write that failed after its rename (a directory sync) may have left the new
+                // settings for the engine: the ones in force are written back.
+                self.write_start_settings(now);
             }
         }
     }
