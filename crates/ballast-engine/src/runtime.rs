@@ -362,8 +362,8 @@ fn say_recovered(recovered: &Recovered<EngineState>, log: &mut dyn FnMut(&str)) 
 
 /// At a start: the journal's mode and account (stamped once, then checked at every start),
 /// changed `[paper]` settings and changed `[guard]`/`[risk]` settings (journaled so that
-/// replay agrees), then a pass for what a crash
-/// left pending (a target between the two records of a bar).
+/// replay agrees), then a pass for what a crash left pending (a target between the two
+/// records of a bar).
 fn start(
     state: &mut EngineState,
     config: &Config,

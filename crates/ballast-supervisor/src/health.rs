@@ -499,15 +499,14 @@ impl Monitor {
             ballast_core::time::ms_from_secs(h.feed_degraded_secs),
             ballast_core::time::ms_from_secs(h.feed_critical_secs),
         );
-        // Trading on the backup feed ([feed.backup]) is DEGRADED at least: the primary is stale.
-        let on_backup = s.feed == ballast_core::market::fallback::FeedSource::Backup;
-        let (st, feed) = if on_backup {
-            (
-                st.max(Status::Degraded),
-                "on the BACKUP feed (the primary is stale): ",
-            )
-        } else {
-            (st, "")
+        // On the backup feed ([feed.backup]) the bars' age is the backup's: trading goes on, as
+        // the operator declared it may (a DEGRADED feed would stop new trades), and the detail
+        // says where the bars come from.
+        let feed = match s.feed {
+            ballast_core::market::fallback::FeedSource::Backup => {
+                "on the BACKUP feed (the primary is stale): "
+            }
+            ballast_core::market::fallback::FeedSource::Primary => "",
         };
         CheckResult::new(
             "bar_age",

@@ -187,3 +187,58 @@ fn a_stale_primary_feed_hands_over_to_the_backup_and_back_journaled() {
         "the restart stayed on the backup: {said}"
     );
 }
+
+/// Under a supervisor: while the engine trades on the backup, `ballast status` (text and
+/// JSON) and `ballast health` (the data feed's detail) say so, and trading goes on.
+#[test]
+fn status_and_health_show_the_backup_feed_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("backup.csv");
+    backup_csv(&csv);
+    let config = format!(
+        "[feed]\nbars_per_second = 40\n\n[feed.backup]\nkind = \"replay\"\nreplay_file = {:?}\nstale_secs = 1\n\n[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\ndisk_free_min_pct = 0\n",
+        csv.display().to_string()
+    );
+    // The primary never delivers again from bar 20 on.
+    let sup = common::Sup::start_with_env(
+        &tmp.path().join("sup"),
+        &config,
+        &[("BALLAST_CHAOS_FEED_STALL", "20")],
+    );
+    sup.wait_for("the backup feed in the status", |s| {
+        s["engine"]["feed"] == "backup"
+    });
+    let text = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let out = sup.cli(&["status"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains("on the BACKUP feed") {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        },
+        |text| format!("ballast status never said the backup feed:\n{text}"),
+    );
+    assert!(text.contains("the primary is stale"), "{text}");
+    let h = common::wait_health(&sup, "the backup feed in the health report", |h| {
+        h["subsystems"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == "data_feed"))
+            .and_then(|s| s["checks"][0]["detail"].as_str())
+            .is_some_and(|d| d.starts_with("on the BACKUP feed"))
+    });
+    assert_eq!(
+        common::report::status(&h, "data_feed"),
+        "HEALTHY",
+        "the backup's bars are fresh: {h:#}"
+    );
+    let data = sup.dir.join("data");
+    let recs = records(&data);
+    assert_eq!(switches(&recs), ["backup"]);
+    assert!(
+        bar_feeds(&recs).iter().filter(|f| **f == "backup").count() > 0,
+        "the backup's bars are traded on"
+    );
+}

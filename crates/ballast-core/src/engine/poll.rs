@@ -1,6 +1,6 @@
 //! What the engine does next, in the order the core decides: one pass after each bar (and at
-//! a start) goes live settings → kill switch → safety policy → stuck-signal expiry → auto-trim → decisions →
-//! lookups → sends. The runtime calls [`EngineState::poll`] until it answers `None`,
+//! a start) goes live settings → kill switch → safety policy → stuck-signal expiry →
+//! auto-trim → decisions → lookups → sends. The runtime calls [`EngineState::poll`] until it answers `None`,
 //! journaling and applying each record before it asks again (quinn-proto's `poll_*` style: the
 //! caller owns the journal, the venue and time; this decides).
 

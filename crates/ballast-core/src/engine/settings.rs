@@ -226,6 +226,18 @@ pub struct SettingsFile {
     pub settings: EngineSettings,
 }
 
+impl SettingsFile {
+    /// The file a reload writes for the validated `config` (whose hash is `config_hash`).
+    pub fn of(config: &Config, config_hash: String, at: Timestamp) -> Self {
+        SettingsFile {
+            version: FILE_VERSION,
+            config_hash,
+            at,
+            settings: EngineSettings::of(config),
+        }
+    }
+}
+
 const KIND: crate::sealed::Kind = crate::sealed::Kind {
     what: "an engine settings file",
     max_bytes: ENGINE_SETTINGS_FILE_MAX_BYTES,
@@ -274,14 +286,9 @@ mod tests {
     }
 
     fn file() -> SettingsFile {
-        let mut settings = EngineSettings::of(&config());
-        settings.guard.max_open_orders = 3;
-        SettingsFile {
-            version: FILE_VERSION,
-            config_hash: "abc".into(),
-            at: Timestamp::from_unix_ms(5),
-            settings,
-        }
+        let mut c = config();
+        c.guard.max_open_orders = 3;
+        SettingsFile::of(&c, "abc".into(), Timestamp::from_unix_ms(5))
     }
 
     #[test]

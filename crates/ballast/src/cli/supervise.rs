@@ -267,7 +267,11 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
     if json {
         let mut v = serde_json::to_value(&answer)?;
         if let (Some(map), Some(hb)) = (v.as_object_mut(), &heartbeat) {
-            map.insert("engine".into(), serde_json::to_value(&hb.view)?);
+            let mut engine = serde_json::to_value(&hb.view)?;
+            if let Some(e) = engine.as_object_mut() {
+                e.insert("feed".into(), serde_json::to_value(hb.status.feed)?);
+            }
+            map.insert("engine".into(), engine);
         }
         out!("{}", serde_json::to_string_pretty(&v)?);
         // An error answer (the supervisor is busy or shutting down) is printed as JSON too,
