@@ -100,12 +100,11 @@ impl ReloadRecord {
 
 /// `state/engine-settings.json`'s content for `config` (its file's hash `hash`), now.
 fn settings_file(config: &Config, hash: &str, now: Now) -> Box<ballast_core::engine::SettingsFile> {
-    Box::new(ballast_core::engine::SettingsFile {
-        version: ballast_core::engine::settings::FILE_VERSION,
-        config_hash: hash.to_owned(),
-        at: now.wall,
-        settings: ballast_core::engine::EngineSettings::of(config),
-    })
+    Box::new(ballast_core::engine::SettingsFile::of(
+        config,
+        hash.to_owned(),
+        now.wall,
+    ))
 }
 
 /// Why an approved `reload_config` (`id` names the file's hash it was raised for) must not
