@@ -11,7 +11,10 @@ use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
 use crate::core::ControlError;
-pub use crate::protocol::{HealthSummary, PendingApproval, Request, Response, ServiceStatus};
+pub use crate::protocol::{
+    ConfigLoaded, HealthSummary, PendingApproval, ReloadAnswer, ReloadChange, Request, Response,
+    ServiceStatus,
+};
 
 /// What the server hands to the supervisor loop: a request and where to answer.
 pub type Envelope = (Request, Sender<Response>);

@@ -17,6 +17,7 @@ pub(crate) fn response<'a>(
         Ok(View::Heal(Some(report))) => Response::Heal { report },
         Ok(View::Heal(None)) => ControlError::Failed("the healer made no report".into()).into(),
         Ok(View::Done(message)) => Response::Done { message },
+        Ok(View::Reload(answer)) => Response::Reload(answer),
         Err(e) => e.into(),
     }
 }
@@ -55,5 +56,6 @@ fn status_response<'a>(
         services,
         health: Box::new(status.health),
         config: status.config,
+        loaded: status.loaded,
     }
 }

@@ -30,6 +30,7 @@ use serde::Deserialize;
 
 mod checks;
 mod governor;
+mod reconfigure;
 
 pub use checks::*;
 pub use governor::*;
@@ -49,6 +50,8 @@ pub struct Inputs {
     pub policy: Option<(Policy, Timestamp)>,
     /// The disabled `[[checks]]` and why: not run, reported DISABLED.
     pub disabled_checks: Vec<(String, String)>,
+    /// The configuration file as last read, against the one in force.
+    pub config_file: crate::core::FileSeen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +115,8 @@ enum Probe {
     Logging,
     Resources,
     Heal,
+    /// The configuration file on disk against the one in force.
+    Config,
     Service(String),
     User(Box<CheckConfig>),
 }
@@ -298,6 +303,8 @@ impl Monitor {
                 && matches!(self.entries[i].probe, Probe::Engine | Probe::Service(_)))
                 || (engine_changed && self.entries[i].probe.reads_engine())
                 || (disabled_changed && matches!(self.entries[i].probe, Probe::User(_)));
+            // The configuration file's check only reads what the loop found: every cycle.
+            let event = event || matches!(self.entries[i].probe, Probe::Config);
             let due = force || event || self.entries[i].due.is_none_or(|d| d <= now_i);
             if !due {
                 continue;
@@ -412,6 +419,7 @@ impl Monitor {
             Probe::Logging => vec![self.logging_check()],
             Probe::Resources => self.resources(now),
             Probe::Heal => vec![heal_check(inputs)],
+            Probe::Config => reconfigure::config_checks(inputs),
             Probe::Service(name) => vec![service_check(name, inputs)],
             Probe::User(c) => match inputs.disabled_checks.iter().find(|(n, _)| *n == c.name) {
                 Some((_, why)) => vec![CheckResult::new(

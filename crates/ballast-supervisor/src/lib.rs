@@ -41,6 +41,7 @@ mod process;
 mod procfs;
 pub mod protocol;
 mod readiness;
+mod reload;
 mod sweep;
 mod watch;
 
@@ -150,6 +151,28 @@ pub struct HealOptions {
     /// Why a live start is refused whatever the heal and health say (a precondition of
     /// principle 1 is missing): the gated services stay HELD with this reason.
     pub live_refused: Option<String>,
+    /// The hash of the configuration file's bytes, as `ballast status` shows it.
+    pub config_hash: String,
+    /// Reads the same configuration file again, as at the start (`ballast reload`, SIGHUP);
+    /// without one a reload answers that it cannot.
+    pub reloader: Option<Reloader>,
+}
+
+/// What reads the configuration again: the file the supervisor started with, under the same
+/// environment rules, validated completely, its services built — or every error, each as
+/// `ballast check` prints it.
+#[derive(Clone)]
+pub struct Reloader {
+    pub read: Arc<dyn Fn() -> Result<core::Loaded, Vec<String>> + Send + Sync>,
+    /// The file it reads (watched: a change that validates is a `reload_config`
+    /// recommendation), if any.
+    pub file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reloader")
+    }
 }
 
 /// Run the supervisor until SIGINT / SIGTERM, then stop every service in reverse dependency
@@ -224,8 +247,15 @@ pub fn run(
         next_token: 0,
         inputs: Default::default(),
         exits: Default::default(),
+        monitor_config: Default::default(),
+        watched: Default::default(),
+        reload_watches: 0,
         heal,
     };
+    if let Some(file) = shell.heal.reloader.as_ref().and_then(|r| r.file.clone()) {
+        shell.core.watch_config_file();
+        reload::watch_config_file(&file, shell.events.clone(), log);
+    }
     let health_stop = start(&mut shell, log);
     log(&format!(
         "supervisor {} up: {} service(s), control socket {}",
@@ -273,6 +303,9 @@ fn start(shell: &mut Shell, log: &mut dyn FnMut(&str)) -> Arc<std::sync::atomic:
         Arc::clone(&shell.clock),
         Arc::clone(&shell.exits),
     );
+    if shell.core.config_file_seen() != &crate::core::FileSeen::NotWatched {
+        monitor.watch_config_file();
+    }
     shell.publish_inputs();
     let inputs = shell.inputs.lock().map(|i| i.clone()).unwrap_or_default();
     let report = monitor.cycle(&inputs, true);
@@ -283,8 +316,8 @@ fn start(shell: &mut Shell, log: &mut dyn FnMut(&str)) -> Arc<std::sync::atomic:
         monitor,
         Arc::clone(&shell.inputs),
         shell.events.clone(),
-        Duration::from_millis(u64::from(shell.heal.config.health.cycle_ms)),
         Arc::clone(&health_stop),
+        Arc::clone(&shell.monitor_config),
     );
     // Heartbeat files, the data directory's own directories (a deleted one is recreated at
     // once) and the declared files.
@@ -295,6 +328,11 @@ fn start(shell: &mut Shell, log: &mut dyn FnMut(&str)) -> Arc<std::sync::atomic:
         .filter_map(|(i, s)| Some((i, s.heartbeat_file.clone()?)))
         .collect();
     let artifacts = main_loop::watched_artifacts(&shell.data_dir, &shell.heal, &*shell.clock);
+    shell.watched = heartbeats
+        .iter()
+        .map(|(i, p)| (Some(*i), p.clone()))
+        .chain(artifacts.iter().map(|p| (None, p.clone())))
+        .collect();
     watch::watch(
         &shell.data_dir,
         &heartbeats,
@@ -382,21 +420,23 @@ fn keep_default_dispositions(log: &mut dyn FnMut(&str)) {
     }
 }
 
-/// SIGCHLD, SIGINT and SIGTERM as events of the loop, from a thread of their own.
+/// SIGCHLD, SIGINT, SIGTERM and SIGHUP (reload the configuration) as events of the loop,
+/// from a thread of their own.
 fn watch_signals(tx: Waker) -> Result<signal_hook::iterator::Handle, SupervisorError> {
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGCHLD,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ])
     .map_err(SupervisorError::Signals)?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         for s in signals.forever() {
-            let ev = if s == signal_hook::consts::SIGCHLD {
-                Event::Child
-            } else {
-                Event::Stop
+            let ev = match s {
+                signal_hook::consts::SIGCHLD => Event::Child,
+                signal_hook::consts::SIGHUP => Event::Reload,
+                _ => Event::Stop,
             };
             if !tx.send(ev) {
                 return;

@@ -33,6 +33,12 @@ pub const PERMISSION_ENTRIES_COUNT: usize = 20_000;
 pub const HEALTH_HISTORY_IN_REPORT_COUNT: usize = 100;
 /// The shortest time between two healer sweeps triggered by file events.
 pub const EVENT_SWEEP_GAP: Duration = Duration::from_millis(100);
+/// The shortest time between two looks at the configuration file after inotify saw it change
+/// (an editor saving in a loop is read at most this often).
+pub const CONFIG_CHECK_GAP: Duration = Duration::from_secs(1);
+/// Inotify watchers reloads may add over a supervisor's life (each watches the heartbeat and
+/// declared files that a reload brought; beyond it, the tick and the periodic sweep see them).
+pub const RELOAD_WATCHERS_COUNT: usize = 16;
 /// How soon after a child's exit the healer sweeps.
 pub const CHILD_EXIT_SWEEP: Duration = Duration::from_millis(100);
 /// How often liveness and heartbeat readiness are looked at (the heartbeat is a file's mtime).

@@ -73,6 +73,10 @@ pub(crate) enum Event {
     },
     /// SIGINT / SIGTERM: stop everything and exit.
     Stop,
+    /// SIGHUP: read the configuration again and apply it.
+    Reload,
+    /// The configuration file changed on disk (inotify).
+    ConfigFile,
     /// Something changed (inotify): one of Ballast's own directories went away (`urgent`:
     /// sweep now), or a declared file changed (sweep soon).
     Heal {
@@ -103,6 +107,12 @@ pub(crate) struct Shell {
     pub inputs: Arc<Mutex<health::Inputs>>,
     /// Exit statuses of reaped children that are not services (a command check's).
     pub exits: Arc<health::ForeignExits>,
+    /// A reloaded configuration for the monitor's thread, taken at its next cycle.
+    pub monitor_config: Arc<Mutex<Option<Arc<ballast_core::config::Config>>>>,
+    /// The heartbeat files (with their slot) and declared files inotify watches, and how many
+    /// watches reloads added (bounded: beyond it, the tick and the periodic sweep see them).
+    pub watched: std::collections::BTreeSet<(Option<usize>, PathBuf)>,
+    pub reload_watches: usize,
 }
 
 impl Shell {
@@ -177,6 +187,15 @@ impl Shell {
                 }
                 Output::Ops(ev) => emit(&self.ops, &ev, log),
                 Output::Log(line) => log(&line),
+                Output::Reconfigure(config) => self.reconfigure(*config, log),
+                Output::ReadConfig {
+                    approved: Some((token, id)),
+                } => self.reload(Some(token), false, "approved recommendation", Some(id), log),
+                Output::ReadConfig { approved: None } => {
+                    let loaded = self.read_config();
+                    let now = self.now();
+                    self.core.handle(now, Input::ConfigRead(loaded));
+                }
                 Output::Reply { token, reply } => {
                     if let Some(tx) = self.replies.remove(&token) {
                         let _ = tx.send(crate::handlers::response(reply, self.core.specs()));
@@ -224,6 +243,20 @@ impl Shell {
                     .map(|()| String::new())
                     .map_err(|e| format!("{}: {e}", layout.disabled_file().display()))
             }
+            FileWrite::EngineSettings(file) => ballast_store::files::engine_settings::write(
+                &ballast_store::RealStorage,
+                &ballast_store::Layout::new(dir),
+                &file,
+            )
+            .map(|()| String::new())
+            .map_err(|e| {
+                format!(
+                    "{}: {e}",
+                    ballast_store::Layout::new(dir)
+                        .engine_settings_file()
+                        .display()
+                )
+            }),
         }
     }
 
@@ -275,6 +308,14 @@ impl Shell {
         match ev {
             Event::Child => self.reap(log),
             Event::Stop => {}
+            Event::Reload => self.reload(None, false, "SIGHUP", None, log),
+            Event::ConfigFile => self.handle(Input::ConfigFileChanged, log),
+            Event::Control((Request::Reload { dry_run }, reply)) => {
+                let token = self.next_token;
+                self.next_token = self.next_token.wrapping_add(1);
+                self.replies.insert(token, reply);
+                self.reload(Some(token), dry_run, "ballast reload", None, log);
+            }
             Event::Notify { service, message } => {
                 self.handle(Input::Notify { service, message }, log);
             }
@@ -344,6 +385,9 @@ impl Shell {
         if let Ok(mut i) = self.inputs.lock() {
             if i.services != services {
                 i.services = services;
+            }
+            if &i.config_file != self.core.config_file_seen() {
+                i.config_file = self.core.config_file_seen().clone();
             }
             if i.heal_findings != self.core.heal_findings() {
                 i.heal_findings = self.core.heal_findings().to_vec();
@@ -432,6 +476,8 @@ impl Shell {
                     | Event::Notify { .. }
                     | Event::Probed { .. }
                     | Event::Heartbeat { .. }
+                    | Event::Reload
+                    | Event::ConfigFile
                     | Event::Heal { .. } => {}
                 }
             }
@@ -456,16 +502,22 @@ pub(crate) fn spawn_health(
     mut monitor: health::Monitor,
     inputs: Arc<Mutex<health::Inputs>>,
     events: Waker,
-    every: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    reloaded: Arc<Mutex<Option<Arc<ballast_core::config::Config>>>>,
 ) {
     std::thread::spawn(move || {
         let (_keep, tick) = mpsc::channel::<()>();
+        let mut every = monitor.cycle_every();
         loop {
             // Nothing is ever sent: this is a timer that the thread's own channel cannot miss.
             let _ = tick.recv_timeout(every);
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
+            }
+            // A reload's configuration: its checks, thresholds and cycle from this cycle on.
+            if let Some(config) = reloaded.lock().ok().and_then(|mut c| c.take()) {
+                monitor.reconfigure(config);
+                every = monitor.cycle_every();
             }
             let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
             monitor.policy = snapshot.policy;
@@ -488,16 +540,7 @@ pub(crate) fn core_config(
     let disabled = ballast_store::files::disabled::read(&ballast_store::RealStorage, &layout)
         .map(|f| f.modules)
         .map_err(|e| e.to_string());
-    let checks = heal
-        .config
-        .checks
-        .iter()
-        .map(|c| crate::core::lifecycle::CheckModule {
-            name: c.name.clone(),
-            critical: c.critical,
-            disable_on_failure: c.on_failure == ballast_core::config::OnFailure::Disable,
-        })
-        .collect();
+    let checks = crate::core::lifecycle::CheckModule::of_config(&heal.config);
     CoreConfig {
         checks,
         disabled,
@@ -508,6 +551,8 @@ pub(crate) fn core_config(
         sweep_every: heal.sweep,
         config_file: heal.config_file.clone(),
         supervisor_pid: std::process::id(),
+        config: Box::new(heal.config.clone()),
+        config_hash: heal.config_hash.clone(),
     }
 }
 

@@ -63,6 +63,11 @@ pub enum Request {
     Enable {
         name: String,
     },
+    /// Read the configuration file again, validate it and apply the plan, all or nothing;
+    /// `dry_run` only answers the plan.
+    Reload {
+        dry_run: bool,
+    },
 }
 
 /// One service as `status` reports it.
@@ -104,7 +109,12 @@ pub enum Response {
         /// The configuration the supervisor runs: "FILE (how it was chosen)".
         #[serde(default)]
         config: Option<String>,
+        /// Its hash, when it was loaded, and the last reload's outcome.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loaded: Option<ConfigLoaded>,
     },
+    /// A reload's plan and what became of it.
+    Reload(Box<ReloadAnswer>),
     Done {
         message: String,
     },
@@ -120,6 +130,47 @@ pub enum Response {
     Error {
         message: String,
     },
+}
+
+/// The configuration in force, as `ballast status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigLoaded {
+    /// The file's hash (`crc32c:` and 8 hex digits of its bytes; `built-in` without a file).
+    pub hash: String,
+    pub loaded_at: Option<Timestamp>,
+    /// The last reload: `applied at …`, `refused at …: …`, `invalid at …: N errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reload: Option<String>,
+}
+
+/// One changed key of a reload: its old and new value as JSON text (a secret as `***`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReloadChange {
+    pub key: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// What a reload answers: `outcome` is `applied`, `unchanged`, `dry_run`, `refused` (a key
+/// that cannot change live), `invalid` (the file does not validate) or `failed` (writing the
+/// engine's settings failed: nothing was applied).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReloadAnswer {
+    pub outcome: String,
+    pub file: Option<String>,
+    pub hash: Option<String>,
+    pub diff: Vec<ReloadChange>,
+    /// What each change takes, in words (`restart service bot`, `engine settings`).
+    pub actions: Vec<String>,
+    /// The keys refused, each in the words the operator sees.
+    pub refused: Vec<String>,
+    /// Every validation error, as `ballast check` prints it (file:line:col: message).
+    pub errors: Vec<String>,
+    /// What became of it, in one line.
+    pub message: String,
 }
 
 /// The health and policy summary `ballast status` shows.
@@ -235,6 +286,31 @@ mod tests {
             newer.contains("version 2") && newer.contains("version 1"),
             "{newer}"
         );
+    }
+
+    /// The reload request and answer on the wire; an old supervisor's status (without
+    /// `loaded`) still reads.
+    #[test]
+    fn the_reload_messages_read_back_and_an_older_status_still_reads() {
+        let line = serde_json::to_string(&Request::Reload { dry_run: true }).unwrap();
+        assert_eq!(line, r#"{"cmd":"reload","dry_run":true}"#);
+        let answer = Response::Reload(Box::new(ReloadAnswer {
+            outcome: "invalid".into(),
+            errors: vec!["ballast.toml:4:1: error: unknown key".into()],
+            ..Default::default()
+        }));
+        let line = serde_json::to_string(&answer).unwrap();
+        assert!(
+            line.starts_with(r#"{"result":"reload","outcome":"invalid""#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Response>(&line).unwrap(), answer);
+        let old =
+            r#"{"result":"status","supervisor_pid":1,"overall":"OK","services":[],"config":null}"#;
+        match serde_json::from_str::<Response>(old).unwrap() {
+            Response::Status { loaded, .. } => assert_eq!(loaded, None),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

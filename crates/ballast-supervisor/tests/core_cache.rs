@@ -58,6 +58,8 @@ impl Sim {
                 supervisor_pid: 1,
                 checks: Vec::new(),
                 disabled: Ok(Vec::new()),
+                config: Box::new(config.clone()),
+                config_hash: "built-in".into(),
             },
             governor,
             now,

@@ -64,6 +64,27 @@ impl Sim {
         disabled: Vec<DisabledModule>,
     ) -> Sim {
         let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
+        Sim::full(services, gated, finds, checks, disabled, config)
+    }
+
+    /// A simulation of the configuration `config` running `services`.
+    fn configured(
+        services: Vec<ServiceSpec>,
+        gated: Vec<String>,
+        finds: Swept,
+        config: ballast_core::config::Config,
+    ) -> Sim {
+        Sim::full(services, gated, finds, Vec::new(), Vec::new(), config)
+    }
+
+    fn full(
+        services: Vec<ServiceSpec>,
+        gated: Vec<String>,
+        finds: Swept,
+        checks: Vec<CheckModule>,
+        disabled: Vec<DisabledModule>,
+        config: ballast_core::config::Config,
+    ) -> Sim {
         let start = Instant::now();
         let now = Now {
             at: start,
@@ -81,6 +102,8 @@ impl Sim {
                 supervisor_pid: 1,
                 checks,
                 disabled: Ok(disabled),
+                config: Box::new(config.clone()),
+                config_hash: "built-in".into(),
             },
             governor,
             now,
@@ -1179,4 +1202,251 @@ fn the_outlook_written_after_a_release_is_the_new_policys() {
         !outlook.contains("EMERGENCY_SHUTDOWN"),
         "the report written after the release says where ALLOW_ALL goes, not the old policy: {outlook:?}"
     );
+}
+/// A configuration from TOML text (the built-in one with `text` over it).
+fn config_of(text: &str) -> ballast_core::config::Config {
+    ballast_core::config::load(
+        Some(ballast_core::config::Source {
+            path: "ballast.toml",
+            text,
+        }),
+        &[],
+    )
+    .expect("a valid configuration")
+}
+
+/// `[[services]]` entries named `names`, each running `/bin/true` (as [`spec`]).
+fn services_toml(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("[[services]]\nname = \"{n}\"\ncommand = \"/bin/true\"\n"))
+        .collect()
+}
+
+fn reload_to(
+    sim: &mut Sim,
+    text: &str,
+    names: &[&str],
+) -> ballast_supervisor::control::ReloadAnswer {
+    let loaded = ballast_supervisor::core::Loaded {
+        config: config_of(text),
+        services: names.iter().map(|n| spec(n)).collect(),
+        file: Some("ballast.toml".into()),
+        hash: format!("crc32c:{:08x}", text.len()),
+    };
+    sim.input(Input::Reload(Box::new(ballast_supervisor::core::Reload {
+        token: Some(9),
+        dry_run: false,
+        by: "ballast reload",
+        loaded: Ok(Box::new(loaded)),
+        approval: None,
+    })));
+    let reply = sim.seen.iter().find_map(|(_, o)| match o {
+        Output::Reply {
+            token: 9,
+            reply: Ok(View::Reload(a)),
+        } => Some((**a).clone()),
+        _ => None,
+    });
+    reply.expect("a reload's answer")
+}
+
+#[test]
+fn a_reload_whose_engine_settings_cannot_be_written_applies_nothing() {
+    let first = format!("[engine]\nenabled = false\n{}", services_toml(&["a"]));
+    let mut sim = Sim::configured(
+        vec![spec("a")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&first),
+    );
+    sim.run_for(10);
+    sim.take();
+    // A guard limit and a new service: the settings are written first, and fail.
+    sim.writes_fail = Some("No space left on device".into());
+    let next = format!(
+        "[engine]\nenabled = false\n[guard]\nmax_open_orders = 3\n{}",
+        services_toml(&["a", "b"])
+    );
+    let answer = reload_to(&mut sim, &next, &["a", "b"]);
+    assert_eq!(answer.outcome, "failed", "{answer:?}");
+    assert!(answer.message.contains("No space left"), "{answer:?}");
+    let out = sim.take();
+    assert!(spawns(&out).is_empty(), "nothing started: {out:?}");
+    assert!(
+        out.iter().any(|(_, o)| matches!(
+            o,
+            Output::Write {
+                file: FileWrite::EngineSettings(_),
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|(_, o)| matches!(o, Output::Reconfigure(_))),
+        "nothing handed to the shell"
+    );
+    // The settings in force are written back (a failed write may have replaced the file).
+    let settings: Vec<String> = out
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Write {
+                file: FileWrite::EngineSettings(f),
+                ..
+            } => Some(f.settings.guard.max_open_orders.to_string()),
+            _ => None,
+        })
+        .collect();
+    let before = config_of(&first).guard.max_open_orders.to_string();
+    assert_eq!(settings, ["3".to_owned(), before], "{out:?}");
+    assert!(
+        events(&out)
+            .iter()
+            .any(|e| matches!(e, OpsEvent::ConfigReloadRefused(r) if r.outcome == "failed"))
+    );
+    let names: Vec<String> = sim
+        .core
+        .views(sim.now().at)
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["a"]);
+    // Written, the same reload applies whole.
+    sim.writes_fail = None;
+    let answer = reload_to(&mut sim, &next, &["a", "b"]);
+    assert_eq!(answer.outcome, "applied", "{answer:?}");
+    assert_eq!(spawns(&sim.take()), [(10, 1)], "b started in a new slot");
+}
+
+#[test]
+fn a_removed_service_is_retired_and_keeps_every_slot_index_valid() {
+    let both = format!("[engine]\nenabled = false\n{}", services_toml(&["a", "b"]));
+    let mut sim = Sim::configured(
+        vec![spec("a"), spec("b")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&both),
+    );
+    sim.run_for(10);
+    sim.take();
+    let a_pid = sim.pids[&0];
+    let only_b = format!("[engine]\nenabled = false\n{}", services_toml(&["b"]));
+    let answer = reload_to(&mut sim, &only_b, &["b"]);
+    assert_eq!(answer.actions, ["stop service a"], "{answer:?}");
+    let out = sim.take();
+    assert!(
+        out.iter().any(|(_, o)| matches!(o, Output::Signal { pid, signal } if *pid == a_pid && *signal == Signal::TERM)),
+        "a is stopped: {out:?}"
+    );
+    sim.exit(0, None, Some(15));
+    sim.run_for(5_000);
+    // a is gone and never started again; b keeps slot 1, and its restart is slot 1's.
+    assert!(spawns(&sim.take()).is_empty());
+    let names: Vec<String> = sim
+        .core
+        .views(sim.now().at)
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["b"]);
+    assert!(
+        sim.core.slot_of("a").is_none(),
+        "a removed service has no slot"
+    );
+    sim.exit(1, Some(1), None);
+    sim.run_for(5_000);
+    assert_eq!(
+        spawns(&sim.take())
+            .iter()
+            .map(|(_, s)| *s)
+            .collect::<Vec<_>>(),
+        [1],
+        "b restarted in its own slot"
+    );
+    // a returns: its old slot is taken again.
+    let answer = reload_to(&mut sim, &both, &["a", "b"]);
+    assert_eq!(answer.actions, ["start service a"], "{answer:?}");
+    assert_eq!(
+        spawns(&sim.take())
+            .iter()
+            .map(|(_, s)| *s)
+            .collect::<Vec<_>>(),
+        [0]
+    );
+}
+
+#[test]
+fn an_editor_saving_in_a_loop_has_the_file_read_at_most_once_a_second() {
+    let mut sim = Sim::new(vec![spec("a")]);
+    sim.core.watch_config_file();
+    sim.run_for(10);
+    sim.take();
+    let reads = |out: &[(u64, Output)]| -> Vec<u64> {
+        out.iter()
+            .filter(|(_, o)| matches!(o, Output::ReadConfig { approved: None }))
+            .map(|(t, _)| *t)
+            .collect()
+    };
+    // A change every 10 ms for 3 s: read at once, then at most once a second.
+    for _ in 0..300 {
+        sim.input(Input::ConfigFileChanged);
+        sim.run_for(10);
+    }
+    let times = reads(&sim.take());
+    assert!(times.len() >= 3 && times.len() <= 4, "{times:?}");
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= 1_000), "{times:?}");
+    // Quiet: nothing more is read.
+    sim.run_for(5_000);
+    assert!(reads(&sim.take()).len() <= 1);
+}
+
+#[test]
+fn an_approved_reload_of_a_file_that_changed_since_its_recommendation_applies_nothing() {
+    let first = format!("[engine]\nenabled = false\n{}", services_toml(&["a"]));
+    let mut sim = Sim::configured(
+        vec![spec("a")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&first),
+    );
+    sim.run_for(10);
+    sim.take();
+    let next = format!("[engine]\nenabled = false\n{}", services_toml(&["a", "b"]));
+    let approve = |sim: &mut Sim, hash: &str| {
+        sim.input(Input::Reload(Box::new(ballast_supervisor::core::Reload {
+            token: Some(9),
+            dry_run: false,
+            by: "approved recommendation",
+            loaded: Ok(Box::new(ballast_supervisor::core::Loaded {
+                config: config_of(&next),
+                services: vec![spec("a"), spec("b")],
+                file: None,
+                hash: hash.into(),
+            })),
+            approval: Some("configuration/reload_0000aaaa/reload_config".into()),
+        })));
+        sim.take()
+            .into_iter()
+            .find_map(|(_, o)| match o {
+                Output::Reply { token: 9, reply } => Some(reply),
+                _ => None,
+            })
+            .expect("the approval's answer")
+    };
+    match approve(&mut sim, "crc32c:0000bbbb") {
+        Err(ControlError::Failed(why)) => assert!(why.contains("changed since"), "{why}"),
+        other => panic!("refused, not {other:?}"),
+    }
+    let names: Vec<String> = sim
+        .core
+        .views(sim.now().at)
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["a"], "nothing applied");
+    match approve(&mut sim, "crc32c:0000aaaa") {
+        Ok(View::Done(message)) => assert!(message.contains("start service b"), "{message}"),
+        other => panic!("applied, not {other:?}"),
+    }
 }

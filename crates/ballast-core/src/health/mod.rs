@@ -400,6 +400,8 @@ pub enum RecoveryAction {
     SwitchToBackup,
     /// Empty a declared cache directory (`[[artifacts]] kind = "cache"`; [`clear`]).
     ClearCache,
+    /// Read the configuration file again and apply it (`ballast reload`), all or nothing.
+    ReloadConfig,
 }
 
 impl RecoveryAction {
@@ -414,6 +416,7 @@ impl RecoveryAction {
         RecoveryAction::DisableModule,
         RecoveryAction::SwitchToBackup,
         RecoveryAction::ClearCache,
+        RecoveryAction::ReloadConfig,
     ];
 
     /// Its name as it serializes (`clear_cache`).
@@ -428,6 +431,7 @@ impl RecoveryAction {
             RecoveryAction::DisableModule => "disable_module",
             RecoveryAction::SwitchToBackup => "switch_to_backup",
             RecoveryAction::ClearCache => "clear_cache",
+            RecoveryAction::ReloadConfig => "reload_config",
         }
     }
 }
@@ -460,6 +464,9 @@ impl Advice {
         }
     }
 }
+/// The issues of a configuration file that validates and differs from what runs (the check's
+/// name goes on with the file's hash): their one recommendation is `reload_config`.
+pub const RELOAD_ISSUE: &str = "configuration/reload";
 
 /// The recommendations for `issue`. `restartable`: the subsystem is a service the supervisor
 /// can restart.
@@ -479,6 +486,17 @@ pub fn recommend(issue: &Issue, restartable: bool) -> Vec<Advice> {
             auto,
         })
     };
+    if issue.id.starts_with(RELOAD_ISSUE) {
+        // Never automatic: an operator reads the diff (`ballast reload --dry-run`) first.
+        add(
+            RecoveryAction::ReloadConfig,
+            1,
+            "the changed configuration is applied all or nothing: limits and thresholds live, a changed service restarted alone",
+            "a changed service restarts; new limits bind the next orders (`ballast reload --dry-run` shows the plan)",
+            false,
+        );
+        return out;
+    }
     let bad = issue.status >= Status::Critical;
     if restartable && bad {
         add(

@@ -117,6 +117,12 @@ pub enum Input {
     },
     /// SIGINT / SIGTERM: stop every service in reverse dependency order.
     Shutdown,
+    /// `ballast reload` (with its token) or SIGHUP: the configuration file as read again now.
+    Reload(Box<super::reload::Reload>),
+    /// Inotify saw the configuration file change.
+    ConfigFileChanged,
+    /// The answer to [`Output::ReadConfig`] without an approval: the file as read now.
+    ConfigRead(Result<Box<super::reload::Loaded>, Vec<String>>),
 }
 
 /// A file the supervisor writes.
@@ -135,6 +141,9 @@ pub enum FileWrite {
     },
     /// `state/disabled.json`, durably (a disable or an enable).
     Disabled(ballast_store::files::disabled::DisabledFile),
+    /// `state/engine-settings.json`, atomically: the engine settings of a configuration (its
+    /// guard and risk limits), which the running engine adopts at its next bar.
+    EngineSettings(Box<ballast_core::engine::SettingsFile>),
 }
 
 /// What a request answers.
@@ -144,6 +153,7 @@ pub enum View {
     Health(ballast_store::files::health::HealthFile),
     Heal(Option<Box<crate::heal::Report>>),
     Done(String),
+    Reload(Box<crate::protocol::ReloadAnswer>),
 }
 
 /// What the caller must do.
@@ -189,6 +199,13 @@ pub enum Output {
         token: Token,
         reply: Result<View, ControlError>,
     },
+    /// Read the configuration file again: for an approved `reload_config` (its reply and id),
+    /// answered with [`Input::Reload`]; else to see what it holds, answered with
+    /// [`Input::ConfigRead`].
+    ReadConfig { approved: Option<(Token, String)> },
+    /// A reload was applied: the healer, the watches and the health monitor take this
+    /// configuration from now on (its checks, artifacts, thresholds and intervals).
+    Reconfigure(Box<ballast_core::config::Config>),
 }
 
 /// What follows a write.
@@ -220,6 +237,10 @@ pub enum After {
     },
     /// The disabled list: a failed write is journaled; an operator's request is answered.
     Disabled(Option<(Token, String)>),
+    /// The engine's settings of the reload in progress: applied once written, else nothing.
+    Reload,
+    /// The engine's settings of the starting configuration: a failed write is journaled.
+    StartSettings,
 }
 
 /// One step of the governor, in order.
@@ -248,4 +269,7 @@ pub struct CoreConfig {
     pub checks: Vec<super::lifecycle::CheckModule>,
     /// The modules disabled before (`state/disabled.json`), or why that file was not read.
     pub disabled: Result<Vec<ballast_store::files::disabled::DisabledModule>, String>,
+    /// The configuration in force (what a reload is compared with) and its file's hash.
+    pub config: Box<ballast_core::config::Config>,
+    pub config_hash: String,
 }

@@ -128,6 +128,11 @@ pub enum OpsEvent {
     },
     /// A disable / enable, a fallback engaged or released (`module.*`, `service.fallback_*`).
     Lifecycle(super::lifecycle::LifecycleEvent),
+    /// A reload applied (`config.reloaded`): the whole plan, its diff with secrets masked.
+    ConfigReloaded(Box<super::ReloadRecord>),
+    /// A reload that changed nothing: invalid, refused, or its engine settings not written
+    /// (`config.reload_refused`).
+    ConfigReloadRefused(Box<super::ReloadRecord>),
 }
 
 impl OpsEvent {
@@ -166,6 +171,8 @@ impl OpsEvent {
             OpsEvent::Lifecycle(e) => e.kind(),
             OpsEvent::CacheCleared(c) if c.refused.is_some() => "cache.clear_refused",
             OpsEvent::CacheCleared(_) => "cache.cleared",
+            OpsEvent::ConfigReloaded(_) => "config.reloaded",
+            OpsEvent::ConfigReloadRefused(_) => "config.reload_refused",
         }
     }
 
@@ -294,6 +301,16 @@ impl std::fmt::Display for OpsEvent {
             }
             OpsEvent::Lifecycle(e) => e.fmt(f),
             OpsEvent::CacheCleared(c) => f.write_str(&c.summary()),
+            OpsEvent::ConfigReloaded(r) | OpsEvent::ConfigReloadRefused(r) => {
+                write!(f, "reload by {} ({}): {}", r.by, r.outcome, r.message)?;
+                for a in &r.actions {
+                    write!(f, "; {a}")?;
+                }
+                for e in r.refused.iter().chain(&r.errors) {
+                    write!(f, "\n  {e}")?;
+                }
+                Ok(())
+            }
         }
     }
 }

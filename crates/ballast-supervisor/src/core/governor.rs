@@ -104,6 +104,20 @@ impl Governor {
         self.caches = CacheDecl::of(config);
     }
 
+    /// A reload's new thresholds: the history's bound, the hysteresis, the recommendations'
+    /// time to live and the guard's protections, from the next cycle on.
+    pub fn reconfigure(&mut self, config: &Config) {
+        let fresh = Governor::new(self.policy.clone(), config);
+        self.history_max = fresh.history_max;
+        self.hysteresis_ms = fresh.hysteresis_ms;
+        self.ttl_ms = fresh.ttl_ms;
+        self.limits = fresh.limits;
+        while self.history.len() > self.history_max {
+            self.history.pop_front();
+        }
+        self.set_caches(config);
+    }
+
     fn account(&self) -> Option<policy::Account> {
         self.engine.as_ref().map(|s| policy::Account {
             equity: s.equity,

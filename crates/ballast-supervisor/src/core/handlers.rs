@@ -40,6 +40,12 @@ impl SupervisorCore {
             }
             Request::Disable { name } => self.disable_request(token, &name, now),
             Request::Enable { name } => self.enable_request(token, &name),
+            Request::Reload { .. } => {
+                // The shell reads the file and hands `Input::Reload`; a bare request has nothing
+                // to apply.
+                let e = ControlError::Failed("the configuration could not be read again".into());
+                self.reply(token, Err(e));
+            }
         }
     }
 
@@ -166,6 +172,7 @@ impl SupervisorCore {
             RecoveryAction::PauseTrading | RecoveryAction::NoNewTrades => Some(Policy::NoNewTrades),
             RecoveryAction::SwitchToSafeRiskProfile => Some(Policy::SafeRiskProfile),
             RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),
+            RecoveryAction::ReloadConfig => return self.approved_reload(token, id),
             RecoveryAction::CloseAllPositions => {
                 let file = FileWrite::KillSwitch {
                     reason: format!("approved recommendation {id}"),

@@ -33,15 +33,18 @@ use rustix::process::Signal;
 use crate::ServiceSpec;
 
 mod cache;
+mod config_file;
 mod contract;
 pub mod errors;
 pub mod events;
 pub mod governor;
 mod handlers;
 pub mod lifecycle;
+pub mod reload;
 mod slot;
 
 pub use ballast_core::health::SubsystemId;
+pub use config_file::FileSeen;
 pub use contract::{
     After, CoreConfig, FileWrite, HeartbeatSeen, Input, Measured, Now, Output, SpawnFailed, Step,
     Swept, View,
@@ -49,6 +52,7 @@ pub use contract::{
 pub use errors::ControlError;
 pub use events::{OpsEvent, ReadyVia};
 pub use governor::{Files, Governor, KillSwitchFiles};
+pub use reload::{Loaded, Reload, ReloadRecord};
 pub use slot::{ServiceView, StatusView};
 
 use slot::Slot;
@@ -84,7 +88,6 @@ pub struct SupervisorCore {
     mode: Mode,
     gated: Vec<String>,
     live_refused: Option<String>,
-    config_file: Option<String>,
     supervisor_pid: u32,
     /// The subsystems that are services the supervisor can restart.
     restartable: Vec<String>,
@@ -103,6 +106,11 @@ pub struct SupervisorCore {
     /// the outputs of one input).
     writes: VecDeque<(u64, After)>,
     next_write: u64,
+    /// The configuration in force, and a reload waiting for its engine-settings write.
+    in_force: reload::InForce,
+    pending_reload: Option<reload::Pending>,
+    /// When the configuration file is looked at next, and what was found.
+    watch: config_file::Watch,
     /// Shutting down: `Some(n)`: slot `n` (if any) is being stopped, `n..` are done.
     down_from: Option<usize>,
     finished: bool,
@@ -138,7 +146,16 @@ impl SupervisorCore {
             mode: config.mode,
             gated: config.gated,
             live_refused: config.live_refused,
-            config_file: config.config_file,
+            in_force: reload::InForce {
+                config: config.config,
+                file: config.config_file,
+                hash: config.config_hash,
+                loaded_at: Some(now.wall),
+                last: None,
+                settings_refusal: None,
+            },
+            pending_reload: None,
+            watch: Default::default(),
             supervisor_pid: config.supervisor_pid,
             restartable,
             held: BTreeMap::new(),
@@ -194,6 +211,7 @@ impl SupervisorCore {
             .chain(self.fallback_wakeup(now))
             // No sweep runs while shutting down: its time wakes nothing then.
             .chain(Some(self.next_sweep).filter(|_| self.down_from.is_none()))
+            .chain(self.watch.due)
             .min()
     }
 
@@ -211,9 +229,11 @@ impl SupervisorCore {
         self.slots.get(slot).map(|s| &s.spec)
     }
 
-    /// The slot of the service named `name`.
+    /// The slot of the service named `name` (a removed one has none).
     pub fn slot_of(&self, name: &str) -> Option<usize> {
-        self.slots.iter().position(|s| s.spec.name == name)
+        self.slots
+            .iter()
+            .position(|s| s.spec.name == name && !s.retired)
     }
 
     /// The slot whose process is `pid`.
@@ -230,9 +250,12 @@ impl SupervisorCore {
             .any(|s| s.spec.name == name && s.proc.is_some())
     }
 
-    /// Every service as `status` and the health monitor see it.
+    /// Every service as `status` and the health monitor see it (a removed one is not).
     pub fn views(&self, now: Instant) -> Vec<ServiceView> {
-        (0..self.slots.len()).map(|i| self.view(i, now)).collect()
+        (0..self.slots.len())
+            .filter(|i| !self.slots[*i].retired)
+            .map(|i| self.view(i, now))
+            .collect()
     }
 
     /// What the health monitor reads of the healer.
@@ -269,6 +292,15 @@ impl SupervisorCore {
             Input::Control { token, .. } if shutting_down => {
                 self.reply(token, Err(ControlError::ShuttingDown))
             }
+            Input::Reload(r) if shutting_down => {
+                if let Some(token) = r.token {
+                    self.reply(token, Err(ControlError::ShuttingDown));
+                }
+            }
+            Input::Reload(r) => self.reload(*r, now),
+            Input::ConfigFileChanged | Input::ConfigRead(_) if shutting_down => {}
+            Input::ConfigFileChanged => self.config_file_changed(now),
+            Input::ConfigRead(loaded) => self.config_file_read(loaded),
             Input::Control {
                 token,
                 request,
@@ -294,7 +326,7 @@ impl SupervisorCore {
             }
             Input::Measured(m) => self.measured(*m, now),
             Input::Swept(s) => self.swept(*s, now),
-            Input::Written { id, result } => self.written(id, result),
+            Input::Written { id, result } => self.written(id, result, now),
             Input::CacheCleared { id, cleared } => self.cache_cleared(id, *cleared),
             Input::Tick { heartbeats } => self.tick(heartbeats, now),
             Input::Shutdown => {
@@ -334,6 +366,7 @@ impl SupervisorCore {
             self.advance_shutdown(now);
             return;
         }
+        self.config_check_due(now);
         if self.next_sweep <= now.at {
             self.sweep(false, false, AfterSweep::Tick(heartbeats), now);
             return;
@@ -356,8 +389,12 @@ impl SupervisorCore {
         });
     }
 
-    /// The startup self-heal, before any service starts.
+    /// The startup self-heal, before any service starts (the engine's settings of the
+    /// starting configuration written first).
     pub fn startup_sweep(&mut self, now: Now) {
+        if self.in_force.config.engine.enabled {
+            self.write_start_settings(now);
+        }
         self.sweeping = None;
         self.next_sweep = now.at + self.sweep_every;
         self.last_sweep = now.at;
@@ -392,6 +429,10 @@ impl SupervisorCore {
         }
         // A finding stands exactly while it is found: after a paper salvage it clears.
         self.governor.dangerous = s.findings.len();
+        if self.in_force.settings_refusal.is_some() {
+            // Tried again at every sweep until it is written.
+            self.write_start_settings(now);
+        }
         self.heal_findings = s.findings;
         self.heal_refusal = s.refusal;
         self.apply_gate();
@@ -455,7 +496,7 @@ impl SupervisorCore {
         self.out.push_back(Output::Write { id, file });
     }
 
-    fn written(&mut self, id: u64, result: Result<String, String>) {
+    fn written(&mut self, id: u64, result: Result<String, String>, now: Now) {
         let Some(at) = self.writes.iter().position(|(w, _)| *w == id) else {
             return;
         };
@@ -478,6 +519,8 @@ impl SupervisorCore {
                 self.recorded(OpsEvent::HealthWriteFailed { error });
             }
             (After::PersistChanged | After::Restored(_) | After::HealthCycle, _) => {}
+            (After::Reload, result) => self.reload_written(result, now),
+            (After::StartSettings, result) => self.start_settings_written(result),
             (After::Release { token, transition }, result) => {
                 self.released(token, transition, result);
             }
@@ -521,7 +564,8 @@ impl SupervisorCore {
             .heal_refusal
             .clone()
             .or(health)
-            .or_else(|| self.live_refused.clone());
+            .or_else(|| self.live_refused.clone())
+            .or_else(|| self.in_force.settings_refusal.clone());
         for name in self.gated.clone() {
             match (&refusal, self.held.contains_key(&name)) {
                 (Some(why), false) => {

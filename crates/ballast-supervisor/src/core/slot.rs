@@ -47,6 +47,8 @@ pub(super) struct Slot {
     pub last_exit: Option<String>,
     /// A fallback service started for this primary (it is not standing by).
     pub covering: Option<String>,
+    /// Removed from the configuration by a reload: stopped, not shown, not started.
+    pub retired: bool,
 }
 
 impl Slot {
@@ -64,6 +66,7 @@ impl Slot {
             starts: 0,
             last_exit: None,
             covering: None,
+            retired: false,
         }
     }
 }
@@ -138,6 +141,7 @@ pub struct StatusView {
     /// Health and policy summary.
     pub health: HealthSummary,
     pub config: Option<String>,
+    pub loaded: Option<crate::protocol::ConfigLoaded>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -196,6 +200,7 @@ impl SupervisorCore {
         let states: Vec<(bool, ServiceState)> = (0..self.slots.len())
             .filter(|i| !self.standing_by(*i))
             .map(|i| &self.slots[i])
+            .filter(|s| !s.retired)
             .filter(|s| {
                 self.disabled_entry(ModuleKind::Service, &s.spec.name)
                     .is_none()
@@ -210,7 +215,8 @@ impl SupervisorCore {
                 disabled: self.disabled_lines(),
                 ..self.governor.summary()
             },
-            config: self.config_file.clone(),
+            config: self.in_force.file.clone(),
+            loaded: Some(self.config_loaded()),
         }
     }
 

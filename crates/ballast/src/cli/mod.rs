@@ -11,6 +11,7 @@ mod kill;
 mod logs;
 mod output;
 mod recommendations;
+mod reload;
 mod supervise;
 
 pub(crate) use output::out;
@@ -168,6 +169,11 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Read the configuration file again and apply it to the running supervisor, all or
+    /// nothing: limits and thresholds live, a changed service restarted alone, a new one
+    /// started, a removed one stopped; a key that cannot change live is refused by name.
+    /// Exit 78 when the file does not validate, 1 when refused.
+    Reload(reload::ReloadArgs),
     /// Restart a service of the running supervisor.
     Restart {
         service: String,
@@ -360,6 +366,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Request::Restart { service },
         ),
         Command::Notify { messages } => supervise::notify(&messages),
+        Command::Reload(args) => reload::run(&args),
         Command::Health {
             json,
             config,

@@ -65,7 +65,8 @@ fn engine_service(config: Option<&Path>, dir: &Path) -> anyhow::Result<ServiceSp
     })
 }
 
-fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
+/// The declared `[[services]]` as the supervisor runs them (at the start and at a reload).
+pub(super) fn user_services(cfg: &Config) -> Vec<ServiceSpec> {
     cfg.services
         .iter()
         .map(|s| ServiceSpec {
@@ -173,17 +174,7 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
             }
         }
     };
-    let heal = ballast_supervisor::HealOptions {
-        gated: if cfg.engine.enabled {
-            vec!["engine".to_owned()]
-        } else {
-            Vec::new()
-        },
-        sweep: Duration::from_secs(u64::from(cfg.heal.sweep_secs)),
-        config: cfg,
-        config_file: Some(loaded.choice.describe()),
-        live_refused,
-    };
+    let heal = heal_options(cfg, &loaded.choice, live_refused);
     match ballast_supervisor::run(
         &dir,
         services,
@@ -201,6 +192,27 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
                 _ => exit::FAILURE,
             })
         }
+    }
+}
+
+/// What the supervisor heals and gates, and how it reads `choice`'s file again.
+fn heal_options(
+    cfg: Config,
+    choice: &crate::settings::ConfigChoice,
+    live_refused: Option<String>,
+) -> ballast_supervisor::HealOptions {
+    ballast_supervisor::HealOptions {
+        gated: if cfg.engine.enabled {
+            vec!["engine".to_owned()]
+        } else {
+            Vec::new()
+        },
+        sweep: Duration::from_secs(u64::from(cfg.heal.sweep_secs)),
+        config: cfg,
+        config_file: Some(choice.describe()),
+        live_refused,
+        config_hash: super::reload::file_hash(choice.path.as_deref()),
+        reloader: Some(super::reload::reader(choice.clone())),
     }
 }
 
@@ -282,11 +294,22 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             services,
             health,
             config,
+            loaded,
         } => {
             out!("supervisor pid {supervisor_pid}: services {overall}");
             out!("data directory {}", dir.path.display());
             if let Some(c) = config {
                 out!("configuration {c}");
+            }
+            if let Some(l) = loaded {
+                out!(
+                    "configuration hash {}, loaded {}{}",
+                    l.hash,
+                    l.loaded_at.map_or("-".to_owned(), |t| t.to_string()),
+                    l.last_reload
+                        .map(|r| format!("; last reload: {r}"))
+                        .unwrap_or_default()
+                );
             }
             print_health_summary(&health);
             print_services(&services);

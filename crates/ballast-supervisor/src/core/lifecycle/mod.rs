@@ -34,6 +34,21 @@ pub struct CheckModule {
     pub disable_on_failure: bool,
 }
 
+impl CheckModule {
+    /// The declared `[[checks]]` of `config`, as the lifecycle acts on them.
+    pub fn of_config(config: &ballast_core::config::Config) -> Vec<CheckModule> {
+        config
+            .checks
+            .iter()
+            .map(|c| CheckModule {
+                name: c.name.clone(),
+                critical: c.critical,
+                disable_on_failure: c.on_failure == ballast_core::config::OnFailure::Disable,
+            })
+            .collect()
+    }
+}
+
 /// Who asks for a disable or an enable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum By {
