@@ -23,6 +23,8 @@ pub mod rel {
     pub const ENGINE_LOCK: &str = "run/engine.lock";
     /// One supervisor per data directory.
     pub const SUPERVISOR_LOCK: &str = "run/supervisor.lock";
+    /// The configuration in force, as the supervisor hands it to the engine it starts.
+    pub const ENGINE_CONFIG: &str = "run/engine-config.json";
     /// The supervisor's control socket.
     pub const CONTROL_SOCKET: &str = "run/supervisor.sock";
     /// The safety policy the supervisor writes and the engine follows.

@@ -99,12 +99,17 @@ pub const POLICY_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;
 /// tables and a hash: about 1 KiB).
 pub const ENGINE_SETTINGS_FILE_MAX_BYTES: u64 = 64 * 1024;
 
+/// The longest `run/engine-config.json` (the configuration in force, as JSON) a reader takes:
+/// what a configuration file may be (1 MiB); a longer one is refused when it is written.
+pub const ENGINE_CONFIG_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;
+
 // --- relations ---------------------------------------------------------------------------------
 
 // What the healer and the policy reader take whole is never more than any reader takes whole.
 const _: () = assert!(MAX_ARTIFACT_BYTES <= MAX_FILE_BYTES);
 const _: () = assert!(POLICY_FILE_MAX_BYTES <= MAX_FILE_BYTES);
 const _: () = assert!(ENGINE_SETTINGS_FILE_MAX_BYTES <= MAX_FILE_BYTES);
+const _: () = assert!(ENGINE_CONFIG_FILE_MAX_BYTES <= MAX_FILE_BYTES);
 // A text field fits in a line, with room for the rest of the signal.
 const _: () = assert!(INBOX_MAX_TEXT_CHARS * 4 < INBOX_MAX_LINE_BYTES);
 // An inbox line is far below what a file read whole may be.

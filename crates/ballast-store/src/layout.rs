@@ -85,6 +85,10 @@ impl Layout {
     pub fn policy_file(&self) -> PathBuf {
         self.at(rel::POLICY)
     }
+    /// The configuration in force the supervisor hands the engine ([`crate::files::engine_config`]).
+    pub fn engine_config_file(&self) -> PathBuf {
+        self.at(rel::ENGINE_CONFIG)
+    }
     /// The engine settings a reload hands the engine ([`crate::files::engine_settings`]).
     pub fn engine_settings_file(&self) -> PathBuf {
         self.at(rel::ENGINE_SETTINGS)

@@ -132,6 +132,8 @@ pub enum SupervisorError {
     Lock(#[from] lock::LockError),
     #[error("refusing to start: {0}")]
     Link(String),
+    #[error("{0}; nothing was started")]
+    InForce(String),
     #[error("cannot watch signals: {0}")]
     Signals(std::io::Error),
 }
@@ -217,6 +219,11 @@ pub fn run(
         },
         log,
     );
+    // The engine it starts runs the configuration in force (this one until a reload applies
+    // another), never a file edited since and not reloaded.
+    let in_force = ballast_core::config::in_force::InForce::new(&heal.config_hash, &heal.config);
+    ballast_store::files::engine_config::write(&ballast_store::RealStorage, &layout, &in_force)
+        .map_err(SupervisorError::InForce)?;
     let notify_sockets = readiness::bind_notify(&run_dir, &services, &tx, log)?;
     let now = Now {
         at: Instant::now(),

@@ -51,6 +51,19 @@ impl Shell {
             *pending = Some(Arc::clone(&config));
         }
         self.heal.config = (*config).clone();
+        // The engine starts from the configuration in force, not from the file on disk.
+        let in_force =
+            ballast_core::config::in_force::InForce::new(self.core.config_hash(), &config);
+        let layout = ballast_store::Layout::new(&self.data_dir);
+        if let Err(e) = ballast_store::files::engine_config::write(
+            &ballast_store::RealStorage,
+            &layout,
+            &in_force,
+        ) {
+            log(&format!(
+                "WARNING: reload: {e}; an engine started from now on would run the configuration of the last write"
+            ));
+        }
         self.watch_new_files(log);
         let unbound: Vec<crate::ServiceSpec> = self
             .core

@@ -539,3 +539,50 @@ min_uptime_secs = 600
         running(s, &["notifier", "bot"])
     });
 }
+
+#[test]
+fn an_engine_restarted_after_an_edit_not_reloaded_runs_the_configuration_in_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config =
+        "[feed]\nbars_per_second = 20\n[guard]\nmin_cooldown_bars = 0\nduplicate_window_secs = 0\n";
+    let sup = Sup::start(tmp.path(), config);
+    let data = tmp.path().join("data");
+    let s = sup.wait_for("the engine running", |s| running(s, &["engine"]));
+    let first = pid(&s, "engine").unwrap();
+    // The file is edited — a per-order limit under the price of one share — but not reloaded.
+    write_config(&sup, &format!("{config}max_notional_per_order_usd = 10\n"));
+    let out = sup.cli(&["restart", "engine"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    sup.wait_for("the engine started again", |s| {
+        running(s, &["engine"]) && pid(s, "engine").is_some_and(|p| p != first)
+    });
+    // Bars of the new engine: its start is behind it.
+    let bars = wait_engine(&data, "bars", |recs| {
+        Some(recs.iter().filter(|(k, _)| k == "market.bar").count())
+    });
+    wait_engine(&data, "bars of the restarted engine", |recs| {
+        (recs.iter().filter(|(k, _)| k == "market.bar").count() >= bars + 5).then_some(())
+    });
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    signal(&data, "k1");
+    let d = decision(&data, 0);
+    assert!(
+        d["order"].is_object(),
+        "the restarted engine judges by the configuration in force, not by the edited file: {d}"
+    );
+    let recs = wait_engine(&data, "the journal", |recs| Some(recs.to_vec()));
+    assert!(
+        !recs.iter().any(|(k, b)| k == "engine.settings"
+            && b["now"]["guard"]["max_notional_per_order_usd"] == "10"),
+        "no settings of the edited file were journaled: {recs:?}"
+    );
+    // Reloaded, the edit is in force.
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let adopted = wait_engine(&data, "the reload's settings", |recs| {
+        recs.iter()
+            .find(|(k, b)| k == "engine.settings" && b["source"] == "reload")
+            .map(|(_, b)| b.clone())
+    });
+    assert_eq!(adopted["now"]["guard"]["max_notional_per_order_usd"], "10");
+}

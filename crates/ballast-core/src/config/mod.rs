@@ -7,6 +7,7 @@
 mod artifacts;
 pub mod checks;
 mod error;
+pub mod in_force;
 mod load;
 mod model;
 pub mod reload;

@@ -10,6 +10,7 @@
 //! | `run/engine.lock`, `run/supervisor.lock` | [`lock::LockFile`] | engine, supervisor | CLI, heal, each other |
 //! | `state/health.json` | [`health::HealthReport`] | supervisor | CLI, heal |
 //! | `state/disabled.json` | [`disabled::DisabledFile`] | supervisor | supervisor (at its start) |
+//! | `run/engine-config.json` | [`ballast_core::config::in_force::InForce`] ([`engine_config`]) | supervisor (start, reload) | engine (at its start) |
 //! | `state/engine-settings.json` | [`ballast_core::engine::SettingsFile`] ([`engine_settings`]) | supervisor (reload) | engine |
 //!
 //! Every reader goes through [`Storage::read_bounded`] (a regular file, at most the type's
@@ -20,6 +21,7 @@
 //! engine snapshots have their own checked format in [`crate::snapshot`].)
 
 pub mod disabled;
+pub mod engine_config;
 pub mod engine_settings;
 pub mod health;
 pub mod heartbeat;

@@ -168,6 +168,11 @@ fn record(
 }
 
 impl SupervisorCore {
+    /// The hash of the configuration in force (its file's, or `built-in`).
+    pub fn config_hash(&self) -> &str {
+        &self.in_force.hash
+    }
+
     /// The configuration in force as `status` shows it.
     pub(super) fn config_loaded(&self) -> ConfigLoaded {
         ConfigLoaded {

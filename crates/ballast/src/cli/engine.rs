@@ -37,6 +37,10 @@ pub struct EngineArgs {
     /// Started by `ballast run`: halts (stops cleanly, state persisted) when the supervisor dies.
     #[arg(long, hide = true)]
     pub supervised: bool,
+    /// Started by `ballast run`: the configuration is the supervisor's in force
+    /// (`run/engine-config.json`), not a file on disk.
+    #[arg(long, hide = true, requires = "supervised", conflicts_with = "config")]
+    pub config_in_force: bool,
     #[command(flatten)]
     pub config: ConfigArg,
     #[command(flatten)]
@@ -71,8 +75,13 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
         }
         supervisor = parent.map(|p| p.as_raw_nonzero().get() as u32);
     }
+    let source = if a.config_in_force {
+        Source::InForce
+    } else {
+        Source::Arg(&a.config)
+    };
     foreground(
-        &a.config,
+        source,
         &a.data_dir,
         a.standalone,
         supervisor,
@@ -81,36 +90,70 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
     )
 }
 
+/// Where the engine's configuration comes from.
+pub enum Source<'a> {
+    /// `--config FILE`, `BALLAST_CONFIG`, `./ballast.toml` or the built-in one.
+    Arg(&'a ConfigArg),
+    /// The supervisor's configuration in force (`run/engine-config.json` of the data
+    /// directory): a supervised engine never runs a file edited since and not reloaded.
+    InForce,
+}
+
+/// The configuration of `source` and the data directory, or the exit code (said why).
+fn configuration(
+    source: Source<'_>,
+    data_dir: &DataDirArg,
+) -> Result<(ballast_core::config::Config, std::path::PathBuf), Exit> {
+    match source {
+        Source::Arg(config) => {
+            let loaded = config.load()?;
+            let dir = settings::DataDir::new(
+                data_dir.data_dir.as_deref(),
+                Some((&loaded.config, &loaded.settings)),
+            )
+            .path;
+            Ok((loaded.config, dir))
+        }
+        Source::InForce => {
+            let dir = settings::DataDir::new(data_dir.data_dir.as_deref(), None).path;
+            let layout = ballast_store::Layout::new(&dir);
+            match ballast_store::files::engine_config::read(&ballast_store::RealStorage, &layout) {
+                Ok(file) => Ok((file.config, dir)),
+                Err(e) => {
+                    eprintln!(
+                        "ballast engine: refusing to start: the supervisor's configuration in force is not readable: {e}"
+                    );
+                    Err(exit::CONFIG)
+                }
+            }
+        }
+    }
+}
+
 /// Run the engine in this process until Ctrl-C / SIGTERM (or `max_bars`).
 pub fn foreground(
-    config: &ConfigArg,
+    source: Source<'_>,
     data_dir: &DataDirArg,
     standalone: bool,
     supervisor: Option<u32>,
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
 ) -> anyhow::Result<Exit> {
-    let loaded = match config.load() {
+    let (cfg, dir) = match configuration(source, data_dir) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
     // Principle 1. `ballast engine` has no --live of its own: the supervisor's `run --live`
     // is the second ask, and this build has no live broker either way.
-    let missing = super::check::live_missing(&loaded.config, false);
-    if loaded.config.general.mode == ballast_core::config::Mode::Live {
+    let missing = super::check::live_missing(&cfg, false);
+    if cfg.general.mode == ballast_core::config::Mode::Live {
         eprintln!(
             "ballast engine: refusing to start: {}; missing: {}; nothing was started",
-            super::check::live_refusal(&loaded.config, false),
+            super::check::live_refusal(&cfg, false),
             missing.join("; ")
         );
         return Ok(exit::CONFIG);
     }
-    let dir = settings::DataDir::new(
-        data_dir.data_dir.as_deref(),
-        Some((&loaded.config, &loaded.settings)),
-    )
-    .path;
-    let cfg = loaded.config;
     // A standalone engine beside a supervisor of the same data directory would obey (and
     // fight) the other runtime: refused before anything is touched.
     if standalone {

@@ -17,19 +17,18 @@ use super::{ConfigArg, DataDirArg};
 use crate::exit::{self, Exit};
 use crate::settings::DataDir;
 
-/// The engine as the supervisor runs it: this same binary, `engine --supervised`.
-fn engine_service(config: Option<&Path>, dir: &Path) -> anyhow::Result<ServiceSpec> {
+/// The engine as the supervisor runs it: this same binary, `engine --supervised`, on the
+/// supervisor's configuration in force (`run/engine-config.json`, written at its start and at
+/// every applied reload), never on a file edited since and not reloaded.
+fn engine_service(dir: &Path) -> anyhow::Result<ServiceSpec> {
     let exe = std::env::current_exe()?;
-    let mut args = vec![
+    let args = vec![
         "engine".to_owned(),
         "--supervised".to_owned(),
+        "--config-in-force".to_owned(),
         "--data-dir".to_owned(),
         dir.display().to_string(),
     ];
-    if let Some(c) = config {
-        args.push("--config".into());
-        args.push(c.display().to_string());
-    }
     Ok(ServiceSpec {
         name: "engine".into(),
         command: exe,
@@ -137,10 +136,9 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
     };
     let cfg = loaded.config;
     let dir = dir.path;
-    let config_file = loaded.choice.absolute();
     let mut services = Vec::new();
     if cfg.engine.enabled {
-        services.push(engine_service(config_file.as_deref(), &dir)?);
+        services.push(engine_service(&dir)?);
     }
     services.extend(user_services(&cfg));
     if services.is_empty() && cfg.checks.is_empty() && cfg.artifacts.is_empty() {
