@@ -260,6 +260,114 @@ pub fn refusal(cache: &Path, data_dir: Option<&Path>, cwd: Option<&Path>) -> Opt
     None
 }
 
+/// A path a cache must keep away from: a clear must never delete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// What it is, in words (`service bot's working directory`).
+    pub what: String,
+    pub path: PathBuf,
+    /// The cache may not be inside it either (the data directory, another cache).
+    pub nest: bool,
+}
+
+/// The paths the cache artifact `own` of `config` must keep away from, as declared: every
+/// service's working directory, every other declared artifact and heartbeat file, every other
+/// cache (nested caches are refused both ways), the configuration file in use and the data
+/// directory (when known). The shell adds each one resolved (links followed) before a clear.
+pub fn guarded(
+    config: &crate::config::Config,
+    own: usize,
+    config_file: Option<&Path>,
+    data_dir: Option<&Path>,
+) -> Vec<Guarded> {
+    use crate::config::ArtifactKind;
+    let g = |what: String, path: PathBuf, nest: bool| Guarded { what, path, nest };
+    let mut out = Vec::new();
+    for s in &config.services {
+        if !s.cwd.is_empty() {
+            out.push(g(
+                format!("service {}'s working directory", s.name),
+                PathBuf::from(&s.cwd),
+                false,
+            ));
+        }
+        if !s.heartbeat_file.is_empty() {
+            out.push(g(
+                format!("service {}'s heartbeat file", s.name),
+                s.declared_path(&s.heartbeat_file),
+                false,
+            ));
+        }
+    }
+    for (j, a) in config.artifacts.iter().enumerate() {
+        let Some(s) = config.services.iter().find(|s| s.name == a.service) else {
+            continue;
+        };
+        if j == own || a.path.is_empty() {
+            continue;
+        }
+        let cache = a.kind == ArtifactKind::Cache;
+        let what = if cache {
+            format!("service {}'s declared cache", s.name)
+        } else {
+            let kind = match a.kind {
+                ArtifactKind::Dir => "dir",
+                ArtifactKind::Json => "json",
+                ArtifactKind::Jsonl => "jsonl",
+                ArtifactKind::Lock => "lock",
+                ArtifactKind::Heartbeat => "heartbeat",
+                ArtifactKind::Cache => "cache",
+            };
+            format!("service {}'s declared {kind} artifact", s.name)
+        };
+        out.push(g(what, s.declared_path(&a.path), cache));
+    }
+    if let Some(f) = config_file {
+        out.push(g(
+            "the configuration file in use".into(),
+            f.to_owned(),
+            false,
+        ));
+    }
+    if let Some(d) = data_dir {
+        out.push(g("Ballast's data directory".into(), d.to_owned(), true));
+    }
+    out
+}
+
+/// Why the directory `cache` may not be cleared because of a [`Guarded`] path, if it may
+/// not: it is one, holds one, or (for the data directory and another cache) is inside one.
+/// Compared lexically: the shell passes resolved paths (a cache with a link in its path is
+/// refused before).
+pub fn guarded_refusal(cache: &Path, guarded: &[Guarded]) -> Option<String> {
+    let c = lexical(cache);
+    for g in guarded {
+        let p = lexical(&g.path);
+        if p == c {
+            return Some(format!(
+                "it is {} {}: a clear would delete its contents",
+                g.what,
+                g.path.display()
+            ));
+        }
+        if p.starts_with(&c) {
+            return Some(format!(
+                "it holds {} {}: a clear would delete it",
+                g.what,
+                g.path.display()
+            ));
+        }
+        if g.nest && c.starts_with(&p) {
+            return Some(format!(
+                "it is inside {} {}: a cache is never inside another cache or the data directory",
+                g.what,
+                g.path.display()
+            ));
+        }
+    }
+    None
+}
+
 /// Why a cache's declared `path` (as written in the configuration, relative to the service's
 /// working directory) is refused without knowing any directory, if it is: empty, `.`, or
 /// climbing to the working directory or above it with `..`; `/` or a top-level directory.

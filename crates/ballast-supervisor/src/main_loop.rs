@@ -177,6 +177,7 @@ impl Shell {
                     let cleared = crate::cache::clear(
                         &self.data_dir,
                         &self.heal.config,
+                        self.heal.config_file.as_deref().map(Path::new),
                         &service,
                         &path,
                         &by,

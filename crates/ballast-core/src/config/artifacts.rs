@@ -124,32 +124,13 @@ fn cache_problems(config: &Config, i: usize) -> Vec<(&'static str, String)> {
             out.push(("path", why));
         }
     }
-    let declared = config
-        .artifacts
-        .iter()
-        .enumerate()
-        .filter(|(j, o)| *j != i && o.kind != ArtifactKind::Cache)
-        .filter_map(|(_, o)| {
-            let s = config.services.iter().find(|s| s.name == o.service)?;
-            Some(s.declared_path(&o.path))
-        })
-        .chain(
-            config
-                .services
-                .iter()
-                .filter(|s| !s.heartbeat_file.is_empty())
-                .map(|s| s.declared_path(&s.heartbeat_file)),
-        );
-    for p in declared {
-        if p.starts_with(&dir) && p != dir {
-            out.push((
-                "path",
-                format!(
-                    "{} is declared too and is inside this cache: a clear would delete it",
-                    p.display()
-                ),
-            ));
-        }
+    // Every other service's cwd, declared file, heartbeat and cache (nested caches refused),
+    // as declared; the supervisor compares them resolved again before every clear, and
+    // `ballast check` resolves them where the filesystem can be read.
+    let data = data.is_absolute().then_some(data);
+    let guarded = crate::cache::guarded(config, i, None, data);
+    if let Some(why) = crate::cache::guarded_refusal(&dir, &guarded) {
+        out.push(("path", why));
     }
     out
 }
@@ -202,12 +183,49 @@ mod tests {
                 "inside Ballast's data directory",
             ),
             ("/srv/bot/../ballast-data", "Ballast's data directory"),
-            ("cache", "is declared too and is inside this cache"),
+            (
+                "cache",
+                "it holds service bot's heartbeat file /srv/bot/cache/hb",
+            ),
         ] {
             let text = file(&cache(path, "")).unwrap_err().to_string();
             assert!(text.contains(want), "{path}: {want}: {text}");
             assert!(text.contains("ballast.toml:"), "{text}");
         }
+        // Another service's working directory, another declared file, another cache (nested
+        // both ways): each refused, naming which path and why.
+        let two = |cache: &str, more: &str| {
+            format!(
+                "{BASE}[[services]]\nname = \"bot2\"\ncommand = \"x\"\ncwd = \"/srv/f\"\n[[artifacts]]\nservice = \"bot2\"\nkind = \"cache\"\npath = \"{cache}\"\n{more}"
+            )
+        };
+        for (cache, more, want) in [
+            (
+                "/srv/bot",
+                "",
+                "it is service bot's working directory /srv/bot",
+            ),
+            ("/srv/f/../bot/x/..", "", "service bot's working directory"),
+            (
+                "c",
+                "[[artifacts]]\nservice = \"bot\"\nkind = \"json\"\npath = \"/srv/f/c/state.json\"\n",
+                "it holds service bot's declared json artifact /srv/f/c/state.json",
+            ),
+            (
+                "c",
+                "[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"/srv/f/c/inner\"\n",
+                "it holds service bot's declared cache /srv/f/c/inner",
+            ),
+            (
+                "c/inner",
+                "[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"/srv/f/c\"\n",
+                "it is inside service bot's declared cache /srv/f/c",
+            ),
+        ] {
+            let text = file(&two(cache, more)).unwrap_err().to_string();
+            assert!(text.contains(want), "{cache}: {want}: {text}");
+        }
+        assert!(file(&two("c", "")).is_ok(), "a cache of its own is fine");
         let text = file(&format!(
             "{BASE}[[artifacts]]\nservice = \"bot\"\nkind = \"dir\"\npath = \"d\"\nauto_clear = true\n"
         ))
