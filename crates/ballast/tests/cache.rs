@@ -317,3 +317,71 @@ fn an_owner_restarting_again_and_again_inside_its_window_is_advised_to_clear_its
     assert_eq!(recommendation(&h, id).unwrap()["state"], "PENDING");
     sup.stop();
 }
+
+#[test]
+fn a_link_in_a_parent_component_of_the_cache_path_is_refused_by_check_and_by_the_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // bot/plink -> the test directory: "plink/data" of bot is the data directory.
+    std::fs::create_dir_all(dir.join("bot")).unwrap();
+    std::os::unix::fs::symlink(dir, dir.join("bot/plink")).unwrap();
+    let text = format!(
+        "[engine]\nenabled = false\n[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\n{LOW_DISK}\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sleep\"\nargs = [\"1000\"]\ncwd = \"{}\"\n[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"plink/data\"\n",
+        dir.join("bot").display()
+    );
+    let cfg = dir.join("ballast.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let out = common::ballast()
+        .arg("check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("{}:", cfg.display()))
+            && err.contains("plink in its path is a symbolic link"),
+        "{err}"
+    );
+    let sup = Sup::start(dir, &text);
+    let id = "resources/disk_free/clear_cache/cache:bot:plink/data";
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, id).is_some()
+    });
+    let out = sup.cli(&["approve", id]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("plink in its path is a symbolic link"),
+        "{said}"
+    );
+    // The data directory is whole: its journal and state are there, and the supervisor
+    // answers.
+    assert!(dir.join("data/journal").is_dir());
+    assert!(dir.join("data/state").is_dir());
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let r: Vec<Value> = ops(&sup)
+                .into_iter()
+                .filter(|r| kind(r) == "cache.clear_refused")
+                .collect();
+            if r.is_empty() { Err(()) } else { Ok(r) }
+        },
+        |()| "no cache.clear_refused record".into(),
+    );
+    assert!(cleared(&sup).is_empty(), "nothing cleared");
+    assert!(
+        body(&records[0])["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("symbolic link")),
+        "{records:?}"
+    );
+    assert!(sup.status().is_some());
+    sup.stop();
+}
