@@ -10,7 +10,9 @@
 use std::ffi::CStr;
 use std::path::{Component, Path, PathBuf};
 
-use ballast_core::cache::{self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH};
+use ballast_core::cache::{
+    self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH, MAX_LEFT_COUNTED,
+};
 use ballast_core::config::{ArtifactKind, Config};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
@@ -106,9 +108,14 @@ pub fn clear(
         out.refused = Some("it does not exist: nothing to clear".to_owned());
         return out;
     };
+    out.bound = u64::from(max);
     let max = max as usize;
     let mut listing = Listing::default();
-    walk(&root, &mut Vec::new(), &mut listing, max.saturating_add(1));
+    let bounds = Bounds {
+        list: max,
+        count: MAX_LEFT_COUNTED,
+    };
+    walk(&root, &mut Vec::new(), &mut listing, bounds);
     let plan = cache::plan(&listing, max);
     for e in &plan.remove {
         match remove(&root, e) {
@@ -122,7 +129,7 @@ pub fn clear(
     for u in listing.unlisted {
         out.failed(u);
     }
-    out.left = plan.left as u64;
+    out.left = plan.left;
     out.more = plan.more;
     out
 }
@@ -209,20 +216,45 @@ fn shown(prefix: &[String], name: &str) -> String {
     p
 }
 
-/// What `name` in `dir` is, as `lstat` sees it, and a file's size.
-fn kind_of(dir: &OwnedFd, name: &str) -> Option<(EntryKind, u64)> {
+/// What `name` in `dir` is, as `lstat` sees it, a file's size and its hard links.
+fn kind_of(dir: &OwnedFd, name: &str) -> Option<(EntryKind, u64, u64)> {
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    // `nlink_t` is u32 on some targets (aarch64), u64 on others.
+    #[allow(clippy::useless_conversion)]
+    let nlink = u64::from(st.st_nlink);
     Some(match FileType::from_raw_mode(st.st_mode) {
-        FileType::RegularFile => (EntryKind::File, u64::try_from(st.st_size).unwrap_or(0)),
-        FileType::Directory => (EntryKind::Dir, 0),
-        FileType::Symlink => (EntryKind::Symlink, 0),
-        _ => (EntryKind::Other, 0),
+        FileType::RegularFile => (
+            EntryKind::File,
+            u64::try_from(st.st_size).unwrap_or(0),
+            nlink,
+        ),
+        FileType::Directory => (EntryKind::Dir, 0, nlink),
+        FileType::Symlink => (EntryKind::Symlink, 0, nlink),
+        _ => (EntryKind::Other, 0, nlink),
     })
 }
 
-/// List `dir` (at `prefix` below the cache) in post-order into `listing`, at most `limit`
-/// entries. True when everything under it was listed (its directory entry may then follow).
-fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: usize) -> bool {
+/// The walk's bounds: entries it lists (`max_clear_entries`), and how many more it counts.
+#[derive(Clone, Copy)]
+struct Bounds {
+    list: usize,
+    count: u64,
+}
+
+impl Bounds {
+    /// Whether the count is full: the walk stops (what is left is then "at least").
+    fn full(&self, listing: &mut Listing) -> bool {
+        if listing.beyond >= self.count {
+            listing.truncated = true;
+        }
+        listing.truncated
+    }
+}
+
+/// List `dir` (at `prefix` below the cache) in post-order into `listing`, at most
+/// `bounds.list` entries, counting the rest. True when everything under it was listed (its
+/// directory entry may then follow).
+fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: Bounds) -> bool {
     let entries = match Dir::read_from(dir) {
         Ok(d) => d,
         Err(e) => {
@@ -240,8 +272,7 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: u
     };
     let mut complete = true;
     for entry in entries {
-        if listing.entries.len() >= limit {
-            listing.truncated = true;
+        if bounds.full(listing) {
             return false;
         }
         let Ok(entry) = entry else {
@@ -258,24 +289,25 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: u
             }
             continue;
         };
-        let Some((kind, bytes)) = kind_of(dir, &name) else {
+        let Some((kind, bytes, nlink)) = kind_of(dir, &name) else {
             complete = false;
             continue;
         };
-        if kind == EntryKind::Dir && !walk_into(dir, name.clone(), prefix, listing, limit) {
-            if listing.truncated {
-                return false;
-            }
+        let whole = kind != EntryKind::Dir || walk_into(dir, name.clone(), prefix, listing, bounds);
+        if !whole || listing.entries.len() >= bounds.list {
+            // It stays: counted (a directory with anything left in it, or past the bound).
+            listing.beyond += 1;
             complete = false;
             continue;
         }
-        if listing.entries.len() >= limit {
-            listing.truncated = true;
-            return false;
-        }
         let mut path = prefix.clone();
         path.push(name);
-        listing.entries.push(Entry { path, kind, bytes });
+        listing.entries.push(Entry {
+            path,
+            kind,
+            bytes,
+            nlink,
+        });
     }
     complete
 }
@@ -287,7 +319,7 @@ fn walk_into(
     name: String,
     prefix: &mut Vec<String>,
     listing: &mut Listing,
-    limit: usize,
+    bounds: Bounds,
 ) -> bool {
     if prefix.len() + 1 >= MAX_CLEAR_DEPTH {
         let at = shown(prefix, &name);
@@ -300,7 +332,7 @@ fn walk_into(
         return false;
     };
     prefix.push(name);
-    let whole = walk(&sub, prefix, listing, limit);
+    let whole = walk(&sub, prefix, listing, bounds);
     prefix.pop();
     whole
 }
@@ -527,5 +559,33 @@ mod tests {
         let cfg = two(d, "", "c", "");
         let c = clear(&data, &cfg, None, "bot2", "c", "test");
         assert_eq!((c.refused, c.files), (None, 3), "f0, f1, ballast.toml");
+    }
+
+    #[test]
+    fn what_is_left_is_counted_exactly_and_a_hard_links_bytes_are_not_counted_as_freed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = tmp.path().join("bot");
+        let cache = cwd.join("cache");
+        files(&cache.join("sub"), 600);
+        files(&cache, 400);
+        std::fs::hard_link(cache.join("f0"), tmp.path().join("other-name")).unwrap();
+        let cfg = config(&cwd, "cache", "max_clear_entries = 100\n");
+        let c = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        assert_eq!(c.refused, None);
+        assert_eq!(c.progress(), 100);
+        // 1000 files and the directory sub, less the 100 removed: exactly 901, not "1 or more".
+        assert_eq!((c.left, c.more, c.bound), (901, false, 100), "{c:?}");
+        // The rest in one more clear: 1000 files in all, f0 among them with another name.
+        let cfg = config(&cwd, "cache", "");
+        let rest = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        assert_eq!((rest.left, rest.more), (0, false));
+        assert_eq!(c.files + rest.files, 1000);
+        assert_eq!(c.shared + rest.shared, 1, "f0 had another name");
+        assert_eq!(
+            c.bytes + rest.bytes,
+            999,
+            "one byte per file with no other name"
+        );
+        assert_eq!(std::fs::read(tmp.path().join("other-name")).unwrap(), b"x");
     }
 }

@@ -151,7 +151,7 @@ fn a_low_disk_advises_clear_cache_which_waits_for_approval_and_removes_only_the_
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         said.contains(
-            "2 files (8 bytes), 2 links, 1 directory, 0 others removed; nothing is left in it"
+            "2 files (8 bytes freed), 2 links, 1 directory, 0 others removed; nothing is left in it"
         ),
         "{said}"
     );
@@ -194,7 +194,7 @@ fn a_low_disk_advises_clear_cache_which_waits_for_approval_and_removes_only_the_
 }
 
 #[test]
-fn an_auto_clear_cache_is_cleared_without_approval_within_its_bound() {
+fn an_auto_clear_cache_is_cleared_without_approval_in_bounded_chunks() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let cache = dir.join("cache");
@@ -210,25 +210,43 @@ fn an_auto_clear_cache_is_cleared_without_approval_within_its_bound() {
             "auto_clear = true\nmax_clear_entries = 3\n",
         ),
     );
-    let records = journaled(&sup, dir);
-    let body = &records[0];
-    let body = if body["body"].is_object() {
-        &body["body"]
-    } else {
-        body
-    };
-    assert_eq!(body["files"].as_u64(), Some(3), "{body}");
-    // The walk stops one past the bound: at least one left, and more may be, said so.
-    assert_eq!(
-        (body["left"].as_u64(), body["more"].as_bool()),
-        (Some(1), Some(true)),
-        "{body}"
+    // In chunks of at most 3, one per wake-up of the loop, each journaled: 3 removed and 2
+    // left (counted exactly), then the 2.
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let c = cleared(&sup);
+            if c.len() < 2 { Err(()) } else { Ok(c) }
+        },
+        |()| "fewer than two cache.cleared records".into(),
     );
+    let chunks: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let b = body(r);
+            (
+                b["chunk"].as_u64(),
+                b["files"].as_u64(),
+                b["left"].as_u64(),
+                b["more"].as_bool(),
+                b["continues"].as_bool(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chunks,
+        [
+            (Some(1), Some(3), Some(2), Some(false), Some(true)),
+            (Some(2), Some(2), Some(0), Some(false), Some(false))
+        ],
+        "{records:?}"
+    );
+    let body = body(&records[0]);
     assert!(
         body["by"].as_str().unwrap().starts_with("auto_clear"),
         "{body}"
     );
-    assert_eq!(entries(&cache).len(), 2, "the bound left two");
+    assert!(entries(&cache).is_empty(), "the clear went on until empty");
     let h = wait_health(&sup, "the automatic recommendation", |h| {
         recommendation(h, DISK_CLEAR).is_some()
     });
@@ -242,7 +260,7 @@ fn an_auto_clear_cache_is_cleared_without_approval_within_its_bound() {
         at = next["at"].clone();
     }
     let more = cleared(&sup);
-    assert_eq!(more.len(), 1, "{more:?}");
+    assert_eq!(more.len(), 2, "{more:?}");
     sup.stop();
 }
 
@@ -383,5 +401,61 @@ fn a_link_in_a_parent_component_of_the_cache_path_is_refused_by_check_and_by_the
         "{records:?}"
     );
     assert!(sup.status().is_some());
+    sup.stop();
+}
+
+#[test]
+fn an_approved_clear_over_its_bound_goes_on_in_chunks_until_the_cache_is_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    for i in 0..50 {
+        std::fs::write(cache.join(format!("f{i}")), b"xx").unwrap();
+    }
+    // One of them has another name outside: its data stays, its bytes are not counted.
+    std::fs::hard_link(cache.join("f0"), dir.join("keep-f0")).unwrap();
+    let sup = Sup::start(
+        dir,
+        &config(dir, &running_bot(dir), "max_clear_entries = 10\n"),
+    );
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    common::process::assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("10 files (")
+            && said.contains("40 entries left: the clear goes on in chunks of at most 10 entries"),
+        "{said}"
+    );
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let c = cleared(&sup);
+            if c.len() < 5 { Err(()) } else { Ok(c) }
+        },
+        |()| "fewer than five cache.cleared records".into(),
+    );
+    assert!(entries(&cache).is_empty(), "all 50 removed");
+    let sum = |k: &str| {
+        records
+            .iter()
+            .map(|r| body(r)[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!((sum("files"), sum("shared"), sum("bytes")), (50, 1, 98));
+    let lefts: Vec<_> = records.iter().map(|r| body(r)["left"].as_u64()).collect();
+    assert_eq!(lefts, [Some(40), Some(30), Some(20), Some(10), Some(0)]);
+    assert_eq!(std::fs::read(dir.join("keep-f0")).unwrap(), b"xx");
+    // A second approval is not needed, and not possible: it is decided.
+    let again = sup.cli(&["approve", DISK_CLEAR]);
+    assert!(!again.status.success());
+    let log = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        log.contains("the clear ended after 5 chunks: 50 entries removed, 98 bytes freed in all"),
+        "{log}"
+    );
     sup.stop();
 }
