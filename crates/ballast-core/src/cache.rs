@@ -6,7 +6,8 @@
 //!
 //! This is the one place Ballast deletes a user's files, and only by declaration: the
 //! contents of a directory the configuration declares disposable, never the directory itself,
-//! at most `max_clear_entries` entries per clear.
+//! at most `max_clear_entries` entries per chunk of a clear (a clear goes on chunk after
+//! chunk: [`Cleared::decide_next`]).
 
 use std::path::{Component, Path, PathBuf};
 

@@ -2,8 +2,11 @@
 //! (SPEC §4, declared artifacts). Checked key by key like `[[services]]`, then: the service
 //! is declared, the path is set, a json default is an object holding every required key, a
 //! heartbeat has a max age, a cache is a directory of its own (never the service's working
-//! directory or above it, `/`, the data directory or anything above or inside it) with no
-//! other declared artifact inside it, and only a cache has `auto_clear` / `max_clear_entries`.
+//! directory or above it, `/`, the data directory or anything above or inside it) that is
+//! not and holds no service's cwd, declared artifact, heartbeat file or other cache (nor is
+//! inside another cache) as declared — the supervisor compares them resolved, and `ballast
+//! check` where the filesystem can be read — and only a cache has `auto_clear` /
+//! `max_clear_entries`.
 
 use super::error::{ConfigError, Origin};
 use super::model::{ArtifactKind, Config};
