@@ -61,7 +61,12 @@ pub fn verify(
             return Err(why);
         }
     }
-    let root = open_verified(&dir)?;
+    // Walked as written (`..` included: a link before it is a link in the path too).
+    let written = match Path::new(&a.path) {
+        p if p.is_absolute() || svc.cwd.is_empty() => p.to_owned(),
+        p => Path::new(&svc.cwd).join(p),
+    };
+    let root = open_verified(&std::path::absolute(&written).unwrap_or(written))?;
     let config_file = config_file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_owned()));
     let mut guarded = cache::guarded(config, own, config_file.as_deref(), Some(&data));
     let as_resolved: Vec<cache::Guarded> = guarded
@@ -96,6 +101,13 @@ pub fn clear(
         by: by.to_owned(),
         ..Cleared::default()
     };
+    if let Some(svc) = config.services.iter().find(|s| s.name == service) {
+        let dir = svc.declared_path(path);
+        out.path = std::path::absolute(&dir)
+            .unwrap_or(dir)
+            .display()
+            .to_string();
+    }
     let (dir, root, max) = match verify(data_dir, config, config_file, service, path) {
         Ok(v) => v,
         Err(why) => {
@@ -491,6 +503,17 @@ mod tests {
         let cfg = config(&d.join("bot"), "alias/sub/..", "");
         let c = clear(&d.join("data"), &cfg, None, "bot", "alias/sub/..", "test");
         assert!(c.refused.is_some(), "{c:?}");
+        // A link before a "..": the kernel would go through it, so it is a link in the path
+        // too (written "plink/../x", lexically bot/x).
+        files(&d.join("bot/x"), 1);
+        let cfg = config(&d.join("bot"), "plink/../x", "");
+        let c = clear(&d.join("data"), &cfg, None, "bot", "plink/../x", "test");
+        let why = c.refused.expect("refused");
+        assert!(
+            why.contains("plink in its path is a symbolic link"),
+            "{why}"
+        );
+        assert!(d.join("bot/x/f0").exists());
         // A data directory reached through a link: d/dlink -> bot/cache/data, cache "cache".
         files(&d.join("bot/cache/data/journal"), 2);
         std::os::unix::fs::symlink(d.join("bot/cache/data"), d.join("dlink")).unwrap();

@@ -459,3 +459,58 @@ fn an_approved_clear_over_its_bound_goes_on_in_chunks_until_the_cache_is_empty()
     );
     sup.stop();
 }
+
+#[test]
+fn the_running_supervisors_configuration_file_inside_a_cache_is_never_cleared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("junk"), b"x").unwrap();
+    // The supervisor runs with cache/ballast.toml (written after the check: `ballast check`
+    // of it refuses it too).
+    let cfg = cache.join("ballast.toml");
+    let text = config(dir, &running_bot(dir), "");
+    std::fs::write(&cfg, &text).unwrap();
+    let out = common::ballast()
+        .arg("check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("the configuration file in use"), "{err}");
+    let child = common::ballast()
+        .args(["run", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(dir.join("supervisor.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: dir.to_owned(),
+    };
+    sup.wait_for("the control socket", |_| true);
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "it holds the configuration file in use {}: a clear would delete it",
+            cfg.display()
+        )),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+    assert!(cache.join("junk").exists(), "nothing was cleared");
+    sup.stop();
+}
