@@ -287,9 +287,14 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: 
         if bounds.full(listing) {
             return false;
         }
-        let Ok(entry) = entry else {
-            complete = false;
-            continue;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let at = shown(prefix, "?");
+                let e = std::io::Error::from(e);
+                listing.unlisted.push(format!("{at}: cannot be read: {e}"));
+                return false;
+            }
         };
         let Some(name) = name_of(entry.file_name()) else {
             if entry.file_name().to_str().is_err() {
@@ -340,8 +345,16 @@ fn walk_into(
             .push(format!("{at}: deeper than {MAX_CLEAR_DEPTH} levels, left"));
         return false;
     }
-    let Ok(sub) = rustix::fs::openat(dir, name.as_str(), dir_flags(), Mode::empty()) else {
-        return false;
+    let sub = match rustix::fs::openat(dir, name.as_str(), dir_flags(), Mode::empty()) {
+        Ok(sub) => sub,
+        Err(e) => {
+            let at = shown(prefix, &name);
+            let e = std::io::Error::from(e);
+            listing
+                .unlisted
+                .push(format!("{at}: cannot be opened: {e}"));
+            return false;
+        }
     };
     prefix.push(name);
     let whole = walk(&sub, prefix, listing, bounds);

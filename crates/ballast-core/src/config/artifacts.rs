@@ -227,6 +227,10 @@ mod tests {
         ] {
             let text = file(&two(cache, more)).unwrap_err().to_string();
             assert!(text.contains(want), "{cache}: {want}: {text}");
+            assert!(
+                text.contains("ballast.toml:"),
+                "at its file:line:col: {text}"
+            );
         }
         assert!(file(&two("c", "")).is_ok(), "a cache of its own is fine");
         let text = file(&format!(
