@@ -514,3 +514,54 @@ fn the_running_supervisors_configuration_file_inside_a_cache_is_never_cleared() 
     assert!(cache.join("junk").exists(), "nothing was cleared");
     sup.stop();
 }
+
+#[test]
+fn a_data_directory_reached_through_a_link_inside_a_cache_is_never_cleared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    // The data directory is d/data -> bot/cache/data: inside bot's cache, seen resolved only.
+    let bot = root.join("bot");
+    std::fs::create_dir_all(bot.join("cache/data")).unwrap();
+    std::fs::write(bot.join("cache/junk"), b"x").unwrap();
+    let d = root.join("d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::os::unix::fs::symlink(bot.join("cache/data"), d.join("data")).unwrap();
+    let cfg = d.join("ballast.toml");
+    std::fs::write(&cfg, config(root, &running_bot(&bot), "")).unwrap();
+    let child = common::ballast()
+        .args(["run", "--data-dir"])
+        .arg(d.join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(d.join("supervisor.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: d.clone(),
+    };
+    sup.wait_for("the control socket", |_| true);
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "it is Ballast's data directory {} or a directory above it",
+            bot.join("cache/data").display()
+        )),
+        "{said}"
+    );
+    assert!(bot.join("cache/junk").exists(), "nothing was cleared");
+    assert!(
+        bot.join("cache/data/journal").is_dir(),
+        "the data directory is whole"
+    );
+    assert!(sup.status().is_some());
+    sup.stop();
+}
