@@ -306,6 +306,17 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: 
             }
             continue;
         };
+        // Past the bound, what is not a directory is only counted: its type from the listing
+        // itself when the file system says it (no `lstat` per entry on the loop).
+        let known = entry.file_type();
+        if listing.entries.len() >= bounds.list
+            && known != FileType::Directory
+            && known != FileType::Unknown
+        {
+            listing.beyond += 1;
+            complete = false;
+            continue;
+        }
         let Some((kind, bytes, nlink)) = kind_of(dir, &name) else {
             complete = false;
             continue;
