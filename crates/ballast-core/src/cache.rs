@@ -6,7 +6,8 @@
 //!
 //! This is the one place Ballast deletes a user's files, and only by declaration: the
 //! contents of a directory the configuration declares disposable, never the directory itself,
-//! at most `max_clear_entries` entries per clear.
+//! at most `max_clear_entries` entries per chunk of a clear (a clear goes on chunk after
+//! chunk: [`Cleared::decide_next`]).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -14,6 +15,14 @@ use serde::{Deserialize, Serialize};
 
 /// Failures a [`Cleared`] names one by one (the rest are counted).
 pub const FAILURES_NAMED_COUNT: usize = 10;
+
+/// Chunks one clear goes on for at most (each of at most `max_clear_entries` entries): a
+/// service writing into its cache as fast as it is cleared must not keep the loop clearing.
+pub const MAX_CLEAR_CHUNKS: u32 = 1_000;
+
+/// Entries a walk counts past what it lists (what is left is said exactly up to this many
+/// more, "at least" beyond).
+pub const MAX_LEFT_COUNTED: u64 = 100_000;
 
 /// Directory levels below a cache's directory that a clear descends (deeper ones are left and
 /// said so).
@@ -38,6 +47,8 @@ pub struct Entry {
     pub kind: EntryKind,
     /// Its size (a file's; 0 for the others).
     pub bytes: u64,
+    /// Its hard links (`st_nlink`): a file's bytes are freed by its removal only at 1.
+    pub nlink: u64,
 }
 
 impl Entry {
@@ -49,11 +60,14 @@ impl Entry {
 
 /// A listing of a cache directory, in post-order: a directory comes after everything in it,
 /// and only once everything in it was listed (so any prefix of the listing can be removed in
-/// order). The walk stops after `max_clear_entries + 1` entries.
+/// order). The walk lists at most `max_clear_entries` entries and counts the rest (what it
+/// did not list, and the directories holding them), up to [`MAX_LEFT_COUNTED`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
     pub entries: Vec<Entry>,
-    /// The walk stopped before it saw everything (the entry bound).
+    /// Entries seen but not listed (past the bound): they stay, counted.
+    pub beyond: u64,
+    /// The count stopped at [`MAX_LEFT_COUNTED`]: more than counted may stay.
     pub truncated: bool,
     /// What the walk could not list, with why (`deep/…: deeper than 32 levels`, an
     /// unreadable directory).
@@ -64,9 +78,11 @@ pub struct Listing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub remove: Vec<Entry>,
-    /// Entries that stay because of the bound (at least this many; more if `more`).
-    pub left: usize,
-    /// The walk did not see everything: more than `left` may stay.
+    /// Entries that stay (listed and kept, or counted past the bound): exactly this many,
+    /// or at least this many if `more`.
+    pub left: u64,
+    /// The walk did not see everything (the count's bound, an unlisted directory): more than
+    /// `left` may stay.
     pub more: bool,
     /// Entries of the listing refused as malformed (a name that is empty, `.`, `..` or holds
     /// a `/`): never removed.
@@ -98,7 +114,7 @@ pub fn plan(listing: &Listing, max_entries: usize) -> Plan {
                 .iter()
                 .any(|k| k.len() > e.path.len() && k.starts_with(&e.path));
         if remove.len() >= max_entries || holds_kept {
-            left += 1;
+            left += 1u64;
             kept.push(&e.path);
             continue;
         }
@@ -106,7 +122,7 @@ pub fn plan(listing: &Listing, max_entries: usize) -> Plan {
     }
     Plan {
         remove,
-        left,
+        left: left + listing.beyond,
         more: listing.truncated || !listing.unlisted.is_empty(),
         refused,
     }
@@ -121,18 +137,34 @@ pub struct Cleared {
     pub path: String,
     /// Who cleared it: `ballast approve` or `auto_clear`.
     pub by: String,
-    /// What was removed.
+    /// What was removed: files, and the bytes of those that had no other hard link (a file
+    /// with another name keeps its data: counted in `shared`, its bytes not).
     pub files: u64,
     pub bytes: u64,
+    #[serde(default)]
+    pub shared: u64,
     pub links: u64,
     pub dirs: u64,
     pub other: u64,
     /// Entries that could not be removed (the first [`FAILURES_NAMED_COUNT`], with why).
     pub failed: Vec<String>,
     pub failed_count: u64,
-    /// Entries left by the bound; `more`: and others the walk did not reach.
+    /// Entries left after this chunk, counted (`more`: at least this many — the count hit
+    /// its bound, or a directory could not be listed).
     pub left: u64,
     pub more: bool,
+    /// `max_clear_entries`: the bound of one chunk.
+    #[serde(default)]
+    pub bound: u64,
+    /// This chunk's number (1 the first; 0 in records written before chunks).
+    #[serde(default)]
+    pub chunk: u32,
+    /// The clear goes on with another chunk (something is left and this one made progress).
+    #[serde(default)]
+    pub continues: bool,
+    /// Why it stopped with something left, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Why nothing was cleared, when nothing could be (the directory is missing, is a
     /// symbolic link, is a refused path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,7 +177,11 @@ impl Cleared {
         match e.kind {
             EntryKind::File => {
                 self.files += 1;
-                self.bytes = self.bytes.saturating_add(e.bytes);
+                if e.nlink > 1 {
+                    self.shared += 1;
+                } else {
+                    self.bytes = self.bytes.saturating_add(e.bytes);
+                }
             }
             EntryKind::Dir => self.dirs += 1,
             EntryKind::Symlink => self.links += 1,
@@ -161,14 +197,54 @@ impl Cleared {
         }
     }
 
+    /// Entries this chunk removed.
+    pub fn progress(&self) -> u64 {
+        self.files + self.links + self.dirs + self.other
+    }
+
+    /// Mark whether the clear goes on after this chunk: something is left, this chunk
+    /// removed something, and fewer than [`MAX_CLEAR_CHUNKS`] ran; else why it stops.
+    pub fn decide_next(&mut self) {
+        self.continues = false;
+        self.stopped = None;
+        if self.refused.is_some() || (self.left == 0 && !self.more) {
+            return;
+        }
+        if self.progress() == 0 {
+            self.stopped = Some(
+                "this chunk removed nothing, so the clear stops (see what could not be removed)"
+                    .into(),
+            );
+        } else if self.chunk >= MAX_CLEAR_CHUNKS {
+            self.stopped = Some(format!(
+                "the clear stops after {MAX_CLEAR_CHUNKS} chunks (something writes into it as fast as it is cleared?)"
+            ));
+        } else {
+            self.continues = true;
+        }
+    }
+
     /// In words: `cache /srv/bot/cache of bot cleared by ballast approve: 12 files (3100
-    /// bytes), 1 link, 2 directories, 0 others removed; nothing is left in it`.
+    /// bytes freed), 1 link, 2 directories, 0 others removed; nothing is left in it`.
     pub fn summary(&self) -> String {
         if let Some(why) = &self.refused {
             return format!("cache {} of {} not cleared: {why}", self.path, self.service);
         }
+        let chunk = if self.chunk > 1 {
+            format!(" (chunk {})", self.chunk)
+        } else {
+            String::new()
+        };
+        let shared = if self.shared > 0 {
+            format!(
+                "; {} had another hard link: its data stays, its bytes are not counted",
+                self.shared
+            )
+        } else {
+            String::new()
+        };
         let mut s = format!(
-            "cache {} of {} cleared by {}: {} ({} bytes), {}, {}, {} removed",
+            "cache {} of {} cleared by {}{chunk}: {} ({} bytes freed{shared}), {}, {}, {} removed",
             self.path,
             self.service,
             self.by,
@@ -185,15 +261,22 @@ impl Cleared {
                 self.failed.join("; ")
             ));
         }
-        match (self.left, self.more) {
-            (0, false) => s.push_str("; nothing is left in it"),
-            (n, false) => s.push_str(&format!(
-                "; {} left by the bound max_clear_entries: approve again, or raise it",
-                count(n, "entry", "entries")
-            )),
-            (n, true) => s.push_str(&format!(
-                "; {n} or more entries left (the bound max_clear_entries, or beyond what a clear reaches): approve again, or raise it"
-            )),
+        if self.left == 0 && !self.more {
+            s.push_str("; nothing is left in it");
+            return s;
+        }
+        let at_least = if self.more { "at least " } else { "" };
+        s.push_str(&format!(
+            "; {at_least}{} left",
+            count(self.left, "entry", "entries")
+        ));
+        if self.continues {
+            s.push_str(&format!(
+                ": the clear goes on in chunks of at most {} entries (max_clear_entries), each journaled as cache.cleared, until it is empty",
+                self.bound
+            ));
+        } else if let Some(why) = &self.stopped {
+            s.push_str(&format!(": {why}"));
         }
         s
     }
@@ -260,6 +343,114 @@ pub fn refusal(cache: &Path, data_dir: Option<&Path>, cwd: Option<&Path>) -> Opt
     None
 }
 
+/// A path a cache must keep away from: a clear must never delete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// What it is, in words (`service bot's working directory`).
+    pub what: String,
+    pub path: PathBuf,
+    /// The cache may not be inside it either (the data directory, another cache).
+    pub nest: bool,
+}
+
+/// The paths the cache artifact `own` of `config` must keep away from, as declared: every
+/// service's working directory, every other declared artifact and heartbeat file, every other
+/// cache (nested caches are refused both ways), the configuration file in use and the data
+/// directory (when known). The shell adds each one resolved (links followed) before a clear.
+pub fn guarded(
+    config: &crate::config::Config,
+    own: usize,
+    config_file: Option<&Path>,
+    data_dir: Option<&Path>,
+) -> Vec<Guarded> {
+    use crate::config::ArtifactKind;
+    let g = |what: String, path: PathBuf, nest: bool| Guarded { what, path, nest };
+    let mut out = Vec::new();
+    for s in &config.services {
+        if !s.cwd.is_empty() {
+            out.push(g(
+                format!("service {}'s working directory", s.name),
+                PathBuf::from(&s.cwd),
+                false,
+            ));
+        }
+        if !s.heartbeat_file.is_empty() {
+            out.push(g(
+                format!("service {}'s heartbeat file", s.name),
+                s.declared_path(&s.heartbeat_file),
+                false,
+            ));
+        }
+    }
+    for (j, a) in config.artifacts.iter().enumerate() {
+        let Some(s) = config.services.iter().find(|s| s.name == a.service) else {
+            continue;
+        };
+        if j == own || a.path.is_empty() {
+            continue;
+        }
+        let cache = a.kind == ArtifactKind::Cache;
+        let what = if cache {
+            format!("service {}'s declared cache", s.name)
+        } else {
+            let kind = match a.kind {
+                ArtifactKind::Dir => "dir",
+                ArtifactKind::Json => "json",
+                ArtifactKind::Jsonl => "jsonl",
+                ArtifactKind::Lock => "lock",
+                ArtifactKind::Heartbeat => "heartbeat",
+                ArtifactKind::Cache => "cache",
+            };
+            format!("service {}'s declared {kind} artifact", s.name)
+        };
+        out.push(g(what, s.declared_path(&a.path), cache));
+    }
+    if let Some(f) = config_file {
+        out.push(g(
+            "the configuration file in use".into(),
+            f.to_owned(),
+            false,
+        ));
+    }
+    if let Some(d) = data_dir {
+        out.push(g("Ballast's data directory".into(), d.to_owned(), true));
+    }
+    out
+}
+
+/// Why the directory `cache` may not be cleared because of a [`Guarded`] path, if it may
+/// not: it is one, holds one, or (for the data directory and another cache) is inside one.
+/// Compared lexically: the shell passes resolved paths (a cache with a link in its path is
+/// refused before).
+pub fn guarded_refusal(cache: &Path, guarded: &[Guarded]) -> Option<String> {
+    let c = lexical(cache);
+    for g in guarded {
+        let p = lexical(&g.path);
+        if p == c {
+            return Some(format!(
+                "it is {} {}: a clear would delete its contents",
+                g.what,
+                g.path.display()
+            ));
+        }
+        if p.starts_with(&c) {
+            return Some(format!(
+                "it holds {} {}: a clear would delete it",
+                g.what,
+                g.path.display()
+            ));
+        }
+        if g.nest && c.starts_with(&p) {
+            return Some(format!(
+                "it is inside {} {}: a cache is never inside another cache or the data directory",
+                g.what,
+                g.path.display()
+            ));
+        }
+    }
+    None
+}
+
 /// Why a cache's declared `path` (as written in the configuration, relative to the service's
 /// working directory) is refused without knowing any directory, if it is: empty, `.`, or
 /// climbing to the working directory or above it with `..`; `/` or a top-level directory.
@@ -301,6 +492,7 @@ mod tests {
             path: path.split('/').map(str::to_owned).collect(),
             kind,
             bytes,
+            nlink: 1,
         }
     }
 
@@ -316,6 +508,7 @@ mod tests {
                 e("b", EntryKind::Dir, 0),
                 e("c", EntryKind::File, 1),
             ],
+            beyond: 0,
             truncated: false,
             unlisted: Vec::new(),
         };
@@ -326,12 +519,22 @@ mod tests {
         let bounded = plan(&listing, 4);
         let shown: Vec<String> = bounded.remove.iter().map(Entry::shown).collect();
         assert_eq!(shown, ["a/x", "a/y", "a", "b/z"]);
-        assert_eq!(bounded.left, 3);
+        assert_eq!((bounded.left, bounded.more), (3, false));
+        // What the walk counted past what it listed is left too, exactly.
+        let counted = Listing {
+            beyond: 900,
+            ..listing.clone()
+        };
+        assert_eq!(
+            (plan(&counted, 4).left, plan(&counted, 4).more),
+            (903, false)
+        );
         // A malformed name is never acted on, nor the directory holding it.
         let bad = Listing {
             entries: vec![e("d/..", EntryKind::File, 0), e("d", EntryKind::Dir, 0)],
+            beyond: 0,
             truncated: true,
-            unlisted: Vec::new(),
+            unlisted: vec!["x: cannot be listed".into()],
         };
         let p = plan(&bad, 100);
         assert!(p.remove.is_empty(), "{p:?}");
@@ -376,11 +579,51 @@ mod tests {
         c.removed(&e("a", EntryKind::File, 7));
         c.removed(&e("l", EntryKind::Symlink, 0));
         c.failed("b: permission denied".into());
+        // A file with another hard link: counted as a file, its bytes not (its data stays).
+        let mut shared = e("h", EntryKind::File, 1000);
+        shared.nlink = 2;
+        c.removed(&shared);
         c.left = 3;
+        c.bound = 3;
+        c.chunk = 1;
+        c.decide_next();
+        assert!(c.continues && c.stopped.is_none());
         assert_eq!(
             c.summary(),
-            "cache /srv/bot/cache of bot cleared by ballast approve: 1 file (7 bytes), 1 link, 0 directories, 0 others removed; 1 entry could not be removed: b: permission denied; 3 entries left by the bound max_clear_entries: approve again, or raise it"
+            "cache /srv/bot/cache of bot cleared by ballast approve: 2 files (7 bytes freed; 1 had another hard link: its data stays, its bytes are not counted), 1 link, 0 directories, 0 others removed; 1 entry could not be removed: b: permission denied; 3 entries left: the clear goes on in chunks of at most 3 entries (max_clear_entries), each journaled as cache.cleared, until it is empty"
         );
+        // The count hit its bound: "at least". A chunk that removed nothing stops the clear;
+        // so does the chunk bound.
+        let mut stuck = Cleared {
+            left: 5,
+            more: true,
+            chunk: 2,
+            ..Cleared::default()
+        };
+        stuck.decide_next();
+        assert!(!stuck.continues);
+        let said = stuck.summary();
+        assert!(
+            said.contains("(chunk 2)")
+                && said.contains("at least 5 entries left: this chunk removed nothing"),
+            "{said}"
+        );
+        let mut long = Cleared {
+            files: 1,
+            left: 5,
+            chunk: MAX_CLEAR_CHUNKS,
+            ..Cleared::default()
+        };
+        long.decide_next();
+        assert!(!long.continues && long.stopped.unwrap().contains("1000 chunks"));
+        let mut done = Cleared {
+            files: 1,
+            chunk: 7,
+            ..Cleared::default()
+        };
+        done.decide_next();
+        assert!(!done.continues && done.stopped.is_none());
+        assert!(done.summary().ends_with("nothing is left in it"));
         for _ in 0..20 {
             c.failed("x".into());
         }

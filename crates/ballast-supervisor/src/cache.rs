@@ -8,9 +8,11 @@
 //! what is left come back counted ([`Cleared`]).
 
 use std::ffi::CStr;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
-use ballast_core::cache::{self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH};
+use ballast_core::cache::{
+    self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH, MAX_LEFT_COUNTED,
+};
 use ballast_core::config::{ArtifactKind, Config};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
@@ -19,55 +21,113 @@ fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-/// Empty the cache `path` (as declared) of `service`, if `config` declares it as a cache
-/// and it is not a refused directory ([`cache::refusal`]: `/`, the data directory and what is
-/// above or in it, the service's working directory and above).
-pub fn clear(data_dir: &Path, config: &Config, service: &str, path: &str, by: &str) -> Cleared {
+/// The cache `path` (as declared) of `service`, verified: declared as a cache by `config`,
+/// its directory opened component by component from `/` without following a symbolic link
+/// in any of them, and neither refused by itself ([`cache::refusal`]) nor near a guarded path
+/// ([`cache::guarded`], each compared as declared and resolved). `Ok(None)`: it does not
+/// exist. The handle is the one a clear walks: nothing is reopened by its path.
+pub fn verify(
+    data_dir: &Path,
+    config: &Config,
+    config_file: Option<&Path>,
+    service: &str,
+    path: &str,
+) -> Result<(PathBuf, Option<OwnedFd>, u32), String> {
+    let declared = config
+        .artifacts
+        .iter()
+        .enumerate()
+        .find(|(_, a)| a.kind == ArtifactKind::Cache && a.service == service && a.path == path);
+    let (Some((own, a)), Some(svc)) =
+        (declared, config.services.iter().find(|s| s.name == service))
+    else {
+        return Err(format!(
+            "the configuration in use declares no cache {path:?} of service {service:?}: Ballast deletes only what is declared"
+        ));
+    };
+    let dir = svc.declared_path(&a.path);
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+    let cwd = (!svc.cwd.is_empty())
+        .then(|| std::path::absolute(&svc.cwd).ok())
+        .flatten();
+    // As declared, then resolved: a data directory or working directory reached through a
+    // link is compared where it really is.
+    for (d, w) in [
+        (data.clone(), cwd.clone()),
+        (resolved(&data), cwd.as_deref().map(resolved)),
+    ] {
+        if let Some(why) = cache::refusal(&dir, Some(&d), w.as_deref()) {
+            return Err(why);
+        }
+    }
+    // Walked as written (`..` included: a link before it is a link in the path too).
+    let written = match Path::new(&a.path) {
+        p if p.is_absolute() || svc.cwd.is_empty() => p.to_owned(),
+        p => Path::new(&svc.cwd).join(p),
+    };
+    let root = open_verified(&std::path::absolute(&written).unwrap_or(written))?;
+    let config_file = config_file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_owned()));
+    let mut guarded = cache::guarded(config, own, config_file.as_deref(), Some(&data));
+    let as_resolved: Vec<cache::Guarded> = guarded
+        .iter()
+        .map(|g| {
+            let abs = std::path::absolute(&g.path).unwrap_or_else(|_| g.path.clone());
+            cache::Guarded {
+                path: resolved(&abs),
+                ..g.clone()
+            }
+        })
+        .collect();
+    guarded.extend(as_resolved);
+    if let Some(why) = cache::guarded_refusal(&dir, &guarded) {
+        return Err(why);
+    }
+    Ok((dir, root, a.max_clear_entries))
+}
+
+/// Empty the cache `path` (as declared) of `service`, once [`verify`] lets it.
+pub fn clear(
+    data_dir: &Path,
+    config: &Config,
+    config_file: Option<&Path>,
+    service: &str,
+    path: &str,
+    by: &str,
+) -> Cleared {
     let mut out = Cleared {
         service: service.to_owned(),
         path: path.to_owned(),
         by: by.to_owned(),
         ..Cleared::default()
     };
-    let declared = config
-        .artifacts
-        .iter()
-        .find(|a| a.kind == ArtifactKind::Cache && a.service == service && a.path == path);
-    let (Some(a), Some(svc)) = (declared, config.services.iter().find(|s| s.name == service))
-    else {
-        out.refused = Some(format!(
-            "the configuration in use declares no cache {path:?} of service {service:?}: Ballast deletes only what is declared"
-        ));
-        return out;
-    };
-    let dir = svc.declared_path(&a.path);
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
-    out.path = dir.display().to_string();
-    let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
-    let cwd = Path::new(&svc.cwd);
-    if let Some(why) = cache::refusal(&dir, Some(&data_dir), Some(cwd).filter(|c| c.is_absolute()))
-    {
-        out.refused = Some(why);
-        return out;
+    if let Some(svc) = config.services.iter().find(|s| s.name == service) {
+        let dir = svc.declared_path(path);
+        out.path = std::path::absolute(&dir)
+            .unwrap_or(dir)
+            .display()
+            .to_string();
     }
-    let root = match rustix::fs::open(&dir, dir_flags(), Mode::empty()) {
-        Ok(fd) => fd,
-        Err(e) => {
-            let why = match e {
-                rustix::io::Errno::NOENT => "it does not exist: nothing to clear".to_owned(),
-                rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
-                    "it is a symbolic link or not a directory: declare the directory itself"
-                        .to_owned()
-                }
-                e => format!("cannot open it: {}", std::io::Error::from(e)),
-            };
+    let (dir, root, max) = match verify(data_dir, config, config_file, service, path) {
+        Ok(v) => v,
+        Err(why) => {
             out.refused = Some(why);
             return out;
         }
     };
-    let max = a.max_clear_entries as usize;
+    out.path = dir.display().to_string();
+    let Some(root) = root else {
+        out.refused = Some("it does not exist: nothing to clear".to_owned());
+        return out;
+    };
+    out.bound = u64::from(max);
+    let max = max as usize;
     let mut listing = Listing::default();
-    walk(&root, &mut Vec::new(), &mut listing, max.saturating_add(1));
+    let bounds = Bounds {
+        list: max,
+        count: MAX_LEFT_COUNTED,
+    };
+    walk(&root, &mut Vec::new(), &mut listing, bounds);
     let plan = cache::plan(&listing, max);
     for e in &plan.remove {
         match remove(&root, e) {
@@ -81,9 +141,76 @@ pub fn clear(data_dir: &Path, config: &Config, service: &str, path: &str, by: &s
     for u in listing.unlisted {
         out.failed(u);
     }
-    out.left = plan.left as u64;
+    out.left = plan.left;
     out.more = plan.more;
     out
+}
+
+/// `path` with every link followed: the longest part that exists resolved, the rest appended
+/// (a declared file that does not exist yet is compared where it would be). Bounded by the
+/// path's components.
+fn resolved(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(mut r) = std::fs::canonicalize(at) {
+            for c in rest.iter().rev() {
+                r.push(c);
+            }
+            return r;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                at = parent;
+            }
+            _ => return path.to_owned(),
+        }
+    }
+}
+
+/// Open the directory `dir` (absolute) from `/`, one component at a time, each with
+/// `O_NOFOLLOW`: a symbolic link in any component is refused, named (so its resolved path
+/// is the one written). `Ok(None)`: a component does not exist.
+fn open_verified(dir: &Path) -> Result<Option<OwnedFd>, String> {
+    let mut fd = rustix::fs::open("/", dir_flags(), Mode::empty())
+        .map_err(|e| format!("cannot open /: {}", std::io::Error::from(e)))?;
+    let mut walked = PathBuf::from("/");
+    for c in dir.components() {
+        let name = match c {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Prefix(_) => return Err(format!("{} is not a Unix path", dir.display())),
+            Component::ParentDir => std::ffi::OsStr::new(".."),
+            Component::Normal(n) => n,
+        };
+        walked.push(name);
+        fd = match rustix::fs::openat(&fd, name, dir_flags(), Mode::empty()) {
+            Ok(next) => next,
+            Err(rustix::io::Errno::NOENT) => return Ok(None),
+            Err(e @ (rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR)) => {
+                let st = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW);
+                let link =
+                    st.is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
+                if !link {
+                    let e = std::io::Error::from(e);
+                    return Err(format!("{} is not a directory: {e}", walked.display()));
+                }
+                let to = rustix::fs::readlinkat(&fd, name, Vec::new())
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| "?".into());
+                return Err(format!(
+                    "{} in its path is a symbolic link (to {to}): a cache's path has no link in any component, so what is cleared is what the configuration says; declare the directory it resolves to ({})",
+                    walked.display(),
+                    resolved(dir).display()
+                ));
+            }
+            Err(e) => {
+                let e = std::io::Error::from(e);
+                return Err(format!("cannot open {}: {e}", walked.display()));
+            }
+        };
+    }
+    Ok(Some(fd))
 }
 
 fn name_of(n: &CStr) -> Option<String> {
@@ -101,20 +228,45 @@ fn shown(prefix: &[String], name: &str) -> String {
     p
 }
 
-/// What `name` in `dir` is, as `lstat` sees it, and a file's size.
-fn kind_of(dir: &OwnedFd, name: &str) -> Option<(EntryKind, u64)> {
+/// What `name` in `dir` is, as `lstat` sees it, a file's size and its hard links.
+fn kind_of(dir: &OwnedFd, name: &str) -> Option<(EntryKind, u64, u64)> {
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    // `nlink_t` is u32 on some targets (aarch64), u64 on others.
+    #[allow(clippy::useless_conversion)]
+    let nlink = u64::from(st.st_nlink);
     Some(match FileType::from_raw_mode(st.st_mode) {
-        FileType::RegularFile => (EntryKind::File, u64::try_from(st.st_size).unwrap_or(0)),
-        FileType::Directory => (EntryKind::Dir, 0),
-        FileType::Symlink => (EntryKind::Symlink, 0),
-        _ => (EntryKind::Other, 0),
+        FileType::RegularFile => (
+            EntryKind::File,
+            u64::try_from(st.st_size).unwrap_or(0),
+            nlink,
+        ),
+        FileType::Directory => (EntryKind::Dir, 0, nlink),
+        FileType::Symlink => (EntryKind::Symlink, 0, nlink),
+        _ => (EntryKind::Other, 0, nlink),
     })
 }
 
-/// List `dir` (at `prefix` below the cache) in post-order into `listing`, at most `limit`
-/// entries. True when everything under it was listed (its directory entry may then follow).
-fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: usize) -> bool {
+/// The walk's bounds: entries it lists (`max_clear_entries`), and how many more it counts.
+#[derive(Clone, Copy)]
+struct Bounds {
+    list: usize,
+    count: u64,
+}
+
+impl Bounds {
+    /// Whether the count is full: the walk stops (what is left is then "at least").
+    fn full(&self, listing: &mut Listing) -> bool {
+        if listing.beyond >= self.count {
+            listing.truncated = true;
+        }
+        listing.truncated
+    }
+}
+
+/// List `dir` (at `prefix` below the cache) in post-order into `listing`, at most
+/// `bounds.list` entries, counting the rest. True when everything under it was listed (its
+/// directory entry may then follow).
+fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: Bounds) -> bool {
     let entries = match Dir::read_from(dir) {
         Ok(d) => d,
         Err(e) => {
@@ -132,13 +284,17 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: u
     };
     let mut complete = true;
     for entry in entries {
-        if listing.entries.len() >= limit {
-            listing.truncated = true;
+        if bounds.full(listing) {
             return false;
         }
-        let Ok(entry) = entry else {
-            complete = false;
-            continue;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let at = shown(prefix, "?");
+                let e = std::io::Error::from(e);
+                listing.unlisted.push(format!("{at}: cannot be read: {e}"));
+                return false;
+            }
         };
         let Some(name) = name_of(entry.file_name()) else {
             if entry.file_name().to_str().is_err() {
@@ -150,24 +306,36 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, limit: u
             }
             continue;
         };
-        let Some((kind, bytes)) = kind_of(dir, &name) else {
+        // Past the bound, what is not a directory is only counted: its type from the listing
+        // itself when the file system says it (no `lstat` per entry on the loop).
+        let known = entry.file_type();
+        if listing.entries.len() >= bounds.list
+            && known != FileType::Directory
+            && known != FileType::Unknown
+        {
+            listing.beyond += 1;
+            complete = false;
+            continue;
+        }
+        let Some((kind, bytes, nlink)) = kind_of(dir, &name) else {
             complete = false;
             continue;
         };
-        if kind == EntryKind::Dir && !walk_into(dir, name.clone(), prefix, listing, limit) {
-            if listing.truncated {
-                return false;
-            }
+        let whole = kind != EntryKind::Dir || walk_into(dir, name.clone(), prefix, listing, bounds);
+        if !whole || listing.entries.len() >= bounds.list {
+            // It stays: counted (a directory with anything left in it, or past the bound).
+            listing.beyond += 1;
             complete = false;
             continue;
         }
-        if listing.entries.len() >= limit {
-            listing.truncated = true;
-            return false;
-        }
         let mut path = prefix.clone();
         path.push(name);
-        listing.entries.push(Entry { path, kind, bytes });
+        listing.entries.push(Entry {
+            path,
+            kind,
+            bytes,
+            nlink,
+        });
     }
     complete
 }
@@ -179,7 +347,7 @@ fn walk_into(
     name: String,
     prefix: &mut Vec<String>,
     listing: &mut Listing,
-    limit: usize,
+    bounds: Bounds,
 ) -> bool {
     if prefix.len() + 1 >= MAX_CLEAR_DEPTH {
         let at = shown(prefix, &name);
@@ -188,11 +356,19 @@ fn walk_into(
             .push(format!("{at}: deeper than {MAX_CLEAR_DEPTH} levels, left"));
         return false;
     }
-    let Ok(sub) = rustix::fs::openat(dir, name.as_str(), dir_flags(), Mode::empty()) else {
-        return false;
+    let sub = match rustix::fs::openat(dir, name.as_str(), dir_flags(), Mode::empty()) {
+        Ok(sub) => sub,
+        Err(e) => {
+            let at = shown(prefix, &name);
+            let e = std::io::Error::from(e);
+            listing
+                .unlisted
+                .push(format!("{at}: cannot be opened: {e}"));
+            return false;
+        }
     };
     prefix.push(name);
-    let whole = walk(&sub, prefix, listing, limit);
+    let whole = walk(&sub, prefix, listing, bounds);
     prefix.pop();
     whole
 }
@@ -256,7 +432,14 @@ mod tests {
             deep = deep.join(i.to_string());
         }
         std::fs::create_dir_all(&deep).unwrap();
-        let c = clear(&data, &config(&cwd, "cache", ""), "bot", "cache", "test");
+        let c = clear(
+            &data,
+            &config(&cwd, "cache", ""),
+            None,
+            "bot",
+            "cache",
+            "test",
+        );
         assert_eq!(c.refused, None);
         assert_eq!((c.files, c.bytes, c.links, c.dirs), (1, 4, 1, 3), "{c:?}");
         assert!(c.more && c.failed_count == 1, "{c:?}");
@@ -279,20 +462,177 @@ mod tests {
         let data = tmp.path().join("data");
         let cfg = config(&cwd, "cache", "");
         // Not declared as a cache: nothing.
-        let c = clear(&data, &cfg, "bot", "real", "test");
+        let c = clear(&data, &cfg, None, "bot", "real", "test");
         assert!(c.refused.unwrap().contains("declares no cache"));
         // The declared directory is a link: not followed.
-        let c = clear(&data, &cfg, "bot", "cache", "test");
+        let c = clear(&data, &cfg, None, "bot", "cache", "test");
         assert!(c.refused.unwrap().contains("symbolic link"), "refused");
         assert!(cwd.join("real/f").exists());
         // The data directory inside the cache (known only at run time): refused.
         let cfg = config(&cwd, "real", "");
-        let c = clear(&cwd.join("real/data"), &cfg, "bot", "real", "test");
+        let c = clear(&cwd.join("real/data"), &cfg, None, "bot", "real", "test");
         assert!(c.refused.unwrap().contains("data directory"));
         assert!(cwd.join("real/f").exists());
         // Missing: nothing to clear, said so.
         std::fs::remove_dir_all(cwd.join("real")).unwrap();
-        let c = clear(&data, &cfg, "bot", "real", "test");
+        let c = clear(&data, &cfg, None, "bot", "real", "test");
         assert!(c.refused.unwrap().contains("does not exist"));
+    }
+
+    fn two(tmp: &Path, bot_extra: &str, bot2_cache: &str, extra: &str) -> Config {
+        let text = format!(
+            "[[services]]\nname = \"bot\"\ncommand = \"x\"\n{bot_extra}[[services]]\nname = \"bot2\"\ncommand = \"x\"\ncwd = \"{0}/f\"\n[[artifacts]]\nservice = \"bot2\"\nkind = \"cache\"\npath = \"{bot2_cache}\"\n{extra}",
+            tmp.display()
+        );
+        load(
+            Some(Source {
+                path: "ballast.toml",
+                text: &text,
+            }),
+            &[],
+        )
+        .unwrap()
+    }
+
+    fn files(dir: &Path, n: usize) {
+        std::fs::create_dir_all(dir).unwrap();
+        for i in 0..n {
+            std::fs::write(dir.join(format!("f{i}")), b"x").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_link_in_any_component_of_the_path_is_refused_and_the_data_directory_is_compared_resolved()
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        // A link in a parent component: bot/plink -> d, cache "plink/data" is d/data.
+        files(&d.join("data/journal"), 3);
+        std::fs::create_dir_all(d.join("bot")).unwrap();
+        std::os::unix::fs::symlink(d, d.join("bot/plink")).unwrap();
+        let cfg = config(&d.join("bot"), "plink/data", "");
+        let c = clear(&d.join("data"), &cfg, None, "bot", "plink/data", "test");
+        let why = c.refused.expect("refused");
+        assert!(
+            why.contains("bot/plink in its path is a symbolic link"),
+            "{why}"
+        );
+        assert_eq!(
+            std::fs::read_dir(d.join("data/journal")).unwrap().count(),
+            3
+        );
+        // A link in a component of a cache that is not the data directory: refused too.
+        files(&d.join("real"), 2);
+        std::os::unix::fs::symlink(d.join("real"), d.join("bot/alias")).unwrap();
+        let cfg = config(&d.join("bot"), "alias/sub/..", "");
+        let c = clear(&d.join("data"), &cfg, None, "bot", "alias/sub/..", "test");
+        assert!(c.refused.is_some(), "{c:?}");
+        // A link before a "..": the kernel would go through it, so it is a link in the path
+        // too (written "plink/../x", lexically bot/x).
+        files(&d.join("bot/x"), 1);
+        let cfg = config(&d.join("bot"), "plink/../x", "");
+        let c = clear(&d.join("data"), &cfg, None, "bot", "plink/../x", "test");
+        let why = c.refused.expect("refused");
+        assert!(
+            why.contains("plink in its path is a symbolic link"),
+            "{why}"
+        );
+        assert!(d.join("bot/x/f0").exists());
+        // A data directory reached through a link: d/dlink -> bot/cache/data, cache "cache".
+        files(&d.join("bot/cache/data/journal"), 2);
+        std::os::unix::fs::symlink(d.join("bot/cache/data"), d.join("dlink")).unwrap();
+        let cfg = config(&d.join("bot"), "cache", "");
+        let c = clear(&d.join("dlink"), &cfg, None, "bot", "cache", "test");
+        let why = c.refused.expect("refused");
+        assert!(why.contains("data directory"), "{why}");
+        assert_eq!(
+            std::fs::read_dir(d.join("bot/cache/data/journal"))
+                .unwrap()
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_cache_never_holds_another_services_directory_a_declared_file_another_cache_or_the_config()
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        files(&d.join("bot"), 2);
+        files(&d.join("f/c"), 2);
+        let data = d.join("data");
+        // bot2's cache "bot" is bot's working directory, declared through a link (blink ->
+        // f/bot), so only the resolved paths show it.
+        files(&d.join("f/bot"), 2);
+        std::os::unix::fs::symlink(d.join("f/bot"), d.join("blink")).unwrap();
+        let bot_cwd = format!("cwd = \"{}/blink\"\n", d.display());
+        let cfg = two(d, &bot_cwd, "bot", "");
+        let c = clear(&data, &cfg, None, "bot2", "bot", "test");
+        let why = c.refused.expect("refused");
+        assert!(
+            why.contains("it is service bot's working directory"),
+            "{why}"
+        );
+        assert_eq!(std::fs::read_dir(d.join("f/bot")).unwrap().count(), 2);
+        // A json artifact declared through an alias link that lands inside the cache.
+        std::os::unix::fs::symlink(d.join("f/c"), d.join("bot/alias")).unwrap();
+        let json = format!(
+            "[[artifacts]]\nservice = \"bot\"\nkind = \"json\"\npath = \"{}/bot/alias/f0\"\n",
+            d.display()
+        );
+        let cwd = format!("cwd = \"{}/bot\"\n", d.display());
+        let cfg = two(d, &cwd, "c", &json);
+        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let why = c.refused.expect("refused");
+        assert!(why.contains("declared json artifact"), "{why}");
+        assert!(d.join("f/c/f0").exists());
+        // The configuration file in use, inside the cache.
+        let cfg = two(d, "", "c", "");
+        let toml = d.join("f/c/ballast.toml");
+        std::fs::write(&toml, b"x").unwrap();
+        let c = clear(&data, &cfg, Some(&toml), "bot2", "c", "test");
+        let why = c.refused.expect("refused");
+        assert!(why.contains("the configuration file in use"), "{why}");
+        assert!(toml.exists());
+        // Another service's cache inside it, reached through a link in bot's cwd.
+        std::os::unix::fs::symlink(d.join("f"), d.join("bot/flink")).unwrap();
+        let inner =
+            "[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"flink/c/inner\"\n";
+        let cfg = two(d, &cwd, "c", inner);
+        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let why = c.refused.expect("refused");
+        assert!(why.contains("declared cache"), "{why}");
+        // Without them: cleared.
+        let cfg = two(d, "", "c", "");
+        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        assert_eq!((c.refused, c.files), (None, 3), "f0, f1, ballast.toml");
+    }
+
+    #[test]
+    fn what_is_left_is_counted_exactly_and_a_hard_links_bytes_are_not_counted_as_freed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = tmp.path().join("bot");
+        let cache = cwd.join("cache");
+        files(&cache.join("sub"), 600);
+        files(&cache, 400);
+        std::fs::hard_link(cache.join("f0"), tmp.path().join("other-name")).unwrap();
+        let cfg = config(&cwd, "cache", "max_clear_entries = 100\n");
+        let c = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        assert_eq!(c.refused, None);
+        assert_eq!(c.progress(), 100);
+        // 1000 files and the directory sub, less the 100 removed: exactly 901, not "1 or more".
+        assert_eq!((c.left, c.more, c.bound), (901, false, 100), "{c:?}");
+        // The rest in one more clear: 1000 files in all, f0 among them with another name.
+        let cfg = config(&cwd, "cache", "");
+        let rest = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        assert_eq!((rest.left, rest.more), (0, false));
+        assert_eq!(c.files + rest.files, 1000);
+        assert_eq!(c.shared + rest.shared, 1, "f0 had another name");
+        assert_eq!(
+            c.bytes + rest.bytes,
+            999,
+            "one byte per file with no other name"
+        );
+        assert_eq!(std::fs::read(tmp.path().join("other-name")).unwrap(), b"x");
     }
 }

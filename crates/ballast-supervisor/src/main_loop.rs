@@ -177,6 +177,8 @@ impl Shell {
                     let cleared = crate::cache::clear(
                         &self.data_dir,
                         &self.heal.config,
+                        // The file itself (config_file is its description).
+                        self.heal.reloader.as_ref().and_then(|r| r.file.as_deref()),
                         &service,
                         &path,
                         &by,

@@ -26,6 +26,10 @@ struct Sim {
     clears: Vec<(String, String, String)>,
     events: Vec<OpsEvent>,
     replies: Vec<Result<View, String>>,
+    /// The simulated cache: files in it and how many one clear removes at most (None: each
+    /// clear removes two and leaves nothing); `stuck`: none can be removed.
+    dir: Option<(u64, u64)>,
+    stuck: bool,
 }
 
 impl Sim {
@@ -71,6 +75,8 @@ impl Sim {
             clears: Vec::new(),
             events: Vec::new(),
             replies: Vec::new(),
+            dir: None,
+            stuck: false,
         }
     }
 
@@ -102,12 +108,23 @@ impl Sim {
                 } => {
                     self.clears
                         .push((service.clone(), path.clone(), by.clone()));
+                    let (files, left, bound) = match &mut self.dir {
+                        None => (2, 0, 10_000),
+                        Some((n, bound)) => {
+                            let removed = if self.stuck { 0 } else { (*n).min(*bound) };
+                            *n -= removed;
+                            (removed, *n, *bound)
+                        }
+                    };
                     let cleared = Box::new(Cleared {
                         service,
                         path: format!("/srv/bot/{path}"),
                         by,
-                        files: 2,
-                        bytes: 10,
+                        files,
+                        bytes: files * 5,
+                        left,
+                        bound,
+                        failed_count: u64::from(self.stuck),
                         ..Cleared::default()
                     });
                     self.core.handle(now, Input::CacheCleared { id, cleared });
@@ -167,7 +184,7 @@ fn an_approved_clear_is_answered_with_what_the_shell_removed_and_journaled() {
         panic!("{answer:?}")
     };
     assert!(
-        said.starts_with(&format!("{ID} approved: cache /srv/bot/cache of bot cleared by ballast approve ({ID}): 2 files (10 bytes)")),
+        said.starts_with(&format!("{ID} approved: cache /srv/bot/cache of bot cleared by ballast approve ({ID}): 2 files (10 bytes freed)")),
         "{said}"
     );
     assert_eq!(
@@ -223,4 +240,80 @@ fn an_auto_clear_cache_is_cleared_once_while_its_issue_lasts_and_again_when_it_r
     sim.cycle(Status::Degraded);
     assert_eq!(sim.clears.len(), 2, "the issue came back");
     assert_eq!(sim.journaled("cache.cleared"), 2);
+}
+
+/// A wake-up of the loop with nothing else to do.
+fn tick(sim: &mut Sim) {
+    sim.input(Input::Tick {
+        heartbeats: Vec::new(),
+    });
+}
+
+#[test]
+fn an_approved_clear_goes_on_in_bounded_chunks_one_per_wake_up_until_the_cache_is_empty() {
+    let mut sim = Sim::new("max_clear_entries = 10\n");
+    sim.dir = Some((45, 10));
+    sim.cycle(Status::Degraded);
+    let View::Done(said) = sim.approve(ID).unwrap() else {
+        panic!("not done")
+    };
+    // Answered after the first chunk, saying it goes on.
+    assert_eq!(sim.clears.len(), 1);
+    assert!(
+        said.contains("10 files (50 bytes freed)")
+            && said.contains("35 entries left: the clear goes on in chunks of at most 10 entries"),
+        "{said}"
+    );
+    // The next chunk is due at once, and asked for at the next wake-up only (the loop handles
+    // what else came first).
+    let now = sim.now().at;
+    assert_eq!(sim.core.next_wakeup(now), Some(now));
+    for want in 2..=5 {
+        tick(&mut sim);
+        assert_eq!(sim.clears.len(), want);
+    }
+    assert_eq!(sim.dir, Some((0, 10)));
+    tick(&mut sim);
+    assert_eq!(sim.clears.len(), 5, "empty: it ends");
+    let chunks: Vec<(u64, u64, bool)> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind() == "cache.cleared")
+        .map(|e| {
+            let (_, b) = e.record();
+            (
+                b["chunk"].as_u64().unwrap(),
+                b["left"].as_u64().unwrap(),
+                b["continues"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chunks,
+        [
+            (1, 35, true),
+            (2, 25, true),
+            (3, 15, true),
+            (4, 5, true),
+            (5, 0, false)
+        ]
+    );
+    assert!(sim.replies.is_empty(), "one answer, after the first chunk");
+}
+
+#[test]
+fn a_chunk_that_removes_nothing_stops_the_clear_and_says_why() {
+    let mut sim = Sim::new("max_clear_entries = 10\n");
+    sim.dir = Some((45, 10));
+    sim.stuck = true;
+    sim.cycle(Status::Degraded);
+    let View::Done(said) = sim.approve(ID).unwrap() else {
+        panic!("not done")
+    };
+    assert!(
+        said.contains("45 entries left: this chunk removed nothing, so the clear stops"),
+        "{said}"
+    );
+    tick(&mut sim);
+    assert_eq!(sim.clears.len(), 1, "no further chunk");
 }

@@ -151,7 +151,7 @@ fn a_low_disk_advises_clear_cache_which_waits_for_approval_and_removes_only_the_
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         said.contains(
-            "2 files (8 bytes), 2 links, 1 directory, 0 others removed; nothing is left in it"
+            "2 files (8 bytes freed), 2 links, 1 directory, 0 others removed; nothing is left in it"
         ),
         "{said}"
     );
@@ -194,7 +194,7 @@ fn a_low_disk_advises_clear_cache_which_waits_for_approval_and_removes_only_the_
 }
 
 #[test]
-fn an_auto_clear_cache_is_cleared_without_approval_within_its_bound() {
+fn an_auto_clear_cache_is_cleared_without_approval_in_bounded_chunks() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let cache = dir.join("cache");
@@ -210,25 +210,43 @@ fn an_auto_clear_cache_is_cleared_without_approval_within_its_bound() {
             "auto_clear = true\nmax_clear_entries = 3\n",
         ),
     );
-    let records = journaled(&sup, dir);
-    let body = &records[0];
-    let body = if body["body"].is_object() {
-        &body["body"]
-    } else {
-        body
-    };
-    assert_eq!(body["files"].as_u64(), Some(3), "{body}");
-    // The walk stops one past the bound: at least one left, and more may be, said so.
-    assert_eq!(
-        (body["left"].as_u64(), body["more"].as_bool()),
-        (Some(1), Some(true)),
-        "{body}"
+    // In chunks of at most 3, one per wake-up of the loop, each journaled: 3 removed and 2
+    // left (counted exactly), then the 2.
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let c = cleared(&sup);
+            if c.len() < 2 { Err(()) } else { Ok(c) }
+        },
+        |()| "fewer than two cache.cleared records".into(),
     );
+    let chunks: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let b = body(r);
+            (
+                b["chunk"].as_u64(),
+                b["files"].as_u64(),
+                b["left"].as_u64(),
+                b["more"].as_bool(),
+                b["continues"].as_bool(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chunks,
+        [
+            (Some(1), Some(3), Some(2), Some(false), Some(true)),
+            (Some(2), Some(2), Some(0), Some(false), Some(false))
+        ],
+        "{records:?}"
+    );
+    let body = body(&records[0]);
     assert!(
         body["by"].as_str().unwrap().starts_with("auto_clear"),
         "{body}"
     );
-    assert_eq!(entries(&cache).len(), 2, "the bound left two");
+    assert!(entries(&cache).is_empty(), "the clear went on until empty");
     let h = wait_health(&sup, "the automatic recommendation", |h| {
         recommendation(h, DISK_CLEAR).is_some()
     });
@@ -242,7 +260,7 @@ fn an_auto_clear_cache_is_cleared_without_approval_within_its_bound() {
         at = next["at"].clone();
     }
     let more = cleared(&sup);
-    assert_eq!(more.len(), 1, "{more:?}");
+    assert_eq!(more.len(), 2, "{more:?}");
     sup.stop();
 }
 
@@ -315,5 +333,235 @@ fn an_owner_restarting_again_and_again_inside_its_window_is_advised_to_clear_its
         "advised after {failures:?} failure(s) in the window: {h:#}"
     );
     assert_eq!(recommendation(&h, id).unwrap()["state"], "PENDING");
+    sup.stop();
+}
+
+#[test]
+fn a_link_in_a_parent_component_of_the_cache_path_is_refused_by_check_and_by_the_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // bot/plink -> the test directory: "plink/data" of bot is the data directory.
+    std::fs::create_dir_all(dir.join("bot")).unwrap();
+    std::os::unix::fs::symlink(dir, dir.join("bot/plink")).unwrap();
+    let text = format!(
+        "[engine]\nenabled = false\n[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\n{LOW_DISK}\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sleep\"\nargs = [\"1000\"]\ncwd = \"{}\"\n[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"plink/data\"\n",
+        dir.join("bot").display()
+    );
+    let cfg = dir.join("ballast.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let out = common::ballast()
+        .arg("check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("{}:", cfg.display()))
+            && err.contains("plink in its path is a symbolic link"),
+        "{err}"
+    );
+    let sup = Sup::start(dir, &text);
+    let id = "resources/disk_free/clear_cache/cache:bot:plink/data";
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, id).is_some()
+    });
+    let out = sup.cli(&["approve", id]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("plink in its path is a symbolic link"),
+        "{said}"
+    );
+    // The data directory is whole: its journal and state are there, and the supervisor
+    // answers.
+    assert!(dir.join("data/journal").is_dir());
+    assert!(dir.join("data/state").is_dir());
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let r: Vec<Value> = ops(&sup)
+                .into_iter()
+                .filter(|r| kind(r) == "cache.clear_refused")
+                .collect();
+            if r.is_empty() { Err(()) } else { Ok(r) }
+        },
+        |()| "no cache.clear_refused record".into(),
+    );
+    assert!(cleared(&sup).is_empty(), "nothing cleared");
+    assert!(
+        body(&records[0])["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("symbolic link")),
+        "{records:?}"
+    );
+    assert!(sup.status().is_some());
+    sup.stop();
+}
+
+#[test]
+fn an_approved_clear_over_its_bound_goes_on_in_chunks_until_the_cache_is_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    for i in 0..50 {
+        std::fs::write(cache.join(format!("f{i}")), b"xx").unwrap();
+    }
+    // One of them has another name outside: its data stays, its bytes are not counted.
+    std::fs::hard_link(cache.join("f0"), dir.join("keep-f0")).unwrap();
+    let sup = Sup::start(
+        dir,
+        &config(dir, &running_bot(dir), "max_clear_entries = 10\n"),
+    );
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    common::process::assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("10 files (")
+            && said.contains("40 entries left: the clear goes on in chunks of at most 10 entries"),
+        "{said}"
+    );
+    let records = common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let c = cleared(&sup);
+            if c.len() < 5 { Err(()) } else { Ok(c) }
+        },
+        |()| "fewer than five cache.cleared records".into(),
+    );
+    assert!(entries(&cache).is_empty(), "all 50 removed");
+    let sum = |k: &str| {
+        records
+            .iter()
+            .map(|r| body(r)[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!((sum("files"), sum("shared"), sum("bytes")), (50, 1, 98));
+    let lefts: Vec<_> = records.iter().map(|r| body(r)["left"].as_u64()).collect();
+    assert_eq!(lefts, [Some(40), Some(30), Some(20), Some(10), Some(0)]);
+    assert_eq!(std::fs::read(dir.join("keep-f0")).unwrap(), b"xx");
+    // A second approval is not needed, and not possible: it is decided.
+    let again = sup.cli(&["approve", DISK_CLEAR]);
+    assert!(!again.status.success());
+    let log = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        log.contains("the clear ended after 5 chunks: 50 entries removed, 98 bytes freed in all"),
+        "{log}"
+    );
+    sup.stop();
+}
+
+#[test]
+fn the_running_supervisors_configuration_file_inside_a_cache_is_never_cleared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("junk"), b"x").unwrap();
+    // The supervisor runs with cache/ballast.toml (written after the check: `ballast check`
+    // of it refuses it too).
+    let cfg = cache.join("ballast.toml");
+    let text = config(dir, &running_bot(dir), "");
+    std::fs::write(&cfg, &text).unwrap();
+    let out = common::ballast()
+        .arg("check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("the configuration file in use"), "{err}");
+    let child = common::ballast()
+        .args(["run", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(dir.join("supervisor.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: dir.to_owned(),
+    };
+    sup.wait_for("the control socket", |_| true);
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "it holds the configuration file in use {}: a clear would delete it",
+            cfg.display()
+        )),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+    assert!(cache.join("junk").exists(), "nothing was cleared");
+    sup.stop();
+}
+
+#[test]
+fn a_data_directory_reached_through_a_link_inside_a_cache_is_never_cleared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    // The data directory is d/data -> bot/cache/data: inside bot's cache, seen resolved only.
+    let bot = root.join("bot");
+    std::fs::create_dir_all(bot.join("cache/data")).unwrap();
+    std::fs::write(bot.join("cache/junk"), b"x").unwrap();
+    let d = root.join("d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::os::unix::fs::symlink(bot.join("cache/data"), d.join("data")).unwrap();
+    let cfg = d.join("ballast.toml");
+    std::fs::write(&cfg, config(root, &running_bot(&bot), "")).unwrap();
+    let child = common::ballast()
+        .args(["run", "--data-dir"])
+        .arg(d.join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(d.join("supervisor.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: d.clone(),
+    };
+    sup.wait_for("the control socket", |_| true);
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some()
+    });
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "it is Ballast's data directory {} or a directory above it",
+            bot.join("cache/data").display()
+        )),
+        "{said}"
+    );
+    assert!(bot.join("cache/junk").exists(), "nothing was cleared");
+    assert!(
+        bot.join("cache/data/journal").is_dir(),
+        "the data directory is whole"
+    );
+    assert!(sup.status().is_some());
     sup.stop();
 }

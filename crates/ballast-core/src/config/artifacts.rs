@@ -2,8 +2,11 @@
 //! (SPEC §4, declared artifacts). Checked key by key like `[[services]]`, then: the service
 //! is declared, the path is set, a json default is an object holding every required key, a
 //! heartbeat has a max age, a cache is a directory of its own (never the service's working
-//! directory or above it, `/`, the data directory or anything above or inside it) with no
-//! other declared artifact inside it, and only a cache has `auto_clear` / `max_clear_entries`.
+//! directory or above it, `/`, the data directory or anything above or inside it) that is
+//! not and holds no service's cwd, declared artifact, heartbeat file or other cache (nor is
+//! inside another cache) as declared — the supervisor compares them resolved, and `ballast
+//! check` where the filesystem can be read — and only a cache has `auto_clear` /
+//! `max_clear_entries`.
 
 use super::error::{ConfigError, Origin};
 use super::model::{ArtifactKind, Config};
@@ -124,32 +127,13 @@ fn cache_problems(config: &Config, i: usize) -> Vec<(&'static str, String)> {
             out.push(("path", why));
         }
     }
-    let declared = config
-        .artifacts
-        .iter()
-        .enumerate()
-        .filter(|(j, o)| *j != i && o.kind != ArtifactKind::Cache)
-        .filter_map(|(_, o)| {
-            let s = config.services.iter().find(|s| s.name == o.service)?;
-            Some(s.declared_path(&o.path))
-        })
-        .chain(
-            config
-                .services
-                .iter()
-                .filter(|s| !s.heartbeat_file.is_empty())
-                .map(|s| s.declared_path(&s.heartbeat_file)),
-        );
-    for p in declared {
-        if p.starts_with(&dir) && p != dir {
-            out.push((
-                "path",
-                format!(
-                    "{} is declared too and is inside this cache: a clear would delete it",
-                    p.display()
-                ),
-            ));
-        }
+    // Every other service's cwd, declared file, heartbeat and cache (nested caches refused),
+    // as declared; the supervisor compares them resolved again before every clear, and
+    // `ballast check` resolves them where the filesystem can be read.
+    let data = data.is_absolute().then_some(data);
+    let guarded = crate::cache::guarded(config, i, None, data);
+    if let Some(why) = crate::cache::guarded_refusal(&dir, &guarded) {
+        out.push(("path", why));
     }
     out
 }
@@ -202,12 +186,53 @@ mod tests {
                 "inside Ballast's data directory",
             ),
             ("/srv/bot/../ballast-data", "Ballast's data directory"),
-            ("cache", "is declared too and is inside this cache"),
+            (
+                "cache",
+                "it holds service bot's heartbeat file /srv/bot/cache/hb",
+            ),
         ] {
             let text = file(&cache(path, "")).unwrap_err().to_string();
             assert!(text.contains(want), "{path}: {want}: {text}");
             assert!(text.contains("ballast.toml:"), "{text}");
         }
+        // Another service's working directory, another declared file, another cache (nested
+        // both ways): each refused, naming which path and why.
+        let two = |cache: &str, more: &str| {
+            format!(
+                "{BASE}[[services]]\nname = \"bot2\"\ncommand = \"x\"\ncwd = \"/srv/f\"\n[[artifacts]]\nservice = \"bot2\"\nkind = \"cache\"\npath = \"{cache}\"\n{more}"
+            )
+        };
+        for (cache, more, want) in [
+            (
+                "/srv/bot",
+                "",
+                "it is service bot's working directory /srv/bot",
+            ),
+            ("/srv/f/../bot/x/..", "", "service bot's working directory"),
+            (
+                "c",
+                "[[artifacts]]\nservice = \"bot\"\nkind = \"json\"\npath = \"/srv/f/c/state.json\"\n",
+                "it holds service bot's declared json artifact /srv/f/c/state.json",
+            ),
+            (
+                "c",
+                "[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"/srv/f/c/inner\"\n",
+                "it holds service bot's declared cache /srv/f/c/inner",
+            ),
+            (
+                "c/inner",
+                "[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"/srv/f/c\"\n",
+                "it is inside service bot's declared cache /srv/f/c",
+            ),
+        ] {
+            let text = file(&two(cache, more)).unwrap_err().to_string();
+            assert!(text.contains(want), "{cache}: {want}: {text}");
+            assert!(
+                text.contains("ballast.toml:"),
+                "at its file:line:col: {text}"
+            );
+        }
+        assert!(file(&two("c", "")).is_ok(), "a cache of its own is fine");
         let text = file(&format!(
             "{BASE}[[artifacts]]\nservice = \"bot\"\nkind = \"dir\"\npath = \"d\"\nauto_clear = true\n"
         ))

@@ -694,7 +694,7 @@ pub const ARTIFACT_KEYS: &[KeySpec] = &[
         "kind",
         Kind::Choice(&["dir", "json", "jsonl", "lock", "heartbeat", "cache"]),
         "\"dir\"",
-        "dir: must exist; json: must parse, with required_keys (malformed: a copy to quarantine, what parses salvaged, missing keys from default); jsonl: corrupt lines to quarantine with their line numbers, valid ones kept in order; lock: a pid file, stale when its owner is dead and it is older than 5 min; heartbeat: older than max_age_secs restarts the service; cache: a directory whose contents are disposable — `clear_cache` (recommended when the disk is low or the service fails repeatedly) removes what is in it, never the directory itself nor what a symbolic link in it points to; it may not be /, a top-level directory, the data directory, above or inside it, nor the service's cwd or above it.",
+        "dir: must exist; json: must parse, with required_keys (malformed: a copy to quarantine, what parses salvaged, missing keys from default); jsonl: corrupt lines to quarantine with their line numbers, valid ones kept in order; lock: a pid file, stale when its owner is dead and it is older than 5 min; heartbeat: older than max_age_secs restarts the service; cache: a directory whose contents are disposable — `clear_cache` (recommended when the disk is low or the service fails repeatedly) removes what is in it, never the directory itself nor what a symbolic link in it points to; it may not be /, a top-level directory, the data directory, above or inside it, nor the service's cwd or above it, nor be or hold any service's cwd, a declared artifact or heartbeat file, another cache (nor be inside one) or the configuration file; no component of its path may be a symbolic link (`ballast check` and every clear compare resolved paths).",
     ),
     artifact_key(
         "path",
@@ -736,6 +736,6 @@ pub const ARTIFACT_KEYS: &[KeySpec] = &[
             max: 100_000,
         },
         "10000",
-        "cache: entries (files, links, directories) one clear removes at most (the supervisor's loop does it, so it is bounded); what is left is said, and a second approval goes on.",
+        "cache: entries (files, links, directories) one chunk of a clear removes at most (the supervisor's loop does it, one chunk per wake-up, so nothing waits long); an approved or automatic clear goes on chunk after chunk, each journaled as cache.cleared with its counts, until the directory is empty or a chunk removes nothing (at most 1000 chunks).",
     ),
 ];

@@ -95,7 +95,7 @@ pub fn recommend_clear(
                 target: c.target(),
                 priority,
                 expected: format!(
-                    "everything in {}'s cache {} is removed (files, links, directories; never the directory itself nor what a link points to; at most {} entries, the rest is said) and counted: {why}",
+                    "everything in {}'s cache {} is removed (files, links, directories; never the directory itself nor what a link points to; in chunks of at most {} entries, one per wake-up of the supervisor, until it is empty; each chunk journaled) and counted: {why}",
                     c.service, c.path, c.max_clear_entries
                 ),
                 risks: "the service runs slower while it rebuilds its cache (recomputes, downloads again); a file it is writing while it is removed is lost to it".into(),

@@ -1,7 +1,11 @@
 //! `clear_cache` in the core: an approved recommendation, or an automatic one of a cache
 //! that says `auto_clear = true`, becomes an [`Output::ClearCache`]; the shell lists and
 //! clears the declared directory ([`crate::cache`]) and answers with [`Input::CacheCleared`],
-//! which is journaled (`cache.cleared`) and, for an approval, answered to the operator.
+//! which is journaled (`cache.cleared`) and, for an approval, answered to the operator after
+//! the first chunk. A clear that left something and made progress goes on in chunks of at
+//! most `max_clear_entries`, one per wake-up of the loop (so nothing waits behind a long
+//! clear), each journaled, until the directory is empty, a chunk removes nothing, or
+//! [`ballast_core::cache::MAX_CLEAR_CHUNKS`] ran.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -12,12 +16,39 @@ use ballast_core::health::{Recommendation, RecommendationState, RecoveryAction};
 use super::events::OpsEvent;
 use super::{ControlError, Output, SupervisorCore, Token, View};
 
-/// Clears in flight: (id, the operator waiting for it, the recommendation). Answered before
-/// the next input: bounded by the outputs of one input.
+/// One clear's chunk in flight, or the next one due.
+#[derive(Debug)]
+struct Chunk {
+    id: u64,
+    /// The operator waiting for the answer (the first chunk of an approval only).
+    token: Option<Token>,
+    /// The recommendation.
+    rec: String,
+    service: String,
+    path: String,
+    by: String,
+    /// 1 the first.
+    chunk: u32,
+    /// Entries removed and bytes freed by the chunks before.
+    removed: u64,
+    bytes: u64,
+}
+
+/// Clears in flight (answered before the next input: bounded by the outputs of one input)
+/// and the next chunks due (at most one per clear in flight: bounded by the declared caches
+/// the recommendations name).
 #[derive(Debug, Default)]
 pub(super) struct Clears {
-    waiting: VecDeque<(u64, Option<Token>, String)>,
+    waiting: VecDeque<Chunk>,
+    due: VecDeque<Chunk>,
     next: u64,
+}
+
+impl Clears {
+    /// A next chunk is due: the loop wakes at once (and handles what else came first).
+    pub(super) fn due(&self, now: std::time::Instant) -> Option<std::time::Instant> {
+        (!self.due.is_empty()).then_some(now)
+    }
 }
 
 impl SupervisorCore {
@@ -78,37 +109,76 @@ impl SupervisorCore {
             }
             return;
         };
-        let id = self.clears.next;
-        self.clears.next = self.clears.next.wrapping_add(1);
-        self.clears.waiting.push_back((id, token, r.id.clone()));
-        self.out.push_back(Output::ClearCache {
-            id,
+        let chunk = Chunk {
+            id: 0,
+            token,
+            rec: r.id.clone(),
             service: service.to_owned(),
             path: path.to_owned(),
             by: format!("{by} ({})", r.id),
-        });
+            chunk: 1,
+            removed: 0,
+            bytes: 0,
+        };
+        self.ask_chunk(chunk);
     }
 
-    /// The shell's answer to [`Output::ClearCache`].
-    pub(super) fn cache_cleared(&mut self, id: u64, cleared: Cleared) {
-        let Some(at) = self.clears.waiting.iter().position(|(w, ..)| *w == id) else {
+    fn ask_chunk(&mut self, mut chunk: Chunk) {
+        chunk.id = self.clears.next;
+        self.clears.next = self.clears.next.wrapping_add(1);
+        self.out.push_back(Output::ClearCache {
+            id: chunk.id,
+            service: chunk.service.clone(),
+            path: chunk.path.clone(),
+            by: chunk.by.clone(),
+        });
+        self.clears.waiting.push_back(chunk);
+    }
+
+    /// At a tick: the next chunk of one clear that goes on (one per wake-up).
+    pub(super) fn continue_clears(&mut self) {
+        if let Some(next) = self.clears.due.pop_front() {
+            self.ask_chunk(next);
+        }
+    }
+
+    /// The shell's answer to [`Output::ClearCache`]: journaled, answered (the first chunk of
+    /// an approval), and the next chunk made due when the clear goes on.
+    pub(super) fn cache_cleared(&mut self, id: u64, mut cleared: Cleared) {
+        let Some(at) = self.clears.waiting.iter().position(|w| w.id == id) else {
             return;
         };
-        let Some((_, token, rec)) = self.clears.waiting.remove(at) else {
+        let Some(mut chunk) = self.clears.waiting.remove(at) else {
             return;
         };
+        cleared.chunk = chunk.chunk;
+        cleared.decide_next();
+        chunk.removed = chunk.removed.saturating_add(cleared.progress());
+        chunk.bytes = chunk.bytes.saturating_add(cleared.bytes);
         let summary = cleared.summary();
         let refused = cleared.refused.is_some();
+        let continues = cleared.continues;
+        if chunk.chunk > 1 && !continues {
+            self.log(format!(
+                "cache {} of {}: the clear ended after {} chunks: {} entries removed, {} bytes freed in all",
+                cleared.path, cleared.service, chunk.chunk, chunk.removed, chunk.bytes
+            ));
+        }
         self.ops(OpsEvent::CacheCleared(Box::new(cleared)));
-        if let Some(token) = token {
+        if let Some(token) = chunk.token.take() {
             let reply = if refused {
                 Err(ControlError::Failed(format!(
-                    "{rec} approved, but {summary}"
+                    "{} approved, but {summary}",
+                    chunk.rec
                 )))
             } else {
-                Ok(View::Done(format!("{rec} approved: {summary}")))
+                Ok(View::Done(format!("{} approved: {summary}", chunk.rec)))
             };
             self.reply(token, reply);
+        }
+        if continues {
+            chunk.chunk = chunk.chunk.saturating_add(1);
+            self.clears.due.push_back(chunk);
         }
     }
 }

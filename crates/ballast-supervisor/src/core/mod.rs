@@ -212,6 +212,7 @@ impl SupervisorCore {
             // No sweep runs while shutting down: its time wakes nothing then.
             .chain(Some(self.next_sweep).filter(|_| self.down_from.is_none()))
             .chain(self.watch.due)
+            .chain(self.clears.due(now).filter(|_| self.down_from.is_none()))
             .min()
     }
 
@@ -373,6 +374,7 @@ impl SupervisorCore {
         }
         self.timers(&heartbeats, now);
         self.start_due(now);
+        self.continue_clears();
     }
 
     /// Ask for a sweep; `then` follows its result.

@@ -67,11 +67,57 @@ pub fn live_refusal(cfg: &Config, live_flag: bool) -> String {
     }
 }
 
+/// Each declared cache as the filesystem shows it now (links resolved, what `clear_cache`
+/// checks again before every clear: a link in any component of its path, the data directory,
+/// a service's cwd, a declared file, another cache or this configuration file resolved near
+/// it), at its `path`'s file:line:col. A cache that does not exist yet is fine.
+fn cache_problems(loaded: &super::Loaded) -> Vec<String> {
+    let c = &loaded.config;
+    let data = crate::settings::DataDir::new(None, Some((c, &loaded.settings))).path;
+    let file = loaded.choice.path.as_deref();
+    let mut out = Vec::new();
+    for (i, a) in c.artifacts.iter().enumerate() {
+        if a.kind != ballast_core::config::ArtifactKind::Cache {
+            continue;
+        }
+        let Err(why) = ballast_supervisor::cache::verify(&data, c, file, &a.service, &a.path)
+        else {
+            continue;
+        };
+        let section = format!("artifacts[{i}]");
+        let at = loaded
+            .settings
+            .iter()
+            .find(|s| s.key == "path" && s.section.split(' ').next() == Some(section.as_str()))
+            .map_or_else(
+                || format!("[[artifacts]] #{}", i + 1),
+                |s| s.origin.to_string(),
+            );
+        out.push(format!(
+            "{at}: error: [[artifacts]] {}: {why}\n    help: a clear would refuse it too: declare a directory of its own, with no link in its path (data directory {})",
+            a.path,
+            data.display()
+        ));
+    }
+    out
+}
+
 pub fn check(arg: &ConfigArg) -> Exit {
     let loaded = match arg.load() {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let problems = cache_problems(&loaded);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        eprintln!(
+            "{} configuration error(s) found in the declared caches (the filesystem as it is now); nothing was started or changed.",
+            problems.len()
+        );
+        return exit::CONFIG;
+    }
     let c = &loaded.config;
     let source = match &loaded.choice.path {
         Some(p) => p.display().to_string(),
