@@ -597,14 +597,14 @@ fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
     }
 }
 
-fn check_int(n: i64, min: i64, max: i64) -> Result<Json, String> {
+pub(super) fn check_int(n: i64, min: i64, max: i64) -> Result<Json, String> {
     if n < min || n > max {
         return Err(format!("{n} is out of range (allowed {min} to {max})"));
     }
     Ok(Json::from(n))
 }
 
-fn check_dec(kind: Kind, text: &str) -> Result<Json, String> {
+pub(super) fn check_dec(kind: Kind, text: &str) -> Result<Json, String> {
     let Kind::Dec {
         min,
         max,

@@ -7,6 +7,7 @@
 mod artifacts;
 pub mod checks;
 mod error;
+mod live;
 mod load;
 mod model;
 pub mod reload;
@@ -18,6 +19,7 @@ mod suggest;
 mod tests_lifecycle;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
+pub use live::check_sections;
 pub use load::{ENV_PREFIX, Setting, Source, load, load_explained};
 pub use model::*;
 pub use suggest::{closest, edit_distance};

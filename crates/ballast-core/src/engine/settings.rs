@@ -69,6 +69,17 @@ impl EngineSettings {
         }
     }
 
+    /// Every way these settings break `config`'s rules for `[guard]` and `[risk]` (ranges and
+    /// cross-field rules, [`config::check_sections`] over `config` with the two sections
+    /// replaced), each a sentence naming the key, its value and what is allowed; empty when
+    /// they may be adopted. A file's checksum does not make its values allowed.
+    pub fn violations(&self, config: &Config) -> Vec<String> {
+        let mut with = config.clone();
+        with.guard = self.guard.clone();
+        with.risk = self.risk.clone();
+        config::check_sections(&with, &["guard", "risk"])
+    }
+
     /// The trade guard's limits (the one conversion from `[guard]`).
     pub fn limits(&self) -> Limits {
         let g = &self.guard;
