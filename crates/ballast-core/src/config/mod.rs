@@ -20,7 +20,7 @@ mod tests_lifecycle;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
 pub use live::check_sections;
-pub use load::{ENV_PREFIX, Setting, Source, load, load_explained};
+pub use load::{ENV_PREFIX, Setting, Source, load, load_explained, load_partial};
 pub use model::*;
 pub use suggest::{closest, edit_distance};
 
