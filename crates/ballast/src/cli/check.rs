@@ -1,6 +1,7 @@
 //! `ballast check`: validate the configuration, and for a live one list every precondition of
 //! principle 1 with what is missing.
 
+use super::err;
 use ballast_core::config::{Config, Mode};
 
 use super::{ConfigArg, out};
@@ -110,7 +111,7 @@ pub fn check(arg: &ConfigArg) -> Exit {
         };
         out!("  {mark} {what}");
     }
-    eprintln!(
+    err!(
         "ballast check: this live configuration cannot trade: {} precondition(s) missing (above); `ballast run --live` would refuse to start",
         live_missing(c, true).len()
     );

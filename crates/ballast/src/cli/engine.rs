@@ -2,6 +2,7 @@
 //! engine in the foreground. Logs go to stderr; Ctrl-C or SIGTERM stops it cleanly (a final
 //! snapshot is written).
 
+use super::err;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -51,7 +52,7 @@ pub struct EngineArgs {
 
 pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
     if !a.standalone && !a.supervised {
-        eprintln!(
+        err!(
             "ballast: `ballast engine` is started by the supervisor (`ballast run`); \
              to run it on its own, use --standalone"
         );
@@ -66,7 +67,7 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
         let parent = rustix::process::getppid();
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))?;
         if rustix::process::getppid() != parent {
-            eprintln!("ballast engine: the supervisor is already gone; not starting");
+            err!("ballast engine: the supervisor is already gone; not starting");
             return Ok(exit::FAILURE);
         }
         supervisor = parent.map(|p| p.as_raw_nonzero().get() as u32);
@@ -98,7 +99,7 @@ pub fn foreground(
     // is the second ask, and this build has no live broker either way.
     let missing = super::check::live_missing(&loaded.config, false);
     if loaded.config.general.mode == ballast_core::config::Mode::Live {
-        eprintln!(
+        err!(
             "ballast engine: refusing to start: {}; missing: {}; nothing was started",
             super::check::live_refusal(&loaded.config, false),
             missing.join("; ")
