@@ -690,10 +690,10 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
 fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
     use ballast_core::Clock;
     let v = &hb.view;
-    let age_ms = ballast_store::SystemClock.now().ms_since(hb.time).max(0);
+    let age_ms = ballast_store::SystemClock.now().ms_since(hb.time);
     out!(
-        "\ntrading (the engine's state {} ago{}{}): equity {} cash {} day PnL {} realized {} fees {}",
-        ballast_core::time::Human(age_ms.unsigned_abs()),
+        "\ntrading (the engine's state {}{}{}): equity {} cash {} day PnL {} realized {} fees {}",
+        ballast_core::health::age_said(age_ms, "ago"),
         v.market_time
             .map(|t| format!(", market time {t}"))
             .unwrap_or_default(),
