@@ -99,6 +99,10 @@ pub const POLICY_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;
 /// tables and a hash: about 1 KiB).
 pub const ENGINE_SETTINGS_FILE_MAX_BYTES: u64 = 64 * 1024;
 
+/// The longest configuration hash a settings file may name (a reload writes `crc32c:` and 8
+/// hex digits, `built-in` or `unreadable`); it is journaled and logged, so it is bounded.
+pub const CONFIG_HASH_MAX_CHARS: usize = 64;
+
 // --- relations ---------------------------------------------------------------------------------
 
 // What the healer and the policy reader take whole is never more than any reader takes whole.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{EngineState, TrimRules};
 use crate::config::{self, Config};
 use crate::guard::Limits;
-use crate::limits::ENGINE_SETTINGS_FILE_MAX_BYTES;
+use crate::limits::{CONFIG_HASH_MAX_CHARS, ENGINE_SETTINGS_FILE_MAX_BYTES};
 use crate::time::Timestamp;
 
 /// What the engine may adopt while running: the guard limits and the risk rules.
@@ -279,6 +279,13 @@ pub fn decode_file(bytes: &[u8]) -> Result<SettingsFile, String> {
     }
     let b: Body = serde_json::from_slice(line)
         .map_err(|e| format!("its content is not engine settings: {e}"))?;
+    // Journaled and logged: a hash of a reload's form, not any text.
+    let n = b.config_hash.chars().count();
+    if n > CONFIG_HASH_MAX_CHARS || b.config_hash.chars().any(char::is_control) {
+        return Err(format!(
+            "its config_hash ({n} characters) is not a configuration hash: at most {CONFIG_HASH_MAX_CHARS} characters without control characters (a reload writes `crc32c:` and 8 hex digits)"
+        ));
+    }
     Ok(SettingsFile {
         version: b.version,
         config_hash: b.config_hash,
@@ -313,6 +320,19 @@ mod tests {
         }
         let big = vec![b' '; ENGINE_SETTINGS_FILE_MAX_BYTES as usize + 1];
         assert!(decode_file(&big).unwrap_err().contains("more than"));
+        // A sealed file whose hash is not one (journaled and logged: bounded, one line).
+        for hash in [
+            "x".repeat(CONFIG_HASH_MAX_CHARS + 1),
+            "crc32c:1\nforged".into(),
+        ] {
+            let mut f = file();
+            f.config_hash = hash;
+            let e = decode_file(&encode_file(&f)).unwrap_err();
+            assert!(e.contains("is not a configuration hash"), "{e}");
+        }
+        let mut f = file();
+        f.config_hash = "x".repeat(CONFIG_HASH_MAX_CHARS);
+        assert_eq!(decode_file(&encode_file(&f)).unwrap(), f);
     }
 
     #[test]
