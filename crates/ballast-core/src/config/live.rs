@@ -18,24 +18,7 @@ use super::schema::{KEYS, KeySpec, Kind};
 /// a rule involving a key out of range is not (that key's error says it), as at a load.
 pub fn check_sections(config: &Config, sections: &[&str]) -> Vec<String> {
     let tree = serde_json::to_value(config).unwrap_or(Json::Null);
-    let mut errors = Vec::new();
-    let mut bad = Vec::new();
-    for spec in KEYS.iter().filter(|k| sections.contains(&k.section)) {
-        let value = spec
-            .section
-            .split('.')
-            .try_fold(&tree, |t, part| t.get(part))
-            .and_then(|t| t.get(spec.key));
-        if let Err(why) = check_value(spec, value) {
-            bad.push((spec.section, spec.key));
-            errors.push(format!(
-                "[{}] {}: {why}; expected {}",
-                spec.section,
-                spec.key,
-                spec.allowed()
-            ));
-        }
-    }
+    let (mut errors, bad) = check_values(&tree, sections);
     let origin = |section: &'static str, key: &'static str| Origin::Default {
         section: section.into(),
         key: key.into(),
@@ -52,6 +35,32 @@ pub fn check_sections(config: &Config, sections: &[&str]) -> Vec<String> {
     errors
 }
 
+/// The keys of `sections` in `tree` (a configuration as JSON: `{"guard": {…}, …}`) judged by
+/// their kind and range in the schema, without the cross-field rules: each problem as a
+/// sentence naming the key, its value and what is allowed, and the keys that have one. For a
+/// tree that does not even fit the typed configuration (a negative count), to name the key.
+pub fn check_values(tree: &Json, sections: &[&str]) -> (Vec<String>, Vec<super::rules::KeyRef>) {
+    let mut errors = Vec::new();
+    let mut bad = Vec::new();
+    for spec in KEYS.iter().filter(|k| sections.contains(&k.section)) {
+        let value = spec
+            .section
+            .split('.')
+            .try_fold(tree, |t, part| t.get(part))
+            .and_then(|t| t.get(spec.key));
+        if let Err(why) = check_value(spec, value) {
+            bad.push((spec.section, spec.key));
+            errors.push(format!(
+                "[{}] {}: {why}; expected {}",
+                spec.section,
+                spec.key,
+                spec.allowed()
+            ));
+        }
+    }
+    (errors, bad)
+}
+
 /// One value as the typed configuration serializes it, by its key's kind and range.
 fn check_value(spec: &KeySpec, value: Option<&Json>) -> Result<(), String> {
     match (spec.kind, value) {
@@ -59,6 +68,7 @@ fn check_value(spec: &KeySpec, value: Option<&Json>) -> Result<(), String> {
         (Kind::Bool, Some(Json::Bool(_))) => Ok(()),
         (Kind::Int { min, max }, Some(Json::Number(n))) => match n.as_i64() {
             Some(n) => super::load::check_int(n, min, max).map(drop),
+            None if n.is_f64() => Err(format!("{n} is not an integer")),
             None => Err(format!("{n} is out of range (allowed {min} to {max})")),
         },
         (Kind::Dec { .. }, Some(Json::String(s))) => super::load::check_dec(spec.kind, s).map(drop),

@@ -19,7 +19,7 @@ mod suggest;
 mod tests_lifecycle;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
-pub use live::check_sections;
+pub use live::{check_sections, check_values};
 pub use load::{ENV_PREFIX, Setting, Source, load, load_explained, load_partial};
 pub use model::*;
 pub use suggest::{closest, edit_distance};

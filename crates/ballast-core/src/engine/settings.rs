@@ -52,7 +52,18 @@ impl<'de> Deserialize<'de> for EngineSettings {
                 base.extend(table);
             }
         }
-        let p: Plain = serde_json::from_value(tables).map_err(D::Error::custom)?;
+        // A value that does not even fit its type (a negative count) is named with its key and
+        // range, as the configuration would; one in range of its type is judged later, with
+        // the cross-field rules ([`EngineSettings::violations`]) — a journaled record always
+        // reads back, whatever a file once put in force.
+        let p: Plain = serde_json::from_value(tables.clone()).map_err(|e| {
+            let (named, _) = config::check_values(&tables, &["guard", "risk"]);
+            if named.is_empty() {
+                D::Error::custom(e)
+            } else {
+                D::Error::custom(named.join("; "))
+            }
+        })?;
         Ok(EngineSettings {
             guard: p.guard,
             risk: p.risk,
@@ -346,6 +357,14 @@ mod tests {
         let s: EngineSettings = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(s.guard.max_open_orders, config().guard.max_open_orders);
         assert_eq!(s.risk.max_total_at_risk_pct, Decimal::from(7));
+        let mut negative = v.clone();
+        negative["guard"]["max_open_orders"] = (-5).into();
+        let e = serde_json::from_value::<EngineSettings>(negative).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[guard] max_open_orders: -5 is out of range (allowed 1 to 100000)"),
+            "{e}"
+        );
         v["guard"]["max_leverage"] = "2".into();
         let e = serde_json::from_value::<EngineSettings>(v).unwrap_err();
         assert!(e.to_string().contains("max_leverage"), "{e}");
