@@ -103,6 +103,10 @@ pub const ENGINE_SETTINGS_FILE_MAX_BYTES: u64 = 64 * 1024;
 /// what a configuration file may be (1 MiB); a longer one is refused when it is written.
 pub const ENGINE_CONFIG_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;
 
+/// The longest configuration hash a settings file may name (a reload writes `crc32c:` and 8
+/// hex digits, `built-in` or `unreadable`); it is journaled and logged, so it is bounded.
+pub const CONFIG_HASH_MAX_CHARS: usize = 64;
+
 // --- relations ---------------------------------------------------------------------------------
 
 // What the healer and the policy reader take whole is never more than any reader takes whole.

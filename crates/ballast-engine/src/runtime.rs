@@ -242,6 +242,7 @@ pub fn run(
         storage: &*storage,
         layout: &layout,
         limits: &limits,
+        config,
         opts,
         last_seq: recovered.last_seq,
         since_snapshot: 0,
@@ -514,6 +515,8 @@ pub(crate) struct Writer<'a> {
     pub(crate) storage: &'a dyn Storage,
     pub(crate) layout: &'a Layout,
     limits: &'a Limits,
+    /// The configuration the engine runs with: the rules a settings file's values must keep.
+    config: &'a Config,
     opts: &'a Options,
     last_seq: u64,
     since_snapshot: u64,

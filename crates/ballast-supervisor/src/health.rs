@@ -342,7 +342,8 @@ impl Monitor {
     fn read_engine(&self, now: Timestamp) -> Option<(EngineStatus, i64)> {
         let layout = ballast_store::Layout::new(&self.data_dir);
         let hb = ballast_store::files::heartbeat::read(&RealStorage, &layout).ok()?;
-        Some((hb.status, now.ms_since(hb.time).max(0)))
+        // Not clamped: a heartbeat dated in the future is no sign of life (`staleness`).
+        Some((hb.status, now.ms_since(hb.time)))
     }
 
     fn run_probe(&mut self, i: usize, inputs: &Inputs, now: Timestamp) -> Vec<CheckResult> {
@@ -464,8 +465,8 @@ impl Monitor {
                     st,
                     match age {
                         Some(a) => format!(
-                            "heartbeat {} old (degraded at {}, critical at {})",
-                            ballast_core::time::Human(a.max(0).unsigned_abs()),
+                            "heartbeat {} (degraded at {}, critical at {})",
+                            health::age_said(a, "old"),
                             ballast_core::time::Human::secs(u64::from(h.engine_degraded_secs)),
                             ballast_core::time::Human::secs(u64::from(h.engine_critical_secs))
                         ),
@@ -532,8 +533,8 @@ impl Monitor {
             "bar_age",
             st,
             format!(
-                "{feed}last bar {} ago (market time {}), {} bars (degraded at {}, critical at {})",
-                ballast_core::time::Human((*age).max(0).unsigned_abs()),
+                "{feed}last bar {} (market time {}), {} bars (degraded at {}, critical at {})",
+                health::age_said(*age, "ago"),
                 s.market_time.map_or("-".into(), |t| t.to_string()),
                 s.bars,
                 ballast_core::time::Human::secs(u64::from(h.feed_degraded_secs)),

@@ -1450,3 +1450,55 @@ fn an_approved_reload_of_a_file_that_changed_since_its_recommendation_applies_no
         other => panic!("applied, not {other:?}"),
     }
 }
+
+/// `state/disabled.json` is outside input: an entry naming a critical service or check (a
+/// hand-edited file; no command writes one) is out of the file's domain — a critical module
+/// is never disabled — so it is refused and said, not acted on: the engine starts, the
+/// critical check runs.
+#[test]
+fn a_restored_disable_of_a_critical_module_is_refused_and_said_not_acted_on() {
+    let at = Timestamp::from_unix_ms(WALL_START_MS);
+    let restored = |name: &str, kind| DisabledModule {
+        name: name.into(),
+        kind,
+        reason: "hand-written".into(),
+        by: "operator".into(),
+        at,
+    };
+    let check = |name: &str, critical| CheckModule {
+        name: name.into(),
+        critical,
+        disable_on_failure: false,
+    };
+    let mut sim = Sim::build(
+        vec![spec("engine"), supportive("model")],
+        Vec::new(),
+        Swept::default(),
+        vec![check("gpu", false), check("db", true)],
+        vec![
+            restored("engine", ModuleKind::Service),
+            restored("db", ModuleKind::Check),
+            restored("model", ModuleKind::Service),
+        ],
+    );
+    sim.run_for(10_000);
+    let out = sim.take();
+    assert_eq!(
+        spawns(&out),
+        vec![(0, 0)],
+        "the engine starts, the model stays disabled"
+    );
+    assert_eq!(sim.state_of("model"), "DISABLED");
+    assert_ne!(sim.state_of("engine"), "DISABLED");
+    assert!(
+        sim.core.disabled_checks().is_empty(),
+        "the critical check runs"
+    );
+    assert!(
+        out.iter().any(|(_, o)| matches!(o, Output::Log(l)
+            if l.contains("service engine, check db")
+                && l.contains("critical")
+                && l.contains("never disabled"))),
+        "{out:?}"
+    );
+}

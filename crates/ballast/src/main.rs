@@ -10,6 +10,8 @@ mod settings;
 
 use std::process::ExitCode;
 
+use cli::err;
+
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -17,7 +19,7 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("ballast: error: {}", chain(&e));
+            err!("ballast: error: {}", chain(&e));
             exit::FAILURE.into()
         }
     }

@@ -158,31 +158,59 @@ fn environment() -> Vec<(String, String)> {
 }
 
 /// Load the configuration from `file` (or the built-in paper configuration) plus the
-/// process environment, with every effective setting and its origin.
+/// process environment, with every effective setting and its origin. Every error at once: the
+/// files the configuration names are checked whatever else is wrong with it, and reported with
+/// the loader's errors in file order.
 pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), ConfigErrors> {
     let env = environment();
     let here = std::env::current_dir().unwrap_or_default();
-    let (mut cfg, settings) = match file {
-        None => config::load_explained(None, &env)?,
+    let loaded = match file {
+        None => config::load_partial(None, &env),
         Some(path) => {
             let text = read_config(path)?;
-            config::load_explained(
+            config::load_partial(
                 Some(Source {
                     path: &path.display().to_string(),
                     text: &text,
                 }),
                 &env,
-            )?
+            )
         }
     };
-    // A relative `cwd` is the configuration file's directory's (the built-in configuration:
-    // the working directory's), resolved here once for every user of the configuration.
+    // A relative path (`cwd`, `replay_file`) is the configuration file's directory's (the
+    // built-in configuration: the working directory's), resolved here once for every user of
+    // the configuration.
     let config_dir = file
         .and_then(config_file_dir)
         .unwrap_or_else(|| here.clone());
+    let (Ok((_, settings)) | Err((_, settings))) = &loaded;
+    let (replay, mut file_errors) = replay_files(settings, &config_dir, &here);
+    let (mut cfg, mut settings) = match loaded {
+        Ok(ok) if file_errors.is_empty() => ok,
+        Ok(_) => {
+            let mut errors = ConfigErrors(file_errors);
+            errors.sort();
+            return Err(errors);
+        }
+        Err((mut errors, _)) => {
+            errors.0.append(&mut file_errors);
+            errors.sort();
+            return Err(errors);
+        }
+    };
     cfg.resolve_cwds(&config_dir);
-    let mut settings = settings;
-    check_replay_file(&mut cfg, &mut settings, &config_dir, &here)?;
+    for (section, path) in replay {
+        match section {
+            "feed" => cfg.feed.replay_file.clone_from(&path),
+            _ => cfg.feed.backup.replay_file.clone_from(&path),
+        }
+        if let Some(s) = settings
+            .iter_mut()
+            .find(|s| s.section == section && s.key == "replay_file")
+        {
+            s.value = serde_json::Value::String(path);
+        }
+    }
     // `config show` shows each service's working directory as resolved.
     for s in &mut settings {
         let service = s
@@ -198,73 +226,64 @@ pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), Con
     Ok((cfg, settings))
 }
 
-/// `[feed] replay_file` and `[feed.backup] replay_file`: a relative path written in the
-/// configuration file is the file's directory's (from the environment: the working
-/// directory's), resolved here once; a replay feed's file must be a regular file that exists —
-/// else a configuration error at its `file:line`, before anything starts (not an engine that
-/// crash-loops on it).
-fn check_replay_file(
-    cfg: &mut Config,
-    settings: &mut [Setting],
+/// `[feed] replay_file` and `[feed.backup] replay_file` of the effective `settings`, each
+/// resolved — a relative path written in the configuration file is the file's directory's
+/// (from the environment: the working directory's) — as `(section, path)`; and every one
+/// whose feed replays and that is not a regular file that exists, as a configuration error at
+/// its `file:line:col`, before anything starts (not an engine that crash-loops on it). Both are
+/// checked, each whatever the other (or any other key) is.
+fn replay_files(
+    settings: &[Setting],
     config_dir: &Path,
     here: &Path,
-) -> Result<(), ConfigErrors> {
-    let replay = cfg.feed.kind == config::FeedKind::Replay;
-    let file = &mut cfg.feed.replay_file;
-    resolve_replay_file("feed", file, replay, settings, config_dir, here)?;
-    let replay = cfg.feed.backup.kind == config::BackupKind::Replay;
-    let file = &mut cfg.feed.backup.replay_file;
-    resolve_replay_file("feed.backup", file, replay, settings, config_dir, here)
-}
-
-/// [`check_replay_file`] for the `replay_file` of `[section]`, whose feed replays if `replay`.
-fn resolve_replay_file(
-    section: &str,
-    file: &mut String,
-    replay: bool,
-    settings: &mut [Setting],
-    config_dir: &Path,
-    here: &Path,
-) -> Result<(), ConfigErrors> {
-    if file.is_empty() {
-        return Ok(());
-    }
-    let Some(setting) = settings
-        .iter_mut()
-        .find(|s| s.section == section && s.key == "replay_file")
-    else {
-        return Ok(());
-    };
-    let base = match setting.origin {
-        Origin::File { .. } => config_dir,
-        _ => here,
-    };
-    let path = Path::new(file.as_str());
-    let path = if path.is_relative() {
-        base.join(path)
-    } else {
-        path.to_path_buf()
-    };
-    if replay {
-        let problem = match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist".to_owned()),
-            Err(e) => Some(format!("cannot be read: {e}")),
-            Ok(m) if !m.is_file() => Some("is not a regular file".to_owned()),
-            Ok(_) => None,
+) -> (Vec<(&'static str, String)>, Vec<ConfigError>) {
+    let mut resolved = Vec::new();
+    let mut errors = Vec::new();
+    for section in ["feed", "feed.backup"] {
+        let find = |key: &str| {
+            settings
+                .iter()
+                .find(|s| s.section == section && s.key == key)
         };
-        if let Some(problem) = problem {
-            return Err(ConfigErrors(vec![ConfigError {
+        let Some(setting) = find("replay_file") else {
+            continue;
+        };
+        let Some(file) = setting.value.as_str().filter(|f| !f.is_empty()) else {
+            continue;
+        };
+        let base = match setting.origin {
+            Origin::File { .. } => config_dir,
+            _ => here,
+        };
+        let path = Path::new(file);
+        let path = if path.is_relative() {
+            base.join(path)
+        } else {
+            path.to_path_buf()
+        };
+        let replay = find("kind").is_some_and(|k| k.value.as_str() == Some("replay"));
+        if let Some(problem) = replay.then(|| missing_file(&path)).flatten() {
+            errors.push(ConfigError {
                 origin: setting.origin.clone(),
                 message: format!("[{section}] replay_file: {} {problem}", path.display()),
                 help: Some(
                     "name a CSV (or .csv.gz) of OHLCV bars; a relative path is the configuration file's directory's; an empty one replays the bundled data".into(),
                 ),
-            }]));
+            });
         }
+        resolved.push((section, path.display().to_string()));
     }
-    *file = path.display().to_string();
-    setting.value = serde_json::Value::String(file.clone());
-    Ok(())
+    (resolved, errors)
+}
+
+/// What is wrong with `path` as a file to read, if anything.
+fn missing_file(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist".to_owned()),
+        Err(e) => Some(format!("cannot be read: {e}")),
+        Ok(m) if !m.is_file() => Some("is not a regular file".to_owned()),
+        Ok(_) => None,
+    }
 }
 
 /// The configuration file's text: a regular file (or a link to one) of at most

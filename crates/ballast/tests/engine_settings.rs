@@ -237,3 +237,113 @@ fn a_settings_file_is_adopted_at_a_bar_boundary_and_the_next_order_is_judged_by_
         "10"
     );
 }
+
+/// A well-formed, sealed settings file whose values the configuration forbids (what a hand or
+/// a hostile process can write: the checksum is no authentication) is refused by the same
+/// rules as `ballast check`'s — each bad key named with its value and the allowed range, said
+/// once, nothing journaled, the next order judged by the limits in force — and a file changed
+/// after it was sealed is refused without the checksum that would have matched being said.
+#[test]
+fn a_sealed_settings_file_with_forbidden_values_is_refused_naming_each_key_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    let config_file = tmp.path().join("ballast.toml");
+    std::fs::write(&config_file, CONFIG).unwrap();
+    let config = ballast_core::config::load(
+        Some(ballast_core::config::Source {
+            path: "ballast.toml",
+            text: CONFIG,
+        }),
+        &[],
+    )
+    .unwrap();
+    let log = tmp.path().join("engine.log");
+    let mut child = spawn(&data, &config_file, &log);
+    wait_for(&data, "the start's settings", |recs| {
+        recs.iter()
+            .any(|(k, _)| k == "engine.settings")
+            .then_some(())
+    });
+    let layout = ballast_store::Layout::new(&data);
+    let sealed = |settings: EngineSettings| SettingsFile {
+        version: FILE_VERSION,
+        config_hash: "hostile".into(),
+        at: ballast_core::Timestamp::EPOCH,
+        settings,
+    };
+
+    // A file changed after it was sealed: the checksum that would match is not said.
+    let mut tweaked = EngineSettings::of(&config);
+    tweaked.guard.max_open_orders = 7;
+    let bytes = ballast_core::engine::settings::encode_file(&sealed(tweaked));
+    let text = String::from_utf8(bytes).unwrap();
+    let forged = text.replace("\"max_open_orders\":7", "\"max_open_orders\":9");
+    let body = &forged[..forged.rfind(",\"crc\":").unwrap()];
+    let would_match = format!("{:08x}", crc32c::crc32c(body.as_bytes()));
+    std::fs::write(layout.engine_settings_file(), &forged).unwrap();
+    let said = wait_log(&log, "checksum does not match");
+    assert!(
+        !said.contains(&would_match),
+        "the forging checksum said:\n{said}"
+    );
+
+    // The tester's values: each one `ballast check` refuses.
+    let mut bad = EngineSettings::of(&config);
+    bad.guard.daily_loss_limit_pct = Decimal::from(-50);
+    bad.guard.max_portfolio_exposure_pct = Decimal::from(100_000);
+    bad.guard.max_position_notional_usd = Decimal::from(-1);
+    bad.guard.max_orders_per_second = 0;
+    ballast_store::files::engine_settings::write(
+        &ballast_store::RealStorage,
+        &layout,
+        &sealed(bad),
+    )
+    .unwrap();
+    let said = wait_log(&log, "break the configuration's rules");
+    for needle in [
+        "[guard] daily_loss_limit_pct: -50 is out of range (allowed greater than 0, at most 100)",
+        "[guard] max_portfolio_exposure_pct: 100000 is out of range (allowed greater than 0, at most 1000)",
+        "[guard] max_position_notional_usd: -1 is out of range",
+        "[guard] max_orders_per_second: 0 is out of range (allowed 1 to 10000)",
+        "the settings in force stay",
+    ] {
+        assert!(said.contains(needle), "{needle:?} not said:\n{said}");
+    }
+    // A cross-field rule, as in a configuration file.
+    let mut crossed = EngineSettings::of(&config);
+    crossed.guard.max_notional_per_order_usd = Decimal::from(20_000);
+    ballast_store::files::engine_settings::write(
+        &ballast_store::RealStorage,
+        &layout,
+        &sealed(crossed),
+    )
+    .unwrap();
+    let said = wait_log(
+        &log,
+        "max_notional_per_order_usd = 20000 exceeds max_position_notional_usd = 10000",
+    );
+    assert_eq!(
+        said.matches("break the configuration's rules").count(),
+        2,
+        "each refused file said once:\n{said}"
+    );
+    assert_eq!(settings_records(&data).len(), 1, "nothing adopted");
+
+    // The limits in force still judge: a signal the configured limit allows is approved.
+    wait_for(&data, "a few bars", |recs| (bars(recs) >= 10).then_some(()));
+    signal(&data, "k1");
+    let first = decision(&data, 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first["order"].is_object(),
+        "approved by the limits in force: {first}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.matches("break the configuration's rules").count(),
+        2,
+        "said once per file, not once per bar:\n{text}"
+    );
+}

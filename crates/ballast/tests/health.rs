@@ -574,3 +574,50 @@ fn part_e_with_a_supervisor_a_kill_switch_removed_by_hand_stays_engaged_until_re
     assert!(!tmp.path().join("data/KILL_SWITCH.release").exists());
     sup.stop();
 }
+
+/// A time from the future is no evidence of freshness: a `file_age` check on a file whose
+/// modification time is a year ahead (a clock stepped back, a `touch -d`) is CRITICAL and says
+/// why — not HEALTHY for a year, whatever happens to what writes it.
+#[test]
+fn a_file_dated_in_the_future_is_not_fresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let future = tmp.path().join("future");
+    let fresh = tmp.path().join("fresh");
+    std::fs::write(&future, b"x").unwrap();
+    std::fs::write(&fresh, b"x").unwrap();
+    let year = std::time::Duration::from_secs(365 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&future)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + year)
+        .unwrap();
+    let config = format!(
+        "[engine]\nenabled = false\n{FAST}\n[[checks]]\nname = \"future\"\nkind = \"file_age\"\npath = \"{}\"\n\n[[checks]]\nname = \"fresh\"\nkind = \"file_age\"\npath = \"{}\"\n",
+        future.display(),
+        fresh.display()
+    );
+    let sup = Sup::start(tmp.path(), &config);
+    let h = wait_health(&sup, "both checks reported", |h| {
+        ["future", "fresh"]
+            .iter()
+            .all(|n| !["UNKNOWN", ""].contains(&status(h, n)))
+    });
+    assert_eq!(
+        status(&h, "fresh"),
+        "HEALTHY",
+        "{:#}",
+        subsystem(&h, "fresh")
+    );
+    assert_eq!(
+        status(&h, "future"),
+        "CRITICAL",
+        "{:#}",
+        subsystem(&h, "future")
+    );
+    let detail = subsystem(&h, "future")["checks"][0]["detail"].to_string();
+    assert!(
+        detail.contains("in the future (not evidence of freshness"),
+        "{detail}"
+    );
+}

@@ -373,3 +373,48 @@ fn a_damaged_disabled_list_is_reported_and_nothing_is_taken_as_disabled() {
         "{log}"
     );
 }
+
+/// `state/disabled.json` is outside input: an entry for a critical service (no command writes
+/// one; a hand-edited or forged file) is refused and said at the start — the critical service
+/// runs — while a supportive one listed beside it stays disabled.
+#[test]
+fn a_disabled_list_naming_a_critical_service_is_refused_for_it_and_the_service_runs() {
+    use ballast_store::files::disabled::{DisabledFile, DisabledModule, ModuleKind, write};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let entry = |name: &str| DisabledModule {
+        name: name.into(),
+        kind: ModuleKind::Service,
+        reason: "hand-written".into(),
+        by: "operator".into(),
+        at: ballast_core::Timestamp::EPOCH,
+    };
+    let file = DisabledFile {
+        version: 1,
+        modules: vec![entry("core"), entry("model")],
+    };
+    write(
+        &ballast_store::RealStorage,
+        &ballast_store::Layout::new(&data),
+        &file,
+    )
+    .unwrap();
+    let config = format!(
+        "{BASE}{}{}",
+        sleeper("core", "kind = \"critical\""),
+        sleeper("model", "")
+    );
+    let sup = Sup::start(tmp.path(), &config);
+    sup.wait_for("core running, model disabled", |s| {
+        state(s, "core") == "RUNNING" && state(s, "model") == "DISABLED"
+    });
+    let (code, _) = sup.stop();
+    assert!(code.success());
+    let log = std::fs::read_to_string(data.join("logs/supervisor.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("disabled.json")
+            && l.contains("service core")
+            && l.contains("critical and never disabled")),
+        "{log}"
+    );
+}

@@ -47,6 +47,19 @@ impl fmt::Display for ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
+impl ConfigErrors {
+    /// In the order an operator fixes them: the file's by line and column, then the
+    /// environment's, then the defaults' (a stable sort: equal places keep their order).
+    pub fn sort(&mut self) {
+        let rank = |o: &Origin| match o {
+            Origin::File { line, col, .. } => (0, *line, *col, String::new()),
+            Origin::Env { var } => (1, 0, 0, var.clone()),
+            Origin::Default { section, key } => (2, 0, 0, format!("{section}.{key}")),
+        };
+        self.0.sort_by_key(|e| rank(&e.origin));
+    }
+}
+
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for e in &self.0 {

@@ -49,6 +49,17 @@ pub fn load_explained(
     file: Option<Source<'_>>,
     env: &[(String, String)],
 ) -> Result<(Config, Vec<Setting>), ConfigErrors> {
+    load_partial(file, env).map_err(|(errors, _)| errors)
+}
+
+/// As [`load_explained`]; when it fails, the errors come with the effective settings anyway
+/// (every key that was valid, with its origin; a rejected one at its default), so that the
+/// caller's checks of what the configuration names on disk (a replay file) run and are
+/// reported with these errors — every error at once, not the next one after a fix.
+pub fn load_partial(
+    file: Option<Source<'_>>,
+    env: &[(String, String)],
+) -> Result<(Config, Vec<Setting>), (ConfigErrors, Vec<Setting>)> {
     let mut loader = Loader::default();
     if let Some(src) = file {
         loader.read_file(src);
@@ -284,7 +295,7 @@ impl Loader {
         }
     }
 
-    fn finish(mut self) -> Result<(Config, Vec<Setting>), ConfigErrors> {
+    fn finish(mut self) -> Result<(Config, Vec<Setting>), (ConfigErrors, Vec<Setting>)> {
         let mut origins = BTreeMap::new();
         let mut settings = Vec::new();
         let mut tree = serde_json::Map::new();
@@ -326,7 +337,7 @@ impl Loader {
             }
         }
         if self.syntax_error {
-            return Err(sorted(self.errors));
+            return Err((sorted(self.errors), settings));
         }
         tree.insert(
             "services".into(),
@@ -340,7 +351,10 @@ impl Loader {
             "checks".into(),
             Json::Array(self.checks.iter().map(|s| s.json.clone()).collect()),
         );
-        let config = typed(tree)?;
+        let config = match typed(tree) {
+            Ok(c) => c,
+            Err(e) => return Err((e, settings)),
+        };
         let cross = super::rules::check(&config, &|section, key| {
             origins
                 .get(&(section, key))
@@ -373,7 +387,7 @@ impl Loader {
             }
             Ok((config, settings))
         } else {
-            Err(sorted(errors))
+            Err((sorted(errors), settings))
         }
     }
 }
@@ -392,14 +406,10 @@ fn typed(tree: serde_json::Map<String, Json>) -> Result<Config, ConfigErrors> {
     })
 }
 
-fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
-    let rank = |o: &Origin| match o {
-        Origin::File { line, col, .. } => (0, *line, *col, String::new()),
-        Origin::Env { var } => (1, 0, 0, var.clone()),
-        Origin::Default { section, key } => (2, 0, 0, format!("{section}.{key}")),
-    };
-    errors.sort_by_key(|e| rank(&e.origin));
-    ConfigErrors(errors)
+fn sorted(errors: Vec<ConfigError>) -> ConfigErrors {
+    let mut errors = ConfigErrors(errors);
+    errors.sort();
+    errors
 }
 
 /// How to fix an unknown section name: the closest known one, or the list of them.
@@ -597,14 +607,14 @@ fn check_env(spec: &KeySpec, text: &str) -> Result<Json, String> {
     }
 }
 
-fn check_int(n: i64, min: i64, max: i64) -> Result<Json, String> {
+pub(super) fn check_int(n: i64, min: i64, max: i64) -> Result<Json, String> {
     if n < min || n > max {
         return Err(format!("{n} is out of range (allowed {min} to {max})"));
     }
     Ok(Json::from(n))
 }
 
-fn check_dec(kind: Kind, text: &str) -> Result<Json, String> {
+pub(super) fn check_dec(kind: Kind, text: &str) -> Result<Json, String> {
     let Kind::Dec {
         min,
         max,

@@ -8,6 +8,7 @@ mod artifacts;
 pub mod checks;
 mod error;
 pub mod in_force;
+mod live;
 mod load;
 mod model;
 pub mod reload;
@@ -19,7 +20,8 @@ mod suggest;
 mod tests_lifecycle;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
-pub use load::{ENV_PREFIX, Setting, Source, load, load_explained};
+pub use live::{check_sections, check_values};
+pub use load::{ENV_PREFIX, Setting, Source, load, load_explained, load_partial};
 pub use model::*;
 pub use suggest::{closest, edit_distance};
 

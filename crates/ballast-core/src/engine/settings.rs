@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{EngineState, TrimRules};
 use crate::config::{self, Config};
 use crate::guard::Limits;
-use crate::limits::ENGINE_SETTINGS_FILE_MAX_BYTES;
+use crate::limits::{CONFIG_HASH_MAX_CHARS, ENGINE_SETTINGS_FILE_MAX_BYTES};
 use crate::time::Timestamp;
 
 /// What the engine may adopt while running: the guard limits and the risk rules.
@@ -52,7 +52,18 @@ impl<'de> Deserialize<'de> for EngineSettings {
                 base.extend(table);
             }
         }
-        let p: Plain = serde_json::from_value(tables).map_err(D::Error::custom)?;
+        // A value that does not even fit its type (a negative count) is named with its key and
+        // range, as the configuration would; one in range of its type is judged later, with
+        // the cross-field rules ([`EngineSettings::violations`]) — a journaled record always
+        // reads back, whatever a file once put in force.
+        let p: Plain = serde_json::from_value(tables.clone()).map_err(|e| {
+            let (named, _) = config::check_values(&tables, &["guard", "risk"]);
+            if named.is_empty() {
+                D::Error::custom(e)
+            } else {
+                D::Error::custom(named.join("; "))
+            }
+        })?;
         Ok(EngineSettings {
             guard: p.guard,
             risk: p.risk,
@@ -67,6 +78,17 @@ impl EngineSettings {
             guard: config.guard.clone(),
             risk: config.risk.clone(),
         }
+    }
+
+    /// Every way these settings break `config`'s rules for `[guard]` and `[risk]` (ranges and
+    /// cross-field rules, [`config::check_sections`] over `config` with the two sections
+    /// replaced), each a sentence naming the key, its value and what is allowed; empty when
+    /// they may be adopted. A file's checksum does not make its values allowed.
+    pub fn violations(&self, config: &Config) -> Vec<String> {
+        let mut with = config.clone();
+        with.guard = self.guard.clone();
+        with.risk = self.risk.clone();
+        config::check_sections(&with, &["guard", "risk"])
     }
 
     /// The trade guard's limits (the one conversion from `[guard]`).
@@ -268,6 +290,13 @@ pub fn decode_file(bytes: &[u8]) -> Result<SettingsFile, String> {
     }
     let b: Body = serde_json::from_slice(line)
         .map_err(|e| format!("its content is not engine settings: {e}"))?;
+    // Journaled and logged: a hash of a reload's form, not any text.
+    let n = b.config_hash.chars().count();
+    if n > CONFIG_HASH_MAX_CHARS || b.config_hash.chars().any(char::is_control) {
+        return Err(format!(
+            "its config_hash ({n} characters) is not a configuration hash: at most {CONFIG_HASH_MAX_CHARS} characters without control characters (a reload writes `crc32c:` and 8 hex digits)"
+        ));
+    }
     Ok(SettingsFile {
         version: b.version,
         config_hash: b.config_hash,
@@ -302,6 +331,19 @@ mod tests {
         }
         let big = vec![b' '; ENGINE_SETTINGS_FILE_MAX_BYTES as usize + 1];
         assert!(decode_file(&big).unwrap_err().contains("more than"));
+        // A sealed file whose hash is not one (journaled and logged: bounded, one line).
+        for hash in [
+            "x".repeat(CONFIG_HASH_MAX_CHARS + 1),
+            "crc32c:1\nforged".into(),
+        ] {
+            let mut f = file();
+            f.config_hash = hash;
+            let e = decode_file(&encode_file(&f)).unwrap_err();
+            assert!(e.contains("is not a configuration hash"), "{e}");
+        }
+        let mut f = file();
+        f.config_hash = "x".repeat(CONFIG_HASH_MAX_CHARS);
+        assert_eq!(decode_file(&encode_file(&f)).unwrap(), f);
     }
 
     #[test]
@@ -315,6 +357,14 @@ mod tests {
         let s: EngineSettings = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(s.guard.max_open_orders, config().guard.max_open_orders);
         assert_eq!(s.risk.max_total_at_risk_pct, Decimal::from(7));
+        let mut negative = v.clone();
+        negative["guard"]["max_open_orders"] = (-5).into();
+        let e = serde_json::from_value::<EngineSettings>(negative).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[guard] max_open_orders: -5 is out of range (allowed 1 to 100000)"),
+            "{e}"
+        );
         v["guard"]["max_leverage"] = "2".into();
         let e = serde_json::from_value::<EngineSettings>(v).unwrap_err();
         assert!(e.to_string().contains("max_leverage"), "{e}");

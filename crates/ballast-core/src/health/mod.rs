@@ -51,14 +51,38 @@ impl Status {
     }
 }
 
+/// How far in the future a time another process wrote (a heartbeat, a file's modification
+/// time) may be and still count: a write racing the read, the same clock read twice. Beyond
+/// it the time is no evidence of freshness — a clock stepped back, a file not written when it
+/// says — and is judged as no time at all (else a heartbeat dated next year is HEALTHY forever,
+/// whatever the engine does).
+pub const FUTURE_TOLERANCE_MS: i64 = 5_000;
+
 /// Age thresholds: younger than `healthy_ms` is healthy, younger than `degraded_ms` degraded,
-/// else critical; no age at all (never seen) is critical too.
+/// else critical; no age at all (never seen) is critical too, and so is an age more than
+/// [`FUTURE_TOLERANCE_MS`] below zero (a time in the future).
 pub fn staleness(age_ms: Option<i64>, healthy_ms: i64, degraded_ms: i64) -> Status {
     match age_ms {
+        Some(a) if a < -FUTURE_TOLERANCE_MS => Status::Critical,
         Some(a) if a < healthy_ms => Status::Healthy,
         Some(a) if a < degraded_ms => Status::Degraded,
         _ => Status::Critical,
     }
+}
+
+/// An age as a check's detail says it: `3s old` (`word` = "old", "ago"), or, for a time more
+/// than [`FUTURE_TOLERANCE_MS`] ahead, `2 h in the future (not evidence of freshness …)`.
+pub fn age_said(age_ms: i64, word: &str) -> String {
+    if age_ms < -FUTURE_TOLERANCE_MS {
+        return format!(
+            "{} in the future (not evidence of freshness: a clock stepped back, or not written when it says)",
+            crate::time::Human(age_ms.unsigned_abs())
+        );
+    }
+    format!(
+        "{} {word}",
+        crate::time::Human(age_ms.max(0).unsigned_abs())
+    )
 }
 
 /// Error rate over `total` attempts: at or above `degraded_pct` degraded, at or above

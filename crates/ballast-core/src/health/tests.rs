@@ -34,6 +34,20 @@ fn thresholds() {
         Status::Critical
     );
     assert_eq!(staleness(None, 300_000, 3_600_000), Status::Critical);
+    // A time in the future is no evidence of freshness (a forged or stepped-back one), within
+    // the tolerance of a racing write it is.
+    assert_eq!(staleness(Some(-1_000), 300_000, 3_600_000), Status::Healthy);
+    assert_eq!(
+        staleness(Some(-FUTURE_TOLERANCE_MS - 1), 300_000, 3_600_000),
+        Status::Critical
+    );
+    assert_eq!(
+        staleness(Some(-31_536_000_000), 300_000, 3_600_000),
+        Status::Critical
+    );
+    assert!(age_said(-7_200_000, "old").starts_with("2 h in the future"));
+    assert_eq!(age_said(-1_000, "old"), age_said(0, "old"));
+    assert!(age_said(3_000, "ago").ends_with(" ago"));
     assert_eq!(error_rate(0, 0, 20, 50), Status::Healthy);
     assert_eq!(error_rate(19, 100, 20, 50), Status::Healthy);
     assert_eq!(error_rate(20, 100, 20, 50), Status::Degraded);

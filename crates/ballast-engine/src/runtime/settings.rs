@@ -2,9 +2,12 @@
 //! supervisor's `ballast reload`. At each bar boundary (the start of a pass) a changed file is
 //! read; valid settings that differ from those in force are journaled (`engine.settings`,
 //! decided by [`EngineState::settings_record`] in the pass) before anything is judged by
-//! them. An invalid file is said once per state of the file and changes nothing.
+//! them. An invalid file is said once per state of the file and changes nothing — one Ballast
+//! did not write (its checksum), and one whose values the configuration's rules forbid (the
+//! checksum is no authentication: every value is judged by the rules of `[guard]` and `[risk]`,
+//! [`EngineSettings::violations`], each bad key named with its value and what is allowed).
 
-use ballast_core::engine::{EngineState, SettingsChange};
+use ballast_core::engine::{EngineSettings, EngineState, SettingsChange};
 
 use super::Writer;
 
@@ -26,10 +29,21 @@ pub(super) fn follow_settings(
     }
     w.settings_seen = seen;
     match ballast_store::files::engine_settings::read(&ballast_store::RealStorage, w.layout) {
-        Ok(file) => (state.settings() != Some(&file.settings)).then_some(SettingsChange {
-            settings: file.settings,
-            config_hash: file.config_hash,
-        }),
+        Ok(file) => {
+            let bad = EngineSettings::violations(&file.settings, w.config);
+            if !bad.is_empty() {
+                log(&format!(
+                    "warning: {} is not used: its settings break the configuration's rules: {}; the settings in force stay",
+                    w.layout.display(&w.layout.engine_settings_file()),
+                    bad.join("; ")
+                ));
+                return None;
+            }
+            (state.settings() != Some(&file.settings)).then_some(SettingsChange {
+                settings: file.settings,
+                config_hash: file.config_hash,
+            })
+        }
         Err(e) if e.is_not_found() => None,
         Err(e) => {
             log(&format!(

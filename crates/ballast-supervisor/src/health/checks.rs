@@ -31,7 +31,8 @@ fn file_age(path: &str, now: Timestamp) -> Option<i64> {
             let ms = m
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-            now.unix_ms().saturating_sub(ms).max(0)
+            // Not clamped: a modification time in the future is no evidence (`staleness`).
+            now.unix_ms().saturating_sub(ms)
         })
 }
 
@@ -47,9 +48,9 @@ fn file_age_result(c: &CheckConfig, age: Option<i64>) -> CheckResult {
         st,
         match age {
             Some(a) => format!(
-                "{} is {} old (healthy under {}, degraded under {})",
+                "{} is {} (healthy under {}, degraded under {})",
                 c.path,
-                ballast_core::time::Human(a.max(0).unsigned_abs()),
+                health::age_said(a, "old"),
                 ballast_core::time::Human::secs(u64::from(c.healthy_max_age_secs)),
                 ballast_core::time::Human::secs(u64::from(c.degraded_max_age_secs))
             ),

@@ -1,5 +1,6 @@
 //! `ballast backtest`: the strategy over a CSV file as fast as possible, on the bars' time.
 
+use super::err;
 use super::out;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -138,10 +139,10 @@ pub fn backtest(a: &BacktestArgs) -> anyhow::Result<Exit> {
     let loaded = market_file::load(&a.data, &symbols, a.skip_bad_rows)?;
     let load_seconds = t0.elapsed().as_secs_f64();
     for e in &loaded.first_errors {
-        eprintln!("warning: skipped {e}");
+        err!("warning: skipped {e}");
     }
     if loaded.skipped > 0 {
-        eprintln!("warning: {} malformed row(s) skipped", loaded.skipped);
+        err!("warning: {} malformed row(s) skipped", loaded.skipped);
     }
     if loaded.bars.is_empty() {
         bail!(

@@ -1,6 +1,7 @@
 //! `ballast check`: validate the configuration, and for a live one list every precondition of
 //! principle 1 with what is missing.
 
+use super::err;
 use ballast_core::config::{Config, Mode};
 
 use super::{ConfigArg, out};
@@ -110,9 +111,9 @@ pub fn check(arg: &ConfigArg) -> Exit {
     let problems = cache_problems(&loaded);
     if !problems.is_empty() {
         for p in &problems {
-            eprintln!("{p}");
+            err!("{p}");
         }
-        eprintln!(
+        err!(
             "{} configuration error(s) found in the declared caches (the filesystem as it is now); nothing was started or changed.",
             problems.len()
         );
@@ -156,7 +157,7 @@ pub fn check(arg: &ConfigArg) -> Exit {
         };
         out!("  {mark} {what}");
     }
-    eprintln!(
+    err!(
         "ballast check: this live configuration cannot trade: {} precondition(s) missing (above); `ballast run --live` would refuse to start",
         live_missing(c, true).len()
     );

@@ -2,6 +2,7 @@
 //! engine in the foreground. Logs go to stderr; Ctrl-C or SIGTERM stops it cleanly (a final
 //! snapshot is written).
 
+use super::err;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -55,7 +56,7 @@ pub struct EngineArgs {
 
 pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
     if !a.standalone && !a.supervised {
-        eprintln!(
+        err!(
             "ballast: `ballast engine` is started by the supervisor (`ballast run`); \
              to run it on its own, use --standalone"
         );
@@ -70,7 +71,7 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
         let parent = rustix::process::getppid();
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))?;
         if rustix::process::getppid() != parent {
-            eprintln!("ballast engine: the supervisor is already gone; not starting");
+            err!("ballast engine: the supervisor is already gone; not starting");
             return Ok(exit::FAILURE);
         }
         supervisor = parent.map(|p| p.as_raw_nonzero().get() as u32);
@@ -120,7 +121,7 @@ fn configuration(
             match ballast_store::files::engine_config::read(&ballast_store::RealStorage, &layout) {
                 Ok(file) => Ok((file.config, dir)),
                 Err(e) => {
-                    eprintln!(
+                    err!(
                         "ballast engine: refusing to start: the supervisor's configuration in force is not readable: {e}"
                     );
                     Err(exit::CONFIG)
@@ -147,7 +148,7 @@ pub fn foreground(
     // is the second ask, and this build has no live broker either way.
     let missing = super::check::live_missing(&cfg, false);
     if cfg.general.mode == ballast_core::config::Mode::Live {
-        eprintln!(
+        err!(
             "ballast engine: refusing to start: {}; missing: {}; nothing was started",
             super::check::live_refusal(&cfg, false),
             missing.join("; ")

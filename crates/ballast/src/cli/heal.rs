@@ -3,6 +3,7 @@
 //! otherwise here, journaling to the ops journal itself. `--dry-run` prints the plan and
 //! changes nothing.
 
+use super::err;
 use super::out;
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ pub fn run(
     };
     // A mistyped data directory must not be "healed" into a fresh one.
     if let Some(problem) = not_a_data_directory(&dir.path) {
-        eprintln!(
+        err!(
             "ballast heal: the data directory {} (from {}) {problem}; nothing was changed\n    help: name the data directory `ballast run` uses (--data-dir DIR, BALLAST_HOME, or [general] data_dir); `ballast run` creates a new one",
             dir.path.display(),
             dir.how
@@ -46,7 +47,7 @@ pub fn run(
     let (report, via) = match control::call(&socket, &Request::Heal { dry_run }) {
         Ok(Response::Heal { report }) => (*report, "by the running supervisor"),
         Ok(other) => {
-            eprintln!(
+            err!(
                 "ballast heal: unexpected answer from the supervisor: {}",
                 serde_json::to_string(&other).unwrap_or_default()
             );
@@ -59,7 +60,7 @@ pub fn run(
             if !matches!(&e, control::ClientError::SocketGone { holder, .. }
                 if holder.command.as_deref().is_some_and(|c| c.contains("--standalone"))) =>
         {
-            eprintln!(
+            err!(
                 "ballast heal: {e}\n    nothing was healed: a heal beside a running supervisor is its own healer's job"
             );
             return Ok(exit::FAILURE);
@@ -125,7 +126,7 @@ fn heal_here(
     let ops = if dry_run {
         Ops::disabled()
     } else {
-        Ops::open(dir, clock.clone(), &mut |line| eprintln!("{line}"))
+        Ops::open(dir, clock.clone(), &mut |line| err!("{line}"))
     };
     let report: Report = healer.run(
         dry_run,

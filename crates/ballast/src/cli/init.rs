@@ -1,5 +1,6 @@
 //! `ballast init`: write the commented sample configuration.
 
+use super::err;
 use super::out;
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +11,7 @@ use crate::exit::{self, Exit};
 
 pub fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
     if path.exists() && !force {
-        eprintln!(
+        err!(
             "ballast: {} already exists; nothing was written. Use --force to overwrite it, or give another path",
             path.display()
         );

@@ -1,5 +1,6 @@
 //! `ballast journal verify|dump`: read-only inspection of the engine journal and snapshots.
 
+use super::err;
 use super::out;
 use std::io::Write;
 use std::path::Path;
@@ -92,7 +93,7 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<Exit> {
             if let Some(k) = kind.as_deref() {
                 let known = ballast_engine::runtime::RECORD_TYPES;
                 if !ops && !known.contains(&k) {
-                    eprintln!(
+                    err!(
                         "ballast journal dump: no engine record type {k:?}\n    help: the types are {}",
                         known.join(", ")
                     );
@@ -446,7 +447,7 @@ fn dump(
     let (word, code, last_seq, running) = result?;
     // The ops journal's types are open-ended: one that matched nothing is named with those met.
     if let Some(k) = kind.filter(|k| ops && !seen.contains(*k)) {
-        eprintln!(
+        err!(
             "ballast journal dump: no record of type {k:?} in this journal\n    help: the types in it are {}",
             if seen.is_empty() {
                 "none (it is empty)".to_owned()
@@ -457,11 +458,11 @@ fn dump(
         return Ok(exit::FAILURE);
     }
     if code != exit::OK {
-        eprintln!(
+        err!(
             "ballast: the journal is {word}: only the valid prefix (up to seq {last_seq}) was printed; run `ballast journal verify` for details"
         );
     } else if running {
-        eprintln!(
+        err!(
             "ballast: the engine is running; the journal is being written: printed up to seq {last_seq}, as it was when read"
         );
     }

@@ -5,6 +5,7 @@
 //! nothing. `resume` writes the release token `KILL_SWITCH.release` (then removes the file);
 //! the engine journals the release and removes the token, now or at its next start.
 
+use super::err;
 use super::out;
 use crate::limits::{RELEASE_POLL_MS, RELEASE_TAKEN_WITHIN_MS};
 use ballast_store::Layout;
@@ -71,7 +72,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
         Ok(Response::Error { message })
             if message.contains(ballast_core::policy::KILL_SWITCH_STILL_ENGAGED) =>
         {
-            eprintln!(
+            err!(
                 "supervisor: the safety policy stays EMERGENCY_SHUTDOWN for now: the engine has not taken the release within {} (is it running? `ballast status` shows its kill switch); once it has, `ballast resume` again releases the policy",
                 ballast_core::time::Human(RELEASE_TAKEN_WITHIN_MS)
             );
@@ -82,11 +83,11 @@ fn release(layout: &ballast_store::Layout) -> Exit {
             exit::OK
         }
         Ok(Response::Error { message }) => {
-            eprintln!("supervisor: the safety policy stays: {message}");
+            err!("supervisor: the safety policy stays: {message}");
             exit::FAILURE
         }
         Ok(other) => {
-            eprintln!(
+            err!(
                 "supervisor: unexpected answer: {}",
                 serde_json::to_string(&other).unwrap_or_default()
             );
@@ -122,7 +123,7 @@ pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
         &layout,
         &token,
     ) {
-        eprintln!(
+        err!(
             "ballast resume: cannot write the release {}: {e}; the kill switch stays engaged",
             token_path.display()
         );
@@ -134,7 +135,7 @@ pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
         Err(e) => {
             // The request stays: the release would wait for it forever, so it is taken back.
             let _ = std::fs::remove_file(&token_path);
-            eprintln!(
+            err!(
                 "ballast resume: cannot remove {}: {e}; the kill switch stays engaged",
                 path.display()
             );

@@ -2,6 +2,7 @@
 //! and `journalctl -u` show them — the last lines (from the rolled file too when the live one is
 //! short), then, with `-f`, every line as it is written (a rotation is followed).
 
+use super::err;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ pub fn logs(dir: &DataDir, service: Option<&str>, n: usize, follow: bool) -> any
     let names: Vec<String> = match service {
         Some(s) if all.iter().any(|a| a == s) => vec![s.to_owned()],
         Some(s) => {
-            eprintln!(
+            err!(
                 "ballast logs: no log for {s:?} in {} (logs there: {})\n    help: a service's log appears when it first starts; name a service of the configuration, `engine` or `supervisor`",
                 ballast_store::Layout::new(&dir.path).logs().display(),
                 if all.is_empty() {
@@ -107,7 +108,7 @@ pub fn logs(dir: &DataDir, service: Option<&str>, n: usize, follow: bool) -> any
         None => all,
     };
     if names.is_empty() {
-        eprintln!(
+        err!(
             "ballast logs: no logs in {} yet (the supervisor writes them once `ballast run` starts)",
             ballast_store::Layout::new(&dir.path).logs().display()
         );

@@ -9,12 +9,12 @@ mod init;
 mod journal;
 mod kill;
 mod logs;
-mod output;
+pub(crate) mod output;
 mod recommendations;
 mod reload;
 mod supervise;
 
-pub(crate) use output::out;
+pub(crate) use output::{err, out};
 
 use std::path::PathBuf;
 
@@ -63,7 +63,7 @@ impl ConfigArg {
                 choice,
             }),
             Err(errors) => {
-                eprintln!("{errors}");
+                err!("{errors}");
                 Err(exit::CONFIG)
             }
         }
@@ -128,7 +128,7 @@ impl DataDirArg {
             match crate::settings::load_explained(choice.path.as_deref()) {
                 Ok((cfg, settings)) => crate::settings::DataDir::new(None, Some((&cfg, &settings))),
                 Err(errors) => {
-                    eprintln!(
+                    err!(
                         "{errors}\nballast {command}: the data directory comes from the configuration, which is invalid\n    help: fix it, or name the data directory with --data-dir DIR"
                     );
                     return Err(exit::CONFIG);
@@ -138,7 +138,7 @@ impl DataDirArg {
         match dir.require_initialised(command) {
             Ok(()) => Ok(dir),
             Err(message) => {
-                eprintln!("{message}");
+                err!("{message}");
                 Err(exit::FAILURE)
             }
         }

@@ -3,6 +3,7 @@
 //! started with, under the same environment rules, validated completely as `ballast check`
 //! does, its services built as at the start.
 
+use super::err;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -102,7 +103,7 @@ fn failed(message: &str, json: bool) -> Exit {
     if json {
         out!("{}", serde_json::json!({ "error": message }));
     }
-    eprintln!("ballast reload: {message}");
+    err!("ballast reload: {message}");
     exit::FAILURE
 }
 
@@ -125,14 +126,14 @@ fn print_answer(a: &ReloadAnswer) {
         out!("  takes: {action}");
     }
     for r in &a.refused {
-        eprintln!("  refused: {r}");
+        err!("  refused: {r}");
     }
     for e in &a.errors {
-        eprintln!("{e}");
+        err!("{e}");
     }
     if matches!(a.outcome.as_str(), "applied" | "unchanged" | "dry_run") {
         out!("{}", a.message);
     } else {
-        eprintln!("ballast reload: {}", a.message);
+        err!("ballast reload: {}", a.message);
     }
 }

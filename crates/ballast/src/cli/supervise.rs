@@ -1,6 +1,7 @@
 //! `ballast run` (the supervisor with the engine and the declared services), and the commands
 //! that talk to a running supervisor over its socket: `status`, `restart`, `reset`.
 
+use super::err;
 use super::out;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,7 +115,7 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
         None
     } else {
         let why = super::check::live_refusal(&loaded.config, live);
-        eprintln!(
+        err!(
             "ballast run: live trading refused: {why}\n{}",
             missing
                 .iter()
@@ -123,10 +124,10 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
                 .join("\n")
         );
         if loaded.config.general.mode != ballast_core::config::Mode::Live {
-            eprintln!("    nothing was started");
+            err!("    nothing was started");
             return Ok(exit::CONFIG);
         }
-        eprintln!(
+        err!(
             "    the supervisor starts without the engine (HELD): `ballast status` shows why; `ballast check` lists the preconditions"
         );
         Some(format!(
@@ -142,7 +143,7 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
     }
     services.extend(user_services(&cfg));
     if services.is_empty() && cfg.checks.is_empty() && cfg.artifacts.is_empty() {
-        eprintln!(
+        err!(
             "ballast run: [engine] enabled = false and no [[services]], [[checks]] or [[artifacts]] declared: nothing to run"
         );
         return Ok(exit::FAILURE);
@@ -182,7 +183,7 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
     ) {
         Ok(()) => Ok(exit::OK),
         Err(e) => {
-            eprintln!("ballast run: {e}");
+            err!("ballast run: {e}");
             // A link inside the data directory is the operator's environment to fix: 78, as
             // the engine's own refusal, so systemd does not restart into it.
             Ok(match e {
@@ -262,7 +263,7 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             if json {
                 out!("{}", serde_json::json!({ "error": message, "help": help }));
             }
-            eprintln!("ballast status: {message}\n    help: {help}");
+            err!("ballast status: {message}\n    help: {help}");
             return Ok(exit::FAILURE);
         }
     };
@@ -318,11 +319,11 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             Ok(exit::OK)
         }
         Response::Error { message } => {
-            eprintln!("ballast status: {message}");
+            err!("ballast status: {message}");
             Ok(exit::FAILURE)
         }
         _ => {
-            eprintln!("ballast status: the supervisor answered something other than a status");
+            err!("ballast status: the supervisor answered something other than a status");
             Ok(exit::FAILURE)
         }
     }
@@ -486,7 +487,7 @@ fn health_answer(dir: &DataDir, json: bool) -> Option<(HealthFile, bool)> {
         if json {
             out!("{}", serde_json::json!({ "error": message }));
         }
-        eprintln!("ballast health: {message}\n    help: {help}");
+        err!("ballast health: {message}\n    help: {help}");
         None
     };
     match control::call(&sock, &Request::Health) {
@@ -644,15 +645,15 @@ pub fn command(dir: &DataDir, req: Request) -> anyhow::Result<Exit> {
             Ok(exit::OK)
         }
         Ok(Response::Error { message }) => {
-            eprintln!("ballast: {message}");
+            err!("ballast: {message}");
             Ok(exit::FAILURE)
         }
         Ok(_) => {
-            eprintln!("ballast: the supervisor answered something other than done or an error");
+            err!("ballast: the supervisor answered something other than done or an error");
             Ok(exit::FAILURE)
         }
         Err(e) => {
-            eprintln!("ballast: {e}");
+            err!("ballast: {e}");
             Ok(exit::FAILURE)
         }
     }
@@ -662,7 +663,7 @@ pub fn command(dir: &DataDir, req: Request) -> anyhow::Result<Exit> {
 /// written where no sd_notify library is at hand; like `systemd-notify`).
 pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        eprintln!(
+        err!(
             "ballast notify: NOTIFY_SOCKET is not set (the service's readiness must be \"notify\")"
         );
         return Ok(exit::FAILURE);
@@ -673,7 +674,7 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
         sock.send_to(text.as_bytes(), p)
     });
     if let Err(e) = sent {
-        eprintln!(
+        err!(
             "ballast notify: cannot send to {}: {e}",
             Path::new(&path).display()
         );
@@ -687,10 +688,10 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
 fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
     use ballast_core::Clock;
     let v = &hb.view;
-    let age_ms = ballast_store::SystemClock.now().ms_since(hb.time).max(0);
+    let age_ms = ballast_store::SystemClock.now().ms_since(hb.time);
     out!(
-        "\ntrading (the engine's state {} ago{}{}): equity {} cash {} day PnL {} realized {} fees {}",
-        ballast_core::time::Human(age_ms.unsigned_abs()),
+        "\ntrading (the engine's state {}{}{}): equity {} cash {} day PnL {} realized {} fees {}",
+        ballast_core::health::age_said(age_ms, "ago"),
         v.market_time
             .map(|t| format!(", market time {t}"))
             .unwrap_or_default(),

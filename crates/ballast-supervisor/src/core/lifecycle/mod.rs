@@ -91,28 +91,48 @@ pub(super) fn modules(
     services.chain(checks).collect()
 }
 
-/// The restored disabled modules that are still declared, and a line naming those that are
-/// not (they are dropped from the list at its next write).
+/// The restored disabled modules that are still declared and supportive, and a line naming
+/// those that are not declared (they are dropped from the list at its next write) and those
+/// that are critical (outside the file's domain: a critical module is never disabled, so an
+/// entry for one is refused, not acted on).
 pub(super) fn still_declared(
     disabled: Vec<DisabledModule>,
     specs: &[&crate::ServiceSpec],
     checks: &[CheckModule],
 ) -> (Vec<DisabledModule>, Option<String>) {
-    let (kept, gone): (Vec<_>, Vec<_>) = disabled.into_iter().partition(|d| match d.kind {
-        ModuleKind::Service => specs.iter().any(|s| s.name == d.name),
-        ModuleKind::Check => checks.iter().any(|c| c.name == d.name),
-    });
-    let line = (!gone.is_empty()).then(|| {
-        let names: Vec<String> = gone
+    // Declared: Some(critical); not declared: None.
+    let declared = |d: &DisabledModule| match d.kind {
+        ModuleKind::Service => specs.iter().find(|s| s.name == d.name).map(|s| s.critical),
+        ModuleKind::Check => checks.iter().find(|c| c.name == d.name).map(|c| c.critical),
+    };
+    let (kept, refused): (Vec<_>, Vec<_>) = disabled
+        .into_iter()
+        .partition(|d| declared(d) == Some(false));
+    let names = |critical: bool| -> Vec<String> {
+        refused
             .iter()
+            .filter(|d| declared(d).is_some() == critical)
             .map(|d| format!("{} {}", d.kind.as_str(), d.name))
-            .collect();
-        format!(
-            "{}: {} disabled but no longer declared; forgotten",
-            ballast_core::layout::rel::DISABLED,
-            names.join(", ")
-        )
-    });
+            .collect()
+    };
+    let file = ballast_core::layout::rel::DISABLED;
+    let mut lines = Vec::new();
+    let gone = names(false);
+    if !gone.is_empty() {
+        lines.push(format!(
+            "{file}: {} disabled but no longer declared; forgotten",
+            gone.join(", ")
+        ));
+    }
+    // No command writes one (a critical module is never disabled): a hand-edited file.
+    let critical = names(true);
+    if !critical.is_empty() {
+        lines.push(format!(
+            "warning: {file}: {} listed as disabled, but critical and never disabled: the entry is refused, not acted on",
+            critical.join(", ")
+        ));
+    }
+    let line = (!lines.is_empty()).then(|| lines.join("\n"));
     (kept, line)
 }
 
