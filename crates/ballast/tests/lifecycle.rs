@@ -337,8 +337,10 @@ fallback = \"replay\"
     assert_eq!(released.len(), 1);
     let feed_started = at("service.started", "\"feed\"");
     let last_start = *feed_started.last().unwrap();
+    // A record's time is taken when it is journaled: the start's is written once the spawn has
+    // returned, after the instant the core counts the uptime from — a few ms, never 100.
     assert!(
-        released[0].ms_since(last_start) >= 2_000,
+        released[0].ms_since(last_start) >= 2_000 - 100,
         "released {} ms after the primary's start",
         released[0].ms_since(last_start)
     );
