@@ -48,6 +48,17 @@ pub(crate) fn group_members(pgid: Pid) -> Vec<i32> {
 
 /// Processes tagged with this data directory whose supervisor is gone (a supervisor that was
 /// killed leaves its services behind). Found through `/proc/<pid>/environ`.
+/// The process at `/proc/<pid>` is a zombie, or gone.
+fn is_zombie(proc_dir: &Path) -> bool {
+    std::fs::read_to_string(proc_dir.join("stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
 pub fn find_orphans(data_dir: &Path) -> Vec<(i32, String)> {
     let me = std::process::id() as i32;
     let my_start = crate::heal::start_time(me);
@@ -84,16 +95,11 @@ pub fn find_orphans(data_dir: &Path) -> Vec<(i32, String)> {
         // than we are, i.e. left by an earlier supervisor that had the same pid.
         let supervisor_alive = match supervisor {
             Some(p) if p == me => crate::heal::start_time(pid) >= my_start,
-            Some(p) => Path::new(&format!("/proc/{p}")).exists(),
+            // A supervisor killed with SIGKILL stays a zombie until its parent reaps it: gone.
+            Some(p) => !is_zombie(Path::new(&format!("/proc/{p}"))),
             None => false,
         };
-        let zombie = std::fs::read_to_string(e.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z'))
-            })
-            .unwrap_or(true);
+        let zombie = is_zombie(&e.path());
         if !supervisor_alive && !zombie {
             out.push((pid, value("BALLAST_SERVICE").unwrap_or_else(|| "?".into())));
         }
