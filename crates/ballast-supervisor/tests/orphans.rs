@@ -1,5 +1,7 @@
 //! The orphans a killed supervisor left behind are found at once, even while that supervisor
 //! is still a zombie its parent has not reaped (a shell's background job after `kill -9`).
+// Real processes: the test plays the killed supervisor and its service.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::process::{Command, Stdio};
 
