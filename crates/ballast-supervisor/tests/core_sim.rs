@@ -1450,3 +1450,93 @@ fn an_approved_reload_of_a_file_that_changed_since_its_recommendation_applies_no
         other => panic!("applied, not {other:?}"),
     }
 }
+
+/// Every interleaving of `disable`, `enable`, a stop timeout passing and the stubborn
+/// process finally reaped ends as the last request said: enabled means started again once the
+/// process is down (as `restart` does), disabled means DISABLED and down. An `enable` always
+/// succeeds on a disabled service and says "not disabled" only on an enabled one.
+#[test]
+fn every_interleaving_of_disable_enable_and_the_reap_ends_as_the_last_request_said() {
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Disable,
+        Enable,
+        Timeout,
+        Reap,
+    }
+    let all = [Step::Disable, Step::Enable, Step::Timeout, Step::Reap];
+    let mut sequences: Vec<Vec<Step>> = vec![Vec::new()];
+    for _ in 0..5 {
+        let longer: Vec<Vec<Step>> = sequences
+            .iter()
+            .filter(|s| s.len() == sequences.last().map_or(0, Vec::len))
+            .flat_map(|s| {
+                all.iter().map(move |x| {
+                    let mut s = s.clone();
+                    s.push(*x);
+                    s
+                })
+            })
+            .collect();
+        sequences.extend(longer);
+    }
+    let model = ServiceSpec {
+        rules: RestartRules {
+            max_restarts: 50,
+            ..spec("model").rules
+        },
+        ..supportive("model")
+    };
+    for seq in sequences {
+        let mut sim = Sim::new(vec![spec("engine"), model.clone()]);
+        sim.run_for(2_000);
+        assert_eq!(sim.state_of("model"), "RUNNING");
+        // Whether the last effective request was a disable, and whether the process held
+        // now was asked to stop.
+        let (mut disabled, mut stop_asked) = (false, false);
+        for step in &seq {
+            let before = sim.pids.get(&1).copied();
+            match step {
+                Step::Disable => {
+                    let r = sim.control(Request::Disable {
+                        name: "model".into(),
+                    });
+                    assert_eq!(r.is_ok(), !disabled, "{seq:?}: disable answered {r:?}");
+                    disabled = true;
+                    stop_asked |= before.is_some();
+                }
+                Step::Enable => {
+                    let r = sim.control(Request::Enable {
+                        name: "model".into(),
+                    });
+                    assert_eq!(r.is_ok(), disabled, "{seq:?}: enable answered {r:?}");
+                    disabled = false;
+                }
+                Step::Timeout => sim.run_for(6_000),
+                Step::Reap if stop_asked => {
+                    sim.exit(1, None, Some(9));
+                    stop_asked = false;
+                }
+                Step::Reap => {}
+            }
+            sim.tick();
+            if sim.pids.get(&1).copied() != before && sim.pids.contains_key(&1) {
+                stop_asked = false;
+            }
+        }
+        if stop_asked {
+            sim.exit(1, None, Some(9));
+        }
+        sim.run_for(10_000);
+        if disabled {
+            assert_eq!(sim.state_of("model"), "DISABLED", "{seq:?}");
+            assert!(!sim.pids.contains_key(&1), "{seq:?}: kept down");
+        } else {
+            assert!(
+                sim.pids.contains_key(&1) && sim.state_of("model") == "RUNNING",
+                "{seq:?}: enabled, it runs again, not {}",
+                sim.state_of("model")
+            );
+        }
+    }
+}

@@ -298,6 +298,11 @@ impl SupervisorCore {
         let slot = &mut self.slots[i];
         slot.wanted = false;
         slot.restart_at = None;
+        // Already stopping (an enable or a restart asked to start it once reaped): it now
+        // stays down.
+        if let Some(st) = &mut slot.stopping {
+            st.then_start = false;
+        }
         let pid = slot.proc.map(|p| p.pid);
         self.stop_slot(i, false, now);
         let stopping = match pid {
@@ -332,11 +337,17 @@ impl SupervisorCore {
         let slot = &mut self.slots[i];
         slot.wanted = true;
         slot.restart_at = None;
+        // Its disable is still stopping it: started again once it is reaped (as `restart`).
+        let reaping = slot.stopping.as_mut().map(|st| st.then_start = true);
         // A fresh failure budget: it was disabled, not given up on.
         slot.svc.make_startable(&ControlPlan::ClearThenStart);
         slot.svc.make_startable(&ControlPlan::StartNow);
         Ok(if self.standing_by(i) {
             format!("service {name}: enabled; it stands by (STANDBY) as a fallback")
+        } else if reaping.is_some() {
+            format!(
+                "service {name}: enabled; its process is still stopping: it starts again once it is down"
+            )
         } else {
             format!("service {name}: enabled; starting")
         })
