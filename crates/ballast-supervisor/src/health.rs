@@ -50,6 +50,8 @@ pub struct Inputs {
     pub policy: Option<(Policy, Timestamp)>,
     /// The disabled `[[checks]]` and why: not run, reported DISABLED.
     pub disabled_checks: Vec<(String, String)>,
+    /// What is wrong with the disabled list (`state/disabled.json`).
+    pub disabled_problems: Vec<String>,
     /// The configuration file as last read, against the one in force.
     pub config_file: crate::core::FileSeen,
 }
@@ -418,7 +420,7 @@ impl Monitor {
             }],
             Probe::Logging => vec![self.logging_check()],
             Probe::Resources => self.resources(now),
-            Probe::Heal => vec![heal_check(inputs)],
+            Probe::Heal => vec![heal_check(inputs), checks::disabled_list(inputs)],
             Probe::Config => reconfigure::config_checks(inputs),
             Probe::Service(name) => vec![service_check(name, inputs)],
             Probe::User(c) => match inputs.disabled_checks.iter().find(|(n, _)| *n == c.name) {

@@ -392,6 +392,9 @@ impl Shell {
             if i.heal_findings != self.core.heal_findings() {
                 i.heal_findings = self.core.heal_findings().to_vec();
             }
+            if i.disabled_problems != self.core.disabled_list_problems() {
+                i.disabled_problems = self.core.disabled_list_problems().to_vec();
+            }
             let disabled = self.core.disabled_checks();
             if i.disabled_checks != disabled {
                 i.disabled_checks = disabled;
@@ -537,9 +540,11 @@ pub(crate) fn core_config(
     data_dir: &Path,
 ) -> CoreConfig {
     let layout = ballast_store::Layout::new(data_dir);
-    let disabled = ballast_store::files::disabled::read(&ballast_store::RealStorage, &layout)
-        .map(|f| f.modules)
-        .map_err(|e| e.to_string());
+    let disabled = ballast_store::files::disabled::restore(
+        &ballast_store::RealStorage,
+        &layout,
+        &ballast_store::SystemClock,
+    );
     let checks = crate::core::lifecycle::CheckModule::of_config(&heal.config);
     CoreConfig {
         checks,

@@ -14,7 +14,7 @@ use ballast_core::Timestamp;
 use ballast_core::health::{CheckResult, Report, Status, Subsystem, SubsystemHealth};
 use ballast_core::policy::Policy;
 use ballast_core::supervisor::{RestartPolicy, RestartRules, ServiceState};
-use ballast_store::files::disabled::{DisabledModule, ModuleKind};
+use ballast_store::files::disabled::{DisabledModule, ModuleKind, Restored};
 use ballast_supervisor::ServiceSpec;
 use ballast_supervisor::control::Request;
 use ballast_supervisor::core::lifecycle::{CheckModule, LifecycleEvent};
@@ -64,7 +64,7 @@ impl Sim {
         disabled: Vec<DisabledModule>,
     ) -> Sim {
         let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
-        Sim::full(services, gated, finds, checks, disabled, config)
+        Sim::full(services, gated, finds, checks, disabled.into(), config)
     }
 
     /// A simulation of the configuration `config` running `services`.
@@ -74,7 +74,14 @@ impl Sim {
         finds: Swept,
         config: ballast_core::config::Config,
     ) -> Sim {
-        Sim::full(services, gated, finds, Vec::new(), Vec::new(), config)
+        Sim::full(
+            services,
+            gated,
+            finds,
+            Vec::new(),
+            Default::default(),
+            config,
+        )
     }
 
     fn full(
@@ -82,7 +89,7 @@ impl Sim {
         gated: Vec<String>,
         finds: Swept,
         checks: Vec<CheckModule>,
-        disabled: Vec<DisabledModule>,
+        disabled: Restored,
         config: ballast_core::config::Config,
     ) -> Sim {
         let start = Instant::now();
@@ -101,7 +108,7 @@ impl Sim {
                 config_file: None,
                 supervisor_pid: 1,
                 checks,
-                disabled: Ok(disabled),
+                disabled,
                 config: Box::new(config.clone()),
                 config_hash: "built-in".into(),
             },
@@ -1539,4 +1546,130 @@ fn every_interleaving_of_disable_enable_and_the_reap_ends_as_the_last_request_sa
             );
         }
     }
+}
+
+/// A hand-edited `state/disabled.json` never disables a critical module: the engine, a
+/// critical service and a critical check named there are refused at the start (an ALERT
+/// each, a line in `status`), start or run as usual, and are dropped from the file; a
+/// supportive one listed twice is taken once.
+#[test]
+fn a_list_naming_the_engine_or_a_critical_module_is_refused_and_reported_at_the_start() {
+    let at = Timestamp::from_unix_ms(WALL_START_MS);
+    let restored = |name: &str, kind| DisabledModule {
+        name: name.into(),
+        kind,
+        reason: "hand-edited".into(),
+        by: "operator".into(),
+        at,
+    };
+    let check = |name: &str, critical| CheckModule {
+        name: name.into(),
+        critical,
+        disable_on_failure: false,
+    };
+    let engine = ServiceSpec {
+        critical: false,
+        ..spec("engine")
+    };
+    let mut sim = Sim::build(
+        vec![engine, spec("broker"), supportive("model")],
+        vec!["engine".into()],
+        Swept::default(),
+        vec![check("db", true), check("gpu", false)],
+        vec![
+            restored("engine", ModuleKind::Service),
+            restored("broker", ModuleKind::Service),
+            restored("db", ModuleKind::Check),
+            restored("model", ModuleKind::Service),
+            restored("model", ModuleKind::Service),
+        ],
+    );
+    sim.run_for(5_000);
+    let out = sim.take();
+    let refused: Vec<String> = lifecycle_events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            LifecycleEvent::DisableRefused { module, why, .. } => {
+                assert!(why.contains("never disabled"), "{why}");
+                Some(module)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, ["engine", "broker", "db"]);
+    let started: Vec<usize> = spawns(&out).into_iter().map(|(_, s)| s).collect();
+    assert!(
+        started.contains(&0) && started.contains(&1) && !started.contains(&2),
+        "the engine and broker start, model stays disabled: {out:?}"
+    );
+    assert_eq!(sim.state_of("model"), "DISABLED");
+    assert!(sim.core.disabled_checks().is_empty(), "db is run");
+    assert_eq!(
+        last_disabled_write(&out),
+        Some(vec!["model".to_owned()]),
+        "dropped from the file, model once"
+    );
+    let Ok(View::Status(status)) = sim.control(Request::Status) else {
+        panic!("a status");
+    };
+    let problems = status.health.disabled_problems.join("\n");
+    for name in [
+        "service engine",
+        "service broker",
+        "check db",
+        "service model more than once",
+    ] {
+        assert!(problems.contains(name), "{name} in {problems}");
+    }
+    assert_eq!(sim.core.disabled_list_problems().len(), 4);
+}
+
+/// A list file that must not be overwritten (a newer version, unreadable content): an
+/// operator's disable is refused and says why; an automatic one holds in memory only and
+/// says it is not saved; the file is never written.
+#[test]
+fn a_list_that_must_not_be_overwritten_refuses_a_disable_and_is_never_written() {
+    let keep = "state/disabled.json is not overwritten: format version 9".to_owned();
+    let model = ServiceSpec {
+        on_failure_disable: true,
+        ..supportive("model")
+    };
+    let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
+    let mut sim = Sim::full(
+        vec![spec("engine"), model],
+        Vec::new(),
+        Swept::default(),
+        Vec::new(),
+        Restored {
+            modules: Vec::new(),
+            problems: vec![keep.clone()],
+            keep: Some(keep),
+        },
+        config,
+    );
+    sim.run_for(2_000);
+    let refused = sim.control(Request::Disable {
+        name: "model".into(),
+    });
+    assert!(
+        matches!(&refused, Err(ControlError::Refused(m)) if m.contains("format version 9")),
+        "{refused:?}"
+    );
+    for _ in 0..2 {
+        sim.exit(1, Some(1), None);
+        sim.run_for(5_000);
+    }
+    let out = sim.take();
+    assert_eq!(sim.state_of("model"), "DISABLED", "on_failure still acts");
+    assert_eq!(last_disabled_write(&out), None, "never written");
+    assert!(
+        lifecycle_events(&out).iter().any(
+            |e| matches!(e, LifecycleEvent::PersistFailed { error } if error.contains("version 9"))
+        ),
+        "{out:?}"
+    );
+    let Ok(View::Status(status)) = sim.control(Request::Status) else {
+        panic!("a status");
+    };
+    assert!(status.health.disabled_problems[0].contains("version 9"));
 }

@@ -118,6 +118,8 @@ pub struct SupervisorCore {
     /// The declared checks, and the modules disabled now ([`lifecycle`]).
     checks: Vec<lifecycle::CheckModule>,
     disabled: Vec<ballast_store::files::disabled::DisabledModule>,
+    /// What is wrong with the disabled list, and whether its file may be overwritten.
+    list: lifecycle::restore::ListState,
     /// `clear_cache` runs in flight.
     clears: cache::Clears,
 }
@@ -131,16 +133,12 @@ impl SupervisorCore {
             .collect();
         let specs: Vec<&ServiceSpec> = slots.iter().map(|s| &s.spec).collect();
         governor.modules = lifecycle::modules(&specs, &config.checks);
-        let (disabled, unreadable) = match config.disabled {
-            Ok(d) => (d, None),
-            Err(error) => (Vec::new(), Some(error)),
-        };
-        let (disabled, gone) = lifecycle::still_declared(disabled, &specs, &config.checks);
         let restartable = slots
             .iter()
             .map(|s| SubsystemId::of_service(&s.spec.name).to_string())
             .collect();
-        SupervisorCore {
+        let gated = config.gated.clone();
+        let mut core = SupervisorCore {
             slots,
             governor,
             mode: config.mode,
@@ -169,19 +167,14 @@ impl SupervisorCore {
             next_write: 0,
             down_from: None,
             finished: false,
-            out: unreadable
-                .map(|error| {
-                    Output::Ops(OpsEvent::Lifecycle(
-                        lifecycle::LifecycleEvent::StateUnreadable { error },
-                    ))
-                })
-                .into_iter()
-                .chain(gone.map(Output::Log))
-                .collect(),
+            out: VecDeque::new(),
             checks: config.checks,
-            disabled,
+            disabled: Vec::new(),
+            list: Default::default(),
             clears: cache::Clears::default(),
-        }
+        };
+        core.restore_disabled(config.disabled, &gated);
+        core
     }
 
     /// The next thing to carry out.

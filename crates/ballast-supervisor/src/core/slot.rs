@@ -213,6 +213,7 @@ impl SupervisorCore {
             services: self.views(now),
             health: crate::protocol::HealthSummary {
                 disabled: self.disabled_lines(),
+                disabled_problems: self.disabled_list_problems().to_vec(),
                 ..self.governor.summary()
             },
             config: self.in_force.file.clone(),

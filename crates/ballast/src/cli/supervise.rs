@@ -362,6 +362,9 @@ fn print_health_summary(health: &control::HealthSummary) {
     for d in &health.disabled {
         out!("  disabled: {d}");
     }
+    for p in &health.disabled_problems {
+        out!("  disabled list: {p}");
+    }
 }
 
 /// `status`: the table of services.

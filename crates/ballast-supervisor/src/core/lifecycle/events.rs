@@ -25,6 +25,13 @@ pub enum LifecycleEvent {
     PersistFailed { error: String },
     /// `module.state_unreadable`: `state/disabled.json` was damaged at the start.
     StateUnreadable { error: String },
+    /// `module.disable_refused`: `state/disabled.json` named a critical module (the engine,
+    /// a critical service or check); the entry is dropped and the module runs.
+    DisableRefused {
+        module: String,
+        kind: ModuleKind,
+        why: String,
+    },
     /// `service.fallback_engaged`: `fallback` started to cover for `service`.
     FallbackEngaged {
         service: String,
@@ -42,6 +49,7 @@ impl LifecycleEvent {
             LifecycleEvent::Enabled { .. } => "module.enabled",
             LifecycleEvent::PersistFailed { .. } => "module.persist_failed",
             LifecycleEvent::StateUnreadable { .. } => "module.state_unreadable",
+            LifecycleEvent::DisableRefused { .. } => "module.disable_refused",
             LifecycleEvent::FallbackEngaged { .. } => "service.fallback_engaged",
             LifecycleEvent::FallbackReleased { .. } => "service.fallback_released",
         }
@@ -73,6 +81,7 @@ impl std::fmt::Display for LifecycleEvent {
                 f,
                 "CRITICAL: {error}; every service and check starts enabled"
             ),
+            LifecycleEvent::DisableRefused { why, .. } => write!(f, "ALERT: {why}"),
             LifecycleEvent::FallbackEngaged {
                 service,
                 fallback,

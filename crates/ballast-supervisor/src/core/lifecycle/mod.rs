@@ -23,6 +23,7 @@ use ballast_store::files::disabled::{DisabledFile, DisabledModule, ModuleKind};
 use super::{After, ControlError, FileWrite, Now, OpsEvent, SupervisorCore, Token, View};
 
 pub mod events;
+pub mod restore;
 pub use events::LifecycleEvent;
 
 /// A declared `[[checks]]` entry, as the core needs it.
@@ -123,6 +124,11 @@ impl SupervisorCore {
         let specs: Vec<&crate::ServiceSpec> = self.slots.iter().map(|s| &s.spec).collect();
         self.governor.modules = modules(&specs, &checks);
         self.checks = checks;
+        // A module the new configuration makes critical is enabled again.
+        let gated = self.gated.clone();
+        if self.refuse_forbidden(&gated) {
+            self.persist_disabled(None);
+        }
     }
 
     /// The disabled entry of a module, if it is disabled.
@@ -247,6 +253,11 @@ impl SupervisorCore {
         now: Now,
     ) -> Result<String, ControlError> {
         let what = kind.as_str();
+        if let (Some(keep), By::Operator | By::Approval) = (&self.list.keep, by) {
+            return Err(ControlError::Refused(format!(
+                "{what} {name} is not disabled: {keep}; fix or move the file away, then restart the supervisor"
+            )));
+        }
         if let Some(d) = self.disabled_entry(kind, name) {
             return Err(ControlError::Conflict(format!(
                 "{what} {name} is already disabled ({}); `ballast enable {name}` brings it back",
@@ -354,7 +365,10 @@ impl SupervisorCore {
     }
 
     /// Write the disabled list; `reply`: the operator's request answered once it is written.
-    fn persist_disabled(&mut self, reply: Option<(Token, String)>) {
+    pub(super) fn persist_disabled(&mut self, reply: Option<(Token, String)>) {
+        if let Some(keep) = self.list.keep.clone() {
+            return self.disabled_written(reply, Err(keep));
+        }
         let file = DisabledFile {
             version: ballast_store::files::VERSION,
             modules: self.disabled.clone(),
