@@ -1673,3 +1673,118 @@ fn a_list_that_must_not_be_overwritten_refuses_a_disable_and_is_never_written() 
     };
     assert!(status.health.disabled_problems[0].contains("version 9"));
 }
+
+/// Covering is claimed only while the fallback really runs: a disabled fallback is never
+/// started and the alert says the primary is uncovered and why (once); a fallback disabled
+/// while covering, by an operator or by its own `on_failure`, ends the cover with an alert.
+#[test]
+fn a_disabled_or_lost_fallback_never_claims_to_cover_and_the_primary_is_said_uncovered() {
+    let feed = ServiceSpec {
+        fallback: Some("replay".into()),
+        ..supportive("feed")
+    };
+    let replay = ServiceSpec {
+        on_failure_disable: true,
+        ..supportive("replay")
+    };
+    let uncovered = |out: &[(u64, Output)]| -> Vec<String> {
+        lifecycle_events(out)
+            .into_iter()
+            .filter_map(|e| match e {
+                LifecycleEvent::Uncovered {
+                    service,
+                    fallback,
+                    why,
+                } => {
+                    assert_eq!((service.as_str(), fallback.as_str()), ("feed", "replay"));
+                    Some(why)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let covered = |sim: &Sim| {
+        let v = sim.core.views(sim.now().at);
+        (v[0].covered_by.clone(), v[1].covering.clone())
+    };
+    let mut sim = Sim::new(vec![feed, replay]);
+    sim.run_for(2_000);
+    assert!(
+        sim.control(Request::Disable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    sim.take();
+    for _ in 0..2 {
+        sim.exit(0, Some(1), None);
+        sim.run_for(5_000);
+    }
+    sim.run_for(30_000);
+    let out = sim.take();
+    assert!(
+        !lifecycle_events(&out)
+            .iter()
+            .any(|e| matches!(e, LifecycleEvent::FallbackEngaged { .. })),
+        "nothing engaged: {out:?}"
+    );
+    assert!(
+        !spawns(&out).iter().any(|(_, s)| *s == 1),
+        "the disabled fallback is never started"
+    );
+    let whys = uncovered(&out);
+    assert!(
+        matches!(whys.as_slice(), [w] if w.contains("DISABLED")),
+        "said once, with why: {whys:?}"
+    );
+    assert_eq!(covered(&sim), (None, None));
+    // Enabled: it engages and covers once it runs.
+    assert!(
+        sim.control(Request::Enable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    sim.run_for(1_000);
+    let out = sim.take();
+    assert!(
+        lifecycle_events(&out)
+            .iter()
+            .any(|e| matches!(e, LifecycleEvent::FallbackEngaged { .. }))
+    );
+    assert_eq!(covered(&sim), (Some("replay".into()), Some("feed".into())));
+    // Disabled while covering: the cover ends, with an alert.
+    assert!(
+        sim.control(Request::Disable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    let out = sim.take();
+    assert!(
+        matches!(uncovered(&out).as_slice(), [w] if w.contains("disabled")),
+        "{out:?}"
+    );
+    assert_eq!(covered(&sim), (None, None), "not while it is being stopped");
+    sim.exit(1, None, Some(15));
+    sim.run_for(5_000);
+    assert_eq!(covered(&sim), (None, None));
+    // Enabled again, then its own on_failure disables it while covering.
+    assert!(
+        sim.control(Request::Enable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    sim.run_for(2_000);
+    assert_eq!(covered(&sim), (Some("replay".into()), Some("feed".into())));
+    sim.take();
+    for _ in 0..2 {
+        sim.exit(1, Some(1), None);
+        sim.run_for(5_000);
+    }
+    let out = sim.take();
+    assert_eq!(sim.state_of("replay"), "DISABLED");
+    assert!(!uncovered(&out).is_empty(), "{out:?}");
+    assert_eq!(covered(&sim), (None, None));
+}

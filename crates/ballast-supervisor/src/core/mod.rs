@@ -120,6 +120,8 @@ pub struct SupervisorCore {
     disabled: Vec<ballast_store::files::disabled::DisabledModule>,
     /// What is wrong with the disabled list, and whether its file may be overwritten.
     list: lifecycle::restore::ListState,
+    /// The primaries down whose fallback cannot cover, said once each.
+    uncovered: std::collections::BTreeSet<String>,
     /// `clear_cache` runs in flight.
     clears: cache::Clears,
 }
@@ -171,6 +173,7 @@ impl SupervisorCore {
             checks: config.checks,
             disabled: Vec::new(),
             list: Default::default(),
+            uncovered: Default::default(),
             clears: cache::Clears::default(),
         };
         core.restore_disabled(config.disabled, &gated);

@@ -38,6 +38,13 @@ pub enum LifecycleEvent {
         fallback: String,
         why: String,
     },
+    /// `service.uncovered`: `service` is down and its fallback does not cover for it (it is
+    /// disabled or FAILED, or stopped covering for that reason).
+    Uncovered {
+        service: String,
+        fallback: String,
+        why: String,
+    },
     /// `service.fallback_released`: `service` is back; `fallback` stopped.
     FallbackReleased { service: String, fallback: String },
 }
@@ -52,6 +59,7 @@ impl LifecycleEvent {
             LifecycleEvent::DisableRefused { .. } => "module.disable_refused",
             LifecycleEvent::FallbackEngaged { .. } => "service.fallback_engaged",
             LifecycleEvent::FallbackReleased { .. } => "service.fallback_released",
+            LifecycleEvent::Uncovered { .. } => "service.uncovered",
         }
     }
 }
@@ -89,6 +97,14 @@ impl std::fmt::Display for LifecycleEvent {
             } => write!(
                 f,
                 "ALERT: {service}: {why}; its fallback {fallback} is started and covers for it"
+            ),
+            LifecycleEvent::Uncovered {
+                service,
+                fallback,
+                why,
+            } => write!(
+                f,
+                "ALERT: {service}: uncovered — its fallback {fallback} {why}; nothing covers for {service} until it is back"
             ),
             LifecycleEvent::FallbackReleased { service, fallback } => write!(
                 f,
@@ -147,6 +163,26 @@ mod tests {
                 "service.fallback_released",
                 json!({"service": "feed", "fallback": "replay"}),
                 "ALERT: feed: back and running for its min uptime; its fallback replay is stopped (STANDBY)",
+            ),
+            (
+                LifecycleEvent::Uncovered {
+                    service: "feed".into(),
+                    fallback: "replay".into(),
+                    why: "is DISABLED (disabled by operator)".into(),
+                },
+                "service.uncovered",
+                json!({"service": "feed", "fallback": "replay", "why": "is DISABLED (disabled by operator)"}),
+                "ALERT: feed: uncovered — its fallback replay is DISABLED (disabled by operator); nothing covers for feed until it is back",
+            ),
+            (
+                LifecycleEvent::DisableRefused {
+                    module: "engine".into(),
+                    kind: ModuleKind::Service,
+                    why: "never disabled".into(),
+                },
+                "module.disable_refused",
+                json!({"module": "engine", "kind": "service", "why": "never disabled"}),
+                "ALERT: never disabled",
             ),
         ];
         for (ev, kind, body, line) in cases {

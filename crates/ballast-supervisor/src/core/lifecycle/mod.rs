@@ -490,9 +490,27 @@ impl SupervisorCore {
         Report::build(subsystems, &issues, at)
     }
 
+    /// Why slot `f` (a fallback) cannot cover now, if it cannot: disabled, FAILED, removed.
+    fn cannot_cover(&self, f: usize) -> Option<String> {
+        let fb = &self.slots[f];
+        if let Some(d) = self.disabled_entry(ModuleKind::Service, &fb.spec.name) {
+            return Some(format!("is DISABLED ({})", d.reason));
+        }
+        if fb.retired {
+            return Some("was removed from the configuration".to_owned());
+        }
+        matches!(
+            fb.svc.state,
+            ServiceState::Failed | ServiceState::FailedConfig
+        )
+        .then(|| format!("is {}", fb.svc.state.as_str()))
+    }
+
     /// Engage or release the fallbacks: a primary FAILED or disabled has its fallback
-    /// started; one back and RUNNING for its min uptime has it stopped again. Starts happen
-    /// at the next `start_due` (the end of the wake-up).
+    /// started — unless that fallback cannot cover (disabled, FAILED), which is said once;
+    /// one back and RUNNING for its min uptime has it stopped again; a fallback that can no
+    /// longer cover ends its cover, with an alert. Starts happen at the next `start_due`
+    /// (the end of the wake-up).
     pub(super) fn fallbacks(&mut self, now: Now) {
         for p in 0..self.slots.len() {
             let Some(f) = self.slots[p]
@@ -516,25 +534,15 @@ impl SupervisorCore {
                 && primary
                     .proc
                     .is_some_and(|pr| now.at >= pr.started + primary.spec.min_uptime);
+            let why_down = if disabled {
+                "disabled".to_owned()
+            } else {
+                primary.svc.state.as_str().to_owned()
+            };
             let fallback = self.slots[f].spec.name.clone();
-            match (self.slots[f].covering.is_some(), down, back) {
-                (false, true, _) => {
-                    let why = if disabled {
-                        "disabled".to_owned()
-                    } else {
-                        primary.svc.state.as_str().to_owned()
-                    };
-                    let fb = &mut self.slots[f];
-                    fb.covering = Some(name.clone());
-                    fb.wanted = true;
-                    fb.restart_at = None;
-                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::FallbackEngaged {
-                        service: name,
-                        fallback,
-                        why,
-                    }));
-                }
-                (true, _, true) => {
+            let cannot = self.cannot_cover(f);
+            match (self.slots[f].covering.is_some(), down, back, cannot) {
+                (true, _, true, _) => {
                     let fb = &mut self.slots[f];
                     fb.covering = None;
                     fb.wanted = false;
@@ -546,9 +554,51 @@ impl SupervisorCore {
                         fallback,
                     }));
                 }
+                (true, _, _, Some(why)) => {
+                    // The cover ends: whatever made it unable stops it (a disable) or it
+                    // is down already (FAILED).
+                    self.slots[f].covering = None;
+                    self.uncovered.insert(name.clone());
+                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::Uncovered {
+                        service: name,
+                        fallback,
+                        why: format!("stopped covering: it {why}"),
+                    }));
+                }
+                (false, true, _, None) => {
+                    self.uncovered.remove(&name);
+                    let fb = &mut self.slots[f];
+                    fb.covering = Some(name.clone());
+                    fb.wanted = true;
+                    fb.restart_at = None;
+                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::FallbackEngaged {
+                        service: name,
+                        fallback,
+                        why: why_down,
+                    }));
+                }
+                (false, true, _, Some(why)) if self.uncovered.insert(name.clone()) => {
+                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::Uncovered {
+                        service: name,
+                        fallback,
+                        why: format!("cannot cover for it ({why_down}): it {why}"),
+                    }));
+                }
+                (false, false, ..) => {
+                    self.uncovered.remove(&name);
+                }
                 _ => {}
             }
         }
+    }
+
+    /// Slot `i`'s fallback process really runs for a primary (started, not being stopped):
+    /// the primary it covers.
+    pub(super) fn covering_now(&self, i: usize) -> Option<&str> {
+        let s = &self.slots[i];
+        s.covering
+            .as_deref()
+            .filter(|_| s.proc.is_some() && s.stopping.is_none())
     }
 
     /// When a covered primary will have run for its min uptime (a release is due then).
