@@ -1788,3 +1788,49 @@ fn a_disabled_or_lost_fallback_never_claims_to_cover_and_the_primary_is_said_unc
     assert!(!uncovered(&out).is_empty(), "{out:?}");
     assert_eq!(covered(&sim), (None, None));
 }
+
+/// A disabled fallback is not advised as a switch to backup: the advice would promise a
+/// cover that never starts.
+#[test]
+fn a_disabled_fallback_is_not_advised_as_a_switch_to_backup() {
+    let feed = ServiceSpec {
+        fallback: Some("replay".into()),
+        ..supportive("feed")
+    };
+    let mut sim = Sim::new(vec![feed, supportive("replay")]);
+    assert!(
+        sim.control(Request::Disable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    let failed = Subsystem {
+        name: "service:feed".into(),
+        critical: false,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let at = sim.now().wall;
+    let checks = vec![CheckResult::new("state", Status::Failed, "FAILED")];
+    let report = Report::build(vec![SubsystemHealth::new(failed, checks, at)], &[], at);
+    sim.input(Input::Measured(Box::new(Measured {
+        report,
+        engine: None,
+        files: Files {
+            kill_switch: KillSwitchFiles::default(),
+            policy_file: Some((Policy::AllowAll, 0)),
+        },
+    })));
+    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
+        sim.control(Request::Health)
+    else {
+        panic!("a health report");
+    };
+    let ids: Vec<&str> = h.recommendations.iter().map(|r| r.id.as_str()).collect();
+    assert!(
+        !ids.contains(&"service:feed/state/switch_to_backup")
+            && ids.contains(&"service:feed/state/disable_module"),
+        "{ids:?}"
+    );
+}

@@ -124,11 +124,29 @@ impl SupervisorCore {
         let specs: Vec<&crate::ServiceSpec> = self.slots.iter().map(|s| &s.spec).collect();
         self.governor.modules = modules(&specs, &checks);
         self.checks = checks;
+        self.refresh_modules();
         // A module the new configuration makes critical is enabled again.
         let gated = self.gated.clone();
         if self.refuse_forbidden(&gated) {
             self.persist_disabled(None);
         }
+    }
+
+    /// What the governor may advise, from the slots, the checks and the disabled list: a
+    /// disabled fallback is not offered as a switch to backup.
+    pub(super) fn refresh_modules(&mut self) {
+        let specs: Vec<&crate::ServiceSpec> = self.slots.iter().map(|s| &s.spec).collect();
+        let mut m = modules(&specs, &self.checks);
+        for r in m.values_mut() {
+            if r.fallback.as_deref().is_some_and(|f| {
+                self.disabled
+                    .iter()
+                    .any(|d| d.kind == ModuleKind::Service && d.name == f)
+            }) {
+                r.fallback = None;
+            }
+        }
+        self.governor.modules = m;
     }
 
     /// The disabled entry of a module, if it is disabled.
@@ -295,6 +313,7 @@ impl SupervisorCore {
             by: by.as_str().to_owned(),
             at: now.wall,
         });
+        self.refresh_modules();
         self.ops(OpsEvent::Lifecycle(LifecycleEvent::Disabled {
             module: name.to_owned(),
             kind,
@@ -337,6 +356,7 @@ impl SupervisorCore {
             )));
         };
         self.disabled.remove(at);
+        self.refresh_modules();
         self.ops(OpsEvent::Lifecycle(LifecycleEvent::Enabled {
             module: name.to_owned(),
             kind,

@@ -121,6 +121,7 @@ impl SupervisorCore {
         }
         self.disabled = kept;
         dropped |= self.refuse_forbidden(gated);
+        self.refresh_modules();
         if dropped && self.list.keep.is_none() {
             self.persist_disabled(None);
         }
