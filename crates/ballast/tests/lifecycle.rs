@@ -373,3 +373,134 @@ fn a_damaged_disabled_list_is_reported_and_nothing_is_taken_as_disabled() {
         "{log}"
     );
 }
+
+/// A hand-edited list naming a critical service and a critical check disables neither: both
+/// run, each is refused with an ALERT, shown in `status` and the health (an issue), and
+/// dropped from the file; a supportive one listed twice is taken once.
+#[test]
+fn a_hand_edited_list_naming_critical_modules_is_refused_reported_and_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("data/state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let entry = |name: &str, kind: &str| {
+        format!(
+            "{{\"name\": \"{name}\", \"kind\": \"{kind}\", \"reason\": \"hand\", \"by\": \"operator\", \"at\": \"2026-01-01T00:00:00Z\"}}"
+        )
+    };
+    std::fs::write(
+        state_dir.join("disabled.json"),
+        format!(
+            "{{\"version\": 1, \"modules\": [{}, {}, {}, {}]}}",
+            entry("core", "service"),
+            entry("db", "check"),
+            entry("model", "service"),
+            entry("model", "service")
+        ),
+    )
+    .unwrap();
+    let config = format!(
+        "{BASE}{}{}[[checks]]\nname = \"db\"\nkind = \"files_present\"\npaths = [\"{}\"]\ncritical = true\n",
+        sleeper("core", "kind = \"critical\""),
+        sleeper("model", ""),
+        tmp.path().display()
+    );
+    let sup = Sup::start(tmp.path(), &config);
+    let s = sup.wait_for("core running, model disabled", |s| {
+        state(s, "core") == "RUNNING" && state(s, "model") == "DISABLED"
+    });
+    let problems = s["health"]["disabled_problems"].to_string();
+    for want in [
+        "service core",
+        "check db",
+        "never disabled",
+        "service model more than once",
+    ] {
+        assert!(problems.contains(want), "{want} in {s:#}");
+    }
+    let shown = text(&sup.cli(&["status"]));
+    assert!(shown.contains("disabled list: "), "{shown}");
+    let h = wait_health(&sup, "the list's problem in the health", |h| {
+        health_of(h, "heal") == "DEGRADED" && health_of(h, "db") == "HEALTHY"
+    });
+    assert!(
+        h.to_string().contains("problem(s) of the disabled list"),
+        "{h:#}"
+    );
+    let file = std::fs::read_to_string(state_dir.join("disabled.json")).unwrap();
+    assert!(
+        !file.contains("\"core\"")
+            && !file.contains("\"db\"")
+            && file.matches("\"model\"").count() == 1,
+        "dropped from the file: {file}"
+    );
+    let (code, _) = sup.stop();
+    assert!(code.success());
+    let journal = ops(&tmp.path().join("data"));
+    let refused: Vec<&String> = journal
+        .iter()
+        .filter(|r| r.starts_with("module.disable_refused "))
+        .collect();
+    assert_eq!(refused.len(), 2, "{journal:#?}");
+}
+
+/// A newer list is never overwritten: a disable is refused saying why, the file is as it
+/// was; `[]` is said in words and copied to quarantine before the next disable rewrites it.
+#[test]
+fn a_newer_list_is_never_overwritten_and_a_damaged_one_is_quarantined_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("data/state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let newer = b"{\"version\": 9, \"modules\": []}";
+    std::fs::write(state_dir.join("disabled.json"), newer).unwrap();
+    let config = format!("{BASE}{}", sleeper("model", ""));
+    let sup = Sup::start(tmp.path(), &config);
+    let s = sup.wait_for("model running", |s| state(s, "model") == "RUNNING");
+    assert!(
+        s["health"]["disabled_problems"]
+            .to_string()
+            .contains("version 9"),
+        "{s:#}"
+    );
+    let out = sup.cli(&["disable", "model"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("version 9") && text(&out).contains("not overwritten"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read(state_dir.join("disabled.json")).unwrap(),
+        newer
+    );
+    let (code, _) = sup.stop();
+    assert!(code.success());
+
+    std::fs::write(state_dir.join("disabled.json"), b"[]").unwrap();
+    let sup = Sup::start(tmp.path(), &config);
+    let s = sup.wait_for("model running", |s| state(s, "model") == "RUNNING");
+    let problems = s["health"]["disabled_problems"].to_string();
+    assert!(
+        problems.contains("top level is a list")
+            && !problems.contains("struct")
+            && problems.contains("quarantine/state/disabled.json.corrupt."),
+        "{s:#}"
+    );
+    common::process::assert_ok(&sup.cli(&["disable", "model"]));
+    let q: Vec<Vec<u8>> = std::fs::read_dir(tmp.path().join("data/quarantine/state"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    assert_eq!(q, vec![b"[]".to_vec()], "the damaged file is kept");
+    let file = std::fs::read_to_string(state_dir.join("disabled.json")).unwrap();
+    assert!(file.contains("\"model\""), "{file}");
+    let left: Vec<_> = std::fs::read_dir(&state_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let (code, _) = sup.stop();
+    assert!(code.success());
+}
