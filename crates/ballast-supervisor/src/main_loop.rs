@@ -511,9 +511,12 @@ pub(crate) fn spawn_health(
     std::thread::spawn(move || {
         let (_keep, tick) = mpsc::channel::<()>();
         let mut every = monitor.cycle_every();
+        // The first cycle at once: it runs the user's checks the start left pending.
+        let mut wait = Duration::ZERO;
         loop {
             // Nothing is ever sent: this is a timer that the thread's own channel cannot miss.
-            let _ = tick.recv_timeout(every);
+            let _ = tick.recv_timeout(wait);
+            wait = every;
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
             }
@@ -521,6 +524,7 @@ pub(crate) fn spawn_health(
             if let Some(config) = reloaded.lock().ok().and_then(|mut c| c.take()) {
                 monitor.reconfigure(config);
                 every = monitor.cycle_every();
+                wait = every;
             }
             let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
             monitor.policy = snapshot.policy;

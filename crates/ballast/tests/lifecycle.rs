@@ -587,3 +587,27 @@ fallback = \"replay\"
     );
     assert!(!log.contains("is started and covers"), "{log}");
 }
+
+/// A `[[checks]]` command that takes its full 60 s timeout does not stall the start: the
+/// control socket answers and the services start at once; the check is UNKNOWN until the
+/// monitor's thread has its first answer.
+#[test]
+fn a_slow_check_command_does_not_stall_the_supervisors_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{BASE}{}[[checks]]\nname = \"slow\"\nkind = \"command\"\ncommand = \"/bin/sleep\"\nargs = [\"60\"]\ntimeout_ms = 60000\n",
+        sleeper("model", "")
+    );
+    let began = std::time::Instant::now();
+    let sup = Sup::start(tmp.path(), &config);
+    sup.wait_for("model started", |s| pid(s, "model").is_some());
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(15),
+        "the start took {:?}",
+        began.elapsed()
+    );
+    let h = wait_health(&sup, "a report", |h| !health_of(h, "slow").is_empty());
+    assert_eq!(health_of(&h, "slow"), "UNKNOWN", "{h:#}");
+    let (code, _) = sup.stop();
+    assert!(code.success());
+}

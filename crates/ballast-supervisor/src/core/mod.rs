@@ -462,6 +462,11 @@ impl SupervisorCore {
         );
         self.steps(steps);
         self.after_cycle(&auto_before);
+        // A critical check's first answer (pending until now) may release a held live start
+        // with no change of the overall health.
+        if self.down_from.is_none() {
+            self.apply_gate();
+        }
     }
 
     fn steps(&mut self, steps: Vec<Step>) {

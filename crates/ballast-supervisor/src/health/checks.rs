@@ -277,3 +277,13 @@ pub fn disabled_list(inputs: &super::Inputs) -> CheckResult {
         ),
     }
 }
+
+/// A user check not measured yet (the supervisor's first cycle leaves it to the monitor's
+/// thread): UNKNOWN; a critical one holds a live start until it answers.
+pub fn pending() -> CheckResult {
+    CheckResult::new(
+        ballast_core::health::PENDING_CHECK,
+        Status::Unknown,
+        "not measured yet: its first run is on the health monitor's thread, not in the supervisor's start",
+    )
+}
