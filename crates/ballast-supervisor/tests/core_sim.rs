@@ -1834,3 +1834,41 @@ fn a_disabled_fallback_is_not_advised_as_a_switch_to_backup() {
         "{ids:?}"
     );
 }
+
+/// A reload that makes a disabled service critical enables it: a critical module is never
+/// disabled, whichever way it became so.
+#[test]
+fn a_reload_that_makes_a_disabled_service_critical_enables_it_with_an_alert() {
+    let first = format!(
+        "[engine]\nenabled = false\n{}[[services]]\nname = \"m\"\ncommand = \"/bin/true\"\n",
+        services_toml(&["a"])
+    );
+    let mut sim = Sim::configured(
+        vec![spec("a"), supportive("m")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&first),
+    );
+    sim.run_for(10);
+    assert!(sim.control(Request::Disable { name: "m".into() }).is_ok());
+    sim.exit(1, None, Some(15));
+    sim.run_for(10);
+    assert_eq!(sim.state_of("m"), "DISABLED");
+    sim.take();
+    let next = format!(
+        "[engine]\nenabled = false\n{}[[services]]\nname = \"m\"\ncommand = \"/bin/true\"\nkind = \"critical\"\n",
+        services_toml(&["a"])
+    );
+    let answer = reload_to(&mut sim, &next, &["a", "m"]);
+    assert_eq!(answer.outcome, "applied", "{answer:?}");
+    sim.run_for(10);
+    let out = sim.take();
+    assert!(
+        lifecycle_events(&out)
+            .iter()
+            .any(|e| matches!(e, LifecycleEvent::DisableRefused { module, .. } if module == "m")),
+        "{out:?}"
+    );
+    assert_eq!(last_disabled_write(&out), Some(Vec::new()));
+    assert!(spawns(&out).iter().any(|(_, s)| *s == 1), "m runs: {out:?}");
+}
