@@ -203,6 +203,16 @@ pub struct HealthSummary {
     pub disabled_problems: Vec<String>,
 }
 
+impl HealthSummary {
+    /// The disabled modules, then the problems of their list, as `ballast status` prints
+    /// them (`disabled: …`, `disabled list: …`).
+    pub fn disabled_lines(&self) -> impl Iterator<Item = String> + '_ {
+        let problems = self.disabled_problems.iter();
+        let modules = self.disabled.iter().map(|d| format!("disabled: {d}"));
+        modules.chain(problems.map(|p| format!("disabled list: {p}")))
+    }
+}
+
 /// A recommendation waiting for an operator, as `status` lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

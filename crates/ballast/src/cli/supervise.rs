@@ -359,11 +359,8 @@ fn print_health_summary(health: &control::HealthSummary) {
             p.id
         );
     }
-    for d in &health.disabled {
-        out!("  disabled: {d}");
-    }
-    for p in &health.disabled_problems {
-        out!("  disabled list: {p}");
+    for line in health.disabled_lines() {
+        out!("  {line}");
     }
 }
 
