@@ -50,6 +50,8 @@ pub struct Inputs {
     pub policy: Option<(Policy, Timestamp)>,
     /// The disabled `[[checks]]` and why: not run, reported DISABLED.
     pub disabled_checks: Vec<(String, String)>,
+    /// What is wrong with the disabled list (`state/disabled.json`).
+    pub disabled_problems: Vec<String>,
     /// The configuration file as last read, against the one in force.
     pub config_file: crate::core::FileSeen,
 }
@@ -163,6 +165,8 @@ pub struct Monitor {
     disabled_seen: Vec<(String, String)>,
     /// How long each resource figure has been past its threshold ([`rules::Sustained`]).
     resource_windows: BTreeMap<String, rules::Sustained>,
+    /// The first cycle, on the supervisor's loop: the user's checks wait for the thread.
+    defer_user: bool,
 }
 
 fn sub(name: &str, critical: bool, trading: bool, deps: &[&str], interval_ms: i64) -> Subsystem {
@@ -275,7 +279,18 @@ impl Monitor {
             services_seen: None,
             disabled_seen: Vec::new(),
             resource_windows: BTreeMap::new(),
+            defer_user: false,
         }
+    }
+
+    /// The first cycle, taken on the supervisor's loop before any service starts: every
+    /// check but the user's `[[checks]]` (a command may take its whole timeout), which are
+    /// UNKNOWN (pending) until the monitor's thread runs them at once.
+    pub fn first_cycle(&mut self, inputs: &Inputs) -> Report {
+        self.defer_user = true;
+        let report = self.cycle(inputs, true);
+        self.defer_user = false;
+        report
     }
 
     /// One cycle: run every check that is due (all of them with `force`), then build the
@@ -308,6 +323,13 @@ impl Monitor {
             let due = force || event || self.entries[i].due.is_none_or(|d| d <= now_i);
             if !due {
                 continue;
+            }
+            if let (true, Probe::User(c)) = (self.defer_user, &self.entries[i].probe) {
+                if !inputs.disabled_checks.iter().any(|(n, _)| *n == c.name) {
+                    // Left due: the monitor's thread runs it at its first cycle.
+                    self.entries[i].last = vec![checks::pending()];
+                    continue;
+                }
             }
             let checks = self.run_probe(i, inputs, now);
             let e = &mut self.entries[i];
@@ -419,7 +441,7 @@ impl Monitor {
             }],
             Probe::Logging => vec![self.logging_check()],
             Probe::Resources => self.resources(now),
-            Probe::Heal => vec![heal_check(inputs)],
+            Probe::Heal => vec![heal_check(inputs), checks::disabled_list(inputs)],
             Probe::Config => reconfigure::config_checks(inputs),
             Probe::Service(name) => vec![service_check(name, inputs)],
             Probe::User(c) => match inputs.disabled_checks.iter().find(|(n, _)| *n == c.name) {

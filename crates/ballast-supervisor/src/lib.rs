@@ -315,7 +315,7 @@ fn start(shell: &mut Shell, log: &mut dyn FnMut(&str)) -> Arc<std::sync::atomic:
     }
     shell.publish_inputs();
     let inputs = shell.inputs.lock().map(|i| i.clone()).unwrap_or_default();
-    let report = monitor.cycle(&inputs, true);
+    let report = monitor.first_cycle(&inputs);
     let engine = monitor.engine_status().cloned();
     shell.event(Event::Measured(Box::new((report, engine))), log);
     let health_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

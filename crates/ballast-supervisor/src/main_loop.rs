@@ -394,6 +394,9 @@ impl Shell {
             if i.heal_findings != self.core.heal_findings() {
                 i.heal_findings = self.core.heal_findings().to_vec();
             }
+            if i.disabled_problems != self.core.disabled_list_problems() {
+                i.disabled_problems = self.core.disabled_list_problems().to_vec();
+            }
             let disabled = self.core.disabled_checks();
             if i.disabled_checks != disabled {
                 i.disabled_checks = disabled;
@@ -510,9 +513,12 @@ pub(crate) fn spawn_health(
     std::thread::spawn(move || {
         let (_keep, tick) = mpsc::channel::<()>();
         let mut every = monitor.cycle_every();
+        // The first cycle at once: it runs the user's checks the start left pending.
+        let mut wait = Duration::ZERO;
         loop {
             // Nothing is ever sent: this is a timer that the thread's own channel cannot miss.
-            let _ = tick.recv_timeout(every);
+            let _ = tick.recv_timeout(wait);
+            wait = every;
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
             }
@@ -520,6 +526,7 @@ pub(crate) fn spawn_health(
             if let Some(config) = reloaded.lock().ok().and_then(|mut c| c.take()) {
                 monitor.reconfigure(config);
                 every = monitor.cycle_every();
+                wait = every;
             }
             let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
             monitor.policy = snapshot.policy;
@@ -539,9 +546,11 @@ pub(crate) fn core_config(
     data_dir: &Path,
 ) -> CoreConfig {
     let layout = ballast_store::Layout::new(data_dir);
-    let disabled = ballast_store::files::disabled::read(&ballast_store::RealStorage, &layout)
-        .map(|f| f.modules)
-        .map_err(|e| e.to_string());
+    let disabled = ballast_store::files::disabled::restore(
+        &ballast_store::RealStorage,
+        &layout,
+        &ballast_store::SystemClock,
+    );
     let checks = crate::core::lifecycle::CheckModule::of_config(&heal.config);
     CoreConfig {
         checks,

@@ -197,6 +197,20 @@ pub struct HealthSummary {
     /// The disabled services and checks: `KIND NAME: REASON (by BY)`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub disabled: Vec<String>,
+    /// What is wrong with the disabled list (`state/disabled.json`): a damaged, newer or
+    /// unreadable file, an entry refused (a critical module) or listed twice.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disabled_problems: Vec<String>,
+}
+
+impl HealthSummary {
+    /// The disabled modules, then the problems of their list, as `ballast status` prints
+    /// them (`disabled: …`, `disabled list: …`).
+    pub fn disabled_lines(&self) -> impl Iterator<Item = String> + '_ {
+        let problems = self.disabled_problems.iter();
+        let modules = self.disabled.iter().map(|d| format!("disabled: {d}"));
+        modules.chain(problems.map(|p| format!("disabled list: {p}")))
+    }
 }
 
 /// A recommendation waiting for an operator, as `status` lists it.
@@ -329,6 +343,7 @@ mod tests {
             policy_reason: "start".into(),
             score: Some(80),
             disabled: Vec::new(),
+            disabled_problems: Vec::new(),
         };
         assert_eq!(
             serde_json::to_string(&s).unwrap(),

@@ -61,7 +61,7 @@ impl Sim {
                 config_file: None,
                 supervisor_pid: 1,
                 checks: Vec::new(),
-                disabled: Ok(Vec::new()),
+                disabled: Default::default(),
                 config: Box::new(config.clone()),
                 config_hash: "built-in".into(),
             },

@@ -14,7 +14,7 @@ use ballast_core::Timestamp;
 use ballast_core::health::{CheckResult, Report, Status, Subsystem, SubsystemHealth};
 use ballast_core::policy::Policy;
 use ballast_core::supervisor::{RestartPolicy, RestartRules, ServiceState};
-use ballast_store::files::disabled::{DisabledModule, ModuleKind};
+use ballast_store::files::disabled::{DisabledModule, ModuleKind, Restored};
 use ballast_supervisor::ServiceSpec;
 use ballast_supervisor::control::Request;
 use ballast_supervisor::core::lifecycle::{CheckModule, LifecycleEvent};
@@ -64,7 +64,7 @@ impl Sim {
         disabled: Vec<DisabledModule>,
     ) -> Sim {
         let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
-        Sim::full(services, gated, finds, checks, disabled, config)
+        Sim::full(services, gated, finds, checks, disabled.into(), config)
     }
 
     /// A simulation of the configuration `config` running `services`.
@@ -74,7 +74,14 @@ impl Sim {
         finds: Swept,
         config: ballast_core::config::Config,
     ) -> Sim {
-        Sim::full(services, gated, finds, Vec::new(), Vec::new(), config)
+        Sim::full(
+            services,
+            gated,
+            finds,
+            Vec::new(),
+            Default::default(),
+            config,
+        )
     }
 
     fn full(
@@ -82,7 +89,7 @@ impl Sim {
         gated: Vec<String>,
         finds: Swept,
         checks: Vec<CheckModule>,
-        disabled: Vec<DisabledModule>,
+        disabled: Restored,
         config: ballast_core::config::Config,
     ) -> Sim {
         let start = Instant::now();
@@ -101,7 +108,7 @@ impl Sim {
                 config_file: None,
                 supervisor_pid: 1,
                 checks,
-                disabled: Ok(disabled),
+                disabled,
                 config: Box::new(config.clone()),
                 config_hash: "built-in".into(),
             },
@@ -1451,17 +1458,107 @@ fn an_approved_reload_of_a_file_that_changed_since_its_recommendation_applies_no
     }
 }
 
-/// `state/disabled.json` is outside input: an entry naming a critical service or check (a
-/// hand-edited file; no command writes one) is out of the file's domain — a critical module
-/// is never disabled — so it is refused and said, not acted on: the engine starts, the
-/// critical check runs.
+/// Every interleaving of `disable`, `enable`, a stop timeout passing and the stubborn
+/// process finally reaped ends as the last request said: enabled means started again once the
+/// process is down (as `restart` does), disabled means DISABLED and down. An `enable` always
+/// succeeds on a disabled service and says "not disabled" only on an enabled one.
 #[test]
-fn a_restored_disable_of_a_critical_module_is_refused_and_said_not_acted_on() {
+fn every_interleaving_of_disable_enable_and_the_reap_ends_as_the_last_request_said() {
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Disable,
+        Enable,
+        Timeout,
+        Reap,
+    }
+    let all = [Step::Disable, Step::Enable, Step::Timeout, Step::Reap];
+    let mut sequences: Vec<Vec<Step>> = vec![Vec::new()];
+    for _ in 0..5 {
+        let longer: Vec<Vec<Step>> = sequences
+            .iter()
+            .filter(|s| s.len() == sequences.last().map_or(0, Vec::len))
+            .flat_map(|s| {
+                all.iter().map(move |x| {
+                    let mut s = s.clone();
+                    s.push(*x);
+                    s
+                })
+            })
+            .collect();
+        sequences.extend(longer);
+    }
+    let model = ServiceSpec {
+        rules: RestartRules {
+            max_restarts: 50,
+            ..spec("model").rules
+        },
+        ..supportive("model")
+    };
+    for seq in sequences {
+        let mut sim = Sim::new(vec![spec("engine"), model.clone()]);
+        sim.run_for(2_000);
+        assert_eq!(sim.state_of("model"), "RUNNING");
+        // Whether the last effective request was a disable, and whether the process held
+        // now was asked to stop.
+        let (mut disabled, mut stop_asked) = (false, false);
+        for step in &seq {
+            let before = sim.pids.get(&1).copied();
+            match step {
+                Step::Disable => {
+                    let r = sim.control(Request::Disable {
+                        name: "model".into(),
+                    });
+                    assert_eq!(r.is_ok(), !disabled, "{seq:?}: disable answered {r:?}");
+                    disabled = true;
+                    stop_asked |= before.is_some();
+                }
+                Step::Enable => {
+                    let r = sim.control(Request::Enable {
+                        name: "model".into(),
+                    });
+                    assert_eq!(r.is_ok(), disabled, "{seq:?}: enable answered {r:?}");
+                    disabled = false;
+                }
+                Step::Timeout => sim.run_for(6_000),
+                Step::Reap if stop_asked => {
+                    sim.exit(1, None, Some(9));
+                    stop_asked = false;
+                }
+                Step::Reap => {}
+            }
+            sim.tick();
+            if sim.pids.get(&1).copied() != before && sim.pids.contains_key(&1) {
+                stop_asked = false;
+            }
+        }
+        if stop_asked {
+            sim.exit(1, None, Some(9));
+        }
+        sim.run_for(10_000);
+        if disabled {
+            assert_eq!(sim.state_of("model"), "DISABLED", "{seq:?}");
+            assert!(!sim.pids.contains_key(&1), "{seq:?}: kept down");
+        } else {
+            assert!(
+                sim.pids.contains_key(&1) && sim.state_of("model") == "RUNNING",
+                "{seq:?}: enabled, it runs again, not {}",
+                sim.state_of("model")
+            );
+        }
+    }
+}
+
+/// A hand-edited `state/disabled.json` never disables a critical module: the engine, a
+/// critical service and a critical check named there are refused at the start (an ALERT
+/// each, a line in `status`), start or run as usual, and are dropped from the file; a
+/// supportive one listed twice is taken once.
+#[test]
+fn a_list_naming_the_engine_or_a_critical_module_is_refused_and_reported_at_the_start() {
     let at = Timestamp::from_unix_ms(WALL_START_MS);
     let restored = |name: &str, kind| DisabledModule {
         name: name.into(),
         kind,
-        reason: "hand-written".into(),
+        reason: "hand-edited".into(),
         by: "operator".into(),
         at,
     };
@@ -1470,35 +1567,308 @@ fn a_restored_disable_of_a_critical_module_is_refused_and_said_not_acted_on() {
         critical,
         disable_on_failure: false,
     };
+    let engine = ServiceSpec {
+        critical: false,
+        ..spec("engine")
+    };
     let mut sim = Sim::build(
-        vec![spec("engine"), supportive("model")],
-        Vec::new(),
+        vec![engine, spec("broker"), supportive("model")],
+        vec!["engine".into()],
         Swept::default(),
-        vec![check("gpu", false), check("db", true)],
+        vec![check("db", true), check("gpu", false)],
         vec![
             restored("engine", ModuleKind::Service),
+            restored("broker", ModuleKind::Service),
             restored("db", ModuleKind::Check),
+            restored("model", ModuleKind::Service),
             restored("model", ModuleKind::Service),
         ],
     );
-    sim.run_for(10_000);
+    sim.run_for(5_000);
     let out = sim.take();
-    assert_eq!(
-        spawns(&out),
-        vec![(0, 0)],
-        "the engine starts, the model stays disabled"
+    let refused: Vec<String> = lifecycle_events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            LifecycleEvent::DisableRefused { module, why, .. } => {
+                assert!(why.contains("never disabled"), "{why}");
+                Some(module)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, ["engine", "broker", "db"]);
+    let started: Vec<usize> = spawns(&out).into_iter().map(|(_, s)| s).collect();
+    assert!(
+        started.contains(&0) && started.contains(&1) && !started.contains(&2),
+        "the engine and broker start, model stays disabled: {out:?}"
     );
     assert_eq!(sim.state_of("model"), "DISABLED");
-    assert_ne!(sim.state_of("engine"), "DISABLED");
-    assert!(
-        sim.core.disabled_checks().is_empty(),
-        "the critical check runs"
+    assert!(sim.core.disabled_checks().is_empty(), "db is run");
+    assert_eq!(
+        last_disabled_write(&out),
+        Some(vec!["model".to_owned()]),
+        "dropped from the file, model once"
     );
+    let Ok(View::Status(status)) = sim.control(Request::Status) else {
+        panic!("a status");
+    };
+    let problems = status.health.disabled_problems.join("\n");
+    for name in [
+        "service engine",
+        "service broker",
+        "check db",
+        "service model more than once",
+    ] {
+        assert!(problems.contains(name), "{name} in {problems}");
+    }
+    assert_eq!(sim.core.disabled_list_problems().len(), 4);
+}
+
+/// A list file that must not be overwritten (a newer version, unreadable content): an
+/// operator's disable is refused and says why; an automatic one holds in memory only and
+/// says it is not saved; the file is never written.
+#[test]
+fn a_list_that_must_not_be_overwritten_refuses_a_disable_and_is_never_written() {
+    let keep = "state/disabled.json is not overwritten: format version 9".to_owned();
+    let model = ServiceSpec {
+        on_failure_disable: true,
+        ..supportive("model")
+    };
+    let config = ballast_core::config::load(None, &[]).expect("the built-in configuration");
+    let mut sim = Sim::full(
+        vec![spec("engine"), model],
+        Vec::new(),
+        Swept::default(),
+        Vec::new(),
+        Restored {
+            modules: Vec::new(),
+            problems: vec![keep.clone()],
+            keep: Some(keep),
+        },
+        config,
+    );
+    sim.run_for(2_000);
+    let refused = sim.control(Request::Disable {
+        name: "model".into(),
+    });
     assert!(
-        out.iter().any(|(_, o)| matches!(o, Output::Log(l)
-            if l.contains("service engine, check db")
-                && l.contains("critical")
-                && l.contains("never disabled"))),
+        matches!(&refused, Err(ControlError::Refused(m)) if m.contains("format version 9")),
+        "{refused:?}"
+    );
+    for _ in 0..2 {
+        sim.exit(1, Some(1), None);
+        sim.run_for(5_000);
+    }
+    let out = sim.take();
+    assert_eq!(sim.state_of("model"), "DISABLED", "on_failure still acts");
+    assert_eq!(last_disabled_write(&out), None, "never written");
+    assert!(
+        lifecycle_events(&out).iter().any(
+            |e| matches!(e, LifecycleEvent::PersistFailed { error } if error.contains("version 9"))
+        ),
         "{out:?}"
     );
+    let Ok(View::Status(status)) = sim.control(Request::Status) else {
+        panic!("a status");
+    };
+    assert!(status.health.disabled_problems[0].contains("version 9"));
+}
+
+/// Covering is claimed only while the fallback really runs: a disabled fallback is never
+/// started and the alert says the primary is uncovered and why (once); a fallback disabled
+/// while covering, by an operator or by its own `on_failure`, ends the cover with an alert.
+#[test]
+fn a_disabled_or_lost_fallback_never_claims_to_cover_and_the_primary_is_said_uncovered() {
+    let feed = ServiceSpec {
+        fallback: Some("replay".into()),
+        ..supportive("feed")
+    };
+    let replay = ServiceSpec {
+        on_failure_disable: true,
+        ..supportive("replay")
+    };
+    let uncovered = |out: &[(u64, Output)]| -> Vec<String> {
+        lifecycle_events(out)
+            .into_iter()
+            .filter_map(|e| match e {
+                LifecycleEvent::Uncovered {
+                    service,
+                    fallback,
+                    why,
+                } => {
+                    assert_eq!((service.as_str(), fallback.as_str()), ("feed", "replay"));
+                    Some(why)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let covered = |sim: &Sim| {
+        let v = sim.core.views(sim.now().at);
+        (v[0].covered_by.clone(), v[1].covering.clone())
+    };
+    let mut sim = Sim::new(vec![feed, replay]);
+    sim.run_for(2_000);
+    assert!(
+        sim.control(Request::Disable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    sim.take();
+    for _ in 0..2 {
+        sim.exit(0, Some(1), None);
+        sim.run_for(5_000);
+    }
+    sim.run_for(30_000);
+    let out = sim.take();
+    assert!(
+        !lifecycle_events(&out)
+            .iter()
+            .any(|e| matches!(e, LifecycleEvent::FallbackEngaged { .. })),
+        "nothing engaged: {out:?}"
+    );
+    assert!(
+        !spawns(&out).iter().any(|(_, s)| *s == 1),
+        "the disabled fallback is never started"
+    );
+    let whys = uncovered(&out);
+    assert!(
+        matches!(whys.as_slice(), [w] if w.contains("DISABLED")),
+        "said once, with why: {whys:?}"
+    );
+    assert_eq!(covered(&sim), (None, None));
+    // Enabled: it engages and covers once it runs.
+    assert!(
+        sim.control(Request::Enable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    sim.run_for(1_000);
+    let out = sim.take();
+    assert!(
+        lifecycle_events(&out)
+            .iter()
+            .any(|e| matches!(e, LifecycleEvent::FallbackEngaged { .. }))
+    );
+    assert_eq!(covered(&sim), (Some("replay".into()), Some("feed".into())));
+    // Disabled while covering: the cover ends, with an alert.
+    assert!(
+        sim.control(Request::Disable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    let out = sim.take();
+    assert!(
+        matches!(uncovered(&out).as_slice(), [w] if w.contains("disabled")),
+        "{out:?}"
+    );
+    assert_eq!(covered(&sim), (None, None), "not while it is being stopped");
+    sim.exit(1, None, Some(15));
+    sim.run_for(5_000);
+    assert_eq!(covered(&sim), (None, None));
+    // Enabled again, then its own on_failure disables it while covering.
+    assert!(
+        sim.control(Request::Enable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    sim.run_for(2_000);
+    assert_eq!(covered(&sim), (Some("replay".into()), Some("feed".into())));
+    sim.take();
+    for _ in 0..2 {
+        sim.exit(1, Some(1), None);
+        sim.run_for(5_000);
+    }
+    let out = sim.take();
+    assert_eq!(sim.state_of("replay"), "DISABLED");
+    assert!(!uncovered(&out).is_empty(), "{out:?}");
+    assert_eq!(covered(&sim), (None, None));
+}
+
+/// A disabled fallback is not advised as a switch to backup: the advice would promise a
+/// cover that never starts.
+#[test]
+fn a_disabled_fallback_is_not_advised_as_a_switch_to_backup() {
+    let feed = ServiceSpec {
+        fallback: Some("replay".into()),
+        ..supportive("feed")
+    };
+    let mut sim = Sim::new(vec![feed, supportive("replay")]);
+    assert!(
+        sim.control(Request::Disable {
+            name: "replay".into()
+        })
+        .is_ok()
+    );
+    let failed = Subsystem {
+        name: "service:feed".into(),
+        critical: false,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let at = sim.now().wall;
+    let checks = vec![CheckResult::new("state", Status::Failed, "FAILED")];
+    let report = Report::build(vec![SubsystemHealth::new(failed, checks, at)], &[], at);
+    sim.input(Input::Measured(Box::new(Measured {
+        report,
+        engine: None,
+        files: Files {
+            kill_switch: KillSwitchFiles::default(),
+            policy_file: Some((Policy::AllowAll, 0)),
+        },
+    })));
+    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
+        sim.control(Request::Health)
+    else {
+        panic!("a health report");
+    };
+    let ids: Vec<&str> = h.recommendations.iter().map(|r| r.id.as_str()).collect();
+    assert!(
+        !ids.contains(&"service:feed/state/switch_to_backup")
+            && ids.contains(&"service:feed/state/disable_module"),
+        "{ids:?}"
+    );
+}
+
+/// A reload that makes a disabled service critical enables it: a critical module is never
+/// disabled, whichever way it became so.
+#[test]
+fn a_reload_that_makes_a_disabled_service_critical_enables_it_with_an_alert() {
+    let first = format!(
+        "[engine]\nenabled = false\n{}[[services]]\nname = \"m\"\ncommand = \"/bin/true\"\n",
+        services_toml(&["a"])
+    );
+    let mut sim = Sim::configured(
+        vec![spec("a"), supportive("m")],
+        Vec::new(),
+        Swept::default(),
+        config_of(&first),
+    );
+    sim.run_for(10);
+    assert!(sim.control(Request::Disable { name: "m".into() }).is_ok());
+    sim.exit(1, None, Some(15));
+    sim.run_for(10);
+    assert_eq!(sim.state_of("m"), "DISABLED");
+    sim.take();
+    let next = format!(
+        "[engine]\nenabled = false\n{}[[services]]\nname = \"m\"\ncommand = \"/bin/true\"\nkind = \"critical\"\n",
+        services_toml(&["a"])
+    );
+    let answer = reload_to(&mut sim, &next, &["a", "m"]);
+    assert_eq!(answer.outcome, "applied", "{answer:?}");
+    sim.run_for(10);
+    let out = sim.take();
+    assert!(
+        lifecycle_events(&out)
+            .iter()
+            .any(|e| matches!(e, LifecycleEvent::DisableRefused { module, .. } if module == "m")),
+        "{out:?}"
+    );
+    assert_eq!(last_disabled_write(&out), Some(Vec::new()));
+    assert!(spawns(&out).iter().any(|(_, s)| *s == 1), "m runs: {out:?}");
 }

@@ -249,6 +249,11 @@ const MAY_DELETE: &[(&str, usize, &str)] = &[
         "Storage::remove_file, for Ballast's files",
     ),
     ("ballast-store/src/snapshot.rs", 1, "snapshots past retain"),
+    (
+        "ballast-store/src/files/mod.rs",
+        1,
+        "write_atomic's own temp file, after a failed write",
+    ),
     ("ballast-store/src/sim.rs", 1, "the simulated file system"),
 ];
 

@@ -264,6 +264,28 @@ fn check_fallbacks(config: &Config, origin: &dyn Fn(usize, &str) -> Origin) -> V
                 "remove on_failure, or make the service supportive (kind = \"supportive\")",
             ));
         }
+        // A fallback stands by while its primary runs: a dependency on it would wait forever.
+        for (j, p) in config.services.iter().enumerate() {
+            if p.fallback.is_empty() || !s.depends_on.contains(&p.fallback) {
+                continue;
+            }
+            errors.push(err(
+                origin(i, "depends_on"),
+                format!(
+                    "[[services]] {}: depends_on {:?}, the fallback of {:?} ({}): a fallback stands by (STANDBY) while {:?} runs, so {} would wait for it forever",
+                    s.name,
+                    p.fallback,
+                    p.name,
+                    origin(j, "fallback"),
+                    p.name,
+                    s.name
+                ),
+                format!(
+                    "depend on {:?} (the service it covers) instead of {:?}",
+                    p.name, p.fallback
+                ),
+            ));
+        }
         let f = s.fallback.as_str();
         if f.is_empty() {
             continue;

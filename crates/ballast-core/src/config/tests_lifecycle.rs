@@ -94,3 +94,28 @@ fn a_reload_restarts_a_service_whose_on_failure_or_fallback_changed_and_takes_ch
         .collect::<Vec<_>>()
     );
 }
+
+/// A dependency on a fallback would wait for a STANDBY service forever (it starts only when
+/// its primary fails): refused, naming both and where the fallback is declared.
+#[test]
+fn a_dependency_on_a_fallback_is_refused_naming_the_fallback_and_its_primary() {
+    let errs = file(
+        "[[services]]\nname = \"feed\"\ncommand = \"x\"\nfallback = \"replay\"\n\
+         [[services]]\nname = \"replay\"\ncommand = \"y\"\n\
+         [[services]]\nname = \"bot\"\ncommand = \"z\"\ndepends_on = [\"replay\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        errs.contains("ballast.toml:11:1: error: [[services]] bot: depends_on \"replay\", the fallback of \"feed\" (ballast.toml:4:1)")
+            && errs.contains("depend on \"feed\""),
+        "{errs}"
+    );
+    // On the primary it is fine.
+    file(
+        "[[services]]\nname = \"feed\"\ncommand = \"x\"\nfallback = \"replay\"\n\
+         [[services]]\nname = \"replay\"\ncommand = \"y\"\n\
+         [[services]]\nname = \"bot\"\ncommand = \"z\"\ndepends_on = [\"feed\"]\n",
+    )
+    .unwrap();
+}

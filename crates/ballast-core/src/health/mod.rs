@@ -285,6 +285,11 @@ pub fn score(subsystems: &[SubsystemHealth]) -> u32 {
 pub const LIVE_MIN_SCORE: u32 = 50;
 
 /// The subsystems computed from the running engine (its loop and what it reports).
+/// The name of a user check's result before its first run (the supervisor's start leaves
+/// the user's checks to the health monitor's thread): UNKNOWN, and a critical one holds a
+/// live start until it answers.
+pub const PENDING_CHECK: &str = "pending";
+
 pub const ENGINE_SUBSYSTEMS: &[&str] = &[
     "engine",
     "data_feed",
@@ -650,6 +655,17 @@ impl Report {
     /// subsystems that do not need the engine running and are known (the engine's own are
     /// unknown, or report its absence, until it starts).
     pub fn live_start_allowed_before_the_engine(&self) -> Result<(), String> {
+        // Not measured yet is not known to be fine: a critical check must answer first.
+        if let Some(s) = self
+            .subsystems
+            .iter()
+            .find(|s| s.subsystem.critical && s.checks.iter().any(|c| c.name == PENDING_CHECK))
+        {
+            return Err(format!(
+                "critical check {} not measured yet (its first run is under way)",
+                s.subsystem.name
+            ));
+        }
         let known: Vec<SubsystemHealth> = self
             .subsystems
             .iter()

@@ -378,3 +378,20 @@ fn item_20_a_service_waiting_for_a_dependency_is_degraded_not_stopped() {
         Status::Healthy
     );
 }
+
+#[test]
+fn a_critical_check_not_measured_yet_holds_a_live_start_and_a_supportive_one_does_not() {
+    let pending = |critical| {
+        SubsystemHealth::new(
+            sub("db", critical, false, &[]),
+            vec![CheckResult::new(PENDING_CHECK, Status::Unknown, "not yet")],
+            Timestamp::EPOCH,
+        )
+    };
+    let journal = health(sub("journal", true, false, &[]), Status::Healthy);
+    let held = Report::build(vec![journal.clone(), pending(true)], &[], Timestamp::EPOCH);
+    let why = held.live_start_allowed_before_the_engine().unwrap_err();
+    assert!(why.contains("db not measured yet"), "{why}");
+    let fine = Report::build(vec![journal, pending(false)], &[], Timestamp::EPOCH);
+    assert!(fine.live_start_allowed_before_the_engine().is_ok());
+}

@@ -155,11 +155,18 @@ pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> io::Resu
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.heal.tmp"));
-    let mut f = storage.create_truncate(&tmp)?;
-    f.write_all(data)?;
-    f.sync_data()?;
-    drop(f);
-    storage.rename(&tmp, path)?;
+    let written = (|| {
+        let mut f = storage.create_truncate(&tmp)?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        drop(f);
+        storage.rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // A failed write leaves nothing behind (a full disk, a read-only directory).
+        let _ = storage.remove_file(&tmp);
+    }
+    written?;
     storage.sync_dir(dir)
 }
 

@@ -267,8 +267,8 @@ pub struct CoreConfig {
     pub supervisor_pid: u32,
     /// The declared `[[checks]]` (what `ballast disable` and `on_failure` act on).
     pub checks: Vec<super::lifecycle::CheckModule>,
-    /// The modules disabled before (`state/disabled.json`), or why that file was not read.
-    pub disabled: Result<Vec<ballast_store::files::disabled::DisabledModule>, String>,
+    /// The modules disabled before (`state/disabled.json`), and what was wrong with it.
+    pub disabled: ballast_store::files::disabled::Restored,
     /// The configuration in force (what a reload is compared with) and its file's hash.
     pub config: Box<ballast_core::config::Config>,
     pub config_hash: String,

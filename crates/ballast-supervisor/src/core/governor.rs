@@ -387,6 +387,7 @@ impl Governor {
             score: report.map(|r| r.score),
             // The core lists what it disabled.
             disabled: Vec::new(),
+            disabled_problems: Vec::new(),
         }
     }
 }

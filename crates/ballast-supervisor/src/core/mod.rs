@@ -118,6 +118,10 @@ pub struct SupervisorCore {
     /// The declared checks, and the modules disabled now ([`lifecycle`]).
     checks: Vec<lifecycle::CheckModule>,
     disabled: Vec<ballast_store::files::disabled::DisabledModule>,
+    /// What is wrong with the disabled list, and whether its file may be overwritten.
+    list: lifecycle::restore::ListState,
+    /// The primaries down whose fallback cannot cover, said once each.
+    uncovered: std::collections::BTreeSet<String>,
     /// `clear_cache` runs in flight.
     clears: cache::Clears,
 }
@@ -131,16 +135,12 @@ impl SupervisorCore {
             .collect();
         let specs: Vec<&ServiceSpec> = slots.iter().map(|s| &s.spec).collect();
         governor.modules = lifecycle::modules(&specs, &config.checks);
-        let (disabled, unreadable) = match config.disabled {
-            Ok(d) => (d, None),
-            Err(error) => (Vec::new(), Some(error)),
-        };
-        let (disabled, gone) = lifecycle::still_declared(disabled, &specs, &config.checks);
         let restartable = slots
             .iter()
             .map(|s| SubsystemId::of_service(&s.spec.name).to_string())
             .collect();
-        SupervisorCore {
+        let gated = config.gated.clone();
+        let mut core = SupervisorCore {
             slots,
             governor,
             mode: config.mode,
@@ -169,19 +169,15 @@ impl SupervisorCore {
             next_write: 0,
             down_from: None,
             finished: false,
-            out: unreadable
-                .map(|error| {
-                    Output::Ops(OpsEvent::Lifecycle(
-                        lifecycle::LifecycleEvent::StateUnreadable { error },
-                    ))
-                })
-                .into_iter()
-                .chain(gone.map(Output::Log))
-                .collect(),
+            out: VecDeque::new(),
             checks: config.checks,
-            disabled,
+            disabled: Vec::new(),
+            list: Default::default(),
+            uncovered: Default::default(),
             clears: cache::Clears::default(),
-        }
+        };
+        core.restore_disabled(config.disabled, &gated);
+        core
     }
 
     /// The next thing to carry out.
@@ -468,6 +464,11 @@ impl SupervisorCore {
         );
         self.steps(steps);
         self.after_cycle(&auto_before);
+        // A critical check's first answer (pending until now) may release a held live start
+        // with no change of the overall health.
+        if self.down_from.is_none() {
+            self.apply_gate();
+        }
     }
 
     fn steps(&mut self, steps: Vec<Step>) {

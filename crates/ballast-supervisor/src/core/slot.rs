@@ -154,11 +154,11 @@ impl SupervisorCore {
         let disabled = self
             .disabled_entry(ModuleKind::Service, &s.spec.name)
             .map(|d| d.reason.clone());
+        // Covering only while the fallback's process really runs (not disabled, failed, in
+        // its backoff or being stopped).
         let covered_by = s.spec.fallback.as_deref().and_then(|f| {
-            self.slots
-                .iter()
-                .find(|o| o.spec.name == f && o.covering.is_some())
-                .map(|o| o.spec.name.clone())
+            let o = self.slot_of(f)?;
+            self.covering_now(o).map(|_| f.to_owned())
         });
         let held = s.proc.is_none() && self.held.contains_key(&s.spec.name);
         let waits = self.waiting_for(i);
@@ -189,7 +189,7 @@ impl SupervisorCore {
             max_restarts: s.spec.rules.max_restarts,
             standby: self.standing_by(i),
             disabled,
-            covering: s.covering.clone(),
+            covering: self.covering_now(i).map(str::to_owned),
             covered_by,
         }
     }
@@ -213,6 +213,7 @@ impl SupervisorCore {
             services: self.views(now),
             health: crate::protocol::HealthSummary {
                 disabled: self.disabled_lines(),
+                disabled_problems: self.disabled_list_problems().to_vec(),
                 ..self.governor.summary()
             },
             config: self.in_force.file.clone(),

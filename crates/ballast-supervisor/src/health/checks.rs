@@ -258,3 +258,33 @@ fn command_check(c: &CheckConfig, exits: &ForeignExits, timeout: Duration) -> Ch
     }
     r
 }
+
+/// The disabled list (`state/disabled.json`): DEGRADED while something is wrong with it (a
+/// damaged, newer or unreadable file, an entry refused or listed twice) — an operator looks.
+pub fn disabled_list(inputs: &super::Inputs) -> CheckResult {
+    match inputs.disabled_problems.as_slice() {
+        [] => CheckResult::new(
+            "disabled_list",
+            Status::Healthy,
+            "the disabled list reads and names no critical module",
+        ),
+        [first, rest @ ..] => CheckResult::new(
+            "disabled_list",
+            Status::Degraded,
+            format!(
+                "{} problem(s) of the disabled list; first: {first}",
+                rest.len() + 1
+            ),
+        ),
+    }
+}
+
+/// A user check not measured yet (the supervisor's first cycle leaves it to the monitor's
+/// thread): UNKNOWN; a critical one holds a live start until it answers.
+pub fn pending() -> CheckResult {
+    CheckResult::new(
+        ballast_core::health::PENDING_CHECK,
+        Status::Unknown,
+        "not measured yet: its first run is on the health monitor's thread, not in the supervisor's start",
+    )
+}

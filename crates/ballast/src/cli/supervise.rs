@@ -358,8 +358,8 @@ fn print_health_summary(health: &control::HealthSummary) {
             p.id
         );
     }
-    for d in &health.disabled {
-        out!("  disabled: {d}");
+    for line in health.disabled_lines() {
+        out!("  {line}");
     }
 }
 

@@ -25,8 +25,22 @@ pub enum LifecycleEvent {
     PersistFailed { error: String },
     /// `module.state_unreadable`: `state/disabled.json` was damaged at the start.
     StateUnreadable { error: String },
+    /// `module.disable_refused`: `state/disabled.json` named a critical module (the engine,
+    /// a critical service or check); the entry is dropped and the module runs.
+    DisableRefused {
+        module: String,
+        kind: ModuleKind,
+        why: String,
+    },
     /// `service.fallback_engaged`: `fallback` started to cover for `service`.
     FallbackEngaged {
+        service: String,
+        fallback: String,
+        why: String,
+    },
+    /// `service.uncovered`: `service` is down and its fallback does not cover for it (it is
+    /// disabled or FAILED, or stopped covering for that reason).
+    Uncovered {
         service: String,
         fallback: String,
         why: String,
@@ -42,8 +56,10 @@ impl LifecycleEvent {
             LifecycleEvent::Enabled { .. } => "module.enabled",
             LifecycleEvent::PersistFailed { .. } => "module.persist_failed",
             LifecycleEvent::StateUnreadable { .. } => "module.state_unreadable",
+            LifecycleEvent::DisableRefused { .. } => "module.disable_refused",
             LifecycleEvent::FallbackEngaged { .. } => "service.fallback_engaged",
             LifecycleEvent::FallbackReleased { .. } => "service.fallback_released",
+            LifecycleEvent::Uncovered { .. } => "service.uncovered",
         }
     }
 }
@@ -73,6 +89,7 @@ impl std::fmt::Display for LifecycleEvent {
                 f,
                 "CRITICAL: {error}; every service and check starts enabled"
             ),
+            LifecycleEvent::DisableRefused { why, .. } => write!(f, "ALERT: {why}"),
             LifecycleEvent::FallbackEngaged {
                 service,
                 fallback,
@@ -80,6 +97,14 @@ impl std::fmt::Display for LifecycleEvent {
             } => write!(
                 f,
                 "ALERT: {service}: {why}; its fallback {fallback} is started and covers for it"
+            ),
+            LifecycleEvent::Uncovered {
+                service,
+                fallback,
+                why,
+            } => write!(
+                f,
+                "ALERT: {service}: uncovered — its fallback {fallback} {why}; nothing covers for {service} until it is back"
             ),
             LifecycleEvent::FallbackReleased { service, fallback } => write!(
                 f,
@@ -138,6 +163,26 @@ mod tests {
                 "service.fallback_released",
                 json!({"service": "feed", "fallback": "replay"}),
                 "ALERT: feed: back and running for its min uptime; its fallback replay is stopped (STANDBY)",
+            ),
+            (
+                LifecycleEvent::Uncovered {
+                    service: "feed".into(),
+                    fallback: "replay".into(),
+                    why: "is DISABLED (disabled by operator)".into(),
+                },
+                "service.uncovered",
+                json!({"service": "feed", "fallback": "replay", "why": "is DISABLED (disabled by operator)"}),
+                "ALERT: feed: uncovered — its fallback replay is DISABLED (disabled by operator); nothing covers for feed until it is back",
+            ),
+            (
+                LifecycleEvent::DisableRefused {
+                    module: "engine".into(),
+                    kind: ModuleKind::Service,
+                    why: "never disabled".into(),
+                },
+                "module.disable_refused",
+                json!({"module": "engine", "kind": "service", "why": "never disabled"}),
+                "ALERT: never disabled",
             ),
         ];
         for (ev, kind, body, line) in cases {

@@ -23,6 +23,7 @@ use ballast_store::files::disabled::{DisabledFile, DisabledModule, ModuleKind};
 use super::{After, ControlError, FileWrite, Now, OpsEvent, SupervisorCore, Token, View};
 
 pub mod events;
+pub mod restore;
 pub use events::LifecycleEvent;
 
 /// A declared `[[checks]]` entry, as the core needs it.
@@ -91,48 +92,28 @@ pub(super) fn modules(
     services.chain(checks).collect()
 }
 
-/// The restored disabled modules that are still declared and supportive, and a line naming
-/// those that are not declared (they are dropped from the list at its next write) and those
-/// that are critical (outside the file's domain: a critical module is never disabled, so an
-/// entry for one is refused, not acted on).
+/// The restored disabled modules that are still declared, and a line naming those that are
+/// not (they are dropped from the list at its next write).
 pub(super) fn still_declared(
     disabled: Vec<DisabledModule>,
     specs: &[&crate::ServiceSpec],
     checks: &[CheckModule],
 ) -> (Vec<DisabledModule>, Option<String>) {
-    // Declared: Some(critical); not declared: None.
-    let declared = |d: &DisabledModule| match d.kind {
-        ModuleKind::Service => specs.iter().find(|s| s.name == d.name).map(|s| s.critical),
-        ModuleKind::Check => checks.iter().find(|c| c.name == d.name).map(|c| c.critical),
-    };
-    let (kept, refused): (Vec<_>, Vec<_>) = disabled
-        .into_iter()
-        .partition(|d| declared(d) == Some(false));
-    let names = |critical: bool| -> Vec<String> {
-        refused
+    let (kept, gone): (Vec<_>, Vec<_>) = disabled.into_iter().partition(|d| match d.kind {
+        ModuleKind::Service => specs.iter().any(|s| s.name == d.name),
+        ModuleKind::Check => checks.iter().any(|c| c.name == d.name),
+    });
+    let line = (!gone.is_empty()).then(|| {
+        let names: Vec<String> = gone
             .iter()
-            .filter(|d| declared(d).is_some() == critical)
             .map(|d| format!("{} {}", d.kind.as_str(), d.name))
-            .collect()
-    };
-    let file = ballast_core::layout::rel::DISABLED;
-    let mut lines = Vec::new();
-    let gone = names(false);
-    if !gone.is_empty() {
-        lines.push(format!(
-            "{file}: {} disabled but no longer declared; forgotten",
-            gone.join(", ")
-        ));
-    }
-    // No command writes one (a critical module is never disabled): a hand-edited file.
-    let critical = names(true);
-    if !critical.is_empty() {
-        lines.push(format!(
-            "warning: {file}: {} listed as disabled, but critical and never disabled: the entry is refused, not acted on",
-            critical.join(", ")
-        ));
-    }
-    let line = (!lines.is_empty()).then(|| lines.join("\n"));
+            .collect();
+        format!(
+            "{}: {} disabled but no longer declared; forgotten",
+            ballast_core::layout::rel::DISABLED,
+            names.join(", ")
+        )
+    });
     (kept, line)
 }
 
@@ -143,6 +124,29 @@ impl SupervisorCore {
         let specs: Vec<&crate::ServiceSpec> = self.slots.iter().map(|s| &s.spec).collect();
         self.governor.modules = modules(&specs, &checks);
         self.checks = checks;
+        self.refresh_modules();
+        // A module the new configuration makes critical is enabled again.
+        let gated = self.gated.clone();
+        if self.refuse_forbidden(&gated) {
+            self.persist_disabled(None);
+        }
+    }
+
+    /// What the governor may advise, from the slots, the checks and the disabled list: a
+    /// disabled fallback is not offered as a switch to backup.
+    pub(super) fn refresh_modules(&mut self) {
+        let specs: Vec<&crate::ServiceSpec> = self.slots.iter().map(|s| &s.spec).collect();
+        let mut m = modules(&specs, &self.checks);
+        for r in m.values_mut() {
+            if r.fallback.as_deref().is_some_and(|f| {
+                self.disabled
+                    .iter()
+                    .any(|d| d.kind == ModuleKind::Service && d.name == f)
+            }) {
+                r.fallback = None;
+            }
+        }
+        self.governor.modules = m;
     }
 
     /// The disabled entry of a module, if it is disabled.
@@ -267,6 +271,11 @@ impl SupervisorCore {
         now: Now,
     ) -> Result<String, ControlError> {
         let what = kind.as_str();
+        if let (Some(keep), By::Operator | By::Approval) = (&self.list.keep, by) {
+            return Err(ControlError::Refused(format!(
+                "{what} {name} is not disabled: {keep}; fix or move the file away, then restart the supervisor"
+            )));
+        }
         if let Some(d) = self.disabled_entry(kind, name) {
             return Err(ControlError::Conflict(format!(
                 "{what} {name} is already disabled ({}); `ballast enable {name}` brings it back",
@@ -304,6 +313,7 @@ impl SupervisorCore {
             by: by.as_str().to_owned(),
             at: now.wall,
         });
+        self.refresh_modules();
         self.ops(OpsEvent::Lifecycle(LifecycleEvent::Disabled {
             module: name.to_owned(),
             kind,
@@ -318,6 +328,11 @@ impl SupervisorCore {
         let slot = &mut self.slots[i];
         slot.wanted = false;
         slot.restart_at = None;
+        // Already stopping (an enable or a restart asked to start it once reaped): it now
+        // stays down.
+        if let Some(st) = &mut slot.stopping {
+            st.then_start = false;
+        }
         let pid = slot.proc.map(|p| p.pid);
         self.stop_slot(i, false, now);
         let stopping = match pid {
@@ -341,6 +356,7 @@ impl SupervisorCore {
             )));
         };
         self.disabled.remove(at);
+        self.refresh_modules();
         self.ops(OpsEvent::Lifecycle(LifecycleEvent::Enabled {
             module: name.to_owned(),
             kind,
@@ -352,18 +368,27 @@ impl SupervisorCore {
         let slot = &mut self.slots[i];
         slot.wanted = true;
         slot.restart_at = None;
+        // Its disable is still stopping it: started again once it is reaped (as `restart`).
+        let reaping = slot.stopping.as_mut().map(|st| st.then_start = true);
         // A fresh failure budget: it was disabled, not given up on.
         slot.svc.make_startable(&ControlPlan::ClearThenStart);
         slot.svc.make_startable(&ControlPlan::StartNow);
         Ok(if self.standing_by(i) {
             format!("service {name}: enabled; it stands by (STANDBY) as a fallback")
+        } else if reaping.is_some() {
+            format!(
+                "service {name}: enabled; its process is still stopping: it starts again once it is down"
+            )
         } else {
             format!("service {name}: enabled; starting")
         })
     }
 
     /// Write the disabled list; `reply`: the operator's request answered once it is written.
-    fn persist_disabled(&mut self, reply: Option<(Token, String)>) {
+    pub(super) fn persist_disabled(&mut self, reply: Option<(Token, String)>) {
+        if let Some(keep) = self.list.keep.clone() {
+            return self.disabled_written(reply, Err(keep));
+        }
         let file = DisabledFile {
             version: ballast_store::files::VERSION,
             modules: self.disabled.clone(),
@@ -485,9 +510,27 @@ impl SupervisorCore {
         Report::build(subsystems, &issues, at)
     }
 
+    /// Why slot `f` (a fallback) cannot cover now, if it cannot: disabled, FAILED, removed.
+    fn cannot_cover(&self, f: usize) -> Option<String> {
+        let fb = &self.slots[f];
+        if let Some(d) = self.disabled_entry(ModuleKind::Service, &fb.spec.name) {
+            return Some(format!("is DISABLED ({})", d.reason));
+        }
+        if fb.retired {
+            return Some("was removed from the configuration".to_owned());
+        }
+        matches!(
+            fb.svc.state,
+            ServiceState::Failed | ServiceState::FailedConfig
+        )
+        .then(|| format!("is {}", fb.svc.state.as_str()))
+    }
+
     /// Engage or release the fallbacks: a primary FAILED or disabled has its fallback
-    /// started; one back and RUNNING for its min uptime has it stopped again. Starts happen
-    /// at the next `start_due` (the end of the wake-up).
+    /// started — unless that fallback cannot cover (disabled, FAILED), which is said once;
+    /// one back and RUNNING for its min uptime has it stopped again; a fallback that can no
+    /// longer cover ends its cover, with an alert. Starts happen at the next `start_due`
+    /// (the end of the wake-up).
     pub(super) fn fallbacks(&mut self, now: Now) {
         for p in 0..self.slots.len() {
             let Some(f) = self.slots[p]
@@ -511,25 +554,15 @@ impl SupervisorCore {
                 && primary
                     .proc
                     .is_some_and(|pr| now.at >= pr.started + primary.spec.min_uptime);
+            let why_down = if disabled {
+                "disabled".to_owned()
+            } else {
+                primary.svc.state.as_str().to_owned()
+            };
             let fallback = self.slots[f].spec.name.clone();
-            match (self.slots[f].covering.is_some(), down, back) {
-                (false, true, _) => {
-                    let why = if disabled {
-                        "disabled".to_owned()
-                    } else {
-                        primary.svc.state.as_str().to_owned()
-                    };
-                    let fb = &mut self.slots[f];
-                    fb.covering = Some(name.clone());
-                    fb.wanted = true;
-                    fb.restart_at = None;
-                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::FallbackEngaged {
-                        service: name,
-                        fallback,
-                        why,
-                    }));
-                }
-                (true, _, true) => {
+            let cannot = self.cannot_cover(f);
+            match (self.slots[f].covering.is_some(), down, back, cannot) {
+                (true, _, true, _) => {
                     let fb = &mut self.slots[f];
                     fb.covering = None;
                     fb.wanted = false;
@@ -541,9 +574,51 @@ impl SupervisorCore {
                         fallback,
                     }));
                 }
+                (true, _, _, Some(why)) => {
+                    // The cover ends: whatever made it unable stops it (a disable) or it
+                    // is down already (FAILED).
+                    self.slots[f].covering = None;
+                    self.uncovered.insert(name.clone());
+                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::Uncovered {
+                        service: name,
+                        fallback,
+                        why: format!("stopped covering: it {why}"),
+                    }));
+                }
+                (false, true, _, None) => {
+                    self.uncovered.remove(&name);
+                    let fb = &mut self.slots[f];
+                    fb.covering = Some(name.clone());
+                    fb.wanted = true;
+                    fb.restart_at = None;
+                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::FallbackEngaged {
+                        service: name,
+                        fallback,
+                        why: why_down,
+                    }));
+                }
+                (false, true, _, Some(why)) if self.uncovered.insert(name.clone()) => {
+                    self.ops(OpsEvent::Lifecycle(LifecycleEvent::Uncovered {
+                        service: name,
+                        fallback,
+                        why: format!("cannot cover for it ({why_down}): it {why}"),
+                    }));
+                }
+                (false, false, ..) => {
+                    self.uncovered.remove(&name);
+                }
                 _ => {}
             }
         }
+    }
+
+    /// Slot `i`'s fallback process really runs for a primary (started, not being stopped):
+    /// the primary it covers.
+    pub(super) fn covering_now(&self, i: usize) -> Option<&str> {
+        let s = &self.slots[i];
+        s.covering
+            .as_deref()
+            .filter(|_| s.proc.is_some() && s.stopping.is_none())
     }
 
     /// When a covered primary will have run for its min uptime (a release is due then).
