@@ -1233,6 +1233,7 @@ fn reload_to(
         services: names.iter().map(|n| spec(n)).collect(),
         file: Some("ballast.toml".into()),
         hash: format!("crc32c:{:08x}", text.len()),
+        read: Default::default(),
     };
     sim.input(Input::Reload(Box::new(ballast_supervisor::core::Reload {
         token: Some(9),
@@ -1423,6 +1424,7 @@ fn an_approved_reload_of_a_file_that_changed_since_its_recommendation_applies_no
                 services: vec![spec("a"), spec("b")],
                 file: None,
                 hash: hash.into(),
+                read: Default::default(),
             })),
             approval: Some("configuration/reload_0000aaaa/reload_config".into()),
         })));

@@ -160,21 +160,33 @@ fn environment() -> Vec<(String, String)> {
 /// Load the configuration from `file` (or the built-in paper configuration) plus the
 /// process environment, with every effective setting and its origin.
 pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), ConfigErrors> {
+    match file {
+        None => load_explained_text(None),
+        Some(path) => {
+            let text = read_config(path)?;
+            load_explained_text(Some((path, &text)))
+        }
+    }
+}
+
+/// [`load_explained`] of a file's text already read (`reload` reads it once, between two
+/// looks at the file, and validates what it read).
+pub fn load_explained_text(
+    file: Option<(&Path, &str)>,
+) -> Result<(Config, Vec<Setting>), ConfigErrors> {
     let env = environment();
     let here = std::env::current_dir().unwrap_or_default();
     let (mut cfg, settings) = match file {
         None => config::load_explained(None, &env)?,
-        Some(path) => {
-            let text = read_config(path)?;
-            config::load_explained(
-                Some(Source {
-                    path: &path.display().to_string(),
-                    text: &text,
-                }),
-                &env,
-            )?
-        }
+        Some((path, text)) => config::load_explained(
+            Some(Source {
+                path: &path.display().to_string(),
+                text,
+            }),
+            &env,
+        )?,
     };
+    let file = file.map(|(path, _)| path);
     // A relative `cwd` is the configuration file's directory's (the built-in configuration:
     // the working directory's), resolved here once for every user of the configuration.
     let config_dir = file
@@ -270,7 +282,12 @@ fn resolve_replay_file(
 /// The configuration file's text: a regular file (or a link to one) of at most
 /// [`MAX_FILE_BYTES`].
 fn read_config(path: &Path) -> Result<String, ConfigErrors> {
-    let bytes = bounded::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
+    read_config_bytes(path).and_then(|bytes| config_text(path, bytes))
+}
+
+/// The configuration file's bytes (bounded), or the error `check` prints.
+pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, ConfigErrors> {
+    bounded::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
         let help = match &e {
             ReadError::NotFound { .. } => {
                 "run `ballast init` to write a commented sample, or omit --config to use the built-in paper configuration"
@@ -289,7 +306,11 @@ fn read_config(path: &Path) -> Result<String, ConfigErrors> {
             message: format!("cannot read the configuration file: {e}"),
             help: Some(help.into()),
         }])
-    })?;
+    })
+}
+
+/// The configuration file's bytes as text, or the error `check` prints.
+pub fn config_text(path: &Path, bytes: Vec<u8>) -> Result<String, ConfigErrors> {
     String::from_utf8(bytes).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             origin: Origin::File {

@@ -167,3 +167,54 @@ fn a_refused_reload_never_repeats_a_url_password_anywhere() {
     wait_reload_events(&tmp.path().join("data"), 1);
     assert_nowhere(&sup, &["TOPSECRET2"]);
 }
+
+fn pid(s: &Value, name: &str) -> Option<i64> {
+    Sup::service(s, name)["pid"].as_i64()
+}
+
+#[test]
+fn an_empty_file_is_never_applied_by_reload_or_sighup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), &format!("{NO_ENGINE}{}", sleeper("bot", 1000)));
+    let before = sup.wait_for("running", |s| state(s, "bot") == "RUNNING");
+    // `cp` or an editor truncating in place: the reload sees zero bytes.
+    std::fs::write(sup.dir.join("ballast.toml"), "").unwrap();
+    let out = sup.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("a reload never applies an empty configuration"),
+        "{err}"
+    );
+    // Only comments and blanks: the same, by SIGHUP.
+    std::fs::write(sup.dir.join("ballast.toml"), "# being rewritten\n\n  \n").unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&sup.child),
+        rustix::process::Signal::HUP,
+    )
+    .unwrap();
+    let events = wait_reload_events(&tmp.path().join("data"), 2);
+    for (kind, body) in &events {
+        assert_eq!(kind, "config.reload_refused", "{events:?}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("never applies an empty configuration")),
+            "{body}"
+        );
+    }
+    assert_eq!(events[1].1["by"], "SIGHUP");
+    let after = sup.status().unwrap();
+    assert_eq!(state(&after, "bot"), "RUNNING", "{after}");
+    assert_eq!(
+        pid(&after, "bot"),
+        pid(&before, "bot"),
+        "nothing was stopped"
+    );
+    assert!(
+        after["loaded"]["last_reload"]
+            .as_str()
+            .is_some_and(|l| l.contains("refused") || l.contains("empty")),
+        "{after}"
+    );
+}

@@ -14,6 +14,9 @@ use serde_json::Value;
 use super::model::*;
 use super::secret;
 
+mod read;
+pub use read::{CHANGED_WHILE_READ, EMPTY_FILE, FileRead, FileStamp, is_blank, refusal};
+
 /// What a changed key takes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Action {

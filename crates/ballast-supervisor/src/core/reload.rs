@@ -27,6 +27,9 @@ pub struct Loaded {
     pub file: Option<String>,
     /// The hash of its bytes.
     pub hash: String,
+    /// How it was read (stamps before and after, blank): a file that changed while it was
+    /// read, or an empty one, is refused whole ([`reload::refusal`]).
+    pub read: reload::FileRead,
 }
 
 /// A reload asked for: by an operator (`token`: the reply) or SIGHUP (`None`).
@@ -231,9 +234,13 @@ impl SupervisorCore {
                 return self.reload_ended((token, approval), rec, dry_run, now);
             }
         };
-        if let Some(why) = approval
-            .as_deref()
-            .and_then(|id| changed_since(id, &loaded.hash))
+        if let Some(why) = reload::refusal(&loaded.read)
+            .map(|why| format!("{why}; nothing was changed"))
+            .or_else(|| {
+                approval
+                    .as_deref()
+                    .and_then(|id| changed_since(id, &loaded.hash))
+            })
         {
             let rec = record(
                 by,

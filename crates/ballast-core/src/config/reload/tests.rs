@@ -326,3 +326,53 @@ fn every_secret_config_show_masks_is_masked_in_the_diff() {
         "a plain value is still shown: {text}"
     );
 }
+
+#[test]
+fn a_file_that_changed_while_read_or_is_empty_is_never_applied() {
+    let stamp = FileStamp {
+        len: 10,
+        modified_ns: 1,
+        changed_ns: 1,
+        inode: 7,
+        device: 1,
+    };
+    let read = |before: FileStamp, after: FileStamp, blank| FileRead {
+        before: Some(before),
+        after: Some(after),
+        blank,
+    };
+    assert_eq!(refusal(&read(stamp, stamp, false)), None);
+    assert_eq!(
+        refusal(&FileRead::default()),
+        None,
+        "the built-in configuration"
+    );
+    for after in [
+        FileStamp { len: 0, ..stamp },
+        FileStamp {
+            modified_ns: 2,
+            ..stamp
+        },
+        FileStamp {
+            changed_ns: 2,
+            ..stamp
+        },
+        FileStamp { inode: 8, ..stamp },
+    ] {
+        assert_eq!(
+            refusal(&read(stamp, after, false)),
+            Some(CHANGED_WHILE_READ)
+        );
+    }
+    let gone = FileRead {
+        before: Some(stamp),
+        after: None,
+        blank: false,
+    };
+    assert_eq!(refusal(&gone), Some(CHANGED_WHILE_READ));
+    assert_eq!(refusal(&read(stamp, stamp, true)), Some(EMPTY_FILE));
+    for text in ["", "  \n\t\n", "# all gone\n\n   # really\n"] {
+        assert!(is_blank(text), "{text:?}");
+    }
+    assert!(!is_blank("# a comment\n[guard]\n"));
+}
