@@ -286,6 +286,12 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
             EntryChange::Changed => Action::Restart(name),
         });
     }
+    // A service whose role changes (it becomes, or stops being, a fallback, or covers another
+    // primary) is restarted too, though its own entry is the same: one now standing by stops
+    // to STANDBY, one no longer a fallback starts.
+    for name in role_changes(&old.services, &new.services) {
+        actions.push(Action::Restart(name));
+    }
     let checks = entry_changes(
         &entries(&old.checks, |c| c.name.clone()),
         &entries(&new.checks, |c| c.name.clone()),
@@ -317,6 +323,22 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
         plan.actions = actions;
     }
     plan
+}
+
+/// The services, in both configurations, that a different primary names as its fallback
+/// (or none does, or one now does).
+fn role_changes(old: &[ServiceConfig], new: &[ServiceConfig]) -> Vec<String> {
+    let covers = |services: &[ServiceConfig], name: &str| {
+        services
+            .iter()
+            .find(|p| p.fallback == name)
+            .map(|p| p.name.clone())
+    };
+    new.iter()
+        .filter(|s| old.iter().any(|o| o.name == s.name))
+        .filter(|s| covers(old, &s.name) != covers(new, &s.name))
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {

@@ -376,3 +376,42 @@ fn a_file_that_changed_while_read_or_is_empty_is_never_applied() {
     }
     assert!(!is_blank("# a comment\n[guard]\n"));
 }
+
+#[test]
+fn a_changed_fallback_restarts_every_service_whose_role_changes() {
+    let three = |fallback: &str| {
+        config(&format!(
+            "[[services]]\nname = \"bot\"\ncommand = \"x\"\nfallback = \"{fallback}\"\n\
+             [[services]]\nname = \"backoff\"\ncommand = \"x\"\n\
+             [[services]]\nname = \"spare\"\ncommand = \"x\"\n"
+        ))
+    };
+    // The fallback moves from backoff to spare: bot's entry changed, backoff is no longer a
+    // fallback (it starts), spare becomes one (it stops to STANDBY).
+    let p = plan(&three("backoff"), &three("spare"));
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Restart("backoff".into()),
+            Action::Restart("bot".into()),
+            Action::Restart("spare".into()),
+        ]
+    );
+    // A fallback named for the first time, and one no longer named.
+    let p = plan(&three(""), &three("backoff"));
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Restart("backoff".into()),
+            Action::Restart("bot".into())
+        ]
+    );
+    let p = plan(&three("spare"), &three(""));
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Restart("bot".into()),
+            Action::Restart("spare".into())
+        ]
+    );
+}
