@@ -1,7 +1,7 @@
 //! The shell's half of a reload (`ballast reload`, SIGHUP): the configuration file read again
 //! by the reader `ballast run` handed over (the same file, the same environment rules, every
 //! error), given to the core, and an applied plan carried out where only the shell can — the
-//! healer's configuration, the monitor's thread, notify sockets for new services, the
+//! healer's configuration, the monitor's thread (woken at once), notify sockets for new services, the
 //! engine's settings file.
 
 use std::path::Path;
@@ -43,13 +43,12 @@ impl Shell {
     }
 
     /// An applied reload: the healer sweeps with `config` from now on, the monitor's thread
-    /// takes it at its next cycle, and a new service that signals readiness gets its socket.
+    /// takes it at once (its wait ends), and a new service that signals readiness gets its socket.
     pub(crate) fn reconfigure(&mut self, config: Config, log: &mut dyn FnMut(&str)) {
         self.heal.sweep = std::time::Duration::from_secs(u64::from(config.heal.sweep_secs));
         let config = Arc::new(config);
-        if let Ok(mut pending) = self.monitor_config.lock() {
-            *pending = Some(Arc::clone(&config));
-        }
+        // The monitor's thread wakes at once (a lowered cycle is the pace from now).
+        self.monitor_config.offer(Arc::clone(&config));
         self.heal.config = (*config).clone();
         // The engine starts from the configuration in force, not from the file on disk.
         let in_force =

@@ -218,3 +218,29 @@ fn an_empty_file_is_never_applied_by_reload_or_sighup() {
         "{after}"
     );
 }
+
+#[test]
+fn a_lowered_health_cycle_takes_effect_at_once_not_after_the_old_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slow = FAST_HEALTH.replace("cycle_ms = 100", "cycle_ms = 60000");
+    let sup = Sup::start(
+        tmp.path(),
+        &format!("{NO_ENGINE}{slow}{}", sleeper("bot", 1000)),
+    );
+    let first = wait_health(&sup, "the first report", |h| h["at"].is_string());
+    write_config(
+        &sup,
+        &format!(
+            "{NO_ENGINE}{}{}",
+            FAST_HEALTH.replace("cycle_ms = 100", "cycle_ms = 200"),
+            sleeper("bot", 1000)
+        ),
+    );
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The old code slept out its 60 s first (the wait below gives up after 30 s).
+    let second = wait_health(&sup, "a report at the new pace", |h| h["at"] != first["at"]);
+    wait_health(&sup, "another one", |h| {
+        h["at"] != first["at"] && h["at"] != second["at"]
+    });
+}
