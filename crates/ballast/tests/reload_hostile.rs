@@ -244,3 +244,90 @@ fn a_lowered_health_cycle_takes_effect_at_once_not_after_the_old_wait() {
         h["at"] != first["at"] && h["at"] != second["at"]
     });
 }
+
+/// The `reload_config` recommendations waiting, by id.
+fn reload_recs(h: &Value) -> Vec<String> {
+    h["recommendations"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["action"] == "reload_config" && r["state"] == "PENDING")
+                .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn hash_of(path: &Path) -> String {
+    format!("{:08x}", crc32c::crc32c(&std::fs::read(path).unwrap()))
+}
+
+/// An editor's save of `path`: a new file renamed over it.
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_config_symlink_s_target_is_watched_and_a_replaced_link_is_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (links, real, other) = (
+        tmp.path().join("etc"),
+        tmp.path().join("real"),
+        tmp.path().join("other"),
+    );
+    for d in [&links, &real, &other] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let base = format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1000));
+    std::fs::write(real.join("ballast.toml"), &base).unwrap();
+    let link = links.join("ballast.toml");
+    std::os::unix::fs::symlink(real.join("ballast.toml"), &link).unwrap();
+    let child = ballast()
+        .args(["run", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .arg("--config")
+        .arg(&link)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("supervisor.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: tmp.path().to_owned(),
+    };
+    sup.wait_for("running", |s| state(s, "bot") == "RUNNING");
+    // The target edited where it lives (not the link's directory): noticed.
+    let target = real.join("ballast.toml");
+    save(
+        &target,
+        &format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1001)),
+    );
+    let want = hash_of(&target);
+    wait_health(&sup, "the target's edit recommended", |h| {
+        reload_recs(h).iter().any(|id| id.contains(&want))
+    });
+    // The link replaced to point at another directory, whose file is then edited: followed.
+    let moved = other.join("ballast.toml");
+    std::fs::write(
+        &moved,
+        format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1002)),
+    )
+    .unwrap();
+    let new_link = links.join("ballast.toml.new");
+    std::os::unix::fs::symlink(&moved, &new_link).unwrap();
+    std::fs::rename(&new_link, &link).unwrap();
+    let want = hash_of(&moved);
+    wait_health(&sup, "the relinked file recommended", |h| {
+        reload_recs(h).iter().any(|id| id.contains(&want))
+    });
+    save(
+        &moved,
+        &format!("{NO_ENGINE}{FAST_HEALTH}{}", sleeper("bot", 1003)),
+    );
+    let want = hash_of(&moved);
+    wait_health(&sup, "the new target's edit recommended", |h| {
+        reload_recs(h).iter().any(|id| id.contains(&want))
+    });
+}
