@@ -331,3 +331,62 @@ fn a_config_symlink_s_target_is_watched_and_a_replaced_link_is_followed() {
         reload_recs(h).iter().any(|id| id.contains(&want))
     });
 }
+
+/// bot (its fallback `fallback`), backoff and spare, all supportive sleepers.
+fn three(fallback: &str) -> String {
+    let bot = format!("{}fallback = \"{fallback}\"\n", sleeper("bot", 1000));
+    format!(
+        "{NO_ENGINE}{bot}{}{}",
+        sleeper("backoff", 1000),
+        sleeper("spare", 1000)
+    )
+}
+
+#[test]
+fn a_reload_that_moves_a_fallback_restarts_both_roles_over_real_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = Sup::start(tmp.path(), &three("backoff"));
+    let s = sup.wait_for("backoff standing by", |s| {
+        state(s, "bot") == "RUNNING"
+            && state(s, "spare") == "RUNNING"
+            && state(s, "backoff") == "STANDBY"
+    });
+    let spare = pid(&s, "spare").unwrap();
+    write_config(&sup, &three("spare"));
+    let out = sup.cli(&["reload", "--dry-run"]);
+    let said = text(&out.stdout);
+    for s in ["backoff", "bot", "spare"] {
+        assert!(
+            said.contains(&format!("restart service {s} (only it)")),
+            "the plan names every role that changes: {said}"
+        );
+    }
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = sup.wait_for("spare standing by, backoff a plain service", |s| {
+        state(s, "bot") == "RUNNING"
+            && state(s, "backoff") == "RUNNING"
+            && state(s, "spare") == "STANDBY"
+    });
+    assert_eq!(pid(&s, "spare"), None);
+    wait::until(
+        Duration::from_secs(30),
+        || (!alive(spare as i32)).then_some(()).ok_or(()),
+        |()| "the new standby's process is stopped".to_owned(),
+    );
+    // And back: the former fallback does not keep running beside its running primary.
+    let backoff = pid(&s, "backoff").unwrap();
+    write_config(&sup, &three("backoff"));
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    sup.wait_for("backoff standing by again", |s| {
+        state(s, "bot") == "RUNNING"
+            && state(s, "spare") == "RUNNING"
+            && state(s, "backoff") == "STANDBY"
+    });
+    wait::until(
+        Duration::from_secs(30),
+        || (!alive(backoff as i32)).then_some(()).ok_or(()),
+        |()| "the former fallback's process is stopped".to_owned(),
+    );
+}
