@@ -120,3 +120,23 @@ fn a_validation_error_never_echoes_a_url_password_or_a_secret_line() {
         );
     }
 }
+
+#[test]
+fn masking_never_panics_and_always_ends_on_odd_text() {
+    let pieces = [
+        "=", "==", "\"", "'", "://", "@", "bearer ", "Bearer", "é", "ß", "🔑", "KEY", "pass", " ",
+        "found \"", "&", "\n", "a:b@", "x",
+    ];
+    // Every pair and triple of the pieces: a boundary case of each scanner.
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                let text = format!("{a}{b}{c}");
+                let _ = mask_text(&text);
+                let _ = mask_message(&text);
+                let _ = is_secret_name(&text);
+                let _ = args_name_secret(&[text.as_str()]);
+            }
+        }
+    }
+}
