@@ -45,9 +45,9 @@ pub fn reader(choice: ConfigChoice) -> ballast_supervisor::Reloader {
                 FileRead::default(),
             ));
         };
-        let before = stamp(path);
-        let bytes = crate::settings::read_config_bytes(path).map_err(errors)?;
-        let after = stamp(path);
+        let (before, bytes, after) = between_stamps(path, |p| {
+            crate::settings::read_config_bytes(p).map_err(errors)
+        })?;
         let hash = format!("crc32c:{:08x}", crc32c::crc32c(&bytes));
         let text = crate::settings::config_text(path, bytes).map_err(errors)?;
         let read = FileRead {
@@ -86,6 +86,16 @@ fn loaded(
         hash,
         read,
     }
+}
+
+/// `read` of `path` between two looks at its stamp.
+fn between_stamps<T, E>(
+    path: &Path,
+    read: impl FnOnce(&Path) -> Result<T, E>,
+) -> Result<(Option<FileStamp>, T, Option<FileStamp>), E> {
+    let before = stamp(path);
+    let value = read(path)?;
+    Ok((before, value, stamp(path)))
 }
 
 /// The file's stamp (a link followed), `None` if it cannot be looked at.
@@ -191,5 +201,38 @@ fn print_answer(a: &ReloadAnswer) {
         out!("{}", a.message);
     } else {
         eprintln!("ballast reload: {}", a.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_written_while_it_is_read_has_two_stamps_and_is_refused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("ballast.toml");
+        std::fs::write(&path, "[guard]\nmax_open_orders = 5\n").unwrap_or_else(|e| panic!("{e}"));
+        let (before, _, after) =
+            between_stamps(&path, |p| std::fs::read(p)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(before, after, "a file left alone has one stamp");
+        assert!(before.is_some());
+        // `cp` or an editor writing in place while the reload reads.
+        let (before, text, after) = between_stamps(&path, |p| {
+            let text = std::fs::read(p);
+            std::fs::write(p, "[guard]\nmax_open_orders = 50\n# more\n")?;
+            text
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(before, after);
+        let read = FileRead {
+            before,
+            after,
+            blank: ballast_core::config::reload::is_blank(&String::from_utf8_lossy(&text)),
+        };
+        assert_eq!(
+            ballast_core::config::reload::refusal(&read),
+            Some(ballast_core::config::reload::CHANGED_WHILE_READ)
+        );
     }
 }
