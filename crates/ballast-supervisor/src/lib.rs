@@ -32,6 +32,7 @@ pub mod core;
 mod handlers;
 pub mod heal;
 pub mod health;
+mod health_reconfig;
 pub mod limits;
 pub mod lock;
 pub mod logs;

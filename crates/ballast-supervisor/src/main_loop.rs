@@ -108,7 +108,7 @@ pub(crate) struct Shell {
     /// Exit statuses of reaped children that are not services (a command check's).
     pub exits: Arc<health::ForeignExits>,
     /// A reloaded configuration for the monitor's thread, taken at its next cycle.
-    pub monitor_config: Arc<Mutex<Option<Arc<ballast_core::config::Config>>>>,
+    pub monitor_config: Arc<crate::health_reconfig::HealthReconfig>,
     /// The heartbeat files (with their slot) and declared files inotify watches, and how many
     /// watches reloads added (bounded: beyond it, the tick and the periodic sweep see them).
     pub watched: std::collections::BTreeSet<(Option<usize>, PathBuf)>,
@@ -502,31 +502,31 @@ pub(crate) fn emit(ops: &Ops, ev: &OpsEvent, log: &mut dyn FnMut(&str)) {
 }
 
 /// The health monitor's thread: a cycle every `every` (each check on its own interval), its
-/// report handed to the loop, whose governor decides. Ends with the supervisor.
+/// report handed to the loop, whose governor decides. A reload's configuration ends the wait
+/// at once (its checks, thresholds and pace from then on: a cycle runs right away). Ends with
+/// the supervisor.
 pub(crate) fn spawn_health(
     mut monitor: health::Monitor,
     inputs: Arc<Mutex<health::Inputs>>,
     events: Waker,
     stop: Arc<std::sync::atomic::AtomicBool>,
-    reloaded: Arc<Mutex<Option<Arc<ballast_core::config::Config>>>>,
+    reloaded: Arc<crate::health_reconfig::HealthReconfig>,
 ) {
     std::thread::spawn(move || {
-        let (_keep, tick) = mpsc::channel::<()>();
-        let mut every = monitor.cycle_every();
         // The first cycle at once: it runs the user's checks the start left pending.
-        let mut wait = Duration::ZERO;
+        let mut first = true;
         loop {
-            // Nothing is ever sent: this is a timer that the thread's own channel cannot miss.
-            let _ = tick.recv_timeout(wait);
-            wait = every;
+            let config = if first {
+                first = false;
+                None
+            } else {
+                reloaded.wait(monitor.cycle_every())
+            };
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
             }
-            // A reload's configuration: its checks, thresholds and cycle from this cycle on.
-            if let Some(config) = reloaded.lock().ok().and_then(|mut c| c.take()) {
+            if let Some(config) = config {
                 monitor.reconfigure(config);
-                every = monitor.cycle_every();
-                wait = every;
             }
             let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
             monitor.policy = snapshot.policy;

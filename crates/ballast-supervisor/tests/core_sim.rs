@@ -1240,6 +1240,7 @@ fn reload_to(
         services: names.iter().map(|n| spec(n)).collect(),
         file: Some("ballast.toml".into()),
         hash: format!("crc32c:{:08x}", text.len()),
+        read: Default::default(),
     };
     sim.input(Input::Reload(Box::new(ballast_supervisor::core::Reload {
         token: Some(9),
@@ -1430,6 +1431,7 @@ fn an_approved_reload_of_a_file_that_changed_since_its_recommendation_applies_no
                 services: vec![spec("a"), spec("b")],
                 file: None,
                 hash: hash.into(),
+                read: Default::default(),
             })),
             approval: Some("configuration/reload_0000aaaa/reload_config".into()),
         })));
@@ -1871,4 +1873,178 @@ fn a_reload_that_makes_a_disabled_service_critical_enables_it_with_an_alert() {
     );
     assert_eq!(last_disabled_write(&out), Some(Vec::new()));
     assert!(spawns(&out).iter().any(|(_, s)| *s == 1), "m runs: {out:?}");
+}
+
+/// bot (whose fallback is `fallback`, none if empty), backoff and spare: the TOML and the specs.
+fn fallback_setup(fallback: &str) -> (String, Vec<ServiceSpec>) {
+    let line = if fallback.is_empty() {
+        String::new()
+    } else {
+        format!("fallback = \"{fallback}\"\n")
+    };
+    let toml = format!(
+        "[engine]\nenabled = false\n[[services]]\nname = \"bot\"\ncommand = \"/bin/true\"\n{line}\
+         [[services]]\nname = \"backoff\"\ncommand = \"/bin/true\"\n\
+         [[services]]\nname = \"spare\"\ncommand = \"/bin/true\"\n"
+    );
+    let bot = ServiceSpec {
+        fallback: (!fallback.is_empty()).then(|| fallback.to_owned()),
+        ..supportive("bot")
+    };
+    (toml, vec![bot, supportive("backoff"), supportive("spare")])
+}
+
+fn reload_setup(sim: &mut Sim, fallback: &str) -> ballast_supervisor::control::ReloadAnswer {
+    let (toml, services) = fallback_setup(fallback);
+    sim.input(Input::Reload(Box::new(ballast_supervisor::core::Reload {
+        token: Some(9),
+        dry_run: false,
+        by: "ballast reload",
+        loaded: Ok(Box::new(ballast_supervisor::core::Loaded {
+            config: config_of(&toml),
+            services,
+            file: Some("ballast.toml".into()),
+            hash: format!("crc32c:{:08x}", toml.len()),
+            read: Default::default(),
+        })),
+        approval: None,
+    })));
+    let reply = sim.seen.iter().find_map(|(_, o)| match o {
+        Output::Reply {
+            token: 9,
+            reply: Ok(View::Reload(a)),
+        } => Some((**a).clone()),
+        _ => None,
+    });
+    reply.expect("the reload's answer")
+}
+
+/// The processes the core signalled to stop, ended as they would.
+fn end_stopped(sim: &mut Sim) {
+    let out = sim.take();
+    for (_, o) in &out {
+        if let Output::Signal { pid, .. } = o {
+            let slot = sim.pids.iter().find(|(_, p)| *p == pid).map(|(s, _)| *s);
+            if let Some(slot) = slot {
+                sim.exit(slot, None, Some(15));
+            }
+        }
+    }
+    sim.seen.extend(out);
+}
+
+#[test]
+fn a_reload_that_moves_a_fallback_restarts_both_roles_and_never_leaves_a_standby_running() {
+    let (toml, services) = fallback_setup("backoff");
+    let mut sim = Sim::configured(services, Vec::new(), Swept::default(), config_of(&toml));
+    sim.run_for(2_000);
+    sim.take();
+    assert_eq!(sim.state_of("backoff"), "STANDBY");
+    assert_eq!(sim.state_of("spare"), "RUNNING");
+    // The fallback moves to spare: the plan names both roles, spare stops to STANDBY and
+    // backoff starts as a plain service.
+    let answer = reload_setup(&mut sim, "spare");
+    for s in ["backoff", "bot", "spare"] {
+        let words = format!("restart service {s} (only it)");
+        assert!(answer.actions.contains(&words), "{words}: {answer:?}");
+    }
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    assert_eq!(sim.state_of("spare"), "STANDBY");
+    assert_eq!(sim.state_of("backoff"), "RUNNING");
+    assert_eq!(sim.state_of("bot"), "RUNNING");
+    // And back.
+    reload_setup(&mut sim, "backoff");
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    assert_eq!(sim.state_of("backoff"), "STANDBY");
+    assert_eq!(sim.state_of("spare"), "RUNNING");
+    assert_eq!(sim.state_of("bot"), "RUNNING");
+}
+
+#[test]
+fn a_fallback_covering_for_a_primary_that_no_longer_names_it_is_a_plain_service_and_the_new_one_covers()
+ {
+    let (toml, services) = fallback_setup("backoff");
+    let mut sim = Sim::configured(services, Vec::new(), Swept::default(), config_of(&toml));
+    sim.run_for(2_000);
+    // bot fails its budget: backoff covers.
+    for _ in 0..2 {
+        sim.exit(0, Some(1), None);
+        sim.run_for(5_000);
+    }
+    sim.take();
+    assert_eq!(sim.state_of("backoff"), "RUNNING");
+    let views = sim.core.views(sim.now().at);
+    assert_eq!(views[1].covering.as_deref(), Some("bot"));
+    // A reload names spare instead (bot restarts afresh): backoff no longer covers — a plain
+    // service, running — and spare stands by.
+    reload_setup(&mut sim, "spare");
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    let views = sim.core.views(sim.now().at);
+    let view = |n: &str| {
+        views
+            .iter()
+            .find(|v| v.name == n)
+            .cloned()
+            .expect("the service")
+    };
+    assert_eq!(view("backoff").covering, None, "{:?}", view("backoff"));
+    assert_eq!(sim.state_of("backoff"), "RUNNING");
+    assert_eq!(sim.state_of("spare"), "STANDBY");
+    assert_eq!(sim.state_of("bot"), "RUNNING");
+    // Back to backoff: it stops to STANDBY beside its running primary, and nothing left
+    // running stands by.
+    reload_setup(&mut sim, "backoff");
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    end_stopped(&mut sim);
+    sim.run_for(5_000);
+    assert_eq!(sim.state_of("backoff"), "STANDBY");
+    assert_eq!(sim.state_of("spare"), "RUNNING");
+    for v in sim.core.views(sim.now().at) {
+        assert!(
+            !(v.standby && v.pid.is_some()),
+            "a standby left running: {v:?}"
+        );
+    }
+}
+
+#[test]
+fn a_running_service_a_reload_makes_a_fallback_stops_to_standby_and_is_not_started_again() {
+    // spare runs as a plain service; a reload makes it bot's fallback (bot's entry is what
+    // changed): spare is stopped and stands by.
+    let (toml, services) = fallback_setup("");
+    let mut sim = Sim::configured(services, Vec::new(), Swept::default(), config_of(&toml));
+    sim.run_for(2_000);
+    sim.take();
+    let spare_pid = sim.pids[&2];
+    reload_setup(&mut sim, "spare");
+    let out = sim.take();
+    assert!(
+        out.iter()
+            .any(|(_, o)| matches!(o, Output::Signal { pid, .. } if *pid == spare_pid)),
+        "spare is stopped: {out:?}"
+    );
+    assert!(
+        lifecycle_events(&out).iter().any(|e| matches!(e,
+            LifecycleEvent::FallbackStoodDown { fallback, primary }
+                if fallback == "spare" && primary == "bot")),
+        "journaled: {out:?}"
+    );
+    sim.seen.extend(out);
+    end_stopped(&mut sim);
+    sim.run_for(10_000);
+    assert_eq!(sim.state_of("spare"), "STANDBY");
+    assert!(
+        !spawns(&sim.take()).iter().any(|(_, s)| *s == 2),
+        "a standby is not started again"
+    );
 }

@@ -162,21 +162,33 @@ fn environment() -> Vec<(String, String)> {
 /// files the configuration names are checked whatever else is wrong with it, and reported with
 /// the loader's errors in file order.
 pub fn load_explained(file: Option<&Path>) -> Result<(Config, Vec<Setting>), ConfigErrors> {
+    match file {
+        None => load_explained_text(None),
+        Some(path) => {
+            let text = read_config(path)?;
+            load_explained_text(Some((path, &text)))
+        }
+    }
+}
+
+/// [`load_explained`] of a file's text already read (`reload` reads it once, between two
+/// looks at the file, and validates what it read).
+pub fn load_explained_text(
+    file: Option<(&Path, &str)>,
+) -> Result<(Config, Vec<Setting>), ConfigErrors> {
     let env = environment();
     let here = std::env::current_dir().unwrap_or_default();
     let loaded = match file {
         None => config::load_partial(None, &env),
-        Some(path) => {
-            let text = read_config(path)?;
-            config::load_partial(
-                Some(Source {
-                    path: &path.display().to_string(),
-                    text: &text,
-                }),
-                &env,
-            )
-        }
+        Some((path, text)) => config::load_partial(
+            Some(Source {
+                path: &path.display().to_string(),
+                text,
+            }),
+            &env,
+        ),
     };
+    let file = file.map(|(path, _)| path);
     // A relative path (`cwd`, `replay_file`) is the configuration file's directory's (the
     // built-in configuration: the working directory's), resolved here once for every user of
     // the configuration.
@@ -289,7 +301,12 @@ fn missing_file(path: &Path) -> Option<String> {
 /// The configuration file's text: a regular file (or a link to one) of at most
 /// [`MAX_FILE_BYTES`].
 fn read_config(path: &Path) -> Result<String, ConfigErrors> {
-    let bytes = bounded::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
+    read_config_bytes(path).and_then(|bytes| config_text(path, bytes))
+}
+
+/// The configuration file's bytes (bounded), or the error `check` prints.
+pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, ConfigErrors> {
+    bounded::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
         let help = match &e {
             ReadError::NotFound { .. } => {
                 "run `ballast init` to write a commented sample, or omit --config to use the built-in paper configuration"
@@ -308,7 +325,11 @@ fn read_config(path: &Path) -> Result<String, ConfigErrors> {
             message: format!("cannot read the configuration file: {e}"),
             help: Some(help.into()),
         }])
-    })?;
+    })
+}
+
+/// The configuration file's bytes as text, or the error `check` prints.
+pub fn config_text(path: &Path, bytes: Vec<u8>) -> Result<String, ConfigErrors> {
     String::from_utf8(bytes).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             origin: Origin::File {

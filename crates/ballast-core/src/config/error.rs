@@ -49,8 +49,14 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl ConfigErrors {
     /// In the order an operator fixes them: the file's by line and column, then the
-    /// environment's, then the defaults' (a stable sort: equal places keep their order).
+    /// environment's, then the defaults' (a stable sort: equal places keep their order) — and
+    /// with no secret repeated (every error is sorted before it leaves: its text goes to
+    /// terminals, tickets, journals and the health report).
     pub fn sort(&mut self) {
+        for e in &mut self.0 {
+            e.message = super::secret::mask_message(&e.message);
+            e.help = e.help.as_deref().map(super::secret::mask_message);
+        }
         let rank = |o: &Origin| match o {
             Origin::File { line, col, .. } => (0, *line, *col, String::new()),
             Origin::Env { var } => (1, 0, 0, var.clone()),

@@ -14,6 +14,7 @@ mod model;
 pub mod reload;
 mod rules;
 pub mod schema;
+pub mod secret;
 mod services;
 mod suggest;
 #[cfg(test)]

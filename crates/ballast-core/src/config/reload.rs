@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::model::*;
+use super::secret;
+
+mod read;
+pub use read::{CHANGED_WHILE_READ, EMPTY_FILE, FileRead, FileStamp, is_blank, refusal};
 
 /// What a changed key takes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,34 +87,10 @@ impl ReloadPlan {
     }
 }
 
-/// The key names whose values are never shown (compared without case, `-` and `_`).
-const SECRET_WORDS: &[&str] = &[
-    "secret",
-    "token",
-    "password",
-    "passwd",
-    "apikey",
-    "credential",
-    "privatekey",
-    "passphrase",
-];
-
-/// `name` says it holds a secret.
+/// `name` says it holds a secret: the one predicate ([`super::secret`]) that `config show`
+/// and the error messages use too.
 pub fn is_secret(name: &str) -> bool {
-    let folded: String = name
-        .chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect();
-    SECRET_WORDS.iter().any(|w| folded.contains(w))
-}
-
-/// `text` holds a URL with a user and password (`scheme://user:pass@host`).
-fn has_credentials(text: &str) -> bool {
-    text.split("://").skip(1).any(|rest| {
-        let authority = rest.split(['/', '?', '#', '"']).next().unwrap_or("");
-        authority.contains('@')
-    })
+    super::secret::is_secret_name(name)
 }
 
 /// Push `section.field` for each listed field that differs; the destructuring is exhaustive,
@@ -306,6 +286,12 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
             EntryChange::Changed => Action::Restart(name),
         });
     }
+    // A service whose role changes (it becomes, or stops being, a fallback, or covers another
+    // primary) is restarted too, though its own entry is the same: one now standing by stops
+    // to STANDBY, one no longer a fallback starts.
+    for name in role_changes(&old.services, &new.services) {
+        actions.push(Action::Restart(name));
+    }
     let checks = entry_changes(
         &entries(&old.checks, |c| c.name.clone()),
         &entries(&new.checks, |c| c.name.clone()),
@@ -337,6 +323,22 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
         plan.actions = actions;
     }
     plan
+}
+
+/// The services, in both configurations, that a different primary names as its fallback
+/// (or none does, or one now does).
+fn role_changes(old: &[ServiceConfig], new: &[ServiceConfig]) -> Vec<String> {
+    let covers = |services: &[ServiceConfig], name: &str| {
+        services
+            .iter()
+            .find(|p| p.fallback == name)
+            .map(|p| p.name.clone())
+    };
+    new.iter()
+        .filter(|s| old.iter().any(|o| o.name == s.name))
+        .filter(|s| covers(old, &s.name) != covers(new, &s.name))
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {
@@ -411,9 +413,24 @@ fn leaves(path: &str, value: &Value, secret: bool, out: &mut BTreeMap<String, Le
         }
         _ => {
             let text = value.to_string();
-            let secret = secret || is_secret(&text) || has_credentials(&text);
+            let secret = secret || carries_secret(path, value);
             out.insert(path.to_string(), Leaf { text, secret });
         }
+    }
+}
+
+/// A leaf's own value carries a secret: a string with one ([`secret::text_has_secret`]), an
+/// array with such an element, or a service's `args` that name one (hidden whole: the value
+/// after `--pass` cannot be told apart in general).
+fn carries_secret(path: &str, value: &Value) -> bool {
+    match value {
+        Value::String(text) => secret::text_has_secret(text),
+        Value::Array(items) => {
+            let texts: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            (path.ends_with(".args") && secret::args_name_secret(&texts))
+                || texts.iter().any(|t| secret::text_has_secret(t))
+        }
+        _ => false,
     }
 }
 

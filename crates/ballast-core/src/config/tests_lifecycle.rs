@@ -86,6 +86,8 @@ fn a_reload_restarts_a_service_whose_on_failure_or_fallback_changed_and_takes_ch
         plan.actions,
         [
             super::reload::Action::Restart("feed".into()),
+            // Its role changes: a running replay stops to STANDBY.
+            super::reload::Action::Restart("replay".into()),
             super::reload::Action::Checks
         ]
         .into_iter()

@@ -77,9 +77,16 @@ impl SupervisorCore {
     }
 
     /// What the file holds now, against the configuration in force.
+    /// A file caught while it was being written is not judged: the writer's close is seen
+    /// again by inotify and the file looked at then. An empty one is refused (a reload never
+    /// applies it).
     pub(super) fn config_file_read(&mut self, loaded: Result<Box<Loaded>, Vec<String>>) {
         self.watch.seen = match loaded {
             Err(errors) => FileSeen::Invalid(errors),
+            Ok(l) if reload::refusal(&l.read) == Some(reload::CHANGED_WHILE_READ) => return,
+            Ok(l) if reload::refusal(&l.read).is_some() => {
+                FileSeen::Refused(vec![reload::EMPTY_FILE.to_owned()])
+            }
             Ok(l) => {
                 let plan = reload::plan(&self.in_force.config, &l.config);
                 if plan.is_refused() {

@@ -27,6 +27,9 @@ pub struct Loaded {
     pub file: Option<String>,
     /// The hash of its bytes.
     pub hash: String,
+    /// How it was read (stamps before and after, blank): a file that changed while it was
+    /// read, or an empty one, is refused whole ([`reload::refusal`]).
+    pub read: reload::FileRead,
 }
 
 /// A reload asked for: by an operator (`token`: the reply) or SIGHUP (`None`).
@@ -231,9 +234,13 @@ impl SupervisorCore {
                 return self.reload_ended((token, approval), rec, dry_run, now);
             }
         };
-        if let Some(why) = approval
-            .as_deref()
-            .and_then(|id| changed_since(id, &loaded.hash))
+        if let Some(why) = reload::refusal(&loaded.read)
+            .map(|why| format!("{why}; nothing was changed"))
+            .or_else(|| {
+                approval
+                    .as_deref()
+                    .and_then(|id| changed_since(id, &loaded.hash))
+            })
         {
             let rec = record(
                 by,
@@ -361,6 +368,7 @@ impl SupervisorCore {
         // The checks, and what each subsystem allows besides a restart (disable, fallback),
         // from the services and checks now declared.
         self.reconfigure_lifecycle(super::lifecycle::CheckModule::of_config(&loaded.config));
+        self.settle_fallback_roles(now);
         self.restartable = self
             .slots
             .iter()
@@ -402,6 +410,48 @@ impl SupervisorCore {
             let starts = slot.starts;
             *slot = Slot::new(spec);
             slot.starts = starts;
+        }
+    }
+
+    /// The fallback roles as the new services name them: a service covering for a primary
+    /// that no longer names it covers for nothing (a plain service now, or standing by), and
+    /// no fallback standing by is left running (its primary is not FAILED or disabled: the
+    /// next `fallbacks` engages it if it is) — stopped, journaled.
+    fn settle_fallback_roles(&mut self, now: Now) {
+        for i in 0..self.slots.len() {
+            let name = self.slots[i].spec.name.clone();
+            if let Some(p) = self.slots[i].covering.clone() {
+                let still = self
+                    .slot_of(&p)
+                    .is_some_and(|j| self.slots[j].spec.fallback.as_deref() == Some(&name));
+                if !still {
+                    self.slots[i].covering = None;
+                }
+            }
+            let slot = &self.slots[i];
+            if slot.retired || slot.proc.is_none() || !self.standing_by(i) {
+                continue;
+            }
+            let Some(primary) = self
+                .slots
+                .iter()
+                .find(|p| !p.retired && p.spec.fallback.as_deref() == Some(&name))
+                .map(|p| p.spec.name.clone())
+            else {
+                continue;
+            };
+            let slot = &mut self.slots[i];
+            slot.wanted = false;
+            if let Some(st) = &mut slot.stopping {
+                st.then_start = false;
+            }
+            self.stop_slot(i, false, now);
+            self.ops(OpsEvent::Lifecycle(
+                super::lifecycle::LifecycleEvent::FallbackStoodDown {
+                    fallback: name,
+                    primary,
+                },
+            ));
         }
     }
 

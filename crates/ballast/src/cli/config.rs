@@ -20,105 +20,12 @@ pub enum ConfigCommand {
     },
 }
 
-/// Words in a name that mark its value as a secret (whole words of the name: `API_KEY`,
-/// `APCA_API_SECRET_KEY`, `DB_PASSWORD` — not `required_keys`).
-const SECRET_WORDS: [&str; 12] = [
-    "PAT",
-    "SECRET",
-    "TOKEN",
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "PWD",
-    "KEY",
-    "APIKEY",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "AUTH",
-];
-const MASK: &str = "********";
-
-fn is_secret(name: &str) -> bool {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| SECRET_WORDS.contains(&word.to_ascii_uppercase().as_str()))
-}
-
-/// A URL's password (`scheme://user:password@host`) masked, the rest kept.
-fn mask_url_password(text: &str) -> String {
-    let Some(scheme_end) = text.find("://") else {
-        return text.to_owned();
-    };
-    let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return text.to_owned();
-    };
-    let userinfo = &rest[..at];
-    let user = userinfo.split(':').next().unwrap_or("");
-    let masked = if userinfo.contains(':') {
-        format!("{user}:{MASK}")
-    } else {
-        MASK.to_owned()
-    };
-    format!("{}{masked}{}", &text[..scheme_end + 3], &rest[at..])
-}
-
-/// Every `NAME=value` inside a text whose NAME says secret (`--api-key=sk_live_…`, a URL's
-/// `?token=…`) with its value masked.
-fn mask_assignments(text: &str) -> String {
-    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(eq) = rest.find('=') {
-        let (before, after) = rest.split_at(eq);
-        let name_start = before
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| name_char(*c))
-            .last()
-            .map_or(before.len(), |(i, _)| i);
-        let name = &before[name_start..];
-        out.push_str(before);
-        out.push('=');
-        let after = &after[1..];
-        let end = after
-            .find(|c: char| c == '&' || c == ';' || c == ',' || c.is_whitespace())
-            .unwrap_or(after.len());
-        if is_secret(name) && end > 0 {
-            out.push_str(MASK);
-        } else {
-            out.push_str(&after[..end]);
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The value with secrets masked: a key whose name says secret, in a service's `env` table
-/// every variable whose name does, and the password of any URL (a `DB_URL` with
-/// `user:password@`, a readiness URL).
+/// The value with secrets masked by the one predicate every printer of configuration values
+/// uses ([`ballast_core::config::secret`]): a key whose name says secret, in a service's `env`
+/// table every variable whose name does, a service's `args` that name one, the password of any
+/// URL and a bearer token.
 fn masked(key: &str, value: &Json) -> Json {
-    if is_secret(key) && !value.as_str().is_some_and(str::is_empty) {
-        return json!(MASK);
-    }
-    match value {
-        Json::Object(map) => Json::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if is_secret(k) && key == "env" {
-                        json!(MASK)
-                    } else {
-                        masked(k, v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Json::Array(items) => Json::Array(items.iter().map(|v| masked("", v)).collect()),
-        Json::String(text) => Json::String(mask_assignments(&mask_url_password(text))),
-        other => other.clone(),
-    }
+    ballast_core::config::secret::mask_value(key, value)
 }
 
 pub fn config(cmd: ConfigCommand) -> anyhow::Result<Exit> {
@@ -203,26 +110,21 @@ mod tests {
 
     #[test]
     fn secrets_and_url_passwords_are_masked() {
-        assert_eq!(
-            mask_url_password("postgres://u:urlpass444@h/db"),
-            "postgres://u:********@h/db"
-        );
-        assert_eq!(
-            mask_url_password("http://token@127.0.0.1:1/x?a=b@c"),
-            "http://********@127.0.0.1:1/x?a=b@c"
-        );
-        assert_eq!(
-            mask_url_password("http://127.0.0.1:1/"),
-            "http://127.0.0.1:1/"
-        );
-        let env = json!({"DB_URL": "postgres://u:p@h/db", "API_KEY": "k", "LEVEL": "info"});
+        let env = json!({"DB_URL": "postgres://u:p@h/db", "API_KEY": "k", "DB_PASS": "p",
+            "PGPWD": "w", "AUTH": "Bearer b", "LEVEL": "info"});
         let m = masked("env", &env);
-        assert_eq!(m["DB_URL"], "postgres://u:********@h/db");
-        assert_eq!(m["API_KEY"], MASK);
+        assert_eq!(m["DB_URL"], "postgres://u:***@h/db");
+        for k in ["API_KEY", "DB_PASS", "PGPWD", "AUTH"] {
+            assert_eq!(m[k], "***", "{k}");
+        }
         assert_eq!(m["LEVEL"], "info");
         assert_eq!(
-            masked("args", &json!(["--pass=x", "https://a:b@c"]))[1],
-            "https://a:********@c"
+            masked("args", &json!(["--pass", "hunter2", "-k", "x"])),
+            json!(["***", "***", "***", "***"])
+        );
+        assert_eq!(
+            masked("readiness_url", &json!("https://a:b@c")),
+            "https://a:***@c"
         );
     }
 }

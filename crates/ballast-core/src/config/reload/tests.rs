@@ -285,7 +285,7 @@ fn a_secret_in_a_value_or_a_url_password_is_masked_too() {
         Some("[\"bot.py\"]".to_string()),
         "a value that holds no secret is still shown"
     );
-    assert!(!has_credentials("\"http://127.0.0.1:8080/a@b\""));
+    assert!(!secret::text_has_secret("http://127.0.0.1:8080/a@b"));
 }
 
 #[test]
@@ -305,6 +305,113 @@ fn the_backup_feed_keys_are_refused_each_by_name() {
         vec![
             change("feed.backup.kind", Some("\"none\""), Some("\"replay\"")),
             change("feed.backup.stale_secs", Some("30"), Some("5")),
+        ]
+    );
+}
+
+#[test]
+fn every_secret_config_show_masks_is_masked_in_the_diff() {
+    let old = config(TWO_SERVICES);
+    let new = config(&TWO_SERVICES.replace(
+        "args = [\"bot.py\"]",
+        "args = [\"--pass\", \"hunter2\", \"-k\", \"x\"]\nenv = { DB_PASS = \"s3cr3t-a\", BROKER_KEY = \"s3cr3t-b\", AUTH = \"Bearer s3cr3t-c\", PGPWD = \"s3cr3t-d\", LEVEL = \"info\" }",
+    ));
+    let p = plan(&old, &new);
+    let text = format!("{:?}", p.diff);
+    for leaked in ["hunter2", "s3cr3t-a", "s3cr3t-b", "s3cr3t-c", "s3cr3t-d"] {
+        assert!(!text.contains(leaked), "{leaked} in {text}");
+    }
+    assert!(
+        text.contains("info"),
+        "a plain value is still shown: {text}"
+    );
+}
+
+#[test]
+fn a_file_that_changed_while_read_or_is_empty_is_never_applied() {
+    let stamp = FileStamp {
+        len: 10,
+        modified_ns: 1,
+        changed_ns: 1,
+        inode: 7,
+        device: 1,
+    };
+    let read = |before: FileStamp, after: FileStamp, blank| FileRead {
+        before: Some(before),
+        after: Some(after),
+        blank,
+    };
+    assert_eq!(refusal(&read(stamp, stamp, false)), None);
+    assert_eq!(
+        refusal(&FileRead::default()),
+        None,
+        "the built-in configuration"
+    );
+    for after in [
+        FileStamp { len: 0, ..stamp },
+        FileStamp {
+            modified_ns: 2,
+            ..stamp
+        },
+        FileStamp {
+            changed_ns: 2,
+            ..stamp
+        },
+        FileStamp { inode: 8, ..stamp },
+    ] {
+        assert_eq!(
+            refusal(&read(stamp, after, false)),
+            Some(CHANGED_WHILE_READ)
+        );
+    }
+    let gone = FileRead {
+        before: Some(stamp),
+        after: None,
+        blank: false,
+    };
+    assert_eq!(refusal(&gone), Some(CHANGED_WHILE_READ));
+    assert_eq!(refusal(&read(stamp, stamp, true)), Some(EMPTY_FILE));
+    for text in ["", "  \n\t\n", "# all gone\n\n   # really\n"] {
+        assert!(is_blank(text), "{text:?}");
+    }
+    assert!(!is_blank("# a comment\n[guard]\n"));
+}
+
+#[test]
+fn a_changed_fallback_restarts_every_service_whose_role_changes() {
+    let three = |fallback: &str| {
+        config(&format!(
+            "[[services]]\nname = \"bot\"\ncommand = \"x\"\nfallback = \"{fallback}\"\n\
+             [[services]]\nname = \"backoff\"\ncommand = \"x\"\n\
+             [[services]]\nname = \"spare\"\ncommand = \"x\"\n"
+        ))
+    };
+    // The fallback moves from backoff to spare: bot's entry changed, backoff is no longer a
+    // fallback (it starts), spare becomes one (it stops to STANDBY).
+    let p = plan(&three("backoff"), &three("spare"));
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Restart("backoff".into()),
+            Action::Restart("bot".into()),
+            Action::Restart("spare".into()),
+        ]
+    );
+    // A fallback named for the first time, and one no longer named.
+    let p = plan(&three(""), &three("backoff"));
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Restart("backoff".into()),
+            Action::Restart("bot".into())
+        ]
+    );
+    let p = plan(&three("spare"), &three(""));
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Restart("bot".into()),
+            Action::Restart("spare".into())
         ]
     );
 }

@@ -47,6 +47,9 @@ pub enum LifecycleEvent {
     },
     /// `service.fallback_released`: `service` is back; `fallback` stopped.
     FallbackReleased { service: String, fallback: String },
+    /// `service.fallback_stood_down`: a reload made `fallback` the fallback of `primary`,
+    /// which is up: it was running and is stopped (STANDBY).
+    FallbackStoodDown { fallback: String, primary: String },
 }
 
 impl LifecycleEvent {
@@ -60,6 +63,7 @@ impl LifecycleEvent {
             LifecycleEvent::FallbackEngaged { .. } => "service.fallback_engaged",
             LifecycleEvent::FallbackReleased { .. } => "service.fallback_released",
             LifecycleEvent::Uncovered { .. } => "service.uncovered",
+            LifecycleEvent::FallbackStoodDown { .. } => "service.fallback_stood_down",
         }
     }
 }
@@ -109,6 +113,10 @@ impl std::fmt::Display for LifecycleEvent {
             LifecycleEvent::FallbackReleased { service, fallback } => write!(
                 f,
                 "ALERT: {service}: back and running for its min uptime; its fallback {fallback} is stopped (STANDBY)"
+            ),
+            LifecycleEvent::FallbackStoodDown { fallback, primary } => write!(
+                f,
+                "{fallback}: a reload made it the fallback of {primary}, which is up: stopped (STANDBY)"
             ),
         }
     }
