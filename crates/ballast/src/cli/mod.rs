@@ -327,7 +327,6 @@ enum Command {
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
-    use ballast_supervisor::control::Request;
     // A control command: the data directory must be a real one (else the refusal is printed).
     macro_rules! control {
         ($data_dir:expr, $config:expr, $name:expr) => {
@@ -357,14 +356,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(dir) => supervise::status(&dir, json),
             Err(code) => Ok(code),
         },
-        Command::Restart {
-            service,
-            config,
-            data_dir,
-        } => supervise::command(
-            &control!(data_dir, config, "restart"),
-            Request::Restart { service },
-        ),
+        request @ (Command::Restart { .. }
+        | Command::Reset { .. }
+        | Command::Approve { .. }
+        | Command::Reject { .. }
+        | Command::Disable { .. }
+        | Command::Enable { .. }) => operator_request(request),
         Command::Notify { messages } => supervise::notify(&messages),
         Command::Reload(args) => reload::run(&args),
         Command::Health {
@@ -375,22 +372,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(dir) => supervise::health(&dir, json),
             Err(code) => Ok(code),
         },
-        Command::Approve {
-            id,
-            config,
-            data_dir,
-        } => supervise::command(
-            &control!(data_dir, config, "approve"),
-            Request::Approve { id },
-        ),
-        Command::Reject {
-            id,
-            config,
-            data_dir,
-        } => supervise::command(
-            &control!(data_dir, config, "reject"),
-            Request::Reject { id },
-        ),
         Command::Kill {
             reason,
             flatten,
@@ -398,30 +379,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             data_dir,
         } => kill::kill(&control!(data_dir, config, "kill"), &reason, flatten),
         Command::Resume { config, data_dir } => kill::resume(&control!(data_dir, config, "resume")),
-        Command::Reset {
-            service,
-            config,
-            data_dir,
-        } => supervise::command(
-            &control!(data_dir, config, "reset"),
-            Request::Reset { service },
-        ),
-        Command::Disable {
-            name,
-            config,
-            data_dir,
-        } => supervise::command(
-            &control!(data_dir, config, "disable"),
-            Request::Disable { name },
-        ),
-        Command::Enable {
-            name,
-            config,
-            data_dir,
-        } => supervise::command(
-            &control!(data_dir, config, "enable"),
-            Request::Enable { name },
-        ),
         Command::Logs {
             service,
             follow,
@@ -441,6 +398,49 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Journal { command } => journal::journal(command),
         Command::Backtest(args) => backtest::backtest(&args),
         Command::Completions { shell } => Ok(completions(shell)),
+    }
+}
+
+/// The commands that are one operator request to the running supervisor, each answered as it
+/// says (`dispatch` hands over only these).
+fn operator_request(command: Command) -> anyhow::Result<Exit> {
+    use ballast_supervisor::control::Request;
+    let (name, request, config, data_dir) = match command {
+        Command::Restart {
+            service,
+            config,
+            data_dir,
+        } => ("restart", Request::Restart { service }, config, data_dir),
+        Command::Reset {
+            service,
+            config,
+            data_dir,
+        } => ("reset", Request::Reset { service }, config, data_dir),
+        Command::Approve {
+            id,
+            config,
+            data_dir,
+        } => ("approve", Request::Approve { id }, config, data_dir),
+        Command::Reject {
+            id,
+            config,
+            data_dir,
+        } => ("reject", Request::Reject { id }, config, data_dir),
+        Command::Disable {
+            name,
+            config,
+            data_dir,
+        } => ("disable", Request::Disable { name }, config, data_dir),
+        Command::Enable {
+            name,
+            config,
+            data_dir,
+        } => ("enable", Request::Enable { name }, config, data_dir),
+        _ => return Ok(exit::FAILURE),
+    };
+    match data_dir.control(&config, name) {
+        Ok(dir) => supervise::command(&dir, request),
+        Err(code) => Ok(code),
     }
 }
 
