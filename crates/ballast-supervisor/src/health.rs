@@ -29,6 +29,7 @@ use ballast_store::RealStorage;
 use serde::Deserialize;
 
 mod checks;
+mod engine_settings;
 mod governor;
 mod reconfigure;
 
@@ -390,7 +391,10 @@ impl Monitor {
                     )
                 }
             })],
-            Probe::Guard => vec![self.guard_check(now)],
+            Probe::Guard => vec![
+                self.guard_check(now),
+                engine_settings::settings_check(self.engine.as_ref().map(|(s, _)| s)),
+            ],
             Probe::Universe => vec![self.engine_figure("eligible", |s| {
                 if s.universe_eligible == 0 && s.universe_symbols > 0 {
                     (
