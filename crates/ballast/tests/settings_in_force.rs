@@ -197,3 +197,55 @@ fn a_rolled_back_or_forged_settings_file_is_refused_and_the_health_says_so() {
         "the same settings: no record"
     );
 }
+
+/// Both files rolled back together (an older genuine `run/engine-config.json` and its settings
+/// file): the engine cannot tell, but it reports the settings it judges by, and the supervisor,
+/// whose configuration in force is another, shows the guard DEGRADED naming it.
+#[test]
+fn both_files_rolled_back_together_are_seen_by_the_supervisor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let health = format!("{FAST_HEALTH}engine_degraded_secs = 1\n");
+    let sup = Sup::start(
+        tmp.path(),
+        &format!("{BASE}max_notional_per_order_usd = 5000\n{health}"),
+    );
+    sup.wait_for("the engine running", |s| state(s, "engine") == "RUNNING");
+    let settings = data.join("state/engine-settings.json");
+    let in_force = data.join("run/engine-config.json");
+    let (old_settings, old_in_force) = (
+        std::fs::read(&settings).unwrap(),
+        std::fs::read(&in_force).unwrap(),
+    );
+    write_config(
+        &sup,
+        &format!("{BASE}max_notional_per_order_usd = 100\n{health}"),
+    );
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_health(&sup, "the guard healthy on the reloaded settings", |h| {
+        report::status(h, "guard") == "HEALTHY" && guard_detail(h).contains(&crc_of(&sup))
+    });
+    // The in-force file first, then the settings file: the engine adopts the pair.
+    std::fs::write(&in_force, &old_in_force).unwrap();
+    std::fs::write(&settings, &old_settings).unwrap();
+    wait::until(
+        Duration::from_secs(30),
+        || {
+            let r = settings_records(&data);
+            r.last()
+                .filter(|r| per_order(r) == "5000")
+                .map(|_| ())
+                .ok_or(r)
+        },
+        |r| format!("the engine did not take the consistent pair: {r:?}"),
+    );
+    let h = wait_health(&sup, "the guard degraded: the supervisor sees it", |h| {
+        report::status(h, "guard") == "DEGRADED"
+    });
+    assert!(
+        guard_detail(&h).contains("changed behind the supervisor"),
+        "{}",
+        guard_detail(&h)
+    );
+}

@@ -76,8 +76,13 @@ pub enum SettingsCheck {
     /// Not judged against a configuration in force (a standalone engine, an older heartbeat).
     #[default]
     NotFollowed,
-    /// The engine judges by the settings of the configuration in force.
-    InForce { hash: String },
+    /// The engine judges by the settings of the configuration in force (`hash`); `settings`:
+    /// their [`EngineSettings::fingerprint`], for the supervisor to compare with its own.
+    InForce {
+        hash: String,
+        #[serde(default)]
+        settings: String,
+    },
     /// A settings file waits for the in-force file to catch up (a reload in progress).
     Waiting { detail: String },
     /// A settings file is refused, or the configuration in force cannot be read.
@@ -130,8 +135,44 @@ impl SettingsCheck {
             }
             _ => SettingsCheck::InForce {
                 hash: in_force.hash.clone(),
+                settings: running.unwrap_or(&wanted).fingerprint(),
             },
         }
+    }
+}
+
+impl EngineSettings {
+    /// `crc32c:` and 8 hex digits of these settings as JSON: what the engine reports of the
+    /// settings it judges by, for the supervisor to compare with its configuration's.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!("crc32c:{:08x}", crc32c::crc32c(&json))
+    }
+}
+
+/// The supervisor's view of the engine's report: what is wrong, if anything. `wanted`: the
+/// settings of the supervisor's own configuration in force; `settled`: it has been in force
+/// long enough for the engine to have adopted it (a reload's change is no alarm). An engine
+/// that says it runs the in-force settings but whose fingerprint is not `wanted`'s read an
+/// in-force file the supervisor did not write for its configuration (both files rolled back).
+pub fn supervisor_view(
+    check: &SettingsCheck,
+    wanted: &EngineSettings,
+    settled: bool,
+) -> Option<String> {
+    match check {
+        SettingsCheck::Refused { detail } | SettingsCheck::Differs { detail } => {
+            Some(detail.clone())
+        }
+        SettingsCheck::InForce { hash, settings }
+            if settled && !settings.is_empty() && *settings != wanted.fingerprint() =>
+        {
+            Some(format!(
+                "the engine judges by settings {settings} (of the configuration {hash}, it says) that are not those of the supervisor's configuration in force ({}): run/engine-config.json and the settings file were changed behind the supervisor (rolled back?); restart `ballast run`, which writes both",
+                wanted.fingerprint()
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -190,9 +231,23 @@ mod tests {
         assert_eq!(
             SettingsCheck::of(Some(&ok), &in_force, None),
             SettingsCheck::InForce {
-                hash: "crc32c:00000100".into()
+                hash: "crc32c:00000100".into(),
+                settings: ok.fingerprint(),
             }
         );
+        // The supervisor's view: the fingerprint of other settings is seen once settled.
+        let said = SettingsCheck::InForce {
+            hash: "crc32c:00005000".into(),
+            settings: other.fingerprint(),
+        };
+        assert_eq!(supervisor_view(&said, &other, true), None);
+        assert_eq!(
+            supervisor_view(&said, &ok, false),
+            None,
+            "a reload settling"
+        );
+        let why = supervisor_view(&said, &ok, true).unwrap();
+        assert!(why.contains("changed behind the supervisor"), "{why}");
         let SettingsCheck::Differs { detail } = SettingsCheck::of(Some(&other), &in_force, None)
         else {
             panic!("the engine runs other limits");
