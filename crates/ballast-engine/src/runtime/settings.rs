@@ -104,7 +104,7 @@ pub(super) fn follow_settings(
             w.settings.check = SettingsCheck::Refused {
                 detail: why.clone(),
             };
-            say_once(w, log, why);
+            say_once(w, log, format!("warning: {why}"));
             return None;
         }
     };
