@@ -247,7 +247,7 @@ pub fn run(
         last_seq: recovered.last_seq,
         since_snapshot: 0,
         policy_seen: None,
-        settings_seen: None,
+        settings: settings::Follow::default(),
         stalled: false,
         kill_switch_noted: false,
         stop,
@@ -399,13 +399,14 @@ fn start(
         };
         w.commit(state, EngineRecord::PaperSettings(r), log)?;
     }
-    // The configuration file wins at a start (the operator started the engine with it); a
-    // settings file already there is seen, not adopted (it may be stale).
+    // The configuration file wins at a start (the operator started the engine with it, or the
+    // supervisor's in force); a standalone engine sees a settings file already there without
+    // adopting it (it may be stale), a supervised one judges it at its first pass.
     let configured = ballast_core::engine::EngineSettings::of(config);
     if let Some(r) = state.settings_record(&configured, None, SettingsSource::Start) {
         w.commit(state, EngineRecord::Settings(Box::new(r)), log)?;
     }
-    w.settings_seen = settings::file_state(w);
+    settings::started(w);
     pass(state, w, log)
 }
 
@@ -488,7 +489,10 @@ fn trade(
             time: files.clock.now(),
             bars: state.bars,
             last_seq: w.last_seq,
-            status: state.status(),
+            status: ballast_core::engine::EngineStatus {
+                settings: w.settings.check.clone(),
+                ..state.status()
+            },
             view: state.view(state.trim_or(&w.opts.trim).max_total_at_risk_pct),
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
@@ -522,8 +526,8 @@ pub(crate) struct Writer<'a> {
     since_snapshot: u64,
     /// `state/policy.json` as last read: (modified, length), to read it only when it changes.
     policy_seen: Option<(std::time::SystemTime, u64)>,
-    /// `state/engine-settings.json` as last seen (modified, length): read only when it changes.
-    settings_seen: Option<(std::time::SystemTime, u64)>,
+    /// `state/engine-settings.json` and (supervised) `run/engine-config.json` as followed.
+    settings: settings::Follow,
     /// The chaos stall before a send happened (it happens once).
     stalled: bool,
     /// "KILL_SWITCH was removed but not released" was said (it is said once).

@@ -29,6 +29,7 @@ use ballast_store::RealStorage;
 use serde::Deserialize;
 
 mod checks;
+mod engine_settings;
 mod governor;
 mod reconfigure;
 
@@ -161,6 +162,8 @@ pub struct Monitor {
     engine: Option<(EngineStatus, i64)>,
     /// The policy in force, for the guard check.
     pub policy: Option<(Policy, Timestamp)>,
+    /// When `config` came in force (the start, a reload), for the engine's settings check.
+    config_since: Timestamp,
     services_seen: Option<Vec<ServiceBrief>>,
     disabled_seen: Vec<(String, String)>,
     /// How long each resource figure has been past its threshold ([`rules::Sustained`]).
@@ -269,6 +272,7 @@ impl Monitor {
         Monitor {
             data_dir: data_dir.to_owned(),
             config,
+            config_since: clock.now(),
             clock,
             entries,
             sys: sysinfo::System::new(),
@@ -390,7 +394,7 @@ impl Monitor {
                     )
                 }
             })],
-            Probe::Guard => vec![self.guard_check(now)],
+            Probe::Guard => vec![self.guard_check(now), self.settings_check()],
             Probe::Universe => vec![self.engine_figure("eligible", |s| {
                 if s.universe_eligible == 0 && s.universe_symbols > 0 {
                     (

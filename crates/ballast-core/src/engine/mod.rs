@@ -25,6 +25,7 @@ mod orders;
 mod poll;
 mod records;
 pub mod settings;
+pub mod settings_gate;
 mod shape;
 mod status;
 #[cfg(test)]

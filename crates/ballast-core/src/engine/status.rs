@@ -46,6 +46,10 @@ pub struct EngineStatus {
     /// The feed the bars come from (`[feed.backup]`; absent in older heartbeats: primary).
     #[serde(default)]
     pub feed: crate::market::fallback::FeedSource,
+    /// Whether the engine judges by the settings of the supervisor's configuration in force
+    /// (set by the runtime; absent in older heartbeats: not followed).
+    #[serde(default)]
+    pub settings: super::settings_gate::SettingsCheck,
 }
 
 impl EngineState {
@@ -77,6 +81,7 @@ impl EngineState {
             stop_loss_cooldown: self.guard.in_stop_loss_cooldown(now),
             trim_failures: self.orders.trim_failures,
             feed: self.feed.active,
+            settings: super::settings_gate::SettingsCheck::NotFollowed,
         }
     }
 }

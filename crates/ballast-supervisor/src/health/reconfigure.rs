@@ -43,6 +43,7 @@ impl Monitor {
         }
         self.entries = entries;
         self.config = config;
+        self.config_since = self.clock.now();
         if watched {
             self.watch_config_file();
         }
