@@ -11,11 +11,26 @@ use std::ffi::CStr;
 use std::path::{Component, Path, PathBuf};
 
 use ballast_core::cache::{
-    self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH, MAX_LEFT_COUNTED,
+    self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH, MAX_LEFT_COUNTED, escaped,
+    escaped_path,
 };
 use ballast_core::config::{ArtifactKind, Config};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+
+use crate::cache_guard::{Guard, shown_name};
+
+/// A cache [`verify`] lets a clear act on.
+pub struct Verified {
+    /// Its directory, absolute.
+    pub dir: PathBuf,
+    /// Its handle (`None`: it does not exist).
+    pub root: Option<OwnedFd>,
+    pub max_clear_entries: u32,
+    /// What a clear must never remove inside it under another name (what, path): the data
+    /// directory and every guarded path.
+    pub guarded: Vec<(String, PathBuf)>,
+}
 
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
@@ -32,7 +47,7 @@ pub fn verify(
     config_file: Option<&Path>,
     service: &str,
     path: &str,
-) -> Result<(PathBuf, Option<OwnedFd>, u32), String> {
+) -> Result<Verified, String> {
     let declared = config
         .artifacts
         .iter()
@@ -83,7 +98,14 @@ pub fn verify(
     if let Some(why) = cache::guarded_refusal(&dir, &guarded) {
         return Err(why);
     }
-    Ok((dir, root, a.max_clear_entries))
+    let mut kept = vec![("Ballast's data directory".to_owned(), data)];
+    kept.extend(guarded.into_iter().map(|g| (g.what, g.path)));
+    Ok(Verified {
+        dir,
+        root,
+        max_clear_entries: a.max_clear_entries,
+        guarded: kept,
+    })
 }
 
 /// Empty the cache `path` (as declared) of `service`, once [`verify`] lets it.
@@ -108,40 +130,54 @@ pub fn clear(
             .display()
             .to_string();
     }
-    let (dir, root, max) = match verify(data_dir, config, config_file, service, path) {
+    let v = match verify(data_dir, config, config_file, service, path) {
         Ok(v) => v,
         Err(why) => {
             out.refused = Some(why);
             return out;
         }
     };
-    out.path = dir.display().to_string();
-    let Some(root) = root else {
+    out.path = v.dir.display().to_string();
+    let Some(root) = v.root else {
         out.refused = Some("it does not exist: nothing to clear".to_owned());
         return out;
     };
-    out.bound = u64::from(max);
-    let max = max as usize;
+    let Some(guard) = Guard::new(&root, &v.dir, &v.guarded) else {
+        out.refused =
+            Some("its directory cannot be examined (statx failed): nothing removed".into());
+        return out;
+    };
+    out.bound = u64::from(v.max_clear_entries);
+    let max = v.max_clear_entries as usize;
     let mut listing = Listing::default();
     let bounds = Bounds {
         list: max,
         count: MAX_LEFT_COUNTED,
+        guard: &guard,
     };
     walk(&root, &mut Vec::new(), &mut listing, bounds);
     let plan = cache::plan(&listing, max);
+    let mut left = plan.left;
     for e in &plan.remove {
         match remove(&root, e) {
             Ok(()) => out.removed(e),
-            Err(why) => out.failed(format!("{}: {why}", e.shown())),
+            Err(why) => {
+                // It stays: counted in what is left, and named.
+                left += 1;
+                out.failed(format!("{}: {why}", e.shown()));
+            }
         }
     }
     for r in plan.refused {
         out.failed(format!("{r}: not a name a clear acts on"));
     }
+    for k in listing.kept {
+        out.failed(k);
+    }
     for u in listing.unlisted {
         out.failed(u);
     }
-    out.left = plan.left;
+    out.left = left;
     out.more = plan.more;
     out
 }
@@ -179,7 +215,9 @@ fn open_verified(dir: &Path) -> Result<Option<OwnedFd>, String> {
     for c in dir.components() {
         let name = match c {
             Component::RootDir | Component::CurDir => continue,
-            Component::Prefix(_) => return Err(format!("{} is not a Unix path", dir.display())),
+            Component::Prefix(_) => {
+                return Err(format!("{} is not a Unix path", escaped_path(dir)));
+            }
             Component::ParentDir => std::ffi::OsStr::new(".."),
             Component::Normal(n) => n,
         };
@@ -193,20 +231,20 @@ fn open_verified(dir: &Path) -> Result<Option<OwnedFd>, String> {
                     st.is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
                 if !link {
                     let e = std::io::Error::from(e);
-                    return Err(format!("{} is not a directory: {e}", walked.display()));
+                    return Err(format!("{} is not a directory: {e}", escaped_path(&walked)));
                 }
                 let to = rustix::fs::readlinkat(&fd, name, Vec::new())
-                    .map(|t| t.to_string_lossy().into_owned())
+                    .map(|t| escaped(t.as_bytes()))
                     .unwrap_or_else(|_| "?".into());
                 return Err(format!(
                     "{} in its path is a symbolic link (to {to}): a cache's path has no link in any component, so what is cleared is what the configuration says; declare the directory it resolves to ({})",
-                    walked.display(),
-                    resolved(dir).display()
+                    escaped_path(&walked),
+                    escaped_path(&resolved(dir))
                 ));
             }
             Err(e) => {
                 let e = std::io::Error::from(e);
-                return Err(format!("cannot open {}: {e}", walked.display()));
+                return Err(format!("cannot open {}: {e}", escaped_path(&walked)));
             }
         };
     }
@@ -218,42 +256,23 @@ fn name_of(n: &CStr) -> Option<String> {
     (s != "." && s != "..").then(|| s.to_owned())
 }
 
-/// `prefix/name`, as shown.
+/// `prefix/name`, as shown: each name escaped.
 fn shown(prefix: &[String], name: &str) -> String {
-    let mut p = prefix.join("/");
-    if !p.is_empty() {
-        p.push('/');
-    }
-    p.push_str(name);
-    p
-}
-
-/// What `name` in `dir` is, as `lstat` sees it, a file's size and its hard links.
-fn kind_of(dir: &OwnedFd, name: &str) -> Option<(EntryKind, u64, u64)> {
-    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-    // `nlink_t` is u32 on some targets (aarch64), u64 on others.
-    #[allow(clippy::useless_conversion)]
-    let nlink = u64::from(st.st_nlink);
-    Some(match FileType::from_raw_mode(st.st_mode) {
-        FileType::RegularFile => (
-            EntryKind::File,
-            u64::try_from(st.st_size).unwrap_or(0),
-            nlink,
-        ),
-        FileType::Directory => (EntryKind::Dir, 0, nlink),
-        FileType::Symlink => (EntryKind::Symlink, 0, nlink),
-        _ => (EntryKind::Other, 0, nlink),
-    })
+    let mut p: Vec<String> = prefix.iter().map(|n| escaped(n.as_bytes())).collect();
+    p.push(escaped(name.as_bytes()));
+    p.join("/")
 }
 
 /// The walk's bounds: entries it lists (`max_clear_entries`), and how many more it counts.
 #[derive(Clone, Copy)]
-struct Bounds {
+struct Bounds<'a> {
     list: usize,
     count: u64,
+    /// What the walk never crosses or lists (a mount point, a guarded path).
+    guard: &'a Guard,
 }
 
-impl Bounds {
+impl Bounds<'_> {
     /// Whether the count is full: the walk stops (what is left is then "at least").
     fn full(&self, listing: &mut Listing) -> bool {
         if listing.beyond >= self.count {
@@ -266,14 +285,18 @@ impl Bounds {
 /// List `dir` (at `prefix` below the cache) in post-order into `listing`, at most
 /// `bounds.list` entries, counting the rest. True when everything under it was listed (its
 /// directory entry may then follow).
-fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: Bounds) -> bool {
+fn walk(
+    dir: &OwnedFd,
+    prefix: &mut Vec<String>,
+    listing: &mut Listing,
+    bounds: Bounds<'_>,
+) -> bool {
     let entries = match Dir::read_from(dir) {
         Ok(d) => d,
         Err(e) => {
-            let at = if prefix.is_empty() {
-                ".".to_owned()
-            } else {
-                prefix.join("/")
+            let at = match prefix.split_last() {
+                None => ".".to_owned(),
+                Some((last, above)) => shown(above, last),
             };
             let e = std::io::Error::from(e);
             listing
@@ -299,9 +322,10 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: 
         let Some(name) = name_of(entry.file_name()) else {
             if entry.file_name().to_str().is_err() {
                 complete = false;
-                let at = shown(prefix, "?");
+                let mut at = shown(prefix, "");
+                at.push_str(&shown_name(entry.file_name()));
                 listing
-                    .unlisted
+                    .kept
                     .push(format!("{at}: a name that is not UTF-8 is left"));
             }
             continue;
@@ -317,10 +341,18 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: 
             complete = false;
             continue;
         }
-        let Some((kind, bytes, nlink)) = kind_of(dir, &name) else {
+        let Some((seen, stays)) = bounds.guard.look(dir, prefix, &name) else {
             complete = false;
             continue;
         };
+        if let Some(why) = stays {
+            complete = false;
+            listing
+                .kept
+                .push(format!("{}: {why}", shown(prefix, &name)));
+            continue;
+        }
+        let (kind, bytes, nlink) = (seen.kind, seen.bytes, seen.nlink);
         let whole = kind != EntryKind::Dir || walk_into(dir, name.clone(), prefix, listing, bounds);
         if !whole || listing.entries.len() >= bounds.list {
             // It stays: counted (a directory with anything left in it, or past the bound).
@@ -347,7 +379,7 @@ fn walk_into(
     name: String,
     prefix: &mut Vec<String>,
     listing: &mut Listing,
-    bounds: Bounds,
+    bounds: Bounds<'_>,
 ) -> bool {
     if prefix.len() + 1 >= MAX_CLEAR_DEPTH {
         let at = shown(prefix, &name);
@@ -383,8 +415,10 @@ fn remove(root: &OwnedFd, e: &Entry) -> Result<(), String> {
     let mut held: Option<OwnedFd> = None;
     for p in parents {
         let at = held.as_ref().unwrap_or(root);
-        let fd = rustix::fs::openat(at, p.as_str(), dir_flags(), Mode::empty())
-            .map_err(|e| format!("cannot open {p}: {}", std::io::Error::from(e)))?;
+        let fd = rustix::fs::openat(at, p.as_str(), dir_flags(), Mode::empty()).map_err(|e| {
+            let e = std::io::Error::from(e);
+            format!("cannot open {}: {e}", escaped(p.as_bytes()))
+        })?;
         held = Some(fd);
     }
     let at = held.as_ref().unwrap_or(root);
