@@ -565,3 +565,47 @@ fn a_data_directory_reached_through_a_link_inside_a_cache_is_never_cleared() {
     assert!(sup.status().is_some());
     sup.stop();
 }
+
+/// Rewrite the configuration as an editor does (a new file renamed over the old one) and
+/// `ballast reload` it.
+fn reload(sup: &Sup, dir: &Path, text: &str) {
+    let tmp = dir.join(".ballast.toml.new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join("ballast.toml")).unwrap();
+    common::process::assert_ok(&sup.cli(&["reload"]));
+}
+
+#[test]
+fn a_decided_clear_is_asked_again_when_the_low_disk_clears_and_comes_back_by_reload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fill(dir);
+    let low = config(dir, &running_bot(dir), "");
+    let fine = low.replace("disk_free_min_pct = 100", "disk_free_min_pct = 1");
+    let sup = Sup::start(dir, &low);
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some_and(|r| r["state"] == "PENDING")
+    });
+    common::process::assert_ok(&sup.cli(&["approve", DISK_CLEAR]));
+    assert!(entries(&dir.join("cache")).is_empty());
+    // The disk is fine again: the issue clears and its recommendation with it.
+    reload(&sup, dir, &fine);
+    wait_health(&sup, "the low disk cleared", |h| {
+        h["issues"]
+            .as_array()
+            .is_some_and(|i| !i.iter().any(|i| i["id"] == "resources/disk_free"))
+    });
+    // Low again: a new recommendation, waiting for a new approval; nothing removed before it.
+    std::fs::write(dir.join("cache/new.bin"), b"1234").unwrap();
+    reload(&sup, dir, &low);
+    wait_health(&sup, "clear_cache advised again", |h| {
+        recommendation(h, DISK_CLEAR).is_some_and(|r| r["state"] == "PENDING")
+    });
+    assert_eq!(entries(&dir.join("cache")), ["new.bin"]);
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    common::process::assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("1 file (4 bytes freed)"), "{said}");
+    assert!(entries(&dir.join("cache")).is_empty());
+    sup.stop();
+}
