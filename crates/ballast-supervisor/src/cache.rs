@@ -108,13 +108,15 @@ pub fn verify(
     })
 }
 
-/// Empty the cache `path` (as declared) of `service`, once [`verify`] lets it.
+/// Empty the cache `path` (as declared) of `service`, once [`verify`] lets it, and only if
+/// it is still the directory `raised_for` (the one its recommendation named: a reload that
+/// moved the cache, the owner's cwd changed, makes the clear refused, nothing removed).
 pub fn clear(
     data_dir: &Path,
     config: &Config,
     config_file: Option<&Path>,
-    service: &str,
-    path: &str,
+    (service, path): (&str, &str),
+    raised_for: &str,
     by: &str,
 ) -> Cleared {
     let mut out = Cleared {
@@ -138,6 +140,18 @@ pub fn clear(
         }
     };
     out.path = v.dir.display().to_string();
+    let raised = Path::new(raised_for);
+    let raised = std::path::absolute(raised).unwrap_or_else(|_| raised.to_owned());
+    if raised != v.dir {
+        out.refused = Some(format!(
+            "it was recommended for the directory {}, and the configuration in force now declares {service}'s cache {} at {}: nothing removed (a new recommendation follows if it is still needed)",
+            escaped_path(&raised),
+            escaped(path.as_bytes()),
+            escaped_path(&v.dir)
+        ));
+        out.path = raised.display().to_string();
+        return out;
+    }
     let Some(root) = v.root else {
         out.refused = Some("it does not exist: nothing to clear".to_owned());
         return out;
@@ -450,6 +464,23 @@ mod tests {
         .unwrap()
     }
 
+    /// A clear of the directory the configuration declares now.
+    fn clear_as_declared(
+        data: &Path,
+        cfg: &Config,
+        file: Option<&Path>,
+        service: &str,
+        path: &str,
+    ) -> Cleared {
+        let dir = cfg
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .map_or_else(|| path.into(), |s| s.declared_path(path));
+        let dir = dir.display().to_string();
+        clear(data, cfg, file, (service, path), &dir, "test")
+    }
+
     #[test]
     fn a_clear_empties_the_directory_keeps_it_and_never_follows_a_link_out() {
         let tmp = tempfile::tempdir().unwrap();
@@ -466,14 +497,7 @@ mod tests {
             deep = deep.join(i.to_string());
         }
         std::fs::create_dir_all(&deep).unwrap();
-        let c = clear(
-            &data,
-            &config(&cwd, "cache", ""),
-            None,
-            "bot",
-            "cache",
-            "test",
-        );
+        let c = clear_as_declared(&data, &config(&cwd, "cache", ""), None, "bot", "cache");
         assert_eq!(c.refused, None);
         assert_eq!((c.files, c.bytes, c.links, c.dirs), (1, 4, 1, 3), "{c:?}");
         assert!(c.more && c.failed_count == 1, "{c:?}");
@@ -496,20 +520,20 @@ mod tests {
         let data = tmp.path().join("data");
         let cfg = config(&cwd, "cache", "");
         // Not declared as a cache: nothing.
-        let c = clear(&data, &cfg, None, "bot", "real", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot", "real");
         assert!(c.refused.unwrap().contains("declares no cache"));
         // The declared directory is a link: not followed.
-        let c = clear(&data, &cfg, None, "bot", "cache", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot", "cache");
         assert!(c.refused.unwrap().contains("symbolic link"), "refused");
         assert!(cwd.join("real/f").exists());
         // The data directory inside the cache (known only at run time): refused.
         let cfg = config(&cwd, "real", "");
-        let c = clear(&cwd.join("real/data"), &cfg, None, "bot", "real", "test");
+        let c = clear_as_declared(&cwd.join("real/data"), &cfg, None, "bot", "real");
         assert!(c.refused.unwrap().contains("data directory"));
         assert!(cwd.join("real/f").exists());
         // Missing: nothing to clear, said so.
         std::fs::remove_dir_all(cwd.join("real")).unwrap();
-        let c = clear(&data, &cfg, None, "bot", "real", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot", "real");
         assert!(c.refused.unwrap().contains("does not exist"));
     }
 
@@ -545,7 +569,7 @@ mod tests {
         std::fs::create_dir_all(d.join("bot")).unwrap();
         std::os::unix::fs::symlink(d, d.join("bot/plink")).unwrap();
         let cfg = config(&d.join("bot"), "plink/data", "");
-        let c = clear(&d.join("data"), &cfg, None, "bot", "plink/data", "test");
+        let c = clear_as_declared(&d.join("data"), &cfg, None, "bot", "plink/data");
         let why = c.refused.expect("refused");
         assert!(
             why.contains("bot/plink in its path is a symbolic link"),
@@ -559,13 +583,13 @@ mod tests {
         files(&d.join("real"), 2);
         std::os::unix::fs::symlink(d.join("real"), d.join("bot/alias")).unwrap();
         let cfg = config(&d.join("bot"), "alias/sub/..", "");
-        let c = clear(&d.join("data"), &cfg, None, "bot", "alias/sub/..", "test");
+        let c = clear_as_declared(&d.join("data"), &cfg, None, "bot", "alias/sub/..");
         assert!(c.refused.is_some(), "{c:?}");
         // A link before a "..": the kernel would go through it, so it is a link in the path
         // too (written "plink/../x", lexically bot/x).
         files(&d.join("bot/x"), 1);
         let cfg = config(&d.join("bot"), "plink/../x", "");
-        let c = clear(&d.join("data"), &cfg, None, "bot", "plink/../x", "test");
+        let c = clear_as_declared(&d.join("data"), &cfg, None, "bot", "plink/../x");
         let why = c.refused.expect("refused");
         assert!(
             why.contains("plink in its path is a symbolic link"),
@@ -576,7 +600,7 @@ mod tests {
         files(&d.join("bot/cache/data/journal"), 2);
         std::os::unix::fs::symlink(d.join("bot/cache/data"), d.join("dlink")).unwrap();
         let cfg = config(&d.join("bot"), "cache", "");
-        let c = clear(&d.join("dlink"), &cfg, None, "bot", "cache", "test");
+        let c = clear_as_declared(&d.join("dlink"), &cfg, None, "bot", "cache");
         let why = c.refused.expect("refused");
         assert!(why.contains("data directory"), "{why}");
         assert_eq!(
@@ -601,7 +625,7 @@ mod tests {
         std::os::unix::fs::symlink(d.join("f/bot"), d.join("blink")).unwrap();
         let bot_cwd = format!("cwd = \"{}/blink\"\n", d.display());
         let cfg = two(d, &bot_cwd, "bot", "");
-        let c = clear(&data, &cfg, None, "bot2", "bot", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "bot");
         let why = c.refused.expect("refused");
         assert!(
             why.contains("it is service bot's working directory"),
@@ -616,7 +640,7 @@ mod tests {
         );
         let cwd = format!("cwd = \"{}/bot\"\n", d.display());
         let cfg = two(d, &cwd, "c", &json);
-        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "c");
         let why = c.refused.expect("refused");
         assert!(why.contains("declared json artifact"), "{why}");
         assert!(d.join("f/c/f0").exists());
@@ -624,7 +648,7 @@ mod tests {
         let cfg = two(d, "", "c", "");
         let toml = d.join("f/c/ballast.toml");
         std::fs::write(&toml, b"x").unwrap();
-        let c = clear(&data, &cfg, Some(&toml), "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, Some(&toml), "bot2", "c");
         let why = c.refused.expect("refused");
         assert!(why.contains("the configuration file in use"), "{why}");
         assert!(toml.exists());
@@ -633,12 +657,12 @@ mod tests {
         let inner =
             "[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"flink/c/inner\"\n";
         let cfg = two(d, &cwd, "c", inner);
-        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "c");
         let why = c.refused.expect("refused");
         assert!(why.contains("declared cache"), "{why}");
         // Without them: cleared.
         let cfg = two(d, "", "c", "");
-        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "c");
         assert_eq!((c.refused, c.files), (None, 3), "f0, f1, ballast.toml");
     }
 
@@ -651,14 +675,14 @@ mod tests {
         files(&cache, 400);
         std::fs::hard_link(cache.join("f0"), tmp.path().join("other-name")).unwrap();
         let cfg = config(&cwd, "cache", "max_clear_entries = 100\n");
-        let c = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        let c = clear_as_declared(&tmp.path().join("data"), &cfg, None, "bot", "cache");
         assert_eq!(c.refused, None);
         assert_eq!(c.progress(), 100);
         // 1000 files and the directory sub, less the 100 removed: exactly 901, not "1 or more".
         assert_eq!((c.left, c.more, c.bound), (901, false, 100), "{c:?}");
         // The rest in one more clear: 1000 files in all, f0 among them with another name.
         let cfg = config(&cwd, "cache", "");
-        let rest = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        let rest = clear_as_declared(&tmp.path().join("data"), &cfg, None, "bot", "cache");
         assert_eq!((rest.left, rest.more), (0, false));
         assert_eq!(c.files + rest.files, 1000);
         assert_eq!(c.shared + rest.shared, 1, "f0 had another name");

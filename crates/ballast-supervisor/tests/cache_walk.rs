@@ -13,6 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ballast_core::cache::Cleared;
 use ballast_core::config::{Config, Source, load};
 use ballast_supervisor::cache::clear;
 
@@ -29,6 +30,19 @@ fn config(cwd: &Path, path: &str) -> Config {
         &[],
     )
     .unwrap()
+}
+
+/// Clear bot's cache `cwd/cache` as declared now.
+fn clear_it(data: &Path, cwd: &Path) -> Cleared {
+    let dir = cwd.join("cache").display().to_string();
+    clear(
+        data,
+        &config(cwd, "cache"),
+        None,
+        ("bot", "cache"),
+        &dir,
+        "test",
+    )
 }
 
 /// A bind mount, unmounted when dropped.
@@ -67,14 +81,7 @@ fn a_bind_mount_of_the_data_directory_inside_a_cache_is_never_crossed_and_is_nam
         eprintln!("SKIPPED: `mount --bind` is not permitted here (it needs root)");
         return;
     };
-    let c = clear(
-        &data,
-        &config(&d.join("bot"), "cache"),
-        None,
-        "bot",
-        "cache",
-        "test",
-    );
+    let c = clear_it(&data, &d.join("bot"));
     assert_eq!(c.refused, None, "{c:?}");
     assert!(
         data.join("journal/ops.jsonl").exists(),
@@ -100,14 +107,7 @@ fn a_bind_mount_of_any_directory_inside_a_cache_is_left_with_what_it_shows() {
         eprintln!("SKIPPED: `mount --bind` is not permitted here (it needs root)");
         return;
     };
-    let c = clear(
-        &d.join("data"),
-        &config(&d.join("bot"), "cache"),
-        None,
-        "bot",
-        "cache",
-        "test",
-    );
+    let c = clear_it(&d.join("data"), &d.join("bot"));
     assert!(d.join("elsewhere/sub/precious").exists(), "{c:?}");
     let s = c.summary();
     assert!(s.contains("a/vol: a mount point"), "{s}");
@@ -129,14 +129,7 @@ fn names_from_the_listing_are_shown_escaped_and_what_stays_is_counted() {
     // A name that is not UTF-8: named with its bytes escaped, not `?`.
     let bad = cache.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
     std::fs::write(&bad, b"x").unwrap();
-    let c = clear(
-        &d.join("data"),
-        &config(&d.join("bot"), "cache"),
-        None,
-        "bot",
-        "cache",
-        "test",
-    );
+    let c = clear_it(&d.join("data"), &d.join("bot"));
     let s = c.summary();
     assert!(!s.contains('\n'), "one line: {s}");
     assert!(s.contains("x\\n2026"), "escaped: {s}");

@@ -105,7 +105,9 @@ impl Sim {
                     service,
                     path,
                     by,
+                    dir,
                 } => {
+                    assert_eq!(dir, format!("/srv/bot/{path}"), "the directory raised for");
                     self.clears
                         .push((service.clone(), path.clone(), by.clone()));
                     let (files, left, bound) = match &mut self.dir {

@@ -609,3 +609,40 @@ fn a_decided_clear_is_asked_again_when_the_low_disk_clears_and_comes_back_by_rel
     assert!(entries(&dir.join("cache")).is_empty());
     sup.stop();
 }
+
+#[test]
+fn an_approval_after_a_reload_that_moved_the_cache_is_refused_and_removes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    fill(&a);
+    fill(&b);
+    let sup = Sup::start(dir, &config(dir, &running_bot(&a), ""));
+    let h = wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some_and(|r| r["state"] == "PENDING")
+    });
+    // The recommendation names the directory it was raised for, shown by `ballast health`.
+    let raised_for = a.join("cache").display().to_string();
+    let rec = recommendation(&h, DISK_CLEAR).unwrap();
+    assert!(
+        rec["expected"].as_str().unwrap().contains(&raised_for),
+        "{rec:#}"
+    );
+    let text = String::from_utf8_lossy(&sup.cli(&["health"]).stdout).into_owned();
+    assert!(text.contains(&raised_for), "{text}");
+    // The owner's cwd moves to b by a reload; the approval comes after it.
+    reload(&sup, dir, &config(dir, &running_bot(&b), ""));
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    assert!(!out.status.success(), "refused");
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "it was recommended for the directory {raised_for}"
+        )) && said.contains("nothing removed"),
+        "{said}"
+    );
+    assert_eq!(entries(&a.join("cache")), ["a.bin", "link", "sub"]);
+    assert_eq!(entries(&b.join("cache")), ["a.bin", "link", "sub"]);
+    sup.stop();
+}

@@ -27,6 +27,8 @@ struct Chunk {
     service: String,
     path: String,
     by: String,
+    /// The directory the recommendation was raised for.
+    dir: String,
     /// 1 the first.
     chunk: u32,
     /// Entries removed and bytes freed by the chunks before.
@@ -109,6 +111,17 @@ impl SupervisorCore {
             }
             return;
         };
+        let Some(dir) = self.governor.clear_dirs.get(&r.id).cloned() else {
+            let why = format!(
+                "{}: the directory it was raised for is not known (the recommendation is no longer open): nothing removed",
+                r.id
+            );
+            self.log(why.clone());
+            if let Some(token) = token {
+                self.reply(token, Err(ControlError::Failed(why)));
+            }
+            return;
+        };
         let chunk = Chunk {
             id: 0,
             token,
@@ -116,6 +129,7 @@ impl SupervisorCore {
             service: service.to_owned(),
             path: path.to_owned(),
             by: format!("{by} ({})", r.id),
+            dir,
             chunk: 1,
             removed: 0,
             bytes: 0,
@@ -131,6 +145,7 @@ impl SupervisorCore {
             service: chunk.service.clone(),
             path: chunk.path.clone(),
             by: chunk.by.clone(),
+            dir: chunk.dir.clone(),
         });
         self.clears.waiting.push_back(chunk);
     }
