@@ -111,7 +111,7 @@ impl Sim {
                     self.clears
                         .push((service.clone(), path.clone(), by.clone()));
                     let (files, left, bound) = match &mut self.dir {
-                        None => (2, 0, 10_000),
+                        None => (2, 0, 1_000),
                         Some((n, bound)) => {
                             let removed = if self.stuck { 0 } else { (*n).min(*bound) };
                             *n -= removed;

@@ -646,3 +646,34 @@ fn an_approval_after_a_reload_that_moved_the_cache_is_refused_and_removes_nothin
     assert_eq!(entries(&b.join("cache")), ["a.bin", "link", "sub"]);
     sup.stop();
 }
+
+#[test]
+fn an_auto_clear_runs_once_in_one_crash_loop_of_its_owner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    std::fs::write(dir.join("cache/stale.bin"), b"x").unwrap();
+    // It crashes at once again and again inside its window, until its budget is spent.
+    let service = format!(
+        "disk_free_min_pct = 0\n\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"sleep 0.4; exit 3\"]\ncwd = \"{}\"\nmax_restarts = 8\nrestart_delay_ms = 100\n",
+        dir.display()
+    );
+    let sup = Sup::start(dir, &config(dir, &service, "auto_clear = true\n"));
+    common::wait::until(
+        Duration::from_secs(60),
+        || {
+            let r = ops(&sup);
+            let f = r
+                .iter()
+                .filter(|x| kind(x) == "service.backoff")
+                .filter_map(|x| body(x)["failures_in_window"].as_u64())
+                .max()
+                .unwrap_or(0);
+            if f >= 7 { Ok(()) } else { Err(f) }
+        },
+        |f| format!("the owner failed only {f} times"),
+    );
+    let records = cleared(&sup);
+    assert_eq!(records.len(), 1, "once in one crash loop: {records:#?}");
+    sup.stop();
+}
