@@ -11,11 +11,26 @@ use std::ffi::CStr;
 use std::path::{Component, Path, PathBuf};
 
 use ballast_core::cache::{
-    self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH, MAX_LEFT_COUNTED,
+    self, Cleared, Entry, EntryKind, Listing, MAX_CLEAR_DEPTH, MAX_LEFT_COUNTED, escaped,
+    escaped_path,
 };
 use ballast_core::config::{ArtifactKind, Config};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+
+use crate::cache_guard::{Guard, shown_name};
+
+/// A cache [`verify`] lets a clear act on.
+pub struct Verified {
+    /// Its directory, absolute.
+    pub dir: PathBuf,
+    /// Its handle (`None`: it does not exist).
+    pub root: Option<OwnedFd>,
+    pub max_clear_entries: u32,
+    /// What a clear must never remove inside it under another name (what, path): the data
+    /// directory and every guarded path.
+    pub guarded: Vec<(String, PathBuf)>,
+}
 
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
@@ -32,7 +47,7 @@ pub fn verify(
     config_file: Option<&Path>,
     service: &str,
     path: &str,
-) -> Result<(PathBuf, Option<OwnedFd>, u32), String> {
+) -> Result<Verified, String> {
     let declared = config
         .artifacts
         .iter()
@@ -83,16 +98,25 @@ pub fn verify(
     if let Some(why) = cache::guarded_refusal(&dir, &guarded) {
         return Err(why);
     }
-    Ok((dir, root, a.max_clear_entries))
+    let mut kept = vec![("Ballast's data directory".to_owned(), data)];
+    kept.extend(guarded.into_iter().map(|g| (g.what, g.path)));
+    Ok(Verified {
+        dir,
+        root,
+        max_clear_entries: a.max_clear_entries,
+        guarded: kept,
+    })
 }
 
-/// Empty the cache `path` (as declared) of `service`, once [`verify`] lets it.
+/// Empty the cache `path` (as declared) of `service`, once [`verify`] lets it, and only if
+/// it is still the directory `raised_for` (the one its recommendation named: a reload that
+/// moved the cache, the owner's cwd changed, makes the clear refused, nothing removed).
 pub fn clear(
     data_dir: &Path,
     config: &Config,
     config_file: Option<&Path>,
-    service: &str,
-    path: &str,
+    (service, path): (&str, &str),
+    raised_for: &str,
     by: &str,
 ) -> Cleared {
     let mut out = Cleared {
@@ -108,40 +132,66 @@ pub fn clear(
             .display()
             .to_string();
     }
-    let (dir, root, max) = match verify(data_dir, config, config_file, service, path) {
+    let v = match verify(data_dir, config, config_file, service, path) {
         Ok(v) => v,
         Err(why) => {
             out.refused = Some(why);
             return out;
         }
     };
-    out.path = dir.display().to_string();
-    let Some(root) = root else {
+    out.path = v.dir.display().to_string();
+    let raised = Path::new(raised_for);
+    let raised = std::path::absolute(raised).unwrap_or_else(|_| raised.to_owned());
+    if raised != v.dir {
+        out.refused = Some(format!(
+            "it was recommended for the directory {}, and the configuration in force now declares {service}'s cache {} at {}: nothing removed (a new recommendation follows if it is still needed)",
+            escaped_path(&raised),
+            escaped(path.as_bytes()),
+            escaped_path(&v.dir)
+        ));
+        out.path = raised.display().to_string();
+        return out;
+    }
+    let Some(root) = v.root else {
         out.refused = Some("it does not exist: nothing to clear".to_owned());
         return out;
     };
-    out.bound = u64::from(max);
-    let max = max as usize;
+    let Some(guard) = Guard::new(&root, &v.dir, &v.guarded) else {
+        out.refused =
+            Some("its directory cannot be examined (statx failed): nothing removed".into());
+        return out;
+    };
+    out.bound = u64::from(v.max_clear_entries);
+    let max = v.max_clear_entries as usize;
     let mut listing = Listing::default();
     let bounds = Bounds {
         list: max,
         count: MAX_LEFT_COUNTED,
+        guard: &guard,
     };
     walk(&root, &mut Vec::new(), &mut listing, bounds);
     let plan = cache::plan(&listing, max);
+    let mut left = plan.left;
     for e in &plan.remove {
         match remove(&root, e) {
             Ok(()) => out.removed(e),
-            Err(why) => out.failed(format!("{}: {why}", e.shown())),
+            Err(why) => {
+                // It stays: counted in what is left, and named.
+                left += 1;
+                out.failed(format!("{}: {why}", e.shown()));
+            }
         }
     }
     for r in plan.refused {
         out.failed(format!("{r}: not a name a clear acts on"));
     }
+    for k in listing.kept {
+        out.failed(k);
+    }
     for u in listing.unlisted {
         out.failed(u);
     }
-    out.left = plan.left;
+    out.left = left;
     out.more = plan.more;
     out
 }
@@ -179,7 +229,9 @@ fn open_verified(dir: &Path) -> Result<Option<OwnedFd>, String> {
     for c in dir.components() {
         let name = match c {
             Component::RootDir | Component::CurDir => continue,
-            Component::Prefix(_) => return Err(format!("{} is not a Unix path", dir.display())),
+            Component::Prefix(_) => {
+                return Err(format!("{} is not a Unix path", escaped_path(dir)));
+            }
             Component::ParentDir => std::ffi::OsStr::new(".."),
             Component::Normal(n) => n,
         };
@@ -193,20 +245,20 @@ fn open_verified(dir: &Path) -> Result<Option<OwnedFd>, String> {
                     st.is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
                 if !link {
                     let e = std::io::Error::from(e);
-                    return Err(format!("{} is not a directory: {e}", walked.display()));
+                    return Err(format!("{} is not a directory: {e}", escaped_path(&walked)));
                 }
                 let to = rustix::fs::readlinkat(&fd, name, Vec::new())
-                    .map(|t| t.to_string_lossy().into_owned())
+                    .map(|t| escaped(t.as_bytes()))
                     .unwrap_or_else(|_| "?".into());
                 return Err(format!(
                     "{} in its path is a symbolic link (to {to}): a cache's path has no link in any component, so what is cleared is what the configuration says; declare the directory it resolves to ({})",
-                    walked.display(),
-                    resolved(dir).display()
+                    escaped_path(&walked),
+                    escaped_path(&resolved(dir))
                 ));
             }
             Err(e) => {
                 let e = std::io::Error::from(e);
-                return Err(format!("cannot open {}: {e}", walked.display()));
+                return Err(format!("cannot open {}: {e}", escaped_path(&walked)));
             }
         };
     }
@@ -218,42 +270,23 @@ fn name_of(n: &CStr) -> Option<String> {
     (s != "." && s != "..").then(|| s.to_owned())
 }
 
-/// `prefix/name`, as shown.
+/// `prefix/name`, as shown: each name escaped.
 fn shown(prefix: &[String], name: &str) -> String {
-    let mut p = prefix.join("/");
-    if !p.is_empty() {
-        p.push('/');
-    }
-    p.push_str(name);
-    p
-}
-
-/// What `name` in `dir` is, as `lstat` sees it, a file's size and its hard links.
-fn kind_of(dir: &OwnedFd, name: &str) -> Option<(EntryKind, u64, u64)> {
-    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-    // `nlink_t` is u32 on some targets (aarch64), u64 on others.
-    #[allow(clippy::useless_conversion)]
-    let nlink = u64::from(st.st_nlink);
-    Some(match FileType::from_raw_mode(st.st_mode) {
-        FileType::RegularFile => (
-            EntryKind::File,
-            u64::try_from(st.st_size).unwrap_or(0),
-            nlink,
-        ),
-        FileType::Directory => (EntryKind::Dir, 0, nlink),
-        FileType::Symlink => (EntryKind::Symlink, 0, nlink),
-        _ => (EntryKind::Other, 0, nlink),
-    })
+    let mut p: Vec<String> = prefix.iter().map(|n| escaped(n.as_bytes())).collect();
+    p.push(escaped(name.as_bytes()));
+    p.join("/")
 }
 
 /// The walk's bounds: entries it lists (`max_clear_entries`), and how many more it counts.
 #[derive(Clone, Copy)]
-struct Bounds {
+struct Bounds<'a> {
     list: usize,
     count: u64,
+    /// What the walk never crosses or lists (a mount point, a guarded path).
+    guard: &'a Guard,
 }
 
-impl Bounds {
+impl Bounds<'_> {
     /// Whether the count is full: the walk stops (what is left is then "at least").
     fn full(&self, listing: &mut Listing) -> bool {
         if listing.beyond >= self.count {
@@ -266,14 +299,18 @@ impl Bounds {
 /// List `dir` (at `prefix` below the cache) in post-order into `listing`, at most
 /// `bounds.list` entries, counting the rest. True when everything under it was listed (its
 /// directory entry may then follow).
-fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: Bounds) -> bool {
+fn walk(
+    dir: &OwnedFd,
+    prefix: &mut Vec<String>,
+    listing: &mut Listing,
+    bounds: Bounds<'_>,
+) -> bool {
     let entries = match Dir::read_from(dir) {
         Ok(d) => d,
         Err(e) => {
-            let at = if prefix.is_empty() {
-                ".".to_owned()
-            } else {
-                prefix.join("/")
+            let at = match prefix.split_last() {
+                None => ".".to_owned(),
+                Some((last, above)) => shown(above, last),
             };
             let e = std::io::Error::from(e);
             listing
@@ -299,9 +336,10 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: 
         let Some(name) = name_of(entry.file_name()) else {
             if entry.file_name().to_str().is_err() {
                 complete = false;
-                let at = shown(prefix, "?");
+                let mut at = shown(prefix, "");
+                at.push_str(&shown_name(entry.file_name()));
                 listing
-                    .unlisted
+                    .kept
                     .push(format!("{at}: a name that is not UTF-8 is left"));
             }
             continue;
@@ -317,10 +355,18 @@ fn walk(dir: &OwnedFd, prefix: &mut Vec<String>, listing: &mut Listing, bounds: 
             complete = false;
             continue;
         }
-        let Some((kind, bytes, nlink)) = kind_of(dir, &name) else {
+        let Some((seen, stays)) = bounds.guard.look(dir, prefix, &name) else {
             complete = false;
             continue;
         };
+        if let Some(why) = stays {
+            complete = false;
+            listing
+                .kept
+                .push(format!("{}: {why}", shown(prefix, &name)));
+            continue;
+        }
+        let (kind, bytes, nlink) = (seen.kind, seen.bytes, seen.nlink);
         let whole = kind != EntryKind::Dir || walk_into(dir, name.clone(), prefix, listing, bounds);
         if !whole || listing.entries.len() >= bounds.list {
             // It stays: counted (a directory with anything left in it, or past the bound).
@@ -347,7 +393,7 @@ fn walk_into(
     name: String,
     prefix: &mut Vec<String>,
     listing: &mut Listing,
-    bounds: Bounds,
+    bounds: Bounds<'_>,
 ) -> bool {
     if prefix.len() + 1 >= MAX_CLEAR_DEPTH {
         let at = shown(prefix, &name);
@@ -383,8 +429,10 @@ fn remove(root: &OwnedFd, e: &Entry) -> Result<(), String> {
     let mut held: Option<OwnedFd> = None;
     for p in parents {
         let at = held.as_ref().unwrap_or(root);
-        let fd = rustix::fs::openat(at, p.as_str(), dir_flags(), Mode::empty())
-            .map_err(|e| format!("cannot open {p}: {}", std::io::Error::from(e)))?;
+        let fd = rustix::fs::openat(at, p.as_str(), dir_flags(), Mode::empty()).map_err(|e| {
+            let e = std::io::Error::from(e);
+            format!("cannot open {}: {e}", escaped(p.as_bytes()))
+        })?;
         held = Some(fd);
     }
     let at = held.as_ref().unwrap_or(root);
@@ -416,6 +464,23 @@ mod tests {
         .unwrap()
     }
 
+    /// A clear of the directory the configuration declares now.
+    fn clear_as_declared(
+        data: &Path,
+        cfg: &Config,
+        file: Option<&Path>,
+        service: &str,
+        path: &str,
+    ) -> Cleared {
+        let dir = cfg
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .map_or_else(|| path.into(), |s| s.declared_path(path));
+        let dir = dir.display().to_string();
+        clear(data, cfg, file, (service, path), &dir, "test")
+    }
+
     #[test]
     fn a_clear_empties_the_directory_keeps_it_and_never_follows_a_link_out() {
         let tmp = tempfile::tempdir().unwrap();
@@ -432,14 +497,7 @@ mod tests {
             deep = deep.join(i.to_string());
         }
         std::fs::create_dir_all(&deep).unwrap();
-        let c = clear(
-            &data,
-            &config(&cwd, "cache", ""),
-            None,
-            "bot",
-            "cache",
-            "test",
-        );
+        let c = clear_as_declared(&data, &config(&cwd, "cache", ""), None, "bot", "cache");
         assert_eq!(c.refused, None);
         assert_eq!((c.files, c.bytes, c.links, c.dirs), (1, 4, 1, 3), "{c:?}");
         assert!(c.more && c.failed_count == 1, "{c:?}");
@@ -462,20 +520,20 @@ mod tests {
         let data = tmp.path().join("data");
         let cfg = config(&cwd, "cache", "");
         // Not declared as a cache: nothing.
-        let c = clear(&data, &cfg, None, "bot", "real", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot", "real");
         assert!(c.refused.unwrap().contains("declares no cache"));
         // The declared directory is a link: not followed.
-        let c = clear(&data, &cfg, None, "bot", "cache", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot", "cache");
         assert!(c.refused.unwrap().contains("symbolic link"), "refused");
         assert!(cwd.join("real/f").exists());
         // The data directory inside the cache (known only at run time): refused.
         let cfg = config(&cwd, "real", "");
-        let c = clear(&cwd.join("real/data"), &cfg, None, "bot", "real", "test");
+        let c = clear_as_declared(&cwd.join("real/data"), &cfg, None, "bot", "real");
         assert!(c.refused.unwrap().contains("data directory"));
         assert!(cwd.join("real/f").exists());
         // Missing: nothing to clear, said so.
         std::fs::remove_dir_all(cwd.join("real")).unwrap();
-        let c = clear(&data, &cfg, None, "bot", "real", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot", "real");
         assert!(c.refused.unwrap().contains("does not exist"));
     }
 
@@ -511,7 +569,7 @@ mod tests {
         std::fs::create_dir_all(d.join("bot")).unwrap();
         std::os::unix::fs::symlink(d, d.join("bot/plink")).unwrap();
         let cfg = config(&d.join("bot"), "plink/data", "");
-        let c = clear(&d.join("data"), &cfg, None, "bot", "plink/data", "test");
+        let c = clear_as_declared(&d.join("data"), &cfg, None, "bot", "plink/data");
         let why = c.refused.expect("refused");
         assert!(
             why.contains("bot/plink in its path is a symbolic link"),
@@ -525,13 +583,13 @@ mod tests {
         files(&d.join("real"), 2);
         std::os::unix::fs::symlink(d.join("real"), d.join("bot/alias")).unwrap();
         let cfg = config(&d.join("bot"), "alias/sub/..", "");
-        let c = clear(&d.join("data"), &cfg, None, "bot", "alias/sub/..", "test");
+        let c = clear_as_declared(&d.join("data"), &cfg, None, "bot", "alias/sub/..");
         assert!(c.refused.is_some(), "{c:?}");
         // A link before a "..": the kernel would go through it, so it is a link in the path
         // too (written "plink/../x", lexically bot/x).
         files(&d.join("bot/x"), 1);
         let cfg = config(&d.join("bot"), "plink/../x", "");
-        let c = clear(&d.join("data"), &cfg, None, "bot", "plink/../x", "test");
+        let c = clear_as_declared(&d.join("data"), &cfg, None, "bot", "plink/../x");
         let why = c.refused.expect("refused");
         assert!(
             why.contains("plink in its path is a symbolic link"),
@@ -542,7 +600,7 @@ mod tests {
         files(&d.join("bot/cache/data/journal"), 2);
         std::os::unix::fs::symlink(d.join("bot/cache/data"), d.join("dlink")).unwrap();
         let cfg = config(&d.join("bot"), "cache", "");
-        let c = clear(&d.join("dlink"), &cfg, None, "bot", "cache", "test");
+        let c = clear_as_declared(&d.join("dlink"), &cfg, None, "bot", "cache");
         let why = c.refused.expect("refused");
         assert!(why.contains("data directory"), "{why}");
         assert_eq!(
@@ -567,7 +625,7 @@ mod tests {
         std::os::unix::fs::symlink(d.join("f/bot"), d.join("blink")).unwrap();
         let bot_cwd = format!("cwd = \"{}/blink\"\n", d.display());
         let cfg = two(d, &bot_cwd, "bot", "");
-        let c = clear(&data, &cfg, None, "bot2", "bot", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "bot");
         let why = c.refused.expect("refused");
         assert!(
             why.contains("it is service bot's working directory"),
@@ -582,7 +640,7 @@ mod tests {
         );
         let cwd = format!("cwd = \"{}/bot\"\n", d.display());
         let cfg = two(d, &cwd, "c", &json);
-        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "c");
         let why = c.refused.expect("refused");
         assert!(why.contains("declared json artifact"), "{why}");
         assert!(d.join("f/c/f0").exists());
@@ -590,7 +648,7 @@ mod tests {
         let cfg = two(d, "", "c", "");
         let toml = d.join("f/c/ballast.toml");
         std::fs::write(&toml, b"x").unwrap();
-        let c = clear(&data, &cfg, Some(&toml), "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, Some(&toml), "bot2", "c");
         let why = c.refused.expect("refused");
         assert!(why.contains("the configuration file in use"), "{why}");
         assert!(toml.exists());
@@ -599,12 +657,12 @@ mod tests {
         let inner =
             "[[artifacts]]\nservice = \"bot\"\nkind = \"cache\"\npath = \"flink/c/inner\"\n";
         let cfg = two(d, &cwd, "c", inner);
-        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "c");
         let why = c.refused.expect("refused");
         assert!(why.contains("declared cache"), "{why}");
         // Without them: cleared.
         let cfg = two(d, "", "c", "");
-        let c = clear(&data, &cfg, None, "bot2", "c", "test");
+        let c = clear_as_declared(&data, &cfg, None, "bot2", "c");
         assert_eq!((c.refused, c.files), (None, 3), "f0, f1, ballast.toml");
     }
 
@@ -617,14 +675,14 @@ mod tests {
         files(&cache, 400);
         std::fs::hard_link(cache.join("f0"), tmp.path().join("other-name")).unwrap();
         let cfg = config(&cwd, "cache", "max_clear_entries = 100\n");
-        let c = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        let c = clear_as_declared(&tmp.path().join("data"), &cfg, None, "bot", "cache");
         assert_eq!(c.refused, None);
         assert_eq!(c.progress(), 100);
         // 1000 files and the directory sub, less the 100 removed: exactly 901, not "1 or more".
         assert_eq!((c.left, c.more, c.bound), (901, false, 100), "{c:?}");
         // The rest in one more clear: 1000 files in all, f0 among them with another name.
         let cfg = config(&cwd, "cache", "");
-        let rest = clear(&tmp.path().join("data"), &cfg, None, "bot", "cache", "test");
+        let rest = clear_as_declared(&tmp.path().join("data"), &cfg, None, "bot", "cache");
         assert_eq!((rest.left, rest.more), (0, false));
         assert_eq!(c.files + rest.files, 1000);
         assert_eq!(c.shared + rest.shared, 1, "f0 had another name");

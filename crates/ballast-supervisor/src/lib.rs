@@ -27,6 +27,7 @@
 )]
 
 pub mod cache;
+mod cache_guard;
 pub mod control;
 pub mod core;
 mod handlers;

@@ -173,14 +173,15 @@ impl Shell {
                     service,
                     path,
                     by,
+                    dir,
                 } => {
                     let cleared = crate::cache::clear(
                         &self.data_dir,
                         &self.heal.config,
                         // The file itself (config_file is its description).
                         self.heal.reloader.as_ref().and_then(|r| r.file.as_deref()),
-                        &service,
-                        &path,
+                        (&service, &path),
+                        &dir,
                         &by,
                     );
                     let now = self.now();

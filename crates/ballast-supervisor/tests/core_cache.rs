@@ -105,11 +105,13 @@ impl Sim {
                     service,
                     path,
                     by,
+                    dir,
                 } => {
+                    assert_eq!(dir, format!("/srv/bot/{path}"), "the directory raised for");
                     self.clears
                         .push((service.clone(), path.clone(), by.clone()));
                     let (files, left, bound) = match &mut self.dir {
-                        None => (2, 0, 10_000),
+                        None => (2, 0, 1_000),
                         Some((n, bound)) => {
                             let removed = if self.stuck { 0 } else { (*n).min(*bound) };
                             *n -= removed;
@@ -316,4 +318,33 @@ fn a_chunk_that_removes_nothing_stops_the_clear_and_says_why() {
     );
     tick(&mut sim);
     assert_eq!(sim.clears.len(), 1, "no further chunk");
+}
+
+#[test]
+fn a_decided_clear_is_offered_again_as_new_when_the_low_disk_clears_and_comes_back() {
+    let mut sim = Sim::new("");
+    sim.cycle(Status::Degraded);
+    assert!(sim.approve(ID).is_ok());
+    assert_eq!(sim.clears.len(), 1);
+    sim.cycle(Status::Degraded);
+    assert!(sim.approve(ID).unwrap_err().contains("already approved"));
+    // The disk recovers, then is low again: a new recommendation, a new approval.
+    sim.cycle(Status::Healthy);
+    sim.cycle(Status::Degraded);
+    assert_eq!(sim.journaled("recommendation.pending"), 2);
+    assert_eq!(sim.clears.len(), 1, "not cleared without the new approval");
+    assert!(sim.approve(ID).is_ok());
+    assert_eq!(sim.clears.len(), 2);
+    // A rejection lapses the same way.
+    sim.cycle(Status::Healthy);
+    sim.cycle(Status::Degraded);
+    sim.input(Input::Control {
+        token: 1,
+        request: Request::Reject { id: ID.into() },
+        kill_switch: KillSwitchFiles::default(),
+    });
+    assert!(sim.replies.pop().expect("an answer").is_ok());
+    sim.cycle(Status::Healthy);
+    sim.cycle(Status::Degraded);
+    assert_eq!(sim.journaled("recommendation.pending"), 4);
 }

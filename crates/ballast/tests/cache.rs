@@ -565,3 +565,115 @@ fn a_data_directory_reached_through_a_link_inside_a_cache_is_never_cleared() {
     assert!(sup.status().is_some());
     sup.stop();
 }
+
+/// Rewrite the configuration as an editor does (a new file renamed over the old one) and
+/// `ballast reload` it.
+fn reload(sup: &Sup, dir: &Path, text: &str) {
+    let tmp = dir.join(".ballast.toml.new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join("ballast.toml")).unwrap();
+    common::process::assert_ok(&sup.cli(&["reload"]));
+}
+
+#[test]
+fn a_decided_clear_is_asked_again_when_the_low_disk_clears_and_comes_back_by_reload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fill(dir);
+    let low = config(dir, &running_bot(dir), "");
+    let fine = low.replace("disk_free_min_pct = 100", "disk_free_min_pct = 1");
+    let sup = Sup::start(dir, &low);
+    wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some_and(|r| r["state"] == "PENDING")
+    });
+    common::process::assert_ok(&sup.cli(&["approve", DISK_CLEAR]));
+    assert!(entries(&dir.join("cache")).is_empty());
+    // The disk is fine again: the issue clears and its recommendation with it.
+    reload(&sup, dir, &fine);
+    wait_health(&sup, "the low disk cleared", |h| {
+        h["issues"]
+            .as_array()
+            .is_some_and(|i| !i.iter().any(|i| i["id"] == "resources/disk_free"))
+    });
+    // Low again: a new recommendation, waiting for a new approval; nothing removed before it.
+    std::fs::write(dir.join("cache/new.bin"), b"1234").unwrap();
+    reload(&sup, dir, &low);
+    wait_health(&sup, "clear_cache advised again", |h| {
+        recommendation(h, DISK_CLEAR).is_some_and(|r| r["state"] == "PENDING")
+    });
+    assert_eq!(entries(&dir.join("cache")), ["new.bin"]);
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    common::process::assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("1 file (4 bytes freed)"), "{said}");
+    assert!(entries(&dir.join("cache")).is_empty());
+    sup.stop();
+}
+
+#[test]
+fn an_approval_after_a_reload_that_moved_the_cache_is_refused_and_removes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    fill(&a);
+    fill(&b);
+    let sup = Sup::start(dir, &config(dir, &running_bot(&a), ""));
+    let h = wait_health(&sup, "clear_cache advised", |h| {
+        recommendation(h, DISK_CLEAR).is_some_and(|r| r["state"] == "PENDING")
+    });
+    // The recommendation names the directory it was raised for, shown by `ballast health`.
+    let raised_for = a.join("cache").display().to_string();
+    let rec = recommendation(&h, DISK_CLEAR).unwrap();
+    assert!(
+        rec["expected"].as_str().unwrap().contains(&raised_for),
+        "{rec:#}"
+    );
+    let text = String::from_utf8_lossy(&sup.cli(&["health"]).stdout).into_owned();
+    assert!(text.contains(&raised_for), "{text}");
+    // The owner's cwd moves to b by a reload; the approval comes after it.
+    reload(&sup, dir, &config(dir, &running_bot(&b), ""));
+    let out = sup.cli(&["approve", DISK_CLEAR]);
+    assert!(!out.status.success(), "refused");
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "it was recommended for the directory {raised_for}"
+        )) && said.contains("nothing removed"),
+        "{said}"
+    );
+    assert_eq!(entries(&a.join("cache")), ["a.bin", "link", "sub"]);
+    assert_eq!(entries(&b.join("cache")), ["a.bin", "link", "sub"]);
+    sup.stop();
+}
+
+#[test]
+fn an_auto_clear_runs_once_in_one_crash_loop_of_its_owner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    std::fs::write(dir.join("cache/stale.bin"), b"x").unwrap();
+    // It crashes at once again and again inside its window, until its budget is spent.
+    let service = format!(
+        "disk_free_min_pct = 0\n\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"sleep 0.4; exit 3\"]\ncwd = \"{}\"\nmax_restarts = 8\nrestart_delay_ms = 100\n",
+        dir.display()
+    );
+    let sup = Sup::start(dir, &config(dir, &service, "auto_clear = true\n"));
+    common::wait::until(
+        Duration::from_secs(60),
+        || {
+            let r = ops(&sup);
+            let f = r
+                .iter()
+                .filter(|x| kind(x) == "service.backoff")
+                .filter_map(|x| body(x)["failures_in_window"].as_u64())
+                .max()
+                .unwrap_or(0);
+            if f >= 7 { Ok(()) } else { Err(f) }
+        },
+        |f| format!("the owner failed only {f} times"),
+    );
+    let records = cleared(&sup);
+    assert_eq!(records.len(), 1, "once in one crash loop: {records:#?}");
+    sup.stop();
+}

@@ -189,6 +189,7 @@ fn full_report() -> files::health::HealthReport {
             decided: None,
             note: None,
             approve_with: Some("ballast approve service:bot/process/restart_subsystem".into()),
+            lapsed: false,
         }],
         decided: Vec::new(),
         counts: Counts::default(),

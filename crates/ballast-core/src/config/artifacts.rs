@@ -166,7 +166,7 @@ mod tests {
         let a = &ok.artifacts[0];
         assert_eq!(a.kind, super::ArtifactKind::Cache);
         assert!(a.auto_clear);
-        assert_eq!(a.max_clear_entries, 10_000, "the documented default");
+        assert_eq!(a.max_clear_entries, 1_000, "the documented default");
         let ok = file(&cache("/srv/bot/tmp", "")).unwrap();
         assert!(!ok.artifacts[0].auto_clear, "auto_clear is off by default");
         // A careless path would delete the service's own files, or Ballast's.
@@ -246,5 +246,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("max_clear_entries"), "{text}");
+        // A chunk is one loop turn's work: bounded so the turn stays well under 50 ms.
+        let text = file(&cache(
+            "tmp",
+            "max_clear_entries = 2001
+",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            text.contains("max_clear_entries") && text.contains("2000"),
+            "{text}"
+        );
+        assert!(
+            file(&cache(
+                "tmp",
+                "max_clear_entries = 2000
+"
+            ))
+            .is_ok()
+        );
     }
 }

@@ -731,11 +731,8 @@ pub const ARTIFACT_KEYS: &[KeySpec] = &[
     ),
     artifact_key(
         "max_clear_entries",
-        Kind::Int {
-            min: 1,
-            max: 100_000,
-        },
-        "10000",
-        "cache: entries (files, links, directories) one chunk of a clear removes at most (the supervisor's loop does it, one chunk per wake-up, so nothing waits long); an approved or automatic clear goes on chunk after chunk, each journaled as cache.cleared with its counts, until the directory is empty or a chunk removes nothing (at most 1000 chunks).",
+        Kind::Int { min: 1, max: 2_000 },
+        "1000",
+        "cache: entries (files, links, directories) one chunk of a clear removes at most, 2000 at most (the supervisor's loop does it, one chunk per wake-up: an entry costs about 10 µs to examine and remove, so a chunk stays near 10 ms, 20 ms at most, and nothing waits long); an approved or automatic clear goes on chunk after chunk, each journaled as cache.cleared with its counts, until the directory is empty or a chunk removes nothing (at most 1000 chunks).",
     ),
 ];

@@ -48,6 +48,10 @@ pub struct Recommendation {
     /// While it waits for an operator: the command that approves it (`ballast approve ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approve_with: Option<String>,
+    /// A decided one: its issue cleared after the decision, so the decision no longer stands
+    /// (when the issue comes back, its recommendation is new and needs a new approval).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lapsed: bool,
 }
 
 impl Recommendation {
@@ -85,6 +89,11 @@ impl Approvals {
                 self.remember(r);
             }
         }
+        // A decision stands while its issue lasts: once the advice is no longer given, it
+        // lapses, and the advice given again later is a new recommendation.
+        for r in self.decided.iter_mut().filter(|r| !ids.contains(&r.id)) {
+            r.lapsed = true;
+        }
         for (a, id) in advice.iter().zip(ids) {
             if self.open.iter().any(|r| r.id == id) {
                 continue;
@@ -93,7 +102,7 @@ impl Approvals {
             if self
                 .decided
                 .iter()
-                .any(|r| r.id == id && r.state != RecommendationState::Expired)
+                .any(|r| r.id == id && r.state != RecommendationState::Expired && !r.lapsed)
             {
                 continue;
             }
@@ -114,6 +123,7 @@ impl Approvals {
                 decided: None,
                 note: None,
                 approve_with: pending.then(|| format!("ballast approve {id}")),
+                lapsed: false,
             });
             if pending {
                 added.push(id);

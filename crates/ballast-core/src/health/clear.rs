@@ -25,6 +25,10 @@ pub struct CacheDecl {
     pub path: String,
     pub auto_clear: bool,
     pub max_clear_entries: u32,
+    /// Its directory: the path joined to the service's working directory (absolute when the
+    /// working directory is; else below the supervisor's, which never changes while it runs).
+    /// A recommendation is raised for this directory and clears only it.
+    pub dir: String,
 }
 
 impl CacheDecl {
@@ -39,6 +43,14 @@ impl CacheDecl {
                 path: a.path.clone(),
                 auto_clear: a.auto_clear,
                 max_clear_entries: a.max_clear_entries,
+                dir: config
+                    .services
+                    .iter()
+                    .find(|s| s.name == a.service)
+                    .map_or_else(
+                        || a.path.clone(),
+                        |s| s.declared_path(&a.path).display().to_string(),
+                    ),
             })
             .collect()
     }
@@ -50,6 +62,28 @@ impl CacheDecl {
 }
 
 const CACHE_PREFIX: &str = "cache:";
+
+/// The directory each open `clear_cache` recommendation was raised for, kept beside the
+/// open recommendations (`dirs`, bounded by them): a new one takes its cache's directory now;
+/// one no longer open is dropped (its clear, if approved, carries the directory with it).
+pub fn track_dirs(
+    dirs: &mut BTreeMap<String, String>,
+    open: &[super::Recommendation],
+    caches: &[CacheDecl],
+) {
+    dirs.retain(|id, _| open.iter().any(|r| r.id == *id));
+    for r in open
+        .iter()
+        .filter(|r| r.advice.action == RecoveryAction::ClearCache)
+    {
+        if dirs.contains_key(&r.id) {
+            continue;
+        }
+        if let Some(c) = caches.iter().find(|c| c.target() == r.advice.target) {
+            dirs.insert(r.id.clone(), c.dir.clone());
+        }
+    }
+}
 
 /// The (service, declared path) a `clear_cache` target names, if it names one.
 pub fn parse_target(target: &str) -> Option<(&str, &str)> {
@@ -95,8 +129,8 @@ pub fn recommend_clear(
                 target: c.target(),
                 priority,
                 expected: format!(
-                    "everything in {}'s cache {} is removed (files, links, directories; never the directory itself nor what a link points to; in chunks of at most {} entries, one per wake-up of the supervisor, until it is empty; each chunk journaled) and counted: {why}",
-                    c.service, c.path, c.max_clear_entries
+                    "everything in {}'s cache {} (the directory {}, and only it: a reload that moves the cache makes the approval refused) is removed (files, links, directories; never the directory itself nor what a link points to; in chunks of at most {} entries, one per wake-up of the supervisor, until it is empty; each chunk journaled) and counted: {why}",
+                    c.service, c.path, crate::cache::escaped(c.dir.as_bytes()), c.max_clear_entries
                 ),
                 risks: "the service runs slower while it rebuilds its cache (recomputes, downloads again); a file it is writing while it is removed is lost to it".into(),
                 auto: c.auto_clear,
@@ -133,6 +167,7 @@ mod tests {
             path: path.into(),
             auto_clear,
             max_clear_entries: 100,
+            dir: format!("/srv/{service}/{path}"),
         }
     }
 

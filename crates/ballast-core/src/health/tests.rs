@@ -1,5 +1,5 @@
 use super::*;
-use crate::limits::MAX_PENDING_APPROVALS_COUNT;
+use crate::limits::{DECIDED_APPROVALS_KEPT_COUNT, MAX_PENDING_APPROVALS_COUNT};
 
 fn sub(name: &str, critical: bool, trading: bool, deps: &[&str]) -> Subsystem {
     Subsystem {
@@ -394,4 +394,42 @@ fn a_critical_check_not_measured_yet_holds_a_live_start_and_a_supportive_one_doe
     assert!(why.contains("db not measured yet"), "{why}");
     let fine = Report::build(vec![journal, pending(false)], &[], Timestamp::EPOCH);
     assert!(fine.live_start_allowed_before_the_engine().is_ok());
+}
+
+/// A decision stands while its issue lasts, not while the supervisor runs: once the issue
+/// clears, the same advice given again is a new recommendation waiting for a new decision.
+#[test]
+fn a_decision_lapses_when_its_issue_clears_and_the_issue_coming_back_asks_again() {
+    let t = |s: i64| Timestamp::from_unix_ms(s * 1000);
+    let given = vec![advice(
+        "resources/disk_free",
+        RecoveryAction::PauseTrading,
+        false,
+    )];
+    let id = "resources/disk_free/pause_trading";
+    for reject in [false, true] {
+        let mut a = Approvals::default();
+        assert_eq!(a.sync(&given, t(0), 60_000), [id]);
+        let r = if reject {
+            a.reject(id, t(1))
+        } else {
+            a.approve(id, t(1))
+        };
+        assert!(r.is_ok(), "{r:?}");
+        // The issue lasts: not asked again.
+        assert!(a.sync(&given, t(2), 60_000).is_empty());
+        // It clears, then comes back: asked again, a new approval needed.
+        assert!(a.sync(&[], t(3), 60_000).is_empty());
+        assert!(a.decided.iter().all(|r| r.lapsed), "{:?}", a.decided);
+        assert_eq!(a.sync(&given, t(4), 60_000), [id], "reject {reject}");
+        assert_eq!(a.pending().count(), 1);
+        assert!(a.approve(id, t(5)).is_ok());
+        // The history stays bounded through many returns.
+        for i in 0..(DECIDED_APPROVALS_KEPT_COUNT as i64 + 5) {
+            a.sync(&[], t(10 + 2 * i), 60_000);
+            a.sync(&given, t(11 + 2 * i), 60_000);
+            let _ = a.reject(id, t(11 + 2 * i));
+        }
+        assert!(a.decided.len() <= DECIDED_APPROVALS_KEPT_COUNT);
+    }
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use ballast_core::cache::Cleared;
-use ballast_core::health::clear::parse_target;
+use ballast_core::health::clear::{DISK_FREE_ISSUE, parse_target};
 use ballast_core::health::{Recommendation, RecommendationState, RecoveryAction};
 
 use super::events::OpsEvent;
@@ -27,6 +27,8 @@ struct Chunk {
     service: String,
     path: String,
     by: String,
+    /// The directory the recommendation was raised for.
+    dir: String,
     /// 1 the first.
     chunk: u32,
     /// Entries removed and bytes freed by the chunks before.
@@ -42,6 +44,11 @@ pub(super) struct Clears {
     waiting: VecDeque<Chunk>,
     due: VecDeque<Chunk>,
     next: u64,
+    /// The automatic clears done for a failing owner in its current crash loop (their
+    /// recommendation ids): its state issue comes and goes as it restarts, runs and fails
+    /// again, but the loop is one occurrence — it ends when no failure is left inside the
+    /// owner's restart window. Bounded by the declared caches and the services' issues.
+    auto_done: BTreeSet<String>,
 }
 
 impl Clears {
@@ -78,16 +85,33 @@ impl SupervisorCore {
 
     /// After a health cycle: an automatic clear that opened in it is carried out now (once
     /// while its issue lasts: it stays open, not new, until the issue clears).
+    ///
+    /// For a failing owner, once per crash loop: an issue that clears while it runs between
+    /// two failures and comes back is the same occurrence while failures stay inside its
+    /// restart window.
     pub(super) fn after_cycle(&mut self, before: &BTreeSet<String>) {
+        let open = self.auto_clears();
+        let failures = &self.governor.failures;
+        self.clears.auto_done.retain(|id| {
+            let owner = id
+                .rsplit_once("/clear_cache/")
+                .and_then(|(_, target)| parse_target(target));
+            open.contains(id)
+                || owner.is_some_and(|(service, _)| failures.get(service).is_some_and(|n| *n > 0))
+        });
         let new: Vec<Recommendation> = self
             .governor
             .approvals
             .open
             .iter()
-            .filter(|r| !before.contains(&r.id) && self.auto_clears().contains(&r.id))
+            .filter(|r| !before.contains(&r.id) && open.contains(&r.id))
+            .filter(|r| !self.clears.auto_done.contains(&r.id))
             .cloned()
             .collect();
         for r in new {
+            if r.advice.issue != DISK_FREE_ISSUE {
+                self.clears.auto_done.insert(r.id.clone());
+            }
             self.clear(None, &r, "auto_clear");
         }
     }
@@ -109,6 +133,17 @@ impl SupervisorCore {
             }
             return;
         };
+        let Some(dir) = self.governor.clear_dirs.get(&r.id).cloned() else {
+            let why = format!(
+                "{}: the directory it was raised for is not known (the recommendation is no longer open): nothing removed",
+                r.id
+            );
+            self.log(why.clone());
+            if let Some(token) = token {
+                self.reply(token, Err(ControlError::Failed(why)));
+            }
+            return;
+        };
         let chunk = Chunk {
             id: 0,
             token,
@@ -116,6 +151,7 @@ impl SupervisorCore {
             service: service.to_owned(),
             path: path.to_owned(),
             by: format!("{by} ({})", r.id),
+            dir,
             chunk: 1,
             removed: 0,
             bytes: 0,
@@ -131,6 +167,7 @@ impl SupervisorCore {
             service: chunk.service.clone(),
             path: chunk.path.clone(),
             by: chunk.by.clone(),
+            dir: chunk.dir.clone(),
         });
         self.clears.waiting.push_back(chunk);
     }

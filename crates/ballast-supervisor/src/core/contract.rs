@@ -189,6 +189,9 @@ pub enum Output {
         service: String,
         path: String,
         by: String,
+        /// The directory the recommendation was raised for: only it is cleared (the
+        /// configuration in force must still declare this cache there, else refused).
+        dir: String,
     },
     /// Journal (and log) an event.
     Ops(OpsEvent),

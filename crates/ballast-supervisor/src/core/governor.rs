@@ -67,6 +67,9 @@ pub struct Governor {
     /// The declared caches (`clear_cache`'s targets; a reload replaces them with
     /// [`Governor::set_caches`]).
     pub caches: Vec<CacheDecl>,
+    /// The directory each open `clear_cache` recommendation was raised for
+    /// ([`ballast_core::health::clear::track_dirs`]).
+    pub clear_dirs: BTreeMap<String, String>,
     /// Each service's failures inside its restart window, as of this cycle (the core sets it).
     pub failures: BTreeMap<String, usize>,
 }
@@ -95,6 +98,7 @@ impl Governor {
             modules: Default::default(),
             outlook: None,
             caches: CacheDecl::of(config),
+            clear_dirs: BTreeMap::new(),
             failures: BTreeMap::new(),
         }
     }
@@ -189,6 +193,7 @@ impl Governor {
                 out.push(Step::Ops(OpsEvent::RecommendationPending(r.clone())));
             }
         }
+        health::clear::track_dirs(&mut self.clear_dirs, &self.approvals.open, &self.caches);
         for r in self.approvals.decided.iter().skip(decided_before) {
             out.push(Step::Ops(OpsEvent::RecommendationExpired(r.clone())));
         }

@@ -75,7 +75,8 @@ impl Healer<'_> {
         restart: &mut dyn FnMut(&str) -> Result<(), String>,
     ) -> Result<(), String> {
         let path = self.resolve(&action.target);
-        let shown = path.display().to_string();
+        // Shown escaped: a name from a directory listing never forges a log line.
+        let shown = ballast_core::cache::escaped_path(&path);
         let (layout, storage) = self.quarantine();
         // Never through a link inside the data directory (the plan holds those back; this
         // also refuses one put in place since the inspection).

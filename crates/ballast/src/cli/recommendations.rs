@@ -81,6 +81,7 @@ mod tests {
                     decided: None,
                     note: None,
                     approve_with: (!auto).then(|| format!("ballast approve {id}")),
+                    lapsed: false,
                 };
                 let said = decision(&r);
                 if auto {
