@@ -2048,3 +2048,60 @@ fn a_running_service_a_reload_makes_a_fallback_stops_to_standby_and_is_not_start
         "a standby is not started again"
     );
 }
+
+/// A health cycle measured before a reload applied the file it saw: its `reload_<hash>` for the
+/// configuration now in force asks for nothing (the file is in force).
+#[test]
+fn a_cycle_measured_before_the_reload_it_saw_asks_for_no_reload_of_what_runs() {
+    use ballast_core::health::RecoveryAction;
+    let mut sim = Sim::new(Vec::new());
+    let at = sim.now().wall;
+    let configuration = Subsystem {
+        name: "configuration".into(),
+        critical: true,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let report = |check: &str| {
+        let checks = vec![
+            CheckResult::new("file", Status::Healthy, "validates"),
+            CheckResult::new(check, Status::Degraded, "differs from what runs"),
+        ];
+        Report::build(
+            vec![SubsystemHealth::new(configuration.clone(), checks, at)],
+            &[],
+            at,
+        )
+    };
+    let files = Files {
+        kill_switch: KillSwitchFiles::default(),
+        policy_file: Some((Policy::AllowAll, 0)),
+    };
+    // The in-force configuration's hash is "built-in": a cycle that saw exactly it.
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report("reload_built-in"),
+        engine: None,
+        files: files.clone(),
+    })));
+    let asked = |out: &[(u64, Output)]| {
+        events(out).into_iter().any(|e| {
+            matches!(e, OpsEvent::RecommendationPending(r) if r.advice.action == RecoveryAction::ReloadConfig)
+        })
+    };
+    assert!(
+        !asked(&sim.take()),
+        "no reload of the configuration in force"
+    );
+    // Another file's content still asks.
+    sim.run_for(1_000);
+    sim.input(Input::Measured(Box::new(Measured {
+        report: report("reload_0badf00d"),
+        engine: None,
+        files,
+    })));
+    assert!(
+        asked(&sim.take()),
+        "a file that differs asks for its reload"
+    );
+}

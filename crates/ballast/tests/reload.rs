@@ -586,3 +586,61 @@ fn an_engine_restarted_after_an_edit_not_reloaded_runs_the_configuration_in_forc
     });
     assert_eq!(adopted["now"]["guard"]["max_notional_per_order_usd"], "10");
 }
+
+#[test]
+fn a_reload_that_changes_no_limit_keeps_the_engine_on_the_settings_of_the_configuration_in_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = format!("[feed]\nbars_per_second = 20\n{}", sleeper("bot", 1000));
+    let sup = Sup::start(tmp.path(), &config);
+    let data = tmp.path().join("data");
+    sup.wait_for("the engine and bot running", |s| {
+        running(s, &["engine", "bot"])
+    });
+    let settings = || -> Value {
+        std::fs::read(data.join("run/engine.heartbeat"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .map_or(Value::Null, |h| h["status"]["settings"].clone())
+    };
+    let in_force = |hash: &str| {
+        let hash = hash.to_owned();
+        move |s: &Value| s["state"] == "in_force" && s["hash"] == hash.as_str()
+    };
+    let first = crc_of(&sup);
+    wait::until(
+        Duration::from_secs(30),
+        || Some(settings()).filter(in_force(&first)).ok_or(()),
+        |()| {
+            format!(
+                "the engine never reported the settings in force: {}",
+                settings()
+            )
+        },
+    );
+    // Only a service changes: no limit, but a new configuration in force.
+    write_config(
+        &sup,
+        &format!("[feed]\nbars_per_second = 20\n{}", sleeper("bot", 1001)),
+    );
+    let out = sup.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let second = crc_of(&sup);
+    assert_ne!(first, second);
+    // The engine judges by the new configuration's settings (the same limits): never a
+    // settings file of another configuration refused as rolled back.
+    let seen = wait::until(
+        Duration::from_secs(30),
+        || {
+            let s = settings();
+            assert_ne!(s["state"], "refused", "refused after a plain reload: {s}");
+            Some(s).filter(in_force(&second)).ok_or(())
+        },
+        |()| {
+            format!(
+                "the engine is not on the configuration in force: {}",
+                settings()
+            )
+        },
+    );
+    assert_eq!(seen["hash"], second.as_str());
+}

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use ballast_core::config::reload;
+use ballast_core::health::{CheckResult, Report, Status, SubsystemHealth};
 
 use super::{Now, Output, SupervisorCore, Token};
 use crate::core::reload::Loaded;
@@ -45,6 +46,56 @@ pub(super) struct Watch {
 }
 
 impl SupervisorCore {
+    /// A cycle measured before the reload it saw the file for: its `reload_<hash>` check for
+    /// the very configuration now in force is no longer true (the file is in force), so it is
+    /// not raised — the report says so instead of asking to reload what runs.
+    pub(super) fn mask_reloaded(&self, report: Report) -> Report {
+        let check = format!(
+            "reload_{}",
+            self.in_force.hash.trim_start_matches("crc32c:")
+        );
+        let stale = |s: &SubsystemHealth| {
+            s.subsystem.name == "configuration"
+                && s.checks
+                    .iter()
+                    .any(|c| c.name == check && c.status != Status::Healthy)
+        };
+        if !report.subsystems.iter().any(stale) {
+            return report;
+        }
+        let Report {
+            at,
+            subsystems,
+            issues,
+            ..
+        } = report;
+        let subsystems = subsystems
+            .into_iter()
+            .map(|s| {
+                if !stale(&s) {
+                    return s;
+                }
+                let checks = s
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        if c.name == check {
+                            CheckResult::new(
+                                "reload",
+                                Status::Healthy,
+                                "the file on disk is the configuration in force (reloaded)",
+                            )
+                        } else {
+                            c.clone()
+                        }
+                    })
+                    .collect();
+                SubsystemHealth::new(s.subsystem, checks, at)
+            })
+            .collect();
+        Report::build(subsystems, &issues, at)
+    }
+
     /// What the monitor reads of the configuration file.
     pub fn config_file_seen(&self) -> &FileSeen {
         &self.watch.seen

@@ -453,6 +453,7 @@ impl SupervisorCore {
         // DISABLED in this very cycle (the policy never acts on what is disabled).
         self.checks_measured(&m.report, now);
         m.report = self.mask_disabled(m.report);
+        m.report = self.mask_reloaded(m.report);
         let auto_before = self.before_cycle();
         let restartable = &self.restartable;
         let steps = self.governor.evaluate(

@@ -284,12 +284,13 @@ impl SupervisorCore {
             plan,
             loaded,
         };
-        if pending.plan.actions.contains(&Action::EngineSettings) {
-            let file = settings_file(&pending.loaded.config, &pending.loaded.hash, now);
-            self.pending_reload = Some(pending);
-            return self.write(FileWrite::EngineSettings(file), After::Reload);
-        }
-        self.apply_reload(pending, now);
+        // Every applied reload writes the engine's settings, changed or not: the file names the
+        // configuration in force, and a supervised engine adopts only that configuration's (one
+        // written for the previous configuration would be refused as rolled back). Written
+        // first: if it cannot be, nothing is applied.
+        let file = settings_file(&pending.loaded.config, &pending.loaded.hash, now);
+        self.pending_reload = Some(pending);
+        self.write(FileWrite::EngineSettings(file), After::Reload);
     }
 
     /// The engine settings of the reload in progress were written (or not).

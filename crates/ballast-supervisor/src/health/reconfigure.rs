@@ -125,8 +125,8 @@ pub(super) fn config_checks(inputs: &Inputs) -> Vec<CheckResult> {
 }
 
 impl Monitor {
-    /// Register the configuration file's subsystem (`configuration`; critical: an engine that
-    /// restarts reads the file).
+    /// Register the configuration file's subsystem (`configuration`; critical: the next start of
+    /// `ballast run` reads the file).
     pub fn watch_config_file(&mut self) {
         if self
             .entries
