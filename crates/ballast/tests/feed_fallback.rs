@@ -156,6 +156,19 @@ fn a_stale_primary_feed_hands_over_to_the_backup_and_back_journaled() {
     let restart_log = tmp.path().join("restart.log");
     let mut child = spawn(&data, &config, "30..=150", &restart_log);
     let recs = wait_switches(&data, &["backup", "primary"]);
+    // The record is durable before the engine logs it: its alert line follows.
+    common::wait::until(
+        Duration::from_secs(30),
+        || {
+            let said = std::fs::read_to_string(&restart_log).unwrap_or_default();
+            if said.contains("switched to the primary feed") {
+                Ok(())
+            } else {
+                Err(said)
+            }
+        },
+        |said| format!("no alert of the switch back: {said}"),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let back = recs.iter().rposition(|(k, _)| k == "feed.switch").unwrap();
