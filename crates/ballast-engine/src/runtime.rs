@@ -402,11 +402,13 @@ fn start(
     // The configuration file wins at a start (the operator started the engine with it, or the
     // supervisor's in force); a standalone engine sees a settings file already there without
     // adopting it (it may be stale), a supervised one judges it at its first pass.
+    // The file is looked at before the start's record is journaled: one written after that
+    // record is durable is a change, and followed.
+    settings::started(w);
     let configured = ballast_core::engine::EngineSettings::of(config);
     if let Some(r) = state.settings_record(&configured, None, SettingsSource::Start) {
         w.commit(state, EngineRecord::Settings(Box::new(r)), log)?;
     }
-    settings::started(w);
     pass(state, w, log)
 }
 
