@@ -1362,6 +1362,21 @@ fn a_removed_service_is_retired_and_keeps_every_slot_index_valid() {
         sim.core.slot_of("a").is_none(),
         "a removed service has no slot"
     );
+    // Nor is it named among the services an unknown name is told of.
+    for request in [
+        Request::Restart {
+            service: "a".into(),
+        },
+        Request::Enable { name: "a".into() },
+    ] {
+        match sim.control(request) {
+            Err(ControlError::NotFound(m)) => {
+                assert!(m.contains("the services are: b"), "{m}");
+                assert!(!m.contains("a, b") && !m.contains("b, a"), "{m}");
+            }
+            other => panic!("not found expected: {other:?}"),
+        }
+    }
     sim.exit(1, Some(1), None);
     sim.run_for(5_000);
     assert_eq!(

@@ -244,12 +244,7 @@ impl SupervisorCore {
         now: Now,
     ) -> Result<String, ControlError> {
         let Some(i) = self.slot_of(service) else {
-            let known = self
-                .slots
-                .iter()
-                .map(|s| s.spec.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let known = self.service_names().join(", ");
             return Err(ControlError::NotFound(format!(
                 "no service named \"{service}\"; the services are: {known}"
             )));

@@ -226,6 +226,16 @@ impl SupervisorCore {
         self.slots.get(slot).map(|s| &s.spec)
     }
 
+    /// The names of the services declared now (a service a reload removed is not one), in
+    /// dependency order: what a request naming an unknown one is told of.
+    pub fn service_names(&self) -> Vec<&str> {
+        self.slots
+            .iter()
+            .filter(|s| !s.retired)
+            .map(|s| s.spec.name.as_str())
+            .collect()
+    }
+
     /// The slot of the service named `name` (a removed one has none).
     pub fn slot_of(&self, name: &str) -> Option<usize> {
         self.slots

@@ -208,7 +208,7 @@ impl SupervisorCore {
                         v.join(", ")
                     }
                 };
-                let services = names(&mut self.slots.iter().map(|s| s.spec.name.as_str()));
+                let services = names(&mut self.service_names().into_iter());
                 let checks = names(&mut self.checks.iter().map(|c| c.name.as_str()));
                 Err(ControlError::NotFound(format!(
                     "no service or check named \"{name}\"; the services are: {services}; the checks ([[checks]]): {checks}"
