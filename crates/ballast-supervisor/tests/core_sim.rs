@@ -242,6 +242,26 @@ impl Sim {
         }
     }
 
+    /// A health cycle's report, measured with an ALLOW_ALL policy file and no engine.
+    fn measure(&mut self, report: Report) {
+        self.input(Input::Measured(Box::new(Measured {
+            report,
+            engine: None,
+            files: Files {
+                kill_switch: KillSwitchFiles::default(),
+                policy_file: Some((Policy::AllowAll, 0)),
+            },
+        })));
+    }
+
+    /// The health report `ballast health` answers.
+    fn health(&mut self) -> ballast_store::files::health::HealthReport {
+        match self.control(Request::Health) {
+            Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) => *h,
+            other => panic!("a health report, not {other:?}"),
+        }
+    }
+
     fn state_of(&self, name: &str) -> String {
         let v = self.core.views(self.now().at);
         v.into_iter()
@@ -1100,11 +1120,7 @@ fn a_trading_check_disabled_on_failure_moves_no_policy_and_is_reported_disabled_
             "on_failure = \"disable\": CRITICAL model.bin missing".to_owned()
         )]
     );
-    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
-        sim.control(Request::Health)
-    else {
-        panic!("a health report");
-    };
+    let h = sim.health();
     assert_eq!(h.subsystems[0].status, Status::Disabled, "{h:?}");
     assert!(h.issues.is_empty());
 }
@@ -1116,29 +1132,9 @@ fn an_approved_disable_module_disables_the_failed_service_and_a_switch_to_backup
         ..supportive("feed")
     };
     let mut sim = Sim::new(vec![feed, supportive("replay")]);
-    let failed = Subsystem {
-        name: "service:feed".into(),
-        critical: false,
-        impacts_trading: false,
-        depends_on: Vec::new(),
-        interval_ms: 1_000,
-    };
-    let at = sim.now().wall;
-    let checks = vec![CheckResult::new("state", Status::Failed, "FAILED")];
-    let report = Report::build(vec![SubsystemHealth::new(failed, checks, at)], &[], at);
-    sim.input(Input::Measured(Box::new(Measured {
-        report,
-        engine: None,
-        files: Files {
-            kill_switch: KillSwitchFiles::default(),
-            policy_file: Some((Policy::AllowAll, 0)),
-        },
-    })));
-    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
-        sim.control(Request::Health)
-    else {
-        panic!("a health report");
-    };
+    let report = failed_service("feed", sim.now().wall);
+    sim.measure(report);
+    let h = sim.health();
     let rec = |id: &str| h.recommendations.iter().find(|r| r.id == id).cloned();
     let switch = rec("service:feed/state/switch_to_backup").expect("switch advised");
     assert!(switch.advice.auto && switch.advice.expected.contains("replay"));
@@ -1821,29 +1817,9 @@ fn a_disabled_fallback_is_not_advised_as_a_switch_to_backup() {
         })
         .is_ok()
     );
-    let failed = Subsystem {
-        name: "service:feed".into(),
-        critical: false,
-        impacts_trading: false,
-        depends_on: Vec::new(),
-        interval_ms: 1_000,
-    };
-    let at = sim.now().wall;
-    let checks = vec![CheckResult::new("state", Status::Failed, "FAILED")];
-    let report = Report::build(vec![SubsystemHealth::new(failed, checks, at)], &[], at);
-    sim.input(Input::Measured(Box::new(Measured {
-        report,
-        engine: None,
-        files: Files {
-            kill_switch: KillSwitchFiles::default(),
-            policy_file: Some((Policy::AllowAll, 0)),
-        },
-    })));
-    let Ok(View::Health(ballast_store::files::health::HealthFile::Report(h))) =
-        sim.control(Request::Health)
-    else {
-        panic!("a health report");
-    };
+    let report = failed_service("feed", sim.now().wall);
+    sim.measure(report);
+    let h = sim.health();
     let ids: Vec<&str> = h.recommendations.iter().map(|r| r.id.as_str()).collect();
     assert!(
         !ids.contains(&"service:feed/state/switch_to_backup")
@@ -2119,4 +2095,17 @@ fn a_cycle_measured_before_the_reload_it_saw_asks_for_no_reload_of_what_runs() {
         asked(&sim.take()),
         "a file that differs asks for its reload"
     );
+}
+
+/// A report of the supportive service `name` FAILED.
+fn failed_service(name: &str, at: Timestamp) -> Report {
+    let failed = Subsystem {
+        name: format!("service:{name}"),
+        critical: false,
+        impacts_trading: false,
+        depends_on: Vec::new(),
+        interval_ms: 1_000,
+    };
+    let checks = vec![CheckResult::new("state", Status::Failed, "FAILED")];
+    Report::build(vec![SubsystemHealth::new(failed, checks, at)], &[], at)
 }
