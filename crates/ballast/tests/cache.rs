@@ -481,22 +481,7 @@ fn the_running_supervisors_configuration_file_inside_a_cache_is_never_cleared() 
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("the configuration file in use"), "{err}");
-    let child = common::ballast()
-        .args(["run", "--data-dir"])
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::from(
-            std::fs::File::create(dir.join("supervisor.err")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let sup = Sup {
-        child,
-        dir: dir.to_owned(),
-    };
-    sup.wait_for("the control socket", |_| true);
+    let sup = Sup::run_files(dir, &dir.join("data"), &cfg, &[]);
     wait_health(&sup, "clear_cache advised", |h| {
         recommendation(h, DISK_CLEAR).is_some()
     });
@@ -528,22 +513,7 @@ fn a_data_directory_reached_through_a_link_inside_a_cache_is_never_cleared() {
     std::os::unix::fs::symlink(bot.join("cache/data"), d.join("data")).unwrap();
     let cfg = d.join("ballast.toml");
     std::fs::write(&cfg, config(root, &running_bot(&bot), "")).unwrap();
-    let child = common::ballast()
-        .args(["run", "--data-dir"])
-        .arg(d.join("data"))
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::from(
-            std::fs::File::create(d.join("supervisor.err")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let sup = Sup {
-        child,
-        dir: d.clone(),
-    };
-    sup.wait_for("the control socket", |_| true);
+    let sup = Sup::run_files(&d, &d.join("data"), &cfg, &[]);
     wait_health(&sup, "clear_cache advised", |h| {
         recommendation(h, DISK_CLEAR).is_some()
     });

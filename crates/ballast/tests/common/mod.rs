@@ -72,12 +72,18 @@ impl Sup {
         let cfg = dir.join("ballast.toml");
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(&cfg, config).unwrap();
+        Sup::run_files(dir, &dir.join("data"), &cfg, env)
+    }
+
+    /// `ballast run` of the configuration file `cfg` on the data directory `data`, its log in
+    /// `dir/supervisor.err`, once its control socket answers.
+    pub fn run_files(dir: &Path, data: &Path, cfg: &Path, env: &[(&str, &str)]) -> Sup {
         let child = ballast()
             .envs(env.iter().copied())
             .args(["run", "--data-dir"])
-            .arg(dir.join("data"))
+            .arg(data)
             .arg("--config")
-            .arg(&cfg)
+            .arg(cfg)
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.join("supervisor.err")).unwrap(),
