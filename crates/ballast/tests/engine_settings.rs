@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -57,17 +56,8 @@ fn wait_log(log: &Path, what: &str) -> String {
     )
 }
 
-/// Append one signal line to the inbox (one write: the engine never sees half of it).
 fn signal(data: &Path, key: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data.join("inbox/signals.jsonl"))
-        .unwrap();
-    let line = format!(
-        "{{\"symbol\":\"MSFT\",\"side\":\"buy\",\"qty\":\"2\",\"strategy\":\"t\",\"idempotency_key\":\"{key}\"}}\n"
-    );
-    f.write_all(line.as_bytes()).unwrap();
+    common::buy_signal(data, key);
 }
 
 /// The journal's records, parsed: `(type, body)`.

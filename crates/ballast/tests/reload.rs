@@ -375,18 +375,8 @@ fn wait_engine<T>(data: &Path, what: &str, find: impl Fn(&[(String, Value)]) -> 
     )
 }
 
-/// One buy signal of 2 MSFT with idempotency key `key`, in one write.
 fn signal(data: &Path, key: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data.join("inbox/signals.jsonl"))
-        .unwrap();
-    let line = format!(
-        "{{\"symbol\":\"MSFT\",\"side\":\"buy\",\"qty\":\"2\",\"strategy\":\"t\",\"idempotency_key\":\"{key}\"}}\n"
-    );
-    f.write_all(line.as_bytes()).unwrap();
+    common::buy_signal(data, key);
 }
 
 /// The decision of signal number `n` (0-based) of strategy `t`.

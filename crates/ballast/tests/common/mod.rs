@@ -240,3 +240,18 @@ pub fn output_within(c: &mut Command, secs: u64) -> std::process::Output {
         )
     })
 }
+
+/// One buy signal of 2 MSFT by strategy `t` with idempotency key `key`, appended to the data
+/// directory's inbox in one write (the engine never sees half of it).
+pub fn buy_signal(data: &Path, key: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.join("inbox/signals.jsonl"))
+        .unwrap();
+    let line = format!(
+        "{{\"symbol\":\"MSFT\",\"side\":\"buy\",\"qty\":\"2\",\"strategy\":\"t\",\"idempotency_key\":\"{key}\"}}\n"
+    );
+    f.write_all(line.as_bytes()).unwrap();
+}
