@@ -44,6 +44,7 @@ mod procfs;
 pub mod protocol;
 mod readiness;
 mod reload;
+pub mod surface;
 mod sweep;
 mod watch;
 
@@ -160,6 +161,8 @@ pub struct HealOptions {
     /// Reads the same configuration file again, as at the start (`ballast reload`, SIGHUP);
     /// without one a reload answers that it cannot.
     pub reloader: Option<Reloader>,
+    /// Started with the supervisor's handle for the operator surfaces (the HTTP API), if any.
+    pub surface: Option<surface::SurfaceHook>,
 }
 
 /// What reads the configuration again: the file the supervisor started with, under the same
@@ -210,6 +213,14 @@ pub fn run(
     };
     let to_loop = tx.clone();
     control::serve(listener, move |env| to_loop.send(Event::Control(env)));
+    let published = Arc::new(surface::Published::default());
+    if let Some(hook) = &heal.surface {
+        let to_loop = tx.clone();
+        let handle = surface::Surface::new(Arc::clone(&published), move |env| {
+            to_loop.send(Event::Control(env))
+        });
+        (hook.0)(handle);
+    }
     let sig_handle = watch_signals(tx.clone())?;
     let ops = Ops::open(data_dir, Arc::clone(&clock), log);
     let names = services.iter().map(|s| s.name.clone()).collect();
@@ -260,6 +271,7 @@ pub fn run(
         watched: Default::default(),
         reload_watches: 0,
         heal,
+        published,
     };
     if let Some(file) = shell.heal.reloader.as_ref().and_then(|r| r.file.clone()) {
         shell.core.watch_config_file();

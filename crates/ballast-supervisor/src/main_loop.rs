@@ -113,6 +113,8 @@ pub(crate) struct Shell {
     /// watches reloads added (bounded: beyond it, the tick and the periodic sweep see them).
     pub watched: std::collections::BTreeSet<(Option<usize>, PathBuf)>,
     pub reload_watches: usize,
+    /// What the operator surfaces read without asking the loop (the newest health report).
+    pub published: Arc<crate::surface::Published>,
 }
 
 impl Shell {
@@ -229,9 +231,14 @@ impl Shell {
             FileWrite::Policy(state) => health::persist_policy(dir, &state)
                 .map(|()| String::new())
                 .map_err(|e| e.to_string()),
-            FileWrite::HealthReport(report) => health::write_report(dir, &report)
-                .map(|()| String::new())
-                .map_err(|e| e.to_string()),
+            FileWrite::HealthReport(report) => {
+                // Published whether or not the file could be written: the API shows the
+                // truth of this cycle, and the failed write is reported as usual.
+                self.published.set_health(&report);
+                health::write_report(dir, &report)
+                    .map(|()| String::new())
+                    .map_err(|e| e.to_string())
+            }
             FileWrite::KillSwitch {
                 reason,
                 flatten,

@@ -212,6 +212,7 @@ fn heal_options(
         live_refused,
         config_hash: super::reload::file_hash(choice.path.as_deref()),
         reloader: Some(super::reload::reader(choice.clone())),
+        surface: None,
     }
 }
 
