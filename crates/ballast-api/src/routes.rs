@@ -24,7 +24,7 @@ pub struct Param {
 }
 
 /// A route's documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RouteDoc {
     /// `GET`, `POST`, `DELETE`, … (upper case).
     pub method: &'static str,
