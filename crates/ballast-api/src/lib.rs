@@ -9,6 +9,7 @@
 
 pub mod bind;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 
 pub use error::ApiError;

@@ -463,6 +463,8 @@ fn trade(
     let pace = (bps > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(bps)));
     let mut loops = 0u64;
     let started = Instant::now();
+    let mut in_flight = ballast_core::engine::InFlightAges::default();
+    let mut lag = Duration::ZERO;
     while !w.halting() && w.opts.max_bars.is_none_or(|m| state.bars < m) {
         // Nothing new is decided on a feed that has no bar now (stalled, before the backup
         // takes over): the inbox waits; the pass still follows the kill switch and policy.
@@ -496,6 +498,12 @@ fn trade(
                 ..state.status()
             },
             view: state.view(state.trim_or(&w.opts.trim).max_total_at_risk_pct),
+            figures: ballast_core::engine::EngineFigures {
+                journal_sync: files.journal.sync_latency(),
+                loop_lag_ms: u64::try_from(lag.as_millis()).unwrap_or(u64::MAX),
+                oldest_in_flight_ms: in_flight.update(state, files.clock.now()),
+                ..state.figures()
+            },
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
@@ -504,8 +512,11 @@ fn trade(
             log(&format!("debug: bar {} seq {}", state.bars, w.last_seq));
         }
         if let Some(p) = pace {
+            // How late this loop ends behind its pace: the next heartbeat's loop lag.
             let due = p.mul_f64(loops as f64);
-            if let Some(left) = due.checked_sub(started.elapsed()) {
+            let elapsed = started.elapsed();
+            lag = elapsed.saturating_sub(due);
+            if let Some(left) = due.checked_sub(elapsed) {
                 wait(w.opts, left);
             }
         }

@@ -22,6 +22,30 @@ pub(crate) fn response<'a>(
     }
 }
 
+/// A status answer with what the surfaces listen on (published by them, not the core's).
+pub(crate) fn with_listening(answer: Response, published: &crate::surface::Published) -> Response {
+    match answer {
+        Response::Status {
+            supervisor_pid,
+            overall,
+            services,
+            health,
+            config,
+            loaded,
+            listening: _,
+        } => Response::Status {
+            supervisor_pid,
+            overall,
+            services,
+            health,
+            config,
+            loaded,
+            listening: published.listening(),
+        },
+        other => other,
+    }
+}
+
 fn status_response<'a>(
     status: StatusView,
     specs: impl Iterator<Item = &'a ServiceSpec> + Clone,
@@ -57,5 +81,6 @@ fn status_response<'a>(
         health: Box::new(status.health),
         config: status.config,
         loaded: status.loaded,
+        listening: Vec::new(),
     }
 }

@@ -30,6 +30,7 @@ pub mod cache;
 mod cache_guard;
 pub mod control;
 pub mod core;
+pub mod counts;
 mod handlers;
 pub mod heal;
 pub mod health;
@@ -222,7 +223,8 @@ pub fn run(
         (hook.0)(handle);
     }
     let sig_handle = watch_signals(tx.clone())?;
-    let ops = Ops::open(data_dir, Arc::clone(&clock), log);
+    let mut ops = Ops::open(data_dir, Arc::clone(&clock), log);
+    ops.count_into(Arc::clone(&published));
     let names = services.iter().map(|s| s.name.clone()).collect();
     main_loop::emit(
         &ops,

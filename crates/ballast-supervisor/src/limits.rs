@@ -49,6 +49,11 @@ pub const AFTER_KILL: Duration = Duration::from_secs(3600);
 pub const SERVICE_LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Rolled log files kept per service.
 pub const SERVICE_LOG_KEEP_COUNT: u32 = 3;
+/// Names (heal components, services) the metrics' ops counters split by, per counter; past it,
+/// new names count under `other`.
+pub const OPS_COUNTED_KEYS_COUNT: usize = 256;
+/// Listeners the surfaces publish for `ballast status` (the API's, the metrics'); more are not shown.
+pub const LISTENING_COUNT: usize = 8;
 
 // A sweep after a child's exit waits no less than the gap between event sweeps (one burst of
 // file events and an exit sweep do not double the healer's work), and liveness is looked at

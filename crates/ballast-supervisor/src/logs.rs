@@ -80,6 +80,18 @@ impl RotatingLog {
         Ok(())
     }
 
+    /// Append one whole line (a JSON log line is never split across two files): the file is
+    /// rolled first when the line would take it past its size. A line longer than the size
+    /// alone fills a file of its own (the caller bounds its lines).
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        if self.size > 0 && self.size + line.len() as u64 > self.spec.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(line)?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
     pub fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             if self.size >= self.spec.max_bytes {

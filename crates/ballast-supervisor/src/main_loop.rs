@@ -203,7 +203,8 @@ impl Shell {
                 }
                 Output::Reply { token, reply } => {
                     if let Some(tx) = self.replies.remove(&token) {
-                        let _ = tx.send(crate::handlers::response(reply, self.core.specs()));
+                        let answer = crate::handlers::response(reply, self.core.specs());
+                        let _ = tx.send(crate::handlers::with_listening(answer, &self.published));
                     }
                 }
             }

@@ -32,6 +32,8 @@ pub struct Ops {
     dropped_total: Arc<AtomicU64>,
     failed: Arc<std::sync::atomic::AtomicBool>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// Where every emitted event is also counted (the metrics), once the surfaces exist.
+    counted: Option<Arc<crate::surface::Published>>,
 }
 
 impl Ops {
@@ -44,7 +46,13 @@ impl Ops {
             dropped_total: Arc::new(AtomicU64::new(0)),
             failed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             writer: None,
+            counted: None,
         }
+    }
+
+    /// Count every event emitted from now on into `published` (the metrics' counters).
+    pub fn count_into(&mut self, published: Arc<crate::surface::Published>) {
+        self.counted = Some(published);
     }
 
     /// Events dropped so far, and whether the journal refused a write.
@@ -128,6 +136,7 @@ impl Ops {
             dropped_total: Arc::new(AtomicU64::new(0)),
             failed: failed_flag,
             writer: Some(writer),
+            counted: None,
         }
     }
 
@@ -143,6 +152,9 @@ impl Ops {
     /// Journal an event (no system call; see [`Ops::flush`]): its kind and its body. The
     /// only way in: every record of the ops journal is an [`OpsEvent`].
     pub fn emit(&self, ev: &OpsEvent) {
+        if let Some(p) = &self.counted {
+            p.count(ev);
+        }
         if self.tx.is_none() {
             return;
         }

@@ -95,6 +95,13 @@ pub struct ServiceStatus {
     pub covered_by: Option<String>,
 }
 
+/// An operator surface and where it listens (`metrics`, `http://127.0.0.1:7879/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listening {
+    pub name: String,
+    pub url: String,
+}
+
 /// The answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -112,6 +119,9 @@ pub enum Response {
         /// Its hash, when it was loaded, and the last reload's outcome.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         loaded: Option<ConfigLoaded>,
+        /// What the operator surfaces listen on (the ports actually bound).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        listening: Vec<Listening>,
     },
     /// A reload's plan and what became of it.
     Reload(Box<ReloadAnswer>),

@@ -5,7 +5,7 @@
 //! implementation of any operation lives behind the API.
 
 use std::sync::mpsc;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use ballast_store::files::health::HealthFile;
 
@@ -24,12 +24,49 @@ pub struct HealthSnapshot {
 #[derive(Debug, Default)]
 pub struct Published {
     health: RwLock<Option<Arc<HealthSnapshot>>>,
+    /// The ops events counted as they are emitted (the metrics read these, never the journal).
+    ops: Mutex<crate::counts::OpsCounts>,
+    /// The ports the surfaces listen on, for `ballast status`.
+    listening: RwLock<Vec<crate::protocol::Listening>>,
 }
 
 impl Published {
     /// The newest health report, once the first cycle wrote one.
     pub fn health(&self) -> Option<Arc<HealthSnapshot>> {
         self.health.read().ok().and_then(|h| h.clone())
+    }
+
+    /// Count an ops event (the loop's `emit`, for every event it journals).
+    pub fn count(&self, ev: &crate::core::OpsEvent) {
+        if let Ok(mut c) = self.ops.lock() {
+            c.count(ev);
+        }
+    }
+
+    /// The ops events counted since the supervisor started.
+    pub fn ops_counts(&self) -> crate::counts::OpsCounts {
+        self.ops.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Say that the surface `name` (`api`, `metrics`) listens on `url` (the port actually
+    /// bound, after any retry): `ballast status` shows it. At most
+    /// [`crate::limits::LISTENING_COUNT`] are kept; a name published again is replaced.
+    pub fn set_listening(&self, name: &str, url: &str) {
+        let Ok(mut l) = self.listening.write() else {
+            return;
+        };
+        l.retain(|x| x.name != name);
+        if l.len() < crate::limits::LISTENING_COUNT {
+            l.push(crate::protocol::Listening {
+                name: name.to_owned(),
+                url: url.to_owned(),
+            });
+        }
+    }
+
+    /// What the surfaces listen on.
+    pub fn listening(&self) -> Vec<crate::protocol::Listening> {
+        self.listening.read().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Publish `report` (the loop, after writing it to `state/health.json`).

@@ -6,6 +6,7 @@
 mod cli;
 mod exit;
 mod limits;
+mod logging;
 mod settings;
 
 use std::process::ExitCode;

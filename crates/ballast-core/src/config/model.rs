@@ -375,6 +375,8 @@ pub struct Api {
     pub bind: String,
     pub port: u16,
     pub allow_remote: bool,
+    /// A separate `/metrics` listener's port (0: on the API's port).
+    pub metrics_port: u16,
 }
 
 /// `path` without `.` components (lexically; `..` is kept).

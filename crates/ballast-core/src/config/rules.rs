@@ -142,5 +142,15 @@ pub fn check(
         ),
         Ok(_) => {}
     }
+    if api.metrics_port != 0 && api.metrics_port == api.port {
+        fail(
+            &[("api", "metrics_port"), ("api", "port")],
+            format!(
+                "[api] metrics_port = {} is the API's own port",
+                api.metrics_port
+            ),
+            "set metrics_port = 0 to serve /metrics on the API's port, or another port for a separate listener",
+        );
+    }
     errors
 }

@@ -300,6 +300,8 @@ keys! {
         "HTTP port; when taken, the next 3 ports are tried.";
     ["api"] "allow_remote": Kind::Bool, "false", None,
         "Allow binding a non-loopback address.";
+    ["api"] "metrics_port": int(0, 65_535), "0", None,
+        "Port of a separate Prometheus /metrics listener on the same address (0 = /metrics on the API's port); when taken, the next 3 ports are tried.";
 
     ["health"] "cycle_ms": int(100, 60_000), "1000", None,
         "How often the health report and the safety policy are evaluated (each check runs on its own interval).";

@@ -9,7 +9,7 @@ use super::{FileError, read_json, replace};
 use crate::layout::rel;
 use crate::{Layout, Storage};
 use ballast_core::Timestamp;
-use ballast_core::engine::{EngineStatus, EngineView};
+use ballast_core::engine::{EngineFigures, EngineStatus, EngineView};
 
 /// The largest heartbeat file read back.
 pub const MAX_BYTES: u64 = crate::limits::HEARTBEAT_MAX_BYTES;
@@ -34,6 +34,10 @@ pub struct Heartbeat {
     /// What `ballast status` shows of the trading (bounded).
     #[serde(default)]
     pub view: EngineView,
+    /// What the metrics export of the engine: counters, the journal's sync latency, the
+    /// loop's lag, the oldest order in flight (absent in older heartbeats: zero).
+    #[serde(default)]
+    pub figures: EngineFigures,
 }
 
 /// The heartbeat of the data directory, if there is a readable one (a regular file of at
@@ -85,6 +89,7 @@ mod tests {
             last_seq: 12,
             status: EngineStatus::default(),
             view: EngineView::default(),
+            figures: EngineFigures::default(),
         }
     }
 

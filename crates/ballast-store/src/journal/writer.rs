@@ -70,6 +70,8 @@ struct State {
     /// commit's estimate of how many appenders are active and what waiting for them costs.
     last_batch_appenders: usize,
     last_flush: Duration,
+    /// Every batch's write + sync duration (the metrics' journal fsync latency; fixed buckets).
+    sync_latency: ballast_core::engine::Histogram,
     /// While a leader gathers: how many appenders it waits for (0 = not gathering).
     gather_target: usize,
     spare: Vec<u8>,
@@ -129,6 +131,7 @@ impl Journal {
                     pending_appenders: 0,
                     last_batch_appenders: 0,
                     last_flush: Duration::ZERO,
+                    sync_latency: Default::default(),
                     gather_target: 0,
                     spare: Vec::new(),
                     leader_active: false,
@@ -168,6 +171,11 @@ impl Journal {
     /// Bytes queued for the next group commit (waiting for the current leader's sync).
     pub fn queued_bytes(&self) -> usize {
         self.lock().pending.len()
+    }
+
+    /// The write + sync latency of every batch since the journal was opened.
+    pub fn sync_latency(&self) -> ballast_core::engine::Histogram {
+        self.lock().sync_latency.clone()
     }
 
     /// Why the writer is refusing, if it is.
@@ -290,6 +298,7 @@ impl Journal {
             st = self.lock();
             st.last_batch_appenders = batch_appenders;
             st.last_flush = took;
+            st.sync_latency.observe(took);
             st.tail = tail;
             batch.clear();
             st.spare = batch;

@@ -171,16 +171,16 @@ pub fn foreground(
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
         signal_hook::low_level::pipe::register(sig, wake_write.try_clone()?)?;
     }
-    let mut log = |line: &str| {
-        // Never panics on a closed stderr (the supervisor that read it may be gone): the
-        // engine must still stop cleanly.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "{} engine: {line}",
-            ballast_store::SystemClock.now_string()
-        );
-    };
+    // Text on stderr (a supervised engine's is captured into logs/engine.log by the
+    // supervisor); a standalone engine writes JSON lines to logs/engine.log itself.
+    let logs_dir = standalone.then(|| ballast_store::Layout::new(&dir).logs());
+    if let Some(warning) = crate::logging::init(crate::logging::Setup {
+        component: "engine",
+        logs_dir,
+    }) {
+        say!(std::io::stderr(), "ballast: engine: warning: {warning}");
+    }
+    let mut log = |line: &str| crate::logging::bridge("ballast::engine", line);
     log(&format!(
         "starting: mode {}, data directory {}, {} feed of {}",
         cfg.general.mode.as_str(),

@@ -51,7 +51,35 @@ fn last_lines_of(path: &Path, max: u64) -> Vec<String> {
     lines
 }
 
+/// A structured line of Ballast's own (`logs/supervisor.log`, a standalone engine's
+/// `logs/engine.log`: JSON with `timestamp`, `level`, `target` `ballast…` and `message`) as the
+/// text stderr shows (`TIME LEVEL message field=value…`); any other line as it is.
+fn readable(line: &str) -> std::borrow::Cow<'_, str> {
+    use serde_json::Value;
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
+        return line.into();
+    };
+    let text = |k: &str| map.get(k).and_then(Value::as_str);
+    let (Some(at), Some(level), Some(message)) =
+        (text("timestamp"), text("level"), text("message"))
+    else {
+        return line.into();
+    };
+    if !text("target").is_some_and(|t| t.starts_with("ballast")) {
+        return line.into();
+    }
+    let mut out = format!("{at} {level} {message}");
+    for (k, v) in &map {
+        if !["timestamp", "level", "message", "target"].contains(&k.as_str()) {
+            out.push_str(&format!(" {k}={v}"));
+        }
+    }
+    out.into()
+}
+
 fn shorten(line: &str) -> String {
+    let line = readable(line);
+    let line = line.as_ref();
     match line.char_indices().nth(LOG_LINE_MAX_CHARS) {
         Some((i, _)) => format!(
             "{}… (line cut at {LOG_LINE_MAX_CHARS} characters)",

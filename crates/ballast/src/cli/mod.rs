@@ -9,6 +9,7 @@ mod init;
 mod journal;
 mod kill;
 mod logs;
+mod metrics;
 pub(crate) mod output;
 mod recommendations;
 mod reload;

@@ -148,32 +148,17 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
         );
         return Ok(exit::FAILURE);
     }
-    // Every line to stderr and to logs/supervisor.log (`ballast logs supervisor`), opened once
-    // the supervisor has created logs/ (so this never creates the data directory itself).
-    let log_path = ballast_store::Layout::new(&dir).logs();
-    let mut file: Option<ballast_supervisor::logs::RotatingLog> = None;
-    let mut log = |line: &str| {
-        // One write per line (stderr is unbuffered), and a closed terminal must not take the
-        // supervisor down.
-        use std::io::Write;
-        let text = format!(
-            "{} supervisor: {line}\n",
-            ballast_store::SystemClock.now_string()
-        );
-        let _ = std::io::stderr().write_all(text.as_bytes());
-        if file.is_none() && log_path.is_dir() {
-            file = ballast_supervisor::logs::RotatingLog::open(
-                ballast_supervisor::logs::LogSpec::for_service(&log_path, super::logs::SUPERVISOR),
-            )
-            .ok();
-        }
-        if let Some(f) = &mut file {
-            if f.write_all(text.as_bytes()).is_err() {
-                file = None;
-            }
-        }
-    };
-    let heal = heal_options(cfg, &loaded.choice, live_refused);
+    // Every line a tracing event: text on stderr, JSON lines in logs/supervisor.log (opened
+    // once the supervisor has created logs/: logging never creates the data directory).
+    let logs_dir = Some(ballast_store::Layout::new(&dir).logs());
+    if let Some(warning) = crate::logging::init(crate::logging::Setup {
+        component: "supervisor",
+        logs_dir,
+    }) {
+        err!("ballast run: warning: {warning}");
+    }
+    let mut log = |line: &str| crate::logging::bridge("ballast::supervisor", line);
+    let heal = heal_options(cfg, &loaded.choice, live_refused, &dir);
     match ballast_supervisor::run(
         &dir,
         services,
@@ -199,8 +184,10 @@ fn heal_options(
     cfg: Config,
     choice: &crate::settings::ConfigChoice,
     live_refused: Option<String>,
+    dir: &Path,
 ) -> ballast_supervisor::HealOptions {
     ballast_supervisor::HealOptions {
+        surface: super::metrics::hook(&cfg.api, dir),
         gated: if cfg.engine.enabled {
             vec!["engine".to_owned()]
         } else {
@@ -212,7 +199,6 @@ fn heal_options(
         live_refused,
         config_hash: super::reload::file_hash(choice.path.as_deref()),
         reloader: Some(super::reload::reader(choice.clone())),
-        surface: None,
     }
 }
 
@@ -295,8 +281,12 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             health,
             config,
             loaded,
+            listening,
         } => {
             out!("supervisor pid {supervisor_pid}: services {overall}");
+            listening
+                .iter()
+                .for_each(|l| out!("{} listening on {}", l.name, l.url));
             out!("data directory {}", dir.path.display());
             if let Some(c) = config {
                 out!("configuration {c}");
