@@ -13,6 +13,8 @@ pub const LOG_TAIL_MAX_BYTES: u64 = 256 * 1024;
 pub const LOG_LINE_MAX_CHARS: usize = 4_096;
 /// Bytes of one structured log line at most (a longer one is replaced by a line saying so).
 pub const LOG_LINE_MAX_BYTES: usize = 64 * 1024;
+/// Bytes of log lines kept in memory until the data directory exists (a fresh one's start).
+pub const LOG_EARLY_MAX_BYTES: usize = 256 * 1024;
 
 /// `-f` looks for new bytes this often.
 pub const LOG_FOLLOW_EVERY_MS: u64 = 200;

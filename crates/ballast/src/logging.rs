@@ -76,17 +76,54 @@ fn filter_text() -> String {
         .unwrap_or_else(|_| DEFAULT_FILTER.to_owned())
 }
 
-/// The log file of a component, opened once its directory exists (the supervisor creates
-/// `logs/` itself: logging never creates the data directory). A file that cannot be written
-/// is let go and tried again at the next line; logging never fails the program.
+/// The log file of a component, opened once the data directory exists (logging never creates
+/// the data directory; it makes `logs/` in it). Lines before that — a fresh data directory's
+/// first — wait in memory, at most [`LOG_EARLY_MAX_BYTES`]; past it they are counted and the
+/// count is written instead. A file that cannot be written is let go and tried again at the
+/// next line; logging never fails the program.
 pub struct LazyLog {
     spec: LogSpec,
     file: Option<RotatingLog>,
+    early: Vec<u8>,
+    early_dropped: u64,
 }
+
+pub use crate::limits::LOG_EARLY_MAX_BYTES;
 
 impl LazyLog {
     pub fn new(spec: LogSpec) -> LazyLog {
-        LazyLog { spec, file: None }
+        LazyLog {
+            spec,
+            file: None,
+            early: Vec::new(),
+            early_dropped: 0,
+        }
+    }
+
+    /// Keep `line` until the file opens, within the bound.
+    fn keep_early(&mut self, line: &[u8]) {
+        if self.early.len() + line.len() <= LOG_EARLY_MAX_BYTES {
+            self.early.extend_from_slice(line);
+        } else {
+            self.early_dropped += 1;
+        }
+    }
+
+    /// Write what waited, once the file is open.
+    fn write_early(&mut self) {
+        let Some(f) = &mut self.file else { return };
+        let early = std::mem::take(&mut self.early);
+        for line in early.split_inclusive(|b| *b == b'\n') {
+            let _ = f.write_line(line);
+        }
+        if self.early_dropped > 0 {
+            let note = format!(
+                "{{\"level\":\"WARN\",\"target\":\"ballast::logging\",\"message\":\"{} log lines from before the data directory existed were not kept: the limit is {LOG_EARLY_MAX_BYTES} bytes\"}}\n",
+                self.early_dropped
+            );
+            let _ = f.write_line(note.as_bytes());
+            self.early_dropped = 0;
+        }
     }
 }
 
@@ -97,6 +134,10 @@ impl Write for LazyLog {
         let data_there = dir.and_then(Path::parent).is_some_and(Path::is_dir);
         if self.file.is_none() && data_there {
             self.file = RotatingLog::open(self.spec.clone()).ok();
+            self.write_early();
+        }
+        if self.file.is_none() {
+            self.keep_early(buf);
         }
         if let Some(f) = &mut self.file {
             let written = if buf.len() > LOG_LINE_MAX_BYTES {
@@ -213,6 +254,28 @@ mod tests {
         assert_eq!(level_of("WARNING: open to others"), Level::WARN);
         assert_eq!(level_of("debug: bar 3 seq 9"), Level::DEBUG);
         assert_eq!(level_of("service engine started (pid 7)"), Level::INFO);
+    }
+
+    #[test]
+    fn lines_before_the_data_directory_exists_wait_within_their_bound() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let spec = LogSpec::for_service(&data.join("logs"), "engine");
+        let mut log = LazyLog::new(spec);
+        log.write_all(b"{\"message\":\"first\"}\n").unwrap();
+        let big = format!("{{\"message\":\"{}\"}}\n", "x".repeat(LOG_EARLY_MAX_BYTES));
+        log.write_all(big.as_bytes()).unwrap();
+        assert!(!data.exists(), "logging never makes the data directory");
+        std::fs::create_dir(&data).unwrap();
+        log.write_all(b"{\"message\":\"after\"}\n").unwrap();
+        let text = std::fs::read_to_string(data.join("logs/engine.log")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0], "{\"message\":\"first\"}");
+        assert!(
+            lines[1].contains("1 log lines from before the data directory existed were not kept")
+        );
+        assert_eq!(lines[2], "{\"message\":\"after\"}");
     }
 
     #[test]

@@ -320,3 +320,42 @@ fn the_supervisor_log_is_filtered_json_lines_without_secrets() {
         }
     }
 }
+
+#[test]
+fn a_standalone_engine_writes_json_lines_to_its_log_and_text_to_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("ballast.toml");
+    std::fs::write(&cfg, "[feed]\nbars_per_second = 0\n").unwrap();
+    let data = tmp.path().join("data");
+    let out = common::standalone_engine(&data, &cfg, 20);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines()
+            .next()
+            .is_some_and(|l| l.contains(" engine: starting: mode paper")),
+        "stderr keeps its text lines: {err}"
+    );
+    let log = std::fs::read_to_string(data.join("logs/engine.log")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["target"] == "ballast::engine"
+            && l["level"] == "INFO"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("starting: mode paper"))),
+        "{log}"
+    );
+    // The same lines as text, through `ballast logs`.
+    let shown = common::ballast()
+        .args(["logs", "engine", "-n", "50", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(" INFO starting: mode paper"), "{shown}");
+    assert!(!shown.contains("\"level\""), "{shown}");
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 
 use ballast_core::Timestamp;
 use ballast_core::engine::Histogram;
-use ballast_core::guard::TradingState;
+use ballast_core::guard::{Check, TradingState};
 use ballast_core::health::Status;
 use ballast_core::policy::Policy;
 use ballast_store::files::health::{HealthFile, HealthReport};
@@ -17,7 +17,6 @@ use ballast_supervisor::counts::OpsCounts;
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 use rust_decimal::Decimal;
@@ -71,10 +70,7 @@ impl Out {
     }
 
     fn gauges(&mut self, name: &str, help: &str, unit: Option<Unit>, rows: Vec<(Labels, f64)>) {
-        let f = Family::<Labels, FGauge>::default();
-        for (l, v) in rows {
-            f.get_or_create(&l).set(v);
-        }
+        let f = Rows::new(MetricType::Gauge, rows);
         match unit {
             Some(u) => self.reg.register_with_unit(name, help, u, f),
             None => self.reg.register(name, help, f),
@@ -89,11 +85,8 @@ impl Out {
     }
 
     fn counters(&mut self, name: &str, help: &str, rows: Vec<(Labels, u64)>) {
-        let f = Family::<Labels, Counter<u64>>::default();
-        for (l, v) in rows {
-            f.get_or_create(&l).inc_by(v);
-        }
-        self.reg.register(name, help, f);
+        self.reg
+            .register(name, help, Rows::new(MetricType::Counter, rows));
     }
 
     /// One series per value of a state set: 1 for the current one, 0 for the others.
@@ -103,6 +96,56 @@ impl Out {
             .map(|v| (labels(&[(key, v)]), flag(now == Some(*v))))
             .collect();
         self.gauges(name, help, None, rows);
+    }
+}
+
+/// The series of one labelled family, in label order (a scrape reads the same order every
+/// time; `prometheus-client`'s `Family` is a hash map). A family without series is left out of
+/// the exposition.
+#[derive(Debug)]
+struct Rows<V> {
+    kind: MetricType,
+    rows: Vec<(Labels, V)>,
+}
+
+impl<V> Rows<V> {
+    fn new(kind: MetricType, mut rows: Vec<(Labels, V)>) -> Rows<V> {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        Rows { kind, rows }
+    }
+}
+
+/// A value a row can carry: a gauge's float or a counter's count.
+trait RowValue: std::fmt::Debug + Send + Sync + 'static {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error>;
+}
+
+impl RowValue for f64 {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_gauge(self)
+    }
+}
+
+impl RowValue for u64 {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(self, None)
+    }
+}
+
+impl<V: RowValue> EncodeMetric for Rows<V> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, v) in &self.rows {
+            v.encode(encoder.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.kind
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 }
 
@@ -477,19 +520,37 @@ fn trading(out: &mut Out, hb: &Heartbeat) {
     );
 }
 
+/// One series per guard check (0 for those that never refused); a name this build does not
+/// know (a heartbeat is outside input) counts under `other`, never as a new label value.
+fn rejections(by_check: &std::collections::BTreeMap<String, u64>) -> Vec<(Labels, u64)> {
+    let mut rows: Vec<(Labels, u64)> = Check::ALL
+        .iter()
+        .map(|c| {
+            (
+                labels(&[("check", c.name())]),
+                by_check.get(c.name()).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let other: u64 = by_check
+        .iter()
+        .filter(|(name, _)| !Check::ALL.iter().any(|c| c.name() == name.as_str()))
+        .map(|(_, n)| *n)
+        .fold(0, u64::saturating_add);
+    if other > 0 {
+        rows.push((labels(&[("check", "other")]), other));
+    }
+    rows
+}
+
 fn figures(out: &mut Out, hb: &Heartbeat) {
     let f = &hb.figures;
     out.counter("ballast_orders", "Orders journaled (intents)", f.orders);
     out.counter("ballast_fills", "Fills booked", f.fills);
-    let rejections = f
-        .rejections
-        .iter()
-        .map(|(check, n)| (labels(&[("check", check)]), *n))
-        .collect();
     out.counters(
         "ballast_guard_rejections",
         "Signals the trade guard rejected, by the check that refused",
-        rejections,
+        rejections(&f.rejections),
     );
     out.gauge(
         "ballast_engine_loop_lag",
@@ -510,5 +571,118 @@ fn figures(out: &mut Out, hb: &Heartbeat) {
             Unit::Seconds,
             Bucketed(f.journal_sync.clone()),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_core::engine::EngineFigures;
+
+    fn text(sources: &Sources) -> String {
+        let reg = registry(sources, Timestamp::from_unix_ms(10_000));
+        super::super::text::to_prometheus_text(&super::super::text::openmetrics(&reg))
+    }
+
+    fn heartbeat() -> Heartbeat {
+        let mut figures = EngineFigures {
+            orders: 3,
+            fills: 2,
+            ..EngineFigures::default()
+        };
+        figures.rejections.insert("max_drawdown".into(), 4);
+        figures.rejections.insert("made_up_check".into(), 5);
+        figures.rejections.insert("another_one".into(), 1);
+        figures.journal_sync = Histogram::new(&[1_000, 10_000]);
+        for us in [500, 2_000, 20_000] {
+            figures.journal_sync.observe(Duration::from_micros(us));
+        }
+        Heartbeat {
+            version: 1,
+            pid: 7,
+            loops: 9,
+            time: Timestamp::from_unix_ms(7_500),
+            bars: 9,
+            last_seq: 30,
+            status: Default::default(),
+            view: Default::default(),
+            figures,
+        }
+    }
+
+    use std::time::Duration;
+
+    #[test]
+    fn without_sources_the_scrape_says_so() {
+        let t = text(&Sources::default());
+        assert!(t.contains("ballast_supervisor_up 0.0\n"), "{t}");
+        assert!(t.contains("ballast_engine_heartbeat_present 0.0\n"), "{t}");
+        assert!(!t.contains("ballast_equity"), "{t}");
+        assert!(!t.contains("status=\"HEALTHY\"} 1"), "{t}");
+    }
+
+    #[test]
+    fn the_engine_s_figures_keep_their_buckets_and_unknown_checks_are_other() {
+        let t = text(&Sources {
+            heartbeat: Some(heartbeat()),
+            ..Sources::default()
+        });
+        for line in [
+            "ballast_engine_heartbeat_age_seconds 2.5\n",
+            "ballast_orders_total 3\n",
+            "ballast_fills_total 2\n",
+            "ballast_guard_rejections_total{check=\"max_drawdown\"} 4\n",
+            "ballast_guard_rejections_total{check=\"buying_power\"} 0\n",
+            "ballast_guard_rejections_total{check=\"other\"} 6\n",
+            "ballast_journal_fsync_duration_seconds_count 3\n",
+            "ballast_journal_fsync_duration_seconds_sum 0.0225\n",
+            "ballast_journal_fsync_duration_seconds_bucket{le=\"0.001\"} 1\n",
+            "ballast_journal_fsync_duration_seconds_bucket{le=\"0.01\"} 2\n",
+            "ballast_journal_fsync_duration_seconds_bucket{le=\"+Inf\"} 3\n",
+        ] {
+            assert!(t.contains(line), "{line:?} missing:\n{t}");
+        }
+        assert!(!t.contains("made_up_check"), "{t}");
+        let checks = t
+            .lines()
+            .filter(|l| l.starts_with("ballast_guard_rejections_total{"))
+            .count();
+        assert_eq!(checks, Check::ALL.len() + 1);
+    }
+
+    #[test]
+    fn a_malformed_histogram_is_left_out_and_the_output_is_in_a_stable_order() {
+        let mut hb = heartbeat();
+        hb.figures.journal_sync.counts.pop();
+        let sources = Sources {
+            heartbeat: Some(hb),
+            ..Sources::default()
+        };
+        let t = text(&sources);
+        assert!(!t.contains("fsync"), "{t}");
+        assert_eq!(t, text(&sources));
+        let rows: Vec<&str> = t
+            .lines()
+            .filter(|l| l.starts_with("ballast_guard_rejections_total{"))
+            .collect();
+        let mut sorted = rows.clone();
+        sorted.sort();
+        assert_eq!(rows, sorted);
+    }
+
+    #[test]
+    fn every_counter_ends_in_total_in_the_text_format() {
+        let t = text(&Sources {
+            heartbeat: Some(heartbeat()),
+            ops: Some(OpsCounts::default()),
+            services: Some(Vec::new()),
+            ..Sources::default()
+        });
+        for line in t.lines().filter(|l| l.starts_with("# TYPE ")) {
+            if line.ends_with(" counter") {
+                let name = line.split(' ').nth(2).unwrap();
+                assert!(name.ends_with("_total"), "{line}");
+            }
+        }
     }
 }

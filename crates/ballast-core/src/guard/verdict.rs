@@ -32,6 +32,32 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every check, in evaluation order (the metrics export a series for each).
+    pub const ALL: [Check; 22] = [
+        Check::KillSwitch,
+        Check::Mode,
+        Check::Universe,
+        Check::TradingState,
+        Check::InvalidOrder,
+        Check::ReferencePrice,
+        Check::PriceBand,
+        Check::DuplicateOrder,
+        Check::MaxOpenOrders,
+        Check::OrderRatePerSecond,
+        Check::OrderRatePerMinute,
+        Check::Cooldown,
+        Check::DailyLoss,
+        Check::MaxDrawdown,
+        Check::StopLossStreak,
+        Check::DirectionFlip,
+        Check::SizeMultiplier,
+        Check::MaxNotionalPerOrder,
+        Check::MaxPositionNotional,
+        Check::MaxPortfolioExposure,
+        Check::MaxConcentration,
+        Check::BuyingPower,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Check::KillSwitch => "kill_switch",
