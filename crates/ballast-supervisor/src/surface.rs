@@ -98,7 +98,9 @@ impl std::fmt::Debug for Surface {
 }
 
 impl Surface {
-    pub(crate) fn new(
+    /// A handle whose control requests go to `to_loop` (false: the loop is gone). The
+    /// supervisor builds the real one; a test may build one over a loop of its own.
+    pub fn new(
         published: Arc<Published>,
         to_loop: impl Fn(Envelope) -> bool + Send + Sync + 'static,
     ) -> Surface {

@@ -180,3 +180,75 @@ async fn scrape(State(metrics): State<Metrics>, headers: HeaderMap) -> Response 
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_supervisor::control::Envelope;
+    use ballast_supervisor::surface::Published;
+
+    /// A supervisor whose loop takes requests and never answers (wedged), holding them in
+    /// `held` until the test lets them go.
+    fn wedged() -> (Surface, Arc<Mutex<Vec<Envelope>>>) {
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let h = Arc::clone(&held);
+        let surface = Surface::new(Arc::new(Published::default()), move |env| {
+            h.lock().unwrap().push(env);
+            true
+        });
+        (surface, held)
+    }
+
+    #[tokio::test]
+    async fn a_wedged_loop_delays_a_scrape_by_the_short_wait_only_and_is_asked_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (surface, held) = wedged();
+        let m = Metrics::supervisor(surface, tmp.path());
+        for _ in 0..3 {
+            let t = Instant::now();
+            let s = m.sources().await;
+            assert!(
+                t.elapsed() < STATUS_WAIT + Duration::from_millis(500),
+                "{:?}",
+                t.elapsed()
+            );
+            assert!(s.services.is_none());
+            assert!(s.ops.is_some());
+        }
+        assert_eq!(
+            held.lock().unwrap().len(),
+            1,
+            "one request in flight at a time"
+        );
+        // Answered at last: the next scrape has the services, and asks no more while fresh.
+        let (_, reply) = held.lock().unwrap().pop().unwrap();
+        reply
+            .send(Answer::Status {
+                supervisor_pid: 1,
+                overall: "HEALTHY".into(),
+                services: Vec::new(),
+                health: Default::default(),
+                config: None,
+                loaded: None,
+                listening: Vec::new(),
+            })
+            .unwrap();
+        let s = until_services(&m).await;
+        assert_eq!(s.services.as_deref(), Some(&[][..]));
+        assert!(!s.services_stale);
+        assert!(held.lock().unwrap().is_empty());
+    }
+
+    /// Scrape until the services are there (the answer lands on the blocking thread).
+    async fn until_services(m: &Metrics) -> Sources {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let s = m.sources().await;
+            if s.services.is_some() {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the answer was never kept");
+    }
+}

@@ -153,6 +153,7 @@ pub fn reference_markdown() -> String {
          - `[guard] max_orders_per_second` ≤ `max_orders_per_minute`.\n\
          - `[guard] max_portfolio_exposure_pct` ≤ `[risk] max_total_at_risk_pct`.\n\
          - `[api] bind` is an IP address; a non-loopback one needs `allow_remote = true`.\n\
+         - `[api] metrics_port`, when not 0, is not `[api] port`.\n\
          - `[feed] symbols` is not empty; `[general] data_dir` is not empty.\n\
          - `[universe] force_eligible` symbols are in `[feed] symbols`.\n\
          - `[[services]]`: names unique and valid (`engine` is reserved); `depends_on` names declared\n\
@@ -371,6 +372,14 @@ mod tests {
         );
         assert!(text.contains("not a loopback address"), "{text}");
         assert!(file("[api]\nbind = \"0.0.0.0\"\nallow_remote = true\n").is_ok());
+        let e = file("[api]\nport = 9000\nmetrics_port = 9000\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[api] metrics_port = 9000 is the API's own port"),
+            "{e}"
+        );
+        assert!(file("[api]\nport = 9000\nmetrics_port = 9001\n").is_ok());
+        assert!(file("[api]\nmetrics_port = 0\n").is_ok());
     }
 
     #[test]

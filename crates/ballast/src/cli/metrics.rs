@@ -26,22 +26,30 @@ pub(super) fn separate_addr(api: &Api) -> Option<SocketAddr> {
 }
 
 /// The hook that starts the separate listener when the supervisor's loop starts (`None`
-/// without one).
+/// without one). A hook that starts more (the API's listener) calls [`start_separate`] too.
 pub(super) fn hook(api: &Api, data_dir: &Path) -> Option<SurfaceHook> {
-    let addr = separate_addr(api)?;
-    let dir: PathBuf = data_dir.to_owned();
+    separate_addr(api)?;
+    let (api, dir) = (api.clone(), data_dir.to_owned());
     Some(SurfaceHook(Arc::new(move |surface: Surface| {
-        let dir = dir.clone();
-        let spawned = std::thread::Builder::new()
-            .name("metrics".into())
-            .spawn(move || serve(addr, surface, &dir));
-        if let Err(e) = spawned {
-            tracing::error!(
-                target: "ballast::metrics",
-                "cannot start the metrics listener's thread ({e}); /metrics is not served"
-            );
-        }
+        start_separate(&api, &dir, surface)
     })))
+}
+
+/// Start the separate metrics listener on its own thread, if `[api] metrics_port` asks for one.
+pub(super) fn start_separate(api: &Api, data_dir: &Path, surface: Surface) {
+    let Some(addr) = separate_addr(api) else {
+        return;
+    };
+    let dir: PathBuf = data_dir.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || serve(addr, surface, &dir));
+    if let Err(e) = spawned {
+        tracing::error!(
+            target: "ballast::metrics",
+            "cannot start the metrics listener's thread ({e}); /metrics is not served"
+        );
+    }
 }
 
 fn serve(addr: SocketAddr, surface: Surface, dir: &Path) {
