@@ -46,6 +46,8 @@ pub struct OpsCounts {
     pub health_changes: u64,
     /// Recommendations decided by an operator (approved or rejected) or expired.
     pub recommendations_decided: u64,
+    /// Events the ops journal's queue could not take (journaled later as `ops.dropped`).
+    pub ops_dropped: u64,
 }
 
 /// The key to count under: `name` itself, or `other` once `map` holds its bound of names.
@@ -133,6 +135,51 @@ mod tests {
         c.count(&exit("bot", false));
         assert_eq!(c.unrequested_exits.get("engine"), Some(&2));
         assert_eq!(c.unrequested_exits.get("bot"), Some(&1));
+    }
+
+    fn action(component: &str, class: ballast_core::heal::Class) -> ballast_core::heal::Action {
+        ballast_core::heal::Action {
+            component: component.into(),
+            target: "journal/engine".into(),
+            class,
+            failure: ballast_core::heal::FailureClass::Transient,
+            op: ballast_core::heal::Op::CreateDir,
+            reason: "missing".into(),
+        }
+    }
+
+    #[test]
+    fn heals_are_counted_by_component_and_outcome() {
+        use ballast_core::heal::Class;
+        let applied = |error: Option<&str>| {
+            OpsEvent::HealApplied(crate::heal::Applied {
+                action: action("data_dirs", Class::Heal),
+                error: error.map(str::to_owned),
+                before: "missing".into(),
+                after: "directory".into(),
+                quarantined: None,
+            })
+        };
+        let mut c = OpsCounts::default();
+        c.count(&applied(None));
+        c.count(&applied(None));
+        c.count(&applied(Some("permission denied")));
+        c.count(&OpsEvent::HealFinding(action("journal", Class::Dangerous)));
+        c.count(&OpsEvent::HealFinding(action("processes", Class::Skip)));
+        let got: Vec<(&str, &str, u64)> = c
+            .heals
+            .iter()
+            .map(|((comp, o), n)| (comp.as_str(), o.as_str(), *n))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("data_dirs", "applied", 2),
+                ("data_dirs", "failed", 1),
+                ("journal", "dangerous", 1),
+                ("processes", "skipped", 1),
+            ]
+        );
     }
 
     #[test]

@@ -64,6 +64,9 @@ impl Ops {
     }
 
     fn drop_one(&self) {
+        if let Some(p) = &self.counted {
+            p.count_dropped();
+        }
         self.dropped.fetch_add(1, Ordering::Relaxed);
         self.dropped_total.fetch_add(1, Ordering::Relaxed);
     }

@@ -43,6 +43,13 @@ impl Published {
         }
     }
 
+    /// Count an ops event the journal's queue could not take.
+    pub fn count_dropped(&self) {
+        if let Ok(mut c) = self.ops.lock() {
+            c.ops_dropped = c.ops_dropped.saturating_add(1);
+        }
+    }
+
     /// The ops events counted since the supervisor started.
     pub fn ops_counts(&self) -> crate::counts::OpsCounts {
         self.ops.lock().map(|c| c.clone()).unwrap_or_default()

@@ -430,6 +430,16 @@ fn ops(out: &mut Out, ops: &OpsCounts) {
         "Overall health status changes",
         ops.health_changes,
     );
+    out.counter(
+        "ballast_recommendations_decided",
+        "Recommendations approved, rejected or expired",
+        ops.recommendations_decided,
+    );
+    out.counter(
+        "ballast_ops_events_dropped",
+        "Ops events the journal's queue could not take (the loss is journaled as ops.dropped)",
+        ops.ops_dropped,
+    );
 }
 
 fn engine(out: &mut Out, hb: Option<&Heartbeat>, now: Timestamp) {
