@@ -358,4 +358,29 @@ fn a_standalone_engine_writes_json_lines_to_its_log_and_text_to_stderr() {
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains(" INFO starting: mode paper"), "{shown}");
     assert!(!shown.contains("\"level\""), "{shown}");
+    // For a container's collector: JSON on stderr too, when asked.
+    let out = common::ballast()
+        .args([
+            "engine",
+            "--standalone",
+            "--bars-per-second",
+            "0",
+            "--max-bars",
+            "5",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .env("BALLAST_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.is_empty());
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(v["target"], "ballast::engine", "{line}");
+    }
 }
