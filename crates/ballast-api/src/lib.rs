@@ -11,6 +11,8 @@
 //! [`finish`] adds `/openapi.json`, the role check of every route's [`routes::Access`], the
 //! limits and the one error shape.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod control;
 pub mod error;
