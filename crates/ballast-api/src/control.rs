@@ -350,6 +350,7 @@ async fn engage(
             Request::Kill {
                 reason,
                 flatten: body.flatten,
+                by: "api".to_owned(),
             },
         )
         .await?,

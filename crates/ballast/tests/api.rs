@@ -297,6 +297,7 @@ fn the_kill_switch_is_engaged_and_released_over_http_and_each_action_journals_it
         (state["requested"].clone(), state["reason"].clone()),
         (json!(true), json!("drill over http"))
     );
+    assert_eq!(state["by"], "api", "{state}");
     let p = api.get("/v1/policy", Some(&api.viewer)).json();
     assert_eq!(p["policy"], "EMERGENCY_SHUTDOWN", "{p}");
     // The kill, journaled: the action, its reason, who (the API, the operator's role, the
