@@ -655,3 +655,47 @@ fn the_openapi_document_is_valid_and_every_path_it_documents_answers() {
     }
     api.sup.stop();
 }
+
+#[test]
+fn readyz_is_ready_while_the_engine_trades_and_names_the_policy_when_the_kill_switch_halts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), FAST, &[]);
+    let ready = wait::until(
+        Duration::from_secs(60),
+        || {
+            let a = api.get("/readyz?verbose", None);
+            (a.status == 200).then_some(a.body.clone()).ok_or(a.body)
+        },
+        |b| format!("never ready: {b}"),
+    );
+    for check in [
+        "report",
+        "engine",
+        "reconciled",
+        "policy",
+        "overall",
+        "trading_allowed",
+    ] {
+        assert!(ready.contains(&format!("[+]{check} ok")), "{ready}");
+    }
+    assert!(ready.ends_with("readyz check passed\n"), "{ready}");
+    assert_eq!(api.get("/readyz", None).body, "ok\n");
+    assert_eq!(api.get("/livez", None).status, 200);
+    let a = api.op("POST", "/v1/kill-switch", Some(json!({"reason": "drill"})));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let not = wait::until(
+        Duration::from_secs(30),
+        || {
+            let a = api.get("/readyz", None);
+            (a.status == 503).then_some(a.body.clone()).ok_or(a.body)
+        },
+        |b| format!("still ready: {b}"),
+    );
+    assert!(
+        not.contains("[-]policy failed: the safety policy is EMERGENCY_SHUTDOWN"),
+        "{not}"
+    );
+    // The API stays up while the engine is halted: alive, and it answers.
+    assert_eq!(api.get("/livez", None).status, 200);
+    api.sup.stop();
+}
