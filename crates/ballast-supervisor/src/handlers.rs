@@ -22,7 +22,8 @@ pub(crate) fn response<'a>(
     }
 }
 
-/// A status answer with what the surfaces listen on (published by them, not the core's).
+/// A status answer with what the surfaces listen on (published by them, not the core's): the
+/// API's URL and every listener's port.
 pub(crate) fn with_listening(answer: Response, published: &crate::surface::Published) -> Response {
     match answer {
         Response::Status {
@@ -33,6 +34,7 @@ pub(crate) fn with_listening(answer: Response, published: &crate::surface::Publi
             config,
             loaded,
             listening: _,
+            api: _,
         } => Response::Status {
             supervisor_pid,
             overall,
@@ -41,6 +43,7 @@ pub(crate) fn with_listening(answer: Response, published: &crate::surface::Publi
             config,
             loaded,
             listening: published.listening(),
+            api: published.api(),
         },
         other => other,
     }
@@ -82,5 +85,7 @@ fn status_response<'a>(
         config: status.config,
         loaded: status.loaded,
         listening: Vec::new(),
+        // Filled in by the loop, which knows where the API listens.
+        api: None,
     }
 }

@@ -377,6 +377,10 @@ pub struct Api {
     pub allow_remote: bool,
     /// A separate `/metrics` listener's port (0: on the API's port).
     pub metrics_port: u16,
+    /// The operator's token file ("" = generated into `run/api.token`).
+    pub token_file: String,
+    /// The viewer's token file ("" = generated into `run/api.viewer.token`).
+    pub viewer_token_file: String,
 }
 
 /// `path` without `.` components (lexically; `..` is kept).

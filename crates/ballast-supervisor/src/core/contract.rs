@@ -136,7 +136,7 @@ pub enum FileWrite {
     KillSwitch {
         reason: String,
         flatten: bool,
-        by: &'static str,
+        by: String,
         at: Timestamp,
     },
     /// `state/disabled.json`, durably (a disable or an enable).
@@ -232,6 +232,10 @@ pub enum After {
         id: String,
         floor: Policy,
         transition: Option<Transition>,
+    },
+    /// An operator's kill switch (`Request::Kill`).
+    Engaged {
+        token: Token,
     },
     /// An approved close-all-positions.
     KillSwitch {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use ballast_api::metrics::{Metrics, routes};
 use ballast_core::config::Api;
-use ballast_supervisor::surface::{Surface, SurfaceHook};
+use ballast_supervisor::surface::Surface;
 
 /// Ports tried above a taken one (the API's port does the same).
 pub const PORT_RETRIES: u16 = 3;
@@ -23,16 +23,6 @@ pub const PORT_RETRIES: u16 = 3;
 pub(super) fn separate_addr(api: &Api) -> Option<SocketAddr> {
     let ip: IpAddr = api.bind.parse().ok()?;
     (api.metrics_port != 0).then(|| SocketAddr::new(ip, api.metrics_port))
-}
-
-/// The hook that starts the separate listener when the supervisor's loop starts (`None`
-/// without one). A hook that starts more (the API's listener) calls [`start_separate`] too.
-pub(super) fn hook(api: &Api, data_dir: &Path) -> Option<SurfaceHook> {
-    separate_addr(api)?;
-    let (api, dir) = (api.clone(), data_dir.to_owned());
-    Some(SurfaceHook(Arc::new(move |surface: Surface| {
-        start_separate(&api, &dir, surface)
-    })))
 }
 
 /// Start the separate metrics listener on its own thread, if `[api] metrics_port` asks for one.
