@@ -222,6 +222,7 @@ async fn every_route_of_the_app_is_documented_and_every_documented_one_is_routed
         tokens: Arc::clone(&tokens),
         config: Arc::new(|| json!({"settings": []})),
         cycle: std::time::Duration::from_secs(1),
+        metrics: Some(ballast_api::metrics::Metrics::engine(dir.path())),
     };
     let table: std::collections::BTreeSet<(String, String)> = ballast_api::app_routes(&ctx)
         .docs

@@ -192,7 +192,7 @@ mod tests {
     fn wedged() -> (Surface, Arc<Mutex<Vec<Envelope>>>) {
         let held = Arc::new(Mutex::new(Vec::new()));
         let h = Arc::clone(&held);
-        let surface = Surface::new(Arc::new(Published::default()), move |env| {
+        let surface = Surface::new(Arc::new(Published::default()), move |env, _actor| {
             h.lock().unwrap().push(env);
             true
         });
@@ -231,6 +231,7 @@ mod tests {
                 config: None,
                 loaded: None,
                 listening: Vec::new(),
+                api: None,
             })
             .unwrap();
         let s = until_services(&m).await;
