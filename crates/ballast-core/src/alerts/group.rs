@@ -55,6 +55,9 @@ struct Group {
 pub struct Book {
     groups: BTreeMap<String, Group>,
     next: u64,
+    /// Until then an alert in force that is missing from the conditions is kept, not resolved
+    /// (after a restart: the services are still starting, their issues not back yet).
+    settle_until: Option<Timestamp>,
 }
 
 fn item(a: &Active, ended_at: Option<Timestamp>) -> Item {
@@ -116,6 +119,13 @@ impl Book {
                 }
             }
         }
+    }
+
+    /// Keep the alerts in force until `until` even when the conditions miss them (a restart's
+    /// grace: an alert restored from the journal is not resolved and raised again just because
+    /// the failing service has not failed again yet).
+    pub fn settle(&mut self, until: Timestamp) {
+        self.settle_until = Some(until);
     }
 
     /// Take this cycle's conditions at `now`: the notifications due, each routed to the sinks
@@ -189,6 +199,9 @@ impl Book {
                     g.new = true;
                 }
             }
+        }
+        if self.settle_until.is_some_and(|t| now < t) {
+            return;
         }
         for g in self.groups.values_mut() {
             let gone: Vec<String> = g

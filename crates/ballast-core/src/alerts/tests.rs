@@ -228,6 +228,25 @@ fn the_outbox_owes_each_sink_without_a_delivery_or_a_final_failure() {
 }
 
 #[test]
+fn after_a_restart_a_restored_alert_missing_during_the_settle_window_is_kept() {
+    let n = raised(&mut Book::default());
+    let mut book = fold([Record::Notified(n)]).book;
+    book.settle(at(10_000));
+    assert!(book.step(at(2_000), &[], &T, &routes()).is_empty());
+    let a = [alert("issue:x", "g", Severity::Critical)];
+    assert!(
+        book.step(at(3_000), &a, &T, &routes()).is_empty(),
+        "back: no new firing"
+    );
+    let r = book.step(at(11_000), &[], &T, &routes());
+    assert_eq!(
+        r[0].status,
+        Status::Resolved,
+        "after the window, resolved as usual"
+    );
+}
+
+#[test]
 fn records_round_trip_through_their_journal_bodies() {
     let n = raised(&mut Book::default());
     let body = serde_json::to_string(&n).unwrap_or_default();

@@ -80,6 +80,8 @@ struct Loader {
     /// `[[artifacts]]` and `[[checks]]`, likewise.
     artifacts: Vec<super::services::ServiceValues>,
     checks: Vec<super::services::ServiceValues>,
+    /// `[[alerts.sinks]]`, likewise.
+    sinks: Vec<super::services::ServiceValues>,
 }
 
 /// The object of `section` in `tree` (a sub-table's inside its parent's), created if missing.
@@ -199,6 +201,28 @@ impl Loader {
     ) {
         for (key, value) in table.iter() {
             let key_str: &str = key.get_ref();
+            // `[[alerts.sinks]]`: an array of tables inside a section.
+            if section == "alerts" && key_str == "sinks" {
+                match value.get_ref() {
+                    DeValue::Array(tables) => {
+                        self.sinks = super::services::read(
+                            &super::alerts::SINKS,
+                            tables,
+                            at,
+                            &mut self.errors,
+                        );
+                    }
+                    other => self.error(
+                        at(key.span()),
+                        format!(
+                            "sinks must be [[alerts.sinks]] tables, found {}",
+                            type_name(other)
+                        ),
+                        Some("declare each sink in its own [[alerts.sinks]] table".into()),
+                    ),
+                }
+                continue;
+            }
             // A sub-table with its own section (`[feed.backup]`).
             let sub = format!("{section}.{key_str}");
             if let DeValue::Table(t) = value.get_ref()
@@ -351,6 +375,12 @@ impl Loader {
             "checks".into(),
             Json::Array(self.checks.iter().map(|s| s.json.clone()).collect()),
         );
+        if let Some(map) = section_map(&mut tree, "alerts") {
+            map.insert(
+                "sinks".into(),
+                Json::Array(self.sinks.iter().map(|s| s.json.clone()).collect()),
+            );
+        }
         let config = match typed(tree) {
             Ok(c) => c,
             Err(e) => return Err((e, settings)),
@@ -370,6 +400,7 @@ impl Loader {
         errors.extend(super::services::check(&config, &self.services));
         errors.extend(super::artifacts::check(&config, &self.artifacts));
         errors.extend(super::checks::check(&config, &self.checks));
+        errors.extend(super::alerts::check(&config, &self.sinks));
         let bad = self.bad_keys;
         errors.extend(
             cross
@@ -382,6 +413,7 @@ impl Loader {
                 ("services", &self.services),
                 ("artifacts", &self.artifacts),
                 ("checks", &self.checks),
+                ("alerts.sinks", &self.sinks),
             ] {
                 settings.extend(super::services::settings(array, tables));
             }
