@@ -36,6 +36,8 @@ struct Active {
     started_at: Timestamp,
     /// Sent in a firing notification (only those are resolved by one).
     notified: bool,
+    /// The highest severity it was sent with: only a rise above it is news.
+    peak: Severity,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +112,7 @@ impl Book {
                             alert,
                             started_at: i.started_at,
                             notified: true,
+                            peak: i.severity,
                         },
                     );
                     g.repeats = n.repeat;
@@ -144,20 +147,18 @@ impl Book {
             let Some(g) = self.groups.get_mut(&name) else {
                 continue;
             };
-            for n in flush(g, &name, now, timing) {
+            for n in flush(g, &name, now, timing, routes) {
                 let sinks: Vec<String> = routes
                     .iter()
                     .filter(|r| n.severity >= r.min_severity)
                     .map(|r| r.name.clone())
                     .collect();
-                if !sinks.is_empty() {
-                    self.next += 1;
-                    out.push(Notification {
-                        id: format!("{}-{}", now.unix_ms(), self.next),
-                        sinks,
-                        ..n
-                    });
-                }
+                self.next += 1;
+                out.push(Notification {
+                    id: format!("{}-{}", now.unix_ms(), self.next),
+                    sinks,
+                    ..n
+                });
             }
             // An empty group is kept until a group interval after its last notification, so
             // a flapping condition is rate-limited like any other change.
@@ -186,7 +187,15 @@ impl Book {
                 repeats: 0,
             });
             match g.active.get_mut(&a.key) {
-                Some(held) => held.alert = a.clone(),
+                Some(held) => {
+                    // Worse than ever sent is news (a service's issue goes from not started
+                    // to FAILED under one key); better, back again or reworded is not.
+                    // (One not sent yet keeps its group's `new` until it is.)
+                    if held.notified && a.severity > held.peak {
+                        g.new = true;
+                    }
+                    held.alert = a.clone();
+                }
                 None => {
                     g.active.insert(
                         a.key.clone(),
@@ -194,6 +203,7 @@ impl Book {
                             alert: a.clone(),
                             started_at: now,
                             notified: false,
+                            peak: a.severity,
                         },
                     );
                     g.new = true;
@@ -225,8 +235,17 @@ impl Book {
     }
 }
 
-/// The notifications `g` owes at `now` (without id and sinks yet).
-fn flush(g: &mut Group, name: &str, now: Timestamp, t: &Timing) -> Vec<Notification> {
+/// The notifications `g` owes at `now` (without id and sinks yet). One that no sink takes
+/// changes nothing: its alerts count as not notified (a later rise in severity is sent at
+/// once, their end is not announced).
+fn flush(
+    g: &mut Group,
+    name: &str,
+    now: Timestamp,
+    t: &Timing,
+    routes: &[Route],
+) -> Vec<Notification> {
+    let routed = |n: &Notification| routes.iter().any(|r| n.severity >= r.min_severity);
     let (firing, repeat) = match g.last_sent {
         None => (g.new && now.ms_since(g.since) >= t.group_wait_ms, false),
         Some(last) => {
@@ -241,26 +260,25 @@ fn flush(g: &mut Group, name: &str, now: Timestamp, t: &Timing) -> Vec<Notificat
             .is_some_and(|last| now.ms_since(last) >= t.group_interval_ms);
     let mut out = Vec::new();
     if firing && !g.active.is_empty() {
-        if repeat {
-            g.repeats += 1;
-        }
-        let escalated = t.escalate_after > 0 && g.repeats >= t.escalate_after;
+        let repeats = g.repeats + u32::from(repeat);
+        let escalated = t.escalate_after > 0 && repeats >= t.escalate_after;
         let items: Vec<Item> = g.active.values().map(|a| item(a, None)).collect();
-        for a in g.active.values_mut() {
-            a.notified = true;
+        let n = notification(name, Status::Firing, now, items, repeats, escalated);
+        if routed(&n) {
+            g.repeats = repeats;
+            for a in g.active.values_mut() {
+                a.notified = true;
+                a.peak = a.peak.max(a.alert.severity);
+            }
+            out.push(n);
         }
-        out.push(notification(
-            name,
-            Status::Firing,
-            now,
-            items,
-            g.repeats,
-            escalated,
-        ));
     }
     if resolved {
         let items = std::mem::take(&mut g.resolved);
-        out.push(notification(name, Status::Resolved, now, items, 0, false));
+        let n = notification(name, Status::Resolved, now, items, 0, false);
+        if routed(&n) {
+            out.push(n);
+        }
     }
     if !out.is_empty() {
         g.last_sent = Some(now);

@@ -134,6 +134,56 @@ fn after_escalate_after_repeats_the_notification_goes_one_severity_up_to_more_si
 }
 
 #[test]
+fn a_held_alert_whose_severity_rises_is_notified_again_to_the_sinks_of_its_new_severity() {
+    // A service's issue is LOW (not started yet) before it is HIGH (FAILED): same key.
+    let mut b = Book::default();
+    b.step(
+        at(0),
+        &[alert("issue:s", "g", Severity::Info)],
+        &T,
+        &routes(),
+    );
+    assert!(
+        b.step(
+            at(1_000),
+            &[alert("issue:s", "g", Severity::Info)],
+            &T,
+            &routes()
+        )
+        .is_empty()
+    );
+    let up = [alert("issue:s", "g", Severity::Warning)];
+    let n = b.step(at(1_100), &up, &T, &routes());
+    assert_eq!(n.len(), 1, "risen: a change");
+    assert_eq!(
+        (n[0].severity, n[0].sinks.clone()),
+        (Severity::Warning, vec!["hook".to_string()])
+    );
+    assert_eq!(
+        n[0].alerts[0].started_at,
+        at(0),
+        "the same alert, still since its start"
+    );
+    // Falling back is no news, nor is rising again to what was sent.
+    let down = [alert("issue:s", "g", Severity::Info)];
+    assert!(b.step(at(9_000), &down, &T, &routes()).is_empty());
+    assert!(b.step(at(20_000), &up, &T, &routes()).is_empty());
+    // Above what was sent is.
+    let crit = [alert("issue:s", "g", Severity::Critical)];
+    assert_eq!(b.step(at(30_000), &crit, &T, &routes()).len(), 1);
+}
+
+#[test]
+fn a_restored_alert_back_at_its_sent_severity_after_a_lower_start_is_not_sent_again() {
+    let n = raised(&mut Book::default());
+    let mut book = fold([Record::Notified(n)]).book;
+    let low = [alert("issue:x", "g", Severity::Info)];
+    let back = [alert("issue:x", "g", Severity::Critical)];
+    assert!(book.step(at(2_000), &low, &T, &routes()).is_empty());
+    assert!(book.step(at(9_000), &back, &T, &routes()).is_empty());
+}
+
+#[test]
 fn an_alert_no_sink_takes_is_not_notified() {
     let mut b = Book::default();
     let a = [alert("policy:SAFE_RISK_PROFILE", "policy", Severity::Info)];
