@@ -492,3 +492,34 @@ fn telegram_gets_send_message_with_chat_id_and_text_and_the_token_never_leaks() 
         "ballast journal dump --ops"
     );
 }
+
+#[test]
+fn the_dead_man_s_switch_pings_the_heartbeat_url_while_ballast_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let rx = Receiver::start();
+    rx.fail_next.store(1, Ordering::SeqCst);
+    let keys = format!(
+        "heartbeat_url = \"http://127.0.0.1:{}/ping/abc\"\nheartbeat_every_secs = 1\n",
+        rx.port
+    );
+    let cfg = config(dir, &keys);
+    let sup = Sup::start(dir, &cfg);
+    // The first ping is answered 500 (said in the log), the next ones are counted.
+    wait::until(
+        Duration::from_secs(30),
+        || {
+            let n = rx.got().iter().filter(|g| g.path == "/ping/abc").count();
+            if n >= 2 { Ok(()) } else { Err(n) }
+        },
+        |n| format!("{n} ping(s) answered"),
+    );
+    let (status, _) = sup.stop();
+    assert!(status.success());
+    let log = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        log.contains("dead-man's switch heartbeat was answered HTTP 500"),
+        "{log}"
+    );
+    assert!(log.contains("heartbeat is answered again"), "{log}");
+}

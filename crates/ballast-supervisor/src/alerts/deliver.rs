@@ -435,3 +435,55 @@ fn ping(client: &reqwest::Client, url: &str, every: Duration, shared: &Shared) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_core::Timestamp;
+    use ballast_core::alerts::{Item, Severity, Status};
+
+    fn note(status: Status, ended: Option<Timestamp>) -> Notification {
+        Notification {
+            id: "1-1".into(),
+            status,
+            group: "service:bot".into(),
+            severity: Severity::Warning,
+            repeat: 0,
+            escalated: false,
+            at: Timestamp::from_unix_ms(1_000),
+            alerts: vec![Item {
+                key: "issue:service:bot/state".into(),
+                severity: Severity::Warning,
+                title: "service:bot FAILED: state".into(),
+                text: "exit code 3".into(),
+                labels: [("subsystem".to_string(), "service:bot".to_string())].into(),
+                started_at: Timestamp::from_unix_ms(500),
+                ended_at: ended,
+            }],
+            sinks: vec!["hook".into()],
+        }
+    }
+
+    #[test]
+    fn the_webhook_body_is_alertmanager_s_shape_with_ended_at_only_once_resolved() {
+        let b = webhook_body(&note(Status::Firing, None));
+        assert_eq!(b["status"], "firing");
+        let a = &b["alerts"][0];
+        for k in ["key", "severity", "title", "text", "labels", "started_at"] {
+            assert!(!a[k].is_null(), "{k}: {b}");
+        }
+        assert!(a.get("ended_at").is_none(), "{b}");
+        let b = webhook_body(&note(
+            Status::Resolved,
+            Some(Timestamp::from_unix_ms(2_000)),
+        ));
+        assert_eq!(b["status"], "resolved");
+        assert_eq!(b["alerts"][0]["ended_at"], "1970-01-01T00:00:02.000Z");
+    }
+
+    #[test]
+    fn a_token_is_masked_wherever_it_is_formatted() {
+        let s = Secret("123:abc".into());
+        assert_eq!(format!("{s:?}"), "***");
+    }
+}
