@@ -85,6 +85,9 @@ pub struct Alert {
     pub labels: BTreeMap<String, String>,
 }
 
+/// Bound of [`Notification::text`], in characters.
+pub const MAX_TEXT_CHARS: usize = 3500;
+
 /// Firing or resolved: the notification's status, as Alertmanager's webhook spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -142,7 +145,9 @@ impl Notification {
         }
     }
 
-    /// One line for a chat or a log: status, severity and each alert's title and text.
+    /// One message for a chat or a log: status, severity and each alert's title and text, at
+    /// most [`MAX_TEXT_CHARS`] characters (Telegram takes 4096): alerts that do not fit are
+    /// counted at the end.
     pub fn text(&self) -> String {
         let mut out = format!(
             "[{}{}] {} ({}{})",
@@ -156,8 +161,24 @@ impl Notification {
                 String::new()
             }
         );
-        for a in &self.alerts {
-            out.push_str(&format!("\n- {}: {}", a.title, a.text));
+        for (i, a) in self.alerts.iter().enumerate() {
+            let line = format!("\n- {}: {}", a.title, a.text);
+            let more = format!("\n… and {} more", self.alerts.len() - i);
+            if out.chars().count() + line.chars().count() + more.chars().count() > MAX_TEXT_CHARS {
+                let room =
+                    MAX_TEXT_CHARS.saturating_sub(out.chars().count() + more.chars().count());
+                if i == 0 {
+                    out.extend(line.chars().take(room));
+                    if self.alerts.len() == 1 {
+                        return out;
+                    }
+                    out.push_str(&format!("\n… and {} more", self.alerts.len() - 1));
+                    return out;
+                }
+                out.push_str(&more);
+                return out;
+            }
+            out.push_str(&line);
         }
         out
     }

@@ -390,3 +390,31 @@ proptest! {
         prop_assert!(b.active_keys().is_empty());
     }
 }
+
+#[test]
+fn the_text_of_a_big_group_is_bounded_and_says_how_many_did_not_fit() {
+    let mut b = Book::default();
+    let many: Vec<Alert> = (0..200)
+        .map(|i| Alert {
+            text: "x".repeat(100),
+            ..alert(&format!("issue:{i}"), "g", Severity::Warning)
+        })
+        .collect();
+    b.step(at(0), &many, &T, &routes());
+    let n = b.step(at(1_000), &many, &T, &routes()).remove(0);
+    let t = n.text();
+    assert!(t.chars().count() <= MAX_TEXT_CHARS, "{}", t.len());
+    assert!(t.contains("more"), "{t}");
+    let one = [Alert {
+        text: "y".repeat(10_000),
+        ..alert("issue:big", "h", Severity::Warning)
+    }];
+    let mut b = Book::default();
+    b.step(at(0), &one, &T, &routes());
+    let t = b.step(at(1_000), &one, &T, &routes()).remove(0).text();
+    assert!(
+        t.chars().count() <= MAX_TEXT_CHARS && t.contains("yyy"),
+        "{}",
+        t.len()
+    );
+}

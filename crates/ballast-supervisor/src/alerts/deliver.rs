@@ -24,6 +24,9 @@ use crate::surface::Published;
 /// Bound of the deliveries waiting for a retry; beyond it the oldest is given up (journaled
 /// `alert.failed` with `gave_up`, kept for its group's next repeat).
 const RETRY_QUEUE: usize = 1024;
+/// Attempts made at once (one slow or dead sink does not hold the others back for its
+/// timeout); a stop waits for at most one such round.
+const CONCURRENT: usize = 16;
 /// Bound of the log lines waiting for the loop.
 const LOG_LINES: usize = 64;
 /// Largest token file read.
@@ -156,6 +159,10 @@ impl Shared {
             *s = true;
         }
         self.stop.notify_all();
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.lock().map_or(true, |s| *s)
     }
 
     /// Wait `d` or until stopped; whether it was stopped.
@@ -305,10 +312,17 @@ pub(super) fn spawn(
             let now = Instant::now();
             let (due, later): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|w| w.due <= now);
             waiting = later;
-            for w in due {
-                if let Some(again) = rt.block_on(d.attempt(&client, w.owed)) {
-                    waiting.push(again);
-                }
+            let mut due = due.into_iter().peekable();
+            while due.peek().is_some() && !shared.is_stopped() {
+                let round = due
+                    .by_ref()
+                    .take(CONCURRENT)
+                    .map(|w| d.attempt(&client, w.owed));
+                let again = rt.block_on(futures_util::future::join_all(round));
+                waiting.extend(again.into_iter().flatten());
+            }
+            if shared.is_stopped() {
+                break; // what is left stays owed in the outbox for the next start
             }
             while waiting.len() > RETRY_QUEUE {
                 let w = waiting.remove(0);
