@@ -523,3 +523,123 @@ fn the_dead_man_s_switch_pings_the_heartbeat_url_while_ballast_runs() {
     );
     assert!(log.contains("heartbeat is answered again"), "{log}");
 }
+
+#[test]
+fn an_unresolved_group_escalates_to_the_critical_sink_and_slack_gets_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let rx = Receiver::start();
+    let sinks = format!(
+        "{}[[alerts.sinks]]\nname = \"pager\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{p}/pager\"\nmin_severity = \"critical\"\n[[alerts.sinks]]\nkind = \"slack\"\nurl = \"http://127.0.0.1:{p}/slack\"\n",
+        webhook(rx.port),
+        p = rx.port
+    );
+    let cfg = config(dir, &sinks).replace(
+        "repeat_interval_secs = 3600",
+        "repeat_interval_secs = 1\nescalate_after = 2",
+    );
+    let _sup = Sup::start(dir, &cfg);
+    // Routing by severity: the warning goes to the hook and Slack, not to the pager...
+    rx.wait("the first firing", firing_flaky);
+    let slack = rx.wait("the Slack text", |g| g.path == "/slack");
+    let text = slack.body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("[FIRING] warning (service:flaky)"),
+        "{text}"
+    );
+    // ... until two repeats unresolved: one severity up, to the pager too.
+    let page = rx.wait("the escalated page", |g| g.path == "/pager");
+    assert_eq!(page.body["escalated"], true, "{}", page.body);
+    assert_eq!(page.body["severity"], "critical");
+    assert_eq!(page.body["repeat"], 2);
+    let before: Vec<i64> = rx
+        .got()
+        .iter()
+        .filter(|g| g.path == "/hook" && firing_flaky(g))
+        .map(|g| g.body["repeat"].as_i64().unwrap())
+        .collect();
+    assert_eq!(&before[..3], &[0, 1, 2], "{before:?}");
+}
+
+#[test]
+fn a_frozen_engine_raises_bot_silent_and_its_return_resolves_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let rx = Receiver::start();
+    let cfg = format!(
+        "{FAST_HEALTH}{ALERTS}bot_silent_after_secs = 2\n{}[[alerts.sinks]]\nname = \"pager\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{}/pager\"\nmin_severity = \"critical\"\n",
+        "", rx.port
+    );
+    let sup = Sup::start(dir, &cfg);
+    let s = sup.wait_for("the engine's pid", |s| {
+        Sup::service(s, "engine")["state"] == "RUNNING" && Sup::service(s, "engine")["pid"].is_i64()
+    });
+    let pid = Sup::service(&s, "engine")["pid"].as_i64().unwrap() as i32;
+    let p = rustix::process::Pid::from_raw(pid).unwrap();
+    let silent = |g: &Got| {
+        g.body["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["key"] == "bot_silent"))
+    };
+    assert!(
+        !rx.got().iter().any(silent),
+        "a beating engine is not silent"
+    );
+    rustix::process::kill_process(p, rustix::process::Signal::STOP).unwrap();
+    let got = rx.wait("bot silent", |g| silent(g) && g.body["status"] == "firing");
+    let a = got.body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "bot_silent")
+        .unwrap()
+        .clone();
+    assert_eq!(a["severity"], "critical");
+    assert!(
+        a["text"].as_str().unwrap().contains("last heartbeat"),
+        "{a}"
+    );
+    rustix::process::kill_process(p, rustix::process::Signal::CONT).unwrap();
+    rx.wait("bot silent resolved", |g| {
+        silent(g) && g.body["status"] == "resolved"
+    });
+}
+
+#[test]
+fn a_receiver_that_never_answers_holds_neither_the_start_nor_the_loop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Accepts connections (the kernel's backlog) and never answers a byte.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let cfg = config(dir, &webhook(port)).replace("timeout_ms = 1000", "timeout_ms = 60000");
+    let sup = Sup::start(dir, &cfg);
+    let data = dir.join("data");
+    wait_records(&data, "the raised alert", |r| {
+        r.iter().any(|(k, _)| k == "alert.raised")
+    });
+    // The delivery waits up to 60 s for an answer; control and health cycles go on meanwhile.
+    let t = std::time::Instant::now();
+    assert!(sup.status().is_some());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "status took {:?}",
+        t.elapsed()
+    );
+    let_cycles_pass(&sup, 1_500);
+    assert!(
+        !alert_records(&data)
+            .iter()
+            .any(|(k, _)| k == "alert.delivered"),
+        "nothing answered, nothing delivered"
+    );
+    let t = std::time::Instant::now();
+    let (status, _) = sup.stop();
+    assert!(status.success());
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "the stop took {:?}",
+        t.elapsed()
+    );
+    drop(silent);
+}

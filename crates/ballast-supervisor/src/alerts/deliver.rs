@@ -116,7 +116,6 @@ pub(super) struct Settings {
 }
 
 /// What the delivery threads and the loop share.
-#[derive(Default)]
 pub(super) struct Shared {
     log: Mutex<VecDeque<String>>,
     failing: Mutex<BTreeMap<String, String>>,
@@ -124,6 +123,22 @@ pub(super) struct Shared {
     alive: AtomicBool,
     stopped: Mutex<bool>,
     stop: Condvar,
+    /// The stop for requests in flight (a receiver that never answers must not hold the stop
+    /// for its timeout).
+    stop_requests: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            log: Mutex::default(),
+            failing: Mutex::default(),
+            alive: AtomicBool::new(false),
+            stopped: Mutex::new(false),
+            stop: Condvar::new(),
+            stop_requests: tokio::sync::watch::channel(false).0,
+        }
+    }
 }
 
 impl Shared {
@@ -159,6 +174,16 @@ impl Shared {
             *s = true;
         }
         self.stop.notify_all();
+        self.stop_requests.send_replace(true);
+    }
+
+    /// Run `f` unless, or until, the stop comes first (`None`).
+    async fn or_stop<T>(&self, f: impl std::future::Future<Output = T>) -> Option<T> {
+        let mut stop = self.stop_requests.subscribe();
+        tokio::select! {
+            v = f => Some(v),
+            _ = stop.wait_for(|s| *s) => None,
+        }
     }
 
     fn is_stopped(&self) -> bool {
@@ -318,7 +343,12 @@ pub(super) fn spawn(
                     .by_ref()
                     .take(CONCURRENT)
                     .map(|w| d.attempt(&client, w.owed));
-                let again = rt.block_on(futures_util::future::join_all(round));
+                let round = futures_util::future::join_all(round);
+                // A stop abandons the round: its attempts are not journaled, so they stay
+                // owed in the outbox for the next start.
+                let Some(again) = rt.block_on(shared.or_stop(round)) else {
+                    break;
+                };
                 waiting.extend(again.into_iter().flatten());
             }
             if shared.is_stopped() {
@@ -427,7 +457,11 @@ fn ping(client: &reqwest::Client, url: &str, every: Duration, shared: &Shared) {
     let mut failing = false;
     loop {
         if shared.alive.load(Ordering::Relaxed) {
-            let r = rt.block_on(async { client.get(url).send().await });
+            // Built inside the runtime (the request's timeout needs its timer).
+            let Some(r) = rt.block_on(shared.or_stop(async { client.get(url).send().await }))
+            else {
+                return;
+            };
             let ok = matches!(&r, Ok(resp) if resp.status().is_success());
             if ok == failing {
                 failing = !ok;
