@@ -363,24 +363,7 @@ impl Loader {
         if self.syntax_error {
             return Err((sorted(self.errors), settings));
         }
-        tree.insert(
-            "services".into(),
-            Json::Array(self.services.iter().map(|s| s.json.clone()).collect()),
-        );
-        tree.insert(
-            "artifacts".into(),
-            Json::Array(self.artifacts.iter().map(|s| s.json.clone()).collect()),
-        );
-        tree.insert(
-            "checks".into(),
-            Json::Array(self.checks.iter().map(|s| s.json.clone()).collect()),
-        );
-        if let Some(map) = section_map(&mut tree, "alerts") {
-            map.insert(
-                "sinks".into(),
-                Json::Array(self.sinks.iter().map(|s| s.json.clone()).collect()),
-            );
-        }
+        self.insert_arrays(&mut tree);
         let config = match typed(tree) {
             Ok(c) => c,
             Err(e) => return Err((e, settings)),
@@ -420,6 +403,22 @@ impl Loader {
             Ok((config, settings))
         } else {
             Err((sorted(errors), settings))
+        }
+    }
+}
+
+impl Loader {
+    /// The arrays of tables into the tree: `[[services]]`, `[[artifacts]]`, `[[checks]]` and
+    /// `[alerts]`'s `[[alerts.sinks]]`.
+    fn insert_arrays(&self, tree: &mut serde_json::Map<String, Json>) {
+        let array = |v: &[super::services::ServiceValues]| {
+            Json::Array(v.iter().map(|s| s.json.clone()).collect())
+        };
+        tree.insert("services".into(), array(&self.services));
+        tree.insert("artifacts".into(), array(&self.artifacts));
+        tree.insert("checks".into(), array(&self.checks));
+        if let Some(map) = section_map(tree, "alerts") {
+            map.insert("sinks".into(), array(&self.sinks));
         }
     }
 }

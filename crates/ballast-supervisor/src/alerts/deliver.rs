@@ -312,7 +312,6 @@ pub(super) fn spawn(
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-        let mut waiting: Vec<Waiting> = Vec::new();
         let d = Deliverer {
             sinks,
             retry: settings.retry,
@@ -321,49 +320,7 @@ pub(super) fn spawn(
             published,
             salt,
         };
-        loop {
-            let now = Instant::now();
-            let wait = waiting
-                .iter()
-                .map(|w| w.due.saturating_duration_since(now))
-                .min()
-                .unwrap_or(Duration::from_secs(3600));
-            match rx.recv_timeout(wait) {
-                Ok(owed) => waiting.push(Waiting { owed, due: now }),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            waiting.extend(rx.try_iter().map(|owed| Waiting { owed, due: now }));
-            let now = Instant::now();
-            let (due, later): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|w| w.due <= now);
-            waiting = later;
-            let mut due = due.into_iter().peekable();
-            while due.peek().is_some() && !shared.is_stopped() {
-                let round = due
-                    .by_ref()
-                    .take(CONCURRENT)
-                    .map(|w| d.attempt(&client, w.owed));
-                let round = futures_util::future::join_all(round);
-                // A stop abandons the round: its attempts are not journaled, so they stay
-                // owed in the outbox for the next start.
-                let Some(again) = rt.block_on(shared.or_stop(round)) else {
-                    break;
-                };
-                waiting.extend(again.into_iter().flatten());
-            }
-            if shared.is_stopped() {
-                break; // what is left stays owed in the outbox for the next start
-            }
-            while waiting.len() > RETRY_QUEUE {
-                let w = waiting.remove(0);
-                d.journal(
-                    &w.owed,
-                    w.owed.attempts,
-                    Some("the retry queue is full".into()),
-                    true,
-                );
-            }
-        }
+        d.run(&rx, &rt, &client);
         shared.stop();
         if let Some(p) = pinger {
             let _ = p.join();
@@ -381,6 +338,53 @@ struct Deliverer {
 }
 
 impl Deliverer {
+    /// Deliver what comes in and retry what failed, until the loop's side hangs up or stops.
+    fn run(&self, rx: &Receiver<Owed>, rt: &tokio::runtime::Runtime, client: &reqwest::Client) {
+        let mut waiting: Vec<Waiting> = Vec::new();
+        loop {
+            let now = Instant::now();
+            let wait = waiting
+                .iter()
+                .map(|w| w.due.saturating_duration_since(now))
+                .min()
+                .unwrap_or(Duration::from_secs(3600));
+            match rx.recv_timeout(wait) {
+                Ok(owed) => waiting.push(Waiting { owed, due: now }),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            waiting.extend(rx.try_iter().map(|owed| Waiting { owed, due: now }));
+            let now = Instant::now();
+            let (due, later): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|w| w.due <= now);
+            waiting = later;
+            let mut due = due.into_iter().peekable();
+            while due.peek().is_some() && !self.shared.is_stopped() {
+                let round = due
+                    .by_ref()
+                    .take(CONCURRENT)
+                    .map(|w| self.attempt(client, w.owed));
+                let round = futures_util::future::join_all(round);
+                // A stop abandons the round: its attempts are not journaled, so they stay
+                // owed in the outbox for the next start.
+                let Some(again) = rt.block_on(self.shared.or_stop(round)) else {
+                    break;
+                };
+                waiting.extend(again.into_iter().flatten());
+            }
+            if self.shared.is_stopped() {
+                break; // what is left stays owed in the outbox for the next start
+            }
+            while waiting.len() > RETRY_QUEUE {
+                let w = waiting.remove(0);
+                self.journal(
+                    &w.owed,
+                    w.owed.attempts,
+                    Some("the retry queue is full".into()),
+                    true,
+                );
+            }
+        }
+    }
     fn journal(&self, owed: &Owed, attempt: u32, reason: Option<String>, gave_up: bool) {
         let a = Attempt {
             id: owed.notification.id.clone(),
