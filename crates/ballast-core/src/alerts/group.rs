@@ -83,6 +83,14 @@ impl Book {
             .collect()
     }
 
+    /// The alerts in force, by group and key (for a view of what fires now).
+    pub fn active(&self) -> Vec<(String, Item)> {
+        self.groups
+            .iter()
+            .flat_map(|(name, g)| g.active.values().map(|a| (name.clone(), item(a, None))))
+            .collect()
+    }
+
     /// Fold one notification read back from the ops journal (a restart): its firing alerts
     /// are in force and already notified, its resolved ones are not in force any more.
     pub fn restore(&mut self, n: &Notification) {

@@ -267,6 +267,9 @@ fn the_outbox_owes_each_sink_without_a_delivery_or_a_final_failure() {
         failed("pager", 8, true),
     ]);
     assert!(f.owed.is_empty(), "{:?}", f.owed);
+    let active = f.book.active();
+    assert_eq!((active.len(), active[0].0.as_str()), (1, "g"));
+    assert_eq!(active[0].1.key, "issue:x");
     // The alert is in force after the restart: the same condition raises nothing new.
     let mut book = f.book;
     let a = [alert("issue:x", "g", Severity::Critical)];
