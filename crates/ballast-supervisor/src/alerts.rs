@@ -172,13 +172,19 @@ impl Alerter {
         alerter
     }
 
-    /// The engine heartbeat's age at `now` (none: no engine; no heartbeat yet: since the start).
+    /// The engine heartbeat's age at `now` (none: no engine), counted from this start at the
+    /// earliest: a heartbeat a previous run left behind is not a bot silent since then.
     fn heartbeat_age(&self, now: Timestamp) -> Option<i64> {
         if !self.engine {
             return None;
         }
         let hb = ballast_store::files::heartbeat::read(&RealStorage, &self.layout);
-        Some(now.ms_since(hb.map_or(self.started, |h| h.time)))
+        let last = hb.ok().map(|h| h.time);
+        Some(ballast_core::alerts::heartbeat_age_ms(
+            now,
+            last,
+            self.started,
+        ))
     }
 
     /// Decide on one health report: journal each notification due and queue its deliveries.

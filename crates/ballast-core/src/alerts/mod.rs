@@ -197,6 +197,13 @@ pub struct Observed<'a> {
     pub bot_silent_after_ms: i64,
 }
 
+/// The engine heartbeat's age at `now` for "bot silent": from its last beat, but never from
+/// before `started` (this run's start: a heartbeat a previous run left behind, or none yet, is
+/// no silence of this run's engine).
+pub fn heartbeat_age_ms(now: Timestamp, last_beat: Option<Timestamp>, started: Timestamp) -> i64 {
+    now.ms_since(last_beat.map_or(started, |b| b.max(started)))
+}
+
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()

@@ -421,3 +421,14 @@ fn the_text_of_a_big_group_is_bounded_and_says_how_many_did_not_fit() {
         t.len()
     );
 }
+
+#[test]
+fn a_heartbeat_left_by_a_previous_run_is_no_silence_of_this_one() {
+    let started = at(100_000);
+    assert_eq!(heartbeat_age_ms(at(101_000), Some(at(0)), started), 1_000);
+    assert_eq!(heartbeat_age_ms(at(101_000), None, started), 1_000);
+    assert_eq!(
+        heartbeat_age_ms(at(101_000), Some(at(100_500)), started),
+        500
+    );
+}
