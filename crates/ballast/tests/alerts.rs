@@ -552,6 +552,10 @@ fn an_unresolved_group_escalates_to_the_critical_sink_and_slack_gets_text() {
     assert_eq!(page.body["escalated"], true, "{}", page.body);
     assert_eq!(page.body["severity"], "critical");
     assert_eq!(page.body["repeat"], 2);
+    // The hook had the same three (its repeat 2 may land just after the page: one round).
+    rx.wait("the hook's repeat 2", |g| {
+        g.path == "/hook" && g.body["repeat"] == 2
+    });
     let before: Vec<i64> = rx
         .got()
         .iter()
