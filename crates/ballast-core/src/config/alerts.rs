@@ -41,7 +41,7 @@ pub const SINK_KEYS: &[KeySpec] = &[
         "url",
         Kind::Text,
         "\"\"",
-        "webhook and slack: the http(s) URL posted to. It is never echoed in validation or delivery errors, the journal or status (a Slack webhook URL is a credential).",
+        "webhook and slack: the http(s) URL posted to. Validation and delivery errors never echo it; `config show` and a reload's diff show it as any URL (only a password in its user information is masked): treat a Slack webhook URL shown there as exposed.",
     ),
     key(
         "base_url",
