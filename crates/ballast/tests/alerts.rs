@@ -647,3 +647,61 @@ fn a_receiver_that_never_answers_holds_neither_the_start_nor_the_loop() {
     );
     drop(silent);
 }
+
+#[test]
+fn a_reloaded_group_wait_applies_live_and_a_changed_sink_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let rx = Receiver::start();
+    let slow =
+        config(dir, &webhook(rx.port)).replace("group_wait_secs = 0", "group_wait_secs = 3600");
+    let sup = Sup::start(dir, &slow);
+    let data = dir.join("data");
+    // The service is FAILED (its issue is in the health report) but the group waits an hour.
+    common::wait_health(&sup, "the flaky service's issue", |h| {
+        h["issues"].as_array().is_some_and(|i| {
+            i.iter()
+                .any(|i| i["id"] == "service:flaky/state" && i["status"] == "FAILED")
+        })
+    });
+    assert!(!rx.got().iter().any(firing_flaky), "{:?}", rx.got());
+    // A sink's change cannot apply live: refused by name, nothing changes.
+    let cfg = dir.join("ballast.toml");
+    std::fs::write(&cfg, slow.replace("name = \"hook\"", "name = \"hook2\"")).unwrap();
+    let out = sup.cli(&["reload"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("alerts.sinks cannot change while Ballast runs"),
+        "{said}"
+    );
+    // The group wait can: from the next cycle the alert goes out.
+    std::fs::write(&cfg, config(dir, &webhook(rx.port))).unwrap();
+    let out = sup.cli(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("alert grouping"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let got = rx.wait("the alert after the reload", firing_flaky);
+    assert_eq!(got.path, "/hook");
+    assert!(
+        alert_records(&data)
+            .iter()
+            .any(|(k, _)| k == "alert.raised")
+    );
+}
