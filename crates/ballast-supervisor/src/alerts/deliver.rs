@@ -230,6 +230,27 @@ pub(super) fn webhook_body(n: &Notification) -> serde_json::Value {
     })
 }
 
+/// Bound of a failure's words (the journal and the health detail carry them).
+const WHY_MAX_CHARS: usize = 300;
+
+/// A request's failure in words: reqwest's message without its URL (a Telegram URL holds the
+/// token) and its causes (`tcp connect error: Connection refused`), bounded.
+fn why(e: reqwest::Error) -> String {
+    use std::error::Error;
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !out.contains(&c_text) {
+            out.push_str(": ");
+            out.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    out.chars().take(WHY_MAX_CHARS).collect()
+}
+
 /// One attempt at `sink`; `Err` says why in words without the URL or the token.
 async fn send(client: &reqwest::Client, sink: &Sink, n: &Notification) -> Result<(), String> {
     let request = match &sink.target {
@@ -255,7 +276,7 @@ async fn send(client: &reqwest::Client, sink: &Sink, n: &Notification) -> Result
             "the receiver answered HTTP {}",
             r.status().as_u16()
         )),
-        Err(e) => Err(format!("request failed: {}", e.without_url())),
+        Err(e) => Err(format!("request failed: {}", why(e))),
     }
 }
 
@@ -477,7 +498,7 @@ fn ping(client: &reqwest::Client, url: &str, every: Duration, shared: &Shared) {
                     ),
                     (false, Err(e)) => format!(
                         "WARNING: alerts: the dead-man's switch heartbeat failed: {}",
-                        e.without_url()
+                        why(e)
                     ),
                 });
             }
