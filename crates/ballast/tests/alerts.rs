@@ -352,7 +352,10 @@ fn an_alert_raised_while_the_receiver_is_down_arrives_once_after_a_restart() {
     });
     let detail = alerts_subsystem(&h).to_string();
     assert!(detail.contains("hook: request failed"), "{detail}");
-    assert!(detail.contains("Connection refused"), "the cause, in words: {detail}");
+    assert!(
+        detail.contains("Connection refused"),
+        "the cause, in words: {detail}"
+    );
     assert!(
         !detail.contains(&port.to_string()),
         "no URL in the reason: {detail}"
