@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod backtest;
 pub mod broker;
 pub mod cache;

@@ -18,6 +18,8 @@ pub const MAX_SERVICES_COUNT: usize = 64;
 
 /// `[[checks]]` entries a configuration may declare.
 pub const MAX_CHECKS_COUNT: usize = 128;
+/// Bound of `[[alerts.sinks]]` tables.
+pub const MAX_ALERT_SINKS_COUNT: usize = 16;
 
 /// `[[artifacts]]` entries a configuration may declare.
 pub const MAX_ARTIFACTS_COUNT: usize = 256;

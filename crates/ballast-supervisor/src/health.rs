@@ -46,6 +46,8 @@ pub struct Inputs {
     /// Ops-journal events dropped so far, and whether its writer failed.
     pub ops_dropped: u64,
     pub ops_failed: bool,
+    /// The sinks whose last delivery attempt failed, and why (the alerts' delivery thread).
+    pub alert_sinks_failing: Vec<(String, String)>,
     /// The policy in force and since when (the loop's governor decides it; the guard check
     /// compares the engine's with it).
     pub policy: Option<(Policy, Timestamp)>,
@@ -425,24 +427,7 @@ impl Monitor {
                 )
             })],
             Probe::Journal => vec![journal_check(inputs)],
-            Probe::Alerts => vec![if inputs.ops_failed {
-                CheckResult::new(
-                    "ops_journal",
-                    Status::Critical,
-                    "the ops journal refused a write: alerts reach the log only",
-                )
-            } else if inputs.ops_dropped > 0 {
-                CheckResult::new(
-                    "ops_journal",
-                    Status::Degraded,
-                    format!(
-                        "{} event(s) dropped: the ops journal's queue overflowed",
-                        inputs.ops_dropped
-                    ),
-                )
-            } else {
-                CheckResult::new("ops_journal", Status::Healthy, "every event journaled")
-            }],
+            Probe::Alerts => vec![ops_journal_check(inputs), alert_delivery_check(inputs)],
             Probe::Logging => vec![self.logging_check()],
             Probe::Resources => self.resources(now),
             Probe::Heal => vec![heal_check(inputs), checks::disabled_list(inputs)],

@@ -26,6 +26,7 @@
     clippy::disallowed_macros
 )]
 
+mod alerts;
 pub mod cache;
 mod cache_guard;
 pub mod control;
@@ -227,6 +228,14 @@ pub fn run(
     let sig_handle = watch_signals(tx.clone())?;
     let mut ops = Ops::open(data_dir, Arc::clone(&clock), log);
     ops.count_into(Arc::clone(&published));
+    let alerts = alerts::Alerter::start(
+        data_dir,
+        &heal.config,
+        &ops,
+        Arc::clone(&published),
+        clock.now(),
+        log,
+    );
     let names = services.iter().map(|s| s.name.clone()).collect();
     main_loop::emit(
         &ops,
@@ -278,6 +287,7 @@ pub fn run(
         reload_watches: 0,
         heal,
         published,
+        alerts,
     };
     if let Some(file) = shell.heal.reloader.as_ref().and_then(|r| r.file.clone()) {
         shell.core.watch_config_file();
@@ -300,6 +310,8 @@ pub fn run(
         pid: std::process::id(),
     };
     main_loop::emit(&shell.ops, &stopped, log);
+    shell.alerts.flush(&shell.ops, &shell.published, log);
+    shell.alerts.close();
     shell.ops.close();
     sig_handle.close();
     // Only the socket this supervisor bound: one put in its place since is not ours to remove.

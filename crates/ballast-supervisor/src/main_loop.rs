@@ -111,6 +111,8 @@ pub(crate) struct Shell {
     pub reload_watches: usize,
     /// What the operator surfaces read without asking the loop (the newest health report).
     pub published: Arc<crate::surface::Published>,
+    /// Alerts: decided on each health report, delivered on their own thread.
+    pub alerts: crate::alerts::Alerter,
 }
 
 impl Shell {
@@ -162,6 +164,9 @@ impl Shell {
                     self.core.handle(now, Input::Swept(Box::new(swept)));
                 }
                 Output::Write { id, file } => {
+                    if let FileWrite::HealthReport(report) = &file {
+                        self.alerts.observe(report, &self.ops, log);
+                    }
                     let result = self.write(file);
                     let now = self.now();
                     self.core.handle(now, Input::Written { id, result });
@@ -447,6 +452,7 @@ impl Shell {
             }
             i.ops_dropped = dropped;
             i.ops_failed = failed;
+            i.alert_sinks_failing = self.alerts.failing();
             i.policy = Some(self.core.policy());
         }
     }
@@ -510,6 +516,7 @@ impl Shell {
             self.tick(log);
             self.publish_inputs();
             self.ops.flush();
+            self.alerts.flush(&self.ops, &self.published, log);
         }
     }
 

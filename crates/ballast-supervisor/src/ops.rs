@@ -169,6 +169,16 @@ impl Ops {
         }
     }
 
+    /// A handle other threads journal through (the alerts' delivery thread): each event goes
+    /// straight to the writer's queue, a full queue counted as [`Ops::emit`] counts it.
+    pub fn sender(&self) -> OpsSender {
+        OpsSender {
+            tx: self.tx.clone(),
+            dropped: Arc::clone(&self.dropped),
+            dropped_total: Arc::clone(&self.dropped_total),
+        }
+    }
+
     /// Hand what was recorded to the writer (never blocks; a full queue is counted).
     pub fn flush(&self) {
         let Some(tx) = &self.tx else { return };
@@ -177,6 +187,25 @@ impl Ops {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(_)) => self.drop_one(),
             }
+        }
+    }
+}
+
+/// [`Ops::sender`]: journal from another thread (never blocks). Every clone must be dropped
+/// before [`Ops::close`] can finish.
+#[derive(Clone)]
+pub struct OpsSender {
+    tx: Option<SyncSender<OpsEvent>>,
+    dropped: Arc<AtomicU64>,
+    dropped_total: Arc<AtomicU64>,
+}
+
+impl OpsSender {
+    pub fn emit(&self, ev: OpsEvent) {
+        let Some(tx) = &self.tx else { return };
+        if let Err(TrySendError::Full(_)) = tx.try_send(ev) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped_total.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -46,6 +46,7 @@ impl Shell {
     /// takes it at once (its wait ends), and a new service that signals readiness gets its socket.
     pub(crate) fn reconfigure(&mut self, config: Config, log: &mut dyn FnMut(&str)) {
         self.heal.sweep = std::time::Duration::from_secs(u64::from(config.heal.sweep_secs));
+        self.alerts.reconfigure(&config);
         let config = Arc::new(config);
         // The monitor's thread wakes at once (a lowered cycle is the pace from now).
         self.monitor_config.offer(Arc::clone(&config));

@@ -4,8 +4,11 @@
 //! socket carries, handed to the same loop, answered with the same [`Response`]. No second
 //! implementation of any operation lives behind the API.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
+
+use ballast_core::config::SinkKind;
 
 use ballast_store::files::health::HealthFile;
 
@@ -32,7 +35,28 @@ pub struct Published {
     api: RwLock<Option<String>>,
     /// When the loop last published a report (its liveness, for `/livez`).
     published_at: RwLock<Option<std::time::Instant>>,
+    /// Alert deliveries and failed attempts since the start, per sink kind
+    /// ([`ballast_core::config::SinkKind`] order: webhook, slack, telegram, log).
+    alerts_sent: [AtomicU64; 4],
+    alerts_failed: [AtomicU64; 4],
 }
+
+/// The alert delivery counters of one sink kind (for `ballast_alert_deliveries_total` and
+/// `ballast_alert_delivery_failures_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertDeliveries {
+    pub kind: &'static str,
+    pub sent: u64,
+    /// Failed attempts (each retry counts).
+    pub failed: u64,
+}
+
+const SINK_KINDS: [SinkKind; 4] = [
+    SinkKind::Webhook,
+    SinkKind::Slack,
+    SinkKind::Telegram,
+    SinkKind::Log,
+];
 
 impl Published {
     /// The HTTP API's URL (`http://127.0.0.1:7878`), once it listens.
@@ -95,6 +119,30 @@ impl Published {
     /// What the surfaces listen on.
     pub fn listening(&self) -> Vec<crate::protocol::Listening> {
         self.listening.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Count one delivery attempt to a sink of `kind` (the alerts' delivery thread).
+    pub fn record_alert_delivery(&self, kind: SinkKind, delivered: bool) {
+        let i = SINK_KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+        let counter = if delivered {
+            &self.alerts_sent[i]
+        } else {
+            &self.alerts_failed[i]
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The alert delivery counters, one entry per sink kind (zeros included).
+    pub fn alert_deliveries(&self) -> Vec<AlertDeliveries> {
+        SINK_KINDS
+            .iter()
+            .enumerate()
+            .map(|(i, k)| AlertDeliveries {
+                kind: k.as_str(),
+                sent: self.alerts_sent[i].load(Ordering::Relaxed),
+                failed: self.alerts_failed[i].load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// Publish `report` (the loop, after writing it to `state/health.json`).

@@ -182,6 +182,8 @@ fn the_metrics_say_what_the_system_is_doing() {
         "ballast_trading_state",
         "ballast_service_restarts_total",
         "ballast_heals_total",
+        "ballast_alert_deliveries_total",
+        "ballast_alert_delivery_failures_total",
         "ballast_orders_total",
         "ballast_fills_total",
         "ballast_equity",

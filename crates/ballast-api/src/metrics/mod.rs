@@ -119,6 +119,7 @@ impl Metrics {
             Sources {
                 health: published.and_then(|p| p.health()).map(|h| h.report.clone()),
                 ops: published.map(|p| p.ops_counts()),
+                alerts: published.map(|p| p.alert_deliveries()),
                 heartbeat: ballast_store::files::heartbeat::read(&RealStorage, &inner.layout).ok(),
                 services: None,
                 services_stale: false,

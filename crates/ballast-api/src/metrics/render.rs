@@ -30,6 +30,8 @@ pub struct Sources {
     /// The supervisor's services, as its last status answer gave them.
     pub services: Option<Vec<ServiceStatus>>,
     pub ops: Option<OpsCounts>,
+    /// Alert deliveries and failed attempts per sink kind (a supervisor's).
+    pub alerts: Option<Vec<ballast_supervisor::surface::AlertDeliveries>>,
     pub heartbeat: Option<Heartbeat>,
     /// Whether the services are an older answer than this scrape (the loop did not answer in
     /// time).
@@ -222,6 +224,9 @@ pub fn registry(sources: &Sources, now: Timestamp) -> Registry {
     if let Some(ops) = &sources.ops {
         self::ops(&mut out, ops);
     }
+    if let Some(alerts) = &sources.alerts {
+        self::alerts(&mut out, alerts);
+    }
     engine(&mut out, sources.heartbeat.as_ref(), now);
     out.reg
 }
@@ -391,6 +396,25 @@ fn services(out: &mut Out, services: &[ServiceStatus], stale: bool) {
         "1 when the services are from an earlier scrape (the supervisor's loop did not answer in time)",
         None,
         flag(stale),
+    );
+}
+
+fn alerts(out: &mut Out, alerts: &[ballast_supervisor::surface::AlertDeliveries]) {
+    let rows = |f: fn(&ballast_supervisor::surface::AlertDeliveries) -> u64| {
+        alerts
+            .iter()
+            .map(|a| (labels(&[("sink", a.kind)]), f(a)))
+            .collect()
+    };
+    out.counters(
+        "ballast_alert_deliveries",
+        "Alert notifications delivered, by sink kind, since the supervisor started",
+        rows(|a| a.sent),
+    );
+    out.counters(
+        "ballast_alert_delivery_failures",
+        "Failed alert delivery attempts (each retry counts), by sink kind",
+        rows(|a| a.failed),
     );
 }
 

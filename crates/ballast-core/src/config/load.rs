@@ -80,6 +80,8 @@ struct Loader {
     /// `[[artifacts]]` and `[[checks]]`, likewise.
     artifacts: Vec<super::services::ServiceValues>,
     checks: Vec<super::services::ServiceValues>,
+    /// `[[alerts.sinks]]`, likewise.
+    sinks: Vec<super::services::ServiceValues>,
 }
 
 /// The object of `section` in `tree` (a sub-table's inside its parent's), created if missing.
@@ -199,6 +201,28 @@ impl Loader {
     ) {
         for (key, value) in table.iter() {
             let key_str: &str = key.get_ref();
+            // `[[alerts.sinks]]`: an array of tables inside a section.
+            if section == "alerts" && key_str == "sinks" {
+                match value.get_ref() {
+                    DeValue::Array(tables) => {
+                        self.sinks = super::services::read(
+                            &super::alerts::SINKS,
+                            tables,
+                            at,
+                            &mut self.errors,
+                        );
+                    }
+                    other => self.error(
+                        at(key.span()),
+                        format!(
+                            "sinks must be [[alerts.sinks]] tables, found {}",
+                            type_name(other)
+                        ),
+                        Some("declare each sink in its own [[alerts.sinks]] table".into()),
+                    ),
+                }
+                continue;
+            }
             // A sub-table with its own section (`[feed.backup]`).
             let sub = format!("{section}.{key_str}");
             if let DeValue::Table(t) = value.get_ref()
@@ -339,18 +363,7 @@ impl Loader {
         if self.syntax_error {
             return Err((sorted(self.errors), settings));
         }
-        tree.insert(
-            "services".into(),
-            Json::Array(self.services.iter().map(|s| s.json.clone()).collect()),
-        );
-        tree.insert(
-            "artifacts".into(),
-            Json::Array(self.artifacts.iter().map(|s| s.json.clone()).collect()),
-        );
-        tree.insert(
-            "checks".into(),
-            Json::Array(self.checks.iter().map(|s| s.json.clone()).collect()),
-        );
+        self.insert_arrays(&mut tree);
         let config = match typed(tree) {
             Ok(c) => c,
             Err(e) => return Err((e, settings)),
@@ -370,6 +383,7 @@ impl Loader {
         errors.extend(super::services::check(&config, &self.services));
         errors.extend(super::artifacts::check(&config, &self.artifacts));
         errors.extend(super::checks::check(&config, &self.checks));
+        errors.extend(super::alerts::check(&config, &self.sinks));
         let bad = self.bad_keys;
         errors.extend(
             cross
@@ -382,12 +396,29 @@ impl Loader {
                 ("services", &self.services),
                 ("artifacts", &self.artifacts),
                 ("checks", &self.checks),
+                ("alerts.sinks", &self.sinks),
             ] {
                 settings.extend(super::services::settings(array, tables));
             }
             Ok((config, settings))
         } else {
             Err((sorted(errors), settings))
+        }
+    }
+}
+
+impl Loader {
+    /// The arrays of tables into the tree: `[[services]]`, `[[artifacts]]`, `[[checks]]` and
+    /// `[alerts]`'s `[[alerts.sinks]]`.
+    fn insert_arrays(&self, tree: &mut serde_json::Map<String, Json>) {
+        let array = |v: &[super::services::ServiceValues]| {
+            Json::Array(v.iter().map(|s| s.json.clone()).collect())
+        };
+        tree.insert("services".into(), array(&self.services));
+        tree.insert("artifacts".into(), array(&self.artifacts));
+        tree.insert("checks".into(), array(&self.checks));
+        if let Some(map) = section_map(tree, "alerts") {
+            map.insert("sinks".into(), array(&self.sinks));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! The schema ([`schema::KEYS`]) is the single source: it drives validation, the sample
 //! written by `ballast init` ([`sample_toml`]) and the reference ([`reference_markdown`]).
 
+pub mod alerts;
 mod artifacts;
 pub mod checks;
 mod error;
@@ -39,6 +40,11 @@ const ARRAYS: &[(&services::TableArray, &str, &str)] = &[
         &artifacts::ARTIFACTS,
         "Files and directories of those services that the healer keeps healthy (what it removes is copied to quarantine/ first; a file outside the data directory is copied next to itself as <name>.corrupt.<UTC timestamp>)",
         "[[artifacts]]\nservice = \"my-bot\"\nkind = \"json\"\npath = \"state/positions.json\"\ndefault = '{\"positions\": [], \"version\": 1}'\nrequired_keys = [\"positions\"]",
+    ),
+    (
+        &alerts::SINKS,
+        "Where alert notifications go ([alerts] decides when): a JSON webhook, a Slack-compatible webhook, a Telegram bot or the log",
+        "[[alerts.sinks]]\nname = \"ops-telegram\"\nkind = \"telegram\"\nchat_id = \"-1001234567890\"\ntoken_env = \"TELEGRAM_BOT_TOKEN\"\nmin_severity = \"warning\"",
     ),
     (
         &checks::CHECKS,
@@ -413,6 +419,9 @@ mod tests {
             for (key, value) in keys.as_object().unwrap() {
                 // A sub-table that is a section of its own (`[feed.backup]`).
                 let sub = format!("{section}.{key}");
+                if sub == "alerts.sinks" {
+                    continue; // an array of tables, checked against SINK_KEYS
+                }
                 if schema::section_exists(&sub) {
                     for key in value.as_object().unwrap().keys() {
                         assert!(schema::find(&sub, key).is_some(), "{sub}.{key}");

@@ -22,6 +22,7 @@ pub struct Config {
     pub api: Api,
     pub health: Health,
     pub heal: Heal,
+    pub alerts: Alerts,
     /// `[[services]]`, in the order declared.
     pub services: Vec<ServiceConfig>,
     /// `[[artifacts]]`: files of user services the healer keeps healthy.
@@ -95,6 +96,73 @@ pub enum OnFailure {
     #[default]
     Restart,
     Disable,
+}
+
+/// `[alerts]` and its `[[alerts.sinks]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub group_wait_secs: u32,
+    pub group_interval_secs: u32,
+    pub repeat_interval_secs: u32,
+    pub escalate_after: u32,
+    pub bot_silent_after_secs: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    pub retry_max_attempts: u32,
+    pub timeout_ms: u32,
+    pub heartbeat_url: String,
+    pub heartbeat_every_secs: u32,
+    #[serde(default)]
+    pub sinks: Vec<SinkConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    Webhook,
+    Slack,
+    Telegram,
+    Log,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Webhook => "webhook",
+            SinkKind::Slack => "slack",
+            SinkKind::Telegram => "telegram",
+            SinkKind::Log => "log",
+        }
+    }
+}
+
+/// One `[[alerts.sinks]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// Unique; empty: its kind.
+    pub name: String,
+    pub kind: SinkKind,
+    pub url: String,
+    pub base_url: String,
+    pub chat_id: String,
+    /// The environment variable holding the Telegram bot token (never the token itself).
+    pub token_env: String,
+    /// A file holding the Telegram bot token.
+    pub token_file: String,
+    pub min_severity: crate::alerts::Severity,
+}
+
+impl SinkConfig {
+    /// The name alerts are routed and journaled by.
+    pub fn id(&self) -> &str {
+        if self.name.is_empty() {
+            self.kind.as_str()
+        } else {
+            &self.name
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

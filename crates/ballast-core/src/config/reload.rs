@@ -27,6 +27,8 @@ pub enum Action {
     HealthSettings,
     /// `[heal]` (the policy's sweep): the healer uses it from its next sweep.
     HealSettings,
+    /// `[alerts]` grouping, escalation and the bot-silent threshold: from the next cycle.
+    AlertSettings,
     /// `[[checks]]`: the declared checks are replaced.
     Checks,
     /// `[[artifacts]]`: the declared artifacts are replaced.
@@ -153,6 +155,15 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     changed_fields!(k, old, new, api: Api, [
         bind, port, allow_remote, metrics_port, token_file, viewer_token_file,
     ]);
+    // The delivery thread, its sinks (and their tokens, read at start), retry bounds and the
+    // dead-man's switch are built at the start.
+    changed_fields!(k, old, new, alerts: Alerts, [
+        retry_base_ms, retry_max_ms, retry_max_attempts, timeout_ms, heartbeat_url,
+        heartbeat_every_secs, sinks,
+    ], nested [
+        group_wait_secs, group_interval_secs, repeat_interval_secs, escalate_after,
+        bot_silent_after_secs
+    ]);
     k
 }
 
@@ -178,10 +189,19 @@ fn live_keys(old: &Config, new: &Config) -> Vec<(&'static str, Action)> {
     ]);
     let mut heal = Vec::new();
     changed_fields!(heal, old, new, heal: Heal, [sweep_secs]);
+    let mut alerts = Vec::new();
+    changed_fields!(alerts, old, new, alerts: Alerts, [
+        group_wait_secs, group_interval_secs, repeat_interval_secs, escalate_after,
+        bot_silent_after_secs,
+    ], nested [
+        retry_base_ms, retry_max_ms, retry_max_attempts, timeout_ms, heartbeat_url,
+        heartbeat_every_secs, sinks
+    ]);
     let tag = |keys: Vec<&'static str>, a: Action| keys.into_iter().map(move |k| (k, a.clone()));
     tag(engine, Action::EngineSettings)
         .chain(tag(health, Action::HealthSettings))
         .chain(tag(heal, Action::HealSettings))
+        .chain(tag(alerts, Action::AlertSettings))
         .collect()
 }
 
@@ -252,6 +272,7 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
         api: _,
         health: _,
         heal: _,
+        alerts: _,
         services: _,
         artifacts: _,
         checks: _,

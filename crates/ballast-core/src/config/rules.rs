@@ -128,6 +128,24 @@ pub fn check(
             "the guard would approve orders that auto-trim then sells: keep the guard's cap at or below the trim cap",
         );
     }
+    let a = &config.alerts;
+    if !a.heartbeat_url.is_empty() && !super::alerts::is_http_url(&a.heartbeat_url) {
+        fail(
+            &[("alerts", "heartbeat_url")],
+            "[alerts] heartbeat_url is not an http:// or https:// URL with a host".into(),
+            "set the URL your external monitor gave you (e.g. https://hc-ping.com/<uuid>), or leave it empty to turn the dead-man's switch off",
+        );
+    }
+    if a.retry_max_ms < a.retry_base_ms {
+        fail(
+            &[("alerts", "retry_max_ms"), ("alerts", "retry_base_ms")],
+            format!(
+                "[alerts] retry_max_ms = {} is below retry_base_ms = {}",
+                a.retry_max_ms, a.retry_base_ms
+            ),
+            "the cap of the retry delay must be at least its first step: raise retry_max_ms",
+        );
+    }
     let api = &config.api;
     match api.bind.parse::<IpAddr>() {
         Err(_) => fail(

@@ -144,6 +144,10 @@ pub const SECTIONS: &[SectionSpec] = &[
         doc: "The health monitor and the safety policy: thresholds of the built-in checks, check intervals, policy hysteresis.",
     },
     SectionSpec {
+        name: "alerts",
+        doc: "Alerts: notifications of issues, policy changes, the kill switch and a silent bot, grouped, deduplicated, retried and journaled (journal/ops) until each [[alerts.sinks]] has them; and the dead-man's switch.",
+    },
+    SectionSpec {
         name: "heal",
         doc: "Self-healing: the startup self-heal and the healing operator of the supervisor.",
     },
@@ -339,6 +343,29 @@ keys! {
         "A recommendation waiting for an operator's approval expires after this.";
     ["health"] "history": int(1, 100_000), "500", None,
         "Health reports kept for the dashboard's timeline (state/health.json carries the last 100).";
+
+    ["alerts"] "group_wait_secs": int(0, 3600), "10", None,
+        "A group's first notification waits this long, so alerts that come together are sent together (and one that clears within it is never sent).";
+    ["alerts"] "group_interval_secs": int(0, 86_400), "60", None,
+        "A group's changes (new or resolved alerts) wait this long after its last notification; a flapping condition is rate-limited by it.";
+    ["alerts"] "repeat_interval_secs": int(1, 604_800), "3600", None,
+        "An unchanged firing group is sent again this often.";
+    ["alerts"] "escalate_after": int(0, 1000), "3", None,
+        "After this many repeats without resolution a group's notifications go one severity up (and so to the sinks of that severity); 0: never.";
+    ["alerts"] "bot_silent_after_secs": int(0, 86_400), "120", None,
+        "\"bot silent\" (critical) when the engine's heartbeat is older than this; 0: off.";
+    ["alerts"] "retry_base_ms": int(10, 600_000), "500", None,
+        "First retry delay of a failed delivery; doubled each attempt, jittered (half of it random), capped at retry_max_ms.";
+    ["alerts"] "retry_max_ms": int(10, 3_600_000), "60000", None,
+        "Largest retry delay; at least retry_base_ms.";
+    ["alerts"] "retry_max_attempts": int(1, 100), "8", None,
+        "Attempts per notification and sink; after the last one alert.failed is journaled with gave_up and the alert waits for its group's next repeat.";
+    ["alerts"] "timeout_ms": int(100, 60_000), "5000", None,
+        "Timeout of one delivery request (and of one heartbeat ping).";
+    ["alerts"] "heartbeat_url": Kind::Text, "\"\"", None,
+        "Dead-man's switch: an http(s) URL pinged (GET) every heartbeat_every_secs while Ballast runs and its policy is not EMERGENCY_SHUTDOWN, so an external monitor notices when Ballast itself is dead; empty = off.";
+    ["alerts"] "heartbeat_every_secs": int(1, 86_400), "60", None,
+        "Interval of the dead-man's switch pings.";
 
     ["heal"] "sweep_secs": int(1, 3600), "10", None,
         "Period of the healing operator's sweep over every component (changes the kernel reports — a deleted directory, a child's exit — are handled at once).";

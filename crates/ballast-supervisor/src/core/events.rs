@@ -136,6 +136,13 @@ pub enum OpsEvent {
     /// An operator's control action (`control.action`): what, who (the CLI, or the API's
     /// role and remote address), when, and its outcome.
     ControlAction(Box<ControlAction>),
+    /// An alert notification to send to its sinks: the durable outbox entry
+    /// (`alert.raised` firing, `alert.resolved` resolved).
+    AlertNotified(Box<ballast_core::alerts::Notification>),
+    /// A notification reached a sink (`alert.delivered`).
+    AlertDelivered(ballast_core::alerts::outbox::Attempt),
+    /// An attempt to reach a sink failed (`alert.failed`; `gave_up`: the last one allowed).
+    AlertFailed(ballast_core::alerts::outbox::Attempt),
 }
 
 /// One control action as the ops journal keeps it.
@@ -198,6 +205,9 @@ impl OpsEvent {
             OpsEvent::ConfigReloaded(_) => "config.reloaded",
             OpsEvent::ConfigReloadRefused(_) => "config.reload_refused",
             OpsEvent::ControlAction(_) => "control.action",
+            OpsEvent::AlertNotified(n) => n.kind(),
+            OpsEvent::AlertDelivered(_) => ballast_core::alerts::outbox::DELIVERED,
+            OpsEvent::AlertFailed(_) => ballast_core::alerts::outbox::FAILED,
         }
     }
 
@@ -222,6 +232,11 @@ impl OpsEvent {
                 | OpsEvent::PolicyReleased { .. }
                 | OpsEvent::PolicyFileRestored { .. }
                 | OpsEvent::OpsDropped { .. }
+                | OpsEvent::AlertDelivered(_)
+                | OpsEvent::AlertFailed(ballast_core::alerts::outbox::Attempt {
+                    gave_up: false,
+                    ..
+                })
         )
     }
 
@@ -340,6 +355,28 @@ impl std::fmt::Display for OpsEvent {
                 }
                 write!(f, ": {}", a.outcome)
             }
+            OpsEvent::AlertNotified(n) => write!(
+                f,
+                "alert {} {} ({}, {} alert(s)) to {}",
+                n.status.as_str(),
+                n.group,
+                n.severity.as_str(),
+                n.alerts.len(),
+                n.sinks.join(", ")
+            ),
+            OpsEvent::AlertDelivered(a) | OpsEvent::AlertFailed(a) => write!(
+                f,
+                "alert {} to sink {}: attempt {} {}{}",
+                a.id,
+                a.sink,
+                a.attempt,
+                a.reason.as_deref().unwrap_or("delivered"),
+                if a.gave_up {
+                    "; WARNING: gave up, the alert waits for its group's next repeat"
+                } else {
+                    ""
+                }
+            ),
             OpsEvent::ConfigReloaded(r) | OpsEvent::ConfigReloadRefused(r) => {
                 write!(f, "reload by {} ({}): {}", r.by, r.outcome, r.message)?;
                 for a in &r.actions {

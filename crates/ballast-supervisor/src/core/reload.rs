@@ -133,6 +133,9 @@ pub fn action_words(a: &Action) -> String {
             "health thresholds and intervals: from the next health cycle".into()
         }
         Action::HealSettings => "heal sweep period: from now".into(),
+        Action::AlertSettings => {
+            "alert grouping, escalation and bot-silent threshold: from the next health cycle".into()
+        }
         Action::Checks => "checks: the declared checks are replaced".into(),
         Action::Artifacts => "artifacts: the declared artifacts are replaced".into(),
         Action::Restart(s) => format!("restart service {s} (only it)"),
@@ -360,7 +363,8 @@ impl SupervisorCore {
                 }
                 // The declared caches (what `clear_cache` may empty) follow the artifacts.
                 Action::Artifacts => self.governor.set_caches(&loaded.config),
-                Action::Checks => {}
+                // The shell's alerter takes them with the reconfigured configuration.
+                Action::Checks | Action::AlertSettings => {}
             }
         }
         for spec in super::order_by_dependencies(added) {

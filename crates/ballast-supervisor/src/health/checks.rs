@@ -288,3 +288,45 @@ pub fn pending() -> CheckResult {
         "not measured yet: its first run is on the health monitor's thread, not in the supervisor's start",
     )
 }
+
+/// The ops journal, which carries the alerts' outbox.
+pub(super) fn ops_journal_check(inputs: &Inputs) -> CheckResult {
+    if inputs.ops_failed {
+        CheckResult::new(
+            "ops_journal",
+            Status::Critical,
+            "the ops journal refused a write: alerts reach the log only",
+        )
+    } else if inputs.ops_dropped > 0 {
+        CheckResult::new(
+            "ops_journal",
+            Status::Degraded,
+            format!(
+                "{} event(s) dropped: the ops journal's queue overflowed",
+                inputs.ops_dropped
+            ),
+        )
+    } else {
+        CheckResult::new("ops_journal", Status::Healthy, "every event journaled")
+    }
+}
+
+/// Alert delivery: DEGRADED while a sink's last attempt failed (its alerts are retried and
+/// kept in the outbox; trading is not affected).
+pub(super) fn alert_delivery_check(inputs: &Inputs) -> CheckResult {
+    match inputs.alert_sinks_failing.as_slice() {
+        [] => CheckResult::new("delivery", Status::Healthy, "every sink reached"),
+        failing => CheckResult::new(
+            "delivery",
+            Status::Degraded,
+            format!(
+                "alert delivery failing ({}); alerts are kept in the outbox and retried",
+                failing
+                    .iter()
+                    .map(|(sink, why)| format!("{sink}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ),
+    }
+}

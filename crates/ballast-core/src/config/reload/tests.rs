@@ -415,3 +415,26 @@ fn a_changed_fallback_restarts_every_service_whose_role_changes() {
         ]
     );
 }
+
+#[test]
+fn alert_grouping_applies_live_and_sinks_retries_and_the_heartbeat_url_are_refused() {
+    let old = config("");
+    let p = plan(
+        &old,
+        &config("[alerts]\ngroup_wait_secs = 1\nbot_silent_after_secs = 30\n"),
+    );
+    assert!(!p.is_refused(), "{p:?}");
+    assert_eq!(p.actions, vec![Action::AlertSettings]);
+    assert_eq!(p.diff.len(), 2);
+    for text in [
+        "[alerts]\nretry_max_attempts = 2\n",
+        "[alerts]\nheartbeat_url = \"https://hc.example/x\"\n",
+        "[[alerts.sinks]]\nkind = \"log\"\n",
+    ] {
+        let p = plan(&old, &config(text));
+        assert!(p.is_refused(), "{text}: {p:?}");
+        assert!(p.actions.is_empty(), "{text}: {p:?}");
+    }
+    let p = plan(&old, &config("[[alerts.sinks]]\nkind = \"log\"\n"));
+    assert_eq!(p.refused[0].key, "alerts.sinks");
+}
