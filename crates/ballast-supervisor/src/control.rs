@@ -218,6 +218,16 @@ pub fn with_short_path<T>(
 
 /// Send one request to the supervisor listening on `socket`.
 pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
+    call_within(socket, request, CLIENT_TIMEOUT + Duration::from_secs(1))
+}
+
+/// [`call`], waiting at most `wait` for the answer (`ballast kill` does not wait on a busy
+/// supervisor: it writes the kill switch itself).
+pub fn call_within(
+    socket: &Path,
+    request: &Request,
+    wait: Duration,
+) -> Result<Response, ClientError> {
     let path = socket.display().to_string();
     let mut conn = with_short_path(socket, |p| UnixStream::connect(p)).map_err(|source| {
         // A runtime holds the data directory (`run/..`) but nothing answers: say who.
@@ -241,7 +251,7 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
         path: path.clone(),
         why,
     };
-    let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT + Duration::from_secs(1)));
+    let _ = conn.set_read_timeout(Some(wait));
     let mut line = serde_json::to_string(request).map_err(|e| proto(e.to_string()))?;
     line.push('\n');
     conn.write_all(line.as_bytes())
@@ -252,7 +262,7 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, ClientError> {
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => proto(format!(
                 "no answer within {} (the supervisor is busy or stuck; `ballast logs supervisor` says what it does)",
-                ballast_core::time::Human((CLIENT_TIMEOUT + Duration::from_secs(1)).as_millis() as u64)
+                ballast_core::time::Human(wait.as_millis() as u64)
             )),
             _ => proto(e.to_string()),
         })?;

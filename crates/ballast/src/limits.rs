@@ -19,6 +19,12 @@ pub const LOG_EARLY_MAX_BYTES: usize = 256 * 1024;
 /// `-f` looks for new bytes this often.
 pub const LOG_FOLLOW_EVERY_MS: u64 = 200;
 
+// --- `ballast kill` ----------------------------------------------------------------------------
+
+/// How long `ballast kill` waits for a running supervisor to engage the kill switch (and
+/// journal the action as the CLI's) before it writes the file itself.
+pub const KILL_VIA_SUPERVISOR_MS: u64 = 2_000;
+
 // --- `ballast resume` --------------------------------------------------------------------------
 
 /// How long `resume` waits for the engine to take the release it wrote (it does on its next

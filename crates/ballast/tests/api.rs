@@ -342,6 +342,23 @@ fn the_kill_switch_is_engaged_and_released_over_http_and_each_action_journals_it
         "\"via\":\"cli\"",
         "\"outcome\":\"not_found\"",
     ]);
+    // `ballast kill` beside a running supervisor engages through its loop: journaled as the
+    // CLI's, the file naming `ballast kill`.
+    let out = api.sup.cli(&["kill", "--reason", "cli drill"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    api.ops_line(&[
+        "control.action",
+        "\"action\":\"kill\"",
+        "cli drill",
+        "\"via\":\"cli\"",
+        "\"outcome\":\"done\"",
+    ]);
+    let state = api.get("/v1/kill-switch", Some(&api.viewer)).json();
+    assert_eq!(state["by"], "ballast kill", "{state}");
     api.sup.stop();
 }
 

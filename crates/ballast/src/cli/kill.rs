@@ -7,7 +7,7 @@
 
 use super::err;
 use super::out;
-use crate::limits::{RELEASE_POLL_MS, RELEASE_TAKEN_WITHIN_MS};
+use crate::limits::{KILL_VIA_SUPERVISOR_MS, RELEASE_POLL_MS, RELEASE_TAKEN_WITHIN_MS};
 use ballast_store::Layout;
 
 use crate::exit::{self, Exit};
@@ -17,17 +17,31 @@ fn layout(dir: &DataDir) -> Layout {
     Layout::new(dir.path.clone())
 }
 
-/// Engage: write the file atomically (temp file, fsync, rename).
+/// Engage: write the file atomically (temp file, fsync, rename) — by a running supervisor's
+/// loop when it answers within [`KILL_VIA_SUPERVISOR_MS`] (`Request::Kill`: the same
+/// function, and the action journaled as the CLI's), else here, so the switch always engages.
 pub fn kill(dir: &DataDir, reason: &str, flatten: bool) -> anyhow::Result<Exit> {
     use ballast_core::Clock;
+    use ballast_supervisor::control::{self, Request, Response};
     let layout = layout(dir);
-    let path = ballast_supervisor::health::engage_kill_switch(
-        layout.root(),
-        reason,
+    let request = Request::Kill {
+        reason: reason.to_owned(),
         flatten,
-        "ballast kill",
-        ballast_store::SystemClock.now(),
-    )?;
+        by: "ballast kill".to_owned(),
+    };
+    let wait = std::time::Duration::from_millis(KILL_VIA_SUPERVISOR_MS);
+    let answer = control::call_within(&layout.control_socket(), &request, wait);
+    let path = if matches!(answer, Ok(Response::Done { .. })) {
+        layout.kill_switch()
+    } else {
+        ballast_supervisor::health::engage_kill_switch(
+            layout.root(),
+            reason,
+            flatten,
+            "ballast kill",
+            ballast_store::SystemClock.now(),
+        )?
+    };
     let what = if flatten {
         ", every position closed at market"
     } else {
