@@ -82,11 +82,11 @@ pub fn routes(ctx: Context) -> Routes {
         .with_state(ctx)
 }
 
-fn message_schema() -> Value {
+pub(crate) fn message_schema() -> Value {
     json!({"type": "object", "properties": {"message": {"type": "string", "description": "What was done, in words."}}})
 }
 
-fn object_schema() -> Value {
+pub(crate) fn object_schema() -> Value {
     json!({"type": "object"})
 }
 
@@ -106,7 +106,7 @@ fn recommendations_schema() -> Value {
     }})
 }
 
-fn kill_state_schema() -> Value {
+pub(crate) fn kill_state_schema() -> Value {
     json!({"type": "object", "properties": {
         "requested": {"type": "boolean", "description": "KILL_SWITCH is there (a request the engine engages)."},
         "engaged": {"type": "boolean", "nullable": true, "description": "The engine's journaled switch, as its last heartbeat says."},
@@ -304,15 +304,16 @@ async fn kill_state(State(ctx): State<Context>) -> Answer {
     Ok(Json(state))
 }
 
+/// The body of `POST /v1/kill-switch` (the supervisor's and the standalone engine's).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KillBody {
-    reason: String,
+pub(crate) struct KillBody {
+    pub(crate) reason: String,
     #[serde(default)]
-    flatten: bool,
+    pub(crate) flatten: bool,
 }
 
-fn kill_body_schema() -> Value {
+pub(crate) fn kill_body_schema() -> Value {
     json!({"type": "object", "required": ["reason"], "properties": {
         "reason": {"type": "string", "description": "Why, in words (journaled)."},
         "flatten": {"type": "boolean", "description": "Also close every position at market (default false)."}
@@ -322,11 +323,8 @@ fn kill_body_schema() -> Value {
 /// The longest kill-switch reason taken.
 const MAX_REASON_CHARS: usize = 500;
 
-async fn engage(
-    State(ctx): State<Context>,
-    Extension(c): Extension<Caller>,
-    Json(body): Json<KillBody>,
-) -> Answer {
+/// The kill switch's reason of `body`, checked: not empty, at most [`MAX_REASON_CHARS`].
+pub(crate) fn kill_reason(body: &KillBody) -> Result<String, ApiError> {
     let reason = body.reason.trim().to_owned();
     if reason.is_empty() {
         return Err(ApiError::invalid(
@@ -343,6 +341,15 @@ async fn engage(
             ),
         ));
     }
+    Ok(reason)
+}
+
+async fn engage(
+    State(ctx): State<Context>,
+    Extension(c): Extension<Caller>,
+    Json(body): Json<KillBody>,
+) -> Answer {
+    let reason = kill_reason(&body)?;
     done(
         call(
             &ctx.surface,

@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod bind;
 pub mod control;
+pub mod engine;
 pub mod error;
 pub mod metrics;
 pub mod openapi;

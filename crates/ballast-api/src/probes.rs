@@ -155,7 +155,7 @@ pub fn lines(checks: &[(&'static str, Result<(), String>)]) -> String {
 }
 
 /// A plain-text answer, kept as it is (not re-rendered as an error object).
-fn text(status: StatusCode, body: String) -> Response {
+pub(crate) fn text(status: StatusCode, body: String) -> Response {
     let mut r = (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -1,7 +1,9 @@
 //! `ballast run`'s HTTP API: the tokens and the bind checked before anything starts (an
 //! unsafe remote bind is refused, exit 78), then — when the supervisor's loop starts — the
 //! API bound (the next ports tried when taken), served on its own runtime, its URL
-//! published (`ballast status`, `run/api.addr`) and printed once with the token.
+//! published (`ballast status`, `run/api.addr`) and printed once with the token. The checks,
+//! the bind and the start are one implementation for `ballast run` and for
+//! `ballast engine --standalone` ([`standalone`]: the engine's own endpoints).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -17,8 +19,41 @@ use crate::settings::{ConfigChoice, DataDir};
 /// The API's part of `ballast run`, checked: its hook for the supervisor, or the refusal
 /// printed and its exit code (78: the configuration or the tokens are wrong).
 pub fn prepare(cfg: &Config, choice: &ConfigChoice, dir: &DataDir) -> Result<Prepared, Exit> {
+    let checked = check("ballast run", cfg, Some(choice), &dir.path)?;
+    let wrote = Arc::new(std::sync::OnceLock::new());
+    let start = Start {
+        checked,
+        choice: choice.clone(),
+        dir: dir.clone(),
+        wrote: Arc::clone(&wrote),
+        cycle: std::time::Duration::from_millis(u64::from(cfg.health.cycle_ms)),
+        metrics_port: cfg.api.metrics_port,
+        api: cfg.api.clone(),
+    };
+    Ok(Prepared {
+        hook: SurfaceHook(Arc::new(move |surface| start.serve(surface))),
+        wrote,
+    })
+}
+
+/// The API's address and tokens, checked before anything starts (`ballast run`'s and the
+/// standalone engine's).
+pub struct Checked {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub tokens: Arc<ballast_api::auth::Tokens>,
+}
+
+/// `[api] bind` parsed, the tokens read or generated, a remote bind without a supplied token
+/// (or without `allow_remote`) refused: the refusal printed as `who`'s, exit 78.
+pub fn check(
+    who: &str,
+    cfg: &Config,
+    choice: Option<&ConfigChoice>,
+    dir: &Path,
+) -> Result<Checked, Exit> {
     let refuse = |why: String| {
-        err!("ballast run: {why}\n    nothing was started");
+        err!("{who}: {why}\n    nothing was started");
         exit::CONFIG
     };
     let ip: IpAddr = cfg.api.bind.parse().map_err(|_| {
@@ -28,10 +63,10 @@ pub fn prepare(cfg: &Config, choice: &ConfigChoice, dir: &DataDir) -> Result<Pre
         ))
     })?;
     let base = choice
-        .absolute()
+        .and_then(ConfigChoice::absolute)
         .and_then(|p| p.parent().map(Path::to_path_buf));
     let file = |f: &str| (!f.is_empty()).then(|| resolve(base.as_deref(), f));
-    let layout = ballast_store::Layout::new(&dir.path);
+    let layout = ballast_store::Layout::new(dir);
     let tokens = ballast_api::auth::load(
         file(&cfg.api.token_file).as_deref(),
         file(&cfg.api.viewer_token_file).as_deref(),
@@ -46,22 +81,79 @@ pub fn prepare(cfg: &Config, choice: &ConfigChoice, dir: &DataDir) -> Result<Pre
     if let Some(why) = ballast_api::auth::remote_refusal(ip, cfg.api.allow_remote, supplied) {
         return Err(refuse(why));
     }
-    let wrote = Arc::new(std::sync::OnceLock::new());
-    let start = Start {
+    Ok(Checked {
         ip,
         port: cfg.api.port,
         tokens: Arc::new(tokens),
-        choice: choice.clone(),
-        dir: dir.clone(),
-        wrote: Arc::clone(&wrote),
-        cycle: std::time::Duration::from_millis(u64::from(cfg.health.cycle_ms)),
-        metrics_port: cfg.api.metrics_port,
-        api: cfg.api.clone(),
-    };
-    Ok(Prepared {
-        hook: SurfaceHook(Arc::new(move |surface| start.serve(surface))),
-        wrote,
     })
+}
+
+/// Bind the API (the next ports tried when taken, each said), or say why it is off — `what`
+/// runs without it (the API never holds anything up).
+pub fn listen(who: &str, what: &str, c: &Checked) -> Option<ballast_api::serve::Bound> {
+    match ballast_api::serve::bind(c.ip, c.port) {
+        Ok(b) => {
+            for line in &b.taken {
+                err!("{who}: {line}");
+            }
+            Some(b)
+        }
+        Err(e) => {
+            err!("{who}: the API is off: {e}; {what} runs without it");
+            None
+        }
+    }
+}
+
+/// Serve `router` on `bound`, then tell `serving` its URL, write `run/api.addr` and print
+/// `line` (`{url}` in it replaced) and the token once. The address file's path when written (the caller removes it at exit); `None` when the API
+/// could not start (said) or the file could not be written (said; the API runs).
+pub fn start(
+    who: &str,
+    layout: &ballast_store::Layout,
+    bound: ballast_api::serve::Bound,
+    router: axum::Router,
+    tokens: &ballast_api::auth::Tokens,
+    line: &str,
+    serving: impl FnOnce(&str),
+) -> Result<Option<PathBuf>, ()> {
+    let url = format!("http://{}", bound.addr);
+    if let Err(e) = ballast_api::serve::spawn(bound.listener, router) {
+        err!("{who}: the API is off: cannot start its threads: {e}");
+        return Err(());
+    }
+    serving(&url);
+    let wrote = match write_addr(layout, &url) {
+        Ok(()) => Some(layout.api_addr()),
+        Err(e) => {
+            err!(
+                "{who}: cannot write {}: {e} (the API runs at {url})",
+                layout.api_addr().display()
+            );
+            None
+        }
+    };
+    out!("{}", line.replace("{url}", &url));
+    print_token(tokens);
+    Ok(wrote)
+}
+
+/// The operator's token printed once, when it was generated now; where both are kept.
+fn print_token(tokens: &ballast_api::auth::Tokens) {
+    let op = &tokens.operator;
+    match &op.origin {
+        ballast_api::auth::Origin::Generated(path) => out!(
+            "operator token (generated now, kept in {}; printed this once): {}\nviewer (read-only) token in {}",
+            path.display(),
+            op.reveal(),
+            tokens.viewer.origin.path().display()
+        ),
+        origin => out!(
+            "operator token in {}, viewer (read-only) token in {}",
+            origin.path().display(),
+            tokens.viewer.origin.path().display()
+        ),
+    }
 }
 
 /// The API's hook for the supervisor, and the `run/api.addr` it wrote, once it has (removed
@@ -91,9 +183,7 @@ fn resolve(base: Option<&Path>, file: &str) -> PathBuf {
 }
 
 struct Start {
-    ip: IpAddr,
-    port: u16,
-    tokens: Arc<ballast_api::auth::Tokens>,
+    checked: Checked,
     choice: ConfigChoice,
     dir: DataDir,
     wrote: Arc<std::sync::OnceLock<PathBuf>>,
@@ -105,58 +195,32 @@ struct Start {
 impl Start {
     /// Bind and serve; a failure leaves the supervisor running without the API, said.
     fn serve(&self, surface: Surface) {
-        let bound = match ballast_api::serve::bind(self.ip, self.port) {
-            Ok(b) => b,
-            Err(e) => {
-                err!("ballast run: the API is off: {e}; the supervisor runs without it");
-                return;
-            }
+        const WHO: &str = "ballast run";
+        let Some(bound) = listen(WHO, "the supervisor", &self.checked) else {
+            return;
         };
-        for line in &bound.taken {
-            err!("ballast run: {line}");
-        }
-        let url = format!("http://{}", bound.addr);
         let layout = ballast_store::Layout::new(&self.dir.path);
         let (choice, dir) = (self.choice.clone(), self.dir.clone());
         let ctx = ballast_api::Context {
             surface: surface.clone(),
             layout: layout.clone(),
-            tokens: Arc::clone(&self.tokens),
+            tokens: Arc::clone(&self.checked.tokens),
             config: Arc::new(move || super::config::effective(&choice, &dir)),
             cycle: self.cycle,
             metrics: (self.metrics_port == 0).then(|| {
                 ballast_api::metrics::Metrics::supervisor(surface.clone(), &self.dir.path)
             }),
         };
-        super::metrics::start_separate(&self.api, &self.dir.path, surface.clone());
-        if let Err(e) = ballast_api::serve::spawn(bound.listener, ballast_api::app(&ctx)) {
-            err!("ballast run: the API is off: cannot start its threads: {e}");
+        super::metrics::start_separate(&self.api, &self.dir.path, Some(surface.clone()));
+        let line = "dashboard: {url}/  (API: {url}/v1, documented at {url}/openapi.json)";
+        let app = ballast_api::app(&ctx);
+        let published = |url: &str| surface.published.set_api(url.to_owned());
+        let tokens = &self.checked.tokens;
+        let Ok(wrote) = start(WHO, &layout, bound, app, tokens, line, published) else {
             return;
-        }
-        surface.published.set_api(url.clone());
-        match write_addr(&layout, &url) {
-            Ok(()) => {
-                let _ = self.wrote.set(layout.api_addr());
-            }
-            Err(e) => err!(
-                "ballast run: cannot write {}: {e} (the API runs; `ballast status` shows its address)",
-                layout.api_addr().display()
-            ),
-        }
-        out!("dashboard: {url}/  (API: {url}/v1, documented at {url}/openapi.json)");
-        let op = &self.tokens.operator;
-        match &op.origin {
-            ballast_api::auth::Origin::Generated(path) => out!(
-                "operator token (generated now, kept in {}; printed this once): {}\nviewer (read-only) token in {}",
-                path.display(),
-                op.reveal(),
-                self.tokens.viewer.origin.path().display()
-            ),
-            origin => out!(
-                "operator token in {}, viewer (read-only) token in {}",
-                origin.path().display(),
-                self.tokens.viewer.origin.path().display()
-            ),
+        };
+        if let Some(path) = wrote {
+            let _ = self.wrote.set(path);
         }
     }
 }
@@ -168,4 +232,47 @@ fn write_addr(layout: &ballast_store::Layout, url: &str) -> std::io::Result<()> 
         &layout.api_addr(),
         format!("{url}\n").as_bytes(),
     )
+}
+
+/// How old the standalone engine's heartbeat may be before `/livez` fails: the engine writes it
+/// every loop (at least every second at any pace, every 20 ms idle).
+pub const ENGINE_LIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The standalone engine's API (`ballast engine --standalone`): checked as `ballast run`'s
+/// (exit 78 on a refusal), then bound and served at once on its own threads. It never holds
+/// up the engine: when it cannot bind, that is said and the engine trades without it. The
+/// `run/api.addr` it wrote is removed when the answer is dropped.
+pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Result<Served, Exit> {
+    const WHO: &str = "ballast engine";
+    let checked = check(WHO, cfg, choice, dir)?;
+    let Some(bound) = listen(WHO, "the engine", &checked) else {
+        return Ok(Served { wrote: None });
+    };
+    let layout = ballast_store::Layout::new(dir);
+    let ctx = ballast_api::engine::EngineContext {
+        layout: layout.clone(),
+        tokens: Arc::clone(&checked.tokens),
+        pid: std::process::id(),
+        started: std::time::Instant::now(),
+        live_within: ENGINE_LIVE_WITHIN,
+        metrics: (cfg.api.metrics_port == 0).then(|| ballast_api::metrics::Metrics::engine(dir)),
+    };
+    super::metrics::start_separate(&cfg.api, dir, None);
+    let line = "engine API: {url}/v1/health  (probes {url}/livez {url}/readyz, metrics {url}/metrics, documented at {url}/openapi.json)";
+    let app = ballast_api::engine::engine_app(&ctx);
+    let wrote = start(WHO, &layout, bound, app, &checked.tokens, line, |_| {}).unwrap_or(None);
+    Ok(Served { wrote })
+}
+
+/// The standalone engine's API while it serves: its `run/api.addr` removed when dropped.
+pub struct Served {
+    wrote: Option<PathBuf>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(path) = &self.wrote {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }

@@ -100,11 +100,15 @@ pub enum Source<'a> {
     InForce,
 }
 
-/// The configuration of `source` and the data directory, or the exit code (said why).
-fn configuration(
-    source: Source<'_>,
-    data_dir: &DataDirArg,
-) -> Result<(ballast_core::config::Config, std::path::PathBuf), Exit> {
+/// The configuration of `source` (the file it came from: `None` for the one in force) and the
+/// data directory, or the exit code (said why).
+type Configured = (
+    ballast_core::config::Config,
+    Option<settings::ConfigChoice>,
+    std::path::PathBuf,
+);
+
+fn configuration(source: Source<'_>, data_dir: &DataDirArg) -> Result<Configured, Exit> {
     match source {
         Source::Arg(config) => {
             let loaded = config.load()?;
@@ -113,13 +117,13 @@ fn configuration(
                 Some((&loaded.config, &loaded.settings)),
             )
             .path;
-            Ok((loaded.config, dir))
+            Ok((loaded.config, Some(loaded.choice), dir))
         }
         Source::InForce => {
             let dir = settings::DataDir::new(data_dir.data_dir.as_deref(), None).path;
             let layout = ballast_store::Layout::new(&dir);
             match ballast_store::files::engine_config::read(&ballast_store::RealStorage, &layout) {
-                Ok(file) => Ok((file.config, dir)),
+                Ok(file) => Ok((file.config, None, dir)),
                 Err(e) => {
                     err!(
                         "ballast engine: refusing to start: the supervisor's configuration in force is not readable: {e}"
@@ -140,7 +144,7 @@ pub fn foreground(
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
 ) -> anyhow::Result<Exit> {
-    let (cfg, dir) = match configuration(source, data_dir) {
+    let (cfg, choice, dir) = match configuration(source, data_dir) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -162,6 +166,18 @@ pub fn foreground(
             return Ok(code);
         }
     }
+    // The standalone engine's own HTTP endpoints: checked before anything starts (a remote
+    // bind without a supplied token is refused, 78), served beside the engine; removed at exit.
+    // Beside another engine of the data directory (which then refuses this one) the API is
+    // that engine's: not started.
+    let other = ballast_supervisor::heal::engine_lock_held(&ballast_store::Layout::new(&dir));
+    let _api = match standalone && !other {
+        true => match super::api::standalone(&cfg, choice.as_ref(), &dir) {
+            Ok(api) => Some(api),
+            Err(code) => return Ok(code),
+        },
+        false => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     // A stop signal sets the flag, then writes to a self-pipe that ends any wait of the
     // engine at once (the flag is set first: whoever wakes sees it).

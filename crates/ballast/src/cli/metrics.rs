@@ -1,4 +1,4 @@
-//! The separate `/metrics` listener of `ballast run` (`[api] metrics_port`, issue 13 item 7):
+//! The separate `/metrics` listener of `ballast run` or a standalone engine (`[api] metrics_port`, issue 13 item 7):
 //! started by the supervisor's surface hook on its own thread and runtime, on the API's address
 //! and the configured port or one of the next [`PORT_RETRIES`] when it is taken; the port bound
 //! is logged and published for `ballast status`. With `metrics_port = 0` the API's own listener
@@ -25,8 +25,9 @@ pub(super) fn separate_addr(api: &Api) -> Option<SocketAddr> {
     (api.metrics_port != 0).then(|| SocketAddr::new(ip, api.metrics_port))
 }
 
-/// Start the separate metrics listener on its own thread, if `[api] metrics_port` asks for one.
-pub(super) fn start_separate(api: &Api, data_dir: &Path, surface: Surface) {
+/// Start the separate metrics listener on its own thread, if `[api] metrics_port` asks for one:
+/// the supervisor's metrics (its `surface`), or a standalone engine's (`None`).
+pub(super) fn start_separate(api: &Api, data_dir: &Path, surface: Option<Surface>) {
     let Some(addr) = separate_addr(api) else {
         return;
     };
@@ -42,7 +43,7 @@ pub(super) fn start_separate(api: &Api, data_dir: &Path, surface: Surface) {
     }
 }
 
-fn serve(addr: SocketAddr, surface: Surface, dir: &Path) {
+fn serve(addr: SocketAddr, surface: Option<Surface>, dir: &Path) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("metrics-io")
@@ -55,8 +56,12 @@ fn serve(addr: SocketAddr, surface: Surface, dir: &Path) {
             return;
         }
     };
-    let published = Arc::clone(&surface.published);
-    let app = routes(Metrics::supervisor(surface, dir)).router;
+    let published = surface.as_ref().map(|s| Arc::clone(&s.published));
+    let metrics = match surface {
+        Some(s) => Metrics::supervisor(s, dir),
+        None => Metrics::engine(dir),
+    };
+    let app = routes(metrics).router;
     runtime.block_on(async move {
         let listener = match ballast_api::bind::bind_with_retry(addr, PORT_RETRIES).await {
             Ok(l) => l,
@@ -72,7 +77,9 @@ fn serve(addr: SocketAddr, surface: Surface, dir: &Path) {
         } else {
             tracing::info!(target: "ballast::metrics", "metrics on {url}");
         }
-        published.set_listening("metrics", &url);
+        if let Some(p) = &published {
+            p.set_listening("metrics", &url);
+        }
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(target: "ballast::metrics", "the metrics listener stopped: {e}");
         }
