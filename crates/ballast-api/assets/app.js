@@ -107,7 +107,7 @@ function duration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return s + " s";
   const m = Math.floor(s / 60);
-  if (m < 60) return m + " min " + (s % 60) + " s";
+  if (m < 60) return m + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
   const hrs = Math.floor(m / 60);
   if (hrs < 48) return hrs + " h " + (m % 60) + " min";
   return Math.floor(hrs / 24) + " d " + (hrs % 24) + " h";
@@ -639,7 +639,7 @@ function axis(id, points, fmt) {
   if (points.length < 2) { replace(node, []); return; }
   const vs = points.map((p) => p[1]);
   const span = points[points.length - 1][0] - points[0][0];
-  replace(node, [el("span", { text: "low " + fmt(Math.min(...vs)) }), el("span", { text: "last " + duration(span) }), el("span", { text: "high " + fmt(Math.max(...vs)) })]);
+  replace(node, [el("span", { text: "low " + fmt(Math.min(...vs)) }), el("span", { text: duration(span) }), el("span", { text: "high " + fmt(Math.max(...vs)) })]);
 }
 
 function drawChart(id, points, opts) {
@@ -781,6 +781,7 @@ async function signIn(token) {
     // 503 before the first report: the token is good, the report comes.
   }
   sessionStorage.setItem(TOKEN_KEY, token);
+  $("login-error").hidden = true;
   start();
   return null;
 }

@@ -80,13 +80,13 @@ impl Drop for Driver {
     }
 }
 
-/// Whether chromedriver answers `GET /status` with 200 on `port` (plain HTTP/1.0 on loopback).
+/// Whether chromedriver answers `GET /status` with 200 on `port` (plain HTTP/1.1 on loopback).
 fn answers(port: u16) -> Result<(), String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
-    s.write_all(b"GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    s.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .map_err(|e| e.to_string())?;
     let mut head = [0u8; 12];
     s.read_exact(&mut head).map_err(|e| e.to_string())?;
@@ -213,7 +213,7 @@ async fn screenshot(c: &Client, width: u32, name: &str) -> PathBuf {
         .unwrap_or(900);
     c.set_window_size(
         width,
-        u32::try_from(height.clamp(600, 6000)).unwrap_or(900) + 20,
+        u32::try_from(height.clamp(600, 6000)).unwrap_or(900) + 150,
     )
     .await
     .unwrap();
@@ -223,7 +223,7 @@ async fn screenshot(c: &Client, width: u32, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, png).unwrap();
-    path
+    path.canonicalize().unwrap_or(path)
 }
 
 fn target_dir() -> PathBuf {
