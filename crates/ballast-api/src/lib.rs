@@ -8,6 +8,10 @@
 //! truth, never from a second copy. Every error is an [`ApiError`], rendered at one boundary.
 
 pub mod error;
+pub mod events;
+pub mod follow;
+pub mod page;
 pub mod routes;
+pub mod views;
 
 pub use error::ApiError;
