@@ -16,6 +16,8 @@ use ballast_api::follow::{FollowOptions, Follower};
 use ballast_api::views;
 use ballast_core::config::Config;
 use ballast_engine::{Options, Report};
+use ballast_store::files::health::{HealthFile, NotYet, Pending};
+use ballast_supervisor::surface::Published;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -49,9 +51,18 @@ struct Api {
 }
 
 async fn serve(dir: &Path, config: &Config, max_streams: usize) -> Api {
-    let follower = Arc::new(
-        Follower::start(FollowOptions::new(dir, Arc::new(config.clone()))).expect("follower"),
-    );
+    serve_with(dir, config, max_streams, None).await
+}
+
+async fn serve_with(
+    dir: &Path,
+    config: &Config,
+    max_streams: usize,
+    published: Option<Arc<Published>>,
+) -> Api {
+    let mut opts = FollowOptions::new(dir, Arc::new(config.clone()));
+    opts.published = published;
+    let follower = Arc::new(Follower::start(opts).expect("follower"));
     let routes = views::routes(Arc::clone(&follower))
         .merge(events::routes_bounded(Arc::clone(&follower), max_streams));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -507,4 +518,100 @@ async fn a_damaged_journal_is_a_clear_503_and_the_view_recovers_with_the_journal
     assert_eq!(body["seq"], report.last_seq);
     let (status, _) = api.get("/v1/positions").await;
     assert_eq!(status, 200);
+}
+
+fn ops_journal(dir: &Path) -> ballast_store::Journal {
+    let layout = ballast_store::Layout::new(dir);
+    ballast_store::Journal::open(
+        Arc::new(ballast_store::RealStorage),
+        &layout,
+        &layout.ops_journal(),
+        Arc::new(ballast_store::SystemClock),
+        ballast_store::JournalOptions::default(),
+        ballast_store::OpenPolicy::RefuseDangerous,
+        &mut |_| Ok(()),
+    )
+    .expect("the ops journal opens")
+    .0
+}
+
+fn pending(policy: ballast_core::policy::Policy) -> HealthFile {
+    HealthFile::Pending(Pending {
+        overall: NotYet::Unknown,
+        policy,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heals_and_alerts_list_the_ops_records_and_stream_with_health_changes() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let ops = ops_journal(tmp.path());
+    for (kind, n) in [
+        ("service.started", 1),
+        ("heal.applied", 2),
+        ("alert.raised", 3),
+        ("heal.failed", 4),
+        ("alert.resolved", 5),
+    ] {
+        ops.append(kind, &serde_json::json!({"n": n}))
+            .expect("append");
+    }
+    let published = Arc::new(Published::default());
+    published.set_health(&pending(ballast_core::policy::Policy::AllowAll));
+    let api = serve_with(tmp.path(), &config(), 4, Some(Arc::clone(&published))).await;
+    let heals = api
+        .until("/v1/heals", |s, b| {
+            s == 200 && b["items"].as_array().is_some_and(|i| i.len() == 2)
+        })
+        .await;
+    let kinds: Vec<&str> = heals["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["heal.failed", "heal.applied"],
+        "newest first, heal.* only"
+    );
+    assert_eq!(heals["items"][0]["body"]["n"], 4);
+    let alerts = api.walk("/v1/alerts", 1).await;
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(api.walk("/v1/heals?type=heal.applied", 10).await.len(), 1);
+    // No engine journal yet: an empty engine view, not an error.
+    assert_eq!(api.walk("/v1/positions", 10).await.len(), 0);
+
+    let mut s = Stream::open(&api, Some("0.0")).await;
+    let health = s.next().await;
+    assert_eq!(
+        (health.event.as_str(), health.id.as_deref()),
+        ("health", None)
+    );
+    assert!(health.data.contains("ALLOW_ALL"), "{}", health.data);
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        let e = s.next().await;
+        got.push((e.id.unwrap_or_default(), e.event));
+    }
+    let want: Vec<(String, String)> = [
+        ("0.1", "service"),
+        ("0.2", "heal"),
+        ("0.3", "alert"),
+        ("0.4", "heal"),
+        ("0.5", "alert"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    assert_eq!(got, want);
+    // Live: a new record, then a health change.
+    ops.append("alert.raised", &serde_json::json!({"n": 6}))
+        .expect("append");
+    let e = s.next().await;
+    assert_eq!((e.id.as_deref(), e.event.as_str()), (Some("0.6"), "alert"));
+    published.set_health(&pending(ballast_core::policy::Policy::NoNewTrades));
+    let e = s.next().await;
+    assert_eq!(e.event, "health");
+    assert!(e.data.contains("NO_NEW_TRADES"), "{}", e.data);
 }
