@@ -124,7 +124,9 @@ struct Open {
     pending: VecDeque<SseEvent>,
     live: broadcast::Receiver<Arc<Event>>,
     done: bool,
-    _slot: Slot,
+    /// Given back as soon as the stream is dropped for lagging (its last bytes may wait on a
+    /// client that reads nothing).
+    slot: Option<Slot>,
 }
 
 fn sse(e: &Event) -> SseEvent {
@@ -181,7 +183,7 @@ async fn events(
         pending,
         live: sub.live,
         done: false,
-        _slot: slot,
+        slot: Some(slot),
     };
     let stream = futures_util::stream::unfold(open, |mut st| async move {
         if let Some(e) = st.pending.pop_front() {
@@ -194,6 +196,7 @@ async fn events(
             Ok(e) => Some((Ok(sse(&e)), st)),
             Err(RecvError::Lagged(n)) => {
                 st.done = true;
+                st.slot = None;
                 let e = SseEvent::default().event("dropped").data(format!(
                     "{{\"message\":\"this stream fell {n} events behind (more than {STREAM_LAG_MAX_COUNT}) and is closed; reconnect with Last-Event-ID to resume\"}}"
                 ));

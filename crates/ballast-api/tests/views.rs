@@ -309,6 +309,11 @@ impl Stream {
 
     /// The next event (comments skipped), within 10 s.
     async fn next(&mut self) -> Ev {
+        self.next_or_end().await.expect("the stream stays open")
+    }
+
+    /// The next event, or `None` once the server closed the stream.
+    async fn next_or_end(&mut self) -> Option<Ev> {
         loop {
             if let Some(i) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..i + 2).collect();
@@ -331,15 +336,15 @@ impl Stream {
                     }
                 }
                 if any {
-                    return ev;
+                    return Some(ev);
                 }
                 continue;
             }
             let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk())
                 .await
                 .expect("an event within 10 s")
-                .expect("the stream reads")
-                .expect("the stream stays open");
+                .expect("the stream reads");
+            let chunk = chunk?;
             self.buf
                 .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
         }
@@ -614,4 +619,46 @@ async fn heals_and_alerts_list_the_ops_records_and_stream_with_health_changes() 
     let e = s.next().await;
     assert_eq!(e.event, "health");
     assert!(e.data.contains("NO_NEW_TRADES"), "{}", e.data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_dropped_not_buffered() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let ops = ops_journal(tmp.path());
+    let api = serve(tmp.path(), &config(), 4).await;
+    let mut s = Stream::open(&api, None).await;
+    // Far more than the lag bound, while the client reads nothing.
+    let body = serde_json::json!({"pad": "z".repeat(1000)});
+    let total = 30_000u64;
+    for _ in 0..(total / 1000) {
+        let batch: Vec<(&str, &Value)> = (0..1000).map(|_| ("heal.applied", &body)).collect();
+        ops.append_many(batch).expect("append");
+    }
+    api.until("/v1/heals?limit=1", |st, b| {
+        st == 200 && b["items"][0]["seq"] == total
+    })
+    .await;
+    let mut read = 0u64;
+    let last = loop {
+        let e = s.next_or_end().await;
+        match e {
+            Some(e) if e.event == "dropped" => break Some(e),
+            Some(_) => read += 1,
+            None => break None,
+        }
+    };
+    let last = last.expect("a `dropped` event before the stream closes");
+    assert!(
+        last.data.contains("reconnect with Last-Event-ID"),
+        "{}",
+        last.data
+    );
+    assert!(
+        read < total,
+        "the stream was dropped before it delivered everything"
+    );
+    assert!(
+        s.next_or_end().await.is_none(),
+        "the stream is closed after `dropped`"
+    );
 }
