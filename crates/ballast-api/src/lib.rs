@@ -9,6 +9,10 @@
 
 pub mod dashboard;
 pub mod error;
+pub mod events;
+pub mod follow;
+pub mod page;
 pub mod routes;
+pub mod views;
 
 pub use error::ApiError;
