@@ -21,8 +21,9 @@ const LISTS = {
   decisions: "/v1/decisions?limit=" + LIST_LIMIT,
   heals: "/v1/heals?limit=" + LIST_LIMIT,
   alerts: "/v1/alerts?limit=" + LIST_LIMIT,
-  equity: "/v1/equity?limit=" + SAMPLES_MAX,
 };
+const EQUITY_PAGE = 1000;         // /v1/equity is oldest first: read forward from the last point
+const EQUITY_PAGES_MAX = 12;      // pages read in one refresh (the API keeps 10 000 points)
 
 const S = {
   token: null,
@@ -36,6 +37,7 @@ const S = {
   pollTimer: null,
   refreshTimer: null,
   samples: { equity: [], exposure: [] },
+  equityAfter: null,        // the cursor after the last equity point read
   cap: null,
   pollTick: 0,
 };
@@ -110,7 +112,9 @@ function duration(ms) {
   if (m < 60) return m + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
   const hrs = Math.floor(m / 60);
   if (hrs < 48) return hrs + " h " + (m % 60) + " min";
-  return Math.floor(hrs / 24) + " d " + (hrs % 24) + " h";
+  const days = Math.floor(hrs / 24);
+  if (days < 730) return days + " d" + (hrs % 24 ? " " + (hrs % 24) + " h" : "");
+  return (days / 365.25).toFixed(1) + " years";
 }
 
 function ago(ts) {
@@ -219,7 +223,6 @@ async function loadList(name) {
   try {
     const body = await api("GET", LISTS[name]);
     S.lists[name] = itemsOf(body, name);
-    if (name === "equity" && body && body.cap !== undefined) S.cap = Number(body.cap);
   } catch (e) {
     readFailed(name, e);
   }
@@ -227,7 +230,49 @@ async function loadList(name) {
 }
 
 async function loadAll() {
-  await Promise.all([loadHealth(), ...Object.keys(LISTS).map(loadList)]);
+  await Promise.all([loadHealth(), loadEquity(), loadCap(), ...Object.keys(LISTS).map(loadList)]);
+}
+
+// The equity history (for the charts), read forward from the last point seen: the first read
+// walks to the newest points, later ones only take what was appended.
+async function loadEquity() {
+  if (S.missing.equity || S.loadingEquity) return;
+  S.loadingEquity = true;
+  try {
+    for (let i = 0; i < EQUITY_PAGES_MAX; i++) {
+      const after = S.equityAfter ? "&after=" + encodeURIComponent(S.equityAfter) : "";
+      const body = await api("GET", "/v1/equity?limit=" + EQUITY_PAGE + after);
+      const items = itemsOf(body, "equity");
+      for (const p of items) {
+        const at = Date.parse(first(p, "at", "time"));
+        push("equity", [at, Number(p.equity)]);
+        push("exposure", [at, Number(p.exposure_pct)]);
+      }
+      // The cursor after an item is its key (`n` + the seq in hex) when the page says no more.
+      const last = items[items.length - 1];
+      if (body && body.next) S.equityAfter = body.next;
+      else if (last && last.seq !== undefined) S.equityAfter = "n" + Number(last.seq).toString(16);
+      if (!body || !body.next) break;
+    }
+  } catch (e) {
+    if (e instanceof ApiFailure && e.status === 422) { S.equityAfter = null; S.samples.equity = []; S.samples.exposure = []; }
+    else readFailed("equity", e);
+  } finally {
+    S.loadingEquity = false;
+  }
+  renderCharts();
+}
+
+// The exposure cap: `[risk] max_total_at_risk_pct` of the effective configuration.
+async function loadCap() {
+  try {
+    const body = await api("GET", "/v1/config");
+    const settings = (body && (body.settings || body.items)) || [];
+    const cap = Array.isArray(settings) && settings.find((x) => x.section === "risk" && x.key === "max_total_at_risk_pct");
+    if (cap && isFinite(Number(cap.value))) { S.cap = Number(cap.value); renderCharts(); }
+  } catch (_) {
+    // No cap line without the configuration; the chart still draws.
+  }
 }
 
 // Many events in a burst make one refresh.
@@ -239,7 +284,7 @@ function scheduleRefresh(names) {
     const todo = [...S.pending];
     S.pending.clear();
     S.refreshTimer = null;
-    await Promise.all(todo.map((n) => (n === "health" ? loadHealth() : loadList(n))));
+    await Promise.all(todo.map((n) => (n === "health" ? loadHealth() : n === "equity" ? loadEquity() : loadList(n))));
   }, 250);
 }
 
@@ -293,9 +338,12 @@ function onEvent(kind, data) {
     else scheduleRefresh(["health"]);
     return;
   }
-  if (k.startsWith("engine") || k.startsWith("journal")) {
-    scheduleRefresh(["positions", "orders", "decisions", "equity", "health"]);
-  } else {
+  if (k === "missed") {
+    // Resumed from before what the server keeps: read everything again.
+    scheduleRefresh(["health", "equity", ...Object.keys(LISTS)]);
+  } else if (k === "market" || k === "engine" || k === "order" || k === "fill" || k === "signal") {
+    scheduleRefresh(["positions", "orders", "decisions", "equity"]);
+  } else if (k !== "dropped") {
     scheduleRefresh(["heals", "alerts", "services", "health"]);
   }
 }
@@ -354,7 +402,7 @@ function startPolling() {
   S.pollTimer = setInterval(() => {
     S.pollTick += 1;
     loadHealth();
-    if (S.pollTick % 3 === 0) Object.keys(LISTS).forEach(loadList);
+    if (S.pollTick % 3 === 0) { Object.keys(LISTS).forEach(loadList); loadEquity(); }
   }, POLL_MS);
 }
 
@@ -540,33 +588,35 @@ const RENDER = {
   positions(items) {
     $("positions-count").textContent = String(items.length);
     fillTable("positions", items.map((p) => el("tr", {},
-      el("td", {}, el("strong", { text: p.symbol })),
+      el("td", {}, el("strong", { text: p.symbol }), p.side ? el("span", { class: "muted small", text: " " + p.side }) : null),
       el("td", { class: "num", text: qty(first(p, "qty", "quantity")) }),
       el("td", { class: "num", text: money(first(p, "avg_price", "average_price", "avg_cost")) }),
       el("td", { class: "num", text: money(first(p, "market_value", "value")) }),
-      el("td", { class: "num" }, signed(first(p, "unrealized_pnl", "unrealized"))))), 5, "Flat: no positions.");
-    sampleExposure();
+      el("td", { class: "num" }, signed(first(p, "unrealized_pnl", "unrealized"))),
+      el("td", { class: "num", text: p.exposure_pct !== undefined ? Number(p.exposure_pct).toFixed(1) + " %" : "—" }))), 6, "Flat: no positions.");
   },
   orders(items) {
     $("orders-count").textContent = String(items.length);
     fillTable("orders", items.map((o) => el("tr", { title: first(o, "client_order_id", "id") || "" },
       el("td", {}, el("strong", { text: o.symbol })),
-      el("td", { class: o.side === "buy" || o.side === "BUY" ? "pos" : "neg", text: o.side }),
+      el("td", { class: String(o.side).toLowerCase() === "buy" ? "pos" : "neg", text: String(o.side).toLowerCase() }),
       el("td", { class: "num", text: qty(first(o, "qty", "quantity")) }),
       el("td", { class: "num", text: qty(first(o, "filled", "filled_qty")) }),
-      el("td", { text: first(o, "state", "status") || "" }),
-      el("td", { text: o.age_ms !== undefined ? duration(o.age_ms) : o.created ? ago(o.created) : "" }))), 6, "No open orders.");
+      el("td", { class: "wrap", text: first(o, "state", "status") || "" }),
+      el("td", { text: o.age_ms !== undefined ? duration(o.age_ms) : o.created_at ? ago(o.created_at) : "" }))), 6, "No open orders.");
   },
   decisions(items) {
     fillTable("decisions", items.map((d) => {
-      const verdict = String(first(d, "verdict", "outcome") || "");
-      return el("tr", {},
-        el("td", { text: clock(first(d, "at", "time", "market_time")) }),
-        el("td", { text: first(d, "signal_id", "signal") || "" }),
-        el("td", { class: "verdict-" + verdict.toLowerCase(), text: verdict }),
-        el("td", { class: "wrap", text: first(d, "check", "reason") || "—" }),
-        el("td", { class: "num", text: first(d, "limit") ?? "—" }),
-        el("td", { class: "num", text: first(d, "observed", "value") ?? "—" }));
+      const verdict = String(first(d, "verdict", "outcome") || "").toLowerCase();
+      const why = (d.reasons || []).map((r) => r.check + ": " + r.detail).join("; ") || d.reason || "";
+      const qtys = d.approved_qty !== undefined && d.approved_qty !== null && verdict === "resize" ? " → " + qty(d.approved_qty) : "";
+      return el("tr", { title: why },
+        el("td", { text: clock(first(d, "at", "time")) }),
+        el("td", {}, el("strong", { text: d.symbol || "" }), " " + (d.side || "").toString().toLowerCase() + " " + qty(d.requested_qty) + qtys, el("span", { class: "muted small", text: " #" + d.signal_id })),
+        el("td", { class: "verdict-" + verdict, text: verdict }),
+        el("td", { class: "wrap", text: d.check || (verdict === "approve" ? "all checks passed" : why) || "—" }),
+        el("td", { class: "num", text: d.limit ?? "—" }),
+        el("td", { class: "num", text: d.observed ?? "—" }));
     }), 6, "No signals decided yet.");
   },
   heals(items) {
@@ -575,27 +625,31 @@ const RENDER = {
   alerts(items) {
     fillList("alerts", items.map((x) => logItem(x)), "No alerts.");
   },
-  equity(items) {
-    if (S.missing.equity) return;
-    S.samples.equity = items.map((p) => [Date.parse(first(p, "at", "time", "market_time")), Number(p.equity)]).filter((p) => isFinite(p[0]) && isFinite(p[1])).slice(-SAMPLES_MAX);
-    const exp = items.map((p) => [Date.parse(first(p, "at", "time", "market_time")), Number(first(p, "exposure_pct", "exposure"))]).filter((p) => isFinite(p[0]) && isFinite(p[1]));
-    if (exp.length) S.samples.exposure = exp.slice(-SAMPLES_MAX);
-    const cap = items.length ? Number(first(items[items.length - 1], "exposure_cap_pct", "cap_pct", "cap")) : NaN;
-    if (isFinite(cap)) S.cap = cap;
-    renderCharts();
-  },
 };
 
-// One journal record of a log: its time, kind and the words of its body.
+// The words of a record's body: its own message if it has one, else its fields in brief.
+function summary(body) {
+  if (body === null || body === undefined) return "";
+  if (typeof body !== "object") return String(body);
+  const said = first(body, "message", "title", "detail", "summary", "reason", "note");
+  if (typeof said === "string") return said;
+  const text = Object.entries(body)
+    .filter(([, v]) => v !== null && typeof v !== "object")
+    .map(([k, v]) => k.replace(/_/g, " ") + " " + v)
+    .join(" · ");
+  return text.length > 240 ? text.slice(0, 239) + "…" : text;
+}
+
+// One journal record of a log: its time, type, target and words.
 function logItem(x) {
-  const body = x.body && typeof x.body === "object" ? x.body : x;
-  const kind = first(x, "kind", "type", "event") || "";
-  const words = first(body, "message", "title", "detail", "summary", "outcome", "action") || "";
-  const target = first(body, "target", "component", "service", "key") || "";
-  const sev = first(body, "severity", "status", "outcome") || "";
-  return el("li", { class: colorOf(String(sev).toUpperCase()) },
-    el("div", { class: "row" }, el("strong", { text: kind + (target ? " · " + target : "") }), el("span", { class: "small muted", text: clock(first(x, "at", "time")) })),
-    words ? el("div", { text: typeof words === "string" ? words : JSON.stringify(words) }) : null);
+  const body = x.body && typeof x.body === "object" ? x.body : {};
+  const kind = first(x, "type", "kind", "event") || "";
+  const target = first(body, "target", "component", "service", "subsystem", "key") || "";
+  const sev = String(first(body, "severity", "status", "outcome") || "").toUpperCase();
+  const tone = /FAIL|ERROR|CRITICAL|REFUSED/.test(sev) || /fail|refus/.test(kind) ? "red" : /OK|DONE|SUCCE|RESOLVED|HEALTHY/.test(sev) ? "green" : colorOf(sev);
+  return el("li", { class: tone, "data-type": kind },
+    el("div", { class: "row" }, el("strong", { text: kind + (target ? " · " + target : "") }), el("span", { class: "small muted", text: clock(first(x, "ts", "at", "time")) + " · " + ago(first(x, "ts", "at", "time")) })),
+    el("div", { class: "small", text: summary(x.body) }));
 }
 
 function renderList(name) {
@@ -673,21 +727,11 @@ function push(series, point) {
   if (s.length > SAMPLES_MAX) s.splice(0, s.length - SAMPLES_MAX);
 }
 
-// Without a history list from the API, the charts are drawn from what the page has seen.
+// Without the equity history (an older Ballast), the charts are drawn from the reports seen.
 function sample(h) {
   const e = h.engine;
   const at = Date.parse(h.at);
   if (S.missing.equity && e && isFinite(Number(e.equity)) && isFinite(at)) push("equity", [at, Number(e.equity)]);
-  if (e && e.exposure_pct !== undefined && isFinite(at)) push("exposure", [at, Number(e.exposure_pct)]);
-  if (e && e.exposure_cap_pct !== undefined) S.cap = Number(e.exposure_cap_pct);
-}
-
-function sampleExposure() {
-  const h = S.health;
-  const eq = h && h.engine && Number(h.engine.equity);
-  if (!S.missing.equity || !eq || !isFinite(eq)) return;
-  const gross = (S.lists.positions || []).reduce((a, p) => a + Math.abs(Number(first(p, "market_value", "value")) || 0), 0);
-  push("exposure", [Date.now(), (gross / eq) * 100]);
 }
 
 function renderCharts() {
@@ -794,6 +838,8 @@ function start() {
   loadAll();
   clearInterval(S.liveTimer);
   S.liveTimer = setInterval(() => { if (S.mode === "live") { loadHealth(); Object.keys(LISTS).forEach(loadList); } }, LIVE_REFRESH_MS);
+  S.equityAfter = null;
+  S.samples = { equity: [], exposure: [] };
   live();
 }
 
