@@ -31,6 +31,7 @@ const S = {
   healthAt: 0,              // local time the report arrived (the countdown runs from it)
   lists: {},                // name -> items
   missing: {},              // name -> true when this Ballast does not serve the list
+  errors: {},               // name -> why the list could not be read just now
   lastEventId: null,
   mode: "off",              // live | poll | off
   stream: null,             // AbortController of the open stream
@@ -203,6 +204,7 @@ function signedOut(message) {
 function readFailed(name, e) {
   if (e instanceof ApiFailure && e.status === 401) { signedOut(explain(e)); return; }
   if (e instanceof ApiFailure && (e.status === 404 || e.status === 405)) { S.missing[name] = true; return; }
+  S.errors[name] = explain(e);
   if (name === "health") banner(explain(e), e instanceof ApiFailure && e.status === 503 ? "warn" : "");
 }
 
@@ -223,6 +225,7 @@ async function loadList(name) {
   try {
     const body = await api("GET", LISTS[name]);
     S.lists[name] = itemsOf(body, name);
+    S.errors[name] = body && body.warning ? "Note: " + body.warning : null;
   } catch (e) {
     readFailed(name, e);
   }
@@ -569,11 +572,13 @@ function emptyRow(table, cols, text) {
 function fillTable(id, rows, cols, empty) {
   const tbody = $(id).tBodies[0];
   const missing = S.missing[id];
-  replace(tbody, missing ? [emptyRow(id, cols, "Not served by this Ballast.")] : rows.length ? rows : [emptyRow(id, cols, empty)]);
+  const note = S.errors[id] ? [emptyRow(id, cols, S.errors[id])] : [];
+  replace(tbody, missing ? [emptyRow(id, cols, "Not served by this Ballast.")] : note.concat(rows.length ? rows : note.length ? [] : [emptyRow(id, cols, empty)]));
 }
 
 function fillList(id, items, empty) {
-  replace($(id), S.missing[id] ? [none("Not served by this Ballast.")] : items.length ? items : [none(empty)]);
+  const note = S.errors[id] ? [none(S.errors[id])] : [];
+  replace($(id), S.missing[id] ? [none("Not served by this Ballast.")] : note.concat(items.length ? items : note.length ? [] : [none(empty)]));
 }
 
 const RENDER = {
