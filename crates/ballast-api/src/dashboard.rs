@@ -19,6 +19,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
+const VIEW_JS: &str = include_str!("../assets/view.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const ICON: &str = include_str!("../assets/icon.svg");
 
@@ -31,7 +32,7 @@ pub struct Asset {
 }
 
 /// Every asset the page needs.
-pub const ASSETS: [Asset; 4] = [
+pub const ASSETS: [Asset; 5] = [
     Asset {
         path: "/",
         content_type: "text/html; charset=utf-8",
@@ -41,6 +42,11 @@ pub const ASSETS: [Asset; 4] = [
         path: "/assets/app.js",
         content_type: "text/javascript; charset=utf-8",
         body: APP_JS,
+    },
+    Asset {
+        path: "/assets/view.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: VIEW_JS,
     },
     Asset {
         path: "/assets/app.css",
@@ -82,7 +88,8 @@ fn answer(asset: Asset) -> Response {
 pub fn routes() -> Routes {
     let docs = [
         "The dashboard: the page (its data needs the token, entered on the page)",
-        "The dashboard's script",
+        "The dashboard's script: state, API calls, the event stream, actions",
+        "The dashboard's script: the cards, tables and charts it draws",
         "The dashboard's style",
         "The dashboard's icon",
     ];
@@ -105,7 +112,12 @@ mod tests {
 
     #[test]
     fn the_page_loads_only_its_own_assets_and_never_carries_a_token() {
-        for src in ["/assets/app.js", "/assets/app.css", "/assets/icon.svg"] {
+        for src in [
+            "/assets/app.js",
+            "/assets/view.js",
+            "/assets/app.css",
+            "/assets/icon.svg",
+        ] {
             assert!(
                 INDEX.contains(&format!("\"{src}\"")),
                 "{src} not in the page"
@@ -115,7 +127,7 @@ mod tests {
         assert!(!INDEX.contains("<script>") && !INDEX.contains("style="));
         assert!(!INDEX.contains("http://") && !INDEX.contains("https://"));
         let svg_ns = "http://www.w3.org/2000/svg";
-        let elsewhere = APP_JS.replace(svg_ns, "");
+        let elsewhere = format!("{APP_JS}{VIEW_JS}").replace(svg_ns, "");
         assert!(!elsewhere.contains("http://") && !elsewhere.contains("https://"));
         // The token is only ever sent as a header.
         assert!(!APP_JS.contains("?token") && !APP_JS.contains("&token"));
