@@ -34,6 +34,15 @@ pub struct ViewsState {
 pub fn routes(follower: Arc<Follower>) -> Routes {
     Routes::default()
         .add(
+            doc(
+                "/v1/account",
+                "Equity, cash, exposure against its cap, PnL, trading state and kill switch",
+                &[],
+                account_answer,
+            ),
+            get(account),
+        )
+        .add(
             doc("/v1/positions", "Open positions, by symbol", POSITIONS_Q, positions_answer),
             get(positions),
         )
@@ -180,6 +189,44 @@ fn answer<T: Serialize>(view: &View, items: Vec<T>, next: Option<String>) -> Jso
         })
         .unwrap_or(Value::Null),
     )
+}
+
+/// The account as the engine's own view computes it (`ballast status`), at the view's seq.
+async fn account(
+    State(s): State<ViewsState>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let p = Params::parse(q.as_deref(), &[])?;
+    if p.get("limit").is_some() || p.get("after").is_some() {
+        return Err(ApiError::invalid(
+            "limit",
+            "/v1/account is not a list: it takes no limit or after",
+        ));
+    }
+    let view = s.follower.view();
+    let state = engine_view(&view)?;
+    let cap = state.trim_or(&view.trim).max_total_at_risk_pct;
+    let v = state.view(cap);
+    let c = &state.controls;
+    Ok(Json(json!({
+        "seq": view.engine_seq,
+        "warning": view.warning,
+        "market_time": v.market_time,
+        "equity": v.equity,
+        "cash": v.cash,
+        "gross_exposure": v.gross_exposure,
+        "exposure_pct": v.exposure_pct,
+        "exposure_cap_pct": v.exposure_cap_pct,
+        "day_pnl": v.day_pnl,
+        "realized_pnl": v.realized_pnl,
+        "fees": v.fees,
+        "positions": v.positions_total,
+        "open_orders": v.open_orders_total,
+        "trading_state": c.trading_state,
+        "kill_switch": c.kill_switch.as_ref().is_some_and(|k| k.engaged),
+        "policy": c.policy.as_ref().map(|p| p.policy),
+        "mode": c.stamp.as_ref().map(|s| s.mode.clone()),
+    })))
 }
 
 #[derive(Serialize)]
@@ -464,6 +511,28 @@ fn object(props: &[(&str, &str)]) -> Value {
         p.insert((*name).to_owned(), schema);
     }
     json!({"type": "object", "properties": p})
+}
+
+fn account_answer() -> Value {
+    object(&[
+        ("seq", "integer"),
+        ("warning", "string?"),
+        ("market_time", "time"),
+        ("equity", "decimal"),
+        ("cash", "decimal"),
+        ("gross_exposure", "decimal"),
+        ("exposure_pct", "decimal"),
+        ("exposure_cap_pct", "decimal"),
+        ("day_pnl", "decimal"),
+        ("realized_pnl", "decimal"),
+        ("fees", "decimal"),
+        ("positions", "integer"),
+        ("open_orders", "integer"),
+        ("trading_state", "string"),
+        ("kill_switch", "boolean"),
+        ("policy", "string?"),
+        ("mode", "string?"),
+    ])
 }
 
 fn positions_answer() -> Value {

@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ballast_core::config::{Config, Mode};
-use ballast_core::engine::{EngineRecord, EngineState, kinds};
+use ballast_core::engine::{EngineRecord, EngineState, TrimRules, kinds};
 use ballast_core::guard::Limits;
 use ballast_store::journal::Verdict;
 use ballast_store::recovery::{AssessSpec, assess_visiting};
@@ -63,6 +63,8 @@ pub enum Status {
 #[derive(Debug)]
 pub struct View {
     pub status: Status,
+    /// The configured auto-trim rules (the journaled settings' win: `EngineState::trim_or`).
+    pub trim: TrimRules,
     /// Set while the engine journal ends inside a record (a torn tail), in words.
     pub warning: Option<String>,
     pub state: Option<EngineState>,
@@ -120,6 +122,7 @@ impl Follower {
         let shared = Arc::new(Shared {
             view: RwLock::new(View {
                 status: Status::Loading,
+                trim: TrimRules::from(&*opts.config),
                 warning: None,
                 state: None,
                 engine_seq: 0,
@@ -168,6 +171,7 @@ fn run(shared: &Shared, opts: &FollowOptions) {
         layout: layout.clone(),
         config: Arc::clone(&opts.config),
         limits: Limits::from(&*opts.config),
+        trim: TrimRules::from(&*opts.config),
         tail: None,
         indexed_through: 0,
         published_through: 0,
@@ -215,6 +219,7 @@ struct EngineSide {
     layout: Layout,
     config: Arc<Config>,
     limits: Limits,
+    trim: TrimRules,
     tail: Option<Tail>,
     /// Records up to here are in the histories (from the load's scan).
     indexed_through: u64,
@@ -306,7 +311,7 @@ impl EngineSide {
             if r.seq > self.indexed_through {
                 history.index(r.seq, &rec);
                 if matches!(rec, EngineRecord::Bar(_)) {
-                    history.equity_point(r.seq, state);
+                    history.equity_point(r.seq, state, &self.trim);
                 }
             }
             view.engine_seq = r.seq;
@@ -346,6 +351,7 @@ impl EngineSide {
         // only. It costs about what the scan costs; a record it cannot apply ends it.
         let mut fold = Some(EngineState::new(&self.config));
         let limits = &self.limits;
+        let trim = &self.trim;
         let mut backlog: VecDeque<RawRecord> = VecDeque::new();
         let published = self.published_through;
         let assessment = assess_visiting(
@@ -370,7 +376,7 @@ impl EngineSide {
                         fold = None;
                     }
                     if let (Some(s), EngineRecord::Bar(_)) = (&fold, &rec) {
-                        history.equity_point(r.seq, s);
+                        history.equity_point(r.seq, s, trim);
                     }
                 }
                 if r.seq > published {
