@@ -375,7 +375,7 @@ fn seq_of(ev: &Ev) -> u64 {
 async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let config = config();
-    let report = tokio::task::block_in_place(|| trade(tmp.path(), &config, 200));
+    let report = tokio::task::block_in_place(|| trade(tmp.path(), &config, 1_000));
     let api = serve(tmp.path(), &config, 4).await;
     api.at_seq(report.last_seq).await;
 
@@ -401,7 +401,7 @@ async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     // in order.
     let config2 = config.clone();
     let dir = tmp.path().to_path_buf();
-    let more = tokio::task::spawn_blocking(move || trade(&dir, &config2, 260))
+    let more = tokio::task::spawn_blocking(move || trade(&dir, &config2, 1_050))
         .await
         .expect("engine thread");
     assert!(more.last_seq > report.last_seq);
@@ -411,6 +411,10 @@ async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     // The view followed the new records: it holds what the engine holds now.
     api.at_seq(more.last_seq).await;
     let own = more.state.view(Decimal::from(25));
+    assert!(
+        own.positions_total > 0,
+        "the engine opened a position meanwhile"
+    );
     let listed = api.walk("/v1/positions", 1000).await;
     let qty = |sym: &str| {
         listed

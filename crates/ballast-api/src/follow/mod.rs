@@ -343,22 +343,42 @@ impl EngineSide {
     }
 
     fn try_load(&mut self, shared: &Shared) -> Result<(), String> {
-        let storage = RealStorage;
-        let clock = SystemClock;
+        let read = self.read_journal()?;
+        let (snapshot_seq, state) = self.read_snapshot(read.snapshot)?;
+        if read.last_seq < self.published_through {
+            shared.hub.rewind(Source::Engine, read.last_seq);
+        }
+        for r in &read.backlog {
+            shared
+                .hub
+                .push(Source::Engine, r.seq, hub::family(&r.kind), event_data(r));
+        }
+        self.published_through = read.last_seq;
+        self.indexed_through = read.last_seq;
+        self.tail = Some(Tail::new(&self.layout.engine_journal(), snapshot_seq + 1));
+        self.partial_since = None;
+        let mut view = write(shared);
+        view.status = Status::Loading;
+        view.state = Some(state);
+        view.engine_seq = snapshot_seq;
+        view.history = read.history;
+        Ok(())
+    }
+
+    /// One read of the whole journal, as the engine's recovery reads it (the same assessment
+    /// and decision), building the histories and the events not yet published on the way.
+    fn read_journal(&self) -> Result<JournalRead, String> {
         let mut history = History::default();
         // The equity history needs the state after every bar, also before the snapshot: a
         // fold of the whole journal from the empty state (the same fold), for the history
         // only. It costs about what the scan costs; a record it cannot apply ends it.
         let mut fold = Some(EngineState::new(&self.config));
-        let limits = &self.limits;
-        let trim = &self.trim;
         let mut backlog: VecDeque<RawRecord> = VecDeque::new();
-        let published = self.published_through;
         let assessment = assess_visiting(
             &AssessSpec {
-                storage: &storage,
+                storage: &RealStorage,
                 layout: &self.layout,
-                clock: &clock,
+                clock: &SystemClock,
                 snapshot_name: ballast_engine::runtime::SNAPSHOT_NAME,
                 report_snapshots: ballast_engine::runtime::REPORT_SNAPSHOTS,
                 check_record: kinds::check_body,
@@ -371,15 +391,15 @@ impl EngineSide {
                     history.index(r.seq, &rec);
                     if fold
                         .as_mut()
-                        .is_some_and(|s| s.apply(&rec, limits).is_err())
+                        .is_some_and(|s| s.apply(&rec, &self.limits).is_err())
                     {
                         fold = None;
                     }
                     if let (Some(s), EngineRecord::Bar(_)) = (&fold, &rec) {
-                        history.equity_point(r.seq, s, trim);
+                        history.equity_point(r.seq, s, &self.trim);
                     }
                 }
-                if r.seq > published {
+                if r.seq > self.published_through {
                     backlog.push_back(RawRecord {
                         seq: r.seq,
                         ts: r.ts,
@@ -394,50 +414,49 @@ impl EngineSide {
             },
         )
         .map_err(|e| format!("cannot read the engine snapshots: {e}"))?;
-        let scan = match (&assessment.scan, &assessment.facts.journal) {
-            (Some(s), _) => s.clone(),
+        let last_seq = match (&assessment.scan, &assessment.facts.journal) {
+            (Some(s), _) => match &s.verdict {
+                Verdict::Dangerous(d) => return Err(format!("it is damaged at {d}")),
+                _ => s.last_seq,
+            },
             (None, Err(e)) => return Err(format!("cannot read the engine journal: {e}")),
             (None, Ok(_)) => return Err("cannot read the engine journal".into()),
         };
-        if let Verdict::Dangerous(d) = &scan.verdict {
-            return Err(format!("it is damaged at {d}"));
-        }
-        let decision = assessment.decide(Mode::Paper);
-        let (snapshot_seq, state) = match &decision.snapshot {
-            Some((seq, _)) => {
-                let snaps = Snapshots {
-                    storage: &storage,
-                    layout: &self.layout,
-                    clock: &clock,
-                    name: ballast_engine::runtime::SNAPSHOT_NAME,
-                    retain: usize::MAX,
-                };
-                let state = snaps
-                    .read_state::<EngineState>(*seq)
-                    .map_err(|e| format!("cannot read the engine snapshot: {e}"))?;
-                (*seq, state)
-            }
-            None => (0, EngineState::new(&self.config)),
-        };
-        if scan.last_seq < self.published_through {
-            shared.hub.rewind(Source::Engine, scan.last_seq);
-        }
-        for r in &backlog {
-            shared
-                .hub
-                .push(Source::Engine, r.seq, hub::family(&r.kind), event_data(r));
-        }
-        self.published_through = scan.last_seq;
-        self.indexed_through = scan.last_seq;
-        self.tail = Some(Tail::new(&self.layout.engine_journal(), snapshot_seq + 1));
-        self.partial_since = None;
-        let mut view = write(shared);
-        view.status = Status::Loading;
-        view.state = Some(state);
-        view.engine_seq = snapshot_seq;
-        view.history = history;
-        Ok(())
+        Ok(JournalRead {
+            last_seq,
+            snapshot: assessment.decide(Mode::Paper).snapshot.map(|(seq, _)| seq),
+            history,
+            backlog,
+        })
     }
+
+    /// The state of the snapshot recovery chose (`None`: the empty state, a full replay).
+    fn read_snapshot(&self, seq: Option<u64>) -> Result<(u64, EngineState), String> {
+        let Some(seq) = seq else {
+            return Ok((0, EngineState::new(&self.config)));
+        };
+        let snaps = Snapshots {
+            storage: &RealStorage,
+            layout: &self.layout,
+            clock: &SystemClock,
+            name: ballast_engine::runtime::SNAPSHOT_NAME,
+            retain: usize::MAX,
+        };
+        snaps
+            .read_state::<EngineState>(seq)
+            .map(|state| (seq, state))
+            .map_err(|e| format!("cannot read the engine snapshot: {e}"))
+    }
+}
+
+/// What a read of the whole engine journal found.
+struct JournalRead {
+    last_seq: u64,
+    /// The seq of the snapshot recovery starts from.
+    snapshot: Option<u64>,
+    history: History,
+    /// The records not yet published (the newest [`hub::EVENTS_KEPT_COUNT`]).
+    backlog: VecDeque<RawRecord>,
 }
 
 struct OpsSide {
