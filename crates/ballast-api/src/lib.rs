@@ -15,3 +15,9 @@ pub mod routes;
 pub mod views;
 
 pub use error::ApiError;
+
+/// The engine views and `/v1/events` of one follower, in one table (what `ballast run` and
+/// `ballast engine --standalone` merge into their app).
+pub fn engine_routes(follower: std::sync::Arc<follow::Follower>) -> routes::Routes {
+    views::routes(std::sync::Arc::clone(&follower)).merge(events::routes(follower))
+}

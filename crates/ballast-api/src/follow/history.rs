@@ -291,14 +291,27 @@ impl History {
     }
 }
 
-/// The ops journal's records, newest [`HISTORY_KEEP_COUNT`].
+/// Bytes of ops record bodies kept at most (the oldest are dropped beyond).
+pub const OPS_KEPT_MAX_BYTES: usize = 32 << 20;
+
+/// The ops journal's records, the newest [`HISTORY_KEEP_COUNT`] within [`OPS_KEPT_MAX_BYTES`].
 #[derive(Debug, Default)]
 pub struct OpsHistory {
     pub records: VecDeque<OpsItem>,
+    bytes: usize,
 }
 
 impl OpsHistory {
     pub fn push(&mut self, item: OpsItem) {
-        push_bounded(&mut self.records, item);
+        self.bytes += item.body.get().len();
+        if let Some(old) = push_bounded(&mut self.records, item) {
+            self.bytes -= old.body.get().len();
+        }
+        while self.bytes > OPS_KEPT_MAX_BYTES {
+            let Some(old) = self.records.pop_front() else {
+                break;
+            };
+            self.bytes -= old.body.get().len();
+        }
     }
 }
