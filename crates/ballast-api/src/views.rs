@@ -490,7 +490,7 @@ fn list_schema(item: Value) -> Value {
         "required": ["items", "next", "seq"],
         "properties": {
             "items": {"type": "array", "items": item},
-            "next": {"type": ["string", "null"], "description": "pass as `after` for the next page; null: no more"},
+            "next": {"type": "string", "nullable": true, "description": "pass as `after` for the next page; null: no more"},
             "seq": {"type": "integer", "description": "the engine journal record the view is at"},
             "warning": {"type": "string", "description": "set while the engine journal ends in a torn record"}
         }
@@ -502,9 +502,16 @@ fn object(props: &[(&str, &str)]) -> Value {
     for (name, ty) in props {
         let schema = match *ty {
             "decimal" => json!({"type": "string", "format": "decimal"}),
-            "decimal?" => json!({"type": ["string", "null"], "format": "decimal"}),
+            "decimal?" => json!({"type": "string", "nullable": true, "format": "decimal"}),
             "time" => json!({"type": "string", "format": "date-time"}),
-            "string?" => json!({"type": ["string", "null"]}),
+            "string?" => json!({"type": "string", "nullable": true}),
+            "time?" => json!({"type": "string", "nullable": true, "format": "date-time"}),
+            "reasons" => json!({"type": "array", "items": object(&[
+                ("check", "string"),
+                ("limit", "decimal"),
+                ("observed", "decimal"),
+                ("detail", "string"),
+            ])}),
             "any" => json!({}),
             t => json!({"type": t}),
         };
@@ -517,7 +524,7 @@ fn account_answer() -> Value {
     object(&[
         ("seq", "integer"),
         ("warning", "string?"),
-        ("market_time", "time"),
+        ("market_time", "time?"),
         ("equity", "decimal"),
         ("cash", "decimal"),
         ("gross_exposure", "decimal"),
@@ -594,7 +601,7 @@ fn decisions_answer() -> Value {
         ("observed", "decimal?"),
         ("requested_qty", "decimal"),
         ("approved_qty", "decimal?"),
-        ("reasons", "array"),
+        ("reasons", "reasons"),
         ("client_order_id", "string?"),
     ]))
 }
@@ -617,4 +624,41 @@ fn ops_answer() -> Value {
         ("type", "string"),
         ("body", "any"),
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Valid for OpenAPI 3.0 and 3.1 alike: no type lists, every array has `items`.
+    fn check(v: &Value, at: &str) {
+        match v {
+            Value::Object(m) => {
+                assert!(!m.get("type").is_some_and(Value::is_array), "{at}: a type list");
+                if m.get("type") == Some(&json!("array")) {
+                    assert!(m.contains_key("items"), "{at}: an array without items");
+                }
+                for (k, x) in m {
+                    check(x, &format!("{at}.{k}"));
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| check(x, at)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_answer_schema_is_openapi_3_0_and_3_1() {
+        for (name, f) in [
+            ("account", account_answer as fn() -> Value),
+            ("positions", positions_answer),
+            ("orders", orders_answer),
+            ("fills", fills_answer),
+            ("decisions", decisions_answer),
+            ("equity", equity_answer),
+            ("ops", ops_answer),
+        ] {
+            check(&f(), name);
+        }
+    }
 }
