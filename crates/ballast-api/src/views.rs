@@ -634,7 +634,10 @@ mod tests {
     fn check(v: &Value, at: &str) {
         match v {
             Value::Object(m) => {
-                assert!(!m.get("type").is_some_and(Value::is_array), "{at}: a type list");
+                assert!(
+                    !m.get("type").is_some_and(Value::is_array),
+                    "{at}: a type list"
+                );
                 if m.get("type") == Some(&json!("array")) {
                     assert!(m.contains_key("items"), "{at}: an array without items");
                 }

@@ -9,7 +9,7 @@
 //! It never writes to the data directory and never takes (or tests) the engine's lock. A
 //! corrupt record, a seq gap or a snapshot that cannot be read is not a crash: the view says
 //! so ([`Status::Broken`], answered 503 with the reason) and is rebuilt from the journal as it
-//! then is every [`RETRY_MS`] — so it recovers when the journal is repaired. A journal that
+//! then is, after [`RETRY_MS`] and less often while it stays broken — so it recovers when the journal is repaired. A journal that
 //! ends inside a record for longer than [`TORN_AFTER_MS`] (an engine that died mid-append) is
 //! shown with a warning: its valid prefix is exactly what the engine will recover.
 //!
@@ -44,8 +44,17 @@ use tail::{RawRecord, Step, Tail};
 /// How long the follower waits when there is nothing new (the journals are looked at this
 /// often: a record is on `/v1/events` at most about this long after it is durable).
 pub const POLL_MS: u64 = 5;
-/// A broken view is rebuilt from the journal this often.
+/// A broken view is rebuilt from the journal after this long, twice as long after each
+/// further failure, at most [`RETRY_MAX_MS`] (a rebuild reads the whole journal).
 pub const RETRY_MS: u64 = 1_000;
+pub const RETRY_MAX_MS: u64 = 30_000;
+
+/// The wait before rebuilding after the `failures`-th failure in a row (1, 2, …).
+pub fn retry_delay_ms(failures: u32) -> u64 {
+    RETRY_MS
+        .saturating_mul(1 << failures.saturating_sub(1).min(5))
+        .min(RETRY_MAX_MS)
+}
 /// A journal ending inside a record for this long is taken for a torn tail (warned about).
 pub const TORN_AFTER_MS: u64 = 2_000;
 
@@ -176,6 +185,7 @@ fn run(shared: &Shared, opts: &FollowOptions) {
         indexed_through: 0,
         published_through: 0,
         retry_at: None,
+        failures: 0,
         partial_since: None,
     };
     let mut ops = OpsSide {
@@ -226,6 +236,8 @@ struct EngineSide {
     /// Records up to here were published to the hub.
     published_through: u64,
     retry_at: Option<Instant>,
+    /// Failed loads in a row.
+    failures: u32,
     partial_since: Option<Instant>,
 }
 
@@ -245,6 +257,7 @@ impl EngineSide {
                 let mut view = write(shared);
                 if view.status == Status::Loading {
                     view.status = Status::Ready;
+                    self.failures = 0;
                 }
                 let place = if partial { tail.place() } else { String::new() };
                 view.warning = self.torn(partial, &place);
@@ -277,9 +290,11 @@ impl EngineSide {
     }
 
     fn broken(&mut self, shared: &Shared, why: String) {
+        self.failures = self.failures.saturating_add(1);
+        let delay = retry_delay_ms(self.failures);
         let mut view = write(shared);
         let msg = format!(
-            "the engine journal cannot be followed: {why}. The view stays at seq {} and is rebuilt from the journal every {RETRY_MS} ms; `ballast journal verify` shows the details",
+            "the engine journal cannot be followed: {why}. The view stays at seq {} and is rebuilt from the journal in {delay} ms (less often while it stays broken, at least every {RETRY_MAX_MS} ms); `ballast journal verify` shows the details",
             view.engine_seq
         );
         if view.status != Status::Broken(msg.clone()) {
@@ -287,7 +302,7 @@ impl EngineSide {
         }
         view.status = Status::Broken(msg);
         self.tail = None;
-        self.retry_at = Some(Instant::now() + Duration::from_millis(RETRY_MS));
+        self.retry_at = Some(Instant::now() + Duration::from_millis(delay));
     }
 
     /// Fold records into the state, the histories and the hub.
@@ -546,4 +561,17 @@ pub fn health_key(report: &ballast_store::files::health::HealthFile) -> String {
         HealthFile::Pending(p) => serde_json::json!(["UNKNOWN", p.policy]),
     };
     v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rebuilds_back_off_to_a_bound() {
+        let d: Vec<u64> = (1..=8).map(super::retry_delay_ms).collect();
+        assert_eq!(
+            d,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+        );
+        assert_eq!(super::retry_delay_ms(u32::MAX), 30_000);
+    }
 }
