@@ -123,7 +123,7 @@ async function loadList(name) {
 }
 
 async function loadAll() {
-  await Promise.all([loadHealth(), loadEquity(), loadCap(), ...Object.keys(LISTS).map(loadList)]);
+  await Promise.all([loadHealth(), loadEquity(), loadAccount(), ...Object.keys(LISTS).map(loadList)]);
 }
 
 // The equity history (for the charts), read forward from the last point seen: the first read
@@ -140,6 +140,7 @@ async function loadEquity() {
         const at = Date.parse(first(p, "at", "time"));
         push("equity", [at, Number(p.equity)]);
         push("exposure", [at, Number(p.exposure_pct)]);
+        if (isFinite(Number(p.exposure_cap_pct))) S.cap = Number(p.exposure_cap_pct);
       }
       // The cursor after an item is its key (`n` + the seq in hex) when the page says no more.
       const last = items[items.length - 1];
@@ -156,16 +157,18 @@ async function loadEquity() {
   renderCharts();
 }
 
-// The exposure cap: `[risk] max_total_at_risk_pct` of the effective configuration.
-async function loadCap() {
+// The account as the engine's own view computes it (equity, cash, PnL, exposure and its cap).
+async function loadAccount() {
+  if (S.missing.account) return;
   try {
-    const body = await api("GET", "/v1/config");
-    const settings = (body && (body.settings || body.items)) || [];
-    const cap = Array.isArray(settings) && settings.find((x) => x.section === "risk" && x.key === "max_total_at_risk_pct");
-    if (cap && isFinite(Number(cap.value))) { S.cap = Number(cap.value); renderCharts(); }
-  } catch (_) {
-    // No cap line without the configuration; the chart still draws.
+    S.account = await api("GET", "/v1/account");
+    S.errors.account = null;
+    if (S.account && isFinite(Number(S.account.exposure_cap_pct))) S.cap = Number(S.account.exposure_cap_pct);
+  } catch (e) {
+    readFailed("account", e);
   }
+  renderAccount();
+  renderCharts();
 }
 
 // Many events in a burst make one refresh.
@@ -177,7 +180,7 @@ function scheduleRefresh(names) {
     const todo = [...S.pending];
     S.pending.clear();
     S.refreshTimer = null;
-    await Promise.all(todo.map((n) => (n === "health" ? loadHealth() : n === "equity" ? loadEquity() : loadList(n))));
+    await Promise.all(todo.map((n) => (n === "health" ? loadHealth() : n === "equity" ? loadEquity() : n === "account" ? loadAccount() : loadList(n))));
   }, 250);
 }
 
@@ -233,9 +236,9 @@ function onEvent(kind, data) {
   }
   if (k === "missed") {
     // Resumed from before what the server keeps: read everything again.
-    scheduleRefresh(["health", "equity", ...Object.keys(LISTS)]);
+    scheduleRefresh(["health", "equity", "account", ...Object.keys(LISTS)]);
   } else if (k === "market" || k === "engine" || k === "order" || k === "fill" || k === "signal") {
-    scheduleRefresh(["positions", "orders", "decisions", "equity"]);
+    scheduleRefresh(["positions", "orders", "decisions", "equity", "account"]);
   } else if (k !== "dropped") {
     scheduleRefresh(["heals", "alerts", "services", "health"]);
   }
@@ -295,7 +298,7 @@ function startPolling() {
   S.pollTimer = setInterval(() => {
     S.pollTick += 1;
     loadHealth();
-    if (S.pollTick % 3 === 0) { Object.keys(LISTS).forEach(loadList); loadEquity(); }
+    if (S.pollTick % 3 === 0) { Object.keys(LISTS).forEach(loadList); loadEquity(); loadAccount(); }
   }, POLL_MS);
 }
 
@@ -402,7 +405,7 @@ function start() {
   S.missing = {};
   loadAll();
   clearInterval(S.liveTimer);
-  S.liveTimer = setInterval(() => { if (S.mode === "live") { loadHealth(); Object.keys(LISTS).forEach(loadList); } }, LIVE_REFRESH_MS);
+  S.liveTimer = setInterval(() => { if (S.mode === "live") { loadHealth(); loadAccount(); Object.keys(LISTS).forEach(loadList); } }, LIVE_REFRESH_MS);
   S.equityAfter = null;
   S.samples = { equity: [], exposure: [] };
   live();

@@ -431,6 +431,27 @@ function sample(h) {
   if (S.missing.equity && e && isFinite(Number(e.equity)) && isFinite(at)) push("equity", [at, Number(e.equity)]);
 }
 
+// The account line above the charts.
+function renderAccount() {
+  const a = S.account;
+  const node = $("account");
+  if (S.missing.account || !a) {
+    replace(node, S.errors.account ? [el("span", { class: "muted", text: S.errors.account })] : []);
+    return;
+  }
+  const fact = (label, value) => el("div", { class: "fact" }, el("span", { class: "muted small", text: label }), value);
+  const over = Number(a.exposure_pct) > Number(a.exposure_cap_pct);
+  replace(node, [
+    fact("Equity", el("strong", { text: money(a.equity) })),
+    fact("Cash", el("span", { text: money(a.cash) })),
+    fact("Day PnL", signed(a.day_pnl)),
+    fact("Realized", signed(a.realized_pnl)),
+    fact("Fees", el("span", { text: money(a.fees) })),
+    fact("Exposure", el("span", { class: over ? "neg" : "", text: Number(a.exposure_pct).toFixed(1) + " % of " + Number(a.exposure_cap_pct) + " %" })),
+    fact("Market time", el("span", { text: a.market_time ? String(a.market_time).slice(0, 10) : "—" })),
+  ]);
+}
+
 function renderCharts() {
   const eq = S.samples.equity;
   drawChart("chart-equity", eq, { fmt: money });

@@ -3,6 +3,8 @@
 //! target is a median of at most 50 ms. Run by `bench/api_events.sh`:
 //! `cargo run --release -p ballast-api --example api_events -- [appends]`.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

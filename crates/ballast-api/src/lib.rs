@@ -7,6 +7,8 @@
 //! path, one implementation — and the engine's state is read from its journal, the source of
 //! truth, never from a second copy. Every error is an [`ApiError`], rendered at one boundary.
 
+#![forbid(unsafe_code)]
+
 pub mod dashboard;
 pub mod error;
 pub mod events;
@@ -16,3 +18,9 @@ pub mod routes;
 pub mod views;
 
 pub use error::ApiError;
+
+/// The engine views and `/v1/events` of one follower, in one table (what `ballast run` and
+/// `ballast engine --standalone` merge into their app).
+pub fn engine_routes(follower: std::sync::Arc<follow::Follower>) -> routes::Routes {
+    views::routes(std::sync::Arc::clone(&follower)).merge(events::routes(follower))
+}

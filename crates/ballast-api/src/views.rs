@@ -34,6 +34,15 @@ pub struct ViewsState {
 pub fn routes(follower: Arc<Follower>) -> Routes {
     Routes::default()
         .add(
+            doc(
+                "/v1/account",
+                "Equity, cash, exposure against its cap, PnL, trading state and kill switch",
+                &[],
+                account_answer,
+            ),
+            get(account),
+        )
+        .add(
             doc("/v1/positions", "Open positions, by symbol", POSITIONS_Q, positions_answer),
             get(positions),
         )
@@ -180,6 +189,44 @@ fn answer<T: Serialize>(view: &View, items: Vec<T>, next: Option<String>) -> Jso
         })
         .unwrap_or(Value::Null),
     )
+}
+
+/// The account as the engine's own view computes it (`ballast status`), at the view's seq.
+async fn account(
+    State(s): State<ViewsState>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let p = Params::parse(q.as_deref(), &[])?;
+    if p.get("limit").is_some() || p.get("after").is_some() {
+        return Err(ApiError::invalid(
+            "limit",
+            "/v1/account is not a list: it takes no limit or after",
+        ));
+    }
+    let view = s.follower.view();
+    let state = engine_view(&view)?;
+    let cap = state.trim_or(&view.trim).max_total_at_risk_pct;
+    let v = state.view(cap);
+    let c = &state.controls;
+    Ok(Json(json!({
+        "seq": view.engine_seq,
+        "warning": view.warning,
+        "market_time": v.market_time,
+        "equity": v.equity,
+        "cash": v.cash,
+        "gross_exposure": v.gross_exposure,
+        "exposure_pct": v.exposure_pct,
+        "exposure_cap_pct": v.exposure_cap_pct,
+        "day_pnl": v.day_pnl,
+        "realized_pnl": v.realized_pnl,
+        "fees": v.fees,
+        "positions": v.positions_total,
+        "open_orders": v.open_orders_total,
+        "trading_state": c.trading_state,
+        "kill_switch": c.kill_switch.as_ref().is_some_and(|k| k.engaged),
+        "policy": c.policy.as_ref().map(|p| p.policy),
+        "mode": c.stamp.as_ref().map(|s| s.mode.clone()),
+    })))
 }
 
 #[derive(Serialize)]
@@ -443,7 +490,7 @@ fn list_schema(item: Value) -> Value {
         "required": ["items", "next", "seq"],
         "properties": {
             "items": {"type": "array", "items": item},
-            "next": {"type": ["string", "null"], "description": "pass as `after` for the next page; null: no more"},
+            "next": {"type": "string", "nullable": true, "description": "pass as `after` for the next page; null: no more"},
             "seq": {"type": "integer", "description": "the engine journal record the view is at"},
             "warning": {"type": "string", "description": "set while the engine journal ends in a torn record"}
         }
@@ -455,15 +502,44 @@ fn object(props: &[(&str, &str)]) -> Value {
     for (name, ty) in props {
         let schema = match *ty {
             "decimal" => json!({"type": "string", "format": "decimal"}),
-            "decimal?" => json!({"type": ["string", "null"], "format": "decimal"}),
+            "decimal?" => json!({"type": "string", "nullable": true, "format": "decimal"}),
             "time" => json!({"type": "string", "format": "date-time"}),
-            "string?" => json!({"type": ["string", "null"]}),
+            "string?" => json!({"type": "string", "nullable": true}),
+            "time?" => json!({"type": "string", "nullable": true, "format": "date-time"}),
+            "reasons" => json!({"type": "array", "items": object(&[
+                ("check", "string"),
+                ("limit", "decimal"),
+                ("observed", "decimal"),
+                ("detail", "string"),
+            ])}),
             "any" => json!({}),
             t => json!({"type": t}),
         };
         p.insert((*name).to_owned(), schema);
     }
     json!({"type": "object", "properties": p})
+}
+
+fn account_answer() -> Value {
+    object(&[
+        ("seq", "integer"),
+        ("warning", "string?"),
+        ("market_time", "time?"),
+        ("equity", "decimal"),
+        ("cash", "decimal"),
+        ("gross_exposure", "decimal"),
+        ("exposure_pct", "decimal"),
+        ("exposure_cap_pct", "decimal"),
+        ("day_pnl", "decimal"),
+        ("realized_pnl", "decimal"),
+        ("fees", "decimal"),
+        ("positions", "integer"),
+        ("open_orders", "integer"),
+        ("trading_state", "string"),
+        ("kill_switch", "boolean"),
+        ("policy", "string?"),
+        ("mode", "string?"),
+    ])
 }
 
 fn positions_answer() -> Value {
@@ -525,7 +601,7 @@ fn decisions_answer() -> Value {
         ("observed", "decimal?"),
         ("requested_qty", "decimal"),
         ("approved_qty", "decimal?"),
-        ("reasons", "array"),
+        ("reasons", "reasons"),
         ("client_order_id", "string?"),
     ]))
 }
@@ -548,4 +624,44 @@ fn ops_answer() -> Value {
         ("type", "string"),
         ("body", "any"),
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Valid for OpenAPI 3.0 and 3.1 alike: no type lists, every array has `items`.
+    fn check(v: &Value, at: &str) {
+        match v {
+            Value::Object(m) => {
+                assert!(
+                    !m.get("type").is_some_and(Value::is_array),
+                    "{at}: a type list"
+                );
+                if m.get("type") == Some(&json!("array")) {
+                    assert!(m.contains_key("items"), "{at}: an array without items");
+                }
+                for (k, x) in m {
+                    check(x, &format!("{at}.{k}"));
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| check(x, at)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_answer_schema_is_openapi_3_0_and_3_1() {
+        for (name, f) in [
+            ("account", account_answer as fn() -> Value),
+            ("positions", positions_answer),
+            ("orders", orders_answer),
+            ("fills", fills_answer),
+            ("decisions", decisions_answer),
+            ("equity", equity_answer),
+            ("ops", ops_answer),
+        ] {
+            check(&f(), name);
+        }
+    }
 }

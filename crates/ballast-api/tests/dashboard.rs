@@ -22,7 +22,11 @@ async fn the_page_and_its_assets_are_served_with_their_types_and_a_strict_policy
             "text/javascript; charset=utf-8",
             "/v1/events",
         ),
-        ("/assets/view.js", "text/javascript; charset=utf-8", "textContent"),
+        (
+            "/assets/view.js",
+            "text/javascript; charset=utf-8",
+            "textContent",
+        ),
         ("/assets/app.css", "text/css; charset=utf-8", ".badge"),
         ("/assets/icon.svg", "image/svg+xml", "<svg"),
     ] {

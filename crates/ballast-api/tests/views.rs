@@ -190,6 +190,16 @@ async fn the_lists_answer_the_engines_own_state_and_pages_walk_every_item_once()
         assert_eq!(dec(&row["unrealized_pnl"]), p.unrealized_pnl);
     }
 
+    // The account: the engine's own numbers.
+    let (status, acct) = api.get("/v1/account").await;
+    assert_eq!(status, 200, "{acct}");
+    assert_eq!(dec(&acct["equity"]), own.equity);
+    assert_eq!(dec(&acct["cash"]), own.cash);
+    assert_eq!(dec(&acct["exposure_pct"]), own.exposure_pct);
+    assert_eq!(dec(&acct["exposure_cap_pct"]), Decimal::from(25));
+    assert_eq!(dec(&acct["realized_pnl"]), own.realized_pnl);
+    assert_eq!(acct["positions"], own.positions_total);
+
     // Open orders: exactly the orders the engine tracks.
     let open: BTreeSet<String> = api
         .walk("/v1/orders?status=open", 3)
@@ -241,6 +251,10 @@ async fn the_lists_answer_the_engines_own_state_and_pages_walk_every_item_once()
     assert!(!seqs.is_empty() && seqs.windows(2).all(|w| w[0] < w[1]));
     let last = points.last().expect("a point");
     assert_eq!(dec(&last["equity"]), own.equity);
+    assert_eq!(dec(&last["exposure_pct"]), own.exposure_pct);
+    assert_eq!(dec(&last["exposure_cap_pct"]), Decimal::from(25));
+    let bars = kinds.iter().filter(|(k, _)| k == "market.bar").count();
+    assert_eq!(points.len(), bars, "one point per bar of the whole journal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,7 +375,7 @@ fn seq_of(ev: &Ev) -> u64 {
 async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let config = config();
-    let report = tokio::task::block_in_place(|| trade(tmp.path(), &config, 200));
+    let report = tokio::task::block_in_place(|| trade(tmp.path(), &config, 1_000));
     let api = serve(tmp.path(), &config, 4).await;
     api.at_seq(report.last_seq).await;
 
@@ -387,7 +401,7 @@ async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     // in order.
     let config2 = config.clone();
     let dir = tmp.path().to_path_buf();
-    let more = tokio::task::spawn_blocking(move || trade(&dir, &config2, 260))
+    let more = tokio::task::spawn_blocking(move || trade(&dir, &config2, 1_050))
         .await
         .expect("engine thread");
     assert!(more.last_seq > report.last_seq);
@@ -397,6 +411,10 @@ async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     // The view followed the new records: it holds what the engine holds now.
     api.at_seq(more.last_seq).await;
     let own = more.state.view(Decimal::from(25));
+    assert!(
+        own.positions_total > 0,
+        "the engine opened a position meanwhile"
+    );
     let listed = api.walk("/v1/positions", 1000).await;
     let qty = |sym: &str| {
         listed

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 
 use ballast_core::Timestamp;
 use ballast_core::domain::{Order, Side};
-use ballast_core::engine::{EngineRecord, EngineState, LiquidationAction, SendOutcome};
+use ballast_core::engine::{EngineRecord, EngineState, LiquidationAction, SendOutcome, TrimRules};
 use ballast_core::guard::Verdict;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -93,6 +93,8 @@ pub struct EquityPoint {
     pub cash: Decimal,
     pub gross_exposure: Decimal,
     pub exposure_pct: Decimal,
+    /// The auto-trim cap in force (`[risk] max_total_at_risk_pct`, or the journaled settings').
+    pub exposure_cap_pct: Decimal,
 }
 
 /// One ops-journal record, its body as written.
@@ -173,8 +175,9 @@ impl History {
         }
     }
 
-    /// An equity point from the state just after a `market.bar` record was applied.
-    pub fn equity_point(&mut self, seq: u64, state: &EngineState) {
+    /// An equity point from the state just after a `market.bar` record was applied; `trim`:
+    /// the configured auto-trim rules (the journaled settings' win).
+    pub fn equity_point(&mut self, seq: u64, state: &EngineState, trim: &TrimRules) {
         let equity = state.portfolio.equity();
         let gross = state.portfolio.gross_exposure();
         let pct = if equity.is_zero() {
@@ -191,6 +194,7 @@ impl History {
                 cash: state.portfolio.cash.round_dp(2),
                 gross_exposure: gross.round_dp(2),
                 exposure_pct: pct,
+                exposure_cap_pct: state.trim_or(trim).max_total_at_risk_pct,
             },
         );
     }
@@ -287,14 +291,27 @@ impl History {
     }
 }
 
-/// The ops journal's records, newest [`HISTORY_KEEP_COUNT`].
+/// Bytes of ops record bodies kept at most (the oldest are dropped beyond).
+pub const OPS_KEPT_MAX_BYTES: usize = 32 << 20;
+
+/// The ops journal's records, the newest [`HISTORY_KEEP_COUNT`] within [`OPS_KEPT_MAX_BYTES`].
 #[derive(Debug, Default)]
 pub struct OpsHistory {
     pub records: VecDeque<OpsItem>,
+    bytes: usize,
 }
 
 impl OpsHistory {
     pub fn push(&mut self, item: OpsItem) {
-        push_bounded(&mut self.records, item);
+        self.bytes += item.body.get().len();
+        if let Some(old) = push_bounded(&mut self.records, item) {
+            self.bytes -= old.body.get().len();
+        }
+        while self.bytes > OPS_KEPT_MAX_BYTES {
+            let Some(old) = self.records.pop_front() else {
+                break;
+            };
+            self.bytes -= old.body.get().len();
+        }
     }
 }

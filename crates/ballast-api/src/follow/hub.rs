@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-/// Events kept for resuming (a stream resuming from before the oldest is told it missed some).
+/// Events kept for resuming (a stream resuming from before the oldest is told it missed some),
+/// and their data's bytes at most: the oldest are dropped at either bound.
 pub const EVENTS_KEPT_COUNT: usize = 20_000;
+pub const EVENTS_KEPT_MAX_BYTES: usize = 64 << 20;
 /// Events an open stream may fall behind the newest before it is dropped (a slow client is
 /// dropped, never buffered without bound).
 pub const STREAM_LAG_MAX_COUNT: usize = 4_096;
@@ -89,6 +91,8 @@ struct Ring {
     engine_floor: u64,
     ops_floor: u64,
     now: Cursor,
+    /// Bytes of the kept events' data.
+    bytes: usize,
     /// The newest health event (sent first on every stream).
     health: Option<Arc<Event>>,
 }
@@ -145,14 +149,17 @@ impl Hub {
         if source == Source::Health {
             ring.health = Some(Arc::clone(&event));
         } else {
+            ring.bytes += event.data.len();
             ring.events.push_back(Arc::clone(&event));
-            if ring.events.len() > EVENTS_KEPT_COUNT {
-                if let Some(old) = ring.events.pop_front() {
-                    match old.source {
-                        Source::Engine => ring.engine_floor = old.seq,
-                        Source::Ops => ring.ops_floor = old.seq,
-                        Source::Health => {}
-                    }
+            while ring.events.len() > EVENTS_KEPT_COUNT || ring.bytes > EVENTS_KEPT_MAX_BYTES {
+                let Some(old) = ring.events.pop_front() else {
+                    break;
+                };
+                ring.bytes -= old.data.len();
+                match old.source {
+                    Source::Engine => ring.engine_floor = old.seq,
+                    Source::Ops => ring.ops_floor = old.seq,
+                    Source::Health => {}
                 }
             }
         }
@@ -165,6 +172,7 @@ impl Hub {
     pub fn rewind(&self, source: Source, seq: u64) {
         if let Ok(mut ring) = self.ring.lock() {
             ring.events.retain(|e| e.source != source || e.seq <= seq);
+            ring.bytes = ring.events.iter().map(|e| e.data.len()).sum();
             match source {
                 Source::Engine => ring.now.engine = ring.now.engine.min(seq),
                 Source::Ops => ring.now.ops = ring.now.ops.min(seq),
@@ -244,5 +252,18 @@ mod tests {
         }
         assert!(hub.subscribe(Some(Cursor { engine: 2, ops: 0 })).missed);
         assert!(!hub.subscribe(Some(Cursor { engine: 3, ops: 0 })).missed);
+    }
+
+    #[test]
+    fn the_kept_events_are_bounded_in_bytes_too() {
+        let hub = Hub::default();
+        let big = "x".repeat(1 << 20);
+        for seq in 1..=100 {
+            hub.push(Source::Engine, seq, "market", big.clone());
+        }
+        let s = hub.subscribe(Some(Cursor::default()));
+        assert!(s.missed);
+        assert_eq!(s.backlog.len(), EVENTS_KEPT_MAX_BYTES >> 20);
+        assert_eq!(s.backlog.last().map(|e| e.seq), Some(100));
     }
 }

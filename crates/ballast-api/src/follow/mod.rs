@@ -9,7 +9,7 @@
 //! It never writes to the data directory and never takes (or tests) the engine's lock. A
 //! corrupt record, a seq gap or a snapshot that cannot be read is not a crash: the view says
 //! so ([`Status::Broken`], answered 503 with the reason) and is rebuilt from the journal as it
-//! then is every [`RETRY_MS`] — so it recovers when the journal is repaired. A journal that
+//! then is, after [`RETRY_MS`] and less often while it stays broken — so it recovers when the journal is repaired. A journal that
 //! ends inside a record for longer than [`TORN_AFTER_MS`] (an engine that died mid-append) is
 //! shown with a warning: its valid prefix is exactly what the engine will recover.
 //!
@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ballast_core::config::{Config, Mode};
-use ballast_core::engine::{EngineRecord, EngineState, kinds};
+use ballast_core::engine::{EngineRecord, EngineState, TrimRules, kinds};
 use ballast_core::guard::Limits;
 use ballast_store::journal::Verdict;
 use ballast_store::recovery::{AssessSpec, assess_visiting};
@@ -44,8 +44,17 @@ use tail::{RawRecord, Step, Tail};
 /// How long the follower waits when there is nothing new (the journals are looked at this
 /// often: a record is on `/v1/events` at most about this long after it is durable).
 pub const POLL_MS: u64 = 5;
-/// A broken view is rebuilt from the journal this often.
+/// A broken view is rebuilt from the journal after this long, twice as long after each
+/// further failure, at most [`RETRY_MAX_MS`] (a rebuild reads the whole journal).
 pub const RETRY_MS: u64 = 1_000;
+pub const RETRY_MAX_MS: u64 = 30_000;
+
+/// The wait before rebuilding after the `failures`-th failure in a row (1, 2, …).
+pub fn retry_delay_ms(failures: u32) -> u64 {
+    RETRY_MS
+        .saturating_mul(1 << failures.saturating_sub(1).min(5))
+        .min(RETRY_MAX_MS)
+}
 /// A journal ending inside a record for this long is taken for a torn tail (warned about).
 pub const TORN_AFTER_MS: u64 = 2_000;
 
@@ -63,6 +72,8 @@ pub enum Status {
 #[derive(Debug)]
 pub struct View {
     pub status: Status,
+    /// The configured auto-trim rules (the journaled settings' win: `EngineState::trim_or`).
+    pub trim: TrimRules,
     /// Set while the engine journal ends inside a record (a torn tail), in words.
     pub warning: Option<String>,
     pub state: Option<EngineState>,
@@ -120,6 +131,7 @@ impl Follower {
         let shared = Arc::new(Shared {
             view: RwLock::new(View {
                 status: Status::Loading,
+                trim: TrimRules::from(&*opts.config),
                 warning: None,
                 state: None,
                 engine_seq: 0,
@@ -168,10 +180,12 @@ fn run(shared: &Shared, opts: &FollowOptions) {
         layout: layout.clone(),
         config: Arc::clone(&opts.config),
         limits: Limits::from(&*opts.config),
+        trim: TrimRules::from(&*opts.config),
         tail: None,
         indexed_through: 0,
         published_through: 0,
         retry_at: None,
+        failures: 0,
         partial_since: None,
     };
     let mut ops = OpsSide {
@@ -215,12 +229,15 @@ struct EngineSide {
     layout: Layout,
     config: Arc<Config>,
     limits: Limits,
+    trim: TrimRules,
     tail: Option<Tail>,
     /// Records up to here are in the histories (from the load's scan).
     indexed_through: u64,
     /// Records up to here were published to the hub.
     published_through: u64,
     retry_at: Option<Instant>,
+    /// Failed loads in a row.
+    failures: u32,
     partial_since: Option<Instant>,
 }
 
@@ -240,6 +257,7 @@ impl EngineSide {
                 let mut view = write(shared);
                 if view.status == Status::Loading {
                     view.status = Status::Ready;
+                    self.failures = 0;
                 }
                 let place = if partial { tail.place() } else { String::new() };
                 view.warning = self.torn(partial, &place);
@@ -272,9 +290,11 @@ impl EngineSide {
     }
 
     fn broken(&mut self, shared: &Shared, why: String) {
+        self.failures = self.failures.saturating_add(1);
+        let delay = retry_delay_ms(self.failures);
         let mut view = write(shared);
         let msg = format!(
-            "the engine journal cannot be followed: {why}. The view stays at seq {} and is rebuilt from the journal every {RETRY_MS} ms; `ballast journal verify` shows the details",
+            "the engine journal cannot be followed: {why}. The view stays at seq {} and is rebuilt from the journal in {delay} ms (less often while it stays broken, at least every {RETRY_MAX_MS} ms); `ballast journal verify` shows the details",
             view.engine_seq
         );
         if view.status != Status::Broken(msg.clone()) {
@@ -282,7 +302,7 @@ impl EngineSide {
         }
         view.status = Status::Broken(msg);
         self.tail = None;
-        self.retry_at = Some(Instant::now() + Duration::from_millis(RETRY_MS));
+        self.retry_at = Some(Instant::now() + Duration::from_millis(delay));
     }
 
     /// Fold records into the state, the histories and the hub.
@@ -306,7 +326,7 @@ impl EngineSide {
             if r.seq > self.indexed_through {
                 history.index(r.seq, &rec);
                 if matches!(rec, EngineRecord::Bar(_)) {
-                    history.equity_point(r.seq, state);
+                    history.equity_point(r.seq, state, &self.trim);
                 }
             }
             view.engine_seq = r.seq;
@@ -338,21 +358,42 @@ impl EngineSide {
     }
 
     fn try_load(&mut self, shared: &Shared) -> Result<(), String> {
-        let storage = RealStorage;
-        let clock = SystemClock;
+        let read = self.read_journal()?;
+        let (snapshot_seq, state) = self.read_snapshot(read.snapshot)?;
+        if read.last_seq < self.published_through {
+            shared.hub.rewind(Source::Engine, read.last_seq);
+        }
+        for r in &read.backlog {
+            shared
+                .hub
+                .push(Source::Engine, r.seq, hub::family(&r.kind), event_data(r));
+        }
+        self.published_through = read.last_seq;
+        self.indexed_through = read.last_seq;
+        self.tail = Some(Tail::new(&self.layout.engine_journal(), snapshot_seq + 1));
+        self.partial_since = None;
+        let mut view = write(shared);
+        view.status = Status::Loading;
+        view.state = Some(state);
+        view.engine_seq = snapshot_seq;
+        view.history = read.history;
+        Ok(())
+    }
+
+    /// One read of the whole journal, as the engine's recovery reads it (the same assessment
+    /// and decision), building the histories and the events not yet published on the way.
+    fn read_journal(&self) -> Result<JournalRead, String> {
         let mut history = History::default();
         // The equity history needs the state after every bar, also before the snapshot: a
         // fold of the whole journal from the empty state (the same fold), for the history
         // only. It costs about what the scan costs; a record it cannot apply ends it.
         let mut fold = Some(EngineState::new(&self.config));
-        let limits = &self.limits;
         let mut backlog: VecDeque<RawRecord> = VecDeque::new();
-        let published = self.published_through;
         let assessment = assess_visiting(
             &AssessSpec {
-                storage: &storage,
+                storage: &RealStorage,
                 layout: &self.layout,
-                clock: &clock,
+                clock: &SystemClock,
                 snapshot_name: ballast_engine::runtime::SNAPSHOT_NAME,
                 report_snapshots: ballast_engine::runtime::REPORT_SNAPSHOTS,
                 check_record: kinds::check_body,
@@ -365,15 +406,15 @@ impl EngineSide {
                     history.index(r.seq, &rec);
                     if fold
                         .as_mut()
-                        .is_some_and(|s| s.apply(&rec, limits).is_err())
+                        .is_some_and(|s| s.apply(&rec, &self.limits).is_err())
                     {
                         fold = None;
                     }
                     if let (Some(s), EngineRecord::Bar(_)) = (&fold, &rec) {
-                        history.equity_point(r.seq, s);
+                        history.equity_point(r.seq, s, &self.trim);
                     }
                 }
-                if r.seq > published {
+                if r.seq > self.published_through {
                     backlog.push_back(RawRecord {
                         seq: r.seq,
                         ts: r.ts,
@@ -388,50 +429,49 @@ impl EngineSide {
             },
         )
         .map_err(|e| format!("cannot read the engine snapshots: {e}"))?;
-        let scan = match (&assessment.scan, &assessment.facts.journal) {
-            (Some(s), _) => s.clone(),
+        let last_seq = match (&assessment.scan, &assessment.facts.journal) {
+            (Some(s), _) => match &s.verdict {
+                Verdict::Dangerous(d) => return Err(format!("it is damaged at {d}")),
+                _ => s.last_seq,
+            },
             (None, Err(e)) => return Err(format!("cannot read the engine journal: {e}")),
             (None, Ok(_)) => return Err("cannot read the engine journal".into()),
         };
-        if let Verdict::Dangerous(d) = &scan.verdict {
-            return Err(format!("it is damaged at {d}"));
-        }
-        let decision = assessment.decide(Mode::Paper);
-        let (snapshot_seq, state) = match &decision.snapshot {
-            Some((seq, _)) => {
-                let snaps = Snapshots {
-                    storage: &storage,
-                    layout: &self.layout,
-                    clock: &clock,
-                    name: ballast_engine::runtime::SNAPSHOT_NAME,
-                    retain: usize::MAX,
-                };
-                let state = snaps
-                    .read_state::<EngineState>(*seq)
-                    .map_err(|e| format!("cannot read the engine snapshot: {e}"))?;
-                (*seq, state)
-            }
-            None => (0, EngineState::new(&self.config)),
-        };
-        if scan.last_seq < self.published_through {
-            shared.hub.rewind(Source::Engine, scan.last_seq);
-        }
-        for r in &backlog {
-            shared
-                .hub
-                .push(Source::Engine, r.seq, hub::family(&r.kind), event_data(r));
-        }
-        self.published_through = scan.last_seq;
-        self.indexed_through = scan.last_seq;
-        self.tail = Some(Tail::new(&self.layout.engine_journal(), snapshot_seq + 1));
-        self.partial_since = None;
-        let mut view = write(shared);
-        view.status = Status::Loading;
-        view.state = Some(state);
-        view.engine_seq = snapshot_seq;
-        view.history = history;
-        Ok(())
+        Ok(JournalRead {
+            last_seq,
+            snapshot: assessment.decide(Mode::Paper).snapshot.map(|(seq, _)| seq),
+            history,
+            backlog,
+        })
     }
+
+    /// The state of the snapshot recovery chose (`None`: the empty state, a full replay).
+    fn read_snapshot(&self, seq: Option<u64>) -> Result<(u64, EngineState), String> {
+        let Some(seq) = seq else {
+            return Ok((0, EngineState::new(&self.config)));
+        };
+        let snaps = Snapshots {
+            storage: &RealStorage,
+            layout: &self.layout,
+            clock: &SystemClock,
+            name: ballast_engine::runtime::SNAPSHOT_NAME,
+            retain: usize::MAX,
+        };
+        snaps
+            .read_state::<EngineState>(seq)
+            .map(|state| (seq, state))
+            .map_err(|e| format!("cannot read the engine snapshot: {e}"))
+    }
+}
+
+/// What a read of the whole engine journal found.
+struct JournalRead {
+    last_seq: u64,
+    /// The seq of the snapshot recovery starts from.
+    snapshot: Option<u64>,
+    history: History,
+    /// The records not yet published (the newest [`hub::EVENTS_KEPT_COUNT`]).
+    backlog: VecDeque<RawRecord>,
 }
 
 struct OpsSide {
@@ -521,4 +561,17 @@ pub fn health_key(report: &ballast_store::files::health::HealthFile) -> String {
         HealthFile::Pending(p) => serde_json::json!(["UNKNOWN", p.policy]),
     };
     v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rebuilds_back_off_to_a_bound() {
+        let d: Vec<u64> = (1..=8).map(super::retry_delay_ms).collect();
+        assert_eq!(
+            d,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+        );
+        assert_eq!(super::retry_delay_ms(u32::MAX), 30_000);
+    }
 }
