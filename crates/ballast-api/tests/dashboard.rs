@@ -58,3 +58,35 @@ async fn an_unknown_asset_is_not_the_page() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// Behind the app's role check (`finish`), the page and its assets need no token — the data
+/// routes beside them do.
+#[tokio::test]
+async fn the_page_is_open_behind_the_role_check_and_the_data_is_not() {
+    use ballast_api::auth::{Origin, Token, Tokens};
+    use ballast_api::{Access, RouteDoc};
+    let mut read = RouteDoc::new("GET", "/v1/health", "test");
+    read.access = Access::Viewer;
+    let routes = dashboard::routes()
+        .merge(ballast_api::Routes::default().add(read, axum::routing::get(|| async { "{}" })));
+    let tokens = std::sync::Arc::new(Tokens {
+        operator: Token::new(
+            "operator-token-0123456789abcdef0123",
+            Origin::Kept("op".into()),
+        ),
+        viewer: Token::new(
+            "viewer-token-0123456789abcdef012345",
+            Origin::Kept("v".into()),
+        ),
+    });
+    let app = ballast_api::finish(routes, tokens);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(ballast_api::serve::serve(listener, app));
+    for path in ["/", "/assets/app.js", "/assets/view.js", "/assets/app.css"] {
+        let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let r = reqwest::get(format!("{base}/v1/health")).await.unwrap();
+    assert_eq!(r.status(), 401);
+}
