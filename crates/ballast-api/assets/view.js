@@ -88,6 +88,13 @@ function clock(ts) {
   return isFinite(t.getTime()) ? t.toLocaleTimeString([], { hour12: false }) : String(ts || "");
 }
 
+// A time of today as its clock time, another day's (market time in a replay) as its date.
+function when(ts) {
+  const t = new Date(ts);
+  if (!isFinite(t.getTime())) return String(ts || "");
+  return t.toDateString() === new Date().toDateString() ? clock(ts) : t.toISOString().slice(0, 10);
+}
+
 function money(v) {
   const n = Number(v);
   if (v === undefined || v === null || v === "" || !isFinite(n)) return v === undefined || v === null ? "—" : String(v);
@@ -308,7 +315,7 @@ const RENDER = {
       const why = (d.reasons || []).map((r) => r.check + ": " + r.detail).join("; ") || d.reason || "";
       const qtys = d.approved_qty !== undefined && d.approved_qty !== null && verdict === "resize" ? " → " + qty(d.approved_qty) : "";
       return el("tr", { title: why },
-        el("td", { text: clock(first(d, "at", "time")) }),
+        el("td", { text: when(first(d, "at", "time")) }),
         el("td", {}, el("strong", { text: d.symbol || "" }), " " + (d.side || "").toString().toLowerCase() + " " + qty(d.requested_qty) + qtys, el("span", { class: "muted small", text: " #" + d.signal_id })),
         el("td", { class: "verdict-" + verdict, text: verdict }),
         el("td", { class: "wrap", text: d.check || (verdict === "approve" ? "all checks passed" : why) || "—" }),
@@ -337,16 +344,27 @@ function summary(body) {
   return text.length > 240 ? text.slice(0, 239) + "…" : text;
 }
 
+// A heal record's words: what it did to what, why, and how it ended.
+function healWords(body) {
+  const a = body.action;
+  const parts = [a.reason || a.class || ""];
+  if (body.before !== undefined || body.after !== undefined) parts.push((body.before || "?") + " → " + (body.after || "?"));
+  if (body.quarantined) parts.push("moved aside to " + body.quarantined);
+  if (body.error) parts.push("failed: " + body.error);
+  return parts.filter(Boolean).join(" · ");
+}
+
 // One journal record of a log: its time, type, target and words.
 function logItem(x) {
   const body = x.body && typeof x.body === "object" ? x.body : {};
   const kind = first(x, "type", "kind", "event") || "";
-  const target = first(body, "target", "component", "service", "subsystem", "key") || "";
+  const a = body.action && typeof body.action === "object" ? body.action : null;
+  const target = (a ? [a.component, a.target].filter(Boolean).join(" / ") : "") || first(body, "target", "component", "service", "subsystem", "key") || "";
   const sev = String(first(body, "severity", "status", "outcome") || "").toUpperCase();
-  const tone = /FAIL|ERROR|CRITICAL|REFUSED/.test(sev) || /fail|refus/.test(kind) ? "red" : /OK|DONE|SUCCE|RESOLVED|HEALTHY/.test(sev) ? "green" : colorOf(sev);
+  const tone = body.error || /FAIL|ERROR|CRITICAL|REFUSED/.test(sev) || /fail|refus/.test(kind) ? "red" : kind === "heal.applied" ? "green" : /OK|DONE|SUCCE|RESOLVED|HEALTHY/.test(sev) ? "green" : colorOf(sev);
   return el("li", { class: tone, "data-type": kind },
     el("div", { class: "row" }, el("strong", { text: kind + (target ? " · " + target : "") }), el("span", { class: "small muted", text: clock(first(x, "ts", "at", "time")) + " · " + ago(first(x, "ts", "at", "time")) })),
-    el("div", { class: "small", text: summary(x.body) }));
+    el("div", { class: "small", text: a ? healWords(body) : summary(x.body) }));
 }
 
 function renderList(name) {
