@@ -251,7 +251,6 @@ async fn connect(driver: &Driver, chromium: &Path) -> Client {
 }
 
 #[test]
-#[ignore = "waits for the API server in `ballast run` (branch api13): run/api.addr and run/api.token"]
 fn the_dashboard_signs_in_shows_green_engages_the_kill_switch_and_approves_a_recommendation() {
     let Some((chromedriver, chromium)) = browser() else {
         return;
