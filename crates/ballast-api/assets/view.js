@@ -415,8 +415,9 @@ function drawChart(id, points, opts) {
   const node = $(id);
   axis(id, points, opts.fmt || String);
   const kids = [0.25, 0.5, 0.75].map((f) => svg("line", { class: "grid-line", x1: 0, x2: W, y1: H * f, y2: H * f }));
+  // Too few points to draw: the figure says so in HTML (SVG text would be stretched).
+  node.parentNode.classList.toggle("empty", points.length < 2);
   if (points.length < 2) {
-    kids.push(Object.assign(svg("text", { class: "empty", x: 8, y: H / 2 }), { textContent: "waiting for data…" }));
     replace(node, kids);
     return;
   }
