@@ -274,16 +274,17 @@ async function openStream() {
 }
 
 // Keep a stream open; while it is not, poll. Reconnects resume after the last event seen.
-async function live() {
+// One loop per sign-in: a loop of an earlier sign-in (`gen` no longer current) ends.
+async function live(gen) {
   S.backoff = 1000;
-  while (S.token) {
+  while (S.token && gen === S.gen) {
     let outcome;
     try {
       outcome = await openStream();
     } catch (e) {
       outcome = e instanceof ApiFailure && (e.status === 404 || e.status === 405) ? "absent" : "failed";
     }
-    if (outcome === "stop" || !S.token) return;
+    if (outcome === "stop" || !S.token || gen !== S.gen) return;
     startPolling();
     // Resumed: what happened while away comes as events; the lists are read again anyway.
     const wait = outcome === "absent" ? 30000 : S.backoff;
@@ -308,6 +309,7 @@ function stopPolling() {
 }
 
 function stopLive() {
+  S.gen = (S.gen || 0) + 1;
   stopPolling();
   clearInterval(S.liveTimer);
   if (S.stream) S.stream.abort();
@@ -408,7 +410,8 @@ function start() {
   S.liveTimer = setInterval(() => { if (S.mode === "live") { loadHealth(); loadAccount(); Object.keys(LISTS).forEach(loadList); } }, LIVE_REFRESH_MS);
   S.equityAfter = null;
   S.samples = { equity: [], exposure: [] };
-  live();
+  S.gen = (S.gen || 0) + 1;
+  live(S.gen);
 }
 
 function wire() {

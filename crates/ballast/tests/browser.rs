@@ -162,6 +162,7 @@ async fn page(c: &Client) -> Value {
         policy: $("policy").textContent,
         killed: $("kill-state").dataset.engaged,
         kill_dialog: $("kill-dialog").open,
+        kill_error: $("kill-error").hidden ? "" : $("kill-error").textContent,
         mode: $("conn").dataset.mode,
         tiles: document.querySelectorAll("#subsystems .tile").length,
         recs, decided,
@@ -262,10 +263,13 @@ fn the_dashboard_signs_in_shows_green_engages_the_kill_switch_and_approves_a_rec
     let sup = Sup::start(dir, &config(dir));
     let data = dir.join("data");
     let base = api_base(&data);
-    let token = std::fs::read_to_string(data.join("run/api.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let read = |name: &str| {
+        std::fs::read_to_string(data.join("run").join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (token, viewer) = (read("api.token"), read("api.viewer.token"));
     let driver = Driver::start(&chromedriver, &dir.join("chromedriver.log"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -273,13 +277,13 @@ fn the_dashboard_signs_in_shows_green_engages_the_kill_switch_and_approves_a_rec
         .unwrap();
     rt.block_on(async {
         let c = connect(&driver, &chromium).await;
-        let outcome = drive(&c, &sup, &base, &token, dir).await;
+        let outcome = drive(&c, &sup, &base, [&token, &viewer], dir).await;
         let _ = c.close().await;
         outcome
     });
 }
 
-async fn drive(c: &Client, sup: &Sup, base: &str, token: &str, dir: &Path) {
+async fn drive(c: &Client, sup: &Sup, base: &str, [token, viewer]: [&str; 2], dir: &Path) {
     c.goto(&format!("{base}/")).await.unwrap();
     until_page(c, "the sign-in form", |p| p["login_open"] == true).await;
 
@@ -296,7 +300,9 @@ async fn drive(c: &Client, sup: &Sup, base: &str, token: &str, dir: &Path) {
     );
     assert_eq!(p["stored"], false, "{p:#}");
 
-    // The real one: the live page, the badge green with its score.
+    viewer_may_only_look(c, sup, viewer).await;
+
+    // The operator's: the live page, the badge green with its score.
     type_into(c, "#token", token).await;
     click(c, "#login-submit").await;
     let p = until_page(c, "the badge green", |p| {
@@ -317,6 +323,36 @@ async fn drive(c: &Client, sup: &Sup, base: &str, token: &str, dir: &Path) {
     let wide = screenshot(c, 1400, "dashboard.png").await;
     let phone = screenshot(c, 390, "dashboard-phone.png").await;
     eprintln!("screenshots: {} {}", wide.display(), phone.display());
+}
+
+/// The viewer's token shows the page, and the kill switch refuses it in words (403); then the
+/// token is forgotten and the sign-in form is back.
+async fn viewer_may_only_look(c: &Client, sup: &Sup, viewer: &str) {
+    type_into(c, "#token", viewer).await;
+    click(c, "#login-submit").await;
+    until_page(c, "the page for the viewer", |p| {
+        p["login_open"] == false && p["tiles"].as_u64() > Some(0)
+    })
+    .await;
+    click(c, "#kill-engage").await;
+    until_page(c, "the confirmation dialog", |p| p["kill_dialog"] == true).await;
+    click(c, "#kill-confirm").await;
+    let p = until_page(c, "the viewer's refusal", |p| {
+        p["kill_error"].as_str().is_some_and(|e| !e.is_empty())
+    })
+    .await;
+    assert!(
+        p["kill_error"].as_str().unwrap().contains("viewer"),
+        "{p:#}"
+    );
+    let h = common::health(sup).unwrap_or_default();
+    assert_eq!(h["policy"]["kill_switch"], false, "{h:#}");
+    click(c, "#kill-cancel").await;
+    click(c, "#logout").await;
+    until_page(c, "the sign-in form again", |p| {
+        p["login_open"] == true && p["stored"] == false
+    })
+    .await;
 }
 
 /// The button, its confirmation, and the change on the page — and in the supervisor.
