@@ -2,8 +2,9 @@
 //! headless Chromium driven through its chromedriver (never a downloaded browser). The test
 //! loads the page, is refused with a wrong token, enters the real one, sees the badge green,
 //! engages the kill switch with the button (confirmed in its dialog), sees the badge and the
-//! trading state change, approves a pending recommendation with its button, and saves
-//! screenshots to `target/browser/` (laptop and phone widths) for CI to keep.
+//! trading state change, approves a pending recommendation with its button, saves screenshots
+//! to `target/browser/` (laptop and phone widths) for CI to keep, and releases the switch.
+//! A viewer's token first: it sees the page, and its kill switch is refused in words.
 //!
 //! Every wait polls the page's (or the supervisor's) state with a deadline; none sleeps a fixed
 //! time. Without chromedriver the test fails under `CI=true` (CI installs it) and says how to
@@ -323,6 +324,24 @@ async fn drive(c: &Client, sup: &Sup, base: &str, [token, viewer]: [&str; 2], di
     let wide = screenshot(c, 1400, "dashboard.png").await;
     let phone = screenshot(c, 390, "dashboard-phone.png").await;
     eprintln!("screenshots: {} {}", wide.display(), phone.display());
+    release(c, sup).await;
+}
+
+/// The release button, confirmed: the switch is released on the page and in the supervisor,
+/// and trading is no longer halted by it.
+async fn release(c: &Client, sup: &Sup) {
+    c.set_window_size(1400, 900).await.unwrap();
+    click(c, "#kill-release").await;
+    click(c, "#release-confirm").await;
+    let p = until_page(c, "the kill switch released", |p| {
+        p["killed"] == "false" && p["trading"] != "HALTED" && p["label"] != "KILL SWITCH"
+    })
+    .await;
+    assert_ne!(p["policy"], "EMERGENCY_SHUTDOWN", "{p:#}");
+    let h = wait_health(sup, "the kill switch released", |h| {
+        h["policy"]["kill_switch"] == false
+    });
+    assert_ne!(h["policy"]["policy"], "EMERGENCY_SHUTDOWN", "{h:#}");
 }
 
 /// The viewer's token shows the page, and the kill switch refuses it in words (403); then the
