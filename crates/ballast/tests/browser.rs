@@ -164,6 +164,8 @@ async fn page(c: &Client) -> Value {
         killed: $("kill-state").dataset.engaged,
         kill_dialog: $("kill-dialog").open,
         kill_error: $("kill-error").hidden ? "" : $("kill-error").textContent,
+        detail_open: $("detail-dialog").open,
+        detail: $("detail-title").textContent + " | " + $("detail-body").textContent,
         mode: $("conn").dataset.mode,
         tiles: document.querySelectorAll("#subsystems .tile").length,
         recs, decided,
@@ -317,6 +319,17 @@ async fn drive(c: &Client, sup: &Sup, base: &str, [token, viewer]: [&str; 2], di
     assert!(!p["url"].as_str().unwrap_or("").contains(token));
     assert!(!c.source().await.unwrap().contains(token));
     screenshot(c, 1400, "dashboard-healthy.png").await;
+
+    // A subsystem's tile opens its checks.
+    click(c, "[data-subsystem=\"engine\"]").await;
+    let p = until_page(c, "the engine's details", |p| p["detail_open"] == true).await;
+    let detail = p["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("Subsystem engine") && detail.contains("heartbeat"),
+        "{p:#}"
+    );
+    click(c, "#detail-dialog button[type=submit]").await;
+    until_page(c, "the details closed", |p| p["detail_open"] == false).await;
 
     engage_kill_switch(c, sup).await;
     approve(c, sup, dir).await;
