@@ -45,7 +45,8 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     found
 }
 
-/// chromedriver on a free loopback port, stopped when dropped.
+/// chromedriver on a free loopback port in a process group of its own, which is killed when
+/// dropped — with the Chromium it started, even when the test failed midway.
 struct Driver {
     child: Child,
     url: String,
@@ -58,8 +59,10 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
+        use std::os::unix::process::CommandExt;
         let child = Command::new(bin)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
             .spawn()
@@ -76,6 +79,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
