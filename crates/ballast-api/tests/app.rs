@@ -267,3 +267,40 @@ async fn every_route_of_the_app_is_documented_and_every_documented_one_is_routed
         assert!(routed, "{method} {path}: {status} {body}");
     }
 }
+
+/// At the connection bound the next client waits (nothing is refused or lost), and an idle
+/// connection is closed after the idle limit — so idle clients cannot hold the API.
+#[tokio::test]
+async fn an_idle_connection_holds_its_slot_only_until_the_idle_limit() {
+    use tokio::io::AsyncReadExt;
+    let tokens = Arc::new(Tokens {
+        operator: Token::new(OP, Origin::Kept("op".into())),
+        viewer: Token::new(VIEW, Origin::Kept("view".into())),
+    });
+    let routes = Routes::default().add(doc("GET", "/open", Access::Open), get(|| async { "open" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let idle = std::time::Duration::from_millis(300);
+    let limits = ballast_api::serve::Limits {
+        connections: 1,
+        idle,
+    };
+    tokio::spawn(ballast_api::serve::serve_within(
+        listener,
+        ballast_api::finish(routes, tokens),
+        limits,
+    ));
+    // One client takes the only slot and says nothing.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let t = std::time::Instant::now();
+    let r = reqwest::get(format!("http://{addr}/open")).await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "open");
+    // Served only once the silent one was closed for idleness.
+    assert!(t.elapsed() >= idle, "served after {:?}", t.elapsed());
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        silent.read(&mut buf).await.unwrap(),
+        0,
+        "closed by the server"
+    );
+}

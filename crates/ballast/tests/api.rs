@@ -341,15 +341,101 @@ fn the_kill_switch_is_engaged_and_released_over_http_and_each_action_journals_it
         "\"via\":\"cli\"",
         "\"outcome\":\"not_found\"",
     ]);
-    // A forced health cycle answers a report newer than the last one.
-    let before = api.get("/v1/health", Some(&api.viewer)).json();
+    api.sup.stop();
+}
+
+#[test]
+fn a_forced_health_cycle_is_answered_at_once_with_a_newer_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A cycle a minute: only a forced one answers within the test.
+    let slow = monitor_only(tmp.path(), "").replace("cycle_ms = 100", "cycle_ms = 60000");
+    let api = start(tmp.path(), &slow, &[]);
+    let before = wait::until(
+        Duration::from_secs(30),
+        || {
+            let a = api.get("/v1/health", Some(&api.viewer));
+            (a.status == 200).then(|| a.json()).ok_or(a.body)
+        },
+        |b| format!("no first report: {b}"),
+    );
+    let viewer = http(
+        "POST",
+        &format!("{}/v1/health/check", api.url),
+        Some(&api.viewer),
+        None,
+    );
+    assert_eq!(viewer.status, 403);
+    let t = std::time::Instant::now();
     let c = api.op("POST", "/v1/health/check", None);
     assert_eq!(c.status, 200, "{}", c.body);
+    let after = c.json();
     assert!(
-        c.json()["at"].as_str() >= before["at"].as_str(),
-        "{}",
-        c.body
+        after["at"].as_str() > before["at"].as_str(),
+        "{after} after {before}"
     );
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    // Published for every reader.
+    let now = api.get("/v1/health", Some(&api.viewer)).json();
+    assert_eq!(now["at"], after["at"]);
+    api.ops_line(&[
+        "control.action",
+        "\"action\":\"health_check\"",
+        "\"role\":\"operator\"",
+    ]);
+    api.sup.stop();
+}
+
+#[test]
+fn the_configuration_is_served_with_its_origins_and_a_planted_secret_never_appears() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = "planted-broker-secret-7f3a";
+    let config = monitor_only(
+        tmp.path(),
+        &format!(
+            "\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sleep\"\nargs = [\"600\"]\nenv = {{ BROKER_API_KEY = \"{secret}\" }}\n"
+        ),
+    );
+    let api = start(tmp.path(), &config, &[("BROKER_SECRET", secret)]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let c = api.get("/v1/config", Some(&api.viewer));
+    assert_eq!(c.status, 200, "{}", c.body);
+    let v = c.json();
+    let row = |section: &str, key: &str| {
+        v["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["section"] == section && r["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {section}.{key}: {v}"))
+    };
+    assert_eq!(row("health", "cycle_ms")["value"], 100);
+    assert!(
+        row("health", "cycle_ms")["origin"]
+            .as_str()
+            .unwrap()
+            .contains("ballast.toml:")
+    );
+    assert_eq!(
+        row("api", "port")["origin"],
+        "environment variable BALLAST_API__PORT"
+    );
+    for path in [
+        "/v1/config",
+        "/v1/services",
+        "/v1/health",
+        "/v1/policy",
+        "/v1/recommendations",
+        "/openapi.json",
+    ] {
+        let a = api.get(path, Some(&api.operator));
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        assert!(!a.body.contains(secret), "{path}: {}", a.body);
+    }
+    assert!(c.body.contains("***"), "{}", c.body);
+    let log = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    let out = std::fs::read_to_string(tmp.path().join("supervisor.out")).unwrap();
+    assert!(!log.contains(secret) && !out.contains(secret));
     api.sup.stop();
 }
 
