@@ -430,6 +430,9 @@ function wire() {
     $("kill-error").hidden = true;
     $("kill-dialog").showModal();
   });
+  $("kill-flatten").addEventListener("change", (ev) => {
+    $("kill-confirm").textContent = ev.target.checked ? "Engage and flatten" : "Engage kill switch";
+  });
   $("kill-cancel").addEventListener("click", () => $("kill-dialog").close());
   $("kill-confirm").addEventListener("click", engageKill);
   $("kill-release").addEventListener("click", () => $("release-dialog").showModal());
