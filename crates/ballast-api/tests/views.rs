@@ -308,6 +308,20 @@ struct Stream {
 }
 
 impl Stream {
+    async fn open_url(api: &Api, path: &str) -> Stream {
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 200);
+        Stream {
+            resp,
+            buf: String::new(),
+        }
+    }
+
     async fn open(api: &Api, last_event_id: Option<&str>) -> Stream {
         let mut req = api.http.get(format!("{}/v1/events", api.base));
         if let Some(id) = last_event_id {
@@ -390,8 +404,11 @@ async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
     assert_eq!(first[0].event, "journal", "the stamp record's family");
 
-    // Resumed after the 25th: exactly the 26th onwards.
+    // Resumed after the 25th: exactly the 26th onwards (`?after=` as a browser would).
     let resume = first[24].id.clone().expect("an id");
+    let mut b = Stream::open_url(&api, &format!("/v1/events?after={resume}")).await;
+    assert_eq!(b.next().await, first[25]);
+    drop(b);
     let mut s = Stream::open(&api, Some(&resume)).await;
     for want in &first[25..] {
         assert_eq!(&s.next().await, want);
