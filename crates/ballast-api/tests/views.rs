@@ -168,6 +168,7 @@ async fn the_lists_answer_the_engines_own_state_and_pages_walk_every_item_once()
                 .starts_with("engine.snapshot.")),
         "the engine wrote a snapshot, so the view starts from one"
     );
+    let before = tree(tmp.path());
     let api = serve(tmp.path(), &config, 4).await;
     api.at_seq(report.last_seq).await;
 
@@ -255,6 +256,26 @@ async fn the_lists_answer_the_engines_own_state_and_pages_walk_every_item_once()
     assert_eq!(dec(&last["exposure_cap_pct"]), Decimal::from(25));
     let bars = kinds.iter().filter(|(k, _)| k == "market.bar").count();
     assert_eq!(points.len(), bars, "one point per bar of the whole journal");
+    assert_eq!(tree(tmp.path()), before, "the follower wrote nothing");
+}
+
+/// Every file under `dir` with its size and modification time.
+fn tree(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let m = e.metadata().expect("metadata");
+            if m.is_dir() {
+                todo.push(e.path());
+            } else {
+                let t = m.modified().expect("mtime");
+                out.push((e.path().display().to_string(), m.len(), t));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
