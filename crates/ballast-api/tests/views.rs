@@ -718,3 +718,88 @@ async fn a_client_that_does_not_read_is_dropped_not_buffered() {
         "the stream is closed after `dropped`"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_serves_the_views_and_events_behind_the_viewer_token_and_documents_them() {
+    use ballast_api::auth::{Origin, Token, Tokens};
+    const OP: &str = "operator-token-0123456789abcdef0123456789";
+    const VIEW: &str = "viewer-token-0123456789abcdef0123456789ab";
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let config = config();
+    let report = tokio::task::block_in_place(|| trade(tmp.path(), &config, 300));
+    let follower = Arc::new(
+        Follower::start(FollowOptions::new(tmp.path(), Arc::new(config.clone())))
+            .expect("follower"),
+    );
+    let tokens = Arc::new(Tokens {
+        operator: Token::new(OP, Origin::Kept("op".into())),
+        viewer: Token::new(VIEW, Origin::Kept("view".into())),
+    });
+    let app = ballast_api::finish(ballast_api::engine_routes(follower), tokens);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(ballast_api::serve::serve(listener, app));
+    let http = reqwest::Client::new();
+    let get = |path: &str, token: Option<&str>| {
+        let mut r = http.get(format!("{base}{path}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let r = get("/v1/positions", None).await.expect("request");
+    assert_eq!(r.status().as_u16(), 401);
+    let r = get("/v1/events", None).await.expect("request");
+    assert_eq!(r.status().as_u16(), 401);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = get("/v1/orders", Some(VIEW)).await.expect("request");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        if status == 200 && body["seq"] == report.last_seq {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = get("/v1/events?after=0.0", Some(VIEW))
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+    );
+    let mut s = Stream {
+        resp: r,
+        buf: String::new(),
+    };
+    assert_eq!(seq_of(&s.next().await), 1);
+    let doc: Value = get("/openapi.json", None)
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    for path in [
+        "/v1/account",
+        "/v1/positions",
+        "/v1/orders",
+        "/v1/fills",
+        "/v1/decisions",
+        "/v1/equity",
+        "/v1/heals",
+        "/v1/alerts",
+        "/v1/events",
+    ] {
+        assert!(
+            doc["paths"][path]["get"].is_object(),
+            "{path} in /openapi.json"
+        );
+    }
+    let params = doc["paths"]["/v1/orders"]["get"]["parameters"].to_string();
+    assert!(params.contains("status") && params.contains("limit") && params.contains("after"));
+}
