@@ -59,20 +59,30 @@ pub struct Context {
     /// The effective configuration as `ballast config show --json` prints it (secrets masked,
     /// each value's origin), read when asked.
     pub config: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+    /// The health cycle's period (`[health] cycle_ms`): `/livez` allows a few of them.
+    pub cycle: Duration,
     /// The read-only follower of the engine's journal (the engine views and `/v1/events`):
     /// `follow::Follower::start` on the data directory, with the supervisor's published
     /// health (`surface.published`).
     pub follower: Arc<follow::Follower>,
 }
 
+/// A response extension: the answer is what it says (a probe's plain text), not an error to
+/// re-render in the one shape.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepBody;
+
 /// The whole application: every module's routes, then [`finish`].
 pub fn app(ctx: &Context) -> Router {
-    let routes = Routes::default()
+    finish(app_routes(ctx), Arc::clone(&ctx.tokens))
+}
+
+/// Every module's routes, merged (each further module is one line here).
+pub fn app_routes(ctx: &Context) -> Routes {
+    Routes::default()
         .merge(probes::routes(ctx.clone()))
         .merge(control::routes(ctx.clone()))
-        .merge(engine_routes(Arc::clone(&ctx.follower)));
-    // Each further module is one line here: `.merge(signals::routes(..))`.
-    finish(routes, Arc::clone(&ctx.tokens))
+        .merge(engine_routes(Arc::clone(&ctx.follower)))
 }
 
 /// The engine views and `/v1/events` of one follower, in one table (`ballast run`'s [`app`];
@@ -193,6 +203,9 @@ async fn in_time(req: Request, next: Next) -> Response {
 /// read, a body too large) is re-rendered with its words; ours pass as they are.
 async fn one_shape(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
+    if response.extensions().get::<KeepBody>().is_some() {
+        return response;
+    }
     let status = response.status();
     let json = response
         .headers()
