@@ -62,8 +62,12 @@ function explain(e) {
   return e.message + (e.field ? " (field " + e.field + ")" : "") + " [" + e.status + "]";
 }
 
+// A call with the token of now; its failure remembers that token, so an answer to a call of an
+// earlier sign-in (signed out since) signs nobody out.
 async function api(method, path, body) {
-  const headers = { Authorization: "Bearer " + S.token, Accept: "application/json" };
+  const token = S.token;
+  if (!token) throw new ApiFailure(0, "signed_out", "signed out");
+  const headers = { Authorization: "Bearer " + token, Accept: "application/json" };
   const init = { method, headers, cache: "no-store", credentials: "omit" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -75,7 +79,9 @@ async function api(method, path, body) {
   try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
   if (!r.ok) {
     const err = (json && json.error) || {};
-    throw new ApiFailure(r.status, err.code || "http_" + r.status, err.message || r.statusText || "HTTP " + r.status, err.field);
+    const failure = new ApiFailure(r.status, err.code || "http_" + r.status, err.message || r.statusText || "HTTP " + r.status, err.field);
+    failure.token = token;
+    throw failure;
   }
   return json;
 }
@@ -92,6 +98,7 @@ function signedOut(message) {
 
 // A read that failed: a 401 signs out (the token was rotated), a missing list is noted.
 function readFailed(name, e) {
+  if (e instanceof ApiFailure && (e.code === "signed_out" || (e.token && e.token !== S.token))) return;
   if (e instanceof ApiFailure && e.status === 401) { signedOut(explain(e)); return; }
   if (e instanceof ApiFailure && (e.status === 404 || e.status === 405)) { S.missing[name] = true; return; }
   S.errors[name] = explain(e);
@@ -247,10 +254,14 @@ function onEvent(kind, data) {
 async function openStream() {
   const ctrl = new AbortController();
   S.stream = ctrl;
-  const headers = { Authorization: "Bearer " + S.token, Accept: "text/event-stream" };
+  const token = S.token;
+  const headers = { Authorization: "Bearer " + token, Accept: "text/event-stream" };
   if (S.lastEventId) headers["Last-Event-ID"] = S.lastEventId;
   const r = await fetch("/v1/events", { headers, signal: ctrl.signal, cache: "no-store", credentials: "omit" });
-  if (r.status === 401) { signedOut("The token was refused by the event stream: sign in again."); return "stop"; }
+  if (r.status === 401) {
+    if (token === S.token) signedOut("The token was refused by the event stream: sign in again.");
+    return "stop";
+  }
   if (!r.ok || !r.body) throw new ApiFailure(r.status, "stream", "the event stream answered " + r.status);
   setMode("live");
   stopPolling();
@@ -311,6 +322,9 @@ function stopPolling() {
 function stopLive() {
   S.gen = (S.gen || 0) + 1;
   stopPolling();
+  clearTimeout(S.refreshTimer);
+  S.refreshTimer = null;
+  if (S.pending) S.pending.clear();
   clearInterval(S.liveTimer);
   if (S.stream) S.stream.abort();
   S.stream = null;

@@ -62,6 +62,10 @@ pub struct Context {
     pub config: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
     /// The health cycle's period (`[health] cycle_ms`): `/livez` allows a few of them.
     pub cycle: Duration,
+    /// The read-only follower of the engine's journal (the engine views and `/v1/events`):
+    /// `follow::Follower::start` on the data directory, with the supervisor's published
+    /// health (`surface.published`).
+    pub follower: Arc<follow::Follower>,
 }
 
 /// A response extension: the answer is what it says (a probe's plain text), not an error to
@@ -80,6 +84,13 @@ pub fn app_routes(ctx: &Context) -> Routes {
         .merge(probes::routes(ctx.clone()))
         .merge(control::routes(ctx.clone()))
         .merge(dashboard::routes())
+        .merge(engine_routes(Arc::clone(&ctx.follower)))
+}
+
+/// The engine views and `/v1/events` of one follower, in one table (`ballast run`'s [`app`];
+/// `ballast engine --standalone` merges it into its own).
+pub fn engine_routes(follower: Arc<follow::Follower>) -> Routes {
+    views::routes(Arc::clone(&follower)).merge(events::routes(follower))
 }
 
 /// `routes` served: `/openapi.json` (from every route's documentation), each route's role
@@ -227,10 +238,4 @@ async fn one_shape(req: Request, next: Next) -> Response {
         _ => ("error", words),
     };
     ApiError::new(status.as_u16(), code, message).into_response()
-}
-
-/// The engine views and `/v1/events` of one follower, in one table (what `ballast run` and
-/// `ballast engine --standalone` merge into their app).
-pub fn engine_routes(follower: std::sync::Arc<follow::Follower>) -> routes::Routes {
-    views::routes(std::sync::Arc::clone(&follower)).merge(events::routes(follower))
 }

@@ -197,10 +197,10 @@ async fn account(
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(q.as_deref(), &[])?;
-    if p.get("limit").is_some() || p.get("after").is_some() {
+    if let Some(field) = ["limit", "after"].into_iter().find(|f| p.get(f).is_some()) {
         return Err(ApiError::invalid(
-            "limit",
-            "/v1/account is not a list: it takes no limit or after",
+            field,
+            format!("/v1/account is not a list: it takes no {field}"),
         ));
     }
     let view = s.follower.view();

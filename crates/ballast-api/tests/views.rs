@@ -168,6 +168,7 @@ async fn the_lists_answer_the_engines_own_state_and_pages_walk_every_item_once()
                 .starts_with("engine.snapshot.")),
         "the engine wrote a snapshot, so the view starts from one"
     );
+    let before = tree(tmp.path());
     let api = serve(tmp.path(), &config, 4).await;
     api.at_seq(report.last_seq).await;
 
@@ -255,6 +256,26 @@ async fn the_lists_answer_the_engines_own_state_and_pages_walk_every_item_once()
     assert_eq!(dec(&last["exposure_cap_pct"]), Decimal::from(25));
     let bars = kinds.iter().filter(|(k, _)| k == "market.bar").count();
     assert_eq!(points.len(), bars, "one point per bar of the whole journal");
+    assert_eq!(tree(tmp.path()), before, "the follower wrote nothing");
+}
+
+/// Every file under `dir` with its size and modification time.
+fn tree(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let m = e.metadata().expect("metadata");
+            if m.is_dir() {
+                todo.push(e.path());
+            } else {
+                let t = m.modified().expect("mtime");
+                out.push((e.path().display().to_string(), m.len(), t));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,6 +329,20 @@ struct Stream {
 }
 
 impl Stream {
+    async fn open_url(api: &Api, path: &str) -> Stream {
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 200);
+        Stream {
+            resp,
+            buf: String::new(),
+        }
+    }
+
     async fn open(api: &Api, last_event_id: Option<&str>) -> Stream {
         let mut req = api.http.get(format!("{}/v1/events", api.base));
         if let Some(id) = last_event_id {
@@ -390,8 +425,11 @@ async fn events_resume_exactly_after_last_event_id_and_follow_new_records() {
     assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
     assert_eq!(first[0].event, "journal", "the stamp record's family");
 
-    // Resumed after the 25th: exactly the 26th onwards.
+    // Resumed after the 25th: exactly the 26th onwards (`?after=` as a browser would).
     let resume = first[24].id.clone().expect("an id");
+    let mut b = Stream::open_url(&api, &format!("/v1/events?after={resume}")).await;
+    assert_eq!(b.next().await, first[25]);
+    drop(b);
     let mut s = Stream::open(&api, Some(&resume)).await;
     for want in &first[25..] {
         assert_eq!(&s.next().await, want);
@@ -679,4 +717,89 @@ async fn a_client_that_does_not_read_is_dropped_not_buffered() {
         s.next_or_end().await.is_none(),
         "the stream is closed after `dropped`"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_serves_the_views_and_events_behind_the_viewer_token_and_documents_them() {
+    use ballast_api::auth::{Origin, Token, Tokens};
+    const OP: &str = "operator-token-0123456789abcdef0123456789";
+    const VIEW: &str = "viewer-token-0123456789abcdef0123456789ab";
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let config = config();
+    let report = tokio::task::block_in_place(|| trade(tmp.path(), &config, 300));
+    let follower = Arc::new(
+        Follower::start(FollowOptions::new(tmp.path(), Arc::new(config.clone())))
+            .expect("follower"),
+    );
+    let tokens = Arc::new(Tokens {
+        operator: Token::new(OP, Origin::Kept("op".into())),
+        viewer: Token::new(VIEW, Origin::Kept("view".into())),
+    });
+    let app = ballast_api::finish(ballast_api::engine_routes(follower), tokens);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(ballast_api::serve::serve(listener, app));
+    let http = reqwest::Client::new();
+    let get = |path: &str, token: Option<&str>| {
+        let mut r = http.get(format!("{base}{path}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let r = get("/v1/positions", None).await.expect("request");
+    assert_eq!(r.status().as_u16(), 401);
+    let r = get("/v1/events", None).await.expect("request");
+    assert_eq!(r.status().as_u16(), 401);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = get("/v1/orders", Some(VIEW)).await.expect("request");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        if status == 200 && body["seq"] == report.last_seq {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = get("/v1/events?after=0.0", Some(VIEW))
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+    );
+    let mut s = Stream {
+        resp: r,
+        buf: String::new(),
+    };
+    assert_eq!(seq_of(&s.next().await), 1);
+    let doc: Value = get("/openapi.json", None)
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    for path in [
+        "/v1/account",
+        "/v1/positions",
+        "/v1/orders",
+        "/v1/fills",
+        "/v1/decisions",
+        "/v1/equity",
+        "/v1/heals",
+        "/v1/alerts",
+        "/v1/events",
+    ] {
+        assert!(
+            doc["paths"][path]["get"].is_object(),
+            "{path} in /openapi.json"
+        );
+    }
+    let params = doc["paths"]["/v1/orders"]["get"]["parameters"].to_string();
+    assert!(params.contains("status") && params.contains("limit") && params.contains("after"));
 }

@@ -55,6 +55,7 @@ pub fn prepare(cfg: &Config, choice: &ConfigChoice, dir: &DataDir) -> Result<Pre
         dir: dir.clone(),
         wrote: Arc::clone(&wrote),
         cycle: std::time::Duration::from_millis(u64::from(cfg.health.cycle_ms)),
+        config: Arc::new(cfg.clone()),
     };
     Ok(Prepared {
         hook: SurfaceHook(Arc::new(move |surface| start.serve(surface))),
@@ -96,6 +97,8 @@ struct Start {
     dir: DataDir,
     wrote: Arc<std::sync::OnceLock<PathBuf>>,
     cycle: std::time::Duration,
+    /// The configuration the engine runs with (the follower's empty state and limits).
+    config: Arc<Config>,
 }
 
 impl Start {
@@ -114,12 +117,23 @@ impl Start {
         let url = format!("http://{}", bound.addr);
         let layout = ballast_store::Layout::new(&self.dir.path);
         let (choice, dir) = (self.choice.clone(), self.dir.clone());
+        let mut follow =
+            ballast_api::follow::FollowOptions::new(&self.dir.path, Arc::clone(&self.config));
+        follow.published = Some(Arc::clone(&surface.published));
+        let follower = match ballast_api::follow::Follower::start(follow) {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                err!("ballast run: the API is off: cannot start its journal follower: {e}");
+                return;
+            }
+        };
         let ctx = ballast_api::Context {
             surface: surface.clone(),
             layout: layout.clone(),
             tokens: Arc::clone(&self.tokens),
             config: Arc::new(move || super::config::effective(&choice, &dir)),
             cycle: self.cycle,
+            follower,
         };
         if let Err(e) = ballast_api::serve::spawn(bound.listener, ballast_api::app(&ctx)) {
             err!("ballast run: the API is off: cannot start its threads: {e}");
