@@ -328,6 +328,8 @@ async fn drive(c: &Client, sup: &Sup, base: &str, [token, viewer]: [&str; 2], di
     assert_eq!(p["overall"], "HEALTHY", "{p:#}");
     assert_eq!(p["trading"], "ACTIVE", "{p:#}");
     assert!(p["score"].as_str().is_some_and(|s| !s.is_empty()), "{p:#}");
+    // Live from /v1/events (fetch() streaming with the token's header), not polling.
+    until_page(c, "the event stream live", |p| p["mode"] == "live").await;
     // The token never shows in the URL or in the page's HTML.
     assert!(!p["url"].as_str().unwrap_or("").contains(token));
     assert!(!c.source().await.unwrap().contains(token));
