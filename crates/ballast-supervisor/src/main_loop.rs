@@ -246,7 +246,7 @@ impl Shell {
                 flatten,
                 by,
                 at,
-            } => health::engage_kill_switch(dir, &reason, flatten, by, at)
+            } => health::engage_kill_switch(dir, &reason, flatten, &by, at)
                 .map(|p| p.display().to_string())
                 .map_err(|e| e.to_string()),
             FileWrite::Disabled(file) => {

@@ -70,11 +70,14 @@ pub enum Request {
     },
     /// Run a health cycle now and answer its report (`POST /v1/health/check`).
     HealthCheck,
-    /// Engage the kill switch as `ballast kill` does (the same function writes the file).
+    /// Engage the kill switch as `ballast kill` does (the same function writes the file);
+    /// `by` is who the file names (`ballast kill`, `api`), set by the caller's side, never
+    /// taken from an HTTP body.
     Kill {
         reason: String,
         #[serde(default)]
         flatten: bool,
+        by: String,
     },
 }
 

@@ -774,11 +774,11 @@ fn an_approved_floor_is_persisted_before_it_is_confirmed_and_says_so_when_it_can
             Output::Write {
                 file: FileWrite::KillSwitch {
                     flatten: true,
-                    by: "ballast approve",
+                    ref by,
                     ..
                 },
                 ..
-            }
+            } if by == "ballast approve"
         )
     });
     assert!(wrote_switch, "the kill switch's file is what engages it");

@@ -305,6 +305,7 @@ fn the_kill_switch_is_engaged_and_released_over_http_and_each_action_journals_it
         (state["requested"].clone(), state["reason"].clone()),
         (json!(true), json!("drill over http"))
     );
+    assert_eq!(state["by"], "api", "{state}");
     let p = api.get("/v1/policy", Some(&api.viewer)).json();
     assert_eq!(p["policy"], "EMERGENCY_SHUTDOWN", "{p}");
     // The kill, journaled: the action, its reason, who (the API, the operator's role, the
@@ -708,18 +709,66 @@ fn the_engine_views_and_events_follow_the_running_engine() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
         let mut text = String::new();
-        while !text.contains("event: market") {
+        // One whole `market` event (a bar), with its resumable id.
+        let block = loop {
+            if let Some(at) = text.find("event: market") {
+                if let Some(end) = text[at..].find("\n\n") {
+                    break text[at..at + end].to_owned();
+                }
+            }
             let chunk = tokio::time::timeout(Duration::from_secs(10), r.chunk())
                 .await
                 .expect("an event within 10 s")
                 .unwrap()
                 .expect("the stream stays open");
             text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        assert!(
-            text.contains("\nid: ") || text.starts_with("id: "),
-            "{text}"
-        );
+        };
+        assert!(block.contains("\nid: "), "{block}");
+        assert!(block.contains("\"type\":\"market.bar\""), "{block}");
     });
+    api.sup.stop();
+}
+
+#[test]
+fn readyz_is_ready_while_the_engine_trades_and_names_the_policy_when_the_kill_switch_halts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), FAST, &[]);
+    let ready = wait::until(
+        Duration::from_secs(60),
+        || {
+            let a = api.get("/readyz?verbose", None);
+            (a.status == 200).then_some(a.body.clone()).ok_or(a.body)
+        },
+        |b| format!("never ready: {b}"),
+    );
+    for check in [
+        "report",
+        "engine",
+        "reconciled",
+        "policy",
+        "overall",
+        "trading_allowed",
+    ] {
+        assert!(ready.contains(&format!("[+]{check} ok")), "{ready}");
+    }
+    assert!(ready.ends_with("readyz check passed\n"), "{ready}");
+    assert_eq!(api.get("/readyz", None).body, "ok\n");
+    assert_eq!(api.get("/livez", None).status, 200);
+    let a = api.op("POST", "/v1/kill-switch", Some(json!({"reason": "drill"})));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let not = wait::until(
+        Duration::from_secs(30),
+        || {
+            let a = api.get("/readyz", None);
+            (a.status == 503).then_some(a.body.clone()).ok_or(a.body)
+        },
+        |b| format!("still ready: {b}"),
+    );
+    assert!(
+        not.contains("[-]policy failed: the safety policy is EMERGENCY_SHUTDOWN"),
+        "{not}"
+    );
+    // The API stays up while the engine is halted: alive, and it answers.
+    assert_eq!(api.get("/livez", None).status, 200);
     api.sup.stop();
 }

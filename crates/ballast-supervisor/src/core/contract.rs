@@ -136,7 +136,7 @@ pub enum FileWrite {
     KillSwitch {
         reason: String,
         flatten: bool,
-        by: &'static str,
+        by: String,
         at: Timestamp,
     },
     /// `state/disabled.json`, durably (a disable or an enable).

@@ -43,11 +43,15 @@ impl SupervisorCore {
             // The shell answers a health check after the cycle it forces; asked here, the
             // newest report is the answer.
             Request::HealthCheck => self.health(token),
-            Request::Kill { reason, flatten } => {
+            Request::Kill {
+                reason,
+                flatten,
+                by,
+            } => {
                 let file = FileWrite::KillSwitch {
                     reason,
                     flatten,
-                    by: "operator",
+                    by,
                     at: now.wall,
                 };
                 self.write(file, After::Engaged { token });
@@ -189,7 +193,7 @@ impl SupervisorCore {
                 let file = FileWrite::KillSwitch {
                     reason: format!("approved recommendation {id}"),
                     flatten: true,
-                    by: "ballast approve",
+                    by: "ballast approve".to_owned(),
                     at: now.wall,
                 };
                 return self.write(file, After::KillSwitch { token, id });
