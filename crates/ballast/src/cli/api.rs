@@ -57,6 +57,7 @@ pub fn prepare(cfg: &Config, choice: &ConfigChoice, dir: &DataDir) -> Result<Pre
         cycle: std::time::Duration::from_millis(u64::from(cfg.health.cycle_ms)),
         metrics_port: cfg.api.metrics_port,
         api: cfg.api.clone(),
+        config: Arc::new(cfg.clone()),
     };
     Ok(Prepared {
         hook: SurfaceHook(Arc::new(move |surface| start.serve(surface))),
@@ -100,6 +101,8 @@ struct Start {
     cycle: std::time::Duration,
     metrics_port: u16,
     api: ballast_core::config::Api,
+    /// The configuration the engine runs with (the follower's empty state and limits).
+    config: Arc<Config>,
 }
 
 impl Start {
@@ -118,6 +121,16 @@ impl Start {
         let url = format!("http://{}", bound.addr);
         let layout = ballast_store::Layout::new(&self.dir.path);
         let (choice, dir) = (self.choice.clone(), self.dir.clone());
+        let mut follow =
+            ballast_api::follow::FollowOptions::new(&self.dir.path, Arc::clone(&self.config));
+        follow.published = Some(Arc::clone(&surface.published));
+        let follower = match ballast_api::follow::Follower::start(follow) {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                err!("ballast run: the API is off: cannot start its journal follower: {e}");
+                return;
+            }
+        };
         let ctx = ballast_api::Context {
             surface: surface.clone(),
             layout: layout.clone(),
@@ -127,6 +140,7 @@ impl Start {
             metrics: (self.metrics_port == 0).then(|| {
                 ballast_api::metrics::Metrics::supervisor(surface.clone(), &self.dir.path)
             }),
+            follower,
         };
         super::metrics::start_separate(&self.api, &self.dir.path, surface.clone());
         if let Err(e) = ballast_api::serve::spawn(bound.listener, ballast_api::app(&ctx)) {
