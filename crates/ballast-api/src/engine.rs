@@ -12,7 +12,11 @@
 //! - behind the token: `GET /v1/health` (the heartbeat's engine status and the readiness
 //!   checks), the kill switch (`GET`, `POST`, `DELETE /v1/kill-switch`, `POST
 //!   /v1/kill-switch/release`) through the same files and functions as `ballast kill` /
-//!   `ballast resume` — the engine takes them on its next loop, as it always does.
+//!   `ballast resume` — the engine takes them on its next loop, as it always does — and the
+//!   engine views (`/v1/account`, `/v1/positions`, `/v1/orders`, `/v1/fills`,
+//!   `/v1/decisions`, `/v1/equity`, `/v1/heals`, `/v1/alerts`) and `/v1/events`, from the
+//!   journal follower as `ballast run` serves them (no ops journal here: heals and alerts are
+//!   empty).
 //!
 //! The decisions ([`liveness`], [`readiness`]) are pure: the heartbeat, its age and the
 //! process's own pid and uptime are passed in.
@@ -57,6 +61,10 @@ pub struct EngineContext {
     /// `/metrics` on this listener (`[api] metrics_port = 0`); `None` when a separate
     /// listener serves it.
     pub metrics: Option<metrics::Metrics>,
+    /// The read-only follower of the engine's journal: the engine views and `/v1/events`
+    /// ([`crate::engine_routes`], the same as `ballast run`'s); `None` when it could not start
+    /// (the probes, status and kill switch are served without them).
+    pub follower: Option<Arc<crate::follow::Follower>>,
 }
 
 /// The standalone engine's whole application: its routes, then [`crate::finish`]
@@ -126,6 +134,10 @@ pub fn engine_routes(ctx: &EngineContext) -> Routes {
         .add(release_doc, delete(release))
         .add(release_post, post(release))
         .with_state(ctx.clone());
+    let routes = match &ctx.follower {
+        Some(f) => routes.merge(crate::engine_routes(Arc::clone(f))),
+        None => routes,
+    };
     match &ctx.metrics {
         Some(m) => routes.merge(metrics::routes(m.clone())),
         None => routes,

@@ -16,13 +16,18 @@
 pub mod auth;
 pub mod bind;
 pub mod control;
+pub mod dashboard;
 pub mod engine;
 pub mod error;
+pub mod events;
+pub mod follow;
 pub mod metrics;
 pub mod openapi;
+pub mod page;
 pub mod probes;
 pub mod routes;
 pub mod serve;
+pub mod views;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,6 +68,10 @@ pub struct Context {
     /// `/metrics` on this listener (`[api] metrics_port = 0`); `None` when a separate
     /// listener serves it.
     pub metrics: Option<metrics::Metrics>,
+    /// The read-only follower of the engine's journal (the engine views and `/v1/events`):
+    /// `follow::Follower::start` on the data directory, with the supervisor's published
+    /// health (`surface.published`).
+    pub follower: Arc<follow::Follower>,
 }
 
 /// A response extension: the answer is what it says (a probe's plain text), not an error to
@@ -79,11 +88,19 @@ pub fn app(ctx: &Context) -> Router {
 pub fn app_routes(ctx: &Context) -> Routes {
     let routes = Routes::default()
         .merge(probes::routes(ctx.clone()))
-        .merge(control::routes(ctx.clone()));
+        .merge(control::routes(ctx.clone()))
+        .merge(dashboard::routes())
+        .merge(engine_routes(Arc::clone(&ctx.follower)));
     match &ctx.metrics {
         Some(m) => routes.merge(metrics::routes(m.clone())),
         None => routes,
     }
+}
+
+/// The engine views and `/v1/events` of one follower, in one table (`ballast run`'s [`app`];
+/// `ballast engine --standalone` merges it into its own).
+pub fn engine_routes(follower: Arc<follow::Follower>) -> Routes {
+    views::routes(Arc::clone(&follower)).merge(events::routes(follower))
 }
 
 /// `routes` served: `/openapi.json` (from every route's documentation), each route's role

@@ -44,11 +44,12 @@ pub use feeds::FeedStall;
 use pass::pass;
 use report::pipeline_report;
 
-const SNAPSHOT_NAME: &str = "engine";
+/// The engine state's snapshots: `state/engine.snapshot.<seq>.json`.
+pub const SNAPSHOT_NAME: &str = "engine";
 /// How long an unpaced engine waits when its feed has no bar (instead of spinning).
 const IDLE: Duration = Duration::from_millis(20);
 /// The reports written beside the engine's snapshot, at the same seq.
-const REPORT_SNAPSHOTS: &[&str] = &["pipeline", "universe"];
+pub const REPORT_SNAPSHOTS: &[&str] = &["pipeline", "universe"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

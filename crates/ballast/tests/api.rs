@@ -130,7 +130,15 @@ fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> An
         }
         let a = r.timeout(Duration::from_secs(40)).send().await.unwrap();
         let (status, headers) = (a.status().as_u16(), a.headers().clone());
-        let body = a.text().await.unwrap();
+        // An event stream (`/v1/events`) does not end: its status and headers say enough.
+        let stream = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let body = if stream {
+            String::new()
+        } else {
+            a.text().await.unwrap()
+        };
         Answer {
             status,
             headers,
@@ -670,6 +678,71 @@ fn the_openapi_document_is_valid_and_every_path_it_documents_answers() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    api.sup.stop();
+}
+
+/// `ballast run` with its engine trading: the engine views follow the engine's journal (the
+/// viewer's token reads them, none is a 401) and `/v1/events` streams its records live.
+#[test]
+fn the_engine_views_and_events_follow_the_running_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(
+        tmp.path(),
+        &format!("{FAST}[feed]\nbars_per_second = 200\n"),
+        &[],
+    );
+    assert_eq!(api.get("/v1/positions", None).status, 401);
+    let seq_now = || {
+        let a = api.get("/v1/account", Some(&api.viewer));
+        (a.status == 200)
+            .then(|| a.json()["seq"].as_u64().unwrap_or(0))
+            .filter(|s| *s > 10)
+            .ok_or(format!("{} {}", a.status, a.body))
+    };
+    let first = wait::until(Duration::from_secs(60), seq_now, |last| {
+        format!("the engine view never moved: {last}")
+    });
+    // It keeps following: a later answer is at a later record.
+    wait::until(
+        Duration::from_secs(60),
+        || seq_now().and_then(|s| (s > first).then_some(s).ok_or(format!("still at {s}"))),
+        |last| format!("the view stopped at {first}: {last}"),
+    );
+    let points = api.get("/v1/equity?limit=5", Some(&api.viewer)).json();
+    assert!(!points["items"].as_array().unwrap().is_empty(), "{points}");
+    let decisions = api.get("/v1/decisions?limit=1000", Some(&api.viewer));
+    assert_eq!(decisions.status, 200, "{}", decisions.body);
+    // The stream: journal records with resumable ids, as they are written.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut r = reqwest::Client::new()
+            .get(format!("{}/v1/events", api.url))
+            .bearer_auth(&api.viewer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let mut text = String::new();
+        // One whole `market` event (a bar), with its resumable id.
+        let block = loop {
+            if let Some(at) = text.find("event: market") {
+                if let Some(end) = text[at..].find("\n\n") {
+                    break text[at..at + end].to_owned();
+                }
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), r.chunk())
+                .await
+                .expect("an event within 10 s")
+                .unwrap()
+                .expect("the stream stays open");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        };
+        assert!(block.contains("\nid: "), "{block}");
+        assert!(block.contains("\"type\":\"market.bar\""), "{block}");
+    });
     api.sup.stop();
 }
 

@@ -292,6 +292,15 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
         "POST /v1/kill-switch",
         "DELETE /v1/kill-switch",
         "POST /v1/kill-switch/release",
+        "GET /v1/account",
+        "GET /v1/positions",
+        "GET /v1/orders",
+        "GET /v1/fills",
+        "GET /v1/decisions",
+        "GET /v1/equity",
+        "GET /v1/heals",
+        "GET /v1/alerts",
+        "GET /v1/events",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -299,11 +308,25 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
     assert_eq!(served, expected);
     for route in &served {
         let (method, path) = route.split_once(' ').unwrap();
-        if method == "GET" {
+        // `/v1/events` streams (its first bytes are checked below).
+        if method == "GET" && path != "/v1/events" {
             let a = engine.get(path, Some(&engine.viewer));
             assert_eq!(a.status, 200, "{route}: {}", a.body);
         }
     }
+    // The engine views are the journal's: the bars it traded are in its equity points.
+    let equity = wait::until(
+        Duration::from_secs(30),
+        || {
+            let v = engine.get("/v1/equity", Some(&engine.viewer)).json();
+            (v["items"].as_array().is_some_and(|i| !i.is_empty()))
+                .then(|| v.clone())
+                .ok_or(v)
+        },
+        |v| format!("no equity points: {v}"),
+    );
+    assert!(equity["seq"].as_u64() > Some(0), "{equity}");
+    assert_eq!(events_status(&engine), 200);
     let services = engine.get("/v1/services", Some(&engine.viewer));
     assert_eq!(services.status, 404, "{}", services.body);
     assert_eq!(services.error()["code"], "not_found");
@@ -313,6 +336,25 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
     let status = engine.stop();
     assert!(status.success(), "{status:?}");
     assert!(!dir.join("data/run/api.addr").exists());
+}
+
+/// The status of `GET /v1/events` (the stream's head only).
+fn events_status(engine: &Engine) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/v1/events", engine.url))
+            .bearer_auth(&engine.viewer)
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
 }
 
 #[test]

@@ -29,6 +29,7 @@ pub fn prepare(cfg: &Config, choice: &ConfigChoice, dir: &DataDir) -> Result<Pre
         cycle: std::time::Duration::from_millis(u64::from(cfg.health.cycle_ms)),
         metrics_port: cfg.api.metrics_port,
         api: cfg.api.clone(),
+        config: Arc::new(cfg.clone()),
     };
     Ok(Prepared {
         hook: SurfaceHook(Arc::new(move |surface| start.serve(surface))),
@@ -190,6 +191,8 @@ struct Start {
     cycle: std::time::Duration,
     metrics_port: u16,
     api: ballast_core::config::Api,
+    /// The configuration the engine runs with (the follower's empty state and limits).
+    config: Arc<Config>,
 }
 
 impl Start {
@@ -201,6 +204,16 @@ impl Start {
         };
         let layout = ballast_store::Layout::new(&self.dir.path);
         let (choice, dir) = (self.choice.clone(), self.dir.clone());
+        let mut follow =
+            ballast_api::follow::FollowOptions::new(&self.dir.path, Arc::clone(&self.config));
+        follow.published = Some(Arc::clone(&surface.published));
+        let follower = match ballast_api::follow::Follower::start(follow) {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                err!("ballast run: the API is off: cannot start its journal follower: {e}");
+                return;
+            }
+        };
         let ctx = ballast_api::Context {
             surface: surface.clone(),
             layout: layout.clone(),
@@ -210,6 +223,7 @@ impl Start {
             metrics: (self.metrics_port == 0).then(|| {
                 ballast_api::metrics::Metrics::supervisor(surface.clone(), &self.dir.path)
             }),
+            follower,
         };
         super::metrics::start_separate(&self.api, &self.dir.path, Some(surface.clone()));
         let line = "dashboard: {url}/  (API: {url}/v1, documented at {url}/openapi.json)";
@@ -249,6 +263,16 @@ pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Re
         return Ok(Served { wrote: None });
     };
     let layout = ballast_store::Layout::new(dir);
+    let follow = ballast_api::follow::FollowOptions::new(dir, Arc::new(cfg.clone()));
+    let follower = match ballast_api::follow::Follower::start(follow) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            err!(
+                "{WHO}: the engine views and /v1/events are off: cannot start the journal follower: {e}"
+            );
+            None
+        }
+    };
     let ctx = ballast_api::engine::EngineContext {
         layout: layout.clone(),
         tokens: Arc::clone(&checked.tokens),
@@ -256,6 +280,7 @@ pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Re
         started: std::time::Instant::now(),
         live_within: ENGINE_LIVE_WITHIN,
         metrics: (cfg.api.metrics_port == 0).then(|| ballast_api::metrics::Metrics::engine(dir)),
+        follower,
     };
     super::metrics::start_separate(&cfg.api, dir, None);
     let line = "engine API: {url}/v1/health  (probes {url}/livez {url}/readyz, metrics {url}/metrics, documented at {url}/openapi.json)";
