@@ -178,11 +178,12 @@ impl Engine {
 fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let engine = start(tmp.path(), "");
-    // Printed once at start: the URL and the token just generated (the viewer's never).
+    // Said once at start, on stderr (stdout is the final report): the URL and the token just
+    // generated (the viewer's never).
     let out = wait::until(
         Duration::from_secs(30),
         || {
-            let t = std::fs::read_to_string(tmp.path().join("engine.out")).unwrap_or_default();
+            let t = std::fs::read_to_string(tmp.path().join("engine.err")).unwrap_or_default();
             t.contains("operator token").then_some(t.clone()).ok_or(t)
         },
         |t| format!("no start message: {t}"),
@@ -331,11 +332,21 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
     assert_eq!(services.status, 404, "{}", services.body);
     assert_eq!(services.error()["code"], "not_found");
 
-    // Stopped: its address is removed.
+    // Stopped: its address is removed; its stdout is the final report alone.
     let dir = engine.dir.clone();
     let status = engine.stop();
     assert!(status.success(), "{status:?}");
     assert!(!dir.join("data/run/api.addr").exists());
+    let report = std::fs::read_to_string(dir.join("engine.out")).unwrap();
+    assert!(report.starts_with("engine stopped after "), "{report}");
+    assert!(!report.contains(&engine_token(&dir)), "{report}");
+}
+
+fn engine_token(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("data/run/api.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// The status of `GET /v1/events` (the stream's head only).

@@ -106,18 +106,26 @@ pub fn listen(who: &str, what: &str, c: &Checked) -> Option<ballast_api::serve::
     }
 }
 
-/// Serve `router` on `bound`, then tell `serving` its URL, write `run/api.addr` and print
-/// `line` (`{url}` in it replaced) and the token once. The address file's path when written (the caller removes it at exit); `None` when the API
-/// could not start (said) or the file could not be written (said; the API runs).
+/// Who serves the API, what it says at start (`{url}` replaced) and where.
+pub struct Voice {
+    pub who: &'static str,
+    pub line: &'static str,
+    pub to: Say,
+}
+
+/// Serve `router` on `bound`, then tell `serving` its URL, write `run/api.addr` and say the
+/// voice's line and the token once. The address file's path when written (the caller removes
+/// it at exit); `None` when the file could not be written (said; the API runs); `Err` when the
+/// API could not start (said).
 pub fn start(
-    who: &str,
+    voice: &Voice,
     layout: &ballast_store::Layout,
     bound: ballast_api::serve::Bound,
     router: axum::Router,
     tokens: &ballast_api::auth::Tokens,
-    line: &str,
     serving: impl FnOnce(&str),
 ) -> Result<Option<PathBuf>, ()> {
+    let who = voice.who;
     let url = format!("http://{}", bound.addr);
     if let Err(e) = ballast_api::serve::spawn(bound.listener, router) {
         err!("{who}: the API is off: cannot start its threads: {e}");
@@ -134,22 +142,39 @@ pub fn start(
             None
         }
     };
-    out!("{}", line.replace("{url}", &url));
-    print_token(tokens);
+    voice.to.line(&voice.line.replace("{url}", &url));
+    voice.to.line(&token_line(tokens));
     Ok(wrote)
 }
 
-/// The operator's token printed once, when it was generated now; where both are kept.
-fn print_token(tokens: &ballast_api::auth::Tokens) {
+/// Where the start's lines go: `ballast run`'s stdout, or a standalone engine's stderr (its
+/// stdout is the final report, a format scripts read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Say {
+    Out,
+    Err,
+}
+
+impl Say {
+    fn line(self, text: &str) {
+        match self {
+            Say::Out => out!("{text}"),
+            Say::Err => err!("{text}"),
+        }
+    }
+}
+
+/// The operator's token, shown once when it was generated now; where both are kept.
+fn token_line(tokens: &ballast_api::auth::Tokens) -> String {
     let op = &tokens.operator;
     match &op.origin {
-        ballast_api::auth::Origin::Generated(path) => out!(
+        ballast_api::auth::Origin::Generated(path) => format!(
             "operator token (generated now, kept in {}; printed this once): {}\nviewer (read-only) token in {}",
             path.display(),
             op.reveal(),
             tokens.viewer.origin.path().display()
         ),
-        origin => out!(
+        origin => format!(
             "operator token in {}, viewer (read-only) token in {}",
             origin.path().display(),
             tokens.viewer.origin.path().display()
@@ -226,11 +251,15 @@ impl Start {
             follower,
         };
         super::metrics::start_separate(&self.api, &self.dir.path, Some(surface.clone()));
-        let line = "dashboard: {url}/  (API: {url}/v1, documented at {url}/openapi.json)";
+        let voice = Voice {
+            who: WHO,
+            line: "dashboard: {url}/  (API: {url}/v1, documented at {url}/openapi.json)",
+            to: Say::Out,
+        };
         let app = ballast_api::app(&ctx);
         let published = |url: &str| surface.published.set_api(url.to_owned());
         let tokens = &self.checked.tokens;
-        let Ok(wrote) = start(WHO, &layout, bound, app, tokens, line, published) else {
+        let Ok(wrote) = start(&voice, &layout, bound, app, tokens, published) else {
             return;
         };
         if let Some(path) = wrote {
@@ -283,9 +312,13 @@ pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Re
         follower,
     };
     super::metrics::start_separate(&cfg.api, dir, None);
-    let line = "engine API: {url}/v1/health  (probes {url}/livez {url}/readyz, metrics {url}/metrics, documented at {url}/openapi.json)";
+    let voice = Voice {
+        who: WHO,
+        line: "engine API: {url}/v1/health  (probes {url}/livez {url}/readyz, metrics {url}/metrics, documented at {url}/openapi.json)",
+        to: Say::Err,
+    };
     let app = ballast_api::engine::engine_app(&ctx);
-    let wrote = start(WHO, &layout, bound, app, &checked.tokens, line, |_| {}).unwrap_or(None);
+    let wrote = start(&voice, &layout, bound, app, &checked.tokens, |_| {}).unwrap_or(None);
     Ok(Served { wrote })
 }
 
