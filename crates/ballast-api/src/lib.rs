@@ -9,7 +9,9 @@
 //!
 //! [`app`] is the whole application: each module's [`Routes`] merged (one line each), then
 //! [`finish`] adds `/openapi.json`, the role check of every route's [`routes::Access`], the
-//! limits and the one error shape.
+//! limits and the one error shape. [`engine::engine_app`] is `ballast engine --standalone`'s:
+//! the engine's own part (probes from its heartbeat, metrics, status, kill switch, views)
+//! through the same [`finish`], with no supervisor behind it.
 
 #![forbid(unsafe_code)]
 
