@@ -38,30 +38,81 @@ pub struct ExternalSignal {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Wire {
-    symbol: String,
-    side: Option<Side>,
-    qty: Option<Decimal>,
-    target_qty: Option<Decimal>,
-    reason: Option<String>,
-    strategy: Option<String>,
-    limit_price: Option<Decimal>,
-    idempotency_key: Option<String>,
+/// The fields a signal may have (the inbox line's and `POST /v1/signals`'s body).
+pub const FIELDS: &[&str] = &[
+    "symbol",
+    "side",
+    "qty",
+    "target_qty",
+    "reason",
+    "strategy",
+    "limit_price",
+    "idempotency_key",
+];
+
+/// Why a signal was refused, and the field at fault (`None`: the whole of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalError {
+    pub field: Option<&'static str>,
+    pub message: String,
 }
 
-fn text(field: &str, v: Option<String>, default: &str) -> Result<String, String> {
+impl SignalError {
+    fn at(field: &'static str, message: impl Into<String>) -> SignalError {
+        SignalError {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SignalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn text(field: &'static str, v: Option<String>, default: &str) -> Result<String, SignalError> {
     let v = v.unwrap_or_else(|| default.to_owned());
     if v.chars().count() > INBOX_MAX_TEXT_CHARS {
-        return Err(format!(
-            "{field} is longer than {INBOX_MAX_TEXT_CHARS} characters"
+        return Err(SignalError::at(
+            field,
+            format!("{field} is longer than {INBOX_MAX_TEXT_CHARS} characters"),
         ));
     }
     if v.chars().any(char::is_control) {
-        return Err(format!("{field} contains control characters"));
+        return Err(SignalError::at(
+            field,
+            format!("{field} contains control characters"),
+        ));
     }
     Ok(v)
+}
+
+/// The field `name` of `obj` as a `T`, or what is wrong with it.
+fn field<T: serde::de::DeserializeOwned>(
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    name: &'static str,
+    want: &str,
+) -> Result<Option<T>, SignalError> {
+    match obj.remove(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => {
+            let shown = shown(&v);
+            serde_json::from_value(v)
+                .map(Some)
+                .map_err(|_| SignalError::at(name, format!("{name} must be {want} (got {shown})")))
+        }
+    }
+}
+
+/// A value as an error message shows it: its JSON, cut to a few characters.
+fn shown(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
 }
 
 /// Parse one line. `symbols` is the tradable universe (a signal for another symbol is refused).
@@ -72,46 +123,114 @@ pub fn parse_line(line: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Stri
             line.len()
         ));
     }
-    let w: Wire = serde_json::from_str(line).map_err(|e| format!("not a signal: {e}"))?;
-    let symbol = Symbol::new(&w.symbol).map_err(|e| e.to_string())?;
+    parse_signal(line, symbols).map_err(|e| e.message)
+}
+
+/// Parse and validate one signal (JSON text of at most [`MAX_LINE_BYTES`] for the inbox; the
+/// HTTP body's own bound is the API's): the one parser of a signal, for the inbox and for
+/// `POST /v1/signals`. Decimals are JSON strings or numbers; unknown fields are refused.
+pub fn parse_signal(json: &str, symbols: &[Symbol]) -> Result<ExternalSignal, SignalError> {
+    let whole = |m: String| SignalError {
+        field: None,
+        message: m,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| whole(format!("not a signal: {e}")))?;
+    let serde_json::Value::Object(mut obj) = value else {
+        return Err(whole(
+            "not a signal: a signal is a JSON object with a symbol and either side and qty, or target_qty".into(),
+        ));
+    };
+    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        let name: String = unknown.chars().take(64).collect();
+        return Err(SignalError {
+            field: Some("body"),
+            message: format!(
+                "not a signal: unknown field `{name}`; the fields are {}",
+                FIELDS.join(", ")
+            ),
+        });
+    }
+    let symbol: String = field(&mut obj, "symbol", "a string")?
+        .ok_or_else(|| SignalError::at("symbol", "symbol is missing"))?;
+    let symbol = Symbol::new(&symbol).map_err(|e| SignalError::at("symbol", e.to_string()))?;
     if !symbols.contains(&symbol) {
-        return Err(format!(
-            "symbol {symbol} is not in the universe ({})",
-            symbols
-                .iter()
-                .map(Symbol::as_str)
-                .collect::<Vec<_>>()
-                .join(",")
+        return Err(SignalError::at(
+            "symbol",
+            format!(
+                "symbol {symbol} is not in the universe ({})",
+                symbols
+                    .iter()
+                    .map(Symbol::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         ));
     }
-    let ask = match (w.side, w.qty, w.target_qty) {
+    let side: Option<Side> = field(&mut obj, "side", "\"buy\" or \"sell\"")?;
+    let qty: Option<Decimal> = field(&mut obj, "qty", "a decimal (a string or a number)")?;
+    let target: Option<Decimal> =
+        field(&mut obj, "target_qty", "a decimal (a string or a number)")?;
+    let ask = match (side, qty, target) {
         (Some(side), Some(qty), None) => Ask::Order {
             side,
-            qty: Quantity::new(qty).map_err(|e| e.to_string())?.value(),
+            qty: Quantity::new(qty)
+                .map_err(|e| SignalError::at("qty", e.to_string()))?
+                .value(),
         },
         (None, None, Some(t)) => {
             if t.normalize().scale() > crate::limits::MAX_DECIMAL_PLACES {
-                return Err(format!("target_qty {t} has too many decimal places"));
+                return Err(SignalError::at(
+                    "target_qty",
+                    format!("target_qty {t} has too many decimal places"),
+                ));
             }
             Ask::Target { qty: t.normalize() }
         }
-        _ => return Err("give either side and qty, or target_qty".into()),
+        (_, _, Some(_)) => {
+            return Err(SignalError::at(
+                "target_qty",
+                "give either side and qty, or target_qty",
+            ));
+        }
+        (None, _, None) => {
+            return Err(SignalError::at(
+                "side",
+                "give either side and qty, or target_qty",
+            ));
+        }
+        (Some(_), None, None) => {
+            return Err(SignalError::at(
+                "qty",
+                "give either side and qty, or target_qty",
+            ));
+        }
     };
-    let limit_price = match w.limit_price {
-        Some(p) => Some(Price::new(p).map_err(|e| e.to_string())?.value()),
-        None => None,
-    };
-    let idempotency_key = match w.idempotency_key {
+    let limit_price =
+        match field::<Decimal>(&mut obj, "limit_price", "a decimal (a string or a number)")? {
+            Some(p) => Some(
+                Price::new(p)
+                    .map_err(|e| SignalError::at("limit_price", e.to_string()))?
+                    .value(),
+            ),
+            None => None,
+        };
+    let idempotency_key = match field::<String>(&mut obj, "idempotency_key", "a string")? {
         Some(k) if k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
-            return Err("idempotency_key must be 1-64 printable ASCII characters".into());
+            return Err(SignalError::at(
+                "idempotency_key",
+                "idempotency_key must be 1-64 printable ASCII characters",
+            ));
         }
         k => k,
     };
+    let reason = field(&mut obj, "reason", "a string")?;
+    let strategy = field(&mut obj, "strategy", "a string")?;
     Ok(ExternalSignal {
         symbol,
         ask,
-        reason: text("reason", w.reason, "external")?,
-        strategy: text("strategy", w.strategy, "inbox")?,
+        reason: text("reason", reason, "external")?,
+        strategy: text("strategy", strategy, "inbox")?,
         limit_price,
         idempotency_key,
     })
@@ -163,6 +282,59 @@ mod tests {
     }
 
     #[test]
+    fn decimals_are_strings_or_numbers_and_each_error_names_its_field() {
+        let u = universe();
+        let s = parse_signal(
+            r#"{"symbol":"AAPL","side":"sell","qty":2.5,"limit_price":101.25}"#,
+            &u,
+        )
+        .unwrap();
+        assert_eq!(
+            s.ask,
+            Ask::Order {
+                side: Side::Sell,
+                qty: Decimal::new(25, 1)
+            }
+        );
+        assert_eq!(s.limit_price, Some(Decimal::new(10125, 2)));
+        let cases = [
+            (r#"{"side":"buy","qty":"1"}"#, Some("symbol")),
+            (r#"{"symbol":"IBM","side":"buy","qty":"1"}"#, Some("symbol")),
+            (r#"{"symbol":"AAPL","side":"up","qty":"1"}"#, Some("side")),
+            (r#"{"symbol":"AAPL","side":"buy","qty":"x"}"#, Some("qty")),
+            (r#"{"symbol":"AAPL","side":"buy"}"#, Some("qty")),
+            (r#"{"symbol":"AAPL","qty":"1"}"#, Some("side")),
+            (r#"{"symbol":"AAPL","target_qty":[]}"#, Some("target_qty")),
+            (
+                r#"{"symbol":"AAPL","side":"buy","qty":"1","limit_price":"0"}"#,
+                Some("limit_price"),
+            ),
+            (
+                r#"{"symbol":"AAPL","side":"buy","qty":"1","reason":7}"#,
+                Some("reason"),
+            ),
+            (
+                r#"{"symbol":"AAPL","side":"buy","qty":"1","strategy":"a\nb"}"#,
+                Some("strategy"),
+            ),
+            (
+                r#"{"symbol":"AAPL","side":"buy","qty":"1","idempotency_key":"a b"}"#,
+                Some("idempotency_key"),
+            ),
+            (
+                r#"{"symbol":"AAPL","side":"buy","qty":"1","x":1}"#,
+                Some("body"),
+            ),
+            ("[1]", None),
+            ("{", None),
+        ];
+        for (body, want) in cases {
+            let e = parse_signal(body, &u).unwrap_err();
+            assert_eq!(e.field, want, "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
     fn bad_lines_say_why() {
         let u = universe();
         let cases = [
@@ -190,7 +362,7 @@ mod tests {
             ),
             (
                 r#"{"symbol":"AAPL","side":"hold","qty":"1"}"#,
-                "not a signal",
+                "side must be \"buy\" or \"sell\"",
             ),
             (
                 r#"{"symbol":"AAPL","side":"buy","qty":"1","extra":1}"#,

@@ -32,7 +32,7 @@ use crate::heartbeat::{self, Heartbeat};
 
 pub use ballast_core::engine::kinds::{
     ALL as RECORD_TYPES, BAR, DECISION, EXPIRED, INBOX, KILL_SWITCH, LIQUIDATION, PAPER_SETTINGS,
-    POLICY, SENT, SETTINGS, SETTLE, STAMP,
+    POLICY, SENT, SETTINGS, SETTLE, STAMP, TAKEN,
 };
 mod controls;
 mod feeds;
@@ -251,6 +251,7 @@ pub fn run(
         stalled: false,
         kill_switch_noted: false,
         stop,
+        signals: crate::signals::SignalsIn::new(),
     };
     let files = Files {
         storage: &*storage,
@@ -469,6 +470,7 @@ fn trade(
         match feeds.next(state, w, files.clock.now(), log)? {
             Some(bar) => {
                 crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
+                crate::signals::take_signals(state, config, w, log)?;
                 let mut venue =
                     PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
                         .at_bar(&bar);
@@ -496,6 +498,7 @@ fn trade(
                 ..state.status()
             },
             view: state.view(state.trim_or(&w.opts.trim).max_total_at_risk_pct),
+            signals_seq: state.decisions.signals_seq,
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
@@ -536,6 +539,8 @@ pub(crate) struct Writer<'a> {
     kill_switch_noted: bool,
     /// Set by SIGINT / SIGTERM (and the parent-death signal of a supervised engine).
     stop: &'a AtomicBool,
+    /// Where `journal/signals/` is read.
+    pub(crate) signals: crate::signals::SignalsIn,
 }
 
 impl Writer<'_> {
