@@ -9,5 +9,6 @@
 
 pub mod error;
 pub mod routes;
+pub mod signals;
 
 pub use error::ApiError;

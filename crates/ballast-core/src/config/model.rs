@@ -375,6 +375,8 @@ pub struct Api {
     pub bind: String,
     pub port: u16,
     pub allow_remote: bool,
+    /// Signals accepted over HTTP and not yet taken by the engine, at most (then 429).
+    pub signals_max_backlog: u64,
 }
 
 /// `path` without `.` components (lexically; `..` is kept).

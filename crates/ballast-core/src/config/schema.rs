@@ -300,6 +300,8 @@ keys! {
         "HTTP port; when taken, the next 3 ports are tried.";
     ["api"] "allow_remote": Kind::Bool, "false", None,
         "Allow binding a non-loopback address.";
+    ["api"] "signals_max_backlog": int(1, 10_000_000), "10000", None,
+        "Signals accepted by POST /v1/signals (durable in data_dir/journal/signals/) and not yet taken by the engine, at most. At the bound POST /v1/signals answers 429 with Retry-After and journals nothing (never a silent loss): the engine is down or slower than the producers.";
 
     ["health"] "cycle_ms": int(100, 60_000), "1000", None,
         "How often the health report and the safety policy are evaluated (each check runs on its own interval).";

@@ -15,6 +15,10 @@
 //! - **Backpressure**: signals appended (or being appended) and not yet taken by the engine
 //!   over `[api] signals_max_backlog` → 429 with `Retry-After`, nothing journaled.
 
+mod states;
+
+pub use states::{Fate, SignalStates};
+
 use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
