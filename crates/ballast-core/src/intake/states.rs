@@ -210,3 +210,111 @@ fn words(reasons: &[crate::guard::Reason]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Order, OrderKind, Quantity, Side, SignalId, Symbol, TimeInForce};
+    use crate::engine::{DecisionRecord, SentRecord, TakenRecord, TakenSignal};
+    use crate::guard::{Check, Reason};
+    use crate::inbox::{Ask, ExternalSignal};
+    use crate::time::Timestamp;
+
+    fn taken(last_seq: u64, seqs: &[u64], refused: &[u64]) -> EngineRecord {
+        let signal = ExternalSignal {
+            symbol: Symbol::new("AAPL").unwrap(),
+            ask: Ask::Order {
+                side: Side::Buy,
+                qty: Decimal::ONE,
+            },
+            reason: "r".into(),
+            strategy: "s".into(),
+            limit_price: None,
+            idempotency_key: None,
+        };
+        let mut signals: Vec<TakenSignal> = seqs
+            .iter()
+            .map(|s| TakenSignal {
+                seq: *s,
+                signal: Some(signal.clone()),
+                refused: None,
+            })
+            .collect();
+        signals.extend(refused.iter().map(|s| TakenSignal {
+            seq: *s,
+            signal: None,
+            refused: Some("symbol IBM is no longer in the universe".into()),
+        }));
+        EngineRecord::Taken(TakenRecord { last_seq, signals })
+    }
+
+    fn decision(signal: u64, source: u64, verdict: Verdict) -> EngineRecord {
+        let id = SignalId(signal);
+        let order = verdict.approved_qty(Decimal::ONE).map(|q| Order {
+            client_order_id: ClientOrderId::for_signal(id, 0),
+            symbol: Symbol::new("AAPL").unwrap(),
+            side: Side::Buy,
+            qty: Quantity::new(q).unwrap(),
+            kind: OrderKind::Market,
+            tif: TimeInForce::Day,
+            created_at: Timestamp::EPOCH,
+        });
+        EngineRecord::Decision(DecisionRecord {
+            signal,
+            symbol: Symbol::new("AAPL").unwrap(),
+            target_qty: Decimal::ONE,
+            reason: "r".into(),
+            strategy: "s".into(),
+            at: Timestamp::EPOCH,
+            side: Side::Buy,
+            candidate_qty: Decimal::ONE,
+            verdict,
+            order,
+            source: Some(source),
+        })
+    }
+
+    #[test]
+    fn taken_decided_sent_and_refused_signals_fold_to_their_states_and_the_oldest_is_forgotten() {
+        let mut s = SignalStates::new(3);
+        s.apply(&taken(3, &[1, 2], &[3]));
+        assert_eq!(s.taken_seq, 3);
+        assert_eq!(s.get(1).unwrap().state, SignalState::New);
+        let refused = s.get(3).unwrap();
+        assert_eq!(refused.state, SignalState::Rejected);
+        assert!(refused.why.as_deref().unwrap().contains("IBM"));
+        s.apply(&decision(7, 1, Verdict::Approve));
+        let reject = Verdict::Reject {
+            reasons: vec![Reason {
+                check: Check::Universe,
+                observed: Decimal::ZERO,
+                limit: Decimal::ONE,
+                detail: "not eligible".into(),
+            }],
+        };
+        s.apply(&decision(8, 2, reject));
+        let one = s.get(1).unwrap();
+        assert_eq!(one.state, SignalState::Approved);
+        assert_eq!(one.engine_signal.as_deref(), Some("sig-7"));
+        assert!(
+            s.get(2)
+                .unwrap()
+                .why
+                .as_deref()
+                .unwrap()
+                .contains("not eligible")
+        );
+        s.apply(&EngineRecord::Sent(SentRecord {
+            client_order_id: ClientOrderId::for_signal(SignalId(7), 0),
+            attempt: 1,
+            at: Timestamp::EPOCH,
+            outcome: SendOutcome::Accepted,
+        }));
+        assert_eq!(s.get(1).unwrap().state, SignalState::Submitted);
+        // A fourth signal: the oldest (seq 1) is forgotten with its order.
+        s.apply(&taken(4, &[4], &[]));
+        assert!(s.get(1).is_none());
+        assert_eq!(s.by_order.len(), 0);
+        assert_eq!(s.get(4).unwrap().state, SignalState::New);
+    }
+}
