@@ -297,6 +297,14 @@ mod tests {
             }
         );
         assert_eq!(s.limit_price, Some(Decimal::new(10125, 2)));
+        // A JSON number is read exactly as written (no binary float in between).
+        let t = parse_signal(r#"{"symbol":"AAPL","target_qty":0.1}"#, &u).unwrap();
+        assert_eq!(
+            t.ask,
+            Ask::Target {
+                qty: Decimal::new(1, 1)
+            }
+        );
         let cases = [
             (r#"{"side":"buy","qty":"1"}"#, Some("symbol")),
             (r#"{"symbol":"IBM","side":"buy","qty":"1"}"#, Some("symbol")),
