@@ -3,6 +3,8 @@
 //! `listening on http://ADDR` once bound (port 0: any free port) and serves until killed.
 //! No authentication: loopback only, for benchmarks.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use ballast_api::signals::{SignalsState, routes};

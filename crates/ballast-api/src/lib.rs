@@ -7,6 +7,8 @@
 //! path, one implementation — and the engine's state is read from its journal, the source of
 //! truth, never from a second copy. Every error is an [`ApiError`], rendered at one boundary.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod routes;
 pub mod signals;

@@ -353,7 +353,11 @@ impl Inner {
                 if let Some(k) = &key {
                     st.keys.release(k);
                 }
-                tracing::error!(component = "api", "journal/signals/ refused an append: {e}");
+                tracing::error!(
+                    component = "api",
+                    "{} refused an append: {e}",
+                    self.layout.display(self.journal.dir())
+                );
                 Err(ApiError::unavailable(format!(
                     "the signal was not journaled: {e}; nothing was taken (retry with the same idempotency_key once the journal is healthy)"
                 )))
