@@ -167,11 +167,43 @@ pub fn parse_signal(json: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Si
             ),
         ));
     }
-    let side: Option<Side> = field(&mut obj, "side", "\"buy\" or \"sell\"")?;
-    let qty: Option<Decimal> = field(&mut obj, "qty", "a decimal (a string or a number)")?;
-    let target: Option<Decimal> =
-        field(&mut obj, "target_qty", "a decimal (a string or a number)")?;
-    let ask = match (side, qty, target) {
+    let ask = ask(&mut obj)?;
+    let limit_price =
+        match field::<Decimal>(&mut obj, "limit_price", "a decimal (a string or a number)")? {
+            Some(p) => Some(
+                Price::new(p)
+                    .map_err(|e| SignalError::at("limit_price", e.to_string()))?
+                    .value(),
+            ),
+            None => None,
+        };
+    let idempotency_key = match field::<String>(&mut obj, "idempotency_key", "a string")? {
+        Some(k) if k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(SignalError::at(
+                "idempotency_key",
+                "idempotency_key must be 1-64 printable ASCII characters",
+            ));
+        }
+        k => k,
+    };
+    let reason = field(&mut obj, "reason", "a string")?;
+    let strategy = field(&mut obj, "strategy", "a string")?;
+    Ok(ExternalSignal {
+        symbol,
+        ask,
+        reason: text("reason", reason, "external")?,
+        strategy: text("strategy", strategy, "inbox")?,
+        limit_price,
+        idempotency_key,
+    })
+}
+
+/// What the signal asks for: `side` + `qty`, or `target_qty`.
+fn ask(obj: &mut serde_json::Map<String, serde_json::Value>) -> Result<Ask, SignalError> {
+    let side: Option<Side> = field(obj, "side", "\"buy\" or \"sell\"")?;
+    let qty: Option<Decimal> = field(obj, "qty", "a decimal (a string or a number)")?;
+    let target: Option<Decimal> = field(obj, "target_qty", "a decimal (a string or a number)")?;
+    Ok(match (side, qty, target) {
         (Some(side), Some(qty), None) => Ask::Order {
             side,
             qty: Quantity::new(qty)
@@ -205,34 +237,6 @@ pub fn parse_signal(json: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Si
                 "give either side and qty, or target_qty",
             ));
         }
-    };
-    let limit_price =
-        match field::<Decimal>(&mut obj, "limit_price", "a decimal (a string or a number)")? {
-            Some(p) => Some(
-                Price::new(p)
-                    .map_err(|e| SignalError::at("limit_price", e.to_string()))?
-                    .value(),
-            ),
-            None => None,
-        };
-    let idempotency_key = match field::<String>(&mut obj, "idempotency_key", "a string")? {
-        Some(k) if k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
-            return Err(SignalError::at(
-                "idempotency_key",
-                "idempotency_key must be 1-64 printable ASCII characters",
-            ));
-        }
-        k => k,
-    };
-    let reason = field(&mut obj, "reason", "a string")?;
-    let strategy = field(&mut obj, "strategy", "a string")?;
-    Ok(ExternalSignal {
-        symbol,
-        ask,
-        reason: text("reason", reason, "external")?,
-        strategy: text("strategy", strategy, "inbox")?,
-        limit_price,
-        idempotency_key,
     })
 }
 
