@@ -81,18 +81,7 @@ impl ApiError {
 
 impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> ApiError {
-        let code = match &e {
-            ControlError::NotFound(_) => "not_found",
-            ControlError::Conflict(_) => "conflict",
-            ControlError::InvalidState(_) => "invalid_state",
-            ControlError::Refused(_) => "refused",
-            ControlError::Unavailable(_) => "unavailable",
-            ControlError::Failed(_) => "failed",
-            ControlError::ShuttingDown => "shutting_down",
-            ControlError::BadRequest(_) => "bad_request",
-            ControlError::Busy(_) => "busy",
-            ControlError::Timeout(_) => "timeout",
-        };
+        let code = e.code();
         ApiError::new(e.http_status(), code, e.to_string())
     }
 }

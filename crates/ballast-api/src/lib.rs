@@ -6,11 +6,213 @@
 //! the supervisor's loop through [`ballast_supervisor::surface::Surface`] — the control socket's
 //! path, one implementation — and the engine's state is read from its journal, the source of
 //! truth, never from a second copy. Every error is an [`ApiError`], rendered at one boundary.
+//!
+//! [`app`] is the whole application: each module's [`Routes`] merged (one line each), then
+//! [`finish`] adds `/openapi.json`, the role check of every route's [`routes::Access`], the
+//! limits and the one error shape.
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod control;
 pub mod error;
+pub mod openapi;
+pub mod probes;
 pub mod routes;
+pub mod serve;
 pub mod signals;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use ballast_supervisor::surface::Surface;
+
 pub use error::ApiError;
+pub use routes::{Access, Param, RouteDoc, Routes};
+
+/// The largest request body taken (a larger one is answered 413).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long one request may take to be answered (its headers; a stream such as `/v1/events`
+/// then goes on): past it, 503. Above the control socket's own timeout, so a slow
+/// supervisor's answer is its own words, not this.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
+/// The largest error body of axum's own (a rejection) kept in the message.
+const MAX_REJECTION_BYTES: usize = 2048;
+
+/// What the API's modules are built from.
+#[derive(Clone)]
+pub struct Context {
+    /// The supervisor's handle: published health, control through its loop.
+    pub surface: Surface,
+    /// The data directory.
+    pub layout: ballast_store::Layout,
+    pub tokens: Arc<auth::Tokens>,
+    /// The effective configuration as `ballast config show --json` prints it (secrets masked,
+    /// each value's origin), read when asked.
+    pub config: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+    /// `journal/signals/` opened for `POST/GET /v1/signals` ([`signals::SignalsState::open`];
+    /// `None`: the signals routes are not served).
+    pub signals: Option<signals::SignalsState>,
+}
+
+/// The whole application: every module's routes, then [`finish`].
+pub fn app(ctx: &Context) -> Router {
+    let mut routes = Routes::default()
+        .merge(probes::routes(ctx.clone()))
+        .merge(control::routes(ctx.clone()));
+    if let Some(s) = &ctx.signals {
+        routes = routes.merge(signals::routes(s.clone()));
+    }
+    // Each further module is one line here: `.merge(signals::routes(..))`.
+    finish(routes, Arc::clone(&ctx.tokens))
+}
+
+/// `routes` served: `/openapi.json` (from every route's documentation), each route's role
+/// check, the body limit and the request timeout, and every error — axum's own rejections, a
+/// 404, a 405 — in the one shape.
+pub fn finish(routes: Routes, tokens: Arc<auth::Tokens>) -> Router {
+    let routes = openapi::add(routes);
+    let gate = Arc::new(Gate::new(&routes.docs, tokens));
+    routes
+        .router
+        .route_layer(middleware::from_fn_with_state(gate, check_role))
+        .fallback(|req: Request| async move {
+            ApiError::not_found(format!(
+                "no route {} {}: /openapi.json lists every route",
+                req.method(),
+                req.uri().path()
+            ))
+        })
+        .method_not_allowed_fallback(|req: Request| async move {
+            ApiError::new(
+                405,
+                "method_not_allowed",
+                format!(
+                    "{} does not take {}: /openapi.json lists the methods of every route",
+                    req.uri().path(),
+                    req.method()
+                ),
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(in_time))
+        .layer(middleware::from_fn(one_shape))
+}
+
+/// The caller of a request, for handlers (`Extension<Caller>`): its role (none on an open
+/// route without a token) and its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub role: Option<auth::Role>,
+    pub remote: Option<std::net::SocketAddr>,
+}
+
+/// The access of every documented route, by method and path.
+struct Gate {
+    access: HashMap<(Method, &'static str), Access>,
+    tokens: Arc<auth::Tokens>,
+}
+
+impl Gate {
+    fn new(docs: &[RouteDoc], tokens: Arc<auth::Tokens>) -> Gate {
+        let access = docs
+            .iter()
+            .filter_map(|d| {
+                Some((
+                    (Method::from_bytes(d.method.as_bytes()).ok()?, d.path),
+                    d.access,
+                ))
+            })
+            .collect();
+        Gate { access, tokens }
+    }
+
+    /// The access of `method` on `path`: its route's; HEAD as GET's. (A method the path
+    /// does not take is answered 405 before any check: the paths and their methods are
+    /// public, in `/openapi.json`.)
+    fn access(&self, method: &Method, path: &str) -> Access {
+        let method = if method == Method::HEAD {
+            Method::GET
+        } else {
+            method.clone()
+        };
+        self.access
+            .get(&(method, path))
+            .copied()
+            .unwrap_or(Access::Viewer)
+    }
+}
+
+/// The remote address of a connection, as the server hands it (see [`serve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote(pub std::net::SocketAddr);
+
+async fn check_role(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let access = gate.access(req.method(), &path);
+    match auth::authorize(access, auth::bearer(req.headers()), &gate.tokens) {
+        Err(e) => e.into_response(),
+        Ok(role) => {
+            let remote = req.extensions().get::<ConnectInfo<Remote>>().map(|c| c.0.0);
+            req.extensions_mut().insert(Caller { role, remote });
+            next.run(req).await
+        }
+    }
+}
+
+async fn in_time(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::unavailable(format!(
+            "no answer within {} s (the request timeout): the supervisor may be busy; try again, and see `ballast logs supervisor`",
+            REQUEST_TIMEOUT.as_secs()
+        ))
+        .into_response(),
+    }
+}
+
+/// Every error answer in the one JSON shape: an error of axum's own (a body it could not
+/// read, a body too large) is re-rendered with its words; ours pass as they are.
+async fn one_shape(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), MAX_REJECTION_BYTES)
+        .await
+        .unwrap_or_default();
+    let words = String::from_utf8_lossy(&body).trim().to_owned();
+    let (code, message) = match status.as_u16() {
+        413 => (
+            "too_large",
+            format!("the request body is over {MAX_BODY_BYTES} bytes (the limit); send less"),
+        ),
+        415 => (
+            "unsupported_media_type",
+            format!("{words}: send `Content-Type: application/json`"),
+        ),
+        422 => ("invalid", words),
+        400 => ("bad_request", words),
+        _ if words.is_empty() => (
+            "error",
+            status.canonical_reason().unwrap_or("error").to_owned(),
+        ),
+        _ => ("error", words),
+    };
+    ApiError::new(status.as_u16(), code, message).into_response()
+}

@@ -426,3 +426,67 @@ async fn the_list_pages_with_a_cursor_and_filters_by_status_symbol_and_strategy(
     }
     api.stop();
 }
+
+#[tokio::test]
+async fn in_the_application_posting_takes_the_operator_token_and_listing_the_viewer_s() {
+    use ballast_api::auth::{Origin, Token, Tokens};
+    const OP: &str = "operator-token-0123456789abcdef0123456789";
+    const VIEW: &str = "viewer-token-0123456789abcdef0123456789ab";
+    let tmp = tempfile::tempdir().unwrap();
+    let state = SignalsState::open(
+        &Layout::new(tmp.path()),
+        &config(""),
+        Arc::new(RealStorage),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let tokens = Arc::new(Tokens {
+        operator: Token::new(OP, Origin::Kept("op".into())),
+        viewer: Token::new(VIEW, Origin::Kept("view".into())),
+    });
+    let app = ballast_api::finish(routes(state), tokens);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(ballast_api::serve::serve(listener, app));
+    let c = reqwest::Client::new();
+    let post = |token: Option<&'static str>| {
+        let mut r = c.post(format!("{url}/v1/signals")).body(buy("auth-1"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    assert_eq!(post(Some(VIEW)).await.unwrap().status(), 403);
+    assert!(
+        records(tmp.path()).is_empty(),
+        "refused before anything was journaled"
+    );
+    assert_eq!(post(Some(OP)).await.unwrap().status(), 202);
+    let list = c.get(format!("{url}/v1/signals"));
+    assert_eq!(list.send().await.unwrap().status(), 401);
+    let page: Value = c
+        .get(format!("{url}/v1/signals"))
+        .bearer_auth(VIEW)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["signals"][0]["signal_id"], "api-1");
+    // Both routes are documented in /openapi.json with their schemas.
+    let doc: Value = c
+        .get(format!("{url}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signals = &doc["paths"]["/v1/signals"];
+    assert!(
+        signals["post"].is_object() && signals["get"].is_object(),
+        "{signals}"
+    );
+}

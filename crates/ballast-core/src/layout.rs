@@ -30,6 +30,12 @@ pub mod rel {
     pub const ENGINE_CONFIG: &str = "run/engine-config.json";
     /// The supervisor's control socket.
     pub const CONTROL_SOCKET: &str = "run/supervisor.sock";
+    /// The HTTP API's operator token, generated at first start (0600).
+    pub const API_TOKEN: &str = "run/api.token";
+    /// The HTTP API's read-only viewer token, generated at first start (0600).
+    pub const API_VIEWER_TOKEN: &str = "run/api.viewer.token";
+    /// The address the HTTP API bound (`http://127.0.0.1:7878`), for scripts and tests.
+    pub const API_ADDR: &str = "run/api.addr";
     /// The safety policy the supervisor writes and the engine follows.
     pub const POLICY: &str = "state/policy.json";
     /// The guard limits and risk rules the supervisor's `ballast reload` hands the engine.

@@ -85,6 +85,18 @@ impl Layout {
     pub fn control_socket(&self) -> PathBuf {
         self.at(rel::CONTROL_SOCKET)
     }
+    /// The HTTP API's operator token (generated at first start, 0600).
+    pub fn api_token(&self) -> PathBuf {
+        self.at(rel::API_TOKEN)
+    }
+    /// The HTTP API's viewer token (generated at first start, 0600).
+    pub fn api_viewer_token(&self) -> PathBuf {
+        self.at(rel::API_VIEWER_TOKEN)
+    }
+    /// The URL the HTTP API bound, written once it listens.
+    pub fn api_addr(&self) -> PathBuf {
+        self.at(rel::API_ADDR)
+    }
     /// The safety policy ([`crate::files::policy`]).
     pub fn policy_file(&self) -> PathBuf {
         self.at(rel::POLICY)

@@ -298,7 +298,7 @@ fn run_supervises_the_engine_stops_cleanly_on_sigterm_and_refuses_bad_config() {
             .join("ballast-data/run/engine.heartbeat")
             .is_file()
     );
-    std::fs::write(tmp.path().join("b.toml"), "[api]\nport = 0\n").unwrap();
+    std::fs::write(tmp.path().join("b.toml"), "[api]\nport = 70000\n").unwrap();
     let out = ballast(&["run", "--config", "b.toml"], tmp.path());
     assert_eq!(out.status.code(), Some(78));
     assert!(

@@ -375,6 +375,10 @@ pub struct Api {
     pub bind: String,
     pub port: u16,
     pub allow_remote: bool,
+    /// The operator's token file ("" = generated into `run/api.token`).
+    pub token_file: String,
+    /// The viewer's token file ("" = generated into `run/api.viewer.token`).
+    pub viewer_token_file: String,
     /// Signals accepted over HTTP and not yet taken by the engine, at most (then 429).
     pub signals_max_backlog: u64,
 }

@@ -150,7 +150,9 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     changed_fields!(k, old, new, paper: Paper, [
         starting_cash_usd, slippage_bps, fee_bps, participation, latency_ms,
     ]);
-    changed_fields!(k, old, new, api: Api, [bind, port, allow_remote, signals_max_backlog]);
+    changed_fields!(k, old, new, api: Api, [
+        bind, port, allow_remote, token_file, viewer_token_file, signals_max_backlog,
+    ]);
     k
 }
 

@@ -296,10 +296,14 @@ keys! {
 
     ["api"] "bind": Kind::Text, "\"127.0.0.1\"", None,
         "Address the HTTP API and dashboard listen on. A non-loopback address needs allow_remote = true.";
-    ["api"] "port": int(1, 65_535), "7878", None,
-        "HTTP port; when taken, the next 3 ports are tried.";
+    ["api"] "port": int(0, 65_535), "7878", None,
+        "HTTP port; when taken, the next 3 ports are tried (the port bound is logged, shown by `ballast status` and written to run/api.addr). 0 takes any free port.";
     ["api"] "allow_remote": Kind::Bool, "false", None,
-        "Allow binding a non-loopback address.";
+        "Allow binding a non-loopback address; it then also needs an operator token of your own in token_file (`ballast run` refuses to start otherwise, exit 78).";
+    ["api"] "token_file": Kind::Text, "\"\"", None,
+        "File (mode 0600, at least 32 characters) holding the operator's bearer token (control and reads). Empty: a token is generated at first start into run/api.token. A relative path is against the configuration file's directory. Restart to change.";
+    ["api"] "viewer_token_file": Kind::Text, "\"\"", None,
+        "File (mode 0600, at least 32 characters) holding the read-only viewer's bearer token. Empty: one is generated at first start into run/api.viewer.token. Restart to change.";
     ["api"] "signals_max_backlog": int(1, 10_000_000), "10000", None,
         "Signals accepted by POST /v1/signals (durable in data_dir/journal/signals/) and not yet taken by the engine, at most. At the bound POST /v1/signals answers 429 with Retry-After and journals nothing (never a silent loss): the engine is down or slower than the producers.";
 

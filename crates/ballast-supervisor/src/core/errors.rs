@@ -41,6 +41,40 @@ pub enum ControlError {
 }
 
 impl ControlError {
+    /// The class as a stable word (the control protocol's `code`, the API's error code).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ControlError::NotFound(_) => "not_found",
+            ControlError::Conflict(_) => "conflict",
+            ControlError::InvalidState(_) => "invalid_state",
+            ControlError::Refused(_) => "refused",
+            ControlError::Unavailable(_) => "unavailable",
+            ControlError::Failed(_) => "failed",
+            ControlError::ShuttingDown => "shutting_down",
+            ControlError::BadRequest(_) => "bad_request",
+            ControlError::Busy(_) => "busy",
+            ControlError::Timeout(_) => "timeout",
+        }
+    }
+
+    /// The error of class `code` with `message` (read back from the control protocol);
+    /// `None` for a code this Ballast does not know.
+    pub fn from_code(code: &str, message: String) -> Option<ControlError> {
+        Some(match code {
+            "not_found" => ControlError::NotFound(message),
+            "conflict" => ControlError::Conflict(message),
+            "invalid_state" => ControlError::InvalidState(message),
+            "refused" => ControlError::Refused(message),
+            "unavailable" => ControlError::Unavailable(message),
+            "failed" => ControlError::Failed(message),
+            "shutting_down" => ControlError::ShuttingDown,
+            "bad_request" => ControlError::BadRequest(message),
+            "busy" => ControlError::Busy(message),
+            "timeout" => ControlError::Timeout(message),
+            _ => return None,
+        })
+    }
+
     /// The HTTP status an API answers this with — decided here, and nowhere else.
     pub fn http_status(&self) -> u16 {
         match self {
@@ -75,5 +109,21 @@ mod tests {
         assert_eq!(ControlError::ShuttingDown.http_status(), 503);
         assert_eq!(ControlError::InvalidState(String::new()).http_status(), 409);
         assert_eq!(ControlError::Busy(String::new()).http_status(), 429);
+        for e in [
+            ControlError::NotFound("a".into()),
+            ControlError::Conflict("b".into()),
+            ControlError::InvalidState("c".into()),
+            ControlError::Refused("d".into()),
+            ControlError::Unavailable("e".into()),
+            ControlError::Failed("f".into()),
+            ControlError::ShuttingDown,
+            ControlError::BadRequest("g".into()),
+            ControlError::Busy("h".into()),
+            ControlError::Timeout("i".into()),
+        ] {
+            let back = ControlError::from_code(e.code(), e.to_string());
+            assert_eq!(back.as_ref(), Some(&e), "{}", e.code());
+        }
+        assert_eq!(ControlError::from_code("newer", "x".into()), None);
     }
 }

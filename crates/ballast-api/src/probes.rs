@@ -1,0 +1,7 @@
+//! `/livez` and `/readyz`.
+
+use crate::{Context, Routes};
+
+pub fn routes(_ctx: Context) -> Routes {
+    Routes::default()
+}
