@@ -120,6 +120,17 @@ impl SignalsState {
             &mut visit,
         )
         .map_err(|e| format!("cannot open {}: {e}", layout.display(&dir)))?;
+        // The engine took signals up to a seq this journal does not reach: it was replaced or
+        // cut. New signals would get seqs the engine believes it took — never taken, silently.
+        let last = journal.durable_seq();
+        if let Some((taken, _)) = ballast_store::files::heartbeat::signals_taken(&*storage, layout)
+            .filter(|(taken, _)| *taken > last)
+        {
+            return Err(format!(
+                "{} ends at seq {last} but the engine took signals up to seq {taken} (its heartbeat says): the journal was replaced or cut, and new signals would never be taken; put the journal back, or move it aside and start the engine on a fresh data directory",
+                layout.display(&dir)
+            ));
+        }
         Ok(SignalsState {
             inner: Arc::new(Inner {
                 journal,

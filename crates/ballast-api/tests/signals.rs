@@ -490,3 +490,36 @@ async fn in_the_application_posting_takes_the_operator_token_and_listing_the_vie
         "{signals}"
     );
 }
+
+#[tokio::test]
+async fn a_journal_behind_what_the_engine_took_is_refused_rather_than_never_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = Api::start(tmp.path(), &config("")).await;
+    assert_eq!(api.post(&buy("r-1")).await.0, 202);
+    api.stop();
+    heartbeat(tmp.path(), 1);
+    // Taken up to 1, the journal holds 1: fine.
+    assert!(
+        SignalsState::open(
+            &Layout::new(tmp.path()),
+            &config(""),
+            Arc::new(RealStorage),
+            Arc::new(SystemClock)
+        )
+        .is_ok()
+    );
+    // The journal replaced by an empty one: refused, saying why.
+    std::fs::remove_dir_all(Layout::new(tmp.path()).signals_journal()).unwrap();
+    let e = SignalsState::open(
+        &Layout::new(tmp.path()),
+        &config(""),
+        Arc::new(RealStorage),
+        Arc::new(SystemClock),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        e.contains("ends at seq 0 but the engine took signals up to seq 1"),
+        "{e}"
+    );
+}
