@@ -409,6 +409,7 @@ fn signal_schema() -> serde_json::Value {
             "strategy": {"type": "string", "maxLength": 200},
             "limit_price": dec,
             "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 64},
+            "ttl_secs": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "seconds after acceptance within which the engine must take it; past them it is EXPIRED, never traded late"},
         }
     })
 }

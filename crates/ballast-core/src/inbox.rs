@@ -36,6 +36,10 @@ pub struct ExternalSignal {
     pub strategy: String,
     pub limit_price: Option<Decimal>,
     pub idempotency_key: Option<String>,
+    /// `POST /v1/signals` only: seconds after the API accepted it within which the engine
+    /// must take it; past them it is refused as expired (never traded late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
 }
 
 /// The fields a signal may have (the inbox line's and `POST /v1/signals`'s body).
@@ -48,7 +52,11 @@ pub const FIELDS: &[&str] = &[
     "strategy",
     "limit_price",
     "idempotency_key",
+    "ttl_secs",
 ];
+
+/// The longest `ttl_secs`: one day.
+pub const MAX_TTL_SECS: u32 = 86_400;
 
 /// Why a signal was refused, and the field at fault (`None`: the whole of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +131,14 @@ pub fn parse_line(line: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Stri
             line.len()
         ));
     }
-    parse_signal(line, symbols).map_err(|e| e.message)
+    let signal = parse_signal(line, symbols).map_err(|e| e.message)?;
+    if signal.ttl_secs.is_some() {
+        return Err(
+            "ttl_secs is for POST /v1/signals: an inbox line has no time of acceptance to count from"
+                .into(),
+        );
+    }
+    Ok(signal)
 }
 
 /// Parse and validate one signal (JSON text of at most [`MAX_LINE_BYTES`] for the inbox; the
@@ -186,6 +201,16 @@ pub fn parse_signal(json: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Si
         }
         k => k,
     };
+    let want = format!("a whole number of seconds from 1 to {MAX_TTL_SECS}");
+    let ttl_secs = match field::<u32>(&mut obj, "ttl_secs", &want)? {
+        Some(t) if !(1..=MAX_TTL_SECS).contains(&t) => {
+            return Err(SignalError::at(
+                "ttl_secs",
+                format!("ttl_secs must be {want}"),
+            ));
+        }
+        t => t,
+    };
     let reason = field(&mut obj, "reason", "a string")?;
     let strategy = field(&mut obj, "strategy", "a string")?;
     Ok(ExternalSignal {
@@ -195,6 +220,7 @@ pub fn parse_signal(json: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Si
         strategy: text("strategy", strategy, "inbox")?,
         limit_price,
         idempotency_key,
+        ttl_secs,
     })
 }
 
@@ -387,6 +413,10 @@ mod tests {
             (
                 r#"{"symbol":"AAPL","side":"buy","qty":"1","idempotency_key":""}"#,
                 "idempotency_key",
+            ),
+            (
+                r#"{"symbol":"AAPL","side":"buy","qty":"1","ttl_secs":5}"#,
+                "ttl_secs is for POST /v1/signals",
             ),
         ];
         for (line, want) in cases {

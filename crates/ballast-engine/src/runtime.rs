@@ -470,7 +470,7 @@ fn trade(
         match feeds.next(state, w, files.clock.now(), log)? {
             Some(bar) => {
                 crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
-                crate::signals::take_signals(state, config, w, log)?;
+                crate::signals::take_signals(state, config, w, files.clock.now(), log)?;
                 let mut venue =
                     PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
                         .at_bar(&bar);

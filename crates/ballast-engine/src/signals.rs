@@ -10,6 +10,7 @@ use ballast_core::config::Config;
 use ballast_core::engine::{EngineRecord, EngineState, TakenRecord, TakenSignal};
 use ballast_core::intake::{self, JournaledSignal};
 use ballast_core::limits::SIGNALS_TAKE_MAX_COUNT;
+use ballast_core::time::Timestamp;
 use ballast_store::journal::follow::Follower;
 
 use crate::runtime::{EngineError, Writer};
@@ -35,6 +36,7 @@ pub(crate) fn take_signals(
     state: &mut EngineState,
     config: &Config,
     w: &mut Writer<'_>,
+    now: Timestamp,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
     let room = state.pending_room().min(SIGNALS_TAKE_MAX_COUNT);
@@ -79,7 +81,7 @@ pub(crate) fn take_signals(
         if used > budget && !signals.is_empty() {
             break;
         }
-        signals.push(taken(r.seq, &r.kind, &r.body, config));
+        signals.push(taken(r.seq, &r.kind, &r.body, config, now));
     }
     let last_seq = signals.last().map_or(last, |s: &TakenSignal| s.seq);
     if last_seq != last {
@@ -100,12 +102,13 @@ pub(crate) fn take_signals(
     Ok(())
 }
 
-/// One record of `journal/signals/`, taken: its signal, or why not.
-fn taken(seq: u64, kind: &str, body: &str, config: &Config) -> TakenSignal {
+/// One record of `journal/signals/`, taken at `now`: its signal, or why not.
+fn taken(seq: u64, kind: &str, body: &str, config: &Config, now: Timestamp) -> TakenSignal {
     let refused = |why: String| TakenSignal {
         seq,
         signal: None,
         refused: Some(why),
+        expired: false,
     };
     if kind != intake::RECORD {
         return refused(format!(
@@ -118,10 +121,26 @@ fn taken(seq: u64, kind: &str, body: &str, config: &Config) -> TakenSignal {
             "symbol {} is no longer in the universe ([feed] symbols)",
             j.signal.symbol
         )),
+        Ok(j)
+            if j.signal
+                .ttl_secs
+                .is_some_and(|t| now.ms_since(j.at) > i64::from(t) * 1000) =>
+        {
+            TakenSignal {
+                expired: true,
+                ..refused(format!(
+                    "expired: accepted at {}, ttl_secs {}, taken {} later",
+                    j.at,
+                    j.signal.ttl_secs.unwrap_or_default(),
+                    ballast_core::time::Human::ms(now.ms_since(j.at).max(0).unsigned_abs())
+                ))
+            }
+        }
         Ok(j) => TakenSignal {
             seq,
             signal: Some(j.signal),
             refused: None,
+            expired: false,
         },
         Err(e) => refused(format!("not a signal of this build: {e}")),
     }

@@ -196,3 +196,69 @@ fn every_signal_is_taken_and_decided_exactly_once_across_a_kill_9_of_the_engine(
         );
     }
 }
+
+#[test]
+fn a_signal_past_its_ttl_when_the_engine_comes_to_it_is_expired_never_traded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cfg = tmp.path().join("ballast.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let config = ballast_core::config::load(
+        Some(ballast_core::config::Source {
+            path: "ballast.toml",
+            text: CONFIG,
+        }),
+        &[],
+    )
+    .unwrap();
+    // Accepted a minute ago (the API's clock is injected): one with a 5 s ttl, one without.
+    let now = ballast_core::Clock::now(&SystemClock);
+    let clock = Arc::new(ballast_core::clock::ManualClock::new(now.plus_ms(-60_000)));
+    let state =
+        SignalsState::open(&Layout::new(&data), &config, Arc::new(RealStorage), clock).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/v1/signals", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, routes(state).router).await.unwrap() });
+    let http = reqwest::Client::new();
+    for body in [
+        r#"{"symbol":"AAPL","side":"buy","qty":"1","ttl_secs":5,"idempotency_key":"late"}"#,
+        r#"{"symbol":"AAPL","side":"buy","qty":"1","idempotency_key":"patient"}"#,
+    ] {
+        let r = rt.block_on(http.post(&url).body(body).send()).unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    let mut child = engine(&data, &cfg);
+    let taken = until(
+        Duration::from_secs(60),
+        || {
+            let recs: Vec<serde_json::Value> = common::journal::engine_records(&data)
+                .into_iter()
+                .filter(|(k, _)| k == "signals.taken")
+                .flat_map(|(_, b)| {
+                    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+                    v["signals"].as_array().unwrap().clone()
+                })
+                .collect();
+            if recs.len() == 2 {
+                Ok(recs)
+            } else {
+                Err(recs.len())
+            }
+        },
+        |n| format!("{n} of 2 signals taken"),
+    );
+    common::process::sigterm(&child);
+    child.wait().unwrap();
+    assert_eq!(taken[0]["expired"], true, "{taken:?}");
+    assert!(taken[0]["refused"].as_str().unwrap().contains("ttl_secs 5"));
+    assert!(taken[0]["signal"].is_null(), "never traded");
+    assert!(taken[1]["signal"].is_object(), "{taken:?}");
+    let page: serde_json::Value = rt
+        .block_on(async { http.get(&url).send().await?.json().await })
+        .unwrap();
+    assert_eq!(page["signals"][0]["status"], "EXPIRED", "{page}");
+    assert_eq!(page["signals"][0]["ttl_secs"], 5);
+}

@@ -117,6 +117,8 @@ pub struct Item {
     pub limit_price: Option<Decimal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
     pub status: SignalState,
     /// Whether the engine took it (journaled it as taken) yet.
     pub taken: bool,
@@ -292,6 +294,7 @@ fn item(seq: u64, j: JournaledSignal, states: &SignalStates) -> Item {
         strategy,
         limit_price,
         idempotency_key,
+        ttl_secs,
     } = j.signal;
     let fate = states.get(seq).cloned();
     let (side, qty, target_qty) = match ask {
@@ -316,6 +319,7 @@ fn item(seq: u64, j: JournaledSignal, states: &SignalStates) -> Item {
         strategy,
         limit_price,
         idempotency_key,
+        ttl_secs,
         status: fate.as_ref().map_or(SignalState::New, |f| f.state),
         taken: seq <= states.taken_seq,
         fate,
@@ -338,6 +342,7 @@ pub(super) fn page_schema() -> serde_json::Value {
                 "strategy": {"type": "string"},
                 "limit_price": {"type": "string"},
                 "idempotency_key": {"type": "string"},
+                "ttl_secs": {"type": "integer"},
                 "status": {"type": "string", "enum": SignalState::ALL.map(SignalState::name)},
                 "taken": {"type": "boolean"},
                 "engine_signal": {"type": "string"},

@@ -57,6 +57,9 @@ pub struct TakenSignal {
     pub signal: Option<ExternalSignal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// Refused because its `ttl_secs` had passed when the engine came to take it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expired: bool,
 }
 
 /// `order.sent`: what the venue answered when an order intent was sent to it.

@@ -94,7 +94,11 @@ impl SignalStates {
                 for t in &r.signals {
                     let mut fate = Fate::new(SignalState::New);
                     if let Some(why) = &t.refused {
-                        fate.state = SignalState::Rejected;
+                        fate.state = if t.expired {
+                            SignalState::Expired
+                        } else {
+                            SignalState::Rejected
+                        };
                         fate.why = Some(format!("refused by the engine: {why}"));
                     }
                     self.insert(t.seq, fate);
@@ -231,6 +235,7 @@ mod tests {
             strategy: "s".into(),
             limit_price: None,
             idempotency_key: None,
+            ttl_secs: None,
         };
         let mut signals: Vec<TakenSignal> = seqs
             .iter()
@@ -238,12 +243,14 @@ mod tests {
                 seq: *s,
                 signal: Some(signal.clone()),
                 refused: None,
+                expired: false,
             })
             .collect();
         signals.extend(refused.iter().map(|s| TakenSignal {
             seq: *s,
             signal: None,
             refused: Some("symbol IBM is no longer in the universe".into()),
+            expired: false,
         }));
         EngineRecord::Taken(TakenRecord { last_seq, signals })
     }
