@@ -129,7 +129,18 @@ async fn a_signal_is_answered_202_only_once_its_record_is_in_the_journal() {
     assert_eq!(s["idempotency_key"], "k-1");
     let (status, _, body) = api.post(r#"{"symbol":"MSFT","target_qty":"-3"}"#).await;
     assert_eq!((status, &body["signal_id"]), (202, &json!("api-2")));
-    assert_eq!(records(tmp.path()).len(), 2);
+    let (status, _, _) = api
+        .post(r#"{"symbol":"MSFT","side":"sell","notional":"2500.50"}"#)
+        .await;
+    assert_eq!(status, 202);
+    let recs = records(tmp.path());
+    assert_eq!(recs.len(), 3);
+    assert_eq!(
+        recs[2].1["signal"]["ask"],
+        json!({"kind": "notional", "side": "sell", "notional": "2500.50"})
+    );
+    let (_, page) = api.get("?after=api-2").await;
+    assert_eq!(page["signals"][0]["notional"], "2500.50", "{page}");
     api.stop();
 }
 

@@ -5,8 +5,9 @@
 //! {"symbol":"MSFT","target_qty":"-5","reason":"hedge"}
 //! ```
 //!
-//! Either `side` + `qty` (an order) or `target_qty` (a signed target position). Optional:
-//! `reason`, `strategy`, `limit_price`, `idempotency_key`. Parsing is pure; a bad line gets an
+//! Either `side` + `qty` (an order), `side` + `notional` (that much money's worth, sized when
+//! decided) or `target_qty` (a signed target position). Optional: `reason`, `strategy`,
+//! `limit_price`, `idempotency_key`, and over HTTP only `ttl_secs`. Parsing is pure; a bad line gets an
 //! error that says what is wrong, and never blocks the lines after it.
 
 use rust_decimal::Decimal;
@@ -25,6 +26,10 @@ pub enum Ask {
     Order { side: Side, qty: Decimal },
     /// Move the position to this signed quantity.
     Target { qty: Decimal },
+    /// Trade this much money's worth on `side`: the quantity is worked out when the signal is
+    /// decided, at its limit price or the symbol's last price (cut to the decimal places a
+    /// quantity may have; none yet: a quantity of 0, rejected).
+    Notional { side: Side, notional: Decimal },
 }
 
 /// A validated external signal.
@@ -48,6 +53,7 @@ pub const FIELDS: &[&str] = &[
     "side",
     "qty",
     "target_qty",
+    "notional",
     "reason",
     "strategy",
     "limit_price",
@@ -229,6 +235,31 @@ fn ask(obj: &mut serde_json::Map<String, serde_json::Value>) -> Result<Ask, Sign
     let side: Option<Side> = field(obj, "side", "\"buy\" or \"sell\"")?;
     let qty: Option<Decimal> = field(obj, "qty", "a decimal (a string or a number)")?;
     let target: Option<Decimal> = field(obj, "target_qty", "a decimal (a string or a number)")?;
+    let notional: Option<Decimal> = field(obj, "notional", "a decimal (a string or a number)")?;
+    if let Some(n) = notional {
+        if qty.is_some() || target.is_some() {
+            return Err(SignalError::at(
+                "notional",
+                "give one of qty, target_qty or notional",
+            ));
+        }
+        let Some(side) = side else {
+            return Err(SignalError::at(
+                "side",
+                "a notional needs a side (buy or sell)",
+            ));
+        };
+        let n = crate::domain::Notional::new(n)
+            .map_err(|e| SignalError::at("notional", e.to_string()))?
+            .value();
+        if n <= Decimal::ZERO {
+            return Err(SignalError::at(
+                "notional",
+                "notional must be greater than zero",
+            ));
+        }
+        return Ok(Ask::Notional { side, notional: n });
+    }
     Ok(match (side, qty, target) {
         (Some(side), Some(qty), None) => Ask::Order {
             side,
@@ -271,6 +302,7 @@ impl std::fmt::Display for Ask {
         match self {
             Ask::Order { side, qty } => write!(f, "{side} {qty}"),
             Ask::Target { qty } => write!(f, "target position {qty}"),
+            Ask::Notional { side, notional } => write!(f, "{side} {notional} worth"),
         }
     }
 }
@@ -327,6 +359,14 @@ mod tests {
             }
         );
         assert_eq!(s.limit_price, Some(Decimal::new(10125, 2)));
+        let n = parse_signal(r#"{"symbol":"AAPL","side":"buy","notional":"1000"}"#, &u).unwrap();
+        assert_eq!(
+            n.ask,
+            Ask::Notional {
+                side: Side::Buy,
+                notional: Decimal::from(1000)
+            }
+        );
         // A JSON number is read exactly as written (no binary float in between).
         let t = parse_signal(r#"{"symbol":"AAPL","target_qty":0.1}"#, &u).unwrap();
         assert_eq!(
@@ -343,6 +383,15 @@ mod tests {
             (r#"{"symbol":"AAPL","side":"buy"}"#, Some("qty")),
             (r#"{"symbol":"AAPL","qty":"1"}"#, Some("side")),
             (r#"{"symbol":"AAPL","target_qty":[]}"#, Some("target_qty")),
+            (r#"{"symbol":"AAPL","notional":"100"}"#, Some("side")),
+            (
+                r#"{"symbol":"AAPL","side":"buy","notional":"100","qty":"1"}"#,
+                Some("notional"),
+            ),
+            (
+                r#"{"symbol":"AAPL","side":"buy","notional":"-5"}"#,
+                Some("notional"),
+            ),
             (
                 r#"{"symbol":"AAPL","side":"buy","qty":"1","limit_price":"0"}"#,
                 Some("limit_price"),

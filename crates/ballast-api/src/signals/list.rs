@@ -111,6 +111,8 @@ pub struct Item {
     pub qty: Option<Decimal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_qty: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notional: Option<Decimal>,
     pub reason: String,
     pub strategy: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -297,6 +299,7 @@ fn item(seq: u64, j: JournaledSignal, states: &SignalStates) -> Item {
         ttl_secs,
     } = j.signal;
     let fate = states.get(seq).cloned();
+    let mut notional = None;
     let (side, qty, target_qty) = match ask {
         Ask::Order { side, qty } => (
             Some(match side {
@@ -307,6 +310,17 @@ fn item(seq: u64, j: JournaledSignal, states: &SignalStates) -> Item {
             None,
         ),
         Ask::Target { qty } => (None, None, Some(qty)),
+        Ask::Notional { side, notional: n } => {
+            notional = Some(n);
+            (
+                Some(match side {
+                    Side::Buy => "buy",
+                    Side::Sell => "sell",
+                }),
+                None,
+                None,
+            )
+        }
     };
     Item {
         signal_id: intake::signal_id(seq),
@@ -315,6 +329,7 @@ fn item(seq: u64, j: JournaledSignal, states: &SignalStates) -> Item {
         side,
         qty,
         target_qty,
+        notional,
         reason,
         strategy,
         limit_price,
@@ -338,6 +353,7 @@ pub(super) fn page_schema() -> serde_json::Value {
                 "side": {"type": "string", "enum": ["buy", "sell"]},
                 "qty": {"type": "string"},
                 "target_qty": {"type": "string"},
+                "notional": {"type": "string"},
                 "reason": {"type": "string"},
                 "strategy": {"type": "string"},
                 "limit_price": {"type": "string"},

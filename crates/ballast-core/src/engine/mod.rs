@@ -430,6 +430,23 @@ impl EngineState {
                 *qty,
                 self.portfolio.qty(&p.symbol) + side.sign() * *qty,
             ),
+            Ask::Notional { side, notional } => {
+                let qty = p
+                    .limit_price
+                    .or_else(|| self.portfolio.mark_of(&p.symbol))
+                    .filter(|px| *px > Decimal::ZERO)
+                    .map_or(Decimal::ZERO, |px| {
+                        (*notional / px).round_dp_with_strategy(
+                            crate::limits::MAX_DECIMAL_PLACES,
+                            rust_decimal::RoundingStrategy::ToZero,
+                        )
+                    });
+                (
+                    *side,
+                    qty,
+                    self.portfolio.qty(&p.symbol) + side.sign() * qty,
+                )
+            }
         };
         let candidate = Candidate {
             symbol: p.symbol,
