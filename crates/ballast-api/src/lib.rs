@@ -59,18 +59,29 @@ pub struct Context {
     /// `journal/signals/` opened for `POST/GET /v1/signals` ([`signals::SignalsState::open`];
     /// `None`: the signals routes are not served).
     pub signals: Option<signals::SignalsState>,
+    /// The health cycle's period (`[health] cycle_ms`): `/livez` allows a few of them.
+    pub cycle: Duration,
 }
+
+/// A response extension: the answer is what it says (a probe's plain text), not an error to
+/// re-render in the one shape.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepBody;
 
 /// The whole application: every module's routes, then [`finish`].
 pub fn app(ctx: &Context) -> Router {
-    let mut routes = Routes::default()
+    finish(app_routes(ctx), Arc::clone(&ctx.tokens))
+}
+
+/// Every module's routes, merged (each further module is one line here).
+pub fn app_routes(ctx: &Context) -> Routes {
+    let routes = Routes::default()
         .merge(probes::routes(ctx.clone()))
         .merge(control::routes(ctx.clone()));
-    if let Some(s) = &ctx.signals {
-        routes = routes.merge(signals::routes(s.clone()));
+    match &ctx.signals {
+        Some(s) => routes.merge(signals::routes(s.clone())),
+        None => routes,
     }
-    // Each further module is one line here: `.merge(signals::routes(..))`.
-    finish(routes, Arc::clone(&ctx.tokens))
 }
 
 /// `routes` served: `/openapi.json` (from every route's documentation), each route's role
@@ -185,6 +196,9 @@ async fn in_time(req: Request, next: Next) -> Response {
 /// read, a body too large) is re-rendered with its words; ours pass as they are.
 async fn one_shape(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
+    if response.extensions().get::<KeepBody>().is_some() {
+        return response;
+    }
     let status = response.status();
     let json = response
         .headers()

@@ -102,11 +102,34 @@ pub fn spawn(listener: std::net::TcpListener, router: Router) -> io::Result<()> 
     Ok(())
 }
 
+/// How many connections are served at once, and when an idle one is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub connections: usize,
+    pub idle: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections: MAX_CONNECTIONS,
+            idle: IDLE_TIMEOUT,
+        }
+    }
+}
+
 /// Serve `router` on `listener` until the process ends, within the connection bound.
 pub async fn serve(listener: TcpListener, router: Router) {
+    serve_within(listener, router, Limits::default()).await;
+}
+
+/// [`serve`] within `limits`: at the connection bound the next connection waits in the
+/// kernel's backlog until one closes; an idle connection is closed after `limits.idle`.
+pub async fn serve_within(listener: TcpListener, router: Router, limits: Limits) {
     let bounded = Bounded {
         inner: listener,
-        slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        slots: Arc::new(Semaphore::new(limits.connections)),
+        idle: limits.idle,
     };
     let service = router.into_make_service_with_connect_info::<Remote>();
     if let Err(e) = axum::serve(bounded, service).await {
@@ -118,6 +141,7 @@ pub async fn serve(listener: TcpListener, router: Router) {
 struct Bounded {
     inner: TcpListener,
     slots: Arc<Semaphore>,
+    idle: Duration,
 }
 
 impl Listener for Bounded {
@@ -134,7 +158,7 @@ impl Listener for Bounded {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (Conn::new(stream, slot), addr);
+                    return (Conn::new(stream, slot, self.idle), addr);
                 }
                 // Out of descriptors and the like: said, then tried again shortly.
                 Err(e) => {
@@ -160,20 +184,23 @@ impl Connected<IncomingStream<'_, Bounded>> for Remote {
 struct Conn {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    after: Duration,
     idle: Pin<Box<Sleep>>,
 }
 
 impl Conn {
-    fn new(stream: TcpStream, slot: OwnedSemaphorePermit) -> Conn {
+    fn new(stream: TcpStream, slot: OwnedSemaphorePermit, after: Duration) -> Conn {
         Conn {
             stream,
             _slot: slot,
-            idle: Box::pin(tokio::time::sleep(IDLE_TIMEOUT)),
+            after,
+            idle: Box::pin(tokio::time::sleep(after)),
         }
     }
 
     fn active(&mut self) {
-        self.idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
+        let at = Instant::now() + self.after;
+        self.idle.as_mut().reset(at);
     }
 
     /// `poll` went nowhere: an error once the connection has been idle too long.

@@ -204,3 +204,112 @@ async fn the_openapi_document_is_open_and_lists_every_route() {
         assert!(d["paths"][path][method].is_object(), "{path} {method}: {d}");
     }
 }
+
+/// The whole application (every module's routes, a supervisor-less surface): each route of
+/// its table is in `/openapi.json` and each documented operation is a route of the router —
+/// over real HTTP it answers something other than "no such route" or "not this method".
+#[tokio::test]
+async fn every_route_of_the_app_is_documented_and_every_documented_one_is_routed() {
+    use ballast_supervisor::surface::{Published, Surface};
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = Arc::new(Tokens {
+        operator: Token::new(OP, Origin::Kept("op".into())),
+        viewer: Token::new(VIEW, Origin::Kept("view".into())),
+    });
+    let ctx = ballast_api::Context {
+        surface: Surface::without_loop(Arc::new(Published::default())),
+        layout: ballast_store::Layout::new(dir.path()),
+        tokens: Arc::clone(&tokens),
+        config: Arc::new(|| json!({"settings": []})),
+        cycle: std::time::Duration::from_secs(1),
+        signals: Some(
+            ballast_api::signals::SignalsState::open(
+                &ballast_store::Layout::new(dir.path()),
+                &ballast_core::config::builtin().unwrap(),
+                Arc::new(ballast_store::RealStorage),
+                Arc::new(ballast_store::SystemClock),
+            )
+            .unwrap(),
+        ),
+    };
+    let table: std::collections::BTreeSet<(String, String)> = ballast_api::app_routes(&ctx)
+        .docs
+        .iter()
+        .map(|d| (d.method.to_ascii_lowercase(), d.path.to_owned()))
+        .chain([("get".to_owned(), "/openapi.json".to_owned())])
+        .collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(ballast_api::serve::serve(listener, ballast_api::app(&ctx)));
+    let doc: Value = reqwest::get(format!("{base}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, ms)| {
+            ms.as_object()
+                .unwrap()
+                .keys()
+                .map(|m| (m.clone(), p.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(table, documented);
+    assert!(table.len() >= 20, "{table:?}");
+    let c = reqwest::Client::new();
+    for (method, path) in &documented {
+        let url = format!("{base}{}", path.replace("{name}", "x").replace("{id}", "x"));
+        let r = c
+            .request(method.to_ascii_uppercase().parse().unwrap(), url)
+            .bearer_auth(OP)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        let routed = status != 405 && !(status == 404 && body.contains("no route"));
+        assert!(routed, "{method} {path}: {status} {body}");
+    }
+}
+
+/// At the connection bound the next client waits (nothing is refused or lost), and an idle
+/// connection is closed after the idle limit — so idle clients cannot hold the API.
+#[tokio::test]
+async fn an_idle_connection_holds_its_slot_only_until_the_idle_limit() {
+    use tokio::io::AsyncReadExt;
+    let tokens = Arc::new(Tokens {
+        operator: Token::new(OP, Origin::Kept("op".into())),
+        viewer: Token::new(VIEW, Origin::Kept("view".into())),
+    });
+    let routes = Routes::default().add(doc("GET", "/open", Access::Open), get(|| async { "open" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let idle = std::time::Duration::from_millis(300);
+    let limits = ballast_api::serve::Limits {
+        connections: 1,
+        idle,
+    };
+    tokio::spawn(ballast_api::serve::serve_within(
+        listener,
+        ballast_api::finish(routes, tokens),
+        limits,
+    ));
+    // One client takes the only slot and says nothing.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let t = std::time::Instant::now();
+    let r = reqwest::get(format!("http://{addr}/open")).await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "open");
+    // Served only once the silent one was closed for idleness.
+    assert!(t.elapsed() >= idle, "served after {:?}", t.elapsed());
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        silent.read(&mut buf).await.unwrap(),
+        0,
+        "closed by the server"
+    );
+}

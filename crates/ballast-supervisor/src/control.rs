@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::core::ControlError;
 pub use crate::protocol::{
-    ConfigLoaded, HealthSummary, PendingApproval, ReloadAnswer, ReloadChange, Request, Response,
-    ServiceStatus,
+    Actor, ConfigLoaded, HealthSummary, PendingApproval, ReloadAnswer, ReloadChange, Request,
+    Response, ServiceStatus,
 };
 
 /// What the server hands to the supervisor loop: a request and where to answer.

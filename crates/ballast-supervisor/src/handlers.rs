@@ -57,5 +57,7 @@ fn status_response<'a>(
         health: Box::new(status.health),
         config: status.config,
         loaded: status.loaded,
+        // Filled in by the loop, which knows where the API listens.
+        api: None,
     }
 }

@@ -212,12 +212,14 @@ pub fn run(
         fd: Arc::clone(&wake_fd),
     };
     let to_loop = tx.clone();
-    control::serve(listener, move |env| to_loop.send(Event::Control(env)));
+    control::serve(listener, move |env| {
+        to_loop.send(Event::Control(env, control::Actor::cli()))
+    });
     let published = Arc::new(surface::Published::default());
     if let Some(hook) = &heal.surface {
         let to_loop = tx.clone();
-        let handle = surface::Surface::new(Arc::clone(&published), move |env| {
-            to_loop.send(Event::Control(env))
+        let handle = surface::Surface::new(Arc::clone(&published), move |env, actor| {
+            to_loop.send(Event::Control(env, actor))
         });
         (hook.0)(handle);
     }
@@ -264,6 +266,8 @@ pub fn run(
         ops,
         sweeper: Default::default(),
         replies: BTreeMap::new(),
+        audits: BTreeMap::new(),
+        checks_waiting: Vec::new(),
         next_token: 0,
         inputs: Default::default(),
         exits: Default::default(),

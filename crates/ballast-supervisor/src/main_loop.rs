@@ -14,7 +14,7 @@ use ballast_core::Clock;
 use ballast_core::engine::EngineStatus;
 use ballast_core::health::Report;
 
-use crate::control::{Envelope, Request, Response};
+use crate::control::{Actor, Envelope, Request, Response};
 use crate::core::{
     CoreConfig, FileWrite, HeartbeatSeen, Input, Measured, Now, OpsEvent, Output, SupervisorCore,
     Token,
@@ -58,19 +58,11 @@ pub(crate) enum Event {
     /// SIGCHLD: some child changed state.
     Child,
     /// An sd_notify datagram from a service's notify socket.
-    Notify {
-        service: String,
-        message: String,
-    },
+    Notify { service: String, message: String },
     /// A service's heartbeat file changed (inotify).
-    Heartbeat {
-        slot: usize,
-    },
+    Heartbeat { slot: usize },
     /// The HTTP readiness probe of this start of the service answered 2xx.
-    Probed {
-        service: String,
-        start: u64,
-    },
+    Probed { service: String, start: u64 },
     /// SIGINT / SIGTERM: stop everything and exit.
     Stop,
     /// SIGHUP: read the configuration again and apply it.
@@ -79,12 +71,11 @@ pub(crate) enum Event {
     ConfigFile,
     /// Something changed (inotify): one of Ballast's own directories went away (`urgent`:
     /// sweep now), or a declared file changed (sweep soon).
-    Heal {
-        urgent: bool,
-    },
+    Heal { urgent: bool },
     /// A health cycle's report and the engine's status, measured on the monitor's thread.
     Measured(Box<(Report, Option<EngineStatus>)>),
-    Control(Envelope),
+    /// A control request and who asked.
+    Control(Envelope, Actor),
 }
 
 /// The loop's side: the core, and what carries out its outputs.
@@ -102,6 +93,11 @@ pub(crate) struct Shell {
     pub sweeper: Sweeper,
     /// Control requests waiting for their reply.
     pub replies: BTreeMap<Token, Sender<Response>>,
+    /// The control actions among them: who asked for what, journaled with the answer.
+    pub audits: BTreeMap<Token, Audit>,
+    /// `POST /v1/health/check`s waiting for the forced cycle's report (at most
+    /// [`CHECKS_WAITING_COUNT`]; more are answered busy).
+    pub checks_waiting: Vec<(Sender<Response>, Actor)>,
     pub next_token: Token,
     /// What the monitor's thread reads about the services and the healer.
     pub inputs: Arc<Mutex<health::Inputs>>,
@@ -203,7 +199,13 @@ impl Shell {
                 }
                 Output::Reply { token, reply } => {
                     if let Some(tx) = self.replies.remove(&token) {
-                        let _ = tx.send(crate::handlers::response(reply, self.core.specs()));
+                        let answer = crate::handlers::response(reply, self.core.specs());
+                        if let Some(audit) = self.audits.remove(&token) {
+                            let at = self.clock.now();
+                            emit(&self.ops, &audit.event(&answer, at), log);
+                        }
+                        let answer = self.with_api(answer);
+                        let _ = tx.send(answer);
                     }
                 }
             }
@@ -320,12 +322,7 @@ impl Shell {
             Event::Stop => {}
             Event::Reload => self.reload(None, false, "SIGHUP", None, log),
             Event::ConfigFile => self.handle(Input::ConfigFileChanged, log),
-            Event::Control((Request::Reload { dry_run }, reply)) => {
-                let token = self.next_token;
-                self.next_token = self.next_token.wrapping_add(1);
-                self.replies.insert(token, reply);
-                self.reload(Some(token), dry_run, "ballast reload", None, log);
-            }
+            Event::Control(env, actor) => self.control(env, actor, log),
             Event::Notify { service, message } => {
                 self.handle(Input::Notify { service, message }, log);
             }
@@ -349,25 +346,88 @@ impl Shell {
                     files,
                 };
                 self.handle(Input::Measured(Box::new(measured)), log);
+                // The forced cycle's report is in: each waiting check is answered with it.
+                for (reply, actor) in std::mem::take(&mut self.checks_waiting) {
+                    let audit = Audit::of(actor, "health_check", None);
+                    self.request(Request::Health, reply, Some(audit), log);
+                }
             }
-            Event::Control((request, reply)) => {
-                let token = self.next_token;
-                self.next_token = self.next_token.wrapping_add(1);
-                self.replies.insert(token, reply);
-                let kill_switch = if request == Request::Release {
-                    health::kill_switch_files(&self.data_dir)
-                } else {
-                    Default::default()
-                };
-                self.handle(
-                    Input::Control {
-                        token,
-                        request,
-                        kill_switch,
-                    },
-                    log,
-                );
+        }
+    }
+
+    /// A control request of `actor`: handed to the core (a reload read first), its control
+    /// action journaled with the answer; a health check waits for the cycle it forces.
+    fn control(&mut self, (request, reply): Envelope, actor: Actor, log: &mut dyn FnMut(&str)) {
+        if request == Request::HealthCheck {
+            if self.checks_waiting.len() >= CHECKS_WAITING_COUNT {
+                let busy = crate::core::ControlError::Busy(format!(
+                    "{CHECKS_WAITING_COUNT} health checks wait for a cycle already (the limit); the next report answers them — read it with GET /v1/health"
+                ));
+                let _ = reply.send(busy.into());
+                return;
             }
+            self.checks_waiting.push((reply, actor));
+            self.monitor_config.force_cycle();
+            return;
+        }
+        let audit = request
+            .action()
+            .map(|(action, target)| Audit::of(actor, action, target.map(str::to_owned)));
+        self.request(request, reply, audit, log);
+    }
+
+    fn request(
+        &mut self,
+        request: Request,
+        reply: Sender<Response>,
+        audit: Option<Audit>,
+        log: &mut dyn FnMut(&str),
+    ) {
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        self.replies.insert(token, reply);
+        if let Some(audit) = audit {
+            self.audits.insert(token, audit);
+        }
+        if let Request::Reload { dry_run } = request {
+            return self.reload(Some(token), dry_run, "ballast reload", None, log);
+        }
+        let kill_switch = if request == Request::Release {
+            health::kill_switch_files(&self.data_dir)
+        } else {
+            Default::default()
+        };
+        self.handle(
+            Input::Control {
+                token,
+                request,
+                kill_switch,
+            },
+            log,
+        );
+    }
+
+    /// A status answer with the API's URL, once it listens.
+    fn with_api(&self, answer: Response) -> Response {
+        match answer {
+            Response::Status {
+                supervisor_pid,
+                overall,
+                services,
+                health,
+                config,
+                loaded,
+                api: _,
+            } => Response::Status {
+                supervisor_pid,
+                overall,
+                services,
+                health,
+                config,
+                loaded,
+                api: self.published.api(),
+            },
+            other => other,
         }
     }
 
@@ -484,7 +544,7 @@ impl Shell {
             let wait = self.timeout().unwrap_or(Duration::from_secs(1));
             for ev in self.wait(Some(wait)) {
                 match ev {
-                    Event::Child | Event::Control(_) | Event::Measured(_) => self.event(ev, log),
+                    Event::Child | Event::Control(..) | Event::Measured(_) => self.event(ev, log),
                     Event::Stop
                     | Event::Notify { .. }
                     | Event::Probed { .. }
@@ -524,11 +584,11 @@ pub(crate) fn spawn_health(
         // The first cycle at once: it runs the user's checks the start left pending.
         let mut first = true;
         loop {
-            let config = if first {
+            let (config, force) = if first {
                 first = false;
-                None
+                (None, false)
             } else {
-                reloaded.wait(monitor.cycle_every())
+                reloaded.wait_cycle(monitor.cycle_every())
             };
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
@@ -538,7 +598,7 @@ pub(crate) fn spawn_health(
             }
             let snapshot = inputs.lock().map(|i| i.clone()).unwrap_or_default();
             monitor.policy = snapshot.policy;
-            let report = monitor.cycle(&snapshot, false);
+            let report = monitor.cycle(&snapshot, force);
             let engine = monitor.engine_status().cloned();
             if !events.send(Event::Measured(Box::new((report, engine)))) {
                 return;
@@ -601,4 +661,48 @@ pub(crate) fn watched_artifacts(
         })
         .map(|a| healer.artifact_path(&a.service, &a.path))
         .collect()
+}
+
+/// Health checks waiting for a forced cycle at most.
+pub(crate) const CHECKS_WAITING_COUNT: usize = 64;
+
+/// A control action waiting for its answer: who asked for what.
+#[derive(Debug, Clone)]
+pub(crate) struct Audit {
+    actor: Actor,
+    action: &'static str,
+    target: Option<String>,
+}
+
+impl Audit {
+    fn of(actor: Actor, action: &'static str, target: Option<String>) -> Audit {
+        Audit {
+            actor,
+            action,
+            target,
+        }
+    }
+
+    /// The ops event of the action answered with `answer` at `at`.
+    fn event(self, answer: &Response, at: ballast_core::Timestamp) -> OpsEvent {
+        let (outcome, message) = match answer {
+            Response::Error { message, code } => (
+                code.clone().unwrap_or_else(|| "refused".into()),
+                Some(message.clone()),
+            ),
+            Response::Done { message } => ("done".into(), Some(message.clone())),
+            Response::Reload(r) => (r.outcome.clone(), Some(r.message.clone())),
+            _ => ("done".into(), None),
+        };
+        OpsEvent::ControlAction(Box::new(crate::core::ControlAction {
+            action: self.action,
+            target: self.target,
+            via: self.actor.via,
+            role: self.actor.role,
+            remote: self.actor.remote,
+            at,
+            outcome,
+            message,
+        }))
+    }
 }

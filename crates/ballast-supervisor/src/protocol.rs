@@ -68,6 +68,60 @@ pub enum Request {
     Reload {
         dry_run: bool,
     },
+    /// Run a health cycle now and answer its report (`POST /v1/health/check`).
+    HealthCheck,
+    /// Engage the kill switch as `ballast kill` does (the same function writes the file).
+    Kill {
+        reason: String,
+        #[serde(default)]
+        flatten: bool,
+    },
+}
+
+/// Who asked for a control request, journaled with every control action: the CLI over the
+/// control socket, or the HTTP API with the caller's role and remote address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// `cli` (the control socket) or `api`.
+    pub via: String,
+    /// The API caller's role (`operator`, `viewer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The API caller's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+}
+
+impl Actor {
+    /// The control socket's caller (only this user can reach it).
+    pub fn cli() -> Actor {
+        Actor {
+            via: "cli".into(),
+            ..Actor::default()
+        }
+    }
+}
+
+impl Request {
+    /// The control action a request is, as journaled (`restart`, `approve`, …) with what it
+    /// names; `None` for a read (`status`, `health`, a dry run).
+    pub fn action(&self) -> Option<(&'static str, Option<&str>)> {
+        Some(match self {
+            Request::Status | Request::Health => return None,
+            Request::Heal { dry_run: true } | Request::Reload { dry_run: true } => return None,
+            Request::Heal { dry_run: false } => ("heal", None),
+            Request::Reload { dry_run: false } => ("reload", None),
+            Request::Restart { service } => ("restart", Some(service)),
+            Request::Reset { service } => ("reset", Some(service)),
+            Request::Approve { id } => ("approve", Some(id)),
+            Request::Reject { id } => ("reject", Some(id)),
+            Request::Release => ("release", None),
+            Request::Disable { name } => ("disable", Some(name)),
+            Request::Enable { name } => ("enable", Some(name)),
+            Request::HealthCheck => ("health_check", None),
+            Request::Kill { reason, .. } => ("kill", Some(reason)),
+        })
+    }
 }
 
 /// One service as `status` reports it.
@@ -112,6 +166,9 @@ pub enum Response {
         /// Its hash, when it was loaded, and the last reload's outcome.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         loaded: Option<ConfigLoaded>,
+        /// The HTTP API's URL, once it listens (`http://127.0.0.1:7878`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api: Option<String>,
     },
     /// A reload's plan and what became of it.
     Reload(Box<ReloadAnswer>),
@@ -129,6 +186,10 @@ pub enum Response {
     },
     Error {
         message: String,
+        /// The refusal's class ([`crate::core::ControlError::code`]), so the HTTP API answers
+        /// its status; absent from an older supervisor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
     },
 }
 
@@ -278,6 +339,7 @@ impl From<crate::core::ControlError> for Response {
     fn from(e: crate::core::ControlError) -> Response {
         Response::Error {
             message: e.to_string(),
+            code: Some(e.code().to_owned()),
         }
     }
 }

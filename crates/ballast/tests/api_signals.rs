@@ -262,3 +262,64 @@ fn a_signal_past_its_ttl_when_the_engine_comes_to_it_is_expired_never_traded() {
     assert_eq!(page["signals"][0]["status"], "EXPIRED", "{page}");
     assert_eq!(page["signals"][0]["ttl_secs"], 5);
 }
+
+/// `POST /v1/signals` to a real `ballast run` (its address in `run/api.addr`, its operator
+/// token in `run/api.token`): 202, then its supervised engine takes and decides it, which
+/// `GET /v1/signals` shows; without the token, 401.
+#[test]
+fn ballast_run_serves_the_signals_and_its_engine_takes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = format!("{CONFIG}[api]\nport = 0\n{}", common::FAST_HEALTH);
+    let sup = common::Sup::start(tmp.path(), &config);
+    let addr = sup.dir.join("data/run/api.addr");
+    common::wait::file(&addr, "run/api.addr");
+    let url = until(
+        Duration::from_secs(30),
+        || {
+            let text = std::fs::read_to_string(&addr).unwrap_or_default();
+            text.ends_with('\n')
+                .then(|| text.trim().to_owned())
+                .ok_or(())
+        },
+        |()| "run/api.addr stays incomplete".into(),
+    );
+    let token = std::fs::read_to_string(sup.dir.join("data/run/api.token")).unwrap();
+    let (token, signals) = (token.trim().to_owned(), format!("{url}/v1/signals"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    let body =
+        r#"{"symbol":"MSFT","side":"buy","qty":"1","strategy":"run","idempotency_key":"run-1"}"#;
+    let status = |r: reqwest::RequestBuilder| rt.block_on(r.send()).unwrap().status().as_u16();
+    assert_eq!(status(http.post(&signals).body(body)), 401);
+    let ok = rt
+        .block_on(http.post(&signals).bearer_auth(&token).body(body).send())
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 202);
+    let ok: serde_json::Value = rt.block_on(ok.json()).unwrap();
+    assert_eq!(ok["signal_id"], "api-1");
+    let decided = until(
+        Duration::from_secs(60),
+        || {
+            let page: serde_json::Value = rt
+                .block_on(async {
+                    http.get(&signals)
+                        .bearer_auth(&token)
+                        .send()
+                        .await?
+                        .json()
+                        .await
+                })
+                .map_err(|e| e.to_string())?;
+            let s = page["signals"][0].clone();
+            match s["engine_signal"].is_string() {
+                true => Ok(s),
+                false => Err(page.to_string()),
+            }
+        },
+        |last| format!("the engine never decided the signal: {last}"),
+    );
+    assert_eq!(decided["taken"], true);
+    assert_ne!(decided["status"], "NEW", "{decided}");
+    let (code, _) = sup.stop();
+    assert!(code.success(), "{code:?}");
+}

@@ -233,10 +233,14 @@ const MAY_DELETE: &[(&str, usize, &str)] = &[
     ),
     (
         "ballast-supervisor/src/health/governor.rs",
-        1,
-        "the kill switch's release token",
+        3,
+        "the kill switch's release token; KILL_SWITCH and its token (release_kill_switch)",
     ),
-    ("ballast/src/cli/kill.rs", 2, "KILL_SWITCH and its token"),
+    (
+        "ballast/src/cli/api.rs",
+        1,
+        "the run/api.addr this run wrote",
+    ),
     ("ballast-supervisor/src/readiness.rs", 1, "a notify socket"),
     (
         "ballast-supervisor/src/lib.rs",

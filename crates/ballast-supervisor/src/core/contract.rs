@@ -233,6 +233,10 @@ pub enum After {
         floor: Policy,
         transition: Option<Transition>,
     },
+    /// An operator's kill switch (`Request::Kill`).
+    Engaged {
+        token: Token,
+    },
     /// An approved close-all-positions.
     KillSwitch {
         token: Token,

@@ -133,6 +133,30 @@ pub enum OpsEvent {
     /// A reload that changed nothing: invalid, refused, or its engine settings not written
     /// (`config.reload_refused`).
     ConfigReloadRefused(Box<super::ReloadRecord>),
+    /// An operator's control action (`control.action`): what, who (the CLI, or the API's
+    /// role and remote address), when, and its outcome.
+    ControlAction(Box<ControlAction>),
+}
+
+/// One control action as the ops journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlAction {
+    /// `restart`, `reset`, `approve`, `reject`, `release`, `kill`, `reload`, …
+    pub action: &'static str,
+    /// What it names (a service, a recommendation, the kill switch's reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `cli` (the control socket) or `api`.
+    pub via: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    pub at: Timestamp,
+    /// `done`, a refusal's class (`not_found`, `conflict`, …) or a reload's outcome.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl OpsEvent {
@@ -173,6 +197,7 @@ impl OpsEvent {
             OpsEvent::CacheCleared(_) => "cache.cleared",
             OpsEvent::ConfigReloaded(_) => "config.reloaded",
             OpsEvent::ConfigReloadRefused(_) => "config.reload_refused",
+            OpsEvent::ControlAction(_) => "control.action",
         }
     }
 
@@ -301,6 +326,20 @@ impl std::fmt::Display for OpsEvent {
             }
             OpsEvent::Lifecycle(e) => e.fmt(f),
             OpsEvent::CacheCleared(c) => f.write_str(&c.summary()),
+            OpsEvent::ControlAction(a) => {
+                write!(f, "control: {}", a.action)?;
+                if let Some(t) = &a.target {
+                    write!(f, " {t}")?;
+                }
+                write!(f, " by {}", a.via)?;
+                if let Some(r) = &a.role {
+                    write!(f, " ({r})")?;
+                }
+                if let Some(r) = &a.remote {
+                    write!(f, " from {r}")?;
+                }
+                write!(f, ": {}", a.outcome)
+            }
             OpsEvent::ConfigReloaded(r) | OpsEvent::ConfigReloadRefused(r) => {
                 write!(f, "reload by {} ({}): {}", r.by, r.outcome, r.message)?;
                 for a in &r.actions {

@@ -40,6 +40,18 @@ impl SupervisorCore {
             }
             Request::Disable { name } => self.disable_request(token, &name, now),
             Request::Enable { name } => self.enable_request(token, &name),
+            // The shell answers a health check after the cycle it forces; asked here, the
+            // newest report is the answer.
+            Request::HealthCheck => self.health(token),
+            Request::Kill { reason, flatten } => {
+                let file = FileWrite::KillSwitch {
+                    reason,
+                    flatten,
+                    by: "operator",
+                    at: now.wall,
+                };
+                self.write(file, After::Engaged { token });
+            }
             Request::Reload { .. } => {
                 // The shell reads the file and hands `Input::Reload`; a bare request has nothing
                 // to apply.

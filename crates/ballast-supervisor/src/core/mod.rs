@@ -50,7 +50,7 @@ pub use contract::{
     Swept, View,
 };
 pub use errors::ControlError;
-pub use events::{OpsEvent, ReadyVia};
+pub use events::{ControlAction, OpsEvent, ReadyVia};
 pub use governor::{Files, Governor, KillSwitchFiles};
 pub use reload::{Loaded, Reload, ReloadRecord};
 pub use slot::{ServiceView, StatusView};
@@ -548,6 +548,17 @@ impl SupervisorCore {
                 result,
             ) => self.floored(token, &id, floor, transition, result),
             (After::Disabled(reply), result) => self.disabled_written(reply, result),
+            (After::Engaged { token }, result) => {
+                let reply = match result {
+                    Ok(path) => Ok(View::Done(format!(
+                        "kill switch ENGAGED ({path}): the engine halts on its next loop — open orders cancelled, new orders refused; only a release (`ballast resume`, DELETE /v1/kill-switch) lifts it"
+                    ))),
+                    Err(e) => Err(ControlError::Failed(format!(
+                        "cannot engage the kill switch: {e}; engage it with `ballast kill` on the host"
+                    ))),
+                };
+                self.reply(token, reply);
+            }
             (After::KillSwitch { token, id }, result) => {
                 let reply = match result {
                     Ok(path) => Ok(View::Done(format!(

@@ -203,3 +203,88 @@ pub fn engage_kill_switch(
     }
     Ok(layout.kill_switch())
 }
+
+/// What a release wrote: the release token, the request removed (if it was there), and what
+/// the engine's last heartbeat said of the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// `KILL_SWITCH` was there (and is removed now).
+    pub requested: bool,
+    /// The engine's journaled switch as its last heartbeat says (it may lag the journal).
+    pub engaged: Option<bool>,
+    pub token_path: PathBuf,
+    pub request_path: PathBuf,
+}
+
+/// Release the kill switch as `ballast resume` does: write the release token (atomically,
+/// this user's only), then remove the request — the engine journals the release and removes
+/// the token, now or at its next start. A release is written whatever the heartbeat says (the
+/// engine discards one that finds nothing engaged), so an engaged switch always has a way out.
+pub fn release_kill_switch(data_dir: &Path, by: &str, now: Timestamp) -> Result<Released, String> {
+    let layout = Layout::new(data_dir);
+    let path = layout.kill_switch();
+    let token_path = layout.kill_switch_release();
+    let requested = files::kill_switch::requested(&layout);
+    let engaged = files::heartbeat::read(&RealStorage, &layout)
+        .ok()
+        .map(|h| h.status.kill_switch);
+    let engaged_reason = requested
+        .then(|| files::kill_switch::read(&RealStorage, &layout).ok())
+        .flatten()
+        .and_then(|f| f.reason);
+    let token = ballast_core::engine::kill_switch::ReleaseToken {
+        released_at: now,
+        by: by.to_owned(),
+        engaged_reason,
+    };
+    files::kill_switch::write_release(&RealStorage, &layout, &token).map_err(|e| {
+        format!(
+            "cannot write the release {}: {e}; the kill switch stays engaged",
+            token_path.display()
+        )
+    })?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            // The request stays: the release would wait for it forever, so it is taken back.
+            let _ = std::fs::remove_file(&token_path);
+            return Err(format!(
+                "cannot remove {}: {e}; the kill switch stays engaged",
+                path.display()
+            ));
+        }
+    }
+    if let Ok(d) = std::fs::File::open(layout.root()) {
+        let _ = d.sync_all();
+    }
+    Ok(Released {
+        requested,
+        engaged,
+        token_path,
+        request_path: path,
+    })
+}
+
+/// The kill switch as the files say: the request (`KILL_SWITCH`: its reason, flatten, by,
+/// when), a release waiting for the engine, and the engine's journaled switch as its last
+/// heartbeat says.
+pub fn kill_switch_state(data_dir: &Path) -> serde_json::Value {
+    let layout = Layout::new(data_dir);
+    let requested = files::kill_switch::requested(&layout);
+    let request = requested
+        .then(|| files::kill_switch::read(&RealStorage, &layout).ok())
+        .flatten();
+    let engaged = files::heartbeat::read(&RealStorage, &layout)
+        .ok()
+        .map(|h| h.status.kill_switch);
+    serde_json::json!({
+        "requested": requested,
+        "engaged": engaged,
+        "release_pending": std::fs::symlink_metadata(layout.kill_switch_release()).is_ok(),
+        "reason": request.as_ref().and_then(|r| r.reason.clone()),
+        "flatten": request.as_ref().map(|r| r.flatten),
+        "by": request.as_ref().and_then(|r| r.by.clone()),
+        "engaged_at": request.as_ref().and_then(|r| r.engaged_at),
+    })
+}

@@ -45,8 +45,37 @@ pub fn config(cmd: ConfigCommand) -> anyhow::Result<Exit> {
     let file = loaded.choice.absolute().map(|p| p.display().to_string());
     // The data directory every command uses (BALLAST_HOME wins over the file), resolved.
     let dir = crate::settings::DataDir::new(None, Some((&loaded.config, &loaded.settings)));
-    let rows: Vec<(String, String, Json, String)> = loaded
-        .settings
+    let rows = rows(&loaded.settings, &dir);
+    if json {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&document(file, loaded.choice.how, &rows))?
+        );
+        return Ok(exit::OK);
+    }
+    out!("# configuration: {}", loaded.choice.describe());
+    let mut section = String::new();
+    for (sec, key, value, origin) in &rows {
+        if *sec != section {
+            out!("\n[{}]", sec.trim_end());
+            section.clone_from(sec);
+        }
+        let origin = if origin.ends_with("(built-in default)") {
+            "default".to_owned()
+        } else {
+            origin.clone()
+        };
+        out!("{key} = {value}    # {origin}");
+    }
+    Ok(exit::OK)
+}
+
+/// One effective value: section, key, value (secrets masked), origin.
+type Row = (String, String, Json, String);
+
+/// Every effective value of `settings`, the data directory as `dir` resolves it.
+fn rows(settings: &[ballast_core::config::Setting], dir: &crate::settings::DataDir) -> Vec<Row> {
+    settings
         .iter()
         .map(|s| {
             if s.section == "general" && s.key == "data_dir" {
@@ -69,39 +98,34 @@ pub fn config(cmd: ConfigCommand) -> anyhow::Result<Exit> {
                 s.origin.to_string(),
             )
         })
+        .collect()
+}
+
+/// `ballast config show --json`'s document.
+fn document(file: Option<String>, how: &str, rows: &[Row]) -> Json {
+    let settings: Vec<Json> = rows
+        .iter()
+        .map(|(section, key, value, origin)| {
+            json!({"section": section, "key": key, "value": value, "origin": origin})
+        })
         .collect();
-    if json {
-        let settings: Vec<Json> = rows
-            .iter()
-            .map(|(section, key, value, origin)| {
-                json!({"section": section, "key": key, "value": value, "origin": origin})
-            })
-            .collect();
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "file": file,
-                "how": loaded.choice.how,
-                "settings": settings,
-            }))?
-        );
-        return Ok(exit::OK);
-    }
-    out!("# configuration: {}", loaded.choice.describe());
-    let mut section = String::new();
-    for (sec, key, value, origin) in &rows {
-        if *sec != section {
-            out!("\n[{}]", sec.trim_end());
-            section.clone_from(sec);
+    json!({ "file": file, "how": how, "settings": settings })
+}
+
+/// The effective configuration of `choice`'s file, read now, as `ballast config show
+/// --json` prints it (the API's `/v1/config`), with `dir` the data directory in use; its
+/// errors as `{"error", "errors"}`.
+pub fn effective(choice: &crate::settings::ConfigChoice, dir: &crate::settings::DataDir) -> Json {
+    match crate::settings::load_explained(choice.path.as_deref()) {
+        Ok((_, settings)) => {
+            let file = choice.absolute().map(|p| p.display().to_string());
+            document(file, choice.how, &rows(&settings, dir))
         }
-        let origin = if origin.ends_with("(built-in default)") {
-            "default".to_owned()
-        } else {
-            origin.clone()
-        };
-        out!("{key} = {value}    # {origin}");
+        Err(e) => json!({
+            "error": "the configuration file does not validate now (the supervisor runs the one it loaded)",
+            "errors": e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
     }
-    Ok(exit::OK)
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
         std::time::Instant::now() + std::time::Duration::from_millis(RELEASE_TAKEN_WITHIN_MS);
     let answer = loop {
         let answer = control::call(&layout.control_socket(), &Request::Release);
-        let waiting = matches!(&answer, Ok(Response::Error { message })
+        let waiting = matches!(&answer, Ok(Response::Error { message, .. })
             if message.contains(ballast_core::policy::KILL_SWITCH_STILL_ENGAGED));
         if !waiting || std::time::Instant::now() >= deadline {
             break answer;
@@ -69,7 +69,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
         std::thread::sleep(std::time::Duration::from_millis(RELEASE_POLL_MS));
     };
     match answer {
-        Ok(Response::Error { message })
+        Ok(Response::Error { message, .. })
             if message.contains(ballast_core::policy::KILL_SWITCH_STILL_ENGAGED) =>
         {
             err!(
@@ -82,7 +82,7 @@ fn release(layout: &ballast_store::Layout) -> Exit {
             out!("supervisor: {message}");
             exit::OK
         }
-        Ok(Response::Error { message }) => {
+        Ok(Response::Error { message, .. }) => {
             err!("supervisor: the safety policy stays: {message}");
             exit::FAILURE
         }
@@ -98,54 +98,24 @@ fn release(layout: &ballast_store::Layout) -> Exit {
     }
 }
 
-/// Release: write the release token (atomically, this user's only), then remove the request.
+/// Release: write the release token (atomically, this user's only), then remove the request
+/// — the one function the API's release calls too.
 pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
     use ballast_core::Clock;
     let layout = layout(dir);
-    let path = layout.kill_switch();
-    let token_path = layout.kill_switch_release();
-    let requested = ballast_store::files::kill_switch::requested(&layout);
-    // The engine's journaled switch, as its last heartbeat says (it may lag the journal: a
-    // release is written whatever it says, and the engine discards one that finds nothing
-    // engaged — so resume can never leave an engaged switch without a way out).
-    let engaged = ballast_engine::heartbeat::read(&layout).map(|h| h.status.kill_switch);
-    let engaged_reason = requested
-        .then(|| ballast_store::files::kill_switch::read(&ballast_store::RealStorage, &layout).ok())
-        .flatten()
-        .and_then(|f| f.reason);
-    let token = ballast_core::engine::kill_switch::ReleaseToken {
-        released_at: ballast_store::SystemClock.now(),
-        by: "ballast resume".to_owned(),
-        engaged_reason,
-    };
-    if let Err(e) = ballast_store::files::kill_switch::write_release(
-        &ballast_store::RealStorage,
-        &layout,
-        &token,
+    let released = match ballast_supervisor::health::release_kill_switch(
+        layout.root(),
+        "ballast resume",
+        ballast_store::SystemClock.now(),
     ) {
-        err!(
-            "ballast resume: cannot write the release {}: {e}; the kill switch stays engaged",
-            token_path.display()
-        );
-        return Ok(exit::FAILURE);
-    }
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(r) => r,
         Err(e) => {
-            // The request stays: the release would wait for it forever, so it is taken back.
-            let _ = std::fs::remove_file(&token_path);
-            err!(
-                "ballast resume: cannot remove {}: {e}; the kill switch stays engaged",
-                path.display()
-            );
+            err!("ballast resume: {e}");
             return Ok(exit::FAILURE);
         }
-    }
-    if let Ok(d) = std::fs::File::open(layout.root()) {
-        let _ = d.sync_all();
-    }
-    if !requested && engaged == Some(false) {
+    };
+    let (path, token_path) = (&released.request_path, &released.token_path);
+    if !released.requested && released.engaged == Some(false) {
         out!(
             "the kill switch is not engaged ({} does not exist and the engine's last heartbeat says it is released); a release was left in {} in case the engine's journal says otherwise (the engine discards it if nothing is engaged)",
             path.display(),
@@ -156,7 +126,7 @@ pub fn resume(dir: &DataDir) -> anyhow::Result<Exit> {
     out!(
         "kill switch released: {} written{}; the engine journals the release and trading resumes on its next loop (or at its next start)",
         token_path.display(),
-        if requested {
+        if released.requested {
             format!(", {} removed", path.display())
         } else {
             format!(

@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod api;
 mod backtest;
 mod check;
 mod config;

@@ -145,7 +145,7 @@ pub fn reload(dir: &DataDir, dry_run: bool, json: bool) -> anyhow::Result<Exit> 
     let socket = ballast_store::Layout::new(&dir.path).control_socket();
     let answer = match control::call(&socket, &Request::Reload { dry_run }) {
         Ok(Response::Reload(a)) => a,
-        Ok(Response::Error { message }) => return Ok(failed(&message, json)),
+        Ok(Response::Error { message, .. }) => return Ok(failed(&message, json)),
         Ok(_) => {
             return Ok(failed(
                 "the supervisor answered something other than a reload",

@@ -1,8 +1,6 @@
 //! `ballast run` (the supervisor with the engine and the declared services), and the commands
 //! that talk to a running supervisor over its socket: `status`, `restart`, `reset`.
 
-use super::err;
-use super::out;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +12,7 @@ use ballast_store::files::health::{HealthFile, HealthReport};
 use ballast_supervisor::control::{self, Request, Response};
 use ballast_supervisor::{ServiceSpec, parse_signal};
 
-use super::{ConfigArg, DataDirArg};
+use super::{ConfigArg, DataDirArg, err, out};
 use crate::exit::{self, Exit};
 use crate::settings::DataDir;
 
@@ -135,8 +133,11 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
             missing.join("; ")
         ))
     };
-    let cfg = loaded.config;
-    let dir = dir.path;
+    let api = match super::api::prepare(&loaded.config, &loaded.choice, &dir) {
+        Ok(api) => api,
+        Err(code) => return Ok(code),
+    };
+    let (cfg, dir) = (loaded.config, dir.path);
     let mut services = Vec::new();
     if cfg.engine.enabled {
         services.push(engine_service(&dir)?);
@@ -173,14 +174,10 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
             }
         }
     };
-    let heal = heal_options(cfg, &loaded.choice, live_refused);
-    match ballast_supervisor::run(
-        &dir,
-        services,
-        Arc::new(ballast_store::SystemClock),
-        heal,
-        &mut log,
-    ) {
+    let heal = heal_options(cfg, &loaded.choice, live_refused, api.hook.clone());
+    let clock = Arc::new(ballast_store::SystemClock);
+    let ran = ballast_supervisor::run(&dir, services, clock, heal, &mut log);
+    match ran {
         Ok(()) => Ok(exit::OK),
         Err(e) => {
             err!("ballast run: {e}");
@@ -199,6 +196,7 @@ fn heal_options(
     cfg: Config,
     choice: &crate::settings::ConfigChoice,
     live_refused: Option<String>,
+    surface: ballast_supervisor::surface::SurfaceHook,
 ) -> ballast_supervisor::HealOptions {
     ballast_supervisor::HealOptions {
         gated: if cfg.engine.enabled {
@@ -212,7 +210,7 @@ fn heal_options(
         live_refused,
         config_hash: super::reload::file_hash(choice.path.as_deref()),
         reloader: Some(super::reload::reader(choice.clone())),
-        surface: None,
+        surface: Some(surface),
     }
 }
 
@@ -295,9 +293,13 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             health,
             config,
             loaded,
+            api,
         } => {
             out!("supervisor pid {supervisor_pid}: services {overall}");
             out!("data directory {}", dir.path.display());
+            if let Some(url) = api {
+                out!("API and dashboard {url}/");
+            }
             if let Some(c) = config {
                 out!("configuration {c}");
             }
@@ -319,7 +321,7 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             print_stopped_logs(dir, &services);
             Ok(exit::OK)
         }
-        Response::Error { message } => {
+        Response::Error { message, .. } => {
             err!("ballast status: {message}");
             Ok(exit::FAILURE)
         }
@@ -645,7 +647,7 @@ pub fn command(dir: &DataDir, req: Request) -> anyhow::Result<Exit> {
             out!("{message}");
             Ok(exit::OK)
         }
-        Ok(Response::Error { message }) => {
+        Ok(Response::Error { message, .. }) => {
             err!("ballast: {message}");
             Ok(exit::FAILURE)
         }

@@ -39,6 +39,9 @@ restart_delay_ms = 0
 pub fn ballast() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ballast"));
     c.env_remove("BALLAST_HOME").env_remove("BALLAST_CONFIG");
+    // Each test's supervisor serves its API on a free port (run/api.addr says which), not
+    // all of them on 7878 to 7881.
+    c.env("BALLAST_API__PORT", "0");
     c
 }
 

@@ -1,0 +1,656 @@
+//! The HTTP API of the real `ballast run` over 127.0.0.1 (port 0; `run/api.addr` says where):
+//! the tokens and roles (401, 403), the refusal of an unsafe remote bind (exit 78), the one
+//! error shape (validation, 404, 405), the kill switch engaged and released over HTTP, a
+//! recommendation approved over HTTP, every control action journaled with its role and
+//! remote address, the port retry, and `/openapi.json`: valid OpenAPI 3, and every path it
+//! documents answers.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::report::policy;
+use common::{Sup, wait, wait_health};
+use serde_json::{Value, json};
+
+/// Fast cycles, the machine's own resources only reported.
+const FAST: &str = "[health]\ncycle_ms = 100\ncritical_interval_secs = 1\ninterval_secs = 1\ncpu_degraded_pct = 100\nmemory_degraded_pct = 100\ndisk_free_min_pct = 0\nhysteresis_secs = 0\n";
+
+/// No engine, only the monitor (a check of the config file keeps `ballast run` busy).
+fn monitor_only(dir: &Path, extra: &str) -> String {
+    format!(
+        "[engine]\nenabled = false\n{FAST}{extra}\n[[checks]]\nname = \"config\"\nkind = \"files_present\"\npaths = [\"{}\"]\n",
+        dir.join("ballast.toml").display()
+    )
+}
+
+/// A running supervisor, its API's URL and tokens.
+struct Api {
+    sup: Sup,
+    url: String,
+    operator: String,
+    viewer: String,
+}
+
+fn start(dir: &Path, config: &str, env: &[(&str, &str)]) -> Api {
+    std::fs::write(dir.join("ballast.toml"), config).unwrap();
+    let child = common::ballast()
+        .envs(env.iter().copied())
+        .args(["run", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(dir.join("ballast.toml"))
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.join("supervisor.out")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("supervisor.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let sup = Sup {
+        child,
+        dir: dir.to_owned(),
+    };
+    let addr = dir.join("data/run/api.addr");
+    wait::file(&addr, "run/api.addr");
+    let url = wait::until(
+        Duration::from_secs(30),
+        || {
+            let text = std::fs::read_to_string(&addr).unwrap_or_default();
+            text.ends_with('\n')
+                .then(|| text.trim().to_owned())
+                .ok_or(())
+        },
+        |()| "run/api.addr stays incomplete".into(),
+    );
+    let token = |name: &str| {
+        std::fs::read_to_string(dir.join("data/run").join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    Api {
+        url,
+        operator: token("api.token"),
+        viewer: token("api.viewer.token"),
+        sup,
+    }
+}
+
+/// One answer: status, headers, body.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+
+    /// The error shape, checked: `{"error": {"code", "message", "field"?}}`, as JSON.
+    fn error(&self) -> Value {
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "{} {}",
+            self.status,
+            self.body
+        );
+        let v = self.json();
+        assert!(
+            v["error"]["code"].is_string() && v["error"]["message"].is_string(),
+            "{v}"
+        );
+        v["error"].clone()
+    }
+}
+
+fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut r = c.request(method.parse().unwrap(), url);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let a = r.timeout(Duration::from_secs(40)).send().await.unwrap();
+        let (status, headers) = (a.status().as_u16(), a.headers().clone());
+        let body = a.text().await.unwrap();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    })
+}
+
+impl Api {
+    fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        http("GET", &format!("{}{path}", self.url), token, None)
+    }
+
+    fn op(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        http(
+            method,
+            &format!("{}{path}", self.url),
+            Some(&self.operator),
+            body,
+        )
+    }
+
+    /// Wait until the ops journal has a line with every one of `words`.
+    fn ops_line(&self, words: &[&str]) -> String {
+        wait::until(
+            Duration::from_secs(30),
+            || {
+                let out = self.sup.cli(&["journal", "dump", "--ops"]);
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.lines()
+                    .find(|l| words.iter().all(|w| l.contains(w)))
+                    .map(str::to_owned)
+                    .ok_or(text)
+            },
+            |text| format!("no ops record with {words:?}:\n{text}"),
+        )
+    }
+}
+
+#[test]
+fn tokens_roles_and_the_one_error_shape_over_the_real_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), &monitor_only(tmp.path(), ""), &[]);
+    // Printed once at start: the dashboard's URL and the token just generated.
+    let out = wait::until(
+        Duration::from_secs(30),
+        || {
+            let t = std::fs::read_to_string(tmp.path().join("supervisor.out")).unwrap_or_default();
+            t.contains("operator token").then_some(t.clone()).ok_or(t)
+        },
+        |t| format!("no start message: {t}"),
+    );
+    assert!(out.contains(&format!("dashboard: {}/", api.url)), "{out}");
+    assert!(out.contains(&api.operator), "{out}");
+    assert!(!out.contains(&api.viewer), "{out}");
+    for name in ["api.token", "api.viewer.token"] {
+        let mode = std::fs::metadata(tmp.path().join("data/run").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    // `ballast status` shows where the API listens.
+    let status = api.sup.wait_for("a status", |s| s["api"].is_string());
+    assert_eq!(status["api"], api.url.as_str());
+
+    let none = api.get("/v1/health", None);
+    assert_eq!(none.status, 401);
+    assert_eq!(none.headers["www-authenticate"], "Bearer");
+    assert_eq!(none.error()["code"], "unauthorized");
+    let wrong = api.get("/v1/health", Some("not-the-token"));
+    assert_eq!(
+        (wrong.status, wrong.error()["code"].clone()),
+        (401, json!("unauthorized"))
+    );
+    let h = wait::until(
+        Duration::from_secs(30),
+        || {
+            let a = api.get("/v1/health", Some(&api.viewer));
+            (a.status == 200).then(|| a.json()).ok_or(a.body)
+        },
+        |b| format!("no report: {b}"),
+    );
+    assert!(h["overall"].is_string(), "{h}");
+    // The viewer reads but does not control.
+    let kill = json!({"reason": "viewer"});
+    let v = http(
+        "POST",
+        &format!("{}/v1/kill-switch", api.url),
+        Some(&api.viewer),
+        Some(kill),
+    );
+    assert_eq!(
+        (v.status, v.error()["code"].clone()),
+        (403, json!("forbidden"))
+    );
+    assert!(!tmp.path().join("data/KILL_SWITCH").exists());
+    // Validation: the field named; a body that is not the request's in the shape too.
+    let empty = api.op("POST", "/v1/kill-switch", Some(json!({"reason": "  "})));
+    let e = empty.error();
+    assert_eq!(
+        (empty.status, e["field"].clone()),
+        (422, json!("reason")),
+        "{e}"
+    );
+    let missing = api.op("POST", "/v1/kill-switch", Some(json!({"flatten": true})));
+    assert_eq!(missing.status, 422);
+    assert!(
+        missing.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("reason")
+    );
+    let nothing = api.get("/v1/nothing", Some(&api.viewer));
+    assert_eq!(
+        (nothing.status, nothing.error()["code"].clone()),
+        (404, json!("not_found"))
+    );
+    let put = http(
+        "PUT",
+        &format!("{}/v1/health", api.url),
+        Some(&api.operator),
+        None,
+    );
+    assert_eq!(
+        (put.status, put.error()["code"].clone()),
+        (405, json!("method_not_allowed"))
+    );
+    let svc = api.op("POST", "/v1/services/nope/restart", None);
+    assert_eq!(
+        (svc.status, svc.error()["code"].clone()),
+        (404, json!("not_found"))
+    );
+    // The probes are open: alive; not ready without an engine, each check said.
+    assert_eq!(api.get("/livez", None).status, 200);
+    let ready = api.get("/readyz?verbose", None);
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(ready.body.contains("[+]report ok"), "{}", ready.body);
+    assert!(ready.body.contains("[-]engine failed: "), "{}", ready.body);
+    // No secret in the supervisor's log.
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(!err.contains(&api.operator) && !err.contains(&api.viewer));
+    api.sup.stop();
+}
+
+#[test]
+fn the_kill_switch_is_engaged_and_released_over_http_and_each_action_journals_its_actor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), &monitor_only(tmp.path(), ""), &[]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let state = api.get("/v1/kill-switch", Some(&api.viewer)).json();
+    assert_eq!(state["requested"], false, "{state}");
+    let a = api.op(
+        "POST",
+        "/v1/kill-switch",
+        Some(json!({"reason": "drill over http"})),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.json()["message"].as_str().unwrap().contains("ENGAGED"));
+    let h = wait_health(&api.sup, "emergency", |h| policy(h) == "EMERGENCY_SHUTDOWN");
+    assert_eq!(h["policy"]["trading_state"], "HALTED");
+    let state = api.get("/v1/kill-switch", Some(&api.viewer)).json();
+    assert_eq!(
+        (state["requested"].clone(), state["reason"].clone()),
+        (json!(true), json!("drill over http"))
+    );
+    let p = api.get("/v1/policy", Some(&api.viewer)).json();
+    assert_eq!(p["policy"], "EMERGENCY_SHUTDOWN", "{p}");
+    // The kill, journaled: the action, its reason, who (the API, the operator's role, the
+    // remote address) and the outcome.
+    let line = api.ops_line(&["control.action", "\"action\":\"kill\""]);
+    for w in [
+        "\"via\":\"api\"",
+        "\"role\":\"operator\"",
+        "\"remote\":\"127.0.0.1:",
+        "drill over http",
+        "\"outcome\":\"done\"",
+        "\"at\":",
+    ] {
+        assert!(line.contains(w), "{w} in {line}");
+    }
+    // Release: as `ballast resume`, then the policy leaves EMERGENCY_SHUTDOWN.
+    let r = api.op("DELETE", "/v1/kill-switch", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = r.json();
+    assert!(
+        r["policy"]
+            .as_str()
+            .unwrap()
+            .contains("EMERGENCY_SHUTDOWN -> ALLOW_ALL"),
+        "{r}"
+    );
+    assert!(!tmp.path().join("data/KILL_SWITCH").exists());
+    wait_health(&api.sup, "allowed again", |h| policy(h) == "ALLOW_ALL");
+    api.ops_line(&[
+        "control.action",
+        "\"action\":\"release\"",
+        "\"via\":\"api\"",
+        "\"outcome\":\"done\"",
+    ]);
+    // The CLI's socket calls are journaled too, as the CLI's.
+    let out = api.sup.cli(&["reject", "nope"]);
+    assert!(!out.status.success());
+    api.ops_line(&[
+        "control.action",
+        "\"action\":\"reject\"",
+        "\"target\":\"nope\"",
+        "\"via\":\"cli\"",
+        "\"outcome\":\"not_found\"",
+    ]);
+    api.sup.stop();
+}
+
+#[test]
+fn a_forced_health_cycle_is_answered_at_once_with_a_newer_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A cycle a minute: only a forced one answers within the test.
+    let slow = monitor_only(tmp.path(), "").replace("cycle_ms = 100", "cycle_ms = 60000");
+    let api = start(tmp.path(), &slow, &[]);
+    let before = wait::until(
+        Duration::from_secs(30),
+        || {
+            let a = api.get("/v1/health", Some(&api.viewer));
+            (a.status == 200).then(|| a.json()).ok_or(a.body)
+        },
+        |b| format!("no first report: {b}"),
+    );
+    let viewer = http(
+        "POST",
+        &format!("{}/v1/health/check", api.url),
+        Some(&api.viewer),
+        None,
+    );
+    assert_eq!(viewer.status, 403);
+    let t = std::time::Instant::now();
+    let c = api.op("POST", "/v1/health/check", None);
+    assert_eq!(c.status, 200, "{}", c.body);
+    let after = c.json();
+    assert!(
+        after["at"].as_str() > before["at"].as_str(),
+        "{after} after {before}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    // Published for every reader.
+    let now = api.get("/v1/health", Some(&api.viewer)).json();
+    assert_eq!(now["at"], after["at"]);
+    api.ops_line(&[
+        "control.action",
+        "\"action\":\"health_check\"",
+        "\"role\":\"operator\"",
+    ]);
+    api.sup.stop();
+}
+
+#[test]
+fn the_configuration_is_served_with_its_origins_and_a_planted_secret_never_appears() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = "planted-broker-secret-7f3a";
+    let config = monitor_only(
+        tmp.path(),
+        &format!(
+            "\n[[services]]\nname = \"bot\"\ncommand = \"/bin/sleep\"\nargs = [\"600\"]\nenv = {{ BROKER_API_KEY = \"{secret}\" }}\n"
+        ),
+    );
+    let api = start(tmp.path(), &config, &[("BROKER_SECRET", secret)]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let c = api.get("/v1/config", Some(&api.viewer));
+    assert_eq!(c.status, 200, "{}", c.body);
+    let v = c.json();
+    let row = |section: &str, key: &str| {
+        v["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["section"] == section && r["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {section}.{key}: {v}"))
+    };
+    assert_eq!(row("health", "cycle_ms")["value"], 100);
+    assert!(
+        row("health", "cycle_ms")["origin"]
+            .as_str()
+            .unwrap()
+            .contains("ballast.toml:")
+    );
+    assert_eq!(
+        row("api", "port")["origin"],
+        "environment variable BALLAST_API__PORT"
+    );
+    for path in [
+        "/v1/config",
+        "/v1/services",
+        "/v1/health",
+        "/v1/policy",
+        "/v1/recommendations",
+        "/openapi.json",
+    ] {
+        let a = api.get(path, Some(&api.operator));
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        assert!(!a.body.contains(secret), "{path}: {}", a.body);
+    }
+    assert!(c.body.contains("***"), "{}", c.body);
+    let log = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    let out = std::fs::read_to_string(tmp.path().join("supervisor.out")).unwrap();
+    assert!(!log.contains(secret) && !out.contains(secret));
+    api.sup.stop();
+}
+
+#[test]
+fn a_recommendation_is_approved_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let starts = tmp.path().join("starts");
+    let config = monitor_only(
+        tmp.path(),
+        &format!(
+            "\n[[services]]\nname = \"flaky\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"echo start >> {}; exit 3\"]\nmax_restarts = 0\nrestart_delay_ms = 0\n",
+            starts.display()
+        ),
+    );
+    let api = start(tmp.path(), &config, &[]);
+    let id = "service:flaky/state/restart_subsystem";
+    wait::until(
+        Duration::from_secs(30),
+        || {
+            let r = api.get("/v1/recommendations", Some(&api.viewer));
+            let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            let pending = v["pending"].as_array().cloned().unwrap_or_default();
+            pending
+                .iter()
+                .any(|p| p["id"] == id && p["state"] == "PENDING")
+                .then_some(())
+                .ok_or(r.body)
+        },
+        |b| format!("no pending restart: {b}"),
+    );
+    let encoded = id.replace(':', "%3A").replace('/', "%2F");
+    let viewer = http(
+        "POST",
+        &format!("{}/v1/recommendations/{encoded}/approve", api.url),
+        Some(&api.viewer),
+        None,
+    );
+    assert_eq!(viewer.status, 403);
+    let a = api.op(
+        "POST",
+        &format!("/v1/recommendations/{encoded}/approve"),
+        None,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    wait::until(
+        Duration::from_secs(30),
+        || {
+            let n = std::fs::read_to_string(&starts)
+                .unwrap_or_default()
+                .lines()
+                .count();
+            (n >= 2).then_some(()).ok_or(n)
+        },
+        |n| format!("not restarted: {n} start(s)"),
+    );
+    // Decided already: a conflict, in the shape, with the supervisor's words.
+    let again = api.op(
+        "POST",
+        &format!("/v1/recommendations/{encoded}/approve"),
+        None,
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("already approved")
+    );
+    api.ops_line(&[
+        "control.action",
+        "\"action\":\"approve\"",
+        id,
+        "\"role\":\"operator\"",
+    ]);
+    api.sup.stop();
+}
+
+#[test]
+fn an_unsafe_remote_bind_is_refused_with_exit_78_for_each_missing_condition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |config: &str| {
+        std::fs::write(tmp.path().join("ballast.toml"), config).unwrap();
+        let mut c = common::ballast();
+        c.args(["run", "--data-dir"])
+            .arg(tmp.path().join("data"))
+            .arg("--config")
+            .arg(tmp.path().join("ballast.toml"));
+        common::output_within(&mut c, 30)
+    };
+    let out = run("[api]\nbind = \"0.0.0.0\"\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("allow_remote"), "{err}");
+    // allow_remote alone is not enough: the generated token may not guard a remote bind.
+    let out = run("[api]\nbind = \"0.0.0.0\"\nallow_remote = true\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("token_file") && err.contains("nothing was started"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("data/run/supervisor.sock").exists());
+    // A token file of the operator's that others may read is refused too.
+    let token = tmp.path().join("op.token");
+    std::fs::write(&token, format!("{}\n", "k".repeat(40))).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run("[api]\ntoken_file = \"op.token\"\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!err.contains(&"k".repeat(40)), "{err}");
+}
+
+#[test]
+fn a_taken_port_is_skipped_said_and_the_bound_one_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A port whose next one is free now.
+    let (held, port) = loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p < 65_000 && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            break (l, p);
+        }
+    };
+    let port_text = port.to_string();
+    let api = start(
+        tmp.path(),
+        &monitor_only(tmp.path(), ""),
+        &[("BALLAST_API__PORT", &port_text)],
+    );
+    let bound: u16 = api.url.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(bound > port && bound <= port + 3, "{bound} for {port}");
+    let err = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap();
+    assert!(
+        err.contains(&format!("port {port} on 127.0.0.1 is taken")),
+        "{err}"
+    );
+    let status = api.sup.wait_for("a status", |s| s["api"].is_string());
+    assert_eq!(status["api"], api.url.as_str());
+    let out = api.sup.cli(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("API and dashboard {}/", api.url))
+    );
+    drop(held);
+    api.sup.stop();
+    assert!(
+        !tmp.path().join("data/run/api.addr").exists(),
+        "removed at the end"
+    );
+}
+
+/// The validator of the OpenAPI document (`.ci/run` installs it into target/venv).
+fn validator() -> Option<PathBuf> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/venv/bin/openapi-spec-validator");
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing: CI installs it (.ci/run)",
+        path.display()
+    );
+    eprintln!(
+        "skipping the OpenAPI validation: install the validator with `python3 -m venv target/venv && target/venv/bin/pip install openapi-spec-validator`"
+    );
+    None
+}
+
+#[test]
+fn the_openapi_document_is_valid_and_every_path_it_documents_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), &monitor_only(tmp.path(), ""), &[]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let doc = api.get("/openapi.json", None);
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/livez",
+        "/readyz",
+        "/v1/health",
+        "/v1/kill-switch",
+        "/v1/recommendations/{id}/approve",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "{p} is not documented");
+    }
+    // Every documented path answers something other than "no such route" or "not this
+    // method": the table cannot promise a route the router does not have.
+    for (path, methods) in paths {
+        let concrete = path.replace("{name}", "nope").replace("{id}", "nope");
+        for method in methods.as_object().unwrap().keys() {
+            let m = method.to_ascii_uppercase();
+            let a = http(
+                &m,
+                &format!("{}{concrete}", api.url),
+                Some(&api.operator),
+                None,
+            );
+            let routed = !(a.status == 404 && a.body.contains("no route")) && a.status != 405;
+            assert!(routed, "{m} {path}: {} {}", a.status, a.body);
+        }
+    }
+    if let Some(v) = validator() {
+        let file = tmp.path().join("openapi.json");
+        std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        let out = std::process::Command::new(v).arg(&file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    api.sup.stop();
+}
