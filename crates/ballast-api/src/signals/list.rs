@@ -367,7 +367,7 @@ pub(super) fn page_schema() -> serde_json::Value {
                 "filled_qty": {"type": "string"},
                 "why": {"type": "string"},
             }}},
-            "next": {"type": ["string", "null"]},
+            "next": {"type": "string", "nullable": true, "description": "the cursor of the next page (after=), null at the end of the journal"},
         }
     })
 }
