@@ -61,6 +61,8 @@ struct Inner {
     intake: Mutex<Intake>,
     taken: Mutex<Taken>,
     engine: Mutex<list::EngineFollow>,
+    /// Where the last pages of `GET /v1/signals` stopped.
+    pages: Mutex<std::collections::VecDeque<ballast_store::journal::follow::Follower>>,
 }
 
 struct Intake {
@@ -147,6 +149,7 @@ impl SignalsState {
                     running: false,
                 }),
                 engine: Mutex::new(list::EngineFollow::new(layout, config)),
+                pages: Mutex::new(std::collections::VecDeque::new()),
             }),
         })
     }
@@ -154,6 +157,12 @@ impl SignalsState {
     /// The last seq durable in `journal/signals/`.
     pub fn appended(&self) -> u64 {
         self.inner.journal.durable_seq()
+    }
+
+    /// The backlog as the backpressure sees it (for metrics): signals appended, and the last
+    /// seq the engine took (its heartbeat, read at most every 20 ms).
+    pub fn backlog(&self) -> (u64, u64) {
+        (self.appended(), self.inner.engine_progress().0)
     }
 }
 

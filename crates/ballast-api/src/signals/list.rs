@@ -239,17 +239,17 @@ pub(super) async fn list(
 fn page(inner: &super::Inner, f: &Filter) -> Result<Page, ApiError> {
     let mut engine = inner.engine.lock().unwrap_or_else(PoisonError::into_inner);
     engine.catch_up();
-    let mut follower = Follower::new(
-        inner.layout.signals_journal(),
-        f.after,
-        inner.max_record_bytes,
-    );
+    let mut follower = take_follower(inner, f.after);
     let mut out = Vec::new();
     let mut looked = 0usize;
     let mut last = f.after;
     let mut end = false;
     while out.len() < f.limit && looked < SIGNALS_SCAN_MAX_COUNT {
-        let want = BATCH.min(SIGNALS_SCAN_MAX_COUNT - looked);
+        // Never more than the page still needs: the follower stops right after the last
+        // record looked at, where the next page (`after` = it) resumes.
+        let want = BATCH
+            .min(SIGNALS_SCAN_MAX_COUNT - looked)
+            .min(f.limit - out.len());
         let records = follower
             .read(want)
             .map_err(|e| ApiError::unavailable(format!("cannot read journal/signals/: {e}")))?;
@@ -272,6 +272,7 @@ fn page(inner: &super::Inner, f: &Filter) -> Result<Page, ApiError> {
             }
         }
     }
+    keep_follower(inner, follower);
     // The end of the journal right after the last record looked at: no next page yet.
     if !end && out.len() == f.limit && last == inner.journal.durable_seq() {
         end = true;
@@ -280,6 +281,36 @@ fn page(inner: &super::Inner, f: &Filter) -> Result<Page, ApiError> {
         signals: out,
         next: (!end).then(|| intake::signal_id(last)),
     })
+}
+
+/// Followers where the last pages stopped, at most this many: the next page of a listing
+/// resumes where its previous one stopped instead of reading its segment from the start.
+const FOLLOWERS_KEPT: usize = 8;
+
+fn take_follower(inner: &super::Inner, after: u64) -> Follower {
+    let mut kept = inner.pages.lock().unwrap_or_else(PoisonError::into_inner);
+    match kept.iter().position(|f| f.next_seq() == after + 1) {
+        Some(i) => kept.remove(i).unwrap_or_else(|| new_follower(inner, after)),
+        None => new_follower(inner, after),
+    }
+}
+
+/// A new follower of `journal/signals/` after `after`.
+fn new_follower(inner: &super::Inner, after: u64) -> Follower {
+    Follower::new(
+        inner.layout.signals_journal(),
+        after,
+        inner.max_record_bytes,
+    )
+}
+
+fn keep_follower(inner: &super::Inner, follower: Follower) {
+    let mut kept = inner.pages.lock().unwrap_or_else(PoisonError::into_inner);
+    kept.retain(|f| f.next_seq() != follower.next_seq());
+    kept.push_back(follower);
+    while kept.len() > FOLLOWERS_KEPT {
+        kept.pop_front();
+    }
 }
 
 fn keep(i: &Item, f: &Filter) -> bool {
