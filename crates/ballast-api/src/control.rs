@@ -21,9 +21,14 @@ pub fn routes(ctx: Context) -> Routes {
     let op = |method, path, summary| {
         let mut d = RouteDoc::new(method, path, summary);
         d.access = Access::Operator;
+        d.answer = Some(message_schema);
         d
     };
-    let view = RouteDoc::new;
+    let view = |method, path, summary, answer| {
+        let mut d = RouteDoc::new(method, path, summary);
+        d.answer = Some(answer);
+        d
+    };
     let mut kill = op(
         "POST",
         "/v1/kill-switch",
@@ -35,29 +40,90 @@ pub fn routes(ctx: Context) -> Routes {
         "/v1/config/reload",
         "Read the configuration file again, validate it and apply the plan, all or nothing (as `ballast reload`).",
     );
+    reload.answer = Some(object_schema);
+    let mut check = op(
+        "POST",
+        "/v1/health/check",
+        "Run a health cycle of every check now and answer its report.",
+    );
+    check.answer = Some(object_schema);
+    let mut release_doc = op(
+        "DELETE",
+        "/v1/kill-switch",
+        "Release the kill switch (as `ballast resume`), then leave EMERGENCY_SHUTDOWN when the engine has taken it.",
+    );
+    release_doc.answer = Some(object_schema);
+    let mut release_post = release_doc.clone();
+    release_post.method = "POST";
+    release_post.path = "/v1/kill-switch/release";
+    release_post.summary = "The same as DELETE /v1/kill-switch.";
     reload.query = &[Param {
         name: "dry_run",
         description: "true: only answer the plan, apply nothing.",
     }];
     Routes::<Context>::default()
-        .add(view("GET", "/v1/health", "The health report of the last cycle (state/health.json as-is); 503 before the first."), get(health))
-        .add(op("POST", "/v1/health/check", "Run a health cycle now and answer its report."), post(health_check))
-        .add(view("GET", "/v1/services", "Every service: state, pid, restarts, uptime, last exit, heartbeat age."), get(services))
+        .add(view("GET", "/v1/health", "The health report of the last cycle (state/health.json as-is); 503 before the first.", object_schema), get(health))
+        .add(check, post(health_check))
+        .add(view("GET", "/v1/services", "Every service: state, pid, restarts, uptime, last exit, heartbeat age.", services_schema), get(services))
         .add(op("POST", "/v1/services/{name}/restart", "Restart a service (as `ballast restart`)."), post(restart))
         .add(op("POST", "/v1/services/{name}/reset", "Reset a FAILED service's failure budget and start it (as `ballast reset`)."), post(reset))
         .add(op("POST", "/v1/services/{name}/disable", "Disable a supportive service or check until enabled (as `ballast disable`)."), post(disable))
         .add(op("POST", "/v1/services/{name}/enable", "Enable a disabled service or check (as `ballast enable`)."), post(enable))
-        .add(view("GET", "/v1/recommendations", "Recommendations waiting for an operator, and the recently decided ones (newest first)."), get(recommendations))
+        .add(view("GET", "/v1/recommendations", "Recommendations waiting for an operator, and the recently decided ones (newest first).", recommendations_schema), get(recommendations))
         .add(op("POST", "/v1/recommendations/{id}/approve", "Approve a pending recommendation (its id URL-encoded: a/b/restart as a%2Fb%2Frestart)."), post(approve))
         .add(op("POST", "/v1/recommendations/{id}/reject", "Reject a pending recommendation (its id URL-encoded)."), post(reject))
-        .add(view("GET", "/v1/policy", "The safety policy, the trading state, the reason, and where it goes next by itself (the hysteresis countdown)."), get(policy))
-        .add(view("GET", "/v1/kill-switch", "Whether the kill switch is requested and engaged, by whom and why."), get(kill_state))
+        .add(view("GET", "/v1/policy", "The safety policy, the trading state, the reason, and where it goes next by itself (the hysteresis countdown).", object_schema), get(policy))
+        .add(view("GET", "/v1/kill-switch", "Whether the kill switch is requested and engaged, by whom and why.", kill_state_schema), get(kill_state))
         .add(kill, post(engage))
-        .add(op("DELETE", "/v1/kill-switch", "Release the kill switch (as `ballast resume`), then leave EMERGENCY_SHUTDOWN when the engine has taken it."), delete(release))
-        .add(op("POST", "/v1/kill-switch/release", "The same as DELETE /v1/kill-switch."), post(release))
-        .add(view("GET", "/v1/config", "The effective configuration: every key's value (secrets masked) and origin."), get(config))
+        .add(release_doc, delete(release))
+        .add(release_post, post(release))
+        .add(view("GET", "/v1/config", "The effective configuration: every key's value (secrets masked) and origin.", config_schema), get(config))
         .add(reload, post(reload_config))
         .with_state(ctx)
+}
+
+fn message_schema() -> Value {
+    json!({"type": "object", "properties": {"message": {"type": "string", "description": "What was done, in words."}}})
+}
+
+fn object_schema() -> Value {
+    json!({"type": "object"})
+}
+
+fn services_schema() -> Value {
+    json!({"type": "object", "properties": {"services": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "state": {"type": "string"}, "critical": {"type": "boolean"},
+        "pid": {"type": "integer", "nullable": true}, "restarts": {"type": "integer"},
+        "uptime_secs": {"type": "integer", "nullable": true}, "last_exit": {"type": "string", "nullable": true},
+        "heartbeat_age_ms": {"type": "integer", "nullable": true}
+    }}}}})
+}
+
+fn recommendations_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "pending": {"type": "array", "items": {"type": "object"}, "description": "Waiting for an operator (or automatic), as in the report."},
+        "recent": {"type": "array", "items": {"type": "object"}, "description": "The last decided, newest first."}
+    }})
+}
+
+fn kill_state_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "requested": {"type": "boolean", "description": "KILL_SWITCH is there (a request the engine engages)."},
+        "engaged": {"type": "boolean", "nullable": true, "description": "The engine's journaled switch, as its last heartbeat says."},
+        "release_pending": {"type": "boolean"},
+        "reason": {"type": "string", "nullable": true}, "flatten": {"type": "boolean", "nullable": true},
+        "by": {"type": "string", "nullable": true}, "engaged_at": {"type": "string", "nullable": true}
+    }})
+}
+
+fn config_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "file": {"type": "string", "nullable": true}, "how": {"type": "string"},
+        "settings": {"type": "array", "items": {"type": "object", "properties": {
+            "section": {"type": "string"}, "key": {"type": "string"}, "value": {},
+            "origin": {"type": "string", "description": "file:line:col, an environment variable, or the built-in default."}
+        }}}
+    }})
 }
 
 /// The actor the loop journals for `caller`.
