@@ -17,6 +17,7 @@
 //! - a body over [`SIGNALS_BODY_MAX_BYTES`]: 413, unread beyond the bound.
 
 mod list;
+mod writer;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -58,7 +59,9 @@ struct Inner {
     symbols: Vec<Symbol>,
     max_backlog: u64,
     max_record_bytes: u64,
-    intake: Mutex<Intake>,
+    intake: Arc<Mutex<Intake>>,
+    /// The queue of the one writer of `journal/signals/` ([`writer`]).
+    writer: tokio::sync::mpsc::UnboundedSender<writer::Job>,
     taken: Mutex<Taken>,
     engine: Mutex<list::EngineFollow>,
     /// Where the last pages of `GET /v1/signals` stopped.
@@ -133,8 +136,17 @@ impl SignalsState {
                 layout.display(&dir)
             ));
         }
+        let intake = Arc::new(Mutex::new(Intake { keys, in_flight: 0 }));
+        let writer = writer::start(
+            journal.clone(),
+            Arc::clone(&intake),
+            Arc::clone(&clock),
+            layout.clone(),
+        )?;
         Ok(SignalsState {
             inner: Arc::new(Inner {
+                writer,
+                intake,
                 journal,
                 layout: layout.clone(),
                 storage,
@@ -142,7 +154,6 @@ impl SignalsState {
                 symbols: config.feed.symbols.clone(),
                 max_backlog: config.api.signals_max_backlog,
                 max_record_bytes: config.journal.max_record_bytes,
-                intake: Mutex::new(Intake { keys, in_flight: 0 }),
                 taken: Mutex::new(Taken {
                     read: None,
                     seq: 0,
@@ -242,16 +253,24 @@ async fn submit(
     if let Some(done) = s.reserve(key.as_deref(), print)? {
         return Ok((StatusCode::OK, Json(done)));
     }
-    let inner = Arc::clone(&s.inner);
-    // The append and its bookkeeping run to their end even if the client goes away (the
-    // future is dropped): a durable signal's key is always remembered.
-    let appended = tokio::task::spawn_blocking(move || inner.append(signal, key, print))
-        .await
-        .map_err(|_| {
-            ApiError::internal(
-                "the journal append did not finish; retry with the same idempotency_key",
-            )
-        })??;
+    // Queued at once (no await before it: the reserved place and key are always settled by
+    // the writer, even if the client goes away now).
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = writer::Job {
+        signal,
+        key: key.clone(),
+        print,
+        reply,
+    };
+    if s.inner.writer.send(job).is_err() {
+        s.inner.unreserve(key.as_deref());
+        return Err(ApiError::unavailable(
+            "the journal/signals writer has stopped; nothing was taken: restart Ballast",
+        ));
+    }
+    let appended = answer.await.map_err(|_| {
+        ApiError::internal("the journal append did not finish; retry with the same idempotency_key")
+    })??;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -348,40 +367,12 @@ impl Inner {
         self.intake.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Journal the signal (durable on return) and settle its place and key.
-    fn append(
-        &self,
-        signal: ExternalSignal,
-        key: Option<String>,
-        print: u64,
-    ) -> Result<u64, ApiError> {
-        let rec = JournaledSignal {
-            at: self.clock.now(),
-            signal,
-        };
-        let result = self.journal.append(intake::RECORD, &rec);
+    /// Give back a reserved place and key (the signal was not queued).
+    fn unreserve(&self, key: Option<&str>) {
         let mut st = self.lock_intake();
         st.in_flight = st.in_flight.saturating_sub(1);
-        match result {
-            Ok(seq) => {
-                if let Some(k) = &key {
-                    st.keys.remember(k, seq, print);
-                }
-                Ok(seq)
-            }
-            Err(e) => {
-                if let Some(k) = &key {
-                    st.keys.release(k);
-                }
-                tracing::error!(
-                    component = "api",
-                    "{} refused an append: {e}",
-                    self.layout.display(self.journal.dir())
-                );
-                Err(ApiError::unavailable(format!(
-                    "the signal was not journaled: {e}; nothing was taken (retry with the same idempotency_key once the journal is healthy)"
-                )))
-            }
+        if let Some(k) = key {
+            st.keys.release(k);
         }
     }
 
