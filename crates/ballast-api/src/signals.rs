@@ -1,9 +1,9 @@
 //! Signals over HTTP (issue 13 item 3): `POST /v1/signals` validates a signal with the inbox's
 //! own parser ([`ballast_core::inbox::parse_signal`]) and answers `202 {"signal_id",
-//! "status": "accepted"}` only once its record is durable in `journal/signals/` (group commit:
-//! concurrent posts share one `fdatasync`); the engine takes the records in order and journals
-//! the last seq it took, so each signal is taken exactly once. `GET /v1/signals` lists them
-//! with their state as the engine's journal tells it ([`list`]).
+//! "status": "accepted"}` only once its record is durable in `journal/signals/` (one writer
+//! thread: concurrent posts share one write and one `fdatasync`); the engine takes the
+//! records in order and journals the last seq it took, so each signal is taken exactly once.
+//! `GET /v1/signals` lists them with their state as the engine's journal tells it ([`list`]).
 //!
 //! What is decided — the id, the idempotency index, the backlog bound — is in
 //! [`ballast_core::intake`]; this carries it out:
