@@ -131,6 +131,18 @@ impl Start {
                 return;
             }
         };
+        let signals = match ballast_api::signals::SignalsState::open(
+            &layout,
+            &self.config,
+            Arc::new(ballast_store::RealStorage),
+            Arc::new(ballast_store::SystemClock),
+        ) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                err!("ballast run: POST and GET /v1/signals are off: {e}");
+                None
+            }
+        };
         let ctx = ballast_api::Context {
             surface: surface.clone(),
             layout: layout.clone(),
@@ -141,6 +153,7 @@ impl Start {
                 ballast_api::metrics::Metrics::supervisor(surface.clone(), &self.dir.path)
             }),
             follower,
+            signals,
         };
         super::metrics::start_separate(&self.api, &self.dir.path, surface.clone());
         if let Err(e) = ballast_api::serve::spawn(bound.listener, ballast_api::app(&ctx)) {
