@@ -16,7 +16,7 @@
 //!   engine views (`/v1/account`, `/v1/positions`, `/v1/orders`, `/v1/fills`,
 //!   `/v1/decisions`, `/v1/equity`, `/v1/heals`, `/v1/alerts`) and `/v1/events`, from the
 //!   journal follower as `ballast run` serves them (no ops journal here: heals and alerts are
-//!   empty).
+//!   empty), and `POST`/`GET /v1/signals` (the durable signals journal the engine consumes).
 //!
 //! The decisions ([`liveness`], [`readiness`]) are pure: the heartbeat, its age and the
 //! process's own pid and uptime are passed in.
@@ -65,6 +65,9 @@ pub struct EngineContext {
     /// ([`crate::engine_routes`], the same as `ballast run`'s); `None` when it could not start
     /// (the probes, status and kill switch are served without them).
     pub follower: Option<Arc<crate::follow::Follower>>,
+    /// `journal/signals/` opened for `POST/GET /v1/signals` (the engine takes them on its
+    /// loop, as under `ballast run`); `None`: not served.
+    pub signals: Option<crate::signals::SignalsState>,
 }
 
 /// The standalone engine's whole application: its routes, then [`crate::finish`]
@@ -136,6 +139,10 @@ pub fn engine_routes(ctx: &EngineContext) -> Routes {
         .with_state(ctx.clone());
     let routes = match &ctx.follower {
         Some(f) => routes.merge(crate::engine_routes(Arc::clone(f))),
+        None => routes,
+    };
+    let routes = match &ctx.signals {
+        Some(s) => routes.merge(crate::signals::routes(s.clone())),
         None => routes,
     };
     match &ctx.metrics {
@@ -516,6 +523,7 @@ mod tests {
             time: ballast_core::Timestamp::EPOCH,
             bars: 3,
             last_seq: 9,
+            signals_seq: 0,
             status: Default::default(),
             view: Default::default(),
             figures: Default::default(),

@@ -29,6 +29,7 @@ pub mod page;
 pub mod probes;
 pub mod routes;
 pub mod serve;
+pub mod signals;
 pub mod views;
 
 use std::collections::HashMap;
@@ -65,6 +66,9 @@ pub struct Context {
     /// The effective configuration as `ballast config show --json` prints it (secrets masked,
     /// each value's origin), read when asked.
     pub config: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+    /// `journal/signals/` opened for `POST/GET /v1/signals` ([`signals::SignalsState::open`];
+    /// `None`: the signals routes are not served).
+    pub signals: Option<signals::SignalsState>,
     /// The health cycle's period (`[health] cycle_ms`): `/livez` allows a few of them.
     pub cycle: Duration,
     /// `/metrics` on this listener (`[api] metrics_port = 0`); `None` when a separate
@@ -93,6 +97,10 @@ pub fn app_routes(ctx: &Context) -> Routes {
         .merge(control::routes(ctx.clone()))
         .merge(dashboard::routes())
         .merge(engine_routes(Arc::clone(&ctx.follower)));
+    let routes = match &ctx.signals {
+        Some(s) => routes.merge(signals::routes(s.clone())),
+        None => routes,
+    };
     match &ctx.metrics {
         Some(m) => routes.merge(metrics::routes(m.clone())),
         None => routes,

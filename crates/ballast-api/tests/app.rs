@@ -230,6 +230,15 @@ async fn every_route_of_the_app_is_documented_and_every_documented_one_is_routed
             ))
             .unwrap(),
         ),
+        signals: Some(
+            ballast_api::signals::SignalsState::open(
+                &ballast_store::Layout::new(dir.path()),
+                &ballast_core::config::builtin().unwrap(),
+                Arc::new(ballast_store::RealStorage),
+                Arc::new(ballast_store::SystemClock),
+            )
+            .unwrap(),
+        ),
     };
     let table: std::collections::BTreeSet<(String, String)> = ballast_api::app_routes(&ctx)
         .docs

@@ -33,6 +33,7 @@ fn plant_heartbeat(dir: &std::path::Path) {
         status: Default::default(),
         view: Default::default(),
         figures: Default::default(),
+        signals_seq: 0,
     };
     hb.view.equity = rust_decimal::Decimal::new(12_345, 1);
     hb.figures.fills = 4;

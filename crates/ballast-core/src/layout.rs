@@ -10,6 +10,9 @@ pub mod rel {
     pub const ENGINE_JOURNAL: &str = "journal/engine";
     /// The supervisor's ops journal.
     pub const OPS_JOURNAL: &str = "journal/ops";
+    /// The signals accepted over HTTP (`POST /v1/signals`), written by the API with group
+    /// commit and taken in order by the engine.
+    pub const SIGNALS_JOURNAL: &str = "journal/signals";
     /// Snapshots and the state files.
     pub const STATE: &str = "state";
     /// Lock files, heartbeats, the control socket.

@@ -27,6 +27,7 @@ pub mod hash;
 pub mod heal;
 pub mod health;
 pub mod inbox;
+pub mod intake;
 pub mod layout;
 pub mod limits;
 pub mod market;

@@ -52,6 +52,26 @@ pub const INBOX_MAX_LINE_BYTES: usize = 4096;
 /// Longest free-text field of an inbox signal, in characters.
 pub const INBOX_MAX_TEXT_CHARS: usize = 200;
 
+// --- signals over HTTP (`POST /v1/signals`, `journal/signals/`) ---------------------------
+
+/// Largest `POST /v1/signals` body read (a bigger one is refused with 413, unread).
+pub const SIGNALS_BODY_MAX_BYTES: usize = 64 * 1024;
+
+/// Idempotency keys of HTTP signals the API remembers (rebuilt from `journal/signals/` at a
+/// start; the oldest forgotten first: a repeat of a forgotten key is a new signal).
+pub const SIGNALS_DEDUP_KEYS_COUNT: usize = 100_000;
+
+/// Signals the engine takes from `journal/signals/` in one record, at most.
+pub const SIGNALS_TAKE_MAX_COUNT: usize = 256;
+
+/// Signals `GET /v1/signals` answers in one page, at most (and by default).
+pub const SIGNALS_PAGE_MAX_COUNT: usize = 1_000;
+pub const SIGNALS_PAGE_DEFAULT_COUNT: usize = 100;
+
+/// Records of `journal/signals/` one `GET /v1/signals` looks at, at most (with filters, a
+/// page may end early: its `next` cursor goes on from where it stopped).
+pub const SIGNALS_SCAN_MAX_COUNT: usize = 20_000;
+
 // --- histories and books kept in memory --------------------------------------------------
 
 /// Idempotency keys the guard remembers (oldest forgotten first).
@@ -118,6 +138,9 @@ const _: () = assert!(ENGINE_SETTINGS_FILE_MAX_BYTES <= MAX_FILE_BYTES);
 const _: () = assert!(ENGINE_CONFIG_FILE_MAX_BYTES <= MAX_FILE_BYTES);
 // A text field fits in a line, with room for the rest of the signal.
 const _: () = assert!(INBOX_MAX_TEXT_CHARS * 4 < INBOX_MAX_LINE_BYTES);
+// A page is never more than the records one request looks at.
+const _: () = assert!(SIGNALS_PAGE_MAX_COUNT <= SIGNALS_SCAN_MAX_COUNT);
+const _: () = assert!(SIGNALS_PAGE_DEFAULT_COUNT <= SIGNALS_PAGE_MAX_COUNT);
 // An inbox line is far below what a file read whole may be.
 const _: () = assert!((INBOX_MAX_LINE_BYTES as u64) < MAX_FILE_BYTES);
 // A `Symbol` packs its bytes into one `u128` (its length is read from the leading zeros).

@@ -12,5 +12,6 @@ pub mod inbox;
 pub mod limits;
 pub mod lock;
 pub mod runtime;
+mod signals;
 
 pub use runtime::{EngineError, FeedStall, Options, Report, run};

@@ -32,7 +32,7 @@ use crate::heartbeat::{self, Heartbeat};
 
 pub use ballast_core::engine::kinds::{
     ALL as RECORD_TYPES, BAR, DECISION, EXPIRED, INBOX, KILL_SWITCH, LIQUIDATION, PAPER_SETTINGS,
-    POLICY, SENT, SETTINGS, SETTLE, STAMP,
+    POLICY, SENT, SETTINGS, SETTLE, STAMP, TAKEN,
 };
 mod controls;
 mod feeds;
@@ -252,6 +252,7 @@ pub fn run(
         stalled: false,
         kill_switch_noted: false,
         stop,
+        signals: crate::signals::SignalsIn::new(),
     };
     let files = Files {
         storage: &*storage,
@@ -472,6 +473,7 @@ fn trade(
         match feeds.next(state, w, files.clock.now(), log)? {
             Some(bar) => {
                 crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
+                crate::signals::take_signals(state, config, w, files.clock.now(), log)?;
                 let mut venue =
                     PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
                         .at_bar(&bar);
@@ -505,6 +507,7 @@ fn trade(
                 oldest_in_flight_ms: in_flight.update(state, files.clock.now()),
                 ..state.figures()
             },
+            signals_seq: state.decisions.signals_seq,
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
@@ -548,6 +551,8 @@ pub(crate) struct Writer<'a> {
     kill_switch_noted: bool,
     /// Set by SIGINT / SIGTERM (and the parent-death signal of a supervised engine).
     stop: &'a AtomicBool,
+    /// Where `journal/signals/` is read.
+    pub(crate) signals: crate::signals::SignalsIn,
 }
 
 impl Writer<'_> {

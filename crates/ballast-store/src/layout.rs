@@ -33,7 +33,11 @@ impl Layout {
     pub fn ops_journal(&self) -> PathBuf {
         self.at(rel::OPS_JOURNAL)
     }
-    /// The directory of both journals.
+    /// Journal of the signals accepted over HTTP: written by the API, taken by the engine.
+    pub fn signals_journal(&self) -> PathBuf {
+        self.at(rel::SIGNALS_JOURNAL)
+    }
+    /// The directory of the journals.
     pub fn journals(&self) -> PathBuf {
         self.at(rel::JOURNAL)
     }

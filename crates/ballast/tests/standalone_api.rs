@@ -302,6 +302,8 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
         "GET /v1/heals",
         "GET /v1/alerts",
         "GET /v1/events",
+        "POST /v1/signals",
+        "GET /v1/signals",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -328,6 +330,12 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
     );
     assert!(equity["seq"].as_u64() > Some(0), "{equity}");
     assert_eq!(events_status(&engine), 200);
+    // A signal over HTTP (the operator's only), accepted into journal/signals, the engine's.
+    let signal = json!({"symbol": "AAPL", "side": "buy", "qty": "1", "strategy": "standalone-test", "idempotency_key": "s-1"});
+    let viewer = engine.send("POST", "/v1/signals", &engine.viewer, Some(signal.clone()));
+    assert_eq!(viewer.status, 403, "{}", viewer.body);
+    let accepted = engine.send("POST", "/v1/signals", &engine.operator, Some(signal));
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
     let services = engine.get("/v1/services", Some(&engine.viewer));
     assert_eq!(services.status, 404, "{}", services.body);
     assert_eq!(services.error()["code"], "not_found");

@@ -641,6 +641,7 @@ mod tests {
             status: Default::default(),
             view: Default::default(),
             figures,
+            signals_seq: 0,
         }
     }
 

@@ -449,6 +449,8 @@ pub struct Api {
     pub token_file: String,
     /// The viewer's token file ("" = generated into `run/api.viewer.token`).
     pub viewer_token_file: String,
+    /// Signals accepted over HTTP and not yet taken by the engine, at most (then 429).
+    pub signals_max_backlog: u64,
 }
 
 /// `path` without `.` components (lexically; `..` is kept).

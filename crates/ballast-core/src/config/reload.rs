@@ -154,6 +154,7 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     ]);
     changed_fields!(k, old, new, api: Api, [
         bind, port, allow_remote, metrics_port, token_file, viewer_token_file,
+        signals_max_backlog,
     ]);
     // The delivery thread, its sinks (and their tokens, read at start), retry bounds and the
     // dead-man's switch are built at the start.

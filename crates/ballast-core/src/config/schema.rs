@@ -310,6 +310,8 @@ keys! {
         "File (mode 0600, at least 32 characters) holding the operator's bearer token (control and reads). Empty: a token is generated at first start into run/api.token. A relative path is against the configuration file's directory. Restart to change.";
     ["api"] "viewer_token_file": Kind::Text, "\"\"", None,
         "File (mode 0600, at least 32 characters) holding the read-only viewer's bearer token. Empty: one is generated at first start into run/api.viewer.token. Restart to change.";
+    ["api"] "signals_max_backlog": int(1, 10_000_000), "10000", None,
+        "Signals accepted by POST /v1/signals (durable in data_dir/journal/signals/) and not yet taken by the engine, at most. At the bound POST /v1/signals answers 429 with Retry-After and journals nothing (never a silent loss): the engine is down or slower than the producers.";
 
     ["health"] "cycle_ms": int(100, 60_000), "1000", None,
         "How often the health report and the safety policy are evaluated (each check runs on its own interval).";

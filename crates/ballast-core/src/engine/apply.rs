@@ -25,6 +25,7 @@ impl EngineState {
             EngineRecord::Expired(r) => self.apply_expiry(r),
             EngineRecord::Settings(r) => self.apply_settings(r),
             EngineRecord::FeedSwitch(r) => self.apply_feed_switch(r),
+            EngineRecord::Taken(r) => self.apply_taken(r),
         }
         Ok(())
     }

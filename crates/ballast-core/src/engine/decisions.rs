@@ -19,6 +19,8 @@ pub struct Decisions {
     /// The over-long line being skipped (rejected, no end of line read yet).
     pub inbox_long_line: Option<LongLine>,
     pub next_signal: u64,
+    /// The last seq of `journal/signals/` (HTTP signals) taken.
+    pub signals_seq: u64,
     /// The decision tracker.
     pub log: DecisionLog,
 }
@@ -32,6 +34,7 @@ impl Default for Decisions {
             inbox_lines: 0,
             inbox_long_line: None,
             next_signal: 1,
+            signals_seq: 0,
             log: DecisionLog::default(),
         }
     }

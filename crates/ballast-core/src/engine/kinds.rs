@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::settings::SettingsRecord;
 use super::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxRecord, JournalStamp, KillSwitchRecord,
-    LiquidationRecord, PaperSettingsRecord, PolicyRecord, SentRecord, SettleRecord,
+    LiquidationRecord, PaperSettingsRecord, PolicyRecord, SentRecord, SettleRecord, TakenRecord,
 };
 use crate::market::fallback::FeedSwitch;
 
@@ -93,6 +93,8 @@ engine_records! {
     SETTINGS = "engine.settings" => Settings(Box<SettingsRecord>),
     /// `feed.switch`: the bars after it come from the other feed (`[feed.backup]`).
     FEED_SWITCH = "feed.switch" => FeedSwitch(FeedSwitch),
+    /// `signals.taken`: signals of `journal/signals/` (HTTP) taken, in order.
+    TAKEN = "signals.taken" => Taken(TakenRecord),
 }
 
 /// A record's body alone, serialized as the journal line's `body` (the journal writes the type

@@ -45,7 +45,7 @@ pub use poll::{Cancels, Inputs, Next, PolicyChange, SettingsChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
     KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,
-    Stats,
+    Stats, TakenRecord, TakenSignal,
 };
 pub use settings::{EngineSettings, SettingsFile, SettingsRecord, SettingsSource};
 pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
@@ -91,6 +91,9 @@ pub struct PendingTarget {
     pub limit_price: Option<Decimal>,
     pub idempotency_key: Option<String>,
     pub at: Timestamp,
+    /// A signal taken from `journal/signals/`: its seq there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<u64>,
 }
 
 /// An order Ballast decided on and tracks to a terminal state.
@@ -294,6 +297,7 @@ impl EngineState {
                     limit_price: None,
                     idempotency_key: None,
                     at: bar.ts,
+                    source: None,
                 });
             } else if target.qty != have {
                 self.stats.targets_dropped += 1;
@@ -319,6 +323,7 @@ impl EngineState {
                     limit_price: signal.limit_price,
                     idempotency_key: signal.idempotency_key.clone(),
                     at: self.last_bar.unwrap_or(Timestamp::EPOCH),
+                    source: None,
                 });
             }
             InboxOutcome::Rejected {
@@ -364,6 +369,34 @@ impl EngineState {
         }
     }
 
+    /// Apply a `signals.taken` record: taking resumes after `last_seq`; each signal waits for
+    /// a decision.
+    pub fn apply_taken(&mut self, r: &TakenRecord) {
+        self.decisions.signals_seq = self.decisions.signals_seq.max(r.last_seq);
+        for t in &r.signals {
+            let Some(signal) = &t.signal else {
+                self.stats.http_refused += 1;
+                continue;
+            };
+            self.stats.http_taken += 1;
+            self.decisions.pending.push_back(PendingTarget {
+                symbol: signal.symbol,
+                ask: signal.ask.clone(),
+                reason: signal.reason.clone(),
+                strategy: signal.strategy.clone(),
+                limit_price: signal.limit_price,
+                idempotency_key: signal.idempotency_key.clone(),
+                at: self.last_bar.unwrap_or(Timestamp::EPOCH),
+                source: Some(t.seq),
+            });
+        }
+    }
+
+    /// Pending targets there is room for (the inbox and `journal/signals/` wait beyond).
+    pub fn pending_room(&self) -> usize {
+        MAX_PENDING.saturating_sub(self.decisions.pending.len())
+    }
+
     /// Can the inbox be read (is there room for more pending signals)?
     pub fn inbox_has_room(&self) -> bool {
         self.decisions.pending.len() < MAX_PENDING
@@ -399,6 +432,23 @@ impl EngineState {
                 *qty,
                 self.portfolio.qty(&p.symbol) + side.sign() * *qty,
             ),
+            Ask::Notional { side, notional } => {
+                let qty = p
+                    .limit_price
+                    .or_else(|| self.portfolio.mark_of(&p.symbol))
+                    .filter(|px| *px > Decimal::ZERO)
+                    .map_or(Decimal::ZERO, |px| {
+                        (*notional / px).round_dp_with_strategy(
+                            crate::limits::MAX_DECIMAL_PLACES,
+                            rust_decimal::RoundingStrategy::ToZero,
+                        )
+                    });
+                (
+                    *side,
+                    qty,
+                    self.portfolio.qty(&p.symbol) + side.sign() * qty,
+                )
+            }
         };
         let candidate = Candidate {
             symbol: p.symbol,
@@ -462,6 +512,7 @@ impl EngineState {
             side,
             verdict,
             order,
+            source: p.source,
         })
     }
 

@@ -33,6 +33,33 @@ pub struct DecisionRecord {
     pub verdict: Verdict,
     /// The order intent, journaled before it is handed to the broker.
     pub order: Option<Order>,
+    /// A signal taken from `journal/signals/`: its seq there (its HTTP id is `api-<seq>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<u64>,
+}
+
+/// `signals.taken`: signals of `journal/signals/` (accepted over HTTP) the engine took, in
+/// order, up to `last_seq` — where taking resumes, so each is taken exactly once across
+/// crashes of the engine or of the API. Each waits for a decision like an inbox signal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakenRecord {
+    /// The last seq of `journal/signals/` taken.
+    pub last_seq: u64,
+    pub signals: Vec<TakenSignal>,
+}
+
+/// One signal taken: the signal, or why the engine refused it (its symbol left the universe,
+/// its record is not a signal of this build).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakenSignal {
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<ExternalSignal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Refused because its `ttl_secs` had passed when the engine came to take it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expired: bool,
 }
 
 /// `order.sent`: what the venue answered when an order intent was sent to it.
@@ -222,6 +249,19 @@ pub struct Stats {
     /// Orders cancelled because the kill switch was engaged.
     #[serde(default)]
     pub cancelled_by_kill_switch: u64,
+    /// Signals taken from `journal/signals/` (HTTP), and of them refused by the engine.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub http_taken: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub http_refused: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[expect(

@@ -103,6 +103,14 @@ shape! {
     #[serde(default)]
     [serde(skip_serializing_if = "unused")]
     feed: FeedUse = feed;
+    #[serde(default)]
+    [serde(skip_serializing_if = "zero")]
+    signals_seq: u64 = decisions.signals_seq;
+}
+
+/// Nothing taken from `journal/signals/` yet (not written).
+fn zero(v: &&u64) -> bool {
+    **v == 0
 }
 
 /// The feed fallback never used (not written).
@@ -152,6 +160,7 @@ impl<'de> Deserialize<'de> for EngineState {
                 inbox_lines: s.inbox_lines,
                 inbox_long_line: s.inbox_long_line,
                 next_signal: s.next_signal,
+                signals_seq: s.signals_seq,
                 log: s.decisions,
             },
             bars: s.bars,

@@ -658,3 +658,74 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
 }
 
 mod poll;
+
+#[test]
+fn http_signals_taken_wait_with_their_source_and_a_notional_is_sized_at_the_last_price() {
+    let (mut s, limits) = setup();
+    let all = bars(2);
+    for bar in &all {
+        let r = s.bar_record(*bar);
+        s.apply_bar(&r, &limits).unwrap();
+    }
+    let aaa = Symbol::new("AAA").unwrap();
+    let last = s.portfolio.mark_of(&aaa).unwrap();
+    let signal = |ask| crate::inbox::ExternalSignal {
+        symbol: aaa,
+        ask,
+        reason: "http".into(),
+        strategy: "bot".into(),
+        limit_price: None,
+        idempotency_key: None,
+        ttl_secs: None,
+    };
+    let notional = Decimal::from(1000);
+    s.apply(
+        &Rec::Taken(TakenRecord {
+            last_seq: 7,
+            signals: vec![
+                TakenSignal {
+                    seq: 6,
+                    signal: Some(signal(Ask::Notional {
+                        side: Side::Buy,
+                        notional,
+                    })),
+                    refused: None,
+                    expired: false,
+                },
+                TakenSignal {
+                    seq: 7,
+                    signal: None,
+                    refused: Some("expired".into()),
+                    expired: true,
+                },
+            ],
+        }),
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(
+        s.decisions.signals_seq, 7,
+        "taking resumes after the last seq"
+    );
+    assert_eq!((s.stats.http_taken, s.stats.http_refused), (1, 1));
+    assert_eq!(s.decisions.pending.len(), 1);
+    let d = s.decide(&limits, &Gate::default()).unwrap();
+    assert_eq!(
+        d.source,
+        Some(6),
+        "the decision names its journal/signals seq"
+    );
+    assert_eq!(d.side, Side::Buy);
+    assert_eq!(
+        d.candidate_qty,
+        (notional / last).round_dp_with_strategy(
+            crate::limits::MAX_DECIMAL_PLACES,
+            rust_decimal::RoundingStrategy::ToZero,
+        )
+    );
+    assert!(d.candidate_qty * last <= notional);
+    // The record survives a snapshot: the seq taken is engine state.
+    let snap: EngineState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(snap.decisions.signals_seq, 7);
+    assert_eq!(snap.decisions.pending[0].source, Some(6));
+}

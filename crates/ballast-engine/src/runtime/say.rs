@@ -10,7 +10,7 @@ use ballast_core::engine::{
 /// The log lines for `record`, journaled at `seq`, about to be applied to `state`.
 pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<String> {
     match record {
-        EngineRecord::Stamp(_) | EngineRecord::Inbox(_) => Vec::new(),
+        EngineRecord::Stamp(_) | EngineRecord::Inbox(_) | EngineRecord::Taken(_) => Vec::new(),
         EngineRecord::Bar(r) => r
             .fills
             .iter()

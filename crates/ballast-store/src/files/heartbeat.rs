@@ -38,6 +38,33 @@ pub struct Heartbeat {
     /// loop's lag, the oldest order in flight (absent in older heartbeats: zero).
     #[serde(default)]
     pub figures: EngineFigures,
+    /// The last seq of `journal/signals/` (HTTP signals) the engine took: the API's
+    /// backpressure counts the signals after it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub signals_seq: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What the heartbeat says of `journal/signals/`: the last seq the engine took and when the
+/// heartbeat was written. `None`: no readable heartbeat.
+pub fn signals_taken(storage: &dyn Storage, layout: &Layout) -> Option<(u64, Timestamp)> {
+    #[derive(Deserialize)]
+    struct Taken {
+        #[serde(default)]
+        signals_seq: u64,
+        time: Timestamp,
+    }
+    let bytes = storage.read_bounded(&layout.heartbeat(), MAX_BYTES).ok()?;
+    serde_json::from_slice::<Taken>(&bytes)
+        .ok()
+        .map(|t| (t.signals_seq, t.time))
 }
 
 /// The heartbeat of the data directory, if there is a readable one (a regular file of at
@@ -90,7 +117,30 @@ mod tests {
             status: EngineStatus::default(),
             view: EngineView::default(),
             figures: EngineFigures::default(),
+            signals_seq: 0,
         }
+    }
+
+    #[test]
+    fn the_signals_seq_is_read_alone_and_is_zero_when_absent() {
+        let (_t, l) = layout();
+        assert_eq!(signals_taken(&RealStorage, &l), None);
+        std::fs::create_dir_all(l.run()).unwrap();
+        write(
+            &RealStorage,
+            &l,
+            &Heartbeat {
+                signals_seq: 3,
+                ..hb()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            signals_taken(&RealStorage, &l),
+            Some((3, Timestamp::from_unix_ms(1_000)))
+        );
+        std::fs::write(l.heartbeat(), r#"{"time":"1970-01-01T00:00:01Z","pid":1}"#).unwrap();
+        assert_eq!(signals_taken(&RealStorage, &l).map(|t| t.0), Some(0));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   journal is reopened (never retry an fsync and believe it).
 
 mod error;
+pub mod follow;
 mod open;
 pub mod scan;
 pub mod segment;

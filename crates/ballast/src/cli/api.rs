@@ -239,6 +239,18 @@ impl Start {
                 return;
             }
         };
+        let signals = match ballast_api::signals::SignalsState::open(
+            &layout,
+            &self.config,
+            Arc::new(ballast_store::RealStorage),
+            Arc::new(ballast_store::SystemClock),
+        ) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                err!("ballast run: POST and GET /v1/signals are off: {e}");
+                None
+            }
+        };
         let ctx = ballast_api::Context {
             surface: surface.clone(),
             layout: layout.clone(),
@@ -249,6 +261,7 @@ impl Start {
                 ballast_api::metrics::Metrics::supervisor(surface.clone(), &self.dir.path)
             }),
             follower,
+            signals,
         };
         super::metrics::start_separate(&self.api, &self.dir.path, Some(surface.clone()));
         let voice = Voice {
@@ -302,6 +315,18 @@ pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Re
             None
         }
     };
+    let signals = match ballast_api::signals::SignalsState::open(
+        &layout,
+        cfg,
+        Arc::new(ballast_store::RealStorage),
+        Arc::new(ballast_store::SystemClock),
+    ) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            err!("{WHO}: POST and GET /v1/signals are off: {e}");
+            None
+        }
+    };
     let ctx = ballast_api::engine::EngineContext {
         layout: layout.clone(),
         tokens: Arc::clone(&checked.tokens),
@@ -310,6 +335,7 @@ pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Re
         live_within: ENGINE_LIVE_WITHIN,
         metrics: (cfg.api.metrics_port == 0).then(|| ballast_api::metrics::Metrics::engine(dir)),
         follower,
+        signals,
     };
     super::metrics::start_separate(&cfg.api, dir, None);
     let voice = Voice {

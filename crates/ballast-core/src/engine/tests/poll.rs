@@ -78,6 +78,7 @@ fn a_pass_goes_kill_switch_policy_decisions_then_sends_in_the_core() {
         limit_price: None,
         idempotency_key: None,
         at: all[next].ts,
+        source: None,
     });
     let kinds = pass(&mut s, &mut inputs, &accepted);
     assert_eq!(
