@@ -238,8 +238,8 @@ const MAY_DELETE: &[(&str, usize, &str)] = &[
     ),
     (
         "ballast/src/cli/api.rs",
-        1,
-        "the run/api.addr this run wrote",
+        2,
+        "the run/api.addr this run (or this standalone engine) wrote",
     ),
     ("ballast-supervisor/src/readiness.rs", 1, "a notify socket"),
     (

@@ -178,8 +178,8 @@ impl Engine {
 fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let engine = start(tmp.path(), "");
-    // Said once at start, on stderr (stdout is the final report): the URL and the token just
-    // generated (the viewer's never).
+    // Said once at start, in its log (stderr and logs/engine.log; stdout is the final
+    // report): the URL, and where the token just generated is — never the token itself.
     let out = wait::until(
         Duration::from_secs(30),
         || {
@@ -192,7 +192,8 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
         out.contains(&format!("engine API: {}/v1/health", engine.url)),
         "{out}"
     );
-    assert!(out.contains(&engine.operator), "{out}");
+    assert!(out.contains("data/run/api.token"), "{out}");
+    assert!(!out.contains(&engine.operator), "{out}");
     assert!(!out.contains(&engine.viewer), "{out}");
 
     // Live and ready while it trades.
@@ -348,6 +349,12 @@ fn probes_token_kill_switch_and_openapi_of_a_standalone_engine() {
     let report = std::fs::read_to_string(dir.join("engine.out")).unwrap();
     assert!(report.starts_with("engine stopped after "), "{report}");
     assert!(!report.contains(&engine_token(&dir)), "{report}");
+    let log = std::fs::read_to_string(dir.join("data/logs/engine.log")).unwrap();
+    assert!(log.contains("engine API: http://"), "{log}");
+    assert!(
+        !log.contains(&engine_token(&dir)),
+        "the token in logs/engine.log"
+    );
 }
 
 fn engine_token(dir: &Path) -> String {

@@ -143,31 +143,38 @@ pub fn start(
         }
     };
     voice.to.line(&voice.line.replace("{url}", &url));
-    voice.to.line(&token_line(tokens));
+    voice.to.line(&token_line(tokens, voice.to));
     Ok(wrote)
 }
 
-/// Where the start's lines go: `ballast run`'s stdout, or a standalone engine's stderr (its
-/// stdout is the final report, a format scripts read).
+/// Where the start's lines go: `ballast run`'s stdout, or a standalone engine's log (its
+/// stdout is the final report, a format scripts read; its stderr the log's lines, text or
+/// JSON) — which also goes to `logs/engine.log`, so the token itself is never in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Say {
     Out,
-    Err,
+    Log,
 }
 
 impl Say {
     fn line(self, text: &str) {
         match self {
             Say::Out => out!("{text}"),
-            Say::Err => err!("{text}"),
+            Say::Log => crate::logging::bridge("ballast::engine", text),
         }
     }
 }
 
-/// The operator's token, shown once when it was generated now; where both are kept.
-fn token_line(tokens: &ballast_api::auth::Tokens) -> String {
+/// The operator's token, shown once when it was generated now (on stdout only: never in a
+/// log); where both are kept.
+fn token_line(tokens: &ballast_api::auth::Tokens, to: Say) -> String {
     let op = &tokens.operator;
     match &op.origin {
+        ballast_api::auth::Origin::Generated(path) if to == Say::Log => format!(
+            "operator token generated now, kept in {} (0600: read it there; it is never logged), viewer (read-only) token in {}",
+            path.display(),
+            tokens.viewer.origin.path().display()
+        ),
         ballast_api::auth::Origin::Generated(path) => format!(
             "operator token (generated now, kept in {}; printed this once): {}\nviewer (read-only) token in {}",
             path.display(),
@@ -294,15 +301,14 @@ fn write_addr(layout: &ballast_store::Layout, url: &str) -> std::io::Result<()> 
 /// every loop (at least every second at any pace, every 20 ms idle).
 pub const ENGINE_LIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// The standalone engine's API (`ballast engine --standalone`): checked as `ballast run`'s
-/// (exit 78 on a refusal), then bound and served at once on its own threads. It never holds
+/// The standalone engine's API (`ballast engine --standalone`), [`check`]ed as `ballast run`'s
+/// before anything starts (exit 78 on a refusal): bound and served on its own threads. It never holds
 /// up the engine: when it cannot bind, that is said and the engine trades without it. The
 /// `run/api.addr` it wrote is removed when the answer is dropped.
-pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Result<Served, Exit> {
+pub fn standalone(cfg: &Config, checked: Checked, dir: &Path) -> Served {
     const WHO: &str = "ballast engine";
-    let checked = check(WHO, cfg, choice, dir)?;
     let Some(bound) = listen(WHO, "the engine", &checked) else {
-        return Ok(Served { wrote: None });
+        return Served { wrote: None };
     };
     let layout = ballast_store::Layout::new(dir);
     let follow = ballast_api::follow::FollowOptions::new(dir, Arc::new(cfg.clone()));
@@ -341,11 +347,11 @@ pub fn standalone(cfg: &Config, choice: Option<&ConfigChoice>, dir: &Path) -> Re
     let voice = Voice {
         who: WHO,
         line: "engine API: {url}/v1/health  (probes {url}/livez {url}/readyz, metrics {url}/metrics, documented at {url}/openapi.json)",
-        to: Say::Err,
+        to: Say::Log,
     };
     let app = ballast_api::engine::engine_app(&ctx);
     let wrote = start(&voice, &layout, bound, app, &checked.tokens, |_| {}).unwrap_or(None);
-    Ok(Served { wrote })
+    Served { wrote }
 }
 
 /// The standalone engine's API while it serves: its `run/api.addr` removed when dropped.

@@ -171,9 +171,9 @@ pub fn foreground(
     // Beside another engine of the data directory (which then refuses this one) the API is
     // that engine's: not started.
     let other = ballast_supervisor::heal::engine_lock_held(&ballast_store::Layout::new(&dir));
-    let _api = match standalone && !other {
-        true => match super::api::standalone(&cfg, choice.as_ref(), &dir) {
-            Ok(api) => Some(api),
+    let api = match standalone && !other {
+        true => match super::api::check("ballast engine", &cfg, choice.as_ref(), &dir) {
+            Ok(checked) => Some(checked),
             Err(code) => return Ok(code),
         },
         false => None,
@@ -209,6 +209,8 @@ pub fn foreground(
             .collect::<Vec<_>>()
             .join(",")
     ));
+    // Served once the engine has said it starts (its first line), removed at exit.
+    let _api = api.map(|checked| super::api::standalone(&cfg, checked, &dir));
     if let Some(mode) = ballast_store::storage::open_to_others(&dir) {
         log(&format!(
             "WARNING: {}",
