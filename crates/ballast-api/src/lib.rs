@@ -152,7 +152,8 @@ pub struct Caller {
 
 /// The access of every documented route, by method and path.
 struct Gate {
-    access: HashMap<(Method, &'static str), Access>,
+    /// Each route's access and the query parameters it documents.
+    access: HashMap<(Method, &'static str), (Access, &'static [routes::Param])>,
     tokens: Arc<auth::Tokens>,
 }
 
@@ -163,7 +164,7 @@ impl Gate {
             .filter_map(|d| {
                 Some((
                     (Method::from_bytes(d.method.as_bytes()).ok()?, d.path),
-                    d.access,
+                    (d.access, d.query),
                 ))
             })
             .collect();
@@ -173,7 +174,7 @@ impl Gate {
     /// The access of `method` on `path`: its route's; HEAD as GET's. (A method the path
     /// does not take is answered 405 before any check: the paths and their methods are
     /// public, in `/openapi.json`.)
-    fn access(&self, method: &Method, path: &str) -> Access {
+    fn access(&self, method: &Method, path: &str) -> (Access, &'static [routes::Param]) {
         let method = if method == Method::HEAD {
             Method::GET
         } else {
@@ -182,8 +183,31 @@ impl Gate {
         self.access
             .get(&(method, path))
             .copied()
-            .unwrap_or(Access::Viewer)
+            .unwrap_or((Access::Viewer, &[]))
     }
+}
+
+/// A query parameter the route does not document, refused before the route runs — a typo
+/// (`?dryrun=true`) is never silently read as its absence.
+fn unknown_query(query: Option<&str>, documented: &[routes::Param]) -> Option<ApiError> {
+    let query = query?;
+    let name = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+        .find(|k| !documented.iter().any(|d| d.name == *k))?;
+    let known = documented.iter().map(|d| d.name).collect::<Vec<_>>();
+    let mut e = ApiError::bad_request(format!(
+        "unknown query parameter {:?}: this route takes {}",
+        name.chars().take(64).collect::<String>(),
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    ));
+    e.field = Some(name.chars().take(64).collect());
+    Some(e)
 }
 
 /// The remote address of a connection, as the server hands it (see [`serve`]).
@@ -196,10 +220,13 @@ async fn check_role(State(gate): State<Arc<Gate>>, mut req: Request, next: Next)
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let access = gate.access(req.method(), &path);
+    let (access, documented) = gate.access(req.method(), &path);
     match auth::authorize(access, auth::bearer(req.headers()), &gate.tokens) {
         Err(e) => e.into_response(),
         Ok(role) => {
+            if let Some(e) = unknown_query(req.uri().query(), documented) {
+                return e.into_response();
+            }
             let remote = req.extensions().get::<ConnectInfo<Remote>>().map(|c| c.0.0);
             req.extensions_mut().insert(Caller { role, remote });
             next.run(req).await
