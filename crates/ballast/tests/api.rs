@@ -806,9 +806,27 @@ fn a_reload_over_http_refuses_a_typo_an_invalid_file_and_a_restart_key_in_the_er
         v["loaded"]["hash"].as_str().unwrap().to_owned()
     };
     let started = in_force(&api);
+    // `/v1/config`'s value of health.cycle_ms, and whether it says the file changed since.
+    let shown = |api: &Api| {
+        let v = api.get("/v1/config", Some(&api.viewer)).json();
+        let value = v["settings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .find(|r| r["section"] == "health" && r["key"] == "cycle_ms")
+            .map(|r| r["value"].clone())
+            .unwrap();
+        (value, v["file_changed"] == true)
+    };
+    assert_eq!(shown(&api), (Value::from(100), false));
     let file = tmp.path().join("ballast.toml");
     std::fs::write(&file, config.replace("cycle_ms = 100", "cycle_ms = 200")).unwrap();
 
+    assert_eq!(
+        shown(&api),
+        (Value::from(100), true),
+        "the values in force, not the edited file's"
+    );
     let typo = api.op("POST", "/v1/config/reload?dryrun=true", None);
     assert_eq!(typo.status, 400, "{}", typo.body);
     let e = typo.error();
@@ -855,5 +873,6 @@ fn a_reload_over_http_refuses_a_typo_an_invalid_file_and_a_restart_key_in_the_er
     assert_eq!(applied.status, 200, "{}", applied.body);
     assert_eq!(applied.json()["outcome"], "applied", "{}", applied.body);
     assert_ne!(in_force(&api), started);
+    assert_eq!(shown(&api), (Value::from(200), false));
     api.sup.stop();
 }
