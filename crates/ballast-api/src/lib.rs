@@ -281,5 +281,67 @@ async fn one_shape(req: Request, next: Next) -> Response {
         ),
         _ => ("error", words),
     };
-    ApiError::new(status.as_u16(), code, message).into_response()
+    let (field, message) = plain_words(&message);
+    let mut e = ApiError::new(status.as_u16(), code, message);
+    e.field = field;
+    e.into_response()
+}
+
+/// A body rejection of axum's in words a person reads: the field it names (serde's path,
+/// `flatten: invalid type …`) as the error's `field`, and no Rust type names (`expected struct
+/// KillBody with 2 elements` is "expected a JSON object").
+fn plain_words(message: &str) -> (Option<String>, String) {
+    const INTO: &str = "into the target type: ";
+    let Some(at) = message.find(INTO) else {
+        return (None, message.to_owned());
+    };
+    let (head, rest) = message.split_at(at + INTO.len());
+    let (field, detail) = match rest.split_once(": ") {
+        Some((path, detail))
+            if !path.is_empty()
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')) =>
+        {
+            (Some(path.to_owned()), detail)
+        }
+        _ => (None, rest),
+    };
+    let detail = match (detail.find("expected struct "), detail.find(" at line ")) {
+        (Some(s), end) => {
+            let tail = end.map(|e| &detail[e..]).unwrap_or("");
+            format!("{}expected a JSON object{tail}", &detail[..s])
+        }
+        _ => detail.to_owned(),
+    };
+    let head = head.trim_end_matches(INTO).trim_end();
+    let message = match &field {
+        Some(f) => format!("{head}: {f}: {detail}"),
+        None => format!("{head}: {detail}"),
+    };
+    (field, message)
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::plain_words;
+
+    #[test]
+    fn a_rejection_names_its_field_and_no_rust_type() {
+        let (f, m) = plain_words(
+            "Failed to deserialize the JSON body into the target type: flatten: invalid type: string \"yes\", expected a boolean at line 1 column 17",
+        );
+        assert_eq!(f.as_deref(), Some("flatten"));
+        assert!(m.contains("flatten: invalid type"), "{m}");
+        let (f, m) = plain_words(
+            "Failed to deserialize the JSON body into the target type: invalid type: sequence, expected struct KillBody with 2 elements at line 1 column 2",
+        );
+        assert_eq!(f, None);
+        assert!(!m.contains("KillBody"), "{m}");
+        assert!(
+            m.contains("expected a JSON object at line 1 column 2"),
+            "{m}"
+        );
+        assert_eq!(plain_words("other words").1, "other words");
+    }
 }
