@@ -14,10 +14,10 @@ cargo build --release -q
 dir=$(mktemp -d)
 cleanup() {
   [ -n "${sup:-}" ] && kill -TERM "$sup" 2>/dev/null && wait "$sup" 2>/dev/null
-  [ -n "${py:-}" ] && kill -TERM "$py" 2>/dev/null && wait "$py" 2>/dev/null
+  [ -n "${py:-}" ] && kill -KILL "$py" 2>/dev/null && wait "$py" 2>/dev/null
   rm -rf "$dir"
 }
-trap cleanup EXIT
+trap 'cleanup || true' EXIT
 
 cat >"$dir/ballast.toml" <<'TOML'
 [api]
@@ -48,7 +48,7 @@ load() {
 ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 } else { sub(/s$/, "", v); print v * 1000 } }'; }
 
 read -r b_rps b_p99 b_bad <<<"$(load "$addr/v1/health")"
-bars=$(grep -c '"kind":"bar"' "$dir"/data/journal/engine/*.jsonl 2>/dev/null | awk -F: '{ s += $NF } END { print s + 0 }')
+bars=$(cat "$dir"/data/journal/engine/*.jsonl 2>/dev/null | grep -c '"type":"market.bar"' || true)
 
 venv=target/bench-venv
 if [ ! -x "$venv/bin/uvicorn" ]; then

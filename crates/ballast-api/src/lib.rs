@@ -155,7 +155,8 @@ pub struct Caller {
 
 /// The access of every documented route, by method and path.
 struct Gate {
-    access: HashMap<(Method, &'static str), Access>,
+    /// Each route's access and the query parameters it documents.
+    access: HashMap<(Method, &'static str), (Access, &'static [routes::Param])>,
     tokens: Arc<auth::Tokens>,
 }
 
@@ -166,7 +167,7 @@ impl Gate {
             .filter_map(|d| {
                 Some((
                     (Method::from_bytes(d.method.as_bytes()).ok()?, d.path),
-                    d.access,
+                    (d.access, d.query),
                 ))
             })
             .collect();
@@ -176,7 +177,7 @@ impl Gate {
     /// The access of `method` on `path`: its route's; HEAD as GET's. (A method the path
     /// does not take is answered 405 before any check: the paths and their methods are
     /// public, in `/openapi.json`.)
-    fn access(&self, method: &Method, path: &str) -> Access {
+    fn access(&self, method: &Method, path: &str) -> (Access, &'static [routes::Param]) {
         let method = if method == Method::HEAD {
             Method::GET
         } else {
@@ -185,8 +186,31 @@ impl Gate {
         self.access
             .get(&(method, path))
             .copied()
-            .unwrap_or(Access::Viewer)
+            .unwrap_or((Access::Viewer, &[]))
     }
+}
+
+/// A query parameter the route does not document, refused before the route runs — a typo
+/// (`?dryrun=true`) is never silently read as its absence.
+fn unknown_query(query: Option<&str>, documented: &[routes::Param]) -> Option<ApiError> {
+    let query = query?;
+    let name = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+        .find(|k| !documented.iter().any(|d| d.name == *k))?;
+    let known = documented.iter().map(|d| d.name).collect::<Vec<_>>();
+    let mut e = ApiError::bad_request(format!(
+        "unknown query parameter {:?}: this route takes {}",
+        name.chars().take(64).collect::<String>(),
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    ));
+    e.field = Some(name.chars().take(64).collect());
+    Some(e)
 }
 
 /// The remote address of a connection, as the server hands it (see [`serve`]).
@@ -199,10 +223,13 @@ async fn check_role(State(gate): State<Arc<Gate>>, mut req: Request, next: Next)
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let access = gate.access(req.method(), &path);
+    let (access, documented) = gate.access(req.method(), &path);
     match auth::authorize(access, auth::bearer(req.headers()), &gate.tokens) {
         Err(e) => e.into_response(),
         Ok(role) => {
+            if let Some(e) = unknown_query(req.uri().query(), documented) {
+                return e.into_response();
+            }
             let remote = req.extensions().get::<ConnectInfo<Remote>>().map(|c| c.0.0);
             req.extensions_mut().insert(Caller { role, remote });
             next.run(req).await
@@ -257,5 +284,67 @@ async fn one_shape(req: Request, next: Next) -> Response {
         ),
         _ => ("error", words),
     };
-    ApiError::new(status.as_u16(), code, message).into_response()
+    let (field, message) = plain_words(&message);
+    let mut e = ApiError::new(status.as_u16(), code, message);
+    e.field = field;
+    e.into_response()
+}
+
+/// A body rejection of axum's in words a person reads: the field it names (serde's path,
+/// `flatten: invalid type …`) as the error's `field`, and no Rust type names (`expected struct
+/// KillBody with 2 elements` is "expected a JSON object").
+fn plain_words(message: &str) -> (Option<String>, String) {
+    const INTO: &str = "into the target type: ";
+    let Some(at) = message.find(INTO) else {
+        return (None, message.to_owned());
+    };
+    let (head, rest) = message.split_at(at + INTO.len());
+    let (field, detail) = match rest.split_once(": ") {
+        Some((path, detail))
+            if !path.is_empty()
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')) =>
+        {
+            (Some(path.to_owned()), detail)
+        }
+        _ => (None, rest),
+    };
+    let detail = match (detail.find("expected struct "), detail.find(" at line ")) {
+        (Some(s), end) => {
+            let tail = end.map(|e| &detail[e..]).unwrap_or("");
+            format!("{}expected a JSON object{tail}", &detail[..s])
+        }
+        _ => detail.to_owned(),
+    };
+    let head = head.trim_end_matches(INTO).trim_end();
+    let message = match &field {
+        Some(f) => format!("{head}: {f}: {detail}"),
+        None => format!("{head}: {detail}"),
+    };
+    (field, message)
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::plain_words;
+
+    #[test]
+    fn a_rejection_names_its_field_and_no_rust_type() {
+        let (f, m) = plain_words(
+            "Failed to deserialize the JSON body into the target type: flatten: invalid type: string \"yes\", expected a boolean at line 1 column 17",
+        );
+        assert_eq!(f.as_deref(), Some("flatten"));
+        assert!(m.contains("flatten: invalid type"), "{m}");
+        let (f, m) = plain_words(
+            "Failed to deserialize the JSON body into the target type: invalid type: sequence, expected struct KillBody with 2 elements at line 1 column 2",
+        );
+        assert_eq!(f, None);
+        assert!(!m.contains("KillBody"), "{m}");
+        assert!(
+            m.contains("expected a JSON object at line 1 column 2"),
+            "{m}"
+        );
+        assert_eq!(plain_words("other words").1, "other words");
+    }
 }

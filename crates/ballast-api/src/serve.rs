@@ -2,7 +2,10 @@
 //! taken), then serve on a runtime of [`WORKERS`] threads of its own — beside the supervisor's
 //! loop, never depending on the engine. At most [`MAX_CONNECTIONS`] connections at once (the
 //! next wait in the kernel's backlog), each dropped after [`IDLE_TIMEOUT`] without a byte
-//! either way.
+//! either way — after [`PRESSED_IDLE`] while fewer than a quarter of the slots are free, so
+//! silent connections cannot lock a real client out (a client that trickles bytes still holds
+//! its slot; an event stream idle between events is dropped under that pressure and
+//! reconnects).
 
 use std::future::Future;
 use std::io;
@@ -107,13 +110,20 @@ pub fn spawn(listener: std::net::TcpListener, router: Router) -> io::Result<()> 
 pub struct Limits {
     pub connections: usize,
     pub idle: Duration,
+    /// While fewer than a quarter of the slots are free, a connection idle this long is
+    /// closed: silent connections (a slowloris) cannot hold every slot for `idle`.
+    pub pressed_idle: Duration,
 }
+
+/// [`Limits::pressed_idle`] by default.
+pub const PRESSED_IDLE: Duration = Duration::from_secs(1);
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             connections: MAX_CONNECTIONS,
             idle: IDLE_TIMEOUT,
+            pressed_idle: PRESSED_IDLE,
         }
     }
 }
@@ -129,7 +139,7 @@ pub async fn serve_within(listener: TcpListener, router: Router, limits: Limits)
     let bounded = Bounded {
         inner: listener,
         slots: Arc::new(Semaphore::new(limits.connections)),
-        idle: limits.idle,
+        limits,
     };
     let service = router.into_make_service_with_connect_info::<Remote>();
     if let Err(e) = axum::serve(bounded, service).await {
@@ -141,7 +151,7 @@ pub async fn serve_within(listener: TcpListener, router: Router, limits: Limits)
 struct Bounded {
     inner: TcpListener,
     slots: Arc<Semaphore>,
-    idle: Duration,
+    limits: Limits,
 }
 
 impl Listener for Bounded {
@@ -158,7 +168,8 @@ impl Listener for Bounded {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (Conn::new(stream, slot, self.idle), addr);
+                    let slots = Arc::clone(&self.slots);
+                    return (Conn::new(stream, slot, slots, self.limits), addr);
                 }
                 // Out of descriptors and the like: said, then tried again shortly.
                 Err(e) => {
@@ -180,39 +191,71 @@ impl Connected<IncomingStream<'_, Bounded>> for Remote {
     }
 }
 
-/// A connection holding its slot, closed when idle too long.
+/// A connection holding its slot, closed when idle too long — sooner while the slots run out.
 struct Conn {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
-    after: Duration,
+    slots: Arc<Semaphore>,
+    limits: Limits,
+    /// When a byte last went either way.
+    last: Instant,
+    /// The next look at its idleness.
     idle: Pin<Box<Sleep>>,
 }
 
 impl Conn {
-    fn new(stream: TcpStream, slot: OwnedSemaphorePermit, after: Duration) -> Conn {
+    fn new(
+        stream: TcpStream,
+        slot: OwnedSemaphorePermit,
+        slots: Arc<Semaphore>,
+        limits: Limits,
+    ) -> Conn {
+        let now = Instant::now();
         Conn {
             stream,
             _slot: slot,
-            after,
-            idle: Box::pin(tokio::time::sleep(after)),
+            slots,
+            limits,
+            last: now,
+            idle: Box::pin(tokio::time::sleep_until(now + first_look(limits))),
         }
     }
 
     fn active(&mut self) {
-        let at = Instant::now() + self.after;
+        self.last = Instant::now();
+        let at = self.last + first_look(self.limits);
         self.idle.as_mut().reset(at);
     }
 
-    /// `poll` went nowhere: an error once the connection has been idle too long.
+    /// `poll` went nowhere: an error once the connection has been idle too long (or long
+    /// enough while the slots run out); else the next look is set.
     fn idle_check(&mut self, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        match self.idle.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "idle connection closed",
-            ))),
-            Poll::Pending => Poll::Pending,
+        loop {
+            match self.idle.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    let idle_for = self.last.elapsed();
+                    let pressed = self.slots.available_permits() * 4 < self.limits.connections;
+                    if idle_for >= self.limits.idle
+                        || (pressed && idle_for >= self.limits.pressed_idle)
+                    {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "idle connection closed",
+                        )));
+                    }
+                    let next = (self.last + self.limits.idle)
+                        .min(Instant::now() + self.limits.pressed_idle);
+                    self.idle.as_mut().reset(next);
+                }
+            }
         }
     }
+}
+
+/// The first look at a connection's idleness after a byte: the shorter of the two limits.
+fn first_look(limits: Limits) -> Duration {
+    limits.idle.min(limits.pressed_idle)
 }
 
 impl AsyncRead for Conn {

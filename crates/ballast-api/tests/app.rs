@@ -310,6 +310,7 @@ async fn an_idle_connection_holds_its_slot_only_until_the_idle_limit() {
     let limits = ballast_api::serve::Limits {
         connections: 1,
         idle,
+        pressed_idle: idle,
     };
     tokio::spawn(ballast_api::serve::serve_within(
         listener,
@@ -328,5 +329,51 @@ async fn an_idle_connection_holds_its_slot_only_until_the_idle_limit() {
         silent.read(&mut buf).await.unwrap(),
         0,
         "closed by the server"
+    );
+}
+
+/// A slowloris — every slot taken by a connection that says nothing — does not keep a real
+/// client out for the idle limit: while the slots run out, silent connections are closed after
+/// the short limit, and the client is served.
+#[tokio::test]
+async fn silent_connections_holding_every_slot_do_not_lock_out_a_real_client() {
+    use tokio::io::AsyncReadExt;
+    let tokens = Arc::new(Tokens {
+        operator: Token::new(OP, Origin::Kept("op".into())),
+        viewer: Token::new(VIEW, Origin::Kept("view".into())),
+    });
+    let routes = Routes::default().add(doc("GET", "/open", Access::Open), get(|| async { "open" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = ballast_api::serve::Limits {
+        connections: 8,
+        // Far beyond the client's patience below: only the pressed limit can serve it.
+        idle: std::time::Duration::from_secs(600),
+        pressed_idle: std::time::Duration::from_millis(200),
+    };
+    tokio::spawn(ballast_api::serve::serve_within(
+        listener,
+        ballast_api::finish(routes, tokens),
+        limits,
+    ));
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("http://{addr}/open"))
+        .send()
+        .await
+        .expect("served while silent connections held every slot");
+    assert_eq!(r.text().await.unwrap(), "open");
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        silent[0].read(&mut buf).await.unwrap(),
+        0,
+        "the silent one was closed by the server"
     );
 }

@@ -283,6 +283,8 @@ pub fn run(
         inputs: Default::default(),
         exits: Default::default(),
         monitor_config: Default::default(),
+        health_news: false,
+        news_cycle_at: None,
         watched: Default::default(),
         reload_watches: 0,
         heal,

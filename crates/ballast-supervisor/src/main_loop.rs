@@ -111,6 +111,11 @@ pub(crate) struct Shell {
     pub reload_watches: usize,
     /// What the operator surfaces read without asking the loop (the newest health report).
     pub published: Arc<crate::surface::Published>,
+    /// A service changed state since the monitor last looked: its next cycle is forced as soon
+    /// as the inputs are published (at most every [`NEWS_CYCLE_EVERY`]), so the report — and
+    /// the alerts decided from it — follow the event in milliseconds, not at the next cycle.
+    pub health_news: bool,
+    pub news_cycle_at: Option<Instant>,
     /// Alerts: decided on each health report, delivered on their own thread.
     pub alerts: crate::alerts::Alerter,
 }
@@ -191,7 +196,10 @@ impl Shell {
                     let cleared = Box::new(cleared);
                     self.core.handle(now, Input::CacheCleared { id, cleared });
                 }
-                Output::Ops(ev) => emit(&self.ops, &ev, log),
+                Output::Ops(ev) => {
+                    self.health_news |= changes_health(&ev);
+                    emit(&self.ops, &ev, log);
+                }
                 Output::Log(line) => log(&line),
                 Output::Reconfigure(config) => self.reconfigure(*config, log),
                 Output::ReadConfig {
@@ -419,7 +427,7 @@ impl Shell {
     }
 
     /// Hand the monitor's thread what it reads about the services.
-    pub fn publish_inputs(&self) {
+    pub fn publish_inputs(&mut self) {
         let services: Vec<health::ServiceBrief> = self
             .core
             .views(Instant::now())
@@ -454,6 +462,14 @@ impl Shell {
             i.ops_failed = failed;
             i.alert_sinks_failing = self.alerts.failing();
             i.policy = Some(self.core.policy());
+        }
+        let due = self
+            .news_cycle_at
+            .is_none_or(|at| at.elapsed() >= NEWS_CYCLE_EVERY);
+        if self.health_news && due {
+            self.health_news = false;
+            self.news_cycle_at = Some(Instant::now());
+            self.monitor_config.force_cycle();
         }
     }
 
@@ -644,6 +660,24 @@ pub(crate) fn watched_artifacts(
         })
         .map(|a| healer.artifact_path(&a.service, &a.path))
         .collect()
+}
+
+/// The shortest time between two health cycles forced by service events (a crash loop does not
+/// turn into a cycle loop; the regular cycle still runs).
+const NEWS_CYCLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Whether `ev` changes what the health report says of a service (its exit, FAILED, readiness),
+/// so the report should not wait for the next cycle.
+fn changes_health(ev: &OpsEvent) -> bool {
+    matches!(
+        ev,
+        OpsEvent::ServiceExited {
+            requested: false,
+            ..
+        } | OpsEvent::ServiceDown { .. }
+            | OpsEvent::ServiceReady { .. }
+            | OpsEvent::LivenessKill { .. }
+    )
 }
 
 /// Health checks waiting for a forced cycle at most.

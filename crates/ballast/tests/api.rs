@@ -789,3 +789,90 @@ fn readyz_is_ready_while_the_engine_trades_and_names_the_policy_when_the_kill_sw
     assert_eq!(api.get("/livez", None).status, 200);
     api.sup.stop();
 }
+
+/// A reload over HTTP: a mistyped query parameter is refused (400, naming it) and applies
+/// nothing — never read as a real reload; an invalid file is a 422 and a key that needs a
+/// restart a 409, each in the one error shape with its reasons; a good edit is applied.
+#[test]
+fn a_reload_over_http_refuses_a_typo_an_invalid_file_and_a_restart_key_in_the_error_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = monitor_only(tmp.path(), "");
+    let api = start(tmp.path(), &config, &[]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    // The hash of the configuration in force, as `ballast status --json` shows it.
+    let in_force = |api: &Api| {
+        let out = api.sup.cli(&["status", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["loaded"]["hash"].as_str().unwrap().to_owned()
+    };
+    let started = in_force(&api);
+    // `/v1/config`'s value of health.cycle_ms, and whether it says the file changed since.
+    let shown = |api: &Api| {
+        let v = api.get("/v1/config", Some(&api.viewer)).json();
+        let value = v["settings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .find(|r| r["section"] == "health" && r["key"] == "cycle_ms")
+            .map(|r| r["value"].clone())
+            .unwrap();
+        (value, v["file_changed"] == true)
+    };
+    assert_eq!(shown(&api), (Value::from(100), false));
+    let file = tmp.path().join("ballast.toml");
+    std::fs::write(&file, config.replace("cycle_ms = 100", "cycle_ms = 200")).unwrap();
+
+    assert_eq!(
+        shown(&api),
+        (Value::from(100), true),
+        "the values in force, not the edited file's"
+    );
+    let typo = api.op("POST", "/v1/config/reload?dryrun=true", None);
+    assert_eq!(typo.status, 400, "{}", typo.body);
+    let e = typo.error();
+    assert_eq!(e["field"], "dryrun", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("dry_run"), "{e}");
+    assert_eq!(in_force(&api), started, "a typo applied nothing");
+
+    let plan = api.op("POST", "/v1/config/reload?dry_run=true", None);
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    assert_eq!(in_force(&api), started, "a dry run applied nothing");
+
+    std::fs::write(&file, "[general\nmode=").unwrap();
+    let invalid = api.op("POST", "/v1/config/reload", None);
+    assert_eq!(invalid.status, 422, "{}", invalid.body);
+    let e = invalid.error();
+    assert_eq!(e["code"], "invalid_config", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("ballast.toml:1"),
+        "{e}"
+    );
+
+    std::fs::write(
+        &file,
+        config.replace(
+            "[engine]\nenabled = false",
+            "[engine]\nenabled = false\n[api]\nallow_remote = true",
+        ),
+    )
+    .unwrap();
+    let refused = api.op("POST", "/v1/config/reload", None);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("api.allow_remote"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(in_force(&api), started, "a refused reload applied nothing");
+
+    std::fs::write(&file, config.replace("cycle_ms = 100", "cycle_ms = 200")).unwrap();
+    let applied = api.op("POST", "/v1/config/reload", None);
+    assert_eq!(applied.status, 200, "{}", applied.body);
+    assert_eq!(applied.json()["outcome"], "applied", "{}", applied.body);
+    assert_ne!(in_force(&api), started);
+    assert_eq!(shown(&api), (Value::from(200), false));
+    api.sup.stop();
+}

@@ -262,7 +262,12 @@ impl Start {
             surface: surface.clone(),
             layout: layout.clone(),
             tokens: Arc::clone(&self.checked.tokens),
-            config: Arc::new(move || super::config::effective(&choice, &dir)),
+            config: {
+                // Seen at the start, when the file is the configuration just loaded.
+                let seen = std::sync::Mutex::new(None);
+                super::config::in_force(&choice, &dir, &seen);
+                Arc::new(move || super::config::in_force(&choice, &dir, &seen))
+            },
             cycle: self.cycle,
             metrics: (self.metrics_port == 0).then(|| {
                 ballast_api::metrics::Metrics::supervisor(surface.clone(), &self.dir.path)

@@ -128,6 +128,47 @@ pub fn effective(choice: &crate::settings::ConfigChoice, dir: &crate::settings::
     }
 }
 
+/// What `GET /v1/config` answers: the configuration in force (the one the supervisor loaded or
+/// last reloaded, `run/engine-config.json`'s hash) — the file's values and origins while the
+/// file is that configuration; once the file is edited and not reloaded, the document of the
+/// configuration in force as last seen, with `file_changed` saying the file holds something
+/// else (`ballast reload` applies it). Never the edited file's values as if they were in force.
+pub fn in_force(
+    choice: &crate::settings::ConfigChoice,
+    dir: &crate::settings::DataDir,
+    seen: &std::sync::Mutex<Option<(String, Json)>>,
+) -> Json {
+    let layout = ballast_store::Layout::new(&dir.path);
+    let loaded = ballast_store::files::engine_config::read(&ballast_store::RealStorage, &layout)
+        .map(|f| f.hash)
+        .ok();
+    let file = super::reload::file_hash(choice.path.as_deref());
+    let mut seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if loaded.as_deref() == Some(file.as_str()) {
+        let doc = effective(choice, dir);
+        *seen = Some((file, doc.clone()));
+        return doc;
+    }
+    let note = "the configuration file changed since it was loaded: these are the values in force; `ballast reload` applies the file (`--dry-run` shows the plan)";
+    match &*seen {
+        Some((hash, doc)) if loaded.as_deref() == Some(hash.as_str()) => {
+            let mut doc = doc.clone();
+            if let Some(o) = doc.as_object_mut() {
+                o.insert("file_changed".into(), json!(true));
+                o.insert("note".into(), json!(note));
+            }
+            doc
+        }
+        _ => json!({
+            "error": "the configuration in force is not the file as it is now, and its values were not seen before the file changed",
+            "file_changed": true,
+            "note": note,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
