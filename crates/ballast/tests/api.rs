@@ -789,3 +789,108 @@ fn readyz_is_ready_while_the_engine_trades_and_names_the_policy_when_the_kill_sw
     assert_eq!(api.get("/livez", None).status, 200);
     api.sup.stop();
 }
+
+/// A hostile tester's storm: concurrent releases over HTTP, concurrent `ballast resume`,
+/// and concurrent `ballast kill` mixed with resumes. Every writer of `KILL_SWITCH` and
+/// `KILL_SWITCH.release` writes its own temp file, so none finds its temp gone: a release
+/// answers 200 (or 409 when the policy has nothing left to release), never 500, and no
+/// process fails with a bare "No such file or directory".
+#[test]
+fn concurrent_kills_and_releases_each_succeed_and_never_fail_on_a_shared_temp_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), &monitor_only(tmp.path(), ""), &[]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let a = api.op("POST", "/v1/kill-switch", Some(json!({"reason": "storm"})));
+    assert_eq!(a.status, 200, "{}", a.body);
+    wait_health(&api.sup, "emergency", |h| policy(h) == "EMERGENCY_SHUTDOWN");
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..10)
+            .map(|_| s.spawn(|| api.op("DELETE", "/v1/kill-switch", None)))
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for a in &answers {
+        assert!(
+            a.status == 200 || a.status == 409,
+            "{} {}",
+            a.status,
+            a.body
+        );
+    }
+    assert!(answers.iter().any(|a| a.status == 200));
+    // 8 concurrent `ballast resume` after an engagement.
+    let out = api.sup.cli(&["kill", "--reason", "again"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_health(&api.sup, "emergency", |h| policy(h) == "EMERGENCY_SHUTDOWN");
+    let storm = |args: Vec<Vec<String>>| -> Vec<(Vec<String>, std::process::Output)> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = args
+                .into_iter()
+                .map(|a| {
+                    let sup = &api.sup;
+                    s.spawn(move || {
+                        let words: Vec<&str> = a.iter().map(String::as_str).collect();
+                        let out = sup.cli(&words);
+                        (a.clone(), out)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        })
+    };
+    let no_bare_io_error = |runs: &[(Vec<String>, std::process::Output)]| {
+        for (args, out) in runs {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !err.contains("os error") || err.contains(".tmp") || err.contains("KILL_SWITCH"),
+                "{args:?}: {err}"
+            );
+            assert!(
+                !err.contains("No such file or directory"),
+                "{args:?}: {err}"
+            );
+        }
+    };
+    let resumes = storm((0..8).map(|_| vec!["resume".to_owned()]).collect());
+    no_bare_io_error(&resumes);
+    for (_, out) in &resumes {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // 30 kills mixed with resumes: every kill engages (exit 0); a resume may be refused
+    // by a kill that came after it, but says so in words.
+    let mixed = storm(
+        (0..30)
+            .map(|i| match i % 3 {
+                0 => vec!["resume".to_owned()],
+                _ => vec!["kill".to_owned(), "--reason".to_owned(), format!("cli{i}")],
+            })
+            .collect(),
+    );
+    no_bare_io_error(&mixed);
+    for (args, out) in &mixed {
+        if args[0] == "kill" {
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("data"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    api.sup.stop();
+}
