@@ -894,3 +894,81 @@ fn concurrent_kills_and_releases_each_succeed_and_never_fail_on_a_shared_temp_fi
     assert!(leftovers.is_empty(), "{leftovers:?}");
     api.sup.stop();
 }
+
+/// A remote bind needs an operator token of the operator's own: a generated one (prefix
+/// `bgen_`) is refused wherever `token_file` finds it — this data directory's
+/// `run/api.token`, or another instance's `run/api.viewer.token` — with exit 78; a token made
+/// with `openssl rand -hex 32` into a 0600 file serves on 0.0.0.0 (port 0, reached on
+/// 127.0.0.1).
+#[test]
+fn a_remote_bind_refuses_a_generated_token_passed_as_token_file_and_serves_an_own_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Another instance's data directory, with its generated tokens.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let first = start(&other, &monitor_only(&other, ""), &[]);
+    assert!(
+        first.operator.starts_with("bgen_"),
+        "generated tokens are marked"
+    );
+    first.sup.stop();
+    let here = tmp.path().join("here");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::write(here.join("ballast.toml"), monitor_only(&here, "")).unwrap();
+    // This directory's own generated token, made by a first (loopback) start.
+    let local = start(&here, &monitor_only(&here, ""), &[]);
+    local.sup.stop();
+    let run = |token_file: &Path| {
+        let mut c = common::ballast();
+        c.env("BALLAST_API__BIND", "0.0.0.0")
+            .env("BALLAST_API__ALLOW_REMOTE", "true")
+            .env("BALLAST_API__TOKEN_FILE", token_file)
+            .args(["run", "--data-dir"])
+            .arg(here.join("data"))
+            .arg("--config")
+            .arg(here.join("ballast.toml"));
+        common::output_within(&mut c, 30)
+    };
+    for file in [
+        here.join("data/run/api.token"),
+        other.join("data/run/api.viewer.token"),
+    ] {
+        let out = run(&file);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{}: {err}", file.display());
+        assert!(
+            err.contains("generated") && err.contains("openssl rand -hex 32"),
+            "{err}"
+        );
+        let secret = std::fs::read_to_string(&file).unwrap();
+        assert!(!err.contains(secret.trim()), "{err}");
+    }
+    // A token of the operator's own: served on every address, reached on loopback.
+    let mine = tmp.path().join("mine.token");
+    std::fs::write(&mine, format!("{}\n", "5e".repeat(32))).unwrap();
+    std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mine_s = mine.display().to_string();
+    let api = start(
+        &here,
+        &monitor_only(&here, ""),
+        &[
+            ("BALLAST_API__BIND", "0.0.0.0"),
+            ("BALLAST_API__ALLOW_REMOTE", "true"),
+            ("BALLAST_API__TOKEN_FILE", &mine_s),
+        ],
+    );
+    let port = api.url.rsplit(':').next().unwrap().trim_end_matches('/');
+    let a = http(
+        "GET",
+        &format!("http://127.0.0.1:{port}/v1/health"),
+        Some(&"5e".repeat(32)),
+        None,
+    );
+    assert!(
+        a.status == 200 || a.status == 503,
+        "{} {}",
+        a.status,
+        a.body
+    );
+    api.sup.stop();
+}
