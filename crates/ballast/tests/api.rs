@@ -918,6 +918,10 @@ fn a_remote_bind_refuses_a_generated_token_passed_as_token_file_and_serves_an_ow
     // This directory's own generated token, made by a first (loopback) start.
     let local = start(&here, &monitor_only(&here, ""), &[]);
     local.sup.stop();
+    assert!(
+        !here.join("data/run/api.addr").exists(),
+        "a stop removes run/api.addr"
+    );
     let run = |token_file: &Path| {
         let mut c = common::ballast();
         c.env("BALLAST_API__BIND", "0.0.0.0")

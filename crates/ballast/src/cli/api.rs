@@ -169,10 +169,11 @@ impl Start {
             return;
         }
         surface.published.set_api(url.clone());
+        // Marked as this run's before it is written: a stop right after the write (a script
+        // that read the address and stops at once) removes it too, never leaves a stale one.
+        let _ = self.wrote.set(layout.api_addr());
         match write_addr(&layout, &url) {
-            Ok(()) => {
-                let _ = self.wrote.set(layout.api_addr());
-            }
+            Ok(()) => {}
             Err(e) => err!(
                 "ballast run: cannot write {}: {e} (the API runs; `ballast status` shows its address)",
                 layout.api_addr().display()
