@@ -138,8 +138,8 @@ impl Snapshots<'_> {
         self.storage
             .create_dir_all(&dir)
             .map_err(io_err("create directory for", &dir))?;
-        let tmp = dir.join(format!(".{}.tmp", self.file_name(seq)));
         let target = dir.join(self.file_name(seq));
+        let tmp = crate::files::temp_beside(&target);
         let mut f = self
             .storage
             .create_truncate(&tmp)

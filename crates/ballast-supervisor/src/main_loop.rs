@@ -260,8 +260,7 @@ impl Shell {
                 by,
                 at,
             } => health::engage_kill_switch(dir, &reason, flatten, &by, at)
-                .map(|p| p.display().to_string())
-                .map_err(|e| e.to_string()),
+                .map(|p| p.display().to_string()),
             FileWrite::Disabled(file) => {
                 let layout = ballast_store::Layout::new(dir);
                 ballast_store::files::disabled::write(&ballast_store::RealStorage, &layout, &file)

@@ -876,3 +876,190 @@ fn a_reload_over_http_refuses_a_typo_an_invalid_file_and_a_restart_key_in_the_er
     assert_eq!(shown(&api), (Value::from(200), false));
     api.sup.stop();
 }
+
+/// A hostile tester's storm: concurrent releases over HTTP, concurrent `ballast resume`,
+/// and concurrent `ballast kill` mixed with resumes. Every writer of `KILL_SWITCH` and
+/// `KILL_SWITCH.release` writes its own temp file, so none finds its temp gone: a release
+/// answers 200 (or 409 when the policy has nothing left to release), never 500, and no
+/// process fails with a bare "No such file or directory".
+#[test]
+fn concurrent_kills_and_releases_each_succeed_and_never_fail_on_a_shared_temp_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), &monitor_only(tmp.path(), ""), &[]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let a = api.op("POST", "/v1/kill-switch", Some(json!({"reason": "storm"})));
+    assert_eq!(a.status, 200, "{}", a.body);
+    wait_health(&api.sup, "emergency", |h| policy(h) == "EMERGENCY_SHUTDOWN");
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..10)
+            .map(|_| s.spawn(|| api.op("DELETE", "/v1/kill-switch", None)))
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for a in &answers {
+        assert!(
+            a.status == 200 || a.status == 409,
+            "{} {}",
+            a.status,
+            a.body
+        );
+    }
+    assert!(answers.iter().any(|a| a.status == 200));
+    // 8 concurrent `ballast resume` after an engagement.
+    let out = api.sup.cli(&["kill", "--reason", "again"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_health(&api.sup, "emergency", |h| policy(h) == "EMERGENCY_SHUTDOWN");
+    let storm = |args: Vec<Vec<String>>| -> Vec<(Vec<String>, std::process::Output)> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = args
+                .into_iter()
+                .map(|a| {
+                    let sup = &api.sup;
+                    s.spawn(move || {
+                        let words: Vec<&str> = a.iter().map(String::as_str).collect();
+                        let out = sup.cli(&words);
+                        (a.clone(), out)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        })
+    };
+    let no_bare_io_error = |runs: &[(Vec<String>, std::process::Output)]| {
+        for (args, out) in runs {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !err.contains("os error") || err.contains(".tmp") || err.contains("KILL_SWITCH"),
+                "{args:?}: {err}"
+            );
+            assert!(
+                !err.contains("No such file or directory"),
+                "{args:?}: {err}"
+            );
+        }
+    };
+    let resumes = storm((0..8).map(|_| vec!["resume".to_owned()]).collect());
+    no_bare_io_error(&resumes);
+    for (_, out) in &resumes {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // 30 kills mixed with resumes: every kill engages (exit 0); a resume may be refused
+    // by a kill that came after it, but says so in words.
+    let mixed = storm(
+        (0..30)
+            .map(|i| match i % 3 {
+                0 => vec!["resume".to_owned()],
+                _ => vec!["kill".to_owned(), "--reason".to_owned(), format!("cli{i}")],
+            })
+            .collect(),
+    );
+    no_bare_io_error(&mixed);
+    for (args, out) in &mixed {
+        if args[0] == "kill" {
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("data"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    api.sup.stop();
+}
+
+/// A remote bind needs an operator token of the operator's own: a generated one (prefix
+/// `bgen_`) is refused wherever `token_file` finds it — this data directory's
+/// `run/api.token`, or another instance's `run/api.viewer.token` — with exit 78; a token made
+/// with `openssl rand -hex 32` into a 0600 file serves on 0.0.0.0 (port 0, reached on
+/// 127.0.0.1).
+#[test]
+fn a_remote_bind_refuses_a_generated_token_passed_as_token_file_and_serves_an_own_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Another instance's data directory, with its generated tokens.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let first = start(&other, &monitor_only(&other, ""), &[]);
+    assert!(
+        first.operator.starts_with("bgen_"),
+        "generated tokens are marked"
+    );
+    first.sup.stop();
+    let here = tmp.path().join("here");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::write(here.join("ballast.toml"), monitor_only(&here, "")).unwrap();
+    // This directory's own generated token, made by a first (loopback) start.
+    let local = start(&here, &monitor_only(&here, ""), &[]);
+    local.sup.stop();
+    assert!(
+        !here.join("data/run/api.addr").exists(),
+        "a stop removes run/api.addr"
+    );
+    let run = |token_file: &Path| {
+        let mut c = common::ballast();
+        c.env("BALLAST_API__BIND", "0.0.0.0")
+            .env("BALLAST_API__ALLOW_REMOTE", "true")
+            .env("BALLAST_API__TOKEN_FILE", token_file)
+            .args(["run", "--data-dir"])
+            .arg(here.join("data"))
+            .arg("--config")
+            .arg(here.join("ballast.toml"));
+        common::output_within(&mut c, 30)
+    };
+    for file in [
+        here.join("data/run/api.token"),
+        other.join("data/run/api.viewer.token"),
+    ] {
+        let out = run(&file);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{}: {err}", file.display());
+        assert!(
+            err.contains("generated") && err.contains("openssl rand -hex 32"),
+            "{err}"
+        );
+        let secret = std::fs::read_to_string(&file).unwrap();
+        assert!(!err.contains(secret.trim()), "{err}");
+    }
+    // A token of the operator's own: served on every address, reached on loopback.
+    let mine = tmp.path().join("mine.token");
+    std::fs::write(&mine, format!("{}\n", "5e".repeat(32))).unwrap();
+    std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mine_s = mine.display().to_string();
+    let api = start(
+        &here,
+        &monitor_only(&here, ""),
+        &[
+            ("BALLAST_API__BIND", "0.0.0.0"),
+            ("BALLAST_API__ALLOW_REMOTE", "true"),
+            ("BALLAST_API__TOKEN_FILE", &mine_s),
+        ],
+    );
+    let port = api.url.rsplit(':').next().unwrap().trim_end_matches('/');
+    let a = http(
+        "GET",
+        &format!("http://127.0.0.1:{port}/v1/health"),
+        Some(&"5e".repeat(32)),
+        None,
+    );
+    assert!(
+        a.status == 200 || a.status == 503,
+        "{} {}",
+        a.status,
+        a.body
+    );
+    api.sup.stop();
+}

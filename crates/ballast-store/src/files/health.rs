@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{FileError, replace};
 use crate::bounded::MAX_FILE_BYTES;
-use crate::layout::rel;
 use crate::{Layout, Storage};
 use ballast_core::Timestamp;
 use ballast_core::engine::EngineStatus;
@@ -134,10 +133,7 @@ pub fn check(storage: &dyn Storage, layout: &Layout) -> Result<(), FileError> {
 /// Replace the report (atomically; not synced: it is rewritten every cycle).
 pub fn write(storage: &dyn Storage, layout: &Layout, report: &HealthFile) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(&report.to_value()).map_err(std::io::Error::other)?;
-    let tmp = layout
-        .state()
-        .join(format!(".{}.tmp", rel::name(rel::HEALTH)));
-    replace(storage, &tmp, &layout.health_report(), &bytes)
+    replace(storage, &layout.health_report(), &bytes)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{FileError, read_json, replace};
-use crate::layout::rel;
 use crate::{Layout, Storage};
 use ballast_core::Timestamp;
 use ballast_core::engine::{EngineFigures, EngineStatus, EngineView};
@@ -94,10 +93,7 @@ pub fn durable_seq(storage: &dyn Storage, layout: &Layout) -> Option<u64> {
 pub fn write(storage: &dyn Storage, layout: &Layout, hb: &Heartbeat) -> std::io::Result<()> {
     let mut bytes = serde_json::to_vec(hb).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
-    let tmp = layout
-        .run()
-        .join(format!(".{}.tmp", rel::name(rel::HEARTBEAT)));
-    replace(storage, &tmp, &layout.heartbeat(), &bytes)
+    replace(storage, &layout.heartbeat(), &bytes)
 }
 
 #[cfg(test)]

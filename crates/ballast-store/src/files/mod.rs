@@ -146,15 +146,29 @@ pub(crate) fn read_json<T: DeserializeOwned>(
     decode(path, &bytes, what, help)
 }
 
-/// Replace `path` with `data` durably: temp file, fdatasync, rename over the target, fsync of
-/// the directory (a reader sees the old file or the new one, never half of one).
-pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> io::Result<()> {
+/// Temp files written so far by this process (a part of each one's name).
+static TEMPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A temp file beside `path`, unique to this writer: `.<name>.<pid>.<n>.tmp` (`n` counts this
+/// process's temp files), so concurrent writers of one file — threads or processes — never
+/// share a temp file and each rename finds its own (the last rename wins). Its name starts
+/// with `.<name>.` and ends with `.tmp`, as every temp file of Ballast's.
+pub fn temp_beside(path: &Path) -> PathBuf {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.heal.tmp"));
+    let n = TEMPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Replace `path` with `data` durably: a temp file of this writer's own ([`temp_beside`]),
+/// fdatasync, rename over the target, fsync of the directory (a reader sees the old file or
+/// the new one, never half of one; of concurrent writers, the last rename wins).
+pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = temp_beside(path);
     let written = (|| {
         let mut f = storage.create_truncate(&tmp)?;
         f.write_all(data)?;
@@ -171,17 +185,20 @@ pub fn write_atomic(storage: &dyn Storage, path: &Path, data: &[u8]) -> io::Resu
 }
 
 /// Replace `path` with `data` atomically but without syncing (a file about now, rewritten
-/// often: a crash may leave the old one): temp file `tmp` in the same directory, then rename.
-pub(crate) fn replace(
-    storage: &dyn Storage,
-    tmp: &Path,
-    path: &Path,
-    data: &[u8],
-) -> io::Result<()> {
-    let mut f = storage.create_truncate(tmp)?;
-    f.write_all(data)?;
-    drop(f);
-    storage.rename(tmp, path)
+/// often: a crash may leave the old one): a temp file of this writer's own
+/// ([`temp_beside`]), then rename.
+pub(crate) fn replace(storage: &dyn Storage, path: &Path, data: &[u8]) -> io::Result<()> {
+    let tmp = temp_beside(path);
+    let written = (|| {
+        let mut f = storage.create_truncate(&tmp)?;
+        f.write_all(data)?;
+        drop(f);
+        storage.rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = storage.remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -201,5 +218,57 @@ pub(crate) mod test_util {
     pub fn oversize(path: &Path, size: u64) {
         let f = std::fs::File::create(path).unwrap();
         f.set_len(size).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::RealStorage;
+
+    #[test]
+    fn concurrent_writers_of_one_file_each_succeed_and_the_last_rename_wins() {
+        // Each writer has a temp file of its own: none finds its temp renamed away by
+        // another (a shared temp name failed here with "No such file or directory").
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("KILL_SWITCH.release");
+        let texts: Vec<String> = (0..16).map(|i| format!("writer {i}\n")).collect();
+        std::thread::scope(|s| {
+            for text in &texts {
+                let path = &path;
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        write_atomic(&RealStorage, path, text.as_bytes()).unwrap();
+                        replace(&RealStorage, path, text.as_bytes()).unwrap();
+                    }
+                });
+            }
+        });
+        let last = std::fs::read_to_string(&path).unwrap();
+        assert!(texts.contains(&last), "{last:?}");
+        let names: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["KILL_SWITCH.release".to_owned()]);
+    }
+
+    #[test]
+    fn temp_names_are_unique_per_writer_and_marked_as_temp_files() {
+        let path = Path::new("/d/state/policy.json");
+        let (a, b) = (temp_beside(path), temp_beside(path));
+        assert_ne!(a, b);
+        for t in [&a, &b] {
+            let name = t.file_name().unwrap().to_string_lossy();
+            assert!(
+                name.starts_with(".policy.json.") && name.ends_with(".tmp"),
+                "{name}"
+            );
+            assert!(
+                name.contains(&format!(".{}.", std::process::id())),
+                "{name}"
+            );
+            assert_eq!(t.parent(), path.parent());
+        }
     }
 }

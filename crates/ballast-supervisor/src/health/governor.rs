@@ -185,8 +185,15 @@ pub fn engage_kill_switch(
     flatten: bool,
     by: &str,
     now: Timestamp,
-) -> std::io::Result<PathBuf> {
-    ballast_store::storage::create_dirs(data_dir, ballast_store::storage::DIR_MODE)?;
+) -> Result<PathBuf, String> {
+    ballast_store::storage::create_dirs(data_dir, ballast_store::storage::DIR_MODE).map_err(
+        |e| {
+            format!(
+                "cannot create the data directory {}: {e}; the kill switch is NOT engaged: check the path and its permissions, then `ballast kill` again",
+                data_dir.display()
+            )
+        },
+    )?;
     let layout = Layout::new(data_dir);
     let file = files::kill_switch::KillSwitch {
         version: files::VERSION,
@@ -195,10 +202,21 @@ pub fn engage_kill_switch(
         flatten,
         by: Some(by.to_owned()),
     };
-    files::kill_switch::write(&RealStorage, &layout, &file)?;
+    files::kill_switch::write(&RealStorage, &layout, &file).map_err(|e| {
+        format!(
+            "cannot write the kill switch request {}: {e}; the kill switch is NOT engaged: check the directory's space and permissions, then `ballast kill` again",
+            layout.kill_switch().display()
+        )
+    })?;
     // A release written before this engagement releases nothing.
     match std::fs::remove_file(layout.kill_switch_release()) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "the kill switch request {} is written, but the earlier release {} cannot be removed: {e}; remove it by hand, or the engine may take it as a release of this engagement",
+                layout.kill_switch().display(),
+                layout.kill_switch_release().display()
+            ));
+        }
         _ => {}
     }
     Ok(layout.kill_switch())

@@ -75,11 +75,19 @@ pub fn check(
         &layout.api_viewer_token(),
     )
     .map_err(|e| refuse(format!("the API's tokens: {e}")))?;
-    let supplied = matches!(
-        tokens.operator.origin,
-        ballast_api::auth::Origin::Supplied(_)
-    );
-    if let Some(why) = ballast_api::auth::remote_refusal(ip, cfg.api.allow_remote, supplied) {
+    let operator = match ballast_api::auth::OperatorToken::of(&tokens.operator) {
+        // A token generated before generated tokens were marked, read from this data
+        // directory's own token files: generated all the same.
+        ballast_api::auth::OperatorToken::Own
+            if in_data_dir(tokens.operator.origin.path(), &layout) =>
+        {
+            ballast_api::auth::OperatorToken::GeneratedInFile(
+                tokens.operator.origin.path().to_owned(),
+            )
+        }
+        other => other,
+    };
+    if let Some(why) = ballast_api::auth::remote_refusal(ip, cfg.api.allow_remote, &operator) {
         return Err(refuse(why));
     }
     Ok(Checked {
@@ -291,6 +299,18 @@ impl Start {
             let _ = self.wrote.set(path);
         }
     }
+}
+
+/// Whether `path` is one of the data directory's generated token files (followed through
+/// links).
+fn in_data_dir(path: &Path, layout: &ballast_store::Layout) -> bool {
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    let Some(path) = real(path) else {
+        return false;
+    };
+    [layout.api_token(), layout.api_viewer_token()]
+        .iter()
+        .any(|p| real(p).as_deref() == Some(path.as_path()))
 }
 
 /// `run/api.addr`: the URL, atomically (scripts and tests read it).

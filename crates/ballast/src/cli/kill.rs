@@ -34,13 +34,19 @@ pub fn kill(dir: &DataDir, reason: &str, flatten: bool) -> anyhow::Result<Exit> 
     let path = if matches!(answer, Ok(Response::Done { .. })) {
         layout.kill_switch()
     } else {
-        ballast_supervisor::health::engage_kill_switch(
+        match ballast_supervisor::health::engage_kill_switch(
             layout.root(),
             reason,
             flatten,
             "ballast kill",
             ballast_store::SystemClock.now(),
-        )?
+        ) {
+            Ok(path) => path,
+            Err(e) => {
+                err!("ballast kill: {e}");
+                return Ok(exit::FAILURE);
+            }
+        }
     };
     let what = if flatten {
         ", every position closed at market"
