@@ -213,6 +213,10 @@ pub fn run(
     let _lock = open_data_dir(&*storage, &layout, opts, log)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let limits = Limits::from(config);
+    // How far the last run took `journal/signals/`, read before recovery may set its heartbeat
+    // aside with the records a salvage cuts.
+    let signals_taken =
+        ballast_store::files::heartbeat::signals_taken(&*storage, &layout).map(|(seq, _)| seq);
     let (journal, recovered) = recover_state(config, &storage, &layout, &clock, &limits)?;
     if recovered.state.schema != STATE_SCHEMA {
         return Err(EngineError::Schema {
@@ -260,7 +264,7 @@ pub fn run(
         journal: &journal,
     };
     let mut feeds = feeds::Feeds::new(config, &state, opts.feed_stall, clock.now(), log)?;
-    start(&mut state, config, &mut w, log)?;
+    start(&mut state, config, &mut w, signals_taken, log)?;
     trade(&mut state, config, &mut feeds, &mut w, &files, log)?;
     if let Some(pid) = opts.supervisor.filter(|_| supervisor_gone(opts)) {
         log(&format!(
@@ -371,6 +375,7 @@ fn start(
     state: &mut EngineState,
     config: &Config,
     w: &mut Writer<'_>,
+    signals_taken: Option<u64>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
     let wanted_stamp = JournalStamp {
@@ -393,6 +398,7 @@ fn start(
             w.commit(state, EngineRecord::Stamp(wanted_stamp), log)?;
         }
     }
+    skip_signals_taken_before(state, w, signals_taken, log)?;
     let wanted = PaperConfig::from(&config.paper);
     if let Some(kept) = state.broker.config().filter(|k| **k != wanted) {
         let r = PaperSettingsRecord {
@@ -412,6 +418,34 @@ fn start(
         w.commit(state, EngineRecord::Settings(Box::new(r)), log)?;
     }
     pass(state, w, log)
+}
+
+/// The signals of `journal/signals/` a previous run took but whose `signals.taken` records the
+/// journal no longer holds (a paper-mode salvage cut them): the heartbeat — written only after
+/// each take was durable — says how far it had taken, and those are skipped, journaled, never
+/// taken again (a signal traded twice is the worse loss; what was cut is in quarantine/).
+fn skip_signals_taken_before(
+    state: &mut EngineState,
+    w: &mut Writer<'_>,
+    taken: Option<u64>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    let Some(taken) = taken else {
+        return Ok(());
+    };
+    let from = state.decisions.signals_seq;
+    if taken <= from {
+        return Ok(());
+    }
+    log(&format!(
+        "CRITICAL: the journal holds signals taken up to seq {from} of journal/signals/, the last run had taken up to seq {taken}: their records were cut (a salvage); signals {}..={taken} are not taken again — see quarantine/ for what they became",
+        from + 1
+    ));
+    let r = ballast_core::engine::TakenRecord {
+        last_seq: taken,
+        signals: Vec::new(),
+    };
+    w.commit(state, EngineRecord::Taken(r), log).map(|_| ())
 }
 
 /// The files written beside the journal: snapshots and the heartbeat.

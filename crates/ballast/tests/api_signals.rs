@@ -323,3 +323,105 @@ fn ballast_run_serves_the_signals_and_its_engine_takes_them() {
     let (code, _) = sup.stop();
     assert!(code.success(), "{code:?}");
 }
+
+/// A paper-mode salvage cuts the engine journal at a damaged record — and with it the
+/// `signals.taken` records after it. The signals taken before are not taken again: the
+/// engine's heartbeat said how far it had taken, and the restarted engine journals that it
+/// skips them (a signal traded twice is the worse loss).
+#[test]
+fn signals_taken_before_a_salvage_cut_their_records_are_not_taken_again() {
+    const N: u64 = 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cfg = tmp.path().join("ballast.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let config = ballast_core::config::load(
+        Some(ballast_core::config::Source {
+            path: "ballast.toml",
+            text: CONFIG,
+        }),
+        &[],
+    )
+    .unwrap();
+    let child = engine(&data, &cfg);
+    common::wait::file(&data.join("run/engine.heartbeat"), "the engine's heartbeat");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = SignalsState::open(
+        &Layout::new(&data),
+        &config,
+        Arc::new(RealStorage),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/v1/signals", listener.local_addr().unwrap());
+    let router = routes(state).router;
+    rt.spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::new();
+    for i in 1..=N {
+        let body = serde_json::json!({
+            "symbol": "AAPL", "side": "buy", "qty": "1", "strategy": "t",
+            "idempotency_key": format!("s-{i}"),
+        });
+        let r = rt
+            .block_on(http.post(&url).body(body.to_string()).send())
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    until(
+        Duration::from_secs(60),
+        || {
+            let hb = std::fs::read_to_string(data.join("run/engine.heartbeat")).unwrap_or_default();
+            let hb: serde_json::Value = serde_json::from_str(&hb).unwrap_or_default();
+            (hb["signals_seq"] == N).then_some(()).ok_or(hb)
+        },
+        |hb| format!("the engine did not take the {N} signals: {hb}"),
+    );
+    common::process::sigterm(&child);
+    let mut child = child;
+    child.wait().unwrap();
+    let (taken_before, _) = taken_and_decided(&data);
+    assert_eq!(taken_before.len() as u64, N);
+    // Damage an early record (before every take): the salvage keeps only what precedes it.
+    let seg = std::fs::read_dir(data.join("journal/engine"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .min()
+        .unwrap();
+    let text = std::fs::read_to_string(&seg).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert!(lines.len() > 6, "{}", lines.len());
+    lines[3] = lines[3].replacen("\"seq\":4", "\"seq\":4,\"x\":1", 1);
+    std::fs::write(&seg, lines.join("\n") + "\n").unwrap();
+
+    let mut child = engine(&data, &cfg);
+    // The restarted engine trades on (bars after the salvage), its heartbeat its own.
+    let (taken, _) = until(
+        Duration::from_secs(60),
+        || {
+            let hb = std::fs::read_to_string(data.join("run/engine.heartbeat")).unwrap_or_default();
+            let hb: serde_json::Value = serde_json::from_str(&hb).unwrap_or_default();
+            let pid = u64::from(child.id());
+            (hb["pid"] == pid && hb["loops"].as_u64().unwrap_or(0) > 5)
+                .then(|| taken_and_decided(&data))
+                .ok_or(hb)
+        },
+        |hb| format!("the restarted engine did not trade: {hb}"),
+    );
+    common::process::sigterm(&child);
+    child.wait().unwrap();
+    assert!(
+        taken.is_empty(),
+        "signals taken again after the salvage: {taken:?}"
+    );
+    let skipped = common::journal::engine_records(&data)
+        .into_iter()
+        .filter(|(kind, body)| {
+            kind == "signals.taken" && body.contains(&format!("\"last_seq\":{N}"))
+        })
+        .count();
+    assert_eq!(skipped, 1, "the skip is journaled once");
+}

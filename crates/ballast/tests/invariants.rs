@@ -255,8 +255,8 @@ const MAY_DELETE: &[(&str, usize, &str)] = &[
     ("ballast-store/src/snapshot.rs", 1, "snapshots past retain"),
     (
         "ballast-store/src/files/mod.rs",
-        1,
-        "write_atomic's own temp file, after a failed write",
+        2,
+        "write_atomic's and replace's own temp file, after a failed write",
     ),
     ("ballast-store/src/sim.rs", 1, "the simulated file system"),
 ];

@@ -196,6 +196,7 @@ pub(crate) fn replace(storage: &dyn Storage, path: &Path, data: &[u8]) -> io::Re
         storage.rename(&tmp, path)
     })();
     if written.is_err() {
+        // As write_atomic: a failed write leaves no temp file behind.
         let _ = storage.remove_file(&tmp);
     }
     written
