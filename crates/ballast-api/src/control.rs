@@ -319,30 +319,13 @@ fn kill_body_schema() -> Value {
     }})
 }
 
-/// The longest kill-switch reason taken.
-const MAX_REASON_CHARS: usize = 500;
-
 async fn engage(
     State(ctx): State<Context>,
     Extension(c): Extension<Caller>,
     Json(body): Json<KillBody>,
 ) -> Answer {
-    let reason = body.reason.trim().to_owned();
-    if reason.is_empty() {
-        return Err(ApiError::invalid(
-            "reason",
-            "say why the kill switch is engaged (it is journaled): the reason is empty",
-        ));
-    }
-    if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::invalid(
-            "reason",
-            format!(
-                "the reason is {} characters, over the limit of {MAX_REASON_CHARS}; say it shorter",
-                reason.chars().count()
-            ),
-        ));
-    }
+    let reason = ballast_core::engine::kill_switch::check_reason(&body.reason)
+        .map_err(|why| ApiError::invalid("reason", why))?;
     done(
         call(
             &ctx.surface,

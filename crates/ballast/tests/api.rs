@@ -886,3 +886,52 @@ fn a_reload_of_alert_sinks_never_shows_a_url_password_or_key_anywhere() {
     }
     api.sup.stop();
 }
+
+/// A forged log line through the kill reason: a line break, a NUL or another control
+/// character is refused with 422 naming `reason` (the CLI: exit 2, said why), nothing engages,
+/// and no log or journal of the data directory holds the forged text.
+#[test]
+fn a_kill_reason_with_a_line_break_or_nul_is_refused_over_http_and_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), &monitor_only(tmp.path(), ""), &[]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let forged = "x\n2026-12-01T18:21:00.000Z engine: FORGED kill switch RELEASED by admin";
+    for reason in [
+        forged,
+        "x\u{0}FORGED-NUL",
+        "x\rFORGED-CR",
+        "x\u{7f}FORGED-DEL",
+    ] {
+        let a = api.op("POST", "/v1/kill-switch", Some(json!({ "reason": reason })));
+        assert_eq!(a.status, 422, "{reason:?}: {}", a.body);
+        let e = a.error();
+        assert_eq!(e["field"], "reason", "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("control character"),
+            "{e}"
+        );
+    }
+    let long = "r".repeat(501);
+    let a = api.op("POST", "/v1/kill-switch", Some(json!({ "reason": long })));
+    assert_eq!(
+        (a.status, a.error()["field"].clone()),
+        (422, json!("reason"))
+    );
+    let out = api.sup.cli(&["kill", "--reason", forged]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = common::process::text(&out.stderr);
+    assert!(
+        err.contains("--reason") && err.contains("control character"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("data/KILL_SWITCH").exists());
+    let state = api.get("/v1/kill-switch", Some(&api.viewer)).json();
+    assert_eq!(state["requested"], false, "{state}");
+    // A clean reason still engages.
+    let ok = api.op("POST", "/v1/kill-switch", Some(json!({"reason": "drill"})));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let mut found = Vec::new();
+    files_containing(&tmp.path().join("data"), "FORGED", &mut found);
+    assert!(found.is_empty(), "the forged text kept in {found:?}");
+    api.sup.stop();
+}
