@@ -320,28 +320,11 @@ pub(crate) fn kill_body_schema() -> Value {
     }})
 }
 
-/// The longest kill-switch reason taken.
-const MAX_REASON_CHARS: usize = 500;
-
-/// The kill switch's reason of `body`, checked: not empty, at most [`MAX_REASON_CHARS`].
+/// The kill switch's reason of `body`, checked by the one rule (`ballast kill` and the
+/// supervisor's control socket use it too): not empty, bounded, no control character.
 pub(crate) fn kill_reason(body: &KillBody) -> Result<String, ApiError> {
-    let reason = body.reason.trim().to_owned();
-    if reason.is_empty() {
-        return Err(ApiError::invalid(
-            "reason",
-            "say why the kill switch is engaged (it is journaled): the reason is empty",
-        ));
-    }
-    if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::invalid(
-            "reason",
-            format!(
-                "the reason is {} characters, over the limit of {MAX_REASON_CHARS}; say it shorter",
-                reason.chars().count()
-            ),
-        ));
-    }
-    Ok(reason)
+    ballast_core::engine::kill_switch::check_reason(&body.reason)
+        .map_err(|why| ApiError::invalid("reason", why))
 }
 
 async fn engage(

@@ -41,6 +41,7 @@ pub mod shadow;
 pub mod signal;
 pub mod strategy;
 pub mod supervisor;
+pub mod text;
 pub mod time;
 pub mod trades;
 pub mod universe;

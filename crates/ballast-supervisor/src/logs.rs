@@ -120,7 +120,8 @@ impl Sink for RotatingLog {
     }
 }
 
-/// Copy `from` (a child's stdout or stderr) into the log until it closes. A log that cannot be
+/// Copy `from` (a child's stdout or stderr) into the log until it closes, control characters
+/// but line breaks and tabs escaped ([`ballast_core::text::output_bytes`]). A log that cannot be
 /// written does not stop the copy (the child must never block on a full pipe); the first error
 /// is reported once through `on_error`.
 pub fn pump(mut from: impl Read, log: &mut dyn Sink, on_error: &mut dyn FnMut(io::Error)) {
@@ -130,7 +131,9 @@ pub fn pump(mut from: impl Read, log: &mut dyn Sink, on_error: &mut dyn FnMut(io
         match from.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
-                if let Err(e) = log.write_all(&buf[..n]) {
+                // A control character (a bare `\r`, NUL, an escape sequence) is written as its
+                // escape: the log's lines stay the lines the child wrote.
+                if let Err(e) = log.write_all(&ballast_core::text::output_bytes(&buf[..n])) {
                     if !failed {
                         failed = true;
                         on_error(e);

@@ -184,8 +184,10 @@ where
             ballast_store::SystemClock.now_string(),
             self.component
         )?;
-        ctx.format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        // One event, one line: a control character in a message or a field is escaped.
+        let mut fields = String::new();
+        ctx.format_fields(Writer::new(&mut fields), event)?;
+        writeln!(writer, "{}", ballast_core::text::one_line(&fields))
     }
 }
 

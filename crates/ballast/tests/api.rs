@@ -1063,3 +1063,149 @@ fn a_remote_bind_refuses_a_generated_token_passed_as_token_file_and_serves_an_ow
     );
     api.sup.stop();
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str, found: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_containing(&p, needle, found);
+        } else if std::fs::read(&p)
+            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(p.display().to_string());
+        }
+    }
+}
+
+/// The hostile tester's secrets: a webhook sink's URL password, the heartbeat URL's `key`, a
+/// Telegram token (in the environment, named by `token_env`). A reload's diff of
+/// `alerts.sinks` (an array of tables) over HTTP and the CLI — dry run, refused, applied — the
+/// ops journal's records, and every file of the data directory (`run/engine-config.json`
+/// included) never carry one.
+#[test]
+fn a_reload_of_alert_sinks_never_shows_a_url_password_or_key_anywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sinks = |port: u16, sev: &str| {
+        format!(
+            "[alerts]\nheartbeat_url = \"http://127.0.0.1:1/ping?key=PLANTED-HB-URLKEY\"\n[[alerts.sinks]]\nname = \"h\"\nkind = \"webhook\"\nurl = \"http://user:PLANTED-URLPASS@127.0.0.1:{port}/hook\"\nmin_severity = \"{sev}\"\n[[alerts.sinks]]\nname = \"tg\"\nkind = \"telegram\"\nbase_url = \"http://127.0.0.1:1\"\nchat_id = \"7\"\ntoken_env = \"PLANTED_TG_TOKEN_ENV\"\n"
+        )
+    };
+    let env = [("PLANTED_TG_TOKEN_ENV", "PLANTED-TG-TOKEN")];
+    let api = start(
+        tmp.path(),
+        &monitor_only(tmp.path(), &sinks(18081, "critical")),
+        &env,
+    );
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let cfg = tmp.path().join("ballast.toml");
+    let mut said = Vec::new();
+    // A changed sink: dry run over HTTP and the CLI.
+    std::fs::write(&cfg, monitor_only(tmp.path(), &sinks(18082, "warning"))).unwrap();
+    let dry = api.op("POST", "/v1/config/reload?dry_run=true", None);
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert!(dry.body.contains("alerts.sinks"), "{}", dry.body);
+    said.push(dry.body);
+    for args in [
+        vec!["reload", "--dry-run"],
+        vec!["reload", "--dry-run", "--json"],
+    ] {
+        let out = api.sup.cli(&args);
+        said.push(format!(
+            "{args:?} {}{}",
+            common::process::text(&out.stdout),
+            common::process::text(&out.stderr)
+        ));
+    }
+    // Refused (a key that cannot change live with it), over HTTP and the CLI.
+    let refused = monitor_only(tmp.path(), &sinks(18083, "warning")).replace(
+        "[engine]\nenabled = false\n",
+        "[engine]\nenabled = false\ninbox_quarantine_max_bytes = 12345\n",
+    );
+    std::fs::write(&cfg, refused).unwrap();
+    said.push(api.op("POST", "/v1/config/reload", None).body);
+    let out = api.sup.cli(&["reload"]);
+    said.push(format!(
+        "{}{}",
+        common::process::text(&out.stdout),
+        common::process::text(&out.stderr)
+    ));
+    // Applied (sinks cannot change live: the first ones again, a live key changed).
+    let live = sinks(18081, "critical").replace("[alerts]\n", "[alerts]\ngroup_wait_secs = 7\n");
+    std::fs::write(&cfg, monitor_only(tmp.path(), &live)).unwrap();
+    let applied = api.op("POST", "/v1/config/reload", None);
+    assert_eq!(applied.status, 200, "{}", applied.body);
+    said.push(applied.body);
+    api.ops_line(&["config.reloaded", "group_wait_secs"]);
+    api.ops_line(&["config.reload_refused", "alerts.sinks"]);
+    let ops = api.sup.cli(&["journal", "dump", "--ops"]);
+    said.push(common::process::text(&ops.stdout));
+    let logs = api.sup.cli(&["logs", "supervisor"]);
+    said.push(common::process::text(&logs.stdout));
+    for a in ["/v1/config", "/v1/health", "/v1/alerts"] {
+        said.push(api.get(a, Some(&api.operator)).body);
+    }
+    let said = said.join("\n");
+    assert!(said.contains("***"), "{said}");
+    let data = tmp.path().join("data");
+    for s in ["PLANTED-URLPASS", "PLANTED-HB-URLKEY", "PLANTED-TG-TOKEN"] {
+        assert!(!said.contains(s), "{s} shown: {said}");
+        let mut found = Vec::new();
+        files_containing(&data, s, &mut found);
+        assert!(found.is_empty(), "{s} kept in {found:?}");
+        for f in ["supervisor.out", "supervisor.err"] {
+            let t = std::fs::read_to_string(tmp.path().join(f)).unwrap_or_default();
+            assert!(!t.contains(s), "{s} in {f}: {t}");
+        }
+    }
+    api.sup.stop();
+}
+
+/// A forged log line through the kill reason: a line break, a NUL or another control
+/// character is refused with 422 naming `reason` (the CLI: exit 2, said why), nothing engages,
+/// and no log or journal of the data directory holds the forged text.
+#[test]
+fn a_kill_reason_with_a_line_break_or_nul_is_refused_over_http_and_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = start(tmp.path(), &monitor_only(tmp.path(), ""), &[]);
+    wait_health(&api.sup, "a report", |h| policy(h) == "ALLOW_ALL");
+    let forged = "x\n2026-12-01T18:21:00.000Z engine: FORGED kill switch RELEASED by admin";
+    for reason in [
+        forged,
+        "x\u{0}FORGED-NUL",
+        "x\rFORGED-CR",
+        "x\u{7f}FORGED-DEL",
+    ] {
+        let a = api.op("POST", "/v1/kill-switch", Some(json!({ "reason": reason })));
+        assert_eq!(a.status, 422, "{reason:?}: {}", a.body);
+        let e = a.error();
+        assert_eq!(e["field"], "reason", "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("control character"),
+            "{e}"
+        );
+    }
+    let long = "r".repeat(501);
+    let a = api.op("POST", "/v1/kill-switch", Some(json!({ "reason": long })));
+    assert_eq!(
+        (a.status, a.error()["field"].clone()),
+        (422, json!("reason"))
+    );
+    let out = api.sup.cli(&["kill", "--reason", forged]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = common::process::text(&out.stderr);
+    assert!(
+        err.contains("--reason") && err.contains("control character"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("data/KILL_SWITCH").exists());
+    let state = api.get("/v1/kill-switch", Some(&api.viewer)).json();
+    assert_eq!(state["requested"], false, "{state}");
+    // A clean reason still engages.
+    let ok = api.op("POST", "/v1/kill-switch", Some(json!({"reason": "drill"})));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let mut found = Vec::new();
+    files_containing(&tmp.path().join("data"), "FORGED", &mut found);
+    assert!(found.is_empty(), "the forged text kept in {found:?}");
+    api.sup.stop();
+}

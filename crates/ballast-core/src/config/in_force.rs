@@ -37,11 +37,21 @@ fn v1() -> u32 {
 }
 
 impl InForce {
+    /// The engine's copy of `config`: only what the engine runs on. The engine sends no alert
+    /// and runs no service, check or artifact, so `[alerts]`' sinks and heartbeat URL (webhook
+    /// passwords, tokens, URL keys) and the `[[services]]` (their env and args), `[[checks]]`
+    /// and `[[artifacts]]` are left out: a secret the engine does not need is not copied.
     pub fn new(hash: &str, config: &Config) -> InForce {
+        let mut config = config.clone();
+        config.alerts.sinks.clear();
+        config.alerts.heartbeat_url.clear();
+        config.services.clear();
+        config.checks.clear();
+        config.artifacts.clear();
         InForce {
             version: FILE_VERSION,
             hash: hash.to_owned(),
-            config: config.clone(),
+            config,
         }
     }
 }
@@ -79,6 +89,7 @@ mod tests {
         let mut config = crate::config::builtin().unwrap();
         config.guard.max_open_orders = 7;
         let file = InForce::new("crc32c:0badf00d", &config);
+        assert!(file.config.alerts.sinks.is_empty() && file.config.services.is_empty());
         let bytes = encode_file(&file).unwrap();
         assert_eq!(decode_file(&bytes).unwrap(), file);
         let mut flipped = bytes.clone();

@@ -399,15 +399,7 @@ fn diff_values(prefix: &str, old: Option<&Value>, new: Option<&Value>) -> Vec<Ch
         leaves(prefix, v, false, &mut n);
     }
     let keys: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
-    let shown = |leaf: Option<&Leaf>| {
-        leaf.map(|l| {
-            if l.secret {
-                "***".to_string()
-            } else {
-                l.text.clone()
-            }
-        })
-    };
+    let shown = |leaf: Option<&Leaf>| leaf.map(|l| l.shown.clone());
     keys.into_iter()
         .filter(|k| o.get(*k).map(|l| &l.text) != n.get(*k).map(|l| &l.text))
         .map(|k| Change {
@@ -418,10 +410,12 @@ fn diff_values(prefix: &str, old: Option<&Value>, new: Option<&Value>) -> Vec<Ch
         .collect()
 }
 
-/// A leaf's value as JSON text, and whether it is under a secret's name.
+/// A leaf's value as JSON text (compared), and as shown: `***` under a secret's name or when
+/// its own text carries one, else masked through the one predicate ([`secret::mask_value`],
+/// which recurses into the tables of an array such as `alerts.sinks`).
 struct Leaf {
     text: String,
-    secret: bool,
+    shown: String,
 }
 
 /// The leaves of `value` by key path. A value is masked when its key names a secret (and all
@@ -437,8 +431,13 @@ fn leaves(path: &str, value: &Value, secret: bool, out: &mut BTreeMap<String, Le
         }
         _ => {
             let text = value.to_string();
-            let secret = secret || carries_secret(path, value);
-            out.insert(path.to_string(), Leaf { text, secret });
+            let shown = if secret || carries_secret(path, value) {
+                secret::MASK.to_string()
+            } else {
+                let name = path.rsplit('.').next().unwrap_or(path);
+                secret::mask_value(name, value).to_string()
+            };
+            out.insert(path.to_string(), Leaf { text, shown });
         }
     }
 }

@@ -10,6 +10,36 @@ use super::KillSwitchRecord;
 use crate::layout::rel::KILL_SWITCH as KILL_SWITCH_FILE;
 use crate::time::Timestamp;
 
+/// The longest kill-switch reason taken, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// An operator's kill-switch reason (HTTP body, `ballast kill --reason`, the control socket),
+/// trimmed, or why it is refused, in words: empty, longer than [`MAX_REASON_CHARS`], or with a
+/// control character (a line break, NUL, any other C0 or DEL, C1): the reason is journaled
+/// and written into log lines, and one event must stay one line.
+pub fn check_reason(reason: &str) -> Result<String, String> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(
+            "say why the kill switch is engaged (it is journaled): the reason is empty".into(),
+        );
+    }
+    let chars = reason.chars().count();
+    if chars > MAX_REASON_CHARS {
+        return Err(format!(
+            "the reason is {chars} characters, over the limit of {MAX_REASON_CHARS}; say it shorter"
+        ));
+    }
+    if let Some((at, c)) = reason.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Err(format!(
+            "the reason has a control character (U+{:04X}) at character {}; say it on one line of printable text (no line breaks, tabs or NUL)",
+            u32::from(c),
+            at + 1
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
 /// The release `ballast resume` writes (`KILL_SWITCH.release`), consumed by the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseToken {

@@ -48,6 +48,16 @@ impl SupervisorCore {
                 flatten,
                 by,
             } => {
+                // Any client of the socket: the reason is journaled and logged, one line.
+                let reason = match ballast_core::engine::kill_switch::check_reason(&reason) {
+                    Ok(r) => r,
+                    Err(why) => {
+                        return self.reply(
+                            token,
+                            Err(ControlError::InvalidState(format!("reason: {why}"))),
+                        );
+                    }
+                };
                 let file = FileWrite::KillSwitch {
                     reason,
                     flatten,

@@ -77,8 +77,11 @@ fn readable(line: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// A line as `ballast logs` prints it: readable, control characters escaped (a JSON message
+/// with a `\n` or a NUL stays one line), cut at [`LOG_LINE_MAX_CHARS`].
 fn shorten(line: &str) -> String {
     let line = readable(line);
+    let line = ballast_core::text::one_line(line.as_ref());
     let line = line.as_ref();
     match line.char_indices().nth(LOG_LINE_MAX_CHARS) {
         Some((i, _)) => format!(

@@ -187,8 +187,9 @@ enum Command {
     /// Engage the kill switch: the engine cancels open orders and refuses new ones until
     /// `ballast resume` (works with or without a running supervisor).
     Kill {
-        /// Why (recorded in the switch and the engine journal).
-        #[arg(long, default_value = "operator")]
+        /// Why (recorded in the switch and the engine journal): one line of printable text, at
+        /// most 500 characters.
+        #[arg(long, default_value = "operator", value_parser = kill_reason)]
         reason: String,
         /// Also close every position with a market order.
         #[arg(long)]
@@ -401,6 +402,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Backtest(args) => backtest::backtest(&args),
         Command::Completions { shell } => Ok(completions(shell)),
     }
+}
+
+/// `ballast kill --reason`, checked as the API checks it (clap refuses it with exit 2).
+fn kill_reason(reason: &str) -> Result<String, String> {
+    ballast_core::engine::kill_switch::check_reason(reason)
 }
 
 /// The commands that are one operator request to the running supervisor, each answered as it

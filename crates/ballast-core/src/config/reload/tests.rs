@@ -438,3 +438,27 @@ fn alert_grouping_applies_live_and_sinks_retries_and_the_heartbeat_url_are_refus
     let p = plan(&old, &config("[[alerts.sinks]]\nkind = \"log\"\n"));
     assert_eq!(p.refused[0].key, "alerts.sinks");
 }
+
+#[test]
+fn a_diff_of_alert_sinks_masks_url_passwords_and_secret_query_keys_inside_the_tables() {
+    let sink = |port: u16, q: &str| {
+        format!(
+            "[alerts]\nheartbeat_url = \"http://127.0.0.1:1/ping?{q}=HB-SECRET-{port}\"\n[[alerts.sinks]]\nname = \"h\"\nkind = \"webhook\"\nurl = \"http://user:URLPASS-{port}@127.0.0.1:{port}/hook?apikey=Q-SECRET-{port}&x=1\"\n"
+        )
+    };
+    for q in ["key", "token", "secret", "password", "apikey"] {
+        let p = plan(&config(&sink(1, q)), &config(&sink(2, q)));
+        let text = format!("{:?}", p.diff);
+        assert!(
+            text.contains("alerts.sinks") && text.contains("***"),
+            "{text}"
+        );
+        for s in ["URLPASS", "Q-SECRET", "HB-SECRET"] {
+            assert!(!text.contains(s), "{q}: {s} shown: {text}");
+        }
+        assert!(
+            text.contains("127.0.0.1:2/hook"),
+            "the rest is shown: {text}"
+        );
+    }
+}
