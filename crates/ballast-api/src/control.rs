@@ -420,7 +420,7 @@ async fn reload_config(
     Query(q): Query<ReloadQuery>,
 ) -> Answer {
     match call(&ctx.surface, &c, Request::Reload { dry_run: q.dry_run }).await? {
-        Response::Reload(answer) => match reload_refusal(&answer) {
+        Response::Reload(answer) => match reload_refusal(&answer).filter(|_| !q.dry_run) {
             Some(e) => Err(e),
             None => Ok(Json(serde_json::to_value(*answer).unwrap_or(Value::Null))),
         },
@@ -430,7 +430,7 @@ async fn reload_config(
 
 /// A reload that changed nothing because it could not (the file is invalid: 422; a key needs a
 /// restart: 409; carrying it out failed: 500) is an error with its reasons, never a 200; a
-/// plan (dry run) or an applied reload is the answer.
+/// plan (a dry run, whatever it found) or an applied reload is the answer.
 fn reload_refusal(answer: &ballast_supervisor::control::ReloadAnswer) -> Option<ApiError> {
     let (status, code, reasons) = match answer.outcome.as_str() {
         "invalid" => (422, "invalid_config", &answer.errors),
@@ -439,7 +439,8 @@ fn reload_refusal(answer: &ballast_supervisor::control::ReloadAnswer) -> Option<
         _ => return None,
     };
     let mut message = answer.message.clone();
-    if !reasons.is_empty() {
+    let said = reasons.iter().all(|r| message.contains(r.as_str()));
+    if !reasons.is_empty() && !said {
         message = format!("{message}: {}", reasons.join("; "));
     }
     Some(ApiError::new(status, code, message))
