@@ -215,6 +215,12 @@ async fn each_bad_field_is_a_422_that_names_it_and_nothing_is_written() {
         let msg = answer["error"]["message"].as_str().unwrap();
         assert!(msg.contains(words), "{body}: {msg}");
     }
+    // A field given twice (JSON parsers keep the last; a proxy may read the first): 422.
+    let (status, _, answer) = api
+        .post(r#"{"symbol":"AAPL","symbol":"MSFT","side":"buy","qty":"1"}"#)
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["field"], "symbol", "{answer}");
     // Not JSON, not an object: 400 with an example; too large: 413, unread.
     for body in ["{", "[1]", "\"AAPL\""] {
         let (status, _, answer) = api.post(body).await;

@@ -172,6 +172,19 @@ pub fn parse_signal(json: &str, symbols: &[Symbol]) -> Result<ExternalSignal, Si
             ),
         });
     }
+    if let Some(twice) = duplicate_key(json) {
+        let at = FIELDS
+            .iter()
+            .find(|f| **f == twice)
+            .copied()
+            .unwrap_or("body");
+        return Err(SignalError::at(
+            at,
+            format!(
+                "not a signal: `{at}` is given twice; give each field once (which one would count is anybody's guess)"
+            ),
+        ));
+    }
     let symbol: String = field(&mut obj, "symbol", "a string")?
         .ok_or_else(|| SignalError::at("symbol", "symbol is missing"))?;
     let symbol = Symbol::new(&symbol).map_err(|e| SignalError::at("symbol", e.to_string()))?;
@@ -307,9 +320,64 @@ impl std::fmt::Display for Ask {
     }
 }
 
+/// The first key a JSON object gives twice, if any (a JSON value parser keeps the last one;
+/// a proxy or validator reading the first would approve another order than the one traded).
+fn duplicate_key(json: &str) -> Option<String> {
+    struct FirstTwice(Option<String>);
+    impl<'de> Deserialize<'de> for FirstTwice {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Keys;
+            impl<'de> serde::de::Visitor<'de> for Keys {
+                type Value = FirstTwice;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<FirstTwice, A::Error> {
+                    // Read to the end (the parser wants the whole object), keeping the first.
+                    let (mut seen, mut twice) = (std::collections::BTreeSet::new(), None);
+                    while let Some(key) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if twice.is_none() && !seen.insert(key.clone()) {
+                            twice = Some(key);
+                        }
+                    }
+                    Ok(FirstTwice(twice))
+                }
+            }
+            d.deserialize_map(Keys)
+        }
+    }
+    serde_json::from_str::<FirstTwice>(json)
+        .ok()
+        .and_then(|k| k.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_given_twice_is_refused_by_name() {
+        let e = parse_signal(
+            r#"{"symbol":"AAPL","symbol":"MSFT","side":"buy","qty":1}"#,
+            &universe(),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, Some("symbol"));
+        assert!(e.message.contains("twice"), "{}", e.message);
+        assert_eq!(
+            duplicate_key(r#"{"a":{"b":1,"b":2},"c":1}"#),
+            None,
+            "top level only"
+        );
+        assert_eq!(
+            duplicate_key(r#"{"qty":1,"side":"buy","qty":2}"#).as_deref(),
+            Some("qty")
+        );
+    }
 
     fn universe() -> Vec<Symbol> {
         vec![Symbol::new("AAPL").unwrap(), Symbol::new("MSFT").unwrap()]
