@@ -53,6 +53,67 @@ fn taken_and_decided(data: &Path) -> (Vec<u64>, Vec<u64>) {
     (taken, decided)
 }
 
+/// The test's data directory and configuration file (written), and the configuration loaded.
+fn setup(
+    tmp: &Path,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    ballast_core::config::Config,
+) {
+    let (data, cfg) = (tmp.join("data"), tmp.join("ballast.toml"));
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let source = ballast_core::config::Source {
+        path: "ballast.toml",
+        text: CONFIG,
+    };
+    let config = ballast_core::config::load(Some(source), &[]).unwrap();
+    (data, cfg, config)
+}
+
+/// The signals routes of `data`, served on 127.0.0.1 (port 0) on a runtime of their own.
+struct Intake {
+    rt: tokio::runtime::Runtime,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Intake {
+    fn start(
+        data: &Path,
+        config: &ballast_core::config::Config,
+        clock: Arc<dyn ballast_core::Clock>,
+    ) -> Intake {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let state =
+            SignalsState::open(&Layout::new(data), config, Arc::new(RealStorage), clock).unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}/v1/signals", listener.local_addr().unwrap());
+        let router = routes(state).router;
+        rt.spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Intake {
+            rt,
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// GET the list with `query`: its JSON.
+    fn get(&self, query: &str) -> serde_json::Value {
+        let url = format!("{}{query}", self.url);
+        let got = async { self.http.get(&url).send().await?.json().await };
+        self.rt.block_on(got).unwrap()
+    }
+
+    /// POST `body`: the status.
+    fn post(&self, body: &str) -> u16 {
+        let send = self.http.post(&self.url).body(body.to_owned()).send();
+        self.rt.block_on(send).unwrap().status().as_u16()
+    }
+}
+
 fn once_each(seqs: &[u64]) -> Result<(), String> {
     let mut count: BTreeMap<u64, u32> = BTreeMap::new();
     for s in seqs {
@@ -76,35 +137,11 @@ fn once_each(seqs: &[u64]) -> Result<(), String> {
 #[test]
 fn every_signal_is_taken_and_decided_exactly_once_across_a_kill_9_of_the_engine() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let cfg = tmp.path().join("ballast.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let config = ballast_core::config::load(
-        Some(ballast_core::config::Source {
-            path: "ballast.toml",
-            text: CONFIG,
-        }),
-        &[],
-    )
-    .unwrap();
+    let (data, cfg, config) = setup(tmp.path());
     let mut child = engine(&data, &cfg);
     common::wait::file(&data.join("run/engine.heartbeat"), "the engine's heartbeat");
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let state = SignalsState::open(
-        &Layout::new(&data),
-        &config,
-        Arc::new(RealStorage),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}/v1/signals", listener.local_addr().unwrap());
-    let router = routes(state).router;
-    rt.spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let http = reqwest::Client::new();
+    let intake = Intake::start(&data, &config, Arc::new(SystemClock));
     let post = |i: u64| {
         let body = serde_json::json!({
             "symbol": if i % 2 == 0 { "AAPL" } else { "MSFT" },
@@ -113,10 +150,7 @@ fn every_signal_is_taken_and_decided_exactly_once_across_a_kill_9_of_the_engine(
             "strategy": "http-test",
             "idempotency_key": format!("x-{i}"),
         });
-        let r = rt
-            .block_on(http.post(&url).body(body.to_string()).send())
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 202, "signal {i}");
+        assert_eq!(intake.post(&body.to_string()), 202, "signal {i}");
     };
 
     // The first half, then SIGKILL once the engine took some of them (mid-stream).
@@ -164,10 +198,7 @@ fn every_signal_is_taken_and_decided_exactly_once_across_a_kill_9_of_the_engine(
 
     // The list shows each signal's state as the engine's journal tells it: taken, decided
     // (an engine signal id), none left NEW.
-    let list = format!("{url}?limit=1000");
-    let page: serde_json::Value = rt
-        .block_on(async { http.get(&list).send().await?.json().await })
-        .unwrap();
+    let page = intake.get("?limit=1000");
     let items = page["signals"].as_array().unwrap();
     assert_eq!(items.len() as u64, SIGNALS, "{page}");
     assert_eq!(page["next"], serde_json::Value::Null);
@@ -183,10 +214,7 @@ fn every_signal_is_taken_and_decided_exactly_once_across_a_kill_9_of_the_engine(
             .or_default() += 1;
     }
     assert!(!states.contains_key("NEW"), "{states:?}");
-    let rejected = format!("{url}?status=REJECTED&limit=1000");
-    let page: serde_json::Value = rt
-        .block_on(async { http.get(&rejected).send().await?.json().await })
-        .unwrap();
+    let page = intake.get("?status=REJECTED&limit=1000");
     let n = page["signals"].as_array().unwrap().len();
     assert_eq!(Some(&n), states.get("REJECTED").or(Some(&0)), "{states:?}");
     if let Some(r) = page["signals"].get(0) {
@@ -200,35 +228,16 @@ fn every_signal_is_taken_and_decided_exactly_once_across_a_kill_9_of_the_engine(
 #[test]
 fn a_signal_past_its_ttl_when_the_engine_comes_to_it_is_expired_never_traded() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let cfg = tmp.path().join("ballast.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let config = ballast_core::config::load(
-        Some(ballast_core::config::Source {
-            path: "ballast.toml",
-            text: CONFIG,
-        }),
-        &[],
-    )
-    .unwrap();
+    let (data, cfg, config) = setup(tmp.path());
     // Accepted a minute ago (the API's clock is injected): one with a 5 s ttl, one without.
     let now = ballast_core::Clock::now(&SystemClock);
     let clock = Arc::new(ballast_core::clock::ManualClock::new(now.plus_ms(-60_000)));
-    let state =
-        SignalsState::open(&Layout::new(&data), &config, Arc::new(RealStorage), clock).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}/v1/signals", listener.local_addr().unwrap());
-    rt.spawn(async move { axum::serve(listener, routes(state).router).await.unwrap() });
-    let http = reqwest::Client::new();
+    let intake = Intake::start(&data, &config, clock);
     for body in [
         r#"{"symbol":"AAPL","side":"buy","qty":"1","ttl_secs":5,"idempotency_key":"late"}"#,
         r#"{"symbol":"AAPL","side":"buy","qty":"1","idempotency_key":"patient"}"#,
     ] {
-        let r = rt.block_on(http.post(&url).body(body).send()).unwrap();
-        assert_eq!(r.status().as_u16(), 202);
+        assert_eq!(intake.post(body), 202);
     }
     let mut child = engine(&data, &cfg);
     let taken = until(
@@ -256,9 +265,7 @@ fn a_signal_past_its_ttl_when_the_engine_comes_to_it_is_expired_never_traded() {
     assert!(taken[0]["refused"].as_str().unwrap().contains("ttl_secs 5"));
     assert!(taken[0]["signal"].is_null(), "never traded");
     assert!(taken[1]["signal"].is_object(), "{taken:?}");
-    let page: serde_json::Value = rt
-        .block_on(async { http.get(&url).send().await?.json().await })
-        .unwrap();
+    let page = intake.get("");
     assert_eq!(page["signals"][0]["status"], "EXPIRED", "{page}");
     assert_eq!(page["signals"][0]["ttl_secs"], 5);
 }
@@ -332,43 +339,16 @@ fn ballast_run_serves_the_signals_and_its_engine_takes_them() {
 fn signals_taken_before_a_salvage_cut_their_records_are_not_taken_again() {
     const N: u64 = 20;
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let cfg = tmp.path().join("ballast.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let config = ballast_core::config::load(
-        Some(ballast_core::config::Source {
-            path: "ballast.toml",
-            text: CONFIG,
-        }),
-        &[],
-    )
-    .unwrap();
+    let (data, cfg, config) = setup(tmp.path());
     let child = engine(&data, &cfg);
     common::wait::file(&data.join("run/engine.heartbeat"), "the engine's heartbeat");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let state = SignalsState::open(
-        &Layout::new(&data),
-        &config,
-        Arc::new(RealStorage),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}/v1/signals", listener.local_addr().unwrap());
-    let router = routes(state).router;
-    rt.spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let http = reqwest::Client::new();
+    let intake = Intake::start(&data, &config, Arc::new(SystemClock));
     for i in 1..=N {
         let body = serde_json::json!({
             "symbol": "AAPL", "side": "buy", "qty": "1", "strategy": "t",
             "idempotency_key": format!("s-{i}"),
         });
-        let r = rt
-            .block_on(http.post(&url).body(body.to_string()).send())
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 202);
+        assert_eq!(intake.post(&body.to_string()), 202);
     }
     until(
         Duration::from_secs(60),
