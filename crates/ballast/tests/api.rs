@@ -55,28 +55,11 @@ fn start(dir: &Path, config: &str, env: &[(&str, &str)]) -> Api {
         child,
         dir: dir.to_owned(),
     };
-    let addr = dir.join("data/run/api.addr");
-    wait::file(&addr, "run/api.addr");
-    let url = wait::until(
-        Duration::from_secs(30),
-        || {
-            let text = std::fs::read_to_string(&addr).unwrap_or_default();
-            text.ends_with('\n')
-                .then(|| text.trim().to_owned())
-                .ok_or(())
-        },
-        |()| "run/api.addr stays incomplete".into(),
-    );
-    let token = |name: &str| {
-        std::fs::read_to_string(dir.join("data/run").join(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
+    let (url, operator, viewer) = common::surfaces::api_of(&dir.join("data"));
     Api {
         url,
-        operator: token("api.token"),
-        viewer: token("api.viewer.token"),
+        operator,
+        viewer,
         sup,
     }
 }

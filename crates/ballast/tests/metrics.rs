@@ -107,20 +107,14 @@ fn traded(data: &Path, url: &str) -> (String, BTreeMap<String, f64>) {
 
 #[test]
 fn promtool_finds_nothing_wrong_with_the_metrics_of_a_running_supervisor() {
-    let Some(promtool) = which("promtool") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "promtool is missing in CI: .ci/run installs Debian's prometheus package"
-        );
-        eprintln!("skipped: promtool is not installed (apt-get install prometheus)");
+    let Some(promtool) = common::surfaces::promtool() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let sup = Sup::start(tmp.path(), &config(free_port()));
     let url = metrics_url(&sup);
     let (body, _) = traded(&tmp.path().join("data"), &url);
-    let (ok, said) = promtool_check(&promtool, &body);
+    let (ok, said) = common::surfaces::promtool_check(&promtool, &body);
     assert!(ok && said.is_empty(), "promtool: {said}\n{body}");
     // The check can fail: a counter family named without its `_total`, as OpenMetrics names
     // it, is refused.
@@ -130,40 +124,8 @@ fn promtool_finds_nothing_wrong_with_the_metrics_of_a_running_supervisor() {
         "# TYPE ballast_fills counter",
         1,
     );
-    let (ok, said) = promtool_check(&promtool, &broken);
+    let (ok, said) = common::surfaces::promtool_check(&promtool, &broken);
     assert!(!ok && !said.is_empty(), "promtool took a broken text");
-}
-
-/// `promtool check metrics` of `body`: whether it passed, and what it said.
-fn promtool_check(promtool: &Path, body: &str) -> (bool, String) {
-    let mut child = std::process::Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), said)
-}
-
-fn which(name: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
 }
 
 #[test]

@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -54,30 +53,13 @@ fn spawn(dir: &Path, config: &str, env: &[(&str, &str)]) -> Child {
 
 fn start(dir: &Path, config: &str) -> Engine {
     let child = spawn(dir, config, &[]);
-    let addr = dir.join("data/run/api.addr");
-    wait::file(&addr, "run/api.addr");
-    let url = wait::until(
-        Duration::from_secs(30),
-        || {
-            let text = std::fs::read_to_string(&addr).unwrap_or_default();
-            text.ends_with('\n')
-                .then(|| text.trim().to_owned())
-                .ok_or(())
-        },
-        |()| "run/api.addr stays incomplete".into(),
-    );
-    let token = |name: &str| {
-        std::fs::read_to_string(dir.join("data/run").join(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
+    let (url, operator, viewer) = common::surfaces::api_of(&dir.join("data"));
     Engine {
         child,
         dir: dir.to_owned(),
         url,
-        operator: token("api.token"),
-        viewer: token("api.viewer.token"),
+        operator,
+        viewer,
     }
 }
 
@@ -385,13 +367,7 @@ fn events_status(engine: &Engine) -> u16 {
 
 #[test]
 fn promtool_finds_nothing_wrong_with_a_standalone_engines_metrics() {
-    let Some(promtool) = which("promtool") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "promtool is missing in CI: .ci/run installs Debian's prometheus package"
-        );
-        eprintln!("skipped: promtool is not installed (apt-get install prometheus)");
+    let Some(promtool) = common::surfaces::promtool() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -406,7 +382,7 @@ fn promtool_finds_nothing_wrong_with_a_standalone_engines_metrics() {
         },
         |last| format!("no engine metrics: {last}"),
     );
-    let (ok, said) = promtool_check(&promtool, &body);
+    let (ok, said) = common::surfaces::promtool_check(&promtool, &body);
     assert!(ok && said.is_empty(), "promtool: {said}\n{body}");
     // The check can fail: a counter family named without its `_total`.
     let broken = body
@@ -421,7 +397,7 @@ fn promtool_finds_nothing_wrong_with_a_standalone_engines_metrics() {
             1,
         );
     assert_ne!(broken, body);
-    let (ok, said) = promtool_check(&promtool, &broken);
+    let (ok, said) = common::surfaces::promtool_check(&promtool, &broken);
     assert!(!ok && !said.is_empty(), "promtool took a broken text");
 }
 
@@ -501,36 +477,4 @@ fn an_api_that_cannot_bind_never_holds_up_the_engine() {
     let _ = child.kill();
     let _ = child.wait();
     drop(held);
-}
-
-/// `promtool check metrics` of `body`: whether it passed, and what it said.
-fn promtool_check(promtool: &Path, body: &str) -> (bool, String) {
-    let mut child = std::process::Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), said.trim().to_owned())
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
 }

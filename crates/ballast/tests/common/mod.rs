@@ -7,6 +7,7 @@
 pub mod journal;
 pub mod process;
 pub mod report;
+pub mod surfaces;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
