@@ -11,11 +11,13 @@
 //! transport error) and is never read as a rejection, nor a failed query as "flat".
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{ClientOrderId, Fill, Order, Symbol};
 use crate::market::Bar;
 use crate::paper::PaperBroker;
 use crate::portfolio::Portfolio;
+use crate::time::Timestamp;
 
 /// Why a broker call did not give an answer the engine can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,20 +42,138 @@ pub enum BrokerError {
     Schema(String),
 }
 
+/// An order's status at the venue (Alpaca's statuses, ALPACA.md). A status this build does
+/// not know is [`VenueStatus::Unknown`]: in flight, reconciled, never read as terminal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VenueStatus {
+    New,
+    PartiallyFilled,
+    Filled,
+    DoneForDay,
+    Canceled,
+    Expired,
+    Replaced,
+    PendingCancel,
+    PendingReplace,
+    Accepted,
+    PendingNew,
+    AcceptedForBidding,
+    Stopped,
+    Rejected,
+    Suspended,
+    Calculated,
+    Held,
+    /// A status outside the contract this build knows (kept as the venue wrote it).
+    Unknown(String),
+}
+
+impl VenueStatus {
+    /// Every status the contract names, with its wire text.
+    pub const KNOWN: [(&'static str, VenueStatus); 17] = [
+        ("new", VenueStatus::New),
+        ("partially_filled", VenueStatus::PartiallyFilled),
+        ("filled", VenueStatus::Filled),
+        ("done_for_day", VenueStatus::DoneForDay),
+        ("canceled", VenueStatus::Canceled),
+        ("expired", VenueStatus::Expired),
+        ("replaced", VenueStatus::Replaced),
+        ("pending_cancel", VenueStatus::PendingCancel),
+        ("pending_replace", VenueStatus::PendingReplace),
+        ("accepted", VenueStatus::Accepted),
+        ("pending_new", VenueStatus::PendingNew),
+        ("accepted_for_bidding", VenueStatus::AcceptedForBidding),
+        ("stopped", VenueStatus::Stopped),
+        ("rejected", VenueStatus::Rejected),
+        ("suspended", VenueStatus::Suspended),
+        ("calculated", VenueStatus::Calculated),
+        ("held", VenueStatus::Held),
+    ];
+
+    /// The status the venue wrote as `text` (an unknown text is [`VenueStatus::Unknown`]).
+    pub fn parse(text: &str) -> VenueStatus {
+        Self::KNOWN
+            .iter()
+            .find(|(t, _)| *t == text)
+            .map_or_else(|| VenueStatus::Unknown(text.to_owned()), |(_, s)| s.clone())
+    }
+
+    /// The wire text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            VenueStatus::Unknown(t) => t,
+            known => Self::KNOWN
+                .iter()
+                .find(|(_, s)| s == known)
+                .map_or("unknown", |(t, _)| t),
+        }
+    }
+
+    /// The order will not change any more at the venue: filled, canceled, expired, replaced
+    /// (by another order) or rejected. Everything else — `done_for_day` included (it resumes
+    /// the next trading day) and every unknown status — is in flight.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            VenueStatus::Filled
+                | VenueStatus::Canceled
+                | VenueStatus::Expired
+                | VenueStatus::Replaced
+                | VenueStatus::Rejected
+        )
+    }
+}
+
+impl std::fmt::Display for VenueStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An order as the venue holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenueOrder {
+    /// The order as Ballast would have written it (its `client_order_id` is the venue's: an
+    /// order Ballast does not own has one Ballast never made).
     pub order: Order,
     /// Quantity not filled yet.
     pub remaining: Decimal,
+    /// The venue's own id of the order (the paper venue: the `client_order_id`).
+    pub venue_id: String,
+    pub status: VenueStatus,
+    /// Filled so far (cumulative), and the average price of what was filled.
+    pub filled_qty: Decimal,
+    pub filled_avg_price: Option<Decimal>,
+    /// When the venue last changed the order.
+    pub updated_at: Timestamp,
 }
 
-/// A position as the venue reports it.
+/// The side of a position as the venue reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionSide {
+    Long,
+    Short,
+}
+
+/// A position as the venue reports it (as reported: reconciliation judges duplicates and
+/// invalid ones, so nothing is cleaned here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenuePosition {
     pub symbol: Symbol,
     /// Signed: negative is short.
     pub qty: Decimal,
+    pub side: PositionSide,
+    pub avg_entry_price: Decimal,
+}
+
+/// A page of orders the venue changed after a time (see [`Broker::orders_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrdersPage {
+    /// Oldest change first.
+    pub orders: Vec<VenueOrder>,
+    /// More orders changed after the last one here (ask again from its `updated_at`).
+    pub more: bool,
 }
 
 /// The account as the venue reports it.
@@ -88,6 +208,14 @@ pub trait Broker {
     fn account(&mut self) -> Result<VenueAccount, BrokerError>;
     /// The fills after `cursor` (0: from the start).
     fn fills_since(&mut self, cursor: u64) -> Result<FillsPage, BrokerError>;
+    /// The orders (open or closed) the venue changed after `since` (`None`: the oldest it
+    /// keeps), oldest change first, at most `limit` — how an external venue's fills and
+    /// terminal states reach the engine (polling; reconciliation turns each into a record).
+    fn orders_since(
+        &mut self,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<OrdersPage, BrokerError>;
 }
 
 /// The paper venue's chaos options (paper mode only).
@@ -164,20 +292,17 @@ impl Broker for PaperVenue<'_> {
     }
 
     fn lookup(&mut self, id: &ClientOrderId) -> Result<Option<VenueOrder>, BrokerError> {
-        Ok(self.book.lookup(id).map(|(order, remaining)| VenueOrder {
-            order: order.clone(),
-            remaining,
-        }))
+        Ok(self
+            .book
+            .lookup(id)
+            .map(|(order, remaining)| paper_order(order, remaining)))
     }
 
     fn open_orders(&mut self) -> Result<Vec<VenueOrder>, BrokerError> {
         Ok(self
             .book
             .open_orders()
-            .map(|(order, remaining)| VenueOrder {
-                order: order.clone(),
-                remaining,
-            })
+            .map(|(order, remaining)| paper_order(order, remaining))
             .collect())
     }
 
@@ -190,6 +315,12 @@ impl Broker for PaperVenue<'_> {
             .map(|p| VenuePosition {
                 symbol: p.symbol,
                 qty: p.qty,
+                side: if p.qty.is_sign_negative() {
+                    PositionSide::Short
+                } else {
+                    PositionSide::Long
+                },
+                avg_entry_price: p.avg_entry_price,
             })
             .collect())
     }
@@ -206,6 +337,37 @@ impl Broker for PaperVenue<'_> {
         let fills = self.bar.map(|b| self.book.fills_for(b)).unwrap_or_default();
         let cursor = cursor.max(self.book.fills()) + fills.len() as u64;
         Ok(FillsPage { fills, cursor })
+    }
+
+    /// The paper venue's fills are the bar's (booked with the `market.bar` record): nothing
+    /// reaches the engine by polling, so no order is reported changed.
+    fn orders_since(
+        &mut self,
+        _since: Option<Timestamp>,
+        _limit: usize,
+    ) -> Result<OrdersPage, BrokerError> {
+        Ok(OrdersPage {
+            orders: Vec::new(),
+            more: false,
+        })
+    }
+}
+
+/// An open order of the paper book as the venue reports it.
+fn paper_order(order: &Order, remaining: Decimal) -> VenueOrder {
+    let filled = order.qty.value() - remaining;
+    VenueOrder {
+        order: order.clone(),
+        remaining,
+        venue_id: order.client_order_id.to_string(),
+        status: if filled.is_zero() {
+            VenueStatus::New
+        } else {
+            VenueStatus::PartiallyFilled
+        },
+        filled_qty: filled,
+        filled_avg_price: None,
+        updated_at: order.created_at,
     }
 }
 

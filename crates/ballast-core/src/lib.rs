@@ -35,6 +35,7 @@ pub mod paper;
 pub mod pipeline;
 pub mod policy;
 pub mod portfolio;
+pub mod reconcile;
 pub mod recovery;
 pub mod sealed;
 pub mod shadow;

@@ -26,6 +26,10 @@ impl EngineState {
             EngineRecord::Settings(r) => self.apply_settings(r),
             EngineRecord::FeedSwitch(r) => self.apply_feed_switch(r),
             EngineRecord::Taken(r) => self.apply_taken(r),
+            EngineRecord::VenueFills(r) => self.book_fills(&r.fills, limits)?,
+            // Issue 14 part H3 writes these arms (settle, latch, the operator's choice).
+            EngineRecord::VenueOrder(_) | EngineRecord::Reconcile(_) | EngineRecord::Resolve(_) => {
+            }
         }
         Ok(())
     }

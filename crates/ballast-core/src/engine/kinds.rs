@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::settings::SettingsRecord;
 use super::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxRecord, JournalStamp, KillSwitchRecord,
-    LiquidationRecord, PaperSettingsRecord, PolicyRecord, SentRecord, SettleRecord, TakenRecord,
+    LiquidationRecord, PaperSettingsRecord, PolicyRecord, ReconcileRecord, ResolveRecord,
+    SentRecord, SettleRecord, TakenRecord, VenueFillsRecord, VenueOrderRecord,
 };
 use crate::market::fallback::FeedSwitch;
 
@@ -95,6 +96,14 @@ engine_records! {
     FEED_SWITCH = "feed.switch" => FeedSwitch(FeedSwitch),
     /// `signals.taken`: signals of `journal/signals/` (HTTP) taken, in order.
     TAKEN = "signals.taken" => Taken(TakenRecord),
+    /// `venue.fills`: fills an external venue reported for orders Ballast owns.
+    VENUE_FILLS = "venue.fills" => VenueFills(VenueFillsRecord),
+    /// `order.venue`: an order Ballast owns settled terminal from the venue's word.
+    VENUE_ORDER = "order.venue" => VenueOrder(VenueOrderRecord),
+    /// `reconcile.run`: a reconciliation cycle's findings.
+    RECONCILE = "reconcile.run" => Reconcile(ReconcileRecord),
+    /// `reconcile.resolve`: the operator's choice about a finding.
+    RESOLVE = "reconcile.resolve" => Resolve(ResolveRecord),
 }
 
 /// A record's body alone, serialized as the journal line's `body` (the journal writes the type

@@ -44,11 +44,15 @@ pub use orders::Orders;
 pub use poll::{Cancels, Inputs, Next, PolicyChange, SettingsChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
-    KillSwitchRecord, PaperSettingsRecord, PolicyRecord, SendOutcome, SentRecord, SettleRecord,
-    Stats, TakenRecord, TakenSignal,
+    KillSwitchRecord, PaperSettingsRecord, PolicyRecord, ReconcileRecord, ResolveRecord,
+    SendOutcome, SentRecord, SettleRecord, Stats, TakenRecord, TakenSignal, VenueFillsRecord,
+    VenueOrderRecord,
 };
 pub use settings::{EngineSettings, SettingsFile, SettingsRecord, SettingsSource};
-pub use status::{EngineStatus, MAX_AGE_MS, MAX_STUCK, STUCK_AFTER_MS};
+pub use status::{
+    CompatOutcome, EngineStatus, MAX_AGE_MS, MAX_STUCK, ReconcileSummary, STUCK_AFTER_MS,
+    VenueReport,
+};
 pub use trim::{Liquidation, LiquidationAction, LiquidationRecord, LiquidationStep, TrimRules};
 pub use view::{EngineView, OrderView, PositionView, VIEW_DECISIONS, VIEW_ORDERS, VIEW_POSITIONS};
 

@@ -271,3 +271,51 @@ fn is_zero(n: &u64) -> bool {
 fn is_false(b: &bool) -> bool {
     !*b
 }
+
+/// `venue.fills`: fills an external venue reported (by polling or reconciliation) for orders
+/// Ballast owns — booked like a bar's fills (deduped by fill id, overfills refused). Their ids
+/// are deterministic (the venue's execution id, or `<venue order id>@<cumulative qty>` for a
+/// fill read off an order's filled quantity), so a second report or a replay books nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueFillsRecord {
+    pub at: Timestamp,
+    pub fills: Vec<Fill>,
+}
+
+/// `order.venue`: an order Ballast owns that the venue reports terminal (filled, canceled,
+/// expired, replaced, rejected) — settled from the venue's word only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueOrderRecord {
+    pub at: Timestamp,
+    pub settle: crate::reconcile::VenueSettle,
+}
+
+/// `reconcile.run`: one reconciliation cycle's outcome — the dangerous findings open after it
+/// (none: clean) and the queries that failed. While findings are open trading is `latch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileRecord {
+    pub at: Timestamp,
+    /// At the engine's start (the startup reconciliation), or a periodic one.
+    pub startup: bool,
+    pub findings: Vec<crate::reconcile::Finding>,
+    pub unanswered: Vec<String>,
+    pub latch: crate::reconcile::OnDangerous,
+}
+
+/// `reconcile.resolve`: the operator's choice about a finding, with what it changed
+/// (before/after, in Ballast's books).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveRecord {
+    pub at: Timestamp,
+    pub finding: String,
+    pub choice: crate::reconcile::Choice,
+    pub symbol: Option<Symbol>,
+    /// Ballast's position in the symbol before and after (adopt sets it to the broker's).
+    pub before: Option<Decimal>,
+    pub after: Option<Decimal>,
+    /// Who asked and why (the operator's words).
+    pub by: String,
+    /// Orders the choice placed (flatten), journaled with it.
+    #[serde(default)]
+    pub orders: Vec<Order>,
+}

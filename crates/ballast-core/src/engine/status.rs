@@ -50,6 +50,52 @@ pub struct EngineStatus {
     /// (set by the runtime; absent in older heartbeats: not followed).
     #[serde(default)]
     pub settings: super::settings_gate::SettingsCheck,
+    /// The venue as the engine sees it (absent in older heartbeats: the paper venue).
+    #[serde(default)]
+    pub venue: VenueReport,
+}
+
+/// The venue as the engine sees it: which broker, its startup compatibility check, the latest
+/// reconciliation, its last failure, and (live mode) what the engine still lacks to trade.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueReport {
+    /// `paper` or `alpaca` (empty in older heartbeats: the paper venue).
+    #[serde(default)]
+    pub broker: String,
+    /// The startup compatibility check (`None`: not run — the paper venue, or not yet).
+    #[serde(default)]
+    pub compat: Option<CompatOutcome>,
+    /// The latest reconciliation (the last `reconcile.run` record).
+    #[serde(default)]
+    pub reconcile: Option<ReconcileSummary>,
+    /// The venue's last failed call, in words with its class, while it keeps failing.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Live mode: the engine's conditions of principle 1 still missing, each in words (empty:
+    /// none missing — or paper mode).
+    #[serde(default)]
+    pub live_missing: Vec<String>,
+}
+
+/// The outcome of the broker's startup compatibility check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompatOutcome {
+    pub ok: bool,
+    /// On a failure: `FAILED_CONFIG` or `FAILED_API_SCHEMA` (SPEC §7).
+    #[serde(default)]
+    pub class: Option<String>,
+    /// What was checked, or what failed: the call, the field and the value.
+    pub detail: String,
+    pub at: Timestamp,
+}
+
+/// The latest reconciliation as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileSummary {
+    pub at: Timestamp,
+    pub startup: bool,
+    pub findings: Vec<crate::reconcile::Finding>,
+    pub unanswered: Vec<String>,
 }
 
 impl EngineState {
@@ -82,6 +128,7 @@ impl EngineState {
             trim_failures: self.orders.trim_failures,
             feed: self.feed.active,
             settings: super::settings_gate::SettingsCheck::NotFollowed,
+            venue: VenueReport::default(),
         }
     }
 }

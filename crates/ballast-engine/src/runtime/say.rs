@@ -11,8 +11,12 @@ use ballast_core::engine::{
 pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<String> {
     match record {
         EngineRecord::Stamp(_) | EngineRecord::Inbox(_) | EngineRecord::Taken(_) => Vec::new(),
-        EngineRecord::Bar(r) => r
-            .fills
+        // Issue 14 part H4 says the venue's records (settles, findings, choices).
+        EngineRecord::VenueOrder(_) | EngineRecord::Reconcile(_) | EngineRecord::Resolve(_) => {
+            Vec::new()
+        }
+        EngineRecord::Bar(ballast_core::engine::BarRecord { fills, .. })
+        | EngineRecord::VenueFills(ballast_core::engine::VenueFillsRecord { fills, .. }) => fills
             .iter()
             .map(|f| {
                 format!(
