@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod activities;
 mod bars;
 mod book;
 mod clock;
