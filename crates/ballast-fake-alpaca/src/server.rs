@@ -81,6 +81,15 @@ impl Inner {
         self.log.iter().cloned().collect()
     }
 
+    /// The requests after the first `seen` ever logged, and the count ever logged (those
+    /// already dropped from the log are skipped).
+    pub fn requests_after(&self, seen: u64) -> (Vec<Seen>, u64) {
+        let total = self.log_dropped + self.log.len() as u64;
+        let skip = seen.saturating_sub(self.log_dropped);
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+        (self.log.iter().skip(skip).cloned().collect(), total)
+    }
+
     fn record(&mut self, seen: Seen) {
         if self.log.len() >= MAX_LOGGED_REQUESTS {
             self.log.pop_front();
