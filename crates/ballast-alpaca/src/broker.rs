@@ -94,7 +94,7 @@ impl AlpacaBroker {
         let page_size = self.client.settings().page_size;
         let mut out: Vec<Order> = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
-        let mut cursor = after;
+        let mut cursor = after.map(|t| t.to_string());
         loop {
             if *pages == 0 {
                 return Ok((out, true));
@@ -105,12 +105,16 @@ impl AlpacaBroker {
                 ("direction", "asc".to_owned()),
                 ("limit", page_size.to_string()),
             ];
-            if let Some(c) = cursor {
-                query.push(("after", c.to_string()));
+            if let Some(c) = &cursor {
+                query.push(("after", c.clone()));
             }
             let page: Vec<Order> = self.get(Call::Query, "/v2/orders", query)?;
             let full = page.len() >= page_size as usize;
-            let last = page.iter().map(|o| o.submitted_at.0).max();
+            let last = page
+                .iter()
+                .map(|o| &o.submitted_at)
+                .max()
+                .map(|s| s.text.clone());
             let before = out.len();
             for o in page {
                 if seen.insert(o.id.clone()) {
@@ -121,12 +125,13 @@ impl AlpacaBroker {
                 return Ok((out, false));
             }
             if out.len() == before {
-                // A whole page within one millisecond: this call cannot page past it.
+                // A whole page already seen: this call cannot page past it.
                 return Ok((out, true));
             }
-            // `after` is exclusive and the timestamps are kept to the millisecond: step back
-            // one so an order in the same millisecond is not skipped (seen ones are deduped).
-            cursor = last.map(|t| t.plus_ms(-1));
+            // The next page: after the last one's `submitted_at` as the venue wrote it (full
+            // precision, so orders within one millisecond are not skipped; seen ones are
+            // deduped).
+            cursor = last;
         }
     }
 

@@ -17,7 +17,7 @@ use ballast_core::domain::{
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{Dec, NumDec, Time, clip, wire_enum};
+use crate::wire::{Dec, NumDec, Stamp, Time, clip, wire_enum};
 
 wire_enum!(
     /// `side` of an order.
@@ -69,7 +69,7 @@ pub struct Order {
     pub client_order_id: String,
     pub created_at: Time,
     pub updated_at: Time,
-    pub submitted_at: Time,
+    pub submitted_at: Stamp,
     #[serde(default)]
     pub filled_at: Option<Time>,
     pub order_class: OrderClass,

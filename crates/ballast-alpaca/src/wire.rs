@@ -84,6 +84,27 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
+/// An RFC 3339 timestamp kept with the venue's own text too (full precision: a pagination
+/// cursor sent back as the venue wrote it, so orders within one millisecond are not skipped).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    pub at: Timestamp,
+    pub text: String,
+}
+
+impl<'de> Deserialize<'de> for Stamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match parse_time(&text) {
+            Some(at) => Ok(Stamp { at, text }),
+            None => Err(de::Error::invalid_value(
+                de::Unexpected::Str(&clip(&text)),
+                &"an RFC 3339 timestamp",
+            )),
+        }
+    }
+}
+
 /// RFC 3339 with `Z` or `±HH:MM` into a UTC [`Timestamp`].
 pub fn parse_time(text: &str) -> Option<Timestamp> {
     if text.ends_with('Z') || text.ends_with('z') {

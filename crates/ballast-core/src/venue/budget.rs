@@ -242,14 +242,16 @@ impl Budget {
         let reset_at = hint
             .reset_epoch_s
             .map(|s| Timestamp::from_unix_ms(s.saturating_mul(1_000)).clamp(now, horizon));
+        // A 429's Retry-After is the server's own word on when to come back: it wins over its
+        // window's count. Without a reset there is no window to hold a count to.
+        let told_when = hint.throttled && hint.retry_after_s.is_some();
         match (hint.remaining, reset_at) {
-            (Some(remaining), Some(reset_at)) if reset_at > now => {
+            (Some(remaining), Some(reset_at)) if reset_at > now && !told_when => {
                 self.server = Some(ServerWindow {
                     remaining,
                     reset_at,
                 });
             }
-            // Without a reset there is no window to hold it to: keep our own count.
             _ => {}
         }
         if hint.throttled {
@@ -340,6 +342,19 @@ mod tests {
         b.observe(&hint, at(0));
         assert_eq!(b.take(Priority::Urgent, at(10)), Err(2_990));
         assert_eq!(b.take(Priority::Urgent, at(3_000)), Ok(()));
+        // With a window that resets later, the Retry-After still decides.
+        let reset = (at(0).unix_ms() / 1_000 + 50).to_string();
+        let hint = ServerHint::from_headers(
+            |h| match h {
+                "retry-after" => Some("1"),
+                "x-ratelimit-remaining" => Some("0"),
+                "x-ratelimit-reset" => Some(reset.as_str()),
+                _ => None,
+            },
+            429,
+        );
+        b.observe(&hint, at(4_000));
+        assert_eq!(b.wait_ms(Priority::Polling, at(4_000)), 1_000);
     }
 
     #[test]
