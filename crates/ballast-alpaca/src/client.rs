@@ -146,7 +146,7 @@ impl VenueError {
 /// What to do, in words, after a failure of this kind.
 fn advice(action: Action) -> &'static str {
     match action {
-        Action::Retry => "transient: retried with backoff; the next pass asks again",
+        Action::Retry => "the next pass asks again",
         Action::SettleByLookup => {
             "the order's outcome is unknown: it stays in flight and is looked up by client_order_id, never sent again blind"
         }

@@ -193,15 +193,12 @@ pub fn decode<T: serde::de::DeserializeOwned>(call: &str, body: &[u8]) -> Result
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
-            "the body".to_owned()
+        let at = if path == "." {
+            String::new()
         } else {
-            format!("field `{path}`")
+            format!(" at field `{path}`")
         };
-        format!(
-            "{call}: the answer breaks the contract at {field}: {}",
-            e.inner()
-        )
+        format!("{call}: the answer breaks the contract{at}: {}", e.inner())
     })?;
     de.end()
         .map_err(|e| format!("{call}: the answer breaks the contract: {e} after its JSON value"))?;

@@ -85,7 +85,7 @@ fn orders_since_pages_oldest_change_first_and_is_bounded() {
     let first = b.orders_since(None, 3).unwrap();
     assert_eq!((first.orders.len(), first.more), (3, true));
     let since = all.orders.iter().map(|o| o.updated_at).max().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2)); // the venue's clock moves past `since`
+    // The fake's clock moves at least 1 ms per event: the next change is after `since`.
     b.submit(&resting("bl-6-1", 1), 1).unwrap();
     b.cancel(&id("bl-6-1")).unwrap();
     let changed = b.orders_since(Some(since), 100).unwrap();
