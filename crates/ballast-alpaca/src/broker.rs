@@ -73,14 +73,26 @@ impl AlpacaBroker {
         })
     }
 
-    /// The venue's order with this `client_order_id` (`None`: its 404).
-    fn lookup_wire(&mut self, id: &ClientOrderId) -> Result<Option<Order>, VenueError> {
-        let query = vec![("client_order_id", id.to_string())];
-        match self.get::<Order>(Call::Lookup, "/v2/orders:by_client_order_id", query) {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if e.action() == Action::Absent => Ok(None),
-            Err(e) => Err(e),
-        }
+    /// The venue's order with this `client_order_id` (`None`: its 404). `urgent`: it settles a
+    /// submit or a cancel, and may use the budget's reserve.
+    fn lookup_wire(
+        &mut self,
+        id: &ClientOrderId,
+        urgent: bool,
+    ) -> Result<Option<Order>, VenueError> {
+        const PATH: &str = "/v2/orders:by_client_order_id";
+        let mut req = Request::get(Call::Lookup, PATH);
+        req.query = vec![("client_order_id", id.to_string())];
+        req.urgent = urgent;
+        let answer = match self.client.send(&req) {
+            Ok(a) => a,
+            Err(e) if e.action() == Action::Absent => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let call = format!("GET {PATH}");
+        decode(&call, &answer.body)
+            .map(Some)
+            .map_err(|detail| self.client.contract_error(&call, Call::Lookup, &detail))
     }
 
     /// Every order of `status` (`open` or `all`) submitted after `after`, oldest first,
@@ -161,6 +173,7 @@ impl Broker for AlpacaBroker {
             path: "/v2/orders",
             query: Vec::new(),
             body: Some(body),
+            urgent: true,
         };
         match self.client.send(&req) {
             Ok(answer) => {
@@ -183,7 +196,7 @@ impl Broker for AlpacaBroker {
                 Ok(())
             }
             Err(e) if e.action() == Action::LookUp => {
-                match self.lookup_wire(&order.client_order_id) {
+                match self.lookup_wire(&order.client_order_id, true) {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(BrokerError::NoAnswer {
                         error: format!(
@@ -206,7 +219,7 @@ impl Broker for AlpacaBroker {
     /// `DELETE /v2/orders/{id}`: 204 → its unfilled quantity; 404 or 422 (not cancelable) →
     /// `None`.
     fn cancel(&mut self, id: &ClientOrderId) -> Result<Option<rust_decimal::Decimal>, BrokerError> {
-        let Some(found) = self.lookup_wire(id).map_err(broker_error)? else {
+        let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
             return Ok(None);
         };
         let venue = found
@@ -229,6 +242,7 @@ impl Broker for AlpacaBroker {
             path: &path,
             query: Vec::new(),
             body: None,
+            urgent: false,
         };
         match self.client.send(&req) {
             Ok(_) => Ok(Some(venue.remaining)),
@@ -258,6 +272,7 @@ impl Broker for AlpacaBroker {
             path: "/v2/orders",
             query: Vec::new(),
             body: None,
+            urgent: false,
         };
         let answer = self.client.send(&req).map_err(broker_error)?;
         let call = "DELETE /v2/orders";
@@ -278,9 +293,10 @@ impl Broker for AlpacaBroker {
             .collect())
     }
 
-    /// The order with this `client_order_id`, open or not (`None`: the venue's 404).
+    /// The order with this `client_order_id`, open or not (`None`: the venue's 404). It
+    /// settles an order of unknown outcome, so it may use the budget's reserve like a submit.
     fn lookup(&mut self, id: &ClientOrderId) -> Result<Option<VenueOrder>, BrokerError> {
-        let Some(found) = self.lookup_wire(id).map_err(broker_error)? else {
+        let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
             return Ok(None);
         };
         let call = "GET /v2/orders:by_client_order_id";

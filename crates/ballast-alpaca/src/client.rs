@@ -189,6 +189,8 @@ pub struct Request<'a> {
     pub path: &'a str,
     pub query: Vec<(&'a str, String)>,
     pub body: Option<Vec<u8>>,
+    /// Part of a submit or a cancel (a lookup that settles one): may use the budget's reserve.
+    pub urgent: bool,
 }
 
 impl<'a> Request<'a> {
@@ -200,6 +202,7 @@ impl<'a> Request<'a> {
             path,
             query: Vec::new(),
             body: None,
+            urgent: false,
         }
     }
 }
@@ -314,6 +317,7 @@ impl Client {
     fn wait_for_budget(&mut self, req: &Request<'_>, call: &str) -> Result<(), VenueError> {
         let priority = match req.kind {
             Call::Submit | Call::Cancel => Priority::Urgent,
+            _ if req.urgent => Priority::Urgent,
             _ => Priority::Polling,
         };
         let mut waited = 0u64;
@@ -427,6 +431,10 @@ impl Client {
     /// A contract break of a 2xx answer (`detail` names the field and the value).
     pub fn contract_error(&self, call: &str, kind: Call, detail: &str) -> VenueError {
         let verdict = classify::classify(kind, Failure::Contract);
+        let detail = detail
+            .strip_prefix(call)
+            .and_then(|d| d.strip_prefix(": "))
+            .unwrap_or(detail);
         self.error(call, kind, verdict, None, detail, "")
     }
 }

@@ -303,3 +303,29 @@ fn bars_come_in_time_order_after_the_cursor_and_paginate() {
     let small = fetch_bars(b.client(), &symbols, None, start, 3).unwrap();
     assert_eq!((small.bars.len(), small.more), (3, true));
 }
+
+#[test]
+fn a_lookup_that_settles_an_order_uses_the_reserve_polling_may_not() {
+    let fake = fake();
+    let mut s = settings(&fake);
+    s.rate_limit_per_min = 36; // a reserve of 4
+    s.max_wait_ms = 0;
+    let mut b = broker_with(s);
+    b.submit(&resting("bl-1-1", 1), 1).unwrap();
+    while b.positions().is_ok() {}
+    assert!(
+        b.positions()
+            .unwrap_err()
+            .to_string()
+            .contains("rate budget")
+    );
+    assert!(
+        b.lookup(&id("bl-1-1")).unwrap().is_some(),
+        "the lookup still goes"
+    );
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(Some(Decimal::ONE)),
+        "and the cancel"
+    );
+}
