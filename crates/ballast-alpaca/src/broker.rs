@@ -10,7 +10,7 @@
 //! - a 429 (or no connection) → [`BrokerError::Unavailable`]: the venue refused before
 //!   accepting; its `Retry-After` is honoured by the rate budget before the next request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ballast_core::Clock;
@@ -30,7 +30,16 @@ use crate::wire::decode;
 #[derive(Debug)]
 pub struct AlpacaBroker {
     client: Client,
+    /// The venue ids of the orders open at the last [`Broker::orders_since`] (at most the
+    /// open orders one call reads): one that is no longer open is fetched by id on the next
+    /// call, so its close (a fill, a cancel) is reported even though it was submitted before
+    /// the cursor.
+    open_seen: BTreeSet<String>,
 }
+
+/// Orders that left the open list fetched by id in one [`Broker::orders_since`] call, at
+/// most; the rest are fetched by the next call (`more` is set).
+pub const MAX_CLOSED_FETCHES_PER_CALL: usize = 20;
 
 /// A venue error as the engine reads it.
 pub fn broker_error(e: VenueError) -> BrokerError {
@@ -49,6 +58,7 @@ impl AlpacaBroker {
     pub fn new(settings: AlpacaSettings, clock: Arc<dyn Clock>) -> Result<Self, String> {
         Ok(AlpacaBroker {
             client: Client::new(settings, clock)?,
+            open_seen: BTreeSet::new(),
         })
     }
 
@@ -145,6 +155,33 @@ impl AlpacaBroker {
             // deduped).
             cursor = last;
         }
+    }
+
+    /// The orders open at the previous call that are open no more (nor listed in `known`),
+    /// fetched by id (`GET /v2/orders/{id}`; a 404 forgets it): at most
+    /// [`MAX_CLOSED_FETCHES_PER_CALL`]; the ids left for the next call.
+    fn fetch_closed(
+        &mut self,
+        open_now: &BTreeSet<String>,
+        known: &BTreeSet<String>,
+    ) -> Result<(Vec<Order>, Vec<String>), BrokerError> {
+        let gone: Vec<String> = self
+            .open_seen
+            .iter()
+            .filter(|id| !open_now.contains(*id) && !known.contains(*id))
+            .cloned()
+            .collect();
+        let mut closed = Vec::new();
+        for id in gone.iter().take(MAX_CLOSED_FETCHES_PER_CALL) {
+            let path = format!("/v2/orders/{id}");
+            match self.get::<Order>(Call::Lookup, &path, Vec::new()) {
+                Ok(o) => closed.push(o),
+                Err(e) if e.action() == Action::Absent => {}
+                Err(e) => return Err(broker_error(e)),
+            }
+        }
+        let left = gone.into_iter().skip(MAX_CLOSED_FETCHES_PER_CALL).collect();
+        Ok((closed, left))
     }
 
     fn to_venue_all(&self, orders: &[Order]) -> Result<Vec<VenueOrder>, BrokerError> {
@@ -355,27 +392,45 @@ impl Broker for AlpacaBroker {
     /// The orders changed (`updated_at`) after `since`, oldest change first, at most `limit`.
     ///
     /// Alpaca filters orders by when they were *submitted*, not changed, so this reads the
-    /// open orders (any of them may change) and every order submitted after `since` (open or
-    /// closed), and keeps those updated after `since`. An order submitted before `since` and
-    /// closed after it is not listed (it was open at the previous poll): reconciliation looks
-    /// an order of ours the venue no longer lists up by `client_order_id`.
+    /// open orders (any of them may change), every order submitted after `since` (open or
+    /// closed), and, by id, each order that was open at the previous call and is no longer
+    /// (at most [`MAX_CLOSED_FETCHES_PER_CALL`]), and keeps those updated after `since`. What
+    /// a fresh adapter cannot know (an order submitted before `since` and closed before its
+    /// first call, e.g. while Ballast was down) reconciliation settles by looking up the
+    /// orders it tracks by `client_order_id`.
     fn orders_since(
         &mut self,
         since: Option<Timestamp>,
         limit: usize,
     ) -> Result<OrdersPage, BrokerError> {
         let mut pages = self.client.settings().max_pages;
-        let (mut orders, mut more) = self.list("open", None, &mut pages).map_err(broker_error)?;
+        let (mut orders, open_partial) =
+            self.list("open", None, &mut pages).map_err(broker_error)?;
+        let open_now: BTreeSet<String> = orders.iter().map(|o| o.id.clone()).collect();
         let (recent, more_recent) = self.list("all", since, &mut pages).map_err(broker_error)?;
-        more |= more_recent;
-        let known: std::collections::BTreeSet<String> =
-            orders.iter().map(|o| o.id.clone()).collect();
-        orders.extend(recent.into_iter().filter(|o| !known.contains(&o.id)));
+        let mut more = open_partial || more_recent;
+        let mut known = open_now.clone();
+        orders.extend(recent.into_iter().filter(|o| known.insert(o.id.clone())));
+        if !open_partial {
+            let (closed, left) = self.fetch_closed(&open_now, &known)?;
+            more |= !left.is_empty();
+            orders.extend(closed);
+            self.open_seen = open_now.into_iter().chain(left).collect();
+        } else {
+            self.open_seen.extend(open_now);
+        }
         let mut changed = self.to_venue_all(&orders)?;
         changed.retain(|o| since.is_none_or(|s| o.updated_at > s));
         changed.sort_by(|a, b| (a.updated_at, &a.venue_id).cmp(&(b.updated_at, &b.venue_id)));
         if changed.len() > limit {
-            changed.truncate(limit);
+            // Cut before the boundary's millisecond: the next call asks from the last one's
+            // `updated_at` (exclusive) and must not skip a sibling of the same millisecond.
+            let boundary = changed[limit].updated_at;
+            let keep = changed[..limit]
+                .iter()
+                .filter(|o| o.updated_at < boundary)
+                .count();
+            changed.truncate(if keep == 0 { limit } else { keep });
             more = true;
         }
         Ok(OrdersPage {

@@ -102,13 +102,26 @@ fn orders_since_pages_oldest_change_first_and_is_bounded() {
         .find(|o| o.order.client_order_id.as_str() == "bl-6-1")
         .unwrap();
     assert_eq!(six.status, VenueStatus::Canceled);
-    // An order submitted before `since` and closed after it is not listed (Alpaca filters by
-    // submission): its lookup by id settles it.
+    // An order submitted before `since` and closed after it: Alpaca lists by submission
+    // time, so it is fetched by id because it was open at the previous call.
+    let since = changed.orders.iter().map(|o| o.updated_at).max().unwrap();
     b.cancel(&id("bl-2-1")).unwrap();
-    assert_eq!(
-        b.lookup(&id("bl-2-1")).unwrap().unwrap().status,
-        VenueStatus::Canceled
+    let changed = b.orders_since(Some(since), 100).unwrap();
+    let names: Vec<_> = changed
+        .orders
+        .iter()
+        .map(|o| (o.order.client_order_id.as_str(), o.status.clone()))
+        .collect();
+    assert_eq!(names, [("bl-2-1", VenueStatus::Canceled)]);
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path.starts_with("/v2/orders/") && r.method == "GET")
     );
+    let again = b
+        .orders_since(Some(changed.orders[0].updated_at), 100)
+        .unwrap();
+    assert!(again.orders.is_empty(), "reported once: {:?}", again.orders);
     let mut s = settings(&fake);
     s.page_size = 1;
     s.max_pages = 2;
