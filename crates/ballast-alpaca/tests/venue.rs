@@ -342,3 +342,38 @@ fn a_lookup_that_settles_an_order_uses_the_reserve_polling_may_not() {
         "and the cancel"
     );
 }
+
+#[test]
+fn a_partial_fill_is_reported_cumulatively_and_a_restarted_adapter_sees_the_venues_truth() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    fake.fault(Fault::PartialFill {
+        fraction: Decimal::new(5, 1),
+    });
+    b.submit(&market("bl-1-1", 10), 1).unwrap();
+    let first = b.orders_since(None, 100).unwrap();
+    let since = first.orders.iter().map(|o| o.updated_at).max().unwrap();
+    fake.tick();
+    let part = b.orders_since(Some(since), 100).unwrap();
+    assert_eq!(part.orders.len(), 1, "{part:?}");
+    let o = &part.orders[0];
+    assert_eq!(o.status, VenueStatus::PartiallyFilled);
+    assert_eq!(
+        (o.filled_qty, o.remaining),
+        (Decimal::from(5), Decimal::from(5))
+    );
+    let since = o.updated_at;
+    // A restart: a new adapter (nothing remembered) in the middle of the fill.
+    drop(b);
+    let mut b = broker(&fake);
+    fake.tick();
+    let truth = b.lookup(&id("bl-1-1")).unwrap().unwrap();
+    assert_eq!(truth.status, VenueStatus::Filled);
+    assert_eq!(truth.filled_qty, Decimal::from(10));
+    // A fresh adapter never saw it open, and Alpaca lists by submission time: the changed
+    // list cannot report it — the lookup above (reconciliation's, for an order it tracks) does.
+    let changed = b.orders_since(Some(since), 100).unwrap();
+    assert!(changed.orders.is_empty(), "{changed:?}");
+    let p = b.positions().unwrap();
+    assert_eq!(p[0].qty, Decimal::from(10));
+}
