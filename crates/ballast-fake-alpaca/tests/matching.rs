@@ -220,3 +220,43 @@ async fn an_order_we_do_not_own_rests_open_at_the_venue() {
     assert_eq!(api.market("mine", "buy", "1").await.status, 200);
     assert_eq!(api.fake.orders_created_of("mine"), 1);
 }
+
+#[tokio::test]
+async fn a_notional_order_s_quantity_is_fixed_by_its_fill() {
+    let api = start();
+    let bars = aapl();
+    let r = api
+        .post(
+            "/v2/orders",
+            &json!({"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day",
+                    "notional": "500", "client_order_id": "n-1"}),
+        )
+        .await;
+    assert!(r.body["qty"].is_null());
+    api.fake.tick();
+    let o = api.fake.order_by_client_id("n-1").unwrap();
+    assert_eq!(o["status"], "filled");
+    let qty = (d(500) / bars[0].open).round_dp(9).normalize();
+    assert_eq!(dec(&o["filled_qty"]), qty);
+    assert_eq!(dec(&o["qty"]), qty);
+    assert_eq!(dec(&o["notional"]), d(500));
+}
+
+#[tokio::test]
+async fn an_ioc_order_keeps_its_partial_fill_and_cancels_the_rest() {
+    let api = start();
+    api.fake.fault(Fault::PartialFill {
+        fraction: Decimal::new(25, 2),
+    });
+    api.post(
+        "/v2/orders",
+        &json!({"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "ioc",
+                "qty": "8", "client_order_id": "ioc-p"}),
+    )
+    .await;
+    api.fake.tick();
+    let o = api.fake.order_by_client_id("ioc-p").unwrap();
+    assert_eq!(o["status"], "canceled");
+    assert_eq!(dec(&o["filled_qty"]), d(2));
+    assert_eq!(dec(&api.get("/v2/positions").await.body[0]["qty"]), d(2));
+}

@@ -29,7 +29,8 @@ pub struct FakeAlpacaArgs {
     /// The secret it accepts [default: the fake's demo secret]
     #[arg(long, env = "APCA_API_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
-    /// A live account (account number without "PA") instead of a paper one.
+    /// A live account (account number without "PA"; the demo key id starts with AK, as
+    /// Alpaca's live keys do) instead of a paper one.
     #[arg(long)]
     live: bool,
     /// The market moves one bar every MS milliseconds (0: only on POST /_fake/tick).
@@ -53,10 +54,17 @@ pub fn dev(command: DevCommand) -> anyhow::Result<Exit> {
 }
 
 fn fake_alpaca(args: FakeAlpacaArgs) -> anyhow::Result<Exit> {
-    use ballast_fake_alpaca::{DEMO_KEY_ID, DEMO_SECRET_KEY, FakeAlpaca, FakeConfig};
+    use ballast_fake_alpaca::{
+        DEMO_KEY_ID, DEMO_LIVE_KEY_ID, DEMO_SECRET_KEY, FakeAlpaca, FakeConfig,
+    };
     let demo_keys = args.key_id.is_none() && args.secret_key.is_none();
+    let demo_key_id = if args.live {
+        DEMO_LIVE_KEY_ID
+    } else {
+        DEMO_KEY_ID
+    };
     let (Some(key_id), Some(secret_key)) = (
-        args.key_id.or(demo_keys.then(|| DEMO_KEY_ID.to_owned())),
+        args.key_id.or(demo_keys.then(|| demo_key_id.to_owned())),
         args.secret_key
             .or(demo_keys.then(|| DEMO_SECRET_KEY.to_owned())),
     ) else {
@@ -96,7 +104,8 @@ fn fake_alpaca(args: FakeAlpacaArgs) -> anyhow::Result<Exit> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::low_level::pipe::register(sig, wake_write.try_clone()?)?;
     }
-    say_started(&fake, args.live, demo_keys, args.tick_ms);
+    let shown_key = demo_keys.then_some(demo_key_id);
+    say_started(&fake, args.live, shown_key, args.tick_ms);
     let mut byte = [0u8; 1];
     let _ = wake.read(&mut byte);
     drop(fake);
@@ -104,17 +113,20 @@ fn fake_alpaca(args: FakeAlpacaArgs) -> anyhow::Result<Exit> {
     Ok(exit::OK)
 }
 
-fn say_started(fake: &ballast_fake_alpaca::FakeAlpaca, live: bool, demo_keys: bool, tick_ms: u64) {
+/// The banner; `demo_key` is the demo key id in use (None: keys were given, not shown).
+fn say_started(
+    fake: &ballast_fake_alpaca::FakeAlpaca,
+    live: bool,
+    demo_key: Option<&str>,
+    tick_ms: u64,
+) {
     let url = fake.url();
     let account = if live { "live" } else { "paper" };
     out!(
         "fake Alpaca ({account} account) on {url} — trading API and market data bars; Ctrl-C stops it"
     );
-    if demo_keys {
-        out!(
-            "export APCA_API_KEY_ID={}",
-            ballast_fake_alpaca::DEMO_KEY_ID
-        );
+    if let Some(key) = demo_key {
+        out!("export APCA_API_KEY_ID={key}");
         out!(
             "export APCA_API_SECRET_KEY={}   # the fake's own demo secret: it opens only this fake",
             ballast_fake_alpaca::DEMO_SECRET_KEY
