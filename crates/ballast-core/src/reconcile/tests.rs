@@ -419,6 +419,41 @@ fn row_f_an_open_order_ballast_does_not_own_is_a_finding_after_the_grace_window(
 }
 
 #[test]
+fn row_f2_another_order_under_ballast_s_id_is_not_ballast_s() {
+    let mut s = state();
+    let o = order("bl-1-0", "AAPL", Side::Buy, "10", OLD);
+    track(&mut s, &o, "0", "0");
+    // A journal started over on the same account: bl-1-0 is an old order there.
+    let old = order("bl-1-0", "MSFT", Side::Sell, "3", OLD);
+    let mut v = answers();
+    v.lookups.insert(
+        o.client_order_id.clone(),
+        Ok(Some(report(
+            &old,
+            "v-old",
+            VenueStatus::Filled,
+            "3",
+            Some("300"),
+            OLD,
+        ))),
+    );
+    let diff = diff(&s, &v, &RULES, NOW);
+    assert!(diff.fills.is_empty() && diff.settles.is_empty(), "{diff:?}");
+    assert_eq!(
+        kinds(&diff),
+        [(FindingKind::ForeignOrder, "foreign_order:v-old".to_owned())]
+    );
+    let f = &diff.findings[0];
+    assert!(
+        f.theirs
+            .contains("is another one (sell 3 MSFT market; 3 filled, status filled)"),
+        "{}",
+        f.theirs
+    );
+    assert_eq!(f.choices, [Choice::StayHalted]);
+}
+
+#[test]
 fn row_g_a_quantity_mismatch_says_both_sides_and_the_fills_that_would_explain_it() {
     let mut s = state();
     s.portfolio.set_position(&sym("AAPL"), d("10"), d("100"));
