@@ -220,8 +220,6 @@ pub enum ApplyError {
     UnknownOrder(ClientOrderId),
     #[error(transparent)]
     Transition(#[from] crate::signal::TransitionError),
-    #[error("operator's choice recorded about reconciliation finding {0}, which is not open")]
-    UnknownFinding(String),
 }
 
 impl EngineState {

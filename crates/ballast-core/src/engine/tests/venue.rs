@@ -523,3 +523,52 @@ fn adopting_an_order_ballast_does_not_own_acknowledges_it_across_a_snapshot() {
     );
     assert_eq!(replay(&journal, &limits), s);
 }
+
+#[test]
+fn a_paper_engine_reconciled_against_its_own_paper_venue_is_clean() {
+    use crate::broker::{Broker, PaperChaos, PaperVenue};
+    let (mut s, limits) = setup();
+    let all = bars(300);
+    let _ = run(&mut s, &limits, &all[..151]);
+    assert!(s.portfolio.positions().count() > 0 || !s.orders.tracked.is_empty());
+    let mut venue = PaperVenue::new(&s.broker, &s.portfolio, PaperChaos::default());
+    let v = VenueAnswers {
+        account: venue.account().map_err(|e| e.to_string()),
+        positions: venue.positions().map_err(|e| e.to_string()),
+        open_orders: venue.open_orders().map_err(|e| e.to_string()),
+        changed: venue
+            .orders_since(None, 500)
+            .map(|p| p.orders)
+            .map_err(|e| e.to_string()),
+        lookups: BTreeMap::new(),
+    };
+    let mut stamped = s.clone();
+    stamped.controls.stamp = Some(JournalStamp {
+        mode: "paper".into(),
+        account: PAPER.into(),
+        broker: PAPER.into(),
+    });
+    let diff = reconcile::diff(&stamped, &v, &RULES, all[150].ts);
+    assert!(diff.clean(), "{diff:?}");
+}
+
+#[test]
+fn a_choice_about_a_finding_a_later_run_closed_changes_nothing_and_replays() {
+    let (mut s, limits, _) = external();
+    s.portfolio.set_position(&aaa(), d("10"), d("100"));
+    let mut journal = Vec::new();
+    let at = Timestamp::from_unix_ms(1_000_000);
+    let mut v = answers();
+    v.positions = Ok(vec![position(aaa(), d("15"), "101.20")]);
+    cycle(&mut s, &limits, &mut journal, &v, at);
+    let r = s
+        .resolve_record("quantity_mismatch:AAA", Choice::Adopt, "cli", at)
+        .unwrap();
+    // The broker's answer agrees again before the choice is applied: the run closes it.
+    v.positions = Ok(vec![position(aaa(), d("10"), "100")]);
+    cycle(&mut s, &limits, &mut journal, &v, at.plus_ms(1));
+    let before = s.clone();
+    apply(&mut s, &Rec::Resolve(r), &limits);
+    assert_eq!(s, before);
+    assert_eq!(s.portfolio.qty(&aaa()), d("10"));
+}
