@@ -272,8 +272,21 @@ pub fn diff(state: &EngineState, venue: &VenueAnswers, rules: &Rules, now: Times
     d.findings.dedup_by(|a, b| a.id == b.id);
     d.unanswered.sort();
     d.unanswered.dedup();
+    if d.findings.len() > MAX_FINDINGS {
+        let more = d.findings.len() - MAX_FINDINGS;
+        d.findings.truncate(MAX_FINDINGS);
+        d.unanswered.push(format!(
+            "{more} more dangerous differences than the {MAX_FINDINGS} listed (by id): they are shown once these are resolved"
+        ));
+    }
     d
 }
+
+/// Findings one cycle lists at most (the journal's `reconcile.run` stays bounded); the rest
+/// are counted in [`Diff::unanswered`] and listed by a later cycle.
+pub const MAX_FINDINGS: usize = 200;
+/// Explaining fills listed in one finding at most (the rest counted).
+pub const MAX_EXPLAINING: usize = 10;
 
 /// One cycle's inputs, as the judges read them.
 struct Cycle<'a> {

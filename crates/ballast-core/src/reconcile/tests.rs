@@ -673,6 +673,61 @@ fn row_l_a_failed_query_concludes_nothing_about_its_part() {
 }
 
 #[test]
+fn findings_and_explaining_fills_are_bounded_and_the_rest_counted() {
+    let s = state();
+    let mut v = answers();
+    let mut open = Vec::new();
+    for i in 0..(MAX_FINDINGS + 5) {
+        let o = order(&format!("manual-{i}"), "AAPL", Side::Buy, "1", OLD);
+        open.push(report(
+            &o,
+            &format!("v-{i:04}"),
+            VenueStatus::PartiallyFilled,
+            "0.5",
+            Some("100"),
+            OLD,
+        ));
+    }
+    v.open_orders = Ok(open);
+    v.positions = Ok(vec![position("AAPL", "5", "100")]);
+    let diff = diff(&s, &v, &RULES, NOW);
+    assert_eq!(diff.findings.len(), MAX_FINDINGS);
+    assert!(
+        diff.unanswered
+            .iter()
+            .any(|u| u.starts_with("6 more dangerous differences than the 200 listed")),
+        "{:?}",
+        diff.unanswered
+    );
+    let unknown = diff
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::ForeignOrder)
+        .unwrap();
+    assert_eq!(
+        unknown.id, "foreign_order:v-0000",
+        "the first by id are kept"
+    );
+    let again = super::diff(
+        &s,
+        &VenueAnswers {
+            open_orders: Ok(Vec::new()),
+            changed: v.open_orders.clone(),
+            ..v.clone()
+        },
+        &RULES,
+        NOW,
+    );
+    let f = &again.findings[0];
+    assert_eq!(f.id, "unknown_position:AAPL");
+    assert_eq!(f.explaining.len(), MAX_EXPLAINING + 1);
+    assert_eq!(
+        f.explaining[MAX_EXPLAINING],
+        format!("and {} more", MAX_FINDINGS + 5 - MAX_EXPLAINING)
+    );
+}
+
+#[test]
 fn a_position_is_judged_after_this_cycle_s_fills_and_not_while_an_order_of_ours_fills_now() {
     let mut s = state();
     let o = order("bl-1-0", "AAPL", Side::Buy, "10", OLD);
