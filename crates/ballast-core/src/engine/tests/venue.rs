@@ -572,3 +572,76 @@ fn a_choice_about_a_finding_a_later_run_closed_changes_nothing_and_replays() {
     assert_eq!(s, before);
     assert_eq!(s.portfolio.qty(&aaa()), d("10"));
 }
+
+proptest::proptest! {
+    /// Whatever the venue reports, in whatever order and however often: each part of the
+    /// order is booked once, the books end at the venue's filled quantity and value, and the
+    /// journal replays to the same state.
+    #[test]
+    fn cumulative_reports_book_each_fill_once_whatever_the_repeats(
+        steps in proptest::collection::vec((0u32..4, 90u32..110, proptest::bool::ANY, proptest::bool::ANY), 1..12),
+    ) {
+        let (mut s, limits, mut journal) = external();
+        let o = Order {
+            client_order_id: ClientOrderId::parse("bl-rec-0-1").unwrap(),
+            symbol: aaa(),
+            side: Side::Buy,
+            qty: Quantity::new(d("20")).unwrap(),
+            kind: OrderKind::Market,
+            tif: TimeInForce::Day,
+            created_at: Timestamp::EPOCH,
+        };
+        let intent = Rec::Policy(PolicyRecord {
+            policy: crate::policy::Policy::AllowAll,
+            reason: "the order's intent".into(),
+            at: Timestamp::EPOCH,
+            orders: vec![o.clone()],
+            releases: 0,
+        });
+        apply(&mut s, &intent, &limits);
+        journal.push(intent);
+        let sent = Rec::Sent(SentRecord { client_order_id: o.client_order_id.clone(), attempt: 1, at: Timestamp::EPOCH, outcome: SendOutcome::Accepted });
+        apply(&mut s, &sent, &limits);
+        journal.push(sent);
+        let (mut filled, mut value) = (Decimal::ZERO, Decimal::ZERO);
+        let mut at = Timestamp::from_unix_ms(1_000_000);
+        let mut last = None;
+        for (inc, price, repeat, again) in steps {
+            let inc = Decimal::from(inc).min(d("20") - filled);
+            filled += inc;
+            value += inc * Decimal::from(price);
+            at = at.plus_ms(60_000);
+            if filled.is_zero() { continue; }
+            // The venue's average as it reports it: rounded to 4 decimals.
+            let avg = (value / filled).round_dp(4);
+            let status = if filled == d("20") { VenueStatus::Filled } else { VenueStatus::PartiallyFilled };
+            let r = VenueOrder { filled_avg_price: Some(avg), ..report(&o, status, filled, "1", at) };
+            let mut v = answers();
+            v.changed = Ok(vec![r.clone()]);
+            if repeat { v.open_orders = Ok(vec![r.clone()]); }
+            v.positions = Err("not asked".into());
+            let n = journal.len();
+            cycle(&mut s, &limits, &mut journal, &v, at.plus_ms(60_000));
+            if again {
+                // The same records applied twice (a replay over a snapshot that had them).
+                for r in &journal[n..] { apply(&mut s, r, &limits); }
+            }
+            last = Some((filled, avg));
+        }
+        let Some((filled, avg)) = last else { return Ok(()); };
+        proptest::prop_assert_eq!(s.portfolio.qty(&aaa()), filled);
+        let booked: Decimal = s.portfolio.position(&aaa()).map_or(Decimal::ZERO, |p| p.avg_entry_price * p.qty);
+        // The books' value is the venue's average times its filled quantity (to rounding).
+        proptest::prop_assert!((booked - avg * filled).abs() < d("0.0001"), "{} vs {}", booked, avg * filled);
+        if let Some(t) = s.orders.tracked.get(&o.client_order_id) {
+            proptest::prop_assert_eq!(t.filled, filled);
+        } else {
+            proptest::prop_assert_eq!(filled, d("20"));
+        }
+        // The journal replayed: the same state (the repeats only counted as duplicates).
+        let mut replayed = replay(&journal, &limits);
+        proptest::prop_assert!(replayed.stats.duplicate_fills <= s.stats.duplicate_fills);
+        replayed.stats.duplicate_fills = s.stats.duplicate_fills;
+        proptest::prop_assert_eq!(replayed, s);
+    }
+}
