@@ -90,25 +90,7 @@ fn cycle(
     at: Timestamp,
 ) -> reconcile::Diff {
     let diff = reconcile::diff(s, v, &RULES, at);
-    let mut recs = Vec::new();
-    if !diff.fills.is_empty() {
-        recs.push(Rec::VenueFills(VenueFillsRecord {
-            at,
-            fills: diff.fills.clone(),
-        }));
-    }
-    for settle in &diff.settles {
-        recs.push(Rec::VenueOrder(VenueOrderRecord {
-            at,
-            settle: settle.clone(),
-        }));
-    }
-    recs.push(Rec::Reconcile(s.reconcile_record(
-        &diff,
-        false,
-        RULES.on_dangerous,
-        at,
-    )));
+    let recs = s.reconcile_records(&diff, false, RULES.on_dangerous, at);
     for r in recs {
         apply(s, &r, limits);
         journal.push(r);
