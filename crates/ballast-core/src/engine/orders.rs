@@ -39,6 +39,7 @@ impl EngineState {
                 order: order.clone(),
                 owner,
                 filled: Decimal::ZERO,
+                filled_value: Decimal::ZERO,
                 send: SendState::Intent,
                 attempts: 0,
             },
@@ -93,8 +94,11 @@ impl EngineState {
     }
 
     /// Lookups by `client_order_id` of the orders whose outcome is unknown, answered by the
-    /// embedded paper venue.
+    /// embedded paper venue (none on an external venue: it is asked itself).
     pub fn paper_lookups(&self, at: Timestamp) -> Vec<SettleRecord> {
+        if self.external_venue() {
+            return Vec::new();
+        }
         self.orders
             .tracked
             .iter()
@@ -111,6 +115,7 @@ impl EngineState {
 
     /// Apply an `order.sent` record.
     pub fn apply_sent(&mut self, r: &SentRecord) -> Result<(), ApplyError> {
+        let external = self.external_venue();
         let id = &r.client_order_id;
         let Some(track) = self.orders.tracked.get_mut(id) else {
             return Err(ApplyError::UnknownOrder(id.clone()));
@@ -120,7 +125,9 @@ impl EngineState {
         match &r.outcome {
             SendOutcome::Accepted => {
                 track.send = SendState::Accepted;
-                self.broker.submit(track.order.clone());
+                if !external {
+                    self.broker.submit(track.order.clone());
+                }
             }
             SendOutcome::Unknown {
                 error,
@@ -132,12 +139,13 @@ impl EngineState {
                     at_bar: self.bars,
                 };
                 self.stats.unknown_outcomes += 1;
-                if *paper_venue_received {
+                if *paper_venue_received && !external {
                     self.broker.submit(track.order.clone());
                 }
             }
             SendOutcome::Rejected { .. } => {
                 self.orders.tracked.remove(id);
+                self.controls.flattening.remove(id);
                 self.stats.venue_rejections += 1;
                 if let Owner::Signal(signal) = owner {
                     self.signals.transition(signal, SignalState::Failed, r.at)?;
@@ -159,14 +167,26 @@ impl EngineState {
         Ok(())
     }
 
-    /// Apply an `order.settle` record: found → at the venue; not found → to be sent again.
+    /// Apply an `order.settle` record: found → at the venue; not found → to be sent again —
+    /// except, on an external venue, an order the engaged kill switch cancelled (kept until
+    /// the venue's word): not at the venue, it is done, never sent again.
     pub fn apply_settle(&mut self, r: &SettleRecord) -> Result<(), ApplyError> {
+        let cancelled_by_kill_switch = self.external_venue() && self.controls.kill_switch.is_some();
         let Some(track) = self.orders.tracked.get_mut(&r.client_order_id) else {
             return Err(ApplyError::UnknownOrder(r.client_order_id.clone()));
         };
+        let closing = matches!(track.owner, Owner::KillSwitch | Owner::Reconcile);
         if r.found {
             track.send = SendState::Accepted;
             self.stats.settled_by_lookup += 1;
+        } else if cancelled_by_kill_switch && !closing {
+            let owner = track.owner;
+            self.orders.tracked.remove(&r.client_order_id);
+            if let Owner::Signal(signal) = owner {
+                let _ = self
+                    .signals
+                    .transition(signal, SignalState::Cancelled, r.at);
+            }
         } else if track.attempts < MAX_SEND_ATTEMPTS {
             track.send = SendState::Intent;
         }
