@@ -84,8 +84,12 @@ fn order_examples() -> BTreeMap<String, Value> {
     list
 }
 
+/// The checker of `crates/ballast-fake-alpaca/tests/openapi_conformance.rs`.
+#[path = "../../ballast-fake-alpaca/tests/schema/mod.rs"]
+mod schema;
+
 /// Serve `responses` (one per connection, in order) on a free loopback port: its URL and the
-/// request lines received.
+/// request lines received (each followed by its body when it has one).
 fn serve(responses: Vec<Vec<u8>>) -> (String, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -110,6 +114,9 @@ fn serve(responses: Vec<Vec<u8>>) -> (String, mpsc::Receiver<String>) {
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
             let _ = tx.send(first.unwrap_or_default());
+            if !body.is_empty() {
+                let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+            }
             let _ = reader.into_inner().write_all(&response);
         }
     });
@@ -255,6 +262,40 @@ fn a_submit_accepts_each_order_example_as_its_answer() {
             .unwrap_or_else(|err| panic!("{name}: {err:?}"));
         assert_eq!(seen.recv().unwrap(), "POST /v2/orders HTTP/1.1");
     }
+}
+
+#[test]
+fn what_a_submit_sends_is_a_valid_request_of_alpacas_document() {
+    let spec = schema::Spec::new(TRADING);
+    let (request, _) = spec.request("/v2/orders", "post").unwrap();
+    let limit = OurOrder {
+        kind: OrderKind::Limit {
+            limit_price: ballast_core::domain::Price::new(dec("150.25")).unwrap(),
+        },
+        tif: TimeInForce::Gtc,
+        side: Side::Sell,
+        ..ours("bl-7-1")
+    };
+    let e = order_examples()["Equity"].clone();
+    for order in [ours("bl-7-1"), limit] {
+        let mut reply = e.clone();
+        reply["client_order_id"] = json!("bl-7-1");
+        let (mut b, seen) = broker_serving(vec![ok(&reply)]);
+        b.submit(&order, 1).unwrap();
+        let _line = seen.recv().unwrap();
+        let sent: Value = serde_json::from_str(&seen.recv().unwrap()).unwrap();
+        assert_eq!(spec.check(request, &sent), Vec::<String>::new(), "{sent}");
+        assert_eq!(sent["client_order_id"], "bl-7-1");
+    }
+    // The checker is not blind to a request: a number for the quantity breaks it.
+    assert!(
+        !spec
+            .check(
+                request,
+                &json!({"type": "market", "time_in_force": "day", "qty": 2})
+            )
+            .is_empty()
+    );
 }
 
 #[test]
