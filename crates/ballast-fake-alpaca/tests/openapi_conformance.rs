@@ -210,9 +210,18 @@ async fn every_answer_the_fake_gives_matches_alpacas_schema_for_its_path_and_sta
         )
         .await;
     }
-    c.get("/v2/positions", "/v2/positions").await;
-    c.get("/v2/positions/{symbol_or_asset_id}", "/v2/positions/AAPL")
+    // A short position changed behind the client's back, with the long one.
+    api.fake
+        .set_position("MSFT", Decimal::from(-3), Decimal::from(100));
+    let held = c.get("/v2/positions", "/v2/positions").await;
+    assert_eq!(held.body.as_array().map(Vec::len), Some(2), "{}", held.body);
+    for symbol in ["AAPL", "MSFT"] {
+        c.get(
+            "/v2/positions/{symbol_or_asset_id}",
+            &format!("/v2/positions/{symbol}"),
+        )
         .await;
+    }
     for (template, url) in [
         ("/v2/account/activities", "/v2/account/activities"),
         (
