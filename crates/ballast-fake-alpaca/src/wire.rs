@@ -21,7 +21,10 @@ fn opt_time(t: Option<Micros>) -> Value {
     t.map_or(Value::Null, |t| Value::String(clock::utc(t)))
 }
 
-/// The Order object.
+/// The Order object: exactly the fields of Alpaca's equity order example (OpenAPI 2.0.1,
+/// `EquityOrderResponse`). `expires_at` and `position_intent` are not written: the schema has
+/// them non-nullable, the example omits them, and the fake has no value for them (its market
+/// never closes, so nothing expires; it does not track opening and closing intents).
 pub fn order(o: &Order) -> Value {
     let r = &o.req;
     json!({
@@ -48,7 +51,6 @@ pub fn order(o: &Order) -> Value {
         "order_type": r.kind.as_str(),
         "type": r.kind.as_str(),
         "side": r.side.as_str(),
-        "position_intent": null,
         "time_in_force": r.time_in_force,
         "limit_price": opt_dec(r.limit_price),
         "stop_price": opt_dec(r.stop_price),
@@ -58,7 +60,6 @@ pub fn order(o: &Order) -> Value {
         "trail_percent": opt_dec(r.trail_percent),
         "trail_price": opt_dec(r.trail_price),
         "hwm": opt_dec(o.hwm),
-        "expires_at": null,
         "subtag": null,
         "source": null,
     })
