@@ -30,6 +30,7 @@ pub mod inbox;
 pub mod intake;
 pub mod layout;
 pub mod limits;
+pub mod live;
 pub mod market;
 pub mod paper;
 pub mod pipeline;
