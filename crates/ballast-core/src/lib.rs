@@ -38,6 +38,7 @@ pub mod policy;
 pub mod portfolio;
 pub mod reconcile;
 pub mod recovery;
+pub mod resolve;
 pub mod sealed;
 pub mod shadow;
 pub mod signal;
