@@ -384,6 +384,7 @@ fn start(
             Mode::Paper => "paper".to_owned(),
             Mode::Live => "live".to_owned(),
         },
+        broker: ballast_core::engine::PAPER.to_owned(),
     };
     match &state.controls.stamp {
         Some(st) if st.mode != wanted_stamp.mode => {
