@@ -327,6 +327,7 @@ mod tests {
             venue_avg_price: None,
             venue_order: None,
             explaining: vec![],
+            client_order_id: None,
             choices: vec![Choice::Adopt],
         }
     }
@@ -348,6 +349,7 @@ mod tests {
             }),
             last_error: None,
             live_missing: vec![],
+            choice_refused: None,
         }
     }
 

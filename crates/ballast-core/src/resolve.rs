@@ -19,13 +19,11 @@ pub fn word(c: Choice) -> &'static str {
     }
 }
 
-/// A choice from its word (`stay_halted`, the journal's spelling, too).
+/// A choice from its word (`stay_halted` and `stay-halted`, [`Choice::parse`]'s, too).
 pub fn parse(word: &str) -> Option<Choice> {
-    match word {
-        "adopt" => Some(Choice::Adopt),
-        "flatten" => Some(Choice::Flatten),
-        "stay" | "stay_halted" => Some(Choice::StayHalted),
-        _ => None,
+    match word.trim() {
+        "stay" => Some(Choice::StayHalted),
+        other => Choice::parse(other),
     }
 }
 
@@ -156,6 +154,7 @@ mod tests {
             venue_avg_price: None,
             venue_order: None,
             explaining: vec![],
+            client_order_id: None,
             choices,
         }
     }

@@ -50,6 +50,10 @@ pub fn finding_said(f: &Finding) -> String {
             "unresolved partial fill {sym}{venue_id}: Ballast {}, broker {}",
             f.ours, f.theirs
         ),
+        FindingKind::MissingOrder => format!(
+            "order the broker had accepted that it no longer finds {sym}{venue_id}: Ballast {}, broker {}",
+            f.ours, f.theirs
+        ),
         FindingKind::AccountMismatch => format!(
             "account mismatch: the journal belongs to {}, the broker's account is {}",
             f.ours, f.theirs
@@ -188,6 +192,7 @@ mod tests {
             venue_avg_price: None,
             venue_order: (kind == FindingKind::ForeignOrder).then(|| "61e69015".to_owned()),
             explaining: vec![],
+            client_order_id: None,
             choices: vec![Choice::Adopt, Choice::Flatten, Choice::StayHalted],
         }
     }
@@ -204,6 +209,7 @@ mod tests {
             }),
             last_error: None,
             live_missing: vec![],
+            choice_refused: None,
         }
     }
 
