@@ -53,7 +53,8 @@ fn view_schema() -> Value {
             "effects": {"type": "object", "description": "What each choice does."}
         }}},
         "unanswered": {"type": "array", "items": {"type": "string"}},
-        "choice_refused": {"type": "string", "nullable": true}
+        "choice_refused": {"type": "string", "nullable": true},
+        "can_choose": {"type": "boolean", "description": "Whether the caller's token may make a choice (the operator's)."}
     }})
 }
 
@@ -83,11 +84,15 @@ fn venue(ctx: &Context) -> Result<ballast_core::engine::VenueReport, ApiError> {
     }
 }
 
-async fn list_handler(State(ctx): State<Context>) -> Result<Json<Value>, ApiError> {
+async fn list_handler(
+    State(ctx): State<Context>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
     let v = venue(&ctx)?;
-    Ok(Json(
-        serde_json::to_value(resolve::view(&v)).unwrap_or(Value::Null),
-    ))
+    let mut answer = serde_json::to_value(resolve::view(&v)).unwrap_or(Value::Null);
+    // Whether this caller may make a choice (the dashboard shows the buttons to an operator).
+    answer["can_choose"] = json!(c.role == Some(crate::auth::Role::Operator));
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Deserialize)]

@@ -162,6 +162,11 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
     let (status, body) = http("GET", &list, Some(&viewer), None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["findings"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(body["can_choose"], false, "a viewer reads only: {body}");
+    assert_eq!(
+        http("GET", &list, Some(&operator), None).1["can_choose"],
+        true
+    );
     assert_eq!(
         body["findings"][1]["theirs"],
         "the broker holds 15 MSFT (avg 100)"
