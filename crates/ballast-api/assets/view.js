@@ -293,7 +293,7 @@ function renderLiveGate(gate) {
   const allowed = gate.conditions.every((c) => c.met === "ok");
   const paper = gate.conditions.some((c) => c.name === "mode" && c.met !== "ok");
   $("live-verdict").textContent = allowed ? "every condition holds" : paper ? "paper mode: live trading is not asked for" : "live trading refused";
-  replace($("live-gate"), gate.conditions.map((c) => el("li", { class: c.met === "ok" ? "green" : c.met === "missing" ? "red" : "yellow", "data-condition": c.name, "data-met": c.met },
+  replace($("live-gate"), gate.conditions.map((c) => el("li", { class: c.met === "ok" ? "green" : paper ? "grey" : c.met === "missing" ? "red" : "yellow", "data-condition": c.name, "data-met": c.met },
     el("div", { class: "row" }, el("strong", { text: c.name }), el("span", { class: "small", text: c.met === "at_start" ? "at start" : c.met })), el("div", { class: "small", text: c.words }))));
 }
 

@@ -11,7 +11,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::process::text;
@@ -24,51 +23,6 @@ fn config() -> String {
     format!(
         "{FAST_HEALTH}{ALERTS}[feed]\nsymbols = [\"AAPL\", \"IBM\", \"MSFT\"]\nbars_per_second = 20\n"
     )
-}
-
-fn finding(kind: &str, id: &str, symbol: &str, choices: &[&str], extra: Value) -> Value {
-    let mut f = json!({
-        "id": id, "kind": kind, "symbol": symbol,
-        "ours": format!("Ballast holds no {symbol}"),
-        "theirs": format!("the broker holds 15 {symbol} (avg 100)"),
-        "explaining": [], "choices": choices,
-    });
-    if let (Value::Object(f), Value::Object(x)) = (&mut f, extra) {
-        f.extend(x);
-    }
-    f
-}
-
-/// A journal of a few paper bars, then a startup reconciliation with two findings.
-fn seed(dir: &Path) -> std::path::PathBuf {
-    let data = dir.join("data");
-    std::fs::write(dir.join("ballast.toml"), config()).unwrap();
-    let out = common::standalone_engine(&data, &dir.join("ballast.toml"), 3);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let layout = ballast_store::Layout::new(&data);
-    let (j, _) = ballast_store::Journal::open(
-        Arc::new(ballast_store::RealStorage),
-        &layout,
-        &layout.engine_journal(),
-        Arc::new(ballast_store::SystemClock),
-        ballast_store::journal::JournalOptions::default(),
-        ballast_store::journal::OpenPolicy::RefuseDangerous,
-        &mut |_| Ok(()),
-    )
-    .unwrap();
-    let run = json!({
-        "at": "2026-01-05T14:30:00.000Z", "startup": true, "unanswered": [], "latch": "halted",
-        "findings": [
-            finding("quantity_mismatch", "quantity_mismatch:AAPL", "AAPL",
-                &["adopt", "flatten", "stay_halted"],
-                json!({"local_qty": "0", "venue_qty": "15", "venue_avg_price": "100"})),
-            finding("foreign_order", "foreign_order:61e69015", "MSFT",
-                &["adopt", "stay_halted"],
-                json!({"venue_order": "61e69015"})),
-        ],
-    });
-    j.append("reconcile.run", &run).unwrap();
-    data
 }
 
 fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
@@ -113,7 +67,7 @@ fn raised(data: &Path) -> Vec<Value> {
 #[test]
 fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = seed(tmp.path());
+    let data = common::findings::seed(tmp.path(), &config());
     let sup = Sup::run_files(tmp.path(), &data, &tmp.path().join("ballast.toml"), &[]);
     // The CRITICAL alert, durable in the outbox, names each kind and symbol.
     let alert = wait::until(

@@ -11,6 +11,12 @@ use crate::reconcile::{Finding, FindingKind};
 
 use super::{CheckResult, Status};
 
+/// The issue of an open reconciliation finding. Its way forward is the operator's choice
+/// about each finding (`ballast reconcile`), never a generic recovery: an exit or a flatten
+/// would trade on books the broker contradicts, so it asks for no new trades only (the
+/// engine's own latch halts or reduces per the rules) and gets no generic recommendation.
+pub const RECONCILIATION_ISSUE: &str = "broker/reconciliation";
+
 /// Findings named one by one in a check's detail; beyond, a count (`ballast reconcile` lists
 /// them all).
 pub const NAMED_FINDINGS: usize = 5;
@@ -232,6 +238,28 @@ mod tests {
             c.detail
         );
         assert!(c.root_cause.unwrap().contains("ballast reconcile"));
+    }
+
+    /// A finding asks for no new trades, never an exit or a flatten on books the broker
+    /// contradicts, and gets no generic recommendation (its choices are the way forward).
+    #[test]
+    fn an_open_finding_asks_no_new_trades_and_no_generic_recovery() {
+        let v = alpaca(vec![finding(FindingKind::QuantityMismatch, "AAPL")], vec![]);
+        let sub = crate::health::SubsystemHealth::new(
+            crate::health::Subsystem {
+                name: "broker".into(),
+                critical: true,
+                impacts_trading: true,
+                depends_on: vec![],
+                interval_ms: 1000,
+            },
+            vec![reconciliation(&v)],
+            Timestamp::EPOCH,
+        );
+        let issues = crate::health::issues(&[sub], &[], Timestamp::EPOCH);
+        assert_eq!(issues[0].id, RECONCILIATION_ISSUE);
+        assert_eq!(issues[0].policy, crate::policy::Policy::NoNewTrades);
+        assert!(crate::health::recommend(&issues[0], true).is_empty());
     }
 
     #[test]
