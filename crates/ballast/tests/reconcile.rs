@@ -100,6 +100,7 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
         "ballast reconcile adopt quantity_mismatch:AAPL --reason",
         "ballast reconcile flatten quantity_mismatch:AAPL --reason",
         "ballast reconcile stay foreign_order:61e69015 --reason",
+        "acknowledge the broker's order: Ballast does not manage it",
     ] {
         assert!(shown.contains(want), "{want:?} not in\n{shown}");
     }

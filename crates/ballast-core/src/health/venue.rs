@@ -102,7 +102,7 @@ pub fn recommend_choices(issue: &super::Issue, venue: Option<&VenueReport>) -> V
                 action: super::RecoveryAction::ResolveFinding,
                 target: format!("{}/{}", f.id, crate::resolve::word(*c)),
                 priority: u8::try_from(i + 1).unwrap_or(u8::MAX),
-                expected: format!("{}: {}", finding_said(f), crate::resolve::effect(*c)),
+                expected: format!("{}: {}", finding_said(f), crate::resolve::effect_on(f, *c)),
                 risks: match c {
                     Choice::Adopt => {
                         "Ballast's books take the broker's word; check the broker's statement first"

@@ -195,7 +195,7 @@ fn finding_lines(f: &Finding, out: &mut Vec<String>) {
             "      {:<8}{}\n               {}",
             resolve::word(*c),
             resolve::command(f, *c),
-            resolve::effect(*c)
+            resolve::effect_on(f, *c)
         ));
     }
 }
