@@ -166,13 +166,15 @@ impl EngineState {
         })
     }
 
-    /// Apply a `signal.expired` record.
+    /// Apply a `signal.expired` record. On an external venue the cancelled orders stay
+    /// tracked until the venue's word settles them (the runtime cancels them there; a fill
+    /// that raced the cancel is still booked).
     pub fn apply_expiry(&mut self, r: &ExpiryRecord) {
-        for id in &r.cancelled {
-            if !self.external_venue() {
+        if !self.external_venue() {
+            for id in &r.cancelled {
                 self.broker.cancel(id);
+                self.orders.tracked.remove(id);
             }
-            self.orders.tracked.remove(id);
         }
         for (id, _) in &r.expired {
             // A signal that moved on meanwhile refuses the transition: nothing changes.

@@ -708,3 +708,47 @@ fn on_an_external_venue_an_unknown_order_the_kill_switch_cancelled_is_never_sent
         Some(SignalState::Cancelled)
     );
 }
+
+#[test]
+fn on_an_external_venue_an_order_the_healer_cancelled_keeps_a_fill_that_raced_the_cancel() {
+    let (mut s, limits, mut journal) = external();
+    let o = accepted_order(&mut s, &limits, &mut journal);
+    let late = s.last_bar.unwrap().plus_ms(7 * 86_400_000); // past six daily bars
+    let r = s.expiry_record(late).expect("stale after hours");
+    assert_eq!(
+        r.cancelled.as_slice(),
+        std::slice::from_ref(&o.client_order_id)
+    );
+    let r = Rec::Expired(r);
+    assert_eq!(
+        s.cancels(&r),
+        Cancels::These(vec![o.client_order_id.clone()])
+    );
+    apply(&mut s, &r, &limits);
+    journal.push(r);
+    assert!(s.orders.tracked.contains_key(&o.client_order_id));
+    assert_eq!(
+        s.signals.recent_done().last().map(|x| x.state),
+        Some(SignalState::Expired)
+    );
+    // The venue filled 1 before the cancel took: booked; the order settles; the signal stays
+    // expired.
+    let mut v = answers();
+    v.changed = Ok(vec![report(
+        &o,
+        VenueStatus::Canceled,
+        Decimal::ONE,
+        "100",
+        late,
+    )]);
+    v.positions = Ok(vec![position(o.symbol, o.side.sign(), "100")]);
+    let diff = cycle(&mut s, &limits, &mut journal, &v, late.plus_ms(60_000));
+    assert!(diff.findings.is_empty(), "{diff:?}");
+    assert_eq!(s.portfolio.qty(&o.symbol), o.side.sign());
+    assert!(s.orders.tracked.is_empty());
+    assert_eq!(
+        s.signals.recent_done().last().map(|x| x.state),
+        Some(SignalState::Expired)
+    );
+    assert_eq!(replay(&journal, &limits), s);
+}
