@@ -247,7 +247,7 @@ fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
         .unwrap_or("")
         .to_owned();
     assert!(
-        why.contains("--live") && why.contains("no live broker configured"),
+        why.contains("--live") && why.contains("the configured broker is the paper simulator"),
         "{why}"
     );
     let err = std::fs::read_to_string(tmp.path().join("a/supervisor.err")).unwrap();
@@ -258,6 +258,8 @@ fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
     sup.stop();
     // `--live` is a real flag: with it, the flag is no longer missing but the broker still is.
     let out = common::ballast()
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
         .args(["run", "--live", "--config", "live.toml", "--data-dir", "b"])
         .current_dir(tmp.path())
         .stdout(Stdio::null())
@@ -281,8 +283,18 @@ fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
     let out = out.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert!(!err.contains("unexpected argument"), "{err}");
-    assert!(err.contains("no live broker configured"), "{err}");
+    assert!(
+        err.contains("the configured broker is the paper simulator"),
+        "{err}"
+    );
     assert!(!err.contains("missing: --live"), "{err}");
+    // Each missing condition on a line of its own, the credentials named without a value.
+    assert!(
+        err.contains(
+            "missing: broker credentials: APCA_API_KEY_ID and APCA_API_SECRET_KEY not set"
+        ),
+        "{err}"
+    );
     // `--live` on a paper configuration is refused: asked once is not asked twice.
     let out = ballast(&["run", "--live", "--data-dir", "d"], tmp.path());
     assert_eq!(out.status.code(), Some(78));

@@ -437,6 +437,12 @@ impl SupervisorCore {
         }
         // A finding stands exactly while it is found: after a paper salvage it clears.
         self.governor.dangerous = s.findings.len();
+        self.governor.dangerous_said = Some(
+            s.findings
+                .iter()
+                .map(|(component, target, reason, _)| format!("{component} {target}: {reason}"))
+                .collect(),
+        );
         if self.in_force.settings_refusal.is_some() {
             // Tried again at every sweep until it is written.
             self.write_start_settings(now);
@@ -555,6 +561,28 @@ impl SupervisorCore {
                     ))),
                     Err(e) => Err(ControlError::Failed(format!(
                         "cannot engage the kill switch: {e}; engage it with `ballast kill` on the host"
+                    ))),
+                };
+                self.reply(token, reply);
+            }
+            (
+                After::Chosen {
+                    token,
+                    finding,
+                    choice,
+                },
+                result,
+            ) => {
+                let word = ballast_core::resolve::word(choice);
+                let reply = match result {
+                    Ok(path) => Ok(View::Done(format!(
+                        "{word} {finding}: the choice is written ({path}); the engine journals it (reconcile.resolve) at its next pass — `ballast reconcile` shows what is still open"
+                    ))),
+                    Err(e) if e.contains(ballast_store::files::reconcile_choice::WAITING) => {
+                        Err(ControlError::Conflict(e))
+                    }
+                    Err(e) => Err(ControlError::Failed(format!(
+                        "cannot write the choice {word} {finding}: {e}"
                     ))),
                 };
                 self.reply(token, reply);
