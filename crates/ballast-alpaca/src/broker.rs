@@ -22,9 +22,9 @@ use ballast_core::domain::{ClientOrderId, Order as OurOrder};
 use ballast_core::venue::classify::{Action, Call};
 use reqwest::Method;
 
-use crate::client::{AlpacaSettings, Client, Request, VenueError};
+use crate::client::{AlpacaSettings, Client, MAX_PAGE_SIZE, Request, VenueError};
 use crate::model::{Account, CancelEntry, Order, OrderRequest, Position};
-use crate::wire::decode;
+use crate::wire::{decode, utc_micros};
 
 /// Alpaca as the engine's venue.
 #[derive(Debug)]
@@ -105,38 +105,81 @@ impl AlpacaBroker {
             .map_err(|detail| self.client.contract_error(&call, Call::Lookup, &detail))
     }
 
-    /// Every order of `status` (`open` or `all`) submitted after `after`, oldest first,
-    /// reading at most `pages` pages (`true`: more remain).
+    /// One page of `GET /v2/orders?status=…&direction=asc` after `after` (exclusive) and
+    /// before `until` (exclusive), at most `limit` orders.
+    fn page(
+        &mut self,
+        status: &str,
+        after: Option<&str>,
+        until: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Order>, BrokerError> {
+        let mut query = vec![
+            ("status", status.to_owned()),
+            ("direction", "asc".to_owned()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(a) = after {
+            query.push(("after", a.to_owned()));
+        }
+        if let Some(u) = until {
+            query.push(("until", u.to_owned()));
+        }
+        self.get(Call::Query, "/v2/orders", query)
+            .map_err(broker_error)
+    }
+
+    /// Every order of `status` (`open` or `all`) submitted at or after `after`, oldest
+    /// first, reading at most `pages` pages (`true`: more remain).
+    ///
+    /// Alpaca's `after` is exclusive and several orders may share a `submitted_at`, so each
+    /// next page begins one microsecond before the last order's `submitted_at` and the orders
+    /// seen again are deduped by id: an order sharing its time with the last one of a page is
+    /// never skipped. A full page all at one time is a burst: the orders at exactly that time
+    /// are asked for in one page of Alpaca's largest size ([`MAX_PAGE_SIZE`]), and the next
+    /// page begins after it. A burst larger than that, or a full page of orders already seen,
+    /// cannot be paged past: an error, never a list read as complete.
     fn list(
         &mut self,
         status: &str,
         after: Option<Timestamp>,
         pages: &mut u32,
-    ) -> Result<(Vec<Order>, bool), VenueError> {
+    ) -> Result<(Vec<Order>, bool), BrokerError> {
         let page_size = self.client.settings().page_size;
         let mut out: Vec<Order> = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        let mut cursor = after.map(|t| t.to_string());
+        let mut seen = BTreeSet::new();
+        let mut cursor = after.map(|t| utc_micros(t.unix_ms().saturating_mul(1_000) - 1));
+        let stuck = |at: &str, n: u32| {
+            BrokerError::Unavailable(format!(
+                "Alpaca GET /v2/orders?status={status}: more than {n} orders submitted within one microsecond (at {at}): the orders after them cannot be paged to, so the list is incomplete and is not used"
+            ))
+        };
         loop {
             if *pages == 0 {
                 return Ok((out, true));
             }
             *pages -= 1;
-            let mut query = vec![
-                ("status", status.to_owned()),
-                ("direction", "asc".to_owned()),
-                ("limit", page_size.to_string()),
-            ];
-            if let Some(c) = &cursor {
-                query.push(("after", c.clone()));
-            }
-            let page: Vec<Order> = self.get(Call::Query, "/v2/orders", query)?;
+            let mut page = self.page(status, cursor.as_deref(), None, page_size)?;
             let full = page.len() >= page_size as usize;
-            let last = page
-                .iter()
-                .map(|o| &o.submitted_at)
-                .max()
-                .map(|s| s.text.clone());
+            let first = page.iter().map(|o| o.submitted_at.micros()).min();
+            let last = page.iter().map(|o| o.submitted_at.micros()).max();
+            let mut next = last.map(|us| utc_micros(us - 1));
+            if let (true, Some(f), Some(l)) = (full, first, last)
+                && f == l
+            {
+                // A burst: every order at exactly `l`, in one page, then past them.
+                if *pages == 0 {
+                    return Ok((out, true));
+                }
+                *pages -= 1;
+                let (from, to) = (utc_micros(l - 1), utc_micros(l + 1));
+                let burst = self.page(status, Some(&from), Some(&to), MAX_PAGE_SIZE)?;
+                if burst.len() >= MAX_PAGE_SIZE as usize {
+                    return Err(stuck(&utc_micros(l), MAX_PAGE_SIZE));
+                }
+                page.extend(burst);
+                next = Some(utc_micros(l));
+            }
             let before = out.len();
             for o in page {
                 if seen.insert(o.id.clone()) {
@@ -147,13 +190,9 @@ impl AlpacaBroker {
                 return Ok((out, false));
             }
             if out.len() == before {
-                // A whole page already seen: this call cannot page past it.
-                return Ok((out, true));
+                return Err(stuck(cursor.as_deref().unwrap_or("the start"), page_size));
             }
-            // The next page: after the last one's `submitted_at` as the venue wrote it (full
-            // precision, so orders within one millisecond are not skipped; seen ones are
-            // deduped).
-            cursor = last;
+            cursor = next;
         }
     }
 
@@ -295,6 +334,7 @@ impl Broker for AlpacaBroker {
         let mut pages = 1;
         let names: BTreeMap<String, String> = self
             .list("open", None, &mut pages)
+            .ok()
             .map(|(orders, _)| {
                 orders
                     .into_iter()
@@ -347,7 +387,7 @@ impl Broker for AlpacaBroker {
     /// a partial list read as complete).
     fn open_orders(&mut self) -> Result<Vec<VenueOrder>, BrokerError> {
         let mut pages = self.client.settings().max_pages;
-        let (orders, more) = self.list("open", None, &mut pages).map_err(broker_error)?;
+        let (orders, more) = self.list("open", None, &mut pages)?;
         if more {
             return Err(BrokerError::Unavailable(format!(
                 "Alpaca GET /v2/orders: more than {} pages of open orders; the list is incomplete and is not used (raise max_pages)",
@@ -404,10 +444,9 @@ impl Broker for AlpacaBroker {
         limit: usize,
     ) -> Result<OrdersPage, BrokerError> {
         let mut pages = self.client.settings().max_pages;
-        let (mut orders, open_partial) =
-            self.list("open", None, &mut pages).map_err(broker_error)?;
+        let (mut orders, open_partial) = self.list("open", None, &mut pages)?;
         let open_now: BTreeSet<String> = orders.iter().map(|o| o.id.clone()).collect();
-        let (recent, more_recent) = self.list("all", since, &mut pages).map_err(broker_error)?;
+        let (recent, more_recent) = self.list("all", since, &mut pages)?;
         // More open orders than one call reads: asking again would read the same pages, so
         // it is not `more`; their changes are found by reconciliation's lookups.
         let mut more = more_recent;

@@ -105,6 +105,37 @@ impl<'de> Deserialize<'de> for Stamp {
     }
 }
 
+impl Stamp {
+    /// Microseconds since the Unix epoch: the millisecond [`Timestamp`] plus the text's
+    /// fourth to sixth fractional digits (finer digits are dropped: the time is rounded
+    /// down, never up).
+    pub fn micros(&self) -> i64 {
+        let frac = self
+            .text
+            .split_once('T')
+            .and_then(|(_, t)| t.split_once('.'))
+            .map_or("", |(_, f)| f);
+        let sub_ms = frac
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .skip(3)
+            .chain(std::iter::repeat(b'0'))
+            .take(3)
+            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+        self.at
+            .unix_ms()
+            .saturating_mul(1_000)
+            .saturating_add(sub_ms)
+    }
+}
+
+/// `us` (microseconds since the epoch) as RFC 3339 UTC with six fractional digits, the form
+/// Alpaca writes and reads as a pagination cursor.
+pub fn utc_micros(us: i64) -> String {
+    let ms = Timestamp::from_unix_ms(us.div_euclid(1_000)).to_string();
+    format!("{}{:03}Z", ms.trim_end_matches('Z'), us.rem_euclid(1_000))
+}
+
 /// RFC 3339 with `Z` or `±HH:MM` into a UTC [`Timestamp`].
 pub fn parse_time(text: &str) -> Option<Timestamp> {
     if text.ends_with('Z') || text.ends_with('z') {
