@@ -88,6 +88,11 @@ fn orders_since_pages_oldest_change_first_and_is_bounded() {
     // The fake's clock moves at least 1 ms per event: the next change is after `since`.
     b.submit(&resting("bl-6-1", 1), 1).unwrap();
     b.cancel(&id("bl-6-1")).unwrap();
+    // The two changes the cut of `first` held back come first (the contract: ask again
+    // while `more`), then the new ones.
+    let held = b.orders_since(Some(since), 100).unwrap();
+    assert_eq!(held.orders.len(), 2, "held back by the cut: {held:?}");
+    assert!(held.more);
     let changed = b.orders_since(Some(since), 100).unwrap();
     let names: Vec<_> = changed
         .orders
