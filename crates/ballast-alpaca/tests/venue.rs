@@ -382,3 +382,57 @@ fn a_partial_fill_is_reported_cumulatively_and_a_restarted_adapter_sees_the_venu
     let p = b.positions().unwrap();
     assert_eq!(p[0].qty, Decimal::from(10));
 }
+
+/// Place an order on the fake behind the adapter's back (another client on the account).
+fn place_raw(fake: &ballast_fake_alpaca::FakeAlpaca, body: serde_json::Value) {
+    let cfg = FakeConfig::default();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v2/orders", fake.url()))
+        .header("APCA-API-KEY-ID", cfg.key_id.as_str())
+        .header("APCA-API-SECRET-KEY", cfg.secret_key.as_str())
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text());
+}
+
+#[test]
+fn a_notional_or_stop_order_of_another_is_listed_as_foreign_not_a_schema_error() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    place_raw(
+        &fake,
+        serde_json::json!({"symbol": "AAPL", "side": "buy", "type": "market",
+            "time_in_force": "day", "notional": "500"}),
+    );
+    place_raw(
+        &fake,
+        serde_json::json!({"symbol": "AAPL", "side": "sell", "type": "stop",
+            "time_in_force": "gtc", "qty": "2", "stop_price": "1"}),
+    );
+    let open = b
+        .open_orders()
+        .expect("valid foreign orders are not a contract break");
+    let mut tags: Vec<&str> = open
+        .iter()
+        .map(|o| {
+            o.order
+                .client_order_id
+                .as_str()
+                .split('-')
+                .next()
+                .unwrap_or("")
+        })
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["notional", "stop"], "{open:?}");
+    let stop = open
+        .iter()
+        .find(|o| o.order.client_order_id.as_str().starts_with("stop-"))
+        .unwrap();
+    assert!(
+        stop.order.limit_price().is_some(),
+        "a stop is not shown as a market order"
+    );
+    assert!(b.orders_since(None, 100).is_ok());
+}
