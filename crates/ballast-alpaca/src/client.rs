@@ -74,22 +74,7 @@ impl AlpacaSettings {
     /// The settings' bounds, in words when broken.
     pub fn validate(&self) -> Result<(), String> {
         for (name, url) in [("base_url", &self.base_url), ("data_url", &self.data_url)] {
-            if let Some(rest) = url.strip_prefix("http://") {
-                // The keys travel in headers: in clear only to this machine (the fake, a proxy).
-                let host = rest.split(['/', '?']).next().unwrap_or("");
-                let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-                if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-                    return Err(format!(
-                        "[broker.alpaca] {name} = {:?}: plain http sends the keys in clear; use https (http only to 127.0.0.1 / localhost)",
-                        clip(url)
-                    ));
-                }
-            } else if !url.starts_with("https://") {
-                return Err(format!(
-                    "[broker.alpaca] {name} = {:?}: not an http(s) URL",
-                    clip(url)
-                ));
-            }
+            check_url(name, url)?;
         }
         let bounds = [
             ("connect_timeout_ms", self.connect_timeout_ms, 1, 60_000),
@@ -449,6 +434,36 @@ impl Client {
     }
 }
 
+/// `url` is https, or plain http to this machine only (the keys travel in headers: in clear
+/// only to the fake or a local proxy); parsed as a URL, so `http://127.0.0.1:1@evil.example/`
+/// (user info before another host) is refused and `http://[::1]:8080` is accepted.
+fn check_url(name: &str, url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        format!(
+            "[broker.alpaca] {name} = {:?}: not a URL ({e}); write it like https://paper-api.alpaca.markets",
+            clip(url)
+        )
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "[broker.alpaca] {name} = {:?}: a URL with user info (`…@host`) is refused: the keys go in headers, the host is what follows `@`",
+            clip(url)
+        ));
+    }
+    match (parsed.scheme(), parsed.host_str()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some("127.0.0.1" | "localhost" | "[::1]")) => Ok(()),
+        ("http", _) => Err(format!(
+            "[broker.alpaca] {name} = {:?}: plain http sends the keys in clear; use https (http only to 127.0.0.1, [::1] or localhost)",
+            clip(url)
+        )),
+        _ => Err(format!(
+            "[broker.alpaca] {name} = {:?}: not an http(s) URL",
+            clip(url)
+        )),
+    }
+}
+
 /// How one exchange ended.
 enum Outcome {
     Answer(Answer),
@@ -530,6 +545,22 @@ mod tests {
         );
         assert!(settings("http://127.0.0.1:8080").validate().is_ok());
         assert!(settings("http://localhost:1/").validate().is_ok());
+        assert!(settings("http://[::1]:8080").validate().is_ok());
+        assert!(settings("http://[::1]/").validate().is_ok());
+        let e = settings("http://127.0.0.1:1@evil.example/")
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("user info"), "{e}");
+        assert!(
+            settings("http://127.0.0.1.evil.example/")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            settings("http://localhost.evil.example:80/")
+                .validate()
+                .is_err()
+        );
         let e = settings("http://paper-api.alpaca.markets")
             .validate()
             .unwrap_err();
