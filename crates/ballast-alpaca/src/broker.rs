@@ -329,8 +329,15 @@ impl Broker for AlpacaBroker {
     }
 
     /// Looks the order up by `client_order_id` (Alpaca cancels by its own id), then
-    /// `DELETE /v2/orders/{id}`: 204 → its unfilled quantity; 404 or 422 (not cancelable) →
-    /// `None`.
+    /// `DELETE /v2/orders/{id}`. What it returns, honestly:
+    /// - 204 → `Some(unfilled)`: the cancel was *accepted*, not done — `unfilled` is the
+    ///   quantity unfilled at the lookup just before it, and the order may still fill until
+    ///   the venue reports it canceled (its final state and any late fill reach the engine
+    ///   through `orders_since` and the lookups, never through this value);
+    /// - 422 (not cancelable) → the order is looked up again: still not terminal (e.g.
+    ///   `pending_cancel`: a cancel already under way) → `Some(unfilled)` as above; terminal
+    ///   or gone → `None`;
+    /// - 404, or terminal at the first lookup → `None` (not open there).
     fn cancel(&mut self, id: &ClientOrderId) -> Result<Option<rust_decimal::Decimal>, BrokerError> {
         let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
             return Ok(None);
@@ -359,7 +366,12 @@ impl Broker for AlpacaBroker {
         };
         match self.client.send(&req) {
             Ok(_) => Ok(Some(venue.remaining)),
-            Err(e) if matches!(e.action(), Action::Absent | Action::NotCancelable) => Ok(None),
+            Err(e) if e.action() == Action::Absent => Ok(None),
+            Err(e) if e.action() == Action::NotCancelable => {
+                // Not cancelable may be "already being cancelled": still open until it is.
+                let now = self.lookup(id)?;
+                Ok(now.filter(|o| !o.status.is_terminal()).map(|o| o.remaining))
+            }
             Err(e) => Err(broker_error(e)),
         }
     }

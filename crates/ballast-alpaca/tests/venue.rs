@@ -465,3 +465,33 @@ fn multi_symbol_bars_read_in_small_batches_lose_no_symbol() {
         );
     }
 }
+
+#[test]
+fn a_cancel_refused_as_not_cancelable_on_an_order_still_open_is_not_read_as_closed() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    b.submit(&resting("bl-1-1", 3), 1).unwrap();
+    // A cancel already under way at the venue (pending_cancel): Alpaca answers 422.
+    fake.fault(Fault::Status {
+        route: Route::CancelOrder,
+        status: 422,
+        body: r#"{"code": 42210000, "message": "order is not cancelable"}"#.into(),
+        headers: Vec::new(),
+        times: 1,
+    });
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(Some(Decimal::from(3))),
+        "still open at the venue: it may fill, so it is not reported as not open"
+    );
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(Some(Decimal::from(3))),
+        "accepted"
+    );
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(None),
+        "cancelled: not open any more"
+    );
+}

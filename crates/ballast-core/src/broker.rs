@@ -199,7 +199,10 @@ pub trait Broker {
     /// Submit `order` under its `client_order_id` (`attempt` 1, or a resend with the same id
     /// after a lookup did not find it: the venue dedupes by id).
     fn submit(&mut self, order: &Order, attempt: u32) -> Result<(), BrokerError>;
-    /// Cancel an open order; returns its unfilled quantity (`None`: not open there).
+    /// Ask the venue to cancel an open order. `Some(q)`: the cancel was accepted (or one is
+    /// under way) and `q` was its unfilled quantity when asked — an external venue may still
+    /// fill it until it reports it canceled, so its final state comes from `orders_since` /
+    /// `lookup`, not from `q`. `None`: not open there.
     fn cancel(&mut self, id: &ClientOrderId) -> Result<Option<Decimal>, BrokerError>;
     /// Cancel every open order; returns the ids cancelled.
     fn cancel_all(&mut self) -> Result<Vec<ClientOrderId>, BrokerError>;
