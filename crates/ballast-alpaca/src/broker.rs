@@ -53,7 +53,15 @@ pub struct AlpacaBroker {
     /// `max_pages × page_size`): the orders past it are not watched here, reconciliation's
     /// lookups by `client_order_id` settle Ballast's.
     open_partial: bool,
+    /// The `client_order_id`s whose submit ended unknown ([`BrokerError::NoAnswer`]): a
+    /// lookup of one settles it and may use the budget's reserve; any other lookup (a
+    /// reconciliation's) waits like polling. At most [`MAX_UNSETTLED`] (beyond, a lookup
+    /// waits like polling: slower, never wrong).
+    unsettled: BTreeSet<String>,
 }
+
+/// Unknown submits remembered for an urgent lookup, at most.
+pub const MAX_UNSETTLED: usize = 1_000;
 
 /// Open order ids watched for their close, at most; beyond, the newest are not watched
 /// (reconciliation's lookups settle Ballast's orders).
@@ -87,6 +95,7 @@ impl AlpacaBroker {
             all_resume: None,
             delivered: BTreeSet::new(),
             open_partial: false,
+            unsettled: BTreeSet::new(),
         })
     }
 
@@ -260,22 +269,8 @@ impl AlpacaBroker {
         Ok((closed, left))
     }
 
-    fn to_venue_all(&self, orders: &[Order]) -> Result<Vec<VenueOrder>, BrokerError> {
-        orders
-            .iter()
-            .map(|o| o.to_venue("GET /v2/orders"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|d| {
-                broker_error(
-                    self.client
-                        .contract_error("GET /v2/orders", Call::Query, &d),
-                )
-            })
-    }
-}
-
-impl Broker for AlpacaBroker {
-    fn submit(&mut self, order: &OurOrder, _attempt: u32) -> Result<(), BrokerError> {
+    /// One submit (see the module doc).
+    fn submit_once(&mut self, order: &OurOrder, _attempt: u32) -> Result<(), BrokerError> {
         let body = serde_json::to_vec(&OrderRequest::of(order)).map_err(|e| {
             BrokerError::Schema(format!("the order request could not be written: {e}"))
         })?;
@@ -326,6 +321,36 @@ impl Broker for AlpacaBroker {
             }
             Err(e) => Err(broker_error(e)),
         }
+    }
+
+    fn to_venue_all(&self, orders: &[Order]) -> Result<Vec<VenueOrder>, BrokerError> {
+        orders
+            .iter()
+            .map(|o| o.to_venue("GET /v2/orders"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|d| {
+                broker_error(
+                    self.client
+                        .contract_error("GET /v2/orders", Call::Query, &d),
+                )
+            })
+    }
+}
+
+impl Broker for AlpacaBroker {
+    fn submit(&mut self, order: &OurOrder, attempt: u32) -> Result<(), BrokerError> {
+        let r = self.submit_once(order, attempt);
+        let id = order.client_order_id.as_str();
+        match &r {
+            Err(BrokerError::NoAnswer { .. }) if self.unsettled.len() < MAX_UNSETTLED => {
+                self.unsettled.insert(id.to_owned());
+            }
+            Err(BrokerError::NoAnswer { .. }) => {}
+            _ => {
+                self.unsettled.remove(id);
+            }
+        }
+        r
     }
 
     /// Looks the order up by `client_order_id` (Alpaca cancels by its own id), then
@@ -419,10 +444,15 @@ impl Broker for AlpacaBroker {
             .collect())
     }
 
-    /// The order with this `client_order_id`, open or not (`None`: the venue's 404). It
-    /// settles an order of unknown outcome, so it may use the budget's reserve like a submit.
+    /// The order with this `client_order_id`, open or not (`None`: the venue's 404). One
+    /// that settles a submit of unknown outcome may use the budget's reserve like a submit;
+    /// any other waits like polling.
     fn lookup(&mut self, id: &ClientOrderId) -> Result<Option<VenueOrder>, BrokerError> {
-        let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
+        let urgent = self.unsettled.contains(id.as_str());
+        let found = self.lookup_wire(id, urgent).map_err(broker_error)?;
+        // Answered either way: the submit is settled.
+        self.unsettled.remove(id.as_str());
+        let Some(found) = found else {
             return Ok(None);
         };
         let call = "GET /v2/orders:by_client_order_id";

@@ -324,7 +324,7 @@ fn bars_come_in_time_order_after_the_cursor_and_paginate() {
 }
 
 #[test]
-fn a_lookup_that_settles_an_order_uses_the_reserve_polling_may_not() {
+fn a_cancel_uses_the_reserve_polling_and_plain_lookups_may_not() {
     let fake = fake();
     let mut s = settings(&fake);
     s.rate_limit_per_min = 36; // a reserve of 4
@@ -339,8 +339,13 @@ fn a_lookup_that_settles_an_order_uses_the_reserve_polling_may_not() {
             .contains("rate budget")
     );
     assert!(
-        b.lookup(&id("bl-1-1")).unwrap().is_some(),
-        "the lookup still goes"
+        b.lookup(&id("bl-1-1"))
+            .unwrap_err()
+            .to_string()
+            .contains("rate budget"),
+        "a lookup of an order whose submit was answered waits like polling (the reserve is \
+         for submits, cancels and settling unknown submits: \
+         classification.rs only_a_lookup_settling_an_unknown_submit_uses_the_reserve)"
     );
     assert_eq!(
         b.cancel(&id("bl-1-1")),
