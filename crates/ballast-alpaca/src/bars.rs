@@ -1,7 +1,8 @@
 //! The bars of `[feed] kind = "alpaca"`: `GET {data_url}/v2/stocks/bars` (Market Data v2),
-//! one-minute bars after a cursor, paginated (`page_token`) and bounded (at most
-//! `max_pages` pages and `max_bars` bars a call), in time order. Prices are JSON numbers there
-//! and are read by their text into `Decimal`.
+//! one-minute bars after a cursor, one symbol per request (Alpaca pages several symbols
+//! symbol-first), paginated (`page_token`) and bounded (at most `max_pages` pages and
+//! `max_bars` bars per symbol, `max_bars` a call in whole minutes), in time order. Prices are
+//! JSON numbers there and are read by their raw text into `Decimal`.
 
 use ballast_core::Timestamp;
 use ballast_core::domain::Symbol;
@@ -22,8 +23,9 @@ pub struct BarsBatch {
 }
 
 /// The one-minute bars of `symbols` after `after` (exclusive; `None`: from `start`), at most
-/// `max_bars`, whole minutes only (a minute's bars are all returned or none: a caller's
-/// cursor at the last bar's time skips no symbol's bar).
+/// `max_bars` — whole minutes only (a minute's bars are all returned or none: a caller's
+/// cursor at the last bar's time skips no symbol's bar), so the first minute is returned
+/// whole even when it alone holds more than `max_bars` bars (at most one per symbol).
 ///
 /// Alpaca pages multi-symbol bars symbol-first, so one request per symbol (each paged with
 /// its own `page_token`, at most `max_pages` pages and `max_bars` bars); when a symbol's bars
