@@ -10,7 +10,7 @@
 //! - a 429 (or no connection) → [`BrokerError::Unavailable`]: the venue refused before
 //!   accepting; its `Retry-After` is honoured by the rate budget before the next request.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use ballast_core::Clock;
@@ -21,10 +21,11 @@ use ballast_core::broker::{
 use ballast_core::domain::{ClientOrderId, Order as OurOrder};
 use ballast_core::venue::classify::{Action, Call};
 use reqwest::Method;
+use rust_decimal::Decimal;
 
-use crate::client::{AlpacaSettings, Client, Request, VenueError};
+use crate::client::{AlpacaSettings, Client, MAX_PAGE_SIZE, Request, VenueError};
 use crate::model::{Account, CancelEntry, Order, OrderRequest, Position};
-use crate::wire::decode;
+use crate::wire::{decode, utc_micros};
 
 /// Alpaca as the engine's venue.
 #[derive(Debug)]
@@ -35,7 +36,38 @@ pub struct AlpacaBroker {
     /// call, so its close (a fill, a cancel) is reported even though it was submitted before
     /// the cursor.
     open_seen: BTreeSet<String>,
+    /// Changes read but not yet returned (cut by `limit`): returned first by the next
+    /// [`Broker::orders_since`], before anything is read again. At most one call's read set
+    /// (both lists' page budgets and the by-id fetches).
+    carry: VecDeque<VenueOrder>,
+    /// Where the `all` list stopped with pages left (the last `submitted_at` read, in
+    /// microseconds): the next call reads on from here whatever its `since`, so a cursor that
+    /// moved past it cannot skip the unread pages.
+    all_resume: Option<i64>,
+    /// The changes already returned, as (updated_at, venue id, filled_qty): not returned
+    /// again (the cursor's `≥` repeats the last millisecond). Pruned below each call's
+    /// `since`; at most [`MAX_DELIVERED`] (the oldest dropped: one may then be returned
+    /// twice, which the engine books once).
+    delivered: BTreeSet<(Timestamp, String, Decimal)>,
+    /// The last open list was cut by its page budget (more open orders than
+    /// `max_pages × page_size`): the orders past it are not watched here, reconciliation's
+    /// lookups by `client_order_id` settle Ballast's.
+    open_partial: bool,
+    /// The `client_order_id`s whose submit ended unknown ([`BrokerError::NoAnswer`]): a
+    /// lookup of one settles it and may use the budget's reserve; any other lookup (a
+    /// reconciliation's) waits like polling. At most [`MAX_UNSETTLED`] (beyond, a lookup
+    /// waits like polling: slower, never wrong).
+    unsettled: BTreeSet<String>,
 }
+
+/// Unknown submits remembered for an urgent lookup, at most.
+pub const MAX_UNSETTLED: usize = 1_000;
+
+/// Open order ids watched for their close, at most; beyond, the newest are not watched
+/// (reconciliation's lookups settle Ballast's orders).
+pub const MAX_OPEN_SEEN: usize = 10_000;
+/// Changes remembered as returned, at most.
+pub const MAX_DELIVERED: usize = 10_000;
 
 /// Orders that left the open list fetched by id in one [`Broker::orders_since`] call, at
 /// most; the rest are fetched by the next call (`more` is set).
@@ -59,7 +91,18 @@ impl AlpacaBroker {
         Ok(AlpacaBroker {
             client: Client::new(settings, clock)?,
             open_seen: BTreeSet::new(),
+            carry: VecDeque::new(),
+            all_resume: None,
+            delivered: BTreeSet::new(),
+            open_partial: false,
+            unsettled: BTreeSet::new(),
         })
+    }
+
+    /// The last [`Broker::orders_since`] read only part of the open orders (more than
+    /// `max_pages × page_size`): the orders past its budget are not watched by the adapter.
+    pub fn open_list_partial(&self) -> bool {
+        self.open_partial
     }
 
     /// The HTTP client (for the compatibility check and the bars).
@@ -105,38 +148,84 @@ impl AlpacaBroker {
             .map_err(|detail| self.client.contract_error(&call, Call::Lookup, &detail))
     }
 
-    /// Every order of `status` (`open` or `all`) submitted after `after`, oldest first,
-    /// reading at most `pages` pages (`true`: more remain).
+    /// One page of `GET /v2/orders?status=…&direction=asc` after `after` (exclusive) and
+    /// before `until` (exclusive), at most `limit` orders.
+    fn page(
+        &mut self,
+        status: &str,
+        after: Option<&str>,
+        until: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Order>, BrokerError> {
+        let mut query = vec![
+            ("status", status.to_owned()),
+            ("direction", "asc".to_owned()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(a) = after {
+            query.push(("after", a.to_owned()));
+        }
+        if let Some(u) = until {
+            query.push(("until", u.to_owned()));
+        }
+        self.get(Call::Query, "/v2/orders", query)
+            .map_err(broker_error)
+    }
+
+    /// Every order of `status` (`open` or `all`) submitted at or after `after_us` (microseconds), oldest
+    /// first, reading at most `pages` pages (`true`: more remain).
+    ///
+    /// Alpaca's `after` is exclusive and several orders may share a `submitted_at`, so each
+    /// next page begins one microsecond before the last order's `submitted_at` and the orders
+    /// seen again are deduped by id: an order sharing its time with the last one of a page is
+    /// never skipped. A full page all at one time is a burst: the orders at exactly that time
+    /// are asked for in one page of Alpaca's largest size ([`MAX_PAGE_SIZE`]), and the next
+    /// page begins after it. A burst larger than that, or a full page of orders already seen,
+    /// cannot be paged past: an error, never a list read as complete.
     fn list(
         &mut self,
         status: &str,
-        after: Option<Timestamp>,
+        after_us: Option<i64>,
         pages: &mut u32,
-    ) -> Result<(Vec<Order>, bool), VenueError> {
+    ) -> Result<(Vec<Order>, bool), BrokerError> {
         let page_size = self.client.settings().page_size;
         let mut out: Vec<Order> = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        let mut cursor = after.map(|t| t.to_string());
+        let mut seen = BTreeSet::new();
+        let mut cursor = after_us.map(|us| utc_micros(us - 1));
+        let stuck = |at: &str, n: u32| {
+            BrokerError::Unavailable(format!(
+                "Alpaca GET /v2/orders?status={status}: more than {n} orders submitted within one microsecond (at {at}): the orders after them cannot be paged to, so the list is incomplete and is not used"
+            ))
+        };
         loop {
             if *pages == 0 {
                 return Ok((out, true));
             }
             *pages -= 1;
-            let mut query = vec![
-                ("status", status.to_owned()),
-                ("direction", "asc".to_owned()),
-                ("limit", page_size.to_string()),
-            ];
-            if let Some(c) = &cursor {
-                query.push(("after", c.clone()));
-            }
-            let page: Vec<Order> = self.get(Call::Query, "/v2/orders", query)?;
+            let mut page = self.page(status, cursor.as_deref(), None, page_size)?;
             let full = page.len() >= page_size as usize;
-            let last = page
-                .iter()
-                .map(|o| &o.submitted_at)
-                .max()
-                .map(|s| s.text.clone());
+            let first = page.iter().map(|o| o.submitted_at.micros()).min();
+            let last = page.iter().map(|o| o.submitted_at.micros()).max();
+            let mut next = last.map(|us| utc_micros(us - 1));
+            if let (true, Some(f), Some(l)) = (full, first, last)
+                && f == l
+                && cursor == next
+            {
+                // A full page all at `l` that began at `l`: the next page would be this one
+                // again. A burst: every order at exactly `l`, in one page, then past them.
+                if *pages == 0 {
+                    out.extend(page.into_iter().filter(|o| seen.insert(o.id.clone())));
+                    return Ok((out, true));
+                }
+                *pages -= 1;
+                let (from, to) = (utc_micros(l - 1), utc_micros(l + 1));
+                let burst = self.page(status, Some(&from), Some(&to), MAX_PAGE_SIZE)?;
+                if burst.len() >= MAX_PAGE_SIZE as usize {
+                    return Err(stuck(&utc_micros(l), MAX_PAGE_SIZE));
+                }
+                page.extend(burst);
+                next = Some(utc_micros(l));
+            }
             let before = out.len();
             for o in page {
                 if seen.insert(o.id.clone()) {
@@ -147,13 +236,9 @@ impl AlpacaBroker {
                 return Ok((out, false));
             }
             if out.len() == before {
-                // A whole page already seen: this call cannot page past it.
-                return Ok((out, true));
+                return Err(stuck(cursor.as_deref().unwrap_or("the start"), page_size));
             }
-            // The next page: after the last one's `submitted_at` as the venue wrote it (full
-            // precision, so orders within one millisecond are not skipped; seen ones are
-            // deduped).
-            cursor = last;
+            cursor = next;
         }
     }
 
@@ -184,22 +269,8 @@ impl AlpacaBroker {
         Ok((closed, left))
     }
 
-    fn to_venue_all(&self, orders: &[Order]) -> Result<Vec<VenueOrder>, BrokerError> {
-        orders
-            .iter()
-            .map(|o| o.to_venue("GET /v2/orders"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|d| {
-                broker_error(
-                    self.client
-                        .contract_error("GET /v2/orders", Call::Query, &d),
-                )
-            })
-    }
-}
-
-impl Broker for AlpacaBroker {
-    fn submit(&mut self, order: &OurOrder, _attempt: u32) -> Result<(), BrokerError> {
+    /// One submit (see the module doc).
+    fn submit_once(&mut self, order: &OurOrder, _attempt: u32) -> Result<(), BrokerError> {
         let body = serde_json::to_vec(&OrderRequest::of(order)).map_err(|e| {
             BrokerError::Schema(format!("the order request could not be written: {e}"))
         })?;
@@ -252,9 +323,46 @@ impl Broker for AlpacaBroker {
         }
     }
 
+    fn to_venue_all(&self, orders: &[Order]) -> Result<Vec<VenueOrder>, BrokerError> {
+        orders
+            .iter()
+            .map(|o| o.to_venue("GET /v2/orders"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|d| {
+                broker_error(
+                    self.client
+                        .contract_error("GET /v2/orders", Call::Query, &d),
+                )
+            })
+    }
+}
+
+impl Broker for AlpacaBroker {
+    fn submit(&mut self, order: &OurOrder, attempt: u32) -> Result<(), BrokerError> {
+        let r = self.submit_once(order, attempt);
+        let id = order.client_order_id.as_str();
+        match &r {
+            Err(BrokerError::NoAnswer { .. }) if self.unsettled.len() < MAX_UNSETTLED => {
+                self.unsettled.insert(id.to_owned());
+            }
+            Err(BrokerError::NoAnswer { .. }) => {}
+            _ => {
+                self.unsettled.remove(id);
+            }
+        }
+        r
+    }
+
     /// Looks the order up by `client_order_id` (Alpaca cancels by its own id), then
-    /// `DELETE /v2/orders/{id}`: 204 → its unfilled quantity; 404 or 422 (not cancelable) →
-    /// `None`.
+    /// `DELETE /v2/orders/{id}`. What it returns, honestly:
+    /// - 204 → `Some(unfilled)`: the cancel was *accepted*, not done — `unfilled` is the
+    ///   quantity unfilled at the lookup just before it, and the order may still fill until
+    ///   the venue reports it canceled (its final state and any late fill reach the engine
+    ///   through `orders_since` and the lookups, never through this value);
+    /// - 422 (not cancelable) → the order is looked up again: still not terminal (e.g.
+    ///   `pending_cancel`: a cancel already under way) → `Some(unfilled)` as above; terminal
+    ///   or gone → `None`;
+    /// - 404, or terminal at the first lookup → `None` (not open there).
     fn cancel(&mut self, id: &ClientOrderId) -> Result<Option<rust_decimal::Decimal>, BrokerError> {
         let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
             return Ok(None);
@@ -283,7 +391,12 @@ impl Broker for AlpacaBroker {
         };
         match self.client.send(&req) {
             Ok(_) => Ok(Some(venue.remaining)),
-            Err(e) if matches!(e.action(), Action::Absent | Action::NotCancelable) => Ok(None),
+            Err(e) if e.action() == Action::Absent => Ok(None),
+            Err(e) if e.action() == Action::NotCancelable => {
+                // Not cancelable may be "already being cancelled": still open until it is.
+                let now = self.lookup(id)?;
+                Ok(now.filter(|o| !o.status.is_terminal()).map(|o| o.remaining))
+            }
             Err(e) => Err(broker_error(e)),
         }
     }
@@ -295,6 +408,7 @@ impl Broker for AlpacaBroker {
         let mut pages = 1;
         let names: BTreeMap<String, String> = self
             .list("open", None, &mut pages)
+            .ok()
             .map(|(orders, _)| {
                 orders
                     .into_iter()
@@ -330,10 +444,15 @@ impl Broker for AlpacaBroker {
             .collect())
     }
 
-    /// The order with this `client_order_id`, open or not (`None`: the venue's 404). It
-    /// settles an order of unknown outcome, so it may use the budget's reserve like a submit.
+    /// The order with this `client_order_id`, open or not (`None`: the venue's 404). One
+    /// that settles a submit of unknown outcome may use the budget's reserve like a submit;
+    /// any other waits like polling.
     fn lookup(&mut self, id: &ClientOrderId) -> Result<Option<VenueOrder>, BrokerError> {
-        let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
+        let urgent = self.unsettled.contains(id.as_str());
+        let found = self.lookup_wire(id, urgent).map_err(broker_error)?;
+        // Answered either way: the submit is settled.
+        self.unsettled.remove(id.as_str());
+        let Some(found) = found else {
             return Ok(None);
         };
         let call = "GET /v2/orders:by_client_order_id";
@@ -347,7 +466,7 @@ impl Broker for AlpacaBroker {
     /// a partial list read as complete).
     fn open_orders(&mut self) -> Result<Vec<VenueOrder>, BrokerError> {
         let mut pages = self.client.settings().max_pages;
-        let (orders, more) = self.list("open", None, &mut pages).map_err(broker_error)?;
+        let (orders, more) = self.list("open", None, &mut pages)?;
         if more {
             return Err(BrokerError::Unavailable(format!(
                 "Alpaca GET /v2/orders: more than {} pages of open orders; the list is incomplete and is not used (raise max_pages)",
@@ -389,55 +508,149 @@ impl Broker for AlpacaBroker {
         })
     }
 
-    /// The orders changed (`updated_at`) after `since`, oldest change first, at most `limit`.
-    ///
-    /// Alpaca filters orders by when they were *submitted*, not changed, so this reads the
-    /// open orders (any of them may change), every order submitted after `since` (open or
-    /// closed), and, by id, each order that was open at the previous call and is no longer
-    /// (at most [`MAX_CLOSED_FETCHES_PER_CALL`]), and keeps those updated after `since`. What
-    /// a fresh adapter cannot know (an order submitted before `since` and closed before its
-    /// first call, e.g. while Ballast was down) reconciliation settles by looking up the
-    /// orders it tracks by `client_order_id`.
+    /// The orders changed (`updated_at`) at or after `since`, oldest change first, at most
+    /// `limit` (the trait's contract). Alpaca filters orders by when they were *submitted*,
+    /// not changed, so a call reads the open orders (any may change; their own page budget),
+    /// every order submitted at or after `since` (its own page budget; resumed where the
+    /// previous call stopped when pages were left), and, by id, each order open at the
+    /// previous call and open no more (at most [`MAX_CLOSED_FETCHES_PER_CALL`]). What a fresh
+    /// adapter cannot know (an order submitted before `since` and closed before its first
+    /// call, e.g. while Ballast was down) reconciliation settles by its lookups. `since`
+    /// `None` starts over: nothing held back or remembered as returned.
     fn orders_since(
         &mut self,
         since: Option<Timestamp>,
         limit: usize,
     ) -> Result<OrdersPage, BrokerError> {
-        let mut pages = self.client.settings().max_pages;
-        let (mut orders, open_partial) =
-            self.list("open", None, &mut pages).map_err(broker_error)?;
-        let open_now: BTreeSet<String> = orders.iter().map(|o| o.id.clone()).collect();
-        let (recent, more_recent) = self.list("all", since, &mut pages).map_err(broker_error)?;
-        // More open orders than one call reads: asking again would read the same pages, so
-        // it is not `more`; their changes are found by reconciliation's lookups.
-        let mut more = more_recent;
-        let mut known = open_now.clone();
-        orders.extend(recent.into_iter().filter(|o| known.insert(o.id.clone())));
-        if !open_partial {
-            let (closed, left) = self.fetch_closed(&open_now, &known)?;
-            more |= !left.is_empty();
-            orders.extend(closed);
-            self.open_seen = open_now.into_iter().chain(left).collect();
-        } else {
-            self.open_seen.extend(open_now);
+        let limit = limit.max(1);
+        match since {
+            Some(s) => {
+                let floor = (s, String::new(), Decimal::MIN);
+                self.delivered = self.delivered.split_off(&floor);
+            }
+            None => {
+                // From the oldest: a fresh read, nothing held back or remembered.
+                self.delivered.clear();
+                self.carry.clear();
+                self.all_resume = None;
+            }
         }
-        let mut changed = self.to_venue_all(&orders)?;
-        changed.retain(|o| since.is_none_or(|s| o.updated_at > s));
-        changed.sort_by(|a, b| (a.updated_at, &a.venue_id).cmp(&(b.updated_at, &b.venue_id)));
-        if changed.len() > limit {
-            // Cut before the boundary's millisecond: the next call asks from the last one's
-            // `updated_at` (exclusive) and must not skip a sibling of the same millisecond.
-            let boundary = changed[limit].updated_at;
-            let keep = changed[..limit]
-                .iter()
-                .filter(|o| o.updated_at < boundary)
-                .count();
-            changed.truncate(if keep == 0 { limit } else { keep });
-            more = true;
+        // Changes held back from the previous read: returned first, and then `more` (a
+        // fresh read is due: what changed since that read is not in them).
+        let draining = !self.carry.is_empty();
+        if !draining {
+            let (read, all_more) = self.read_changes(since)?;
+            let mut latest: BTreeMap<String, VenueOrder> = BTreeMap::new();
+            for o in read {
+                let newer = latest
+                    .get(&o.venue_id)
+                    .is_none_or(|k| (k.updated_at, k.filled_qty) <= (o.updated_at, o.filled_qty));
+                if newer {
+                    latest.insert(o.venue_id.clone(), o);
+                }
+            }
+            let mut fresh: Vec<VenueOrder> = latest
+                .into_values()
+                .filter(|o| !self.delivered.contains(&delivered_key(o)))
+                .collect();
+            fresh.sort_by(|a, b| (a.updated_at, &a.venue_id).cmp(&(b.updated_at, &b.venue_id)));
+            self.carry = fresh.into();
+            if all_more {
+                // The rest of the `all` list is read by the next call (`all_resume`).
+                let orders = self.take_carry(limit);
+                return Ok(OrdersPage { orders, more: true });
+            }
         }
+        let orders = self.take_carry(limit);
         Ok(OrdersPage {
-            orders: changed,
-            more,
+            orders,
+            more: draining || !self.carry.is_empty() || self.all_resume.is_some(),
         })
+    }
+}
+
+/// A change's identity: the same order at the same time with the same fill is one change.
+fn delivered_key(o: &VenueOrder) -> (Timestamp, String, Decimal) {
+    (o.updated_at, o.venue_id.clone(), o.filled_qty)
+}
+
+impl AlpacaBroker {
+    /// The oldest `limit` changes waiting, remembered as returned.
+    fn take_carry(&mut self, limit: usize) -> Vec<VenueOrder> {
+        let n = limit.min(self.carry.len());
+        let out: Vec<VenueOrder> = self.carry.drain(..n).collect();
+        for o in &out {
+            self.delivered.insert(delivered_key(o));
+        }
+        while self.delivered.len() > MAX_DELIVERED {
+            self.delivered.pop_first();
+        }
+        out
+    }
+
+    /// One read of everything that may have changed at or after `since` (see
+    /// [`Broker::orders_since`]), unfiltered by limit; `true`: the `all` list has pages left.
+    fn read_changes(
+        &mut self,
+        since: Option<Timestamp>,
+    ) -> Result<(Vec<VenueOrder>, bool), BrokerError> {
+        let max_pages = self.client.settings().max_pages;
+        let mut pages = max_pages;
+        let (mut orders, open_partial) = self.list("open", None, &mut pages)?;
+        self.open_partial = open_partial;
+        let open_now: BTreeSet<String> = orders.iter().map(|o| o.id.clone()).collect();
+        let since_us = since.map(|s| s.unix_ms().saturating_mul(1_000));
+        let from = self.all_resume.or(since_us);
+        let mut pages = max_pages;
+        let (recent, all_more) = self.list("all", from, &mut pages)?;
+        self.all_resume = if all_more {
+            recent
+                .iter()
+                .map(|o| o.submitted_at.micros())
+                .max()
+                .or(from)
+        } else {
+            None
+        };
+        let mut known = open_now.clone();
+        let recent_ids: BTreeSet<String> = recent.iter().map(|o| o.id.clone()).collect();
+        orders.extend(recent.into_iter().filter(|o| known.insert(o.id.clone())));
+        let (closed, left) = self.fetch_closed(&open_now, &known)?;
+        // Fetched and settled: watched no more; fetched and still not terminal: still watched.
+        let (settled, unsettled): (Vec<&Order>, Vec<&Order>) =
+            closed.iter().partition(|o| o.status.0.is_terminal());
+        let closed_ids: BTreeSet<String> = settled.iter().map(|o| o.id.clone()).collect();
+        let still: Vec<String> = unsettled.iter().map(|o| o.id.clone()).collect();
+        orders.extend(closed);
+        let mut watched: BTreeSet<String> = if open_partial {
+            // The open orders past the budget were not read: the ones watched stay watched.
+            self.open_seen
+                .iter()
+                .filter(|id| !closed_ids.contains(*id))
+                .cloned()
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        for id in open_now.into_iter().chain(left).chain(still) {
+            if watched.len() >= MAX_OPEN_SEEN {
+                break;
+            }
+            watched.insert(id);
+        }
+        self.open_seen = watched;
+        let venue = self.to_venue_all(&orders)?;
+        // An order of the `all` list is new to this adapter (submitted at or after the
+        // cursor, or on pages a previous call left): it is a change whatever its time. An
+        // open or closed one read again is a change only at or after `since`.
+        Ok((
+            venue
+                .into_iter()
+                .filter(|o| {
+                    recent_ids.contains(&o.venue_id) || since.is_none_or(|s| o.updated_at >= s)
+                })
+                .collect(),
+            all_more,
+        ))
     }
 }

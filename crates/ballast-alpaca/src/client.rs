@@ -51,7 +51,15 @@ pub struct AlpacaSettings {
     /// The longest a call waits for the rate budget (or a server's `Retry-After`) before it
     /// gives up with a transient error (default 5 s: the engine's loop is not held longer).
     pub max_wait_ms: u64,
+    /// The longest one call takes across all its tries, backoffs and budget waits (default
+    /// 15 s): the engine is synchronous, so no call holds it longer. A try is sent with at
+    /// most what is left as its timeout; a retry or a wait that would pass the deadline is
+    /// not made (the call fails transient, or unknown for a submit, as a timeout would).
+    pub call_deadline_ms: u64,
 }
+
+/// The default [`AlpacaSettings::call_deadline_ms`].
+pub const DEFAULT_CALL_DEADLINE_MS: u64 = 15_000;
 
 impl AlpacaSettings {
     /// The defaults for `base_url`, `data_url` and the credentials.
@@ -68,32 +76,19 @@ impl AlpacaSettings {
             page_size: 100,
             max_pages: 10,
             max_wait_ms: 5_000,
+            call_deadline_ms: DEFAULT_CALL_DEADLINE_MS,
         }
     }
 
     /// The settings' bounds, in words when broken.
     pub fn validate(&self) -> Result<(), String> {
         for (name, url) in [("base_url", &self.base_url), ("data_url", &self.data_url)] {
-            if let Some(rest) = url.strip_prefix("http://") {
-                // The keys travel in headers: in clear only to this machine (the fake, a proxy).
-                let host = rest.split(['/', '?']).next().unwrap_or("");
-                let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-                if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-                    return Err(format!(
-                        "[broker.alpaca] {name} = {:?}: plain http sends the keys in clear; use https (http only to 127.0.0.1 / localhost)",
-                        clip(url)
-                    ));
-                }
-            } else if !url.starts_with("https://") {
-                return Err(format!(
-                    "[broker.alpaca] {name} = {:?}: not an http(s) URL",
-                    clip(url)
-                ));
-            }
+            check_url(name, url)?;
         }
         let bounds = [
             ("connect_timeout_ms", self.connect_timeout_ms, 1, 60_000),
             ("request_timeout_ms", self.request_timeout_ms, 1, 120_000),
+            ("call_deadline_ms", self.call_deadline_ms, 1, 300_000),
             (
                 "page_size",
                 u64::from(self.page_size),
@@ -273,9 +268,15 @@ impl Client {
     pub fn send(&mut self, req: &Request<'_>) -> Result<Answer, VenueError> {
         let call = format!("{} {}", req.method, req.path);
         let mut retries = 0u32;
+        let started = self.clock.now();
         loop {
-            self.wait_for_budget(req, &call)?;
-            let outcome = self.once(req);
+            let left = self.left_ms(started);
+            self.wait_for_budget(req, &call, left)?;
+            let left = self.left_ms(started);
+            if left == 0 {
+                return Err(self.past_deadline(req, &call));
+            }
+            let outcome = self.once(req, left);
             let now = self.clock.now();
             let (verdict, status, message, server_wait) = match outcome {
                 Outcome::Answer(answer) => return Ok(answer),
@@ -307,6 +308,10 @@ impl Client {
                 seed,
                 server_wait,
             ) {
+                Retry::After { delay_ms } if delay_ms >= self.left_ms(started) => format!(
+                    "not retried: the next try would wait {delay_ms} ms, past the call's deadline (call_deadline_ms = {})",
+                    self.settings.call_deadline_ms
+                ),
                 Retry::After { delay_ms } if delay_ms <= self.settings.max_wait_ms => {
                     retries += 1;
                     std::thread::sleep(Duration::from_millis(delay_ms));
@@ -323,8 +328,38 @@ impl Client {
         }
     }
 
-    /// Take the budget's slot for `req`, waiting up to `max_wait_ms`.
-    fn wait_for_budget(&mut self, req: &Request<'_>, call: &str) -> Result<(), VenueError> {
+    /// Milliseconds left of a call started at `started` (0: its deadline passed).
+    fn left_ms(&self, started: ballast_core::Timestamp) -> u64 {
+        let spent = u64::try_from(self.clock.now().ms_since(started)).unwrap_or(0);
+        self.settings.call_deadline_ms.saturating_sub(spent)
+    }
+
+    /// The call's deadline passed before a try could be sent: classified as a timeout (for
+    /// a submit nothing was sent, so it is refused before the venue saw it).
+    fn past_deadline(&self, req: &Request<'_>, call: &str) -> VenueError {
+        let verdict = classify::classify(
+            req.kind,
+            Failure::Status {
+                status: 429,
+                code: None,
+                message: "",
+            },
+        );
+        let message = format!(
+            "the call's deadline (call_deadline_ms = {}) passed before the next try; not sent",
+            self.settings.call_deadline_ms
+        );
+        self.error(call, req.kind, verdict, None, &message, "")
+    }
+
+    /// Take the budget's slot for `req`, waiting up to `max_wait_ms` and at most `left_ms`
+    /// (what is left of the call's deadline).
+    fn wait_for_budget(
+        &mut self,
+        req: &Request<'_>,
+        call: &str,
+        left_ms: u64,
+    ) -> Result<(), VenueError> {
         let priority = match req.kind {
             Call::Submit | Call::Cancel => Priority::Urgent,
             _ if req.urgent => Priority::Urgent,
@@ -334,7 +369,7 @@ impl Client {
         loop {
             match self.budget.take(priority, self.clock.now()) {
                 Ok(()) => return Ok(()),
-                Err(wait) if waited + wait <= self.settings.max_wait_ms => {
+                Err(wait) if waited + wait <= self.settings.max_wait_ms.min(left_ms) => {
                     waited += wait;
                     std::thread::sleep(Duration::from_millis(wait));
                 }
@@ -348,8 +383,10 @@ impl Client {
                         },
                     );
                     let message = format!(
-                        "the client-side rate budget ({} requests a minute, or the venue's X-RateLimit/Retry-After) has no slot for {wait} ms more, over max_wait_ms = {}; not sent",
-                        self.settings.rate_limit_per_min, self.settings.max_wait_ms
+                        "the client-side rate budget ({} requests a minute, or the venue's X-RateLimit/Retry-After) has no slot for {wait} ms more, over max_wait_ms = {} (or the call's deadline, call_deadline_ms = {}); not sent",
+                        self.settings.rate_limit_per_min,
+                        self.settings.max_wait_ms,
+                        self.settings.call_deadline_ms
                     );
                     return Err(self.error(call, req.kind, verdict, None, &message, ""));
                 }
@@ -357,8 +394,8 @@ impl Client {
         }
     }
 
-    /// One HTTP exchange.
-    fn once(&mut self, req: &Request<'_>) -> Outcome {
+    /// One HTTP exchange, within `left_ms` (and `request_timeout_ms`).
+    fn once(&mut self, req: &Request<'_>, left_ms: u64) -> Outcome {
         self.sent += 1;
         let base = match req.api {
             Api::Trading => &self.settings.base_url,
@@ -370,6 +407,9 @@ impl Client {
             .request(req.method.clone(), format!("{base}{}", req.path))
             .header("APCA-API-KEY-ID", creds.key_id())
             .header("APCA-API-SECRET-KEY", creds.secret_key());
+        builder = builder.timeout(Duration::from_millis(
+            self.settings.request_timeout_ms.min(left_ms).max(1),
+        ));
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
@@ -446,6 +486,36 @@ impl Client {
             .and_then(|d| d.strip_prefix(": "))
             .unwrap_or(detail);
         self.error(call, kind, verdict, None, detail, "")
+    }
+}
+
+/// `url` is https, or plain http to this machine only (the keys travel in headers: in clear
+/// only to the fake or a local proxy); parsed as a URL, so `http://127.0.0.1:1@evil.example/`
+/// (user info before another host) is refused and `http://[::1]:8080` is accepted.
+fn check_url(name: &str, url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        format!(
+            "[broker.alpaca] {name} = {:?}: not a URL ({e}); write it like https://paper-api.alpaca.markets",
+            clip(url)
+        )
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "[broker.alpaca] {name} = {:?}: a URL with user info (`…@host`) is refused: the keys go in headers, the host is what follows `@`",
+            clip(url)
+        ));
+    }
+    match (parsed.scheme(), parsed.host_str()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some("127.0.0.1" | "localhost" | "[::1]")) => Ok(()),
+        ("http", _) => Err(format!(
+            "[broker.alpaca] {name} = {:?}: plain http sends the keys in clear; use https (http only to 127.0.0.1, [::1] or localhost)",
+            clip(url)
+        )),
+        _ => Err(format!(
+            "[broker.alpaca] {name} = {:?}: not an http(s) URL",
+            clip(url)
+        )),
     }
 }
 
@@ -530,6 +600,22 @@ mod tests {
         );
         assert!(settings("http://127.0.0.1:8080").validate().is_ok());
         assert!(settings("http://localhost:1/").validate().is_ok());
+        assert!(settings("http://[::1]:8080").validate().is_ok());
+        assert!(settings("http://[::1]/").validate().is_ok());
+        let e = settings("http://127.0.0.1:1@evil.example/")
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("user info"), "{e}");
+        assert!(
+            settings("http://127.0.0.1.evil.example/")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            settings("http://localhost.evil.example:80/")
+                .validate()
+                .is_err()
+        );
         let e = settings("http://paper-api.alpaca.markets")
             .validate()
             .unwrap_err();

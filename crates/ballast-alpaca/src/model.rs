@@ -97,11 +97,16 @@ pub struct Order {
 impl Order {
     /// The order as the engine sees it. `call` names the request, for the error.
     ///
-    /// What the engine's types cannot hold: an order type other than market and limit is
-    /// shown as a market order (stop, trailing stop) or a limit order (stop limit, at its
-    /// limit price); `opg`/`cls` as `day`, `fok` as `ioc`. A `client_order_id` Ballast could
-    /// not have written (too long, other characters) is shown as `venue-<id>`: such an order
-    /// is not Ballast's anyway. An order by notional (no quantity) is refused by name.
+    /// What the engine's types cannot hold: `opg`/`cls` are shown as `day`, `fok` as `ioc`. A
+    /// valid order Ballast never places — a stop, a stop limit, a trailing stop, or an order
+    /// by notional (`qty` null) — is another's (someone placed it on this account): it is
+    /// shown under the client_order_id `<kind>-<venue id>` (`stop-…`, `stop-limit-…`,
+    /// `trail-stop-…`, `notional-…`), never one Ballast tracks, so reconciliation reports it
+    /// as a foreign order with its kind named; a stop is shown at its stop price as a limit
+    /// (never as a market order), a notional order with its filled quantity (the smallest
+    /// quantity, 0.000000001, before its first fill: its size is in dollars). A
+    /// `client_order_id` Ballast could not have written (too long, other characters) is
+    /// shown as `venue-<id>`: such an order is not Ballast's anyway.
     pub fn to_venue(&self, call: &str) -> Result<VenueOrder, String> {
         let bad = |field: &str, value: &str, why: &str| {
             format!(
@@ -117,16 +122,15 @@ impl Order {
             Side::Sell => OurSide::Sell,
             Side::Unknown(t) => return Err(bad("side", t, "not buy or sell")),
         };
-        let qty = self.qty.ok_or_else(|| {
-            bad(
-                "qty",
-                "null",
-                "an order by notional (Ballast trades by quantity)",
-            )
-        })?;
-        let qty =
-            Quantity::new(qty.0).map_err(|e| bad("qty", &qty.0.to_string(), &e.to_string()))?;
         let filled = self.filled_qty.0;
+        let foreign = self.foreign_kind();
+        let qty = match (self.qty, self.notional) {
+            (Some(q), _) => q.0,
+            (None, Some(_)) if filled > Decimal::ZERO => filled,
+            (None, Some(_)) => Decimal::new(1, 9),
+            (None, None) => return Err(bad("qty", "null", "neither qty nor notional is given")),
+        };
+        let qty = Quantity::new(qty).map_err(|e| bad("qty", &qty.to_string(), &e.to_string()))?;
         if filled < Decimal::ZERO || filled > qty.value() {
             return Err(bad(
                 "filled_qty",
@@ -134,16 +138,31 @@ impl Order {
                 &format!("outside 0..{qty}"),
             ));
         }
-        let kind = match (&self.order_type, self.limit_price) {
-            (OrderType::Limit | OrderType::StopLimit, Some(p)) => OrderKind::Limit {
-                limit_price: Price::new(p.0)
-                    .map_err(|e| bad("limit_price", &p.0.to_string(), &e.to_string()))?,
-            },
-            (OrderType::Limit | OrderType::StopLimit, None) => {
+        let price = |field: &str, p: Option<Dec>| -> Result<Option<Price>, String> {
+            p.map(|p| Price::new(p.0).map_err(|e| bad(field, &p.0.to_string(), &e.to_string())))
+                .transpose()
+        };
+        let limit = price("limit_price", self.limit_price)?;
+        let stop = price("stop_price", self.stop_price)?;
+        let kind = match (&self.order_type, limit, stop) {
+            (OrderType::Limit | OrderType::StopLimit, Some(p), _) => {
+                OrderKind::Limit { limit_price: p }
+            }
+            (OrderType::Limit | OrderType::StopLimit, None, _) => {
                 return Err(bad(
                     "limit_price",
                     "null",
                     "a limit order without a limit price",
+                ));
+            }
+            (OrderType::Stop | OrderType::TrailingStop, _, Some(p)) => {
+                OrderKind::Limit { limit_price: p }
+            }
+            (OrderType::Stop, _, None) => {
+                return Err(bad(
+                    "stop_price",
+                    "null",
+                    "a stop order without a stop price",
                 ));
             }
             _ => OrderKind::Market,
@@ -153,9 +172,15 @@ impl Order {
             Tif::Ioc | Tif::Fok => TimeInForce::Ioc,
             _ => TimeInForce::Day,
         };
-        let client_order_id = ClientOrderId::parse(&self.client_order_id)
-            .or_else(|_| ClientOrderId::parse(&format!("venue-{}", self.id)))
-            .map_err(|e| bad("id", &self.id, &e.to_string()))?;
+        let client_order_id = match foreign {
+            Some(tag) => ClientOrderId::parse(&format!("{tag}-{}", self.id)).or_else(|_| {
+                let h = ballast_core::hash::fnv1a(self.id.bytes());
+                ClientOrderId::parse(&format!("{tag}-{h:016x}"))
+            }),
+            None => ClientOrderId::parse(&self.client_order_id)
+                .or_else(|_| ClientOrderId::parse(&format!("venue-{}", self.id))),
+        }
+        .map_err(|e| bad("id", &self.id, &e.to_string()))?;
         Ok(VenueOrder {
             order: OurOrder {
                 client_order_id,
@@ -173,6 +198,21 @@ impl Order {
             filled_avg_price: self.filled_avg_price.map(|d| d.0),
             updated_at: self.updated_at.0,
         })
+    }
+}
+
+impl Order {
+    /// The kind of a valid order Ballast never places (see [`Order::to_venue`]), as the tag
+    /// of the id it is shown under; `None`: one Ballast may have placed.
+    pub fn foreign_kind(&self) -> Option<&'static str> {
+        match self.order_type {
+            OrderType::Stop => Some("stop"),
+            OrderType::StopLimit => Some("stop-limit"),
+            OrderType::TrailingStop => Some("trail-stop"),
+            OrderType::Unknown(_) => Some("other-type"),
+            _ if self.qty.is_none() => Some("notional"),
+            _ => None,
+        }
     }
 }
 

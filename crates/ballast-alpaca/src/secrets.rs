@@ -207,10 +207,7 @@ pub fn parse_file(text: &str, mode: Mode) -> Result<Credentials, String> {
     let file: SecretsFile = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
-            .map(|s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                format!(" at line {line}")
-            })
+            .map(|s| format!(" at line {}", line_of(text, s.start)))
             .unwrap_or_default();
         format!("not the expected TOML{at} (tables [paper] and [live], each with key_id and secret_key, nothing else)")
     })?;
@@ -221,6 +218,14 @@ pub fn parse_file(text: &str, mode: Mode) -> Result<Credentials, String> {
     let keys =
         table.ok_or_else(|| format!("no [{}] table with key_id and secret_key", mode.table()))?;
     Credentials::new(&keys.key_id, &keys.secret_key).map_err(|e| format!("[{}]: {e}", mode.table()))
+}
+
+/// The 1-based line of byte `at` in `text`, whatever `at` is (past the end: the last line;
+/// inside a character: that character's line) — a parser's index never slices the text.
+fn line_of(text: &str, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    let before = bytes.get(..at).unwrap_or(bytes);
+    before.iter().filter(|b| **b == b'\n').count() + 1
 }
 
 #[cfg(test)]
@@ -294,6 +299,17 @@ mod tests {
             );
             assert!(!e.contains("s3cr3t"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_parser_index_never_slices_the_text() {
+        let text = "[paper]\nkey_id = \"é\"\n";
+        let inside_e = text.find('é').unwrap() + 1;
+        assert_eq!(line_of(text, inside_e), 2, "inside a character");
+        assert_eq!(line_of(text, 10_000), 3, "past the end");
+        assert_eq!(line_of(text, 0), 1);
+        let e = parse_file("[paper]\nkey_id = \"é\" é\n", Mode::Paper).unwrap_err();
+        assert!(e.contains("line 2") && !e.contains('é'), "{e}");
     }
 
     #[test]

@@ -39,18 +39,30 @@ impl Serialize for Dec {
     }
 }
 
-/// A decimal the bars endpoint writes as a JSON number, read by its text (never through f64
-/// arithmetic: `serde_json::Number`'s shortest round-trip text is parsed as a decimal).
+/// A decimal the bars endpoint writes as a JSON number, read by its raw text (never through
+/// f64: serde_json without `arbitrary_precision` would round a number of more than 17
+/// significant digits; the JSON text itself is parsed as a decimal). A string, a boolean or
+/// `null` there is drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NumDec(pub Decimal);
 
 impl<'de> Deserialize<'de> for NumDec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = serde_json::Number::deserialize(d)?;
-        let text = n.to_string();
-        parse_decimal(&text).map(NumDec).ok_or_else(|| {
-            de::Error::custom(format!("the number {} is not a decimal", clip(&text)))
-        })
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        let text = raw.get().trim();
+        let numeric = text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+        numeric
+            .then(|| parse_decimal(text))
+            .flatten()
+            .map(NumDec)
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "{} is not a decimal written as a JSON number (like 133.32)",
+                    clip(text)
+                ))
+            })
     }
 }
 
@@ -103,6 +115,37 @@ impl<'de> Deserialize<'de> for Stamp {
             )),
         }
     }
+}
+
+impl Stamp {
+    /// Microseconds since the Unix epoch: the millisecond [`Timestamp`] plus the text's
+    /// fourth to sixth fractional digits (finer digits are dropped: the time is rounded
+    /// down, never up).
+    pub fn micros(&self) -> i64 {
+        let frac = self
+            .text
+            .split_once('T')
+            .and_then(|(_, t)| t.split_once('.'))
+            .map_or("", |(_, f)| f);
+        let sub_ms = frac
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .skip(3)
+            .chain(std::iter::repeat(b'0'))
+            .take(3)
+            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+        self.at
+            .unix_ms()
+            .saturating_mul(1_000)
+            .saturating_add(sub_ms)
+    }
+}
+
+/// `us` (microseconds since the epoch) as RFC 3339 UTC with six fractional digits, the form
+/// Alpaca writes and reads as a pagination cursor.
+pub fn utc_micros(us: i64) -> String {
+    let ms = Timestamp::from_unix_ms(us.div_euclid(1_000)).to_string();
+    format!("{}{:03}Z", ms.trim_end_matches('Z'), us.rem_euclid(1_000))
 }
 
 /// RFC 3339 with `Z` or `±HH:MM` into a UTC [`Timestamp`].
@@ -223,6 +266,18 @@ mod tests {
         );
         let n: NumDec = serde_json::from_str("133.32").unwrap();
         assert_eq!(n.0, Decimal::new(13332, 2), "read by its text, exactly");
+        // More digits than an f64 holds: kept exactly.
+        let n: NumDec = serde_json::from_str("133.1234567890123456789").unwrap();
+        assert_eq!(n.0.to_string(), "133.1234567890123456789");
+        let n: NumDec = serde_json::from_slice(b"[12345678901234567891]")
+            .map(|v: Vec<NumDec>| v[0])
+            .unwrap();
+        assert_eq!(n.0.to_string(), "12345678901234567891");
+        assert!(
+            serde_json::from_str::<NumDec>("\"133.3\"").is_err(),
+            "a string is drift"
+        );
+        assert!(serde_json::from_str::<NumDec>("null").is_err());
     }
 
     #[test]

@@ -310,3 +310,67 @@ fn the_key_and_secret_never_appear_in_any_error() {
         texts[0]
     );
 }
+
+#[test]
+fn one_call_across_its_retries_ends_by_its_deadline() {
+    assert_eq!(
+        ballast_alpaca::client::DEFAULT_CALL_DEADLINE_MS,
+        15_000,
+        "the default a config mapping starts from"
+    );
+    let fake = fake();
+    let mut s = settings(&fake);
+    s.request_timeout_ms = 500;
+    s.max_retries = 3;
+    s.call_deadline_ms = 700;
+    let mut b = broker_with(s);
+    fake.fault(Fault::Delay {
+        route: Route::Positions,
+        ms: 3_000,
+        times: 10,
+    });
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+    let started = std::time::Instant::now();
+    let e = b.positions().unwrap_err();
+    let took = started.elapsed().as_millis();
+    // Without the deadline: 4 tries of 500 ms plus the backoffs, over 2 s.
+    assert!(took < 1_500, "the call took {took} ms: {e:?}");
+    assert!(
+        statuses(&fake, "/v2/positions").len() <= 2,
+        "no retry past the deadline"
+    );
+}
+
+#[test]
+fn only_a_lookup_settling_an_unknown_submit_uses_the_reserve() {
+    let fake = fake();
+    let mut s = settings(&fake);
+    s.request_timeout_ms = 300;
+    s.rate_limit_per_min = 9; // a reserve of 1
+    s.max_wait_ms = 0;
+    let mut b = broker_with(s);
+    fake.fault(Fault::Delay {
+        route: Route::SubmitOrder,
+        ms: 1_000,
+        times: 1,
+    });
+    assert!(matches!(
+        b.submit(&market("bl-1-1", 1), 1),
+        Err(BrokerError::NoAnswer { .. })
+    ));
+    // Polling uses what it may of the budget.
+    let mut polled = 0;
+    while b.positions().is_ok() {
+        polled += 1;
+        assert!(polled < 20, "the budget never ran out");
+    }
+    let e = b.lookup(&id("bl-2-1")).unwrap_err();
+    assert!(
+        matches!(e, BrokerError::Unavailable(ref t) if t.contains("budget")),
+        "a reconciliation's lookup waits like polling: {e:?}"
+    );
+    assert!(
+        b.lookup(&id("bl-1-1")).unwrap().is_some(),
+        "the unknown submit is settled from the reserve"
+    );
+}

@@ -88,6 +88,11 @@ fn orders_since_pages_oldest_change_first_and_is_bounded() {
     // The fake's clock moves at least 1 ms per event: the next change is after `since`.
     b.submit(&resting("bl-6-1", 1), 1).unwrap();
     b.cancel(&id("bl-6-1")).unwrap();
+    // The two changes the cut of `first` held back come first (the contract: ask again
+    // while `more`), then the new ones.
+    let held = b.orders_since(Some(since), 100).unwrap();
+    assert_eq!(held.orders.len(), 2, "held back by the cut: {held:?}");
+    assert!(held.more);
     let changed = b.orders_since(Some(since), 100).unwrap();
     let names: Vec<_> = changed
         .orders
@@ -314,11 +319,12 @@ fn bars_come_in_time_order_after_the_cursor_and_paginate() {
     assert!(after.bars.iter().all(|b| b.ts > cursor));
     assert_eq!(after.bars.len(), 10 - 4);
     let small = fetch_bars(b.client(), &symbols, None, start, 3).unwrap();
-    assert_eq!((small.bars.len(), small.more), (3, true));
+    // Whole minutes only: the second minute's two bars do not fit in 3 with the first's.
+    assert_eq!((small.bars.len(), small.more), (2, true));
 }
 
 #[test]
-fn a_lookup_that_settles_an_order_uses_the_reserve_polling_may_not() {
+fn a_cancel_uses_the_reserve_polling_and_plain_lookups_may_not() {
     let fake = fake();
     let mut s = settings(&fake);
     s.rate_limit_per_min = 36; // a reserve of 4
@@ -333,8 +339,13 @@ fn a_lookup_that_settles_an_order_uses_the_reserve_polling_may_not() {
             .contains("rate budget")
     );
     assert!(
-        b.lookup(&id("bl-1-1")).unwrap().is_some(),
-        "the lookup still goes"
+        b.lookup(&id("bl-1-1"))
+            .unwrap_err()
+            .to_string()
+            .contains("rate budget"),
+        "a lookup of an order whose submit was answered waits like polling (the reserve is \
+         for submits, cancels and settling unknown submits: \
+         classification.rs only_a_lookup_settling_an_unknown_submit_uses_the_reserve)"
     );
     assert_eq!(
         b.cancel(&id("bl-1-1")),
@@ -376,4 +387,116 @@ fn a_partial_fill_is_reported_cumulatively_and_a_restarted_adapter_sees_the_venu
     assert!(changed.orders.is_empty(), "{changed:?}");
     let p = b.positions().unwrap();
     assert_eq!(p[0].qty, Decimal::from(10));
+}
+
+/// Place an order on the fake behind the adapter's back (another client on the account).
+fn place_raw(fake: &ballast_fake_alpaca::FakeAlpaca, body: serde_json::Value) {
+    let cfg = FakeConfig::default();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v2/orders", fake.url()))
+        .header("APCA-API-KEY-ID", cfg.key_id.as_str())
+        .header("APCA-API-SECRET-KEY", cfg.secret_key.as_str())
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text());
+}
+
+#[test]
+fn a_notional_or_stop_order_of_another_is_listed_as_foreign_not_a_schema_error() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    place_raw(
+        &fake,
+        serde_json::json!({"symbol": "AAPL", "side": "buy", "type": "market",
+            "time_in_force": "day", "notional": "500"}),
+    );
+    place_raw(
+        &fake,
+        serde_json::json!({"symbol": "AAPL", "side": "sell", "type": "stop",
+            "time_in_force": "gtc", "qty": "2", "stop_price": "1"}),
+    );
+    let open = b
+        .open_orders()
+        .expect("valid foreign orders are not a contract break");
+    let mut tags: Vec<&str> = open
+        .iter()
+        .map(|o| {
+            o.order
+                .client_order_id
+                .as_str()
+                .split('-')
+                .next()
+                .unwrap_or("")
+        })
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["notional", "stop"], "{open:?}");
+    let stop = open
+        .iter()
+        .find(|o| o.order.client_order_id.as_str().starts_with("stop-"))
+        .unwrap();
+    assert!(
+        stop.order.limit_price().is_some(),
+        "a stop is not shown as a market order"
+    );
+    assert!(b.orders_since(None, 100).is_ok());
+}
+
+#[test]
+fn multi_symbol_bars_read_in_small_batches_lose_no_symbol() {
+    let fake = fake();
+    for _ in 0..5 {
+        fake.tick();
+    }
+    let mut b = broker(&fake);
+    let symbols = [Symbol::new("AAPL").unwrap(), Symbol::new("MSFT").unwrap()];
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let batch = fetch_bars(b.client(), &symbols, cursor, Timestamp::EPOCH, 3).unwrap();
+        assert!(batch.bars.len() <= 3);
+        cursor = batch.bars.iter().map(|b| b.ts).max().or(cursor);
+        seen.extend(batch.bars);
+        if !batch.more {
+            break;
+        }
+    }
+    for s in &symbols {
+        assert_eq!(
+            seen.iter().filter(|b| b.symbol == *s).count(),
+            5,
+            "every bar of {s}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn a_cancel_refused_as_not_cancelable_on_an_order_still_open_is_not_read_as_closed() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    b.submit(&resting("bl-1-1", 3), 1).unwrap();
+    // A cancel already under way at the venue (pending_cancel): Alpaca answers 422.
+    fake.fault(Fault::Status {
+        route: Route::CancelOrder,
+        status: 422,
+        body: r#"{"code": 42210000, "message": "order is not cancelable"}"#.into(),
+        headers: Vec::new(),
+        times: 1,
+    });
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(Some(Decimal::from(3))),
+        "still open at the venue: it may fill, so it is not reported as not open"
+    );
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(Some(Decimal::from(3))),
+        "accepted"
+    );
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(None),
+        "cancelled: not open any more"
+    );
 }

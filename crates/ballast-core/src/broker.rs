@@ -172,7 +172,9 @@ pub struct VenuePosition {
 pub struct OrdersPage {
     /// Oldest change first.
     pub orders: Vec<VenueOrder>,
-    /// More orders changed after the last one here (ask again from its `updated_at`).
+    /// More changes are waiting: ask again (from the latest `updated_at` here, or earlier)
+    /// before reading the list as complete. `false`: every change the venue reported up to
+    /// this call has been returned (by this call or an earlier one).
     pub more: bool,
 }
 
@@ -197,7 +199,10 @@ pub trait Broker {
     /// Submit `order` under its `client_order_id` (`attempt` 1, or a resend with the same id
     /// after a lookup did not find it: the venue dedupes by id).
     fn submit(&mut self, order: &Order, attempt: u32) -> Result<(), BrokerError>;
-    /// Cancel an open order; returns its unfilled quantity (`None`: not open there).
+    /// Ask the venue to cancel an open order. `Some(q)`: the cancel was accepted (or one is
+    /// under way) and `q` was its unfilled quantity when asked — an external venue may still
+    /// fill it until it reports it canceled, so its final state comes from `orders_since` /
+    /// `lookup`, not from `q`. `None`: not open there.
     fn cancel(&mut self, id: &ClientOrderId) -> Result<Option<Decimal>, BrokerError>;
     /// Cancel every open order; returns the ids cancelled.
     fn cancel_all(&mut self) -> Result<Vec<ClientOrderId>, BrokerError>;
@@ -208,9 +213,17 @@ pub trait Broker {
     fn account(&mut self) -> Result<VenueAccount, BrokerError>;
     /// The fills after `cursor` (0: from the start).
     fn fills_since(&mut self, cursor: u64) -> Result<FillsPage, BrokerError>;
-    /// The orders (open or closed) the venue changed after `since` (`None`: the oldest it
-    /// keeps), oldest change first, at most `limit` — how an external venue's fills and
+    /// The orders (open or closed) the venue changed at or after `since` (`None`: the oldest
+    /// it keeps), oldest change first, at most `limit` — how an external venue's fills and
     /// terminal states reach the engine (polling; reconciliation turns each into a record).
+    ///
+    /// The contract a caller relies on: a caller that asks again from (at most) the latest
+    /// `updated_at` it was given, while `more` is set, is given every change — none is lost
+    /// to the `limit` cut, to pages the implementation did not read yet, or to several
+    /// changes within one millisecond. A change may come out of `updated_at` order across
+    /// calls (one held back by a cut or an unread page is returned by a later call even if
+    /// older than that call's `since`) and may be returned twice (a caller books it once:
+    /// a change is identified by the order, its `updated_at` and its `filled_qty`).
     fn orders_since(
         &mut self,
         since: Option<Timestamp>,

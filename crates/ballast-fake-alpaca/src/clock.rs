@@ -18,15 +18,28 @@ const US_PER_SEC: i64 = 1_000_000;
 #[derive(Debug, Default)]
 pub struct EventClock {
     last_us: Micros,
+    /// A test's knob ([`crate::FakeAlpaca::freeze_clock`]): every event after the first
+    /// shares one time, as Alpaca's orders placed in one burst can (equal `submitted_at`).
+    frozen: bool,
 }
 
 impl EventClock {
     /// The next event's time: the wall clock, or 1 ms after the previous event if the wall
     /// clock has not moved that far (or went backwards).
     pub fn next(&mut self) -> Micros {
+        if self.frozen && self.last_us > 0 {
+            return self.last_us;
+        }
         let now = wall_us();
         self.last_us = now.max(self.last_us.saturating_add(US_PER_MS));
         self.last_us
+    }
+}
+
+impl EventClock {
+    /// Freeze (or thaw) the event time: frozen, every event gets the time of the last one.
+    pub fn freeze(&mut self, on: bool) {
+        self.frozen = on;
     }
 }
 

@@ -250,6 +250,14 @@ impl FakeAlpaca {
         self.shared.lock().requests_after(seen)
     }
 
+    /// Freeze (`true`) or thaw the fake's event clock: while frozen every order event (submit,
+    /// fill, cancel) gets the time of the last one, so several orders share `submitted_at`
+    /// and `updated_at` — what a burst of orders at Alpaca can produce, and what pagination on
+    /// timestamps must survive.
+    pub fn freeze_clock(&self, on: bool) {
+        self.shared.lock().clock.freeze(on);
+    }
+
     /// Change a position behind the client's back (qty signed; 0 removes it).
     pub fn set_position(&self, symbol: &str, qty: Decimal, avg_entry_price: Decimal) {
         self.shared.set_position(symbol, qty, avg_entry_price);

@@ -101,7 +101,6 @@ fn an_unknown_status_is_kept_and_in_flight() {
 fn what_the_engine_cannot_hold_is_refused_by_name() {
     let mut v = order_json();
     v["qty"] = serde_json::Value::Null;
-    v["notional"] = serde_json::json!("500");
     let e = order_of(&v)
         .unwrap()
         .to_venue("GET /v2/orders")
@@ -215,4 +214,36 @@ fn an_error_body_is_read_leniently() {
         ErrorBody::read(b"<html>bad gateway</html>").message,
         "<html>bad gateway</html>"
     );
+}
+
+#[test]
+fn orders_ballast_never_places_are_shown_as_another_s_with_their_kind_named() {
+    let mut v = order_json();
+    v["qty"] = serde_json::Value::Null;
+    v["notional"] = serde_json::json!("500");
+    v["type"] = serde_json::json!("market");
+    let o = order_of(&v).unwrap().to_venue("GET /v2/orders").unwrap();
+    assert_eq!(
+        o.order.client_order_id.as_str(),
+        "notional-61e69015-8549-4bfd-b9c3-01e75843f47d"
+    );
+    assert_eq!(o.order.qty.value(), Decimal::from(4), "its filled quantity");
+    for (kind, tag) in [("stop", "stop"), ("trailing_stop", "trail-stop")] {
+        let mut v = order_json();
+        v["type"] = serde_json::json!(kind);
+        v["limit_price"] = serde_json::Value::Null;
+        v["stop_price"] = serde_json::json!("120");
+        let o = order_of(&v).unwrap().to_venue("GET /v2/orders").unwrap();
+        assert!(
+            o.order
+                .client_order_id
+                .as_str()
+                .starts_with(&format!("{tag}-"))
+        );
+        assert_eq!(
+            o.order.limit_price().map(|p| p.value()),
+            Some(Decimal::from(120)),
+            "a {kind} is never shown as a market order"
+        );
+    }
 }

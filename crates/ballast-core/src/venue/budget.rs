@@ -175,19 +175,40 @@ impl Budget {
         }
     }
 
-    fn in_window(&self, now: Timestamp) -> impl Iterator<Item = &Timestamp> {
+    /// The grants of the window ending at `now`, each clamped to `now`: a wall clock that
+    /// stepped back leaves "future" grants in the log, which count as granted now (never
+    /// blocking for the step plus a window).
+    fn in_window(&self, now: Timestamp) -> impl Iterator<Item = Timestamp> + '_ {
         let start = now.plus_ms(-self.cfg.window_ms);
-        self.granted.iter().filter(move |t| **t > start)
+        self.granted
+            .iter()
+            .map(move |t| (*t).min(now))
+            .filter(move |t| *t > start)
+    }
+
+    /// After a clock step back: the logged grants, the block and the server's reset clamped
+    /// to what `now` allows (a grant at most now, a block at most [`MAX_BLOCK_MS`] ahead, a
+    /// reset at most a window ahead).
+    fn clamp_to(&mut self, now: Timestamp) {
+        for t in self.granted.iter_mut() {
+            *t = (*t).min(now);
+        }
+        if let Some(b) = self.blocked_until.as_mut() {
+            *b = (*b).min(now.plus_ms(MAX_BLOCK_MS));
+        }
+        if let Some(s) = self.server.as_mut() {
+            s.reset_at = s.reset_at.min(now.plus_ms(self.cfg.window_ms));
+        }
     }
 
     /// Milliseconds until a request of `priority` may go (0: now).
     pub fn wait_ms(&self, priority: Priority, now: Timestamp) -> u64 {
         let mut until = now;
         if let Some(b) = self.blocked_until {
-            until = until.max(b);
+            until = until.max(b.min(now.plus_ms(MAX_BLOCK_MS)));
         }
         let cap = self.cap(priority) as usize;
-        let recent: Vec<&Timestamp> = self.in_window(now).collect();
+        let recent: Vec<Timestamp> = self.in_window(now).collect();
         if recent.len() >= cap {
             // The first `len - cap + 1` grants must leave the window.
             until = until.max(recent[recent.len() - cap].plus_ms(self.cfg.window_ms));
@@ -197,8 +218,9 @@ impl Budget {
                 Priority::Urgent => 0,
                 Priority::Polling => self.cfg.reserve,
             };
-            if s.remaining <= keep && now < s.reset_at {
-                until = until.max(s.reset_at);
+            let reset_at = s.reset_at.min(now.plus_ms(self.cfg.window_ms));
+            if s.remaining <= keep && now < reset_at {
+                until = until.max(reset_at);
             }
         }
         u64::try_from(until.ms_since(now)).unwrap_or(0)
@@ -206,6 +228,7 @@ impl Budget {
 
     /// Take one request of `priority` now, or say how long to wait first (nothing taken).
     pub fn take(&mut self, priority: Priority, now: Timestamp) -> Result<(), u64> {
+        self.clamp_to(now);
         let wait = self.wait_ms(priority, now);
         if wait > 0 {
             return Err(wait);
@@ -234,6 +257,7 @@ impl Budget {
 
     /// Adopt what a response's headers said.
     pub fn observe(&mut self, hint: &ServerHint, now: Timestamp) {
+        self.clamp_to(now);
         if let Some(server_limit) = hint.limit.filter(|l| *l > 0) {
             let ninety = (u64::from(server_limit) * 9 / 10).max(1) as u32;
             self.limit = self.cfg.limit.min(ninety);
@@ -294,6 +318,30 @@ mod tests {
             0,
             "a limit of one has no room for a reserve"
         );
+    }
+
+    #[test]
+    fn a_clock_stepping_back_blocks_for_at_most_a_window() {
+        let mut b = Budget::new(BudgetConfig::per_minute(3)).unwrap();
+        for i in 0..3 {
+            b.take(Priority::Urgent, at(600_000 + i)).unwrap();
+        }
+        // The wall clock steps back ten minutes: the grants count as made now.
+        let back = at(0);
+        let wait = b.wait_ms(Priority::Urgent, back);
+        assert!(wait <= 60_000, "blocked {wait} ms: the step counted");
+        assert!(wait > 0, "the window is still full");
+        assert_eq!(b.take(Priority::Urgent, back), Err(60_000));
+        assert_eq!(b.take(Priority::Urgent, back.plus_ms(60_000)), Ok(()));
+        // A block asked for before the step is at most MAX_BLOCK_MS from now.
+        let mut b = Budget::new(BudgetConfig::per_minute(180)).unwrap();
+        let hint = ServerHint {
+            retry_after_s: Some(30),
+            throttled: true,
+            ..ServerHint::default()
+        };
+        b.observe(&hint, at(600_000));
+        assert!(b.wait_ms(Priority::Urgent, at(0)) <= MAX_BLOCK_MS as u64);
     }
 
     #[test]
