@@ -67,6 +67,10 @@ pub enum EngineError {
     Snapshot(#[from] SnapshotError),
     #[error("market data: {0}")]
     Feed(#[from] file::FileError),
+    #[error(
+        "[feed] kind = \"alpaca\" needs the Alpaca bars source, and this engine was started without one\n    help: run it with [broker] kind = \"alpaca\" (its keys in the environment or [broker.alpaca] secrets_file), or use a replay or synthetic feed"
+    )]
+    NoBarSource,
     #[error("the venue did not answer a query, trading stops: {0}")]
     Venue(ballast_core::broker::BrokerError),
     #[error("cannot encode an engine record: {0}")]
@@ -196,6 +200,8 @@ fn build_feed(config: &Config, log: &mut dyn FnMut(&str)) -> Result<Feed, Engine
             }
             Feed::replay(loaded.bars.into_vec(), f.seed, f.synthetic_volatility_pct)
         }
+        // Polled from the venue's market data, not built from a file or a seed.
+        FeedKind::Alpaca => return Err(EngineError::NoBarSource),
     })
 }
 
