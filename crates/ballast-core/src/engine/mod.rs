@@ -32,6 +32,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 mod trim;
+pub mod venue_gate;
 mod view;
 
 pub use controls::Controls;

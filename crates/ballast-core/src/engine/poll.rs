@@ -87,6 +87,10 @@ pub struct Inputs<'a> {
     pub kill_switch: Step,
     /// A changed safety policy to journal.
     pub policy: Option<PolicyChange>,
+    /// Why the venue may not be traded on now (a live engine whose conditions are not all
+    /// met, a venue whose answers broke its contract): the gate's `mode_refusal`, so every
+    /// decision of the pass is refused with it (journaled as such).
+    pub mode_refusal: Option<String>,
     phase: Phase,
     /// The gate of the pass's decisions (taken before the auto-trim, as the decisions see it).
     gate: Option<Gate>,
@@ -103,6 +107,7 @@ impl<'a> Inputs<'a> {
             settings: None,
             kill_switch: Step::Nothing,
             policy: None,
+            mode_refusal: None,
             phase: Phase::Settings,
             gate: None,
             cursor: None,
@@ -164,7 +169,10 @@ impl EngineState {
                 }
                 Phase::Trim => {
                     inputs.phase = Phase::Decisions;
-                    let gate = self.gate();
+                    let gate = Gate {
+                        mode_refusal: inputs.mode_refusal.clone(),
+                        ..self.gate()
+                    };
                     let plan = self.plan_liquidations(&self.trim_or(inputs.trim), &gate);
                     inputs.gate = Some(gate);
                     if let Some(r) = plan {
@@ -172,7 +180,10 @@ impl EngineState {
                     }
                 }
                 Phase::Decisions => {
-                    let gate = inputs.gate.get_or_insert_with(|| self.gate());
+                    let gate = inputs.gate.get_or_insert_with(|| Gate {
+                        mode_refusal: inputs.mode_refusal.clone(),
+                        ..self.gate()
+                    });
                     if let Some(d) = self.decide(&self.limits_or(inputs.limits), gate) {
                         return Some(Next::Record(EngineRecord::Decision(d)));
                     }

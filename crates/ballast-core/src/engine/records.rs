@@ -107,6 +107,20 @@ pub struct JournalStamp {
     pub mode: String,
     /// A fingerprint of the broker account (`paper` for the paper broker).
     pub account: String,
+    /// The broker (`paper` or `alpaca`; absent in journals written before issue 14: paper).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub broker: String,
+}
+
+impl JournalStamp {
+    /// The broker, an older journal's absent one read as `paper`.
+    pub fn broker(&self) -> &str {
+        if self.broker.is_empty() {
+            "paper"
+        } else {
+            &self.broker
+        }
+    }
 }
 
 /// `signal.expired`: the healer of the signal state machine expired stale signals (stuck in one
