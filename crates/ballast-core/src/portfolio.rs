@@ -110,6 +110,27 @@ impl Portfolio {
         result
     }
 
+    /// Set the position in `symbol` to `qty` at average entry `avg_entry_price` (the operator
+    /// adopted the broker's view: reconciliation). Cash does not move; realized PnL is kept;
+    /// a symbol with no mark yet is marked at the entry price.
+    pub fn set_position(&mut self, symbol: &Symbol, qty: Decimal, avg_entry_price: Decimal) {
+        self.remove_value(symbol);
+        let pos = self
+            .positions
+            .entry(*symbol)
+            .or_insert_with(|| Position::flat(*symbol));
+        pos.qty = qty;
+        pos.avg_entry_price = if qty.is_zero() {
+            Decimal::ZERO
+        } else {
+            avg_entry_price
+        };
+        if !qty.is_zero() && avg_entry_price > Decimal::ZERO {
+            self.marks.entry(*symbol).or_insert(avg_entry_price);
+        }
+        self.add_value(symbol);
+    }
+
     /// Cash plus the marked value of every position.
     pub fn equity(&self) -> Decimal {
         self.cash + self.net_value

@@ -444,7 +444,7 @@ fn start(
                 Mode::Paper => "paper".to_owned(),
                 Mode::Live => "live".to_owned(),
             },
-            broker: String::new(),
+            broker: ballast_core::engine::PAPER.to_owned(),
         },
     };
     match &state.controls.stamp {
@@ -455,11 +455,11 @@ fn start(
                 config: wanted_stamp.mode,
             });
         }
-        Some(st) if st.broker() != wanted_stamp.broker() || st.account != wanted_stamp.account => {
+        Some(st) if st.broker != wanted_stamp.broker || st.account != wanted_stamp.account => {
             return Err(EngineError::AccountMismatch {
-                journal_broker: st.broker().to_owned(),
+                journal_broker: st.broker.clone(),
                 journal_account: st.account.clone(),
-                broker: wanted_stamp.broker().to_owned(),
+                broker: wanted_stamp.broker,
                 account: wanted_stamp.account,
             });
         }

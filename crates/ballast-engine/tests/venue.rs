@@ -182,6 +182,13 @@ fn records(dir: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
     out
 }
 
+fn fingerprint(id: &str) -> String {
+    ballast_core::reconcile::account_fingerprint(&VenueAccount {
+        id: id.into(),
+        cash: None,
+    })
+}
+
 fn heartbeat(dir: &std::path::Path) -> ballast_store::files::heartbeat::Heartbeat {
     ballast_engine::heartbeat::read(&ballast_store::Layout::new(dir)).unwrap()
 }
@@ -199,7 +206,11 @@ fn orders_go_to_the_external_venue_and_the_journal_is_stamped_with_its_broker_an
     );
     let stamp = &records(tmp.path(), "journal.stamp")[0];
     assert_eq!(stamp["broker"], "alpaca");
-    assert_eq!(stamp["account"], "fp-account-1");
+    assert_eq!(stamp["account"], fingerprint("fp-account-1"));
+    assert!(
+        !stamp.to_string().contains("fp-account-1"),
+        "the id itself is not journaled"
+    );
     let runs = records(tmp.path(), "reconcile.run");
     assert_eq!(
         runs[0]["startup"], true,
@@ -247,8 +258,8 @@ fn a_journal_of_another_account_or_broker_is_refused_by_name_before_anything_is_
     let text = e.to_string();
     assert!(matches!(e, EngineError::AccountMismatch { .. }), "{text}");
     assert!(
-        text.contains("account fp-a")
-            && text.contains("account fp-b")
+        text.contains(&format!("account {}", fingerprint("fp-a")))
+            && text.contains(&format!("account {}", fingerprint("fp-b")))
             && text.contains("--data-dir"),
         "{text}"
     );
@@ -270,7 +281,8 @@ fn a_journal_of_another_account_or_broker_is_refused_by_name_before_anything_is_
     )
     .unwrap_err();
     assert!(
-        e.to_string().contains("alpaca broker's account fp-a"),
+        e.to_string()
+            .contains(&format!("alpaca broker's account {}", fingerprint("fp-a"))),
         "{e}"
     );
     // The same account continues.

@@ -105,7 +105,15 @@ const KINDS: &[(&str, usize)] = &[
 ];
 
 /// The record types added after the fixture was written (it cannot hold them).
-const SINCE: &[&str] = &["engine.settings", "feed.switch", "signals.taken"];
+const SINCE: &[&str] = &[
+    "engine.settings",
+    "feed.switch",
+    "signals.taken",
+    "venue.fills",
+    "order.venue",
+    "reconcile.run",
+    "reconcile.resolve",
+];
 
 /// The records an engine journals on top of the fixture at its start: the settings of its
 /// configuration (a journal without them is judged by the configured ones until then).

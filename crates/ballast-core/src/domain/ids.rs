@@ -27,11 +27,26 @@ pub enum IdError {
     },
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
-    #[error("{what} {text:?} has a character outside A-Z a-z 0-9 '-' '_' '.' ':'")]
-    BadChar { what: &'static str, text: String },
+    #[error("{what} {text:?} has a character outside A-Z a-z 0-9 {allowed}")]
+    BadChar {
+        what: &'static str,
+        text: String,
+        allowed: &'static str,
+    },
 }
 
-fn check_id(what: &'static str, text: &str, max: usize) -> Result<(), IdError> {
+/// The punctuation an id may hold, as the error names it, and the bytes themselves.
+const ID_PUNCTUATION: (&str, &[u8]) = ("'-' '_' '.' ':'", b"-_.:");
+/// A fill id may also hold `@`: a fill read off an order's cumulative filled quantity is
+/// `<venue order id>@<filled quantity>` (reconciliation).
+const FILL_ID_PUNCTUATION: (&str, &[u8]) = ("'-' '_' '.' ':' '@'", b"-_.:@");
+
+fn check_id(
+    what: &'static str,
+    text: &str,
+    max: usize,
+    (allowed, punctuation): (&'static str, &[u8]),
+) -> Result<(), IdError> {
     if text.is_empty() {
         return Err(IdError::Empty { what });
     }
@@ -45,11 +60,12 @@ fn check_id(what: &'static str, text: &str, max: usize) -> Result<(), IdError> {
     }
     if !text
         .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        .all(|b| b.is_ascii_alphanumeric() || punctuation.contains(&b))
     {
         return Err(IdError::BadChar {
             what,
             text: text.chars().take(max + 8).collect(),
+            allowed,
         });
     }
     Ok(())
@@ -68,7 +84,12 @@ impl ClientOrderId {
     }
 
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        check_id("client_order_id", text, CLIENT_ORDER_ID_MAX_CHARS)?;
+        check_id(
+            "client_order_id",
+            text,
+            CLIENT_ORDER_ID_MAX_CHARS,
+            ID_PUNCTUATION,
+        )?;
         Ok(ClientOrderId(text.to_owned()))
     }
 
@@ -97,7 +118,7 @@ pub struct FillId(String);
 
 impl FillId {
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        check_id("fill_id", text, FILL_ID_MAX_CHARS)?;
+        check_id("fill_id", text, FILL_ID_MAX_CHARS, FILL_ID_PUNCTUATION)?;
         Ok(FillId(text.to_owned()))
     }
 
@@ -135,5 +156,9 @@ mod tests {
         assert!(ClientOrderId::parse(&"x".repeat(49)).is_err());
         assert!(ClientOrderId::parse("has space").is_err());
         assert!(FillId::parse("").is_err());
+        // A fill read off an order's cumulative filled quantity (reconciliation).
+        assert!(FillId::parse("904837e3-3b76-47ec-b432-046db621571b@2.5").is_ok());
+        let e = ClientOrderId::parse("bl@1").unwrap_err().to_string();
+        assert!(e.contains("'-' '_' '.' ':'") && !e.contains("'@'"), "{e}");
     }
 }

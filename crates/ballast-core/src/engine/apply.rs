@@ -27,9 +27,9 @@ impl EngineState {
             EngineRecord::FeedSwitch(r) => self.apply_feed_switch(r),
             EngineRecord::Taken(r) => self.apply_taken(r),
             EngineRecord::VenueFills(r) => self.book_fills(&r.fills, limits)?,
-            // Issue 14 part H3 writes these arms (settle, latch, the operator's choice).
-            EngineRecord::VenueOrder(_) | EngineRecord::Reconcile(_) | EngineRecord::Resolve(_) => {
-            }
+            EngineRecord::VenueOrder(r) => self.apply_venue_order(r),
+            EngineRecord::Reconcile(r) => self.apply_reconcile(r),
+            EngineRecord::Resolve(r) => self.apply_resolve(r)?,
         }
         Ok(())
     }

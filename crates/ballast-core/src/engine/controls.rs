@@ -18,6 +18,16 @@ pub struct Controls {
     /// The guard limits and risk rules in force (`engine.settings`); none = the configured
     /// ones (a journal written before the record existed).
     pub settings: Option<super::settings::EngineSettings>,
+    /// The latest reconciliation (`reconcile.run`), its findings less those the operator
+    /// closed since (`reconcile.resolve`). While any is open, trading is at most its latch.
+    pub reconcile: Option<ReconcileRecord>,
+    /// Findings the operator acknowledged (adopt of an order Ballast does not own): not
+    /// flagged again.
+    pub acknowledged: std::collections::BTreeSet<String>,
+    /// The operator's flatten orders still open, with the finding each closes once filled.
+    pub flattening: BTreeMap<ClientOrderId, String>,
+    /// Flatten orders placed so far (their ids `bl-rec-<bar>-<n>` count on from it).
+    pub reconcile_orders: u64,
 }
 
 impl Default for Controls {
@@ -28,6 +38,10 @@ impl Default for Controls {
             kill_switch: None,
             policy: None,
             settings: None,
+            reconcile: None,
+            acknowledged: std::collections::BTreeSet::new(),
+            flattening: BTreeMap::new(),
+            reconcile_orders: 0,
         }
     }
 }
@@ -41,8 +55,11 @@ impl EngineState {
             self.controls.kill_switch = None;
             return;
         }
+        let external = self.external_venue();
         for (id, track) in std::mem::take(&mut self.orders.tracked) {
-            self.broker.cancel(&id);
+            if !external {
+                self.broker.cancel(&id);
+            }
             self.stats.cancelled_by_kill_switch += 1;
             match track.owner {
                 Owner::Signal(signal) => {
@@ -55,6 +72,10 @@ impl EngineState {
                     if let Some(l) = self.orders.liquidations.get_mut(&l) {
                         l.order = None;
                     }
+                }
+                // The finding it was to close stays open.
+                Owner::Reconcile => {
+                    self.controls.flattening.remove(&id);
                 }
                 Owner::KillSwitch | Owner::Policy => {}
             }
@@ -142,7 +163,9 @@ impl EngineState {
     /// Apply a `signal.expired` record.
     pub fn apply_expiry(&mut self, r: &ExpiryRecord) {
         for id in &r.cancelled {
-            self.broker.cancel(id);
+            if !self.external_venue() {
+                self.broker.cancel(id);
+            }
             self.orders.tracked.remove(id);
         }
         for (id, _) in &r.expired {
@@ -165,12 +188,19 @@ impl EngineState {
             .map_or(crate::policy::Policy::AllowAll, |p| p.policy)
     }
 
-    /// What the guard is told about trading now: the policy's trading state and size
-    /// multiplier, and the kill switch.
+    /// What the guard is told about trading now: the policy's trading state (at most the
+    /// reconciliation's latch while a dangerous finding is open) and size multiplier, and the
+    /// kill switch.
     pub fn gate(&self) -> Gate {
         let p = self.policy();
+        let latch = self
+            .controls
+            .reconcile
+            .as_ref()
+            .filter(|r| !r.findings.is_empty())
+            .map_or(TradingState::Active, |r| r.latch.trading_state());
         Gate {
-            trading_state: p.trading_state(),
+            trading_state: p.trading_state().max_with(latch),
             size_multiplier: p.size_multiplier(),
             kill_switch: self.controls.kill_switch.is_some(),
             mode_refusal: None,

@@ -40,8 +40,9 @@ impl Fills {
 }
 
 impl EngineState {
-    /// Book the fills of a `market.bar` record: deduped by fill id, an unknown order's or an
-    /// overfill counted and refused.
+    /// Book the fills of a `market.bar` or `venue.fills` record: deduped by fill id, an
+    /// unknown order's or an overfill counted and refused. On an external venue the embedded
+    /// paper book is not touched.
     pub(super) fn book_fills(&mut self, fills: &[Fill], limits: &Limits) -> Result<(), ApplyError> {
         for fill in fills {
             if self.fills.seen(&fill.fill_id) {
@@ -58,7 +59,9 @@ impl EngineState {
                 continue;
             }
             self.fills.remember(&fill.fill_id);
-            self.broker.apply_fill(fill);
+            if !self.external_venue() {
+                self.broker.apply_fill(fill);
+            }
             if !self.book_in_portfolio(fill, limits) {
                 continue;
             }
@@ -66,6 +69,7 @@ impl EngineState {
                 continue;
             };
             track.filled += fill.qty.value();
+            track.filled_value += fill.qty.value() * fill.price.value();
             // A fill proves the venue has the order.
             track.send = SendState::Accepted;
             let owner = track.owner;
@@ -84,7 +88,8 @@ impl EngineState {
                     self.signals.transition(signal, to, fill.ts)?;
                 }
                 Owner::Liquidation(id) => self.liquidation_filled(id, fill.qty.value(), done),
-                Owner::KillSwitch | Owner::Policy => {}
+                Owner::Reconcile if done => self.flatten_done(&fill.client_order_id, true),
+                Owner::Reconcile | Owner::KillSwitch | Owner::Policy => {}
             }
         }
         Ok(())

@@ -32,6 +32,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 mod trim;
+mod venue;
 pub mod venue_gate;
 mod view;
 
@@ -45,7 +46,7 @@ pub use orders::Orders;
 pub use poll::{Cancels, Inputs, Next, PolicyChange, SettingsChange};
 pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
-    KillSwitchRecord, PaperSettingsRecord, PolicyRecord, ReconcileRecord, ResolveRecord,
+    KillSwitchRecord, PAPER, PaperSettingsRecord, PolicyRecord, ReconcileRecord, ResolveRecord,
     SendOutcome, SentRecord, SettleRecord, Stats, TakenRecord, TakenSignal, VenueFillsRecord,
     VenueOrderRecord,
 };
@@ -107,6 +108,10 @@ pub struct OrderTrack {
     pub order: Order,
     pub owner: Owner,
     pub filled: Decimal,
+    /// Σ qty × price of the fills booked (what a fill read off the venue's cumulative average
+    /// price is priced against); not written while zero, so older snapshots keep their bytes.
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    pub filled_value: Decimal,
     /// Where it is between the engine and the venue.
     #[serde(default)]
     pub send: SendState,
@@ -150,6 +155,8 @@ pub enum Owner {
     KillSwitch,
     /// A closing order of the safety policy's DEFENSIVE_EXIT.
     Policy,
+    /// A closing order of the operator's "flatten" choice about a reconciliation finding.
+    Reconcile,
 }
 
 /// An inbox line longer than the line bound whose end of line has not been read yet: its
@@ -214,6 +221,8 @@ pub enum ApplyError {
     UnknownOrder(ClientOrderId),
     #[error(transparent)]
     Transition(#[from] crate::signal::TransitionError),
+    #[error("operator's choice recorded about reconciliation finding {0}, which is not open")]
+    UnknownFinding(String),
 }
 
 impl EngineState {

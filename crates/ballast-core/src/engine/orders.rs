@@ -39,6 +39,7 @@ impl EngineState {
                 order: order.clone(),
                 owner,
                 filled: Decimal::ZERO,
+                filled_value: Decimal::ZERO,
                 send: SendState::Intent,
                 attempts: 0,
             },
@@ -93,8 +94,11 @@ impl EngineState {
     }
 
     /// Lookups by `client_order_id` of the orders whose outcome is unknown, answered by the
-    /// embedded paper venue.
+    /// embedded paper venue (none on an external venue: it is asked itself).
     pub fn paper_lookups(&self, at: Timestamp) -> Vec<SettleRecord> {
+        if self.external_venue() {
+            return Vec::new();
+        }
         self.orders
             .tracked
             .iter()
@@ -111,6 +115,7 @@ impl EngineState {
 
     /// Apply an `order.sent` record.
     pub fn apply_sent(&mut self, r: &SentRecord) -> Result<(), ApplyError> {
+        let external = self.external_venue();
         let id = &r.client_order_id;
         let Some(track) = self.orders.tracked.get_mut(id) else {
             return Err(ApplyError::UnknownOrder(id.clone()));
@@ -120,7 +125,9 @@ impl EngineState {
         match &r.outcome {
             SendOutcome::Accepted => {
                 track.send = SendState::Accepted;
-                self.broker.submit(track.order.clone());
+                if !external {
+                    self.broker.submit(track.order.clone());
+                }
             }
             SendOutcome::Unknown {
                 error,
@@ -132,12 +139,13 @@ impl EngineState {
                     at_bar: self.bars,
                 };
                 self.stats.unknown_outcomes += 1;
-                if *paper_venue_received {
+                if *paper_venue_received && !external {
                     self.broker.submit(track.order.clone());
                 }
             }
             SendOutcome::Rejected { .. } => {
                 self.orders.tracked.remove(id);
+                self.controls.flattening.remove(id);
                 self.stats.venue_rejections += 1;
                 if let Owner::Signal(signal) = owner {
                     self.signals.transition(signal, SignalState::Failed, r.at)?;

@@ -105,23 +105,27 @@ pub struct SettleRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalStamp {
     pub mode: String,
-    /// A fingerprint of the broker account (`paper` for the paper broker).
+    /// A fingerprint of the broker account (`paper` for the paper broker;
+    /// [`crate::reconcile::account_fingerprint`] for an external venue's).
     pub account: String,
-    /// The broker (`paper` or `alpaca`; absent in journals written before issue 14: paper).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The venue the journal trades on: `paper` (the embedded simulator, not written: paper
+    /// journals keep their bytes) or an external one (`alpaca`), whose fills come only from
+    /// `venue.fills` — the embedded paper book is never touched then.
+    #[serde(default = "paper", skip_serializing_if = "is_paper")]
     pub broker: String,
 }
 
-impl JournalStamp {
-    /// The broker, an older journal's absent one read as `paper`.
-    pub fn broker(&self) -> &str {
-        if self.broker.is_empty() {
-            "paper"
-        } else {
-            &self.broker
-        }
-    }
+/// The broker of a journal stamped before the field existed.
+fn paper() -> String {
+    PAPER.to_owned()
 }
+
+fn is_paper(broker: &str) -> bool {
+    broker == PAPER
+}
+
+/// The embedded paper venue's name (the default broker).
+pub const PAPER: &str = "paper";
 
 /// `signal.expired`: the healer of the signal state machine expired stale signals (stuck in one
 /// state longer than an hour, or older than two: SPEC §3 defaults), each with why; an order
@@ -268,6 +272,9 @@ pub struct Stats {
     pub http_taken: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub http_refused: u64,
+    /// Orders settled terminal from an external venue's word (`order.venue`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub settled_by_venue: u64,
 }
 
 #[expect(
@@ -317,7 +324,10 @@ pub struct ReconcileRecord {
 }
 
 /// `reconcile.resolve`: the operator's choice about a finding, with what it changed
-/// (before/after, in Ballast's books).
+/// (before/after, in Ballast's books). `before`/`after` are Ballast's position in the symbol
+/// (adopt: set to the broker's; flatten: the books take the broker's quantity, which the
+/// closing `orders` then bring to flat) — for a partial fill, the order's filled quantity.
+/// Built by [`super::EngineState::resolve_record`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolveRecord {
     pub at: Timestamp,

@@ -5,7 +5,7 @@
 //! snapshots still read). Attributes in brackets (`[serde(skip_serializing_if = ...)]`) are
 //! the written shape's: a field absent while it is `None` keeps older snapshots' bytes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashSet;
@@ -15,7 +15,7 @@ use super::FeedUse;
 use super::settings::EngineSettings;
 use super::{
     Controls, Decisions, EngineState, Fills, JournalStamp, KillSwitchRecord, Liquidation, LongLine,
-    OrderTrack, Orders, PendingTarget, PolicyRecord, Stats,
+    OrderTrack, Orders, PendingTarget, PolicyRecord, ReconcileRecord, Stats,
 };
 use crate::domain::{ClientOrderId, FillId, Symbol};
 use crate::guard::{GuardState, TradingState};
@@ -106,6 +106,28 @@ shape! {
     #[serde(default)]
     [serde(skip_serializing_if = "zero")]
     signals_seq: u64 = decisions.signals_seq;
+    #[serde(default)]
+    [serde(skip_serializing_if = "none")]
+    reconcile: Option<ReconcileRecord> = controls.reconcile;
+    #[serde(default)]
+    [serde(skip_serializing_if = "empty_set")]
+    reconcile_acknowledged: BTreeSet<String> = controls.acknowledged;
+    #[serde(default)]
+    [serde(skip_serializing_if = "empty_map")]
+    reconcile_flattening: BTreeMap<ClientOrderId, String> = controls.flattening;
+    #[serde(default)]
+    [serde(skip_serializing_if = "zero")]
+    reconcile_orders: u64 = controls.reconcile_orders;
+}
+
+/// Nothing acknowledged (not written).
+fn empty_set(v: &&BTreeSet<String>) -> bool {
+    v.is_empty()
+}
+
+/// No flatten order open (not written).
+fn empty_map(v: &&BTreeMap<ClientOrderId, String>) -> bool {
+    v.is_empty()
 }
 
 /// Nothing taken from `journal/signals/` yet (not written).
@@ -141,6 +163,10 @@ impl<'de> Deserialize<'de> for EngineState {
                 kill_switch: s.kill_switch,
                 policy: s.policy,
                 settings: s.settings,
+                reconcile: s.reconcile,
+                acknowledged: s.reconcile_acknowledged,
+                flattening: s.reconcile_flattening,
+                reconcile_orders: s.reconcile_orders,
             },
             orders: Orders {
                 tracked: s.orders,

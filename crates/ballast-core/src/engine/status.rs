@@ -128,7 +128,15 @@ impl EngineState {
             trim_failures: self.orders.trim_failures,
             feed: self.feed.active,
             settings: super::settings_gate::SettingsCheck::NotFollowed,
-            venue: VenueReport::default(),
+            venue: VenueReport {
+                reconcile: self.controls.reconcile.as_ref().map(|r| ReconcileSummary {
+                    at: r.at,
+                    startup: r.startup,
+                    findings: r.findings.clone(),
+                    unanswered: r.unanswered.clone(),
+                }),
+                ..VenueReport::default()
+            },
         }
     }
 }

@@ -230,7 +230,9 @@ fn an_unknown_outcome_stays_in_flight_until_a_lookup_settles_it_without_a_duplic
         let id = intent[0].client_order_id.clone();
         let signal = match s.orders.tracked[&id].owner {
             Owner::Signal(sig) => sig,
-            Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
+            Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy | Owner::Reconcile => {
+                unreachable!()
+            }
         };
         // The reply is lost.
         let lost = SentRecord {
@@ -499,7 +501,9 @@ fn engaging_the_kill_switch_cancels_every_open_order_and_its_signal() {
     s.apply_sent(&sent).unwrap();
     let signal = match s.orders.tracked[&sent.client_order_id].owner {
         Owner::Signal(sig) => sig,
-        Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
+        Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy | Owner::Reconcile => {
+            unreachable!()
+        }
     };
     assert_eq!(s.broker.open_orders().count(), 1);
     let engage = s.kill_switch_record(true, "drill".into(), false, all[next - 1].ts);
@@ -538,7 +542,9 @@ fn the_stuck_signal_healer_expires_and_cancels_but_never_guesses_an_unknown_outc
         s.apply_sent(&sent).unwrap();
         let signal = match s.orders.tracked[&sent.client_order_id].owner {
             Owner::Signal(sig) => sig,
-            Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy => unreachable!(),
+            Owner::Liquidation(_) | Owner::KillSwitch | Owner::Policy | Owner::Reconcile => {
+                unreachable!()
+            }
         };
         // Daily bars: a signal waits three bar intervals (not an hour) before it is stuck.
         let (stuck_after, _) = s.stale_thresholds();

@@ -20,6 +20,35 @@
 //! 3. An order changed within [`Rules::grace_ms`] is not judged yet (its report may be racing
 //!    the engine's own record of it).
 //! 4. The same answers and state give the same diff (ids and order are deterministic).
+//! 5. A fill is booked once: a fill read off an order's cumulative filled quantity has the id
+//!    `<venue order id>@<filled quantity>` and is the difference to what Ballast booked, so
+//!    a second report, a replay or a restart in the middle of a partial fill books only what
+//!    is left.
+//! 6. A position is judged only after this cycle's fills are counted, and not while an order
+//!    of Ballast's in its symbol is being filled right now (changed within the grace window).
+//!
+//! The classification, row by row (each row has a test in `tests.rs`):
+//!
+//! | the venue says | Ballast has | outcome |
+//! |---|---|---|
+//! | an order of ours filled more than booked, average price given | the order | a fill for the difference, priced from the cumulative average (safe) |
+//! | an order of ours terminal (filled, canceled, expired, replaced, rejected) | the order | `order.venue` settle, after its fills (safe) |
+//! | an accepted order of ours in none of its lists | the order | a lookup by `client_order_id` (at most `max_lookups`, oldest first) |
+//! | the lookup: not found | the accepted order | `missing_order` (never "rejected") |
+//! | an order of ours filled less than booked, more than ordered, or without an average price | the order | `unresolved_partial_fill` |
+//! | an open order | no such order | `foreign_order` |
+//! | a position | another quantity, after this cycle's fills | `quantity_mismatch` |
+//! | a position | never traded the symbol | `unknown_position` |
+//! | a symbol and side twice | — | `duplicate_position` |
+//! | entry price ≤ 0, size 0, side against the sign | — | `invalid_position` |
+//! | another account than the journal's | — | `account_mismatch` |
+//! | a query failed | — | listed in `unanswered`, its part not judged |
+
+mod orders;
+mod positions;
+#[cfg(test)]
+mod tests;
+mod words;
 
 use std::collections::BTreeMap;
 
@@ -96,6 +125,24 @@ pub enum FindingKind {
     UnresolvedPartialFill,
     /// The venue's account is not the one the journal belongs to.
     AccountMismatch,
+    /// An order the venue had accepted that its lookup by `client_order_id` does not find.
+    MissingOrder,
+}
+
+impl FindingKind {
+    /// The kind as ids and the operator's surfaces spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::QuantityMismatch => "quantity_mismatch",
+            FindingKind::ForeignOrder => "foreign_order",
+            FindingKind::UnknownPosition => "unknown_position",
+            FindingKind::DuplicatePosition => "duplicate_position",
+            FindingKind::InvalidPosition => "invalid_position",
+            FindingKind::UnresolvedPartialFill => "unresolved_partial_fill",
+            FindingKind::AccountMismatch => "account_mismatch",
+            FindingKind::MissingOrder => "missing_order",
+        }
+    }
 }
 
 /// What the operator may do about a finding (the first one listed is recommended).
@@ -108,6 +155,31 @@ pub enum Choice {
     Flatten,
     /// Leave trading halted (nothing changes).
     StayHalted,
+}
+
+impl Choice {
+    pub const ALL: [Choice; 3] = [Choice::Adopt, Choice::Flatten, Choice::StayHalted];
+
+    /// The choice as the operator types it (`adopt`, `flatten`, `stay_halted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Adopt => "adopt",
+            Choice::Flatten => "flatten",
+            Choice::StayHalted => "stay_halted",
+        }
+    }
+
+    /// The choice the operator typed (`stay-halted` too), if it is one.
+    pub fn parse(text: &str) -> Option<Choice> {
+        let text = text.trim().replace('-', "_");
+        Choice::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A dangerous difference, as the operator sees it.
@@ -130,6 +202,9 @@ pub struct Finding {
     /// The venue's order the finding is about (an order Ballast does not own, a partial fill).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub venue_order: Option<String>,
+    /// Ballast's order the finding is about (a partial fill, a missing order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<ClientOrderId>,
     /// The fills that would explain the difference, in words (none seen: empty).
     #[serde(default)]
     pub explaining: Vec<String>,
@@ -167,9 +242,86 @@ impl Diff {
     }
 }
 
+/// The fingerprint of a venue's account that `journal.stamp` records (`paper` for the
+/// embedded simulator; otherwise `alpaca-<FNV-1a of the account id, hex>`: the id itself is
+/// not written to the journal).
+pub fn account_fingerprint(account: &VenueAccount) -> String {
+    if account.id == crate::engine::PAPER {
+        return crate::engine::PAPER.to_owned();
+    }
+    format!("alpaca-{:016x}", crate::hash::fnv1a(account.id.bytes()))
+}
+
 /// The differences between the engine's state and the venue's answers at `now`.
 pub fn diff(state: &EngineState, venue: &VenueAnswers, rules: &Rules, now: Timestamp) -> Diff {
-    // Issue 14 part H3 writes the diff; this seam only fixes its shape.
-    let _ = (state, venue, rules, now);
-    Diff::default()
+    let mut d = Diff::default();
+    account(state, &venue.account, &mut d);
+    let reports = orders::reports(venue);
+    let cycle = Cycle {
+        state,
+        venue,
+        rules,
+        now,
+        reports: &reports,
+    };
+    orders::judge(&cycle, &mut d);
+    positions::judge(&cycle, &mut d);
+    d.findings
+        .retain(|f| !state.controls.acknowledged.contains(&f.id));
+    d.findings.sort_by(|a, b| a.id.cmp(&b.id));
+    d.findings.dedup_by(|a, b| a.id == b.id);
+    d.unanswered.sort();
+    d.unanswered.dedup();
+    d
+}
+
+/// One cycle's inputs, as the judges read them.
+struct Cycle<'a> {
+    state: &'a EngineState,
+    venue: &'a VenueAnswers,
+    rules: &'a Rules,
+    now: Timestamp,
+    /// The latest report of each order the venue listed (changed, open or looked up).
+    reports: &'a BTreeMap<ClientOrderId, &'a VenueOrder>,
+}
+
+impl Cycle<'_> {
+    /// Changed less than the grace window ago: not judged dangerous yet.
+    fn fresh(&self, o: &VenueOrder) -> bool {
+        self.now.ms_since(o.updated_at) < self.rules.grace_ms
+    }
+}
+
+/// The account: another one than the journal's is a finding; a failed query is unanswered.
+fn account(state: &EngineState, answer: &Answer<VenueAccount>, d: &mut Diff) {
+    let account = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            d.unanswered.push(format!(
+                "account: {e} (whether it is the journal's account is not judged)"
+            ));
+            return;
+        }
+    };
+    let Some(stamp) = &state.controls.stamp else {
+        return; // a journal not stamped yet: the runtime stamps it with this account
+    };
+    let theirs = account_fingerprint(account);
+    if stamp.account == theirs {
+        return;
+    }
+    d.findings.push(Finding {
+        id: format!("{}:{theirs}", FindingKind::AccountMismatch.as_str()),
+        kind: FindingKind::AccountMismatch,
+        symbol: None,
+        ours: format!("the journal belongs to account {}", stamp.account),
+        theirs: format!("the broker's account is {theirs}"),
+        local_qty: None,
+        venue_qty: None,
+        venue_avg_price: None,
+        venue_order: None,
+        client_order_id: None,
+        explaining: Vec::new(),
+        choices: vec![Choice::StayHalted],
+    });
 }

@@ -52,9 +52,9 @@ pub trait ExternalVenue: Broker + Send {
     /// value).
     fn compat(&mut self) -> Result<String, CompatFailure>;
     /// The account fingerprint the journal is stamped with, of an account the venue
-    /// reported.
+    /// reported (the account id itself is not written to the journal).
     fn fingerprint(&self, account: &ballast_core::broker::VenueAccount) -> String {
-        account.id.clone()
+        reconcile::account_fingerprint(account)
     }
 }
 
