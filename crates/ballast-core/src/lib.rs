@@ -46,6 +46,7 @@ pub mod text;
 pub mod time;
 pub mod trades;
 pub mod universe;
+pub mod venue;
 
 pub use clock::{Clock, ManualClock};
 pub use time::Timestamp;

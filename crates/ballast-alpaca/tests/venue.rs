@@ -1,0 +1,305 @@
+//! The adapter's venue calls, the compatibility check, the rate limit and the bars, against
+//! the fake over real HTTP.
+
+mod common;
+
+use ballast_alpaca::bars::fetch_bars;
+use ballast_alpaca::compat::{self, CompatError};
+use ballast_alpaca::secrets::Credentials;
+use ballast_core::Timestamp;
+use ballast_core::broker::{Broker, BrokerError, PositionSide, VenueStatus};
+use ballast_core::domain::Symbol;
+use ballast_fake_alpaca::{FakeConfig, Fault, Route};
+use common::*;
+use rust_decimal::Decimal;
+
+#[test]
+fn orders_positions_and_cancels_round_trip() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    b.submit(&resting("bl-1-1", 3), 1).unwrap();
+    b.submit(&market("bl-2-1", 2), 1).unwrap();
+    let open = b.open_orders().unwrap();
+    assert_eq!(open.len(), 2, "{open:?}");
+    fake.tick();
+    let open = b.open_orders().unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|o| o.order.client_order_id.as_str())
+            .collect::<Vec<_>>(),
+        ["bl-1-1"]
+    );
+    let positions = b.positions().unwrap();
+    assert_eq!(positions.len(), 1);
+    assert_eq!(
+        (positions[0].qty, positions[0].side),
+        (Decimal::from(2), PositionSide::Long)
+    );
+    let filled = b.lookup(&id("bl-2-1")).unwrap().unwrap();
+    assert_eq!(
+        (filled.status, filled.filled_qty, filled.remaining),
+        (VenueStatus::Filled, Decimal::from(2), Decimal::ZERO)
+    );
+    assert!(filled.filled_avg_price.is_some());
+    assert_eq!(b.cancel(&id("bl-1-1")), Ok(Some(Decimal::from(3))));
+    assert_eq!(b.cancel(&id("bl-1-1")), Ok(None), "not open any more");
+    assert_eq!(b.cancel(&id("bl-404-1")), Ok(None), "unknown");
+    assert!(b.account().unwrap().id.starts_with("alpaca:PA"));
+    assert_eq!(b.fills_since(7).unwrap().fills, Vec::new());
+}
+
+#[test]
+fn cancel_all_names_the_orders_it_cancelled() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    b.submit(&resting("bl-1-1", 1), 1).unwrap();
+    b.submit(&resting("bl-2-1", 1), 1).unwrap();
+    let mut ids: Vec<String> = b
+        .cancel_all()
+        .unwrap()
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["bl-1-1", "bl-2-1"]);
+    assert_eq!(b.open_orders().unwrap(), Vec::new());
+}
+
+#[test]
+fn orders_since_pages_oldest_change_first_and_is_bounded() {
+    let fake = fake();
+    let mut s = settings(&fake);
+    s.page_size = 2;
+    let mut b = broker_with(s);
+    for i in 1..=5 {
+        b.submit(&resting(&format!("bl-{i}-1"), 1), 1).unwrap();
+    }
+    let all = b.orders_since(None, 100).unwrap();
+    assert_eq!(all.orders.len(), 5, "every page read");
+    assert!(!all.more);
+    assert!(
+        all.orders
+            .windows(2)
+            .all(|w| w[0].updated_at <= w[1].updated_at)
+    );
+    let first = b.orders_since(None, 3).unwrap();
+    assert_eq!((first.orders.len(), first.more), (3, true));
+    let since = all.orders.iter().map(|o| o.updated_at).max().unwrap();
+    // The fake's clock moves at least 1 ms per event: the next change is after `since`.
+    b.submit(&resting("bl-6-1", 1), 1).unwrap();
+    b.cancel(&id("bl-6-1")).unwrap();
+    let changed = b.orders_since(Some(since), 100).unwrap();
+    let names: Vec<_> = changed
+        .orders
+        .iter()
+        .map(|o| o.order.client_order_id.as_str())
+        .collect();
+    assert!(names.contains(&"bl-6-1"), "{names:?}");
+    assert!(changed.orders.iter().all(|o| o.updated_at > since));
+    let six = changed
+        .orders
+        .iter()
+        .find(|o| o.order.client_order_id.as_str() == "bl-6-1")
+        .unwrap();
+    assert_eq!(six.status, VenueStatus::Canceled);
+    // An order submitted before `since` and closed after it is not listed (Alpaca filters by
+    // submission): its lookup by id settles it.
+    b.cancel(&id("bl-2-1")).unwrap();
+    assert_eq!(
+        b.lookup(&id("bl-2-1")).unwrap().unwrap().status,
+        VenueStatus::Canceled
+    );
+    let mut s = settings(&fake);
+    s.page_size = 1;
+    s.max_pages = 2;
+    let e = broker_with(s).open_orders().unwrap_err();
+    assert!(
+        e.to_string().contains("max_pages"),
+        "an incomplete list is never read as complete: {e}"
+    );
+}
+
+#[test]
+fn a_foreign_order_and_a_position_changed_behind_our_back_are_reported_as_they_are() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    fake.add_foreign_order("MSFT", "sell", Decimal::from(4));
+    fake.set_position("AAPL", Decimal::from(-7), Decimal::from(150));
+    let open = b.open_orders().unwrap();
+    assert_eq!(open.len(), 1);
+    assert!(!open[0].order.client_order_id.as_str().starts_with("bl-"));
+    let p = b.positions().unwrap();
+    assert_eq!(
+        (p[0].qty, p[0].side),
+        (Decimal::from(-7), PositionSide::Short)
+    );
+}
+
+#[test]
+fn the_compatibility_check_passes_on_a_matching_account_and_refuses_the_wrong_kind() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    let ok = compat::check(b.client()).unwrap();
+    assert!(ok.account_number.starts_with("PA") && !ok.live, "{ok}");
+    // A live account behind a paper key's settings in live mode: the key is refused first.
+    let live = fake_with(FakeConfig {
+        live: true,
+        key_id: "AKLIVE0000000000".into(),
+        ..FakeConfig::default()
+    });
+    let mut s = settings(&live);
+    s.credentials =
+        Credentials::new("AKLIVE0000000000", &FakeConfig::default().secret_key).unwrap();
+    s.live = true;
+    assert!(
+        compat::check(broker_with(s.clone()).client()).is_ok(),
+        "a live key, a live account, live mode"
+    );
+    s.live = false;
+    let e = compat::check(broker_with(s).client()).unwrap_err();
+    assert!(
+        matches!(e, CompatError::Config(_)) && e.to_string().contains("live key"),
+        "{e}"
+    );
+    // A paper key whose account is live: refused by the account's kind.
+    let odd = fake_with(FakeConfig {
+        live: true,
+        ..FakeConfig::default()
+    });
+    let e = compat::check(broker(&odd).client()).unwrap_err();
+    assert!(e.to_string().contains("account_number"), "{e}");
+    let mut s = settings(&fake);
+    s.live = true;
+    let e = compat::check(broker_with(s).client()).unwrap_err();
+    assert!(e.to_string().contains("paper key"), "{e}");
+    assert!(
+        fake.requests().iter().all(|r| r.method == "GET"),
+        "no order before the check passes"
+    );
+}
+
+#[test]
+fn the_client_side_budget_never_lets_more_than_its_limit_through() {
+    let fake = fake();
+    let mut s = settings(&fake);
+    s.rate_limit_per_min = 12;
+    s.max_wait_ms = 0;
+    let mut b = broker_with(s);
+    let answers: Vec<_> = (0..20).map(|_| b.positions()).collect();
+    let sent = fake.requests().len();
+    assert!(sent <= 12, "{sent} requests went");
+    assert!(sent >= 10, "polling may use all but the reserve: {sent}");
+    let refused = answers.iter().filter(|a| a.is_err()).count();
+    assert_eq!(refused, 20 - sent);
+    let e = answers.last().unwrap().clone().unwrap_err().to_string();
+    assert!(e.contains("rate budget") && e.contains("not sent"), "{e}");
+    // Orders may still use the reserve.
+    b.submit(&market("bl-1-1", 1), 1).unwrap();
+}
+
+#[test]
+fn the_servers_remaining_is_adopted_before_a_429() {
+    let fake = fake_with(FakeConfig {
+        rate_limit_per_min: 6,
+        ..FakeConfig::default()
+    });
+    let mut s = settings(&fake);
+    s.max_wait_ms = 0;
+    let mut b = broker_with(s);
+    for _ in 0..10 {
+        let _ = b.positions();
+    }
+    let seen = fake.requests();
+    assert!(
+        seen.iter().all(|r| r.status != 429),
+        "the budget stopped before the venue had to: {seen:?}"
+    );
+    assert!(seen.len() <= 6, "{}", seen.len());
+}
+
+#[test]
+fn a_429_storm_slows_down_recovers_and_never_exceeds_the_limit() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    let storm = |times| Fault::Status {
+        route: Route::Any,
+        status: 429,
+        body: r#"{"message":"rate limit exceeded"}"#.into(),
+        headers: vec![
+            ("Retry-After".into(), "1".into()),
+            ("X-RateLimit-Remaining".into(), "0".into()),
+        ],
+        times,
+    };
+    fake.fault(storm(3));
+    // A read retries through the storm, waiting as told.
+    assert_eq!(b.positions(), Ok(Vec::new()));
+    let seen = fake.requests();
+    assert_eq!(
+        seen.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [429, 429, 429, 200]
+    );
+    for w in seen.windows(2) {
+        assert!(
+            w[1].at_ms - w[0].at_ms >= 990,
+            "waited the Retry-After: {seen:?}"
+        );
+    }
+    // A submit in a storm is not sent again: the venue refused it before accepting.
+    fake.fault(storm(1));
+    let e = b.submit(&market("bl-1-1", 1), 1).unwrap_err();
+    assert!(matches!(e, BrokerError::Unavailable(_)), "{e:?}");
+    assert_eq!(
+        (fake.submits_of("bl-1-1"), fake.orders_created_of("bl-1-1")),
+        (1, 0)
+    );
+    // Recovered: the same id goes through once the budget allows.
+    b.submit(&market("bl-1-1", 1), 2).unwrap();
+    assert_eq!(fake.orders_created_of("bl-1-1"), 1);
+    let seen = fake.requests();
+    let last = seen.last().unwrap();
+    let refused = &seen[seen.len() - 2];
+    assert!(
+        last.at_ms - refused.at_ms >= 990,
+        "the Retry-After held for the order too"
+    );
+    for (i, r) in seen.iter().enumerate() {
+        let in_minute = seen[i..]
+            .iter()
+            .take_while(|s| s.at_ms - r.at_ms < 60_000)
+            .count();
+        assert!(in_minute <= 200, "{in_minute} requests in a minute");
+    }
+}
+
+#[test]
+fn bars_come_in_time_order_after_the_cursor_and_paginate() {
+    let fake = fake();
+    for _ in 0..5 {
+        fake.tick();
+    }
+    let mut s = settings(&fake);
+    s.max_pages = 10;
+    let mut b = broker_with(s);
+    let symbols = [Symbol::new("AAPL").unwrap(), Symbol::new("MSFT").unwrap()];
+    let start = Timestamp::EPOCH;
+    let all = fetch_bars(b.client(), &symbols, None, start, 1_000).unwrap();
+    assert_eq!(all.bars.len(), 10, "{:?}", all.bars);
+    assert!(!all.more);
+    assert!(
+        all.bars
+            .windows(2)
+            .all(|w| (w[0].ts, w[0].symbol) < (w[1].ts, w[1].symbol))
+    );
+    assert!(
+        all.bars
+            .iter()
+            .all(|b| b.low <= b.open && b.open <= b.high && b.volume >= Decimal::ZERO)
+    );
+    let cursor = all.bars[3].ts;
+    let after = fetch_bars(b.client(), &symbols, Some(cursor), start, 1_000).unwrap();
+    assert!(after.bars.iter().all(|b| b.ts > cursor));
+    assert_eq!(after.bars.len(), 10 - 4);
+    let small = fetch_bars(b.client(), &symbols, None, start, 3).unwrap();
+    assert_eq!((small.bars.len(), small.more), (3, true));
+}

@@ -1,0 +1,30 @@
+//! The first path a client takes: account, submit, tick, lookup, list, cancel, counts.
+
+mod common;
+
+use common::{dec, start};
+use rust_decimal::Decimal;
+
+#[tokio::test]
+async fn an_order_goes_from_submit_to_filled_and_is_counted_once() {
+    let api = start();
+    let acct = api.get("/v2/account").await;
+    assert_eq!(acct.status, 200);
+    assert_eq!(dec(&acct.body["cash"]), Decimal::from(100_000));
+    let sub = api.market("smoke-1", "buy", "3").await;
+    assert_eq!(sub.status, 200, "{}", sub.body);
+    assert_eq!(sub.body["status"], "new");
+    assert_eq!(sub.body["client_order_id"], "smoke-1");
+    api.fake.tick();
+    let got = api
+        .get("/v2/orders:by_client_order_id?client_order_id=smoke-1")
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["status"], "filled");
+    assert_eq!(dec(&got.body["filled_qty"]), Decimal::from(3));
+    let pos = api.get("/v2/positions").await;
+    assert_eq!(pos.body[0]["symbol"], "AAPL");
+    assert_eq!(dec(&pos.body[0]["qty"]), Decimal::from(3));
+    assert_eq!(api.fake.orders_created_of("smoke-1"), 1);
+    assert_eq!(api.fake.submits_of("smoke-1"), 1);
+}
