@@ -56,6 +56,18 @@ pub trait ExternalVenue: Broker + Send {
     fn fingerprint(&self, account: &ballast_core::broker::VenueAccount) -> String {
         reconcile::account_fingerprint(account)
     }
+    /// The venue's market data (`[feed] kind = "alpaca"`): the bars of `symbols` after
+    /// `after` (`None`: from the venue's first), oldest first, at most `max`; `Err` in words
+    /// (the feed is stale then, no bar is invented).
+    fn bars(
+        &mut self,
+        symbols: &[ballast_core::domain::Symbol],
+        after: Option<Timestamp>,
+        max: usize,
+    ) -> Result<Vec<ballast_core::market::Bar>, String> {
+        let _ = (symbols, after, max);
+        Err(format!("the {} venue serves no market data", self.broker()))
+    }
 }
 
 /// The venue and what the runtime knows of it.

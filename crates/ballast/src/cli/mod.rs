@@ -15,6 +15,7 @@ pub(crate) mod output;
 mod recommendations;
 mod reload;
 mod supervise;
+mod venue;
 
 pub(crate) use output::{err, out};
 
