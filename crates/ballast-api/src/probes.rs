@@ -4,7 +4,8 @@
 //! [`Probes::live_within`]); 503 naming what is wedged. It never asks the engine: the API
 //! stays up when the engine is down. `/readyz`: 503 unless trading is allowed — a report,
 //! the engine up, reconciled, the policy neither EMERGENCY_SHUTDOWN nor HALTED, the system not
-//! FAILED; `?verbose` lists each check as `[+]name ok` / `[-]name failed: reason`. Both
+//! FAILED, and in live mode every condition of principle 1 (`live.<condition>` lines, from the
+//! report's live gate); `?verbose` lists each check as `[+]name ok` / `[-]name failed: reason`. Both
 //! decisions are pure ([`liveness`], [`readiness`]).
 
 use std::time::{Duration, Instant};
@@ -83,10 +84,10 @@ pub fn liveness(age: Option<Duration>, uptime: Duration, within: Duration) -> Re
 }
 
 /// Every readiness check of `report`, in order, with why it failed.
-pub fn readiness(report: Option<&HealthFile>) -> Vec<(&'static str, Result<(), String>)> {
+pub fn readiness(report: Option<&HealthFile>) -> Vec<(String, Result<(), String>)> {
     let Some(HealthFile::Report(r)) = report else {
         let why = "no health report yet (the first health cycle has not finished)".to_owned();
-        return vec![("report", Err(why))];
+        return vec![("report".into(), Err(why))];
     };
     let engine_status = r
         .subsystems
@@ -133,20 +134,49 @@ pub fn readiness(report: Option<&HealthFile>) -> Vec<(&'static str, Result<(), S
             r.policy.trading_state
         ))
     };
-    vec![
-        ("report", Ok(())),
-        ("engine", engine),
-        ("reconciled", reconciled),
-        ("policy", policy),
-        ("overall", overall),
-        ("trading_allowed", allowed),
-    ]
+    let mut checks = vec![
+        ("report".to_owned(), Ok(())),
+        ("engine".to_owned(), engine),
+        ("reconciled".to_owned(), reconciled),
+        ("policy".to_owned(), policy),
+        ("overall".to_owned(), overall),
+        ("trading_allowed".to_owned(), allowed),
+    ];
+    checks.extend(live_lines(r.live_gate.as_ref()));
+    checks
+}
+
+/// Principle 1's conditions, one readiness line each (`live.<condition>`), when live trading
+/// was asked for (the configuration says `mode = "live"`); none in paper mode.
+fn live_lines(gate: Option<&ballast_core::live::Gate>) -> Vec<(String, Result<(), String>)> {
+    let Some(g) = gate else {
+        return Vec::new();
+    };
+    let asked = g
+        .conditions
+        .iter()
+        .any(|c| c.name == "mode" && c.met == ballast_core::live::Met::Ok);
+    if !asked {
+        return Vec::new();
+    }
+    g.conditions
+        .iter()
+        .map(|c| {
+            let r = match c.met {
+                ballast_core::live::Met::Ok => Ok(()),
+                ballast_core::live::Met::Missing => Err(c.words.clone()),
+                ballast_core::live::Met::AtStart => Err(format!("not known yet: {}", c.words)),
+            };
+            (format!("live.{}", c.name), r)
+        })
+        .collect()
 }
 
 /// The Kubernetes-style lines of `checks`.
-pub fn lines(checks: &[(&'static str, Result<(), String>)]) -> String {
+pub fn lines<N: AsRef<str>>(checks: &[(N, Result<(), String>)]) -> String {
     checks
         .iter()
+        .map(|(name, r)| (name.as_ref(), r))
         .map(|(name, r)| match r {
             Ok(()) => format!("[+]{name} ok\n"),
             Err(why) => format!("[-]{name} failed: {why}\n"),

@@ -42,6 +42,8 @@ pub mod rel {
     pub const ENGINE_SETTINGS: &str = "state/engine-settings.json";
     /// The health report of the last cycle.
     pub const HEALTH: &str = "state/health.json";
+    /// The operator's choice about a reconciliation finding, for the engine to journal.
+    pub const RECONCILE_CHOICE: &str = "state/reconcile-choice.json";
     /// The services and checks an operator (or `on_failure = "disable"`) disabled.
     pub const DISABLED: &str = "state/disabled.json";
     /// The request to engage the kill switch.

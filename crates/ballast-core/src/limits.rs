@@ -121,6 +121,10 @@ pub const POLICY_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;
 /// tables and a hash: about 1 KiB).
 pub const ENGINE_SETTINGS_FILE_MAX_BYTES: u64 = 64 * 1024;
 
+/// `state/reconcile-choice.json`: one finding id, one choice, the operator's words (at most
+/// 500 characters, up to 4 bytes each), a time: far below this.
+pub const RECONCILE_CHOICE_FILE_MAX_BYTES: u64 = 8 * 1024;
+
 /// The longest `run/engine-config.json` (the configuration in force, as JSON) a reader takes:
 /// what a configuration file may be (1 MiB); a longer one is refused when it is written.
 pub const ENGINE_CONFIG_FILE_MAX_BYTES: u64 = MAX_FILE_BYTES;

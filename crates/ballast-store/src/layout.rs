@@ -109,6 +109,10 @@ impl Layout {
     pub fn engine_settings_file(&self) -> PathBuf {
         self.at(rel::ENGINE_SETTINGS)
     }
+    /// The operator's choice about a reconciliation finding ([`crate::files::reconcile_choice`]).
+    pub fn reconcile_choice_file(&self) -> PathBuf {
+        self.at(rel::RECONCILE_CHOICE)
+    }
     /// The health report ([`crate::files::health`]).
     pub fn health_report(&self) -> PathBuf {
         self.at(rel::HEALTH)

@@ -28,6 +28,7 @@ use ballast_core::{Clock, Timestamp};
 use ballast_store::RealStorage;
 use serde::Deserialize;
 
+mod broker;
 mod checks;
 mod engine_settings;
 mod governor;
@@ -379,7 +380,11 @@ impl Monitor {
         let mut results = match &self.entries[i].probe {
             Probe::Engine => vec![self.engine_check(inputs)],
             Probe::DataFeed => vec![self.feed_check()],
-            Probe::Broker => vec![self.broker_check()],
+            Probe::Broker => vec![
+                self.broker_check(),
+                self.engine_check_of("compat", health::venue::compat),
+                self.engine_check_of("reconciliation", health::venue::reconciliation),
+            ],
             Probe::Execution => vec![self.engine_figure("unknown_orders", |s| {
                 if s.orders_unknown == 0 {
                     (
@@ -552,25 +557,6 @@ impl Monitor {
                 ballast_core::time::Human::secs(u64::from(h.feed_critical_secs))
             ),
         )
-    }
-
-    fn broker_check(&self) -> CheckResult {
-        let h = &self.config.health;
-        self.engine_figure("errors", |s| {
-            let st = health::error_rate(
-                s.unknown_outcomes,
-                s.orders_sent,
-                h.error_rate_degraded_pct,
-                h.error_rate_critical_pct,
-            );
-            (
-                st,
-                format!(
-                    "paper venue: {} of {} send(s) without an answer, {} refused (degraded at {} %)",
-                    s.unknown_outcomes, s.orders_sent, s.venue_rejections, h.error_rate_degraded_pct
-                ),
-            )
-        })
     }
 
     fn guard_check(&self, now: Timestamp) -> CheckResult {

@@ -158,6 +158,9 @@ pub struct HealOptions {
     /// Why a live start is refused whatever the heal and health say (a precondition of
     /// principle 1 is missing): the gated services stay HELD with this reason.
     pub live_refused: Option<String>,
+    /// What principle 1 was asked (mode, `--live`, broker, credentials): the health report's
+    /// live gate ([`ballast_core::live::gate`]) is judged on it each cycle (`None`: not shown).
+    pub live: Option<ballast_core::live::Asked>,
     /// The hash of the configuration file's bytes, as `ballast status` shows it.
     pub config_hash: String,
     /// Reads the same configuration file again, as at the start (`ballast reload`, SIGHUP);
@@ -255,7 +258,8 @@ pub fn run(
         at: Instant::now(),
         wall: clock.now(),
     };
-    let governor = health::load_governor(data_dir, &heal.config, now.wall, log);
+    let mut governor = health::load_governor(data_dir, &heal.config, now.wall, log);
+    governor.live = heal.live.clone();
     let core = SupervisorCore::new(
         main_loop::core_config(services, &heal, data_dir),
         governor,

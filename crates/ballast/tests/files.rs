@@ -201,6 +201,7 @@ fn full_report() -> files::health::HealthReport {
             policy: Policy::NoNewTrades,
             issues: 1,
         }],
+        live_gate: None,
     }
 }
 

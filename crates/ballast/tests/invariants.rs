@@ -259,6 +259,11 @@ const MAY_DELETE: &[(&str, usize, &str)] = &[
         "write_atomic's and replace's own temp file, after a failed write",
     ),
     ("ballast-store/src/sim.rs", 1, "the simulated file system"),
+    (
+        "ballast-store/src/files/reconcile_choice.rs",
+        1,
+        "state/reconcile-choice.json, once the engine journaled or refused its choice",
+    ),
 ];
 
 /// issue 12 item 5: Ballast deletes a user's files only by declaration (a `cache` artifact

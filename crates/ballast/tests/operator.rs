@@ -247,7 +247,7 @@ fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
         .unwrap_or("")
         .to_owned();
     assert!(
-        why.contains("--live") && why.contains("no live broker configured"),
+        why.contains("--live") && why.contains("the configured broker is the paper simulator"),
         "{why}"
     );
     let err = std::fs::read_to_string(tmp.path().join("a/supervisor.err")).unwrap();
@@ -281,7 +281,10 @@ fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
     let out = out.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert!(!err.contains("unexpected argument"), "{err}");
-    assert!(err.contains("no live broker configured"), "{err}");
+    assert!(
+        err.contains("the configured broker is the paper simulator"),
+        "{err}"
+    );
     assert!(!err.contains("missing: --live"), "{err}");
     // `--live` on a paper configuration is refused: asked once is not asked twice.
     let out = ballast(&["run", "--live", "--data-dir", "d"], tmp.path());

@@ -9,6 +9,7 @@ pub mod clear;
 pub mod lifecycle;
 pub mod rules;
 mod subsystem_id;
+pub mod venue;
 pub use subsystem_id::SubsystemId;
 #[cfg(test)]
 mod tests;

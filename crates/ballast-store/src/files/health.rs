@@ -65,6 +65,10 @@ pub struct HealthReport {
     pub counts: Counts,
     pub engine: Option<EngineStatus>,
     pub history: Vec<HistoryEntry>,
+    /// Principle 1's conditions as of this cycle, each with whether it holds and why (absent
+    /// in reports written before it existed, and when no start asked for anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_gate: Option<ballast_core::live::Gate>,
 }
 
 /// What the file holds: the last cycle's report, or — before the first cycle (an operator
@@ -174,6 +178,7 @@ mod tests {
                 policy: Policy::AllowAll,
                 issues: 0,
             }],
+            live_gate: None,
         }
     }
 

@@ -11,6 +11,7 @@
 //! | `state/health.json` | [`health::HealthReport`] | supervisor | CLI, heal |
 //! | `state/disabled.json` | [`disabled::DisabledFile`] | supervisor | supervisor (at its start) |
 //! | `run/engine-config.json` | [`ballast_core::config::in_force::InForce`] ([`engine_config`]) | supervisor (start, reload) | engine (at its start) |
+//! | `state/reconcile-choice.json` | [`reconcile_choice::ChoiceFile`] | supervisor (`ballast reconcile`, the API), or the CLI with no supervisor | engine (removes it once journaled) |
 //! | `state/engine-settings.json` | [`ballast_core::engine::SettingsFile`] ([`engine_settings`]) | supervisor (reload) | engine |
 //!
 //! Every reader goes through [`Storage::read_bounded`] (a regular file, at most the type's
@@ -28,6 +29,7 @@ pub mod heartbeat;
 pub mod kill_switch;
 pub mod lock;
 pub mod policy;
+pub mod reconcile_choice;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -60,6 +60,10 @@ pub struct Governor {
     kill_switch: bool,
     /// Dangerous heal findings of the last sweep (reconciliation is not clean while any).
     pub dangerous: usize,
+    /// The same findings in words (`None`: no sweep yet), for the live gate.
+    pub dangerous_said: Option<Vec<String>>,
+    /// What principle 1 was asked at the start (the live gate of each report; `None`: none).
+    pub live: Option<ballast_core::live::Asked>,
     /// What each subsystem allows besides a restart (disable, fallback): set by the core.
     pub modules: std::collections::BTreeMap<String, health::lifecycle::ModuleRecovery>,
     /// Where the policy goes next by itself (the hysteresis countdown), as of the last cycle.
@@ -95,6 +99,8 @@ impl Governor {
             },
             kill_switch: false,
             dangerous: 0,
+            dangerous_said: None,
+            live: None,
             modules: Default::default(),
             outlook: None,
             caches: CacheDecl::of(config),
@@ -275,7 +281,22 @@ impl Governor {
             counts: r.counts.clone(),
             engine: self.engine.clone(),
             history: self.history.iter().skip(skip).cloned().collect(),
+            live_gate: self.live_gate_now(r),
         }))
+    }
+
+    /// Principle 1's conditions as of the report `r` (`None`: nothing was asked).
+    fn live_gate_now(&self, r: &Report) -> Option<ballast_core::live::Gate> {
+        let asked = self.live.as_ref()?;
+        let overall = r.overall.as_str();
+        Some(ballast_core::live::gate(
+            asked,
+            &ballast_core::live::Observed {
+                venue: self.engine.as_ref().map(|e| &e.venue),
+                heal_dangerous: self.dangerous_said.as_deref(),
+                health: Some(overall),
+            },
+        ))
     }
 
     /// Whether health allows a live engine start: score ≥ 50 and nothing CRITICAL or FAILED

@@ -437,6 +437,12 @@ impl SupervisorCore {
         }
         // A finding stands exactly while it is found: after a paper salvage it clears.
         self.governor.dangerous = s.findings.len();
+        self.governor.dangerous_said = Some(
+            s.findings
+                .iter()
+                .map(|(component, target, reason, _)| format!("{component} {target}: {reason}"))
+                .collect(),
+        );
         if self.in_force.settings_refusal.is_some() {
             // Tried again at every sweep until it is written.
             self.write_start_settings(now);

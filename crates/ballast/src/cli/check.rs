@@ -3,6 +3,7 @@
 
 use super::err;
 use ballast_core::config::{Config, Mode};
+use ballast_core::live::{self, Asked, Credentials, Met};
 
 use super::{ConfigArg, out};
 use crate::exit::{self, Exit};
@@ -10,50 +11,52 @@ use crate::exit::{self, Exit};
 /// The environment variables that carry the broker's credentials (Alpaca's names).
 pub const CREDENTIAL_ENV: [&str; 2] = ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"];
 
-/// Principle 1, one line per precondition: whether it holds and what it is.
-fn live_preconditions(cfg: &Config, live_flag: bool) -> Vec<(bool, String)> {
-    let creds = CREDENTIAL_ENV
+/// Where the broker's credentials are, or what is missing (never their values): the
+/// environment's `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`, both set and not empty.
+pub fn credentials() -> Credentials {
+    let unset: Vec<&str> = CREDENTIAL_ENV
         .iter()
-        .all(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    vec![
-        (
-            cfg.general.mode == Mode::Live,
-            "[general] mode = \"live\" in the configuration".to_owned(),
-        ),
-        (
-            live_flag,
-            "--live on the command line of `ballast run` (asked twice)".to_owned(),
-        ),
-        (
-            false,
-            "a live broker: no live broker configured (this build has only the paper broker)"
-                .to_owned(),
-        ),
-        (
-            creds,
-            format!(
-                "broker credentials in the environment ({})",
-                CREDENTIAL_ENV.join(", ")
-            ),
-        ),
-        (
-            false,
-            "a clean startup reconciliation with the broker (checked at start: needs the broker)"
-                .to_owned(),
-        ),
-    ]
+        .copied()
+        .filter(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()))
+        .collect();
+    if unset.is_empty() {
+        Credentials::Present(format!("the environment ({})", CREDENTIAL_ENV.join(", ")))
+    } else {
+        Credentials::Missing(format!(
+            "{} not set in the environment (set {} for the account to trade)",
+            unset.join(" and "),
+            CREDENTIAL_ENV.join(" and ")
+        ))
+    }
+}
+
+/// The configured broker's kind. The configuration has no `[broker]` table yet: the paper
+/// simulator is the only broker it can name.
+pub fn broker_kind(_cfg: &Config) -> &'static str {
+    "paper"
+}
+
+/// What the operator asked for (`flag`: `--live` at `ballast run`; `None` at `ballast check`).
+pub fn asked(cfg: &Config, flag: Option<bool>) -> Asked {
+    Asked {
+        mode_live: cfg.general.mode == Mode::Live,
+        flag,
+        broker: broker_kind(cfg).to_owned(),
+        credentials: credentials(),
+    }
 }
 
 /// What is missing for a live start, when one is asked for (by the configuration or by
-/// `--live`); empty for a paper start.
+/// `--live`); empty for a paper start. What is only known once the engine talks to the broker
+/// (the compatibility check, the reconciliation, the account) is not missing here: the engine
+/// checks it at its start and the supervisor holds trading until it holds.
 pub fn live_missing(cfg: &Config, live_flag: bool) -> Vec<String> {
     if cfg.general.mode != Mode::Live && !live_flag {
         return Vec::new();
     }
-    live_preconditions(cfg, live_flag)
-        .into_iter()
-        .filter(|(ok, _)| !ok)
-        .map(|(_, what)| what)
+    live::gate(&asked(cfg, Some(live_flag)), &live::Observed::default())
+        .missing()
+        .map(|c| c.words.clone())
         .collect()
 }
 
@@ -125,10 +128,12 @@ pub fn check(arg: &ConfigArg) -> Exit {
         None => "no config file: the built-in paper configuration".to_owned(),
     };
     let symbols: Vec<&str> = c.feed.symbols.iter().map(|s| s.as_str()).collect();
-    let verdict = if c.general.mode == Mode::Live {
-        "valid, but this build cannot trade live (below)"
-    } else {
-        "OK"
+    let gate = live::gate(&asked(c, None), &live::Observed::default());
+    let missing = gate.missing().count();
+    let verdict = match (c.general.mode == Mode::Live, missing) {
+        (false, _) => "OK",
+        (true, 0) => "valid for live trading (the conditions below)",
+        (true, _) => "valid, but it cannot trade live (below)",
     };
     out!(
         "{source}: {verdict} (mode {}, {} feed of {}, strategy {}, engine {}, {} service(s), {} check(s), {} artifact(s))",
@@ -149,17 +154,22 @@ pub fn check(arg: &ConfigArg) -> Exit {
         return exit::OK;
     }
     out!("live trading (principle 1: live only when asked twice) needs:");
-    for (ok, what) in live_preconditions(c, false) {
-        let mark = match (ok, what.starts_with("--live")) {
-            (_, true) => "give   ",
-            (true, false) => "ok     ",
-            (false, false) => "missing",
+    for cnd in &gate.conditions {
+        let mark = match cnd.met {
+            Met::Ok => "ok      ",
+            Met::Missing => "missing ",
+            Met::AtStart => "at start",
         };
-        out!("  {mark} {what}");
+        out!("  {mark} {}", cnd.words);
+    }
+    if missing == 0 {
+        out!(
+            "  `ballast run --live` starts the engine, which checks the broker before trading; `/readyz?verbose` and `ballast reconcile` show the result"
+        );
+        return exit::OK;
     }
     err!(
-        "ballast check: this live configuration cannot trade: {} precondition(s) missing (above); `ballast run --live` would refuse to start",
-        live_missing(c, true).len()
+        "ballast check: this live configuration cannot trade: {missing} condition(s) missing (above); `ballast run --live` would refuse to start"
     );
     exit::CONFIG
 }

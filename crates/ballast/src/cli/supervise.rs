@@ -165,7 +165,9 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
         err!("ballast run: warning: {warning}");
     }
     let mut log = |line: &str| crate::logging::bridge("ballast::supervisor", line);
-    let heal = heal_options(cfg, &loaded.choice, live_refused, api.hook.clone());
+    let asked = super::check::asked(&cfg, Some(live));
+    let mut heal = heal_options(cfg, &loaded.choice, live_refused, api.hook.clone());
+    heal.live = Some(asked);
     match ballast_supervisor::run(
         &dir,
         services,
@@ -203,6 +205,7 @@ fn heal_options(
         config: cfg,
         config_file: Some(choice.describe()),
         live_refused,
+        live: None,
         config_hash: super::reload::file_hash(choice.path.as_deref()),
         reloader: Some(super::reload::reader(choice.clone())),
         surface: Some(surface),
