@@ -29,6 +29,10 @@ struct Book {
     /// Calls that answer a schema error (by name: "positions", "orders_since", ...).
     schema: Vec<&'static str>,
     calls: Vec<&'static str>,
+    /// The market data it serves (the first fetch), then a failing fetch that stops the run.
+    bars: Vec<ballast_core::market::Bar>,
+    fetches: Vec<Option<Timestamp>>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 #[derive(Clone, Default)]
@@ -131,6 +135,22 @@ impl ExternalVenue for Scripted {
             Some(f) => Err(f),
             None => Ok("GET /v2/account, GET /v2/clock, GET /v2/orders: as documented".into()),
         }
+    }
+    fn bars(
+        &mut self,
+        _symbols: &[ballast_core::domain::Symbol],
+        after: Option<Timestamp>,
+        _max: usize,
+    ) -> Result<Vec<ballast_core::market::Bar>, String> {
+        let mut b = self.book();
+        b.fetches.push(after);
+        if b.fetches.len() == 1 {
+            return Ok(b.bars.clone());
+        }
+        if let Some(stop) = &b.stop {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Err("connection refused".into())
     }
 }
 
@@ -379,5 +399,56 @@ fn a_live_engine_sends_nothing_while_a_condition_is_missing_and_lists_each() {
     assert_eq!(
         heartbeat(tmp.path()).status.venue.live_missing,
         Vec::<String>::new()
+    );
+}
+
+#[test]
+fn the_alpaca_feed_takes_the_venues_bars_after_the_last_one_and_a_failing_fetch_invents_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = alpaca_config();
+    cfg.feed.kind = config::FeedKind::Alpaca;
+    cfg.broker.alpaca.bars_poll_secs = 1;
+    let venue = Scripted::new("fp");
+    let aapl = ballast_core::domain::Symbol::new("AAPL").unwrap();
+    let bar = |minute: i64, close: i64| ballast_core::market::Bar {
+        symbol: aapl,
+        ts: Timestamp::from_unix_ms(1_700_000_000_000 + minute * 60_000),
+        open: Decimal::from(close),
+        high: Decimal::from(close + 1),
+        low: Decimal::from(close - 1),
+        close: Decimal::from(close),
+        volume: Decimal::from(1000),
+    };
+    venue.book().bars = vec![bar(1, 100), bar(2, 101), bar(3, 102)];
+    let stop = Arc::new(AtomicBool::new(false));
+    venue.book().stop = Some(Arc::clone(&stop));
+    let mut lines = Vec::new();
+    let r = run_on(
+        &cfg,
+        tmp.path(),
+        &Options::default(),
+        Some(Box::new(venue.clone())),
+        &stop,
+        &mut |l: &str| lines.push(l.to_owned()),
+    )
+    .unwrap();
+    assert_eq!(
+        r.bars, 3,
+        "the venue's three bars, none invented: {lines:#?}"
+    );
+    let journaled: Vec<String> = records(tmp.path(), "market.bar")
+        .iter()
+        .map(|b| b["bar"]["close"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(journaled, ["100", "101", "102"]);
+    // The second fetch asked for the bars after the last one taken.
+    let fetches = venue.book().fetches.clone();
+    assert_eq!(fetches, [None, Some(bar(3, 102).ts)]);
+    let v = heartbeat(tmp.path()).status.venue;
+    assert!(
+        v.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("/v2/stocks/bars") && e.contains("stale")),
+        "{v:?}"
     );
 }

@@ -316,7 +316,7 @@ keys! {
     ["broker.alpaca"] "data_url": Kind::Text, "\"https://data.alpaca.markets\"", None,
         "Market Data API base URL ([feed] kind = \"alpaca\" bars).";
     ["broker.alpaca"] "secrets_file": Kind::Text, "\"\"", None,
-        "A file (mode 0600) with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines; empty = the keys come from the environment. Never logged, journaled or shown.";
+        "A TOML file readable by its owner only (mode 0600) with a [paper] and/or [live] table, each with key_id and secret_key (the mode's table is used); empty = the keys come from APCA_API_KEY_ID and APCA_API_SECRET_KEY. Never logged, journaled or shown.";
     ["broker.alpaca"] "connect_timeout_ms": int(100, 60_000), "3000", None,
         "Timeout of a connection to Alpaca.";
     ["broker.alpaca"] "request_timeout_ms": int(100, 120_000), "10000", None,
@@ -335,8 +335,8 @@ keys! {
         "Targeted lookups by client_order_id per reconciliation cycle, at most (the rest wait for the next cycle).";
     ["broker.alpaca"] "page_size": int(1, 500), "100", None,
         "Orders asked for per page when polling (at most 500, Alpaca's limit); pages per poll are bounded, the rest is read at the next poll.";
-    ["broker.alpaca"] "bars_timeframe": Kind::Choice(&["1Min", "5Min", "15Min", "1Hour", "1Day"]), "\"1Min\"", None,
-        "Bar timeframe of [feed] kind = \"alpaca\".";
+    ["broker.alpaca"] "bars_timeframe": Kind::Choice(&["1Min"]), "\"1Min\"", None,
+        "Bar timeframe of [feed] kind = \"alpaca\" (one-minute bars, the only one this build reads).";
     ["broker.alpaca"] "bars_poll_secs": int(1, 3_600), "60", None,
         "How often [feed] kind = \"alpaca\" asks for the bars after the last one journaled; a failing fetch makes the feed stale, it never invents bars.";
 

@@ -267,6 +267,39 @@ impl External {
         Ok(self.venue.fingerprint(&account))
     }
 
+    /// The venue's bars after `after` (at most `max`), or `None` when the fetch failed: said
+    /// once while it keeps failing, in the heartbeat's last error (the feed goes stale; no
+    /// bar is invented).
+    pub(crate) fn fetch_bars(
+        &mut self,
+        symbols: &[ballast_core::domain::Symbol],
+        after: Option<Timestamp>,
+        max: usize,
+        log: &mut dyn FnMut(&str),
+    ) -> Option<Vec<ballast_core::market::Bar>> {
+        match self.venue.bars(symbols, after, max) {
+            Ok(bars) => {
+                if self
+                    .last_error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with(BARS_CALL))
+                {
+                    log(&format!("{}: market data answers again", self.name()));
+                    self.last_error = None;
+                }
+                Some(bars)
+            }
+            Err(e) => {
+                let said = format!("{BARS_CALL}: {e} (the feed stays stale until it answers)");
+                if self.last_error.as_deref() != Some(said.as_str()) {
+                    log(&format!("warning: the venue: {said}"));
+                }
+                self.last_error = Some(said);
+                None
+            }
+        }
+    }
+
     pub(crate) fn account_checked(&mut self, matches: bool) {
         self.facts.account_matches = Some(matches);
     }
@@ -364,6 +397,9 @@ pub(super) fn cycle(
     }
     Ok(())
 }
+
+/// The market-data call, as the heartbeat's last error names it.
+const BARS_CALL: &str = "GET /v2/stocks/bars";
 
 /// What a poll does not ask (only a reconciliation does).
 const NOT_ASKED: &str = "not asked in a poll";
