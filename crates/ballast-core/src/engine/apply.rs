@@ -29,7 +29,7 @@ impl EngineState {
             EngineRecord::VenueFills(r) => self.book_fills(&r.fills, limits)?,
             EngineRecord::VenueOrder(r) => self.apply_venue_order(r),
             EngineRecord::Reconcile(r) => self.apply_reconcile(r),
-            EngineRecord::Resolve(r) => self.apply_resolve(r)?,
+            EngineRecord::Resolve(r) => self.apply_resolve(r),
         }
         Ok(())
     }

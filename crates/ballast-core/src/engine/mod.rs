@@ -221,8 +221,6 @@ pub enum ApplyError {
     UnknownOrder(ClientOrderId),
     #[error(transparent)]
     Transition(#[from] crate::signal::TransitionError),
-    #[error("operator's choice recorded about reconciliation finding {0}, which is not open")]
-    UnknownFinding(String),
 }
 
 impl EngineState {
@@ -256,9 +254,14 @@ impl EngineState {
         }
     }
 
-    /// Record 1 of a bar: the bar and the fills the paper broker gives on it.
+    /// Record 1 of a bar: the bar and the fills the paper broker gives on it (none on an
+    /// external venue: its fills are `venue.fills`).
     pub fn bar_record(&self, bar: Bar) -> BarRecord {
-        let fills = self.broker.fills_for(&bar);
+        let fills = if self.external_venue() {
+            Vec::new()
+        } else {
+            self.broker.fills_for(&bar)
+        };
         BarRecord { bar, fills }
     }
 

@@ -664,6 +664,7 @@ fn item_7_an_over_long_inbox_line_is_one_rejection_across_its_continued_records(
 }
 
 mod poll;
+mod venue;
 
 #[test]
 fn http_signals_taken_wait_with_their_source_and_a_notional_is_sized_at_the_last_price() {

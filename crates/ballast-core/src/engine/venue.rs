@@ -169,15 +169,17 @@ impl EngineState {
     /// own acknowledged; a partial fill's filled quantity; a missing order forgotten) and the
     /// finding closes. Flatten: the books take the broker's quantity and the closing orders
     /// are tracked (`Owner::Reconcile`); the finding closes when they fill. Stay halted:
-    /// recorded, nothing changes.
-    pub fn apply_resolve(&mut self, r: &ResolveRecord) -> Result<(), ApplyError> {
+    /// recorded, nothing changes. A choice about a finding no longer open (a run in between
+    /// closed it) changes nothing either: the record is durable, and refusing it would leave
+    /// a journal that cannot be replayed.
+    pub fn apply_resolve(&mut self, r: &ResolveRecord) {
         let Some(f) = self
             .open_findings()
             .iter()
             .find(|f| f.id == r.finding)
             .cloned()
         else {
-            return Err(ApplyError::UnknownFinding(r.finding.clone()));
+            return;
         };
         match r.choice {
             Choice::StayHalted => {}
@@ -205,7 +207,6 @@ impl EngineState {
                 }
             }
         }
-        Ok(())
     }
 
     fn adopt(&mut self, f: &Finding, r: &ResolveRecord) {

@@ -13,19 +13,27 @@
 //!
 //! Invariants (each has a test):
 //! 1. A failed query is never read as flat or empty: its part of the diff concludes nothing
-//!    (it is listed in [`Diff::unanswered`]).
+//!    (it is listed in [`Diff::unanswered`]) — `row_l_a_failed_query_concludes_nothing_about_its_part`
+//!    and the proptest `invariants_a_failed_query_concludes_nothing_and_the_same_inputs_give_the_same_diff`.
 //! 2. Unknown never becomes rejected without the venue's word: an order is settled terminal
 //!    only from a status the venue reported; one the venue does not list is looked up by
-//!    `client_order_id` first ([`Diff::lookups`], at most [`Rules::max_lookups`] a cycle).
+//!    `client_order_id` first ([`Diff::lookups`], at most [`Rules::max_lookups`] a cycle) —
+//!    `row_c_…`, `row_d_a_lookup_that_finds_nothing_is_a_finding_never_a_rejection`, the proptest.
 //! 3. An order changed within [`Rules::grace_ms`] is not judged yet (its report may be racing
-//!    the engine's own record of it).
-//! 4. The same answers and state give the same diff (ids and order are deterministic).
+//!    the engine's own record of it) — `row_e_…`, `row_f_…`.
+//! 4. The same answers and state give the same diff (ids and order are deterministic) — the
+//!    proptest.
 //! 5. A fill is booked once: a fill read off an order's cumulative filled quantity has the id
 //!    `<venue order id>@<filled quantity>` and is the difference to what Ballast booked, so
 //!    a second report, a replay or a restart in the middle of a partial fill books only what
-//!    is left.
+//!    is left — `engine::tests::venue::a_restart_in_the_middle_of_a_partial_fill_books_only_the_remainder`,
+//!    `engine::tests::venue::cumulative_reports_book_each_fill_once_whatever_the_repeats`.
 //! 6. A position is judged only after this cycle's fills are counted, and not while an order
-//!    of Ballast's in its symbol is being filled right now (changed within the grace window).
+//!    of Ballast's in its symbol is being filled right now (changed within the grace window) —
+//!    `a_position_is_judged_after_this_cycle_s_fills_and_not_while_an_order_of_ours_fills_now`.
+//! 7. Bounded: a run lists at most [`MAX_FINDINGS`] findings and each at most
+//!    [`MAX_EXPLAINING`] explaining fills, the rest counted —
+//!    `findings_and_explaining_fills_are_bounded_and_the_rest_counted`.
 //!
 //! The classification, row by row (each row has a test in `tests.rs`):
 //!
@@ -37,6 +45,7 @@
 //! | the lookup: not found | the accepted order | `missing_order` (never "rejected") |
 //! | an order of ours filled less than booked, more than ordered, or without an average price | the order | `unresolved_partial_fill` |
 //! | an open order | no such order | `foreign_order` |
+//! | another order (symbol, side, quantity) under one of Ballast's ids | its own order | `foreign_order`, nothing booked or settled |
 //! | a position | another quantity, after this cycle's fills | `quantity_mismatch` |
 //! | a position | never traded the symbol | `unknown_position` |
 //! | a symbol and side twice | — | `duplicate_position` |
@@ -272,8 +281,21 @@ pub fn diff(state: &EngineState, venue: &VenueAnswers, rules: &Rules, now: Times
     d.findings.dedup_by(|a, b| a.id == b.id);
     d.unanswered.sort();
     d.unanswered.dedup();
+    if d.findings.len() > MAX_FINDINGS {
+        let more = d.findings.len() - MAX_FINDINGS;
+        d.findings.truncate(MAX_FINDINGS);
+        d.unanswered.push(format!(
+            "{more} more dangerous differences than the {MAX_FINDINGS} listed (by id): they are shown once these are resolved"
+        ));
+    }
     d
 }
+
+/// Findings one cycle lists at most (the journal's `reconcile.run` stays bounded); the rest
+/// are counted in [`Diff::unanswered`] and listed by a later cycle.
+pub const MAX_FINDINGS: usize = 200;
+/// Explaining fills listed in one finding at most (the rest counted).
+pub const MAX_EXPLAINING: usize = 10;
 
 /// One cycle's inputs, as the judges read them.
 struct Cycle<'a> {

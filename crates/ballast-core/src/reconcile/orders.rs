@@ -72,6 +72,13 @@ pub(super) fn judge(c: &Cycle<'_>, d: &mut Diff) {
 
 /// An order Ballast owns, as the venue reports it.
 fn ours(c: &Cycle<'_>, t: &OrderTrack, o: &VenueOrder, d: &mut Diff) {
+    let (mine, theirs) = (&t.order, &o.order);
+    if (mine.symbol, mine.side, mine.qty) != (theirs.symbol, theirs.side, theirs.qty) {
+        // Another order under Ballast's id (a journal started over on this account): none
+        // of its fills or states are Ballast's.
+        d.findings.push(not_this_order(t, o));
+        return;
+    }
     let resolved = if o.filled_qty > t.filled {
         match missed_fill(t, o) {
             Ok(fill) => {
@@ -176,6 +183,30 @@ pub(super) fn fill_id(venue_id: &str, filled: Decimal) -> Result<FillId, String>
             FillId::parse(&format!("v{h:016x}@{qty}"))
         })
         .map_err(|e| format!("no fill id can be made of the broker's order id: {e}"))
+}
+
+fn not_this_order(t: &OrderTrack, o: &VenueOrder) -> Finding {
+    let id = &t.order.client_order_id;
+    Finding {
+        id: format!("{}:{}", FindingKind::ForeignOrder.as_str(), o.venue_id),
+        kind: FindingKind::ForeignOrder,
+        symbol: Some(o.order.symbol),
+        ours: format!("Ballast's order {id} is {}", words::order(&t.order)),
+        theirs: format!(
+            "the broker's order {} under client_order_id {id} is another one ({}; {} filled, status {}): was a journal started over on this account?",
+            o.venue_id,
+            words::order(&o.order),
+            words::qty(o.filled_qty),
+            o.status
+        ),
+        local_qty: None,
+        venue_qty: None,
+        venue_avg_price: None,
+        venue_order: Some(o.venue_id.clone()),
+        client_order_id: Some(id.clone()),
+        explaining: Vec::new(),
+        choices: vec![Choice::StayHalted],
+    }
 }
 
 fn partial_fill(t: &OrderTrack, o: &VenueOrder, why: &str) -> Finding {

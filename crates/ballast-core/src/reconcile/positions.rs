@@ -239,5 +239,11 @@ fn explaining(c: &Cycle<'_>, d: &Diff, symbol: Symbol) -> Vec<String> {
                 f.theirs
             )
         });
-    foreign.chain(unbooked).collect()
+    let mut all: Vec<String> = foreign.chain(unbooked).collect();
+    if all.len() > super::MAX_EXPLAINING {
+        let more = all.len() - super::MAX_EXPLAINING;
+        all.truncate(super::MAX_EXPLAINING);
+        all.push(format!("and {more} more"));
+    }
+    all
 }

@@ -419,6 +419,41 @@ fn row_f_an_open_order_ballast_does_not_own_is_a_finding_after_the_grace_window(
 }
 
 #[test]
+fn row_f2_another_order_under_ballast_s_id_is_not_ballast_s() {
+    let mut s = state();
+    let o = order("bl-1-0", "AAPL", Side::Buy, "10", OLD);
+    track(&mut s, &o, "0", "0");
+    // A journal started over on the same account: bl-1-0 is an old order there.
+    let old = order("bl-1-0", "MSFT", Side::Sell, "3", OLD);
+    let mut v = answers();
+    v.lookups.insert(
+        o.client_order_id.clone(),
+        Ok(Some(report(
+            &old,
+            "v-old",
+            VenueStatus::Filled,
+            "3",
+            Some("300"),
+            OLD,
+        ))),
+    );
+    let diff = diff(&s, &v, &RULES, NOW);
+    assert!(diff.fills.is_empty() && diff.settles.is_empty(), "{diff:?}");
+    assert_eq!(
+        kinds(&diff),
+        [(FindingKind::ForeignOrder, "foreign_order:v-old".to_owned())]
+    );
+    let f = &diff.findings[0];
+    assert!(
+        f.theirs
+            .contains("is another one (sell 3 MSFT market; 3 filled, status filled)"),
+        "{}",
+        f.theirs
+    );
+    assert_eq!(f.choices, [Choice::StayHalted]);
+}
+
+#[test]
 fn row_g_a_quantity_mismatch_says_both_sides_and_the_fills_that_would_explain_it() {
     let mut s = state();
     s.portfolio.set_position(&sym("AAPL"), d("10"), d("100"));
@@ -635,6 +670,61 @@ fn row_l_a_failed_query_concludes_nothing_about_its_part() {
             diff.unanswered
         );
     }
+}
+
+#[test]
+fn findings_and_explaining_fills_are_bounded_and_the_rest_counted() {
+    let s = state();
+    let mut v = answers();
+    let mut open = Vec::new();
+    for i in 0..(MAX_FINDINGS + 5) {
+        let o = order(&format!("manual-{i}"), "AAPL", Side::Buy, "1", OLD);
+        open.push(report(
+            &o,
+            &format!("v-{i:04}"),
+            VenueStatus::PartiallyFilled,
+            "0.5",
+            Some("100"),
+            OLD,
+        ));
+    }
+    v.open_orders = Ok(open);
+    v.positions = Ok(vec![position("AAPL", "5", "100")]);
+    let diff = diff(&s, &v, &RULES, NOW);
+    assert_eq!(diff.findings.len(), MAX_FINDINGS);
+    assert!(
+        diff.unanswered
+            .iter()
+            .any(|u| u.starts_with("6 more dangerous differences than the 200 listed")),
+        "{:?}",
+        diff.unanswered
+    );
+    let unknown = diff
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::ForeignOrder)
+        .unwrap();
+    assert_eq!(
+        unknown.id, "foreign_order:v-0000",
+        "the first by id are kept"
+    );
+    let again = super::diff(
+        &s,
+        &VenueAnswers {
+            open_orders: Ok(Vec::new()),
+            changed: v.open_orders.clone(),
+            ..v.clone()
+        },
+        &RULES,
+        NOW,
+    );
+    let f = &again.findings[0];
+    assert_eq!(f.id, "unknown_position:AAPL");
+    assert_eq!(f.explaining.len(), MAX_EXPLAINING + 1);
+    assert_eq!(
+        f.explaining[MAX_EXPLAINING],
+        format!("and {} more", MAX_FINDINGS + 5 - MAX_EXPLAINING)
+    );
 }
 
 #[test]
