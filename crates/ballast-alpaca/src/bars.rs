@@ -60,6 +60,7 @@ pub fn fetch_bars(
             path: PATH,
             query,
             body: None,
+            urgent: false,
         };
         let answer = client.send(&req)?;
         let page: BarsPage = decode(&call, &answer.body)

@@ -10,7 +10,7 @@
 //! - a 429 (or no connection) → [`BrokerError::Unavailable`]: the venue refused before
 //!   accepting; its `Retry-After` is honoured by the rate budget before the next request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ballast_core::Clock;
@@ -30,7 +30,16 @@ use crate::wire::decode;
 #[derive(Debug)]
 pub struct AlpacaBroker {
     client: Client,
+    /// The venue ids of the orders open at the last [`Broker::orders_since`] (at most the
+    /// open orders one call reads): one that is no longer open is fetched by id on the next
+    /// call, so its close (a fill, a cancel) is reported even though it was submitted before
+    /// the cursor.
+    open_seen: BTreeSet<String>,
 }
+
+/// Orders that left the open list fetched by id in one [`Broker::orders_since`] call, at
+/// most; the rest are fetched by the next call (`more` is set).
+pub const MAX_CLOSED_FETCHES_PER_CALL: usize = 20;
 
 /// A venue error as the engine reads it.
 pub fn broker_error(e: VenueError) -> BrokerError {
@@ -49,6 +58,7 @@ impl AlpacaBroker {
     pub fn new(settings: AlpacaSettings, clock: Arc<dyn Clock>) -> Result<Self, String> {
         Ok(AlpacaBroker {
             client: Client::new(settings, clock)?,
+            open_seen: BTreeSet::new(),
         })
     }
 
@@ -73,14 +83,26 @@ impl AlpacaBroker {
         })
     }
 
-    /// The venue's order with this `client_order_id` (`None`: its 404).
-    fn lookup_wire(&mut self, id: &ClientOrderId) -> Result<Option<Order>, VenueError> {
-        let query = vec![("client_order_id", id.to_string())];
-        match self.get::<Order>(Call::Lookup, "/v2/orders:by_client_order_id", query) {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if e.action() == Action::Absent => Ok(None),
-            Err(e) => Err(e),
-        }
+    /// The venue's order with this `client_order_id` (`None`: its 404). `urgent`: it settles a
+    /// submit or a cancel, and may use the budget's reserve.
+    fn lookup_wire(
+        &mut self,
+        id: &ClientOrderId,
+        urgent: bool,
+    ) -> Result<Option<Order>, VenueError> {
+        const PATH: &str = "/v2/orders:by_client_order_id";
+        let mut req = Request::get(Call::Lookup, PATH);
+        req.query = vec![("client_order_id", id.to_string())];
+        req.urgent = urgent;
+        let answer = match self.client.send(&req) {
+            Ok(a) => a,
+            Err(e) if e.action() == Action::Absent => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let call = format!("GET {PATH}");
+        decode(&call, &answer.body)
+            .map(Some)
+            .map_err(|detail| self.client.contract_error(&call, Call::Lookup, &detail))
     }
 
     /// Every order of `status` (`open` or `all`) submitted after `after`, oldest first,
@@ -135,6 +157,33 @@ impl AlpacaBroker {
         }
     }
 
+    /// The orders open at the previous call that are open no more (nor listed in `known`),
+    /// fetched by id (`GET /v2/orders/{id}`; a 404 forgets it): at most
+    /// [`MAX_CLOSED_FETCHES_PER_CALL`]; the ids left for the next call.
+    fn fetch_closed(
+        &mut self,
+        open_now: &BTreeSet<String>,
+        known: &BTreeSet<String>,
+    ) -> Result<(Vec<Order>, Vec<String>), BrokerError> {
+        let gone: Vec<String> = self
+            .open_seen
+            .iter()
+            .filter(|id| !open_now.contains(*id) && !known.contains(*id))
+            .cloned()
+            .collect();
+        let mut closed = Vec::new();
+        for id in gone.iter().take(MAX_CLOSED_FETCHES_PER_CALL) {
+            let path = format!("/v2/orders/{id}");
+            match self.get::<Order>(Call::Lookup, &path, Vec::new()) {
+                Ok(o) => closed.push(o),
+                Err(e) if e.action() == Action::Absent => {}
+                Err(e) => return Err(broker_error(e)),
+            }
+        }
+        let left = gone.into_iter().skip(MAX_CLOSED_FETCHES_PER_CALL).collect();
+        Ok((closed, left))
+    }
+
     fn to_venue_all(&self, orders: &[Order]) -> Result<Vec<VenueOrder>, BrokerError> {
         orders
             .iter()
@@ -161,6 +210,7 @@ impl Broker for AlpacaBroker {
             path: "/v2/orders",
             query: Vec::new(),
             body: Some(body),
+            urgent: true,
         };
         match self.client.send(&req) {
             Ok(answer) => {
@@ -183,7 +233,7 @@ impl Broker for AlpacaBroker {
                 Ok(())
             }
             Err(e) if e.action() == Action::LookUp => {
-                match self.lookup_wire(&order.client_order_id) {
+                match self.lookup_wire(&order.client_order_id, true) {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(BrokerError::NoAnswer {
                         error: format!(
@@ -206,7 +256,7 @@ impl Broker for AlpacaBroker {
     /// `DELETE /v2/orders/{id}`: 204 → its unfilled quantity; 404 or 422 (not cancelable) →
     /// `None`.
     fn cancel(&mut self, id: &ClientOrderId) -> Result<Option<rust_decimal::Decimal>, BrokerError> {
-        let Some(found) = self.lookup_wire(id).map_err(broker_error)? else {
+        let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
             return Ok(None);
         };
         let venue = found
@@ -229,6 +279,7 @@ impl Broker for AlpacaBroker {
             path: &path,
             query: Vec::new(),
             body: None,
+            urgent: false,
         };
         match self.client.send(&req) {
             Ok(_) => Ok(Some(venue.remaining)),
@@ -258,6 +309,7 @@ impl Broker for AlpacaBroker {
             path: "/v2/orders",
             query: Vec::new(),
             body: None,
+            urgent: false,
         };
         let answer = self.client.send(&req).map_err(broker_error)?;
         let call = "DELETE /v2/orders";
@@ -278,9 +330,10 @@ impl Broker for AlpacaBroker {
             .collect())
     }
 
-    /// The order with this `client_order_id`, open or not (`None`: the venue's 404).
+    /// The order with this `client_order_id`, open or not (`None`: the venue's 404). It
+    /// settles an order of unknown outcome, so it may use the budget's reserve like a submit.
     fn lookup(&mut self, id: &ClientOrderId) -> Result<Option<VenueOrder>, BrokerError> {
-        let Some(found) = self.lookup_wire(id).map_err(broker_error)? else {
+        let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
             return Ok(None);
         };
         let call = "GET /v2/orders:by_client_order_id";
@@ -339,27 +392,45 @@ impl Broker for AlpacaBroker {
     /// The orders changed (`updated_at`) after `since`, oldest change first, at most `limit`.
     ///
     /// Alpaca filters orders by when they were *submitted*, not changed, so this reads the
-    /// open orders (any of them may change) and every order submitted after `since` (open or
-    /// closed), and keeps those updated after `since`. An order submitted before `since` and
-    /// closed after it is not listed (it was open at the previous poll): reconciliation looks
-    /// an order of ours the venue no longer lists up by `client_order_id`.
+    /// open orders (any of them may change), every order submitted after `since` (open or
+    /// closed), and, by id, each order that was open at the previous call and is no longer
+    /// (at most [`MAX_CLOSED_FETCHES_PER_CALL`]), and keeps those updated after `since`. What
+    /// a fresh adapter cannot know (an order submitted before `since` and closed before its
+    /// first call, e.g. while Ballast was down) reconciliation settles by looking up the
+    /// orders it tracks by `client_order_id`.
     fn orders_since(
         &mut self,
         since: Option<Timestamp>,
         limit: usize,
     ) -> Result<OrdersPage, BrokerError> {
         let mut pages = self.client.settings().max_pages;
-        let (mut orders, mut more) = self.list("open", None, &mut pages).map_err(broker_error)?;
+        let (mut orders, open_partial) =
+            self.list("open", None, &mut pages).map_err(broker_error)?;
+        let open_now: BTreeSet<String> = orders.iter().map(|o| o.id.clone()).collect();
         let (recent, more_recent) = self.list("all", since, &mut pages).map_err(broker_error)?;
-        more |= more_recent;
-        let known: std::collections::BTreeSet<String> =
-            orders.iter().map(|o| o.id.clone()).collect();
-        orders.extend(recent.into_iter().filter(|o| !known.contains(&o.id)));
+        let mut more = open_partial || more_recent;
+        let mut known = open_now.clone();
+        orders.extend(recent.into_iter().filter(|o| known.insert(o.id.clone())));
+        if !open_partial {
+            let (closed, left) = self.fetch_closed(&open_now, &known)?;
+            more |= !left.is_empty();
+            orders.extend(closed);
+            self.open_seen = open_now.into_iter().chain(left).collect();
+        } else {
+            self.open_seen.extend(open_now);
+        }
         let mut changed = self.to_venue_all(&orders)?;
         changed.retain(|o| since.is_none_or(|s| o.updated_at > s));
         changed.sort_by(|a, b| (a.updated_at, &a.venue_id).cmp(&(b.updated_at, &b.venue_id)));
         if changed.len() > limit {
-            changed.truncate(limit);
+            // Cut before the boundary's millisecond: the next call asks from the last one's
+            // `updated_at` (exclusive) and must not skip a sibling of the same millisecond.
+            let boundary = changed[limit].updated_at;
+            let keep = changed[..limit]
+                .iter()
+                .filter(|o| o.updated_at < boundary)
+                .count();
+            changed.truncate(if keep == 0 { limit } else { keep });
             more = true;
         }
         Ok(OrdersPage {

@@ -74,7 +74,17 @@ impl AlpacaSettings {
     /// The settings' bounds, in words when broken.
     pub fn validate(&self) -> Result<(), String> {
         for (name, url) in [("base_url", &self.base_url), ("data_url", &self.data_url)] {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
+            if let Some(rest) = url.strip_prefix("http://") {
+                // The keys travel in headers: in clear only to this machine (the fake, a proxy).
+                let host = rest.split(['/', '?']).next().unwrap_or("");
+                let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+                if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+                    return Err(format!(
+                        "[broker.alpaca] {name} = {:?}: plain http sends the keys in clear; use https (http only to 127.0.0.1 / localhost)",
+                        clip(url)
+                    ));
+                }
+            } else if !url.starts_with("https://") {
                 return Err(format!(
                     "[broker.alpaca] {name} = {:?}: not an http(s) URL",
                     clip(url)
@@ -189,6 +199,8 @@ pub struct Request<'a> {
     pub path: &'a str,
     pub query: Vec<(&'a str, String)>,
     pub body: Option<Vec<u8>>,
+    /// Part of a submit or a cancel (a lookup that settles one): may use the budget's reserve.
+    pub urgent: bool,
 }
 
 impl<'a> Request<'a> {
@@ -200,6 +212,7 @@ impl<'a> Request<'a> {
             path,
             query: Vec::new(),
             body: None,
+            urgent: false,
         }
     }
 }
@@ -314,6 +327,7 @@ impl Client {
     fn wait_for_budget(&mut self, req: &Request<'_>, call: &str) -> Result<(), VenueError> {
         let priority = match req.kind {
             Call::Submit | Call::Cancel => Priority::Urgent,
+            _ if req.urgent => Priority::Urgent,
             _ => Priority::Polling,
         };
         let mut waited = 0u64;
@@ -427,6 +441,10 @@ impl Client {
     /// A contract break of a 2xx answer (`detail` names the field and the value).
     pub fn contract_error(&self, call: &str, kind: Call, detail: &str) -> VenueError {
         let verdict = classify::classify(kind, Failure::Contract);
+        let detail = detail
+            .strip_prefix(call)
+            .and_then(|d| d.strip_prefix(": "))
+            .unwrap_or(detail);
         self.error(call, kind, verdict, None, detail, "")
     }
 }
@@ -488,4 +506,44 @@ fn read_bounded(resp: reqwest::blocking::Response) -> Result<Vec<u8>, Outcome> {
         });
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> AlpacaSettings {
+        AlpacaSettings::new(
+            url,
+            "https://data.alpaca.markets",
+            Credentials::new("PKX", "s").unwrap(),
+            false,
+        )
+    }
+
+    #[test]
+    fn keys_travel_in_clear_only_to_this_machine() {
+        assert!(
+            settings("https://paper-api.alpaca.markets")
+                .validate()
+                .is_ok()
+        );
+        assert!(settings("http://127.0.0.1:8080").validate().is_ok());
+        assert!(settings("http://localhost:1/").validate().is_ok());
+        let e = settings("http://paper-api.alpaca.markets")
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("https") && e.contains("base_url"), "{e}");
+        assert!(settings("ftp://x").validate().is_err());
+        let mut s = settings("https://paper-api.alpaca.markets");
+        s.page_size = 501;
+        assert!(s.validate().unwrap_err().contains("page_size = 501"));
+    }
+
+    #[test]
+    fn the_broker_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<Client>();
+        send::<crate::broker::AlpacaBroker>();
+    }
 }

@@ -130,6 +130,27 @@ pub fn from_env() -> Result<Option<Credentials>, String> {
     from_env_values(k.as_deref(), s.as_deref())
 }
 
+/// The keys for `mode`: the environment's when set (both variables), else the secrets file's
+/// `[paper]`/`[live]` table when a file is configured; an error naming both sources when
+/// neither has them. `env` is the two variables' values (the binary reads the environment:
+/// [`from_env`]).
+pub fn load(
+    env: (Option<&str>, Option<&str>),
+    secrets_file: Option<&Path>,
+    mode: Mode,
+) -> Result<Credentials, String> {
+    if let Some(c) = from_env_values(env.0, env.1)? {
+        return Ok(c);
+    }
+    match secrets_file {
+        Some(path) => from_file(path, mode),
+        None => Err(format!(
+            "no Alpaca keys: set {ENV_KEY_ID} and {ENV_SECRET_KEY}, or [broker.alpaca] secrets_file to a file (mode 0600) with a [{}] table of key_id and secret_key",
+            mode.table()
+        )),
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeysTable {
@@ -227,6 +248,23 @@ mod tests {
         );
         assert!(from_env_values(Some("PK1"), Some("s")).unwrap().is_some());
         assert!(from_env_values(Some(""), Some("s")).is_err());
+    }
+
+    #[test]
+    fn the_environment_comes_first_then_the_file_and_neither_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alpaca.toml");
+        std::fs::write(&path, FILE).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let env = load((Some("PKENV"), Some("e")), Some(&path), Mode::Paper).unwrap();
+        assert_eq!(env.key_id(), "PKENV");
+        let file = load((None, None), Some(&path), Mode::Live).unwrap();
+        assert_eq!(file.key_id(), "AKLIVE01");
+        let e = load((None, None), None, Mode::Paper).unwrap_err();
+        assert!(
+            e.contains(ENV_KEY_ID) && e.contains("secrets_file") && e.contains("[paper]"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -102,13 +102,26 @@ fn orders_since_pages_oldest_change_first_and_is_bounded() {
         .find(|o| o.order.client_order_id.as_str() == "bl-6-1")
         .unwrap();
     assert_eq!(six.status, VenueStatus::Canceled);
-    // An order submitted before `since` and closed after it is not listed (Alpaca filters by
-    // submission): its lookup by id settles it.
+    // An order submitted before `since` and closed after it: Alpaca lists by submission
+    // time, so it is fetched by id because it was open at the previous call.
+    let since = changed.orders.iter().map(|o| o.updated_at).max().unwrap();
     b.cancel(&id("bl-2-1")).unwrap();
-    assert_eq!(
-        b.lookup(&id("bl-2-1")).unwrap().unwrap().status,
-        VenueStatus::Canceled
+    let changed = b.orders_since(Some(since), 100).unwrap();
+    let names: Vec<_> = changed
+        .orders
+        .iter()
+        .map(|o| (o.order.client_order_id.as_str(), o.status.clone()))
+        .collect();
+    assert_eq!(names, [("bl-2-1", VenueStatus::Canceled)]);
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path.starts_with("/v2/orders/") && r.method == "GET")
     );
+    let again = b
+        .orders_since(Some(changed.orders[0].updated_at), 100)
+        .unwrap();
+    assert!(again.orders.is_empty(), "reported once: {:?}", again.orders);
     let mut s = settings(&fake);
     s.page_size = 1;
     s.max_pages = 2;
@@ -302,4 +315,65 @@ fn bars_come_in_time_order_after_the_cursor_and_paginate() {
     assert_eq!(after.bars.len(), 10 - 4);
     let small = fetch_bars(b.client(), &symbols, None, start, 3).unwrap();
     assert_eq!((small.bars.len(), small.more), (3, true));
+}
+
+#[test]
+fn a_lookup_that_settles_an_order_uses_the_reserve_polling_may_not() {
+    let fake = fake();
+    let mut s = settings(&fake);
+    s.rate_limit_per_min = 36; // a reserve of 4
+    s.max_wait_ms = 0;
+    let mut b = broker_with(s);
+    b.submit(&resting("bl-1-1", 1), 1).unwrap();
+    while b.positions().is_ok() {}
+    assert!(
+        b.positions()
+            .unwrap_err()
+            .to_string()
+            .contains("rate budget")
+    );
+    assert!(
+        b.lookup(&id("bl-1-1")).unwrap().is_some(),
+        "the lookup still goes"
+    );
+    assert_eq!(
+        b.cancel(&id("bl-1-1")),
+        Ok(Some(Decimal::ONE)),
+        "and the cancel"
+    );
+}
+
+#[test]
+fn a_partial_fill_is_reported_cumulatively_and_a_restarted_adapter_sees_the_venues_truth() {
+    let fake = fake();
+    let mut b = broker(&fake);
+    fake.fault(Fault::PartialFill {
+        fraction: Decimal::new(5, 1),
+    });
+    b.submit(&market("bl-1-1", 10), 1).unwrap();
+    let first = b.orders_since(None, 100).unwrap();
+    let since = first.orders.iter().map(|o| o.updated_at).max().unwrap();
+    fake.tick();
+    let part = b.orders_since(Some(since), 100).unwrap();
+    assert_eq!(part.orders.len(), 1, "{part:?}");
+    let o = &part.orders[0];
+    assert_eq!(o.status, VenueStatus::PartiallyFilled);
+    assert_eq!(
+        (o.filled_qty, o.remaining),
+        (Decimal::from(5), Decimal::from(5))
+    );
+    let since = o.updated_at;
+    // A restart: a new adapter (nothing remembered) in the middle of the fill.
+    drop(b);
+    let mut b = broker(&fake);
+    fake.tick();
+    let truth = b.lookup(&id("bl-1-1")).unwrap().unwrap();
+    assert_eq!(truth.status, VenueStatus::Filled);
+    assert_eq!(truth.filled_qty, Decimal::from(10));
+    // A fresh adapter never saw it open, and Alpaca lists by submission time: the changed
+    // list cannot report it — the lookup above (reconciliation's, for an order it tracks) does.
+    let changed = b.orders_since(Some(since), 100).unwrap();
+    assert!(changed.orders.is_empty(), "{changed:?}");
+    let p = b.positions().unwrap();
+    assert_eq!(p[0].qty, Decimal::from(10));
 }

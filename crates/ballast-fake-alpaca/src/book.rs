@@ -46,6 +46,26 @@ pub struct Book {
     created: HashMap<String, u32>,
     partial: Option<Decimal>,
     ids: IdGen,
+    executions: Vec<Execution>,
+}
+
+/// At most this many executions are kept (the oldest are dropped beyond).
+pub const MAX_EXECUTIONS: usize = 100_000;
+
+/// One fill of an order (an account activity of type FILL).
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Alpaca's form: `YYYYMMDDhhmmssmmm::uuid`, ordered by time.
+    pub id: String,
+    pub order_id: String,
+    pub symbol: String,
+    pub side: Side,
+    pub qty: Decimal,
+    pub price: Decimal,
+    pub cum_qty: Decimal,
+    pub leaves_qty: Decimal,
+    pub partial: bool,
+    pub at: Micros,
 }
 
 impl Book {
@@ -61,6 +81,7 @@ impl Book {
             created: HashMap::new(),
             partial: None,
             ids: IdGen::new(seed),
+            executions: Vec::new(),
         }
     }
 
@@ -200,6 +221,36 @@ impl Book {
         let made = self.submit(req, now).map(|o| o.id.clone());
         self.cash = cash;
         made
+    }
+
+    /// A market order for `qty` of the position `held` in the closing direction.
+    pub fn close_position(
+        &mut self,
+        symbol: &str,
+        held: Decimal,
+        qty: Decimal,
+        now: Micros,
+    ) -> Result<&Order, Refusal> {
+        let side = if held.is_sign_negative() {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let req = Submit {
+            symbol: symbol.to_owned(),
+            side,
+            kind: Kind::Market,
+            time_in_force: "day".into(),
+            qty: Some(qty),
+            notional: None,
+            limit_price: None,
+            stop_price: None,
+            trail_price: None,
+            trail_percent: None,
+            extended_hours: false,
+            client_order_id: None,
+        };
+        self.submit(req, now)
     }
 
     pub fn get(&self, id: &str) -> Option<&Order> {
@@ -385,8 +436,38 @@ impl Book {
                 close(o, "canceled", now);
             }
         }
-        let (symbol, side) = (o.req.symbol.clone(), o.req.side);
-        self.book_fill(&symbol, side.sign() * qty, price);
+        let fill = Execution {
+            id: String::new(),
+            order_id: o.id.clone(),
+            symbol: o.req.symbol.clone(),
+            side: o.req.side,
+            qty,
+            price,
+            cum_qty: o.filled_qty,
+            leaves_qty: (total - o.filled_qty).max(Decimal::ZERO),
+            partial: o.filled_qty < total,
+            at: now,
+        };
+        self.book_fill(&fill.symbol, fill.side.sign() * qty, price);
+        self.record_execution(fill);
+    }
+
+    fn record_execution(&mut self, mut e: Execution) {
+        let stamp: String = crate::clock::utc(e.at)
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(17)
+            .collect();
+        e.id = format!("{stamp}::{}", self.ids.uuid());
+        if self.executions.len() >= MAX_EXECUTIONS {
+            self.executions.remove(0);
+        }
+        self.executions.push(e);
+    }
+
+    /// Every execution kept, oldest first.
+    pub fn executions(&self) -> &[Execution] {
+        &self.executions
     }
 
     fn book_fill(&mut self, symbol: &str, delta: Decimal, price: Decimal) {

@@ -90,7 +90,8 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
     let (body, zone) = text.split_at_checked(at)?;
     let zb = zone.as_bytes();
     let sign = match zb.first() {
-        Some(b'+') => 1,
+        // A `+` sent unencoded in a query string arrives as a space.
+        Some(b'+' | b' ') => 1,
         Some(b'-') => -1,
         _ => return None,
     };
@@ -123,6 +124,7 @@ mod tests {
         assert_eq!(new_york(us), "2025-12-01T14:39:23-05:00");
         assert_eq!(parse(&new_york(us)), Some(us - 123_456));
         assert_eq!(parse("2025-12-01T20:39:23.1+01:00"), Some(us - 23_456));
+        assert_eq!(parse("2025-12-01T20:39:23.1 01:00"), Some(us - 23_456));
         assert_eq!(parse("2025-12-01"), Some(1_764_547_200_000_000));
         assert_eq!(parse("yesterday"), None);
         assert_eq!(parse("2025-12-01T19:39:23+0100"), None);

@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod activities;
 mod bars;
 mod book;
 mod clock;
@@ -41,6 +42,8 @@ pub use server::{MAX_BODY_BYTES, MAX_LOGGED_REQUESTS};
 
 /// The fake's demo key id (a paper key: Alpaca's paper keys start with `PK`).
 pub const DEMO_KEY_ID: &str = "PKTEST0000000000000";
+/// The fake's demo key id for a live account (Alpaca's live keys start with `AK`).
+pub const DEMO_LIVE_KEY_ID: &str = "AKTEST0000000000000";
 /// The fake's demo secret: not a secret, it opens only this fake.
 pub const DEMO_SECRET_KEY: &str = "fake-secret-for-the-fake-alpaca-only";
 
@@ -75,6 +78,17 @@ impl Default for FakeConfig {
             rate_limit_per_min: 200,
             auto_tick_ms: None,
             seed: 14,
+        }
+    }
+}
+
+impl FakeConfig {
+    /// A live account with the live demo key ([`DEMO_LIVE_KEY_ID`]), otherwise the defaults.
+    pub fn live_demo() -> Self {
+        FakeConfig {
+            key_id: DEMO_LIVE_KEY_ID.to_owned(),
+            live: true,
+            ..FakeConfig::default()
         }
     }
 }
@@ -136,6 +150,8 @@ impl FakeAlpaca {
             let s = shared.clone();
             runtime.spawn(async move {
                 let mut every = tokio::time::interval(Duration::from_millis(ms));
+                // A stalled runtime does not make the market jump several bars at once.
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 every.tick().await;
                 loop {
                     every.tick().await;

@@ -246,3 +246,55 @@ pub async fn list_orders(State(s): State<Arc<Shared>>, Query(q): Q) -> Response 
     };
     json(StatusCode::OK, Value::Array(page))
 }
+
+fn no_position() -> Response {
+    json(
+        StatusCode::NOT_FOUND,
+        wire::error(40410000, "position does not exist"),
+    )
+}
+
+/// `GET /v2/positions/{symbol}`: the position, or 404.
+pub async fn position(State(s): State<Arc<Shared>>, Path(symbol): Path<String>) -> Response {
+    let inner = s.lock();
+    let symbol = symbol.to_ascii_uppercase();
+    match inner.book.positions().get(&symbol) {
+        Some(p) => json(StatusCode::OK, wire::position(&inner.book, &symbol, p)),
+        None => no_position(),
+    }
+}
+
+/// `DELETE /v2/positions/{symbol}[?qty=|percentage=]`: a market order closing the position
+/// (all of it by default), answered 200 with the Order; 404 without a position.
+pub async fn close_position(
+    State(s): State<Arc<Shared>>,
+    Path(symbol): Path<String>,
+    Query(q): Q,
+) -> Response {
+    let mut inner = s.lock();
+    let symbol = symbol.to_ascii_uppercase();
+    let Some(held) = inner.book.positions().get(&symbol).map(|p| p.qty) else {
+        return no_position();
+    };
+    let amount = |k: &str| q.get(k).map(|t| t.parse::<rust_decimal::Decimal>());
+    let qty = match (amount("qty"), amount("percentage")) {
+        (None, None) => held.abs(),
+        (Some(Ok(n)), None) if n > rust_decimal::Decimal::ZERO && n <= held.abs() => n,
+        (None, Some(Ok(p)))
+            if p > rust_decimal::Decimal::ZERO && p <= rust_decimal::Decimal::ONE_HUNDRED =>
+        {
+            (held.abs() * p / rust_decimal::Decimal::ONE_HUNDRED).round_dp(9)
+        }
+        _ => {
+            return invalid(format!(
+                "give qty (above 0, at most the position's {}) or percentage (0 to 100), not both",
+                held.abs()
+            ));
+        }
+    };
+    let now = inner.clock.next();
+    match inner.book.close_position(&symbol, held, qty, now) {
+        Ok(o) => json(StatusCode::OK, wire::order(o)),
+        Err(r) => refused(&r),
+    }
+}

@@ -22,7 +22,7 @@ use crate::conn::Conn;
 use crate::faults::{FaultQueue, Plan, Route, Scripted};
 use crate::ratelimit::{RateVerdict, RateWindow};
 use crate::wire::{self, AccountId};
-use crate::{Seen, bars, control, routes};
+use crate::{Seen, activities, bars, control, routes};
 
 /// The request log keeps the latest this many requests (older ones are dropped and counted).
 pub const MAX_LOGGED_REQUESTS: usize = 20_000;
@@ -107,6 +107,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(routes::get_order).delete(routes::cancel),
         )
         .route("/v2/clock", get(routes::clock))
+        .route("/v2/account/activities", get(activities::activities))
+        .route(
+            "/v2/account/activities/{activity_type}",
+            get(activities::activities_of),
+        )
+        .route(
+            "/v2/positions/{symbol}",
+            get(routes::position).delete(routes::close_position),
+        )
         .route("/v2/stocks/bars", get(bars::bars))
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), gate));
@@ -129,7 +138,7 @@ fn route_of(method: &Method, path: &str) -> Route {
         ("GET", p) if p.starts_with("/v2/orders/") => Route::GetOrder,
         ("DELETE", p) if p.starts_with("/v2/orders/") => Route::CancelOrder,
         ("GET", "/v2/account") => Route::Account,
-        ("GET", "/v2/positions") => Route::Positions,
+        ("GET", p) if p.starts_with("/v2/positions") => Route::Positions,
         ("GET", "/v2/clock") => Route::Clock,
         ("GET", "/v2/stocks/bars") => Route::Bars,
         _ => Route::Any,

@@ -28,3 +28,43 @@ async fn an_order_goes_from_submit_to_filled_and_is_counted_once() {
     assert_eq!(api.fake.orders_created_of("smoke-1"), 1);
     assert_eq!(api.fake.submits_of("smoke-1"), 1);
 }
+
+#[test]
+fn the_handle_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<ballast_fake_alpaca::FakeAlpaca>();
+}
+
+#[tokio::test]
+async fn an_auto_ticking_market_moves_by_itself() {
+    let api = common::start_with(ballast_fake_alpaca::FakeConfig {
+        auto_tick_ms: Some(10),
+        ..Default::default()
+    });
+    api.market("auto-1", "buy", "1").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let o = api
+            .get("/v2/orders:by_client_order_id?client_order_id=auto-1")
+            .await;
+        if o.body["status"] == "filled" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never filled: {}",
+            o.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(api.fake.ticks() >= 1);
+}
+
+#[tokio::test]
+async fn a_live_demo_account_has_a_live_key_and_number() {
+    let api = common::start_with(ballast_fake_alpaca::FakeConfig::live_demo());
+    assert!(api.key.starts_with("AK"));
+    let a = api.get("/v2/account").await;
+    assert_eq!(a.status, 200);
+    assert!(!a.body["account_number"].as_str().unwrap().starts_with("PA"));
+}

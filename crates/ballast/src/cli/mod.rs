@@ -4,6 +4,7 @@ mod api;
 mod backtest;
 mod check;
 mod config;
+mod dev;
 mod engine;
 mod heal;
 mod init;
@@ -323,6 +324,12 @@ enum Command {
     },
     /// Run a strategy over a CSV file as fast as possible and print a summary.
     Backtest(backtest::BacktestArgs),
+    /// Developer tools: `ballast dev fake-alpaca --port N` runs a fake Alpaca to try the
+    /// Alpaca adapter without an account.
+    Dev {
+        #[command(subcommand)]
+        command: dev::DevCommand,
+    },
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -401,6 +408,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init { path, force } => init::init(&path, force),
         Command::Journal { command } => journal::journal(command),
         Command::Backtest(args) => backtest::backtest(&args),
+        Command::Dev { command } => dev::dev(command),
         Command::Completions { shell } => Ok(completions(shell)),
     }
 }
