@@ -95,7 +95,7 @@ struct BarsQuery {
     end: Option<Micros>,
     limit: u64,
     descending: bool,
-    skip: u64,
+    resume: Option<Resume>,
 }
 
 fn query(q: &HashMap<String, String>) -> Result<BarsQuery, Refusal> {
@@ -131,14 +131,11 @@ fn query(q: &HashMap<String, String>) -> Result<BarsQuery, Refusal> {
         Some("desc") => true,
         Some(o) => return Err(bad(format!("invalid sort {o:?}: asc or desc"))),
     };
-    let skip = match q.get("page_token") {
-        None => 0,
-        Some(t) => t
-            .strip_prefix("fake-")
-            .and_then(|n| n.parse::<u64>().ok())
-            .ok_or_else(|| {
-                bad("invalid page_token: pass the next_page_token of the previous page".into())
-            })?,
+    let resume = match q.get("page_token") {
+        None => None,
+        Some(t) => Some(parse_token(t).ok_or_else(|| {
+            bad("invalid page_token: pass the next_page_token of the previous page".into())
+        })?),
     };
     let mut names: Vec<String> = symbols
         .split(',')
@@ -153,7 +150,7 @@ fn query(q: &HashMap<String, String>) -> Result<BarsQuery, Refusal> {
         end: time("end")?,
         limit,
         descending,
-        skip,
+        resume,
     })
 }
 
@@ -172,29 +169,62 @@ pub async fn bars(
         .iter()
         .filter_map(|n| inner.book.market.find(n))
         .collect();
-    let out = page(&series, lo, hi, bq.descending, bq.skip, bq.limit);
+    let out = page(&series, lo, hi, &bq);
     axum::Json(out).into_response()
 }
 
-fn page(series: &[&Series], lo: u64, hi: u64, descending: bool, skip: u64, limit: u64) -> BarsOut {
-    let per = if hi >= lo { hi - lo + 1 } else { 0 };
+/// Where a page starts: the symbol and the tick of its first bar (the page token
+/// `fake-SYMBOL-K`), so bars revealed between two pages neither shift nor repeat a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Resume {
+    symbol: String,
+    k: u64,
+}
+
+fn token(r: &Resume) -> String {
+    format!("fake-{}-{}", r.symbol, r.k)
+}
+
+fn parse_token(t: &str) -> Option<Resume> {
+    let (symbol, k) = t.strip_prefix("fake-")?.rsplit_once('-')?;
+    Some(Resume {
+        symbol: symbol.to_owned(),
+        k: k.parse().ok()?,
+    })
+}
+
+fn page(series: &[&Series], lo: u64, hi: u64, bq: &BarsQuery) -> BarsOut {
     let mut bars: BTreeMap<String, Vec<BarOut>> = BTreeMap::new();
-    let mut at = 0u64; // position in the whole sequence
     let mut taken = 0u64;
     for s in series {
-        if at + per <= skip {
-            at += per;
+        let (mut from, mut to) = (lo, hi);
+        if let Some(r) = &bq.resume {
+            match s.symbol.as_str().cmp(r.symbol.as_str()) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal if bq.descending => to = to.min(r.k),
+                std::cmp::Ordering::Equal => from = from.max(r.k),
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        if from > to {
             continue;
         }
-        let from = skip.saturating_sub(at);
-        for j in from..per {
-            if taken == limit {
+        let ks: Box<dyn Iterator<Item = u64>> = if bq.descending {
+            Box::new((from..=to).rev())
+        } else {
+            Box::new(from..=to)
+        };
+        for k in ks {
+            if taken == bq.limit {
+                let next = Resume {
+                    symbol: s.symbol.clone(),
+                    k,
+                };
                 return BarsOut {
                     bars,
-                    next_page_token: Some(format!("fake-{}", at + j)),
+                    next_page_token: Some(token(&next)),
                 };
             }
-            let k = if descending { hi - j } else { lo + j };
             if let Some(b) = s.bar(k) {
                 bars.entry(s.symbol.clone())
                     .or_default()
@@ -202,7 +232,6 @@ fn page(series: &[&Series], lo: u64, hi: u64, descending: bool, skip: u64, limit
             }
             taken += 1;
         }
-        at += per;
     }
     BarsOut {
         bars,

@@ -229,6 +229,12 @@ impl FakeAlpaca {
         self.shared.lock().requests()
     }
 
+    /// The requests logged after the first `seen` ever logged, and how many were ever logged
+    /// (pass it back next time: a tail of the log).
+    pub fn requests_after(&self, seen: u64) -> (Vec<Seen>, u64) {
+        self.shared.lock().requests_after(seen)
+    }
+
     /// Change a position behind the client's back (qty signed; 0 removes it).
     pub fn set_position(&self, symbol: &str, qty: Decimal, avg_entry_price: Decimal) {
         self.shared.set_position(symbol, qty, avg_entry_price);

@@ -81,6 +81,15 @@ impl Inner {
         self.log.iter().cloned().collect()
     }
 
+    /// The requests after the first `seen` ever logged, and the count ever logged (those
+    /// already dropped from the log are skipped).
+    pub fn requests_after(&self, seen: u64) -> (Vec<Seen>, u64) {
+        let total = self.log_dropped + self.log.len() as u64;
+        let skip = seen.saturating_sub(self.log_dropped);
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+        (self.log.iter().skip(skip).cloned().collect(), total)
+    }
+
     fn record(&mut self, seen: Seen) {
         if self.log.len() >= MAX_LOGGED_REQUESTS {
             self.log.pop_front();
@@ -167,27 +176,26 @@ pub async fn gate(
         path,
         status: 0,
     };
-    if !authed {
-        let resp = json(
-            StatusCode::UNAUTHORIZED,
-            serde_json::json!({"message": "unauthorized"}),
-        );
-        seen.status = 401;
-        s.lock().record(seen);
-        return resp;
-    }
+    // Counted whatever the answer, a 401 included.
     let req = if route == Route::SubmitOrder {
         match count_submit(&s, req).await {
             Ok(req) => req,
             Err(too_large) => {
-                seen.status = too_large.status().as_u16();
+                let resp = if authed { too_large } else { unauthorized() };
+                seen.status = resp.status().as_u16();
                 s.lock().record(seen);
-                return too_large;
+                return resp;
             }
         }
     } else {
         req
     };
+    if !authed {
+        let resp = unauthorized();
+        seen.status = 401;
+        s.lock().record(seen);
+        return resp;
+    }
     let (verdict, plan) = {
         let mut inner = s.lock();
         let v = inner
@@ -240,6 +248,14 @@ pub async fn gate(
     seen.status = resp.status().as_u16();
     s.lock().record(seen);
     resp
+}
+
+/// 401 as Alpaca answers it: a message, no code.
+fn unauthorized() -> Response {
+    json(
+        StatusCode::UNAUTHORIZED,
+        serde_json::json!({"message": "unauthorized"}),
+    )
 }
 
 /// Count a submit by the `client_order_id` in its body, whatever happens next (a fault, a

@@ -116,3 +116,31 @@ async fn a_bad_bars_request_is_422() {
         assert_eq!(r.status, 422, "{q}: {}", r.body);
     }
 }
+
+#[tokio::test]
+async fn a_bar_revealed_between_two_pages_shifts_nothing() {
+    let api = start();
+    for _ in 0..2 {
+        api.fake.tick();
+    }
+    let first = api
+        .get("/v2/stocks/bars?symbols=AAPL,MSFT&timeframe=1Min&limit=3")
+        .await;
+    assert_eq!(first.body["bars"]["AAPL"].as_array().unwrap().len(), 2);
+    assert_eq!(first.body["bars"]["MSFT"].as_array().unwrap().len(), 1);
+    let token = first.body["next_page_token"].as_str().unwrap().to_owned();
+    api.fake.tick(); // AAPL and MSFT each gain a bar
+    let next = api
+        .get(&format!(
+            "/v2/stocks/bars?symbols=AAPL,MSFT&timeframe=1Min&limit=3&page_token={token}"
+        ))
+        .await;
+    assert!(next.body["bars"].get("AAPL").is_none(), "{}", next.body);
+    let msft: Vec<&str> = next.body["bars"]["MSFT"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["t"].as_str().unwrap())
+        .collect();
+    assert_eq!(msft, vec!["2026-01-05T14:31:00Z", "2026-01-05T14:32:00Z"]);
+}

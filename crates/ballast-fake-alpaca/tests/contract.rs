@@ -267,6 +267,11 @@ async fn every_route_refuses_missing_or_wrong_keys_with_401_and_no_code() {
         .unwrap();
     assert_eq!(post.status().as_u16(), 401);
     assert_eq!(api.fake.orders_created_of("k-1"), 0);
+    assert_eq!(
+        api.fake.submits_of("k-1"),
+        1,
+        "a submit is counted whatever its answer"
+    );
 }
 
 #[tokio::test]

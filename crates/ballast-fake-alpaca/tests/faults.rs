@@ -381,3 +381,19 @@ async fn the_control_routes_do_over_http_what_the_methods_do() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_log_can_be_tailed() {
+    let api = start();
+    for _ in 0..3 {
+        api.get("/v2/clock").await;
+    }
+    let (all, total) = api.fake.requests_after(0);
+    assert_eq!((all.len(), total), (3, 3));
+    api.get("/v2/account").await;
+    let (new, total) = api.fake.requests_after(total);
+    assert_eq!(total, 4);
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].path, "/v2/account");
+    assert!(api.fake.requests_after(total).0.is_empty());
+}

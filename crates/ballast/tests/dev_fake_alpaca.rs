@@ -97,6 +97,15 @@ fn the_fake_serves_with_its_demo_keys_and_stops_on_sigterm() {
     assert_eq!(get_status(&url, "/v2/account", key, "wrong"), 401);
     let rest = stop(child, &rx);
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+    // One line per request, said before it stops.
+    assert!(
+        rest.iter().any(|l| l.contains("GET /v2/account → 200")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("GET /v2/account → 401")),
+        "{rest:?}"
+    );
 }
 
 #[test]

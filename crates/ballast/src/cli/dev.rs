@@ -4,7 +4,10 @@
 //! keys the secret is printed — it opens only this fake, so showing it is fine for a dev tool;
 //! keys given by `--key-id`/`--secret-key` or the environment are never printed.
 
-use std::io::Read;
+use std::io::{ErrorKind, Read};
+
+/// How often the request lines are printed.
+const REQUEST_LINES_EVERY_MS: u64 = 200;
 
 use rust_decimal::Decimal;
 
@@ -45,6 +48,9 @@ pub struct FakeAlpacaArgs {
     /// Requests per minute per key (Alpaca's is 200); 429 beyond.
     #[arg(long, default_value_t = 200)]
     rate_limit: u32,
+    /// Print nothing per request (by default each request is one line: method, path, status).
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn dev(command: DevCommand) -> anyhow::Result<Exit> {
@@ -106,11 +112,36 @@ fn fake_alpaca(args: FakeAlpacaArgs) -> anyhow::Result<Exit> {
     }
     let shown_key = demo_keys.then_some(demo_key_id);
     say_started(&fake, args.live, shown_key, args.tick_ms);
+    wake.set_read_timeout(Some(std::time::Duration::from_millis(
+        REQUEST_LINES_EVERY_MS,
+    )))?;
+    let mut seen = 0u64;
     let mut byte = [0u8; 1];
-    let _ = wake.read(&mut byte);
+    loop {
+        let signalled = !matches!(
+            wake.read(&mut byte),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted)
+        );
+        let (new, total) = fake.requests_after(seen);
+        seen = total;
+        if !args.quiet {
+            new.iter().for_each(say_request);
+        }
+        if signalled {
+            break; // a signal (or the pipe gone): the last requests were said first
+        }
+    }
     drop(fake);
     out!("fake Alpaca stopped");
     Ok(exit::OK)
+}
+
+fn say_request(r: &ballast_fake_alpaca::Seen) {
+    let answer = match r.status {
+        0 => "dropped, no answer".to_owned(),
+        s => s.to_string(),
+    };
+    out!("{:>8} ms  {} {} → {answer}", r.at_ms, r.method, r.path);
 }
 
 /// The banner; `demo_key` is the demo key id in use (None: keys were given, not shown).
