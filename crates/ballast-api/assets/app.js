@@ -130,7 +130,20 @@ async function loadList(name) {
 }
 
 async function loadAll() {
-  await Promise.all([loadHealth(), loadEquity(), loadAccount(), ...Object.keys(LISTS).map(loadList)]);
+  await Promise.all([loadHealth(), loadEquity(), loadAccount(), loadReconciliation(), ...Object.keys(LISTS).map(loadList)]);
+}
+
+// The latest reconciliation (503 until the engine has reported: said in the panel).
+async function loadReconciliation() {
+  if (S.missing.reconciliation) return;
+  try {
+    S.reconciliation = await api("GET", "/v1/reconciliation");
+    S.errors.reconciliation = null;
+  } catch (e) {
+    S.reconciliation = null;
+    readFailed("reconciliation", e);
+  }
+  renderReconciliation(S.reconciliation);
 }
 
 // The equity history (for the charts), read forward from the last point seen: the first read
@@ -187,7 +200,7 @@ function scheduleRefresh(names) {
     const todo = [...S.pending];
     S.pending.clear();
     S.refreshTimer = null;
-    await Promise.all(todo.map((n) => (n === "health" ? loadHealth() : n === "equity" ? loadEquity() : n === "account" ? loadAccount() : loadList(n))));
+    await Promise.all(todo.map((n) => (n === "health" ? loadHealth() : n === "equity" ? loadEquity() : n === "account" ? loadAccount() : n === "reconciliation" ? loadReconciliation() : loadList(n))));
   }, 250);
 }
 
@@ -244,6 +257,8 @@ function onEvent(kind, data) {
   if (k === "missed") {
     // Resumed from before what the server keeps: read everything again.
     scheduleRefresh(["health", "equity", "account", ...Object.keys(LISTS)]);
+  } else if (k === "reconcile") {
+    scheduleRefresh(["reconciliation", "positions", "orders", "account"]);
   } else if (k === "market" || k === "engine" || k === "order" || k === "fill" || k === "signal") {
     scheduleRefresh(["positions", "orders", "decisions", "equity", "account"]);
   } else if (k !== "dropped") {
@@ -310,7 +325,7 @@ function startPolling() {
   S.pollTimer = setInterval(() => {
     S.pollTick += 1;
     loadHealth();
-    if (S.pollTick % 3 === 0) { Object.keys(LISTS).forEach(loadList); loadEquity(); loadAccount(); }
+    if (S.pollTick % 3 === 0) { Object.keys(LISTS).forEach(loadList); loadEquity(); loadAccount(); loadReconciliation(); }
   }, POLL_MS);
 }
 
@@ -351,6 +366,11 @@ async function act(button, run, done) {
 
 async function decide(button, id, how) {
   await act(button, () => api("POST", "/v1/recommendations/" + encodeURIComponent(id) + "/" + how), (how === "approve" ? "Approved " : "Rejected ") + id);
+}
+
+async function chooseFinding(button, id, choice, reason) {
+  await act(button, () => api("POST", "/v1/reconciliation/" + encodeURIComponent(id) + "/" + choice, { reason: reason.trim() }), choice + " " + id + " sent: the engine journals it at its next pass");
+  await loadReconciliation();
 }
 
 async function serviceAction(button, name, how) {
@@ -421,7 +441,7 @@ function start() {
   S.missing = {};
   loadAll();
   clearInterval(S.liveTimer);
-  S.liveTimer = setInterval(() => { if (S.mode === "live") { loadHealth(); loadAccount(); Object.keys(LISTS).forEach(loadList); } }, LIVE_REFRESH_MS);
+  S.liveTimer = setInterval(() => { if (S.mode === "live") { loadHealth(); loadAccount(); loadReconciliation(); Object.keys(LISTS).forEach(loadList); } }, LIVE_REFRESH_MS);
   S.equityAfter = null;
   S.samples = { equity: [], exposure: [] };
   S.gen = (S.gen || 0) + 1;

@@ -139,6 +139,7 @@ function renderHealth() {
   renderSubsystems(h.subsystems || [], h.counts);
   renderIssues(h.issues || []);
   renderRecommendations(h.recommendations || [], h.decided || []);
+  renderLiveGate(h.live_gate);
   renderCharts();
 }
 
@@ -252,6 +253,48 @@ function recItem(r, withButtons) {
       el("button", { class: "small", type: "button", "data-reject": r.id, onclick: (ev) => decide(ev.target, r.id, "reject") }, "Reject")));
   }
   return li;
+}
+
+// ---- rendering: reconciliation and the live gate ------------------------------------------
+
+// Each dangerous difference as a diff (Ballast / the broker / the fills that would explain it)
+// and, for an operator, its choices as buttons with the operator's words; a viewer reads only.
+function renderReconciliation(body) {
+  const box = $("reconciliation");
+  if (S.missing.reconciliation) { replace(box, [none("Not served by this Ballast.")]); return; }
+  if (!body) { replace(box, [none(S.errors.reconciliation || "Not known yet.")]); return; }
+  const findings = body.findings || [];
+  $("reconcile-count").textContent = String(findings.length);
+  $("reconcile-count").className = "count" + (findings.length ? " hot" : "");
+  const run = body.at ? (body.startup ? "startup" : "periodic") + " run at " + clock(body.at) + " (" + ago(body.at) + ")" : "no run yet";
+  $("reconcile-head").textContent = body.broker + " broker · " + run + (body.unanswered && body.unanswered.length ? " · not asked: " + body.unanswered.join("; ") : "") + (body.choice_refused ? " · the engine refused the last choice: " + body.choice_refused : "");
+  if (!findings.length) { replace(box, [none(body.at ? "No dangerous difference." : "Nothing reconciled yet.")]); return; }
+  replace(box, findings.map((f) => {
+    const diff = el("table", { class: "diff" },
+      el("tr", {}, el("th", { text: "Ballast believes" }), el("td", { "data-side": "ours", text: f.ours })),
+      el("tr", {}, el("th", { text: "The broker says" }), el("td", { "data-side": "theirs", text: f.theirs })),
+      el("tr", {}, el("th", { text: "Fills that would explain it" }), el("td", { text: (f.explaining || []).length ? f.explaining.join("; ") : "none seen" })));
+    const card = el("div", { class: "finding red", "data-finding": f.id }, el("div", { class: "row" }, el("strong", { text: f.said }), el("code", { class: "small", text: f.id })), diff);
+    const choices = (f.choices || []).map((c) => (c === "stay_halted" ? "stay" : c));
+    if (body.can_choose) {
+      const reason = el("input", { type: "text", maxlength: "500", placeholder: "reason (journaled)", "data-reason": f.id });
+      card.append(el("div", { class: "actions" }, reason, ...choices.map((c) =>
+        el("button", { class: c === "adopt" ? "primary small" : c === "flatten" ? "danger small" : "small", type: "button", "data-choice": c, title: (f.effects || {})[c] || "", onclick: (ev) => chooseFinding(ev.target, f.id, c, reason.value) }, c))));
+    } else {
+      card.append(el("ul", { class: "small muted" }, ...choices.map((c) => el("li", {}, el("code", { text: (f.commands || {})[c] || c }), " — " + ((f.effects || {})[c] || "")))));
+    }
+    return card;
+  }));
+}
+
+// Principle 1's conditions from the report: each ok, missing or known only at the start.
+function renderLiveGate(gate) {
+  if (!gate || !gate.conditions) { replace($("live-gate"), [none("Not reported by this Ballast.")]); $("live-verdict").textContent = ""; return; }
+  const allowed = gate.conditions.every((c) => c.met === "ok");
+  const paper = gate.conditions.some((c) => c.name === "mode" && c.met !== "ok");
+  $("live-verdict").textContent = allowed ? "every condition holds" : paper ? "paper mode: live trading is not asked for" : "live trading refused";
+  replace($("live-gate"), gate.conditions.map((c) => el("li", { class: c.met === "ok" ? "green" : paper ? "grey" : c.met === "missing" ? "red" : "yellow", "data-condition": c.name, "data-met": c.met },
+    el("div", { class: "row" }, el("strong", { text: c.name }), el("span", { class: "small", text: c.met === "at_start" ? "at start" : c.met })), el("div", { class: "small", text: c.words }))));
 }
 
 function renderRecommendations(recs, decided) {

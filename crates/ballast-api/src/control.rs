@@ -157,7 +157,7 @@ fn done(r: Response) -> Answer {
 }
 
 /// Any answer that is not the one asked for, as an error of its class.
-fn refusal(r: Response) -> ApiError {
+pub(crate) fn refusal(r: Response) -> ApiError {
     match r {
         Response::Error { message, code } => match code
             .as_deref()

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod probes;
+pub mod reconcile;
 pub mod routes;
 pub mod serve;
 pub mod signals;
@@ -95,6 +96,7 @@ pub fn app_routes(ctx: &Context) -> Routes {
     let routes = Routes::default()
         .merge(probes::routes(ctx.clone()))
         .merge(control::routes(ctx.clone()))
+        .merge(reconcile::routes(ctx.clone()))
         .merge(dashboard::routes())
         .merge(engine_routes(Arc::clone(&ctx.follower)));
     let routes = match &ctx.signals {

@@ -326,8 +326,8 @@ mod tests {
             venue_qty: None,
             venue_avg_price: None,
             venue_order: None,
-            client_order_id: None,
             explaining: vec![],
+            client_order_id: None,
             choices: vec![Choice::Adopt],
         }
     }
@@ -349,6 +349,7 @@ mod tests {
             }),
             last_error: None,
             live_missing: vec![],
+            choice_refused: None,
         }
     }
 

@@ -293,7 +293,10 @@ pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
 /// to that issue alone (the policy is the strictest of its issues', the kill switch and the
 /// protections aside). Shown beside the issue so its words never contradict the policy.
 pub fn issue_policy(i: &Issue) -> Policy {
-    if i.status == Status::Failed && i.severity == Severity::Critical {
+    if i.id == crate::health::venue::RECONCILIATION_ISSUE && i.status >= Status::Degraded {
+        // Never an exit on books the broker contradicts (the engine's latch governs).
+        Policy::NoNewTrades
+    } else if i.status == Status::Failed && i.severity == Severity::Critical {
         Policy::EmergencyShutdown
     } else if i.severity == Severity::Critical && i.impacts_trading {
         Policy::DefensiveExit

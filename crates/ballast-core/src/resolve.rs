@@ -5,6 +5,11 @@
 //! choice. Nothing here adopts anything: the choice goes to the engine in
 //! `state/reconcile-choice.json` and the engine journals `reconcile.resolve`.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::engine::VenueReport;
 use crate::reconcile::{Choice, Finding};
 
 /// The operator's words (`--reason`, the API body's `reason`): at most this many characters.
@@ -19,13 +24,11 @@ pub fn word(c: Choice) -> &'static str {
     }
 }
 
-/// A choice from its word (`stay_halted`, the journal's spelling, too).
+/// A choice from its word (`stay_halted` and `stay-halted`, [`Choice::parse`]'s, too).
 pub fn parse(word: &str) -> Option<Choice> {
-    match word {
-        "adopt" => Some(Choice::Adopt),
-        "flatten" => Some(Choice::Flatten),
-        "stay" | "stay_halted" => Some(Choice::StayHalted),
-        _ => None,
+    match word.trim() {
+        "stay" => Some(Choice::StayHalted),
+        other => Choice::parse(other),
     }
 }
 
@@ -43,6 +46,65 @@ pub fn effect(c: Choice) -> &'static str {
 /// The command that makes `choice` about `f`.
 pub fn command(f: &Finding, choice: Choice) -> String {
     format!("ballast reconcile {} {} --reason \"…\"", word(choice), f.id)
+}
+
+/// One finding as the surfaces show it: the finding, its words, the command of each choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingView<'a> {
+    #[serde(flatten)]
+    pub finding: &'a Finding,
+    /// In one line, as the alert says it (`quantity mismatch AAPL: Ballast 10, broker 15`).
+    pub said: String,
+    /// Each choice's word and the command that makes it.
+    pub commands: BTreeMap<&'static str, String>,
+    /// Each choice's word and what it does.
+    pub effects: BTreeMap<&'static str, &'static str>,
+}
+
+/// The latest reconciliation as `ballast reconcile --json` and `GET /v1/reconciliation` show
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct View<'a> {
+    /// `paper` or `alpaca`.
+    pub broker: &'a str,
+    /// The latest run (none yet: `null`).
+    pub at: Option<crate::Timestamp>,
+    pub startup: Option<bool>,
+    pub findings: Vec<FindingView<'a>>,
+    /// The queries that failed in that run, in words.
+    pub unanswered: &'a [String],
+    /// The operator's last choice the engine refused, and why.
+    pub choice_refused: Option<&'a str>,
+}
+
+/// The view of the engine's venue report `v`.
+pub fn view(v: &VenueReport) -> View<'_> {
+    let r = v.reconcile.as_ref();
+    View {
+        broker: if v.broker.is_empty() {
+            "paper"
+        } else {
+            &v.broker
+        },
+        at: r.map(|r| r.at),
+        startup: r.map(|r| r.startup),
+        findings: r
+            .map_or(&[][..], |r| r.findings.as_slice())
+            .iter()
+            .map(|f| FindingView {
+                finding: f,
+                said: crate::health::venue::finding_said(f),
+                commands: f
+                    .choices
+                    .iter()
+                    .map(|c| (word(*c), command(f, *c)))
+                    .collect(),
+                effects: f.choices.iter().map(|c| (word(*c), effect(*c))).collect(),
+            })
+            .collect(),
+        unanswered: r.map_or(&[][..], |r| r.unanswered.as_slice()),
+        choice_refused: v.choice_refused.as_deref(),
+    }
 }
 
 /// Why a choice is refused.
@@ -155,8 +217,8 @@ mod tests {
             venue_qty: None,
             venue_avg_price: None,
             venue_order: None,
-            client_order_id: None,
             explaining: vec![],
+            client_order_id: None,
             choices,
         }
     }

@@ -34,6 +34,7 @@ pub use ballast_core::engine::kinds::{
     ALL as RECORD_TYPES, BAR, DECISION, EXPIRED, INBOX, KILL_SWITCH, LIQUIDATION, PAPER_SETTINGS,
     POLICY, SENT, SETTINGS, SETTLE, STAMP, TAKEN,
 };
+mod choices;
 mod controls;
 mod feeds;
 mod pass;
@@ -305,6 +306,7 @@ pub fn run_on(
         since_snapshot: 0,
         policy_seen: None,
         settings: settings::Follow::default(),
+        choices: choices::Follow::default(),
         stalled: false,
         kill_switch_noted: false,
         stop,
@@ -642,20 +644,7 @@ fn trade(
             time: files.clock.now(),
             bars: state.bars,
             last_seq: w.last_seq,
-            status: {
-                let status = state.status();
-                ballast_core::engine::EngineStatus {
-                    settings: w.settings.check.clone(),
-                    venue: match &w.venue {
-                        Some(ext) => ext.report(status.venue.reconcile.clone()),
-                        None => ballast_core::engine::VenueReport {
-                            broker: "paper".into(),
-                            ..status.venue.clone()
-                        },
-                    },
-                    ..status
-                }
-            },
+            status: choices::reported(&w.choices, venue::status(state, w)),
             view: state.view(state.trim_or(&w.opts.trim).max_total_at_risk_pct),
             figures: ballast_core::engine::EngineFigures {
                 journal_sync: files.journal.sync_latency(),
@@ -701,6 +690,8 @@ pub(crate) struct Writer<'a> {
     policy_seen: Option<(std::time::SystemTime, u64)>,
     /// `state/engine-settings.json` and (supervised) `run/engine-config.json` as followed.
     settings: settings::Follow,
+    /// `state/reconcile-choice.json` as followed, and the last choice refused.
+    choices: choices::Follow,
     /// The chaos stall before a send happened (it happens once).
     stalled: bool,
     /// "KILL_SWITCH was removed but not released" was said (it is said once).

@@ -267,6 +267,16 @@ impl Shell {
                     .map(|()| String::new())
                     .map_err(|e| format!("{}: {e}", layout.disabled_file().display()))
             }
+            FileWrite::ReconcileChoice(file) => {
+                let layout = ballast_store::Layout::new(dir);
+                ballast_store::files::reconcile_choice::write_new(
+                    &ballast_store::RealStorage,
+                    &layout,
+                    &file,
+                )
+                .map(|()| layout.display(&layout.reconcile_choice_file()))
+                .map_err(|e| e.to_string())
+            }
             FileWrite::EngineSettings(file) => ballast_store::files::engine_settings::write(
                 &ballast_store::RealStorage,
                 &ballast_store::Layout::new(dir),

@@ -79,6 +79,17 @@ pub enum Request {
         flatten: bool,
         by: String,
     },
+    /// An operator's choice about an open reconciliation finding (`ballast reconcile
+    /// adopt|flatten|stay`, `POST /v1/reconciliation/{finding}/{choice}`), named by its id or
+    /// its symbol: judged on the engine's last report and written to
+    /// `state/reconcile-choice.json`, which the engine journals (`reconcile.resolve`) at its
+    /// next pass. `by` is who chose (`cli`, `api operator from …`), set by the caller's side.
+    Reconcile {
+        finding: String,
+        choice: ballast_core::reconcile::Choice,
+        reason: String,
+        by: String,
+    },
 }
 
 /// Who asked for a control request, journaled with every control action: the CLI over the
@@ -123,6 +134,7 @@ impl Request {
             Request::Enable { name } => ("enable", Some(name)),
             Request::HealthCheck => ("health_check", None),
             Request::Kill { reason, .. } => ("kill", Some(reason)),
+            Request::Reconcile { finding, .. } => ("reconcile", Some(finding)),
         })
     }
 }

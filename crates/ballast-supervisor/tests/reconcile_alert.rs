@@ -31,8 +31,8 @@ fn finding(kind: FindingKind, sym: &str, venue_order: Option<&str>) -> Finding {
         venue_qty: Some(Decimal::new(15, 0)),
         venue_avg_price: None,
         venue_order: venue_order.map(str::to_owned),
-        client_order_id: None,
         explaining: vec![],
+        client_order_id: None,
         choices: vec![Choice::Adopt, Choice::Flatten, Choice::StayHalted],
     }
 }
@@ -91,6 +91,7 @@ fn venue(findings: Vec<Finding>, unanswered: Vec<String>) -> VenueReport {
         }),
         last_error: None,
         live_missing: vec![],
+        choice_refused: None,
     }
 }
 

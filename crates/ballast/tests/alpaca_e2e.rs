@@ -331,16 +331,35 @@ fn a_kill_9_in_the_middle_of_a_partial_fill_reconciles_to_the_brokers_truth() {
     let ticker = Ticker::start(&fake);
     let sup = Sup::start_with_env(tmp.path(), &config(&fake.url(), "paper"), &paper_keys());
     wait_fills(&sup, 2);
-    // The engine dies between partial fills; the market goes on without it.
-    ticker.pause(true);
     let d = data(&sup);
+    // The market stops with an order of the engine's partly filled at the fake.
+    let partial = wait::until(
+        Duration::from_secs(30),
+        || {
+            ticker.pause(true);
+            let found = sent_ids(&d).into_iter().find(|id| {
+                fake.order_by_client_id(id)
+                    .is_some_and(|o| o["status"] == "partially_filled")
+            });
+            ticker.pause(found.is_some());
+            found.ok_or(())
+        },
+        |()| "no order partly filled at the fake".into(),
+    );
+    // The engine dies between partial fills; the market goes on without it.
     let pid = heartbeat(&d).unwrap()["pid"].as_u64().unwrap() as i32;
+    let engine = rustix::process::Pid::from_raw(pid).unwrap();
+    rustix::process::kill_process(engine, rustix::process::Signal::KILL).unwrap();
+    // Gone (reaped by the supervisor): its journal no longer moves.
+    wait::until(
+        Duration::from_secs(30),
+        || match rustix::process::test_kill_process(engine) {
+            Err(_) => Ok(()),
+            Ok(()) => Err(()),
+        },
+        |()| format!("the engine (pid {pid}) did not die"),
+    );
     let before = records(&d, "venue.fills").len();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
     for _ in 0..3 {
         fake.tick();
     }
@@ -355,9 +374,14 @@ fn a_kill_9_in_the_middle_of_a_partial_fill_reconciles_to_the_brokers_truth() {
         |()| "the engine was not started again".into(),
     );
     wait_positions_agree(&sup, &fake.url(), false);
+    let filled_meanwhile = records(&d, "venue.fills")
+        .iter()
+        .skip(before)
+        .flat_map(|r| r["fills"].as_array().cloned().unwrap_or_default())
+        .any(|f| f["client_order_id"] == partial.as_str());
     assert!(
-        records(&d, "venue.fills").len() > before,
-        "the fills made meanwhile were booked"
+        filled_meanwhile,
+        "the fills of {partial} made meanwhile were booked"
     );
     let runs = records(&d, "reconcile.run");
     assert!(

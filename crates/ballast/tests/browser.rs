@@ -452,3 +452,131 @@ async fn approve(c: &Client, sup: &Sup, dir: &Path) {
         "the approved clear did not clear the cache: {p:#}\n{h:#}"
     );
 }
+
+/// What the reconciliation and live-gate panels show.
+async fn panels(c: &Client) -> Value {
+    let script = r##"
+      const fs = [...document.querySelectorAll("#reconciliation [data-finding]")].map((f) => ({
+        id: f.dataset.finding,
+        ours: (f.querySelector("[data-side=ours]") || {}).textContent,
+        theirs: (f.querySelector("[data-side=theirs]") || {}).textContent,
+        buttons: [...f.querySelectorAll("button[data-choice]")].map((b) => b.dataset.choice),
+        text: f.textContent,
+      }));
+      const gate = [...document.querySelectorAll("#live-gate [data-condition]")].map((li) => [li.dataset.condition, li.dataset.met]);
+      return { login_open: document.getElementById("login").open, findings: fs, gate,
+               count: document.getElementById("reconcile-count").textContent };"##;
+    c.execute(script, vec![]).await.unwrap_or(Value::Null)
+}
+
+async fn until_panels(c: &Client, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let p = panels(c).await;
+        if cond(&p) {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed {what}; it shows {p:#}"
+        );
+        tokio::time::sleep(wait::POLL).await;
+    }
+}
+
+/// Issue 14: the reconciliation panel shows each finding as a diff; a viewer reads it without
+/// buttons, an operator adopts with the button and a reason, and the engine journals it.
+#[test]
+fn the_reconciliation_panel_shows_the_diff_a_viewer_reads_and_an_operator_adopts() {
+    let Some((chromedriver, chromium)) = browser() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = format!(
+        "{FAST_HEALTH}[api]\nport = 0\n[feed]\nsymbols = [\"AAPL\", \"IBM\", \"MSFT\"]\nbars_per_second = 20\n"
+    );
+    let data = common::findings::seed(dir, &cfg);
+    let sup = Sup::run_files(dir, &data, &dir.join("ballast.toml"), &[]);
+    let base = api_base(&data);
+    let read = |name: &str| {
+        std::fs::read_to_string(data.join("run").join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (token, viewer) = (read("api.token"), read("api.viewer.token"));
+    let driver = Driver::start(&chromedriver, &dir.join("chromedriver.log"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = connect(&driver, &chromium).await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        until_page(&c, "the sign-in form", |p| p["login_open"] == true).await;
+        type_into(&c, "#token", &viewer).await;
+        click(&c, "#login-submit").await;
+        let p = until_panels(&c, "two findings for the viewer", |p| {
+            p["findings"].as_array().is_some_and(|f| f.len() == 2)
+        })
+        .await;
+        let f = &p["findings"][0];
+        assert_eq!(f["id"], "quantity_mismatch:AAPL", "{p:#}");
+        assert_eq!(f["ours"], "Ballast holds no AAPL", "{p:#}");
+        assert_eq!(f["theirs"], "the broker holds 15 AAPL (avg 100)", "{p:#}");
+        assert_eq!(f["buttons"], json!([]), "a viewer gets no buttons: {p:#}");
+        assert!(
+            f["text"]
+                .as_str()
+                .unwrap()
+                .contains("ballast reconcile adopt quantity_mismatch:AAPL"),
+            "{p:#}"
+        );
+        assert!(
+            p["gate"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g[0] == "mode" && g[1] == "missing"),
+            "the live gate panel: {p:#}"
+        );
+        screenshot(&c, 1400, "dashboard-reconciliation.png").await;
+        click(&c, "#logout").await;
+        until_page(&c, "the sign-in form again", |p| p["login_open"] == true).await;
+        type_into(&c, "#token", &token).await;
+        click(&c, "#login-submit").await;
+        let p = until_panels(&c, "the operator's buttons", |p| {
+            p["findings"][0]["buttons"] == json!(["adopt", "flatten", "stay"])
+        })
+        .await;
+        assert_eq!(
+            p["findings"][1]["buttons"],
+            json!(["adopt", "stay"]),
+            "{p:#}"
+        );
+        type_into(
+            &c,
+            "[data-reason=\"quantity_mismatch:AAPL\"]",
+            "statement checked",
+        )
+        .await;
+        click(
+            &c,
+            "[data-finding=\"quantity_mismatch:AAPL\"] button[data-choice=adopt]",
+        )
+        .await;
+        until_panels(&c, "the finding closed", |p| {
+            p["findings"].as_array().is_some_and(|f| f.len() == 1)
+                && p["findings"][0]["id"] == "foreign_order:61e69015"
+        })
+        .await;
+        let _ = c.close().await;
+    });
+    let resolved = common::journal::engine_records(&data)
+        .into_iter()
+        .find(|(k, _)| k == "reconcile.resolve")
+        .expect("the engine journaled the choice");
+    assert!(resolved.1.contains("statement checked"), "{}", resolved.1);
+    sup.stop();
+}

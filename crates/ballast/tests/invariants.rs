@@ -334,3 +334,33 @@ fn only_a_declared_cache_is_ever_deleted_from_a_users_files() {
         );
     }
 }
+
+/// Issue 14 item 4, "nothing is adopted automatically": outside tests, the engine journals an
+/// operator's reconciliation choice (`reconcile.resolve`) in one place only — its pickup of
+/// `state/reconcile-choice.json` (`runtime/choices.rs`) — in paper and live mode alike.
+#[test]
+fn only_the_operators_choice_file_resolves_a_reconciliation_finding() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&crates).unwrap().flatten() {
+        if e.path().join("src").is_dir() {
+            rust_files(&e.path().join("src"), &mut files);
+        }
+    }
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            if line.contains("EngineRecord::Resolve(") && !line.contains("=>") {
+                found.push(format!("{}:{}", f.display(), n + 1));
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("ballast-engine/src/runtime/choices.rs"),
+        "{found:?}"
+    );
+}

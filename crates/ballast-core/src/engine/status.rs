@@ -75,6 +75,10 @@ pub struct VenueReport {
     /// none missing — or paper mode).
     #[serde(default)]
     pub live_missing: Vec<String>,
+    /// The operator's last reconciliation choice the engine refused, and why (cleared when a
+    /// choice is taken; a refused choice is never applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_refused: Option<String>,
 }
 
 /// The outcome of the broker's startup compatibility check.

@@ -516,6 +516,10 @@ pub fn recommend(issue: &Issue, restartable: bool) -> Vec<Advice> {
             auto,
         })
     };
+    if issue.id == venue::RECONCILIATION_ISSUE {
+        // The way forward is the operator's choice about each finding (`ballast reconcile`).
+        return out;
+    }
     if issue.id.starts_with(RELOAD_ISSUE) {
         // Never automatic: an operator reads the diff (`ballast reload --dry-run`) first.
         add(

@@ -11,6 +11,12 @@ use crate::reconcile::{Finding, FindingKind};
 
 use super::{CheckResult, Status};
 
+/// The issue of an open reconciliation finding. Its way forward is the operator's choice
+/// about each finding (`ballast reconcile`), never a generic recovery: an exit or a flatten
+/// would trade on books the broker contradicts, so it asks for no new trades only (the
+/// engine's own latch halts or reduces per the rules) and gets no generic recommendation.
+pub const RECONCILIATION_ISSUE: &str = "broker/reconciliation";
+
 /// Findings named one by one in a check's detail; beyond, a count (`ballast reconcile` lists
 /// them all).
 pub const NAMED_FINDINGS: usize = 5;
@@ -50,18 +56,13 @@ pub fn finding_said(f: &Finding) -> String {
             "unresolved partial fill {sym}{venue_id}: Ballast {}, broker {}",
             f.ours, f.theirs
         ),
+        FindingKind::MissingOrder => format!(
+            "order the broker had accepted that it no longer finds {sym}{venue_id}: Ballast {}, broker {}",
+            f.ours, f.theirs
+        ),
         FindingKind::AccountMismatch => format!(
             "account mismatch: the journal belongs to {}, the broker's account is {}",
             f.ours, f.theirs
-        ),
-        FindingKind::MissingOrder => format!(
-            "order missing at the broker {sym}{}: Ballast {}, broker {}",
-            f.client_order_id
-                .as_ref()
-                .map(|id| format!(" (order {id})"))
-                .unwrap_or_default(),
-            f.ours,
-            f.theirs
         ),
     }
 }
@@ -196,8 +197,8 @@ mod tests {
             venue_qty: Some(Decimal::new(15, 0)),
             venue_avg_price: None,
             venue_order: (kind == FindingKind::ForeignOrder).then(|| "61e69015".to_owned()),
-            client_order_id: None,
             explaining: vec![],
+            client_order_id: None,
             choices: vec![Choice::Adopt, Choice::Flatten, Choice::StayHalted],
         }
     }
@@ -214,6 +215,7 @@ mod tests {
             }),
             last_error: None,
             live_missing: vec![],
+            choice_refused: None,
         }
     }
 
@@ -236,6 +238,28 @@ mod tests {
             c.detail
         );
         assert!(c.root_cause.unwrap().contains("ballast reconcile"));
+    }
+
+    /// A finding asks for no new trades, never an exit or a flatten on books the broker
+    /// contradicts, and gets no generic recommendation (its choices are the way forward).
+    #[test]
+    fn an_open_finding_asks_no_new_trades_and_no_generic_recovery() {
+        let v = alpaca(vec![finding(FindingKind::QuantityMismatch, "AAPL")], vec![]);
+        let sub = crate::health::SubsystemHealth::new(
+            crate::health::Subsystem {
+                name: "broker".into(),
+                critical: true,
+                impacts_trading: true,
+                depends_on: vec![],
+                interval_ms: 1000,
+            },
+            vec![reconciliation(&v)],
+            Timestamp::EPOCH,
+        );
+        let issues = crate::health::issues(&[sub], &[], Timestamp::EPOCH);
+        assert_eq!(issues[0].id, RECONCILIATION_ISSUE);
+        assert_eq!(issues[0].policy, crate::policy::Policy::NoNewTrades);
+        assert!(crate::health::recommend(&issues[0], true).is_empty());
     }
 
     #[test]

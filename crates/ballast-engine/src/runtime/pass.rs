@@ -23,6 +23,7 @@ pub(super) fn pass(
     if w.halting() {
         return Ok(());
     }
+    super::choices::take_choice(state, w, log)?;
     let (limits, trim) = (w.limits, &w.opts.trim);
     let mut inputs = Inputs::new(limits, trim);
     inputs.settings = super::settings::follow_settings(state, w, log);

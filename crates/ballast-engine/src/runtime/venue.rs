@@ -141,6 +141,7 @@ impl External {
             reconcile,
             last_error: self.last_error.clone(),
             live_missing: venue_gate::live_missing(&self.facts),
+            choice_refused: None,
         }
     }
 
@@ -363,6 +364,26 @@ impl External {
     }
 }
 
+/// The heartbeat's engine status: the state's, with the settings followed and the venue as
+/// the runtime knows it (an external venue's report, or the paper venue).
+pub(super) fn status(state: &EngineState, w: &Writer<'_>) -> ballast_core::engine::EngineStatus {
+    let status = state.status();
+    ballast_core::engine::EngineStatus {
+        settings: w.settings.check.clone(),
+        venue: match &w.venue {
+            Some(ext) => VenueReport {
+                choice_refused: status.venue.choice_refused.clone(),
+                ..ext.report(status.venue.reconcile.clone())
+            },
+            None => VenueReport {
+                broker: ballast_core::engine::PAPER.into(),
+                ..status.venue.clone()
+            },
+        },
+        ..status
+    }
+}
+
 /// The venue's part of a loop: a poll when one is due, a reconciliation when one is due.
 /// `now` is the wall clock (the venue's time), `now_ms` the runtime's monotonic clock.
 pub(super) fn cycle(
@@ -375,7 +396,15 @@ pub(super) fn cycle(
         return Ok(());
     };
     let now_ms = now.unix_ms();
-    if venue_gate::due(now_ms, ext.last_reconcile_ms, ext.reconcile_every_ms) {
+    // The operator closed every finding of the last run (`reconcile.resolve`): reconciled
+    // again at once, so a clean venue lets trading (and a live start) go on without waiting
+    // for the interval; a finding still true is reopened by it.
+    let resolved = ext
+        .last_run
+        .as_ref()
+        .is_some_and(|(f, u)| !f.is_empty() && u.is_empty())
+        && state.open_findings().is_empty();
+    if resolved || venue_gate::due(now_ms, ext.last_reconcile_ms, ext.reconcile_every_ms) {
         return reconcile(state, w, now, false, log);
     }
     if venue_gate::due(now_ms, ext.last_poll_ms, ext.poll_every_ms) {

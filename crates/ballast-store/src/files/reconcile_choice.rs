@@ -73,6 +73,10 @@ pub fn read(storage: &dyn Storage, layout: &Layout) -> Result<ChoiceFile, FileEr
     Ok(f)
 }
 
+/// The words a refusal for a waiting choice starts with (the supervisor answers it as a
+/// conflict).
+pub const WAITING: &str = "a choice waits for the engine already";
+
 /// Why a choice was not written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {

@@ -144,6 +144,8 @@ pub enum FileWrite {
     /// `state/engine-settings.json`, atomically: the engine settings of a configuration (its
     /// guard and risk limits), which the running engine adopts at its next bar.
     EngineSettings(Box<ballast_core::engine::SettingsFile>),
+    /// `state/reconcile-choice.json`, durably, unless a choice waits there already.
+    ReconcileChoice(Box<ballast_store::files::reconcile_choice::ChoiceFile>),
 }
 
 /// What a request answers.
@@ -236,6 +238,12 @@ pub enum After {
     /// An operator's kill switch (`Request::Kill`).
     Engaged {
         token: Token,
+    },
+    /// An operator's reconciliation choice (`Request::Reconcile`), written for the engine.
+    Chosen {
+        token: Token,
+        finding: String,
+        choice: ballast_core::reconcile::Choice,
     },
     /// An approved close-all-positions.
     KillSwitch {

@@ -66,6 +66,12 @@ impl SupervisorCore {
                 };
                 self.write(file, After::Engaged { token });
             }
+            Request::Reconcile {
+                finding,
+                choice,
+                reason,
+                by,
+            } => self.reconcile_choice(token, &finding, choice, (&reason, &by), now),
             Request::Reload { .. } => {
                 // The shell reads the file and hands `Input::Reload`; a bare request has nothing
                 // to apply.
@@ -73,6 +79,62 @@ impl SupervisorCore {
                 self.reply(token, Err(e));
             }
         }
+    }
+
+    /// `ballast reconcile adopt|flatten|stay`: the finding named (its id or its symbol) must be
+    /// open in the engine's last report and offer the choice; then the choice is written for
+    /// the engine, which judges it again against its state and journals it.
+    fn reconcile_choice(
+        &mut self,
+        token: Token,
+        target: &str,
+        choice: ballast_core::reconcile::Choice,
+        (reason, by): (&str, &str),
+        now: Now,
+    ) {
+        use ballast_core::resolve::{self, Refusal};
+        let reason = match resolve::check_reason(reason) {
+            Ok(r) => r,
+            Err(r) => {
+                let e = ControlError::InvalidState(format!("reason: {}", r.message()));
+                return self.reply(token, Err(e));
+            }
+        };
+        let Some(engine) = self.governor.engine.as_ref() else {
+            let e = ControlError::Unavailable(
+                "the engine has not reported yet: its findings are not known; try again once it runs".into(),
+            );
+            return self.reply(token, Err(e));
+        };
+        let findings = engine
+            .venue
+            .reconcile
+            .as_ref()
+            .map_or(&[][..], |r| r.findings.as_slice());
+        let f = match resolve::pick(findings, target, choice) {
+            Ok(f) => f,
+            Err(Refusal::NotFound(m)) => return self.reply(token, Err(ControlError::NotFound(m))),
+            Err(r) => {
+                let e = ControlError::InvalidState(r.message().to_owned());
+                return self.reply(token, Err(e));
+            }
+        };
+        let finding = f.id.clone();
+        let file = ballast_store::files::reconcile_choice::ChoiceFile {
+            version: ballast_store::files::VERSION,
+            finding: finding.clone(),
+            choice,
+            by: format!("{by}: {reason}"),
+            at: now.wall,
+        };
+        self.write(
+            FileWrite::ReconcileChoice(Box::new(file)),
+            After::Chosen {
+                token,
+                finding,
+                choice,
+            },
+        );
     }
 
     fn status(&mut self, token: Token, now: Now) {

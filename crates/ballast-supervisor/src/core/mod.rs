@@ -565,6 +565,28 @@ impl SupervisorCore {
                 };
                 self.reply(token, reply);
             }
+            (
+                After::Chosen {
+                    token,
+                    finding,
+                    choice,
+                },
+                result,
+            ) => {
+                let word = ballast_core::resolve::word(choice);
+                let reply = match result {
+                    Ok(path) => Ok(View::Done(format!(
+                        "{word} {finding}: the choice is written ({path}); the engine journals it (reconcile.resolve) at its next pass — `ballast reconcile` shows what is still open"
+                    ))),
+                    Err(e) if e.contains(ballast_store::files::reconcile_choice::WAITING) => {
+                        Err(ControlError::Conflict(e))
+                    }
+                    Err(e) => Err(ControlError::Failed(format!(
+                        "cannot write the choice {word} {finding}: {e}"
+                    ))),
+                };
+                self.reply(token, reply);
+            }
             (After::KillSwitch { token, id }, result) => {
                 let reply = match result {
                     Ok(path) => Ok(View::Done(format!(

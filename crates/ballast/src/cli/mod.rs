@@ -14,6 +14,7 @@ mod logs;
 mod metrics;
 pub(crate) mod output;
 mod recommendations;
+mod reconcile;
 mod reload;
 mod supervise;
 mod venue;
@@ -201,6 +202,10 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// The latest reconciliation with the broker: each dangerous difference as a diff (what
+    /// Ballast believes, what the broker says, the fills that would explain it) with the
+    /// choices; `adopt|flatten|stay <finding> --reason` makes one (exit 1 while one is open).
+    Reconcile(reconcile::ReconcileArgs),
     /// Release the kill switch.
     Resume {
         #[command(flatten)]
@@ -389,6 +394,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             config,
             data_dir,
         } => kill::kill(&control!(data_dir, config, "kill"), &reason, flatten),
+        Command::Reconcile(args) => reconcile::run(&args),
         Command::Resume { config, data_dir } => kill::resume(&control!(data_dir, config, "resume")),
         Command::Logs {
             service,

@@ -4,6 +4,7 @@
 //! health report's fields), `journal` (the engine journal's records).
 #![allow(dead_code)]
 
+pub mod findings;
 pub mod journal;
 pub mod process;
 pub mod report;
