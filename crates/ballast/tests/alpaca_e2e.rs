@@ -443,3 +443,162 @@ fn ballast_run_live_against_a_live_fake_with_keys_passes_every_gate_and_trades()
         "the secret never appears in a log"
     );
 }
+
+/// `ballast run --live` of `cfg` on `dir/data` with the live keys, its log in
+/// `dir/supervisor.err`.
+fn run_live(dir: &Path, cfg: &str) -> Sup {
+    let file = dir.join("ballast.toml");
+    std::fs::write(&file, cfg).unwrap();
+    let child = common::ballast()
+        .env("APCA_API_KEY_ID", LIVE_KEY_ID)
+        .env("APCA_API_SECRET_KEY", LIVE_SECRET)
+        .args(["run", "--live", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("supervisor.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    Sup {
+        child,
+        dir: dir.to_owned(),
+    }
+}
+
+/// The ops journal's `alert.raised` bodies.
+fn raised(data: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    let _ = ballast_store::journal::scan(
+        &ballast_store::RealStorage,
+        &data.join("journal/ops"),
+        &mut |rec: &ballast_store::record::RecordRef<'_>| {
+            if &*rec.kind == "alert.raised" {
+                out.push(serde_json::from_str(rec.body.get()).unwrap_or(Value::Null));
+            }
+            Ok(())
+        },
+    );
+    out
+}
+
+fn live_fake() -> Arc<FakeAlpaca> {
+    start_fake(FakeConfig {
+        key_id: LIVE_KEY_ID.into(),
+        secret_key: LIVE_SECRET.into(),
+        live: true,
+        ..FakeConfig::default()
+    })
+}
+
+#[test]
+fn a_foreign_order_and_a_quantity_mismatch_block_a_live_start_until_the_operator_adopts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = live_fake();
+    // Behind Ballast's back: a position it does not hold and an order it did not place.
+    fake.set_position("AAPL", Decimal::from(15), Decimal::from(100));
+    let foreign = fake.add_foreign_order("MSFT", "buy", Decimal::from(3));
+    let ticker = Ticker::start(&fake);
+    let alerts = "[alerts]\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\n[[alerts.sinks]]\nname = \"log\"\nkind = \"log\"\n";
+    let sup = run_live(
+        tmp.path(),
+        &format!("{}{alerts}", config(&fake.url(), "live")),
+    );
+    let d = data(&sup);
+    // The CRITICAL alert names both symbols.
+    let alert = wait::until(
+        Duration::from_secs(60),
+        || {
+            raised(&d)
+                .into_iter()
+                .find(|n| n.to_string().contains("broker/reconciliation"))
+                .ok_or(())
+        },
+        |()| format!("no reconciliation alert: {:?}", raised(&d)),
+    );
+    let said = alert.to_string();
+    assert!(said.contains("\"critical\""), "{said}");
+    assert!(said.contains("AAPL") && said.contains("MSFT"), "{said}");
+    // The live engine runs, reconciles and sends nothing, naming what it lacks.
+    let missing = heartbeat(&d).unwrap()["status"]["venue"]["live_missing"].clone();
+    assert!(
+        missing.to_string().contains("a clean reconciliation"),
+        "{missing}"
+    );
+    // Signals came and were refused with the reason (not merely none yet).
+    wait::until(
+        Duration::from_secs(60),
+        || {
+            let r: Vec<Value> = records(&d, "engine.decision")
+                .into_iter()
+                .filter(|r| r.to_string().contains("live trading is not armed"))
+                .collect();
+            if r.len() >= 2 { Ok(r) } else { Err(r.len()) }
+        },
+        |n| format!("{n} decisions refused for the live gate"),
+    );
+    assert!(
+        sent_ids(&d).is_empty(),
+        "nothing sent while findings are open"
+    );
+    let submitted = |f: &FakeAlpaca| {
+        f.requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/v2/orders")
+    };
+    assert!(!submitted(&fake), "no order reached the broker");
+    // The operator adopts the broker's view of each, one choice at a time.
+    let out = sup.cli(&["reconcile", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        ids.iter().any(|i| i.contains("AAPL")) && ids.iter().any(|i| i.contains(&foreign)),
+        "{ids:?}"
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let out = sup.cli(&[
+            "reconcile",
+            "adopt",
+            id,
+            "--reason",
+            "the broker's statement",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            common::process::text(&out.stderr)
+        );
+        wait::until(
+            Duration::from_secs(60),
+            || {
+                let got = records(&d, "reconcile.resolve").len();
+                if got > n { Ok(()) } else { Err(got) }
+            },
+            |got| format!("{got} choices journaled, {} expected", n + 1),
+        );
+    }
+    // Clean now: every gate passes and the engine trades.
+    wait::until(
+        Duration::from_secs(60),
+        || {
+            let hb = heartbeat(&d).ok_or(Value::Null)?;
+            let v = &hb["status"]["venue"];
+            if v["live_missing"] == serde_json::json!([]) && !sent_ids(&d).is_empty() {
+                Ok(())
+            } else {
+                Err(v.clone())
+            }
+        },
+        |v| format!("the live engine never traded after the choices: {v:#}"),
+    );
+    drop(ticker);
+    assert_no_duplicates(&fake, &d);
+    assert!(submitted(&fake));
+}
