@@ -602,3 +602,54 @@ fn a_foreign_order_and_a_quantity_mismatch_block_a_live_start_until_the_operator
     assert_no_duplicates(&fake, &d);
     assert!(submitted(&fake));
 }
+
+#[test]
+fn the_alpaca_feed_trades_on_the_brokers_bars_each_taken_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = start_fake(FakeConfig::default());
+    let _ticker = Ticker::start(&fake);
+    // The engine's bars are the broker's market data, asked every second.
+    let cfg = config(&fake.url(), "paper")
+        .replace("[feed]\n", "[feed]\nkind = \"alpaca\"\n")
+        .replace("grace_secs = 0\n", "grace_secs = 0\nbars_poll_secs = 1\n");
+    let sup = Sup::start_with_env(tmp.path(), &cfg, &paper_keys());
+    let d = data(&sup);
+    let bars = wait::until(
+        Duration::from_secs(60),
+        || {
+            let bars = records(&d, "market.bar");
+            if bars.len() >= 20 && !sent_ids(&d).is_empty() {
+                Ok(bars)
+            } else {
+                Err(bars.len())
+            }
+        },
+        |n| {
+            format!(
+                "{n} bars journaled\n{}",
+                std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap_or_default()
+            )
+        },
+    );
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    for b in &bars {
+        let (sym, ts) = (
+            b["bar"]["symbol"].as_str().unwrap().to_owned(),
+            b["bar"]["ts"].as_str().unwrap().to_owned(),
+        );
+        if let Some(prev) = last.get(&sym) {
+            assert!(
+                ts > *prev,
+                "{sym}: bar {ts} after {prev}: each bar once, in order"
+            );
+        }
+        last.insert(sym, ts);
+    }
+    assert_eq!(last.len(), 2, "both symbols' bars: {last:?}");
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path == "/v2/stocks/bars" && r.status == 200),
+        "the bars came from the broker's market data"
+    );
+}

@@ -166,7 +166,7 @@ fn say_started(
         out!("keys: the ones you gave (APCA_API_KEY_ID / APCA_API_SECRET_KEY; not shown)");
     }
     out!(
-        "point Ballast at it: [broker] kind = \"alpaca\", [broker.alpaca] base_url = \"{url}\", data_url = \"{url}\""
+        "point Ballast at it: [broker] kind = \"alpaca\", [broker.alpaca] paper_url = \"{url}\" (live_url with --live), data_url = \"{url}\""
     );
     let market = match tick_ms {
         0 => "the market moves on POST /_fake/tick".to_owned(),
