@@ -48,6 +48,11 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Requests one poll of the changed orders takes (its open and recent lists), and one
+/// reconciliation (account, positions, open orders, the changed orders' two lists).
+const REQUESTS_PER_POLL: u64 = 2;
+const REQUESTS_PER_RECONCILIATION: u64 = 5;
+
 /// The rules; each failure is `(keys, message, help)` (the first key is the one pointed at).
 pub fn check(config: &Config) -> Vec<(Vec<KeyRef>, String, String)> {
     let mut out = Vec::new();
@@ -99,6 +104,28 @@ pub fn check(config: &Config) -> Vec<(Vec<KeyRef>, String, String)> {
                 .into(),
         ));
     }
+    if alpaca {
+        let (polls, runs) = (
+            60_000 / u64::from(a.poll_interval_ms.max(1)),
+            60 / u64::from(a.reconcile_interval_secs.max(1)),
+        );
+        let asked = polls * REQUESTS_PER_POLL + runs * REQUESTS_PER_RECONCILIATION;
+        let room = u64::from(a.rate_limit_per_min) * 3 / 4;
+        if asked > room {
+            out.push((
+                vec![
+                    ("broker.alpaca", "poll_interval_ms"),
+                    ("broker.alpaca", "rate_limit_per_min"),
+                    ("broker.alpaca", "reconcile_interval_secs"),
+                ],
+                format!(
+                    "[broker.alpaca] poll_interval_ms = {} and reconcile_interval_secs = {} ask about {asked} requests a minute, over three quarters of rate_limit_per_min = {} ({room}; the rest is kept for orders, cancels, lookups and bars)",
+                    a.poll_interval_ms, a.reconcile_interval_secs, a.rate_limit_per_min
+                ),
+                "poll less often (a larger poll_interval_ms): the adapter would otherwise hold the engine waiting for its request budget".into(),
+            ));
+        }
+    }
     if feed_alpaca && !alpaca {
         out.push((
             vec![("feed", "kind"), ("broker", "kind")],
@@ -137,13 +164,13 @@ mod tests {
         assert_eq!(a.data_url, "https://data.alpaca.markets");
         assert_eq!((a.rate_limit_per_min, a.reconcile_interval_secs), (180, 60));
         let c = file(
-            "[broker]\nkind = \"alpaca\"\non_dangerous = \"reducing\"\n\n[broker.alpaca]\npaper_url = \"http://127.0.0.1:4010\"\npoll_interval_ms = 250\n",
+            "[broker]\nkind = \"alpaca\"\non_dangerous = \"reducing\"\n\n[broker.alpaca]\npaper_url = \"http://127.0.0.1:4010\"\npoll_interval_ms = 1500\n",
         )
         .unwrap();
         assert_eq!(c.broker.kind, BrokerKind::Alpaca);
         assert_eq!(c.broker.on_dangerous, OnDangerous::Reducing);
         assert_eq!(c.broker.alpaca.paper_url, "http://127.0.0.1:4010");
-        assert_eq!(c.broker.alpaca.poll_interval_ms, 250);
+        assert_eq!(c.broker.alpaca.poll_interval_ms, 1500);
         let env = vec![(
             "BALLAST_BROKER_ALPACA__RECONCILE_INTERVAL_SECS".to_owned(),
             "30".to_owned(),
@@ -180,6 +207,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("request_timeout_ms = 1000 is below"), "{e}");
+        let e = file("[broker]\nkind = \"alpaca\"\n[broker.alpaca]\npoll_interval_ms = 200\n")
+            .unwrap_err();
+        assert!(
+            e.contains("ask about 605 requests a minute") && e.contains("(135;"),
+            "{e}"
+        );
+        assert!(
+            file("[broker]\nkind = \"alpaca\"\n").is_ok(),
+            "the defaults fit"
+        );
         let e = file("[feed]\nkind = \"alpaca\"\n").unwrap_err();
         assert!(e.contains("needs [broker] kind = \"alpaca\""), "{e}");
         assert!(file("[feed]\nkind = \"alpaca\"\n[broker]\nkind = \"alpaca\"\n").is_ok());
@@ -188,8 +225,8 @@ mod tests {
     #[test]
     fn no_broker_key_changes_while_ballast_runs() {
         let old = file("").unwrap();
-        let new =
-            file("[broker]\nkind = \"alpaca\"\n[broker.alpaca]\npoll_interval_ms = 500\n").unwrap();
+        let new = file("[broker]\nkind = \"alpaca\"\n[broker.alpaca]\npoll_interval_ms = 2000\n")
+            .unwrap();
         let plan = crate::config::reload::plan(&old, &new);
         let refused: Vec<_> = plan.refused.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(

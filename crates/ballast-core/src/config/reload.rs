@@ -152,9 +152,27 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     changed_fields!(k, old, new, paper: Paper, [
         starting_cash_usd, slippage_bps, fee_bps, participation, latency_ms,
     ]);
-    // `[broker]` and `[broker.alpaca]`: the engine builds its venue (and the adapter's client,
-    // rate limiter and credentials) at its start, and its journal is stamped with the broker
-    // and account, so none of it changes live.
+    broker_keys(&mut k, old, new);
+    changed_fields!(k, old, new, api: Api, [
+        bind, port, allow_remote, metrics_port, token_file, viewer_token_file,
+        signals_max_backlog,
+    ]);
+    // The delivery thread, its sinks (and their tokens, read at start), retry bounds and the
+    // dead-man's switch are built at the start.
+    changed_fields!(k, old, new, alerts: Alerts, [
+        retry_base_ms, retry_max_ms, retry_max_attempts, timeout_ms, heartbeat_url,
+        heartbeat_every_secs, sinks,
+    ], nested [
+        group_wait_secs, group_interval_secs, repeat_interval_secs, escalate_after,
+        bot_silent_after_secs
+    ]);
+    k
+}
+
+/// `[broker]` and `[broker.alpaca]`: the engine builds its venue (and the adapter's client,
+/// rate limiter and credentials) at its start, and its journal is stamped with the broker and
+/// account, so none of it changes live.
+fn broker_keys(k: &mut Vec<&'static str>, old: &Config, new: &Config) {
     changed_fields!(k, old, new, broker: Broker, [kind, on_dangerous], nested [alpaca]);
     let AlpacaConfig {
         paper_url,
@@ -219,20 +237,6 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
             k.push(key);
         }
     }
-    changed_fields!(k, old, new, api: Api, [
-        bind, port, allow_remote, metrics_port, token_file, viewer_token_file,
-        signals_max_backlog,
-    ]);
-    // The delivery thread, its sinks (and their tokens, read at start), retry bounds and the
-    // dead-man's switch are built at the start.
-    changed_fields!(k, old, new, alerts: Alerts, [
-        retry_base_ms, retry_max_ms, retry_max_attempts, timeout_ms, heartbeat_url,
-        heartbeat_every_secs, sinks,
-    ], nested [
-        group_wait_secs, group_interval_secs, repeat_interval_secs, escalate_after,
-        bot_silent_after_secs
-    ]);
-    k
 }
 
 /// The changed keys of the sections applied live, each with its action.

@@ -115,6 +115,16 @@ impl<'a> Inputs<'a> {
     }
 }
 
+impl Inputs<'_> {
+    /// `gate` with this pass's venue refusal, if any.
+    fn refused(&self, gate: Gate) -> Gate {
+        Gate {
+            mode_refusal: self.mode_refusal.clone(),
+            ..gate
+        }
+    }
+}
+
 impl EngineState {
     /// The next thing to do in this pass, or `None` when the pass is over. Each answer is
     /// for the state as it is now: journal and apply a record (or the venue's answer to a
@@ -169,10 +179,7 @@ impl EngineState {
                 }
                 Phase::Trim => {
                     inputs.phase = Phase::Decisions;
-                    let gate = Gate {
-                        mode_refusal: inputs.mode_refusal.clone(),
-                        ..self.gate()
-                    };
+                    let gate = inputs.refused(self.gate());
                     let plan = self.plan_liquidations(&self.trim_or(inputs.trim), &gate);
                     inputs.gate = Some(gate);
                     if let Some(r) = plan {
@@ -180,10 +187,8 @@ impl EngineState {
                     }
                 }
                 Phase::Decisions => {
-                    let gate = inputs.gate.get_or_insert_with(|| Gate {
-                        mode_refusal: inputs.mode_refusal.clone(),
-                        ..self.gate()
-                    });
+                    let refused = inputs.refused(self.gate());
+                    let gate = inputs.gate.get_or_insert(refused);
                     if let Some(d) = self.decide(&self.limits_or(inputs.limits), gate) {
                         return Some(Next::Record(EngineRecord::Decision(d)));
                     }

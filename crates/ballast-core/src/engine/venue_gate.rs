@@ -32,6 +32,9 @@ pub struct VenueFacts {
     pub account_matches: Option<bool>,
     /// A venue answer broke its contract (the call, field and value): trading stops.
     pub schema_failure: Option<String>,
+    /// A call was refused for the credentials or permissions (a 401 after the start):
+    /// trading stops, no retry loop.
+    pub config_failure: Option<String>,
 }
 
 /// A live engine's conditions still missing, each in words (empty in paper mode, or when
@@ -66,6 +69,9 @@ pub fn live_missing(f: &VenueFacts) -> Vec<String> {
     if let Some(s) = &f.schema_failure {
         missing.push(format!("the broker's answers keep to its contract ({s})"));
     }
+    if let Some(s) = &f.config_failure {
+        missing.push(format!("the broker accepts the credentials ({s})"));
+    }
     missing
 }
 
@@ -76,6 +82,11 @@ pub fn refusal(f: &VenueFacts) -> Option<String> {
     if let Some(s) = &f.schema_failure {
         return Some(format!(
             "FAILED_API_SCHEMA: the broker's answer broke its contract ({s}); trading stopped until Ballast is restarted on a build that knows it"
+        ));
+    }
+    if let Some(s) = &f.config_failure {
+        return Some(format!(
+            "FAILED_CONFIG: the broker refused the credentials ({s}); trading stopped until the keys are fixed and Ballast restarted"
         ));
     }
     if f.live {
@@ -146,6 +157,7 @@ mod tests {
             reconciled_clean: Some(true),
             account_matches: Some(true),
             schema_failure: None,
+            config_failure: None,
         }
     }
 
@@ -204,6 +216,15 @@ mod tests {
             refusal(&failed)
                 .unwrap()
                 .contains("FAILED_CONFIG: GET /v2/account: 401")
+        );
+        let refused = VenueFacts {
+            config_failure: Some("POST /v2/orders: answered 401".into()),
+            ..facts(true)
+        };
+        assert!(
+            refusal(&refused)
+                .unwrap()
+                .starts_with("FAILED_CONFIG: the broker refused")
         );
     }
 

@@ -51,9 +51,12 @@ pub(super) fn pass(
                     found: found.is_some(),
                 }),
                 Err(e) => {
-                    log(&format!(
-                        "warning: order {client_order_id} could not be looked up ({e}); it stays in flight until the next pass"
-                    ));
+                    // An external venue's failure is said once while it lasts (`on_venue`).
+                    if w.venue.is_none() {
+                        log(&format!(
+                            "warning: order {client_order_id} could not be looked up ({e}); it stays in flight until the next pass"
+                        ));
+                    }
                     return Ok(());
                 }
             },
@@ -78,12 +81,15 @@ pub(super) fn pass(
                         error,
                         paper_venue_received: venue_received,
                     },
-                    Err(e @ (BrokerError::Unavailable(_) | BrokerError::Schema(_))) => {
-                        SendOutcome::Unknown {
-                            error: e.to_string(),
-                            paper_venue_received: false,
-                        }
-                    }
+                    // Refused before the venue took it (a 429, its rate budget, no connection):
+                    // not sent — nothing is journaled, the pass stops, the next one sends it
+                    // (the failure is said once, in the log and the heartbeat).
+                    Err(BrokerError::Unavailable(_)) => return Ok(()),
+                    // An answer outside the contract: the order may be there (looked up).
+                    Err(e @ BrokerError::Schema(_)) => SendOutcome::Unknown {
+                        error: e.to_string(),
+                        paper_venue_received: false,
+                    },
                 };
                 EngineRecord::Sent(SentRecord {
                     client_order_id: order.client_order_id,

@@ -59,17 +59,7 @@ pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<S
         )],
         EngineRecord::Settings(r) => vec![settings(r, seq)],
         EngineRecord::FeedSwitch(r) => vec![feed_switch(r, seq)],
-        EngineRecord::PaperSettings(r) => vec![format!(
-            "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
-            r.previous.slippage_bps,
-            r.now.slippage_bps,
-            r.previous.fee_bps,
-            r.now.fee_bps,
-            r.previous.participation,
-            r.now.participation,
-            r.previous.latency_ms,
-            r.now.latency_ms
-        )],
+        EngineRecord::PaperSettings(r) => vec![paper_settings(r, seq)],
         EngineRecord::KillSwitch(r) if r.engaged => vec![format!(
             "KILL SWITCH ENGAGED ({}): trading HALTED, {} open order(s) cancelled{}",
             r.reason,
@@ -313,5 +303,19 @@ fn resolved(r: &ballast_core::engine::ResolveRecord) -> String {
         } else {
             format!(", {} order(s) placed", r.orders.len())
         }
+    )
+}
+
+fn paper_settings(r: &ballast_core::engine::PaperSettingsRecord, seq: u64) -> String {
+    format!(
+        "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
+        r.previous.slippage_bps,
+        r.now.slippage_bps,
+        r.previous.fee_bps,
+        r.now.fee_bps,
+        r.previous.participation,
+        r.now.participation,
+        r.previous.latency_ms,
+        r.now.latency_ms
     )
 }

@@ -98,6 +98,7 @@ impl External {
                 reconciled_clean: None,
                 account_matches: None,
                 schema_failure: None,
+                config_failure: None,
             },
             compat: None,
             last_error: None,
@@ -164,6 +165,23 @@ impl External {
             log(&format!("warning: the venue: {said}"));
         }
         self.last_error = Some(said);
+        // The adapter says a refusal of the credentials in words (its class is FAILED_CONFIG):
+        // trading stops, no retry loop.
+        if let BrokerError::Unavailable(text) = e
+            && text.contains("FAILED_CONFIG")
+            && self.facts.config_failure.is_none()
+        {
+            log(&format!(
+                "CRITICAL: FAILED_CONFIG: {call}: the broker refused the credentials: trading stopped (nothing is sent); fix the keys and restart Ballast"
+            ));
+            self.facts.config_failure = Some(format!("{call}: {text}"));
+            self.compat = Some(CompatOutcome {
+                ok: false,
+                class: Some("FAILED_CONFIG".into()),
+                detail: format!("{call}: {text}"),
+                at: now,
+            });
+        }
         if let BrokerError::Schema(detail) = e
             && self.facts.schema_failure.is_none()
         {

@@ -247,7 +247,19 @@ pub fn foreground(
         debug: std::env::var("RUST_LOG").is_ok_and(|v| v.contains("debug") || v.contains("trace")),
         ..Options::default()
     };
-    let venue = match super::venue::from_config(&cfg) {
+    Ok(trade(&cfg, &dir, &opts, &stop, &mut log))
+}
+
+/// The venue built from the configuration, and the engine run on it until it stops: its exit
+/// code (a venue that cannot be built is FAILED_CONFIG, 78).
+fn trade(
+    cfg: &ballast_core::config::Config,
+    dir: &std::path::Path,
+    opts: &Options,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Exit {
+    let venue = match super::venue::from_config(cfg) {
         Ok(v) => v,
         Err(why) => {
             say!(
@@ -255,17 +267,17 @@ pub fn foreground(
                 "ballast: engine: FAILED_CONFIG: the {} broker cannot be set up: {why}; nothing was started",
                 cfg.broker.kind.as_str()
             );
-            return Ok(exit::CONFIG);
+            return exit::CONFIG;
         }
     };
-    match run_on(&cfg, &dir, &opts, venue, &stop, &mut log) {
+    match run_on(cfg, dir, opts, venue, stop, log) {
         Ok(report) => {
             print_stopped(&report);
-            Ok(exit::OK)
+            exit::OK
         }
         Err(e) => {
             say!(std::io::stderr(), "ballast: engine: {e}");
-            Ok(exit_of(&e))
+            exit_of(&e)
         }
     }
 }

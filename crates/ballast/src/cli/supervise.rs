@@ -18,22 +18,18 @@ use crate::settings::DataDir;
 
 /// The engine as the supervisor runs it: this same binary, `engine --supervised`, on the
 /// supervisor's configuration in force (`run/engine-config.json`, written at its start and at
-/// every applied reload), never on a file edited since and not reloaded. `live`: `run --live`
-/// on a live configuration whose preconditions hold — passed on as `--live` (live asked
-/// twice); the engine then keeps its own gate (it sends nothing until the broker's check,
-/// the reconciliation and the account say it may).
+/// every applied reload), never on a file edited since and not reloaded; `live` (`run --live`
+/// whose preconditions hold) is passed on as `--live`: live asked twice.
 fn engine_service(dir: &Path, live: bool) -> anyhow::Result<ServiceSpec> {
     let exe = std::env::current_exe()?;
-    let mut args = vec![
-        "engine".to_owned(),
-        "--supervised".to_owned(),
-        "--config-in-force".to_owned(),
-        "--data-dir".to_owned(),
-        dir.display().to_string(),
-    ];
-    if live {
-        args.push("--live".to_owned());
-    }
+    let mut args = ["engine", "--supervised", "--config-in-force", "--data-dir"]
+        .map(String::from)
+        .to_vec();
+    args.extend(
+        [dir.display().to_string()]
+            .into_iter()
+            .chain(live.then(|| "--live".to_owned())),
+    );
     Ok(ServiceSpec {
         name: "engine".into(),
         command: exe,
