@@ -33,6 +33,8 @@ struct Book {
     bars: Vec<ballast_core::market::Bar>,
     fetches: Vec<Option<Timestamp>>,
     stop: Option<Arc<AtomicBool>>,
+    /// The next submits refused before the venue takes them, with this text.
+    refuse_submits: Option<(u32, String)>,
 }
 
 #[derive(Clone, Default)]
@@ -65,6 +67,12 @@ impl Broker for Scripted {
     fn submit(&mut self, order: &Order, attempt: u32) -> Result<(), BrokerError> {
         self.call("submit")?;
         let mut b = self.book();
+        b.submits.push((order.client_order_id.to_string(), attempt));
+        if let Some((n, text)) = b.refuse_submits.as_mut().filter(|(n, _)| *n > 0) {
+            *n -= 1;
+            return Err(BrokerError::Unavailable(text.clone()));
+        }
+        b.submits.pop();
         b.submits.push((order.client_order_id.to_string(), attempt));
         b.orders.insert(
             order.client_order_id.to_string(),
@@ -450,5 +458,55 @@ fn the_alpaca_feed_takes_the_venues_bars_after_the_last_one_and_a_failing_fetch_
             .as_deref()
             .is_some_and(|e| e.contains("/v2/stocks/bars") && e.contains("stale")),
         "{v:?}"
+    );
+}
+
+#[test]
+fn a_submit_refused_before_the_venue_took_it_is_not_sent_and_goes_at_the_next_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venue = Scripted::new("fp");
+    venue.book().refuse_submits = Some((
+        2,
+        "Alpaca POST /v2/orders: answered 429 (\"rate limit exceeded\") — TRANSIENT".into(),
+    ));
+    let (r, lines) = run_venue(&alpaca_config(), tmp.path(), &venue, 60);
+    r.unwrap();
+    let submits = venue.book().submits.clone();
+    let first = &submits[0].0;
+    let tries: Vec<&(String, u32)> = submits.iter().filter(|(id, _)| id == first).collect();
+    assert_eq!(tries.len(), 3, "refused twice, then taken: {submits:?}");
+    assert!(
+        tries.iter().all(|(_, attempt)| *attempt == 1),
+        "the same attempt: {tries:?}"
+    );
+    let sent: Vec<serde_json::Value> = records(tmp.path(), "order.sent")
+        .into_iter()
+        .filter(|r| r["client_order_id"] == first.as_str())
+        .collect();
+    assert_eq!(sent.len(), 1, "journaled once, when taken: {sent:?}");
+    assert!(!sent[0].to_string().contains("unknown"), "{sent:?}");
+    let warned = lines.iter().filter(|l| l.contains("429")).count();
+    assert_eq!(warned, 1, "said once while it lasts: {lines:#?}");
+}
+
+#[test]
+fn a_credentials_refusal_after_the_start_stops_trading_as_failed_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venue = Scripted::new("fp");
+    venue.book().refuse_submits = Some((
+        u32::MAX,
+        "Alpaca POST /v2/orders: answered 401 (\"unauthorized\") — PERSISTENT_CONFIG: trading stops (FAILED_CONFIG): check the key id and secret".into(),
+    ));
+    let (r, lines) = run_venue(&alpaca_config(), tmp.path(), &venue, 80);
+    r.unwrap();
+    assert_eq!(venue.book().submits.len(), 1, "no retry loop: {lines:#?}");
+    let c = heartbeat(tmp.path()).status.venue.compat.unwrap();
+    assert_eq!(c.class.as_deref(), Some("FAILED_CONFIG"));
+    assert!(c.detail.contains("401"), "{}", c.detail);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("CRITICAL: FAILED_CONFIG")),
+        "{lines:#?}"
     );
 }
