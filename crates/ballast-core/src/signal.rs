@@ -153,6 +153,11 @@ impl SignalBook {
             .or_else(|| self.done.iter().rev().find(|s| s.id == id))
     }
 
+    /// Whether `id` is a signal not yet terminal.
+    pub fn is_live(&self, id: SignalId) -> bool {
+        self.live.contains_key(&id)
+    }
+
     /// Non-terminal signals, oldest first.
     pub fn live(&self) -> impl Iterator<Item = &Signal> {
         self.live.values()

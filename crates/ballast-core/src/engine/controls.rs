@@ -49,7 +49,9 @@ impl Default for Controls {
 impl EngineState {
     /// Apply an `engine.kill_switch` record. Engaging cancels every open order (cancels are
     /// not orders: the kill switch allows them); the guard refuses every new order while it is
-    /// engaged, and the liquidation path stops.
+    /// engaged, and the liquidation path stops. On an external venue an order that was sent
+    /// stays tracked until the venue's word settles it (`order.venue`): the runtime asks the
+    /// venue to cancel it, and a fill that raced the cancel is still Ballast's to book.
     pub fn apply_kill_switch(&mut self, r: &KillSwitchRecord) {
         if !r.engaged {
             self.controls.kill_switch = None;
@@ -57,10 +59,14 @@ impl EngineState {
         }
         let external = self.external_venue();
         for (id, track) in std::mem::take(&mut self.orders.tracked) {
+            self.stats.cancelled_by_kill_switch += 1;
+            if external && track.send != SendState::Intent {
+                self.orders.tracked.insert(id, track);
+                continue;
+            }
             if !external {
                 self.broker.cancel(&id);
             }
-            self.stats.cancelled_by_kill_switch += 1;
             match track.owner {
                 Owner::Signal(signal) => {
                     // Only live signals can be cancelled; a refused transition changes nothing.
@@ -160,13 +166,15 @@ impl EngineState {
         })
     }
 
-    /// Apply a `signal.expired` record.
+    /// Apply a `signal.expired` record. On an external venue the cancelled orders stay
+    /// tracked until the venue's word settles them (the runtime cancels them there; a fill
+    /// that raced the cancel is still booked).
     pub fn apply_expiry(&mut self, r: &ExpiryRecord) {
-        for id in &r.cancelled {
-            if !self.external_venue() {
+        if !self.external_venue() {
+            for id in &r.cancelled {
                 self.broker.cancel(id);
+                self.orders.tracked.remove(id);
             }
-            self.orders.tracked.remove(id);
         }
         for (id, _) in &r.expired {
             // A signal that moved on meanwhile refuses the transition: nothing changes.

@@ -78,6 +78,10 @@ impl EngineState {
                 self.orders.tracked.remove(&fill.client_order_id);
             }
             match owner {
+                // A signal ended meanwhile (the healer expired it while the venue still had
+                // its order, an external venue's cancel racing this fill): the fill is booked,
+                // the signal stays as it ended.
+                Owner::Signal(signal) if !self.signals.is_live(signal) => {}
                 Owner::Signal(signal) => {
                     self.signals.add_fill(signal, fill.qty.value());
                     let to = if done {

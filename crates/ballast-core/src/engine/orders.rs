@@ -167,14 +167,26 @@ impl EngineState {
         Ok(())
     }
 
-    /// Apply an `order.settle` record: found → at the venue; not found → to be sent again.
+    /// Apply an `order.settle` record: found → at the venue; not found → to be sent again —
+    /// except, on an external venue, an order the engaged kill switch cancelled (kept until
+    /// the venue's word): not at the venue, it is done, never sent again.
     pub fn apply_settle(&mut self, r: &SettleRecord) -> Result<(), ApplyError> {
+        let cancelled_by_kill_switch = self.external_venue() && self.controls.kill_switch.is_some();
         let Some(track) = self.orders.tracked.get_mut(&r.client_order_id) else {
             return Err(ApplyError::UnknownOrder(r.client_order_id.clone()));
         };
+        let closing = matches!(track.owner, Owner::KillSwitch | Owner::Reconcile);
         if r.found {
             track.send = SendState::Accepted;
             self.stats.settled_by_lookup += 1;
+        } else if cancelled_by_kill_switch && !closing {
+            let owner = track.owner;
+            self.orders.tracked.remove(&r.client_order_id);
+            if let Owner::Signal(signal) = owner {
+                let _ = self
+                    .signals
+                    .transition(signal, SignalState::Cancelled, r.at);
+            }
         } else if track.attempts < MAX_SEND_ATTEMPTS {
             track.send = SendState::Intent;
         }

@@ -41,6 +41,36 @@ impl EngineState {
         }
     }
 
+    /// A cycle's records, in the order they are journaled and applied: its fills
+    /// (`venue.fills`, none if none), each settle (`order.venue`, after the fills that
+    /// complete it) and the run (`reconcile.run`). Its lookups are asked before the next
+    /// cycle (their answers go in that cycle's [`crate::reconcile::VenueAnswers::lookups`]).
+    pub fn reconcile_records(
+        &self,
+        diff: &Diff,
+        startup: bool,
+        latch: OnDangerous,
+        at: Timestamp,
+    ) -> Vec<EngineRecord> {
+        let mut out = Vec::with_capacity(diff.settles.len() + 2);
+        if !diff.fills.is_empty() {
+            out.push(EngineRecord::VenueFills(VenueFillsRecord {
+                at,
+                fills: diff.fills.clone(),
+            }));
+        }
+        out.extend(diff.settles.iter().map(|settle| {
+            EngineRecord::VenueOrder(VenueOrderRecord {
+                at,
+                settle: settle.clone(),
+            })
+        }));
+        out.push(EngineRecord::Reconcile(
+            self.reconcile_record(diff, startup, latch, at),
+        ));
+        out
+    }
+
     /// Apply an `order.venue` record: the order settles from the venue's word — filled →
     /// FILLED, canceled or replaced → CANCELLED, expired → EXPIRED, rejected → FAILED (its
     /// liquidation, if any, moves to its next step as on a rejection at the send). An order

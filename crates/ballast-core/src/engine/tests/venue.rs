@@ -90,25 +90,7 @@ fn cycle(
     at: Timestamp,
 ) -> reconcile::Diff {
     let diff = reconcile::diff(s, v, &RULES, at);
-    let mut recs = Vec::new();
-    if !diff.fills.is_empty() {
-        recs.push(Rec::VenueFills(VenueFillsRecord {
-            at,
-            fills: diff.fills.clone(),
-        }));
-    }
-    for settle in &diff.settles {
-        recs.push(Rec::VenueOrder(VenueOrderRecord {
-            at,
-            settle: settle.clone(),
-        }));
-    }
-    recs.push(Rec::Reconcile(s.reconcile_record(
-        &diff,
-        false,
-        RULES.on_dangerous,
-        at,
-    )));
+    let recs = s.reconcile_records(&diff, false, RULES.on_dangerous, at);
     for r in recs {
         apply(s, &r, limits);
         journal.push(r);
@@ -459,7 +441,7 @@ fn an_external_venue_s_journal_never_touches_the_paper_book() {
     assert!(s.paper_lookups(Timestamp::EPOCH).is_empty());
     let ks = s.kill_switch_record(true, "drill".into(), false, Timestamp::EPOCH);
     s.apply_kill_switch(&ks);
-    assert!(s.orders.tracked.is_empty() && s.broker.open_orders().count() == 0);
+    assert_eq!(s.broker.open_orders().count(), 0);
     // A paper journal's stamp is written as before; an external one names its broker.
     let paper = JournalStamp {
         mode: "paper".into(),
@@ -644,4 +626,129 @@ proptest::proptest! {
         replayed.stats.duplicate_fills = s.stats.duplicate_fills;
         proptest::prop_assert_eq!(replayed, s);
     }
+}
+
+#[test]
+fn on_an_external_venue_the_kill_switch_keeps_a_sent_order_until_the_venue_settles_it() {
+    let (mut s, limits, mut journal) = external();
+    let o = accepted_order(&mut s, &limits, &mut journal);
+    let at = s.last_bar.unwrap();
+    let ks = Rec::KillSwitch(s.kill_switch_record(true, "drill".into(), false, at));
+    assert_eq!(
+        s.cancels(&ks),
+        Cancels::All,
+        "the runtime cancels at the venue"
+    );
+    apply(&mut s, &ks, &limits);
+    journal.push(ks);
+    assert!(
+        s.orders.tracked.contains_key(&o.client_order_id),
+        "tracked until the venue's word"
+    );
+    assert_eq!(s.stats.cancelled_by_kill_switch, 1);
+    // The cancel raced a fill of 1: the fill is booked, then the order settles cancelled.
+    let mut v = answers();
+    v.changed = Ok(vec![report(
+        &o,
+        VenueStatus::Canceled,
+        Decimal::ONE,
+        "100",
+        at,
+    )]);
+    let diff = cycle(&mut s, &limits, &mut journal, &v, at.plus_ms(60_000));
+    assert_eq!((diff.fills.len(), diff.settles.len()), (1, 1), "{diff:?}");
+    assert_eq!(s.portfolio.qty(&o.symbol), o.side.sign());
+    assert!(s.orders.tracked.is_empty());
+    assert_eq!(
+        s.signals.recent_done().last().map(|x| x.state),
+        Some(SignalState::Cancelled)
+    );
+    assert_eq!(replay(&journal, &limits), s);
+}
+
+#[test]
+fn on_an_external_venue_an_unknown_order_the_kill_switch_cancelled_is_never_sent_again() {
+    let (mut s, limits, mut journal) = external();
+    let all = bars(300);
+    let (j, next) = until_an_intent(&mut s, &limits, &all);
+    journal.extend(j);
+    let id = s.orders.tracked.keys().next().unwrap().clone();
+    let lost = Rec::Sent(SentRecord {
+        client_order_id: id.clone(),
+        attempt: 1,
+        at: all[next - 1].ts,
+        outcome: SendOutcome::Unknown {
+            error: "timeout".into(),
+            paper_venue_received: false,
+        },
+    });
+    apply(&mut s, &lost, &limits);
+    let ks = Rec::KillSwitch(s.kill_switch_record(true, "drill".into(), false, all[next - 1].ts));
+    apply(&mut s, &ks, &limits);
+    assert!(
+        s.orders.tracked.contains_key(&id),
+        "unknown: kept until the venue's word"
+    );
+    // The lookup finds nothing: done, not an intent to send again.
+    apply(
+        &mut s,
+        &Rec::Settle(SettleRecord {
+            client_order_id: id.clone(),
+            at: all[next].ts,
+            found: false,
+        }),
+        &limits,
+    );
+    assert!(
+        s.orders.tracked.is_empty(),
+        "never sent again under the kill switch"
+    );
+    assert_eq!(
+        s.signals.recent_done().last().map(|x| x.state),
+        Some(SignalState::Cancelled)
+    );
+}
+
+#[test]
+fn on_an_external_venue_an_order_the_healer_cancelled_keeps_a_fill_that_raced_the_cancel() {
+    let (mut s, limits, mut journal) = external();
+    let o = accepted_order(&mut s, &limits, &mut journal);
+    let late = s.last_bar.unwrap().plus_ms(7 * 86_400_000); // past six daily bars
+    let r = s.expiry_record(late).expect("stale after hours");
+    assert_eq!(
+        r.cancelled.as_slice(),
+        std::slice::from_ref(&o.client_order_id)
+    );
+    let r = Rec::Expired(r);
+    assert_eq!(
+        s.cancels(&r),
+        Cancels::These(vec![o.client_order_id.clone()])
+    );
+    apply(&mut s, &r, &limits);
+    journal.push(r);
+    assert!(s.orders.tracked.contains_key(&o.client_order_id));
+    assert_eq!(
+        s.signals.recent_done().last().map(|x| x.state),
+        Some(SignalState::Expired)
+    );
+    // The venue filled 1 before the cancel took: booked; the order settles; the signal stays
+    // expired.
+    let mut v = answers();
+    v.changed = Ok(vec![report(
+        &o,
+        VenueStatus::Canceled,
+        Decimal::ONE,
+        "100",
+        late,
+    )]);
+    v.positions = Ok(vec![position(o.symbol, o.side.sign(), "100")]);
+    let diff = cycle(&mut s, &limits, &mut journal, &v, late.plus_ms(60_000));
+    assert!(diff.findings.is_empty(), "{diff:?}");
+    assert_eq!(s.portfolio.qty(&o.symbol), o.side.sign());
+    assert!(s.orders.tracked.is_empty());
+    assert_eq!(
+        s.signals.recent_done().last().map(|x| x.state),
+        Some(SignalState::Expired)
+    );
+    assert_eq!(replay(&journal, &limits), s);
 }
