@@ -408,7 +408,9 @@ impl Broker for AlpacaBroker {
             self.list("open", None, &mut pages).map_err(broker_error)?;
         let open_now: BTreeSet<String> = orders.iter().map(|o| o.id.clone()).collect();
         let (recent, more_recent) = self.list("all", since, &mut pages).map_err(broker_error)?;
-        let mut more = open_partial || more_recent;
+        // More open orders than one call reads: asking again would read the same pages, so
+        // it is not `more`; their changes are found by reconciliation's lookups.
+        let mut more = more_recent;
         let mut known = open_now.clone();
         orders.extend(recent.into_iter().filter(|o| known.insert(o.id.clone())));
         if !open_partial {
