@@ -126,6 +126,12 @@ impl Book {
 
     /// Accept an order, or refuse it as Alpaca would.
     pub fn submit(&mut self, req: Submit, now: Micros) -> Result<&Order, Refusal> {
+        self.create(req, now, true)
+    }
+
+    /// [`Book::submit`], with or without the buying power check (an order placed behind the
+    /// client's back has none).
+    fn create(&mut self, req: Submit, now: Micros, check_power: bool) -> Result<&Order, Refusal> {
         let Some(series) = self.market.find(&req.symbol) else {
             return Err(Refusal {
                 status: 422,
@@ -150,7 +156,7 @@ impl Book {
                 message: "client_order_id must be unique".into(),
             });
         }
-        if self.cost_beyond_position(&req) > self.buying_power() {
+        if check_power && self.cost_beyond_position(&req) > self.buying_power() {
             return Err(Refusal {
                 status: 403,
                 code: 40310000,
@@ -216,11 +222,7 @@ impl Book {
             extended_hours: false,
             client_order_id: None,
         };
-        let cash = self.cash;
-        self.cash = Decimal::MAX; // placed behind our back: no buying power check
-        let made = self.submit(req, now).map(|o| o.id.clone());
-        self.cash = cash;
-        made
+        self.create(req, now, false).map(|o| o.id.clone())
     }
 
     /// A market order for `qty` of the position `held` in the closing direction.

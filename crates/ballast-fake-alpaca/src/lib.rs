@@ -47,8 +47,8 @@ pub const DEMO_LIVE_KEY_ID: &str = "AKTEST0000000000000";
 /// The fake's demo secret: not a secret, it opens only this fake.
 pub const DEMO_SECRET_KEY: &str = "fake-secret-for-the-fake-alpaca-only";
 
-/// How the fake starts.
-#[derive(Debug, Clone)]
+/// How the fake starts. Its `Debug` shows neither key (a key given to the fake may be real).
+#[derive(Clone)]
 pub struct FakeConfig {
     /// The only credentials it accepts (else 401).
     pub key_id: String,
@@ -79,6 +79,21 @@ impl Default for FakeConfig {
             auto_tick_ms: None,
             seed: 14,
         }
+    }
+}
+
+impl std::fmt::Debug for FakeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeConfig")
+            .field("key_id", &"<not shown>")
+            .field("secret_key", &"<not shown>")
+            .field("live", &self.live)
+            .field("symbols", &self.symbols)
+            .field("cash", &self.cash)
+            .field("rate_limit_per_min", &self.rate_limit_per_min)
+            .field("auto_tick_ms", &self.auto_tick_ms)
+            .field("seed", &self.seed)
+            .finish()
     }
 }
 

@@ -68,3 +68,18 @@ async fn a_live_demo_account_has_a_live_key_and_number() {
     assert_eq!(a.status, 200);
     assert!(!a.body["account_number"].as_str().unwrap().starts_with("PA"));
 }
+
+#[test]
+fn the_config_s_debug_shows_no_key() {
+    let cfg = ballast_fake_alpaca::FakeConfig {
+        key_id: "AKREALKEY123".into(),
+        secret_key: "real-secret-456".into(),
+        ..Default::default()
+    };
+    let shown = format!("{cfg:?}");
+    assert!(
+        !shown.contains("AKREALKEY123") && !shown.contains("real-secret-456"),
+        "{shown}"
+    );
+    assert!(shown.contains("rate_limit_per_min"));
+}

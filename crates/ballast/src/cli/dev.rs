@@ -165,8 +165,9 @@ fn say_started(
     } else {
         out!("keys: the ones you gave (APCA_API_KEY_ID / APCA_API_SECRET_KEY; not shown)");
     }
+    let url_key = if live { "live_url" } else { "paper_url" };
     out!(
-        "point Ballast at it: [broker] kind = \"alpaca\", [broker.alpaca] paper_url = \"{url}\" (live_url with --live), data_url = \"{url}\""
+        "point Ballast at it: [broker] kind = \"alpaca\"; [broker.alpaca] {url_key} = \"{url}\", data_url = \"{url}\" (and [feed] kind = \"alpaca\" for its bars)"
     );
     let market = match tick_ms {
         0 => "the market moves on POST /_fake/tick".to_owned(),
