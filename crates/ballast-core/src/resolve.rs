@@ -43,6 +43,23 @@ pub fn effect(c: Choice) -> &'static str {
     }
 }
 
+/// What `choice` does about `f`, in words (adopt depends on what the finding is about).
+pub fn effect_on(f: &Finding, choice: Choice) -> &'static str {
+    use crate::reconcile::FindingKind as K;
+    match (choice, f.kind) {
+        (Choice::Adopt, K::ForeignOrder) => {
+            "acknowledge the broker's order: Ballast does not manage it and stops flagging it"
+        }
+        (Choice::Adopt, K::UnresolvedPartialFill) => {
+            "adopt the broker's filled quantity for the order (at its average price)"
+        }
+        (Choice::Adopt, K::MissingOrder) => {
+            "take the broker's word: the order is forgotten and its signal cancelled"
+        }
+        _ => effect(choice),
+    }
+}
+
 /// The command that makes `choice` about `f`.
 pub fn command(f: &Finding, choice: Choice) -> String {
     format!("ballast reconcile {} {} --reason \"…\"", word(choice), f.id)
@@ -99,7 +116,11 @@ pub fn view(v: &VenueReport) -> View<'_> {
                     .iter()
                     .map(|c| (word(*c), command(f, *c)))
                     .collect(),
-                effects: f.choices.iter().map(|c| (word(*c), effect(*c))).collect(),
+                effects: f
+                    .choices
+                    .iter()
+                    .map(|c| (word(*c), effect_on(f, *c)))
+                    .collect(),
             })
             .collect(),
         unanswered: r.map_or(&[][..], |r| r.unanswered.as_slice()),

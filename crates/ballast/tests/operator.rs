@@ -258,6 +258,8 @@ fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
     sup.stop();
     // `--live` is a real flag: with it, the flag is no longer missing but the broker still is.
     let out = common::ballast()
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
         .args(["run", "--live", "--config", "live.toml", "--data-dir", "b"])
         .current_dir(tmp.path())
         .stdout(Stdio::null())
@@ -286,6 +288,13 @@ fn item_16_check_lists_every_live_precondition_and_run_refuses_itself() {
         "{err}"
     );
     assert!(!err.contains("missing: --live"), "{err}");
+    // Each missing condition on a line of its own, the credentials named without a value.
+    assert!(
+        err.contains(
+            "missing: broker credentials: APCA_API_KEY_ID and APCA_API_SECRET_KEY not set"
+        ),
+        "{err}"
+    );
     // `--live` on a paper configuration is refused: asked once is not asked twice.
     let out = ballast(&["run", "--live", "--data-dir", "d"], tmp.path());
     assert_eq!(out.status.code(), Some(78));

@@ -100,6 +100,7 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
         "ballast reconcile adopt quantity_mismatch:AAPL --reason",
         "ballast reconcile flatten quantity_mismatch:AAPL --reason",
         "ballast reconcile stay foreign_order:61e69015 --reason",
+        "acknowledge the broker's order: Ballast does not manage it",
     ] {
         assert!(shown.contains(want), "{want:?} not in\n{shown}");
     }
@@ -209,6 +210,46 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
         |b| format!("the finding stays open: {b}"),
     );
     assert_eq!(body["findings"][0]["id"], "foreign_order:61e69015");
+    // Its choices are approvable recommendations too: approving "stay" journals it.
+    let rec = "broker/reconciliation/resolve_finding/foreign_order:61e69015/stay";
+    let h = common::wait_health(&sup, "the choices as recommendations", |h| {
+        h["recommendations"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["id"] == rec && r["state"] == "PENDING"))
+    });
+    assert!(
+        !h["recommendations"]
+            .to_string()
+            .contains("close_all_positions"),
+        "no generic flatten for a reconciliation finding: {h}"
+    );
+    let out = sup.cli(&["approve", rec]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stay = wait::until(
+        Duration::from_secs(60),
+        || {
+            common::journal::engine_records(&data)
+                .into_iter()
+                .filter(|(k, _)| k == "reconcile.resolve")
+                .nth(1)
+                .ok_or(())
+        },
+        |()| "the approved choice was never journaled".into(),
+    );
+    let r: Value = serde_json::from_str(&stay.1).unwrap();
+    assert_eq!(
+        (r["finding"].as_str(), r["choice"].as_str()),
+        (Some("foreign_order:61e69015"), Some("stay_halted"))
+    );
+    assert_eq!(
+        r["by"],
+        format!("ballast approve: approved recommendation {rec}")
+    );
     // The ops journal has the control action with its actor.
     sup.stop();
 }

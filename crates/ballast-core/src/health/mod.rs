@@ -432,6 +432,9 @@ pub enum RecoveryAction {
     ClearCache,
     /// Read the configuration file again and apply it (`ballast reload`), all or nothing.
     ReloadConfig,
+    /// An operator's choice about an open reconciliation finding (adopt, flatten or stay;
+    /// [`venue::recommend_choices`]): never automatic.
+    ResolveFinding,
 }
 
 impl RecoveryAction {
@@ -447,6 +450,7 @@ impl RecoveryAction {
         RecoveryAction::SwitchToBackup,
         RecoveryAction::ClearCache,
         RecoveryAction::ReloadConfig,
+        RecoveryAction::ResolveFinding,
     ];
 
     /// Its name as it serializes (`clear_cache`).
@@ -462,6 +466,7 @@ impl RecoveryAction {
             RecoveryAction::SwitchToBackup => "switch_to_backup",
             RecoveryAction::ClearCache => "clear_cache",
             RecoveryAction::ReloadConfig => "reload_config",
+            RecoveryAction::ResolveFinding => "resolve_finding",
         }
     }
 }
@@ -484,10 +489,11 @@ pub struct Advice {
 impl Advice {
     /// The recommendation's id, what `ballast approve` takes: `<issue id>/<action>`; for
     /// `clear_cache`, `/<target>` after it (one issue, a low disk, can advise clearing several
-    /// caches).
+    /// caches); for `resolve_finding` too (`<finding id>/<choice>`: one per choice of each
+    /// finding).
     pub fn id(&self) -> String {
         match self.action {
-            RecoveryAction::ClearCache => {
+            RecoveryAction::ClearCache | RecoveryAction::ResolveFinding => {
                 format!("{}/{}/{}", self.issue, self.action.as_str(), self.target)
             }
             _ => format!("{}/{}", self.issue, self.action.as_str()),

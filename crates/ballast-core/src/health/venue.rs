@@ -7,7 +7,7 @@
 
 use crate::engine::VenueReport;
 use crate::heal::FailureClass;
-use crate::reconcile::{Finding, FindingKind};
+use crate::reconcile::{Choice, Finding, FindingKind};
 
 use super::{CheckResult, Status};
 
@@ -81,6 +81,47 @@ pub fn findings_said(findings: &[Finding]) -> String {
         ));
     }
     said.join("; ")
+}
+
+/// The operator's choices about each open finding as recommendations waiting for approval
+/// (`resolve_finding`, target `<finding id>/<choice>`, in the finding's order of choices: the
+/// first is the recommended one), for the reconciliation issue only. Never automatic: nothing
+/// is adopted without an operator. Approving one writes the choice as `ballast reconcile` does.
+pub fn recommend_choices(issue: &super::Issue, venue: Option<&VenueReport>) -> Vec<super::Advice> {
+    if issue.id != RECONCILIATION_ISSUE || issue.status < Status::Critical {
+        return Vec::new();
+    }
+    let Some(r) = venue.and_then(|v| v.reconcile.as_ref()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for f in &r.findings {
+        for (i, c) in f.choices.iter().enumerate() {
+            out.push(super::Advice {
+                issue: issue.id.clone(),
+                action: super::RecoveryAction::ResolveFinding,
+                target: format!("{}/{}", f.id, crate::resolve::word(*c)),
+                priority: u8::try_from(i + 1).unwrap_or(u8::MAX),
+                expected: format!("{}: {}", finding_said(f), crate::resolve::effect_on(f, *c)),
+                risks: match c {
+                    Choice::Adopt => {
+                        "Ballast's books take the broker's word; check the broker's statement first"
+                    }
+                    Choice::Flatten => "closing at market costs spread and slippage",
+                    Choice::StayHalted => "trading stays restricted while the finding is open",
+                }
+                .into(),
+                auto: false,
+            });
+        }
+    }
+    out
+}
+
+/// The finding and the choice of a `resolve_finding` recommendation's target.
+pub fn choice_of_target(target: &str) -> Option<(&str, Choice)> {
+    let (finding, word) = target.rsplit_once('/')?;
+    Some((finding, crate::resolve::parse(word)?))
 }
 
 /// The `reconciliation` check.
@@ -260,6 +301,27 @@ mod tests {
         assert_eq!(issues[0].id, RECONCILIATION_ISSUE);
         assert_eq!(issues[0].policy, crate::policy::Policy::NoNewTrades);
         assert!(crate::health::recommend(&issues[0], true).is_empty());
+        // Its way forward: each choice of each finding, waiting for an operator.
+        let advice = recommend_choices(&issues[0], Some(&v));
+        let ids: Vec<String> = advice.iter().map(crate::health::Advice::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/adopt",
+                "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/flatten",
+                "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/stay"
+            ]
+        );
+        assert!(advice.iter().all(|a| !a.auto));
+        assert!(
+            advice[0].expected.contains("quantity mismatch AAPL"),
+            "{advice:?}"
+        );
+        assert_eq!(
+            choice_of_target(&advice[2].target),
+            Some(("QuantityMismatch:AAPL", Choice::StayHalted))
+        );
+        assert!(recommend_choices(&issues[0], None).is_empty());
     }
 
     #[test]

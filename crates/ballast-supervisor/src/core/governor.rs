@@ -190,6 +190,10 @@ impl Governor {
                     self.modules.get(&i.subsystem),
                 ));
                 advice.extend(recommend_clear(i, &self.caches, &self.failures));
+                advice.extend(health::venue::recommend_choices(
+                    i,
+                    self.engine.as_ref().map(|e| &e.venue),
+                ));
                 advice
             })
             .collect();

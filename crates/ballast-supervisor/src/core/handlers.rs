@@ -261,6 +261,22 @@ impl SupervisorCore {
             RecoveryAction::SwitchToSafeRiskProfile => Some(Policy::SafeRiskProfile),
             RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),
             RecoveryAction::ReloadConfig => return self.approved_reload(token, id),
+            RecoveryAction::ResolveFinding => {
+                let Some((finding, choice)) =
+                    ballast_core::health::venue::choice_of_target(&r.advice.target)
+                else {
+                    let why = format!("{id}: its target {:?} names no choice", r.advice.target);
+                    return self.reply(token, Err(ControlError::InvalidState(why)));
+                };
+                let reason = format!("approved recommendation {id}");
+                return self.reconcile_choice(
+                    token,
+                    finding,
+                    choice,
+                    (&reason, "ballast approve"),
+                    now,
+                );
+            }
             RecoveryAction::CloseAllPositions => {
                 let file = FileWrite::KillSwitch {
                     reason: format!("approved recommendation {id}"),

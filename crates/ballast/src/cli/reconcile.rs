@@ -83,9 +83,14 @@ pub fn run(args: &ReconcileArgs) -> anyhow::Result<Exit> {
 
 /// The engine's venue report from its heartbeat (supervised or standalone alike).
 fn venue(dir: &DataDir) -> Result<VenueReport, String> {
+    venue_at(dir).map(|(v, _)| v)
+}
+
+/// [`venue`], and when the heartbeat was written.
+fn venue_at(dir: &DataDir) -> Result<(VenueReport, ballast_core::Timestamp), String> {
     let layout = ballast_store::Layout::new(&dir.path);
     ballast_store::files::heartbeat::read(&ballast_store::RealStorage, &layout)
-        .map(|hb| hb.status.venue)
+        .map(|hb| (hb.status.venue, hb.time))
         .map_err(|e| {
             if e.is_not_found() {
                 format!(
@@ -100,7 +105,7 @@ fn venue(dir: &DataDir) -> Result<VenueReport, String> {
 }
 
 fn show(dir: &DataDir, json_out: bool) -> anyhow::Result<Exit> {
-    let v = match venue(dir) {
+    let (v, beat) = match venue_at(dir) {
         Ok(v) => v,
         Err(why) => {
             if json_out {
@@ -114,6 +119,11 @@ fn show(dir: &DataDir, json_out: bool) -> anyhow::Result<Exit> {
     if json_out {
         out!("{}", serde_json::to_string_pretty(&resolve::view(&v))?);
     } else {
+        let age = ballast_store::SystemClock.now().ms_since(beat).max(0);
+        out!(
+            "as the engine's heartbeat of {beat} says ({} ago)",
+            ballast_core::time::Human::ms(u64::try_from(age).unwrap_or(0))
+        );
         for line in lines(&v) {
             out!("{line}");
         }
@@ -185,7 +195,7 @@ fn finding_lines(f: &Finding, out: &mut Vec<String>) {
             "      {:<8}{}\n               {}",
             resolve::word(*c),
             resolve::command(f, *c),
-            resolve::effect(*c)
+            resolve::effect_on(f, *c)
         ));
     }
 }
