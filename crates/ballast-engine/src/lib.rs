@@ -14,4 +14,6 @@ pub mod lock;
 pub mod runtime;
 mod signals;
 
-pub use runtime::{EngineError, FeedStall, Options, Report, run};
+pub use runtime::{
+    CompatFailure, EngineError, ExternalVenue, FeedStall, Options, Report, run, run_on,
+};

@@ -41,9 +41,11 @@ mod pass;
 mod report;
 mod say;
 mod settings;
+mod venue;
 pub use feeds::FeedStall;
 use pass::pass;
 use report::pipeline_report;
+pub use venue::{CompatFailure, ExternalVenue, MAX_PAGES_PER_POLL};
 
 /// The engine state's snapshots: `state/engine.snapshot.<seq>.json`.
 pub const SNAPSHOT_NAME: &str = "engine";
@@ -68,6 +70,10 @@ pub enum EngineError {
     Snapshot(#[from] SnapshotError),
     #[error("market data: {0}")]
     Feed(#[from] file::FileError),
+    #[error(
+        "[feed] kind = \"alpaca\" needs the Alpaca bars source, and this engine was started without one\n    help: run it with [broker] kind = \"alpaca\" (its keys in the environment or [broker.alpaca] secrets_file), or use a replay or synthetic feed"
+    )]
+    NoBarSource,
     #[error("the venue did not answer a query, trading stops: {0}")]
     Venue(ballast_core::broker::BrokerError),
     #[error("cannot encode an engine record: {0}")]
@@ -88,6 +94,33 @@ pub enum EngineError {
         account: String,
         config: String,
     },
+    #[error(
+        "this data directory's journal belongs to the {journal_broker} broker's account {journal_account} and the venue is the {broker} broker's account {account}: refused — a journal is never continued on another broker or account\n    help: use another --data-dir for this account, or point [broker] back at the journal's account"
+    )]
+    AccountMismatch {
+        journal_broker: String,
+        journal_account: String,
+        broker: String,
+        account: String,
+    },
+    #[error(
+        "FAILED_CONFIG: the {broker} broker's startup compatibility check failed: {detail}\n    help: check the keys (APCA_API_KEY_ID / APCA_API_SECRET_KEY or [broker.alpaca] secrets_file) and the URL of this mode; nothing was traded"
+    )]
+    VenueConfig {
+        broker: &'static str,
+        detail: String,
+    },
+    #[error(
+        "the {broker} broker's account could not be read at the start: {detail}; nothing was traded (the journal cannot be matched to an account without it)\n    help: the supervisor starts the engine again with backoff; `ballast status` shows the venue's last error"
+    )]
+    VenueStart {
+        broker: &'static str,
+        detail: String,
+    },
+    #[error(
+        "[broker] kind = \"{0}\" needs its venue, and this engine was started without one (a build or caller that only has the paper broker)"
+    )]
+    NoVenue(&'static str),
 }
 
 /// How to run.
@@ -197,11 +230,13 @@ fn build_feed(config: &Config, log: &mut dyn FnMut(&str)) -> Result<Feed, Engine
             }
             Feed::replay(loaded.bars.into_vec(), f.seed, f.synthetic_volatility_pct)
         }
+        // Polled from the venue's market data, not built from a file or a seed.
+        FeedKind::Alpaca => return Err(EngineError::NoBarSource),
     })
 }
 
-/// Run the engine until `stop` is set or `max_bars` is reached. `log` receives one line per
-/// notable event.
+/// Run the engine on the paper venue until `stop` is set or `max_bars` is reached. `log`
+/// receives one line per notable event.
 pub fn run(
     config: &Config,
     data_dir: &Path,
@@ -209,6 +244,23 @@ pub fn run(
     stop: &AtomicBool,
     log: &mut dyn FnMut(&str),
 ) -> Result<Report, EngineError> {
+    run_on(config, data_dir, opts, None, stop, log)
+}
+
+/// Run the engine on `venue` (`None`: the paper venue; required with `[broker] kind =
+/// "alpaca"`).
+pub fn run_on(
+    config: &Config,
+    data_dir: &Path,
+    opts: &Options,
+    venue: Option<Box<dyn ExternalVenue>>,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Result<Report, EngineError> {
+    use ballast_core::config::BrokerKind;
+    if venue.is_none() && config.broker.kind != BrokerKind::Paper {
+        return Err(EngineError::NoVenue(config.broker.kind.as_str()));
+    }
     let storage: Arc<dyn Storage> = Arc::new(RealStorage);
     let layout = Layout::new(data_dir);
     let _lock = open_data_dir(&*storage, &layout, opts, log)?;
@@ -259,6 +311,8 @@ pub fn run(
         kill_switch_noted: false,
         stop,
         signals: crate::signals::SignalsIn::new(),
+        clock: &*clock,
+        venue: venue.map(|v| venue::External::new(v, config)),
     };
     let files = Files {
         storage: &*storage,
@@ -380,13 +434,20 @@ fn start(
     signals_taken: Option<u64>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), EngineError> {
-    let wanted_stamp = JournalStamp {
-        mode: config.general.mode.as_str().to_owned(),
-        account: match config.general.mode {
-            Mode::Paper => "paper".to_owned(),
-            Mode::Live => "live".to_owned(),
+    let wanted_stamp = match venue_account(w, log)? {
+        Some((broker, account)) => JournalStamp {
+            mode: config.general.mode.as_str().to_owned(),
+            account,
+            broker: broker.to_owned(),
         },
-        broker: ballast_core::engine::PAPER.to_owned(),
+        None => JournalStamp {
+            mode: config.general.mode.as_str().to_owned(),
+            account: match config.general.mode {
+                Mode::Paper => "paper".to_owned(),
+                Mode::Live => "live".to_owned(),
+            },
+            broker: ballast_core::engine::PAPER.to_owned(),
+        },
     };
     match &state.controls.stamp {
         Some(st) if st.mode != wanted_stamp.mode => {
@@ -396,10 +457,23 @@ fn start(
                 config: wanted_stamp.mode,
             });
         }
+        Some(st) if st.broker != wanted_stamp.broker || st.account != wanted_stamp.account => {
+            return Err(EngineError::AccountMismatch {
+                journal_broker: st.broker.clone(),
+                journal_account: st.account.clone(),
+                broker: wanted_stamp.broker,
+                account: wanted_stamp.account,
+            });
+        }
         Some(_) => {}
         None => {
             w.commit(state, EngineRecord::Stamp(wanted_stamp), log)?;
         }
+    }
+    if let Some(ext) = w.venue.as_mut() {
+        ext.account_checked(true);
+        let now = w.clock.now();
+        venue::reconcile(state, w, now, true, log)?;
     }
     skip_signals_taken_before(state, w, signals_taken, log)?;
     let wanted = PaperConfig::from(&config.paper);
@@ -421,6 +495,36 @@ fn start(
         w.commit(state, EngineRecord::Settings(Box::new(r)), log)?;
     }
     pass(state, w, log)
+}
+
+/// An external venue's startup before anything is journaled: its compatibility check and
+/// its account (`(broker, fingerprint)`; `None`: the paper venue). The account is asked a
+/// few times a poll interval apart; still unreadable, the engine stops (nothing traded).
+fn venue_account(
+    w: &mut Writer<'_>,
+    log: &mut dyn FnMut(&str),
+) -> Result<Option<(&'static str, String)>, EngineError> {
+    const ATTEMPTS: u32 = 3;
+    let (clock, opts) = (w.clock, w.opts);
+    let pause = Duration::from_millis(u64::from(w.config.broker.alpaca.poll_interval_ms));
+    let Some(ext) = w.venue.as_mut() else {
+        return Ok(None);
+    };
+    ext.check_compat(clock.now(), log)?;
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        match ext.account_fingerprint(clock.now(), log) {
+            Ok(fp) => return Ok(Some((ext.name(), fp))),
+            Err(e) => last = e,
+        }
+        if attempt < ATTEMPTS && !w.stop.load(Ordering::SeqCst) {
+            wait(opts, pause);
+        }
+    }
+    Err(EngineError::VenueStart {
+        broker: ext.name(),
+        detail: last,
+    })
 }
 
 /// The signals of `journal/signals/` a previous run took but whose `signals.taken` records the
@@ -511,16 +615,23 @@ fn trade(
             Some(bar) => {
                 crate::inbox::read_inbox(state, config, w, files.clock.now(), log)?;
                 crate::signals::take_signals(state, config, w, files.clock.now(), log)?;
-                let mut venue =
-                    PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
-                        .at_bar(&bar);
-                let fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
+                // An external venue's fills reach the engine by polling, not with a bar.
+                let fills = match w.venue {
+                    Some(_) => Vec::new(),
+                    None => {
+                        let mut venue =
+                            PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
+                                .at_bar(&bar);
+                        venue.fills_since(0).map_err(EngineError::Venue)?.fills
+                    }
+                };
                 w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
             }
             None if pace.is_none() => wait(w.opts, IDLE),
             None => {}
         }
         pass(state, w, log)?;
+        venue::cycle(state, w, files.clock.now(), log)?;
         if w.since_snapshot >= config.journal.snapshot_every_records {
             files.write_snapshots(state, w.layout, config)?;
             w.since_snapshot = 0;
@@ -533,13 +644,7 @@ fn trade(
             time: files.clock.now(),
             bars: state.bars,
             last_seq: w.last_seq,
-            status: choices::reported(
-                &w.choices,
-                ballast_core::engine::EngineStatus {
-                    settings: w.settings.check.clone(),
-                    ..state.status()
-                },
-            ),
+            status: choices::reported(&w.choices, venue::status(state, w)),
             view: state.view(state.trim_or(&w.opts.trim).max_total_at_risk_pct),
             figures: ballast_core::engine::EngineFigures {
                 journal_sync: files.journal.sync_latency(),
@@ -595,6 +700,10 @@ pub(crate) struct Writer<'a> {
     stop: &'a AtomicBool,
     /// Where `journal/signals/` is read.
     pub(crate) signals: crate::signals::SignalsIn,
+    /// The wall clock (an external venue's polling and reconciliation are timed on it).
+    pub(crate) clock: &'a dyn Clock,
+    /// An external venue (`None`: the paper venue, seen through the state).
+    venue: Option<venue::External>,
 }
 
 impl Writer<'_> {

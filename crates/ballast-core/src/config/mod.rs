@@ -6,6 +6,7 @@
 
 pub mod alerts;
 mod artifacts;
+pub mod broker;
 pub mod checks;
 mod error;
 pub mod in_force;

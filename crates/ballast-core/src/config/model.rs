@@ -18,6 +18,8 @@ pub struct Config {
     pub strategy: Strategy,
     pub guard: Guard,
     pub paper: Paper,
+    /// `[broker]` (and `[broker.alpaca]`).
+    pub broker: Broker,
     pub risk: Risk,
     pub api: Api,
     pub health: Health,
@@ -320,6 +322,8 @@ pub struct Journal {
 pub enum FeedKind {
     Replay,
     Synthetic,
+    /// Alpaca Market Data bars by REST polling.
+    Alpaca,
 }
 
 impl FeedKind {
@@ -327,6 +331,7 @@ impl FeedKind {
         match self {
             FeedKind::Replay => "replay",
             FeedKind::Synthetic => "synthetic",
+            FeedKind::Alpaca => "alpaca",
         }
     }
 }
@@ -428,6 +433,67 @@ pub struct Paper {
     pub fee_bps: Decimal,
     pub participation: Decimal,
     pub latency_ms: u32,
+}
+
+/// `[broker]`: the venue the engine trades on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Broker {
+    pub kind: BrokerKind,
+    /// What a dangerous reconciliation difference does to trading (reconciliation's latch).
+    pub on_dangerous: crate::reconcile::OnDangerous,
+    /// `[broker.alpaca]`.
+    pub alpaca: AlpacaConfig,
+}
+
+/// Which venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    /// The embedded simulator (fills with each bar).
+    Paper,
+    /// Alpaca's REST API.
+    Alpaca,
+}
+
+impl BrokerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerKind::Paper => "paper",
+            BrokerKind::Alpaca => "alpaca",
+        }
+    }
+}
+
+/// `[broker.alpaca]`: the Alpaca adapter's endpoints and bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlpacaConfig {
+    pub paper_url: String,
+    pub live_url: String,
+    pub data_url: String,
+    pub secrets_file: String,
+    pub connect_timeout_ms: u32,
+    pub request_timeout_ms: u32,
+    pub max_retries: u32,
+    pub rate_limit_per_min: u32,
+    pub poll_interval_ms: u32,
+    pub reconcile_interval_secs: u32,
+    pub grace_secs: u32,
+    pub max_lookups: u32,
+    pub page_size: u32,
+    pub bars_timeframe: String,
+    pub bars_poll_secs: u32,
+}
+
+impl AlpacaConfig {
+    /// The trading API's base URL for `mode`.
+    pub fn trading_url(&self, mode: Mode) -> &str {
+        match mode {
+            Mode::Paper => &self.paper_url,
+            Mode::Live => &self.live_url,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

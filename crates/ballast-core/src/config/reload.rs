@@ -152,6 +152,7 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     changed_fields!(k, old, new, paper: Paper, [
         starting_cash_usd, slippage_bps, fee_bps, participation, latency_ms,
     ]);
+    broker_keys(&mut k, old, new);
     changed_fields!(k, old, new, api: Api, [
         bind, port, allow_remote, metrics_port, token_file, viewer_token_file,
         signals_max_backlog,
@@ -166,6 +167,76 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
         bot_silent_after_secs
     ]);
     k
+}
+
+/// `[broker]` and `[broker.alpaca]`: the engine builds its venue (and the adapter's client,
+/// rate limiter and credentials) at its start, and its journal is stamped with the broker and
+/// account, so none of it changes live.
+fn broker_keys(k: &mut Vec<&'static str>, old: &Config, new: &Config) {
+    changed_fields!(k, old, new, broker: Broker, [kind, on_dangerous], nested [alpaca]);
+    let AlpacaConfig {
+        paper_url,
+        live_url,
+        data_url,
+        secrets_file,
+        connect_timeout_ms,
+        request_timeout_ms,
+        max_retries,
+        rate_limit_per_min,
+        poll_interval_ms,
+        reconcile_interval_secs,
+        grace_secs,
+        max_lookups,
+        page_size,
+        bars_timeframe,
+        bars_poll_secs,
+    } = &old.broker.alpaca;
+    let b = &new.broker.alpaca;
+    for (key, changed) in [
+        ("broker.alpaca.paper_url", *paper_url != b.paper_url),
+        ("broker.alpaca.live_url", *live_url != b.live_url),
+        ("broker.alpaca.data_url", *data_url != b.data_url),
+        (
+            "broker.alpaca.secrets_file",
+            *secrets_file != b.secrets_file,
+        ),
+        (
+            "broker.alpaca.connect_timeout_ms",
+            *connect_timeout_ms != b.connect_timeout_ms,
+        ),
+        (
+            "broker.alpaca.request_timeout_ms",
+            *request_timeout_ms != b.request_timeout_ms,
+        ),
+        ("broker.alpaca.max_retries", *max_retries != b.max_retries),
+        (
+            "broker.alpaca.rate_limit_per_min",
+            *rate_limit_per_min != b.rate_limit_per_min,
+        ),
+        (
+            "broker.alpaca.poll_interval_ms",
+            *poll_interval_ms != b.poll_interval_ms,
+        ),
+        (
+            "broker.alpaca.reconcile_interval_secs",
+            *reconcile_interval_secs != b.reconcile_interval_secs,
+        ),
+        ("broker.alpaca.grace_secs", *grace_secs != b.grace_secs),
+        ("broker.alpaca.max_lookups", *max_lookups != b.max_lookups),
+        ("broker.alpaca.page_size", *page_size != b.page_size),
+        (
+            "broker.alpaca.bars_timeframe",
+            *bars_timeframe != b.bars_timeframe,
+        ),
+        (
+            "broker.alpaca.bars_poll_secs",
+            *bars_poll_secs != b.bars_poll_secs,
+        ),
+    ] {
+        if changed {
+            k.push(key);
+        }
+    }
 }
 
 /// The changed keys of the sections applied live, each with its action.
@@ -269,6 +340,7 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
         strategy: _,
         guard: _,
         paper: _,
+        broker: _,
         risk: _,
         api: _,
         health: _,

@@ -170,5 +170,8 @@ pub fn check(
             "set metrics_port = 0 to serve /metrics on the API's port, or another port for a separate listener",
         );
     }
+    for (keys, message, help) in super::broker::check(config) {
+        fail(&keys, message, &help);
+    }
     errors
 }

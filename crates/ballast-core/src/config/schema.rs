@@ -4,6 +4,9 @@
 
 use crate::limits::{MAX_LIST_ENTRIES_COUNT, MAX_SYMBOLS_COUNT};
 
+mod artifact_keys;
+pub use artifact_keys::ARTIFACT_KEYS;
+
 /// What a key accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -132,6 +135,14 @@ pub const SECTIONS: &[SectionSpec] = &[
         doc: "The embedded paper broker (simulator), the default broker.",
     },
     SectionSpec {
+        name: "broker",
+        doc: "Which broker the engine trades on: the embedded paper broker (default) or Alpaca, and what a dangerous reconciliation difference does to trading.",
+    },
+    SectionSpec {
+        name: "broker.alpaca",
+        doc: "The Alpaca adapter (with [broker] kind = \"alpaca\"): base URLs, timeouts, retries, the client-side rate limit, polling and reconciliation. Keys come from APCA_API_KEY_ID / APCA_API_SECRET_KEY or secrets_file, never from this file.",
+    },
+    SectionSpec {
         name: "risk",
         doc: "Portfolio-level risk: auto-trim of total exposure.",
     },
@@ -203,8 +214,8 @@ keys! {
     ["journal"] "snapshot_retain": int(1, 100), "3", None,
         "How many snapshots are kept; older ones are removed once a newer one is durable.";
 
-    ["feed"] "kind": Kind::Choice(&["replay", "synthetic"]), "\"replay\"", None,
-        "replay: CSV OHLCV bars (then a seeded synthetic walk when the file ends); synthetic: seeded geometric Brownian motion.";
+    ["feed"] "kind": Kind::Choice(&["replay", "synthetic", "alpaca"]), "\"replay\"", None,
+        "replay: CSV OHLCV bars (then a seeded synthetic walk when the file ends); synthetic: seeded geometric Brownian motion; alpaca: Alpaca Market Data bars by REST polling (needs [broker] kind = \"alpaca\" and its keys; see [broker.alpaca] bars_timeframe, bars_poll_secs).";
     ["feed"] "replay_file": Kind::Text, "\"\"", None,
         "CSV or CSV.gz file to replay (Ticker,Date,Open,High,Low,Close,Volume,...). Empty = the bundled real data.";
     ["feed"] "symbols": Kind::Symbols, "[\"AAPL\", \"IBM\", \"MSFT\"]", None,
@@ -292,6 +303,42 @@ keys! {
         "Largest fraction of a bar's volume one order can take; the rest fills on later bars.";
     ["paper"] "latency_ms": int(0, 60_000), "0", None,
         "Simulated order latency: an order can fill only on a bar at least this long after it was sent (and never on the bar it was sent on).";
+
+    ["broker"] "kind": Kind::Choice(&["paper", "alpaca"]), "\"paper\"", None,
+        "The venue: paper (the embedded simulator, fills with each bar) or alpaca (orders at Alpaca over its REST API, fills by polling, reconciled at the start and every [broker.alpaca] reconcile_interval_secs).";
+    ["broker"] "on_dangerous": Kind::Choice(&["halted", "reducing"]), "\"halted\"", None,
+        "What trading becomes while reconciliation has a dangerous difference open (a quantity mismatch, an order or position Ballast does not own): halted (no order) or reducing (only orders that reduce a position). Either way it is CRITICAL and a live start is refused.";
+
+    ["broker.alpaca"] "paper_url": Kind::Text, "\"https://paper-api.alpaca.markets\"", None,
+        "Trading API base URL in paper mode (an http URL only for a loopback host: the fake of `ballast dev fake-alpaca`).";
+    ["broker.alpaca"] "live_url": Kind::Text, "\"https://api.alpaca.markets\"", None,
+        "Trading API base URL in live mode (an http URL only for a loopback host). A paper key pointed here, or a live key at paper_url, is refused by name.";
+    ["broker.alpaca"] "data_url": Kind::Text, "\"https://data.alpaca.markets\"", None,
+        "Market Data API base URL ([feed] kind = \"alpaca\" bars).";
+    ["broker.alpaca"] "secrets_file": Kind::Text, "\"\"", None,
+        "A TOML file readable by its owner only (mode 0600) with a [paper] and/or [live] table, each with key_id and secret_key (the mode's table is used); empty = the keys come from APCA_API_KEY_ID and APCA_API_SECRET_KEY. Never logged, journaled or shown.";
+    ["broker.alpaca"] "connect_timeout_ms": int(100, 60_000), "3000", None,
+        "Timeout of a connection to Alpaca.";
+    ["broker.alpaca"] "request_timeout_ms": int(100, 120_000), "10000", None,
+        "Timeout of a whole request (at least connect_timeout_ms). A submit that times out is settled by a lookup of its client_order_id, never sent blind again.";
+    ["broker.alpaca"] "max_retries": int(0, 10), "3", None,
+        "Retries of an idempotent call after a transient error (jittered exponential backoff); a submit is never retried blind.";
+    ["broker.alpaca"] "rate_limit_per_min": int(1, 199), "180", None,
+        "Client-side request budget per minute, below Alpaca's 200; X-RateLimit-* and Retry-After are honoured too, and submits and cancels go before polling when the budget is low.";
+    ["broker.alpaca"] "poll_interval_ms": int(100, 600_000), "1000", None,
+        "How often the engine asks for the orders changed since its cursor (fills and terminal orders are journaled from them). A poll takes about 2 requests and a reconciliation 5: together they must fit in three quarters of rate_limit_per_min (the rest is kept for orders, cancels, lookups and bars).";
+    ["broker.alpaca"] "reconcile_interval_secs": int(5, 86_400), "60", None,
+        "How often a full reconciliation runs (account, positions, open orders, changed orders); one also runs at every start.";
+    ["broker.alpaca"] "grace_secs": int(0, 3_600), "5", None,
+        "Orders the venue changed less than this long ago are not judged by reconciliation yet.";
+    ["broker.alpaca"] "max_lookups": int(1, 100), "10", None,
+        "Targeted lookups by client_order_id per reconciliation cycle, at most (the rest wait for the next cycle).";
+    ["broker.alpaca"] "page_size": int(1, 500), "100", None,
+        "Orders asked for per page when polling (at most 500, Alpaca's limit); pages per poll are bounded, the rest is read at the next poll.";
+    ["broker.alpaca"] "bars_timeframe": Kind::Choice(&["1Min"]), "\"1Min\"", None,
+        "Bar timeframe of [feed] kind = \"alpaca\" (one-minute bars, the only one this build reads).";
+    ["broker.alpaca"] "bars_poll_secs": int(1, 3_600), "60", None,
+        "How often [feed] kind = \"alpaca\" asks for the bars after the last one journaled; a failing fetch makes the feed stale, it never invents bars.";
 
     ["risk"] "max_total_at_risk_pct": dec_pos("1000"), "25", None,
         "Auto-trim reduces positions whenever gross exposure exceeds this share of equity.";
@@ -713,61 +760,5 @@ pub const CHECK_KEYS: &[KeySpec] = &[
         Kind::Choice(&["restart", "disable"]),
         "\"restart\"",
         "restart: a CRITICAL or FAILED result is reported and recovered as usual; disable: it disables the check at once, with an alert, until `ballast enable` (supportive checks only).",
-    ),
-];
-
-/// The keys of one `[[artifacts]]` table: a file or directory of a user service that the
-/// healer keeps healthy.
-pub const ARTIFACT_KEYS: &[KeySpec] = &[
-    artifact_key(
-        "service",
-        Kind::Text,
-        "\"\"",
-        "Required. The declared service the artifact belongs to.",
-    ),
-    artifact_key(
-        "kind",
-        Kind::Choice(&["dir", "json", "jsonl", "lock", "heartbeat", "cache"]),
-        "\"dir\"",
-        "dir: must exist; json: must parse, with required_keys (malformed: a copy to quarantine, what parses salvaged, missing keys from default); jsonl: corrupt lines to quarantine with their line numbers, valid ones kept in order; lock: a pid file, stale when its owner is dead and it is older than 5 min; heartbeat: older than max_age_secs restarts the service; cache: a directory whose contents are disposable — `clear_cache` (recommended when the disk is low or the service fails repeatedly) removes what is in it, never the directory itself nor what a symbolic link in it points to; it may not be /, a top-level directory, the data directory, above or inside it, nor the service's cwd or above it, nor be or hold any service's cwd, a declared artifact or heartbeat file, another cache (nor be inside one) or the configuration file; no component of its path may be a symbolic link (`ballast check` and every clear compare resolved paths).",
-    ),
-    artifact_key(
-        "path",
-        Kind::Text,
-        "\"\"",
-        "Required. The file or directory; a relative path is relative to the service's cwd.",
-    ),
-    artifact_key(
-        "default",
-        Kind::Text,
-        "\"{}\"",
-        "json: the default document (a JSON object, as a string); a missing file is created from it.",
-    ),
-    artifact_key(
-        "required_keys",
-        Kind::Strings,
-        "[]",
-        "json: top-level keys the document must have; each must be in default.",
-    ),
-    artifact_key(
-        "max_age_secs",
-        Kind::Int {
-            min: 0,
-            max: 86_400,
-        },
-        "0",
-        "heartbeat: older than this restarts the service (required for a heartbeat).",
-    ),
-    artifact_key(
-        "auto_clear",
-        Kind::Bool,
-        "false",
-        "cache: clear it without waiting for `ballast approve` when clear_cache is recommended (false: the recommendation waits for an operator).",
-    ),
-    artifact_key(
-        "max_clear_entries",
-        Kind::Int { min: 1, max: 2_000 },
-        "1000",
-        "cache: entries (files, links, directories) one chunk of a clear removes at most, 2000 at most (the supervisor's loop does it, one chunk per wake-up: an entry costs about 10 µs to examine and remove, so a chunk stays near 10 ms, 20 ms at most, and nothing waits long); an approved or automatic clear goes on chunk after chunk, each journaled as cache.cleared with its counts, until the directory is empty or a chunk removes nothing (at most 1000 chunks).",
     ),
 ];

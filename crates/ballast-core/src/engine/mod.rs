@@ -33,6 +33,7 @@ mod status;
 mod tests;
 mod trim;
 mod venue;
+pub mod venue_gate;
 mod view;
 
 pub use controls::Controls;

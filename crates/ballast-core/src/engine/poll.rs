@@ -87,6 +87,10 @@ pub struct Inputs<'a> {
     pub kill_switch: Step,
     /// A changed safety policy to journal.
     pub policy: Option<PolicyChange>,
+    /// Why the venue may not be traded on now (a live engine whose conditions are not all
+    /// met, a venue whose answers broke its contract): the gate's `mode_refusal`, so every
+    /// decision of the pass is refused with it (journaled as such).
+    pub mode_refusal: Option<String>,
     phase: Phase,
     /// The gate of the pass's decisions (taken before the auto-trim, as the decisions see it).
     gate: Option<Gate>,
@@ -103,9 +107,20 @@ impl<'a> Inputs<'a> {
             settings: None,
             kill_switch: Step::Nothing,
             policy: None,
+            mode_refusal: None,
             phase: Phase::Settings,
             gate: None,
             cursor: None,
+        }
+    }
+}
+
+impl Inputs<'_> {
+    /// `gate` with this pass's venue refusal, if any.
+    fn refused(&self, gate: Gate) -> Gate {
+        Gate {
+            mode_refusal: self.mode_refusal.clone(),
+            ..gate
         }
     }
 }
@@ -164,7 +179,7 @@ impl EngineState {
                 }
                 Phase::Trim => {
                     inputs.phase = Phase::Decisions;
-                    let gate = self.gate();
+                    let gate = inputs.refused(self.gate());
                     let plan = self.plan_liquidations(&self.trim_or(inputs.trim), &gate);
                     inputs.gate = Some(gate);
                     if let Some(r) = plan {
@@ -172,7 +187,8 @@ impl EngineState {
                     }
                 }
                 Phase::Decisions => {
-                    let gate = inputs.gate.get_or_insert_with(|| self.gate());
+                    let refused = inputs.refused(self.gate());
+                    let gate = inputs.gate.get_or_insert(refused);
                     if let Some(d) = self.decide(&self.limits_or(inputs.limits), gate) {
                         return Some(Next::Record(EngineRecord::Decision(d)));
                     }

@@ -75,9 +75,60 @@ impl Positioned {
     }
 }
 
+/// `[feed] kind = "alpaca"`: the venue's bars, asked every `bars_poll_secs` for those after
+/// the last one taken, queued (bounded) and taken one per loop. A failed fetch delivers
+/// nothing (the feed is stale; the backup, if any, takes over by its rule).
+struct Polled {
+    queue: std::collections::VecDeque<Bar>,
+    /// The last bar taken (or journaled before this start): the next fetch is after it.
+    after: Option<Timestamp>,
+    last_fetch_ms: Option<i64>,
+    every_ms: i64,
+}
+
+/// Bars asked for in one fetch, at most (the queue's bound: the next fetch is asked only
+/// once it is empty).
+pub(super) const MAX_POLLED_BARS: usize = 1_000;
+
+impl Polled {
+    fn next(
+        &mut self,
+        symbols: &[ballast_core::domain::Symbol],
+        w: &mut Writer<'_>,
+        now: Timestamp,
+        log: &mut dyn FnMut(&str),
+    ) -> Option<Bar> {
+        let now_ms = now.unix_ms();
+        if self.queue.is_empty()
+            && ballast_core::engine::venue_gate::due(now_ms, self.last_fetch_ms, self.every_ms)
+        {
+            self.last_fetch_ms = Some(now_ms);
+            let ext = w.venue.as_mut()?;
+            let bars = ext.fetch_bars(symbols, self.after, MAX_POLLED_BARS, log)?;
+            // Only bars after the last one taken, in time order (a venue that answers older
+            // ones again adds nothing).
+            let after = self.after;
+            self.queue.extend(
+                bars.into_iter()
+                    .filter(|b| after.is_none_or(|a| b.ts > a))
+                    .take(MAX_POLLED_BARS),
+            );
+        }
+        let bar = self.queue.pop_front()?;
+        self.after = Some(self.after.map_or(bar.ts, |a| a.max(bar.ts)));
+        Some(bar)
+    }
+}
+
+/// The primary feed: built (replay, synthetic), or polled from the venue.
+enum Primary {
+    Built(Positioned),
+    Polled(Polled),
+}
+
 /// The primary, the backup with its rule, and what was seen of the primary.
 pub(super) struct Feeds {
-    primary: Positioned,
+    primary: Primary,
     backup: Option<(Positioned, FallbackRule)>,
     watch: PrimaryWatch,
     stall: Option<FeedStall>,
@@ -92,7 +143,15 @@ impl Feeds {
         now: Timestamp,
         log: &mut dyn FnMut(&str),
     ) -> Result<Feeds, EngineError> {
-        let primary = Positioned::at(build_feed(config, log)?, state.bars);
+        let primary = match config.feed.kind {
+            FeedKind::Alpaca => Primary::Polled(Polled {
+                queue: std::collections::VecDeque::new(),
+                after: state.last_bar,
+                last_fetch_ms: None,
+                every_ms: ballast_core::time::ms_from_secs(config.broker.alpaca.bars_poll_secs),
+            }),
+            _ => Primary::Built(Positioned::at(build_feed(config, log)?, state.bars)),
+        };
         let b = &config.feed.backup;
         let backup = match b.kind {
             BackupKind::None => None,
@@ -127,7 +186,15 @@ impl Feeds {
         now: Timestamp,
         log: &mut dyn FnMut(&str),
     ) -> Result<Option<Bar>, EngineError> {
-        let primary_has = !self.stall.is_some_and(|s| s.stalls(state.bars + 1));
+        let stalled = self.stall.is_some_and(|s| s.stalls(state.bars + 1));
+        let polled = match &mut self.primary {
+            Primary::Polled(p) if !stalled => p.next(&w.config.feed.symbols, w, now, log),
+            _ => None,
+        };
+        let primary_has = match &self.primary {
+            Primary::Built(_) => !stalled,
+            Primary::Polled(_) => polled.is_some(),
+        };
         if let Some((_, rule)) = &self.backup {
             self.watch.observe(primary_has, now, rule);
             if let Some(switch) = decide(rule, state.feed.active, &self.watch, now) {
@@ -137,7 +204,10 @@ impl Feeds {
         let n = state.bars;
         Ok(match (state.feed.active, &mut self.backup) {
             (FeedSource::Backup, Some((backup, _))) => Some(backup.bar_after(n)),
-            _ if primary_has => Some(self.primary.bar_after(n)),
+            _ if primary_has => match &mut self.primary {
+                Primary::Built(p) => Some(p.bar_after(n)),
+                Primary::Polled(_) => polled,
+            },
             _ => None,
         })
     }

@@ -29,6 +29,10 @@ pub(super) fn pass(
     inputs.settings = super::settings::follow_settings(state, w, log);
     inputs.kill_switch = kill_switch(state, w, log);
     inputs.policy = follow_policy(state, w, log);
+    // An external venue that may not be traded on now (live not armed, a broken contract):
+    // every decision is refused with the reason, and nothing is sent.
+    let refusal = w.venue.as_ref().and_then(|v| v.refusal());
+    inputs.mode_refusal = refusal.clone();
     while let Some(next) = state.poll(&mut inputs) {
         if w.halting() {
             return Ok(());
@@ -38,25 +42,36 @@ pub(super) fn pass(
             Next::Lookup {
                 client_order_id,
                 at,
-            } => match venue(state, w).lookup(&client_order_id) {
+            } => match on_venue(state, w, "GET /v2/orders:by_client_order_id", log, |v| {
+                v.lookup(&client_order_id)
+            }) {
                 Ok(found) => EngineRecord::Settle(SettleRecord {
                     client_order_id,
                     at,
                     found: found.is_some(),
                 }),
                 Err(e) => {
-                    log(&format!(
-                        "warning: order {client_order_id} could not be looked up ({e}); it stays in flight until the next pass"
-                    ));
+                    // An external venue's failure is said once while it lasts (`on_venue`).
+                    if w.venue.is_none() {
+                        log(&format!(
+                            "warning: order {client_order_id} could not be looked up ({e}); it stays in flight until the next pass"
+                        ));
+                    }
                     return Ok(());
                 }
             },
             Next::Send { order, attempt, at } => {
+                if refusal.is_some() {
+                    // The intent is journaled; it is sent once the venue may be traded on.
+                    return Ok(());
+                }
                 stall_before_send(w, &order.client_order_id, log);
                 if w.halting() {
                     return Ok(());
                 }
-                let outcome = match venue(state, w).submit(&order, attempt) {
+                let outcome = match on_venue(state, w, "POST /v2/orders", log, |v| {
+                    v.submit(&order, attempt)
+                }) {
                     Ok(()) => SendOutcome::Accepted,
                     Err(BrokerError::Rejected { reason }) => SendOutcome::Rejected { reason },
                     Err(BrokerError::NoAnswer {
@@ -66,12 +81,15 @@ pub(super) fn pass(
                         error,
                         paper_venue_received: venue_received,
                     },
-                    Err(e @ (BrokerError::Unavailable(_) | BrokerError::Schema(_))) => {
-                        SendOutcome::Unknown {
-                            error: e.to_string(),
-                            paper_venue_received: false,
-                        }
-                    }
+                    // Refused before the venue took it (a 429, its rate budget, no connection):
+                    // not sent — nothing is journaled, the pass stops, the next one sends it
+                    // (the failure is said once, in the log and the heartbeat).
+                    Err(BrokerError::Unavailable(_)) => return Ok(()),
+                    // An answer outside the contract: the order may be there (looked up).
+                    Err(e @ BrokerError::Schema(_)) => SendOutcome::Unknown {
+                        error: e.to_string(),
+                        paper_venue_received: false,
+                    },
                 };
                 EngineRecord::Sent(SentRecord {
                     client_order_id: order.client_order_id,
@@ -95,20 +113,19 @@ pub(super) fn pass(
 /// The cancels a journaled record stands for, asked of the venue. The paper venue's book
 /// moved when the record was applied (its answers change nothing); a venue that does not
 /// answer is said, and the order stays for reconciliation to settle.
-fn cancel(state: &EngineState, w: &Writer<'_>, cancels: Cancels, log: &mut dyn FnMut(&str)) {
-    let mut venue = venue(state, w);
+fn cancel(state: &EngineState, w: &mut Writer<'_>, cancels: Cancels, log: &mut dyn FnMut(&str)) {
     let mut failed = Vec::new();
     match cancels {
         Cancels::None => {}
         Cancels::All => failed.extend(
-            venue
-                .cancel_all()
+            on_venue(state, w, "DELETE /v2/orders", log, |v| v.cancel_all())
                 .err()
                 .map(|e| ("every open order".to_owned(), e)),
         ),
         Cancels::These(ids) => {
             for id in ids {
-                if let Err(e) = venue.cancel(&id) {
+                if let Err(e) = on_venue(state, w, "DELETE /v2/orders/{id}", log, |v| v.cancel(&id))
+                {
                     failed.push((format!("order {id}"), e));
                 }
             }
@@ -121,9 +138,31 @@ fn cancel(state: &EngineState, w: &Writer<'_>, cancels: Cancels, log: &mut dyn F
     }
 }
 
-/// The venue: the paper broker, seen through the [`Broker`] trait.
-fn venue<'a>(state: &'a EngineState, w: &Writer<'_>) -> PaperVenue<'a> {
-    PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
+/// `call` asked of the venue — the external one the runtime holds, or the paper broker seen
+/// through the [`Broker`] trait — its failure said (an external venue's in the heartbeat; a
+/// broken contract stops trading).
+fn on_venue<T>(
+    state: &EngineState,
+    w: &mut Writer<'_>,
+    call: &str,
+    log: &mut dyn FnMut(&str),
+    f: impl FnOnce(&mut dyn Broker) -> Result<T, BrokerError>,
+) -> Result<T, BrokerError> {
+    let now = w.clock.now();
+    match w.venue.as_mut() {
+        Some(ext) => {
+            let r = f(ext.broker());
+            if let Err(e) = &r {
+                ext.failed(call, e, now, log);
+            }
+            r
+        }
+        None => f(&mut PaperVenue::new(
+            &state.broker,
+            &state.portfolio,
+            w.opts.paper_chaos(),
+        )),
+    }
 }
 
 /// Chaos (paper only): the first send waits, once (a slow decision path).

@@ -11,10 +11,12 @@ use ballast_core::engine::{
 pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<String> {
     match record {
         EngineRecord::Stamp(_) | EngineRecord::Inbox(_) | EngineRecord::Taken(_) => Vec::new(),
-        // Issue 14 part H4 says the venue's records (settles, findings, choices).
-        EngineRecord::VenueOrder(_) | EngineRecord::Reconcile(_) | EngineRecord::Resolve(_) => {
-            Vec::new()
-        }
+        EngineRecord::VenueOrder(r) => vec![format!(
+            "order {}: the venue reports it {} ({} filled in all); settled from the venue's word",
+            r.settle.client_order_id, r.settle.status, r.settle.filled_qty
+        )],
+        EngineRecord::Reconcile(r) => reconciled(r),
+        EngineRecord::Resolve(r) => vec![resolved(r)],
         EngineRecord::Bar(ballast_core::engine::BarRecord { fills, .. })
         | EngineRecord::VenueFills(ballast_core::engine::VenueFillsRecord { fills, .. }) => fills
             .iter()
@@ -57,17 +59,7 @@ pub(super) fn say(state: &EngineState, record: &EngineRecord, seq: u64) -> Vec<S
         )],
         EngineRecord::Settings(r) => vec![settings(r, seq)],
         EngineRecord::FeedSwitch(r) => vec![feed_switch(r, seq)],
-        EngineRecord::PaperSettings(r) => vec![format!(
-            "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
-            r.previous.slippage_bps,
-            r.now.slippage_bps,
-            r.previous.fee_bps,
-            r.now.fee_bps,
-            r.previous.participation,
-            r.now.participation,
-            r.previous.latency_ms,
-            r.now.latency_ms
-        )],
+        EngineRecord::PaperSettings(r) => vec![paper_settings(r, seq)],
         EngineRecord::KillSwitch(r) if r.engaged => vec![format!(
             "KILL SWITCH ENGAGED ({}): trading HALTED, {} open order(s) cancelled{}",
             r.reason,
@@ -231,5 +223,99 @@ fn feed_switch(r: &ballast_core::market::fallback::FeedSwitch, seq: u64) -> Stri
         "ALERT: market data switched to the {} feed at seq {seq}: {}",
         r.to.as_str(),
         r.why
+    )
+}
+
+/// A reconciliation's outcome: clean, or each dangerous finding as a CRITICAL line naming
+/// the symbol, what Ballast believes, what the broker says and the way forward; each query
+/// that failed (nothing concluded from it).
+fn reconciled(r: &ballast_core::engine::ReconcileRecord) -> Vec<String> {
+    let when = if r.startup {
+        "startup reconciliation"
+    } else {
+        "reconciliation"
+    };
+    let mut out = Vec::new();
+    if r.findings.is_empty() && r.unanswered.is_empty() {
+        out.push(format!(
+            "{when}: clean (the broker agrees with the journal)"
+        ));
+    }
+    let latch = match r.latch {
+        ballast_core::reconcile::OnDangerous::Halted => "HALTED",
+        ballast_core::reconcile::OnDangerous::Reducing => "REDUCING",
+    };
+    for f in &r.findings {
+        let choices: Vec<String> = f
+            .choices
+            .iter()
+            .map(|c| {
+                serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect();
+        out.push(format!(
+            "CRITICAL: {when}: {} {}: Ballast believes {}; the broker says {}{} — trading {latch} until the operator chooses ({}) with `ballast reconcile`",
+            serde_json::to_value(f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            f.symbol.map_or_else(|| f.id.clone(), |s| s.to_string()),
+            f.ours,
+            f.theirs,
+            if f.explaining.is_empty() {
+                String::new()
+            } else {
+                format!(" (would be explained by: {})", f.explaining.join(", "))
+            },
+            choices.join(", ")
+        ));
+    }
+    for u in &r.unanswered {
+        out.push(format!(
+            "warning: {when}: not answered: {u} (nothing is concluded from it; asked again next cycle)"
+        ));
+    }
+    out
+}
+
+/// The operator's choice about a finding, with what it changed.
+fn resolved(r: &ballast_core::engine::ResolveRecord) -> String {
+    let show =
+        |q: Option<rust_decimal::Decimal>| q.map_or_else(|| "none".to_owned(), |q| q.to_string());
+    format!(
+        "reconciliation: finding {} resolved by {}: {}{}{}",
+        r.finding,
+        r.by,
+        serde_json::to_value(r.choice)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        r.symbol.map_or_else(String::new, |s| format!(
+            " ({s}: {} -> {})",
+            show(r.before),
+            show(r.after)
+        )),
+        if r.orders.is_empty() {
+            String::new()
+        } else {
+            format!(", {} order(s) placed", r.orders.len())
+        }
+    )
+}
+
+fn paper_settings(r: &ballast_core::engine::PaperSettingsRecord, seq: u64) -> String {
+    format!(
+        "[paper] settings changed at seq {seq}: slippage {} -> {} bps, fee {} -> {} bps, participation {} -> {}, latency {} -> {} ms",
+        r.previous.slippage_bps,
+        r.now.slippage_bps,
+        r.previous.fee_bps,
+        r.now.fee_bps,
+        r.previous.participation,
+        r.now.participation,
+        r.previous.latency_ms,
+        r.now.latency_ms
     )
 }

@@ -30,10 +30,9 @@ pub fn credentials() -> Credentials {
     }
 }
 
-/// The configured broker's kind. The configuration has no `[broker]` table yet: the paper
-/// simulator is the only broker it can name.
-pub fn broker_kind(_cfg: &Config) -> &'static str {
-    "paper"
+/// The configured broker's kind (`[broker] kind`).
+pub fn broker_kind(cfg: &Config) -> &'static str {
+    cfg.broker.kind.as_str()
 }
 
 /// What the operator asked for (`flag`: `--live` at `ballast run`; `None` at `ballast check`).
@@ -42,7 +41,11 @@ pub fn asked(cfg: &Config, flag: Option<bool>) -> Asked {
         mode_live: cfg.general.mode == Mode::Live,
         flag,
         broker: broker_kind(cfg).to_owned(),
-        credentials: credentials(),
+        credentials: match cfg.broker.alpaca.secrets_file.as_str() {
+            "" => credentials(),
+            // The file's mode and tables are judged when the engine builds the venue (78).
+            file => Credentials::Present(format!("[broker.alpaca] secrets_file {file}")),
+        },
     }
 }
 

@@ -6,7 +6,7 @@ use super::err;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use ballast_engine::{Options, run};
+use ballast_engine::{Options, run_on};
 
 use super::{ConfigArg, DataDirArg};
 use crate::exit::{self, Exit};
@@ -42,6 +42,10 @@ pub struct EngineArgs {
     /// (`run/engine-config.json`), not a file on disk.
     #[arg(long, hide = true, requires = "supervised", conflicts_with = "config")]
     pub config_in_force: bool,
+    /// Started by `ballast run --live` on a live configuration: live was asked twice (the
+    /// configuration and the operator's flag). A standalone engine never trades live.
+    #[arg(long, hide = true, requires = "supervised")]
+    pub live: bool,
     #[command(flatten)]
     pub config: ConfigArg,
     #[command(flatten)]
@@ -84,11 +88,23 @@ pub fn engine(a: &EngineArgs) -> anyhow::Result<Exit> {
     foreground(
         source,
         &a.data_dir,
-        a.standalone,
-        supervisor,
+        Started {
+            standalone: a.standalone,
+            supervisor,
+            live: a.live,
+        },
         a.max_bars,
         a.bars_per_second,
     )
+}
+
+/// How the engine was started.
+pub struct Started {
+    pub standalone: bool,
+    /// The supervisor's pid (`engine --supervised`).
+    pub supervisor: Option<u32>,
+    /// `run --live` passed live on (`--live`).
+    pub live: bool,
 }
 
 /// Where the engine's configuration comes from.
@@ -139,24 +155,25 @@ fn configuration(source: Source<'_>, data_dir: &DataDirArg) -> Result<Configured
 pub fn foreground(
     source: Source<'_>,
     data_dir: &DataDirArg,
-    standalone: bool,
-    supervisor: Option<u32>,
+    started: Started,
     max_bars: Option<u64>,
     bars_per_second: Option<u32>,
 ) -> anyhow::Result<Exit> {
+    let Started {
+        standalone,
+        supervisor,
+        live,
+    } = started;
     let (cfg, choice, dir) = match configuration(source, data_dir) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
     // Principle 1. `ballast engine` has no --live of its own: the supervisor's `run --live`
-    // is the second ask, and this build has no live broker either way.
-    let missing = super::check::live_missing(&cfg, false);
-    if cfg.general.mode == ballast_core::config::Mode::Live {
-        err!(
-            "ballast engine: refusing to start: {}; missing: {}; nothing was started",
-            super::check::live_refusal(&cfg, false),
-            missing.join("; ")
-        );
+    // is the second ask (it passes `--live` on), and only an external broker trades live.
+    // Once started, the engine itself sends nothing live until the broker's compatibility
+    // check passed, the reconciliation is clean and the account is the journal's.
+    if let Some(why) = live_refusal(&cfg, live) {
+        err!("ballast engine: refusing to start: {why}; nothing was started");
         return Ok(exit::CONFIG);
     }
     // A standalone engine beside a supervisor of the same data directory would obey (and
@@ -230,14 +247,37 @@ pub fn foreground(
         debug: std::env::var("RUST_LOG").is_ok_and(|v| v.contains("debug") || v.contains("trace")),
         ..Options::default()
     };
-    match run(&cfg, &dir, &opts, &stop, &mut log) {
+    Ok(trade(&cfg, &dir, &opts, &stop, &mut log))
+}
+
+/// The venue built from the configuration, and the engine run on it until it stops: its exit
+/// code (a venue that cannot be built is FAILED_CONFIG, 78).
+fn trade(
+    cfg: &ballast_core::config::Config,
+    dir: &std::path::Path,
+    opts: &Options,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Exit {
+    let venue = match super::venue::from_config(cfg) {
+        Ok(v) => v,
+        Err(why) => {
+            say!(
+                std::io::stderr(),
+                "ballast: engine: FAILED_CONFIG: the {} broker cannot be set up: {why}; nothing was started",
+                cfg.broker.kind.as_str()
+            );
+            return exit::CONFIG;
+        }
+    };
+    match run_on(cfg, dir, opts, venue, stop, log) {
         Ok(report) => {
             print_stopped(&report);
-            Ok(exit::OK)
+            exit::OK
         }
         Err(e) => {
             say!(std::io::stderr(), "ballast: engine: {e}");
-            Ok(exit_of(&e))
+            exit_of(&e)
         }
     }
 }
@@ -357,8 +397,32 @@ fn exit_of(e: &ballast_engine::EngineError) -> Exit {
         }) if source.kind() == std::io::ErrorKind::InvalidInput => exit::CONFIG,
         ballast_engine::EngineError::Feed(_)
         | ballast_engine::EngineError::Link(_)
-        | ballast_engine::EngineError::ModeMismatch { .. } => exit::CONFIG,
+        | ballast_engine::EngineError::ModeMismatch { .. }
+        | ballast_engine::EngineError::AccountMismatch { .. }
+        | ballast_engine::EngineError::VenueConfig { .. }
+        | ballast_engine::EngineError::NoVenue(_)
+        | ballast_engine::EngineError::NoBarSource => exit::CONFIG,
         _ => exit::FAILURE,
+    }
+}
+
+/// Why the engine may not start as asked (principle 1; `None`: it may): live needs
+/// `mode = "live"`, the supervisor's `--live` and an external broker; `--live` needs a live
+/// configuration.
+fn live_refusal(cfg: &ballast_core::config::Config, live: bool) -> Option<String> {
+    use ballast_core::config::{BrokerKind, Mode};
+    match (cfg.general.mode, live) {
+        (Mode::Paper, false) => None,
+        (Mode::Paper, true) => Some(
+            "--live was given but the configuration says mode = \"paper\" (live needs mode = \"live\" too)".into(),
+        ),
+        (Mode::Live, false) => Some(
+            "the configuration says mode = \"live\": a live engine is started only by `ballast run --live` (live asked twice), never standalone".into(),
+        ),
+        (Mode::Live, true) if cfg.broker.kind == BrokerKind::Paper => Some(
+            "mode = \"live\" needs a live broker: [broker] kind = \"alpaca\" (the paper broker is a simulator)".into(),
+        ),
+        (Mode::Live, true) => None,
     }
 }
 

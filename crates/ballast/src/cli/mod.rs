@@ -17,6 +17,7 @@ mod recommendations;
 mod reconcile;
 mod reload;
 mod supervise;
+mod venue;
 
 pub(crate) use output::{err, out};
 

@@ -18,16 +18,18 @@ use crate::settings::DataDir;
 
 /// The engine as the supervisor runs it: this same binary, `engine --supervised`, on the
 /// supervisor's configuration in force (`run/engine-config.json`, written at its start and at
-/// every applied reload), never on a file edited since and not reloaded.
-fn engine_service(dir: &Path) -> anyhow::Result<ServiceSpec> {
+/// every applied reload), never on a file edited since and not reloaded; `live` (`run --live`
+/// whose preconditions hold) is passed on as `--live`: live asked twice.
+fn engine_service(dir: &Path, live: bool) -> anyhow::Result<ServiceSpec> {
     let exe = std::env::current_exe()?;
-    let args = vec![
-        "engine".to_owned(),
-        "--supervised".to_owned(),
-        "--config-in-force".to_owned(),
-        "--data-dir".to_owned(),
-        dir.display().to_string(),
-    ];
+    let mut args = ["engine", "--supervised", "--config-in-force", "--data-dir"]
+        .map(String::from)
+        .to_vec();
+    args.extend(
+        [dir.display().to_string()]
+            .into_iter()
+            .chain(live.then(|| "--live".to_owned())),
+    );
     Ok(ServiceSpec {
         name: "engine".into(),
         command: exe,
@@ -140,7 +142,7 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
     let (cfg, dir) = (loaded.config, dir.path);
     let mut services = Vec::new();
     if cfg.engine.enabled {
-        services.push(engine_service(&dir)?);
+        services.push(engine_service(&dir, live && live_refused.is_none())?);
     }
     services.extend(user_services(&cfg));
     if services.is_empty() && cfg.checks.is_empty() && cfg.artifacts.is_empty() {
