@@ -253,7 +253,13 @@ pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
     if let Some(i) = r
         .issues
         .iter()
-        .find(|i| i.severity == Severity::Critical && i.impacts_trading)
+        // `issue_policy` says which issue asks for an exit (never an open reconciliation
+        // finding: an exit would close positions by the books the broker contradicts).
+        .find(|i| {
+            i.severity == Severity::Critical
+                && i.impacts_trading
+                && issue_policy(i) >= Policy::DefensiveExit
+        })
     {
         return (
             Policy::DefensiveExit,

@@ -530,3 +530,30 @@ fn item_21_the_outlook_counts_the_hysteresis_down() {
         assert_eq!(duration_words(ms), words);
     }
 }
+
+#[test]
+fn an_open_reconciliation_finding_asks_for_no_new_trades_never_an_exit() {
+    // A DEFENSIVE_EXIT would close positions by Ballast's books — the very books the broker
+    // contradicts; the engine's reconciliation latch halts or reduces, the operator chooses.
+    let sub = Subsystem {
+        name: "broker".to_string(),
+        critical: true,
+        impacts_trading: true,
+        depends_on: vec![],
+        interval_ms: 1000,
+    };
+    let checks = vec![CheckResult::new("reconciliation", Status::Critical, "x")];
+    let r = Report::build(
+        vec![SubsystemHealth::new(sub, checks, Timestamp::EPOCH)],
+        &[],
+        Timestamp::EPOCH,
+    );
+    assert_eq!(r.issues[0].id, crate::health::venue::RECONCILIATION_ISSUE);
+    let (policy, why) = target(&input(&r), &[]);
+    assert_eq!(policy, Policy::NoNewTrades, "{why}");
+    assert_eq!(
+        issue_policy(&r.issues[0]),
+        policy,
+        "the issue's words agree"
+    );
+}
