@@ -166,6 +166,30 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
         Some(json!({"reason": ""})),
     );
     assert_eq!(status, 422);
+    // A choice made on what the finding no longer shows (the broker had 3) is a conflict.
+    let shown = http("GET", &list, Some(&viewer), None).1;
+    assert_eq!(shown["findings"][0]["seen"]["venue_qty"], "15", "{shown}");
+    let (status, stale) = http(
+        "POST",
+        &format!("{url}/v1/reconciliation/quantity_mismatch:AAPL/adopt"),
+        Some(&operator),
+        Some(json!({"reason": "broker has 3", "seen": {"local_qty": "0", "venue_qty": "3"}})),
+    );
+    assert_eq!(status, 409, "{stale}");
+    assert!(
+        stale["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("broker now 15 AAPL, the choice was made on 3"),
+        "{stale}"
+    );
+    let (status, bad) = http(
+        "POST",
+        &format!("{url}/v1/reconciliation/quantity_mismatch:AAPL/adopt"),
+        Some(&operator),
+        Some(json!({"reason": "r", "seen": {"venue_qty": "lots"}})),
+    );
+    assert!(status == 400 || status == 422, "{status} {bad}");
     // The operator's choice by symbol through the CLI and the supervisor.
     let out = sup.cli(&[
         "reconcile",
@@ -211,12 +235,23 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
     );
     assert_eq!(body["findings"][0]["id"], "foreign_order:61e69015");
     // Its choices are approvable recommendations too: approving "stay" journals it.
-    let rec = "broker/reconciliation/resolve_finding/foreign_order:61e69015/stay";
+    // Its id carries the digest of what the finding showed (another quantity: another one).
+    let prefix = "broker/reconciliation/resolve_finding/foreign_order:61e69015/stay/";
+    let pending = |h: &Value| {
+        h["recommendations"].as_array().and_then(|r| {
+            r.iter()
+                .find(|r| {
+                    r["id"].as_str().is_some_and(|i| i.starts_with(prefix))
+                        && r["state"] == "PENDING"
+                })
+                .and_then(|r| r["id"].as_str().map(str::to_owned))
+        })
+    };
     let h = common::wait_health(&sup, "the choices as recommendations", |h| {
-        h["recommendations"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|r| r["id"] == rec && r["state"] == "PENDING"))
+        pending(h).is_some()
     });
+    let rec = pending(&h).unwrap_or_default();
+    let rec = rec.as_str();
     assert!(
         !h["recommendations"]
             .to_string()
