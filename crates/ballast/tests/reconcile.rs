@@ -366,3 +366,81 @@ fn a_live_configuration_names_each_missing_condition_in_readyz_and_check() {
     );
     sup.stop();
 }
+
+/// `ballast check` reads the Alpaca keys with the run's own loader and judges their kind: what
+/// the run refuses (a paper key in live mode, a secrets file missing, shared, damaged, a
+/// directory or a FIFO) is never "ok broker credentials".
+#[test]
+fn check_refuses_the_credentials_the_run_refuses() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let secrets = tmp.path().join("alpaca.toml");
+    let write_cfg = |file: &Path| {
+        let cfg = format!(
+            "[general]\nmode = \"live\"\n[broker]\nkind = \"alpaca\"\n[broker.alpaca]\nsecrets_file = {:?}\n",
+            file.display().to_string()
+        );
+        let path = tmp.path().join("live.toml");
+        std::fs::write(&path, cfg).unwrap();
+        path
+    };
+    let check = |cfg: &Path| {
+        let out = common::ballast()
+            .env_remove("APCA_API_KEY_ID")
+            .env_remove("APCA_API_SECRET_KEY")
+            .args(["check", "--config"])
+            .arg(cfg)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout) + &text(&out.stderr))
+    };
+    let cfg = write_cfg(&secrets);
+    // A paper key (PK…) in the [live] table.
+    std::fs::write(
+        &secrets,
+        "[live]\nkey_id = \"PKPAPERKEY01\"\nsecret_key = \"s3cr3t-x\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, said) = check(&cfg);
+    assert_eq!(code, Some(78), "{said}");
+    assert!(
+        said.contains("missing  broker credentials: live mode with a paper key"),
+        "{said}"
+    );
+    assert!(!said.contains("ok       broker credentials"), "{said}");
+    assert!(
+        !said.contains("s3cr3t") && !said.contains("PKPAPERKEY01"),
+        "{said}"
+    );
+    // Readable by others.
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, said) = check(&cfg);
+    assert!(
+        said.contains("missing  broker credentials") && said.contains("chmod 600"),
+        "{said}"
+    );
+    // Garbage.
+    std::fs::write(&secrets, "not = [toml").unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, said) = check(&cfg);
+    assert!(said.contains("not the expected TOML"), "{said}");
+    // Missing, a directory, a FIFO (which would block an open).
+    let (_, said) = check(&write_cfg(&tmp.path().join("nope.toml")));
+    assert!(said.contains("could not be opened"), "{said}");
+    let (_, said) = check(&write_cfg(tmp.path()));
+    assert!(
+        said.contains("is not a regular file") && !said.contains("chmod"),
+        "{said}"
+    );
+    let fifo = tmp.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (_, said) = check(&write_cfg(&fifo));
+    assert!(said.contains("is not a regular file"), "{said}");
+}
