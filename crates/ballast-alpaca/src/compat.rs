@@ -72,15 +72,24 @@ impl CompatError {
     }
 }
 
-/// The keys and the endpoint against the mode, before any request (pure).
-pub fn mode_mismatch(settings: &AlpacaSettings) -> Option<String> {
-    let paper_key = settings.credentials.is_paper_key();
-    let url = settings.base_url.trim_end_matches('/');
-    if settings.live && paper_key {
+/// The keys' kind against the mode (a paper key's id starts with PK), before any request
+/// (pure): what `ballast check` and the engine's start both refuse.
+pub fn key_mismatch(live: bool, credentials: &crate::secrets::Credentials) -> Option<String> {
+    let paper_key = credentials.is_paper_key();
+    if live && paper_key {
         return Some("live mode with a paper key (its id starts with PK): use the live key of the live account".into());
     }
-    if !settings.live && !paper_key {
+    if !live && !paper_key {
         return Some("paper mode with a live key (its id does not start with PK): use the paper account's key".into());
+    }
+    None
+}
+
+/// The keys and the endpoint against the mode, before any request (pure).
+pub fn mode_mismatch(settings: &AlpacaSettings) -> Option<String> {
+    let url = settings.base_url.trim_end_matches('/');
+    if let Some(why) = key_mismatch(settings.live, &settings.credentials) {
+        return Some(why);
     }
     if settings.live && url == PAPER_URL {
         return Some(format!(

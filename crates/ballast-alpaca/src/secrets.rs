@@ -171,20 +171,29 @@ struct SecretsFile {
 pub fn from_file(path: &Path, mode: Mode) -> Result<Credentials, String> {
     use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
+    // Judged before opening: opening a FIFO blocks until a writer comes (the engine would
+    // hang in STARTING), and a directory is no secrets file whatever its mode.
+    let kind = std::fs::metadata(path)
+        .map_err(|e| format!("the Alpaca secrets file {shown} could not be opened: {e}"))?;
+    if !kind.is_file() {
+        return Err(format!(
+            "the Alpaca secrets file {shown} is not a regular file: point [broker.alpaca] secrets_file at a file (mode 0600)"
+        ));
+    }
     let file = std::fs::File::open(path)
         .map_err(|e| format!("the Alpaca secrets file {shown} could not be opened: {e}"))?;
     let meta = file
         .metadata()
         .map_err(|e| format!("the Alpaca secrets file {shown} could not be examined: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "the Alpaca secrets file {shown} is not a regular file: point [broker.alpaca] secrets_file at a file (mode 0600)"
+        ));
+    }
     let perms = meta.permissions().mode() & 0o777;
     if perms & 0o077 != 0 {
         return Err(format!(
             "the Alpaca secrets file {shown} has mode {perms:o}: it must be readable by its owner only (chmod 600 {shown})"
-        ));
-    }
-    if !meta.is_file() {
-        return Err(format!(
-            "the Alpaca secrets file {shown} is not a regular file"
         ));
     }
     let mut text = String::new();
@@ -283,6 +292,28 @@ mod tests {
             from_file(&path, Mode::Live).unwrap().secret_key(),
             "s3cr3t-live"
         );
+    }
+
+    #[test]
+    fn a_directory_or_a_fifo_is_not_a_regular_file_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("secrets");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = from_file(&sub, Mode::Paper).unwrap_err();
+        assert!(
+            e.contains("is not a regular file") && !e.contains("chmod"),
+            "{e}"
+        );
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Opening it would block until a writer came: it is refused before.
+        let e = from_file(&fifo, Mode::Paper).unwrap_err();
+        assert!(e.contains("is not a regular file"), "{e}");
     }
 
     #[test]

@@ -368,8 +368,8 @@ async function decide(button, id, how) {
   await act(button, () => api("POST", "/v1/recommendations/" + encodeURIComponent(id) + "/" + how), (how === "approve" ? "Approved " : "Rejected ") + id);
 }
 
-async function chooseFinding(button, id, choice, reason) {
-  await act(button, () => api("POST", "/v1/reconciliation/" + encodeURIComponent(id) + "/" + choice, { reason: reason.trim() }), choice + " " + id + " sent: the engine journals it at its next pass");
+async function chooseFinding(button, id, choice, reason, seen) {
+  await act(button, () => api("POST", "/v1/reconciliation/" + encodeURIComponent(id) + "/" + choice, { reason: reason.trim(), seen: seen }), choice + " " + id + " sent: the engine journals it at its next pass");
   await loadReconciliation();
 }
 

@@ -279,7 +279,7 @@ function renderReconciliation(body) {
     if (body.can_choose) {
       const reason = el("input", { type: "text", maxlength: "500", placeholder: "reason (journaled)", "data-reason": f.id });
       card.append(el("div", { class: "actions" }, reason, ...choices.map((c) =>
-        el("button", { class: c === "adopt" ? "primary small" : c === "flatten" ? "danger small" : "small", type: "button", "data-choice": c, title: (f.effects || {})[c] || "", onclick: (ev) => chooseFinding(ev.target, f.id, c, reason.value) }, c))));
+        el("button", { class: c === "adopt" ? "primary small" : c === "flatten" ? "danger small" : "small", type: "button", "data-choice": c, title: (f.effects || {})[c] || "", onclick: (ev) => chooseFinding(ev.target, f.id, c, reason.value, f.seen) }, c))));
     } else {
       card.append(el("ul", { class: "small muted" }, ...choices.map((c) => el("li", {}, el("code", { text: (f.commands || {})[c] || c }), " — " + ((f.effects || {})[c] || "")))));
     }

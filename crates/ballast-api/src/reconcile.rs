@@ -1,8 +1,10 @@
 //! The reconciliation routes (issue 14 item 4): `GET /v1/reconciliation` (a viewer may read
 //! it) — the latest run with each dangerous difference as a diff and its choices, with the
 //! command of each — and `POST /v1/reconciliation/{finding}/{choice}` (an operator only; body
-//! `{"reason": "…"}`; `choice` is `adopt`, `flatten` or `stay`): judged on the newest report
-//! first (an unknown finding 404, a choice it does not offer 422), then handed to the
+//! `{"reason": "…", "seen": {…}}`; `choice` is `adopt`, `flatten` or `stay`; `seen`: the
+//! finding's quantities as the caller saw them, from the list's `seen`): judged on the newest
+//! report first (an unknown finding 404, a choice it does not offer 422, a finding that changed
+//! since what the caller saw 409), then handed to the
 //! supervisor's loop (`Request::Reconcile`), which writes it for the engine.
 
 use axum::extract::{Path, State};
@@ -26,7 +28,7 @@ pub fn routes(ctx: Context) -> Routes {
     let mut choose = RouteDoc::new(
         "POST",
         "/v1/reconciliation/{finding}/{choice}",
-        "Make an operator's choice about an open finding (its id URL-encoded, or its symbol): adopt (the broker's view), flatten (close the broker's position) or stay (halted). 404 for a finding that is not open, 422 for a choice it does not offer; the engine journals it (reconcile.resolve) at its next pass.",
+        "Make an operator's choice about an open finding (its id URL-encoded, or its symbol): adopt (the broker's view), flatten (close the broker's position) or stay (halted). 404 for a finding that is not open, 422 for a choice it does not offer, 409 when the finding changed since what the body's `seen` says (the engine refuses it too); the engine journals it (reconcile.resolve) at its next pass.",
     );
     choose.access = Access::Operator;
     choose.body = Some(reason_schema);
@@ -60,7 +62,12 @@ fn view_schema() -> Value {
 
 fn reason_schema() -> Value {
     json!({"type": "object", "required": ["reason"], "properties": {
-        "reason": {"type": "string", "description": "Why, in words (journaled with the choice): one line, at most 500 characters."}
+        "reason": {"type": "string", "description": "Why, in words (journaled with the choice): one line, at most 500 characters."},
+        "seen": {"type": "object", "description": "The finding as the caller saw it (the list's `seen`: local_qty, venue_qty, venue_order): the choice is refused when the finding changed since. Absent: bound to the newest report's finding.", "properties": {
+            "local_qty": {"type": "string", "nullable": true},
+            "venue_qty": {"type": "string", "nullable": true},
+            "venue_order": {"type": "string", "nullable": true}
+        }}
     }})
 }
 
@@ -99,6 +106,8 @@ async fn list_handler(
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
     reason: String,
+    #[serde(default)]
+    seen: Option<ballast_core::reconcile::Seen>,
 }
 
 async fn choose_handler(
@@ -120,11 +129,17 @@ async fn choose_handler(
         .reconcile
         .as_ref()
         .map_or(&[][..], |r| r.findings.as_slice());
-    match resolve::pick(findings, &finding, choice) {
-        Ok(_) => {}
+    let seen = match resolve::pick(findings, &finding, choice) {
+        Ok(f) => match body.seen {
+            None => ballast_core::reconcile::Seen::of(f),
+            Some(seen) => match ballast_core::reconcile::changed_since(&seen, f) {
+                None => seen,
+                Some(why) => return Err(ApiError::new(409, "conflict", why)),
+            },
+        },
         Err(Refusal::NotFound(m)) => return Err(ApiError::not_found(m)),
         Err(r) => return Err(ApiError::invalid("choice", r.message().to_owned())),
-    }
+    };
     let by = match c.remote {
         Some(r) => format!("api operator from {r}"),
         None => "api operator".to_owned(),
@@ -134,6 +149,7 @@ async fn choose_handler(
         choice,
         reason,
         by,
+        seen: Some(seen),
     };
     match crate::control::call(&ctx.surface, &c, request).await? {
         Response::Done { message } => Ok(Json(json!({ "message": message }))),

@@ -76,6 +76,8 @@ pub struct FindingView<'a> {
     pub commands: BTreeMap<&'static str, String>,
     /// Each choice's word and what it does.
     pub effects: BTreeMap<&'static str, &'static str>,
+    /// What a choice is made on (sent back with it: refused when the finding changed since).
+    pub seen: crate::reconcile::Seen,
 }
 
 /// The latest reconciliation as `ballast reconcile --json` and `GET /v1/reconciliation` show
@@ -121,6 +123,7 @@ pub fn view(v: &VenueReport) -> View<'_> {
                     .iter()
                     .map(|c| (word(*c), effect_on(f, *c)))
                     .collect(),
+                seen: crate::reconcile::Seen::of(f),
             })
             .collect(),
         unanswered: r.map_or(&[][..], |r| r.unanswered.as_slice()),

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use ballast_core::config::{self, Config};
 use ballast_core::domain::Symbol;
 use ballast_core::engine::ReconcileRecord;
-use ballast_core::reconcile::{Choice, Finding, FindingKind, OnDangerous};
+use ballast_core::reconcile::{Choice, Finding, FindingKind, OnDangerous, Seen};
 use ballast_core::{Clock, Timestamp};
 use ballast_engine::{Options, run};
 use ballast_store::files::reconcile_choice::{self, ChoiceFile};
@@ -99,7 +99,20 @@ fn with_finding(dir: &Path, symbol: Symbol) -> String {
     id
 }
 
+/// What the operator saw of `with_finding`'s finding: Ballast nothing, the broker `venue`.
+fn seen(venue: i64) -> Seen {
+    Seen {
+        local_qty: Some(Decimal::ZERO),
+        venue_qty: Some(Decimal::new(venue, 0)),
+        venue_order: None,
+    }
+}
+
 fn choose(dir: &Path, finding: &str, choice: Choice) {
+    choose_on(dir, finding, choice, Some(seen(15)));
+}
+
+fn choose_on(dir: &Path, finding: &str, choice: Choice, seen: Option<Seen>) {
     reconcile_choice::write_new(
         &RealStorage,
         &Layout::new(dir),
@@ -109,6 +122,7 @@ fn choose(dir: &Path, finding: &str, choice: Choice) {
             choice,
             by: "cli: the broker's statement shows 15".into(),
             at: SystemClock.now(),
+            seen,
         },
     )
     .unwrap();
@@ -195,4 +209,44 @@ fn a_refused_choice_is_said_in_the_log_and_the_heartbeat_and_changes_nothing() {
         "{said:?}"
     );
     assert!(records(tmp.path(), "reconcile.resolve").is_empty());
+}
+
+#[test]
+fn a_choice_made_on_another_quantity_than_the_finding_shows_now_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config();
+    let symbol = cfg.feed.symbols[0];
+    run_to(&cfg, tmp.path(), 3);
+    let id = with_finding(tmp.path(), symbol);
+    // The operator adopted "broker has 3"; the broker holds 15 now, under the same finding id.
+    choose_on(tmp.path(), &id, Choice::Adopt, Some(seen(3)));
+    let (r, said) = run_to(&cfg, tmp.path(), 6);
+    assert!(records(tmp.path(), "reconcile.resolve").is_empty());
+    assert_eq!(
+        r.state.portfolio.qty(&symbol),
+        Decimal::ZERO,
+        "nothing adopted"
+    );
+    let expected = format!(
+        "the finding changed since the choice: broker now 15 {symbol}, the choice was made on 3 — look again with `ballast reconcile`"
+    );
+    assert!(
+        said.iter()
+            .any(|l| l.contains(&expected) && l.contains("nothing was applied")),
+        "{said:?}"
+    );
+    let layout = Layout::new(tmp.path());
+    let hb = ballast_store::files::heartbeat::read(&RealStorage, &layout).unwrap();
+    let why = hb.status.venue.choice_refused.unwrap();
+    assert!(why.contains(&expected), "{why}");
+    // A file that does not say what it was made on (an older Ballast's) is refused too.
+    choose_on(tmp.path(), &id, Choice::Adopt, None);
+    let (r, said) = run_to(&cfg, tmp.path(), 8);
+    assert!(records(tmp.path(), "reconcile.resolve").is_empty());
+    assert_eq!(r.state.portfolio.qty(&symbol), Decimal::ZERO);
+    assert!(
+        said.iter()
+            .any(|l| l.contains("does not say what it was made on")),
+        "{said:?}"
+    );
 }

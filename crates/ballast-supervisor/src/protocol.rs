@@ -89,6 +89,10 @@ pub enum Request {
         choice: ballast_core::reconcile::Choice,
         reason: String,
         by: String,
+        /// The finding as the operator saw it; refused as a conflict when the engine's last
+        /// report differs (absent: the finding of the last report is what it is bound to).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen: Option<ballast_core::reconcile::Seen>,
     },
 }
 

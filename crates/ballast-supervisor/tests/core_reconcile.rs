@@ -12,13 +12,14 @@ use ballast_core::Timestamp;
 use ballast_core::domain::Symbol;
 use ballast_core::engine::{EngineStatus, ReconcileSummary, VenueReport};
 use ballast_core::health::Report;
-use ballast_core::reconcile::{Choice, Finding, FindingKind};
+use ballast_core::reconcile::{Choice, Finding, FindingKind, Seen};
 use ballast_store::files::reconcile_choice::WAITING;
 use ballast_supervisor::control::Request;
 use ballast_supervisor::core::{
     ControlError, CoreConfig, FileWrite, Files, Governor, Input, KillSwitchFiles, Measured, Now,
     Output, SupervisorCore, View,
 };
+use rust_decimal::Decimal;
 
 const WALL_START_MS: i64 = 1_800_000_000_000;
 
@@ -98,6 +99,16 @@ impl Sim {
         choice: Choice,
         reason: &str,
     ) -> Result<View, ControlError> {
+        self.choose_on(finding, choice, reason, None)
+    }
+
+    fn choose_on(
+        &mut self,
+        finding: &str,
+        choice: Choice,
+        reason: &str,
+        seen: Option<Seen>,
+    ) -> Result<View, ControlError> {
         let replies = self.input(Input::Control {
             token: 7,
             request: Request::Reconcile {
@@ -105,6 +116,7 @@ impl Sim {
                 choice,
                 reason: reason.into(),
                 by: "cli".into(),
+                seen,
             },
             kill_switch: KillSwitchFiles::default(),
         });
@@ -146,8 +158,8 @@ fn mismatch() -> Finding {
         symbol: Symbol::new("AAPL").ok(),
         ours: "Ballast holds 10 AAPL".into(),
         theirs: "the broker holds 15 AAPL".into(),
-        local_qty: None,
-        venue_qty: None,
+        local_qty: Some(Decimal::new(10, 0)),
+        venue_qty: Some(Decimal::new(15, 0)),
         venue_avg_price: None,
         venue_order: None,
         explaining: vec![],
@@ -196,6 +208,11 @@ fn a_choice_is_judged_on_the_engines_report_then_written_for_the_engine() {
     assert_eq!(f.finding, "quantity_mismatch:AAPL");
     assert_eq!(f.choice, Choice::Adopt);
     assert_eq!(f.by, "cli: checked the statement");
+    assert_eq!(
+        f.seen,
+        Some(Seen::of(&mismatch())),
+        "bound to the finding as reported"
+    );
     // The shell finds a choice waiting: a conflict, said as the file's writer says it.
     sim.write = Err(format!(
         "{WAITING}: adopt quantity_mismatch:AAPL by cli at …"
@@ -216,9 +233,39 @@ fn a_choice_is_judged_on_the_engines_report_then_written_for_the_engine() {
             finding: "AAPL".into(),
             choice: Choice::Adopt,
             reason: "r".into(),
-            by: "cli".into()
+            by: "cli".into(),
+            seen: None,
         }
         .action(),
         Some(("reconcile", Some("AAPL")))
     );
+}
+
+#[test]
+fn a_choice_made_on_another_quantity_than_the_engine_reports_now_is_a_conflict() {
+    let mut sim = Sim::new();
+    sim.engine_reports(vec![mismatch()]);
+    let then = Seen {
+        venue_qty: Some(Decimal::new(3, 0)),
+        ..Seen::of(&mismatch())
+    };
+    let e = sim
+        .choose_on("AAPL", Choice::Adopt, "broker has 3", Some(then))
+        .unwrap_err();
+    assert!(
+        matches!(&e, ControlError::Conflict(m) if m.contains("broker now 15 AAPL, the choice was made on 3")),
+        "{e:?}"
+    );
+    assert!(sim.written.is_empty(), "nothing written for a stale choice");
+    sim.choose_on(
+        "AAPL",
+        Choice::Adopt,
+        "broker has 15",
+        Some(Seen::of(&mismatch())),
+    )
+    .unwrap();
+    let [FileWrite::ReconcileChoice(f)] = sim.written.as_slice() else {
+        panic!("{:?}", sim.written)
+    };
+    assert_eq!(f.seen, Some(Seen::of(&mismatch())));
 }

@@ -166,6 +166,30 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
         Some(json!({"reason": ""})),
     );
     assert_eq!(status, 422);
+    // A choice made on what the finding no longer shows (the broker had 3) is a conflict.
+    let shown = http("GET", &list, Some(&viewer), None).1;
+    assert_eq!(shown["findings"][0]["seen"]["venue_qty"], "15", "{shown}");
+    let (status, stale) = http(
+        "POST",
+        &format!("{url}/v1/reconciliation/quantity_mismatch:AAPL/adopt"),
+        Some(&operator),
+        Some(json!({"reason": "broker has 3", "seen": {"local_qty": "0", "venue_qty": "3"}})),
+    );
+    assert_eq!(status, 409, "{stale}");
+    assert!(
+        stale["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("broker now 15 AAPL, the choice was made on 3"),
+        "{stale}"
+    );
+    let (status, bad) = http(
+        "POST",
+        &format!("{url}/v1/reconciliation/quantity_mismatch:AAPL/adopt"),
+        Some(&operator),
+        Some(json!({"reason": "r", "seen": {"venue_qty": "lots"}})),
+    );
+    assert!(status == 400 || status == 422, "{status} {bad}");
     // The operator's choice by symbol through the CLI and the supervisor.
     let out = sup.cli(&[
         "reconcile",
@@ -211,12 +235,23 @@ fn a_finding_is_alerted_shown_as_a_diff_and_adopted_by_the_operator() {
     );
     assert_eq!(body["findings"][0]["id"], "foreign_order:61e69015");
     // Its choices are approvable recommendations too: approving "stay" journals it.
-    let rec = "broker/reconciliation/resolve_finding/foreign_order:61e69015/stay";
+    // Its id carries the digest of what the finding showed (another quantity: another one).
+    let prefix = "broker/reconciliation/resolve_finding/foreign_order:61e69015/stay/";
+    let pending = |h: &Value| {
+        h["recommendations"].as_array().and_then(|r| {
+            r.iter()
+                .find(|r| {
+                    r["id"].as_str().is_some_and(|i| i.starts_with(prefix))
+                        && r["state"] == "PENDING"
+                })
+                .and_then(|r| r["id"].as_str().map(str::to_owned))
+        })
+    };
     let h = common::wait_health(&sup, "the choices as recommendations", |h| {
-        h["recommendations"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|r| r["id"] == rec && r["state"] == "PENDING"))
+        pending(h).is_some()
     });
+    let rec = pending(&h).unwrap_or_default();
+    let rec = rec.as_str();
     assert!(
         !h["recommendations"]
             .to_string()
@@ -330,4 +365,82 @@ fn a_live_configuration_names_each_missing_condition_in_readyz_and_check() {
         ]
     );
     sup.stop();
+}
+
+/// `ballast check` reads the Alpaca keys with the run's own loader and judges their kind: what
+/// the run refuses (a paper key in live mode, a secrets file missing, shared, damaged, a
+/// directory or a FIFO) is never "ok broker credentials".
+#[test]
+fn check_refuses_the_credentials_the_run_refuses() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let secrets = tmp.path().join("alpaca.toml");
+    let write_cfg = |file: &Path| {
+        let cfg = format!(
+            "[general]\nmode = \"live\"\n[broker]\nkind = \"alpaca\"\n[broker.alpaca]\nsecrets_file = {:?}\n",
+            file.display().to_string()
+        );
+        let path = tmp.path().join("live.toml");
+        std::fs::write(&path, cfg).unwrap();
+        path
+    };
+    let check = |cfg: &Path| {
+        let out = common::ballast()
+            .env_remove("APCA_API_KEY_ID")
+            .env_remove("APCA_API_SECRET_KEY")
+            .args(["check", "--config"])
+            .arg(cfg)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout) + &text(&out.stderr))
+    };
+    let cfg = write_cfg(&secrets);
+    // A paper key (PK…) in the [live] table.
+    std::fs::write(
+        &secrets,
+        "[live]\nkey_id = \"PKPAPERKEY01\"\nsecret_key = \"s3cr3t-x\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, said) = check(&cfg);
+    assert_eq!(code, Some(78), "{said}");
+    assert!(
+        said.contains("missing  broker credentials: live mode with a paper key"),
+        "{said}"
+    );
+    assert!(!said.contains("ok       broker credentials"), "{said}");
+    assert!(
+        !said.contains("s3cr3t") && !said.contains("PKPAPERKEY01"),
+        "{said}"
+    );
+    // Readable by others.
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, said) = check(&cfg);
+    assert!(
+        said.contains("missing  broker credentials") && said.contains("chmod 600"),
+        "{said}"
+    );
+    // Garbage.
+    std::fs::write(&secrets, "not = [toml").unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, said) = check(&cfg);
+    assert!(said.contains("not the expected TOML"), "{said}");
+    // Missing, a directory, a FIFO (which would block an open).
+    let (_, said) = check(&write_cfg(&tmp.path().join("nope.toml")));
+    assert!(said.contains("could not be opened"), "{said}");
+    let (_, said) = check(&write_cfg(tmp.path()));
+    assert!(
+        said.contains("is not a regular file") && !said.contains("chmod"),
+        "{said}"
+    );
+    let fifo = tmp.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (_, said) = check(&write_cfg(&fifo));
+    assert!(said.contains("is not a regular file"), "{said}");
 }

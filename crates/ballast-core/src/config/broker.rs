@@ -27,12 +27,36 @@ pub fn url_problem(url: &str) -> Option<String> {
     if host.is_empty() {
         return Some("has no host".into());
     }
+    if let Some(why) = port_problem(authority) {
+        return Some(why);
+    }
     if scheme == "http" && !is_loopback(host) {
         return Some(format!(
             "is plain http to {host}, which is not a loopback host (plain http only reaches a local fake)"
         ));
     }
     None
+}
+
+/// The port of `host[:port]` or `[v6][:port]`, when one is given, is a number 1..=65535 (the
+/// HTTP client refuses anything else at the engine's start, far from the key).
+fn port_problem(authority: &str) -> Option<String> {
+    let port = match authority.strip_prefix('[') {
+        Some(v6) => v6
+            .split_once(']')
+            .map(|(_, rest)| rest)?
+            .strip_prefix(':')?,
+        None => authority.split_once(':')?.1,
+    };
+    if port.is_empty() {
+        return None;
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => None,
+        _ => Some(format!(
+            "has the port {port:?}, which is not a port (a number from 1 to 65535)"
+        )),
+    }
 }
 
 /// The host of `host[:port]` or `[v6][:port]`.
@@ -254,6 +278,10 @@ mod tests {
             ("http://paper-api.alpaca.markets", "not a loopback host"),
             ("http://10.0.0.1:80", "not a loopback host"),
             ("https://key:secret@api.alpaca.markets", "credentials"),
+            ("http://127.0.0.1:99999", "\"99999\", which is not a port"),
+            ("http://127.0.0.1:0", "not a port"),
+            ("http://[::1]:70000/v2", "not a port"),
+            ("http://localhost:http", "not a port"),
         ] {
             let p = url_problem(bad).unwrap_or_default();
             assert!(p.contains(says), "{bad}: {p}");

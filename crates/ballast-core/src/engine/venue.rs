@@ -114,12 +114,16 @@ impl EngineState {
     }
 
     /// The record of the operator's `choice` about the open finding `finding_id` (`by`: who
-    /// and why, in their words). Refused, in words, for a finding that is not open and for a
-    /// choice the finding does not offer.
+    /// and why, in their words; `seen`: the finding as the operator saw it). Refused, in words,
+    /// for a finding that is not open, for a choice the finding does not offer, for a choice
+    /// that does not say what it was made on (an older Ballast's file) and for one whose finding
+    /// changed since (the broker's position moved: adopting what was seen would book another
+    /// quantity than the operator checked).
     pub fn resolve_record(
         &self,
         finding_id: &str,
         choice: Choice,
+        seen: Option<&crate::reconcile::Seen>,
         by: &str,
         at: Timestamp,
     ) -> Result<ResolveRecord, String> {
@@ -144,6 +148,15 @@ impl EngineState {
                 f.id,
                 offered.join(", ")
             ));
+        }
+        let Some(seen) = seen else {
+            return Err(format!(
+                "the choice about {} does not say what it was made on (an older Ballast wrote it): look again with `ballast reconcile` and make it again",
+                f.id
+            ));
+        };
+        if let Some(why) = crate::reconcile::changed_since(seen, f) {
+            return Err(why);
         }
         let held = f.symbol.map(|s| self.portfolio.qty(&s));
         let (before, after, orders) = match (choice, f.kind) {

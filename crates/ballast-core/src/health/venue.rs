@@ -100,7 +100,12 @@ pub fn recommend_choices(issue: &super::Issue, venue: Option<&VenueReport>) -> V
             out.push(super::Advice {
                 issue: issue.id.clone(),
                 action: super::RecoveryAction::ResolveFinding,
-                target: format!("{}/{}", f.id, crate::resolve::word(*c)),
+                target: format!(
+                    "{}/{}/{}",
+                    f.id,
+                    crate::resolve::word(*c),
+                    crate::reconcile::Seen::of(f).digest()
+                ),
                 priority: u8::try_from(i + 1).unwrap_or(u8::MAX),
                 expected: format!("{}: {}", finding_said(f), crate::resolve::effect_on(f, *c)),
                 risks: match c {
@@ -118,10 +123,16 @@ pub fn recommend_choices(issue: &super::Issue, venue: Option<&VenueReport>) -> V
     out
 }
 
-/// The finding and the choice of a `resolve_finding` recommendation's target.
-pub fn choice_of_target(target: &str) -> Option<(&str, Choice)> {
-    let (finding, word) = target.rsplit_once('/')?;
-    Some((finding, crate::resolve::parse(word)?))
+/// The finding, the choice and the digest of what the finding showed
+/// ([`crate::reconcile::Seen::digest`]) of a `resolve_finding` recommendation's target
+/// (`<finding id>/<choice>/<digest>`; an older target without the digest: `None`).
+pub fn choice_of_target(target: &str) -> Option<(&str, Choice, Option<&str>)> {
+    let (rest, last) = target.rsplit_once('/')?;
+    if let Some(c) = crate::resolve::parse(last) {
+        return Some((rest, c, None));
+    }
+    let (finding, word) = rest.rsplit_once('/')?;
+    Some((finding, crate::resolve::parse(word)?, Some(last)))
 }
 
 /// The `reconciliation` check.
@@ -304,12 +315,20 @@ mod tests {
         // Its way forward: each choice of each finding, waiting for an operator.
         let advice = recommend_choices(&issues[0], Some(&v));
         let ids: Vec<String> = advice.iter().map(crate::health::Advice::id).collect();
+        let digest =
+            crate::reconcile::Seen::of(&v.reconcile.as_ref().unwrap().findings[0]).digest();
         assert_eq!(
             ids,
             [
-                "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/adopt",
-                "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/flatten",
-                "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/stay"
+                format!(
+                    "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/adopt/{digest}"
+                ),
+                format!(
+                    "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/flatten/{digest}"
+                ),
+                format!(
+                    "broker/reconciliation/resolve_finding/QuantityMismatch:AAPL/stay/{digest}"
+                )
             ]
         );
         assert!(advice.iter().all(|a| !a.auto));
@@ -319,8 +338,20 @@ mod tests {
         );
         assert_eq!(
             choice_of_target(&advice[2].target),
-            Some(("QuantityMismatch:AAPL", Choice::StayHalted))
+            Some((
+                "QuantityMismatch:AAPL",
+                Choice::StayHalted,
+                Some(digest.as_str())
+            ))
         );
+        assert_eq!(
+            choice_of_target("QuantityMismatch:AAPL/adopt"),
+            Some(("QuantityMismatch:AAPL", Choice::Adopt, None))
+        );
+        // When the broker's quantity moves, the recommendation is another one.
+        let mut moved = v.reconcile.as_ref().unwrap().findings[0].clone();
+        moved.venue_qty = Some(moved.venue_qty.unwrap_or_default() + rust_decimal::Decimal::ONE);
+        assert_ne!(crate::reconcile::Seen::of(&moved).digest(), digest);
         assert!(recommend_choices(&issues[0], None).is_empty());
     }
 

@@ -55,9 +55,12 @@
 
 mod orders;
 mod positions;
+mod seen;
 #[cfg(test)]
 mod tests;
 mod words;
+
+pub use seen::{Seen, changed_since};
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,8 @@
 //! supervisor for `ballast reconcile adopt|flatten|stay` and `POST /v1/reconciliation/…`, or
 //! by the CLI when no supervisor runs): at the start of a pass, when the file changed, its
 //! choice is judged by the state ([`EngineState::resolve_record`]: the finding must be open and
-//! offer the choice), journaled as `reconcile.resolve` and applied — or refused, said in the
+//! offer the choice, and be as the operator saw it — a finding that changed since is refused),
+//! journaled as `reconcile.resolve` and applied — or refused, said in the
 //! log and in the heartbeat (`venue.choice_refused`), never applied. Either way the file is
 //! removed, so a choice is taken once. This is the only way a finding is resolved: in live mode
 //! (as in paper) nothing is adopted without the operator's file.
@@ -48,7 +49,7 @@ pub(super) fn take_choice(
         Ok(file) => {
             let at = state.last_bar.unwrap_or(file.at);
             state
-                .resolve_record(&file.finding, file.choice, &file.by, at)
+                .resolve_record(&file.finding, file.choice, file.seen.as_ref(), &file.by, at)
                 .map_err(|why| {
                     format!(
                         "the choice {} for {} by {} is refused: {why}",

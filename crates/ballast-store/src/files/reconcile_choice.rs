@@ -29,6 +29,10 @@ pub struct ChoiceFile {
     /// Who chose and why, in the operator's words (`cli: checked the broker's statement`).
     pub by: String,
     pub at: Timestamp,
+    /// The finding as the operator saw it (its quantities and venue order): the engine refuses
+    /// the choice when the finding changed since. Absent (an older Ballast's file): refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<ballast_core::reconcile::Seen>,
 }
 
 const WHAT: &str = "an operator's reconciliation choice";
@@ -134,7 +138,30 @@ mod tests {
             choice: Choice::Adopt,
             by: "cli: the broker's statement shows 15".into(),
             at: Timestamp::from_unix_ms(1_000),
+            seen: Some(ballast_core::reconcile::Seen {
+                local_qty: Some(rust_decimal::Decimal::new(2, 0)),
+                venue_qty: Some(rust_decimal::Decimal::new(3, 0)),
+                venue_order: None,
+            }),
         }
+    }
+
+    #[test]
+    fn an_older_file_without_what_the_choice_was_made_on_still_reads() {
+        let (_t, l) = layout();
+        let text = serde_json::to_string(&file()).unwrap();
+        assert!(
+            text.contains("\"seen\":{\"local_qty\":\"2\",\"venue_qty\":\"3\"}"),
+            "{text}"
+        );
+        let path = l.reconcile_choice_file();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            br#"{"finding":"quantity_mismatch:AAPL","choice":"adopt","by":"cli: x","at":"1970-01-01T00:00:01.000Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(read(&RealStorage, &l).unwrap().seen, None);
     }
 
     #[test]

@@ -71,7 +71,8 @@ impl SupervisorCore {
                 choice,
                 reason,
                 by,
-            } => self.reconcile_choice(token, &finding, choice, (&reason, &by), now),
+                seen,
+            } => self.reconcile_choice(token, (&finding, seen), choice, (&reason, &by), now),
             Request::Reload { .. } => {
                 // The shell reads the file and hands `Input::Reload`; a bare request has nothing
                 // to apply.
@@ -87,7 +88,7 @@ impl SupervisorCore {
     fn reconcile_choice(
         &mut self,
         token: Token,
-        target: &str,
+        (target, seen): (&str, Option<ballast_core::reconcile::Seen>),
         choice: ballast_core::reconcile::Choice,
         (reason, by): (&str, &str),
         now: Now,
@@ -119,6 +120,14 @@ impl SupervisorCore {
                 return self.reply(token, Err(e));
             }
         };
+        let now_seen = ballast_core::reconcile::Seen::of(f);
+        let seen = match seen {
+            None => now_seen,
+            Some(seen) => match ballast_core::reconcile::changed_since(&seen, f) {
+                None => seen,
+                Some(why) => return self.reply(token, Err(ControlError::Conflict(why))),
+            },
+        };
         let finding = f.id.clone();
         let file = ballast_store::files::reconcile_choice::ChoiceFile {
             version: ballast_store::files::VERSION,
@@ -126,6 +135,7 @@ impl SupervisorCore {
             choice,
             by: format!("{by}: {reason}"),
             at: now.wall,
+            seen: Some(seen),
         };
         self.write(
             FileWrite::ReconcileChoice(Box::new(file)),
@@ -135,6 +145,36 @@ impl SupervisorCore {
                 choice,
             },
         );
+    }
+
+    /// What an approved `resolve_finding` recommendation was made on: the finding as the
+    /// engine's last report shows it, when its digest is the recommendation's (it changed
+    /// since: a conflict — the new recommendation is the one to look at).
+    fn seen_for_recommendation(
+        &self,
+        id: &str,
+        finding: &str,
+        digest: Option<&str>,
+    ) -> Result<Option<ballast_core::reconcile::Seen>, ControlError> {
+        let Some(digest) = digest else {
+            return Ok(None);
+        };
+        let now = self
+            .governor
+            .engine
+            .as_ref()
+            .and_then(|e| e.venue.reconcile.as_ref())
+            .and_then(|r| r.findings.iter().find(|f| f.id == finding))
+            .map(ballast_core::reconcile::Seen::of);
+        match now {
+            Some(seen) if seen.digest() == digest => Ok(Some(seen)),
+            Some(_) => Err(ControlError::Conflict(format!(
+                "{id}: the finding {finding} changed since the recommendation was made — look again with `ballast reconcile` or `ballast status`"
+            ))),
+            None => Err(ControlError::NotFound(format!(
+                "{id}: the finding {finding} is no longer open"
+            ))),
+        }
     }
 
     fn status(&mut self, token: Token, now: Now) {
@@ -262,16 +302,20 @@ impl SupervisorCore {
             RecoveryAction::DefensiveExit => Some(Policy::DefensiveExit),
             RecoveryAction::ReloadConfig => return self.approved_reload(token, id),
             RecoveryAction::ResolveFinding => {
-                let Some((finding, choice)) =
+                let Some((finding, choice, digest)) =
                     ballast_core::health::venue::choice_of_target(&r.advice.target)
                 else {
                     let why = format!("{id}: its target {:?} names no choice", r.advice.target);
                     return self.reply(token, Err(ControlError::InvalidState(why)));
                 };
+                let seen = match self.seen_for_recommendation(&id, finding, digest) {
+                    Ok(seen) => seen,
+                    Err(e) => return self.reply(token, Err(e)),
+                };
                 let reason = format!("approved recommendation {id}");
                 return self.reconcile_choice(
                     token,
-                    finding,
+                    (finding, seen),
                     choice,
                     (&reason, "ballast approve"),
                     now,

@@ -41,11 +41,32 @@ pub fn asked(cfg: &Config, flag: Option<bool>) -> Asked {
         mode_live: cfg.general.mode == Mode::Live,
         flag,
         broker: broker_kind(cfg).to_owned(),
-        credentials: match cfg.broker.alpaca.secrets_file.as_str() {
+        credentials: broker_credentials(cfg),
+    }
+}
+
+/// The broker's credentials judged as the run judges them: for Alpaca, read with the engine's
+/// own loader (`venue::credentials`: a secrets file missing, shared, damaged or not a regular
+/// file is refused in the same words) and the key's kind against the mode
+/// (`ballast_alpaca::compat::key_mismatch`: a paper key in live mode). Never their values.
+fn broker_credentials(cfg: &Config) -> Credentials {
+    if cfg.broker.kind == ballast_core::config::BrokerKind::Paper {
+        return match cfg.broker.alpaca.secrets_file.as_str() {
             "" => credentials(),
-            // The file's mode and tables are judged when the engine builds the venue (78).
             file => Credentials::Present(format!("[broker.alpaca] secrets_file {file}")),
-        },
+        };
+    }
+    let live = cfg.general.mode == Mode::Live;
+    let keys = match super::venue::credentials(cfg) {
+        Ok(keys) => keys,
+        Err(why) => return Credentials::Missing(why),
+    };
+    if let Some(why) = ballast_alpaca::compat::key_mismatch(live, &keys) {
+        return Credentials::Missing(why);
+    }
+    match cfg.broker.alpaca.secrets_file.as_str() {
+        "" => credentials(),
+        file => Credentials::Present(format!("[broker.alpaca] secrets_file {file}")),
     }
 }
 

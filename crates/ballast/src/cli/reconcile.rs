@@ -202,11 +202,20 @@ fn finding_lines(f: &Finding, out: &mut Vec<String>) {
 
 fn choose(dir: &DataDir, target: &str, choice: Choice, reason: &str) -> anyhow::Result<Exit> {
     let sock = ballast_store::Layout::new(&dir.path).control_socket();
+    // Bound to the finding as the engine's heartbeat shows it now (what `ballast reconcile`
+    // showed the operator): the supervisor and the engine refuse it if it changed since.
+    let seen = venue(dir).ok().and_then(|v| {
+        let findings = v.reconcile.as_ref()?.findings.clone();
+        resolve::pick(&findings, target, choice)
+            .ok()
+            .map(ballast_core::reconcile::Seen::of)
+    });
     let req = Request::Reconcile {
         finding: target.to_owned(),
         choice,
         reason: reason.to_owned(),
         by: "cli".into(),
+        seen,
     };
     match control::call(&sock, &req) {
         Ok(Response::Done { message }) => {
@@ -265,6 +274,7 @@ fn choose_directly(
         choice,
         by: format!("cli: {reason}"),
         at: ballast_store::SystemClock.now(),
+        seen: Some(ballast_core::reconcile::Seen::of(f)),
     };
     match reconcile_choice::write_new(&ballast_store::RealStorage, &layout, &file) {
         Ok(()) => {

@@ -27,7 +27,30 @@ pub fn from_config(cfg: &Config) -> Result<Option<Box<dyn ExternalVenue>>, Strin
     }
     let a = &cfg.broker.alpaca;
     let live = cfg.general.mode == Mode::Live;
-    let credentials = if a.secrets_file.is_empty() {
+    let credentials = credentials(cfg)?;
+    let mut settings = AlpacaSettings::new(
+        a.trading_url(cfg.general.mode),
+        &a.data_url,
+        credentials,
+        live,
+    );
+    settings.connect_timeout_ms = u64::from(a.connect_timeout_ms);
+    settings.request_timeout_ms = u64::from(a.request_timeout_ms);
+    settings.rate_limit_per_min = a.rate_limit_per_min;
+    settings.max_retries = a.max_retries;
+    settings.page_size = a.page_size;
+    settings.validate()?;
+    let broker = AlpacaBroker::new(settings, Arc::new(ballast_store::SystemClock))?;
+    Ok(Some(Box::new(Alpaca(broker))))
+}
+
+/// The Alpaca keys of `cfg` (the environment's, else `[broker.alpaca] secrets_file`'s table
+/// for the mode), read as the engine reads them — `ballast check` uses this same loader, so it
+/// refuses what the run refuses (a missing, shared, damaged or not regular file).
+pub fn credentials(cfg: &Config) -> Result<secrets::Credentials, String> {
+    let a = &cfg.broker.alpaca;
+    let live = cfg.general.mode == Mode::Live;
+    Ok(if a.secrets_file.is_empty() {
         secrets::from_env()?.ok_or_else(|| {
             format!(
                 "[broker] kind = \"alpaca\" needs keys: set {} and {} in the environment, or [broker.alpaca] secrets_file (mode 0600, a [{}] table with key_id and secret_key)",
@@ -43,21 +66,7 @@ pub fn from_config(cfg: &Config) -> Result<Option<Box<dyn ExternalVenue>>, Strin
             secrets::Mode::Paper
         };
         secrets::from_file(std::path::Path::new(&a.secrets_file), mode)?
-    };
-    let mut settings = AlpacaSettings::new(
-        a.trading_url(cfg.general.mode),
-        &a.data_url,
-        credentials,
-        live,
-    );
-    settings.connect_timeout_ms = u64::from(a.connect_timeout_ms);
-    settings.request_timeout_ms = u64::from(a.request_timeout_ms);
-    settings.rate_limit_per_min = a.rate_limit_per_min;
-    settings.max_retries = a.max_retries;
-    settings.page_size = a.page_size;
-    settings.validate()?;
-    let broker = AlpacaBroker::new(settings, Arc::new(ballast_store::SystemClock))?;
-    Ok(Some(Box::new(Alpaca(broker))))
+    })
 }
 
 /// The adapter as the engine's external venue.

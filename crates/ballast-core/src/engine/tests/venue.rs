@@ -215,6 +215,7 @@ fn adopt_clears_a_quantity_mismatch_with_before_and_after_and_lifts_the_latch() 
         .resolve_record(
             "quantity_mismatch:AAA",
             Choice::Adopt,
+            Some(&seen(&s, "quantity_mismatch:AAA")),
             "cli: the broker is right",
             at,
         )
@@ -256,7 +257,13 @@ fn a_choice_is_refused_for_a_finding_not_open_or_not_offered_and_stay_halted_cha
     let (mut s, limits, mut journal) = external();
     let at = Timestamp::from_unix_ms(1_000_000);
     let e = s
-        .resolve_record("quantity_mismatch:AAA", Choice::Adopt, "cli", at)
+        .resolve_record(
+            "quantity_mismatch:AAA",
+            Choice::Adopt,
+            Some(&seen(&s, "quantity_mismatch:AAA")),
+            "cli",
+            at,
+        )
         .unwrap_err();
     assert!(
         e.contains("\"quantity_mismatch:AAA\"") && e.contains("none is"),
@@ -269,14 +276,26 @@ fn a_choice_is_refused_for_a_finding_not_open_or_not_offered_and_stay_halted_cha
     ]);
     cycle(&mut s, &limits, &mut journal, &v, at);
     let e = s
-        .resolve_record("unknown_position:AAA", Choice::Adopt, "cli", at)
+        .resolve_record(
+            "unknown_position:AAA",
+            Choice::Adopt,
+            Some(&seen(&s, "unknown_position:AAA")),
+            "cli",
+            at,
+        )
         .unwrap_err();
     assert!(
         e.contains("the open ones are duplicate_position:AAA"),
         "{e}"
     );
     let e = s
-        .resolve_record("duplicate_position:AAA", Choice::Flatten, "cli", at)
+        .resolve_record(
+            "duplicate_position:AAA",
+            Choice::Flatten,
+            Some(&seen(&s, "duplicate_position:AAA")),
+            "cli",
+            at,
+        )
         .unwrap_err();
     assert_eq!(
         e,
@@ -284,7 +303,13 @@ fn a_choice_is_refused_for_a_finding_not_open_or_not_offered_and_stay_halted_cha
     );
     let before = s.clone();
     let r = s
-        .resolve_record("duplicate_position:AAA", Choice::StayHalted, "cli", at)
+        .resolve_record(
+            "duplicate_position:AAA",
+            Choice::StayHalted,
+            Some(&seen(&s, "duplicate_position:AAA")),
+            "cli",
+            at,
+        )
         .unwrap();
     apply(&mut s, &Rec::Resolve(r), &limits);
     assert_eq!(s, before, "recorded, nothing changes");
@@ -300,7 +325,13 @@ fn flatten_closes_the_broker_s_position_and_the_finding_closes_when_it_fills() {
     cycle(&mut s, &limits, &mut journal, &v, at);
     assert_eq!(s.open_findings()[0].kind, FindingKind::UnknownPosition);
     let r = s
-        .resolve_record("unknown_position:AAA", Choice::Flatten, "api: operator", at)
+        .resolve_record(
+            "unknown_position:AAA",
+            Choice::Flatten,
+            Some(&seen(&s, "unknown_position:AAA")),
+            "api: operator",
+            at,
+        )
         .unwrap();
     assert_eq!(r.orders.len(), 1);
     let o = r.orders[0].clone();
@@ -495,7 +526,10 @@ fn adopting_an_order_ballast_does_not_own_acknowledges_it_across_a_snapshot() {
     cycle(&mut s, &limits, &mut journal, &v, at);
     let id = "foreign_order:venue-manual-1";
     assert_eq!(s.open_findings()[0].id, id);
-    let r = Rec::Resolve(s.resolve_record(id, Choice::Adopt, "cli", at).unwrap());
+    let r = Rec::Resolve(
+        s.resolve_record(id, Choice::Adopt, Some(&seen(&s, id)), "cli", at)
+            .unwrap(),
+    );
     apply(&mut s, &r, &limits);
     journal.push(r);
     let snap: EngineState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
@@ -544,7 +578,13 @@ fn a_choice_about_a_finding_a_later_run_closed_changes_nothing_and_replays() {
     v.positions = Ok(vec![position(aaa(), d("15"), "101.20")]);
     cycle(&mut s, &limits, &mut journal, &v, at);
     let r = s
-        .resolve_record("quantity_mismatch:AAA", Choice::Adopt, "cli", at)
+        .resolve_record(
+            "quantity_mismatch:AAA",
+            Choice::Adopt,
+            Some(&seen(&s, "quantity_mismatch:AAA")),
+            "cli",
+            at,
+        )
         .unwrap();
     // The broker's answer agrees again before the choice is applied: the run closes it.
     v.positions = Ok(vec![position(aaa(), d("10"), "100")]);
@@ -751,4 +791,65 @@ fn on_an_external_venue_an_order_the_healer_cancelled_keeps_a_fill_that_raced_th
         Some(SignalState::Expired)
     );
     assert_eq!(replay(&journal, &limits), s);
+}
+
+/// What the open finding `id` shows now (a finding not open: nothing in particular).
+fn seen(s: &EngineState, id: &str) -> reconcile::Seen {
+    s.open_findings()
+        .iter()
+        .find(|f| f.id == id)
+        .map(reconcile::Seen::of)
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_choice_made_on_a_finding_that_changed_since_is_refused_and_changes_nothing() {
+    let (mut s, limits, mut journal) = external();
+    s.portfolio.set_position(&aaa(), d("2"), d("100"));
+    let at = Timestamp::from_unix_ms(1_000_000);
+    let mut v = answers();
+    v.positions = Ok(vec![position(aaa(), d("3"), "100")]);
+    cycle(&mut s, &limits, &mut journal, &v, at);
+    // The operator sees "Ballast 2, broker 3" and adopts it.
+    let seen_then = seen(&s, "quantity_mismatch:AAA");
+    assert_eq!(seen_then.venue_qty, Some(d("3")));
+    // The broker's position moves to 40 before the engine takes the choice.
+    v.positions = Ok(vec![position(aaa(), d("40"), "100")]);
+    cycle(&mut s, &limits, &mut journal, &v, at.plus_ms(1));
+    assert_eq!(s.open_findings()[0].id, "quantity_mismatch:AAA", "same id");
+    let before = s.clone();
+    let e = s
+        .resolve_record(
+            "quantity_mismatch:AAA",
+            Choice::Adopt,
+            Some(&seen_then),
+            "cli: broker has 3",
+            at,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "the finding changed since the choice: broker now 40 AAA, the choice was made on 3 — look again with `ballast reconcile`"
+    );
+    // A choice that does not say what it was made on (an older file) is refused too.
+    let e = s
+        .resolve_record("quantity_mismatch:AAA", Choice::Adopt, None, "cli", at)
+        .unwrap_err();
+    assert!(e.contains("does not say what it was made on"), "{e}");
+    assert_eq!(s, before, "nothing changed");
+    // Made on what the finding shows now (40 written as 40.00 is the same), it is taken.
+    let now = reconcile::Seen {
+        venue_qty: Some(d("40.00")),
+        ..seen(&s, "quantity_mismatch:AAA")
+    };
+    let r = s
+        .resolve_record(
+            "quantity_mismatch:AAA",
+            Choice::Adopt,
+            Some(&now),
+            "cli",
+            at,
+        )
+        .unwrap();
+    assert_eq!((r.before, r.after), (Some(d("2")), Some(d("40"))));
 }
