@@ -530,3 +530,29 @@ fn item_21_the_outlook_counts_the_hysteresis_down() {
         assert_eq!(duration_words(ms), words);
     }
 }
+
+#[test]
+fn an_issue_s_policy_reason_says_what_it_is_so_the_log_line_names_the_symbol() {
+    let v = vec![SubsystemHealth::new(
+        Subsystem {
+            name: "broker".into(),
+            critical: true,
+            impacts_trading: false,
+            depends_on: vec![],
+            interval_ms: 1000,
+        },
+        vec![CheckResult::new(
+            "reconciliation",
+            Status::Critical,
+            "quantity mismatch AAA: Ballast 10, broker 15",
+        )],
+        Timestamp::EPOCH,
+    )];
+    let r = Report::build(v, &[], Timestamp::EPOCH);
+    let (p, why) = target(&input(&r), &[]);
+    assert_eq!(p, Policy::NoNewTrades);
+    assert_eq!(
+        why,
+        "CRITICAL issue broker/reconciliation: quantity mismatch AAA: Ballast 10, broker 15"
+    );
+}
