@@ -22,6 +22,21 @@ const LISTS = {
   heals: "/v1/heals?limit=" + LIST_LIMIT,
   alerts: "/v1/alerts?limit=" + LIST_LIMIT,
 };
+// What an engine journal record's event (`event:` = its type's family) refreshes: one row per
+// family of the engine's record types (a test checks each has its row).
+const ENGINE_EVENTS = {
+  journal: ["account"],
+  market: ["positions", "orders", "decisions", "equity", "account"],
+  engine: ["positions", "orders", "decisions", "equity", "account"],
+  inbox: ["decisions"],
+  order: ["positions", "orders", "decisions", "equity", "account"],
+  paper: ["account"],
+  signal: ["positions", "orders", "decisions", "equity", "account"],
+  feed: ["health"],
+  signals: ["decisions"],
+  venue: ["positions", "orders", "decisions", "equity", "account"],
+  reconcile: ["reconciliation", "positions", "orders", "decisions", "equity", "account"],
+};
 const EQUITY_PAGE = 1000;         // /v1/equity is oldest first: read forward from the last point
 const EQUITY_PAGES_MAX = 12;      // pages read in one refresh (the API keeps 10 000 points)
 
@@ -257,10 +272,8 @@ function onEvent(kind, data) {
   if (k === "missed") {
     // Resumed from before what the server keeps: read everything again.
     scheduleRefresh(["health", "equity", "account", ...Object.keys(LISTS)]);
-  } else if (k === "reconcile") {
-    scheduleRefresh(["reconciliation", "positions", "orders", "account"]);
-  } else if (k === "market" || k === "engine" || k === "order" || k === "fill" || k === "signal") {
-    scheduleRefresh(["positions", "orders", "decisions", "equity", "account"]);
+  } else if (Object.prototype.hasOwnProperty.call(ENGINE_EVENTS, k)) {
+    scheduleRefresh(ENGINE_EVENTS[k]);
   } else if (k !== "dropped") {
     scheduleRefresh(["heals", "alerts", "services", "health"]);
   }

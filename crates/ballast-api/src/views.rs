@@ -311,7 +311,7 @@ struct OrderRow<'a> {
     /// Of an open order: `intent` (journaled, not sent yet), `at the venue` or `unknown
     /// outcome` (in flight until a lookup settles it); of a closed one, why it closed.
     state: String,
-    /// Who placed it: `signal`, `liquidation`, `kill_switch` or `policy`.
+    /// Who placed it: `signal`, `liquidation`, `kill_switch`, `policy` or `reconcile`.
     origin: &'static str,
     created_at: ballast_core::Timestamp,
     /// Market time from its creation to the engine's last bar.
@@ -331,12 +331,10 @@ fn order_row<'a>(o: &'a OrderItem, state: &EngineState) -> OrderRow<'a> {
             };
             ("open", words, t.filled)
         }
-        None => match &o.rejected {
-            Some(why) => ("rejected", format!("refused by the venue: {why}"), o.filled),
-            None if o.filled >= qty => ("filled", "filled".to_owned(), o.filled),
-            None if o.expired => ("expired", "its signal expired".to_owned(), o.filled),
-            None => ("cancelled", "cancelled".to_owned(), o.filled),
-        },
+        None => {
+            let (status, words) = o.closed();
+            (status, words, o.filled)
+        }
     };
     OrderRow {
         client_order_id: o.order.client_order_id.as_str(),

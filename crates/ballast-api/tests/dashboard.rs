@@ -90,3 +90,43 @@ async fn the_page_is_open_behind_the_role_check_and_the_data_is_not() {
     let r = reqwest::get(format!("{base}/v1/health")).await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// Every family of the engine journal's record types has its row in the dashboard's table of
+/// what an event refreshes (`ENGINE_EVENTS` in app.js): a record that moves positions, orders
+/// or the account (`venue.fills`, `order.venue`) refreshes those panels, and a new record type
+/// fails here until it is placed.
+#[tokio::test]
+async fn every_engine_record_family_says_which_panels_its_events_refresh() {
+    let base = serve().await;
+    let js = reqwest::get(format!("{base}/assets/app.js"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let table = js
+        .split_once("const ENGINE_EVENTS = {")
+        .and_then(|(_, rest)| rest.split_once("};"))
+        .map(|(t, _)| t)
+        .expect("app.js has the ENGINE_EVENTS table");
+    let row = |family: &str| {
+        table
+            .lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(&format!("{family}: [")))
+            .map(|l| l.to_owned())
+    };
+    for kind in ballast_core::engine::kinds::ALL {
+        let family = kind.split('.').next().unwrap();
+        assert!(
+            row(family).is_some(),
+            "{kind}: family {family} has no row in app.js's ENGINE_EVENTS"
+        );
+    }
+    for moving in ["venue", "order", "market", "reconcile"] {
+        let r = row(moving).unwrap();
+        for panel in ["\"positions\"", "\"orders\"", "\"account\""] {
+            assert!(r.contains(panel), "{moving} refreshes {panel}: {r}");
+        }
+    }
+}

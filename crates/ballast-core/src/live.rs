@@ -350,6 +350,7 @@ mod tests {
             last_error: None,
             live_missing: vec![],
             choice_refused: None,
+            last_run_at: None,
         }
     }
 

@@ -234,6 +234,21 @@ pub fn update_latches(
     }
 }
 
+/// An issue in a policy's reason: its id and what its first symptom says (a reconciliation
+/// finding's kind and symbol), so the policy's log line says what the alert says.
+fn issue_said(i: &Issue) -> String {
+    match i.symptoms.first() {
+        Some(s) => {
+            let detail = s
+                .strip_prefix(i.status.as_str())
+                .and_then(|d| d.strip_prefix(": "))
+                .unwrap_or(s);
+            format!("{}: {detail}", i.id)
+        }
+        None => i.id.clone(),
+    }
+}
+
 /// The policy the rules ask for right now (SPEC §5 evaluation order: the first match wins).
 pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
     let r = input.report;
@@ -263,11 +278,14 @@ pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
     {
         return (
             Policy::DefensiveExit,
-            format!("CRITICAL issue {} impacts trading", i.id),
+            format!("CRITICAL issue {} impacts trading", issue_said(i)),
         );
     }
     if let Some(i) = r.issues.iter().find(|i| i.severity == Severity::Critical) {
-        return (Policy::NoNewTrades, format!("CRITICAL issue {}", i.id));
+        return (
+            Policy::NoNewTrades,
+            format!("CRITICAL issue {}", issue_said(i)),
+        );
     }
     if let Some(s) = r
         .subsystems
@@ -290,7 +308,10 @@ pub fn target(input: &Input<'_>, latches: &[Latch]) -> (Policy, String) {
         );
     }
     if let Some(i) = r.issues.iter().find(|i| i.severity == Severity::High) {
-        return (Policy::SafeRiskProfile, format!("HIGH issue {}", i.id));
+        return (
+            Policy::SafeRiskProfile,
+            format!("HIGH issue {}", issue_said(i)),
+        );
     }
     (Policy::AllowAll, "all clear".into())
 }

@@ -92,6 +92,7 @@ fn venue(findings: Vec<Finding>, unanswered: Vec<String>) -> VenueReport {
         last_error: None,
         live_missing: vec![],
         choice_refused: None,
+        last_run_at: None,
     }
 }
 

@@ -7,9 +7,11 @@
 use std::collections::{HashMap, VecDeque};
 
 use ballast_core::Timestamp;
+use ballast_core::broker::VenueStatus;
 use ballast_core::domain::{Order, Side};
 use ballast_core::engine::{EngineRecord, EngineState, LiquidationAction, SendOutcome, TrimRules};
 use ballast_core::guard::Verdict;
+use ballast_core::reconcile::VenueSettle;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -77,11 +79,47 @@ pub struct DecisionItem {
 pub struct OrderItem {
     pub key: u64,
     pub order: Order,
-    /// Who placed it: `signal`, `liquidation`, `kill_switch`, `policy`.
+    /// Who placed it: `signal`, `liquidation`, `kill_switch`, `policy`, `reconcile` (a
+    /// reconciliation finding flattened).
     pub origin: &'static str,
+    /// Booked from its fills (a bar's or `venue.fills`).
     pub filled: Decimal,
     pub rejected: Option<String>,
     pub expired: bool,
+    /// An external venue's terminal word about it (`order.venue`).
+    pub venue: Option<VenueSettle>,
+}
+
+impl OrderItem {
+    /// The status (`filled`, `cancelled`, `rejected`, `expired`) and why, of an order the
+    /// engine no longer tracks: the venue's terminal word first (final), then the send's
+    /// refusal, its fills, its signal's expiry; otherwise cancelled.
+    pub fn closed(&self) -> (&'static str, String) {
+        if let Some(v) = &self.venue {
+            let booked = if v.filled_qty == self.filled {
+                String::new()
+            } else {
+                format!(
+                    " (the venue reports {} filled, {} booked from its fills)",
+                    v.filled_qty, self.filled
+                )
+            };
+            let said = v.status.as_str();
+            let (status, words) = match v.status {
+                VenueStatus::Filled => ("filled", "filled at the venue".to_owned()),
+                VenueStatus::Expired => ("expired", "expired at the venue".to_owned()),
+                VenueStatus::Rejected => ("rejected", "rejected by the venue".to_owned()),
+                _ => ("cancelled", format!("{said} at the venue")),
+            };
+            return (status, format!("{words}{booked}"));
+        }
+        match &self.rejected {
+            Some(why) => ("rejected", format!("refused by the venue: {why}")),
+            None if self.filled >= self.order.qty.value() => ("filled", "filled".to_owned()),
+            None if self.expired => ("expired", "its signal expired".to_owned()),
+            None => ("cancelled", "cancelled".to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,17 +173,17 @@ fn verdict_items(v: &Verdict) -> (&'static str, &[ballast_core::guard::Reason]) 
 }
 
 impl History {
-    /// Fold one engine record (of journal seq `seq`) into the histories.
+    /// Fold one engine record (of journal seq `seq`) into the histories. The match names
+    /// every record type: one that places an order, books a fill or closes an order is
+    /// folded here; a new record type does not compile until it is placed on one side.
     pub fn index(&mut self, seq: u64, record: &EngineRecord) {
         match record {
-            EngineRecord::Bar(b) => {
-                for (i, f) in b.fills.iter().enumerate().take(ITEM_MAX) {
-                    self.fill(seq, i, f);
-                }
-            }
+            EngineRecord::Bar(b) => self.fills(seq, &b.fills),
+            EngineRecord::VenueFills(v) => self.fills(seq, &v.fills),
             EngineRecord::Decision(d) => self.decision(seq, d),
             EngineRecord::KillSwitch(k) => self.orders_placed(seq, &k.orders, "kill_switch"),
             EngineRecord::Policy(p) => self.orders_placed(seq, &p.orders, "policy"),
+            EngineRecord::Resolve(r) => self.orders_placed(seq, &r.orders, "reconcile"),
             EngineRecord::Liquidation(l) => {
                 let orders: Vec<Order> = l
                     .actions
@@ -164,6 +202,13 @@ impl History {
                     }
                 }
             }
+            EngineRecord::VenueOrder(v) => {
+                if v.settle.status.is_terminal() {
+                    if let Some(o) = self.order_mut(v.settle.client_order_id.as_str()) {
+                        o.venue = Some(v.settle.clone());
+                    }
+                }
+            }
             EngineRecord::Expired(e) => {
                 for id in &e.cancelled {
                     if let Some(o) = self.order_mut(id.as_str()) {
@@ -171,7 +216,22 @@ impl History {
                     }
                 }
             }
-            _ => {}
+            // Whether a looked-up order is still open is the engine state's answer (asked
+            // when listing); these move no order and book no fill.
+            EngineRecord::Settle(_)
+            | EngineRecord::Stamp(_)
+            | EngineRecord::Inbox(_)
+            | EngineRecord::PaperSettings(_)
+            | EngineRecord::Settings(_)
+            | EngineRecord::FeedSwitch(_)
+            | EngineRecord::Taken(_)
+            | EngineRecord::Reconcile(_) => {}
+        }
+    }
+
+    fn fills(&mut self, seq: u64, fills: &[ballast_core::domain::Fill]) {
+        for (i, f) in fills.iter().enumerate().take(ITEM_MAX) {
+            self.fill(seq, i, f);
         }
     }
 
@@ -276,6 +336,7 @@ impl History {
                     filled: Decimal::ZERO,
                     rejected: None,
                     expired: false,
+                    venue: None,
                 },
             );
             if let Some(d) = dropped {
@@ -313,5 +374,90 @@ impl OpsHistory {
             };
             self.bytes -= old.body.get().len();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(kind: &str, body: serde_json::Value) -> EngineRecord {
+        EngineRecord::decode(kind, &body.to_string()).unwrap()
+    }
+
+    fn order(id: &str) -> serde_json::Value {
+        serde_json::json!({"client_order_id": id, "symbol": "AAA", "side": "sell", "qty": "5",
+            "kind": {"type": "market"}, "created_at": "2026-01-01T00:00:00Z"})
+    }
+
+    fn venue_word(id: &str, status: &str, filled: &str) -> EngineRecord {
+        rec(
+            "order.venue",
+            serde_json::json!({"at": "2026-01-01T00:00:01Z",
+                "settle": {"client_order_id": id, "status": status, "filled_qty": filled}}),
+        )
+    }
+
+    #[test]
+    fn a_flatten_is_listed_and_the_venues_terminal_word_closes_an_order() {
+        let mut h = History::default();
+        h.index(
+            1,
+            &rec(
+                "reconcile.resolve",
+                serde_json::json!({"at": "2026-01-01T00:00:00Z", "finding": "f-1",
+                    "choice": "flatten", "symbol": "AAA", "before": "0", "after": "0",
+                    "by": "operator", "orders": [order("bl-rec-1"), order("bl-rec-2"),
+                    order("bl-rec-3"), order("bl-rec-4")]}),
+            ),
+        );
+        let origins: Vec<&str> = h.orders.iter().map(|o| o.origin).collect();
+        assert_eq!(origins, ["reconcile"; 4]);
+        h.index(
+            2,
+            &rec(
+                "venue.fills",
+                serde_json::json!({"at": "2026-01-01T00:00:01Z", "fills": [{
+                    "fill_id": "v-1@1", "client_order_id": "bl-rec-1", "symbol": "AAA",
+                    "side": "sell", "qty": "5", "price": "10", "fee": "0",
+                    "ts": "2026-01-01T00:00:01Z"}]}),
+            ),
+        );
+        assert_eq!(h.fills.len(), 1, "a venue fill is listed");
+        h.index(3, &venue_word("bl-rec-1", "filled", "5"));
+        h.index(4, &venue_word("bl-rec-2", "canceled", "0"));
+        h.index(5, &venue_word("bl-rec-3", "expired", "0"));
+        h.index(6, &venue_word("bl-rec-4", "rejected", "0"));
+        let closed: Vec<(&str, String)> = h.orders.iter().map(OrderItem::closed).collect();
+        assert_eq!(
+            closed,
+            [
+                ("filled", "filled at the venue".to_owned()),
+                ("cancelled", "canceled at the venue".to_owned()),
+                ("expired", "expired at the venue".to_owned()),
+                ("rejected", "rejected by the venue".to_owned()),
+            ]
+        );
+        assert_eq!(h.orders[0].filled, Decimal::from(5));
+    }
+
+    #[test]
+    fn a_venue_fill_count_not_yet_booked_is_said() {
+        let mut h = History::default();
+        h.index(
+            1,
+            &rec(
+                "engine.kill_switch",
+                serde_json::json!({"at": "2026-01-01T00:00:00Z", "engaged": true,
+                    "reason": "r", "orders": [order("bl-ks-1")]}),
+            ),
+        );
+        h.index(2, &venue_word("bl-ks-1", "filled", "5"));
+        let (status, words) = h.orders[0].closed();
+        assert_eq!(status, "filled");
+        assert!(
+            words.contains("the venue reports 5 filled, 0 booked"),
+            "{words}"
+        );
     }
 }

@@ -79,6 +79,11 @@ pub struct VenueReport {
     /// choice is taken; a refused choice is never applied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice_refused: Option<String>,
+    /// When the engine last ran a reconciliation (the venue's clock), whether or not it
+    /// changed anything: `reconcile.at` is the last run journaled, i.e. the last that found
+    /// something different (`None`: none run since the engine started, or an older engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_at: Option<Timestamp>,
 }
 
 /// The outcome of the broker's startup compatibility check.

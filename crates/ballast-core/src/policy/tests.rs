@@ -557,3 +557,29 @@ fn an_open_reconciliation_finding_asks_for_no_new_trades_never_an_exit() {
         "the issue's words agree"
     );
 }
+
+#[test]
+fn an_issue_s_policy_reason_says_what_it_is_so_the_log_line_names_the_symbol() {
+    let v = vec![SubsystemHealth::new(
+        Subsystem {
+            name: "broker".into(),
+            critical: true,
+            impacts_trading: false,
+            depends_on: vec![],
+            interval_ms: 1000,
+        },
+        vec![CheckResult::new(
+            "reconciliation",
+            Status::Critical,
+            "quantity mismatch AAA: Ballast 10, broker 15",
+        )],
+        Timestamp::EPOCH,
+    )];
+    let r = Report::build(v, &[], Timestamp::EPOCH);
+    let (p, why) = target(&input(&r), &[]);
+    assert_eq!(p, Policy::NoNewTrades);
+    assert_eq!(
+        why,
+        "CRITICAL issue broker/reconciliation: quantity mismatch AAA: Ballast 10, broker 15"
+    );
+}

@@ -143,6 +143,7 @@ impl External {
             last_error: self.last_error.clone(),
             live_missing: venue_gate::live_missing(&self.facts),
             choice_refused: None,
+            last_run_at: self.last_reconcile_ms.map(Timestamp::from_unix_ms),
         }
     }
 

@@ -146,15 +146,22 @@ pub fn lines(v: &VenueReport) -> Vec<String> {
         return out;
     };
     let run = if r.startup { "startup" } else { "periodic" };
+    // `r.at` is the last run journaled (one that found something different); the engine's
+    // last run, changed or not, is the heartbeat's.
+    let when = match v.last_run_at {
+        Some(last) if last != r.at => format!(
+            "last run at {last}; what it shows was found by the {run} run at {}",
+            r.at
+        ),
+        _ => format!("last run at {}, a {run} run", r.at),
+    };
     if r.findings.is_empty() {
         out.push(format!(
-            "reconciliation with the {broker} broker ({run} run at {}): no dangerous difference",
-            r.at
+            "reconciliation with the {broker} broker ({when}): no dangerous difference"
         ));
     } else {
         out.push(format!(
-            "reconciliation with the {broker} broker ({run} run at {}): {} dangerous difference(s) open; trading stays restricted until each is chosen for",
-            r.at,
+            "reconciliation with the {broker} broker ({when}): {} dangerous difference(s) open; trading stays restricted until each is chosen for",
             r.findings.len()
         ));
     }
@@ -290,5 +297,34 @@ fn choose_directly(
             err!("ballast reconcile: {e}");
             Ok(exit::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ballast_core::engine::{ReconcileSummary, VenueReport};
+    use ballast_core::time::Timestamp;
+
+    #[test]
+    fn the_last_run_is_the_engine_s_not_the_last_journaled_change() {
+        let mut v = VenueReport {
+            broker: "alpaca".into(),
+            reconcile: Some(ReconcileSummary {
+                at: Timestamp::from_unix_ms(1_000),
+                startup: true,
+                findings: vec![],
+                unanswered: vec![],
+            }),
+            ..VenueReport::default()
+        };
+        assert_eq!(
+            super::lines(&v)[0],
+            "reconciliation with the alpaca broker (last run at 1970-01-01T00:00:01.000Z, a startup run): no dangerous difference"
+        );
+        v.last_run_at = Some(Timestamp::from_unix_ms(61_000));
+        assert_eq!(
+            super::lines(&v)[0],
+            "reconciliation with the alpaca broker (last run at 1970-01-01T00:01:01.000Z; what it shows was found by the startup run at 1970-01-01T00:00:01.000Z): no dangerous difference"
+        );
     }
 }
