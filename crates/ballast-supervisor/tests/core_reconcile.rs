@@ -123,6 +123,7 @@ impl Sim {
                     startup: true,
                     findings,
                     unanswered: vec![],
+                    flattening: Default::default(),
                 }),
                 ..VenueReport::default()
             },

@@ -108,9 +108,22 @@ impl EngineState {
         }
     }
 
-    /// Apply a `reconcile.run` record: it is the latest run; its findings are open.
+    /// Apply a `reconcile.run` record: it is the latest run; its findings are open. A finding
+    /// the operator chose to flatten stays open while its orders are (the books took the
+    /// broker's quantity, so the run no longer sees it): it closes when they fill.
     pub fn apply_reconcile(&mut self, r: &ReconcileRecord) {
-        self.controls.reconcile = Some(r.clone());
+        let mut r = r.clone();
+        if let Some(last) = self.controls.reconcile.take() {
+            let flattening: std::collections::BTreeSet<&String> =
+                self.controls.flattening.values().collect();
+            let kept: Vec<Finding> = last
+                .findings
+                .into_iter()
+                .filter(|f| flattening.contains(&f.id) && !r.findings.iter().any(|n| n.id == f.id))
+                .collect();
+            r.findings.extend(kept);
+        }
+        self.controls.reconcile = Some(r);
     }
 
     /// The record of the operator's `choice` about the open finding `finding_id` (`by`: who
