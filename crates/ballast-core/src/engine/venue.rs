@@ -150,6 +150,20 @@ impl EngineState {
                 )
             });
         };
+        let flattening: Vec<&str> = self
+            .controls
+            .flattening
+            .iter()
+            .filter(|(_, id)| **id == f.id)
+            .map(|(o, _)| o.as_str())
+            .collect();
+        if !flattening.is_empty() {
+            return Err(format!(
+                "finding {} is being flattened: its order(s) {} are still open; it closes when they fill (a cancelled or expired one reopens the choice)",
+                f.id,
+                flattening.join(", ")
+            ));
+        }
         if !f.choices.contains(&choice) {
             let offered: Vec<&str> = f.choices.iter().map(|c| c.as_str()).collect();
             return Err(format!(

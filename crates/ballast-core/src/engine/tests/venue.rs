@@ -314,6 +314,13 @@ fn flatten_closes_the_broker_s_position_and_the_finding_closes_when_it_fills() {
     journal.push(r);
     assert_eq!(s.orders.tracked[&o.client_order_id].owner, Owner::Reconcile);
     assert_eq!(s.open_findings().len(), 1, "open until the order fills");
+    let again = s
+        .resolve_record("unknown_position:AAA", Choice::Flatten, "api: operator", at)
+        .unwrap_err();
+    assert!(
+        again.contains("being flattened") && again.contains(o.client_order_id.as_str()),
+        "a second flatten would sell twice: {again}"
+    );
     assert_eq!(
         s.portfolio.qty(&aaa()),
         d("15"),
