@@ -35,6 +35,8 @@ struct Book {
     stop: Option<Arc<AtomicBool>>,
     /// The next submits refused before the venue takes them, with this text.
     refuse_submits: Option<(u32, String)>,
+    /// The positions it reports.
+    positions: Vec<VenuePosition>,
 }
 
 #[derive(Clone, Default)]
@@ -106,7 +108,7 @@ impl Broker for Scripted {
     }
     fn positions(&mut self) -> Result<Vec<VenuePosition>, BrokerError> {
         self.call("positions")?;
-        Ok(Vec::new())
+        Ok(self.book().positions.clone())
     }
     fn account(&mut self) -> Result<VenueAccount, BrokerError> {
         self.call("account")?;
@@ -508,5 +510,99 @@ fn a_credentials_refusal_after_the_start_stops_trading_as_failed_config() {
             .iter()
             .any(|l| l.starts_with("CRITICAL: FAILED_CONFIG")),
         "{lines:#?}"
+    );
+}
+
+/// Two positions at the broker that Ballast never traded: two findings, a live engine held.
+/// The operator flattens one: its closing order (`bl-rec-*`, reduce-only, chosen) goes to the
+/// venue under the live hold while the other finding is still open, and the flattened finding
+/// stays listed, marked flattening with its order, until the order fills.
+#[test]
+fn the_operator_s_flatten_is_sent_under_the_live_hold_and_stays_listed_until_it_fills() {
+    use ballast_core::broker::PositionSide;
+    use ballast_core::domain::Symbol;
+    use ballast_core::reconcile::Choice;
+    use ballast_store::files::reconcile_choice::{self, ChoiceFile};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = alpaca_config();
+    cfg.general.mode = Mode::Live;
+    let held = |s: &str, q: i64| VenuePosition {
+        symbol: Symbol::new(s).unwrap(),
+        qty: Decimal::from(q),
+        side: PositionSide::Long,
+        avg_entry_price: Decimal::from(20),
+    };
+    let venue = || {
+        let v = Scripted::new("fp-live");
+        v.book().positions = vec![held("BBB", 15), held("CCC", 7)];
+        v
+    };
+    let first = venue();
+    let (r, lines) = run_venue(&cfg, tmp.path(), &first, 5);
+    r.unwrap();
+    assert!(first.book().submits.is_empty(), "held: {lines:#?}");
+    let open = heartbeat(tmp.path())
+        .status
+        .venue
+        .reconcile
+        .unwrap()
+        .findings;
+    assert_eq!(open.len(), 2, "{open:?}");
+    reconcile_choice::write_new(
+        &ballast_store::RealStorage,
+        &ballast_store::Layout::new(tmp.path()),
+        &ChoiceFile {
+            version: 1,
+            finding: "unknown_position:BBB".into(),
+            choice: Choice::Flatten,
+            by: "cli: operator".into(),
+            at: Timestamp::from_unix_ms(1_000),
+            seen: open
+                .iter()
+                .find(|f| f.id == "unknown_position:BBB")
+                .map(ballast_core::reconcile::Seen::of),
+        },
+    )
+    .unwrap();
+    let second = venue();
+    let (r, lines) = run_venue(&cfg, tmp.path(), &second, 10);
+    r.unwrap();
+    let submits = second.book().submits.clone();
+    assert!(
+        submits.len() == 1 && submits[0].0.starts_with("bl-rec-"),
+        "only the flatten order went, under the live hold: {submits:?} {lines:#?}"
+    );
+    let order = &second.book().orders[&submits[0].0].order.clone();
+    assert_eq!(order.qty.value(), Decimal::from(15));
+    // A restart reconciles again (the books took the broker's 15, so the run itself no longer
+    // sees a difference); the broker has not filled the order: the finding stays listed,
+    // flattening, with its order.
+    let third = venue();
+    third.book().orders = second.book().orders.clone();
+    let (r, lines) = run_venue(&cfg, tmp.path(), &third, 12);
+    r.unwrap();
+    assert!(
+        third.book().submits.is_empty(),
+        "not sent twice: {lines:#?}"
+    );
+    assert!(
+        records(tmp.path(), "reconcile.run").len() >= 3,
+        "the restart reconciled"
+    );
+    let summary = heartbeat(tmp.path()).status.venue.reconcile.unwrap();
+    assert!(
+        summary
+            .findings
+            .iter()
+            .any(|f| f.id == "unknown_position:BBB"),
+        "{summary:?}"
+    );
+    assert_eq!(
+        summary
+            .flattening
+            .get("unknown_position:BBB")
+            .map(|v| v.iter().map(|c| c.to_string()).collect::<Vec<_>>()),
+        Some(vec![submits[0].0.clone()]),
+        "{summary:?}"
     );
 }

@@ -135,6 +135,7 @@ impl Sim {
                     startup: true,
                     findings,
                     unanswered: vec![],
+                    flattening: Default::default(),
                 }),
                 ..VenueReport::default()
             },

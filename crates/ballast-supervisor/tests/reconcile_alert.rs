@@ -88,6 +88,7 @@ fn venue(findings: Vec<Finding>, unanswered: Vec<String>) -> VenueReport {
             startup: true,
             findings,
             unanswered,
+            flattening: Default::default(),
         }),
         last_error: None,
         live_missing: vec![],

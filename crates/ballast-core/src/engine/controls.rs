@@ -103,12 +103,17 @@ impl EngineState {
     ) -> KillSwitchRecord {
         let mut positions: Vec<&crate::domain::Position> = self.portfolio.positions().collect();
         positions.sort_by_key(|p| p.symbol);
+        // On an external venue the orders already sent stay until the venue settles them and
+        // may still fill: the closing orders send only what they leave (the paper venue
+        // cancels them at once).
+        let external = self.external_venue();
         let orders = if engaged && flatten {
             positions
                 .iter()
+                .map(|p| self.left_to_close(p, |t| external && t.send != SendState::Intent))
                 .enumerate()
                 .filter_map(|(i, p)| {
-                    closing_order(p, &format!("bl-ks-{}-{}", self.bars, i + 1), at)
+                    closing_order(&p, &format!("bl-ks-{}-{}", self.bars, i + 1), at)
                 })
                 .collect()
         } else {
@@ -244,7 +249,11 @@ impl EngineState {
                 if i > 0 && closed * Decimal::TWO >= gross {
                     break;
                 }
-                if let Some(o) = closing_order(p, &format!("bl-pol-{}-{}", self.bars, i + 1), at) {
+                // The orders in flight stay (they may fill): only what they leave is closed.
+                let left = self.left_to_close(p, |_| true);
+                if let Some(o) =
+                    closing_order(&left, &format!("bl-pol-{}-{}", self.bars, i + 1), at)
+                {
                     closed += notional(p);
                     orders.push(o);
                 }

@@ -631,6 +631,37 @@ impl EngineState {
 }
 
 /// A market order closing position `p` whole, under `id`.
+impl EngineState {
+    /// Position `p` less what the orders in flight that reduce it may still fill (of those
+    /// `counts`): what a closing order may send so that, whatever they do, the position never
+    /// crosses flat (on an external venue an order still tracked may have filled already —
+    /// its fills come by polling).
+    fn left_to_close(
+        &self,
+        p: &crate::domain::Position,
+        counts: impl Fn(&OrderTrack) -> bool,
+    ) -> crate::domain::Position {
+        let reducing: Decimal = self
+            .orders
+            .tracked
+            .values()
+            .filter(|t| t.order.symbol == p.symbol && counts(t))
+            .map(|t| t.order.side.sign() * (t.order.qty.value() - t.filled))
+            .filter(|q| !q.is_zero() && q.is_sign_positive() != p.qty.is_sign_positive())
+            .map(|q| q.abs())
+            .sum();
+        let left = (p.qty.abs() - reducing).max(Decimal::ZERO);
+        crate::domain::Position {
+            qty: if p.qty.is_sign_negative() {
+                -left
+            } else {
+                left
+            },
+            ..p.clone()
+        }
+    }
+}
+
 fn closing_order(p: &crate::domain::Position, id: &str, at: Timestamp) -> Option<Order> {
     Some(Order {
         client_order_id: ClientOrderId::parse(id).ok()?,

@@ -60,6 +60,16 @@ impl EngineState {
             .sum()
     }
 
+    /// A closing order explicitly chosen — the kill switch's flatten or the operator's
+    /// flatten of a reconciliation finding — tracked now: reduce-only by construction, it is
+    /// sent under the live hold ([`super::venue_gate::closing_refusal`]).
+    pub fn is_closing_choice(&self, id: &ClientOrderId) -> bool {
+        self.orders
+            .tracked
+            .get(id)
+            .is_some_and(|t| matches!(t.owner, Owner::KillSwitch | Owner::Reconcile))
+    }
+
     /// Cash the tracked orders would use, at their limit price or the symbol's mark.
     pub fn reserved_cash(&self) -> Decimal {
         self.orders

@@ -240,6 +240,7 @@ impl EngineState {
                 .iter()
                 .filter_map(|a| match a {
                     LiquidationAction::Place { cancel, .. } => cancel.clone(),
+                    LiquidationAction::Cancel { order, .. } => Some(order.clone()),
                     LiquidationAction::GiveUp { id, .. } => self
                         .orders
                         .liquidations

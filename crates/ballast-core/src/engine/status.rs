@@ -105,6 +105,10 @@ pub struct ReconcileSummary {
     pub startup: bool,
     pub findings: Vec<crate::reconcile::Finding>,
     pub unanswered: Vec<String>,
+    /// The findings the operator chose to flatten whose orders are still open: finding id →
+    /// its flatten orders. Such a finding stays listed until they fill.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub flattening: std::collections::BTreeMap<String, Vec<crate::domain::ClientOrderId>>,
 }
 
 impl EngineState {
@@ -143,6 +147,15 @@ impl EngineState {
                     startup: r.startup,
                     findings: r.findings.clone(),
                     unanswered: r.unanswered.clone(),
+                    flattening: self.controls.flattening.iter().fold(
+                        std::collections::BTreeMap::new(),
+                        |mut m, (order, finding)| {
+                            m.entry(finding.clone())
+                                .or_insert_with(Vec::new)
+                                .push(order.clone());
+                            m
+                        },
+                    ),
                 }),
                 ..VenueReport::default()
             },

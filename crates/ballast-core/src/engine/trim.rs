@@ -59,6 +59,10 @@ pub struct Liquidation {
     /// Bars of its symbol seen since the current step's order went out.
     pub bars_seen: u64,
     pub reason: String,
+    /// On an external venue: the current step's order had its chance and its cancel was
+    /// asked; the next step waits for the venue to settle it (`order.venue`, fills booked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelling: bool,
 }
 
 /// One journaled step of auto-trim.
@@ -73,6 +77,13 @@ pub enum LiquidationAction {
         cancel: Option<ClientOrderId>,
         step: LiquidationStep,
         order: Order,
+    },
+    /// On an external venue: the step's order had its chance; its cancel is asked and it
+    /// stays tracked until the venue's word settles it (a fill that raced the cancel is
+    /// booked), and only then does the liquidation move on.
+    Cancel {
+        id: u64,
+        order: ClientOrderId,
     },
     /// The path ran out with quantity left.
     GiveUp {
@@ -205,6 +216,7 @@ impl EngineState {
 
     /// Each liquidation whose order had its chance moves to its next step (or gives up).
     fn advance_liquidations(&self, rules: &TrimRules, actions: &mut Vec<LiquidationAction>) {
+        let external = self.external_venue();
         for l in self.orders.liquidations.values() {
             let open = l
                 .order
@@ -213,6 +225,18 @@ impl EngineState {
             if open && l.bars_seen < rules.patience_bars {
                 continue;
             }
+            // On an external venue fills arrive only by polling: an order still tracked may
+            // have filled already. It is cancelled and the next step waits for the venue's
+            // word, so a liquidation never has two orders in flight.
+            if open && external {
+                if let (false, Some(order)) = (l.cancelling, l.order.clone()) {
+                    actions.push(LiquidationAction::Cancel { id: l.id, order });
+                }
+                continue;
+            }
+            // Never more than the position held on the side this liquidation reduces.
+            let held = (-l.side.sign() * self.portfolio.qty(&l.symbol)).max(Decimal::ZERO);
+            let remaining = l.remaining.min(held);
             let next = match l.step {
                 LiquidationStep::Primary => LiquidationStep::Market,
                 LiquidationStep::Market => LiquidationStep::Twap {
@@ -229,12 +253,19 @@ impl EngineState {
                     continue;
                 }
             };
-            let scale = l.remaining.normalize().scale();
+            if remaining <= Decimal::ZERO {
+                actions.push(LiquidationAction::GiveUp {
+                    id: l.id,
+                    remaining: l.remaining,
+                });
+                continue;
+            }
+            let scale = remaining.normalize().scale();
             let qty = match next {
-                LiquidationStep::Twap { slices_left } => (l.remaining / Decimal::from(slices_left))
+                LiquidationStep::Twap { slices_left } => (remaining / Decimal::from(slices_left))
                     .round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero)
-                    .min(l.remaining),
-                _ => l.remaining,
+                    .min(remaining),
+                _ => remaining,
             };
             if let Some(order) = self.liquidation_order(l, next, qty) {
                 let cancel = l
@@ -298,9 +329,22 @@ impl EngineState {
         let target = cap * (Decimal::ONE_HUNDRED - rules.headroom_pct) / Decimal::ONE_HUNDRED;
         let mut excess = exposure - target;
         let mut next_id = self.orders.next_liquidation;
+        let external = self.external_venue();
         for (value, p) in positions {
             if excess <= Decimal::ZERO {
                 break;
+            }
+            // On an external venue an order of the symbol still in flight may have filled
+            // already (its fills come by polling): no liquidation of it is planned until the
+            // venue settled it.
+            if external
+                && self
+                    .orders
+                    .tracked
+                    .values()
+                    .any(|t| t.order.symbol == p.symbol)
+            {
+                continue;
             }
             let Some(price) = self
                 .portfolio
@@ -330,6 +374,7 @@ impl EngineState {
                 order: None,
                 attempt: 0,
                 bars_seen: 0,
+                cancelling: false,
                 reason: format!("auto-trim: exposure {exposure_pct} % of equity > cap {cap_pct} %"),
             };
             next_id += 1;
@@ -364,7 +409,7 @@ impl EngineState {
                     step,
                     order,
                 } => {
-                    if let Some(c) = cancel {
+                    if let Some(c) = cancel.as_ref().filter(|_| !self.external_venue()) {
                         self.broker.cancel(c);
                         self.orders.tracked.remove(c);
                     }
@@ -375,12 +420,22 @@ impl EngineState {
                         l.order = Some(order.client_order_id.clone());
                         l.attempt += 1;
                         l.bars_seen = 0;
+                        l.cancelling = false;
+                    }
+                }
+                // The runtime asks the venue (`cancels`); the order stays tracked.
+                LiquidationAction::Cancel { id, .. } => {
+                    if let Some(l) = self.orders.liquidations.get_mut(id) {
+                        l.cancelling = true;
                     }
                 }
                 LiquidationAction::GiveUp { id, .. } => {
+                    let external = self.external_venue();
                     if let Some(c) = self.orders.liquidations.remove(id).and_then(|l| l.order) {
-                        self.broker.cancel(&c);
-                        self.orders.tracked.remove(&c);
+                        if !external {
+                            self.broker.cancel(&c);
+                            self.orders.tracked.remove(&c);
+                        }
                     }
                     self.stats.liquidations_given_up += 1;
                 }

@@ -108,9 +108,22 @@ impl EngineState {
         }
     }
 
-    /// Apply a `reconcile.run` record: it is the latest run; its findings are open.
+    /// Apply a `reconcile.run` record: it is the latest run; its findings are open. A finding
+    /// the operator chose to flatten stays open while its orders are (the books took the
+    /// broker's quantity, so the run no longer sees it): it closes when they fill.
     pub fn apply_reconcile(&mut self, r: &ReconcileRecord) {
-        self.controls.reconcile = Some(r.clone());
+        let mut r = r.clone();
+        if let Some(last) = self.controls.reconcile.take() {
+            let flattening: std::collections::BTreeSet<&String> =
+                self.controls.flattening.values().collect();
+            let kept: Vec<Finding> = last
+                .findings
+                .into_iter()
+                .filter(|f| flattening.contains(&f.id) && !r.findings.iter().any(|n| n.id == f.id))
+                .collect();
+            r.findings.extend(kept);
+        }
+        self.controls.reconcile = Some(r);
     }
 
     /// The record of the operator's `choice` about the open finding `finding_id` (`by`: who
@@ -141,6 +154,20 @@ impl EngineState {
                 )
             });
         };
+        let flattening: Vec<&str> = self
+            .controls
+            .flattening
+            .iter()
+            .filter(|(_, id)| **id == f.id)
+            .map(|(o, _)| o.as_str())
+            .collect();
+        if !flattening.is_empty() {
+            return Err(format!(
+                "finding {} is being flattened: its order(s) {} are still open; it closes when they fill (a cancelled or expired one reopens the choice)",
+                f.id,
+                flattening.join(", ")
+            ));
+        }
         if !f.choices.contains(&choice) {
             let offered: Vec<&str> = f.choices.iter().map(|c| c.as_str()).collect();
             return Err(format!(

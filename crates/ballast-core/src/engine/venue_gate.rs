@@ -103,6 +103,19 @@ pub fn refusal(f: &VenueFacts) -> Option<String> {
     }
 }
 
+/// Why a closing order explicitly chosen — the kill switch's flatten, the operator's
+/// flatten of a reconciliation finding — may not be sent now (`None`: it goes). Such orders
+/// only reduce a position and are the way out of what holds everything else: the live hold's
+/// reconciliation condition (open findings, which the flatten is closing) does not hold them.
+/// A broken contract, refused credentials, another account or a compatibility check that has
+/// not passed still do (the venue cannot be trusted to take the order as meant).
+pub fn closing_refusal(f: &VenueFacts) -> Option<String> {
+    refusal(&VenueFacts {
+        reconciled_clean: Some(true),
+        ..f.clone()
+    })
+}
+
 /// A reconciliation's outcome is journaled (`reconcile.run`) at every start, and otherwise
 /// only when its findings or unanswered queries differ from the last record's (a venue that
 /// keeps agreeing does not grow the journal).
@@ -158,6 +171,36 @@ mod tests {
             account_matches: Some(true),
             schema_failure: None,
             config_failure: None,
+        }
+    }
+
+    #[test]
+    fn a_chosen_closing_order_goes_under_the_live_hold_but_not_on_a_broken_contract() {
+        let dirty = VenueFacts {
+            reconciled_clean: Some(false),
+            ..facts(true)
+        };
+        assert!(refusal(&dirty).is_some());
+        assert_eq!(closing_refusal(&dirty), None);
+        for f in [
+            VenueFacts {
+                schema_failure: Some("GET /v2/orders: field \"status\"".into()),
+                ..dirty.clone()
+            },
+            VenueFacts {
+                config_failure: Some("401".into()),
+                ..dirty.clone()
+            },
+            VenueFacts {
+                account_matches: Some(false),
+                ..dirty.clone()
+            },
+            VenueFacts {
+                compat: CompatState::NotYet,
+                ..dirty.clone()
+            },
+        ] {
+            assert!(closing_refusal(&f).is_some(), "{f:?}");
         }
     }
 

@@ -264,6 +264,7 @@ mod tests {
                 startup: true,
                 findings,
                 unanswered,
+                flattening: Default::default(),
             }),
             last_error: None,
             live_missing: vec![],

@@ -32,6 +32,7 @@ pub(super) fn pass(
     // An external venue that may not be traded on now (live not armed, a broken contract):
     // every decision is refused with the reason, and nothing is sent.
     let refusal = w.venue.as_ref().and_then(|v| v.refusal());
+    let closing_refusal = w.venue.as_ref().and_then(|v| v.closing_refusal());
     inputs.mode_refusal = refusal.clone();
     while let Some(next) = state.poll(&mut inputs) {
         if w.halting() {
@@ -61,9 +62,16 @@ pub(super) fn pass(
                 }
             },
             Next::Send { order, attempt, at } => {
-                if refusal.is_some() {
+                let held = if state.is_closing_choice(&order.client_order_id) {
+                    closing_refusal.is_some()
+                } else {
+                    refusal.is_some()
+                };
+                if held {
                     // The intent is journaled; it is sent once the venue may be traded on.
-                    return Ok(());
+                    // The next intent may be one that goes (a closing order the operator or
+                    // the kill switch chose goes under the live hold).
+                    continue;
                 }
                 stall_before_send(w, &order.client_order_id, log);
                 if w.halting() {

@@ -142,6 +142,9 @@ fn liquidation(r: &LiquidationRecord) -> Vec<String> {
                 "liquidation {id}: {step} order {} {} {}",
                 order.client_order_id, order.side, order.qty
             ),
+            LiquidationAction::Cancel { id, order } => format!(
+                "liquidation {id}: order {order} had its chance; cancel asked, the next step waits for the venue's word on it"
+            ),
             LiquidationAction::GiveUp { id, remaining } => {
                 format!("liquidation {id}: path exhausted with {remaining} left")
             }

@@ -131,6 +131,12 @@ impl External {
         venue_gate::refusal(&self.facts)
     }
 
+    /// Why a closing order explicitly chosen (the kill switch's flatten, the operator's
+    /// flatten) may not be sent now (`None`: it goes, under the live hold too).
+    pub(crate) fn closing_refusal(&self) -> Option<String> {
+        venue_gate::closing_refusal(&self.facts)
+    }
+
     /// The heartbeat's venue report (the latest reconciliation is the state's).
     pub(crate) fn report(
         &self,

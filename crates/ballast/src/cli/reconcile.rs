@@ -166,7 +166,10 @@ pub fn lines(v: &VenueReport) -> Vec<String> {
         ));
     }
     for f in &r.findings {
-        finding_lines(f, &mut out);
+        match r.flattening.get(&f.id) {
+            Some(orders) => flattening_lines(f, orders, &mut out),
+            None => finding_lines(f, &mut out),
+        }
     }
     for u in &r.unanswered {
         out.push(format!(
@@ -177,6 +180,22 @@ pub fn lines(v: &VenueReport) -> Vec<String> {
         out.push(format!("the engine refused the last choice: {why}"));
     }
     out
+}
+
+/// A finding the operator chose to flatten: its orders, no choice until they are done.
+fn flattening_lines(
+    f: &Finding,
+    orders: &[ballast_core::domain::ClientOrderId],
+    out: &mut Vec<String>,
+) {
+    out.push(String::new());
+    out.push(format!("  {}  (flattening)", f.id));
+    out.push(format!("    the broker says:  {}", f.theirs));
+    let ids: Vec<&str> = orders.iter().map(|o| o.as_str()).collect();
+    out.push(format!(
+        "    flattening: order(s) {} sent to close it; the finding closes when they fill (a cancelled or expired one reopens the choice)",
+        ids.join(", ")
+    ));
 }
 
 fn finding_lines(f: &Finding, out: &mut Vec<String>) {
@@ -302,8 +321,49 @@ fn choose_directly(
 
 #[cfg(test)]
 mod tests {
-    use ballast_core::engine::{ReconcileSummary, VenueReport};
+    use ballast_core::domain::{ClientOrderId, Symbol};
+    use ballast_core::engine::ReconcileSummary;
+    use ballast_core::reconcile::FindingKind;
+
+    use super::*;
     use ballast_core::time::Timestamp;
+
+    #[test]
+    fn a_finding_being_flattened_is_listed_with_its_orders_and_no_choice() {
+        let finding = Finding {
+            id: "unknown_position:AAPL".into(),
+            kind: FindingKind::UnknownPosition,
+            symbol: Some(Symbol::new("AAPL").unwrap()),
+            ours: "Ballast never traded AAPL".into(),
+            theirs: "the broker holds 999 AAPL (avg 14)".into(),
+            local_qty: None,
+            venue_qty: None,
+            venue_avg_price: None,
+            venue_order: None,
+            client_order_id: None,
+            explaining: vec![],
+            choices: vec![Choice::Adopt, Choice::Flatten, Choice::StayHalted],
+        };
+        let order = ClientOrderId::parse("bl-rec-5-1").unwrap();
+        let v = VenueReport {
+            broker: "alpaca".into(),
+            reconcile: Some(ReconcileSummary {
+                at: ballast_core::Timestamp::from_unix_ms(1_000),
+                startup: false,
+                findings: vec![finding],
+                unanswered: vec![],
+                flattening: [("unknown_position:AAPL".to_owned(), vec![order])].into(),
+            }),
+            ..VenueReport::default()
+        };
+        let text = lines(&v).join("\n");
+        assert!(
+            text.contains("unknown_position:AAPL  (flattening)")
+                && text.contains("order(s) bl-rec-5-1 sent to close it"),
+            "{text}"
+        );
+        assert!(!text.contains("choices:"), "{text}");
+    }
 
     #[test]
     fn the_last_run_is_the_engine_s_not_the_last_journaled_change() {
@@ -314,6 +374,7 @@ mod tests {
                 startup: true,
                 findings: vec![],
                 unanswered: vec![],
+                flattening: Default::default(),
             }),
             ..VenueReport::default()
         };

@@ -345,6 +345,19 @@ fn flatten_closes_the_broker_s_position_and_the_finding_closes_when_it_fills() {
     journal.push(r);
     assert_eq!(s.orders.tracked[&o.client_order_id].owner, Owner::Reconcile);
     assert_eq!(s.open_findings().len(), 1, "open until the order fills");
+    let again = s
+        .resolve_record(
+            "unknown_position:AAA",
+            Choice::Flatten,
+            Some(&seen(&s, "unknown_position:AAA")),
+            "api: operator",
+            at,
+        )
+        .unwrap_err();
+    assert!(
+        again.contains("being flattened") && again.contains(o.client_order_id.as_str()),
+        "a second flatten would sell twice: {again}"
+    );
     assert_eq!(
         s.portfolio.qty(&aaa()),
         d("15"),
@@ -422,6 +435,7 @@ fn a_liquidation_whose_order_the_venue_rejected_moves_to_its_next_step() {
             attempt: 1,
             bars_seen: 0,
             reason: "test".into(),
+            cancelling: false,
         },
     );
     s.track_intent(&o, Owner::Liquidation(1));
@@ -852,4 +866,145 @@ fn a_choice_made_on_a_finding_that_changed_since_is_refused_and_changes_nothing(
         )
         .unwrap();
     assert_eq!((r.before, r.after), (Some(d("2")), Some(d("40"))));
+}
+
+/// Auto-trim on an external venue whose fills arrive a few passes late (by polling): every
+/// order the venue fills in full, whatever Ballast cancelled. The liquidation never has more
+/// than its one order in flight, steps on only after the venue settled the previous one (its
+/// fills booked), and never sells more than the position held.
+#[test]
+fn on_an_external_venue_auto_trim_never_sells_more_than_held_while_fills_arrive_late() {
+    let (mut s, limits, mut journal) = external();
+    s.portfolio.set_position(&aaa(), d("500"), d("100"));
+    s.portfolio.mark(&aaa(), d("100"));
+    s.last_bar = Some(Timestamp::from_unix_ms(1_000));
+    let trim = TrimRules {
+        max_total_at_risk_pct: Decimal::from(25),
+        max_failures_before_alert: 3,
+        patience_bars: 1,
+        twap_slices: 3,
+        headroom_pct: Decimal::from(5),
+    };
+    // What the venue holds: each sent order with the pass it went out at.
+    let mut at_venue: Vec<(Order, u64)> = Vec::new();
+    let mut delivered = 0usize;
+    let mut fill_no = 0u32;
+    for pass in 0..40u64 {
+        let at = Timestamp::from_unix_ms(1_000 + 1_000 * i64::try_from(pass).unwrap());
+        s.liquidation_bar(&aaa());
+        if let Some(plan) = s.plan_liquidations(&trim, &s.gate()) {
+            let r = Rec::Liquidation(plan);
+            apply(&mut s, &r, &limits);
+            journal.push(r);
+        }
+        let intents: Vec<Order> = s
+            .orders
+            .tracked
+            .values()
+            .filter(|t| t.send == SendState::Intent)
+            .map(|t| t.order.clone())
+            .collect();
+        for o in intents {
+            let sent = Rec::Sent(SentRecord {
+                client_order_id: o.client_order_id.clone(),
+                attempt: 1,
+                at,
+                outcome: SendOutcome::Accepted,
+            });
+            apply(&mut s, &sent, &limits);
+            journal.push(sent);
+            at_venue.push((o, pass));
+        }
+        let in_flight = s
+            .orders
+            .tracked
+            .values()
+            .filter(|t| t.order.symbol == aaa())
+            .count();
+        assert!(in_flight <= 1, "pass {pass}: {in_flight} orders in flight");
+        // The venue filled each order whole; its word arrives three passes after the send.
+        let mut changed = Vec::new();
+        let mut fills = Vec::new();
+        while delivered < at_venue.len() && at_venue[delivered].1 + 3 <= pass {
+            let o = &at_venue[delivered].0;
+            fill_no += 1;
+            fills.push(Fill {
+                fill_id: crate::domain::FillId::parse(&format!("f-{fill_no}")).unwrap(),
+                client_order_id: o.client_order_id.clone(),
+                symbol: o.symbol,
+                side: o.side,
+                qty: o.qty,
+                price: Price::new(d("100")).unwrap(),
+                fee: crate::domain::Notional::new(Decimal::ZERO).unwrap(),
+                ts: at,
+            });
+            changed.push(report(o, VenueStatus::Filled, o.qty.value(), "100", at));
+            delivered += 1;
+        }
+        if !fills.is_empty() {
+            let r = Rec::VenueFills(VenueFillsRecord { at, fills });
+            apply(&mut s, &r, &limits);
+            journal.push(r);
+            for c in &changed {
+                let r = Rec::VenueOrder(VenueOrderRecord {
+                    at,
+                    settle: reconcile::VenueSettle {
+                        client_order_id: c.order.client_order_id.clone(),
+                        status: VenueStatus::Filled,
+                        filled_qty: c.filled_qty,
+                    },
+                });
+                apply(&mut s, &r, &limits);
+                journal.push(r);
+            }
+        }
+        let sold: Decimal = at_venue.iter().map(|(o, _)| o.qty.value()).sum();
+        assert!(
+            sold <= d("500"),
+            "pass {pass}: the venue sold {sold} of a position of 500"
+        );
+    }
+    assert_eq!(s.stats.unknown_fills, 0, "every fill booked");
+    let held = s.portfolio.qty(&aaa());
+    let sold: Decimal = at_venue.iter().map(|(o, _)| o.qty.value()).sum();
+    assert_eq!(held, d("500") - sold, "Ballast's books match the venue's");
+    assert!(
+        held > Decimal::ZERO && s.orders.liquidations.is_empty(),
+        "{held}"
+    );
+}
+
+/// On an external venue an order still tracked may have filled already (fills come by
+/// polling): the kill switch's flatten and DEFENSIVE_EXIT's closing orders send only what the
+/// orders in flight that reduce the position leave, so the position never crosses flat.
+#[test]
+fn on_an_external_venue_closing_orders_leave_what_orders_in_flight_may_still_sell() {
+    let (mut s, limits, _) = external();
+    s.portfolio.set_position(&aaa(), d("500"), d("100"));
+    s.portfolio.mark(&aaa(), d("100"));
+    s.last_bar = Some(Timestamp::from_unix_ms(1_000));
+    let mut p = s.portfolio.position(&aaa()).unwrap().clone();
+    p.qty = d("100");
+    let o = closing_order(&p, "bl-liq-1-1", Timestamp::EPOCH).unwrap();
+    s.track_intent(&o, Owner::Liquidation(1));
+    let sent = Rec::Sent(SentRecord {
+        client_order_id: o.client_order_id.clone(),
+        attempt: 1,
+        at: Timestamp::EPOCH,
+        outcome: SendOutcome::Accepted,
+    });
+    apply(&mut s, &sent, &limits);
+    let at = Timestamp::from_unix_ms(2_000);
+    let ks = s.kill_switch_record(true, "test".into(), true, at);
+    assert_eq!(
+        ks.orders.iter().map(|o| o.qty.value()).collect::<Vec<_>>(),
+        vec![d("400")],
+        "{ks:?}"
+    );
+    let pol = s.policy_record(crate::policy::Policy::DefensiveExit, "test".into(), at);
+    assert_eq!(
+        pol.orders.iter().map(|o| o.qty.value()).collect::<Vec<_>>(),
+        vec![d("400")],
+        "{pol:?}"
+    );
 }
