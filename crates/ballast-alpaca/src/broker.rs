@@ -2,8 +2,13 @@
 //!
 //! Submission is idempotent by `client_order_id` and never retried blind:
 //! - 200 → accepted; 403 / 422 → [`BrokerError::Rejected`] with the venue's message;
-//! - 422 "client_order_id must be unique" → the order is looked up by its id: found → accepted
-//!   (it is there), otherwise [`BrokerError::NoAnswer`];
+//! - 422 "client_order_id must be unique" → the order is looked up by its id: found and the
+//!   one we sent (symbol, side, qty, type, submitted after our order was created) → accepted;
+//!   found and another → [`BrokerError::Rejected`] ("the id belongs to another order");
+//!   not found → [`BrokerError::NoAnswer`];
+//! - ids are sent as `<epoch>-<ballast id>` ([`AlpacaBroker::set_epoch`], the journal's id
+//!   epoch): Alpaca's ids are single-use forever and Ballast's are deterministic per journal,
+//!   so a fresh journal on the same account must never send an old one's;
 //! - a timeout, a 5xx or a dropped connection → [`BrokerError::NoAnswer`]: the engine looks
 //!   the order up by id on its next pass and sends it again, with the same id, only after the
 //!   venue answered 404 (ids are single-use at the venue, so a resend can never duplicate);
