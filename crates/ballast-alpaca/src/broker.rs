@@ -2,8 +2,13 @@
 //!
 //! Submission is idempotent by `client_order_id` and never retried blind:
 //! - 200 → accepted; 403 / 422 → [`BrokerError::Rejected`] with the venue's message;
-//! - 422 "client_order_id must be unique" → the order is looked up by its id: found → accepted
-//!   (it is there), otherwise [`BrokerError::NoAnswer`];
+//! - 422 "client_order_id must be unique" → the order is looked up by its id: found and the
+//!   one we sent (symbol, side, qty, type, submitted after our order was created) → accepted;
+//!   found and another → [`BrokerError::Rejected`] ("the id belongs to another order");
+//!   not found → [`BrokerError::NoAnswer`];
+//! - ids are sent as `<epoch>-<ballast id>` ([`AlpacaBroker::set_epoch`], the journal's id
+//!   epoch): Alpaca's ids are single-use forever and Ballast's are deterministic per journal,
+//!   so a fresh journal on the same account must never send an old one's;
 //! - a timeout, a 5xx or a dropped connection → [`BrokerError::NoAnswer`]: the engine looks
 //!   the order up by id on its next pass and sends it again, with the same id, only after the
 //!   venue answered 404 (ids are single-use at the venue, so a resend can never duplicate);
@@ -58,7 +63,15 @@ pub struct AlpacaBroker {
     /// reconciliation's) waits like polling. At most [`MAX_UNSETTLED`] (beyond, a lookup
     /// waits like polling: slower, never wrong).
     unsettled: BTreeSet<String>,
+    /// The journal's id epoch ([`AlpacaBroker::set_epoch`]): Alpaca's `client_order_id` of
+    /// Ballast's `X` is `<epoch>-X`, so a fresh journal on the same account never reuses an
+    /// old journal's ids (Alpaca's are single-use forever). `None`: a journal stamped before
+    /// epochs existed — ids are sent bare (the old behaviour).
+    epoch: Option<String>,
 }
+
+/// The longest epoch [`AlpacaBroker::set_epoch`] takes (base36 of the milliseconds).
+pub const MAX_EPOCH_LEN: usize = 8;
 
 /// Unknown submits remembered for an urgent lookup, at most.
 pub const MAX_UNSETTLED: usize = 1_000;
@@ -96,7 +109,66 @@ impl AlpacaBroker {
             delivered: BTreeSet::new(),
             open_partial: false,
             unsettled: BTreeSet::new(),
+            epoch: None,
         })
+    }
+
+    /// The journal's id epoch (from its stamp): every id sent is `<epoch>-<ballast id>`,
+    /// every venue id read back as `<epoch>-X` is Ballast's `X`, and any other (another
+    /// journal's, a bare `bl-…`, a human's) is another's order, named `other-<venue id>`.
+    pub fn set_epoch(&mut self, epoch: Option<String>) -> Result<(), String> {
+        if let Some(e) = &epoch
+            && (e.is_empty()
+                || e.len() > MAX_EPOCH_LEN
+                || !e
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "the journal's id epoch {e:?} is not 1..={MAX_EPOCH_LEN} lowercase letters or digits"
+            ));
+        }
+        self.epoch = epoch;
+        Ok(())
+    }
+
+    /// Alpaca's `client_order_id` for Ballast's `id`.
+    pub fn wire_id(&self, id: &ClientOrderId) -> String {
+        match &self.epoch {
+            Some(e) => format!("{e}-{id}"),
+            None => id.to_string(),
+        }
+    }
+
+    /// The venue's order as Ballast names it: `<epoch>-X` → `X`; with an epoch, any other id
+    /// is another's order (`other-<venue id>`), never an id Ballast tracks.
+    fn ours(&self, o: &Order) -> Order {
+        let mut o = o.clone();
+        if let Some(e) = &self.epoch {
+            o.client_order_id = match o
+                .client_order_id
+                .strip_prefix(e.as_str())
+                .and_then(|r| r.strip_prefix('-'))
+            {
+                Some(x) if ClientOrderId::parse(x).is_ok() => x.to_owned(),
+                _ => format!("other-{}", o.id),
+            };
+        }
+        o
+    }
+
+    /// The name Ballast gives the venue's `client_order_id` `wire` of order `venue_id`.
+    fn ours_name(&self, wire: &str, venue_id: &str) -> String {
+        match &self.epoch {
+            None => wire.to_owned(),
+            Some(e) => match wire
+                .strip_prefix(e.as_str())
+                .and_then(|r| r.strip_prefix('-'))
+            {
+                Some(x) if ClientOrderId::parse(x).is_ok() => x.to_owned(),
+                _ => format!("other-{venue_id}"),
+            },
+        }
     }
 
     /// The last [`Broker::orders_since`] read only part of the open orders (more than
@@ -135,7 +207,7 @@ impl AlpacaBroker {
     ) -> Result<Option<Order>, VenueError> {
         const PATH: &str = "/v2/orders:by_client_order_id";
         let mut req = Request::get(Call::Lookup, PATH);
-        req.query = vec![("client_order_id", id.to_string())];
+        req.query = vec![("client_order_id", self.wire_id(id))];
         req.urgent = urgent;
         let answer = match self.client.send(&req) {
             Ok(a) => a,
@@ -271,7 +343,9 @@ impl AlpacaBroker {
 
     /// One submit (see the module doc).
     fn submit_once(&mut self, order: &OurOrder, _attempt: u32) -> Result<(), BrokerError> {
-        let body = serde_json::to_vec(&OrderRequest::of(order)).map_err(|e| {
+        let mut request = OrderRequest::of(order);
+        request.client_order_id = self.wire_id(&order.client_order_id);
+        let body = serde_json::to_vec(&request).map_err(|e| {
             BrokerError::Schema(format!("the order request could not be written: {e}"))
         })?;
         let req = Request {
@@ -289,11 +363,11 @@ impl AlpacaBroker {
                 let placed: Order = decode(call, &answer.body).map_err(|d| {
                     broker_error(self.client.contract_error(call, Call::Submit, &d))
                 })?;
-                if placed.client_order_id != order.client_order_id.as_str() {
+                if placed.client_order_id != request.client_order_id {
                     let d = format!(
                         "{call}: field `client_order_id` = {:?}: the venue answered for another order than {}",
                         crate::wire::clip(&placed.client_order_id),
-                        order.client_order_id
+                        request.client_order_id
                     );
                     return Err(broker_error(self.client.contract_error(
                         call,
@@ -305,7 +379,16 @@ impl AlpacaBroker {
             }
             Err(e) if e.action() == Action::LookUp => {
                 match self.lookup_wire(&order.client_order_id, true) {
-                    Ok(Some(_)) => Ok(()),
+                    Ok(Some(found)) => match matches_sent(&found, &request, order) {
+                        Ok(()) => Ok(()),
+                        Err(why) => Err(BrokerError::Rejected {
+                            reason: format!(
+                                "{}; the id belongs to another order (venue id {}: {why}): the venue refused ours, and that order is another's",
+                                e.text,
+                                crate::wire::clip(&found.id)
+                            ),
+                        }),
+                    },
                     Ok(None) => Err(BrokerError::NoAnswer {
                         error: format!(
                             "{}; the lookup by client_order_id then answered 404",
@@ -326,7 +409,7 @@ impl AlpacaBroker {
     fn to_venue_all(&self, orders: &[Order]) -> Result<Vec<VenueOrder>, BrokerError> {
         orders
             .iter()
-            .map(|o| o.to_venue("GET /v2/orders"))
+            .map(|o| self.ours(o).to_venue("GET /v2/orders"))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|d| {
                 broker_error(
@@ -367,7 +450,8 @@ impl Broker for AlpacaBroker {
         let Some(found) = self.lookup_wire(id, true).map_err(broker_error)? else {
             return Ok(None);
         };
-        let venue = found
+        let venue = self
+            .ours(&found)
             .to_venue("GET /v2/orders:by_client_order_id")
             .map_err(|d| {
                 broker_error(self.client.contract_error(
@@ -412,7 +496,10 @@ impl Broker for AlpacaBroker {
             .map(|(orders, _)| {
                 orders
                     .into_iter()
-                    .map(|o| (o.id, o.client_order_id))
+                    .map(|o| {
+                        let name = self.ours_name(&o.client_order_id, &o.id);
+                        (o.id, name)
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -456,7 +543,7 @@ impl Broker for AlpacaBroker {
             return Ok(None);
         };
         let call = "GET /v2/orders:by_client_order_id";
-        found
+        self.ours(&found)
             .to_venue(call)
             .map(Some)
             .map_err(|d| broker_error(self.client.contract_error(call, Call::Lookup, &d)))
@@ -568,6 +655,37 @@ impl Broker for AlpacaBroker {
         })
     }
 }
+
+/// Whether the venue's order found under our id (after a 422 "client_order_id must be
+/// unique") is the one we sent: symbol, side, quantity, type and a submission at or after
+/// our order's creation (less [`SUBMITTED_TOLERANCE_MS`]). Otherwise the id is another's.
+fn matches_sent(found: &Order, sent: &OrderRequest, ours: &OurOrder) -> Result<(), String> {
+    let mut differs = Vec::new();
+    if found.symbol != sent.symbol {
+        differs.push(format!("symbol {:?}", crate::wire::clip(&found.symbol)));
+    }
+    if found.side != sent.side {
+        differs.push(format!("side {:?}", found.side));
+    }
+    if found.order_type != sent.order_type {
+        differs.push(format!("type {:?}", found.order_type));
+    }
+    if found.qty != Some(sent.qty) {
+        differs.push(format!("qty {:?}", found.qty.map(|q| q.0)));
+    }
+    let floor_us = (ours.created_at.unix_ms() - SUBMITTED_TOLERANCE_MS) * 1_000;
+    if found.submitted_at.micros() < floor_us {
+        differs.push("submitted before our order was created".to_owned());
+    }
+    if differs.is_empty() {
+        Ok(())
+    } else {
+        Err(differs.join(", "))
+    }
+}
+
+/// How much earlier than our order's creation the venue may say it was submitted (clocks).
+pub const SUBMITTED_TOLERANCE_MS: i64 = 60_000;
 
 /// A change's identity: the same order at the same time with the same fill is one change.
 fn delivered_key(o: &VenueOrder) -> (Timestamp, String, Decimal) {

@@ -500,3 +500,102 @@ fn a_cancel_refused_as_not_cancelable_on_an_order_still_open_is_not_read_as_clos
         "cancelled: not open any more"
     );
 }
+
+/// Two journals (two id epochs) on one account: each sends its ids under its epoch, so the
+/// second's `bl-1-1` is a new order at the venue (never the first's, never its fill), and
+/// each reads only its own orders back under Ballast's ids; the other's are `other-<id>`.
+#[test]
+fn two_journals_with_their_epochs_never_share_an_order() {
+    let fake = fake();
+    let mut first = broker(&fake);
+    first.set_epoch(Some("mh1a2b3c".into())).unwrap();
+    first.submit(&market("bl-1-1", 2), 1).unwrap();
+    fake.tick();
+    let mut second = broker(&fake);
+    second.set_epoch(Some("mh1a9z9z".into())).unwrap();
+    assert_eq!(
+        second.lookup(&id("bl-1-1")).unwrap(),
+        None,
+        "not the first's"
+    );
+    second.submit(&resting("bl-1-1", 3), 1).unwrap();
+    assert_eq!(fake.orders_created_of("mh1a2b3c-bl-1-1"), 1);
+    assert_eq!(fake.orders_created_of("mh1a9z9z-bl-1-1"), 1);
+    assert_eq!(fake.orders_created_of("bl-1-1"), 0, "no bare id sent");
+    let mine = second.lookup(&id("bl-1-1")).unwrap().unwrap();
+    assert_eq!(
+        (mine.status, mine.filled_qty, mine.remaining),
+        (VenueStatus::New, Decimal::ZERO, Decimal::from(3))
+    );
+    let all = second.orders_since(None, 100).unwrap().orders;
+    let names: Vec<String> = all
+        .iter()
+        .map(|o| o.order.client_order_id.to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| *n == "bl-1-1").count(),
+        1,
+        "only its own order under Ballast's id: {names:?}"
+    );
+    let theirs = all
+        .iter()
+        .find(|o| o.order.client_order_id.as_str() != "bl-1-1")
+        .unwrap();
+    assert!(
+        theirs.order.client_order_id.as_str().starts_with("other-"),
+        "{names:?}"
+    );
+    assert_eq!(
+        theirs.filled_qty,
+        Decimal::from(2),
+        "the first's fill is not ours"
+    );
+}
+
+/// A journal without an epoch (stamped before epochs) that meets another order under its
+/// id: the 422 duplicate's lookup finds an order unlike ours — never accepted, refused.
+#[test]
+fn a_duplicate_id_of_another_order_is_refused_not_accepted() {
+    let fake = fake();
+    let mut old = broker(&fake);
+    old.submit(&market("bl-1-1", 2), 1).unwrap();
+    fake.tick();
+    let mut fresh = broker(&fake);
+    let r = fresh.submit(&market("bl-1-1", 5), 1);
+    match r {
+        Err(BrokerError::Rejected { reason }) => {
+            assert!(reason.contains("belongs to another order"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.orders_created_of("bl-1-1"), 1);
+    // The same order sent again (a retry of ours) is ours.
+    let mut o = market("bl-1-1", 2);
+    o.created_at = Timestamp::EPOCH;
+    assert_eq!(fresh.submit(&o, 1), Ok(()));
+}
+
+/// The longest ids Ballast writes fit Alpaca's 48 characters with the longest epoch.
+#[test]
+fn the_longest_ballast_id_with_an_epoch_fits_alpaca() {
+    let mut b = broker(&fake());
+    let epoch = ballast_core::engine::id_epoch(2_800_000_000_000);
+    assert!(
+        epoch.len() <= ballast_alpaca::broker::MAX_EPOCH_LEN,
+        "{epoch}"
+    );
+    b.set_epoch(Some(epoch)).unwrap();
+    let longest = [
+        format!("bl-liq-{}-{}", u64::MAX, u32::MAX),
+        format!("bl-ks-{}-{}", u64::MAX, u32::MAX),
+        format!("bl-pol-{}-{}", u64::MAX, u32::MAX),
+        format!("bl-rec-{}-{}", u64::MAX, u32::MAX),
+        format!("bl-{}-{}", u64::MAX, u32::MAX),
+    ];
+    for l in longest {
+        let wire = b.wire_id(&id(&l));
+        assert!(wire.len() <= 48, "{wire} ({} chars)", wire.len());
+    }
+    assert!(b.set_epoch(Some("toolong99".into())).is_err());
+}

@@ -439,6 +439,7 @@ fn start(
             mode: config.general.mode.as_str().to_owned(),
             account,
             broker: broker.to_owned(),
+            epoch: Some(ballast_core::engine::id_epoch(w.clock.now().unix_ms())),
         },
         None => JournalStamp {
             mode: config.general.mode.as_str().to_owned(),
@@ -447,6 +448,7 @@ fn start(
                 Mode::Live => "live".to_owned(),
             },
             broker: ballast_core::engine::PAPER.to_owned(),
+            epoch: None,
         },
     };
     match &state.controls.stamp {
@@ -471,6 +473,11 @@ fn start(
         }
     }
     if let Some(ext) = w.venue.as_mut() {
+        // The journal's id epoch (written with its first stamp, kept by every restart): every
+        // id this journal sends the venue carries it.
+        let epoch = state.controls.stamp.as_ref().and_then(|s| s.epoch.clone());
+        ext.set_epoch(epoch)
+            .map_err(|e| EngineError::Venue(ballast_core::broker::BrokerError::Schema(e)))?;
         ext.account_checked(true);
         let now = w.clock.now();
         venue::reconcile(state, w, now, true, log)?;

@@ -37,6 +37,8 @@ struct Book {
     refuse_submits: Option<(u32, String)>,
     /// The positions it reports.
     positions: Vec<VenuePosition>,
+    /// The id epochs the engine gave the venue, one per start.
+    epochs: Vec<Option<String>>,
 }
 
 #[derive(Clone, Default)]
@@ -139,6 +141,10 @@ impl Broker for Scripted {
 impl ExternalVenue for Scripted {
     fn broker(&self) -> &'static str {
         "alpaca"
+    }
+    fn set_epoch(&mut self, epoch: Option<String>) -> Result<(), String> {
+        self.book().epochs.push(epoch);
+        Ok(())
     }
     fn compat(&mut self) -> Result<String, CompatFailure> {
         match self.book().compat.clone() {
@@ -273,6 +279,41 @@ fn orders_go_to_the_external_venue_and_the_journal_is_stamped_with_its_broker_an
     assert_eq!(hb.status.venue.broker, "alpaca");
     assert!(hb.status.venue.compat.as_ref().is_some_and(|c| c.ok));
     assert_eq!(hb.status.venue.live_missing, Vec::<String>::new());
+}
+
+/// An external journal gets an id epoch at its first stamp and the venue is given it before
+/// anything is sent; a restart of the same journal gives the same one; a fresh journal on the
+/// same account another (its ids never reuse the first's at the venue).
+#[test]
+fn an_external_journal_gets_an_id_epoch_at_its_stamp_kept_by_restarts_and_given_to_the_venue() {
+    let cfg = alpaca_config();
+    let tmp = tempfile::tempdir().unwrap();
+    let venue = Scripted::new("fp-account-1");
+    run_venue(&cfg, tmp.path(), &venue, 20).0.unwrap();
+    let stamp = &records(tmp.path(), "journal.stamp")[0];
+    let epoch = stamp["epoch"].as_str().expect("an id epoch").to_owned();
+    assert!(!epoch.is_empty() && epoch.len() <= 8, "{epoch}");
+    assert_eq!(venue.book().epochs, [Some(epoch.clone())]);
+    let calls = venue.book().calls.clone();
+    assert!(calls.contains(&"submit"), "{calls:?}");
+    run_venue(&cfg, tmp.path(), &venue, 40).0.unwrap();
+    assert_eq!(
+        records(tmp.path(), "journal.stamp").len(),
+        1,
+        "stamped once"
+    );
+    assert_eq!(venue.book().epochs.last(), Some(&Some(epoch.clone())));
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let fresh = tempfile::tempdir().unwrap();
+    run_venue(&cfg, fresh.path(), &venue, 20).0.unwrap();
+    let other = records(fresh.path(), "journal.stamp")[0]["epoch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        other, epoch,
+        "a fresh journal on the same account: another epoch"
+    );
 }
 
 #[test]

@@ -112,6 +112,16 @@ fn sent_ids(data: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The `client_order_id` the venue has for the journal's `id`: `<epoch>-<id>`, the epoch
+/// from the journal's stamp.
+fn wire(data: &Path, id: &str) -> String {
+    let stamp = &records(data, "journal.stamp")[0];
+    let epoch = stamp["epoch"]
+        .as_str()
+        .expect("an external journal has an id epoch");
+    format!("{epoch}-{id}")
+}
+
 /// The engine's positions (its heartbeat's view), non-zero ones, by symbol.
 fn engine_positions(data: &Path) -> Option<BTreeMap<String, Decimal>> {
     let hb = heartbeat(data)?;
@@ -190,9 +200,9 @@ fn assert_no_duplicates(fake: &FakeAlpaca, data: &Path) {
     assert!(!ids.is_empty(), "orders were sent");
     for id in &ids {
         assert!(
-            fake.orders_created_of(id) <= 1,
+            fake.orders_created_of(&wire(data, id)) <= 1,
             "{id}: {} orders created",
-            fake.orders_created_of(id)
+            fake.orders_created_of(&wire(data, id))
         );
     }
 }
@@ -223,7 +233,7 @@ fn ballast_run_on_the_fake_trades_end_to_end_in_paper_mode() {
     let d = data(&sup);
     assert_no_duplicates(&fake, &d);
     for id in sent_ids(&d) {
-        assert_eq!(fake.submits_of(&id), 1, "{id} submitted once");
+        assert_eq!(fake.submits_of(&wire(&d, &id)), 1, "{id} submitted once");
     }
     let stamp = &records(&d, "journal.stamp")[0];
     assert_eq!(stamp["broker"], "alpaca");
@@ -281,8 +291,16 @@ fn a_connection_dropped_after_acceptance_never_yields_a_duplicate() {
     wait_fills(&sup, 2);
     ticker.pause(true);
     for id in &unknown {
-        assert_eq!(fake.orders_created_of(id), 1, "{id}: the fake has it once");
-        assert_eq!(fake.submits_of(id), 1, "{id}: never submitted again");
+        assert_eq!(
+            fake.orders_created_of(&wire(&d, id)),
+            1,
+            "{id}: the fake has it once"
+        );
+        assert_eq!(
+            fake.submits_of(&wire(&d, id)),
+            1,
+            "{id}: never submitted again"
+        );
     }
     assert_no_duplicates(&fake, &d);
     wait_positions_agree(&sup, &fake.url(), false);
@@ -348,7 +366,7 @@ fn a_kill_9_in_the_middle_of_a_partial_fill_reconciles_to_the_brokers_truth() {
         || {
             ticker.pause(true);
             let found = sent_ids(&d).into_iter().find(|id| {
-                fake.order_by_client_id(id)
+                fake.order_by_client_id(&wire(&d, id))
                     .is_some_and(|o| o["status"] == "partially_filled")
             });
             ticker.pause(found.is_some());

@@ -48,7 +48,7 @@ pub use records::{
     BarRecord, DecisionRecord, ExpiryRecord, InboxOutcome, InboxRecord, JournalStamp,
     KillSwitchRecord, PAPER, PaperSettingsRecord, PolicyRecord, ReconcileRecord, ResolveRecord,
     SendOutcome, SentRecord, SettleRecord, Stats, TakenRecord, TakenSignal, VenueFillsRecord,
-    VenueOrderRecord,
+    VenueOrderRecord, id_epoch,
 };
 pub use settings::{EngineSettings, SettingsFile, SettingsRecord, SettingsSource};
 pub use status::{

@@ -113,6 +113,29 @@ pub struct JournalStamp {
     /// `venue.fills` — the embedded paper book is never touched then.
     #[serde(default = "paper", skip_serializing_if = "is_paper")]
     pub broker: String,
+    /// An external venue's id epoch, written once at the journal's first stamp (base36 of
+    /// the runtime clock's milliseconds): the venue's `client_order_id` of Ballast's `X` is
+    /// `<epoch>-X`, so a fresh journal on the same account never reuses an old journal's
+    /// single-use ids. `None` for paper journals (not written: their bytes are kept) and for
+    /// a journal stamped before epochs existed (its ids are sent bare, as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+}
+
+/// The id epoch of a journal first stamped at `now_ms` (base36, at most 8 characters until
+/// the year 2059).
+pub fn id_epoch(now_ms: i64) -> String {
+    let mut n = now_ms.max(0) as u64;
+    let mut out = Vec::new();
+    loop {
+        out.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The broker of a journal stamped before the field existed.

@@ -39,6 +39,7 @@ fn state() -> EngineState {
         mode: "paper".into(),
         account: account_fingerprint(&account()),
         broker: "alpaca".into(),
+        epoch: None,
     });
     s
 }

@@ -53,6 +53,13 @@ pub trait ExternalVenue: Broker + Send {
     fn compat(&mut self) -> Result<String, CompatFailure>;
     /// The account fingerprint the journal is stamped with, of an account the venue
     /// reported (the account id itself is not written to the journal).
+    /// The journal's id epoch (from its stamp; `None`: stamped before epochs existed): the
+    /// venue's `client_order_id`s carry it, so a fresh journal on the same account never
+    /// reuses an old journal's ids. A venue without single-use ids ignores it.
+    fn set_epoch(&mut self, epoch: Option<String>) -> Result<(), String> {
+        let _ = epoch;
+        Ok(())
+    }
     fn fingerprint(&self, account: &ballast_core::broker::VenueAccount) -> String {
         reconcile::account_fingerprint(account)
     }
@@ -324,6 +331,11 @@ impl External {
                 None
             }
         }
+    }
+
+    /// The journal's id epoch (its stamp's), for the venue's ids.
+    pub(crate) fn set_epoch(&mut self, epoch: Option<String>) -> Result<(), String> {
+        self.venue.set_epoch(epoch)
     }
 
     pub(crate) fn account_checked(&mut self, matches: bool) {

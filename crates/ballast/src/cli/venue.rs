@@ -107,6 +107,9 @@ impl Broker for Alpaca {
 }
 
 impl ExternalVenue for Alpaca {
+    fn set_epoch(&mut self, epoch: Option<String>) -> Result<(), String> {
+        self.0.set_epoch(epoch)
+    }
     fn broker(&self) -> &'static str {
         "alpaca"
     }

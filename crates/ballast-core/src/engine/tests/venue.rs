@@ -40,6 +40,7 @@ fn external() -> (EngineState, Limits, Vec<Rec>) {
         mode: "paper".into(),
         account: account_fingerprint(&account()),
         broker: "alpaca".into(),
+        epoch: None,
     });
     apply(&mut s, &stamp, &limits);
     (s, limits, vec![stamp])
@@ -492,6 +493,7 @@ fn an_external_venue_s_journal_never_touches_the_paper_book() {
         mode: "paper".into(),
         account: "paper".into(),
         broker: PAPER.into(),
+        epoch: None,
     };
     assert_eq!(
         serde_json::to_string(&paper).unwrap(),
@@ -577,6 +579,7 @@ fn a_paper_engine_reconciled_against_its_own_paper_venue_is_clean() {
         mode: "paper".into(),
         account: PAPER.into(),
         broker: PAPER.into(),
+        epoch: None,
     });
     let diff = reconcile::diff(&stamped, &v, &RULES, all[150].ts);
     assert!(diff.clean(), "{diff:?}");
