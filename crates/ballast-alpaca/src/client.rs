@@ -58,6 +58,10 @@ pub struct AlpacaSettings {
     pub call_deadline_ms: u64,
 }
 
+/// The longest a read (not a submit or a cancel) waits for the budget or a server's pause:
+/// the engine's loop is never held longer by one.
+const POLLING_WAIT_MS: u64 = 250;
+
 /// The default [`AlpacaSettings::call_deadline_ms`].
 pub const DEFAULT_CALL_DEADLINE_MS: u64 = 15_000;
 
@@ -312,6 +316,18 @@ impl Client {
                     "not retried: the next try would wait {delay_ms} ms, past the call's deadline (call_deadline_ms = {})",
                     self.settings.call_deadline_ms
                 ),
+                // A polling read never holds the engine's loop for a server-requested
+                // pause: it fails fast as transient and is asked again at its next turn.
+                Retry::After { delay_ms }
+                    if server_wait.is_some()
+                        && delay_ms > POLLING_WAIT_MS
+                        && Self::priority(req) == Priority::Polling =>
+                {
+                    format!(
+                        "rate limited, retry after {} s: a polling read does not wait (skipped until then)",
+                        delay_ms.div_ceil(1000)
+                    )
+                }
                 Retry::After { delay_ms } if delay_ms <= self.settings.max_wait_ms => {
                     retries += 1;
                     std::thread::sleep(Duration::from_millis(delay_ms));
@@ -352,6 +368,14 @@ impl Client {
         self.error(call, req.kind, verdict, None, &message, "")
     }
 
+    fn priority(req: &Request<'_>) -> Priority {
+        match req.kind {
+            Call::Submit | Call::Cancel => Priority::Urgent,
+            _ if req.urgent => Priority::Urgent,
+            _ => Priority::Polling,
+        }
+    }
+
     /// Take the budget's slot for `req`, waiting up to `max_wait_ms` and at most `left_ms`
     /// (what is left of the call's deadline).
     fn wait_for_budget(
@@ -360,16 +384,18 @@ impl Client {
         call: &str,
         left_ms: u64,
     ) -> Result<(), VenueError> {
-        let priority = match req.kind {
-            Call::Submit | Call::Cancel => Priority::Urgent,
-            _ if req.urgent => Priority::Urgent,
-            _ => Priority::Polling,
+        let priority = Self::priority(req);
+        // Only submits and cancels wait (bounded by max_wait_ms); a read does not hold the
+        // engine's loop for the budget.
+        let bound = match priority {
+            Priority::Urgent => self.settings.max_wait_ms.min(left_ms),
+            Priority::Polling => POLLING_WAIT_MS.min(left_ms),
         };
         let mut waited = 0u64;
         loop {
             match self.budget.take(priority, self.clock.now()) {
                 Ok(()) => return Ok(()),
-                Err(wait) if waited + wait <= self.settings.max_wait_ms.min(left_ms) => {
+                Err(wait) if waited + wait <= bound => {
                     waited += wait;
                     std::thread::sleep(Duration::from_millis(wait));
                 }

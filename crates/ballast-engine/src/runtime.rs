@@ -111,6 +111,13 @@ pub enum EngineError {
         detail: String,
     },
     #[error(
+        "FAILED_CONFIG: the {broker} broker refused the credentials after the start: {detail}; the engine stopped: no further request is sent (no retry loop)\n    help: fix the keys (APCA_API_KEY_ID / APCA_API_SECRET_KEY or [broker.alpaca] secrets_file) or their permissions, then `ballast reset engine`"
+    )]
+    VenueRefused {
+        broker: &'static str,
+        detail: String,
+    },
+    #[error(
         "the {broker} broker's account could not be read at the start: {detail}; nothing was traded (the journal cannot be matched to an account without it)\n    help: the supervisor starts the engine again with backoff; `ballast status` shows the venue's last error"
     )]
     VenueStart {
@@ -663,6 +670,12 @@ fn trade(
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
+        }
+        // The venue refused the credentials (a 401, a 403 on the account): the heartbeat
+        // above says FAILED_CONFIG; the engine ends like a refusal at its start (exit 78, the
+        // supervisor does not restart it) and sends no further request.
+        if let Some(e) = venue::refused(w) {
+            return Err(e);
         }
         if w.opts.debug {
             log(&format!("debug: bar {} seq {}", state.bars, w.last_seq));

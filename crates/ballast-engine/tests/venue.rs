@@ -541,8 +541,18 @@ fn a_credentials_refusal_after_the_start_stops_trading_as_failed_config() {
         "Alpaca POST /v2/orders: answered 401 (\"unauthorized\") — PERSISTENT_CONFIG: trading stops (FAILED_CONFIG): check the key id and secret".into(),
     ));
     let (r, lines) = run_venue(&alpaca_config(), tmp.path(), &venue, 80);
-    r.unwrap();
+    // The engine ends like a refusal at its start (exit 78: the supervisor does not restart
+    // it), saying why.
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, EngineError::VenueRefused { .. }) && e.to_string().contains("401"),
+        "{e}"
+    );
     assert_eq!(venue.book().submits.len(), 1, "no retry loop: {lines:#?}");
+    // No further venue call after the refusal: no poll, no reconciliation, no bars.
+    let calls = venue.book().calls.clone();
+    let refused = calls.iter().position(|c| *c == "submit").unwrap();
+    assert_eq!(&calls[refused + 1..], &[] as &[&str], "{calls:?}");
     let c = heartbeat(tmp.path()).status.venue.compat.unwrap();
     assert_eq!(c.class.as_deref(), Some("FAILED_CONFIG"));
     assert!(c.detail.contains("401"), "{}", c.detail);

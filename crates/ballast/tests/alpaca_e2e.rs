@@ -636,10 +636,12 @@ fn the_alpaca_feed_trades_on_the_brokers_bars_each_taken_once() {
     let tmp = tempfile::tempdir().unwrap();
     let fake = start_fake(FakeConfig::default());
     let _ticker = Ticker::start(&fake);
-    // The engine's bars are the broker's market data, asked every second.
+    // The engine's bars are the broker's market data, asked every 2 s (with polling every
+    // 2 s they fit the request budget: 60 + 10 + 60 of 135 a minute).
     let cfg = config(&fake.url(), "paper")
         .replace("[feed]\n", "[feed]\nkind = \"alpaca\"\n")
-        .replace("grace_secs = 0\n", "grace_secs = 0\nbars_poll_secs = 1\n");
+        .replace("poll_interval_ms = 1000\n", "poll_interval_ms = 2000\n")
+        .replace("grace_secs = 0\n", "grace_secs = 0\nbars_poll_secs = 2\n");
     let sup = Sup::start_with_env(tmp.path(), &cfg, &paper_keys());
     let d = data(&sup);
     let bars = wait::until(

@@ -133,20 +133,45 @@ pub fn check(config: &Config) -> Vec<(Vec<KeyRef>, String, String)> {
             60_000 / u64::from(a.poll_interval_ms.max(1)),
             60 / u64::from(a.reconcile_interval_secs.max(1)),
         );
-        let asked = polls * REQUESTS_PER_POLL + runs * REQUESTS_PER_RECONCILIATION;
+        // The Alpaca feed asks for each symbol's bars once every bars_poll_secs, from the
+        // same budget (rounded up: 7 symbols every 60 s still ask 7 a minute).
+        let symbols = if feed_alpaca {
+            config.feed.symbols.len() as u64
+        } else {
+            0
+        };
+        let bars = (symbols * 60).div_ceil(u64::from(a.bars_poll_secs.max(1)));
+        let (polling, reconciling) = (
+            polls * REQUESTS_PER_POLL,
+            runs * REQUESTS_PER_RECONCILIATION,
+        );
+        let asked = polling + reconciling + bars;
         let room = u64::from(a.rate_limit_per_min) * 3 / 4;
         if asked > room {
+            let mut keys = vec![
+                ("broker.alpaca", "poll_interval_ms"),
+                ("broker.alpaca", "rate_limit_per_min"),
+                ("broker.alpaca", "reconcile_interval_secs"),
+            ];
+            let mut terms = format!(
+                "polling (poll_interval_ms = {}) {polling} + reconciliation (reconcile_interval_secs = {}) {reconciling}",
+                a.poll_interval_ms, a.reconcile_interval_secs
+            );
+            if feed_alpaca {
+                keys.push(("broker.alpaca", "bars_poll_secs"));
+                keys.push(("feed", "symbols"));
+                terms.push_str(&format!(
+                    " + bars ({symbols} symbols every bars_poll_secs = {}) {bars}",
+                    a.bars_poll_secs
+                ));
+            }
             out.push((
-                vec![
-                    ("broker.alpaca", "poll_interval_ms"),
-                    ("broker.alpaca", "rate_limit_per_min"),
-                    ("broker.alpaca", "reconcile_interval_secs"),
-                ],
+                keys,
                 format!(
-                    "[broker.alpaca] poll_interval_ms = {} and reconcile_interval_secs = {} ask about {asked} requests a minute, over three quarters of rate_limit_per_min = {} ({room}; the rest is kept for orders, cancels, lookups and bars)",
-                    a.poll_interval_ms, a.reconcile_interval_secs, a.rate_limit_per_min
+                    "[broker.alpaca] {terms} ask about {asked} requests a minute, over three quarters of rate_limit_per_min = {} ({room}; the rest is kept for orders, cancels and lookups)",
+                    a.rate_limit_per_min
                 ),
-                "poll less often (a larger poll_interval_ms): the adapter would otherwise hold the engine waiting for its request budget".into(),
+                "poll less often (a larger poll_interval_ms, reconcile_interval_secs or bars_poll_secs, or fewer symbols): the engine would otherwise spend its request budget before it could send an order".into(),
             ));
         }
     }
@@ -244,6 +269,17 @@ mod tests {
         let e = file("[feed]\nkind = \"alpaca\"\n").unwrap_err();
         assert!(e.contains("needs [broker] kind = \"alpaca\""), "{e}");
         assert!(file("[feed]\nkind = \"alpaca\"\n[broker]\nkind = \"alpaca\"\n").is_ok());
+        // The feed's bars count: 2 symbols every second are 120 a minute on their own.
+        let e = file(
+            "[feed]\nkind = \"alpaca\"\nsymbols = [\"AAPL\", \"MSFT\"]\n[broker]\nkind = \"alpaca\"\n[broker.alpaca]\nbars_poll_secs = 1\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("polling (poll_interval_ms = ")
+                && e.contains("+ reconciliation (reconcile_interval_secs = ")
+                && e.contains("+ bars (2 symbols every bars_poll_secs = 1) 120"),
+            "{e}"
+        );
     }
 
     #[test]

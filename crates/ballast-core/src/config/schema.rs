@@ -326,7 +326,7 @@ keys! {
     ["broker.alpaca"] "rate_limit_per_min": int(1, 199), "180", None,
         "Client-side request budget per minute, below Alpaca's 200; X-RateLimit-* and Retry-After are honoured too, and submits and cancels go before polling when the budget is low.";
     ["broker.alpaca"] "poll_interval_ms": int(100, 600_000), "1000", None,
-        "How often the engine asks for the orders changed since its cursor (fills and terminal orders are journaled from them). A poll takes about 2 requests and a reconciliation 5: together they must fit in three quarters of rate_limit_per_min (the rest is kept for orders, cancels, lookups and bars).";
+        "How often the engine asks for the orders changed since its cursor (fills and terminal orders are journaled from them). A poll takes about 2 requests, a reconciliation 5 and an Alpaca feed 1 per symbol every bars_poll_secs: together they must fit in three quarters of rate_limit_per_min (the rest is kept for orders, cancels and lookups).";
     ["broker.alpaca"] "reconcile_interval_secs": int(5, 86_400), "60", None,
         "How often a full reconciliation runs (account, positions, open orders, changed orders); one also runs at every start.";
     ["broker.alpaca"] "grace_secs": int(0, 3_600), "5", None,

@@ -104,7 +104,7 @@ impl Polled {
         {
             self.last_fetch_ms = Some(now_ms);
             let ext = w.venue.as_mut()?;
-            let bars = ext.fetch_bars(symbols, self.after, MAX_POLLED_BARS, log)?;
+            let bars = ext.fetch_bars(symbols, self.after, MAX_POLLED_BARS, now, log)?;
             // Only bars after the last one taken, in time order (a venue that answers older
             // ones again adds nothing).
             let after = self.after;

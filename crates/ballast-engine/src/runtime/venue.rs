@@ -308,8 +308,12 @@ impl External {
         symbols: &[ballast_core::domain::Symbol],
         after: Option<Timestamp>,
         max: usize,
+        now: Timestamp,
         log: &mut dyn FnMut(&str),
     ) -> Option<Vec<ballast_core::market::Bar>> {
+        if self.facts.config_failure.is_some() {
+            return None;
+        }
         match self.venue.bars(symbols, after, max) {
             Ok(bars) => {
                 if self
@@ -321,6 +325,10 @@ impl External {
                     self.last_error = None;
                 }
                 Some(bars)
+            }
+            Err(e) if e.contains("FAILED_CONFIG") => {
+                self.failed(BARS_CALL, &BrokerError::Unavailable(e), now, log);
+                None
             }
             Err(e) => {
                 let said = format!("{BARS_CALL}: {e} (the feed stays stale until it answers)");
@@ -421,6 +429,18 @@ pub(super) fn status(state: &EngineState, w: &Writer<'_>) -> ballast_core::engin
     }
 }
 
+/// The venue refused the credentials after the start: the engine's end (no further call).
+pub(super) fn refused(w: &Writer<'_>) -> Option<EngineError> {
+    let ext = w.venue.as_ref()?;
+    ext.facts
+        .config_failure
+        .clone()
+        .map(|detail| EngineError::VenueRefused {
+            broker: ext.name(),
+            detail,
+        })
+}
+
 /// The venue's part of a loop: a poll when one is due, a reconciliation when one is due.
 /// `now` is the wall clock (the venue's time), `now_ms` the runtime's monotonic clock.
 pub(super) fn cycle(
@@ -432,6 +452,9 @@ pub(super) fn cycle(
     let Some(ext) = w.venue.as_mut() else {
         return Ok(());
     };
+    if ext.facts.config_failure.is_some() {
+        return Ok(());
+    }
     let now_ms = now.unix_ms();
     // The operator closed every finding of the last run (`reconcile.resolve`): reconciled
     // again at once, so a clean venue lets trading (and a live start) go on without waiting

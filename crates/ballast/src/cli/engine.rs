@@ -400,6 +400,7 @@ fn exit_of(e: &ballast_engine::EngineError) -> Exit {
         | ballast_engine::EngineError::ModeMismatch { .. }
         | ballast_engine::EngineError::AccountMismatch { .. }
         | ballast_engine::EngineError::VenueConfig { .. }
+        | ballast_engine::EngineError::VenueRefused { .. }
         | ballast_engine::EngineError::NoVenue(_)
         | ballast_engine::EngineError::NoBarSource => exit::CONFIG,
         _ => exit::FAILURE,
