@@ -408,11 +408,19 @@ async fn engage_kill_switch(c: &Client, sup: &Sup) {
     until_page(c, "the confirmation dialog", |p| p["kill_dialog"] == true).await;
     type_into(c, "#kill-reason", "browser test").await;
     click(c, "#kill-confirm").await;
-    let p = until_page(c, "the badge red and trading halted", |p| {
-        p["color"] == "red" && p["trading"] == "HALTED" && p["killed"] == "true"
-    })
+    // The page may paint the halt (from the engine's events) before the dialog's own answer
+    // closes it: wait for both.
+    let p = until_page(
+        c,
+        "the badge red, trading halted and the dialog closed",
+        |p| {
+            p["color"] == "red"
+                && p["trading"] == "HALTED"
+                && p["killed"] == "true"
+                && p["kill_dialog"] == false
+        },
+    )
     .await;
-    assert_eq!(p["kill_dialog"], false, "{p:#}");
     assert_eq!(p["label"], "KILL SWITCH", "{p:#}");
     // The page did not only paint it: the supervisor has it.
     let h = wait_health(sup, "the kill switch engaged", |h| {
