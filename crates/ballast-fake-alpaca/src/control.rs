@@ -66,6 +66,13 @@ pub async fn fault(State(s): State<Arc<Shared>>, b: Body) -> Response {
     }
 }
 
+/// `DELETE /_fake/fault`: every queued fault dropped and whole fills again (the end of a
+/// chaos scenario's fault); answers how many were queued.
+pub async fn clear_faults(State(s): State<Arc<Shared>>) -> Response {
+    let cleared = s.clear_faults();
+    json(StatusCode::OK, json!({"cleared": cleared}))
+}
+
 #[derive(Deserialize)]
 struct SetPosition {
     symbol: String,

@@ -183,6 +183,13 @@ impl FaultQueue {
         true
     }
 
+    /// Drop every queued fault; how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.queued.len();
+        self.queued.clear();
+        n
+    }
+
     /// Faults still queued.
     pub fn pending(&self) -> &[Fault] {
         &self.queued

@@ -207,6 +207,12 @@ impl FakeAlpaca {
         self.shared.tick();
     }
 
+    /// Drop every queued fault and go back to whole fills (as `DELETE /_fake/fault`); how
+    /// many faults were queued.
+    pub fn clear_faults(&self) -> usize {
+        self.shared.clear_faults()
+    }
+
     /// Faults still queued (a test can check that its fault was used).
     pub fn pending_faults(&self) -> Vec<Fault> {
         self.shared.lock().faults.pending().to_vec()

@@ -28,6 +28,13 @@ impl Shared {
         }
     }
 
+    /// Drop every queued fault and go back to whole fills; how many faults were queued.
+    pub fn clear_faults(&self) -> usize {
+        let mut inner = self.lock();
+        inner.book.set_partial(Decimal::ONE);
+        inner.faults.clear()
+    }
+
     /// Set a position behind the client's back (symbol upper-cased; qty 0 removes it).
     pub fn set_position(&self, symbol: &str, qty: Decimal, avg_entry_price: Decimal) {
         let mut inner = self.lock();

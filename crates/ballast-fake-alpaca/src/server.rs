@@ -131,7 +131,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let fake = Router::new()
         .route("/_fake/counts", get(control::counts))
         .route("/_fake/tick", post(control::tick))
-        .route("/_fake/fault", post(control::fault))
+        .route(
+            "/_fake/fault",
+            post(control::fault).delete(control::clear_faults),
+        )
         .route("/_fake/position", post(control::position))
         .route("/_fake/foreign_order", post(control::foreign_order));
     fake.merge(alpaca).with_state(shared)

@@ -397,3 +397,43 @@ async fn the_log_can_be_tailed() {
     assert_eq!(new[0].path, "/v2/account");
     assert!(api.fake.requests_after(total).0.is_empty());
 }
+
+#[tokio::test]
+async fn delete_fault_lifts_every_queued_fault_and_the_partial_fills() {
+    let api = start();
+    let down =
+        json!({"kind": "status", "route": "any", "status": 500, "body": "{}", "times": u32::MAX});
+    for f in [down, json!({"kind": "partial_fill", "fraction": "0.5"})] {
+        let r = api
+            .http
+            .post(api.url("/_fake/fault"))
+            .json(&f)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    }
+    assert_eq!(api.get("/v2/account").await.status, 500);
+    let r = api
+        .http
+        .delete(api.url("/_fake/fault"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cleared: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(cleared["cleared"], 1);
+    assert_eq!(
+        api.get("/v2/account").await.status,
+        200,
+        "the outage is lifted"
+    );
+    assert!(api.fake.pending_faults().is_empty());
+    api.market("clr-1", "buy", "4").await;
+    api.fake.tick();
+    assert_eq!(
+        api.fake.order_by_client_id("clr-1").unwrap()["status"],
+        "filled",
+        "whole fills again"
+    );
+}

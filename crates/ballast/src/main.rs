@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod chaos;
 mod cli;
 mod exit;
 mod limits;

@@ -2,6 +2,7 @@
 
 mod api;
 mod backtest;
+mod chaos;
 mod check;
 mod config;
 mod dev;
@@ -287,6 +288,10 @@ enum Command {
     },
     /// The trading engine (`--standalone` to run it without the supervisor).
     Engine(engine::EngineArgs),
+    /// Chaos scenarios, each against a throw-away paper instance (the fake Alpaca, `ballast
+    /// run`): a fault injected, the expected recovery or safe halt checked, then the ledger
+    /// invariants; a table (or --json), exit 1 if any scenario fails.
+    Chaos(chaos::ChaosArgs),
     /// Validate a configuration: every error at once with file:line:col; exit 78 on error.
     Check {
         #[command(flatten)]
@@ -409,6 +414,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             follow,
         ),
         Command::Engine(args) => engine::engine(&args),
+        Command::Chaos(args) => chaos::run(&args),
         Command::Check { config } => Ok(check::check(&config)),
         Command::Config { command } => config::config(command),
         Command::Init { path, force } => init::init(&path, force),
