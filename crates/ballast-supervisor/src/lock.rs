@@ -148,21 +148,78 @@ pub fn holder(run_dir: &Path, name: &str) -> Option<Holder> {
     pidlock::holder(&run_dir.join(name))
 }
 
-/// The holder of `run/engine.lock` when it is not a service of some supervisor.
+/// How long the holder of `run/engine.lock` whose environment cannot be read (a process in
+/// the middle of its exit: the kernel has freed its memory, not yet its files and so its
+/// lock) is given to finish exiting before it is taken for a standalone engine.
+pub const EXITING_HOLDER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What the environment of the engine lock's holder says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineHolder {
+    /// A service of some supervisor (tagged with `BALLAST_SUPERVISOR_PID`): an orphan of a
+    /// dead supervisor is the startup self-heal's to end.
+    Supervised,
+    /// A standalone engine: refused beside.
+    Standalone,
+    /// Its environment is unreadable or empty: a process that is exiting (an orphaned engine
+    /// ending after its supervisor's kill -9) or gone.
+    Unknown,
+}
+
+/// Classify the holder by its `/proc/<pid>/environ` (`None`: unreadable). Pure.
+pub fn classify_holder(environ: Option<&[u8]>) -> EngineHolder {
+    match environ {
+        None | Some([]) => EngineHolder::Unknown,
+        Some(env)
+            if env
+                .split(|b| *b == 0)
+                .any(|v| v.starts_with(b"BALLAST_SUPERVISOR_PID=")) =>
+        {
+            EngineHolder::Supervised
+        }
+        Some(_) => EngineHolder::Standalone,
+    }
+}
+
+/// The holder of `run/engine.lock` when it is not a service of some supervisor. A holder
+/// whose environment cannot be read is waited for (at most [`EXITING_HOLDER_GRACE`]): an
+/// engine orphaned by a supervisor's kill -9 that is exiting must not be taken for a
+/// standalone one — `ballast run` restarted at once (as systemd does) would refuse to start.
 fn standalone_engine(run_dir: &Path) -> Option<Holder> {
-    let h = holder(run_dir, ENGINE_LOCK)?;
-    let supervised = h.pid.is_some_and(|pid| {
-        std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-            env.split(|b| *b == 0)
-                .any(|v| v.starts_with(b"BALLAST_SUPERVISOR_PID="))
-        })
-    });
-    (!supervised).then_some(h)
+    let deadline = std::time::Instant::now() + EXITING_HOLDER_GRACE;
+    loop {
+        let h = holder(run_dir, ENGINE_LOCK)?;
+        let environ = h
+            .pid
+            .and_then(|pid| std::fs::read(format!("/proc/{pid}/environ")).ok());
+        match classify_holder(environ.as_deref()) {
+            EngineHolder::Supervised => return None,
+            EngineHolder::Standalone => return Some(h),
+            EngineHolder::Unknown if std::time::Instant::now() >= deadline => return Some(h),
+            EngineHolder::Unknown => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exiting_holder_is_not_taken_for_a_standalone_engine() {
+        // A process past the kernel's freeing of its memory reads as an empty environment
+        // while it still holds its lock: the orphan of a supervisor killed with -9.
+        assert_eq!(classify_holder(Some(b"")), EngineHolder::Unknown);
+        assert_eq!(classify_holder(None), EngineHolder::Unknown);
+        assert_eq!(
+            classify_holder(Some(b"PATH=/bin\0BALLAST_SUPERVISOR_PID=42\0")),
+            EngineHolder::Supervised
+        );
+        assert_eq!(
+            classify_holder(Some(b"PATH=/bin\0HOME=/root\0")),
+            EngineHolder::Standalone
+        );
+    }
 
     #[test]
     fn the_lock_names_are_the_layout_s() {

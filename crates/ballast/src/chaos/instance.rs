@@ -38,7 +38,7 @@ pub struct Options {
 pub struct Instance {
     pub root: PathBuf,
     pub data: PathBuf,
-    config: PathBuf,
+    pub config: PathBuf,
     exe: PathBuf,
     env: Vec<(String, String)>,
     fake: Child,

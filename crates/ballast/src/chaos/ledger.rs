@@ -169,6 +169,50 @@ fn said(p: &BTreeMap<String, Decimal>) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
+/// The pure ledger checker ([`ballast_core::ledger::check`]) over the engine journal of
+/// `data`, from the initial state of the configuration `config` (the replay's final state is
+/// checked: the engine's own is gone with its process). Each violation in words.
+pub fn core_invariants(data: &Path, config: &Path) -> Vec<String> {
+    use ballast_core::engine::{EngineRecord, EngineState};
+    let cfg = match crate::settings::load_explained(Some(config)) {
+        Ok((cfg, _)) => cfg,
+        Err(e) => {
+            return vec![format!(
+                "the instance's configuration {} does not load: {e}",
+                config.display()
+            )];
+        }
+    };
+    let (raw, scan_error) = engine_records(data);
+    let mut out: Vec<String> = scan_error
+        .map(|e| format!("the engine journal does not scan to its end: {e}"))
+        .into_iter()
+        .collect();
+    let mut records = Vec::with_capacity(raw.len());
+    for (seq, kind, body) in &raw {
+        match EngineRecord::decode(kind, body) {
+            Ok(r) => records.push((*seq, r)),
+            Err(e) => out.push(format!("journal record {seq}: {e}")),
+        }
+    }
+    let limits = ballast_core::guard::Limits::from(&cfg);
+    let initial = EngineState::new(&cfg);
+    let report = ballast_core::ledger::check(&ballast_core::ledger::Input {
+        records: &records,
+        initial: &initial,
+        limits: &limits,
+        produced: None,
+    });
+    out.extend(report.violations.iter().map(ToString::to_string));
+    if report.left_off > 0 {
+        out.push(format!(
+            "and {} more violation(s), not listed",
+            report.left_off
+        ));
+    }
+    out
+}
+
 #[derive(Deserialize)]
 struct Counts {
     counts: Vec<Count>,

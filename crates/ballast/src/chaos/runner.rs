@@ -395,6 +395,11 @@ fn check_ledger(
     if !inst.stop_supervisor() {
         breaches.push("`ballast run` did not stop within 20 s of SIGTERM".into());
     }
+    breaches.extend(
+        ledger::core_invariants(&inst.data, &inst.config)
+            .into_iter()
+            .map(|v| format!("invariant {v}")),
+    );
     let (verified, said) = inst.ballast(&["journal", "verify"], Duration::from_secs(60))?;
     if !verified {
         breaches.push(format!("`ballast journal verify` fails: {}", said.trim()));

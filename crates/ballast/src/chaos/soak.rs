@@ -143,7 +143,18 @@ pub fn run(seed: u64, minutes: u64) -> Result<Figures, String> {
     let mut rng = Rng::new(seed ^ 0x50A4);
     let end = Instant::now() + Duration::from_secs(minutes.saturating_mul(60));
     let (mut killed_switch, mut engine_kills_here) = (false, 0u32);
+    let mut said_at = Instant::now();
     while Instant::now() < end {
+        if said_at.elapsed() >= Duration::from_secs(60) {
+            said_at = Instant::now();
+            crate::cli::err!(
+                "soak: {} kill(s) survived so far (engine {}, supervisor {}), {} kill switch toggle(s)",
+                f.kills_survived,
+                f.engine_kills,
+                f.supervisor_kills,
+                f.kill_switch_toggles
+            );
+        }
         // A random pause between two actions: 0.2 to 1.2 s.
         std::thread::sleep(Duration::from_millis(200 + rng.below(1000)));
         f.halts_rearmed_without_operator += u64::from(rearmed(&inst, killed_switch));
@@ -250,6 +261,11 @@ fn finish(
         f.breaches
             .push("`ballast run` did not stop within 20 s of SIGTERM".into());
     }
+    f.breaches.extend(
+        ledger::core_invariants(&inst.data, &inst.config)
+            .into_iter()
+            .map(|v| format!("invariant {v}")),
+    );
     let (ok, said) = inst.ballast(&["journal", "verify"], Duration::from_secs(120))?;
     if !ok {
         f.breaches
