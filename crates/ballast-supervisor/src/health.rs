@@ -163,6 +163,9 @@ pub struct Monitor {
     exits: Arc<ForeignExits>,
     /// The engine's status from its last heartbeat, and the heartbeat's age.
     engine: Option<(EngineStatus, i64)>,
+    /// The engine's sends and sends without an answer over the last minute (the broker's
+    /// error rate: a rate since the journal began would never decay).
+    send_errors: health::rate::RateWindow,
     /// The policy in force, for the guard check.
     pub policy: Option<(Policy, Timestamp)>,
     /// When `config` came in force (the start, a reload), for the engine's settings check.
@@ -282,6 +285,7 @@ impl Monitor {
             issues: Vec::new(),
             exits,
             engine: None,
+            send_errors: health::rate::RateWindow::new(health::rate::SEND_ERRORS_WINDOW_MS),
             policy: None,
             services_seen: None,
             disabled_seen: Vec::new(),
@@ -307,6 +311,10 @@ impl Monitor {
         let now = self.clock.now();
         let had_engine = self.engine.is_some();
         self.engine = self.read_engine(now);
+        if let Some((s, _)) = &self.engine {
+            self.send_errors
+                .observe(now, s.unknown_outcomes, s.orders_sent);
+        }
         let engine_changed = had_engine != self.engine.is_some();
         // A service changed state: its check (and the engine's) runs now, not at its interval.
         let services_changed = self.services_seen.as_ref() != Some(&inputs.services);

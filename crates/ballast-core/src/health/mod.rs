@@ -7,6 +7,7 @@
 mod approvals;
 pub mod clear;
 pub mod lifecycle;
+pub mod rate;
 pub mod rules;
 mod subsystem_id;
 pub mod venue;

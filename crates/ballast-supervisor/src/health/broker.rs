@@ -22,17 +22,19 @@ impl Monitor {
 
     pub(super) fn broker_check(&self) -> CheckResult {
         let h = &self.config.health;
+        let (errors, sends) = self.send_errors.recent();
+        let window_s = self.send_errors.window_ms() / 1000;
         self.engine_figure("errors", |s| {
             let st = health::error_rate(
-                s.unknown_outcomes,
-                s.orders_sent,
+                errors,
+                sends,
                 h.error_rate_degraded_pct,
                 h.error_rate_critical_pct,
             );
             (
                 st,
                 format!(
-                    "{} venue: {} of {} send(s) without an answer, {} refused (degraded at {} %)",
+                    "{} venue: {errors} of {sends} send(s) in the last {window_s} s without an answer ({} of {} in all), {} refused (degraded at {} %)",
                     if s.venue.broker.is_empty() {
                         "paper"
                     } else {
