@@ -206,6 +206,10 @@ impl Tail {
             Stop::Bad(why) if parsed.records.is_empty() => {
                 Ok(Step::Broken(format!("{}: {why}", self.place())))
             }
+            // Records a snapshot covers were consumed, not returned: read on. (Taken for a
+            // record too long, a window of them ending in a part of the next one left a view
+            // rebuilt from a snapshot past the first MiB of a segment behind for good.)
+            _ if parsed.records.is_empty() && parsed.consumed > 0 => Ok(Step::Records(Vec::new())),
             Stop::Partial if parsed.records.is_empty() && buf.len() == TAIL_READ_MAX_BYTES => {
                 Ok(Step::Broken(format!(
                     "{}: a record longer than {TAIL_READ_MAX_BYTES} bytes",
@@ -213,7 +217,6 @@ impl Tail {
                 )))
             }
             Stop::Partial if parsed.records.is_empty() => Ok(Step::Idle { partial: true }),
-            _ if parsed.records.is_empty() && parsed.consumed > 0 => Ok(Step::Records(Vec::new())),
             _ if parsed.records.is_empty() => Ok(Step::Idle { partial: false }),
             _ => Ok(Step::Records(parsed.records)),
         }
@@ -297,6 +300,34 @@ mod tests {
         let p = parse(&buf, 1, 3);
         assert_eq!(p.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [3]);
         assert_eq!((p.consumed, p.stop), (buf.len(), Stop::End));
+    }
+
+    #[test]
+    fn a_read_window_of_records_a_snapshot_covers_is_not_a_record_too_long() {
+        // Found by the kill -9 soak: a view rebuilt from a snapshot past the first MiB of a
+        // segment said "a record longer than 1048576 bytes" and stayed behind.
+        let tmp = tempfile::tempdir().unwrap();
+        let mut seg = Vec::new();
+        let mut seq = 0;
+        while seg.len() < 2 * TAIL_READ_MAX_BYTES {
+            seq += 1;
+            seg.extend_from_slice(&line(seq));
+        }
+        std::fs::write(
+            tmp.path().join(ballast_store::journal::segment::name(1)),
+            &seg,
+        )
+        .unwrap();
+        let mut tail = Tail::new(tmp.path(), seq);
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            match tail.step() {
+                Step::Records(r) => got.extend(r.into_iter().map(|r| r.seq)),
+                Step::Broken(why) => panic!("{why}"),
+                _ => break,
+            }
+        }
+        assert_eq!(got, [seq]);
     }
 
     #[test]
