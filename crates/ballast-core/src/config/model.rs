@@ -475,6 +475,7 @@ pub struct AlpacaConfig {
     pub secrets_file: String,
     pub connect_timeout_ms: u32,
     pub request_timeout_ms: u32,
+    pub call_deadline_ms: u32,
     pub max_retries: u32,
     pub rate_limit_per_min: u32,
     pub poll_interval_ms: u32,

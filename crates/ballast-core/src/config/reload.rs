@@ -181,6 +181,7 @@ fn broker_keys(k: &mut Vec<&'static str>, old: &Config, new: &Config) {
         secrets_file,
         connect_timeout_ms,
         request_timeout_ms,
+        call_deadline_ms,
         max_retries,
         rate_limit_per_min,
         poll_interval_ms,
@@ -207,6 +208,10 @@ fn broker_keys(k: &mut Vec<&'static str>, old: &Config, new: &Config) {
         (
             "broker.alpaca.request_timeout_ms",
             *request_timeout_ms != b.request_timeout_ms,
+        ),
+        (
+            "broker.alpaca.call_deadline_ms",
+            *call_deadline_ms != b.call_deadline_ms,
         ),
         ("broker.alpaca.max_retries", *max_retries != b.max_retries),
         (

@@ -321,6 +321,8 @@ keys! {
         "Timeout of a connection to Alpaca.";
     ["broker.alpaca"] "request_timeout_ms": int(100, 120_000), "10000", None,
         "Timeout of a whole request (at least connect_timeout_ms). A submit that times out is settled by a lookup of its client_order_id, never sent blind again.";
+    ["broker.alpaca"] "call_deadline_ms": int(1_000, 300_000), "15000", None,
+        "The longest one call to Alpaca takes across its tries, backoffs and rate-budget waits (at least request_timeout_ms): the engine's loop is never held longer by one call. A retry or a wait that would pass it is not made; a submit that reaches it unanswered is unknown and settled by a lookup.";
     ["broker.alpaca"] "max_retries": int(0, 10), "3", None,
         "Retries of an idempotent call after a transient error (jittered exponential backoff); a submit is never retried blind.";
     ["broker.alpaca"] "rate_limit_per_min": int(1, 199), "180", None,
