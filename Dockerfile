@@ -6,7 +6,7 @@
 # Linted by hadolint in crates/ballast/tests/deploy.rs.
 
 # --- build: the official Rust image, the workspace's locked dependencies --------------------
-FROM rust:1.91-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p ballast \

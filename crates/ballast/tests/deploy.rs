@@ -173,7 +173,7 @@ fn hadolint_finds_nothing_in_the_dockerfile_and_its_healthcheck_is_a_real_comman
     let broken = dir.path().join("Dockerfile");
     std::fs::write(
         &broken,
-        file.replace("rust:1.91-slim-bookworm", "rust:latest"),
+        file.replace("rust:1.95-slim-bookworm", "rust:latest"),
     )
     .unwrap();
     let (ok, said) = run(Command::new(&hadolint).arg(&broken));
@@ -300,7 +300,19 @@ fn the_statefulset_runs_one_non_root_read_only_replica_that_stops_in_time() {
         .iter()
         .map(|m| m["mountPath"].clone())
         .collect();
-    assert!(mounts.contains(&Value::from("/data")), "{mounts:?}");
+    assert!(
+        mounts.contains(&Value::from("/var/lib/ballast")),
+        "{mounts:?}"
+    );
+    // The data directory is inside the volume, not its (fsGroup-writable) root.
+    let args: Vec<_> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let at = args.iter().position(|a| *a == "--data-dir").unwrap();
+    assert_eq!(args[at + 1], "/var/lib/ballast/data");
     assert_eq!(
         s["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
         "data"
@@ -308,6 +320,13 @@ fn the_statefulset_runs_one_non_root_read_only_replica_that_stops_in_time() {
     for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
         assert_eq!(c[probe]["httpGet"]["port"], "http", "{probe}");
     }
+    // The operator's token reaches Ballast as its own file of mode 0600 (a Secret's files are
+    // root's and group-readable, which `[api] token_file` refuses).
+    let init = pod["initContainers"][0]["command"].to_string();
+    assert!(
+        init.contains("\"0600\"") && init.contains("/secrets/api-token"),
+        "{init}"
+    );
 }
 
 // --- Prometheus rules ---------------------------------------------------------------------
