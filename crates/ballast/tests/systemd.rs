@@ -52,13 +52,16 @@ fn bind(dir: &Path) -> (UnixDatagram, String) {
     (sock, path.display().to_string())
 }
 
+/// A service of the user's that starts after the engine and is ready after one second.
+const BOT: &str = "\n[[services]]\nname = \"bot\"\ncommand = \"sh\"\nargs = [\"-c\", \"exec sleep 3600\"]\ndepends_on = [\"engine\"]\nmin_uptime_secs = 1\n";
+
 #[test]
 fn ballast_run_tells_systemd_ready_watchdog_status_and_stopping() {
     let tmp = tempfile::tempdir().unwrap();
     let (sock, path) = bind(tmp.path());
     let sup = Sup::start_with_env(
         tmp.path(),
-        FAST_HEALTH,
+        &format!("{FAST_HEALTH}{BOT}"),
         &[("NOTIFY_SOCKET", &path), ("WATCHDOG_USEC", "200000")],
     );
     let mut got = Vec::new();
@@ -66,6 +69,8 @@ fn ballast_run_tells_systemd_ready_watchdog_status_and_stopping() {
     // READY=1 came after the engine's startup: it is RUNNING, its heartbeat written.
     let status = sup.status().expect("the supervisor answers");
     assert_eq!(state(&status, "engine"), "RUNNING", "{status}");
+    // …and after the services that start after it, once they are ready.
+    assert_eq!(state(&status, "bot"), "RUNNING", "{status}");
     assert!(sup.dir.join("data/run/engine.heartbeat").exists());
     let ready = got.iter().find(|m| m.contains("READY=1")).unwrap();
     assert!(

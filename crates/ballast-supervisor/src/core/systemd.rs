@@ -126,8 +126,9 @@ pub fn waiting_for(report: &HealthFile, services: &[ServiceView]) -> Option<Stri
 }
 
 /// Whether `s` is still on its way up: starting, backing off, or not started yet while its
-/// start is due — or waits for a dependency that is itself on its way up (one that failed
-/// for good holds it down: that is settled, and the report says so).
+/// start is due — or waits for a dependency that has not given up (one starting, or running
+/// while this one is about to start). A dependency that failed for good, is disabled or held
+/// holds it down: that is settled, and the report says so.
 fn starting(s: &ServiceView, all: &[ServiceView]) -> bool {
     if s.disabled.is_some() || s.held || s.standby {
         return false;
@@ -137,20 +138,20 @@ fn starting(s: &ServiceView, all: &[ServiceView]) -> bool {
         ServiceState::Stopped if !s.waiting_for.is_empty() => s.waiting_for.iter().any(|d| {
             all.iter()
                 .find(|o| &o.name == d)
-                .is_some_and(|o| o.name != s.name && starting_shallow(o))
+                .is_some_and(|o| o.name != s.name && !given_up(o))
         }),
         ServiceState::Stopped => s.never_started,
         ServiceState::Running | ServiceState::Failed | ServiceState::FailedConfig => false,
     }
 }
 
-/// [`starting`] without following dependencies (a cycle cannot loop).
-fn starting_shallow(s: &ServiceView) -> bool {
-    s.disabled.is_none()
-        && !s.held
-        && !s.standby
-        && (matches!(s.state, ServiceState::Starting | ServiceState::Backoff)
-            || (s.state == ServiceState::Stopped && s.never_started))
+/// A service that will not come up by itself: failed for good, disabled, held, or stopped
+/// (by an operator) with nothing to wait for.
+fn given_up(s: &ServiceView) -> bool {
+    s.disabled.is_some()
+        || s.held
+        || matches!(s.state, ServiceState::Failed | ServiceState::FailedConfig)
+        || (s.state == ServiceState::Stopped && !s.never_started && s.waiting_for.is_empty())
 }
 
 /// The health line systemd shows (`systemctl status`): overall, score, policy, trading,

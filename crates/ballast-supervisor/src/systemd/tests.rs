@@ -160,6 +160,9 @@ fn a_failed_or_held_service_does_not_hold_readiness_back() {
     strategy.waiting_for = vec!["engine".into()];
     strategy.never_started = true;
     assert!(waiting_for(&up, &[not_yet, strategy.clone()]).is_some());
+    // A dependency just running: the dependent is about to start, not settled.
+    let engine_up = service("engine", ServiceState::Running);
+    assert!(waiting_for(&up, &[engine_up, strategy.clone()]).is_some());
     let given_up = service("engine", ServiceState::Failed);
     assert_eq!(waiting_for(&up, &[given_up, strategy]), None);
     let backing_off = service("engine", ServiceState::Backoff);
