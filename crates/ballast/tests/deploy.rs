@@ -165,6 +165,12 @@ fn hadolint_finds_nothing_in_the_dockerfile_and_its_healthcheck_is_a_real_comman
     assert!(file.contains("CMD [\"/usr/local/bin/ballast\", \"probe\", \"livez\"]"));
     let (ok, said) = run(ballast().args(["probe", "--help"]));
     assert!(ok && said.contains("livez"), "{said}");
+    // No API on the data directory: it fails, saying where it looked.
+    let none = tempfile::tempdir().unwrap();
+    let (ok, said) = run(ballast()
+        .args(["probe", "livez", "--data-dir"])
+        .arg(none.path()));
+    assert!(!ok && said.contains("run/api.addr"), "{said}");
     let Some(hadolint) = tool("hadolint", true) else {
         return;
     };
@@ -499,7 +505,19 @@ fn probes_ports_and_every_metric_queried_are_the_running_binary_s() {
         metric_names("rate(ballast_fills_total{sink=\"ballast_x\"}[5m])").len(),
         1
     );
-    // The dashboard's fleet view and drill-down.
+    // The dashboard: every panel queries Prometheus through the datasource variable and has
+    // a place; the fleet view and the drill-down.
+    for p in dashboard["panels"].as_array().unwrap() {
+        assert!(p["gridPos"]["w"].as_u64().is_some(), "{p}");
+        if p["type"] != "row" {
+            assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+            assert!(
+                !p["targets"].as_array().unwrap().is_empty(),
+                "{}",
+                p["title"]
+            );
+        }
+    }
     assert!(
         dashboard["templating"]["list"]
             .as_array()
