@@ -178,6 +178,9 @@ fn command_check(c: &CheckConfig, exits: &ForeignExits, timeout: Duration) -> Ch
     use std::io::Read;
     use std::os::unix::process::CommandExt;
     let spawned = std::process::Command::new(&c.command)
+        .env_remove(crate::systemd::SYSTEMD_ENV[0])
+        .env_remove(crate::systemd::SYSTEMD_ENV[1])
+        .env_remove(crate::systemd::SYSTEMD_ENV[2])
         .args(&c.args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

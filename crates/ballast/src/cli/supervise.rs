@@ -669,16 +669,10 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
         );
         return Ok(exit::FAILURE);
     };
-    let sock = std::os::unix::net::UnixDatagram::unbound()?;
-    let text = messages.join("\n");
-    let sent = ballast_supervisor::control::with_short_path(Path::new(&path), |p| {
-        sock.send_to(text.as_bytes(), p)
-    });
-    if let Err(e) = sent {
-        err!(
-            "ballast notify: cannot send to {}: {e}",
-            Path::new(&path).display()
-        );
+    use std::os::unix::ffi::OsStrExt;
+    // A path or an abstract address (`@name`), as systemd and sd_notify(3) take it.
+    if let Err(e) = ballast_supervisor::systemd::notify(path.as_bytes(), &messages.join("\n")) {
+        err!("ballast notify: {e}");
         return Ok(exit::FAILURE);
     }
     Ok(exit::OK)
