@@ -166,8 +166,7 @@ impl<B: Broker> Broker for ChaosBroker<'_, B> {
         pass!(self, "GET /v2/account", false, self.inner.account())
     }
 
-    /// `partial_fills`: a fill the schedule picks comes through at 25, 50 or 75 % of its
-    /// quantity (the rest stays open at the venue, filled by later bars).
+    /// `partial_fills`: see [`partial_fills`].
     fn fills_since(&mut self, cursor: u64) -> Result<FillsPage, BrokerError> {
         let mut page = pass!(
             self,
@@ -175,31 +174,7 @@ impl<B: Broker> Broker for ChaosBroker<'_, B> {
             false,
             self.inner.fills_since(cursor)
         )?;
-        if self.plan.is_active(ChaosMode::PartialFills) {
-            let k = &self.plan.knobs;
-            for fill in &mut page.fills {
-                self.calls.fills += 1;
-                let n = self.calls.fills;
-                if !schedule::fires(k.seed, ChaosMode::PartialFills, n, k.every) {
-                    continue;
-                }
-                let part = (fill.qty.value() * Decimal::from(schedule::partial_pct(k.seed, n))
-                    / Decimal::ONE_HUNDRED)
-                    .trunc();
-                if part <= Decimal::ZERO || part >= fill.qty.value() {
-                    continue;
-                }
-                let (Ok(qty), Ok(fee)) = (
-                    Quantity::new(part),
-                    Notional::new(fill.fee.value() * part / fill.qty.value()),
-                ) else {
-                    continue;
-                };
-                fill.qty = qty;
-                fill.fee = fee;
-                self.calls.count(ChaosMode::PartialFills);
-            }
-        }
+        partial_fills(self.plan, self.calls, &mut page.fills);
         Ok(page)
     }
 
@@ -214,5 +189,37 @@ impl<B: Broker> Broker for ChaosBroker<'_, B> {
             false,
             self.inner.orders_since(since, limit)
         )
+    }
+}
+
+/// `partial_fills`: a fill the schedule picks comes through at 25, 50 or 75 % of its quantity
+/// (its fee in proportion; the rest stays open at the venue, filled by later bars). The paper
+/// engine applies it to a bar's fills directly (they are booked with the bar, not polled).
+pub fn partial_fills(plan: &ChaosPlan, calls: &mut ChaosCalls, fills: &mut [crate::domain::Fill]) {
+    if !plan.is_active(ChaosMode::PartialFills) {
+        return;
+    }
+    let k = &plan.knobs;
+    for fill in fills {
+        calls.fills += 1;
+        let n = calls.fills;
+        if !schedule::fires(k.seed, ChaosMode::PartialFills, n, k.every) {
+            continue;
+        }
+        let part = (fill.qty.value() * Decimal::from(schedule::partial_pct(k.seed, n))
+            / Decimal::ONE_HUNDRED)
+            .trunc();
+        if part <= Decimal::ZERO || part >= fill.qty.value() {
+            continue;
+        }
+        let (Ok(qty), Ok(fee)) = (
+            Quantity::new(part),
+            Notional::new(fill.fee.value() * part / fill.qty.value()),
+        ) else {
+            continue;
+        };
+        fill.qty = qty;
+        fill.fee = fee;
+        calls.count(ChaosMode::PartialFills);
     }
 }

@@ -15,7 +15,7 @@
 mod broker;
 pub mod schedule;
 
-pub use broker::{ChaosBroker, ChaosCalls};
+pub use broker::{ChaosBroker, ChaosCalls, partial_fills};
 
 use serde::{Deserialize, Serialize};
 

@@ -2,6 +2,7 @@
 
 mod api;
 mod backtest;
+mod chaos_env;
 mod check;
 mod config;
 mod dev;

@@ -16,10 +16,9 @@ use super::{ConfigArg, DataDirArg, err, out};
 use crate::exit::{self, Exit};
 use crate::settings::DataDir;
 
-/// The engine as the supervisor runs it: this same binary, `engine --supervised`, on the
-/// supervisor's configuration in force (`run/engine-config.json`, written at its start and at
-/// every applied reload), never on a file edited since and not reloaded; `live` (`run --live`
-/// whose preconditions hold) is passed on as `--live`: live asked twice.
+/// The engine as the supervisor runs it: this binary, `engine --supervised`, on the
+/// configuration in force (`run/engine-config.json`, written at its start and every applied
+/// reload); `live` (`run --live` whose preconditions hold) is passed on as `--live`.
 fn engine_service(dir: &Path, live: bool) -> anyhow::Result<ServiceSpec> {
     let exe = std::env::current_exe()?;
     let mut args = ["engine", "--supervised", "--config-in-force", "--data-dir"]
@@ -110,6 +109,9 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
     // contradiction: refused before anything starts. A live configuration that lacks any
     // precondition is refused trading — said here, on the operator's terminal — while the
     // supervisor, `status` and `health` stay up with the engine HELD and the reason.
+    if let Some(code) = super::chaos_env::refuse_live("ballast run", &loaded.config, live)? {
+        return Ok(code); // chaos is refused in live mode, always: with --live too
+    }
     let missing = super::check::live_missing(&loaded.config, live);
     let live_refused = if missing.is_empty() {
         None

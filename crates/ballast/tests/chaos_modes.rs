@@ -1,0 +1,290 @@
+//! Chaos modes (issue 15, item 1) over the real binary: refused in live mode — `ballast check`,
+//! `ballast run` (with and without `--live`) and the engine, for `CHAOS_MODE`, `[chaos] modes`
+//! and the `BALLAST_CHAOS_*` hooks — and, on a standalone paper engine, each engine-side mode
+//! injected at its seam with its designed response: transient → the run goes on and ends
+//! with a clean journal; persistent → the engine stops trading, said, with the right class.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::process::text;
+
+const LIVE: &str = "[general]\nmode = \"live\"\n[broker]\nkind = \"alpaca\"\n";
+
+fn ballast(dir: &Path) -> Command {
+    let mut c = common::ballast();
+    c.current_dir(dir)
+        .env_remove("CHAOS_MODE")
+        .env_remove("BALLAST_CHAOS_CRASH_AFTER_SEQ")
+        .env_remove("BALLAST_CHAOS_LOST_REPLY_EVERY")
+        .env_remove("BALLAST_CHAOS_FEED_STALL")
+        .env_remove("BALLAST_CHAOS_STALL_BEFORE_SEND_MS");
+    c
+}
+
+fn said(out: &Output) -> String {
+    text(&out.stdout) + &text(&out.stderr)
+}
+
+fn assert_refused(out: &Output, modes: &str) {
+    let s = said(out);
+    assert_eq!(out.status.code(), Some(78), "{s}");
+    assert!(s.contains(modes), "names {modes}: {s}");
+    assert!(s.contains("refused in live mode"), "{s}");
+    assert!(
+        s.contains("help:") || s.contains("unset"),
+        "says what to do: {s}"
+    );
+}
+
+#[test]
+fn chaos_is_refused_live_by_check_run_and_the_engine_for_the_env_var_and_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("live.toml"), LIVE).unwrap();
+    std::fs::write(
+        d.join("live-chaos.toml"),
+        format!("{LIVE}[chaos]\nmodes = [\"disk_full\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(d.join("paper.toml"), "").unwrap();
+    let env = ("CHAOS_MODE", "broker_down, clock_skew");
+    let check = |cfg: &str, env: Option<(&str, &str)>| {
+        let mut c = ballast(d);
+        c.args(["check", "--config", cfg]);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    assert_refused(&check("live.toml", Some(env)), "broker_down, clock_skew");
+    assert_refused(&check("live-chaos.toml", None), "disk_full");
+    assert_refused(
+        &check("live.toml", Some(("BALLAST_CHAOS_CRASH_AFTER_SEQ", "5"))),
+        "BALLAST_CHAOS_CRASH_AFTER_SEQ (engine_crash)",
+    );
+    // The same configuration without chaos is not refused for chaos; in paper mode chaos runs,
+    // said by check.
+    assert!(!said(&check("live.toml", None)).contains("chaos"));
+    let paper = check("paper.toml", Some(env));
+    assert_eq!(paper.status.code(), Some(0), "{}", said(&paper));
+    assert!(said(&paper).contains("CHAOS: modes broker_down, clock_skew active"));
+    // `run` on a live configuration, `run --live` on a paper one with chaos, the engine: all
+    // refused before anything starts (no data directory made).
+    let run = |args: &[&str], env: (&str, &str)| {
+        let mut c = ballast(d);
+        c.args(args).env(env.0, env.1);
+        common::process::run_within(&mut c, std::time::Duration::from_secs(60)).expect("ends")
+    };
+    let data = |name: &str| d.join(name).display().to_string();
+    let (a, b, c) = (data("a"), data("b"), data("c"));
+    assert_refused(
+        &run(
+            &["run", "--live", "--config", "live.toml", "--data-dir", &a],
+            env,
+        ),
+        "broker_down, clock_skew",
+    );
+    assert_refused(
+        &run(
+            &["run", "--live", "--config", "paper.toml", "--data-dir", &b],
+            env,
+        ),
+        "broker_down, clock_skew",
+    );
+    assert_refused(
+        &run(
+            &[
+                "engine",
+                "--standalone",
+                "--config",
+                "live-chaos.toml",
+                "--data-dir",
+                &c,
+            ],
+            env,
+        ),
+        "disk_full",
+    );
+    for x in [&a, &b, &c] {
+        assert!(!Path::new(x).exists(), "{x}: nothing was started");
+    }
+    // An unknown name is refused naming the valid ones.
+    let bad = check("paper.toml", Some(("CHAOS_MODE", "broker_dwn")));
+    assert_eq!(bad.status.code(), Some(78));
+    assert!(said(&bad).contains("\"broker_dwn\""), "{}", said(&bad));
+    assert!(said(&bad).contains("broker_down, invalid_creds, slow_broker"));
+}
+
+/// A standalone paper engine on `data` with `chaos` (CHAOS_MODE) and `[chaos]` knobs, for
+/// `bars` bars as fast as it goes.
+fn engine(data: &Path, chaos: &str, knobs: &str, bars: u32) -> Output {
+    let cfg = data.with_extension("toml");
+    std::fs::write(&cfg, format!("[chaos]\n{knobs}\n")).unwrap();
+    let mut c = ballast(data.parent().unwrap());
+    c.args([
+        "engine",
+        "--standalone",
+        "--bars-per-second",
+        "0",
+        "--max-bars",
+    ])
+    .arg(bars.to_string())
+    .arg("--data-dir")
+    .arg(data)
+    .arg("--config")
+    .arg(&cfg)
+    .env("CHAOS_MODE", chaos);
+    // `output` drains both pipes while it runs (a chaos run's log can be long); every run is
+    // bounded by --max-bars.
+    c.output().unwrap()
+}
+
+/// `ballast journal verify` passes on `data`.
+fn verifies(data: &Path) {
+    let out = ballast(data.parent().unwrap())
+        .args(["journal", "verify", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "journal verify: {}", said(&out));
+}
+
+fn count(data: &Path, kind: &str, body_has: &str) -> usize {
+    common::journal::engine_records(data)
+        .iter()
+        .filter(|(k, b)| k == kind && b.contains(body_has))
+        .count()
+}
+
+#[test]
+fn transient_broker_modes_are_met_and_the_run_goes_on_with_a_clean_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    // broker_down: sends into the outage are unknown outcomes, settled by lookups once it
+    // answers again; trading goes on (fills after the outage).
+    let data = tmp.path().join("down");
+    let out = engine(&data, "broker_down", "outage_calls = 6\nseed = 3", 1500);
+    common::process::assert_ok(&out);
+    let s = said(&out);
+    assert!(
+        s.contains("CHAOS: modes broker_down active (seed 3)"),
+        "{s}"
+    );
+    assert!(s.contains("chaos broker_down"), "{s}");
+    assert!(count(&data, "order.sent", "chaos broker_down") >= 1, "{s}");
+    assert!(count(&data, "order.settle", "") >= 1, "looked up");
+    assert!(
+        count(&data, "order.sent", "\"outcome\":\"accepted\"") >= 5,
+        "sends go on"
+    );
+    verifies(&data);
+    // rate_limited + slow_broker + lost_reply + partial_fills + clock_skew together.
+    let data = tmp.path().join("mixed");
+    let out = engine(
+        &data,
+        "rate_limited,slow_broker,lost_reply,partial_fills,clock_skew",
+        "every = 3\nslow_ms = 1",
+        1500,
+    );
+    common::process::assert_ok(&out);
+    let s = said(&out);
+    assert!(s.contains("429 Too Many Requests"), "{s}");
+    assert!(
+        count(&data, "order.sent", "\"outcome\":\"unknown\"") >= 1,
+        "lost replies"
+    );
+    assert!(count(&data, "order.sent", "\"outcome\":\"accepted\"") >= 5);
+    verifies(&data);
+}
+
+#[test]
+fn persistent_broker_modes_stop_trading_with_their_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("creds");
+    let out = engine(&data, "invalid_creds", "", 1500);
+    let s = said(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "FAILED_CONFIG, no restart loop: {s}"
+    );
+    assert!(s.contains("FAILED_CONFIG") && s.contains("401"), "{s}");
+    assert_eq!(count(&data, "order.sent", ""), 0, "nothing was sent");
+    verifies(&data);
+
+    let data = tmp.path().join("drift");
+    let out = engine(&data, "schema_drift", "every = 1", 1500);
+    let s = said(&out);
+    common::process::assert_ok(&out);
+    assert!(
+        s.contains("CRITICAL") && s.contains("FAILED_API_SCHEMA"),
+        "{s}"
+    );
+    assert!(s.contains("field \"status\""), "{s}");
+    assert!(
+        count(&data, "order.sent", "\"outcome\":\"accepted\"") == 0,
+        "{s}"
+    );
+    verifies(&data);
+}
+
+#[test]
+fn engine_crash_aborts_once_at_a_seeded_record_and_the_restart_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("crash");
+    let first = engine(
+        &data,
+        "engine_crash",
+        "crash_after_records = 30\nseed = 1",
+        600,
+    );
+    assert!(!first.status.success(), "it crashed: {}", said(&first));
+    let s = said(&first);
+    assert!(s.contains("chaos: crashing right after seq"), "{s}");
+    let at = ballast_core::chaos::schedule::crash_seq(1, 30);
+    assert!(s.contains(&format!("seq {at}")), "the seeded seq {at}: {s}");
+    let second = engine(
+        &data,
+        "engine_crash",
+        "crash_after_records = 30\nseed = 1",
+        600,
+    );
+    common::process::assert_ok(&second);
+    assert!(said(&second).contains("recovered:"));
+    verifies(&data);
+}
+
+#[test]
+fn a_torn_journal_tail_and_a_corrupt_snapshot_are_healed_at_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("heal");
+    common::process::assert_ok(&engine(&data, "", "", 600));
+    let out = engine(&data, "journal_torn_tail,state_corrupt", "", 900);
+    common::process::assert_ok(&out);
+    let s = said(&out);
+    assert!(s.contains("chaos: journal_torn_tail: cut the last"), "{s}");
+    assert!(s.contains("chaos: state_corrupt: flipped byte"), "{s}");
+    assert!(s.contains("heal:"), "recovery healed: {s}");
+    let quarantined = std::fs::read_dir(data.join("quarantine"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(quarantined >= 1, "what was cut is in quarantine/: {s}");
+    // Once per data directory: the next start tears nothing.
+    let again = engine(&data, "journal_torn_tail,state_corrupt", "", 1000);
+    common::process::assert_ok(&again);
+    assert!(!said(&again).contains("cut the last"));
+    verifies(&data);
+}
+
+#[test]
+fn a_full_disk_stops_the_engine_before_anything_it_could_not_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("full");
+    let out = engine(&data, "disk_full", "disk_full_after_writes = 60", 1500);
+    let s = said(&out);
+    assert!(!out.status.success(), "{s}");
+    assert!(s.contains("ENOSPC") && s.contains("chaos disk_full"), "{s}");
+    verifies(&data);
+}
