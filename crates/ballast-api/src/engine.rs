@@ -524,6 +524,7 @@ mod tests {
             bars: 3,
             last_seq: 9,
             signals_seq: 0,
+            chaos: Vec::new(),
             status: Default::default(),
             view: Default::default(),
             figures: Default::default(),

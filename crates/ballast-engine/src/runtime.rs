@@ -631,6 +631,7 @@ fn trade(
                 ..state.figures()
             },
             signals_seq: state.decisions.signals_seq,
+            chaos: w.chaos.plan.modes.clone(),
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));

@@ -288,3 +288,85 @@ fn a_full_disk_stops_the_engine_before_anything_it_could_not_journal() {
     assert!(s.contains("ENOSPC") && s.contains("chaos disk_full"), "{s}");
     verifies(&data);
 }
+
+/// GET `path` of `base` (HTTP/1.0 on 127.0.0.1) with the viewer's token: status and body.
+fn get(base: &str, path: &str, token: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = base.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (
+        head.split(' ').nth(1).unwrap().parse().unwrap(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn every_active_mode_is_visible_in_health_metrics_status_the_log_and_the_dashboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let sup = common::Sup::start_with_env(
+        &dir,
+        "[feed]\nbars_per_second = 50\n[chaos]\nmodes = [\"partial_fills\"]\n",
+        &[("CHAOS_MODE", "lost_reply")],
+    );
+    // Health: a critical "chaos" subsystem, DEGRADED, naming the modes: the overall status
+    // is not HEALTHY while chaos runs.
+    let h = common::wait_health(&sup, "the chaos check", |h| {
+        h["subsystems"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|x| x["name"] == "chaos" && x["status"] == "DEGRADED")
+        })
+    });
+    let chaos = h["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "chaos")
+        .unwrap()
+        .to_string();
+    assert!(chaos.contains("partial_fills, lost_reply"), "{chaos}");
+    assert_ne!(h["overall"], "HEALTHY", "{h}");
+    // The engine's heartbeat carries them: metrics and `ballast status`.
+    let (base, _, viewer) = common::surfaces::api_of(&dir.join("data"));
+    let metrics = common::wait::until(
+        std::time::Duration::from_secs(60),
+        || {
+            let (code, body) = get(&base, "/metrics", &viewer);
+            match code == 200 && body.contains("ballast_chaos_active{mode=\"partial_fills\"} 1") {
+                true => Ok(body),
+                false => Err(body),
+            }
+        },
+        |body| format!("no ballast_chaos_active in /metrics: {body}"),
+    );
+    assert!(metrics.contains("ballast_chaos_active{mode=\"lost_reply\"} 1"));
+    let status = sup.cli(&["status"]);
+    let said = said(&status);
+    assert!(
+        said.contains(
+            "CHAOS: the engine injects faults on purpose: modes partial_fills, lost_reply"
+        ),
+        "{said}"
+    );
+    // The dashboard has the banner that shows the chaos check's words.
+    let (_, page) = get(&base, "/", &viewer);
+    assert!(page.contains("id=\"chaos-banner\""), "{page}");
+    let (_, js) = get(&base, "/assets/view.js", &viewer);
+    assert!(js.contains("renderChaos") && js.contains("\"chaos\""));
+    sup.stop();
+    let log = std::fs::read_to_string(dir.join("data/logs/engine.log")).unwrap_or_default();
+    assert!(
+        log.contains("CHAOS: modes partial_fills, lost_reply active"),
+        "{log}"
+    );
+}

@@ -18,6 +18,7 @@ mod recommendations;
 mod reconcile;
 mod reload;
 mod supervise;
+mod trading_view;
 mod venue;
 
 pub(crate) use output::{err, out};
