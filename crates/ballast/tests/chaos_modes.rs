@@ -370,3 +370,98 @@ fn every_active_mode_is_visible_in_health_metrics_status_the_log_and_the_dashboa
         "{log}"
     );
 }
+
+#[test]
+fn port_conflict_the_api_takes_the_next_port_and_says_which() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("port");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = port.to_string();
+    let sup = common::Sup::start_with_env(
+        &dir,
+        "[chaos]\nmodes = [\"port_conflict\"]\n",
+        &[("BALLAST_API__PORT", p.as_str())],
+    );
+    let (base, _, viewer) = common::surfaces::api_of(&dir.join("data"));
+    let bound: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(
+        bound > port && bound <= port + 3,
+        "{port} taken: bound {bound}"
+    );
+    assert_eq!(get(&base, "/v1/health", &viewer).0, 200);
+    sup.stop();
+    let err = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        err.contains(&format!("chaos: port_conflict: 127.0.0.1:{port} is taken")),
+        "{err}"
+    );
+}
+
+#[test]
+fn supervisor_crash_aborts_the_supervisor_its_engine_halts_and_a_restart_recovers() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sup");
+    let cfg = "[feed]\nbars_per_second = 50\n";
+    let mut sup = common::Sup::start_with_env(
+        &dir,
+        &format!("{cfg}[chaos]\nmodes = [\"supervisor_crash\"]\nsupervisor_crash_after_secs = 3\n"),
+        &[],
+    );
+    let engine_pid = common::Sup::service(
+        &sup.wait_for("the engine", |s| common::state(s, "engine") == "RUNNING"),
+        "engine",
+    )["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let status = sup.child.wait().unwrap();
+    assert_eq!(status.signal(), Some(6), "aborted (SIGABRT): {status:?}");
+    // Its engine sees the parent's death and stops, state persisted.
+    common::wait::until(
+        std::time::Duration::from_secs(30),
+        || (!common::alive(engine_pid)).then_some(()).ok_or(()),
+        |()| format!("the engine (pid {engine_pid}) outlived its supervisor"),
+    );
+    let err = std::fs::read_to_string(dir.join("supervisor.err")).unwrap();
+    assert!(
+        err.contains("chaos: supervisor_crash: aborting now"),
+        "{err}"
+    );
+    // Whoever runs the supervisor starts it again (here without the mode): it recovers.
+    let sup = common::Sup::start_with_env(&dir, cfg, &[]);
+    sup.wait_for("the engine again", |s| {
+        common::state(s, "engine") == "RUNNING"
+    });
+    sup.stop();
+    verifies(&dir.join("data"));
+}
+
+#[test]
+fn stale_feed_stops_the_primary_and_the_declared_backup_takes_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("stale");
+    let out = engine(
+        &data,
+        "stale_feed",
+        "stale_after_bars = 20\n[feed.backup]\nkind = \"synthetic\"\nstale_secs = 1\n",
+        300,
+    );
+    common::process::assert_ok(&out);
+    let switches: Vec<String> = common::journal::engine_records(&data)
+        .into_iter()
+        .filter(|(k, _)| k == "feed.switch")
+        .map(|(_, b)| b)
+        .collect();
+    assert!(
+        switches
+            .first()
+            .is_some_and(|b| b.contains("\"to\":\"backup\"")),
+        "{switches:?}\n{}",
+        said(&out)
+    );
+    verifies(&data);
+}

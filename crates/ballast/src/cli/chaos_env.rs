@@ -136,3 +136,51 @@ pub fn refuse_live(
         crate::exit::CONFIG
     }))
 }
+
+/// What the supervisor's chaos holds while it runs (dropped at its end).
+pub struct SupervisorChaos {
+    /// `port_conflict`: the API's configured port, held so that the API must take another.
+    _port: Option<std::net::TcpListener>,
+}
+
+/// The supervisor's chaos modes (paper only), carried out: `port_conflict` takes the API's
+/// configured port before the API binds it (its designed response: the next ports are tried,
+/// the one bound is said and shown in `ballast status`); `supervisor_crash` aborts the
+/// supervisor `[chaos] supervisor_crash_after_secs` after its start (its engine halts before
+/// its next order on the parent's death; whoever runs the supervisor starts it again).
+pub fn supervisor_chaos(cfg: &Config, log: &mut dyn FnMut(&str)) -> SupervisorChaos {
+    let plan = match cfg.general.mode {
+        Mode::Paper => ChaosPlan::of(cfg),
+        Mode::Live => ChaosPlan::default(),
+    };
+    if let Some(banner) = plan.banner() {
+        log(&banner);
+    }
+    let mut port = None;
+    if plan.is_active(ChaosMode::PortConflict) && cfg.api.port != 0 {
+        let addr = format!("{}:{}", cfg.api.bind, cfg.api.port);
+        match std::net::TcpListener::bind(&addr) {
+            Ok(l) => {
+                log(&format!(
+                    "chaos: port_conflict: {addr} is taken (held by chaos) before the API binds it"
+                ));
+                port = Some(l);
+            }
+            Err(e) => log(&format!(
+                "chaos: port_conflict: {addr} could not be taken ({e}): it is taken already"
+            )),
+        }
+    }
+    if plan.is_active(ChaosMode::SupervisorCrash) {
+        let secs = plan.knobs.supervisor_crash_after_secs;
+        log(&format!(
+            "chaos: supervisor_crash: the supervisor aborts in {secs} s"
+        ));
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(u64::from(secs)));
+            super::err!("ballast run: chaos: supervisor_crash: aborting now");
+            std::process::abort();
+        });
+    }
+    SupervisorChaos { _port: port }
+}

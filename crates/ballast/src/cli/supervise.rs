@@ -163,6 +163,8 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
         err!("ballast run: warning: {warning}");
     }
     let mut log = |line: &str| crate::logging::bridge("ballast::supervisor", line);
+    // Chaos (paper only): the API's port taken, the supervisor's own crash timer.
+    let _chaos = super::chaos_env::supervisor_chaos(&cfg, &mut log);
     let asked = super::check::asked(&cfg, Some(live));
     let mut heal = heal_options(cfg, &loaded.choice, live_refused, api.hook.clone());
     heal.live = Some(asked);
