@@ -465,3 +465,35 @@ fn stale_feed_stops_the_primary_and_the_declared_backup_takes_over() {
     );
     verifies(&data);
 }
+
+/// Orders filled in more than one part (`market.bar` fills per `client_order_id`).
+fn split_orders(data: &Path) -> usize {
+    let mut parts = std::collections::BTreeMap::<String, usize>::new();
+    for (k, b) in common::journal::engine_records(data) {
+        if k != "market.bar" {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        for f in v["fills"].as_array().into_iter().flatten() {
+            *parts
+                .entry(f["client_order_id"].as_str().unwrap_or("?").to_owned())
+                .or_default() += 1;
+        }
+    }
+    parts.values().filter(|n| **n > 1).count()
+}
+
+#[test]
+fn partial_fills_split_orders_the_calm_venue_fills_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let calm = tmp.path().join("calm");
+    common::process::assert_ok(&engine(&calm, "", "", 1500));
+    let split = tmp.path().join("split");
+    common::process::assert_ok(&engine(&split, "partial_fills", "every = 1", 1500));
+    let (before, after) = (split_orders(&calm), split_orders(&split));
+    assert!(
+        after >= 5 && after > before,
+        "split orders: calm {before}, chaos {after}"
+    );
+    verifies(&split);
+}
