@@ -213,6 +213,9 @@ fn persistent_broker_modes_stop_trading_with_their_class() {
     assert!(s.contains("FAILED_CONFIG") && s.contains("401"), "{s}");
     assert_eq!(count(&data, "order.sent", ""), 0, "nothing was sent");
     verifies(&data);
+    // Lifted (the keys fixed), the same data directory trades.
+    common::process::assert_ok(&engine(&data, "", "", 1500));
+    assert!(count(&data, "order.sent", "\"outcome\":\"accepted\"") >= 5);
 
     let data = tmp.path().join("drift");
     let out = engine(&data, "schema_drift", "every = 1", 1500);
@@ -286,6 +289,12 @@ fn a_full_disk_stops_the_engine_before_anything_it_could_not_journal() {
     let s = said(&out);
     assert!(!out.status.success(), "{s}");
     assert!(s.contains("ENOSPC") && s.contains("chaos disk_full"), "{s}");
+    verifies(&data);
+    // Space again (the mode lifted): the engine recovers what was durable and trades on.
+    let again = engine(&data, "", "", 1500);
+    common::process::assert_ok(&again);
+    assert!(said(&again).contains("recovered:"));
+    assert!(count(&data, "order.sent", "\"outcome\":\"accepted\"") >= 1);
     verifies(&data);
 }
 
