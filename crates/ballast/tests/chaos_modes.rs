@@ -506,3 +506,36 @@ fn partial_fills_split_orders_the_calm_venue_fills_whole() {
     );
     verifies(&split);
 }
+
+#[test]
+fn a_standalone_engine_s_health_names_its_chaos_modes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("alone");
+    let mut child = ballast(tmp.path())
+        .args([
+            "engine",
+            "--standalone",
+            "--bars-per-second",
+            "50",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("CHAOS_MODE", "slow_broker")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (base, _, viewer) = common::surfaces::api_of(&data);
+    let body = common::wait::until(
+        std::time::Duration::from_secs(30),
+        || match get(&base, "/v1/health", &viewer) {
+            (200, b) => Ok(b),
+            (_, b) => Err(b),
+        },
+        |b| format!("no health answer: {b}"),
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["chaos"], serde_json::json!(["slow_broker"]), "{body}");
+    common::process::sigterm(&child);
+    assert!(child.wait().unwrap().success());
+}
