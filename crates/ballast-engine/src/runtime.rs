@@ -655,6 +655,7 @@ fn trade(
             }
         }
     }
+    chaos::say_injected(&w.chaos, log);
     Ok(())
 }
 

@@ -191,6 +191,13 @@ fn transient_broker_modes_are_met_and_the_run_goes_on_with_a_clean_journal() {
     common::process::assert_ok(&out);
     let s = said(&out);
     assert!(s.contains("429 Too Many Requests"), "{s}");
+    let injected = s
+        .lines()
+        .find(|l| l.contains("chaos: injected over"))
+        .unwrap_or_else(|| panic!("the run says what it met: {s}"));
+    for m in ["rate_limited", "slow_broker", "partial_fills"] {
+        assert!(injected.contains(m), "{m}: {injected}");
+    }
     assert!(
         count(&data, "order.sent", "\"outcome\":\"unknown\"") >= 1,
         "lost replies"

@@ -184,3 +184,26 @@ pub(super) fn refusal(w: &super::Writer<'_>) -> Option<String> {
         format!("the paper venue broke its contract ({text}); nothing is sent until Ballast restarts without schema_drift")
     })
 }
+
+/// At the end of a run: how many faults each broker mode injected (`chaos: injected …`), so
+/// that a chaos run says what it met.
+pub(super) fn say_injected(run: &ChaosRun, log: &mut dyn FnMut(&str)) {
+    if run.plan.is_empty() {
+        return;
+    }
+    let counts: Vec<String> = run
+        .calls
+        .injected
+        .iter()
+        .map(|(m, n)| format!("{m} {n}"))
+        .collect();
+    log(&format!(
+        "chaos: injected over {} broker calls: {}",
+        run.calls.calls,
+        if counts.is_empty() {
+            "no broker fault".to_owned()
+        } else {
+            counts.join(", ")
+        }
+    ));
+}
