@@ -236,3 +236,22 @@ mod broker_faults {
         assert_eq!(slept, vec![250; 4]);
     }
 }
+
+#[test]
+fn chaos_keys_change_only_with_a_restart() {
+    use crate::config::{Source, load, reload};
+    let old = load(None, &[]).unwrap();
+    let text = "[chaos]\nmodes = [\"broker_down\"]\nseed = 4\n";
+    let new = load(
+        Some(Source {
+            path: "b.toml",
+            text,
+        }),
+        &[],
+    )
+    .unwrap();
+    let plan = reload::plan(&old, &new);
+    let refused: Vec<&str> = plan.refused.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(refused, vec!["chaos.modes", "chaos.seed"]);
+    assert!(plan.actions.is_empty());
+}
