@@ -333,3 +333,18 @@ pub(super) fn alert_delivery_check(inputs: &Inputs) -> CheckResult {
         ),
     }
 }
+
+/// The active chaos modes (SPEC §10): DEGRADED, naming them, so that nobody mistakes a chaos
+/// run for a clean one.
+pub(super) fn chaos_check(config: &Config) -> CheckResult {
+    let plan = ballast_core::chaos::ChaosPlan::of(config);
+    CheckResult::new(
+        "modes",
+        Status::Degraded,
+        format!(
+            "chaos modes active: {} (seed {}): faults are injected on purpose (paper only; docs/CHAOS.md)",
+            ballast_core::chaos::names(&plan.modes),
+            plan.knobs.seed
+        ),
+    )
+}

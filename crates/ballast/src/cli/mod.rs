@@ -2,6 +2,7 @@
 
 mod api;
 mod backtest;
+mod chaos_env;
 mod check;
 mod config;
 mod dev;
@@ -18,6 +19,7 @@ mod recommendations;
 mod reconcile;
 mod reload;
 mod supervise;
+mod trading_view;
 mod venue;
 
 pub(crate) use output::{err, out};
