@@ -353,14 +353,7 @@ impl Client {
     /// The call's deadline passed before a try could be sent: classified as a timeout (for
     /// a submit nothing was sent, so it is refused before the venue saw it).
     fn past_deadline(&self, req: &Request<'_>, call: &str) -> VenueError {
-        let verdict = classify::classify(
-            req.kind,
-            Failure::Status {
-                status: 429,
-                code: None,
-                message: "",
-            },
-        );
+        let verdict = not_sent(req);
         let message = format!(
             "the call's deadline (call_deadline_ms = {}) passed before the next try; not sent",
             self.settings.call_deadline_ms
@@ -400,14 +393,7 @@ impl Client {
                     std::thread::sleep(Duration::from_millis(wait));
                 }
                 Err(wait) => {
-                    let verdict = classify::classify(
-                        req.kind,
-                        Failure::Status {
-                            status: 429,
-                            code: None,
-                            message: "",
-                        },
-                    );
+                    let verdict = not_sent(req);
                     let message = format!(
                         "the client-side rate budget ({} requests a minute, or the venue's X-RateLimit/Retry-After) has no slot for {wait} ms more, over max_wait_ms = {} (or the call's deadline, call_deadline_ms = {}); not sent",
                         self.settings.rate_limit_per_min,
@@ -602,6 +588,19 @@ fn read_bounded(resp: reqwest::blocking::Response) -> Result<Vec<u8>, Outcome> {
         });
     }
     Ok(body)
+}
+
+/// The verdict on a request Ballast did not send (no budget slot, or its deadline passed): as
+/// a 429 would be — transient, and for a submit certain that the venue never saw it.
+fn not_sent(req: &Request<'_>) -> Verdict {
+    classify::classify(
+        req.kind,
+        Failure::Status {
+            status: 429,
+            code: None,
+            message: "",
+        },
+    )
 }
 
 #[cfg(test)]

@@ -137,6 +137,7 @@ function renderHealth() {
   if (!h || typeof h.policy !== "object") return;
   renderSafety(h);
   renderSubsystems(h.subsystems || [], h.counts);
+  renderChaos(h.subsystems || []);
   renderIssues(h.issues || []);
   renderRecommendations(h.recommendations || [], h.decided || []);
   renderLiveGate(h.live_gate);
@@ -189,6 +190,17 @@ function renderOutlook() {
   } else {
     out.textContent = o.text || "—";
   }
+}
+
+// A chaos run (docs/CHAOS.md) is never mistaken for a clean one: its health check's words in
+// a banner of its own, for as long as the report carries the "chaos" subsystem.
+function renderChaos(subs) {
+  const s = subs.find((x) => (x.name || (x.subsystem && x.subsystem.name)) === "chaos");
+  const c = s && (s.checks || [])[0];
+  const b = $("chaos-banner");
+  b.hidden = !s;
+  b.dataset.chaos = s ? "active" : "";
+  b.textContent = s ? "CHAOS — " + ((c && c.detail) || "chaos modes active") : "";
 }
 
 function renderSubsystems(subs, counts) {

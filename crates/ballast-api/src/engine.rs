@@ -160,7 +160,8 @@ fn health_schema() -> Value {
         "checks": {"type": "array", "items": {"type": "object", "properties": {
             "name": {"type": "string"}, "ok": {"type": "boolean"}, "reason": {"type": "string", "nullable": true}
         }}},
-        "engine": {"type": "object", "description": "The engine's status (money as decimal strings)."}
+        "engine": {"type": "object", "description": "The engine's status (money as decimal strings)."},
+        "chaos": {"type": "array", "items": {"type": "string"}, "description": "The chaos modes the engine injects (docs/CHAOS.md); empty: none."}
     }})
 }
 
@@ -380,6 +381,7 @@ async fn health_handler(State(ctx): State<EngineContext>) -> Answer {
         "ready": ready,
         "checks": checks,
         "engine": hb.status,
+        "chaos": hb.chaos,
     })))
 }
 
@@ -524,6 +526,7 @@ mod tests {
             bars: 3,
             last_seq: 9,
             signals_seq: 0,
+            chaos: Vec::new(),
             status: Default::default(),
             view: Default::default(),
             figures: Default::default(),

@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod bind;
+pub mod bodies;
 pub mod control;
 pub mod dashboard;
 pub mod engine;

@@ -104,10 +104,25 @@ async fn list_handler(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReasonBody {
-    reason: String,
+pub(crate) struct ReasonBody {
+    pub(crate) reason: String,
     #[serde(default)]
-    seen: Option<ballast_core::reconcile::Seen>,
+    pub(crate) seen: Option<ballast_core::reconcile::Seen>,
+}
+
+/// The path's choice word, as the route reads it.
+pub(crate) fn parse_choice(choice: &str) -> Result<ballast_core::reconcile::Choice, ApiError> {
+    resolve::parse(choice).ok_or_else(|| {
+        ApiError::invalid(
+            "choice",
+            format!("{choice:?} is not a choice: adopt, flatten or stay"),
+        )
+    })
+}
+
+/// The body's reason, checked by the reconciliation's rule.
+pub(crate) fn checked_reason(reason: &str) -> Result<String, ApiError> {
+    resolve::check_reason(reason).map_err(|r| ApiError::invalid("reason", r.message().to_owned()))
 }
 
 async fn choose_handler(
@@ -116,14 +131,8 @@ async fn choose_handler(
     Path((finding, choice)): Path<(String, String)>,
     Json(body): Json<ReasonBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(choice) = resolve::parse(&choice) else {
-        return Err(ApiError::invalid(
-            "choice",
-            format!("{choice:?} is not a choice: adopt, flatten or stay"),
-        ));
-    };
-    let reason = resolve::check_reason(&body.reason)
-        .map_err(|r| ApiError::invalid("reason", r.message().to_owned()))?;
+    let choice = parse_choice(&choice)?;
+    let reason = checked_reason(&body.reason)?;
     let v = venue(&ctx)?;
     let findings = v
         .reconcile

@@ -281,7 +281,7 @@ async fn submit(
 }
 
 /// The body as a signal, or the error that names the field.
-fn parse(bytes: &[u8], symbols: &[Symbol]) -> Result<ExternalSignal, ApiError> {
+pub(crate) fn parse(bytes: &[u8], symbols: &[Symbol]) -> Result<ExternalSignal, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("the body is not UTF-8 text; send a JSON object"))?;
     parse_signal(text, symbols).map_err(|e| match e.field {

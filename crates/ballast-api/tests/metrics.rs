@@ -34,6 +34,10 @@ fn plant_heartbeat(dir: &std::path::Path) {
         view: Default::default(),
         figures: Default::default(),
         signals_seq: 0,
+        chaos: vec![
+            ballast_core::chaos::ChaosMode::BrokerDown,
+            ballast_core::chaos::ChaosMode::ClockSkew,
+        ],
     };
     hb.view.equity = rust_decimal::Decimal::new(12_345, 1);
     hb.figures.fills = 4;
@@ -65,6 +69,12 @@ async fn a_standalone_engine_s_metrics_come_from_its_heartbeat_in_either_format(
         "{body}"
     );
     assert!(body.contains("ballast_supervisor_up 0.0\n"), "{body}");
+    // Every active chaos mode, one series each.
+    assert!(
+        body.contains("ballast_chaos_active{mode=\"broker_down\"} 1.0\n")
+            && body.contains("ballast_chaos_active{mode=\"clock_skew\"} 1.0\n"),
+        "{body}"
+    );
     assert!(!body.contains("# EOF"), "{body}");
     let om = client
         .get(&url)

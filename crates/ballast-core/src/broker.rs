@@ -231,6 +231,42 @@ pub trait Broker {
     ) -> Result<OrdersPage, BrokerError>;
 }
 
+/// A venue borrowed is a venue (a wrapper such as [`crate::chaos::ChaosBroker`] may hold
+/// `&mut dyn Broker`).
+impl<B: Broker + ?Sized> Broker for &mut B {
+    fn submit(&mut self, order: &Order, attempt: u32) -> Result<(), BrokerError> {
+        (**self).submit(order, attempt)
+    }
+    fn cancel(&mut self, id: &ClientOrderId) -> Result<Option<Decimal>, BrokerError> {
+        (**self).cancel(id)
+    }
+    fn cancel_all(&mut self) -> Result<Vec<ClientOrderId>, BrokerError> {
+        (**self).cancel_all()
+    }
+    fn lookup(&mut self, id: &ClientOrderId) -> Result<Option<VenueOrder>, BrokerError> {
+        (**self).lookup(id)
+    }
+    fn open_orders(&mut self) -> Result<Vec<VenueOrder>, BrokerError> {
+        (**self).open_orders()
+    }
+    fn positions(&mut self) -> Result<Vec<VenuePosition>, BrokerError> {
+        (**self).positions()
+    }
+    fn account(&mut self) -> Result<VenueAccount, BrokerError> {
+        (**self).account()
+    }
+    fn fills_since(&mut self, cursor: u64) -> Result<FillsPage, BrokerError> {
+        (**self).fills_since(cursor)
+    }
+    fn orders_since(
+        &mut self,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<OrdersPage, BrokerError> {
+        (**self).orders_since(since, limit)
+    }
+}
+
 /// The paper venue's chaos options (paper mode only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PaperChaos {

@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod backtest;
 pub mod broker;
 pub mod cache;
+pub mod chaos;
 pub mod clock;
 pub mod config;
 pub mod domain;

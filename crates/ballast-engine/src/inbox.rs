@@ -197,7 +197,7 @@ fn read_lines(
         let offset_after = state.decisions.inbox_offset + (nl + 1) as u64;
         let line = state.decisions.inbox_lines + 1;
         start += nl + 1;
-        let outcome = match parse(raw, config) {
+        let outcome = match parse(raw, &config.feed.symbols) {
             Ok(signal) => {
                 log(&format!(
                     "inbox line {line}: accepted {} {} ({})",
@@ -238,7 +238,13 @@ fn read_lines(
     Ok(())
 }
 
-fn parse(raw: &[u8], config: &Config) -> Result<ballast_core::inbox::ExternalSignal, String> {
+/// One raw inbox line (without its newline) as the engine reads it: at most
+/// [`MAX_LINE_BYTES`], UTF-8, not blank, then [`ballast_core::inbox::parse_line`] against the
+/// tradable `symbols`.
+pub fn parse(
+    raw: &[u8],
+    symbols: &[ballast_core::domain::Symbol],
+) -> Result<ballast_core::inbox::ExternalSignal, String> {
     if raw.len() > MAX_LINE_BYTES {
         return Err(format!(
             "the line is {} bytes; at most {MAX_LINE_BYTES} are accepted",
@@ -249,7 +255,7 @@ fn parse(raw: &[u8], config: &Config) -> Result<ballast_core::inbox::ExternalSig
     if text.trim().is_empty() {
         return Err("empty line".to_owned());
     }
-    ballast_core::inbox::parse_line(text.trim(), &config.feed.symbols)
+    ballast_core::inbox::parse_line(text.trim(), symbols)
 }
 
 /// Quarantine a rejected line (or the first bytes of an over-long one, `ended = false`),

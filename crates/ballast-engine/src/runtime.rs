@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ballast_core::Clock;
-use ballast_core::broker::{Broker, PaperChaos, PaperVenue};
+use ballast_core::broker::{Broker, PaperVenue};
 use ballast_core::config::{Config, FeedKind, Mode};
 use ballast_core::engine::{
     ApplyError, BarRecord, EngineRecord, EngineState, JournalStamp, PaperSettingsRecord,
@@ -34,15 +34,19 @@ pub use ballast_core::engine::kinds::{
     ALL as RECORD_TYPES, BAR, DECISION, EXPIRED, INBOX, KILL_SWITCH, LIQUIDATION, PAPER_SETTINGS,
     POLICY, SENT, SETTINGS, SETTLE, STAMP, TAKEN,
 };
+mod chaos;
 mod choices;
 mod controls;
 mod feeds;
+mod options;
 mod pass;
 mod report;
 mod say;
 mod settings;
 mod venue;
 pub use feeds::FeedStall;
+pub use options::Options;
+use options::{supervisor_gone, wait};
 use pass::pass;
 use report::pipeline_report;
 pub use venue::{CompatFailure, ExternalVenue, MAX_PAGES_PER_POLL};
@@ -130,66 +134,10 @@ pub enum EngineError {
     NoVenue(&'static str),
 }
 
-/// How to run.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Stop cleanly after this many bars in total (journal included): for tests and demos.
-    pub max_bars: Option<u64>,
-    /// Overrides `[feed] bars_per_second` (0 = as fast as possible).
-    pub bars_per_second: Option<u32>,
-    /// Chaos (paper mode only): abort the process right after the journal record with this
-    /// seq is durable, as a crash would.
-    pub crash_after_seq: Option<u64>,
-    /// Chaos (paper mode only): the paper venue's reply to one send in this many is lost (the
-    /// outcome is unknown; whether the venue got the order is decided per order, seeded), so
-    /// the order stays in flight until a lookup by `client_order_id` settles it.
-    pub lost_reply_every: Option<u32>,
-    /// Auto-trim rules (set by [`run`] from the configuration).
-    pub trim: TrimRules,
-    /// Log every bar too (debug level: `RUST_LOG=debug`).
-    pub debug: bool,
-    /// The supervisor's pid when it started this engine (`engine --supervised`): once it is no
-    /// longer the engine's parent — the supervisor died — the engine halts before its next
-    /// order, whether or not its parent-death signal arrived.
-    pub supervisor: Option<u32>,
-    /// Readable when a stop signal arrived (a self-pipe): every wait of the engine — the
-    /// pacing between bars, a stall — ends at once on it.
-    pub wake: Option<Arc<std::os::unix::net::UnixStream>>,
-    /// Chaos (paper mode only): stall this long between the first order intent and its send
-    /// (a slow decision path), to show that nothing is sent once a stop is asked for.
-    pub stall_before_send_ms: Option<u64>,
-    /// Chaos (paper mode only): the primary feed delivers nothing for these bars
-    /// (`BALLAST_CHAOS_FEED_STALL`), so that `[feed.backup]` takes over.
-    pub feed_stall: Option<FeedStall>,
-}
-
 fn chaos_crash(opts: &Options, seq: u64, log: &mut dyn FnMut(&str)) {
     if opts.crash_after_seq == Some(seq) {
         log(&format!("chaos: crashing right after seq {seq}"));
         std::process::abort();
-    }
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            max_bars: None,
-            bars_per_second: None,
-            crash_after_seq: None,
-            lost_reply_every: None,
-            debug: false,
-            supervisor: None,
-            wake: None,
-            stall_before_send_ms: None,
-            feed_stall: None,
-            trim: TrimRules {
-                max_total_at_risk_pct: rust_decimal::Decimal::from(25),
-                max_failures_before_alert: 3,
-                patience_bars: 1,
-                twap_slices: 3,
-                headroom_pct: rust_decimal::Decimal::from(5),
-            },
-        }
     }
 }
 
@@ -268,10 +216,16 @@ pub fn run_on(
     if venue.is_none() && config.broker.kind != BrokerKind::Paper {
         return Err(EngineError::NoVenue(config.broker.kind.as_str()));
     }
-    let storage: Arc<dyn Storage> = Arc::new(RealStorage);
+    // Chaos (paper mode only): its faults are set up at the seams before anything runs.
+    let plan = chaos::plan_for(config);
+    if let Some(banner) = plan.banner() {
+        log(&banner);
+    }
+    let storage = chaos::storage(&plan, Arc::new(RealStorage));
     let layout = Layout::new(data_dir);
     let _lock = open_data_dir(&*storage, &layout, opts, log)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = chaos::clock(&plan, Arc::new(SystemClock));
+    chaos::at_start(&plan, &layout, log);
     let limits = Limits::from(config);
     // How far the last run took `journal/signals/`, read before recovery may set its heartbeat
     // aside with the records a salvage cuts.
@@ -294,14 +248,17 @@ pub fn run_on(
         last_seq: recovered.last_seq,
         state: state.clone(),
     };
-    let opts = &Options {
-        crash_after_seq: opts.crash_after_seq.filter(|_| paper(config)),
-        lost_reply_every: opts.lost_reply_every.filter(|_| paper(config)),
-        stall_before_send_ms: opts.stall_before_send_ms.filter(|_| paper(config)),
-        feed_stall: opts.feed_stall.filter(|_| paper(config)),
-        trim: TrimRules::from(config),
-        ..opts.clone()
-    };
+    let opts = &chaos::fold(
+        &Options {
+            crash_after_seq: opts.crash_after_seq.filter(|_| paper(config)),
+            lost_reply_every: opts.lost_reply_every.filter(|_| paper(config)),
+            stall_before_send_ms: opts.stall_before_send_ms.filter(|_| paper(config)),
+            feed_stall: opts.feed_stall.filter(|_| paper(config)),
+            trim: TrimRules::from(config),
+            ..opts.clone()
+        },
+        &plan,
+    );
     let mut w = Writer {
         journal: &journal,
         storage: &*storage,
@@ -320,6 +277,10 @@ pub fn run_on(
         signals: crate::signals::SignalsIn::new(),
         clock: &*clock,
         venue: venue.map(|v| venue::External::new(v, config)),
+        chaos: chaos::ChaosRun {
+            plan,
+            calls: Default::default(),
+        },
     };
     let files = Files {
         storage: &*storage,
@@ -636,7 +597,10 @@ fn trade(
                         let mut venue =
                             PaperVenue::new(&state.broker, &state.portfolio, w.opts.paper_chaos())
                                 .at_bar(&bar);
-                        venue.fills_since(0).map_err(EngineError::Venue)?.fills
+                        let mut fills = venue.fills_since(0).map_err(EngineError::Venue)?.fills;
+                        let c = &mut w.chaos;
+                        ballast_core::chaos::partial_fills(&c.plan, &mut c.calls, &mut fills);
+                        fills
                     }
                 };
                 w.commit(state, EngineRecord::Bar(BarRecord { bar, fills }), log)?;
@@ -667,6 +631,7 @@ fn trade(
                 ..state.figures()
             },
             signals_seq: state.decisions.signals_seq,
+            chaos: w.chaos.plan.modes.clone(),
         };
         if let Err(e) = heartbeat::write(w.layout, &hb) {
             log(&format!("warning: cannot write the heartbeat: {e}"));
@@ -674,7 +639,7 @@ fn trade(
         // The venue refused the credentials (a 401, a 403 on the account): the heartbeat
         // above says FAILED_CONFIG; the engine ends like a refusal at its start (exit 78, the
         // supervisor does not restart it) and sends no further request.
-        if let Some(e) = venue::refused(w) {
+        if let Some(e) = venue::refused(w).or_else(|| chaos::refused(w)) {
             return Err(e);
         }
         if w.opts.debug {
@@ -690,6 +655,7 @@ fn trade(
             }
         }
     }
+    chaos::say_injected(&w.chaos, log);
     Ok(())
 }
 
@@ -724,6 +690,8 @@ pub(crate) struct Writer<'a> {
     pub(crate) clock: &'a dyn Clock,
     /// An external venue (`None`: the paper venue, seen through the state).
     venue: Option<venue::External>,
+    /// The chaos plan (paper mode only) and what its broker faults met so far.
+    chaos: chaos::ChaosRun,
 }
 
 impl Writer<'_> {
@@ -754,47 +722,5 @@ impl Writer<'_> {
             log(line);
         }
         Ok(seq)
-    }
-}
-
-impl Options {
-    /// The paper venue's chaos options.
-    fn paper_chaos(&self) -> PaperChaos {
-        PaperChaos {
-            lost_reply_every: self.lost_reply_every,
-        }
-    }
-}
-
-/// A supervised engine's supervisor is no longer its parent.
-fn supervisor_gone(opts: &Options) -> bool {
-    opts.supervisor.is_some_and(|pid| {
-        rustix::process::getppid().is_none_or(|p| p.as_raw_nonzero().get() as u32 != pid)
-    })
-}
-
-/// Wait `d`, or less when a stop signal arrives (the wake pipe becomes readable).
-fn wait(opts: &Options, d: Duration) {
-    let Some(wake) = &opts.wake else {
-        std::thread::sleep(d);
-        return;
-    };
-    use rustix::event::{PollFd, PollFlags, Timespec};
-    let until = Instant::now() + d;
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        let ts = Timespec {
-            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
-        let mut fds = [PollFd::new(&**wake, PollFlags::IN)];
-        match rustix::event::poll(&mut fds, Some(&ts)) {
-            Ok(0) | Err(rustix::io::Errno::INTR) => {}
-            // Readable (a stop signal), or poll failed: stop waiting.
-            _ => return,
-        }
     }
 }

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bounded;
+pub mod chaos;
 pub mod files;
 pub mod journal;
 pub mod layout;

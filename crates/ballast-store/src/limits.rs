@@ -18,6 +18,19 @@ pub const RECORD_FRAMING_MAX_BYTES: usize = 160;
 /// Characters of a refused record type name shown in the error (the rest is cut).
 pub const INVALID_KIND_SHOWN_CHARS: usize = 80;
 
+// --- files of Ballast's own read whole ---------------------------------------------------
+
+/// Largest snapshot file read (a bounded engine state is far smaller: its lists are capped by
+/// `ballast_core::limits`). A larger one is never read: it is moved aside as damaged and the
+/// journal replay covers its records.
+pub const SNAPSHOT_MAX_BYTES: u64 = 256 << 20;
+
+/// Largest journal segment read: the longest segment any configuration can write (a segment
+/// of `[journal] segment_max_bytes`, at most 1 GiB, plus one record of `max_record_bytes`, at
+/// most 16 MiB, and its framing). A larger file is not one Ballast wrote: opening refuses it
+/// by name instead of reading it whole.
+pub const SEGMENT_MAX_BYTES: u64 = (1 << 30) + (16 << 20) + RECORD_FRAMING_MAX_BYTES as u64;
+
 // --- group commit ----------------------------------------------------------------------------
 
 /// Longest a group-commit leader waits to gather more records before it syncs, in microseconds

@@ -19,7 +19,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::bounded::ReadError;
 use crate::layout::Layout;
+use crate::limits::SNAPSHOT_MAX_BYTES;
 use crate::quarantine::{Heal, Quarantine};
 use crate::record::{self, LineError};
 use crate::storage::Storage;
@@ -311,17 +313,23 @@ pub struct SnapshotStatus {
     pub newer: bool,
 }
 
-/// A snapshot file's bytes; `Ok(Err(why))` when it is not a regular file (a link, a FIFO, a
-/// device put in its place): that is a damaged snapshot, reported and moved aside like a
-/// corrupt one, never read through.
+/// A snapshot file's bytes, at most [`SNAPSHOT_MAX_BYTES`]; `Ok(Err(why))` when it is over
+/// that bound or not a regular file (a link, a FIFO, a device put in its place): that is a
+/// damaged snapshot, reported and moved aside like a corrupt one, never read (or read through).
 fn read_file(
     storage: &dyn Storage,
     path: &Path,
 ) -> Result<Result<Vec<u8>, String>, std::io::Error> {
-    match storage.read(path) {
+    match storage.read_bounded(path, SNAPSHOT_MAX_BYTES) {
         Ok(d) => Ok(Ok(d)),
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(Err(e.to_string())),
-        Err(e) => Err(e),
+        Err(e @ (ReadError::TooLarge { .. } | ReadError::NotRegular { .. })) => {
+            Ok(Err(e.to_string()))
+        }
+        Err(ReadError::NotFound { .. }) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} does not exist", path.display()),
+        )),
+        Err(ReadError::Io { source, .. }) => Err(source),
     }
 }
 
@@ -429,7 +437,11 @@ impl Snapshots<'_> {
     /// The state of the snapshot covering `seq` (one [`Self::facts`] found usable).
     pub fn read_state<T: DeserializeOwned>(&self, seq: u64) -> Result<T, SnapshotError> {
         let path = self.layout.state().join(self.file_name(seq));
-        let data = self.storage.read(&path).map_err(io_err("read", &path))?;
+        let data = read_file(self.storage, &path)
+            .map_err(io_err("read", &path))?
+            .map_err(|why| {
+                io_err("read", &path)(io::Error::new(io::ErrorKind::InvalidData, why))
+            })?;
         match validate(seq, &data) {
             Validity::Valid(body) => serde_json::from_str::<T>(split_body(body).1).map_err(|e| {
                 SnapshotError::Incompatible {

@@ -125,19 +125,31 @@ fn read_request(conn: &UnixStream, deadline: Instant) -> Result<Request, Control
                 )));
             }
         };
-        let chunk = &buf[..n];
-        if let Some(end) = chunk.iter().position(|b| *b == b'\n') {
-            line.extend_from_slice(&chunk[..end]);
+        if take_chunk(&mut line, &buf[..n])? {
             break;
         }
-        line.extend_from_slice(chunk);
-        if line.len() > MAX_LINE {
-            return Err(ControlError::BadRequest(format!(
-                "the request is longer than {MAX_LINE} bytes; connection dropped"
-            )));
-        }
     }
-    let text = String::from_utf8_lossy(&line);
+    parse_request(&line)
+}
+
+/// Add `chunk` (bytes read from a connection) to the request `line` read so far: `true` once
+/// the line is whole (its newline seen, not kept). A line over [`MAX_LINE`] bytes is refused
+/// however it was cut into chunks — at most [`MAX_LINE`] bytes and one chunk are ever held.
+pub fn take_chunk(line: &mut Vec<u8>, chunk: &[u8]) -> Result<bool, ControlError> {
+    let end = chunk.iter().position(|b| *b == b'\n');
+    line.extend_from_slice(&chunk[..end.unwrap_or(chunk.len())]);
+    if line.len() > MAX_LINE {
+        return Err(ControlError::BadRequest(format!(
+            "the request is longer than {MAX_LINE} bytes; connection dropped"
+        )));
+    }
+    Ok(end.is_some())
+}
+
+/// One request line (without its newline) as the supervisor reads it: a newer protocol
+/// version is refused by name, anything else that is not a [`Request`] as a bad request.
+pub fn parse_request(line: &[u8]) -> Result<Request, ControlError> {
+    let text = String::from_utf8_lossy(line);
     crate::protocol::check_version(text.trim()).map_err(ControlError::BadRequest)?;
     serde_json::from_str(text.trim())
         .map_err(|e| ControlError::BadRequest(format!("not a request ({e}): {text:.200}")))
@@ -256,9 +268,9 @@ pub fn call_within(
     line.push('\n');
     conn.write_all(line.as_bytes())
         .map_err(|e| proto(e.to_string()))?;
-    let mut answer = String::new();
-    BufReader::new(Read::take(&conn, MAX_ANSWER))
-        .read_line(&mut answer)
+    let mut answer = Vec::new();
+    BufReader::new(Read::take(&conn, MAX_ANSWER + 1))
+        .read_until(b'\n', &mut answer)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => proto(format!(
                 "no answer within {} (the supervisor is busy or stuck; `ballast logs supervisor` says what it does)",
@@ -266,12 +278,32 @@ pub fn call_within(
             )),
             _ => proto(e.to_string()),
         })?;
-    crate::protocol::check_version(answer.trim()).map_err(proto)?;
-    let answer = answer.trim();
+    parse_answer(&path, &answer)
+}
+
+/// One answer line (with or without its newline) as the CLI reads it from the supervisor
+/// listening on `path`: over [`MAX_ANSWER`] bytes, not UTF-8, of a newer protocol version or
+/// not a [`Response`] is a protocol error that says which (an unreadable health report has
+/// its own error).
+pub fn parse_answer(path: &str, answer: &[u8]) -> Result<Response, ClientError> {
+    let proto = |why: String| ClientError::Protocol {
+        path: path.to_owned(),
+        why,
+    };
+    let answer = answer.strip_suffix(b"\n").unwrap_or(answer);
+    if answer.len() as u64 > MAX_ANSWER {
+        return Err(proto(format!(
+            "the answer is longer than {MAX_ANSWER} bytes, the most this client reads (is the supervisor the same Ballast version?)"
+        )));
+    }
+    let answer = std::str::from_utf8(answer)
+        .map_err(|e| proto(format!("the answer is not UTF-8 text ({e})")))?
+        .trim();
+    crate::protocol::check_version(answer).map_err(proto)?;
     serde_json::from_str(answer).map_err(|e| {
         if crate::protocol::is_health_answer(answer) {
             ClientError::UnreadableHealth {
-                path: path.clone(),
+                path: path.to_owned(),
                 why: e.to_string(),
             }
         } else {

@@ -121,6 +121,8 @@ enum Probe {
     Logging,
     Resources,
     Heal,
+    /// The active chaos modes (only registered when some are).
+    Chaos,
     /// The configuration file on disk against the one in force.
     Config,
     Service(String),
@@ -240,6 +242,11 @@ impl Monitor {
         add(sub("logging", false, false, &[], supp), Probe::Logging);
         add(sub("resources", false, false, &[], supp), Probe::Resources);
         add(sub("heal", false, false, &[], supp), Probe::Heal);
+        // A chaos run is never mistaken for a clean one: critical, so its DEGRADED is the
+        // overall status's; it impacts no trading (the faults' own effects are checked).
+        if !ballast_core::chaos::ChaosPlan::of(&config).is_empty() {
+            add(sub("chaos", true, false, &[], crit), Probe::Chaos);
+        }
         for s in &config.services {
             let deps: Vec<String> = s
                 .depends_on
@@ -444,6 +451,7 @@ impl Monitor {
             Probe::Logging => vec![self.logging_check()],
             Probe::Resources => self.resources(now),
             Probe::Heal => vec![heal_check(inputs), checks::disabled_list(inputs)],
+            Probe::Chaos => vec![checks::chaos_check(&self.config)],
             Probe::Config => reconfigure::config_checks(inputs),
             Probe::Service(name) => vec![service_check(name, inputs)],
             Probe::User(c) => match inputs.disabled_checks.iter().find(|(n, _)| *n == c.name) {

@@ -48,6 +48,7 @@ mod readiness;
 mod reload;
 pub mod surface;
 mod sweep;
+pub mod systemd;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -294,6 +295,7 @@ pub fn run(
         heal,
         published,
         alerts,
+        sd: systemd::SdNotify::from_env(log),
     };
     if let Some(file) = shell.heal.reloader.as_ref().and_then(|r| r.file.clone()) {
         shell.core.watch_config_file();

@@ -118,6 +118,8 @@ pub(crate) struct Shell {
     pub news_cycle_at: Option<Instant>,
     /// Alerts: decided on each health report, delivered on their own thread.
     pub alerts: crate::alerts::Alerter,
+    /// systemd's notify socket, when `ballast run` is a `Type=notify` service.
+    pub sd: Option<crate::systemd::SdNotify>,
 }
 
 impl Shell {
@@ -171,6 +173,9 @@ impl Shell {
                 Output::Write { id, file } => {
                     if let FileWrite::HealthReport(report) = &file {
                         self.alerts.observe(report, &self.ops, log);
+                        if let Some(sd) = &mut self.sd {
+                            sd.on_report(report, &self.core.views(Instant::now()), log);
+                        }
                     }
                     let result = self.write(file);
                     let now = self.now();
@@ -520,9 +525,20 @@ impl Shell {
 
     /// How long to sleep at most.
     fn timeout(&self) -> Option<Duration> {
-        self.core
-            .next_wakeup(Instant::now())
+        let ping = self.sd.as_ref().and_then(|sd| sd.next_wakeup());
+        let core = self.core.next_wakeup(Instant::now());
+        [core, ping]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// A turn of the loop: systemd's watchdog ping when it is due.
+    fn turned(&mut self, log: &mut dyn FnMut(&str)) {
+        if let Some(sd) = &mut self.sd {
+            sd.on_turn(log);
+        }
     }
 
     /// Run until SIGINT / SIGTERM.
@@ -538,6 +554,7 @@ impl Shell {
             if stop {
                 break;
             }
+            self.turned(log);
             self.tick(log);
             self.publish_inputs();
             self.ops.flush();
@@ -547,6 +564,9 @@ impl Shell {
 
     /// Stop services in reverse dependency order, each fully down before the next.
     pub fn shutdown(&mut self, log: &mut dyn FnMut(&str)) {
+        if let Some(sd) = &mut self.sd {
+            sd.on_stop(log);
+        }
         self.handle(Input::Shutdown, log);
         while !self.core.finished() {
             let wait = self.timeout().unwrap_or(Duration::from_secs(1));
@@ -564,6 +584,7 @@ impl Shell {
             }
             // A SIGCHLD may have been coalesced with one already handled.
             self.reap(log);
+            self.turned(log);
             self.tick(log);
         }
     }

@@ -45,6 +45,10 @@ impl Launcher {
         log: &mut dyn FnMut(&str),
     ) -> Result<Proc, SpawnFailed> {
         let mut cmd = Command::new(&spec.command);
+        // systemd's notify socket and watchdog are Ballast's own, not its services'.
+        for var in crate::systemd::SYSTEMD_ENV {
+            cmd.env_remove(var);
+        }
         if let Some(sock) = self.notify_sockets.get(&spec.name) {
             cmd.env("NOTIFY_SOCKET", sock);
         }

@@ -108,11 +108,24 @@ fn journal_summary(data: &Path) -> String {
         .join("\n")
 }
 
-/// The last lines of the supervisor's log (where the engine's log lines land), for failure messages.
+/// The supervisor's log (`dir/supervisor.err`) and the engine's (`data/logs/engine.log`).
+fn logs(dir: &Path) -> String {
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    read(dir.join("supervisor.err")) + &read(dir.join("data/logs/engine.log"))
+}
+
+/// The last lines of both logs, for failure messages.
 fn log_tail(dir: &Path) -> String {
-    let text = std::fs::read_to_string(dir.join("supervisor.err")).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(80)..].join("\n")
+    let tail = |p: PathBuf| {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    };
+    format!(
+        "supervisor:\n{}\nengine:\n{}",
+        tail(dir.join("supervisor.err")),
+        tail(dir.join("data/logs/engine.log"))
+    )
 }
 
 fn heartbeat(data: &Path) -> Option<Value> {
@@ -267,7 +280,7 @@ fn ballast_run_on_the_fake_trades_end_to_end_in_paper_mode() {
         .collect();
     let unique: BTreeSet<&String> = fills.iter().collect();
     assert_eq!(unique.len(), fills.len(), "no fill booked twice: {fills:?}");
-    let log = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap_or_default();
+    let log = logs(tmp.path());
     assert!(
         !log.contains(DEMO_SECRET_KEY),
         "the secret never appears in a log"
@@ -374,8 +387,12 @@ fn schema_drift_stops_trading_with_failed_api_schema_naming_the_field() {
         |now| format!("the engine stopped reading bars at {now}"),
     );
     assert_eq!(sent_ids(&d).len(), sent, "no order sent after the drift");
-    let log = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap_or_default();
-    assert!(log.contains("FAILED_API_SCHEMA"), "said in the log");
+    let log = logs(tmp.path());
+    assert!(
+        log.contains("FAILED_API_SCHEMA"),
+        "said in the log:\n{}",
+        log_tail(tmp.path())
+    );
 }
 
 #[test]
@@ -494,7 +511,7 @@ fn ballast_run_live_against_a_live_fake_with_keys_passes_every_gate_and_trades()
     assert_eq!(venue["compat"]["ok"], true);
     assert_eq!(records(&data_dir, "journal.stamp")[0]["mode"], "live");
     assert_no_duplicates(&fake, &data_dir);
-    let log = std::fs::read_to_string(tmp.path().join("supervisor.err")).unwrap_or_default();
+    let log = logs(tmp.path());
     assert!(
         !log.contains(LIVE_SECRET),
         "the secret never appears in a log"
@@ -575,6 +592,9 @@ fn a_foreign_order_and_a_quantity_mismatch_block_a_live_start_until_the_operator
         },
         |()| format!("no reconciliation alert: {:?}", raised(&d)),
     );
+    // The market holds still while the operator decides: the foreign limit order (at half
+    // the price) cannot fill between the listing and the choice.
+    ticker.pause(true);
     let said = alert.to_string();
     assert!(said.contains("\"critical\""), "{said}");
     assert!(said.contains("AAPL") && said.contains("MSFT"), "{said}");
@@ -641,17 +661,42 @@ fn a_foreign_order_and_a_quantity_mismatch_block_a_live_start_until_the_operator
             |got| format!("{got} choices journaled, {} expected", n + 1),
         );
     }
-    // Clean now: every gate passes and the engine trades.
+    ticker.pause(false);
+    // Clean now: every gate passes and the engine trades. The adopted foreign order is left
+    // to its owner: if it fills (the ticker runs on), the position it leaves is a finding of
+    // its own (PLAYBOOK), which the operator adopts in turn.
+    let mut done: BTreeSet<String> = ids.iter().cloned().collect();
     wait::until(
-        Duration::from_secs(60),
+        Duration::from_secs(90),
         || {
             let hb = heartbeat(&d).ok_or(Value::Null)?;
             let v = &hb["status"]["venue"];
             if v["live_missing"] == serde_json::json!([]) && !sent_ids(&d).is_empty() {
-                Ok(())
-            } else {
-                Err(v.clone())
+                return Ok(());
             }
+            let open = v["reconcile"]["findings"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for f in &open {
+                let id = f["id"].as_str().unwrap_or_default().to_owned();
+                if done.contains(&id) {
+                    continue; // chosen; the next run shows it closed
+                }
+                assert_eq!(
+                    id, "unknown_position:MSFT",
+                    "only the foreign order's fill may show after the choices: {v:#}"
+                );
+                let out = sup.cli(&["reconcile", "adopt", &id, "--reason", "its fill"]);
+                assert!(
+                    out.status.success(),
+                    "{}\njournal:\n{}",
+                    common::process::text(&out.stderr),
+                    journal_summary(&d)
+                );
+                done.insert(id);
+            }
+            Err(v.clone())
         },
         |v| format!("the live engine never traded after the choices: {v:#}"),
     );

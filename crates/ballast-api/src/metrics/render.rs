@@ -482,6 +482,19 @@ fn engine(out: &mut Out, hb: Option<&Heartbeat>, now: Timestamp) {
     );
     trading(out, hb);
     figures(out, hb);
+    // Every active chaos mode, so that a dashboard or an alert rule never reads a chaos run
+    // as a clean one.
+    let chaos = hb
+        .chaos
+        .iter()
+        .map(|m| (labels(&[("mode", m.as_str())]), 1.0))
+        .collect();
+    out.gauges(
+        "ballast_chaos_active",
+        "1 for each chaos mode the engine injects (paper only; docs/CHAOS.md)",
+        None,
+        chaos,
+    );
 }
 
 fn trading(out: &mut Out, hb: &Heartbeat) {
@@ -642,6 +655,7 @@ mod tests {
             view: Default::default(),
             figures,
             signals_seq: 0,
+            chaos: Vec::new(),
         }
     }
 

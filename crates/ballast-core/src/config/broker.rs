@@ -114,6 +114,19 @@ pub fn check(config: &Config) -> Vec<(Vec<KeyRef>, String, String)> {
             "a request's timeout includes its connection: raise request_timeout_ms".into(),
         ));
     }
+    if alpaca && a.call_deadline_ms < a.request_timeout_ms {
+        out.push((
+            vec![
+                ("broker.alpaca", "call_deadline_ms"),
+                ("broker.alpaca", "request_timeout_ms"),
+            ],
+            format!(
+                "[broker.alpaca] call_deadline_ms = {} is below request_timeout_ms = {}",
+                a.call_deadline_ms, a.request_timeout_ms
+            ),
+            "a call's deadline covers at least one whole request: raise call_deadline_ms or lower request_timeout_ms".into(),
+        ));
+    }
     if alpaca && u64::from(a.poll_interval_ms) > u64::from(a.reconcile_interval_secs) * 1000 {
         out.push((
             vec![
@@ -278,6 +291,18 @@ mod tests {
             e.contains("polling (poll_interval_ms = ")
                 && e.contains("+ reconciliation (reconcile_interval_secs = ")
                 && e.contains("+ bars (2 symbols every bars_poll_secs = 1) 120"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_call_deadline_below_one_request_is_refused_by_name() {
+        let e = file(
+            "[broker]\nkind = \"alpaca\"\n[broker.alpaca]\nrequest_timeout_ms = 20000\ncall_deadline_ms = 5000\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("call_deadline_ms = 5000 is below request_timeout_ms = 20000"),
             "{e}"
         );
     }

@@ -302,6 +302,7 @@ impl Loader {
             };
             match check_env(spec, &text) {
                 Ok(json) => {
+                    let json = self.merged(spec, json);
                     self.values.insert(
                         (spec.section, spec.key),
                         (json, Origin::Env { var: var.clone() }),
@@ -317,6 +318,27 @@ impl Loader {
                 }
             }
         }
+    }
+
+    /// `CHAOS_MODE` adds its modes to the file's `[chaos] modes` (the union, the file's
+    /// first); every other override replaces the file's value.
+    fn merged(&self, spec: &KeySpec, json: Json) -> Json {
+        if spec.env_alias != Some(crate::chaos::ENV) {
+            return json;
+        }
+        let Some((Json::Array(file), _)) = self.values.get(&(spec.section, spec.key)) else {
+            return json;
+        };
+        let mut all = file.clone();
+        if let Json::Array(more) = json {
+            for m in more {
+                if !all.contains(&m) {
+                    all.push(m);
+                }
+            }
+        }
+        all.truncate(MAX_LIST_ENTRIES_COUNT);
+        Json::Array(all)
     }
 
     fn finish(mut self) -> Result<(Config, Vec<Setting>), (ConfigErrors, Vec<Setting>)> {

@@ -31,6 +31,10 @@ pub struct Config {
     pub artifacts: Vec<ArtifactConfig>,
     /// `[[checks]]`: the user's own health checks.
     pub checks: Vec<CheckConfig>,
+    /// `[chaos]`: faults a paper instance injects on purpose (`CHAOS_MODE` merged into
+    /// `modes`). Absent from a configuration written before it existed: no chaos.
+    #[serde(default)]
+    pub chaos: Chaos,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +167,41 @@ impl SinkConfig {
             self.kind.as_str()
         } else {
             &self.name
+        }
+    }
+}
+
+/// `[chaos]` (SPEC §10; see [`crate::chaos`]): the modes and the knobs of their schedules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chaos {
+    /// Mode names (validated against [`crate::chaos::ChaosMode`]); `CHAOS_MODE`'s are merged in.
+    pub modes: Vec<String>,
+    pub seed: u64,
+    pub every: u32,
+    pub outage_calls: u32,
+    pub slow_ms: u32,
+    pub crash_after_records: u32,
+    pub disk_full_after_writes: u32,
+    pub stale_after_bars: u32,
+    pub skew_secs: u32,
+    pub supervisor_crash_after_secs: u32,
+}
+
+impl Default for Chaos {
+    /// The schema's defaults (a test checks they agree).
+    fn default() -> Self {
+        Chaos {
+            modes: Vec::new(),
+            seed: 0,
+            every: 3,
+            outage_calls: 20,
+            slow_ms: 1500,
+            crash_after_records: 40,
+            disk_full_after_writes: 200,
+            stale_after_bars: 10,
+            skew_secs: 300,
+            supervisor_crash_after_secs: 30,
         }
     }
 }
@@ -475,6 +514,7 @@ pub struct AlpacaConfig {
     pub secrets_file: String,
     pub connect_timeout_ms: u32,
     pub request_timeout_ms: u32,
+    pub call_deadline_ms: u32,
     pub max_retries: u32,
     pub rate_limit_per_min: u32,
     pub poll_interval_ms: u32,

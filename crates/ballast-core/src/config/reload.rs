@@ -166,6 +166,12 @@ fn fixed_keys(old: &Config, new: &Config) -> Vec<&'static str> {
         group_wait_secs, group_interval_secs, repeat_interval_secs, escalate_after,
         bot_silent_after_secs
     ]);
+    // The faults are set up at the start of each process (the engine's broker, storage, clock
+    // and feed; the supervisor's timer and port): a restart changes them.
+    changed_fields!(k, old, new, chaos: Chaos, [
+        modes, seed, every, outage_calls, slow_ms, crash_after_records, disk_full_after_writes,
+        stale_after_bars, skew_secs, supervisor_crash_after_secs,
+    ]);
     k
 }
 
@@ -181,6 +187,7 @@ fn broker_keys(k: &mut Vec<&'static str>, old: &Config, new: &Config) {
         secrets_file,
         connect_timeout_ms,
         request_timeout_ms,
+        call_deadline_ms,
         max_retries,
         rate_limit_per_min,
         poll_interval_ms,
@@ -207,6 +214,10 @@ fn broker_keys(k: &mut Vec<&'static str>, old: &Config, new: &Config) {
         (
             "broker.alpaca.request_timeout_ms",
             *request_timeout_ms != b.request_timeout_ms,
+        ),
+        (
+            "broker.alpaca.call_deadline_ms",
+            *call_deadline_ms != b.call_deadline_ms,
         ),
         ("broker.alpaca.max_retries", *max_retries != b.max_retries),
         (
@@ -349,6 +360,7 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
         services: _,
         artifacts: _,
         checks: _,
+        chaos: _,
     } = old;
     let (old_json, new_json) = (json(old), json(new));
     let mut plan = ReloadPlan::default();

@@ -27,6 +27,7 @@ pub fn check(
         ))
     };
 
+    chaos(config, &mut fail);
     if config.general.data_dir.trim().is_empty() {
         fail(
             &[("general", "data_dir")],
@@ -174,4 +175,29 @@ pub fn check(
         fail(&keys, message, &help);
     }
     errors
+}
+
+/// `[chaos] modes` (with `CHAOS_MODE`'s): every name a mode, and none in live mode — chaos is
+/// refused in live mode, always (`ballast check`, `ballast run`, the engine and the supervisor
+/// all load through here).
+fn chaos(config: &Config, fail: &mut dyn FnMut(&[KeyRef], String, &str)) {
+    let names = config.chaos.modes.iter().map(String::as_str);
+    match crate::chaos::parse_names(names, "[chaos] modes (with CHAOS_MODE)") {
+        Err(e) => fail(
+            &[("chaos", "modes")],
+            e.to_string(),
+            "write the mode names of docs/CHAOS.md, comma-separated in CHAOS_MODE or as a list in [chaos] modes",
+        ),
+        Ok(modes) => {
+            let live = config.general.mode == super::model::Mode::Live;
+            if let Some(why) = crate::chaos::live_refusal(&modes, live) {
+                let (message, help) = why.split_once("\n    help: ").unwrap_or((&why, ""));
+                fail(
+                    &[("chaos", "modes"), ("general", "mode")],
+                    message.to_owned(),
+                    help,
+                );
+            }
+        }
+    }
 }

@@ -162,6 +162,10 @@ pub const SECTIONS: &[SectionSpec] = &[
         name: "heal",
         doc: "Self-healing: the startup self-heal and the healing operator of the supervisor.",
     },
+    SectionSpec {
+        name: "chaos",
+        doc: "Chaos modes (docs/CHAOS.md): faults a paper instance injects on purpose at its seams, to show that it heals or halts. CHAOS_MODE (comma-separated) adds modes to these. Refused in live mode, always.",
+    },
 ];
 
 const fn int(min: i64, max: i64) -> Kind {
@@ -321,6 +325,8 @@ keys! {
         "Timeout of a connection to Alpaca.";
     ["broker.alpaca"] "request_timeout_ms": int(100, 120_000), "10000", None,
         "Timeout of a whole request (at least connect_timeout_ms). A submit that times out is settled by a lookup of its client_order_id, never sent blind again.";
+    ["broker.alpaca"] "call_deadline_ms": int(1_000, 300_000), "15000", None,
+        "The longest one call to Alpaca takes across its tries, backoffs and rate-budget waits (at least request_timeout_ms): the engine's loop is never held longer by one call. A retry or a wait that would pass it is not made; a submit that reaches it unanswered is unknown and settled by a lookup.";
     ["broker.alpaca"] "max_retries": int(0, 10), "3", None,
         "Retries of an idempotent call after a transient error (jittered exponential backoff); a submit is never retried blind.";
     ["broker.alpaca"] "rate_limit_per_min": int(1, 199), "180", None,
@@ -418,6 +424,27 @@ keys! {
 
     ["heal"] "sweep_secs": int(1, 3600), "10", None,
         "Period of the healing operator's sweep over every component (changes the kernel reports — a deleted directory, a child's exit — are handled at once).";
+
+    ["chaos"] "modes": Kind::Strings, "[]", Some(crate::chaos::ENV),
+        "Chaos modes on (paper only; docs/CHAOS.md): broker_down, invalid_creds, slow_broker, schema_drift, rate_limited, partial_fills, engine_crash, supervisor_crash, state_corrupt, journal_torn_tail, disk_full, stale_feed, clock_skew, port_conflict, lost_reply. CHAOS_MODE's comma-separated names are added to these (the union). Any mode with mode = \"live\" or --live is refused.";
+    ["chaos"] "seed": int(0, 4_294_967_295), "0", None,
+        "Seeds every chaos schedule (which call, record, write or clock read a fault fires at): the same seed, the same faults.";
+    ["chaos"] "every": int(1, 1000), "3", None,
+        "slow_broker, rate_limited, schema_drift, partial_fills and lost_reply hit about one broker call (send, fill) in this many, seeded; 1: every one.";
+    ["chaos"] "outage_calls": int(0, 1_000_000), "20", None,
+        "broker_down: the broker answers no call for this many calls from a seeded one of its first four, then answers again; 0: for the whole run.";
+    ["chaos"] "slow_ms": int(1, 60_000), "1500", None,
+        "slow_broker: how late a slowed broker call answers.";
+    ["chaos"] "crash_after_records": int(1, 1_000_000), "40", None,
+        "engine_crash: the engine aborts right after the journal record of a seeded seq from 1 to this (once per data directory: the restarted engine is past it).";
+    ["chaos"] "disk_full_after_writes": int(1, 1_000_000), "200", None,
+        "disk_full: the engine's storage refuses every write with ENOSPC after this many writes.";
+    ["chaos"] "stale_after_bars": int(1, 1_000_000), "10", None,
+        "stale_feed: the primary feed delivers nothing from this bar number on.";
+    ["chaos"] "skew_secs": int(1, 86_400), "300", None,
+        "clock_skew: how far the engine's clock jumps forward (at a seeded read) before it jumps back.";
+    ["chaos"] "supervisor_crash_after_secs": int(1, 86_400), "30", None,
+        "supervisor_crash: the supervisor aborts this long after its start (whoever runs it — systemd, the chaos runner — starts it again).";
 }
 
 /// The spec of `[section] key`, if it exists.

@@ -187,25 +187,42 @@ pub(super) fn fill_id(venue_id: &str, filled: Decimal) -> Result<FillId, String>
 
 fn not_this_order(t: &OrderTrack, o: &VenueOrder) -> Finding {
     let id = &t.order.client_order_id;
-    Finding {
-        id: format!("{}:{}", FindingKind::ForeignOrder.as_str(), o.venue_id),
-        kind: FindingKind::ForeignOrder,
-        symbol: Some(o.order.symbol),
-        ours: format!("Ballast's order {id} is {}", words::order(&t.order)),
-        theirs: format!(
+    foreign_order(
+        o,
+        format!("Ballast's order {id} is {}", words::order(&t.order)),
+        format!(
             "the broker's order {} under client_order_id {id} is another one ({}; {} filled, status {}): was a journal started over on this account?",
             o.venue_id,
             words::order(&o.order),
             words::qty(o.filled_qty),
             o.status
         ),
+        Some(id.clone()),
+        vec![Choice::StayHalted],
+    )
+}
+
+/// A finding about the venue's order `o`, which is not Ballast's.
+fn foreign_order(
+    o: &VenueOrder,
+    ours: String,
+    theirs: String,
+    client_order_id: Option<ClientOrderId>,
+    choices: Vec<Choice>,
+) -> Finding {
+    Finding {
+        id: format!("{}:{}", FindingKind::ForeignOrder.as_str(), o.venue_id),
+        kind: FindingKind::ForeignOrder,
+        symbol: Some(o.order.symbol),
+        ours,
+        theirs,
         local_qty: None,
         venue_qty: None,
         venue_avg_price: None,
         venue_order: Some(o.venue_id.clone()),
-        client_order_id: Some(id.clone()),
+        client_order_id,
         explaining: Vec::new(),
-        choices: vec![Choice::StayHalted],
+        choices,
     }
 }
 
@@ -310,25 +327,18 @@ fn foreign(c: &Cycle<'_>, d: &mut Diff) {
         {
             continue;
         }
-        d.findings.push(Finding {
-            id: format!("{}:{}", FindingKind::ForeignOrder.as_str(), o.venue_id),
-            kind: FindingKind::ForeignOrder,
-            symbol: Some(o.order.symbol),
-            ours: words::not_ours(&o.order.client_order_id),
-            theirs: format!(
+        d.findings.push(foreign_order(
+            o,
+            words::not_ours(&o.order.client_order_id),
+            format!(
                 "the broker has an open order {} ({}; {} filled, status {})",
                 o.venue_id,
                 words::order(&o.order),
                 words::qty(o.filled_qty),
                 o.status
             ),
-            local_qty: None,
-            venue_qty: None,
-            venue_avg_price: None,
-            venue_order: Some(o.venue_id.clone()),
-            client_order_id: None,
-            explaining: Vec::new(),
-            choices: vec![Choice::Adopt, Choice::StayHalted],
-        });
+            None,
+            vec![Choice::Adopt, Choice::StayHalted],
+        ));
     }
 }

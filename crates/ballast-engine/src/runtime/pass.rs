@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use ballast_core::broker::{Broker, BrokerError, PaperVenue};
+use ballast_core::chaos::ChaosBroker;
 use ballast_core::engine::{
     Cancels, EngineRecord, EngineState, Inputs, Next, SendOutcome, SentRecord, SettleRecord,
 };
@@ -31,7 +32,11 @@ pub(super) fn pass(
     inputs.policy = follow_policy(state, w, log);
     // An external venue that may not be traded on now (live not armed, a broken contract):
     // every decision is refused with the reason, and nothing is sent.
-    let refusal = w.venue.as_ref().and_then(|v| v.refusal());
+    let refusal = w
+        .venue
+        .as_ref()
+        .and_then(|v| v.refusal())
+        .or_else(|| super::chaos::refusal(w));
     let closing_refusal = w.venue.as_ref().and_then(|v| v.closing_refusal());
     inputs.mode_refusal = refusal.clone();
     while let Some(next) = state.poll(&mut inputs) {
@@ -53,7 +58,8 @@ pub(super) fn pass(
                 }),
                 Err(e) => {
                     // An external venue's failure is said once while it lasts (`on_venue`).
-                    if w.venue.is_none() {
+                    // (A chaos fault of the paper venue is said by `paper_failed`.)
+                    if w.venue.is_none() && w.chaos.plan.is_empty() {
                         log(&format!(
                             "warning: order {client_order_id} could not be looked up ({e}); it stays in flight until the next pass"
                         ));
@@ -157,19 +163,67 @@ fn on_venue<T>(
     f: impl FnOnce(&mut dyn Broker) -> Result<T, BrokerError>,
 ) -> Result<T, BrokerError> {
     let now = w.clock.now();
+    // Chaos (paper mode only): the broker faults of the plan, injected at this seam; a slowed
+    // answer waits on the engine's own wait (a stop ends it at once).
+    let opts = w.opts;
+    let mut sleep = |ms| wait(opts, Duration::from_millis(ms));
+    let chaos = &mut w.chaos;
+    let faulty = !chaos.plan.is_empty();
     match w.venue.as_mut() {
         Some(ext) => {
-            let r = f(ext.broker());
+            let r = match faulty {
+                true => f(&mut ChaosBroker::new(
+                    ext.broker(),
+                    &chaos.plan,
+                    &mut chaos.calls,
+                    &mut sleep,
+                )),
+                false => f(ext.broker()),
+            };
             if let Err(e) = &r {
                 ext.failed(call, e, now, log);
             }
             r
         }
-        None => f(&mut PaperVenue::new(
-            &state.broker,
-            &state.portfolio,
-            w.opts.paper_chaos(),
-        )),
+        None => {
+            let paper = PaperVenue::new(&state.broker, &state.portfolio, opts.paper_chaos());
+            let r = match faulty {
+                true => f(&mut ChaosBroker::new(
+                    paper,
+                    &chaos.plan,
+                    &mut chaos.calls,
+                    &mut sleep,
+                )),
+                false => f(&mut { paper }),
+            };
+            if let Err(e) = &r {
+                paper_failed(call, e, &mut chaos.calls, log);
+            }
+            r
+        }
+    }
+}
+
+/// A paper venue's failure (only chaos makes one): said once per kind of failure while it
+/// lasts, a persistent one (FAILED_CONFIG, FAILED_API_SCHEMA) as CRITICAL.
+fn paper_failed(
+    call: &str,
+    e: &BrokerError,
+    calls: &mut ballast_core::chaos::ChaosCalls,
+    log: &mut dyn FnMut(&str),
+) {
+    if matches!(e, BrokerError::Rejected { .. }) {
+        return;
+    }
+    let total: u64 = calls.injected.values().sum();
+    if calls.persistent.is_some() && total == 1 {
+        log(&format!(
+            "CRITICAL: the paper venue: {call}: {e}: trading stops (nothing more is sent)"
+        ));
+    } else if total.is_power_of_two() {
+        log(&format!(
+            "warning: the paper venue: {call}: {e} ({total} chaos faults so far)"
+        ));
     }
 }
 

@@ -41,6 +41,10 @@ pub struct Heartbeat {
     /// backpressure counts the signals after it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub signals_seq: u64,
+    /// The chaos modes this engine injects (paper only; absent: none): health, `ballast
+    /// status`, the dashboard's banner and `ballast_chaos_active` show them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chaos: Vec<ballast_core::chaos::ChaosMode>,
 }
 
 #[expect(
@@ -114,7 +118,22 @@ mod tests {
             view: EngineView::default(),
             figures: EngineFigures::default(),
             signals_seq: 0,
+            chaos: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_chaos_modes_round_trip_and_an_older_heartbeat_has_none() {
+        let (_t, l) = layout();
+        std::fs::create_dir_all(l.run()).unwrap();
+        let mut with = hb();
+        with.chaos = vec![ballast_core::chaos::ChaosMode::DiskFull];
+        write(&RealStorage, &l, &with).unwrap();
+        let text = std::fs::read_to_string(l.heartbeat()).unwrap();
+        assert!(text.contains("\"chaos\":[\"disk_full\"]"), "{text}");
+        write(&RealStorage, &l, &hb()).unwrap();
+        let text = std::fs::read_to_string(l.heartbeat()).unwrap();
+        assert!(!text.contains("chaos"), "absent when none: {text}");
     }
 
     #[test]

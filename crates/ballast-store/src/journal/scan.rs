@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::segment;
+use crate::bounded::ReadError;
+use crate::limits::SEGMENT_MAX_BYTES;
 use crate::record::{self, LineError, RecordRef, SCHEMA_VERSION};
 use crate::storage::Storage;
 
@@ -179,6 +181,26 @@ pub fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Listing, ScanE
     Ok((segs, other))
 }
 
+/// A segment's bytes, at most [`SEGMENT_MAX_BYTES`] (a larger file is no segment Ballast wrote
+/// and is never read whole: the error names it, its size and the bound).
+fn read_segment(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>, ScanError> {
+    let io = |source| ScanError::Io {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    };
+    storage.read_bounded(path, SEGMENT_MAX_BYTES).map_err(|e| match e {
+        ReadError::NotFound { .. } => io(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
+        ReadError::Io { source, .. } => io(source),
+        other => io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{other}; a journal segment is never that large — move the file out of the journal directory (keep it for inspection)"
+            ),
+        )),
+    })
+}
+
 /// Is `rest` (from a bad record to the end of its segment) a torn tail: one partial line
 /// followed only by zero bytes?
 fn is_torn_tail(rest: &[u8]) -> bool {
@@ -220,11 +242,7 @@ pub fn scan_checked(
     let mut expected = 1u64;
     for (idx, (name, first)) in segs.iter().enumerate() {
         let path = dir.join(name);
-        let buf = storage.read(&path).map_err(|source| ScanError::Io {
-            op: "read",
-            path: path.clone(),
-            source,
-        })?;
+        let buf = read_segment(storage, &path)?;
         let mut info = SegmentInfo {
             name: name.clone(),
             first_seq: *first,
@@ -321,11 +339,7 @@ fn classify(
     let mut empty_after = Vec::new();
     for (name, _) in later {
         let path = dir.join(name);
-        let data = storage.read(&path).map_err(|source| ScanError::Io {
-            op: "read",
-            path,
-            source,
-        })?;
+        let data = read_segment(storage, &path)?;
         if data.is_empty() {
             empty_after.push(name.clone());
         } else {

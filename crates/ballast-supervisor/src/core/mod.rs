@@ -42,6 +42,7 @@ mod handlers;
 pub mod lifecycle;
 pub mod reload;
 mod slot;
+pub mod systemd;
 
 pub use ballast_core::health::SubsystemId;
 pub use config_file::FileSeen;

@@ -178,6 +178,9 @@ fn command_check(c: &CheckConfig, exits: &ForeignExits, timeout: Duration) -> Ch
     use std::io::Read;
     use std::os::unix::process::CommandExt;
     let spawned = std::process::Command::new(&c.command)
+        .env_remove(crate::systemd::SYSTEMD_ENV[0])
+        .env_remove(crate::systemd::SYSTEMD_ENV[1])
+        .env_remove(crate::systemd::SYSTEMD_ENV[2])
         .args(&c.args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -329,4 +332,19 @@ pub(super) fn alert_delivery_check(inputs: &Inputs) -> CheckResult {
             ),
         ),
     }
+}
+
+/// The active chaos modes (SPEC §10): DEGRADED, naming them, so that nobody mistakes a chaos
+/// run for a clean one.
+pub(super) fn chaos_check(config: &Config) -> CheckResult {
+    let plan = ballast_core::chaos::ChaosPlan::of(config);
+    CheckResult::new(
+        "modes",
+        Status::Degraded,
+        format!(
+            "chaos modes active: {} (seed {}): faults are injected on purpose (paper only; docs/CHAOS.md)",
+            ballast_core::chaos::names(&plan.modes),
+            plan.knobs.seed
+        ),
+    )
 }

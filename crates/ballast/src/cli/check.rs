@@ -174,8 +174,24 @@ pub fn check(arg: &ConfigArg) -> Exit {
         c.checks.len(),
         c.artifacts.len()
     );
+    if let Some(banner) = ballast_core::chaos::ChaosPlan::of(c).banner() {
+        out!("{banner} (docs/CHAOS.md)");
+    }
     if c.general.mode != Mode::Live {
         return exit::OK;
+    }
+    // `[chaos] modes` and CHAOS_MODE are refused live by the loader; the BALLAST_CHAOS_* hooks
+    // are the environment's, refused here.
+    let hooks = match super::chaos_env::chaos_from_env() {
+        Ok(h) => h,
+        Err(e) => {
+            err!("ballast check: {e}");
+            return exit::CONFIG;
+        }
+    };
+    if let Some(why) = super::chaos_env::live_refusal(c, false, &hooks) {
+        err!("ballast check: {why}");
+        return exit::CONFIG;
     }
     out!("live trading (principle 1: live only when asked twice) needs:");
     for cnd in &gate.conditions {

@@ -8,19 +8,10 @@ use std::sync::atomic::AtomicBool;
 
 use ballast_engine::{Options, run_on};
 
+use super::chaos_env::chaos_from_env;
 use super::{ConfigArg, DataDirArg};
 use crate::exit::{self, Exit};
 use crate::settings;
-
-/// Chaos hook (paper mode only): crash right after this journal seq is durable.
-pub const CRASH_ENV: &str = "BALLAST_CHAOS_CRASH_AFTER_SEQ";
-/// Chaos (paper only): lose the paper venue's reply to one send in this many.
-pub const LOST_REPLY_ENV: &str = "BALLAST_CHAOS_LOST_REPLY_EVERY";
-/// Chaos (paper only): stall this many ms between the first order intent and its send.
-pub const STALL_ENV: &str = "BALLAST_CHAOS_STALL_BEFORE_SEND_MS";
-/// Chaos (paper mode only): the primary feed delivers nothing from bar `<from>` on (to bar
-/// `<to>` with `<from>..=<to>`), so that `[feed.backup]` takes over.
-pub const FEED_STALL_ENV: &str = "BALLAST_CHAOS_FEED_STALL";
 
 /// Write a line, ignoring a closed stream (the supervisor that read it may be gone).
 macro_rules! say {
@@ -176,6 +167,13 @@ pub fn foreground(
         err!("ballast engine: refusing to start: {why}; nothing was started");
         return Ok(exit::CONFIG);
     }
+    // Chaos is refused in live mode, always (the configuration's, CHAOS_MODE's and the
+    // BALLAST_CHAOS_* hooks'), before anything is touched.
+    let chaos = chaos_from_env()?;
+    if let Some(why) = super::chaos_env::live_refusal(&cfg, live, &chaos) {
+        err!("ballast engine: refusing to start: {why}\n    nothing was started");
+        return Ok(exit::CONFIG);
+    }
     // A standalone engine beside a supervisor of the same data directory would obey (and
     // fight) the other runtime: refused before anything is touched.
     if standalone {
@@ -234,7 +232,6 @@ pub fn foreground(
             ballast_core::heal::open_to_others(&dir.display().to_string(), mode)
         ));
     }
-    let chaos = chaos_from_env()?;
     let opts = Options {
         max_bars,
         stall_before_send_ms: chaos.stall_before_send_ms,
@@ -330,59 +327,6 @@ fn refuse_beside_supervisor(dir: &std::path::Path) -> Option<Exit> {
         return Some(exit::FAILURE);
     }
     None
-}
-
-/// The chaos hooks asked for in the environment (paper mode only), each refused in words when
-/// its value is not a number of its kind.
-struct Chaos {
-    crash_after_seq: Option<u64>,
-    lost_reply_every: Option<u32>,
-    stall_before_send_ms: Option<u64>,
-    feed_stall: Option<ballast_engine::FeedStall>,
-}
-
-fn chaos_from_env() -> anyhow::Result<Chaos> {
-    let crash_after_seq = match std::env::var(CRASH_ENV) {
-        Ok(v) => Some(
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| anyhow::anyhow!("{CRASH_ENV}={v:?} is not a journal seq"))?,
-        ),
-        Err(_) => None,
-    };
-    let lost_reply_every = match std::env::var(LOST_REPLY_ENV) {
-        Ok(v) => Some(
-            v.trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{LOST_REPLY_ENV}={v:?} must be a whole number of sends, at least 1"
-                    )
-                })?,
-        ),
-        Err(_) => None,
-    };
-    let stall_before_send_ms = match std::env::var(STALL_ENV) {
-        Ok(v) => Some(v.trim().parse::<u64>().map_err(|_| {
-            anyhow::anyhow!("{STALL_ENV}={v:?} must be a whole number of milliseconds")
-        })?),
-        Err(_) => None,
-    };
-    let feed_stall = match std::env::var(FEED_STALL_ENV) {
-        Ok(v) => Some(
-            ballast_engine::FeedStall::parse(&v)
-                .map_err(|why| anyhow::anyhow!("{FEED_STALL_ENV}: {why}"))?,
-        ),
-        Err(_) => None,
-    };
-    Ok(Chaos {
-        crash_after_seq,
-        lost_reply_every,
-        stall_before_send_ms,
-        feed_stall,
-    })
 }
 
 /// The exit code of an engine that stopped on `e`.

@@ -3,6 +3,7 @@
 mod api;
 mod backtest;
 mod chaos;
+mod chaos_env;
 mod check;
 mod config;
 mod dev;
@@ -14,10 +15,12 @@ mod kill;
 mod logs;
 mod metrics;
 pub(crate) mod output;
+mod probe;
 mod recommendations;
 mod reconcile;
 mod reload;
 mod supervise;
+mod trading_view;
 mod venue;
 
 pub(crate) use output::{err, out};
@@ -255,6 +258,18 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Probe the running API's /livez or /readyz once (exit 0 on a 2xx answer): a
+    /// container's HEALTHCHECK, where there is no curl.
+    Probe {
+        #[arg(value_enum)]
+        which: probe::Which,
+        /// The API's base URL (http://HOST:PORT) [default: the one `ballast run` wrote to
+        /// run/api.addr of the data directory]
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// Send sd_notify messages (`READY=1`, `STATUS=…`) to the supervisor from a service.
     Notify {
         #[arg(required = true, value_name = "MESSAGE")]
@@ -384,6 +399,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         | Command::Disable { .. }
         | Command::Enable { .. }) => operator_request(request),
         Command::Notify { messages } => supervise::notify(&messages),
+        Command::Probe {
+            which,
+            url,
+            data_dir,
+        } => {
+            let dir = crate::settings::DataDir::new(data_dir.data_dir.as_deref(), None);
+            probe::run(which, url.as_deref(), &dir.path)
+        }
         Command::Reload(args) => reload::run(&args),
         Command::Health {
             json,

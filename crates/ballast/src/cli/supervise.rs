@@ -16,10 +16,9 @@ use super::{ConfigArg, DataDirArg, err, out};
 use crate::exit::{self, Exit};
 use crate::settings::DataDir;
 
-/// The engine as the supervisor runs it: this same binary, `engine --supervised`, on the
-/// supervisor's configuration in force (`run/engine-config.json`, written at its start and at
-/// every applied reload), never on a file edited since and not reloaded; `live` (`run --live`
-/// whose preconditions hold) is passed on as `--live`: live asked twice.
+/// The engine as the supervisor runs it: this binary, `engine --supervised`, on the
+/// configuration in force (`run/engine-config.json`, written at its start and every applied
+/// reload); `live` (`run --live` whose preconditions hold) is passed on as `--live`.
 fn engine_service(dir: &Path, live: bool) -> anyhow::Result<ServiceSpec> {
     let exe = std::env::current_exe()?;
     let mut args = ["engine", "--supervised", "--config-in-force", "--data-dir"]
@@ -110,6 +109,9 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
     // contradiction: refused before anything starts. A live configuration that lacks any
     // precondition is refused trading — said here, on the operator's terminal — while the
     // supervisor, `status` and `health` stay up with the engine HELD and the reason.
+    if let Some(code) = super::chaos_env::refuse_live("ballast run", &loaded.config, live)? {
+        return Ok(code); // chaos is refused in live mode, always: with --live too
+    }
     let missing = super::check::live_missing(&loaded.config, live);
     let live_refused = if missing.is_empty() {
         None
@@ -161,6 +163,8 @@ pub fn run(config: &ConfigArg, data_dir: &DataDirArg, live: bool) -> anyhow::Res
         err!("ballast run: warning: {warning}");
     }
     let mut log = |line: &str| crate::logging::bridge("ballast::supervisor", line);
+    // Chaos (paper only): the API's port taken, the supervisor's own crash timer.
+    let _chaos = super::chaos_env::supervisor_chaos(&cfg, &mut log);
     let asked = super::check::asked(&cfg, Some(live));
     let mut heal = heal_options(cfg, &loaded.choice, live_refused, api.hook.clone());
     heal.live = Some(asked);
@@ -267,6 +271,7 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             let mut engine = serde_json::to_value(&hb.view)?;
             if let Some(e) = engine.as_object_mut() {
                 e.insert("feed".into(), serde_json::to_value(hb.status.feed)?);
+                e.insert("chaos".into(), serde_json::to_value(&hb.chaos)?);
             }
             map.insert("engine".into(), engine);
         }
@@ -314,7 +319,7 @@ pub fn status(dir: &DataDir, json: bool) -> anyhow::Result<Exit> {
             print_health_summary(&health);
             print_services(&services);
             if let Some(hb) = &heartbeat {
-                print_trading(hb);
+                super::trading_view::print_trading(hb);
             }
             print_stopped_logs(dir, &services);
             Ok(exit::OK)
@@ -669,130 +674,11 @@ pub fn notify(messages: &[String]) -> anyhow::Result<Exit> {
         );
         return Ok(exit::FAILURE);
     };
-    let sock = std::os::unix::net::UnixDatagram::unbound()?;
-    let text = messages.join("\n");
-    let sent = ballast_supervisor::control::with_short_path(Path::new(&path), |p| {
-        sock.send_to(text.as_bytes(), p)
-    });
-    if let Err(e) = sent {
-        err!(
-            "ballast notify: cannot send to {}: {e}",
-            Path::new(&path).display()
-        );
+    use std::os::unix::ffi::OsStrExt;
+    // A path or an abstract address (`@name`), as systemd and sd_notify(3) take it.
+    if let Err(e) = ballast_supervisor::systemd::notify(path.as_bytes(), &messages.join("\n")) {
+        err!("ballast notify: {e}");
         return Ok(exit::FAILURE);
     }
     Ok(exit::OK)
-}
-
-/// The trading, from the engine's own state (its heartbeat): account, exposure against the
-/// cap, positions, open orders, the last decisions.
-fn print_trading(hb: &ballast_engine::heartbeat::Heartbeat) {
-    use ballast_core::Clock;
-    let v = &hb.view;
-    let age_ms = ballast_store::SystemClock.now().ms_since(hb.time);
-    out!(
-        "\ntrading (the engine's state {}{}{}): equity {} cash {} day PnL {} realized {} fees {}",
-        ballast_core::health::age_said(age_ms, "ago"),
-        v.market_time
-            .map(|t| format!(", market time {t}"))
-            .unwrap_or_default(),
-        match hb.status.feed {
-            ballast_core::market::fallback::FeedSource::Primary => "",
-            ballast_core::market::fallback::FeedSource::Backup => {
-                ", on the BACKUP feed: the primary is stale"
-            }
-        },
-        format!("{:.2}", v.equity),
-        format!("{:.2}", v.cash),
-        signed(v.day_pnl),
-        signed(v.realized_pnl),
-        format!("{:.2}", v.fees)
-    );
-    out!(
-        "exposure {:.2} = {} % of equity (cap {} %){}",
-        v.gross_exposure,
-        v.exposure_pct,
-        v.exposure_cap_pct,
-        if v.exposure_pct > v.exposure_cap_pct {
-            ": ABOVE THE CAP, auto-trim reduces it"
-        } else {
-            ""
-        }
-    );
-    if v.positions.is_empty() {
-        out!("no positions");
-    } else {
-        out!(
-            "{:<10} {:>12} {:>12} {:>12} {:>14} {:>14}",
-            "POSITION",
-            "QTY",
-            "AVG PRICE",
-            "MARK",
-            "VALUE",
-            "UNREALIZED"
-        );
-        for p in &v.positions {
-            out!(
-                "{:<10} {:>12} {:>12} {:>12} {:>14} {:>14}",
-                p.symbol,
-                p.qty.normalize().to_string(),
-                p.avg_price.normalize().to_string(),
-                p.mark.map_or("-".into(), |m| m.normalize().to_string()),
-                format!("{:.2}", p.market_value),
-                signed(p.unrealized_pnl)
-            );
-        }
-        if v.positions_total > v.positions.len() {
-            out!(
-                "… and {} smaller position(s)",
-                v.positions_total - v.positions.len()
-            );
-        }
-    }
-    if v.open_orders.is_empty() {
-        out!("no open orders");
-    } else {
-        out!("open orders:");
-        for o in &v.open_orders {
-            out!(
-                "  {} {} {} {} ({} filled), {}, {}",
-                o.client_order_id,
-                o.side,
-                o.qty.normalize(),
-                o.symbol,
-                o.filled.normalize(),
-                o.kind,
-                o.state
-            );
-        }
-        if v.open_orders_total > v.open_orders.len() {
-            out!("  … and {} more", v.open_orders_total - v.open_orders.len());
-        }
-    }
-    if !v.decisions.is_empty() {
-        out!("last decisions:");
-        for d in &v.decisions {
-            out!(
-                "  {} {}{} {} -> {}{}",
-                d.at,
-                d.side.map(|s| format!("{s} ")).unwrap_or_default(),
-                d.requested_qty.normalize(),
-                d.symbol,
-                d.outcome,
-                d.reasons
-                    .first()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-}
-
-/// A signed amount: `+12.50`, `-3.10`, `0`.
-fn signed(x: rust_decimal::Decimal) -> String {
-    if x > rust_decimal::Decimal::ZERO {
-        format!("+{x:.2}")
-    } else {
-        format!("{x:.2}")
-    }
 }

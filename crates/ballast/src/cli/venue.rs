@@ -36,6 +36,7 @@ pub fn from_config(cfg: &Config) -> Result<Option<Box<dyn ExternalVenue>>, Strin
     );
     settings.connect_timeout_ms = u64::from(a.connect_timeout_ms);
     settings.request_timeout_ms = u64::from(a.request_timeout_ms);
+    settings.call_deadline_ms = u64::from(a.call_deadline_ms);
     settings.rate_limit_per_min = a.rate_limit_per_min;
     settings.max_retries = a.max_retries;
     settings.page_size = a.page_size;
