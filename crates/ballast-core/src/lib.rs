@@ -29,6 +29,7 @@ pub mod health;
 pub mod inbox;
 pub mod intake;
 pub mod layout;
+pub mod ledger;
 pub mod limits;
 pub mod live;
 pub mod market;
