@@ -23,6 +23,8 @@ pub mod market;
 mod minute;
 pub mod plan;
 mod rng;
+#[cfg(test)]
+mod tests;
 mod world;
 
 use ballast_core::config::{self, Config};
@@ -189,6 +191,11 @@ pub const MAX_SHRINK_RUNS: usize = 500;
 /// minute, then each fault dropped while the run still fails (at most [`MAX_SHRINK_RUNS`]
 /// runs). A run that does not fail comes back as it is.
 pub fn shrink(failed: &Outcome) -> Outcome {
+    shrink_by(failed, &mut run)
+}
+
+/// [`shrink`] with `run` as the way to run (a test's stand-in for a bug).
+pub fn shrink_by(failed: &Outcome, run: &mut dyn FnMut(u64, &Options) -> Outcome) -> Outcome {
     let Some(f) = &failed.failure else {
         return failed.clone();
     };

@@ -90,7 +90,7 @@ pub fn minute(
     w.clock
         .set(Timestamp::from_unix_ms(now.unix_ms() + o.clock_offset_ms));
     for f in faults {
-        w.say(format!("minute {m}: {f:?}"));
+        w.say(format!("minute {m}: {f}"));
         inject(w, o, m, now, *f);
     }
     supervise(w, o, now);

@@ -221,6 +221,58 @@ fn parse_one(item: &str) -> Result<Planned, String> {
     Ok(Planned { minute, fault })
 }
 
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Fault::Crash { after } => {
+                write!(f, "the engine is killed after {after} more record(s)")
+            }
+            Fault::Restart => f.write_str("the engine is restarted (a clean stop)"),
+            Fault::LostReply { received: true } => {
+                f.write_str("the next send's answer is lost (the venue got the order)")
+            }
+            Fault::LostReply { received: false } => {
+                f.write_str("the next send is lost (the venue never got it)")
+            }
+            Fault::Reject => f.write_str("the venue refuses the next order"),
+            Fault::RateLimited => f.write_str("the venue answers 429 to the next call"),
+            Fault::SchemaDrift { received, minutes } => write!(
+                f,
+                "the venue's next answer breaks its contract (order {}), trading refused for {minutes} min",
+                if received { "taken" } else { "not taken" }
+            ),
+            Fault::Disk { kind, skip } => write!(
+                f,
+                "the disk fails the journal's or a snapshot's {} next {}",
+                ordinal(u32::from(skip) + 1),
+                match kind {
+                    DiskFault::FullTorn => "write with ENOSPC, half of it written",
+                    DiskFault::Full => "write with ENOSPC",
+                    DiskFault::Eio => "write with EIO",
+                    DiskFault::Fsync => "fsync with EIO",
+                }
+            ),
+            Fault::ClockJump { secs } => write!(f, "the wall clock jumps {secs} s"),
+            Fault::StaleFeed { minutes } => write!(f, "the feed stalls for {minutes} min"),
+            Fault::Kill { flatten } => write!(
+                f,
+                "the operator engages the kill switch{}",
+                if flatten { " with --flatten" } else { "" }
+            ),
+            Fault::Resume => f.write_str("the operator runs `ballast resume`"),
+        }
+    }
+}
+
+fn ordinal(n: u32) -> String {
+    match n {
+        1 => "1st".into(),
+        2 => "2nd".into(),
+        3 => "3rd".into(),
+        _ => format!("{n}th"),
+    }
+}
+
 impl fmt::Display for Planned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = self.minute;

@@ -163,7 +163,13 @@ impl World {
     /// durable records replay to, stamp a fresh journal.
     pub fn start(&mut self, after: Option<&Down>) -> Result<(), Down> {
         self.journal = None;
-        if matches!(after, Some(Down::Crash)) {
+        // After a kill, or a storage failure half the time: the machine loses power too.
+        let power_cut = match after {
+            Some(Down::Crash) => true,
+            Some(Down::Storage(_)) => self.rng.chance(500),
+            _ => false,
+        };
+        if power_cut {
             let images = self.storage.fs().crash_images();
             let pick = self.rng.below(images.len() as u64) as usize;
             if let Some((name, fs)) = images.into_iter().nth(pick) {
