@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 
-use ballast_core::Timestamp;
 use ballast_core::engine::kill_switch::{self, ReleaseToken, Step};
 use ballast_core::engine::{
     EngineRecord, Inputs, Next, PolicyChange, SendOutcome, SentRecord, SettleRecord,
@@ -14,6 +13,10 @@ use ballast_core::engine::{
 use ballast_core::health::{self, Status, Subsystem, SubsystemHealth};
 use ballast_core::market::Bar;
 use ballast_core::policy::{self, Policy, PolicyState, Protections};
+use ballast_core::supervisor::{
+    Action, ControlRequest, Exit, RestartPolicy, RestartRules, Service, ServiceState, plan_control,
+};
+use ballast_core::{Clock, Timestamp};
 use ballast_store::sim::{EIO, ENOSPC, Fault as StoreFault, FaultOp};
 use rust_decimal::Decimal;
 
@@ -54,6 +57,24 @@ pub struct Outside {
     pub kill_resumed: bool,
     pub policy_resumed: bool,
     pub down: Option<Down>,
+    /// The engine as the supervisor's restart core sees it, and the minute it restarts.
+    pub service: Service,
+    pub restart_at: usize,
+}
+
+/// The engine service's restart rules (SPEC §6 defaults: 1 s doubling to 60 s, 5 unrequested
+/// exits in 10 minutes trip the budget).
+fn restart_rules() -> RestartRules {
+    RestartRules {
+        policy: RestartPolicy::Always,
+        initial_delay_ms: 1_000,
+        max_delay_ms: 60_000,
+        jitter_pct: 10,
+        stable_after_ms: 60_000,
+        max_restarts: 5,
+        restart_window_ms: 600_000,
+        seed: 1,
+    }
 }
 
 impl Outside {
@@ -74,6 +95,8 @@ impl Outside {
             kill_resumed: false,
             policy_resumed: false,
             down: Some(Down::Stopped),
+            service: Service::default(),
+            restart_at: 0,
         }
     }
 }
@@ -107,13 +130,47 @@ pub fn minute(
         }
         w.figures.deaths += 1;
         w.journal = None;
+        died(w, o, m, now, &down);
         o.down = Some(down);
     }
 }
 
+/// The supervisor's restart core decides what a death means: a restart after its delay, or
+/// FAILED (the budget is spent) until an operator resets it.
+fn died(w: &mut World, o: &mut Outside, m: usize, now: Timestamp, down: &Down) {
+    let exit = Exit {
+        code: if matches!(down, Down::Crash) {
+            None
+        } else {
+            Some(1)
+        },
+        signal: matches!(down, Down::Crash).then_some(9),
+        requested: false,
+        liveness_kill: false,
+    };
+    match o.service.exited(exit, now, &restart_rules()) {
+        Action::Restart { after_ms } => {
+            o.restart_at = m + 1 + (after_ms / 60_000) as usize;
+            o.service.backoff_over();
+        }
+        Action::StayDown { state, reason } => {
+            w.say(format!(
+                "  supervisor: the engine is {} ({reason})",
+                state.as_str()
+            ));
+            o.restart_at = usize::MAX;
+        }
+    }
+}
+
 fn run_engine(w: &mut World, o: &mut Outside, m: usize, bars: &[Bar]) -> Result<(), Down> {
+    if o.down.is_some() && m < o.restart_at {
+        return Ok(());
+    }
     if let Some(down) = o.down.take() {
+        o.service.started(w.clock.now());
         w.start(Some(&down))?;
+        o.service.ready();
         // The supervisor saw the journal back (a clean start on the disk).
         o.storage_failed = false;
     }
@@ -136,6 +193,14 @@ fn inject(w: &mut World, o: &mut Outside, m: usize, now: Timestamp, f: Fault) {
                 w.journal = None;
                 o.down = Some(Down::Stopped);
                 w.figures.restarts += 1;
+                let exit = Exit {
+                    code: Some(0),
+                    signal: None,
+                    requested: true,
+                    liveness_kill: false,
+                };
+                let _ = o.service.exited(exit, now, &restart_rules());
+                o.restart_at = m;
             }
         }
         Fault::LostReply { received } => o.venue.push_back(VenueFault::Lost { received }),
@@ -166,14 +231,21 @@ fn inject(w: &mut World, o: &mut Outside, m: usize, now: Timestamp, f: Fault) {
             o.kill_request = Some(("simulated operator: kill".into(), flatten));
             w.figures.kills += 1;
         }
-        Fault::Resume => resume(w, o, now),
+        Fault::Resume => resume(w, o, m, now),
     }
 }
 
 /// `ballast resume`: the kill switch's release token (for the engagement in force), then the
 /// policy's release (refused while a reason to halt remains).
-fn resume(w: &mut World, o: &mut Outside, now: Timestamp) {
+fn resume(w: &mut World, o: &mut Outside, m: usize, now: Timestamp) {
     w.figures.resumes += 1;
+    if o.service.state == ServiceState::Failed {
+        let plan = plan_control(ControlRequest::Reset, "engine", o.service.state);
+        if o.service.make_startable(&plan) {
+            w.say("  `ballast reset engine`: the supervisor starts it again".into());
+            o.restart_at = m;
+        }
+    }
     let engaged = w
         .state
         .controls
@@ -246,9 +318,23 @@ fn health_report(o: &Outside, now: Timestamp) -> health::Report {
     } else {
         Status::Healthy
     };
+    let engine = if o.service.state == ServiceState::Failed {
+        Status::Failed
+    } else {
+        Status::Healthy
+    };
+    let feed_said = age.map_or("no bar yet".to_owned(), |ms| {
+        format!("last bar {} s ago", ms / 1_000)
+    });
     let subs = vec![
-        subsystem("data_feed", feed, format!("last bar age {age:?} ms"), now),
+        subsystem("data_feed", feed, feed_said, now),
         subsystem("state_journal", journal, "journal appends".into(), now),
+        subsystem(
+            "engine",
+            engine,
+            format!("engine service {}", o.service.state.as_str()),
+            now,
+        ),
     ];
     health::Report::build(subs, &o.issues, now)
 }
