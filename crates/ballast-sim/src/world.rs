@@ -11,10 +11,10 @@ use ballast_core::guard::Limits;
 use ballast_core::ledger::{self, Checker};
 use ballast_core::{Clock, ManualClock, Timestamp};
 use ballast_store::journal::scan;
-use ballast_store::recovery::{RecoverSpec, recover};
+use ballast_store::recovery::{RecoverError, RecoverSpec, recover};
 use ballast_store::sim::SimStorage;
 use ballast_store::snapshot::Snapshots;
-use ballast_store::{Journal, JournalOptions, Layout, OpenPolicy, Storage};
+use ballast_store::{Journal, JournalError, JournalOptions, Layout, OpenPolicy, Storage};
 
 use crate::Figures;
 use crate::rng::Rng;
@@ -205,6 +205,13 @@ impl World {
         );
         let (journal, rec) = match recovered {
             Ok(ok) => ok,
+            // The disk still fails (a second fault armed): the engine cannot start yet; the
+            // supervisor starts it again (the fault is spent once it fired).
+            Err(
+                e @ (RecoverError::Step { .. } | RecoverError::Journal(JournalError::Io { .. })),
+            ) => {
+                return Err(Down::Storage(format!("recovery: {e}")));
+            }
             Err(e) => {
                 self.problems.push(format!("recovery failed: {e}"));
                 return Err(Down::Bug("recovery failed".into()));
