@@ -30,6 +30,7 @@
 mod books;
 mod halts;
 mod replay;
+pub use replay::differences;
 #[cfg(test)]
 mod tests;
 
@@ -167,48 +168,107 @@ impl fmt::Display for Report {
 /// checked against the state before it; the final figures against the produced state (or the
 /// replay's).
 pub fn check(input: &Input<'_>) -> Report {
-    let mut report = Report::default();
     let through = input.produced.map_or(u64::MAX, |(_, seq)| seq);
-    let mut replayed = input.initial.clone();
-    let mut books = Books::new(input.initial);
-    let mut replay_ok = true;
+    let mut checker = Checker::new(input.initial, input.limits);
     for (seq, record) in input.records.iter().filter(|(seq, _)| *seq <= through) {
-        report.records += 1;
-        halts::check_record(&replayed, *seq, record, &mut report);
-        books.apply(&replayed, *seq, record, &mut report);
-        if replay_ok {
-            if let Err(e) = replayed.apply(record, input.limits) {
-                report.push(
+        checker.record(*seq, record);
+    }
+    match input.produced {
+        Some((produced, _)) => checker.verify(produced),
+        None => checker.verify_replay(),
+    }
+}
+
+/// The checker as a fold, for a caller that checks after every step (the simulator): feed
+/// it each record once durable ([`Checker::record`]), ask it about the state at any point
+/// ([`Checker::verify`]). Its cost per record is the record's; per verify, the state's size.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    limits: Limits,
+    replayed: EngineState,
+    books: Books,
+    report: Report,
+    replay_ok: bool,
+    last_seq: u64,
+}
+
+impl Checker {
+    /// A checker of a journal that starts from `initial`.
+    pub fn new(initial: &EngineState, limits: &Limits) -> Checker {
+        Checker {
+            limits: limits.clone(),
+            replayed: initial.clone(),
+            books: Books::new(initial),
+            report: Report::default(),
+            replay_ok: true,
+            last_seq: 0,
+        }
+    }
+
+    /// The seq of the last record fed.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The state the records fed so far replay to (the initial state's fold).
+    pub fn replayed(&self) -> &EngineState {
+        &self.replayed
+    }
+
+    /// Whether the replay applied every record fed so far.
+    pub fn replay_ok(&self) -> bool {
+        self.replay_ok
+    }
+
+    /// Feed the next durable record: judged against the state before it, booked, replayed.
+    pub fn record(&mut self, seq: u64, record: &EngineRecord) {
+        self.last_seq = seq;
+        self.report.records += 1;
+        halts::check_record(&self.replayed, seq, record, &mut self.report);
+        self.books
+            .apply(&self.replayed, seq, record, &mut self.report);
+        if self.replay_ok {
+            if let Err(e) = self.replayed.apply(record, &self.limits) {
+                self.report.push(
                     Invariant::ReplayReproduces,
-                    Some(*seq),
+                    Some(seq),
                     format!(
                         "the record ({}) does not apply to the state before it: {e}; the replay stops here",
                         record.kind()
                     ),
                 );
-                replay_ok = false;
+                self.replay_ok = false;
             }
         }
     }
-    let state = match input.produced {
-        Some((produced, seq)) => {
-            if replay_ok && produced != &replayed {
-                report.push(
-                    Invariant::ReplayReproduces,
-                    None,
-                    format!(
-                        "replaying the journal through seq {seq} does not give the state the run produced: {}",
-                        replay::differences(produced, &replayed)
-                    ),
-                );
-            }
-            produced
+
+    /// The report of the records fed so far and of `produced`, the state the run holds now
+    /// (replay equality, then the figures).
+    pub fn verify(&self, produced: &EngineState) -> Report {
+        let mut report = self.report.clone();
+        if self.replay_ok && produced != &self.replayed {
+            report.push(
+                Invariant::ReplayReproduces,
+                None,
+                format!(
+                    "replaying the journal through seq {} does not give the state the run produced: {}",
+                    self.last_seq,
+                    replay::differences(produced, &self.replayed)
+                ),
+            );
         }
-        None => &replayed,
-    };
-    books.check_state(state, &mut report);
-    report.fills_booked = books.booked();
-    report
+        self.books.check_state(produced, &mut report);
+        report.fills_booked = self.books.booked();
+        report
+    }
+
+    /// The report of the records fed so far, the figures checked on the replay's state.
+    pub fn verify_replay(&self) -> Report {
+        let mut report = self.report.clone();
+        self.books.check_state(&self.replayed, &mut report);
+        report.fills_booked = self.books.booked();
+        report
+    }
 }
 
 /// `a` and `b` as figures in words (`12.50` not `Decimal(..)`).

@@ -19,6 +19,7 @@ mod probe;
 mod recommendations;
 mod reconcile;
 mod reload;
+mod sim;
 mod supervise;
 mod trading_view;
 mod venue;
@@ -349,6 +350,10 @@ enum Command {
     },
     /// Run a strategy over a CSV file as fast as possible and print a summary.
     Backtest(backtest::BacktestArgs),
+    /// Run the deterministic whole-system simulator: `--seeds N [--from S]` (seeds per
+    /// second, every failure with its reproduction), or `--seed N [--plan P]` (one run's
+    /// trace).
+    Sim(sim::SimArgs),
     /// Developer tools: `ballast dev fake-alpaca --port N` runs a fake Alpaca to try the
     /// Alpaca adapter without an account.
     Dev {
@@ -443,6 +448,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init { path, force } => init::init(&path, force),
         Command::Journal { command } => journal::journal(command),
         Command::Backtest(args) => backtest::backtest(&args),
+        Command::Sim(args) => sim::sim(&args),
         Command::Dev { command } => dev::dev(command),
         Command::Completions { shell } => Ok(completions(shell)),
     }
