@@ -260,6 +260,16 @@ const MAY_DELETE: &[(&str, usize, &str)] = &[
     ),
     ("ballast-store/src/sim.rs", 1, "the simulated file system"),
     (
+        "ballast/src/chaos/instance.rs",
+        2,
+        "ballast chaos's own throw-away instance directory, in a temp dir",
+    ),
+    (
+        "ballast-store/src/chaos.rs",
+        2,
+        "the disk_full chaos wrapper's Storage::remove_file, passed through",
+    ),
+    (
         "ballast-store/src/files/reconcile_choice.rs",
         1,
         "state/reconcile-choice.json, once the engine journaled or refused its choice",

@@ -302,7 +302,8 @@ fn inject(inst: &mut Instance, s: &Scenario, taken_port: u16) -> Result<(), Stri
             };
             if addr.port() == taken_port {
                 return Err(format!(
-                    "run/api.addr names the taken port {taken_port}: the API says it bound a port another listener holds"
+                    "{} names the taken port {taken_port}: the API says it bound a port another listener holds",
+                    ballast_core::layout::rel::API_ADDR
                 ));
             }
         }

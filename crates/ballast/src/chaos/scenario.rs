@@ -212,7 +212,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "state_corrupt",
-        fault: "state/health.json not JSON (stop, damage, start)",
+        fault: "the health report state/health.json not JSON (stop, damage, start)",
         inject: Injection::StateCorrupt,
         expect: recovers(30),
         hold_secs: 0,
