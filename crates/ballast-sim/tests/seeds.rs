@@ -111,10 +111,9 @@ fn regression_a_record_whose_fsync_failed_is_not_acted_on_before_it_is_durable()
 
 /// Found by the 10,000-seed run (seed 3283): `ballast kill --flatten` twice with no bar in
 /// between (a stalled feed) gives both flatten orders the same id `bl-ks-<bars>-1`: the venue
-/// would take the second for the first. The ids need a counter that survives (like
-/// `bl-rec-`'s). Not fixed yet.
+/// would take the second for the first. Fixed: the kill switch's and the policy's closing
+/// orders count on from `Controls::closing_orders`, kept in the snapshot.
 #[test]
-#[ignore = "open bug: two flattens with no bar between reuse a client_order_id"]
 fn regression_two_flattens_without_a_bar_between_use_two_order_ids() {
     check_plan(3283, 168, "150:stale.28,154:kill.1,160:resume,167:kill.1");
 }

@@ -28,6 +28,10 @@ pub struct Controls {
     pub flattening: BTreeMap<ClientOrderId, String>,
     /// Flatten orders placed so far (their ids `bl-rec-<bar>-<n>` count on from it).
     pub reconcile_orders: u64,
+    /// Closing orders of the kill switch and the policy placed so far (their ids
+    /// `bl-ks-<bar>-<n>` and `bl-pol-<bar>-<n>` count on from it: two flattens within one bar
+    /// never share an id, and a venue takes a client_order_id once).
+    pub closing_orders: u64,
 }
 
 impl Default for Controls {
@@ -42,6 +46,7 @@ impl Default for Controls {
             acknowledged: std::collections::BTreeSet::new(),
             flattening: BTreeMap::new(),
             reconcile_orders: 0,
+            closing_orders: 0,
         }
     }
 }
@@ -53,6 +58,7 @@ impl EngineState {
     /// stays tracked until the venue's word settles it (`order.venue`): the runtime asks the
     /// venue to cancel it, and a fill that raced the cancel is still Ballast's to book.
     pub fn apply_kill_switch(&mut self, r: &KillSwitchRecord) {
+        self.controls.closing_orders += r.orders.len() as u64;
         if !r.engaged {
             self.controls.kill_switch = None;
             return;
@@ -92,6 +98,13 @@ impl EngineState {
         self.controls.kill_switch = Some(r.clone());
     }
 
+    /// The id of the `placed`-th closing order (from 0) of the record being built: `bl-<kind>-
+    /// <bar>-<n>`, `n` counting on from every closing order placed before it in this journal.
+    fn closing_id(&self, kind: &str, placed: usize) -> String {
+        let n = self.controls.closing_orders + placed as u64 + 1;
+        format!("bl-{kind}-{}-{n}", self.bars)
+    }
+
     /// The record for a change of the kill switch: with `flatten`, a market order closing each
     /// position (ids `bl-ks-<bar>-<n>`, deterministic).
     pub fn kill_switch_record(
@@ -107,18 +120,14 @@ impl EngineState {
         // may still fill: the closing orders send only what they leave (the paper venue
         // cancels them at once).
         let external = self.external_venue();
-        let orders = if engaged && flatten {
-            positions
-                .iter()
-                .map(|p| self.left_to_close(p, |t| external && t.send != SendState::Intent))
-                .enumerate()
-                .filter_map(|(i, p)| {
-                    closing_order(&p, &format!("bl-ks-{}-{}", self.bars, i + 1), at)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut orders: Vec<Order> = Vec::new();
+        if engaged && flatten {
+            for p in &positions {
+                let left = self.left_to_close(p, |t| external && t.send != SendState::Intent);
+                let id = self.closing_id("ks", orders.len());
+                orders.extend(closing_order(&left, &id, at));
+            }
+        }
         KillSwitchRecord {
             engaged,
             reason,
@@ -251,9 +260,7 @@ impl EngineState {
                 }
                 // The orders in flight stay (they may fill): only what they leave is closed.
                 let left = self.left_to_close(p, |_| true);
-                if let Some(o) =
-                    closing_order(&left, &format!("bl-pol-{}-{}", self.bars, i + 1), at)
-                {
+                if let Some(o) = closing_order(&left, &self.closing_id("pol", orders.len()), at) {
                     closed += notional(p);
                     orders.push(o);
                 }
@@ -270,6 +277,7 @@ impl EngineState {
 
     /// Apply an `engine.policy` record: the policy is in force, its closing orders are intents.
     pub fn apply_policy(&mut self, r: &PolicyRecord) {
+        self.controls.closing_orders += r.orders.len() as u64;
         for order in &r.orders {
             self.track_intent(order, Owner::Policy);
         }

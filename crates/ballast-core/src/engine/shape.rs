@@ -118,6 +118,9 @@ shape! {
     #[serde(default)]
     [serde(skip_serializing_if = "zero")]
     reconcile_orders: u64 = controls.reconcile_orders;
+    #[serde(default)]
+    [serde(skip_serializing_if = "zero")]
+    closing_orders: u64 = controls.closing_orders;
 }
 
 /// Nothing acknowledged (not written).
@@ -167,6 +170,7 @@ impl<'de> Deserialize<'de> for EngineState {
                 acknowledged: s.reconcile_acknowledged,
                 flattening: s.reconcile_flattening,
                 reconcile_orders: s.reconcile_orders,
+                closing_orders: s.closing_orders,
             },
             orders: Orders {
                 tracked: s.orders,

@@ -736,3 +736,47 @@ fn http_signals_taken_wait_with_their_source_and_a_notional_is_sized_at_the_last
     assert_eq!(snap.decisions.signals_seq, 7);
     assert_eq!(snap.decisions.pending[0].source, Some(6));
 }
+
+#[test]
+fn two_flattens_within_one_bar_never_share_a_client_order_id_even_across_a_snapshot() {
+    let (mut s, limits) = setup();
+    let all = bars(300);
+    let mut next = 0;
+    while s.portfolio.positions().next().is_none() {
+        run(&mut s, &limits, &all[next..next + 1]);
+        next += 1;
+        assert!(next < all.len(), "the strategy opened a position");
+    }
+    let at = all[next - 1].ts;
+    let first = s.kill_switch_record(true, "drill".into(), true, at);
+    assert!(!first.orders.is_empty(), "a flatten closes the position");
+    s.apply_kill_switch(&first);
+    s.apply_kill_switch(&s.kill_switch_record(false, "resume".into(), false, at));
+    // A snapshot between them (a restart) keeps the count.
+    let text = serde_json::to_string(&s).unwrap();
+    let mut s: EngineState = serde_json::from_str(&text).unwrap();
+    let second = s.kill_switch_record(true, "again".into(), true, at);
+    assert!(!second.orders.is_empty());
+    s.apply_kill_switch(&second);
+    let ids = |r: &KillSwitchRecord| -> Vec<String> {
+        r.orders
+            .iter()
+            .map(|o| o.client_order_id.to_string())
+            .collect()
+    };
+    for id in ids(&second) {
+        assert!(
+            !ids(&first).contains(&id),
+            "{id} was the first flatten's too"
+        );
+    }
+    // The policy's closing orders count on from the same number.
+    let policy = s.policy_record(crate::policy::Policy::DefensiveExit, "drill".into(), at);
+    for o in &policy.orders {
+        let id = o.client_order_id.to_string();
+        assert!(
+            !ids(&first).contains(&id) && !ids(&second).contains(&id),
+            "{id}"
+        );
+    }
+}
