@@ -6,7 +6,6 @@ use ballast_core::market::Bar;
 use ballast_core::time::Timestamp;
 use rust_decimal::Decimal;
 
-use crate::rng::Rng;
 
 /// The symbols traded.
 pub const SYMBOLS: [&str; 3] = ["AAA", "BBB", "CCC"];
@@ -17,7 +16,7 @@ pub const DAY_START_MS: i64 = 1_772_461_800_000;
 
 /// The day's bars: `minutes[m][k]` is symbol `k`'s bar of minute `m`.
 pub fn day(seed: u64, minutes: usize) -> Vec<Vec<Bar>> {
-    let mut rng = Rng::new(seed.rotate_left(17) ^ 0x5EED);
+    let mut rng = crate::rng::seeded(seed.rotate_left(17) ^ 0x5EED);
     let mut cents: Vec<i64> = SYMBOLS
         .iter()
         .map(|_| 5_000 + rng.below(20_000) as i64)

@@ -70,7 +70,7 @@ pub struct Plan {
 impl Plan {
     /// The plan seed `seed` draws for a day of `minutes`.
     pub fn from_seed(seed: u64, minutes: usize) -> Plan {
-        let mut rng = Rng::new(seed);
+        let mut rng = crate::rng::seeded(seed);
         let n = rng.below(MAX_DRAWN + 1);
         let minutes = minutes.clamp(1, DAY_MINUTES * 10) as u64;
         let mut faults: Vec<Planned> = Vec::new();

@@ -86,7 +86,7 @@ impl World {
             state,
             in_flight: None,
             since_snapshot: 0,
-            rng: Rng::new(seed ^ 0xC0FFEE),
+            rng: crate::rng::seeded(seed ^ 0xC0FFEE),
             crash_after: None,
             figures: Figures::default(),
             trace: Vec::new(),

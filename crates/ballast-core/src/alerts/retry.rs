@@ -12,14 +12,6 @@ pub struct Retry {
     pub max_attempts: u32,
 }
 
-/// SplitMix64: a small, well-mixed step from a seed (no state, no I/O).
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// How long to wait after failed attempt number `attempt` (1-based) before the next one, or
 /// `None` when that was the last allowed attempt.
 pub fn retry_after(r: &Retry, attempt: u32, seed: u64) -> Option<u64> {
@@ -31,6 +23,6 @@ pub fn retry_after(r: &Retry, attempt: u32, seed: u64) -> Option<u64> {
         .saturating_mul(1u64 << (attempt - 1).min(62))
         .min(r.max_ms);
     let half = step / 2;
-    let jitter = mix(seed ^ u64::from(attempt)) % (step - half + 1);
+    let jitter = crate::hash::splitmix64(seed ^ u64::from(attempt)) % (step - half + 1);
     Some(half + jitter)
 }
