@@ -6,7 +6,6 @@ use ballast_core::market::Bar;
 use ballast_core::time::Timestamp;
 use rust_decimal::Decimal;
 
-
 /// The symbols traded.
 pub const SYMBOLS: [&str; 3] = ["AAA", "BBB", "CCC"];
 /// Minutes of a trading day (09:30 to 16:00 New York).

@@ -126,7 +126,7 @@ pub fn table(r: &Report) -> String {
     }
     if !r.declared_not_run.is_empty() {
         out.push(format!(
-            "not run (their CHAOS_MODE seams are not in this build): {}",
+            "not run (declared; their expected responses are not settled yet): {}",
             r.declared_not_run.join(", ")
         ));
     }
@@ -181,7 +181,9 @@ mod tests {
         assert!(lines[1].contains("2.3 s"));
         assert!(lines[2].starts_with("engine_crash") && lines[2].ends_with("FAIL"));
         assert!(t.contains("FAILED engine_crash (seed 7):\n    expected this, saw that"));
-        assert!(t.contains("not run (their CHAOS_MODE seams are not in this build): disk_full"));
+        assert!(t.contains(
+            "not run (declared; their expected responses are not settled yet): disk_full"
+        ));
         assert!(t.ends_with("1 of 2 scenario(s) passed (seed 7)"));
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["version"], 1);

@@ -298,7 +298,7 @@ impl std::fmt::Display for Selection {
             ),
             Selection::NotInThisBuild(name) => write!(
                 f,
-                "the scenario {name} needs the in-process chaos seam CHAOS_MODE={name}, which this build does not have yet; it is declared, not run (run the default set, or a build with the chaos modes merged)"
+                "the scenario {name} (CHAOS_MODE={name}) is declared but not run yet: its expected response is not settled (docs/CHAOS.md, \"Running the scenarios\"); run the default set, or the mode itself with CHAOS_MODE={name} ballast run"
             ),
         }
     }

@@ -53,7 +53,7 @@ pub fn run(args: &ChaosArgs) -> anyhow::Result<Exit> {
             let set = if s.in_default_set || chaos::IN_PROCESS_SEAMS {
                 ""
             } else {
-                "  (declared; not in this build)"
+                "  (declared; not run yet: its expected response is not settled)"
             };
             out!("{:<18} {} → {}{set}", s.name, s.fault, s.expect.said());
         }
